@@ -1,0 +1,113 @@
+#ifndef HW_HTTP1_H
+#define HW_HTTP1_H
+
+/*
+ * A small strict HTTP/1.1 message-head parser and chunked-body decoder.
+ * Headers are kept exactly as received: name bytes with their case, the raw
+ * value bytes after the colon (leading/trailing whitespace included), in
+ * order, duplicates kept, so a proxy can re-emit them byte for byte. All
+ * pointers point into the caller's buffer. No allocation; any thread.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#define HW_HTTP_MAX_HEADERS 128
+
+struct hw_http_header {
+    const char *name; /* exact bytes before ':' */
+    size_t name_len;
+    const char *value; /* raw bytes after ':' up to (not including) CRLF */
+    size_t value_len;
+};
+
+enum hw_http_body {
+    HW_BODY_NONE = 0, /* no body follows the head */
+    HW_BODY_LENGTH,   /* content_length bytes follow */
+    HW_BODY_CHUNKED,  /* Transfer-Encoding: chunked */
+    HW_BODY_CLOSE,    /* responses only: body runs until the peer closes */
+};
+
+struct hw_http_head {
+    /* Requests: method and request-target exactly as sent. */
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    /* Responses: status code and reason phrase (may be empty). */
+    int status;
+    const char *reason;
+    size_t reason_len;
+
+    int minor_version; /* HTTP/1.<minor>: 0 or 1 */
+    struct hw_http_header headers[HW_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    size_t head_len; /* bytes of the head, through the blank line */
+
+    /* Framing, derived from the headers. */
+    enum hw_http_body body;
+    uint64_t content_length; /* valid when body == HW_BODY_LENGTH */
+    int keep_alive;          /* connection may carry another message */
+    int expect_continue;     /* request has "Expect: 100-continue" */
+};
+
+/*
+ * Parses a request head from the start of buf[0..len).
+ * Returns head->head_len (> 0) when the head is complete, HW_EAGAIN when
+ * more bytes are needed, HW_E2BIG for more than HW_HTTP_MAX_HEADERS headers,
+ * or HW_EPARSE for a malformed head (bad request line, obs-fold, a header
+ * without a colon or with whitespace before it, control characters, both
+ * Content-Length and Transfer-Encoding, conflicting Content-Length values,
+ * a Transfer-Encoding other than "chunked", an HTTP version other than 1.x).
+ * The caller enforces its own cap on how long a head may grow.
+ */
+int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head);
+
+/*
+ * Parses a response head; the same returns as hw_http_parse_request().
+ * request_method is the method of the request this answers: responses to
+ * HEAD, and 1xx, 204 and 304 responses, have no body.
+ */
+int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
+                           struct hw_http_head *head);
+
+/*
+ * Finds the first header named name (case-insensitive) and returns it, or
+ * NULL. hw_http_value_trim() returns the value with surrounding spaces and
+ * tabs removed, through *len.
+ */
+const struct hw_http_header *hw_http_find(const struct hw_http_head *head, const char *name);
+const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len);
+
+/*
+ * Says whether a header is hop-by-hop and must not be forwarded: Connection,
+ * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE,
+ * Trailer, Transfer-Encoding, Upgrade, and any header named in a Connection
+ * header of this head. Returns 1 or 0.
+ */
+int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h);
+
+/*
+ * Incremental in-place decoder for a chunked body. Chunk-size lines may have
+ * extensions (ignored); sizes above 2^60 are errors; trailers are read and
+ * dropped.
+ */
+struct hw_chunked {
+    int state;
+    uint64_t remaining;
+    size_t line_len; /* bytes of the current size or trailer line, for its cap */
+};
+
+void hw_chunked_init(struct hw_chunked *c);
+
+/*
+ * Decodes buf[0..*len): the decoded body bytes are moved to the front of buf
+ * and *len is set to their count. Returns HW_EAGAIN when the body is not yet
+ * complete (all input consumed), a value >= 0 when the last chunk and the
+ * trailers are complete: the number of bytes that followed the body's end in
+ * the input, which are moved to buf + *len (right after the decoded bytes),
+ * or HW_EPARSE for malformed input (including a size or trailer line over
+ * 4 KiB). Input may arrive split at any byte.
+ */
+int hw_chunked_decode(struct hw_chunked *c, char *buf, size_t *len);
+
+#endif
