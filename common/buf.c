@@ -120,6 +120,13 @@ void hw_buf_consume(struct hw_buf *b, size_t n)
         b->off = b->len = 0;
 }
 
+void hw_buf_truncate(struct hw_buf *b, size_t n)
+{
+    b->len = b->off + n;
+    if (!n)
+        b->off = b->len = 0;
+}
+
 void hw_buf_reset(struct hw_buf *b)
 {
     b->off = b->len = 0;

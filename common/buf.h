@@ -43,6 +43,9 @@ void hw_buf_commit(struct hw_buf *b, size_t n);
 /* Drops n bytes from the front (n <= hw_buf_size()). */
 void hw_buf_consume(struct hw_buf *b, size_t n);
 
+/* Keeps only the first n unread bytes (n <= hw_buf_size()). */
+void hw_buf_truncate(struct hw_buf *b, size_t n);
+
 /* Empties the buffer but keeps its storage. */
 void hw_buf_reset(struct hw_buf *b);
 

@@ -1,0 +1,315 @@
+/*
+ * Option tables: defaults, command-line and INI parsing (inih), value
+ * resolution from env: and file:, and --help output. Main thread, startup.
+ */
+#include "opt.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+#define FILE_VALUE_MAX (64 * 1024)
+
+static const struct hw_opt *find_opt(const struct hw_opt *opts, const char *name, size_t len)
+{
+    for (; opts->name; opts++)
+        if (strlen(opts->name) == len && memcmp(opts->name, name, len) == 0)
+            return opts;
+    return NULL;
+}
+
+static int parse_uint(const char *s, unsigned long long *out, char **end)
+{
+    if (*s < '0' || *s > '9')
+        return HW_EINVAL;
+    errno = 0;
+    *out = strtoull(s, end, 10);
+    return errno ? HW_EINVAL : 0;
+}
+
+int hw_opt_parse_size(const char *s, size_t *out)
+{
+    unsigned long long v, mul = 1;
+    char *end;
+
+    if (parse_uint(s, &v, &end))
+        return HW_EINVAL;
+    if (*end == 'K' || *end == 'k')
+        mul = 1024ull, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1024ull * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mul = 1024ull * 1024 * 1024, end++;
+    if (*end == 'i' && mul > 1)
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > SIZE_MAX / mul)
+        return HW_EINVAL;
+    *out = (size_t)(v * mul);
+    return 0;
+}
+
+int hw_opt_parse_duration(const char *s, unsigned *ms_out)
+{
+    unsigned long long v, mul = 1000;
+    char *end;
+
+    if (parse_uint(s, &v, &end))
+        return HW_EINVAL;
+    if (strcmp(end, "ms") == 0)
+        mul = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        mul = 1000;
+    else if (strcmp(end, "m") == 0)
+        mul = 60000;
+    else if (strcmp(end, "h") == 0)
+        mul = 3600000;
+    else
+        return HW_EINVAL;
+    if (v > UINT32_MAX / mul)
+        return HW_EINVAL;
+    *ms_out = (unsigned)(v * mul);
+    return 0;
+}
+
+int hw_opt_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return HW_EINVAL;
+}
+
+char *hw_opt_resolve(const char *value, char *err, size_t errlen)
+{
+    if (strncmp(value, "env:", 4) == 0) {
+        const char *v = getenv(value + 4);
+        if (!v) {
+            snprintf(err, errlen, "environment variable %s is not set", value + 4);
+            return NULL;
+        }
+        return strdup(v);
+    }
+    if (strncmp(value, "file:", 5) == 0) {
+        FILE *f = fopen(value + 5, "rb");
+        char *buf;
+        size_t n;
+
+        if (!f) {
+            snprintf(err, errlen, "cannot read %s: %s", value + 5, strerror(errno));
+            return NULL;
+        }
+        buf = malloc(FILE_VALUE_MAX + 1);
+        n = buf ? fread(buf, 1, FILE_VALUE_MAX + 1, f) : 0;
+        fclose(f);
+        if (!buf || n > FILE_VALUE_MAX) {
+            free(buf);
+            snprintf(err, errlen, "%s is larger than %d bytes", value + 5, FILE_VALUE_MAX);
+            return NULL;
+        }
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+        return buf;
+    }
+    return strdup(value);
+}
+
+static int set_value(const struct hw_opt *o, void *cfg, const char *value, char *err,
+                     size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    char *v = hw_opt_resolve(value, err, errlen);
+    int rc = 0;
+
+    if (!v)
+        return HW_EINVAL;
+    switch (o->type) {
+    case HW_OPT_STR:
+        free(*(char **)field);
+        *(char **)field = v;
+        return 0;
+    case HW_OPT_UINT: {
+        unsigned long long n;
+        char *end;
+        rc = parse_uint(v, &n, &end);
+        if (!rc && (*end || n > UINT32_MAX))
+            rc = HW_EINVAL;
+        if (!rc)
+            *(unsigned *)field = (unsigned)n;
+        break;
+    }
+    case HW_OPT_SIZE:
+        rc = hw_opt_parse_size(v, (size_t *)field);
+        break;
+    case HW_OPT_DURATION:
+        rc = hw_opt_parse_duration(v, (unsigned *)field);
+        break;
+    case HW_OPT_BOOL:
+        rc = hw_opt_parse_bool(v, (int *)field);
+        break;
+    }
+    if (rc)
+        snprintf(err, errlen, "invalid value for %s: \"%s\"", o->name, v);
+    free(v);
+    return rc;
+}
+
+int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value,
+               char *err, size_t errlen)
+{
+    const struct hw_opt *o = find_opt(opts, name, strlen(name));
+
+    if (!o) {
+        snprintf(err, errlen, "unknown option \"%s\"", name);
+        return HW_ENOTFOUND;
+    }
+    return set_value(o, cfg, value, err, errlen);
+}
+
+int hw_opt_defaults(const struct hw_opt *opts, void *cfg)
+{
+    char err[256];
+
+    for (; opts->name; opts++)
+        if (opts->def && set_value(opts, cfg, opts->def, err, sizeof(err)))
+            return HW_EINVAL;
+    return 0;
+}
+
+struct ini_ctx {
+    const struct hw_opt *opts;
+    void *cfg;
+    const char *path;
+    const char *main_section;
+    hw_opt_section_fn section_fn;
+    void *ctx;
+    char first_err[512]; /* inih reports the line of the first error; this is its reason */
+};
+
+static int on_ini_value(void *user, const char *section, const char *key, const char *value)
+{
+    struct ini_ctx *c = user;
+    char err[512] = "";
+    int rc;
+
+    if (strcmp(section, c->main_section) == 0)
+        rc = hw_opt_set(c->opts, c->cfg, key, value, err, sizeof(err));
+    else if (c->section_fn)
+        rc = c->section_fn(c->ctx, section, key, value, err, sizeof(err));
+    else {
+        snprintf(err, sizeof(err), "unknown section [%s]", section);
+        rc = HW_EINVAL;
+    }
+    if (rc) {
+        if (!c->first_err[0])
+            snprintf(c->first_err, sizeof(c->first_err), "%s", err);
+        return 0;
+    }
+    return 1;
+}
+
+int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
+                    const char *main_section, hw_opt_section_fn section_fn, void *ctx)
+{
+    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, "" };
+    int rc = ini_parse(path, on_ini_value, &c);
+
+    if (rc < 0) {
+        fprintf(stderr, "%s:0: cannot read config: %s\n", path, strerror(errno));
+        return HW_ECONFIG;
+    }
+    if (rc > 0)
+        fprintf(stderr, "%s:%d: %s\n", path, rc, c.first_err[0] ? c.first_err : "syntax error");
+    return rc ? HW_ECONFIG : 0;
+}
+
+int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,
+                      const char *main_section, hw_opt_section_fn section_fn, void *ctx)
+{
+    char err[512];
+    int i;
+
+    for (i = start; i < argc; i++) {
+        const char *a = argv[i], *eq, *value;
+        const struct hw_opt *o;
+        size_t nlen;
+
+        if (strncmp(a, "--", 2) != 0)
+            break;
+        a += 2;
+        if (strcmp(a, "help") == 0)
+            return HW_EEXIST;
+        eq = strchr(a, '=');
+        nlen = eq ? (size_t)(eq - a) : strlen(a);
+        if (nlen == 6 && strncmp(a, "config", 6) == 0) {
+            value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!value) {
+                fprintf(stderr, "--config needs a file\n");
+                return HW_ECONFIG;
+            }
+            if (hw_opt_load_ini(opts, cfg, value, main_section, section_fn, ctx))
+                return HW_ECONFIG;
+            continue;
+        }
+        o = find_opt(opts, a, nlen);
+        if (!o) {
+            fprintf(stderr, "unknown option --%.*s (see --help)\n", (int)nlen, a);
+            return HW_ECONFIG;
+        }
+        if (eq)
+            value = eq + 1;
+        else if (o->type == HW_OPT_BOOL)
+            value = "true";
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else {
+            fprintf(stderr, "--%s needs a value (%s)\n", o->name, o->arg);
+            return HW_ECONFIG;
+        }
+        if (set_value(o, cfg, value, err, sizeof(err))) {
+            fprintf(stderr, "--%s: %s\n", o->name, err);
+            return HW_ECONFIG;
+        }
+    }
+    return i;
+}
+
+void hw_opt_usage(FILE *f, const struct hw_opt *opts)
+{
+    fprintf(f, "  --config FILE\n        INI file; its main section takes the options below\n");
+    for (; opts->name; opts++) {
+        fprintf(f, "  --%s%s%s\n        %s", opts->name, opts->arg ? " " : "",
+                opts->arg ? opts->arg : "", opts->help);
+        if (opts->def)
+            fprintf(f, " (default: %s)", opts->def);
+        fputc('\n', f);
+    }
+    fprintf(f, "  --help\n        show this help\n");
+}
+
+void hw_opt_cleanup(const struct hw_opt *opts, void *cfg)
+{
+    for (; opts->name; opts++) {
+        if (opts->type == HW_OPT_STR) {
+            char **field = (char **)((char *)cfg + opts->offset);
+            free(*field);
+            *field = NULL;
+        }
+    }
+}

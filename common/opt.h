@@ -1,0 +1,81 @@
+#ifndef HW_OPT_H
+#define HW_OPT_H
+
+/*
+ * One option table per program drives the command line, the INI config's
+ * main section (same keys as the long options), --help and the example
+ * configs. Values "env:NAME" and "file:PATH" are read from there, so secrets
+ * never need to be on a command line. Main thread, at startup.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+enum hw_opt_type {
+    HW_OPT_STR,      /* char *, owned copy */
+    HW_OPT_UINT,     /* unsigned */
+    HW_OPT_SIZE,     /* size_t, with optional K, M or G suffix (powers of 1024) */
+    HW_OPT_DURATION, /* unsigned milliseconds, "250ms", "10s", "2m"; bare numbers are seconds */
+    HW_OPT_BOOL,     /* int 0/1: true|false|yes|no|on|off|1|0; on the command line a flag */
+};
+
+struct hw_opt {
+    const char *name; /* long option and INI key */
+    const char *arg;  /* placeholder for --help ("HOST:PORT"); NULL for booleans */
+    const char *def;  /* default value as text, or NULL */
+    const char *help;
+    enum hw_opt_type type;
+    size_t offset; /* where the value lives in the program's config struct */
+};
+
+/* Called for keys of INI sections other than the main one, e.g. [channel alice]. */
+typedef int (*hw_opt_section_fn)(void *ctx, const char *section, const char *key,
+                                 const char *value, char *err, size_t errlen);
+
+/* Applies every default. Returns 0 or HW_EINVAL (a bad default: a bug). */
+int hw_opt_defaults(const struct hw_opt *opts, void *cfg);
+
+/*
+ * Sets option name from text. Returns 0, HW_ENOTFOUND for an unknown name,
+ * or HW_EINVAL with a reason in err.
+ */
+int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value,
+               char *err, size_t errlen);
+
+/*
+ * Loads an INI file: keys of [main_section] go to the table, keys of other
+ * sections to section_fn (NULL: other sections are errors). On failure prints
+ * "file:line: reason" to stderr and returns HW_ECONFIG.
+ */
+int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
+                    const char *main_section, hw_opt_section_fn section_fn, void *ctx);
+
+/*
+ * Parses the command line from argv[start]: "--name VALUE", "--name=VALUE",
+ * "--flag" for booleans, "--config FILE" (loaded where it appears, so later
+ * flags override it; main_section/section_fn as for hw_opt_load_ini). Stops
+ * at the first argument not starting with "--" and returns its index
+ * (argc if none). "--help" returns HW_EEXIST so the caller prints usage.
+ * Errors print one line to stderr and return HW_ECONFIG.
+ */
+int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,
+                      const char *main_section, hw_opt_section_fn section_fn, void *ctx);
+
+/* Prints the options, their arguments, defaults and help to f. */
+void hw_opt_usage(FILE *f, const struct hw_opt *opts);
+
+/* Frees the strings the table owns in cfg. */
+void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
+
+/*
+ * Resolves "env:NAME" (the variable's value) and "file:PATH" (the file's
+ * contents without the final newline); anything else is returned as is.
+ * Returns a malloc'd string, or NULL with a reason in err.
+ */
+char *hw_opt_resolve(const char *value, char *err, size_t errlen);
+
+/* Parses a size ("25M") or duration ("10s") as above. 0 or HW_EINVAL. */
+int hw_opt_parse_size(const char *s, size_t *out);
+int hw_opt_parse_duration(const char *s, unsigned *ms_out);
+int hw_opt_parse_bool(const char *s, int *out);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * The relay's option table, defaults and checks. Main thread, at startup.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+#define OPT(name, arg, def, help, type, field)                                                     \
+    { name, arg, def, help, type, offsetof(struct relay_config, field) }
+
+const struct hw_opt relay_options[] = {
+    OPT("listen", "HOST:PORT", "0.0.0.0:8080", "public webhook address", HW_OPT_STR, listen),
+    OPT("tunnel-listen", "HOST:PORT", "0.0.0.0:8081", "agents' tunnel address", HW_OPT_STR,
+        tunnel_listen),
+    OPT("store", "URL", "sqlite:./hookwire-relay.db", "state store (tokens)", HW_OPT_STR, store),
+    OPT("public-url", "URL", NULL, "public base URL shown to agents (default http://LISTEN)",
+        HW_OPT_STR, public_url),
+    OPT("tls-cert", "FILE", NULL, "TLS certificate (PEM) for both ports", HW_OPT_STR, tls_cert),
+    OPT("tls-key", "FILE", NULL, "TLS private key (PEM)", HW_OPT_STR, tls_key),
+    OPT("max-body", "SIZE", "25M", "largest webhook body accepted", HW_OPT_SIZE, max_body),
+    OPT("response-timeout", "DURATION", "10s", "longest wait for the local app's answer",
+        HW_OPT_DURATION, response_timeout_ms),
+    OPT("offline", "MODE", "reject", "with no agent connected: reject (503 + Retry-After)",
+        HW_OPT_STR, offline),
+    OPT("heartbeat", "DURATION", "10s", "tunnel ping interval; dead after two without traffic",
+        HW_OPT_DURATION, heartbeat_ms),
+    OPT("max-streams", "N", "1024", "requests in flight per agent before 429", HW_OPT_UINT,
+        max_streams),
+    OPT("max-connections", "N", "10000", "public connections open at once", HW_OPT_UINT,
+        max_connections),
+    OPT("log-level", "LEVEL", "info", "error, warn, info or debug", HW_OPT_STR, log_level),
+    OPT("log-format", "FORMAT", "text", "text or json", HW_OPT_STR, log_format),
+    { NULL, NULL, NULL, NULL, 0, 0 },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hookwire-relay [OPTIONS]\n"
+               "       hookwire-relay [--store URL] token add CHANNEL | token list |"
+               " token revoke CHANNEL\n\n"
+               "Public side of the hookwire tunnel: webhooks posted to /t/CHANNEL/PATH go to\n"
+               "the agent connected for CHANNEL, and its app's answer comes back.\n\n"
+               "options:\n");
+    hw_opt_usage(f, relay_options);
+}
+
+static int check(struct relay_config *cfg)
+{
+    if (strcmp(cfg->offline, "reject") != 0) {
+        fprintf(stderr, "--offline: only \"reject\" is supported\n");
+        return -1;
+    }
+    if (!!cfg->tls_cert != !!cfg->tls_key) {
+        fprintf(stderr, "--tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (cfg->heartbeat_ms < 100 || cfg->response_timeout_ms < 1 || cfg->max_streams < 1) {
+        fprintf(stderr, "--heartbeat, --response-timeout and --max-streams must be positive\n");
+        return -1;
+    }
+    if (hw_log_set_level(cfg->log_level) || hw_log_set_format(cfg->log_format)) {
+        fprintf(stderr, "bad --log-level or --log-format\n");
+        return -1;
+    }
+    return 0;
+}
+
+int relay_config_parse(struct relay_config *cfg, int argc, char **argv)
+{
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if (hw_opt_defaults(relay_options, cfg))
+        abort();
+    rc = hw_opt_parse_args(relay_options, cfg, argc, argv, 1, "relay", NULL, NULL);
+    if (rc == HW_EEXIST) {
+        usage(stdout);
+        exit(0);
+    }
+    if (rc < 0 || check(cfg)) {
+        exit(2);
+    }
+    return rc;
+}
+
+void relay_config_cleanup(struct relay_config *cfg)
+{
+    hw_opt_cleanup(relay_options, cfg);
+}

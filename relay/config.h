@@ -1,0 +1,41 @@
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+/*
+ * The relay's options: one table drives the command line, the [relay]
+ * section of the config file and --help. Main thread, at startup.
+ */
+#include <stddef.h>
+
+#include "opt.h"
+
+struct relay_config {
+    char *listen;
+    char *tunnel_listen;
+    char *store;
+    char *public_url;
+    char *tls_cert;
+    char *tls_key;
+    size_t max_body;
+    unsigned response_timeout_ms;
+    char *offline;
+    unsigned heartbeat_ms;
+    unsigned max_streams;
+    unsigned max_connections;
+    char *log_level;
+    char *log_format;
+};
+
+extern const struct hw_opt relay_options[];
+
+/*
+ * Parses argv (options, then an optional subcommand) into cfg after the
+ * defaults. Returns the index of the first non-option argument, or exits the
+ * process with usage (--help) or a one-line error.
+ */
+int relay_config_parse(struct relay_config *cfg, int argc, char **argv);
+
+/* Frees what relay_config_parse() allocated. */
+void relay_config_cleanup(struct relay_config *cfg);
+
+#endif

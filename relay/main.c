@@ -1,0 +1,102 @@
+/*
+ * hookwire-relay: wires configuration, the token store, the channel registry
+ * and the lws server together, runs the event loop until SIGINT/SIGTERM, or
+ * runs a `token` subcommand. Main thread.
+ */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channels.h"
+#include "log.h"
+#include "relay.h"
+#include "server.h"
+#include "tokens.h"
+#include "url.h"
+
+static volatile sig_atomic_t stopping;
+static struct lws_context *loop_context;
+
+static void on_signal(int sig)
+{
+    stopping = 1;
+    if (loop_context)
+        lws_cancel_service(loop_context);
+}
+
+/* The public base URL: --public-url, or http://LISTEN with a usable host. */
+static char *public_base(const struct relay_config *cfg)
+{
+    char host[256], *s;
+    int port = 0;
+    size_t n;
+
+    if (cfg->public_url) {
+        s = strdup(cfg->public_url);
+    } else {
+        s = malloc(300);
+        if (!s || hw_hostport_parse(cfg->listen, host, sizeof(host), &port)) {
+            free(s);
+            return NULL;
+        }
+        snprintf(s, 300, "%s://%s:%d", cfg->tls_cert ? "https" : "http",
+                 !host[0] || strcmp(host, "0.0.0.0") == 0 ? "localhost" : host, port);
+    }
+    n = s ? strlen(s) : 0;
+    while (n && s[n - 1] == '/')
+        s[--n] = '\0';
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static struct relay r;
+    struct sigaction sa;
+    char *base;
+    int idx, status = 1;
+
+    hw_log_init("relay");
+    if (sodium_init() < 0) {
+        fprintf(stderr, "libsodium failed to initialise\n");
+        return 1;
+    }
+    idx = relay_config_parse(&r.cfg, argc, argv);
+    if (idx < argc) {
+        if (strcmp(argv[idx], "token") == 0)
+            status = relay_tokens_command(r.cfg.store, argc - idx, argv + idx);
+        else
+            fprintf(stderr, "unknown command \"%s\" (see --help)\n", argv[idx]);
+        relay_config_cleanup(&r.cfg);
+        return idx < argc && strcmp(argv[idx], "token") == 0 ? status : 2;
+    }
+    hw_log_route_lws();
+    base = public_base(&r.cfg);
+    r.public_base = base;
+    r.channels = relay_channels_new();
+    if (!base || !r.channels || relay_tokens_open(r.cfg.store, &r.tokens) ||
+        relay_server_start(&r))
+        goto out;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    loop_context = r.context;
+    HW_INFO("listening: webhooks on %s, agents on %s; public URL %s/t/CHANNEL/", r.cfg.listen,
+            r.cfg.tunnel_listen, base);
+    while (!stopping && lws_service(r.context, 0) >= 0)
+        ;
+    HW_INFO("shutting down");
+    status = 0;
+out:
+    loop_context = NULL;
+    relay_server_stop(&r);
+    relay_tokens_close(r.tokens);
+    relay_channels_free(r.channels);
+    free(base);
+    relay_config_cleanup(&r.cfg);
+    return status;
+}

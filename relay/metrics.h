@@ -1,0 +1,29 @@
+#ifndef RELAY_METRICS_H
+#define RELAY_METRICS_H
+
+/*
+ * Counters the relay exposes at /metrics (Prometheus text). Plain integers:
+ * only the service thread touches them.
+ */
+#include <stdint.h>
+
+#include "buf.h"
+#include "hwerror.h"
+
+struct relay;
+
+struct relay_metrics {
+    uint64_t requests;            /* webhooks accepted for forwarding */
+    uint64_t responses;           /* answers relayed back from agents */
+    uint64_t errors[HW_ERRC_COUNT];
+    uint64_t agent_connects;
+    uint64_t agent_rejected;      /* tunnel upgrades refused (token) */
+    uint64_t protocol_errors;     /* tunnels closed for breaking the protocol */
+    uint64_t heartbeat_timeouts;
+    uint64_t public_connections;  /* open now */
+};
+
+/* Appends the Prometheus exposition of all counters and gauges to out. */
+int relay_metrics_render(struct relay *r, struct hw_buf *out);
+
+#endif

@@ -1,0 +1,29 @@
+#ifndef RELAY_RELAY_H
+#define RELAY_RELAY_H
+
+/*
+ * The relay's shared state: configuration, the lws context, the token store
+ * and the channel registry. One instance, owned by main.c; every part of the
+ * relay runs on the lws service thread.
+ */
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+
+struct relay_tokens;
+struct relay_channels;
+
+struct relay {
+    struct relay_config cfg;
+    struct lws_context *context;
+    struct lws_vhost *public_vhost;
+    struct lws_vhost *tunnel_vhost;
+    struct relay_tokens *tokens;
+    struct relay_channels *channels;
+    struct relay_metrics metrics;
+    const char *public_base; /* public URL without a trailing slash */
+};
+
+#endif

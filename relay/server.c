@@ -1,0 +1,87 @@
+/*
+ * lws context and vhost set-up for the relay. Main thread, at startup and
+ * shutdown.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "err.h"
+#include "ingress.h"
+#include "log.h"
+#include "relay.h"
+#include "tunnel.h"
+#include "url.h"
+
+/* lws takes NULL-terminated arrays; the entries live in ingress.c, api.c and tunnel.c. */
+static struct lws_protocols ingress_list[2];
+static struct lws_protocols tunnel_list[3];
+
+static struct lws_vhost *make_vhost(struct relay *r, const char *name, const char *addr,
+                                    const struct lws_protocols *protocols, int raw)
+{
+    struct lws_context_creation_info info;
+    char host[256];
+    int port;
+    struct lws_vhost *vh;
+
+    if (hw_hostport_parse(addr, host, sizeof(host), &port)) {
+        fprintf(stderr, "bad address \"%s\": expected HOST:PORT\n", addr);
+        return NULL;
+    }
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = name;
+    info.port = port;
+    info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (raw) {
+        info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+        info.listen_accept_role = "raw-skt";
+        info.listen_accept_protocol = protocols[0].name;
+    }
+    if (r->cfg.tls_cert) {
+        info.ssl_cert_filepath = r->cfg.tls_cert;
+        info.ssl_private_key_filepath = r->cfg.tls_key;
+    }
+    vh = lws_create_vhost(r->context, &info);
+    if (!vh)
+        fprintf(stderr, "cannot listen on %s (%s)\n", addr, name);
+    return vh;
+}
+
+int relay_server_start(struct relay *r)
+{
+    struct lws_context_creation_info info;
+
+    ingress_list[0] = relay_ingress_protocol;
+    tunnel_list[0] = relay_api_protocol;
+    tunnel_list[1] = relay_tunnel_protocol;
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (r->cfg.tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.user = r;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    r->context = lws_create_context(&info);
+    if (!r->context) {
+        fprintf(stderr, "cannot create the event loop\n");
+        return HW_EIO;
+    }
+    r->public_vhost = make_vhost(r, "public", r->cfg.listen, ingress_list, 1);
+    if (!r->public_vhost)
+        return HW_EIO;
+    r->tunnel_vhost = make_vhost(r, "tunnel", r->cfg.tunnel_listen, tunnel_list, 0);
+    if (!r->tunnel_vhost)
+        return HW_EIO;
+    return 0;
+}
+
+void relay_server_stop(struct relay *r)
+{
+    if (r->context)
+        lws_context_destroy(r->context);
+    r->context = NULL;
+}

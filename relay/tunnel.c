@@ -1,0 +1,255 @@
+/*
+ * Tunnel endpoint: one struct relay_agent per connected agent (the lws
+ * per-session data). Reassembles WebSocket messages, feeds them to the
+ * agent's mux, writes one pulled message per WRITEABLE, pings every
+ * heartbeat interval and drops an agent silent for two. Service thread only.
+ */
+#include "tunnel.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "channels.h"
+#include "err.h"
+#include "ingress.h"
+#include "log.h"
+#include "mux.h"
+#include "relay.h"
+#include "tokens.h"
+
+struct relay_agent {
+    struct lws *wsi;
+    struct relay *relay;
+    struct hw_mux *mux;
+    struct hw_buf rx; /* fragments of the message being received */
+    lws_sorted_usec_list_t heartbeat;
+    lws_usec_t last_rx;
+    char channel[64];
+    char peer[64];
+};
+
+struct hw_mux *relay_agent_mux(struct relay_agent *a)
+{
+    return a->mux;
+}
+
+int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64])
+{
+    char auth[512];
+    int n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+    const char *tok;
+    int rc;
+
+    if (n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+        return HW_EAUTH;
+    tok = auth + 7;
+    while (*tok == ' ')
+        tok++;
+    rc = relay_tokens_lookup(r->tokens, tok, strlen(tok), channel, 64);
+    sodium_memzero(auth, sizeof(auth));
+    if (rc == HW_ENOTFOUND)
+        return HW_EAUTH;
+    return rc;
+}
+
+static void mux_want_write(struct hw_mux *m)
+{
+    struct relay_agent *a = hw_mux_user(m);
+
+    lws_callback_on_writable(a->wsi);
+}
+
+static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
+{
+    relay_ingress_on_response(hw_mux_stream_user(s), f);
+}
+
+static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
+{
+    relay_ingress_on_data(hw_mux_stream_user(s), p, n);
+}
+
+static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
+{
+    relay_ingress_on_end(hw_mux_stream_user(s));
+}
+
+static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code,
+                         const char *text, size_t len)
+{
+    relay_ingress_on_reset(hw_mux_stream_user(s), code, text, len);
+}
+
+static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
+{
+    struct relay_agent *a = hw_mux_user(m);
+
+    if (f->type == HW_FT_GOAWAY)
+        HW_INFO("conn=%s channel=%s agent is going away", a->peer, a->channel);
+}
+
+static const struct hw_mux_callbacks mux_callbacks = {
+    .on_head = mux_on_head,
+    .on_data = mux_on_data,
+    .on_end = mux_on_end,
+    .on_reset = mux_on_reset,
+    .on_control = mux_on_control,
+    .want_write = mux_want_write,
+};
+
+static void heartbeat_cb(lws_sorted_usec_list_t *sul)
+{
+    struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
+    struct relay *r = a->relay;
+    lws_usec_t now = lws_now_usecs();
+    uint64_t stamp = (uint64_t)now;
+
+    if (now - a->last_rx > 2 * (lws_usec_t)r->cfg.heartbeat_ms * 1000) {
+        HW_WARN("conn=%s channel=%s agent silent for %u ms: closing tunnel", a->peer, a->channel,
+                (unsigned)((now - a->last_rx) / 1000));
+        r->metrics.heartbeat_timeouts++;
+        lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
+    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
+                     (lws_usec_t)r->cfg.heartbeat_ms * 1000);
+}
+
+static int send_hello(struct relay_agent *a)
+{
+    struct relay *r = a->relay;
+    char url[1024];
+    struct hw_msg_hello h;
+    int n = snprintf(url, sizeof(url), "%s/t/%s/", r->public_base, a->channel);
+
+    h.version = HW_PROTO_VERSION;
+    h.heartbeat_s = (uint16_t)((r->cfg.heartbeat_ms + 999) / 1000);
+    h.channel.p = a->channel;
+    h.channel.len = strlen(a->channel);
+    h.public_url.p = url;
+    h.public_url.len = (size_t)n < sizeof(url) ? (size_t)n : sizeof(url) - 1;
+    return hw_mux_send_hello(a->mux, &h);
+}
+
+static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *r)
+{
+    struct relay_agent *old;
+    int err;
+
+    memset(a, 0, sizeof(*a));
+    a->wsi = wsi;
+    a->relay = r;
+    lws_get_peer_simple(wsi, a->peer, sizeof(a->peer));
+    if (relay_tunnel_authenticate(r, wsi, a->channel)) {
+        /* The token was revoked between the upgrade check and now. */
+        return -1;
+    }
+    hw_buf_init(&a->rx, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+    a->mux = hw_mux_new(HW_MUX_RELAY, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
+    if (!a->mux)
+        return -1;
+    old = relay_channels_set(r->channels, a->channel, a, &err);
+    if (err)
+        return -1;
+    if (old) {
+        HW_INFO("conn=%s channel=%s replaced by a newer agent connection", old->peer, old->channel);
+        hw_mux_send_control(old->mux, HW_FT_GOAWAY, "replaced", 8);
+        lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    r->metrics.agent_connects++;
+    a->last_rx = lws_now_usecs();
+    if (send_hello(a))
+        return -1;
+    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
+                     (lws_usec_t)r->cfg.heartbeat_ms * 1000);
+    HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
+    return 0;
+}
+
+static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, size_t len)
+{
+    struct relay *r = a->relay;
+    int err;
+
+    a->last_rx = lws_now_usecs();
+    if (!lws_frame_is_binary(wsi)) {
+        HW_WARN("conn=%s channel=%s text message on the tunnel: closing", a->peer, a->channel);
+        goto proto;
+    }
+    if (hw_buf_append(&a->rx, in, len)) {
+        HW_WARN("conn=%s channel=%s oversized tunnel message: closing", a->peer, a->channel);
+        goto proto;
+    }
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    err = hw_mux_receive(a->mux, (const uint8_t *)hw_buf_head(&a->rx), hw_buf_size(&a->rx));
+    hw_buf_reset(&a->rx);
+    if (err) {
+        HW_WARN("conn=%s channel=%s tunnel protocol error: %s", a->peer, a->channel,
+                hw_strerror(err));
+        goto proto;
+    }
+    return 0;
+proto:
+    r->metrics.protocol_errors++;
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
+    return -1;
+}
+
+static int on_writeable(struct relay_agent *a, struct lws *wsi)
+{
+    uint8_t *msg;
+    size_t len;
+
+    if (!hw_mux_pull(a->mux, &msg, &len))
+        return 0;
+    if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
+        return -1;
+    if (hw_mux_pending(a->mux))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void on_closed(struct relay_agent *a)
+{
+    struct relay *r = a->relay;
+
+    if (!r)
+        return; /* never established */
+    lws_sul_cancel(&a->heartbeat);
+    relay_channels_remove(r->channels, a->channel, a);
+    HW_INFO("conn=%s channel=%s agent disconnected (%zu requests in flight)", a->peer, a->channel,
+            a->mux ? hw_mux_stream_count(a->mux) : 0);
+    hw_mux_free(a->mux);
+    a->mux = NULL;
+    hw_buf_cleanup(&a->rx);
+}
+
+static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct relay_agent *a = user;
+    struct relay *r = lws_context_user(lws_get_context(wsi));
+
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(a, wsi, r);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(a, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return a->mux ? on_writeable(a, wsi) : 0;
+    case LWS_CALLBACK_CLOSED:
+        on_closed(a);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+const struct lws_protocols relay_tunnel_protocol = {
+    .name = "hookwire.v1",
+    .callback = tunnel_cb,
+    .per_session_data_size = sizeof(struct relay_agent),
+    .rx_buffer_size = 65536 + 64,
+};

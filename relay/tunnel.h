@@ -1,0 +1,27 @@
+#ifndef RELAY_TUNNEL_H
+#define RELAY_TUNNEL_H
+
+/*
+ * The agents' side of the relay: the "hookwire.v1" WebSocket protocol on the
+ * tunnel port. Authenticates each agent by its bearer token, registers it
+ * for its channel, runs the stream multiplexer and the heartbeat. Service
+ * thread only.
+ */
+#include <libwebsockets.h>
+
+struct relay;
+struct relay_agent;
+struct hw_mux;
+
+extern const struct lws_protocols relay_tunnel_protocol;
+
+/*
+ * Checks an upgrade request's "Authorization: Bearer TOKEN" and copies the
+ * channel the token belongs to (64 bytes). Returns 0, HW_EAUTH, or HW_EIO.
+ */
+int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64]);
+
+/* The agent's multiplexer, where ingress opens its streams. */
+struct hw_mux *relay_agent_mux(struct relay_agent *a);
+
+#endif
