@@ -7,6 +7,7 @@
 #include "http1.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "err.h"
@@ -267,22 +268,11 @@ static int parse_headers(struct cursor *c, struct hw_http_head *head, struct fra
     }
 }
 
+/* Clears everything but the header array, which is large and filled as parsed. */
 static void head_reset(struct hw_http_head *head, struct framing *f, int is_request)
 {
-    head->method = NULL;
-    head->method_len = 0;
-    head->target = NULL;
-    head->target_len = 0;
-    head->status = 0;
-    head->reason = NULL;
-    head->reason_len = 0;
-    head->minor_version = 0;
-    head->nheaders = 0;
-    head->head_len = 0;
-    head->body = HW_BODY_NONE;
-    head->content_length = 0;
-    head->keep_alive = 0;
-    head->expect_continue = 0;
+    memset(head, 0, offsetof(struct hw_http_head, headers));
+    memset(&head->nheaders, 0, sizeof(*head) - offsetof(struct hw_http_head, nheaders));
     memset(f, 0, sizeof(*f));
     f->is_request = is_request;
 }
