@@ -59,13 +59,25 @@ struct hw_http_head {
  * Content-Length and Transfer-Encoding, conflicting Content-Length values,
  * a Transfer-Encoding other than "chunked", an HTTP version other than 1.x).
  * The caller enforces its own cap on how long a head may grow.
+ *
+ * Details: lines must end in CRLF; only HTTP/1.0 and HTTP/1.1 are accepted;
+ * header values may hold HTAB, SP, visible ASCII and bytes >= 0x80; a
+ * Content-Length is digits only, at most 2^60, and repeats must be
+ * byte-identical; Transfer-Encoding in an HTTP/1.0 message is an error.
+ * Empty lines before the request line are skipped (RFC 9112 2.2) and
+ * counted in head_len. Errors are reported as soon as the bytes seen prove
+ * them, so an incomplete head may already give HW_EPARSE. A head longer than
+ * INT_MAX gives HW_E2BIG.
  */
 int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head);
 
 /*
  * Parses a response head; the same returns as hw_http_parse_request().
- * request_method is the method of the request this answers: responses to
- * HEAD, and 1xx, 204 and 304 responses, have no body.
+ * request_method is the method of the request this answers (NULL if
+ * unknown): responses to HEAD, and 1xx, 204 and 304 responses, have no body.
+ * The status code is three digits, 100 to 999; the reason phrase may be
+ * empty and its leading space may be missing ("HTTP/1.1 200\r\n").
+ * expect_continue is always 0 for responses.
  */
 int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
                            struct hw_http_head *head);
@@ -107,6 +119,11 @@ void hw_chunked_init(struct hw_chunked *c);
  * the input, which are moved to buf + *len (right after the decoded bytes),
  * or HW_EPARSE for malformed input (including a size or trailer line over
  * 4 KiB). Input may arrive split at any byte.
+ *
+ * After HW_EPARSE, *len counts the bytes decoded before the error and every
+ * later call fails too. After completion, a further call decodes nothing and
+ * returns its whole input as leftover. HW_E2BIG if more than INT_MAX bytes
+ * follow the body.
  */
 int hw_chunked_decode(struct hw_chunked *c, char *buf, size_t *len);
 
