@@ -450,6 +450,11 @@ int hw_mux_send_body_buf(struct hw_mux_stream *s, struct hw_buf *b)
     return 0;
 }
 
+void hw_mux_want_drain(struct hw_mux_stream *s)
+{
+    s->drain_wanted = 1;
+}
+
 int hw_mux_send_end(struct hw_mux_stream *s)
 {
     s->end_queued = 1;

@@ -109,6 +109,9 @@ size_t hw_mux_send_room(const struct hw_mux_stream *s);
  */
 int hw_mux_send_body_buf(struct hw_mux_stream *s, struct hw_buf *b);
 
+/* Asks for on_drain once the buffered body falls below half its cap. */
+void hw_mux_want_drain(struct hw_mux_stream *s);
+
 /* Queues END after the buffered body. */
 int hw_mux_send_end(struct hw_mux_stream *s);
 

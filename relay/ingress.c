@@ -157,6 +157,7 @@ static void dispatch(struct ingress_conn *c)
     int err;
 
     hw_id_new(c->event_id);
+    c->state = ST_WAIT; /* the request has been read whole */
     if (!agent) {
         char name[RELAY_CHANNEL_MAX + 1];
 

@@ -1,0 +1,38 @@
+#ifndef AGENT_CONFIG_H
+#define AGENT_CONFIG_H
+
+/*
+ * The agent's options: one table drives the command line, the [agent]
+ * section of the config file and --help. Main thread, at startup.
+ */
+#include <stddef.h>
+
+#include "opt.h"
+
+struct agent_config {
+    char *relay;
+    char *token_file;
+    char *forward;
+    char *ca_file;
+    int insecure;
+    char *host_header;
+    unsigned heartbeat_ms;
+    unsigned max_idle_conns;
+    char *log_level;
+    char *log_format;
+};
+
+extern const struct hw_opt agent_options[];
+
+struct agent;
+
+/*
+ * Fills the agent's configuration from defaults, HOOKWIRE_RELAY,
+ * --config and argv; reads the token from HOOKWIRE_TOKEN or --token-file;
+ * parses the URLs. Exits the process with usage or a one-line error.
+ */
+void agent_config_load(struct agent *a, int argc, char **argv);
+
+void agent_config_cleanup(struct agent *a);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * hookwire-agent: wires configuration, the forwarder and the tunnel client
+ * into one lws context and runs the event loop until SIGINT/SIGTERM, or
+ * until the relay refuses the token. Main thread.
+ */
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "forward.h"
+#include "log.h"
+#include "tunnel.h"
+
+static volatile sig_atomic_t stopping;
+static struct lws_context *loop_context;
+
+static void on_signal(int sig)
+{
+    stopping = 1;
+    if (loop_context)
+        lws_cancel_service(loop_context);
+}
+
+int main(int argc, char **argv)
+{
+    static struct agent a;
+    static struct lws_protocols protocols[3];
+    struct lws_context_creation_info info;
+    struct sigaction sa;
+    int status = 1;
+
+    hw_log_init("agent");
+    if (sodium_init() < 0) {
+        fprintf(stderr, "libsodium failed to initialise\n");
+        return 1;
+    }
+    agent_config_load(&a, argc, argv);
+    hw_log_route_lws();
+    protocols[0] = agent_tunnel_protocol;
+    protocols[1] = agent_forward_protocol;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = &a;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.client_ssl_ca_filepath = a.cfg.ca_file;
+    a.context = lws_create_context(&info);
+    if (!a.context || agent_forward_init(&a)) {
+        fprintf(stderr, "cannot create the event loop\n");
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    loop_context = a.context;
+    agent_tunnel_start(&a);
+    while (!stopping && !a.fatal && lws_service(a.context, 0) >= 0)
+        ;
+    status = a.fatal && !stopping ? 1 : 0;
+    HW_INFO("shutting down");
+    agent_tunnel_stop(&a);
+out:
+    loop_context = NULL;
+    if (a.context)
+        lws_context_destroy(a.context);
+    agent_forward_cleanup(&a);
+    agent_config_cleanup(&a);
+    return status;
+}

@@ -1,0 +1,264 @@
+/*
+ * Tunnel client: lws WebSocket client for "hookwire.v1". Owns the mux for
+ * the current connection, the reconnect and heartbeat timers, and the
+ * message reassembly buffer. Streams are handed to forward.c. Service
+ * thread only.
+ */
+#include "tunnel.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "err.h"
+#include "forward.h"
+#include "log.h"
+#include "mux.h"
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+static struct agent *agent_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static void mux_want_write(struct hw_mux *m)
+{
+    struct agent *a = hw_mux_user(m);
+
+    if (a->ws)
+        lws_callback_on_writable(a->ws);
+}
+
+static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
+{
+    struct agent *a = hw_mux_user(m);
+    struct hw_msg_hello h;
+
+    if (f->type == HW_FT_GOAWAY) {
+        HW_WARN("relay is closing the tunnel: %.*s", (int)f->len, (const char *)f->payload);
+        return;
+    }
+    if (hw_frame_decode_hello(f, &h) || h.version != HW_PROTO_VERSION) {
+        HW_ERR("relay speaks an unsupported protocol version");
+        return;
+    }
+    if (h.heartbeat_s && h.heartbeat_s * 1000u < a->heartbeat_ms)
+        a->heartbeat_ms = h.heartbeat_s * 1000u;
+    a->online = 1;
+    a->attempts = 0;
+    HW_INFO("tunnel up: channel %.*s", (int)h.channel.len, h.channel.p);
+    printf("Forwarding %.*s -> %s://%s:%d\n", (int)h.public_url.len, h.public_url.p,
+           a->target.scheme, a->target.host, a->target.port);
+    fflush(stdout);
+}
+
+static const struct hw_mux_callbacks mux_callbacks = {
+    .on_head = agent_forward_on_request,
+    .on_data = agent_forward_on_data,
+    .on_end = agent_forward_on_end,
+    .on_reset = agent_forward_on_reset,
+    .on_drain = agent_forward_on_drain,
+    .on_control = mux_on_control,
+    .want_write = mux_want_write,
+};
+
+static void connect_now(lws_sorted_usec_list_t *sul);
+
+static void schedule_reconnect(struct agent *a)
+{
+    unsigned base = BACKOFF_MIN_MS, delay;
+
+    if (a->fatal)
+        return;
+    for (unsigned i = 0; i < a->attempts && base < BACKOFF_MAX_MS; i++)
+        base *= 2;
+    if (base > BACKOFF_MAX_MS)
+        base = BACKOFF_MAX_MS;
+    /* Equal jitter: half fixed, half random, so agents don't reconnect in step. */
+    delay = base / 2 + randombytes_uniform(base / 2 + 1);
+    a->attempts++;
+    HW_INFO("reconnecting in %u ms", delay);
+    lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
+    struct lws_client_connect_info i;
+    char host[300];
+
+    memset(&i, 0, sizeof(i));
+    snprintf(host, sizeof(host), "%s:%d", a->relay_url.host, a->relay_url.port);
+    i.context = a->context;
+    i.address = a->relay_url.host;
+    i.port = a->relay_url.port;
+    i.path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
+    i.host = host;
+    i.origin = host;
+    i.protocol = agent_tunnel_protocol.name;
+    i.local_protocol_name = agent_tunnel_protocol.name;
+    i.pwsi = &a->ws;
+    if (a->relay_url.tls) {
+        i.ssl_connection = LCCSCF_USE_SSL;
+        if (a->cfg.insecure)
+            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    if (!lws_client_connect_via_info(&i)) {
+        a->ws = NULL;
+        HW_WARN("cannot start a connection to %s", a->cfg.relay);
+        schedule_reconnect(a);
+    }
+}
+
+static void heartbeat_cb(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, heartbeat_timer);
+    lws_usec_t now = lws_now_usecs();
+    uint64_t stamp = (uint64_t)now;
+
+    if (!a->ws || !a->mux)
+        return;
+    if (now - a->last_rx > 2 * (lws_usec_t)a->heartbeat_ms * 1000) {
+        HW_WARN("relay silent for %u ms: reconnecting", (unsigned)((now - a->last_rx) / 1000));
+        lws_set_timeout(a->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
+    lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
+                     (lws_usec_t)a->heartbeat_ms * 1000);
+}
+
+static int on_established(struct agent *a, struct lws *wsi)
+{
+    a->ws = wsi;
+    a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
+    if (!a->mux)
+        return -1;
+    hw_buf_reset(a->rx);
+    a->last_rx = lws_now_usecs();
+    a->heartbeat_ms = a->cfg.heartbeat_ms;
+    lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
+                     (lws_usec_t)a->heartbeat_ms * 1000);
+    return 0;
+}
+
+static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
+{
+    int err;
+
+    a->last_rx = lws_now_usecs();
+    if (!lws_frame_is_binary(wsi) || hw_buf_append(a->rx, in, len)) {
+        HW_ERR("relay sent a malformed tunnel message: reconnecting");
+        return -1;
+    }
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    err = hw_mux_receive(a->mux, (const uint8_t *)hw_buf_head(a->rx), hw_buf_size(a->rx));
+    hw_buf_reset(a->rx);
+    if (err) {
+        HW_ERR("tunnel protocol error from the relay (%s): reconnecting", hw_strerror(err));
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_writeable(struct agent *a, struct lws *wsi)
+{
+    uint8_t *msg;
+    size_t len;
+
+    if (!a->mux || !hw_mux_pull(a->mux, &msg, &len))
+        return 0;
+    if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
+        return -1;
+    if (hw_mux_pending(a->mux))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The connection is gone (or never came up): fail its streams, try again. */
+static void on_lost(struct agent *a, const char *why)
+{
+    lws_sul_cancel(&a->heartbeat_timer);
+    if (a->online)
+        HW_WARN("tunnel down: %s", why);
+    else
+        HW_WARN("cannot connect to %s: %s", a->cfg.relay, why);
+    a->online = 0;
+    a->ws = NULL;
+    hw_mux_free(a->mux);
+    a->mux = NULL;
+    schedule_reconnect(a);
+}
+
+static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct agent *a = agent_of(wsi);
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        char **p = in;
+        int n = snprintf(*p, len, "Authorization: Bearer %s\r\n", a->token);
+        if (n < 0 || (size_t)n >= len)
+            return -1;
+        *p += n;
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        return on_established(a, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(a, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(a, wsi);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        unsigned status = lws_http_client_http_response(wsi);
+        const char *why = in ? (const char *)in : "connection failed";
+
+        if (status == 401 || (in && strstr(in, "401"))) {
+            HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
+            a->fatal = 1;
+            lws_cancel_service(a->context);
+        }
+        on_lost(a, why);
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        on_lost(a, "connection closed");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+const struct lws_protocols agent_tunnel_protocol = {
+    .name = "hookwire.v1",
+    .callback = tunnel_cb,
+    .rx_buffer_size = 65536 + 64,
+};
+
+void agent_tunnel_start(struct agent *a)
+{
+    static struct hw_buf rx;
+
+    hw_buf_init(&rx, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+    a->rx = &rx;
+    HW_INFO("connecting to %s", a->cfg.relay);
+    lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);
+}
+
+void agent_tunnel_stop(struct agent *a)
+{
+    a->fatal = 1;
+    lws_sul_cancel(&a->reconnect_timer);
+    lws_sul_cancel(&a->heartbeat_timer);
+    if (a->rx)
+        hw_buf_cleanup(a->rx);
+}
