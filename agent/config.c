@@ -118,16 +118,16 @@ void agent_config_load(struct agent *a, int argc, char **argv)
     if (rc < argc)
         die("unexpected argument \"%s\" (see --help)", argv[rc]);
     if (hw_log_set_level(a->cfg.log_level) || hw_log_set_format(a->cfg.log_format))
-        die("bad --log-level or --log-format%s");
+        die("bad --log-level or --log-format");
     if (!a->cfg.relay)
-        die("no relay: use --relay URL or HOOKWIRE_RELAY%s");
+        die("no relay: use --relay URL or HOOKWIRE_RELAY");
     if (hw_url_parse(a->cfg.relay, &a->relay_url) ||
         (strcmp(a->relay_url.scheme, "ws") != 0 && strcmp(a->relay_url.scheme, "wss") != 0))
         die("--relay %s: expected ws://HOST:PORT or wss://HOST:PORT", a->cfg.relay);
     if (strcmp(a->cfg.host_header, "keep") != 0 && strcmp(a->cfg.host_header, "rewrite") != 0)
         die("--host-header %s: expected keep or rewrite", a->cfg.host_header);
     if (a->cfg.heartbeat_ms < 100)
-        die("--heartbeat must be at least 100ms%s");
+        die("--heartbeat must be at least 100ms");
     parse_forward(a);
     load_token(a);
 }
