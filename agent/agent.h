@@ -18,9 +18,9 @@ struct agent {
     struct agent_config cfg;
     struct lws_context *context;
     struct hw_url relay_url;
-    struct hw_url target;       /* --forward */
-    char target_addr[256];      /* what we connect to ("localhost" becomes 127.0.0.1) */
-    char *token;                /* owned; wiped on exit */
+    struct hw_url target;  /* --forward */
+    char target_addr[256]; /* what we connect to ("localhost" becomes 127.0.0.1) */
+    char *token;           /* owned; wiped on exit */
     /* Tunnel state (tunnel.c). */
     struct lws *ws;
     struct hw_mux *mux;
@@ -28,10 +28,10 @@ struct agent {
     lws_sorted_usec_list_t reconnect_timer;
     lws_sorted_usec_list_t heartbeat_timer;
     lws_usec_t last_rx;
-    unsigned attempts;          /* failed connects since the last HELLO */
+    unsigned attempts; /* failed connects since the last HELLO */
     unsigned heartbeat_ms;
     int online;
-    int fatal;                  /* stop: the relay refused our token */
+    int fatal; /* stop: the relay refused our token */
     /* Forwarding state (forward.c). */
     struct fwd_pool *pool;
 };

@@ -14,8 +14,10 @@
 #include "err.h"
 #include "log.h"
 
-#define OPT(name, arg, def, help, type, field)                                                     \
-    { name, arg, def, help, type, offsetof(struct agent_config, field) }
+#define OPT(name, arg, def, help, type, field)                           \
+    {                                                                    \
+        name, arg, def, help, type, offsetof(struct agent_config, field) \
+    }
 
 const struct hw_opt agent_options[] = {
     OPT("relay", "URL", NULL, "relay tunnel URL, ws:// or wss:// (or HOOKWIRE_RELAY)", HW_OPT_STR,
@@ -31,8 +33,8 @@ const struct hw_opt agent_options[] = {
         HW_OPT_STR, host_header),
     OPT("heartbeat", "DURATION", "10s", "tunnel ping interval; dead after two without traffic",
         HW_OPT_DURATION, heartbeat_ms),
-    OPT("max-idle-conns", "N", "64", "idle keep-alive connections kept to the target",
-        HW_OPT_UINT, max_idle_conns),
+    OPT("max-idle-conns", "N", "64", "idle keep-alive connections kept to the target", HW_OPT_UINT,
+        max_idle_conns),
     OPT("log-level", "LEVEL", "info", "error, warn, info or debug", HW_OPT_STR, log_level),
     OPT("log-format", "FORMAT", "text", "text or json", HW_OPT_STR, log_format),
     { NULL, NULL, NULL, NULL, 0, 0 },

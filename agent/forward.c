@@ -18,8 +18,9 @@
 #include "http1.h"
 #include "log.h"
 
-#define HEAD_MAX    (64 * 1024)
-#define REPLAY_MAX  (64 * 1024) /* requests up to this size are retried once on a stale connection */
+#define HEAD_MAX   (64 * 1024)
+#define REPLAY_MAX (64 * 1024) /* requests up to this size are retried once on a stale connection \
+                                */
 #define OUT_LOW     (256 * 1024)
 #define WRITE_CHUNK (256 * 1024)
 #define IN_MAX      (2 * 1024 * 1024)
@@ -410,8 +411,8 @@ static void process_response(struct fwd_conn *c)
 
         if (c->state == R_HEAD) {
             struct hw_http_head h;
-            int rc = hw_http_parse_response(hw_buf_head(&c->in), hw_buf_size(&c->in), r->method,
-                                            &h);
+            int rc =
+                hw_http_parse_response(hw_buf_head(&c->in), hw_buf_size(&c->in), r->method, &h);
             if (rc == HW_EAGAIN) {
                 if (hw_buf_size(&c->in) > HEAD_MAX)
                     req_fail(r, HW_RST_TOO_LARGE, "response head too large");

@@ -60,8 +60,7 @@ static void put_uint(uint8_t *p, uint64_t v, size_t n)
 
 static int is_stream0_type(uint8_t type)
 {
-    return type == HW_FT_HELLO || type == HW_FT_PING || type == HW_FT_PONG ||
-           type == HW_FT_GOAWAY;
+    return type == HW_FT_HELLO || type == HW_FT_PING || type == HW_FT_PONG || type == HW_FT_GOAWAY;
 }
 
 static int is_known_type(uint8_t type)
@@ -224,8 +223,7 @@ int hw_frame_encode_request(struct hw_buf *out, uint32_t stream, const struct hw
         m->headers.len > HW_FRAME_MAX_PAYLOAD || stream == 0)
         return HW_EINVAL;
     p = begin(out, HW_FT_REQUEST, stream,
-              8 + 2 + m->event_id.len + 2 + m->method.len + 2 + m->target.len + 4 +
-                  m->headers.len,
+              8 + 2 + m->event_id.len + 2 + m->method.len + 2 + m->target.len + 4 + m->headers.len,
               &err);
     if (!p)
         return err;
@@ -237,8 +235,7 @@ int hw_frame_encode_request(struct hw_buf *out, uint32_t stream, const struct hw
     return 0;
 }
 
-int hw_frame_encode_response(struct hw_buf *out, uint32_t stream,
-                             const struct hw_msg_response *m)
+int hw_frame_encode_response(struct hw_buf *out, uint32_t stream, const struct hw_msg_response *m)
 {
     int err = 0;
     uint8_t *p;
@@ -325,9 +322,8 @@ int hw_frame_encode_control(struct hw_buf *out, uint8_t type, const void *data, 
 
 const char *hw_frame_type_name(uint8_t type)
 {
-    static const char *const names[] = { "UNKNOWN", "HELLO", "REQUEST", "RESPONSE",
-                                         "DATA",    "END",   "WINDOW",  "RESET",
-                                         "PING",    "PONG",  "GOAWAY" };
+    static const char *const names[] = { "UNKNOWN", "HELLO", "REQUEST", "RESPONSE", "DATA",  "END",
+                                         "WINDOW",  "RESET", "PING",    "PONG",     "GOAWAY" };
 
     return is_known_type(type) ? names[type] : names[0];
 }

@@ -15,9 +15,9 @@
 
 #define HW_PROTO_VERSION     1
 #define HW_FRAME_HDR_LEN     12
-#define HW_FRAME_MAX_DATA    65536          /* largest DATA payload */
-#define HW_FRAME_MAX_PAYLOAD (1024 * 1024)  /* largest payload of any message */
-#define HW_WINDOW_INITIAL    (256 * 1024)   /* per-stream credit in each direction */
+#define HW_FRAME_MAX_DATA    65536         /* largest DATA payload */
+#define HW_FRAME_MAX_PAYLOAD (1024 * 1024) /* largest payload of any message */
+#define HW_WINDOW_INITIAL    (256 * 1024)  /* per-stream credit in each direction */
 
 enum hw_frame_type {
     HW_FT_HELLO = 1,    /* relay -> agent, stream 0: version, channel, public URL */
@@ -107,8 +107,7 @@ int hw_frame_decode_reset(const struct hw_frame *f, struct hw_msg_reset *m);
  */
 int hw_frame_encode_hello(struct hw_buf *out, const struct hw_msg_hello *m);
 int hw_frame_encode_request(struct hw_buf *out, uint32_t stream, const struct hw_msg_request *m);
-int hw_frame_encode_response(struct hw_buf *out, uint32_t stream,
-                             const struct hw_msg_response *m);
+int hw_frame_encode_response(struct hw_buf *out, uint32_t stream, const struct hw_msg_response *m);
 int hw_frame_encode_data(struct hw_buf *out, uint32_t stream, const void *p, size_t len);
 int hw_frame_encode_end(struct hw_buf *out, uint32_t stream);
 int hw_frame_encode_window(struct hw_buf *out, uint32_t stream, uint32_t increment);

@@ -9,19 +9,19 @@
 #include "buf.h"
 
 enum hw_errc {
-    HW_ERRC_BAD_REQUEST,       /* 400 malformed HTTP */
-    HW_ERRC_UNAUTHORIZED,      /* 401 missing or wrong tunnel token */
-    HW_ERRC_SIGNATURE,         /* 401 webhook signature failed at the edge */
-    HW_ERRC_NOT_FOUND,         /* 404 no such endpoint */
-    HW_ERRC_UNKNOWN_CHANNEL,   /* 404 no such channel */
-    HW_ERRC_BODY_TOO_LARGE,    /* 413 body over --max-body */
-    HW_ERRC_HEADERS_TOO_LARGE, /* 431 request head over its cap */
-    HW_ERRC_OVERLOADED,        /* 429 too many requests in flight */
-    HW_ERRC_LOCAL_REFUSED,     /* 502 the local app refused the connection */
-    HW_ERRC_LOCAL_ERROR,       /* 502 the local app failed or answered garbage */
+    HW_ERRC_BAD_REQUEST,        /* 400 malformed HTTP */
+    HW_ERRC_UNAUTHORIZED,       /* 401 missing or wrong tunnel token */
+    HW_ERRC_SIGNATURE,          /* 401 webhook signature failed at the edge */
+    HW_ERRC_NOT_FOUND,          /* 404 no such endpoint */
+    HW_ERRC_UNKNOWN_CHANNEL,    /* 404 no such channel */
+    HW_ERRC_BODY_TOO_LARGE,     /* 413 body over --max-body */
+    HW_ERRC_HEADERS_TOO_LARGE,  /* 431 request head over its cap */
+    HW_ERRC_OVERLOADED,         /* 429 too many requests in flight */
+    HW_ERRC_LOCAL_REFUSED,      /* 502 the local app refused the connection */
+    HW_ERRC_LOCAL_ERROR,        /* 502 the local app failed or answered garbage */
     HW_ERRC_AGENT_DISCONNECTED, /* 502 the agent went away mid-request */
-    HW_ERRC_AGENT_OFFLINE,     /* 503 no agent connected */
-    HW_ERRC_LOCAL_TIMEOUT,     /* 504 the local app did not answer in time */
+    HW_ERRC_AGENT_OFFLINE,      /* 503 no agent connected */
+    HW_ERRC_LOCAL_TIMEOUT,      /* 504 the local app did not answer in time */
     HW_ERRC_COUNT
 };
 

@@ -21,9 +21,9 @@ struct hw_mux_stream {
     struct hw_mux *mux;
     uint32_t id;
     void *user;
-    struct hw_buf head; /* encoded head message, not yet pulled */
-    struct hw_buf body; /* body bytes not yet sent */
-    int64_t credit;     /* DATA bytes the peer still accepts */
+    struct hw_buf head;  /* encoded head message, not yet pulled */
+    struct hw_buf body;  /* body bytes not yet sent */
+    int64_t credit;      /* DATA bytes the peer still accepts */
     int64_t recv_window; /* DATA bytes the peer may still send us */
     uint32_t consumed;   /* bytes consumed since the last WINDOW we sent */
     unsigned end_queued : 1, end_sent : 1, in_end : 1, ready : 1, drain_wanted : 1;
@@ -46,8 +46,8 @@ struct hw_mux {
     struct hw_mux_stream *rhead, *rtail;
 };
 
-struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb,
-                          size_t headroom, size_t body_cap, void *user)
+struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb, size_t headroom,
+                          size_t body_cap, void *user)
 {
     struct hw_mux *m = calloc(1, sizeof(*m));
 

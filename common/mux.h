@@ -37,8 +37,8 @@ struct hw_mux_callbacks {
     void (*on_end)(struct hw_mux *m, struct hw_mux_stream *s);
     /* The peer reset the stream, or the tunnel was lost (code HW_RST_TUNNEL_LOST).
      * The mux frees the stream when this returns. */
-    void (*on_reset)(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code,
-                     const char *text, size_t text_len);
+    void (*on_reset)(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
+                     size_t text_len);
     /* The stream's outgoing body buffer drained below half its cap: produce more. */
     void (*on_drain)(struct hw_mux *m, struct hw_mux_stream *s);
     /* A stream-0 message other than PING/PONG arrived (HELLO, GOAWAY). */
@@ -53,8 +53,8 @@ struct hw_mux_callbacks {
  * for sending. user: the program's per-connection object. Returns NULL when
  * out of memory.
  */
-struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb,
-                          size_t headroom, size_t body_cap, void *user);
+struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb, size_t headroom,
+                          size_t body_cap, void *user);
 
 /* Calls on_reset(HW_RST_TUNNEL_LOST) for every open stream, then frees all. */
 void hw_mux_free(struct hw_mux *m);

@@ -130,8 +130,7 @@ char *hw_opt_resolve(const char *value, char *err, size_t errlen)
     return strdup(value);
 }
 
-static int set_value(const struct hw_opt *o, void *cfg, const char *value, char *err,
-                     size_t errlen)
+static int set_value(const struct hw_opt *o, void *cfg, const char *value, char *err, size_t errlen)
 {
     char *field = (char *)cfg + o->offset;
     char *v = hw_opt_resolve(value, err, errlen);
@@ -170,8 +169,8 @@ static int set_value(const struct hw_opt *o, void *cfg, const char *value, char 
     return rc;
 }
 
-int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value,
-               char *err, size_t errlen)
+int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value, char *err,
+               size_t errlen)
 {
     const struct hw_opt *o = find_opt(opts, name, strlen(name));
 

@@ -28,8 +28,8 @@ struct hw_opt {
 };
 
 /* Called for keys of INI sections other than the main one, e.g. [channel alice]. */
-typedef int (*hw_opt_section_fn)(void *ctx, const char *section, const char *key,
-                                 const char *value, char *err, size_t errlen);
+typedef int (*hw_opt_section_fn)(void *ctx, const char *section, const char *key, const char *value,
+                                 char *err, size_t errlen);
 
 /* Applies every default. Returns 0 or HW_EINVAL (a bad default: a bug). */
 int hw_opt_defaults(const struct hw_opt *opts, void *cfg);
@@ -38,8 +38,8 @@ int hw_opt_defaults(const struct hw_opt *opts, void *cfg);
  * Sets option name from text. Returns 0, HW_ENOTFOUND for an unknown name,
  * or HW_EINVAL with a reason in err.
  */
-int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value,
-               char *err, size_t errlen);
+int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const char *value, char *err,
+               size_t errlen);
 
 /*
  * Loads an INI file: keys of [main_section] go to the table, keys of other

@@ -10,9 +10,9 @@
 struct hw_url {
     char scheme[8]; /* "http", "https", "ws" or "wss" */
     char host[256];
-    int port;       /* explicit, or the scheme's default */
+    int port;        /* explicit, or the scheme's default */
     char path[1024]; /* "/" when the URL has none; includes any query */
-    int tls;        /* https or wss */
+    int tls;         /* https or wss */
 };
 
 /*

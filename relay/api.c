@@ -67,9 +67,9 @@ static int on_http(struct lws *wsi, struct relay *r, const char *uri)
         struct hw_buf m;
 
         hw_buf_init(&m, 16 * 1024 * 1024);
-        rc = relay_metrics_render(r, &m) ? -1
-                                         : respond_text(wsi, "text/plain; version=0.0.4",
-                                                        hw_buf_head(&m), hw_buf_size(&m));
+        rc = relay_metrics_render(r, &m)
+                 ? -1
+                 : respond_text(wsi, "text/plain; version=0.0.4", hw_buf_head(&m), hw_buf_size(&m));
         hw_buf_cleanup(&m);
     } else {
         rc = respond_error(wsi, HW_ERRC_NOT_FOUND);

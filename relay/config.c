@@ -10,8 +10,10 @@
 #include "err.h"
 #include "log.h"
 
-#define OPT(name, arg, def, help, type, field)                                                     \
-    { name, arg, def, help, type, offsetof(struct relay_config, field) }
+#define OPT(name, arg, def, help, type, field)                           \
+    {                                                                    \
+        name, arg, def, help, type, offsetof(struct relay_config, field) \
+    }
 
 const struct hw_opt relay_options[] = {
     OPT("listen", "HOST:PORT", "0.0.0.0:8080", "public webhook address", HW_OPT_STR, listen),

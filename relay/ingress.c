@@ -23,11 +23,11 @@
 #include "tokens.h"
 #include "tunnel.h"
 
-#define HEAD_MAX     (64 * 1024)      /* largest request head */
-#define IN_MAX       (HEAD_MAX * 2)   /* unparsed bytes held, pipelining included */
-#define OUT_LOW      (256 * 1024)     /* output backlog below which credit flows */
+#define HEAD_MAX     (64 * 1024)    /* largest request head */
+#define IN_MAX       (HEAD_MAX * 2) /* unparsed bytes held, pipelining included */
+#define OUT_LOW      (256 * 1024)   /* output backlog below which credit flows */
 #define WRITE_CHUNK  (256 * 1024)
-#define IDLE_TIMEOUT 60               /* seconds a connection may sit between requests */
+#define IDLE_TIMEOUT 60 /* seconds a connection may sit between requests */
 
 enum conn_state {
     ST_HEAD,     /* reading a request head */
@@ -53,8 +53,7 @@ struct ingress_conn {
     size_t credit_owed;
     const char *channel; /* into head */
     size_t channel_len;
-    unsigned keep_alive : 1, close_after : 1, resp_chunked : 1, resp_started : 1,
-        resp_done : 1;
+    unsigned keep_alive : 1, close_after : 1, resp_chunked : 1, resp_started : 1, resp_done : 1;
     int status;
     char event_id[HW_ID_LEN + 1];
     char peer[64];
@@ -262,8 +261,7 @@ static int read_head(struct ingress_conn *c)
         return 0;
     }
     if (rc < 0 || (size_t)rc > HEAD_MAX) {
-        respond_error(c, rc == HW_E2BIG || rc > 0 ? HW_ERRC_HEADERS_TOO_LARGE
-                                                  : HW_ERRC_BAD_REQUEST,
+        respond_error(c, rc == HW_E2BIG || rc > 0 ? HW_ERRC_HEADERS_TOO_LARGE : HW_ERRC_BAD_REQUEST,
                       NULL);
         return 0;
     }
@@ -353,8 +351,8 @@ void relay_ingress_on_response(struct ingress_conn *c, const struct hw_frame *f)
     }
     lws_sul_cancel(&c->timer);
     c->status = m.status;
-    no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) ||
-              m.status < 200 || m.status == 204 || m.status == 304;
+    no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) || m.status < 200 ||
+              m.status == 204 || m.status == 304;
     err = hw_buf_printf(&c->out, "HTTP/1.1 %u %.*s\r\n", m.status,
                         m.reason.len ? (int)m.reason.len : (int)strlen(hw_http_reason(m.status)),
                         m.reason.len ? m.reason.p : hw_http_reason(m.status));
@@ -445,9 +443,8 @@ void relay_ingress_on_reset(struct ingress_conn *c, uint16_t code, const char *t
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    respond_error(c, code < sizeof(by_code) / sizeof(by_code[0]) ? by_code[code]
-                                                                : HW_ERRC_LOCAL_ERROR,
-                  NULL);
+    respond_error(
+        c, code < sizeof(by_code) / sizeof(by_code[0]) ? by_code[code] : HW_ERRC_LOCAL_ERROR, NULL);
 }
 
 static int on_adopt(struct lws *wsi, struct relay *r)

@@ -75,8 +75,7 @@ int main(int argc, char **argv)
     base = public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();
-    if (!base || !r.channels || relay_tokens_open(r.cfg.store, &r.tokens) ||
-        relay_server_start(&r))
+    if (!base || !r.channels || relay_tokens_open(r.cfg.store, &r.tokens) || relay_server_start(&r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));

@@ -24,36 +24,36 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
     const struct relay_metrics *m = &r->metrics;
     int err = 0;
 
-    err |= hw_buf_printf(out, "# TYPE hookwire_relay_requests_total counter\n"
-                              "hookwire_relay_requests_total %llu\n",
+    err |= hw_buf_printf(out,
+                         "# TYPE hookwire_relay_requests_total counter\n"
+                         "hookwire_relay_requests_total %llu\n",
                          (unsigned long long)m->requests);
-    err |= hw_buf_printf(out, "# TYPE hookwire_relay_responses_total counter\n"
-                              "hookwire_relay_responses_total %llu\n",
+    err |= hw_buf_printf(out,
+                         "# TYPE hookwire_relay_responses_total counter\n"
+                         "hookwire_relay_responses_total %llu\n",
                          (unsigned long long)m->responses);
     err |= hw_buf_printf(out, "# TYPE hookwire_relay_errors_total counter\n");
     for (int e = 0; e < HW_ERRC_COUNT; e++)
         err |= hw_buf_printf(out, "hookwire_relay_errors_total{code=\"%s\"} %llu\n",
                              hw_errc_name(e), (unsigned long long)m->errors[e]);
-    err |= hw_buf_printf(out,
-                         "# TYPE hookwire_relay_agent_connects_total counter\n"
-                         "hookwire_relay_agent_connects_total %llu\n"
-                         "# TYPE hookwire_relay_agent_rejected_total counter\n"
-                         "hookwire_relay_agent_rejected_total %llu\n"
-                         "# TYPE hookwire_relay_protocol_errors_total counter\n"
-                         "hookwire_relay_protocol_errors_total %llu\n"
-                         "# TYPE hookwire_relay_heartbeat_timeouts_total counter\n"
-                         "hookwire_relay_heartbeat_timeouts_total %llu\n"
-                         "# TYPE hookwire_relay_public_connections gauge\n"
-                         "hookwire_relay_public_connections %llu\n"
-                         "# TYPE hookwire_relay_agents_connected gauge\n"
-                         "hookwire_relay_agents_connected %zu\n"
-                         "# TYPE hookwire_relay_channel_connected gauge\n",
-                         (unsigned long long)m->agent_connects,
-                         (unsigned long long)m->agent_rejected,
-                         (unsigned long long)m->protocol_errors,
-                         (unsigned long long)m->heartbeat_timeouts,
-                         (unsigned long long)m->public_connections,
-                         relay_channels_count(r->channels));
+    err |= hw_buf_printf(
+        out,
+        "# TYPE hookwire_relay_agent_connects_total counter\n"
+        "hookwire_relay_agent_connects_total %llu\n"
+        "# TYPE hookwire_relay_agent_rejected_total counter\n"
+        "hookwire_relay_agent_rejected_total %llu\n"
+        "# TYPE hookwire_relay_protocol_errors_total counter\n"
+        "hookwire_relay_protocol_errors_total %llu\n"
+        "# TYPE hookwire_relay_heartbeat_timeouts_total counter\n"
+        "hookwire_relay_heartbeat_timeouts_total %llu\n"
+        "# TYPE hookwire_relay_public_connections gauge\n"
+        "hookwire_relay_public_connections %llu\n"
+        "# TYPE hookwire_relay_agents_connected gauge\n"
+        "hookwire_relay_agents_connected %zu\n"
+        "# TYPE hookwire_relay_channel_connected gauge\n",
+        (unsigned long long)m->agent_connects, (unsigned long long)m->agent_rejected,
+        (unsigned long long)m->protocol_errors, (unsigned long long)m->heartbeat_timeouts,
+        (unsigned long long)m->public_connections, relay_channels_count(r->channels));
     relay_channels_foreach(r->channels, render_channel, out);
     return err ? HW_E2BIG : 0;
 }

@@ -13,14 +13,14 @@
 struct relay;
 
 struct relay_metrics {
-    uint64_t requests;            /* webhooks accepted for forwarding */
-    uint64_t responses;           /* answers relayed back from agents */
+    uint64_t requests;  /* webhooks accepted for forwarding */
+    uint64_t responses; /* answers relayed back from agents */
     uint64_t errors[HW_ERRC_COUNT];
     uint64_t agent_connects;
-    uint64_t agent_rejected;      /* tunnel upgrades refused (token) */
-    uint64_t protocol_errors;     /* tunnels closed for breaking the protocol */
+    uint64_t agent_rejected;  /* tunnel upgrades refused (token) */
+    uint64_t protocol_errors; /* tunnels closed for breaking the protocol */
     uint64_t heartbeat_timeouts;
-    uint64_t public_connections;  /* open now */
+    uint64_t public_connections; /* open now */
 };
 
 /* Appends the Prometheus exposition of all counters and gauges to out. */

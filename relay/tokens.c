@@ -75,8 +75,8 @@ void relay_tokens_close(struct relay_tokens *t)
     free(t);
 }
 
-int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len,
-                        char *channel, size_t cap)
+int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len, char *channel,
+                        size_t cap)
 {
     char hex[HASH_HEX_LEN + 1];
     int rc;

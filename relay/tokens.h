@@ -18,8 +18,8 @@ void relay_tokens_close(struct relay_tokens *t);
  * Finds the channel a bearer token belongs to. Copies its name into
  * channel (cap bytes). Returns 0, HW_ENOTFOUND, or HW_EIO.
  */
-int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len,
-                        char *channel, size_t cap);
+int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len, char *channel,
+                        size_t cap);
 
 /* Says whether the channel has a token (so it exists). 1, 0, or HW_EIO. */
 int relay_tokens_channel_exists(struct relay_tokens *t, const char *channel);

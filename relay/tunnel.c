@@ -74,8 +74,8 @@ static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
     relay_ingress_on_end(hw_mux_stream_user(s));
 }
 
-static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code,
-                         const char *text, size_t len)
+static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
+                         size_t len)
 {
     relay_ingress_on_reset(hw_mux_stream_user(s), code, text, len);
 }
