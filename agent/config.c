@@ -105,6 +105,10 @@ void agent_config_load(struct agent *a, int argc, char **argv)
     const char *env = getenv("HOOKWIRE_RELAY");
     int rc;
 
+    if (argc == 2 && strcmp(argv[1], "--example-config") == 0) {
+        hw_opt_print_ini(stdout, "agent", agent_options);
+        exit(0);
+    }
     memset(&a->cfg, 0, sizeof(a->cfg));
     if (hw_opt_defaults(agent_options, &a->cfg))
         abort();

@@ -302,6 +302,17 @@ void hw_opt_usage(FILE *f, const struct hw_opt *opts)
     fprintf(f, "  --help\n        show this help\n");
 }
 
+void hw_opt_print_ini(FILE *f, const char *section, const struct hw_opt *opts)
+{
+    fprintf(f, "[%s]\n", section);
+    for (; opts->name; opts++) {
+        fprintf(f, "\n; %s", opts->help);
+        if (opts->arg)
+            fprintf(f, " (%s)", opts->arg);
+        fprintf(f, "\n;%s = %s\n", opts->name, opts->def ? opts->def : "");
+    }
+}
+
 void hw_opt_cleanup(const struct hw_opt *opts, void *cfg)
 {
     for (; opts->name; opts++) {

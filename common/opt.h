@@ -63,6 +63,12 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
 /* Prints the options, their arguments, defaults and help to f. */
 void hw_opt_usage(FILE *f, const struct hw_opt *opts);
 
+/*
+ * Prints an example config file for the table: "[section]", then each option
+ * as a commented "key = default" line under its help text.
+ */
+void hw_opt_print_ini(FILE *f, const char *section, const struct hw_opt *opts);
+
 /* Frees the strings the table owns in cfg. */
 void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
 

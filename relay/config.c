@@ -76,6 +76,10 @@ int relay_config_parse(struct relay_config *cfg, int argc, char **argv)
 {
     int rc;
 
+    if (argc == 2 && strcmp(argv[1], "--example-config") == 0) {
+        hw_opt_print_ini(stdout, "relay", relay_options);
+        exit(0);
+    }
     memset(cfg, 0, sizeof(*cfg));
     if (hw_opt_defaults(relay_options, cfg))
         abort();
