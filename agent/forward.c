@@ -18,9 +18,10 @@
 #include "http1.h"
 #include "log.h"
 
-#define HEAD_MAX   (64 * 1024)
-#define REPLAY_MAX (64 * 1024) /* requests up to this size are retried once on a stale connection \
-                                */
+#define HEAD_MAX (64 * 1024)
+#define REPLAY_MAX                                                                 \
+    (64 * 1024) /* requests up to this size are retried once on a stale connection \
+                 */
 #define OUT_LOW     (256 * 1024)
 #define WRITE_CHUNK (256 * 1024)
 #define IN_MAX      (2 * 1024 * 1024)
