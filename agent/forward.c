@@ -17,14 +17,14 @@
 #include "err.h"
 #include "http1.h"
 #include "log.h"
+#include "lwsio.h"
 
 #define HEAD_MAX (64 * 1024)
 #define REPLAY_MAX                                                                 \
     (64 * 1024) /* requests up to this size are retried once on a stale connection \
                  */
-#define OUT_LOW     (256 * 1024)
-#define WRITE_CHUNK (256 * 1024)
-#define IN_MAX      (2 * 1024 * 1024)
+#define OUT_LOW (256 * 1024)
+#define IN_MAX  (2 * 1024 * 1024)
 
 enum resp_state { R_HEAD, R_BODY, R_DONE };
 
@@ -510,21 +510,12 @@ static int on_rx(struct fwd_conn *c, const void *in, size_t len)
 
 static int on_writeable(struct fwd_conn *c)
 {
-    size_t n = hw_buf_size(&c->out);
-
-    if (n) {
-        if (n > WRITE_CHUNK)
-            n = WRITE_CHUNK;
-        if (lws_write(c->wsi, (unsigned char *)hw_buf_head(&c->out), n, LWS_WRITE_RAW) < 0)
-            return -1;
-        hw_buf_consume(&c->out, n);
-    }
+    if (hw_lwsio_write_raw(c->wsi, &c->out))
+        return -1;
     if (c->req && c->credit_owed && hw_buf_size(&c->out) < OUT_LOW) {
         hw_mux_consumed(c->req->stream, c->credit_owed);
         c->credit_owed = 0;
     }
-    if (hw_buf_size(&c->out))
-        lws_callback_on_writable(c->wsi);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "forward.h"
 #include "log.h"
+#include "lwsio.h"
 #include "mux.h"
 
 #define BACKOFF_MIN_MS 500
@@ -150,37 +151,12 @@ static int on_established(struct agent *a, struct lws *wsi)
 
 static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
 {
-    int err;
-
     a->last_rx = lws_now_usecs();
-    if (!lws_frame_is_binary(wsi) || hw_buf_append(a->rx, in, len)) {
-        HW_ERR("relay sent a malformed tunnel message: reconnecting");
-        return -1;
-    }
-    if (!lws_is_final_fragment(wsi))
+    if (!hw_lwsio_tunnel_rx(wsi, a->rx, a->mux, in, len))
         return 0;
-    err = hw_mux_receive(a->mux, (const uint8_t *)hw_buf_head(a->rx), hw_buf_size(a->rx));
-    hw_buf_reset(a->rx);
-    if (err) {
-        HW_ERR("tunnel protocol error from the relay (%s): reconnecting", hw_strerror(err));
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
-        return -1;
-    }
-    return 0;
-}
-
-static int on_writeable(struct agent *a, struct lws *wsi)
-{
-    uint8_t *msg;
-    size_t len;
-
-    if (!a->mux || !hw_mux_pull(a->mux, &msg, &len))
-        return 0;
-    if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
-        return -1;
-    if (hw_mux_pending(a->mux))
-        lws_callback_on_writable(wsi);
-    return 0;
+    HW_ERR("tunnel protocol error from the relay: reconnecting");
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
+    return -1;
 }
 
 /* The connection is gone (or never came up): fail its streams, try again. */
@@ -217,7 +193,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(a, wsi, in, len);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return on_writeable(a, wsi);
+        return hw_lwsio_tunnel_write(wsi, a->mux);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
         unsigned status = lws_http_client_http_response(wsi);
         const char *why = in ? (const char *)in : "connection failed";

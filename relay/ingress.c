@@ -18,6 +18,7 @@
 #include "hwerror.h"
 #include "id.h"
 #include "log.h"
+#include "lwsio.h"
 #include "mux.h"
 #include "relay.h"
 #include "tokens.h"
@@ -26,8 +27,7 @@
 #define HEAD_MAX     (64 * 1024)    /* largest request head */
 #define IN_MAX       (HEAD_MAX * 2) /* unparsed bytes held, pipelining included */
 #define OUT_LOW      (256 * 1024)   /* output backlog below which credit flows */
-#define WRITE_CHUNK  (256 * 1024)
-#define IDLE_TIMEOUT 60 /* seconds a connection may sit between requests */
+#define IDLE_TIMEOUT 60             /* seconds a connection may sit between requests */
 
 enum conn_state {
     ST_HEAD,     /* reading a request head */
@@ -502,24 +502,13 @@ static int on_rx(struct ingress_conn *c, const void *in, size_t len)
 
 static int on_writeable(struct ingress_conn *c)
 {
-    size_t n = hw_buf_size(&c->out);
-
-    if (n) {
-        if (n > WRITE_CHUNK)
-            n = WRITE_CHUNK;
-        if (lws_write(c->wsi, (unsigned char *)hw_buf_head(&c->out), n, LWS_WRITE_RAW) < 0)
-            return -1;
-        hw_buf_consume(&c->out, n);
-    }
+    if (hw_lwsio_write_raw(c->wsi, &c->out))
+        return -1;
     if (c->credit_owed && c->stream && hw_buf_size(&c->out) < OUT_LOW) {
         hw_mux_consumed(c->stream, c->credit_owed);
         c->credit_owed = 0;
     }
-    if (hw_buf_size(&c->out)) {
-        want_write(c);
-        return 0;
-    }
-    if (c->state != ST_RESPONSE || !c->resp_done)
+    if (hw_buf_size(&c->out) || c->state != ST_RESPONSE || !c->resp_done)
         return 0;
     if (c->close_after)
         return -1;

@@ -13,6 +13,7 @@
 #include "err.h"
 #include "ingress.h"
 #include "log.h"
+#include "lwsio.h"
 #include "mux.h"
 #include "relay.h"
 #include "tokens.h"
@@ -169,46 +170,16 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
 
 static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, size_t len)
 {
-    struct relay *r = a->relay;
     int err;
 
     a->last_rx = lws_now_usecs();
-    if (!lws_frame_is_binary(wsi)) {
-        HW_WARN("conn=%s channel=%s text message on the tunnel: closing", a->peer, a->channel);
-        goto proto;
-    }
-    if (hw_buf_append(&a->rx, in, len)) {
-        HW_WARN("conn=%s channel=%s oversized tunnel message: closing", a->peer, a->channel);
-        goto proto;
-    }
-    if (!lws_is_final_fragment(wsi))
+    err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
+    if (!err)
         return 0;
-    err = hw_mux_receive(a->mux, (const uint8_t *)hw_buf_head(&a->rx), hw_buf_size(&a->rx));
-    hw_buf_reset(&a->rx);
-    if (err) {
-        HW_WARN("conn=%s channel=%s tunnel protocol error: %s", a->peer, a->channel,
-                hw_strerror(err));
-        goto proto;
-    }
-    return 0;
-proto:
-    r->metrics.protocol_errors++;
+    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
+    a->relay->metrics.protocol_errors++;
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
     return -1;
-}
-
-static int on_writeable(struct relay_agent *a, struct lws *wsi)
-{
-    uint8_t *msg;
-    size_t len;
-
-    if (!hw_mux_pull(a->mux, &msg, &len))
-        return 0;
-    if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
-        return -1;
-    if (hw_mux_pending(a->mux))
-        lws_callback_on_writable(wsi);
-    return 0;
 }
 
 static void on_closed(struct relay_agent *a)
@@ -238,7 +209,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_RECEIVE:
         return on_receive(a, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return a->mux ? on_writeable(a, wsi) : 0;
+        return hw_lwsio_tunnel_write(wsi, a->mux);
     case LWS_CALLBACK_CLOSED:
         on_closed(a);
         return 0;

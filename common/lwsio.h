@@ -1,0 +1,39 @@
+#ifndef HW_LWSIO_H
+#define HW_LWSIO_H
+
+/*
+ * The lws I/O steps that the relay and the agent share: writing a bounded
+ * piece of an output buffer on a raw connection, and the tunnel's message
+ * reassembly and one-message-per-WRITEABLE sending. Service thread only.
+ */
+#include <libwebsockets.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct hw_mux;
+
+/*
+ * Writes up to 256 KiB from the front of out to a raw connection (one
+ * lws_write; lws keeps any part the kernel did not take) and asks for
+ * another WRITEABLE if bytes remain. Returns 0, or -1 when the connection
+ * failed (the callback then returns -1 to close it).
+ */
+int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out);
+
+/*
+ * Adds one received WebSocket fragment to rx and, when the message is
+ * complete, feeds it to the mux. Returns 0, or HW_EPROTO for a text
+ * message, an oversized message or a protocol violation (the caller closes
+ * the tunnel with status 1002).
+ */
+int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
+                       size_t len);
+
+/*
+ * Sends the mux's next message as one binary WebSocket message and re-arms
+ * WRITEABLE while more is pending. Returns 0, or -1 when the write failed.
+ */
+int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m);
+
+#endif
