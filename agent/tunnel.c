@@ -224,7 +224,7 @@ void agent_tunnel_start(struct agent *a)
 {
     static struct hw_buf rx;
 
-    hw_buf_init(&rx, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+    hw_buf_init(&rx, HW_TUNNEL_MSG_MAX);
     a->rx = &rx;
     HW_INFO("connecting to %s", a->cfg.relay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);

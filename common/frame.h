@@ -15,9 +15,10 @@
 
 #define HW_PROTO_VERSION     1
 #define HW_FRAME_HDR_LEN     12
-#define HW_FRAME_MAX_DATA    65536         /* largest DATA payload */
-#define HW_FRAME_MAX_PAYLOAD (1024 * 1024) /* largest payload of any message */
-#define HW_WINDOW_INITIAL    (256 * 1024)  /* per-stream credit in each direction */
+#define HW_FRAME_MAX_DATA    65536             /* largest DATA payload */
+#define HW_FRAME_MAX_PAYLOAD (1024 * 1024)     /* largest payload of any message */
+#define HW_WINDOW_INITIAL    (256 * 1024)      /* per-stream credit in each direction */
+#define HW_TUNNEL_MSG_MAX    (2 * 1024 * 1024) /* largest WebSocket message: a batch of frames */
 
 enum hw_frame_type {
     HW_FT_HELLO = 1,    /* relay -> agent, stream 0: version, channel, public URL */

@@ -5,10 +5,15 @@
  */
 #include "lwsio.h"
 
+#include <string.h>
+
 #include "err.h"
+#include "frame.h"
 #include "mux.h"
 
 #define WRITE_CHUNK (256 * 1024)
+/* A batch stops growing past this; any single frame still fits behind it. */
+#define BATCH_TARGET (256 * 1024)
 
 int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out)
 {
@@ -29,25 +34,53 @@ int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out)
 int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
                        size_t len)
 {
-    int err;
+    const uint8_t *p;
+    size_t left;
+    int err = 0;
 
     if (!lws_frame_is_binary(wsi) || hw_buf_append(rx, in, len))
         return HW_EPROTO;
     if (!lws_is_final_fragment(wsi))
         return 0;
-    err = hw_mux_receive(m, (const uint8_t *)hw_buf_head(rx), hw_buf_size(rx));
+    p = (const uint8_t *)hw_buf_head(rx);
+    left = hw_buf_size(rx);
+    if (!left)
+        err = HW_EPROTO;
+    while (!err && left) {
+        size_t n;
+
+        if (left < HW_FRAME_HDR_LEN) {
+            err = HW_EPROTO;
+            break;
+        }
+        n = HW_FRAME_HDR_LEN +
+            ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
+        if (n > left) {
+            err = HW_EPROTO;
+            break;
+        }
+        err = hw_mux_receive(m, p, n);
+        p += n;
+        left -= n;
+    }
     hw_buf_reset(rx);
     return err;
 }
 
 int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
 {
+    /* One batch at a time on the service thread, so one buffer serves every tunnel. */
+    static uint8_t batch[LWS_PRE + HW_TUNNEL_MSG_MAX];
+    size_t used = 0, len;
     uint8_t *msg;
-    size_t len;
 
-    if (!m || !hw_mux_pull(m, &msg, &len))
+    while (used < BATCH_TARGET && m && hw_mux_pull(m, &msg, &len)) {
+        memcpy(batch + LWS_PRE + used, msg, len);
+        used += len;
+    }
+    if (!used)
         return 0;
-    if (lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len)
+    if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_BINARY) < (int)used)
         return -1;
     if (hw_mux_pending(m))
         lws_callback_on_writable(wsi);

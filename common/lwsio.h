@@ -23,15 +23,17 @@ int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out);
 
 /*
  * Adds one received WebSocket fragment to rx and, when the message is
- * complete, feeds it to the mux. Returns 0, or HW_EPROTO for a text
- * message, an oversized message or a protocol violation (the caller closes
- * the tunnel with status 1002).
+ * complete, feeds each frame it carries to the mux. Returns 0, or HW_EPROTO
+ * for a text message, an oversized message, a frame that overruns the
+ * message, or a protocol violation (the caller closes the tunnel with
+ * status 1002). rx's cap must be HW_TUNNEL_MSG_MAX.
  */
 int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
                        size_t len);
 
 /*
- * Sends the mux's next message as one binary WebSocket message and re-arms
+ * Sends the mux's pending frames, batched into one binary WebSocket message
+ * of up to about 256 KiB (fewer writes and wake-ups under load), and re-arms
  * WRITEABLE while more is pending. Returns 0, or -1 when the write failed.
  */
 int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m);

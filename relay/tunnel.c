@@ -146,7 +146,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
         /* The token was revoked between the upgrade check and now. */
         return -1;
     }
-    hw_buf_init(&a->rx, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+    hw_buf_init(&a->rx, HW_TUNNEL_MSG_MAX);
     a->mux = hw_mux_new(HW_MUX_RELAY, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
         return -1;
