@@ -37,6 +37,8 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
     info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (r->cfg.tls_cert)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (raw) {
         info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
         info.listen_accept_role = "raw-skt";
@@ -45,6 +47,8 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
     if (r->cfg.tls_cert) {
         info.ssl_cert_filepath = r->cfg.tls_cert;
         info.ssl_private_key_filepath = r->cfg.tls_key;
+        /* Both ports speak HTTP/1.1 only: never let a client pick h2 by ALPN. */
+        info.alpn = "http/1.1";
     }
     vh = lws_create_vhost(r->context, &info);
     if (!vh)
