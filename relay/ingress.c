@@ -511,7 +511,7 @@ static int on_writeable(struct ingress_conn *c)
     if (hw_buf_size(&c->out) || c->state != ST_RESPONSE || !c->resp_done)
         return 0;
     if (c->close_after)
-        return -1;
+        return lws_raw_transaction_completed(c->wsi); /* after lws's own backlog is out */
     reset_request(c);
     process(c);
     return 0;
