@@ -28,6 +28,7 @@ struct agent {
     lws_sorted_usec_list_t reconnect_timer;
     lws_sorted_usec_list_t heartbeat_timer;
     lws_usec_t last_rx;
+    lws_usec_t last_ping;
     unsigned attempts; /* failed connects since the last HELLO */
     unsigned heartbeat_ms;
     int online;

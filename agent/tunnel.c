@@ -120,19 +120,17 @@ static void connect_now(lws_sorted_usec_list_t *sul)
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, heartbeat_timer);
-    lws_usec_t now = lws_now_usecs();
-    uint64_t stamp = (uint64_t)now;
 
     if (!a->ws || !a->mux)
         return;
-    if (now - a->last_rx > 2 * (lws_usec_t)a->heartbeat_ms * 1000) {
-        HW_WARN("relay silent for %u ms: reconnecting", (unsigned)((now - a->last_rx) / 1000));
+    if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, a->heartbeat_ms)) {
+        HW_WARN("relay silent for %u ms: reconnecting",
+                (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
         lws_set_timeout(a->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
-                     (lws_usec_t)a->heartbeat_ms * 1000);
+                     (lws_usec_t)a->heartbeat_ms * 250);
 }
 
 static int on_established(struct agent *a, struct lws *wsi)
@@ -142,10 +140,10 @@ static int on_established(struct agent *a, struct lws *wsi)
     if (!a->mux)
         return -1;
     hw_buf_reset(a->rx);
-    a->last_rx = lws_now_usecs();
+    a->last_rx = a->last_ping = lws_now_usecs();
     a->heartbeat_ms = a->cfg.heartbeat_ms;
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
-                     (lws_usec_t)a->heartbeat_ms * 1000);
+                     (lws_usec_t)a->heartbeat_ms * 250);
     return 0;
 }
 

@@ -86,3 +86,18 @@ int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
         lws_callback_on_writable(wsi);
     return 0;
 }
+
+int hw_lwsio_heartbeat(struct hw_mux *m, lws_usec_t last_rx, lws_usec_t *last_ping,
+                       unsigned interval_ms)
+{
+    lws_usec_t now = lws_now_usecs(), interval = (lws_usec_t)interval_ms * 1000;
+    uint64_t stamp = (uint64_t)now;
+
+    if (now - last_rx > 2 * interval)
+        return 1;
+    if (now - *last_ping >= interval) {
+        hw_mux_send_control(m, HW_FT_PING, &stamp, sizeof(stamp));
+        *last_ping = now;
+    }
+    return 0;
+}

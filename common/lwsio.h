@@ -38,4 +38,13 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
  */
 int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m);
 
+/*
+ * One heartbeat tick, run every interval/4: returns 1 when nothing has been
+ * received for two intervals (the caller closes the tunnel), else queues a
+ * PING if the last one is an interval old and returns 0. Times are
+ * lws_now_usecs() values.
+ */
+int hw_lwsio_heartbeat(struct hw_mux *m, lws_usec_t last_rx, lws_usec_t *last_ping,
+                       unsigned interval_ms);
+
 #endif

@@ -25,6 +25,7 @@ struct relay_agent {
     struct hw_buf rx; /* fragments of the message being received */
     lws_sorted_usec_list_t heartbeat;
     lws_usec_t last_rx;
+    lws_usec_t last_ping;
     char channel[64];
     char peer[64];
 };
@@ -102,19 +103,16 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
     struct relay *r = a->relay;
-    lws_usec_t now = lws_now_usecs();
-    uint64_t stamp = (uint64_t)now;
 
-    if (now - a->last_rx > 2 * (lws_usec_t)r->cfg.heartbeat_ms * 1000) {
+    if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
         HW_WARN("conn=%s channel=%s agent silent for %u ms: closing tunnel", a->peer, a->channel,
-                (unsigned)((now - a->last_rx) / 1000));
+                (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
         r->metrics.heartbeat_timeouts++;
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     (lws_usec_t)r->cfg.heartbeat_ms * 1000);
+                     (lws_usec_t)r->cfg.heartbeat_ms * 250);
 }
 
 static int send_hello(struct relay_agent *a)
@@ -159,11 +157,11 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
         lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
     r->metrics.agent_connects++;
-    a->last_rx = lws_now_usecs();
+    a->last_rx = a->last_ping = lws_now_usecs();
     if (send_hello(a))
         return -1;
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     (lws_usec_t)r->cfg.heartbeat_ms * 1000);
+                     (lws_usec_t)r->cfg.heartbeat_ms * 250);
     HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
     return 0;
 }
