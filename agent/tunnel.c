@@ -72,16 +72,16 @@ static void connect_now(lws_sorted_usec_list_t *sul);
 
 static void schedule_reconnect(struct agent *a)
 {
-    unsigned base = BACKOFF_MIN_MS, delay;
+    unsigned cap = BACKOFF_MIN_MS, delay;
 
     if (a->fatal)
         return;
-    for (unsigned i = 0; i < a->attempts && base < BACKOFF_MAX_MS; i++)
-        base *= 2;
-    if (base > BACKOFF_MAX_MS)
-        base = BACKOFF_MAX_MS;
-    /* Equal jitter: half fixed, half random, so agents don't reconnect in step. */
-    delay = base / 2 + randombytes_uniform(base / 2 + 1);
+    for (unsigned i = 0; i < a->attempts && cap < BACKOFF_MAX_MS; i++)
+        cap *= 2;
+    if (cap > BACKOFF_MAX_MS)
+        cap = BACKOFF_MAX_MS;
+    /* Full jitter above the floor, so agents that lost the relay together spread out. */
+    delay = BACKOFF_MIN_MS + randombytes_uniform(cap - BACKOFF_MIN_MS + 1);
     a->attempts++;
     HW_INFO("reconnecting in %u ms", delay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);

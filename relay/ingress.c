@@ -25,7 +25,8 @@
 #include "tunnel.h"
 
 #define HEAD_MAX     (64 * 1024)    /* largest request head */
-#define IN_MAX       (HEAD_MAX * 2) /* unparsed bytes held, pipelining included */
+#define IN_MAX       (HEAD_MAX * 4) /* unparsed bytes held, pipelining included */
+#define IN_PAUSE     HEAD_MAX       /* stop reading past this while an answer is pending */
 #define OUT_LOW      (256 * 1024)   /* output backlog below which credit flows */
 #define IDLE_TIMEOUT 60             /* seconds a connection may sit between requests */
 
@@ -54,6 +55,8 @@ struct ingress_conn {
     const char *channel; /* into head */
     size_t channel_len;
     unsigned keep_alive : 1, close_after : 1, resp_chunked : 1, resp_started : 1, resp_done : 1;
+    unsigned resp_written : 1, rx_paused : 1;
+    size_t resp_mark; /* bytes queued before the answer's head and not yet written */
     int status;
     char event_id[HW_ID_LEN + 1];
     char peer[64];
@@ -103,6 +106,12 @@ static void reset_request(struct ingress_conn *c)
     c->event_id[0] = '\0';
     c->channel = NULL;
     c->channel_len = 0;
+    c->resp_written = 0;
+    c->resp_mark = 0;
+    if (c->rx_paused) {
+        c->rx_paused = 0;
+        lws_rx_flow_control(c->wsi, 1);
+    }
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, IDLE_TIMEOUT);
 }
 
@@ -351,6 +360,7 @@ void relay_ingress_on_response(struct ingress_conn *c, const struct hw_frame *f)
     }
     lws_sul_cancel(&c->timer);
     c->status = m.status;
+    c->resp_mark = hw_buf_size(&c->out);
     no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) || m.status < 200 ||
               m.status == 204 || m.status == 304;
     err = hw_buf_printf(&c->out, "HTTP/1.1 %u %.*s\r\n", m.status,
@@ -438,6 +448,12 @@ void relay_ingress_on_reset(struct ingress_conn *c, uint16_t code, const char *t
     c->stream = NULL; /* the mux frees it */
     HW_DEBUG("conn=%s evt=%s stream reset by agent: code %u %.*s", c->peer, c->event_id, code,
              (int)len, text);
+    if (c->resp_started && !c->resp_written && !c->resp_done) {
+        /* Nothing of the answer has left yet: replace it with our error. */
+        hw_buf_truncate(&c->out, c->resp_mark);
+        c->resp_started = c->resp_chunked = 0;
+        c->close_after = 1; /* the exchange broke: start the next one afresh */
+    }
     if (c->resp_started) {
         /* Part of the answer is out already: all we can do is cut it short. */
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -493,8 +509,14 @@ static int on_rx(struct ingress_conn *c, const void *in, size_t len)
         if (c->state == ST_HEAD)
             respond_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
         else
-            return -1; /* pipelining far ahead of our answers */
+            return -1; /* cannot happen while reading pauses at IN_PAUSE */
         return 0;
+    }
+    if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&
+        hw_buf_size(&c->in) >= IN_PAUSE) {
+        /* A pipelined request waits in the socket until this answer is out. */
+        c->rx_paused = 1;
+        lws_rx_flow_control(c->wsi, 0);
     }
     process(c);
     return 0;
@@ -502,8 +524,17 @@ static int on_rx(struct ingress_conn *c, const void *in, size_t len)
 
 static int on_writeable(struct ingress_conn *c)
 {
+    size_t before = hw_buf_size(&c->out), n;
+
     if (hw_lwsio_write_raw(c->wsi, &c->out))
         return -1;
+    n = before - hw_buf_size(&c->out);
+    if (c->resp_started && !c->resp_written) {
+        if (n > c->resp_mark)
+            c->resp_written = 1;
+        else
+            c->resp_mark -= n;
+    }
     if (c->credit_owed && c->stream && hw_buf_size(&c->out) < OUT_LOW) {
         hw_mux_consumed(c->stream, c->credit_owed);
         c->credit_owed = 0;
