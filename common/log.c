@@ -83,8 +83,10 @@ static void log_emit(int level, const char *msg)
     snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
 
     if (log_json) {
-        n = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\","
-                             "\"msg\":\"", ts, level_names[level], log_program);
+        n = (size_t)snprintf(line, sizeof(line),
+                             "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\","
+                             "\"msg\":\"",
+                             ts, level_names[level], log_program);
         n += json_escape(line + n, sizeof(line) - n - 4, msg);
         line[n++] = '"';
         line[n++] = '}';
@@ -119,7 +121,9 @@ static void lws_log_emit(int lws_level, const char *line)
 {
     char msg[1024];
     size_t n = strlen(line);
-    int level = lws_level == LLL_ERR ? HW_LOG_ERR : lws_level == LLL_WARN ? HW_LOG_WARN : HW_LOG_DEBUG;
+    int level = lws_level == LLL_ERR    ? HW_LOG_ERR
+                : lws_level == LLL_WARN ? HW_LOG_WARN
+                                        : HW_LOG_DEBUG;
 
     if (level > hw_log_level)
         return;

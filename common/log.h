@@ -26,10 +26,10 @@ void hw_log_route_lws(void);
 void hw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Checks the level before evaluating the arguments. */
-#define HW_LOG(level, ...)                                                                         \
-    do {                                                                                           \
-        if ((level) <= hw_log_level)                                                               \
-            hw_log_write((level), __VA_ARGS__);                                                    \
+#define HW_LOG(level, ...)                      \
+    do {                                        \
+        if ((level) <= hw_log_level)            \
+            hw_log_write((level), __VA_ARGS__); \
     } while (0)
 
 #define HW_ERR(...)   HW_LOG(HW_LOG_ERR, __VA_ARGS__)

@@ -1,13 +1,14 @@
 /*
  * Keys and primitives for signature verification. A key is decoded once, at
- * configuration time; for HMAC we also key one OpenSSL MAC context per
- * algorithm then, and each verification works on a duplicate of it, so the
- * key schedule is not redone per request and the shared context is only read.
- * Any thread may verify with a prepared key.
+ * configuration time; for HMAC we then also absorb key^ipad and key^opad
+ * into two OpenSSL digest contexts (RFC 2104), and each verification copies
+ * them: the key is not re-processed per request, the shared contexts are
+ * only read, and a copy costs far fewer allocations than duplicating an
+ * EVP_MAC context (bench/RESULTS_sig.md). Any thread may verify with a
+ * prepared key.
  */
 #include "sig_crypto.h"
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <sodium.h>
@@ -19,6 +20,9 @@
 
 static const char *const alg_digest[HW_SIG_NALG] = { "SHA1", "SHA256", "SHA512" };
 static const size_t alg_len[HW_SIG_NALG] = { 20, 32, 64 };
+
+/* Largest digest block (SHA-512). */
+#define BLOCK_MAX 128
 
 size_t hw_sig_mac_len(enum hw_sig_alg alg)
 {
@@ -137,39 +141,68 @@ int hw_sig_key_decode(enum hw_sig_secret_form form, const char *text, struct hw_
     return HW_EINVAL;
 }
 
+/* Digest state after absorbing the key block XORed with pad. */
+static EVP_MD_CTX *pad_state(const EVP_MD *md, const unsigned char *kb, size_t bs,
+                             unsigned char pad)
+{
+    unsigned char block[BLOCK_MAX];
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    for (size_t i = 0; i < bs; i++)
+        block[i] = kb[i] ^ pad;
+    if (c && (!EVP_DigestInit_ex(c, md, NULL) || !EVP_DigestUpdate(c, block, bs))) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    sodium_memzero(block, sizeof(block));
+    return c;
+}
+
 int hw_sig_key_prepare(struct hw_sig_key *k, unsigned alg_mask)
 {
-    EVP_MAC *mac;
+    unsigned char kb[BLOCK_MAX];
     int rc = 0;
 
     if (k->kind != HW_SIG_KEY_HMAC)
         return 0;
-    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    if (!mac)
-        return HW_ENOMEM;
-    for (int a = 0; a < HW_SIG_NALG; a++) {
-        OSSL_PARAM params[2];
+    for (int a = 0; a < HW_SIG_NALG && !rc; a++) {
+        EVP_MD *md;
+        size_t bs;
+        unsigned int len;
 
-        if (!(alg_mask & (1u << a)) || k->mac[a])
+        if (!(alg_mask & (1u << a)) || k->inner[a])
             continue;
-        params[0] =
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)alg_digest[a], 0);
-        params[1] = OSSL_PARAM_construct_end();
-        k->mac[a] = EVP_MAC_CTX_new(mac);
-        if (!k->mac[a] || !EVP_MAC_init(k->mac[a], k->bytes, k->len, params)) {
-            rc = HW_ENOMEM;
-            break;
+        md = EVP_MD_fetch(NULL, alg_digest[a], NULL);
+        if (!md)
+            return HW_ENOMEM;
+        bs = (size_t)EVP_MD_get_block_size(md);
+        memset(kb, 0, sizeof(kb));
+        /* RFC 2104: a key longer than the block is replaced by its hash. */
+        if (k->len > bs) {
+            if (!EVP_Digest(k->bytes, k->len, kb, &len, md, NULL))
+                rc = HW_ENOMEM;
+        } else {
+            memcpy(kb, k->bytes, k->len);
         }
+        if (!rc) {
+            k->inner[a] = pad_state(md, kb, bs, 0x36);
+            k->outer[a] = pad_state(md, kb, bs, 0x5c);
+            if (!k->inner[a] || !k->outer[a])
+                rc = HW_ENOMEM;
+        }
+        EVP_MD_free(md);
     }
-    EVP_MAC_free(mac);
+    sodium_memzero(kb, sizeof(kb));
     return rc;
 }
 
 void hw_sig_key_wipe(struct hw_sig_key *k)
 {
-    /* OpenSSL clears the key copies inside its HMAC contexts when freeing them. */
-    for (int a = 0; a < HW_SIG_NALG; a++)
-        EVP_MAC_CTX_free(k->mac[a]);
+    /* OpenSSL's digest implementations clear their state when freed. */
+    for (int a = 0; a < HW_SIG_NALG; a++) {
+        EVP_MD_CTX_free(k->inner[a]);
+        EVP_MD_CTX_free(k->outer[a]);
+    }
     EVP_PKEY_free(k->pkey);
     if (k->bytes) {
         sodium_memzero(k->bytes, k->len);
@@ -178,43 +211,55 @@ void hw_sig_key_wipe(struct hw_sig_key *k)
     memset(k, 0, sizeof(*k));
 }
 
-EVP_MAC_CTX *hw_sig_mac_begin(const struct hw_sig_key *k, enum hw_sig_alg alg)
+int hw_sig_mac_begin(struct hw_sig_mac_ctx *c, const struct hw_sig_key *k, enum hw_sig_alg alg)
 {
-    if (!k->mac[alg])
-        return NULL;
-    return EVP_MAC_CTX_dup(k->mac[alg]);
+    c->key = k;
+    c->alg = alg;
+    c->md = k->inner[alg] ? EVP_MD_CTX_new() : NULL;
+    if (c->md && EVP_MD_CTX_copy_ex(c->md, k->inner[alg]))
+        return 0;
+    EVP_MD_CTX_free(c->md);
+    c->md = NULL;
+    return HW_ENOMEM;
 }
 
-int hw_sig_mac_end(EVP_MAC_CTX *c, unsigned char *out)
+int hw_sig_mac_update(struct hw_sig_mac_ctx *c, const void *p, size_t n)
 {
-    unsigned char buf[HW_SIG_MAC_MAX];
-    size_t len = 0;
+    return !n || EVP_DigestUpdate(c->md, p, n) ? 0 : HW_ENOMEM;
+}
+
+int hw_sig_mac_end(struct hw_sig_mac_ctx *c, unsigned char *out)
+{
+    unsigned char ih[HW_SIG_MAC_MAX];
+    unsigned int len = 0;
     int ok = 1;
 
     if (out) {
-        ok = EVP_MAC_final(c, buf, &len, sizeof(buf));
-        if (ok)
-            memcpy(out, buf, len);
-        sodium_memzero(buf, sizeof(buf));
+        ok = EVP_DigestFinal_ex(c->md, ih, &len) &&
+             EVP_MD_CTX_copy_ex(c->md, c->key->outer[c->alg]) && EVP_DigestUpdate(c->md, ih, len) &&
+             EVP_DigestFinal_ex(c->md, out, &len);
+        sodium_memzero(ih, sizeof(ih));
     }
-    EVP_MAC_CTX_free(c);
+    EVP_MD_CTX_free(c->md);
+    c->md = NULL;
     return ok ? 0 : HW_ENOMEM;
 }
 
 int hw_sig_mac(const struct hw_sig_key *k, enum hw_sig_alg alg, const struct hw_sig_part *parts,
                size_t nparts, unsigned char *out)
 {
-    EVP_MAC_CTX *c = hw_sig_mac_begin(k, alg);
+    struct hw_sig_mac_ctx c;
+    int rc = 0;
 
-    if (!c)
+    if (hw_sig_mac_begin(&c, k, alg) < 0)
         return HW_ENOMEM;
-    for (size_t i = 0; i < nparts; i++) {
-        if (parts[i].n && !EVP_MAC_update(c, parts[i].p, parts[i].n)) {
-            hw_sig_mac_end(c, NULL);
-            return HW_ENOMEM;
-        }
+    for (size_t i = 0; i < nparts && !rc; i++)
+        rc = hw_sig_mac_update(&c, parts[i].p, parts[i].n);
+    if (rc) {
+        hw_sig_mac_end(&c, NULL);
+        return rc;
     }
-    return hw_sig_mac_end(c, out);
+    return hw_sig_mac_end(&c, out);
 }
 
 int hw_sig_sha256(const void *p, size_t n, unsigned char *out)

@@ -3,8 +3,9 @@
 
 /*
  * The cryptography behind signature verification: decoding a configured
- * secret into a key once at load, keyed HMAC states prepared from it, HMAC
- * over several byte ranges without copying them together, Ed25519 (libsodium)
+ * secret into a key once at load, HMAC (RFC 2104) from inner and outer
+ * digest states prepared from it, over several byte ranges without copying
+ * them together, Ed25519 (libsodium)
  * and ECDSA P-256 (OpenSSL) verification, and constant-time comparison.
  * A prepared key is read-only: any thread may use it concurrently.
  */
@@ -38,8 +39,18 @@ struct hw_sig_key {
     enum hw_sig_key_kind kind;
     unsigned char *bytes; /* HMAC key, token or Ed25519 public key; owned, wiped */
     size_t len;
-    EVP_MAC_CTX *mac[HW_SIG_NALG]; /* keyed HMAC states, NULL where not prepared */
-    EVP_PKEY *pkey;                /* ECDSA public key */
+    /* HMAC states after absorbing the key XOR ipad / opad, per algorithm;
+     * NULL where not prepared. Only ever copied from, never updated. */
+    EVP_MD_CTX *inner[HW_SIG_NALG];
+    EVP_MD_CTX *outer[HW_SIG_NALG];
+    EVP_PKEY *pkey; /* ECDSA public key */
+};
+
+/* One HMAC computation in progress (hw_sig_mac_begin .. hw_sig_mac_end). */
+struct hw_sig_mac_ctx {
+    EVP_MD_CTX *md;
+    const struct hw_sig_key *key;
+    enum hw_sig_alg alg;
 };
 
 /* A byte range to be signed; several make up one signed content. */
@@ -60,8 +71,9 @@ int hw_sig_key_decode(enum hw_sig_secret_form form, const char *text, struct hw_
                       const char **why);
 
 /*
- * Prepares keyed HMAC states for every algorithm in alg_mask (bit 1 << alg)
- * on an HMAC key; other kinds ignore it. Returns 0 or HW_ENOMEM.
+ * Prepares the HMAC inner and outer states for every algorithm in alg_mask
+ * (bit 1 << alg) on an HMAC key; other kinds ignore it. Returns 0 or
+ * HW_ENOMEM.
  */
 int hw_sig_key_prepare(struct hw_sig_key *k, unsigned alg_mask);
 
@@ -76,13 +88,14 @@ int hw_sig_mac(const struct hw_sig_key *k, enum hw_sig_alg alg, const struct hw_
                size_t nparts, unsigned char *out);
 
 /*
- * The same, streamed: hw_sig_mac_begin() returns a fresh keyed context (NULL
- * when out of memory), EVP_MAC_update() feeds it, and hw_sig_mac_end()
- * writes the MAC, frees the context and returns 0 or HW_ENOMEM. Passing
- * out = NULL only frees.
+ * The same, streamed: begin (0 or HW_ENOMEM; nothing to end on failure),
+ * any number of updates (0 or HW_ENOMEM), then end, which writes the MAC
+ * unless out is NULL, releases and wipes the state, and returns 0 or
+ * HW_ENOMEM. End must follow a successful begin even after a failed update.
  */
-EVP_MAC_CTX *hw_sig_mac_begin(const struct hw_sig_key *k, enum hw_sig_alg alg);
-int hw_sig_mac_end(EVP_MAC_CTX *c, unsigned char *out);
+int hw_sig_mac_begin(struct hw_sig_mac_ctx *c, const struct hw_sig_key *k, enum hw_sig_alg alg);
+int hw_sig_mac_update(struct hw_sig_mac_ctx *c, const void *p, size_t n);
+int hw_sig_mac_end(struct hw_sig_mac_ctx *c, unsigned char *out);
 
 /* SHA-256 of a byte range into out[32]. Returns 0 or HW_ENOMEM. */
 int hw_sig_sha256(const void *p, size_t n, unsigned char *out);

@@ -137,22 +137,21 @@ static int try_key(const struct hw_sig_key *key, const struct variant *v, const 
                    size_t tn, const struct params *ps, const unsigned char *sig)
 {
     unsigned char mac[20];
-    EVP_MAC_CTX *c = hw_sig_mac_begin(key, HW_SIG_SHA1);
-    int ok = c != NULL, eq;
+    struct hw_sig_mac_ctx c;
+    int rc = 0, eq;
 
-    for (size_t i = 0; ok && i < v->n; i++)
-        ok = !v->p[i].n || EVP_MAC_update(c, v->p[i].p, v->p[i].n);
-    if (ok && tn)
-        ok = EVP_MAC_update(c, (const unsigned char *)target, tn);
-    for (size_t i = 0; ok && i < ps->n; i++) {
-        if (ps->p[i].kn)
-            ok = EVP_MAC_update(c, (const unsigned char *)ps->p[i].k, ps->p[i].kn);
-        if (ok && ps->p[i].vn)
-            ok = EVP_MAC_update(c, (const unsigned char *)ps->p[i].v, ps->p[i].vn);
-    }
-    if (!c)
+    if (hw_sig_mac_begin(&c, key, HW_SIG_SHA1) < 0)
         return -1;
-    if (hw_sig_mac_end(c, ok ? mac : NULL) < 0 || !ok)
+    for (size_t i = 0; !rc && i < v->n; i++)
+        rc = hw_sig_mac_update(&c, v->p[i].p, v->p[i].n);
+    if (!rc)
+        rc = hw_sig_mac_update(&c, target, tn);
+    for (size_t i = 0; !rc && i < ps->n; i++) {
+        rc = hw_sig_mac_update(&c, ps->p[i].k, ps->p[i].kn);
+        if (!rc)
+            rc = hw_sig_mac_update(&c, ps->p[i].v, ps->p[i].vn);
+    }
+    if (hw_sig_mac_end(&c, rc ? NULL : mac) < 0 || rc)
         return -1;
     eq = hw_sig_equal(mac, sig, sizeof(mac));
     sodium_memzero(mac, sizeof(mac));

@@ -183,7 +183,7 @@ static void test_secret_text_wiped(void)
     CHECK_EQ(src->nsecrets, 2);
     for (size_t i = 0; i < src->nsecrets; i++) {
         CHECK(src->secret_text[i] == NULL);
-        CHECK(src->keys[i].mac[HW_SIG_SHA256] != NULL);
+        CHECK(src->keys[i].inner[HW_SIG_SHA256] && src->keys[i].outer[HW_SIG_SHA256]);
     }
     hw_sig_source_free(src);
 }

@@ -277,6 +277,61 @@ static void test_sendgrid_documented(void)
     hw_sig_source_free(bad);
 }
 
+/*
+ * HMAC itself (RFC 2104 over OpenSSL digests, sig_crypto.c): RFC 4231 test
+ * cases 1, 2 and 6 for SHA-256 and SHA-512 (case 6 has a key longer than
+ * the block, which must be hashed first) and RFC 2202 cases 1 and 6 for
+ * SHA-1, each fed in two parts.
+ */
+static void test_hmac_rfc4231_rfc2202(void)
+{
+    static const struct {
+        enum hw_sig_alg alg;
+        unsigned char key_byte; /* 0: the key is "Jefe" */
+        size_t key_len;
+        const char *data, *mac;
+    } v[] = {
+        { HW_SIG_SHA256, 0x0b, 20, "Hi There",
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+        { HW_SIG_SHA512, 0x0b, 20, "Hi There",
+          "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274e"
+          "ae"
+          "a3f4e4be9d914eeb61f1702e696c203a126854" },
+        { HW_SIG_SHA256, 0, 4, "what do ya want for nothing?",
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+        { HW_SIG_SHA512, 0, 4, "what do ya want for nothing?",
+          "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65"
+          "f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737" },
+        { HW_SIG_SHA256, 0xaa, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+        { HW_SIG_SHA512, 0xaa, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd221"
+          "5d6a1e5295e64f73f63f0aec8b915a985d786598" },
+        { HW_SIG_SHA1, 0x0b, 20, "Hi There", "b617318655057264e28bc0b6fb378c8ef146be00" },
+        { HW_SIG_SHA1, 0xaa, 80, "Test Using Larger Than Block-Size Key - Hash Key First",
+          "aa4ae5e15272d00e95705637ce8a3b55ed402112" },
+    };
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char keyhex[2 * 131 + 1], got[129];
+        unsigned char mac[HW_SIG_MAC_MAX];
+        struct hw_sig_key k;
+        const char *why;
+        size_t dn = strlen(v[i].data);
+        struct hw_sig_part parts[] = { { v[i].data, 3 }, { v[i].data + 3, dn - 3 } };
+
+        for (size_t b = 0; b < v[i].key_len; b++)
+            snprintf(keyhex + 2 * b, 3, "%02x", v[i].key_byte ? v[i].key_byte : "Jefe"[b]);
+        memset(&k, 0, sizeof(k));
+        CHECK_EQ(hw_sig_key_decode(HW_SIG_FORM_HEX, keyhex, &k, &why), 0);
+        CHECK_EQ(hw_sig_key_prepare(&k, 7), 0);
+        CHECK_EQ(hw_sig_mac(&k, v[i].alg, parts, 2, mac), 0);
+        sodium_bin2hex(got, sizeof(got), mac, hw_sig_mac_len(v[i].alg));
+        CHECK_STR(got, v[i].mac);
+        hw_sig_key_wipe(&k);
+    }
+}
+
 /* RFC 8032, section 7.1, TEST 1 to TEST 3, against our Ed25519 wrapper. */
 static void test_rfc8032(void)
 {
@@ -485,6 +540,7 @@ int main(void)
     RUN(test_twilio_documented);
     RUN(test_twilio_body_sha256);
     RUN(test_sendgrid_documented);
+    RUN(test_hmac_rfc4231_rfc2202);
     RUN(test_rfc8032);
     RUN(test_discord);
     RUN(test_stripe);
