@@ -23,7 +23,7 @@ struct param {
 };
 
 struct params {
-    char *buf; /* decoded names and values, back to back */
+    char *buf; /* decoded names and values that needed decoding, back to back */
     struct param *p;
     size_t n;
 };
@@ -46,38 +46,49 @@ static int cmp_param(const void *a, const void *b)
     return c ? c : cmp_bytes(x->v, x->vn, y->v, y->vn);
 }
 
+/* Points at text that needs no decoding, or decodes it into the buffer. */
+static const char *decoded(const char *s, size_t n, char *buf, size_t *o, size_t *len)
+{
+    if (!memchr(s, '%', n) && !memchr(s, '+', n)) {
+        *len = n;
+        return s;
+    }
+    *len = hw_sig_form_decode(s, n, buf + *o);
+    *o += *len;
+    return buf + *o - *len;
+}
+
 /* Decodes and sorts the form parameters of body. 0 or -1 (out of memory). */
 static int form_params(const char *body, size_t n, struct params *ps)
 {
-    size_t segs = 1, o = 0, i = 0;
+    const char *p = body, *end = body + n, *amp;
+    size_t segs = 1, o = 0;
 
-    for (size_t k = 0; k < n; k++)
-        segs += body[k] == '&';
+    for (const char *q = body; (amp = memchr(q, '&', (size_t)(end - q))); q = amp + 1)
+        segs++;
     ps->buf = malloc(n ? n : 1);
     ps->p = malloc(segs * sizeof(*ps->p));
     ps->n = 0;
     if (!ps->buf || !ps->p)
         return -1;
     for (;;) {
-        size_t j = i;
+        const char *seg_end = memchr(p, '&', (size_t)(end - p));
 
-        while (j < n && body[j] != '&')
-            j++;
-        if (j > i) {
-            const char *eq = memchr(body + i, '=', j - i);
-            const char *kend = eq ? eq : body + j;
-            struct param *p = &ps->p[ps->n++];
+        if (!seg_end)
+            seg_end = end;
+        if (seg_end > p) {
+            const char *eq = memchr(p, '=', (size_t)(seg_end - p));
+            struct param *pr = &ps->p[ps->n++];
 
-            p->k = ps->buf + o;
-            p->kn = hw_sig_form_decode(body + i, (size_t)(kend - (body + i)), ps->buf + o);
-            o += p->kn;
-            p->v = ps->buf + o;
-            p->vn = eq ? hw_sig_form_decode(eq + 1, (size_t)(body + j - (eq + 1)), ps->buf + o) : 0;
-            o += p->vn;
+            pr->k = decoded(p, (size_t)((eq ? eq : seg_end) - p), ps->buf, &o, &pr->kn);
+            pr->v = "";
+            pr->vn = 0;
+            if (eq)
+                pr->v = decoded(eq + 1, (size_t)(seg_end - eq - 1), ps->buf, &o, &pr->vn);
         }
-        if (j >= n)
+        if (seg_end == end)
             break;
-        i = j + 1;
+        p = seg_end + 1;
     }
     qsort(ps->p, ps->n, sizeof(*ps->p), cmp_param);
     return 0;
