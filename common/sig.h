@@ -129,9 +129,10 @@ const char *hw_sig_source_provider(const struct hw_sig_source *src);
  * Verifies req against a finalized source and fills *res (always, even on
  * error). Returns 0 when authentic, HW_EAUTH when not (res->reason says
  * why), or HW_ENOMEM when a working buffer could not be had (res->reason is
- * HW_SIG_INTERNAL); callers treat every non-zero as "not verified". Works in
- * time linear in the body plus the header sizes; compares in constant time
- * and wipes computed MACs. Any thread, concurrently on one source.
+ * HW_SIG_INTERNAL); callers treat every non-zero as "not verified". The work
+ * is a small multiple of the body size (one MAC per secret, at most 8 Ed25519
+ * attempts); compares in constant time and wipes computed MACs. Any thread,
+ * concurrently on one source.
  */
 int hw_sig_verify(const struct hw_sig_source *src, const struct hw_sig_request *req,
                   struct hw_sig_result *res);

@@ -107,11 +107,18 @@ static unsigned char *join(const struct hw_sig_part *parts, size_t nparts, size_
     return m;
 }
 
+/*
+ * Each Ed25519 attempt hashes the whole message, so the attempts per request
+ * are capped: rotation needs two keys times two signatures, and an attacker
+ * must not make us hash a large body dozens of times.
+ */
+#define MAX_ED25519_TRIES 8
+
 static enum hw_sig_reason match_ed25519(const struct hw_sig_source *src,
                                         const struct hw_sig_part *parts, size_t nparts,
                                         const struct hw_sig_decoded *d, struct hw_sig_result *res)
 {
-    size_t len;
+    size_t len, tries = 0;
     unsigned char *msg = join(parts, nparts, &len);
     enum hw_sig_reason r = HW_SIG_NO_MATCH;
 
@@ -120,9 +127,11 @@ static enum hw_sig_reason match_ed25519(const struct hw_sig_source *src,
     for (size_t k = 0; k < src->nsecrets && r == HW_SIG_NO_MATCH; k++) {
         if (src->keys[k].kind != HW_SIG_KEY_ED25519)
             continue;
-        for (size_t i = 0; i < d->n; i++) {
-            if (d->len[i] == crypto_sign_BYTES &&
-                hw_sig_ed25519_verify(src->keys[k].bytes, d->b[i], msg, len)) {
+        for (size_t i = 0; i < d->n && tries < MAX_ED25519_TRIES; i++) {
+            if (d->len[i] != crypto_sign_BYTES)
+                continue;
+            tries++;
+            if (hw_sig_ed25519_verify(src->keys[k].bytes, d->b[i], msg, len)) {
                 res->secret_index = (int)k;
                 r = HW_SIG_OK;
                 break;

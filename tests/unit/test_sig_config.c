@@ -242,6 +242,35 @@ static void test_public_url_trailing_slash(void)
     hw_sig_source_free(src);
 }
 
+/* Dedup keys: kept up to HW_SIG_DEDUP_MAX bytes of printable ASCII, else dropped. */
+static void test_dedup_limits(void)
+{
+    static const char *const kv[] = { "provider", "github", "secret", "It's a Secret to Everybody",
+                                      NULL };
+    struct hw_sig_source *src = source_make(kv);
+    struct hw_sig_result res;
+    struct hreq r;
+
+    hreq_init(&r, "Hello, World!", 13, 1700000000);
+    hreq_set(&r, "X-Hub-Signature-256",
+             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    hreq_set(&r, "X-GitHub-Delivery", "%0*d", HW_SIG_DEDUP_MAX, 7);
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_OK);
+    CHECK_EQ(res.dedup_len, HW_SIG_DEDUP_MAX);
+    CHECK_EQ(strlen(res.dedup_key), HW_SIG_DEDUP_MAX);
+    hreq_set(&r, "X-GitHub-Delivery", "%0*d", HW_SIG_DEDUP_MAX + 1, 7);
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_OK);
+    CHECK_EQ(res.dedup_len, 0);
+    CHECK_STR(res.dedup_key, "");
+    hreq_set(&r, "X-GitHub-Delivery", "two words");
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_OK);
+    CHECK_EQ(res.dedup_len, 0);
+    hreq_set(&r, "X-GitHub-Delivery", "caf\xc3\xa9");
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_OK);
+    CHECK_EQ(res.dedup_len, 0);
+    hw_sig_source_free(src);
+}
+
 static void test_reason_strings(void)
 {
     for (int i = 0; i < HW_SIG_REASON_COUNT; i++) {
@@ -311,6 +340,7 @@ int main(void)
     RUN(test_secret_encodings);
     RUN(test_tolerance_setting);
     RUN(test_public_url_trailing_slash);
+    RUN(test_dedup_limits);
     RUN(test_reason_strings);
     RUN(test_concurrent_verify);
     return 0;

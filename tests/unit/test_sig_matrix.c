@@ -419,7 +419,8 @@ static void run_battery(const struct prov *p, struct hw_sig_source *src, size_t 
         }
     }
     CHECK_REASON(src, &r, HW_SIG_OK);
-    /* Several signatures of which one is good. */
+    /* Several signatures of which one is good, for the formats that carry a
+     * list; the others have exactly one signature per header. */
     if (p->list_sep) {
         start(p, &r, body, size, 1, NOW, 1);
         CHECK_REASON(src, &r, HW_SIG_OK);

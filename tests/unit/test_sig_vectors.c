@@ -186,6 +186,20 @@ static void test_twilio_documented(void)
         r.req.body_len = sizeof(shuffled) - 1;
         CHECK_REASON(src, &r, HW_SIG_OK);
     }
+    /* Repeated names sort by value, and a name sorts before its extensions:
+     * the duplicate-parameter case of Twilio's library tests. */
+    {
+        static const char dup[] = "Sid=CA123&SidAccount=AC123&Digits=5678&Digits=1234";
+        struct hreq d;
+
+        hreq_init(&d, dup, sizeof(dup) - 1, 1700000000);
+        d.req.base_url = "https://mycompany.com";
+        d.req.base_url_len = strlen(d.req.base_url);
+        d.req.target = "/myapp.php?foo=1&bar=2";
+        d.req.target_len = strlen(d.req.target);
+        hreq_set(&d, "X-Twilio-Signature", "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+        CHECK_REASON(src, &d, HW_SIG_OK);
+    }
     /* Twilio's validators accept the URL with the scheme's port spelt out. */
     r.req.body = body;
     r.req.body_len = sizeof(body) - 1;
