@@ -11,14 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HW_HTTP_MAX_HEADERS 128
+#include "httphdr.h"
 
-struct hw_http_header {
-    const char *name; /* exact bytes before ':' */
-    size_t name_len;
-    const char *value; /* raw bytes after ':' up to (not including) CRLF */
-    size_t value_len;
-};
+#define HW_HTTP_MAX_HEADERS 128
 
 enum hw_http_body {
     HW_BODY_NONE = 0, /* no body follows the head */

@@ -72,7 +72,8 @@ static int check(struct relay_config *cfg)
     return 0;
 }
 
-int relay_config_parse(struct relay_config *cfg, int argc, char **argv)
+int relay_config_parse(struct relay_config *cfg, int argc, char **argv,
+                       hw_opt_section_fn section_fn, void *ctx)
 {
     int rc;
 
@@ -83,7 +84,7 @@ int relay_config_parse(struct relay_config *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof(*cfg));
     if (hw_opt_defaults(relay_options, cfg))
         abort();
-    rc = hw_opt_parse_args(relay_options, cfg, argc, argv, 1, "relay", NULL, NULL);
+    rc = hw_opt_parse_args(relay_options, cfg, argc, argv, 1, "relay", section_fn, ctx);
     if (rc == HW_EEXIST) {
         usage(stdout);
         exit(0);

@@ -30,10 +30,12 @@ extern const struct hw_opt relay_options[];
 
 /*
  * Parses argv (options, then an optional subcommand) into cfg after the
- * defaults. Returns the index of the first non-option argument, or exits the
- * process with usage (--help) or a one-line error.
+ * defaults; config-file sections other than [relay] go to section_fn(ctx).
+ * Returns the index of the first non-option argument, or exits the process
+ * with usage (--help) or a one-line error.
  */
-int relay_config_parse(struct relay_config *cfg, int argc, char **argv);
+int relay_config_parse(struct relay_config *cfg, int argc, char **argv,
+                       hw_opt_section_fn section_fn, void *ctx);
 
 /* Frees what relay_config_parse() allocated. */
 void relay_config_cleanup(struct relay_config *cfg);

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "channels.h"
+#include "edge.h"
 #include "err.h"
 #include "http1.h"
 #include "hwerror.h"
@@ -58,6 +59,7 @@ struct ingress_conn {
     unsigned resp_written : 1, rx_paused : 1;
     size_t resp_mark; /* bytes queued before the answer's head and not yet written */
     int status;
+    enum relay_edge_verdict verdict;
     char event_id[HW_ID_LEN + 1];
     char peer[64];
 };
@@ -148,6 +150,9 @@ static int build_headers(struct ingress_conn *c, struct hw_buf *hb)
     }
     if (!err)
         err = hw_buf_printf(hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n", c->event_id);
+    if (!err && c->verdict != RELAY_EDGE_NONE)
+        err = hw_buf_printf(hb, "Hookwire-Verified: %s\r\n",
+                            c->verdict == RELAY_EDGE_PASS ? "true" : "false");
     return err;
 }
 
@@ -166,6 +171,12 @@ static void dispatch(struct ingress_conn *c)
 
     hw_id_new(c->event_id);
     c->state = ST_WAIT; /* the request has been read whole */
+    c->verdict = relay_edge_check(r->edge, c->channel, c->channel_len, r->public_base, &c->req,
+                                  hw_buf_head(&c->body), hw_buf_size(&c->body), c->peer);
+    if (c->verdict == RELAY_EDGE_REJECT) {
+        respond_error(c, HW_ERRC_SIGNATURE, NULL);
+        return;
+    }
     if (!agent) {
         char name[RELAY_CHANNEL_MAX + 1];
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "channels.h"
+#include "edge.h"
 #include "log.h"
 #include "relay.h"
 #include "server.h"
@@ -62,19 +63,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "libsodium failed to initialise\n");
         return 1;
     }
-    idx = relay_config_parse(&r.cfg, argc, argv);
+    r.edge = relay_edge_new();
+    if (!r.edge)
+        return 1;
+    idx = relay_config_parse(&r.cfg, argc, argv, relay_edge_config, r.edge);
     if (idx < argc) {
         if (strcmp(argv[idx], "token") == 0)
             status = relay_tokens_command(r.cfg.store, argc - idx, argv + idx);
         else
             fprintf(stderr, "unknown command \"%s\" (see --help)\n", argv[idx]);
         relay_config_cleanup(&r.cfg);
+        relay_edge_free(r.edge);
         return idx < argc && strcmp(argv[idx], "token") == 0 ? status : 2;
     }
     hw_log_route_lws();
     base = public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();
+    if (relay_edge_finalize(r.edge)) {
+        status = 2;
+        goto out;
+    }
     if (!base || !r.channels || relay_tokens_open(r.cfg.store, &r.tokens) || relay_server_start(&r))
         goto out;
 
@@ -95,6 +104,7 @@ out:
     relay_server_stop(&r);
     relay_tokens_close(r.tokens);
     relay_channels_free(r.channels);
+    relay_edge_free(r.edge);
     free(base);
     relay_config_cleanup(&r.cfg);
     return status;

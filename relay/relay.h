@@ -14,6 +14,7 @@
 
 struct relay_tokens;
 struct relay_channels;
+struct relay_edge;
 
 struct relay {
     struct relay_config cfg;
@@ -22,6 +23,7 @@ struct relay {
     struct lws_vhost *tunnel_vhost;
     struct relay_tokens *tokens;
     struct relay_channels *channels;
+    struct relay_edge *edge; /* [channel NAME] signature checks */
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
 };
