@@ -14,7 +14,7 @@ SRC = os.environ["HW_SOURCE"]
 def ini_keys(text, section):
     keys, current = [], None
     for line in text.splitlines():
-        m = re.match(r"^\[(.+)\]$", line.strip())
+        m = re.match(r"^;?\s*\[(.+)\]$", line.strip())
         if m:
             current = m.group(1)
             continue
