@@ -99,18 +99,19 @@ int hw_buf_printf(struct hw_buf *b, const char *fmt, ...)
     if ((size_t)n < sizeof(tmp))
         return hw_buf_append(b, tmp, (size_t)n);
     {
-        char *dst;
-        if ((size_t)n + 1 > b->max - hw_buf_size(b))
-            return HW_E2BIG;
-        dst = hw_buf_reserve(b, (size_t)n + 1);
-        if (!dst)
+        /* Long text: format it apart, since the terminating NUL may not fit the cap. */
+        char *big = malloc((size_t)n + 1);
+        int err;
+
+        if (!big)
             return HW_ENOMEM;
         va_start(ap, fmt);
-        vsnprintf(dst, (size_t)n + 1, fmt, ap);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
         va_end(ap);
-        b->len += (size_t)n;
+        err = hw_buf_append(b, big, (size_t)n);
+        free(big);
+        return err;
     }
-    return 0;
 }
 
 void hw_buf_consume(struct hw_buf *b, size_t n)

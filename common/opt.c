@@ -198,8 +198,22 @@ struct ini_ctx {
     const char *main_section;
     hw_opt_section_fn section_fn;
     void *ctx;
-    char first_err[512]; /* inih reports the line of the first error; this is its reason */
+    FILE *file;
+    int line;            /* line the reader handed to inih last */
+    int err_line;        /* line of the first error our handler found, 0 if none */
+    char first_err[512]; /* its reason */
 };
+
+/* fgets for inih that counts lines, so a handler error knows where it is. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct ini_ctx *c = stream;
+    char *r = fgets(str, num, c->file);
+
+    if (r)
+        c->line++;
+    return r;
+}
 
 static int on_ini_value(void *user, const char *section, const char *key, const char *value)
 {
@@ -216,8 +230,10 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
         rc = HW_EINVAL;
     }
     if (rc) {
-        if (!c->first_err[0])
+        if (!c->err_line) {
+            c->err_line = c->line;
             snprintf(c->first_err, sizeof(c->first_err), "%s", err);
+        }
         return 0;
     }
     return 1;
@@ -226,16 +242,24 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
 int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
                     const char *main_section, hw_opt_section_fn section_fn, void *ctx)
 {
-    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, "" };
-    int rc = ini_parse(path, on_ini_value, &c);
+    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, NULL, 0, 0, "" };
+    int rc;
 
-    if (rc < 0) {
+    c.file = fopen(path, "r");
+    if (!c.file) {
         fprintf(stderr, "%s:0: cannot read config: %s\n", path, strerror(errno));
         return HW_ECONFIG;
     }
-    if (rc > 0)
-        fprintf(stderr, "%s:%d: %s\n", path, rc, c.first_err[0] ? c.first_err : "syntax error");
-    return rc ? HW_ECONFIG : 0;
+    rc = ini_parse_stream(read_line, &c, on_ini_value, &c);
+    fclose(c.file);
+    if (rc == 0)
+        return 0;
+    /* inih returns the first bad line, be it ours or a syntax error. */
+    if (c.err_line && c.err_line == rc)
+        fprintf(stderr, "%s:%d: %s\n", path, rc, c.first_err);
+    else
+        fprintf(stderr, "%s:%d: syntax error\n", path, rc);
+    return HW_ECONFIG;
 }
 
 int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,

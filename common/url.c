@@ -68,7 +68,7 @@ int hw_url_parse(const char *s, struct hw_url *u)
         int port, tls;
     } schemes[] = { { "http", 80, 0 }, { "https", 443, 1 }, { "ws", 80, 0 }, { "wss", 443, 1 } };
     const char *sep = strstr(s, "://"), *auth, *path;
-    size_t slen;
+    size_t slen, plen;
     int i;
 
     memset(u, 0, sizeof(*u));
@@ -88,9 +88,9 @@ int hw_url_parse(const char *s, struct hw_url *u)
     if (split_authority(auth, (size_t)(path - auth), u->host, sizeof(u->host), &u->port, 0) ||
         !u->host[0])
         return HW_EINVAL;
-    if (*path == '#')
-        path = "";
-    if (snprintf(u->path, sizeof(u->path), "%s%s", *path == '/' ? "" : "/", path) >=
+    /* A fragment never goes to the server. */
+    plen = strcspn(path, "#");
+    if (snprintf(u->path, sizeof(u->path), "%s%.*s", *path == '/' ? "" : "/", (int)plen, path) >=
         (int)sizeof(u->path))
         return HW_EINVAL;
     return 0;
