@@ -41,7 +41,13 @@ static const char *const sql_text[HW_LITE_COUNT] = {
 /* Maps a SQLite result code to ours and logs it with SQLite's message. */
 int hw_lite_fail(struct hw_lite *b, int rc, const char *what)
 {
-    int err, sys;
+    /*
+     * SQLite keeps the system errno only on some paths; errno itself still
+     * holds it when this runs right after the failing step. Only errnos that
+     * say something about the storage are passed on.
+     */
+    int sys = sqlite3_system_errno(b->db) ? sqlite3_system_errno(b->db) : errno;
+    int err;
 
     switch (rc & 0xff) {
     case SQLITE_READONLY:
@@ -62,14 +68,20 @@ int hw_lite_fail(struct hw_lite *b, int rc, const char *what)
         break;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-        sys = sqlite3_system_errno(b->db);
-        err = sys > 0 ? -sys : HW_EIO;
+        if (sys == ENOSPC || sys == EDQUOT)
+            err = -ENOSPC;
+        else if (sys == EFBIG || sys == EROFS || sys == EACCES || sys == EPERM || sys == ENOENT ||
+                 sys == ENOTDIR || sys == EISDIR)
+            err = -sys;
+        else
+            err = HW_EIO;
         break;
     default:
         err = HW_EIO;
         break;
     }
-    HW_ERR("store %s: %s: %s (%s)", b->name, what, sqlite3_errmsg(b->db), hw_strerror(err));
+    HW_ERR("store %s: %s: %s (%s; sqlite code %d)", b->name, what, sqlite3_errmsg(b->db),
+           hw_strerror(err), rc);
     return err;
 }
 
@@ -91,12 +103,15 @@ sqlite3_stmt *hw_lite_stmt(struct hw_lite *b, int k, int *err)
 /* Steps st to completion and resets it. Returns 0 or the mapped error. */
 int hw_lite_run(struct hw_lite *b, sqlite3_stmt *st, const char *what)
 {
-    int rc;
+    int rc, err = 0;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         ;
+    /* Map before the reset: resetting replaces the system errno SQLite kept. */
+    if (rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, what);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : hw_lite_fail(b, rc, what);
+    return err;
 }
 
 /* Runs cached statement k with no parameters. */

@@ -73,7 +73,7 @@ int hw_lite_insert(void *be, const struct hw_store_event *ev, struct hw_store_re
 {
     struct hw_lite *b = be;
     const char *dedup = ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
-    int err = 0, rc;
+    int err = 0, rc, dup;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_INSERT, &err);
 
     if (!st)
@@ -92,15 +92,18 @@ int hw_lite_insert(void *be, const struct hw_store_event *ev, struct hw_store_re
     hw_lite_bind_str(st, 12, dedup);
     sqlite3_bind_int64(st, 13, ev->next_attempt_ms);
     rc = sqlite3_step(st);
+    dup = rc == SQLITE_CONSTRAINT_UNIQUE && dedup;
+    /* Map before the reset, which would replace the error details. */
+    if (rc != SQLITE_DONE && !dup)
+        err = hw_lite_fail(b, rc, "insert event");
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE) {
-        memcpy(res->id, ev->id, sizeof(res->id));
-        res->duplicate = 0;
-        return 0;
-    }
-    if (rc == SQLITE_CONSTRAINT_UNIQUE && dedup)
+    if (dup)
         return find_dup(b, ev, res);
-    return hw_lite_fail(b, rc, "insert event");
+    if (err)
+        return err;
+    memcpy(res->id, ev->id, sizeof(res->id));
+    res->duplicate = 0;
+    return 0;
 }
 
 /* Runs a prepared event query (bound by the caller) and collects its rows. */
@@ -350,12 +353,12 @@ int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, 
     hw_lite_bind_str(st, 2, channel);
     sqlite3_bind_int64(st, 3, now_ms);
     rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+        err = hw_lite_fail(b, rc, "add token");
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    if (rc != SQLITE_DONE && !err)
         return HW_EEXIST;
-    return hw_lite_fail(b, rc, "add token");
+    return err;
 }
 
 int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed)
