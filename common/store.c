@@ -85,22 +85,24 @@ static void event_stamp(struct hw_store_event *ev)
 /* Inserts v[0..n) in one transaction. Returns 0, or the first error with all rolled back. */
 static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
 {
-    int err = s->ops->begin(s->be);
+    struct hw_store_row one, *rows = n == 1 ? &one : calloc(n, sizeof(*rows));
+    int err;
 
-    if (err)
-        return err;
+    if (!rows)
+        return HW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        err = s->ops->insert(s->be, &v[i]->ev, &v[i]->res);
-        if (err)
-            goto fail;
+        rows[i].ev = &v[i]->ev;
+        rows[i].res = &v[i]->res;
     }
-    err = s->ops->commit(s->be);
+    err = s->ops->begin(s->be);
+    if (!err)
+        err = s->ops->insert(s->be, rows, n);
+    if (!err)
+        err = s->ops->commit(s->be);
     if (err)
-        goto fail;
-    return 0;
-
-fail:
-    s->ops->rollback(s->be);
+        s->ops->rollback(s->be);
+    if (rows != &one)
+        free(rows);
     return err;
 }
 
@@ -156,10 +158,9 @@ static void make_owner(struct hw_store *s)
     char hex[2 * sizeof(rnd) + 1];
 
     gethostname(host, sizeof(host) - 1);
-    host[32] = '\0';
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
-    snprintf(s->owner, sizeof(s->owner), "%s/%ld/%s", host, (long)getpid(), hex);
+    snprintf(s->owner, sizeof(s->owner), "%.32s/%ld/%s", host, (long)getpid(), hex);
 }
 
 int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out)

@@ -13,6 +13,12 @@
 #include "store.h"
 #include "store_url.h"
 
+/* One event to insert and where its result goes. */
+struct hw_store_row {
+    const struct hw_store_event *ev;
+    struct hw_store_result *res;
+};
+
 /*
  * Backend operations. Unless noted, each runs in its own transaction and
  * returns 0 or a negative code as documented for the public function of the
@@ -40,12 +46,12 @@ struct hw_store_ops {
     int (*schema_end)(void *be, int ok);
 
     /*
-     * Group commit: begin, any number of inserts, then commit or rollback.
-     * insert fills res (new or first id); on error the statement has no
-     * effect but the caller must roll back.
+     * Group commit: begin, insert, then commit or rollback. insert writes
+     * rows[0..n) in order and fills each res (new or first id); on error
+     * the caller must roll back.
      */
     int (*begin)(void *be);
-    int (*insert)(void *be, const struct hw_store_event *ev, struct hw_store_result *res);
+    int (*insert)(void *be, const struct hw_store_row *rows, size_t n);
     int (*commit)(void *be);
     void (*rollback)(void *be);
 
@@ -107,15 +113,21 @@ enum hw_store_col {
     HW_COL_FULL_COUNT,
 };
 
-/* Parameters: id source received_ms method path query headers body body_len sha256 verify
- * dedup_key next_attempt_ms. */
-#define HW_SQL_INSERT                                                                            \
+/*
+ * Parameters per row: id source received_ms method path query headers body
+ * body_len sha256 verify dedup_key next_attempt_ms. MySQL repeats the row
+ * to insert many events with one statement.
+ */
+#define HW_SQL_INSERT_HEAD                                                                       \
     "INSERT INTO hookwire_events (id, source, received_ms, method, path, query, headers, body, " \
     "body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, last_status) " \
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0)"
-#define HW_SQL_FIND_DUP "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
-#define HW_SQL_GET      "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
-#define HW_SQL_GET_SEQ  "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq = ?"
+    "VALUES "
+#define HW_SQL_INSERT_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0)"
+#define HW_SQL_INSERT_PARAMS 13
+#define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
+#define HW_SQL_FIND_DUP      "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
+#define HW_SQL_GET           "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
+#define HW_SQL_GET_SEQ       "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq = ?"
 /* Parameters: now now max; the _SOURCE form has source before max. */
 #define HW_SQL_CLAIM                                                                 \
     "SELECT seq FROM hookwire_events WHERE status = 1 AND next_attempt_ms <= ? AND " \

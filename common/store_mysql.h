@@ -15,9 +15,15 @@
 /* Room for the statement around an event's bytes in one packet. */
 #define HW_MY_PACKET_SLACK (64u * 1024u)
 
+/* The most rows one INSERT statement carries. */
+#define HW_MY_ROWS_MAX 64
+
 /* The statements prepared once per connection. */
 enum hw_my_stmt {
     HW_MY_INSERT,
+    HW_MY_INSERT_4,
+    HW_MY_INSERT_16,
+    HW_MY_INSERT_64,
     HW_MY_FIND_DUP,
     HW_MY_GET,
     HW_MY_GET_SEQ,
@@ -47,6 +53,8 @@ struct hw_my {
     int64_t retry_at_ms;            /* no reconnection attempt before this */
     int64_t used_ms;                /* last successful use */
     unsigned long max_packet;       /* the server's max_allowed_packet */
+    MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
+    int64_t body_len[HW_MY_ROWS_MAX];
 };
 
 /*
@@ -78,7 +86,7 @@ int hw_my_commit(void *be);
 void hw_my_rollback(void *be);
 
 /* Operations in store_mysql_events.c, as in struct hw_store_ops. */
-int hw_my_insert(void *be, const struct hw_store_event *ev, struct hw_store_result *res);
+int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n);
 int hw_my_get(void *be, const char *id, struct hw_store_event **out);
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
                struct hw_store_events *out);

@@ -37,20 +37,15 @@ static int find_dup(struct hw_my *b, const struct hw_store_event *ev, struct hw_
     return 0;
 }
 
-int hw_my_insert(void *be, const struct hw_store_event *ev, struct hw_store_result *res)
+static const char *dedup_of(const struct hw_store_event *ev)
 {
-    struct hw_my *b = be;
-    const char *dedup = ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
-    int64_t body_len = (int64_t)ev->body_len;
-    MYSQL_BIND p[13];
-    int err;
+    return ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
+}
 
-    /* The server would drop the connection over an oversized packet; refuse it here. */
-    if (ev->body_len + ev->headers_len + HW_MY_PACKET_SLACK > b->max_packet) {
-        HW_ERR("store %s: event of %zu bytes exceeds max_allowed_packet (%lu)", b->url->name,
-               ev->body_len + ev->headers_len, b->max_packet);
-        return HW_E2BIG;
-    }
+/* Binds one row of HW_SQL_INSERT_ROW at p (HW_SQL_INSERT_PARAMS entries). */
+static void bind_row(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len)
+{
+    *body_len = (int64_t)ev->body_len;
     hw_my_param_str(&p[0], ev->id);
     hw_my_param_str(&p[1], ev->source);
     hw_my_param_i64(&p[2], &ev->received_ms);
@@ -59,20 +54,103 @@ int hw_my_insert(void *be, const struct hw_store_event *ev, struct hw_store_resu
     hw_my_param_str(&p[5], ev->query);
     hw_my_param_bytes(&p[6], ev->headers, ev->headers_len);
     hw_my_param_bytes(&p[7], ev->body, ev->body_len);
-    hw_my_param_i64(&p[8], &body_len);
+    hw_my_param_i64(&p[8], body_len);
     hw_my_param_bytes(&p[9], ev->body_sha256, HW_STORE_SHA256_LEN);
     hw_my_param_int(&p[10], &ev->verify);
-    hw_my_param_str(&p[11], dedup);
+    hw_my_param_str(&p[11], dedup_of(ev));
     hw_my_param_i64(&p[12], &ev->next_attempt_ms);
+}
+
+/* Bytes an event adds to an INSERT packet, generously. */
+static size_t row_bytes(const struct hw_store_event *ev)
+{
+    return ev->headers_len + ev->body_len + strlen(ev->path) + strlen(ev->query) + 1024;
+}
+
+static int insert_one(struct hw_my *b, const struct hw_store_row *row)
+{
+    const struct hw_store_event *ev = row->ev;
+    MYSQL_BIND p[HW_SQL_INSERT_PARAMS];
+    int64_t body_len;
+    int err;
+
+    /* The server would drop the connection over an oversized packet; refuse it here. */
+    if (row_bytes(ev) + HW_MY_PACKET_SLACK > b->max_packet) {
+        HW_ERR("store %s: event of %zu bytes exceeds max_allowed_packet (%lu)", b->url->name,
+               ev->body_len + ev->headers_len, b->max_packet);
+        return HW_E2BIG;
+    }
+    bind_row(p, ev, &body_len);
     err = hw_my_run(b, HW_MY_INSERT, p, NULL, "insert event");
     if (!err) {
-        memcpy(res->id, ev->id, sizeof(res->id));
-        res->duplicate = 0;
+        memcpy(row->res->id, ev->id, sizeof(row->res->id));
+        row->res->duplicate = 0;
         return 0;
     }
-    if (err == HW_EEXIST && dedup)
-        return find_dup(b, ev, res);
+    if (err == HW_EEXIST && dedup_of(ev))
+        return find_dup(b, ev, row->res);
     return err == HW_EEXIST ? HW_EIO : err;
+}
+
+/* Inserts k rows with one statement; HW_EEXIST when any of them is a duplicate. */
+static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t k, int stmt)
+{
+    int err;
+
+    for (size_t j = 0; j < k; j++)
+        bind_row(&b->rows[j * HW_SQL_INSERT_PARAMS], rows[j].ev, &b->body_len[j]);
+    err = hw_my_run(b, stmt, b->rows, NULL, "insert events");
+    for (size_t j = 0; j < k && !err; j++) {
+        memcpy(rows[j].res->id, rows[j].ev->id, sizeof(rows[j].res->id));
+        rows[j].res->duplicate = 0;
+    }
+    return err;
+}
+
+/*
+ * A round trip per row would dominate a group commit, so rows go in
+ * statements of up to HW_MY_ROWS_MAX. A duplicate key fails its whole
+ * statement (InnoDB undoes just that statement), and those rows are then
+ * inserted one by one to find which were duplicates.
+ */
+int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
+{
+    static const struct {
+        size_t rows;
+        int stmt;
+    } sizes[] = { { 64, HW_MY_INSERT_64 }, { 16, HW_MY_INSERT_16 }, { 4, HW_MY_INSERT_4 } };
+    struct hw_my *b = be;
+    size_t limit = b->max_packet / 2, i = 0;
+    int err = 0;
+
+    while (i < n && !err) {
+        size_t k = 1, bytes = 0;
+        int stmt = HW_MY_INSERT;
+
+        for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]) && k == 1; c++) {
+            if (i + sizes[c].rows > n)
+                continue;
+            bytes = 0;
+            for (size_t j = 0; j < sizes[c].rows; j++)
+                bytes += row_bytes(rows[i + j].ev);
+            if (bytes <= limit) {
+                k = sizes[c].rows;
+                stmt = sizes[c].stmt;
+            }
+        }
+        if (k == 1) {
+            err = insert_one(b, &rows[i]);
+        } else {
+            err = insert_many(b, rows + i, k, stmt);
+            if (err == HW_EEXIST) {
+                err = 0;
+                for (size_t j = 0; j < k && !err; j++)
+                    err = insert_one(b, &rows[i + j]);
+            }
+        }
+        i += k;
+    }
+    return err;
 }
 
 /* Executes st with p and appends the event rows to out. */

@@ -68,7 +68,7 @@ int hw_lite_commit(void *be);
 void hw_lite_rollback(void *be);
 
 /* Operations in store_sqlite_events.c, as in struct hw_store_ops. */
-int hw_lite_insert(void *be, const struct hw_store_event *ev, struct hw_store_result *res);
+int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n);
 int hw_lite_get(void *be, const char *id, struct hw_store_event **out);
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
                  struct hw_store_events *out);

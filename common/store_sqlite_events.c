@@ -69,9 +69,9 @@ static int find_dup(struct hw_lite *b, const struct hw_store_event *ev, struct h
     return rc == SQLITE_DONE ? HW_EIO : hw_lite_fail(b, rc, "find duplicate");
 }
 
-int hw_lite_insert(void *be, const struct hw_store_event *ev, struct hw_store_result *res)
+static int insert_one(struct hw_lite *b, const struct hw_store_event *ev,
+                      struct hw_store_result *res)
 {
-    struct hw_lite *b = be;
     const char *dedup = ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
     int err = 0, rc, dup;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_INSERT, &err);
@@ -104,6 +104,16 @@ int hw_lite_insert(void *be, const struct hw_store_event *ev, struct hw_store_re
     memcpy(res->id, ev->id, sizeof(res->id));
     res->duplicate = 0;
     return 0;
+}
+
+/* In-process inserts are cheap: one statement per row. */
+int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n)
+{
+    int err = 0;
+
+    for (size_t i = 0; i < n && !err; i++)
+        err = insert_one(be, rows[i].ev, rows[i].res);
+    return err;
 }
 
 /* Runs a prepared event query (bound by the caller) and collects its rows. */

@@ -256,9 +256,24 @@ static void test_duplicates(void)
         CHECK_EQ(dn[i].dup, 1);
         CHECK_STR(dn[i].id, dn[0].id);
     }
+
+    /* Pairs of redeliveries queued together, so most share multi-row statements. */
+    struct done pairs[40] = { 0 };
+    char keys[20][16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(keys[i / 2], sizeof(keys[0]), "pair-%d", i / 2);
+        ev.dedup_key = keys[i / 2];
+        CHECK_EQ(hw_store_append_async(s, &ev, on_done, &pairs[i]), 0);
+    }
+    wait_all(&w, s, pairs, 40);
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ(pairs[i].err, 0);
+        CHECK_EQ(pairs[i].dup, i % 2);
+        CHECK_STR(pairs[i].id, pairs[i - i % 2].id);
+    }
     hw_store_stats(s, &st);
-    CHECK_EQ(st.duplicates, 3);
-    CHECK_EQ(st.appended, 7);
+    CHECK_EQ(st.duplicates, 3 + 20);
+    CHECK_EQ(st.appended, 7 + 20);
     CHECK_EQ(st.failed, 0);
     close_drop(s, &d);
     tu_wake_cleanup(&w);
