@@ -133,6 +133,7 @@ static void my_drop(struct hw_my *b)
         mysql_close(b->conn);
     b->conn = NULL;
     b->broken = 0;
+    b->manual = 0;
 }
 
 /* Prepares and runs one statement without parameters or results (setup and DDL). */
@@ -229,8 +230,8 @@ fail:
     return err;
 }
 
-/* Makes sure there is a usable connection, or fails fast while the server is away. */
-int hw_my_ready(struct hw_my *b)
+/* Makes sure there is a connection, or fails fast while the server is away. */
+static int connected(struct hw_my *b)
 {
     int64_t now = hw_store_now_ms();
 
@@ -249,6 +250,19 @@ int hw_my_ready(struct hw_my *b)
     }
     b->used_ms = now;
     return 0;
+}
+
+int hw_my_ready(struct hw_my *b)
+{
+    int err = connected(b);
+
+    /* Statements outside hw_my_begin() commit on their own. */
+    if (!err && b->manual) {
+        if (mysql_autocommit(b->conn, 1))
+            return conn_fail(b, "autocommit");
+        b->manual = 0;
+    }
+    return err;
 }
 
 /* Returns the prepared statement k on the current connection, or NULL with *err set. */
@@ -329,13 +343,21 @@ static void my_thread_end(void)
     mysql_thread_end();
 }
 
+/*
+ * Autocommit stays off after a transaction, so that back-to-back group
+ * commits cost one round trip for the INSERT and one for the COMMIT; the
+ * next statement outside a transaction turns it back on (hw_my_ready).
+ */
 int hw_my_begin(void *be)
 {
     struct hw_my *b = be;
-    int err = hw_my_ready(b);
+    int err = connected(b);
 
-    if (!err && mysql_autocommit(b->conn, 0))
-        err = conn_fail(b, "begin");
+    if (!err && !b->manual) {
+        if (mysql_autocommit(b->conn, 0))
+            return conn_fail(b, "begin");
+        b->manual = 1;
+    }
     return err;
 }
 
@@ -343,11 +365,7 @@ int hw_my_commit(void *be)
 {
     struct hw_my *b = be;
 
-    if (mysql_commit(b->conn))
-        return conn_fail(b, "commit");
-    if (mysql_autocommit(b->conn, 1))
-        return conn_fail(b, "end transaction");
-    return 0;
+    return mysql_commit(b->conn) ? conn_fail(b, "commit") : 0;
 }
 
 void hw_my_rollback(void *be)
@@ -355,7 +373,7 @@ void hw_my_rollback(void *be)
     struct hw_my *b = be;
 
     /* A broken connection has rolled back already: the server drops its transaction. */
-    if (b->conn && !b->broken && (mysql_rollback(b->conn) || mysql_autocommit(b->conn, 1)))
+    if (b->conn && !b->broken && mysql_rollback(b->conn))
         conn_fail(b, "rollback");
 }
 

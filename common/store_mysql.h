@@ -49,6 +49,7 @@ struct hw_my {
     MYSQL *conn;                    /* NULL while disconnected */
     MYSQL_STMT *st[HW_MY_COUNT];    /* prepared on first use on this connection */
     int broken;                     /* the connection failed; rebuild before next use */
+    int manual;                     /* autocommit is off (see hw_my_begin) */
     int down;                       /* unavailability was logged; log the recovery */
     int64_t retry_at_ms;            /* no reconnection attempt before this */
     int64_t used_ms;                /* last successful use */
@@ -58,9 +59,10 @@ struct hw_my {
 };
 
 /*
- * Makes sure there is a usable connection: rebuilds a broken one, checks one
- * that sat idle, and while the server is away fails fast with HW_EUNAVAIL
- * (one reconnection attempt per second at most). Returns 0 or HW_EUNAVAIL.
+ * Makes sure there is a usable connection in autocommit mode: rebuilds a
+ * broken one, checks one that sat idle, and while the server is away fails
+ * fast with HW_EUNAVAIL (one reconnection attempt per second at most).
+ * Returns 0 or HW_EUNAVAIL.
  */
 int hw_my_ready(struct hw_my *b);
 

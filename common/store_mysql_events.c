@@ -256,7 +256,8 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
     if (err)
         goto fail;
     /* The leases are committed: the rows are ours to read outside the transaction. */
-    get = hw_my_stmt(b, HW_MY_GET_SEQ, &err);
+    err = hw_my_ready(b);
+    get = err ? NULL : hw_my_stmt(b, HW_MY_GET_SEQ, &err);
     for (size_t i = 0; get && i < n && !err; i++) {
         hw_my_param_i64(&p[0], &seqs[i]);
         err = query_events(b, get, p, 1, out);
