@@ -3,9 +3,10 @@
  * the baseline of one INSERT + COMMIT per event (hw_store_append, one
  * submitter; with -c also several connections at once), then group commit
  * (hw_store_append_async from one event-loop thread keeping 1, 16 and 256
- * appends in flight). Prints one Markdown table. Single-threaded driver.
+ * appends in flight). Configurations alternate over -r rounds so that drift
+ * on a shared machine hits all of them alike; prints one Markdown table.
  *
- *   bench_store [-t SECONDS] [-c CONNECTIONS] URL...
+ *   bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] URL...
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,21 +83,53 @@ static double pct_ms(struct lat *l, double p)
     return (double)l->v[(size_t)(p * (double)(l->n - 1))] / 1000.0;
 }
 
-static void report(const char *backend, const char *mode, int submitters, struct lat *l,
-                   int64_t elapsed_us, const struct hw_store_stats *st, int errors)
-{
-    char per_commit[32] = "1";
+/* One configuration's results, summed over rounds. */
+struct result {
+    struct lat lat;
+    double rate[16]; /* appends/s of each round */
+    int rounds;
+    uint64_t appended, commits;
+    int errors;
+};
 
-    qsort(l->v, l->n, sizeof(l->v[0]), cmp_i64);
-    if (st && st->commits)
-        snprintf(per_commit, sizeof(per_commit), "%.1f",
-                 (double)st->appended / (double)st->commits);
-    printf("| %s | %s | %d | %zu | %.0f | %.2f | %.2f | %.2f | %s | %d |\n", backend, mode,
-           submitters, l->n, (double)l->n * 1e6 / (double)elapsed_us, pct_ms(l, 0.5),
-           pct_ms(l, 0.99), (double)elapsed_us / 1000.0 / (double)(l->n ? l->n : 1), per_commit,
-           errors);
-    fflush(stdout);
+static void result_add(struct result *r, struct lat *l, int64_t elapsed_us,
+                       const struct hw_store_stats *st, int errors)
+{
+    if (r->rounds < 16)
+        r->rate[r->rounds++] = (double)l->n * 1e6 / (double)elapsed_us;
+    for (size_t i = 0; i < l->n; i++)
+        lat_add(&r->lat, l->v[i]);
+    r->appended += st ? st->appended : l->n;
+    r->commits += st ? st->commits : l->n;
+    r->errors += errors;
     l->n = 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Prints the table row and returns the median appends/s; *mean_ms gets the mean latency. */
+static double report(const char *backend, const char *mode, int submitters, struct result *r,
+                     double *mean_ms)
+{
+    double sum = 0, median;
+
+    qsort(r->lat.v, r->lat.n, sizeof(r->lat.v[0]), cmp_i64);
+    qsort(r->rate, (size_t)r->rounds, sizeof(r->rate[0]), cmp_double);
+    median = r->rounds ? r->rate[r->rounds / 2] : 0;
+    for (size_t i = 0; i < r->lat.n; i++)
+        sum += (double)r->lat.v[i];
+    *mean_ms = r->lat.n ? sum / (double)r->lat.n / 1000.0 : 0;
+    printf("| %s | %s | %d | %zu | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.1f | %d |\n", backend,
+           mode, submitters, r->lat.n, median, r->rate[0], r->rounds ? r->rate[r->rounds - 1] : 0,
+           pct_ms(&r->lat, 0.5), *mean_ms, pct_ms(&r->lat, 0.99),
+           r->commits ? (double)r->appended / (double)r->commits : 0, r->errors);
+    fflush(stdout);
+    return median;
 }
 
 /* Baseline: each append is its own INSERT + COMMIT on one connection. */
@@ -130,7 +163,7 @@ static void *baseline_thread(void *p)
     return NULL;
 }
 
-static void run_baseline(const char *backend, const char *url, int conns, int seconds)
+static void run_baseline(const char *url, int conns, int seconds, struct result *res)
 {
     struct base_arg *a = calloc((size_t)conns, sizeof(*a));
     pthread_t *t = calloc((size_t)conns, sizeof(*t));
@@ -150,8 +183,7 @@ static void run_baseline(const char *backend, const char *url, int conns, int se
         errors += a[i].errors;
         free(a[i].lat.v);
     }
-    report(backend, conns == 1 ? "baseline: INSERT+COMMIT per event" : "baseline, own connections",
-           conns, &all, now_us() - t0, NULL, errors);
+    result_add(res, &all, now_us() - t0, NULL, errors);
     free(all.v);
     free(a);
     free(t);
@@ -206,7 +238,7 @@ static void wake_pipe(void *arg)
         abort();
 }
 
-static void run_group(const char *backend, const char *url, int n, int seconds)
+static void run_group(const char *url, int n, int seconds, struct result *res)
 {
     struct loop l = { 0 };
     struct slot *slots = calloc((size_t)n, sizeof(*slots));
@@ -239,7 +271,7 @@ static void run_group(const char *backend, const char *url, int n, int seconds)
         hw_store_poll_completions(l.s);
     }
     hw_store_stats(l.s, &st);
-    report(backend, "group commit (async)", n, &l.lat, now_us() - t0, &st, l.errors);
+    result_add(res, &l.lat, now_us() - t0, &st, l.errors);
     hw_store_close(l.s);
     close(l.wake[0]);
     close(l.wake[1]);
@@ -250,38 +282,66 @@ static void run_group(const char *backend, const char *url, int n, int seconds)
 int main(int argc, char **argv)
 {
     static const int submitters[] = { 1, 16, 256 };
-    int seconds = 5, conns = 0, opt;
+    enum { BASE, BASE_CONNS, GROUP, NCONF = GROUP + 3 };
+    int seconds = 5, rounds = 3, conns = 0, opt, nurl;
+    struct result(*res)[NCONF];
 
-    while ((opt = getopt(argc, argv, "t:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:r:c:")) != -1) {
         char *end;
         long v = strtol(optarg, &end, 10);
-        if (*end || v <= 0 || v > 3600) {
+        if (*end || v <= 0 || v > 3600 || (opt == 'r' && v > 16)) {
             fprintf(stderr, "bench_store: bad number %s\n", optarg);
             return 2;
         }
         if (opt == 't')
             seconds = (int)v;
+        else if (opt == 'r')
+            rounds = (int)v;
         else
             conns = (int)v;
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: bench_store [-t SECONDS] [-c CONNECTIONS] URL...\n");
+        fprintf(stderr, "usage: bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] URL...\n");
         return 2;
     }
+    nurl = argc - optind;
+    res = calloc((size_t)nurl, sizeof(*res));
+    if (!res)
+        return 1;
     hw_log_init("bench_store");
     hw_log_set_level("warn");
     for (size_t i = 0; i < sizeof(body); i++)
         body[i] = (char)('a' + i % 26);
-    printf("| backend | mode | submitters | events | appends/s | p50 ms | p99 ms | "
-           "ms/event | events/commit | errors |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (int u = optind; u < argc; u++) {
-        const char *backend = strncmp(argv[u], "mysql:", 6) == 0 ? "MariaDB" : "SQLite";
-        run_baseline(backend, argv[u], 1, seconds);
+
+    for (int r = 0; r < rounds; r++) {
+        for (int u = 0; u < nurl; u++) {
+            const char *url = argv[optind + u];
+            run_baseline(url, 1, seconds, &res[u][BASE]);
+            if (conns > 1)
+                run_baseline(url, conns, seconds, &res[u][BASE_CONNS]);
+            for (int i = 0; i < 3; i++)
+                run_group(url, submitters[i], seconds, &res[u][GROUP + i]);
+        }
+        fprintf(stderr, "round %d of %d done\n", r + 1, rounds);
+    }
+
+    printf("| backend | mode | submitters | events | appends/s (median) | range | p50 ms | mean ms "
+           "| p99 ms | events/commit | errors |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int u = 0; u < nurl; u++) {
+        const char *backend = strncmp(argv[optind + u], "mysql:", 6) == 0 ? "MariaDB" : "SQLite";
+        double base, base_mean, top, one_mean, mean;
+
+        base = report(backend, "baseline: INSERT+COMMIT per event", 1, &res[u][BASE], &base_mean);
         if (conns > 1)
-            run_baseline(backend, argv[u], conns, seconds);
-        for (size_t i = 0; i < sizeof(submitters) / sizeof(submitters[0]); i++)
-            run_group(backend, argv[u], submitters[i], seconds);
+            report(backend, "baseline, one connection each", conns, &res[u][BASE_CONNS], &mean);
+        report(backend, "group commit (async)", 1, &res[u][GROUP], &one_mean);
+        report(backend, "group commit (async)", 16, &res[u][GROUP + 1], &mean);
+        top = report(backend, "group commit (async)", 256, &res[u][GROUP + 2], &mean);
+        fprintf(stderr,
+                "%s: 256 submitters %.1fx the baseline; one submitter's mean latency %.2fx "
+                "one commit\n",
+                backend, top / base, one_mean / base_mean);
     }
     return 0;
 }
