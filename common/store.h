@@ -325,7 +325,7 @@ int hw_store_token_list(struct hw_store *s, struct hw_store_token **out, size_t 
 struct hw_store_stats {
     uint64_t appended;   /* events written by hw_store_append[_async] */
     uint64_t duplicates; /* appends answered with an existing event */
-    uint64_t failed;     /* appends that returned or completed with an error */
+    uint64_t failed;     /* appends whose transaction failed (not those refused up front) */
     uint64_t commits;    /* transactions that committed appends */
 };
 
