@@ -80,7 +80,7 @@ struct hw_store_event {
     size_t body_len;         /* in */
     int verify;              /* in: enum hw_store_verify */
     const char *dedup_key;   /* in: provider delivery id; NULL or "" for none */
-    int64_t next_attempt_ms; /* in: first delivery time; 0 means received_ms */
+    int64_t next_attempt_ms; /* in: first delivery, 0 for received_ms; out: the next one */
     unsigned char body_sha256[HW_STORE_SHA256_LEN]; /* out: computed by append */
 
     int status;             /* out: enum hw_store_status */
