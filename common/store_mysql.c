@@ -195,12 +195,12 @@ static int my_connect(struct hw_my *b)
     mysql_options(b->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (!mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
                             CLIENT_FOUND_ROWS)) {
-        err = conn_fail(b, "connect");
-        if (err != HW_EUNAVAIL) {
-            /* Refused logins and unknown databases also leave the store unusable for now. */
-            b->down = 1;
-            err = HW_EUNAVAIL;
-        }
+        /* Refused logins and unknown databases also leave the store unusable for now. */
+        if (!b->down)
+            HW_WARN("store %s: MySQL unavailable: cannot connect: %s", u->name,
+                    mysql_error(b->conn));
+        b->down = 1;
+        err = HW_EUNAVAIL;
         goto fail;
     }
     /*
