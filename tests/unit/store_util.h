@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <mysql.h>
 #include <poll.h>
 #include <sqlite3.h>
@@ -48,6 +49,17 @@ static inline void tu_pause_ms(int ms)
     struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
 
     nanosleep(&t, NULL);
+}
+
+static inline int tu_rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+    return remove(path);
+}
+
+/* Removes the test directory and everything in it (SQLite files, a MariaDB datadir). */
+static inline void tu_remove_dir(void)
+{
+    nftw(tu_dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static inline void tu_init_dir(void)

@@ -862,6 +862,6 @@ int main(void)
     run_suite(NULL);
     if (mysql_url)
         run_suite(mysql_url);
-    rmdir(tu_dir);
+    tu_remove_dir();
     return 0;
 }

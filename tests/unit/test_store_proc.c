@@ -556,6 +556,6 @@ int main(void)
     run_backend(NULL);
     if (mysql_url)
         run_backend(mysql_url);
-    rmdir(tu_dir);
+    tu_remove_dir();
     return 0;
 }
