@@ -2,13 +2,31 @@
 #define HW_ID_H
 
 /*
- * Public event ids: "evt_" + 26 Crockford base32 characters holding a 48-bit
- * millisecond timestamp and 80 random bits, so ids sort by creation time.
- * Any thread (randomness from libsodium, which must be initialised).
+ * Public event ids: "evt_" followed by 26 characters of lowercase Crockford
+ * base32 (a ULID): a 48-bit Unix time in milliseconds, then 80 random bits
+ * from libsodium. Ids sort by creation time as plain strings (to the
+ * millisecond; within one millisecond the order is random).
  */
-#define HW_ID_LEN 30
+#include <stdint.h>
 
-/* Writes a new NUL-terminated id into out. */
+#define HW_ID_PREFIX     "evt_"
+#define HW_ID_PREFIX_LEN 4
+#define HW_ID_LEN        (HW_ID_PREFIX_LEN + 26)
+
+/*
+ * Writes a new id and its NUL into out, stamped with the current time.
+ * Never fails (libsodium's generator does not fail once initialised; the
+ * library is initialised on first use). Any thread.
+ */
 void hw_id_new(char out[HW_ID_LEN + 1]);
+
+/* Same as hw_id_new() with a given time in Unix milliseconds (for imports and tests). */
+void hw_id_new_at(char out[HW_ID_LEN + 1], uint64_t unix_ms);
+
+/*
+ * Returns 1 when s is a well-formed id (prefix, 26 valid digits in either
+ * case, time within 48 bits), 0 otherwise. Borrows s. Any thread.
+ */
+int hw_id_valid(const char *s);
 
 #endif

@@ -1,0 +1,107 @@
+#ifndef HW_STORE_MYSQL_H
+#define HW_STORE_MYSQL_H
+
+/*
+ * Inside the MySQL store backend: the connection state shared by
+ * store_mysql.c (connection, errors, transactions, schema steps) and
+ * store_mysql_events.c (operations on events, attempts and tokens). Every
+ * function here runs under the store handle's lock.
+ */
+#include <mysql.h>
+#include <stdint.h>
+
+#include "store_backend.h"
+
+/* Room for the statement around an event's bytes in one packet. */
+#define HW_MY_PACKET_SLACK (64u * 1024u)
+
+/* The most rows one INSERT statement carries. */
+#define HW_MY_ROWS_MAX 64
+
+/* The statements prepared once per connection. */
+enum hw_my_stmt {
+    HW_MY_INSERT,
+    HW_MY_INSERT_4,
+    HW_MY_INSERT_16,
+    HW_MY_INSERT_64,
+    HW_MY_FIND_DUP,
+    HW_MY_GET,
+    HW_MY_GET_SEQ,
+    HW_MY_CLAIM,
+    HW_MY_CLAIM_SOURCE,
+    HW_MY_LEASE,
+    HW_MY_FINISH,
+    HW_MY_ADD_ATTEMPT,
+    HW_MY_ATTEMPTS,
+    HW_MY_REQUEUE,
+    HW_MY_PURGE_ATTEMPTS,
+    HW_MY_PURGE_EVENTS,
+    HW_MY_TOKEN_ADD,
+    HW_MY_TOKEN_REVOKE,
+    HW_MY_TOKEN_LOOKUP,
+    HW_MY_TOKEN_LIST,
+    HW_MY_SCHEMA_RECORD,
+    HW_MY_COUNT,
+};
+
+struct hw_my {
+    const struct hw_store_url *url; /* borrowed from the handle */
+    MYSQL *conn;                    /* NULL while disconnected */
+    MYSQL_STMT *st[HW_MY_COUNT];    /* prepared on first use on this connection */
+    int broken;                     /* the connection failed; rebuild before next use */
+    int manual;                     /* autocommit is off (see hw_my_begin) */
+    int down;                       /* unavailability was logged; log the recovery */
+    int64_t retry_at_ms;            /* no reconnection attempt before this */
+    int64_t used_ms;                /* last successful use */
+    unsigned long max_packet;       /* the server's max_allowed_packet */
+    MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
+    int64_t body_len[HW_MY_ROWS_MAX];
+};
+
+/*
+ * Makes sure there is a usable connection in autocommit mode: rebuilds a
+ * broken one, checks one that sat idle, and while the server is away fails
+ * fast with HW_EUNAVAIL (one reconnection attempt per second at most).
+ * Returns 0 or HW_EUNAVAIL.
+ */
+int hw_my_ready(struct hw_my *b);
+
+/* Returns statement k prepared on the current connection, or NULL with *err set. */
+MYSQL_STMT *hw_my_stmt(struct hw_my *b, int k, int *err);
+
+/* Binds p (may be NULL) and executes st. Returns 0 or the mapped error. */
+int hw_my_execute(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, const char *what);
+
+/* Runs statement k with parameters p; *rows (may be NULL) gets the affected rows. */
+int hw_my_run(struct hw_my *b, int k, MYSQL_BIND *p, uint64_t *rows, const char *what);
+
+/*
+ * Maps st's error to our code: HW_EEXIST for a duplicate key (not logged),
+ * HW_EUNAVAIL when the connection or server is gone (marks it broken, logs
+ * once per outage) or on deadlock, HW_E2BIG, else HW_EIO (logged).
+ */
+int hw_my_stmt_fail(struct hw_my *b, MYSQL_STMT *st, const char *what);
+
+/* Transactions (be is a struct hw_my); see struct hw_store_ops. */
+int hw_my_begin(void *be);
+int hw_my_commit(void *be);
+void hw_my_rollback(void *be);
+
+/* Operations in store_mysql_events.c, as in struct hw_store_ops. */
+int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n);
+int hw_my_get(void *be, const char *id, struct hw_store_event **out);
+int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
+               struct hw_store_events *out);
+int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
+                int64_t lease_until_ms, size_t max, struct hw_store_events *out);
+int hw_my_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
+                         int64_t next_attempt_ms);
+int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
+int hw_my_requeue(void *be, const char *id, int64_t now_ms);
+int hw_my_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);
+int hw_my_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);
+int hw_my_token_revoke(void *be, const char *channel, unsigned *removed);
+int hw_my_token_lookup(void *be, const unsigned char *hash, char *channel);
+int hw_my_token_list(void *be, struct hw_store_token **out, size_t *n);
+
+#endif

@@ -1,0 +1,71 @@
+#ifndef HW_STORE_QUEUE_H
+#define HW_STORE_QUEUE_H
+
+/*
+ * The group-commit queue behind hw_store_append_async(): submitters on any
+ * thread queue appends; one store thread takes everything queued (within a
+ * batch cap) and hands the batch to a commit function; finished appends wait
+ * on a completion list until the owner polls, and the wake function tells
+ * the owner when to poll. The queue knows nothing of SQL.
+ */
+#include <stddef.h>
+
+#include "store.h"
+
+/* One queued append. */
+struct hw_store_pending {
+    struct hw_store_event ev;    /* fields point into copy */
+    struct hw_store_event *copy; /* owned until the commit is done */
+    size_t bytes;                /* counted against the byte cap */
+    struct hw_store_result res;  /* set by the commit function */
+    int err;                     /* set by the commit function */
+    hw_store_append_cb cb;
+    void *arg;
+    struct hw_store_pending *next;
+};
+
+/*
+ * Commits v[0..n) as well as it can and sets err and res in each. Runs on
+ * the store thread.
+ */
+typedef void (*hw_store_commit_fn)(void *ctx, struct hw_store_pending **v, size_t n);
+
+/* Called on the store thread as it starts (starting = 1) and before it ends (0). */
+typedef void (*hw_store_thread_fn)(void *ctx, int starting);
+
+struct hw_store_queue_cfg {
+    hw_store_commit_fn commit;
+    hw_store_thread_fn thread;
+    void *ctx;
+    hw_store_wake_fn wake;
+    void *wake_arg;
+    size_t max_items;   /* queued plus unpolled appends */
+    size_t max_bytes;   /* bytes of queued events */
+    size_t batch_items; /* most appends per commit */
+    size_t batch_bytes; /* most event bytes per commit (a larger event goes alone) */
+};
+
+struct hw_store_queue;
+
+/*
+ * Starts the store thread; *out receives the owned queue. Returns 0,
+ * HW_ENOMEM, or -errno from pthread_create. Any thread.
+ */
+int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_queue **out);
+
+/*
+ * Queues p (taken: freed by the queue after its callback ran). Returns 0, or
+ * HW_EFULL when a cap is reached (p is then still the caller's). Any thread.
+ */
+int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
+
+/* Runs the callbacks of finished appends on the calling thread; returns how many. */
+int hw_store_queue_poll(struct hw_store_queue *q);
+
+/*
+ * Lets the store thread commit everything queued, joins it, runs the
+ * remaining callbacks on the calling thread and frees q. NULL is ignored.
+ */
+void hw_store_queue_free(struct hw_store_queue *q);
+
+#endif

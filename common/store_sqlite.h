@@ -1,0 +1,87 @@
+#ifndef HW_STORE_SQLITE_H
+#define HW_STORE_SQLITE_H
+
+/*
+ * Inside the SQLite store backend: the connection shared by store_sqlite.c
+ * (open, errors, transactions, schema steps) and store_sqlite_events.c
+ * (operations on events, attempts and tokens). Every function here runs
+ * under the store handle's lock.
+ */
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "store_backend.h"
+
+/* The statements prepared once, on first use. */
+enum hw_lite_stmt {
+    HW_LITE_BEGIN,
+    HW_LITE_COMMIT,
+    HW_LITE_ROLLBACK,
+    HW_LITE_INSERT,
+    HW_LITE_FIND_DUP,
+    HW_LITE_GET,
+    HW_LITE_GET_SEQ,
+    HW_LITE_CLAIM,
+    HW_LITE_CLAIM_SOURCE,
+    HW_LITE_LEASE,
+    HW_LITE_FINISH,
+    HW_LITE_ADD_ATTEMPT,
+    HW_LITE_ATTEMPTS,
+    HW_LITE_REQUEUE,
+    HW_LITE_PURGE_ATTEMPTS,
+    HW_LITE_PURGE_EVENTS,
+    HW_LITE_TOKEN_ADD,
+    HW_LITE_TOKEN_REVOKE,
+    HW_LITE_TOKEN_LOOKUP,
+    HW_LITE_TOKEN_LIST,
+    HW_LITE_SCHEMA_RECORD,
+    HW_LITE_COUNT,
+};
+
+struct hw_lite {
+    sqlite3 *db;
+    const char *name; /* borrowed from the URL */
+    sqlite3_stmt *st[HW_LITE_COUNT];
+};
+
+/* Maps a SQLite result code to ours (-EROFS, -ENOSPC, -errno, HW_EIO, ...) and logs it. */
+int hw_lite_fail(struct hw_lite *b, int rc, const char *what);
+
+/* Returns cached statement k, or NULL with *err set. */
+sqlite3_stmt *hw_lite_stmt(struct hw_lite *b, int k, int *err);
+
+/* Steps st to completion and resets it. Returns 0 or the mapped error. */
+int hw_lite_run(struct hw_lite *b, sqlite3_stmt *st, const char *what);
+
+/* Binds n bytes as a blob (never SQL NULL, even when empty). */
+void hw_lite_bind_bytes(sqlite3_stmt *st, int i, const void *p, size_t n);
+
+/* Binds a string's bytes as a blob; NULL binds SQL NULL. */
+void hw_lite_bind_str(sqlite3_stmt *st, int i, const char *s);
+
+/* Column i of the current row as a NUL-terminated string; "" for NULL. */
+const char *hw_lite_col_str(sqlite3_stmt *st, int i);
+
+/* Transactions (be is a struct hw_lite); see struct hw_store_ops. */
+int hw_lite_begin(void *be);
+int hw_lite_commit(void *be);
+void hw_lite_rollback(void *be);
+
+/* Operations in store_sqlite_events.c, as in struct hw_store_ops. */
+int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n);
+int hw_lite_get(void *be, const char *id, struct hw_store_event **out);
+int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
+                 struct hw_store_events *out);
+int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
+                  int64_t lease_until_ms, size_t max, struct hw_store_events *out);
+int hw_lite_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
+                           int64_t next_attempt_ms);
+int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
+int hw_lite_requeue(void *be, const char *id, int64_t now_ms);
+int hw_lite_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);
+int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);
+int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed);
+int hw_lite_token_lookup(void *be, const unsigned char *hash, char *channel);
+int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n);
+
+#endif

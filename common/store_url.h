@@ -1,0 +1,34 @@
+#ifndef HW_STORE_URL_H
+#define HW_STORE_URL_H
+
+/*
+ * Store URL parsing: "sqlite:PATH" and
+ * "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH]" with percent-decoding.
+ * The parsed form owns its strings; the password is wiped on cleanup.
+ */
+
+enum hw_store_kind { HW_STORE_KIND_SQLITE = 1, HW_STORE_KIND_MYSQL = 2 };
+
+struct hw_store_url {
+    int kind;       /* enum hw_store_kind */
+    char *path;     /* sqlite: the database file */
+    char *user;     /* mysql */
+    char *password; /* mysql: from the URL or HOOKWIRE_MYSQL_PASSWORD; NULL for none */
+    char *host;     /* mysql: NULL when only a socket is given */
+    unsigned port;  /* mysql: 0 means the client's default (3306) */
+    char *db;       /* mysql */
+    char *socket;   /* mysql: NULL unless ?socket=PATH */
+    char *name;     /* the URL without its password, for logs */
+};
+
+/*
+ * Parses url (borrowed) into u (caller-owned; cleaned by
+ * hw_store_url_cleanup() even on failure). Returns 0, HW_ECONFIG with the
+ * reason logged (never the password), or HW_ENOMEM. Any thread.
+ */
+int hw_store_url_parse(const char *url, struct hw_store_url *u);
+
+/* Frees u's strings, wiping the password first. */
+void hw_store_url_cleanup(struct hw_store_url *u);
+
+#endif

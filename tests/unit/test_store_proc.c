@@ -1,0 +1,561 @@
+/*
+ * Event store tests that need more than one process or a failing database:
+ * durability across SIGKILL, two processes claiming from one store (never
+ * the same event; a dead holder's events return after the lease), MariaDB
+ * stopped and restarted under a running client (a dedicated server started
+ * with scripts/mariadb), and read-only or full SQLite files.
+ */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "err.h"
+#include "store.h"
+#include "store_util.h"
+
+static const char *g_mysql;
+
+/* --- durability ------------------------------------------------------------------------- */
+
+struct child_ctx {
+    int out_fd;
+    int inflight;
+};
+
+static void durable_done(void *arg, int err, const struct hw_store_result *res)
+{
+    struct child_ctx *c = arg;
+
+    c->inflight--;
+    if (err)
+        _exit(3);
+    /* Written only now, after the commit: every id the parent reads is durable. */
+    if (write(c->out_fd, res->id, HW_ID_LEN) != HW_ID_LEN)
+        _exit(4);
+}
+
+static void durable_child(const char *url, int out_fd)
+{
+    struct child_ctx c = { .out_fd = out_fd };
+    struct hw_store_event ev;
+    struct hw_store *s;
+    struct tu_wake w;
+    char body[1024];
+
+    tu_wake_init(&w);
+    if (hw_store_open(url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s))
+        _exit(2);
+    memset(body, 'd', sizeof(body));
+    tu_event(&ev, "durable", "");
+    ev.body = body;
+    ev.body_len = sizeof(body);
+    for (;;) {
+        while (c.inflight < 32) {
+            if (hw_store_append_async(s, &ev, durable_done, &c))
+                _exit(5);
+            c.inflight++;
+        }
+        tu_wake_poll(&w, s, 1000);
+    }
+}
+
+static void test_durability_sigkill(void)
+{
+    enum { WANT = 300 };
+    char(*ids)[HW_ID_LEN + 1] = calloc(100000, sizeof(*ids));
+    struct hw_store_event *got;
+    struct hw_store *s;
+    struct tu_db d;
+    int64_t deadline;
+    size_t n = 0;
+    int fd[2], status;
+    pid_t pid;
+
+    CHECK(ids != NULL);
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0); /* creates the schema */
+    hw_store_close(s);
+    CHECK_EQ(pipe(fd), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        durable_child(d.url, fd[1]);
+    }
+    close(fd[1]);
+    deadline = tu_now_ms() + 60000;
+    while (n < WANT) {
+        CHECK_EQ(read(fd[0], ids[n], HW_ID_LEN), HW_ID_LEN);
+        n++;
+        CHECK(tu_now_ms() < deadline);
+    }
+    /* Killed while it has further appends in flight. */
+    CHECK_EQ(kill(pid, SIGKILL), 0);
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* Completions reported before the kill still sit in the pipe. */
+    while (n < 100000 && read(fd[0], ids[n], HW_ID_LEN) == HW_ID_LEN)
+        n++;
+    close(fd[0]);
+
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(hw_store_get(s, ids[i], &got), 0);
+        CHECK_EQ(got->body_len, 1024);
+        hw_store_event_free(got);
+    }
+    fprintf(stderr, "    %zu completed appends all found after SIGKILL\n", n);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+    free(ids);
+}
+
+/* --- claims across processes -------------------------------------------------------------- */
+
+struct claim_rec {
+    char id[HW_ID_LEN];
+    char who;
+    int64_t lease_until_ms;
+};
+
+/* Claims in small batches until nothing is left, reporting and delivering each event. */
+static void claim_child(const char *url, int go_fd, int out_fd, char who)
+{
+    struct hw_store_attempt a = { .http_status = 200 };
+    struct hw_store_events l;
+    struct hw_store *s;
+    char c;
+
+    if (hw_store_open(url, NULL, &s))
+        _exit(2);
+    if (read(go_fd, &c, 1) < 0) /* both start together when the parent closes the pipe */
+        _exit(3);
+    for (;;) {
+        if (hw_store_claim(s, "race", 60000, 3, &l))
+            _exit(4);
+        if (l.n == 0)
+            break;
+        /* Delivering takes a moment, outside any transaction: the other claimer gets a turn. */
+        tu_pause_ms(2);
+        for (size_t i = 0; i < l.n; i++) {
+            struct claim_rec r = { .who = who, .lease_until_ms = l.v[i]->lease_until_ms };
+            memcpy(r.id, l.v[i]->id, HW_ID_LEN);
+            if (write(out_fd, &r, sizeof(r)) != sizeof(r))
+                _exit(5);
+            a.at_ms = tu_now_ms();
+            if (hw_store_record_attempt(s, l.v[i]->id, &a, HW_STORE_DELIVERED, 0))
+                _exit(6);
+        }
+        hw_store_events_cleanup(&l);
+    }
+    hw_store_close(s);
+    _exit(0);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    return memcmp(((const struct claim_rec *)a)->id, ((const struct claim_rec *)b)->id, HW_ID_LEN);
+}
+
+static void test_two_claimers(void)
+{
+    enum { M = 300 };
+    struct claim_rec recs[M + 10];
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s;
+    struct tu_db d;
+    int go[2], out[2], status, by_a = 0;
+    size_t n = 0;
+    pid_t pids[2];
+
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    tu_event(&ev, "race", "claim me");
+    for (int i = 0; i < M; i++)
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(pipe(go), 0);
+    CHECK_EQ(pipe(out), 0);
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        CHECK(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(go[1]);
+            close(out[0]);
+            claim_child(d.url, go[0], out[1], i ? 'B' : 'A');
+        }
+    }
+    close(go[0]);
+    close(out[1]);
+    close(go[1]);
+    while (n < M + 10 && read(out[0], &recs[n], sizeof(recs[n])) == sizeof(recs[n]))
+        n++;
+    close(out[0]);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(waitpid(pids[i], &status, 0), pids[i]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+
+    /* Every event was claimed exactly once between the two. */
+    CHECK_EQ(n, M);
+    qsort(recs, n, sizeof(recs[0]), cmp_rec);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            CHECK(memcmp(recs[i - 1].id, recs[i].id, HW_ID_LEN) != 0);
+        by_a += recs[i].who == 'A';
+    }
+    fprintf(stderr, "    %d claimed by A, %d by B, none twice\n", by_a, M - by_a);
+    CHECK(by_a > 0 && by_a < M);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
+/* Claims five events with a short lease, reports them, then waits to be killed. */
+static void lease_child(const char *url, int out_fd, int lease_ms)
+{
+    struct hw_store_events l;
+    struct hw_store *s;
+
+    if (hw_store_open(url, NULL, &s) || hw_store_claim(s, "lease", lease_ms, 5, &l) || l.n != 5)
+        _exit(2);
+    for (size_t i = 0; i < l.n; i++) {
+        struct claim_rec r = { .who = 'C', .lease_until_ms = l.v[i]->lease_until_ms };
+        memcpy(r.id, l.v[i]->id, HW_ID_LEN);
+        if (write(out_fd, &r, sizeof(r)) != sizeof(r))
+            _exit(3);
+    }
+    for (;;)
+        pause();
+}
+
+static int has_id(const struct claim_rec *recs, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(recs[i].id, id, HW_ID_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_lease_expiry(void)
+{
+    const int lease_ms = 1500;
+    struct claim_rec recs[5];
+    struct hw_store_events l;
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s;
+    struct tu_db d;
+    int out[2], status;
+    int64_t deadline, until = 0;
+    pid_t pid;
+
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    tu_event(&ev, "lease", "held by a process that dies");
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(pipe(out), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(out[0]);
+        lease_child(d.url, out[1], lease_ms);
+    }
+    close(out[1]);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(read(out[0], &recs[i], sizeof(recs[i])), sizeof(recs[i]));
+        if (recs[i].lease_until_ms > until)
+            until = recs[i].lease_until_ms;
+    }
+    close(out[0]);
+    CHECK_EQ(kill(pid, SIGKILL), 0);
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+
+    /* While the dead holder's leases run, only the other five are claimable. */
+    CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+    CHECK(tu_now_ms() < until); /* the check above ran inside the lease */
+    CHECK_EQ(l.n, 5);
+    for (size_t i = 0; i < l.n; i++)
+        CHECK(!has_id(recs, 5, l.v[i]->id));
+    hw_store_events_cleanup(&l);
+
+    /* After the lease expires they come back, all five, and not before. */
+    deadline = tu_now_ms() + 20000;
+    for (;;) {
+        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+        if (l.n)
+            break;
+        hw_store_events_cleanup(&l);
+        CHECK(tu_now_ms() < deadline);
+        tu_pause_ms(20);
+    }
+    CHECK(tu_now_ms() >= until);
+    CHECK_EQ(l.n, 5);
+    for (size_t i = 0; i < l.n; i++)
+        CHECK(has_id(recs, 5, l.v[i]->id));
+    hw_store_events_cleanup(&l);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
+/* --- MariaDB outage ------------------------------------------------------------------------ */
+
+static pid_t g_server_pid; /* the dedicated server, stopped on abort too */
+static char g_script[1024];
+
+static void stop_server_on_abort(int sig)
+{
+    if (g_server_pid > 0)
+        kill(g_server_pid, SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Runs scripts/mariadb ACTION DIR; on start, returns the TCP URL it printed in url. */
+static void mariadb_script(const char *action, const char *dir, char *url, size_t cap)
+{
+    char cmd[2048], line[2048];
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", g_script, action, dir);
+    p = popen(cmd, "r");
+    CHECK(p != NULL);
+    while (fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (url && strncmp(line, "HOOKWIRE_TEST_MYSQL_URL=", 24) == 0)
+            snprintf(url, cap, "%s", line + 24);
+        if (strncmp(line, "HOOKWIRE_TEST_MYSQL_PID=", 24) == 0)
+            g_server_pid = (pid_t)strtol(line + 24, NULL, 10);
+    }
+    CHECK_EQ(pclose(p), 0);
+    if (strcmp(action, "stop") == 0)
+        g_server_pid = 0;
+}
+
+static void find_script(void)
+{
+    const char *src = getenv("HW_SOURCE");
+    const char *fx = getenv("HW_FIXTURES");
+
+    if (src)
+        snprintf(g_script, sizeof(g_script), "%s/scripts/mariadb", src);
+    else
+        snprintf(g_script, sizeof(g_script), "%s/../../scripts/mariadb",
+                 fx ? fx : "tests/fixtures");
+    if (access(g_script, X_OK) != 0) {
+        fprintf(stderr, "cannot run %s: set HW_SOURCE or HW_FIXTURES\n", g_script);
+        abort();
+    }
+}
+
+struct outcome {
+    int calls, err;
+};
+
+static void on_outcome(void *arg, int err, const struct hw_store_result *res)
+{
+    struct outcome *o = arg;
+
+    o->calls++;
+    o->err = err;
+}
+
+static void test_mysql_outage(void)
+{
+    struct hw_store_event ev, *got;
+    struct hw_store_result r;
+    struct hw_store_events l;
+    struct hw_store_filter f = { 0 };
+    struct tu_wake w;
+    struct hw_store *s;
+    char dir[512], url[2048] = "", first[HW_ID_LEN + 1];
+    int64_t t0, deadline;
+    int err, tries = 0;
+    struct outcome dn = { 0 };
+
+    find_script();
+    snprintf(dir, sizeof(dir), "%s/outage-mariadb", tu_dir);
+    signal(SIGABRT, stop_server_on_abort);
+    mariadb_script("start", dir, url, sizeof(url));
+    CHECK(url[0] != '\0');
+
+    tu_wake_init(&w);
+    CHECK_EQ(hw_store_open(url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s),
+             0);
+    tu_event(&ev, "outage", "before");
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    memcpy(first, r.id, sizeof(first));
+
+    mariadb_script("stop", dir, NULL, 0);
+
+    /* Down: appends fail with "unavailable", the first within the connect timeout... */
+    t0 = tu_now_ms();
+    CHECK_EQ(hw_store_append(s, &ev, &r), HW_EUNAVAIL);
+    CHECK(tu_now_ms() - t0 < 5000);
+    /* ...and the following ones at once, without waiting on the network. */
+    t0 = tu_now_ms();
+    CHECK_EQ(hw_store_append(s, &ev, &r), HW_EUNAVAIL);
+    CHECK_EQ(hw_store_append(s, &ev, &r), HW_EUNAVAIL);
+    CHECK(tu_now_ms() - t0 < 500);
+    CHECK_EQ(hw_store_append_async(s, &ev, on_outcome, &dn), 0);
+    deadline = tu_now_ms() + 10000;
+    while (!dn.calls) {
+        tu_wake_poll(&w, s, 200);
+        CHECK(tu_now_ms() < deadline);
+    }
+    CHECK_EQ(dn.err, HW_EUNAVAIL);
+    CHECK_EQ(hw_store_ping(s), HW_EUNAVAIL);
+    CHECK_EQ(hw_store_list(s, &f, &l), HW_EUNAVAIL);
+
+    /* Back: the same handle reconnects by itself. */
+    mariadb_script("start", dir, NULL, 0);
+    deadline = tu_now_ms() + 30000;
+    while ((err = hw_store_append(s, &ev, &r)) != 0) {
+        CHECK_EQ(err, HW_EUNAVAIL);
+        CHECK(tu_now_ms() < deadline);
+        tries++;
+        tu_pause_ms(50);
+    }
+    fprintf(stderr, "    reconnected after %d failed appends\n", tries);
+    dn.calls = 0;
+    CHECK_EQ(hw_store_append_async(s, &ev, on_outcome, &dn), 0);
+    while (!dn.calls) {
+        tu_wake_poll(&w, s, 200);
+        CHECK(tu_now_ms() < deadline);
+    }
+    CHECK_EQ(dn.err, 0);
+    CHECK_EQ(hw_store_get(s, first, &got), 0);
+    CHECK_STR(got->body, "before");
+    hw_store_event_free(got);
+    CHECK_EQ(hw_store_ping(s), 0);
+    hw_store_close(s);
+    tu_wake_cleanup(&w);
+    mariadb_script("stop", dir, NULL, 0);
+    signal(SIGABRT, SIG_DFL);
+}
+
+/* --- SQLite file errors -------------------------------------------------------------------- */
+
+/* Runs fn in a child process and requires it to exit 0 (used to drop privileges or limits). */
+static void in_child(void (*fn)(const char *), const char *arg)
+{
+    int status;
+    pid_t pid = fork();
+
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fn(arg);
+        _exit(0);
+    }
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
+static void open_read_only(const char *url)
+{
+    struct hw_store *s = NULL;
+
+    /* root writes through any mode bits, so become nobody to meet a read-only file. */
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        _exit(10);
+    if (hw_store_open(url, NULL, &s) != -EROFS)
+        _exit(11);
+}
+
+static void test_sqlite_read_only(void)
+{
+    char dir[512], path[600], url[700];
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s;
+
+    snprintf(dir, sizeof(dir), "%s/ro", tu_dir);
+    CHECK_EQ(mkdir(dir, 0755), 0);
+    CHECK_EQ(chmod(tu_dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/events.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    CHECK_EQ(hw_store_open(url, NULL, &s), 0);
+    tu_event(&ev, "ro", "x");
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    hw_store_close(s);
+    CHECK_EQ(chmod(path, 0444), 0);
+    CHECK_EQ(chmod(dir, 0555), 0);
+    in_child(open_read_only, url);
+    CHECK_EQ(chmod(dir, 0755), 0);
+    CHECK_EQ(chmod(tu_dir, 0700), 0);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void append_until_full(const char *url)
+{
+    struct rlimit lim = { .rlim_cur = 512 * 1024, .rlim_max = 512 * 1024 };
+    static char body[16384];
+    struct hw_store_event ev, *got;
+    struct hw_store_result r, first;
+    struct hw_store *s;
+    int err = 0;
+
+    /* The file-size limit makes the disk "full" for this process only. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0 || hw_store_open(url, NULL, &s) != 0)
+        _exit(10);
+    memset(body, 'f', sizeof(body));
+    tu_event(&ev, "full", "");
+    ev.body = body;
+    ev.body_len = sizeof(body);
+    if (hw_store_append(s, &ev, &first) != 0)
+        _exit(11);
+    for (int i = 0; i < 100 && !err; i++)
+        err = hw_store_append(s, &ev, &r);
+    fprintf(stderr, "    full file: %s\n", hw_strerror(err));
+    if (err != -ENOSPC && err != -EFBIG)
+        _exit(12);
+    /* What was committed before stays readable. */
+    if (hw_store_get(s, first.id, &got) != 0 || got->body_len != sizeof(body))
+        _exit(13);
+    hw_store_event_free(got);
+    hw_store_close(s);
+}
+
+static void test_sqlite_full(void)
+{
+    struct tu_db d;
+    struct hw_store *s;
+
+    tu_db_fresh(&d, NULL);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    hw_store_close(s);
+    in_child(append_until_full, d.url);
+    tu_db_drop(&d, NULL);
+}
+
+static void run_backend(const char *mysql_url)
+{
+    g_mysql = mysql_url;
+    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
+    RUN(test_durability_sigkill);
+    RUN(test_two_claimers);
+    RUN(test_lease_expiry);
+    if (mysql_url) {
+        RUN(test_mysql_outage);
+    } else {
+        RUN(test_sqlite_read_only);
+        RUN(test_sqlite_full);
+    }
+}
+
+int main(void)
+{
+    const char *mysql_url = tu_mysql_url();
+
+    tu_init_dir();
+    run_backend(NULL);
+    if (mysql_url)
+        run_backend(mysql_url);
+    tu_remove_dir();
+    return 0;
+}
