@@ -24,6 +24,7 @@ static const struct {
     [HW_ERRC_AGENT_DISCONNECTED] = { "HW_AGENT_DISCONNECTED", 502,
                                      "the agent disconnected during the request" },
     [HW_ERRC_AGENT_OFFLINE] = { "HW_AGENT_OFFLINE", 503, "no agent is connected" },
+    [HW_ERRC_STORE_UNAVAILABLE] = { "HW_STORE_UNAVAILABLE", 503, "storage is unavailable" },
     [HW_ERRC_LOCAL_TIMEOUT] = { "HW_LOCAL_TIMEOUT", 504, "the local app did not answer in time" },
 };
 

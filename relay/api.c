@@ -98,6 +98,12 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
         HW_WARN("conn=%s tunnel upgrade refused: %s", peer,
                 rc == HW_EAUTH ? "missing or invalid token" : hw_strerror(rc));
         r->metrics.agent_rejected++;
+        if (rc != HW_EAUTH) {
+            /* The store failed, not the agent: a 503 makes it retry instead of giving up. */
+            r->metrics.errors[HW_ERRC_STORE_UNAVAILABLE]++;
+            respond_error(wsi, HW_ERRC_STORE_UNAVAILABLE);
+            return 1;
+        }
         r->metrics.errors[HW_ERRC_UNAUTHORIZED]++;
         respond_error(wsi, HW_ERRC_UNAUTHORIZED);
         return 1;

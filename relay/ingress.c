@@ -182,10 +182,17 @@ static void dispatch(struct ingress_conn *c)
 
         memcpy(name, c->channel, c->channel_len);
         name[c->channel_len] = '\0';
-        if (relay_tokens_channel_exists(r->tokens, name) == 0)
+        switch (relay_tokens_channel_exists(r->tokens, name)) {
+        case 0:
             respond_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
-        else
+            break;
+        case 1:
             respond_error(c, HW_ERRC_AGENT_OFFLINE, "Retry-After: 30\r\n");
+            break;
+        default:
+            respond_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
+            break;
+        }
         return;
     }
     mux = relay_agent_mux(agent);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "relay.h"
 #include "server.h"
+#include "store.h"
 #include "tokens.h"
 #include "url.h"
 
@@ -84,7 +85,14 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (!base || !r.channels || relay_tokens_open(r.cfg.store, &r.tokens) || relay_server_start(&r))
+    if (!base || !r.channels)
+        goto out;
+    if (hw_store_open(r.cfg.store, NULL, &r.store)) {
+        fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
+        goto out;
+    }
+    r.tokens = relay_tokens_new(r.store);
+    if (!r.tokens || relay_server_start(&r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));
@@ -102,7 +110,8 @@ int main(int argc, char **argv)
 out:
     loop_context = NULL;
     relay_server_stop(&r);
-    relay_tokens_close(r.tokens);
+    relay_tokens_free(r.tokens);
+    hw_store_close(r.store);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);
     free(base);

@@ -13,6 +13,7 @@
 #include "metrics.h"
 
 struct relay_tokens;
+struct hw_store;
 struct relay_channels;
 struct relay_edge;
 
@@ -21,6 +22,7 @@ struct relay {
     struct lws_context *context;
     struct lws_vhost *public_vhost;
     struct lws_vhost *tunnel_vhost;
+    struct hw_store *store; /* tokens (and, later, the offline queue) */
     struct relay_tokens *tokens;
     struct relay_channels *channels;
     struct relay_edge *edge; /* [channel NAME] signature checks */

@@ -1,12 +1,11 @@
 /*
- * Agent tokens in the relay's SQLite store: a new token is 32 random bytes
+ * Agent tokens on top of the event store: a new token is 32 random bytes
  * shown once as "hwt_" + base64url; the store keeps only its SHA-256. Also
  * the `hookwire-relay token ...` subcommands. Service thread, or the CLI.
  */
 #include "tokens.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,121 +13,109 @@
 
 #include "channels.h"
 #include "err.h"
+#include "store.h"
+
+#define LIST_TTL_MS 1000
 
 struct relay_tokens {
-    sqlite3 *db;
-    sqlite3_stmt *lookup;
-    sqlite3_stmt *exists;
+    struct hw_store *store;
+    struct hw_store_token *list; /* cached token list, for channel_exists */
+    size_t nlist;
+    int64_t list_at_ms;
 };
 
-#define HASH_HEX_LEN (crypto_hash_sha256_BYTES * 2)
-
-static void token_hash(const char *token, size_t len, char hex[HASH_HEX_LEN + 1])
+static int64_t now_ms(void)
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
+    struct timespec ts;
 
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void token_hash(const char *token, size_t len, unsigned char h[HW_STORE_SHA256_LEN])
+{
     crypto_hash_sha256(h, (const unsigned char *)token, len);
-    sodium_bin2hex(hex, HASH_HEX_LEN + 1, h, sizeof(h));
 }
 
-int relay_tokens_open(const char *url, struct relay_tokens **out)
+struct relay_tokens *relay_tokens_new(struct hw_store *store)
 {
-    struct relay_tokens *t;
-    const char *path;
+    struct relay_tokens *t = calloc(1, sizeof(*t));
 
-    if (strncmp(url, "sqlite:", 7) != 0) {
-        fprintf(stderr, "--store %s: only sqlite:PATH stores are supported by the relay\n", url);
-        return HW_EINVAL;
-    }
-    path = url + 7;
-    t = calloc(1, sizeof(*t));
-    if (!t)
-        return HW_ENOMEM;
-    if (sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK ||
-        sqlite3_busy_timeout(t->db, 5000) != SQLITE_OK ||
-        sqlite3_exec(t->db,
-                     "PRAGMA journal_mode=WAL;"
-                     "CREATE TABLE IF NOT EXISTS relay_tokens ("
-                     " channel TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
-                     " created_at INTEGER NOT NULL)",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(t->db, "SELECT channel FROM relay_tokens WHERE token_hash = ?", -1,
-                           &t->lookup, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(t->db, "SELECT 1 FROM relay_tokens WHERE channel = ?", -1, &t->exists,
-                           NULL) != SQLITE_OK) {
-        fprintf(stderr, "%s: cannot open store: %s\n", path, sqlite3_errmsg(t->db));
-        relay_tokens_close(t);
-        return HW_EIO;
-    }
-    *out = t;
-    return 0;
+    if (t)
+        t->store = store;
+    return t;
 }
 
-void relay_tokens_close(struct relay_tokens *t)
+void relay_tokens_free(struct relay_tokens *t)
 {
     if (!t)
         return;
-    sqlite3_finalize(t->lookup);
-    sqlite3_finalize(t->exists);
-    sqlite3_close(t->db);
+    free(t->list);
     free(t);
 }
 
 int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len, char *channel,
                         size_t cap)
 {
-    char hex[HASH_HEX_LEN + 1];
+    unsigned char h[HW_STORE_SHA256_LEN];
+    char name[HW_STORE_NAME_MAX + 1];
     int rc;
 
-    token_hash(token, token_len, hex);
-    sqlite3_bind_text(t->lookup, 1, hex, -1, SQLITE_STATIC);
-    rc = sqlite3_step(t->lookup);
-    if (rc == SQLITE_ROW)
-        snprintf(channel, cap, "%s", (const char *)sqlite3_column_text(t->lookup, 0));
-    sqlite3_reset(t->lookup);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? HW_ENOTFOUND : HW_EIO;
+    token_hash(token, token_len, h);
+    rc = hw_store_token_lookup(t->store, h, name);
+    if (rc == 0)
+        snprintf(channel, cap, "%s", name);
+    return rc;
 }
 
 int relay_tokens_channel_exists(struct relay_tokens *t, const char *channel)
 {
-    int rc;
+    int64_t now = now_ms();
 
-    sqlite3_bind_text(t->exists, 1, channel, -1, SQLITE_STATIC);
-    rc = sqlite3_step(t->exists);
-    sqlite3_reset(t->exists);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : HW_EIO;
+    if (!t->list_at_ms || now - t->list_at_ms > LIST_TTL_MS) {
+        struct hw_store_token *list = NULL;
+        size_t n = 0;
+        int rc = hw_store_token_list(t->store, &list, &n);
+
+        if (rc)
+            return rc;
+        free(t->list);
+        t->list = list;
+        t->nlist = n;
+        t->list_at_ms = now;
+    }
+    for (size_t i = 0; i < t->nlist; i++)
+        if (strcmp(t->list[i].channel, channel) == 0)
+            return 1;
+    return 0;
 }
 
-static int cmd_add(struct relay_tokens *t, const char *channel)
+static int cmd_add(struct hw_store *s, const char *channel)
 {
-    unsigned char raw[32];
-    char token[4 + 64], hex[HASH_HEX_LEN + 1];
-    sqlite3_stmt *st;
-    int rc;
+    unsigned char raw[32], h[HW_STORE_SHA256_LEN];
+    char token[4 + 64];
+    struct relay_tokens *t = relay_tokens_new(s);
+    int rc = t ? relay_tokens_channel_exists(t, channel) : HW_ENOMEM;
 
+    relay_tokens_free(t);
+    if (rc == 1) {
+        fprintf(stderr, "channel %s already has a token; revoke it first\n", channel);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cannot read tokens: %s\n", hw_strerror(rc));
+        return 1;
+    }
     randombytes_buf(raw, sizeof(raw));
     memcpy(token, "hwt_", 4);
     sodium_bin2base64(token + 4, sizeof(token) - 4, raw, sizeof(raw),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
-    token_hash(token, strlen(token), hex);
-    if (sqlite3_prepare_v2(t->db,
-                           "INSERT INTO relay_tokens (channel, token_hash, created_at) "
-                           "VALUES (?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return 1;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT) {
-        fprintf(stderr, "channel %s already has a token; revoke it first\n", channel);
-        return 1;
-    }
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "cannot store token: %s\n", sqlite3_errmsg(t->db));
+    token_hash(token, strlen(token), h);
+    rc = hw_store_token_add(s, channel, h);
+    if (rc) {
+        sodium_memzero(token, sizeof(token));
+        fprintf(stderr, "cannot store token: %s\n", hw_strerror(rc));
         return 1;
     }
     /* The token is printed once, here, and never stored. */
@@ -137,42 +124,39 @@ static int cmd_add(struct relay_tokens *t, const char *channel)
     return 0;
 }
 
-static int cmd_list(struct relay_tokens *t)
+static int cmd_list(struct hw_store *s)
 {
-    sqlite3_stmt *st;
+    struct hw_store_token *list = NULL;
+    size_t n = 0;
+    int rc = hw_store_token_list(s, &list, &n);
 
-    if (sqlite3_prepare_v2(t->db, "SELECT channel, created_at FROM relay_tokens ORDER BY channel",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (rc) {
+        fprintf(stderr, "cannot list tokens: %s\n", hw_strerror(rc));
         return 1;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        time_t created = (time_t)sqlite3_column_int64(st, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        time_t created = (time_t)(list[i].created_ms / 1000);
         struct tm tm;
         char ts[32];
 
         gmtime_r(&created, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%s\t%s\n", (const char *)sqlite3_column_text(st, 0), ts);
+        printf("%s\t%s\n", list[i].channel, ts);
     }
-    sqlite3_finalize(st);
+    free(list);
     return 0;
 }
 
-static int cmd_revoke(struct relay_tokens *t, const char *channel)
+static int cmd_revoke(struct hw_store *s, const char *channel)
 {
-    sqlite3_stmt *st;
-    int rc;
+    unsigned removed = 0;
+    int rc = hw_store_token_revoke(s, channel, &removed);
 
-    if (sqlite3_prepare_v2(t->db, "DELETE FROM relay_tokens WHERE channel = ?", -1, &st, NULL) !=
-        SQLITE_OK)
-        return 1;
-    sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        fprintf(stderr, "cannot revoke: %s\n", sqlite3_errmsg(t->db));
+    if (rc) {
+        fprintf(stderr, "cannot revoke: %s\n", hw_strerror(rc));
         return 1;
     }
-    if (sqlite3_changes(t->db) == 0) {
+    if (!removed) {
         fprintf(stderr, "channel %s has no token\n", channel);
         return 1;
     }
@@ -182,9 +166,9 @@ static int cmd_revoke(struct relay_tokens *t, const char *channel)
 
 int relay_tokens_command(const char *url, int argc, char **argv)
 {
-    struct relay_tokens *t;
+    struct hw_store *s;
     const char *verb = argc > 1 ? argv[1] : "";
-    int status = 2;
+    int status;
 
     if (!((strcmp(verb, "add") == 0 || strcmp(verb, "revoke") == 0) && argc == 3) &&
         !(strcmp(verb, "list") == 0 && argc == 2)) {
@@ -196,14 +180,16 @@ int relay_tokens_command(const char *url, int argc, char **argv)
         fprintf(stderr, "invalid channel name \"%s\": use 1-63 of a-z, 0-9 and -\n", argv[2]);
         return 2;
     }
-    if (relay_tokens_open(url, &t))
+    if (hw_store_open(url, NULL, &s)) {
+        fprintf(stderr, "cannot open store %s\n", url);
         return 1;
+    }
     if (strcmp(verb, "add") == 0)
-        status = cmd_add(t, argv[2]);
+        status = cmd_add(s, argv[2]);
     else if (strcmp(verb, "list") == 0)
-        status = cmd_list(t);
+        status = cmd_list(s);
     else
-        status = cmd_revoke(t, argv[2]);
-    relay_tokens_close(t);
+        status = cmd_revoke(s, argv[2]);
+    hw_store_close(s);
     return status;
 }

@@ -49,7 +49,7 @@ int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64]
         tok++;
     rc = relay_tokens_lookup(r->tokens, tok, strlen(tok), channel, 64);
     sodium_memzero(auth, sizeof(auth));
-    if (rc == HW_ENOTFOUND)
+    if (rc == HW_ENOTFOUND || rc == HW_EINVAL)
         return HW_EAUTH;
     return rc;
 }

@@ -169,9 +169,14 @@ class Proc:
                 print("    " + line)
 
 
+def store_url(store):
+    """A store given as a path means a SQLite file; a URL (mysql://...) is used as is."""
+    return store if store.startswith(("sqlite:", "mysql://")) else "sqlite:" + store
+
+
 def relay_cli(env, store, *args):
-    """Runs `hookwire-relay --store sqlite:STORE ARGS...`; returns CompletedProcess (text)."""
-    return subprocess.run([RELAY_BIN, "--store", "sqlite:" + store] + list(args), cwd=env.dir,
+    """Runs `hookwire-relay --store STORE ARGS...`; returns CompletedProcess (text)."""
+    return subprocess.run([RELAY_BIN, "--store", store_url(store)] + list(args), cwd=env.dir,
                           capture_output=True, text=True, timeout=30)
 
 
@@ -210,7 +215,7 @@ class Relay:
             name = self.name if self.starts == 1 else "%s-%d" % (self.name, self.starts)
             self.proc = Proc(self.env, name, [
                 RELAY_BIN, "--listen", "%s:%d" % (LOCALHOST, self.port), "--tunnel-listen",
-                "%s:%d" % (LOCALHOST, self.tunnel_port), "--store", "sqlite:" + self.store
+                "%s:%d" % (LOCALHOST, self.tunnel_port), "--store", store_url(self.store)
             ] + self.args)
             if self._wait_ready():
                 return self
