@@ -49,9 +49,12 @@ void hw_buf_truncate(struct hw_buf *b, size_t n);
 /* Empties the buffer but keeps its storage. */
 void hw_buf_reset(struct hw_buf *b);
 
+/* The first unread byte; for a buffer that never held any, an empty string. */
 static inline char *hw_buf_head(const struct hw_buf *b)
 {
-    return b->data + b->off;
+    static char nothing[1];
+
+    return b->data ? b->data + b->off : nothing;
 }
 
 static inline size_t hw_buf_size(const struct hw_buf *b)
