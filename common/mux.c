@@ -28,6 +28,7 @@ struct hw_mux_stream {
     uint32_t consumed;   /* bytes consumed since the last WINDOW we sent */
     unsigned end_queued : 1, end_sent : 1, in_end : 1, ready : 1, drain_wanted : 1;
     unsigned closing : 1; /* closed by the program; freed once END is sent */
+    unsigned head_in : 1; /* the peer's head (REQUEST or RESPONSE) has arrived */
     struct hw_mux_stream *hnext;
     struct hw_mux_stream *rnext, *rprev;
 };
@@ -244,18 +245,23 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
         s = stream_new(m, f->stream);
         if (!s)
             return HW_ENOMEM;
+        s->head_in = 1;
         m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_RESPONSE:
         if (m->role != HW_MUX_RELAY || f->stream > m->last_id)
             return HW_EPROTO;
-        if (s)
-            m->cb.on_head(m, s, f);
+        if (!s || s->closing)
+            return 0;
+        if (s->head_in)
+            return HW_EPROTO; /* one RESPONSE per stream */
+        s->head_in = 1;
+        m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_DATA:
         if (!s || s->closing)
             return 0; /* the stream was closed here; the peer had not heard yet */
-        if ((int64_t)f->len > s->recv_window || s->in_end)
+        if ((int64_t)f->len > s->recv_window || s->in_end || !s->head_in)
             return HW_EPROTO;
         s->recv_window -= f->len;
         if (f->len)
@@ -264,7 +270,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_END:
         if (!s || s->closing)
             return 0;
-        if (s->in_end)
+        if (s->in_end || !s->head_in)
             return HW_EPROTO;
         s->in_end = 1;
         m->cb.on_end(m, s);
@@ -427,7 +433,11 @@ size_t hw_mux_send_room(const struct hw_mux_stream *s)
 
 int hw_mux_send_body(struct hw_mux_stream *s, const void *p, size_t n)
 {
-    int err = hw_buf_append(&s->body, p, n);
+    int err;
+
+    if (s->end_queued)
+        return HW_EINVAL;
+    err = hw_buf_append(&s->body, p, n);
 
     if (err == HW_E2BIG)
         s->drain_wanted = 1;
@@ -440,6 +450,8 @@ int hw_mux_send_body_buf(struct hw_mux_stream *s, struct hw_buf *b)
 {
     struct hw_buf empty;
 
+    if (s->end_queued)
+        return HW_EINVAL;
     if (hw_buf_size(&s->body))
         return hw_mux_send_body(s, hw_buf_head(b), hw_buf_size(b));
     hw_buf_cleanup(&s->body);

@@ -84,7 +84,11 @@ int hw_mux_send_control(struct hw_mux *m, uint8_t type, const void *p, size_t le
 /* Relay only: queues the HELLO that opens the tunnel. */
 int hw_mux_send_hello(struct hw_mux *m, const struct hw_msg_hello *h);
 
-/* Relay only: opens a new stream with the next id. NULL when out of memory. */
+/*
+ * Relay only: opens a new stream with the next id. NULL when out of memory.
+ * Ids must reach the agent in increasing order, so queue each stream's
+ * REQUEST before opening the next stream.
+ */
 struct hw_mux_stream *hw_mux_stream_open(struct hw_mux *m, void *user);
 
 uint32_t hw_mux_stream_id(const struct hw_mux_stream *s);
@@ -96,9 +100,9 @@ int hw_mux_send_request(struct hw_mux_stream *s, const struct hw_msg_request *re
 int hw_mux_send_response(struct hw_mux_stream *s, const struct hw_msg_response *resp);
 
 /*
- * Queues body bytes (copied). Returns 0, or HW_E2BIG when more than the
- * body_cap would be buffered: wait for on_drain. hw_mux_send_room() says how
- * many bytes fit now.
+ * Queues body bytes (copied). Returns 0, HW_EINVAL after END was queued, or
+ * HW_E2BIG when more than the body_cap would be buffered: wait for on_drain. hw_mux_send_room()
+ * says how many bytes fit now.
  */
 int hw_mux_send_body(struct hw_mux_stream *s, const void *p, size_t n);
 size_t hw_mux_send_room(const struct hw_mux_stream *s);

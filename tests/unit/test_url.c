@@ -1,0 +1,227 @@
+/*
+ * Unit tests for common/url.c: http, https, ws and wss URLs with default and
+ * explicit ports, bracketed IPv6 hosts, paths and queries, the rejections
+ * promised for each part, and HOST:PORT listen addresses. Single-threaded.
+ */
+#include "url.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "err.h"
+
+static void check_url(const char *s, const char *scheme, const char *host, int port,
+                      const char *path, int tls)
+{
+    struct hw_url u;
+
+    memset(&u, 0x5a, sizeof(u));
+    if (hw_url_parse(s, &u) != 0) {
+        fprintf(stderr, "rejected: %s\n", s);
+        CHECK(0);
+    }
+    CHECK_STR(u.scheme, scheme);
+    CHECK_STR(u.host, host);
+    CHECK_EQ(u.port, port);
+    CHECK_STR(u.path, path);
+    CHECK_EQ(u.tls, tls);
+}
+
+static void check_bad_url(const char *s)
+{
+    struct hw_url u;
+
+    if (hw_url_parse(s, &u) != HW_EINVAL) {
+        fprintf(stderr, "accepted: %s\n", s);
+        CHECK(0);
+    }
+}
+
+static void test_schemes_and_ports(void)
+{
+    check_url("http://example.com", "http", "example.com", 80, "/", 0);
+    check_url("https://example.com", "https", "example.com", 443, "/", 1);
+    check_url("ws://example.com", "ws", "example.com", 80, "/", 0);
+    check_url("wss://example.com", "wss", "example.com", 443, "/", 1);
+    check_url("http://localhost:3000", "http", "localhost", 3000, "/", 0);
+    check_url("https://relay.example.com:8443/", "https", "relay.example.com", 8443, "/", 1);
+    check_url("ws://127.0.0.1:8080/tunnel", "ws", "127.0.0.1", 8080, "/tunnel", 0);
+    check_url("wss://relay.example.com:443/tunnel", "wss", "relay.example.com", 443, "/tunnel", 1);
+    /* An explicit port that differs from the default keeps TLS from the scheme. */
+    check_url("https://h:80/", "https", "h", 80, "/", 1);
+    check_url("http://h:443/", "http", "h", 443, "/", 0);
+    check_url("http://h:1/", "http", "h", 1, "/", 0);
+    check_url("http://h:65535/", "http", "h", 65535, "/", 0);
+}
+
+static void test_ipv6_hosts(void)
+{
+    check_url("http://[::1]/", "http", "::1", 80, "/", 0);
+    check_url("http://[::1]:3000/hook", "http", "::1", 3000, "/hook", 0);
+    check_url("wss://[2001:db8::1]:9443/t?x=1", "wss", "2001:db8::1", 9443, "/t?x=1", 1);
+    check_url("https://[fe80::1]", "https", "fe80::1", 443, "/", 1);
+}
+
+static void test_paths_and_queries(void)
+{
+    check_url("http://h/a/b/c.json", "http", "h", 80, "/a/b/c.json", 0);
+    check_url("http://h/hooks/stripe?x=1&y=%20", "http", "h", 80, "/hooks/stripe?x=1&y=%20", 0);
+    check_url("http://h?q=1", "http", "h", 80, "/?q=1", 0);
+    check_url("http://h:81?q=1", "http", "h", 81, "/?q=1", 0);
+    check_url("http://h/", "http", "h", 80, "/", 0);
+    check_url("http://h//double", "http", "h", 80, "//double", 0);
+    /* A fragment is never part of a request target. */
+    check_url("http://h#frag", "http", "h", 80, "/", 0);
+    check_url("http://h:8080#frag", "http", "h", 8080, "/", 0);
+    check_url("http://h/p?q=1#frag", "http", "h", 80, "/p?q=1", 0);
+    check_url("http://h/p#frag", "http", "h", 80, "/p", 0);
+}
+
+static void test_url_rejects(void)
+{
+    check_bad_url("");
+    check_bad_url("example.com");
+    check_bad_url("example.com:80/path");
+    check_bad_url("ftp://example.com/");
+    check_bad_url("htt://example.com/");
+    check_bad_url("httpss://example.com/");
+    check_bad_url("http:/example.com/");
+    check_bad_url("http:example.com");
+    check_bad_url("://example.com/");
+    /* Empty host. */
+    check_bad_url("http://");
+    check_bad_url("http:///path");
+    check_bad_url("http://:80/");
+    check_bad_url("http://?q");
+    check_bad_url("http://[]/");
+    check_bad_url("http://[]:80/");
+    /* Bad ports. */
+    check_bad_url("http://h:/");
+    check_bad_url("http://h:abc/");
+    check_bad_url("http://h:80a/");
+    check_bad_url("http://h:-1/");
+    check_bad_url("http://h:+80/");
+    check_bad_url("http://h: 80/");
+    check_bad_url("http://h:65536/");
+    check_bad_url("http://h:99999/");
+    check_bad_url("http://h:123456/");
+    check_bad_url("http://h:000080/");
+    check_bad_url("http://h:99999999999999999999/");
+    /* Broken brackets. */
+    check_bad_url("http://[::1/");
+    check_bad_url("http://[::1]x/");
+    check_bad_url("http://[::1]:/");
+    check_bad_url("http://[::1]80/");
+}
+
+static void test_url_lengths(void)
+{
+    char s[2200], want[1100];
+    struct hw_url u;
+    size_t n;
+
+    /* A host of 255 bytes fits; 256 does not. */
+    memcpy(s, "http://", 7);
+    memset(s + 7, 'a', 255);
+    memcpy(s + 7 + 255, "/x", 3);
+    CHECK_EQ(hw_url_parse(s, &u), 0);
+    CHECK_EQ(strlen(u.host), 255);
+    memset(s + 7, 'a', 256);
+    memcpy(s + 7 + 256, "/x", 3);
+    CHECK_EQ(hw_url_parse(s, &u), HW_EINVAL);
+
+    /* A path of 1023 bytes fits; 1024 does not. */
+    memcpy(s, "http://h/", 9);
+    memset(s + 9, 'p', 1022);
+    s[9 + 1022] = '\0';
+    CHECK_EQ(hw_url_parse(s, &u), 0);
+    n = strlen(u.path);
+    CHECK_EQ(n, 1023);
+    want[0] = '/';
+    memset(want + 1, 'p', 1022);
+    CHECK_MEM(u.path, want, 1023);
+    memset(s + 9, 'p', 1023);
+    s[9 + 1023] = '\0';
+    CHECK_EQ(hw_url_parse(s, &u), HW_EINVAL);
+    memset(s + 9, 'p', 2000);
+    s[9 + 2000] = '\0';
+    CHECK_EQ(hw_url_parse(s, &u), HW_EINVAL);
+}
+
+static void check_hostport(const char *s, const char *host, int port)
+{
+    char h[256];
+    int p = -1;
+
+    memset(h, 'z', sizeof(h));
+    if (hw_hostport_parse(s, h, sizeof(h), &p) != 0) {
+        fprintf(stderr, "rejected: %s\n", s);
+        CHECK(0);
+    }
+    CHECK_STR(h, host);
+    CHECK_EQ(p, port);
+}
+
+static void check_bad_hostport(const char *s)
+{
+    char h[256];
+    int p;
+
+    if (hw_hostport_parse(s, h, sizeof(h), &p) != HW_EINVAL) {
+        fprintf(stderr, "accepted: %s\n", s);
+        CHECK(0);
+    }
+}
+
+static void test_hostport(void)
+{
+    char small[6];
+    int p;
+
+    check_hostport("127.0.0.1:8080", "127.0.0.1", 8080);
+    check_hostport("localhost:443", "localhost", 443);
+    check_hostport("relay.example.com:65535", "relay.example.com", 65535);
+    check_hostport(":8080", "", 8080); /* all interfaces */
+    check_hostport("[::1]:80", "::1", 80);
+    check_hostport("[::]:9000", "::", 9000);
+    check_hostport("[2001:db8::7]:1", "2001:db8::7", 1);
+    check_hostport("0.0.0.0:1", "0.0.0.0", 1);
+
+    check_bad_hostport("");
+    check_bad_hostport("8080");
+    check_bad_hostport("localhost");
+    check_bad_hostport("localhost:");
+    check_bad_hostport(":");
+    check_bad_hostport("host:http");
+    check_bad_hostport("host:80x");
+    check_bad_hostport("host:-80");
+    check_bad_hostport("host:65536");
+    check_bad_hostport("host:100000");
+    check_bad_hostport("host:0080800");
+    check_bad_hostport("host:000080");
+    check_bad_hostport("host:99999999999999999999");
+    check_bad_hostport("[::1]");
+    check_bad_hostport("[::1]:");
+    check_bad_hostport("[::1]80");
+    check_bad_hostport("[::1:80");
+    check_bad_hostport("[::1]:abc");
+
+    /* The host must fit the caller's buffer with its NUL. */
+    CHECK_EQ(hw_hostport_parse("abcde:1", small, sizeof(small), &p), 0);
+    CHECK_STR(small, "abcde");
+    CHECK_EQ(hw_hostport_parse("abcdef:1", small, sizeof(small), &p), HW_EINVAL);
+    CHECK_EQ(hw_hostport_parse("[abcdef]:1", small, sizeof(small), &p), HW_EINVAL);
+}
+
+int main(void)
+{
+    fprintf(stderr, "test_url\n");
+    RUN(test_schemes_and_ports);
+    RUN(test_ipv6_hosts);
+    RUN(test_paths_and_queries);
+    RUN(test_url_rejects);
+    RUN(test_url_lengths);
+    RUN(test_hostport);
+    return 0;
+}
