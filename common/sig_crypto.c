@@ -4,7 +4,7 @@
  * into two OpenSSL digest contexts (RFC 2104), and each verification copies
  * them: the key is not re-processed per request, the shared contexts are
  * only read, and a copy costs far fewer allocations than duplicating an
- * EVP_MAC context (bench/RESULTS_sig.md). Any thread may verify with a
+ * EVP_MAC context (bench/RESULTS.md). Any thread may verify with a
  * prepared key.
  */
 #include "sig_crypto.h"
