@@ -57,7 +57,8 @@ struct ingress_conn {
     size_t channel_len;
     unsigned keep_alive : 1, close_after : 1, resp_chunked : 1, resp_started : 1, resp_done : 1;
     unsigned resp_written : 1, rx_paused : 1;
-    size_t resp_mark; /* bytes queued before the answer's head and not yet written */
+    size_t resp_mark;   /* bytes queued before the answer's head and not yet written */
+    uint64_t resp_left; /* body bytes the answer still owes, or HW_BODY_LEN_UNKNOWN */
     int status;
     enum relay_edge_verdict verdict;
     char event_id[HW_ID_LEN + 1];
@@ -367,6 +368,63 @@ static void process(struct ingress_conn *c)
     }
 }
 
+/*
+ * The agent's answer goes to the sender verbatim, so the relay checks that it
+ * can vouch for its framing: a final status, a reason without control bytes,
+ * header lines that parse, no hop-by-hop headers (the agent drops them), and
+ * a Content-Length that agrees with the announced body length. Returns 1 if
+ * the head may be passed on.
+ */
+static int response_ok(const struct ingress_conn *c, const struct hw_msg_response *m, int no_body)
+{
+    struct hw_http_head h;
+    struct hw_buf b;
+    char method[16];
+    int ok;
+
+    if (m->status < 200 || m->status > 599)
+        return 0;
+    for (size_t i = 0; i < m->reason.len; i++) {
+        unsigned char ch = (unsigned char)m->reason.p[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
+    }
+    snprintf(method, sizeof(method), "%.*s", (int)c->req.method_len, c->req.method);
+    hw_buf_init(&b, m->headers.len + 64);
+    ok = hw_buf_printf(&b, "HTTP/1.1 %u OK\r\n", m->status) == 0 &&
+         hw_buf_append(&b, m->headers.p, m->headers.len) == 0 &&
+         hw_buf_append(&b, "\r\n", 2) == 0 &&
+         hw_http_parse_response(hw_buf_head(&b), hw_buf_size(&b), method, &h) ==
+             (int)hw_buf_size(&b);
+    for (size_t i = 0; ok && i < h.nheaders; i++)
+        ok = !hw_http_is_hop_by_hop(&h, &h.headers[i]);
+    if (ok && !no_body) {
+        if (m->body_len == HW_BODY_LEN_UNKNOWN)
+            ok = h.body == HW_BODY_CLOSE;
+        else
+            ok = h.body == HW_BODY_LENGTH && h.content_length == m->body_len;
+    }
+    hw_buf_cleanup(&b);
+    return ok;
+}
+
+/*
+ * Ends a broken answer whose head is already queued: what was valid goes
+ * out, then the connection closes, so the sender sees the answer cut short
+ * against its Content-Length and never reads bytes beyond it.
+ */
+static void cut_response(struct ingress_conn *c, const char *why)
+{
+    HW_WARN("conn=%s evt=%s %s: closing", c->peer, c->event_id, why);
+    if (c->stream) {
+        hw_mux_stream_close(c->stream);
+        c->stream = NULL;
+    }
+    c->resp_done = 1;
+    c->close_after = 1;
+    want_write(c);
+}
+
 void relay_ingress_on_response(struct ingress_conn *c, const struct hw_frame *f)
 {
     struct hw_msg_response m;
@@ -376,19 +434,25 @@ void relay_ingress_on_response(struct ingress_conn *c, const struct hw_frame *f)
         respond_error(c, HW_ERRC_LOCAL_ERROR, NULL);
         return;
     }
+    no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) ||
+              m.status == 204 || m.status == 304;
+    if (!response_ok(c, &m, no_body)) {
+        HW_WARN("conn=%s evt=%s the agent sent an answer head the relay cannot pass on", c->peer,
+                c->event_id);
+        respond_error(c, HW_ERRC_LOCAL_ERROR, NULL);
+        return;
+    }
     lws_sul_cancel(&c->timer);
     c->status = m.status;
     c->resp_mark = hw_buf_size(&c->out);
-    no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) || m.status < 200 ||
-              m.status == 204 || m.status == 304;
+    c->resp_left = no_body ? 0 : m.body_len;
     err = hw_buf_printf(&c->out, "HTTP/1.1 %u %.*s\r\n", m.status,
                         m.reason.len ? (int)m.reason.len : (int)strlen(hw_http_reason(m.status)),
                         m.reason.len ? m.reason.p : hw_http_reason(m.status));
     err = err ? err : hw_buf_append(&c->out, m.headers.p, m.headers.len);
-    if (!no_body && !err) {
-        if (m.body_len != HW_BODY_LEN_UNKNOWN)
-            ; /* the agent kept the target's Content-Length line */
-        else if (c->req.minor_version >= 1) {
+    if (!no_body && !err && m.body_len == HW_BODY_LEN_UNKNOWN) {
+        /* Known lengths travel in the target's own Content-Length line. */
+        if (c->req.minor_version >= 1) {
             c->resp_chunked = 1;
             err = hw_buf_puts(&c->out, "Transfer-Encoding: chunked\r\n");
         } else {
@@ -416,6 +480,14 @@ void relay_ingress_on_data(struct ingress_conn *c, const uint8_t *p, size_t n)
 
     if (c->state != ST_RESPONSE || c->resp_done)
         return;
+    if (c->resp_left != HW_BODY_LEN_UNKNOWN) {
+        if (n > c->resp_left) {
+            hw_buf_append(&c->out, p, (size_t)c->resp_left);
+            cut_response(c, "the agent sent more body than announced");
+            return;
+        }
+        c->resp_left -= n;
+    }
     if (c->resp_chunked)
         err = hw_buf_printf(&c->out, "%zx\r\n", n);
     err = err ? err : hw_buf_append(&c->out, p, n);
@@ -437,8 +509,12 @@ void relay_ingress_on_end(struct ingress_conn *c)
 {
     struct relay *r = c->relay;
 
-    if (c->state != ST_RESPONSE)
+    if (c->state != ST_RESPONSE || c->resp_done)
         return;
+    if (c->resp_left != HW_BODY_LEN_UNKNOWN && c->resp_left > 0) {
+        cut_response(c, "the agent's answer ended before its Content-Length");
+        return;
+    }
     if (c->resp_chunked)
         hw_buf_puts(&c->out, "0\r\n\r\n");
     c->resp_done = 1;
