@@ -222,6 +222,28 @@ static int block_has(const struct hw_str *blk, const char *name)
     return 0;
 }
 
+/*
+ * The head goes to the app as is, on a connection that may carry the next
+ * request too, so it must parse as one request whose framing is exactly the
+ * announced body: nothing the relay sent may split it or smuggle another.
+ * Returns 0 or HW_EPROTO.
+ */
+static int check_head(const struct hw_buf *b, uint64_t body_len)
+{
+    struct hw_http_head h;
+    int rc = hw_http_parse_request(hw_buf_head(b), hw_buf_size(b), &h);
+
+    if (rc != (int)hw_buf_size(b))
+        return HW_EPROTO;
+    for (size_t i = 0; i < h.nheaders; i++)
+        if (hw_http_is_hop_by_hop(&h, &h.headers[i]))
+            return HW_EPROTO;
+    if (body_len ? h.body != HW_BODY_LENGTH || h.content_length != body_len
+                 : h.body == HW_BODY_LENGTH && h.content_length != 0)
+        return HW_EPROTO;
+    return 0;
+}
+
 /* Writes the request head for the target into r->replay. */
 static int build_head(struct agent *a, struct fwd_req *r, const struct hw_msg_request *m)
 {
@@ -243,7 +265,8 @@ static int build_head(struct agent *a, struct fwd_req *r, const struct hw_msg_re
     /* A chunked request lost its Transfer-Encoding at the relay; say its length here. */
     if (!err && m->body_len && !block_has(&m->headers, "content-length"))
         err = hw_buf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)m->body_len);
-    return err ? err : hw_buf_append(b, "\r\n", 2);
+    err = err ? err : hw_buf_append(b, "\r\n", 2);
+    return err ? err : check_head(b, m->body_len);
 }
 
 void agent_forward_on_request(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
@@ -271,7 +294,13 @@ void agent_forward_on_request(struct hw_mux *m, struct hw_mux_stream *s, const s
     snprintf(r->path, sizeof(r->path), "%.*s", (int)msg.target.len, msg.target.p);
     snprintf(r->event_id, sizeof(r->event_id), "%.*s", (int)msg.event_id.len, msg.event_id.p);
     hw_mux_stream_set_user(s, r);
-    if (build_head(a, r, &msg)) {
+    switch (build_head(a, r, &msg)) {
+    case 0:
+        break;
+    case HW_EPROTO:
+        req_fail(r, HW_RST_PROTOCOL, "malformed request head from the relay");
+        return;
+    default:
         req_fail(r, HW_RST_TOO_LARGE, "request head too large");
         return;
     }
