@@ -32,7 +32,9 @@ struct agent {
     unsigned attempts; /* failed connects since the last HELLO */
     unsigned heartbeat_ms;
     int online;
-    int fatal; /* stop: the relay refused our token */
+    int in_connect;      /* inside lws_client_connect_via_info() */
+    int lost_in_connect; /* it reported the failure from inside */
+    int fatal;           /* stop: the relay refused our token */
     /* Forwarding state (forward.c). */
     struct fwd_pool *pool;
 };

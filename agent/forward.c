@@ -45,6 +45,7 @@ struct fwd_conn {
     size_t credit_owed;
     unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
     unsigned eof : 1;        /* the target closed; a close-delimited body is complete */
+    unsigned got_bytes : 1;  /* the target sent something for the current request */
     unsigned in_connect : 1; /* inside lws_client_connect_via_info() */
     unsigned failed : 1;     /* the connection failed during that call */
 };
@@ -198,6 +199,7 @@ static void conn_attach(struct fwd_conn *c, struct fwd_req *r)
     c->state = R_HEAD;
     c->credit_owed = 0;
     c->paused = 0;
+    c->got_bytes = 0;
     hw_buf_reset(&c->in);
     hw_buf_reset(&c->pending);
     hw_buf_reset(&c->out);
@@ -408,20 +410,25 @@ static int send_head(struct fwd_conn *c, const struct hw_http_head *h)
     struct fwd_req *r = c->req;
     struct hw_msg_response m;
     struct hw_buf hb;
-    int err = 0;
+    int err = 0, kept_length = 0;
 
     hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
     for (size_t i = 0; i < h->nheaders && !err; i++) {
         const struct hw_http_header *hd = &h->headers[i];
-        if (hw_http_is_hop_by_hop(h, hd))
+        /* Hookwire-Error marks the relay's own answers; an app's would mislead. */
+        if (hw_http_is_hop_by_hop(h, hd) ||
+            (hd->name_len == 14 && strncasecmp(hd->name, "hookwire-error", 14) == 0))
             continue;
+        if (hd->name_len == 14 && strncasecmp(hd->name, "content-length", 14) == 0)
+            kept_length = 1;
         err = hw_buf_append(&hb, hd->name, hd->name_len);
         err = err ? err : hw_buf_append(&hb, ":", 1);
         err = err ? err : hw_buf_append(&hb, hd->value, hd->value_len);
         err = err ? err : hw_buf_append(&hb, "\r\n", 2);
     }
     m.status = (uint16_t)h->status;
-    m.body_len = h->body == HW_BODY_LENGTH ? h->content_length
+    /* The length travels in the Content-Length line; without it the relay re-frames. */
+    m.body_len = h->body == HW_BODY_LENGTH ? (kept_length ? h->content_length : HW_BODY_LEN_UNKNOWN)
                  : h->body == HW_BODY_NONE ? 0
                                            : HW_BODY_LEN_UNKNOWN;
     m.reason = (struct hw_str){ h->reason, h->reason_len };
@@ -452,7 +459,12 @@ static void process_response(struct fwd_conn *c)
                 req_fail(r, HW_RST_TARGET_ERROR, "malformed response from the target");
                 return;
             }
-            if (h.status < 200 && h.status != 101) {
+            if (h.status == 101) {
+                /* A webhook never switches protocols; the connection is unusable now. */
+                req_fail(r, HW_RST_TARGET_ERROR, "the target switched protocols");
+                return;
+            }
+            if (h.status < 200) {
                 hw_buf_consume(&c->in, (size_t)rc); /* interim answer: wait for the final one */
                 continue;
             }
@@ -529,6 +541,7 @@ static int on_rx(struct fwd_conn *c, const void *in, size_t len)
 {
     if (!c->req)
         return -1; /* bytes on an idle connection: it can't be trusted for reuse */
+    c->got_bytes = 1;
     if (hw_buf_append(&c->in, in, len)) {
         req_fail(c->req, HW_RST_TOO_LARGE, "response buffer overflow");
         return -1;
@@ -567,7 +580,7 @@ static void on_gone(struct fwd_conn *c, const char *why)
     } else if (r) {
         r->conn = NULL;
         c->req = NULL;
-        if (!r->resp_started && c->reused && !r->retried && r->replayable) {
+        if (!c->got_bytes && c->reused && !r->retried && r->replayable) {
             /* A pooled connection the target had already closed: try once more. */
             r->retried = 1;
             fresh = conn_new(c->agent);

@@ -45,7 +45,10 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
         return;
     }
     if (hw_frame_decode_hello(f, &h) || h.version != HW_PROTO_VERSION) {
-        HW_ERR("relay speaks an unsupported protocol version");
+        HW_ERR("the relay speaks tunnel protocol version %u; this agent speaks %u: stopping",
+               f->len ? f->payload[0] : 0, HW_PROTO_VERSION);
+        a->fatal = 1;
+        lws_cancel_service(a->context);
         return;
     }
     if (h.heartbeat_s && h.heartbeat_s * 1000u < a->heartbeat_ms)
@@ -110,11 +113,17 @@ static void connect_now(lws_sorted_usec_list_t *sul)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
+    a->in_connect = 1;
+    a->lost_in_connect = 0;
     if (!lws_client_connect_via_info(&i)) {
         a->ws = NULL;
-        HW_WARN("cannot start a connection to %s", a->cfg.relay);
-        schedule_reconnect(a);
+        /* A failure reported from inside the call has already scheduled the next try. */
+        if (!a->lost_in_connect) {
+            HW_WARN("cannot start a connection to %s", a->cfg.relay);
+            schedule_reconnect(a);
+        }
     }
+    a->in_connect = 0;
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
@@ -160,6 +169,8 @@ static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t l
 /* The connection is gone (or never came up): fail its streams, try again. */
 static void on_lost(struct agent *a, const char *why)
 {
+    if (a->in_connect)
+        a->lost_in_connect = 1;
     lws_sul_cancel(&a->heartbeat_timer);
     if (a->online)
         HW_WARN("tunnel down: %s", why);

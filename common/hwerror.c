@@ -91,12 +91,13 @@ const char *hw_http_reason(int status)
     }
 }
 
-int hw_error_response(struct hw_buf *out, enum hw_errc e, int keep_alive, const char *extra)
+int hw_error_response(struct hw_buf *out, enum hw_errc e, int keep_alive, const char *extra,
+                      int head_only)
 {
     return hw_buf_printf(out,
                          "HTTP/1.1 %d %s\r\nHookwire-Error: %s\r\nContent-Type: text/plain\r\n"
-                         "Content-Length: %zu\r\n%s%s\r\n%s\n",
+                         "Content-Length: %zu\r\n%s%s\r\n%s%s",
                          errcs[e].status, hw_http_reason(errcs[e].status), errcs[e].name,
                          strlen(errcs[e].text) + 1, keep_alive ? "" : "Connection: close\r\n",
-                         extra ? extra : "", errcs[e].text);
+                         extra ? extra : "", head_only ? "" : errcs[e].text, head_only ? "" : "\n");
 }

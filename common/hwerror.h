@@ -38,8 +38,10 @@ const char *hw_http_reason(int status);
  * Appends a complete HTTP/1.1 error response: status line, Hookwire-Error,
  * Content-Type text/plain, Content-Length, "Connection: close" unless
  * keep_alive, extra (pre-formatted "Name: value\r\n" lines, or NULL), and a
- * one-line text body. Returns 0 or an hw_buf error.
+ * one-line text body, left out when head_only (the answer to a HEAD request
+ * keeps its Content-Length but has no body). Returns 0 or an hw_buf error.
  */
-int hw_error_response(struct hw_buf *out, enum hw_errc e, int keep_alive, const char *extra);
+int hw_error_response(struct hw_buf *out, enum hw_errc e, int keep_alive, const char *extra,
+                      int head_only);
 
 #endif

@@ -13,9 +13,10 @@
 
 #include "err.h"
 
-#define MUX_BUCKETS  256
-#define CTRL_MAX     (8u * 1024 * 1024)
-#define WINDOW_BATCH (HW_WINDOW_INITIAL / 4)
+#define MUX_BUCKETS   256
+#define CTRL_MAX      (8u * 1024 * 1024)
+#define CTRL_PONG_MAX (1u * 1024 * 1024) /* no PONG is queued past this */
+#define WINDOW_BATCH  (HW_WINDOW_INITIAL / 4)
 
 struct hw_mux_stream {
     struct hw_mux *mux;
@@ -308,8 +309,12 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len)
         return HW_EPROTO;
     switch (f.type) {
     case HW_FT_PING:
-        /* A peer that pings faster than we can answer loses some PONGs. */
-        if (hw_frame_encode_control(&m->ctrl, HW_FT_PONG, f.payload, f.len) == 0)
+        /*
+         * A peer that pings faster than it reads loses PONGs, so that it can
+         * never fill the queue that RESET and WINDOW messages need.
+         */
+        if (hw_buf_size(&m->ctrl) < CTRL_PONG_MAX &&
+            hw_frame_encode_control(&m->ctrl, HW_FT_PONG, f.payload, f.len) == 0)
             m->cb.want_write(m);
         return 0;
     case HW_FT_PONG:

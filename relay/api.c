@@ -36,7 +36,7 @@ static int respond_error(struct lws *wsi, enum hw_errc e)
     struct hw_buf b;
 
     begin(&b);
-    if (hw_error_response(&b, e, 0, NULL)) {
+    if (hw_error_response(&b, e, 0, NULL, 0)) {
         hw_buf_cleanup(&b);
         return -1;
     }

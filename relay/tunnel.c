@@ -9,9 +9,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "answer.h"
 #include "channels.h"
 #include "err.h"
-#include "ingress.h"
 #include "log.h"
 #include "lwsio.h"
 #include "mux.h"
@@ -63,23 +63,23 @@ static void mux_want_write(struct hw_mux *m)
 
 static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
 {
-    relay_ingress_on_response(hw_mux_stream_user(s), f);
+    relay_answer_on_response(hw_mux_stream_user(s), f);
 }
 
 static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
 {
-    relay_ingress_on_data(hw_mux_stream_user(s), p, n);
+    relay_answer_on_data(hw_mux_stream_user(s), p, n);
 }
 
 static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
 {
-    relay_ingress_on_end(hw_mux_stream_user(s));
+    relay_answer_on_end(hw_mux_stream_user(s));
 }
 
 static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
                          size_t len)
 {
-    relay_ingress_on_reset(hw_mux_stream_user(s), code, text, len);
+    relay_answer_on_reset(hw_mux_stream_user(s), code, text, len);
 }
 
 static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)

@@ -320,15 +320,17 @@ class Reply:
     auto_length: add Content-Length when not chunked and none is given.
     send_body: False to send headers only (as for HEAD).
     action: "answer"; "close" (close without answering); "garbage" (non-HTTP bytes, close);
-            "partial" (the first `partial` bytes of the answer, then close).
+            "partial" (the first `partial` bytes of the answer, then close);
+            "stall" (the first `partial` bytes, then nothing until `release` is set).
     close: close the connection after answering."""
 
     def __init__(self, status=200, reason="OK", headers=(), body=b"", chunked=False,
                  chunks=(4096,), auto_length=True, send_body=True, action="answer", partial=0,
-                 close=False):
+                 close=False, release=None):
         self.status, self.reason, self.headers, self.body = status, reason, list(headers), body
         self.chunked, self.chunks, self.auto_length = chunked, list(chunks), auto_length
         self.send_body, self.action, self.partial, self.close = send_body, action, partial, close
+        self.release = release or threading.Event()
 
     def header_lines(self):
         lines = [_line(h) for h in self.headers]
@@ -416,6 +418,10 @@ class Target:
                 data = reply.encode(req.method)
                 if reply.action == "partial":
                     conn.sendall(data[:reply.partial])
+                    return
+                if reply.action == "stall":
+                    conn.sendall(data[:reply.partial])
+                    reply.release.wait(30)
                     return
                 conn.sendall(data)
                 if reply.close or (req.header("Connection") or "").lower() == "close":
