@@ -116,9 +116,10 @@ const char *hw_sig_source_provider(const struct hw_sig_source *src)
     return src->prov ? src->prov->name : "";
 }
 
+/* How the secrets are written; src->prov must be set. */
 static enum hw_sig_secret_form secret_form(const struct hw_sig_source *src)
 {
-    return src->prov && !strcmp(src->prov->name, "hmac") ? src->secret_form : src->prov->form;
+    return !strcmp(src->prov->name, "hmac") ? src->secret_form : src->prov->form;
 }
 
 /* Decodes one secret and throws the key away. src->prov must be set. */
