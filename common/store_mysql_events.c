@@ -176,14 +176,7 @@ int hw_my_get(void *be, const char *id, struct hw_store_event **out)
         return err;
     hw_my_param_str(&p[0], id);
     err = query_events(b, st, p, 1, &l);
-    if (!err && l.n == 0)
-        err = HW_ENOTFOUND;
-    if (!err) {
-        *out = l.v[0];
-        l.v[0] = NULL;
-    }
-    hw_store_events_cleanup(&l);
-    return err;
+    return hw_store_events_take_first(&l, err, out);
 }
 
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct hw_store_events *out)

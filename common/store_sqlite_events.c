@@ -144,14 +144,7 @@ int hw_lite_get(void *be, const char *id, struct hw_store_event **out)
         return err;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     err = collect(b, st, 1, &l);
-    if (!err && l.n == 0)
-        err = HW_ENOTFOUND;
-    if (!err) {
-        *out = l.v[0];
-        l.v[0] = NULL;
-    }
-    hw_store_events_cleanup(&l);
-    return err;
+    return hw_store_events_take_first(&l, err, out);
 }
 
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
