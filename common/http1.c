@@ -167,6 +167,21 @@ static int parse_version(struct cursor *c, int *minor)
     return 0;
 }
 
+/*
+ * Reads the field bytes of a header value or a reason phrase up to the first
+ * byte that is not one; the caller expects CRLF there.
+ */
+static int parse_field(struct cursor *c, const char **field, size_t *len)
+{
+    *field = c->p;
+    while (c->p < c->end && is_field_byte((unsigned char)*c->p))
+        c->p++;
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    *len = (size_t)(c->p - *field);
+    return 0;
+}
+
 /* Content-Length: digits only, no sign, no list, at most 2^60. */
 static int parse_length(const char *v, size_t vlen, uint64_t *out)
 {
@@ -252,12 +267,9 @@ static int parse_headers(struct cursor *c, struct hw_http_head *head, struct fra
         rc = parse_token(c, ':', &h->name, &h->name_len);
         if (rc != 0)
             return rc;
-        h->value = c->p;
-        while (c->p < c->end && is_field_byte((unsigned char)*c->p))
-            c->p++;
-        if (c->p == c->end)
-            return HW_EAGAIN;
-        h->value_len = (size_t)(c->p - h->value);
+        rc = parse_field(c, &h->value, &h->value_len);
+        if (rc != 0)
+            return rc;
         rc = expect_lit(c, "\r\n");
         if (rc != 0)
             return rc;
@@ -291,6 +303,17 @@ static int head_finish(const char *buf, const struct cursor *c, struct hw_http_h
     else
         head->keep_alive = f->conn_keep_alive && !f->conn_close;
     return (int)n;
+}
+
+/*
+ * The body framing the headers declare, or otherwise when they declare none
+ * (no body for a request, read-until-close for a response).
+ */
+static enum hw_http_body declared_body(const struct framing *f, enum hw_http_body otherwise)
+{
+    if (f->has_te)
+        return HW_BODY_CHUNKED;
+    return f->has_cl ? HW_BODY_LENGTH : otherwise;
 }
 
 static int parse_request_line(struct cursor *c, struct hw_http_head *head)
@@ -338,12 +361,7 @@ int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head
     if (rc != 0)
         return rc;
 
-    if (f.has_te)
-        head->body = HW_BODY_CHUNKED;
-    else if (f.has_cl)
-        head->body = HW_BODY_LENGTH;
-    else
-        head->body = HW_BODY_NONE;
+    head->body = declared_body(&f, HW_BODY_NONE);
     head->expect_continue = f.expect_continue;
     return head_finish(buf, &c, head, &f);
 }
@@ -377,12 +395,9 @@ static int parse_status_line(struct cursor *c, struct hw_http_head *head)
         c->p++;
     else if (*c->p != '\r')
         return HW_EPARSE;
-    head->reason = c->p;
-    while (c->p < c->end && is_field_byte((unsigned char)*c->p))
-        c->p++;
-    if (c->p == c->end)
-        return HW_EAGAIN;
-    head->reason_len = (size_t)(c->p - head->reason);
+    rc = parse_field(c, &head->reason, &head->reason_len);
+    if (rc != 0)
+        return rc;
     return expect_lit(c, "\r\n");
 }
 
@@ -405,12 +420,8 @@ int hw_http_parse_response(const char *buf, size_t len, const char *request_meth
     if (head->status < 200 || head->status == 204 || head->status == 304 ||
         (request_method != NULL && strcmp(request_method, "HEAD") == 0))
         head->body = HW_BODY_NONE;
-    else if (f.has_te)
-        head->body = HW_BODY_CHUNKED;
-    else if (f.has_cl)
-        head->body = HW_BODY_LENGTH;
     else
-        head->body = HW_BODY_CLOSE;
+        head->body = declared_body(&f, HW_BODY_CLOSE);
     rc = head_finish(buf, &c, head, &f);
     if (head->body == HW_BODY_CLOSE)
         head->keep_alive = 0;
@@ -521,6 +532,21 @@ static int chunked_finish(char *buf, size_t *len, size_t out, size_t in, size_t 
 }
 
 /*
+ * One byte of a chunk extension or a trailer value: field bytes count toward
+ * the line cap, and the CR that ends the line moves on to state next.
+ */
+static int field_step(struct hw_chunked *c, unsigned char ch, int next)
+{
+    if (ch == '\r') {
+        c->state = next;
+        return 0;
+    }
+    if (!is_field_byte(ch))
+        return HW_EPARSE;
+    return line_byte(c);
+}
+
+/*
  * Consumes one byte of framing (anything but chunk data) and returns 0 or
  * HW_EPARSE. The states mirror RFC 9112 section 7.1 one token at a time, so
  * a split anywhere in the input only pauses the machine.
@@ -556,13 +582,7 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
             return HW_EPARSE;
         return line_byte(c);
     case CH_EXT:
-        if (ch == '\r') {
-            c->state = CH_SIZE_LF;
-            return 0;
-        }
-        if (!is_field_byte(ch))
-            return HW_EPARSE;
-        return line_byte(c);
+        return field_step(c, ch, CH_SIZE_LF);
     case CH_SIZE_LF:
         if (ch != '\n')
             return HW_EPARSE;
@@ -595,13 +615,7 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
             return HW_EPARSE;
         return line_byte(c);
     case CH_TRAILER_VALUE:
-        if (ch == '\r') {
-            c->state = CH_TRAILER_LF;
-            return 0;
-        }
-        if (!is_field_byte(ch))
-            return HW_EPARSE;
-        return line_byte(c);
+        return field_step(c, ch, CH_TRAILER_LF);
     case CH_TRAILER_LF:
         if (ch != '\n')
             return HW_EPARSE;

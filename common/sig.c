@@ -116,9 +116,22 @@ const char *hw_sig_source_provider(const struct hw_sig_source *src)
     return src->prov ? src->prov->name : "";
 }
 
+/* How the secrets are written; src->prov must be set. */
 static enum hw_sig_secret_form secret_form(const struct hw_sig_source *src)
 {
-    return src->prov && !strcmp(src->prov->name, "hmac") ? src->secret_form : src->prov->form;
+    return !strcmp(src->prov->name, "hmac") ? src->secret_form : src->prov->form;
+}
+
+/* Decodes one secret and throws the key away. src->prov must be set. */
+static int check_secret(const struct hw_sig_source *src, const char *text, const char **why)
+{
+    struct hw_sig_key k;
+    int rc;
+
+    memset(&k, 0, sizeof(k));
+    rc = hw_sig_key_decode(secret_form(src), text, &k, why);
+    hw_sig_key_wipe(&k);
+    return rc;
 }
 
 /* Decodes every secret given so far and throws the keys away: an early
@@ -128,12 +141,8 @@ static int check_secrets(struct hw_sig_source *src, const char **why)
     if (!src->prov)
         return 0;
     for (size_t i = 0; i < src->nsecrets; i++) {
-        struct hw_sig_key k;
-        int rc;
+        int rc = check_secret(src, src->secret_text[i], why);
 
-        memset(&k, 0, sizeof(k));
-        rc = hw_sig_key_decode(secret_form(src), src->secret_text[i], &k, why);
-        hw_sig_key_wipe(&k);
         if (rc < 0)
             return rc;
     }
@@ -201,7 +210,6 @@ static int set_public_url(struct hw_sig_source *src, const char *value, const ch
 
 static int set_secret(struct hw_sig_source *src, const char *value, const char **why)
 {
-    struct hw_sig_key k;
     int rc;
 
     if (src->nsecrets == HW_SIG_MAX_SECRETS) {
@@ -209,9 +217,7 @@ static int set_secret(struct hw_sig_source *src, const char *value, const char *
         return HW_EINVAL;
     }
     if (src->prov) {
-        memset(&k, 0, sizeof(k));
-        rc = hw_sig_key_decode(secret_form(src), value, &k, why);
-        hw_sig_key_wipe(&k);
+        rc = check_secret(src, value, why);
         if (rc < 0)
             return rc;
     } else if (!*value) {

@@ -183,6 +183,14 @@ struct hw_store_attempt *hw_store_attempt_build(const struct hw_store_attempt *s
 int hw_store_events_push(struct hw_store_events *l, struct hw_store_event *ev);
 int hw_store_attempts_push(struct hw_store_attempts *l, struct hw_store_attempt *a);
 
+/*
+ * Ends a lookup of one event: err is the result of reading rows into l.
+ * When err is 0 and l holds an event, the first moves to *out (owned by the
+ * caller). l is emptied either way. Returns err, or HW_ENOTFOUND for an
+ * empty l.
+ */
+int hw_store_events_take_first(struct hw_store_events *l, int err, struct hw_store_event **out);
+
 /* Wall-clock time in Unix milliseconds. */
 int64_t hw_store_now_ms(void);
 

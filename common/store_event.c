@@ -123,6 +123,18 @@ int hw_store_attempts_push(struct hw_store_attempts *l, struct hw_store_attempt 
     return 0;
 }
 
+int hw_store_events_take_first(struct hw_store_events *l, int err, struct hw_store_event **out)
+{
+    if (!err && l->n == 0)
+        err = HW_ENOTFOUND;
+    if (!err) {
+        *out = l->v[0];
+        l->v[0] = NULL;
+    }
+    hw_store_events_cleanup(l);
+    return err;
+}
+
 void hw_store_event_free(struct hw_store_event *ev)
 {
     free(ev);

@@ -12,6 +12,16 @@
 #include "store_mysql.h"
 #include "store_mysql_row.h"
 
+/*
+ * Passes on what a store_mysql_row.c fetch helper returned. Their HW_EIO is
+ * a failed client call not yet looked at: map (and log) st's error for it.
+ * hw_my_execute() maps its own errors, so only fetch results come here.
+ */
+static int fetched(struct hw_my *b, MYSQL_STMT *st, int err, const char *what)
+{
+    return err == HW_EIO ? hw_my_stmt_fail(b, st, what) : err;
+}
+
 /* Looks up the id stored under (source, dedup_key) after a duplicate-key error. */
 static int find_dup(struct hw_my *b, const struct hw_store_event *ev, struct hw_store_result *res)
 {
@@ -26,9 +36,9 @@ static int find_dup(struct hw_my *b, const struct hw_store_event *ev, struct hw_
     hw_my_param_str(&p[1], ev->dedup_key);
     err = hw_my_execute(b, st, p, "find duplicate");
     if (!err)
-        err = hw_my_fetch_str(st, id, sizeof(id), &found);
+        err = fetched(b, st, hw_my_fetch_str(st, id, sizeof(id), &found), "find duplicate");
     if (err)
-        return err == HW_EIO ? hw_my_stmt_fail(b, st, "find duplicate") : err;
+        return err;
     if (!found)
         return HW_EIO;
     memcpy(res->id, id, sizeof(res->id));
@@ -160,8 +170,8 @@ static int query_events(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, int full
     int err = hw_my_execute(b, st, p, "read events");
 
     if (!err)
-        err = hw_my_fetch_events(st, full, out);
-    return err == HW_EIO ? hw_my_stmt_fail(b, st, "read events") : err;
+        err = fetched(b, st, hw_my_fetch_events(st, full, out), "read events");
+    return err;
 }
 
 int hw_my_get(void *be, const char *id, struct hw_store_event **out)
@@ -176,14 +186,7 @@ int hw_my_get(void *be, const char *id, struct hw_store_event **out)
         return err;
     hw_my_param_str(&p[0], id);
     err = query_events(b, st, p, 1, &l);
-    if (!err && l.n == 0)
-        err = HW_ENOTFOUND;
-    if (!err) {
-        *out = l.v[0];
-        l.v[0] = NULL;
-    }
-    hw_store_events_cleanup(&l);
-    return err;
+    return hw_store_events_take_first(&l, err, out);
 }
 
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct hw_store_events *out)
@@ -244,7 +247,7 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
     hw_my_param_i64(&p[source ? 3 : 2], &lim);
     err = hw_my_execute(b, st, p, "claim");
     if (!err)
-        err = hw_my_fetch_i64s(st, seqs, max, &n);
+        err = fetched(b, st, hw_my_fetch_i64s(st, seqs, max, &n), "claim");
     for (size_t i = 0; i < n && !err; i++) {
         hw_my_param_str(&p[0], owner);
         hw_my_param_i64(&p[1], &lease_until_ms);
@@ -317,8 +320,8 @@ int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out)
     hw_my_param_str(&p[0], id);
     err = hw_my_execute(b, st, p, "read attempts");
     if (!err)
-        err = hw_my_fetch_attempts(st, out);
-    return err == HW_EIO ? hw_my_stmt_fail(b, st, "read attempts") : err;
+        err = fetched(b, st, hw_my_fetch_attempts(st, out), "read attempts");
+    return err;
 }
 
 int hw_my_requeue(void *be, const char *id, int64_t now_ms)
@@ -398,9 +401,10 @@ int hw_my_token_lookup(void *be, const unsigned char *hash, char *channel)
     hw_my_param_bytes(&p[0], hash, HW_STORE_SHA256_LEN);
     err = hw_my_execute(b, st, p, "look up token");
     if (!err)
-        err = hw_my_fetch_str(st, channel, HW_STORE_NAME_MAX + 1, &found);
+        err = fetched(b, st, hw_my_fetch_str(st, channel, HW_STORE_NAME_MAX + 1, &found),
+                      "look up token");
     if (err)
-        return err == HW_EIO ? hw_my_stmt_fail(b, st, "look up token") : err;
+        return err;
     return found ? 0 : HW_ENOTFOUND;
 }
 
@@ -414,6 +418,6 @@ int hw_my_token_list(void *be, struct hw_store_token **out, size_t *n)
         return err;
     err = hw_my_execute(b, st, NULL, "list tokens");
     if (!err)
-        err = hw_my_fetch_tokens(st, out, n);
-    return err == HW_EIO ? hw_my_stmt_fail(b, st, "list tokens") : err;
+        err = fetched(b, st, hw_my_fetch_tokens(st, out, n), "list tokens");
+    return err;
 }

@@ -12,67 +12,46 @@
 #include "err.h"
 #include "store_backend.h"
 
-void hw_my_param_i64(MYSQL_BIND *p, const int64_t *v)
+/* Fills one input parameter; v is borrowed until the statement has executed. */
+static void param(MYSQL_BIND *p, enum enum_field_types type, const void *v, size_t n)
 {
     memset(p, 0, sizeof(*p));
-    p->buffer_type = MYSQL_TYPE_LONGLONG;
+    p->buffer_type = type;
     p->buffer = (void *)v;
-}
-
-void hw_my_param_int(MYSQL_BIND *p, const int *v)
-{
-    memset(p, 0, sizeof(*p));
-    p->buffer_type = MYSQL_TYPE_LONG;
-    p->buffer = (void *)v;
-}
-
-void hw_my_param_bytes(MYSQL_BIND *p, const void *data, size_t n)
-{
-    memset(p, 0, sizeof(*p));
-    p->buffer_type = MYSQL_TYPE_BLOB;
-    p->buffer = (void *)(data ? data : "");
     /* With length left NULL the library sends buffer_length bytes. */
     p->buffer_length = n;
 }
 
+void hw_my_param_i64(MYSQL_BIND *p, const int64_t *v)
+{
+    param(p, MYSQL_TYPE_LONGLONG, v, 0);
+}
+
+void hw_my_param_int(MYSQL_BIND *p, const int *v)
+{
+    param(p, MYSQL_TYPE_LONG, v, 0);
+}
+
+void hw_my_param_bytes(MYSQL_BIND *p, const void *data, size_t n)
+{
+    param(p, MYSQL_TYPE_BLOB, data ? data : "", n);
+}
+
 void hw_my_param_str(MYSQL_BIND *p, const char *s)
 {
-    if (s) {
+    if (s)
         hw_my_param_bytes(p, s, strlen(s));
-        return;
-    }
-    memset(p, 0, sizeof(*p));
-    p->buffer_type = MYSQL_TYPE_NULL;
+    else
+        param(p, MYSQL_TYPE_NULL, NULL, 0);
 }
 
-void hw_my_result_i64(MYSQL_BIND *r, int64_t *v, hw_my_flag *nul)
-{
-    memset(r, 0, sizeof(*r));
-    r->buffer_type = MYSQL_TYPE_LONGLONG;
-    r->buffer = v;
-    r->is_null = nul;
-}
-
-static void result_int(MYSQL_BIND *r, int *v, hw_my_flag *nul)
-{
-    memset(r, 0, sizeof(*r));
-    r->buffer_type = MYSQL_TYPE_LONG;
-    r->buffer = v;
-    r->is_null = nul;
-}
-
-/* A column read later with fetch_var(): only its length and NULL flag come with the row. */
-static void result_var(MYSQL_BIND *r, unsigned long *len, hw_my_flag *nul)
-{
-    memset(r, 0, sizeof(*r));
-    r->buffer_type = MYSQL_TYPE_BLOB;
-    r->length = len;
-    r->is_null = nul;
-}
-
-/* A column into a fixed buffer (ids, hashes). */
-static void result_fixed(MYSQL_BIND *r, enum enum_field_types type, void *buf, size_t cap,
-                         unsigned long *len, hw_my_flag *nul)
+/*
+ * Fills one result column: buf of cap bytes (NULL for a column read later
+ * with fetch_var()), *len gets the column's length and *nul its NULL flag
+ * (either may be NULL when not wanted).
+ */
+static void result_col(MYSQL_BIND *r, enum enum_field_types type, void *buf, size_t cap,
+                       unsigned long *len, hw_my_flag *nul)
 {
     memset(r, 0, sizeof(*r));
     r->buffer_type = type;
@@ -80,6 +59,22 @@ static void result_fixed(MYSQL_BIND *r, enum enum_field_types type, void *buf, s
     r->buffer_length = cap;
     r->length = len;
     r->is_null = nul;
+}
+
+void hw_my_result_i64(MYSQL_BIND *r, int64_t *v, hw_my_flag *nul)
+{
+    result_col(r, MYSQL_TYPE_LONGLONG, v, 0, NULL, nul);
+}
+
+static void result_int(MYSQL_BIND *r, int *v, hw_my_flag *nul)
+{
+    result_col(r, MYSQL_TYPE_LONG, v, 0, NULL, nul);
+}
+
+/* A column read later with fetch_var(): only its length and NULL flag come with the row. */
+static void result_var(MYSQL_BIND *r, unsigned long *len, hw_my_flag *nul)
+{
+    result_col(r, MYSQL_TYPE_BLOB, NULL, 0, len, nul);
 }
 
 /* Reads variable column col of the current row (len bytes) into a new NUL-terminated buffer. */
@@ -92,11 +87,7 @@ static int fetch_var(MYSQL_STMT *st, unsigned col, unsigned long len, char **out
     if (!buf)
         return HW_ENOMEM;
     if (len) {
-        memset(&b, 0, sizeof(b));
-        b.buffer_type = MYSQL_TYPE_BLOB;
-        b.buffer = buf;
-        b.buffer_length = len;
-        b.length = &got;
+        result_col(&b, MYSQL_TYPE_BLOB, buf, len, &got, NULL);
         if (mysql_stmt_fetch_column(st, &b, col, 0)) {
             free(buf);
             return HW_EIO;
@@ -124,7 +115,7 @@ int hw_my_fetch_str(MYSQL_STMT *st, char *out, size_t cap, int *found)
 
     *found = 0;
     out[0] = '\0';
-    result_fixed(&r[0], MYSQL_TYPE_STRING, out, cap, &len, &nul);
+    result_col(&r[0], MYSQL_TYPE_STRING, out, cap, &len, &nul);
     if (mysql_stmt_bind_result(st, r))
         return HW_EIO;
     rc = mysql_stmt_fetch(st);
@@ -180,10 +171,10 @@ static void event_bind(struct event_row *w, int ncols)
             result_int(&w->r[i], &w->i32[i], &w->nul[i]);
             break;
         case 'S':
-            result_fixed(&w->r[i], MYSQL_TYPE_STRING, w->id, sizeof(w->id), &w->len[i], &w->nul[i]);
+            result_col(&w->r[i], MYSQL_TYPE_STRING, w->id, sizeof(w->id), &w->len[i], &w->nul[i]);
             break;
         case 'H':
-            result_fixed(&w->r[i], MYSQL_TYPE_BLOB, w->sha, sizeof(w->sha), &w->len[i], &w->nul[i]);
+            result_col(&w->r[i], MYSQL_TYPE_BLOB, w->sha, sizeof(w->sha), &w->len[i], &w->nul[i]);
             break;
         default:
             result_var(&w->r[i], &w->len[i], &w->nul[i]);
@@ -312,8 +303,8 @@ int hw_my_fetch_tokens(MYSQL_STMT *st, struct hw_store_token **out, size_t *n)
     int rc, err = 0;
 
     memset(&t, 0, sizeof(t));
-    result_fixed(&r[0], MYSQL_TYPE_STRING, t.channel, sizeof(t.channel), &len[0], &nul[0]);
-    result_fixed(&r[1], MYSQL_TYPE_BLOB, t.hash, sizeof(t.hash), &len[1], &nul[1]);
+    result_col(&r[0], MYSQL_TYPE_STRING, t.channel, sizeof(t.channel), &len[0], &nul[0]);
+    result_col(&r[1], MYSQL_TYPE_BLOB, t.hash, sizeof(t.hash), &len[1], &nul[1]);
     hw_my_result_i64(&r[2], &t.created_ms, &nul[2]);
     if (mysql_stmt_bind_result(st, r))
         return HW_EIO;

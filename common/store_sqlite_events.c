@@ -48,25 +48,53 @@ static int row_event(sqlite3_stmt *st, int full, struct hw_store_event **out)
     return *out ? 0 : HW_ENOMEM;
 }
 
+/*
+ * Ends a read of st's rows: rc is the last step's code and err what reading
+ * the rows gave. A failed step is mapped before the reset, as in
+ * hw_lite_run(). Returns err, the mapped error or 0.
+ */
+static int read_done(struct hw_lite *b, sqlite3_stmt *st, int rc, int err, const char *what)
+{
+    if (!err && rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, what);
+    sqlite3_reset(st);
+    return err;
+}
+
+/*
+ * Reads column 0 of st's first row into out (cap bytes, cut to fit).
+ * Returns 0, HW_ENOTFOUND without a row, or the mapped error.
+ */
+static int fetch_str(struct hw_lite *b, sqlite3_stmt *st, char *out, size_t cap, const char *what)
+{
+    int rc = sqlite3_step(st), err = 0;
+
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", hw_lite_col_str(st, 0));
+    else if (rc == SQLITE_DONE)
+        err = HW_ENOTFOUND;
+    else
+        err = hw_lite_fail(b, rc, what);
+    sqlite3_reset(st);
+    return err;
+}
+
 /* Looks up the id stored under (source, dedup_key) after a unique-key conflict. */
 static int find_dup(struct hw_lite *b, const struct hw_store_event *ev, struct hw_store_result *res)
 {
-    int err = 0, rc;
+    int err = 0;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_FIND_DUP, &err);
 
     if (!st)
         return err;
     hw_lite_bind_str(st, 1, ev->source);
     hw_lite_bind_str(st, 2, ev->dedup_key);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(res->id, sizeof(res->id), "%s", hw_lite_col_str(st, 0));
+    err = fetch_str(b, st, res->id, sizeof(res->id), "find duplicate");
+    if (err == HW_ENOTFOUND)
+        return HW_EIO; /* the row that conflicted must be there */
+    if (!err)
         res->duplicate = 1;
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? HW_EIO : hw_lite_fail(b, rc, "find duplicate");
+    return err;
 }
 
 static int insert_one(struct hw_lite *b, const struct hw_store_event *ev,
@@ -127,10 +155,7 @@ static int collect(struct hw_lite *b, sqlite3_stmt *st, int full, struct hw_stor
         if (!err)
             err = hw_store_events_push(out, ev);
     }
-    sqlite3_reset(st);
-    if (err)
-        return err;
-    return rc == SQLITE_DONE ? 0 : hw_lite_fail(b, rc, "read events");
+    return read_done(b, st, rc, err, "read events");
 }
 
 int hw_lite_get(void *be, const char *id, struct hw_store_event **out)
@@ -144,14 +169,7 @@ int hw_lite_get(void *be, const char *id, struct hw_store_event **out)
         return err;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     err = collect(b, st, 1, &l);
-    if (!err && l.n == 0)
-        err = HW_ENOTFOUND;
-    if (!err) {
-        *out = l.v[0];
-        l.v[0] = NULL;
-    }
-    hw_store_events_cleanup(&l);
-    return err;
+    return hw_store_events_take_first(&l, err, out);
 }
 
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
@@ -208,11 +226,10 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
     sqlite3_bind_int64(st, source ? 4 : 3, (sqlite3_int64)max);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
         seqs[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        err = hw_lite_fail(b, rc, "claim");
+    /* Stopping at max leaves the statement on a row, which is no error. */
+    err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
+    if (err)
         goto fail;
-    }
     for (size_t i = 0; i < n && !err; i++) {
         hw_lite_bind_str(lease, 1, owner);
         sqlite3_bind_int64(lease, 2, lease_until_ms);
@@ -298,10 +315,7 @@ int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out)
         struct hw_store_attempt *copy = hw_store_attempt_build(&a);
         err = copy ? hw_store_attempts_push(out, copy) : HW_ENOMEM;
     }
-    sqlite3_reset(st);
-    if (err)
-        return err;
-    return rc == SQLITE_DONE ? 0 : hw_lite_fail(b, rc, "read attempts");
+    return read_done(b, st, rc, err, "read attempts");
 }
 
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms)
@@ -351,6 +365,7 @@ fail:
     hw_lite_rollback(b);
     return err;
 }
+
 int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms)
 {
     struct hw_lite *b = be;
@@ -389,19 +404,13 @@ int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed)
 int hw_lite_token_lookup(void *be, const unsigned char *hash, char *channel)
 {
     struct hw_lite *b = be;
-    int err = 0, rc;
+    int err = 0;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_TOKEN_LOOKUP, &err);
 
     if (!st)
         return err;
     hw_lite_bind_bytes(st, 1, hash, HW_STORE_SHA256_LEN);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(channel, HW_STORE_NAME_MAX + 1, "%s", hw_lite_col_str(st, 0));
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE ? HW_ENOTFOUND : hw_lite_fail(b, rc, "look up token");
+    return fetch_str(b, st, channel, HW_STORE_NAME_MAX + 1, "look up token");
 }
 
 int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n)
@@ -426,8 +435,5 @@ int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n)
         v[*n].created_ms = sqlite3_column_int64(st, 2);
         (*n)++;
     }
-    sqlite3_reset(st);
-    if (err)
-        return err;
-    return rc == SQLITE_DONE ? 0 : hw_lite_fail(b, rc, "list tokens");
+    return read_done(b, st, rc, err, "list tokens");
 }
