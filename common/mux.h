@@ -59,7 +59,10 @@ struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *
 /* Calls on_reset(HW_RST_TUNNEL_LOST) for every open stream, then frees all. */
 void hw_mux_free(struct hw_mux *m);
 
+/* The user pointer given to hw_mux_new() (borrowed). */
 void *hw_mux_user(const struct hw_mux *m);
+
+/* Streams open now, closing ones included (the relay's --max-streams count). */
 size_t hw_mux_stream_count(const struct hw_mux *m);
 
 /*
@@ -91,18 +94,22 @@ int hw_mux_send_hello(struct hw_mux *m, const struct hw_msg_hello *h);
  */
 struct hw_mux_stream *hw_mux_stream_open(struct hw_mux *m, void *user);
 
+/* The stream's id, and the program's pointer for it (NULL until set; borrowed). */
 uint32_t hw_mux_stream_id(const struct hw_mux_stream *s);
 void *hw_mux_stream_user(const struct hw_mux_stream *s);
 void hw_mux_stream_set_user(struct hw_mux_stream *s, void *user);
 
-/* Queues the stream's head (REQUEST on the relay, RESPONSE on the agent). */
+/*
+ * Queues the stream's head (REQUEST on the relay, RESPONSE on the agent),
+ * copied. Returns 0 or an encoder error (HW_EINVAL for oversized fields).
+ */
 int hw_mux_send_request(struct hw_mux_stream *s, const struct hw_msg_request *req);
 int hw_mux_send_response(struct hw_mux_stream *s, const struct hw_msg_response *resp);
 
 /*
  * Queues body bytes (copied). Returns 0, HW_EINVAL after END was queued, or
- * HW_E2BIG when more than the body_cap would be buffered: wait for on_drain. hw_mux_send_room()
- * says how many bytes fit now.
+ * HW_E2BIG when more than the body_cap would be buffered: wait for on_drain.
+ * hw_mux_send_room() says how many bytes fit now.
  */
 int hw_mux_send_body(struct hw_mux_stream *s, const void *p, size_t n);
 size_t hw_mux_send_room(const struct hw_mux_stream *s);
