@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""examples/Caddyfile with a real Caddy in front of the relay: one address serves
+both ports by path. The agent connects through Caddy to /tunnel, a GitHub-signed
+webhook posted to Caddy reaches the app with its body byte-exact and its
+signature valid, and the answer comes back through Caddy.
+
+The test runs the example as written, only with the address and the relay's
+ports replaced (and Caddy's admin endpoint and TLS off, since this is loopback).
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import subprocess
+
+from harness import (SOURCE, Agent, Proc, Reply, check, check_eq, free_port, get, request, run,
+                     token_add, wait_until)
+
+SECRET = b"caddy-test-secret"
+
+
+def caddyfile(env, relay, port):
+    with open(os.path.join(SOURCE, "examples", "Caddyfile")) as f:
+        text = f.read()
+    text = text.replace("hooks.example.com", "http://127.0.0.1:%d" % port)
+    text = text.replace("127.0.0.1:8081", "127.0.0.1:%d" % relay.tunnel_port)
+    text = text.replace("127.0.0.1:8080", "127.0.0.1:%d" % relay.port)
+    check(str(relay.port) in text and str(relay.tunnel_port) in text,
+          "the example names the relay's two ports", text)
+    path = env.path("Caddyfile")
+    with open(path, "w") as f:
+        f.write("{\n\tadmin off\n\tauto_https off\n}\n\n" + text)
+    return path
+
+
+class ThroughCaddy:
+    """The relay as the agent sees it: its tunnel URL is caddy's /tunnel."""
+
+    def __init__(self, relay, port):
+        self.relay, self.port = relay, port
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/tunnel" % self.port
+
+    def channel_connected(self, channel):
+        return self.relay.channel_connected(channel)
+
+
+def case_relay_behind_caddy(env):
+    caddy = shutil.which("caddy")
+    check(caddy is not None, "caddy is installed (scripts/install-deps installs it)")
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    port = free_port()
+    conf = caddyfile(env, relay, port)
+    proc = Proc(env, "caddy", [caddy, "run", "--config", conf, "--adapter", "caddyfile"],
+                {"HOME": env.dir, "XDG_DATA_HOME": env.dir, "XDG_CONFIG_HOME": env.dir})
+
+    def up():
+        proc.check_alive("caddy is running")
+        try:
+            return get(port, "/metrics").status == 200
+        except (OSError, EOFError):
+            return False
+    wait_until(up, 15, "caddy proxies /metrics to the relay's tunnel port")
+
+    seen = []
+
+    def handle(req):
+        mac = "sha256=" + hmac.new(SECRET, req.body, hashlib.sha256).hexdigest()
+        seen.append(hmac.compare_digest(mac, req.header("X-Hub-Signature-256") or ""))
+        return Reply(201, "Created", [("X-App", "yes")], b"stored " + req.body[:8])
+
+    target = env.target(handle)
+    agent = Agent(env, ThroughCaddy(relay, port), token, "alice", target.port).start()
+    check(agent.forwarding_lines(), "the agent's tunnel runs through caddy")
+    body = os.urandom(1 << 20) + b"\r\n  \r\n"
+    sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    resp = request(port, "POST", "/t/alice/github?x=1",
+                   [("Host", "127.0.0.1:%d" % port), ("X-Hub-Signature-256", sig),
+                    ("X-GitHub-Event", "push"), ("Content-Type", "application/octet-stream")],
+                   body)
+    check_eq((resp.status, resp.header("X-App")), (201, "yes"), "the app's answer via caddy")
+    check_eq(resp.body, b"stored " + body[:8], "its body")
+    req = target.wait_requests(1)[-1]
+    check_eq(hashlib.sha256(req.body).hexdigest(), hashlib.sha256(body).hexdigest(),
+             "the body reached the app byte-exact")
+    check_eq(req.target, "/github?x=1", "path and query")
+    check_eq(seen, [True], "the GitHub signature made by the sender verifies at the app")
+    check(re.match(r"^evt_", req.header("Hookwire-Event-Id") or ""), "the relay's event id")
+
+
+if __name__ == "__main__":
+    run([case_relay_behind_caddy])
