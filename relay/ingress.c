@@ -164,7 +164,9 @@ static int route(struct ingress_conn *c)
     const char *t = c->req.target, *end = t + c->req.target_len, *p;
 
     c->keep_alive = c->req.keep_alive;
-    if (c->req.target_len == 8 && memcmp(t, "/healthz", 8) == 0 && c->req.body == HW_BODY_NONE) {
+    if (c->req.target_len == 8 && memcmp(t, "/healthz", 8) == 0 &&
+        (c->req.body == HW_BODY_NONE ||
+         (c->req.body == HW_BODY_LENGTH && c->req.content_length == 0))) {
         relay_answer_health(c);
         return 0;
     }
