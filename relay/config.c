@@ -35,6 +35,8 @@ const struct hw_opt relay_options[] = {
         max_streams),
     OPT("max-connections", "N", "10000", "public connections open at once", HW_OPT_UINT,
         max_connections),
+    OPT("max-held", "SIZE", "1G", "request bytes held at once (being read or queued) before 429",
+        HW_OPT_SIZE, max_held),
     OPT("log-level", "LEVEL", "info", "error, warn, info or debug", HW_OPT_STR, log_level),
     OPT("log-format", "FORMAT", "text", "text or json", HW_OPT_STR, log_format),
     { NULL, NULL, NULL, NULL, 0, 0 },

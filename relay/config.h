@@ -22,6 +22,7 @@ struct relay_config {
     unsigned heartbeat_ms;
     unsigned max_streams;
     unsigned max_connections;
+    size_t max_held;
     char *log_level;
     char *log_format;
 };

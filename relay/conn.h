@@ -41,6 +41,7 @@ struct ingress_conn {
     struct hw_buf body;
     struct hw_chunked chunked;
     uint64_t body_left;
+    size_t held; /* body bytes counted against the relay's --max-held budget */
     struct hw_buf out;
     struct hw_mux_stream *stream;
     lws_sorted_usec_list_t timer;

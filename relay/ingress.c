@@ -27,9 +27,12 @@
 #include "tokens.h"
 #include "tunnel.h"
 
+static void release_body(struct ingress_conn *c);
+
 static void reset_request(struct ingress_conn *c)
 {
     lws_sul_cancel(&c->timer);
+    release_body(c);
     hw_buf_reset(&c->head);
     hw_buf_reset(&c->body);
     memset(&c->req, 0, offsetof(struct hw_http_head, headers));
@@ -224,6 +227,36 @@ static int read_head(struct ingress_conn *c)
     return 1;
 }
 
+/*
+ * Appends body bytes within the request's cap (413) and the relay's budget
+ * for request bytes held at once, being read or waiting for an agent (429):
+ * many large bodies for a stalled agent must not exhaust memory. Returns 0,
+ * or -1 after answering.
+ */
+static int add_body(struct ingress_conn *c, const void *p, size_t n)
+{
+    struct relay *r = c->relay;
+
+    if (r->metrics.held_bytes + n > r->cfg.max_held) {
+        relay_answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
+        return -1;
+    }
+    if (hw_buf_append(&c->body, p, n)) {
+        relay_answer_error(c, HW_ERRC_BODY_TOO_LARGE, NULL);
+        return -1;
+    }
+    c->held += n;
+    r->metrics.held_bytes += n;
+    return 0;
+}
+
+/* The exchange is over: its body no longer counts against the budget. */
+static void release_body(struct ingress_conn *c)
+{
+    c->relay->metrics.held_bytes -= c->held;
+    c->held = 0;
+}
+
 /* Moves body bytes from in to body. Returns 1 when the body is complete. */
 static int read_body(struct ingress_conn *c)
 {
@@ -235,10 +268,8 @@ static int read_body(struct ingress_conn *c)
     if (c->req.body == HW_BODY_LENGTH) {
         if (n > c->body_left)
             n = (size_t)c->body_left;
-        if (hw_buf_append(&c->body, hw_buf_head(&c->in), n)) {
-            relay_answer_error(c, HW_ERRC_BODY_TOO_LARGE, NULL);
+        if (add_body(c, hw_buf_head(&c->in), n))
             return 0;
-        }
         hw_buf_consume(&c->in, n);
         c->body_left -= n;
         return c->body_left == 0;
@@ -250,10 +281,8 @@ static int read_body(struct ingress_conn *c)
         relay_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return 0;
     }
-    if (hw_buf_append(&c->body, hw_buf_head(&c->in), n)) {
-        relay_answer_error(c, HW_ERRC_BODY_TOO_LARGE, NULL);
+    if (add_body(c, hw_buf_head(&c->in), n))
         return 0;
-    }
     if (rc == HW_EAGAIN) {
         hw_buf_reset(&c->in);
         return 0;
@@ -316,10 +345,8 @@ static int on_rx(struct ingress_conn *c, const void *in, size_t len)
     if (c->state == ST_BODY && c->req.body == HW_BODY_LENGTH && !hw_buf_size(&c->in)) {
         /* Fast path: body bytes go straight to the body buffer. */
         size_t n = len < c->body_left ? len : (size_t)c->body_left;
-        if (hw_buf_append(&c->body, in, n)) {
-            relay_answer_error(c, HW_ERRC_BODY_TOO_LARGE, NULL);
+        if (add_body(c, in, n))
             return 0;
-        }
         c->body_left -= n;
         in = (const char *)in + n;
         len -= n;
@@ -380,6 +407,7 @@ static void on_close(struct ingress_conn *c)
     lws_sul_cancel(&c->timer);
     if (c->stream)
         hw_mux_stream_close(c->stream);
+    release_body(c);
     hw_buf_cleanup(&c->in);
     hw_buf_cleanup(&c->head);
     hw_buf_cleanup(&c->body);

@@ -48,12 +48,15 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         "hookwire_relay_heartbeat_timeouts_total %llu\n"
         "# TYPE hookwire_relay_public_connections gauge\n"
         "hookwire_relay_public_connections %llu\n"
+        "# TYPE hookwire_relay_held_bytes gauge\n"
+        "hookwire_relay_held_bytes %llu\n"
         "# TYPE hookwire_relay_agents_connected gauge\n"
         "hookwire_relay_agents_connected %zu\n"
         "# TYPE hookwire_relay_channel_connected gauge\n",
         (unsigned long long)m->agent_connects, (unsigned long long)m->agent_rejected,
         (unsigned long long)m->protocol_errors, (unsigned long long)m->heartbeat_timeouts,
-        (unsigned long long)m->public_connections, relay_channels_count(r->channels));
+        (unsigned long long)m->public_connections, (unsigned long long)m->held_bytes,
+        relay_channels_count(r->channels));
     relay_channels_foreach(r->channels, render_channel, out);
     return err ? HW_E2BIG : 0;
 }

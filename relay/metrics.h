@@ -21,6 +21,7 @@ struct relay_metrics {
     uint64_t protocol_errors; /* tunnels closed for breaking the protocol */
     uint64_t heartbeat_timeouts;
     uint64_t public_connections; /* open now */
+    uint64_t held_bytes;         /* request body bytes held now (--max-held) */
 };
 
 /* Appends the Prometheus exposition of all counters and gauges to out. */

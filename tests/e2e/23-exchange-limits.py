@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Limits on one exchange and on the headers hookwire owns.
+"""Limits on one exchange, on the relay's memory, and on the headers hookwire owns.
 
 An answer that stops moving (the app stalls mid-body, or the sender stops reading)
 is cut after --response-timeout and frees the agent's stream, so it cannot use up
 --max-streams. Senders cannot forge Hookwire-* headers, and an app's Hookwire-Error
 never reaches a sender. HEAD answers written by the relay have no body. An app
 answer that lists Content-Length in Connection, or answers 101, is handled. The
-agent does not resend a request once any byte of an answer arrived.
+agent does not resend a request once any byte of an answer arrived. Request bodies
+held at once stay within --max-held (429 past it).
 """
 
 import threading
@@ -139,6 +140,42 @@ def case_no_resend_after_partial_answer(env):
     check_eq(seen.count("/second"), 1, "not resent once part of an answer arrived")
 
 
+def case_held_bytes_budget(env):
+    release = threading.Event()
+
+    def handle(req):
+        if req.target == "/hold":
+            release.wait(20)
+        return Reply(200, "OK", [], b"done")
+
+    relay, target, agent = env.stack(handler=handle, relay_args=["--max-held", "1M"])
+    held = relay.metric
+    first = {}
+
+    def slow_sender():
+        first["resp"] = relay.webhook("POST", "/t/alice/hold", [HOST], b"a" * (700 << 10))
+
+    t = threading.Thread(target=slow_sender)
+    t.start()
+    try:
+        target.wait_requests(1)
+        check_eq(held("hookwire_relay_held_bytes"), 700 << 10, "the first body is held")
+        resp = relay.webhook("POST", "/t/alice/more", [HOST], b"b" * (500 << 10))
+        check_eq((resp.status, resp.header("Hookwire-Error")), (429, "HW_OVERLOADED"),
+                 "past --max-held the relay refuses more")
+        check(resp.header("Retry-After") is not None, "with Retry-After")
+        resp = relay.webhook("POST", "/t/alice/small", [HOST], b"c" * (100 << 10))
+        check_eq(resp.status, 200, "a body that fits the budget still goes through")
+    finally:
+        release.set()
+        t.join(20)
+    check_eq(first["resp"].status, 200, "the held webhook completes")
+    wait_until(lambda: held("hookwire_relay_held_bytes") == 0, 5, "all bytes released")
+    resp = relay.webhook("POST", "/t/alice/more", [HOST], b"b" * (500 << 10))
+    check_eq(resp.status, 200, "and the larger one fits now")
+
+
 if __name__ == "__main__":
     run([case_stalled_app_is_cut, case_sender_not_reading, case_forged_hookwire_headers,
-         case_app_headers, case_head_answers_have_no_body, case_no_resend_after_partial_answer])
+         case_app_headers, case_head_answers_have_no_body, case_no_resend_after_partial_answer,
+         case_held_bytes_budget])
