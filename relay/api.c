@@ -1,7 +1,7 @@
 /*
- * Tunnel-port HTTP endpoints and the upgrade gate. Each answer is small and
- * written whole with one lws_write of the raw response bytes. Service
- * thread only.
+ * Tunnel-port HTTP endpoints and the upgrade gate. Each answer is small: it
+ * is built when the request arrives and written whole, with one lws_write,
+ * in the WRITEABLE callback. Service thread only.
  */
 #include "api.h"
 
@@ -14,7 +14,19 @@
 #include "relay.h"
 #include "tunnel.h"
 
-/* Writes a complete response held in b (after LWS_PRE bytes of headroom). */
+/* Per-connection state: the answer being written (after LWS_PRE bytes of headroom). */
+struct api_session {
+    struct hw_buf out;
+};
+
+static void begin(struct hw_buf *b)
+{
+    hw_buf_init(b, 16 * 1024 * 1024);
+    hw_buf_reserve(b, LWS_PRE);
+    hw_buf_commit(b, LWS_PRE);
+}
+
+/* Writes a whole answer held in b: one lws_write of its raw bytes. */
 static int write_whole(struct lws *wsi, struct hw_buf *b)
 {
     int n = lws_write(wsi, (unsigned char *)hw_buf_head(b) + LWS_PRE, hw_buf_size(b) - LWS_PRE,
@@ -24,13 +36,60 @@ static int write_whole(struct lws *wsi, struct hw_buf *b)
     return n < 0 ? -1 : 0;
 }
 
-static void begin(struct hw_buf *b)
+static int is_head(struct lws *wsi)
 {
-    hw_buf_init(b, 16 * 1024 * 1024);
-    hw_buf_reserve(b, LWS_PRE);
-    hw_buf_commit(b, LWS_PRE);
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 }
 
+/* Builds the answer for uri into b. Returns 0 or an hw_buf error. */
+static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struct hw_buf *b)
+{
+    struct hw_buf body;
+    const char *type = "text/plain";
+    int err;
+
+    if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0)
+        return hw_error_response(b, HW_ERRC_NOT_FOUND, 1, NULL, is_head(wsi));
+    hw_buf_init(&body, 16 * 1024 * 1024);
+    if (strcmp(uri, "/healthz") == 0) {
+        err = hw_buf_puts(&body, "ok\n");
+    } else {
+        type = "text/plain; version=0.0.4";
+        err = relay_metrics_render(r, &body);
+    }
+    err =
+        err ? err
+            : hw_buf_printf(b, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                            type, hw_buf_size(&body));
+    if (!err && !is_head(wsi))
+        err = hw_buf_append(b, hw_buf_head(&body), hw_buf_size(&body));
+    hw_buf_cleanup(&body);
+    return err;
+}
+
+/* Answers are built when the request arrives and written when lws says the socket is writable. */
+static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
+{
+    hw_buf_cleanup(&s->out);
+    begin(&s->out);
+    if (build_answer(wsi, r, uri, &s->out)) {
+        hw_buf_cleanup(&s->out);
+        return -1;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct api_session *s)
+{
+    if (hw_buf_size(&s->out) <= LWS_PRE)
+        return 0;
+    if (write_whole(wsi, &s->out))
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The upgrade gate must answer at once (lws's contract for CONFIRM_UPGRADE). */
 static int respond_error(struct lws *wsi, enum hw_errc e)
 {
     struct hw_buf b;
@@ -41,42 +100,6 @@ static int respond_error(struct lws *wsi, enum hw_errc e)
         return -1;
     }
     return write_whole(wsi, &b);
-}
-
-static int respond_text(struct lws *wsi, const char *type, const char *body, size_t len)
-{
-    struct hw_buf b;
-
-    begin(&b);
-    if (hw_buf_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-                      type, len) ||
-        hw_buf_append(&b, body, len)) {
-        hw_buf_cleanup(&b);
-        return -1;
-    }
-    return write_whole(wsi, &b);
-}
-
-static int on_http(struct lws *wsi, struct relay *r, const char *uri)
-{
-    int rc;
-
-    if (strcmp(uri, "/healthz") == 0) {
-        rc = respond_text(wsi, "text/plain", "ok\n", 3);
-    } else if (strcmp(uri, "/metrics") == 0) {
-        struct hw_buf m;
-
-        hw_buf_init(&m, 16 * 1024 * 1024);
-        rc = relay_metrics_render(r, &m)
-                 ? -1
-                 : respond_text(wsi, "text/plain; version=0.0.4", hw_buf_head(&m), hw_buf_size(&m));
-        hw_buf_cleanup(&m);
-    } else {
-        rc = respond_error(wsi, HW_ERRC_NOT_FOUND);
-    }
-    if (rc || lws_http_transaction_completed(wsi))
-        return -1;
-    return 0;
 }
 
 /* Lets only /tunnel upgrades with a valid token through. */
@@ -118,7 +141,14 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return on_http(wsi, r, in);
+        return on_http(wsi, user, r, in);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return user ? on_writeable(wsi, user) : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (user)
+            hw_buf_cleanup(&((struct api_session *)user)->out);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, r, in);
     default:
@@ -129,4 +159,5 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 const struct lws_protocols relay_api_protocol = {
     .name = "http",
     .callback = api_cb,
+    .per_session_data_size = sizeof(struct api_session),
 };
