@@ -26,6 +26,7 @@ static const struct {
     { HW_EIO, "I/O error" },
     { HW_EAUTH, "authentication failed" },
     { HW_EFULL, "queue full" },
+    { HW_ELEASE, "leased to another process" },
 };
 
 const char *hw_strerror(int err)

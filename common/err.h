@@ -22,6 +22,7 @@ enum hw_err {
     HW_EIO = -10012,       /* storage or I/O failure */
     HW_EAUTH = -10013,     /* authentication failed */
     HW_EFULL = -10014,     /* queue or window is full */
+    HW_ELEASE = -10015,    /* another process holds the event's lease */
 };
 
 /*

@@ -349,7 +349,7 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_
     if (cut.excerpt_len > HW_STORE_EXCERPT_MAX)
         cut.excerpt_len = HW_STORE_EXCERPT_MAX;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->record_attempt(s->be, id, &cut, new_status, next_attempt_ms);
+    err = s->ops->record_attempt(s->be, id, s->owner, &cut, new_status, next_attempt_ms);
     pthread_mutex_unlock(&s->lock);
     return err;
 }

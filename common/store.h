@@ -191,7 +191,8 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
  * call, never before the transaction holding the event has committed.
  * Returns 0 (cb will run exactly once); HW_EINVAL (no store thread, or a bad
  * field); HW_E2BIG; HW_EFULL when the queue is at its cap (answer 429 or
- * 503); HW_ENOMEM. Any thread.
+ * 503); HW_EUNAVAIL once hw_store_close() has begun (e.g. from a callback it
+ * runs); HW_ENOMEM. Any thread.
  */
 int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg);
@@ -237,8 +238,10 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
  * event's outcome in the same transaction: attempts + 1, last status and
  * error from a, status = new_status (enum hw_store_status), next attempt
  * time = next_attempt_ms (for HW_STORE_PENDING: the retry time), and the
- * lease released. Returns 0, HW_ENOTFOUND, HW_EINVAL, HW_EUNAVAIL, HW_EIO.
- * Any thread.
+ * lease released. Only this handle's lease, or no lease, lets it finish the
+ * event: a worker whose lease expired and passed to another process gets
+ * HW_ELEASE and changes nothing (its attempt is not recorded). Returns 0,
+ * HW_ENOTFOUND, HW_ELEASE, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any thread.
  */
 int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_store_attempt *a,
                             int new_status, int64_t next_attempt_ms);

@@ -62,8 +62,8 @@ struct hw_store_ops {
     int (*claim)(void *be, const char *source, const char *owner, int64_t now_ms,
                  int64_t lease_until_ms, size_t max, struct hw_store_events *out);
     /* a's strings are already cut to size; error is never NULL. */
-    int (*record_attempt)(void *be, const char *id, const struct hw_store_attempt *a, int status,
-                          int64_t next_attempt_ms);
+    int (*record_attempt)(void *be, const char *id, const char *owner,
+                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms);
     int (*purge)(void *be, int64_t before_ms, int flags, uint64_t *removed);
@@ -136,10 +136,16 @@ enum hw_store_col {
     "SELECT seq FROM hookwire_events WHERE status = 1 AND next_attempt_ms <= ? AND " \
     "(lease_until IS NULL OR lease_until <= ?) AND source = ? ORDER BY seq LIMIT ?"
 #define HW_SQL_LEASE "UPDATE hookwire_events SET lease_owner = ?, lease_until = ? WHERE seq = ?"
-/* Parameters: status next_attempt_ms last_status last_error id. */
+/*
+ * Parameters: status next_attempt_ms last_status last_error id owner. Only the
+ * lease's holder (or anyone, for an event nobody holds) may finish an attempt:
+ * a worker whose lease expired and passed to another must not overwrite it.
+ */
 #define HW_SQL_FINISH                                                                       \
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
-    "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?"
+    "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
+    "AND (lease_owner IS NULL OR lease_owner = ?)"
+#define HW_SQL_EXISTS "SELECT id FROM hookwire_events WHERE id = ?"
 #define HW_SQL_ADD_ATTEMPT                                                                       \
     "INSERT INTO hookwire_attempts (event_id, at_ms, duration_ms, http_status, error, excerpt) " \
     "VALUES (?, ?, ?, ?, ?, ?)"

@@ -31,6 +31,7 @@ enum hw_my_stmt {
     HW_MY_CLAIM_SOURCE,
     HW_MY_LEASE,
     HW_MY_FINISH,
+    HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
     HW_MY_ATTEMPTS,
     HW_MY_REQUEUE,
@@ -94,8 +95,8 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
                struct hw_store_events *out);
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                 int64_t lease_until_ms, size_t max, struct hw_store_events *out);
-int hw_my_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
-                         int64_t next_attempt_ms);
+int hw_my_record_attempt(void *be, const char *id, const char *owner,
+                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_my_requeue(void *be, const char *id, int64_t now_ms);
 int hw_my_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);

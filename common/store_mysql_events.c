@@ -274,8 +274,27 @@ out:
     return err;
 }
 
-int hw_my_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
-                         int64_t next_attempt_ms)
+/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+static int not_ours(struct hw_my *b, const char *id)
+{
+    char found[HW_ID_LEN + 1];
+    MYSQL_BIND p[1];
+    int hit = 0, err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_EXISTS, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    err = hw_my_execute(b, st, p, "find event");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, found, sizeof(found), &hit), "find event");
+    if (err)
+        return err;
+    return hit ? HW_ELEASE : HW_ENOTFOUND;
+}
+
+int hw_my_record_attempt(void *be, const char *id, const char *owner,
+                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_my *b = be;
     MYSQL_BIND p[6];
@@ -289,9 +308,10 @@ int hw_my_record_attempt(void *be, const char *id, const struct hw_store_attempt
     hw_my_param_int(&p[2], &a->http_status);
     hw_my_param_str(&p[3], a->error);
     hw_my_param_str(&p[4], id);
+    hw_my_param_str(&p[5], owner);
     err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
     if (!err && rows == 0)
-        err = HW_ENOTFOUND;
+        err = not_ours(b, id);
     if (!err) {
         hw_my_param_str(&p[0], id);
         hw_my_param_i64(&p[1], &a->at_ms);

@@ -122,6 +122,11 @@ fail_batch:
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
 {
     pthread_mutex_lock(&q->lock);
+    if (q->stopping) {
+        /* Closing: the thread may be gone, so nothing queued now would ever commit. */
+        pthread_mutex_unlock(&q->lock);
+        return HW_EUNAVAIL;
+    }
     if (q->items >= q->cfg.max_items || p->bytes > q->cfg.max_bytes - q->bytes) {
         pthread_mutex_unlock(&q->lock);
         return HW_EFULL;

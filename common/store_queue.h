@@ -54,8 +54,9 @@ struct hw_store_queue;
 int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_queue **out);
 
 /*
- * Queues p (taken: freed by the queue after its callback ran). Returns 0, or
- * HW_EFULL when a cap is reached (p is then still the caller's). Any thread.
+ * Queues p (taken: freed by the queue after its callback ran). Returns 0,
+ * HW_EFULL when a cap is reached, or HW_EUNAVAIL once the queue is being
+ * freed (p is then still the caller's). Any thread.
  */
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
 

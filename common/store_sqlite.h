@@ -25,6 +25,7 @@ enum hw_lite_stmt {
     HW_LITE_CLAIM_SOURCE,
     HW_LITE_LEASE,
     HW_LITE_FINISH,
+    HW_LITE_EXISTS,
     HW_LITE_ADD_ATTEMPT,
     HW_LITE_ATTEMPTS,
     HW_LITE_REQUEUE,
@@ -74,8 +75,8 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
                  struct hw_store_events *out);
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                   int64_t lease_until_ms, size_t max, struct hw_store_events *out);
-int hw_lite_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
-                           int64_t next_attempt_ms);
+int hw_lite_record_attempt(void *be, const char *id, const char *owner,
+                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms);
 int hw_lite_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);

@@ -255,8 +255,22 @@ out:
     return err;
 }
 
-int hw_lite_record_attempt(void *be, const char *id, const struct hw_store_attempt *a, int status,
-                           int64_t next_attempt_ms)
+/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+static int not_ours(struct hw_lite *b, const char *id)
+{
+    char found[HW_ID_LEN + 1];
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_EXISTS, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    err = fetch_str(b, st, found, sizeof(found), "find event");
+    return err ? err : HW_ELEASE;
+}
+
+int hw_lite_record_attempt(void *be, const char *id, const char *owner,
+                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_lite *b = be;
     int err = hw_lite_begin(b);
@@ -273,9 +287,10 @@ int hw_lite_record_attempt(void *be, const char *id, const struct hw_store_attem
     sqlite3_bind_int(fin, 3, a->http_status);
     hw_lite_bind_str(fin, 4, a->error);
     sqlite3_bind_text(fin, 5, id, -1, SQLITE_STATIC);
+    hw_lite_bind_str(fin, 6, owner); /* stored the way claim stored it */
     err = hw_lite_run(b, fin, "finish attempt");
     if (!err && sqlite3_changes(b->db) == 0)
-        err = HW_ENOTFOUND;
+        err = not_ours(b, id);
     if (err)
         goto fail;
     sqlite3_bind_text(add, 1, id, -1, SQLITE_STATIC);

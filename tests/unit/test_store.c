@@ -497,6 +497,50 @@ static void test_claim_and_attempts(void)
     close_drop(s, &d);
 }
 
+/* A worker whose lease expired and passed to another cannot overwrite the new holder's outcome. */
+static void test_stale_lease(void)
+{
+    struct hw_store_event ev, *got = NULL;
+    struct hw_store_events l;
+    struct hw_store_attempt a = { 0 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d, NULL), *other;
+    char id[HW_ID_LEN + 1];
+    int64_t deadline;
+
+    CHECK_EQ(hw_store_open(d.url, NULL, &other), 0);
+    tu_event(&ev, "x", "payload");
+    append_ok(s, &ev, id);
+    CHECK_EQ(hw_store_claim(s, NULL, 50, 10, &l), 0);
+    CHECK_EQ(l.n, 1);
+    hw_store_events_cleanup(&l);
+    /* Poll until the short lease has run out and the other handle gets the event. */
+    deadline = tu_now_ms() + 10000;
+    for (;;) {
+        CHECK_EQ(hw_store_claim(other, NULL, 60000, 10, &l), 0);
+        if (l.n)
+            break;
+        hw_store_events_cleanup(&l);
+        CHECK(tu_now_ms() < deadline);
+    }
+    CHECK_STR(l.v[0]->id, id);
+    hw_store_events_cleanup(&l);
+
+    a.at_ms = tu_now_ms();
+    a.http_status = 500;
+    CHECK_EQ(hw_store_record_attempt(s, id, &a, HW_STORE_PENDING, 0), HW_ELEASE);
+    a.http_status = 200;
+    CHECK_EQ(hw_store_record_attempt(other, id, &a, HW_STORE_DELIVERED, 0), 0);
+    CHECK_EQ(hw_store_record_attempt(s, id, &a, HW_STORE_PENDING, 0), 0); /* nobody holds it */
+    CHECK_EQ(hw_store_get(s, id, &got), 0);
+    CHECK_EQ(got->attempts, 2);
+    hw_store_event_free(got);
+    CHECK_EQ(hw_store_record_attempt(s, "evt_00000000000000000000000000", &a, HW_STORE_FAILED, 0),
+             HW_ENOTFOUND);
+    hw_store_close(other);
+    close_drop(s, &d);
+}
+
 static void test_purge(void)
 {
     const int64_t old = 1600000000000;
@@ -577,6 +621,38 @@ static void test_tokens(void)
     CHECK_EQ(hw_store_token_revoke(s, "alice", &removed), HW_ENOTFOUND);
     CHECK_EQ(hw_store_token_lookup(s, h3, channel), 0);
     close_drop(s, &d);
+}
+
+/* A completion callback run by hw_store_close() that submits again is refused, not lost. */
+static struct hw_store *g_closing;
+static int g_resubmit_err = 1;
+
+static void resubmit_on_done(void *arg, int err, const struct hw_store_result *res)
+{
+    struct hw_store_event ev;
+
+    on_done(arg, err, res);
+    tu_event(&ev, "late", "too late");
+    g_resubmit_err = hw_store_append_async(g_closing, &ev, on_done, arg);
+}
+
+static void test_append_during_close(void)
+{
+    struct hw_store_event ev;
+    struct done dn = { 0 };
+    struct tu_wake w;
+    struct tu_db d;
+
+    tu_wake_init(&w);
+    g_closing = open_fresh(&d, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w });
+    tu_event(&ev, "late", "first");
+    CHECK_EQ(hw_store_append_async(g_closing, &ev, resubmit_on_done, &dn), 0);
+    hw_store_close(g_closing); /* runs the callback, which tries to append again */
+    CHECK_EQ(dn.calls, 1);
+    CHECK_EQ(g_resubmit_err, HW_EUNAVAIL);
+    CHECK_EQ(hw_store_open(d.url, NULL, &g_closing), 0);
+    close_drop(g_closing, &d);
+    tu_wake_cleanup(&w);
 }
 
 static void test_group_commit(void)
@@ -843,9 +919,11 @@ static void run_suite(const char *mysql_url)
     RUN(test_duplicates);
     RUN(test_list);
     RUN(test_claim_and_attempts);
+    RUN(test_stale_lease);
     RUN(test_purge);
     RUN(test_tokens);
     RUN(test_group_commit);
+    RUN(test_append_during_close);
     RUN(test_bad_arguments);
     RUN(test_schema_upgrade);
     if (mysql_url)
