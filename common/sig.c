@@ -485,9 +485,13 @@ int hw_sig_verify(const struct hw_sig_source *src, const struct hw_sig_request *
 {
     enum hw_sig_reason r;
 
-    assert(src->finalized);
     memset(res, 0, sizeof(*res));
     res->secret_index = -1;
+    if (!src->finalized) {
+        /* A programming error; "not verified" is the only safe answer. */
+        res->reason = HW_SIG_INTERNAL;
+        return HW_EINVAL;
+    }
     r = src->prov->verify(src, req, res);
     res->reason = r;
     res->ok = r == HW_SIG_OK;

@@ -85,8 +85,8 @@ static int decode_bytes(const char *s, int base64, size_t want, struct hw_sig_ke
     return 0;
 }
 
-int hw_sig_key_decode(enum hw_sig_secret_form form, const char *text, struct hw_sig_key *k,
-                      const char **why)
+static int decode_form(enum hw_sig_secret_form form, const char *text, struct hw_sig_key *k,
+                       const char **why)
 {
     size_t n = strlen(text);
     int rc;
@@ -141,6 +141,27 @@ int hw_sig_key_decode(enum hw_sig_secret_form form, const char *text, struct hw_
     return HW_EINVAL;
 }
 
+/*
+ * HMAC pads its key with zeros, so a key of only zero bytes (such as whsec_AA==)
+ * is the empty key: anyone could sign with it. Such a secret is refused.
+ */
+int hw_sig_key_decode(enum hw_sig_secret_form form, const char *text, struct hw_sig_key *k,
+                      const char **why)
+{
+    int rc = decode_form(form, text, k, why);
+    unsigned char any = 0;
+
+    if (rc || k->kind != HW_SIG_KEY_HMAC)
+        return rc;
+    for (size_t i = 0; i < k->len; i++)
+        any |= k->bytes[i];
+    if (any)
+        return 0;
+    hw_sig_key_wipe(k);
+    *why = "secret: decodes to an empty or all-zero key, which anyone could sign with";
+    return HW_EINVAL;
+}
+
 /* Digest state after absorbing the key block XORed with pad. */
 static EVP_MD_CTX *pad_state(const EVP_MD *md, const unsigned char *kb, size_t bs,
                              unsigned char pad)
@@ -173,8 +194,10 @@ int hw_sig_key_prepare(struct hw_sig_key *k, unsigned alg_mask)
         if (!(alg_mask & (1u << a)) || k->inner[a])
             continue;
         md = EVP_MD_fetch(NULL, alg_digest[a], NULL);
-        if (!md)
-            return HW_ENOMEM;
+        if (!md) {
+            rc = HW_ENOMEM;
+            break;
+        }
         bs = (size_t)EVP_MD_get_block_size(md);
         memset(kb, 0, sizeof(kb));
         /* RFC 2104: a key longer than the block is replaced by its hash. */

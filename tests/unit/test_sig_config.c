@@ -4,6 +4,7 @@
  * reason strings, and concurrent verification on one source from several
  * threads.
  */
+#include <openssl/hmac.h>
 #include <pthread.h>
 
 #include "sig_source.h"
@@ -330,6 +331,44 @@ static void test_concurrent_verify(void)
     hw_sig_source_free(src);
 }
 
+/* HMAC pads keys with zeros: an all-zero key is the empty key, which anyone can sign with. */
+static void test_zero_keys_refused(void)
+{
+    static const char *const sw[] = { "provider", "standard-webhooks", "secret",
+                                      "whsec_AA==", NULL };
+    static const char *const sw4[] = { "provider", "standard-webhooks", "secret",
+                                       "whsec_AAAAAA==", NULL };
+    static const char *const hex[] = { "provider", "hmac",   "header", "X-Sig", "secret-encoding",
+                                       "hex",      "secret", "0000",   NULL };
+
+    expect_set_error(sw, "secret: decodes to an empty or all-zero key");
+    expect_set_error(sw4, "secret: decodes to an empty or all-zero key");
+    expect_set_error(hex, "secret: decodes to an empty or all-zero key");
+}
+
+/* With legacy-sha1, a present but empty X-Hub-Signature-256 must not fall back to SHA-1. */
+static void test_github_no_downgrade(void)
+{
+    static const char *const kv[] = { "provider",    "github", "secret", "s3cret",
+                                      "legacy-sha1", "true",   NULL };
+    struct hw_sig_source *src = source_make(kv);
+    unsigned char mac[20];
+    unsigned int len = 0;
+    char hexmac[41];
+    struct hw_sig_result res;
+    struct hreq r;
+
+    HMAC(EVP_sha1(), "s3cret", 6, (const unsigned char *)"{}", 2, mac, &len);
+    for (int i = 0; i < 20; i++)
+        snprintf(hexmac + 2 * i, 3, "%02x", mac[i]);
+    hreq_init(&r, "{}", 2, 1700000000);
+    hreq_set(&r, "X-Hub-Signature", "sha1=%s", hexmac);
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_OK); /* SHA-1 alone is accepted, as asked */
+    hreq_set(&r, "X-Hub-Signature-256", "%s", "");
+    CHECK_EQ(verify_reason(src, &r, &res), HW_SIG_MISSING_HEADER);
+    hw_sig_source_free(src);
+}
+
 int main(void)
 {
     RUN(test_unknown_keys_are_the_callers);
@@ -343,5 +382,7 @@ int main(void)
     RUN(test_dedup_limits);
     RUN(test_reason_strings);
     RUN(test_concurrent_verify);
+    RUN(test_zero_keys_refused);
+    RUN(test_github_no_downgrade);
     return 0;
 }
