@@ -264,6 +264,9 @@ static int build_head(struct agent *a, struct fwd_req *r, const struct hw_msg_re
             err = hw_buf_append(b, p, n);
         p += n;
     }
+    /* An HTTP/1.0 sender may have sent no Host; the app gets HTTP/1.1, which needs one. */
+    if (!err && !block_has(&m->headers, "host"))
+        err = hw_buf_printf(b, "Host: %s:%d\r\n", a->target.host, a->target.port);
     /* A chunked request lost its Transfer-Encoding at the relay; say its length here. */
     if (!err && m->body_len && !block_has(&m->headers, "content-length"))
         err = hw_buf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)m->body_len);

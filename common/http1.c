@@ -33,6 +33,7 @@ struct framing {
     int conn_close;
     int conn_keep_alive;
     int expect_continue;
+    int hosts; /* Host headers seen (requests) */
 };
 
 struct cursor {
@@ -238,6 +239,8 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
             else if (mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
         }
+    } else if (f->is_request && name_is(h, "host")) {
+        f->hosts++;
     } else if (f->is_request && name_is(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))
             f->expect_continue = 1;
@@ -361,6 +364,7 @@ int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head
     if (rc != 0)
         return rc;
 
+    head->hosts = f.hosts;
     head->body = declared_body(&f, HW_BODY_NONE);
     head->expect_continue = f.expect_continue;
     return head_finish(buf, &c, head, &f);
@@ -463,6 +467,9 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
         if (name_is(h, fixed[i]))
             return 1;
     }
+    /* Host and Content-Length describe the message itself: Connection cannot remove them. */
+    if (name_is(h, "host") || name_is(h, "content-length"))
+        return 0;
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
         const char *p, *elem;

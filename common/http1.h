@@ -43,6 +43,7 @@ struct hw_http_head {
     uint64_t content_length; /* valid when body == HW_BODY_LENGTH */
     int keep_alive;          /* connection may carry another message */
     int expect_continue;     /* request has "Expect: 100-continue" */
+    int hosts;               /* requests: how many Host headers */
 };
 
 /*
@@ -53,6 +54,8 @@ struct hw_http_head {
  * without a colon or with whitespace before it, control characters, both
  * Content-Length and Transfer-Encoding, conflicting Content-Length values,
  * a Transfer-Encoding other than "chunked", an HTTP version other than 1.x).
+ * Host headers are counted in head->hosts; whether a count other than one is
+ * acceptable (RFC 9112 3.2) is the server's decision.
  * The caller enforces its own cap on how long a head may grow.
  *
  * Details: lines must end in CRLF; only HTTP/1.0 and HTTP/1.1 are accepted;
@@ -89,7 +92,8 @@ const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len);
  * Says whether a header is hop-by-hop and must not be forwarded: Connection,
  * Keep-Alive, Proxy-Connection, Proxy-Authenticate, Proxy-Authorization, TE,
  * Trailer, Transfer-Encoding, Upgrade, and any header named in a Connection
- * header of this head. Returns 1 or 0.
+ * header of this head except Host and Content-Length, which describe the
+ * message itself. Returns 1 or 0.
  */
 int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h);
 

@@ -167,6 +167,11 @@ static int route(struct ingress_conn *c)
     const char *t = c->req.target, *end = t + c->req.target_len, *p;
 
     c->keep_alive = c->req.keep_alive;
+    /* RFC 9112 3.2: one Host, required in HTTP/1.1; two leave the target ambiguous. */
+    if (c->req.hosts > 1 || (c->req.minor_version == 1 && c->req.hosts == 0)) {
+        relay_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
+        return 0;
+    }
     if (c->req.target_len == 8 && memcmp(t, "/healthz", 8) == 0 &&
         (c->req.body == HW_BODY_NONE ||
          (c->req.body == HW_BODY_LENGTH && c->req.content_length == 0))) {

@@ -175,7 +175,31 @@ def case_held_bytes_budget(env):
     check_eq(resp.status, 200, "and the larger one fits now")
 
 
+def case_host_rules(env):
+    relay, target, agent = env.stack()
+    for what, headers in (("HTTP/1.1 without Host", []),
+                          ("two Host headers", [HOST, ("Host", "other.example")])):
+        with HttpConn(relay.port) as c:
+            c.send(build_request("POST", "/t/alice/x", headers, b"{}"))
+            resp = c.read_response("POST")
+        check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), what)
+    check_eq(target.count(), 0, "neither reached the app")
+    with HttpConn(relay.port) as c:
+        c.send(build_request("POST", "/t/alice/old", [], b"{}", version="HTTP/1.0"))
+        resp = c.read_response("POST")
+    check_eq(resp.status, 200, "HTTP/1.0 without Host is fine")
+    req = target.wait_requests(1)[-1]
+    check_eq(req.header("Host"), "localhost:%d" % target.port,
+             "the app, spoken to in HTTP/1.1, gets a Host")
+    resp = relay.webhook("POST", "/t/alice/conn", [HOST, ("Connection", "host, content-length")],
+                         b"12345")
+    check_eq(resp.status, 200, "Connection naming Host and Content-Length")
+    req = target.wait_requests(2)[-1]
+    check_eq((req.header("Host"), req.body), ("hooks.example.test", b"12345"),
+             "cannot strip Host or the body's length")
+
+
 if __name__ == "__main__":
     run([case_stalled_app_is_cut, case_sender_not_reading, case_forged_hookwire_headers,
          case_app_headers, case_head_answers_have_no_body, case_no_resend_after_partial_answer,
-         case_held_bytes_budget])
+         case_held_bytes_budget, case_host_rules])
