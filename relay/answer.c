@@ -164,8 +164,7 @@ void relay_answer_on_response(struct ingress_conn *c, const struct hw_frame *f)
         relay_answer_error(c, HW_ERRC_LOCAL_ERROR, NULL);
         return;
     }
-    no_body = (c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0) ||
-              m.status == 204 || m.status == 304;
+    no_body = is_head_request(c) || m.status == 204 || m.status == 304;
     if (!response_ok(c, &m, no_body)) {
         HW_WARN("conn=%s evt=%s the agent sent an answer head the relay cannot pass on", c->peer,
                 c->event_id);
