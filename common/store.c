@@ -116,6 +116,13 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
                            v[i]->ev.body_len);
     pthread_mutex_lock(&s->lock);
     err = insert_txn(s, v, n);
+    /*
+     * A MySQL deadlock or lock-wait timeout also comes back as "unavailable"
+     * (the transaction was rolled back whole): one more try clears it. When
+     * the database is really down the backend fails the retry at once.
+     */
+    if (err == HW_EUNAVAIL)
+        err = insert_txn(s, v, n);
     if (err && err != HW_EUNAVAIL && n > 1) {
         /* One bad event must not fail the others: commit each on its own. */
         for (size_t i = 0; i < n; i++) {
