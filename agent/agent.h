@@ -8,6 +8,7 @@
  */
 #include <libwebsockets.h>
 
+#include "buf.h"
 #include "config.h"
 #include "url.h"
 
@@ -24,7 +25,7 @@ struct agent {
     /* Tunnel state (tunnel.c). */
     struct lws *ws;
     struct hw_mux *mux;
-    struct hw_buf *rx;
+    struct hw_buf rx; /* fragments of the tunnel message being received */
     lws_sorted_usec_list_t reconnect_timer;
     lws_sorted_usec_list_t heartbeat_timer;
     lws_usec_t last_rx;

@@ -148,7 +148,7 @@ static int on_established(struct agent *a, struct lws *wsi)
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
         return -1;
-    hw_buf_reset(a->rx);
+    hw_buf_reset(&a->rx);
     a->last_rx = a->last_ping = lws_now_usecs();
     a->heartbeat_ms = a->cfg.heartbeat_ms;
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
@@ -159,7 +159,7 @@ static int on_established(struct agent *a, struct lws *wsi)
 static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
 {
     a->last_rx = lws_now_usecs();
-    if (!hw_lwsio_tunnel_rx(wsi, a->rx, a->mux, in, len))
+    if (!hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len))
         return 0;
     HW_ERR("tunnel protocol error from the relay: reconnecting");
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
@@ -231,10 +231,7 @@ const struct lws_protocols agent_tunnel_protocol = {
 
 void agent_tunnel_start(struct agent *a)
 {
-    static struct hw_buf rx;
-
-    hw_buf_init(&rx, HW_TUNNEL_MSG_MAX);
-    a->rx = &rx;
+    hw_buf_init(&a->rx, HW_TUNNEL_MSG_MAX);
     HW_INFO("connecting to %s", a->cfg.relay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);
 }
@@ -244,6 +241,5 @@ void agent_tunnel_stop(struct agent *a)
     a->fatal = 1;
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
-    if (a->rx)
-        hw_buf_cleanup(a->rx);
+    hw_buf_cleanup(&a->rx);
 }
