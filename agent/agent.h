@@ -8,9 +8,9 @@
  */
 #include <libwebsockets.h>
 
-#include "buf.h"
 #include "config.h"
-#include "url.h"
+#include "core/buf.h"
+#include "core/url.h"
 
 struct hw_mux;
 struct fwd_pool;

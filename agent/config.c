@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "agent.h"
-#include "err.h"
-#include "log.h"
+#include "core/err.h"
+#include "core/log.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \

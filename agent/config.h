@@ -7,7 +7,7 @@
  */
 #include <stddef.h>
 
-#include "opt.h"
+#include "core/opt.h"
 
 struct agent_config {
     char *relay;

@@ -13,11 +13,11 @@
 #include <strings.h>
 
 #include "agent.h"
-#include "buf.h"
-#include "err.h"
-#include "http1.h"
-#include "log.h"
-#include "lwsio.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http1.h"
+#include "net/lwsio.h"
 
 #define HEAD_MAX (64 * 1024)
 #define REPLAY_MAX                                                                 \

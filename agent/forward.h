@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mux.h"
+#include "tunnel/mux.h"
 
 struct agent;
 

@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "agent.h"
+#include "core/log.h"
 #include "forward.h"
-#include "log.h"
+#include "net/lwslog.h"
 #include "tunnel.h"
 
 static volatile sig_atomic_t stopping;
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
         return 1;
     }
     agent_config_load(&a, argc, argv);
-    hw_log_route_lws();
+    hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
     protocols[1] = agent_forward_protocol;
     memset(&info, 0, sizeof(info));

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "agent.h"
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
 #include "forward.h"
-#include "log.h"
-#include "lwsio.h"
-#include "mux.h"
+#include "net/lwsio.h"
+#include "tunnel/mux.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sig.h"
+#include "sig/sig.h"
 
 #define NOW  1700000000
 #define NHDR 4

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "log.h"
-#include "store.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
 
 #define BODY_LEN 1024
 

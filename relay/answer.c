@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "conn.h"
-#include "err.h"
-#include "hwerror.h"
-#include "log.h"
-#include "mux.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/hwerror.h"
 #include "relay.h"
+#include "tunnel/mux.h"
 
 void relay_answer_want_write(struct ingress_conn *c)
 {

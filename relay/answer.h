@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
-#include "hwerror.h"
+#include "http/hwerror.h"
+#include "tunnel/frame.h"
 
 struct ingress_conn;
 

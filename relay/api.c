@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-#include "buf.h"
-#include "err.h"
-#include "hwerror.h"
-#include "log.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/hwerror.h"
 #include "relay.h"
 #include "tunnel.h"
 

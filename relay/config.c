@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "log.h"
+#include "core/err.h"
+#include "core/log.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \

@@ -7,7 +7,7 @@
  */
 #include <stddef.h>
 
-#include "opt.h"
+#include "core/opt.h"
 
 struct relay_config {
     char *listen;

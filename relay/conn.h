@@ -10,10 +10,10 @@
 #include <libwebsockets.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "core/buf.h"
+#include "core/id.h"
 #include "edge.h"
-#include "http1.h"
-#include "id.h"
+#include "http/http1.h"
 
 struct relay;
 struct hw_mux_stream;

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "channels.h"
-#include "err.h"
-#include "log.h"
-#include "opt.h"
-#include "sig.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/opt.h"
+#include "sig/sig.h"
 
 struct edge_channel {
     struct edge_channel *next;

@@ -10,7 +10,7 @@
  */
 #include <stddef.h>
 
-#include "http1.h"
+#include "http/http1.h"
 
 struct relay_edge;
 

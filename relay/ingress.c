@@ -12,20 +12,20 @@
 #include <strings.h>
 
 #include "answer.h"
-#include "buf.h"
 #include "channels.h"
 #include "conn.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
 #include "edge.h"
-#include "err.h"
-#include "http1.h"
-#include "hwerror.h"
-#include "id.h"
-#include "log.h"
-#include "lwsio.h"
-#include "mux.h"
+#include "http/http1.h"
+#include "http/hwerror.h"
+#include "net/lwsio.h"
 #include "relay.h"
 #include "tokens.h"
 #include "tunnel.h"
+#include "tunnel/mux.h"
 
 static void release_body(struct ingress_conn *c);
 

@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "channels.h"
+#include "core/log.h"
+#include "core/url.h"
 #include "edge.h"
-#include "log.h"
+#include "net/lwslog.h"
 #include "relay.h"
 #include "server.h"
-#include "store.h"
+#include "store/store.h"
 #include "tokens.h"
-#include "url.h"
 
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
         relay_edge_free(r.edge);
         return idx < argc && strcmp(argv[idx], "token") == 0 ? status : 2;
     }
-    hw_log_route_lws();
+    hw_lwslog_route();
     base = public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();

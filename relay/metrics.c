@@ -5,10 +5,10 @@
 #include "metrics.h"
 
 #include "channels.h"
-#include "err.h"
-#include "mux.h"
+#include "core/err.h"
 #include "relay.h"
 #include "tunnel.h"
+#include "tunnel/mux.h"
 
 static void render_channel(void *arg, const char *name, struct relay_agent *a)
 {

@@ -7,8 +7,8 @@
  */
 #include <stdint.h>
 
-#include "buf.h"
-#include "hwerror.h"
+#include "core/buf.h"
+#include "http/hwerror.h"
 
 struct relay;
 

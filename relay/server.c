@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "api.h"
-#include "err.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/url.h"
 #include "ingress.h"
-#include "log.h"
 #include "relay.h"
 #include "tunnel.h"
-#include "url.h"
 
 /* lws takes NULL-terminated arrays; the entries live in ingress.c, api.c and tunnel.c. */
 static struct lws_protocols ingress_list[2];

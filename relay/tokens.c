@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "channels.h"
-#include "err.h"
-#include "store.h"
+#include "core/err.h"
+#include "store/store.h"
 
 #define LIST_TTL_MS 1000
 

@@ -3,7 +3,7 @@
 
 /*
  * Agent tokens: one per channel, kept in the relay's event store (SQLite or
- * MySQL, common/store.h) only as a SHA-256 hash. The `token` subcommands and
+ * MySQL, common/store/store.h) only as a SHA-256 hash. The `token` subcommands and
  * the tunnel's authentication both use this. Service thread, or the CLI.
  */
 #include <stddef.h>

@@ -11,12 +11,12 @@
 
 #include "answer.h"
 #include "channels.h"
-#include "err.h"
-#include "log.h"
-#include "lwsio.h"
-#include "mux.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "net/lwsio.h"
 #include "relay.h"
 #include "tokens.h"
+#include "tunnel/mux.h"
 
 struct relay_agent {
     struct lws *wsi;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for common/frame.c and common/mux.c. The whole input is
+ * libFuzzer target for common/tunnel/frame.c and common/tunnel/mux.c. The whole input is
  * decoded as one tunnel message by the header decoder and every typed
  * decoder; valid heads, resets and windows must re-encode to the same bytes.
  * The input is then read as a script of length-prefixed messages fed to an
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "frame.h"
-#include "mux.h"
+#include "core/err.h"
+#include "tunnel/frame.h"
+#include "tunnel/mux.h"
 
 #define FUZZ_CHECK(expr)                                                             \
     do {                                                                             \

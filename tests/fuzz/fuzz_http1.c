@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for common/http1.c. Parses the input as a request head and
+ * libFuzzer target for common/http/http1.c. Parses the input as a request head and
  * as a response head, checking that results stay inside the input and agree
  * with a parse of a shorter prefix, and decodes it as a chunked body (whole,
  * split in two, byte by byte), requiring the same outcome each way.
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "http1.h"
+#include "core/err.h"
+#include "http/http1.h"
 
 #define FUZZ_CHECK(expr)                                                             \
     do {                                                                             \

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "sig.h"
+#include "core/err.h"
+#include "sig/sig.h"
 
 #define HREQ_MAX 16
 

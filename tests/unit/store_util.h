@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "store.h"
-#include "store_url.h"
+#include "store/store.h"
+#include "store/store_url.h"
 
 struct tu_db {
     int mysql;

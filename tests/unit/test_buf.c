@@ -1,16 +1,16 @@
 /*
- * Unit tests for common/buf.c: the cap on unread bytes (HW_E2BIG and no
+ * Unit tests for common/core/buf.c: the cap on unread bytes (HW_E2BIG and no
  * growth past it), consumption and compaction, reserve/commit, formatted
  * appends short and long, truncate, reset and cleanup. Single-threaded.
  */
-#include "buf.h"
+#include "core/buf.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 static void check_content(const struct hw_buf *b, const char *want)
 {

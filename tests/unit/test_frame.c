@@ -1,19 +1,19 @@
 /*
- * Unit tests for common/frame.c: every message type encoded and decoded back
+ * Unit tests for common/tunnel/frame.c: every message type encoded and decoded back
  * field by field, the exact big-endian byte layout of each kind, every
  * rejection the header and payload decoders promise (short, mismatched,
  * oversized, misplaced, truncated at each byte, trailing bytes, bad values),
  * unknown types passing through, and encoders refusing fields that do not fit
  * their wire size. Single-threaded.
  */
-#include "frame.h"
+#include "tunnel/frame.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 #define OUT_MAX (4u * 1024 * 1024)
 

@@ -1,17 +1,17 @@
 /*
- * Unit tests for common/http1.c: request and response heads of every
+ * Unit tests for common/http/http1.c: request and response heads of every
  * framing, byte-exact header capture, each rejection the parser promises,
  * incremental input at every split, keep-alive and hop-by-hop rules, and the
  * chunked decoder fed whole, split and byte by byte. Single-threaded.
  */
-#include "http1.h"
+#include "http/http1.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 #define BIG 16384
 

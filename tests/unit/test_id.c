@@ -1,5 +1,5 @@
 /*
- * Tests for common/id.c: the time part against the ULID specification's
+ * Tests for common/core/id.c: the time part against the ULID specification's
  * example, sort order by time, randomness of the rest, and validation; then
  * ids from the real clock: format (length 30, prefix, alphabet), the 48-bit
  * time they carry, uniqueness over 100k ids and ordering of ids created at
@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "id.h"
+#include "core/id.h"
 
 #define MANY 100000
 

@@ -1,18 +1,18 @@
 /*
- * Unit tests for common/mux.c: a relay-role and an agent-role mux wired back
+ * Unit tests for common/tunnel/mux.c: a relay-role and an agent-role mux wired back
  * to back in memory (each pulled message is fed to the other side) drive whole
  * exchanges, round-robin between streams, flow control in both directions,
  * PING/PONG, control priority, resets, closing on either side, the protocol
  * errors the receiver must catch, body ownership and on_drain. Single-threaded.
  */
-#include "mux.h"
+#include "tunnel/mux.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 #define HEADROOM 16
 #define BIG_CAP  (2u * 1024 * 1024)

@@ -1,12 +1,12 @@
 /*
- * Unit tests for common/opt.c: defaults, the command line ("--name value",
+ * Unit tests for common/core/opt.c: defaults, the command line ("--name value",
  * "--name=value", boolean flags, --help, --config where it appears), INI
  * files with a main section and other sections, the one-line error messages
  * ("file:line: reason" for configs), env: and file: values, and the size,
  * duration and boolean parsers. Error output is captured by pointing stderr
  * at a temporary file. Single-threaded.
  */
-#include "opt.h"
+#include "core/opt.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 struct cfg {
     char *listen;

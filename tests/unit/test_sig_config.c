@@ -7,7 +7,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 
-#include "sig_source.h"
+#include "sig/sig_source.h"
 #include "sig_test.h"
 
 /* Applies pairs until one fails; returns that code and leaves *why set. */

@@ -4,10 +4,10 @@
  * the top-level JSON lookup used for dedup keys, and form/query decoding.
  * Inputs the fuzzer once found troublesome are kept at the end.
  */
-#include "sig_parse.h"
+#include "sig/sig_parse.h"
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

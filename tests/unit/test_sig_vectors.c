@@ -7,7 +7,7 @@
  */
 #include <sodium.h>
 
-#include "sig_crypto.h"
+#include "sig/sig_crypto.h"
 #include "sig_test.h"
 
 /*

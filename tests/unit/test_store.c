@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
-#include "id.h"
-#include "store.h"
-#include "store_url.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "store/store.h"
+#include "store/store_url.h"
 #include "store_util.h"
 
 static const char *g_mysql; /* the server URL in the MySQL half, NULL in the SQLite half */

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 
 #include "check.h"
-#include "err.h"
-#include "store.h"
+#include "core/err.h"
+#include "store/store.h"
 #include "store_util.h"
 
 static const char *g_mysql;

@@ -1,15 +1,15 @@
 /*
- * Unit tests for common/url.c: http, https, ws and wss URLs with default and
+ * Unit tests for common/core/url.c: http, https, ws and wss URLs with default and
  * explicit ports, bracketed IPv6 hosts, paths and queries, the rejections
  * promised for each part, and HOST:PORT listen addresses. Single-threaded.
  */
-#include "url.h"
+#include "core/url.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "err.h"
+#include "core/err.h"
 
 static void check_url(const char *s, const char *scheme, const char *host, int port,
                       const char *path, int tls)

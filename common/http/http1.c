@@ -1,0 +1,460 @@
+/*
+ * Strict HTTP/1.1 message-head parser for the raw connections that must keep
+ * webhooks byte-exact (chunked.c decodes chunked bodies). Owns no memory:
+ * heads point into the caller's buffer. No globals; any thread.
+ */
+#include "http1.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "httpchar.h"
+
+/*
+ * Content-Length values above 2^60 are rejected: no real body comes near it,
+ * and the cap keeps every accumulation far from overflowing.
+ */
+#define HTTP1_SIZE_MAX ((uint64_t)1 << 60)
+
+/* Framing facts gathered from the header lines as they complete. */
+struct framing {
+    int minor_version;
+    int is_request;
+    int has_cl;
+    int has_te;
+    const char *cl; /* trimmed value of the first Content-Length */
+    size_t cl_len;
+    uint64_t content_length;
+    int conn_close;
+    int conn_keep_alive;
+    int expect_continue;
+    int hosts; /* Host headers seen (requests) */
+};
+
+struct cursor {
+    const char *p;
+    const char *end;
+};
+
+/* A request-target may hold anything visible, but no space or control. */
+static int is_target_byte(unsigned char ch)
+{
+    return ch > 0x20 && ch != 0x7f;
+}
+
+static unsigned char ascii_lower(unsigned char ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch - 'A' + 'a') : ch;
+}
+
+/* Case-insensitive comparison in ASCII only, whatever the locale. */
+static int mem_ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return 0;
+    for (size_t i = 0; i < alen; i++) {
+        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int name_is(const struct hw_http_header *h, const char *name)
+{
+    return mem_ieq(h->name, h->name_len, name, strlen(name));
+}
+
+static const char *trim(const char *v, size_t vlen, size_t *len)
+{
+    while (vlen > 0 && is_ows((unsigned char)v[0])) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && is_ows((unsigned char)v[vlen - 1]))
+        vlen--;
+    *len = vlen;
+    return v;
+}
+
+/*
+ * Steps through a comma-separated list such as a Connection value: stores the
+ * next non-empty element, trimmed, and returns 1, or returns 0 at the end.
+ */
+static int list_next(const char **p, const char *end, const char **elem, size_t *elen)
+{
+    while (*p < end) {
+        const char *start = *p;
+        while (*p < end && **p != ',')
+            (*p)++;
+        *elem = trim(start, (size_t)(*p - start), elen);
+        if (*p < end)
+            (*p)++;
+        if (*elen > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Matches a literal; a prefix of it at the end of the input asks for more. */
+static int expect_lit(struct cursor *c, const char *lit)
+{
+    for (; *lit != '\0'; lit++, c->p++) {
+        if (c->p == c->end)
+            return HW_EAGAIN;
+        if (*c->p != *lit)
+            return HW_EPARSE;
+    }
+    return 0;
+}
+
+/* Reads a non-empty token that must be ended by stop, and steps over stop. */
+static int parse_token(struct cursor *c, char stop, const char **tok, size_t *len)
+{
+    const char *start = c->p;
+
+    while (c->p < c->end && is_tchar((unsigned char)*c->p))
+        c->p++;
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    if (c->p == start || *c->p != stop)
+        return HW_EPARSE;
+    *tok = start;
+    *len = (size_t)(c->p - start);
+    c->p++;
+    return 0;
+}
+
+/* HTTP/1.0 and HTTP/1.1 only: the framing rules below are those of 1.x. */
+static int parse_version(struct cursor *c, int *minor)
+{
+    int rc = expect_lit(c, "HTTP/1.");
+
+    if (rc != 0)
+        return rc;
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    if (*c->p != '0' && *c->p != '1')
+        return HW_EPARSE;
+    *minor = *c->p - '0';
+    c->p++;
+    return 0;
+}
+
+/*
+ * Reads the field bytes of a header value or a reason phrase up to the first
+ * byte that is not one; the caller expects CRLF there.
+ */
+static int parse_field(struct cursor *c, const char **field, size_t *len)
+{
+    *field = c->p;
+    while (c->p < c->end && is_field_byte((unsigned char)*c->p))
+        c->p++;
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    *len = (size_t)(c->p - *field);
+    return 0;
+}
+
+/* Content-Length: digits only, no sign, no list, at most 2^60. */
+static int parse_length(const char *v, size_t vlen, uint64_t *out)
+{
+    uint64_t n = 0;
+
+    if (vlen == 0)
+        return HW_EPARSE;
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned d = (unsigned char)v[i] - '0';
+        if (d > 9 || n > (HTTP1_SIZE_MAX - d) / 10)
+            return HW_EPARSE;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return 0;
+}
+
+/*
+ * Records what one complete header line means for framing. Conflicts are
+ * refused here, as soon as the second header arrives, because a message that
+ * two parsers could frame differently is how requests get smuggled.
+ */
+static int note_header(struct framing *f, const struct hw_http_header *h)
+{
+    size_t vlen;
+    const char *v = trim(h->value, h->value_len, &vlen);
+
+    if (name_is(h, "content-length")) {
+        if (f->has_te)
+            return HW_EPARSE;
+        if (f->has_cl)
+            return vlen == f->cl_len && memcmp(v, f->cl, vlen) == 0 ? 0 : HW_EPARSE;
+        if (parse_length(v, vlen, &f->content_length) != 0)
+            return HW_EPARSE;
+        f->has_cl = 1;
+        f->cl = v;
+        f->cl_len = vlen;
+    } else if (name_is(h, "transfer-encoding")) {
+        /*
+         * Only a lone "chunked" is accepted: any other coding would have to
+         * be undone or kept with its header, and HTTP/1.0 has no chunking.
+         */
+        if (f->has_cl || f->has_te || f->minor_version == 0)
+            return HW_EPARSE;
+        if (!mem_ieq(v, vlen, "chunked", 7))
+            return HW_EPARSE;
+        f->has_te = 1;
+    } else if (name_is(h, "connection")) {
+        const char *p = v, *elem;
+        size_t elen;
+        while (list_next(&p, v + vlen, &elem, &elen)) {
+            if (mem_ieq(elem, elen, "close", 5))
+                f->conn_close = 1;
+            else if (mem_ieq(elem, elen, "keep-alive", 10))
+                f->conn_keep_alive = 1;
+        }
+    } else if (f->is_request && name_is(h, "host")) {
+        f->hosts++;
+    } else if (f->is_request && name_is(h, "expect")) {
+        if (mem_ieq(v, vlen, "100-continue", 12))
+            f->expect_continue = 1;
+    }
+    return 0;
+}
+
+/*
+ * Reads header lines up to and including the blank line. A line starting
+ * with whitespace (obs-fold), whitespace before the colon, a missing colon
+ * and a bare LF all surface as a name token that does not end in ':'.
+ */
+static int parse_headers(struct cursor *c, struct hw_http_head *head, struct framing *f)
+{
+    for (;;) {
+        struct hw_http_header *h;
+        int rc;
+
+        if (c->p == c->end)
+            return HW_EAGAIN;
+        if (*c->p == '\r')
+            return expect_lit(c, "\r\n");
+        if (head->nheaders == HW_HTTP_MAX_HEADERS)
+            return HW_E2BIG;
+
+        h = &head->headers[head->nheaders];
+        rc = parse_token(c, ':', &h->name, &h->name_len);
+        if (rc != 0)
+            return rc;
+        rc = parse_field(c, &h->value, &h->value_len);
+        if (rc != 0)
+            return rc;
+        rc = expect_lit(c, "\r\n");
+        if (rc != 0)
+            return rc;
+        head->nheaders++;
+        rc = note_header(f, h);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/* Clears everything but the header array, which is large and filled as parsed. */
+static void head_reset(struct hw_http_head *head, struct framing *f, int is_request)
+{
+    memset(head, 0, offsetof(struct hw_http_head, headers));
+    memset(&head->nheaders, 0, sizeof(*head) - offsetof(struct hw_http_head, nheaders));
+    memset(f, 0, sizeof(*f));
+    f->is_request = is_request;
+}
+
+static int head_finish(const char *buf, const struct cursor *c, struct hw_http_head *head,
+                       const struct framing *f)
+{
+    size_t n = (size_t)(c->p - buf);
+
+    if (n > INT_MAX)
+        return HW_E2BIG;
+    head->head_len = n;
+    head->content_length = f->has_cl ? f->content_length : 0;
+    if (head->minor_version == 1)
+        head->keep_alive = !f->conn_close;
+    else
+        head->keep_alive = f->conn_keep_alive && !f->conn_close;
+    return (int)n;
+}
+
+/*
+ * The body framing the headers declare, or otherwise when they declare none
+ * (no body for a request, read-until-close for a response).
+ */
+static enum hw_http_body declared_body(const struct framing *f, enum hw_http_body otherwise)
+{
+    if (f->has_te)
+        return HW_BODY_CHUNKED;
+    return f->has_cl ? HW_BODY_LENGTH : otherwise;
+}
+
+static int parse_request_line(struct cursor *c, struct hw_http_head *head)
+{
+    int rc;
+
+    /* RFC 9112 2.2: empty lines before a request line are ignored. */
+    while (c->p < c->end && *c->p == '\r') {
+        rc = expect_lit(c, "\r\n");
+        if (rc != 0)
+            return rc;
+    }
+    rc = parse_token(c, ' ', &head->method, &head->method_len);
+    if (rc != 0)
+        return rc;
+
+    head->target = c->p;
+    while (c->p < c->end && is_target_byte((unsigned char)*c->p))
+        c->p++;
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    if (c->p == head->target || *c->p != ' ')
+        return HW_EPARSE;
+    head->target_len = (size_t)(c->p - head->target);
+    c->p++;
+
+    rc = parse_version(c, &head->minor_version);
+    if (rc != 0)
+        return rc;
+    return expect_lit(c, "\r\n");
+}
+
+int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head)
+{
+    struct cursor c = { buf, buf + len };
+    struct framing f;
+    int rc;
+
+    head_reset(head, &f, 1);
+    rc = parse_request_line(&c, head);
+    if (rc != 0)
+        return rc;
+    f.minor_version = head->minor_version;
+    rc = parse_headers(&c, head, &f);
+    if (rc != 0)
+        return rc;
+
+    head->hosts = f.hosts;
+    head->body = declared_body(&f, HW_BODY_NONE);
+    head->expect_continue = f.expect_continue;
+    return head_finish(buf, &c, head, &f);
+}
+
+static int parse_status_line(struct cursor *c, struct hw_http_head *head)
+{
+    int rc = parse_version(c, &head->minor_version);
+
+    if (rc != 0)
+        return rc;
+    rc = expect_lit(c, " ");
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < 3; i++, c->p++) {
+        if (c->p == c->end)
+            return HW_EAGAIN;
+        if (*c->p < '0' || *c->p > '9')
+            return HW_EPARSE;
+        head->status = head->status * 10 + (*c->p - '0');
+    }
+    if (head->status < 100)
+        return HW_EPARSE;
+
+    /*
+     * The reason phrase may be empty, and "HTTP/1.1 200\r\n" without the
+     * space is common enough from small servers to accept: it is unambiguous.
+     */
+    if (c->p == c->end)
+        return HW_EAGAIN;
+    if (*c->p == ' ')
+        c->p++;
+    else if (*c->p != '\r')
+        return HW_EPARSE;
+    rc = parse_field(c, &head->reason, &head->reason_len);
+    if (rc != 0)
+        return rc;
+    return expect_lit(c, "\r\n");
+}
+
+int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
+                           struct hw_http_head *head)
+{
+    struct cursor c = { buf, buf + len };
+    struct framing f;
+    int rc;
+
+    head_reset(head, &f, 0);
+    rc = parse_status_line(&c, head);
+    if (rc != 0)
+        return rc;
+    f.minor_version = head->minor_version;
+    rc = parse_headers(&c, head, &f);
+    if (rc != 0)
+        return rc;
+
+    if (head->status < 200 || head->status == 204 || head->status == 304 ||
+        (request_method != NULL && strcmp(request_method, "HEAD") == 0))
+        head->body = HW_BODY_NONE;
+    else
+        head->body = declared_body(&f, HW_BODY_CLOSE);
+    rc = head_finish(buf, &c, head, &f);
+    if (head->body == HW_BODY_CLOSE)
+        head->keep_alive = 0;
+    return rc;
+}
+
+const struct hw_http_header *hw_http_find(const struct hw_http_head *head, const char *name)
+{
+    size_t nlen = strlen(name);
+
+    for (size_t i = 0; i < head->nheaders; i++) {
+        const struct hw_http_header *h = &head->headers[i];
+        if (mem_ieq(h->name, h->name_len, name, nlen))
+            return h;
+    }
+    return NULL;
+}
+
+const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len)
+{
+    return trim(h->value, h->value_len, len);
+}
+
+int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h)
+{
+    static const char *const fixed[] = {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    };
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        if (name_is(h, fixed[i]))
+            return 1;
+    }
+    /* Host and Content-Length describe the message itself: Connection cannot remove them. */
+    if (name_is(h, "host") || name_is(h, "content-length"))
+        return 0;
+    for (size_t i = 0; i < head->nheaders; i++) {
+        const struct hw_http_header *conn = &head->headers[i];
+        const char *p, *elem;
+        size_t elen;
+        if (!name_is(conn, "connection"))
+            continue;
+        p = conn->value;
+        while (list_next(&p, conn->value + conn->value_len, &elem, &elen)) {
+            if (mem_ieq(elem, elen, h->name, h->name_len))
+                return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * Shared lws I/O steps for raw connections and the tunnel WebSocket. Every
+ * call does at most one lws_write, as lws expects from a WRITEABLE callback.
+ * Service thread only.
+ */
+#include "lwsio.h"
+
+#include <string.h>
+
+#include "core/err.h"
+#include "tunnel/frame.h"
+#include "tunnel/mux.h"
+
+#define WRITE_CHUNK (256 * 1024)
+/* A batch stops growing past this; any single frame still fits behind it. */
+#define BATCH_TARGET (256 * 1024)
+
+int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out)
+{
+    size_t n = hw_buf_size(out);
+
+    if (!n)
+        return 0;
+    if (n > WRITE_CHUNK)
+        n = WRITE_CHUNK;
+    if (lws_write(wsi, (unsigned char *)hw_buf_head(out), n, LWS_WRITE_RAW) < 0)
+        return -1;
+    hw_buf_consume(out, n);
+    if (hw_buf_size(out))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
+                       size_t len)
+{
+    const uint8_t *p;
+    size_t left;
+    int err = 0;
+
+    if (!lws_frame_is_binary(wsi) || hw_buf_append(rx, in, len))
+        return HW_EPROTO;
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    p = (const uint8_t *)hw_buf_head(rx);
+    left = hw_buf_size(rx);
+    if (!left)
+        err = HW_EPROTO;
+    while (!err && left) {
+        size_t n;
+
+        if (left < HW_FRAME_HDR_LEN) {
+            err = HW_EPROTO;
+            break;
+        }
+        n = HW_FRAME_HDR_LEN +
+            ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
+        if (n > left) {
+            err = HW_EPROTO;
+            break;
+        }
+        err = hw_mux_receive(m, p, n);
+        p += n;
+        left -= n;
+    }
+    hw_buf_reset(rx);
+    return err;
+}
+
+int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
+{
+    /* One batch at a time on the service thread, so one buffer serves every tunnel. */
+    static uint8_t batch[LWS_PRE + HW_TUNNEL_MSG_MAX];
+    size_t used = 0, len;
+    uint8_t *msg;
+
+    while (used < BATCH_TARGET && m && hw_mux_pull(m, &msg, &len)) {
+        memcpy(batch + LWS_PRE + used, msg, len);
+        used += len;
+    }
+    if (!used)
+        return 0;
+    if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_BINARY) < (int)used)
+        return -1;
+    if (hw_mux_pending(m))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int hw_lwsio_heartbeat(struct hw_mux *m, lws_usec_t last_rx, lws_usec_t *last_ping,
+                       unsigned interval_ms)
+{
+    lws_usec_t now = lws_now_usecs(), interval = (lws_usec_t)interval_ms * 1000;
+    uint64_t stamp = (uint64_t)now;
+
+    if (now - last_rx > 2 * interval)
+        return 1;
+    if (now - *last_ping >= interval) {
+        hw_mux_send_control(m, HW_FT_PING, &stamp, sizeof(stamp));
+        *last_ping = now;
+    }
+    return 0;
+}

@@ -1,0 +1,50 @@
+#ifndef HW_LWSIO_H
+#define HW_LWSIO_H
+
+/*
+ * The lws I/O steps that the relay and the agent share: writing a bounded
+ * piece of an output buffer on a raw connection, and the tunnel's message
+ * reassembly and one-message-per-WRITEABLE sending. Service thread only.
+ */
+#include <libwebsockets.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
+struct hw_mux;
+
+/*
+ * Writes up to 256 KiB from the front of out to a raw connection (one
+ * lws_write; lws keeps any part the kernel did not take) and asks for
+ * another WRITEABLE if bytes remain. Returns 0, or -1 when the connection
+ * failed (the callback then returns -1 to close it).
+ */
+int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out);
+
+/*
+ * Adds one received WebSocket fragment to rx and, when the message is
+ * complete, feeds each frame it carries to the mux. Returns 0, or HW_EPROTO
+ * for a text message, an oversized message, a frame that overruns the
+ * message, or a protocol violation (the caller closes the tunnel with
+ * status 1002). rx's cap must be HW_TUNNEL_MSG_MAX.
+ */
+int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
+                       size_t len);
+
+/*
+ * Sends the mux's pending frames, batched into one binary WebSocket message
+ * of up to about 256 KiB (fewer writes and wake-ups under load), and re-arms
+ * WRITEABLE while more is pending. Returns 0, or -1 when the write failed.
+ */
+int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m);
+
+/*
+ * One heartbeat tick, run every interval/4: returns 1 when nothing has been
+ * received for two intervals (the caller closes the tunnel), else queues a
+ * PING if the last one is an interval old and returns 0. Times are
+ * lws_now_usecs() values.
+ */
+int hw_lwsio_heartbeat(struct hw_mux *m, lws_usec_t last_rx, lws_usec_t *last_ping,
+                       unsigned interval_ms);
+
+#endif

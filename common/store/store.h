@@ -1,0 +1,341 @@
+#ifndef HW_STORE_H
+#define HW_STORE_H
+
+/*
+ * The event store: webhooks kept durably for the relay (offline queue,
+ * history, tokens), the receiver (ingest, delivery queue) and the replay CLI.
+ * One interface, two backends chosen by URL:
+ *
+ *   sqlite:PATH                                  embedded; WAL, synchronous=FULL
+ *   mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH]
+ *
+ * A MySQL password may also come from the environment variable
+ * HOOKWIRE_MYSQL_PASSWORD (used when the URL has none); URL parts may be
+ * percent-encoded. Passwords are never logged.
+ *
+ * Threads. A handle serialises every call on one lock around its database
+ * connection, so the synchronous functions below may be called from any
+ * thread; each blocks for its round trips and, for writes, one durable commit.
+ * Event-loop callers use hw_store_append_async() instead: a store thread owned
+ * by the handle batches all queued appends into one transaction (group
+ * commit) and hands completions back through hw_store_poll_completions() on
+ * the caller's own thread. See docs/store.md.
+ *
+ * Every function returns 0 or a negative code: HW_E* from err.h or -errno.
+ * HW_EUNAVAIL means the database is unreachable right now (answer 503 and let
+ * the sender retry); the handle reconnects by itself.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/id.h"
+
+#define HW_STORE_SCHEMA_VERSION 3
+
+/* Size caps, enforced on append with HW_E2BIG. */
+#define HW_STORE_BODY_MAX    (25u * 1024u * 1024u) /* raw body */
+#define HW_STORE_HEADERS_MAX (1024u * 1024u)       /* raw header block */
+#define HW_STORE_TARGET_MAX  65535u                /* path, and query, each */
+#define HW_STORE_NAME_MAX    63u                   /* source or channel name */
+#define HW_STORE_METHOD_MAX  32u
+#define HW_STORE_DEDUP_MAX   255u
+/* Attempt fields longer than these are cut, not refused. */
+#define HW_STORE_ERROR_MAX   511u
+#define HW_STORE_EXCERPT_MAX 2048u
+
+#define HW_STORE_SHA256_LEN 32
+
+/* Event status. Zero is left free so that a zeroed filter means "any". */
+enum hw_store_status {
+    HW_STORE_PENDING = 1,   /* waiting for (another) delivery attempt */
+    HW_STORE_DELIVERED = 2, /* the target accepted it */
+    HW_STORE_FAILED = 3,    /* retries exhausted; waits for a replay */
+};
+
+/* Signature verification result recorded with an event. */
+enum hw_store_verify {
+    HW_STORE_UNVERIFIED = 0, /* not checked (no secret configured, or the relay) */
+    HW_STORE_VERIFIED = 1,
+    HW_STORE_VERIFY_FAILED = 2,
+};
+
+/*
+ * One webhook. On append the caller fills the "in" fields; strings are
+ * NUL-terminated, headers and body are counted bytes. Events returned by the
+ * store are single heap blocks owning all their strings (free them with
+ * hw_store_event_free()).
+ */
+struct hw_store_event {
+    char id[HW_ID_LEN + 1]; /* out: public id */
+    int64_t seq;            /* out: store order, increasing with each append */
+
+    const char *source;      /* in: receiver source or relay channel, 1..63 bytes */
+    int64_t received_ms;     /* in: Unix ms; 0 means now */
+    const char *method;      /* in: request method as received */
+    const char *path;        /* in: request path as received */
+    const char *query;       /* in: query string without '?'; NULL means "" */
+    const char *headers;     /* in: raw "Name: value\r\n" lines, exact bytes, in order */
+    size_t headers_len;      /* in */
+    const char *body;        /* in: raw body (may hold NULs) */
+    size_t body_len;         /* in */
+    int verify;              /* in: enum hw_store_verify */
+    const char *dedup_key;   /* in: provider delivery id; NULL or "" for none */
+    int64_t next_attempt_ms; /* in: first delivery, 0 for received_ms; out: the next one */
+    unsigned char body_sha256[HW_STORE_SHA256_LEN]; /* out: computed by append */
+
+    int status;             /* out: enum hw_store_status */
+    int attempts;           /* out: delivery attempts so far */
+    int last_status;        /* out: HTTP status of the last attempt, 0 if none */
+    const char *last_error; /* out: error of the last attempt, "" if none */
+    int64_t lease_until_ms; /* out: claim lease expiry, 0 if not claimed */
+};
+
+/* What an append did: the event's id, or the first event's id for a duplicate. */
+struct hw_store_result {
+    char id[HW_ID_LEN + 1];
+    int duplicate; /* 1: (source, dedup_key) was already stored; nothing was written */
+};
+
+/* An owned list of events; next_cursor continues a hw_store_list() page. */
+struct hw_store_events {
+    struct hw_store_event **v;
+    size_t n;
+    int64_t next_cursor; /* 0 when there are no more pages */
+};
+
+/* A delivery attempt. Strings are NUL-terminated except the counted excerpt. */
+struct hw_store_attempt {
+    int64_t at_ms;       /* start, Unix ms */
+    int duration_ms;     /* until the response or the error */
+    int http_status;     /* the response status, 0 when there was no response */
+    const char *error;   /* what went wrong ("timeout", "connect: refused"), NULL or "" if none */
+    const char *excerpt; /* the start of the response body (cut at HW_STORE_EXCERPT_MAX) */
+    size_t excerpt_len;
+};
+
+struct hw_store_attempts {
+    struct hw_store_attempt **v;
+    size_t n;
+};
+
+/* Filters for hw_store_list(). A zeroed filter lists everything, newest first. */
+struct hw_store_filter {
+    int status;         /* enum hw_store_status, 0 for any */
+    const char *source; /* NULL for any */
+    int64_t since_ms;   /* received_ms >= since_ms, 0 for no bound */
+    int64_t until_ms;   /* received_ms < until_ms, 0 for no bound */
+    int64_t cursor;     /* 0 for the first page, else the previous page's next_cursor */
+    size_t limit;       /* page size; 0 means 100; at most 1000 */
+};
+
+/* A relay token: only the SHA-256 of the token is stored. */
+struct hw_store_token {
+    char channel[HW_STORE_NAME_MAX + 1];
+    unsigned char hash[HW_STORE_SHA256_LEN];
+    int64_t created_ms;
+};
+
+struct hw_store;
+
+/* Called on the store thread after completions are queued; must not block (lws_cancel_service). */
+typedef void (*hw_store_wake_fn)(void *arg);
+
+/* Runs inside hw_store_poll_completions(), on the polling thread. res is valid if err == 0. */
+typedef void (*hw_store_append_cb)(void *arg, int err, const struct hw_store_result *res);
+
+struct hw_store_opts {
+    hw_store_wake_fn wake; /* non-NULL starts the store thread and enables the async API */
+    void *wake_arg;
+    size_t queue_max;       /* appends queued or unpolled before HW_EFULL; 0 means 16384 */
+    size_t queue_bytes_max; /* bytes of queued events before HW_EFULL; 0 means 256 MiB */
+};
+
+/*
+ * Opens the store named by url (borrowed), applies pending schema
+ * migrations, and returns an owned handle in *out. opts may be NULL
+ * (synchronous use only).
+ * Returns 0; HW_ECONFIG for a malformed URL; HW_EVERSION when the store was
+ * written by a newer hookwire (logged with both versions); HW_EUNAVAIL when
+ * MySQL cannot be reached; -errno or HW_EIO when the SQLite file cannot be
+ * opened or written (-EROFS read-only, -ENOSPC full); HW_ENOMEM. Errors are
+ * logged with the URL minus its password. Any thread.
+ */
+int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out);
+
+/*
+ * Stops the store thread after it has committed everything queued, runs the
+ * outstanding completion callbacks on the calling thread, closes the
+ * connection and frees the handle. NULL is ignored. The caller must not use
+ * s from any other thread during or after the call.
+ */
+void hw_store_close(struct hw_store *s);
+
+/* The URL without its password, for logs. Borrowed; lives as long as s. Any thread. */
+const char *hw_store_name(const struct hw_store *s);
+
+/*
+ * Appends one event (borrowed; copied as needed) in its own transaction and
+ * returns after the commit. res->id receives the new id, or the first id
+ * with res->duplicate = 1 when (source, dedup_key) is already stored.
+ * Returns 0; HW_EINVAL for a missing or malformed field; HW_E2BIG past a size
+ * cap; HW_EUNAVAIL; -ENOSPC/-EROFS/-errno/HW_EIO on storage errors. On error
+ * nothing of the event is visible. Any thread.
+ */
+int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
+                    struct hw_store_result *res);
+
+/*
+ * Queues one event (copied before return) for the store thread, which
+ * commits it with whatever else is queued, then queues cb(arg, err, res) and
+ * calls the wake function. cb runs in a later hw_store_poll_completions()
+ * call, never before the transaction holding the event has committed.
+ * Returns 0 (cb will run exactly once); HW_EINVAL (no store thread, or a bad
+ * field); HW_E2BIG; HW_EFULL when the queue is at its cap (answer 429 or
+ * 503); HW_EUNAVAIL once hw_store_close() has begun (e.g. from a callback it
+ * runs); HW_ENOMEM. Any thread.
+ */
+int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
+                          hw_store_append_cb cb, void *arg);
+
+/*
+ * Runs the callbacks of all completed async appends on the calling thread,
+ * in submission order, and returns how many ran. Call it when woken; calling
+ * it more often is harmless. Callbacks may submit further appends.
+ */
+int hw_store_poll_completions(struct hw_store *s);
+
+/*
+ * Looks up one event by id (borrowed) and returns it with headers and body
+ * as an owned block in *out. Returns 0, HW_ENOTFOUND, HW_EUNAVAIL, HW_EIO,
+ * HW_ENOMEM. Any thread.
+ */
+int hw_store_get(struct hw_store *s, const char *id, struct hw_store_event **out);
+
+/*
+ * Lists events matching f (borrowed), newest first, into *out (owned; free
+ * with hw_store_events_cleanup()). Listed events carry headers_len and
+ * body_len but no headers or body (NULL); use hw_store_get() for those.
+ * Returns 0, HW_EINVAL (limit above 1000), HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
+ * Any thread.
+ */
+int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw_store_events *out);
+
+/*
+ * Claims up to max pending events that are due (next attempt time reached)
+ * and not leased by anyone, oldest first, optionally only from one source
+ * (NULL for all), and leases them to this handle for lease_ms. Until the
+ * lease expires no other handle, in this or another process, claims them;
+ * after that, if no attempt was recorded, they are claimable again (the
+ * holder died). Events come with headers and body, in *out (owned).
+ * Returns 0 (out->n may be 0), HW_EINVAL, HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
+ * Any thread. Leases compare wall clocks: hosts sharing a MySQL need NTP.
+ */
+int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t max,
+                   struct hw_store_events *out);
+
+/*
+ * Records one delivery attempt for event id (both borrowed) and sets the
+ * event's outcome in the same transaction: attempts + 1, last status and
+ * error from a, status = new_status (enum hw_store_status), next attempt
+ * time = next_attempt_ms (for HW_STORE_PENDING: the retry time), and the
+ * lease released. Only this handle's lease, or no lease, lets it finish the
+ * event: a worker whose lease expired and passed to another process gets
+ * HW_ELEASE and changes nothing (its attempt is not recorded). Returns 0,
+ * HW_ENOTFOUND, HW_ELEASE, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_store_attempt *a,
+                            int new_status, int64_t next_attempt_ms);
+
+/*
+ * Returns the attempts of event id in the order they were recorded, in *out
+ * (owned; free with hw_store_attempts_cleanup()). An unknown id gives an
+ * empty list. Returns 0, HW_EUNAVAIL, HW_EIO, HW_ENOMEM. Any thread.
+ */
+int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attempts *out);
+
+/*
+ * Makes event id pending and due now again (replay): the lease is released;
+ * the attempt count and history stay. Returns 0, HW_ENOTFOUND, HW_EUNAVAIL,
+ * HW_EIO. Any thread.
+ */
+int hw_store_requeue(struct hw_store *s, const char *id);
+
+/* Flags for hw_store_purge(). */
+#define HW_STORE_PURGE_PENDING 1 /* also delete events still waiting for delivery */
+
+/*
+ * Deletes events received before before_ms, with their attempts, in one
+ * transaction: delivered and failed ones, and pending ones only with
+ * HW_STORE_PURGE_PENDING. *removed (may be NULL) gets the number of events.
+ * Returns 0, HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed);
+
+/* Checks that the database answers (for /readyz). Returns 0 or HW_EUNAVAIL. Any thread. */
+int hw_store_ping(struct hw_store *s);
+
+/* Frees an event returned by the store. NULL is ignored. */
+void hw_store_event_free(struct hw_store_event *ev);
+
+/* Frees the events in l and empties it. */
+void hw_store_events_cleanup(struct hw_store_events *l);
+
+/* Frees the attempts in l and empties it. */
+void hw_store_attempts_cleanup(struct hw_store_attempts *l);
+
+/* "pending", "delivered", "failed", or "?" for anything else. Static string. */
+const char *hw_store_status_name(int status);
+
+/* Parses a status name; returns the enum value, or HW_EINVAL. */
+int hw_store_status_parse(const char *name);
+
+/*
+ * Relay tokens. A channel may hold several tokens at once (so a new one can
+ * be issued before the old one is revoked); a token hash belongs to one
+ * channel. Callers hash the token with SHA-256 and never store the token.
+ */
+
+/*
+ * Stores hash for channel (both borrowed). Returns 0, HW_EEXIST when the
+ * hash is already stored, HW_EINVAL for a bad channel name, HW_EUNAVAIL,
+ * HW_EIO. Any thread.
+ */
+int hw_store_token_add(struct hw_store *s, const char *channel,
+                       const unsigned char hash[HW_STORE_SHA256_LEN]);
+
+/*
+ * Deletes every token of channel; *removed (may be NULL) gets how many.
+ * Returns 0, HW_ENOTFOUND when the channel had none, HW_EUNAVAIL, HW_EIO.
+ * Any thread.
+ */
+int hw_store_token_revoke(struct hw_store *s, const char *channel, unsigned *removed);
+
+/*
+ * Finds the channel that hash belongs to and copies its name into channel.
+ * Returns 0, HW_ENOTFOUND, HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_token_lookup(struct hw_store *s, const unsigned char hash[HW_STORE_SHA256_LEN],
+                          char channel[HW_STORE_NAME_MAX + 1]);
+
+/*
+ * Lists all tokens ordered by channel, then age, as an owned array in *out
+ * (free() it; NULL when *n is 0). Returns 0, HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
+ * Any thread.
+ */
+int hw_store_token_list(struct hw_store *s, struct hw_store_token **out, size_t *n);
+
+/* Counters since open, for /metrics and tests. */
+struct hw_store_stats {
+    uint64_t appended;   /* events written by hw_store_append[_async] */
+    uint64_t duplicates; /* appends answered with an existing event */
+    uint64_t failed;     /* appends whose transaction failed (not those refused up front) */
+    uint64_t commits;    /* transactions that committed appends */
+};
+
+/* Copies the counters into *out. Never blocks on the database. Any thread. */
+void hw_store_stats(struct hw_store *s, struct hw_store_stats *out);
+
+/* Reads the schema version of the open store into *version. Returns 0, HW_EUNAVAIL, HW_EIO. */
+int hw_store_schema_version(struct hw_store *s, int *version);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * Events, attempts and lists as owned memory: each event or attempt the store
+ * returns is one heap block holding all its bytes, so one free() releases
+ * it. Also status names and the list query builder shared by both backends.
+ * Pure functions; any thread. (Declared in store.h and store_backend.h.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "store.h"
+#include "store_backend.h"
+
+int64_t hw_store_now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static size_t opt_len(const char *s)
+{
+    return s ? strlen(s) + 1 : 1;
+}
+
+/* Copies s (NULL as "") to *p and advances it. */
+static const char *put_str(char **p, const char *s)
+{
+    const char *start = *p;
+    size_t n = s ? strlen(s) : 0;
+
+    memcpy(*p, s ? s : "", n);
+    (*p)[n] = '\0';
+    *p += n + 1;
+    return start;
+}
+
+static const char *put_bytes(char **p, const char *b, size_t n)
+{
+    const char *start = *p;
+
+    if (n)
+        memcpy(*p, b, n);
+    (*p)[n] = '\0';
+    *p += n + 1;
+    return start;
+}
+
+struct hw_store_event *hw_store_event_build(const struct hw_store_event *src)
+{
+    size_t size = sizeof(*src) + opt_len(src->source) + opt_len(src->method) + opt_len(src->path) +
+                  opt_len(src->query) + opt_len(src->dedup_key) + opt_len(src->last_error) +
+                  (src->headers ? src->headers_len + 1 : 0) + (src->body ? src->body_len + 1 : 0);
+    struct hw_store_event *ev = malloc(size);
+    char *p;
+
+    if (!ev)
+        return NULL;
+    *ev = *src;
+    p = (char *)(ev + 1);
+    ev->source = put_str(&p, src->source);
+    ev->method = put_str(&p, src->method);
+    ev->path = put_str(&p, src->path);
+    ev->query = put_str(&p, src->query);
+    ev->dedup_key = put_str(&p, src->dedup_key);
+    ev->last_error = put_str(&p, src->last_error);
+    if (src->headers)
+        ev->headers = put_bytes(&p, src->headers, src->headers_len);
+    if (src->body)
+        ev->body = put_bytes(&p, src->body, src->body_len);
+    return ev;
+}
+
+struct hw_store_attempt *hw_store_attempt_build(const struct hw_store_attempt *src)
+{
+    size_t size = sizeof(*src) + opt_len(src->error) + src->excerpt_len + 1;
+    struct hw_store_attempt *a = malloc(size);
+    char *p;
+
+    if (!a)
+        return NULL;
+    *a = *src;
+    p = (char *)(a + 1);
+    a->error = put_str(&p, src->error);
+    a->excerpt = put_bytes(&p, src->excerpt, src->excerpt_len);
+    return a;
+}
+
+/* Returns v with room for element n (capacity 8, then doubling), or NULL when out of memory. */
+static void *grow(void *v, size_t n, size_t size)
+{
+    if (n < 8 ? n != 0 : (n & (n - 1)) != 0)
+        return v;
+    return realloc(v, (n ? n * 2 : 8) * size);
+}
+
+int hw_store_events_push(struct hw_store_events *l, struct hw_store_event *ev)
+{
+    struct hw_store_event **v = grow(l->v, l->n, sizeof(*v));
+
+    if (!v) {
+        free(ev);
+        return HW_ENOMEM;
+    }
+    l->v = v;
+    l->v[l->n++] = ev;
+    return 0;
+}
+
+int hw_store_attempts_push(struct hw_store_attempts *l, struct hw_store_attempt *a)
+{
+    struct hw_store_attempt **v = grow(l->v, l->n, sizeof(*v));
+
+    if (!v) {
+        free(a);
+        return HW_ENOMEM;
+    }
+    l->v = v;
+    l->v[l->n++] = a;
+    return 0;
+}
+
+int hw_store_events_take_first(struct hw_store_events *l, int err, struct hw_store_event **out)
+{
+    if (!err && l->n == 0)
+        err = HW_ENOTFOUND;
+    if (!err) {
+        *out = l->v[0];
+        l->v[0] = NULL;
+    }
+    hw_store_events_cleanup(l);
+    return err;
+}
+
+void hw_store_event_free(struct hw_store_event *ev)
+{
+    free(ev);
+}
+
+void hw_store_events_cleanup(struct hw_store_events *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+void hw_store_attempts_cleanup(struct hw_store_attempts *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+const char *hw_store_status_name(int status)
+{
+    switch (status) {
+    case HW_STORE_PENDING:
+        return "pending";
+    case HW_STORE_DELIVERED:
+        return "delivered";
+    case HW_STORE_FAILED:
+        return "failed";
+    default:
+        return "?";
+    }
+}
+
+int hw_store_status_parse(const char *name)
+{
+    for (int s = HW_STORE_PENDING; s <= HW_STORE_FAILED; s++)
+        if (strcmp(name, hw_store_status_name(s)) == 0)
+            return s;
+    return HW_EINVAL;
+}
+
+void hw_store_list_sql(const struct hw_store_filter *f, char *sql, size_t cap)
+{
+    snprintf(sql, cap,
+             "SELECT " HW_SQL_EVENT_COLS " FROM hookwire_events WHERE 1 = 1%s%s%s%s%s"
+             " ORDER BY seq DESC LIMIT ?",
+             f->status ? " AND status = ?" : "", f->source ? " AND source = ?" : "",
+             f->since_ms ? " AND received_ms >= ?" : "", f->until_ms ? " AND received_ms < ?" : "",
+             f->cursor ? " AND seq < ?" : "");
+}

@@ -1,0 +1,494 @@
+/*
+ * MySQL backend of the event store, on the plain libmysqlclient API (so it
+ * links against Oracle's client or MariaDB Connector/C). Owns one connection
+ * and its prepared statements; when the server goes away every call fails
+ * fast with HW_EUNAVAIL and the connection is rebuilt at most once a second.
+ * Called only through store.c, under the handle's lock.
+ */
+#include "store_mysql.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store_mysql_row.h"
+
+#define CONNECT_TIMEOUT_S 3
+#define IO_TIMEOUT_S      60
+#define RETRY_MS          1000 /* between reconnection attempts */
+#define IDLE_PING_MS      1000 /* a connection idle this long is checked before use */
+
+/* Claims lock the rows they read and step over rows other claimers hold. */
+#define LOCKING " FOR UPDATE SKIP LOCKED"
+
+/* Multi-row inserts, built once: HW_SQL_INSERT_HEAD and the row repeated. */
+static char sql_insert_4[512 + 4 * sizeof(HW_SQL_INSERT_ROW ", ")];
+static char sql_insert_16[512 + 16 * sizeof(HW_SQL_INSERT_ROW ", ")];
+static char sql_insert_64[512 + 64 * sizeof(HW_SQL_INSERT_ROW ", ")];
+
+static const char *const sql_text[HW_MY_COUNT] = {
+    [HW_MY_INSERT] = HW_SQL_INSERT,
+    [HW_MY_INSERT_4] = sql_insert_4,
+    [HW_MY_INSERT_16] = sql_insert_16,
+    [HW_MY_INSERT_64] = sql_insert_64,
+    [HW_MY_FIND_DUP] = HW_SQL_FIND_DUP,
+    [HW_MY_GET] = HW_SQL_GET,
+    [HW_MY_GET_SEQ] = HW_SQL_GET_SEQ,
+    [HW_MY_CLAIM] = HW_SQL_CLAIM LOCKING,
+    [HW_MY_CLAIM_SOURCE] = HW_SQL_CLAIM_SOURCE LOCKING,
+    [HW_MY_LEASE] = HW_SQL_LEASE,
+    [HW_MY_FINISH] = HW_SQL_FINISH,
+    [HW_MY_EXISTS] = HW_SQL_EXISTS,
+    [HW_MY_ADD_ATTEMPT] = HW_SQL_ADD_ATTEMPT,
+    [HW_MY_ATTEMPTS] = HW_SQL_ATTEMPTS,
+    [HW_MY_REQUEUE] = HW_SQL_REQUEUE,
+    [HW_MY_PURGE_ATTEMPTS] = HW_SQL_PURGE_ATTEMPTS,
+    [HW_MY_PURGE_EVENTS] = HW_SQL_PURGE_EVENTS,
+    [HW_MY_TOKEN_ADD] = HW_SQL_TOKEN_ADD,
+    [HW_MY_TOKEN_REVOKE] = HW_SQL_TOKEN_REVOKE,
+    [HW_MY_TOKEN_LOOKUP] = HW_SQL_TOKEN_LOOKUP,
+    [HW_MY_TOKEN_LIST] = HW_SQL_TOKEN_LIST,
+    [HW_MY_SCHEMA_RECORD] = HW_SQL_SCHEMA_RECORD,
+};
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+
+static void build_insert(char *sql, size_t cap, int rows)
+{
+    size_t n = (size_t)snprintf(sql, cap, "%s", HW_SQL_INSERT_HEAD);
+
+    for (int i = 0; i < rows && n < cap; i++)
+        n += (size_t)snprintf(sql + n, cap - n, "%s" HW_SQL_INSERT_ROW, i ? ", " : "");
+}
+
+static void library_init(void)
+{
+    mysql_library_init(0, NULL, NULL);
+    build_insert(sql_insert_4, sizeof(sql_insert_4), 4);
+    build_insert(sql_insert_16, sizeof(sql_insert_16), 16);
+    build_insert(sql_insert_64, sizeof(sql_insert_64), 64);
+}
+
+/* Server errors that mean "this connection or this server cannot serve now". */
+static int connection_error(unsigned e)
+{
+    switch (e) {
+    case 2002: /* CR_CONNECTION_ERROR */
+    case 2003: /* CR_CONN_HOST_ERROR */
+    case 2006: /* CR_SERVER_GONE_ERROR */
+    case 2013: /* CR_SERVER_LOST */
+    case 2055: /* CR_SERVER_LOST_EXTENDED */
+    case 1053: /* ER_SERVER_SHUTDOWN */
+    case 1927: /* ER_CONNECTION_KILLED */
+    case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
+    case 1290: /* ER_OPTION_PREVENTS_STATEMENT: read-only, e.g. a demoted primary */
+    case 1836: /* ER_READ_ONLY_MODE */
+    case 1153: /* ER_NET_PACKET_TOO_LARGE: the server closes the connection */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Maps a failed call's error number and text to our code, logging as needed. */
+static int my_fail(struct hw_my *b, unsigned e, const char *msg, const char *what)
+{
+    if (e == 1062) /* ER_DUP_ENTRY: the caller decides */
+        return HW_EEXIST;
+    if (connection_error(e)) {
+        if (!b->down)
+            HW_WARN("store %s: MySQL unavailable (%s): %s", b->url->name, what, msg);
+        b->down = 1;
+        b->broken = 1;
+        return e == 1153 ? HW_E2BIG : HW_EUNAVAIL;
+    }
+    if (e == 1213 || e == 1205) { /* deadlock, lock wait timeout: the caller may retry */
+        HW_WARN("store %s: %s: %s", b->url->name, what, msg);
+        return HW_EUNAVAIL;
+    }
+    HW_ERR("store %s: %s: %s (error %u)", b->url->name, what, msg, e);
+    return e == 1406 || e == 1301 ? HW_E2BIG : HW_EIO;
+}
+
+int hw_my_stmt_fail(struct hw_my *b, MYSQL_STMT *st, const char *what)
+{
+    return my_fail(b, mysql_stmt_errno(st), mysql_stmt_error(st), what);
+}
+
+static int conn_fail(struct hw_my *b, const char *what)
+{
+    return my_fail(b, mysql_errno(b->conn), mysql_error(b->conn), what);
+}
+
+static void my_drop(struct hw_my *b)
+{
+    for (int i = 0; i < HW_MY_COUNT; i++) {
+        if (b->st[i])
+            mysql_stmt_close(b->st[i]);
+        b->st[i] = NULL;
+    }
+    if (b->conn)
+        mysql_close(b->conn);
+    b->conn = NULL;
+    b->broken = 0;
+    b->manual = 0;
+}
+
+/* Prepares and runs one statement without parameters or results (setup and DDL). */
+static int exec_sql(struct hw_my *b, const char *sql, const char *what)
+{
+    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+    int err = 0;
+
+    if (!st)
+        return HW_ENOMEM;
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_stmt_execute(st))
+        err = hw_my_stmt_fail(b, st, what);
+    mysql_stmt_close(st);
+    return err;
+}
+
+/* Reads one integer from a one-row, one-column query with up to one string parameter. */
+static int query_int(struct hw_my *b, const char *sql, const char *param, int64_t *v)
+{
+    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+    MYSQL_BIND p[1], r[1];
+    hw_my_flag nul = 0;
+    int err = 0;
+
+    if (!st)
+        return HW_ENOMEM;
+    *v = 0;
+    hw_my_param_str(&p[0], param);
+    hw_my_result_i64(&r[0], v, &nul);
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) || (param && mysql_stmt_bind_param(st, p)) ||
+        mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r))
+        err = hw_my_stmt_fail(b, st, sql);
+    else if (mysql_stmt_fetch(st) == 1)
+        err = hw_my_stmt_fail(b, st, sql);
+    if (nul)
+        *v = 0;
+    mysql_stmt_close(st);
+    return err;
+}
+
+static int my_connect(struct hw_my *b)
+{
+    const struct hw_store_url *u = b->url;
+    unsigned int connect_timeout = CONNECT_TIMEOUT_S, io_timeout = IO_TIMEOUT_S;
+    unsigned long packet = 1ul << 30;
+    hw_my_flag reconnect = 0;
+    int64_t max_packet;
+    int err;
+
+    b->conn = mysql_init(NULL);
+    if (!b->conn)
+        return HW_ENOMEM;
+    mysql_options(b->conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(b->conn, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+    mysql_options(b->conn, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+    mysql_options(b->conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &packet);
+    /* Reconnecting silently would lose prepared statements and transactions; we do it. */
+    mysql_options(b->conn, MYSQL_OPT_RECONNECT, &reconnect);
+    mysql_options(b->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (!mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
+                            CLIENT_FOUND_ROWS)) {
+        /* Refused logins and unknown databases also leave the store unusable for now. */
+        if (!b->down)
+            HW_WARN("store %s: MySQL unavailable: cannot connect: %s", u->name,
+                    mysql_error(b->conn));
+        b->down = 1;
+        err = HW_EUNAVAIL;
+        goto fail;
+    }
+    /*
+     * READ COMMITTED keeps claims from gap-locking ranges that appends insert
+     * into; strict mode turns silent truncation into errors.
+     */
+    err = exec_sql(b, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "session");
+    if (!err)
+        err = exec_sql(b, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'",
+                       "session");
+    if (!err)
+        err = query_int(b, "SELECT @@max_allowed_packet", NULL, &max_packet);
+    if (err)
+        goto fail;
+    b->max_packet = (unsigned long)max_packet;
+    if (b->max_packet < HW_STORE_BODY_MAX + HW_STORE_HEADERS_MAX + HW_MY_PACKET_SLACK)
+        HW_WARN("store %s: max_allowed_packet is %lu bytes: events larger than that fail; "
+                "set it to 64M for 25 MiB bodies",
+                u->name, b->max_packet);
+    if (b->down)
+        HW_INFO("store %s: MySQL reachable again", u->name);
+    b->down = 0;
+    return 0;
+
+fail:
+    my_drop(b);
+    return err;
+}
+
+/* Makes sure there is a connection, or fails fast while the server is away. */
+static int connected(struct hw_my *b)
+{
+    int64_t now = hw_store_now_ms();
+
+    /* An idle connection may have been closed by a restart or wait_timeout. */
+    if (b->conn && !b->broken && now - b->used_ms > IDLE_PING_MS && mysql_ping(b->conn))
+        b->broken = 1;
+    if (b->broken)
+        my_drop(b);
+    if (!b->conn) {
+        if (now < b->retry_at_ms)
+            return HW_EUNAVAIL;
+        if (my_connect(b) < 0) {
+            b->retry_at_ms = now + RETRY_MS;
+            return HW_EUNAVAIL;
+        }
+    }
+    b->used_ms = now;
+    return 0;
+}
+
+int hw_my_ready(struct hw_my *b)
+{
+    int err = connected(b);
+
+    /* Statements outside hw_my_begin() commit on their own. */
+    if (!err && b->manual) {
+        if (mysql_autocommit(b->conn, 1))
+            return conn_fail(b, "autocommit");
+        b->manual = 0;
+    }
+    return err;
+}
+
+/* Returns the prepared statement k on the current connection, or NULL with *err set. */
+MYSQL_STMT *hw_my_stmt(struct hw_my *b, int k, int *err)
+{
+    MYSQL_STMT *st;
+
+    if (b->st[k])
+        return b->st[k];
+    st = mysql_stmt_init(b->conn);
+    if (!st) {
+        *err = HW_ENOMEM;
+        return NULL;
+    }
+    if (mysql_stmt_prepare(st, sql_text[k], strlen(sql_text[k]))) {
+        *err = hw_my_stmt_fail(b, st, "prepare");
+        mysql_stmt_close(st);
+        return NULL;
+    }
+    b->st[k] = st;
+    return st;
+}
+
+/* Binds p (may be NULL) and executes st. */
+int hw_my_execute(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, const char *what)
+{
+    if ((p && mysql_stmt_bind_param(st, p)) || mysql_stmt_execute(st))
+        return hw_my_stmt_fail(b, st, what);
+    return 0;
+}
+
+/* Runs cached statement k with parameters p; *rows (may be NULL) gets the affected rows. */
+int hw_my_run(struct hw_my *b, int k, MYSQL_BIND *p, uint64_t *rows, const char *what)
+{
+    int err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, k, &err);
+
+    if (!st)
+        return err;
+    err = hw_my_execute(b, st, p, what);
+    if (!err && rows)
+        *rows = (uint64_t)mysql_stmt_affected_rows(st);
+    return err;
+}
+
+static int my_open(const struct hw_store_url *u, void **be)
+{
+    struct hw_my *b = calloc(1, sizeof(*b));
+    int err;
+
+    if (!b)
+        return HW_ENOMEM;
+    pthread_once(&library_once, library_init);
+    b->url = u;
+    err = my_connect(b);
+    if (err) {
+        free(b);
+        return err;
+    }
+    b->used_ms = hw_store_now_ms();
+    *be = b;
+    return 0;
+}
+
+static void my_close(void *be)
+{
+    my_drop(be);
+    free(be);
+}
+
+static void my_thread_start(void)
+{
+    mysql_thread_init();
+}
+
+static void my_thread_end(void)
+{
+    mysql_thread_end();
+}
+
+/*
+ * Autocommit stays off after a transaction, so that back-to-back group
+ * commits cost one round trip for the INSERT and one for the COMMIT; the
+ * next statement outside a transaction turns it back on (hw_my_ready).
+ */
+int hw_my_begin(void *be)
+{
+    struct hw_my *b = be;
+    int err = connected(b);
+
+    if (!err && !b->manual) {
+        if (mysql_autocommit(b->conn, 0))
+            return conn_fail(b, "begin");
+        b->manual = 1;
+    }
+    return err;
+}
+
+int hw_my_commit(void *be)
+{
+    struct hw_my *b = be;
+
+    return mysql_commit(b->conn) ? conn_fail(b, "commit") : 0;
+}
+
+void hw_my_rollback(void *be)
+{
+    struct hw_my *b = be;
+
+    /* A broken connection has rolled back already: the server drops its transaction. */
+    if (b->conn && !b->broken && mysql_rollback(b->conn))
+        conn_fail(b, "rollback");
+}
+
+static int my_schema_begin(void *be)
+{
+    struct hw_my *b = be;
+    int64_t got = 0;
+    int err =
+        query_int(b, "SELECT GET_LOCK(CONCAT('hookwire_schema.', DATABASE()), 60)", NULL, &got);
+
+    if (!err && got != 1) {
+        HW_ERR("store %s: another process holds the schema migration lock", b->url->name);
+        err = HW_EUNAVAIL;
+    }
+    return err;
+}
+
+static int my_schema_end(void *be, int ok)
+{
+    struct hw_my *b = be;
+    int64_t got;
+
+    return query_int(b, "SELECT RELEASE_LOCK(CONCAT('hookwire_schema.', DATABASE()))", NULL, &got);
+}
+
+static int my_schema_version(void *be, int *version)
+{
+    struct hw_my *b = be;
+    int64_t exists = 0, v = 0;
+    int err = hw_my_ready(b);
+
+    if (!err)
+        err = query_int(b,
+                        "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                        "table_schema = DATABASE() AND table_name = ?",
+                        "hookwire_schema", &exists);
+    if (!err && exists)
+        err = query_int(b, HW_SQL_SCHEMA_VERSION, NULL, &v);
+    *version = (int)v;
+    return err;
+}
+
+static int my_schema_exec(void *be, const char *sql)
+{
+    struct hw_my *b = be;
+    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+    unsigned e;
+    int err = 0;
+
+    if (!st)
+        return HW_ENOMEM;
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_stmt_execute(st)) {
+        e = mysql_stmt_errno(st);
+        /*
+         * MySQL commits each DDL statement on its own. If a process died
+         * between a migration's DDL and its version record, the DDL is
+         * already there: table (1050), column (1060) or index (1061)
+         * exists, index already dropped (1091). Each migration step is one
+         * statement, so such an error means the step was applied whole.
+         */
+        if (e == 1050 || e == 1060 || e == 1061 || e == 1091)
+            HW_WARN("store %s: migration step already applied: %s", b->url->name,
+                    mysql_stmt_error(st));
+        else
+            err = hw_my_stmt_fail(b, st, "migrate");
+    }
+    mysql_stmt_close(st);
+    return err;
+}
+
+static int my_schema_record(void *be, int version, int64_t now_ms)
+{
+    MYSQL_BIND p[2];
+
+    hw_my_param_int(&p[0], &version);
+    hw_my_param_i64(&p[1], &now_ms);
+    return hw_my_run(be, HW_MY_SCHEMA_RECORD, p, NULL, "record schema version");
+}
+
+static int my_ping(void *be)
+{
+    struct hw_my *b = be;
+    int err = hw_my_ready(b);
+
+    if (!err && mysql_ping(b->conn))
+        err = conn_fail(b, "ping");
+    return err;
+}
+
+const struct hw_store_ops hw_store_mysql_ops = {
+    .scheme = "mysql",
+    .open = my_open,
+    .close = my_close,
+    .thread_start = my_thread_start,
+    .thread_end = my_thread_end,
+    .schema_begin = my_schema_begin,
+    .schema_version = my_schema_version,
+    .schema_exec = my_schema_exec,
+    .schema_record = my_schema_record,
+    .schema_end = my_schema_end,
+    .begin = hw_my_begin,
+    .insert = hw_my_insert,
+    .commit = hw_my_commit,
+    .rollback = hw_my_rollback,
+    .get = hw_my_get,
+    .list = hw_my_list,
+    .claim = hw_my_claim,
+    .record_attempt = hw_my_record_attempt,
+    .attempts = hw_my_attempts,
+    .requeue = hw_my_requeue,
+    .purge = hw_my_purge,
+    .ping = my_ping,
+    .token_add = hw_my_token_add,
+    .token_revoke = hw_my_token_revoke,
+    .token_lookup = hw_my_token_lookup,
+    .token_list = hw_my_token_list,
+};

@@ -1,0 +1,443 @@
+/*
+ * The MySQL backend's operations on events, attempts and tokens (see
+ * store_mysql.h for the connection they run on). Each call checks the
+ * connection first, so a vanished server costs one fast HW_EUNAVAIL. Called
+ * only through store.c, under the handle's lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store_mysql.h"
+#include "store_mysql_row.h"
+
+/*
+ * Passes on what a store_mysql_row.c fetch helper returned. Their HW_EIO is
+ * a failed client call not yet looked at: map (and log) st's error for it.
+ * hw_my_execute() maps its own errors, so only fetch results come here.
+ */
+static int fetched(struct hw_my *b, MYSQL_STMT *st, int err, const char *what)
+{
+    return err == HW_EIO ? hw_my_stmt_fail(b, st, what) : err;
+}
+
+/* Looks up the id stored under (source, dedup_key) after a duplicate-key error. */
+static int find_dup(struct hw_my *b, const struct hw_store_event *ev, struct hw_store_result *res)
+{
+    MYSQL_BIND p[2];
+    char id[HW_ID_LEN + 2];
+    int err = 0, found = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_FIND_DUP, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], ev->source);
+    hw_my_param_str(&p[1], ev->dedup_key);
+    err = hw_my_execute(b, st, p, "find duplicate");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, id, sizeof(id), &found), "find duplicate");
+    if (err)
+        return err;
+    if (!found)
+        return HW_EIO;
+    memcpy(res->id, id, sizeof(res->id));
+    res->id[HW_ID_LEN] = '\0';
+    res->duplicate = 1;
+    return 0;
+}
+
+static const char *dedup_of(const struct hw_store_event *ev)
+{
+    return ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
+}
+
+/* Binds one row of HW_SQL_INSERT_ROW at p (HW_SQL_INSERT_PARAMS entries). */
+static void bind_row(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len)
+{
+    *body_len = (int64_t)ev->body_len;
+    hw_my_param_str(&p[0], ev->id);
+    hw_my_param_str(&p[1], ev->source);
+    hw_my_param_i64(&p[2], &ev->received_ms);
+    hw_my_param_str(&p[3], ev->method);
+    hw_my_param_str(&p[4], ev->path);
+    hw_my_param_str(&p[5], ev->query);
+    hw_my_param_bytes(&p[6], ev->headers, ev->headers_len);
+    hw_my_param_bytes(&p[7], ev->body, ev->body_len);
+    hw_my_param_i64(&p[8], body_len);
+    hw_my_param_bytes(&p[9], ev->body_sha256, HW_STORE_SHA256_LEN);
+    hw_my_param_int(&p[10], &ev->verify);
+    hw_my_param_str(&p[11], dedup_of(ev));
+    hw_my_param_i64(&p[12], &ev->next_attempt_ms);
+}
+
+/* Bytes an event adds to an INSERT packet, generously. */
+static size_t row_bytes(const struct hw_store_event *ev)
+{
+    return ev->headers_len + ev->body_len + strlen(ev->path) + strlen(ev->query) + 1024;
+}
+
+static int insert_one(struct hw_my *b, const struct hw_store_row *row)
+{
+    const struct hw_store_event *ev = row->ev;
+    MYSQL_BIND p[HW_SQL_INSERT_PARAMS];
+    int64_t body_len;
+    int err;
+
+    /* The server would drop the connection over an oversized packet; refuse it here. */
+    if (row_bytes(ev) + HW_MY_PACKET_SLACK > b->max_packet) {
+        HW_ERR("store %s: event of %zu bytes exceeds max_allowed_packet (%lu)", b->url->name,
+               ev->body_len + ev->headers_len, b->max_packet);
+        return HW_E2BIG;
+    }
+    bind_row(p, ev, &body_len);
+    err = hw_my_run(b, HW_MY_INSERT, p, NULL, "insert event");
+    if (!err) {
+        memcpy(row->res->id, ev->id, sizeof(row->res->id));
+        row->res->duplicate = 0;
+        return 0;
+    }
+    if (err == HW_EEXIST && dedup_of(ev))
+        return find_dup(b, ev, row->res);
+    return err == HW_EEXIST ? HW_EIO : err;
+}
+
+/* Inserts k rows with one statement; HW_EEXIST when any of them is a duplicate. */
+static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t k, int stmt)
+{
+    int err;
+
+    for (size_t j = 0; j < k; j++)
+        bind_row(&b->rows[j * HW_SQL_INSERT_PARAMS], rows[j].ev, &b->body_len[j]);
+    err = hw_my_run(b, stmt, b->rows, NULL, "insert events");
+    for (size_t j = 0; j < k && !err; j++) {
+        memcpy(rows[j].res->id, rows[j].ev->id, sizeof(rows[j].res->id));
+        rows[j].res->duplicate = 0;
+    }
+    return err;
+}
+
+/*
+ * A round trip per row would dominate a group commit, so rows go in
+ * statements of up to HW_MY_ROWS_MAX. A duplicate key fails its whole
+ * statement (InnoDB undoes just that statement), and those rows are then
+ * inserted one by one to find which were duplicates.
+ */
+int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
+{
+    static const struct {
+        size_t rows;
+        int stmt;
+    } sizes[] = { { 64, HW_MY_INSERT_64 }, { 16, HW_MY_INSERT_16 }, { 4, HW_MY_INSERT_4 } };
+    struct hw_my *b = be;
+    size_t limit = b->max_packet / 2, i = 0;
+    int err = 0;
+
+    while (i < n && !err) {
+        size_t k = 1, bytes = 0;
+        int stmt = HW_MY_INSERT;
+
+        for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]) && k == 1; c++) {
+            if (i + sizes[c].rows > n)
+                continue;
+            bytes = 0;
+            for (size_t j = 0; j < sizes[c].rows; j++)
+                bytes += row_bytes(rows[i + j].ev);
+            if (bytes <= limit) {
+                k = sizes[c].rows;
+                stmt = sizes[c].stmt;
+            }
+        }
+        if (k == 1) {
+            err = insert_one(b, &rows[i]);
+        } else {
+            err = insert_many(b, rows + i, k, stmt);
+            if (err == HW_EEXIST) {
+                err = 0;
+                for (size_t j = 0; j < k && !err; j++)
+                    err = insert_one(b, &rows[i + j]);
+            }
+        }
+        i += k;
+    }
+    return err;
+}
+
+/* Executes st with p and appends the event rows to out. */
+static int query_events(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, int full,
+                        struct hw_store_events *out)
+{
+    int err = hw_my_execute(b, st, p, "read events");
+
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_events(st, full, out), "read events");
+    return err;
+}
+
+int hw_my_get(void *be, const char *id, struct hw_store_event **out)
+{
+    struct hw_my *b = be;
+    struct hw_store_events l = { 0 };
+    MYSQL_BIND p[1];
+    int err = hw_my_ready(b);
+    MYSQL_STMT *st = err ? NULL : hw_my_stmt(b, HW_MY_GET, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    err = query_events(b, st, p, 1, &l);
+    return hw_store_events_take_first(&l, err, out);
+}
+
+int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct hw_store_events *out)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[6];
+    int64_t lim = (int64_t)limit;
+    char sql[1024];
+    MYSQL_STMT *st;
+    int n = 0, err = hw_my_ready(b);
+
+    if (err)
+        return err;
+    hw_store_list_sql(f, sql, sizeof(sql));
+    if (f->status)
+        hw_my_param_int(&p[n++], &f->status);
+    if (f->source)
+        hw_my_param_str(&p[n++], f->source);
+    if (f->since_ms)
+        hw_my_param_i64(&p[n++], &f->since_ms);
+    if (f->until_ms)
+        hw_my_param_i64(&p[n++], &f->until_ms);
+    if (f->cursor)
+        hw_my_param_i64(&p[n++], &f->cursor);
+    hw_my_param_i64(&p[n], &lim);
+    st = mysql_stmt_init(b->conn);
+    if (!st)
+        return HW_ENOMEM;
+    if (mysql_stmt_prepare(st, sql, strlen(sql)))
+        err = hw_my_stmt_fail(b, st, "prepare list");
+    else
+        err = query_events(b, st, p, 0, out);
+    mysql_stmt_close(st);
+    return err;
+}
+
+int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
+                int64_t lease_until_ms, size_t max, struct hw_store_events *out)
+{
+    struct hw_my *b = be;
+    int64_t *seqs = calloc(max, sizeof(*seqs)), lim = (int64_t)max;
+    MYSQL_BIND p[4];
+    size_t n = 0;
+    MYSQL_STMT *st, *get;
+    int err;
+
+    if (!seqs)
+        return HW_ENOMEM;
+    err = hw_my_begin(b);
+    if (err)
+        goto out;
+    st = hw_my_stmt(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, &err);
+    if (!st)
+        goto fail;
+    hw_my_param_i64(&p[0], &now_ms);
+    hw_my_param_i64(&p[1], &now_ms);
+    hw_my_param_str(&p[2], source);
+    hw_my_param_i64(&p[source ? 3 : 2], &lim);
+    err = hw_my_execute(b, st, p, "claim");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_i64s(st, seqs, max, &n), "claim");
+    for (size_t i = 0; i < n && !err; i++) {
+        hw_my_param_str(&p[0], owner);
+        hw_my_param_i64(&p[1], &lease_until_ms);
+        hw_my_param_i64(&p[2], &seqs[i]);
+        err = hw_my_run(b, HW_MY_LEASE, p, NULL, "lease");
+    }
+    if (!err)
+        err = hw_my_commit(b);
+    if (err)
+        goto fail;
+    /* The leases are committed: the rows are ours to read outside the transaction. */
+    err = hw_my_ready(b);
+    get = err ? NULL : hw_my_stmt(b, HW_MY_GET_SEQ, &err);
+    for (size_t i = 0; get && i < n && !err; i++) {
+        hw_my_param_i64(&p[0], &seqs[i]);
+        err = query_events(b, get, p, 1, out);
+    }
+    goto out;
+
+fail:
+    hw_my_rollback(b);
+out:
+    free(seqs);
+    return err;
+}
+
+/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+static int not_ours(struct hw_my *b, const char *id)
+{
+    char found[HW_ID_LEN + 1];
+    MYSQL_BIND p[1];
+    int hit = 0, err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_EXISTS, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    err = hw_my_execute(b, st, p, "find event");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, found, sizeof(found), &hit), "find event");
+    if (err)
+        return err;
+    return hit ? HW_ELEASE : HW_ENOTFOUND;
+}
+
+int hw_my_record_attempt(void *be, const char *id, const char *owner,
+                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[6];
+    uint64_t rows = 0;
+    int err = hw_my_begin(b);
+
+    if (err)
+        return err;
+    hw_my_param_int(&p[0], &status);
+    hw_my_param_i64(&p[1], &next_attempt_ms);
+    hw_my_param_int(&p[2], &a->http_status);
+    hw_my_param_str(&p[3], a->error);
+    hw_my_param_str(&p[4], id);
+    hw_my_param_str(&p[5], owner);
+    err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
+    if (!err && rows == 0)
+        err = not_ours(b, id);
+    if (!err) {
+        hw_my_param_str(&p[0], id);
+        hw_my_param_i64(&p[1], &a->at_ms);
+        hw_my_param_int(&p[2], &a->duration_ms);
+        hw_my_param_int(&p[3], &a->http_status);
+        hw_my_param_str(&p[4], a->error);
+        hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
+        err = hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
+    }
+    if (!err)
+        err = hw_my_commit(b);
+    if (err)
+        hw_my_rollback(b);
+    return err;
+}
+
+int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[1];
+    int err = hw_my_ready(b);
+    MYSQL_STMT *st = err ? NULL : hw_my_stmt(b, HW_MY_ATTEMPTS, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    err = hw_my_execute(b, st, p, "read attempts");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_attempts(st, out), "read attempts");
+    return err;
+}
+
+int hw_my_requeue(void *be, const char *id, int64_t now_ms)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[2];
+    uint64_t rows = 0;
+    int err = hw_my_ready(b);
+
+    if (err)
+        return err;
+    hw_my_param_i64(&p[0], &now_ms);
+    hw_my_param_str(&p[1], id);
+    err = hw_my_run(b, HW_MY_REQUEUE, p, &rows, "requeue");
+    return err ? err : rows ? 0 : HW_ENOTFOUND;
+}
+
+int hw_my_purge(void *be, int64_t before_ms, int flags, uint64_t *removed)
+{
+    struct hw_my *b = be;
+    int min_status = flags & HW_STORE_PURGE_PENDING ? HW_STORE_PENDING : HW_STORE_DELIVERED;
+    MYSQL_BIND p[2];
+    int err = hw_my_begin(b);
+
+    if (err)
+        return err;
+    hw_my_param_i64(&p[0], &before_ms);
+    hw_my_param_int(&p[1], &min_status);
+    err = hw_my_run(b, HW_MY_PURGE_ATTEMPTS, p, NULL, "purge attempts");
+    if (!err)
+        err = hw_my_run(b, HW_MY_PURGE_EVENTS, p, removed, "purge events");
+    if (!err)
+        err = hw_my_commit(b);
+    if (err)
+        hw_my_rollback(b);
+    return err;
+}
+
+int hw_my_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[3];
+    int err = hw_my_ready(b);
+
+    if (err)
+        return err;
+    hw_my_param_bytes(&p[0], hash, HW_STORE_SHA256_LEN);
+    hw_my_param_str(&p[1], channel);
+    hw_my_param_i64(&p[2], &now_ms);
+    return hw_my_run(b, HW_MY_TOKEN_ADD, p, NULL, "add token");
+}
+
+int hw_my_token_revoke(void *be, const char *channel, unsigned *removed)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[1];
+    uint64_t rows = 0;
+    int err = hw_my_ready(b);
+
+    if (err)
+        return err;
+    hw_my_param_str(&p[0], channel);
+    err = hw_my_run(b, HW_MY_TOKEN_REVOKE, p, &rows, "revoke tokens");
+    *removed = (unsigned)rows;
+    return err;
+}
+
+int hw_my_token_lookup(void *be, const unsigned char *hash, char *channel)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[1];
+    int found = 0, err = hw_my_ready(b);
+    MYSQL_STMT *st = err ? NULL : hw_my_stmt(b, HW_MY_TOKEN_LOOKUP, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_bytes(&p[0], hash, HW_STORE_SHA256_LEN);
+    err = hw_my_execute(b, st, p, "look up token");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, channel, HW_STORE_NAME_MAX + 1, &found),
+                      "look up token");
+    if (err)
+        return err;
+    return found ? 0 : HW_ENOTFOUND;
+}
+
+int hw_my_token_list(void *be, struct hw_store_token **out, size_t *n)
+{
+    struct hw_my *b = be;
+    int err = hw_my_ready(b);
+    MYSQL_STMT *st = err ? NULL : hw_my_stmt(b, HW_MY_TOKEN_LIST, &err);
+
+    if (!st)
+        return err;
+    err = hw_my_execute(b, st, NULL, "list tokens");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_tokens(st, out, n), "list tokens");
+    return err;
+}

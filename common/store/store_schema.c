@@ -1,0 +1,186 @@
+/*
+ * The store schema, as an ordered list of migrations in both SQL dialects.
+ * A new store runs every migration from version 1, so the upgrade path is
+ * the path every store takes. Never edit a released migration: add one.
+ * Runs at open on the opening thread.
+ */
+#include "store_schema.h"
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+/*
+ * Version 1: events and their delivery attempts. Raw request parts are
+ * binary columns so that any bytes round-trip exactly; the unique
+ * (source, dedup_key) index makes redelivery detection atomic (NULL keys
+ * never collide).
+ */
+static const char *const sqlite_v1[] = {
+    "CREATE TABLE hookwire_schema (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+    "CREATE TABLE hookwire_events ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE,"
+    " source BLOB NOT NULL,"
+    " received_ms INTEGER NOT NULL,"
+    " method BLOB NOT NULL,"
+    " path BLOB NOT NULL,"
+    " query BLOB NOT NULL,"
+    " headers BLOB NOT NULL,"
+    " body BLOB NOT NULL,"
+    " body_len INTEGER NOT NULL,"
+    " body_sha256 BLOB NOT NULL,"
+    " verify INTEGER NOT NULL,"
+    " dedup_key BLOB,"
+    " status INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_ms INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_error BLOB)",
+    "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events (source, dedup_key)",
+    "CREATE INDEX hookwire_events_status ON hookwire_events (status, next_attempt_ms)",
+    "CREATE INDEX hookwire_events_received ON hookwire_events (received_ms)",
+    "CREATE TABLE hookwire_attempts ("
+    " n INTEGER PRIMARY KEY,"
+    " event_id TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " duration_ms INTEGER NOT NULL,"
+    " http_status INTEGER NOT NULL,"
+    " error BLOB NOT NULL,"
+    " excerpt BLOB NOT NULL)",
+    "CREATE INDEX hookwire_attempts_event ON hookwire_attempts (event_id)",
+    NULL,
+};
+
+static const char *const mysql_v1[] = {
+    "CREATE TABLE hookwire_schema (version INT NOT NULL PRIMARY KEY,"
+    " applied_ms BIGINT NOT NULL) ENGINE=InnoDB",
+    "CREATE TABLE hookwire_events ("
+    " seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " id CHAR(30) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " source VARBINARY(64) NOT NULL,"
+    " received_ms BIGINT NOT NULL,"
+    " method VARBINARY(32) NOT NULL,"
+    " path BLOB NOT NULL,"
+    " query BLOB NOT NULL,"
+    " headers MEDIUMBLOB NOT NULL,"
+    " body LONGBLOB NOT NULL,"
+    " body_len BIGINT NOT NULL,"
+    " body_sha256 BINARY(32) NOT NULL,"
+    " verify TINYINT NOT NULL,"
+    " dedup_key VARBINARY(255) NULL,"
+    " status TINYINT NOT NULL,"
+    " attempts INT NOT NULL DEFAULT 0,"
+    " next_attempt_ms BIGINT NOT NULL,"
+    " last_status INT NOT NULL DEFAULT 0,"
+    " last_error VARBINARY(512) NULL,"
+    " UNIQUE KEY hookwire_events_id (id),"
+    " UNIQUE KEY hookwire_events_dedup (source, dedup_key),"
+    " KEY hookwire_events_status (status, next_attempt_ms),"
+    " KEY hookwire_events_received (received_ms)"
+    ") ENGINE=InnoDB",
+    "CREATE TABLE hookwire_attempts ("
+    " n BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " event_id CHAR(30) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    " at_ms BIGINT NOT NULL,"
+    " duration_ms INT NOT NULL,"
+    " http_status INT NOT NULL,"
+    " error VARBINARY(512) NOT NULL,"
+    " excerpt BLOB NOT NULL,"
+    " KEY hookwire_attempts_event (event_id)"
+    ") ENGINE=InnoDB",
+    NULL,
+};
+
+/*
+ * Version 2: claim leases, so that several delivery workers (and processes
+ * sharing one MySQL) each take different events and a dead worker's events
+ * come back. Claims scan pending events in arrival order, overall or per
+ * source.
+ */
+static const char *const sqlite_v2[] = {
+    "ALTER TABLE hookwire_events ADD COLUMN lease_owner BLOB",
+    "ALTER TABLE hookwire_events ADD COLUMN lease_until INTEGER",
+    "DROP INDEX hookwire_events_status",
+    "CREATE INDEX hookwire_events_due ON hookwire_events (status, seq)",
+    "CREATE INDEX hookwire_events_source ON hookwire_events (source, seq)",
+    NULL,
+};
+
+/* One ALTER, so that MySQL applies it as a whole or not at all. */
+static const char *const mysql_v2[] = {
+    "ALTER TABLE hookwire_events"
+    " ADD COLUMN lease_owner VARBINARY(64) NULL,"
+    " ADD COLUMN lease_until BIGINT NULL,"
+    " DROP INDEX hookwire_events_status,"
+    " ADD INDEX hookwire_events_due (status, seq),"
+    " ADD INDEX hookwire_events_source (source, seq)",
+    NULL,
+};
+
+/* Version 3: relay tokens, stored as SHA-256 hashes, several per channel allowed. */
+static const char *const sqlite_v3[] = {
+    "CREATE TABLE hookwire_tokens (hash BLOB PRIMARY KEY, channel BLOB NOT NULL,"
+    " created_ms INTEGER NOT NULL)",
+    "CREATE INDEX hookwire_tokens_channel ON hookwire_tokens (channel)",
+    NULL,
+};
+
+static const char *const mysql_v3[] = {
+    "CREATE TABLE hookwire_tokens (hash BINARY(32) NOT NULL PRIMARY KEY,"
+    " channel VARBINARY(64) NOT NULL, created_ms BIGINT NOT NULL,"
+    " KEY hookwire_tokens_channel (channel)) ENGINE=InnoDB",
+    NULL,
+};
+
+static const struct {
+    int version;
+    const char *what;
+    const char *const *sqlite;
+    const char *const *mysql;
+} migrations[] = {
+    { 1, "events and attempts", sqlite_v1, mysql_v1 },
+    { 2, "claim leases", sqlite_v2, mysql_v2 },
+    { 3, "relay tokens", sqlite_v3, mysql_v3 },
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+int hw_store_schema_migrate(const struct hw_store_ops *ops, void *be, int kind, const char *name)
+{
+    int version = 0, created, err, end_err;
+
+    err = ops->schema_begin(be);
+    if (err)
+        return err;
+    err = ops->schema_version(be, &version);
+    if (!err && version > HW_STORE_SCHEMA_VERSION) {
+        HW_ERR("store %s: schema version %d is newer than this hookwire supports (%d); "
+               "run a hookwire at least as new as the one that wrote it",
+               name, version, HW_STORE_SCHEMA_VERSION);
+        err = HW_EVERSION;
+    }
+    created = !err && version == 0;
+    if (created)
+        HW_INFO("store %s: creating schema version %d", name, HW_STORE_SCHEMA_VERSION);
+    for (size_t i = 0; !err && i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+        const char *const *sql;
+
+        if (migrations[i].version <= version)
+            continue;
+        if (!created)
+            HW_INFO("store %s: migrating schema from version %d to %d (%s)", name, version,
+                    migrations[i].version, migrations[i].what);
+        sql = kind == HW_STORE_KIND_MYSQL ? migrations[i].mysql : migrations[i].sqlite;
+        for (; !err && *sql; sql++)
+            err = ops->schema_exec(be, *sql);
+        if (!err)
+            err = ops->schema_record(be, migrations[i].version, hw_store_now_ms());
+        if (!err)
+            version = migrations[i].version;
+    }
+    end_err = ops->schema_end(be, !err);
+    return err ? err : end_err;
+}

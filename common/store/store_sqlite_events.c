@@ -1,0 +1,454 @@
+/*
+ * The SQLite backend's operations on events, attempts and tokens (see
+ * store_sqlite.h for the connection they run on). Writes that touch more
+ * than one row run in a BEGIN IMMEDIATE transaction. Called only through
+ * store.c, under the handle's lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store_sqlite.h"
+
+/* Builds an owned event from the current row of an HW_SQL_EVENT_COLS[_FULL] query. */
+static int row_event(sqlite3_stmt *st, int full, struct hw_store_event **out)
+{
+    struct hw_store_event ev = { .seq = sqlite3_column_int64(st, HW_COL_SEQ) };
+
+    snprintf(ev.id, sizeof(ev.id), "%s", hw_lite_col_str(st, HW_COL_ID));
+    ev.source = hw_lite_col_str(st, HW_COL_SOURCE);
+    ev.received_ms = sqlite3_column_int64(st, HW_COL_RECEIVED);
+    ev.method = hw_lite_col_str(st, HW_COL_METHOD);
+    ev.path = hw_lite_col_str(st, HW_COL_PATH);
+    ev.query = hw_lite_col_str(st, HW_COL_QUERY);
+    ev.headers_len = (size_t)sqlite3_column_int64(st, HW_COL_HEADERS_LEN);
+    ev.body_len = (size_t)sqlite3_column_int64(st, HW_COL_BODY_LEN);
+    if (sqlite3_column_bytes(st, HW_COL_SHA256) == HW_STORE_SHA256_LEN)
+        memcpy(ev.body_sha256, sqlite3_column_blob(st, HW_COL_SHA256), HW_STORE_SHA256_LEN);
+    ev.verify = sqlite3_column_int(st, HW_COL_VERIFY);
+    ev.dedup_key = hw_lite_col_str(st, HW_COL_DEDUP);
+    ev.status = sqlite3_column_int(st, HW_COL_STATUS);
+    ev.attempts = sqlite3_column_int(st, HW_COL_ATTEMPTS);
+    ev.next_attempt_ms = sqlite3_column_int64(st, HW_COL_NEXT_ATTEMPT);
+    ev.last_status = sqlite3_column_int(st, HW_COL_LAST_STATUS);
+    ev.last_error = hw_lite_col_str(st, HW_COL_LAST_ERROR);
+    ev.lease_until_ms = sqlite3_column_int64(st, HW_COL_LEASE_UNTIL);
+    if (full) {
+        ev.headers = sqlite3_column_blob(st, HW_COL_HEADERS);
+        ev.headers_len = (size_t)sqlite3_column_bytes(st, HW_COL_HEADERS);
+        ev.body = sqlite3_column_blob(st, HW_COL_BODY);
+        ev.body_len = (size_t)sqlite3_column_bytes(st, HW_COL_BODY);
+        if (!ev.headers)
+            ev.headers = "";
+        if (!ev.body)
+            ev.body = "";
+    }
+    *out = hw_store_event_build(&ev);
+    return *out ? 0 : HW_ENOMEM;
+}
+
+/*
+ * Ends a read of st's rows: rc is the last step's code and err what reading
+ * the rows gave. A failed step is mapped before the reset, as in
+ * hw_lite_run(). Returns err, the mapped error or 0.
+ */
+static int read_done(struct hw_lite *b, sqlite3_stmt *st, int rc, int err, const char *what)
+{
+    if (!err && rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, what);
+    sqlite3_reset(st);
+    return err;
+}
+
+/*
+ * Reads column 0 of st's first row into out (cap bytes, cut to fit).
+ * Returns 0, HW_ENOTFOUND without a row, or the mapped error.
+ */
+static int fetch_str(struct hw_lite *b, sqlite3_stmt *st, char *out, size_t cap, const char *what)
+{
+    int rc = sqlite3_step(st), err = 0;
+
+    if (rc == SQLITE_ROW)
+        snprintf(out, cap, "%s", hw_lite_col_str(st, 0));
+    else if (rc == SQLITE_DONE)
+        err = HW_ENOTFOUND;
+    else
+        err = hw_lite_fail(b, rc, what);
+    sqlite3_reset(st);
+    return err;
+}
+
+/* Looks up the id stored under (source, dedup_key) after a unique-key conflict. */
+static int find_dup(struct hw_lite *b, const struct hw_store_event *ev, struct hw_store_result *res)
+{
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_FIND_DUP, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_str(st, 1, ev->source);
+    hw_lite_bind_str(st, 2, ev->dedup_key);
+    err = fetch_str(b, st, res->id, sizeof(res->id), "find duplicate");
+    if (err == HW_ENOTFOUND)
+        return HW_EIO; /* the row that conflicted must be there */
+    if (!err)
+        res->duplicate = 1;
+    return err;
+}
+
+static int insert_one(struct hw_lite *b, const struct hw_store_event *ev,
+                      struct hw_store_result *res)
+{
+    const char *dedup = ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
+    int err = 0, rc, dup;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_INSERT, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
+    hw_lite_bind_str(st, 2, ev->source);
+    sqlite3_bind_int64(st, 3, ev->received_ms);
+    hw_lite_bind_str(st, 4, ev->method);
+    hw_lite_bind_str(st, 5, ev->path);
+    hw_lite_bind_str(st, 6, ev->query);
+    hw_lite_bind_bytes(st, 7, ev->headers, ev->headers_len);
+    hw_lite_bind_bytes(st, 8, ev->body, ev->body_len);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)ev->body_len);
+    hw_lite_bind_bytes(st, 10, ev->body_sha256, HW_STORE_SHA256_LEN);
+    sqlite3_bind_int(st, 11, ev->verify);
+    hw_lite_bind_str(st, 12, dedup);
+    sqlite3_bind_int64(st, 13, ev->next_attempt_ms);
+    rc = sqlite3_step(st);
+    dup = rc == SQLITE_CONSTRAINT_UNIQUE && dedup;
+    /* Map before the reset, which would replace the error details. */
+    if (rc != SQLITE_DONE && !dup)
+        err = hw_lite_fail(b, rc, "insert event");
+    sqlite3_reset(st);
+    if (dup)
+        return find_dup(b, ev, res);
+    if (err)
+        return err;
+    memcpy(res->id, ev->id, sizeof(res->id));
+    res->duplicate = 0;
+    return 0;
+}
+
+/* In-process inserts are cheap: one statement per row. */
+int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n)
+{
+    int err = 0;
+
+    for (size_t i = 0; i < n && !err; i++)
+        err = insert_one(be, rows[i].ev, rows[i].res);
+    return err;
+}
+
+/* Runs a prepared event query (bound by the caller) and collects its rows. */
+static int collect(struct hw_lite *b, sqlite3_stmt *st, int full, struct hw_store_events *out)
+{
+    struct hw_store_event *ev;
+    int rc, err = 0;
+
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        err = row_event(st, full, &ev);
+        if (!err)
+            err = hw_store_events_push(out, ev);
+    }
+    return read_done(b, st, rc, err, "read events");
+}
+
+int hw_lite_get(void *be, const char *id, struct hw_store_event **out)
+{
+    struct hw_lite *b = be;
+    struct hw_store_events l = { 0 };
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_GET, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    err = collect(b, st, 1, &l);
+    return hw_store_events_take_first(&l, err, out);
+}
+
+int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
+                 struct hw_store_events *out)
+{
+    struct hw_lite *b = be;
+    char sql[1024];
+    sqlite3_stmt *st = NULL;
+    int i = 1, rc, err;
+
+    hw_store_list_sql(f, sql, sizeof(sql));
+    rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return hw_lite_fail(b, rc, "prepare list");
+    if (f->status)
+        sqlite3_bind_int(st, i++, f->status);
+    if (f->source)
+        hw_lite_bind_str(st, i++, f->source);
+    if (f->since_ms)
+        sqlite3_bind_int64(st, i++, f->since_ms);
+    if (f->until_ms)
+        sqlite3_bind_int64(st, i++, f->until_ms);
+    if (f->cursor)
+        sqlite3_bind_int64(st, i++, f->cursor);
+    sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
+    err = collect(b, st, 0, out);
+    sqlite3_finalize(st);
+    return err;
+}
+
+int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
+                  int64_t lease_until_ms, size_t max, struct hw_store_events *out)
+{
+    struct hw_lite *b = be;
+    int64_t *seqs = calloc(max, sizeof(*seqs));
+    size_t n = 0;
+    int err = 0, rc;
+    sqlite3_stmt *st, *lease, *get;
+
+    if (!seqs)
+        return HW_ENOMEM;
+    /* The write transaction excludes every other writer: no one else claims meanwhile. */
+    err = hw_lite_begin(b);
+    if (err)
+        goto out;
+    st = hw_lite_stmt(b, source ? HW_LITE_CLAIM_SOURCE : HW_LITE_CLAIM, &err);
+    lease = hw_lite_stmt(b, HW_LITE_LEASE, &err);
+    if (!st || !lease)
+        goto fail;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, now_ms);
+    if (source)
+        hw_lite_bind_str(st, 3, source);
+    sqlite3_bind_int64(st, source ? 4 : 3, (sqlite3_int64)max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+        seqs[n++] = sqlite3_column_int64(st, 0);
+    /* Stopping at max leaves the statement on a row, which is no error. */
+    err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
+    if (err)
+        goto fail;
+    for (size_t i = 0; i < n && !err; i++) {
+        hw_lite_bind_str(lease, 1, owner);
+        sqlite3_bind_int64(lease, 2, lease_until_ms);
+        sqlite3_bind_int64(lease, 3, seqs[i]);
+        err = hw_lite_run(b, lease, "lease");
+    }
+    if (err)
+        goto fail;
+    err = hw_lite_commit(b);
+    if (err)
+        goto fail;
+    get = hw_lite_stmt(b, HW_LITE_GET_SEQ, &err);
+    for (size_t i = 0; get && i < n && !err; i++) {
+        sqlite3_bind_int64(get, 1, seqs[i]);
+        err = collect(b, get, 1, out);
+    }
+    goto out;
+
+fail:
+    hw_lite_rollback(b);
+out:
+    free(seqs);
+    return err;
+}
+
+/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+static int not_ours(struct hw_lite *b, const char *id)
+{
+    char found[HW_ID_LEN + 1];
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_EXISTS, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    err = fetch_str(b, st, found, sizeof(found), "find event");
+    return err ? err : HW_ELEASE;
+}
+
+int hw_lite_record_attempt(void *be, const char *id, const char *owner,
+                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_lite *b = be;
+    int err = hw_lite_begin(b);
+    sqlite3_stmt *fin, *add;
+
+    if (err)
+        return err;
+    fin = hw_lite_stmt(b, HW_LITE_FINISH, &err);
+    add = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
+    if (!fin || !add)
+        goto fail;
+    sqlite3_bind_int(fin, 1, status);
+    sqlite3_bind_int64(fin, 2, next_attempt_ms);
+    sqlite3_bind_int(fin, 3, a->http_status);
+    hw_lite_bind_str(fin, 4, a->error);
+    sqlite3_bind_text(fin, 5, id, -1, SQLITE_STATIC);
+    hw_lite_bind_str(fin, 6, owner); /* stored the way claim stored it */
+    err = hw_lite_run(b, fin, "finish attempt");
+    if (!err && sqlite3_changes(b->db) == 0)
+        err = not_ours(b, id);
+    if (err)
+        goto fail;
+    sqlite3_bind_text(add, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(add, 2, a->at_ms);
+    sqlite3_bind_int(add, 3, a->duration_ms);
+    sqlite3_bind_int(add, 4, a->http_status);
+    hw_lite_bind_str(add, 5, a->error);
+    hw_lite_bind_bytes(add, 6, a->excerpt, a->excerpt_len);
+    err = hw_lite_run(b, add, "record attempt");
+    if (!err)
+        err = hw_lite_commit(b);
+    if (!err)
+        return 0;
+fail:
+    hw_lite_rollback(b);
+    return err;
+}
+
+int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out)
+{
+    struct hw_lite *b = be;
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_ATTEMPTS, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hw_store_attempt a = {
+            .at_ms = sqlite3_column_int64(st, 0),
+            .duration_ms = sqlite3_column_int(st, 1),
+            .http_status = sqlite3_column_int(st, 2),
+            .error = hw_lite_col_str(st, 3),
+            .excerpt = sqlite3_column_blob(st, 4),
+            .excerpt_len = (size_t)sqlite3_column_bytes(st, 4),
+        };
+        struct hw_store_attempt *copy = hw_store_attempt_build(&a);
+        err = copy ? hw_store_attempts_push(out, copy) : HW_ENOMEM;
+    }
+    return read_done(b, st, rc, err, "read attempts");
+}
+
+int hw_lite_requeue(void *be, const char *id, int64_t now_ms)
+{
+    struct hw_lite *b = be;
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_REQUEUE, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    err = hw_lite_run(b, st, "requeue");
+    if (!err && sqlite3_changes(b->db) == 0)
+        err = HW_ENOTFOUND;
+    return err;
+}
+
+int hw_lite_purge(void *be, int64_t before_ms, int flags, uint64_t *removed)
+{
+    struct hw_lite *b = be;
+    int min_status = flags & HW_STORE_PURGE_PENDING ? HW_STORE_PENDING : HW_STORE_DELIVERED;
+    int err = hw_lite_begin(b);
+    sqlite3_stmt *att, *ev;
+
+    if (err)
+        return err;
+    att = hw_lite_stmt(b, HW_LITE_PURGE_ATTEMPTS, &err);
+    ev = hw_lite_stmt(b, HW_LITE_PURGE_EVENTS, &err);
+    if (!att || !ev)
+        goto fail;
+    sqlite3_bind_int64(att, 1, before_ms);
+    sqlite3_bind_int(att, 2, min_status);
+    err = hw_lite_run(b, att, "purge attempts");
+    if (err)
+        goto fail;
+    sqlite3_bind_int64(ev, 1, before_ms);
+    sqlite3_bind_int(ev, 2, min_status);
+    err = hw_lite_run(b, ev, "purge events");
+    if (err)
+        goto fail;
+    *removed = (uint64_t)sqlite3_changes64(b->db);
+    err = hw_lite_commit(b);
+    if (!err)
+        return 0;
+fail:
+    hw_lite_rollback(b);
+    return err;
+}
+
+int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms)
+{
+    struct hw_lite *b = be;
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_TOKEN_ADD, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_bytes(st, 1, hash, HW_STORE_SHA256_LEN);
+    hw_lite_bind_str(st, 2, channel);
+    sqlite3_bind_int64(st, 3, now_ms);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && (rc & 0xff) != SQLITE_CONSTRAINT)
+        err = hw_lite_fail(b, rc, "add token");
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && !err)
+        return HW_EEXIST;
+    return err;
+}
+
+int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed)
+{
+    struct hw_lite *b = be;
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_TOKEN_REVOKE, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_str(st, 1, channel);
+    err = hw_lite_run(b, st, "revoke tokens");
+    if (!err)
+        *removed = (unsigned)sqlite3_changes(b->db);
+    return err;
+}
+
+int hw_lite_token_lookup(void *be, const unsigned char *hash, char *channel)
+{
+    struct hw_lite *b = be;
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_TOKEN_LOOKUP, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_bytes(st, 1, hash, HW_STORE_SHA256_LEN);
+    return fetch_str(b, st, channel, HW_STORE_NAME_MAX + 1, "look up token");
+}
+
+int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n)
+{
+    struct hw_lite *b = be;
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_TOKEN_LIST, &err);
+
+    if (!st)
+        return err;
+    while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hw_store_token *v = realloc(*out, (*n + 1) * sizeof(**out));
+        if (!v) {
+            err = HW_ENOMEM;
+            break;
+        }
+        *out = v;
+        memset(&v[*n], 0, sizeof(v[*n]));
+        snprintf(v[*n].channel, sizeof(v[*n].channel), "%s", hw_lite_col_str(st, 0));
+        if (sqlite3_column_bytes(st, 1) == HW_STORE_SHA256_LEN)
+            memcpy(v[*n].hash, sqlite3_column_blob(st, 1), HW_STORE_SHA256_LEN);
+        v[*n].created_ms = sqlite3_column_int64(st, 2);
+        (*n)++;
+    }
+    return read_done(b, st, rc, err, "list tokens");
+}

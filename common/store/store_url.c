@@ -1,0 +1,219 @@
+/*
+ * Parses store URLs (see store_url.h) into their parts, decoding %XX escapes
+ * so that passwords may hold '@', ':' or '/'. Builds the password-free name
+ * used in every log line about the store. Pure functions; any thread.
+ */
+#include "store_url.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Stores a NUL-terminated, percent-decoded copy of s[0..n) in *out. */
+static int decode(const char *s, size_t n, char **out)
+{
+    char *d = malloc(n + 1);
+    size_t j = 0;
+
+    if (!d)
+        return HW_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            d[j++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        /* A decoded NUL would silently cut the string short. */
+        if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+            sodium_memzero(d, n + 1);
+            free(d);
+            return HW_ECONFIG;
+        }
+        d[j++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    d[j] = '\0';
+    *out = d;
+    return 0;
+}
+
+static int parse_port(const char *s, size_t n, unsigned *port)
+{
+    unsigned v = 0;
+
+    if (n == 0 || n > 5)
+        return HW_ECONFIG;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return HW_ECONFIG;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return HW_ECONFIG;
+    *port = v;
+    return 0;
+}
+
+/* Parses "?socket=PATH"; q points after the '?'. */
+static int parse_query(const char *q, struct hw_store_url *u)
+{
+    static const char key[] = "socket=";
+
+    if (strncmp(q, key, sizeof(key) - 1) != 0 || strchr(q, '&'))
+        return HW_ECONFIG;
+    q += sizeof(key) - 1;
+    if (!*q)
+        return HW_ECONFIG;
+    return decode(q, strlen(q), &u->socket);
+}
+
+/* Parses "HOST[:PORT]" or "[V6]:PORT"; an empty host is allowed (socket only). */
+static int parse_host(const char *h, size_t n, struct hw_store_url *u)
+{
+    const char *end = h + n, *name = h, *name_end, *port = NULL;
+
+    if (n && h[0] == '[') {
+        const char *close = memchr(h, ']', n);
+        if (!close)
+            return HW_ECONFIG;
+        /* libmysqlclient wants the bare address without brackets. */
+        name = h + 1;
+        name_end = close;
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return HW_ECONFIG;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(h, ':', n);
+        name_end = colon ? colon : end;
+        if (colon)
+            port = colon + 1;
+    }
+    if (port && parse_port(port, (size_t)(end - port), &u->port) < 0)
+        return HW_ECONFIG;
+    if (name_end == name)
+        return 0;
+    return decode(name, (size_t)(name_end - name), &u->host);
+}
+
+/* Builds the log name: the URL with the password left out. */
+static int build_name(struct hw_store_url *u)
+{
+    struct hw_buf b;
+    int err;
+
+    hw_buf_init(&b, 8192);
+    err = hw_buf_printf(&b, "mysql://%s@", u->user);
+    if (!err && u->host)
+        err = hw_buf_printf(&b, strchr(u->host, ':') ? "[%s]" : "%s", u->host);
+    if (!err && u->port)
+        err = hw_buf_printf(&b, ":%u", u->port);
+    if (!err)
+        err = hw_buf_printf(&b, "/%s", u->db);
+    if (!err && u->socket)
+        err = hw_buf_printf(&b, "?socket=%s", u->socket);
+    if (!err)
+        err = hw_buf_append(&b, "", 1);
+    if (err) {
+        hw_buf_cleanup(&b);
+        return err == HW_E2BIG ? HW_ECONFIG : err;
+    }
+    u->name = b.data;
+    return 0;
+}
+
+static int parse_mysql(const char *url, struct hw_store_url *u)
+{
+    const char *rest = url + strlen("mysql://");
+    const char *q = strchr(rest, '?');
+    const char *end = q ? q : rest + strlen(rest);
+    const char *at, *slash, *colon;
+    int err;
+
+    u->kind = HW_STORE_KIND_MYSQL;
+    /* The last '@' ends the user part, so an unescaped '@' in a password still works. */
+    at = memrchr(rest, '@', (size_t)(end - rest));
+    if (!at) {
+        HW_ERR("store URL: mysql:// needs USER@HOST/DB");
+        return HW_ECONFIG;
+    }
+    slash = memchr(at + 1, '/', (size_t)(end - at - 1));
+    if (!slash || slash + 1 == end || memchr(slash + 1, '/', (size_t)(end - slash - 1))) {
+        HW_ERR("store URL: mysql:// needs one database name after the host: .../DB");
+        return HW_ECONFIG;
+    }
+    colon = memchr(rest, ':', (size_t)(at - rest));
+    err = decode(rest, (size_t)((colon ? colon : at) - rest), &u->user);
+    if (!err && colon)
+        err = decode(colon + 1, (size_t)(at - colon - 1), &u->password);
+    if (!err)
+        err = parse_host(at + 1, (size_t)(slash - at - 1), u);
+    if (!err)
+        err = decode(slash + 1, (size_t)(end - slash - 1), &u->db);
+    if (!err && q)
+        err = parse_query(q + 1, u);
+    if (err == HW_ECONFIG || (!err && (!u->user[0] || (!u->host && !u->socket)))) {
+        HW_ERR("store URL: expected mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH] "
+               "(%%-encode special characters)");
+        return HW_ECONFIG;
+    }
+    if (err)
+        return err;
+    if (!u->password) {
+        const char *env = getenv("HOOKWIRE_MYSQL_PASSWORD");
+        if (env && !(u->password = strdup(env)))
+            return HW_ENOMEM;
+    }
+    return build_name(u);
+}
+
+int hw_store_url_parse(const char *url, struct hw_store_url *u)
+{
+    memset(u, 0, sizeof(*u));
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        u->kind = HW_STORE_KIND_SQLITE;
+        if (!url[7]) {
+            HW_ERR("store URL: sqlite: needs a file path, e.g. sqlite:/var/lib/hookwire/events.db");
+            return HW_ECONFIG;
+        }
+        u->path = strdup(url + 7);
+        u->name = strdup(url);
+        return u->path && u->name ? 0 : HW_ENOMEM;
+    }
+    if (strncmp(url, "mysql://", 8) == 0)
+        return parse_mysql(url, u);
+    HW_ERR("store URL: must start with sqlite: or mysql://");
+    return HW_ECONFIG;
+}
+
+void hw_store_url_cleanup(struct hw_store_url *u)
+{
+    if (u->password) {
+        sodium_memzero(u->password, strlen(u->password));
+        free(u->password);
+    }
+    free(u->path);
+    free(u->user);
+    free(u->host);
+    free(u->db);
+    free(u->socket);
+    free(u->name);
+    memset(u, 0, sizeof(*u));
+}
