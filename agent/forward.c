@@ -203,7 +203,10 @@ static void conn_attach(struct fwd_conn *c, struct fwd_req *r)
     hw_buf_reset(&c->in);
     hw_buf_reset(&c->pending);
     hw_buf_reset(&c->out);
-    hw_buf_append(&c->out, hw_buf_head(&r->replay), hw_buf_size(&r->replay));
+    if (hw_buf_append(&c->out, hw_buf_head(&r->replay), hw_buf_size(&r->replay))) {
+        req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
+        return;
+    }
     conn_want_write(c);
 }
 
@@ -495,7 +498,10 @@ static void process_response(struct fwd_conn *c)
             if (c->body_kind == HW_BODY_LENGTH) {
                 if (n > c->body_left)
                     n = (size_t)c->body_left;
-                hw_buf_append(&c->pending, hw_buf_head(&c->in), n);
+                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
+                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
+                    return;
+                }
                 hw_buf_consume(&c->in, n);
                 c->body_left -= n;
                 complete = c->body_left == 0;
@@ -505,7 +511,10 @@ static void process_response(struct fwd_conn *c)
                     req_fail(r, HW_RST_TARGET_ERROR, "malformed chunked body from the target");
                     return;
                 }
-                hw_buf_append(&c->pending, hw_buf_head(&c->in), n);
+                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
+                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
+                    return;
+                }
                 if (rc == HW_EAGAIN) {
                     hw_buf_reset(&c->in);
                 } else {
@@ -514,7 +523,10 @@ static void process_response(struct fwd_conn *c)
                     complete = 1;
                 }
             } else if (c->body_kind == HW_BODY_CLOSE) {
-                hw_buf_append(&c->pending, hw_buf_head(&c->in), n);
+                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
+                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
+                    return;
+                }
                 hw_buf_reset(&c->in);
                 complete = c->eof;
             }

@@ -71,10 +71,16 @@ void relay_answer_error(struct ingress_conn *c, enum hw_errc e, const char *extr
 
 void relay_answer_health(struct ingress_conn *c)
 {
-    hw_buf_puts(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n");
-    hw_buf_puts(&c->out, c->keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
-    if (!is_head_request(c))
-        hw_buf_puts(&c->out, "ok\n");
+    int err = hw_buf_puts(&c->out,
+                          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n");
+
+    err = err ? err : hw_buf_puts(&c->out, c->keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
+    if (!err && !is_head_request(c))
+        err = hw_buf_puts(&c->out, "ok\n");
+    if (err) {
+        relay_answer_kill(c, "out of memory for the answer");
+        return;
+    }
     c->close_after = !c->keep_alive;
     c->status = 200;
     c->state = ST_RESPONSE;
@@ -211,7 +217,10 @@ void relay_answer_on_data(struct ingress_conn *c, const uint8_t *p, size_t n)
         return;
     if (c->resp_left != HW_BODY_LEN_UNKNOWN) {
         if (n > c->resp_left) {
-            hw_buf_append(&c->out, p, (size_t)c->resp_left);
+            if (hw_buf_append(&c->out, p, (size_t)c->resp_left)) {
+                relay_answer_kill(c, "out of memory for the answer");
+                return;
+            }
             cut_response(c, "the agent sent more body than announced");
             return;
         }
@@ -244,8 +253,10 @@ void relay_answer_on_end(struct ingress_conn *c)
         cut_response(c, "the agent's answer ended before its Content-Length");
         return;
     }
-    if (c->resp_chunked)
-        hw_buf_puts(&c->out, "0\r\n\r\n");
+    if (c->resp_chunked && hw_buf_puts(&c->out, "0\r\n\r\n")) {
+        relay_answer_kill(c, "out of memory for the answer");
+        return;
+    }
     c->resp_done = 1;
     hw_mux_stream_close(c->stream);
     c->stream = NULL;

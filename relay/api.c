@@ -19,11 +19,14 @@ struct api_session {
     struct hw_buf out;
 };
 
-static void begin(struct hw_buf *b)
+/* Starts an answer buffer with LWS_PRE bytes of headroom. 0, or HW_ENOMEM. */
+static int begin(struct hw_buf *b)
 {
     hw_buf_init(b, 16 * 1024 * 1024);
-    hw_buf_reserve(b, LWS_PRE);
+    if (!hw_buf_reserve(b, LWS_PRE))
+        return HW_ENOMEM;
     hw_buf_commit(b, LWS_PRE);
+    return 0;
 }
 
 /* Writes a whole answer held in b: one lws_write of its raw bytes. */
@@ -71,8 +74,7 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
     hw_buf_cleanup(&s->out);
-    begin(&s->out);
-    if (build_answer(wsi, r, uri, &s->out)) {
+    if (begin(&s->out) || build_answer(wsi, r, uri, &s->out)) {
         hw_buf_cleanup(&s->out);
         return -1;
     }
@@ -94,8 +96,7 @@ static int respond_error(struct lws *wsi, enum hw_errc e)
 {
     struct hw_buf b;
 
-    begin(&b);
-    if (hw_error_response(&b, e, 0, NULL, 0)) {
+    if (begin(&b) || hw_error_response(&b, e, 0, NULL, 0)) {
         hw_buf_cleanup(&b);
         return -1;
     }

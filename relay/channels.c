@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/text.h"
 
 #define BUCKETS 1024
 
@@ -16,30 +17,13 @@ struct entry {
     struct entry *next;
     struct relay_agent *agent;
     size_t len;
-    char name[RELAY_CHANNEL_MAX + 1];
+    char name[HW_CHANNEL_MAX + 1];
 };
 
 struct relay_channels {
     struct entry *buckets[BUCKETS];
     size_t count;
 };
-
-int relay_channel_name_valid_n(const char *name, size_t len)
-{
-    if (len < 1 || len > RELAY_CHANNEL_MAX)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-int relay_channel_name_valid(const char *name)
-{
-    return relay_channel_name_valid_n(name, strlen(name));
-}
 
 /* FNV-1a: channel names are short and chosen by operators, not attackers. */
 static size_t bucket_of(const char *name, size_t len)
@@ -99,7 +83,7 @@ struct relay_agent *relay_channels_set(struct relay_channels *c, const char *nam
         (*pp)->agent = agent;
         return old;
     }
-    if (len > RELAY_CHANNEL_MAX || !(e = calloc(1, sizeof(*e)))) {
+    if (len > HW_CHANNEL_MAX || !(e = calloc(1, sizeof(*e)))) {
         *err = HW_ENOMEM;
         return NULL;
     }

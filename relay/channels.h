@@ -8,14 +8,8 @@
  */
 #include <stddef.h>
 
-#define RELAY_CHANNEL_MAX 63
-
 struct relay_agent;
 struct relay_channels;
-
-/* Says whether name is a valid channel name: [a-z0-9-]{1,63}. */
-int relay_channel_name_valid(const char *name);
-int relay_channel_name_valid_n(const char *name, size_t len);
 
 struct relay_channels *relay_channels_new(void);
 void relay_channels_free(struct relay_channels *c);

@@ -15,11 +15,12 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/opt.h"
+#include "core/text.h"
 #include "sig/sig.h"
 
 struct edge_channel {
     struct edge_channel *next;
-    char name[RELAY_CHANNEL_MAX + 1];
+    char name[HW_CHANNEL_MAX + 1];
     struct hw_sig_source *src;
     int enforce;
 };
@@ -71,7 +72,7 @@ int relay_edge_config(void *ctx, const char *section, const char *key, const cha
         return HW_EINVAL;
     }
     name = section + 8;
-    if (!relay_channel_name_valid(name)) {
+    if (!hw_text_channel_valid(name, strlen(name))) {
         snprintf(err, errlen, "[%s]: invalid channel name", section);
         return HW_EINVAL;
     }

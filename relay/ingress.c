@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "edge.h"
 #include "http/http1.h"
 #include "http/hwerror.h"
@@ -108,7 +109,7 @@ static void dispatch(struct ingress_conn *c)
         return;
     }
     if (!agent) {
-        char name[RELAY_CHANNEL_MAX + 1];
+        char name[HW_CHANNEL_MAX + 1];
 
         memcpy(name, c->channel, c->channel_len);
         name[c->channel_len] = '\0';
@@ -186,7 +187,7 @@ static int route(struct ingress_conn *c)
         ;
     c->channel = t + 3;
     c->channel_len = (size_t)(p - c->channel);
-    if (!relay_channel_name_valid_n(c->channel, c->channel_len)) {
+    if (!hw_text_channel_valid(c->channel, c->channel_len)) {
         relay_answer_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
         return 0;
     }
@@ -196,8 +197,10 @@ static int route(struct ingress_conn *c)
     }
     c->body_left = c->req.body == HW_BODY_LENGTH ? c->req.content_length : 0;
     hw_chunked_init(&c->chunked);
-    if (c->req.expect_continue)
-        hw_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    if (c->req.expect_continue && hw_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n")) {
+        relay_answer_kill(c, "out of memory for the answer");
+        return 0;
+    }
     relay_answer_want_write(c);
     return 1;
 }

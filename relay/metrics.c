@@ -10,13 +10,22 @@
 #include "tunnel.h"
 #include "tunnel/mux.h"
 
+/* The output and the first error met while rendering the per-channel lines. */
+struct render {
+    struct hw_buf *out;
+    int err;
+};
+
 static void render_channel(void *arg, const char *name, struct relay_agent *a)
 {
-    struct hw_buf *out = arg;
+    struct render *rd = arg;
 
-    hw_buf_printf(out, "hookwire_relay_channel_connected{channel=\"%s\"} 1\n", name);
-    hw_buf_printf(out, "hookwire_relay_channel_streams{channel=\"%s\"} %zu\n", name,
-                  hw_mux_stream_count(relay_agent_mux(a)));
+    if (rd->err)
+        return;
+    rd->err = hw_buf_printf(rd->out, "hookwire_relay_channel_connected{channel=\"%s\"} 1\n", name);
+    if (!rd->err)
+        rd->err = hw_buf_printf(rd->out, "hookwire_relay_channel_streams{channel=\"%s\"} %zu\n",
+                                name, hw_mux_stream_count(relay_agent_mux(a)));
 }
 
 int relay_metrics_render(struct relay *r, struct hw_buf *out)
@@ -57,6 +66,8 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         (unsigned long long)m->protocol_errors, (unsigned long long)m->heartbeat_timeouts,
         (unsigned long long)m->public_connections, (unsigned long long)m->held_bytes,
         relay_channels_count(r->channels));
-    relay_channels_foreach(r->channels, render_channel, out);
-    return err ? HW_E2BIG : 0;
+    struct render rd = { out, 0 };
+
+    relay_channels_foreach(r->channels, render_channel, &rd);
+    return err || rd.err ? HW_E2BIG : 0;
 }

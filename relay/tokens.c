@@ -13,6 +13,7 @@
 
 #include "channels.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "store/store.h"
 
 #define LIST_TTL_MS 1000
@@ -176,7 +177,7 @@ int relay_tokens_command(const char *url, int argc, char **argv)
                         "token revoke CHANNEL\n");
         return 2;
     }
-    if (argc == 3 && !relay_channel_name_valid(argv[2])) {
+    if (argc == 3 && !hw_text_channel_valid(argv[2], strlen(argv[2]))) {
         fprintf(stderr, "invalid channel name \"%s\": use 1-63 of a-z, 0-9 and -\n", argv[2]);
         return 2;
     }

@@ -9,6 +9,9 @@
  */
 #include <stddef.h>
 
+/* A result the caller must look at (curl's dynbuf marks its appends the same way). */
+#define HW_MUST_CHECK __attribute__((warn_unused_result))
+
 struct hw_buf {
     char *data;
     size_t off; /* first unread byte */
@@ -24,20 +27,21 @@ void hw_buf_init(struct hw_buf *b, size_t max);
 void hw_buf_cleanup(struct hw_buf *b);
 
 /* Appends n bytes. Returns 0, HW_E2BIG past the cap, or HW_ENOMEM. */
-int hw_buf_append(struct hw_buf *b, const void *p, size_t n);
+HW_MUST_CHECK int hw_buf_append(struct hw_buf *b, const void *p, size_t n);
 
 /* Appends a NUL-terminated string (without the NUL). Same returns. */
-int hw_buf_puts(struct hw_buf *b, const char *s);
+HW_MUST_CHECK int hw_buf_puts(struct hw_buf *b, const char *s);
 
 /* Appends printf-formatted text. Same returns. */
-int hw_buf_printf(struct hw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+HW_MUST_CHECK int hw_buf_printf(struct hw_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Makes room for n more bytes and returns a pointer to write them at; the
  * caller then calls hw_buf_commit() with how many it wrote. NULL on HW_E2BIG
  * or out of memory.
  */
-char *hw_buf_reserve(struct hw_buf *b, size_t n);
+HW_MUST_CHECK char *hw_buf_reserve(struct hw_buf *b, size_t n);
 void hw_buf_commit(struct hw_buf *b, size_t n);
 
 /* Drops n bytes from the front (n <= hw_buf_size()). */

@@ -8,23 +8,7 @@
 #include <string.h>
 
 #include "err.h"
-
-static int parse_port(const char *s, size_t len, int *port)
-{
-    int v = 0;
-
-    if (len == 0 || len > 5)
-        return HW_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return HW_EINVAL;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > 65535)
-        return HW_EINVAL;
-    *port = v;
-    return 0;
-}
+#include "text.h"
 
 /* Splits "host[:port]" of length len; an IPv6 host is bracketed. */
 static int split_authority(const char *s, size_t len, char *host, size_t cap, int *port,
@@ -52,7 +36,7 @@ static int split_authority(const char *s, size_t len, char *host, size_t cap, in
     memcpy(host, hs, (size_t)(he - hs));
     host[he - hs] = '\0';
     if (colon)
-        return parse_port(colon + 1, (size_t)(s + len - colon - 1), port);
+        return hw_text_port(colon + 1, (size_t)(s + len - colon - 1), port);
     return need_port ? HW_EINVAL : 0;
 }
 

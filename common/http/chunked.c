@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/text.h"
 #include "httpchar.h"
 
 /*
@@ -42,17 +43,6 @@ void hw_chunked_init(struct hw_chunked *c)
     c->state = CH_SIZE;
     c->remaining = 0;
     c->line_len = 0;
-}
-
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
 }
 
 /* Counts one more byte of a size or trailer line; 0 while under the cap. */
@@ -99,7 +89,7 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
 
     switch (c->state) {
     case CH_SIZE:
-        d = hex_value(ch);
+        d = hw_hex_value(ch);
         if (d >= 0) {
             if (c->remaining > (CHUNK_SIZE_MAX - (uint64_t)d) / 16)
                 return HW_EPARSE;

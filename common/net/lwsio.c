@@ -53,8 +53,7 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
             err = HW_EPROTO;
             break;
         }
-        n = HW_FRAME_HDR_LEN +
-            ((size_t)p[8] << 24 | (size_t)p[9] << 16 | (size_t)p[10] << 8 | p[11]);
+        n = HW_FRAME_HDR_LEN + hw_frame_payload_len(p);
         if (n > left) {
             err = HW_EPROTO;
             break;

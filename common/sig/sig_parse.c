@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/text.h"
 
 static int is_ows(char c)
 {
@@ -60,16 +61,6 @@ int hw_sig_header(const struct hw_http_header *h, size_t nh, const char *name, c
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 int hw_sig_hex_decode(const char *s, size_t n, unsigned char *out, size_t max, size_t *outn)
 {
     if (!n || n % 2)
@@ -77,7 +68,7 @@ int hw_sig_hex_decode(const char *s, size_t n, unsigned char *out, size_t max, s
     if (n / 2 > max)
         return HW_E2BIG;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+        int hi = hw_hex_value((unsigned char)s[i]), lo = hw_hex_value((unsigned char)s[i + 1]);
 
         if (hi < 0 || lo < 0)
             return HW_EPARSE;
@@ -362,8 +353,8 @@ size_t hw_sig_form_decode(const char *s, size_t n, char *out)
 
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-                   (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+        } else if (s[i] == '%' && i + 2 < n && (hi = hw_hex_value((unsigned char)s[i + 1])) >= 0 &&
+                   (lo = hw_hex_value((unsigned char)s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

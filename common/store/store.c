@@ -16,6 +16,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "store_backend.h"
 #include "store_queue.h"
 #include "store_schema.h"
@@ -414,12 +415,7 @@ int hw_store_ping(struct hw_store *s)
 /* Channel names as the relay accepts them: [a-z0-9-]{1,63}. */
 static int valid_channel(const char *c)
 {
-    if (!valid_name(c))
-        return 0;
-    for (; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
-            return 0;
-    return 1;
+    return c && hw_text_channel_valid(c, strlen(c));
 }
 
 int hw_store_token_add(struct hw_store *s, const char *channel,

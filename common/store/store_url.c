@@ -12,17 +12,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/text.h"
 
 /* Stores a NUL-terminated, percent-decoded copy of s[0..n) in *out. */
 static int decode(const char *s, size_t n, char **out)
@@ -37,8 +27,8 @@ static int decode(const char *s, size_t n, char **out)
             d[j++] = s[i];
             continue;
         }
-        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        int hi = i + 2 < n ? hw_hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hw_hex_value(s[i + 2]) : -1;
         /* A decoded NUL would silently cut the string short. */
         if (hi < 0 || lo < 0 || (hi | lo) == 0) {
             sodium_memzero(d, n + 1);
@@ -55,18 +45,11 @@ static int decode(const char *s, size_t n, char **out)
 
 static int parse_port(const char *s, size_t n, unsigned *port)
 {
-    unsigned v = 0;
+    int v;
 
-    if (n == 0 || n > 5)
+    if (hw_text_port(s, n, &v) || v == 0)
         return HW_ECONFIG;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return HW_ECONFIG;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return HW_ECONFIG;
-    *port = v;
+    *port = (unsigned)v;
     return 0;
 }
 

@@ -74,7 +74,7 @@ int hw_frame_decode(const uint8_t *msg, size_t len, struct hw_frame *f)
 
     if (len < HW_FRAME_HDR_LEN)
         return HW_EPROTO;
-    plen = (uint32_t)msg[8] << 24 | (uint32_t)msg[9] << 16 | (uint32_t)msg[10] << 8 | msg[11];
+    plen = hw_frame_payload_len(msg);
     if ((size_t)plen != len - HW_FRAME_HDR_LEN || plen > HW_FRAME_MAX_PAYLOAD)
         return HW_EPROTO;
     f->type = msg[0];

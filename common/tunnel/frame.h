@@ -20,6 +20,15 @@
 #define HW_WINDOW_INITIAL    (256 * 1024)      /* per-stream credit in each direction */
 #define HW_TUNNEL_MSG_MAX    (2 * 1024 * 1024) /* largest WebSocket message: a batch of frames */
 
+/*
+ * The payload length in a message header (hdr has HW_FRAME_HDR_LEN bytes):
+ * the one place that reads it, for the decoder, the mux and the batcher.
+ */
+static inline uint32_t hw_frame_payload_len(const uint8_t *hdr)
+{
+    return (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
+}
+
 enum hw_frame_type {
     HW_FT_HELLO = 1,    /* relay -> agent, stream 0: version, channel, public URL */
     HW_FT_REQUEST = 2,  /* relay -> agent: request head, opens a stream */

@@ -334,12 +334,14 @@ int hw_mux_pending(const struct hw_mux *m)
     return hw_buf_size(&m->ctrl) || m->rhead;
 }
 
-/* Resets the staging buffer to just its headroom. */
-static void stage_begin(struct hw_mux *m)
+/* Resets the staging buffer to just its headroom. 0, or -1 when out of memory. */
+static int stage_begin(struct hw_mux *m)
 {
     hw_buf_reset(&m->stage);
-    hw_buf_reserve(&m->stage, m->headroom + HW_FRAME_HDR_LEN + HW_FRAME_MAX_DATA);
+    if (!hw_buf_reserve(&m->stage, m->headroom + HW_FRAME_HDR_LEN + HW_FRAME_MAX_DATA))
+        return -1;
     hw_buf_commit(&m->stage, m->headroom);
+    return 0;
 }
 
 int hw_mux_pull(struct hw_mux *m, uint8_t **msg, size_t *len)
@@ -347,11 +349,12 @@ int hw_mux_pull(struct hw_mux *m, uint8_t **msg, size_t *len)
     struct hw_mux_stream *s;
     int drained = 0;
 
-    stage_begin(m);
+    /* Out of memory: nothing is pulled now; the frames stay queued for the next try. */
+    if (stage_begin(m))
+        return 0;
     if (hw_buf_size(&m->ctrl)) {
         const uint8_t *h = (const uint8_t *)hw_buf_head(&m->ctrl);
-        size_t n = HW_FRAME_HDR_LEN +
-                   ((size_t)h[8] << 24 | (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11]);
+        size_t n = HW_FRAME_HDR_LEN + hw_frame_payload_len(h);
 
         if (hw_buf_append(&m->stage, h, n))
             return 0;

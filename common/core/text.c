@@ -1,0 +1,38 @@
+/*
+ * Text rules shared across layers (text.h): port numbers and channel names,
+ * written once so the relay, the store and the URL parsers cannot disagree.
+ * Pure functions; any thread.
+ */
+#include "text.h"
+
+#include "err.h"
+
+int hw_text_port(const char *s, size_t n, int *port)
+{
+    int v = 0;
+
+    if (n == 0 || n > 5)
+        return HW_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return HW_EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > 65535)
+        return HW_EINVAL;
+    *port = v;
+    return 0;
+}
+
+int hw_text_channel_valid(const char *s, size_t n)
+{
+    if (n < 1 || n > HW_CHANNEL_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,34 @@
+#ifndef HW_TEXT_H
+#define HW_TEXT_H
+
+/*
+ * Small text rules that several layers apply and that must agree: hex
+ * digits, port numbers, channel names. Pure functions; any thread.
+ */
+#include <stddef.h>
+
+/* Longest channel name: a DNS label's length, so a name can become a subdomain. */
+#define HW_CHANNEL_MAX 63
+
+/* The value of one hex digit (either case), or -1 for any other byte. */
+static inline int hw_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Parses n decimal digits (1 to 5, no sign, no spaces) into *port, 0..65535.
+ * Returns 0 or HW_EINVAL. Callers that need a non-zero port check for 0.
+ */
+int hw_text_port(const char *s, size_t n, int *port);
+
+/* 1 when s[0..n) is a channel name, [a-z0-9-]{1,63}, else 0. */
+int hw_text_channel_valid(const char *s, size_t n);
+
+#endif
