@@ -38,11 +38,6 @@ int hw_errc_status(enum hw_errc e)
     return errcs[e].status;
 }
 
-const char *hw_errc_text(enum hw_errc e)
-{
-    return errcs[e].text;
-}
-
 const char *hw_http_reason(int status)
 {
     switch (status) {

@@ -29,7 +29,6 @@ enum hw_errc {
 /* The code's name ("HW_AGENT_OFFLINE"), its HTTP status and short text. */
 const char *hw_errc_name(enum hw_errc e);
 int hw_errc_status(enum hw_errc e);
-const char *hw_errc_text(enum hw_errc e);
 
 /* Standard reason phrase for a status code ("Not Found"); "" if unknown. */
 const char *hw_http_reason(int status);
