@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-10}
-bin=$root/build/bin
+bin=${HW_BIN:-$root/build/bin}
 work=$(mktemp -d /tmp/hookwire-bench.XXXXXX)
 pids=""
 cleanup() {

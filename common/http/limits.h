@@ -1,0 +1,26 @@
+#ifndef HW_HTTP_LIMITS_H
+#define HW_HTTP_LIMITS_H
+
+/*
+ * The HTTP limits every hop shares, named once: a request that one hop
+ * accepts must fit what the next hop accepts after the lines the first one
+ * adds. Programs size their buffers from these.
+ */
+
+/* Largest message head (request or response), through the blank line. */
+#define HW_HEAD_MAX (64 * 1024)
+
+/*
+ * Header lines: the parser holds HW_HTTP_MAX_HEADERS (http1.h); a hop adds
+ * at most HW_HEADERS_ADDED of its own (X-Forwarded-*, Hookwire-Event-Id,
+ * Hookwire-Attempt, a delivery signature's three, Host for an HTTP/1.0
+ * sender), so it accepts at most HW_HEADERS_ACCEPTED from a sender and
+ * answers 431 past that.
+ */
+#define HW_HEADERS_ADDED    8
+#define HW_HEADERS_ACCEPTED (HW_HTTP_MAX_HEADERS - HW_HEADERS_ADDED)
+
+/* Output backlog below which a streamed answer's producer is asked for more. */
+#define HW_OUT_LOW (256 * 1024)
+
+#endif
