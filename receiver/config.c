@@ -258,12 +258,12 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
         if (why)
             die("--%s", why);
     }
+    if (recv_sources_finalize(&cfg->sources) < 0)
+        exit(2);
     if (!cfg->sources.n)
         die("no sources: add a [source NAME] section to the --config file (docs/receiver.md)");
     if (!cfg->signing_secret)
         die("signing-secret: missing (the key that signs deliveries; docs/receiver.md)");
-    if (recv_sources_finalize(&cfg->sources) < 0)
-        exit(2);
     {
         const char *why = NULL;
 

@@ -5,14 +5,28 @@
  * --check-config and prints --help and --example-config. Main thread only.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 
+/* Prints the store URL without a password ("mysql://user:***@host/db"). */
+static void print_store(const char *url)
+{
+    const char *auth = strstr(url, "://"), *at, *colon;
+
+    if (auth && (at = strchr(auth + 3, '@')) &&
+        (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))))
+        printf("%.*s:***%s", (int)(colon - url), url, at);
+    else
+        printf("%s", url);
+}
+
 static void print_summary(const struct recv_config *cfg)
 {
-    printf("config ok: listen %s, webhooks at %s/SOURCE, %u delivery attempts, %zu source%s\n",
-           cfg->listen, cfg->path_prefix, recv_schedule_attempts(&cfg->schedule), cfg->sources.n,
-           cfg->sources.n == 1 ? "" : "s");
+    printf("config ok: listen %s, store ", cfg->listen);
+    print_store(cfg->store);
+    printf(", webhooks at %s/SOURCE, %u delivery attempts, %zu source%s\n", cfg->path_prefix,
+           recv_schedule_attempts(&cfg->schedule), cfg->sources.n, cfg->sources.n == 1 ? "" : "s");
     for (const struct recv_source *s = cfg->sources.head; s; s = s->next)
         printf("source %s: provider %s, %zu secret%s, deliver to %s, concurrency %u%s\n", s->name,
                s->provider, s->nsecrets, s->nsecrets == 1 ? "" : "s", s->deliver_to, s->concurrency,
