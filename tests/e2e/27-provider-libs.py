@@ -11,12 +11,14 @@ each tampered one is refused 401 HW_SIGNATURE and never reaches the app.
 The other way round, a delivery signature made by common/sig's signer
 (hw-sign-delivery) is accepted by the official standardwebhooks library
 (tests/node/verify-hookwire.js), for a whsec_ and a raw secret, and refused
-once the body, the secret or the time is wrong.
+once the body, the secret or the time is wrong. The Node and Python examples
+in docs/receiver.md, run as written, accept it too and refuse a changed body.
 """
 
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -163,6 +165,58 @@ def case_delivery_signature_accepted_by_standardwebhooks(env):
         check_eq(rc, 1, kind + ": an hour-old timestamp is refused (%s)" % why)
 
 
+def doc_example(lang):
+    """The first ```lang block of docs/receiver.md's section on checking signatures."""
+    with open(os.path.join(SOURCE, "docs", "receiver.md")) as f:
+        text = f.read()
+    section = text.split("## Checking the signature in the backend", 1)
+    check(len(section) == 2, "docs/receiver.md has the section")
+    m = re.search(r"```%s\n(.*?)```" % lang, section[1], re.S)
+    check(m is not None, "the section has a %s example" % lang)
+    return m.group(1)
+
+
+NODE_RUNNER = """
+const fs = require("node:fs");
+const body = fs.readFileSync(process.argv[2]);
+const headers = Object.fromEntries(Object.entries(JSON.parse(process.argv[3]))
+  .map(([k, v]) => [k.toLowerCase(), v]));
+try { verifyHookwire(body, headers); console.log("ok"); } catch (e) { console.log("refused"); }
+"""
+
+PYTHON_RUNNER = """
+import json, sys
+body = open(sys.argv[1], "rb").read()
+print("ok" if verify_hookwire(body, json.loads(sys.argv[2])) else "refused")
+"""
+
+
+def case_docs_examples_check_the_signature(env):
+    secret = SW_SECRET
+    body = b'{"id":"evt_doc","amount":42}'
+    headers = sign_delivery(env, secret, "evt_01JDOCEXAMPLE0000000000001", int(time.time()), body)
+    js = env.path("check.js")
+    with open(js, "w") as f:
+        f.write(doc_example("js") + NODE_RUNNER)
+    py = env.path("check.py")
+    with open(py, "w") as f:
+        f.write(doc_example("python") + PYTHON_RUNNER)
+    for sent, want in ((body, "ok"), (body.replace(b"42", b"43"), "refused")):
+        path = env.path("doc-body.bin")
+        with open(path, "wb") as f:
+            f.write(sent)
+        r = subprocess.run([node(), js, path, json.dumps(headers)], capture_output=True,
+                           text=True, timeout=30, cwd=NODE_DIR,
+                           env=dict(os.environ, HOOKWIRE_SIGNING_SECRET=secret,
+                                    NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+        check_eq((r.stdout.strip(), r.stderr), (want, ""), "the Node example says " + want)
+        r = subprocess.run(["python3", py, path, json.dumps(headers)], capture_output=True,
+                           text=True, timeout=30,
+                           env=dict(os.environ, HOOKWIRE_SIGNING_SECRET=secret))
+        check_eq((r.stdout.strip(), r.stderr), (want, ""), "the Python example says " + want)
+
+
 if __name__ == "__main__":
     run([case_official_libraries_verify_at_the_edge,
-         case_delivery_signature_accepted_by_standardwebhooks])
+         case_delivery_signature_accepted_by_standardwebhooks,
+         case_docs_examples_check_the_signature])
