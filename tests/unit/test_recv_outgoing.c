@@ -16,6 +16,20 @@
 
 static struct hw_signer *signer;
 
+/* How many times needle occurs in the buffer (which holds no NUL). */
+static int count(const struct hw_buf *b, const char *needle)
+{
+    const char *p = hw_buf_head(b), *end = p + hw_buf_size(b);
+    size_t n = strlen(needle);
+    int c = 0;
+
+    while ((p = memmem(p, (size_t)(end - p), needle, n)) != NULL) {
+        c++;
+        p += n;
+    }
+    return c;
+}
+
 static void source_init(struct recv_source *src, const char *url)
 {
     memset(src, 0, sizeof(*src));
@@ -102,16 +116,15 @@ static void test_targets_and_host(void)
         ev.query = cases[i].query;
         hw_buf_init(&out, 4096);
         CHECK_EQ(recv_outgoing_head(&src, signer, &ev, 1, 1700000000, &out), 0);
-        if (strncmp(hw_buf_head(&out), cases[i].line, strlen(cases[i].line)) != 0) {
+        if (hw_buf_size(&out) < strlen(cases[i].line) ||
+            memcmp(hw_buf_head(&out), cases[i].line, strlen(cases[i].line)) != 0) {
             fprintf(stderr, "case %zu: %.*s\n", i, (int)hw_buf_size(&out), hw_buf_head(&out));
             CHECK(0);
         }
         /* No Host in the original: deliver-to's; its Content-Length is kept, not doubled. */
-        CHECK(strstr(hw_buf_head(&out), cases[i].host) != NULL);
-        {
-            const char *first = strstr(hw_buf_head(&out), "Content-Length: 2\r\n");
-            CHECK(first != NULL && strstr(first + 1, "Content-Length") == NULL);
-        }
+        CHECK_EQ(count(&out, cases[i].host), 1);
+        CHECK_EQ(count(&out, "Content-Length"), 1);
+        CHECK_EQ(count(&out, "Content-Length: 2\r\n"), 1);
         hw_buf_cleanup(&out);
     }
 }
