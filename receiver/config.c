@@ -131,6 +131,15 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
     return NULL;
 }
 
+static void wipe_signing_secret(struct recv_config *cfg)
+{
+    if (cfg->signing_secret) {
+        sodium_memzero(cfg->signing_secret, strlen(cfg->signing_secret));
+        free(cfg->signing_secret);
+        cfg->signing_secret = NULL;
+    }
+}
+
 /* Every section of the file comes here (see recv_config_load). */
 static int on_section_key(void *ctx, const char *section, const char *key, const char *value,
                           char *err, size_t errlen)
@@ -152,6 +161,9 @@ static int on_section_key(void *ctx, const char *section, const char *key, const
     for (i = 0; key[i] && i < sizeof(k) - 1; i++)
         k[i] = key[i] == '_' ? '-' : key[i];
     k[i] = '\0';
+    /* hw_opt frees a replaced string without wiping it; a secret is wiped first. */
+    if (!strcmp(k, "signing-secret"))
+        wipe_signing_secret(cfg);
     rc = hw_opt_set(recv_options, cfg, k, value, err, errlen);
     if (rc < 0)
         return rc;
@@ -245,6 +257,9 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
             hw_opt_load_ini(recv_options, cfg, cfg->config_path, "]", on_section_key, cfg) < 0)
             exit(2);
     }
+    for (int i = 1; i < n; i++)
+        if (!strncmp(rest[i], "--signing-secret", 16))
+            wipe_signing_secret(cfg);
     rc = hw_opt_parse_args(recv_options, cfg, n, rest, 1, "receiver", NULL, NULL);
     if (rc < 0)
         exit(2);
@@ -269,16 +284,13 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
 
         if (hw_signer_new(cfg->signing_secret, &cfg->signer, &why) < 0)
             die("signing-secret: %s", why);
-        sodium_memzero(cfg->signing_secret, strlen(cfg->signing_secret));
-        free(cfg->signing_secret);
-        cfg->signing_secret = NULL;
+        wipe_signing_secret(cfg);
     }
 }
 
 void recv_config_cleanup(struct recv_config *cfg)
 {
-    if (cfg->signing_secret)
-        sodium_memzero(cfg->signing_secret, strlen(cfg->signing_secret));
+    wipe_signing_secret(cfg);
     hw_opt_cleanup(recv_options, cfg);
     hw_signer_free(cfg->signer);
     recv_sources_cleanup(&cfg->sources);
