@@ -275,6 +275,12 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
     }
     if (recv_sources_finalize(&cfg->sources) < 0)
         exit(2);
+    /* Twilio signs the URL it posts to; without it no request could verify. */
+    for (const struct recv_source *s = cfg->sources.head; s; s = s->next)
+        if (!strcmp(s->provider, "twilio") && !s->has_public_url && !cfg->public_url)
+            die("%s:%d: [source %s] provider = twilio signs the public URL: set public-url in "
+                "[receiver] (the URL Twilio posts to, e.g. https://www.example.com)",
+                cfg->config_path, s->line, s->name);
     if (!cfg->sources.n)
         die("no sources: add a [source NAME] section to the --config file (docs/receiver.md)");
     if (!cfg->signing_secret)

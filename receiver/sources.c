@@ -241,6 +241,8 @@ static int set_key(struct recv_source *s, const char *key, const char *v, char *
         snprintf(err, errlen, "[source %s] %s", s->name, why ? why : hw_strerror(rc));
         return HW_EINVAL;
     }
+    if (!strcmp(key, "public-url"))
+        s->has_public_url = 1;
     if (!strcmp(key, "secret") && s->nsecrets++ == 0) {
         /* Zoom's handshake HMACs with the secret itself; keep the first. */
         s->zoom_secret = strdup(v);

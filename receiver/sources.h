@@ -30,8 +30,9 @@ struct recv_source {
     char *deliver_to;          /* backend URL as written */
     struct hw_url deliver_url; /* parsed */
     unsigned concurrency;
-    int line;       /* line of the [source NAME] header */
-    unsigned given; /* keys seen (internal to sources.c) */
+    int line;           /* line of the [source NAME] header */
+    int has_public_url; /* the section set its own public-url (Twilio) */
+    unsigned given;     /* keys seen (internal to sources.c) */
     size_t nsecrets;
 };
 

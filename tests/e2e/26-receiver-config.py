@@ -124,8 +124,10 @@ def case_example_is_valid(env):
                "SHOPIFY_API_SECRET": "sh", "TWILIO_AUTH_TOKEN": "tw",
                "DISCORD_PUBLIC_KEY": DISCORD_KEY, "ZOOM_WEBHOOK_SECRET_TOKEN": "zm",
                "GITLAB_WEBHOOK_TOKEN": "gl"}
+    # Twilio's section asks for public-url in [receiver]; given here as an operator would.
     r = receiver(env, ["--config", conf, "--check-config", "--signing-secret",
-                       "env:TEST_SIGNING_SECRET"], secrets)
+                       "env:TEST_SIGNING_SECRET", "--public-url", "https://www.example.com"],
+                 secrets)
     check_eq((r.returncode, r.stderr), (0, ""), "the uncommented example is a valid config")
     check("%d sources" % sources in r.stdout, "every example source was built", r.stdout)
 
@@ -165,6 +167,9 @@ BAD_FILES = [
     ("provider twice", "[source a]\nprovider = github\nprovider = stripe\n", 3, ["provider"]),
     ("short signing secret", "[receiver]\nsigning-secret = hunter2\n", 2,
      ["signing-secret", "16 bytes"]),
+    ("twilio without public-url",
+     "[receiver]\nlisten = 127.0.0.1:1\n\n[source tw]\nprovider = twilio\nsecret = t\n"
+     "deliver-to = http://127.0.0.1:1/\n", 4, ["twilio", "public-url"]),
     ("malformed whsec secret", "[source a]\nprovider = svix\nsecret = whsec_!!!notbase64\n", 3,
      ["secret"]),
 ]
