@@ -16,6 +16,7 @@ static const struct {
     [HW_ERRC_SIGNATURE] = { "HW_SIGNATURE", 401, "signature verification failed" },
     [HW_ERRC_NOT_FOUND] = { "HW_NOT_FOUND", 404, "no such endpoint" },
     [HW_ERRC_UNKNOWN_CHANNEL] = { "HW_UNKNOWN_CHANNEL", 404, "unknown channel" },
+    [HW_ERRC_UNKNOWN_SOURCE] = { "HW_UNKNOWN_SOURCE", 404, "unknown webhook source" },
     [HW_ERRC_BODY_TOO_LARGE] = { "HW_BODY_TOO_LARGE", 413, "request body too large" },
     [HW_ERRC_HEADERS_TOO_LARGE] = { "HW_HEADERS_TOO_LARGE", 431, "request headers too large" },
     [HW_ERRC_OVERLOADED] = { "HW_OVERLOADED", 429, "too many requests in flight" },

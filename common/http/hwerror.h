@@ -14,6 +14,7 @@ enum hw_errc {
     HW_ERRC_SIGNATURE,          /* 401 webhook signature failed at the edge */
     HW_ERRC_NOT_FOUND,          /* 404 no such endpoint */
     HW_ERRC_UNKNOWN_CHANNEL,    /* 404 no such channel */
+    HW_ERRC_UNKNOWN_SOURCE,     /* 404 no such receiver source */
     HW_ERRC_BODY_TOO_LARGE,     /* 413 body over --max-body */
     HW_ERRC_HEADERS_TOO_LARGE,  /* 431 request head over its cap */
     HW_ERRC_OVERLOADED,         /* 429 too many requests in flight */

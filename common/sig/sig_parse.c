@@ -290,7 +290,7 @@ static int skip_value(const char *s, size_t n, size_t *i)
     return -1;
 }
 
-int hw_sig_json_string(const char *s, size_t n, const char *key, const char **v, size_t *vn)
+int hw_sig_json_member(const char *s, size_t n, const char *key, const char **v, size_t *vn)
 {
     size_t klen = strlen(key), i = skip_ws(s, n, 0);
 
@@ -316,22 +316,13 @@ int hw_sig_json_string(const char *s, size_t n, const char *key, const char **v,
         i = skip_ws(s, n, i + 1);
         if (i == n)
             return HW_EPARSE;
-        if (s[i] == '"') {
-            vs = i + 1;
-            if (skip_string(s, n, &i, &esc) < 0)
-                return HW_EPARSE;
-            if (match) {
-                if (esc)
-                    return HW_ENOTFOUND;
-                *v = s + vs;
-                *vn = i - 1 - vs;
-                return 0;
-            }
-        } else {
-            if (match)
-                return HW_ENOTFOUND;
-            if (skip_value(s, n, &i) < 0)
-                return HW_EPARSE;
+        vs = i;
+        if (s[i] == '"' ? skip_string(s, n, &i, &esc) < 0 : skip_value(s, n, &i) < 0)
+            return HW_EPARSE;
+        if (match) {
+            *v = s + vs;
+            *vn = i - vs;
+            return 0;
         }
         i = skip_ws(s, n, i);
         if (i == n)
@@ -342,6 +333,22 @@ int hw_sig_json_string(const char *s, size_t n, const char *key, const char **v,
             return HW_EPARSE;
         i = skip_ws(s, n, i + 1);
     }
+}
+
+int hw_sig_json_string(const char *s, size_t n, const char *key, const char **v, size_t *vn)
+{
+    const char *raw;
+    size_t rn;
+    int rc = hw_sig_json_member(s, n, key, &raw, &rn);
+
+    if (rc < 0)
+        return rc;
+    /* Only a plain string: an escape would need decoding to compare. */
+    if (raw[0] != '"' || memchr(raw + 1, '\\', rn - 2))
+        return HW_ENOTFOUND;
+    *v = raw + 1;
+    *vn = rn - 2;
+    return 0;
 }
 
 size_t hw_sig_form_decode(const char *s, size_t n, char *out)

@@ -87,6 +87,15 @@ int hw_sig_parse_sw_list(const char *s, size_t n, struct hw_sig_list *out);
 int hw_sig_json_string(const char *s, size_t n, const char *key, const char **v, size_t *vn);
 
 /*
+ * Looks up key among the members of the top-level JSON object in s and
+ * returns 0 with its value's raw bytes, whatever its type: a string with its
+ * quotes, a number, a literal, or a whole nested object or array (which can
+ * be searched in turn). The first member of that name wins. Same returns as
+ * hw_sig_json_string() otherwise; a malformed value is HW_EPARSE.
+ */
+int hw_sig_json_member(const char *s, size_t n, const char *key, const char **v, size_t *vn);
+
+/*
  * Decodes application/x-www-form-urlencoded text: '+' is a space, "%XX" a
  * byte, a '%' not followed by two hex digits stays as it is. out must hold n
  * bytes; returns the decoded length (never more than n).

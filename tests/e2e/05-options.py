@@ -44,3 +44,4 @@ def check(program, section):
 
 check("hookwire-relay", "relay")
 check("hookwire-agent", "agent")
+check("hookwire-receiver", "receiver")

@@ -6,15 +6,18 @@ import os
 import re
 import subprocess
 
-from harness import (AGENT_BIN, RELAY_BIN, SOURCE, check, check_eq, run, token_add)
+from harness import (AGENT_BIN, RECEIVER_BIN, RELAY_BIN, SOURCE, check, check_eq, run, token_add)
 
 # Options the design documents; the option tables in the sources may add more.
 DOCUMENTED = {
     RELAY_BIN: ["listen", "tunnel-listen", "store", "public-url", "max-body", "response-timeout",
                 "heartbeat", "max-streams", "log-level", "help"],
     AGENT_BIN: ["relay", "token-file", "forward", "heartbeat", "host-header", "help"],
+    RECEIVER_BIN: ["listen", "store", "path-prefix", "public-url", "max-body", "deliver-timeout",
+                   "retry-schedule", "signing-secret", "check-config", "help"],
 }
-TABLES = {RELAY_BIN: "relay/config.c", AGENT_BIN: "agent/config.c"}
+TABLES = {RELAY_BIN: "relay/config.c", AGENT_BIN: "agent/config.c",
+          RECEIVER_BIN: "receiver/config.c"}
 
 
 def table_options(binary):
@@ -43,7 +46,7 @@ def check_one_line_error(r, what, mentions=()):
 
 
 def case_help(env):
-    for binary in (RELAY_BIN, AGENT_BIN):
+    for binary in (RELAY_BIN, AGENT_BIN, RECEIVER_BIN):
         name = os.path.basename(binary)
         r = runp(env, [binary, "--help"])
         check_eq(r.returncode, 0, name + " --help exits 0")
@@ -59,7 +62,7 @@ def case_help(env):
 
 
 def case_unknown_option(env):
-    for binary in (RELAY_BIN, AGENT_BIN):
+    for binary in (RELAY_BIN, AGENT_BIN, RECEIVER_BIN):
         name = os.path.basename(binary)
         r = runp(env, [binary, "--no-such-option"], {"HOOKWIRE_TOKEN": "hwt_x"})
         check_one_line_error(r, name + " --no-such-option", ["--no-such-option"])

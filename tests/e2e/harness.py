@@ -38,6 +38,7 @@ SOURCE = os.path.abspath(os.environ.get("HW_SOURCE") or os.path.dirname(os.path.
 BIN = os.path.abspath(os.environ.get("HW_BIN") or os.path.join(SOURCE, "build", "bin"))
 RELAY_BIN = os.path.join(BIN, "hookwire-relay")
 AGENT_BIN = os.path.join(BIN, "hookwire-agent")
+RECEIVER_BIN = os.path.join(BIN, "hookwire-receiver")
 
 START_TIMEOUT = 10.0  # seconds for a program to become ready
 STOP_TIMEOUT = 10.0  # seconds for a program to exit after SIGTERM

@@ -129,6 +129,13 @@ static void parsers(const char *s, size_t n)
     hw_sig_parse_ts(s, n, &ts);
     if (!hw_sig_json_string(s, n, "id", &v, &vn) && (v < s || v + vn > s + n))
         abort();
+    if (!hw_sig_json_member(s, n, "payload", &v, &vn)) {
+        if (v < s || vn == 0 || v + vn > s + n)
+            abort();
+        /* A nested object is searched in turn, as the Zoom handshake does. */
+        if (!hw_sig_json_string(v, vn, "plainToken", &v, &vn) && (v < s || v + vn > s + n))
+            abort();
+    }
     hw_sig_query_param(s, n, "bodySHA256", &v, &vn);
     if (buf && hw_sig_form_decode(s, n, buf) > n)
         abort();

@@ -163,6 +163,29 @@ static void test_json(void)
     CHECK_EQ(hw_sig_json_string("", 0, "id", &v, &vn), HW_EPARSE);
 }
 
+static void test_json_member(void)
+{
+    const char *v;
+    size_t vn;
+
+    /* Any type of value comes back raw: a number, a string with its quotes,
+     * a nested object whole. */
+    CHECK_EQ(hw_sig_json_member(S("{\"a\":\"x\",\"type\" : 1 ,\"z\":2}"), "type", &v, &vn), 0);
+    CHECK(vn == 1 && v[0] == '1');
+    CHECK_EQ(hw_sig_json_member(S("{\"type\":\"ab\"}"), "type", &v, &vn), 0);
+    CHECK(vn == 4 && !memcmp(v, "\"ab\"", 4));
+    CHECK_EQ(hw_sig_json_member(S("{\"p\":{\"t\":\"}\",\"q\":[1]},\"e\":0}"), "p", &v, &vn), 0);
+    CHECK(vn == 17 && !memcmp(v, "{\"t\":\"}\",\"q\":[1]}", 17));
+    CHECK_EQ(hw_sig_json_string(v, vn, "t", &v, &vn), 0);
+    CHECK(vn == 1 && v[0] == '}');
+    /* The first of two members wins; a malformed value is a parse error. */
+    CHECK_EQ(hw_sig_json_member(S("{\"k\":1,\"k\":2}"), "k", &v, &vn), 0);
+    CHECK(vn == 1 && v[0] == '1');
+    CHECK_EQ(hw_sig_json_member(S("{\"k\":{\"a\":1"), "k", &v, &vn), HW_EPARSE);
+    CHECK_EQ(hw_sig_json_member(S("{\"k\":}"), "k", &v, &vn), HW_EPARSE);
+    CHECK_EQ(hw_sig_json_member(S("{\"j\":1}"), "k", &v, &vn), HW_ENOTFOUND);
+}
+
 static void test_form_and_query(void)
 {
     char out[32];
@@ -190,6 +213,7 @@ int main(void)
     RUN(test_kv_list);
     RUN(test_sw_list);
     RUN(test_json);
+    RUN(test_json_member);
     RUN(test_form_and_query);
     return 0;
 }
