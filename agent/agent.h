@@ -13,7 +13,8 @@
 #include "core/url.h"
 
 struct hw_mux;
-struct fwd_pool;
+struct hw_http_client;
+struct hw_http_target;
 
 struct agent {
     struct agent_config cfg;
@@ -37,7 +38,8 @@ struct agent {
     int lost_in_connect; /* it reported the failure from inside */
     int fatal;           /* stop: the relay refused our token */
     /* Forwarding state (forward.c). */
-    struct fwd_pool *pool;
+    struct hw_http_client *http;
+    struct hw_http_target *app;
 };
 
 #endif

@@ -61,12 +61,38 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     fflush(stdout);
 }
 
+static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
+{
+    agent_forward_on_request(hw_mux_user(m), s, f);
+}
+
+static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
+{
+    agent_forward_on_data(hw_mux_stream_user(s), p, n);
+}
+
+static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
+{
+    agent_forward_on_end(hw_mux_stream_user(s));
+}
+
+static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
+                         size_t len)
+{
+    agent_forward_on_reset(hw_mux_stream_user(s), code, text, len);
+}
+
+static void mux_on_drain(struct hw_mux *m, struct hw_mux_stream *s)
+{
+    agent_forward_on_drain(hw_mux_stream_user(s));
+}
+
 static const struct hw_mux_callbacks mux_callbacks = {
-    .on_head = agent_forward_on_request,
-    .on_data = agent_forward_on_data,
-    .on_end = agent_forward_on_end,
-    .on_reset = agent_forward_on_reset,
-    .on_drain = agent_forward_on_drain,
+    .on_head = mux_on_head,
+    .on_data = mux_on_data,
+    .on_end = mux_on_end,
+    .on_reset = mux_on_reset,
+    .on_drain = mux_on_drain,
     .on_control = mux_on_control,
     .want_write = mux_want_write,
 };
