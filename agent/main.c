@@ -48,6 +48,9 @@ int main(int argc, char **argv)
     info.user = &a;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.client_ssl_ca_filepath = a.cfg.ca_file;
+    /* lws's own deadline for pending steps is only a backstop: the tunnel's handshake and the
+     * HTTP client's connects have their own, shorter ones. */
+    info.timeout_secs = 20;
     a.context = lws_create_context(&info);
     if (!a.context || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
