@@ -242,6 +242,10 @@ static void req_release(struct hw_http_req *r)
     lws_sul_cancel(&r->timer);
     unqueue(r);
     t->npending--;
+    if (r->cb->on_release) {
+        r->in_cb = 1; /* a cancel from inside is a no-op now */
+        r->cb->on_release(r, r->user);
+    }
     hw_buf_cleanup(&r->msg);
     free(r);
     pump(t);

@@ -96,6 +96,12 @@ struct hw_http_req_cb {
      * client's backlog (it fell below HW_OUT_LOW): the caller may send more.
      */
     void (*on_sent)(struct hw_http_req *r, void *user, size_t n);
+    /*
+     * Optional, and the one callback that also follows hw_http_req_cancel():
+     * the request is being freed, however it ended; for releasing what the
+     * caller keeps in its data area. r may not be used for anything else.
+     */
+    void (*on_release)(struct hw_http_req *r, void *user);
 };
 
 /* A timeout_ms for an exchange that only the caller ends (a stream another deadline governs). */
@@ -140,7 +146,8 @@ void hw_http_req_resume(struct hw_http_req *r);
 
 /*
  * Drops the request at any time, inside its callbacks too; no callback
- * follows. Its connection is closed (it may hold part of an exchange).
+ * follows but on_release. Its connection is closed (it may hold part of an
+ * exchange).
  */
 void hw_http_req_cancel(struct hw_http_req *r);
 
