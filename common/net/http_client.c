@@ -51,12 +51,6 @@ struct hw_http_target *hw_http_target_new(struct hw_http_client *c,
     snprintf(t->address, sizeof(t->address), "%s", o->address);
     snprintf(t->host, sizeof(t->host), "%s", host);
     t->port = o->port;
-    if (o->tls) {
-        t->ssl_flags = LCCSCF_USE_SSL;
-        if (o->tls_insecure)
-            t->ssl_flags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
     t->max_conns = o->max_conns ? o->max_conns : 64;
     t->max_idle = o->max_idle;
     t->max_pending = o->max_pending ? o->max_pending : 1024;
@@ -138,7 +132,6 @@ static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r
     i.host = t->host;
     i.origin = t->host;
     i.method = "RAW";
-    i.ssl_connection = t->ssl_flags;
     i.local_protocol_name = hw_http_client_protocol.name;
     i.opaque_user_data = c;
     i.pwsi = &c->wsi;

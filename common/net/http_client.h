@@ -55,10 +55,8 @@ void hw_http_client_free(struct hw_http_client *c);
 
 struct hw_http_target_opts {
     const char *address; /* what to connect to (name or IP); copied */
-    const char *host;    /* TLS server name; NULL means address; copied */
+    const char *host;    /* the name the target knows itself by; NULL means address; copied */
     int port;
-    int tls;            /* https */
-    int tls_insecure;   /* accept a self-signed or mismatched certificate */
     size_t max_conns;   /* open connections at most; 0 means 64 */
     size_t max_idle;    /* idle connections kept for reuse (0: none, no keep-alive) */
     size_t max_pending; /* requests queued or in flight at most; 0 means 1024 */
@@ -66,6 +64,9 @@ struct hw_http_target_opts {
 
 /*
  * Adds a target (one pool of connections) to the client, which owns it.
+ * Plain http only: lws 4.1.6 cannot start TLS on a raw client connection
+ * (the connect fails at once with "tls start fail"), so https targets are
+ * not offered.
  * Returns it, or NULL for HW_EINVAL (no address, bad port) or out of memory.
  */
 struct hw_http_target *hw_http_target_new(struct hw_http_client *c,

@@ -22,7 +22,6 @@ struct hw_http_target {
     char address[256];
     char host[256];
     int port;
-    int ssl_flags;
     size_t max_conns, max_idle, max_pending;
     size_t nconns;          /* sockets open or opening */
     size_t nidle;           /* of which idle */
