@@ -80,7 +80,7 @@ static int process_head(struct hwc_conn *c, struct hw_http_req *r)
         c->body_kind = h.body;
         c->body_left = h.content_length;
         c->ready = 0;
-        c->framed = h.body == HW_BODY_NONE;
+        c->framed = h.body == HW_BODY_NONE || (h.body == HW_BODY_LENGTH && !h.content_length);
         hw_chunked_init(&c->chunked);
         if (hwc_call_head(r, &h, hw_buf_head(&c->in), (size_t)rc))
             return 0;

@@ -183,6 +183,17 @@ static void serve_keepalive(int fd, int no)
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
 }
 
+/* Empty answers, framed by a zero length and by a status that has no body. */
+static void serve_empty(int fd, int no)
+{
+    while (READ_REQ(fd, no)) {
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        if (!READ_REQ(fd, no))
+            return;
+        send_str(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+    }
+}
+
 static void serve_mid_head(int fd, int no)
 {
     if (READ_REQ(fd, no))
@@ -436,6 +447,24 @@ static void test_keepalive_reuse(void)
         CHECK_MEM(res1.body, "hello", 5);
     }
     CHECK_EQ(atomic_load(&pe.accepted), 1); /* one connection, reused in turn */
+    peer_close(&pe);
+}
+
+static void test_empty_answers(void)
+{
+    struct peer pe;
+    struct hw_http_target *t;
+
+    peer_open(&pe, serve_empty);
+    t = target(pe.port, 4, 8);
+    for (int i = 0; i < 4; i++) {
+        start(t, &res1, NULL, NULL);
+        spin_done(&res1, 5000);
+        CHECK(res1.ended);
+        CHECK_EQ(res1.status, i % 2 ? 204 : 200);
+        CHECK_EQ(res1.body_len, 0);
+    }
+    CHECK_EQ(atomic_load(&pe.accepted), 1);
     peer_close(&pe);
 }
 
@@ -798,6 +827,7 @@ int main(void)
     CHECK(client);
     lws_sul_schedule(cx, 0, &tick, tick_cb, 10 * 1000);
     RUN(test_keepalive_reuse);
+    RUN(test_empty_answers);
     RUN(test_close_mid_head_and_body);
     RUN(test_stale_pooled_resent_once);
     RUN(test_lying_content_length);
