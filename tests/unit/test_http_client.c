@@ -68,8 +68,8 @@ static void *accept_main(void *p)
         CHECK(a);
         *a = (struct conn_arg){ pe->serve, fd, n + 1 };
         pe->fds[n] = fd;
+        atomic_store(&pe->accepted, n + 1); /* counted before the connection can answer */
         CHECK_EQ(pthread_create(&pe->th[n], NULL, conn_main, a), 0);
-        atomic_store(&pe->accepted, n + 1);
     }
 }
 
@@ -216,6 +216,21 @@ static void serve_stale(int fd, int no)
     if (READ_REQ(fd, no))
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
     READ_REQ(fd, no);
+}
+
+/* The first connection answers once and closes; the test hears of it through this pipe. */
+static int closed_pipe[2];
+
+static void serve_close_after_one(int fd, int no)
+{
+    if (no > 1) {
+        serve_keepalive(fd, no);
+        return;
+    }
+    if (READ_REQ(fd, no))
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
+    shutdown(fd, SHUT_RDWR);
+    CHECK_EQ(write(closed_pipe[1], "x", 1), 1);
 }
 
 /* First connection: three bytes announced, eight sent in one segment; then keep-alive. */
@@ -513,6 +528,34 @@ static void test_stale_pooled_resent_once(void)
     CHECK_MEM(res2.body, "hello", 5);
     CHECK_EQ(atomic_load(&pe.accepted), 2);
     peer_close(&pe);
+}
+
+static void test_pooled_closed_before_next(void)
+{
+    struct peer pe;
+    struct hw_http_target *t;
+    struct pollfd p;
+    char x;
+
+    CHECK_EQ(pipe(closed_pipe), 0);
+    peer_open(&pe, serve_close_after_one);
+    t = target(pe.port, 4, 8);
+    start(t, &res1, NULL, NULL);
+    spin_done(&res1, 5000);
+    CHECK(res1.ended);
+    /* Without servicing lws, so that the connection is still pooled when the close is known. */
+    p = (struct pollfd){ .fd = closed_pipe[0], .events = POLLIN };
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    CHECK_EQ(read(closed_pipe[0], &x, 1), 1);
+    start(t, &res2, NULL, NULL);
+    spin_done(&res2, 5000);
+    CHECK(res2.ended);
+    CHECK(res2.resent);
+    CHECK_MEM(res2.body, "hello", 5);
+    CHECK_EQ(atomic_load(&pe.accepted), 2);
+    peer_close(&pe);
+    close(closed_pipe[0]);
+    close(closed_pipe[1]);
 }
 
 static void test_lying_content_length(void)
@@ -830,6 +873,7 @@ int main(void)
     RUN(test_empty_answers);
     RUN(test_close_mid_head_and_body);
     RUN(test_stale_pooled_resent_once);
+    RUN(test_pooled_closed_before_next);
     RUN(test_lying_content_length);
     RUN(test_chunked_answers);
     RUN(test_interim_and_101);
