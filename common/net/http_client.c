@@ -217,6 +217,9 @@ static void unqueue(struct hw_http_req *r)
 /* Starts queued requests while connections can be had. */
 static void pump(struct hw_http_target *t)
 {
+    if (t->pumping)
+        return; /* a failure below releases a request, which pumps: the loop here goes on */
+    t->pumping = 1;
     while (t->qhead && (t->idle || t->nconns < t->max_conns)) {
         struct hw_http_req *r = t->qhead;
 
@@ -224,6 +227,7 @@ static void pump(struct hw_http_target *t)
         if (dispatch(r))
             hwc_fail(r, HW_HTTP_REFUSED, "cannot connect to the target");
     }
+    t->pumping = 0;
 }
 
 /* ---- requests ---- */

@@ -29,6 +29,7 @@ struct hw_http_target {
     struct hwc_conn *conns; /* every connection struct, sockets gone or not */
     struct hwc_conn *idle;
     struct hw_http_req *qhead, *qtail; /* waiting for a connection */
+    int pumping;                       /* inside pump() */
 };
 
 enum hwc_state { HWC_HEAD, HWC_BODY };
