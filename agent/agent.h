@@ -13,7 +13,8 @@
 #include "core/url.h"
 
 struct hw_mux;
-struct fwd_pool;
+struct hw_http_client;
+struct hw_http_target;
 
 struct agent {
     struct agent_config cfg;
@@ -33,11 +34,15 @@ struct agent {
     unsigned attempts; /* failed connects since the last HELLO */
     unsigned heartbeat_ms;
     int online;
-    int in_connect;      /* inside lws_client_connect_via_info() */
-    int lost_in_connect; /* it reported the failure from inside */
-    int fatal;           /* stop: the relay refused our token */
+    lws_sorted_usec_list_t handshake_timer;
+    struct lws *attempt_wsi; /* the current attempt's connection, once the call returned */
+    int attempt_live;        /* an attempt is under way: exactly one end schedules the next */
+    int attempt_killed;      /* its handshake deadline passed; its close is awaited */
+    int in_connect;          /* inside lws_client_connect_via_info() */
+    int fatal;               /* stop: the relay refused our token */
     /* Forwarding state (forward.c). */
-    struct fwd_pool *pool;
+    struct hw_http_client *http;
+    struct hw_http_target *app;
 };
 
 #endif

@@ -1,14 +1,14 @@
 /*
- * Forwarder: one fwd_req per tunnel stream, one fwd_conn per TCP connection
- * to the target, idle connections pooled for reuse. The request head is
- * written as received (Host optionally rewritten, Content-Length added when
- * the original framing was chunked); the response head is parsed by our
- * HTTP/1.1 code and sent back without its hop-by-hop headers, its body
- * de-chunked and paced by the stream's send room. Service thread only.
+ * Forwarder glue: one HTTP client request per tunnel stream. The request
+ * head is written as received (Host optionally rewritten, Content-Length
+ * added when the original framing was chunked) and checked before it goes
+ * out; the answer's head goes back without its hop-by-hop headers, its body
+ * paced by the stream's send room. The connections, their pool and the
+ * answer's framing are net/http_client's. Service thread only.
  */
 #include "forward.h"
 
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,197 +17,72 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/http1.h"
-#include "net/lwsio.h"
+#include "http/limits.h"
+#include "net/http_client.h"
 
-#define HEAD_MAX (64 * 1024)
-#define REPLAY_MAX                                                                 \
-    (64 * 1024) /* requests up to this size are retried once on a stale connection \
-                 */
-#define OUT_LOW (256 * 1024)
-#define IN_MAX  (2 * 1024 * 1024)
+/* Connections to the app, and requests queued or in flight, at most. */
+#define FWD_MAX_CONNS   1024
+#define FWD_MAX_PENDING 4096
+#define FWD_CONNECT_MS  5000
 
-enum resp_state { R_HEAD, R_BODY, R_DONE };
-
-struct fwd_req;
-
-struct fwd_conn {
-    struct agent *agent;
-    struct lws *wsi;
-    struct fwd_req *req;
-    struct fwd_conn *next_idle;
-    struct hw_buf out;     /* bytes for the target */
-    struct hw_buf in;      /* bytes from the target, not yet parsed */
-    struct hw_buf pending; /* decoded body bytes waiting for stream room */
-    enum resp_state state;
-    enum hw_http_body body_kind;
-    uint64_t body_left;
-    struct hw_chunked chunked;
-    size_t credit_owed;
-    unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
-    unsigned eof : 1;        /* the target closed; a close-delimited body is complete */
-    unsigned got_bytes : 1;  /* the target sent something for the current request */
-    unsigned in_connect : 1; /* inside lws_client_connect_via_info() */
-    unsigned failed : 1;     /* the connection failed during that call */
-};
-
-struct fwd_req {
+/* Lives in the client request's data area: freed with it. */
+struct agent_fwd {
     struct agent *agent;
     struct hw_mux_stream *stream;
-    struct fwd_conn *conn;
-    struct hw_buf replay; /* everything sent so far, while it fits REPLAY_MAX */
+    struct hw_http_req *req;
     lws_usec_t started;
     int status;
-    unsigned req_end : 1, resp_started : 1, retried : 1, replayable : 1;
+    unsigned body_done : 1;
     char method[16];
     char path[256];
     char event_id[40];
 };
 
-struct fwd_pool {
-    struct fwd_conn *idle;
-    unsigned nidle;
-};
-
 int agent_forward_init(struct agent *a)
 {
-    a->pool = calloc(1, sizeof(*a->pool));
-    return a->pool ? 0 : HW_ENOMEM;
+    struct hw_http_client_opts co = { .connect_timeout_ms = FWD_CONNECT_MS };
+    struct hw_http_target_opts to = {
+        .address = a->target_addr,
+        .host = a->target.host,
+        .port = a->target.port,
+        .max_conns = FWD_MAX_CONNS,
+        .max_idle = a->cfg.max_idle_conns,
+        .max_pending = FWD_MAX_PENDING,
+    };
+
+    a->http = hw_http_client_new(a->context, &co);
+    if (!a->http)
+        return HW_ENOMEM;
+    a->app = hw_http_target_new(a->http, &to);
+    return a->app ? 0 : HW_ENOMEM;
 }
 
 void agent_forward_cleanup(struct agent *a)
 {
-    free(a->pool);
-    a->pool = NULL;
+    hw_http_client_free(a->http);
+    a->http = NULL;
+    a->app = NULL;
 }
 
-static void conn_want_write(struct fwd_conn *c)
+static void log_result(struct agent_fwd *f, const char *failure)
 {
-    if (c->wsi && c->connected)
-        lws_callback_on_writable(c->wsi);
-}
-
-static void conn_kill(struct fwd_conn *c)
-{
-    if (c->wsi)
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-static void idle_remove(struct fwd_conn *c)
-{
-    struct fwd_pool *p = c->agent->pool;
-    struct fwd_conn **pp = &p->idle;
-
-    if (!c->idle)
-        return;
-    while (*pp != c)
-        pp = &(*pp)->next_idle;
-    *pp = c->next_idle;
-    c->idle = 0;
-    p->nidle--;
-}
-
-static void req_free(struct fwd_req *r)
-{
-    hw_buf_cleanup(&r->replay);
-    free(r);
-}
-
-static void log_result(struct fwd_req *r, const char *failure)
-{
-    double ms = (double)(lws_now_usecs() - r->started) / 1000.0;
+    double ms = (double)(lws_now_usecs() - f->started) / 1000.0;
 
     if (failure)
-        HW_INFO("%s %s failed: %s %.1fms evt=%s", r->method, r->path, failure, ms, r->event_id);
+        HW_INFO("%s %s failed: %s %.1fms evt=%s", f->method, f->path, failure, ms, f->event_id);
     else
-        HW_INFO("%s %s %d %.1fms evt=%s", r->method, r->path, r->status, ms, r->event_id);
+        HW_INFO("%s %s %d %.1fms evt=%s", f->method, f->path, f->status, ms, f->event_id);
 }
 
-/* Ends a request that failed: tells the relay why and drops the connection. */
-static void req_fail(struct fwd_req *r, uint16_t code, const char *why)
+/* Ends a request that failed here: tells the relay why and drops the exchange. */
+static void fwd_fail(struct agent_fwd *f, uint16_t code, const char *why)
 {
-    struct fwd_conn *c = r->conn;
+    struct hw_mux_stream *s = f->stream;
 
-    log_result(r, why);
-    if (c) {
-        c->req = NULL;
-        conn_kill(c);
-    }
-    hw_mux_stream_reset(r->stream, code, why);
-    req_free(r);
-}
-
-static struct fwd_conn *conn_new(struct agent *a)
-{
-    struct fwd_conn *c = calloc(1, sizeof(*c));
-    struct lws_client_connect_info i;
-
-    if (!c)
-        return NULL;
-    c->agent = a;
-    hw_buf_init(&c->out, (size_t)-1);
-    hw_buf_init(&c->in, IN_MAX);
-    hw_buf_init(&c->pending, (size_t)-1);
-    memset(&i, 0, sizeof(i));
-    i.context = a->context;
-    i.address = a->target_addr;
-    i.port = a->target.port;
-    i.host = a->target.host;
-    i.origin = a->target.host;
-    i.method = "RAW";
-    i.local_protocol_name = agent_forward_protocol.name;
-    i.opaque_user_data = c;
-    i.pwsi = &c->wsi;
-    /* lws may report a failure from inside the call; then the caller frees c here. */
-    c->in_connect = 1;
-    if (!lws_client_connect_via_info(&i) || c->failed) {
-        hw_buf_cleanup(&c->out);
-        hw_buf_cleanup(&c->in);
-        hw_buf_cleanup(&c->pending);
-        free(c);
-        return NULL;
-    }
-    c->in_connect = 0;
-    return c;
-}
-
-static void conn_free(struct fwd_conn *c)
-{
-    idle_remove(c);
-    hw_buf_cleanup(&c->out);
-    hw_buf_cleanup(&c->in);
-    hw_buf_cleanup(&c->pending);
-    free(c);
-}
-
-/* Takes an idle connection, or opens a new one. NULL if none can be had now. */
-static struct fwd_conn *conn_get(struct agent *a)
-{
-    struct fwd_conn *c = a->pool->idle;
-
-    if (c) {
-        idle_remove(c);
-        c->reused = 1;
-        return c;
-    }
-    return conn_new(a);
-}
-
-static void conn_attach(struct fwd_conn *c, struct fwd_req *r)
-{
-    c->req = r;
-    r->conn = c;
-    c->state = R_HEAD;
-    c->credit_owed = 0;
-    c->paused = 0;
-    c->got_bytes = 0;
-    hw_buf_reset(&c->in);
-    hw_buf_reset(&c->pending);
-    hw_buf_reset(&c->out);
-    if (hw_buf_append(&c->out, hw_buf_head(&r->replay), hw_buf_size(&r->replay))) {
-        req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
-        return;
-    }
-    conn_want_write(c);
+    log_result(f, why);
+    hw_mux_stream_set_user(s, NULL);
+    hw_http_req_cancel(f->req); /* frees f */
+    hw_mux_stream_reset(s, code, why);
 }
 
 /* Finds a header line "Name:value\r\n" in a raw block, case-insensitively. */
@@ -249,10 +124,9 @@ static int check_head(const struct hw_buf *b, uint64_t body_len)
     return 0;
 }
 
-/* Writes the request head for the target into r->replay. */
-static int build_head(struct agent *a, struct fwd_req *r, const struct hw_msg_request *m)
+/* Writes the request head for the target into b. */
+static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_request *m)
 {
-    struct hw_buf *b = &r->replay;
     const char *p = m->headers.p, *end = p + m->headers.len;
     int err, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
 
@@ -277,143 +151,10 @@ static int build_head(struct agent *a, struct fwd_req *r, const struct hw_msg_re
     return err ? err : check_head(b, m->body_len);
 }
 
-void agent_forward_on_request(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
+static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head *h,
+                    const char *raw, size_t raw_len)
 {
-    struct agent *a = hw_mux_user(m);
-    struct hw_msg_request msg;
-    struct fwd_req *r;
-    struct fwd_conn *c;
-
-    if (hw_frame_decode_request(f, &msg)) {
-        hw_mux_stream_reset(s, HW_RST_PROTOCOL, "malformed request head");
-        return;
-    }
-    r = calloc(1, sizeof(*r));
-    if (!r) {
-        hw_mux_stream_reset(s, HW_RST_TARGET_ERROR, "out of memory");
-        return;
-    }
-    r->agent = a;
-    r->stream = s;
-    r->started = lws_now_usecs();
-    r->replayable = 1;
-    hw_buf_init(&r->replay, HEAD_MAX + REPLAY_MAX);
-    snprintf(r->method, sizeof(r->method), "%.*s", (int)msg.method.len, msg.method.p);
-    snprintf(r->path, sizeof(r->path), "%.*s", (int)msg.target.len, msg.target.p);
-    snprintf(r->event_id, sizeof(r->event_id), "%.*s", (int)msg.event_id.len, msg.event_id.p);
-    hw_mux_stream_set_user(s, r);
-    switch (build_head(a, r, &msg)) {
-    case 0:
-        break;
-    case HW_EPROTO:
-        req_fail(r, HW_RST_PROTOCOL, "malformed request head from the relay");
-        return;
-    default:
-        req_fail(r, HW_RST_TOO_LARGE, "request head too large");
-        return;
-    }
-    c = conn_get(a);
-    if (!c) {
-        req_fail(r, HW_RST_REFUSED, "cannot connect to the target");
-        return;
-    }
-    conn_attach(c, r);
-}
-
-void agent_forward_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
-{
-    struct fwd_req *r = hw_mux_stream_user(s);
-    struct fwd_conn *c = r->conn;
-
-    if (r->replayable && hw_buf_append(&r->replay, p, n)) {
-        r->replayable = 0;
-        hw_buf_cleanup(&r->replay);
-    }
-    if (hw_buf_append(&c->out, p, n)) {
-        req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
-        return;
-    }
-    c->credit_owed += n;
-    conn_want_write(c);
-}
-
-void agent_forward_on_end(struct hw_mux *m, struct hw_mux_stream *s)
-{
-    struct fwd_req *r = hw_mux_stream_user(s);
-
-    r->req_end = 1;
-}
-
-void agent_forward_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code,
-                            const char *text, size_t len)
-{
-    struct fwd_req *r = hw_mux_stream_user(s);
-
-    if (!r)
-        return;
-    log_result(r, code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
-    if (r->conn) {
-        r->conn->req = NULL;
-        if (r->conn->eof)
-            conn_free(r->conn); /* already closed by the target */
-        else
-            conn_kill(r->conn);
-    }
-    req_free(r);
-}
-
-/* The exchange is over: the stream finishes sending, the connection is reused or closed. */
-static void req_done(struct fwd_conn *c)
-{
-    struct fwd_req *r = c->req;
-    struct fwd_pool *p = c->agent->pool;
-
-    log_result(r, NULL);
-    hw_mux_send_end(r->stream);
-    hw_mux_stream_close(r->stream);
-    c->req = NULL;
-    r->conn = NULL;
-    c->state = R_DONE;
-    if (c->keep_alive && r->req_end && !hw_buf_size(&c->out) && !hw_buf_size(&c->in) &&
-        p->nidle < c->agent->cfg.max_idle_conns) {
-        c->idle = 1;
-        c->next_idle = p->idle;
-        p->idle = c;
-        p->nidle++;
-    } else {
-        conn_kill(c);
-    }
-    req_free(r);
-}
-
-/* Sends decoded body bytes as the stream has room; pauses the target when it has none. */
-static int push_body(struct fwd_conn *c)
-{
-    struct fwd_req *r = c->req;
-    size_t n = hw_buf_size(&c->pending), room = hw_mux_send_room(r->stream);
-
-    if (n > room)
-        n = room;
-    if (n && hw_mux_send_body(r->stream, hw_buf_head(&c->pending), n) == 0)
-        hw_buf_consume(&c->pending, n);
-    if (hw_buf_size(&c->pending)) {
-        if (!c->paused && c->wsi) {
-            c->paused = 1;
-            lws_rx_flow_control(c->wsi, 0);
-        }
-        hw_mux_want_drain(r->stream);
-        return 0;
-    }
-    if (c->paused && c->wsi) {
-        c->paused = 0;
-        lws_rx_flow_control(c->wsi, 1);
-    }
-    return 1;
-}
-
-static int send_head(struct fwd_conn *c, const struct hw_http_head *h)
-{
-    struct fwd_req *r = c->req;
+    struct agent_fwd *f = hw_http_req_data(r);
     struct hw_msg_response m;
     struct hw_buf hb;
     int err = 0, kept_length = 0;
@@ -439,211 +180,148 @@ static int send_head(struct fwd_conn *c, const struct hw_http_head *h)
                                            : HW_BODY_LEN_UNKNOWN;
     m.reason = (struct hw_str){ h->reason, h->reason_len };
     m.headers = (struct hw_str){ hw_buf_head(&hb), hw_buf_size(&hb) };
-    err = err ? err : hw_mux_send_response(r->stream, &m);
+    err = err ? err : hw_mux_send_response(f->stream, &m);
     hw_buf_cleanup(&hb);
-    r->status = h->status;
-    r->resp_started = 1;
-    return err;
+    f->status = h->status;
+    if (err)
+        fwd_fail(f, HW_RST_TOO_LARGE, "response head too large");
 }
 
-/* Parses what the target sent; returns when more input or stream room is needed. */
-static void process_response(struct fwd_conn *c)
+/* Takes what the stream has room for; asks for on_drain when it had to leave some. */
+static size_t on_body(struct hw_http_req *r, void *user, const char *p, size_t n)
 {
-    while (c->req) {
-        struct fwd_req *r = c->req;
+    struct agent_fwd *f = hw_http_req_data(r);
+    size_t room = hw_mux_send_room(f->stream), take = n < room ? n : room;
 
-        if (c->state == R_HEAD) {
-            struct hw_http_head h;
-            int rc =
-                hw_http_parse_response(hw_buf_head(&c->in), hw_buf_size(&c->in), r->method, &h);
-            if (rc == HW_EAGAIN) {
-                if (hw_buf_size(&c->in) > HEAD_MAX)
-                    req_fail(r, HW_RST_TOO_LARGE, "response head too large");
-                return;
-            }
-            if (rc < 0) {
-                req_fail(r, HW_RST_TARGET_ERROR, "malformed response from the target");
-                return;
-            }
-            if (h.status == 101) {
-                /* A webhook never switches protocols; the connection is unusable now. */
-                req_fail(r, HW_RST_TARGET_ERROR, "the target switched protocols");
-                return;
-            }
-            if (h.status < 200) {
-                hw_buf_consume(&c->in, (size_t)rc); /* interim answer: wait for the final one */
-                continue;
-            }
-            if (send_head(c, &h)) {
-                req_fail(r, HW_RST_TOO_LARGE, "response head too large");
-                return;
-            }
-            c->keep_alive = h.keep_alive;
-            c->body_kind = h.body;
-            c->body_left = h.content_length;
-            hw_chunked_init(&c->chunked);
-            hw_buf_consume(&c->in, (size_t)rc);
-            c->state = R_BODY;
-            if (h.body == HW_BODY_NONE) {
-                req_done(c);
-                return;
-            }
-            continue;
-        }
-        /* R_BODY: move decoded bytes to pending, then push what fits. */
-        {
-            size_t n = hw_buf_size(&c->in);
-            int complete = 0;
-
-            if (c->body_kind == HW_BODY_LENGTH) {
-                if (n > c->body_left)
-                    n = (size_t)c->body_left;
-                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
-                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
-                    return;
-                }
-                hw_buf_consume(&c->in, n);
-                c->body_left -= n;
-                complete = c->body_left == 0;
-            } else if (c->body_kind == HW_BODY_CHUNKED && n) {
-                int rc = hw_chunked_decode(&c->chunked, hw_buf_head(&c->in), &n);
-                if (rc == HW_EPARSE) {
-                    req_fail(r, HW_RST_TARGET_ERROR, "malformed chunked body from the target");
-                    return;
-                }
-                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
-                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
-                    return;
-                }
-                if (rc == HW_EAGAIN) {
-                    hw_buf_reset(&c->in);
-                } else {
-                    hw_buf_truncate(&c->in, n + (size_t)rc);
-                    hw_buf_consume(&c->in, n);
-                    complete = 1;
-                }
-            } else if (c->body_kind == HW_BODY_CLOSE) {
-                if (hw_buf_append(&c->pending, hw_buf_head(&c->in), n)) {
-                    req_fail(r, HW_RST_TARGET_ERROR, "out of memory");
-                    return;
-                }
-                hw_buf_reset(&c->in);
-                complete = c->eof;
-            }
-            if (!push_body(c))
-                return;
-            if (complete)
-                req_done(c);
-            return;
-        }
-    }
+    if (take && hw_mux_send_body(f->stream, p, take))
+        take = 0;
+    if (take < n)
+        hw_mux_want_drain(f->stream);
+    return take;
 }
 
-void agent_forward_on_drain(struct hw_mux *m, struct hw_mux_stream *s)
+/* The exchange is over: the stream finishes sending. */
+static void on_end(struct hw_http_req *r, void *user)
 {
-    struct fwd_req *r = hw_mux_stream_user(s);
+    struct agent_fwd *f = hw_http_req_data(r);
 
-    struct fwd_conn *c = r ? r->conn : NULL;
-
-    if (!c)
-        return;
-    process_response(c);
-    if (c->eof && !c->req)
-        conn_free(c);
+    log_result(f, NULL);
+    hw_mux_stream_set_user(f->stream, NULL);
+    hw_mux_send_end(f->stream);
+    hw_mux_stream_close(f->stream);
 }
 
-static int on_rx(struct fwd_conn *c, const void *in, size_t len)
+static void on_error(struct hw_http_req *r, void *user, enum hw_http_fail why, const char *text)
 {
-    if (!c->req)
-        return -1; /* bytes on an idle connection: it can't be trusted for reuse */
-    c->got_bytes = 1;
-    if (hw_buf_append(&c->in, in, len)) {
-        req_fail(c->req, HW_RST_TOO_LARGE, "response buffer overflow");
-        return -1;
-    }
-    process_response(c);
-    return 0;
+    struct agent_fwd *f = hw_http_req_data(r);
+    uint16_t code = why == HW_HTTP_REFUSED     ? HW_RST_REFUSED
+                    : why == HW_HTTP_TIMEOUT   ? HW_RST_TIMEOUT
+                    : why == HW_HTTP_TOO_LARGE ? HW_RST_TOO_LARGE
+                                               : HW_RST_TARGET_ERROR;
+
+    log_result(f, text);
+    hw_mux_stream_set_user(f->stream, NULL);
+    hw_mux_stream_reset(f->stream, code, text);
 }
 
-static int on_writeable(struct fwd_conn *c)
+/* Body bytes reached the app's socket: the relay may send more. */
+static void on_sent(struct hw_http_req *r, void *user, size_t n)
 {
-    if (hw_lwsio_write_raw(c->wsi, &c->out))
-        return -1;
-    if (c->req && c->credit_owed && hw_buf_size(&c->out) < OUT_LOW) {
-        hw_mux_consumed(c->req->stream, c->credit_owed);
-        c->credit_owed = 0;
-    }
-    return 0;
+    struct agent_fwd *f = hw_http_req_data(r);
+
+    hw_mux_consumed(f->stream, n);
 }
 
-/* The target closed (or never accepted) the connection. */
-static void on_gone(struct fwd_conn *c, const char *why)
-{
-    struct fwd_req *r = c->req;
-    struct fwd_conn *fresh;
-
-    c->wsi = NULL;
-    c->eof = 1;
-    if (c->in_connect) {
-        c->failed = 1; /* conn_new() cleans up */
-        return;
-    }
-    if (r && c->state == R_BODY && c->body_kind == HW_BODY_CLOSE) {
-        process_response(c);
-        if (c->req)
-            return; /* the rest of the body waits for stream room; freed on drain */
-    } else if (r) {
-        r->conn = NULL;
-        c->req = NULL;
-        if (!c->got_bytes && c->reused && !r->retried && r->replayable) {
-            /* A pooled connection the target had already closed: try once more. */
-            r->retried = 1;
-            fresh = conn_new(c->agent);
-            if (fresh)
-                conn_attach(fresh, r);
-            else
-                req_fail(r, HW_RST_REFUSED, why);
-        } else if (!c->connected) {
-            req_fail(r, HW_RST_REFUSED, why);
-        } else {
-            req_fail(r, HW_RST_TARGET_ERROR, "the target closed the connection early");
-        }
-    }
-    conn_free(c);
-}
-
-static int forward_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                      size_t len)
-{
-    struct fwd_conn *c = lws_get_opaque_user_data(wsi);
-
-    if (!c)
-        return 0;
-    switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED:
-        c->wsi = wsi;
-        c->connected = 1;
-        conn_want_write(c);
-        return 0;
-    case LWS_CALLBACK_RAW_RX:
-        return on_rx(c, in, len);
-    case LWS_CALLBACK_RAW_WRITEABLE:
-        return on_writeable(c);
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        lws_set_opaque_user_data(wsi, NULL);
-        on_gone(c, "connection refused by the target");
-        return 0;
-    case LWS_CALLBACK_RAW_CLOSE:
-        lws_set_opaque_user_data(wsi, NULL);
-        on_gone(c, "the target closed the connection");
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-const struct lws_protocols agent_forward_protocol = {
-    .name = "hw-forward",
-    .callback = forward_cb,
-    .rx_buffer_size = 65536,
+static const struct hw_http_req_cb fwd_cb = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_end = on_end,
+    .on_error = on_error,
+    .on_sent = on_sent,
 };
+
+void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const struct hw_frame *fr)
+{
+    struct hw_msg_request msg;
+    struct hw_http_req_opts o = { 0 };
+    struct agent_fwd *f;
+    struct hw_http_req *r;
+    struct hw_buf head;
+    char method[16];
+    int err;
+
+    if (hw_frame_decode_request(fr, &msg)) {
+        hw_mux_stream_reset(s, HW_RST_PROTOCOL, "malformed request head");
+        return;
+    }
+    hw_buf_init(&head, HW_HEAD_MAX);
+    err = build_head(a, &head, &msg);
+    if (err) {
+        hw_buf_cleanup(&head);
+        HW_INFO("%.*s %.*s failed: %s evt=%.*s", (int)msg.method.len, msg.method.p,
+                (int)msg.target.len, msg.target.p,
+                err == HW_EPROTO ? "malformed request head from the relay"
+                                 : "request head too large",
+                (int)msg.event_id.len, msg.event_id.p);
+        hw_mux_stream_reset(s, err == HW_EPROTO ? HW_RST_PROTOCOL : HW_RST_TOO_LARGE,
+                            err == HW_EPROTO ? "malformed request head from the relay"
+                                             : "request head too large");
+        return;
+    }
+    snprintf(method, sizeof(method), "%.*s", (int)msg.method.len, msg.method.p);
+    o.method = method;
+    /* The relay's --response-timeout governs the exchange; the stream's reset ends it. */
+    o.timeout_ms = HW_HTTP_NO_DEADLINE;
+    o.body_done = msg.body_len == 0;
+    o.data_size = sizeof(struct agent_fwd);
+    r = hw_http_req_start(a->app, &head, &o, &fwd_cb, NULL, &err);
+    hw_buf_cleanup(&head);
+    if (!r) {
+        HW_INFO("%s %.*s failed: %s evt=%.*s", o.method, (int)msg.target.len, msg.target.p,
+                err == HW_EFULL ? "too many requests in flight" : "cannot connect to the target",
+                (int)msg.event_id.len, msg.event_id.p);
+        hw_mux_stream_reset(s, HW_RST_REFUSED,
+                            err == HW_EFULL ? "too many requests in flight"
+                                            : "cannot connect to the target");
+        return;
+    }
+    f = hw_http_req_data(r);
+    f->agent = a;
+    f->stream = s;
+    f->req = r;
+    f->started = lws_now_usecs();
+    f->body_done = o.body_done;
+    memcpy(f->method, method, sizeof(f->method));
+    snprintf(f->path, sizeof(f->path), "%.*s", (int)msg.target.len, msg.target.p);
+    snprintf(f->event_id, sizeof(f->event_id), "%.*s", (int)msg.event_id.len, msg.event_id.p);
+    hw_mux_stream_set_user(s, f);
+}
+
+void agent_forward_on_data(struct agent_fwd *f, const uint8_t *p, size_t n)
+{
+    if (f && hw_http_req_write(f->req, p, n))
+        fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");
+}
+
+void agent_forward_on_end(struct agent_fwd *f)
+{
+    if (!f || f->body_done)
+        return;
+    f->body_done = 1;
+    if (hw_http_req_finish(f->req))
+        fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");
+}
+
+void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text, size_t len)
+{
+    if (!f)
+        return;
+    log_result(f, code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
+    hw_http_req_cancel(f->req); /* frees f */
+}
+
+void agent_forward_on_drain(struct agent_fwd *f)
+{
+    if (f)
+        hw_http_req_resume(f->req);
+}

@@ -3,38 +3,41 @@
 
 /*
  * The forwarder: turns each tunnel stream into an HTTP/1.1 exchange with the
- * local target over an lws raw client connection (kept alive and reused),
- * and streams the answer back. Headers go out exactly as received from the
- * relay. Service thread only.
+ * local target through the HTTP client (net/http_client.h), and streams the
+ * answer back. Headers go out exactly as received from the relay. Service
+ * thread only.
  */
-#include <libwebsockets.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tunnel/mux.h"
 
 struct agent;
+struct agent_fwd;
 
-extern const struct lws_protocols agent_forward_protocol;
-
-/* Sets up the idle-connection pool. 0 or HW_ENOMEM. */
+/* Creates the HTTP client and its target, the app. 0 or HW_ENOMEM. */
 int agent_forward_init(struct agent *a);
 
-/* Frees the pool (the lws context, already destroyed, closed its connections). */
+/*
+ * Fails what is still in flight and frees the client; before
+ * lws_context_destroy(). Safe when init failed or never ran.
+ */
 void agent_forward_cleanup(struct agent *a);
 
 /*
- * Mux callbacks for the tunnel's streams (tunnel.c installs them). on_request
- * attaches a request to the stream and starts the exchange with the app; the
- * stream stays the forwarder's until it sends END (then it is closed) or is
- * reset by either side; on_reset (also for a lost tunnel) drops the request
- * and its connection to the app. on_drain resumes reading the app's answer.
+ * The tunnel's stream events (tunnel.c's mux callbacks call these, the way
+ * the relay's call its answer.c). on_request starts the exchange with the
+ * app and makes its agent_fwd the stream's user pointer; the others take
+ * that pointer, NULL once the exchange ended (then they do nothing). The
+ * stream stays the forwarder's until it sends END (then it is closed) or it
+ * is reset by either side; on_reset (also for a lost tunnel) drops the
+ * exchange and its connection to the app. on_drain resumes reading the
+ * app's answer.
  */
-void agent_forward_on_request(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f);
-void agent_forward_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n);
-void agent_forward_on_end(struct hw_mux *m, struct hw_mux_stream *s);
-void agent_forward_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code,
-                            const char *text, size_t len);
-void agent_forward_on_drain(struct hw_mux *m, struct hw_mux_stream *s);
+void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const struct hw_frame *f);
+void agent_forward_on_data(struct agent_fwd *f, const uint8_t *p, size_t n);
+void agent_forward_on_end(struct agent_fwd *f);
+void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text, size_t len);
+void agent_forward_on_drain(struct agent_fwd *f);
 
 #endif

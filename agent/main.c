@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "core/log.h"
 #include "forward.h"
+#include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
 
@@ -40,13 +41,16 @@ int main(int argc, char **argv)
     agent_config_load(&a, argc, argv);
     hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
-    protocols[1] = agent_forward_protocol;
+    protocols[1] = hw_http_client_protocol;
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.user = &a;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.client_ssl_ca_filepath = a.cfg.ca_file;
+    /* lws's own deadline for pending steps is only a backstop: the tunnel's handshake and the
+     * HTTP client's connects have their own, shorter ones. */
+    info.timeout_secs = 20;
     a.context = lws_create_context(&info);
     if (!a.context || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
@@ -66,9 +70,9 @@ int main(int argc, char **argv)
     agent_tunnel_stop(&a);
 out:
     loop_context = NULL;
+    agent_forward_cleanup(&a);
     if (a.context)
         lws_context_destroy(a.context);
-    agent_forward_cleanup(&a);
     agent_config_cleanup(&a);
     return status;
 }

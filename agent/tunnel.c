@@ -21,6 +21,10 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* The WebSocket upgrade must complete within this, or the attempt is given up. */
+#define HANDSHAKE_MS 10000
+/* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
+#define HANDSHAKE_GRACE_MS 1000
 
 static struct agent *agent_of(struct lws *wsi)
 {
@@ -61,12 +65,38 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     fflush(stdout);
 }
 
+static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
+{
+    agent_forward_on_request(hw_mux_user(m), s, f);
+}
+
+static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
+{
+    agent_forward_on_data(hw_mux_stream_user(s), p, n);
+}
+
+static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
+{
+    agent_forward_on_end(hw_mux_stream_user(s));
+}
+
+static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
+                         size_t len)
+{
+    agent_forward_on_reset(hw_mux_stream_user(s), code, text, len);
+}
+
+static void mux_on_drain(struct hw_mux *m, struct hw_mux_stream *s)
+{
+    agent_forward_on_drain(hw_mux_stream_user(s));
+}
+
 static const struct hw_mux_callbacks mux_callbacks = {
-    .on_head = agent_forward_on_request,
-    .on_data = agent_forward_on_data,
-    .on_end = agent_forward_on_end,
-    .on_reset = agent_forward_on_reset,
-    .on_drain = agent_forward_on_drain,
+    .on_head = mux_on_head,
+    .on_data = mux_on_data,
+    .on_end = mux_on_end,
+    .on_reset = mux_on_reset,
+    .on_drain = mux_on_drain,
     .on_control = mux_on_control,
     .want_write = mux_want_write,
 };
@@ -90,10 +120,34 @@ static void schedule_reconnect(struct agent *a)
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
 }
 
+static void attempt_over(struct agent *a, const char *why);
+
+/* The upgrade took too long (a relay that accepts and never answers): give up on it. */
+static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, handshake_timer);
+
+    if (!a->attempt_live || a->mux)
+        return;
+    if (a->attempt_wsi && !a->attempt_killed) {
+        /* Its close callbacks end the attempt (attempt_over()); we wait for them. */
+        HW_WARN("no answer from %s to the upgrade within %u ms: giving up on it", a->cfg.relay,
+                (unsigned)HANDSHAKE_MS);
+        a->attempt_killed = 1;
+        lws_set_timeout(a->attempt_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        /* Should lws report none of them, the attempt still ends, a little later. */
+        lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
+                         (lws_usec_t)HANDSHAKE_GRACE_MS * 1000);
+        return;
+    }
+    attempt_over(a, "no answer to the upgrade in time");
+}
+
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
     struct lws_client_connect_info i;
+    struct lws *wsi;
     char host[300];
 
     memset(&i, 0, sizeof(i));
@@ -113,17 +167,22 @@ static void connect_now(lws_sorted_usec_list_t *sul)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
+    /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
+    a->attempt_live = 1;
+    a->attempt_killed = 0;
+    a->attempt_wsi = NULL;
     a->in_connect = 1;
-    a->lost_in_connect = 0;
-    if (!lws_client_connect_via_info(&i)) {
-        a->ws = NULL;
-        /* A failure reported from inside the call has already scheduled the next try. */
-        if (!a->lost_in_connect) {
-            HW_WARN("cannot start a connection to %s", a->cfg.relay);
-            schedule_reconnect(a);
-        }
-    }
+    lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
+                     (lws_usec_t)HANDSHAKE_MS * 1000);
+    wsi = lws_client_connect_via_info(&i);
     a->in_connect = 0;
+    if (!wsi) {
+        a->ws = NULL;
+        attempt_over(a, "cannot start a connection"); /* no-op if lws reported it already */
+        return;
+    }
+    if (a->attempt_live)
+        a->attempt_wsi = wsi;
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
@@ -166,11 +225,18 @@ static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t l
     return -1;
 }
 
-/* The connection is gone (or never came up): fail its streams, try again. */
-static void on_lost(struct agent *a, const char *why)
+/*
+ * The attempt or the tunnel is over, however it ended (connection error,
+ * close, an HTTP-level close of the upgrade, the wsi's destruction, the
+ * handshake deadline): fail its streams and schedule the next attempt, once.
+ */
+static void attempt_over(struct agent *a, const char *why)
 {
-    if (a->in_connect)
-        a->lost_in_connect = 1;
+    if (!a->attempt_live)
+        return;
+    a->attempt_live = 0;
+    a->attempt_wsi = NULL;
+    lws_sul_cancel(&a->handshake_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     if (a->online)
         HW_WARN("tunnel down: %s", why);
@@ -181,6 +247,12 @@ static void on_lost(struct agent *a, const char *why)
     hw_mux_free(a->mux);
     a->mux = NULL;
     schedule_reconnect(a);
+}
+
+/* Is wsi the current attempt's connection (callbacks of an older one are ignored)? */
+static int is_current(struct agent *a, struct lws *wsi)
+{
+    return a->attempt_live && (a->in_connect || wsi == a->attempt_wsi || wsi == a->ws);
 }
 
 static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -198,6 +270,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        lws_sul_cancel(&a->handshake_timer);
         return on_established(a, wsi);
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(a, wsi, in, len);
@@ -207,16 +280,29 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         unsigned status = lws_http_client_http_response(wsi);
         const char *why = in ? (const char *)in : "connection failed";
 
+        if (!is_current(a, wsi))
+            return 0;
         if (status == 401 || (in && strstr(in, "401"))) {
             HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
             a->fatal = 1;
             lws_cancel_service(a->context);
         }
-        on_lost(a, why);
+        attempt_over(a, why);
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
-        on_lost(a, "connection closed");
+        if (is_current(a, wsi))
+            attempt_over(a, "connection closed");
+        return 0;
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        /* lws 4.1.6 ends an upgrade that timed out this way, without CLIENT_CONNECTION_ERROR. */
+        if (is_current(a, wsi))
+            attempt_over(a, "the upgrade was closed before it completed");
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* The last word on any connection: an attempt no other callback ended ends here. */
+        if (is_current(a, wsi))
+            attempt_over(a, "connection gone");
         return 0;
     default:
         return 0;
@@ -241,5 +327,6 @@ void agent_tunnel_stop(struct agent *a)
     a->fatal = 1;
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
+    lws_sul_cancel(&a->handshake_timer);
     hw_buf_cleanup(&a->rx);
 }

@@ -23,4 +23,13 @@
 /* Output backlog below which a streamed answer's producer is asked for more. */
 #define HW_OUT_LOW (256 * 1024)
 
+/*
+ * Bytes of an app's answer read but not yet passed on (the HTTP client's
+ * input buffer: a head, or body waiting for the receiving side's room).
+ */
+#define HW_ANSWER_IN_MAX (2 * 1024 * 1024)
+
+/* A request whose bytes fit the head plus this much is kept for one resend. */
+#define HW_REPLAY_MAX (64 * 1024)
+
 #endif

@@ -1,0 +1,91 @@
+#ifndef HW_HTTP_CLIENT_INT_H
+#define HW_HTTP_CLIENT_INT_H
+
+/*
+ * Internal to the HTTP client (http_client.c and http_client_rx.c): the
+ * structures of a client, its targets, connections and requests, and the
+ * steps the two files call in each other. Service thread only.
+ */
+#include "http_client.h"
+
+struct hw_http_client {
+    struct lws_context *cx;
+    unsigned connect_timeout_ms, timeout_ms;
+    struct hw_http_target *targets;
+};
+
+struct hwc_conn;
+
+struct hw_http_target {
+    struct hw_http_client *client;
+    struct hw_http_target *next;
+    char address[256];
+    char host[256];
+    int port;
+    size_t max_conns, max_idle, max_pending;
+    size_t nconns;          /* sockets open or opening */
+    size_t nidle;           /* of which idle */
+    size_t npending;        /* requests queued or in flight */
+    struct hwc_conn *conns; /* every connection struct, sockets gone or not */
+    struct hwc_conn *idle;
+    struct hw_http_req *qhead, *qtail; /* waiting for a connection */
+    int pumping;                       /* inside pump() */
+};
+
+enum hwc_state { HWC_HEAD, HWC_BODY };
+
+struct hwc_conn {
+    struct hw_http_target *t;
+    struct lws *wsi; /* NULL once the socket is gone */
+    struct hw_http_req *req;
+    struct hwc_conn *next, *prev, *next_idle;
+    struct hw_buf in; /* answer bytes: first `ready` of them decoded body, then raw */
+    size_t ready;
+    lws_sorted_usec_list_t connect_timer;
+    enum hwc_state state;
+    enum hw_http_body body_kind;
+    uint64_t body_left; /* HW_BODY_LENGTH: bytes not yet counted into ready */
+    struct hw_chunked chunked;
+    unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
+    unsigned framed : 1;     /* the answer's last byte is in `in` */
+    unsigned eof : 1;        /* the socket is gone */
+    unsigned got_bytes : 1;  /* the target sent something for the current request */
+    unsigned in_connect : 1; /* inside lws_client_connect_via_info() */
+    unsigned failed : 1;     /* the connection failed during that call */
+    unsigned in_gone : 1;    /* inside its close handling: it frees c */
+};
+
+struct hw_http_req {
+    struct hw_http_target *t;
+    struct hwc_conn *c;
+    struct hw_http_req *next; /* in the target's queue */
+    const struct hw_http_req_cb *cb;
+    void *user;
+    struct hw_buf msg; /* bytes to send; the first `sent` kept while replayable */
+    size_t sent;
+    size_t owed; /* body bytes queued and not yet reported by on_sent */
+    lws_sorted_usec_list_t timer;
+    unsigned connect_timeout_ms;
+    unsigned is_head : 1, body_done : 1, chunked : 1, replayable : 1, retried : 1;
+    unsigned queued : 1, in_cb : 1, cancelled : 1, resume : 1;
+};
+
+/* http_client.c */
+void hwc_idle_remove(struct hwc_conn *c);
+void hwc_conn_drop(struct hwc_conn *c);
+void hwc_detach(struct hw_http_req *r, int keep);
+/* End r with on_error / on_end (keep: the connection may be reused); r is freed. */
+void hwc_fail(struct hw_http_req *r, enum hw_http_fail why, const char *text);
+void hwc_finish_ok(struct hw_http_req *r, int keep);
+/* Run a callback; 1 if r was cancelled inside it (and is freed). */
+int hwc_call_head(struct hw_http_req *r, const struct hw_http_head *h, const char *raw,
+                  size_t raw_len);
+int hwc_call_body(struct hw_http_req *r, const char *p, size_t n, size_t *taken);
+
+/* http_client_rx.c */
+/* Bytes from the socket; returns -1 to close it. */
+int hwc_on_rx(struct hwc_conn *c, const void *in, size_t len);
+/* Parses and delivers what `in` holds, as far as the caller's room allows. */
+void hwc_process(struct hwc_conn *c);
+
+#endif
