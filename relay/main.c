@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "edge.h"
+#include "ingress.h"
+#include "net/http_server.h"
 #include "net/lwslog.h"
 #include "relay.h"
 #include "server.h"
@@ -93,7 +95,8 @@ int main(int argc, char **argv)
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
-    if (!r.tokens || relay_server_start(&r))
+    r.ingress = relay_ingress_new(&r);
+    if (!r.tokens || !r.ingress || relay_server_start(&r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
 out:
     loop_context = NULL;
     relay_server_stop(&r);
+    hw_http_server_free(r.ingress);
     relay_tokens_free(r.tokens);
     hw_store_close(r.store);
     relay_channels_free(r.channels);
