@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "channels.h"
 #include "core/log.h"
@@ -55,6 +56,29 @@ static char *public_base(const struct relay_config *cfg)
     return s;
 }
 
+/*
+ * Each public connection is a descriptor: lift the soft limit to the hard
+ * one so --max-connections (10,000 by default) fits. lws sizes its tables
+ * from the limit, so this runs before the context is created.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            HW_INFO("open files limit raised from %llu to %llu", (unsigned long long)was,
+                    (unsigned long long)rl.rlim_cur);
+    } else {
+        HW_INFO("open files limit %llu", (unsigned long long)rl.rlim_cur);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct relay r;
@@ -96,6 +120,7 @@ int main(int argc, char **argv)
     }
     r.tokens = relay_tokens_new(r.store);
     r.ingress = relay_ingress_new(&r);
+    raise_fd_limit();
     if (!r.tokens || !r.ingress || relay_server_start(&r))
         goto out;
 

@@ -29,13 +29,14 @@
  * byte (of the connection, for the first), a body must not pause for
  * HW_BODY_STALL_MS nor average under HW_BODY_MIN_RATE bytes/s once that
  * long has passed; a kept-alive connection may idle HW_IDLE_TIMEOUT_MS
- * between requests. A reader silent for HW_SHED_AFTER_MS may be closed to
- * make room for a newcomer when connections or held bytes run short.
+ * between requests. A reader silent for HW_SHED_AFTER_MS (or a head taking
+ * four times that) may be closed to make room for a newcomer when
+ * connections or held bytes run short.
  */
 #define HW_HEAD_TIMEOUT_MS 10000
 #define HW_BODY_STALL_MS   10000
 #define HW_BODY_MIN_RATE   1024
 #define HW_IDLE_TIMEOUT_MS 60000
-#define HW_SHED_AFTER_MS   1000
+#define HW_SHED_AFTER_MS   250
 
 #endif

@@ -18,6 +18,9 @@
 #include "http_answer.h"
 #include "http_reader.h"
 
+/* A stalled reader is looked for among this many of the oldest. */
+#define SHED_SCAN 64
+
 enum conn_state {
     ST_HEAD,     /* reading a request head (or idle before one) */
     ST_BODY,     /* reading its body */
@@ -253,15 +256,46 @@ static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *ext
     answering(c);
 }
 
-/* Checks that n more body bytes fit the server-wide budget. Returns 0, or -1 after answering 429.
+/*
+ * Makes room when a limit is reached: closes the oldest reader that has
+ * received nothing for shed_after_ms, or whose head has taken four times
+ * that (a slow sender holds a slot or budget that a sending one needs).
+ * holding: only readers that hold body bytes. Returns 1 if one was closed.
+ */
+static int shed_one(struct hw_http_server *s, const struct hw_http_conn *self, int holding)
+{
+    lws_usec_t now = lws_now_usecs(), quiet = (lws_usec_t)s->cfg.shed_after_ms * 1000;
+    struct hw_http_conn *c = s->oldest;
+
+    for (int i = 0; c && i < SHED_SCAN; c = c->next, i++) {
+        lws_usec_t last = c->last_rx > c->phase_start ? c->last_rx : c->phase_start;
+
+        /* A head is small: one still coming after four quiet periods is slow, even trickling. */
+        int slow =
+            now - last >= quiet || (c->state == ST_HEAD && now - c->phase_start >= 4 * quiet);
+
+        if (c == self || !slow || (holding && !c->held))
+            continue;
+        s->stats.shed++;
+        kill_conn(c, "stalled while others wait: shed");
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Checks that n more body bytes fit the server-wide budget, shedding
+ * stalled bodies to make room. Returns 0, or -1 after answering 429.
  */
 static int budget(struct hw_http_conn *c, size_t n)
 {
     struct hw_http_server *s = c->srv;
 
-    if (s->stats.held_bytes + n > s->cfg.max_held) {
-        answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
-        return -1;
+    while (s->stats.held_bytes + n > s->cfg.max_held) {
+        if (!shed_one(s, c, 1)) {
+            answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
+            return -1;
+        }
     }
     return 0;
 }
@@ -581,7 +615,7 @@ static int on_adopt(struct lws *wsi, struct hw_http_server *s)
     arm_timer(c);
     if (s->cb.on_open)
         s->cb.on_open(c);
-    if (s->active > s->cfg.max_connections) {
+    if (s->active > s->cfg.max_connections && !shed_one(s, c, 0)) {
         c->keep_alive = 0;
         answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
     }

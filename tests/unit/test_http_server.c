@@ -502,6 +502,46 @@ static void test_lying_length(void)
     rig_stop(&g);
 }
 
+static void test_shed_stalled(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    char buf[4096] = "";
+    int slow[2], fd, eof, closed = 0;
+    long long until;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.max_connections = 2;
+    cfg.max_held = 20;
+    cfg.shed_after_ms = 100;
+    rig_start(&g, &cfg);
+    /* Two readers stall: one in its head, one in its body holding 15 of the 20 bytes. */
+    slow[0] = client(&g);
+    send_str(slow[0], "POST /echo HTTP/1.1\r\nHo");
+    slow[1] = client(&g);
+    send_str(slow[1], "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                      "012345678901234");
+    until = now_ms() + 200;
+    while (now_ms() < until)
+        turn(&g, -1);
+    CHECK_EQ(hw_http_server_stats(g.srv)->held_bytes, 15);
+    /* A sender that sends gets through: a stalled reader makes room, twice over. */
+    fd = client(&g);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\n0123456789", 2000, &eof));
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK_EQ(hw_http_server_stats(g.srv)->shed, 2);
+    for (int i = 0; i < 2; i++) {
+        recv_to_eof(&g, slow[i], buf, sizeof(buf), 2000, &eof);
+        closed += eof;
+        close(slow[i]);
+    }
+    CHECK_EQ(closed, 2);
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 int main(void)
 {
     hw_log_init("test");
@@ -513,5 +553,6 @@ int main(void)
     RUN(test_head_deadline);
     RUN(test_body_stall);
     RUN(test_lying_length);
+    RUN(test_shed_stalled);
     return 0;
 }
