@@ -6,8 +6,10 @@
  */
 #include "http_answer.h"
 
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "core/err.h"
 
@@ -219,6 +221,14 @@ int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
 {
     size_t n = hw_buf_size(&a->out);
 
+    /*
+     * lws calls WRITEABLE only once it has passed on what it kept from the
+     * last write: those bytes have reached the kernel now.
+     */
+    if (a->inflight && !lws_partial_buffered(wsi)) {
+        a->inflight = 0;
+        a->progress_at = lws_now_usecs();
+    }
     if (!n)
         return 0;
     if (n > WRITE_CHUNK)
@@ -226,14 +236,51 @@ int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
     if (lws_write(wsi, (unsigned char *)hw_buf_head(&a->out), n, LWS_WRITE_RAW) < 0)
         return -1;
     hw_buf_consume(&a->out, n);
-    a->progress_at = lws_now_usecs();
+    a->unacked = 0; /* a new answer is moving: the writes measure progress again */
+    if (lws_partial_buffered(wsi))
+        a->inflight = n; /* the kernel did not take it all: no progress until lws has */
+    else
+        a->progress_at = lws_now_usecs();
     if (a->started && !a->written) {
         if (n > a->mark)
             a->written = 1;
         else
             a->mark -= n;
     }
-    if (hw_buf_size(&a->out))
+    /* Also once lws has passed on what it kept, to learn that it did. */
+    if (hw_buf_size(&a->out) || a->inflight)
         lws_callback_on_writable(wsi);
     return 0;
+}
+
+/* Bytes in the socket's send queue: not yet sent, or sent and not acknowledged. */
+static int outq(struct lws *wsi)
+{
+    int n = 0;
+
+    if (ioctl(lws_get_socket_fd(wsi), SIOCOUTQ, &n) < 0)
+        return 0;
+    return n;
+}
+
+void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi)
+{
+    a->unacked = outq(wsi);
+    a->unacked_at = lws_now_usecs();
+}
+
+int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us)
+{
+    lws_usec_t now = lws_now_usecs();
+    int n;
+
+    if (!a->unacked)
+        return 0;
+    n = outq(wsi);
+    if (n < a->unacked) {
+        a->unacked = n;
+        a->unacked_at = now;
+        return 0;
+    }
+    return now - a->unacked_at >= stall_us;
 }

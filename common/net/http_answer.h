@@ -22,6 +22,8 @@ struct hw_http_answer {
     size_t mark;            /* bytes queued before the answer's head and not yet written */
     size_t inflight;        /* bytes handed to lws that it had not sent on yet */
     lws_usec_t progress_at; /* when bytes last left for the socket */
+    int unacked;            /* bytes of a finished answer the peer has not acknowledged */
+    lws_usec_t unacked_at;  /* when unacked last shrank */
     int status;
     unsigned started : 1;     /* the answer's head is queued */
     unsigned written : 1;     /* some byte of the answer has been written */
@@ -80,6 +82,15 @@ int hw_http_answer_retract(struct hw_http_answer *a);
  * connection failed.
  */
 int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi);
+
+/*
+ * After an answer has been handed over whole: starts watching the bytes the
+ * kernel still holds for the peer (a peer that never reads leaves them
+ * there). hw_http_answer_unacked_check() returns 1 when they have not
+ * shrunk for stall_us, 0 while they move or once they are gone.
+ */
+void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi);
+int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us);
 
 /* Bytes queued and not yet handed to lws. */
 static inline size_t hw_http_answer_backlog(const struct hw_http_answer *a)

@@ -47,6 +47,7 @@ struct hw_http_conn {
     lws_sorted_usec_list_t timer;
     lws_usec_t phase_start; /* start of the current idle, head or body phase */
     lws_usec_t last_rx;
+    lws_usec_t wait_due;  /* when the program's answer is overdue */
     uint64_t phase_bytes; /* body bytes received in this phase */
     uint64_t max_body;
     size_t held;        /* body bytes counted against cfg.max_held */
@@ -340,6 +341,7 @@ static void dispatch(struct hw_http_conn *c)
     unlist(c);
     c->state = ST_WAIT;
     c->program_holds = 1;
+    c->wait_due = lws_now_usecs() + (lws_usec_t)c->srv->cfg.answer_timeout_ms * 1000;
     arm_timer(c);
     c->srv->cb.on_request(c, &req);
 }
@@ -412,13 +414,62 @@ static void process(struct hw_http_conn *c)
     }
 }
 
-/* The one timer: what it bounds depends on the state. */
+/* When the current state's limit falls due. */
+static lws_usec_t state_due(const struct hw_http_conn *c)
+{
+    const struct hw_http_server_config *cfg = &c->srv->cfg;
+
+    switch (c->state) {
+    case ST_HEAD:
+        return c->phase_start +
+               (lws_usec_t)(c->idle ? cfg->idle_timeout_ms : cfg->head_timeout_ms) * 1000;
+    case ST_BODY:
+        return (c->last_rx > c->phase_start ? c->last_rx : c->phase_start) +
+               (lws_usec_t)cfg->body_stall_ms * 1000;
+    case ST_WAIT:
+        return c->wait_due;
+    default:
+        return c->ans.progress_at + (lws_usec_t)cfg->answer_stall_ms * 1000;
+    }
+}
+
+/* Whether a body is too slow: silent for a stall period, or under the rate floor after one. */
+static int body_too_slow(const struct hw_http_conn *c, lws_usec_t now)
+{
+    const struct hw_http_server_config *cfg = &c->srv->cfg;
+    lws_usec_t stall = (lws_usec_t)cfg->body_stall_ms * 1000, since = now - c->phase_start;
+
+    return now >= state_due(c) ||
+           (since >= stall && c->phase_bytes * 1000000 < (uint64_t)since * cfg->body_min_rate);
+}
+
+/*
+ * The one timer. Due at the state's limit, and sooner while a finished
+ * answer's bytes wait in the kernel for a peer that may never read them.
+ */
 static void timer_cb(lws_sorted_usec_list_t *sul)
 {
     struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, timer);
     const struct hw_http_server_config *cfg = &c->srv->cfg;
-    lws_usec_t now = lws_now_usecs(), since = now - c->phase_start;
+    lws_usec_t now = lws_now_usecs();
 
+    if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
+        HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
+        kill_conn(c, "the peer stopped reading");
+        return;
+    }
+    if (c->state == ST_BODY) {
+        if (body_too_slow(c, now))
+            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
+        else
+            arm_timer(c);
+        return;
+    }
+    if (now < state_due(c) ||
+        (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)) {
+        arm_timer(c);
+        return;
+    }
     switch (c->state) {
     case ST_HEAD:
         if (c->idle || !hw_http_reader_pending(&c->rd))
@@ -426,60 +477,33 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
         else
             answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
         return;
-    case ST_BODY:
-        /* Nothing for a stall period, or too little on average once one has passed. */
-        if (now - (c->last_rx > c->phase_start ? c->last_rx : c->phase_start) >=
-                (lws_usec_t)cfg->body_stall_ms * 1000 ||
-            (since >= (lws_usec_t)cfg->body_stall_ms * 1000 &&
-             c->phase_bytes * 1000000 < (uint64_t)since * cfg->body_min_rate)) {
-            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
-            return;
-        }
-        break;
     case ST_WAIT:
         take_back(c, "no answer in time");
         answer_error(c, cfg->timeout_errc, NULL);
         return;
-    case ST_RESPONSE:
-        if (hw_http_answer_finished(&c->ans) && !c->ans.inflight)
-            return;
-        if (now - c->ans.progress_at >= (lws_usec_t)cfg->answer_stall_ms * 1000) {
-            HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): "
-                    "closing",
-                    c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-            kill_conn(c, "the answer stalled");
-            return;
-        }
-        break;
+    default:
+        HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): closing",
+                c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
+        kill_conn(c, "the answer stalled");
+        return;
     }
-    arm_timer(c);
 }
 
 static void arm_timer(struct hw_http_conn *c)
 {
     const struct hw_http_server_config *cfg = &c->srv->cfg;
-    lws_usec_t now = lws_now_usecs(), at;
+    lws_usec_t now = lws_now_usecs(), stall = (lws_usec_t)cfg->answer_stall_ms * 1000;
+    lws_usec_t at = state_due(c);
 
-    switch (c->state) {
-    case ST_HEAD:
-        at = c->phase_start +
-             (lws_usec_t)(c->idle ? cfg->idle_timeout_ms : cfg->head_timeout_ms) * 1000;
-        break;
-    case ST_BODY:
-        /* Checked once per stall period, not reset per byte: the rate floor is checked too. */
-        at = (c->last_rx > c->phase_start ? c->last_rx : c->phase_start) +
-             (lws_usec_t)cfg->body_stall_ms * 1000;
-        if (at <= now)
-            at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
-        break;
-    case ST_WAIT:
-        at = now + (lws_usec_t)cfg->answer_timeout_ms * 1000;
-        break;
-    default:
-        at = c->ans.progress_at + (lws_usec_t)cfg->answer_stall_ms * 1000;
-        break;
-    }
-    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1);
+    if (c->state == ST_BODY && at > now + (lws_usec_t)cfg->body_stall_ms * 1000)
+        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
+    if (c->state == ST_BODY && at <= now)
+        at = now + (lws_usec_t)cfg->body_stall_ms * 1000; /* the rate floor is checked again */
+    if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
+        at = now + stall; /* closing after the answer: lws does it; the watch below may not */
+    if (c->ans.unacked && c->ans.unacked_at + stall < at)
+        at = c->ans.unacked_at + stall;
+    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1000);
 }
 
 int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
@@ -680,10 +704,14 @@ static int on_writeable(struct hw_http_conn *c)
         if (c->srv->cb.on_drain)
             c->srv->cb.on_drain(c, n);
     }
-    if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans))
+    /* Done once lws has passed on every byte: until then the stall timer runs. */
+    if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans) ||
+        c->ans.inflight)
         return 0;
     if (c->ans.close_after || !c->keep_alive)
-        return lws_raw_transaction_completed(c->wsi); /* after lws's own backlog is out */
+        return lws_raw_transaction_completed(c->wsi);
+    /* The kernel may still hold the answer for a peer that does not read: keep watching. */
+    hw_http_answer_unacked_start(&c->ans, c->wsi);
     next_request(c);
     process(c);
     return 0;

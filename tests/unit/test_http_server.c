@@ -27,6 +27,8 @@ static struct {
     int data_rc, end_rc, begin_rc;
 } app;
 
+static char big[16 << 20];
+
 struct rig {
     struct lws_context *ctx;
     struct hw_http_server *srv;
@@ -73,6 +75,10 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     if (target_is(h, "/echo"))
         CHECK_EQ(hw_http_conn_respond(c, 200, NULL, "X-App: yes\r\n", 12, hw_buf_head(rq->body),
                                       hw_buf_size(rq->body)),
+                 0);
+    else if (target_is(h, "/big1m") || target_is(h, "/big16m"))
+        CHECK_EQ(hw_http_conn_respond(c, 200, NULL, "", 0, big,
+                                      target_is(h, "/big1m") ? 1 << 20 : sizeof(big)),
                  0);
     else if (target_is(h, "/hold"))
         app.held = c;
@@ -254,6 +260,11 @@ static size_t recv_to_eof(struct rig *g, int fd, char *buf, size_t cap, int ms, 
 static int no_connections(struct rig *g)
 {
     return hw_http_server_stats(g->srv)->connections == 0;
+}
+
+static int answered_once(struct rig *g)
+{
+    return app.requests == 1;
 }
 
 static int one_held(struct rig *g)
@@ -542,6 +553,47 @@ static void test_shed_stalled(void)
     rig_stop(&g);
 }
 
+/*
+ * A peer that never reads: the answer is cut once its bytes stop leaving,
+ * whether it fits in the kernel's buffers (1 MiB) or not (16 MiB).
+ */
+static void test_peer_not_reading(void)
+{
+    static const char *targets[] = { "/big1m", "/big16m" };
+    struct hw_http_server_config cfg;
+    struct rig g;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.answer_stall_ms = 400;
+    rig_start(&g, &cfg);
+    for (int i = 0; i < 2; i++) {
+        char req[128];
+        int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+        struct sockaddr_in a;
+        long long t0, took;
+
+        CHECK(fd >= 0);
+        CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)g.port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", targets[i]);
+        t0 = now_ms();
+        send_str(fd, req);
+        CHECK(run_until(&g, answered_once, 2000));
+        CHECK(run_until(&g, no_connections, 5000));
+        took = now_ms() - t0;
+        fprintf(stderr, "    %s: closed after %lld ms\n", targets[i], took);
+        CHECK(took >= 350);
+        CHECK(took < 2500);
+        close(fd);
+        app.requests = 0;
+    }
+    rig_stop(&g);
+}
+
 int main(void)
 {
     hw_log_init("test");
@@ -554,5 +606,6 @@ int main(void)
     RUN(test_body_stall);
     RUN(test_lying_length);
     RUN(test_shed_stalled);
+    RUN(test_peer_not_reading);
     return 0;
 }
