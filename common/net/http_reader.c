@@ -102,6 +102,10 @@ int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
             continue; /* empty lines before the request line: keep looking */
         if (rc < 0)
             return head_error(rc, e);
+        if (r->req.nheaders > r->max_headers) {
+            *e = HW_ERRC_HEADERS_TOO_LARGE;
+            return -1;
+        }
         /* rc < end only for a blank line the parser saw before the scan did. */
         hw_buf_truncate(&r->head, (size_t)rc);
         hw_buf_consume(&r->in, (size_t)rc);
