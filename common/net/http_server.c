@@ -366,7 +366,8 @@ static void on_head(struct hw_http_conn *c)
         answer_error(c, e, NULL);
         return;
     }
-    if (h->expect_continue) {
+    /* RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored. */
+    if (h->expect_continue && h->minor_version >= 1) {
         if (hw_http_answer_continue(&c->ans)) {
             kill_conn(c, "out of memory for the answer");
             return;

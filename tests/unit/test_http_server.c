@@ -594,6 +594,40 @@ static void test_peer_not_reading(void)
     rig_stop(&g);
 }
 
+/* Expect: 100-continue gets its interim answer from HTTP/1.1 clients only (RFC 9110 10.1.1). */
+static void test_expect_continue(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    char buf[4096] = "";
+    int fd, eof;
+
+    hw_http_server_config_defaults(&cfg);
+    rig_start(&g, &cfg);
+    fd = client(&g);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 2\r\n\r\n");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\n", 2000, &eof));
+    CHECK_STR(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "ok");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\nok", 2000, &eof));
+    CHECK(strstr(buf, "HTTP/1.1 200 OK\r\n"));
+    close(fd);
+    fd = client(&g);
+    memset(buf, 0, sizeof(buf));
+    send_str(fd, "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    for (int i = 0; i < 50; i++)
+        turn(&g, fd);
+    send_str(fd, "ok");
+    recv_to_eof(&g, fd, buf, sizeof(buf), 2000, &eof);
+    CHECK(eof);
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(!strstr(buf, "100 Continue"));
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 int main(void)
 {
     hw_log_init("test");
@@ -607,5 +641,6 @@ int main(void)
     RUN(test_lying_length);
     RUN(test_shed_stalled);
     RUN(test_peer_not_reading);
+    RUN(test_expect_continue);
     return 0;
 }
