@@ -1,66 +1,27 @@
 /*
- * The HTTP/1.1 server connection on an lws raw socket: its state machine
- * (head, body, waiting for the program, answering), its one timer (head
- * deadline, body stall and rate floor, idle, answer wait and stall), the
- * server-wide connection and held-bytes limits with shedding of stalled
- * readers, and the lws callbacks. Owns struct hw_http_conn; the request and
- * answer halves live in http_reader.c and http_answer.c. Service thread only.
+ * The HTTP server as a whole: its configuration and callbacks, the counts
+ * its connections report (open connections, error answers, sheds), the
+ * list of readers the limits work on, and the lws protocol that hands each
+ * raw-socket event to its connection (http_conn.c). Owns struct
+ * hw_http_server. Service thread only.
  */
 #include "http_server.h"
 
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/err.h"
-#include "core/log.h"
 #include "http/limits.h"
-#include "http_answer.h"
-#include "http_reader.h"
-
-/* A stalled reader is looked for among this many of the oldest. */
-#define SHED_SCAN 64
-
-enum conn_state {
-    ST_HEAD,     /* reading a request head (or idle before one) */
-    ST_BODY,     /* reading its body */
-    ST_WAIT,     /* complete: the program has it, no answer yet */
-    ST_RESPONSE, /* writing the answer */
-};
+#include "http_conn.h"
+#include "http_pace.h"
 
 struct hw_http_server {
     struct hw_http_server_config cfg;
     struct hw_http_server_callbacks cb;
     void *user;
     struct hw_http_server_stats stats;
-    uint64_t active;                      /* open connections not being closed */
-    struct hw_http_conn *oldest, *newest; /* readers (ST_HEAD, ST_BODY), by phase start */
+    uint64_t active;                /* open connections not being closed */
+    struct hw_http_readers readers; /* connections reading a head or body, oldest first */
 };
-
-struct hw_http_conn {
-    struct lws *wsi;
-    struct hw_http_server *srv;
-    struct hw_http_conn *prev, *next; /* in the readers list while reading */
-    enum conn_state state;
-    struct hw_http_reader rd;
-    struct hw_http_answer ans;
-    lws_sorted_usec_list_t timer;
-    lws_usec_t phase_start; /* start of the current idle, head or body phase */
-    lws_usec_t last_rx;
-    lws_usec_t wait_due;  /* when the program's answer is overdue */
-    uint64_t phase_bytes; /* body bytes received in this phase */
-    uint64_t max_body;
-    size_t held;        /* body bytes counted against cfg.max_held */
-    size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
-    const char *log_id;
-    unsigned listed : 1, keep_alive : 1, idle : 1, rx_paused : 1, killed : 1;
-    unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
-    char peer[64];
-    alignas(max_align_t) unsigned char user[];
-};
-
-static void process(struct hw_http_conn *c);
-static void arm_timer(struct hw_http_conn *c);
 
 void hw_http_server_config_defaults(struct hw_http_server_config *cfg)
 {
@@ -103,638 +64,52 @@ void *hw_http_server_user(const struct hw_http_server *s)
     return s->user;
 }
 
-const struct hw_http_server_stats *hw_http_server_stats(const struct hw_http_server *s)
+const struct hw_http_server_config *hw_http_server_cfg(const struct hw_http_server *s)
 {
-    return &s->stats;
+    return &s->cfg;
 }
 
-struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c)
+const struct hw_http_server_callbacks *hw_http_server_cb(const struct hw_http_server *s)
 {
-    return c->srv;
+    return &s->cb;
 }
 
-void *hw_http_conn_user(struct hw_http_conn *c)
+struct hw_http_readers *hw_http_server_readers(struct hw_http_server *s)
 {
-    return c->user;
+    return &s->readers;
 }
 
-const char *hw_http_conn_peer(const struct hw_http_conn *c)
+int hw_http_server_opened(struct hw_http_server *s)
 {
-    return c->peer;
-}
-
-const struct hw_http_head *hw_http_conn_head(const struct hw_http_conn *c)
-{
-    return c->rd.have_head ? &c->rd.req : NULL;
-}
-
-void hw_http_conn_set_max_body(struct hw_http_conn *c, uint64_t max)
-{
-    c->max_body = max;
-}
-
-void hw_http_conn_set_log_id(struct hw_http_conn *c, const char *id)
-{
-    c->log_id = id;
-}
-
-/* The readers list: connections reading a head or body, oldest phase first. */
-static void unlist(struct hw_http_conn *c)
-{
-    struct hw_http_server *s = c->srv;
-
-    if (!c->listed)
-        return;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->oldest = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        s->newest = c->prev;
-    c->prev = c->next = NULL;
-    c->listed = 0;
-}
-
-/* Starts a reading phase now: the connection moves to the list's young end. */
-static void begin_phase(struct hw_http_conn *c, lws_usec_t now)
-{
-    struct hw_http_server *s = c->srv;
-
-    unlist(c);
-    c->prev = s->newest;
-    if (s->newest)
-        s->newest->next = c;
-    else
-        s->oldest = c;
-    s->newest = c;
-    c->listed = 1;
-    c->phase_start = now;
-    c->phase_bytes = 0;
-    arm_timer(c);
-}
-
-/* The exchange no longer holds request bytes: give them back to the budget. */
-static void release_body(struct hw_http_conn *c)
-{
-    c->srv->stats.held_bytes -= c->held;
-    c->held = 0;
-}
-
-static void want_write(struct hw_http_conn *c)
-{
-    lws_callback_on_writable(c->wsi);
-}
-
-/* Ends the program's part in the exchange, telling it when the server ended it. */
-static void take_back(struct hw_http_conn *c, const char *why)
-{
-    if (!c->program_holds)
-        return;
-    c->program_holds = 0;
-    c->credit_owed = 0;
-    if (c->srv->cb.on_abort)
-        c->srv->cb.on_abort(c, why);
-}
-
-/* Closes the connection now, dropping what is queued; nothing else runs on it. */
-static void kill_conn(struct hw_http_conn *c, const char *why)
-{
-    if (c->killed)
-        return;
-    HW_DEBUG("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
-             c->log_id ? c->log_id : "", why);
-    take_back(c, why);
-    c->killed = 1;
-    c->srv->active--;
-    unlist(c);
-    release_body(c);
-    lws_sul_cancel(&c->timer);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-/* Moves to answering: the reading phase is over and the answer's stall clock runs. */
-static void answering(struct hw_http_conn *c)
-{
-    unlist(c);
-    c->state = ST_RESPONSE;
-    arm_timer(c);
-    want_write(c);
-}
-
-/*
- * Whether request bytes remain unread: they would be taken for the next
- * request, so an answer given now closes the connection after it. That is a
- * head that did not parse, or a body not (fully) read.
- */
-static int unread_request(const struct hw_http_conn *c)
-{
-    const struct hw_http_head *req = hw_http_conn_head(c);
-
-    if (c->state == ST_BODY || !req)
-        return 1;
-    return c->state == ST_HEAD && req->body != HW_BODY_NONE &&
-           !(req->body == HW_BODY_LENGTH && req->content_length == 0);
-}
-
-/* Answers with hookwire's error e, counted and logged. */
-static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
-{
-    const struct hw_http_head *req = hw_http_conn_head(c);
-
-    if (unread_request(c))
-        c->keep_alive = 0;
-    if (hw_http_answer_error(&c->ans, req, c->keep_alive, e, extra)) {
-        kill_conn(c, "out of memory for the answer");
-        return;
-    }
-    c->srv->stats.errors[e]++;
-    HW_INFO("conn=%s %.*s %.*s -> %d %s%s%s", c->peer, req ? (int)req->method_len : 0,
-            req ? req->method : "", req ? (int)req->target_len : 0, req ? req->target : "",
-            hw_errc_status(e), hw_errc_name(e), c->log_id ? " evt=" : "",
-            c->log_id ? c->log_id : "");
-    answering(c);
-}
-
-/*
- * Makes room when a limit is reached: closes the oldest reader that has
- * received nothing for shed_after_ms, or whose head has taken four times
- * that (a slow sender holds a slot or budget that a sending one needs).
- * holding: only readers that hold body bytes. Returns 1 if one was closed.
- */
-static int shed_one(struct hw_http_server *s, const struct hw_http_conn *self, int holding)
-{
-    lws_usec_t now = lws_now_usecs(), quiet = (lws_usec_t)s->cfg.shed_after_ms * 1000;
-    struct hw_http_conn *c = s->oldest;
-
-    for (int i = 0; c && i < SHED_SCAN; c = c->next, i++) {
-        lws_usec_t last = c->last_rx > c->phase_start ? c->last_rx : c->phase_start;
-
-        /* A head is small: one still coming after four quiet periods is slow, even trickling. */
-        int slow =
-            now - last >= quiet || (c->state == ST_HEAD && now - c->phase_start >= 4 * quiet);
-
-        if (c == self || !slow || (holding && !c->held))
-            continue;
-        s->stats.shed++;
-        kill_conn(c, "stalled while others wait: shed");
-        return 1;
-    }
-    return 0;
-}
-
-/*
- * Checks that n more body bytes fit the server-wide budget, shedding
- * stalled bodies to make room. Returns 0, or -1 after answering 429.
- */
-static int budget(struct hw_http_conn *c, size_t n)
-{
-    struct hw_http_server *s = c->srv;
-
-    while (s->stats.held_bytes + n > s->cfg.max_held) {
-        if (!shed_one(s, c, 1)) {
-            answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void count_body(struct hw_http_conn *c, size_t n)
-{
-    c->held += n;
-    c->phase_bytes += n;
-    c->srv->stats.held_bytes += n;
-}
-
-/* Between exchanges: forget the request, keep unread bytes, wait idle for the next. */
-static void next_request(struct hw_http_conn *c)
-{
-    release_body(c);
-    hw_http_reader_next(&c->rd);
-    hw_http_answer_next(&c->ans);
-    c->state = ST_HEAD;
-    c->keep_alive = 1;
-    c->credit_owed = 0;
-    c->log_id = NULL;
-    c->max_body = c->srv->cfg.max_body;
-    c->idle = !hw_http_reader_pending(&c->rd);
-    if (c->rx_paused) {
-        c->rx_paused = 0;
-        lws_rx_flow_control(c->wsi, 1);
-    }
-    begin_phase(c, lws_now_usecs());
-}
-
-/* The request is complete: the program has it now. */
-static void dispatch(struct hw_http_conn *c)
-{
-    struct hw_http_request req = {
-        .raw_head = hw_buf_head(&c->rd.head),
-        .raw_head_len = hw_buf_size(&c->rd.head),
-        .head = &c->rd.req,
-        .body = &c->rd.body,
-        .peer = c->peer,
-    };
-
-    unlist(c);
-    c->state = ST_WAIT;
-    c->program_holds = 1;
-    c->wait_due = lws_now_usecs() + (lws_usec_t)c->srv->cfg.answer_timeout_ms * 1000;
-    arm_timer(c);
-    c->srv->cb.on_request(c, &req);
-}
-
-/* A head is complete: checks what applies to every request, then asks the program. */
-static void on_head(struct hw_http_conn *c)
-{
-    const struct hw_http_head *h = &c->rd.req;
-    enum hw_errc e;
-
-    c->keep_alive = h->keep_alive;
-    /* RFC 9112 3.2: one Host, required in HTTP/1.1; two leave the target ambiguous. */
-    if (h->hosts > 1 || (h->minor_version == 1 && h->hosts == 0)) {
-        answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
-        return;
-    }
-    if (c->srv->cb.on_head)
-        c->srv->cb.on_head(c, h);
-    if (c->state != ST_HEAD || c->killed)
-        return; /* answered already */
-    if (hw_http_reader_body_start(&c->rd, c->max_body, &e)) {
-        answer_error(c, e, NULL);
-        return;
-    }
-    /* RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored. */
-    if (h->expect_continue && h->minor_version >= 1) {
-        if (hw_http_answer_continue(&c->ans)) {
-            kill_conn(c, "out of memory for the answer");
-            return;
-        }
-        want_write(c);
-    }
-    c->state = ST_BODY;
-    begin_phase(c, lws_now_usecs());
-}
-
-/* Runs the request state machine over the bytes buffered so far. */
-static void process(struct hw_http_conn *c)
-{
-    enum hw_errc e;
-    size_t added;
-    int rc;
-
-    while (!c->killed) {
-        switch (c->state) {
-        case ST_HEAD:
-            if (!hw_http_reader_pending(&c->rd))
-                return;
-            rc = hw_http_reader_head(&c->rd, &e);
-            if (rc < 0)
-                answer_error(c, e, NULL);
-            if (rc <= 0)
-                return;
-            on_head(c);
-            break;
-        case ST_BODY:
-            if (budget(c, hw_http_reader_body_want(&c->rd)))
-                return;
-            added = 0;
-            rc = hw_http_reader_body(&c->rd, &added, &e);
-            count_body(c, added);
-            if (rc < 0)
-                answer_error(c, e, NULL);
-            if (rc <= 0)
-                return;
-            dispatch(c);
-            break;
-        default:
-            return;
-        }
-    }
-}
-
-/* When the current state's limit falls due. */
-static lws_usec_t state_due(const struct hw_http_conn *c)
-{
-    const struct hw_http_server_config *cfg = &c->srv->cfg;
-
-    switch (c->state) {
-    case ST_HEAD:
-        return c->phase_start +
-               (lws_usec_t)(c->idle ? cfg->idle_timeout_ms : cfg->head_timeout_ms) * 1000;
-    case ST_BODY:
-        return (c->last_rx > c->phase_start ? c->last_rx : c->phase_start) +
-               (lws_usec_t)cfg->body_stall_ms * 1000;
-    case ST_WAIT:
-        return c->wait_due;
-    default:
-        return c->ans.progress_at + (lws_usec_t)cfg->answer_stall_ms * 1000;
-    }
-}
-
-/* Whether a body is too slow: silent for a stall period, or under the rate floor after one. */
-static int body_too_slow(const struct hw_http_conn *c, lws_usec_t now)
-{
-    const struct hw_http_server_config *cfg = &c->srv->cfg;
-    lws_usec_t stall = (lws_usec_t)cfg->body_stall_ms * 1000, since = now - c->phase_start;
-
-    return now >= state_due(c) ||
-           (since >= stall && c->phase_bytes * 1000000 < (uint64_t)since * cfg->body_min_rate);
-}
-
-/*
- * The one timer. Due at the state's limit, and sooner while a finished
- * answer's bytes wait in the kernel for a peer that may never read them.
- */
-static void timer_cb(lws_sorted_usec_list_t *sul)
-{
-    struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, timer);
-    const struct hw_http_server_config *cfg = &c->srv->cfg;
-    lws_usec_t now = lws_now_usecs();
-
-    if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
-        HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
-        kill_conn(c, "the peer stopped reading");
-        return;
-    }
-    if (c->state == ST_BODY) {
-        if (body_too_slow(c, now))
-            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
-        else
-            arm_timer(c);
-        return;
-    }
-    if (now < state_due(c) ||
-        (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)) {
-        arm_timer(c);
-        return;
-    }
-    switch (c->state) {
-    case ST_HEAD:
-        if (c->idle || !hw_http_reader_pending(&c->rd))
-            kill_conn(c, c->idle ? "idle" : "no request in time");
-        else
-            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
-        return;
-    case ST_WAIT:
-        take_back(c, "no answer in time");
-        answer_error(c, cfg->timeout_errc, NULL);
-        return;
-    default:
-        HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): closing",
-                c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-        kill_conn(c, "the answer stalled");
-        return;
-    }
-}
-
-static void arm_timer(struct hw_http_conn *c)
-{
-    const struct hw_http_server_config *cfg = &c->srv->cfg;
-    lws_usec_t now = lws_now_usecs(), stall = (lws_usec_t)cfg->answer_stall_ms * 1000;
-    lws_usec_t at = state_due(c);
-
-    if (c->state == ST_BODY && at > now + (lws_usec_t)cfg->body_stall_ms * 1000)
-        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
-    if (c->state == ST_BODY && at <= now)
-        at = now + (lws_usec_t)cfg->body_stall_ms * 1000; /* the rate floor is checked again */
-    if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
-        at = now + stall; /* closing after the answer: lws does it; the watch below may not */
-    if (c->ans.unacked && c->ans.unacked_at + stall < at)
-        at = c->ans.unacked_at + stall;
-    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1000);
-}
-
-int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
-                         const char *headers, size_t headers_len, const void *body, size_t body_len)
-{
-    if (c->killed || c->state == ST_RESPONSE)
-        return HW_EINVAL;
-    c->program_holds = 0;
-    if (unread_request(c))
-        c->keep_alive = 0;
-    if (hw_http_answer_whole(&c->ans, hw_http_conn_head(c), c->keep_alive, status, reason, headers,
-                             headers_len, body, body_len)) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    answering(c);
-    return 0;
-}
-
-int hw_http_conn_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
-{
-    if (c->killed || c->state == ST_RESPONSE)
-        return HW_EINVAL;
-    c->program_holds = 0;
-    answer_error(c, e, extra);
-    return 0;
-}
-
-int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h)
-{
-    int err;
-
-    if (c->killed || c->state != ST_WAIT || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h);
-    if (err)
-        return err == HW_EPROTO ? HW_EPROTO : HW_ENOMEM;
-    answering(c);
-    return 0;
-}
-
-/* A streamed answer broke its framing: the valid part goes out, then the close. */
-static int cut(struct hw_http_conn *c, const char *why)
-{
-    HW_WARN("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
-            c->log_id ? c->log_id : "", why);
-    take_back(c, why);
-    want_write(c);
-    return HW_EPROTO;
-}
-
-int hw_http_conn_stream_data(struct hw_http_conn *c, const void *p, size_t n)
-{
-    int err;
-
-    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_data(&c->ans, p, n);
-    if (err == HW_EPROTO)
-        return cut(c, "the answer had more body than announced");
-    if (err) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    if (hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
-        if (c->srv->cb.on_drain)
-            c->srv->cb.on_drain(c, n);
-    } else {
-        c->credit_owed += n;
-    }
-    want_write(c);
-    return 0;
-}
-
-int hw_http_conn_stream_end(struct hw_http_conn *c)
-{
-    int err;
-
-    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_end(&c->ans);
-    if (err == HW_EPROTO)
-        return cut(c, "the answer ended before its Content-Length");
-    if (err) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    c->program_holds = 0;
-    c->credit_owed = 0;
-    want_write(c);
-    return 0;
-}
-
-void hw_http_conn_stream_abort(struct hw_http_conn *c, enum hw_errc e, const char *why)
-{
-    if (c->killed)
-        return;
-    c->program_holds = 0;
-    c->credit_owed = 0;
-    if (c->state != ST_RESPONSE) {
-        answer_error(c, e, NULL);
-        return;
-    }
-    if (!hw_http_answer_retract(&c->ans)) {
-        /* Part of the answer is out already: all that is left is to cut it short. */
-        HW_WARN("conn=%s%s%s %s midway: closing", c->peer, c->log_id ? " evt=" : "",
-                c->log_id ? c->log_id : "", why);
-        kill_conn(c, why);
-        return;
-    }
-    c->keep_alive = 0;
-    c->state = ST_WAIT; /* nothing of the answer went out: replace it */
-    answer_error(c, e, NULL);
-}
-
-static int on_adopt(struct lws *wsi, struct hw_http_server *s)
-{
-    struct hw_http_conn *c = calloc(1, sizeof(*c) + s->cfg.conn_user_size);
-
-    if (!c)
-        return -1;
-    c->wsi = wsi;
-    c->srv = s;
-    hw_http_reader_init(&c->rd, s->cfg.head_max, s->cfg.max_headers);
-    hw_http_answer_init(&c->ans);
-    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-    lws_set_opaque_user_data(wsi, c);
     s->stats.connections++;
     s->active++;
-    c->last_rx = 0;
-    next_request(c);
-    c->idle = 0; /* a new connection must send its first head within the head deadline */
-    arm_timer(c);
-    if (s->cb.on_open)
-        s->cb.on_open(c);
-    if (s->active > s->cfg.max_connections && !shed_one(s, c, 0)) {
-        c->keep_alive = 0;
-        answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
-    }
-    return 0;
+    return s->active > s->cfg.max_connections;
 }
 
-static int on_rx(struct hw_http_conn *c, const char *in, size_t len)
+void hw_http_server_leaving(struct hw_http_server *s)
 {
-    enum hw_errc e;
-
-    if (c->killed || (c->state == ST_RESPONSE && c->ans.close_after))
-        return 0; /* answering and closing: the rest is ignored */
-    c->last_rx = lws_now_usecs();
-    if (c->state == ST_HEAD && c->idle) {
-        c->idle = 0; /* the next head has begun: its deadline runs from here */
-        begin_phase(c, c->last_rx);
-    }
-    if (c->state == ST_BODY && c->rd.req.body == HW_BODY_LENGTH &&
-        !hw_http_reader_pending(&c->rd)) {
-        /* Fast path: body bytes go straight to the body buffer. */
-        long n;
-
-        if (budget(c, len < c->rd.body_left ? len : (size_t)c->rd.body_left))
-            return 0;
-        n = hw_http_reader_body_direct(&c->rd, in, len, &e);
-        if (n < 0) {
-            answer_error(c, e, NULL);
-            return 0;
-        }
-        count_body(c, (size_t)n);
-        in += n;
-        len -= (size_t)n;
-        if (!c->rd.body_left)
-            dispatch(c);
-    }
-    if (len && hw_http_reader_add(&c->rd, in, len)) {
-        if (c->state != ST_HEAD)
-            return -1; /* cannot happen while reading pauses at head_max */
-        answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
-        return 0;
-    }
-    if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&
-        hw_http_reader_pending(&c->rd) >= c->srv->cfg.head_max) {
-        /* A pipelined request waits in the socket until this answer is out. */
-        c->rx_paused = 1;
-        lws_rx_flow_control(c->wsi, 0);
-    }
-    process(c);
-    return 0;
+    s->active--;
 }
 
-static int on_writeable(struct hw_http_conn *c)
+void hw_http_server_closed(struct hw_http_server *s)
 {
-    if (c->killed)
-        return -1;
-    if (hw_http_answer_write(&c->ans, c->wsi))
-        return -1;
-    if (c->credit_owed && hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
-        size_t n = c->credit_owed;
-
-        c->credit_owed = 0;
-        if (c->srv->cb.on_drain)
-            c->srv->cb.on_drain(c, n);
-    }
-    /* Done once lws has passed on every byte: until then the stall timer runs. */
-    if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans) ||
-        c->ans.inflight)
-        return 0;
-    if (c->ans.close_after || !c->keep_alive)
-        return lws_raw_transaction_completed(c->wsi);
-    /* The kernel may still hold the answer for a peer that does not read: keep watching. */
-    hw_http_answer_unacked_start(&c->ans, c->wsi);
-    next_request(c);
-    process(c);
-    return 0;
-}
-
-static void on_close(struct hw_http_conn *c)
-{
-    struct hw_http_server *s = c->srv;
-
-    if (!c->killed) {
-        take_back(c, "the peer went away");
-        s->active--;
-    }
-    unlist(c);
-    lws_sul_cancel(&c->timer);
-    release_body(c);
-    if (s->cb.on_close)
-        s->cb.on_close(c);
-    hw_http_reader_cleanup(&c->rd);
-    hw_http_answer_cleanup(&c->ans);
     s->stats.connections--;
-    free(c);
+}
+
+void hw_http_server_count_error(struct hw_http_server *s, enum hw_errc e)
+{
+    s->stats.errors[e]++;
+}
+
+void hw_http_server_count_shed(struct hw_http_server *s)
+{
+    s->stats.shed++;
+}
+
+const struct hw_http_server_stats *hw_http_server_stats(struct hw_http_server *s)
+{
+    s->stats.held_bytes = s->readers.held;
+    return &s->stats;
 }
 
 static int server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -745,15 +120,15 @@ static int server_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
     switch (reason) {
     case LWS_CALLBACK_RAW_ADOPT:
-        return p && p->user ? on_adopt(wsi, p->user) : -1;
+        return p && p->user ? hw_http_conn_adopt(p->user, wsi) : -1;
     case LWS_CALLBACK_RAW_RX:
-        return c ? on_rx(c, in, len) : -1;
+        return c ? hw_http_conn_rx(c, in, len) : -1;
     case LWS_CALLBACK_RAW_WRITEABLE:
-        return c ? on_writeable(c) : 0;
+        return c ? hw_http_conn_writeable(c) : 0;
     case LWS_CALLBACK_RAW_CLOSE:
         if (c) {
             lws_set_opaque_user_data(wsi, NULL);
-            on_close(c);
+            hw_http_conn_closed(c);
         }
         return 0;
     default:

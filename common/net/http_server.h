@@ -113,7 +113,7 @@ void hw_http_server_free(struct hw_http_server *s);
 void hw_http_server_protocol(struct hw_http_server *s, struct lws_protocols *p);
 
 void *hw_http_server_user(const struct hw_http_server *s);
-const struct hw_http_server_stats *hw_http_server_stats(const struct hw_http_server *s);
+const struct hw_http_server_stats *hw_http_server_stats(struct hw_http_server *s);
 
 /* Accessors on a connection. */
 struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c);
