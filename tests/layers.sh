@@ -28,7 +28,7 @@ done
 for pair in store/store_backend.h store/store_mysql.h store/store_mysql_row.h \
             store/store_sqlite.h store/store_queue.h store/store_schema.h \
             sig/sig_source.h sig/sig_providers.h sig/sig_twilio.h \
-            net/http_reader.h net/http_answer.h; do
+            net/http_reader.h net/http_answer.h net/http_conn.h net/http_pace.h; do
     owner=${pair%%/*}
     name=${pair#*/}
     for hit in $(grep -rn --include='*.[ch]' "#include \"\(.*/\)\?$name\"" \
