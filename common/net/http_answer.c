@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 
 #include "core/err.h"
+#include "http/limits.h"
 
 /* One lws_write at most this large: lws copies what the kernel does not take. */
 #define WRITE_CHUNK (256 * 1024)
@@ -31,6 +32,7 @@ void hw_http_answer_next(struct hw_http_answer *a)
 {
     a->started = a->written = a->done = a->chunked = a->close_after = 0;
     a->mark = 0;
+    a->written_bytes = 0;
     a->left = 0;
     a->status = 0;
 }
@@ -236,6 +238,7 @@ int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
     if (lws_write(wsi, (unsigned char *)hw_buf_head(&a->out), n, LWS_WRITE_RAW) < 0)
         return -1;
     hw_buf_consume(&a->out, n);
+    a->written_bytes += n;
     a->unacked = 0; /* a new answer is moving: the writes measure progress again */
     if (lws_partial_buffered(wsi))
         a->inflight = n; /* the kernel did not take it all: no progress until lws has */
@@ -265,6 +268,8 @@ static int outq(struct lws *wsi)
 
 void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi)
 {
+    if (a->written_bytes < HW_OUT_LOW)
+        return;
     a->unacked = outq(wsi);
     a->unacked_at = lws_now_usecs();
 }

@@ -20,6 +20,7 @@ struct hw_http_answer {
     struct hw_buf out;
     uint64_t left;          /* body bytes the answer still owes, or HW_HTTP_LEN_UNKNOWN */
     size_t mark;            /* bytes queued before the answer's head and not yet written */
+    size_t written_bytes;   /* of this exchange, handed to lws */
     size_t inflight;        /* bytes handed to lws that it had not sent on yet */
     lws_usec_t progress_at; /* when bytes last left for the socket */
     int unacked;            /* bytes of a finished answer the peer has not acknowledged */
@@ -86,8 +87,10 @@ int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi);
 /*
  * After an answer has been handed over whole: starts watching the bytes the
  * kernel still holds for the peer (a peer that never reads leaves them
- * there). hw_http_answer_unacked_check() returns 1 when they have not
- * shrunk for stall_us, 0 while they move or once they are gone.
+ * there). Only answers of HW_OUT_LOW bytes or more are watched: a smaller
+ * one is bounded by the idle time, and the check costs a system call.
+ * hw_http_answer_unacked_check() returns 1 when they have not shrunk for stall_us, 0 while they
+ * move or once they are gone.
  */
 void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi);
 int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us);
