@@ -1,7 +1,10 @@
 /*
  * The HTTP server connection on its own: a test program with its own lws
  * context serves a small app on loopback and talks to it over plain
- * sockets (no relay, no agent). Every wait polls with a deadline.
+ * sockets (no relay, no agent): keep-alive, pipelining, HEAD, peers that
+ * vanish, late and timed-out answers, head and body deadlines, lying
+ * streamed answers, shedding, peers that never read, Expect and the
+ * header-line limit. Every wait polls with a deadline.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include "check.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "http/limits.h"
 #include "net/http_server.h"
 
 /* The app's side: what it saw, and the exchange it holds for a later answer. */
@@ -628,6 +632,42 @@ static void test_expect_continue(void)
     rig_stop(&g);
 }
 
+/* HW_HEADERS_ACCEPTED header lines are served; one more gets 431 and the close. */
+static void test_header_lines(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    static char req[16384], buf[4096];
+    int eof;
+
+    hw_http_server_config_defaults(&cfg);
+    rig_start(&g, &cfg);
+    for (int n = HW_HEADERS_ACCEPTED; n <= HW_HEADERS_ACCEPTED + 1; n++) {
+        size_t len = (size_t)snprintf(req, sizeof(req), "GET /echo HTTP/1.1\r\nHost: x\r\n");
+        int fd = client(&g);
+
+        for (int i = 1; i < n; i++)
+            len += (size_t)snprintf(req + len, sizeof(req) - len, "X-Line-%d: %d\r\n", i, i);
+        snprintf(req + len, sizeof(req) - len, "\r\n");
+        memset(buf, 0, sizeof(buf));
+        send_str(fd, req);
+        if (n == HW_HEADERS_ACCEPTED) {
+            CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\n", 2000, &eof));
+            CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        } else {
+            recv_to_eof(&g, fd, buf, sizeof(buf), 2000, &eof);
+            CHECK(eof);
+            CHECK(strncmp(buf, "HTTP/1.1 431 ", 13) == 0);
+            CHECK(strstr(buf, "Hookwire-Error: HW_HEADERS_TOO_LARGE\r\n"));
+        }
+        close(fd);
+    }
+    CHECK_EQ(app.requests, 1);
+    CHECK_EQ(hw_http_server_stats(g.srv)->errors[HW_ERRC_HEADERS_TOO_LARGE], 1);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 int main(void)
 {
     hw_log_init("test");
@@ -642,5 +682,6 @@ int main(void)
     RUN(test_shed_stalled);
     RUN(test_peer_not_reading);
     RUN(test_expect_continue);
+    RUN(test_header_lines);
     return 0;
 }
