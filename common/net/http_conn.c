@@ -398,8 +398,9 @@ static void arm_timer(struct hw_http_conn *c)
         at = now + (lws_usec_t)cfg->body_stall_ms * 1000; /* the rate floor is checked again */
     if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
         at = now + stall; /* closing after the answer: lws does it; the watch below may not */
-    if (c->ans.unacked && c->ans.unacked_at + stall < at)
-        at = c->ans.unacked_at + stall;
+    /* Sampled four times a period, so a queue that stopped shrinking is seen in time. */
+    if (c->ans.unacked && now + stall / 4 < at)
+        at = now + stall / 4;
     lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1000);
 }
 

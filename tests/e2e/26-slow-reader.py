@@ -3,8 +3,10 @@
 
 The answer timeout counts only bytes that leave for the sender: bytes that merely
 reached a buffer (the relay's, lws's or the kernel's) are not progress. An answer of
-2 MiB, which the kernel's buffers can swallow whole, and one of 64 MiB, which they
-cannot, are both cut within --response-timeout plus a small margin, measured.
+2 MiB and one of 64 MiB, which the buffers ahead of a small receive window cannot hold,
+cannot, are both cut within --response-timeout plus a small margin, measured; so is
+one of 300 KiB, which sits whole in the kernel's send queue (the relay watches that
+queue shrink).
 """
 
 import socket
@@ -18,7 +20,7 @@ MARGIN = 2.0
 
 
 def case_sender_never_reads(env):
-    sizes = {"/two-mib": 2 << 20, "/sixty-four-mib": 64 << 20}
+    sizes = {"/swallowed": 300 << 10, "/two-mib": 2 << 20, "/sixty-four-mib": 64 << 20}
     bodies = {t: b"a" * n for t, n in sizes.items()}
 
     def handle(req):
