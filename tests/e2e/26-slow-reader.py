@@ -4,7 +4,7 @@
 The answer timeout counts only bytes that leave for the sender: bytes that merely
 reached a buffer (the relay's, lws's or the kernel's) are not progress. An answer of
 2 MiB and one of 64 MiB, which the buffers ahead of a small receive window cannot hold,
-cannot, are both cut within --response-timeout plus a small margin, measured; so is
+are both cut within --response-timeout plus a small margin, measured; so is
 one of 300 KiB, which sits whole in the kernel's send queue (the relay watches that
 queue shrink).
 """
