@@ -75,12 +75,12 @@ def case_slowloris_with_legit_load(env):
         check_eq(len(results), 200, "every legitimate sender finished")
         ok = sum(1 for s in results if s == 200)
         got = sum(1 for r in target.requests if r.target == "/legit")
-        print("      legit: %d/200 answered 200, %d reached the app, %d shed" % (
-            ok, got, relay.metric("hookwire_relay_shed_total")))
+        shed = relay.metric("hookwire_relay_shed_total") or 0
+        print("      legit: %d/200 answered 200, %d reached the app, %d shed" % (ok, got, shed))
         check(ok >= 198, "at least 99% of legitimate webhooks answered",
               "%d of 200; others: %r" % (ok, [s for s in results if s != 200][:5]))
         check(got >= 198, "at least 99% reached the app", "%d" % got)
-        check(relay.metric("hookwire_relay_shed_total") >= 1, "stalled connections were shed")
+        check(shed >= 1, "stalled connections were shed")
     finally:
         for s in socks:
             s.close()
