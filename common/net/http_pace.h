@@ -20,9 +20,18 @@ struct hw_http_pace {
     unsigned listed : 1, in_head : 1;
 };
 
-/* Every connection's phase, oldest first, and the held bytes in all. */
-struct hw_http_readers {
+/* A list of phases, oldest first. */
+struct hw_http_pace_list {
     struct hw_http_pace *oldest, *newest;
+};
+
+/*
+ * Every reading connection: those in a head (or idle before one) and those
+ * in a body apart, each oldest first, so the body readers that hold bytes
+ * are found however many heads are open; and the held bytes in all.
+ */
+struct hw_http_readers {
+    struct hw_http_pace_list heads, bodies;
     uint64_t held;
 };
 
@@ -59,10 +68,11 @@ int hw_http_pace_body_too_slow(const struct hw_http_pace *p, int64_t now, int64_
                                unsigned min_rate);
 
 /*
- * The reader to shed to make room, among the oldest few: one silent for
- * quiet_us, or whose head has taken four times that (a head is small: one
- * still trickling in is slow). holding: only readers that hold body bytes.
- * Never self. Returns NULL when none qualifies.
+ * The reader to shed to make room, among the oldest few of each list: one
+ * silent for quiet_us, or whose head has taken four times that (a head is
+ * small: one still trickling in is slow); of a head and a body that both
+ * qualify, the one quiet longer. holding: only body readers that hold
+ * bytes. Never self. Returns NULL when none qualifies.
  */
 struct hw_http_pace *hw_http_pace_pick(const struct hw_http_readers *rs,
                                        const struct hw_http_pace *self, int holding, int64_t now,

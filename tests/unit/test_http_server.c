@@ -557,6 +557,53 @@ static void test_shed_stalled(void)
     rig_stop(&g);
 }
 
+static int holds_15(struct rig *g)
+{
+    return hw_http_server_stats(g->srv)->held_bytes == 15;
+}
+
+/* A stalled body is found for shedding however many heads opened before it. */
+static void test_shed_body_behind_heads(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    char buf[4096] = "";
+    int heads[100], body, fd, eof;
+    long long until;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.max_held = 20;
+    cfg.shed_after_ms = 100;
+    rig_start(&g, &cfg);
+    for (int i = 0; i < 100; i++) {
+        heads[i] = client(&g);
+        send_str(heads[i], "POST /echo HTTP/1.1\r\nHo");
+    }
+    until = now_ms() + 100;
+    while (now_ms() < until)
+        turn(&g, -1);
+    body = client(&g);
+    send_str(body, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                   "012345678901234");
+    CHECK(run_until(&g, holds_15, 2000));
+    until = now_ms() + 200;
+    while (now_ms() < until)
+        turn(&g, -1);
+    fd = client(&g);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\n0123456789", 2000, &eof));
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK_EQ(hw_http_server_stats(g.srv)->shed, 1);
+    recv_to_eof(&g, body, buf, sizeof(buf), 2000, &eof);
+    CHECK(eof);
+    close(body);
+    close(fd);
+    for (int i = 0; i < 100; i++)
+        close(heads[i]);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 /*
  * A peer that never reads: the answer is cut once its bytes stop leaving,
  * whether it fits in the kernel's buffers (1 MiB) or not (16 MiB).
@@ -680,6 +727,7 @@ int main(void)
     RUN(test_body_stall);
     RUN(test_lying_length);
     RUN(test_shed_stalled);
+    RUN(test_shed_body_behind_heads);
     RUN(test_peer_not_reading);
     RUN(test_expect_continue);
     RUN(test_header_lines);
