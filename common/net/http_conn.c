@@ -392,10 +392,9 @@ static void arm_timer(struct hw_http_conn *c)
     lws_usec_t now = lws_now_usecs(), stall = (lws_usec_t)cfg->answer_stall_ms * 1000;
     lws_usec_t at = state_due(c);
 
-    if (c->state == ST_BODY && at > now + (lws_usec_t)cfg->body_stall_ms * 1000)
-        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
+    /* A body is looked at once a stall period at least: the rate floor is checked each time. */
     if (c->state == ST_BODY && at <= now)
-        at = now + (lws_usec_t)cfg->body_stall_ms * 1000; /* the rate floor is checked again */
+        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
     if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
         at = now + stall; /* closing after the answer: lws does it; the watch below may not */
     /* Sampled four times a period, so a queue that stopped shrinking is seen in time. */
@@ -497,8 +496,8 @@ int hw_http_conn_stream_end(struct hw_http_conn *c)
 
 void hw_http_conn_stream_abort(struct hw_http_conn *c, enum hw_errc e, const char *why)
 {
-    if (c->killed)
-        return;
+    if (c->killed || !c->program_holds)
+        return; /* the server ended the exchange already */
     c->program_holds = 0;
     c->credit_owed = 0;
     if (c->state != ST_RESPONSE) {
@@ -550,11 +549,11 @@ int hw_http_conn_adopt(struct hw_http_server *s, struct lws *wsi)
 int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
 {
     enum hw_errc e;
+    lws_usec_t now;
 
     if (c->killed || (c->state == ST_RESPONSE && c->ans.close_after))
         return 0; /* answering and closing: the rest is ignored */
-    lws_usec_t now = lws_now_usecs();
-
+    now = lws_now_usecs();
     hw_http_pace_rx(&c->pace, now);
     if (c->state == ST_HEAD && c->idle) {
         c->idle = 0; /* the next head has begun: its deadline runs from here */

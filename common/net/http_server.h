@@ -187,7 +187,8 @@ int hw_http_conn_stream_end(struct hw_http_conn *c);
  * The producer of a streamed answer failed with e: if no byte of the answer
  * has left yet it is replaced by the error answer (the connection closes
  * after it); otherwise the connection is closed, cutting the answer short.
- * Also valid before stream_begin (then the same as hw_http_conn_error()).
+ * Also valid before stream_begin (then the same as hw_http_conn_error()),
+ * and a no-op once the exchange is no longer the program's.
  */
 void hw_http_conn_stream_abort(struct hw_http_conn *c, enum hw_errc e, const char *why);
 
