@@ -103,7 +103,29 @@ static int respond_error(struct lws *wsi, enum hw_errc e)
     return write_whole(wsi, &b);
 }
 
-/* Lets only /tunnel upgrades with a valid token through. */
+/*
+ * Whether the upgrade asks for exactly the tunnel's subprotocol: without it
+ * lws would bind the WebSocket to this vhost's first protocol, an orphan
+ * that no agent code serves.
+ */
+static int offers_tunnel_protocol(struct lws *wsi)
+{
+    char v[64];
+    int n = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_PROTOCOL);
+    const char *p = v, *end;
+
+    if (n <= 0)
+        return 0;
+    end = v + n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return (size_t)(end - p) == strlen(relay_tunnel_protocol.name) &&
+           memcmp(p, relay_tunnel_protocol.name, (size_t)(end - p)) == 0;
+}
+
+/* Lets only /tunnel upgrades for the tunnel's subprotocol with a valid token through. */
 static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
 {
     char uri[64], channel[64];
@@ -112,6 +134,11 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
 
     if (strcmp(kind, "websocket") != 0 || n != 7 || strcmp(uri, "/tunnel") != 0) {
         respond_error(wsi, HW_ERRC_NOT_FOUND);
+        return 1;
+    }
+    if (!offers_tunnel_protocol(wsi)) {
+        r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
+        respond_error(wsi, HW_ERRC_BAD_REQUEST);
         return 1;
     }
     rc = relay_tunnel_authenticate(r, wsi, channel);

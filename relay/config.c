@@ -27,6 +27,8 @@ const struct hw_opt relay_options[] = {
     OPT("max-body", "SIZE", "25M", "largest webhook body accepted", HW_OPT_SIZE, max_body),
     OPT("response-timeout", "DURATION", "10s", "longest wait for the local app's answer",
         HW_OPT_DURATION, response_timeout_ms),
+    OPT("head-timeout", "DURATION", "10s", "longest time a request head may take to arrive",
+        HW_OPT_DURATION, head_timeout_ms),
     OPT("offline", "MODE", "reject", "with no agent connected: reject (503 + Retry-After)",
         HW_OPT_STR, offline),
     OPT("heartbeat", "DURATION", "10s", "tunnel ping interval; dead after two without traffic",
@@ -63,8 +65,10 @@ static int check(struct relay_config *cfg)
         fprintf(stderr, "--tls-cert and --tls-key go together\n");
         return -1;
     }
-    if (cfg->heartbeat_ms < 100 || cfg->response_timeout_ms < 1 || cfg->max_streams < 1) {
-        fprintf(stderr, "--heartbeat, --response-timeout and --max-streams must be positive\n");
+    if (cfg->heartbeat_ms < 100 || cfg->response_timeout_ms < 1 || cfg->head_timeout_ms < 1 ||
+        cfg->max_streams < 1) {
+        fprintf(stderr, "--heartbeat, --response-timeout, --head-timeout and --max-streams must "
+                        "be positive\n");
         return -1;
     }
     if (hw_log_set_level(cfg->log_level) || hw_log_set_format(cfg->log_format)) {

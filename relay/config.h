@@ -18,6 +18,7 @@ struct relay_config {
     char *tls_key;
     size_t max_body;
     unsigned response_timeout_ms;
+    unsigned head_timeout_ms;
     char *offline;
     unsigned heartbeat_ms;
     unsigned max_streams;

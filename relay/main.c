@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "channels.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "edge.h"
+#include "ingress.h"
+#include "net/http_server.h"
 #include "net/lwslog.h"
 #include "relay.h"
 #include "server.h"
@@ -51,6 +54,29 @@ static char *public_base(const struct relay_config *cfg)
     while (n && s[n - 1] == '/')
         s[--n] = '\0';
     return s;
+}
+
+/*
+ * Each public connection is a descriptor: lift the soft limit to the hard
+ * one so --max-connections (10,000 by default) fits. lws sizes its tables
+ * from the limit, so this runs before the context is created.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            HW_INFO("open files limit raised from %llu to %llu", (unsigned long long)was,
+                    (unsigned long long)rl.rlim_cur);
+    } else {
+        HW_INFO("open files limit %llu", (unsigned long long)rl.rlim_cur);
+    }
 }
 
 int main(int argc, char **argv)
@@ -93,7 +119,9 @@ int main(int argc, char **argv)
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
-    if (!r.tokens || relay_server_start(&r))
+    r.ingress = relay_ingress_new(&r);
+    raise_fd_limit();
+    if (!r.tokens || !r.ingress || relay_server_start(&r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));
@@ -111,6 +139,7 @@ int main(int argc, char **argv)
 out:
     loop_context = NULL;
     relay_server_stop(&r);
+    hw_http_server_free(r.ingress);
     relay_tokens_free(r.tokens);
     hw_store_close(r.store);
     relay_channels_free(r.channels);

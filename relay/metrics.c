@@ -6,6 +6,7 @@
 
 #include "channels.h"
 #include "core/err.h"
+#include "net/http_server.h"
 #include "relay.h"
 #include "tunnel.h"
 #include "tunnel/mux.h"
@@ -31,6 +32,7 @@ static void render_channel(void *arg, const char *name, struct relay_agent *a)
 int relay_metrics_render(struct relay *r, struct hw_buf *out)
 {
     const struct relay_metrics *m = &r->metrics;
+    const struct hw_http_server_stats *ps = hw_http_server_stats(r->ingress);
     int err = 0;
 
     err |= hw_buf_printf(out,
@@ -44,7 +46,7 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
     err |= hw_buf_printf(out, "# TYPE hookwire_relay_errors_total counter\n");
     for (int e = 0; e < HW_ERRC_COUNT; e++)
         err |= hw_buf_printf(out, "hookwire_relay_errors_total{code=\"%s\"} %llu\n",
-                             hw_errc_name(e), (unsigned long long)m->errors[e]);
+                             hw_errc_name(e), (unsigned long long)(m->errors[e] + ps->errors[e]));
     err |= hw_buf_printf(
         out,
         "# TYPE hookwire_relay_agent_connects_total counter\n"
@@ -59,13 +61,15 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         "hookwire_relay_public_connections %llu\n"
         "# TYPE hookwire_relay_held_bytes gauge\n"
         "hookwire_relay_held_bytes %llu\n"
+        "# TYPE hookwire_relay_shed_total counter\n"
+        "hookwire_relay_shed_total %llu\n"
         "# TYPE hookwire_relay_agents_connected gauge\n"
         "hookwire_relay_agents_connected %zu\n"
         "# TYPE hookwire_relay_channel_connected gauge\n",
         (unsigned long long)m->agent_connects, (unsigned long long)m->agent_rejected,
         (unsigned long long)m->protocol_errors, (unsigned long long)m->heartbeat_timeouts,
-        (unsigned long long)m->public_connections, (unsigned long long)m->held_bytes,
-        relay_channels_count(r->channels));
+        (unsigned long long)ps->connections, (unsigned long long)ps->held_bytes,
+        (unsigned long long)ps->shed, relay_channels_count(r->channels));
     struct render rd = { out, 0 };
 
     relay_channels_foreach(r->channels, render_channel, &rd);

@@ -20,11 +20,12 @@ struct relay_metrics {
     uint64_t agent_rejected;  /* tunnel upgrades refused (token) */
     uint64_t protocol_errors; /* tunnels closed for breaking the protocol */
     uint64_t heartbeat_timeouts;
-    uint64_t public_connections; /* open now */
-    uint64_t held_bytes;         /* request body bytes held now (--max-held) */
 };
 
-/* Appends the Prometheus exposition of all counters and gauges to out. */
+/*
+ * Appends the Prometheus exposition of all counters and gauges to out, with
+ * the public server's own (connections, held bytes, its error answers).
+ */
 int relay_metrics_render(struct relay *r, struct hw_buf *out);
 
 #endif

@@ -16,13 +16,15 @@ struct relay_tokens;
 struct hw_store;
 struct relay_channels;
 struct relay_edge;
+struct hw_http_server;
 
 struct relay {
     struct relay_config cfg;
     struct lws_context *context;
     struct lws_vhost *public_vhost;
     struct lws_vhost *tunnel_vhost;
-    struct hw_store *store; /* tokens (and, later, the offline queue) */
+    struct hw_http_server *ingress; /* the public port's HTTP server */
+    struct hw_store *store;         /* tokens (and, later, the offline queue) */
     struct relay_tokens *tokens;
     struct relay_channels *channels;
     struct relay_edge *edge; /* [channel NAME] signature checks */

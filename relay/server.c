@@ -12,10 +12,11 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "ingress.h"
+#include "net/http_server.h"
 #include "relay.h"
 #include "tunnel.h"
 
-/* lws takes NULL-terminated arrays; the entries live in ingress.c, api.c and tunnel.c. */
+/* lws takes NULL-terminated arrays; the entries come from the HTTP server, api.c and tunnel.c. */
 static struct lws_protocols ingress_list[2];
 static struct lws_protocols tunnel_list[3];
 
@@ -60,7 +61,7 @@ int relay_server_start(struct relay *r)
 {
     struct lws_context_creation_info info;
 
-    ingress_list[0] = relay_ingress_protocol;
+    hw_http_server_protocol(r->ingress, &ingress_list[0]);
     tunnel_list[0] = relay_api_protocol;
     tunnel_list[1] = relay_tunnel_protocol;
     memset(&info, 0, sizeof(info));

@@ -8,7 +8,7 @@
  */
 struct relay;
 
-/* Returns 0, or an error already printed to stderr. */
+/* r->ingress must exist. Returns 0, or an error already printed to stderr. */
 int relay_server_start(struct relay *r);
 
 /* Destroys the context (closing every connection). */

@@ -27,6 +27,7 @@ static const struct {
     [HW_ERRC_AGENT_OFFLINE] = { "HW_AGENT_OFFLINE", 503, "no agent is connected" },
     [HW_ERRC_STORE_UNAVAILABLE] = { "HW_STORE_UNAVAILABLE", 503, "storage is unavailable" },
     [HW_ERRC_LOCAL_TIMEOUT] = { "HW_LOCAL_TIMEOUT", 504, "the local app did not answer in time" },
+    [HW_ERRC_REQUEST_TIMEOUT] = { "HW_REQUEST_TIMEOUT", 408, "the request did not arrive in time" },
 };
 
 const char *hw_errc_name(enum hw_errc e)
@@ -68,6 +69,8 @@ const char *hw_http_reason(int status)
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
     case 413:
         return "Content Too Large";
     case 429:

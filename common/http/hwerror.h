@@ -24,6 +24,7 @@ enum hw_errc {
     HW_ERRC_AGENT_OFFLINE,      /* 503 no agent connected */
     HW_ERRC_STORE_UNAVAILABLE,  /* 503 the store (database) cannot be reached */
     HW_ERRC_LOCAL_TIMEOUT,      /* 504 the local app did not answer in time */
+    HW_ERRC_REQUEST_TIMEOUT,    /* 408 the request did not arrive in time */
     HW_ERRC_COUNT
 };
 

@@ -32,4 +32,20 @@
 /* A request whose bytes fit the head plus this much is kept for one resend. */
 #define HW_REPLAY_MAX (64 * 1024)
 
+/*
+ * Time limits of a server connection, so a slow sender cannot hold a slot
+ * for long: a head must arrive whole within HW_HEAD_TIMEOUT_MS of its first
+ * byte (of the connection, for the first), a body must not pause for
+ * HW_BODY_STALL_MS nor average under HW_BODY_MIN_RATE bytes/s once that
+ * long has passed; a kept-alive connection may idle HW_IDLE_TIMEOUT_MS
+ * between requests. A reader silent for HW_SHED_AFTER_MS (or a head taking
+ * four times that) may be closed to make room for a newcomer when
+ * connections or held bytes run short.
+ */
+#define HW_HEAD_TIMEOUT_MS 10000
+#define HW_BODY_STALL_MS   10000
+#define HW_BODY_MIN_RATE   1024
+#define HW_IDLE_TIMEOUT_MS 60000
+#define HW_SHED_AFTER_MS   250
+
 #endif

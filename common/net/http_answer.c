@@ -1,0 +1,291 @@
+/*
+ * The answer side of a server connection: whole answers, hookwire's error
+ * answers and streamed answers, whose framing the server vouches for before
+ * a byte goes out; and the writer, which counts progress only when lws has
+ * passed bytes to the kernel. Owns struct hw_http_answer. Service thread only.
+ */
+#include "http_answer.h"
+
+#include <linux/sockios.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "core/err.h"
+#include "http/limits.h"
+
+/* One lws_write at most this large: lws copies what the kernel does not take. */
+#define WRITE_CHUNK (256 * 1024)
+
+void hw_http_answer_init(struct hw_http_answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    hw_buf_init(&a->out, (size_t)-1);
+}
+
+void hw_http_answer_cleanup(struct hw_http_answer *a)
+{
+    hw_buf_cleanup(&a->out);
+}
+
+void hw_http_answer_next(struct hw_http_answer *a)
+{
+    a->started = a->written = a->done = a->chunked = a->close_after = 0;
+    a->mark = 0;
+    a->written_bytes = 0;
+    a->left = 0;
+    a->status = 0;
+}
+
+int hw_http_answer_continue(struct hw_http_answer *a)
+{
+    return hw_buf_puts(&a->out, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+static int is_head(const struct hw_http_head *req)
+{
+    return req && req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+}
+
+static void queued(struct hw_http_answer *a, size_t mark, int status, int keep_alive)
+{
+    a->mark = mark;
+    a->status = status;
+    a->started = 1;
+    a->close_after |= !keep_alive;
+    a->progress_at = lws_now_usecs();
+}
+
+int hw_http_answer_whole(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
+                         int status, const char *reason, const char *headers, size_t headers_len,
+                         const void *body, size_t body_len)
+{
+    size_t mark = hw_buf_size(&a->out);
+    int no_body = is_head(req) || status == 204 || status == 304;
+    int err;
+
+    err = hw_buf_printf(&a->out, "HTTP/1.1 %d %s\r\n", status,
+                        reason ? reason : hw_http_reason(status));
+    err = err ? err : hw_buf_append(&a->out, headers, headers_len);
+    if (!err && status != 204 && status != 304)
+        err = hw_buf_printf(&a->out, "Content-Length: %zu\r\n", body_len);
+    err = err ? err : hw_buf_puts(&a->out, keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
+    if (!err && !no_body)
+        err = hw_buf_append(&a->out, body, body_len);
+    if (err) {
+        hw_buf_truncate(&a->out, mark);
+        return err;
+    }
+    queued(a, mark, status, keep_alive);
+    a->done = 1;
+    return 0;
+}
+
+int hw_http_answer_error(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
+                         enum hw_errc e, const char *extra)
+{
+    size_t mark = hw_buf_size(&a->out);
+    int err = hw_error_response(&a->out, e, keep_alive, extra, is_head(req));
+
+    if (err) {
+        hw_buf_truncate(&a->out, mark);
+        return err;
+    }
+    queued(a, mark, hw_errc_status(e), keep_alive);
+    a->done = 1;
+    return 0;
+}
+
+/*
+ * The answer goes to the sender verbatim, so the server checks that it can
+ * vouch for its framing: a final status, a reason without control bytes,
+ * header lines that parse, no hop-by-hop headers, and a Content-Length
+ * that agrees with the announced body length. Returns 1 if it may pass.
+ */
+static int head_ok(const struct hw_http_head *req, const struct hw_http_answer_head *m, int no_body)
+{
+    struct hw_http_head h;
+    struct hw_buf b;
+    char method[16];
+    int ok;
+
+    if (m->status < 200 || m->status > 599)
+        return 0;
+    for (size_t i = 0; i < m->reason_len; i++) {
+        unsigned char ch = (unsigned char)m->reason[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 0;
+    }
+    snprintf(method, sizeof(method), "%.*s", (int)req->method_len, req->method);
+    hw_buf_init(&b, m->headers_len + 64);
+    ok = hw_buf_printf(&b, "HTTP/1.1 %d OK\r\n", m->status) == 0 &&
+         hw_buf_append(&b, m->headers, m->headers_len) == 0 && hw_buf_append(&b, "\r\n", 2) == 0 &&
+         hw_http_parse_response(hw_buf_head(&b), hw_buf_size(&b), method, &h) ==
+             (int)hw_buf_size(&b);
+    for (size_t i = 0; ok && i < h.nheaders; i++)
+        ok = !hw_http_is_hop_by_hop(&h, &h.headers[i]);
+    if (ok && !no_body) {
+        if (m->body_len == HW_HTTP_LEN_UNKNOWN)
+            ok = h.body == HW_BODY_CLOSE;
+        else
+            ok = h.body == HW_BODY_LENGTH && h.content_length == m->body_len;
+    }
+    hw_buf_cleanup(&b);
+    return ok;
+}
+
+int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
+                         const struct hw_http_answer_head *h)
+{
+    size_t mark = hw_buf_size(&a->out);
+    int no_body = is_head(req) || h->status == 204 || h->status == 304;
+    int chunked = 0, close_after = !keep_alive, err;
+
+    if (!head_ok(req, h, no_body))
+        return HW_EPROTO;
+    err = hw_buf_printf(&a->out, "HTTP/1.1 %d %.*s\r\n", h->status,
+                        h->reason_len ? (int)h->reason_len : (int)strlen(hw_http_reason(h->status)),
+                        h->reason_len ? h->reason : hw_http_reason(h->status));
+    err = err ? err : hw_buf_append(&a->out, h->headers, h->headers_len);
+    if (!no_body && !err && h->body_len == HW_HTTP_LEN_UNKNOWN) {
+        /* Known lengths travel in the answer's own Content-Length line. */
+        if (req->minor_version >= 1) {
+            chunked = 1;
+            err = hw_buf_puts(&a->out, "Transfer-Encoding: chunked\r\n");
+        } else {
+            close_after = 1;
+        }
+    }
+    if (!err && close_after)
+        err = hw_buf_puts(&a->out, "Connection: close\r\n");
+    err = err ? err : hw_buf_append(&a->out, "\r\n", 2);
+    if (err) {
+        hw_buf_truncate(&a->out, mark);
+        return err;
+    }
+    queued(a, mark, h->status, !close_after);
+    a->chunked = (unsigned)chunked;
+    a->left = no_body ? 0 : h->body_len;
+    return 0;
+}
+
+/* The answer broke its framing: what was valid goes out, then the connection closes. */
+static int cut(struct hw_http_answer *a)
+{
+    a->done = 1;
+    a->close_after = 1;
+    return HW_EPROTO;
+}
+
+int hw_http_answer_data(struct hw_http_answer *a, const void *p, size_t n)
+{
+    int err = 0;
+
+    if (a->left != HW_HTTP_LEN_UNKNOWN) {
+        if (n > a->left) {
+            err = hw_buf_append(&a->out, p, (size_t)a->left);
+            a->left = 0;
+            return err ? err : cut(a);
+        }
+        a->left -= n;
+    }
+    if (!n)
+        return 0;
+    if (a->chunked)
+        err = hw_buf_printf(&a->out, "%zx\r\n", n);
+    err = err ? err : hw_buf_append(&a->out, p, n);
+    if (!err && a->chunked)
+        err = hw_buf_append(&a->out, "\r\n", 2);
+    return err;
+}
+
+int hw_http_answer_end(struct hw_http_answer *a)
+{
+    if (a->left != HW_HTTP_LEN_UNKNOWN && a->left > 0)
+        return cut(a);
+    if (a->chunked && hw_buf_puts(&a->out, "0\r\n\r\n"))
+        return HW_ENOMEM;
+    a->done = 1;
+    return 0;
+}
+
+int hw_http_answer_retract(struct hw_http_answer *a)
+{
+    if (!a->started || a->written || a->done)
+        return 0;
+    hw_buf_truncate(&a->out, a->mark);
+    a->started = a->chunked = 0;
+    a->close_after = 1; /* the exchange broke: start the next one afresh */
+    return 1;
+}
+
+int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
+{
+    size_t n = hw_buf_size(&a->out);
+
+    /*
+     * lws calls WRITEABLE only once it has passed on what it kept from the
+     * last write: those bytes have reached the kernel now.
+     */
+    if (a->inflight && !lws_partial_buffered(wsi)) {
+        a->inflight = 0;
+        a->progress_at = lws_now_usecs();
+    }
+    if (!n)
+        return 0;
+    if (n > WRITE_CHUNK)
+        n = WRITE_CHUNK;
+    if (lws_write(wsi, (unsigned char *)hw_buf_head(&a->out), n, LWS_WRITE_RAW) < 0)
+        return -1;
+    hw_buf_consume(&a->out, n);
+    a->written_bytes += n;
+    a->unacked = 0; /* a new answer is moving: the writes measure progress again */
+    if (lws_partial_buffered(wsi))
+        a->inflight = n; /* the kernel did not take it all: no progress until lws has */
+    else
+        a->progress_at = lws_now_usecs();
+    if (a->started && !a->written) {
+        if (n > a->mark)
+            a->written = 1;
+        else
+            a->mark -= n;
+    }
+    /* Also once lws has passed on what it kept, to learn that it did. */
+    if (hw_buf_size(&a->out) || a->inflight)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Bytes in the socket's send queue: not yet sent, or sent and not acknowledged. */
+static int outq(struct lws *wsi)
+{
+    int n = 0;
+
+    if (ioctl(lws_get_socket_fd(wsi), SIOCOUTQ, &n) < 0)
+        return 0;
+    return n;
+}
+
+void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi)
+{
+    if (a->written_bytes < HW_OUT_LOW)
+        return;
+    a->unacked = outq(wsi);
+    a->unacked_at = lws_now_usecs();
+}
+
+int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us)
+{
+    lws_usec_t now = lws_now_usecs();
+    int n;
+
+    if (!a->unacked)
+        return 0;
+    n = outq(wsi);
+    if (n < a->unacked) {
+        a->unacked = n;
+        a->unacked_at = now;
+        return 0;
+    }
+    return now - a->unacked_at >= stall_us;
+}

@@ -1,0 +1,637 @@
+/*
+ * One HTTP/1.1 server connection on an lws raw socket: its state machine
+ * (head, body, waiting for the program, answering), its one timer (head
+ * deadline, body stall and rate floor, idle, answer wait and stall), the
+ * held-bytes budget and shedding as they apply to it, and the calls a
+ * program answers with. Owns struct hw_http_conn; its request side, answer
+ * side and reading pace live in http_reader.c, http_answer.c, http_pace.c.
+ * Service thread only.
+ */
+#include "http_conn.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/limits.h"
+#include "http_answer.h"
+#include "http_pace.h"
+#include "http_reader.h"
+#include "http_server.h"
+
+enum conn_state {
+    ST_HEAD,     /* reading a request head (or idle before one) */
+    ST_BODY,     /* reading its body */
+    ST_WAIT,     /* complete: the program has it, no answer yet */
+    ST_RESPONSE, /* writing the answer */
+};
+
+struct hw_http_conn {
+    struct lws *wsi;
+    struct hw_http_server *srv;
+    const struct hw_http_server_config *cfg; /* the server's, cached */
+    const struct hw_http_server_callbacks *cb;
+    struct hw_http_readers *readers;
+    enum conn_state state;
+    struct hw_http_reader rd;
+    struct hw_http_answer ans;
+    struct hw_http_pace pace; /* the reading phase, in the server's readers list */
+    lws_sorted_usec_list_t timer;
+    lws_usec_t wait_due; /* when the program's answer is overdue */
+    uint64_t max_body;
+    size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
+    const char *log_id;
+    unsigned keep_alive : 1, idle : 1, rx_paused : 1, killed : 1;
+    unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
+    char peer[64];
+    alignas(max_align_t) unsigned char user[];
+};
+
+static void process(struct hw_http_conn *c);
+static void arm_timer(struct hw_http_conn *c);
+
+struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c)
+{
+    return c->srv;
+}
+
+void *hw_http_conn_user(struct hw_http_conn *c)
+{
+    return c->user;
+}
+
+const char *hw_http_conn_peer(const struct hw_http_conn *c)
+{
+    return c->peer;
+}
+
+const struct hw_http_head *hw_http_conn_head(const struct hw_http_conn *c)
+{
+    return c->rd.have_head ? &c->rd.req : NULL;
+}
+
+void hw_http_conn_set_max_body(struct hw_http_conn *c, uint64_t max)
+{
+    c->max_body = max;
+}
+
+void hw_http_conn_set_log_id(struct hw_http_conn *c, const char *id)
+{
+    c->log_id = id;
+}
+
+/* The reading phase is over (answering, waiting for the program, or closing). */
+static void unlist(struct hw_http_conn *c)
+{
+    hw_http_pace_end(c->readers, &c->pace);
+}
+
+/* Starts a reading phase now: the connection joins the readers' young end. */
+static void begin_phase(struct hw_http_conn *c, lws_usec_t now)
+{
+    hw_http_pace_begin(c->readers, &c->pace, now, c->state == ST_HEAD);
+    arm_timer(c);
+}
+
+/* The exchange no longer holds request bytes: give them back to the budget. */
+static void release_body(struct hw_http_conn *c)
+{
+    hw_http_pace_release(c->readers, &c->pace);
+}
+
+static void want_write(struct hw_http_conn *c)
+{
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Ends the program's part in the exchange, telling it when the server ended it. */
+static void take_back(struct hw_http_conn *c, const char *why)
+{
+    if (!c->program_holds)
+        return;
+    c->program_holds = 0;
+    c->credit_owed = 0;
+    if (c->cb->on_abort)
+        c->cb->on_abort(c, why);
+}
+
+/* Closes the connection now, dropping what is queued; nothing else runs on it. */
+static void kill_conn(struct hw_http_conn *c, const char *why)
+{
+    if (c->killed)
+        return;
+    HW_DEBUG("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
+             c->log_id ? c->log_id : "", why);
+    take_back(c, why);
+    c->killed = 1;
+    hw_http_server_leaving(c->srv);
+    unlist(c);
+    release_body(c);
+    lws_sul_cancel(&c->timer);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Moves to answering: the reading phase is over and the answer's stall clock runs. */
+static void answering(struct hw_http_conn *c)
+{
+    unlist(c);
+    c->state = ST_RESPONSE;
+    arm_timer(c);
+    want_write(c);
+}
+
+/*
+ * Whether request bytes remain unread: they would be taken for the next
+ * request, so an answer given now closes the connection after it. That is a
+ * head that did not parse, or a body not (fully) read.
+ */
+static int unread_request(const struct hw_http_conn *c)
+{
+    const struct hw_http_head *req = hw_http_conn_head(c);
+
+    if (c->state == ST_BODY || !req)
+        return 1;
+    return c->state == ST_HEAD && req->body != HW_BODY_NONE &&
+           !(req->body == HW_BODY_LENGTH && req->content_length == 0);
+}
+
+/* Answers with hookwire's error e, counted and logged. */
+static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+{
+    const struct hw_http_head *req = hw_http_conn_head(c);
+
+    if (unread_request(c))
+        c->keep_alive = 0;
+    if (hw_http_answer_error(&c->ans, req, c->keep_alive, e, extra)) {
+        kill_conn(c, "out of memory for the answer");
+        return;
+    }
+    hw_http_server_count_error(c->srv, e);
+    HW_INFO("conn=%s %.*s %.*s -> %d %s%s%s", c->peer, req ? (int)req->method_len : 0,
+            req ? req->method : "", req ? (int)req->target_len : 0, req ? req->target : "",
+            hw_errc_status(e), hw_errc_name(e), c->log_id ? " evt=" : "",
+            c->log_id ? c->log_id : "");
+    answering(c);
+}
+
+/*
+ * Makes room when a limit is reached: closes the reader that http_pace.c
+ * picks as stalled (a slow sender holds a slot or budget that a sending one
+ * needs). holding: only readers that hold body bytes. Returns 1 if one was
+ * closed.
+ */
+static int shed_one(struct hw_http_conn *self, int holding)
+{
+    struct hw_http_pace *p = hw_http_pace_pick(self->readers, &self->pace, holding, lws_now_usecs(),
+                                               (lws_usec_t)self->cfg->shed_after_ms * 1000);
+
+    if (!p)
+        return 0;
+    hw_http_server_count_shed(self->srv);
+    kill_conn(lws_container_of(p, struct hw_http_conn, pace), "stalled while others wait: shed");
+    return 1;
+}
+
+/*
+ * Checks that n more body bytes fit the server-wide budget, shedding
+ * stalled bodies to make room. Returns 0, or -1 after answering 429.
+ */
+static int budget(struct hw_http_conn *c, size_t n)
+{
+    while (c->readers->held + n > c->cfg->max_held) {
+        if (!shed_one(c, 1)) {
+            answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void count_body(struct hw_http_conn *c, size_t n)
+{
+    hw_http_pace_hold(c->readers, &c->pace, n);
+}
+
+/* Between exchanges: forget the request, keep unread bytes, wait idle for the next. */
+static void next_request(struct hw_http_conn *c)
+{
+    release_body(c);
+    hw_http_reader_next(&c->rd);
+    hw_http_answer_next(&c->ans);
+    c->state = ST_HEAD;
+    c->keep_alive = 1;
+    c->credit_owed = 0;
+    c->log_id = NULL;
+    c->max_body = c->cfg->max_body;
+    c->idle = !hw_http_reader_pending(&c->rd);
+    if (c->rx_paused) {
+        c->rx_paused = 0;
+        lws_rx_flow_control(c->wsi, 1);
+    }
+    begin_phase(c, lws_now_usecs());
+}
+
+/* The request is complete: the program has it now. */
+static void dispatch(struct hw_http_conn *c)
+{
+    struct hw_http_request req = {
+        .raw_head = hw_buf_head(&c->rd.head),
+        .raw_head_len = hw_buf_size(&c->rd.head),
+        .head = &c->rd.req,
+        .body = &c->rd.body,
+        .peer = c->peer,
+    };
+
+    unlist(c);
+    c->state = ST_WAIT;
+    c->program_holds = 1;
+    c->wait_due = lws_now_usecs() + (lws_usec_t)c->cfg->answer_timeout_ms * 1000;
+    arm_timer(c);
+    c->cb->on_request(c, &req);
+}
+
+/* A head is complete: checks what applies to every request, then asks the program. */
+static void on_head(struct hw_http_conn *c)
+{
+    const struct hw_http_head *h = &c->rd.req;
+    enum hw_errc e;
+
+    c->keep_alive = h->keep_alive;
+    /* RFC 9112 3.2: one Host, required in HTTP/1.1; two leave the target ambiguous. */
+    if (h->hosts > 1 || (h->minor_version == 1 && h->hosts == 0)) {
+        answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
+        return;
+    }
+    if (c->cb->on_head)
+        c->cb->on_head(c, h);
+    if (c->state != ST_HEAD || c->killed)
+        return; /* answered already */
+    if (hw_http_reader_body_start(&c->rd, c->max_body, &e)) {
+        answer_error(c, e, NULL);
+        return;
+    }
+    /* RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored. */
+    if (h->expect_continue && h->minor_version >= 1) {
+        if (hw_http_answer_continue(&c->ans)) {
+            kill_conn(c, "out of memory for the answer");
+            return;
+        }
+        want_write(c);
+    }
+    c->state = ST_BODY;
+    begin_phase(c, lws_now_usecs());
+}
+
+/* Runs the request state machine over the bytes buffered so far. */
+static void process(struct hw_http_conn *c)
+{
+    enum hw_errc e;
+    size_t added;
+    int rc;
+
+    while (!c->killed) {
+        switch (c->state) {
+        case ST_HEAD:
+            if (!hw_http_reader_pending(&c->rd))
+                return;
+            rc = hw_http_reader_head(&c->rd, &e);
+            if (rc < 0)
+                answer_error(c, e, NULL);
+            if (rc <= 0)
+                return;
+            on_head(c);
+            break;
+        case ST_BODY:
+            if (budget(c, hw_http_reader_body_want(&c->rd)))
+                return;
+            added = 0;
+            rc = hw_http_reader_body(&c->rd, &added, &e);
+            count_body(c, added);
+            if (rc < 0)
+                answer_error(c, e, NULL);
+            if (rc <= 0)
+                return;
+            dispatch(c);
+            break;
+        default:
+            return;
+        }
+    }
+}
+
+/* When the current state's limit falls due. */
+static lws_usec_t state_due(const struct hw_http_conn *c)
+{
+    const struct hw_http_server_config *cfg = c->cfg;
+
+    switch (c->state) {
+    case ST_HEAD:
+        return c->pace.start +
+               (lws_usec_t)(c->idle ? cfg->idle_timeout_ms : cfg->head_timeout_ms) * 1000;
+    case ST_BODY:
+        return hw_http_pace_moved(&c->pace) + (lws_usec_t)cfg->body_stall_ms * 1000;
+    case ST_WAIT:
+        return c->wait_due;
+    default:
+        return c->ans.progress_at + (lws_usec_t)cfg->answer_stall_ms * 1000;
+    }
+}
+
+/*
+ * The one timer. Due at the state's limit, and sooner while a finished
+ * answer's bytes wait in the kernel for a peer that may never read them.
+ */
+static void timer_cb(lws_sorted_usec_list_t *sul)
+{
+    struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, timer);
+    const struct hw_http_server_config *cfg = c->cfg;
+    lws_usec_t now = lws_now_usecs();
+
+    if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
+        HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
+        kill_conn(c, "the peer stopped reading");
+        return;
+    }
+    if (c->state == ST_BODY) {
+        if (hw_http_pace_body_too_slow(&c->pace, now, (lws_usec_t)cfg->body_stall_ms * 1000,
+                                       cfg->body_min_rate))
+            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
+        else
+            arm_timer(c);
+        return;
+    }
+    if (now < state_due(c) ||
+        (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)) {
+        arm_timer(c);
+        return;
+    }
+    switch (c->state) {
+    case ST_HEAD:
+        if (c->idle || !hw_http_reader_pending(&c->rd))
+            kill_conn(c, c->idle ? "idle" : "no request in time");
+        else
+            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
+        return;
+    case ST_WAIT:
+        take_back(c, "no answer in time");
+        answer_error(c, cfg->timeout_errc, NULL);
+        return;
+    default:
+        HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): closing",
+                c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
+        kill_conn(c, "the answer stalled");
+        return;
+    }
+}
+
+static void arm_timer(struct hw_http_conn *c)
+{
+    const struct hw_http_server_config *cfg = c->cfg;
+    lws_usec_t now = lws_now_usecs(), stall = (lws_usec_t)cfg->answer_stall_ms * 1000;
+    lws_usec_t at = state_due(c);
+
+    /* A body is looked at once a stall period at least: the rate floor is checked each time. */
+    if (c->state == ST_BODY && at <= now)
+        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
+    if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
+        at = now + stall; /* closing after the answer: lws does it; the watch below may not */
+    /* Sampled four times a period, so a queue that stopped shrinking is seen in time. */
+    if (c->ans.unacked && now + stall / 4 < at)
+        at = now + stall / 4;
+    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1000);
+}
+
+int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
+                         const char *headers, size_t headers_len, const void *body, size_t body_len)
+{
+    if (c->killed || c->state == ST_RESPONSE)
+        return HW_EINVAL;
+    c->program_holds = 0;
+    if (unread_request(c))
+        c->keep_alive = 0;
+    if (hw_http_answer_whole(&c->ans, hw_http_conn_head(c), c->keep_alive, status, reason, headers,
+                             headers_len, body, body_len)) {
+        kill_conn(c, "out of memory for the answer");
+        return HW_ENOMEM;
+    }
+    answering(c);
+    return 0;
+}
+
+int hw_http_conn_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+{
+    if (c->killed || c->state == ST_RESPONSE)
+        return HW_EINVAL;
+    c->program_holds = 0;
+    answer_error(c, e, extra);
+    return 0;
+}
+
+int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h)
+{
+    int err;
+
+    if (c->killed || c->state != ST_WAIT || !c->program_holds)
+        return HW_EINVAL;
+    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h);
+    if (err)
+        return err == HW_EPROTO ? HW_EPROTO : HW_ENOMEM;
+    answering(c);
+    return 0;
+}
+
+/* A streamed answer broke its framing: the valid part goes out, then the close. */
+static int cut(struct hw_http_conn *c, const char *why)
+{
+    HW_WARN("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
+            c->log_id ? c->log_id : "", why);
+    take_back(c, why);
+    want_write(c);
+    return HW_EPROTO;
+}
+
+int hw_http_conn_stream_data(struct hw_http_conn *c, const void *p, size_t n)
+{
+    int err;
+
+    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
+        return HW_EINVAL;
+    err = hw_http_answer_data(&c->ans, p, n);
+    if (err == HW_EPROTO)
+        return cut(c, "the answer had more body than announced");
+    if (err) {
+        kill_conn(c, "out of memory for the answer");
+        return HW_ENOMEM;
+    }
+    if (hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
+        if (c->cb->on_drain)
+            c->cb->on_drain(c, n);
+    } else {
+        c->credit_owed += n;
+    }
+    want_write(c);
+    return 0;
+}
+
+int hw_http_conn_stream_end(struct hw_http_conn *c)
+{
+    int err;
+
+    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
+        return HW_EINVAL;
+    err = hw_http_answer_end(&c->ans);
+    if (err == HW_EPROTO)
+        return cut(c, "the answer ended before its Content-Length");
+    if (err) {
+        kill_conn(c, "out of memory for the answer");
+        return HW_ENOMEM;
+    }
+    c->program_holds = 0;
+    c->credit_owed = 0;
+    want_write(c);
+    return 0;
+}
+
+void hw_http_conn_stream_abort(struct hw_http_conn *c, enum hw_errc e, const char *why)
+{
+    if (c->killed || !c->program_holds)
+        return; /* the server ended the exchange already */
+    c->program_holds = 0;
+    c->credit_owed = 0;
+    if (c->state != ST_RESPONSE) {
+        answer_error(c, e, NULL);
+        return;
+    }
+    if (!hw_http_answer_retract(&c->ans)) {
+        /* Part of the answer is out already: all that is left is to cut it short. */
+        HW_WARN("conn=%s%s%s %s midway: closing", c->peer, c->log_id ? " evt=" : "",
+                c->log_id ? c->log_id : "", why);
+        kill_conn(c, why);
+        return;
+    }
+    c->keep_alive = 0;
+    c->state = ST_WAIT; /* nothing of the answer went out: replace it */
+    answer_error(c, e, NULL);
+}
+
+int hw_http_conn_adopt(struct hw_http_server *s, struct lws *wsi)
+{
+    const struct hw_http_server_config *cfg = hw_http_server_cfg(s);
+    struct hw_http_conn *c = calloc(1, sizeof(*c) + cfg->conn_user_size);
+    int over;
+
+    if (!c)
+        return -1;
+    c->wsi = wsi;
+    c->srv = s;
+    c->cfg = cfg;
+    c->cb = hw_http_server_cb(s);
+    c->readers = hw_http_server_readers(s);
+    hw_http_reader_init(&c->rd, cfg->head_max, cfg->max_headers);
+    hw_http_answer_init(&c->ans);
+    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+    lws_set_opaque_user_data(wsi, c);
+    over = hw_http_server_opened(s);
+    next_request(c);
+    c->idle = 0; /* a new connection must send its first head within the head deadline */
+    arm_timer(c);
+    if (c->cb->on_open)
+        c->cb->on_open(c);
+    if (over && !shed_one(c, 0)) {
+        c->keep_alive = 0;
+        answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
+    }
+    return 0;
+}
+
+int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
+{
+    enum hw_errc e;
+    lws_usec_t now;
+
+    if (c->killed || (c->state == ST_RESPONSE && c->ans.close_after))
+        return 0; /* answering and closing: the rest is ignored */
+    now = lws_now_usecs();
+    hw_http_pace_rx(&c->pace, now);
+    if (c->state == ST_HEAD && c->idle) {
+        c->idle = 0; /* the next head has begun: its deadline runs from here */
+        begin_phase(c, now);
+    }
+    if (c->state == ST_BODY && c->rd.req.body == HW_BODY_LENGTH &&
+        !hw_http_reader_pending(&c->rd)) {
+        /* Fast path: body bytes go straight to the body buffer. */
+        long n;
+
+        if (budget(c, len < c->rd.body_left ? len : (size_t)c->rd.body_left))
+            return 0;
+        n = hw_http_reader_body_direct(&c->rd, in, len, &e);
+        if (n < 0) {
+            answer_error(c, e, NULL);
+            return 0;
+        }
+        count_body(c, (size_t)n);
+        in += n;
+        len -= (size_t)n;
+        if (!c->rd.body_left)
+            dispatch(c);
+    }
+    if (len && hw_http_reader_add(&c->rd, in, len)) {
+        if (c->state != ST_HEAD)
+            return -1; /* cannot happen while reading pauses at head_max */
+        answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
+        return 0;
+    }
+    if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&
+        hw_http_reader_pending(&c->rd) >= c->cfg->head_max) {
+        /* A pipelined request waits in the socket until this answer is out. */
+        c->rx_paused = 1;
+        lws_rx_flow_control(c->wsi, 0);
+    }
+    process(c);
+    return 0;
+}
+
+int hw_http_conn_writeable(struct hw_http_conn *c)
+{
+    if (c->killed)
+        return -1;
+    if (hw_http_answer_write(&c->ans, c->wsi))
+        return -1;
+    if (c->credit_owed && hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
+        size_t n = c->credit_owed;
+
+        c->credit_owed = 0;
+        if (c->cb->on_drain)
+            c->cb->on_drain(c, n);
+    }
+    /* Done once lws has passed on every byte: until then the stall timer runs. */
+    if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans) ||
+        c->ans.inflight)
+        return 0;
+    if (c->ans.close_after || !c->keep_alive)
+        return lws_raw_transaction_completed(c->wsi);
+    /* The kernel may still hold the answer for a peer that does not read: keep watching. */
+    hw_http_answer_unacked_start(&c->ans, c->wsi);
+    next_request(c);
+    process(c);
+    return 0;
+}
+
+void hw_http_conn_closed(struct hw_http_conn *c)
+{
+    if (!c->killed) {
+        take_back(c, "the peer went away");
+        hw_http_server_leaving(c->srv);
+    }
+    unlist(c);
+    lws_sul_cancel(&c->timer);
+    release_body(c);
+    if (c->cb->on_close)
+        c->cb->on_close(c);
+    hw_http_reader_cleanup(&c->rd);
+    hw_http_answer_cleanup(&c->ans);
+    hw_http_server_closed(c->srv);
+    free(c);
+}

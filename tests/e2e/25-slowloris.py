@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Slow senders cannot take the relay down for everyone.
+
+10,000 connections each holding a partial head, plus bodies stopped short that pin
+most of --max-held, while a steady legitimate load of webhooks arrives on fresh
+connections: the relay sheds the stalled connections to make room, and at least 99%
+of the legitimate webhooks reach the app. A head trickled a byte at a time is cut at
+--head-timeout with 408 (the deadline is not reset by each byte).
+"""
+
+import resource
+import socket
+import threading
+import time
+
+from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, run, wait_until)
+
+HOST = ("Host", "hooks.example.test")
+ATTACKERS = 10000
+
+
+def raise_fd_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    check(hard >= need, "this test needs %d descriptors" % need, "hard limit %d" % hard)
+
+
+def open_partial(port, data):
+    s = socket.create_connection((LOCALHOST, port), timeout=30)
+    s.sendall(data)
+    return s
+
+
+def case_slowloris_with_legit_load(env):
+    raise_fd_limit(ATTACKERS + 2000)
+    relay, target, agent = env.stack(relay_args=["--head-timeout", "120s", "--max-held", "64K"])
+    socks = []
+    try:
+        # Five bodies stopped short pin 60 KiB of the 64 KiB budget.
+        for _ in range(5):
+            socks.append(open_partial(relay.port, build_request(
+                "POST", "/t/alice/slow-body", [HOST, ("Content-Length", "12288")]) +
+                b"b" * 12287))
+        t0 = time.monotonic()
+        partial = b"POST /t/alice/x HTTP/1.1\r\nHost: hooks.example.test\r\nX-Slow: "
+        for _ in range(ATTACKERS):
+            socks.append(open_partial(relay.port, partial))
+        print("      %d partial heads open in %.1fs" % (len(socks), time.monotonic() - t0))
+        wait_until(lambda: relay.metric("hookwire_relay_public_connections") >= ATTACKERS, 30,
+                   "the relay holds the attackers' connections")
+
+        results = []
+        lock = threading.Lock()
+        body = b"{" + b"x" * 2046 + b"}"
+
+        def sender(n):
+            for i in range(n):
+                try:
+                    with HttpConn(relay.port, timeout=20) as c:
+                        resp = c.request("POST", "/t/alice/legit", [HOST, ("Connection", "close")],
+                                         body)
+                        status = resp.status
+                except OSError as e:
+                    status = repr(e)
+                with lock:
+                    results.append(status)
+                time.sleep(0.02)  # a steady rate, not a flood
+
+        threads = [threading.Thread(target=sender, args=(50,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        check_eq(len(results), 200, "every legitimate sender finished")
+        ok = sum(1 for s in results if s == 200)
+        got = sum(1 for r in target.requests if r.target == "/legit")
+        shed = relay.metric("hookwire_relay_shed_total") or 0
+        print("      legit: %d/200 answered 200, %d reached the app, %d shed" % (ok, got, shed))
+        check(ok >= 198, "at least 99% of legitimate webhooks answered",
+              "%d of 200; others: %r" % (ok, [s for s in results if s != 200][:5]))
+        check(got >= 198, "at least 99% reached the app", "%d" % got)
+        check(shed >= 1, "stalled connections were shed")
+    finally:
+        for s in socks:
+            s.close()
+    wait_until(lambda: relay.metric("hookwire_relay_public_connections") == 0, 30,
+               "every connection is gone")
+    check_eq(relay.metric("hookwire_relay_held_bytes"), 0, "the held bytes are released")
+
+
+def case_trickled_head_is_cut(env):
+    relay, target, agent = env.stack(relay_args=["--head-timeout", "2s"])
+    head = build_request("POST", "/t/alice/x", [HOST, ("X-Pad", "p" * 200)], b"")
+    with HttpConn(relay.port) as c:
+        t0 = time.monotonic()
+        c.sock.settimeout(0.3)
+        answer = b""
+        for byte in head[:-2]:
+            try:
+                c.sock.send(bytes([byte]))
+            except OSError:
+                break
+            try:
+                answer = c.sock.recv(4096)
+                break  # the relay answered (or closed)
+            except socket.timeout:
+                pass
+            check(time.monotonic() - t0 < 6, "the relay cut the trickle", "still open")
+        elapsed = time.monotonic() - t0
+        c.sock.settimeout(5)
+        while True:
+            more = c.sock.recv(4096)
+            if not more:
+                break
+            answer += more
+    check(answer.startswith(b"HTTP/1.1 408 "), "408 for a head that never completed", answer[:80])
+    check(b"Hookwire-Error: HW_REQUEST_TIMEOUT\r\n" in answer, "with its code", answer[:200])
+    check(1.8 <= elapsed <= 3.5, "cut at --head-timeout though bytes kept coming",
+          "%.2fs" % elapsed)
+    check_eq(target.count(), 0, "nothing reached the app")
+
+
+run([case_slowloris_with_legit_load, case_trickled_head_is_cut])

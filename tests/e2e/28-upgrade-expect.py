@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Two protocol details at the relay's two ports.
+
+An upgrade to /tunnel with a valid token but without the hookwire.v1 subprotocol is
+refused (400, never 101: it would live on as a WebSocket no agent code serves), and
+an agent with the subprotocol still connects. An HTTP/1.0 sender's
+"Expect: 100-continue" is ignored (RFC 9110 10.1.1): no interim 100, just the answer;
+an HTTP/1.1 sender still gets its 100 Continue.
+"""
+
+from harness import (HttpConn, WebSocket, build_request, check, check_eq, run)
+
+HOST = ("Host", "hooks.example.test")
+
+
+def case_upgrade_without_subprotocol(env):
+    relay, target, agent = env.stack()
+    token = agent.token
+    for sub in (None, "chat", "http"):
+        h = WebSocket.connect(relay.tunnel_port, token=token, subprotocol=sub)
+        check(h.status != 101, "no 101 without hookwire.v1 (offered %r)" % sub, h.status)
+        check_eq(h.status, 400, "refused as a bad request")
+        check_eq(h.response.header("Hookwire-Error"), "HW_BAD_REQUEST", "its code")
+    check(relay.channel_connected("alice"), "the real agent stays connected")
+    h = WebSocket.connect(relay.tunnel_port, token=token)
+    check_eq(h.status, 101, "with hookwire.v1 the upgrade goes through")
+    h.ws.sock.close()
+
+
+def case_http10_expect_continue(env):
+    relay, target, agent = env.stack()
+    with HttpConn(relay.port) as c:
+        c.send(build_request("POST", "/t/alice/old", [HOST, ("Expect", "100-continue"),
+                                                      ("Content-Length", "2")],
+                             version="HTTP/1.0"))
+        c.send(b"{}")
+        resp = c.read_response("POST")
+    check_eq(resp.interim, [], "no 100 Continue for an HTTP/1.0 sender")
+    check_eq(resp.status, 200, "the app's answer")
+    check_eq(target.wait_requests(1)[-1].body, b"{}", "the body reached the app")
+    with HttpConn(relay.port) as c:
+        c.send(build_request("POST", "/t/alice/new", [HOST, ("Expect", "100-continue"),
+                                                      ("Content-Length", "2")]))
+        c.send(b"{}")
+        resp = c.read_response("POST")
+    check_eq(resp.interim, [100], "HTTP/1.1 still gets 100 Continue")
+    check_eq(resp.status, 200, "then the app's answer")
+
+
+run([case_upgrade_without_subprotocol, case_http10_expect_continue])
