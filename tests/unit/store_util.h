@@ -263,10 +263,13 @@ static inline void tu_wake_cleanup(struct tu_wake *w)
     close(w->fd[1]);
 }
 
+/* The header block of tu_event(). */
+#define TU_HEADERS "Content-Type: application/json\r\nX-Test: 1\r\n"
+
 /* Fills ev with a small event from source with the given body. */
 static inline void tu_event(struct hw_store_event *ev, const char *source, const char *body)
 {
-    static const char headers[] = "Content-Type: application/json\r\nX-Test: 1\r\n";
+    static const char headers[] = TU_HEADERS;
 
     memset(ev, 0, sizeof(*ev));
     ev->source = source;

@@ -133,7 +133,7 @@ static void claim_child(const char *url, int go_fd, int out_fd, char who)
     if (read(go_fd, &c, 1) < 0) /* both start together when the parent closes the pipe */
         _exit(3);
     for (;;) {
-        if (hw_store_claim(s, "race", 60000, 3, &l))
+        if (hw_store_claim(s, "race", 60000, 3, 0, &l))
             _exit(4);
         if (l.n == 0)
             break;
@@ -145,7 +145,7 @@ static void claim_child(const char *url, int go_fd, int out_fd, char who)
             if (write(out_fd, &r, sizeof(r)) != sizeof(r))
                 _exit(5);
             a.at_ms = tu_now_ms();
-            if (hw_store_record_attempt(s, l.v[i]->id, &a, HW_STORE_DELIVERED, 0))
+            if (hw_store_record_attempt(s, l.v[i]->id, l.v[i]->lease, &a, HW_STORE_DELIVERED, 0))
                 _exit(6);
         }
         hw_store_events_cleanup(&l);
@@ -218,7 +218,7 @@ static void lease_child(const char *url, int out_fd, int lease_ms)
     struct hw_store_events l;
     struct hw_store *s;
 
-    if (hw_store_open(url, NULL, &s) || hw_store_claim(s, "lease", lease_ms, 5, &l) || l.n != 5)
+    if (hw_store_open(url, NULL, &s) || hw_store_claim(s, "lease", lease_ms, 5, 0, &l) || l.n != 5)
         _exit(2);
     for (size_t i = 0; i < l.n; i++) {
         struct claim_rec r = { .who = 'C', .lease_until_ms = l.v[i]->lease_until_ms };
@@ -274,7 +274,7 @@ static void test_lease_expiry(void)
     CHECK_EQ(waitpid(pid, &status, 0), pid);
 
     /* While the dead holder's leases run, only the other five are claimable. */
-    CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, 0, &l), 0);
     CHECK(tu_now_ms() < until); /* the check above ran inside the lease */
     CHECK_EQ(l.n, 5);
     for (size_t i = 0; i < l.n; i++)
@@ -284,7 +284,7 @@ static void test_lease_expiry(void)
     /* After the lease expires they come back, all five, and not before. */
     deadline = tu_now_ms() + 20000;
     for (;;) {
-        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, 0, &l), 0);
         if (l.n)
             break;
         hw_store_events_cleanup(&l);
