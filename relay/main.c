@@ -88,12 +88,15 @@ int main(int argc, char **argv)
     }
     if (!base || !r.channels)
         goto out;
-    if (hw_store_open(r.cfg.store, NULL, &r.store)) {
+    /* The store thread serves the loop: token reads never wait on the database there. */
+    if (hw_store_open(r.cfg.store,
+                      &(struct hw_store_opts){ .wake = relay_store_wake, .wake_arg = &r },
+                      &r.store)) {
         fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
-    if (!r.tokens || relay_server_start(&r))
+    if (!r.tokens || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));
@@ -110,9 +113,11 @@ int main(int argc, char **argv)
     status = 0;
 out:
     loop_context = NULL;
-    relay_server_stop(&r);
-    relay_tokens_free(r.tokens);
+    /* The store's last callbacks run while the tokens and the lws context still exist. */
+    relay_tokens_stop(r.tokens);
     hw_store_close(r.store);
+    relay_tokens_free(r.tokens);
+    relay_server_stop(&r);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);
     free(base);
