@@ -302,54 +302,6 @@ static void test_lease_expiry(void)
 
 /* --- MariaDB outage ------------------------------------------------------------------------ */
 
-static pid_t g_server_pid; /* the dedicated server, stopped on abort too */
-static char g_script[1024];
-
-static void stop_server_on_abort(int sig)
-{
-    if (g_server_pid > 0)
-        kill(g_server_pid, SIGTERM);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Runs scripts/mariadb ACTION DIR; on start, returns the TCP URL it printed in url. */
-static void mariadb_script(const char *action, const char *dir, char *url, size_t cap)
-{
-    char cmd[2048], line[2048];
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", g_script, action, dir);
-    p = popen(cmd, "r");
-    CHECK(p != NULL);
-    while (fgets(line, sizeof(line), p)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (url && strncmp(line, "HOOKWIRE_TEST_MYSQL_URL=", 24) == 0)
-            snprintf(url, cap, "%s", line + 24);
-        if (strncmp(line, "HOOKWIRE_TEST_MYSQL_PID=", 24) == 0)
-            g_server_pid = (pid_t)strtol(line + 24, NULL, 10);
-    }
-    CHECK_EQ(pclose(p), 0);
-    if (strcmp(action, "stop") == 0)
-        g_server_pid = 0;
-}
-
-static void find_script(void)
-{
-    const char *src = getenv("HW_SOURCE");
-    const char *fx = getenv("HW_FIXTURES");
-
-    if (src)
-        snprintf(g_script, sizeof(g_script), "%s/scripts/mariadb", src);
-    else
-        snprintf(g_script, sizeof(g_script), "%s/../../scripts/mariadb",
-                 fx ? fx : "tests/fixtures");
-    if (access(g_script, X_OK) != 0) {
-        fprintf(stderr, "cannot run %s: set HW_SOURCE or HW_FIXTURES\n", g_script);
-        abort();
-    }
-}
-
 struct outcome {
     int calls, err;
 };
@@ -375,10 +327,9 @@ static void test_mysql_outage(void)
     int err, tries = 0;
     struct outcome dn = { 0 };
 
-    find_script();
     snprintf(dir, sizeof(dir), "%s/outage-mariadb", tu_dir);
-    signal(SIGABRT, stop_server_on_abort);
-    mariadb_script("start", dir, url, sizeof(url));
+    signal(SIGABRT, tu_stop_server_on_abort);
+    tu_mariadb("start", dir, url, sizeof(url));
     CHECK(url[0] != '\0');
 
     tu_wake_init(&w);
@@ -388,7 +339,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_append(s, &ev, &r), 0);
     memcpy(first, r.id, sizeof(first));
 
-    mariadb_script("stop", dir, NULL, 0);
+    tu_mariadb("stop", dir, NULL, 0);
 
     /* Down: appends fail with "unavailable", the first within the connect timeout... */
     t0 = tu_now_ms();
@@ -410,7 +361,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_list(s, &f, &l), HW_EUNAVAIL);
 
     /* Back: the same handle reconnects by itself. */
-    mariadb_script("start", dir, NULL, 0);
+    tu_mariadb("start", dir, NULL, 0);
     deadline = tu_now_ms() + 30000;
     while ((err = hw_store_append(s, &ev, &r)) != 0) {
         CHECK_EQ(err, HW_EUNAVAIL);
@@ -432,7 +383,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_ping(s), 0);
     hw_store_close(s);
     tu_wake_cleanup(&w);
-    mariadb_script("stop", dir, NULL, 0);
+    tu_mariadb("stop", dir, NULL, 0);
     signal(SIGABRT, SIG_DFL);
 }
 
