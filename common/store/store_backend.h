@@ -201,11 +201,16 @@ enum hw_store_col {
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = NULL, " \
     "lease_until = NULL, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
 #define HW_SQL_STATUS_OF "SELECT status FROM hookwire_events WHERE id = ?"
-/* Parameters: before_ms st0 st1 st2 limit. */
+/*
+ * Parameters: before_ms st0 st1 st2 limit. The oldest first, on the time
+ * index even when most of the table is older (MySQL would scan it all).
+ */
 #define HW_STORE_PURGE_BATCH 1000
-#define HW_SQL_PURGE_PICK                                                                \
-    "SELECT seq, id FROM hookwire_events WHERE received_ms < ? AND status IN (?, ?, ?) " \
-    "ORDER BY received_ms LIMIT ?"
+#define HW_SQL_PURGE_PICK_(hint)                                                        \
+    "SELECT seq, id FROM hookwire_events " hint " WHERE received_ms < ? AND status IN " \
+    "(?, ?, ?) ORDER BY received_ms LIMIT ?"
+#define HW_SQL_PURGE_PICK     HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
+#define HW_SQL_PURGE_PICK_MY  HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
 #define HW_SQL_PURGE_ATTEMPTS "DELETE FROM hookwire_attempts WHERE event_id = ?"
 #define HW_SQL_PURGE_EVENT    "DELETE FROM hookwire_events WHERE seq = ?"
 /* Summary queries. */

@@ -208,7 +208,7 @@ void hw_store_list_sql(const struct hw_store_filter *f, int kind, char *sql, siz
              f->cursor ? " AND seq < ?" : "",
              !f->path                      ? ""
              : kind == HW_STORE_KIND_MYSQL ? " AND path LIKE ? ESCAPE '!'"
-                                           : " AND path GLOB ?");
+                                           : " AND CAST(path AS TEXT) GLOB ?");
 }
 
 int hw_store_glob_pattern(const char *glob, int kind, char *out, size_t cap)

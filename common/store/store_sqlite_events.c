@@ -198,7 +198,7 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
     if (f->cursor)
         sqlite3_bind_int64(st, i++, f->cursor);
     if (f->path)
-        hw_lite_bind_str(st, i++, pattern);
+        sqlite3_bind_text(st, i++, pattern, -1, SQLITE_STATIC); /* GLOB wants text */
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     err = collect(b, st, 0, out);
     sqlite3_finalize(st);

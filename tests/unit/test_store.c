@@ -680,6 +680,139 @@ static void test_purge(void)
     close_drop(s, &d);
 }
 
+/*
+ * What the replay CLI reads: the summary (counts by status and source, the
+ * oldest pending event, failures and delivery latency of the last hour),
+ * listings by path glob, purges in batches by status.
+ */
+static void test_summary_glob_purge(void)
+{
+    struct hw_store_event ev;
+    struct hw_store_summary sum;
+    struct hw_store_filter f = { 0 };
+    struct hw_store_events l;
+    struct hw_store_attempt a = { .duration_ms = 5, .http_status = 200 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d, NULL);
+    char id[HW_ID_LEN + 1];
+    int64_t now = tu_now_ms(), old = now - 2 * 3600 * 1000;
+    uint64_t removed = 0;
+    const char *paths[] = { "/gh/push", "/gh/pull", "/stripe/x", "/a%b_c", "/a[1]" };
+
+    /* 1200 old failed events from "bulk", enough for two purge batches. */
+    tu_event(&ev, "bulk", "b");
+    ev.received_ms = old;
+    for (int i = 0; i < 1200; i++)
+        append_ok(s, &ev, id);
+    tu_db_exec(&d, "UPDATE hookwire_events SET status = 3");
+    /* Ten recent "gh" events delivered 10..100 ms after receipt, one recent failure. */
+    for (int i = 0; i < 10; i++) {
+        tu_event(&ev, "gh", "x");
+        ev.path = paths[i % 5];
+        ev.received_ms = now - 1000;
+        append_ok(s, &ev, id);
+        a.at_ms = ev.received_ms + (i + 1) * 10 - a.duration_ms;
+        CHECK_EQ(hw_store_record_attempt(s, id, lease_one(&d, s, id), &a, HW_STORE_DELIVERED, 0),
+                 0);
+    }
+    tu_event(&ev, "gh", "y");
+    ev.received_ms = now - 500;
+    append_ok(s, &ev, id);
+    a.http_status = 500;
+    a.at_ms = now;
+    CHECK_EQ(hw_store_record_attempt(s, id, lease_one(&d, s, id), &a, HW_STORE_FAILED, 0), 0);
+    tu_event(&ev, "stripe", "z");
+    ev.received_ms = now - 4000;
+    append_ok(s, &ev, id); /* pending */
+
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    CHECK_EQ(sum.by_status[HW_STORE_PENDING], 1);
+    CHECK_EQ(sum.by_status[HW_STORE_DELIVERED], 10);
+    CHECK_EQ(sum.by_status[HW_STORE_FAILED], 1201);
+    CHECK_EQ(sum.nsources, 3);
+    CHECK_STR(sum.sources[0].source, "bulk");
+    CHECK_EQ(sum.sources[0].by_status[HW_STORE_FAILED], 1200);
+    CHECK_STR(sum.sources[1].source, "gh");
+    CHECK_EQ(sum.sources[1].by_status[HW_STORE_DELIVERED], 10);
+    CHECK_EQ(sum.sources[1].by_status[HW_STORE_FAILED], 1);
+    CHECK_STR(sum.sources[2].source, "stripe");
+    CHECK_EQ(sum.oldest_pending_ms, now - 4000);
+    CHECK_EQ(sum.failed_last_hour, 1);
+    CHECK_EQ(sum.delivered_last_hour, 10);
+    CHECK_EQ(sum.latency_p50_ms, 50); /* latencies 10, 20, ... 100 ms */
+    CHECK_EQ(sum.latency_p90_ms, 90);
+    CHECK_EQ(sum.latency_p99_ms, 100);
+    hw_store_summary_cleanup(&sum);
+
+    /* Path globs: '*' and '?' only; LIKE and GLOB specials are taken literally. */
+    f.path = "/gh/*";
+    CHECK_EQ(count_list(s, &f), 4);
+    f.path = "/gh/pu??";
+    CHECK_EQ(count_list(s, &f), 4);
+    f.path = "/a%b_c";
+    CHECK_EQ(count_list(s, &f), 2);
+    f.path = "/a[1]";
+    CHECK_EQ(count_list(s, &f), 2);
+    f.path = "/a_b%c";
+    CHECK_EQ(count_list(s, &f), 0);
+    f.path = "/GH/*";
+    CHECK_EQ(count_list(s, &f), 0); /* case matters */
+    /* Status and time together, paged by cursor. */
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    f.since_ms = now - 3600 * 1000;
+    CHECK_EQ(count_list(s, &f), 1);
+    f.since_ms = 0;
+    f.limit = 1000;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 1000);
+    f.cursor = l.next_cursor;
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(count_list(s, &f), 201);
+
+    /* Purge: only delivered; then failed in batches of 1000; pending stays. */
+    CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_DELIVERED, &removed), 0);
+    CHECK_EQ(removed, 10);
+    CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_FAILED, &removed), 0);
+    CHECK_EQ(removed, 1201);
+    CHECK_EQ(hw_store_purge(s, now, 0, &removed), 0);
+    CHECK_EQ(removed, 0);
+    CHECK_EQ(hw_store_purge(s, now, 64, &removed), HW_EINVAL);
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    CHECK_EQ(sum.by_status[HW_STORE_PENDING], 1);
+    CHECK_EQ(sum.by_status[HW_STORE_DELIVERED] + sum.by_status[HW_STORE_FAILED], 0);
+    CHECK_EQ(sum.delivered_last_hour, 0); /* their attempts went with them */
+    hw_store_summary_cleanup(&sum);
+    close_drop(s, &d);
+}
+
+static void on_ignore(void *arg, int err, const struct hw_store_result *res)
+{
+}
+
+/* An event larger than the queue's byte cap can never fit: HW_E2BIG, not HW_EFULL forever. */
+static void test_queue_e2big(void)
+{
+    static char body[64 * 1024];
+    struct hw_store_event ev;
+    struct tu_wake w;
+    struct tu_db d;
+    struct hw_store *s;
+
+    tu_wake_init(&w);
+    s = open_fresh(&d, &(struct hw_store_opts){
+                           .wake = tu_wake_fn, .wake_arg = &w, .queue_bytes_max = 32 * 1024 });
+    memset(body, 'q', sizeof(body));
+    tu_event(&ev, "big", "");
+    ev.body = body;
+    ev.body_len = sizeof(body);
+    CHECK_EQ(hw_store_append_async(s, &ev, on_ignore, NULL), HW_E2BIG);
+    ev.body_len = 1024;
+    CHECK_EQ(hw_store_append_async(s, &ev, on_ignore, NULL), 0);
+    close_drop(s, &d);
+    tu_wake_cleanup(&w);
+}
+
 static void test_tokens(void)
 {
     unsigned char h1[32], h2[32], h3[32];
@@ -1019,6 +1152,8 @@ static void run_suite(const char *mysql_url)
     RUN(test_claim_and_attempts);
     RUN(test_stale_lease);
     RUN(test_purge);
+    RUN(test_summary_glob_purge);
+    RUN(test_queue_e2big);
     RUN(test_tokens);
     RUN(test_group_commit);
     RUN(test_append_during_close);
