@@ -161,7 +161,6 @@ enum hw_store_col {
 #define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
 #define HW_SQL_FIND_DUP      "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
 #define HW_SQL_GET           "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
-#define HW_SQL_GET_SEQ       "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq = ?"
 /*
  * A claim moves next_attempt_ms to the lease's end, so a leased event is
  * simply "not due" until its lease runs out: the claim is one range of the
@@ -175,10 +174,16 @@ enum hw_store_col {
 #define HW_SQL_CLAIM_SOURCE                                                             \
     "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE source = ? AND " \
     "status = 1 AND next_attempt_ms <= ? ORDER BY next_attempt_ms, seq LIMIT ?"
-/* Parameters: owner lease_until lease_until seq. Each claim raises the fencing value. */
-#define HW_SQL_LEASE                                                                     \
+/*
+ * Parameters: owner lease_until lease_until, then the claimed seqs (one
+ * statement for all of them: hw_store_in_sql()). Each claim raises the
+ * fencing value.
+ */
+#define HW_SQL_LEASE_IN                                                                  \
     "UPDATE hookwire_events SET lease_owner = ?, lease_until = ?, next_attempt_ms = ?, " \
-    "lease_token = lease_token + 1 WHERE seq = ?"
+    "lease_token = lease_token + 1 WHERE seq IN "
+/* Parameters: the seqs. */
+#define HW_SQL_GET_IN "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq IN "
 /*
  * Parameters: status next_attempt_ms last_status last_error id lease now.
  * Fenced: only the holder of the latest claim, while it is valid, may
@@ -276,6 +281,16 @@ int hw_store_attempts_push(struct hw_store_attempts *l, struct hw_store_attempt 
  * empty l.
  */
 int hw_store_events_take_first(struct hw_store_events *l, int err, struct hw_store_event **out);
+
+/*
+ * Returns a new string: head followed by "(?,?,...)" with n placeholders
+ * (n >= 1), or NULL when out of memory. For statements on a claimed set of
+ * rows, so that a claim costs a few round trips, not a few per event.
+ */
+char *hw_store_in_sql(const char *head, size_t n);
+
+/* Puts l's events in the order of seqs[0..n) (each seq once; events not in seqs go last). */
+void hw_store_events_order(struct hw_store_events *l, const int64_t *seqs, size_t n);
 
 /* Wall-clock time in Unix milliseconds. */
 int64_t hw_store_now_ms(void);

@@ -156,6 +156,42 @@ void hw_store_attempts_cleanup(struct hw_store_attempts *l)
     memset(l, 0, sizeof(*l));
 }
 
+char *hw_store_in_sql(const char *head, size_t n)
+{
+    size_t len = strlen(head), cap = len + 2 * n + 2;
+    char *sql = malloc(cap), *p;
+
+    if (!sql)
+        return NULL;
+    memcpy(sql, head, len);
+    p = sql + len;
+    *p++ = '(';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '?';
+    }
+    *p++ = ')';
+    *p = '\0';
+    return sql;
+}
+
+void hw_store_events_order(struct hw_store_events *l, const int64_t *seqs, size_t n)
+{
+    size_t next = 0;
+
+    for (size_t i = 0; i < n && next < l->n; i++) {
+        for (size_t j = next; j < l->n; j++) {
+            if (l->v[j]->seq == seqs[i]) {
+                struct hw_store_event *t = l->v[next];
+                l->v[next++] = l->v[j];
+                l->v[j] = t;
+                break;
+            }
+        }
+    }
+}
+
 const char *hw_store_status_name(int status)
 {
     switch (status) {

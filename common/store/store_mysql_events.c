@@ -265,15 +265,51 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct h
     return err;
 }
 
+/* Prepares head + n placeholders, binds first[0..nfirst) then seqs[0..n), and executes it. */
+static MYSQL_STMT *run_in(struct hw_my *b, const char *head, MYSQL_BIND *first, size_t nfirst,
+                          const int64_t *seqs, size_t n, int *err)
+{
+    char *sql = hw_store_in_sql(head, n);
+    MYSQL_BIND *p = calloc(nfirst + n, sizeof(*p));
+    MYSQL_STMT *st = sql && p ? mysql_stmt_init(b->conn) : NULL;
+
+    *err = 0;
+    if (!st) {
+        *err = HW_ENOMEM;
+        goto out;
+    }
+    if (nfirst)
+        memcpy(p, first, nfirst * sizeof(*p));
+    for (size_t i = 0; i < n; i++)
+        hw_my_param_i64(&p[nfirst + i], &seqs[i]);
+    if (mysql_stmt_prepare(st, sql, strlen(sql)))
+        *err = hw_my_stmt_fail(b, st, "claim");
+    else
+        *err = hw_my_execute(b, st, p, "claim");
+    if (*err) {
+        mysql_stmt_close(st);
+        st = NULL;
+    }
+out:
+    free(sql);
+    free(p);
+    return st;
+}
+
+/*
+ * One claim in a few round trips: the due rows are locked (skipping rows
+ * other claimers hold), leased with one UPDATE, read with one SELECT, and
+ * committed; the read happens inside the transaction, on rows we hold.
+ */
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                 int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out)
 {
     struct hw_my *b = be;
     int64_t *seqs = calloc(max, sizeof(*seqs)), *sizes = calloc(max, sizeof(*sizes));
     int64_t lim = (int64_t)max;
-    MYSQL_BIND p[4];
+    MYSQL_BIND p[3];
     size_t n = 0, bytes = 0;
-    MYSQL_STMT *st, *get;
+    MYSQL_STMT *st;
     int err;
 
     if (!seqs || !sizes) {
@@ -306,25 +342,26 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
         }
         bytes += size < max_bytes ? size : max_bytes;
     }
-    for (size_t i = 0; i < n && !err; i++) {
+    if (!err && n) {
         hw_my_param_str(&p[0], owner);
         hw_my_param_i64(&p[1], &lease_until_ms);
         hw_my_param_i64(&p[2], &lease_until_ms);
-        hw_my_param_i64(&p[3], &seqs[i]);
-        err = hw_my_run(b, HW_MY_LEASE, p, NULL, "lease");
+        st = run_in(b, HW_SQL_LEASE_IN, p, 3, seqs, n, &err);
+        if (st)
+            mysql_stmt_close(st);
+    }
+    if (!err && n) {
+        st = run_in(b, HW_SQL_GET_IN, NULL, 0, seqs, n, &err);
+        if (st) {
+            err = fetched(b, st, hw_my_fetch_events(st, 1, out), "claim");
+            mysql_stmt_close(st);
+        }
+        hw_store_events_order(out, seqs, n);
     }
     if (!err)
         err = hw_my_commit(b);
-    if (err)
-        goto fail;
-    /* The leases are committed: the rows are ours to read outside the transaction. */
-    err = hw_my_ready(b);
-    get = err ? NULL : hw_my_stmt(b, HW_MY_GET_SEQ, &err);
-    for (size_t i = 0; get && i < n && !err; i++) {
-        hw_my_param_i64(&p[0], &seqs[i]);
-        err = query_events(b, get, p, 1, out);
-    }
-    goto out;
+    if (!err)
+        goto out;
 
 fail:
     hw_my_rollback(b);

@@ -205,24 +205,63 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
     return err;
 }
 
+/* Prepares head + n placeholders and binds first[0..nfirst) (integers), then seqs[0..n). */
+static sqlite3_stmt *prepare_in(struct hw_lite *b, const char *head, const char *owner,
+                                int64_t until, const int64_t *seqs, size_t n, int *err)
+{
+    char *sql = hw_store_in_sql(head, n);
+    sqlite3_stmt *st = NULL;
+    int rc, k = 1;
+
+    if (!sql) {
+        *err = HW_ENOMEM;
+        return NULL;
+    }
+    rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        *err = hw_lite_fail(b, rc, "claim");
+        return NULL;
+    }
+    if (owner) {
+        hw_lite_bind_str(st, k++, owner);
+        sqlite3_bind_int64(st, k++, until);
+        sqlite3_bind_int64(st, k++, until);
+    }
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(st, k++, seqs[i]);
+    return st;
+}
+
+/*
+ * One claim in one write transaction (SQLite has one writer: no other
+ * claimer runs meanwhile): the due rows, leased with one UPDATE, read with
+ * one SELECT, committed.
+ */
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                  int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out)
+                  int64_t lease_until_ms, size_t max, size_t max_bytes,
+                  struct hw_store_events *out)
 {
     struct hw_lite *b = be;
     int64_t *seqs = calloc(max, sizeof(*seqs));
     size_t n = 0, bytes = 0;
     int err = 0, rc;
-    sqlite3_stmt *st, *lease, *get;
+    sqlite3_stmt *st, *in;
 
     if (!seqs)
         return HW_ENOMEM;
-    /* The write transaction excludes every other writer: no one else claims meanwhile. */
+    /*
+     * A lease need not survive a crash (the event is then claimed again:
+     * delivery is at least once), so a claim's commit is not fsynced; the
+     * next durable commit (an append, an outcome) syncs the WAL up to it.
+     */
+    if (!b->nosync)
+        sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     err = hw_lite_begin(b);
     if (err)
         goto out;
     st = hw_lite_stmt(b, source ? HW_LITE_CLAIM_SOURCE : HW_LITE_CLAIM, &err);
-    lease = hw_lite_stmt(b, HW_LITE_LEASE, &err);
-    if (!st || !lease)
+    if (!st)
         goto fail;
     if (source)
         hw_lite_bind_str(st, 1, source);
@@ -236,32 +275,33 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
         bytes += size < max_bytes ? size : max_bytes;
         seqs[n++] = sqlite3_column_int64(st, 0);
     }
-    /* Stopping at max leaves the statement on a row, which is no error. */
+    /* Stopping early leaves the statement on a row, which is no error. */
     err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
-    if (err)
-        goto fail;
-    for (size_t i = 0; i < n && !err; i++) {
-        hw_lite_bind_str(lease, 1, owner);
-        sqlite3_bind_int64(lease, 2, lease_until_ms);
-        sqlite3_bind_int64(lease, 3, lease_until_ms);
-        sqlite3_bind_int64(lease, 4, seqs[i]);
-        err = hw_lite_run(b, lease, "lease");
+    if (!err && n) {
+        in = prepare_in(b, HW_SQL_LEASE_IN, owner, lease_until_ms, seqs, n, &err);
+        if (in) {
+            err = hw_lite_run(b, in, "lease");
+            sqlite3_finalize(in);
+        }
     }
-    if (err)
-        goto fail;
-    err = hw_lite_commit(b);
-    if (err)
-        goto fail;
-    get = hw_lite_stmt(b, HW_LITE_GET_SEQ, &err);
-    for (size_t i = 0; get && i < n && !err; i++) {
-        sqlite3_bind_int64(get, 1, seqs[i]);
-        err = collect(b, get, 1, out);
+    if (!err && n) {
+        in = prepare_in(b, HW_SQL_GET_IN, NULL, 0, seqs, n, &err);
+        if (in) {
+            err = collect(b, in, 1, out);
+            sqlite3_finalize(in);
+        }
+        hw_store_events_order(out, seqs, n);
     }
-    goto out;
+    if (!err)
+        err = hw_lite_commit(b);
+    if (!err)
+        goto out;
 
 fail:
     hw_lite_rollback(b);
 out:
+    if (!b->nosync && sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+        err = err ? err : hw_lite_fail(b, sqlite3_errcode(b->db), "synchronous=FULL");
     free(seqs);
     return err;
 }
