@@ -61,6 +61,7 @@ static int unsynced_acks(const char *url, int n)
 {
     struct ack acks[64] = { { 0 } };
     struct hw_store_event ev;
+    struct hw_store_events l;
     struct hw_store_result r;
     struct hw_store *s;
     struct tu_wake w;
@@ -77,6 +78,10 @@ static int unsynced_acks(const char *url, int n)
         CHECK_EQ(hw_store_append(s, &ev, &r), 0);
         bad += g_syncs == before;
     }
+    /* A claim commits its leases without a sync; the appends after it must still sync. */
+    CHECK_EQ(hw_store_claim(s, NULL, 60000, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 10);
+    hw_store_events_cleanup(&l);
     for (int i = 0; i < n; i++) {
         acks[i].syncs_at_submit = g_syncs;
         CHECK_EQ(hw_store_append_async(s, &ev, on_done, &acks[i]), 0);
