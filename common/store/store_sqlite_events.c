@@ -239,8 +239,7 @@ static sqlite3_stmt *prepare_in(struct hw_lite *b, const char *head, const char 
  * one SELECT, committed.
  */
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                  int64_t lease_until_ms, size_t max, size_t max_bytes,
-                  struct hw_store_events *out)
+                  int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out)
 {
     struct hw_lite *b = be;
     int64_t *seqs = calloc(max, sizeof(*seqs));
@@ -300,7 +299,8 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
 fail:
     hw_lite_rollback(b);
 out:
-    if (!b->nosync && sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+    if (!b->nosync &&
+        sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
         err = err ? err : hw_lite_fail(b, sqlite3_errcode(b->db), "synchronous=FULL");
     free(seqs);
     return err;
