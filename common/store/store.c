@@ -488,6 +488,29 @@ int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attemp
     return err;
 }
 
+int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event **ev,
+                     struct hw_store_attempts *attempts)
+{
+    int err;
+
+    *ev = NULL;
+    memset(attempts, 0, sizeof(*attempts));
+    if (!id)
+        return HW_EINVAL;
+    pthread_mutex_lock(&s->lock);
+    err = s->ops->get(s->be, id, ev);
+    if (!err)
+        err = s->ops->attempts(s->be, id, attempts);
+    err = hw_store_public_err(s, err);
+    pthread_mutex_unlock(&s->lock);
+    if (err) {
+        hw_store_event_free(*ev);
+        *ev = NULL;
+        hw_store_attempts_cleanup(attempts);
+    }
+    return err;
+}
+
 int hw_store_ping(struct hw_store *s)
 {
     int err;

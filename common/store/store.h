@@ -282,6 +282,17 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
  */
 int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attempts *out);
 
+/*
+ * hw_store_get() and hw_store_attempts() under one hold of the handle's
+ * lock (no other call of this handle runs between them): the event with
+ * headers and body in *ev (owned; free with hw_store_event_free()) and its
+ * attempts in *attempts (owned; free with hw_store_attempts_cleanup()).
+ * Returns 0, HW_ENOTFOUND, HW_EUNAVAIL, HW_EIO, HW_ENOMEM; on error
+ * nothing is owned by the caller. Any thread.
+ */
+int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event **ev,
+                     struct hw_store_attempts *attempts);
+
 /* Flags for hw_store_requeue(). */
 #define HW_STORE_REQUEUE_FORCE 1 /* requeue a delivered event too */
 

@@ -510,6 +510,16 @@ static void test_claim_and_attempts(void)
     hw_store_attempts_cleanup(&at);
     CHECK_EQ(hw_store_attempts(s, "evt_00000000000000000000000000", &at), 0);
     CHECK_EQ(at.n, 0);
+    /* One event with its attempts, in one call (the replay CLI's "show"). */
+    CHECK_EQ(hw_store_inspect(s, e[3], &got, &at), 0);
+    CHECK_STR(got->id, e[3]);
+    check_same_body(got, "payload", 7);
+    CHECK_EQ(at.n, 2);
+    CHECK_STR(at.v[1]->error, "second");
+    hw_store_event_free(got);
+    hw_store_attempts_cleanup(&at);
+    CHECK_EQ(hw_store_inspect(s, "evt_00000000000000000000000000", &got, &at), HW_ENOTFOUND);
+    CHECK(got == NULL && at.n == 0);
 
     /* Recording released the lease and the retry is due: only source y has it. */
     CHECK_EQ(hw_store_claim(s, "x", 30000, 10, 0, &l), 0);
