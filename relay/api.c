@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "http/hwerror.h"
 #include "relay.h"
+#include "store/store.h"
 #include "tunnel.h"
 
 /* Per-connection state: the answer being written (after LWS_PRE bytes of headroom). */
@@ -92,11 +93,11 @@ static int on_writeable(struct lws *wsi, struct api_session *s)
 }
 
 /* The upgrade gate must answer at once (lws's contract for CONFIRM_UPGRADE). */
-static int respond_error(struct lws *wsi, enum hw_errc e)
+static int respond_error(struct lws *wsi, enum hw_errc e, const char *extra)
 {
     struct hw_buf b;
 
-    if (begin(&b) || hw_error_response(&b, e, 0, NULL, 0)) {
+    if (begin(&b) || hw_error_response(&b, e, 0, extra, 0)) {
         hw_buf_cleanup(&b);
         return -1;
     }
@@ -133,12 +134,12 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
     int rc;
 
     if (strcmp(kind, "websocket") != 0 || n != 7 || strcmp(uri, "/tunnel") != 0) {
-        respond_error(wsi, HW_ERRC_NOT_FOUND);
+        respond_error(wsi, HW_ERRC_NOT_FOUND, NULL);
         return 1;
     }
     if (!offers_tunnel_protocol(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
-        respond_error(wsi, HW_ERRC_BAD_REQUEST);
+        respond_error(wsi, HW_ERRC_BAD_REQUEST, NULL);
         return 1;
     }
     rc = relay_tunnel_authenticate(r, wsi, channel);
@@ -150,13 +151,17 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
                 rc == HW_EAUTH ? "missing or invalid token" : hw_strerror(rc));
         r->metrics.agent_rejected++;
         if (rc != HW_EAUTH) {
-            /* The store failed, not the agent: a 503 makes it retry instead of giving up. */
+            /*
+             * The token table could not be read lately (the store is slow or
+             * down), not the agent's fault: a 503 makes it retry instead of
+             * giving up. Tokens already known are let through meanwhile.
+             */
             r->metrics.errors[HW_ERRC_STORE_UNAVAILABLE]++;
-            respond_error(wsi, HW_ERRC_STORE_UNAVAILABLE);
+            respond_error(wsi, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 1\r\n");
             return 1;
         }
         r->metrics.errors[HW_ERRC_UNAUTHORIZED]++;
-        respond_error(wsi, HW_ERRC_UNAUTHORIZED);
+        respond_error(wsi, HW_ERRC_UNAUTHORIZED, NULL);
         return 1;
     }
     return 0;
@@ -179,6 +184,11 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, r, in);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* The store thread finished something (a token table read): run its callbacks here. */
+        if (r && r->store)
+            hw_store_poll_completions(r->store);
+        return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

@@ -114,14 +114,17 @@ int main(int argc, char **argv)
     }
     if (!base || !r.channels)
         goto out;
-    if (hw_store_open(r.cfg.store, NULL, &r.store)) {
+    /* The store thread serves the loop: token reads never wait on the database there. */
+    if (hw_store_open(r.cfg.store,
+                      &(struct hw_store_opts){ .wake = relay_store_wake, .wake_arg = &r },
+                      &r.store)) {
         fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
     r.ingress = relay_ingress_new(&r);
     raise_fd_limit();
-    if (!r.tokens || !r.ingress || relay_server_start(&r))
+    if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;
 
     memset(&sa, 0, sizeof(sa));
@@ -138,10 +141,12 @@ int main(int argc, char **argv)
     status = 0;
 out:
     loop_context = NULL;
+    /* The store's last callbacks run while the tokens and the lws context still exist. */
+    relay_tokens_stop(r.tokens);
+    hw_store_close(r.store);
+    relay_tokens_free(r.tokens);
     relay_server_stop(&r);
     hw_http_server_free(r.ingress);
-    relay_tokens_free(r.tokens);
-    hw_store_close(r.store);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);
     free(base);

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "net/http_server.h"
 #include "relay.h"
+#include "store/store.h"
 #include "tunnel.h"
 #include "tunnel/mux.h"
 
@@ -71,6 +72,13 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         (unsigned long long)ps->connections, (unsigned long long)ps->held_bytes,
         (unsigned long long)ps->shed, relay_channels_count(r->channels));
     struct render rd = { out, 0 };
+
+    /* 0 when the store's commits would not survive a crash (MySQL settings; see docs/store.md). */
+    if (r->store)
+        err |= hw_buf_printf(out,
+                             "# TYPE hookwire_relay_store_durable gauge\n"
+                             "hookwire_relay_store_durable %d\n",
+                             hw_store_durable(r->store));
 
     relay_channels_foreach(r->channels, render_channel, &rd);
     return err || rd.err ? HW_E2BIG : 0;

@@ -1,7 +1,9 @@
 /*
  * Agent tokens on top of the event store: a new token is 32 random bytes
- * shown once as "hwt_" + base64url; the store keeps only its SHA-256. Also
- * the `hookwire-relay token ...` subcommands. Service thread, or the CLI.
+ * shown once as "hwt_" + base64url; the store keeps only its SHA-256. The
+ * relay answers from an in-memory copy of the token table, refreshed every
+ * REFRESH_MS through the store thread, so an agent's connect never waits on
+ * the database. Service thread (the cache), or the CLI (the subcommands).
  */
 #include "tokens.h"
 
@@ -13,16 +15,27 @@
 
 #include "channels.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/text.h"
+#include "relay.h"
 #include "store/store.h"
+#include "tunnel.h"
 
-#define LIST_TTL_MS 1000
+#define REFRESH_MS 200  /* how often the table is read again: a new token works this soon */
+#define FRESH_MS   1000 /* an unknown token is refused (401) only by a table this recent */
 
 struct relay_tokens {
     struct hw_store *store;
-    struct hw_store_token *list; /* cached token list, for channel_exists */
+    struct relay *relay;          /* NULL until started */
+    struct lws_context *context;  /* NULL until started */
+    lws_sorted_usec_list_t timer; /* the periodic refresh */
+    struct hw_store_token *list;  /* sorted by hash */
     size_t nlist;
-    int64_t list_at_ms;
+    int64_t fresh_ms; /* when the read that gave list began; 0: never */
+    int64_t asked_ms; /* when the read in flight began */
+    int inflight;     /* a read is queued on the store thread */
+    int orphan;       /* freed while a read was in flight: its callback frees */
+    int failing;      /* the last read failed (logged once) */
 };
 
 static int64_t now_ms(void)
@@ -38,6 +51,20 @@ static void token_hash(const char *token, size_t len, unsigned char h[HW_STORE_S
     crypto_hash_sha256(h, (const unsigned char *)token, len);
 }
 
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(((const struct hw_store_token *)a)->hash,
+                  ((const struct hw_store_token *)b)->hash, HW_STORE_SHA256_LEN);
+}
+
+void relay_store_wake(void *arg)
+{
+    struct relay *r = arg;
+
+    if (r->context)
+        lws_cancel_service(r->context);
+}
+
 struct relay_tokens *relay_tokens_new(struct hw_store *store)
 {
     struct relay_tokens *t = calloc(1, sizeof(*t));
@@ -47,10 +74,104 @@ struct relay_tokens *relay_tokens_new(struct hw_store *store)
     return t;
 }
 
+/* Takes list (owned) as the new table, read as of asked. */
+static void install(struct relay_tokens *t, struct hw_store_token *list, size_t n, int64_t asked)
+{
+    if (n)
+        qsort(list, n, sizeof(*list), cmp_hash);
+    free(t->list);
+    t->list = list;
+    t->nlist = n;
+    t->fresh_ms = asked;
+    if (t->failing)
+        HW_INFO("tokens: the store answers again");
+    t->failing = 0;
+}
+
+static void drop_revoked(void *arg, const char *name, struct relay_agent *a)
+{
+    if (relay_tokens_channel_exists(arg, name) == 0)
+        relay_agent_revoked(a);
+}
+
+/* Runs on the service thread, from hw_store_poll_completions(). */
+static void on_list(void *arg, int err, struct hw_store_token *list, size_t n)
+{
+    struct relay_tokens *t = arg;
+
+    t->inflight = 0;
+    if (t->orphan) {
+        free(list);
+        free(t->list);
+        free(t);
+        return;
+    }
+    if (err) {
+        if (!t->failing)
+            HW_WARN("tokens: cannot read the token table: %s (known tokens still work; "
+                    "unknown ones get 503 until the store answers)",
+                    hw_strerror(err));
+        t->failing = 1;
+        return;
+    }
+    install(t, list, n, t->asked_ms);
+    /* An agent that connected on a token revoked since then loses its tunnel now. */
+    relay_channels_foreach(t->relay->channels, drop_revoked, t);
+}
+
+/* Queues a read of the table unless one is in flight. */
+static void refresh(struct relay_tokens *t)
+{
+    if (t->inflight || !t->context)
+        return;
+    t->asked_ms = now_ms();
+    if (hw_store_token_list_async(t->store, on_list, t) == 0)
+        t->inflight = 1;
+}
+
+static void refresh_timer(lws_sorted_usec_list_t *sul)
+{
+    struct relay_tokens *t = lws_container_of(sul, struct relay_tokens, timer);
+
+    refresh(t);
+    lws_sul_schedule(t->context, 0, &t->timer, refresh_timer, (lws_usec_t)REFRESH_MS * 1000);
+}
+
+int relay_tokens_start(struct relay_tokens *t, struct relay *r)
+{
+    struct lws_context *context = r->context;
+    struct hw_store_token *list = NULL;
+    int64_t asked = now_ms();
+    size_t n = 0;
+    int rc;
+
+    /* Before the loop runs, waiting is harmless: start with the table in hand if the store is up.
+     */
+    rc = hw_store_token_list(t->store, &list, &n);
+    if (rc == 0)
+        install(t, list, n, asked);
+    else
+        HW_WARN("tokens: cannot read the token table at start: %s", hw_strerror(rc));
+    t->relay = r;
+    t->context = context;
+    lws_sul_schedule(context, 0, &t->timer, refresh_timer, (lws_usec_t)REFRESH_MS * 1000);
+    return 0;
+}
+
+void relay_tokens_stop(struct relay_tokens *t)
+{
+    if (t && t->context)
+        lws_sul_cancel(&t->timer);
+}
+
 void relay_tokens_free(struct relay_tokens *t)
 {
     if (!t)
         return;
+    if (t->inflight) {
+        t->orphan = 1; /* the store still holds t as the read's argument */
+        return;
+    }
     free(t->list);
     free(t);
 }
@@ -58,47 +179,53 @@ void relay_tokens_free(struct relay_tokens *t)
 int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_len, char *channel,
                         size_t cap)
 {
-    unsigned char h[HW_STORE_SHA256_LEN];
-    char name[HW_STORE_NAME_MAX + 1];
-    int rc;
+    struct hw_store_token key;
+    const struct hw_store_token *hit;
 
-    token_hash(token, token_len, h);
-    rc = hw_store_token_lookup(t->store, h, name);
-    if (rc == 0)
-        snprintf(channel, cap, "%s", name);
-    return rc;
+    token_hash(token, token_len, key.hash);
+    hit = t->nlist ? bsearch(&key, t->list, t->nlist, sizeof(key), cmp_hash) : NULL;
+    sodium_memzero(key.hash, sizeof(key.hash));
+    if (hit) {
+        snprintf(channel, cap, "%s", hit->channel);
+        return 0;
+    }
+    if (t->fresh_ms && now_ms() - t->fresh_ms <= FRESH_MS)
+        return HW_ENOTFOUND;
+    /* The table is too old to refuse a token it does not know: ask again, "retry later". */
+    refresh(t);
+    return HW_EUNAVAIL;
 }
 
 int relay_tokens_channel_exists(struct relay_tokens *t, const char *channel)
 {
-    int64_t now = now_ms();
-
-    if (!t->list_at_ms || now - t->list_at_ms > LIST_TTL_MS) {
-        struct hw_store_token *list = NULL;
-        size_t n = 0;
-        int rc = hw_store_token_list(t->store, &list, &n);
-
-        if (rc)
-            return rc;
-        free(t->list);
-        t->list = list;
-        t->nlist = n;
-        t->list_at_ms = now;
-    }
     for (size_t i = 0; i < t->nlist; i++)
         if (strcmp(t->list[i].channel, channel) == 0)
             return 1;
-    return 0;
+    if (t->fresh_ms && now_ms() - t->fresh_ms <= FRESH_MS)
+        return 0;
+    refresh(t);
+    return HW_EUNAVAIL;
+}
+
+/* Asks the store whether channel has a token (CLI only: waits for the database). */
+static int channel_has_token(struct hw_store *s, const char *channel)
+{
+    struct hw_store_token *list = NULL;
+    size_t n = 0;
+    int rc = hw_store_token_list(s, &list, &n), found = 0;
+
+    for (size_t i = 0; !rc && i < n; i++)
+        found |= strcmp(list[i].channel, channel) == 0;
+    free(list);
+    return rc ? rc : found;
 }
 
 static int cmd_add(struct hw_store *s, const char *channel)
 {
     unsigned char raw[32], h[HW_STORE_SHA256_LEN];
     char token[4 + 64];
-    struct relay_tokens *t = relay_tokens_new(s);
-    int rc = t ? relay_tokens_channel_exists(t, channel) : HW_ENOMEM;
+    int rc = channel_has_token(s, channel);
 
-    relay_tokens_free(t);
     if (rc == 1) {
         fprintf(stderr, "channel %s already has a token; revoke it first\n", channel);
         return 1;

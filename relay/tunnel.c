@@ -54,6 +54,13 @@ int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64]
     return rc;
 }
 
+void relay_agent_revoked(struct relay_agent *a)
+{
+    HW_INFO("conn=%s channel=%s token revoked: closing tunnel", a->peer, a->channel);
+    hw_mux_send_control(a->mux, HW_FT_GOAWAY, "revoked", 7);
+    lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 static void mux_want_write(struct hw_mux *m)
 {
     struct relay_agent *a = hw_mux_user(m);

@@ -24,4 +24,7 @@ int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64]
 /* The agent's multiplexer, where ingress opens its streams. */
 struct hw_mux *relay_agent_mux(struct relay_agent *a);
 
+/* Closes a's tunnel because its channel's tokens were revoked (GOAWAY, then the close). */
+void relay_agent_revoked(struct relay_agent *a);
+
 #endif

@@ -26,7 +26,7 @@ done
 
 # Internal headers: name, the folder that owns it.
 for pair in store/store_backend.h store/store_mysql.h store/store_mysql_row.h \
-            store/store_sqlite.h store/store_queue.h store/store_schema.h \
+            store/store_sqlite.h store/store_queue.h store/store_schema.h store/store_handle.h \
             sig/sig_source.h sig/sig_providers.h sig/sig_twilio.h \
             net/http_reader.h net/http_answer.h net/http_conn.h net/http_pace.h; do
     owner=${pair%%/*}

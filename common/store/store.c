@@ -1,8 +1,9 @@
 /*
  * The store's front: opens the backend named by the URL, checks arguments,
  * serialises calls on the handle's connection lock, and runs group commits
- * for the queue in store_queue.c (one transaction per batch, each event on
- * its own only when the batch fails). Any thread; see store.h.
+ * for the queue in store_queue.c (one transaction per batch, settled when
+ * its commit went unanswered, each event on its own only when the batch
+ * fails). Any thread; see store.h.
  */
 #include "store.h"
 
@@ -12,12 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
-#include "core/text.h"
 #include "store_backend.h"
+#include "store_handle.h"
 #include "store_queue.h"
 #include "store_schema.h"
 #include "store_url.h"
@@ -29,17 +31,7 @@
 #define LIST_LIMIT_DEFAULT  100u
 #define LIST_LIMIT_MAX      1000u
 #define CLAIM_MAX           1000u
-#define OWNER_MAX           64
-
-struct hw_store {
-    const struct hw_store_ops *ops;
-    void *be;
-    pthread_mutex_t lock; /* held around every use of be */
-    struct hw_store_url url;
-    struct hw_store_queue *queue; /* NULL without a store thread */
-    char owner[OWNER_MAX + 1];    /* lease owner: host/pid/random */
-    atomic_uint_fast64_t appended, duplicates, failed, commits;
-};
+#define DEADLOCK_TRIES      3 /* a batch runs this often before its events go one by one */
 
 static int valid_name(const char *s)
 {
@@ -82,6 +74,25 @@ static void event_stamp(struct hw_store_event *ev)
     hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
 }
 
+/* Insertion order: by (source, dedup_key), so that concurrent batches take their locks alike. */
+static int row_cmp(const void *pa, const void *pb)
+{
+    const struct hw_store_event *a = ((const struct hw_store_row *)pa)->ev;
+    const struct hw_store_event *b = ((const struct hw_store_row *)pb)->ev;
+    int c = strcmp(a->source, b->source);
+
+    if (c)
+        return c;
+    if (!a->dedup_key || !b->dedup_key)
+        c = !!a->dedup_key - !!b->dedup_key;
+    else
+        c = strcmp(a->dedup_key, b->dedup_key);
+    if (c)
+        return c;
+    return ((const struct hw_store_row *)pa)->order < ((const struct hw_store_row *)pb)->order ? -1
+                                                                                               : 1;
+}
+
 /* Inserts v[0..n) in one transaction. Returns 0, or the first error with all rolled back. */
 static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
 {
@@ -91,9 +102,13 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
     if (!rows)
         return HW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
+        memset(&v[i]->res, 0, sizeof(v[i]->res));
         rows[i].ev = &v[i]->ev;
         rows[i].res = &v[i]->res;
+        rows[i].order = i;
     }
+    if (n > 1)
+        qsort(rows, n, sizeof(*rows), row_cmp);
     err = s->ops->begin(s->be);
     if (!err)
         err = s->ops->insert(s->be, rows, n);
@@ -106,6 +121,63 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
     return err;
 }
 
+/*
+ * After a transaction failed as "unavailable", finds out whether it had in
+ * fact committed (the connection may have dropped after the server's
+ * commit, before its answer): the transaction is all or nothing, so one
+ * event it wrote tells. Returns 1 committed, 0 not, or an error when the
+ * answer cannot be had.
+ */
+static int settle(struct hw_store *s, struct hw_store_pending **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* res.id is set for an event once its INSERT succeeded. */
+        if (v[i]->res.id[0] && !v[i]->res.duplicate && strcmp(v[i]->res.id, v[i]->ev.id) == 0)
+            return s->ops->exists(s->be, v[i]->ev.id);
+    }
+    return 0; /* no INSERT of this transaction succeeded: nothing could have committed */
+}
+
+/* A short random pause after a deadlock, so that the two sides do not meet again at once. */
+static void deadlock_pause(void)
+{
+    struct timespec t = { 0, (long)(1 + randombytes_uniform(20)) * 1000000L };
+
+    nanosleep(&t, NULL);
+}
+
+/*
+ * Commits v[0..n) in one transaction, as well as can be known: a deadlock
+ * is run again (DEADLOCK_TRIES in all); an unanswered commit is settled and
+ * tried once more on a new connection. Returns 0, HW_STORE_ERETRY after the
+ * last deadlock, HW_EUNAVAIL when the outcome cannot be known (or the
+ * database is away), or the error of the failed statement.
+ */
+static int commit_batch(struct hw_store *s, struct hw_store_pending **v, size_t n)
+{
+    int deadlocks = 0, unavail = 0, err, k;
+
+    for (;;) {
+        err = insert_txn(s, v, n);
+        if (err == HW_STORE_ERETRY) {
+            if (++deadlocks >= DEADLOCK_TRIES)
+                return err;
+            deadlock_pause();
+            continue;
+        }
+        if (err != HW_EUNAVAIL)
+            return err;
+        k = settle(s, v, n);
+        if (k == 1) {
+            /* Committed after all: the results the INSERTs gave stand. */
+            HW_INFO("store %s: a commit whose answer was lost had succeeded", s->url.name);
+            return 0;
+        }
+        if (k < 0 || unavail++)
+            return HW_EUNAVAIL; /* unknown, or still failing: the sender retries */
+    }
+}
+
 /* The queue's commit function; also used for single synchronous appends. */
 static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
 {
@@ -116,18 +188,14 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
         crypto_hash_sha256(v[i]->ev.body_sha256, (const unsigned char *)v[i]->ev.body,
                            v[i]->ev.body_len);
     pthread_mutex_lock(&s->lock);
-    err = insert_txn(s, v, n);
-    /*
-     * A MySQL deadlock or lock-wait timeout also comes back as "unavailable"
-     * (the transaction was rolled back whole): one more try clears it. When
-     * the database is really down the backend fails the retry at once.
-     */
-    if (err == HW_EUNAVAIL)
-        err = insert_txn(s, v, n);
+    err = commit_batch(s, v, n);
     if (err && err != HW_EUNAVAIL && n > 1) {
-        /* One bad event must not fail the others: commit each on its own. */
+        /*
+         * One bad event, or a deadlock that kept coming back, must not fail
+         * the others: commit each on its own.
+         */
         for (size_t i = 0; i < n; i++) {
-            v[i]->err = insert_txn(s, v + i, 1);
+            v[i]->err = commit_batch(s, v + i, 1);
             if (!v[i]->err)
                 s->commits++;
         }
@@ -137,6 +205,14 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
         if (!err)
             s->commits++;
     }
+    for (size_t i = 0; i < n; i++) {
+        v[i]->err = hw_store_public_err(s, v[i]->err);
+        /* The outcome is unknown to the caller: give it the id to look for later. */
+        if (v[i]->err == HW_EUNAVAIL) {
+            memcpy(v[i]->res.id, v[i]->ev.id, sizeof(v[i]->res.id));
+            v[i]->res.duplicate = 0;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++) {
         if (v[i]->err)
@@ -145,6 +221,35 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
             s->duplicates++;
         else
             s->appended++;
+    }
+}
+
+/* The queue's batch: appends commit together; a token-list job runs on its own. */
+static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
+{
+    struct hw_store *s = ctx;
+    size_t i = 0;
+
+    while (i < n) {
+        size_t j = i;
+
+        if (v[i]->tokens_cb) {
+            pthread_mutex_lock(&s->lock);
+            v[i]->err =
+                hw_store_public_err(s, s->ops->token_list(s->be, &v[i]->tokens, &v[i]->ntokens));
+            pthread_mutex_unlock(&s->lock);
+            if (v[i]->err) {
+                free(v[i]->tokens);
+                v[i]->tokens = NULL;
+                v[i]->ntokens = 0;
+            }
+            i++;
+            continue;
+        }
+        while (j < n && !v[j]->tokens_cb)
+            j++;
+        store_commit(s, v + i, j - i);
+        i = j;
     }
 }
 
@@ -160,7 +265,7 @@ static void store_thread(void *ctx, int starting)
 
 static void make_owner(struct hw_store *s)
 {
-    char host[OWNER_MAX + 1] = "";
+    char host[HW_STORE_OWNER_MAX + 1] = "";
     unsigned char rnd[4];
     char hex[2 * sizeof(rnd) + 1];
 
@@ -195,7 +300,7 @@ int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_s
     make_owner(s);
     if (opts && opts->wake) {
         struct hw_store_queue_cfg cfg = {
-            .commit = store_commit,
+            .commit = store_batch,
             .thread = store_thread,
             .ctx = s,
             .wake = opts->wake,
@@ -250,7 +355,7 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
         return err;
     event_stamp(&p.ev);
     store_commit(s, &v, 1);
-    if (!p.err)
+    if (!p.err || p.err == HW_EUNAVAIL)
         *res = p.res;
     return p.err;
 }
@@ -299,7 +404,7 @@ int hw_store_get(struct hw_store *s, const char *id, struct hw_store_event **out
     if (!id)
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->get(s->be, id, out);
+    err = hw_store_public_err(s, s->ops->get(s->be, id, out));
     pthread_mutex_unlock(&s->lock);
     return err;
 }
@@ -310,10 +415,11 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
     int err;
 
     memset(out, 0, sizeof(*out));
-    if (limit > LIST_LIMIT_MAX || f->status < 0 || f->status > HW_STORE_FAILED || f->cursor < 0)
+    if (limit > LIST_LIMIT_MAX || f->status < 0 || f->status > HW_STORE_FAILED || f->cursor < 0 ||
+        (f->path && strlen(f->path) > HW_STORE_TARGET_MAX))
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->list(s->be, f, limit, out);
+    err = hw_store_public_err(s, s->ops->list(s->be, f, limit, out));
     pthread_mutex_unlock(&s->lock);
     if (err) {
         hw_store_events_cleanup(out);
@@ -324,7 +430,7 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
 }
 
 int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t max,
-                   struct hw_store_events *out)
+                   size_t max_bytes, struct hw_store_events *out)
 {
     int64_t now = hw_store_now_ms();
     int err;
@@ -332,16 +438,20 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
     memset(out, 0, sizeof(*out));
     if (lease_ms <= 0 || max == 0 || max > CLAIM_MAX)
         return HW_EINVAL;
+    if (!max_bytes)
+        max_bytes = HW_STORE_CLAIM_BYTES_DEFAULT;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->claim(s->be, source, s->owner, now, now + lease_ms, max, out);
+    err = hw_store_public_err(
+        s, s->ops->claim(s->be, source, s->owner, now, now + lease_ms, max, max_bytes, out));
     pthread_mutex_unlock(&s->lock);
     if (err)
         hw_store_events_cleanup(out);
     return err;
 }
 
-int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_store_attempt *a,
-                            int new_status, int64_t next_attempt_ms)
+int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
+                            const struct hw_store_attempt *a, int new_status,
+                            int64_t next_attempt_ms)
 {
     struct hw_store_attempt cut = *a;
     char error[HW_STORE_ERROR_MAX + 1];
@@ -357,7 +467,8 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_
     if (cut.excerpt_len > HW_STORE_EXCERPT_MAX)
         cut.excerpt_len = HW_STORE_EXCERPT_MAX;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->record_attempt(s->be, id, s->owner, &cut, new_status, next_attempt_ms);
+    err = hw_store_public_err(s, s->ops->record_attempt(s->be, id, lease, hw_store_now_ms(), &cut,
+                                                        new_status, next_attempt_ms));
     pthread_mutex_unlock(&s->lock);
     return err;
 }
@@ -370,35 +481,33 @@ int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attemp
     if (!id)
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->attempts(s->be, id, out);
+    err = hw_store_public_err(s, s->ops->attempts(s->be, id, out));
     pthread_mutex_unlock(&s->lock);
     if (err)
         hw_store_attempts_cleanup(out);
     return err;
 }
 
-int hw_store_requeue(struct hw_store *s, const char *id)
+int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event **ev,
+                     struct hw_store_attempts *attempts)
 {
     int err;
 
+    *ev = NULL;
+    memset(attempts, 0, sizeof(*attempts));
     if (!id)
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
-    err = s->ops->requeue(s->be, id, hw_store_now_ms());
+    err = s->ops->get(s->be, id, ev);
+    if (!err)
+        err = s->ops->attempts(s->be, id, attempts);
+    err = hw_store_public_err(s, err);
     pthread_mutex_unlock(&s->lock);
-    return err;
-}
-
-int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed)
-{
-    uint64_t n = 0;
-    int err;
-
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->purge(s->be, before_ms, flags, &n);
-    pthread_mutex_unlock(&s->lock);
-    if (removed)
-        *removed = err ? 0 : n;
+    if (err) {
+        hw_store_event_free(*ev);
+        *ev = NULL;
+        hw_store_attempts_cleanup(attempts);
+    }
     return err;
 }
 
@@ -406,72 +515,17 @@ int hw_store_ping(struct hw_store *s)
 {
     int err;
 
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->ping(s->be);
+    /* Busy: someone is using the connection right now; answer from what it last saw. */
+    if (pthread_mutex_trylock(&s->lock) != 0)
+        return s->down ? HW_EUNAVAIL : 0;
+    err = hw_store_public_err(s, s->ops->ping(s->be));
     pthread_mutex_unlock(&s->lock);
     return err;
 }
 
-/* Channel names as the relay accepts them: [a-z0-9-]{1,63}. */
-static int valid_channel(const char *c)
+int hw_store_durable(const struct hw_store *s)
 {
-    return c && hw_text_channel_valid(c, strlen(c));
-}
-
-int hw_store_token_add(struct hw_store *s, const char *channel,
-                       const unsigned char hash[HW_STORE_SHA256_LEN])
-{
-    int err;
-
-    if (!valid_channel(channel))
-        return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->token_add(s->be, channel, hash, hw_store_now_ms());
-    pthread_mutex_unlock(&s->lock);
-    return err;
-}
-
-int hw_store_token_revoke(struct hw_store *s, const char *channel, unsigned *removed)
-{
-    unsigned n = 0;
-    int err;
-
-    if (!valid_name(channel))
-        return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->token_revoke(s->be, channel, &n);
-    pthread_mutex_unlock(&s->lock);
-    if (removed)
-        *removed = n;
-    return err ? err : n ? 0 : HW_ENOTFOUND;
-}
-
-int hw_store_token_lookup(struct hw_store *s, const unsigned char hash[HW_STORE_SHA256_LEN],
-                          char channel[HW_STORE_NAME_MAX + 1])
-{
-    int err;
-
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->token_lookup(s->be, hash, channel);
-    pthread_mutex_unlock(&s->lock);
-    return err;
-}
-
-int hw_store_token_list(struct hw_store *s, struct hw_store_token **out, size_t *n)
-{
-    int err;
-
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->lock);
-    err = s->ops->token_list(s->be, out, n);
-    pthread_mutex_unlock(&s->lock);
-    if (err) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return err;
+    return s->ops->durable(s->be);
 }
 
 void hw_store_stats(struct hw_store *s, struct hw_store_stats *out)
@@ -487,7 +541,7 @@ int hw_store_schema_version(struct hw_store *s, int *version)
     int err;
 
     pthread_mutex_lock(&s->lock);
-    err = s->ops->schema_version(s->be, version);
+    err = hw_store_public_err(s, s->ops->schema_version(s->be, version));
     pthread_mutex_unlock(&s->lock);
     return err;
 }

@@ -30,7 +30,7 @@
 
 #include "core/id.h"
 
-#define HW_STORE_SCHEMA_VERSION 3
+#define HW_STORE_SCHEMA_VERSION 4
 
 /* Size caps, enforced on append with HW_E2BIG. */
 #define HW_STORE_BODY_MAX    (25u * 1024u * 1024u) /* raw body */
@@ -88,9 +88,15 @@ struct hw_store_event {
     int last_status;        /* out: HTTP status of the last attempt, 0 if none */
     const char *last_error; /* out: error of the last attempt, "" if none */
     int64_t lease_until_ms; /* out: claim lease expiry, 0 if not claimed */
+    int64_t lease;          /* out: fencing value of the latest claim (hw_store_record_attempt) */
 };
 
-/* What an append did: the event's id, or the first event's id for a duplicate. */
+/*
+ * What an append did: the event's id, or the first event's id for a
+ * duplicate. When an append ends with HW_EUNAVAIL, id still holds the id the
+ * event was given: whether it was stored could not be learnt (the database
+ * went away during the commit), and hw_store_get() with it tells later.
+ */
 struct hw_store_result {
     char id[HW_ID_LEN + 1];
     int duplicate; /* 1: (source, dedup_key) was already stored; nothing was written */
@@ -126,6 +132,7 @@ struct hw_store_filter {
     int64_t until_ms;   /* received_ms < until_ms, 0 for no bound */
     int64_t cursor;     /* 0 for the first page, else the previous page's next_cursor */
     size_t limit;       /* page size; 0 means 100; at most 1000 */
+    const char *path;   /* glob on the path ('*' any bytes, '?' one byte); NULL for any */
 };
 
 /* A relay token: only the SHA-256 of the token is stored. */
@@ -140,7 +147,11 @@ struct hw_store;
 /* Called on the store thread after completions are queued; must not block (lws_cancel_service). */
 typedef void (*hw_store_wake_fn)(void *arg);
 
-/* Runs inside hw_store_poll_completions(), on the polling thread. res is valid if err == 0. */
+/*
+ * Runs inside hw_store_poll_completions(), on the polling thread. res is
+ * valid if err == 0, and also for HW_EUNAVAIL (res->id: the id the event was
+ * given, see struct hw_store_result); NULL otherwise.
+ */
 typedef void (*hw_store_append_cb)(void *arg, int err, const struct hw_store_result *res);
 
 struct hw_store_opts {
@@ -149,6 +160,16 @@ struct hw_store_opts {
     size_t queue_max;       /* appends queued or unpolled before HW_EFULL; 0 means 16384 */
     size_t queue_bytes_max; /* bytes of queued events before HW_EFULL; 0 means 256 MiB */
 };
+
+/*
+ * URL parameters (after '?', joined with '&'):
+ *   mysql: socket=PATH; timeout=SECONDS (read/write timeout of each round
+ *          trip, 1..3600, default 3: a hung server fails calls with
+ *          HW_EUNAVAIL after about this long, never longer)
+ *   sqlite: unsafe_sync=off (TESTS ONLY: synchronous=OFF, commits are not
+ *           fsynced and a crash loses acknowledged events; logged, and
+ *           hw_store_durable() reports 0)
+ */
 
 /*
  * Opens the store named by url (borrowed), applies pending schema
@@ -222,29 +243,37 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
 
 /*
  * Claims up to max pending events that are due (next attempt time reached)
- * and not leased by anyone, oldest first, optionally only from one source
- * (NULL for all), and leases them to this handle for lease_ms. Until the
- * lease expires no other handle, in this or another process, claims them;
- * after that, if no attempt was recorded, they are claimable again (the
- * holder died). Events come with headers and body, in *out (owned).
+ * and not leased by anyone, earliest due first (then in store order),
+ * optionally only from one source (NULL for all), and leases them to this
+ * handle for lease_ms. Stops before the headers and bodies claimed would
+ * exceed max_bytes (0 means 64 MiB), but always takes at least one event.
+ * Until the lease expires no other handle, in this or another process,
+ * claims them; after that, if no attempt was recorded, they are claimable
+ * again (the holder died). Each claim gives the event a new fencing value
+ * (ev->lease) that hw_store_record_attempt() requires. Events come with
+ * headers and body, in *out (owned).
  * Returns 0 (out->n may be 0), HW_EINVAL, HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
  * Any thread. Leases compare wall clocks: hosts sharing a MySQL need NTP.
  */
 int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t max,
-                   struct hw_store_events *out);
+                   size_t max_bytes, struct hw_store_events *out);
 
 /*
  * Records one delivery attempt for event id (both borrowed) and sets the
  * event's outcome in the same transaction: attempts + 1, last status and
  * error from a, status = new_status (enum hw_store_status), next attempt
  * time = next_attempt_ms (for HW_STORE_PENDING: the retry time), and the
- * lease released. Only this handle's lease, or no lease, lets it finish the
- * event: a worker whose lease expired and passed to another process gets
- * HW_ELEASE and changes nothing (its attempt is not recorded). Returns 0,
- * HW_ENOTFOUND, HW_ELEASE, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any thread.
+ * lease released. Fenced: lease must be the ev->lease of the caller's own
+ * claim, and that claim must still be valid (not expired, not requeued,
+ * not claimed again since, event still pending). Anything else gets
+ * HW_ELEASE and changes nothing (the attempt is not recorded), so a worker
+ * whose lease expired can never overwrite the new holder's outcome.
+ * Returns 0, HW_ENOTFOUND, HW_ELEASE, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any
+ * thread.
  */
-int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_store_attempt *a,
-                            int new_status, int64_t next_attempt_ms);
+int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
+                            const struct hw_store_attempt *a, int new_status,
+                            int64_t next_attempt_ms);
 
 /*
  * Returns the attempts of event id in the order they were recorded, in *out
@@ -254,25 +283,57 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, const struct hw_
 int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attempts *out);
 
 /*
- * Makes event id pending and due now again (replay): the lease is released;
- * the attempt count and history stay. Returns 0, HW_ENOTFOUND, HW_EUNAVAIL,
- * HW_EIO. Any thread.
+ * hw_store_get() and hw_store_attempts() under one hold of the handle's
+ * lock (no other call of this handle runs between them): the event with
+ * headers and body in *ev (owned; free with hw_store_event_free()) and its
+ * attempts in *attempts (owned; free with hw_store_attempts_cleanup()).
+ * Returns 0, HW_ENOTFOUND, HW_EUNAVAIL, HW_EIO, HW_ENOMEM; on error
+ * nothing is owned by the caller. Any thread.
  */
-int hw_store_requeue(struct hw_store *s, const char *id);
+int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event **ev,
+                     struct hw_store_attempts *attempts);
 
-/* Flags for hw_store_purge(). */
-#define HW_STORE_PURGE_PENDING 1 /* also delete events still waiting for delivery */
+/* Flags for hw_store_requeue(). */
+#define HW_STORE_REQUEUE_FORCE 1 /* requeue a delivered event too */
 
 /*
- * Deletes events received before before_ms, with their attempts, in one
- * transaction: delivered and failed ones, and pending ones only with
- * HW_STORE_PURGE_PENDING. *removed (may be NULL) gets the number of events.
- * Returns 0, HW_EUNAVAIL, HW_EIO. Any thread.
+ * Makes event id pending and due now again (replay): any lease is cancelled
+ * (its holder's record gets HW_ELEASE); the attempt count and history stay.
+ * A delivered event is refused with HW_EEXIST unless flags has
+ * HW_STORE_REQUEUE_FORCE. Returns 0, HW_ENOTFOUND, HW_EEXIST, HW_EUNAVAIL,
+ * HW_EIO. Any thread.
+ */
+int hw_store_requeue(struct hw_store *s, const char *id, int flags);
+
+/* Flags for hw_store_purge(): which statuses go. Neither DELIVERED nor FAILED means both. */
+#define HW_STORE_PURGE_PENDING   1 /* also events still waiting for delivery */
+#define HW_STORE_PURGE_DELIVERED 2
+#define HW_STORE_PURGE_FAILED    4
+
+/*
+ * Deletes events received before before_ms, with their attempts, in
+ * transactions of at most 1000 events (so a large purge never holds locks
+ * for long); each committed batch stays deleted if a later one fails.
+ * *removed (may be NULL) gets the number of events deleted, also on error.
+ * Returns 0, HW_EINVAL (unknown flags), HW_EUNAVAIL, HW_EIO. Any thread.
  */
 int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed);
 
-/* Checks that the database answers (for /readyz). Returns 0 or HW_EUNAVAIL. Any thread. */
+/*
+ * Checks that the database answers (for /readyz). Never waits behind
+ * another call: while the connection is busy it answers from the last
+ * known state. The check itself is bounded by the MySQL timeout. Returns 0
+ * or HW_EUNAVAIL. Any thread (not an event loop: it may wait that long).
+ */
 int hw_store_ping(struct hw_store *s);
+
+/*
+ * 1 when a commit survives a power loss as configured: SQLite with
+ * synchronous=FULL; MySQL with innodb_flush_log_at_trx_commit = 1 and, with
+ * the binary log on, sync_binlog = 1 (checked at each connect; a warning is
+ * logged once). 0 otherwise. Never blocks. Any thread (for /metrics).
+ */
+int hw_store_durable(const struct hw_store *s);
 
 /* Frees an event returned by the store. NULL is ignored. */
 void hw_store_event_free(struct hw_store_event *ev);
@@ -324,6 +385,18 @@ int hw_store_token_lookup(struct hw_store *s, const unsigned char hash[HW_STORE_
  */
 int hw_store_token_list(struct hw_store *s, struct hw_store_token **out, size_t *n);
 
+/* Runs on the polling thread with the token list (owned by the callback: free() it) or an error. */
+typedef void (*hw_store_tokens_cb)(void *arg, int err, struct hw_store_token *list, size_t n);
+
+/*
+ * hw_store_token_list() on the store thread, for event-loop callers that
+ * must never wait on the database: returns at once, and cb runs in a later
+ * hw_store_poll_completions(), in order with the appends. Returns 0 (cb
+ * will run exactly once), HW_EINVAL (no store thread), HW_EFULL,
+ * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
+ */
+int hw_store_token_list_async(struct hw_store *s, hw_store_tokens_cb cb, void *arg);
+
 /* Counters since open, for /metrics and tests. */
 struct hw_store_stats {
     uint64_t appended;   /* events written by hw_store_append[_async] */
@@ -334,6 +407,36 @@ struct hw_store_stats {
 
 /* Copies the counters into *out. Never blocks on the database. Any thread. */
 void hw_store_stats(struct hw_store *s, struct hw_store_stats *out);
+
+/* Event counts of one source. */
+struct hw_store_source_counts {
+    char source[HW_STORE_NAME_MAX + 1];
+    uint64_t by_status[4]; /* indexed by enum hw_store_status; [0] unused */
+};
+
+/* What is in the store, for the replay CLI and /metrics. */
+struct hw_store_summary {
+    uint64_t by_status[4];                  /* indexed by enum hw_store_status */
+    struct hw_store_source_counts *sources; /* owned; by source name */
+    size_t nsources;
+    int64_t oldest_pending_ms;    /* received_ms of the oldest pending event, 0 if none */
+    uint64_t failed_last_hour;    /* events received in the last hour now failed */
+    uint64_t delivered_last_hour; /* attempts in the last hour that delivered (2xx) */
+    int latency_p50_ms;           /* receipt to delivery of those, percentiles; 0 if none */
+    int latency_p90_ms;
+    int latency_p99_ms;
+};
+
+/*
+ * Fills *out (free with hw_store_summary_cleanup()) as of now_ms (0 for
+ * now): counts by status and by source (at most 1000 sources), the oldest
+ * pending event, failures and delivery latency of the last hour. Each part
+ * is an indexed query; the source counts scan the (source, status) index.
+ * Returns 0, HW_EUNAVAIL, HW_EIO, HW_ENOMEM. Any thread.
+ */
+int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summary *out);
+
+void hw_store_summary_cleanup(struct hw_store_summary *sum);
 
 /* Reads the schema version of the open store into *version. Returns 0, HW_EUNAVAIL, HW_EIO. */
 int hw_store_schema_version(struct hw_store *s, int *version);

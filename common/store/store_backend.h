@@ -13,10 +13,22 @@
 #include "store.h"
 #include "store_url.h"
 
+/*
+ * A group commit's insert or commit hit a deadlock or a lock-wait timeout:
+ * the transaction was rolled back whole and may simply be run again. Only
+ * the batch functions (begin, insert, commit) return it; store.c never
+ * passes it on (it becomes HW_EUNAVAIL).
+ */
+#define HW_STORE_ERETRY (-10900)
+
+/* Default and cap of the bytes one claim returns. */
+#define HW_STORE_CLAIM_BYTES_DEFAULT (64u * 1024u * 1024u)
+
 /* One event to insert and where its result goes. */
 struct hw_store_row {
     const struct hw_store_event *ev;
     struct hw_store_result *res;
+    size_t order; /* submission order, the last sort key: the first of duplicates wins */
 };
 
 /*
@@ -54,20 +66,40 @@ struct hw_store_ops {
     int (*insert)(void *be, const struct hw_store_row *rows, size_t n);
     int (*commit)(void *be);
     void (*rollback)(void *be);
+    /*
+     * Outside a transaction: 1 when an event with this id is stored, 0 when
+     * not, or an error. Settles an append whose commit went unanswered.
+     */
+    int (*exists)(void *be, const char *id);
 
     int (*get)(void *be, const char *id, struct hw_store_event **out);
     /* f is checked and limit resolved by the caller. */
     int (*list)(void *be, const struct hw_store_filter *f, size_t limit,
                 struct hw_store_events *out);
     int (*claim)(void *be, const char *source, const char *owner, int64_t now_ms,
-                 int64_t lease_until_ms, size_t max, struct hw_store_events *out);
+                 int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
     /* a's strings are already cut to size; error is never NULL. */
-    int (*record_attempt)(void *be, const char *id, const char *owner,
+    int (*record_attempt)(void *be, const char *id, int64_t lease, int64_t now_ms,
                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
-    int (*requeue)(void *be, const char *id, int64_t now_ms);
-    int (*purge)(void *be, int64_t before_ms, int flags, uint64_t *removed);
+    int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
+    /*
+     * Deletes up to HW_STORE_PURGE_BATCH events received before before_ms
+     * whose status is one of st[0..3) (0 for an unused slot), with their
+     * attempts, in one transaction; *removed gets how many (0: done).
+     */
+    int (*purge_batch)(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
+    /* Fills the counts of sum (not the latencies) as of now_ms. */
+    int (*summarize)(void *be, int64_t now_ms, struct hw_store_summary *sum);
+    /*
+     * Delivery latencies (delivered attempt end minus receipt) of attempts
+     * at or after since_ms: *n gets their count, and lat[i] the value at
+     * rank k[i] (0-based, ascending) for i < nk, each k[i] < *n.
+     */
+    int (*latency)(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk);
     int (*ping)(void *be);
+    /* 1 when commits are durable as configured (see hw_store_durable()); never blocks. */
+    int (*durable)(void *be);
     int (*token_add)(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);
     int (*token_revoke)(void *be, const char *channel, unsigned *removed);
     int (*token_lookup)(void *be, const unsigned char *hash, char *channel);
@@ -83,9 +115,10 @@ extern const struct hw_store_ops hw_store_mysql_ops;
  */
 
 /* Columns of an event row, in the order of enum hw_store_col. */
-#define HW_SQL_EVENT_COLS                                                                         \
-    "seq, id, source, received_ms, method, path, query, LENGTH(headers), body_len, body_sha256, " \
-    "verify, dedup_key, status, attempts, next_attempt_ms, last_status, last_error, lease_until"
+#define HW_SQL_EVENT_COLS                                                                          \
+    "seq, id, source, received_ms, method, path, query, LENGTH(headers), body_len, body_sha256, "  \
+    "verify, dedup_key, status, attempts, next_attempt_ms, last_status, last_error, lease_until, " \
+    "lease_token"
 #define HW_SQL_EVENT_COLS_FULL HW_SQL_EVENT_COLS ", headers, body"
 
 enum hw_store_col {
@@ -107,6 +140,7 @@ enum hw_store_col {
     HW_COL_LAST_STATUS,
     HW_COL_LAST_ERROR,
     HW_COL_LEASE_UNTIL,
+    HW_COL_LEASE_TOKEN,
     HW_COL_SUMMARY_COUNT,
     HW_COL_HEADERS = HW_COL_SUMMARY_COUNT,
     HW_COL_BODY,
@@ -127,24 +161,39 @@ enum hw_store_col {
 #define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
 #define HW_SQL_FIND_DUP      "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
 #define HW_SQL_GET           "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
-#define HW_SQL_GET_SEQ       "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq = ?"
-/* Parameters: now now max; the _SOURCE form has source before max. */
-#define HW_SQL_CLAIM                                                                 \
-    "SELECT seq FROM hookwire_events WHERE status = 1 AND next_attempt_ms <= ? AND " \
-    "(lease_until IS NULL OR lease_until <= ?) ORDER BY seq LIMIT ?"
-#define HW_SQL_CLAIM_SOURCE                                                          \
-    "SELECT seq FROM hookwire_events WHERE status = 1 AND next_attempt_ms <= ? AND " \
-    "(lease_until IS NULL OR lease_until <= ?) AND source = ? ORDER BY seq LIMIT ?"
-#define HW_SQL_LEASE "UPDATE hookwire_events SET lease_owner = ?, lease_until = ? WHERE seq = ?"
 /*
- * Parameters: status next_attempt_ms last_status last_error id owner. Only the
- * lease's holder (or anyone, for an event nobody holds) may finish an attempt:
- * a worker whose lease expired and passed to another must not overwrite it.
+ * A claim moves next_attempt_ms to the lease's end, so a leased event is
+ * simply "not due" until its lease runs out: the claim is one range of the
+ * (status, next_attempt_ms, seq) index, with no rows to step over.
+ * Parameters: now max; the _SOURCE form has source first. The claimer reads
+ * each row's size to honour its byte cap.
+ */
+#define HW_SQL_CLAIM                                                                    \
+    "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE status = 1 AND " \
+    "next_attempt_ms <= ? ORDER BY next_attempt_ms, seq LIMIT ?"
+#define HW_SQL_CLAIM_SOURCE                                                             \
+    "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE source = ? AND " \
+    "status = 1 AND next_attempt_ms <= ? ORDER BY next_attempt_ms, seq LIMIT ?"
+/*
+ * Parameters: owner lease_until lease_until, then the claimed seqs (one
+ * statement for all of them: hw_store_in_sql()). Each claim raises the
+ * fencing value.
+ */
+#define HW_SQL_LEASE_IN                                                                  \
+    "UPDATE hookwire_events SET lease_owner = ?, lease_until = ?, next_attempt_ms = ?, " \
+    "lease_token = lease_token + 1 WHERE seq IN "
+/* Parameters: the seqs. */
+#define HW_SQL_GET_IN "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE seq IN "
+/*
+ * Parameters: status next_attempt_ms last_status last_error id lease now.
+ * Fenced: only the holder of the latest claim, while it is valid, may
+ * finish an attempt; a worker whose lease expired (and perhaps passed to
+ * another) changes nothing.
  */
 #define HW_SQL_FINISH                                                                       \
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
     "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
-    "AND (lease_owner IS NULL OR lease_owner = ?)"
+    "AND status = 1 AND lease_token = ? AND lease_until > ?"
 #define HW_SQL_EXISTS "SELECT id FROM hookwire_events WHERE id = ?"
 #define HW_SQL_ADD_ATTEMPT                                                                       \
     "INSERT INTO hookwire_attempts (event_id, at_ms, duration_ms, http_status, error, excerpt) " \
@@ -152,14 +201,39 @@ enum hw_store_col {
 #define HW_SQL_ATTEMPTS                                                              \
     "SELECT at_ms, duration_ms, http_status, error, excerpt FROM hookwire_attempts " \
     "WHERE event_id = ? ORDER BY n"
+/* Parameters: now id force (1 also requeues a delivered event). Cancels any lease. */
 #define HW_SQL_REQUEUE                                                                 \
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = NULL, " \
-    "lease_until = NULL WHERE id = ?"
-/* Parameters: before_ms min_status (1 with pending events, 2 without). */
-#define HW_SQL_PURGE_ATTEMPTS                                                          \
-    "DELETE FROM hookwire_attempts WHERE event_id IN (SELECT id FROM hookwire_events " \
-    "WHERE received_ms < ? AND status >= ?)"
-#define HW_SQL_PURGE_EVENTS "DELETE FROM hookwire_events WHERE received_ms < ? AND status >= ?"
+    "lease_until = NULL, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
+#define HW_SQL_STATUS_OF "SELECT status FROM hookwire_events WHERE id = ?"
+/*
+ * Parameters: before_ms st0 st1 st2 limit. The oldest first, on the time
+ * index even when most of the table is older (MySQL would scan it all).
+ */
+#define HW_STORE_PURGE_BATCH 1000
+#define HW_SQL_PURGE_PICK_(hint)                                                        \
+    "SELECT seq, id FROM hookwire_events " hint " WHERE received_ms < ? AND status IN " \
+    "(?, ?, ?) ORDER BY received_ms LIMIT ?"
+#define HW_SQL_PURGE_PICK     HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
+#define HW_SQL_PURGE_PICK_MY  HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
+#define HW_SQL_PURGE_ATTEMPTS "DELETE FROM hookwire_attempts WHERE event_id = ?"
+#define HW_SQL_PURGE_EVENT    "DELETE FROM hookwire_events WHERE seq = ?"
+/* Summary queries. */
+#define HW_SQL_COUNT_STATUS "SELECT status, COUNT(*) FROM hookwire_events GROUP BY status"
+#define HW_SQL_COUNT_SOURCE                                                                  \
+    "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
+    "source, status"
+#define HW_SQL_OLDEST_PENDING "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"
+#define HW_SQL_FAILED_SINCE \
+    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= ?"
+/* Delivered attempts since a time, with the time from receipt to the end of the attempt. */
+#define HW_SQL_LATENCY_FROM                                                                     \
+    " FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id WHERE a.at_ms >= ? " \
+    "AND a.http_status BETWEEN 200 AND 299"
+#define HW_SQL_LATENCY_COUNT "SELECT COUNT(*)" HW_SQL_LATENCY_FROM
+#define HW_SQL_LATENCY_AT                                                                    \
+    "SELECT a.at_ms + a.duration_ms - e.received_ms AS lat" HW_SQL_LATENCY_FROM " ORDER BY " \
+    "lat LIMIT 1 OFFSET ?"
 #define HW_SQL_TOKEN_ADD    "INSERT INTO hookwire_tokens (hash, channel, created_ms) VALUES (?, ?, ?)"
 #define HW_SQL_TOKEN_REVOKE "DELETE FROM hookwire_tokens WHERE channel = ?"
 #define HW_SQL_TOKEN_LOOKUP "SELECT channel FROM hookwire_tokens WHERE hash = ?"
@@ -169,11 +243,22 @@ enum hw_store_col {
 #define HW_SQL_SCHEMA_VERSION "SELECT MAX(version) FROM hookwire_schema"
 
 /*
- * Builds the list query for f into sql (cap bytes). Its parameters, in
- * order, are present only for the filters that are set: status, source,
- * since_ms, until_ms, cursor (seq below it), then always the limit.
+ * Builds the list query for f into sql (cap bytes), in the dialect of kind
+ * (enum hw_store_kind). Its parameters, in order, are present only for the
+ * filters that are set: status, source, since_ms, until_ms, cursor (seq
+ * below it), path (a LIKE pattern from hw_store_glob_like()), then always
+ * the limit. The index to use is named, so that a small LIMIT never tempts
+ * the planner into walking the whole table in seq order.
  */
-void hw_store_list_sql(const struct hw_store_filter *f, char *sql, size_t cap);
+void hw_store_list_sql(const struct hw_store_filter *f, int kind, char *sql, size_t cap);
+
+/*
+ * Turns a path glob ('*' any bytes, '?' one byte, nothing else special)
+ * into the pattern the list query of kind compares with: SQLite GLOB
+ * ('[' escaped), MySQL LIKE with '!' as escape character. Returns 0 or
+ * HW_E2BIG when out (cap bytes) is too small.
+ */
+int hw_store_glob_pattern(const char *glob, int kind, char *out, size_t cap);
 
 /*
  * Copies src (all strings and bytes it points to) into one owned heap block;
@@ -196,6 +281,16 @@ int hw_store_attempts_push(struct hw_store_attempts *l, struct hw_store_attempt 
  * empty l.
  */
 int hw_store_events_take_first(struct hw_store_events *l, int err, struct hw_store_event **out);
+
+/*
+ * Returns a new string: head followed by "(?,?,...)" with n placeholders
+ * (n >= 1), or NULL when out of memory. For statements on a claimed set of
+ * rows, so that a claim costs a few round trips, not a few per event.
+ */
+char *hw_store_in_sql(const char *head, size_t n);
+
+/* Puts l's events in the order of seqs[0..n) (each seq once; events not in seqs go last). */
+void hw_store_events_order(struct hw_store_events *l, const int64_t *seqs, size_t n);
 
 /* Wall-clock time in Unix milliseconds. */
 int64_t hw_store_now_ms(void);

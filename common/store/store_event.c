@@ -156,6 +156,42 @@ void hw_store_attempts_cleanup(struct hw_store_attempts *l)
     memset(l, 0, sizeof(*l));
 }
 
+char *hw_store_in_sql(const char *head, size_t n)
+{
+    size_t len = strlen(head), cap = len + 2 * n + 2;
+    char *sql = malloc(cap), *p;
+
+    if (!sql)
+        return NULL;
+    memcpy(sql, head, len);
+    p = sql + len;
+    *p++ = '(';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '?';
+    }
+    *p++ = ')';
+    *p = '\0';
+    return sql;
+}
+
+void hw_store_events_order(struct hw_store_events *l, const int64_t *seqs, size_t n)
+{
+    size_t next = 0;
+
+    for (size_t i = 0; i < n && next < l->n; i++) {
+        for (size_t j = next; j < l->n; j++) {
+            if (l->v[j]->seq == seqs[i]) {
+                struct hw_store_event *t = l->v[next];
+                l->v[next++] = l->v[j];
+                l->v[j] = t;
+                break;
+            }
+        }
+    }
+}
+
 const char *hw_store_status_name(int status)
 {
     switch (status) {
@@ -178,12 +214,68 @@ int hw_store_status_parse(const char *name)
     return HW_EINVAL;
 }
 
-void hw_store_list_sql(const struct hw_store_filter *f, char *sql, size_t cap)
+/* The index a listing should walk, or NULL to leave it to the planner. */
+static const char *list_index(const struct hw_store_filter *f)
 {
+    int timed = f->since_ms || f->until_ms;
+
+    if (f->status && f->source)
+        return NULL;
+    if (f->status)
+        return timed ? "hookwire_events_status_time" : "hookwire_events_due";
+    if (f->source)
+        return timed ? "hookwire_events_source_time" : "hookwire_events_source";
+    return timed ? "hookwire_events_received" : NULL;
+}
+
+void hw_store_list_sql(const struct hw_store_filter *f, int kind, char *sql, size_t cap)
+{
+    const char *index = list_index(f);
+    char hint[96] = "";
+
+    if (index)
+        snprintf(hint, sizeof(hint),
+                 kind == HW_STORE_KIND_MYSQL ? " FORCE INDEX (%s)" : " INDEXED BY %s", index);
     snprintf(sql, cap,
-             "SELECT " HW_SQL_EVENT_COLS " FROM hookwire_events WHERE 1 = 1%s%s%s%s%s"
+             "SELECT " HW_SQL_EVENT_COLS " FROM hookwire_events%s WHERE 1 = 1%s%s%s%s%s%s"
              " ORDER BY seq DESC LIMIT ?",
-             f->status ? " AND status = ?" : "", f->source ? " AND source = ?" : "",
+             hint, f->status ? " AND status = ?" : "", f->source ? " AND source = ?" : "",
              f->since_ms ? " AND received_ms >= ?" : "", f->until_ms ? " AND received_ms < ?" : "",
-             f->cursor ? " AND seq < ?" : "");
+             f->cursor ? " AND seq < ?" : "",
+             !f->path                      ? ""
+             : kind == HW_STORE_KIND_MYSQL ? " AND path LIKE ? ESCAPE '!'"
+                                           : " AND CAST(path AS TEXT) GLOB ?");
+}
+
+int hw_store_glob_pattern(const char *glob, int kind, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (const char *g = glob; *g; g++) {
+        const char *put;
+        char one[2] = { *g, '\0' };
+
+        if (kind == HW_STORE_KIND_MYSQL)
+            put = *g == '*'                               ? "%"
+                  : *g == '?'                             ? "_"
+                  : (*g == '%' || *g == '_' || *g == '!') ? NULL
+                                                          : one;
+        else
+            put = *g == '[' ? "[[]" : one;
+        if (!put) { /* a LIKE wildcard or the escape character, taken literally */
+            if (n + 2 >= cap)
+                return HW_E2BIG;
+            out[n++] = '!';
+            out[n++] = *g;
+            continue;
+        }
+        if (n + strlen(put) >= cap)
+            return HW_E2BIG;
+        memcpy(out + n, put, strlen(put));
+        n += strlen(put);
+    }
+    if (n >= cap)
+        return HW_E2BIG;
+    out[n] = '\0';
+    return 0;
 }

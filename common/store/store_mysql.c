@@ -16,9 +16,9 @@
 #include "core/log.h"
 #include "store_mysql_row.h"
 
-#define CONNECT_TIMEOUT_S 3
-#define IO_TIMEOUT_S      60
-#define RETRY_MS          1000 /* between reconnection attempts */
+#define TIMEOUT_S_DEFAULT 3    /* connect, read and write; ?timeout=S in the URL */
+#define BACKOFF_MIN_MS    250  /* after a failed connect or a timeout, doubling... */
+#define BACKOFF_MAX_MS    8000 /* ...up to this */
 #define IDLE_PING_MS      1000 /* a connection idle this long is checked before use */
 
 /* Claims lock the rows they read and step over rows other claimers hold. */
@@ -36,17 +36,17 @@ static const char *const sql_text[HW_MY_COUNT] = {
     [HW_MY_INSERT_64] = sql_insert_64,
     [HW_MY_FIND_DUP] = HW_SQL_FIND_DUP,
     [HW_MY_GET] = HW_SQL_GET,
-    [HW_MY_GET_SEQ] = HW_SQL_GET_SEQ,
     [HW_MY_CLAIM] = HW_SQL_CLAIM LOCKING,
     [HW_MY_CLAIM_SOURCE] = HW_SQL_CLAIM_SOURCE LOCKING,
-    [HW_MY_LEASE] = HW_SQL_LEASE,
     [HW_MY_FINISH] = HW_SQL_FINISH,
     [HW_MY_EXISTS] = HW_SQL_EXISTS,
     [HW_MY_ADD_ATTEMPT] = HW_SQL_ADD_ATTEMPT,
     [HW_MY_ATTEMPTS] = HW_SQL_ATTEMPTS,
     [HW_MY_REQUEUE] = HW_SQL_REQUEUE,
+    [HW_MY_STATUS_OF] = HW_SQL_STATUS_OF,
+    [HW_MY_PURGE_PICK] = HW_SQL_PURGE_PICK_MY,
     [HW_MY_PURGE_ATTEMPTS] = HW_SQL_PURGE_ATTEMPTS,
-    [HW_MY_PURGE_EVENTS] = HW_SQL_PURGE_EVENTS,
+    [HW_MY_PURGE_EVENT] = HW_SQL_PURGE_EVENT,
     [HW_MY_TOKEN_ADD] = HW_SQL_TOKEN_ADD,
     [HW_MY_TOKEN_REVOKE] = HW_SQL_TOKEN_REVOKE,
     [HW_MY_TOKEN_LOOKUP] = HW_SQL_TOKEN_LOOKUP,
@@ -93,21 +93,40 @@ static int connection_error(unsigned e)
     }
 }
 
+/* Schedules the next connection attempt, waiting longer after each failure in a row. */
+static void back_off(struct hw_my *b, int64_t now)
+{
+    b->backoff_ms = b->backoff_ms ? b->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (b->backoff_ms > BACKOFF_MAX_MS)
+        b->backoff_ms = BACKOFF_MAX_MS;
+    b->retry_at_ms = now + b->backoff_ms;
+}
+
 /* Maps a failed call's error number and text to our code, logging as needed. */
 static int my_fail(struct hw_my *b, unsigned e, const char *msg, const char *what)
 {
     if (e == 1062) /* ER_DUP_ENTRY: the caller decides */
         return HW_EEXIST;
     if (connection_error(e)) {
+        int64_t now = hw_store_now_ms();
+
         if (!b->down)
             HW_WARN("store %s: MySQL unavailable (%s): %s", b->url->name, what, msg);
         b->down = 1;
         b->broken = 1;
+        /*
+         * A call that ran into the timeout met a hung server or network: do
+         * not reconnect at once (that would wait the timeout again), back off.
+         * A connection that merely dropped is rebuilt on the next call.
+         */
+        if (now - b->used_ms >= (int64_t)b->timeout_s * 1000 - 200)
+            back_off(b, now);
         return e == 1153 ? HW_E2BIG : HW_EUNAVAIL;
     }
-    if (e == 1213 || e == 1205) { /* deadlock, lock wait timeout: the caller may retry */
-        HW_WARN("store %s: %s: %s", b->url->name, what, msg);
-        return HW_EUNAVAIL;
+    if (e == 1213 || e == 1205) { /* deadlock, lock wait timeout: the transaction may run again */
+        if (!b->batch)
+            HW_WARN("store %s: %s: %s", b->url->name, what, msg);
+        return b->batch ? HW_STORE_ERETRY : HW_EUNAVAIL;
     }
     HW_ERR("store %s: %s: %s (error %u)", b->url->name, what, msg, e);
     return e == 1406 || e == 1301 ? HW_E2BIG : HW_EIO;
@@ -175,10 +194,37 @@ static int query_int(struct hw_my *b, const char *sql, const char *param, int64_
     return err;
 }
 
+/*
+ * Checks that the server's settings make a commit durable, and warns once
+ * when they do not: hookwire acknowledges an event only after its commit.
+ */
+static int check_durable(struct hw_my *b)
+{
+    int64_t flush = 1, log_bin = 0, sync_binlog = 1;
+    int err = query_int(b, "SELECT @@innodb_flush_log_at_trx_commit", NULL, &flush);
+    int ok;
+
+    if (!err)
+        err = query_int(b, "SELECT @@log_bin", NULL, &log_bin);
+    if (!err)
+        err = query_int(b, "SELECT @@sync_binlog", NULL, &sync_binlog);
+    if (err)
+        return err;
+    ok = flush == 1 && (!log_bin || sync_binlog == 1);
+    if (!ok && !b->durable_warned)
+        HW_WARN("store %s: the MySQL server is not durable: innodb_flush_log_at_trx_commit=%lld, "
+                "log_bin=%lld, sync_binlog=%lld; acknowledged events can be lost in a crash "
+                "(set innodb_flush_log_at_trx_commit=1, and sync_binlog=1 with the binary log)",
+                b->url->name, (long long)flush, (long long)log_bin, (long long)sync_binlog);
+    b->durable_warned |= !ok;
+    b->durable = ok;
+    return 0;
+}
+
 static int my_connect(struct hw_my *b)
 {
     const struct hw_store_url *u = b->url;
-    unsigned int connect_timeout = CONNECT_TIMEOUT_S, io_timeout = IO_TIMEOUT_S;
+    unsigned int connect_timeout = b->timeout_s, io_timeout = b->timeout_s;
     unsigned long packet = 1ul << 30;
     hw_my_flag reconnect = 0;
     int64_t max_packet;
@@ -214,6 +260,8 @@ static int my_connect(struct hw_my *b)
                        "session");
     if (!err)
         err = query_int(b, "SELECT @@max_allowed_packet", NULL, &max_packet);
+    if (!err)
+        err = check_durable(b);
     if (err)
         goto fail;
     b->max_packet = (unsigned long)max_packet;
@@ -224,6 +272,7 @@ static int my_connect(struct hw_my *b)
     if (b->down)
         HW_INFO("store %s: MySQL reachable again", u->name);
     b->down = 0;
+    b->backoff_ms = 0;
     return 0;
 
 fail:
@@ -237,15 +286,19 @@ static int connected(struct hw_my *b)
     int64_t now = hw_store_now_ms();
 
     /* An idle connection may have been closed by a restart or wait_timeout. */
-    if (b->conn && !b->broken && now - b->used_ms > IDLE_PING_MS && mysql_ping(b->conn))
-        b->broken = 1;
+    if (b->conn && !b->broken && now - b->used_ms > IDLE_PING_MS) {
+        b->used_ms = now; /* the ping's own timeout is measured from here */
+        if (mysql_ping(b->conn))
+            conn_fail(b, "ping");
+    }
     if (b->broken)
         my_drop(b);
     if (!b->conn) {
         if (now < b->retry_at_ms)
             return HW_EUNAVAIL;
+        b->used_ms = now;
         if (my_connect(b) < 0) {
-            b->retry_at_ms = now + RETRY_MS;
+            back_off(b, hw_store_now_ms());
             return HW_EUNAVAIL;
         }
     }
@@ -318,6 +371,8 @@ static int my_open(const struct hw_store_url *u, void **be)
         return HW_ENOMEM;
     pthread_once(&library_once, library_init);
     b->url = u;
+    b->timeout_s = u->timeout_s ? u->timeout_s : TIMEOUT_S_DEFAULT;
+    b->used_ms = hw_store_now_ms();
     err = my_connect(b);
     if (err) {
         free(b);
@@ -349,6 +404,32 @@ static void my_thread_end(void)
  * commits cost one round trip for the INSERT and one for the COMMIT; the
  * next statement outside a transaction turns it back on (hw_my_ready).
  */
+/* A group commit: deadlocks in it are worth running again (HW_STORE_ERETRY). */
+static int my_batch_begin(void *be)
+{
+    struct hw_my *b = be;
+
+    b->batch = 1;
+    return hw_my_begin(b);
+}
+
+static int my_batch_commit(void *be)
+{
+    struct hw_my *b = be;
+    int err = hw_my_commit(b);
+
+    b->batch = 0;
+    return err;
+}
+
+static void my_batch_rollback(void *be)
+{
+    struct hw_my *b = be;
+
+    hw_my_rollback(b);
+    b->batch = 0;
+}
+
 int hw_my_begin(void *be)
 {
     struct hw_my *b = be;
@@ -464,6 +545,35 @@ static int my_ping(void *be)
     return err;
 }
 
+static int my_durable(void *be)
+{
+    return ((struct hw_my *)be)->durable;
+}
+
+int hw_my_query_i64(struct hw_my *b, const char *sql, const int64_t *v, int nb, int64_t *out)
+{
+    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+    MYSQL_BIND p[2], r[1];
+    hw_my_flag nul = 0;
+    int err = 0;
+
+    if (!st)
+        return HW_ENOMEM;
+    *out = 0;
+    for (int i = 0; i < nb; i++)
+        hw_my_param_i64(&p[i], &v[i]);
+    hw_my_result_i64(&r[0], out, &nul);
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) || (nb && mysql_stmt_bind_param(st, p)) ||
+        mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r))
+        err = hw_my_stmt_fail(b, st, "summary");
+    else if (mysql_stmt_fetch(st) == 1)
+        err = hw_my_stmt_fail(b, st, "summary");
+    if (nul)
+        *out = 0;
+    mysql_stmt_close(st);
+    return err;
+}
+
 const struct hw_store_ops hw_store_mysql_ops = {
     .scheme = "mysql",
     .open = my_open,
@@ -475,18 +585,22 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .schema_exec = my_schema_exec,
     .schema_record = my_schema_record,
     .schema_end = my_schema_end,
-    .begin = hw_my_begin,
+    .begin = my_batch_begin,
     .insert = hw_my_insert,
-    .commit = hw_my_commit,
-    .rollback = hw_my_rollback,
+    .commit = my_batch_commit,
+    .rollback = my_batch_rollback,
+    .exists = hw_my_exists,
     .get = hw_my_get,
     .list = hw_my_list,
     .claim = hw_my_claim,
     .record_attempt = hw_my_record_attempt,
     .attempts = hw_my_attempts,
     .requeue = hw_my_requeue,
-    .purge = hw_my_purge,
+    .purge_batch = hw_my_purge_batch,
+    .summarize = hw_my_summarize,
+    .latency = hw_my_latency,
     .ping = my_ping,
+    .durable = my_durable,
     .token_add = hw_my_token_add,
     .token_revoke = hw_my_token_revoke,
     .token_lookup = hw_my_token_lookup,

@@ -26,17 +26,17 @@ enum hw_my_stmt {
     HW_MY_INSERT_64,
     HW_MY_FIND_DUP,
     HW_MY_GET,
-    HW_MY_GET_SEQ,
     HW_MY_CLAIM,
     HW_MY_CLAIM_SOURCE,
-    HW_MY_LEASE,
     HW_MY_FINISH,
     HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
     HW_MY_ATTEMPTS,
     HW_MY_REQUEUE,
+    HW_MY_STATUS_OF,
+    HW_MY_PURGE_PICK,
     HW_MY_PURGE_ATTEMPTS,
-    HW_MY_PURGE_EVENTS,
+    HW_MY_PURGE_EVENT,
     HW_MY_TOKEN_ADD,
     HW_MY_TOKEN_REVOKE,
     HW_MY_TOKEN_LOOKUP,
@@ -52,8 +52,13 @@ struct hw_my {
     int broken;                     /* the connection failed; rebuild before next use */
     int manual;                     /* autocommit is off (see hw_my_begin) */
     int down;                       /* unavailability was logged; log the recovery */
+    int batch;                      /* in a group commit: a deadlock is HW_STORE_ERETRY */
+    unsigned timeout_s;             /* connect, read and write timeout */
     int64_t retry_at_ms;            /* no reconnection attempt before this */
-    int64_t used_ms;                /* last successful use */
+    int64_t backoff_ms;             /* the wait after the next failed connect */
+    int64_t used_ms;                /* start of the current call */
+    int durable_warned;             /* the durability warning was logged */
+    _Atomic int durable;            /* the server's settings make commits durable */
     unsigned long max_packet;       /* the server's max_allowed_packet */
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
@@ -93,13 +98,19 @@ int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n);
 int hw_my_get(void *be, const char *id, struct hw_store_event **out);
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
                struct hw_store_events *out);
+int hw_my_exists(void *be, const char *id);
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                int64_t lease_until_ms, size_t max, struct hw_store_events *out);
-int hw_my_record_attempt(void *be, const char *id, const char *owner,
+                int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
+int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
-int hw_my_requeue(void *be, const char *id, int64_t now_ms);
-int hw_my_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);
+int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force);
+int hw_my_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
+int hw_my_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
+int hw_my_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk);
+
+/* Runs a one-row, one-integer query with up to two integer parameters (nb of them). */
+int hw_my_query_i64(struct hw_my *b, const char *sql, const int64_t *v, int nb, int64_t *out);
 int hw_my_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);
 int hw_my_token_revoke(void *be, const char *channel, unsigned *removed);
 int hw_my_token_lookup(void *be, const unsigned char *hash, char *channel);

@@ -47,6 +47,31 @@ static int find_dup(struct hw_my *b, const struct hw_store_event *ev, struct hw_
     return 0;
 }
 
+/* 1 when an event with this id is stored (committed, or written by this transaction), 0 if not. */
+static int id_stored(struct hw_my *b, const char *id)
+{
+    char found[HW_ID_LEN + 2];
+    MYSQL_BIND p[1];
+    int hit = 0, err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_EXISTS, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    err = hw_my_execute(b, st, p, "find event");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, found, sizeof(found), &hit), "find event");
+    return err ? err : hit;
+}
+
+int hw_my_exists(void *be, const char *id)
+{
+    struct hw_my *b = be;
+    int err = hw_my_ready(b);
+
+    return err ? err : id_stored(b, id);
+}
+
 static const char *dedup_of(const struct hw_store_event *ev)
 {
     return ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
@@ -97,9 +122,22 @@ static int insert_one(struct hw_my *b, const struct hw_store_row *row)
         row->res->duplicate = 0;
         return 0;
     }
-    if (err == HW_EEXIST && dedup_of(ev))
-        return find_dup(b, ev, row->res);
-    return err == HW_EEXIST ? HW_EIO : err;
+    if (err != HW_EEXIST)
+        return err;
+    /*
+     * The id itself is taken: an earlier try of this very append committed
+     * after all (its answer was lost), and a transaction still waiting on
+     * its COMMIT would have made us wait for it. The event is stored once.
+     */
+    err = id_stored(b, ev->id);
+    if (err == 1) {
+        memcpy(row->res->id, ev->id, sizeof(row->res->id));
+        row->res->duplicate = 0;
+        return 0;
+    }
+    if (err < 0)
+        return err;
+    return dedup_of(ev) ? find_dup(b, ev, row->res) : HW_EIO;
 }
 
 /* Inserts k rows with one statement; HW_EEXIST when any of them is a duplicate. */
@@ -192,15 +230,17 @@ int hw_my_get(void *be, const char *id, struct hw_store_event **out)
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct hw_store_events *out)
 {
     struct hw_my *b = be;
-    MYSQL_BIND p[6];
+    MYSQL_BIND p[7];
     int64_t lim = (int64_t)limit;
-    char sql[1024];
+    char sql[1024], pattern[2 * HW_STORE_TARGET_MAX + 8];
     MYSQL_STMT *st;
     int n = 0, err = hw_my_ready(b);
 
     if (err)
         return err;
-    hw_store_list_sql(f, sql, sizeof(sql));
+    if (f->path && hw_store_glob_pattern(f->path, HW_STORE_KIND_MYSQL, pattern, sizeof(pattern)))
+        return HW_EINVAL;
+    hw_store_list_sql(f, HW_STORE_KIND_MYSQL, sql, sizeof(sql));
     if (f->status)
         hw_my_param_int(&p[n++], &f->status);
     if (f->source)
@@ -211,6 +251,8 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct h
         hw_my_param_i64(&p[n++], &f->until_ms);
     if (f->cursor)
         hw_my_param_i64(&p[n++], &f->cursor);
+    if (f->path)
+        hw_my_param_str(&p[n++], pattern);
     hw_my_param_i64(&p[n], &lim);
     st = mysql_stmt_init(b->conn);
     if (!st)
@@ -223,81 +265,125 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct h
     return err;
 }
 
+/* Prepares head + n placeholders, binds first[0..nfirst) then seqs[0..n), and executes it. */
+static MYSQL_STMT *run_in(struct hw_my *b, const char *head, MYSQL_BIND *first, size_t nfirst,
+                          const int64_t *seqs, size_t n, int *err)
+{
+    char *sql = hw_store_in_sql(head, n);
+    MYSQL_BIND *p = calloc(nfirst + n, sizeof(*p));
+    MYSQL_STMT *st = sql && p ? mysql_stmt_init(b->conn) : NULL;
+
+    *err = 0;
+    if (!st) {
+        *err = HW_ENOMEM;
+        goto out;
+    }
+    if (nfirst)
+        memcpy(p, first, nfirst * sizeof(*p));
+    for (size_t i = 0; i < n; i++)
+        hw_my_param_i64(&p[nfirst + i], &seqs[i]);
+    if (mysql_stmt_prepare(st, sql, strlen(sql)))
+        *err = hw_my_stmt_fail(b, st, "claim");
+    else
+        *err = hw_my_execute(b, st, p, "claim");
+    if (*err) {
+        mysql_stmt_close(st);
+        st = NULL;
+    }
+out:
+    free(sql);
+    free(p);
+    return st;
+}
+
+/*
+ * One claim in a few round trips: the due rows are locked (skipping rows
+ * other claimers hold), leased with one UPDATE, read with one SELECT, and
+ * committed; the read happens inside the transaction, on rows we hold.
+ */
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                int64_t lease_until_ms, size_t max, struct hw_store_events *out)
+                int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out)
 {
     struct hw_my *b = be;
-    int64_t *seqs = calloc(max, sizeof(*seqs)), lim = (int64_t)max;
-    MYSQL_BIND p[4];
-    size_t n = 0;
-    MYSQL_STMT *st, *get;
+    int64_t *seqs = calloc(max, sizeof(*seqs)), *sizes = calloc(max, sizeof(*sizes));
+    int64_t lim = (int64_t)max;
+    MYSQL_BIND p[3];
+    size_t n = 0, bytes = 0;
+    MYSQL_STMT *st;
     int err;
 
-    if (!seqs)
+    if (!seqs || !sizes) {
+        free(seqs);
+        free(sizes);
         return HW_ENOMEM;
+    }
     err = hw_my_begin(b);
     if (err)
         goto out;
     st = hw_my_stmt(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, &err);
     if (!st)
         goto fail;
-    hw_my_param_i64(&p[0], &now_ms);
-    hw_my_param_i64(&p[1], &now_ms);
-    hw_my_param_str(&p[2], source);
-    hw_my_param_i64(&p[source ? 3 : 2], &lim);
+    if (source)
+        hw_my_param_str(&p[0], source);
+    hw_my_param_i64(&p[source ? 1 : 0], &now_ms);
+    hw_my_param_i64(&p[source ? 2 : 1], &lim);
     err = hw_my_execute(b, st, p, "claim");
     if (!err)
-        err = fetched(b, st, hw_my_fetch_i64s(st, seqs, max, &n), "claim");
-    for (size_t i = 0; i < n && !err; i++) {
+        err = fetched(b, st, hw_my_fetch_i64s(st, seqs, sizes, max, &n), "claim");
+    /*
+     * The byte cap: the first event always, then as many as fit. Rows left
+     * over stay locked only until the commit below, unleased.
+     */
+    for (size_t i = 0; i < n; i++) {
+        size_t size = sizes[i] > 0 ? (size_t)sizes[i] : 0;
+        if (i && size > max_bytes - bytes) {
+            n = i;
+            break;
+        }
+        bytes += size < max_bytes ? size : max_bytes;
+    }
+    if (!err && n) {
         hw_my_param_str(&p[0], owner);
         hw_my_param_i64(&p[1], &lease_until_ms);
-        hw_my_param_i64(&p[2], &seqs[i]);
-        err = hw_my_run(b, HW_MY_LEASE, p, NULL, "lease");
+        hw_my_param_i64(&p[2], &lease_until_ms);
+        st = run_in(b, HW_SQL_LEASE_IN, p, 3, seqs, n, &err);
+        if (st)
+            mysql_stmt_close(st);
+    }
+    if (!err && n) {
+        st = run_in(b, HW_SQL_GET_IN, NULL, 0, seqs, n, &err);
+        if (st) {
+            err = fetched(b, st, hw_my_fetch_events(st, 1, out), "claim");
+            mysql_stmt_close(st);
+        }
+        hw_store_events_order(out, seqs, n);
     }
     if (!err)
         err = hw_my_commit(b);
-    if (err)
-        goto fail;
-    /* The leases are committed: the rows are ours to read outside the transaction. */
-    err = hw_my_ready(b);
-    get = err ? NULL : hw_my_stmt(b, HW_MY_GET_SEQ, &err);
-    for (size_t i = 0; get && i < n && !err; i++) {
-        hw_my_param_i64(&p[0], &seqs[i]);
-        err = query_events(b, get, p, 1, out);
-    }
-    goto out;
+    if (!err)
+        goto out;
 
 fail:
     hw_my_rollback(b);
 out:
     free(seqs);
+    free(sizes);
     return err;
 }
 
-/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+/* Why finishing an attempt changed no row: no such event, or not the caller's valid claim. */
 static int not_ours(struct hw_my *b, const char *id)
 {
-    char found[HW_ID_LEN + 1];
-    MYSQL_BIND p[1];
-    int hit = 0, err = 0;
-    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_EXISTS, &err);
+    int err = id_stored(b, id);
 
-    if (!st)
-        return err;
-    hw_my_param_str(&p[0], id);
-    err = hw_my_execute(b, st, p, "find event");
-    if (!err)
-        err = fetched(b, st, hw_my_fetch_str(st, found, sizeof(found), &hit), "find event");
-    if (err)
-        return err;
-    return hit ? HW_ELEASE : HW_ENOTFOUND;
+    return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
-int hw_my_record_attempt(void *be, const char *id, const char *owner,
+int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_my *b = be;
-    MYSQL_BIND p[6];
+    MYSQL_BIND p[7];
     uint64_t rows = 0;
     int err = hw_my_begin(b);
 
@@ -308,7 +394,8 @@ int hw_my_record_attempt(void *be, const char *id, const char *owner,
     hw_my_param_int(&p[2], &a->http_status);
     hw_my_param_str(&p[3], a->error);
     hw_my_param_str(&p[4], id);
-    hw_my_param_str(&p[5], owner);
+    hw_my_param_i64(&p[5], &lease);
+    hw_my_param_i64(&p[6], &now_ms);
     err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
     if (!err && rows == 0)
         err = not_ours(b, id);
@@ -344,10 +431,10 @@ int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out)
     return err;
 }
 
-int hw_my_requeue(void *be, const char *id, int64_t now_ms)
+int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force)
 {
     struct hw_my *b = be;
-    MYSQL_BIND p[2];
+    MYSQL_BIND p[3];
     uint64_t rows = 0;
     int err = hw_my_ready(b);
 
@@ -355,29 +442,13 @@ int hw_my_requeue(void *be, const char *id, int64_t now_ms)
         return err;
     hw_my_param_i64(&p[0], &now_ms);
     hw_my_param_str(&p[1], id);
+    hw_my_param_int(&p[2], &force);
     err = hw_my_run(b, HW_MY_REQUEUE, p, &rows, "requeue");
-    return err ? err : rows ? 0 : HW_ENOTFOUND;
-}
-
-int hw_my_purge(void *be, int64_t before_ms, int flags, uint64_t *removed)
-{
-    struct hw_my *b = be;
-    int min_status = flags & HW_STORE_PURGE_PENDING ? HW_STORE_PENDING : HW_STORE_DELIVERED;
-    MYSQL_BIND p[2];
-    int err = hw_my_begin(b);
-
-    if (err)
+    if (err || rows)
         return err;
-    hw_my_param_i64(&p[0], &before_ms);
-    hw_my_param_int(&p[1], &min_status);
-    err = hw_my_run(b, HW_MY_PURGE_ATTEMPTS, p, NULL, "purge attempts");
-    if (!err)
-        err = hw_my_run(b, HW_MY_PURGE_EVENTS, p, removed, "purge events");
-    if (!err)
-        err = hw_my_commit(b);
-    if (err)
-        hw_my_rollback(b);
-    return err;
+    /* Nothing changed: no such event, or a delivered one without force. */
+    err = id_stored(b, id);
+    return err == 1 ? HW_EEXIST : err == 0 ? HW_ENOTFOUND : err;
 }
 
 int hw_my_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms)

@@ -128,20 +128,25 @@ int hw_my_fetch_str(MYSQL_STMT *st, char *out, size_t cap, int *found)
     return finish(st, 0);
 }
 
-int hw_my_fetch_i64s(MYSQL_STMT *st, int64_t *v, size_t max, size_t *n)
+int hw_my_fetch_i64s(MYSQL_STMT *st, int64_t *v, int64_t *w, size_t max, size_t *n)
 {
-    MYSQL_BIND r[1];
-    int64_t x = 0;
-    hw_my_flag nul = 0;
+    MYSQL_BIND r[2];
+    int64_t x = 0, y = 0;
+    hw_my_flag nul[2] = { 0, 0 };
     int rc;
 
     *n = 0;
-    hw_my_result_i64(&r[0], &x, &nul);
+    hw_my_result_i64(&r[0], &x, &nul[0]);
+    hw_my_result_i64(&r[1], &y, &nul[1]);
     if (mysql_stmt_bind_result(st, r))
         return HW_EIO;
-    while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED)
-        if (*n < max)
+    while ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+        if (*n < max) {
+            if (w)
+                w[*n] = y;
             v[(*n)++] = x;
+        }
+    }
     return rc == 1 ? HW_EIO : finish(st, 0);
 }
 
@@ -158,7 +163,7 @@ struct event_row {
 };
 
 /* Column kinds: L = BIGINT, I = INT, V = variable bytes, S = the id, H = the hash. */
-static const char event_kind[HW_COL_FULL_COUNT + 1] = "LSVLVVVLLHIVIILIVLVV";
+static const char event_kind[HW_COL_FULL_COUNT + 1] = "LSVLVVVLLHIVIILIVLLVV";
 
 static void event_bind(struct event_row *w, int ncols)
 {
@@ -214,6 +219,7 @@ static int event_build(MYSQL_STMT *st, struct event_row *w, int ncols, struct hw
         ev.last_status = w->i32[HW_COL_LAST_STATUS];
         ev.last_error = w->var[HW_COL_LAST_ERROR];
         ev.lease_until_ms = w->nul[HW_COL_LEASE_UNTIL] ? 0 : w->i64[HW_COL_LEASE_UNTIL];
+        ev.lease = w->i64[HW_COL_LEASE_TOKEN];
         if (ncols == HW_COL_FULL_COUNT) {
             ev.headers = w->var[HW_COL_HEADERS] ? w->var[HW_COL_HEADERS] : "";
             ev.headers_len = w->len[HW_COL_HEADERS];

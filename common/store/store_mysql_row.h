@@ -34,8 +34,11 @@ void hw_my_result_i64(MYSQL_BIND *r, int64_t *v, hw_my_flag *nul);
 /* First column of the first row as a string cut to cap - 1 bytes; *found = 0 without a row. */
 int hw_my_fetch_str(MYSQL_STMT *st, char *out, size_t cap, int *found);
 
-/* First column of up to max rows as integers into v; *n gets the count. */
-int hw_my_fetch_i64s(MYSQL_STMT *st, int64_t *v, size_t max, size_t *n);
+/*
+ * First column of up to max rows as integers into v, and the second into w
+ * when w is not NULL (the statement then has two columns); *n gets the count.
+ */
+int hw_my_fetch_i64s(MYSQL_STMT *st, int64_t *v, int64_t *w, size_t max, size_t *n);
 
 /* Rows of HW_SQL_EVENT_COLS (full = 0) or HW_SQL_EVENT_COLS_FULL (full = 1), appended to out. */
 int hw_my_fetch_events(MYSQL_STMT *st, int full, struct hw_store_events *out);

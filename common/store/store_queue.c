@@ -127,6 +127,10 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
         pthread_mutex_unlock(&q->lock);
         return HW_EUNAVAIL;
     }
+    if (p->bytes > q->cfg.max_bytes) {
+        pthread_mutex_unlock(&q->lock);
+        return HW_E2BIG;
+    }
     if (q->items >= q->cfg.max_items || p->bytes > q->cfg.max_bytes - q->bytes) {
         pthread_mutex_unlock(&q->lock);
         return HW_EFULL;
@@ -156,7 +160,11 @@ int hw_store_queue_poll(struct hw_store_queue *q)
 
     for (; p; p = next) {
         next = p->next;
-        p->cb(p->arg, p->err, p->err ? NULL : &p->res);
+        if (p->tokens_cb)
+            p->tokens_cb(p->arg, p->err, p->tokens, p->ntokens);
+        else
+            p->cb(p->arg, p->err,
+                  !p->err || (p->err == HW_EUNAVAIL && p->res.id[0]) ? &p->res : NULL);
         free(p);
         n++;
     }

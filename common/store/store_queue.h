@@ -12,7 +12,7 @@
 
 #include "store.h"
 
-/* One queued append. */
+/* One queued append, or a token-list job (tokens_cb set). */
 struct hw_store_pending {
     struct hw_store_event ev;    /* fields point into copy */
     struct hw_store_event *copy; /* owned until the commit is done */
@@ -20,6 +20,9 @@ struct hw_store_pending {
     struct hw_store_result res;  /* set by the commit function */
     int err;                     /* set by the commit function */
     hw_store_append_cb cb;
+    hw_store_tokens_cb tokens_cb;  /* a job: list the tokens instead of appending */
+    struct hw_store_token *tokens; /* the job's result, handed to tokens_cb */
+    size_t ntokens;
     void *arg;
     struct hw_store_pending *next;
 };
@@ -55,6 +58,7 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
 
 /*
  * Queues p (taken: freed by the queue after its callback ran). Returns 0,
+ * HW_E2BIG when p alone is larger than the byte cap (it could never fit),
  * HW_EFULL when a cap is reached, or HW_EUNAVAIL once the queue is being
  * freed (p is then still the caller's). Any thread.
  */

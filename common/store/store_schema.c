@@ -134,6 +134,44 @@ static const char *const mysql_v3[] = {
     NULL,
 };
 
+/*
+ * Version 4: fenced leases and the indexes of the queries the delivery
+ * workers, the receiver and the replay CLI run. lease_token counts the
+ * claims of an event: recording an attempt needs the caller's own, latest
+ * one. A claim moves next_attempt_ms to the lease's end, so the due scan is
+ * one index range overall (status, next_attempt_ms, seq) and per source
+ * (source, status, next_attempt_ms, seq); listings by status or source and
+ * time use (status, received_ms) and (source, received_ms); the delivery
+ * latency of the last hour reads attempts by time. Events leased under
+ * version 3 get their lease end as next attempt time.
+ */
+static const char *const sqlite_v4[] = {
+    "ALTER TABLE hookwire_events ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0",
+    "UPDATE hookwire_events SET next_attempt_ms = lease_until WHERE status = 1 AND "
+    "lease_until > next_attempt_ms",
+    "CREATE INDEX hookwire_events_next ON hookwire_events (status, next_attempt_ms, seq)",
+    "CREATE INDEX hookwire_events_source_next ON hookwire_events "
+    "(source, status, next_attempt_ms, seq)",
+    "CREATE INDEX hookwire_events_status_time ON hookwire_events (status, received_ms)",
+    "CREATE INDEX hookwire_events_source_time ON hookwire_events (source, received_ms)",
+    "CREATE INDEX hookwire_attempts_at ON hookwire_attempts (at_ms)",
+    NULL,
+};
+
+/* Each step one statement; the UPDATE may safely run twice. */
+static const char *const mysql_v4[] = {
+    "ALTER TABLE hookwire_events"
+    " ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0,"
+    " ADD INDEX hookwire_events_next (status, next_attempt_ms, seq),"
+    " ADD INDEX hookwire_events_source_next (source, status, next_attempt_ms, seq),"
+    " ADD INDEX hookwire_events_status_time (status, received_ms),"
+    " ADD INDEX hookwire_events_source_time (source, received_ms)",
+    "UPDATE hookwire_events SET next_attempt_ms = lease_until WHERE status = 1 AND "
+    "lease_until > next_attempt_ms",
+    "ALTER TABLE hookwire_attempts ADD INDEX hookwire_attempts_at (at_ms)",
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -143,6 +181,7 @@ static const struct {
     { 1, "events and attempts", sqlite_v1, mysql_v1 },
     { 2, "claim leases", sqlite_v2, mysql_v2 },
     { 3, "relay tokens", sqlite_v3, mysql_v3 },
+    { 4, "fenced leases, query indexes", sqlite_v4, mysql_v4 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

@@ -21,17 +21,17 @@ static const char *const sql_text[HW_LITE_COUNT] = {
     [HW_LITE_INSERT] = HW_SQL_INSERT,
     [HW_LITE_FIND_DUP] = HW_SQL_FIND_DUP,
     [HW_LITE_GET] = HW_SQL_GET,
-    [HW_LITE_GET_SEQ] = HW_SQL_GET_SEQ,
     [HW_LITE_CLAIM] = HW_SQL_CLAIM,
     [HW_LITE_CLAIM_SOURCE] = HW_SQL_CLAIM_SOURCE,
-    [HW_LITE_LEASE] = HW_SQL_LEASE,
     [HW_LITE_FINISH] = HW_SQL_FINISH,
     [HW_LITE_EXISTS] = HW_SQL_EXISTS,
     [HW_LITE_ADD_ATTEMPT] = HW_SQL_ADD_ATTEMPT,
     [HW_LITE_ATTEMPTS] = HW_SQL_ATTEMPTS,
     [HW_LITE_REQUEUE] = HW_SQL_REQUEUE,
+    [HW_LITE_STATUS_OF] = HW_SQL_STATUS_OF,
+    [HW_LITE_PURGE_PICK] = HW_SQL_PURGE_PICK,
     [HW_LITE_PURGE_ATTEMPTS] = HW_SQL_PURGE_ATTEMPTS,
-    [HW_LITE_PURGE_EVENTS] = HW_SQL_PURGE_EVENTS,
+    [HW_LITE_PURGE_EVENT] = HW_SQL_PURGE_EVENT,
     [HW_LITE_TOKEN_ADD] = HW_SQL_TOKEN_ADD,
     [HW_LITE_TOKEN_REVOKE] = HW_SQL_TOKEN_REVOKE,
     [HW_LITE_TOKEN_LOOKUP] = HW_SQL_TOKEN_LOOKUP,
@@ -192,6 +192,16 @@ static int lite_open(const struct hw_store_url *u, void **be)
             goto fail;
         }
     }
+    if (u->unsafe_nosync) {
+        /* Tests use this to show that a missing fsync is caught; it loses data on a crash. */
+        rc = sqlite3_exec(b->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            err = hw_lite_fail(b, rc, "synchronous=OFF");
+            goto fail;
+        }
+        b->nosync = 1;
+        HW_WARN("store %s: UNSAFE: synchronous=OFF, commits are not fsynced (tests only)", b->name);
+    }
     *be = b;
     return 0;
 
@@ -300,6 +310,11 @@ static int lite_ping(void *be)
     return 0;
 }
 
+static int lite_durable(void *be)
+{
+    return !((struct hw_lite *)be)->nosync;
+}
+
 const struct hw_store_ops hw_store_sqlite_ops = {
     .scheme = "sqlite",
     .open = lite_open,
@@ -313,14 +328,18 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .insert = hw_lite_insert,
     .commit = hw_lite_commit,
     .rollback = hw_lite_rollback,
+    .exists = hw_lite_exists,
     .get = hw_lite_get,
     .list = hw_lite_list,
     .claim = hw_lite_claim,
     .record_attempt = hw_lite_record_attempt,
     .attempts = hw_lite_attempts,
     .requeue = hw_lite_requeue,
-    .purge = hw_lite_purge,
+    .purge_batch = hw_lite_purge_batch,
+    .summarize = hw_lite_summarize,
+    .latency = hw_lite_latency,
     .ping = lite_ping,
+    .durable = lite_durable,
     .token_add = hw_lite_token_add,
     .token_revoke = hw_lite_token_revoke,
     .token_lookup = hw_lite_token_lookup,

@@ -20,17 +20,17 @@ enum hw_lite_stmt {
     HW_LITE_INSERT,
     HW_LITE_FIND_DUP,
     HW_LITE_GET,
-    HW_LITE_GET_SEQ,
     HW_LITE_CLAIM,
     HW_LITE_CLAIM_SOURCE,
-    HW_LITE_LEASE,
     HW_LITE_FINISH,
     HW_LITE_EXISTS,
     HW_LITE_ADD_ATTEMPT,
     HW_LITE_ATTEMPTS,
     HW_LITE_REQUEUE,
+    HW_LITE_STATUS_OF,
+    HW_LITE_PURGE_PICK,
     HW_LITE_PURGE_ATTEMPTS,
-    HW_LITE_PURGE_EVENTS,
+    HW_LITE_PURGE_EVENT,
     HW_LITE_TOKEN_ADD,
     HW_LITE_TOKEN_REVOKE,
     HW_LITE_TOKEN_LOOKUP,
@@ -43,6 +43,7 @@ struct hw_lite {
     sqlite3 *db;
     const char *name; /* borrowed from the URL */
     sqlite3_stmt *st[HW_LITE_COUNT];
+    int nosync; /* synchronous=OFF (a test-only URL parameter): not durable */
 };
 
 /* Maps a SQLite result code to ours (-EROFS, -ENOSPC, -errno, HW_EIO, ...) and logs it. */
@@ -73,13 +74,18 @@ int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n);
 int hw_lite_get(void *be, const char *id, struct hw_store_event **out);
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
                  struct hw_store_events *out);
+int hw_lite_exists(void *be, const char *id);
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                  int64_t lease_until_ms, size_t max, struct hw_store_events *out);
-int hw_lite_record_attempt(void *be, const char *id, const char *owner,
+                  int64_t lease_until_ms, size_t max, size_t max_bytes,
+                  struct hw_store_events *out);
+int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                            const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
-int hw_lite_requeue(void *be, const char *id, int64_t now_ms);
-int hw_lite_purge(void *be, int64_t before_ms, int flags, uint64_t *removed);
+int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force);
+int hw_lite_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
+int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
+int hw_lite_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat,
+                    size_t nk);
 int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);
 int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed);
 int hw_lite_token_lookup(void *be, const unsigned char *hash, char *channel);

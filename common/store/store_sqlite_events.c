@@ -34,6 +34,7 @@ static int row_event(sqlite3_stmt *st, int full, struct hw_store_event **out)
     ev.last_status = sqlite3_column_int(st, HW_COL_LAST_STATUS);
     ev.last_error = hw_lite_col_str(st, HW_COL_LAST_ERROR);
     ev.lease_until_ms = sqlite3_column_int64(st, HW_COL_LEASE_UNTIL);
+    ev.lease = sqlite3_column_int64(st, HW_COL_LEASE_TOKEN);
     if (full) {
         ev.headers = sqlite3_column_blob(st, HW_COL_HEADERS);
         ev.headers_len = (size_t)sqlite3_column_bytes(st, HW_COL_HEADERS);
@@ -176,11 +177,13 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
                  struct hw_store_events *out)
 {
     struct hw_lite *b = be;
-    char sql[1024];
+    char sql[1024], pattern[2 * HW_STORE_TARGET_MAX + 8];
     sqlite3_stmt *st = NULL;
     int i = 1, rc, err;
 
-    hw_store_list_sql(f, sql, sizeof(sql));
+    if (f->path && hw_store_glob_pattern(f->path, HW_STORE_KIND_SQLITE, pattern, sizeof(pattern)))
+        return HW_EINVAL;
+    hw_store_list_sql(f, HW_STORE_KIND_SQLITE, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return hw_lite_fail(b, rc, "prepare list");
@@ -194,68 +197,116 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
         sqlite3_bind_int64(st, i++, f->until_ms);
     if (f->cursor)
         sqlite3_bind_int64(st, i++, f->cursor);
+    if (f->path)
+        sqlite3_bind_text(st, i++, pattern, -1, SQLITE_STATIC); /* GLOB wants text */
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     err = collect(b, st, 0, out);
     sqlite3_finalize(st);
     return err;
 }
 
+/* Prepares head + n placeholders and binds first[0..nfirst) (integers), then seqs[0..n). */
+static sqlite3_stmt *prepare_in(struct hw_lite *b, const char *head, const char *owner,
+                                int64_t until, const int64_t *seqs, size_t n, int *err)
+{
+    char *sql = hw_store_in_sql(head, n);
+    sqlite3_stmt *st = NULL;
+    int rc, k = 1;
+
+    if (!sql) {
+        *err = HW_ENOMEM;
+        return NULL;
+    }
+    rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        *err = hw_lite_fail(b, rc, "claim");
+        return NULL;
+    }
+    if (owner) {
+        hw_lite_bind_str(st, k++, owner);
+        sqlite3_bind_int64(st, k++, until);
+        sqlite3_bind_int64(st, k++, until);
+    }
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(st, k++, seqs[i]);
+    return st;
+}
+
+/*
+ * One claim in one write transaction (SQLite has one writer: no other
+ * claimer runs meanwhile): the due rows, leased with one UPDATE, read with
+ * one SELECT, committed.
+ */
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
-                  int64_t lease_until_ms, size_t max, struct hw_store_events *out)
+                  int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out)
 {
     struct hw_lite *b = be;
     int64_t *seqs = calloc(max, sizeof(*seqs));
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
     int err = 0, rc;
-    sqlite3_stmt *st, *lease, *get;
+    sqlite3_stmt *st, *in;
 
     if (!seqs)
         return HW_ENOMEM;
-    /* The write transaction excludes every other writer: no one else claims meanwhile. */
+    /*
+     * A lease need not survive a crash (the event is then claimed again:
+     * delivery is at least once), so a claim's commit is not fsynced; the
+     * next durable commit (an append, an outcome) syncs the WAL up to it.
+     */
+    if (!b->nosync)
+        sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     err = hw_lite_begin(b);
     if (err)
         goto out;
     st = hw_lite_stmt(b, source ? HW_LITE_CLAIM_SOURCE : HW_LITE_CLAIM, &err);
-    lease = hw_lite_stmt(b, HW_LITE_LEASE, &err);
-    if (!st || !lease)
+    if (!st)
         goto fail;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int64(st, 2, now_ms);
     if (source)
-        hw_lite_bind_str(st, 3, source);
-    sqlite3_bind_int64(st, source ? 4 : 3, (sqlite3_int64)max);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
+        hw_lite_bind_str(st, 1, source);
+    sqlite3_bind_int64(st, source ? 2 : 1, now_ms);
+    sqlite3_bind_int64(st, source ? 3 : 2, (sqlite3_int64)max);
+    /* The byte cap stops the claim early; the first event is always taken. */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        size_t size = (size_t)sqlite3_column_int64(st, 1);
+        if (n && size > max_bytes - bytes)
+            break;
+        bytes += size < max_bytes ? size : max_bytes;
         seqs[n++] = sqlite3_column_int64(st, 0);
-    /* Stopping at max leaves the statement on a row, which is no error. */
+    }
+    /* Stopping early leaves the statement on a row, which is no error. */
     err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
-    if (err)
-        goto fail;
-    for (size_t i = 0; i < n && !err; i++) {
-        hw_lite_bind_str(lease, 1, owner);
-        sqlite3_bind_int64(lease, 2, lease_until_ms);
-        sqlite3_bind_int64(lease, 3, seqs[i]);
-        err = hw_lite_run(b, lease, "lease");
+    if (!err && n) {
+        in = prepare_in(b, HW_SQL_LEASE_IN, owner, lease_until_ms, seqs, n, &err);
+        if (in) {
+            err = hw_lite_run(b, in, "lease");
+            sqlite3_finalize(in);
+        }
     }
-    if (err)
-        goto fail;
-    err = hw_lite_commit(b);
-    if (err)
-        goto fail;
-    get = hw_lite_stmt(b, HW_LITE_GET_SEQ, &err);
-    for (size_t i = 0; get && i < n && !err; i++) {
-        sqlite3_bind_int64(get, 1, seqs[i]);
-        err = collect(b, get, 1, out);
+    if (!err && n) {
+        in = prepare_in(b, HW_SQL_GET_IN, NULL, 0, seqs, n, &err);
+        if (in) {
+            err = collect(b, in, 1, out);
+            sqlite3_finalize(in);
+        }
+        hw_store_events_order(out, seqs, n);
     }
-    goto out;
+    if (!err)
+        err = hw_lite_commit(b);
+    if (!err)
+        goto out;
 
 fail:
     hw_lite_rollback(b);
 out:
+    if (!b->nosync &&
+        sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+        err = err ? err : hw_lite_fail(b, sqlite3_errcode(b->db), "synchronous=FULL");
     free(seqs);
     return err;
 }
 
-/* Why finishing an attempt changed no row: no such event, or another holds its lease. */
+/* Why finishing an attempt changed no row: no such event, or not the caller's valid claim. */
 static int not_ours(struct hw_lite *b, const char *id)
 {
     char found[HW_ID_LEN + 1];
@@ -269,7 +320,21 @@ static int not_ours(struct hw_lite *b, const char *id)
     return err ? err : HW_ELEASE;
 }
 
-int hw_lite_record_attempt(void *be, const char *id, const char *owner,
+int hw_lite_exists(void *be, const char *id)
+{
+    struct hw_lite *b = be;
+    char found[HW_ID_LEN + 1];
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_EXISTS, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    err = fetch_str(b, st, found, sizeof(found), "find event");
+    return err == HW_ENOTFOUND ? 0 : err ? err : 1;
+}
+
+int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                            const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_lite *b = be;
@@ -287,7 +352,8 @@ int hw_lite_record_attempt(void *be, const char *id, const char *owner,
     sqlite3_bind_int(fin, 3, a->http_status);
     hw_lite_bind_str(fin, 4, a->error);
     sqlite3_bind_text(fin, 5, id, -1, SQLITE_STATIC);
-    hw_lite_bind_str(fin, 6, owner); /* stored the way claim stored it */
+    sqlite3_bind_int64(fin, 6, lease);
+    sqlite3_bind_int64(fin, 7, now_ms);
     err = hw_lite_run(b, fin, "finish attempt");
     if (!err && sqlite3_changes(b->db) == 0)
         err = not_ours(b, id);
@@ -333,7 +399,7 @@ int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out)
     return read_done(b, st, rc, err, "read attempts");
 }
 
-int hw_lite_requeue(void *be, const char *id, int64_t now_ms)
+int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force)
 {
     struct hw_lite *b = be;
     int err = 0;
@@ -343,41 +409,13 @@ int hw_lite_requeue(void *be, const char *id, int64_t now_ms)
         return err;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, force);
     err = hw_lite_run(b, st, "requeue");
-    if (!err && sqlite3_changes(b->db) == 0)
-        err = HW_ENOTFOUND;
-    return err;
-}
-
-int hw_lite_purge(void *be, int64_t before_ms, int flags, uint64_t *removed)
-{
-    struct hw_lite *b = be;
-    int min_status = flags & HW_STORE_PURGE_PENDING ? HW_STORE_PENDING : HW_STORE_DELIVERED;
-    int err = hw_lite_begin(b);
-    sqlite3_stmt *att, *ev;
-
-    if (err)
-        return err;
-    att = hw_lite_stmt(b, HW_LITE_PURGE_ATTEMPTS, &err);
-    ev = hw_lite_stmt(b, HW_LITE_PURGE_EVENTS, &err);
-    if (!att || !ev)
-        goto fail;
-    sqlite3_bind_int64(att, 1, before_ms);
-    sqlite3_bind_int(att, 2, min_status);
-    err = hw_lite_run(b, att, "purge attempts");
-    if (err)
-        goto fail;
-    sqlite3_bind_int64(ev, 1, before_ms);
-    sqlite3_bind_int(ev, 2, min_status);
-    err = hw_lite_run(b, ev, "purge events");
-    if (err)
-        goto fail;
-    *removed = (uint64_t)sqlite3_changes64(b->db);
-    err = hw_lite_commit(b);
-    if (!err)
-        return 0;
-fail:
-    hw_lite_rollback(b);
+    if (!err && sqlite3_changes(b->db) == 0) {
+        /* Nothing changed: no such event, or a delivered one without force. */
+        err = hw_lite_exists(b, id);
+        err = err == 1 ? HW_EEXIST : err == 0 ? HW_ENOTFOUND : err;
+    }
     return err;
 }
 

@@ -70,7 +70,9 @@ def case_agent_offline(env):
     relay, target, agent = env.stack()
     relay.token_add("carol")
     before = error_count(relay, "HW_AGENT_OFFLINE")
-    resp = relay.webhook("POST", "/t/carol/x", [HOST], b"{}")
+    # The relay reads the token table every 200 ms: the new channel exists within a second.
+    resp = wait_until(lambda: (lambda r: r if r.status != 404 else None)(
+        relay.webhook("POST", "/t/carol/x", [HOST], b"{}")), 2, "carol's token reaches the relay")
     check_error(resp, 503, "HW_AGENT_OFFLINE", "channel with a token but no agent")
     ra = resp.header("Retry-After") or ""
     check(ra.isdigit() and int(ra) > 0, "503 carries Retry-After in seconds", ra)

@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """The relay on a MySQL store (MariaDB started by the test command): tokens are
-created, listed, used and revoked through mysql://; while the database is down
-an agent's upgrade gets 503 HW_STORE_UNAVAILABLE and the agent keeps retrying,
-and once the database is back it connects by itself, without a relay restart.
+created, listed, used and revoked through mysql://. The relay answers token
+checks from memory (a table read every 200 ms through the store thread): while
+the database is down, known agents connect and webhooks flow, an unknown token
+gets 503 HW_STORE_UNAVAILABLE and its agent keeps retrying, and once the
+database is back it gets 401, without a relay restart. With MariaDB frozen by
+SIGSTOP, webhooks for a connected channel keep flowing, each answered at once.
 
 Needs HOOKWIRE_TEST_MYSQL_URL (scripts/test sets it); fails without it unless
 HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 
-from harness import SOURCE, check, check_eq, relay_cli, run, token_add, wait_until
+from harness import SOURCE, WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
 
 HOST = ("Host", "hooks.example.test")
 
@@ -76,7 +81,18 @@ def case_tokens_and_delivery(env):
     again.proc.expected_dead = True
 
 
+def upgrade_status(relay, token):
+    """The status of a tunnel upgrade with token (a 101 is closed at once)."""
+    h = WebSocket.connect(relay.tunnel_port, token=token)
+    if h.status == 101:
+        h.ws.close()
+    return h.status, h.response
+
+
 def case_database_down(env):
+    """The relay answers tokens from memory: with the database stopped, known agents connect
+    and their webhooks flow; what it cannot check (an unknown token or channel) gets 503 and
+    the agent keeps retrying; once the database is back the unknown token gets 401."""
     datadir = env.path("mariadb")
     os.makedirs(datadir)
     own = mariadb("start", datadir)
@@ -87,21 +103,87 @@ def case_database_down(env):
         target = env.target()
         agent = env.agent(relay, token, "alice", target.port)
         mariadb("stop", datadir)
-        agent.kill()
-        agent = env.agent(relay, token, "alice", target.port, wait=False)
-        wait_until(lambda: relay.metric("hookwire_relay_errors_total",
-                                        code="HW_STORE_UNAVAILABLE") >= 1, 30,
-                   "the upgrade is refused with 503 while the database is down")
-        check(agent.proc.alive(), "the agent keeps retrying instead of exiting")
         resp = relay.webhook("POST", "/t/alice/x", [HOST], b"{}")
+        check_eq(resp.status, 200, "a connected channel keeps working with the database down")
+        agent.kill()
+        wait_until(lambda: not relay.channel_connected("alice"), 10, "alice disconnected")
+        agent = env.agent(relay, token, "alice", target.port, wait=False)
+        wait_until(lambda: relay.channel_connected("alice"), 15,
+                   "a known token connects while the database is down")
+        stranger = "hwt_" + os.urandom(32).hex()
+        status, resp = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(
+            upgrade_status(relay, stranger)), 15, "an unknown token gets 503 once the table is old")
+        check_eq(resp.header("Hookwire-Error"), "HW_STORE_UNAVAILABLE", "503 names the store")
+        ra = resp.header("Retry-After") or ""
+        check(ra.isdigit() and int(ra) > 0, "the 503 carries Retry-After", ra)
+        before = relay.metric("hookwire_relay_errors_total", code="HW_STORE_UNAVAILABLE")
+        retrying = env.agent(relay, stranger, "x", target.port, wait=False)
+        wait_until(lambda: relay.metric("hookwire_relay_errors_total",
+                                        code="HW_STORE_UNAVAILABLE") >= before + 2, 30,
+                   "the unknown agent's upgrades are refused with 503 again and again")
+        check(retrying.proc.alive(), "an agent refused with 503 keeps retrying")
+        resp = relay.webhook("POST", "/t/carol/x", [HOST], b"{}")
         check_eq((resp.status, resp.header("Hookwire-Error")), (503, "HW_STORE_UNAVAILABLE"),
                  "a webhook for a channel the relay cannot check")
         mariadb("start", datadir)
-        wait_until(lambda: relay.channel_connected("alice"), 60,
-                   "the agent connects by itself once the database is back")
+        wait_until(lambda: retrying.proc.returncode() is not None, 60,
+                   "once the database is back the unknown token is refused for good")
+        check_eq(retrying.proc.returncode(), 1, "and the agent exits 1")
+        retrying.proc.expected_dead = True
+        check_eq(upgrade_status(relay, stranger)[0], 401, "the unknown token now gets 401")
         resp = relay.webhook("POST", "/t/alice/x", [HOST], b"{}")
-        check_eq(resp.status, 200, "traffic flows again, relay never restarted")
+        check_eq(resp.status, 200, "traffic flows, relay never restarted")
     finally:
+        mariadb("stop", datadir)
+
+
+def case_database_hung(env):
+    """MariaDB frozen with SIGSTOP while an agent connects: the relay's loop never waits on
+    it, so webhooks for the connected channel keep flowing, each answered at once, and the
+    new agent (a known token) connects."""
+    datadir = env.path("mariadb")
+    os.makedirs(datadir)
+    own = mariadb("start", datadir)
+    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
+    stopped = False
+    try:
+        store = own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=2"
+        alice = token_add(env, store, "alice")
+        bob = token_add(env, store, "bob")
+        relay = env.relay(store=store)
+        target = env.target()
+        env.agent(relay, alice, "alice", target.port)
+        check_eq(relay.webhook("POST", "/t/alice/x", [HOST], b"{}").status, 200, "before")
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        late = env.agent(relay, bob, "bob", target.port, wait=False)
+        stranger_status = None
+        sent = 0
+        t_end = time.monotonic() + 8  # longer than the store timeout, several refreshes
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            resp = relay.webhook("POST", "/t/alice/x", [HOST], b"{}")
+            check_eq(resp.status, 200, "webhook %d while MariaDB is frozen" % sent)
+            check(time.monotonic() - t0 < 1.0, "answered at once, not after the store timeout",
+                  time.monotonic() - t0)
+            sent += 1
+            if stranger_status is None and sent == 20:
+                t0 = time.monotonic()
+                stranger_status = upgrade_status(relay, "hwt_" + os.urandom(32).hex())[0]
+                check(time.monotonic() - t0 < 1.0, "an upgrade is answered at once too")
+        print("      %d webhooks answered while MariaDB was frozen" % sent)
+        check(sent >= 50, "webhooks kept flowing", sent)
+        check(stranger_status in (401, 503), "an unknown token: 401 or 503, never a hang",
+              stranger_status)
+        wait_until(lambda: relay.channel_connected("bob"), 10,
+                   "an agent with a known token connects while MariaDB is frozen")
+        check(late.proc.alive(), "bob's agent runs")
+        os.kill(pid, signal.SIGCONT)
+        stopped = False
+        check_eq(relay.webhook("POST", "/t/bob/x", [HOST], b"{}").status, 200, "bob delivers")
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
         mariadb("stop", datadir)
 
 
@@ -112,4 +194,4 @@ if __name__ == "__main__":
             sys.exit(0)
         print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
         sys.exit(1)
-    run([case_tokens_and_delivery, case_database_down])
+    run([case_tokens_and_delivery, case_database_down, case_database_hung])

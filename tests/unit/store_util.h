@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <mysql.h>
 #include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -263,10 +264,13 @@ static inline void tu_wake_cleanup(struct tu_wake *w)
     close(w->fd[1]);
 }
 
+/* The header block of tu_event(). */
+#define TU_HEADERS "Content-Type: application/json\r\nX-Test: 1\r\n"
+
 /* Fills ev with a small event from source with the given body. */
 static inline void tu_event(struct hw_store_event *ev, const char *source, const char *body)
 {
-    static const char headers[] = "Content-Type: application/json\r\nX-Test: 1\r\n";
+    static const char headers[] = TU_HEADERS;
 
     memset(ev, 0, sizeof(*ev));
     ev->source = source;
@@ -277,6 +281,61 @@ static inline void tu_event(struct hw_store_event *ev, const char *source, const
     ev->headers_len = sizeof(headers) - 1;
     ev->body = body;
     ev->body_len = strlen(body);
+}
+
+/* --- a test's own MariaDB ------------------------------------------------------------------ */
+
+static pid_t tu_server_pid; /* the dedicated server, stopped on abort too */
+static char tu_script[1024];
+
+static inline void tu_stop_server_on_abort(int sig)
+{
+    if (tu_server_pid > 0)
+        kill(tu_server_pid, SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static inline void tu_find_script(void)
+{
+    const char *src = getenv("HW_SOURCE");
+    const char *fx = getenv("HW_FIXTURES");
+
+    if (src)
+        snprintf(tu_script, sizeof(tu_script), "%s/scripts/mariadb", src);
+    else
+        snprintf(tu_script, sizeof(tu_script), "%s/../../scripts/mariadb",
+                 fx ? fx : "tests/fixtures");
+    if (access(tu_script, X_OK) != 0) {
+        fprintf(stderr, "cannot run %s: set HW_SOURCE or HW_FIXTURES\n", tu_script);
+        abort();
+    }
+}
+
+/*
+ * Runs scripts/mariadb ACTION DIR (a test's own server: private datadir, loopback port); on
+ * start, returns the TCP URL it printed in url and notes the server's pid in tu_server_pid.
+ */
+static inline void tu_mariadb(const char *action, const char *dir, char *url, size_t cap)
+{
+    char cmd[2048], line[2048];
+    FILE *p;
+
+    if (!tu_script[0])
+        tu_find_script();
+    snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", tu_script, action, dir);
+    p = popen(cmd, "r");
+    CHECK(p != NULL);
+    while (fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (url && strncmp(line, "HOOKWIRE_TEST_MYSQL_URL=", 24) == 0)
+            snprintf(url, cap, "%s", line + 24);
+        if (strncmp(line, "HOOKWIRE_TEST_MYSQL_PID=", 24) == 0)
+            tu_server_pid = (pid_t)strtol(line + 24, NULL, 10);
+    }
+    CHECK_EQ(pclose(p), 0);
+    if (strcmp(action, "stop") == 0)
+        tu_server_pid = 0;
 }
 
 #endif

@@ -279,8 +279,30 @@ static void test_duplicates(void)
     tu_wake_cleanup(&w);
 }
 
-static void attempt(struct hw_store *s, const char *id, int http, const char *error, int status,
-                    int64_t next)
+/*
+ * Leases one chosen event as a claim would (a claim takes the oldest due
+ * events, and these tests want a given one) and returns its fencing value.
+ */
+static int64_t lease_one(const struct tu_db *d, struct hw_store *s, const char *id)
+{
+    struct hw_store_event *got = NULL;
+    char sql[256];
+    int64_t lease;
+
+    snprintf(sql, sizeof(sql),
+             "UPDATE hookwire_events SET lease_token = lease_token + 1, lease_until = %lld "
+             "WHERE id = '%s'",
+             (long long)(tu_now_ms() + 60000), id);
+    tu_db_exec(d, sql);
+    CHECK_EQ(hw_store_get(s, id, &got), 0);
+    lease = got->lease;
+    CHECK(lease > 0);
+    hw_store_event_free(got);
+    return lease;
+}
+
+static void attempt(const struct tu_db *d, struct hw_store *s, const char *id, int http,
+                    const char *error, int status, int64_t next)
 {
     struct hw_store_attempt a = { .at_ms = tu_now_ms(),
                                   .duration_ms = 12,
@@ -289,7 +311,7 @@ static void attempt(struct hw_store *s, const char *id, int http, const char *er
                                   .excerpt = "ok",
                                   .excerpt_len = 2 };
 
-    CHECK_EQ(hw_store_record_attempt(s, id, &a, status, next), 0);
+    CHECK_EQ(hw_store_record_attempt(s, id, lease_one(d, s, id), &a, status, next), 0);
 }
 
 static size_t count_list(struct hw_store *s, const struct hw_store_filter *f)
@@ -320,9 +342,9 @@ static void test_list(void)
         ev.received_ms = base + i * 1000;
         append_ok(s, &ev, ids[i]);
         if (i % 3 == 1)
-            attempt(s, ids[i], 200, NULL, HW_STORE_DELIVERED, 0);
+            attempt(&d, s, ids[i], 200, NULL, HW_STORE_DELIVERED, 0);
         else if (i % 3 == 2)
-            attempt(s, ids[i], 500, NULL, HW_STORE_FAILED, 0);
+            attempt(&d, s, ids[i], 500, NULL, HW_STORE_FAILED, 0);
     }
 
     CHECK_EQ(hw_store_list(s, &f, &l), 0);
@@ -396,7 +418,7 @@ static void test_claim_and_attempts(void)
     struct tu_db d;
     struct hw_store *s = open_fresh(&d, NULL);
     char e[5][HW_ID_LEN + 1];
-    int64_t now = tu_now_ms();
+    int64_t now = tu_now_ms(), lease[5] = { 0 };
 
     for (int i = 0; i < 5; i++) {
         tu_event(&ev, i == 3 ? "y" : "x", "payload");
@@ -405,20 +427,36 @@ static void test_claim_and_attempts(void)
         append_ok(s, &ev, e[i]);
     }
 
-    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, &l), 0);
-    CHECK_EQ(l.n, 4);
-    for (int i = 0; i < 4; i++) {
-        CHECK_STR(l.v[i]->id, e[i]);
-        check_same_body(l.v[i], "payload", 7);
-        CHECK(l.v[i]->headers_len > 0 && l.v[i]->headers != NULL);
-        CHECK(l.v[i]->lease_until_ms >= now + 30000);
+    /* The byte cap: each event is headers + 7 bytes; a cap of one and a half takes one. */
+    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, (sizeof(TU_HEADERS) - 1 + 7) * 3 / 2, &l), 0);
+    CHECK_EQ(l.n, 1);
+    CHECK_STR(l.v[0]->id, e[0]);
+    lease[0] = l.v[0]->lease;
+    hw_store_events_cleanup(&l);
+    /* A cap below one event still takes one: a large event is never stuck. */
+    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, 1, &l), 0);
+    CHECK_EQ(l.n, 1);
+    CHECK_STR(l.v[0]->id, e[1]);
+    lease[1] = l.v[0]->lease;
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 2);
+    for (int i = 2; i < 4; i++) {
+        CHECK_STR(l.v[i - 2]->id, e[i]);
+        check_same_body(l.v[i - 2], "payload", 7);
+        CHECK(l.v[i - 2]->headers_len > 0 && l.v[i - 2]->headers != NULL);
+        CHECK(l.v[i - 2]->lease_until_ms >= now + 30000);
+        lease[i] = l.v[i - 2]->lease;
+        CHECK(lease[i] > 0);
     }
     hw_store_events_cleanup(&l);
-    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 0); /* all leased */
     hw_store_events_cleanup(&l);
 
-    attempt(s, e[0], 200, NULL, HW_STORE_DELIVERED, 0);
+    a.at_ms = now;
+    a.http_status = 200;
+    CHECK_EQ(hw_store_record_attempt(s, e[0], lease[0], &a, HW_STORE_DELIVERED, 0), 0);
     CHECK_EQ(hw_store_get(s, e[0], &got), 0);
     CHECK_EQ(got->status, HW_STORE_DELIVERED);
     CHECK_EQ(got->attempts, 1);
@@ -427,7 +465,10 @@ static void test_claim_and_attempts(void)
     hw_store_event_free(got);
 
     /* A retry scheduled for later is not claimable before its time. */
-    attempt(s, e[1], 0, "connect: Connection refused", HW_STORE_PENDING, now + 3600 * 1000);
+    a.http_status = 0;
+    a.error = "connect: Connection refused";
+    CHECK_EQ(hw_store_record_attempt(s, e[1], lease[1], &a, HW_STORE_PENDING, now + 3600 * 1000),
+             0);
     CHECK_EQ(hw_store_get(s, e[1], &got), 0);
     CHECK_EQ(got->status, HW_STORE_PENDING);
     CHECK_STR(got->last_error, "connect: Connection refused");
@@ -446,7 +487,7 @@ static void test_claim_and_attempts(void)
     a.error = long_error;
     a.excerpt = excerpt;
     a.excerpt_len = sizeof(excerpt);
-    CHECK_EQ(hw_store_record_attempt(s, e[2], &a, HW_STORE_FAILED, 0), 0);
+    CHECK_EQ(hw_store_record_attempt(s, e[2], lease[2], &a, HW_STORE_FAILED, 0), 0);
     CHECK_EQ(hw_store_attempts(s, e[2], &at), 0);
     CHECK_EQ(at.n, 1);
     CHECK_EQ(at.v[0]->at_ms, now);
@@ -458,8 +499,8 @@ static void test_claim_and_attempts(void)
     hw_store_attempts_cleanup(&at);
 
     /* Attempts come back in the order they were recorded. */
-    attempt(s, e[3], 502, "first", HW_STORE_PENDING, now - 1);
-    attempt(s, e[3], 504, "second", HW_STORE_PENDING, now - 1);
+    attempt(&d, s, e[3], 502, "first", HW_STORE_PENDING, now - 1);
+    attempt(&d, s, e[3], 504, "second", HW_STORE_PENDING, now - 1);
     CHECK_EQ(hw_store_attempts(s, e[3], &at), 0);
     CHECK_EQ(at.n, 2);
     CHECK_STR(at.v[0]->error, "first");
@@ -469,74 +510,141 @@ static void test_claim_and_attempts(void)
     hw_store_attempts_cleanup(&at);
     CHECK_EQ(hw_store_attempts(s, "evt_00000000000000000000000000", &at), 0);
     CHECK_EQ(at.n, 0);
+    /* One event with its attempts, in one call (the replay CLI's "show"). */
+    CHECK_EQ(hw_store_inspect(s, e[3], &got, &at), 0);
+    CHECK_STR(got->id, e[3]);
+    check_same_body(got, "payload", 7);
+    CHECK_EQ(at.n, 2);
+    CHECK_STR(at.v[1]->error, "second");
+    hw_store_event_free(got);
+    hw_store_attempts_cleanup(&at);
+    CHECK_EQ(hw_store_inspect(s, "evt_00000000000000000000000000", &got, &at), HW_ENOTFOUND);
+    CHECK(got == NULL && at.n == 0);
 
     /* Recording released the lease and the retry is due: only source y has it. */
-    CHECK_EQ(hw_store_claim(s, "x", 30000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, "x", 30000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 0);
     hw_store_events_cleanup(&l);
-    CHECK_EQ(hw_store_claim(s, "y", 30000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, "y", 30000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 1);
     CHECK_STR(l.v[0]->id, e[3]);
     CHECK_EQ(l.v[0]->attempts, 2);
+    lease[3] = l.v[0]->lease;
     hw_store_events_cleanup(&l);
 
-    CHECK_EQ(hw_store_record_attempt(s, "evt_00000000000000000000000000", &a, HW_STORE_FAILED, 0),
-             HW_ENOTFOUND);
-    CHECK_EQ(hw_store_record_attempt(s, e[0], &a, 0, 0), HW_EINVAL);
-    CHECK_EQ(hw_store_claim(s, NULL, 0, 10, &l), HW_EINVAL);
+    CHECK_EQ(
+        hw_store_record_attempt(s, "evt_00000000000000000000000000", 1, &a, HW_STORE_FAILED, 0),
+        HW_ENOTFOUND);
+    CHECK_EQ(hw_store_record_attempt(s, e[3], lease[3], &a, 0, 0), HW_EINVAL);
+    /* Without the claim's own fencing value nothing is recorded. */
+    CHECK_EQ(hw_store_record_attempt(s, e[3], lease[3] - 1, &a, HW_STORE_FAILED, 0), HW_ELEASE);
+    CHECK_EQ(hw_store_record_attempt(s, e[3], 0, &a, HW_STORE_FAILED, 0), HW_ELEASE);
+    /* A finished claim cannot record again. */
+    CHECK_EQ(hw_store_record_attempt(s, e[2], lease[2], &a, HW_STORE_FAILED, 0), HW_ELEASE);
+    CHECK_EQ(hw_store_claim(s, NULL, 0, 10, 0, &l), HW_EINVAL);
 
     /* Requeue (replay): a failed event becomes pending and due now; history stays. */
-    CHECK_EQ(hw_store_requeue(s, e[2]), 0);
-    CHECK_EQ(hw_store_claim(s, "x", 30000, 10, &l), 0);
+    CHECK_EQ(hw_store_requeue(s, e[2], 0), 0);
+    CHECK_EQ(hw_store_claim(s, "x", 30000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 1);
     CHECK_STR(l.v[0]->id, e[2]);
     CHECK_EQ(l.v[0]->status, HW_STORE_PENDING);
     CHECK_EQ(l.v[0]->attempts, 1);
     hw_store_events_cleanup(&l);
-    CHECK_EQ(hw_store_requeue(s, "evt_00000000000000000000000000"), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_requeue(s, "evt_00000000000000000000000000", 0), HW_ENOTFOUND);
+    /* A delivered event is requeued only when forced; a requeue fences out the holder. */
+    CHECK_EQ(hw_store_requeue(s, e[0], 0), HW_EEXIST);
+    CHECK_EQ(hw_store_get(s, e[0], &got), 0);
+    CHECK_EQ(got->status, HW_STORE_DELIVERED);
+    hw_store_event_free(got);
+    CHECK_EQ(hw_store_requeue(s, e[0], HW_STORE_REQUEUE_FORCE), 0);
+    CHECK_EQ(hw_store_claim(s, "x", 30000, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 1);
+    CHECK_STR(l.v[0]->id, e[0]);
+    lease[0] = l.v[0]->lease;
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(hw_store_requeue(s, e[0], 0), 0);
+    CHECK_EQ(hw_store_record_attempt(s, e[0], lease[0], &a, HW_STORE_DELIVERED, 0), HW_ELEASE);
+    CHECK_EQ(hw_store_requeue(s, e[0], 7), HW_EINVAL);
     close_drop(s, &d);
 }
 
-/* A worker whose lease expired and passed to another cannot overwrite the new holder's outcome. */
+/*
+ * Fenced leases: A's lease expires, B claims the event and records
+ * "delivered"; A's late record (a failure) gets HW_ELEASE and changes
+ * nothing, so the event is not delivered again. Even with nobody else
+ * holding it, an expired claim records nothing.
+ */
 static void test_stale_lease(void)
 {
     struct hw_store_event ev, *got = NULL;
     struct hw_store_events l;
+    struct hw_store_attempts at;
     struct hw_store_attempt a = { 0 };
     struct tu_db d;
     struct hw_store *s = open_fresh(&d, NULL), *other;
-    char id[HW_ID_LEN + 1];
-    int64_t deadline;
+    char id[HW_ID_LEN + 1], id2[HW_ID_LEN + 1];
+    int64_t deadline, lease_a, lease_b, until;
 
     CHECK_EQ(hw_store_open(d.url, NULL, &other), 0);
     tu_event(&ev, "x", "payload");
     append_ok(s, &ev, id);
-    CHECK_EQ(hw_store_claim(s, NULL, 50, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, NULL, 50, 10, 0, &l), 0);
     CHECK_EQ(l.n, 1);
+    lease_a = l.v[0]->lease;
     hw_store_events_cleanup(&l);
     /* Poll until the short lease has run out and the other handle gets the event. */
     deadline = tu_now_ms() + 10000;
     for (;;) {
-        CHECK_EQ(hw_store_claim(other, NULL, 60000, 10, &l), 0);
+        CHECK_EQ(hw_store_claim(other, NULL, 60000, 10, 0, &l), 0);
         if (l.n)
             break;
         hw_store_events_cleanup(&l);
         CHECK(tu_now_ms() < deadline);
     }
     CHECK_STR(l.v[0]->id, id);
+    lease_b = l.v[0]->lease;
+    CHECK(lease_b != lease_a);
     hw_store_events_cleanup(&l);
 
     a.at_ms = tu_now_ms();
-    a.http_status = 500;
-    CHECK_EQ(hw_store_record_attempt(s, id, &a, HW_STORE_PENDING, 0), HW_ELEASE);
     a.http_status = 200;
-    CHECK_EQ(hw_store_record_attempt(other, id, &a, HW_STORE_DELIVERED, 0), 0);
-    CHECK_EQ(hw_store_record_attempt(s, id, &a, HW_STORE_PENDING, 0), 0); /* nobody holds it */
+    CHECK_EQ(hw_store_record_attempt(other, id, lease_b, &a, HW_STORE_DELIVERED, 0), 0);
+    a.http_status = 500;
+    CHECK_EQ(hw_store_record_attempt(s, id, lease_a, &a, HW_STORE_PENDING, 0), HW_ELEASE);
     CHECK_EQ(hw_store_get(s, id, &got), 0);
-    CHECK_EQ(got->attempts, 2);
+    CHECK_EQ(got->status, HW_STORE_DELIVERED);
+    CHECK_EQ(got->attempts, 1);
+    CHECK_EQ(got->last_status, 200);
     hw_store_event_free(got);
-    CHECK_EQ(hw_store_record_attempt(s, "evt_00000000000000000000000000", &a, HW_STORE_FAILED, 0),
-             HW_ENOTFOUND);
+    CHECK_EQ(hw_store_attempts(s, id, &at), 0);
+    CHECK_EQ(at.n, 1); /* A's attempt was not recorded */
+    hw_store_attempts_cleanup(&at);
+    /* Claimable again? No: delivered stays delivered. */
+    CHECK_EQ(hw_store_claim(s, NULL, 60000, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 0);
+    hw_store_events_cleanup(&l);
+
+    /* An expired claim that nobody took over records nothing either. */
+    append_ok(s, &ev, id2);
+    CHECK_EQ(hw_store_claim(s, NULL, 50, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 1);
+    lease_a = l.v[0]->lease;
+    until = l.v[0]->lease_until_ms;
+    hw_store_events_cleanup(&l);
+    deadline = tu_now_ms() + 10000;
+    while (tu_now_ms() <= until) {
+        CHECK(tu_now_ms() < deadline);
+        tu_pause_ms(5);
+    }
+    CHECK_EQ(hw_store_record_attempt(s, id2, lease_a, &a, HW_STORE_FAILED, 0), HW_ELEASE);
+    CHECK_EQ(hw_store_get(s, id2, &got), 0);
+    CHECK_EQ(got->status, HW_STORE_PENDING);
+    CHECK_EQ(got->attempts, 0);
+    hw_store_event_free(got);
+    CHECK_EQ(
+        hw_store_record_attempt(s, "evt_00000000000000000000000000", 1, &a, HW_STORE_FAILED, 0),
+        HW_ENOTFOUND);
     hw_store_close(other);
     close_drop(s, &d);
 }
@@ -558,9 +666,9 @@ static void test_purge(void)
     append_ok(s, &ev, pend);
     ev.received_ms = 0;
     append_ok(s, &ev, young);
-    attempt(s, del, 200, NULL, HW_STORE_DELIVERED, 0);
-    attempt(s, fail, 500, NULL, HW_STORE_FAILED, 0);
-    attempt(s, young, 200, NULL, HW_STORE_DELIVERED, 0);
+    attempt(&d, s, del, 200, NULL, HW_STORE_DELIVERED, 0);
+    attempt(&d, s, fail, 500, NULL, HW_STORE_FAILED, 0);
+    attempt(&d, s, young, 200, NULL, HW_STORE_DELIVERED, 0);
 
     CHECK_EQ(hw_store_purge(s, old + 1, 0, &removed), 0);
     CHECK_EQ(removed, 2);
@@ -580,6 +688,139 @@ static void test_purge(void)
     CHECK_EQ(at.n, 1);
     hw_store_attempts_cleanup(&at);
     close_drop(s, &d);
+}
+
+/*
+ * What the replay CLI reads: the summary (counts by status and source, the
+ * oldest pending event, failures and delivery latency of the last hour),
+ * listings by path glob, purges in batches by status.
+ */
+static void test_summary_glob_purge(void)
+{
+    struct hw_store_event ev;
+    struct hw_store_summary sum;
+    struct hw_store_filter f = { 0 };
+    struct hw_store_events l;
+    struct hw_store_attempt a = { .duration_ms = 5, .http_status = 200 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d, NULL);
+    char id[HW_ID_LEN + 1];
+    int64_t now = tu_now_ms(), old = now - 2 * 3600 * 1000;
+    uint64_t removed = 0;
+    const char *paths[] = { "/gh/push", "/gh/pull", "/stripe/x", "/a%b_c", "/a[1]" };
+
+    /* 1200 old failed events from "bulk", enough for two purge batches. */
+    tu_event(&ev, "bulk", "b");
+    ev.received_ms = old;
+    for (int i = 0; i < 1200; i++)
+        append_ok(s, &ev, id);
+    tu_db_exec(&d, "UPDATE hookwire_events SET status = 3");
+    /* Ten recent "gh" events delivered 10..100 ms after receipt, one recent failure. */
+    for (int i = 0; i < 10; i++) {
+        tu_event(&ev, "gh", "x");
+        ev.path = paths[i % 5];
+        ev.received_ms = now - 1000;
+        append_ok(s, &ev, id);
+        a.at_ms = ev.received_ms + (i + 1) * 10 - a.duration_ms;
+        CHECK_EQ(hw_store_record_attempt(s, id, lease_one(&d, s, id), &a, HW_STORE_DELIVERED, 0),
+                 0);
+    }
+    tu_event(&ev, "gh", "y");
+    ev.received_ms = now - 500;
+    append_ok(s, &ev, id);
+    a.http_status = 500;
+    a.at_ms = now;
+    CHECK_EQ(hw_store_record_attempt(s, id, lease_one(&d, s, id), &a, HW_STORE_FAILED, 0), 0);
+    tu_event(&ev, "stripe", "z");
+    ev.received_ms = now - 4000;
+    append_ok(s, &ev, id); /* pending */
+
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    CHECK_EQ(sum.by_status[HW_STORE_PENDING], 1);
+    CHECK_EQ(sum.by_status[HW_STORE_DELIVERED], 10);
+    CHECK_EQ(sum.by_status[HW_STORE_FAILED], 1201);
+    CHECK_EQ(sum.nsources, 3);
+    CHECK_STR(sum.sources[0].source, "bulk");
+    CHECK_EQ(sum.sources[0].by_status[HW_STORE_FAILED], 1200);
+    CHECK_STR(sum.sources[1].source, "gh");
+    CHECK_EQ(sum.sources[1].by_status[HW_STORE_DELIVERED], 10);
+    CHECK_EQ(sum.sources[1].by_status[HW_STORE_FAILED], 1);
+    CHECK_STR(sum.sources[2].source, "stripe");
+    CHECK_EQ(sum.oldest_pending_ms, now - 4000);
+    CHECK_EQ(sum.failed_last_hour, 1);
+    CHECK_EQ(sum.delivered_last_hour, 10);
+    CHECK_EQ(sum.latency_p50_ms, 50); /* latencies 10, 20, ... 100 ms */
+    CHECK_EQ(sum.latency_p90_ms, 90);
+    CHECK_EQ(sum.latency_p99_ms, 100);
+    hw_store_summary_cleanup(&sum);
+
+    /* Path globs: '*' and '?' only; LIKE and GLOB specials are taken literally. */
+    f.path = "/gh/*";
+    CHECK_EQ(count_list(s, &f), 4);
+    f.path = "/gh/pu??";
+    CHECK_EQ(count_list(s, &f), 4);
+    f.path = "/a%b_c";
+    CHECK_EQ(count_list(s, &f), 2);
+    f.path = "/a[1]";
+    CHECK_EQ(count_list(s, &f), 2);
+    f.path = "/a_b%c";
+    CHECK_EQ(count_list(s, &f), 0);
+    f.path = "/GH/*";
+    CHECK_EQ(count_list(s, &f), 0); /* case matters */
+    /* Status and time together, paged by cursor. */
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    f.since_ms = now - 3600 * 1000;
+    CHECK_EQ(count_list(s, &f), 1);
+    f.since_ms = 0;
+    f.limit = 1000;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 1000);
+    f.cursor = l.next_cursor;
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(count_list(s, &f), 201);
+
+    /* Purge: only delivered; then failed in batches of 1000; pending stays. */
+    CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_DELIVERED, &removed), 0);
+    CHECK_EQ(removed, 10);
+    CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_FAILED, &removed), 0);
+    CHECK_EQ(removed, 1201);
+    CHECK_EQ(hw_store_purge(s, now, 0, &removed), 0);
+    CHECK_EQ(removed, 0);
+    CHECK_EQ(hw_store_purge(s, now, 64, &removed), HW_EINVAL);
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    CHECK_EQ(sum.by_status[HW_STORE_PENDING], 1);
+    CHECK_EQ(sum.by_status[HW_STORE_DELIVERED] + sum.by_status[HW_STORE_FAILED], 0);
+    CHECK_EQ(sum.delivered_last_hour, 0); /* their attempts went with them */
+    hw_store_summary_cleanup(&sum);
+    close_drop(s, &d);
+}
+
+static void on_ignore(void *arg, int err, const struct hw_store_result *res)
+{
+}
+
+/* An event larger than the queue's byte cap can never fit: HW_E2BIG, not HW_EFULL forever. */
+static void test_queue_e2big(void)
+{
+    static char body[64 * 1024];
+    struct hw_store_event ev;
+    struct tu_wake w;
+    struct tu_db d;
+    struct hw_store *s;
+
+    tu_wake_init(&w);
+    s = open_fresh(&d, &(struct hw_store_opts){
+                           .wake = tu_wake_fn, .wake_arg = &w, .queue_bytes_max = 32 * 1024 });
+    memset(body, 'q', sizeof(body));
+    tu_event(&ev, "big", "");
+    ev.body = body;
+    ev.body_len = sizeof(body);
+    CHECK_EQ(hw_store_append_async(s, &ev, on_ignore, NULL), HW_E2BIG);
+    ev.body_len = 1024;
+    CHECK_EQ(hw_store_append_async(s, &ev, on_ignore, NULL), 0);
+    close_drop(s, &d);
+    tu_wake_cleanup(&w);
 }
 
 static void test_tokens(void)
@@ -783,7 +1024,7 @@ static void test_schema_upgrade(void)
     hw_store_attempts_cleanup(&at);
 
     /* Features of later versions work on the upgraded data. */
-    CHECK_EQ(hw_store_claim(s, NULL, 1000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, NULL, 1000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 1);
     CHECK_STR(l.v[0]->id, "evt_01hf1b4kc1bbbbbbbbbbbbbbbb");
     CHECK_STR(l.v[0]->query, "a=1");
@@ -921,6 +1162,8 @@ static void run_suite(const char *mysql_url)
     RUN(test_claim_and_attempts);
     RUN(test_stale_lease);
     RUN(test_purge);
+    RUN(test_summary_glob_purge);
+    RUN(test_queue_e2big);
     RUN(test_tokens);
     RUN(test_group_commit);
     RUN(test_append_during_close);

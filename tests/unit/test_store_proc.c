@@ -133,7 +133,7 @@ static void claim_child(const char *url, int go_fd, int out_fd, char who)
     if (read(go_fd, &c, 1) < 0) /* both start together when the parent closes the pipe */
         _exit(3);
     for (;;) {
-        if (hw_store_claim(s, "race", 60000, 3, &l))
+        if (hw_store_claim(s, "race", 60000, 3, 0, &l))
             _exit(4);
         if (l.n == 0)
             break;
@@ -145,7 +145,7 @@ static void claim_child(const char *url, int go_fd, int out_fd, char who)
             if (write(out_fd, &r, sizeof(r)) != sizeof(r))
                 _exit(5);
             a.at_ms = tu_now_ms();
-            if (hw_store_record_attempt(s, l.v[i]->id, &a, HW_STORE_DELIVERED, 0))
+            if (hw_store_record_attempt(s, l.v[i]->id, l.v[i]->lease, &a, HW_STORE_DELIVERED, 0))
                 _exit(6);
         }
         hw_store_events_cleanup(&l);
@@ -218,7 +218,7 @@ static void lease_child(const char *url, int out_fd, int lease_ms)
     struct hw_store_events l;
     struct hw_store *s;
 
-    if (hw_store_open(url, NULL, &s) || hw_store_claim(s, "lease", lease_ms, 5, &l) || l.n != 5)
+    if (hw_store_open(url, NULL, &s) || hw_store_claim(s, "lease", lease_ms, 5, 0, &l) || l.n != 5)
         _exit(2);
     for (size_t i = 0; i < l.n; i++) {
         struct claim_rec r = { .who = 'C', .lease_until_ms = l.v[i]->lease_until_ms };
@@ -274,7 +274,7 @@ static void test_lease_expiry(void)
     CHECK_EQ(waitpid(pid, &status, 0), pid);
 
     /* While the dead holder's leases run, only the other five are claimable. */
-    CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+    CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, 0, &l), 0);
     CHECK(tu_now_ms() < until); /* the check above ran inside the lease */
     CHECK_EQ(l.n, 5);
     for (size_t i = 0; i < l.n; i++)
@@ -284,7 +284,7 @@ static void test_lease_expiry(void)
     /* After the lease expires they come back, all five, and not before. */
     deadline = tu_now_ms() + 20000;
     for (;;) {
-        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, &l), 0);
+        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, 0, &l), 0);
         if (l.n)
             break;
         hw_store_events_cleanup(&l);
@@ -300,55 +300,119 @@ static void test_lease_expiry(void)
     tu_db_drop(&d, g_mysql);
 }
 
-/* --- MariaDB outage ------------------------------------------------------------------------ */
+/* --- two appenders, overlapping keys in opposite orders ------------------------------------- */
 
-static pid_t g_server_pid; /* the dedicated server, stopped on abort too */
-static char g_script[1024];
+#define DEDUP_N 10000
 
-static void stop_server_on_abort(int sig)
+struct dedup_ctx {
+    int inflight, ok, dup, failed;
+};
+
+static void dedup_done(void *arg, int err, const struct hw_store_result *res)
 {
-    if (g_server_pid > 0)
-        kill(g_server_pid, SIGTERM);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
+    struct dedup_ctx *c = arg;
 
-/* Runs scripts/mariadb ACTION DIR; on start, returns the TCP URL it printed in url. */
-static void mariadb_script(const char *action, const char *dir, char *url, size_t cap)
-{
-    char cmd[2048], line[2048];
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", g_script, action, dir);
-    p = popen(cmd, "r");
-    CHECK(p != NULL);
-    while (fgets(line, sizeof(line), p)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (url && strncmp(line, "HOOKWIRE_TEST_MYSQL_URL=", 24) == 0)
-            snprintf(url, cap, "%s", line + 24);
-        if (strncmp(line, "HOOKWIRE_TEST_MYSQL_PID=", 24) == 0)
-            g_server_pid = (pid_t)strtol(line + 24, NULL, 10);
-    }
-    CHECK_EQ(pclose(p), 0);
-    if (strcmp(action, "stop") == 0)
-        g_server_pid = 0;
-}
-
-static void find_script(void)
-{
-    const char *src = getenv("HW_SOURCE");
-    const char *fx = getenv("HW_FIXTURES");
-
-    if (src)
-        snprintf(g_script, sizeof(g_script), "%s/scripts/mariadb", src);
+    c->inflight--;
+    if (err)
+        c->failed++;
+    else if (res->duplicate)
+        c->dup++;
     else
-        snprintf(g_script, sizeof(g_script), "%s/../../scripts/mariadb",
-                 fx ? fx : "tests/fixtures");
-    if (access(g_script, X_OK) != 0) {
-        fprintf(stderr, "cannot run %s: set HW_SOURCE or HW_FIXTURES\n", g_script);
-        abort();
-    }
+        c->ok++;
 }
+
+/* Appends keys 0..N-1 (or N-1..0) with up to 256 in flight; writes ok, dup, failed to out_fd. */
+static void dedup_child(const char *url, int reverse, int go_fd, int out_fd)
+{
+    struct dedup_ctx c = { 0 };
+    struct hw_store_event ev;
+    struct hw_store *s;
+    struct tu_wake w;
+    char key[32], body[32], go;
+    int res[3];
+
+    tu_wake_init(&w);
+    if (hw_store_open(url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s))
+        _exit(2);
+    if (read(go_fd, &go, 1) < 0)
+        _exit(3);
+    for (int i = 0; i < DEDUP_N; i++) {
+        int k = reverse ? DEDUP_N - 1 - i : i;
+
+        snprintf(key, sizeof(key), "delivery-%05d", k);
+        snprintf(body, sizeof(body), "{\"n\":%d}", k);
+        tu_event(&ev, "race", body);
+        ev.dedup_key = key;
+        while (c.inflight >= 256)
+            tu_wake_poll(&w, s, 1000);
+        if (hw_store_append_async(s, &ev, dedup_done, &c))
+            _exit(4);
+        c.inflight++;
+    }
+    while (c.inflight)
+        tu_wake_poll(&w, s, 1000);
+    hw_store_close(s);
+    res[0] = c.ok;
+    res[1] = c.dup;
+    res[2] = c.failed;
+    if (write(out_fd, res, sizeof(res)) != sizeof(res))
+        _exit(5);
+    _exit(0);
+}
+
+/*
+ * Two processes append the same 10,000 dedup keys in opposite orders, so
+ * their batches collide (on MySQL: deadlocks). Every append succeeds or is
+ * a duplicate, none fails, and the store holds 10,000 distinct events.
+ */
+static void test_dedup_race(void)
+{
+    struct hw_store_summary sum;
+    struct hw_store *s;
+    struct tu_db d;
+    int go[2], out[2], status, res[2][3];
+    pid_t pids[2];
+
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    CHECK_EQ(pipe(go), 0);
+    CHECK_EQ(pipe(out), 0);
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        CHECK(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(go[1]);
+            close(out[0]);
+            dedup_child(d.url, i, go[0], out[1]);
+        }
+    }
+    close(go[0]);
+    close(out[1]);
+    close(go[1]); /* both start together */
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(waitpid(pids[i], &status, 0), pids[i]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK_EQ(read(out[0], res[0], sizeof(res[0])), sizeof(res[0]));
+    CHECK_EQ(read(out[0], res[1], sizeof(res[1])), sizeof(res[1]));
+    close(out[0]);
+    fprintf(stderr,
+            "    A: %d new, %d duplicates, %d failed; B: %d new, %d duplicates, %d failed\n",
+            res[0][0], res[0][1], res[0][2], res[1][0], res[1][1], res[1][2]);
+    CHECK_EQ(res[0][2], 0);
+    CHECK_EQ(res[1][2], 0);
+    CHECK_EQ(res[0][0] + res[0][1], DEDUP_N);
+    CHECK_EQ(res[1][0] + res[1][1], DEDUP_N);
+    CHECK_EQ(res[0][0] + res[1][0], DEDUP_N); /* each key new exactly once */
+    CHECK_EQ(hw_store_summarize(s, 0, &sum), 0);
+    CHECK_EQ(sum.by_status[HW_STORE_PENDING], DEDUP_N);
+    CHECK_EQ(sum.by_status[HW_STORE_DELIVERED] + sum.by_status[HW_STORE_FAILED], 0);
+    hw_store_summary_cleanup(&sum);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
+/* --- MariaDB outage ------------------------------------------------------------------------ */
 
 struct outcome {
     int calls, err;
@@ -375,10 +439,9 @@ static void test_mysql_outage(void)
     int err, tries = 0;
     struct outcome dn = { 0 };
 
-    find_script();
     snprintf(dir, sizeof(dir), "%s/outage-mariadb", tu_dir);
-    signal(SIGABRT, stop_server_on_abort);
-    mariadb_script("start", dir, url, sizeof(url));
+    signal(SIGABRT, tu_stop_server_on_abort);
+    tu_mariadb("start", dir, url, sizeof(url));
     CHECK(url[0] != '\0');
 
     tu_wake_init(&w);
@@ -388,7 +451,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_append(s, &ev, &r), 0);
     memcpy(first, r.id, sizeof(first));
 
-    mariadb_script("stop", dir, NULL, 0);
+    tu_mariadb("stop", dir, NULL, 0);
 
     /* Down: appends fail with "unavailable", the first within the connect timeout... */
     t0 = tu_now_ms();
@@ -410,7 +473,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_list(s, &f, &l), HW_EUNAVAIL);
 
     /* Back: the same handle reconnects by itself. */
-    mariadb_script("start", dir, NULL, 0);
+    tu_mariadb("start", dir, NULL, 0);
     deadline = tu_now_ms() + 30000;
     while ((err = hw_store_append(s, &ev, &r)) != 0) {
         CHECK_EQ(err, HW_EUNAVAIL);
@@ -432,7 +495,7 @@ static void test_mysql_outage(void)
     CHECK_EQ(hw_store_ping(s), 0);
     hw_store_close(s);
     tu_wake_cleanup(&w);
-    mariadb_script("stop", dir, NULL, 0);
+    tu_mariadb("stop", dir, NULL, 0);
     signal(SIGABRT, SIG_DFL);
 }
 
@@ -540,6 +603,7 @@ static void run_backend(const char *mysql_url)
     RUN(test_durability_sigkill);
     RUN(test_two_claimers);
     RUN(test_lease_expiry);
+    RUN(test_dedup_race);
     if (mysql_url) {
         RUN(test_mysql_outage);
     } else {

@@ -1,0 +1,39 @@
+#ifndef HW_STORE_HANDLE_H
+#define HW_STORE_HANDLE_H
+
+/*
+ * The store handle's inside, shared by store.c (open, appends, events) and
+ * store_admin.c (requeue, purge, summaries, tokens). Only those include it.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store.h"
+#include "store_backend.h"
+#include "store_queue.h"
+#include "store_url.h"
+
+#define HW_STORE_OWNER_MAX 64
+
+struct hw_store {
+    const struct hw_store_ops *ops;
+    void *be;
+    pthread_mutex_t lock; /* held around every use of be */
+    struct hw_store_url url;
+    struct hw_store_queue *queue;       /* NULL without a store thread */
+    char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
+    atomic_uint_fast64_t appended, duplicates, failed, commits;
+    atomic_int down; /* the last call found the database unavailable (for ping) */
+};
+
+/* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */
+static inline int hw_store_public_err(struct hw_store *s, int err)
+{
+    if (err == HW_STORE_ERETRY)
+        err = HW_EUNAVAIL;
+    if (err == HW_EUNAVAIL || err == 0)
+        s->down = err == HW_EUNAVAIL;
+    return err;
+}
+
+#endif

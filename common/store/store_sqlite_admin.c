@@ -1,0 +1,165 @@
+/*
+ * The SQLite backend's maintenance queries: purge in batches, and the
+ * counts and latency percentiles of a store summary. Called only through
+ * store_admin.c, under the handle's lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store_sqlite.h"
+
+int hw_lite_purge_batch(void *be, int64_t before_ms, const int stv[3], uint64_t *removed)
+{
+    struct hw_lite *b = be;
+    int64_t seq[HW_STORE_PURGE_BATCH];
+    char(*ids)[HW_ID_LEN + 1] = malloc(HW_STORE_PURGE_BATCH * sizeof(*ids));
+    size_t n = 0;
+    int err = ids ? hw_lite_begin(b) : HW_ENOMEM, rc;
+    sqlite3_stmt *pick, *att, *ev;
+
+    *removed = 0;
+    if (err)
+        goto out;
+    pick = hw_lite_stmt(b, HW_LITE_PURGE_PICK, &err);
+    att = hw_lite_stmt(b, HW_LITE_PURGE_ATTEMPTS, &err);
+    ev = hw_lite_stmt(b, HW_LITE_PURGE_EVENT, &err);
+    if (!pick || !att || !ev)
+        goto fail;
+    sqlite3_bind_int64(pick, 1, before_ms);
+    for (int i = 0; i < 3; i++)
+        sqlite3_bind_int(pick, 2 + i, stv[i]);
+    sqlite3_bind_int(pick, 5, HW_STORE_PURGE_BATCH);
+    while ((rc = sqlite3_step(pick)) == SQLITE_ROW && n < HW_STORE_PURGE_BATCH) {
+        seq[n] = sqlite3_column_int64(pick, 0);
+        snprintf(ids[n], sizeof(ids[n]), "%s", hw_lite_col_str(pick, 1));
+        n++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        err = hw_lite_fail(b, rc, "purge");
+        sqlite3_reset(pick);
+        goto fail;
+    }
+    sqlite3_reset(pick);
+    for (size_t i = 0; i < n && !err; i++) {
+        sqlite3_bind_text(att, 1, ids[i], -1, SQLITE_STATIC);
+        err = hw_lite_run(b, att, "purge attempts");
+        if (!err) {
+            sqlite3_bind_int64(ev, 1, seq[i]);
+            err = hw_lite_run(b, ev, "purge events");
+        }
+    }
+    if (!err)
+        err = hw_lite_commit(b);
+    if (err)
+        goto fail;
+    *removed = n;
+    goto out;
+
+fail:
+    hw_lite_rollback(b);
+out:
+    free(ids);
+    return err;
+}
+
+/* Prepares sql, binds up to two integers (nb of them) and returns the statement, or NULL. */
+static sqlite3_stmt *query(struct hw_lite *b, const char *sql, const int64_t *v, int nb, int *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+
+    if (rc != SQLITE_OK) {
+        *err = hw_lite_fail(b, rc, "summary");
+        return NULL;
+    }
+    for (int i = 0; i < nb; i++)
+        sqlite3_bind_int64(st, i + 1, v[i]);
+    return st;
+}
+
+/* Runs a one-row, one-integer query. */
+static int query_i64(struct hw_lite *b, const char *sql, const int64_t *v, int nb, int64_t *out)
+{
+    int err = 0, rc;
+    sqlite3_stmt *st = query(b, sql, v, nb, &err);
+
+    if (!st)
+        return err;
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, "summary");
+    sqlite3_finalize(st);
+    return err;
+}
+
+int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
+{
+    struct hw_lite *b = be;
+    int64_t since = now_ms - 3600 * 1000, v;
+    int err = 0, rc;
+    sqlite3_stmt *st = query(b, HW_SQL_COUNT_STATUS, NULL, 0, &err);
+
+    if (!st)
+        return err;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = sqlite3_column_int(st, 0);
+        if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
+            sum->by_status[status] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, "summary");
+    sqlite3_finalize(st);
+    st = err ? NULL : query(b, HW_SQL_COUNT_SOURCE, NULL, 0, &err);
+    while (st && !err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *src = hw_lite_col_str(st, 0);
+        int status = sqlite3_column_int(st, 1);
+        struct hw_store_source_counts *c;
+
+        if (!sum->nsources || strcmp(sum->sources[sum->nsources - 1].source, src) != 0) {
+            if (sum->nsources == 1000)
+                break; /* bounded: the first 1000 sources by name */
+            c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
+            if (!c) {
+                err = HW_ENOMEM;
+                break;
+            }
+            sum->sources = c;
+            memset(&c[sum->nsources], 0, sizeof(*c));
+            snprintf(c[sum->nsources].source, sizeof(c->source), "%.63s", src);
+            sum->nsources++;
+        }
+        if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
+            sum->sources[sum->nsources - 1].by_status[status] =
+                (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    if (st && !err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = hw_lite_fail(b, rc, "summary");
+    sqlite3_finalize(st);
+    if (!err)
+        err = query_i64(b, HW_SQL_OLDEST_PENDING, NULL, 0, &sum->oldest_pending_ms);
+    if (!err)
+        err = query_i64(b, HW_SQL_FAILED_SINCE, &since, 1, &v);
+    if (!err)
+        sum->failed_last_hour = (uint64_t)v;
+    return err;
+}
+
+int hw_lite_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk)
+{
+    struct hw_lite *b = be;
+    int64_t v, p[2] = { since_ms, 0 };
+    int err = query_i64(b, HW_SQL_LATENCY_COUNT, p, 1, &v);
+
+    if (err)
+        return err;
+    *n = (uint64_t)v;
+    for (size_t i = 0; i < nk && !err; i++) {
+        p[1] = (int64_t)k[i];
+        err = query_i64(b, HW_SQL_LATENCY_AT, p, 2, &v);
+        lat[i] = (int)v;
+    }
+    return err;
+}

@@ -1,0 +1,188 @@
+/*
+ * Query plans of the store's hot queries, on both backends: with a few
+ * thousand events of every status in the store (statistics gathered),
+ * EXPLAIN must show each query on its index and no full table scan. The
+ * SQL is the store's own (store_backend.h), with literal values put in for
+ * MySQL's EXPLAIN.
+ */
+#include "check.h"
+#include "core/err.h"
+#include "store/store.h"
+#include "store/store_backend.h"
+#include "store_util.h"
+
+static const char *g_mysql;
+
+/* Replaces each '?' of sql with the next of vals (literal SQL), into out. */
+static void fill(const char *sql, const char *const *vals, char *out, size_t cap)
+{
+    size_t n = 0;
+    int k = 0;
+
+    for (const char *p = sql; *p && n + 64 < cap; p++) {
+        if (*p == '?')
+            n += (size_t)snprintf(out + n, cap - n, "%s", vals[k++]);
+        else
+            out[n++] = *p;
+    }
+    out[n] = '\0';
+}
+
+/* The plan of sql as one line of text (every row's detail, or key/type columns, joined). */
+static void plan(const struct tu_db *d, const char *sql, const char *const *vals, char *out,
+                 size_t cap)
+{
+    char q[4096];
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (d->mysql) {
+        MYSQL *c = tu_mysql_connect(d->url);
+        MYSQL_RES *r;
+        MYSQL_ROW row;
+        MYSQL_FIELD *f;
+        unsigned nf;
+
+        snprintf(q, sizeof(q), "EXPLAIN ");
+        fill(sql, vals, q + 8, sizeof(q) - 8);
+        CHECK_EQ(mysql_select_db(c, d->name), 0);
+        if (mysql_query(c, q)) {
+            fprintf(stderr, "%s: %s\n", q, mysql_error(c));
+            abort();
+        }
+        r = mysql_store_result(c);
+        CHECK(r != NULL);
+        nf = mysql_num_fields(r);
+        f = mysql_fetch_fields(r);
+        while ((row = mysql_fetch_row(r)))
+            for (unsigned i = 0; i < nf; i++)
+                if (strcmp(f[i].name, "table") == 0 || strcmp(f[i].name, "type") == 0 ||
+                    strcmp(f[i].name, "key") == 0 || strcmp(f[i].name, "Extra") == 0)
+                    n += (size_t)snprintf(out + n, cap - n, "%s=%s; ", f[i].name,
+                                          row[i] ? row[i] : "NULL");
+        mysql_free_result(r);
+        mysql_close(c);
+        return;
+    }
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    CHECK_EQ(sqlite3_open(d->name, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s: %s\n", q, sqlite3_errmsg(db));
+        abort();
+    }
+    while (sqlite3_step(st) == SQLITE_ROW)
+        n += (size_t)snprintf(out + n, cap - n, "%s; ", (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Checks that sql runs on index (on the events table) without a full scan. */
+static void expect(const struct tu_db *d, const char *what, const char *sql,
+                   const char *const *vals, const char *index)
+{
+    char p[2048], want[128];
+
+    plan(d, sql, vals, p, sizeof(p));
+    fprintf(stderr, "    %-28s %s\n", what, p);
+    if (d->mysql) {
+        snprintf(want, sizeof(want), "key=%s;", index);
+        CHECK(strstr(p, want) != NULL);
+        CHECK(strstr(p, "type=ALL") == NULL);
+        CHECK(strstr(p, "type=index;") == NULL); /* a whole-index walk is a scan too */
+    } else {
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        CHECK(strstr(p, want) != NULL);
+        /* SQLite says SCAN for a walk over a whole table or index, SEARCH for a range. */
+        CHECK(strstr(p, "SCAN ") == NULL);
+    }
+}
+
+static void fill_store(const struct tu_db *d)
+{
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s;
+    char src[16], sql[256];
+    int64_t now = tu_now_ms();
+
+    CHECK_EQ(hw_store_open(d->url, NULL, &s), 0);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(src, sizeof(src), "src%d", i % 7);
+        tu_event(&ev, src, "x");
+        ev.received_ms = now - (int64_t)(3000 - i) * 60000; /* two days, a minute apart */
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    }
+    hw_store_close(s);
+    /* 10% pending and due, the rest delivered or failed. */
+    tu_db_exec(d, "UPDATE hookwire_events SET status = 2 WHERE seq % 10 <> 0");
+    tu_db_exec(d, "UPDATE hookwire_events SET status = 3 WHERE seq % 10 = 5");
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO hookwire_attempts (event_id, at_ms, duration_ms, http_status, error, "
+             "excerpt) SELECT id, received_ms, 10, 200, '', '' FROM hookwire_events");
+    tu_db_exec(d, sql);
+    tu_db_exec(d, d->mysql ? "ANALYZE TABLE hookwire_events, hookwire_attempts" : "ANALYZE");
+}
+
+static void test_plans(void)
+{
+    struct hw_store_filter f = { 0 };
+    struct hw_store *s;
+    struct tu_db d;
+    char now[32], hour_ago[32], list[1024];
+    const char *claim[] = { now, "100" };
+    const char *claim_src[] = { "'src3'", now, "100" };
+    const char *since[] = { hour_ago };
+    const char *status_since[] = { "3", hour_ago, "100" };
+    const char *source_since[] = { "'src3'", hour_ago, "100" };
+    const char *status_only[] = { "3", "100" };
+    const char *purge[] = { hour_ago, "0", "2", "3", "1000" };
+    int64_t t = tu_now_ms();
+
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0); /* the schema */
+    hw_store_close(s);
+    fill_store(&d);
+    snprintf(now, sizeof(now), "%lld", (long long)t);
+    snprintf(hour_ago, sizeof(hour_ago), "%lld", (long long)(t - 3600 * 1000));
+
+    expect(&d, "claim, all sources", HW_SQL_CLAIM, claim, "hookwire_events_next");
+    expect(&d, "claim, one source", HW_SQL_CLAIM_SOURCE, claim_src, "hookwire_events_source_next");
+    f.status = HW_STORE_FAILED;
+    f.since_ms = 1;
+    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
+    expect(&d, "list failed since T", list, status_since, "hookwire_events_status_time");
+    memset(&f, 0, sizeof(f));
+    f.source = "src3";
+    f.since_ms = 1;
+    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
+    expect(&d, "list source since T", list, source_since, "hookwire_events_source_time");
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
+    expect(&d, "list failed", list, status_only, "hookwire_events_due");
+    expect(&d, "failed in the last hour", HW_SQL_FAILED_SINCE, since,
+           "hookwire_events_status_time");
+    expect(&d, "purge batch", d.mysql ? HW_SQL_PURGE_PICK_MY : HW_SQL_PURGE_PICK, purge,
+           "hookwire_events_received");
+    expect(&d, "delivered in the last hour", HW_SQL_LATENCY_COUNT, since, "hookwire_attempts_at");
+    tu_db_drop(&d, g_mysql);
+}
+
+int main(void)
+{
+    const char *mysql_url = tu_mysql_url();
+
+    tu_init_dir();
+    fprintf(stderr, "SQLite backend\n");
+    RUN(test_plans);
+    if (mysql_url) {
+        g_mysql = mysql_url;
+        fprintf(stderr, "MySQL backend\n");
+        RUN(test_plans);
+    }
+    tu_remove_dir();
+    return 0;
+}
