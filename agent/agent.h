@@ -40,6 +40,7 @@ struct agent {
     int attempt_killed;      /* its handshake deadline passed; its close is awaited */
     int in_connect;          /* inside lws_client_connect_via_info() */
     int fatal;               /* stop: the relay refused our token */
+    unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
     /* Forwarding state (forward.c). */
     struct hw_http_client *http;
     struct hw_http_target *app;
