@@ -4,6 +4,7 @@
  * synchronous or through the store thread. Argument checks and the
  * handle's lock around the backend, as in store.c. Any thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,27 @@ int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summa
     out->latency_p50_ms = lat[0];
     out->latency_p90_ms = lat[1];
     out->latency_p99_ms = lat[2];
+    return 0;
+}
+
+int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int status,
+                           uint64_t count)
+{
+    struct hw_store_source_counts *c;
+
+    if (!sum->nsources || strcmp(sum->sources[sum->nsources - 1].source, source) != 0) {
+        if (sum->nsources == HW_STORE_SUMMARY_SOURCES)
+            return 0;
+        c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
+        if (!c)
+            return HW_ENOMEM;
+        sum->sources = c;
+        memset(&c[sum->nsources], 0, sizeof(*c));
+        snprintf(c[sum->nsources].source, sizeof(c->source), "%.63s", source);
+        sum->nsources++;
+    }
+    if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
+        sum->sources[sum->nsources - 1].by_status[status] = count;
     return 0;
 }
 

@@ -220,6 +220,16 @@ enum hw_store_col {
 #define HW_SQL_PURGE_EVENT    "DELETE FROM hookwire_events WHERE seq = ?"
 /* Summary queries. */
 #define HW_SQL_COUNT_STATUS "SELECT status, COUNT(*) FROM hookwire_events GROUP BY status"
+/*
+ * Adds one row of HW_SQL_COUNT_SOURCE (rows come ordered by source) to sum:
+ * a new source opens an entry, up to the first HW_STORE_SUMMARY_SOURCES by
+ * name; later ones are left out. Returns 0 or HW_ENOMEM. Both backends'
+ * summarize() use it (store_admin.c).
+ */
+#define HW_STORE_SUMMARY_SOURCES 1000
+int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int status,
+                           uint64_t count);
+
 #define HW_SQL_COUNT_SOURCE                                                                  \
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"

@@ -135,24 +135,8 @@ static int count_source(struct hw_my *b, struct hw_store_summary *sum)
         goto out;
     }
     while (!err && ((rc = mysql_stmt_fetch(st)) == 0 || rc == MYSQL_DATA_TRUNCATED)) {
-        struct hw_store_source_counts *c;
-
         src[len < sizeof(src) ? len : sizeof(src) - 1] = '\0';
-        if (!sum->nsources || strcmp(sum->sources[sum->nsources - 1].source, src) != 0) {
-            if (sum->nsources == 1000)
-                continue; /* bounded: the first 1000 sources by name */
-            c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
-            if (!c) {
-                err = HW_ENOMEM;
-                break;
-            }
-            sum->sources = c;
-            memset(&c[sum->nsources], 0, sizeof(*c));
-            snprintf(c[sum->nsources].source, sizeof(c->source), "%.63s", src);
-            sum->nsources++;
-        }
-        if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
-            sum->sources[sum->nsources - 1].by_status[status] = (uint64_t)count;
+        err = hw_store_summary_count(sum, src, (int)status, (uint64_t)count);
     }
     if (!err && rc == 1)
         err = hw_my_stmt_fail(b, st, "summary");

@@ -116,24 +116,7 @@ int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
     while (st && !err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *src = hw_lite_col_str(st, 0);
         int status = sqlite3_column_int(st, 1);
-        struct hw_store_source_counts *c;
-
-        if (!sum->nsources || strcmp(sum->sources[sum->nsources - 1].source, src) != 0) {
-            if (sum->nsources == 1000)
-                break; /* bounded: the first 1000 sources by name */
-            c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
-            if (!c) {
-                err = HW_ENOMEM;
-                break;
-            }
-            sum->sources = c;
-            memset(&c[sum->nsources], 0, sizeof(*c));
-            snprintf(c[sum->nsources].source, sizeof(c->source), "%.63s", src);
-            sum->nsources++;
-        }
-        if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
-            sum->sources[sum->nsources - 1].by_status[status] =
-                (uint64_t)sqlite3_column_int64(st, 2);
+        err = hw_store_summary_count(sum, src, status, (uint64_t)sqlite3_column_int64(st, 2));
     }
     if (st && !err && rc != SQLITE_DONE && rc != SQLITE_ROW)
         err = hw_lite_fail(b, rc, "summary");
