@@ -58,6 +58,8 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         "hookwire_relay_protocol_errors_total %llu\n"
         "# TYPE hookwire_relay_heartbeat_timeouts_total counter\n"
         "hookwire_relay_heartbeat_timeouts_total %llu\n"
+        "# TYPE hookwire_relay_holders_dropped_total counter\n"
+        "hookwire_relay_holders_dropped_total %llu\n"
         "# TYPE hookwire_relay_public_connections gauge\n"
         "hookwire_relay_public_connections %llu\n"
         "# TYPE hookwire_relay_held_bytes gauge\n"
@@ -69,8 +71,9 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         "# TYPE hookwire_relay_channel_connected gauge\n",
         (unsigned long long)m->agent_connects, (unsigned long long)m->agent_rejected,
         (unsigned long long)m->protocol_errors, (unsigned long long)m->heartbeat_timeouts,
-        (unsigned long long)ps->connections, (unsigned long long)ps->held_bytes,
-        (unsigned long long)ps->shed, relay_channels_count(r->channels));
+        (unsigned long long)m->holders_dropped, (unsigned long long)ps->connections,
+        (unsigned long long)ps->held_bytes, (unsigned long long)ps->shed,
+        relay_channels_count(r->channels));
     struct render rd = { out, 0 };
 
     /* 0 when the store's commits would not survive a crash (MySQL settings; see docs/store.md). */

@@ -20,6 +20,7 @@ struct relay_metrics {
     uint64_t agent_rejected;  /* tunnel upgrades refused (token) */
     uint64_t protocol_errors; /* tunnels closed for breaking the protocol */
     uint64_t heartbeat_timeouts;
+    uint64_t holders_dropped; /* silent holders replaced by a newcomer (claim.c) */
 };
 
 /*
