@@ -53,11 +53,15 @@ static int render_outcomes(const struct relay_metrics *m, const struct hw_http_s
                          "hookwire_relay_drained_total %llu\n"
                          "# TYPE hookwire_relay_queue_depth gauge\n"
                          "hookwire_relay_queue_depth %llu\n"
+                         "# TYPE hookwire_relay_config_reloads_total counter\n"
+                         "hookwire_relay_config_reloads_total{result=\"ok\"} %llu\n"
+                         "hookwire_relay_config_reloads_total{result=\"failed\"} %llu\n"
                          "# TYPE hookwire_relay_answer_seconds histogram\n",
                          (unsigned long long)m->answered, (unsigned long long)m->queued,
                          (unsigned long long)offline, (unsigned long long)(errors - offline),
                          (unsigned long long)m->queued, (unsigned long long)m->drained,
-                         (unsigned long long)m->queue_depth);
+                         (unsigned long long)m->queue_depth, (unsigned long long)m->reloads_ok,
+                         (unsigned long long)m->reloads_failed);
     for (int i = 0; i <= RELAY_LATENCY_BUCKETS; i++) {
         cum += m->latency_counts[i];
         err |= hw_buf_printf(out, "hookwire_relay_answer_seconds_bucket{le=\"%s\"} %llu\n",

@@ -25,6 +25,8 @@ struct relay_metrics {
     uint64_t heartbeat_timeouts;
     uint64_t holders_dropped; /* silent holders replaced by a newcomer (claim.c) */
     uint64_t answered;        /* webhooks whose app answer head went back to the sender */
+    uint64_t reloads_ok;      /* SIGHUP reloads applied (reload.c) */
+    uint64_t reloads_failed;  /* SIGHUP reloads refused: the running configuration stayed */
     /*
      * The offline queue's counters (the queue owns them; 0 while the relay
      * has no queue): webhooks kept and answered 202 on the agent's behalf,
