@@ -3,15 +3,46 @@
 HW_CHANNEL_BUSY, says in one line who holds the channel and exits 1; `--takeover`
 replaces the holder, which says why in one line and exits 1 without fighting back; a
 frozen holder (SIGSTOP) loses the channel to a newcomer within a few seconds without
-`--takeover`; `token revoke` cuts a live tunnel at once."""
+`--takeover`; `token revoke` cuts a live tunnel at once. Every case runs on a SQLite
+store and again on MariaDB (HOOKWIRE_TEST_MYSQL_URL, set by the test command; without it
+the MariaDB cases fail unless HOOKWIRE_TEST_NO_MYSQL=1)."""
 
+import functools
 import os
 import re
 import signal
+import subprocess
+import sys
+import urllib.parse
 
-from harness import WebSocket, check, check_eq, check_error, run, wait_until
+from harness import WebSocket, check, check_eq, check_error, run, token_add, wait_until
 
 HOST = ("Host", "hooks.example.test")
+MYSQL_URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
+
+
+def fresh_database(url, name):
+    """Creates (or empties) database `name` on url's server; returns its URL."""
+    u = urllib.parse.urlsplit(url)
+    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
+            "-u", urllib.parse.unquote(u.username)]
+    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
+    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "create database " + name, r.stderr)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
+
+
+def stack(env, backend):
+    """A relay on the backend's store with a token for alice, a target and alice's agent."""
+    if backend == "mysql":
+        store = fresh_database(MYSQL_URL, "hookwire_test_one_agent_%d" % os.getpid())
+    else:
+        store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    return relay, target, env.agent(relay, token, "alice", target.port)
 
 
 def tunnel_local_ports(pid, relay_port):
@@ -44,8 +75,8 @@ def post(relay, body):
     return relay.webhook("POST", "/t/alice/hook", [HOST], body)
 
 
-def case_second_agent_refused(env):
-    relay, target, first = env.stack("alice")
+def case_second_agent_refused(env, backend):
+    relay, target, first = stack(env, backend)
     ports = tunnel_local_ports(first.proc.pid, relay.tunnel_port)
     check_eq(len(ports), 1, "the first agent holds one tunnel connection")
     holder = "127.0.0.1:%d" % ports[0]
@@ -80,8 +111,8 @@ def case_second_agent_refused(env):
           "busy refusals are counted")
 
 
-def case_takeover(env):
-    relay, target1, first = env.stack("alice")
+def case_takeover(env, backend):
+    relay, target1, first = stack(env, backend)
     target2 = env.target()
     second = env.agent(relay, first.token, "alice", target2.port, args=["--takeover"],
                        name="second", wait=False)
@@ -101,8 +132,8 @@ def case_takeover(env):
     second.proc.check_alive("keeps running")
 
 
-def case_frozen_holder_replaced(env):
-    relay, target1, first = env.stack("alice")
+def case_frozen_holder_replaced(env, backend):
+    relay, target1, first = stack(env, backend)
     target2 = env.target()
     first.proc.signal(signal.SIGSTOP)  # a sleeping laptop: its socket stays open
     second = env.agent(relay, first.token, "alice", target2.port, name="second", wait=False)
@@ -121,8 +152,8 @@ def case_frozen_holder_replaced(env):
     check_eq(len(second.forwarding_lines()), 1, "the newcomer kept its tunnel")
 
 
-def case_revoke_cuts_live_tunnel(env):
-    relay, target, agent = env.stack("alice")
+def case_revoke_cuts_live_tunnel(env, backend):
+    relay, target, agent = stack(env, backend)
     check_eq(post(relay, b"before").status, 200, "webhook before the revoke")
     r = relay.cli("token", "revoke", "alice")
     check_eq(r.returncode, 0, "token revoke succeeds")
@@ -134,6 +165,21 @@ def case_revoke_cuts_live_tunnel(env):
     check_error(post(relay, b"after"), 404, "HW_UNKNOWN_CHANNEL", "webhook after the revoke")
 
 
+def cases():
+    out = []
+    for backend in ("sqlite", "mysql"):
+        for fn in (case_second_agent_refused, case_takeover, case_frozen_holder_replaced,
+                   case_revoke_cuts_live_tunnel):
+            if backend == "mysql" and not MYSQL_URL:
+                continue
+            case = functools.partial(fn, backend=backend)
+            case.__name__ = "%s_%s" % (fn.__name__, backend)
+            out.append(case)
+    return out
+
+
 if __name__ == "__main__":
-    run([case_second_agent_refused, case_takeover, case_frozen_holder_replaced,
-         case_revoke_cuts_live_tunnel])
+    if not MYSQL_URL and os.environ.get("HOOKWIRE_TEST_NO_MYSQL") != "1":
+        print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
+        sys.exit(1)
+    run(cases())
