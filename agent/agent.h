@@ -40,6 +40,7 @@ struct agent {
     int attempt_killed;      /* its handshake deadline passed; its close is awaited */
     int in_connect;          /* inside lws_client_connect_via_info() */
     int fatal;               /* stop: the relay refused our token, or the channel is taken */
+    unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
     /* Channel claims (claim.c). */
     int was_online;          /* a HELLO arrived once: --takeover is spent */
     int busy_retried;        /* the one retry a 409 HW_CHANNEL_BUSY may ask for was made */

@@ -20,8 +20,9 @@
 #include "net/lwsio.h"
 #include "tunnel/mux.h"
 
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MIN_MS   500
+#define BACKOFF_MAX_MS   30000
+#define REFUSED_RETRY_MS 1500 /* the relay re-reads tokens every 200 ms, trusts a read 1 s */
 /* The WebSocket upgrade must complete within this, or the attempt is given up. */
 #define HANDSHAKE_MS 10000
 /* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
@@ -126,6 +127,9 @@ static void schedule_reconnect(struct agent *a)
         cap = BACKOFF_MAX_MS;
     /* Full jitter above the floor, so agents that lost the relay together spread out. */
     delay = BACKOFF_MIN_MS + randombytes_uniform(cap - BACKOFF_MIN_MS + 1);
+    /* After a refused token, wait until the relay's table is surely newer than the token. */
+    if (a->refused && delay < REFUSED_RETRY_MS)
+        delay = REFUSED_RETRY_MS;
     a->attempts++;
     HW_INFO("reconnecting in %u ms", delay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
@@ -215,6 +219,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 static int on_established(struct agent *a, struct lws *wsi)
 {
     a->ws = wsi;
+    a->refused = 0;
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
         return -1;
@@ -294,9 +299,18 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!is_current(a, wsi))
             return 0;
         if (status == 401 || (in && strstr(in, "401"))) {
-            HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
-            a->fatal = 1;
-            lws_cancel_service(a->context);
+            /*
+             * The relay checks tokens against a copy of its table read a
+             * moment ago, so a token made by `token add` just now can be
+             * refused once; a second refusal in a row is final.
+             */
+            if (a->refused++ == 0) {
+                HW_WARN("the relay does not know this token (yet): trying once more");
+            } else {
+                HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
+                a->fatal = 1;
+                lws_cancel_service(a->context);
+            }
         } else if (status == 409) {
             agent_claim_on_busy(a, wsi);
         }
