@@ -111,7 +111,6 @@ int relay_claim_gate(struct relay *r, struct lws *wsi, const char *channel)
         HW_WARN("conn=%s channel=%s holder did not answer a ping within %u ms: replacing it",
                 h->addr, channel, (unsigned)PROBE_MS);
         r->metrics.holders_dropped++;
-        relay_channels_remove(r->channels, channel, holder);
         relay_agent_goaway(holder, "silent: replaced by a newer connection");
         return 0;
     }

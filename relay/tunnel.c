@@ -79,6 +79,8 @@ void relay_agent_goaway(struct relay_agent *a, const char *reason)
 {
     /* The close waits for the GOAWAY to be written, so the agent learns why (tunnel_cb). */
     a->closing = 1;
+    /* From now on the channel is free: no new webhook goes to a, a newcomer may connect. */
+    relay_channels_remove(a->relay->channels, a->channel, a);
     if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, reason, strlen(reason)))
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     else
