@@ -256,7 +256,7 @@ static void attempt_over(struct agent *a, const char *why)
     lws_sul_cancel(&a->heartbeat_timer);
     if (a->online)
         HW_WARN("tunnel down: %s", why);
-    else
+    else if (!a->fatal && !a->retry_after_ms) /* those have said why already (claim.c) */
         HW_WARN("cannot connect to %s: %s", a->cfg.relay, why);
     a->online = 0;
     a->ws = NULL;
@@ -313,6 +313,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
             }
         } else if (status == 409) {
             agent_claim_on_busy(a, wsi);
+            why = "the channel is busy (409)";
         }
         attempt_over(a, why);
         return 0;
