@@ -39,8 +39,12 @@ struct agent {
     int attempt_live;        /* an attempt is under way: exactly one end schedules the next */
     int attempt_killed;      /* its handshake deadline passed; its close is awaited */
     int in_connect;          /* inside lws_client_connect_via_info() */
-    int fatal;               /* stop: the relay refused our token */
+    int fatal;               /* stop: the relay refused our token, or the channel is taken */
     unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
+    /* Channel claims (claim.c). */
+    int was_online;          /* a HELLO arrived once: --takeover is spent */
+    int busy_retried;        /* the one retry a 409 HW_CHANNEL_BUSY may ask for was made */
+    unsigned retry_after_ms; /* the next attempt's delay as the relay asked; 0: backoff */
     /* Forwarding state (forward.c). */
     struct hw_http_client *http;
     struct hw_http_target *app;

@@ -29,6 +29,8 @@ const struct hw_opt agent_options[] = {
     OPT("ca-file", "FILE", NULL, "CA bundle to verify a wss:// relay", HW_OPT_STR, ca_file),
     OPT("insecure", NULL, "false", "accept a self-signed relay certificate (tests only)",
         HW_OPT_BOOL, insecure),
+    OPT("takeover", NULL, "false", "replace another agent holding the channel (it then exits)",
+        HW_OPT_BOOL, takeover),
     OPT("host-header", "MODE", "keep", "keep the public Host, or rewrite it to the target's",
         HW_OPT_STR, host_header),
     OPT("heartbeat", "DURATION", "10s", "tunnel ping interval; dead after two without traffic",

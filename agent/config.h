@@ -15,6 +15,7 @@ struct agent_config {
     char *forward;
     char *ca_file;
     int insecure;
+    int takeover;
     char *host_header;
     unsigned heartbeat_ms;
     unsigned max_idle_conns;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "claim.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -47,6 +48,7 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
 
     if (f->type == HW_FT_GOAWAY) {
         HW_WARN("relay is closing the tunnel: %.*s", (int)f->len, (const char *)f->payload);
+        agent_claim_on_goaway(a, (const char *)f->payload, f->len);
         return;
     }
     if (hw_frame_decode_hello(f, &h) || h.version != HW_PROTO_VERSION) {
@@ -59,6 +61,8 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     if (h.heartbeat_s && h.heartbeat_s * 1000u < a->heartbeat_ms)
         a->heartbeat_ms = h.heartbeat_s * 1000u;
     a->online = 1;
+    a->was_online = 1;
+    a->busy_retried = 0;
     a->attempts = 0;
     HW_INFO("tunnel up: channel %.*s", (int)h.channel.len, h.channel.p);
     printf("Forwarding %.*s -> %s://%s:%d\n", (int)h.public_url.len, h.public_url.p,
@@ -110,6 +114,13 @@ static void schedule_reconnect(struct agent *a)
 
     if (a->fatal)
         return;
+    if (a->retry_after_ms) {
+        /* The relay said when to come back (409 HW_CHANNEL_BUSY with Retry-After). */
+        delay = a->retry_after_ms;
+        a->retry_after_ms = 0;
+        lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
+        return;
+    }
     for (unsigned i = 0; i < a->attempts && cap < BACKOFF_MAX_MS; i++)
         cap *= 2;
     if (cap > BACKOFF_MAX_MS)
@@ -245,7 +256,7 @@ static void attempt_over(struct agent *a, const char *why)
     lws_sul_cancel(&a->heartbeat_timer);
     if (a->online)
         HW_WARN("tunnel down: %s", why);
-    else
+    else if (!a->fatal && !a->retry_after_ms) /* those have said why already (claim.c) */
         HW_WARN("cannot connect to %s: %s", a->cfg.relay, why);
     a->online = 0;
     a->ws = NULL;
@@ -272,7 +283,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (n < 0 || (size_t)n >= len)
             return -1;
         *p += n;
-        return 0;
+        return agent_claim_append_header(a, p, len - (size_t)n);
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         lws_sul_cancel(&a->handshake_timer);
@@ -300,6 +311,9 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
                 a->fatal = 1;
                 lws_cancel_service(a->context);
             }
+        } else if (status == 409) {
+            agent_claim_on_busy(a, wsi);
+            why = "the channel is busy (409)";
         }
         attempt_over(a, why);
         return 0;

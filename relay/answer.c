@@ -33,8 +33,11 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
     h.headers_len = m.headers.len;
     h.body_len = m.body_len == HW_BODY_LEN_UNKNOWN ? HW_HTTP_LEN_UNKNOWN : m.body_len;
     rc = hw_http_conn_stream_begin(c, &h);
-    if (rc == 0)
+    if (rc == 0) {
+        x->relay->metrics.answered++;
+        relay_metrics_observe_answer(&x->relay->metrics, lws_now_usecs() - x->started);
         return;
+    }
     if (rc == HW_EPROTO)
         HW_WARN("conn=%s evt=%s the agent sent an answer head the relay cannot pass on",
                 hw_http_conn_peer(c), x->event_id);

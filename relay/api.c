@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "claim.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -92,8 +93,7 @@ static int on_writeable(struct lws *wsi, struct api_session *s)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* The upgrade gate must answer at once (lws's contract for CONFIRM_UPGRADE). */
-static int respond_error(struct lws *wsi, enum hw_errc e, const char *extra)
+int relay_api_respond_error(struct lws *wsi, enum hw_errc e, const char *extra)
 {
     struct hw_buf b;
 
@@ -134,12 +134,12 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
     int rc;
 
     if (strcmp(kind, "websocket") != 0 || n != 7 || strcmp(uri, "/tunnel") != 0) {
-        respond_error(wsi, HW_ERRC_NOT_FOUND, NULL);
+        relay_api_respond_error(wsi, HW_ERRC_NOT_FOUND, NULL);
         return 1;
     }
     if (!offers_tunnel_protocol(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
-        respond_error(wsi, HW_ERRC_BAD_REQUEST, NULL);
+        relay_api_respond_error(wsi, HW_ERRC_BAD_REQUEST, NULL);
         return 1;
     }
     rc = relay_tunnel_authenticate(r, wsi, channel);
@@ -157,14 +157,15 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
              * giving up. Tokens already known are let through meanwhile.
              */
             r->metrics.errors[HW_ERRC_STORE_UNAVAILABLE]++;
-            respond_error(wsi, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 1\r\n");
+            relay_api_respond_error(wsi, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 1\r\n");
             return 1;
         }
         r->metrics.errors[HW_ERRC_UNAUTHORIZED]++;
-        respond_error(wsi, HW_ERRC_UNAUTHORIZED, NULL);
+        relay_api_respond_error(wsi, HW_ERRC_UNAUTHORIZED, NULL);
         return 1;
     }
-    return 0;
+    /* One channel, one agent: a live holder keeps it unless the newcomer takes over. */
+    return relay_claim_gate(r, wsi, channel) ? 1 : 0;
 }
 
 static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -110,9 +110,14 @@ void relay_channels_foreach(struct relay_channels *c,
                             void (*fn)(void *arg, const char *name, struct relay_agent *a),
                             void *arg)
 {
+    struct entry *e, *next;
+
+    /* next is read first: fn may remove the entry it is given (a revoked agent's). */
     for (size_t i = 0; i < BUCKETS; i++)
-        for (struct entry *e = c->buckets[i]; e; e = e->next)
+        for (e = c->buckets[i]; e; e = next) {
+            next = e->next;
             fn(arg, e->name, e->agent);
+        }
 }
 
 size_t relay_channels_count(const struct relay_channels *c)

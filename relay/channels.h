@@ -3,7 +3,7 @@
 
 /*
  * The channel registry: which connected agent serves which channel. One
- * agent per channel; a newer connection replaces the older one. Service
+ * agent per channel (claim.c decides who may take a held one). Service
  * thread only.
  */
 #include <stddef.h>
@@ -27,7 +27,7 @@ struct relay_agent *relay_channels_set(struct relay_channels *c, const char *nam
 /* Removes name's entry if agent is the one serving it. */
 void relay_channels_remove(struct relay_channels *c, const char *name, struct relay_agent *agent);
 
-/* Calls fn for every connected channel, in no particular order. */
+/* Calls fn for every connected channel, in no particular order; fn may remove its own entry. */
 void relay_channels_foreach(struct relay_channels *c,
                             void (*fn)(void *arg, const char *name, struct relay_agent *a),
                             void *arg);

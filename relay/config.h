@@ -26,6 +26,7 @@ struct relay_config {
     size_t max_held;
     char *log_level;
     char *log_format;
+    int metrics_channels;
 };
 
 extern const struct hw_opt relay_options[];

@@ -108,13 +108,13 @@ int relay_edge_config(void *ctx, const char *section, const char *key, const cha
     return rc ? HW_EINVAL : 0;
 }
 
-int relay_edge_finalize(struct relay_edge *e)
+int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen)
 {
     const char *why = NULL;
 
     for (struct edge_channel *c = e->channels; c; c = c->next) {
         if (hw_sig_source_finalize(c->src, &why)) {
-            fprintf(stderr, "config: [channel %s]: %s\n", c->name, why ? why : "invalid");
+            snprintf(err, errlen, "[channel %s]: %s", c->name, why ? why : "invalid");
             return HW_ECONFIG;
         }
         HW_INFO("channel %s: verifying %s signatures at the edge%s", c->name,

@@ -6,7 +6,8 @@
  * the config (verify = PROVIDER, secret = ..., tolerance, enforce, and the
  * generic-HMAC keys). A webhook that fails is refused with 401 HW_SIGNATURE
  * before it reaches the agent, or, with enforce = false, forwarded marked
- * Hookwire-Verified: false. Built at startup; read on the service thread.
+ * Hookwire-Verified: false. Built at startup and again on SIGHUP (reload.c
+ * swaps the whole set); read on the service thread.
  */
 #include <stddef.h>
 
@@ -32,8 +33,11 @@ void relay_edge_free(struct relay_edge *e);
 int relay_edge_config(void *ctx, const char *section, const char *key, const char *value, char *err,
                       size_t errlen);
 
-/* Completes every channel's configuration. 0, or an error printed to stderr. */
-int relay_edge_finalize(struct relay_edge *e);
+/*
+ * Completes every channel's configuration. Returns 0, or HW_ECONFIG with
+ * the reason ("[channel NAME]: ...") in err.
+ */
+int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen);
 
 /*
  * Checks a complete request for channel[0..len): base_url is the relay's

@@ -1,7 +1,8 @@
 /*
  * hookwire-relay: wires configuration, the token store, the channel registry
- * and the lws server together, runs the event loop until SIGINT/SIGTERM, or
- * runs a `token` subcommand. Main thread.
+ * and the lws server together, runs the event loop until SIGINT/SIGTERM
+ * (SIGHUP reloads the configuration), or runs a `token` subcommand. Main
+ * thread.
  */
 #include <signal.h>
 #include <sodium.h>
@@ -18,16 +19,21 @@
 #include "net/http_server.h"
 #include "net/lwslog.h"
 #include "relay.h"
+#include "reload.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 static struct lws_context *loop_context;
 
+/* Only sets a flag and wakes the loop: the loop does the work, on the service thread. */
 static void on_signal(int sig)
 {
-    stopping = 1;
+    if (sig == SIGHUP)
+        reloading = 1;
+    else
+        stopping = 1;
     if (loop_context)
         lws_cancel_service(loop_context);
 }
@@ -83,7 +89,7 @@ int main(int argc, char **argv)
 {
     static struct relay r;
     struct sigaction sa;
-    char *base;
+    char *base, why[256];
     int idx, status = 1;
 
     hw_log_init("relay");
@@ -108,7 +114,8 @@ int main(int argc, char **argv)
     base = public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();
-    if (relay_edge_finalize(r.edge)) {
+    if (relay_edge_finalize(r.edge, why, sizeof(why))) {
+        fprintf(stderr, "config: %s\n", why);
         status = 2;
         goto out;
     }
@@ -131,12 +138,17 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     loop_context = r.context;
     HW_INFO("listening: webhooks on %s, agents on %s; public URL %s/t/CHANNEL/", r.cfg.listen,
             r.cfg.tunnel_listen, base);
-    while (!stopping && lws_service(r.context, 0) >= 0)
-        ;
+    while (!stopping && lws_service(r.context, 0) >= 0) {
+        if (reloading) {
+            reloading = 0;
+            (void)relay_reload(&r, argc, argv); /* logs its outcome; the relay runs on */
+        }
+    }
     HW_INFO("shutting down");
     status = 0;
 out:

@@ -11,6 +11,7 @@
 
 #include "answer.h"
 #include "channels.h"
+#include "claim.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "net/lwsio.h"
@@ -28,6 +29,8 @@ struct relay_agent {
     lws_usec_t last_ping;
     char channel[64];
     char peer[64];
+    struct relay_claim_info claim; /* address, connect time, pending liveness probe */
+    int closing;                   /* GOAWAY queued: close once it is written */
 };
 
 struct hw_mux *relay_agent_mux(struct relay_agent *a)
@@ -54,11 +57,51 @@ int relay_tunnel_authenticate(struct relay *r, struct lws *wsi, char channel[64]
     return rc;
 }
 
+struct relay_claim_info *relay_agent_claim(struct relay_agent *a)
+{
+    return &a->claim;
+}
+
+lws_usec_t relay_agent_last_rx(const struct relay_agent *a)
+{
+    return a->last_rx;
+}
+
+const char *relay_agent_channel(const struct relay_agent *a)
+{
+    return a->channel;
+}
+
+/* A peer that does not take the GOAWAY within this (a frozen laptop) is cut off anyway. */
+#define GOAWAY_GRACE_S 2
+
+void relay_agent_goaway(struct relay_agent *a, const char *reason)
+{
+    /* The close waits for the GOAWAY to be written, so the agent learns why (tunnel_cb). */
+    a->closing = 1;
+    /* From now on the channel is free: no new webhook goes to a, a newcomer may connect. */
+    relay_channels_remove(a->relay->channels, a->channel, a);
+    if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, reason, strlen(reason)))
+        lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    else
+        lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, GOAWAY_GRACE_S);
+}
+
+static int on_writeable(struct relay_agent *a, struct lws *wsi)
+{
+    if (hw_lwsio_tunnel_write(wsi, a->mux))
+        return -1;
+    if (a->closing && !hw_mux_pending(a->mux)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
 void relay_agent_revoked(struct relay_agent *a)
 {
     HW_INFO("conn=%s channel=%s token revoked: closing tunnel", a->peer, a->channel);
-    hw_mux_send_control(a->mux, HW_FT_GOAWAY, "revoked", 7);
-    lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    relay_agent_goaway(a, "revoked");
 }
 
 static void mux_want_write(struct hw_mux *m)
@@ -147,6 +190,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     a->wsi = wsi;
     a->relay = r;
     lws_get_peer_simple(wsi, a->peer, sizeof(a->peer));
+    relay_claim_init(&a->claim, wsi);
     if (relay_tunnel_authenticate(r, wsi, a->channel)) {
         /* The token was revoked between the upgrade check and now. */
         return -1;
@@ -158,11 +202,8 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     old = relay_channels_set(r->channels, a->channel, a, &err);
     if (err)
         return -1;
-    if (old) {
-        HW_INFO("conn=%s channel=%s replaced by a newer agent connection", old->peer, old->channel);
-        hw_mux_send_control(old->mux, HW_FT_GOAWAY, "replaced", 8);
-        lws_set_timeout(old->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    }
+    if (old)
+        relay_claim_replaced(old, &a->claim);
     r->metrics.agent_connects++;
     a->last_rx = a->last_ping = lws_now_usecs();
     if (send_hello(a))
@@ -214,7 +255,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_RECEIVE:
         return on_receive(a, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return hw_lwsio_tunnel_write(wsi, a->mux);
+        return on_writeable(a, wsi);
     case LWS_CALLBACK_CLOSED:
         on_closed(a);
         return 0;

@@ -27,4 +27,12 @@ struct hw_mux *relay_agent_mux(struct relay_agent *a);
 /* Closes a's tunnel because its channel's tokens were revoked (GOAWAY, then the close). */
 void relay_agent_revoked(struct relay_agent *a);
 
+/* Sends GOAWAY with reason (text, borrowed) and closes a's tunnel once that is out. */
+void relay_agent_goaway(struct relay_agent *a, const char *reason);
+
+/* The agent's claim facts (claim.c reads and updates them), last receive time, channel. */
+struct relay_claim_info *relay_agent_claim(struct relay_agent *a);
+lws_usec_t relay_agent_last_rx(const struct relay_agent *a);
+const char *relay_agent_channel(const struct relay_agent *a);
+
 #endif

@@ -28,6 +28,7 @@ static const struct {
     [HW_ERRC_STORE_UNAVAILABLE] = { "HW_STORE_UNAVAILABLE", 503, "storage is unavailable" },
     [HW_ERRC_LOCAL_TIMEOUT] = { "HW_LOCAL_TIMEOUT", 504, "the local app did not answer in time" },
     [HW_ERRC_REQUEST_TIMEOUT] = { "HW_REQUEST_TIMEOUT", 408, "the request did not arrive in time" },
+    [HW_ERRC_CHANNEL_BUSY] = { "HW_CHANNEL_BUSY", 409, "another agent holds this channel" },
 };
 
 const char *hw_errc_name(enum hw_errc e)
@@ -71,6 +72,8 @@ const char *hw_http_reason(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 409:
+        return "Conflict";
     case 413:
         return "Content Too Large";
     case 429:

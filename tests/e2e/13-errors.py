@@ -317,6 +317,9 @@ def case_unauthorized(env):
         h = WebSocket.connect(relay.tunnel_port, token=token, headers=extra)
         check_eq(h.status, 401, what + ": upgrade status")
         check_error(h.response, 401, "HW_UNAUTHORIZED", what)
+    # One channel, one agent: the token's own agent steps aside first (70-one-agent.py).
+    agent.stop()
+    wait_until(lambda: not relay.channel_connected("alice"), 5, "alice's agent is gone")
     h = WebSocket.connect(relay.tunnel_port, token=agent.token)
     check_eq(h.status, 101, "the right token upgrades")
     mtype, _, stream, payload = h.ws.recv_tunnel(5)

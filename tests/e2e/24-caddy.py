@@ -2,7 +2,9 @@
 """examples/Caddyfile with a real Caddy in front of the relay: one address serves
 both ports by path. The agent connects through Caddy to /tunnel, a GitHub-signed
 webhook posted to Caddy reaches the app with its body byte-exact and its
-signature valid, and the answer comes back through Caddy.
+signature valid, and the answer comes back through Caddy. The relay's /metrics and
+its API (/api/...) are not reachable through Caddy's address (channel names are
+webhook URLs), while they still answer on the tunnel port itself.
 
 The test runs the example as written, only with the address and the relay's
 ports replaced (and Caddy's admin endpoint and TLS off, since this is loopback).
@@ -63,10 +65,11 @@ def case_relay_behind_caddy(env):
     def up():
         proc.check_alive("caddy is running")
         try:
-            return get(port, "/metrics").status == 200
+            r = get(port, "/t/nobody/x")
+            return r.status == 404 and r.header("Hookwire-Error") == "HW_UNKNOWN_CHANNEL"
         except (OSError, EOFError):
             return False
-    wait_until(up, 15, "caddy proxies /metrics to the relay's tunnel port")
+    wait_until(up, 15, "caddy proxies /t/ to the relay's public port")
 
     seen = []
 
@@ -92,6 +95,32 @@ def case_relay_behind_caddy(env):
     check_eq(req.target, "/github?x=1", "path and query")
     check_eq(seen, [True], "the GitHub signature made by the sender verifies at the app")
     check(re.match(r"^evt_", req.header("Hookwire-Event-Id") or ""), "the relay's event id")
+    check_private(env, relay, port, token)
+
+
+def check_private(env, relay, port, token):
+    """/metrics and /api/ answer on the tunnel port, and never through Caddy."""
+    direct = get(relay.tunnel_port, "/metrics")
+    check(direct.status == 200 and b"hookwire_relay_" in direct.body,
+          "the tunnel port itself serves /metrics", direct.status)
+    auth = ("Authorization", "Bearer " + token)
+    probes = [("GET", "/metrics"), ("GET", "/metrics/"), ("GET", "/METRICS"),
+              ("GET", "//metrics"), ("GET", "/metrics?x=1"), ("GET", "/tunnel/../metrics"),
+              ("GET", "/t/../metrics"), ("GET", "/t/%2e%2e/metrics"), ("GET", "/healthz"),
+              ("GET", "/api/events"), ("GET", "/api/events?limit=5"),
+              ("GET", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r"),
+              ("POST", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r/replay"), ("GET", "/api/"),
+              ("GET", "/tunnel/../api/events")]
+    for method, path in probes:
+        r = request(port, method, path, [("Host", "127.0.0.1:%d" % port), auth], b"")
+        what = "%s %s through caddy" % (method, path)
+        check(r.status >= 400, what + " is refused", r.status)
+        check(b"hookwire_relay_" not in r.body, what + " shows no metrics", r.body[:200])
+        # Whatever answers, it is never the tunnel port: only the public port's /t/ routing
+        # (HW_UNKNOWN_CHANNEL, HW_NOT_FOUND for a path that is not a webhook) or Caddy itself.
+        check(r.header("Hookwire-Error") in (None, "HW_UNKNOWN_CHANNEL"),
+              what + " is answered by caddy or the public port, not the tunnel port",
+              (r.status, r.header("Hookwire-Error"), r.body[:200]))
 
 
 if __name__ == "__main__":

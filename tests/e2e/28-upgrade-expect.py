@@ -8,7 +8,7 @@ an agent with the subprotocol still connects. An HTTP/1.0 sender's
 an HTTP/1.1 sender still gets its 100 Continue.
 """
 
-from harness import (HttpConn, WebSocket, build_request, check, check_eq, run)
+from harness import HttpConn, WebSocket, build_request, check, check_eq, run, wait_until
 
 HOST = ("Host", "hooks.example.test")
 
@@ -22,6 +22,9 @@ def case_upgrade_without_subprotocol(env):
         check_eq(h.status, 400, "refused as a bad request")
         check_eq(h.response.header("Hookwire-Error"), "HW_BAD_REQUEST", "its code")
     check(relay.channel_connected("alice"), "the real agent stays connected")
+    # One channel, one agent: the real agent steps aside before the raw upgrade takes alice.
+    agent.stop()
+    wait_until(lambda: not relay.channel_connected("alice"), 5, "the real agent is gone")
     h = WebSocket.connect(relay.tunnel_port, token=token)
     check_eq(h.status, 101, "with hookwire.v1 the upgrade goes through")
     h.ws.sock.close()

@@ -195,10 +195,12 @@ def token_add(env, store, channel):
 class Relay:
     """hookwire-relay on 127.0.0.1 with a public and a tunnel port."""
 
-    def __init__(self, env, store=None, args=(), port=None, tunnel_port=None, name="relay"):
+    def __init__(self, env, store=None, args=(), port=None, tunnel_port=None, name="relay",
+                 metrics_channels=True):
         self.env = env
         self.store = store or env.path("relay.db")
-        self.args = list(args)
+        # Tests watch channels through /metrics; 72-metrics.py checks the default (no names).
+        self.args = (["--metrics-channels"] if metrics_channels else []) + list(args)
         self.fixed_ports = port is not None or tunnel_port is not None
         self.port = port or free_port()
         self.tunnel_port = tunnel_port or free_port()

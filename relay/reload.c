@@ -1,0 +1,95 @@
+/*
+ * Configuration reload on SIGHUP: the [channel NAME] sections (edge
+ * verification) and the TLS certificate and key, re-read from the same
+ * paths. Everything is checked before anything changes, so a broken file
+ * leaves the running configuration in place. Options of the [relay]
+ * section other than these need a restart. Service thread.
+ */
+#include "reload.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "edge.h"
+#include "relay.h"
+
+/* Loads cert and key as lws will, into a scratch context. 0, or HW_ECONFIG with why. */
+static int check_tls(const char *cert, const char *key, char *why, size_t n)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    int ok = ctx && SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
+             SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+             SSL_CTX_check_private_key(ctx) == 1;
+
+    if (!ok) {
+        unsigned long e = ERR_peek_last_error();
+        char reason[160] = "unusable";
+
+        if (e)
+            ERR_error_string_n(e, reason, sizeof(reason));
+        snprintf(why, n, "TLS certificate %s with key %s: %s", cert, key, reason);
+    }
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return ok ? 0 : HW_ECONFIG;
+}
+
+static int same(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int relay_reload(struct relay *r, int argc, char **argv)
+{
+    struct relay_config cfg;
+    struct relay_edge *edge = relay_edge_new(), *old;
+    char why[320] = "out of memory";
+    int rc = HW_ENOMEM;
+
+    memset(&cfg, 0, sizeof(cfg));
+    if (!edge || hw_opt_defaults(relay_options, &cfg))
+        goto fail;
+    /* Errors in the file are printed as at startup ("file:line: reason"). */
+    rc = hw_opt_parse_args(relay_options, &cfg, argc, argv, 1, "relay", relay_edge_config, edge);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "the configuration has an error");
+        rc = HW_ECONFIG;
+        goto fail;
+    }
+    rc = relay_edge_finalize(edge, why, sizeof(why));
+    if (rc)
+        goto fail;
+    if (r->cfg.tls_cert) {
+        rc = check_tls(r->cfg.tls_cert, r->cfg.tls_key, why, sizeof(why));
+        if (rc)
+            goto fail;
+    }
+    if (!same(cfg.tls_cert, r->cfg.tls_cert) || !same(cfg.tls_key, r->cfg.tls_key))
+        HW_WARN("SIGHUP: tls-cert or tls-key names another file: that takes a restart; "
+                "re-reading the files at the current paths");
+
+    /* Valid: apply. Edge checks keep no pointer into the old set past a request's check. */
+    old = r->edge;
+    r->edge = edge;
+    relay_edge_free(old);
+    if (r->cfg.tls_cert) {
+        /* Every vhost loaded from these paths takes the files again (both ports). */
+        lws_tls_cert_updated(r->context, r->cfg.tls_cert, r->cfg.tls_key, NULL, 0, NULL, 0);
+    }
+    hw_opt_cleanup(relay_options, &cfg);
+    r->metrics.reloads_ok++;
+    HW_INFO("SIGHUP: configuration reloaded (%s[channel] sections); connected agents stay",
+            r->cfg.tls_cert ? "TLS certificate and key, " : "");
+    return 0;
+fail:
+    r->metrics.reloads_failed++;
+    HW_ERR("SIGHUP: %s: keeping the running configuration", why);
+    relay_edge_free(edge);
+    hw_opt_cleanup(relay_options, &cfg);
+    return rc;
+}
