@@ -1,9 +1,11 @@
 /*
- * The database thread (db.h): claims due events per source with a lease
- * (at most `concurrency` outstanding per source), records each attempt's
- * outcome, and checks readiness and takes the store summary for /metrics.
- * Owns its store handle, the job lists and the cached figures; the thread
- * created here is the only caller of that handle.
+ * The database threads (db.h): one claims due events per source with a
+ * lease (at most `concurrency` outstanding per source), checks readiness
+ * and takes the store summary for /metrics; a pool of recorders writes each
+ * attempt's outcome, each on its own handle, so that on MySQL their commits
+ * share the server's group commit instead of queueing behind one another.
+ * Owns the handles, the job lists and the cached figures; every handle has
+ * exactly one thread calling it.
  */
 #include "db.h"
 
@@ -26,6 +28,10 @@
 #define RECORD_RETRY_MS 250
 /* Retry times remembered to wake exactly when one is due; past this the poll finds them. */
 #define DUE_MAX 4096
+/* Recorders (one handle each): MySQL commits of separate connections are merged by the
+ * server, SQLite's are serialised by its one writer lock, so one is enough there. */
+#define RECORDERS_MYSQL  16
+#define RECORDERS_SQLITE 1
 /* Headers and bodies claimed at once per source. */
 #define CLAIM_BYTES (16u * 1024u * 1024u)
 
@@ -34,14 +40,24 @@ struct src_state {
     int more;           /* the last claim was full: more may be due */
 };
 
-struct recv_db {
-    const struct recv_config *cfg;
-    struct lws_context *cx;
+struct recorder {
+    struct recv_db *db;
     struct hw_store *store;
     pthread_t thread;
     int started;
+};
+
+struct recv_db {
+    const struct recv_config *cfg;
+    struct lws_context *cx;
+    struct hw_store *store; /* the claiming thread's */
+    pthread_t thread;
+    int started;
+    struct recorder *rec;
+    size_t nrec;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;     /* the claiming thread waits here */
+    pthread_cond_t rec_cv; /* recorders wait here */
     /* Under mu. */
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
     struct recv_job *finished;                /* back from it, to record */
@@ -53,9 +69,7 @@ struct recv_db {
     int ready;
     /* Thread only. */
     struct src_state *src;
-    struct recv_job *retry; /* outcomes to record again at retry_at */
-    int64_t retry_at;
-    int64_t due[DUE_MAX];
+    int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
     size_t ndue;
 };
 
@@ -76,57 +90,82 @@ void recv_job_free(struct recv_job *j)
     free(j);
 }
 
-/* Records one outcome. Returns 1 when it should be tried again later. */
-static int record(struct recv_db *db, struct recv_job *j)
+/*
+ * Records one outcome on the recorder's handle. While the database is away
+ * it tries again until the lease would run out (the event is then claimed
+ * again anyway) or the receiver stops.
+ */
+static void record(struct recorder *rc, struct recv_job *j)
 {
-    int rc = hw_store_record_attempt(db->store, j->ev->id, j->ev->lease, &j->attempt, j->new_status,
-                                     j->next_ms);
+    struct recv_db *db = rc->db;
+    int rc_;
 
-    if (rc == HW_EUNAVAIL && now_ms() + RECORD_RETRY_MS < j->ev->lease_until_ms)
-        return 1;
-    if (rc == HW_ELEASE)
+    for (;;) {
+        rc_ = hw_store_record_attempt(rc->store, j->ev->id, j->ev->lease, &j->attempt,
+                                      j->new_status, j->next_ms);
+        if (rc_ != HW_EUNAVAIL || now_ms() + RECORD_RETRY_MS >= j->ev->lease_until_ms)
+            break;
+        pthread_mutex_lock(&db->mu);
+        if (!db->stop) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += RECORD_RETRY_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&db->rec_cv, &db->mu, &ts);
+        }
+        if (db->stop) {
+            pthread_mutex_unlock(&db->mu);
+            break;
+        }
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (rc_ == HW_ELEASE)
         HW_WARN("evt=%s lease lapsed before its outcome was recorded: another attempt follows",
                 j->ev->id);
-    else if (rc < 0)
+    else if (rc_ < 0)
         HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is retried)",
-               j->ev->id, hw_strerror(rc));
-    else if (j->new_status == HW_STORE_PENDING && db->ndue < DUE_MAX)
+               j->ev->id, hw_strerror(rc_));
+    pthread_mutex_lock(&db->mu);
+    if (rc_ == 0 && j->new_status == HW_STORE_PENDING && db->ndue < DUE_MAX)
         db->due[db->ndue++] = j->next_ms;
-    return 0;
+    pthread_mutex_unlock(&db->mu);
 }
 
-/*
- * Records the jobs in list (mu held on entry and exit, released meanwhile);
- * those the database refused for now wait on db->retry.
- */
-static void record_list(struct recv_db *db, struct recv_job *list)
+/* A recorder: takes handed-back jobs until stopped and none is left. */
+static void *recorder_run(void *arg)
 {
-    pthread_mutex_unlock(&db->mu);
-    while (list) {
-        struct recv_job *j = list;
+    struct recorder *rc = arg;
+    struct recv_db *db = rc->db;
 
-        list = j->next;
-        if (!j->abandon && record(db, j)) {
-            j->next = db->retry;
-            db->retry = j;
-            db->retry_at = now_ms() + RECORD_RETRY_MS;
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        struct recv_job *j = db->finished;
+
+        if (!j) {
+            if (db->stop)
+                break;
+            pthread_cond_wait(&db->rec_cv, &db->mu);
             continue;
         }
+        db->finished = j->next;
+        pthread_mutex_unlock(&db->mu);
+        if (!j->abandon)
+            record(rc, j);
         pthread_mutex_lock(&db->mu);
         db->src[j->src_index].outstanding--;
         db->outstanding--;
+        /* Room for another claim of this source. */
+        pthread_cond_signal(&db->cv);
         pthread_mutex_unlock(&db->mu);
         recv_job_free(j);
+        pthread_mutex_lock(&db->mu);
     }
-    pthread_mutex_lock(&db->mu);
-}
-
-static void record_finished(struct recv_db *db)
-{
-    struct recv_job *list = db->finished;
-
-    db->finished = NULL;
-    record_list(db, list);
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
 }
 
 /* Claims for one source; mu is held on entry and exit. Returns how many were claimed. */
@@ -232,14 +271,6 @@ static void *run(void *arg)
         int poll_all, claimed = 0, busy;
         size_t idx = 0;
 
-        if (db->finished)
-            record_finished(db);
-        if (db->retry && now >= db->retry_at) {
-            struct recv_job *list = db->retry;
-
-            db->retry = NULL;
-            record_list(db, list);
-        }
         if (now >= next_ready) {
             check_ready(db);
             next_ready = now_ms() + READY_MS;
@@ -270,11 +301,9 @@ static void *run(void *arg)
             next_poll = now_ms() + poll_ms;
         if (next_poll < wake)
             wake = next_poll;
-        if (db->retry && db->retry_at < wake)
-            wake = db->retry_at;
         /* Sleep until the next due time unless work arrived meanwhile. */
         idx = 0;
-        busy = db->finished || db->kicked;
+        busy = db->kicked;
         for (const struct recv_source *s = db->cfg->sources.head; s && !busy; s = s->next, idx++)
             busy = db->src[idx].more && db->src[idx].outstanding < s->concurrency;
         if (!busy && !db->stop) {
@@ -293,9 +322,6 @@ static void *run(void *arg)
             }
         }
     }
-    /* Outcomes handed back before the stop are still recorded (bounded by the store timeout). */
-    if (db->finished)
-        record_finished(db);
     pthread_mutex_unlock(&db->mu);
     return NULL;
 }
@@ -313,13 +339,30 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
     db->claimed_tail = &db->claimed;
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
+    pthread_cond_init(&db->rec_cv, NULL);
+    db->nrec = strncmp(cfg->store, "mysql:", 6) == 0 ? RECORDERS_MYSQL : RECORDERS_SQLITE;
+    db->rec = calloc(db->nrec, sizeof(*db->rec));
     db->src = calloc(cfg->sources.n, sizeof(*db->src));
     db->backlog = calloc(cfg->sources.n, sizeof(*db->backlog));
-    if (!db->src || !db->backlog)
+    if (!db->src || !db->backlog || !db->rec)
         goto fail;
     rc = hw_store_open(cfg->store, NULL, &db->store);
     if (rc < 0)
         goto fail;
+    for (size_t i = 0; i < db->nrec; i++) {
+        struct recorder *r = &db->rec[i];
+
+        r->db = db;
+        rc = hw_store_open(cfg->store, NULL, &r->store);
+        if (rc < 0)
+            goto fail;
+        rc = pthread_create(&r->thread, NULL, recorder_run, r);
+        if (rc) {
+            rc = -rc;
+            goto fail;
+        }
+        r->started = 1;
+    }
     rc = pthread_create(&db->thread, NULL, run, db);
     if (rc) {
         rc = -rc;
@@ -350,7 +393,7 @@ void recv_db_finish(struct recv_db *db, struct recv_job *j)
     pthread_mutex_lock(&db->mu);
     j->next = db->finished;
     db->finished = j;
-    pthread_cond_signal(&db->cv);
+    pthread_cond_signal(&db->rec_cv);
     pthread_mutex_unlock(&db->mu);
 }
 
@@ -429,13 +472,20 @@ void recv_db_stop(struct recv_db *db)
 
     if (!db)
         return;
-    if (db->started) {
-        pthread_mutex_lock(&db->mu);
-        db->stop = 1;
-        pthread_cond_signal(&db->cv);
-        pthread_mutex_unlock(&db->mu);
+    pthread_mutex_lock(&db->mu);
+    db->stop = 1;
+    pthread_cond_broadcast(&db->cv);
+    pthread_cond_broadcast(&db->rec_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->started)
         pthread_join(db->thread, NULL);
+    /* Recorders finish the outcomes handed back before the stop, then leave. */
+    for (size_t i = 0; db->rec && i < db->nrec; i++) {
+        if (db->rec[i].started)
+            pthread_join(db->rec[i].thread, NULL);
+        hw_store_close(db->rec[i].store);
     }
+    free(db->rec);
     while ((j = db->claimed)) {
         db->claimed = j->next;
         recv_job_free(j);
@@ -444,13 +494,10 @@ void recv_db_stop(struct recv_db *db)
         db->finished = j->next;
         recv_job_free(j);
     }
-    while ((j = db->retry)) {
-        db->retry = j->next;
-        recv_job_free(j);
-    }
     hw_store_close(db->store);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->cv);
+    pthread_cond_destroy(&db->rec_cv);
     free(db->src);
     free(db->backlog);
     free(db);
