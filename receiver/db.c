@@ -23,7 +23,7 @@
 #define POLL_MAX_MS 1000
 /* Readiness check and summary periods. */
 #define READY_MS   1000
-#define SUMMARY_MS 2000
+#define SUMMARY_MS 5000
 /* A failed record is tried again after this, until its lease lapses. */
 #define RECORD_RETRY_MS 250
 /* Retry times remembered to wake exactly when one is due; past this the poll finds them. */

@@ -62,7 +62,7 @@ size_t recv_db_outstanding(struct recv_db *db);
 
 /*
  * Appends the store figures (backlog by source, oldest pending age) as
- * Prometheus text, from the last summary the thread took (every 2 s).
+ * Prometheus text, from the last summary the thread took (every 5 s).
  */
 int recv_db_render(struct recv_db *db, struct hw_buf *out);
 
