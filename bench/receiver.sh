@@ -4,10 +4,10 @@
 # connections, answered only after the commit. In one run, next to nginx
 # answering `return 200` (the HTTP ceiling) and bench_store's group-commit
 # append rate (the storage ceiling): the receiver on SQLite and on MariaDB,
-# first with delivery held back (the backend accepts the connection and never
-# answers, concurrency 1: one event in flight), then delivering to a fast nginx
-# at the same time (concurrency 64), where delivered/s is counted from
-# /metrics. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
+# first delivering to a fast nginx at the same time (concurrency 64), where
+# delivered/s is counted from /metrics, then with delivery held back (the
+# backend accepts the connection and never answers, concurrency 1: one event
+# in flight), which is ingest alone. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
 # Markdown for bench/RESULTS.md.
 #   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
 set -eu
