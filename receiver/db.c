@@ -1,11 +1,9 @@
 /*
- * The database threads (db.h): one claims due events per source with a
- * lease (at most `concurrency` outstanding per source), checks readiness
- * and takes the store summary for /metrics; a pool of recorders writes each
- * attempt's outcome, each on its own handle, so that on MySQL their commits
- * share the server's group commit instead of queueing behind one another.
- * Owns the handles, the job lists and the cached figures; every handle has
- * exactly one thread calling it.
+ * The database threads (db.h): the claimer takes due events per source with
+ * a lease, checks readiness and caches the store summary; recorders write
+ * outcomes, each on its own handle (on MySQL their commits then share the
+ * server's group commit). Owns the handles, job lists and cached figures;
+ * each handle is called by its one thread only.
  */
 #include "db.h"
 
@@ -56,7 +54,7 @@ struct recv_db {
     struct recorder *rec;
     size_t nrec;
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* the claiming thread waits here */
+    pthread_cond_t cv;     /* the claimer waits here */
     pthread_cond_t rec_cv; /* recorders wait here */
     /* Under mu. */
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
