@@ -19,7 +19,7 @@
 #define W_METHOD   6
 #define W_STATUS   9
 #define W_ATTEMPTS 3
-#define W_LAST     18
+#define W_LAST     30
 #define W_PATH_MIN 12
 #define W_DEFAULT  120
 
