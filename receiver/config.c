@@ -33,6 +33,9 @@ const struct hw_opt recv_options[] = {
         max_body),
     OPT("deliver-timeout", "DURATION", "15s", "longest wait for the backend's answer",
         HW_OPT_DURATION, deliver_timeout_ms),
+    OPT("lease", "DURATION", "60s",
+        "how long a claimed event is this instance's; if it dies, another delivers after this",
+        HW_OPT_DURATION, lease_ms),
     OPT("retry-schedule", "STEPS", "5s 5m 30m 2h 5h 10h 10h",
         "delays between delivery attempts, each +-20%; then failed", HW_OPT_STR, retry_schedule),
     OPT("signing-secret", "SECRET", NULL,
@@ -106,6 +109,9 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
     } else if (!strcmp(name, "deliver-timeout")) {
         if (cfg->deliver_timeout_ms < 100 || cfg->deliver_timeout_ms > DELIVER_TIMEOUT_MAX_MS)
             return "deliver-timeout: must be from 100ms to 10m";
+    } else if (!strcmp(name, "lease")) {
+        if (cfg->lease_ms < 1000 || cfg->lease_ms > DELIVER_TIMEOUT_MAX_MS * 3)
+            return "lease: must be from 1s to 30m";
     } else if (!strcmp(name, "retry-schedule")) {
         if (recv_schedule_parse(cfg->retry_schedule, &cfg->schedule, err, errlen) < 0)
             return err;
@@ -273,6 +279,9 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
         if (why)
             die("--%s", why);
     }
+    /* A lease shorter than one attempt would hand the event to another instance mid-attempt. */
+    if (cfg->lease_ms <= cfg->deliver_timeout_ms)
+        die("lease: must be longer than deliver-timeout (%u ms)", cfg->deliver_timeout_ms);
     if (recv_sources_finalize(&cfg->sources) < 0)
         exit(2);
     /* Twilio signs the URL it posts to; without it no request could verify. */

@@ -1,13 +1,43 @@
 /*
- * hookwire-receiver: loads and checks the configuration. Serving (ingest,
- * delivery, operations endpoints) is wired here once the shared HTTP server
- * and client exist; until then the program validates a configuration with
- * --check-config and prints --help and --example-config. Main thread only.
+ * hookwire-receiver: wires the configuration, the event store (async
+ * appends on the service thread, a second handle on the database thread),
+ * the HTTP server and client and the delivery worker into one lws context,
+ * runs the loop until SIGTERM/SIGINT and drains; or validates a
+ * configuration with --check-config. Main thread.
  */
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "db.h"
+#include "deliver.h"
+#include "ingest.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
+#include "net/lwslog.h"
+#include "recv.h"
+#include "server.h"
+#include "store/store.h"
+
+/* After SIGTERM: how long acknowledgements and deliveries in flight may take to finish. */
+#define DRAIN_MS 5000
+/* How often the loop looks at the drain while it lasts. */
+#define DRAIN_TICK_MS 50
+
+static volatile sig_atomic_t stopping;
+static struct lws_context *loop_context;
+
+static void on_signal(int sig)
+{
+    stopping = 1;
+    if (loop_context)
+        lws_cancel_service(loop_context);
+}
 
 /* Prints the store URL without a password ("mysql://user:***@host/db"). */
 static void print_store(const char *url)
@@ -33,18 +63,137 @@ static void print_summary(const struct recv_config *cfg)
                s->handshake ? ", handshake answered here" : "");
 }
 
+/* Called on the store thread after commits: the loop polls the completions. */
+static void store_wake(void *arg)
+{
+    struct recv *r = arg;
+
+    if (r->context)
+        lws_cancel_service(r->context);
+}
+
+/* Keeps lws_service() returning while the drain lasts, so its deadline is seen. */
+static void drain_tick(lws_sorted_usec_list_t *sul)
+{
+    struct recv *r = lws_container_of(sul, struct recv, drain_timer);
+
+    lws_sul_schedule(r->context, 0, &r->drain_timer, drain_tick, DRAIN_TICK_MS * 1000);
+}
+
+/* Each connection is a descriptor: lift the soft limit before lws sizes its tables. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/*
+ * SIGTERM: new webhooks get 503 (the provider retries elsewhere or later),
+ * nothing new is claimed, and the loop keeps running until every append in
+ * flight has committed and been answered and every delivery in flight has
+ * its answer, or DRAIN_MS passes. Deliveries cut at the deadline are not
+ * recorded: their leases lapse and another instance (or the next start)
+ * sends them again.
+ */
+static void drain(struct recv *r)
+{
+    int64_t deadline = recv_now_us() + (int64_t)DRAIN_MS * 1000;
+
+    r->draining = 1;
+    recv_db_stop_claiming(r->db);
+    drain_tick(&r->drain_timer);
+    while (recv_now_us() < deadline && (r->appends_pending || recv_deliver_inflight(r->deliver)) &&
+           lws_service(r->context, 0) >= 0)
+        ;
+    if (r->appends_pending)
+        HW_WARN("%llu acknowledgements still waiting for the store at exit",
+                (unsigned long long)r->appends_pending);
+    lws_sul_cancel(&r->drain_timer);
+}
+
+static int serve(struct recv *r)
+{
+    struct sigaction sa;
+    int rc;
+
+    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next)
+        if (s->deliver_url.tls) {
+            fprintf(stderr,
+                    "[source %s] deliver-to: https backends are not supported yet; "
+                    "deliver over http on the private network\n",
+                    s->name);
+            return 2;
+        }
+    hw_lwslog_route();
+    raise_fd_limit();
+    rc = hw_store_open(r->cfg.store, &(struct hw_store_opts){ .wake = store_wake, .wake_arg = r },
+                       &r->store);
+    if (rc < 0) {
+        fprintf(stderr, "--store: cannot open the store: %s\n", hw_strerror(rc));
+        return 1;
+    }
+    r->http = recv_ingest_new(r);
+    if (!r->http || recv_server_start(r))
+        return 1;
+    r->client = hw_http_client_new(
+        r->context, &(struct hw_http_client_opts){ .timeout_ms = r->cfg.deliver_timeout_ms });
+    r->deliver = r->client ? recv_deliver_new(r) : NULL;
+    if (!r->deliver)
+        return 1;
+    rc = recv_db_start(&r->cfg, r->context, &r->db);
+    if (rc < 0) {
+        fprintf(stderr, "--store: cannot open the delivery handle: %s\n", hw_strerror(rc));
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    loop_context = r->context;
+    HW_INFO("listening on %s: webhooks at %s/SOURCE, %zu source%s, store %s", r->cfg.listen,
+            r->cfg.path_prefix, r->cfg.sources.n, r->cfg.sources.n == 1 ? "" : "s",
+            hw_store_name(r->store));
+    while (!stopping && lws_service(r->context, 0) >= 0)
+        ;
+    HW_INFO("shutting down");
+    drain(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct recv_config cfg;
+    static struct recv r;
+    int status;
 
-    recv_config_load(&cfg, argc, argv);
-    if (cfg.check_only) {
-        print_summary(&cfg);
-        recv_config_cleanup(&cfg);
+    hw_log_init("receiver");
+    if (sodium_init() < 0) {
+        fprintf(stderr, "libsodium failed to initialise\n");
+        return 1;
+    }
+    recv_config_load(&r.cfg, argc, argv);
+    if (r.cfg.check_only) {
+        print_summary(&r.cfg);
+        recv_config_cleanup(&r.cfg);
         return 0;
     }
-    fprintf(stderr, "hookwire-receiver: serving is not wired in yet; "
-                    "use --check-config to validate a configuration\n");
-    recv_config_cleanup(&cfg);
-    return 1;
+    status = serve(&r);
+    loop_context = NULL;
+    /* Deliveries still in flight end as cancelled (not recorded) while the database thread runs. */
+    hw_http_client_free(r.client);
+    r.client = NULL;
+    recv_db_stop(r.db);
+    /* Appends still queued commit here; their answers have nowhere to go. */
+    hw_store_close(r.store);
+    r.store = NULL;
+    recv_deliver_free(r.deliver);
+    r.deliver = NULL;
+    recv_server_stop(&r);
+    hw_http_server_free(r.http);
+    recv_config_cleanup(&r.cfg);
+    return status;
 }

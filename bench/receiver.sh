@@ -1,0 +1,139 @@
+#!/bin/sh
+# Acknowledged webhooks/s through hookwire-receiver: 1 KiB GitHub-signed POSTs
+# (each with its own X-GitHub-Delivery, so none is a duplicate) from wrk at 64
+# connections, answered only after the commit. In one run, next to nginx
+# answering `return 200` (the HTTP ceiling) and bench_store's group-commit
+# append rate (the storage ceiling): the receiver on SQLite and on MariaDB,
+# first with delivery held back (the backend accepts the connection and never
+# answers, concurrency 1: one event in flight), then delivering to a fast nginx
+# at the same time (concurrency 64), where delivered/s is counted from
+# /metrics. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
+# Markdown for bench/RESULTS.md.
+#   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+secs=${1:-10}
+bin=${HW_BIN:-$root/build/bin}
+mysql_url=${HW_BENCH_MYSQL_URL:?set HW_BENCH_MYSQL_URL to an empty MariaDB database}
+work=$(mktemp -d /tmp/hookwire-bench-recv.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done; }
+metric() { curl -fs "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
+
+nginx_port=$(port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_buffer_size 64k;
+    server { listen 127.0.0.1:$nginx_port; location / { return 200 "ok\n"; } }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids="$pids $!"
+wait_for curl -fs "http://127.0.0.1:$nginx_port/"
+
+# A backend that accepts connections and never answers: delivery held back.
+hold_port=$(port)
+python3 -c "import socket,time
+s=socket.socket(); s.bind(('127.0.0.1',$hold_port)); s.listen(64)
+conns=[]
+while True: conns.append(s.accept())" &
+pids="$pids $!"
+
+secret=bench-github-secret
+body=$(python3 -c 'print("{\"action\":\"opened\",\"pad\":\"" + "x" * 997 + "\"}", end="")')
+sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | awk '{print $NF}')
+cat >"$work/post.lua" <<LUA
+local n = 0
+local id = 0
+function setup(thread) id = id + 1; thread:set("tid", id) end
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "sha256=$sig"
+function request()
+    n = n + 1
+    wrk.headers["X-GitHub-Delivery"] = string.format("%d-%d-%d", tid or 0, n, math.random(1e9))
+    return wrk.format(nil, "/api/webhooks/gh")
+end
+LUA
+
+# row LABEL TARGET_PORT [RECEIVER_PID]: one wrk run; prints a table row.
+row() {
+    out=$(wrk -t1 -c64 -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$2/api/webhooks/gh" 2>&1)
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
+    echo "$1|$rps|$p50|$p99|${errs:-none}"
+}
+
+# receiver NAME STORE DELIVER_PORT CONCURRENCY: starts one; sets rport and rpid.
+receiver() {
+    rport=$(port)
+    cat >"$work/$1.ini" <<INI
+[receiver]
+listen = 127.0.0.1:$rport
+store = $2
+signing-secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+log-level = warn
+deliver-timeout = 10m
+lease = 30m
+
+[source gh]
+provider = github
+secret = $secret
+deliver-to = http://127.0.0.1:$3/in
+concurrency = $4
+INI
+    "$bin/hookwire-receiver" --config "$work/$1.ini" 2>"$work/$1.log" &
+    rpid=$!
+    pids="$pids $rpid"
+    wait_for curl -fs "http://127.0.0.1:$rport/healthz"
+}
+
+echo "- load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| path | acknowledged/s | p50 | p99 | delivered/s | receiver peak RSS | errors |"
+echo "|---|---|---|---|---|---|---|"
+r=$(row "nginx return 200 (HTTP ceiling)" "$nginx_port")
+echo "$r" | awk -F'|' '{printf "| %s | %s | %s | %s | - | - | %s |\n", $1, $2, $3, $4, $5}'
+for store in sqlite: "$mysql_url"; do
+    kind=SQLite; case $store in mysql:*) kind=MariaDB ;; esac
+    for mode in deliver held; do
+        name=$(echo "$kind-$mode" | tr 'A-Z' 'a-z')
+        case $store in sqlite:*) store="sqlite:$work/$name.db" ;; esac
+        if [ $mode = held ]; then receiver "$name" "$store" "$hold_port" 1
+        else receiver "$name" "$store" "$nginx_port" 64; fi
+        d0=$(metric "$rport" hookwire_receiver_delivered_total)
+        r=$(row "receiver, $kind, delivery $mode" "$rport")
+        d1=$(metric "$rport" hookwire_receiver_delivered_total)
+        rss=$(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$rpid/status")
+        dps=$(python3 -c "print(round(($d1 - $d0) / $secs))")
+        [ $mode = held ] && dps="-"
+        echo "$r" | awk -F'|' -v d="$dps" -v m="$rss" \
+            '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, d, m, $5}'
+        kill "$rpid"; wait "$rpid" 2>/dev/null || true
+    done
+done
+echo
+echo "Storage ceiling (bench_store, group commit, same databases):"
+echo
+"$bin/bench_store" -t "$secs" -r 1 "sqlite:$work/store.db" "$mysql_url" 2>/dev/null
+echo "- load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,504 @@
+/*
+ * The database threads (db.h): one claims due events per source with a
+ * lease (at most `concurrency` outstanding per source), checks readiness
+ * and takes the store summary for /metrics; a pool of recorders writes each
+ * attempt's outcome, each on its own handle, so that on MySQL their commits
+ * share the server's group commit instead of queueing behind one another.
+ * Owns the handles, the job lists and the cached figures; every handle has
+ * exactly one thread calling it.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+/* Idle polling for due work: from POLL_MIN_MS, doubling to POLL_MAX_MS while nothing is due. */
+#define POLL_MIN_MS 25
+#define POLL_MAX_MS 1000
+/* Readiness check and summary periods. */
+#define READY_MS   1000
+#define SUMMARY_MS 5000
+/* A failed record is tried again after this, until its lease lapses. */
+#define RECORD_RETRY_MS 250
+/* Retry times remembered to wake exactly when one is due; past this the poll finds them. */
+#define DUE_MAX 4096
+/* Recorders (one handle each): MySQL commits of separate connections are merged by the
+ * server, SQLite's are serialised by its one writer lock, so one is enough there. */
+#define RECORDERS_MYSQL  16
+#define RECORDERS_SQLITE 1
+/* Headers and bodies claimed at once per source. */
+#define CLAIM_BYTES (16u * 1024u * 1024u)
+
+struct src_state {
+    size_t outstanding; /* claimed and not yet recorded */
+    int more;           /* the last claim was full: more may be due */
+};
+
+struct recorder {
+    struct recv_db *db;
+    struct hw_store *store;
+    pthread_t thread;
+    int started;
+};
+
+struct recv_db {
+    const struct recv_config *cfg;
+    struct lws_context *cx;
+    struct hw_store *store; /* the claiming thread's */
+    pthread_t thread;
+    int started;
+    struct recorder *rec;
+    size_t nrec;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* the claiming thread waits here */
+    pthread_cond_t rec_cv; /* recorders wait here */
+    /* Under mu. */
+    struct recv_job *claimed, **claimed_tail; /* for the service thread */
+    struct recv_job *finished;                /* back from it, to record */
+    int kicked, stop, no_claims;
+    size_t outstanding;
+    uint64_t *backlog; /* pending per source, by index, from the last summary */
+    int64_t oldest_pending_ms;
+    int have_summary;
+    int ready;
+    /* Thread only. */
+    struct src_state *src;
+    int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
+    size_t ndue;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void recv_job_free(struct recv_job *j)
+{
+    if (!j)
+        return;
+    hw_store_event_free(j->ev);
+    free(j->excerpt);
+    free(j);
+}
+
+/*
+ * Records one outcome on the recorder's handle. While the database is away
+ * it tries again until the lease would run out (the event is then claimed
+ * again anyway) or the receiver stops.
+ */
+static void record(struct recorder *rc, struct recv_job *j)
+{
+    struct recv_db *db = rc->db;
+    int rc_;
+
+    for (;;) {
+        rc_ = hw_store_record_attempt(rc->store, j->ev->id, j->ev->lease, &j->attempt,
+                                      j->new_status, j->next_ms);
+        if (rc_ != HW_EUNAVAIL || now_ms() + RECORD_RETRY_MS >= j->ev->lease_until_ms)
+            break;
+        pthread_mutex_lock(&db->mu);
+        if (!db->stop) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += RECORD_RETRY_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&db->rec_cv, &db->mu, &ts);
+        }
+        if (db->stop) {
+            pthread_mutex_unlock(&db->mu);
+            break;
+        }
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (rc_ == HW_ELEASE)
+        HW_WARN("evt=%s lease lapsed before its outcome was recorded: another attempt follows",
+                j->ev->id);
+    else if (rc_ < 0)
+        HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is retried)",
+               j->ev->id, hw_strerror(rc_));
+    pthread_mutex_lock(&db->mu);
+    if (rc_ == 0 && j->new_status == HW_STORE_PENDING && db->ndue < DUE_MAX)
+        db->due[db->ndue++] = j->next_ms;
+    pthread_mutex_unlock(&db->mu);
+}
+
+/* A recorder: takes handed-back jobs until stopped and none is left. */
+static void *recorder_run(void *arg)
+{
+    struct recorder *rc = arg;
+    struct recv_db *db = rc->db;
+
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        struct recv_job *j = db->finished;
+
+        if (!j) {
+            if (db->stop)
+                break;
+            pthread_cond_wait(&db->rec_cv, &db->mu);
+            continue;
+        }
+        db->finished = j->next;
+        pthread_mutex_unlock(&db->mu);
+        if (!j->abandon)
+            record(rc, j);
+        pthread_mutex_lock(&db->mu);
+        db->src[j->src_index].outstanding--;
+        db->outstanding--;
+        /* Room for another claim of this source. */
+        pthread_cond_signal(&db->cv);
+        pthread_mutex_unlock(&db->mu);
+        recv_job_free(j);
+        pthread_mutex_lock(&db->mu);
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+/* Claims for one source; mu is held on entry and exit. Returns how many were claimed. */
+static size_t claim_source(struct recv_db *db, const struct recv_source *s, size_t idx)
+{
+    struct src_state *st = &db->src[idx];
+    size_t room = s->concurrency - st->outstanding;
+    struct hw_store_events got = { 0 };
+    size_t n = 0;
+    int rc;
+
+    pthread_mutex_unlock(&db->mu);
+    rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room, CLAIM_BYTES, &got);
+    pthread_mutex_lock(&db->mu);
+    if (rc < 0) {
+        if (rc != HW_EUNAVAIL)
+            HW_ERR("source=%s cannot claim events: %s", s->name, hw_strerror(rc));
+        st->more = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < got.n; i++) {
+        struct recv_job *j = calloc(1, sizeof(*j));
+
+        if (!j) {
+            /* Not delivered now; its lease lapses and it is claimed again. */
+            hw_store_event_free(got.v[i]);
+            continue;
+        }
+        j->src = s;
+        j->src_index = idx;
+        j->ev = got.v[i];
+        *db->claimed_tail = j;
+        db->claimed_tail = &j->next;
+        st->outstanding++;
+        db->outstanding++;
+        n++;
+    }
+    free(got.v);
+    st->more = got.n == room;
+    return n;
+}
+
+/* Forgets retry times that have come (the claim about to run finds them). */
+static int due_now(struct recv_db *db, int64_t now, int64_t *next)
+{
+    int any = 0;
+
+    for (size_t i = 0; i < db->ndue;) {
+        if (db->due[i] <= now) {
+            db->due[i] = db->due[--db->ndue];
+            any = 1;
+            continue;
+        }
+        if (db->due[i] < *next)
+            *next = db->due[i];
+        i++;
+    }
+    return any;
+}
+
+static void check_ready(struct recv_db *db)
+{
+    int version = 0, ok;
+
+    pthread_mutex_unlock(&db->mu);
+    ok = hw_store_ping(db->store) == 0 && hw_store_schema_version(db->store, &version) == 0 &&
+         version == HW_STORE_SCHEMA_VERSION;
+    pthread_mutex_lock(&db->mu);
+    db->ready = ok;
+}
+
+static void take_summary(struct recv_db *db)
+{
+    struct hw_store_summary sum;
+    size_t idx = 0;
+    int rc;
+
+    pthread_mutex_unlock(&db->mu);
+    memset(&sum, 0, sizeof(sum));
+    rc = hw_store_summarize(db->store, 0, &sum);
+    pthread_mutex_lock(&db->mu);
+    if (rc < 0)
+        return;
+    for (const struct recv_source *s = db->cfg->sources.head; s; s = s->next, idx++) {
+        db->backlog[idx] = 0;
+        for (size_t i = 0; i < sum.nsources; i++)
+            if (!strcmp(sum.sources[i].source, s->name))
+                db->backlog[idx] = sum.sources[i].by_status[HW_STORE_PENDING];
+    }
+    db->oldest_pending_ms = sum.oldest_pending_ms;
+    db->have_summary = 1;
+    hw_store_summary_cleanup(&sum);
+}
+
+static void *run(void *arg)
+{
+    struct recv_db *db = arg;
+    int64_t poll_ms = POLL_MIN_MS, next_poll = 0, next_ready = 0, next_summary = 0;
+
+    pthread_mutex_lock(&db->mu);
+    while (!db->stop) {
+        int64_t now = now_ms(), wake;
+        int poll_all, claimed = 0, busy;
+        size_t idx = 0;
+
+        if (now >= next_ready) {
+            check_ready(db);
+            next_ready = now_ms() + READY_MS;
+        }
+        if (now >= next_summary) {
+            take_summary(db);
+            next_summary = now_ms() + SUMMARY_MS;
+        }
+        now = now_ms();
+        wake = next_ready < next_summary ? next_ready : next_summary;
+        poll_all = db->kicked || now >= next_poll;
+        poll_all |= due_now(db, now, &wake);
+        db->kicked = 0;
+        for (const struct recv_source *s = db->cfg->sources.head; s && !db->no_claims && !db->stop;
+             s = s->next, idx++) {
+            struct src_state *st = &db->src[idx];
+
+            if (st->outstanding < s->concurrency && (poll_all || st->more))
+                claimed += (int)claim_source(db, s, idx);
+        }
+        if (claimed) {
+            lws_cancel_service(db->cx);
+            poll_ms = POLL_MIN_MS;
+        } else if (poll_all && now >= next_poll) {
+            poll_ms = poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : poll_ms * 2;
+        }
+        if (poll_all)
+            next_poll = now_ms() + poll_ms;
+        if (next_poll < wake)
+            wake = next_poll;
+        /* Sleep until the next due time unless work arrived meanwhile. */
+        idx = 0;
+        busy = db->kicked;
+        for (const struct recv_source *s = db->cfg->sources.head; s && !busy; s = s->next, idx++)
+            busy = db->src[idx].more && db->src[idx].outstanding < s->concurrency;
+        if (!busy && !db->stop) {
+            struct timespec ts;
+            int64_t w = wake - now_ms();
+
+            if (w > 0) {
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += (time_t)(w / 1000);
+                ts.tv_nsec += (long)(w % 1000) * 1000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&db->cv, &db->mu, &ts);
+            }
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    return NULL;
+}
+
+int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct recv_db **out)
+{
+    struct recv_db *db = calloc(1, sizeof(*db));
+    int rc = HW_ENOMEM;
+
+    *out = NULL;
+    if (!db)
+        return HW_ENOMEM;
+    db->cfg = cfg;
+    db->cx = cx;
+    db->claimed_tail = &db->claimed;
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->cv, NULL);
+    pthread_cond_init(&db->rec_cv, NULL);
+    db->nrec = strncmp(cfg->store, "mysql:", 6) == 0 ? RECORDERS_MYSQL : RECORDERS_SQLITE;
+    db->rec = calloc(db->nrec, sizeof(*db->rec));
+    db->src = calloc(cfg->sources.n, sizeof(*db->src));
+    db->backlog = calloc(cfg->sources.n, sizeof(*db->backlog));
+    if (!db->src || !db->backlog || !db->rec)
+        goto fail;
+    rc = hw_store_open(cfg->store, NULL, &db->store);
+    if (rc < 0)
+        goto fail;
+    for (size_t i = 0; i < db->nrec; i++) {
+        struct recorder *r = &db->rec[i];
+
+        r->db = db;
+        rc = hw_store_open(cfg->store, NULL, &r->store);
+        if (rc < 0)
+            goto fail;
+        rc = pthread_create(&r->thread, NULL, recorder_run, r);
+        if (rc) {
+            rc = -rc;
+            goto fail;
+        }
+        r->started = 1;
+    }
+    rc = pthread_create(&db->thread, NULL, run, db);
+    if (rc) {
+        rc = -rc;
+        goto fail;
+    }
+    db->started = 1;
+    *out = db;
+    return 0;
+fail:
+    recv_db_stop(db);
+    return rc;
+}
+
+struct recv_job *recv_db_take_claimed(struct recv_db *db)
+{
+    struct recv_job *list;
+
+    pthread_mutex_lock(&db->mu);
+    list = db->claimed;
+    db->claimed = NULL;
+    db->claimed_tail = &db->claimed;
+    pthread_mutex_unlock(&db->mu);
+    return list;
+}
+
+void recv_db_finish(struct recv_db *db, struct recv_job *j)
+{
+    pthread_mutex_lock(&db->mu);
+    j->next = db->finished;
+    db->finished = j;
+    pthread_cond_signal(&db->rec_cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+void recv_db_kick(struct recv_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    if (!db->kicked) {
+        db->kicked = 1;
+        pthread_cond_signal(&db->cv);
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
+void recv_db_stop_claiming(struct recv_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->no_claims = 1;
+    pthread_mutex_unlock(&db->mu);
+}
+
+int recv_db_ready(struct recv_db *db)
+{
+    int r;
+
+    pthread_mutex_lock(&db->mu);
+    r = db->ready;
+    pthread_mutex_unlock(&db->mu);
+    return r;
+}
+
+size_t recv_db_outstanding(struct recv_db *db)
+{
+    size_t n;
+
+    pthread_mutex_lock(&db->mu);
+    n = db->outstanding;
+    pthread_mutex_unlock(&db->mu);
+    return n;
+}
+
+int recv_db_render(struct recv_db *db, struct hw_buf *out)
+{
+    size_t idx = 0;
+    int err = 0;
+
+    pthread_mutex_lock(&db->mu);
+    if (db->have_summary) {
+        err = hw_buf_puts(out, "# HELP hookwire_receiver_backlog Events pending delivery.\n"
+                               "# TYPE hookwire_receiver_backlog gauge\n");
+        for (const struct recv_source *s = db->cfg->sources.head; s && !err; s = s->next, idx++)
+            err = hw_buf_printf(out, "hookwire_receiver_backlog{source=\"%s\"} %llu\n", s->name,
+                                (unsigned long long)db->backlog[idx]);
+        err = err ? err
+                  : hw_buf_printf(out,
+                                  "# HELP hookwire_receiver_oldest_pending_seconds Age of the "
+                                  "oldest pending event.\n"
+                                  "# TYPE hookwire_receiver_oldest_pending_seconds gauge\n"
+                                  "hookwire_receiver_oldest_pending_seconds %.3f\n",
+                                  db->oldest_pending_ms
+                                      ? (double)(now_ms() - db->oldest_pending_ms) / 1000.0
+                                      : 0.0);
+    }
+    err = err ? err
+              : hw_buf_printf(out,
+                              "# HELP hookwire_receiver_ready Store reachable, migrations "
+                              "current.\n# TYPE hookwire_receiver_ready gauge\n"
+                              "hookwire_receiver_ready %d\n",
+                              db->ready);
+    pthread_mutex_unlock(&db->mu);
+    return err;
+}
+
+void recv_db_stop(struct recv_db *db)
+{
+    struct recv_job *j;
+
+    if (!db)
+        return;
+    pthread_mutex_lock(&db->mu);
+    db->stop = 1;
+    pthread_cond_broadcast(&db->cv);
+    pthread_cond_broadcast(&db->rec_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->started)
+        pthread_join(db->thread, NULL);
+    /* Recorders finish the outcomes handed back before the stop, then leave. */
+    for (size_t i = 0; db->rec && i < db->nrec; i++) {
+        if (db->rec[i].started)
+            pthread_join(db->rec[i].thread, NULL);
+        hw_store_close(db->rec[i].store);
+    }
+    free(db->rec);
+    while ((j = db->claimed)) {
+        db->claimed = j->next;
+        recv_job_free(j);
+    }
+    while ((j = db->finished)) {
+        db->finished = j->next;
+        recv_job_free(j);
+    }
+    hw_store_close(db->store);
+    pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->cv);
+    pthread_cond_destroy(&db->rec_cv);
+    free(db->src);
+    free(db->backlog);
+    free(db);
+}

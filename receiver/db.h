@@ -1,0 +1,79 @@
+#ifndef RECV_DB_H
+#define RECV_DB_H
+
+/*
+ * The receiver's database thread: it owns a second store handle, used
+ * synchronously, for everything but appends (which go through the service
+ * thread's group commit): claiming due events for delivery with a lease,
+ * recording each attempt's outcome, and the store figures /readyz and
+ * /metrics show. The service thread never waits on it: jobs cross over
+ * through two lists under a mutex, and the service thread is woken with
+ * lws_cancel_service() when claimed events are ready.
+ */
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/buf.h"
+#include "store/store.h"
+
+/* One claimed event on its way to the backend and back. */
+struct recv_job {
+    struct recv_job *next;
+    const struct recv_source *src;
+    size_t src_index;          /* position of src in cfg->sources */
+    struct hw_store_event *ev; /* claimed, with headers and body; owned */
+    /* Filled on the service thread before recv_db_finish(). */
+    int abandon;     /* 1: record nothing, let the lease lapse (shutdown) */
+    int new_status;  /* enum hw_store_status after this attempt */
+    int64_t next_ms; /* next attempt (pending) */
+    struct hw_store_attempt attempt;
+    char error[128];
+    char *excerpt; /* owned copy of the answer's first bytes */
+};
+
+struct recv_db;
+
+/*
+ * Opens a second handle on cfg->store (borrowed, like cfg, for the thread's
+ * life) and starts the thread; cx is woken when claimed jobs are ready.
+ * Returns 0 with *out, or the store's error (HW_EUNAVAIL, HW_ECONFIG...).
+ */
+int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct recv_db **out);
+
+/* Takes the claimed jobs (a list in claim order, or NULL). Service thread. */
+struct recv_job *recv_db_take_claimed(struct recv_db *db);
+
+/* Hands back a job whose outcome is filled in: recorded, then freed, on the thread. Any thread. */
+void recv_db_finish(struct recv_db *db, struct recv_job *j);
+
+/* New events were committed: look for due work now rather than at the next poll. Any thread. */
+void recv_db_kick(struct recv_db *db);
+
+/* Stops claiming (SIGTERM); jobs already claimed still come and are still recorded. Any thread. */
+void recv_db_stop_claiming(struct recv_db *db);
+
+/* 1 while the store answered its last check with current migrations. Any thread. */
+int recv_db_ready(struct recv_db *db);
+
+/* Deliveries claimed and not yet recorded, over all sources. Any thread. */
+size_t recv_db_outstanding(struct recv_db *db);
+
+/*
+ * Appends the store figures (backlog by source, oldest pending age) as
+ * Prometheus text, from the last summary the thread took (every 5 s).
+ */
+int recv_db_render(struct recv_db *db, struct hw_buf *out);
+
+/*
+ * Records the outcomes already handed back, stops the thread, frees the
+ * claimed jobs nobody took (their leases lapse) and closes the handle.
+ * NULL is ignored. Main thread, after the service loop has ended.
+ */
+void recv_db_stop(struct recv_db *db);
+
+/* Frees a job and what it owns. */
+void recv_job_free(struct recv_job *j);
+
+#endif

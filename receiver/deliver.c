@@ -1,0 +1,220 @@
+/*
+ * Deliveries on the service thread: takes the events the database thread
+ * claimed, sends each to its source's deliver-to through the HTTP client
+ * (one pool per source, at most `concurrency` connections), and hands the
+ * outcome (delivered, retry at, failed) back to the database thread to be
+ * recorded. Owns struct recv_deliver and the client targets. Service thread.
+ */
+#include "deliver.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "db.h"
+#include "net/http_fetch.h"
+#include "outgoing.h"
+#include "recv.h"
+#include "store/store.h"
+
+struct recv_deliver {
+    struct recv *r;
+    struct hw_http_target **targets; /* by source index */
+    size_t inflight;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct recv_deliver *recv_deliver_new(struct recv *r)
+{
+    struct recv_deliver *d = calloc(1, sizeof(*d));
+    size_t idx = 0;
+
+    if (!d)
+        return NULL;
+    d->r = r;
+    d->targets = calloc(r->cfg.sources.n, sizeof(*d->targets));
+    if (!d->targets)
+        goto fail;
+    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next, idx++) {
+        struct hw_http_target_opts o = {
+            .address = s->deliver_url.host,
+            .port = s->deliver_url.port,
+            .max_conns = s->concurrency,
+            .max_idle = s->concurrency,
+            .max_pending = s->concurrency * 2,
+        };
+
+        d->targets[idx] = hw_http_target_new(r->client, &o);
+        if (!d->targets[idx])
+            goto fail;
+    }
+    return d;
+fail:
+    recv_deliver_free(d);
+    return NULL;
+}
+
+void recv_deliver_free(struct recv_deliver *d)
+{
+    if (!d)
+        return;
+    /* The targets belong to the client, freed with it. */
+    free(d->targets);
+    free(d);
+}
+
+size_t recv_deliver_inflight(const struct recv_deliver *d)
+{
+    return d->inflight;
+}
+
+/* Sets the job's outcome from the answer (or its absence) and the schedule. */
+static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_http_result *res)
+{
+    struct recv *r = d->r;
+    const char *ra = NULL;
+    size_t ra_len = 0;
+    uint64_t delay = 0;
+    unsigned attempt = (unsigned)j->ev->attempts + 1;
+    int64_t now = wall_ms();
+    enum recv_outcome o;
+
+    j->attempt.at_ms = now - res->duration_us / 1000;
+    j->attempt.duration_ms = (int)(res->duration_us / 1000);
+    j->attempt.http_status = res->status;
+    if (res->fail) {
+        snprintf(j->error, sizeof(j->error), "%s", res->fail_text ? res->fail_text : "failed");
+        j->attempt.error = j->error;
+    } else if (hw_buf_size(&res->body)) {
+        j->excerpt = malloc(hw_buf_size(&res->body));
+        if (j->excerpt) {
+            memcpy(j->excerpt, hw_buf_head(&res->body), hw_buf_size(&res->body));
+            j->attempt.excerpt = j->excerpt;
+            j->attempt.excerpt_len = hw_buf_size(&res->body);
+        }
+    }
+    if (!res->fail)
+        ra = hw_http_result_header(res, "retry-after", &ra_len);
+    o = recv_outcome(&r->cfg.schedule, attempt, res->fail ? 0 : res->status, ra, ra_len, now / 1000,
+                     &delay);
+    switch (o) {
+    case RECV_DELIVERED:
+        j->new_status = HW_STORE_DELIVERED;
+        r->metrics.delivered++;
+        recv_metrics_observe(&r->metrics.deliver, 1, (double)(now - j->ev->received_ms) / 1000.0);
+        break;
+    case RECV_RETRY:
+        j->new_status = HW_STORE_PENDING;
+        j->next_ms = now + (int64_t)delay;
+        r->metrics.retries++;
+        HW_INFO("evt=%s source=%s attempt %u: %s %d, next in %llu ms", j->ev->id, j->src->name,
+                attempt, res->fail ? j->error : "status", res->status, (unsigned long long)delay);
+        break;
+    case RECV_FAILED:
+        j->new_status = HW_STORE_FAILED;
+        r->metrics.failed++;
+        HW_WARN("evt=%s source=%s attempt %u: %s %d, attempts exhausted: failed", j->ev->id,
+                j->src->name, attempt, res->fail ? j->error : "status", res->status);
+        break;
+    }
+}
+
+/* The fetch's user pointer: the job and the deliverer it belongs to. */
+struct pending {
+    struct recv_deliver *d;
+    struct recv_job *j;
+};
+
+static void done(const struct hw_http_result *res, void *user)
+{
+    struct pending *p = user;
+    struct recv_deliver *d = p->d;
+    struct recv_job *j = p->j;
+
+    free(p);
+    d->inflight--;
+    if (res->fail == HW_HTTP_CANCELLED) {
+        /* Shutting down: no attempt was made to the end; the lease lapses. */
+        j->abandon = 1;
+    } else {
+        judge(d, j, res);
+    }
+    recv_db_finish(d->r->db, j);
+}
+
+/* Builds and sends one delivery; on a local failure the attempt is recorded as failed to build. */
+static void start(struct recv_deliver *d, struct recv_job *j)
+{
+    struct recv *r = d->r;
+    const struct hw_store_event *ev = j->ev;
+    struct recv_outgoing o = {
+        .event_id = ev->id,
+        .method = ev->method,
+        .path = ev->path,
+        .query = ev->query,
+        .headers = ev->headers,
+        .headers_len = ev->headers_len,
+        .body = ev->body,
+        .body_len = ev->body_len,
+    };
+    struct hw_http_req_opts ro = { 0 };
+    struct pending *p = NULL;
+    struct hw_buf msg;
+    int err;
+
+    hw_buf_init(&msg, (size_t)HW_STORE_HEADERS_MAX * 2 + HW_STORE_BODY_MAX);
+    err = recv_outgoing_head(j->src, r->cfg.signer, &o, (unsigned)ev->attempts + 1,
+                             wall_ms() / 1000, &msg);
+    err = err ? err : hw_buf_append(&msg, ev->body, ev->body_len);
+    p = err ? NULL : malloc(sizeof(*p));
+    if (!err && !p)
+        err = HW_ENOMEM;
+    if (!err) {
+        p->d = d;
+        p->j = j;
+        ro.method = ev->method;
+        ro.timeout_ms = r->cfg.deliver_timeout_ms;
+        ro.connect_timeout_ms = r->cfg.deliver_timeout_ms < 5000 ? r->cfg.deliver_timeout_ms : 5000;
+        if (hw_http_fetch(d->targets[j->src_index], &msg, &ro, HW_STORE_EXCERPT_MAX, 0, done, p,
+                          &err)) {
+            d->inflight++;
+            hw_buf_cleanup(&msg);
+            return;
+        }
+        free(p);
+    }
+    hw_buf_cleanup(&msg);
+    HW_ERR("evt=%s source=%s cannot send the delivery: %s", ev->id, j->src->name, hw_strerror(err));
+    {
+        struct hw_http_result res;
+
+        /* Recorded like a refused attempt, so the schedule still applies. */
+        memset(&res, 0, sizeof(res));
+        res.fail = HW_HTTP_REFUSED;
+        res.fail_text = err == HW_ENOMEM ? "out of memory" : "cannot build the request";
+        judge(d, j, &res);
+        recv_db_finish(r->db, j);
+    }
+}
+
+void recv_deliver_pump(struct recv_deliver *d)
+{
+    struct recv_job *list = recv_db_take_claimed(d->r->db);
+
+    while (list) {
+        struct recv_job *j = list;
+
+        list = j->next;
+        j->next = NULL;
+        start(d, j);
+    }
+}

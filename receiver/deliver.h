@@ -1,0 +1,26 @@
+#ifndef RECV_DELIVER_H
+#define RECV_DELIVER_H
+
+/*
+ * Deliveries in flight (deliver.c): the claimed events the database thread
+ * hands over are sent to their backends here, and their outcomes handed
+ * back to be recorded. Service thread only.
+ */
+#include <stddef.h>
+
+struct recv;
+struct recv_deliver;
+
+/* One HTTP client pool per source (r->client must exist). NULL when out of memory. */
+struct recv_deliver *recv_deliver_new(struct recv *r);
+
+/* Frees the state; call after the client (which fails what is in flight) is freed. */
+void recv_deliver_free(struct recv_deliver *d);
+
+/* Starts every claimed event waiting for the service thread. */
+void recv_deliver_pump(struct recv_deliver *d);
+
+/* Requests sent whose answer has not come yet. */
+size_t recv_deliver_inflight(const struct recv_deliver *d);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * Ingest on the HTTP server: routes a webhook to its source, admits it
+ * (signature, handshake), appends it through the store's group commit and
+ * answers 200 {"id":"evt_..."} only from the commit's callback. Owns the
+ * per-connection state and the acknowledgement waiting for each commit.
+ * Service thread only.
+ */
+#include "ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admit.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "db.h"
+#include "net/http_server.h"
+#include "recv.h"
+#include "server.h"
+#include "store/store.h"
+
+/* What a provider is told to wait before retrying when we cannot store. */
+#define RETRY_AFTER "Retry-After: 5\r\n"
+
+/* An acknowledgement waiting for its commit; outlives the connection if that goes first. */
+struct ack {
+    struct recv *r;
+    struct hw_http_conn *c; /* NULL once the connection or the exchange is gone */
+    int64_t started_us;
+};
+
+struct ingest_conn {
+    struct recv *r;
+    struct ack *ack; /* the exchange waiting for a commit, or NULL */
+};
+
+static void reject(struct hw_http_conn *c, struct recv *r, enum recv_reject why, enum hw_errc e,
+                   const char *extra)
+{
+    r->metrics.rejected[why]++;
+    hw_http_conn_error(c, e, extra);
+}
+
+/* The store's verdict on one append: the answer goes out now, if anyone still waits for it. */
+static void on_committed(void *arg, int err, const struct hw_store_result *res)
+{
+    struct ack *a = arg;
+    struct recv *r = a->r;
+    char body[64];
+    static const char type[] = "Content-Type: application/json\r\n";
+
+    r->appends_pending--;
+    if (a->c)
+        ((struct ingest_conn *)hw_http_conn_user(a->c))->ack = NULL;
+    if (err == 0) {
+        if (res->duplicate) {
+            r->metrics.duplicates++;
+        } else {
+            r->metrics.stored++;
+            recv_db_kick(r->db);
+        }
+        recv_metrics_observe(&r->metrics.ingest, 0, (double)(recv_now_us() - a->started_us) / 1e6);
+        if (a->c) {
+            int n = snprintf(body, sizeof(body), "{\"id\":\"%s\"}\n", res->id);
+
+            hw_http_conn_respond(a->c, 200, NULL, type, sizeof(type) - 1, body, (size_t)n);
+        }
+    } else {
+        /* Whether it was stored cannot be known (HW_EUNAVAIL mid-commit): the
+         * provider retries, and the dedup key makes the retry a duplicate. */
+        HW_WARN("append failed: %s%s%s", hw_strerror(err), res ? " evt=" : "", res ? res->id : "");
+        r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
+        if (a->c)
+            hw_http_conn_error(a->c, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+    }
+    free(a);
+}
+
+/* Copies n bytes into a NUL-terminated string at *p (inside one block). */
+static const char *put(char **p, const char *s, size_t n)
+{
+    char *d = *p;
+
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *p += n + 1;
+    return d;
+}
+
+/* Appends the admitted request; the answer waits for on_committed(). */
+static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_request *rq,
+                  const struct recv_admission *ad)
+{
+    struct ingest_conn *x = hw_http_conn_user(c);
+    const struct hw_http_head *h = rq->head;
+    const char *line_end = memchr(rq->raw_head, '\n', rq->raw_head_len);
+    size_t skip = line_end ? (size_t)(line_end + 1 - rq->raw_head) : rq->raw_head_len;
+    struct hw_store_event ev;
+    struct ack *a;
+    char *strs, *p;
+    int err;
+
+    strs = malloc(h->method_len + ad->route.path_len + ad->route.query_len + 3);
+    a = calloc(1, sizeof(*a));
+    if (!strs || !a) {
+        free(strs);
+        free(a);
+        reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+        return;
+    }
+    p = strs;
+    memset(&ev, 0, sizeof(ev));
+    ev.source = ad->source->name;
+    ev.method = put(&p, h->method, h->method_len);
+    ev.path = put(&p, ad->route.path, ad->route.path_len);
+    ev.query = put(&p, ad->route.query ? ad->route.query : "", ad->route.query_len);
+    /* The header lines exactly as received: after the request line, before the blank line. */
+    ev.headers = rq->raw_head + skip;
+    ev.headers_len = rq->raw_head_len - skip >= 2 ? rq->raw_head_len - skip - 2 : 0;
+    ev.body = hw_buf_head(rq->body);
+    ev.body_len = hw_buf_size(rq->body);
+    ev.verify = ad->verified ? HW_STORE_VERIFIED : HW_STORE_UNVERIFIED;
+    ev.dedup_key = ad->dedup_key;
+    a->r = r;
+    a->c = c;
+    a->started_us = recv_now_us();
+    err = hw_store_append_async(r->store, &ev, on_committed, a);
+    free(strs);
+    if (err < 0) {
+        free(a);
+        if (err == HW_E2BIG)
+            reject(c, r, RECV_REJECT_TOO_LARGE, HW_ERRC_BODY_TOO_LARGE, NULL);
+        else if (err == HW_EINVAL)
+            reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
+        else
+            reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+        return;
+    }
+    r->appends_pending++;
+    x->ack = a;
+}
+
+static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
+{
+    struct ingest_conn *x = hw_http_conn_user(c);
+    struct recv *r = x->r;
+    struct recv_admission ad;
+    int rc;
+
+    r->metrics.received++;
+    if (r->draining) {
+        reject(c, r, RECV_REJECT_DRAINING, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+        return;
+    }
+    rc = recv_admit(&r->cfg, rq->head, hw_buf_head(rq->body), hw_buf_size(rq->body),
+                    (int64_t)time(NULL), &ad);
+    if (rc < 0) {
+        reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+        return;
+    }
+    if (ad.verdict == RECV_ADMIT_REFUSE) {
+        if (ad.errc == HW_ERRC_SIGNATURE)
+            HW_WARN("conn=%s source=%s signature refused: %s%s%s", rq->peer,
+                    ad.source ? ad.source->name : "?", hw_sig_reason_str(ad.reason),
+                    ad.reason_header ? " " : "", ad.reason_header ? ad.reason_header : "");
+        reject(c, r,
+               ad.errc == HW_ERRC_SIGNATURE ? RECV_REJECT_SIGNATURE : RECV_REJECT_UNKNOWN_SOURCE,
+               ad.errc, NULL);
+        return;
+    }
+    r->metrics.verified += (uint64_t)ad.verified;
+    if (ad.verdict == RECV_ADMIT_HANDSHAKE) {
+        char type[96];
+        int n = snprintf(type, sizeof(type), "Content-Type: %s\r\n", ad.handshake.content_type);
+
+        r->metrics.handshakes++;
+        hw_http_conn_respond(c, ad.handshake.status, NULL, type, (size_t)n, ad.handshake.body,
+                             ad.handshake.body_len);
+        return;
+    }
+    store(c, r, rq, &ad);
+}
+
+/* Our own endpoints and unknown paths are answered before the body is read. */
+static void on_head(struct hw_http_conn *c, const struct hw_http_head *h)
+{
+    struct ingest_conn *x = hw_http_conn_user(c);
+    struct recv *r = x->r;
+    struct recv_route route;
+
+    if (recv_server_endpoint(r, c, h))
+        return;
+    if (recv_route_parse(r->cfg.path_prefix, h->target, h->target_len, &route) < 0) {
+        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+        return;
+    }
+    if (!recv_sources_find(&r->cfg.sources, route.source, route.source_len)) {
+        reject(c, r, RECV_REJECT_UNKNOWN_SOURCE, HW_ERRC_UNKNOWN_SOURCE, NULL);
+        return;
+    }
+    hw_http_conn_set_max_body(c, r->cfg.max_body);
+}
+
+/* The exchange is gone: a commit still to come is kept, only its answer is dropped. */
+static void forget(struct hw_http_conn *c)
+{
+    struct ingest_conn *x = hw_http_conn_user(c);
+
+    if (x->ack)
+        x->ack->c = NULL;
+    x->ack = NULL;
+}
+
+static void on_abort(struct hw_http_conn *c, const char *why)
+{
+    forget(c);
+}
+
+static void on_open(struct hw_http_conn *c)
+{
+    struct ingest_conn *x = hw_http_conn_user(c);
+
+    x->r = hw_http_server_user(hw_http_conn_server(c));
+}
+
+static const struct hw_http_server_callbacks callbacks = {
+    .on_open = on_open,
+    .on_head = on_head,
+    .on_request = on_request,
+    .on_abort = on_abort,
+    .on_close = forget,
+};
+
+struct hw_http_server *recv_ingest_new(struct recv *r)
+{
+    struct hw_http_server_config cfg;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.max_body = r->cfg.max_body;
+    /* The answer waits for a commit; a database that hangs fails appends within its timeout. */
+    cfg.answer_timeout_ms = 30000;
+    cfg.timeout_errc = HW_ERRC_STORE_UNAVAILABLE;
+    cfg.conn_user_size = sizeof(struct ingest_conn);
+    return hw_http_server_new(&cfg, &callbacks, r);
+}
