@@ -51,12 +51,21 @@ def case_retry_100k_rss(env):
     for label, url in stores(env, "bulk"):
         failed_store(env, url)
         t0 = time.monotonic()
+        # The peak RSS of the replay process itself: a child forked from this test would
+        # carry the test's own resident pages into its ru_maxrss, which survives exec. So
+        # /usr/bin/time (a small process) starts it when it is there.
+        timer = ["/usr/bin/time", "-f", "%M", "-o", env.path("rss")] if os.access(
+            "/usr/bin/time", os.X_OK) else []
         with open(env.path("out"), "wb") as out, open(env.path("err"), "wb") as err:
-            p = subprocess.Popen([REPLAY_BIN, "retry", "--failed", "--store", url], stdout=out,
-                                 stderr=err, stdin=subprocess.DEVNULL, cwd=env.dir)
+            p = subprocess.Popen(timer + [REPLAY_BIN, "retry", "--failed", "--store", url],
+                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=env.dir)
             _, status, usage = os.wait4(p.pid, 0)
         took = time.monotonic() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+        peak = usage.ru_maxrss
+        if timer:
+            with open(env.path("rss")) as f:
+                peak = int(f.read().split()[-1])
         with open(env.path("out")) as f:
             out = f.read()
         with open(env.path("err")) as f:
@@ -65,13 +74,11 @@ def case_retry_100k_rss(env):
         check_eq(out, "requeued %d failed events\n" % N, label + ": the count")
         check_eq(err, "", label + ": no progress bar and no noise when stderr is not a terminal")
         if not sanitized():
-            check(usage.ru_maxrss < RSS_MAX_KIB, label + ": peak RSS under 64 MiB",
-                  "%d KiB" % usage.ru_maxrss)
+            check(peak < RSS_MAX_KIB, label + ": peak RSS under 64 MiB", "%d KiB" % peak)
         st = by_status(url)
         check_eq(list(st), [1], label + ": every event is pending")
         check_eq((st[1][0], st[1][3], st[1][4]), (N, 1, 1), label + ": attempt counts kept")
-        print("      %s: requeued %d in %.2f s, peak RSS %d KiB" % (label, N, took,
-                                                                    usage.ru_maxrss))
+        print("      %s: requeued %d in %.2f s, peak RSS %d KiB" % (label, N, took, peak))
 
 
 def case_ctrl_c(env):
