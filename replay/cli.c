@@ -196,7 +196,7 @@ void replay_cli_usage(FILE *f, const struct replay_cmd *cmds)
                "Find, inspect and re-deliver the webhooks in a hookwire event store.\n\n"
                "commands:\n");
     for (const struct replay_cmd *c = cmds; c->name; c++)
-        fprintf(f, "  %-8s %-42s %s\n", c->name, c->synopsis, c->summary);
+        fprintf(f, "  %s %s\n      %s\n", c->name, c->synopsis, c->summary);
     fprintf(f, "\nthe store (every command):\n"
                "  --store URL     sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB\n"
                "  --config FILE   a receiver's or relay's config file: its store key\n"
