@@ -4,10 +4,10 @@
 # connections, answered only after the commit. In one run, next to nginx
 # answering `return 200` (the HTTP ceiling) and bench_store's group-commit
 # append rate (the storage ceiling): the receiver on SQLite and on MariaDB,
-# first with delivery held back (the backend accepts the connection and never
-# answers, concurrency 1: one event in flight), then delivering to a fast nginx
-# at the same time (concurrency 64), where delivered/s is counted from
-# /metrics. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
+# first delivering to a fast nginx at the same time (concurrency 64), where
+# delivered/s is counted from /metrics, then with delivery held back (the
+# backend accepts the connection and never answers, concurrency 1: one event
+# in flight), which is ingest alone. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
 # Markdown for bench/RESULTS.md.
 #   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
 set -eu
@@ -61,7 +61,10 @@ sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | awk '{print $
 cat >"$work/post.lua" <<LUA
 local n = 0
 local id = 0
+local prefix = "x"
 function setup(thread) id = id + 1; thread:set("tid", id) end
+-- Each row passes its own prefix: a delivery id repeated across rows would be a duplicate.
+function init(args) prefix = args[1] or "x" end
 wrk.method = "POST"
 wrk.body = '$body'
 wrk.headers["Content-Type"] = "application/json"
@@ -69,14 +72,14 @@ wrk.headers["X-GitHub-Event"] = "push"
 wrk.headers["X-Hub-Signature-256"] = "sha256=$sig"
 function request()
     n = n + 1
-    wrk.headers["X-GitHub-Delivery"] = string.format("%d-%d-%d", tid or 0, n, math.random(1e9))
+    wrk.headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", prefix, tid or 0, n)
     return wrk.format(nil, "/api/webhooks/gh")
 end
 LUA
 
 # row LABEL TARGET_PORT [RECEIVER_PID]: one wrk run; prints a table row.
 row() {
-    out=$(wrk -t1 -c64 -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$2/api/webhooks/gh" 2>&1)
+    out=$(wrk -t1 -c64 -d"${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$2/api/webhooks/gh" -- "$(date +%s%N)" 2>&1)
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
@@ -124,6 +127,9 @@ for store in sqlite: "$mysql_url"; do
         d0=$(metric "$rport" hookwire_receiver_delivered_total)
         r=$(row "receiver, $kind, delivery $mode" "$rport")
         d1=$(metric "$rport" hookwire_receiver_delivered_total)
+        dup=$(metric "$rport" hookwire_receiver_duplicates_total)
+        # Every request must have been a new event: a duplicate is answered without a commit.
+        [ "$dup" = 0 ] || r="$r (duplicates: $dup)"
         rss=$(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$rpid/status")
         dps=$(python3 -c "print(round(($d1 - $d0) / $secs))")
         [ $mode = held ] && dps="-"

@@ -2,11 +2,12 @@
 #define RECV_DB_H
 
 /*
- * The receiver's database thread: it owns a second store handle, used
+ * The receiver's database threads: store handles of their own, used
  * synchronously, for everything but appends (which go through the service
- * thread's group commit): claiming due events for delivery with a lease,
- * recording each attempt's outcome, and the store figures /readyz and
- * /metrics show. The service thread never waits on it: jobs cross over
+ * thread's group commit): claiming due events for delivery with a lease
+ * (one claimer thread), recording each attempt's outcome (a pool of
+ * recorders: 16 on MySQL, 1 on SQLite), and the store figures /readyz and
+ * /metrics show. The service thread never waits on them: jobs cross over
  * through two lists under a mutex, and the service thread is woken with
  * lws_cancel_service() when claimed events are ready.
  */
@@ -36,9 +37,9 @@ struct recv_job {
 struct recv_db;
 
 /*
- * Opens a second handle on cfg->store (borrowed, like cfg, for the thread's
- * life) and starts the thread; cx is woken when claimed jobs are ready.
- * Returns 0 with *out, or the store's error (HW_EUNAVAIL, HW_ECONFIG...).
+ * Opens the handles on cfg->store (cfg borrowed for the threads' life) and
+ * starts the threads; cx is woken when claimed jobs are ready. Returns 0
+ * with *out, or the store's error (HW_EUNAVAIL, HW_ECONFIG...) or -errno.
  */
 int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct recv_db **out);
 
@@ -67,9 +68,10 @@ size_t recv_db_outstanding(struct recv_db *db);
 int recv_db_render(struct recv_db *db, struct hw_buf *out);
 
 /*
- * Records the outcomes already handed back, stops the thread, frees the
- * claimed jobs nobody took (their leases lapse) and closes the handle.
- * NULL is ignored. Main thread, after the service loop has ended.
+ * Stops the threads once the outcomes already handed back are recorded
+ * (one try each while the database is away), frees the claimed jobs nobody
+ * took (their leases lapse) and closes the handles. NULL is ignored. Main
+ * thread, after the service loop has ended and the HTTP client is freed.
  */
 void recv_db_stop(struct recv_db *db);
 

@@ -9,7 +9,8 @@ stored. With the backend down the attempts follow the retry schedule and the
 event ends failed; a Retry-After is honoured. Slack, Discord and Zoom handshakes
 are answered as each provider requires and neither stored nor delivered. A 30
 MiB body gets 413; a client sending one byte a second holds up nobody; SIGTERM
-in the middle of a load loses no acknowledged event.
+in the middle of a load loses no acknowledged event. /metrics counts what happened
+(stored, duplicates, rejected by reason, latencies) and shows the backlog by source.
 """
 
 import base64
@@ -103,6 +104,15 @@ def case_ingest_deliver_dedup(env):
     check_eq(rc.metric("hookwire_receiver_rejected_total", reason="signature"), 1,
              "rejected{reason=signature}")
     check_eq(len(backend.requests), 2, "nothing else reached the backend")
+    m = rc.metrics()
+    check_eq(m[("hookwire_receiver_stored_total", ())], 2, "stored_total")
+    check_eq(m[("hookwire_receiver_ingest_seconds_count", ())], 4,
+             "one ingest latency per acknowledgement (2 stored, 2 duplicates)")
+    check_eq(m[("hookwire_receiver_delivered_total", ())], 2, "delivered_total")
+    check_eq(m[("hookwire_receiver_delivery_seconds_count", ())], 2, "delivery latencies")
+    check_eq(m[("hookwire_receiver_rejected_total", (("reason", "unknown_source"),))], 1,
+             "rejected{reason=unknown_source}")
+    check_eq(rc.metric("hookwire_receiver_ready"), 1, "ready")
 
 
 def attempts(store, eid):
@@ -133,6 +143,26 @@ def case_backend_down_follows_schedule(env):
     check(err and err[0][0], "the error is recorded", err)
     check_eq(rc.metric("hookwire_receiver_failed_total"), 1, "failed counted")
     check_eq(rc.metric("hookwire_receiver_retries_total"), 3, "retries counted")
+
+
+def case_backlog_metrics(env):
+    """Pending events show in /metrics as the backlog of their source and the oldest age."""
+    store = sqlite_store(env)
+    rc = Receiver(env, store, {"gh": gh_source(free_port()), "other": gh_source(free_port())},
+                  {"retry-schedule": "1h", "deliver-timeout": "1s"}).start()
+    for n in range(3):
+        body = b'{"pending":%d}' % n
+        check_eq(rc.post("gh", body, github_headers(body, "p-%d" % n)).status, 200, "stored")
+
+    def backlog():
+        m = rc.metrics()
+        return (m.get(("hookwire_receiver_backlog", (("source", "gh"),))),
+                m.get(("hookwire_receiver_backlog", (("source", "other"),))))
+    wait_until(lambda: backlog() == (3, 0), 15, "backlog{source=gh} 3, {source=other} 0",
+               interval=0.2)
+    check(rc.metric("hookwire_receiver_oldest_pending_seconds") > 0, "the oldest pending age")
+    wait_until(lambda: event_count(store, "attempts = 1") == 3, 10, "one refused attempt each")
+    check_eq(rc.metric("hookwire_receiver_retries_total"), 3, "each waits for its retry")
 
 
 def case_retry_after_is_honoured(env):
@@ -296,5 +326,5 @@ def case_sigterm_under_load(env):
 
 if __name__ == "__main__":
     run([case_ingest_deliver_dedup, case_backend_down_follows_schedule,
-         case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
+         case_backlog_metrics, case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
          case_sigterm_under_load])
