@@ -26,6 +26,30 @@ int hw_store_requeue(struct hw_store *s, const char *id, int flags)
     return err;
 }
 
+int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, int flags,
+                          uint64_t *requeued)
+{
+    uint64_t rows = 0;
+    int err = 0;
+
+    if (requeued)
+        *requeued = 0;
+    if (n > HW_STORE_REQUEUE_MANY_MAX || (n && !ids) || (flags & ~HW_STORE_REQUEUE_FORCE))
+        return HW_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i])
+            return HW_EINVAL;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(s, s->ops->requeue_many(s->be, ids, n, hw_store_now_ms(),
+                                                      !!(flags & HW_STORE_REQUEUE_FORCE), &rows));
+    pthread_mutex_unlock(&s->lock);
+    if (!err && requeued)
+        *requeued = rows;
+    return err;
+}
+
 int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed)
 {
     const int all = HW_STORE_PURGE_PENDING | HW_STORE_PURGE_DELIVERED | HW_STORE_PURGE_FAILED;

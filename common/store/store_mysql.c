@@ -596,6 +596,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .record_attempt = hw_my_record_attempt,
     .attempts = hw_my_attempts,
     .requeue = hw_my_requeue,
+    .requeue_many = hw_my_requeue_many,
     .purge_batch = hw_my_purge_batch,
     .summarize = hw_my_summarize,
     .latency = hw_my_latency,

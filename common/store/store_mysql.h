@@ -105,6 +105,8 @@ int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms
                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force);
+int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
+                       uint64_t *rows);
 int hw_my_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
 int hw_my_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
 int hw_my_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk);

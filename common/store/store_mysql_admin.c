@@ -11,6 +11,42 @@
 #include "store_mysql.h"
 #include "store_mysql_row.h"
 
+int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
+                       uint64_t *rows)
+{
+    struct hw_my *b = be;
+    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_IN, n);
+    MYSQL_BIND *p = calloc(n + 2, sizeof(*p));
+    MYSQL_STMT *st = NULL;
+    int err = sql && p ? hw_my_ready(b) : HW_ENOMEM;
+
+    *rows = 0;
+    if (err)
+        goto out;
+    st = mysql_stmt_init(b->conn);
+    if (!st) {
+        err = HW_ENOMEM;
+        goto out;
+    }
+    hw_my_param_i64(&p[0], &now_ms);
+    hw_my_param_int(&p[1], &force);
+    for (size_t i = 0; i < n; i++)
+        hw_my_param_str(&p[2 + i], ids[i]);
+    /* Autocommit: the one UPDATE commits by itself, whole or not at all. */
+    if (mysql_stmt_prepare(st, sql, strlen(sql)))
+        err = hw_my_stmt_fail(b, st, "requeue");
+    else
+        err = hw_my_execute(b, st, p, "requeue");
+    if (!err)
+        *rows = (uint64_t)mysql_stmt_affected_rows(st);
+out:
+    if (st)
+        mysql_stmt_close(st);
+    free(sql);
+    free(p);
+    return err;
+}
+
 int hw_my_purge_batch(void *be, int64_t before_ms, const int stv[3], uint64_t *removed)
 {
     struct hw_my *b = be;

@@ -335,6 +335,7 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .record_attempt = hw_lite_record_attempt,
     .attempts = hw_lite_attempts,
     .requeue = hw_lite_requeue,
+    .requeue_many = hw_lite_requeue_many,
     .purge_batch = hw_lite_purge_batch,
     .summarize = hw_lite_summarize,
     .latency = hw_lite_latency,

@@ -10,6 +10,31 @@
 #include "core/err.h"
 #include "store_sqlite.h"
 
+int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
+                         uint64_t *rows)
+{
+    struct hw_lite *b = be;
+    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_IN, n);
+    sqlite3_stmt *st = NULL;
+    int rc, err;
+
+    if (!sql)
+        return HW_ENOMEM;
+    rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
+    free(sql);
+    if (rc != SQLITE_OK)
+        return hw_lite_fail(b, rc, "requeue");
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, force);
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_text(st, 3 + (int)i, ids[i], -1, SQLITE_STATIC);
+    /* One statement outside a transaction commits by itself, whole or not at all. */
+    err = hw_lite_run(b, st, "requeue");
+    *rows = err ? 0 : (uint64_t)sqlite3_changes(b->db);
+    sqlite3_finalize(st);
+    return err;
+}
+
 int hw_lite_purge_batch(void *be, int64_t before_ms, const int stv[3], uint64_t *removed)
 {
     struct hw_lite *b = be;

@@ -39,6 +39,7 @@ BIN = os.path.abspath(os.environ.get("HW_BIN") or os.path.join(SOURCE, "build", 
 RELAY_BIN = os.path.join(BIN, "hookwire-relay")
 AGENT_BIN = os.path.join(BIN, "hookwire-agent")
 RECEIVER_BIN = os.path.join(BIN, "hookwire-receiver")
+REPLAY_BIN = os.path.join(BIN, "hookwire-replay")
 
 START_TIMEOUT = 10.0  # seconds for a program to become ready
 STOP_TIMEOUT = 10.0  # seconds for a program to exit after SIGTERM

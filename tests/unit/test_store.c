@@ -691,6 +691,72 @@ static void test_purge(void)
 }
 
 /*
+ * Bulk requeue (replay): failed events become pending and due in one
+ * statement; delivered ones only when forced; unknown ids are skipped; a
+ * holder's lease is fenced out as with a single requeue.
+ */
+static void test_requeue_many(void)
+{
+    struct hw_store_event ev, *got = NULL;
+    struct hw_store_events l = { 0 };
+    struct hw_store_attempt a = { 0 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d, NULL);
+    char f1[HW_ID_LEN + 1], f2[HW_ID_LEN + 1], del[HW_ID_LEN + 1], held[HW_ID_LEN + 1];
+    const char *ids[5] = { f1, f2, del, "evt_00000000000000000000000000", held };
+    const char *many[HW_STORE_REQUEUE_MANY_MAX + 1];
+    uint64_t n = 99;
+    int64_t lease;
+
+    tu_event(&ev, "rq", "bulk");
+    append_ok(s, &ev, f1);
+    append_ok(s, &ev, f2);
+    append_ok(s, &ev, del);
+    attempt(&d, s, f1, 500, NULL, HW_STORE_FAILED, 0);
+    attempt(&d, s, f2, 0, "timeout", HW_STORE_FAILED, 0);
+    attempt(&d, s, del, 200, NULL, HW_STORE_DELIVERED, 0);
+    append_ok(s, &ev, held);
+    CHECK_EQ(hw_store_claim(s, "rq", 30000, 10, 0, &l), 0);
+    CHECK_EQ(l.n, 1);
+    CHECK_STR(l.v[0]->id, held);
+    lease = l.v[0]->lease;
+    hw_store_events_cleanup(&l);
+
+    CHECK_EQ(hw_store_requeue_many(s, ids, 5, 0, &n), 0);
+    CHECK_EQ(n, 3);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(hw_store_get(s, ids[i], &got), 0);
+        CHECK_EQ(got->status, HW_STORE_PENDING);
+        CHECK_EQ(got->attempts, 1);
+        CHECK(got->next_attempt_ms <= tu_now_ms());
+        hw_store_event_free(got);
+    }
+    CHECK_EQ(hw_store_get(s, del, &got), 0);
+    CHECK_EQ(got->status, HW_STORE_DELIVERED);
+    hw_store_event_free(got);
+    a.http_status = 200;
+    CHECK_EQ(hw_store_record_attempt(s, held, lease, &a, HW_STORE_DELIVERED, 0), HW_ELEASE);
+    CHECK_EQ(hw_store_requeue_many(s, ids + 2, 1, HW_STORE_REQUEUE_FORCE, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(hw_store_get(s, del, &got), 0);
+    CHECK_EQ(got->status, HW_STORE_PENDING);
+    hw_store_event_free(got);
+
+    CHECK_EQ(hw_store_requeue_many(s, ids, 0, 0, &n), 0);
+    CHECK_EQ(n, 0);
+    for (size_t i = 0; i <= HW_STORE_REQUEUE_MANY_MAX; i++)
+        many[i] = f1;
+    CHECK_EQ(hw_store_requeue_many(s, many, HW_STORE_REQUEUE_MANY_MAX + 1, 0, &n), HW_EINVAL);
+    /* The cap is taken whole; one id given a thousand times is one event. */
+    CHECK_EQ(hw_store_requeue_many(s, many, HW_STORE_REQUEUE_MANY_MAX, 0, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(hw_store_requeue_many(s, ids, 2, 7, &n), HW_EINVAL);
+    ids[1] = NULL;
+    CHECK_EQ(hw_store_requeue_many(s, ids, 2, 0, &n), HW_EINVAL);
+    close_drop(s, &d);
+}
+
+/*
  * What the replay CLI reads: the summary (counts by status and source, the
  * oldest pending event, failures and delivery latency of the last hour),
  * listings by path glob, purges in batches by status.
@@ -1162,6 +1228,7 @@ static void run_suite(const char *mysql_url)
     RUN(test_claim_and_attempts);
     RUN(test_stale_lease);
     RUN(test_purge);
+    RUN(test_requeue_many);
     RUN(test_summary_glob_purge);
     RUN(test_queue_e2big);
     RUN(test_tokens);

@@ -138,6 +138,7 @@ static void test_plans(void)
     const char *status_since[] = { "3", hour_ago, "100" };
     const char *source_since[] = { "'src3'", hour_ago, "100" };
     const char *status_only[] = { "3", "100" };
+    const char *status_source[] = { "3", "'src3'", "100" };
     const char *purge[] = { hour_ago, "0", "2", "3", "1000" };
     int64_t t = tu_now_ms();
 
@@ -163,6 +164,9 @@ static void test_plans(void)
     f.status = HW_STORE_FAILED;
     hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
     expect(&d, "list failed", list, status_only, "hookwire_events_due");
+    f.source = "src3";
+    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
+    expect(&d, "list failed of one source", list, status_source, "hookwire_events_due");
     expect(&d, "failed in the last hour", HW_SQL_FAILED_SINCE, since,
            "hookwire_events_status_time");
     expect(&d, "purge batch", d.mysql ? HW_SQL_PURGE_PICK_MY : HW_SQL_PURGE_PICK, purge,

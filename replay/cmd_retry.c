@@ -1,0 +1,155 @@
+/*
+ * retry: requeue events for the running receivers (next attempt now,
+ * attempt count kept). By id one at a time, or every failed event matching
+ * the filters in pages of 1000, each page in one store transaction, with
+ * a progress bar and Ctrl-C between pages. Main thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "db.h"
+#include "progress.h"
+#include "stop.h"
+#include "table.h"
+
+#define PAGE 1000
+
+static int retry_ids(struct replay_opts *o)
+{
+    int flags = o->force ? HW_STORE_REQUEUE_FORCE : 0, rc = REPLAY_EXIT_OK;
+
+    for (int i = 0; i < o->nargs; i++) {
+        if (!hw_id_valid(o->args[i])) {
+            replay_fail("retry: not an event id: %s (see hookwire-replay retry --help)",
+                        o->args[i]);
+            return REPLAY_EXIT_USAGE;
+        }
+    }
+    for (int i = 0; i < o->nargs; i++) {
+        const char *id = o->args[i];
+        int err = hw_store_requeue(o->st, id, flags);
+
+        if (err == 0)
+            printf("requeued %s\n", id);
+        else if (err == HW_ENOTFOUND)
+            replay_fail("retry: no event %s in %s", id, hw_store_name(o->st));
+        else if (err == HW_EEXIST)
+            replay_fail("retry: %s was delivered; --force sends it again", id);
+        else
+            rc = replay_db_fail(o, err, "retry");
+        if (err)
+            rc = REPLAY_EXIT_ERR;
+        if (err && err != HW_ENOTFOUND && err != HW_EEXIST)
+            break;
+    }
+    return rc;
+}
+
+/* How many failed events a progress bar expects: known only without time or path filters. */
+static uint64_t expected(struct replay_opts *o)
+{
+    struct hw_store_summary sum;
+    uint64_t n = 0;
+
+    if (o->since_ms || o->until_ms || o->path || hw_store_summarize(o->st, 0, &sum) < 0)
+        return 0;
+    if (!o->source)
+        n = sum.by_status[HW_STORE_FAILED];
+    for (size_t i = 0; o->source && i < sum.nsources; i++)
+        if (!strcmp(sum.sources[i].source, o->source))
+            n = sum.sources[i].by_status[HW_STORE_FAILED];
+    hw_store_summary_cleanup(&sum);
+    return n;
+}
+
+static int retry_failed(struct replay_opts *o)
+{
+    struct hw_store_filter f;
+    struct replay_progress bar;
+    struct replay_table t;
+    const char *ids[PAGE];
+    uint64_t done = 0, seen = 0;
+    int flags = o->force ? HW_STORE_REQUEUE_FORCE : 0, err = 0, stopped = 0;
+
+    replay_filter_from(o, &f);
+    f.status = HW_STORE_FAILED;
+    f.limit = PAGE;
+    if (o->dry_run)
+        replay_table_init(&t, stdout);
+    if (replay_stop_hold() < 0)
+        return replay_db_fail(o, HW_EINVAL, "retry: cannot hold back Ctrl-C");
+    replay_progress_start(&bar, o->dry_run ? "counting" : "requeueing",
+                          isatty(STDERR_FILENO) ? expected(o) : 0);
+    for (;;) {
+        struct hw_store_events page = { 0 };
+        uint64_t n = 0;
+
+        if (replay_stop_requested()) {
+            stopped = 1;
+            break;
+        }
+        err = hw_store_list(o->st, &f, &page);
+        if (err || page.n == 0) {
+            hw_store_events_cleanup(&page);
+            break;
+        }
+        for (size_t i = 0; i < page.n; i++) {
+            ids[i] = page.v[i]->id;
+            if (o->dry_run)
+                replay_table_row(&t, page.v[i]);
+        }
+        if (!o->dry_run)
+            err = hw_store_requeue_many(o->st, ids, page.n, flags, &n);
+        seen += page.n;
+        done += n;
+        f.cursor = page.next_cursor;
+        hw_store_events_cleanup(&page);
+        replay_progress_update(&bar, o->dry_run ? seen : done);
+        if (err || !f.cursor)
+            break;
+    }
+    replay_progress_end(&bar);
+    if (o->dry_run) {
+        replay_table_end(&t, 0);
+        printf("dry run: %llu failed event%s would be requeued; nothing changed\n",
+               (unsigned long long)seen, seen == 1 ? "" : "s");
+    } else {
+        printf("requeued %llu failed event%s\n", (unsigned long long)done, done == 1 ? "" : "s");
+    }
+    fflush(stdout);
+    if (err)
+        return replay_db_fail(o, err, "retry");
+    if (stopped) {
+        replay_fail("retry: interrupted: %llu event%s %s, the rest untouched",
+                    (unsigned long long)(o->dry_run ? seen : done),
+                    (o->dry_run ? seen : done) == 1 ? "" : "s",
+                    o->dry_run ? "counted" : "requeued");
+        return REPLAY_EXIT_ERR;
+    }
+    return REPLAY_EXIT_OK;
+}
+
+int replay_cmd_retry(const struct replay_cmd *cmd, struct replay_opts *o)
+{
+    int filtered = o->source || o->since_ms || o->until_ms || o->path;
+
+    if (o->failed && o->nargs) {
+        replay_fail("retry: event ids or --failed, not both (see hookwire-replay retry --help)");
+        return REPLAY_EXIT_USAGE;
+    }
+    if (!o->failed && !o->nargs) {
+        replay_fail("retry: which events? give ids or --failed (see hookwire-replay retry --help)");
+        return REPLAY_EXIT_USAGE;
+    }
+    if (!o->failed && (filtered || o->dry_run)) {
+        replay_fail("retry: filters and --dry-run go with --failed (see hookwire-replay retry "
+                    "--help)");
+        return REPLAY_EXIT_USAGE;
+    }
+    (void)cmd;
+    return o->failed ? retry_failed(o) : retry_ids(o);
+}
