@@ -15,6 +15,7 @@
 
 struct relay;
 struct hw_mux_stream;
+struct relay_queued;
 
 /*
  * The relay's part of one public connection: the server's per-connection
@@ -27,6 +28,7 @@ struct relay_exchange {
     size_t channel_len;
     enum relay_edge_verdict verdict;
     lws_usec_t started;
+    struct relay_queued *pend; /* a queued accept waiting for its commit, or NULL */
     char event_id[HW_ID_LEN + 1];
 };
 

@@ -17,6 +17,7 @@
 #include "ingress.h"
 #include "net/http_server.h"
 #include "net/lwslog.h"
+#include "queue.h"
 #include "relay.h"
 #include "server.h"
 #include "store/store.h"
@@ -122,6 +123,11 @@ int main(int argc, char **argv)
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
+    r.queue = relay_queue_new(&r);
+    if (!r.queue || relay_queue_start(r.queue)) {
+        fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
+        goto out;
+    }
     r.ingress = relay_ingress_new(&r);
     raise_fd_limit();
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
@@ -143,9 +149,11 @@ out:
     loop_context = NULL;
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
+    relay_queue_stop(r.queue);
     hw_store_close(r.store);
     relay_tokens_free(r.tokens);
     relay_server_stop(&r);
+    relay_queue_free(r.queue); /* the agents' tunnels close with the context */
     hw_http_server_free(r.ingress);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);

@@ -13,6 +13,7 @@
 #include "metrics.h"
 
 struct relay_tokens;
+struct relay_queue;
 struct hw_store;
 struct relay_channels;
 struct relay_edge;
@@ -26,6 +27,7 @@ struct relay {
     struct hw_http_server *ingress; /* the public port's HTTP server */
     struct hw_store *store;         /* tokens (and, later, the offline queue) */
     struct relay_tokens *tokens;
+    struct relay_queue *queue; /* the offline queue and its drain */
     struct relay_channels *channels;
     struct relay_edge *edge; /* [channel NAME] signature checks */
     struct relay_metrics metrics;

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "net/lwsio.h"
+#include "queue.h"
 #include "relay.h"
 #include "tokens.h"
 #include "tunnel/mux.h"
@@ -68,24 +69,38 @@ static void mux_want_write(struct hw_mux *m)
     lws_callback_on_writable(a->wsi);
 }
 
+/* Streams belong to ingress (an HTTP exchange) or to the queue's drain. */
+static struct relay_queue *queue_of(struct hw_mux *m)
+{
+    return ((struct relay_agent *)hw_mux_user(m))->relay->queue;
+}
+
 static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
 {
+    if (relay_queue_on_head(queue_of(m), s, f))
+        return;
     relay_answer_on_response(hw_mux_stream_user(s), f);
 }
 
 static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
 {
+    if (relay_queue_on_data(queue_of(m), s, p, n))
+        return;
     relay_answer_on_data(hw_mux_stream_user(s), p, n);
 }
 
 static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
 {
+    if (relay_queue_on_end(queue_of(m), s))
+        return;
     relay_answer_on_end(hw_mux_stream_user(s));
 }
 
 static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
                          size_t len)
 {
+    if (relay_queue_on_reset(queue_of(m), s, code))
+        return;
     relay_answer_on_reset(hw_mux_stream_user(s), code, text, len);
 }
 
@@ -170,6 +185,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
                      (lws_usec_t)r->cfg.heartbeat_ms * 250);
     HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
+    relay_queue_agent_up(r->queue, a->channel, a);
     return 0;
 }
 
@@ -199,6 +215,7 @@ static void on_closed(struct relay_agent *a)
             a->mux ? hw_mux_stream_count(a->mux) : 0);
     hw_mux_free(a->mux);
     a->mux = NULL;
+    relay_queue_agent_down(r->queue, a->channel, a);
     hw_buf_cleanup(&a->rx);
 }
 

@@ -25,6 +25,7 @@ enum hw_errc {
     HW_ERRC_STORE_UNAVAILABLE,  /* 503 the store (database) cannot be reached */
     HW_ERRC_LOCAL_TIMEOUT,      /* 504 the local app did not answer in time */
     HW_ERRC_REQUEST_TIMEOUT,    /* 408 the request did not arrive in time */
+    HW_ERRC_QUEUE_FULL,         /* 429 the channel's offline queue is at --max-queued */
     HW_ERRC_COUNT
 };
 

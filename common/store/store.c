@@ -233,6 +233,12 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
     while (i < n) {
         size_t j = i;
 
+        if (v[i]->job_fn) {
+            /* The job calls the synchronous API, which takes the lock itself. */
+            v[i]->err = v[i]->job_fn(s, v[i]->arg);
+            i++;
+            continue;
+        }
         if (v[i]->tokens_cb) {
             pthread_mutex_lock(&s->lock);
             v[i]->err =
@@ -246,7 +252,7 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
             i++;
             continue;
         }
-        while (j < n && !v[j]->tokens_cb)
+        while (j < n && !v[j]->tokens_cb && !v[j]->job_fn)
             j++;
         store_commit(s, v + i, j - i);
         i = j;
@@ -443,6 +449,25 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
     pthread_mutex_lock(&s->lock);
     err = hw_store_public_err(
         s, s->ops->claim(s->be, source, s->owner, now, now + lease_ms, max, max_bytes, out));
+    pthread_mutex_unlock(&s->lock);
+    if (err)
+        hw_store_events_cleanup(out);
+    return err;
+}
+
+int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_seq, size_t max,
+                          size_t max_bytes, struct hw_store_events *out)
+{
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    if (!source || !max || max > 1000 || after_seq < 0)
+        return HW_EINVAL;
+    if (!max_bytes)
+        max_bytes = HW_STORE_CLAIM_BYTES_DEFAULT;
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(
+        s, s->ops->claim(s->be, source, NULL, after_seq, 0, max, max_bytes, out));
     pthread_mutex_unlock(&s->lock);
     if (err)
         hw_store_events_cleanup(out);

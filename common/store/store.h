@@ -276,6 +276,25 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
                             int64_t next_attempt_ms);
 
 /*
+ * The lease value for hw_store_record_attempt() on an event that no claim
+ * holds: events whose one owner delivers them itself (the relay's channels,
+ * which one relay serves) rather than through claims. Recorded only while
+ * the event is pending and unleased; otherwise HW_ELEASE.
+ */
+#define HW_STORE_NO_LEASE (-1)
+
+/*
+ * Reads up to max pending events of source (borrowed, required) with seq
+ * above after_seq, in store order, with headers and body, into *out
+ * (owned), stopping before max_bytes (0 means 64 MiB) as hw_store_claim()
+ * does. Leases nothing: for an owner that keeps its own in-order cursor.
+ * Returns 0 (out->n may be 0), HW_EINVAL, HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
+ * Any thread.
+ */
+int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_seq, size_t max,
+                          size_t max_bytes, struct hw_store_events *out);
+
+/*
  * Returns the attempts of event id in the order they were recorded, in *out
  * (owned; free with hw_store_attempts_cleanup()). An unknown id gives an
  * empty list. Returns 0, HW_EUNAVAIL, HW_EIO, HW_ENOMEM. Any thread.
@@ -396,6 +415,21 @@ typedef void (*hw_store_tokens_cb)(void *arg, int err, struct hw_store_token *li
  * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
  */
 int hw_store_token_list_async(struct hw_store *s, hw_store_tokens_cb cb, void *arg);
+
+/* Work run on the store thread by hw_store_job_async(): may call this handle's synchronous API. */
+typedef int (*hw_store_job_fn)(struct hw_store *s, void *arg);
+/* Runs on the polling thread with the job's return value. */
+typedef void (*hw_store_job_cb)(void *arg, int err);
+
+/*
+ * Runs fn(s, arg) on the store thread, after every append queued before it
+ * has committed, then cb(arg, err) in a later hw_store_poll_completions(),
+ * in order with the appends: event loops use it for claims, outcomes,
+ * listings and purges that must never wait on the database there. Returns
+ * 0 (cb will run exactly once), HW_EINVAL (no store thread), HW_EFULL,
+ * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
+ */
+int hw_store_job_async(struct hw_store *s, hw_store_job_fn fn, hw_store_job_cb cb, void *arg);
 
 /* Counters since open, for /metrics and tests. */
 struct hw_store_stats {

@@ -29,6 +29,8 @@ enum hw_my_stmt {
     HW_MY_CLAIM,
     HW_MY_CLAIM_SOURCE,
     HW_MY_FINISH,
+    HW_MY_SETTLE,
+    HW_MY_NEXT_SOURCE,
     HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
     HW_MY_ATTEMPTS,

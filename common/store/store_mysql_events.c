@@ -320,7 +320,12 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
     err = hw_my_begin(b);
     if (err)
         goto out;
-    st = hw_my_stmt(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, &err);
+    /* Without an owner this is a read in store order after seq now_ms (hw_store_next_pending). */
+    st = hw_my_stmt(b,
+                    !owner   ? HW_MY_NEXT_SOURCE
+                    : source ? HW_MY_CLAIM_SOURCE
+                             : HW_MY_CLAIM,
+                    &err);
     if (!st)
         goto fail;
     if (source)
@@ -342,7 +347,7 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
         }
         bytes += size < max_bytes ? size : max_bytes;
     }
-    if (!err && n) {
+    if (!err && n && owner) {
         hw_my_param_str(&p[0], owner);
         hw_my_param_i64(&p[1], &lease_until_ms);
         hw_my_param_i64(&p[2], &lease_until_ms);
@@ -396,7 +401,8 @@ int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms
     hw_my_param_str(&p[4], id);
     hw_my_param_i64(&p[5], &lease);
     hw_my_param_i64(&p[6], &now_ms);
-    err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
+    err = hw_my_run(b, lease == HW_STORE_NO_LEASE ? HW_MY_SETTLE : HW_MY_FINISH, p, &rows,
+                    "finish attempt");
     if (!err && rows == 0)
         err = not_ours(b, id);
     if (!err) {

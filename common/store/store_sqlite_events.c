@@ -254,12 +254,17 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
      * delivery is at least once), so a claim's commit is not fsynced; the
      * next durable commit (an append, an outcome) syncs the WAL up to it.
      */
-    if (!b->nosync)
+    if (!b->nosync && owner)
         sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     err = hw_lite_begin(b);
     if (err)
         goto out;
-    st = hw_lite_stmt(b, source ? HW_LITE_CLAIM_SOURCE : HW_LITE_CLAIM, &err);
+    /* Without an owner this is a read in store order after seq now_ms (hw_store_next_pending). */
+    st = hw_lite_stmt(b,
+                      !owner   ? HW_LITE_NEXT_SOURCE
+                      : source ? HW_LITE_CLAIM_SOURCE
+                               : HW_LITE_CLAIM,
+                      &err);
     if (!st)
         goto fail;
     if (source)
@@ -276,7 +281,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
     }
     /* Stopping early leaves the statement on a row, which is no error. */
     err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
-    if (!err && n) {
+    if (!err && n && owner) {
         in = prepare_in(b, HW_SQL_LEASE_IN, owner, lease_until_ms, seqs, n, &err);
         if (in) {
             err = hw_lite_run(b, in, "lease");
@@ -299,7 +304,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
 fail:
     hw_lite_rollback(b);
 out:
-    if (!b->nosync &&
+    if (!b->nosync && owner &&
         sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
         err = err ? err : hw_lite_fail(b, sqlite3_errcode(b->db), "synchronous=FULL");
     free(seqs);
@@ -343,7 +348,7 @@ int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_
 
     if (err)
         return err;
-    fin = hw_lite_stmt(b, HW_LITE_FINISH, &err);
+    fin = hw_lite_stmt(b, lease == HW_STORE_NO_LEASE ? HW_LITE_SETTLE : HW_LITE_FINISH, &err);
     add = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
     if (!fin || !add)
         goto fail;

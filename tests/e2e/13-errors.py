@@ -67,7 +67,8 @@ def case_not_found(env):
 
 
 def case_agent_offline(env):
-    relay, target, agent = env.stack()
+    # Rejection is --offline reject; the default queues (60-offline-queue.py).
+    relay, target, agent = env.stack(relay_args=["--offline", "reject"])
     relay.token_add("carol")
     before = error_count(relay, "HW_AGENT_OFFLINE")
     # The relay reads the token table every 200 ms: the new channel exists within a second.
