@@ -32,6 +32,9 @@ const struct hw_opt relay_options[] = {
     OPT("offline", "MODE", "queue",
         "with no agent connected: queue (store, 202, deliver on reconnect) or reject (503)",
         HW_OPT_STR, offline),
+    OPT("history", "on|off", "on",
+        "record live webhooks and their outcome in the store (off: only queued ones)", HW_OPT_STR,
+        history),
     OPT("max-queued", "N", "10000", "queued events per channel before 429 HW_QUEUE_FULL",
         HW_OPT_UINT, max_queued),
     OPT("queue-retries", "N", "3", "attempts of a queued event before it is marked failed",
@@ -66,6 +69,10 @@ static int check(struct relay_config *cfg)
 {
     if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
         fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
+        return -1;
+    }
+    if (strcmp(cfg->history, "on") != 0 && strcmp(cfg->history, "off") != 0) {
+        fprintf(stderr, "--history: \"on\" or \"off\"\n");
         return -1;
     }
     if (cfg->queue_retries < 1 || cfg->max_queued < 1) {

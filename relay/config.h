@@ -20,6 +20,7 @@ struct relay_config {
     unsigned response_timeout_ms;
     unsigned head_timeout_ms;
     char *offline;
+    char *history;
     unsigned max_queued;
     unsigned queue_retries;
     unsigned queue_backoff_ms;

@@ -20,7 +20,9 @@
 #include "http/hwerror.h"
 #include "http/limits.h"
 #include "queue.h"
+#include "record.h"
 #include "relay.h"
+#include "store/store.h"
 #include "tokens.h"
 #include "tunnel.h"
 #include "tunnel/mux.h"
@@ -88,6 +90,13 @@ static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x)
         hw_http_conn_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
         break;
     }
+}
+
+int relay_verify_of(enum relay_edge_verdict v)
+{
+    return v == RELAY_EDGE_PASS   ? HW_STORE_VERIFIED
+           : v == RELAY_EDGE_MARK ? HW_STORE_VERIFY_FAILED
+                                  : HW_STORE_UNVERIFIED;
 }
 
 /* No live agent (or the channel's queue is draining): keep the webhook for later. */
@@ -164,7 +173,20 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         return;
     }
     hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
-    err = build_headers(c, req, &hb, 1);
+    x->status = 0;
+    if (strcmp(r->cfg.history, "on") == 0) {
+        /* Recorded before the body moves to the stream; the append copies what it needs. */
+        err = build_headers(c, req, &hb, 0);
+        if (!err)
+            x->live = relay_record_live(r, c, x->channel, x->channel_len, rq, fwd, rest_len,
+                                        hw_buf_head(&hb), hw_buf_size(&hb), x->event_id,
+                                        relay_verify_of(x->verdict));
+        err = err ? err
+                  : hw_buf_printf(&hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n",
+                                  x->event_id);
+    } else {
+        err = build_headers(c, req, &hb, 1);
+    }
     m.body_len = hw_buf_size(rq->body);
     m.event_id = (struct hw_str){ x->event_id, strlen(x->event_id) };
     m.method = (struct hw_str){ req->method, req->method_len };
@@ -177,6 +199,8 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         hw_buf_cleanup(&hb);
         HW_ERR("conn=%s cannot queue request on the tunnel", rq->peer);
         relay_ingress_drop_stream(c, 1);
+        relay_record_outcome(x->live, 0, "cannot queue the request on the tunnel");
+        x->live = NULL;
         hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
         return;
     }
@@ -215,6 +239,10 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 /* The server ended the exchange (timeout, stall, broken answer, sender gone): drop the stream. */
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
+    struct relay_exchange *x = hw_http_conn_user(c);
+
+    relay_record_conn_gone(x->live);
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }
 
@@ -240,6 +268,8 @@ static void on_close(struct hw_http_conn *c)
 
     relay_queue_conn_gone(x->pend);
     x->pend = NULL;
+    relay_record_conn_gone(x->live);
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }
 

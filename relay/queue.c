@@ -549,6 +549,21 @@ int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_
     return 1;
 }
 
+void relay_queue_adopt(struct relay_queue *q, const char *channel)
+{
+    struct qchan *qc = find(q, channel, strlen(channel), 1);
+
+    if (!qc)
+        return;
+    qc->stored++;
+    if (qc->agent && !qc->stream && !qc->reading && qc->next >= qc->batch.n) {
+        /* Agent connected and idle (a replacement): read from the cursor again. */
+        hw_store_events_cleanup(&qc->batch);
+        qc->next = 0;
+    }
+    drain(qc);
+}
+
 void relay_queue_agent_up(struct relay_queue *q, const char *channel, struct relay_agent *a)
 {
     struct qchan *qc = find(q, channel, strlen(channel), 1);

@@ -56,6 +56,9 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
 /* c is closing: an accept still committing must not answer it. */
 void relay_queue_conn_gone(struct relay_queued *pend);
 
+/* A webhook already stored for channel (a live one whose tunnel died) joins its queue. */
+void relay_queue_adopt(struct relay_queue *q, const char *channel);
+
 /* The agent for channel connected (start draining) or went away (stop). */
 void relay_queue_agent_up(struct relay_queue *q, const char *channel, struct relay_agent *a);
 void relay_queue_agent_down(struct relay_queue *q, const char *channel, struct relay_agent *a);

@@ -27,6 +27,7 @@ struct relay_agent {
     lws_sorted_usec_list_t heartbeat;
     lws_usec_t last_rx;
     lws_usec_t last_ping;
+    lws_usec_t probe_at; /* when the probe PING went out, 0 when none is pending */
     char channel[64];
     char peer[64];
 };
@@ -121,12 +122,42 @@ static const struct hw_mux_callbacks mux_callbacks = {
     .want_write = mux_want_write,
 };
 
+/*
+ * A sleeping laptop never closes its socket. While webhooks wait on the
+ * tunnel, silence for SUSPECT_US gets a PING, and no answer to it within
+ * PROBE_US closes the tunnel: its webhooks join the queue after about 3 s
+ * instead of two heartbeat intervals. An idle tunnel keeps the plain heartbeat.
+ */
+#define SUSPECT_US (1000 * 1000)
+#define PROBE_US   (2000 * 1000)
+#define CHECK_US   (250 * 1000)
+
+/* 1 when the probe says the agent is dead. */
+static int probe(struct relay_agent *a)
+{
+    lws_usec_t now = lws_now_usecs();
+    uint64_t stamp = (uint64_t)now;
+
+    if (!hw_mux_stream_count(a->mux) || now - a->last_rx < SUSPECT_US ||
+        (a->probe_at && a->last_rx > a->probe_at)) {
+        a->probe_at = 0;
+        return 0;
+    }
+    if (!a->probe_at) {
+        hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
+        a->probe_at = now;
+        return 0;
+    }
+    return now - a->probe_at > PROBE_US;
+}
+
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
     struct relay *r = a->relay;
+    lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
 
-    if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
+    if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
         HW_WARN("conn=%s channel=%s agent silent for %u ms: closing tunnel", a->peer, a->channel,
                 (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
         r->metrics.heartbeat_timeouts++;
@@ -134,7 +165,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     (lws_usec_t)r->cfg.heartbeat_ms * 250);
+                     every < CHECK_US ? every : CHECK_US);
 }
 
 static int send_hello(struct relay_agent *a)

@@ -56,8 +56,8 @@ static int event_check(const struct hw_store_event *ev)
     return 0;
 }
 
-/* Fills in the defaults and a new id; ev's pointers stay borrowed. */
-static void event_stamp(struct hw_store_event *ev)
+/* Fills in the defaults and a new id (unless keep_id); ev's pointers stay borrowed. */
+static void event_stamp(struct hw_store_event *ev, int keep_id)
 {
     if (!ev->received_ms)
         ev->received_ms = hw_store_now_ms();
@@ -71,7 +71,8 @@ static void event_stamp(struct hw_store_event *ev)
         ev->body = "";
     if (ev->dedup_key && !ev->dedup_key[0])
         ev->dedup_key = NULL;
-    hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
+    if (!keep_id)
+        hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
 }
 
 /* Insertion order: by (source, dedup_key), so that concurrent batches take their locks alike. */
@@ -359,28 +360,30 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
 
     if (err)
         return err;
-    event_stamp(&p.ev);
+    event_stamp(&p.ev, 0);
     store_commit(s, &v, 1);
     if (!p.err || p.err == HW_EUNAVAIL)
         *res = p.res;
     return p.err;
 }
 
-int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
-                          hw_store_append_cb cb, void *arg)
+static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
+                        hw_store_append_cb cb, void *arg)
 {
     struct hw_store_pending *p;
     int err = event_check(ev);
 
     if (err)
         return err;
+    if (keep_id && !hw_id_valid(ev->id))
+        return HW_EINVAL;
     if (!s->queue || !cb)
         return HW_EINVAL;
     p = calloc(1, sizeof(*p));
     if (!p)
         return HW_ENOMEM;
     p->ev = *ev;
-    event_stamp(&p->ev);
+    event_stamp(&p->ev, keep_id);
     p->copy = hw_store_event_build(&p->ev);
     if (!p->copy) {
         free(p);
@@ -396,6 +399,18 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
         free(p);
     }
     return err;
+}
+
+int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
+                          hw_store_append_cb cb, void *arg)
+{
+    return append_async(s, ev, 0, cb, arg);
+}
+
+int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                  hw_store_append_cb cb, void *arg)
+{
+    return append_async(s, ev, 1, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)

@@ -219,6 +219,15 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_async() keeping ev->id, an id the caller made with
+ * hw_id_new() and may already have shown (the relay's Hookwire-Event-Id of
+ * a webhook it forwards live). HW_EINVAL when ev->id is not a valid id; an
+ * id already stored fails the append (its callback gets the error).
+ */
+int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                  hw_store_append_cb cb, void *arg);
+
+/*
  * Runs the callbacks of all completed async appends on the calling thread,
  * in submission order, and returns how many ran. Call it when woken; calling
  * it more often is harmless. Callbacks may submit further appends.

@@ -230,7 +230,8 @@ def case_agent_disconnected(env):
         wait()
         return Reply(200, "OK", [], b"too late")
 
-    relay, target, agent = env.stack(handler=handle)
+    # 502 is --offline reject; the default keeps the webhook (60-offline-sigstop.py).
+    relay, target, agent = env.stack(handler=handle, relay_args=["--offline", "reject"])
     target.ignore_errors = True  # the agent it answers is gone
     out = {}
     t = threading.Thread(target=lambda: out.update(
