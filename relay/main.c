@@ -151,6 +151,7 @@ out:
     relay_tokens_stop(r.tokens);
     relay_queue_stop(r.queue);
     hw_store_close(r.store);
+    r.store = NULL; /* exchanges closed with the context below record nothing more */
     relay_tokens_free(r.tokens);
     relay_server_stop(&r);
     relay_queue_free(r.queue); /* the agents' tunnels close with the context */

@@ -31,6 +31,7 @@ struct qchan {
     struct relay_queue *q;
     uint64_t appending; /* accepts whose commit is in flight */
     uint64_t stored;    /* committed and not finished, as far as known */
+    uint64_t live;      /* live webhooks in flight: pending in the store, not the drain's */
     struct relay_agent *agent;
     int reading;    /* a read job is in flight */
     unsigned gen;   /* raised when the agent goes: late reads are dropped */
@@ -401,7 +402,7 @@ static void drain(struct qchan *qc)
 {
     struct relay *r = qc->q->r;
 
-    if (qc->q->stopping || !qc->agent || qc->stream || qc->reading || qc->waiting)
+    if (qc->q->stopping || !qc->agent || qc->live || qc->stream || qc->reading || qc->waiting)
         return;
     if (qc->next < qc->batch.n) {
         struct hw_store_event *ev = qc->batch.v[qc->next];
@@ -547,6 +548,30 @@ int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_
     }
     finish(qc, 0, code < sizeof(why) / sizeof(why[0]) && why[code] ? why[code] : "reset");
     return 1;
+}
+
+void relay_queue_live(struct relay_queue *q, const char *channel, int delta)
+{
+    struct qchan *qc = find(q, channel, strlen(channel), 1);
+
+    if (!qc)
+        return;
+    if (delta > 0)
+        qc->live++;
+    else if (qc->live && !--qc->live)
+        drain(qc); /* a replay or a requeue may be waiting for the live ones to end */
+}
+
+void relay_queue_replay(struct relay_queue *q, const char *channel, int64_t seq)
+{
+    struct qchan *qc = find(q, channel, strlen(channel), 1);
+
+    if (!qc)
+        return;
+    /* Everything at or before the cursor is finished, so going back to seq re-reads just it. */
+    if (seq - 1 < qc->cursor)
+        qc->cursor = seq - 1;
+    relay_queue_adopt(q, channel);
 }
 
 void relay_queue_adopt(struct relay_queue *q, const char *channel)

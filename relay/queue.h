@@ -56,6 +56,16 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
 /* c is closing: an accept still committing must not answer it. */
 void relay_queue_conn_gone(struct relay_queued *pend);
 
+/*
+ * A live webhook of channel starts (delta 1) or ends (-1). The drain reads
+ * the store's pending events only while none is live: a live webhook is
+ * pending in the store until its outcome is recorded.
+ */
+void relay_queue_live(struct relay_queue *q, const char *channel, int delta);
+
+/* Event seq of channel was made pending again (replay): deliver it through the queue. */
+void relay_queue_replay(struct relay_queue *q, const char *channel, int64_t seq);
+
 /* A webhook already stored for channel (a live one whose tunnel died) joins its queue. */
 void relay_queue_adopt(struct relay_queue *q, const char *channel);
 

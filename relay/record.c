@@ -121,6 +121,7 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
         free(l);
         return NULL;
     }
+    relay_queue_live(r->queue, l->channel, 1);
     return l;
 }
 
@@ -146,8 +147,10 @@ static void record(struct relay_live *l, int http_status, const char *error)
     struct outcome *o = calloc(1, sizeof(*o));
     int ok = http_status >= 200 && http_status < 300;
 
-    if (!o)
+    if (!o || !l->r->store) {
+        free(o);
         return;
+    }
     memcpy(o->id, l->id, sizeof(o->id));
     snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
     o->a.at_ms = lws_now_usecs() / 1000;
@@ -162,12 +165,21 @@ static void record(struct relay_live *l, int http_status, const char *error)
     }
 }
 
+/* The exchange no longer holds the webhook live; the queue may read the store again. */
+static void release(struct relay_live *l)
+{
+    if (l->released)
+        return;
+    l->released = 1;
+    relay_queue_live(l->r->queue, l->channel, -1);
+}
+
 void relay_record_outcome(struct relay_live *l, int http_status, const char *error)
 {
     if (!l)
         return;
     record(l, http_status, error);
-    l->released = 1;
+    release(l);
     maybe_free(l);
 }
 
@@ -179,7 +191,7 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
         return l->err;
     l->conn = c;
     l->queued = 1;
-    l->released = 1;
+    release(l);
     if (l->stored) {
         relay_queue_adopt(l->r->queue, l->channel);
         answer_queued(l);
@@ -195,6 +207,6 @@ void relay_record_conn_gone(struct relay_live *l)
     if (!l->released)
         record(l, 0, "the sender went away before the answer");
     l->conn = NULL; /* a requeued webhook is still queued; only its 202 is lost */
-    l->released = 1;
+    release(l);
     maybe_free(l);
 }
