@@ -35,6 +35,8 @@ const struct hw_opt relay_options[] = {
     OPT("history", "on|off", "on",
         "record live webhooks and their outcome in the store (off: only queued ones)", HW_OPT_STR,
         history),
+    OPT("retention", "DURATION", "168h", "delivered and failed events are kept this long (7 days)",
+        HW_OPT_DURATION, retention_ms),
     OPT("max-queued", "N", "10000", "queued events per channel before 429 HW_QUEUE_FULL",
         HW_OPT_UINT, max_queued),
     OPT("queue-retries", "N", "3", "attempts of a queued event before it is marked failed",

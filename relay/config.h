@@ -21,6 +21,7 @@ struct relay_config {
     unsigned head_timeout_ms;
     char *offline;
     char *history;
+    unsigned retention_ms;
     unsigned max_queued;
     unsigned queue_retries;
     unsigned queue_backoff_ms;

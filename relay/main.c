@@ -19,6 +19,7 @@
 #include "net/lwslog.h"
 #include "queue.h"
 #include "relay.h"
+#include "retention.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;
 
+    relay_retention_start(&r);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -150,6 +152,8 @@ out:
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
     relay_queue_stop(r.queue);
+    if (r.context)
+        relay_retention_stop(&r);
     hw_store_close(r.store);
     r.store = NULL; /* exchanges closed with the context below record nothing more */
     relay_tokens_free(r.tokens);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "channels.h"
 #include "core/buf.h"
@@ -70,9 +71,13 @@ struct outcome {
 
 static void drain(struct qchan *qc);
 
-static int64_t wall_ms(void)
+int64_t relay_wall_ms(void)
 {
-    return lws_now_usecs() / 1000;
+    struct timespec ts;
+
+    /* Unix time, as the store keeps it (lws's clock is monotonic). */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct qchan *find(struct relay_queue *q, const char *name, size_t len, int create)
@@ -290,7 +295,7 @@ static void record(struct qchan *qc, const struct hw_store_event *ev, int http_s
     snprintf(o->id, sizeof(o->id), "%s", ev->id);
     snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
     o->a.at_ms = qc->sent_ms;
-    o->a.duration_ms = (int)(wall_ms() - qc->sent_ms);
+    o->a.duration_ms = (int)(relay_wall_ms() - qc->sent_ms);
     o->a.http_status = http_status;
     o->a.error = o->error;
     o->a.excerpt_len = hw_buf_size(&qc->excerpt);
@@ -391,7 +396,7 @@ static int send_event(struct qchan *qc, struct hw_store_event *ev)
     hw_buf_cleanup(&body);
     if (!err) {
         qc->status = 0;
-        qc->sent_ms = wall_ms();
+        qc->sent_ms = relay_wall_ms();
         hw_buf_reset(&qc->excerpt);
     }
     return err;

@@ -153,7 +153,7 @@ static void record(struct relay_live *l, int http_status, const char *error)
     }
     memcpy(o->id, l->id, sizeof(o->id));
     snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
-    o->a.at_ms = lws_now_usecs() / 1000;
+    o->a.at_ms = relay_wall_ms();
     o->a.http_status = http_status;
     o->a.error = o->error;
     o->a.excerpt = "";

@@ -118,5 +118,25 @@ def case_channel_isolation(env):
         relay.stop()
 
 
+def case_retention(env):
+    for kind, store in stores(env):
+        token = token_add(env, store, "alice")
+        relay = env.relay(store=store, args=["--retention", "1s"])
+        target = env.target()
+        delivered = queue_one(relay, 0)
+        agent = env.agent(relay, token, "alice", target.port)
+        target.wait_requests(1, timeout=10)
+        agent.stop()
+        wait_until(lambda: not relay.channel_connected("alice"), 5, kind + ": agent gone")
+        waiting = queue_one(relay, 1)
+        check(delivered != waiting, kind + ": two events")
+
+        def only_waiting():
+            return [e["id"] for e in cli_json(env, relay, token, "events")["events"]] == [waiting]
+        wait_until(only_waiting, 15, kind + ": the delivered event is purged by itself after "
+                   "--retention; the queued one is kept", interval=0.5)
+        relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_replay_after_failure, case_channel_isolation])
+    run([case_replay_after_failure, case_channel_isolation, case_retention])
