@@ -51,7 +51,10 @@ struct qchan {
 struct relay_queue {
     struct relay *r;
     struct qchan *chans;
-    int stopping; /* shutting down: nothing new is sent, read or scheduled */
+    struct outcome **out; /* outcomes gathered while a write is in flight */
+    size_t nout, capout;
+    int recording; /* a write of outcomes is in flight */
+    int stopping;  /* shutting down: nothing new is sent, read or scheduled */
 };
 
 /* An accept waiting for its commit; conn is cleared when the connection goes first. */
@@ -62,6 +65,7 @@ struct relay_queued {
 
 /* One outcome on its way to the store. */
 struct outcome {
+    struct relay_queue *q;
     char id[HW_ID_LEN + 1];
     struct hw_store_attempt a;
     char error[64];
@@ -70,6 +74,20 @@ struct outcome {
 };
 
 static void drain(struct qchan *qc);
+static void flush(struct relay_queue *q);
+
+/* Room for more gathered outcomes. 0 or HW_ENOMEM. */
+static int grow(struct relay_queue *q)
+{
+    size_t cap = q->capout ? 2 * q->capout : 64;
+    struct outcome **v = realloc(q->out, cap * sizeof(*v));
+
+    if (!v)
+        return HW_ENOMEM;
+    q->out = v;
+    q->capout = cap;
+    return 0;
+}
 
 int64_t relay_wall_ms(void)
 {
@@ -113,6 +131,7 @@ void relay_queue_stop(struct relay_queue *q)
 {
     if (!q)
         return;
+    flush(q); /* outcomes gathered so far go out before the store closes */
     q->stopping = 1;
     for (struct qchan *qc = q->chans; qc; qc = qc->nextc) {
         if (qc->waiting)
@@ -133,6 +152,9 @@ void relay_queue_free(struct relay_queue *q)
         hw_buf_cleanup(&qc->excerpt);
         free(qc);
     }
+    for (size_t i = 0; i < q->nout; i++)
+        free(q->out[i]);
+    free(q->out);
     free(q);
 }
 
@@ -266,32 +288,86 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
 
 /* ---- the drain ---------------------------------------------------------- */
 
+/* Outcomes waiting for the store: one job at a time writes all of them in one commit. */
+struct outcomes {
+    struct outcome **v;
+    size_t n;
+    struct hw_store_outcome *rec; /* built for the job */
+};
+
 static int record_job(struct hw_store *s, void *arg)
 {
-    struct outcome *o = arg;
+    struct outcomes *b = arg;
 
-    return hw_store_record_attempt(s, o->id, HW_STORE_NO_LEASE, &o->a, o->status, 0);
+    b->rec = calloc(b->n, sizeof(*b->rec));
+    if (!b->rec)
+        return HW_ENOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        b->rec[i].id = b->v[i]->id;
+        b->rec[i].lease = HW_STORE_NO_LEASE;
+        b->rec[i].attempt = b->v[i]->a;
+        b->rec[i].status = b->v[i]->status;
+    }
+    return hw_store_record_attempts(s, b->rec, b->n);
 }
 
 static void record_done(void *arg, int err)
 {
-    struct outcome *o = arg;
+    struct outcomes *b = arg;
+    struct relay_queue *q = b->v[0]->q;
 
-    if (err)
-        HW_WARN("evt=%s cannot record the delivery outcome: %s", o->id, hw_strerror(err));
-    free(o);
+    for (size_t i = 0; i < b->n; i++) {
+        int e = err ? err : b->rec ? b->rec[i].err : HW_ENOMEM;
+
+        if (e)
+            HW_WARN("evt=%s cannot record the delivery outcome: %s", b->v[i]->id, hw_strerror(e));
+        free(b->v[i]);
+    }
+    free(b->rec);
+    free(b->v);
+    free(b);
+    q->recording = 0;
+    flush(q);
 }
 
-/* Records the attempt on the store thread; the drain does not wait for it. */
+/* Hands the outcomes gathered so far to the store thread unless a write is in flight. */
+static void flush(struct relay_queue *q)
+{
+    struct outcomes *b;
+
+    if (q->recording || !q->nout || !q->r->store)
+        return;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return; /* tried again with the next outcome */
+    b->v = q->out;
+    b->n = q->nout;
+    q->out = NULL;
+    q->nout = q->capout = 0;
+    if (hw_store_job_async(q->r->store, record_job, record_done, b)) {
+        HW_ERR("cannot queue %zu delivery outcomes for the store", b->n);
+        for (size_t i = 0; i < b->n; i++)
+            free(b->v[i]);
+        free(b->v);
+        free(b);
+        return;
+    }
+    q->recording = 1;
+}
+
+/* Records the attempt through the store thread; the drain does not wait for it. */
 static void record(struct qchan *qc, const struct hw_store_event *ev, int http_status,
                    const char *error, int status)
 {
+    struct relay_queue *q = qc->q;
     struct outcome *o = calloc(1, sizeof(*o));
 
-    if (!o) {
+    if (!o || (q->nout == q->capout && grow(q))) {
         HW_ERR("evt=%s out of memory recording an attempt", ev->id);
+        free(o);
         return;
     }
+    o->q = q;
     snprintf(o->id, sizeof(o->id), "%s", ev->id);
     snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
     o->a.at_ms = qc->sent_ms;
@@ -302,10 +378,8 @@ static void record(struct qchan *qc, const struct hw_store_event *ev, int http_s
     memcpy(o->excerpt, hw_buf_head(&qc->excerpt), o->a.excerpt_len);
     o->a.excerpt = o->excerpt;
     o->status = status;
-    if (hw_store_job_async(qc->q->r->store, record_job, record_done, o)) {
-        HW_ERR("evt=%s cannot queue the delivery outcome for the store", ev->id);
-        free(o);
-    }
+    q->out[q->nout++] = o;
+    flush(q);
 }
 
 static void retry_cb(lws_sorted_usec_list_t *sul)

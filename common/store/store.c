@@ -513,6 +513,45 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
     return err;
 }
 
+int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)
+{
+    struct hw_store_outcome *cut = n ? calloc(n, sizeof(*cut)) : NULL;
+    char(*errors)[HW_STORE_ERROR_MAX + 1] = n ? calloc(n, sizeof(*errors)) : NULL;
+    int err = 0;
+
+    if (!n)
+        goto out;
+    if (!cut || !errors) {
+        err = HW_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct hw_store_attempt *a = &v[i].attempt;
+
+        if (!v[i].id || v[i].status < HW_STORE_PENDING || v[i].status > HW_STORE_FAILED ||
+            (a->excerpt_len && !a->excerpt)) {
+            err = HW_EINVAL;
+            goto out;
+        }
+        cut[i] = v[i];
+        snprintf(errors[i], sizeof(errors[i]), "%s", a->error ? a->error : "");
+        cut[i].attempt.error = errors[i];
+        if (!cut[i].attempt.excerpt)
+            cut[i].attempt.excerpt = "";
+        if (cut[i].attempt.excerpt_len > HW_STORE_EXCERPT_MAX)
+            cut[i].attempt.excerpt_len = HW_STORE_EXCERPT_MAX;
+    }
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(s, s->ops->record_many(s->be, hw_store_now_ms(), cut, n));
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++)
+        v[i].err = err ? err : cut[i].err;
+out:
+    free(cut);
+    free(errors);
+    return err;
+}
+
 int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attempts *out)
 {
     int err;

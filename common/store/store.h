@@ -303,6 +303,25 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
 int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_seq, size_t max,
                           size_t max_bytes, struct hw_store_events *out);
 
+/* One outcome for hw_store_record_attempts(): the arguments of hw_store_record_attempt(). */
+struct hw_store_outcome {
+    const char *id;
+    int64_t lease; /* the claim's ev->lease, or HW_STORE_NO_LEASE */
+    struct hw_store_attempt attempt;
+    int status;
+    int64_t next_attempt_ms;
+    int err; /* out: 0, HW_ELEASE or HW_ENOTFOUND for this outcome alone */
+};
+
+/*
+ * hw_store_record_attempt() for v[0..n) in one transaction (one commit for
+ * all, as a drain of many events needs). An outcome refused on its own
+ * (HW_ELEASE, HW_ENOTFOUND in v[i].err) changes nothing and does not fail
+ * the others. Returns 0 (see each err), HW_EINVAL (a bad outcome; nothing
+ * done), or HW_EUNAVAIL/HW_EIO with nothing recorded. Any thread.
+ */
+int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n);
+
 /*
  * Returns the attempts of event id in the order they were recorded, in *out
  * (owned; free with hw_store_attempts_cleanup()). An unknown id gives an

@@ -88,6 +88,11 @@ struct hw_store_ops {
      */
     int (*record_attempt)(void *be, const char *id, int64_t lease, int64_t now_ms,
                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+    /*
+     * Many outcomes in one transaction; each v[i].err is set; strings cut.
+     * Returns the first error other than HW_ELEASE/HW_ENOTFOUND (all rolled back).
+     */
+    int (*record_many)(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /*

@@ -82,6 +82,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
                   struct hw_store_events *out);
 int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                            const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+int hw_lite_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force);
 int hw_lite_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
