@@ -17,6 +17,7 @@
 #include "ingress.h"
 #include "net/http_server.h"
 #include "net/lwslog.h"
+#include "outcomes.h"
 #include "queue.h"
 #include "relay.h"
 #include "retention.h"
@@ -125,7 +126,8 @@ int main(int argc, char **argv)
     }
     r.tokens = relay_tokens_new(r.store);
     r.queue = relay_queue_new(&r);
-    if (!r.queue || relay_queue_start(r.queue)) {
+    r.outcomes = relay_outcomes_new(&r);
+    if (!r.queue || !r.outcomes || relay_queue_start(r.queue)) {
         fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
         goto out;
     }
@@ -152,6 +154,8 @@ out:
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
     relay_queue_stop(r.queue);
+    if (r.outcomes)
+        relay_outcomes_flush(r.outcomes); /* what is gathered goes out before the store closes */
     if (r.context)
         relay_retention_stop(&r);
     hw_store_close(r.store);
@@ -159,6 +163,7 @@ out:
     relay_tokens_free(r.tokens);
     relay_server_stop(&r);
     relay_queue_free(r.queue); /* the agents' tunnels close with the context */
+    relay_outcomes_free(r.outcomes);
     hw_http_server_free(r.ingress);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);

@@ -19,6 +19,7 @@
 #include "http/limits.h"
 #include "ingress.h"
 #include "net/http_server.h"
+#include "outcomes.h"
 #include "relay.h"
 #include "store/store.h"
 #include "tunnel.h"
@@ -51,10 +52,7 @@ struct qchan {
 struct relay_queue {
     struct relay *r;
     struct qchan *chans;
-    struct outcome **out; /* outcomes gathered while a write is in flight */
-    size_t nout, capout;
-    int recording; /* a write of outcomes is in flight */
-    int stopping;  /* shutting down: nothing new is sent, read or scheduled */
+    int stopping; /* shutting down: nothing new is sent, read or scheduled */
 };
 
 /* An accept waiting for its commit; conn is cleared when the connection goes first. */
@@ -63,31 +61,7 @@ struct relay_queued {
     struct qchan *qc;
 };
 
-/* One outcome on its way to the store. */
-struct outcome {
-    struct relay_queue *q;
-    char id[HW_ID_LEN + 1];
-    struct hw_store_attempt a;
-    char error[64];
-    char excerpt[HW_STORE_EXCERPT_MAX];
-    int status;
-};
-
 static void drain(struct qchan *qc);
-static void flush(struct relay_queue *q);
-
-/* Room for more gathered outcomes. 0 or HW_ENOMEM. */
-static int grow(struct relay_queue *q)
-{
-    size_t cap = q->capout ? 2 * q->capout : 64;
-    struct outcome **v = realloc(q->out, cap * sizeof(*v));
-
-    if (!v)
-        return HW_ENOMEM;
-    q->out = v;
-    q->capout = cap;
-    return 0;
-}
 
 int64_t relay_wall_ms(void)
 {
@@ -131,7 +105,6 @@ void relay_queue_stop(struct relay_queue *q)
 {
     if (!q)
         return;
-    flush(q); /* outcomes gathered so far go out before the store closes */
     q->stopping = 1;
     for (struct qchan *qc = q->chans; qc; qc = qc->nextc) {
         if (qc->waiting)
@@ -152,9 +125,6 @@ void relay_queue_free(struct relay_queue *q)
         hw_buf_cleanup(&qc->excerpt);
         free(qc);
     }
-    for (size_t i = 0; i < q->nout; i++)
-        free(q->out[i]);
-    free(q->out);
     free(q);
 }
 
@@ -288,98 +258,20 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
 
 /* ---- the drain ---------------------------------------------------------- */
 
-/* Outcomes waiting for the store: one job at a time writes all of them in one commit. */
-struct outcomes {
-    struct outcome **v;
-    size_t n;
-    struct hw_store_outcome *rec; /* built for the job */
-};
-
-static int record_job(struct hw_store *s, void *arg)
-{
-    struct outcomes *b = arg;
-
-    b->rec = calloc(b->n, sizeof(*b->rec));
-    if (!b->rec)
-        return HW_ENOMEM;
-    for (size_t i = 0; i < b->n; i++) {
-        b->rec[i].id = b->v[i]->id;
-        b->rec[i].lease = HW_STORE_NO_LEASE;
-        b->rec[i].attempt = b->v[i]->a;
-        b->rec[i].status = b->v[i]->status;
-    }
-    return hw_store_record_attempts(s, b->rec, b->n);
-}
-
-static void record_done(void *arg, int err)
-{
-    struct outcomes *b = arg;
-    struct relay_queue *q = b->v[0]->q;
-
-    for (size_t i = 0; i < b->n; i++) {
-        int e = err ? err : b->rec ? b->rec[i].err : HW_ENOMEM;
-
-        if (e)
-            HW_WARN("evt=%s cannot record the delivery outcome: %s", b->v[i]->id, hw_strerror(e));
-        free(b->v[i]);
-    }
-    free(b->rec);
-    free(b->v);
-    free(b);
-    q->recording = 0;
-    flush(q);
-}
-
-/* Hands the outcomes gathered so far to the store thread unless a write is in flight. */
-static void flush(struct relay_queue *q)
-{
-    struct outcomes *b;
-
-    if (q->recording || !q->nout || !q->r->store)
-        return;
-    b = calloc(1, sizeof(*b));
-    if (!b)
-        return; /* tried again with the next outcome */
-    b->v = q->out;
-    b->n = q->nout;
-    q->out = NULL;
-    q->nout = q->capout = 0;
-    if (hw_store_job_async(q->r->store, record_job, record_done, b)) {
-        HW_ERR("cannot queue %zu delivery outcomes for the store", b->n);
-        for (size_t i = 0; i < b->n; i++)
-            free(b->v[i]);
-        free(b->v);
-        free(b);
-        return;
-    }
-    q->recording = 1;
-}
-
-/* Records the attempt through the store thread; the drain does not wait for it. */
+/* Records the attempt through the store thread (batched); the drain does not wait for it. */
 static void record(struct qchan *qc, const struct hw_store_event *ev, int http_status,
                    const char *error, int status)
 {
-    struct relay_queue *q = qc->q;
-    struct outcome *o = calloc(1, sizeof(*o));
+    struct hw_store_attempt a = {
+        .at_ms = qc->sent_ms,
+        .duration_ms = (int)(relay_wall_ms() - qc->sent_ms),
+        .http_status = http_status,
+        .error = error,
+        .excerpt = hw_buf_head(&qc->excerpt),
+        .excerpt_len = hw_buf_size(&qc->excerpt),
+    };
 
-    if (!o || (q->nout == q->capout && grow(q))) {
-        HW_ERR("evt=%s out of memory recording an attempt", ev->id);
-        free(o);
-        return;
-    }
-    o->q = q;
-    snprintf(o->id, sizeof(o->id), "%s", ev->id);
-    snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
-    o->a.at_ms = qc->sent_ms;
-    o->a.duration_ms = (int)(relay_wall_ms() - qc->sent_ms);
-    o->a.http_status = http_status;
-    o->a.error = o->error;
-    o->a.excerpt_len = hw_buf_size(&qc->excerpt);
-    memcpy(o->excerpt, hw_buf_head(&qc->excerpt), o->a.excerpt_len);
-    o->a.excerpt = o->excerpt;
-    o->status = status;
-    q->out[q->nout++] = o;
-    flush(q);
+    relay_outcomes_add(qc->q->r->outcomes, ev->id, &a, status);
 }
 
 static void retry_cb(lws_sorted_usec_list_t *sul)

@@ -14,6 +14,7 @@
 #include "http/limits.h"
 #include "ingress.h"
 #include "net/http_server.h"
+#include "outcomes.h"
 #include "queue.h"
 #include "relay.h"
 #include "store/store.h"
@@ -27,13 +28,6 @@ struct relay_live {
     int err;      /* its result */
     int released; /* the ingress side handed it back */
     int queued;   /* requeued: answer conn 202 once stored */
-};
-
-struct outcome {
-    char id[HW_ID_LEN + 1];
-    char error[64];
-    struct hw_store_attempt a;
-    int status;
 };
 
 static void maybe_free(struct relay_live *l)
@@ -125,44 +119,19 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     return l;
 }
 
-static int record_job(struct hw_store *s, void *arg)
-{
-    struct outcome *o = arg;
-
-    return hw_store_record_attempt(s, o->id, HW_STORE_NO_LEASE, &o->a, o->status, 0);
-}
-
-static void record_done(void *arg, int err)
-{
-    struct outcome *o = arg;
-
-    /* HW_ENOTFOUND: the append itself failed (logged there). */
-    if (err && err != HW_ENOTFOUND)
-        HW_WARN("evt=%s cannot record the outcome: %s", o->id, hw_strerror(err));
-    free(o);
-}
-
 static void record(struct relay_live *l, int http_status, const char *error)
 {
-    struct outcome *o = calloc(1, sizeof(*o));
-    int ok = http_status >= 200 && http_status < 300;
+    struct hw_store_attempt a = {
+        .at_ms = relay_wall_ms(),
+        .http_status = http_status,
+        .error = error,
+    };
 
-    if (!o || !l->r->store) {
-        free(o);
-        return;
-    }
-    memcpy(o->id, l->id, sizeof(o->id));
-    snprintf(o->error, sizeof(o->error), "%s", error ? error : "");
-    o->a.at_ms = relay_wall_ms();
-    o->a.http_status = http_status;
-    o->a.error = o->error;
-    o->a.excerpt = "";
     /* A live answer is the sender's business: a failure is kept for replay, not retried. */
-    o->status = ok ? HW_STORE_DELIVERED : HW_STORE_FAILED;
-    if (hw_store_job_async(l->r->store, record_job, record_done, o)) {
-        HW_WARN("evt=%s cannot queue the outcome for the store", l->id);
-        free(o);
-    }
+    if (l->r->outcomes)
+        relay_outcomes_add(l->r->outcomes, l->id, &a,
+                           http_status >= 200 && http_status < 300 ? HW_STORE_DELIVERED
+                                                                   : HW_STORE_FAILED);
 }
 
 /* The exchange no longer holds the webhook live; the queue may read the store again. */
