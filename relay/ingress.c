@@ -161,7 +161,9 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         memcpy(fwd + 1, rest, rest_len++);
     }
     if (!agent || relay_queue_busy(r->queue, x->channel, x->channel_len)) {
-        if (!agent && strcmp(r->cfg.offline, "reject") == 0)
+        if (!agent &&
+            strcmp(relay_edge_offline(r->edge, x->channel, x->channel_len, r->cfg.offline),
+                   "reject") == 0)
             answer_no_agent(c, x);
         else
             queue_request(c, x, rq, fwd, rest_len);

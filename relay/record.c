@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "edge.h"
 #include "http/limits.h"
 #include "ingress.h"
 #include "net/http_server.h"
@@ -154,7 +155,9 @@ void relay_record_outcome(struct relay_live *l, int http_status, const char *err
 
 int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
 {
-    if (!l || strcmp(l->r->cfg.offline, "queue") != 0)
+    if (!l ||
+        strcmp(relay_edge_offline(l->r->edge, l->channel, strlen(l->channel), l->r->cfg.offline),
+               "queue") != 0)
         return HW_EINVAL;
     if (l->stored && l->err)
         return l->err;

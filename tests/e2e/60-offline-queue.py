@@ -10,7 +10,7 @@ gets it again (same id, Hookwire-Attempt 2, 3), then the event is failed and the
 moves on. Needs HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
 """
 
-from harness import Reply, check, check_eq, check_error, run, wait_until
+from harness import Reply, check, check_eq, check_error, run, token_add, wait_until
 from offline_util import (HOST, body_of, check_in_order_once, queue_one, received, stack,
                           stores)
 
@@ -113,6 +113,20 @@ def case_reject_mode(env):
         relay2.stop()
 
 
+def case_per_channel_policy(env):
+    for kind, store in stores(env):
+        token_add(env, store, "alice")
+        token_add(env, store, "bob")
+        conf = env.path("relay-%s.ini" % kind)
+        with open(conf, "w") as f:
+            f.write("[relay]\noffline = queue\n\n[channel bob]\noffline = reject\n")
+        relay = env.relay(store=store, args=["--config", conf])
+        queue_one(relay, 0)
+        check_error(relay.webhook("POST", "/t/bob/hook", [HOST], b"{}"), 503, "HW_AGENT_OFFLINE",
+                    kind + ": [channel bob] offline = reject")
+        relay.stop()
+
+
 if __name__ == "__main__":
     run([case_hundred_while_stopped, case_relay_sigkill, case_queue_full, case_app_fails,
-         case_reject_mode])
+         case_reject_mode, case_per_channel_policy])
