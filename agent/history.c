@@ -187,14 +187,16 @@ int agent_history_command(struct agent *a, int argc, char **argv)
 
     if (strcmp(verb, "events") == 0) {
         n = snprintf(path, sizeof(path), "/api/events?x=1");
-        for (int i = 1; i < argc; i++) {
+        /* Flags come in pairs: --limit N, --status S, --cursor C. */
+        for (int i = 1; i < argc; i += 2) {
             const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
 
             if ((strcmp(k, "--limit") && strcmp(k, "--status") && strcmp(k, "--cursor")) ||
-                !plain(v))
+                !plain(v) || strlen(v) > 32)
                 return usage();
             n += snprintf(path + n, sizeof(path) - (size_t)n, "&%s=%s", k + 2, v);
-            i++;
+            if ((size_t)n >= sizeof(path))
+                return usage(); /* flags repeated past any sense */
         }
     } else if ((strcmp(verb, "show") == 0 || strcmp(verb, "replay") == 0) && argc >= 2 &&
                plain(argv[1] + (strncmp(argv[1], "evt_", 4) == 0 ? 4 : 0)) &&
