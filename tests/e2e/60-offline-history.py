@@ -126,6 +126,8 @@ def case_retention(env):
         delivered = queue_one(relay, 0)
         agent = env.agent(relay, token, "alice", target.port)
         target.wait_requests(1, timeout=10)
+        # Its answer must reach the relay too: an agent stopped before that leaves it pending.
+        wait_until(lambda: "queue drained" in relay.proc.stderr(), 10, kind + ": drained")
         agent.stop()
         wait_until(lambda: not relay.channel_connected("alice"), 5, kind + ": agent gone")
         waiting = queue_one(relay, 1)
