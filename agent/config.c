@@ -102,7 +102,7 @@ static void load_token(struct agent *a)
         die("the token is empty");
 }
 
-void agent_config_load(struct agent *a, int argc, char **argv)
+int agent_config_load(struct agent *a, int argc, char **argv)
 {
     const char *env = getenv("HOOKWIRE_RELAY");
     int rc;
@@ -123,7 +123,8 @@ void agent_config_load(struct agent *a, int argc, char **argv)
     }
     if (rc < 0)
         exit(2);
-    if (rc < argc)
+    if (rc < argc && strcmp(argv[rc], "events") != 0 && strcmp(argv[rc], "show") != 0 &&
+        strcmp(argv[rc], "replay") != 0)
         die("unexpected argument \"%s\" (see --help)", argv[rc]);
     if (hw_log_set_level(a->cfg.log_level) || hw_log_set_format(a->cfg.log_format))
         die("bad --log-level or --log-format");
@@ -138,6 +139,7 @@ void agent_config_load(struct agent *a, int argc, char **argv)
         die("--heartbeat must be at least 100ms");
     parse_forward(a);
     load_token(a);
+    return rc;
 }
 
 void agent_config_cleanup(struct agent *a)

@@ -31,8 +31,10 @@ struct agent;
  * Fills the agent's configuration from defaults, HOOKWIRE_RELAY,
  * --config and argv; reads the token from HOOKWIRE_TOKEN or --token-file;
  * parses the URLs. Exits the process with usage or a one-line error.
+ * Returns the index of a history command (events, show, replay) in argv,
+ * or argc when there is none (run the tunnel).
  */
-void agent_config_load(struct agent *a, int argc, char **argv);
+int agent_config_load(struct agent *a, int argc, char **argv);
 
 void agent_config_cleanup(struct agent *a);
 

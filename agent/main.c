@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "core/log.h"
 #include "forward.h"
+#include "history.h"
 #include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
@@ -31,14 +32,20 @@ int main(int argc, char **argv)
     static struct lws_protocols protocols[3];
     struct lws_context_creation_info info;
     struct sigaction sa;
-    int status = 1;
+    int status = 1, idx;
 
     hw_log_init("agent");
     if (sodium_init() < 0) {
         fprintf(stderr, "libsodium failed to initialise\n");
         return 1;
     }
-    agent_config_load(&a, argc, argv);
+    idx = agent_config_load(&a, argc, argv);
+    if (idx < argc) {
+        /* A history command: one call to the relay's API, no event loop. */
+        status = agent_history_command(&a, argc - idx, argv + idx);
+        agent_config_cleanup(&a);
+        return status;
+    }
     hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
     protocols[1] = hw_http_client_protocol;

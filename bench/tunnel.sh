@@ -8,7 +8,9 @@
 # and the peak RSS of relay and agent. Run by hand (as root, after
 # scripts/install-deps --bench and scripts/build); prints Markdown for
 # bench/RESULTS.md.
-#   bench/tunnel.sh [SECONDS]        (HW_BIN=DIR to use other binaries)
+#   bench/tunnel.sh [SECONDS]        (HW_BIN=DIR to use other binaries;
+#                                     HW_RELAY_ARGS="--history off" for the relay without
+#                                     history recording)
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -61,11 +63,13 @@ nginx_start proxy1_pid "$proxy1" "$proxy_loc" "$proxy2"
 wait_for curl -fs "http://127.0.0.1:$target/"
 wait_for curl -fs "http://127.0.0.1:$proxy1/"
 
+# The token exists before the relay starts: a token added later works only after the
+# relay's next read of the table (200 ms), and an agent faster than that gets 401.
+token=$("$bin/hookwire-relay" --store "sqlite:$work/relay.db" token add bench)
 "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
-    --store "sqlite:$work/relay.db" --log-level warn 2>"$work/relay.log" &
+    --store "sqlite:$work/relay.db" --log-level warn ${HW_RELAY_ARGS:-} 2>"$work/relay.log" &
 relay=$!; pids="$pids $relay"
 wait_for curl -fs "http://127.0.0.1:$web/healthz"
-token=$("$bin/hookwire-relay" --store "sqlite:$work/relay.db" token add bench)
 HOOKWIRE_TOKEN=$token "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun --forward $target \
     --log-level warn >"$work/agent.out" 2>"$work/agent.log" &
 agent=$!; pids="$pids $agent"
@@ -108,7 +112,7 @@ run() {
 rss() { awk '/VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
 
 echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores"
-echo "command: bench/tunnel.sh $secs"
+echo "command: ${HW_RELAY_ARGS:+HW_RELAY_ARGS=\"$HW_RELAY_ARGS\" }bench/tunnel.sh $secs"
 echo
 echo "| path | connections | requests/s | p50 | p99 | CPU µs per request | errors |"
 echo "|---|---|---|---|---|---|---|"

@@ -11,6 +11,7 @@
 #include "http/hwerror.h"
 #include "ingress.h"
 #include "net/http_server.h"
+#include "record.h"
 #include "relay.h"
 #include "tunnel/mux.h"
 
@@ -27,6 +28,7 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
         return;
     }
     h.status = m.status;
+    x->status = m.status;
     h.reason = m.reason.p;
     h.reason_len = m.reason.len;
     h.headers = m.headers.p;
@@ -58,6 +60,8 @@ void relay_answer_on_end(struct hw_http_conn *c)
 
     if (hw_http_conn_stream_end(c))
         return;
+    relay_record_outcome(x->live, x->status, NULL);
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
     x->relay->metrics.responses++;
     HW_DEBUG("conn=%s %.*s %.*s -> done evt=%s %.1fms", hw_http_conn_peer(c),
@@ -79,6 +83,15 @@ void relay_answer_on_reset(struct hw_http_conn *c, uint16_t code, const char *te
     struct relay_exchange *x = hw_http_conn_user(c);
 
     relay_ingress_drop_stream(c, 0); /* the mux frees it */
+    /* A webhook the dead tunnel never answered is kept: it joins the channel's queue (202). */
+    if (code == HW_RST_TUNNEL_LOST && x->live && !x->status &&
+        relay_record_requeue(x->live, c) == 0) {
+        HW_INFO("conn=%s evt=%s tunnel lost before the answer: queued", hw_http_conn_peer(c),
+                x->event_id);
+        return;
+    }
+    relay_record_outcome(x->live, 0, text && len ? "the agent reset the stream" : "reset");
+    x->live = NULL;
     HW_DEBUG("conn=%s evt=%s stream reset by agent: code %u %.*s", hw_http_conn_peer(c),
              x->event_id, code, (int)len, text);
     hw_http_conn_stream_abort(

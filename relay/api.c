@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "history.h"
 #include "http/hwerror.h"
 #include "relay.h"
 #include "store/store.h"
@@ -19,6 +20,7 @@
 /* Per-connection state: the answer being written (after LWS_PRE bytes of headroom). */
 struct api_session {
     struct hw_buf out;
+    struct relay_history_call *call; /* a history call the answer waits for, or NULL */
 };
 
 /* Starts an answer buffer with LWS_PRE bytes of headroom. 0, or HW_ENOMEM. */
@@ -76,6 +78,16 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
     hw_buf_cleanup(&s->out);
+    if (strncmp(uri, "/api/", 5) == 0) {
+        /* The history API answers when its store call is done (history.c). */
+        if (begin(&s->out) || relay_history_start(wsi, r, uri, &s->out, &s->call)) {
+            hw_buf_cleanup(&s->out);
+            return -1;
+        }
+        if (!s->call)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (begin(&s->out) || build_answer(wsi, r, uri, &s->out)) {
         hw_buf_cleanup(&s->out);
         return -1;
@@ -86,7 +98,7 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
 
 static int on_writeable(struct lws *wsi, struct api_session *s)
 {
-    if (hw_buf_size(&s->out) <= LWS_PRE)
+    if (s->call || hw_buf_size(&s->out) <= LWS_PRE)
         return 0;
     if (write_whole(wsi, &s->out))
         return -1;
@@ -176,12 +188,21 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, user, r, in);
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* The API takes no request body (replay is a bare POST): the answer is under way. */
+        return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return user ? on_writeable(wsi, user) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (user)
-            hw_buf_cleanup(&((struct api_session *)user)->out);
+        if (user) {
+            struct api_session *s = user;
+
+            relay_history_orphan(s->call);
+            s->call = NULL;
+            hw_buf_cleanup(&s->out);
+        }
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, r, in);

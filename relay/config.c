@@ -29,8 +29,20 @@ const struct hw_opt relay_options[] = {
         HW_OPT_DURATION, response_timeout_ms),
     OPT("head-timeout", "DURATION", "10s", "longest time a request head may take to arrive",
         HW_OPT_DURATION, head_timeout_ms),
-    OPT("offline", "MODE", "reject", "with no agent connected: reject (503 + Retry-After)",
+    OPT("offline", "MODE", "queue",
+        "with no agent connected: queue (store, 202, deliver on reconnect) or reject (503)",
         HW_OPT_STR, offline),
+    OPT("history", "on|off", "on",
+        "record live webhooks and their outcome in the store (off: only queued ones)", HW_OPT_STR,
+        history),
+    OPT("retention", "DURATION", "168h", "delivered and failed events are kept this long (7 days)",
+        HW_OPT_DURATION, retention_ms),
+    OPT("max-queued", "N", "10000", "queued events per channel before 429 HW_QUEUE_FULL",
+        HW_OPT_UINT, max_queued),
+    OPT("queue-retries", "N", "3", "attempts of a queued event before it is marked failed",
+        HW_OPT_UINT, queue_retries),
+    OPT("queue-backoff", "DURATION", "1s", "pause before a queued event's second attempt (doubles)",
+        HW_OPT_DURATION, queue_backoff_ms),
     OPT("heartbeat", "DURATION", "10s", "tunnel ping interval; dead after two without traffic",
         HW_OPT_DURATION, heartbeat_ms),
     OPT("max-streams", "N", "1024", "requests in flight per agent before 429", HW_OPT_UINT,
@@ -60,8 +72,16 @@ static void usage(FILE *f)
 
 static int check(struct relay_config *cfg)
 {
-    if (strcmp(cfg->offline, "reject") != 0) {
-        fprintf(stderr, "--offline: only \"reject\" is supported\n");
+    if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
+        fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
+        return -1;
+    }
+    if (strcmp(cfg->history, "on") != 0 && strcmp(cfg->history, "off") != 0) {
+        fprintf(stderr, "--history: \"on\" or \"off\"\n");
+        return -1;
+    }
+    if (cfg->queue_retries < 1 || cfg->max_queued < 1) {
+        fprintf(stderr, "--queue-retries and --max-queued must be positive\n");
         return -1;
     }
     if (!!cfg->tls_cert != !!cfg->tls_key) {

@@ -20,6 +20,11 @@ struct relay_config {
     unsigned response_timeout_ms;
     unsigned head_timeout_ms;
     char *offline;
+    char *history;
+    unsigned retention_ms;
+    unsigned max_queued;
+    unsigned queue_retries;
+    unsigned queue_backoff_ms;
     unsigned heartbeat_ms;
     unsigned max_streams;
     unsigned max_connections;

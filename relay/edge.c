@@ -23,6 +23,8 @@ struct edge_channel {
     char name[HW_CHANNEL_MAX + 1];
     struct hw_sig_source *src;
     int enforce;
+    int verifies;    /* a signature key was given: the channel is checked */
+    char offline[8]; /* "queue", "reject", or "" for the relay's --offline */
 };
 
 struct relay_edge {
@@ -92,11 +94,18 @@ int relay_edge_config(void *ctx, const char *section, const char *key, const cha
     resolved = hw_opt_resolve(value, err, errlen);
     if (!resolved)
         return HW_EINVAL;
-    if (strcmp(key, "enforce") == 0) {
+    if (strcmp(key, "offline") == 0) {
+        rc = strcmp(resolved, "queue") && strcmp(resolved, "reject") ? HW_EINVAL : 0;
+        if (rc)
+            snprintf(err, errlen, "[%s] offline: expected queue or reject", section);
+        else
+            snprintf(c->offline, sizeof(c->offline), "%s", resolved);
+    } else if (strcmp(key, "enforce") == 0) {
         rc = hw_opt_parse_bool(resolved, &c->enforce);
         if (rc)
             snprintf(err, errlen, "[%s] enforce: expected true or false", section);
     } else {
+        c->verifies = 1;
         rc = hw_sig_source_set(c->src, key, resolved, &why);
         if (rc == HW_ENOTFOUND)
             snprintf(err, errlen, "[%s]: unknown key \"%s\"", section, key);
@@ -113,6 +122,8 @@ int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen)
     const char *why = NULL;
 
     for (struct edge_channel *c = e->channels; c; c = c->next) {
+        if (!c->verifies)
+            continue; /* only other keys (offline) */
         if (hw_sig_source_finalize(c->src, &why)) {
             snprintf(err, errlen, "[channel %s]: %s", c->name, why ? why : "invalid");
             return HW_ECONFIG;
@@ -132,7 +143,7 @@ enum relay_edge_verdict relay_edge_check(const struct relay_edge *e, const char 
     struct hw_sig_request req;
     struct hw_sig_result res;
 
-    if (!c)
+    if (!c || !c->verifies)
         return RELAY_EDGE_NONE;
     memset(&req, 0, sizeof(req));
     req.method = head->method;
@@ -152,4 +163,12 @@ enum relay_edge_verdict relay_edge_check(const struct relay_edge *e, const char 
             hw_sig_source_provider(c->src), hw_sig_reason_str(res.reason),
             res.header ? " header=" : "", res.header ? res.header : "");
     return c->enforce ? RELAY_EDGE_REJECT : RELAY_EDGE_MARK;
+}
+
+const char *relay_edge_offline(const struct relay_edge *e, const char *channel, size_t len,
+                               const char *fallback)
+{
+    const struct edge_channel *c = e ? find(e, channel, len) : NULL;
+
+    return c && c->offline[0] ? c->offline : fallback;
 }

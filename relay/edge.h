@@ -49,4 +49,11 @@ enum relay_edge_verdict relay_edge_check(const struct relay_edge *e, const char 
                                          const struct hw_http_head *head, const void *body,
                                          size_t body_len, const char *peer);
 
+/*
+ * The offline policy of channel[0..len): its section's "offline = queue |
+ * reject", or fallback (the relay's --offline). Static or borrowed string.
+ */
+const char *relay_edge_offline(const struct relay_edge *e, const char *channel, size_t len,
+                               const char *fallback);
+
 #endif

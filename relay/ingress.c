@@ -19,7 +19,10 @@
 #include "http/http1.h"
 #include "http/hwerror.h"
 #include "http/limits.h"
+#include "queue.h"
+#include "record.h"
 #include "relay.h"
+#include "store/store.h"
 #include "tokens.h"
 #include "tunnel.h"
 #include "tunnel/mux.h"
@@ -34,7 +37,8 @@ void relay_ingress_drop_stream(struct hw_http_conn *c, int close_it)
 }
 
 /* Appends the forwarded header block: originals minus hop-by-hop, then ours. */
-static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req, struct hw_buf *hb)
+static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req, struct hw_buf *hb,
+                         int ids)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     const struct hw_http_header *host = hw_http_find(req, "host");
@@ -59,11 +63,12 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
         const char *v = hw_http_value_trim(host, &n);
         err = hw_buf_printf(hb, "X-Forwarded-Host: %.*s\r\n", (int)n, v);
     }
-    if (!err)
-        err = hw_buf_printf(hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n", x->event_id);
     if (!err && x->verdict != RELAY_EDGE_NONE)
         err = hw_buf_printf(hb, "Hookwire-Verified: %s\r\n",
                             x->verdict == RELAY_EDGE_PASS ? "true" : "false");
+    /* A queued event gets its id and attempt number when it is sent. */
+    if (!err && ids)
+        err = hw_buf_printf(hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n", x->event_id);
     return err;
 }
 
@@ -85,6 +90,43 @@ static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x)
         hw_http_conn_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
         break;
     }
+}
+
+int relay_verify_of(enum relay_edge_verdict v)
+{
+    return v == RELAY_EDGE_PASS   ? HW_STORE_VERIFIED
+           : v == RELAY_EDGE_MARK ? HW_STORE_VERIFY_FAILED
+                                  : HW_STORE_UNVERIFIED;
+}
+
+/* No live agent (or the channel's queue is draining): keep the webhook for later. */
+static void queue_request(struct hw_http_conn *c, struct relay_exchange *x,
+                          const struct hw_http_request *rq, const char *fwd, size_t fwd_len)
+{
+    char name[HW_CHANNEL_MAX + 1];
+    struct hw_buf hb;
+
+    memcpy(name, x->channel, x->channel_len);
+    name[x->channel_len] = '\0';
+    switch (relay_tokens_channel_exists(x->relay->tokens, name)) {
+    case 1:
+        break;
+    case 0:
+        hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
+        return;
+    default:
+        hw_http_conn_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
+        return;
+    }
+    hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
+    if (build_headers(c, rq->head, &hb, 0)) {
+        hw_buf_cleanup(&hb);
+        hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
+        return;
+    }
+    relay_queue_accept(x->relay->queue, c, x->channel, x->channel_len, rq, fwd, fwd_len,
+                       hw_buf_head(&hb), hw_buf_size(&hb));
+    hw_buf_cleanup(&hb);
 }
 
 /* The request is complete: hand it to the channel's agent. */
@@ -111,15 +153,6 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         hw_http_conn_error(c, HW_ERRC_SIGNATURE, NULL);
         return;
     }
-    if (!agent) {
-        answer_no_agent(c, x);
-        return;
-    }
-    mux = relay_agent_mux(agent);
-    if (hw_mux_stream_count(mux) >= r->cfg.max_streams) {
-        hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
-        return;
-    }
     /* "/t/alice/x?y" forwards "/x?y"; "/t/alice" and "/t/alice?y" forward "/" and "/?y". */
     if (rest_len && rest[0] == '/') {
         memcpy(fwd, rest, rest_len);
@@ -127,8 +160,35 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         fwd[0] = '/';
         memcpy(fwd + 1, rest, rest_len++);
     }
+    if (!agent || relay_queue_busy(r->queue, x->channel, x->channel_len)) {
+        if (!agent &&
+            strcmp(relay_edge_offline(r->edge, x->channel, x->channel_len, r->cfg.offline),
+                   "reject") == 0)
+            answer_no_agent(c, x);
+        else
+            queue_request(c, x, rq, fwd, rest_len);
+        return;
+    }
+    mux = relay_agent_mux(agent);
+    if (hw_mux_stream_count(mux) >= r->cfg.max_streams) {
+        hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
+        return;
+    }
     hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
-    err = build_headers(c, req, &hb);
+    x->status = 0;
+    if (strcmp(r->cfg.history, "on") == 0) {
+        /* Recorded before the body moves to the stream; the append copies what it needs. */
+        err = build_headers(c, req, &hb, 0);
+        if (!err)
+            x->live = relay_record_live(r, c, x->channel, x->channel_len, rq, fwd, rest_len,
+                                        hw_buf_head(&hb), hw_buf_size(&hb), x->event_id,
+                                        relay_verify_of(x->verdict));
+        err = err ? err
+                  : hw_buf_printf(&hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n",
+                                  x->event_id);
+    } else {
+        err = build_headers(c, req, &hb, 1);
+    }
     m.body_len = hw_buf_size(rq->body);
     m.event_id = (struct hw_str){ x->event_id, strlen(x->event_id) };
     m.method = (struct hw_str){ req->method, req->method_len };
@@ -141,6 +201,8 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         hw_buf_cleanup(&hb);
         HW_ERR("conn=%s cannot queue request on the tunnel", rq->peer);
         relay_ingress_drop_stream(c, 1);
+        relay_record_outcome(x->live, 0, "cannot queue the request on the tunnel");
+        x->live = NULL;
         hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
         return;
     }
@@ -179,6 +241,10 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 /* The server ended the exchange (timeout, stall, broken answer, sender gone): drop the stream. */
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
+    struct relay_exchange *x = hw_http_conn_user(c);
+
+    relay_record_conn_gone(x->live);
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }
 
@@ -200,6 +266,12 @@ static void on_open(struct hw_http_conn *c)
 
 static void on_close(struct hw_http_conn *c)
 {
+    struct relay_exchange *x = hw_http_conn_user(c);
+
+    relay_queue_conn_gone(x->pend);
+    x->pend = NULL;
+    relay_record_conn_gone(x->live);
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }
 

@@ -15,6 +15,8 @@
 
 struct relay;
 struct hw_mux_stream;
+struct relay_queued;
+struct relay_live;
 
 /*
  * The relay's part of one public connection: the server's per-connection
@@ -27,8 +29,14 @@ struct relay_exchange {
     size_t channel_len;
     enum relay_edge_verdict verdict;
     lws_usec_t started;
+    struct relay_queued *pend; /* a queued accept waiting for its commit, or NULL */
+    struct relay_live *live;   /* the history record of the live exchange, or NULL */
+    int status;                /* the app's answer status once its head came, else 0 */
     char event_id[HW_ID_LEN + 1];
 };
+
+/* The store's verification value (enum hw_store_verify) for an edge verdict. */
+int relay_verify_of(enum relay_edge_verdict v);
 
 /* Creates the relay's HTTP server with its limits from r->cfg. NULL when out of memory. */
 struct hw_http_server *relay_ingress_new(struct relay *r);

@@ -18,8 +18,11 @@
 #include "ingress.h"
 #include "net/http_server.h"
 #include "net/lwslog.h"
+#include "outcomes.h"
+#include "queue.h"
 #include "relay.h"
 #include "reload.h"
+#include "retention.h"
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
@@ -129,11 +132,18 @@ int main(int argc, char **argv)
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);
+    r.queue = relay_queue_new(&r);
+    r.outcomes = relay_outcomes_new(&r);
+    if (!r.queue || !r.outcomes || relay_queue_start(r.queue)) {
+        fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
+        goto out;
+    }
     r.ingress = relay_ingress_new(&r);
     raise_fd_limit();
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;
 
+    relay_retention_start(&r);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -155,9 +165,17 @@ out:
     loop_context = NULL;
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
+    relay_queue_stop(r.queue);
+    if (r.outcomes)
+        relay_outcomes_flush(r.outcomes); /* what is gathered goes out before the store closes */
+    if (r.context)
+        relay_retention_stop(&r);
     hw_store_close(r.store);
+    r.store = NULL; /* exchanges closed with the context below record nothing more */
     relay_tokens_free(r.tokens);
     relay_server_stop(&r);
+    relay_queue_free(r.queue); /* the agents' tunnels close with the context */
+    relay_outcomes_free(r.outcomes);
     hw_http_server_free(r.ingress);
     relay_channels_free(r.channels);
     relay_edge_free(r.edge);

@@ -13,6 +13,8 @@
 #include "metrics.h"
 
 struct relay_tokens;
+struct relay_queue;
+struct relay_outcomes;
 struct hw_store;
 struct relay_channels;
 struct relay_edge;
@@ -26,6 +28,8 @@ struct relay {
     struct hw_http_server *ingress; /* the public port's HTTP server */
     struct hw_store *store;         /* tokens (and, later, the offline queue) */
     struct relay_tokens *tokens;
+    struct relay_queue *queue;       /* the offline queue and its drain */
+    struct relay_outcomes *outcomes; /* delivery outcomes on their way to the store */
     struct relay_channels *channels;
     struct relay_edge *edge; /* [channel NAME] signature checks */
     struct relay_metrics metrics;

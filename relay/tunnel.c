@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "net/lwsio.h"
+#include "queue.h"
 #include "relay.h"
 #include "tokens.h"
 #include "tunnel/mux.h"
@@ -27,6 +28,7 @@ struct relay_agent {
     lws_sorted_usec_list_t heartbeat;
     lws_usec_t last_rx;
     lws_usec_t last_ping;
+    lws_usec_t probe_at; /* when the probe PING went out, 0 when none is pending */
     char channel[64];
     char peer[64];
     struct relay_claim_info claim; /* address, connect time, pending liveness probe */
@@ -111,24 +113,38 @@ static void mux_want_write(struct hw_mux *m)
     lws_callback_on_writable(a->wsi);
 }
 
+/* Streams belong to ingress (an HTTP exchange) or to the queue's drain. */
+static struct relay_queue *queue_of(struct hw_mux *m)
+{
+    return ((struct relay_agent *)hw_mux_user(m))->relay->queue;
+}
+
 static void mux_on_head(struct hw_mux *m, struct hw_mux_stream *s, const struct hw_frame *f)
 {
+    if (relay_queue_on_head(queue_of(m), s, f))
+        return;
     relay_answer_on_response(hw_mux_stream_user(s), f);
 }
 
 static void mux_on_data(struct hw_mux *m, struct hw_mux_stream *s, const uint8_t *p, size_t n)
 {
+    if (relay_queue_on_data(queue_of(m), s, p, n))
+        return;
     relay_answer_on_data(hw_mux_stream_user(s), p, n);
 }
 
 static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
 {
+    if (relay_queue_on_end(queue_of(m), s))
+        return;
     relay_answer_on_end(hw_mux_stream_user(s));
 }
 
 static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
                          size_t len)
 {
+    if (relay_queue_on_reset(queue_of(m), s, code))
+        return;
     relay_answer_on_reset(hw_mux_stream_user(s), code, text, len);
 }
 
@@ -149,12 +165,42 @@ static const struct hw_mux_callbacks mux_callbacks = {
     .want_write = mux_want_write,
 };
 
+/*
+ * A sleeping laptop never closes its socket. While webhooks wait on the
+ * tunnel, silence for SUSPECT_US gets a PING, and no answer to it within
+ * PROBE_US closes the tunnel: its webhooks join the queue after about 3 s
+ * instead of two heartbeat intervals. An idle tunnel keeps the plain heartbeat.
+ */
+#define SUSPECT_US (1000 * 1000)
+#define PROBE_US   (2000 * 1000)
+#define CHECK_US   (250 * 1000)
+
+/* 1 when the probe says the agent is dead. */
+static int probe(struct relay_agent *a)
+{
+    lws_usec_t now = lws_now_usecs();
+    uint64_t stamp = (uint64_t)now;
+
+    if (!hw_mux_stream_count(a->mux) || now - a->last_rx < SUSPECT_US ||
+        (a->probe_at && a->last_rx > a->probe_at)) {
+        a->probe_at = 0;
+        return 0;
+    }
+    if (!a->probe_at) {
+        hw_mux_send_control(a->mux, HW_FT_PING, &stamp, sizeof(stamp));
+        a->probe_at = now;
+        return 0;
+    }
+    return now - a->probe_at > PROBE_US;
+}
+
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
     struct relay *r = a->relay;
+    lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
 
-    if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
+    if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
         HW_WARN("conn=%s channel=%s agent silent for %u ms: closing tunnel", a->peer, a->channel,
                 (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
         r->metrics.heartbeat_timeouts++;
@@ -162,7 +208,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     (lws_usec_t)r->cfg.heartbeat_ms * 250);
+                     every < CHECK_US ? every : CHECK_US);
 }
 
 static int send_hello(struct relay_agent *a)
@@ -211,6 +257,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
                      (lws_usec_t)r->cfg.heartbeat_ms * 250);
     HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
+    relay_queue_agent_up(r->queue, a->channel, a);
     return 0;
 }
 
@@ -240,6 +287,7 @@ static void on_closed(struct relay_agent *a)
             a->mux ? hw_mux_stream_count(a->mux) : 0);
     hw_mux_free(a->mux);
     a->mux = NULL;
+    relay_queue_agent_down(r->queue, a->channel, a);
     hw_buf_cleanup(&a->rx);
 }
 

@@ -26,6 +26,7 @@ enum hw_errc {
     HW_ERRC_LOCAL_TIMEOUT,      /* 504 the local app did not answer in time */
     HW_ERRC_REQUEST_TIMEOUT,    /* 408 the request did not arrive in time */
     HW_ERRC_CHANNEL_BUSY,       /* 409 another live agent holds the channel */
+    HW_ERRC_QUEUE_FULL,         /* 429 the channel's offline queue is at --max-queued */
     HW_ERRC_COUNT
 };
 

@@ -56,8 +56,8 @@ static int event_check(const struct hw_store_event *ev)
     return 0;
 }
 
-/* Fills in the defaults and a new id; ev's pointers stay borrowed. */
-static void event_stamp(struct hw_store_event *ev)
+/* Fills in the defaults and a new id (unless keep_id); ev's pointers stay borrowed. */
+static void event_stamp(struct hw_store_event *ev, int keep_id)
 {
     if (!ev->received_ms)
         ev->received_ms = hw_store_now_ms();
@@ -71,7 +71,8 @@ static void event_stamp(struct hw_store_event *ev)
         ev->body = "";
     if (ev->dedup_key && !ev->dedup_key[0])
         ev->dedup_key = NULL;
-    hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
+    if (!keep_id)
+        hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
 }
 
 /* Insertion order: by (source, dedup_key), so that concurrent batches take their locks alike. */
@@ -233,6 +234,12 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
     while (i < n) {
         size_t j = i;
 
+        if (v[i]->job_fn) {
+            /* The job calls the synchronous API, which takes the lock itself. */
+            v[i]->err = v[i]->job_fn(s, v[i]->arg);
+            i++;
+            continue;
+        }
         if (v[i]->tokens_cb) {
             pthread_mutex_lock(&s->lock);
             v[i]->err =
@@ -246,7 +253,7 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
             i++;
             continue;
         }
-        while (j < n && !v[j]->tokens_cb)
+        while (j < n && !v[j]->tokens_cb && !v[j]->job_fn)
             j++;
         store_commit(s, v + i, j - i);
         i = j;
@@ -353,28 +360,30 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
 
     if (err)
         return err;
-    event_stamp(&p.ev);
+    event_stamp(&p.ev, 0);
     store_commit(s, &v, 1);
     if (!p.err || p.err == HW_EUNAVAIL)
         *res = p.res;
     return p.err;
 }
 
-int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
-                          hw_store_append_cb cb, void *arg)
+static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
+                        hw_store_append_cb cb, void *arg)
 {
     struct hw_store_pending *p;
     int err = event_check(ev);
 
     if (err)
         return err;
+    if (keep_id && !hw_id_valid(ev->id))
+        return HW_EINVAL;
     if (!s->queue || !cb)
         return HW_EINVAL;
     p = calloc(1, sizeof(*p));
     if (!p)
         return HW_ENOMEM;
     p->ev = *ev;
-    event_stamp(&p->ev);
+    event_stamp(&p->ev, keep_id);
     p->copy = hw_store_event_build(&p->ev);
     if (!p->copy) {
         free(p);
@@ -390,6 +399,18 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
         free(p);
     }
     return err;
+}
+
+int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
+                          hw_store_append_cb cb, void *arg)
+{
+    return append_async(s, ev, 0, cb, arg);
+}
+
+int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                  hw_store_append_cb cb, void *arg)
+{
+    return append_async(s, ev, 1, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)
@@ -449,6 +470,25 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
     return err;
 }
 
+int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_seq, size_t max,
+                          size_t max_bytes, struct hw_store_events *out)
+{
+    int err;
+
+    memset(out, 0, sizeof(*out));
+    if (!source || !max || max > 1000 || after_seq < 0)
+        return HW_EINVAL;
+    if (!max_bytes)
+        max_bytes = HW_STORE_CLAIM_BYTES_DEFAULT;
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(
+        s, s->ops->claim(s->be, source, NULL, after_seq, 0, max, max_bytes, out));
+    pthread_mutex_unlock(&s->lock);
+    if (err)
+        hw_store_events_cleanup(out);
+    return err;
+}
+
 int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
                             const struct hw_store_attempt *a, int new_status,
                             int64_t next_attempt_ms)
@@ -470,6 +510,45 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
     err = hw_store_public_err(s, s->ops->record_attempt(s->be, id, lease, hw_store_now_ms(), &cut,
                                                         new_status, next_attempt_ms));
     pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
+int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)
+{
+    struct hw_store_outcome *cut = n ? calloc(n, sizeof(*cut)) : NULL;
+    char(*errors)[HW_STORE_ERROR_MAX + 1] = n ? calloc(n, sizeof(*errors)) : NULL;
+    int err = 0;
+
+    if (!n)
+        goto out;
+    if (!cut || !errors) {
+        err = HW_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct hw_store_attempt *a = &v[i].attempt;
+
+        if (!v[i].id || v[i].status < HW_STORE_PENDING || v[i].status > HW_STORE_FAILED ||
+            (a->excerpt_len && !a->excerpt)) {
+            err = HW_EINVAL;
+            goto out;
+        }
+        cut[i] = v[i];
+        snprintf(errors[i], sizeof(errors[i]), "%s", a->error ? a->error : "");
+        cut[i].attempt.error = errors[i];
+        if (!cut[i].attempt.excerpt)
+            cut[i].attempt.excerpt = "";
+        if (cut[i].attempt.excerpt_len > HW_STORE_EXCERPT_MAX)
+            cut[i].attempt.excerpt_len = HW_STORE_EXCERPT_MAX;
+    }
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(s, s->ops->record_many(s->be, hw_store_now_ms(), cut, n));
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++)
+        v[i].err = err ? err : cut[i].err;
+out:
+    free(cut);
+    free(errors);
     return err;
 }
 

@@ -219,6 +219,15 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_async() keeping ev->id, an id the caller made with
+ * hw_id_new() and may already have shown (the relay's Hookwire-Event-Id of
+ * a webhook it forwards live). HW_EINVAL when ev->id is not a valid id; an
+ * id already stored fails the append (its callback gets the error).
+ */
+int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                  hw_store_append_cb cb, void *arg);
+
+/*
  * Runs the callbacks of all completed async appends on the calling thread,
  * in submission order, and returns how many ran. Call it when woken; calling
  * it more often is harmless. Callbacks may submit further appends.
@@ -274,6 +283,44 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
 int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
                             const struct hw_store_attempt *a, int new_status,
                             int64_t next_attempt_ms);
+
+/*
+ * The lease value for hw_store_record_attempt() on an event that no claim
+ * holds: events whose one owner delivers them itself (the relay's channels,
+ * which one relay serves) rather than through claims. Recorded only while
+ * the event is pending and unleased; otherwise HW_ELEASE.
+ */
+#define HW_STORE_NO_LEASE (-1)
+
+/*
+ * Reads up to max pending events of source (borrowed, required) with seq
+ * above after_seq, in store order, with headers and body, into *out
+ * (owned), stopping before max_bytes (0 means 64 MiB) as hw_store_claim()
+ * does. Leases nothing: for an owner that keeps its own in-order cursor.
+ * Returns 0 (out->n may be 0), HW_EINVAL, HW_EUNAVAIL, HW_EIO, HW_ENOMEM.
+ * Any thread.
+ */
+int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_seq, size_t max,
+                          size_t max_bytes, struct hw_store_events *out);
+
+/* One outcome for hw_store_record_attempts(): the arguments of hw_store_record_attempt(). */
+struct hw_store_outcome {
+    const char *id;
+    int64_t lease; /* the claim's ev->lease, or HW_STORE_NO_LEASE */
+    struct hw_store_attempt attempt;
+    int status;
+    int64_t next_attempt_ms;
+    int err; /* out: 0, HW_ELEASE or HW_ENOTFOUND for this outcome alone */
+};
+
+/*
+ * hw_store_record_attempt() for v[0..n) in one transaction (one commit for
+ * all, as a drain of many events needs). An outcome refused on its own
+ * (HW_ELEASE, HW_ENOTFOUND in v[i].err) changes nothing and does not fail
+ * the others. Returns 0 (see each err), HW_EINVAL (a bad outcome; nothing
+ * done), or HW_EUNAVAIL/HW_EIO with nothing recorded. Any thread.
+ */
+int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n);
 
 /*
  * Returns the attempts of event id in the order they were recorded, in *out
@@ -411,6 +458,21 @@ typedef void (*hw_store_tokens_cb)(void *arg, int err, struct hw_store_token *li
  * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
  */
 int hw_store_token_list_async(struct hw_store *s, hw_store_tokens_cb cb, void *arg);
+
+/* Work run on the store thread by hw_store_job_async(): may call this handle's synchronous API. */
+typedef int (*hw_store_job_fn)(struct hw_store *s, void *arg);
+/* Runs on the polling thread with the job's return value. */
+typedef void (*hw_store_job_cb)(void *arg, int err);
+
+/*
+ * Runs fn(s, arg) on the store thread, after every append queued before it
+ * has committed, then cb(arg, err) in a later hw_store_poll_completions(),
+ * in order with the appends: event loops use it for claims, outcomes,
+ * listings and purges that must never wait on the database there. Returns
+ * 0 (cb will run exactly once), HW_EINVAL (no store thread), HW_EFULL,
+ * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
+ */
+int hw_store_job_async(struct hw_store *s, hw_store_job_fn fn, hw_store_job_cb cb, void *arg);
 
 /* Counters since open, for /metrics and tests. */
 struct hw_store_stats {

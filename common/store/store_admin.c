@@ -221,3 +221,23 @@ int hw_store_token_list_async(struct hw_store *s, hw_store_tokens_cb cb, void *a
         free(p);
     return err;
 }
+
+int hw_store_job_async(struct hw_store *s, hw_store_job_fn fn, hw_store_job_cb cb, void *arg)
+{
+    struct hw_store_pending *p;
+    int err;
+
+    if (!s->queue || !fn || !cb)
+        return HW_EINVAL;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return HW_ENOMEM;
+    p->job_fn = fn;
+    p->job_cb = cb;
+    p->arg = arg;
+    p->bytes = sizeof(*p);
+    err = hw_store_queue_submit(s->queue, p);
+    if (err)
+        free(p);
+    return err;
+}

@@ -76,11 +76,23 @@ struct hw_store_ops {
     /* f is checked and limit resolved by the caller. */
     int (*list)(void *be, const struct hw_store_filter *f, size_t limit,
                 struct hw_store_events *out);
+    /*
+     * owner NULL: hw_store_next_pending() instead (source set, now_ms is
+     * the seq to read after, nothing is leased).
+     */
     int (*claim)(void *be, const char *source, const char *owner, int64_t now_ms,
                  int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
-    /* a's strings are already cut to size; error is never NULL. */
+    /*
+     * a's strings are already cut to size; error is never NULL. lease
+     * HW_STORE_NO_LEASE: the unleased form (HW_SQL_SETTLE).
+     */
     int (*record_attempt)(void *be, const char *id, int64_t lease, int64_t now_ms,
                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+    /*
+     * Many outcomes in one transaction; each v[i].err is set; strings cut.
+     * Returns the first error other than HW_ELEASE/HW_ENOTFOUND (all rolled back).
+     */
+    int (*record_many)(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /* ids[0..n), 1 <= n <= HW_STORE_REQUEUE_MANY_MAX, in one statement; *rows: how many. */
@@ -197,6 +209,19 @@ enum hw_store_col {
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
     "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
     "AND status = 1 AND lease_token = ? AND lease_until > ?"
+/*
+ * Parameters as HW_SQL_FINISH (the lease is bound but must be -1): an
+ * outcome for an event that no claim holds, the relay's own events (one
+ * relay owns its channels and never claims them).
+ */
+#define HW_SQL_SETTLE                                                                       \
+    "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
+    "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
+    "AND status = 1 AND lease_until IS NULL AND ? = -1 AND ? > 0"
+/* Parameters: source after_seq max. Pending events of one source in store order, no lease. */
+#define HW_SQL_NEXT_SOURCE                                                              \
+    "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE source = ? AND " \
+    "status = 1 AND seq > ? ORDER BY seq LIMIT ?"
 #define HW_SQL_EXISTS "SELECT id FROM hookwire_events WHERE id = ?"
 #define HW_SQL_ADD_ATTEMPT                                                                       \
     "INSERT INTO hookwire_attempts (event_id, at_ms, duration_ms, http_status, error, excerpt) " \

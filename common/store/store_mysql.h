@@ -29,6 +29,8 @@ enum hw_my_stmt {
     HW_MY_CLAIM,
     HW_MY_CLAIM_SOURCE,
     HW_MY_FINISH,
+    HW_MY_SETTLE,
+    HW_MY_NEXT_SOURCE,
     HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
     HW_MY_ATTEMPTS,
@@ -101,6 +103,7 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
 int hw_my_exists(void *be, const char *id);
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                 int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
+int hw_my_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
 int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);

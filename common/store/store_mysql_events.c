@@ -320,7 +320,12 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
     err = hw_my_begin(b);
     if (err)
         goto out;
-    st = hw_my_stmt(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, &err);
+    /* Without an owner this is a read in store order after seq now_ms (hw_store_next_pending). */
+    st = hw_my_stmt(b,
+                    !owner   ? HW_MY_NEXT_SOURCE
+                    : source ? HW_MY_CLAIM_SOURCE
+                             : HW_MY_CLAIM,
+                    &err);
     if (!st)
         goto fail;
     if (source)
@@ -342,7 +347,7 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
         }
         bytes += size < max_bytes ? size : max_bytes;
     }
-    if (!err && n) {
+    if (!err && n && owner) {
         hw_my_param_str(&p[0], owner);
         hw_my_param_i64(&p[1], &lease_until_ms);
         hw_my_param_i64(&p[2], &lease_until_ms);
@@ -379,16 +384,14 @@ static int not_ours(struct hw_my *b, const char *id)
     return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
-int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+/* One attempt and outcome inside the caller's transaction. */
+static int record_one(struct hw_my *b, const char *id, int64_t lease, int64_t now_ms,
+                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
-    struct hw_my *b = be;
     MYSQL_BIND p[7];
     uint64_t rows = 0;
-    int err = hw_my_begin(b);
+    int err;
 
-    if (err)
-        return err;
     hw_my_param_int(&p[0], &status);
     hw_my_param_i64(&p[1], &next_attempt_ms);
     hw_my_param_int(&p[2], &a->http_status);
@@ -396,7 +399,8 @@ int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms
     hw_my_param_str(&p[4], id);
     hw_my_param_i64(&p[5], &lease);
     hw_my_param_i64(&p[6], &now_ms);
-    err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
+    err = hw_my_run(b, lease == HW_STORE_NO_LEASE ? HW_MY_SETTLE : HW_MY_FINISH, p, &rows,
+                    "finish attempt");
     if (!err && rows == 0)
         err = not_ours(b, id);
     if (!err) {
@@ -407,6 +411,37 @@ int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms
         hw_my_param_str(&p[4], a->error);
         hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
         err = hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
+    }
+    return err;
+}
+
+int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
+                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_my *b = be;
+    int err = hw_my_begin(b);
+
+    if (err)
+        return err;
+    err = record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
+    if (!err)
+        err = hw_my_commit(b);
+    if (err)
+        hw_my_rollback(b);
+    return err;
+}
+
+int hw_my_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n)
+{
+    struct hw_my *b = be;
+    int err = hw_my_begin(b);
+
+    for (size_t i = 0; i < n && !err; i++) {
+        v[i].err = record_one(b, v[i].id, v[i].lease, now_ms, &v[i].attempt, v[i].status,
+                              v[i].next_attempt_ms);
+        /* Not ours or gone: that outcome alone is refused (its UPDATE changed nothing). */
+        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
+            err = v[i].err;
     }
     if (!err)
         err = hw_my_commit(b);

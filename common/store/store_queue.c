@@ -162,6 +162,8 @@ int hw_store_queue_poll(struct hw_store_queue *q)
         next = p->next;
         if (p->tokens_cb)
             p->tokens_cb(p->arg, p->err, p->tokens, p->ntokens);
+        else if (p->job_fn)
+            p->job_cb(p->arg, p->err);
         else
             p->cb(p->arg, p->err,
                   !p->err || (p->err == HW_EUNAVAIL && p->res.id[0]) ? &p->res : NULL);

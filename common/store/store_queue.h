@@ -12,7 +12,7 @@
 
 #include "store.h"
 
-/* One queued append, or a token-list job (tokens_cb set). */
+/* One queued append, a token-list job (tokens_cb set) or a generic job (job_fn set). */
 struct hw_store_pending {
     struct hw_store_event ev;    /* fields point into copy */
     struct hw_store_event *copy; /* owned until the commit is done */
@@ -23,6 +23,8 @@ struct hw_store_pending {
     hw_store_tokens_cb tokens_cb;  /* a job: list the tokens instead of appending */
     struct hw_store_token *tokens; /* the job's result, handed to tokens_cb */
     size_t ntokens;
+    hw_store_job_fn job_fn; /* a job: run this instead of appending */
+    hw_store_job_cb job_cb;
     void *arg;
     struct hw_store_pending *next;
 };

@@ -254,12 +254,17 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
      * delivery is at least once), so a claim's commit is not fsynced; the
      * next durable commit (an append, an outcome) syncs the WAL up to it.
      */
-    if (!b->nosync)
+    if (!b->nosync && owner)
         sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
     err = hw_lite_begin(b);
     if (err)
         goto out;
-    st = hw_lite_stmt(b, source ? HW_LITE_CLAIM_SOURCE : HW_LITE_CLAIM, &err);
+    /* Without an owner this is a read in store order after seq now_ms (hw_store_next_pending). */
+    st = hw_lite_stmt(b,
+                      !owner   ? HW_LITE_NEXT_SOURCE
+                      : source ? HW_LITE_CLAIM_SOURCE
+                               : HW_LITE_CLAIM,
+                      &err);
     if (!st)
         goto fail;
     if (source)
@@ -276,7 +281,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
     }
     /* Stopping early leaves the statement on a row, which is no error. */
     err = read_done(b, st, rc == SQLITE_ROW ? SQLITE_DONE : rc, 0, "claim");
-    if (!err && n) {
+    if (!err && n && owner) {
         in = prepare_in(b, HW_SQL_LEASE_IN, owner, lease_until_ms, seqs, n, &err);
         if (in) {
             err = hw_lite_run(b, in, "lease");
@@ -299,7 +304,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
 fail:
     hw_lite_rollback(b);
 out:
-    if (!b->nosync &&
+    if (!b->nosync && owner &&
         sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
         err = err ? err : hw_lite_fail(b, sqlite3_errcode(b->db), "synchronous=FULL");
     free(seqs);
@@ -334,16 +339,14 @@ int hw_lite_exists(void *be, const char *id)
     return err == HW_ENOTFOUND ? 0 : err ? err : 1;
 }
 
-int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+/* One attempt and outcome inside the caller's transaction. */
+static int record_one(struct hw_lite *b, const char *id, int64_t lease, int64_t now_ms,
+                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
-    struct hw_lite *b = be;
-    int err = hw_lite_begin(b);
+    int err = 0;
     sqlite3_stmt *fin, *add;
 
-    if (err)
-        return err;
-    fin = hw_lite_stmt(b, HW_LITE_FINISH, &err);
+    fin = hw_lite_stmt(b, lease == HW_STORE_NO_LEASE ? HW_LITE_SETTLE : HW_LITE_FINISH, &err);
     add = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
     if (!fin || !add)
         goto fail;
@@ -366,12 +369,42 @@ int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_
     hw_lite_bind_str(add, 5, a->error);
     hw_lite_bind_bytes(add, 6, a->excerpt, a->excerpt_len);
     err = hw_lite_run(b, add, "record attempt");
+fail:
+    return err;
+}
+
+int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
+                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_lite *b = be;
+    int err = hw_lite_begin(b);
+
+    if (err)
+        return err;
+    err = record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
     if (!err)
         err = hw_lite_commit(b);
+    if (err)
+        hw_lite_rollback(b);
+    return err;
+}
+
+int hw_lite_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n)
+{
+    struct hw_lite *b = be;
+    int err = hw_lite_begin(b);
+
+    for (size_t i = 0; i < n && !err; i++) {
+        v[i].err = record_one(b, v[i].id, v[i].lease, now_ms, &v[i].attempt, v[i].status,
+                              v[i].next_attempt_ms);
+        /* Not ours or gone: that outcome alone is refused (its UPDATE changed nothing). */
+        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
+            err = v[i].err;
+    }
     if (!err)
-        return 0;
-fail:
-    hw_lite_rollback(b);
+        err = hw_lite_commit(b);
+    if (err)
+        hw_lite_rollback(b);
     return err;
 }
 

@@ -67,7 +67,8 @@ def case_not_found(env):
 
 
 def case_agent_offline(env):
-    relay, target, agent = env.stack()
+    # Rejection is --offline reject; the default queues (60-offline-queue.py).
+    relay, target, agent = env.stack(relay_args=["--offline", "reject"])
     relay.token_add("carol")
     before = error_count(relay, "HW_AGENT_OFFLINE")
     # The relay reads the token table every 200 ms: the new channel exists within a second.
@@ -229,7 +230,8 @@ def case_agent_disconnected(env):
         wait()
         return Reply(200, "OK", [], b"too late")
 
-    relay, target, agent = env.stack(handler=handle)
+    # 502 is --offline reject; the default keeps the webhook (60-offline-sigstop.py).
+    relay, target, agent = env.stack(handler=handle, relay_args=["--offline", "reject"])
     target.ignore_errors = True  # the agent it answers is gone
     out = {}
     t = threading.Thread(target=lambda: out.update(

@@ -26,7 +26,8 @@ def delivers(relay, target, what):
 
 
 def case_agent_killed(env):
-    relay, target, agent = env.stack()
+    # The 503 below is --offline reject; the default queues (60-offline-queue.py).
+    relay, target, agent = env.stack(relay_args=["--offline", "reject"])
     delivers(relay, target, "before the kill")
     agent.kill()
     wait_until(lambda: not relay.channel_connected("alice"), 5,
@@ -52,7 +53,8 @@ def case_relay_restarted(env):
 
 
 def case_sigstop_30s(env):
-    relay, target, agent = env.stack()
+    # The 503s below are --offline reject; the default queues (60-offline-sigstop.py).
+    relay, target, agent = env.stack(relay_args=["--offline", "reject"])
     delivers(relay, target, "before SIGSTOP")
     timeouts = relay.metric("hookwire_relay_heartbeat_timeouts_total")
     check_eq(timeouts, 0.0, "no heartbeat timeout while the agent is healthy")

@@ -32,7 +32,8 @@ def case_bob_cannot_get_alice(env):
     store = env.path("relay.db")
     token_add(env, store, "alice")
     bob = token_add(env, store, "bob")
-    relay = env.relay(store=store)
+    # The 503 for alice is --offline reject; the default would queue it.
+    relay = env.relay(store=store, args=["--offline", "reject"])
 
     # A raw client with bob's token asking for alice in every way it can still gets bob.
     for what, path, extra in (("?channel=alice", "/tunnel?channel=alice", []),

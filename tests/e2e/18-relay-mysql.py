@@ -62,7 +62,8 @@ def case_tokens_and_delivery(env):
     check_eq(sorted(l.split("\t")[0] for l in listed.splitlines()), ["alice", "bob"],
              "token list on MySQL")
     check(token not in listed, "the list never shows a token")
-    relay = env.relay(store=store)
+    # bob's 503 below is --offline reject; queueing on MySQL is 60-offline-queue.py.
+    relay = env.relay(store=store, args=["--offline", "reject"])
     target = env.target()
     agent = env.agent(relay, token, "alice", target.port)
     resp = relay.webhook("POST", "/t/alice/hook", [HOST], b'{"on":"mysql"}')

@@ -1,0 +1,269 @@
+/*
+ * The history API (see history.h): authorisation by channel token, the
+ * store calls on the store thread (hw_store_job_async) and their JSON
+ * answers. Owns struct relay_history_call. Service thread, except the job
+ * functions, which run on the store thread and touch only their call.
+ */
+#include "history.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/hwerror.h"
+#include "queue.h"
+#include "relay.h"
+#include "store/store.h"
+#include "tunnel.h"
+
+enum call_kind { CALL_LIST, CALL_SHOW, CALL_BODY, CALL_REPLAY };
+
+struct relay_history_call {
+    struct lws *wsi; /* NULL once orphaned */
+    struct relay *r;
+    struct hw_buf *out;
+    struct relay_history_call **slot;
+    enum call_kind kind;
+    char channel[HW_STORE_NAME_MAX + 1];
+    char id[HW_ID_LEN + 1];
+    struct hw_store_filter f;
+    /* results, filled on the store thread */
+    struct hw_store_events list;
+    struct hw_store_event *ev;
+    struct hw_store_attempts attempts;
+    int head; /* HEAD request */
+};
+
+/* Appends s[0..n) as a JSON string. */
+static int json_str(struct hw_buf *b, const char *s, size_t n)
+{
+    int err = hw_buf_append(b, "\"", 1);
+
+    for (size_t i = 0; i < n && !err; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\')
+            err = hw_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            err = hw_buf_printf(b, "\\u%04x", ch); /* bytes, not text: each shown as its value */
+        else
+            err = hw_buf_append(b, s + i, 1);
+    }
+    return err ? err : hw_buf_append(b, "\"", 1);
+}
+
+static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
+{
+    int err =
+        hw_buf_printf(b, "{\"id\":\"%s\",\"seq\":%lld,\"received_ms\":%lld,\"method\":", ev->id,
+                      (long long)ev->seq, (long long)ev->received_ms);
+
+    err = err ? err : json_str(b, ev->method, strlen(ev->method));
+    err = err ? err : hw_buf_puts(b, ",\"path\":");
+    err = err ? err : json_str(b, ev->path, strlen(ev->path));
+    err = err ? err : hw_buf_puts(b, ",\"query\":");
+    err = err ? err : json_str(b, ev->query, strlen(ev->query));
+    err = err ? err
+              : hw_buf_printf(b,
+                              ",\"status\":\"%s\",\"attempts\":%d,\"last_status\":%d,"
+                              "\"body_len\":%zu,\"last_error\":",
+                              hw_store_status_name(ev->status), ev->attempts, ev->last_status,
+                              ev->body_len);
+    err = err ? err : json_str(b, ev->last_error, strlen(ev->last_error));
+    return err;
+}
+
+/* A whole answer: status line, type, length, then the body (left out for HEAD). */
+static int answer(struct hw_buf *out, int status, const char *type, const void *body, size_t n,
+                  int head)
+{
+    int err = hw_buf_printf(out,
+                            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                            "Cache-Control: no-store\r\n\r\n",
+                            status, hw_http_reason(status), type, n);
+
+    return err || head ? err : hw_buf_append(out, body, n);
+}
+
+static int build(struct relay_history_call *c, int err, struct hw_buf *out)
+{
+    struct hw_buf b;
+    int rc = 0;
+
+    if (err == HW_ENOTFOUND)
+        return hw_error_response(out, HW_ERRC_NOT_FOUND, 1, NULL, c->head);
+    if (err == HW_EINVAL)
+        return hw_error_response(out, HW_ERRC_BAD_REQUEST, 1, NULL, c->head);
+    if (err)
+        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", c->head);
+    if (c->kind == CALL_BODY)
+        return answer(out, 200, "application/octet-stream", c->ev->body, c->ev->body_len, c->head);
+    hw_buf_init(&b, 64 * 1024 * 1024);
+    if (c->kind == CALL_LIST) {
+        rc = hw_buf_puts(&b, "{\"events\":[");
+        for (size_t i = 0; i < c->list.n && !rc; i++) {
+            rc = i ? hw_buf_puts(&b, ",") : 0;
+            rc = rc ? rc : json_event(&b, c->list.v[i]);
+            rc = rc ? rc : hw_buf_puts(&b, "}");
+        }
+        rc = rc ? rc
+                : hw_buf_printf(&b, "],\"next_cursor\":%lld}\n", (long long)c->list.next_cursor);
+    } else if (c->kind == CALL_SHOW) {
+        rc = json_event(&b, c->ev);
+        rc = rc ? rc : hw_buf_puts(&b, ",\"attempts_list\":[");
+        for (size_t i = 0; i < c->attempts.n && !rc; i++) {
+            const struct hw_store_attempt *a = c->attempts.v[i];
+
+            rc = hw_buf_printf(&b,
+                               "%s{\"at_ms\":%lld,\"duration_ms\":%d,\"http_status\":%d,\"error\":",
+                               i ? "," : "", (long long)a->at_ms, a->duration_ms, a->http_status);
+            rc = rc ? rc : json_str(&b, a->error ? a->error : "", a->error ? strlen(a->error) : 0);
+            rc = rc ? rc : hw_buf_puts(&b, "}");
+        }
+        rc = rc ? rc : hw_buf_puts(&b, "]}\n");
+    } else {
+        rc = hw_buf_printf(&b, "{\"id\":\"%s\",\"replayed\":true}\n", c->id);
+    }
+    rc = rc ? rc
+            : answer(out, c->kind == CALL_REPLAY ? 202 : 200, "application/json", hw_buf_head(&b),
+                     hw_buf_size(&b), c->head);
+    hw_buf_cleanup(&b);
+    return rc;
+}
+
+/* Store thread: the call's work. Another channel's event is reported as missing. */
+static int run(struct hw_store *s, void *arg)
+{
+    struct relay_history_call *c = arg;
+    int err;
+
+    if (c->kind == CALL_LIST)
+        return hw_store_list(s, &c->f, &c->list);
+    err = hw_store_inspect(s, c->id, &c->ev, &c->attempts);
+    if (!err && strcmp(c->ev->source, c->channel) != 0)
+        err = HW_ENOTFOUND;
+    if (!err && c->kind == CALL_REPLAY)
+        err = hw_store_requeue(s, c->id, HW_STORE_REQUEUE_FORCE);
+    return err;
+}
+
+static void call_free(struct relay_history_call *c)
+{
+    hw_store_events_cleanup(&c->list);
+    hw_store_event_free(c->ev);
+    hw_store_attempts_cleanup(&c->attempts);
+    free(c);
+}
+
+/* Service thread: the work is done; answer if the connection is still there. */
+static void done(void *arg, int err)
+{
+    struct relay_history_call *c = arg;
+
+    if (!err && c->kind == CALL_REPLAY && c->r->queue)
+        relay_queue_replay(c->r->queue, c->channel, c->ev->seq);
+    if (c->wsi) {
+        *c->slot = NULL;
+        if (build(c, err, c->out))
+            HW_WARN("api: out of memory building an answer");
+        lws_callback_on_writable(c->wsi);
+    }
+    call_free(c);
+}
+
+void relay_history_orphan(struct relay_history_call *call)
+{
+    if (call)
+        call->wsi = NULL;
+}
+
+/* The query argument name (with its '='), or NULL. */
+static const char *arg(struct lws *wsi, const char *name, char *buf, int len)
+{
+    return lws_get_urlarg_by_name(wsi, name, buf, len);
+}
+
+int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struct hw_buf *out,
+                        struct relay_history_call **call)
+{
+    struct relay_history_call *c;
+    int head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    char channel[64], v[64];
+    const char *rest, *p;
+    int rc, err = 0;
+
+    *call = NULL;
+    rc = relay_tunnel_authenticate(r, wsi, channel);
+    if (rc == HW_EAUTH)
+        return hw_error_response(out, HW_ERRC_UNAUTHORIZED, 1, NULL, head);
+    if (rc)
+        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", head);
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return HW_ENOMEM;
+    c->wsi = wsi;
+    c->r = r;
+    c->out = out;
+    c->slot = call;
+    c->head = head;
+    snprintf(c->channel, sizeof(c->channel), "%s", channel);
+    if (strcmp(uri, "/api/events") == 0 && !post) {
+        c->kind = CALL_LIST;
+        c->f.source = c->channel;
+        c->f.limit = 50;
+        if ((p = arg(wsi, "limit=", v, sizeof(v)))) {
+            char *end;
+            unsigned long n = strtoul(p, &end, 10);
+
+            err = *end || n < 1 || n > 1000 ? HW_EINVAL : 0;
+            c->f.limit = n;
+        }
+        if (!err && (p = arg(wsi, "status=", v, sizeof(v)))) {
+            rc = hw_store_status_parse(p);
+            err = rc < 0 ? HW_EINVAL : 0;
+            c->f.status = rc;
+        }
+        if (!err && (p = arg(wsi, "cursor=", v, sizeof(v)))) {
+            char *end;
+
+            c->f.cursor = strtoll(p, &end, 10);
+            err = *end || c->f.cursor < 0 ? HW_EINVAL : 0;
+        }
+    } else if (strncmp(uri, "/api/events/", 12) == 0) {
+        rest = uri + 12;
+        p = strchr(rest, '/');
+        if ((size_t)(p ? p - rest : (long)strlen(rest)) != HW_ID_LEN) {
+            err = HW_ENOTFOUND;
+        } else {
+            memcpy(c->id, rest, HW_ID_LEN);
+            if (!hw_id_valid(c->id))
+                err = HW_ENOTFOUND;
+            else if (p && strcmp(p, "/replay") == 0 && post)
+                c->kind = CALL_REPLAY;
+            else if (p && strcmp(p, "/body") == 0 && !post)
+                c->kind = CALL_BODY;
+            else if (!p && !post)
+                c->kind = (p = arg(wsi, "body=", v, sizeof(v))) && strcmp(p, "1") == 0 ? CALL_BODY
+                                                                                       : CALL_SHOW;
+            else
+                err = HW_ENOTFOUND;
+        }
+    } else {
+        err = HW_ENOTFOUND;
+    }
+    if (err) {
+        rc = build(c, err, out);
+        call_free(c);
+        return rc;
+    }
+    rc = hw_store_job_async(r->store, run, done, c);
+    if (rc) {
+        call_free(c);
+        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", head);
+    }
+    *call = c;
+    return 0;
+}

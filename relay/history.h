@@ -1,0 +1,34 @@
+#ifndef RELAY_HISTORY_H
+#define RELAY_HISTORY_H
+
+/*
+ * The agents' history API on the tunnel port, each call authorised by the
+ * channel's bearer token and limited to that channel:
+ *   GET  /api/events?limit=N&status=S&cursor=C   recent events, newest first
+ *   GET  /api/events/ID[?body=1]                 one event with its attempts (or its raw body)
+ *   POST /api/events/ID/replay                   deliver it again through the queue
+ * Another channel's event gets the same 404 as a missing one. The store work
+ * runs on the store thread; the answer is written when it is done. Service
+ * thread only.
+ */
+#include <libwebsockets.h>
+
+#include "core/buf.h"
+
+struct relay;
+struct relay_history_call;
+
+/*
+ * Starts answering uri (an /api/ path) on wsi. Either fills out with a
+ * whole answer at once (returns 0, *call NULL), or starts a store call
+ * (returns 0, *call set): when it is done its answer is moved into out and
+ * lws_callback_on_writable(wsi) is called, and *call is cleared. Returns
+ * HW_ENOMEM when nothing could be started.
+ */
+int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struct hw_buf *out,
+                        struct relay_history_call **call);
+
+/* wsi is closing: the call's answer is dropped when it comes. NULL is ignored. */
+void relay_history_orphan(struct relay_history_call *call);
+
+#endif

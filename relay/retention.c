@@ -1,0 +1,84 @@
+/*
+ * History retention: every minute (and soon after start) events
+ * older than --retention that are finished (delivered or failed) are
+ * deleted, through the store thread, so the loop never waits on the purge.
+ * Queued events are never purged: they are still owed to their agent.
+ * Service thread.
+ */
+#include "retention.h"
+
+#include <stdlib.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "queue.h"
+#include "relay.h"
+#include "store/store.h"
+
+#define PURGE_EVERY_MS (60 * 1000)
+#define FIRST_MS       (2 * 1000)
+
+struct purge {
+    int64_t before_ms;
+    uint64_t removed;
+};
+
+static lws_sorted_usec_list_t timer;
+static struct relay *owner;
+static int inflight;
+
+static int purge_run(struct hw_store *s, void *arg)
+{
+    struct purge *p = arg;
+
+    return hw_store_purge(s, p->before_ms, HW_STORE_PURGE_DELIVERED | HW_STORE_PURGE_FAILED,
+                          &p->removed);
+}
+
+static void purge_done(void *arg, int err)
+{
+    struct purge *p = arg;
+
+    inflight = 0;
+    if (err)
+        HW_WARN("retention: purge failed: %s (%llu removed)", hw_strerror(err),
+                (unsigned long long)p->removed);
+    else if (p->removed)
+        HW_INFO("retention: %llu events older than --retention removed",
+                (unsigned long long)p->removed);
+    free(p);
+}
+
+/* Once a minute, or as often as the retention itself when it is shorter (tests). */
+static unsigned period_ms(void)
+{
+    unsigned r = owner->cfg.retention_ms;
+
+    return r >= PURGE_EVERY_MS ? PURGE_EVERY_MS : r < 1000 ? 1000 : r;
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    struct purge *p;
+
+    if (!inflight && owner->store && (p = calloc(1, sizeof(*p)))) {
+        p->before_ms = relay_wall_ms() - (int64_t)owner->cfg.retention_ms;
+        if (hw_store_job_async(owner->store, purge_run, purge_done, p) == 0)
+            inflight = 1;
+        else
+            free(p);
+    }
+    lws_sul_schedule(owner->context, 0, &timer, tick, (lws_usec_t)period_ms() * 1000);
+}
+
+void relay_retention_start(struct relay *r)
+{
+    owner = r;
+    lws_sul_schedule(r->context, 0, &timer, tick, (lws_usec_t)FIRST_MS * 1000);
+}
+
+void relay_retention_stop(struct relay *r)
+{
+    if (owner == r)
+        lws_sul_cancel(&timer);
+}

@@ -1,0 +1,16 @@
+#ifndef RELAY_RETENTION_H
+#define RELAY_RETENTION_H
+
+/*
+ * Purges finished history older than --retention by itself, on a timer,
+ * through the store thread. One per process. Service thread.
+ */
+struct relay;
+
+/* Starts the timer (after the lws context exists). */
+void relay_retention_start(struct relay *r);
+
+/* Cancels it (before the store closes). */
+void relay_retention_stop(struct relay *r);
+
+#endif

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""History and replay for the developer, on SQLite and on MariaDB: `hookwire-agent
+events`, `show ID [--body]` and `replay ID` through the relay's API on the tunnel port,
+authorised by the channel token. Live webhooks are recorded with the app's status; a
+queued event the app keeps failing is retried, then failed, and `replay` delivers it
+once the app is fixed, as a new attempt with the same event id. A token for channel B
+cannot list, show or replay channel A's events, and gets exactly the answer an id that
+does not exist gets.
+"""
+
+import json
+import os
+import subprocess
+
+from harness import (AGENT_BIN, LOCALHOST, Reply, check, check_eq, request, run, token_add,
+                     wait_until)
+from offline_util import HOST, body_of, queue_one, received, stores
+
+
+def cli(env, relay, token, *args):
+    """Runs hookwire-agent ARGS against relay with token; returns CompletedProcess (bytes)."""
+    e = dict(os.environ, HOOKWIRE_TOKEN=token)
+    return subprocess.run([AGENT_BIN, "--relay", relay.ws_url] + list(args), cwd=env.dir,
+                          env=e, capture_output=True, timeout=30)
+
+
+def cli_json(env, relay, token, *args):
+    r = cli(env, relay, token, *args)
+    check_eq(r.returncode, 0, "hookwire-agent %s exits 0 (stderr %r)" % (" ".join(args),
+                                                                         r.stderr[-300:]))
+    return json.loads(r.stdout)
+
+
+def case_replay_after_failure(env):
+    broken = {"on": True}
+
+    def handler(req):
+        if req.header("X-Seq") == "1" and broken["on"]:
+            return Reply(500, "Internal Server Error", [("Content-Type", "text/plain")], b"boom")
+        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+
+    for kind, store in stores(env):
+        broken["on"] = True
+        token = token_add(env, store, "alice")
+        relay = env.relay(store=store, args=["--queue-retries", "2", "--queue-backoff", "50ms"])
+        target = env.target(handler)
+        ids = [queue_one(relay, i, size=300) for i in range(3)]
+        agent = env.agent(relay, token, "alice", target.port)
+        target.wait_requests(4, timeout=30)
+        wait_until(lambda: cli_json(env, relay, token, "events", "--status", "failed")["events"],
+                   10, kind + ": the failed event is listed")
+        failed = cli_json(env, relay, token, "events", "--status", "failed")["events"]
+        check_eq([e["id"] for e in failed], [ids[1]], kind + ": exactly event 1 failed")
+        shown = cli_json(env, relay, token, "show", ids[1])
+        check_eq(shown["status"], "failed", kind + ": show: status")
+        check_eq([a["http_status"] for a in shown["attempts_list"]], [500, 500],
+                 kind + ": show: both attempts with the app's status")
+        check_eq((shown["method"], shown["path"], shown["query"]), ("POST", "/hook", "n=1"),
+                 kind + ": show: the request line")
+        raw = cli(env, relay, token, "show", ids[1], "--body")
+        check(raw.returncode == 0 and raw.stdout == body_of(1, 300),
+              kind + ": show --body gives the exact bytes")
+        broken["on"] = False
+        before = target.count()
+        r = cli(env, relay, token, "replay", ids[1])
+        check_eq(r.returncode, 0, kind + ": replay exits 0 (%r)" % r.stderr)
+        target.wait_requests(before + 1, timeout=10)
+        last = received(target)[-1]
+        check_eq(last[:3], (1, ids[1], "3"), kind + ": the replay is attempt 3 of the same event")
+        check(last[3] == body_of(1, 300), kind + ": the replay is byte-exact")
+        wait_until(lambda: cli_json(env, relay, token, "show", ids[1])["status"] == "delivered",
+                   10, kind + ": the replayed event becomes delivered")
+        # A live webhook is recorded too, with the app's status.
+        resp = relay.webhook("POST", "/t/alice/live", [HOST, ("X-Seq", "7")], b"live!")
+        check_eq(resp.status, 200, kind + ": live passthrough")
+
+        def live_listed():
+            evs = cli_json(env, relay, token, "events", "--limit", "1")["events"]
+            return evs and evs[0]["path"] == "/live" and evs[0]["status"] == "delivered" and evs[0]
+        ev = wait_until(live_listed, 10, kind + ": the live webhook is recorded as delivered")
+        check_eq((ev["attempts"], ev["last_status"]), (1, 200), kind + ": live attempt recorded")
+        agent.stop()
+        relay.stop()
+
+
+def case_channel_isolation(env):
+    for kind, store in stores(env):
+        alice = token_add(env, store, "alice")
+        bob = token_add(env, store, "bob")
+        relay = env.relay(store=store)
+        evt = queue_one(relay, 0)
+        mine = cli_json(env, relay, alice, "events")["events"]
+        check_eq([e["id"] for e in mine], [evt], kind + ": alice lists her event")
+        check_eq(cli_json(env, relay, bob, "events")["events"], [],
+                 kind + ": bob's list does not show alice's event")
+        missing = "evt_" + "0" * 26
+        for verb in ("show", "replay"):
+            theirs = cli(env, relay, bob, verb, evt)
+            none = cli(env, relay, bob, verb, missing)
+            check_eq(theirs.returncode, 1, kind + ": bob cannot %s alice's event" % verb)
+            check_eq(theirs.stderr, none.stderr,
+                     kind + ": %s: the same answer as for an id that does not exist" % verb)
+            check(b"404" in theirs.stderr, kind + ": %s: a 404" % verb, theirs.stderr)
+        for method, path in (("GET", "/api/events/%s"), ("GET", "/api/events/%s/body"),
+                             ("POST", "/api/events/%s/replay")):
+            a = request(relay.tunnel_port, method, path % evt,
+                        [("Authorization", "Bearer " + bob)])
+            b = request(relay.tunnel_port, method, path % missing,
+                        [("Authorization", "Bearer " + bob)])
+            check_eq((a.status, a.header("Hookwire-Error"), a.body),
+                     (b.status, b.header("Hookwire-Error"), b.body),
+                     kind + ": %s %s: bob gets what a missing id gets" % (method, path))
+        nobody = request(relay.tunnel_port, "GET", "/api/events", [])
+        check_eq(nobody.status, 401, kind + ": no token, no history")
+        shown = cli_json(env, relay, alice, "show", evt)
+        check_eq((shown["status"], shown["attempts"]), ("pending", 0),
+                 kind + ": bob's replay attempt changed nothing")
+        relay.stop()
+
+
+def case_retention(env):
+    for kind, store in stores(env):
+        token = token_add(env, store, "alice")
+        relay = env.relay(store=store, args=["--retention", "1s"])
+        target = env.target()
+        delivered = queue_one(relay, 0)
+        agent = env.agent(relay, token, "alice", target.port)
+        target.wait_requests(1, timeout=10)
+        # Its answer must reach the relay too: an agent stopped before that leaves it pending.
+        wait_until(lambda: "queue drained" in relay.proc.stderr(), 10, kind + ": drained")
+        agent.stop()
+        wait_until(lambda: not relay.channel_connected("alice"), 5, kind + ": agent gone")
+        waiting = queue_one(relay, 1)
+        check(delivered != waiting, kind + ": two events")
+
+        def only_waiting():
+            return [e["id"] for e in cli_json(env, relay, token, "events")["events"]] == [waiting]
+        wait_until(only_waiting, 15, kind + ": the delivered event is purged by itself after "
+                   "--retention; the queued one is kept", interval=0.5)
+        relay.stop()
+
+
+if __name__ == "__main__":
+    run([case_replay_after_failure, case_channel_isolation, case_retention])

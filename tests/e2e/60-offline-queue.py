@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""The offline queue (--offline queue, the default), on SQLite and on MariaDB.
+
+With no agent connected every webhook is committed to the store and answered 202 with
+its event id; when the agent connects they reach the app in arrival order, byte-exact,
+each once, with the id from the 202 as Hookwire-Event-Id; afterwards live passthrough
+resumes. Queued events survive a relay SIGKILL. Past --max-queued the relay answers
+429 HW_QUEUE_FULL and keeps what is queued. An app that answers 500 for a queued event
+gets it again (same id, Hookwire-Attempt 2, 3), then the event is failed and the queue
+moves on. Needs HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
+"""
+
+from harness import Reply, check, check_eq, check_error, run, token_add, wait_until
+from offline_util import (HOST, body_of, check_in_order_once, queue_one, received, stack,
+                          stores)
+
+
+def live_resumes(relay, target, what):
+    """Once the queue is empty a webhook is passed through live: the app's own 200."""
+    wait_until(lambda: "channel=alice queue drained" in relay.proc.stderr(), 10,
+               what + ": the relay reports the queue drained")
+    before = target.count()
+    resp = relay.webhook("POST", "/t/alice/live", [HOST, ("X-Seq", "live")], b"live")
+    check_eq(resp.status, 200, what + ": live passthrough resumes after the drain")
+    check_eq(resp.body, b"ok", what + ": the app's own answer")
+    check_eq(target.count(), before + 1, what + ": the app saw the live webhook")
+
+
+def case_hundred_while_stopped(env):
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store)
+        ids = [queue_one(relay, i, size=1024) for i in range(100)]
+        check_eq(len(set(ids)), 100, kind + ": 100 distinct event ids")
+        check_eq(target.count(), 0, kind + ": nothing reached the app while no agent ran")
+        agent.start()
+        target.wait_requests(100, timeout=30)
+        check_in_order_once(target, ids, size=1024, what=kind)
+        live_resumes(relay, target, kind)
+        agent.stop()
+        relay.stop()
+
+
+def case_relay_sigkill(env):
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store)
+        ids = [queue_one(relay, i) for i in range(30)]
+        relay.proc.kill()
+        relay.fixed_ports = True
+        relay.start()
+        check("30 queued events waiting" in relay.proc.stderr(),
+              kind + ": the restarted relay found the queue", relay.proc.stderr()[-500:])
+        agent.start()
+        target.wait_requests(30, timeout=30)
+        check_in_order_once(target, ids, what=kind + " after SIGKILL")
+        live_resumes(relay, target, kind + " after SIGKILL")
+        agent.stop()
+        relay.stop()
+
+
+def case_queue_full(env):
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store, relay_args=["--max-queued", "5"])
+        ids = [queue_one(relay, i) for i in range(5)]
+        for _ in range(2):
+            check_error(relay.webhook("POST", "/t/alice/hook", [HOST, ("X-Seq", "99")], b"x"),
+                        429, "HW_QUEUE_FULL", kind + ": past --max-queued")
+        agent.start()
+        target.wait_requests(5, timeout=30)
+        check_in_order_once(target, ids, what=kind + " after the 429s")
+        live_resumes(relay, target, kind)
+        agent.stop()
+        relay.stop()
+
+
+def case_app_fails(env):
+    def handler(req):
+        if req.header("X-Seq") == "1":
+            return Reply(500, "Internal Server Error", [("Content-Type", "text/plain")], b"boom")
+        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store, handler=handler,
+                                     relay_args=["--queue-retries", "3", "--queue-backoff",
+                                                 "100ms"])
+        ids = [queue_one(relay, i) for i in range(3)]
+        agent.start()
+        target.wait_requests(5, timeout=30)
+        got = received(target)
+        check_eq([(g[0], g[2]) for g in got], [(0, "1"), (1, "1"), (1, "2"), (1, "3"), (2, "1")],
+                 kind + ": event 1 tried three times, in place, then the queue moves on")
+        check_eq([g[1] for g in got], [ids[0], ids[1], ids[1], ids[1], ids[2]],
+                 kind + ": the same event id on every attempt")
+        check(all(g[3] == body_of(g[0]) for g in got), kind + ": every attempt byte-exact")
+        wait_until(lambda: "failed after 3 attempts" in relay.proc.stderr(), 10,
+                   kind + ": the relay logs the failed event")
+        live_resumes(relay, target, kind)
+        agent.stop()
+        relay.stop()
+
+
+def case_reject_mode(env):
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store, relay_args=["--offline", "reject"])
+        check_error(relay.webhook("POST", "/t/alice/hook", [HOST], b"{}"), 503,
+                    "HW_AGENT_OFFLINE", kind + ": --offline reject")
+        check_error(relay.webhook("POST", "/t/nobody/hook", [HOST], b"{}"), 404,
+                    "HW_UNKNOWN_CHANNEL", kind + ": unknown channel")
+        relay.stop()
+        relay2, _, _ = stack(env, store.replace("relay-", "relay2-") if kind == "sqlite"
+                             else store, channel="bob")
+        check_error(relay2.webhook("POST", "/t/nobody/hook", [HOST], b"{}"), 404,
+                    "HW_UNKNOWN_CHANNEL", kind + ": an unknown channel is not queued")
+        relay2.stop()
+
+
+def case_per_channel_policy(env):
+    for kind, store in stores(env):
+        token_add(env, store, "alice")
+        token_add(env, store, "bob")
+        conf = env.path("relay-%s.ini" % kind)
+        with open(conf, "w") as f:
+            f.write("[relay]\noffline = queue\n\n[channel bob]\noffline = reject\n")
+        relay = env.relay(store=store, args=["--config", conf])
+        queue_one(relay, 0)
+        check_error(relay.webhook("POST", "/t/bob/hook", [HOST], b"{}"), 503, "HW_AGENT_OFFLINE",
+                    kind + ": [channel bob] offline = reject")
+        relay.stop()
+
+
+if __name__ == "__main__":
+    run([case_hundred_while_stopped, case_relay_sigkill, case_queue_full, case_app_fails,
+         case_reject_mode, case_per_channel_policy])
