@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \
@@ -70,8 +71,38 @@ static void usage(FILE *f)
     hw_opt_usage(f, relay_options);
 }
 
+/*
+ * Two listeners on one port would share one socket in lws, and one of the
+ * two endpoints would silently go missing: refuse it.
+ */
+static int check_ports(const struct relay_config *cfg)
+{
+    char a[256], b[256];
+    int pa, pb;
+
+    if (hw_hostport_parse(cfg->listen, a, sizeof(a), &pa)) {
+        fprintf(stderr, "--listen %s: expected HOST:PORT, e.g. 0.0.0.0:8080\n", cfg->listen);
+        return -1;
+    }
+    if (hw_hostport_parse(cfg->tunnel_listen, b, sizeof(b), &pb)) {
+        fprintf(stderr, "--tunnel-listen %s: expected HOST:PORT, e.g. 0.0.0.0:8081\n",
+                cfg->tunnel_listen);
+        return -1;
+    }
+    if (pa == pb && pa != 0) {
+        fprintf(stderr,
+                "--listen %s and --tunnel-listen %s use the same port: give the agents' "
+                "tunnel a port of its own\n",
+                cfg->listen, cfg->tunnel_listen);
+        return -1;
+    }
+    return 0;
+}
+
 static int check(struct relay_config *cfg)
 {
+    if (check_ports(cfg))
+        return -1;
     if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
         fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
         return -1;

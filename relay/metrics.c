@@ -7,6 +7,7 @@
 #include "channels.h"
 #include "core/err.h"
 #include "net/http_server.h"
+#include "queue.h"
 #include "relay.h"
 #include "store/store.h"
 #include "tunnel.h"
@@ -34,7 +35,7 @@ void relay_metrics_observe_answer(struct relay_metrics *m, int64_t latency_us)
 
 /* Requests by outcome, the queue's counters and the latency histogram. */
 static int render_outcomes(const struct relay_metrics *m, const struct hw_http_server_stats *ps,
-                           struct hw_buf *out)
+                           uint64_t depth, struct hw_buf *out)
 {
     uint64_t errors = 0, offline = ps->errors[HW_ERRC_AGENT_OFFLINE], cum = 0, count = 0;
     int err = 0;
@@ -60,7 +61,7 @@ static int render_outcomes(const struct relay_metrics *m, const struct hw_http_s
                          (unsigned long long)m->answered, (unsigned long long)m->queued,
                          (unsigned long long)offline, (unsigned long long)(errors - offline),
                          (unsigned long long)m->queued, (unsigned long long)m->drained,
-                         (unsigned long long)m->queue_depth, (unsigned long long)m->reloads_ok,
+                         (unsigned long long)depth, (unsigned long long)m->reloads_ok,
                          (unsigned long long)m->reloads_failed);
     for (int i = 0; i <= RELAY_LATENCY_BUCKETS; i++) {
         cum += m->latency_counts[i];
@@ -146,7 +147,7 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
                              "hookwire_relay_store_durable %d\n",
                              hw_store_durable(r->store));
 
-    err |= render_outcomes(m, ps, out);
+    err |= render_outcomes(m, ps, relay_queue_depth(r->queue), out);
     /* Channel names are webhook URLs: listed only when the operator asks for it. */
     if (r->cfg.metrics_channels) {
         err |= hw_buf_printf(out, "# TYPE hookwire_relay_channel_connected gauge\n"

@@ -28,14 +28,12 @@ struct relay_metrics {
     uint64_t reloads_ok;      /* SIGHUP reloads applied (reload.c) */
     uint64_t reloads_failed;  /* SIGHUP reloads refused: the running configuration stayed */
     /*
-     * The offline queue's counters (the queue owns them; 0 while the relay
-     * has no queue): webhooks kept and answered 202 on the agent's behalf,
-     * queued events delivered to an agent and acknowledged, and events
-     * waiting in all channels' queues now.
+     * The offline queue's counters (queue.c counts them): webhooks committed
+     * to a channel's queue (answered 202 on the agent's behalf), and queued
+     * events an agent's app accepted. The depth is read from the queue.
      */
     uint64_t queued;
     uint64_t drained;
-    uint64_t queue_depth;
     /* Complete request to the app's answer head, per bucket (not cumulative), sum in us. */
     uint64_t latency_counts[RELAY_LATENCY_BUCKETS + 1];
     uint64_t latency_sum_us;

@@ -154,6 +154,15 @@ int relay_queue_start(struct relay_queue *q)
     return 0;
 }
 
+uint64_t relay_queue_depth(const struct relay_queue *q)
+{
+    uint64_t n = 0;
+
+    for (const struct qchan *qc = q ? q->chans : NULL; qc; qc = qc->nextc)
+        n += qc->stored + qc->appending;
+    return n;
+}
+
 int relay_queue_busy(struct relay_queue *q, const char *channel, size_t len)
 {
     struct qchan *qc = find(q, channel, len, 0);
@@ -170,8 +179,10 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     struct hw_http_conn *c = pend->conn;
 
     qc->appending--;
-    if (!err)
+    if (!err) {
         qc->stored++;
+        qc->q->r->metrics.queued++;
+    }
     if (c) {
         struct relay_exchange *x = hw_http_conn_user(c);
 
@@ -423,6 +434,8 @@ static void finish(struct qchan *qc, int http_status, const char *error)
            : last ? HW_STORE_FAILED
                   : HW_STORE_PENDING);
     ev->attempts++;
+    if (ok)
+        r->metrics.drained++;
     if (ok || last) {
         if (!ok)
             HW_WARN("channel=%s evt=%s failed after %d attempts (last: %d %s): kept as failed",

@@ -52,6 +52,9 @@ int relay_queue_busy(struct relay_queue *q, const char *channel, size_t len);
  * event id after the commit, 429 HW_QUEUE_FULL past --max-queued, 503 when
  * the store cannot take it.
  */
+/* Events waiting in all channels' queues now (committed or being committed). */
+uint64_t relay_queue_depth(const struct relay_queue *q);
+
 void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const char *channel,
                         size_t len, const struct hw_http_request *rq, const char *target,
                         size_t target_len, const char *headers, size_t headers_len);

@@ -32,10 +32,14 @@ def case_hundred_while_stopped(env):
         ids = [queue_one(relay, i, size=1024) for i in range(100)]
         check_eq(len(set(ids)), 100, kind + ": 100 distinct event ids")
         check_eq(target.count(), 0, kind + ": nothing reached the app while no agent ran")
+        check_eq(relay.metric("hookwire_relay_queued_total"), 100.0, kind + ": queued_total")
+        check_eq(relay.metric("hookwire_relay_queue_depth"), 100.0, kind + ": queue_depth")
         agent.start()
         target.wait_requests(100, timeout=30)
         check_in_order_once(target, ids, size=1024, what=kind)
         live_resumes(relay, target, kind)
+        check_eq(relay.metric("hookwire_relay_drained_total"), 100.0, kind + ": drained_total")
+        check_eq(relay.metric("hookwire_relay_queue_depth"), 0.0, kind + ": queue_depth after")
         agent.stop()
         relay.stop()
 

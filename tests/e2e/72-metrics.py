@@ -27,7 +27,7 @@ def case_no_channel_names_by_default(env):
     store = env.path("relay.db")
     token = token_add(env, store, "alice")
     token_add(env, store, "secret-bob")
-    relay = env.relay(store=store, metrics_channels=False)
+    relay = env.relay(store=store, metrics_channels=False, args=["--offline", "reject"])
     target = env.target(slow_app)
     agent = env.agent(relay, token, "alice", target.port, wait=False)
     wait_until(lambda: agent.forwarding_lines() and
