@@ -10,6 +10,7 @@
  * append fails within the configured timeout, ping never waits behind it,
  * and after SIGCONT the same handle appends again.
  */
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -434,6 +435,46 @@ static void *bg_append(void *arg)
     return NULL;
 }
 
+/*
+ * SIGSTOP takes effect when each of the server's threads is next scheduled:
+ * on a busy machine one may still answer a query sent right after kill().
+ * Waits (5 s at most) until every thread of pid shows state T.
+ */
+static void wait_stopped(pid_t pid)
+{
+    int64_t deadline = tu_now_ms() + 5000;
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    for (;;) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int running = 0;
+
+        CHECK(d != NULL);
+        while ((e = readdir(d))) {
+            char stat[600], buf[512], *p;
+            FILE *f;
+
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(stat, sizeof(stat), "%s/%s/stat", path, e->d_name);
+            f = fopen(stat, "r");
+            if (!f)
+                continue; /* the thread ended */
+            p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+            fclose(f);
+            if (p && p[1] == ' ' && p[2] != 'T' && p[2] != 't')
+                running = 1;
+        }
+        closedir(d);
+        if (!running)
+            return;
+        CHECK(tu_now_ms() < deadline);
+        tu_pause_ms(2);
+    }
+}
+
 static void test_hung_server(void)
 {
     struct hw_store_event ev, *got;
@@ -459,6 +500,7 @@ static void test_hung_server(void)
     CHECK_EQ(hw_store_append(s, &ev, &r), 0);
 
     CHECK_EQ(kill(pid, SIGSTOP), 0);
+    wait_stopped(pid);
     tu_event(&ev, "hung", "while stopped");
     t0 = tu_now_ms();
     err = hw_store_append(s, &ev, &r);
