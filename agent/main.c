@@ -51,6 +51,9 @@ int main(int argc, char **argv)
     /* lws's own deadline for pending steps is only a backstop: the tunnel's handshake and the
      * HTTP client's connects have their own, shorter ones. */
     info.timeout_secs = 20;
+    /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a tunnel batch or
+     * a target's answer in one read instead of many. */
+    info.pt_serv_buf_size = 65536 + LWS_PRE;
     a.context = lws_create_context(&info);
     if (!a.context || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
