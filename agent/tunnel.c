@@ -1,7 +1,8 @@
 /*
- * Tunnel client: lws WebSocket client for "hookwire.v1". Owns the mux for
- * the current connection, the reconnect and heartbeat timers, and the
- * message reassembly buffer. Streams are handed to forward.c. Service
+ * Tunnel session for "hookwire.v1": owns the mux for the current connection,
+ * the reconnect, handshake and heartbeat timers, and the attempt bookkeeping.
+ * Transports: tunnel_ws.c (raw socket, own framing) for ws://, lws's
+ * WebSocket client here for wss://. Streams are handed to forward.c. Service
  * thread only.
  */
 #include "tunnel.h"
@@ -18,6 +19,7 @@
 #include "forward.h"
 #include "net/lwsio.h"
 #include "tunnel/mux.h"
+#include "tunnel_ws.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -148,14 +150,27 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
     struct lws_client_connect_info i;
     struct lws *wsi;
+    const char *path;
     char host[300];
 
-    memset(&i, 0, sizeof(i));
     snprintf(host, sizeof(host), "%s:%d", a->relay_url.host, a->relay_url.port);
+    path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
+    /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
+    a->attempt_live = 1;
+    a->attempt_killed = 0;
+    a->attempt_wsi = NULL;
+    lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
+                     (lws_usec_t)HANDSHAKE_MS * 1000);
+    a->in_connect = 1;
+    if (!a->relay_url.tls) {
+        wsi = agent_ws_connect(a, host, path);
+        goto started;
+    }
+    memset(&i, 0, sizeof(i));
     i.context = a->context;
     i.address = a->relay_url.host;
     i.port = a->relay_url.port;
-    i.path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
+    i.path = path;
     i.host = host;
     i.origin = host;
     i.protocol = agent_tunnel_protocol.name;
@@ -167,14 +182,8 @@ static void connect_now(lws_sorted_usec_list_t *sul)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
-    /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
-    a->attempt_live = 1;
-    a->attempt_killed = 0;
-    a->attempt_wsi = NULL;
-    a->in_connect = 1;
-    lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
-                     (lws_usec_t)HANDSHAKE_MS * 1000);
     wsi = lws_client_connect_via_info(&i);
+started:
     a->in_connect = 0;
     if (!wsi) {
         a->ws = NULL;
@@ -201,8 +210,9 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)a->heartbeat_ms * 250);
 }
 
-static int on_established(struct agent *a, struct lws *wsi)
+int agent_tunnel_opened(struct agent *a, struct lws *wsi)
 {
+    lws_sul_cancel(&a->handshake_timer);
     a->ws = wsi;
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
@@ -213,6 +223,11 @@ static int on_established(struct agent *a, struct lws *wsi)
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
                      (lws_usec_t)a->heartbeat_ms * 250);
     return 0;
+}
+
+int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len)
+{
+    return a->mux ? hw_lwsio_tunnel_msg(a->mux, p, len) : HW_EPROTO;
 }
 
 static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
@@ -255,6 +270,22 @@ static int is_current(struct agent *a, struct lws *wsi)
     return a->attempt_live && (a->in_connect || wsi == a->attempt_wsi || wsi == a->ws);
 }
 
+static void refused_token(struct agent *a)
+{
+    HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
+    a->fatal = 1;
+    lws_cancel_service(a->context);
+}
+
+void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsigned status)
+{
+    if (!is_current(a, wsi))
+        return;
+    if (status == 401)
+        refused_token(a);
+    attempt_over(a, why);
+}
+
 static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
@@ -270,8 +301,7 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        lws_sul_cancel(&a->handshake_timer);
-        return on_established(a, wsi);
+        return agent_tunnel_opened(a, wsi);
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(a, wsi, in, len);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -282,11 +312,8 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
         if (!is_current(a, wsi))
             return 0;
-        if (status == 401 || (in && strstr(in, "401"))) {
-            HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
-            a->fatal = 1;
-            lws_cancel_service(a->context);
-        }
+        if (status == 401 || (in && strstr(in, "401")))
+            refused_token(a);
         attempt_over(a, why);
         return 0;
     }
@@ -329,4 +356,5 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
     hw_buf_cleanup(&a->rx);
+    agent_ws_free(a);
 }
