@@ -61,10 +61,8 @@ static int mem_ieq(const char *a, size_t alen, const char *b, size_t blen)
     return 1;
 }
 
-static int name_is(const struct hw_http_header *h, const char *name)
-{
-    return mem_ieq(h->name, h->name_len, name, strlen(name));
-}
+/* Compares a header's name with a string literal; the length test settles most mismatches. */
+#define NAME_IS(h, lit) mem_ieq((h)->name, (h)->name_len, (lit), sizeof(lit) - 1)
 
 static const char *trim(const char *v, size_t vlen, size_t *len)
 {
@@ -184,7 +182,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
     size_t vlen;
     const char *v = trim(h->value, h->value_len, &vlen);
 
-    if (name_is(h, "content-length")) {
+    if (NAME_IS(h, "content-length")) {
         if (f->has_te)
             return HW_EPARSE;
         if (f->has_cl)
@@ -194,7 +192,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
         f->has_cl = 1;
         f->cl = v;
         f->cl_len = vlen;
-    } else if (name_is(h, "transfer-encoding")) {
+    } else if (NAME_IS(h, "transfer-encoding")) {
         /*
          * Only a lone "chunked" is accepted: any other coding would have to
          * be undone or kept with its header, and HTTP/1.0 has no chunking.
@@ -204,7 +202,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
         if (!mem_ieq(v, vlen, "chunked", 7))
             return HW_EPARSE;
         f->has_te = 1;
-    } else if (name_is(h, "connection")) {
+    } else if (NAME_IS(h, "connection")) {
         const char *p = v, *elem;
         size_t elen;
         while (list_next(&p, v + vlen, &elem, &elen)) {
@@ -213,9 +211,9 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
             else if (mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
         }
-    } else if (f->is_request && name_is(h, "host")) {
+    } else if (f->is_request && NAME_IS(h, "host")) {
         f->hosts++;
-    } else if (f->is_request && name_is(h, "expect")) {
+    } else if (f->is_request && NAME_IS(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))
             f->expect_continue = 1;
     }
@@ -425,30 +423,35 @@ const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len)
 
 int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h)
 {
-    static const char *const fixed[] = {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+    static const struct {
+        const char *name;
+        size_t len;
+    } fixed[] = {
+#define NAME(s) { s, sizeof(s) - 1 }
+        NAME("connection"),
+        NAME("keep-alive"),
+        NAME("proxy-connection"),
+        NAME("proxy-authenticate"),
+        NAME("proxy-authorization"),
+        NAME("te"),
+        NAME("trailer"),
+        NAME("transfer-encoding"),
+        NAME("upgrade"),
+#undef NAME
     };
 
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (name_is(h, fixed[i]))
+        if (mem_ieq(h->name, h->name_len, fixed[i].name, fixed[i].len))
             return 1;
     }
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
-    if (name_is(h, "host") || name_is(h, "content-length"))
+    if (NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
         const char *p, *elem;
         size_t elen;
-        if (!name_is(conn, "connection"))
+        if (!NAME_IS(conn, "connection"))
             continue;
         p = conn->value;
         while (list_next(&p, conn->value + conn->value_len, &elem, &elen)) {
