@@ -85,6 +85,18 @@ int hw_buf_puts(struct hw_buf *b, const char *s)
     return hw_buf_append(b, s, strlen(s));
 }
 
+int hw_buf_putu(struct hw_buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return hw_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
 int hw_buf_printf(struct hw_buf *b, const char *fmt, ...)
 {
     char tmp[512];
