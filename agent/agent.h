@@ -27,8 +27,7 @@ struct agent {
     /* Tunnel state (tunnel.c). */
     struct lws *ws;
     struct hw_mux *mux;
-    struct hw_buf rx;        /* fragments of the tunnel message being received */
-    struct agent_ws *ws_raw; /* the ws:// transport's state (tunnel_ws.c) */
+    struct agent_ws *ws_raw; /* the transport's state (tunnel_ws.c) */
     lws_sorted_usec_list_t reconnect_timer;
     lws_sorted_usec_list_t heartbeat_timer;
     lws_usec_t last_rx;

@@ -14,7 +14,6 @@
 #include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
-#include "tunnel_ws.h"
 
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
@@ -29,7 +28,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     static struct agent a;
-    static struct lws_protocols protocols[4];
+    static struct lws_protocols protocols[3];
     struct lws_context_creation_info info;
     struct sigaction sa;
     int status = 1;
@@ -43,7 +42,6 @@ int main(int argc, char **argv)
     hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
     protocols[1] = hw_http_client_protocol;
-    protocols[2] = agent_tunnel_raw_protocol;
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;

@@ -1,9 +1,8 @@
 /*
  * Tunnel session for "hookwire.v1": owns the mux for the current connection,
  * the reconnect, handshake and heartbeat timers, and the attempt bookkeeping.
- * Transports: tunnel_ws.c (raw socket, own framing) for ws://, lws's
- * WebSocket client here for wss://. Streams are handed to forward.c. Service
- * thread only.
+ * The transport (socket, TLS, WebSocket framing) is tunnel_ws.c. Streams are
+ * handed to forward.c. Service thread only.
  */
 #include "tunnel.h"
 
@@ -27,11 +26,6 @@
 #define HANDSHAKE_MS 10000
 /* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
 #define HANDSHAKE_GRACE_MS 1000
-
-static struct agent *agent_of(struct lws *wsi)
-{
-    return lws_context_user(lws_get_context(wsi));
-}
 
 static void mux_want_write(struct hw_mux *m)
 {
@@ -148,7 +142,6 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
-    struct lws_client_connect_info i;
     struct lws *wsi;
     const char *path;
     char host[300];
@@ -162,28 +155,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
                      (lws_usec_t)HANDSHAKE_MS * 1000);
     a->in_connect = 1;
-    if (!a->relay_url.tls) {
-        wsi = agent_ws_connect(a, host, path);
-        goto started;
-    }
-    memset(&i, 0, sizeof(i));
-    i.context = a->context;
-    i.address = a->relay_url.host;
-    i.port = a->relay_url.port;
-    i.path = path;
-    i.host = host;
-    i.origin = host;
-    i.protocol = agent_tunnel_protocol.name;
-    i.local_protocol_name = agent_tunnel_protocol.name;
-    i.pwsi = &a->ws;
-    if (a->relay_url.tls) {
-        i.ssl_connection = LCCSCF_USE_SSL;
-        if (a->cfg.insecure)
-            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
-    wsi = lws_client_connect_via_info(&i);
-started:
+    wsi = agent_ws_connect(a, host, path);
     a->in_connect = 0;
     if (!wsi) {
         a->ws = NULL;
@@ -217,7 +189,6 @@ int agent_tunnel_opened(struct agent *a, struct lws *wsi)
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
         return -1;
-    hw_buf_reset(&a->rx);
     a->last_rx = a->last_ping = lws_now_usecs();
     a->heartbeat_ms = a->cfg.heartbeat_ms;
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
@@ -228,16 +199,6 @@ int agent_tunnel_opened(struct agent *a, struct lws *wsi)
 int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len)
 {
     return a->mux ? hw_lwsio_tunnel_msg(a->mux, p, len) : HW_EPROTO;
-}
-
-static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
-{
-    a->last_rx = lws_now_usecs();
-    if (!hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len))
-        return 0;
-    HW_ERR("tunnel protocol error from the relay: reconnecting");
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
-    return -1;
 }
 
 /*
@@ -286,65 +247,8 @@ void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsig
     attempt_over(a, why);
 }
 
-static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len)
-{
-    struct agent *a = agent_of(wsi);
-
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        char **p = in;
-        int n = snprintf(*p, len, "Authorization: Bearer %s\r\n", a->token);
-        if (n < 0 || (size_t)n >= len)
-            return -1;
-        *p += n;
-        return 0;
-    }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        return agent_tunnel_opened(a, wsi);
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return on_receive(a, wsi, in, len);
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return hw_lwsio_tunnel_write(wsi, a->mux);
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        unsigned status = lws_http_client_http_response(wsi);
-        const char *why = in ? (const char *)in : "connection failed";
-
-        if (!is_current(a, wsi))
-            return 0;
-        if (status == 401 || (in && strstr(in, "401")))
-            refused_token(a);
-        attempt_over(a, why);
-        return 0;
-    }
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (is_current(a, wsi))
-            attempt_over(a, "connection closed");
-        return 0;
-    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-        /* lws 4.1.6 ends an upgrade that timed out this way, without CLIENT_CONNECTION_ERROR. */
-        if (is_current(a, wsi))
-            attempt_over(a, "the upgrade was closed before it completed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        /* The last word on any connection: an attempt no other callback ended ends here. */
-        if (is_current(a, wsi))
-            attempt_over(a, "connection gone");
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-const struct lws_protocols agent_tunnel_protocol = {
-    .name = "hookwire.v1",
-    .callback = tunnel_cb,
-    .rx_buffer_size = 65536 + 64,
-};
-
 void agent_tunnel_start(struct agent *a)
 {
-    hw_buf_init(&a->rx, HW_TUNNEL_MSG_MAX);
     HW_INFO("connecting to %s", a->cfg.relay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);
 }
@@ -355,6 +259,5 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
-    hw_buf_cleanup(&a->rx);
     agent_ws_free(a);
 }

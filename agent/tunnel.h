@@ -13,11 +13,11 @@
 
 struct agent;
 
+/* The tunnel connection's lws protocol (tunnel_ws.c), named after the subprotocol. */
 extern const struct lws_protocols agent_tunnel_protocol;
 
 /*
- * The session side of a transport (tunnel_ws.c for ws://; the lws WebSocket
- * client below for wss://). agent_tunnel_opened: wsi completed the upgrade;
+ * The session side of the transport (tunnel_ws.c). agent_tunnel_opened: wsi completed the upgrade;
  * returns 0, or -1 to close it. agent_tunnel_message: one whole binary
  * message from the relay; returns 0, or HW_EPROTO (the caller closes the
  * tunnel). agent_tunnel_ended: wsi's attempt or tunnel is over (status: the
