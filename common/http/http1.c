@@ -29,6 +29,7 @@ struct framing {
     uint64_t content_length;
     int conn_close;
     int conn_keep_alive;
+    int has_connection;
     int expect_continue;
     int hosts; /* Host headers seen (requests) */
 };
@@ -205,6 +206,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
     } else if (NAME_IS(h, "connection")) {
         const char *p = v, *elem;
         size_t elen;
+        f->has_connection = 1;
         while (list_next(&p, v + vlen, &elem, &elen)) {
             if (mem_ieq(elem, elen, "close", 5))
                 f->conn_close = 1;
@@ -272,6 +274,7 @@ static int head_finish(const char *buf, const struct cursor *c, struct hw_http_h
     if (n > INT_MAX)
         return HW_E2BIG;
     head->head_len = n;
+    head->no_connection = !f->has_connection;
     head->content_length = f->has_cl ? f->content_length : 0;
     if (head->minor_version == 1)
         head->keep_alive = !f->conn_close;
@@ -445,7 +448,7 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
             return 1;
     }
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
-    if (NAME_IS(h, "host") || NAME_IS(h, "content-length"))
+    if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
