@@ -205,7 +205,8 @@ static size_t frame(uint8_t *out, int fin, unsigned op, const uint8_t *p, size_t
             out[2 + k] = (uint8_t)((uint64_t)n >> (56 - 8 * k));
         h = 10;
     }
-    memcpy(out + h, p, n);
+    if (n)
+        memcpy(out + h, p, n);
     return h + n;
 }
 
