@@ -72,6 +72,12 @@ int hw_buf_append(struct hw_buf *b, const void *p, size_t n)
         return 0;
     if (n > b->max - (b->len - b->off))
         return HW_E2BIG;
+    /* Fits already: the common case of the many small appends that build a head. */
+    if (n <= b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
     dst = hw_buf_reserve(b, n);
     if (!dst)
         return HW_ENOMEM;
