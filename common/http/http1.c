@@ -424,29 +424,34 @@ const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len)
     return trim(h->value, h->value_len, len);
 }
 
+/* Is h one of the headers that are hop-by-hop by name (RFC 9110 section 7.6.1 and the like)? */
+static int fixed_hop_by_hop(const struct hw_http_header *h)
+{
+    /* By length first: most names are settled without comparing a byte. */
+    switch (h->name_len) {
+    case 2:
+        return NAME_IS(h, "te");
+    case 7:
+        return NAME_IS(h, "trailer") || NAME_IS(h, "upgrade");
+    case 10:
+        return NAME_IS(h, "connection") || NAME_IS(h, "keep-alive");
+    case 16:
+        return NAME_IS(h, "proxy-connection");
+    case 17:
+        return NAME_IS(h, "transfer-encoding");
+    case 18:
+        return NAME_IS(h, "proxy-authenticate");
+    case 19:
+        return NAME_IS(h, "proxy-authorization");
+    default:
+        return 0;
+    }
+}
+
 int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-    } fixed[] = {
-#define NAME(s) { s, sizeof(s) - 1 }
-        NAME("connection"),
-        NAME("keep-alive"),
-        NAME("proxy-connection"),
-        NAME("proxy-authenticate"),
-        NAME("proxy-authorization"),
-        NAME("te"),
-        NAME("trailer"),
-        NAME("transfer-encoding"),
-        NAME("upgrade"),
-#undef NAME
-    };
-
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (mem_ieq(h->name, h->name_len, fixed[i].name, fixed[i].len))
-            return 1;
-    }
+    if (fixed_hop_by_hop(h))
+        return 1;
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
     if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
