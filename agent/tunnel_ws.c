@@ -131,6 +131,18 @@ static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
     return 0;
 }
 
+/*
+ * A protocol error: close with status 1002 (docs/protocol.md) once the close frame is
+ * written, or within a second if it cannot be.
+ */
+static void protocol_error(struct agent_ws *w)
+{
+    HW_ERR("tunnel protocol error from the relay: reconnecting");
+    w->state = WS_CLOSING;
+    queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xea", 2);
+    lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
+}
+
 static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
     size_t end;
@@ -157,10 +169,8 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
     /* Frames that came in the same read as the answer. */
     if (hw_buf_size(&w->answer) > end &&
         hw_ws_rx_feed(&w->rx, (const uint8_t *)hw_buf_head(&w->answer) + end,
-                      hw_buf_size(&w->answer) - end, sink, a)) {
-        HW_ERR("tunnel protocol error from the relay: reconnecting");
-        return -1;
-    }
+                      hw_buf_size(&w->answer) - end, sink, a))
+        protocol_error(w);
     hw_buf_cleanup(&w->answer);
     return 0;
 }
@@ -169,11 +179,12 @@ static int on_plain(struct agent *a, struct agent_ws *w, const void *in, size_t 
 {
     if (w->state == WS_UPGRADE)
         return on_answer(a, w, in, len);
+    if (w->state == WS_CLOSING)
+        return 0; /* nothing after a close or an error is read */
     a->last_rx = lws_now_usecs();
-    if (hw_ws_rx_feed(&w->rx, in, len, sink, a) == 0)
-        return 0;
-    HW_ERR("tunnel protocol error from the relay: reconnecting");
-    return -1;
+    if (hw_ws_rx_feed(&w->rx, in, len, sink, a))
+        protocol_error(w);
+    return 0;
 }
 
 /* Hands the upgrade request to the socket (through TLS for wss://). */
