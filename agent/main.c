@@ -14,6 +14,7 @@
 #include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
+#include "tunnel_ws.h"
 
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
@@ -76,6 +77,8 @@ out:
     agent_forward_cleanup(&a);
     if (a.context)
         lws_context_destroy(a.context);
+    /* After the context: its close callbacks end the tunnel through the transport's state. */
+    agent_ws_free(&a);
     agent_config_cleanup(&a);
     return status;
 }

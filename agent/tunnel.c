@@ -259,5 +259,4 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
-    agent_ws_free(a);
 }

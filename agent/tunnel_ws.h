@@ -21,7 +21,7 @@ struct agent;
  */
 struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path);
 
-/* Frees the transport's state at exit; callbacks that come later find none and do nothing. */
+/* Frees the transport's state at exit, after lws_context_destroy(). */
 void agent_ws_free(struct agent *a);
 
 #endif
