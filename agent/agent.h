@@ -15,6 +15,7 @@
 struct hw_mux;
 struct hw_http_client;
 struct hw_http_target;
+struct agent_ws;
 
 struct agent {
     struct agent_config cfg;
@@ -26,7 +27,7 @@ struct agent {
     /* Tunnel state (tunnel.c). */
     struct lws *ws;
     struct hw_mux *mux;
-    struct hw_buf rx; /* fragments of the tunnel message being received */
+    struct agent_ws *ws_raw; /* the transport's state (tunnel_ws.c) */
     lws_sorted_usec_list_t reconnect_timer;
     lws_sorted_usec_list_t heartbeat_timer;
     lws_usec_t last_rx;

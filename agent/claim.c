@@ -13,37 +13,43 @@
 
 #include "agent.h"
 #include "core/log.h"
+#include "http/http1.h"
 
 /* Past the relay's Retry-After, so its liveness probe's deadline has surely passed. */
 #define RETRY_MARGIN_MS 300
 #define RETRY_MAX_S     10
 
-int agent_claim_append_header(struct agent *a, char **p, size_t len)
+const char *agent_claim_header(const struct agent *a)
 {
-    static const char hdr[] = "Hookwire-Takeover: 1\r\n";
-
-    if (!a->cfg.takeover || a->was_online)
-        return 0;
-    if (len < sizeof(hdr))
-        return -1;
-    memcpy(*p, hdr, sizeof(hdr) - 1);
-    *p += sizeof(hdr) - 1;
-    return 0;
+    return a->cfg.takeover && !a->was_online ? "Hookwire-Takeover: 1\r\n" : NULL;
 }
 
-/* Copies response header name (lower case, with its colon) into dst, or "?" when absent. */
-static void header(struct lws *wsi, const char *name, char *dst, int cap)
+/* Copies header name's trimmed value from the parsed answer into dst, or "?" when absent. */
+static void header(const struct hw_http_head *h, const char *name, char *dst, size_t cap)
 {
-    if (lws_hdr_custom_copy(wsi, dst, cap, name, (int)strlen(name)) <= 0)
-        snprintf(dst, (size_t)cap, "?");
+    const struct hw_http_header *hd = h ? hw_http_find(h, name) : NULL;
+    size_t n;
+    const char *v = hd ? hw_http_value_trim(hd, &n) : NULL;
+
+    if (v)
+        snprintf(dst, cap, "%.*s", (int)n, v);
+    else
+        snprintf(dst, cap, "?");
 }
 
-void agent_claim_on_busy(struct agent *a, struct lws *wsi)
+void agent_claim_on_busy(struct agent *a, const char *answer, size_t len)
 {
     char holder[64], since[40], channel[80], retry[16];
     unsigned long secs = 0;
+    struct hw_http_head *h = calloc(1, sizeof(*h));
 
-    if (lws_hdr_copy(wsi, retry, sizeof(retry), WSI_TOKEN_HTTP_RETRY_AFTER) > 0)
+    /* The relay's own answer; one it cannot have sent is reported with "?" fields. */
+    if (h && (!answer || hw_http_parse_response(answer, len, "GET", h) <= 0)) {
+        free(h);
+        h = NULL;
+    }
+    header(h, "retry-after", retry, sizeof(retry));
+    if (retry[0] != '?')
         secs = strtoul(retry, NULL, 10);
     if (secs && !a->busy_retried) {
         /* The relay is pinging the holder: come back once, after its deadline. */
@@ -53,11 +59,13 @@ void agent_claim_on_busy(struct agent *a, struct lws *wsi)
         a->retry_after_ms = (unsigned)secs * 1000 + RETRY_MARGIN_MS;
         HW_INFO("busy channel: the relay is checking that its agent is alive; retrying in %u ms",
                 a->retry_after_ms);
+        free(h);
         return;
     }
-    header(wsi, "hookwire-holder:", holder, sizeof(holder));
-    header(wsi, "hookwire-holder-since:", since, sizeof(since));
-    header(wsi, "hookwire-channel:", channel, sizeof(channel));
+    header(h, "hookwire-holder", holder, sizeof(holder));
+    header(h, "hookwire-holder-since", since, sizeof(since));
+    header(h, "hookwire-channel", channel, sizeof(channel));
+    free(h);
     HW_ERR("channel %s is held by another agent at %s (connected since %s): stop it, or start "
            "this one with --takeover to replace it",
            channel, holder, since);

@@ -124,29 +124,54 @@ static int check_head(const struct hw_buf *b, uint64_t body_len)
     return 0;
 }
 
+/* Appends "Host: <target>:<port>\r\n" (appends, not printf: once per request). */
+static int host_line(struct agent *a, struct hw_buf *b)
+{
+    int err = hw_buf_puts(b, "Host: ");
+
+    err = err ? err : hw_buf_puts(b, a->target.host);
+    err = err ? err : hw_buf_append(b, ":", 1);
+    err = err ? err : hw_buf_putu(b, (uint64_t)a->target.port);
+    return err ? err : hw_buf_append(b, "\r\n", 2);
+}
+
+/* Copies n bytes of p into dst as a string, cut to fit cap. */
+static void copy_cut(char *dst, size_t cap, const char *p, size_t n)
+{
+    if (n > cap - 1)
+        n = cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
 /* Writes the request head for the target into b. */
 static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_request *m)
 {
     const char *p = m->headers.p, *end = p + m->headers.len;
     int err, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
 
-    err = hw_buf_printf(b, "%.*s %.*s HTTP/1.1\r\n", (int)m->method.len, m->method.p,
-                        (int)m->target.len, m->target.p);
+    err = hw_buf_append(b, m->method.p, m->method.len);
+    err = err ? err : hw_buf_append(b, " ", 1);
+    err = err ? err : hw_buf_append(b, m->target.p, m->target.len);
+    err = err ? err : hw_buf_append(b, " HTTP/1.1\r\n", 11);
     while (!err && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t n = eol ? (size_t)(eol + 1 - p) : (size_t)(end - p);
         if (rewrite && n > 5 && strncasecmp(p, "host:", 5) == 0)
-            err = hw_buf_printf(b, "Host: %s:%d\r\n", a->target.host, a->target.port);
+            err = host_line(a, b);
         else
             err = hw_buf_append(b, p, n);
         p += n;
     }
     /* An HTTP/1.0 sender may have sent no Host; the app gets HTTP/1.1, which needs one. */
     if (!err && !block_has(&m->headers, "host"))
-        err = hw_buf_printf(b, "Host: %s:%d\r\n", a->target.host, a->target.port);
+        err = host_line(a, b);
     /* A chunked request lost its Transfer-Encoding at the relay; say its length here. */
-    if (!err && m->body_len && !block_has(&m->headers, "content-length"))
-        err = hw_buf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)m->body_len);
+    if (!err && m->body_len && !block_has(&m->headers, "content-length")) {
+        err = hw_buf_puts(b, "Content-Length: ");
+        err = err ? err : hw_buf_putu(b, m->body_len);
+        err = err ? err : hw_buf_append(b, "\r\n", 2);
+    }
     err = err ? err : hw_buf_append(b, "\r\n", 2);
     return err ? err : check_head(b, m->body_len);
 }
@@ -268,7 +293,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
                                              : "request head too large");
         return;
     }
-    snprintf(method, sizeof(method), "%.*s", (int)msg.method.len, msg.method.p);
+    copy_cut(method, sizeof(method), msg.method.p, msg.method.len);
     o.method = method;
     /* The relay's --response-timeout governs the exchange; the stream's reset ends it. */
     o.timeout_ms = HW_HTTP_NO_DEADLINE;
@@ -292,8 +317,8 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     f->started = lws_now_usecs();
     f->body_done = o.body_done;
     memcpy(f->method, method, sizeof(f->method));
-    snprintf(f->path, sizeof(f->path), "%.*s", (int)msg.target.len, msg.target.p);
-    snprintf(f->event_id, sizeof(f->event_id), "%.*s", (int)msg.event_id.len, msg.event_id.p);
+    copy_cut(f->path, sizeof(f->path), msg.target.p, msg.target.len);
+    copy_cut(f->event_id, sizeof(f->event_id), msg.event_id.p, msg.event_id.len);
     hw_mux_stream_set_user(s, f);
 }
 

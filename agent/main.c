@@ -15,6 +15,7 @@
 #include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
+#include "tunnel_ws.h"
 
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
@@ -58,6 +59,9 @@ int main(int argc, char **argv)
     /* lws's own deadline for pending steps is only a backstop: the tunnel's handshake and the
      * HTTP client's connects have their own, shorter ones. */
     info.timeout_secs = 20;
+    /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a tunnel batch or
+     * a target's answer in one read instead of many. */
+    info.pt_serv_buf_size = 65536 + LWS_PRE;
     a.context = lws_create_context(&info);
     if (!a.context || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
@@ -80,6 +84,8 @@ out:
     agent_forward_cleanup(&a);
     if (a.context)
         lws_context_destroy(a.context);
+    /* After the context: its close callbacks end the tunnel through the transport's state. */
+    agent_ws_free(&a);
     agent_config_cleanup(&a);
     return status;
 }

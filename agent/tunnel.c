@@ -1,8 +1,8 @@
 /*
- * Tunnel client: lws WebSocket client for "hookwire.v1". Owns the mux for
- * the current connection, the reconnect and heartbeat timers, and the
- * message reassembly buffer. Streams are handed to forward.c. Service
- * thread only.
+ * Tunnel session for "hookwire.v1": owns the mux for the current connection,
+ * the reconnect, handshake and heartbeat timers, and the attempt bookkeeping.
+ * The transport (socket, TLS, WebSocket framing) is tunnel_ws.c. Streams are
+ * handed to forward.c. Service thread only.
  */
 #include "tunnel.h"
 
@@ -19,6 +19,7 @@
 #include "forward.h"
 #include "net/lwsio.h"
 #include "tunnel/mux.h"
+#include "tunnel_ws.h"
 
 #define BACKOFF_MIN_MS   500
 #define BACKOFF_MAX_MS   30000
@@ -27,11 +28,6 @@
 #define HANDSHAKE_MS 10000
 /* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
 #define HANDSHAKE_GRACE_MS 1000
-
-static struct agent *agent_of(struct lws *wsi)
-{
-    return lws_context_user(lws_get_context(wsi));
-}
 
 static void mux_want_write(struct hw_mux *m)
 {
@@ -161,35 +157,20 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
-    struct lws_client_connect_info i;
     struct lws *wsi;
+    const char *path;
     char host[300];
 
-    memset(&i, 0, sizeof(i));
     snprintf(host, sizeof(host), "%s:%d", a->relay_url.host, a->relay_url.port);
-    i.context = a->context;
-    i.address = a->relay_url.host;
-    i.port = a->relay_url.port;
-    i.path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
-    i.host = host;
-    i.origin = host;
-    i.protocol = agent_tunnel_protocol.name;
-    i.local_protocol_name = agent_tunnel_protocol.name;
-    i.pwsi = &a->ws;
-    if (a->relay_url.tls) {
-        i.ssl_connection = LCCSCF_USE_SSL;
-        if (a->cfg.insecure)
-            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                                LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-    }
+    path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
     /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
     a->attempt_live = 1;
     a->attempt_killed = 0;
     a->attempt_wsi = NULL;
-    a->in_connect = 1;
     lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
                      (lws_usec_t)HANDSHAKE_MS * 1000);
-    wsi = lws_client_connect_via_info(&i);
+    a->in_connect = 1;
+    wsi = agent_ws_connect(a, host, path);
     a->in_connect = 0;
     if (!wsi) {
         a->ws = NULL;
@@ -216,14 +197,14 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
                      (lws_usec_t)a->heartbeat_ms * 250);
 }
 
-static int on_established(struct agent *a, struct lws *wsi)
+int agent_tunnel_opened(struct agent *a, struct lws *wsi)
 {
+    lws_sul_cancel(&a->handshake_timer);
     a->ws = wsi;
     a->refused = 0;
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
     if (!a->mux)
         return -1;
-    hw_buf_reset(&a->rx);
     a->last_rx = a->last_ping = lws_now_usecs();
     a->heartbeat_ms = a->cfg.heartbeat_ms;
     lws_sul_schedule(a->context, 0, &a->heartbeat_timer, heartbeat_cb,
@@ -231,14 +212,9 @@ static int on_established(struct agent *a, struct lws *wsi)
     return 0;
 }
 
-static int on_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
+int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len)
 {
-    a->last_rx = lws_now_usecs();
-    if (!hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len))
-        return 0;
-    HW_ERR("tunnel protocol error from the relay: reconnecting");
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol", 8);
-    return -1;
+    return a->mux ? hw_lwsio_tunnel_msg(a->mux, p, len) : HW_EPROTO;
 }
 
 /*
@@ -271,81 +247,38 @@ static int is_current(struct agent *a, struct lws *wsi)
     return a->attempt_live && (a->in_connect || wsi == a->attempt_wsi || wsi == a->ws);
 }
 
-static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len)
+static void refused_token(struct agent *a)
 {
-    struct agent *a = agent_of(wsi);
-
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        char **p = in;
-        int n = snprintf(*p, len, "Authorization: Bearer %s\r\n", a->token);
-        if (n < 0 || (size_t)n >= len)
-            return -1;
-        *p += n;
-        return agent_claim_append_header(a, p, len - (size_t)n);
+    /*
+     * The relay checks tokens against a copy of its table read a moment ago,
+     * so a token made by `token add` just now can be refused once; a second
+     * refusal in a row is final.
+     */
+    if (a->refused++ == 0) {
+        HW_WARN("the relay does not know this token (yet): trying once more");
+        return;
     }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        lws_sul_cancel(&a->handshake_timer);
-        return on_established(a, wsi);
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return on_receive(a, wsi, in, len);
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return hw_lwsio_tunnel_write(wsi, a->mux);
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        unsigned status = lws_http_client_http_response(wsi);
-        const char *why = in ? (const char *)in : "connection failed";
-
-        if (!is_current(a, wsi))
-            return 0;
-        if (status == 401 || (in && strstr(in, "401"))) {
-            /*
-             * The relay checks tokens against a copy of its table read a
-             * moment ago, so a token made by `token add` just now can be
-             * refused once; a second refusal in a row is final.
-             */
-            if (a->refused++ == 0) {
-                HW_WARN("the relay does not know this token (yet): trying once more");
-            } else {
-                HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
-                a->fatal = 1;
-                lws_cancel_service(a->context);
-            }
-        } else if (status == 409) {
-            agent_claim_on_busy(a, wsi);
-            why = "the channel is busy (409)";
-        }
-        attempt_over(a, why);
-        return 0;
-    }
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (is_current(a, wsi))
-            attempt_over(a, "connection closed");
-        return 0;
-    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-        /* lws 4.1.6 ends an upgrade that timed out this way, without CLIENT_CONNECTION_ERROR. */
-        if (is_current(a, wsi))
-            attempt_over(a, "the upgrade was closed before it completed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        /* The last word on any connection: an attempt no other callback ended ends here. */
-        if (is_current(a, wsi))
-            attempt_over(a, "connection gone");
-        return 0;
-    default:
-        return 0;
-    }
+    HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
+    a->fatal = 1;
+    lws_cancel_service(a->context);
 }
 
-const struct lws_protocols agent_tunnel_protocol = {
-    .name = "hookwire.v1",
-    .callback = tunnel_cb,
-    .rx_buffer_size = 65536 + 64,
-};
+void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsigned status,
+                        const char *answer, size_t answer_len)
+{
+    if (!is_current(a, wsi))
+        return;
+    if (status == 401) {
+        refused_token(a);
+    } else if (status == 409) {
+        agent_claim_on_busy(a, answer, answer_len);
+        why = "the channel is busy (409)";
+    }
+    attempt_over(a, why);
+}
 
 void agent_tunnel_start(struct agent *a)
 {
-    hw_buf_init(&a->rx, HW_TUNNEL_MSG_MAX);
     HW_INFO("connecting to %s", a->cfg.relay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);
 }
@@ -356,5 +289,4 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
-    hw_buf_cleanup(&a->rx);
 }

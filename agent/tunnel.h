@@ -8,10 +8,26 @@
  * hands streams to the forwarder. Service thread only.
  */
 #include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct agent;
 
+/* The tunnel connection's lws protocol (tunnel_ws.c), named after the subprotocol. */
 extern const struct lws_protocols agent_tunnel_protocol;
+
+/*
+ * The session side of the transport (tunnel_ws.c). agent_tunnel_opened: wsi completed the upgrade;
+ * returns 0, or -1 to close it. agent_tunnel_message: one whole binary
+ * message from the relay; returns 0, or HW_EPROTO (the caller closes the
+ * tunnel). agent_tunnel_ended: wsi's attempt or tunnel is over (status: the
+ * HTTP status of a refused upgrade, else 0; answer: that refusal's head, or
+ * NULL); callbacks of an older connection are ignored.
+ */
+int agent_tunnel_opened(struct agent *a, struct lws *wsi);
+int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len);
+void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsigned status,
+                        const char *answer, size_t answer_len);
 
 /* Starts the first connection attempt. */
 void agent_tunnel_start(struct agent *a);

@@ -55,20 +55,28 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
         err = err ? err : hw_buf_append(hb, h->value, h->value_len);
         err = err ? err : hw_buf_append(hb, "\r\n", 2);
     }
-    if (!err)
-        err = hw_buf_printf(hb, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
-                            hw_http_conn_peer(c), x->relay->cfg.tls_cert ? "https" : "http");
+    /* Appends, not printf: this runs for every webhook. */
+    err = err ? err : hw_buf_puts(hb, "X-Forwarded-For: ");
+    err = err ? err : hw_buf_puts(hb, hw_http_conn_peer(c));
+    err = err ? err
+              : hw_buf_puts(hb, x->relay->cfg.tls_cert ? "\r\nX-Forwarded-Proto: https\r\n"
+                                                       : "\r\nX-Forwarded-Proto: http\r\n");
     if (!err && host) {
         size_t n;
         const char *v = hw_http_value_trim(host, &n);
-        err = hw_buf_printf(hb, "X-Forwarded-Host: %.*s\r\n", (int)n, v);
+        err = hw_buf_puts(hb, "X-Forwarded-Host: ");
+        err = err ? err : hw_buf_append(hb, v, n);
+        err = err ? err : hw_buf_append(hb, "\r\n", 2);
     }
     if (!err && x->verdict != RELAY_EDGE_NONE)
-        err = hw_buf_printf(hb, "Hookwire-Verified: %s\r\n",
-                            x->verdict == RELAY_EDGE_PASS ? "true" : "false");
+        err = hw_buf_puts(hb, x->verdict == RELAY_EDGE_PASS ? "Hookwire-Verified: true\r\n"
+                                                            : "Hookwire-Verified: false\r\n");
     /* A queued event gets its id and attempt number when it is sent. */
-    if (!err && ids)
-        err = hw_buf_printf(hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n", x->event_id);
+    if (!err && ids) {
+        err = hw_buf_puts(hb, "Hookwire-Event-Id: ");
+        err = err ? err : hw_buf_puts(hb, x->event_id);
+        err = err ? err : hw_buf_puts(hb, "\r\nHookwire-Attempt: 1\r\n");
+    }
     return err;
 }
 

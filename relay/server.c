@@ -70,6 +70,9 @@ int relay_server_start(struct relay *r)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.user = r;
     info.port = CONTEXT_PORT_NO_LISTEN;
+    /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a request body or
+     * a tunnel batch in one read instead of many. */
+    info.pt_serv_buf_size = 65536 + LWS_PRE;
     r->context = lws_create_context(&info);
     if (!r->context) {
         fprintf(stderr, "cannot create the event loop\n");

@@ -72,6 +72,12 @@ int hw_buf_append(struct hw_buf *b, const void *p, size_t n)
         return 0;
     if (n > b->max - (b->len - b->off))
         return HW_E2BIG;
+    /* Fits already: the common case of the many small appends that build a head. */
+    if (n <= b->cap - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
     dst = hw_buf_reserve(b, n);
     if (!dst)
         return HW_ENOMEM;
@@ -83,6 +89,18 @@ int hw_buf_append(struct hw_buf *b, const void *p, size_t n)
 int hw_buf_puts(struct hw_buf *b, const char *s)
 {
     return hw_buf_append(b, s, strlen(s));
+}
+
+int hw_buf_putu(struct hw_buf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return hw_buf_append(b, tmp + i, sizeof(tmp) - i);
 }
 
 int hw_buf_printf(struct hw_buf *b, const char *fmt, ...)

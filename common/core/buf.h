@@ -8,6 +8,7 @@
  * data[off .. len). Not thread-safe: one owner.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 /* A result the caller must look at (curl's dynbuf marks its appends the same way). */
 #define HW_MUST_CHECK __attribute__((warn_unused_result))
@@ -31,6 +32,9 @@ HW_MUST_CHECK int hw_buf_append(struct hw_buf *b, const void *p, size_t n);
 
 /* Appends a NUL-terminated string (without the NUL). Same returns. */
 HW_MUST_CHECK int hw_buf_puts(struct hw_buf *b, const char *s);
+
+/* Appends v in decimal, without printf's cost on hot paths. Same returns. */
+HW_MUST_CHECK int hw_buf_putu(struct hw_buf *b, uint64_t v);
 
 /* Appends printf-formatted text. Same returns. */
 HW_MUST_CHECK int hw_buf_printf(struct hw_buf *b, const char *fmt, ...)

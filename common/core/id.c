@@ -1,7 +1,7 @@
 /*
  * Event id generator (see id.h): a ULID-style time-sortable id with 80 random
- * bits from libsodium's randombytes. Stateless apart from libsodium's one-time
- * initialisation; any thread.
+ * bits from libsodium's randombytes, drawn from a small per-thread pool so
+ * that an id costs no system call. Any thread.
  */
 #include "id.h"
 
@@ -22,30 +22,55 @@ static void id_sodium_init(void)
         abort();
 }
 
+/* Ids per randombytes_buf() call: one getrandom per 32 ids instead of one per id. */
+#define POOL_IDS 32
+
+/* Fills out with 10 random bytes from this thread's pool, refilling it when empty. */
+static void random10(unsigned char out[10])
+{
+    static __thread unsigned char pool[POOL_IDS * 10];
+    static __thread size_t left;
+
+    if (!left) {
+        randombytes_buf(pool, sizeof(pool));
+        left = sizeof(pool);
+    }
+    left -= 10;
+    memcpy(out, pool + left, 10);
+    /* Bytes handed out are not kept: a later read of the pool cannot repeat them. */
+    sodium_memzero(pool + left, 10);
+}
+
 void hw_id_new_at(char out[HW_ID_LEN + 1], uint64_t unix_ms)
 {
-    unsigned char v[16];
+    unsigned char r[10];
+    uint64_t hi, lo;
     char *p = out + HW_ID_PREFIX_LEN;
 
     pthread_once(&sodium_once, id_sodium_init);
-    for (int i = 0; i < 6; i++)
-        v[i] = (unsigned char)(unix_ms >> (40 - 8 * i));
-    randombytes_buf(v + 6, 10);
+    random10(r);
+    /* The 128-bit value: 48 bits of time, then 80 random bits, big-endian. */
+    hi = (unix_ms & 0xffffffffffffull) << 16 | (uint64_t)r[0] << 8 | r[1];
+    lo = 0;
+    for (int i = 2; i < 10; i++)
+        lo = lo << 8 | r[i];
 
     memcpy(out, HW_ID_PREFIX, HW_ID_PREFIX_LEN);
     /*
      * 26 digits carry 130 bits; the value has 128, so it reads as if two
-     * zero bits stood in front: digit i covers bits [5i - 2, 5i + 3) of v.
+     * zero bits stood in front: digit i is the value shifted right by 125 - 5i.
      */
     for (int i = 0; i < 26; i++) {
-        unsigned digit = 0;
-        for (int b = 0; b < 5; b++) {
-            int bit = 5 * i + b - 2;
-            digit <<= 1;
-            if (bit >= 0)
-                digit |= (v[bit / 8] >> (7 - bit % 8)) & 1u;
-        }
-        p[i] = crockford[digit];
+        unsigned shift = 125u - 5u * (unsigned)i;
+        uint64_t d;
+
+        if (shift >= 64)
+            d = hi >> (shift - 64);
+        else if (shift == 0)
+            d = lo;
+        else
+            d = lo >> shift | hi << (64 - shift);
+        p[i] = crockford[d & 31u];
     }
     out[HW_ID_LEN] = '\0';
 }

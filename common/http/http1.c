@@ -29,6 +29,7 @@ struct framing {
     uint64_t content_length;
     int conn_close;
     int conn_keep_alive;
+    int has_connection;
     int expect_continue;
     int hosts; /* Host headers seen (requests) */
 };
@@ -61,10 +62,8 @@ static int mem_ieq(const char *a, size_t alen, const char *b, size_t blen)
     return 1;
 }
 
-static int name_is(const struct hw_http_header *h, const char *name)
-{
-    return mem_ieq(h->name, h->name_len, name, strlen(name));
-}
+/* Compares a header's name with a string literal; the length test settles most mismatches. */
+#define NAME_IS(h, lit) mem_ieq((h)->name, (h)->name_len, (lit), sizeof(lit) - 1)
 
 static const char *trim(const char *v, size_t vlen, size_t *len)
 {
@@ -184,7 +183,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
     size_t vlen;
     const char *v = trim(h->value, h->value_len, &vlen);
 
-    if (name_is(h, "content-length")) {
+    if (NAME_IS(h, "content-length")) {
         if (f->has_te)
             return HW_EPARSE;
         if (f->has_cl)
@@ -194,7 +193,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
         f->has_cl = 1;
         f->cl = v;
         f->cl_len = vlen;
-    } else if (name_is(h, "transfer-encoding")) {
+    } else if (NAME_IS(h, "transfer-encoding")) {
         /*
          * Only a lone "chunked" is accepted: any other coding would have to
          * be undone or kept with its header, and HTTP/1.0 has no chunking.
@@ -204,18 +203,19 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
         if (!mem_ieq(v, vlen, "chunked", 7))
             return HW_EPARSE;
         f->has_te = 1;
-    } else if (name_is(h, "connection")) {
+    } else if (NAME_IS(h, "connection")) {
         const char *p = v, *elem;
         size_t elen;
+        f->has_connection = 1;
         while (list_next(&p, v + vlen, &elem, &elen)) {
             if (mem_ieq(elem, elen, "close", 5))
                 f->conn_close = 1;
             else if (mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
         }
-    } else if (f->is_request && name_is(h, "host")) {
+    } else if (f->is_request && NAME_IS(h, "host")) {
         f->hosts++;
-    } else if (f->is_request && name_is(h, "expect")) {
+    } else if (f->is_request && NAME_IS(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))
             f->expect_continue = 1;
     }
@@ -274,6 +274,7 @@ static int head_finish(const char *buf, const struct cursor *c, struct hw_http_h
     if (n > INT_MAX)
         return HW_E2BIG;
     head->head_len = n;
+    head->no_connection = !f->has_connection;
     head->content_length = f->has_cl ? f->content_length : 0;
     if (head->minor_version == 1)
         head->keep_alive = !f->conn_close;
@@ -423,32 +424,42 @@ const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len)
     return trim(h->value, h->value_len, len);
 }
 
+/* Is h one of the headers that are hop-by-hop by name (RFC 9110 section 7.6.1 and the like)? */
+static int fixed_hop_by_hop(const struct hw_http_header *h)
+{
+    /* By length first: most names are settled without comparing a byte. */
+    switch (h->name_len) {
+    case 2:
+        return NAME_IS(h, "te");
+    case 7:
+        return NAME_IS(h, "trailer") || NAME_IS(h, "upgrade");
+    case 10:
+        return NAME_IS(h, "connection") || NAME_IS(h, "keep-alive");
+    case 16:
+        return NAME_IS(h, "proxy-connection");
+    case 17:
+        return NAME_IS(h, "transfer-encoding");
+    case 18:
+        return NAME_IS(h, "proxy-authenticate");
+    case 19:
+        return NAME_IS(h, "proxy-authorization");
+    default:
+        return 0;
+    }
+}
+
 int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h)
 {
-    static const char *const fixed[] = {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    };
-
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (name_is(h, fixed[i]))
-            return 1;
-    }
+    if (fixed_hop_by_hop(h))
+        return 1;
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
-    if (name_is(h, "host") || name_is(h, "content-length"))
+    if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
         const char *p, *elem;
         size_t elen;
-        if (!name_is(conn, "connection"))
+        if (!NAME_IS(conn, "connection"))
             continue;
         p = conn->value;
         while (list_next(&p, conn->value + conn->value_len, &elem, &elen)) {

@@ -45,6 +45,9 @@ struct hw_http_head {
     int keep_alive;          /* connection may carry another message */
     int expect_continue;     /* request has "Expect: 100-continue" */
     int hosts;               /* requests: how many Host headers */
+    /* Set by the parsers when the head has no Connection header, so no header is named
+     * hop-by-hop by one; 0 (look) in a head built by hand. */
+    int no_connection;
 };
 
 /*

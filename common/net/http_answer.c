@@ -56,6 +56,17 @@ static void queued(struct hw_http_answer *a, size_t mark, int status, int keep_a
     a->progress_at = lws_now_usecs();
 }
 
+/* Appends "HTTP/1.1 <status> <reason>\r\n" (no printf: this runs once per exchange). */
+static int status_line(struct hw_buf *b, int status, const char *reason, size_t reason_len)
+{
+    int err = hw_buf_append(b, "HTTP/1.1 ", 9);
+
+    err = err ? err : hw_buf_putu(b, (uint64_t)status);
+    err = err ? err : hw_buf_append(b, " ", 1);
+    err = err ? err : hw_buf_append(b, reason, reason_len);
+    return err ? err : hw_buf_append(b, "\r\n", 2);
+}
+
 int hw_http_answer_whole(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
                          int status, const char *reason, const char *headers, size_t headers_len,
                          const void *body, size_t body_len)
@@ -64,11 +75,15 @@ int hw_http_answer_whole(struct hw_http_answer *a, const struct hw_http_head *re
     int no_body = is_head(req) || status == 204 || status == 304;
     int err;
 
-    err = hw_buf_printf(&a->out, "HTTP/1.1 %d %s\r\n", status,
-                        reason ? reason : hw_http_reason(status));
+    if (!reason)
+        reason = hw_http_reason(status);
+    err = status_line(&a->out, status, reason, strlen(reason));
     err = err ? err : hw_buf_append(&a->out, headers, headers_len);
-    if (!err && status != 204 && status != 304)
-        err = hw_buf_printf(&a->out, "Content-Length: %zu\r\n", body_len);
+    if (!err && status != 204 && status != 304) {
+        err = hw_buf_puts(&a->out, "Content-Length: ");
+        err = err ? err : hw_buf_putu(&a->out, body_len);
+        err = err ? err : hw_buf_append(&a->out, "\r\n", 2);
+    }
     err = err ? err : hw_buf_puts(&a->out, keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
     if (!err && !no_body)
         err = hw_buf_append(&a->out, body, body_len);
@@ -107,6 +122,7 @@ static int head_ok(const struct hw_http_head *req, const struct hw_http_answer_h
     struct hw_http_head h;
     struct hw_buf b;
     char method[16];
+    size_t n;
     int ok;
 
     if (m->status < 200 || m->status > 599)
@@ -116,9 +132,12 @@ static int head_ok(const struct hw_http_head *req, const struct hw_http_answer_h
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
             return 0;
     }
-    snprintf(method, sizeof(method), "%.*s", (int)req->method_len, req->method);
+    /* Longer methods are none that change the framing (only HEAD does). */
+    n = req->method_len < sizeof(method) - 1 ? req->method_len : sizeof(method) - 1;
+    memcpy(method, req->method, n);
+    method[n] = '\0';
     hw_buf_init(&b, m->headers_len + 64);
-    ok = hw_buf_printf(&b, "HTTP/1.1 %d OK\r\n", m->status) == 0 &&
+    ok = status_line(&b, m->status, "OK", 2) == 0 &&
          hw_buf_append(&b, m->headers, m->headers_len) == 0 && hw_buf_append(&b, "\r\n", 2) == 0 &&
          hw_http_parse_response(hw_buf_head(&b), hw_buf_size(&b), method, &h) ==
              (int)hw_buf_size(&b);
@@ -143,9 +162,12 @@ int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *re
 
     if (!head_ok(req, h, no_body))
         return HW_EPROTO;
-    err = hw_buf_printf(&a->out, "HTTP/1.1 %d %.*s\r\n", h->status,
-                        h->reason_len ? (int)h->reason_len : (int)strlen(hw_http_reason(h->status)),
-                        h->reason_len ? h->reason : hw_http_reason(h->status));
+    if (h->reason_len) {
+        err = status_line(&a->out, h->status, h->reason, h->reason_len);
+    } else {
+        const char *reason = hw_http_reason(h->status);
+        err = status_line(&a->out, h->status, reason, strlen(reason));
+    }
     err = err ? err : hw_buf_append(&a->out, h->headers, h->headers_len);
     if (!no_body && !err && h->body_len == HW_HTTP_LEN_UNKNOWN) {
         /* Known lengths travel in the answer's own Content-Length line. */

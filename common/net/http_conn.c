@@ -39,6 +39,7 @@ struct hw_http_conn {
     struct hw_http_answer ans;
     struct hw_http_pace pace; /* the reading phase, in the server's readers list */
     lws_sorted_usec_list_t timer;
+    lws_usec_t timer_at; /* when the timer fires; 0 when it is not armed */
     lws_usec_t wait_due; /* when the program's answer is overdue */
     uint64_t max_body;
     size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
@@ -130,6 +131,7 @@ static void kill_conn(struct hw_http_conn *c, const char *why)
     unlist(c);
     release_body(c);
     lws_sul_cancel(&c->timer);
+    c->timer_at = 0;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -349,6 +351,8 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
     const struct hw_http_server_config *cfg = c->cfg;
     lws_usec_t now = lws_now_usecs();
 
+    c->timer_at = 0;
+
     if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
         HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
         kill_conn(c, "the peer stopped reading");
@@ -400,7 +404,17 @@ static void arm_timer(struct hw_http_conn *c)
     /* Sampled four times a period, so a queue that stopped shrinking is seen in time. */
     if (c->ans.unacked && now + stall / 4 < at)
         at = now + stall / 4;
-    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at > now ? at - now : 1000);
+    if (at <= now)
+        at = now + 1000;
+    /*
+     * Already armed to fire no later: leave it. Every check in timer_cb() compares times, so
+     * an early firing finds nothing due and re-arms; this saves a sorted insert into lws's
+     * timer list (which grows with the connections) on every step of every exchange.
+     */
+    if (c->timer_at && c->timer_at <= at)
+        return;
+    c->timer_at = at;
+    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at - now);
 }
 
 int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
@@ -627,6 +641,7 @@ void hw_http_conn_closed(struct hw_http_conn *c)
     }
     unlist(c);
     lws_sul_cancel(&c->timer);
+    c->timer_at = 0;
     release_body(c);
     if (c->cb->on_close)
         c->cb->on_close(c);

@@ -31,37 +31,42 @@ int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out)
     return 0;
 }
 
-int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
-                       size_t len)
+int hw_lwsio_tunnel_msg(struct hw_mux *m, const uint8_t *p, size_t left)
 {
-    const uint8_t *p;
-    size_t left;
     int err = 0;
 
-    if (!lws_frame_is_binary(wsi) || hw_buf_append(rx, in, len))
-        return HW_EPROTO;
-    if (!lws_is_final_fragment(wsi))
-        return 0;
-    p = (const uint8_t *)hw_buf_head(rx);
-    left = hw_buf_size(rx);
     if (!left)
-        err = HW_EPROTO;
+        return HW_EPROTO;
     while (!err && left) {
         size_t n;
 
-        if (left < HW_FRAME_HDR_LEN) {
-            err = HW_EPROTO;
-            break;
-        }
+        if (left < HW_FRAME_HDR_LEN)
+            return HW_EPROTO;
         n = HW_FRAME_HDR_LEN + hw_frame_payload_len(p);
-        if (n > left) {
-            err = HW_EPROTO;
-            break;
-        }
+        if (n > left)
+            return HW_EPROTO;
         err = hw_mux_receive(m, p, n);
         p += n;
         left -= n;
     }
+    return err;
+}
+
+int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
+                       size_t len)
+{
+    int err;
+
+    if (!lws_frame_is_binary(wsi))
+        return HW_EPROTO;
+    /* A message that came whole (nothing of it buffered yet) is read where it lies. */
+    if (!hw_buf_size(rx) && lws_is_final_fragment(wsi))
+        return len > rx->max ? HW_EPROTO : hw_lwsio_tunnel_msg(m, in, len);
+    if (hw_buf_append(rx, in, len))
+        return HW_EPROTO;
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    err = hw_lwsio_tunnel_msg(m, (const uint8_t *)hw_buf_head(rx), hw_buf_size(rx));
     hw_buf_reset(rx);
     return err;
 }

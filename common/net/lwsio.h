@@ -8,6 +8,7 @@
  */
 #include <libwebsockets.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -20,6 +21,13 @@ struct hw_mux;
  * failed (the callback then returns -1 to close it).
  */
 int hw_lwsio_write_raw(struct lws *wsi, struct hw_buf *out);
+
+/*
+ * Feeds one whole tunnel message (a batch of frames) to the mux. Returns 0,
+ * or HW_EPROTO for an empty message, a frame that overruns the message, or
+ * a protocol violation the mux found.
+ */
+int hw_lwsio_tunnel_msg(struct hw_mux *m, const uint8_t *p, size_t len);
 
 /*
  * Adds one received WebSocket fragment to rx and, when the message is

@@ -46,6 +46,7 @@ struct hw_mux {
     struct hw_buf ctrl;
     struct hw_buf stage;
     struct hw_mux_stream *rhead, *rtail;
+    int pulling; /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
 };
 
 struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb, size_t headroom,
@@ -145,7 +146,10 @@ static void update_ready(struct hw_mux_stream *s)
         m->rhead = s;
     m->rtail = s;
     s->ready = 1;
-    m->cb.want_write(m);
+    /* A stream re-queued by hw_mux_pull() needs no new WRITEABLE: the writer is already
+     * running and asks for one itself when hw_mux_pending() says so. */
+    if (!m->pulling)
+        m->cb.want_write(m);
 }
 
 static struct hw_mux_stream *stream_new(struct hw_mux *m, uint32_t id)
@@ -393,7 +397,9 @@ int hw_mux_pull(struct hw_mux *m, uint8_t **msg, size_t *len)
             goto out;
         }
     }
+    m->pulling = 1;
     update_ready(s);
+    m->pulling = 0;
     if (drained && m->cb.on_drain)
         m->cb.on_drain(m, s);
 out:

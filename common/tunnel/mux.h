@@ -74,7 +74,9 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len);
 /*
  * Takes the next message to send. Returns 1 and sets *msg and *len (valid until
  * the next call; headroom bytes before *msg are writable), or 0 when nothing
- * is sendable now.
+ * is sendable now. A pull does not call want_write for what it leaves queued:
+ * after its last pull, the writer asks for another WRITEABLE itself when
+ * hw_mux_pending() says so.
  */
 int hw_mux_pull(struct hw_mux *m, uint8_t **msg, size_t *len);
 

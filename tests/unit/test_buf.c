@@ -310,6 +310,30 @@ static void test_truncate_and_reset(void)
     hw_buf_cleanup(&b);
 }
 
+/* Decimal appends give what printf gives, and respect the cap like any append. */
+static void test_putu(void)
+{
+    static const uint64_t values[] = { 0, 7, 10, 99, 100, 404, 1234567890, UINT64_MAX };
+    struct hw_buf b;
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)values[i]);
+
+        hw_buf_init(&b, 64);
+        CHECK_EQ(hw_buf_puts(&b, "x="), 0);
+        CHECK_EQ(hw_buf_putu(&b, values[i]), 0);
+        CHECK_EQ(hw_buf_size(&b), (size_t)n + 2);
+        CHECK_MEM(hw_buf_head(&b) + 2, want, (size_t)n);
+        hw_buf_cleanup(&b);
+    }
+    hw_buf_init(&b, 3);
+    CHECK_EQ(hw_buf_putu(&b, 1234), HW_E2BIG);
+    CHECK_EQ(hw_buf_size(&b), 0);
+    CHECK_EQ(hw_buf_putu(&b, 123), 0);
+    hw_buf_cleanup(&b);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_buf\n");
@@ -320,6 +344,7 @@ int main(void)
     RUN(test_compaction);
     RUN(test_reserve_commit);
     RUN(test_printf);
+    RUN(test_putu);
     RUN(test_truncate_and_reset);
     return 0;
 }

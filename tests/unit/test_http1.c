@@ -613,6 +613,23 @@ static void test_hop_by_hop(void)
     CHECK(req("GET / HTTP/1.1\r\nX-Debug: 1\r\nte: x\r\n\r\n", &head) > 0);
     CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[0]), 0);
     CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[1]), 1);
+    CHECK_EQ(head.no_connection, 1);
+
+    /* "close" and "keep-alive" are tokens too: a header of that name goes. */
+    CHECK(req("GET / HTTP/1.1\r\nClose: 1\r\nConnection: close\r\n\r\n", &head) > 0);
+    CHECK_EQ(head.no_connection, 0);
+    CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[0]), 1);
+
+    /* A head built by hand (no parser to set no_connection) is still scanned. */
+    {
+        struct hw_http_head hand;
+
+        memset(&hand, 0, sizeof(hand));
+        hand.headers[0] = (struct hw_http_header){ "X-A", 3, "1", 1 };
+        hand.headers[1] = (struct hw_http_header){ "Connection", 10, "x-a", 3 };
+        hand.nheaders = 2;
+        CHECK_EQ(hw_http_is_hop_by_hop(&hand, &hand.headers[0]), 1);
+    }
 }
 
 /* Result of feeding a chunked body to a fresh decoder in pieces. */

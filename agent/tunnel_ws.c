@@ -1,0 +1,424 @@
+/*
+ * The tunnel's transport: an lws raw client socket that speaks RFC 6455
+ * itself (common/tunnel/ws.h), so incoming messages are read as blocks rather
+ * than byte by byte, with TLS for wss:// from tunnel_tls.c. Owns the upgrade,
+ * the frame decoder, reassembly, masking and control replies; the session
+ * (mux, timers, reconnects) stays in tunnel.c. Service thread only.
+ */
+#include "tunnel_ws.h"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "claim.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "net/lwsio.h"
+#include "tunnel.h"
+#include "tunnel/frame.h"
+#include "tunnel/mux.h"
+#include "tunnel/ws.h"
+#include "tunnel_tls.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* A batch stops growing past this; any single tunnel frame still fits behind it. */
+#define BATCH_TARGET (256 * 1024)
+#define MASKS        64
+/* Bytes waiting for the socket: a whole batch, with room for TLS records' overhead. */
+#define OUT_MAX (HW_TUNNEL_MSG_MAX + 256 * 1024)
+/* Plaintext taken from TLS per step. */
+#define TLS_READ 16384
+
+enum ws_state { WS_UPGRADE, WS_OPEN, WS_CLOSING };
+
+struct agent_ws {
+    struct lws *wsi; /* the current connection; callbacks of others are ignored */
+    enum ws_state state;
+    struct agent_tls *tls; /* wss:// only */
+    int tls_up;            /* its handshake is done */
+    struct hw_buf req;     /* the upgrade request, until it is handed to out */
+    struct hw_buf out;     /* bytes for the socket (TLS records for wss://), written in order */
+    struct hw_buf answer;  /* the relay's answer head so far */
+    struct hw_buf msg;     /* a fragmented message being reassembled */
+    struct hw_ws_rx rx;
+    char accept[32];
+    /* One control frame (PONG or CLOSE) waiting for WRITEABLE: it goes before tunnel data. */
+    uint8_t ctl[HW_WS_HDR_MAX + HW_WS_CTL_MAX];
+    size_t ctl_len;
+    uint8_t masks[MASKS * 4];
+    unsigned masks_left;
+};
+
+static struct agent *agent_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static void next_mask(struct agent_ws *w, uint8_t mask[4])
+{
+    if (!w->masks_left) {
+        randombytes_buf(w->masks, sizeof(w->masks));
+        w->masks_left = MASKS;
+    }
+    w->masks_left--;
+    memcpy(mask, w->masks + 4 * w->masks_left, 4);
+}
+
+/* Sets w->accept to what the relay must answer to key (RFC 6455 section 4.2.2). */
+static int expected_accept(struct agent_ws *w, const char *key)
+{
+    char in[64];
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    size_t n = strlen(key);
+
+    if (n + sizeof(WS_GUID) > sizeof(in))
+        return HW_EINVAL;
+    memcpy(in, key, n);
+    memcpy(in + n, WS_GUID, sizeof(WS_GUID) - 1);
+    if (!EVP_Digest(in, n + sizeof(WS_GUID) - 1, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
+        return HW_EIO;
+    sodium_bin2base64(w->accept, sizeof(w->accept), md, mdlen, sodium_base64_VARIANT_ORIGINAL);
+    return 0;
+}
+
+static void queue_control(struct agent_ws *w, unsigned op, const uint8_t *p, size_t n)
+{
+    uint8_t mask[4];
+    size_t h;
+
+    next_mask(w, mask);
+    h = hw_ws_frame_header(w->ctl, op, n, mask);
+    memcpy(w->ctl + h, p, n);
+    hw_ws_mask(w->ctl + h, n, mask);
+    w->ctl_len = h + n;
+    lws_callback_on_writable(w->wsi);
+}
+
+static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
+{
+    struct agent *a = user;
+    struct agent_ws *w = a->ws_raw;
+    int err;
+
+    switch (ev) {
+    case HW_WS_MESSAGE:
+        return agent_tunnel_message(a, p, n);
+    case HW_WS_DATA:
+        return hw_buf_append(&w->msg, p, n);
+    case HW_WS_END:
+        err = agent_tunnel_message(a, (const uint8_t *)hw_buf_head(&w->msg), hw_buf_size(&w->msg));
+        hw_buf_reset(&w->msg);
+        return err;
+    case HW_WS_PING:
+        if (w->state == WS_OPEN && !w->ctl_len)
+            queue_control(w, HW_WS_OP_PONG, p, n);
+        return 0;
+    case HW_WS_PONG:
+        return 0;
+    case HW_WS_CLOSE:
+        /* Echo the status, then close once it is written. */
+        if (w->state == WS_OPEN) {
+            w->state = WS_CLOSING;
+            queue_control(w, HW_WS_OP_CLOSE, p, n >= 2 ? 2 : 0);
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/*
+ * A protocol error: close with status 1002 (docs/protocol.md) once the close frame is
+ * written, or within a second if it cannot be.
+ */
+static void protocol_error(struct agent_ws *w)
+{
+    HW_ERR("tunnel protocol error from the relay: reconnecting");
+    w->state = WS_CLOSING;
+    queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xea", 2);
+    lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
+}
+
+static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t len)
+{
+    size_t end;
+    unsigned status;
+
+    if (hw_buf_append(&w->answer, in, len)) {
+        agent_tunnel_ended(a, w->wsi, "the relay's answer to the upgrade is too long", 0, NULL, 0);
+        return -1;
+    }
+    end = hw_ws_answer_end(hw_buf_head(&w->answer), hw_buf_size(&w->answer));
+    if (!end)
+        return 0;
+    if (hw_ws_client_check_answer(hw_buf_head(&w->answer), end, w->accept,
+                                  agent_tunnel_protocol.name, &status)) {
+        char why[64];
+
+        snprintf(why, sizeof(why), "the relay refused the upgrade (status %u)", status);
+        agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
+        return -1;
+    }
+    w->state = WS_OPEN;
+    if (agent_tunnel_opened(a, w->wsi))
+        return -1;
+    /* Frames that came in the same read as the answer. */
+    if (hw_buf_size(&w->answer) > end &&
+        hw_ws_rx_feed(&w->rx, (const uint8_t *)hw_buf_head(&w->answer) + end,
+                      hw_buf_size(&w->answer) - end, sink, a))
+        protocol_error(w);
+    hw_buf_cleanup(&w->answer);
+    return 0;
+}
+
+static int on_plain(struct agent *a, struct agent_ws *w, const void *in, size_t len)
+{
+    if (w->state == WS_UPGRADE)
+        return on_answer(a, w, in, len);
+    if (w->state == WS_CLOSING)
+        return 0; /* nothing after a close or an error is read */
+    a->last_rx = lws_now_usecs();
+    if (hw_ws_rx_feed(&w->rx, in, len, sink, a))
+        protocol_error(w);
+    return 0;
+}
+
+/* Hands the upgrade request to the socket (through TLS for wss://). */
+static int send_request(struct agent_ws *w)
+{
+    int err;
+
+    if (w->tls)
+        err = agent_tls_write(w->tls, hw_buf_head(&w->req), hw_buf_size(&w->req));
+    else
+        err = hw_buf_append(&w->out, hw_buf_head(&w->req), hw_buf_size(&w->req));
+    hw_buf_cleanup(&w->req);
+    if (!err && w->tls)
+        err = agent_tls_take(w->tls, &w->out);
+    if (!err)
+        lws_callback_on_writable(w->wsi);
+    return err;
+}
+
+/* Received bytes of a wss:// connection: the handshake, then records to decrypt. */
+static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t len)
+{
+    uint8_t plain[TLS_READ];
+    int n;
+
+    if (agent_tls_feed(w->tls, in, len))
+        return -1;
+    if (!w->tls_up) {
+        const char *why;
+        int rc = agent_tls_handshake(w->tls, &why);
+
+        if (rc < 0) {
+            char msg[160];
+
+            snprintf(msg, sizeof(msg), "TLS: %s", why);
+            agent_tunnel_ended(a, w->wsi, msg, 0, NULL, 0);
+            return -1;
+        }
+        if (agent_tls_take(w->tls, &w->out))
+            return -1;
+        if (hw_buf_size(&w->out))
+            lws_callback_on_writable(w->wsi);
+        if (!rc)
+            return 0;
+        w->tls_up = 1;
+        if (send_request(w))
+            return -1;
+    }
+    while ((n = agent_tls_read(w->tls, plain, sizeof(plain))) > 0)
+        if (on_plain(a, w, plain, (size_t)n))
+            return -1;
+    if (n < 0)
+        return -1;
+    /* Reading may have produced records of its own (an alert, a key update). */
+    if (agent_tls_take(w->tls, &w->out))
+        return -1;
+    if (hw_buf_size(&w->out))
+        lws_callback_on_writable(w->wsi);
+    return 0;
+}
+
+/* Sends bytes produced in this callback: directly, or through TLS and out for wss://. */
+static int send_now(struct agent_ws *w, const uint8_t *p, size_t n)
+{
+    if (!w->tls)
+        return lws_write(w->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+    if (agent_tls_write(w->tls, p, n) || agent_tls_take(w->tls, &w->out))
+        return -1;
+    return hw_lwsio_write_raw(w->wsi, &w->out);
+}
+
+/* One lws_write: queued bytes, else a control frame, else one batch of tunnel frames. */
+static int on_writeable(struct agent *a, struct agent_ws *w)
+{
+    static uint8_t batch[HW_WS_HDR_MAX + HW_TUNNEL_MSG_MAX];
+    uint8_t hdr[HW_WS_HDR_MAX], mask[4], *msg;
+    size_t used = 0, len, h;
+    int err;
+
+    if (hw_buf_size(&w->out)) {
+        if (hw_lwsio_write_raw(w->wsi, &w->out))
+            return -1;
+        if (hw_buf_size(&w->out))
+            return 0; /* hw_lwsio_write_raw() asked for the next WRITEABLE */
+        if (w->state == WS_CLOSING && !w->ctl_len)
+            return -1; /* the close echo is out */
+        if (w->ctl_len || (w->state == WS_OPEN && a->mux && hw_mux_pending(a->mux)))
+            lws_callback_on_writable(w->wsi);
+        return 0;
+    }
+    if (w->ctl_len) {
+        size_t n = w->ctl_len;
+
+        w->ctl_len = 0;
+        if (send_now(w, w->ctl, n))
+            return -1;
+        if (w->state == WS_CLOSING && !hw_buf_size(&w->out))
+            return -1;
+        if (a->mux && hw_mux_pending(a->mux))
+            lws_callback_on_writable(w->wsi);
+        return 0;
+    }
+    if (w->state != WS_OPEN)
+        return 0;
+    while (used < BATCH_TARGET && a->mux && hw_mux_pull(a->mux, &msg, &len)) {
+        memcpy(batch + HW_WS_HDR_MAX + used, msg, len);
+        used += len;
+    }
+    if (!used)
+        return 0;
+    next_mask(w, mask);
+    h = hw_ws_frame_header(hdr, HW_WS_OP_BINARY, used, mask);
+    memcpy(batch + HW_WS_HDR_MAX - h, hdr, h);
+    hw_ws_mask(batch + HW_WS_HDR_MAX, used, mask);
+    err = send_now(w, batch + HW_WS_HDR_MAX - h, h + used);
+    if (err)
+        return -1;
+    if (!hw_buf_size(&w->out) && hw_mux_pending(a->mux))
+        lws_callback_on_writable(w->wsi);
+    return 0;
+}
+
+static void reset(struct agent_ws *w)
+{
+    w->wsi = NULL;
+    w->state = WS_UPGRADE;
+    w->ctl_len = 0;
+    w->tls_up = 0;
+    agent_tls_free(w->tls);
+    w->tls = NULL;
+    hw_buf_cleanup(&w->req);
+    hw_buf_cleanup(&w->out);
+    hw_buf_cleanup(&w->answer);
+    hw_buf_cleanup(&w->msg);
+}
+
+static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    struct agent *a = agent_of(wsi);
+    struct agent_ws *w = a->ws_raw;
+    const char *why;
+
+    if (!w || (w->wsi != wsi && !(a->in_connect && !w->wsi)))
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_CONNECTED:
+        w->wsi = wsi;
+        if (!w->tls)
+            return send_request(w) ? -1 : 0;
+        /* The ClientHello. */
+        if (agent_tls_handshake(w->tls, &why) < 0 || agent_tls_take(w->tls, &w->out))
+            return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_RAW_RX:
+        return w->tls ? on_tls_rx(a, w, in, len) : on_plain(a, w, in, len);
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        return on_writeable(a, w);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        agent_tunnel_ended(a, wsi, in ? (const char *)in : "connection failed", 0, NULL, 0);
+        reset(w);
+        return 0;
+    case LWS_CALLBACK_RAW_CLOSE:
+    case LWS_CALLBACK_WSI_DESTROY:
+        agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+        reset(w);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Named after the WebSocket subprotocol it asks for. */
+const struct lws_protocols agent_tunnel_protocol = {
+    .name = "hookwire.v1",
+    .callback = raw_cb,
+};
+
+struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path)
+{
+    struct agent_ws *w = a->ws_raw;
+    struct lws_client_connect_info i;
+    uint8_t nonce[16];
+    char key[32];
+    struct lws *wsi;
+
+    if (!w) {
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return NULL;
+        a->ws_raw = w;
+    }
+    reset(w);
+    hw_buf_init(&w->req, 4096);
+    hw_buf_init(&w->out, OUT_MAX);
+    hw_buf_init(&w->answer, HW_WS_ANSWER_MAX);
+    hw_buf_init(&w->msg, HW_TUNNEL_MSG_MAX);
+    hw_ws_rx_init(&w->rx, HW_TUNNEL_MSG_MAX);
+    randombytes_buf(nonce, sizeof(nonce));
+    sodium_bin2base64(key, sizeof(key), nonce, sizeof(nonce), sodium_base64_VARIANT_ORIGINAL);
+    if (expected_accept(w, key) ||
+        hw_ws_client_request(&w->req, host, path, key, agent_tunnel_protocol.name, a->token,
+                             agent_claim_header(a)))
+        return NULL;
+    if (a->relay_url.tls) {
+        char err[128];
+
+        w->tls =
+            agent_tls_new(a->relay_url.host, a->cfg.ca_file, a->cfg.insecure, err, sizeof(err));
+        if (!w->tls) {
+            HW_ERR("%s", err);
+            return NULL;
+        }
+    }
+    memset(&i, 0, sizeof(i));
+    i.context = a->context;
+    i.address = a->relay_url.host;
+    i.port = a->relay_url.port;
+    i.method = "RAW";
+    i.local_protocol_name = agent_tunnel_protocol.name;
+    wsi = lws_client_connect_via_info(&i);
+    /* Connected already (RAW_CONNECTED set it), or still connecting: either way it is ours. */
+    if (wsi && a->attempt_live)
+        w->wsi = wsi;
+    return wsi;
+}
+
+void agent_ws_free(struct agent *a)
+{
+    if (!a->ws_raw)
+        return;
+    reset(a->ws_raw);
+    free(a->ws_raw);
+    a->ws_raw = NULL;
+}
