@@ -31,7 +31,6 @@
 #define LIST_LIMIT_DEFAULT  100u
 #define LIST_LIMIT_MAX      1000u
 #define CLAIM_MAX           1000u
-#define DEADLOCK_TRIES      3 /* a batch runs this often before its events go one by one */
 
 static int valid_name(const char *s)
 {
@@ -138,8 +137,7 @@ static int settle(struct hw_store *s, struct hw_store_pending **v, size_t n)
     return 0; /* no INSERT of this transaction succeeded: nothing could have committed */
 }
 
-/* A short random pause after a deadlock, so that the two sides do not meet again at once. */
-static void deadlock_pause(void)
+void hw_store_deadlock_pause(void)
 {
     struct timespec t = { 0, (long)(1 + randombytes_uniform(20)) * 1000000L };
 
@@ -148,7 +146,7 @@ static void deadlock_pause(void)
 
 /*
  * Commits v[0..n) in one transaction, as well as can be known: a deadlock
- * is run again (DEADLOCK_TRIES in all); an unanswered commit is settled and
+ * is run again (HW_STORE_DEADLOCK_TRIES in all); an unanswered commit is settled and
  * tried once more on a new connection. Returns 0, HW_STORE_ERETRY after the
  * last deadlock, HW_EUNAVAIL when the outcome cannot be known (or the
  * database is away), or the error of the failed statement.
@@ -160,9 +158,9 @@ static int commit_batch(struct hw_store *s, struct hw_store_pending **v, size_t 
     for (;;) {
         err = insert_txn(s, v, n);
         if (err == HW_STORE_ERETRY) {
-            if (++deadlocks >= DEADLOCK_TRIES)
+            if (++deadlocks >= HW_STORE_DEADLOCK_TRIES)
                 return err;
-            deadlock_pause();
+            hw_store_deadlock_pause();
             continue;
         }
         if (err != HW_EUNAVAIL)
@@ -446,30 +444,6 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
     pthread_mutex_unlock(&s->lock);
     if (err)
         hw_store_events_cleanup(out);
-    return err;
-}
-
-int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
-                            const struct hw_store_attempt *a, int new_status,
-                            int64_t next_attempt_ms)
-{
-    struct hw_store_attempt cut = *a;
-    char error[HW_STORE_ERROR_MAX + 1];
-    int err;
-
-    if (!id || new_status < HW_STORE_PENDING || new_status > HW_STORE_FAILED ||
-        (a->excerpt_len && !a->excerpt))
-        return HW_EINVAL;
-    snprintf(error, sizeof(error), "%s", a->error ? a->error : "");
-    cut.error = error;
-    if (!cut.excerpt)
-        cut.excerpt = "";
-    if (cut.excerpt_len > HW_STORE_EXCERPT_MAX)
-        cut.excerpt_len = HW_STORE_EXCERPT_MAX;
-    pthread_mutex_lock(&s->lock);
-    err = hw_store_public_err(s, s->ops->record_attempt(s->be, id, lease, hw_store_now_ms(), &cut,
-                                                        new_status, next_attempt_ms));
-    pthread_mutex_unlock(&s->lock);
     return err;
 }
 

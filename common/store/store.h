@@ -275,6 +275,34 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
                             const struct hw_store_attempt *a, int new_status,
                             int64_t next_attempt_ms);
 
+/* Most outcomes one hw_store_record_attempts() call takes. */
+#define HW_STORE_RECORD_MAX 1000u
+
+/* One delivery outcome for hw_store_record_attempts(); all pointers borrowed. */
+struct hw_store_outcome {
+    const char *id; /* the event */
+    int64_t lease;  /* ev->lease of the caller's claim */
+    const struct hw_store_attempt *a;
+    int new_status;          /* enum hw_store_status */
+    int64_t next_attempt_ms; /* for HW_STORE_PENDING: the retry time */
+    int err;                 /* out: this outcome's result, see below */
+};
+
+/*
+ * hw_store_record_attempt() for v[0..n) (1 <= n <= HW_STORE_RECORD_MAX) in
+ * one transaction: one durable commit for them all. The fence holds per
+ * event: an outcome whose lease is stale (or whose event is unknown, or
+ * whose fields are bad) changes nothing and gets HW_ELEASE (HW_ENOTFOUND,
+ * HW_EINVAL) in its err, while the others are recorded. Returns 0 when the
+ * transaction committed (then each err is 0 or one of those three), or
+ * the error that ended it, HW_EUNAVAIL or HW_EIO (also put in the err of
+ * each outcome not already refused): then nothing was recorded, or for
+ * HW_EUNAVAIL perhaps everything (the commit went unanswered; a second
+ * try gets HW_ELEASE). HW_EINVAL for n out of range. Deadlocks are run
+ * again. Any thread.
+ */
+int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n);
+
 /*
  * Returns the attempts of event id in the order they were recorded, in *out
  * (owned; free with hw_store_attempts_cleanup()). An unknown id gives an

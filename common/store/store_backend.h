@@ -81,6 +81,14 @@ struct hw_store_ops {
     /* a's strings are already cut to size; error is never NULL. */
     int (*record_attempt)(void *be, const char *id, int64_t lease, int64_t now_ms,
                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+    /*
+     * The same inside a transaction the caller opened with begin (and ends
+     * with commit or rollback): HW_ELEASE or HW_ENOTFOUND when the fenced
+     * UPDATE matched no row, having changed nothing (the transaction goes
+     * on); any other error means the caller must roll back.
+     */
+    int (*record_one)(void *be, const char *id, int64_t lease, int64_t now_ms,
+                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /*

@@ -3,7 +3,8 @@
 
 /*
  * The store handle's inside, shared by store.c (open, appends, events) and
- * store_admin.c (requeue, purge, summaries, tokens). Only those include it.
+ * store_admin.c (requeue, purge, summaries, tokens) and store_record.c
+ * (delivery outcomes). Only those include it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,12 @@ struct hw_store {
     atomic_uint_fast64_t appended, duplicates, failed, commits;
     atomic_int down; /* the last call found the database unavailable (for ping) */
 };
+
+/* A batch that deadlocked runs this often before giving up (appends then go one by one). */
+#define HW_STORE_DEADLOCK_TRIES 3
+
+/* A short random pause after a deadlock, so that the two sides do not meet again at once. */
+void hw_store_deadlock_pause(void);
 
 /* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */
 static inline int hw_store_public_err(struct hw_store *s, int err)

@@ -379,16 +379,14 @@ static int not_ours(struct hw_my *b, const char *id)
     return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
-int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                     const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_my *b = be;
     MYSQL_BIND p[7];
     uint64_t rows = 0;
-    int err = hw_my_begin(b);
+    int err;
 
-    if (err)
-        return err;
     hw_my_param_int(&p[0], &status);
     hw_my_param_i64(&p[1], &next_attempt_ms);
     hw_my_param_int(&p[2], &a->http_status);
@@ -398,16 +396,27 @@ int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms
     hw_my_param_i64(&p[6], &now_ms);
     err = hw_my_run(b, HW_MY_FINISH, p, &rows, "finish attempt");
     if (!err && rows == 0)
-        err = not_ours(b, id);
-    if (!err) {
-        hw_my_param_str(&p[0], id);
-        hw_my_param_i64(&p[1], &a->at_ms);
-        hw_my_param_int(&p[2], &a->duration_ms);
-        hw_my_param_int(&p[3], &a->http_status);
-        hw_my_param_str(&p[4], a->error);
-        hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
-        err = hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
-    }
+        return not_ours(b, id); /* the UPDATE matched nothing: nothing was changed */
+    if (err)
+        return err;
+    hw_my_param_str(&p[0], id);
+    hw_my_param_i64(&p[1], &a->at_ms);
+    hw_my_param_int(&p[2], &a->duration_ms);
+    hw_my_param_int(&p[3], &a->http_status);
+    hw_my_param_str(&p[4], a->error);
+    hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
+    return hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
+}
+
+int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
+                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_my *b = be;
+    int err = hw_my_begin(b);
+
+    if (err)
+        return err;
+    err = hw_my_record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
     if (!err)
         err = hw_my_commit(b);
     if (err)

@@ -333,6 +333,7 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .list = hw_lite_list,
     .claim = hw_lite_claim,
     .record_attempt = hw_lite_record_attempt,
+    .record_one = hw_lite_record_one,
     .attempts = hw_lite_attempts,
     .requeue = hw_lite_requeue,
     .purge_batch = hw_lite_purge_batch,

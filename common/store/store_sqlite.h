@@ -78,6 +78,9 @@ int hw_lite_exists(void *be, const char *id);
 int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                   int64_t lease_until_ms, size_t max, size_t max_bytes,
                   struct hw_store_events *out);
+/* One outcome inside the caller's transaction (see struct hw_store_ops). */
+int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                       const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                            const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);

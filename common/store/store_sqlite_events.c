@@ -334,19 +334,16 @@ int hw_lite_exists(void *be, const char *id)
     return err == HW_ENOTFOUND ? 0 : err ? err : 1;
 }
 
-int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                       const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
     struct hw_lite *b = be;
-    int err = hw_lite_begin(b);
-    sqlite3_stmt *fin, *add;
+    int err = 0;
+    sqlite3_stmt *fin = hw_lite_stmt(b, HW_LITE_FINISH, &err);
+    sqlite3_stmt *add = fin ? hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err) : NULL;
 
-    if (err)
-        return err;
-    fin = hw_lite_stmt(b, HW_LITE_FINISH, &err);
-    add = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
     if (!fin || !add)
-        goto fail;
+        return err;
     sqlite3_bind_int(fin, 1, status);
     sqlite3_bind_int64(fin, 2, next_attempt_ms);
     sqlite3_bind_int(fin, 3, a->http_status);
@@ -356,22 +353,31 @@ int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_
     sqlite3_bind_int64(fin, 7, now_ms);
     err = hw_lite_run(b, fin, "finish attempt");
     if (!err && sqlite3_changes(b->db) == 0)
-        err = not_ours(b, id);
+        return not_ours(b, id); /* the UPDATE matched nothing: nothing was changed */
     if (err)
-        goto fail;
+        return err;
     sqlite3_bind_text(add, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(add, 2, a->at_ms);
     sqlite3_bind_int(add, 3, a->duration_ms);
     sqlite3_bind_int(add, 4, a->http_status);
     hw_lite_bind_str(add, 5, a->error);
     hw_lite_bind_bytes(add, 6, a->excerpt, a->excerpt_len);
-    err = hw_lite_run(b, add, "record attempt");
+    return hw_lite_run(b, add, "record attempt");
+}
+
+int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
+                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+{
+    struct hw_lite *b = be;
+    int err = hw_lite_begin(b);
+
+    if (err)
+        return err;
+    err = hw_lite_record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
     if (!err)
         err = hw_lite_commit(b);
-    if (!err)
-        return 0;
-fail:
-    hw_lite_rollback(b);
+    if (err)
+        hw_lite_rollback(b);
     return err;
 }
 
