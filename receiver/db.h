@@ -5,8 +5,8 @@
  * The receiver's database threads: store handles of their own, used
  * synchronously, for everything but appends (which go through the service
  * thread's group commit): claiming due events for delivery with a lease
- * (one claimer thread), recording each attempt's outcome (a pool of
- * recorders: 16 on MySQL, 1 on SQLite), and the store figures /readyz and
+ * (one claimer thread), recording the attempts' outcomes (one recorder
+ * thread, a batch per transaction), and the store figures /readyz and
  * /metrics show. The service thread never waits on them: jobs cross over
  * through two lists under a mutex, and the service thread is woken with
  * lws_cancel_service() when claimed events are ready.
