@@ -26,6 +26,14 @@
 #define RECORD_RETRY_MS 250
 /* Retry times remembered to wake exactly when one is due; past this the poll finds them. */
 #define DUE_MAX 4096
+/*
+ * Events claimed ahead per source: CLAIM_AHEAD times its concurrency (at
+ * most WINDOW_MAX), counted from the claim until the outcome is recorded.
+ * A delivery slot is then never idle while a claim or a record commits.
+ */
+#define CLAIM_AHEAD 8
+#define WINDOW_MAX  4096
+#define CLAIM_MAX   1000 /* hw_store_claim's own cap */
 /* Headers and bodies claimed at once per source. */
 #define CLAIM_BYTES (16u * 1024u * 1024u)
 
@@ -209,12 +217,14 @@ static void *recorder_run(void *arg)
 static size_t claim_source(struct recv_db *db, const struct recv_source *s, size_t idx)
 {
     struct src_state *st = &db->src[idx];
-    size_t room = s->concurrency - st->outstanding;
+    size_t room = recv_db_window(s->concurrency) - st->outstanding;
     struct hw_store_events got = { 0 };
     size_t n = 0;
     int rc;
 
     pthread_mutex_unlock(&db->mu);
+    if (room > CLAIM_MAX)
+        room = CLAIM_MAX;
     rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room, CLAIM_BYTES, &got);
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
@@ -245,17 +255,24 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s, size
     return n;
 }
 
+size_t recv_db_window(unsigned concurrency)
+{
+    size_t w = (size_t)concurrency * CLAIM_AHEAD;
+
+    return w < WINDOW_MAX ? w : WINDOW_MAX;
+}
+
 /*
  * Whether to claim for a source now: when nothing of it is outstanding, or
- * a quarter of its concurrency is free. A claim is a write transaction of
- * its own; claiming one event each time one finishes would double the
- * commits per delivery.
+ * a quarter of its window is free. A claim is a write transaction of its
+ * own; claiming one event each time one finishes would double the commits
+ * per delivery.
  */
 static int has_room(const struct recv_source *s, const struct src_state *st)
 {
-    unsigned batch = s->concurrency / 4 ? s->concurrency / 4 : 1;
+    size_t w = recv_db_window(s->concurrency), batch = w / 4 ? w / 4 : 1;
 
-    return st->outstanding == 0 || st->outstanding + batch <= s->concurrency;
+    return st->outstanding == 0 || st->outstanding + batch <= w;
 }
 
 /* Forgets retry times that have come (the claim about to run finds them). */

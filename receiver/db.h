@@ -58,6 +58,14 @@ void recv_db_stop_claiming(struct recv_db *db);
 /* 1 while the store answered its last check with current migrations. Any thread. */
 int recv_db_ready(struct recv_db *db);
 
+/*
+ * Events of a source with this concurrency that may be claimed and not yet
+ * recorded at once: several times the concurrency, so that deliveries go on
+ * while claims and records commit; the HTTP client still sends at most
+ * `concurrency` at a time and queues the rest. Any thread.
+ */
+size_t recv_db_window(unsigned concurrency);
+
 /* Deliveries claimed and not yet recorded, over all sources. Any thread. */
 size_t recv_db_outstanding(struct recv_db *db);
 
