@@ -89,6 +89,16 @@ struct hw_store_ops {
      */
     int (*record_one)(void *be, const char *id, int64_t lease, int64_t now_ms,
                       const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+    /*
+     * Optional (NULL: record_one for each): outcomes o[0..n) (checked, ids
+     * distinct, attempts already cut into cut[0..n)) inside the caller's
+     * transaction in a few statements. Returns 0 when every one was
+     * recorded; HW_ELEASE when any did not pass its fence (the caller then
+     * rolls back and goes one by one with record_one); another error means
+     * roll back.
+     */
+    int (*record_many)(void *be, const struct hw_store_outcome *const *o,
+                       const struct hw_store_attempt *cut, size_t n, int64_t now_ms);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /*

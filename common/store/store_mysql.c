@@ -595,6 +595,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .claim = hw_my_claim,
     .record_attempt = hw_my_record_attempt,
     .record_one = hw_my_record_one,
+    .record_many = hw_my_record_many,
     .attempts = hw_my_attempts,
     .requeue = hw_my_requeue,
     .purge_batch = hw_my_purge_batch,

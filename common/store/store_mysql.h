@@ -104,6 +104,9 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
 /* One outcome inside the caller's transaction (see struct hw_store_ops). */
 int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+/* In store_mysql_record.c. */
+int hw_my_record_many(void *be, const struct hw_store_outcome *const *o,
+                      const struct hw_store_attempt *cut, size_t n, int64_t now_ms);
 int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);

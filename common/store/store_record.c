@@ -44,19 +44,24 @@ static int outcome_cmp(const void *pa, const void *pb)
 }
 
 /*
- * Runs the checked outcomes o[0..n) in one transaction (lock held). A fenced
- * refusal is the outcome's own; any other error rolls everything back.
+ * Runs the checked outcomes o[0..n), their attempts cut into cut[0..n), in
+ * one transaction (lock held). many: in a few statements where the backend
+ * can (HW_ELEASE then means "go one by one"); else one by one, where a
+ * fenced refusal is the outcome's own. Any other error rolls back.
  */
-static int record_txn(struct hw_store *s, struct hw_store_outcome **o, size_t n)
+static int record_txn(struct hw_store *s, struct hw_store_outcome **o,
+                      const struct hw_store_attempt *cut, size_t n, int many)
 {
     int64_t now = hw_store_now_ms();
-    char error[HW_STORE_ERROR_MAX + 1];
-    struct hw_store_attempt cut;
     int err = s->ops->begin(s->be);
 
-    for (size_t i = 0; i < n && !err; i++) {
-        cut_attempt(o[i]->a, &cut, error);
-        o[i]->err = s->ops->record_one(s->be, o[i]->id, o[i]->lease, now, &cut, o[i]->new_status,
+    if (!err && many) {
+        err = s->ops->record_many(s->be, (const struct hw_store_outcome *const *)o, cut, n, now);
+        for (size_t i = 0; i < n && !err; i++)
+            o[i]->err = 0;
+    }
+    for (size_t i = 0; i < n && !err && !many; i++) {
+        o[i]->err = s->ops->record_one(s->be, o[i]->id, o[i]->lease, now, &cut[i], o[i]->new_status,
                                        o[i]->next_attempt_ms);
         if (o[i]->err != HW_ELEASE && o[i]->err != HW_ENOTFOUND)
             err = o[i]->err;
@@ -89,23 +94,38 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
 int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)
 {
     struct hw_store_outcome **o;
+    struct hw_store_attempt *cut;
+    char(*errors)[HW_STORE_ERROR_MAX + 1];
     size_t k = 0;
-    int err = 0, tries = 0;
+    int err = 0, tries = 0, many;
 
     if (n == 0 || n > HW_STORE_RECORD_MAX)
         return HW_EINVAL;
     o = calloc(n, sizeof(*o));
-    if (!o)
-        return HW_ENOMEM;
+    cut = calloc(n, sizeof(*cut));
+    errors = malloc(n * sizeof(*errors));
+    if (!o || !cut || !errors) {
+        for (size_t i = 0; i < n; i++)
+            v[i].err = HW_ENOMEM;
+        err = HW_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         v[i].err = outcome_check(v[i].id, v[i].a, v[i].new_status);
         if (!v[i].err)
             o[k++] = &v[i];
     }
     qsort(o, k, sizeof(*o), outcome_cmp);
+    for (size_t i = 0; i < k; i++)
+        cut_attempt(o[i]->a, &cut[i], errors[i]);
+    many = s->ops->record_many && k > 1;
     pthread_mutex_lock(&s->lock);
     while (k) {
-        err = record_txn(s, o, k);
+        err = record_txn(s, o, cut, k, many);
+        if (err == HW_ELEASE && many) {
+            many = 0; /* a stale outcome in the batch: each gets its own verdict */
+            continue;
+        }
         if (err != HW_STORE_ERETRY || ++tries >= HW_STORE_DEADLOCK_TRIES)
             break;
         hw_store_deadlock_pause();
@@ -114,6 +134,9 @@ int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, siz
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; err && i < k; i++)
         o[i]->err = err;
+out:
     free(o);
+    free(cut);
+    free(errors);
     return err;
 }

@@ -217,7 +217,7 @@ static void test_batch_stale_lease(void)
     tu_db_drop(&d, g_mysql);
 }
 
-/* A batch as large as allowed goes through in one call. */
+/* A batch of hundreds goes through in one call (on MySQL in a few statements). */
 static void test_batch_full(void)
 {
     enum { M = 300 };
@@ -240,6 +240,14 @@ static void test_batch_full(void)
     CHECK_EQ(hw_store_record_attempts(s, v, M), 0);
     for (size_t i = 0; i < M; i++)
         CHECK_EQ(v[i].err, 0);
+    check_event(s, id[0], HW_STORE_DELIVERED, 1, 204);
+    check_event(s, id[M - 1], HW_STORE_DELIVERED, 1, 204);
+    CHECK_EQ(attempt_count(s, id[M / 2]), 1);
+    /* Again: every outcome is stale now, none is recorded twice. */
+    CHECK_EQ(hw_store_record_attempts(s, v, M), 0);
+    for (size_t i = 0; i < M; i++)
+        CHECK_EQ(v[i].err, HW_ELEASE);
+    CHECK_EQ(attempt_count(s, id[M / 2]), 1);
     memset(&sum, 0, sizeof(sum));
     CHECK_EQ(hw_store_summarize(s, 0, &sum), 0);
     CHECK_EQ(sum.by_status[HW_STORE_DELIVERED], M);
