@@ -10,6 +10,9 @@
 # in flight), which is ingest alone. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
 # Markdown for bench/RESULTS.md.
 #   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
+# HW_BENCH_BACKENDS="mariadb" runs the receiver rows of one backend only, and
+# HW_BENCH_CEILINGS=0 leaves out nginx and bench_store (for interleaved
+# before/after runs of two builds).
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -115,10 +118,13 @@ echo "- load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| path | acknowledged/s | p50 | p99 | delivered/s | receiver peak RSS | errors |"
 echo "|---|---|---|---|---|---|---|"
-r=$(row "nginx return 200 (HTTP ceiling)" "$nginx_port")
-echo "$r" | awk -F'|' '{printf "| %s | %s | %s | %s | - | - | %s |\n", $1, $2, $3, $4, $5}'
+backends=${HW_BENCH_BACKENDS:-sqlite mariadb}
+ceilings=${HW_BENCH_CEILINGS:-1}
+[ "$ceilings" = 0 ] || r=$(row "nginx return 200 (HTTP ceiling)" "$nginx_port")
+[ "$ceilings" = 0 ] || echo "$r" | awk -F'|' '{printf "| %s | %s | %s | %s | - | - | %s |\n", $1, $2, $3, $4, $5}'
 for store in sqlite: "$mysql_url"; do
     kind=SQLite; case $store in mysql:*) kind=MariaDB ;; esac
+    case " $backends " in *" $(echo $kind | tr 'A-Z' 'a-z') "*) ;; *) continue ;; esac
     for mode in deliver held; do
         name=$(echo "$kind-$mode" | tr 'A-Z' 'a-z')
         case $store in sqlite:*) store="sqlite:$work/$name.db" ;; esac
@@ -138,8 +144,10 @@ for store in sqlite: "$mysql_url"; do
         kill "$rpid"; wait "$rpid" 2>/dev/null || true
     done
 done
-echo
-echo "Storage ceiling (bench_store, group commit, same databases):"
-echo
-"$bin/bench_store" -t "$secs" -r 1 "sqlite:$work/store.db" "$mysql_url" 2>/dev/null
+if [ "$ceilings" != 0 ]; then
+    echo
+    echo "Storage ceiling (bench_store, group commit, same databases):"
+    echo
+    "$bin/bench_store" -t "$secs" -r 1 "sqlite:$work/store.db" "$mysql_url" 2>/dev/null
+fi
 echo "- load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

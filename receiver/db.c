@@ -1,9 +1,9 @@
 /*
  * The database threads (db.h): the claimer takes due events per source with
- * a lease, checks readiness and caches the store summary; recorders write
- * outcomes, each on its own handle (on MySQL their commits then share the
- * server's group commit). Owns the handles, job lists and cached figures;
- * each handle is called by its one thread only.
+ * a lease, checks readiness and caches the store summary; the recorder
+ * writes outcomes in batches, one transaction for all that finished while
+ * the last batch committed. Owns the two handles, job lists and cached
+ * figures; each handle is called by its one thread only.
  */
 #include "db.h"
 
@@ -24,12 +24,18 @@
 #define SUMMARY_MS 5000
 /* A failed record is tried again after this, until its lease lapses. */
 #define RECORD_RETRY_MS 250
+/* Outcomes recorded in one transaction at most. */
+#define RECORD_MAX 1000
 /* Retry times remembered to wake exactly when one is due; past this the poll finds them. */
 #define DUE_MAX 4096
-/* Recorders (one handle each): MySQL commits of separate connections are merged by the
- * server, SQLite's are serialised by its one writer lock, so one is enough there. */
-#define RECORDERS_MYSQL  16
-#define RECORDERS_SQLITE 1
+/*
+ * Events claimed ahead per source: CLAIM_AHEAD times its concurrency (at
+ * most WINDOW_MAX), counted from the claim until the outcome is recorded.
+ * A delivery slot is then never idle while a claim or a record commits.
+ */
+#define CLAIM_AHEAD 8
+#define WINDOW_MAX  4096
+#define CLAIM_MAX   1000 /* hw_store_claim's own cap */
 /* Headers and bodies claimed at once per source. */
 #define CLAIM_BYTES (16u * 1024u * 1024u)
 
@@ -38,24 +44,21 @@ struct src_state {
     int more;           /* the last claim was full: more may be due */
 };
 
-struct recorder {
-    struct recv_db *db;
-    struct hw_store *store;
-    pthread_t thread;
-    int started;
-};
-
 struct recv_db {
     const struct recv_config *cfg;
     struct lws_context *cx;
     struct hw_store *store; /* the claiming thread's */
     pthread_t thread;
     int started;
-    struct recorder *rec;
-    size_t nrec;
+    struct hw_store *rec_store; /* the recorder's */
+    pthread_t rec_thread;
+    int rec_started;
+    /* The recorder's batch (RECORD_MAX each): jobs taken, to record, outcomes. */
+    struct recv_job **rec_jobs, **rec_live;
+    struct hw_store_outcome *rec_v;
     pthread_mutex_t mu;
     pthread_cond_t cv;     /* the claimer waits here */
-    pthread_cond_t rec_cv; /* recorders wait here */
+    pthread_cond_t rec_cv; /* the recorder waits here */
     /* Under mu. */
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
     struct recv_job *finished;                /* back from it, to record */
@@ -88,78 +91,127 @@ void recv_job_free(struct recv_job *j)
     free(j);
 }
 
-/*
- * Records one outcome on the recorder's handle. While the database is away
- * it tries again until the lease would run out (the event is then claimed
- * again anyway) or the receiver stops.
- */
-static void record(struct recorder *rc, struct recv_job *j)
+/* Waits up to RECORD_RETRY_MS on rec_cv unless stopping; mu is held. Returns 1 to go on. */
+static int record_pause(struct recv_db *db)
 {
-    struct recv_db *db = rc->db;
-    int rc_;
+    struct timespec ts;
 
-    for (;;) {
-        rc_ = hw_store_record_attempt(rc->store, j->ev->id, j->ev->lease, &j->attempt,
-                                      j->new_status, j->next_ms);
-        if (rc_ != HW_EUNAVAIL || now_ms() + RECORD_RETRY_MS >= j->ev->lease_until_ms)
-            break;
-        pthread_mutex_lock(&db->mu);
-        if (!db->stop) {
-            struct timespec ts;
-
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += RECORD_RETRY_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&db->rec_cv, &db->mu, &ts);
-        }
-        if (db->stop) {
-            pthread_mutex_unlock(&db->mu);
-            break;
-        }
-        pthread_mutex_unlock(&db->mu);
+    if (db->stop)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += RECORD_RETRY_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
     }
-    if (rc_ == HW_ELEASE)
-        HW_WARN("evt=%s lease lapsed before its outcome was recorded: another attempt follows",
-                j->ev->id);
-    else if (rc_ < 0)
-        HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is retried)",
-               j->ev->id, hw_strerror(rc_));
+    pthread_cond_timedwait(&db->rec_cv, &db->mu, &ts);
+    return !db->stop;
+}
+
+/*
+ * Records the outcomes of j[0..n) (none abandoned) in one transaction on
+ * the recorder's handle: one durable commit for the lot. While the
+ * database is away it tries again, each outcome until its lease would run
+ * out (the event is then claimed again anyway) or the receiver stops. mu
+ * is not held.
+ */
+static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_store_outcome *v,
+                         size_t n)
+{
+    int64_t due[RECORD_MAX];
+    size_t ndue = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct hw_store_outcome){ .id = j[i]->ev->id,
+                                          .lease = j[i]->ev->lease,
+                                          .attempt = j[i]->attempt,
+                                          .status = j[i]->new_status,
+                                          .next_attempt_ms = j[i]->next_ms };
+    for (;;) {
+        size_t k = 0;
+
+        rc = hw_store_record_attempts(db->rec_store, v, n);
+        if (rc != HW_EUNAVAIL)
+            break;
+        /* Keep those whose lease outlasts another try; the others are claimed again. */
+        for (size_t i = 0; i < n; i++) {
+            if (now_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
+                v[k] = v[i];
+                j[k++] = j[i];
+            } else {
+                HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is "
+                       "retried)",
+                       j[i]->ev->id, hw_strerror(rc));
+            }
+        }
+        n = k;
+        pthread_mutex_lock(&db->mu);
+        k = n && record_pause(db);
+        pthread_mutex_unlock(&db->mu);
+        if (!k)
+            break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int e = rc == HW_EUNAVAIL ? rc : v[i].err;
+
+        if (e == HW_ELEASE)
+            HW_WARN("evt=%s lease lapsed before its outcome was recorded: another attempt follows",
+                    j[i]->ev->id);
+        else if (e < 0)
+            HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is retried)",
+                   j[i]->ev->id, hw_strerror(e));
+        else if (j[i]->new_status == HW_STORE_PENDING)
+            due[ndue++] = j[i]->next_ms;
+    }
     pthread_mutex_lock(&db->mu);
-    if (rc_ == 0 && j->new_status == HW_STORE_PENDING && db->ndue < DUE_MAX)
-        db->due[db->ndue++] = j->next_ms;
+    for (size_t i = 0; i < ndue && db->ndue < DUE_MAX; i++)
+        db->due[db->ndue++] = due[i];
     pthread_mutex_unlock(&db->mu);
 }
 
-/* A recorder: takes handed-back jobs until stopped and none is left. */
+/*
+ * The recorder: takes every handed-back job (up to RECORD_MAX at
+ * a time) and records their outcomes in one transaction, until stopped
+ * and none is left. Outcomes that come in while a batch commits form the
+ * next batch, so the batch grows with the delivery rate.
+ */
 static void *recorder_run(void *arg)
 {
-    struct recorder *rc = arg;
-    struct recv_db *db = rc->db;
+    struct recv_db *db = arg;
+    struct recv_job **jobs = db->rec_jobs, **rec = db->rec_live;
+    struct hw_store_outcome *v = db->rec_v;
 
     pthread_mutex_lock(&db->mu);
     for (;;) {
-        struct recv_job *j = db->finished;
+        size_t n = 0, k = 0;
 
-        if (!j) {
+        if (!db->finished) {
             if (db->stop)
                 break;
             pthread_cond_wait(&db->rec_cv, &db->mu);
             continue;
         }
-        db->finished = j->next;
+        while (db->finished && n < RECORD_MAX) {
+            jobs[n++] = db->finished;
+            db->finished = db->finished->next;
+        }
         pthread_mutex_unlock(&db->mu);
-        if (!j->abandon)
-            record(rc, j);
+        for (size_t i = 0; i < n; i++)
+            if (!jobs[i]->abandon)
+                rec[k++] = jobs[i];
+        if (k)
+            record_batch(db, rec, v, k);
         pthread_mutex_lock(&db->mu);
-        db->src[j->src_index].outstanding--;
-        db->outstanding--;
-        /* Room for another claim of this source. */
+        for (size_t i = 0; i < n; i++) {
+            db->src[jobs[i]->src_index].outstanding--;
+            db->outstanding--;
+        }
+        /* Room for another claim. */
         pthread_cond_signal(&db->cv);
         pthread_mutex_unlock(&db->mu);
-        recv_job_free(j);
+        for (size_t i = 0; i < n; i++)
+            recv_job_free(jobs[i]);
         pthread_mutex_lock(&db->mu);
     }
     pthread_mutex_unlock(&db->mu);
@@ -170,12 +222,14 @@ static void *recorder_run(void *arg)
 static size_t claim_source(struct recv_db *db, const struct recv_source *s, size_t idx)
 {
     struct src_state *st = &db->src[idx];
-    size_t room = s->concurrency - st->outstanding;
+    size_t room = recv_db_window(s->concurrency) - st->outstanding;
     struct hw_store_events got = { 0 };
     size_t n = 0;
     int rc;
 
     pthread_mutex_unlock(&db->mu);
+    if (room > CLAIM_MAX)
+        room = CLAIM_MAX;
     rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room, CLAIM_BYTES, &got);
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
@@ -206,17 +260,24 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s, size
     return n;
 }
 
+size_t recv_db_window(unsigned concurrency)
+{
+    size_t w = (size_t)concurrency * CLAIM_AHEAD;
+
+    return w < WINDOW_MAX ? w : WINDOW_MAX;
+}
+
 /*
  * Whether to claim for a source now: when nothing of it is outstanding, or
- * a quarter of its concurrency is free. A claim is a write transaction of
- * its own; claiming one event each time one finishes would double the
- * commits per delivery.
+ * a quarter of its window is free. A claim is a write transaction of its
+ * own; claiming one event each time one finishes would double the commits
+ * per delivery.
  */
 static int has_room(const struct recv_source *s, const struct src_state *st)
 {
-    unsigned batch = s->concurrency / 4 ? s->concurrency / 4 : 1;
+    size_t w = recv_db_window(s->concurrency), batch = w / 4 ? w / 4 : 1;
 
-    return st->outstanding == 0 || st->outstanding + batch <= s->concurrency;
+    return st->outstanding == 0 || st->outstanding + batch <= w;
 }
 
 /* Forgets retry times that have come (the claim about to run finds them). */
@@ -351,29 +412,25 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
     pthread_cond_init(&db->rec_cv, NULL);
-    db->nrec = strncmp(cfg->store, "mysql:", 6) == 0 ? RECORDERS_MYSQL : RECORDERS_SQLITE;
-    db->rec = calloc(db->nrec, sizeof(*db->rec));
+    db->rec_jobs = calloc(RECORD_MAX, sizeof(*db->rec_jobs));
+    db->rec_live = calloc(RECORD_MAX, sizeof(*db->rec_live));
+    db->rec_v = calloc(RECORD_MAX, sizeof(*db->rec_v));
     db->src = calloc(cfg->sources.n, sizeof(*db->src));
     db->backlog = calloc(cfg->sources.n, sizeof(*db->backlog));
-    if (!db->src || !db->backlog || !db->rec)
+    if (!db->src || !db->backlog || !db->rec_jobs || !db->rec_live || !db->rec_v)
         goto fail;
     rc = hw_store_open(cfg->store, NULL, &db->store);
     if (rc < 0)
         goto fail;
-    for (size_t i = 0; i < db->nrec; i++) {
-        struct recorder *r = &db->rec[i];
-
-        r->db = db;
-        rc = hw_store_open(cfg->store, NULL, &r->store);
-        if (rc < 0)
-            goto fail;
-        rc = pthread_create(&r->thread, NULL, recorder_run, r);
-        if (rc) {
-            rc = -rc;
-            goto fail;
-        }
-        r->started = 1;
+    rc = hw_store_open(cfg->store, NULL, &db->rec_store);
+    if (rc < 0)
+        goto fail;
+    rc = pthread_create(&db->rec_thread, NULL, recorder_run, db);
+    if (rc) {
+        rc = -rc;
+        goto fail;
     }
+    db->rec_started = 1;
     rc = pthread_create(&db->thread, NULL, run, db);
     if (rc) {
         rc = -rc;
@@ -490,13 +547,13 @@ void recv_db_stop(struct recv_db *db)
     pthread_mutex_unlock(&db->mu);
     if (db->started)
         pthread_join(db->thread, NULL);
-    /* Recorders finish the outcomes handed back before the stop, then leave. */
-    for (size_t i = 0; db->rec && i < db->nrec; i++) {
-        if (db->rec[i].started)
-            pthread_join(db->rec[i].thread, NULL);
-        hw_store_close(db->rec[i].store);
-    }
-    free(db->rec);
+    /* The recorder finishes the outcomes handed back before the stop, then leaves. */
+    if (db->rec_started)
+        pthread_join(db->rec_thread, NULL);
+    hw_store_close(db->rec_store);
+    free(db->rec_jobs);
+    free(db->rec_live);
+    free(db->rec_v);
     while ((j = db->claimed)) {
         db->claimed = j->next;
         recv_job_free(j);

@@ -5,8 +5,8 @@
  * The receiver's database threads: store handles of their own, used
  * synchronously, for everything but appends (which go through the service
  * thread's group commit): claiming due events for delivery with a lease
- * (one claimer thread), recording each attempt's outcome (a pool of
- * recorders: 16 on MySQL, 1 on SQLite), and the store figures /readyz and
+ * (one claimer thread), recording the attempts' outcomes (one recorder
+ * thread, a batch per transaction), and the store figures /readyz and
  * /metrics show. The service thread never waits on them: jobs cross over
  * through two lists under a mutex, and the service thread is woken with
  * lws_cancel_service() when claimed events are ready.
@@ -57,6 +57,14 @@ void recv_db_stop_claiming(struct recv_db *db);
 
 /* 1 while the store answered its last check with current migrations. Any thread. */
 int recv_db_ready(struct recv_db *db);
+
+/*
+ * Events of a source with this concurrency that may be claimed and not yet
+ * recorded at once: several times the concurrency, so that deliveries go on
+ * while claims and records commit; the HTTP client still sends at most
+ * `concurrency` at a time and queues the rest. Any thread.
+ */
+size_t recv_db_window(unsigned concurrency);
 
 /* Deliveries claimed and not yet recorded, over all sources. Any thread. */
 size_t recv_db_outstanding(struct recv_db *db);

@@ -1,9 +1,11 @@
 /*
  * Deliveries on the service thread: takes the events the database thread
- * claimed, sends each to its source's deliver-to through the HTTP client
- * (one pool per source, at most `concurrency` connections), and hands the
- * outcome (delivered, retry at, failed) back to the database thread to be
- * recorded. Owns struct recv_deliver and the client targets. Service thread.
+ * claimed (several times `concurrency` ahead), keeps them in a queue per
+ * source and sends `concurrency` at a time to the source's deliver-to
+ * through the HTTP client (one pool per source), and hands each outcome
+ * (delivered, retry at, failed) back to the database thread to be
+ * recorded. Owns struct recv_deliver, the queues and the client targets.
+ * Service thread.
  */
 #include "deliver.h"
 
@@ -19,9 +21,16 @@
 #include "recv.h"
 #include "store/store.h"
 
+/* Claimed events of one source waiting for a delivery slot, oldest first. */
+struct src_queue {
+    struct recv_job *head, **tail;
+    size_t sending; /* fetches started and not answered yet, at most concurrency */
+};
+
 struct recv_deliver {
     struct recv *r;
     struct hw_http_target **targets; /* by source index */
+    struct src_queue *q;             /* by source index */
     size_t inflight;
 };
 
@@ -42,7 +51,8 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
         return NULL;
     d->r = r;
     d->targets = calloc(r->cfg.sources.n, sizeof(*d->targets));
-    if (!d->targets)
+    d->q = calloc(r->cfg.sources.n, sizeof(*d->q));
+    if (!d->targets || !d->q)
         goto fail;
     for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next, idx++) {
         struct hw_http_target_opts o = {
@@ -53,6 +63,7 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
             .max_pending = s->concurrency * 2,
         };
 
+        d->q[idx].tail = &d->q[idx].head;
         d->targets[idx] = hw_http_target_new(r->client, &o);
         if (!d->targets[idx])
             goto fail;
@@ -69,6 +80,16 @@ void recv_deliver_free(struct recv_deliver *d)
         return;
     /* The targets belong to the client, freed with it. */
     free(d->targets);
+    /* Jobs still queued (the database thread is gone): their leases lapse. */
+    for (size_t i = 0; d->q && i < d->r->cfg.sources.n; i++) {
+        while (d->q[i].head) {
+            struct recv_job *j = d->q[i].head;
+
+            d->q[i].head = j->next;
+            recv_job_free(j);
+        }
+    }
+    free(d->q);
     free(d);
 }
 
@@ -134,14 +155,18 @@ struct pending {
     struct recv_job *j;
 };
 
+static void start_queued(struct recv_deliver *d, size_t idx);
+
 static void done(const struct hw_http_result *res, void *user)
 {
     struct pending *p = user;
     struct recv_deliver *d = p->d;
     struct recv_job *j = p->j;
+    size_t idx = j->src_index;
 
     free(p);
     d->inflight--;
+    d->q[idx].sending--;
     if (res->fail == HW_HTTP_CANCELLED) {
         /* Shutting down: no attempt was made to the end; the lease lapses. */
         j->abandon = 1;
@@ -149,6 +174,7 @@ static void done(const struct hw_http_result *res, void *user)
         judge(d, j, res);
     }
     recv_db_finish(d->r->db, j);
+    start_queued(d, idx);
 }
 
 /* Builds and sends one delivery; on a local failure the attempt is recorded as failed to build. */
@@ -187,6 +213,7 @@ static void start(struct recv_deliver *d, struct recv_job *j)
         if (hw_http_fetch(d->targets[j->src_index], &msg, &ro, HW_STORE_EXCERPT_MAX, 0, done, p,
                           &err)) {
             d->inflight++;
+            d->q[j->src_index].sending++;
             hw_buf_cleanup(&msg);
             return;
         }
@@ -206,15 +233,47 @@ static void start(struct recv_deliver *d, struct recv_job *j)
     }
 }
 
+/*
+ * Starts queued jobs of source idx while it has a free slot. A job whose
+ * lease would run out during the attempt is not sent: it goes back
+ * unrecorded and is claimed again once the lease has lapsed (no two
+ * holders ever send it at once). While draining nothing new starts.
+ */
+static void start_queued(struct recv_deliver *d, size_t idx)
+{
+    struct recv *r = d->r;
+    struct src_queue *q = &d->q[idx];
+
+    while (q->head && (r->draining || q->sending < q->head->src->concurrency)) {
+        struct recv_job *j = q->head;
+
+        q->head = j->next;
+        if (!q->head)
+            q->tail = &q->head;
+        j->next = NULL;
+        if (r->draining ||
+            wall_ms() + (int64_t)r->cfg.deliver_timeout_ms >= j->ev->lease_until_ms) {
+            j->abandon = 1;
+            recv_db_finish(r->db, j);
+            continue;
+        }
+        start(d, j);
+    }
+}
+
 void recv_deliver_pump(struct recv_deliver *d)
 {
     struct recv_job *list = recv_db_take_claimed(d->r->db);
 
     while (list) {
         struct recv_job *j = list;
+        struct src_queue *q = &d->q[j->src_index];
 
         list = j->next;
         j->next = NULL;
-        start(d, j);
+        *q->tail = j;
+        q->tail = &j->next;
     }
+    for (size_t i = 0; i < d->r->cfg.sources.n; i++)
+        start_queued(d, i);
 }

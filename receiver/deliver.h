@@ -17,7 +17,11 @@ struct recv_deliver *recv_deliver_new(struct recv *r);
 /* Frees the state; call after the client (which fails what is in flight) is freed. */
 void recv_deliver_free(struct recv_deliver *d);
 
-/* Starts every claimed event waiting for the service thread. */
+/*
+ * Queues every claimed event waiting for the service thread and starts
+ * what the sources' concurrency allows; while draining, hands queued
+ * events back unsent (their leases lapse).
+ */
 void recv_deliver_pump(struct recv_deliver *d);
 
 /* Requests sent whose answer has not come yet. */

@@ -105,6 +105,8 @@ static void drain(struct recv *r)
 
     r->draining = 1;
     recv_db_stop_claiming(r->db);
+    /* Claimed events still queued for a delivery slot go back unsent. */
+    recv_deliver_pump(r->deliver);
     drain_tick(&r->drain_timer);
     while (recv_now_us() < deadline && (r->appends_pending || recv_deliver_inflight(r->deliver)) &&
            lws_service(r->context, 0) >= 0)
