@@ -27,13 +27,15 @@ static void test_request(void)
                        "Authorization: Bearer tok\r\n\r\n";
 
     hw_buf_init(&b, 4096);
-    CHECK_EQ(hw_ws_client_request(&b, "relay.test:8443", "/tunnel", KEY, "hookwire.v1", "tok", NULL), 0);
+    CHECK_EQ(
+        hw_ws_client_request(&b, "relay.test:8443", "/tunnel", KEY, "hookwire.v1", "tok", NULL), 0);
     CHECK_EQ(hw_buf_size(&b), strlen(want));
     CHECK_MEM(hw_buf_head(&b), want, strlen(want));
     hw_buf_cleanup(&b);
     hw_buf_init(&b, 40);
-    CHECK_EQ(hw_ws_client_request(&b, "relay.test:8443", "/tunnel", KEY, "hookwire.v1", "tok", NULL),
-             HW_E2BIG);
+    CHECK_EQ(
+        hw_ws_client_request(&b, "relay.test:8443", "/tunnel", KEY, "hookwire.v1", "tok", NULL),
+        HW_E2BIG);
     hw_buf_cleanup(&b);
 }
 
