@@ -15,22 +15,35 @@ static const char crockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 
+/* Ids per randombytes_buf() call: one getrandom per 32 ids instead of one per id. */
+#define POOL_IDS 32
+
+static __thread unsigned char pool[POOL_IDS * 10];
+static __thread size_t left;
+
+/*
+ * In a child of fork() the forking thread's pool is a copy of the parent's:
+ * both processes would hand out the same "random" bytes, and so the same
+ * ids. The child drops it and draws afresh.
+ */
+static void pool_forget(void)
+{
+    sodium_memzero(pool, sizeof(pool));
+    left = 0;
+}
+
 static void id_sodium_init(void)
 {
     /* sodium_init() fails only when the system has no randomness source at all. */
     if (sodium_init() < 0)
         abort();
+    if (pthread_atfork(NULL, NULL, pool_forget))
+        abort();
 }
-
-/* Ids per randombytes_buf() call: one getrandom per 32 ids instead of one per id. */
-#define POOL_IDS 32
 
 /* Fills out with 10 random bytes from this thread's pool, refilling it when empty. */
 static void random10(unsigned char out[10])
 {
-    static __thread unsigned char pool[POOL_IDS * 10];
-    static __thread size_t left;
-
     if (!left) {
         randombytes_buf(pool, sizeof(pool));
         left = sizeof(pool);

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/id.h"
@@ -195,6 +197,34 @@ static void test_time_ordering(void)
     }
 }
 
+/*
+ * A process that forks after making an id must not share its random stream
+ * with the child: both would then make the same ids (ids are drawn from a
+ * per-thread pool of random bytes).
+ */
+static void test_fork_differs(void)
+{
+    char parent[HW_ID_LEN + 1], child[HW_ID_LEN + 1], mine[HW_ID_LEN + 1];
+    int fd[2], status;
+    pid_t pid;
+
+    hw_id_new_at(parent, 1700000000000ull); /* fills this thread's pool */
+    CHECK_EQ(pipe(fd), 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        hw_id_new_at(child, 1700000000000ull);
+        _exit(write(fd[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+    }
+    hw_id_new_at(mine, 1700000000000ull);
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(read(fd[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    close(fd[0]);
+    close(fd[1]);
+    CHECK(strcmp(child, mine) != 0);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_id\n");
@@ -206,5 +236,6 @@ int main(void)
     RUN(test_clock_ids);
     RUN(test_unique);
     RUN(test_time_ordering);
+    RUN(test_fork_differs);
     return 0;
 }
