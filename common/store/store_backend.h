@@ -241,8 +241,9 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"
 #define HW_SQL_OLDEST_PENDING "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"
+/* "status > 1": the SQLite index holds finished events only (schema 5). */
 #define HW_SQL_FAILED_SINCE \
-    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= ?"
+    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND status > 1 AND received_ms >= ?"
 /* Delivered attempts since a time, with the time from receipt to the end of the attempt. */
 #define HW_SQL_LATENCY_FROM                                                                     \
     " FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id WHERE a.at_ms >= ? " \
@@ -261,8 +262,9 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
 
 /*
  * Builds the list query for f into sql (cap bytes), in the dialect of kind
- * (enum hw_store_kind). Its parameters, in order, are present only for the
- * filters that are set: status, source, since_ms, until_ms, cursor (seq
+ * (enum hw_store_kind). The status, when set, is written into the SQL. Its
+ * parameters, in order, are present only for the filters that are set:
+ * source, since_ms, until_ms, cursor (seq
  * below it), path (a LIKE pattern from hw_store_glob_like()), then always
  * the limit. The index to use is named, so that a small LIMIT never tempts
  * the planner into walking the whole table in seq order.
