@@ -221,10 +221,11 @@ static const char *list_index(const struct hw_store_filter *f, int kind)
 
     /*
      * SQLite's status indexes hold finished events only (schema 5): pending
-     * events, the newest ones, are listed by walking the table newest first.
+     * events are listed from the claim indexes, which hold pending events
+     * only, and sorted; the work follows the backlog, not the table.
      */
     if (f->status == HW_STORE_PENDING && kind == HW_STORE_KIND_SQLITE)
-        return NULL;
+        return f->source ? "hookwire_events_source_next" : "hookwire_events_next";
     /*
      * Status and source without times: walk the status newest first and
      * filter the source. Failed and pending are the rare statuses that

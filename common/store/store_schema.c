@@ -178,8 +178,8 @@ static const char *const mysql_v4[] = {
  * append nothing; one that holds only pending events stays a tenth of the
  * table. The claim indexes keep pending events only (the rowid, seq, ends
  * every SQLite index), and the listings by status, newest first or by time,
- * keep finished ones only (a listing of pending events walks the table
- * newest first: pending events are the newest). SQLite takes a partial
+ * keep finished ones only (a listing of pending events walks a claim
+ * index and sorts what it finds). SQLite takes a partial
  * index only when the query repeats its condition word for word, so the
  * queries on them say "status > 1" too. MySQL has no partial
  * indexes: its version 5 changes nothing.
