@@ -215,10 +215,17 @@ int hw_store_status_parse(const char *name)
 }
 
 /* The index a listing should walk, or NULL to leave it to the planner. */
-static const char *list_index(const struct hw_store_filter *f)
+static const char *list_index(const struct hw_store_filter *f, int kind)
 {
     int timed = f->since_ms || f->until_ms;
 
+    /*
+     * SQLite's status indexes hold finished events only (schema 5): pending
+     * events are listed from the claim indexes, which hold pending events
+     * only, and sorted; the work follows the backlog, not the table.
+     */
+    if (f->status == HW_STORE_PENDING && kind == HW_STORE_KIND_SQLITE)
+        return f->source ? "hookwire_events_source_next" : "hookwire_events_next";
     /*
      * Status and source without times: walk the status newest first and
      * filter the source. Failed and pending are the rare statuses that
@@ -237,16 +244,24 @@ static const char *list_index(const struct hw_store_filter *f)
 
 void hw_store_list_sql(const struct hw_store_filter *f, int kind, char *sql, size_t cap)
 {
-    const char *index = list_index(f);
-    char hint[96] = "";
+    const char *index = list_index(f, kind);
+    char hint[96] = "", status[32] = "";
 
     if (index)
         snprintf(hint, sizeof(hint),
                  kind == HW_STORE_KIND_MYSQL ? " FORCE INDEX (%s)" : " INDEXED BY %s", index);
+    /*
+     * The status is written into the SQL, not bound: SQLite uses an index
+     * with a WHERE clause only when the query repeats that clause (schema 5:
+     * "status > 1" on the finished events' indexes).
+     */
+    if (f->status >= HW_STORE_PENDING && f->status <= HW_STORE_FAILED)
+        snprintf(status, sizeof(status), " AND status = %d%s", f->status,
+                 f->status == HW_STORE_PENDING ? "" : " AND status > 1");
     snprintf(sql, cap,
              "SELECT " HW_SQL_EVENT_COLS " FROM hookwire_events%s WHERE 1 = 1%s%s%s%s%s%s"
              " ORDER BY seq DESC LIMIT ?",
-             hint, f->status ? " AND status = ?" : "", f->source ? " AND source = ?" : "",
+             hint, status, f->source ? " AND source = ?" : "",
              f->since_ms ? " AND received_ms >= ?" : "", f->until_ms ? " AND received_ms < ?" : "",
              f->cursor ? " AND seq < ?" : "",
              !f->path                      ? ""

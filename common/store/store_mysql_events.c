@@ -241,8 +241,6 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct h
     if (f->path && hw_store_glob_pattern(f->path, HW_STORE_KIND_MYSQL, pattern, sizeof(pattern)))
         return HW_EINVAL;
     hw_store_list_sql(f, HW_STORE_KIND_MYSQL, sql, sizeof(sql));
-    if (f->status)
-        hw_my_param_int(&p[n++], &f->status);
     if (f->source)
         hw_my_param_str(&p[n++], f->source);
     if (f->since_ms)

@@ -172,6 +172,36 @@ static const char *const mysql_v4[] = {
     NULL,
 };
 
+/*
+ * Version 5 (SQLite): fewer b-trees per append. A new event is pending, so
+ * an index that holds only finished events (delivered, failed) costs an
+ * append nothing; one that holds only pending events stays a tenth of the
+ * table. The claim indexes keep pending events only (the rowid, seq, ends
+ * every SQLite index), and the listings by status, newest first or by time,
+ * keep finished ones only (a listing of pending events walks a claim
+ * index and sorts what it finds). SQLite takes a partial
+ * index only when the query repeats its condition word for word, so the
+ * queries on them say "status > 1" too. MySQL has no partial
+ * indexes: its version 5 changes nothing.
+ */
+static const char *const sqlite_v5[] = {
+    "DROP INDEX hookwire_events_next",
+    "CREATE INDEX hookwire_events_next ON hookwire_events (next_attempt_ms) WHERE status = 1",
+    "DROP INDEX hookwire_events_source_next",
+    "CREATE INDEX hookwire_events_source_next ON hookwire_events (source, next_attempt_ms) "
+    "WHERE status = 1",
+    "DROP INDEX hookwire_events_due",
+    "CREATE INDEX hookwire_events_due ON hookwire_events (status) WHERE status > 1",
+    "DROP INDEX hookwire_events_status_time",
+    "CREATE INDEX hookwire_events_status_time ON hookwire_events (status, received_ms) "
+    "WHERE status > 1",
+    NULL,
+};
+
+static const char *const mysql_v5[] = {
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -182,6 +212,7 @@ static const struct {
     { 2, "claim leases", sqlite_v2, mysql_v2 },
     { 3, "relay tokens", sqlite_v3, mysql_v3 },
     { 4, "fenced leases, query indexes", sqlite_v4, mysql_v4 },
+    { 5, "partial indexes (SQLite)", sqlite_v5, mysql_v5 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

@@ -187,8 +187,6 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
     rc = sqlite3_prepare_v2(b->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return hw_lite_fail(b, rc, "prepare list");
-    if (f->status)
-        sqlite3_bind_int(st, i++, f->status);
     if (f->source)
         hw_lite_bind_str(st, i++, f->source);
     if (f->since_ms)

@@ -126,53 +126,177 @@ static void fill_store(const struct tu_db *d)
     tu_db_exec(d, d->mysql ? "ANALYZE TABLE hookwire_events, hookwire_attempts" : "ANALYZE");
 }
 
-static void test_plans(void)
+/* Checks the plan of every hot query on the filled store d. */
+static void check_plans(const struct tu_db *d)
 {
     struct hw_store_filter f = { 0 };
-    struct hw_store *s;
-    struct tu_db d;
     char now[32], hour_ago[32], list[1024];
     const char *claim[] = { now, "100" };
     const char *claim_src[] = { "'src3'", now, "100" };
     const char *since[] = { hour_ago };
-    const char *status_since[] = { "3", hour_ago, "100" };
+    const char *status_since[] = { hour_ago, "100" };
     const char *source_since[] = { "'src3'", hour_ago, "100" };
-    const char *status_only[] = { "3", "100" };
-    const char *status_source[] = { "3", "'src3'", "100" };
+    const char *status_only[] = { "100" };
+    const char *status_source[] = { "'src3'", "100" };
     const char *purge[] = { hour_ago, "0", "2", "3", "1000" };
+    int kind = d->mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE;
     int64_t t = tu_now_ms();
+
+    snprintf(now, sizeof(now), "%lld", (long long)t);
+    snprintf(hour_ago, sizeof(hour_ago), "%lld", (long long)(t - 3600 * 1000));
+
+    expect(d, "claim, all sources", d->mysql ? HW_SQL_CLAIM_MY : HW_SQL_CLAIM, claim,
+           "hookwire_events_next");
+    expect(d, "claim, one source", d->mysql ? HW_SQL_CLAIM_SOURCE_MY : HW_SQL_CLAIM_SOURCE,
+           claim_src, "hookwire_events_source_next");
+    f.status = HW_STORE_FAILED;
+    f.since_ms = 1;
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list failed since T", list, status_since, "hookwire_events_status_time");
+    memset(&f, 0, sizeof(f));
+    f.source = "src3";
+    f.since_ms = 1;
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list source since T", list, source_since, "hookwire_events_source_time");
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list failed", list, status_only, "hookwire_events_due");
+    f.source = "src3";
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list failed of one source", list, status_source, "hookwire_events_due");
+    if (!d->mysql) {
+        /*
+         * Pending events on SQLite: the claim indexes hold them alone, so a
+         * walk of one (and a sort) reads the backlog, never the table.
+         */
+        char p[2048];
+        const char *pending_source[] = { "'src3'", "100" };
+
+        memset(&f, 0, sizeof(f));
+        f.status = HW_STORE_PENDING;
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        plan(d, list, status_only, p, sizeof(p));
+        fprintf(stderr, "    %-28s %s\n", "list pending", p);
+        CHECK(strstr(p, "INDEX hookwire_events_next") != NULL);
+        f.source = "src3";
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list pending of one source", list, pending_source,
+               "hookwire_events_source_next");
+    }
+    expect(d, "failed in the last hour", HW_SQL_FAILED_SINCE, since, "hookwire_events_status_time");
+    expect(d, "purge batch", d->mysql ? HW_SQL_PURGE_PICK_MY : HW_SQL_PURGE_PICK, purge,
+           "hookwire_events_received");
+    expect(d, "delivered in the last hour", HW_SQL_LATENCY_COUNT, since, "hookwire_attempts_at");
+}
+
+static void test_plans(void)
+{
+    struct hw_store *s;
+    struct tu_db d;
 
     tu_db_fresh(&d, g_mysql);
     CHECK_EQ(hw_store_open(d.url, NULL, &s), 0); /* the schema */
     hw_store_close(s);
     fill_store(&d);
-    snprintf(now, sizeof(now), "%lld", (long long)t);
-    snprintf(hour_ago, sizeof(hour_ago), "%lld", (long long)(t - 3600 * 1000));
-
-    expect(&d, "claim, all sources", HW_SQL_CLAIM, claim, "hookwire_events_next");
-    expect(&d, "claim, one source", HW_SQL_CLAIM_SOURCE, claim_src, "hookwire_events_source_next");
-    f.status = HW_STORE_FAILED;
-    f.since_ms = 1;
-    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
-    expect(&d, "list failed since T", list, status_since, "hookwire_events_status_time");
-    memset(&f, 0, sizeof(f));
-    f.source = "src3";
-    f.since_ms = 1;
-    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
-    expect(&d, "list source since T", list, source_since, "hookwire_events_source_time");
-    memset(&f, 0, sizeof(f));
-    f.status = HW_STORE_FAILED;
-    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
-    expect(&d, "list failed", list, status_only, "hookwire_events_due");
-    f.source = "src3";
-    hw_store_list_sql(&f, d.mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE, list, sizeof(list));
-    expect(&d, "list failed of one source", list, status_source, "hookwire_events_due");
-    expect(&d, "failed in the last hour", HW_SQL_FAILED_SINCE, since,
-           "hookwire_events_status_time");
-    expect(&d, "purge batch", d.mysql ? HW_SQL_PURGE_PICK_MY : HW_SQL_PURGE_PICK, purge,
-           "hookwire_events_received");
-    expect(&d, "delivered in the last hour", HW_SQL_LATENCY_COUNT, since, "hookwire_attempts_at");
+    check_plans(&d);
     tu_db_drop(&d, g_mysql);
+}
+
+/* The SQL that defined index name in SQLite's catalogue, into out. */
+static void index_sql(const struct tu_db *d, const char *name, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    out[0] = '\0';
+    CHECK_EQ(sqlite3_open(d->name, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name = ?", -1, &st, NULL),
+             SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/*
+ * A SQLite store of schema 4 (full indexes), filled, upgrades to 5 at open:
+ * its claim and listing indexes become partial, the queries run on them,
+ * and claims and listings return the same events as before the upgrade.
+ */
+static void test_upgrade_from_v4(void)
+{
+    struct hw_store_filter f = { 0 };
+    struct hw_store_events l;
+    struct hw_store *s;
+    struct tu_db d;
+    char sql[512];
+    int version = 0;
+
+    tu_db_fresh(&d, NULL);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    hw_store_close(s);
+    fill_store(&d);
+    /* Back to schema 4: version 4's index definitions, version 5 unrecorded. */
+    tu_db_exec(&d, "DROP INDEX hookwire_events_next; DROP INDEX hookwire_events_source_next; "
+                   "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
+                   "CREATE INDEX hookwire_events_next ON hookwire_events "
+                   "(status, next_attempt_ms, seq); "
+                   "CREATE INDEX hookwire_events_source_next ON hookwire_events "
+                   "(source, status, next_attempt_ms, seq); "
+                   "CREATE INDEX hookwire_events_due ON hookwire_events (status, seq); "
+                   "CREATE INDEX hookwire_events_status_time ON hookwire_events "
+                   "(status, received_ms); "
+                   "DELETE FROM hookwire_schema WHERE version = 5");
+    index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE") == NULL);
+
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    CHECK_EQ(hw_store_schema_version(s, &version), 0);
+    CHECK_EQ(version, 5);
+    index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status = 1") != NULL);
+    index_sql(&d, "hookwire_events_source_next", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status = 1") != NULL);
+    index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status > 1") != NULL);
+    index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status > 1") != NULL);
+    check_plans(&d);
+
+    /* 3000 events: seq % 10 == 0 pending (300), == 5 failed (300), the rest delivered. */
+    f.status = HW_STORE_FAILED;
+    f.limit = 1000;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 300);
+    CHECK_EQ(l.v[0]->seq, 2995); /* newest first */
+    for (size_t i = 0; i < l.n; i++)
+        CHECK_EQ(l.v[i]->status, HW_STORE_FAILED);
+    hw_store_events_cleanup(&l);
+    f.status = HW_STORE_PENDING;
+    f.source = "src3";
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK(l.n > 0);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_EQ(l.v[i]->status, HW_STORE_PENDING);
+        CHECK_STR(l.v[i]->source, "src3");
+        CHECK(i == 0 || l.v[i]->seq < l.v[i - 1]->seq);
+    }
+    hw_store_events_cleanup(&l);
+    /* Claims take pending events only, earliest due first, and all 300 of them. */
+    CHECK_EQ(hw_store_claim(s, NULL, 60000, 1000, 0, &l), 0);
+    CHECK_EQ(l.n, 300);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_EQ(l.v[i]->status, HW_STORE_PENDING);
+        CHECK_EQ(l.v[i]->seq % 10, 0);
+        CHECK(i == 0 || l.v[i]->seq > l.v[i - 1]->seq);
+    }
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(hw_store_claim(s, NULL, 60000, 1000, 0, &l), 0);
+    CHECK_EQ(l.n, 0); /* all leased */
+    hw_store_close(s);
+    tu_db_drop(&d, NULL);
 }
 
 int main(void)
@@ -182,6 +306,7 @@ int main(void)
     tu_init_dir();
     fprintf(stderr, "SQLite backend\n");
     RUN(test_plans);
+    RUN(test_upgrade_from_v4);
     if (mysql_url) {
         g_mysql = mysql_url;
         fprintf(stderr, "MySQL backend\n");
