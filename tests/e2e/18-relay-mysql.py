@@ -13,45 +13,21 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 
 import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.parse
 
-from harness import SOURCE, WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
+from harness import WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
+from hw_mysql import fresh_database, mariadb
 
 HOST = ("Host", "hooks.example.test")
 
 URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
 
 
-def fresh_database(url, name):
-    """Creates (or empties) database `name` on url's server; returns its URL."""
-    u = urllib.parse.urlsplit(url)
-    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username)]
-    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
-    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
-    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0, "create database " + name, r.stderr)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
-
-
 def cli(env, store, *args):
     r = relay_cli(env, store, *args)
     check_eq(r.returncode, 0, "hookwire-relay %s" % " ".join(args))
     return r.stdout
-
-
-def mariadb(cmd, datadir):
-    r = subprocess.run([os.path.join(SOURCE, "scripts", "mariadb"), cmd, datadir],
-                       capture_output=True, text=True, timeout=120)
-    check(r.returncode == 0, "scripts/mariadb %s" % cmd, r.stderr)
-    env = {}
-    for line in r.stdout.splitlines():
-        k, _, v = line.partition("=")
-        env[k] = v
-    return env
 
 
 def case_tokens_and_delivery(env):

@@ -5,97 +5,38 @@ prints the URL from HELLO, refuses a request head that would not be exactly one
 request (RESET, and the app never sees it), and reconnects by itself when the
 relay goes silent for two heartbeat intervals."""
 
-import base64
-import hashlib
-import socket
 import struct
-import threading
 import time
 
-from harness import LOCALHOST, Agent, check, check_eq, run, wait_until
-from hw_ws import (T_DATA, T_END, T_HELLO, T_PING, T_PONG, T_REQUEST, T_RESET, T_RESPONSE,
-                   WS_GUID, tunnel_msg)
+from harness import Agent, check, check_eq, run, wait_until
+from hw_standin import StandInConn, StandInRelay, str16
+from hw_ws import T_DATA, T_END, T_PING, T_PONG, T_REQUEST, T_RESET, T_RESPONSE, tunnel_msg, ws_frame
 
 TOKEN = "hwt_fake-relay-token"
 
 
-def frame(payload, opcode=2):
-    n = len(payload)
-    if n < 126:
-        head = struct.pack(">BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack(">BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack(">BBQ", 0x80 | opcode, 127, n)
-    return head + payload
+class Session(StandInConn):
+    """One agent connection to the fake relay: tunnel messages, in order."""
 
-
-def str16(b):
-    return struct.pack(">H", len(b)) + b
-
-
-class Session:
-    """One agent connection to the fake relay."""
-
-    def __init__(self, sock, request_head):
-        self.sock = sock
-        self.head = request_head
-        self.buf = b""
+    def __init__(self, sock, head):
         self.frames = []  # (type, stream, payload) received, in order
-        self.cond = threading.Condition()
-        self.closed = False
         self.silent = False  # stop answering PINGs
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def header(self, name):
-        for line in self.head.split(b"\r\n")[1:]:
-            k, _, v = line.partition(b":")
-            if k.strip().lower() == name.lower().encode():
-                return v.strip().decode()
-        return None
+        super().__init__(sock, head)
 
     def send(self, *msgs):
-        try:
-            self.sock.sendall(frame(b"".join(msgs)))
-        except OSError:
-            pass
+        super().send(ws_frame(2, b"".join(msgs), mask=False))
 
-    def _exact(self, n):
-        while len(self.buf) < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError
-            self.buf += data
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _read(self):
-        try:
-            while True:
-                b0, b1 = self._exact(2)
-                n = b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack(">H", self._exact(2))[0]
-                elif n == 127:
-                    n = struct.unpack(">Q", self._exact(8))[0]
-                key = self._exact(4)
-                data = bytes(c ^ key[i % 4] for i, c in enumerate(self._exact(n)))
-                if b0 & 0x0F == 8:
-                    break
-                while data:
-                    mtype, _, _, sid, plen = struct.unpack(">BBHII", data[:12])
-                    payload = data[12:12 + plen]
-                    data = data[12 + plen:]
-                    if mtype == T_PING and not self.silent:
-                        self.send(tunnel_msg(T_PONG, 0, payload))
-                    with self.cond:
-                        self.frames.append((mtype, sid, payload))
-                        self.cond.notify_all()
-        except (EOFError, OSError):
-            pass
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
+    def on_frame(self, opcode, data, masked):
+        if opcode == 8:
+            return False
+        while data:
+            mtype, _, _, sid, plen = struct.unpack(">BBHII", data[:12])
+            payload = data[12:12 + plen]
+            data = data[12 + plen:]
+            if mtype == T_PING and not self.silent:
+                self.send(tunnel_msg(T_PONG, 0, payload))
+            self.frames.append((mtype, sid, payload))
+        return True
 
     def wait_frame(self, mtype, stream, timeout=10):
         deadline = time.monotonic() + timeout
@@ -109,69 +50,13 @@ class Session:
                       (mtype, stream), self.frames[-5:])
                 self.cond.wait(left)
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
-
-class FakeRelay:
-    def __init__(self, channel="fake"):
-        self.sock = socket.socket()
-        self.sock.bind((LOCALHOST, 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.channel = channel
-        self.sessions = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def ws_url(self):
-        return "ws://%s:%d" % (LOCALHOST, self.port)
-
-    def channel_connected(self, channel):
-        return bool(self.sessions) and not self.sessions[-1].closed
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                head += data
-            key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                   if l.lower().startswith(b"sec-websocket-key:")][0]
-            accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
-                         b"\r\nSec-WebSocket-Protocol: hookwire.v1\r\n\r\n")
-            s = Session(conn, head)
-            s.send(tunnel_msg(T_HELLO, 0, struct.pack(">BH", 1, 10) + str16(self.channel.encode())
-                              + str16(b"https://fake.example/t/fake/")))
-            with self.cond:
-                self.sessions.append(s)
-                self.cond.notify_all()
+class FakeRelay(StandInRelay):
+    def __init__(self):
+        super().__init__(Session, "fake")
 
     def wait_session(self, n, timeout=15):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.sessions) < n:
-                left = deadline - time.monotonic()
-                check(left > 0, "agent connection #%d" % n, len(self.sessions))
-                self.cond.wait(left)
-            return self.sessions[n - 1]
-
-    def close(self):
-        self.sock.close()
-        for s in self.sessions:
-            s.close()
+        return self.wait_conn(n, timeout)
 
 
 def request(stream, headers, body=b"", method=b"POST", target=b"/hook"):

@@ -7,71 +7,27 @@ must not send (a text message, a masked frame: closed with status 1002, then a
 new connection). A relay whose upgrade answer carries a wrong
 Sec-WebSocket-Accept is never used."""
 
-import base64
-import hashlib
-import socket
 import struct
-import threading
 import time
 
-from harness import LOCALHOST, Agent, check, check_eq, run, wait_until
-from hw_ws import (T_DATA, T_END, T_HELLO, T_REQUEST, T_RESPONSE, WS_GUID, encode_request_payload,
-                   tunnel_msg, ws_frame)
+from harness import Agent, check, check_eq, run, wait_until
+from hw_standin import StandInConn, StandInRelay
+from hw_ws import T_DATA, T_END, T_REQUEST, T_RESPONSE, encode_request_payload, tunnel_msg, ws_frame
 
 TOKEN = "hwt_framing-token"
 
 
-def str16(b):
-    return struct.pack(">H", len(b)) + b
-
-
-class Conn:
-    """One agent connection: WebSocket frames read in a thread, by opcode."""
+class Conn(StandInConn):
+    """One agent connection: WebSocket frames kept by opcode, unmasked."""
 
     def __init__(self, sock, head):
-        self.sock = sock
-        self.head = head
-        self.buf = b""
         self.frames = []  # (opcode, payload), unmasked
-        self.closed = False
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(sock, head)
 
-    def _exact(self, n):
-        while len(self.buf) < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError
-            self.buf += data
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _read(self):
-        try:
-            while True:
-                b0, b1 = self._exact(2)
-                check(b1 & 0x80, "every frame from the agent is masked", (b0, b1))
-                n = b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack(">H", self._exact(2))[0]
-                elif n == 127:
-                    n = struct.unpack(">Q", self._exact(8))[0]
-                key = self._exact(4)
-                data = bytes(c ^ key[i % 4] for i, c in enumerate(self._exact(n)))
-                with self.cond:
-                    self.frames.append((b0 & 0x0F, data))
-                    self.cond.notify_all()
-        except (EOFError, OSError):
-            pass
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def send(self, raw):
-        try:
-            self.sock.sendall(raw)
-        except OSError:
-            pass
+    def on_frame(self, opcode, data, masked):
+        check(masked, "every frame from the agent is masked", opcode)
+        self.frames.append((opcode, data))
+        return True
 
     def wait(self, pred, what, timeout=10):
         deadline = time.monotonic() + timeout
@@ -97,78 +53,10 @@ class Conn:
             return False
         return self.wait(has, what)
 
-    def wait_closed(self, what, timeout=10):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not self.closed:
-                left = deadline - time.monotonic()
-                check(left > 0, what)
-                self.cond.wait(left)
 
-
-class Relay:
+class Relay(StandInRelay):
     def __init__(self, good_accept=True):
-        self.sock = socket.socket()
-        self.sock.bind((LOCALHOST, 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.good_accept = good_accept
-        self.conns = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def ws_url(self):
-        return "ws://%s:%d" % (LOCALHOST, self.port)
-
-    def channel_connected(self, channel):
-        return bool(self.conns) and not self.conns[-1].closed
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                head += data
-            key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                   if l.lower().startswith(b"sec-websocket-key:")][0]
-            accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-            if not self.good_accept:
-                accept = base64.b64encode(hashlib.sha1(key).digest())
-            c = Conn(conn, head)
-            # The answer and HELLO in one write: the agent must read frames that follow the head.
-            hello = tunnel_msg(T_HELLO, 0, struct.pack(">BH", 1, 10) + str16(b"framing") +
-                               str16(b"https://fake.example/t/framing/"))
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept +
-                         b"\r\nSec-WebSocket-Protocol: hookwire.v1\r\n\r\n" +
-                         ws_frame(2, hello, mask=False))
-            with self.cond:
-                self.conns.append(c)
-                self.cond.notify_all()
-
-    def wait_conn(self, n, timeout=15):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.conns) < n:
-                left = deadline - time.monotonic()
-                check(left > 0, "agent connection #%d" % n, len(self.conns))
-                self.cond.wait(left)
-            return self.conns[n - 1]
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.sock.close()
-            except OSError:
-                pass
+        super().__init__(Conn, "framing", good_accept)
 
 
 def request(stream, body):

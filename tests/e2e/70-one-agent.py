@@ -11,26 +11,13 @@ import functools
 import os
 import re
 import signal
-import subprocess
 import sys
-import urllib.parse
 
 from harness import WebSocket, check, check_eq, check_error, run, token_add, wait_until
+from hw_mysql import fresh_database
 
 HOST = ("Host", "hooks.example.test")
 MYSQL_URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
-
-
-def fresh_database(url, name):
-    """Creates (or empties) database `name` on url's server; returns its URL."""
-    u = urllib.parse.urlsplit(url)
-    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username)]
-    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
-    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
-    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0, "create database " + name, r.stderr)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
 
 
 def stack(env, backend):

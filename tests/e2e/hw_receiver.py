@@ -12,8 +12,9 @@ import threading
 import time
 import urllib.parse
 
-from harness import (RECEIVER_BIN, SOURCE, START_TIMEOUT, HttpConn, Proc, build_request,
+from harness import (RECEIVER_BIN, START_TIMEOUT, HttpConn, Proc, build_request,
                      check, free_port, get, parse_metrics, request, wait_until)
+from hw_mysql import fresh_database, mariadb, mariadb_argv  # noqa: F401 (45 imports them from here)
 
 SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 GITHUB_SECRET = "gh-secret-for-tests"
@@ -90,10 +91,8 @@ def store_query(store, sql):
                           for v in r) for r in db.execute(sql).fetchall()]
         finally:
             db.close()
-    u = urllib.parse.urlsplit(store)
-    argv = ["mariadb", "--no-defaults", "-N", "-B", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username), u.path.lstrip("/"), "-e", sql]
-    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+    argv, env = mariadb_argv(store)
+    argv += ["-N", "-B", urllib.parse.urlsplit(store).path.lstrip("/"), "-e", sql]
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "mariadb: " + sql, r.stderr)
     return [tuple(line.split("\t")) for line in r.stdout.splitlines()]
@@ -105,30 +104,6 @@ def event_count(store, where="1=1"):
 
 def event_ids(store, where="1=1"):
     return {r[0] for r in store_query(store, "SELECT id FROM hookwire_events WHERE " + where)}
-
-
-def fresh_database(url, name):
-    """Creates (or empties) database `name` on url's server; returns its URL."""
-    u = urllib.parse.urlsplit(url)
-    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username)]
-    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
-    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
-    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0, "create database " + name, r.stderr)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
-
-
-def mariadb(cmd, datadir):
-    """scripts/mariadb start|stop DIR: a private server; returns its env lines as a dict."""
-    r = subprocess.run([os.path.join(SOURCE, "scripts", "mariadb"), cmd, datadir],
-                       capture_output=True, text=True, timeout=180)
-    check(r.returncode == 0, "scripts/mariadb %s" % cmd, r.stderr)
-    env = {}
-    for line in r.stdout.splitlines():
-        k, _, v = line.partition("=")
-        env[k] = v
-    return env
 
 
 class Load:

@@ -7,6 +7,8 @@ import subprocess
 import urllib.parse
 
 from harness import BIN, REPLAY_BIN, check, check_eq
+import hw_mysql
+from hw_mysql import mariadb_argv
 
 APPEND_BIN = os.path.join(BIN, "hw-store-append")
 MYSQL_URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
@@ -19,16 +21,9 @@ def require_mysql():
                          "HOOKWIRE_TEST_NO_MYSQL=1 skips the MySQL cases)")
 
 
-def _mariadb_argv(url):
-    u = urllib.parse.urlsplit(url)
-    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username)]
-    return argv, dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
-
-
 def mysql_sql(url, sql, db=None):
     """Runs SQL on url's server (in database db, or url's); returns stdout (tab-separated)."""
-    argv, env = _mariadb_argv(url)
+    argv, env = mariadb_argv(url)
     db = db or urllib.parse.urlsplit(url).path.lstrip("/")
     r = subprocess.run(argv + ["-N", "-B", "-D", db, "-e", sql], env=env, capture_output=True,
                        text=True, timeout=120)
@@ -38,12 +33,7 @@ def mysql_sql(url, sql, db=None):
 
 def fresh_database(name):
     """Creates (or empties) database `name` next to the test database; returns its URL."""
-    argv, env = _mariadb_argv(MYSQL_URL)
-    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
-    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=60)
-    check(r.returncode == 0, "create database " + name, r.stderr)
-    u = urllib.parse.urlsplit(MYSQL_URL)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
+    return hw_mysql.fresh_database(MYSQL_URL, name)
 
 
 def stores(env, tag):

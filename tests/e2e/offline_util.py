@@ -4,11 +4,10 @@ numbered webhooks, and reading what the app received."""
 
 import json
 import os
-import subprocess
 import sys
-import urllib.parse
 
 from harness import check, check_eq, token_add
+from hw_mysql import fresh_database
 
 HOST = ("Host", "hooks.example.test")
 MYSQL_URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
@@ -19,18 +18,6 @@ if not MYSQL_URL and os.environ.get("HOOKWIRE_TEST_NO_MYSQL") != "1":
     sys.exit(1)
 
 _count = [0]
-
-
-def fresh_database(url, name):
-    """Creates (or empties) database `name` on url's server; returns its URL."""
-    u = urllib.parse.urlsplit(url)
-    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
-            "-u", urllib.parse.unquote(u.username)]
-    env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
-    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
-    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=30)
-    check(r.returncode == 0, "create database " + name, r.stderr)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
 
 
 def stores(env):

@@ -1,0 +1,39 @@
+"""MariaDB for the tests: the `mariadb` client's argv for a store URL, a fresh
+database next to the test database, and a private server (scripts/mariadb) for
+cases that stop, freeze or kill it."""
+
+import os
+import subprocess
+import urllib.parse
+
+from harness import SOURCE, check
+
+
+def mariadb_argv(url):
+    """(argv, env) to run the `mariadb` client against url's server, password in env."""
+    u = urllib.parse.urlsplit(url)
+    argv = ["mariadb", "--no-defaults", "-h", u.hostname, "-P", str(u.port or 3306),
+            "-u", urllib.parse.unquote(u.username)]
+    return argv, dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+
+
+def fresh_database(url, name):
+    """Creates (or empties) database `name` on url's server; returns its URL."""
+    argv, env = mariadb_argv(url)
+    sql = "DROP DATABASE IF EXISTS %s; CREATE DATABASE %s" % (name, name)
+    r = subprocess.run(argv + ["-e", sql], env=env, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "create database " + name, r.stderr)
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
+
+
+def mariadb(cmd, datadir):
+    """scripts/mariadb start|stop DIR: a private server; returns its env lines as a dict."""
+    r = subprocess.run([os.path.join(SOURCE, "scripts", "mariadb"), cmd, datadir],
+                       capture_output=True, text=True, timeout=180)
+    check(r.returncode == 0, "scripts/mariadb %s" % cmd, r.stderr)
+    env = {}
+    for line in r.stdout.splitlines():
+        k, _, v = line.partition("=")
+        env[k] = v
+    return env
