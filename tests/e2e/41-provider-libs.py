@@ -19,13 +19,12 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 
 from harness import BIN, SOURCE, check, check_eq, run, token_add
+from hw_providers import NODE_DIR, body_for, node, sign, tamper, verify_with_library
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 PUBLIC = "http://hooks.test"
 SW_SECRET = "whsec_" + base64.b64encode(b"provider-libs-standard-key-01234").decode()
 
@@ -39,39 +38,6 @@ CHANNELS = [
     ("sh", "shopify", "shopify-lib-api-secret"),
     ("tw", "twilio", "twilio-lib-auth-token"),
 ]
-
-
-def node():
-    exe = shutil.which("node")
-    check(exe is not None, "node is installed (scripts/install-deps)")
-    check(os.path.isdir(os.path.join(NODE_DIR, "node_modules", "standardwebhooks")),
-          "tests/node/node_modules is installed (scripts/node-deps)")
-    return exe
-
-
-def body_for(provider, n):
-    if provider == "twilio":
-        return ("From=%%2B1555000%04d&To=%%2B15559876543&Body=Hello+there+%d" % (n, n)).encode()
-    return json.dumps({"id": "evt_lib_%d" % n, "amount": 1234, "note": "caf\u00e9 \u2713"},
-                      ensure_ascii=False).encode()
-
-
-def tamper(provider, body):
-    if provider == "twilio":
-        return body.replace(b"Hello", b"Jello")
-    return body.replace(b"1234", b"1235")
-
-
-def sign(env, provider, secret, body, path):
-    body_file = env.path("body-%s.bin" % provider)
-    with open(body_file, "wb") as f:
-        f.write(body)
-    args = [node(), os.path.join(NODE_DIR, "sign.js"), provider, secret, body_file]
-    if provider == "twilio":
-        args.append(PUBLIC + path)
-    r = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    check_eq((r.returncode, r.stderr), (0, ""), provider + ": sign.js signed the body")
-    return [tuple(h) for h in json.loads(r.stdout)["headers"]]
 
 
 def write_config(env):
@@ -100,9 +66,9 @@ def case_official_libraries_verify_at_the_edge(env):
         target, path = targets[channel], "/t/%s/hook?src=lib" % channel
         ctype = ("application/x-www-form-urlencoded" if provider == "twilio"
                  else "application/json")
-        body = body_for(provider, n)
+        body = body_for(provider, n, "lib")
         headers = [("Host", "hooks.test"), ("Content-Type", ctype)] + sign(env, provider, secret,
-                                                                           body, path)
+                                                                           body, PUBLIC + path)
         resp = relay.webhook("POST", path, headers, body)
         check_eq(resp.status, 200, provider + ": signed by its library, verified by hookwire")
         req = target.wait_requests(1)[-1]
@@ -113,9 +79,9 @@ def case_official_libraries_verify_at_the_edge(env):
         check_eq(bad.status, 401, provider + ": a tampered body is refused")
         check_eq(bad.header("Hookwire-Error"), "HW_SIGNATURE", provider + ": its error code")
         # A genuine request after it proves the tampered one never reached the app.
-        body2 = body_for(provider, n + 100)
+        body2 = body_for(provider, n + 100, "lib")
         headers2 = [("Host", "hooks.test"), ("Content-Type", ctype)] + sign(
-            env, provider, secret, body2, path)
+            env, provider, secret, body2, PUBLIC + path)
         check_eq(relay.webhook("POST", path, headers2, body2).status, 200,
                  provider + ": the next genuine one passes")
         reqs = target.wait_requests(2)
@@ -135,15 +101,6 @@ def sign_delivery(env, secret, event_id, ts, body):
                        text=True, timeout=15)
     check_eq((r.returncode, r.stderr), (0, ""), "hw-sign-delivery signed")
     return json.loads(r.stdout)
-
-
-def verify_with_library(env, secret, body, headers):
-    body_file = env.path("verify.bin")
-    with open(body_file, "wb") as f:
-        f.write(body)
-    r = subprocess.run([node(), os.path.join(NODE_DIR, "verify-hookwire.js"), secret, body_file,
-                        json.dumps(headers)], capture_output=True, text=True, timeout=30)
-    return r.returncode, (r.stdout + r.stderr).strip()
 
 
 def case_delivery_signature_accepted_by_standardwebhooks(env):

@@ -17,13 +17,12 @@ import hmac
 import json
 import os
 import shutil
-import subprocess
 
+from hw_providers import body_for, node, sign, tamper, verify_with_library
 from hw_receiver import SIGNING_SECRET, Receiver, event_count, store_query
 from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, Proc, check, check_eq, free_port, get,
                      request, run, wait_until)
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 SW_SECRET = "whsec_" + base64.b64encode(b"receiver-caddy-standard-key-0123").decode()
 
 # source name, provider, secret
@@ -36,46 +35,6 @@ SOURCES = [
     ("shopify", "shopify", "shopify-caddy-api-secret"),
     ("twilio", "twilio", "twilio-caddy-auth-token"),
 ]
-
-
-def node():
-    exe = shutil.which("node")
-    check(exe is not None, "node is installed (scripts/install-deps)")
-    check(os.path.isdir(os.path.join(NODE_DIR, "node_modules", "standardwebhooks")),
-          "tests/node/node_modules is installed (scripts/node-deps)")
-    return exe
-
-
-def body_for(provider, n):
-    if provider == "twilio":
-        return ("From=%%2B1555000%04d&To=%%2B15559876543&Body=Hi+%d" % (n, n)).encode()
-    return json.dumps({"id": "evt_caddy_%d" % n, "amount": 1234, "note": "caf\u00e9 \u2713"},
-                      ensure_ascii=False).encode()
-
-
-def tamper(provider, body):
-    return body.replace(b"Hi", b"Ho") if provider == "twilio" else body.replace(b"1234", b"1235")
-
-
-def sign(env, provider, secret, body, url):
-    path = env.path("body-%s.bin" % provider)
-    with open(path, "wb") as f:
-        f.write(body)
-    args = [node(), os.path.join(NODE_DIR, "sign.js"), provider, secret, path]
-    if provider == "twilio":
-        args.append(url)
-    r = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    check_eq((r.returncode, r.stderr), (0, ""), provider + ": sign.js signed the body")
-    return [tuple(h) for h in json.loads(r.stdout)["headers"]]
-
-
-def verify_with_library(env, body, headers):
-    path = env.path("verify.bin")
-    with open(path, "wb") as f:
-        f.write(body)
-    r = subprocess.run([node(), os.path.join(NODE_DIR, "verify-hookwire.js"), SIGNING_SECRET,
-                        path, json.dumps(headers)], capture_output=True, text=True, timeout=30)
-    return r.returncode, (r.stdout + r.stderr).strip()
 
 
 def start_caddy(env, port, receiver_port, backend_port):
@@ -127,7 +86,7 @@ def case_provider_libraries_through_caddy(env):
         path = "/api/webhooks/%s/in?n=%d" % (name, n)
         ctype = ("application/x-www-form-urlencoded" if provider == "twilio"
                  else "application/json")
-        body = body_for(provider, n)
+        body = body_for(provider, n, "caddy")
         headers = [("Host", "127.0.0.1:%d" % port), ("Content-Type", ctype)] + sign(
             env, provider, secret, body, public + path)
         bad = request(port, "POST", path, headers, tamper(provider, body))
@@ -165,9 +124,9 @@ def case_provider_libraries_through_caddy(env):
             check_eq(hw["Hookwire-Signature"], "v1," + base64.b64encode(mac).decode(),
                      provider + ": Hookwire-Signature by the Standard Webhooks scheme")
             continue
-        check_eq(verify_with_library(env, body, hw), (0, "ok"),
+        check_eq(verify_with_library(env, SIGNING_SECRET, body, hw), (0, "ok"),
                  provider + ": standardwebhooks accepts Hookwire-Signature")
-        check_eq(verify_with_library(env, body + b" ", hw)[0], 1,
+        check_eq(verify_with_library(env, SIGNING_SECRET, body + b" ", hw)[0], 1,
                  provider + ": and refuses it for another body")
     check_eq(event_count(store), len(SOURCES), "one event per provider, no tampered one")
     wait_until(lambda: event_count(store, "status = 2") == len(SOURCES), 10,
