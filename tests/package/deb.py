@@ -3,8 +3,9 @@
 Makes hookwire_VERSION_ARCH.deb with CPack from the build tree under test (VERSION read from
 project() in CMakeLists.txt), checks what it holds (the four programs and nothing else in
 bin, a man page per program naming every option of its --help, the examples, the systemd
-units naming /usr/bin) and its control fields (a Depends on the package of every library
-the programs link, as dpkg -S names them here). Then installs it with `apt-get install
+units naming /usr/bin, passing systemd-analyze verify and rated OK by its security) and
+its control fields (a Depends on the package of every library the programs link, as
+dpkg -S names them here). Then installs it with `apt-get install
 ./hookwire_*.deb` in a clean Debian 12 root (a debootstrap minbase chroot, cached as a tar
 under the build tree so a rerun skips debootstrap), where apt must pull in the libraries,
 and runs each program's --help from PATH there; finally purges it. Needs root; without
@@ -118,6 +119,26 @@ def needed_packages(tree):
     return pkgs
 
 
+def check_unit(tree, unit):
+    """systemd-analyze: the unit as packaged verifies cleanly (its program at the extracted
+    copy, as this machine has no /usr/bin/hookwire-*) and its hardening rates OK or better."""
+    tool = shutil.which("systemd-analyze")
+    check(tool is not None, "systemd-analyze is installed")
+    with open(os.path.join(tree, "usr/lib/systemd/system", unit)) as f:
+        text = f.read()
+    path = os.path.join(WORK, unit)
+    with open(path, "w") as f:
+        f.write(text.replace("/usr/bin/hookwire-", os.path.join(tree, "usr/bin/hookwire-")))
+    r = sh([tool, "verify", path], timeout=60)
+    check_eq((r.returncode, r.stderr.strip()), (0, ""), "systemd-analyze verify " + unit)
+    r = sh([tool, "security", "--offline=yes", path], timeout=60)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+) (\w+)", r.stdout)
+    check(m is not None, "systemd-analyze security scored " + unit, r.stdout[-500:])
+    check(float(m.group(1)) <= 2.0, "%s: exposure %s %s is at most 2.0" % (
+        unit, m.group(1), m.group(2)))
+    os.unlink(path)
+
+
 def check_contents(deb):
     """The files in the package and its control fields."""
     listing = sh_ok(["dpkg-deb", "-c", deb], "dpkg-deb -c")
@@ -157,6 +178,7 @@ def check_contents(deb):
         check(m is not None, unit + " has ExecStart")
         check_eq(m.group(1), "/usr/bin/" + unit[:-len(".service")],
                  unit + " runs the packaged program")
+        check_unit(tree, unit)
 
     fields = control_fields(deb)
     check_eq(fields.get("Package"), "hookwire", "Package")
