@@ -13,8 +13,9 @@ set(HW_PROGRAMS hookwire-relay hookwire-agent hookwire-receiver hookwire-replay)
 install(TARGETS ${HW_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Man pages: help2man runs each built program's --help, so a page says what the program
-# says; man/NAME.h2m adds the sections --help has no room for (files, see also). Not made in
-# a sanitizer build (a page is the same, and such a build is never installed).
+# says; man/help.sh marks the text up the way help2man reads it (Usage:, Options:) and
+# man/NAME.h2m adds the sections --help has no room for (environment, files, see also). Not
+# made in a sanitizer build (a page is the same, and such a build is never installed).
 find_program(HELP2MAN help2man)
 set(HW_MAN_PAGES "")
 if(NOT HOOKWIRE_SANITIZE)
@@ -25,18 +26,25 @@ if(NOT HOOKWIRE_SANITIZE)
     set(hw_summary_hookwire-agent "forward a hookwire channel's webhooks to a local app")
     set(hw_summary_hookwire-receiver "verify, store and deliver production webhooks")
     set(hw_summary_hookwire-replay "find, inspect and re-deliver stored webhooks")
-    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/man)
+    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/man/bin)
     foreach(prog ${HW_PROGRAMS})
       set(page ${CMAKE_BINARY_DIR}/man/${prog}.1)
       set(include ${CMAKE_SOURCE_DIR}/man/${prog}.h2m)
+      # help2man names the page after what it runs: a script by the program's name.
+      set(shim ${CMAKE_BINARY_DIR}/man/bin/${prog})
+      file(WRITE ${CMAKE_BINARY_DIR}/man/${prog}.sh "#!/bin/sh\nexec sh \"${CMAKE_SOURCE_DIR}/man/help.sh\" \"${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/${prog}\" \"$@\"\n")
+      file(COPY ${CMAKE_BINARY_DIR}/man/${prog}.sh DESTINATION ${CMAKE_BINARY_DIR}/man/bin
+           FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                            WORLD_READ WORLD_EXECUTE)
+      file(RENAME ${CMAKE_BINARY_DIR}/man/bin/${prog}.sh ${shim})
       # gzip -n: no name or time stamp in the file, so the same page gives the same bytes.
       add_custom_command(
         OUTPUT ${page}.gz
         COMMAND ${HELP2MAN} --no-info --version-string=${PROJECT_VERSION}
                 --name=${hw_summary_${prog}} --section=1 --manual=hookwire
-                --source=hookwire --include=${include} --output=${page} $<TARGET_FILE:${prog}>
+                --source=hookwire --include=${include} --output=${page} ${shim}
         COMMAND gzip -9nf ${page}
-        DEPENDS ${prog} ${include}
+        DEPENDS ${prog} ${include} ${CMAKE_SOURCE_DIR}/man/help.sh ${shim}
         COMMENT "Man page ${prog}.1 from ${prog} --help"
         VERBATIM)
       list(APPEND HW_MAN_PAGES ${page}.gz)
