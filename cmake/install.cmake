@@ -32,7 +32,8 @@ if(NOT HOOKWIRE_SANITIZE)
       set(include ${CMAKE_SOURCE_DIR}/man/${prog}.h2m)
       # help2man names the page after what it runs: a script by the program's name.
       set(shim ${CMAKE_BINARY_DIR}/man/bin/${prog})
-      file(WRITE ${CMAKE_BINARY_DIR}/man/${prog}.sh "#!/bin/sh\nexec sh \"${CMAKE_SOURCE_DIR}/man/help.sh\" \"${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/${prog}\" \"$@\"\n")
+      set(run "\"${CMAKE_SOURCE_DIR}/man/help.sh\" \"${CMAKE_RUNTIME_OUTPUT_DIRECTORY}/${prog}\"")
+      file(WRITE ${CMAKE_BINARY_DIR}/man/${prog}.sh "#!/bin/sh\nexec sh ${run} \"$@\"\n")
       file(COPY ${CMAKE_BINARY_DIR}/man/${prog}.sh DESTINATION ${CMAKE_BINARY_DIR}/man/bin
            FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                             WORLD_READ WORLD_EXECUTE)
@@ -42,7 +43,7 @@ if(NOT HOOKWIRE_SANITIZE)
         OUTPUT ${page}.gz
         COMMAND ${HELP2MAN} --no-info --version-string=${PROJECT_VERSION}
                 --name=${hw_summary_${prog}} --section=1 --manual=hookwire
-                --source=hookwire --include=${include} --output=${page} ${shim}
+                "--source=hookwire ${PROJECT_VERSION}" --include=${include} --output=${page} ${shim}
         COMMAND gzip -9nf ${page}
         DEPENDS ${prog} ${include} ${CMAKE_SOURCE_DIR}/man/help.sh ${shim}
         COMMENT "Man page ${prog}.1 from ${prog} --help"
