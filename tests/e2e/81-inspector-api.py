@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The agent's web inspector, its JSON API and its address checks.
+
+A webhook through relay and agent is recorded by the inspector with the head and body the
+app received and the app's answer; the relay's history pages through /api/events; one
+event's detail merges the relay's record and the exchanges seen here. Replay as is goes
+through the relay (a new attempt, same bytes); an edited replay reaches the app with its
+edited body. Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
+403. A webhook with a bad signature shows in /api/refused with its reason. A non-loopback
+--inspect is refused at startup without --inspect-allow-remote; --inspect off listens on
+nothing; a port in use is one warning line and the agent still forwards.
+"""
+
+import base64
+import json
+import os
+import re
+import socket
+import subprocess
+
+from harness import (AGENT_BIN, LOCALHOST, check, check_eq, free_port, run, wait_until)
+from hw_inspect import Inspector, raw
+
+
+def listening_sockets(pid):
+    """The TCP ports process pid listens on (from /proc: its socket inodes in LISTEN)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", link)
+        if m:
+            inodes.add(m.group(1))
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.append(int(cols[1].split(":")[1], 16))
+    return ports
+
+
+def api(env):
+    ins = Inspector(env)
+    page = ins.call("GET", "/")
+    check(b"<title>hookwire inspector</title>" in page.body, "/ serves the app's page")
+    check_eq(ins.call("GET", "/app.js").status, 200, "the app's script is served")
+    check_eq(ins.call("GET", "/nothing.js").status, 404, "an unknown asset is 404")
+
+    body = b'{"action":"opened","n":1}'
+    r = ins.webhook("/gh/hook?x=1", body)
+    check_eq(r.status, 200, "the webhook is answered by the app")
+    event_id = r.header("Hookwire-Event-Id") or ins.app.requests[-1].header("Hookwire-Event-Id")
+    got = ins.app.requests[-1]
+    row = ins.capture(event_id)
+    check_eq((row["method"], row["path"], row["status"], row["kind"], row["verify"]),
+             ("POST", "/gh/hook?x=1", 200, "live", "verified"), "the captured row")
+    check_eq(row["size"], len(body), "the captured size")
+
+    detail = ins.json("GET", "/api/events/%s" % event_id)
+    cap = detail["captures"][0]
+    check_eq(raw(cap["head"]), got.raw_head, "the detail's head is the one the app received")
+    check_eq(base64.b64decode(cap["body_b64"]), got.body, "the detail's body is the app's")
+    check(raw(cap["answer_head"]).startswith(b"HTTP/1.1 200 OK\r\n"), "the app's answer head")
+    check_eq(base64.b64decode(cap["answer_b64"]), b"ok", "the app's answer body")
+    check(detail["relay"] is not None and detail["relay"]["id"] == event_id,
+          "the detail carries the relay's record", repr(detail)[:300])
+    check("X-GitHub-Event: push\r\n" in detail["relay"]["headers"],
+          "the relay's record has the header lines", detail["relay"]["headers"])
+    check_eq(base64.b64decode(detail["body_b64"]), body, "the relay's copy of the body")
+
+    events = ins.json("GET", "/api/events?limit=10")
+    check(any(e["id"] == event_id for e in events["events"]), "/api/events lists the event")
+    check_eq(ins.call("GET", "/api/events?limit=x!").status, 400, "a bad list argument is 400")
+    check_eq(ins.call("GET", "/api/events?limit=100000").status, 400,
+             "a limit the relay refuses is 400")
+
+    # Unknown ids: well-formed but absent, and malformed.
+    missing = "evt_01jbbbbbbbbbbbbbbbbbbbbbbb"
+    check_eq(ins.call("GET", "/api/events/%s" % missing).status, 404, "an unknown id is 404")
+    check_eq(ins.call("GET", "/api/events/evt_nope").status, 404, "a malformed id is 404")
+    check_eq(ins.call("POST", "/api/events/%s/replay" % missing).status, 404,
+             "replaying an unknown id is 404")
+    check_eq(ins.call("POST", "/api/events/%s/replay" % missing,
+                      json.dumps({"headers": "A: b", "body": "x"}).encode()).status, 404,
+             "an edited replay of an unknown id is 404")
+    check_eq(ins.call("GET", "/api/nothing").status, 404, "an unknown API is 404")
+
+    # Edited replay: bad documents first.
+    for bad in (b"{not json", b'{"headers": 3}', b'["headers"]', b'{"headers": "a"} x',
+                b'{"headers": "X: y", "body": "\\ud800"}'):
+        r = ins.call("POST", "/api/events/%s/replay" % event_id, bad)
+        check_eq(r.status, 400, "edited replay %r is 400" % bad)
+    r = ins.call("POST", "/api/events/%s/replay" % event_id,
+                 json.dumps({"headers": "Bad Header Line\n", "body": ""}).encode())
+    check_eq(r.status, 400, "edited header lines that are not HTTP are 400")
+    n = len(ins.app.requests)
+    check_eq(n, 1, "no bad replay reached the app")
+
+    # Replay as is: through the relay, a new attempt with the same bytes.
+    out = ins.json("POST", "/api/events/%s/replay" % event_id, status=202)
+    check(out.get("replayed") is True, "the relay accepted the replay", repr(out))
+    again = wait_until(lambda: len(ins.app.requests) >= 2 and ins.app.requests[1], 10,
+                       "the replay reaches the app")
+    check_eq(again.body, got.body, "the replayed body is the same bytes")
+    strip = lambda lines: [l for l in lines if not l.lower().startswith(b"hookwire-attempt:")]
+    check_eq(strip(again.header_lines), strip(got.header_lines),
+             "the replayed header lines are the same (but the attempt number)")
+    check_eq(again.header("Hookwire-Attempt"), "2", "the replay is attempt 2")
+    ins.capture(event_id, kind="replayed")
+
+    # Edited replay: new body and a header changed, to the app directly.
+    headers = raw(cap["head"]).split(b"\r\n", 1)[1].rstrip(b"\r\n").decode("latin-1")
+    headers = headers.replace("X-GitHub-Event: push", "X-GitHub-Event: edited")
+    edited = '{"action":"edited","n":2}'
+    res = ins.json("POST", "/api/events/%s/replay" % event_id,
+                   json.dumps({"headers": headers, "body": edited}).encode())
+    check_eq(res["status"], 200, "the edited replay's answer status")
+    third = wait_until(lambda: len(ins.app.requests) >= 3 and ins.app.requests[2], 10,
+                       "the edited replay reaches the app")
+    check_eq(third.body, edited.encode(), "the app gets the edited body")
+    check_eq(third.header("X-GitHub-Event"), "edited", "the app gets the edited header")
+    check_eq(third.header("Content-Length"), str(len(edited)), "the length is the edited body's")
+    check_eq(third.target, "/gh/hook?x=1", "the edited replay keeps the request target")
+    row = ins.capture(event_id, kind="edited")
+    check_eq(row["seq"], res["seq"], "the edited replay is a new exchange in the list")
+
+    # A refused webhook (bad signature at the edge) with its reason.
+    r = ins.webhook("/gh/bad", b'{"forged":true}', tamper=True)
+    check_eq(r.status, 401, "the tampered webhook is refused")
+    refused = ins.json("GET", "/api/refused")["refused"]
+    check(refused and refused[0]["reason"] == "bad signature" and refused[0]["status"] == 401,
+          "the refusal shows with its reason", repr(refused)[:300])
+    check(raw(refused[0]["head"]).startswith(b"POST /t/alice/gh/bad HTTP/1.1\r\n"),
+          "the refusal keeps the request head")
+    check_eq(base64.b64decode(refused[0]["body_b64"]), b'{"forged":true}', "and its body")
+
+    # Another site's page must not read or replay: Host and Origin are checked.
+    foreign = ins.call("GET", "/api/captures", headers=[("Host", "evil.test:%d" % ins.port)])
+    check_eq(foreign.status, 403, "a foreign Host is 403")
+    foreign = ins.call("GET", "/api/captures",
+                       headers=[("Host", "%s:%d" % (LOCALHOST, ins.port)),
+                                ("Origin", "http://evil.test")])
+    check_eq(foreign.status, 403, "a foreign Origin is 403")
+
+
+def start_agent(env, *args):
+    port = free_port()
+    return subprocess.run([AGENT_BIN, "--relay", "ws://127.0.0.1:%d" % port] + list(args),
+                          env=dict(os.environ, HOOKWIRE_TOKEN="hwt_x"), capture_output=True,
+                          text=True, timeout=20, cwd=env.dir)
+
+
+def addresses(env):
+    r = start_agent(env, "--inspect", "0.0.0.0:%d" % free_port())
+    check_eq(r.returncode, 2, "a non-loopback --inspect exits 2")
+    lines = r.stderr.strip().splitlines()
+    check(len(lines) == 1 and "--inspect-allow-remote" in lines[0],
+          "one line names --inspect-allow-remote", r.stderr)
+    r = start_agent(env, "--inspect", "127.0.0.1:abc")
+    check_eq(r.returncode, 2, "a bad --inspect port exits 2")
+    check("--inspect 127.0.0.1:abc" in r.stderr, "the line names the value", r.stderr)
+    conf = env.path("agent.ini")
+    with open(conf, "w") as f:
+        f.write("[agent]\ninspect = 192.0.2.1:4040\n")
+    r = start_agent(env, "--config", conf)
+    check_eq(r.returncode, 2, "inspect = in the config file is checked too")
+    check("--inspect-allow-remote" in r.stderr, "with the same line", r.stderr)
+
+
+def off(env):
+    ins = Inspector(env)
+    check_eq(listening_sockets(ins.agent.proc.pid), [ins.port],
+             "with --inspect, the agent listens on the inspector's port only")
+    agent2 = env.agent(ins.relay, ins.token, ins.channel, ins.app.port, name="agent-off",
+                       args=["--inspect", "off", "--takeover"])
+    check_eq(listening_sockets(agent2.proc.pid), [], "with --inspect off, it listens on nothing")
+    ins.agent.proc.expected_dead = True  # taken over: it exits 1 by design
+    wait_until(lambda: not ins.agent.proc.alive(), 10, "the first agent gives way")
+
+
+def port_in_use(env):
+    busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    busy.bind((LOCALHOST, 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        ins = Inspector.__new__(Inspector)
+        from harness import token_add
+        store = env.path("relay.db")
+        token = token_add(env, store, "bob")
+        relay = env.relay(store=store)
+        app = env.target()
+        agent = env.agent(relay, token, "bob", app.port,
+                          args=["--inspect", "%s:%d" % (LOCALHOST, port)])
+        lines = [l for l in agent.proc.stderr().splitlines() if "already in use" in l]
+        check(len(lines) == 1 and "%s:%d is already in use" % (LOCALHOST, port) in lines[0],
+              "one line says the inspector's port is in use", agent.proc.stderr())
+        check("ERROR on binding" not in agent.proc.stderr(), "no lws bind error reaches the user")
+        r = relay.webhook("POST", "/t/bob/x", [("Host", "h")], b"still forwarded")
+        check_eq(r.status, 200, "the agent forwards without its inspector")
+    finally:
+        busy.close()
+
+
+if __name__ == "__main__":
+    run([api, addresses, off, port_in_use])
