@@ -3,14 +3,18 @@
 
 /*
  * The inspector's JSON API (docs/inspector.md lists it):
- *   GET  /api/events?cursor=C&limit=N&status=S  a page of the relay's history, as the relay gives
- * it GET  /api/refused                           what the relay refused for this channel GET
- * /api/captures                          the exchanges this agent had with the app GET
- * /api/events/ID                         one event: the relay's record, its body, every exchange
- * with the app seen here POST /api/events/ID/replay                  no body: replay through the
- * relay (a new attempt);
- *                                               {"headers": "...", "body": "..."}: edited, to the
- * app Relay calls run on the relay threads; the answer waits for them. Service thread only.
+ *   GET  /api/info            where the agent forwards, which relay
+ *   GET  /api/events?cursor=C&limit=N&status=S
+ *                             a page of the relay's history, as the relay gives it
+ *   GET  /api/refused         what the relay refused for this channel
+ *   GET  /api/captures        the exchanges this agent had with the app
+ *   GET  /api/events/ID       one event: the relay's record, its body, and every
+ *                             exchange with the app seen here
+ *   POST /api/events/ID/replay
+ *                             no body: replay through the relay (a new attempt);
+ *                             {"headers": "...", "body": "..."}: edited, to the app
+ * Relay calls run on the relay threads; the answer waits for them. Service
+ * thread only.
  */
 #include "inspect_relay.h"
 #include "net/http_server.h"

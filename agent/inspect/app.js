@@ -223,15 +223,19 @@ function attemptRow(tbody, t, how, status, dur, err) {
   tbody.appendChild(tr);
 }
 
-async function select(key) {
+// Shows row key in the detail; refresh (a new attempt of the same event came) keeps the
+// editor, the curl line and the last action's result as they are.
+async function select(key, refresh) {
   state.selected = key;
   render();
   const row = state.rows.get(key);
   if (!row) return;
   $('detail').hidden = false;
-  $('editor').hidden = true;
-  $('curl').hidden = true;
-  $('action-result').textContent = '';
+  if (!refresh) {
+    $('editor').hidden = true;
+    $('curl').hidden = true;
+    $('action-result').textContent = '';
+  }
   $('detail-id').textContent = row.id + (row.source === 'capture' ? ' · exchange ' + row.seq : '');
   $('reason').textContent = row.source === 'refused' ? 'Refused by the relay (' + row.status + '): ' + row.reason : '';
   $('replay').disabled = row.source === 'refused';
@@ -329,7 +333,7 @@ function connectStream() {
     addCapture(c);
     render();
     if (state.selected && state.rows.get(state.selected) && state.rows.get(state.selected).id === c.id && c.done) {
-      select(state.selected);
+      select(state.selected, true);
     }
   });
 }
