@@ -6,7 +6,8 @@ app received and the app's answer; the relay's history pages through /api/events
 event's detail merges the relay's record and the exchanges seen here. Replay as is goes
 through the relay (a new attempt, same bytes); an edited replay reaches the app with its
 edited body. Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
-403. A webhook with a bad signature shows in /api/refused with its reason. A non-loopback
+403. A webhook with a bad signature, one the app did not answer in time, and one sent while
+no agent was connected (--offline reject) show in /api/refused with their reasons. A non-loopback
 --inspect is refused at startup without --inspect-allow-remote; --inspect off listens on
 nothing; a port in use is one warning line and the agent still forwards.
 """
@@ -17,8 +18,10 @@ import os
 import re
 import socket
 import subprocess
+import threading
 
-from harness import (AGENT_BIN, LOCALHOST, check, check_eq, free_port, run, wait_until)
+from harness import (AGENT_BIN, LOCALHOST, Reply, check, check_eq, free_port, run, token_add,
+                     wait_until)
 from hw_inspect import Inspector, raw
 
 
@@ -147,6 +150,41 @@ def api(env):
     check_eq(foreign.status, 403, "a foreign Origin is 403")
 
 
+def refusals(env):
+    """The relay's other refusals: no answer in time (504), and no agent with --offline
+    reject (503), which the inspector shows once its agent is back."""
+    release = threading.Event()
+
+    def handle(req):
+        if req.target == "/slow":
+            release.wait(10)
+        return Reply(200, "OK", [], b"ok")
+
+    ins = Inspector(env, handler=handle,
+                    relay_args=["--response-timeout", "500ms", "--offline", "reject"])
+    ins.app.ignore_errors = True  # the late answer may find its connection gone
+    r = ins.webhook("/slow", b'{"slow":1}')
+    release.set()
+    check_eq(r.status, 504, "the slow app's webhook times out at the relay")
+
+    def refused(status):
+        rows = ins.json("GET", "/api/refused")["refused"]
+        return next((f for f in rows if f["status"] == status), None)
+    f = wait_until(lambda: refused(504), 10, "the timeout shows in /api/refused")
+    check_eq(f["reason"], "timeout: the app did not answer in time", "the timeout's reason")
+    check(raw(f["head"]).startswith(b"POST /t/alice/slow"), "with its request line", f["head"])
+
+    ins.agent.stop()
+    r = ins.webhook("/while-away", b'{"away":1}')
+    check_eq(r.status, 503, "with no agent and --offline reject, the relay refuses")
+    ins.agent.start()
+    wait_until(lambda: ins.call("GET", "/").status == 200, 10, "the inspector is back")
+    f = refused(503)
+    check(f is not None and f["reason"] == "no agent connected (--offline reject)",
+          "the refusal made while the agent was away shows with its reason", repr(f))
+    check_eq(base64.b64decode(f["body_b64"]), b'{"away":1}', "with its body")
+
+
 def start_agent(env, *args):
     port = free_port()
     return subprocess.run([AGENT_BIN, "--relay", "ws://127.0.0.1:%d" % port] + list(args),
@@ -188,8 +226,6 @@ def port_in_use(env):
     busy.listen(1)
     port = busy.getsockname()[1]
     try:
-        ins = Inspector.__new__(Inspector)
-        from harness import token_add
         store = env.path("relay.db")
         token = token_add(env, store, "bob")
         relay = env.relay(store=store)
@@ -207,4 +243,4 @@ def port_in_use(env):
 
 
 if __name__ == "__main__":
-    run([api, addresses, off, port_in_use])
+    run([api, refusals, addresses, off, port_in_use])
