@@ -27,8 +27,10 @@
 #include "inspect_relay.h"
 #include "net/http_server.h"
 
-#define SSE_MAX       32       /* event-stream clients at once */
-#define SSE_PING_US   15000000 /* a comment line keeps idle streams and proxies awake */
+#define SSE_MAX 32 /* event-stream clients at once */
+#define SSE_PING_US                                                                                \
+    5000000 /* a comment line keeps idle streams alive (the server cuts an answer silent for 10 s) \
+             */
 #define RELAY_THREADS 2
 
 struct agent_inspect {

@@ -2,7 +2,8 @@
 """The agent's web inspector, its JSON API and its address checks.
 
 A webhook through relay and agent is recorded by the inspector with the head and body the
-app received and the app's answer; the relay's history pages through /api/events; one
+app received and the app's answer; the relay's history pages through /api/events; the event stream carries each exchange
+and stays open while idle; one
 event's detail merges the relay's record and the exchanges seen here. Replay as is goes
 through the relay (a new attempt, same bytes); an edited replay reaches the app with its
 edited body. Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
@@ -19,6 +20,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 
 from harness import (AGENT_BIN, LOCALHOST, Reply, check, check_eq, free_port, run, token_add,
                      wait_until)
@@ -150,6 +152,39 @@ def api(env):
     check_eq(foreign.status, 403, "a foreign Origin is 403")
 
 
+def stream(env):
+    """The server-sent event stream: a capture event per exchange, and an idle stream kept
+    open past the server's 10 s answer-stall limit by its keep-alive comments."""
+    ins = Inspector(env)
+    sock = socket.create_connection((LOCALHOST, ins.port), timeout=10)
+    sock.sendall(b"GET /api/stream HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (LOCALHOST.encode(),
+                                                                        ins.port))
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(4096)
+        check(data, "the stream's head arrives")
+        buf += data
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    check(head.startswith(b"HTTP/1.1 200"), "the stream is answered 200", head)
+    check(b"Content-Type: text/event-stream" in head, "as text/event-stream", head)
+    r = ins.webhook("/streamed", b'{"s":1}')
+    check_eq(r.status, 200, "the webhook is delivered")
+    start = time.monotonic()
+    while buf.count(b"event: capture") < 2:
+        data = sock.recv(4096)
+        check(data, "the stream stays open while the exchange is sent", buf)
+        buf += data
+    check(b'"path":"/streamed"' in buf and b'"done":true' in buf,
+          "the start and the end of the exchange come as capture events", buf)
+    # Idle for longer than the server's answer-stall limit (10 s): the pings keep it open.
+    while time.monotonic() - start < 12:
+        data = sock.recv(4096)
+        check(data, "the idle stream stays open past 10 s", "%.1fs" % (time.monotonic() - start))
+        buf += data
+    check(buf.count(b": ping") >= 2, "keep-alive comments arrive", buf[-200:])
+    sock.close()
+
+
 def refusals(env):
     """The relay's other refusals: no answer in time (504), and no agent with --offline
     reject (503), which the inspector shows once its agent is back."""
@@ -243,4 +278,4 @@ def port_in_use(env):
 
 
 if __name__ == "__main__":
-    run([api, refusals, addresses, off, port_in_use])
+    run([api, stream, refusals, addresses, off, port_in_use])
