@@ -325,7 +325,11 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
         hw_buf_init(&b, 4096);
         if (hw_buf_printf(&b, "{\"forward\":\"http://%s:%d\",\"relay\":", a->target.host,
                           a->target.port) ||
-            agent_json_str(&b, a->cfg.relay, strlen(a->cfg.relay)) || hw_buf_puts(&b, "}\n"))
+            agent_json_str(&b, a->cfg.relay, strlen(a->cfg.relay)) ||
+            hw_buf_puts(&b, ",\"public_url\":") ||
+            agent_json_str(&b, agent_capture_public_url(a->capture),
+                           strlen(agent_capture_public_url(a->capture))) ||
+            hw_buf_puts(&b, "}\n"))
             agent_inspect_error(c, 503, "out of memory");
         else
             agent_inspect_json(c, 200, hw_buf_head(&b), hw_buf_size(&b));

@@ -18,7 +18,11 @@
 #include "http/limits.h"
 #include "inspect_json.h"
 
-/* A webhook older than this when it reaches the agent came from the relay's queue. */
+/*
+ * A webhook whose id (stamped by the relay's clock) is older than the tunnel came from the
+ * relay's queue; so did one older than QUEUED_AGE_MS when it arrives. The two machines'
+ * clocks may differ a little: the kind is a label for the developer, nothing acts on it.
+ */
 #define QUEUED_AGE_MS 2000
 
 struct exchange {
@@ -43,7 +47,9 @@ struct exchange {
 struct agent_capture {
     struct exchange ex[AGENT_CAPTURE_MAX];
     uint64_t next_seq;
-    size_t kept; /* body bytes kept in all */
+    size_t kept;       /* body bytes kept in all */
+    int64_t tunnel_ms; /* when the tunnel last came up, wall clock */
+    char public_url[512];
     agent_capture_fn changed;
     void *user;
 };
@@ -81,6 +87,22 @@ static void slot_clear(struct agent_capture *cp, struct exchange *e)
     hw_buf_cleanup(&e->head);
     hw_buf_cleanup(&e->answer);
     memset(e, 0, sizeof(*e));
+}
+
+void agent_capture_tunnel_up(struct agent_capture *cp, const char *public_url, size_t len)
+{
+    if (!cp)
+        return;
+    cp->tunnel_ms = wall_ms();
+    if (len >= sizeof(cp->public_url))
+        len = 0; /* a URL this long is not worth showing cut */
+    memcpy(cp->public_url, public_url, len);
+    cp->public_url[len] = '\0';
+}
+
+const char *agent_capture_public_url(const struct agent_capture *cp)
+{
+    return cp ? cp->public_url : "";
 }
 
 void agent_capture_free(struct agent_capture *cp)
@@ -145,8 +167,14 @@ static int64_t id_time_ms(const char *id)
     return t;
 }
 
+static int queued(int64_t tunnel_ms, int64_t now_ms, int64_t id_ms)
+{
+    return id_ms >= 0 && (now_ms - id_ms > QUEUED_AGE_MS || (tunnel_ms && id_ms < tunnel_ms));
+}
+
 /* Method and path from the request line; attempt and verification from the relay's lines. */
-static void describe(struct exchange *e, const char *head, size_t len, const char *kind)
+static void describe(struct exchange *e, const char *head, size_t len, const char *kind,
+                     int64_t tunnel_ms)
 {
     const char *sp = memchr(head, ' ', len), *sp2, *v;
     size_t n;
@@ -173,8 +201,7 @@ static void describe(struct exchange *e, const char *head, size_t len, const cha
     else if (e->attempt > 1)
         e->kind = "replayed";
     else
-        e->kind = id_time_ms(e->id) >= 0 && e->at_ms - id_time_ms(e->id) > QUEUED_AGE_MS ? "queued"
-                                                                                         : "live";
+        e->kind = queued(tunnel_ms, e->at_ms, id_time_ms(e->id)) ? "queued" : "live";
 }
 
 static int row_json(const struct exchange *e, struct hw_buf *b)
@@ -236,7 +263,7 @@ uint64_t agent_capture_begin(struct agent_capture *cp, const char *id, size_t id
         slot_clear(cp, e);
         return 0;
     }
-    describe(e, head, head_len, kind);
+    describe(e, head, head_len, kind, cp->tunnel_ms);
     notify(cp, e);
     return seq;
 }

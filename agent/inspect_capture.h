@@ -29,9 +29,20 @@ struct agent_capture *agent_capture_new(agent_capture_fn changed, void *user);
 void agent_capture_free(struct agent_capture *cp);
 
 /*
+ * The tunnel is up (again), serving public_url (borrowed, len bytes): a
+ * webhook whose id is older than this moment waited in the relay's queue.
+ * NULL cp is ignored.
+ */
+void agent_capture_tunnel_up(struct agent_capture *cp, const char *public_url, size_t len);
+
+/* The channel's public URL from the last tunnel-up, or "" (borrowed). */
+const char *agent_capture_public_url(const struct agent_capture *cp);
+
+/*
  * Starts an exchange with event id (borrowed; may be empty), kind NULL for
- * a webhook from the tunnel (then "live", "queued" or "replayed" from its
- * attempt number and age) or "edited", and head, the request head exactly
+ * a webhook from the tunnel (then "replayed" past attempt 1, "queued" when
+ * its id is older than the tunnel or than QUEUED_AGE_MS, else "live") or
+ * "edited", and head, the request head exactly
  * as the app gets it. Returns its sequence number, or 0 when cp is NULL or
  * memory is short (then nothing is kept; the calls below ignore 0).
  */

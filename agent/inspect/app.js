@@ -356,7 +356,7 @@ async function init() {
   const info = await api('GET', '/api/info');
   if (info.status === 200) {
     state.forward = info.data.forward;
-    $('forward').textContent = 'relay ' + info.data.relay + ' → ' + info.data.forward;
+    $('forward').textContent = (info.data.public_url || info.data.relay) + ' → ' + info.data.forward;
   }
   connectStream();
   await Promise.all([loadCaptures(), loadEvents(null), loadRefused()]);

@@ -3,7 +3,8 @@
 
 A webhook through relay and agent is recorded by the inspector with the head and body the
 app received and the app's answer; the relay's history pages through /api/events; the event stream carries each exchange
-and stays open while idle; one
+and stays open while idle; a webhook the relay kept while the agent was away shows as
+queued; one
 event's detail merges the relay's record and the exchanges seen here. Replay as is goes
 through the relay (a new attempt, same bytes); an edited replay reaches the app with its
 edited body. Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
@@ -185,6 +186,23 @@ def stream(env):
     sock.close()
 
 
+def queued(env):
+    """A webhook kept by the relay while the agent was away is shown as queued when the agent
+    comes back and gets it; the channel's public URL is in /api/info."""
+    ins = Inspector(env)
+    check_eq(ins.json("GET", "/api/info")["public_url"],
+             "http://%s:%d/t/alice/" % (LOCALHOST, ins.relay.port), "/api/info's public URL")
+    ins.agent.stop()
+    r = ins.webhook("/kept", b'{"kept":1}')
+    check_eq(r.status, 202, "the relay keeps the webhook while the agent is away")
+    event_id = json.loads(r.body)["id"]
+    ins.agent.start()
+    wait_until(lambda: ins.call("GET", "/").status == 200, 10, "the inspector is back")
+    row = ins.capture(event_id)
+    check_eq((row["kind"], row["attempt"], row["status"]), ("queued", 1, 200),
+             "the queued webhook's row")
+
+
 def refusals(env):
     """The relay's other refusals: no answer in time (504), and no agent with --offline
     reject (503), which the inspector shows once its agent is back."""
@@ -278,4 +296,4 @@ def port_in_use(env):
 
 
 if __name__ == "__main__":
-    run([api, stream, refusals, addresses, off, port_in_use])
+    run([api, stream, queued, refusals, addresses, off, port_in_use])
