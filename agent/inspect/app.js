@@ -240,6 +240,7 @@ async function select(key, refresh) {
   $('reason').textContent = row.source === 'refused' ? 'Refused by the relay (' + row.status + '): ' + row.reason : '';
   $('replay').disabled = row.source === 'refused';
   $('edit').disabled = row.source === 'refused';
+  $('copy-curl').disabled = row.source === 'refused';
   let detail = { row, head: '', body: new Uint8Array(), answerHead: '', answerBody: null, captures: [], relay: null };
   if (row.source === 'refused') {
     detail.head = row.refusal.head;
@@ -273,8 +274,10 @@ async function select(key, refresh) {
   showBody(detail.body, headerValue(h.headers, 'content-type'), detail.cut ? 'cut: only the first bytes were kept' : '');
   $('ans-head').textContent = detail.answerHead ? splitHead(detail.answerHead).line + '\n' + splitHead(detail.answerHead).headers.join('\n') : '(not seen by this agent)';
   $('ans-body').textContent = detail.answerBody ? new TextDecoder().decode(detail.answerBody) : '';
+  $('ans-body').hidden = !detail.answerBody || !detail.answerBody.length;
   const tb = $('attempts').querySelector('tbody');
   tb.replaceChildren();
+  if (row.source === 'refused') attemptRow(tb, row.time, 'refused by the relay', row.status, null, row.reason);
   for (const c of detail.captures) attemptRow(tb, c.at_ms, c.kind + (c.kind === 'edited' ? '' : ' #' + c.attempt), c.status, c.done ? c.duration_ms : null, c.error);
   for (const a of (detail.relay && detail.relay.attempts_list) || []) attemptRow(tb, a.at_ms, 'relay record', a.http_status, a.duration_ms, a.error);
 }

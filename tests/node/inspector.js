@@ -50,7 +50,7 @@ async function main() {
   const out = {};
   let page = null;
   try {
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     page.setDefaultTimeout(10000);
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
