@@ -118,6 +118,17 @@ def api(env):
     check_eq(again.header("Hookwire-Attempt"), "2", "the replay is attempt 2")
     ins.capture(event_id, kind="replayed")
 
+    # Paging through the relay's history: two events, one per page, newest first.
+    pages = []
+    cursor = None
+    while True:
+        page = ins.json("GET", "/api/events?limit=1" + ("&cursor=%d" % cursor if cursor else ""))
+        pages += [e["id"] for e in page["events"]]
+        cursor = page["next_cursor"]
+        if not cursor or not page["events"]:
+            break
+    check_eq(len(pages), 1, "one stored event so far, on one page")
+
     # Edited replay: new body and a header changed, to the app directly.
     headers = raw(cap["head"]).split(b"\r\n", 1)[1].rstrip(b"\r\n").decode("latin-1")
     headers = headers.replace("X-GitHub-Event: push", "X-GitHub-Event: edited")
@@ -133,6 +144,17 @@ def api(env):
     check_eq(third.target, "/gh/hook?x=1", "the edited replay keeps the request target")
     row = ins.capture(event_id, kind="edited")
     check_eq(row["seq"], res["seq"], "the edited replay is a new exchange in the list")
+    second = ins.webhook("/gh/second", b'{"n":2}')
+    check_eq(second.status, 200, "a second webhook is delivered")
+    second_id = ins.app.requests[-1].header("Hookwire-Event-Id")
+    ids = wait_until(lambda: [e["id"] for e in ins.json("GET", "/api/events")["events"]]
+                     if len(ins.json("GET", "/api/events")["events"]) == 2 else None, 10,
+                     "the relay lists both events")
+    check_eq(ids, [second_id, event_id], "newest first")
+    page = ins.json("GET", "/api/events?limit=1")
+    check_eq([e["id"] for e in page["events"]], [second_id], "page 1 of 1 event")
+    page = ins.json("GET", "/api/events?limit=1&cursor=%d" % page["next_cursor"])
+    check_eq([e["id"] for e in page["events"]], [event_id], "page 2 continues with the older")
 
     # A refused webhook (bad signature at the edge) with its reason.
     r = ins.webhook("/gh/bad", b'{"forged":true}', tamper=True)
