@@ -7,7 +7,7 @@ and stays open while idle; a webhook the relay kept while the agent was away sho
 queued; one
 event's detail merges the relay's record and the exchanges seen here. Replay as is goes
 through the relay (a new attempt, same bytes); an edited replay reaches the app with its
-edited body. Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
+edited body, also for an event this agent never saw (method and target from the relay). Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
 403. A webhook with a bad signature, one the app did not answer in time, and one sent while
 no agent was connected (--offline reject) show in /api/refused with their reasons. A non-loopback
 --inspect is refused at startup without --inspect-allow-remote; --inspect off listens on
@@ -214,6 +214,9 @@ def queued(env):
     ins = Inspector(env)
     check_eq(ins.json("GET", "/api/info")["public_url"],
              "http://%s:%d/t/alice/" % (LOCALHOST, ins.relay.port), "/api/info's public URL")
+    r = ins.webhook("/before?q=1", b'{"before":1}')
+    check_eq(r.status, 200, "a webhook before the restart is delivered")
+    before_id = ins.app.requests[-1].header("Hookwire-Event-Id")
     ins.agent.stop()
     r = ins.webhook("/kept", b'{"kept":1}')
     check_eq(r.status, 202, "the relay keeps the webhook while the agent is away")
@@ -223,6 +226,19 @@ def queued(env):
     row = ins.capture(event_id)
     check_eq((row["kind"], row["attempt"], row["status"]), ("queued", 1, 200),
              "the queued webhook's row")
+    # This agent never saw the first webhook: its detail and an edited replay of it come
+    # from the relay's record.
+    detail = ins.json("GET", "/api/events/%s" % before_id)
+    check_eq(detail["captures"], [], "the restarted agent has no exchange of it")
+    check_eq(base64.b64decode(detail["body_b64"]), b'{"before":1}', "the relay's body")
+    res = ins.json("POST", "/api/events/%s/replay" % before_id,
+                   json.dumps({"headers": "Host: hooks.test\nX-Edited: yes",
+                               "body": "edited"}).encode())
+    check_eq(res["status"], 200, "the edited replay of a relay-only event is answered")
+    got = ins.app.requests[-1]
+    check_eq((got.method, got.target, got.body, got.header("X-Edited")),
+             ("POST", "/before?q=1", b"edited", "yes"),
+             "the app gets it with the relay's method and target and the edited lines")
 
 
 def refusals(env):
