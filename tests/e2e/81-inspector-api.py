@@ -2,16 +2,17 @@
 """The agent's web inspector, its JSON API and its address checks.
 
 A webhook through relay and agent is recorded by the inspector with the head and body the
-app received and the app's answer; the relay's history pages through /api/events; the event stream carries each exchange
-and stays open while idle; a webhook the relay kept while the agent was away shows as
-queued; one
-event's detail merges the relay's record and the exchanges seen here. Replay as is goes
-through the relay (a new attempt, same bytes); an edited replay reaches the app with its
-edited body, also for an event this agent never saw (method and target from the relay). Unknown ids answer 404, a bad edited replay 400, a foreign Host or Origin
-403. A webhook with a bad signature, one the app did not answer in time, and one sent while
-no agent was connected (--offline reject) show in /api/refused with their reasons. A non-loopback
---inspect is refused at startup without --inspect-allow-remote; --inspect off listens on
-nothing; a port in use is one warning line and the agent still forwards.
+app received and the app's answer; the relay's history pages through /api/events; the
+event stream carries each exchange and stays open while idle; a webhook the relay kept
+while the agent was away shows as queued; one event's detail merges the relay's record and
+the exchanges seen here. Replay as is goes through the relay (a new attempt, same bytes);
+an edited replay reaches the app with its edited body, also for an event this agent never
+saw (method and target from the relay). Unknown ids answer 404, a bad edited replay 400, a
+foreign Host or Origin 403. A webhook with a bad signature, one the app did not answer in
+time, and one sent while no agent was connected (--offline reject) show in /api/refused
+with their reasons. A non-loopback --inspect is refused at startup without
+--inspect-allow-remote; --inspect off listens on nothing; a port in use is one warning line
+and the agent still forwards.
 """
 
 import base64
