@@ -24,6 +24,7 @@
 #include "inspect_api.h"
 #include "inspect_assets.h"
 #include "inspect_capture.h"
+#include "inspect_json.h"
 #include "inspect_relay.h"
 #include "net/http_server.h"
 
@@ -106,10 +107,15 @@ void agent_inspect_json(struct hw_http_conn *c, int status, const char *body, si
 
 void agent_inspect_error(struct hw_http_conn *c, int status, const char *text)
 {
-    char body[512];
-    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", text);
+    struct hw_buf b;
 
-    agent_inspect_json(c, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+    hw_buf_init(&b, 4096);
+    if (hw_buf_puts(&b, "{\"error\":") || agent_json_str(&b, text, strlen(text)) ||
+        hw_buf_puts(&b, "}\n"))
+        hw_http_conn_error(c, HW_ERRC_OVERLOADED, NULL);
+    else
+        agent_inspect_json(c, status, hw_buf_head(&b), hw_buf_size(&b));
+    hw_buf_cleanup(&b);
 }
 
 /* One server-sent event to every stream client. */

@@ -101,6 +101,7 @@ def api(env):
                 b'{"headers": "X: y", "body": "\\ud800"}'):
         r = ins.call("POST", "/api/events/%s/replay" % event_id, bad)
         check_eq(r.status, 400, "edited replay %r is 400" % bad)
+        check("JSON object" in json.loads(r.body)["error"], "the 400 says why, as JSON", r.body)
     r = ins.call("POST", "/api/events/%s/replay" % event_id,
                  json.dumps({"headers": "Bad Header Line\n", "body": ""}).encode())
     check_eq(r.status, 400, "edited header lines that are not HTTP are 400")
