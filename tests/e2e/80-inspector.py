@@ -73,6 +73,8 @@ def browser(env):
     check(seen["refused_line"].startswith("POST /t/alice/gh/forged HTTP/1.1"),
           "the refusal's detail shows its request line", seen["refused_line"])
     check_eq(seen["filtered_rows"], 1, "the status filter leaves the refusal alone")
+    check_eq(seen["path_rows"], 3, "the path filter leaves the webhook's three exchanges")
+    check_eq(seen["text_rows"], 1, "the text filter leaves the edited replay")
     for name in ("list.png", "detail.png"):
         p = os.path.join(ARTIFACTS, name)
         check(os.path.getsize(p) > 10000, "the screenshot %s was saved" % p)

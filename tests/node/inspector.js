@@ -123,6 +123,19 @@ async function main() {
     await page.selectOption('#filter-status', 'refused');
     await page.locator('#rows tr.capture').first().waitFor({ state: 'detached' });
     out.filtered_rows = await page.locator('#rows tr').count();
+    // Text and path filters: the webhook's three exchanges by path, none by a text they lack.
+    await page.selectOption('#filter-status', '');
+    // The list re-renders on the next frame: wait for the filtered state itself.
+    const rowsWhere = (fn) => page.waitForFunction(fn, null, { timeout: 5000 });
+    await page.fill('#filter-path', '/gh/push');
+    await rowsWhere(() => [...document.querySelectorAll('#rows tr td.path')]
+      .every((td) => td.textContent.startsWith('/gh/push')) && !document.querySelector('#rows tr.refused'));
+    out.path_rows = await page.locator('#rows tr').count();
+    await page.fill('#filter-path', '');
+    await page.fill('#filter-text', 'edited');
+    await rowsWhere(() => [...document.querySelectorAll('#rows tr td.kind')]
+      .every((td) => td.textContent === 'edited'));
+    out.text_rows = await page.locator('#rows tr').count();
     out.page_errors = errors;
   } catch (e) {
     // What the page showed when a step failed: the screenshot and the status line.
