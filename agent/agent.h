@@ -16,6 +16,8 @@ struct hw_mux;
 struct hw_http_client;
 struct hw_http_target;
 struct agent_ws;
+struct agent_inspect;
+struct agent_capture;
 
 struct agent {
     struct agent_config cfg;
@@ -49,6 +51,9 @@ struct agent {
     /* Forwarding state (forward.c). */
     struct hw_http_client *http;
     struct hw_http_target *app;
+    /* The web inspector (inspect.c) and what it saw (inspect_capture.c); NULL when off. */
+    struct agent_inspect *inspect;
+    struct agent_capture *capture;
 };
 
 #endif

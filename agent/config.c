@@ -39,6 +39,11 @@ const struct hw_opt agent_options[] = {
         max_idle_conns),
     OPT("log-level", "LEVEL", "info", "error, warn, info or debug", HW_OPT_STR, log_level),
     OPT("log-format", "FORMAT", "text", "text or json", HW_OPT_STR, log_format),
+    OPT("inspect", "HOST:PORT", "127.0.0.1:4040", "web inspector address, or off", HW_OPT_STR,
+        inspect),
+    OPT("inspect-allow-remote", NULL, "false",
+        "let --inspect use a non-loopback address (it shows and replays every webhook)",
+        HW_OPT_BOOL, inspect_allow_remote),
     { NULL, NULL, NULL, NULL, 0, 0 },
 };
 

@@ -21,6 +21,8 @@ struct agent_config {
     unsigned max_idle_conns;
     char *log_level;
     char *log_format;
+    char *inspect;            /* HOST:PORT of the web inspector, or "off" */
+    int inspect_allow_remote; /* serve the inspector on a non-loopback address */
 };
 
 extern const struct hw_opt agent_options[];

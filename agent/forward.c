@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "http/http1.h"
 #include "http/limits.h"
+#include "inspect_capture.h"
 #include "net/http_client.h"
 
 /* Connections to the app, and requests queued or in flight, at most. */
@@ -31,6 +32,7 @@ struct agent_fwd {
     struct hw_mux_stream *stream;
     struct hw_http_req *req;
     lws_usec_t started;
+    uint64_t cap; /* the inspector's record of the exchange, or 0 */
     int status;
     unsigned body_done : 1;
     char method[16];
@@ -80,6 +82,7 @@ static void fwd_fail(struct agent_fwd *f, uint16_t code, const char *why)
     struct hw_mux_stream *s = f->stream;
 
     log_result(f, why);
+    agent_capture_end(f->agent->capture, f->cap, why);
     hw_mux_stream_set_user(s, NULL);
     hw_http_req_cancel(f->req); /* frees f */
     hw_mux_stream_reset(s, code, why);
@@ -208,6 +211,7 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
     err = err ? err : hw_mux_send_response(f->stream, &m);
     hw_buf_cleanup(&hb);
     f->status = h->status;
+    agent_capture_answer(f->agent->capture, f->cap, h->status, raw, raw_len);
     if (err)
         fwd_fail(f, HW_RST_TOO_LARGE, "response head too large");
 }
@@ -220,6 +224,7 @@ static size_t on_body(struct hw_http_req *r, void *user, const char *p, size_t n
 
     if (take && hw_mux_send_body(f->stream, p, take))
         take = 0;
+    agent_capture_answer_body(f->agent->capture, f->cap, p, take);
     if (take < n)
         hw_mux_want_drain(f->stream);
     return take;
@@ -231,6 +236,7 @@ static void on_end(struct hw_http_req *r, void *user)
     struct agent_fwd *f = hw_http_req_data(r);
 
     log_result(f, NULL);
+    agent_capture_end(f->agent->capture, f->cap, NULL);
     hw_mux_stream_set_user(f->stream, NULL);
     hw_mux_send_end(f->stream);
     hw_mux_stream_close(f->stream);
@@ -245,6 +251,7 @@ static void on_error(struct hw_http_req *r, void *user, enum hw_http_fail why, c
                                                : HW_RST_TARGET_ERROR;
 
     log_result(f, text);
+    agent_capture_end(f->agent->capture, f->cap, text);
     hw_mux_stream_set_user(f->stream, NULL);
     hw_mux_stream_reset(f->stream, code, text);
 }
@@ -273,6 +280,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     struct hw_http_req *r;
     struct hw_buf head;
     char method[16];
+    uint64_t cap;
     int err;
 
     if (hw_frame_decode_request(fr, &msg)) {
@@ -299,12 +307,18 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     o.timeout_ms = HW_HTTP_NO_DEADLINE;
     o.body_done = msg.body_len == 0;
     o.data_size = sizeof(struct agent_fwd);
+    /* Recorded before the client takes the head's storage. */
+    cap = agent_capture_begin(a->capture, msg.event_id.p, msg.event_id.len, NULL,
+                              hw_buf_head(&head), hw_buf_size(&head));
     r = hw_http_req_start(a->app, &head, &o, &fwd_cb, NULL, &err);
     hw_buf_cleanup(&head);
     if (!r) {
         HW_INFO("%s %.*s failed: %s evt=%.*s", o.method, (int)msg.target.len, msg.target.p,
                 err == HW_EFULL ? "too many requests in flight" : "cannot connect to the target",
                 (int)msg.event_id.len, msg.event_id.p);
+        agent_capture_end(a->capture, cap,
+                          err == HW_EFULL ? "too many requests in flight"
+                                          : "cannot connect to the target");
         hw_mux_stream_reset(s, HW_RST_REFUSED,
                             err == HW_EFULL ? "too many requests in flight"
                                             : "cannot connect to the target");
@@ -315,6 +329,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     f->stream = s;
     f->req = r;
     f->started = lws_now_usecs();
+    f->cap = cap;
     f->body_done = o.body_done;
     memcpy(f->method, method, sizeof(f->method));
     copy_cut(f->path, sizeof(f->path), msg.target.p, msg.target.len);
@@ -324,6 +339,8 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
 
 void agent_forward_on_data(struct agent_fwd *f, const uint8_t *p, size_t n)
 {
+    if (f)
+        agent_capture_body(f->agent->capture, f->cap, p, n);
     if (f && hw_http_req_write(f->req, p, n))
         fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");
 }
@@ -342,6 +359,8 @@ void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text
     if (!f)
         return;
     log_result(f, code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
+    agent_capture_end(f->agent->capture, f->cap,
+                      code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
     hw_http_req_cancel(f->req); /* frees f */
 }
 

@@ -4,7 +4,8 @@
  * answer printed. Plain TCP for ws:// relays, OpenSSL for wss:// (with
  * --ca-file, or --insecure for self-signed test relays). Every wait has a
  * deadline (IO_TIMEOUT_S per read or write) and the answer a size cap.
- * Main thread only; never touches lws.
+ * Main thread, or the inspector's relay threads for agent_history_call();
+ * never touches lws.
  */
 #include "history.h"
 
@@ -128,9 +129,8 @@ static int conn_read_all(struct conn *c, struct hw_buf *b)
     }
 }
 
-/* One call: method path; the answer's status in *status and its body in body. */
-static int call(struct agent *a, const char *method, const char *path, int *status,
-                struct hw_buf *body)
+int agent_history_call(struct agent *a, const char *method, const char *path, int *status,
+                       struct hw_buf *body)
 {
     struct hw_buf req, ans;
     struct conn c;
@@ -214,7 +214,7 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         return usage();
     }
     hw_buf_init(&body, ANSWER_MAX);
-    err = call(a, method, path, &status, &body);
+    err = agent_history_call(a, method, path, &status, &body);
     if (err) {
         fprintf(stderr, "%s: cannot reach the relay at %s:%d: %s\n", verb, a->relay_url.host,
                 a->relay_url.port, hw_strerror(err));

@@ -9,11 +9,23 @@
  * the event loop, so it uses plain blocking sockets with deadlines.
  */
 struct agent;
+struct hw_buf;
 
 /*
  * Runs the command argv[0..argc) for a's relay and token. Returns the exit
  * status: 0, 1 (the relay refused or failed: one line on stderr), 2 (usage).
  */
 int agent_history_command(struct agent *a, int argc, char **argv);
+
+/*
+ * One call to the relay's API: method and path (borrowed), with a's relay
+ * URL, token and TLS settings (read only, so any thread may call it; it
+ * blocks, each read and write within 10 s). The answer's status goes in
+ * *status and its body is appended to body (capped by body's own limit).
+ * Returns 0, HW_EIO (cannot connect, TLS failed, cut short), HW_EPROTO (not
+ * an HTTP answer) or the buffer's error.
+ */
+int agent_history_call(struct agent *a, const char *method, const char *path, int *status,
+                       struct hw_buf *body);
 
 #endif

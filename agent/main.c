@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "forward.h"
 #include "history.h"
+#include "inspect.h"
 #include "net/http_client.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
         agent_config_cleanup(&a);
         return status;
     }
+    agent_inspect_check(&a);
     hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
     protocols[1] = hw_http_client_protocol;
@@ -67,6 +69,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot create the event loop\n");
         goto out;
     }
+    if (agent_inspect_start(&a)) {
+        fprintf(stderr, "cannot start the inspector\n");
+        goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -81,11 +87,13 @@ int main(int argc, char **argv)
     agent_tunnel_stop(&a);
 out:
     loop_context = NULL;
+    agent_inspect_stop(&a);
     agent_forward_cleanup(&a);
     if (a.context)
         lws_context_destroy(a.context);
     /* After the context: its close callbacks end the tunnel through the transport's state. */
     agent_ws_free(&a);
+    agent_inspect_free(&a);
     agent_config_cleanup(&a);
     return status;
 }

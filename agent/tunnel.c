@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "forward.h"
+#include "inspect_capture.h"
 #include "net/lwsio.h"
 #include "tunnel/mux.h"
 #include "tunnel_ws.h"
@@ -61,6 +62,7 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     a->busy_retried = 0;
     a->attempts = 0;
     HW_INFO("tunnel up: channel %.*s", (int)h.channel.len, h.channel.p);
+    agent_capture_tunnel_up(a->capture, h.public_url.p, h.public_url.len);
     printf("Forwarding %.*s -> %s://%s:%d\n", (int)h.public_url.len, h.public_url.p,
            a->target.scheme, a->target.host, a->target.port);
     fflush(stdout);

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "http/hwerror.h"
 #include "queue.h"
+#include "refused.h"
 #include "relay.h"
 #include "store/store.h"
 #include "tunnel.h"
@@ -72,6 +73,10 @@ static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
                               hw_store_status_name(ev->status), ev->attempts, ev->last_status,
                               ev->body_len);
     err = err ? err : json_str(b, ev->last_error, strlen(ev->last_error));
+    err = err ? err
+              : hw_buf_puts(b, ev->verify == HW_STORE_VERIFIED        ? ",\"verify\":\"verified\""
+                               : ev->verify == HW_STORE_VERIFY_FAILED ? ",\"verify\":\"failed\""
+                                                                      : ",\"verify\":\"none\"");
     return err;
 }
 
@@ -112,6 +117,8 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
                 : hw_buf_printf(&b, "],\"next_cursor\":%lld}\n", (long long)c->list.next_cursor);
     } else if (c->kind == CALL_SHOW) {
         rc = json_event(&b, c->ev);
+        rc = rc ? rc : hw_buf_puts(&b, ",\"headers\":");
+        rc = rc ? rc : json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len);
         rc = rc ? rc : hw_buf_puts(&b, ",\"attempts_list\":[");
         for (size_t i = 0; i < c->attempts.n && !rc; i++) {
             const struct hw_store_attempt *a = c->attempts.v[i];
@@ -210,6 +217,17 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
     c->slot = call;
     c->head = head;
     snprintf(c->channel, sizeof(c->channel), "%s", channel);
+    if (strcmp(uri, "/api/refused") == 0 && !post) {
+        /* Kept in memory by the service thread: answered at once, no store call. */
+        struct hw_buf b;
+
+        hw_buf_init(&b, 64 * 1024 * 1024);
+        rc = relay_refused_json(r->refused, c->channel, &b);
+        rc = rc ? rc : answer(out, 200, "application/json", hw_buf_head(&b), hw_buf_size(&b), head);
+        hw_buf_cleanup(&b);
+        call_free(c);
+        return rc;
+    }
     if (strcmp(uri, "/api/events") == 0 && !post) {
         c->kind = CALL_LIST;
         c->f.source = c->channel;

@@ -7,6 +7,7 @@
  *   GET  /api/events?limit=N&status=S&cursor=C   recent events, newest first
  *   GET  /api/events/ID[?body=1]                 one event with its attempts (or its raw body)
  *   POST /api/events/ID/replay                   deliver it again through the queue
+ *   GET  /api/refused                            recent webhooks refused (refused.h)
  * Another channel's event gets the same 404 as a missing one. The store work
  * runs on the store thread; the answer is written when it is done. Service
  * thread only.

@@ -21,6 +21,7 @@
 #include "http/limits.h"
 #include "queue.h"
 #include "record.h"
+#include "refused.h"
 #include "relay.h"
 #include "store/store.h"
 #include "tokens.h"
@@ -81,7 +82,8 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
 }
 
 /* No agent serves the channel: say whether it exists (503) or not (404). */
-static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x)
+static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x,
+                            const struct hw_http_request *rq)
 {
     char name[HW_CHANNEL_MAX + 1];
 
@@ -92,6 +94,9 @@ static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x)
         hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
         break;
     case 1:
+        relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 503,
+                          "no agent connected (--offline reject)", rq->raw_head, rq->raw_head_len,
+                          hw_buf_head(rq->body), hw_buf_size(rq->body));
         hw_http_conn_error(c, HW_ERRC_AGENT_OFFLINE, "Retry-After: 30\r\n");
         break;
     default:
@@ -158,6 +163,9 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     x->verdict = relay_edge_check(r->edge, x->channel, x->channel_len, r->public_base, req,
                                   hw_buf_head(rq->body), hw_buf_size(rq->body), rq->peer);
     if (x->verdict == RELAY_EDGE_REJECT) {
+        relay_refused_add(r->refused, x->channel, x->channel_len, x->event_id, 401, "bad signature",
+                          rq->raw_head, rq->raw_head_len, hw_buf_head(rq->body),
+                          hw_buf_size(rq->body));
         hw_http_conn_error(c, HW_ERRC_SIGNATURE, NULL);
         return;
     }
@@ -172,7 +180,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         if (!agent &&
             strcmp(relay_edge_offline(r->edge, x->channel, x->channel_len, r->cfg.offline),
                    "reject") == 0)
-            answer_no_agent(c, x);
+            answer_no_agent(c, x, rq);
         else
             queue_request(c, x, rq, fwd, rest_len);
         return;
@@ -250,7 +258,13 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
+    const struct hw_http_head *h = hw_http_conn_head(c);
 
+    /* The answer timeout's own words (net/http_conn.c); the body is the stream's by now. */
+    if (h && x->channel && strcmp(why, "no answer in time") == 0)
+        relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 504,
+                          "timeout: the app did not answer in time", h->method,
+                          (size_t)(h->target + h->target_len - h->method), NULL, 0);
     relay_record_conn_gone(x->live);
     x->live = NULL;
     relay_ingress_drop_stream(c, 1);

@@ -20,6 +20,7 @@
 #include "net/lwslog.h"
 #include "outcomes.h"
 #include "queue.h"
+#include "refused.h"
 #include "relay.h"
 #include "reload.h"
 #include "retention.h"
@@ -117,12 +118,13 @@ int main(int argc, char **argv)
     base = public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();
+    r.refused = relay_refused_new();
     if (relay_edge_finalize(r.edge, why, sizeof(why))) {
         fprintf(stderr, "config: %s\n", why);
         status = 2;
         goto out;
     }
-    if (!base || !r.channels)
+    if (!base || !r.channels || !r.refused)
         goto out;
     /* The store thread serves the loop: token reads never wait on the database there. */
     if (hw_store_open(r.cfg.store,
@@ -178,6 +180,7 @@ out:
     relay_outcomes_free(r.outcomes);
     hw_http_server_free(r.ingress);
     relay_channels_free(r.channels);
+    relay_refused_free(r.refused);
     relay_edge_free(r.edge);
     free(base);
     relay_config_cleanup(&r.cfg);

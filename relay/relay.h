@@ -31,7 +31,8 @@ struct relay {
     struct relay_queue *queue;       /* the offline queue and its drain */
     struct relay_outcomes *outcomes; /* delivery outcomes on their way to the store */
     struct relay_channels *channels;
-    struct relay_edge *edge; /* [channel NAME] signature checks */
+    struct relay_edge *edge;       /* [channel NAME] signature checks */
+    struct relay_refused *refused; /* recent refusals, for the history API */
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
 };

@@ -310,6 +310,10 @@ class Agent:
         self.starts += 1
         name = self.name if self.starts == 1 else "%s-%d" % (self.name, self.starts)
         argv = [AGENT_BIN, "--forward", self.forward] + self.args
+        # Many agents run at once in the suite: none takes the inspector's default port unless
+        # its test asks for an inspector.
+        if not any(a.startswith("--inspect") for a in self.args):
+            argv += ["--inspect", "off"]
         extra = {}
         if self.relay_env:
             extra["HOOKWIRE_RELAY"] = self.relay.ws_url

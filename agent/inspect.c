@@ -1,0 +1,419 @@
+/*
+ * The inspector's server (see inspect.h): address checks, the vhost on the
+ * agent's loop, routing of each request to an asset, the event stream or
+ * the API (inspect_api.c), the event stream's clients and keep-alive, and
+ * the wake-up that brings relay calls back to the loop. Owns struct
+ * agent_inspect. Service thread, except agent_inspect_check().
+ */
+#include "inspect.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/url.h"
+#include "inspect_api.h"
+#include "inspect_assets.h"
+#include "inspect_capture.h"
+#include "inspect_json.h"
+#include "inspect_relay.h"
+#include "net/http_server.h"
+
+#define SSE_MAX 32 /* event-stream clients at once */
+#define SSE_PING_US                                                                                \
+    5000000 /* a comment line keeps idle streams alive (the server cuts an answer silent for 10 s) \
+             */
+#define RELAY_THREADS 2
+
+struct agent_inspect {
+    struct agent *a;
+    struct hw_http_server *srv;
+    struct lws_vhost *vhost;
+    struct agent_relays *relays;
+    struct hw_http_conn *sse[SSE_MAX];
+    lws_sorted_usec_list_t ping;
+    char host[256];
+    int port;
+    struct lws_protocols protocols[3];
+};
+
+/* Whether host (dotted IPv4, "localhost" or an IPv6 literal) is this machine only. */
+static int is_loopback(const char *host)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+void agent_inspect_check(struct agent *a)
+{
+    const char *spec = a->cfg.inspect;
+    char host[256];
+    int port;
+
+    if (!spec || strcmp(spec, "off") == 0)
+        return;
+    if (hw_hostport_parse(spec, host, sizeof(host), &port) || port <= 0) {
+        fprintf(stderr, "--inspect %s: expected HOST:PORT (such as 127.0.0.1:4040) or off\n", spec);
+        exit(2);
+    }
+    if (!a->cfg.inspect_allow_remote && !is_loopback(host[0] ? host : "0.0.0.0")) {
+        fprintf(stderr,
+                "--inspect %s: not a loopback address; the inspector shows every webhook and "
+                "replays them, so serving it beyond this machine needs --inspect-allow-remote\n",
+                spec);
+        exit(2);
+    }
+}
+
+/* Whether the port is free: lws's own failure would only log a cryptic bind error. */
+static int port_in_use(const char *host, int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    int fd, one = 1, busy;
+
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return 0; /* a name or IPv6: lws reports its own failure */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return busy;
+}
+
+void agent_inspect_json(struct hw_http_conn *c, int status, const char *body, size_t len)
+{
+    static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
+
+    if (hw_http_conn_respond(c, status, NULL, h, sizeof(h) - 1, body, len))
+        HW_DEBUG("inspect: the answer could not be queued");
+}
+
+void agent_inspect_error(struct hw_http_conn *c, int status, const char *text)
+{
+    struct hw_buf b;
+
+    hw_buf_init(&b, 4096);
+    if (hw_buf_puts(&b, "{\"error\":") || agent_json_str(&b, text, strlen(text)) ||
+        hw_buf_puts(&b, "}\n"))
+        hw_http_conn_error(c, HW_ERRC_OVERLOADED, NULL);
+    else
+        agent_inspect_json(c, status, hw_buf_head(&b), hw_buf_size(&b));
+    hw_buf_cleanup(&b);
+}
+
+/* One server-sent event to every stream client. */
+static void sse_send(struct agent_inspect *ins, const char *event, const char *data, size_t len)
+{
+    struct hw_buf b;
+    int err;
+
+    hw_buf_init(&b, len + 64);
+    err = hw_buf_printf(&b, "event: %s\ndata: ", event);
+    err = err ? err : hw_buf_append(&b, data, len);
+    err = err ? err : hw_buf_append(&b, "\n\n", 2);
+    for (size_t i = 0; i < SSE_MAX && !err; i++)
+        if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], hw_buf_head(&b), hw_buf_size(&b)))
+            ins->sse[i] = NULL; /* cut: the server closes it */
+    hw_buf_cleanup(&b);
+}
+
+/* A capture row changed: JSON has no newline in it, so it is one data line. */
+static void on_capture(void *user, const char *row, size_t len)
+{
+    sse_send(user, "capture", row, len);
+}
+
+static void sse_ping(lws_sorted_usec_list_t *sul)
+{
+    struct agent_inspect *ins = lws_container_of(sul, struct agent_inspect, ping);
+    static const char ping[] = ": ping\n\n";
+
+    for (size_t i = 0; i < SSE_MAX; i++)
+        if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], ping, sizeof(ping) - 1))
+            ins->sse[i] = NULL;
+    lws_sul_schedule(ins->a->context, 0, &ins->ping, sse_ping, SSE_PING_US);
+}
+
+static void sse_open(struct agent_inspect *ins, struct hw_http_conn *c)
+{
+    static const char h[] = "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n";
+    static const char hello[] = "retry: 1000\n\n";
+    struct hw_http_answer_head ah = {
+        .status = 200,
+        .reason = "",
+        .headers = h,
+        .headers_len = sizeof(h) - 1,
+        .body_len = HW_HTTP_LEN_UNKNOWN,
+    };
+    struct agent_inspect_conn *ic = hw_http_conn_user(c);
+
+    for (size_t i = 0; i < SSE_MAX; i++) {
+        if (ins->sse[i])
+            continue;
+        if (hw_http_conn_stream_begin(c, &ah) ||
+            hw_http_conn_stream_data(c, hello, sizeof(hello) - 1)) {
+            hw_http_conn_stream_abort(c, HW_ERRC_OVERLOADED, "cannot start the stream");
+            return;
+        }
+        ins->sse[i] = c;
+        ic->sse = 1;
+        return;
+    }
+    hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
+}
+
+static void sse_forget(struct agent_inspect *ins, struct hw_http_conn *c)
+{
+    for (size_t i = 0; i < SSE_MAX; i++)
+        if (ins->sse[i] == c)
+            ins->sse[i] = NULL;
+}
+
+/* The request's header value, trimmed (borrowed from head), or NULL. */
+static const char *header(const struct hw_http_head *h, const char *name, size_t *n)
+{
+    size_t nlen = strlen(name);
+
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (h->headers[i].name_len == nlen && strncasecmp(h->headers[i].name, name, nlen) == 0)
+            return hw_http_value_trim(&h->headers[i], n);
+    return NULL;
+}
+
+/*
+ * A page on another site can reach a loopback port through the browser
+ * (DNS rebinding, or a form posted across sites): only requests that name
+ * this server in Host, and in Origin when they have one, are served.
+ */
+static int same_origin(struct agent_inspect *ins, const struct hw_http_head *h)
+{
+    char want[3][300];
+    const char *host, *origin;
+    size_t hn, on;
+    int ok = 0;
+
+    if (ins->a->cfg.inspect_allow_remote)
+        return 1;
+    host = header(h, "host", &hn);
+    if (!host)
+        return 0;
+    snprintf(want[0], sizeof(want[0]), "%s:%d", ins->host, ins->port);
+    snprintf(want[1], sizeof(want[1]), "localhost:%d", ins->port);
+    snprintf(want[2], sizeof(want[2]), "127.0.0.1:%d", ins->port);
+    for (int i = 0; i < 3; i++)
+        ok |= hn == strlen(want[i]) && strncasecmp(host, want[i], hn) == 0;
+    origin = header(h, "origin", &on);
+    if (ok && origin)
+        ok = on == hn + 7 && strncasecmp(origin, "http://", 7) == 0 &&
+             strncasecmp(origin + 7, host, hn) == 0;
+    return ok;
+}
+
+static void serve_asset(struct hw_http_conn *c, const char *path, size_t len)
+{
+    char h[160];
+    int n;
+
+    if (len == 1 && path[0] == '/') {
+        path = "/index.html";
+        len = 11;
+    }
+    for (const struct agent_asset *as = agent_assets; as->path; as++) {
+        if (strlen(as->path) != len || memcmp(as->path, path, len) != 0)
+            continue;
+        n = snprintf(h, sizeof(h),
+                     "Content-Type: %s\r\nCache-Control: no-cache\r\n"
+                     "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n",
+                     as->type);
+        if (hw_http_conn_respond(c, 200, NULL, h, (size_t)n, as->data, as->len))
+            HW_DEBUG("inspect: the answer could not be queued");
+        return;
+    }
+    hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+}
+
+static void on_open(struct hw_http_conn *c)
+{
+    struct agent_inspect_conn *ic = hw_http_conn_user(c);
+
+    ic->ins = hw_http_server_user(hw_http_conn_server(c));
+    ic->agent = ic->ins->a;
+}
+
+/* Edited replays carry a body; nothing else the inspector takes needs more. */
+static void on_head(struct hw_http_conn *c, const struct hw_http_head *h)
+{
+    hw_http_conn_set_max_body(c, AGENT_INSPECT_EDIT_MAX);
+}
+
+static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
+{
+    struct agent_inspect_conn *ic = hw_http_conn_user(c);
+    const struct hw_http_head *h = rq->head;
+    const char *t = h->target, *q = memchr(t, '?', h->target_len);
+    size_t plen = q ? (size_t)(q - t) : h->target_len;
+    int get = h->method_len == 3 && memcmp(h->method, "GET", 3) == 0;
+
+    if (!same_origin(ic->ins, h)) {
+        agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
+        return;
+    }
+    if (plen == 11 && memcmp(t, "/api/stream", 11) == 0 && get) {
+        sse_open(ic->ins, c);
+        return;
+    }
+    if (plen >= 5 && memcmp(t, "/api/", 5) == 0) {
+        agent_inspect_api(ic->ins->a, ic->ins->relays, c, rq);
+        return;
+    }
+    if (get || (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0))
+        serve_asset(c, t, plen);
+    else
+        agent_inspect_error(c, 405, "method not allowed");
+}
+
+/* The exchange is no longer this connection's: a relay call's answer is dropped when it comes. */
+static void forget(struct hw_http_conn *c)
+{
+    struct agent_inspect_conn *ic = hw_http_conn_user(c);
+
+    if (ic->job)
+        ic->job->user = NULL;
+    ic->job = NULL;
+    agent_inspect_api_forget(c);
+    if (ic->sse)
+        sse_forget(ic->ins, c);
+    ic->sse = 0;
+}
+
+static void on_abort(struct hw_http_conn *c, const char *why)
+{
+    forget(c);
+}
+
+static void on_close(struct hw_http_conn *c)
+{
+    forget(c);
+}
+
+static const struct hw_http_server_callbacks callbacks = {
+    .on_open = on_open,
+    .on_head = on_head,
+    .on_request = on_request,
+    .on_abort = on_abort,
+    .on_close = on_close,
+};
+
+/* Relay threads finished calls: lws_cancel_service() woke the loop for them. */
+static int wake_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    struct agent *a = lws_context_user(lws_get_context(wsi));
+
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && a && a->inspect)
+        agent_relays_drain(a->inspect->relays);
+    return 0;
+}
+
+int agent_inspect_start(struct agent *a)
+{
+    struct lws_context_creation_info info;
+    struct hw_http_server_config cfg;
+    struct agent_inspect *ins;
+    int rc = HW_ENOMEM;
+
+    if (!a->cfg.inspect || strcmp(a->cfg.inspect, "off") == 0)
+        return 0;
+    ins = calloc(1, sizeof(*ins));
+    if (!ins)
+        return HW_ENOMEM;
+    ins->a = a;
+    if (hw_hostport_parse(a->cfg.inspect, ins->host, sizeof(ins->host), &ins->port))
+        goto fail; /* checked at startup */
+    if (port_in_use(ins->host[0] ? ins->host : "0.0.0.0", ins->port)) {
+        HW_WARN("inspector: %s is already in use; running without the inspector "
+                "(choose another with --inspect HOST:PORT, or --inspect off)",
+                a->cfg.inspect);
+        free(ins);
+        return 0;
+    }
+    hw_http_server_config_defaults(&cfg);
+    cfg.conn_user_size = sizeof(struct agent_inspect_conn);
+    cfg.max_connections = 64;
+    /* An edited replay waits for the app's answer (and a relay call for the relay). */
+    cfg.answer_timeout_ms = 60000;
+    ins->srv = hw_http_server_new(&cfg, &callbacks, ins);
+    ins->relays = agent_relays_new(a, RELAY_THREADS);
+    a->capture = agent_capture_new(on_capture, ins);
+    if (!ins->srv || !ins->relays || !a->capture)
+        goto fail;
+    hw_http_server_protocol(ins->srv, &ins->protocols[0]);
+    ins->protocols[1] = (struct lws_protocols){ .name = "hw-inspect-wake", .callback = wake_cb };
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = "inspect";
+    info.port = ins->port;
+    info.iface = ins->host[0] && strcmp(ins->host, "0.0.0.0") != 0 ? ins->host : NULL;
+    info.protocols = ins->protocols;
+    info.options =
+        LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = ins->protocols[0].name;
+    a->inspect = ins;
+    ins->vhost = lws_create_vhost(a->context, &info);
+    if (!ins->vhost) {
+        HW_WARN("inspector: cannot listen on %s; running without the inspector", a->cfg.inspect);
+        a->inspect = NULL;
+        rc = 0;
+        goto fail;
+    }
+    lws_sul_schedule(a->context, 0, &ins->ping, sse_ping, SSE_PING_US);
+    printf("Inspector  http://%s:%d/\n", ins->host[0] ? ins->host : "0.0.0.0", ins->port);
+    fflush(stdout);
+    return 0;
+fail:
+    agent_relays_free(ins->relays);
+    agent_capture_free(a->capture);
+    a->capture = NULL;
+    hw_http_server_free(ins->srv);
+    free(ins);
+    return rc;
+}
+
+void agent_inspect_stop(struct agent *a)
+{
+    if (!a->inspect)
+        return;
+    lws_sul_cancel(&a->inspect->ping);
+    agent_relays_stop(a->inspect->relays);
+}
+
+void agent_inspect_free(struct agent *a)
+{
+    struct agent_inspect *ins = a->inspect;
+
+    if (!ins)
+        return;
+    agent_relays_free(ins->relays);
+    agent_capture_free(a->capture);
+    a->capture = NULL;
+    hw_http_server_free(ins->srv);
+    free(ins);
+    a->inspect = NULL;
+}

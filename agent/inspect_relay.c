@@ -1,0 +1,179 @@
+/*
+ * Relay threads for the inspector (see inspect_relay.h): a queue of jobs
+ * under one mutex, a few threads that take them and make their blocking
+ * calls with the agent's history client, and a done list the service
+ * thread empties when woken. Owns struct agent_relays and every job handed
+ * to it. Threads: as each function says.
+ */
+#include "inspect_relay.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "agent.h"
+#include "core/err.h"
+#include "history.h"
+
+#define THREADS_MAX 4
+#define WAITING_MAX 64                  /* jobs waiting for a thread */
+#define ANSWER_MAX  (64u * 1024 * 1024) /* the relay's list and bodies stay far below */
+
+struct agent_relays {
+    struct agent *a;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct agent_relay_job *todo, *todo_tail, *done;
+    unsigned waiting;
+    int stopping;
+    unsigned nthreads;
+    pthread_t threads[THREADS_MAX];
+};
+
+void agent_relay_job_free(struct agent_relay_job *j)
+{
+    if (!j)
+        return;
+    for (int i = 0; i < AGENT_RELAY_CALLS; i++)
+        hw_buf_cleanup(&j->body[i]);
+    free(j);
+}
+
+static void list_free(struct agent_relay_job *j)
+{
+    while (j) {
+        struct agent_relay_job *next = j->next;
+        agent_relay_job_free(j);
+        j = next;
+    }
+}
+
+/* Relay thread: takes jobs until told to stop. */
+static void *worker(void *arg)
+{
+    struct agent_relays *rp = arg;
+
+    pthread_mutex_lock(&rp->mu);
+    for (;;) {
+        struct agent_relay_job *j;
+
+        while (!rp->todo && !rp->stopping)
+            pthread_cond_wait(&rp->cv, &rp->mu);
+        if (rp->stopping)
+            break;
+        j = rp->todo;
+        rp->todo = j->next;
+        if (!rp->todo)
+            rp->todo_tail = NULL;
+        rp->waiting--;
+        pthread_mutex_unlock(&rp->mu);
+        /* The job is this thread's alone until it is on the done list. */
+        for (int i = 0; i < j->ncalls; i++) {
+            j->err[i] =
+                agent_history_call(rp->a, j->method, j->path[i], &j->status[i], &j->body[i]);
+            if (j->err[i] || j->status[i] >= 300)
+                break;
+        }
+        pthread_mutex_lock(&rp->mu);
+        j->next = rp->done;
+        rp->done = j;
+        lws_cancel_service(rp->a->context);
+    }
+    pthread_mutex_unlock(&rp->mu);
+    return NULL;
+}
+
+struct agent_relays *agent_relays_new(struct agent *a, unsigned nthreads)
+{
+    struct agent_relays *rp = calloc(1, sizeof(*rp));
+
+    if (!rp)
+        return NULL;
+    rp->a = a;
+    pthread_mutex_init(&rp->mu, NULL);
+    pthread_cond_init(&rp->cv, NULL);
+    nthreads = nthreads > THREADS_MAX ? THREADS_MAX : nthreads;
+    for (; rp->nthreads < nthreads; rp->nthreads++)
+        if (pthread_create(&rp->threads[rp->nthreads], NULL, worker, rp))
+            break;
+    if (!rp->nthreads) {
+        agent_relays_free(rp);
+        return NULL;
+    }
+    return rp;
+}
+
+struct agent_relay_job *agent_relay_job_new(void)
+{
+    struct agent_relay_job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    for (int i = 0; i < AGENT_RELAY_CALLS; i++)
+        hw_buf_init(&j->body[i], ANSWER_MAX);
+    j->method = "GET";
+    return j;
+}
+
+int agent_relays_submit(struct agent_relays *rp, struct agent_relay_job *j)
+{
+    pthread_mutex_lock(&rp->mu);
+    if (rp->waiting >= WAITING_MAX || rp->stopping) {
+        pthread_mutex_unlock(&rp->mu);
+        agent_relay_job_free(j);
+        return HW_EFULL;
+    }
+    j->next = NULL;
+    if (rp->todo_tail)
+        rp->todo_tail->next = j;
+    else
+        rp->todo = j;
+    rp->todo_tail = j;
+    rp->waiting++;
+    pthread_cond_signal(&rp->cv);
+    pthread_mutex_unlock(&rp->mu);
+    return 0;
+}
+
+void agent_relays_drain(struct agent_relays *rp)
+{
+    struct agent_relay_job *j;
+
+    if (!rp)
+        return;
+    pthread_mutex_lock(&rp->mu);
+    j = rp->done;
+    rp->done = NULL;
+    pthread_mutex_unlock(&rp->mu);
+    while (j) {
+        struct agent_relay_job *next = j->next;
+        j->done(j);
+        agent_relay_job_free(j);
+        j = next;
+    }
+}
+
+void agent_relays_stop(struct agent_relays *rp)
+{
+    if (!rp)
+        return;
+    pthread_mutex_lock(&rp->mu);
+    rp->stopping = 1;
+    pthread_cond_broadcast(&rp->cv);
+    pthread_mutex_unlock(&rp->mu);
+    for (unsigned i = 0; i < rp->nthreads; i++)
+        pthread_join(rp->threads[i], NULL);
+    rp->nthreads = 0;
+}
+
+void agent_relays_free(struct agent_relays *rp)
+{
+    if (!rp)
+        return;
+    agent_relays_stop(rp);
+    list_free(rp->todo);
+    list_free(rp->done);
+    pthread_mutex_destroy(&rp->mu);
+    pthread_cond_destroy(&rp->cv);
+    free(rp);
+}
