@@ -19,7 +19,7 @@ def metrics_text(relay):
 
 def slow_app(req):
     if req.target.startswith("/slow"):
-        time.sleep(0.06)  # the app's own latency, which the histogram must see
+        time.sleep(0.6)  # the app's own latency, which the histogram must see
     return Reply(200, body=b"ok")
 
 
@@ -57,11 +57,12 @@ def case_no_channel_names_by_default(env):
         check(v(name) is not None, "%s is reported" % name, text)
     check_eq(v("hookwire_relay_answer_seconds_count"), 3.0, "three answers in the histogram")
     check_eq(v("hookwire_relay_answer_seconds_bucket", le="+Inf"), 3.0, "+Inf bucket")
-    check(v("hookwire_relay_answer_seconds_sum") >= 0.06, "the sum includes the slow answer",
+    check(v("hookwire_relay_answer_seconds_sum") >= 0.6, "the sum includes the slow answer",
           v("hookwire_relay_answer_seconds_sum"))
-    check_eq(v("hookwire_relay_answer_seconds_bucket", le="0.05"), 2.0,
-             "the slow answer (60 ms) is above the 50 ms bucket, the fast ones in it")
-    check_eq(v("hookwire_relay_answer_seconds_bucket", le="0.1"), 3.0, "and within 100 ms")
+    # 600 ms against 500 ms: a margin no scheduling delay of the fast answers reaches.
+    check_eq(v("hookwire_relay_answer_seconds_bucket", le="0.5"), 2.0,
+             "the slow answer (600 ms) is above the 500 ms bucket, the fast ones in it")
+    check_eq(v("hookwire_relay_answer_seconds_bucket", le="1"), 3.0, "and within 1 s")
     les = sorted(((float(dict(k[1])["le"]) if dict(k[1])["le"] != "+Inf" else float("inf")), c)
                  for k, c in m.items() if k[0] == "hookwire_relay_answer_seconds_bucket")
     check(all(a[1] <= b[1] for a, b in zip(les, les[1:])), "buckets are cumulative", les)
