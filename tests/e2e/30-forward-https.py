@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The agent forwards to an https:// app: with --forward-insecure (or forward-insecure = true
+in the config file) a self-signed app gets each webhook byte for byte and the sender gets the
+app's answer byte for byte, large bodies both ways, over one kept-alive TLS connection.
+Without it the certificate is checked: a self-signed app is refused (the sender gets 502
+HW_LOCAL_REFUSED, the agent logs the certificate's problem and keeps serving), an app whose
+CA the agent trusts (the system store, here SSL_CERT_FILE) is accepted by name, and refused
+when reached by an address its certificate does not name."""
+
+import os
+
+from harness import (AGENT_BIN, Agent, HttpConn, Proc, Reply, build_request, check, check_eq,
+                     check_error, expected_forwarded_lines, head_lines, run, sha256, token_add,
+                     wait_until)
+from hw_tls import ca_signed, self_signed, server_context
+
+HOST = ("Host", "hooks.example.test")
+
+
+def echo(req):
+    """Answers with what arrived: the body's hash and size, and a large body on /big."""
+    if req.target.startswith("/big"):
+        body = bytes(range(256)) * 12289  # a bit over 3 MiB: many TLS records, paced
+        return Reply(200, "OK", [("Content-Type", "application/octet-stream"), b"X-Big: yes"],
+                     body)
+    return Reply(201, "Made Here", [b"x-Lower: v1", ("X-Sha", sha256(req.body)),
+                                    b"Set-Cookie: a=1", b"set-cookie: b=2"],
+                 b"got " + str(len(req.body)).encode() + b" " + req.body[:32])
+
+
+def start(env, forward, args=(), extra_env=None, name="agent"):
+    """A relay of its own, a token and an agent forwarding to `forward`, with extra_env added
+    to the agent's environment; returns (relay, agent) once the tunnel is up."""
+    store = env.path(name + "-relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, name=name + "-relay")
+    a = Agent(env, relay, token, "alice", forward, name=name)
+    a.proc = Proc(env, name, [AGENT_BIN, "--forward", forward, "--relay", relay.ws_url]
+                  + list(args), dict(extra_env or {}, HOOKWIRE_TOKEN=token))
+    return relay, a.wait_ready()
+
+
+def send_and_check(relay, target, c, i, body, what):
+    headers = [HOST, b"X-Case: Keep Me", ("Content-Type", "application/octet-stream"),
+               b"x-dup: 1", b"X-Dup: 2"]
+    resp = c.request("POST", "/t/alice/in/%d?q=%d" % (i, i), headers, body)
+    check_eq(resp.status, 201, what + ": the app's status")
+    check_eq(resp.reason, "Made Here", what + ": the app's reason phrase")
+    check_eq([l for l in resp.header_lines if l.lower().startswith((b"x-", b"set-cookie"))],
+             [b"x-Lower: v1", b"X-Sha: " + sha256(body).encode(), b"Set-Cookie: a=1",
+              b"set-cookie: b=2"], what + ": the app's header lines")
+    check_eq(resp.body, b"got %d " % len(body) + body[:32], what + ": the app's body")
+    req = target.wait_requests(i + 1)[i]
+    check_eq(req.target, "/in/%d?q=%d" % (i, i), what + ": path and query at the app")
+    sent = head_lines(build_request("POST", "/", headers, body))
+    check_eq(req.header_lines[:len(sent)], expected_forwarded_lines(sent),
+             what + ": header lines at the app, in order, as sent")
+    check_eq(req.body, body, what + ": body at the app, byte for byte")
+
+
+def case_insecure_self_signed(env):
+    key, cert = self_signed(env, "app")
+    target = env.target(echo, tls=server_context(key, cert))
+    relay, agent = start(env, "https://localhost:%d" % target.port,
+                         ["--forward-insecure"])
+    bodies = [b"first", os.urandom(1 << 20), b"", os.urandom(70000), b"last"]
+    with HttpConn(relay.port) as c:
+        for i, body in enumerate(bodies):
+            send_and_check(relay, target, c, i, body, "webhook %d over https" % i)
+        resp = c.request("GET", "/t/alice/big", [HOST])
+        check_eq(resp.status, 200, "large answer: status")
+        check_eq(resp.body, bytes(range(256)) * 12289, "large answer: body byte for byte")
+    check_eq(target.connections, 1, "every request went over one kept-alive TLS connection")
+    check_eq(target.tls_failures, [], "no handshake failed")
+    check("certificate" not in agent.proc.stderr(), "no certificate complaint in the log",
+          agent.proc.stderr())
+
+
+def case_config_file(env):
+    key, cert = self_signed(env, "app")
+    target = env.target(echo, tls=server_context(key, cert))
+    ini = env.path("agent.ini")
+    with open(ini, "w") as f:
+        f.write("[agent]\nforward-insecure = true\n")
+    relay, agent = start(env, "https://127.0.0.1:%d" % target.port, ["--config", ini])
+    with HttpConn(relay.port) as c:
+        send_and_check(relay, target, c, 0, b'{"from":"ini"}', "forward-insecure from the INI")
+
+
+def case_verify_refuses_self_signed(env):
+    key, cert = self_signed(env, "app")
+    target = env.target(echo, tls=server_context(key, cert))
+    relay, agent = start(env, "https://localhost:%d" % target.port)
+    for i in range(2):
+        resp = relay.webhook("POST", "/t/alice/refused", [HOST], b"{}")
+        check_error(resp, 502, "HW_LOCAL_REFUSED",
+                    "a self-signed app without --forward-insecure (%d)" % i)
+    line = wait_until(lambda: [l for l in agent.proc.stderr().splitlines()
+                               if "POST /refused failed:" in l], 5,
+                      "the agent's log line for the refused certificate")
+    check("certificate verify failed: self-signed certificate" in line[0],
+          "the log line names the certificate's problem", line[0])
+    check_eq(target.count(), 0, "the app never got the webhook")
+    check_eq(len(target.tls_failures), 2, "each attempt's handshake was refused by the agent")
+    agent.proc.check_alive("keeps serving after refusing a certificate")
+
+
+def case_verify_trusted_ca(env):
+    key, cert, ca = ca_signed(env, "app", "DNS:localhost")
+    target = env.target(echo, tls=server_context(key, cert))
+    # The system store, as OpenSSL finds it: SSL_CERT_FILE points it at the test's CA.
+    relay, agent = start(env, "https://localhost:%d" % target.port,
+                         extra_env={"SSL_CERT_FILE": ca})
+    with HttpConn(relay.port) as c:
+        send_and_check(relay, target, c, 0, os.urandom(5000), "a trusted CA, the right name")
+    relay2, agent2 = start(env, "https://127.0.0.1:%d" % target.port,
+                           extra_env={"SSL_CERT_FILE": ca}, name="agent-by-ip")
+    resp = relay2.webhook("POST", "/t/alice/by-ip", [HOST], b"{}")
+    check_error(resp, 502, "HW_LOCAL_REFUSED", "a certificate that does not name 127.0.0.1")
+    line = wait_until(lambda: [l for l in agent2.proc.stderr().splitlines()
+                               if "POST /by-ip failed:" in l], 5,
+                      "the agent's log line for the wrong name")
+    check("certificate verify failed: IP address mismatch" in line[0],
+          "the log line says the address does not match", line[0])
+    check_eq(target.count(), 1, "only the first webhook reached the app")
+
+
+if __name__ == "__main__":
+    run([case_insecure_self_signed, case_config_file, case_verify_refuses_self_signed,
+         case_verify_trusted_ca])
