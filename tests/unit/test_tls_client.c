@@ -1,0 +1,375 @@
+/*
+ * Unit tests for common/net/tls_client.c against an in-process OpenSSL server,
+ * both ends on memory BIOs with certificates made here: the handshake with a
+ * trusted CA (by DNS name, by IP address, SNI only for names), plaintext both
+ * ways and close_notify; each refusal with its one-line reason (unknown
+ * issuer, self-signed, host name and IP address mismatch), insecure mode, a
+ * peer that does not speak TLS, a record that fails to decrypt, the receive
+ * backlog cap, an unreadable CA file, and a session outliving its context.
+ * Single-threaded.
+ */
+#include "net/tls_client.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/err.h"
+
+struct cert {
+    EVP_PKEY *key;
+    X509 *x509;
+};
+
+/* A certificate for cn with the given subjectAltName, signed by issuer (NULL: self-signed). */
+static struct cert make_cert(const char *cn, const char *san, const struct cert *issuer, int ca)
+{
+    struct cert c = { EVP_EC_gen("P-256"), X509_new() };
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    CHECK(c.key && c.x509);
+    CHECK(X509_set_version(c.x509, 2));
+    CHECK(ASN1_INTEGER_set(X509_get_serialNumber(c.x509), (long)(random() & 0x7fffffff)));
+    CHECK(X509_gmtime_adj(X509_getm_notBefore(c.x509), -3600));
+    CHECK(X509_gmtime_adj(X509_getm_notAfter(c.x509), 86400));
+    CHECK(X509_set_pubkey(c.x509, c.key));
+    CHECK(X509_NAME_add_entry_by_txt(X509_get_subject_name(c.x509), "CN", MBSTRING_ASC,
+                                     (const unsigned char *)cn, -1, -1, 0));
+    CHECK(X509_set_issuer_name(c.x509, X509_get_subject_name(issuer ? issuer->x509 : c.x509)));
+    X509V3_set_ctx(&v3, issuer ? issuer->x509 : c.x509, c.x509, NULL, NULL, 0);
+    ext =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    CHECK(ext && X509_add_ext(c.x509, ext, -1));
+    X509_EXTENSION_free(ext);
+    if (san) {
+        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+        CHECK(ext && X509_add_ext(c.x509, ext, -1));
+        X509_EXTENSION_free(ext);
+    }
+    CHECK(X509_sign(c.x509, issuer ? issuer->key : c.key, EVP_sha256()));
+    return c;
+}
+
+static void free_cert(struct cert *c)
+{
+    X509_free(c->x509);
+    EVP_PKEY_free(c->key);
+}
+
+/* Writes c's certificate to a temporary PEM file; returns its path (static, one at a time). */
+static const char *pem_file(const struct cert *c)
+{
+    static char path[64];
+    int fd;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/tmp/hw-test-tls-XXXXXX");
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    f = fdopen(fd, "w");
+    CHECK(f && PEM_write_X509(f, c->x509));
+    fclose(f);
+    return path;
+}
+
+struct server {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO *rbio, *wbio;
+};
+
+static void server_init(struct server *s, const struct cert *c)
+{
+    s->ctx = SSL_CTX_new(TLS_server_method());
+    CHECK(s->ctx);
+    CHECK(SSL_CTX_use_certificate(s->ctx, c->x509) == 1);
+    CHECK(SSL_CTX_use_PrivateKey(s->ctx, c->key) == 1);
+    s->ssl = SSL_new(s->ctx);
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    CHECK(s->ssl && s->rbio && s->wbio);
+    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_accept_state(s->ssl);
+}
+
+static void server_cleanup(struct server *s)
+{
+    SSL_free(s->ssl);
+    SSL_CTX_free(s->ctx);
+    ERR_clear_error();
+}
+
+/* Moves what each side wrote to the other, and lets the server take its step. */
+static void exchange(struct hw_tls *t, struct server *s)
+{
+    struct hw_buf b;
+    char tmp[65536];
+    int n;
+
+    hw_buf_init(&b, 4 << 20);
+    CHECK_EQ(hw_tls_take(t, &b), 0);
+    CHECK_EQ(hw_tls_pending(t), 0);
+    if (hw_buf_size(&b))
+        CHECK_EQ(BIO_write(s->rbio, hw_buf_head(&b), (int)hw_buf_size(&b)), hw_buf_size(&b));
+    hw_buf_cleanup(&b);
+    if (!SSL_is_init_finished(s->ssl))
+        SSL_do_handshake(s->ssl);
+    while ((n = BIO_read(s->wbio, tmp, sizeof(tmp))) > 0)
+        CHECK_EQ(hw_tls_feed(t, tmp, (size_t)n), 0);
+}
+
+/* Runs the handshake to its end; returns hw_tls_handshake()'s last result. */
+static int handshake(struct hw_tls *t, struct server *s, const char **why)
+{
+    for (int i = 0; i < 10; i++) {
+        int rc = hw_tls_handshake(t, why);
+
+        exchange(t, s);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static struct hw_tls_ctx *ctx_for(const struct cert *ca, int insecure)
+{
+    char err[256];
+    const char *path = ca ? pem_file(ca) : NULL;
+    struct hw_tls_ctx *x = hw_tls_ctx_new(path, insecure, err, sizeof(err));
+
+    if (path)
+        unlink(path);
+    CHECK(x);
+    return x;
+}
+
+/* One handshake of a client for host against a server with leaf; *why as the client said. */
+static int try_handshake(struct hw_tls_ctx *x, const char *host, const struct cert *leaf, char *why,
+                         size_t cap)
+{
+    struct server s;
+    struct hw_tls *t = hw_tls_new(x, host);
+    const char *w = NULL;
+    int rc;
+
+    CHECK(t);
+    server_init(&s, leaf);
+    rc = handshake(t, &s, &w);
+    snprintf(why, cap, "%s", w ? w : "");
+    hw_tls_free(t);
+    server_cleanup(&s);
+    return rc;
+}
+
+static struct cert ca, leaf, other_ca, self_signed;
+
+static void test_trusted_by_name(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "localhost");
+    struct server s;
+    const char *why = "unset";
+    static uint8_t big[40000], got[40000];
+    uint8_t small[16];
+    size_t have = 0;
+    int n;
+
+    CHECK(t);
+    /* The session keeps its own hold on the context. */
+    hw_tls_ctx_free(x);
+    server_init(&s, &leaf);
+    CHECK(!hw_tls_ready(t));
+    CHECK_EQ(handshake(t, &s, &why), 1);
+    CHECK(why == NULL);
+    CHECK(hw_tls_ready(t));
+    CHECK(SSL_is_init_finished(s.ssl));
+    CHECK_STR(SSL_get_servername(s.ssl, TLSEXT_NAMETYPE_host_name), "localhost");
+    /* Client to server. */
+    CHECK_EQ(hw_tls_write(t, "hello, app", 10), 0);
+    CHECK_EQ(hw_tls_write(t, "", 0), 0);
+    exchange(t, &s);
+    CHECK_EQ(SSL_read(s.ssl, small, sizeof(small)), 10);
+    CHECK_MEM(small, "hello, app", 10);
+    /* Server to client: several records, read in pieces smaller than one. */
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 7 + 3);
+    CHECK_EQ(SSL_write(s.ssl, big, sizeof(big)), sizeof(big));
+    exchange(t, &s);
+    while ((n = hw_tls_read(t, got + have, have + 5000 > sizeof(got) ? sizeof(got) - have : 5000,
+                            NULL)) > 0)
+        have += (size_t)n;
+    CHECK_EQ(n, 0);
+    CHECK_EQ(have, sizeof(big));
+    CHECK_MEM(got, big, sizeof(big));
+    CHECK(!hw_tls_closed(t));
+    /* close_notify: read says 0 from then on, and closed says why. */
+    SSL_shutdown(s.ssl);
+    exchange(t, &s);
+    CHECK_EQ(hw_tls_read(t, small, sizeof(small), NULL), 0);
+    CHECK(hw_tls_closed(t));
+    CHECK_EQ(hw_tls_read(t, small, sizeof(small), NULL), 0);
+    hw_tls_free(t);
+    server_cleanup(&s);
+}
+
+static void test_trusted_by_ip(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "127.0.0.1");
+    struct server s;
+    const char *why;
+
+    CHECK(t);
+    server_init(&s, &leaf);
+    CHECK_EQ(handshake(t, &s, &why), 1);
+    /* SNI carries names only. */
+    CHECK(SSL_get_servername(s.ssl, TLSEXT_NAMETYPE_host_name) == NULL);
+    hw_tls_free(t);
+    server_cleanup(&s);
+    hw_tls_ctx_free(x);
+}
+
+static void test_refusals(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0), *wrong = ctx_for(&other_ca, 0);
+    char why[256];
+
+    CHECK_EQ(try_handshake(wrong, "localhost", &leaf, why, sizeof(why)), HW_EAUTH);
+    CHECK_STR(why, "certificate verify failed: unable to get local issuer certificate");
+    CHECK_EQ(try_handshake(x, "localhost", &self_signed, why, sizeof(why)), HW_EAUTH);
+    CHECK_STR(why, "certificate verify failed: self-signed certificate");
+    CHECK_EQ(try_handshake(x, "other.test", &leaf, why, sizeof(why)), HW_EAUTH);
+    CHECK_STR(why, "certificate verify failed: hostname mismatch");
+    CHECK_EQ(try_handshake(x, "127.0.0.2", &leaf, why, sizeof(why)), HW_EAUTH);
+    CHECK_STR(why, "certificate verify failed: IP address mismatch");
+    CHECK_EQ(try_handshake(x, "::1", &leaf, why, sizeof(why)), HW_EAUTH);
+    CHECK_STR(why, "certificate verify failed: IP address mismatch");
+    hw_tls_ctx_free(x);
+    hw_tls_ctx_free(wrong);
+}
+
+static void test_insecure(void)
+{
+    struct hw_tls_ctx *x = ctx_for(NULL, 1);
+    char why[256];
+
+    CHECK_EQ(try_handshake(x, "localhost", &self_signed, why, sizeof(why)), 1);
+    CHECK_EQ(try_handshake(x, "other.test", &leaf, why, sizeof(why)), 1);
+    CHECK_EQ(try_handshake(x, "127.0.0.2", &leaf, why, sizeof(why)), 1);
+    hw_tls_ctx_free(x);
+}
+
+static void test_not_tls(void)
+{
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "localhost");
+    struct hw_buf b;
+    const char *why;
+
+    CHECK(t);
+    CHECK_EQ(hw_tls_handshake(t, &why), 0);
+    hw_buf_init(&b, 1 << 20);
+    CHECK_EQ(hw_tls_take(t, &b), 0);
+    CHECK(hw_buf_size(&b) > 0); /* the ClientHello */
+    hw_buf_cleanup(&b);
+    CHECK_EQ(hw_tls_feed(t, answer, sizeof(answer) - 1), 0);
+    CHECK_EQ(hw_tls_handshake(t, &why), HW_EIO);
+    CHECK(why && strncmp(why, "TLS handshake failed: ", 22) == 0 && strlen(why) > 22);
+    hw_tls_free(t);
+    hw_tls_ctx_free(x);
+}
+
+static void test_bad_record(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "localhost");
+    struct server s;
+    uint8_t rec[5 + 64], out[64];
+    const char *why = NULL;
+
+    CHECK(t);
+    server_init(&s, &leaf);
+    CHECK_EQ(handshake(t, &s, &why), 1);
+    /* An application-data record whose contents do not decrypt. */
+    memset(rec, 0xa5, sizeof(rec));
+    memcpy(rec, "\x17\x03\x03\x00\x40", 5);
+    CHECK_EQ(hw_tls_feed(t, rec, sizeof(rec)), 0);
+    CHECK_EQ(hw_tls_read(t, out, sizeof(out), &why), HW_EPROTO);
+    CHECK(why && strncmp(why, "TLS error", 9) == 0);
+    hw_tls_free(t);
+    server_cleanup(&s);
+    hw_tls_ctx_free(x);
+}
+
+static void test_backlog_cap(void)
+{
+    struct hw_tls_ctx *x = ctx_for(NULL, 1);
+    struct hw_tls *t = hw_tls_new(x, "localhost");
+    static char junk[64 * 1024];
+    struct hw_buf small;
+    const char *why;
+
+    CHECK(t);
+    for (size_t i = 0; i < HW_TLS_RX_BACKLOG_MAX / sizeof(junk); i++)
+        CHECK_EQ(hw_tls_feed(t, junk, sizeof(junk)), 0);
+    CHECK_EQ(hw_tls_feed(t, junk, 1), HW_E2BIG);
+    /* A megabyte of zeros is no ServerHello. */
+    CHECK_EQ(hw_tls_handshake(t, &why), HW_EIO);
+    hw_tls_free(t);
+    t = hw_tls_new(x, "localhost");
+    CHECK(t);
+    CHECK_EQ(hw_tls_handshake(t, &why), 0);
+    /* The ClientHello does not fit a 16-byte buffer: nothing is taken. */
+    hw_buf_init(&small, 16);
+    CHECK_EQ(hw_tls_take(t, &small), HW_E2BIG);
+    CHECK_EQ(hw_buf_size(&small), 0);
+    CHECK(hw_tls_pending(t) > 16);
+    hw_buf_cleanup(&small);
+    hw_tls_free(t);
+    hw_tls_ctx_free(x);
+}
+
+static void test_setup_errors(void)
+{
+    char err[256] = "";
+    struct hw_tls_ctx *x = hw_tls_ctx_new("/nonexistent/ca.pem", 0, err, sizeof(err));
+
+    CHECK(x == NULL);
+    CHECK_STR(err, "cannot load CA certificates from /nonexistent/ca.pem");
+    /* Insecure mode loads nothing, so no file is needed. */
+    x = hw_tls_ctx_new("/nonexistent/ca.pem", 1, err, sizeof(err));
+    CHECK(x);
+    CHECK(hw_tls_new(x, "") == NULL);
+    hw_tls_ctx_free(x);
+    hw_tls_ctx_free(NULL);
+    hw_tls_free(NULL);
+}
+
+int main(void)
+{
+    ca = make_cert("hookwire test CA", NULL, NULL, 1);
+    other_ca = make_cert("another CA", NULL, NULL, 1);
+    leaf = make_cert("app", "DNS:localhost,IP:127.0.0.1", &ca, 0);
+    self_signed = make_cert("localhost", "DNS:localhost,IP:127.0.0.1", NULL, 0);
+    RUN(test_trusted_by_name);
+    RUN(test_trusted_by_ip);
+    RUN(test_refusals);
+    RUN(test_insecure);
+    RUN(test_not_tls);
+    RUN(test_bad_record);
+    RUN(test_backlog_cap);
+    RUN(test_setup_errors);
+    free_cert(&ca);
+    free_cert(&other_ca);
+    free_cert(&leaf);
+    free_cert(&self_signed);
+    return 0;
+}
