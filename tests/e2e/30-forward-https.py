@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The agent forwards to an https:// app: with --forward-insecure (or forward-insecure = true
 in the config file) a self-signed app gets each webhook byte for byte and the sender gets the
-app's answer byte for byte, large bodies both ways, over one kept-alive TLS connection.
+app's answer byte for byte, large bodies both ways, over one kept-alive TLS connection, and
+an app that drops its connections after each answer loses none.
 Without it the certificate is checked: a self-signed app is refused (the sender gets 502
 HW_LOCAL_REFUSED, the agent logs the certificate's problem and keeps serving), an app whose
 CA the agent trusts (the system store, here SSL_CERT_FILE) is accepted by name, and refused
@@ -76,6 +77,31 @@ def case_insecure_self_signed(env):
           agent.proc.stderr())
 
 
+def case_app_drops_connections(env):
+    """An app that closes each TLS connection after answering, unannounced (no close_notify,
+    no Connection: close), and one whose answer's end is the close itself."""
+    def handle(req):
+        if req.target == "/until-close":
+            return Reply(200, "OK", [b"X-Framing: close"], b"body ends at the close " * 500,
+                         auto_length=False, close=True)
+        return Reply(200, "OK", [("X-Sha", sha256(req.body))], req.body[::-1], close=True)
+
+    key, cert = self_signed(env, "app")
+    target = env.target(handle, tls=server_context(key, cert))
+    relay, agent = start(env, "https://localhost:%d" % target.port, ["--forward-insecure"])
+    with HttpConn(relay.port) as c:
+        for i in range(6):
+            body = os.urandom(1000 * i)
+            resp = c.request("POST", "/t/alice/drop/%d" % i, [HOST], body)
+            check_eq((resp.status, resp.header("X-Sha"), resp.body),
+                     (200, sha256(body), body[::-1]),
+                     "request %d after the app dropped the last connection" % i)
+        resp = c.request("GET", "/t/alice/until-close", [HOST])
+        check_eq((resp.status, resp.body), (200, b"body ends at the close " * 500),
+                 "an answer framed by the close of its TLS connection")
+    check_eq(target.count(), 7, "each request reached the app once")
+
+
 def case_config_file(env):
     key, cert = self_signed(env, "app")
     target = env.target(echo, tls=server_context(key, cert))
@@ -126,5 +152,5 @@ def case_verify_trusted_ca(env):
 
 
 if __name__ == "__main__":
-    run([case_insecure_self_signed, case_config_file, case_verify_refuses_self_signed,
+    run([case_insecure_self_signed, case_app_drops_connections, case_config_file, case_verify_refuses_self_signed,
          case_verify_trusted_ca])
