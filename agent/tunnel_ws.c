@@ -40,7 +40,6 @@ struct agent_ws {
     struct lws *wsi; /* the current connection; callbacks of others are ignored */
     enum ws_state state;
     struct hw_tls *tls;   /* wss:// only */
-    int tls_up;           /* its handshake is done */
     struct hw_buf req;    /* the upgrade request, until it is handed to out */
     struct hw_buf out;    /* bytes for the socket (TLS records for wss://), written in order */
     struct hw_buf answer; /* the relay's answer head so far */
@@ -194,57 +193,46 @@ static int send_request(struct agent_ws *w)
     int err;
 
     if (w->tls)
-        err = hw_tls_write(w->tls, hw_buf_head(&w->req), hw_buf_size(&w->req));
+        err = hw_tls_send(w->tls, hw_buf_head(&w->req), hw_buf_size(&w->req), &w->out);
     else
         err = hw_buf_append(&w->out, hw_buf_head(&w->req), hw_buf_size(&w->req));
     hw_buf_cleanup(&w->req);
-    if (!err && w->tls)
-        err = hw_tls_take(w->tls, &w->out);
     if (!err)
         lws_callback_on_writable(w->wsi);
     return err;
+}
+
+/* Plaintext of a wss:// connection (hw_tls_rx()). */
+static int tunnel_plain(void *user, const uint8_t *p, size_t n)
+{
+    struct agent *a = user;
+
+    return on_plain(a, a->ws_raw, p, n) ? -1 : 0;
 }
 
 /* Received bytes of a wss:// connection: the handshake, then records to decrypt. */
 static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
     uint8_t plain[TLS_READ];
-    int n;
+    const char *why;
+    int up,
+        rc = hw_tls_rx(w->tls, in, len, plain, sizeof(plain), tunnel_plain, a, &w->out, &up, &why);
 
-    if (hw_tls_feed(w->tls, in, len))
-        return -1;
-    if (!w->tls_up) {
-        const char *why;
-        int rc = hw_tls_handshake(w->tls, &why);
-
-        if (rc < 0) {
-            char msg[160];
+    if (rc < 0) {
+        if (why && !hw_tls_ready(w->tls)) {
+            char msg[224];
 
             snprintf(msg, sizeof(msg), "TLS: %s", why);
             agent_tunnel_ended(a, w->wsi, msg, 0, NULL, 0);
-            return -1;
         }
-        if (hw_tls_take(w->tls, &w->out))
-            return -1;
-        if (hw_buf_size(&w->out))
-            lws_callback_on_writable(w->wsi);
-        if (!rc)
-            return 0;
-        w->tls_up = 1;
-        if (send_request(w))
-            return -1;
-    }
-    while ((n = hw_tls_read(w->tls, plain, sizeof(plain), NULL)) > 0)
-        if (on_plain(a, w, plain, (size_t)n))
-            return -1;
-    if (n < 0 || hw_tls_closed(w->tls))
         return -1;
-    /* Reading may have produced records of its own (an alert, a key update). */
-    if (hw_tls_take(w->tls, &w->out))
+    }
+    /* The upgrade request goes as soon as the handshake is done. */
+    if (up && send_request(w))
         return -1;
     if (hw_buf_size(&w->out))
         lws_callback_on_writable(w->wsi);
-    return 0;
+    return hw_tls_closed(w->tls) ? -1 : 0;
 }
 
 /* Sends bytes produced in this callback: directly, or through TLS and out for wss://. */
@@ -252,7 +240,7 @@ static int send_now(struct agent_ws *w, const uint8_t *p, size_t n)
 {
     if (!w->tls)
         return lws_write(w->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
-    if (hw_tls_write(w->tls, p, n) || hw_tls_take(w->tls, &w->out))
+    if (hw_tls_send(w->tls, p, n, &w->out))
         return -1;
     return hw_lwsio_write_raw(w->wsi, &w->out);
 }
@@ -313,7 +301,6 @@ static void reset(struct agent_ws *w)
     w->wsi = NULL;
     w->state = WS_UPGRADE;
     w->ctl_len = 0;
-    w->tls_up = 0;
     hw_tls_free(w->tls);
     w->tls = NULL;
     hw_buf_cleanup(&w->req);
@@ -337,7 +324,7 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!w->tls)
             return send_request(w) ? -1 : 0;
         /* The ClientHello. */
-        if (hw_tls_handshake(w->tls, &why) < 0 || hw_tls_take(w->tls, &w->out))
+        if (hw_tls_start(w->tls, &w->out, &why) < 0)
             return -1;
         lws_callback_on_writable(wsi);
         return 0;

@@ -458,16 +458,6 @@ int hw_http_req_resent(const struct hw_http_req *r)
 
 /* ---- lws side ---- */
 
-/* Moves the records TLS produced to tls_out and asks to write them. -1 to close. */
-static int tls_flush(struct hwc_conn *c)
-{
-    if (hw_tls_take(c->tls, &c->tls_out))
-        return -1;
-    if (hw_buf_size(&c->tls_out))
-        lws_callback_on_writable(c->wsi);
-    return 0;
-}
-
 /* Fails the request of a connection whose TLS set-up failed (a one-line reason in the log). */
 static void tls_failed(struct hwc_conn *c, const char *why)
 {
@@ -483,7 +473,7 @@ static int send_bytes(struct hwc_conn *c, const char *p, size_t n)
 {
     if (!c->tls)
         return lws_write(c->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < 0 ? -1 : 0;
-    if (hw_tls_write(c->tls, p, n) || hw_tls_take(c->tls, &c->tls_out))
+    if (hw_tls_send(c->tls, p, n, &c->tls_out))
         return -1;
     return hw_lwsio_write_raw(c->wsi, &c->tls_out);
 }
@@ -581,56 +571,42 @@ static int on_connected(struct hwc_conn *c, struct lws *wsi)
         return 0;
     }
     /* The connect deadline runs on until the handshake is done. */
-    if (hw_tls_handshake(c->tls, &why) < 0) {
+    if (hw_tls_start(c->tls, &c->tls_out, &why) < 0) {
         tls_failed(c, why);
         return -1;
     }
-    return tls_flush(c);
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* A TLS connection's plaintext, all of one read at once (hw_tls_rx()). */
+static int client_plain(void *user, const uint8_t *p, size_t n)
+{
+    return hwc_on_rx(user, p, n) ? -1 : 0;
 }
 
 /* Received bytes of a TLS connection: the handshake, then records to decrypt. */
 static int on_tls_rx(struct hwc_conn *c, const void *in, size_t len)
 {
     static uint8_t plain[TLS_PLAIN_MAX]; /* service thread only */
-    const char *why = NULL;
-    size_t got = 0;
-    int n, rc;
+    const char *why;
+    int up, was_ready = hw_tls_ready(c->tls);
+    int rc =
+        hw_tls_rx(c->tls, in, len, plain, sizeof(plain), client_plain, c, &c->tls_out, &up, &why);
 
-    if (hw_tls_feed(c->tls, in, len)) {
-        tls_failed(c, "the target sent more than TLS can buffer");
+    if (rc < 0) {
+        if (why && !was_ready && !up)
+            tls_failed(c, why);
+        else if (why && c->req)
+            hwc_fail(c->req, rc == HW_E2BIG ? HW_HTTP_TOO_LARGE : HW_HTTP_BAD_ANSWER, why);
         return -1;
     }
-    if (!hw_tls_ready(c->tls)) {
-        rc = hw_tls_handshake(c->tls, &why);
-        if (rc < 0) {
-            tls_failed(c, why);
-            return -1;
-        }
-        if (tls_flush(c))
-            return -1;
-        if (!rc)
-            return 0;
+    if (hw_buf_size(&c->tls_out))
+        lws_callback_on_writable(c->wsi);
+    if (up) {
         lws_sul_cancel(&c->connect_timer);
         want_write(c); /* the request, if one waits */
     }
-    while ((n = hw_tls_read(c->tls, plain + got, sizeof(plain) - got, &why)) > 0) {
-        got += (size_t)n;
-        if (got == sizeof(plain)) {
-            if (hwc_on_rx(c, plain, got))
-                return -1;
-            got = 0;
-        }
-    }
-    if (got && hwc_on_rx(c, plain, got))
-        return -1;
-    if (n < 0) {
-        if (c->req)
-            hwc_fail(c->req, HW_HTTP_BAD_ANSWER, why);
-        return -1;
-    }
-    /* Reading may have produced records of its own (an alert, a key update's answer). */
-    if (tls_flush(c))
-        return -1;
     /* close_notify: nothing more comes; the close decides, as a plain FIN would. */
     return hw_tls_closed(c->tls) ? -1 : 0;
 }

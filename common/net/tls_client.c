@@ -248,3 +248,70 @@ int hw_tls_take(struct hw_tls *t, struct hw_buf *out)
     hw_buf_commit(out, n);
     return 0;
 }
+
+/* Moves the records to send to out; names the failure in *why. */
+static int take_out(struct hw_tls *t, struct hw_buf *out, const char **why)
+{
+    int err = hw_tls_take(t, out);
+
+    if (err)
+        *why = "too many bytes waiting for the socket";
+    return err;
+}
+
+int hw_tls_start(struct hw_tls *t, struct hw_buf *out, const char **why)
+{
+    int rc = hw_tls_handshake(t, why);
+
+    return rc < 0 ? rc : take_out(t, out, why);
+}
+
+int hw_tls_rx(struct hw_tls *t, const void *in, size_t n, uint8_t *buf, size_t cap,
+              hw_tls_plain_fn plain, void *user, struct hw_buf *out, int *up, const char **why)
+{
+    const char *read_why = NULL;
+    size_t got = 0;
+    int rc;
+
+    *up = 0;
+    *why = NULL;
+    if (hw_tls_feed(t, in, n)) {
+        *why = "the peer sent more than TLS can buffer";
+        return HW_E2BIG;
+    }
+    if (!t->ready) {
+        rc = hw_tls_handshake(t, why);
+        if (rc <= 0)
+            return rc < 0 ? rc : take_out(t, out, why);
+        *up = 1;
+    }
+    while ((rc = hw_tls_read(t, buf + got, cap - got, &read_why)) > 0) {
+        got += (size_t)rc;
+        if (got == cap) {
+            int err = plain(user, buf, got);
+
+            if (err < 0)
+                return err;
+            got = 0;
+        }
+    }
+    /* What was decrypted before a bad record still goes to the transport. */
+    if (got) {
+        int err = plain(user, buf, got);
+
+        if (err < 0)
+            return err;
+    }
+    if (rc < 0) {
+        *why = read_why;
+        return rc;
+    }
+    return take_out(t, out, why);
+}
+
+int hw_tls_send(struct hw_tls *t, const void *p, size_t n, struct hw_buf *out)
+{
+    int err = hw_tls_write(t, p, n);
+
+    return err ? err : hw_tls_take(t, out);
+}

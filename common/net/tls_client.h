@@ -93,4 +93,41 @@ size_t hw_tls_pending(const struct hw_tls *t);
  */
 HW_MUST_CHECK int hw_tls_take(struct hw_tls *t, struct hw_buf *out);
 
+/*
+ * The pump a transport drives from its socket callbacks: hw_tls_start() once
+ * connected, hw_tls_rx() for each read, hw_tls_send() for plaintext to go
+ * out; each leaves the records to write at the end of out, which the
+ * transport writes to the socket in order, before anything else.
+ */
+
+/* Starts the handshake: the ClientHello goes to out. 0, or <0 with *why as hw_tls_rx(). */
+HW_MUST_CHECK int hw_tls_start(struct hw_tls *t, struct hw_buf *out, const char **why);
+
+/*
+ * Plaintext for the transport, from hw_tls_rx(). Returns 0 to go on, or a
+ * negative value to stop (hw_tls_rx() returns it, with *why NULL).
+ */
+typedef int (*hw_tls_plain_fn)(void *user, const uint8_t *p, size_t n);
+
+/*
+ * One read's worth of bytes from the peer: takes the n bytes, advances the
+ * handshake while it is not complete, decrypts every whole record into buf
+ * (cap bytes) and hands what buf holds to plain (everything one read
+ * yields in one call while it fits cap, so the transport sees it together,
+ * as a plain read would give it), and moves the records to send (the
+ * handshake's, alerts) to out. *up becomes 1 when this step completed the
+ * handshake. Returns 0 (hw_tls_closed() says whether the peer also closed
+ * the session), or a negative code: TLS's own failures with *why set (a
+ * one-line reason, valid until the session's next call): HW_EAUTH or
+ * HW_EIO as hw_tls_handshake(), HW_EPROTO for a record that is not valid
+ * TLS, HW_E2BIG past HW_TLS_RX_BACKLOG_MAX or out's cap; or plain's own
+ * negative value with *why NULL.
+ */
+HW_MUST_CHECK int hw_tls_rx(struct hw_tls *t, const void *in, size_t n, uint8_t *buf, size_t cap,
+                            hw_tls_plain_fn plain, void *user, struct hw_buf *out, int *up,
+                            const char **why);
+
+/* Seals n bytes of plaintext into out. 0, HW_EIO, or HW_E2BIG past out's cap. */
+HW_MUST_CHECK int hw_tls_send(struct hw_tls *t, const void *p, size_t n, struct hw_buf *out);
+
 #endif

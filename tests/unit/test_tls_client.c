@@ -5,7 +5,10 @@
  * ways and close_notify; each refusal with its one-line reason (unknown
  * issuer, self-signed, host name and IP address mismatch), insecure mode, a
  * peer that does not speak TLS, a record that fails to decrypt, the receive
- * backlog cap, an unreadable CA file, and a session outliving its context.
+ * backlog cap, an unreadable CA file, and a session outliving its context;
+ * and the pump transports drive (start, rx, send): the handshake's end said
+ * once, one read's plaintext in one call when it fits, a stop from the
+ * transport, plaintext before a bad record still delivered.
  * Single-threaded.
  */
 #include "net/tls_client.h"
@@ -337,6 +340,185 @@ static void test_backlog_cap(void)
     hw_tls_ctx_free(x);
 }
 
+/* What the pump handed over: each call's size, and the bytes. */
+struct sink {
+    size_t calls, sizes[16];
+    uint8_t data[65536];
+    size_t len;
+    int stop_at; /* the call (1-based) that returns -7; 0 for none */
+};
+
+static int sink_plain(void *user, const uint8_t *p, size_t n)
+{
+    struct sink *k = user;
+
+    CHECK(k->calls < 16 && k->len + n <= sizeof(k->data));
+    k->sizes[k->calls++] = n;
+    memcpy(k->data + k->len, p, n);
+    k->len += n;
+    return k->stop_at && (int)k->calls == k->stop_at ? -7 : 0;
+}
+
+/* Moves out to the server, lets it step, and returns what it wrote back in *back. */
+static void to_server(struct server *s, struct hw_buf *out, struct hw_buf *back)
+{
+    char tmp[65536];
+    int n;
+
+    if (hw_buf_size(out))
+        CHECK_EQ(BIO_write(s->rbio, hw_buf_head(out), (int)hw_buf_size(out)), hw_buf_size(out));
+    hw_buf_reset(out);
+    if (!SSL_is_init_finished(s->ssl))
+        SSL_do_handshake(s->ssl);
+    while ((n = BIO_read(s->wbio, tmp, sizeof(tmp))) > 0)
+        CHECK_EQ(hw_buf_append(back, tmp, (size_t)n), 0);
+}
+
+static void test_pump(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "localhost");
+    struct hw_buf out, back;
+    struct server s;
+    struct sink k;
+    uint8_t buf[65536], msg[10000], small[4096], got[32];
+    const char *why = "unset";
+    int up = 0, ups = 0, steps = 0;
+
+    CHECK(t);
+    server_init(&s, &leaf);
+    hw_buf_init(&out, 1 << 20);
+    hw_buf_init(&back, 1 << 20);
+    memset(&k, 0, sizeof(k));
+    CHECK_EQ(hw_tls_start(t, &out, &why), 0);
+    CHECK(hw_buf_size(&out) > 0);
+    while (!hw_tls_ready(t) && steps++ < 10) {
+        to_server(&s, &out, &back);
+        CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), buf, sizeof(buf), sink_plain,
+                           &k, &out, &up, &why),
+                 0);
+        CHECK(why == NULL);
+        hw_buf_reset(&back);
+        ups += up;
+    }
+    CHECK_EQ(ups, 1);
+    to_server(&s, &out, &back); /* the client's Finished */
+    CHECK(SSL_is_init_finished(s.ssl));
+    /* Sealed plaintext reaches the server. */
+    CHECK_EQ(hw_tls_send(t, "ping", 4, &out), 0);
+    to_server(&s, &out, &back);
+    CHECK_EQ(SSL_read(s.ssl, got, sizeof(got)), 4);
+    CHECK_MEM(got, "ping", 4);
+    /* The server's session tickets carry no data: nothing for the transport. */
+    CHECK(hw_buf_size(&back) > 0);
+    CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), buf, sizeof(buf), sink_plain, &k,
+                       &out, &up, &why),
+             0);
+    CHECK_EQ(k.calls, 0);
+    /* Three records in one read: one call with all of it. */
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 13);
+    CHECK_EQ(SSL_write(s.ssl, msg, 4000), 4000);
+    CHECK_EQ(SSL_write(s.ssl, msg + 4000, 4000), 4000);
+    CHECK_EQ(SSL_write(s.ssl, msg + 8000, 2000), 2000);
+    hw_buf_reset(&back);
+    to_server(&s, &out, &back);
+    k.calls = k.len = 0;
+    CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), buf, sizeof(buf), sink_plain, &k,
+                       &out, &up, &why),
+             0);
+    CHECK_EQ(up, 0);
+    CHECK_EQ(k.calls, 1);
+    CHECK_EQ(k.sizes[0], sizeof(msg));
+    CHECK_MEM(k.data, msg, sizeof(msg));
+    /* The same with a small buffer: full pieces, then the rest. */
+    CHECK_EQ(SSL_write(s.ssl, msg, sizeof(msg)), sizeof(msg));
+    hw_buf_reset(&back);
+    to_server(&s, &out, &back);
+    k.calls = k.len = 0;
+    CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), small, sizeof(small), sink_plain,
+                       &k, &out, &up, &why),
+             0);
+    CHECK_EQ(k.calls, 3);
+    CHECK_EQ(k.sizes[0], 4096);
+    CHECK_EQ(k.sizes[1], 4096);
+    CHECK_EQ(k.sizes[2], sizeof(msg) - 8192);
+    CHECK_MEM(k.data, msg, sizeof(msg));
+    /* The transport stops: its own code comes back, no reason of TLS's. */
+    CHECK_EQ(SSL_write(s.ssl, msg, sizeof(msg)), sizeof(msg));
+    hw_buf_reset(&back);
+    to_server(&s, &out, &back);
+    k.calls = k.len = 0;
+    k.stop_at = 1;
+    CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), small, sizeof(small), sink_plain,
+                       &k, &out, &up, &why),
+             -7);
+    CHECK(why == NULL);
+    k.stop_at = 0;
+    /* The rest of that read is still buffered; then a good record, then one that fails. */
+    k.calls = k.len = 0;
+    hw_buf_reset(&back);
+    CHECK_EQ(SSL_write(s.ssl, "tail", 4), 4);
+    to_server(&s, &out, &back);
+    memset(buf, 0xa5, 69);
+    memcpy(buf, "\x17\x03\x03\x00\x40", 5);
+    CHECK_EQ(hw_buf_append(&back, buf, 69), 0);
+    CHECK_EQ(hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), small, sizeof(small), sink_plain,
+                       &k, &out, &up, &why),
+             HW_EPROTO);
+    CHECK(why && strncmp(why, "TLS error", 9) == 0);
+    CHECK_EQ(k.len, sizeof(msg) - 4096 + 4);
+    CHECK_MEM(k.data + k.len - 4, "tail", 4);
+    hw_buf_cleanup(&out);
+    hw_buf_cleanup(&back);
+    hw_tls_free(t);
+    server_cleanup(&s);
+    hw_tls_ctx_free(x);
+}
+
+static void test_pump_refusals(void)
+{
+    struct hw_tls_ctx *x = ctx_for(&ca, 0);
+    struct hw_tls *t = hw_tls_new(x, "other.test");
+    static char junk[64 * 1024];
+    struct hw_buf out, back;
+    struct server s;
+    struct sink k;
+    uint8_t buf[4096];
+    const char *why = NULL;
+    int up = 1, rc = 0;
+
+    CHECK(t);
+    server_init(&s, &leaf);
+    hw_buf_init(&out, 1 << 20);
+    hw_buf_init(&back, 1 << 20);
+    memset(&k, 0, sizeof(k));
+    CHECK_EQ(hw_tls_start(t, &out, &why), 0);
+    for (int i = 0; i < 10 && rc == 0 && !hw_tls_ready(t); i++) {
+        hw_buf_reset(&back);
+        to_server(&s, &out, &back);
+        rc = hw_tls_rx(t, hw_buf_head(&back), hw_buf_size(&back), buf, sizeof(buf), sink_plain, &k,
+                       &out, &up, &why);
+    }
+    CHECK_EQ(rc, HW_EAUTH);
+    CHECK_EQ(up, 0);
+    CHECK_STR(why, "certificate verify failed: hostname mismatch");
+    CHECK_EQ(k.calls, 0);
+    hw_tls_free(t);
+    server_cleanup(&s);
+    /* A peer past the backlog cap. */
+    t = hw_tls_new(x, "localhost");
+    CHECK(t);
+    for (size_t i = 0; i < HW_TLS_RX_BACKLOG_MAX / sizeof(junk); i++)
+        CHECK_EQ(hw_tls_feed(t, junk, sizeof(junk)), 0);
+    CHECK_EQ(hw_tls_rx(t, junk, 1, buf, sizeof(buf), sink_plain, &k, &out, &up, &why), HW_E2BIG);
+    CHECK(why != NULL);
+    hw_buf_cleanup(&out);
+    hw_buf_cleanup(&back);
+    hw_tls_free(t);
+    hw_tls_ctx_free(x);
+}
+
 static void test_setup_errors(void)
 {
     char err[256] = "";
@@ -366,6 +548,8 @@ int main(void)
     RUN(test_not_tls);
     RUN(test_bad_record);
     RUN(test_backlog_cap);
+    RUN(test_pump);
+    RUN(test_pump_refusals);
     RUN(test_setup_errors);
     free_cert(&ca);
     free_cert(&other_ca);
