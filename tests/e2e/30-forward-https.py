@@ -2,13 +2,16 @@
 """The agent forwards to an https:// app: with --forward-insecure (or forward-insecure = true
 in the config file) a self-signed app gets each webhook byte for byte and the sender gets the
 app's answer byte for byte, large bodies both ways, over one kept-alive TLS connection, and
-an app that drops its connections after each answer loses none.
+an app that drops its connections after each answer loses none; the connect deadline covers
+the TLS handshake.
 Without it the certificate is checked: a self-signed app is refused (the sender gets 502
 HW_LOCAL_REFUSED, the agent logs the certificate's problem and keeps serving), an app whose
 CA the agent trusts (the system store, here SSL_CERT_FILE) is accepted by name, and refused
 when reached by an address its certificate does not name."""
 
 import os
+import socket
+import time
 
 from harness import (AGENT_BIN, Agent, HttpConn, Proc, Reply, build_request, check, check_eq,
                      check_error, expected_forwarded_lines, head_lines, run, sha256, token_add,
@@ -102,6 +105,34 @@ def case_app_drops_connections(env):
     check_eq(target.count(), 7, "each request reached the app once")
 
 
+def case_handshake_deadline(env):
+    """An app that takes the connection and never answers the ClientHello: the agent's connect
+    deadline (5 s) covers the handshake, and the sender gets 504 HW_LOCAL_TIMEOUT."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held = []
+    try:
+        relay, agent = start(env, "https://127.0.0.1:%d" % silent.getsockname()[1],
+                             ["--forward-insecure"])
+        t0 = time.monotonic()
+        resp = relay.webhook("POST", "/t/alice/silent", [HOST], b"{}")
+        took = time.monotonic() - t0
+        check_error(resp, 504, "HW_LOCAL_TIMEOUT", "an app silent after the TCP connect")
+        check(4 <= took < 9, "the agent's 5 s connect deadline ended it, not the relay's 10 s",
+              took)
+        silent.settimeout(5)
+        held.append(silent.accept()[0])
+        line = wait_until(lambda: [l for l in agent.proc.stderr().splitlines()
+                                   if "POST /silent failed:" in l], 5, "the agent's log line")
+        check("TLS handshake timeout" in line[0], "the log line says the handshake timed out",
+              line[0])
+    finally:
+        for c in held:
+            c.close()
+        silent.close()
+
+
 def case_config_file(env):
     key, cert = self_signed(env, "app")
     target = env.target(echo, tls=server_context(key, cert))
@@ -152,5 +183,6 @@ def case_verify_trusted_ca(env):
 
 
 if __name__ == "__main__":
-    run([case_insecure_self_signed, case_app_drops_connections, case_config_file, case_verify_refuses_self_signed,
+    run([case_insecure_self_signed, case_app_drops_connections, case_handshake_deadline,
+         case_config_file, case_verify_refuses_self_signed,
          case_verify_trusted_ca])
