@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/err.h"
 
@@ -28,6 +29,8 @@ struct hw_tls {
     BIO *wbio; /* what OpenSSL wrote, for us to send */
     int ready;
     int closed;
+    uint8_t first[5]; /* the peer's first bytes, to tell a plain HTTP answer from TLS */
+    size_t nfirst;
     char why[192];
 };
 
@@ -163,6 +166,12 @@ int hw_tls_handshake(struct hw_tls *t, const char **why)
     default:
         break;
     }
+    if (t->nfirst == sizeof(t->first) && memcmp(t->first, "HTTP/", 5) == 0) {
+        /* The commonest mistake: https:// to a server that speaks plain HTTP. */
+        ERR_clear_error();
+        *why = "TLS handshake failed: the peer answered in plain HTTP, not TLS";
+        return HW_EIO;
+    }
     vr = SSL_get_verify_result(t->ssl);
     if (vr != X509_V_OK) {
         ERR_clear_error();
@@ -184,6 +193,12 @@ int hw_tls_feed(struct hw_tls *t, const void *in, size_t n)
 {
     if (BIO_ctrl_pending(t->rbio) + n > HW_TLS_RX_BACKLOG_MAX)
         return HW_E2BIG;
+    if (t->nfirst < sizeof(t->first)) {
+        size_t k = n < sizeof(t->first) - t->nfirst ? n : sizeof(t->first) - t->nfirst;
+
+        memcpy(t->first + t->nfirst, in, k);
+        t->nfirst += k;
+    }
     return BIO_write(t->rbio, in, (int)n) == (int)n ? 0 : HW_ENOMEM;
 }
 

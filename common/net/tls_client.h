@@ -55,7 +55,8 @@ void hw_tls_free(struct hw_tls *t);
  * the peer's bytes (hw_tls_feed()), HW_EAUTH when the peer's certificate or
  * name is refused, HW_EIO for any other failure. *why is then a one-line
  * reason for the log, such as "certificate verify failed: self-signed
- * certificate" or "TLS handshake failed: wrong version number"; it stays valid
+ * certificate", "TLS handshake failed: the peer answered in plain HTTP, not
+ * TLS" or "TLS handshake failed: wrong version number"; it stays valid
  * until the session's next call. Bytes to send accumulate for hw_tls_take().
  */
 HW_MUST_CHECK int hw_tls_handshake(struct hw_tls *t, const char **why);

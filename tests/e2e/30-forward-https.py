@@ -3,7 +3,7 @@
 in the config file) a self-signed app gets each webhook byte for byte and the sender gets the
 app's answer byte for byte, large bodies both ways, over one kept-alive TLS connection, and
 an app that drops its connections after each answer loses none; the connect deadline covers
-the TLS handshake.
+the TLS handshake, and an app that answers in plain HTTP is named as such.
 Without it the certificate is checked: a self-signed app is refused (the sender gets 502
 HW_LOCAL_REFUSED, the agent logs the certificate's problem and keeps serving), an app whose
 CA the agent trusts (the system store, here SSL_CERT_FILE) is accepted by name, and refused
@@ -11,6 +11,7 @@ when reached by an address its certificate does not name."""
 
 import os
 import socket
+import threading
 import time
 
 from harness import (AGENT_BIN, Agent, HttpConn, Proc, Reply, build_request, check, check_eq,
@@ -133,6 +134,42 @@ def case_handshake_deadline(env):
         silent.close()
 
 
+def case_plain_app(env):
+    """https:// given for an app that speaks plain HTTP (it answers the ClientHello with a 400):
+    502 HW_LOCAL_REFUSED, and the log says what happened."""
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(8)
+    plain.settimeout(10)
+    served = []
+
+    def serve():
+        try:
+            conn, _ = plain.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            served.append(conn.recv(4096))
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\n\r\n")
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        relay, agent = start(env, "https://127.0.0.1:%d" % plain.getsockname()[1])
+        resp = relay.webhook("POST", "/t/alice/plain", [HOST], b"{}")
+        check_error(resp, 502, "HW_LOCAL_REFUSED", "https:// to a plain HTTP app")
+        th.join(10)
+        check(served and served[0][:1] == b"\x16", "the app got a TLS ClientHello", served)
+        line = wait_until(lambda: [l for l in agent.proc.stderr().splitlines()
+                                   if "POST /plain failed:" in l], 5, "the agent's log line")
+        check("TLS handshake failed: the peer answered in plain HTTP, not TLS" in line[0],
+              "the log line says the app speaks plain HTTP", line[0])
+    finally:
+        plain.close()
+
+
 def case_config_file(env):
     key, cert = self_signed(env, "app")
     target = env.target(echo, tls=server_context(key, cert))
@@ -184,5 +221,5 @@ def case_verify_trusted_ca(env):
 
 if __name__ == "__main__":
     run([case_insecure_self_signed, case_app_drops_connections, case_handshake_deadline,
-         case_config_file, case_verify_refuses_self_signed,
+         case_plain_app, case_config_file, case_verify_refuses_self_signed,
          case_verify_trusted_ca])

@@ -285,7 +285,16 @@ static void test_not_tls(void)
     hw_buf_cleanup(&b);
     CHECK_EQ(hw_tls_feed(t, answer, sizeof(answer) - 1), 0);
     CHECK_EQ(hw_tls_handshake(t, &why), HW_EIO);
+    CHECK_STR(why, "TLS handshake failed: the peer answered in plain HTTP, not TLS");
+    hw_tls_free(t);
+    /* Anything else that is not TLS: OpenSSL's own reason. */
+    t = hw_tls_new(x, "localhost");
+    CHECK(t);
+    CHECK_EQ(hw_tls_handshake(t, &why), 0);
+    CHECK_EQ(hw_tls_feed(t, "SSH-2.0-OpenSSH_9.2\r\n", 21), 0);
+    CHECK_EQ(hw_tls_handshake(t, &why), HW_EIO);
     CHECK(why && strncmp(why, "TLS handshake failed: ", 22) == 0 && strlen(why) > 22);
+    CHECK(strstr(why, "plain HTTP") == NULL);
     hw_tls_free(t);
     hw_tls_ctx_free(x);
 }
