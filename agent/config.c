@@ -29,6 +29,9 @@ const struct hw_opt agent_options[] = {
     OPT("ca-file", "FILE", NULL, "CA bundle to verify a wss:// relay", HW_OPT_STR, ca_file),
     OPT("insecure", NULL, "false", "accept a self-signed relay certificate (tests only)",
         HW_OPT_BOOL, insecure),
+    OPT("forward-insecure", NULL, "false",
+        "accept any certificate from an https:// --forward target (a self-signed local app)",
+        HW_OPT_BOOL, forward_insecure),
     OPT("takeover", NULL, "false", "replace another agent holding the channel (it then exits)",
         HW_OPT_BOOL, takeover),
     OPT("host-header", "MODE", "keep", "keep the public Host, or rewrite it to the target's",
@@ -80,8 +83,9 @@ static void parse_forward(struct agent *a)
         snprintf(url, sizeof(url), "http://localhost:%s", f);
         f = url;
     }
-    if (hw_url_parse(f, &a->target) || strcmp(a->target.scheme, "http") != 0)
-        die("--forward %s: expected http://HOST:PORT or a port number", a->cfg.forward);
+    if (hw_url_parse(f, &a->target) ||
+        (strcmp(a->target.scheme, "http") != 0 && strcmp(a->target.scheme, "https") != 0))
+        die("--forward %s: expected http(s)://HOST:PORT or a port number", a->cfg.forward);
     snprintf(a->target_addr, sizeof(a->target_addr), "%s",
              strcmp(a->target.host, "localhost") == 0 ? "127.0.0.1" : a->target.host);
 }

@@ -15,6 +15,7 @@ struct agent_config {
     char *forward;
     char *ca_file;
     int insecure;
+    int forward_insecure; /* an https:// --forward target's certificate is not checked */
     int takeover;
     char *host_header;
     unsigned heartbeat_ms;

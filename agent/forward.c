@@ -20,6 +20,7 @@
 #include "http/limits.h"
 #include "inspect_capture.h"
 #include "net/http_client.h"
+#include "net/tls_client.h"
 
 /* Connections to the app, and requests queued or in flight, at most. */
 #define FWD_MAX_CONNS   1024
@@ -51,11 +52,19 @@ int agent_forward_init(struct agent *a)
         .max_idle = a->cfg.max_idle_conns,
         .max_pending = FWD_MAX_PENDING,
     };
+    char err[160];
 
+    /* https://: the system's CAs and the target's host name, unless --forward-insecure. */
+    if (a->target.tls) {
+        to.tls = hw_tls_ctx_new(NULL, a->cfg.forward_insecure, err, sizeof(err));
+        if (!to.tls) {
+            HW_ERR("--forward %s: %s", a->cfg.forward, err);
+            return HW_ECONFIG;
+        }
+    }
     a->http = hw_http_client_new(a->context, &co);
-    if (!a->http)
-        return HW_ENOMEM;
-    a->app = hw_http_target_new(a->http, &to);
+    a->app = a->http ? hw_http_target_new(a->http, &to) : NULL;
+    hw_tls_ctx_free(to.tls); /* the target holds its own reference */
     return a->app ? 0 : HW_ENOMEM;
 }
 
@@ -245,10 +254,11 @@ static void on_end(struct hw_http_req *r, void *user)
 static void on_error(struct hw_http_req *r, void *user, enum hw_http_fail why, const char *text)
 {
     struct agent_fwd *f = hw_http_req_data(r);
-    uint16_t code = why == HW_HTTP_REFUSED     ? HW_RST_REFUSED
-                    : why == HW_HTTP_TIMEOUT   ? HW_RST_TIMEOUT
-                    : why == HW_HTTP_TOO_LARGE ? HW_RST_TOO_LARGE
-                                               : HW_RST_TARGET_ERROR;
+    /* A TLS failure means no usable connection to the app, as a refused connect does. */
+    uint16_t code = why == HW_HTTP_REFUSED || why == HW_HTTP_TLS ? HW_RST_REFUSED
+                    : why == HW_HTTP_TIMEOUT                     ? HW_RST_TIMEOUT
+                    : why == HW_HTTP_TOO_LARGE                   ? HW_RST_TOO_LARGE
+                                                                 : HW_RST_TARGET_ERROR;
 
     log_result(f, text);
     agent_capture_end(f->agent->capture, f->cap, text);

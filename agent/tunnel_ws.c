@@ -1,7 +1,7 @@
 /*
  * The tunnel's transport: an lws raw client socket that speaks RFC 6455
  * itself (common/tunnel/ws.h), so incoming messages are read as blocks rather
- * than byte by byte, with TLS for wss:// from tunnel_tls.c. Owns the upgrade,
+ * than byte by byte, with TLS for wss:// from net/tls_client.h. Owns the upgrade,
  * the frame decoder, reassembly, masking and control replies; the session
  * (mux, timers, reconnects) stays in tunnel.c. Service thread only.
  */
@@ -19,11 +19,11 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "net/lwsio.h"
+#include "net/tls_client.h"
 #include "tunnel.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
 #include "tunnel/ws.h"
-#include "tunnel_tls.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* A batch stops growing past this; any single tunnel frame still fits behind it. */
@@ -39,12 +39,11 @@ enum ws_state { WS_UPGRADE, WS_OPEN, WS_CLOSING };
 struct agent_ws {
     struct lws *wsi; /* the current connection; callbacks of others are ignored */
     enum ws_state state;
-    struct agent_tls *tls; /* wss:// only */
-    int tls_up;            /* its handshake is done */
-    struct hw_buf req;     /* the upgrade request, until it is handed to out */
-    struct hw_buf out;     /* bytes for the socket (TLS records for wss://), written in order */
-    struct hw_buf answer;  /* the relay's answer head so far */
-    struct hw_buf msg;     /* a fragmented message being reassembled */
+    struct hw_tls *tls;   /* wss:// only */
+    struct hw_buf req;    /* the upgrade request, until it is handed to out */
+    struct hw_buf out;    /* bytes for the socket (TLS records for wss://), written in order */
+    struct hw_buf answer; /* the relay's answer head so far */
+    struct hw_buf msg;    /* a fragmented message being reassembled */
     struct hw_ws_rx rx;
     char accept[32];
     /* One control frame (PONG or CLOSE) waiting for WRITEABLE: it goes before tunnel data. */
@@ -194,57 +193,46 @@ static int send_request(struct agent_ws *w)
     int err;
 
     if (w->tls)
-        err = agent_tls_write(w->tls, hw_buf_head(&w->req), hw_buf_size(&w->req));
+        err = hw_tls_send(w->tls, hw_buf_head(&w->req), hw_buf_size(&w->req), &w->out);
     else
         err = hw_buf_append(&w->out, hw_buf_head(&w->req), hw_buf_size(&w->req));
     hw_buf_cleanup(&w->req);
-    if (!err && w->tls)
-        err = agent_tls_take(w->tls, &w->out);
     if (!err)
         lws_callback_on_writable(w->wsi);
     return err;
+}
+
+/* Plaintext of a wss:// connection (hw_tls_rx()). */
+static int tunnel_plain(void *user, const uint8_t *p, size_t n)
+{
+    struct agent *a = user;
+
+    return on_plain(a, a->ws_raw, p, n) ? -1 : 0;
 }
 
 /* Received bytes of a wss:// connection: the handshake, then records to decrypt. */
 static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
     uint8_t plain[TLS_READ];
-    int n;
+    const char *why;
+    int up,
+        rc = hw_tls_rx(w->tls, in, len, plain, sizeof(plain), tunnel_plain, a, &w->out, &up, &why);
 
-    if (agent_tls_feed(w->tls, in, len))
-        return -1;
-    if (!w->tls_up) {
-        const char *why;
-        int rc = agent_tls_handshake(w->tls, &why);
-
-        if (rc < 0) {
-            char msg[160];
+    if (rc < 0) {
+        if (why && !hw_tls_ready(w->tls)) {
+            char msg[224];
 
             snprintf(msg, sizeof(msg), "TLS: %s", why);
             agent_tunnel_ended(a, w->wsi, msg, 0, NULL, 0);
-            return -1;
         }
-        if (agent_tls_take(w->tls, &w->out))
-            return -1;
-        if (hw_buf_size(&w->out))
-            lws_callback_on_writable(w->wsi);
-        if (!rc)
-            return 0;
-        w->tls_up = 1;
-        if (send_request(w))
-            return -1;
-    }
-    while ((n = agent_tls_read(w->tls, plain, sizeof(plain))) > 0)
-        if (on_plain(a, w, plain, (size_t)n))
-            return -1;
-    if (n < 0)
         return -1;
-    /* Reading may have produced records of its own (an alert, a key update). */
-    if (agent_tls_take(w->tls, &w->out))
+    }
+    /* The upgrade request goes as soon as the handshake is done. */
+    if (up && send_request(w))
         return -1;
     if (hw_buf_size(&w->out))
         lws_callback_on_writable(w->wsi);
-    return 0;
+    return hw_tls_closed(w->tls) ? -1 : 0;
 }
 
 /* Sends bytes produced in this callback: directly, or through TLS and out for wss://. */
@@ -252,7 +240,7 @@ static int send_now(struct agent_ws *w, const uint8_t *p, size_t n)
 {
     if (!w->tls)
         return lws_write(w->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
-    if (agent_tls_write(w->tls, p, n) || agent_tls_take(w->tls, &w->out))
+    if (hw_tls_send(w->tls, p, n, &w->out))
         return -1;
     return hw_lwsio_write_raw(w->wsi, &w->out);
 }
@@ -313,8 +301,7 @@ static void reset(struct agent_ws *w)
     w->wsi = NULL;
     w->state = WS_UPGRADE;
     w->ctl_len = 0;
-    w->tls_up = 0;
-    agent_tls_free(w->tls);
+    hw_tls_free(w->tls);
     w->tls = NULL;
     hw_buf_cleanup(&w->req);
     hw_buf_cleanup(&w->out);
@@ -337,7 +324,7 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!w->tls)
             return send_request(w) ? -1 : 0;
         /* The ClientHello. */
-        if (agent_tls_handshake(w->tls, &why) < 0 || agent_tls_take(w->tls, &w->out))
+        if (hw_tls_start(w->tls, &w->out, &why) < 0)
             return -1;
         lws_callback_on_writable(wsi);
         return 0;
@@ -393,11 +380,12 @@ struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path
         return NULL;
     if (a->relay_url.tls) {
         char err[128];
+        struct hw_tls_ctx *x = hw_tls_ctx_new(a->cfg.ca_file, a->cfg.insecure, err, sizeof(err));
 
-        w->tls =
-            agent_tls_new(a->relay_url.host, a->cfg.ca_file, a->cfg.insecure, err, sizeof(err));
+        w->tls = x ? hw_tls_new(x, a->relay_url.host) : NULL;
+        hw_tls_ctx_free(x); /* the session holds its own reference */
         if (!w->tls) {
-            HW_ERR("%s", err);
+            HW_ERR("%s", x ? "cannot set up TLS" : err);
             return NULL;
         }
     }

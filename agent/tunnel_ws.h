@@ -3,7 +3,7 @@
 
 /*
  * The tunnel's transport to the relay: a raw lws client socket with the
- * agent's own RFC 6455 client framing, over TLS (tunnel_tls.h) for wss://.
+ * agent's own RFC 6455 client framing, over TLS (net/tls_client.h) for wss://.
  * Its lws protocol is agent_tunnel_protocol (tunnel.h). It reports to the
  * session in tunnel.c (agent_tunnel_opened / _message / _ended) and, once
  * open, sends the mux's frames in WRITEABLE. Service thread only.

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/url.h"
+#include "net/tls_client.h"
 
 #define OPT(name, arg, def, help, type, field)                          \
     {                                                                   \
@@ -33,6 +34,9 @@ const struct hw_opt recv_options[] = {
         max_body),
     OPT("deliver-timeout", "DURATION", "15s", "longest wait for the backend's answer",
         HW_OPT_DURATION, deliver_timeout_ms),
+    OPT("deliver-ca-file", "FILE", NULL,
+        "CA bundle to verify https:// deliver-to backends (default: the system store)", HW_OPT_STR,
+        deliver_ca_file),
     OPT("lease", "DURATION", "60s",
         "how long a claimed event is this instance's; if it dies, another delivers after this",
         HW_OPT_DURATION, lease_ms),
@@ -109,6 +113,17 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
     } else if (!strcmp(name, "deliver-timeout")) {
         if (cfg->deliver_timeout_ms < 100 || cfg->deliver_timeout_ms > DELIVER_TIMEOUT_MAX_MS)
             return "deliver-timeout: must be from 100ms to 10m";
+    } else if (!strcmp(name, "deliver-ca-file")) {
+        /* Loaded now: a bad bundle is a startup error rather than every delivery failing. */
+        char why[320];
+        struct hw_tls_ctx *x =
+            cfg->deliver_ca_file ? hw_tls_ctx_new(cfg->deliver_ca_file, 0, why, sizeof(why)) : NULL;
+
+        if (cfg->deliver_ca_file && !x) {
+            snprintf(err, errlen, "deliver-ca-file: %s", why);
+            return err;
+        }
+        hw_tls_ctx_free(x);
     } else if (!strcmp(name, "lease")) {
         if (cfg->lease_ms < 1000 || cfg->lease_ms > DELIVER_TIMEOUT_MAX_MS * 3)
             return "lease: must be from 1s to 30m";

@@ -22,7 +22,8 @@ struct recv_config {
     char *public_url;
     size_t max_body;
     unsigned deliver_timeout_ms;
-    unsigned lease_ms; /* a claim's lease; longer than deliver_timeout_ms */
+    char *deliver_ca_file; /* CAs for https:// backends; NULL: the system store */
+    unsigned lease_ms;     /* a claim's lease; longer than deliver_timeout_ms */
     char *retry_schedule;
     char *signing_secret; /* wiped and freed once the signer is built */
     char *log_level;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "db.h"
 #include "net/http_fetch.h"
+#include "net/tls_client.h"
 #include "outgoing.h"
 #include "recv.h"
 #include "store/store.h"
@@ -45,10 +46,22 @@ static int64_t wall_ms(void)
 struct recv_deliver *recv_deliver_new(struct recv *r)
 {
     struct recv_deliver *d = calloc(1, sizeof(*d));
+    struct hw_tls_ctx *tls = NULL;
+    char err[256];
     size_t idx = 0;
 
     if (!d)
         return NULL;
+    /* One TLS context for every https backend: deliver-ca-file, or the system store. */
+    for (const struct recv_source *s = r->cfg.sources.head; s && !tls; s = s->next) {
+        if (!s->deliver_url.tls)
+            continue;
+        tls = hw_tls_ctx_new(r->cfg.deliver_ca_file, 0, err, sizeof(err));
+        if (!tls) {
+            HW_ERR("deliver-ca-file: %s", err);
+            goto fail;
+        }
+    }
     d->r = r;
     d->targets = calloc(r->cfg.sources.n, sizeof(*d->targets));
     d->q = calloc(r->cfg.sources.n, sizeof(*d->q));
@@ -61,6 +74,7 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
             .max_conns = s->concurrency,
             .max_idle = s->concurrency,
             .max_pending = s->concurrency * 2,
+            .tls = s->deliver_url.tls ? tls : NULL,
         };
 
         d->q[idx].tail = &d->q[idx].head;
@@ -68,8 +82,10 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
         if (!d->targets[idx])
             goto fail;
     }
+    hw_tls_ctx_free(tls); /* the targets hold their own references */
     return d;
 fail:
+    hw_tls_ctx_free(tls);
     recv_deliver_free(d);
     return NULL;
 }

@@ -122,14 +122,6 @@ static int serve(struct recv *r)
     struct sigaction sa;
     int rc;
 
-    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next)
-        if (s->deliver_url.tls) {
-            fprintf(stderr,
-                    "[source %s] deliver-to: https backends are not supported yet; "
-                    "deliver over http on the private network\n",
-                    s->name);
-            return 2;
-        }
     hw_lwslog_route();
     raise_fd_limit();
     rc = hw_store_open(r->cfg.store, &(struct hw_store_opts){ .wake = store_wake, .wake_arg = r },

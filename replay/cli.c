@@ -53,6 +53,7 @@ static const struct flag flags[] = {
     { "to", REPLAY_OPT_DELIVER, 1 },
     { "signing-secret", REPLAY_OPT_DELIVER, 1 },
     { "timeout", REPLAY_OPT_DELIVER, 1 },
+    { "ca-file", REPLAY_OPT_DELIVER, 1 },
     { "before", REPLAY_OPT_BEFORE, 1 },
     { NULL, 0, 0 },
 };
@@ -123,6 +124,8 @@ static const char *apply(const struct replay_cmd *cmd, struct replay_opts *o, co
         o->to = v;
     else if (!strcmp(name, "signing-secret"))
         o->signing_secret = v;
+    else if (!strcmp(name, "ca-file"))
+        o->ca_file = v;
     else if (!strcmp(name, "timeout")) {
         if (hw_opt_parse_duration(v, &o->timeout_ms) < 0 || o->timeout_ms < 100 ||
             o->timeout_ms > 600000)

@@ -25,7 +25,7 @@ enum {
     REPLAY_OPT_FAILED = 1 << 4,
     REPLAY_OPT_DRY_RUN = 1 << 5,
     REPLAY_OPT_FORCE = 1 << 6,
-    REPLAY_OPT_DELIVER = 1 << 7, /* --to --signing-secret --timeout */
+    REPLAY_OPT_DELIVER = 1 << 7, /* --to --signing-secret --timeout --ca-file */
     REPLAY_OPT_BEFORE = 1 << 8,
     REPLAY_OPT_STATUS = 1 << 9,
 };
@@ -46,7 +46,8 @@ struct replay_opts {
     const char *to;
     const char *signing_secret; /* as given: a value, env:NAME or file:PATH */
     unsigned timeout_ms;
-    int64_t before_ms; /* --before; 0 when not given */
+    const char *ca_file; /* --ca-file: CAs for an https:// --to */
+    int64_t before_ms;   /* --before; 0 when not given */
 
     struct hw_store *st; /* opened by main before the command runs */
     char **args;         /* positional arguments (strings borrowed from argv) */

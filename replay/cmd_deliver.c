@@ -2,8 +2,9 @@
  * deliver: one event sent now to any URL, with the request head the
  * receiver builds (receiver/outgoing.c: original lines, Hookwire-* and the
  * signature from the receiver's signing secret), over the shared HTTP
- * client on a private lws context. Prints the outcome; the event in the
- * store is not changed. Main thread, which is also the lws service thread
+ * client on a private lws context (TLS for https://, verified against
+ * --ca-file, the config's deliver-ca-file or the system store). Prints the
+ * outcome; the event in the store is not changed. Main thread, which is also the lws service thread
  * here.
  */
 #include <libwebsockets.h>
@@ -19,6 +20,7 @@
 #include "db.h"
 #include "net/http_fetch.h"
 #include "net/lwslog.h"
+#include "net/tls_client.h"
 #include "outgoing.h"
 #include "table.h"
 
@@ -31,7 +33,7 @@
 struct outcome {
     int done;
     int status;
-    const char *fail_text;
+    char fail_text[256]; /* empty when an answer came */
     int64_t duration_us;
     uint64_t body_len;
     char excerpt[EXCERPT_MAX];
@@ -44,7 +46,8 @@ static void on_done(const struct hw_http_result *res, void *user)
 
     oc->done = 1;
     oc->status = res->status;
-    oc->fail_text = res->fail_text;
+    snprintf(oc->fail_text, sizeof(oc->fail_text), "%s",
+             res->fail ? (res->fail_text ? res->fail_text : "failed") : "");
     oc->duration_us = res->duration_us;
     oc->body_len = res->body_len;
     oc->excerpt_len = hw_buf_size(&res->body) < EXCERPT_MAX ? hw_buf_size(&res->body) : EXCERPT_MAX;
@@ -83,8 +86,8 @@ static int load_signer(const struct replay_opts *o, struct hw_signer **signer)
 }
 
 /* Runs the lws loop until the answer (or the client's own deadline, with a margin). */
-static int send_one(const struct hw_url *u, const char *method, unsigned timeout_ms,
-                    struct hw_buf *msg, struct outcome *oc)
+static int send_one(const struct hw_url *u, struct hw_tls_ctx *tls, const char *method,
+                    unsigned timeout_ms, struct hw_buf *msg, struct outcome *oc)
 {
     static struct lws_protocols protocols[2];
     struct lws_context_creation_info info;
@@ -110,6 +113,7 @@ static int send_one(const struct hw_url *u, const char *method, unsigned timeout
     to.address = u->host;
     to.port = u->port;
     to.max_conns = 1;
+    to.tls = tls;
     t = client ? hw_http_target_new(client, &to) : NULL;
     memset(&ro, 0, sizeof(ro));
     ro.method = method;
@@ -127,13 +131,38 @@ done:
     return err;
 }
 
+/*
+ * The TLS context for an https:// URL: --ca-file, else the config's
+ * deliver-ca-file, else the system store. 0 (*x NULL for http://), or
+ * REPLAY_EXIT_USAGE after printing why.
+ */
+static int load_tls(const struct replay_opts *o, const struct hw_url *u, struct hw_tls_ctx **x)
+{
+    char err[512];
+    char *from_config = NULL;
+
+    *x = NULL;
+    if (!u->tls)
+        return 0;
+    /* A config without the key means the system store, as for the receiver. */
+    if (!o->ca_file && o->config)
+        from_config = replay_config_key(o->config, "deliver-ca-file", err, sizeof(err));
+    *x = hw_tls_ctx_new(o->ca_file ? o->ca_file : from_config, 0, err, sizeof(err));
+    free(from_config);
+    if (!*x) {
+        replay_fail("deliver: %s", err);
+        return REPLAY_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int report(const struct hw_store_event *ev, const char *to, const struct outcome *oc)
 {
     printf("%s %s -> ", ev->method, to);
     if (oc->status)
         printf("%d", oc->status);
     else
-        printf("no answer (%s)", oc->fail_text ? oc->fail_text : "failed");
+        printf("no answer (%s)", oc->fail_text[0] ? oc->fail_text : "failed");
     printf(" in %lld ms (%s, attempt %d)\n", (long long)(oc->duration_us / 1000), ev->id,
            ev->attempts + 1);
     if (oc->status) {
@@ -155,6 +184,7 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
 {
     struct hw_store_event *ev = NULL;
     struct hw_signer *signer = NULL;
+    struct hw_tls_ctx *tls = NULL;
     struct recv_source src;
     struct recv_outgoing og;
     struct outcome *oc = NULL;
@@ -165,14 +195,18 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
         return rc;
     memset(&src, 0, sizeof(src));
     if (!o->to || hw_url_parse(o->to, &src.deliver_url) < 0 ||
-        strcmp(src.deliver_url.scheme, "http")) {
+        (strcmp(src.deliver_url.scheme, "http") && strcmp(src.deliver_url.scheme, "https"))) {
         replay_fail("deliver: %s (see hookwire-replay deliver --help)",
                     !o->to ? "--to URL is required"
-                           : "--to: expected http://HOST[:PORT][/PATH] (plain http only)");
+                           : "--to: expected http(s)://HOST[:PORT][/PATH]");
         return REPLAY_EXIT_USAGE;
     }
     if ((rc = load_signer(o, &signer)))
         return rc;
+    if ((rc = load_tls(o, &src.deliver_url, &tls))) {
+        hw_signer_free(signer);
+        return rc;
+    }
     hw_buf_init(&msg, 0);
     err = hw_store_get(o->st, o->args[0], &ev);
     if (err == HW_ENOTFOUND) {
@@ -202,7 +236,7 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
         goto out;
     }
     oc = calloc(1, sizeof(*oc));
-    err = oc ? send_one(&src.deliver_url, ev->method,
+    err = oc ? send_one(&src.deliver_url, tls, ev->method,
                         o->timeout_ms ? o->timeout_ms : TIMEOUT_DEFAULT_MS, &msg, oc)
              : HW_ENOMEM;
     if (err) {
@@ -216,5 +250,6 @@ out:
     hw_buf_cleanup(&msg);
     hw_store_event_free(ev);
     hw_signer_free(signer);
+    hw_tls_ctx_free(tls);
     return rc;
 }

@@ -39,15 +39,19 @@ const struct replay_cmd replay_commands[] = {
       "Ctrl-C stops between pages and says how many were requeued.\n",
       REPLAY_OPT_FAILED | REPLAY_OPT_FILTERS | REPLAY_OPT_DRY_RUN | REPLAY_OPT_FORCE,
       replay_cmd_retry },
-    { "deliver", "ID --to URL [--signing-secret S]", "deliver one event now to any URL",
+    { "deliver", "ID --to URL [--signing-secret S] [--ca-file F]",
+      "deliver one event now to any URL",
       "Sends the event to URL with the headers and signature the receiver adds\n"
       "(Hookwire-Event-Id, Hookwire-Attempt, Hookwire-Timestamp, Hookwire-Signature),\n"
       "and prints the answer's status, the time taken and the start of its body.\n"
       "The event's status is not changed. Exit status 0 when the answer is 2xx.\n\n"
       "options:\n"
-      "  --to URL           http://HOST[:PORT][/PATH]: PATH, then the event's path\n"
+      "  --to URL           http(s)://HOST[:PORT][/PATH]: PATH, then the event's path\n"
       "  --signing-secret S the receiver's signing secret (env:NAME or file:PATH);\n"
       "                     else signing-secret of --config FILE's [receiver]\n"
+      "  --ca-file FILE     CAs that sign an https:// URL's certificate; else\n"
+      "                     deliver-ca-file of --config FILE's [receiver], else the\n"
+      "                     system store (the certificate and its name are checked)\n"
       "  --timeout D        longest wait for the answer (default 15s)\n",
       REPLAY_OPT_DELIVER, replay_cmd_deliver },
     { "purge", "--before AGE [--status S] [--dry-run]", "delete old events and their attempts",

@@ -1,7 +1,8 @@
 /*
  * The HTTP/1.1 client: targets, their pools of raw client connections, the
  * request queue and deadlines, the writing of requests and the lws callback.
- * The answer side (parsing, framing, delivery) is http_client_rx.c. A
+ * The answer side (parsing, framing, delivery) is http_client_rx.c; TLS
+ * for https targets sits between the socket and both (tls_client.h). A
  * connection is freed only from its own close callback, or later when its
  * socket is already gone. Service thread only.
  */
@@ -15,8 +16,19 @@
 #include "core/err.h"
 #include "http/limits.h"
 #include "http_client_int.h"
+#include "net/lwsio.h"
+#include "net/tls_client.h"
 
 #define WRITE_CHUNK (256 * 1024)
+/* TLS records waiting for the socket: one chunk of plaintext sealed, with room to spare. */
+#define TLS_OUT_MAX (2 * WRITE_CHUNK)
+/*
+ * Plaintext of one read from the socket (lws reads at most rx_buffer_size,
+ * plus a record left from the read before): it is all decrypted before the
+ * answer side sees any, as a plain read would hand it over in one piece, so
+ * bytes past an answer's end are seen with it and never go to the next request.
+ */
+#define TLS_PLAIN_MAX (128 * 1024)
 /* The request struct rounded up so the caller's data behind it is aligned for anything. */
 #define REQ_SIZE                                                                        \
     ((sizeof(struct hw_http_req) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * \
@@ -51,6 +63,7 @@ struct hw_http_target *hw_http_target_new(struct hw_http_client *c,
     snprintf(t->address, sizeof(t->address), "%s", o->address);
     snprintf(t->host, sizeof(t->host), "%s", host);
     t->port = o->port;
+    t->tls = o->tls ? hw_tls_ctx_ref(o->tls) : NULL;
     t->max_conns = o->max_conns ? o->max_conns : 64;
     t->max_idle = o->max_idle;
     t->max_pending = o->max_pending ? o->max_pending : 1024;
@@ -88,6 +101,8 @@ static void conn_free(struct hwc_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     hw_buf_cleanup(&c->in);
+    hw_tls_free(c->tls);
+    hw_buf_cleanup(&c->tls_out);
     free(c);
 }
 
@@ -106,7 +121,8 @@ static void connect_timeout_cb(lws_sorted_usec_list_t *sul)
     struct hwc_conn *c = lws_container_of(sul, struct hwc_conn, connect_timer);
 
     if (c->req)
-        hwc_fail(c->req, HW_HTTP_TIMEOUT, "connect timeout");
+        hwc_fail(c->req, HW_HTTP_TIMEOUT,
+                 c->connected ? "TLS handshake timeout" : "connect timeout");
     else
         hwc_conn_drop(c);
 }
@@ -121,6 +137,14 @@ static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r
         return NULL;
     c->t = t;
     hw_buf_init(&c->in, HW_ANSWER_IN_MAX);
+    hw_buf_init(&c->tls_out, TLS_OUT_MAX);
+    if (t->tls) {
+        c->tls = hw_tls_new(t->tls, t->host);
+        if (!c->tls) {
+            free(c);
+            return NULL;
+        }
+    }
     c->next = t->conns;
     if (t->conns)
         t->conns->prev = c;
@@ -434,18 +458,45 @@ int hw_http_req_resent(const struct hw_http_req *r)
 
 /* ---- lws side ---- */
 
+/* Fails the request of a connection whose TLS set-up failed (a one-line reason in the log). */
+static void tls_failed(struct hwc_conn *c, const char *why)
+{
+    struct hw_http_client *cl = c->t->client;
+
+    snprintf(cl->why, sizeof(cl->why), "%s", why ? why : "TLS handshake failed");
+    if (c->req)
+        hwc_fail(c->req, HW_HTTP_TLS, cl->why);
+}
+
+/* The one lws_write of this callback: n bytes as they are, or sealed for TLS first. */
+static int send_bytes(struct hwc_conn *c, const char *p, size_t n)
+{
+    if (!c->tls)
+        return lws_write(c->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < 0 ? -1 : 0;
+    if (hw_tls_send(c->tls, p, n, &c->tls_out))
+        return -1;
+    return hw_lwsio_write_raw(c->wsi, &c->tls_out);
+}
+
 static int on_writeable(struct hwc_conn *c)
 {
     struct hw_http_req *r = c->req;
     size_t n, left;
 
-    if (!r)
+    if (c->tls && hw_buf_size(&c->tls_out)) {
+        /* Records made before (the handshake's, or the rest of a big piece) go first. */
+        if (hw_lwsio_write_raw(c->wsi, &c->tls_out))
+            return -1;
+        if (!hw_buf_size(&c->tls_out) && r && hw_buf_size(&r->msg) > r->sent)
+            lws_callback_on_writable(c->wsi);
         return 0;
+    }
+    if (!r || (c->tls && !hw_tls_ready(c->tls)))
+        return 0; /* the request goes once the handshake is done */
     n = hw_buf_size(&r->msg) - r->sent;
     if (n > WRITE_CHUNK)
         n = WRITE_CHUNK;
-    if (n &&
-        lws_write(c->wsi, (unsigned char *)hw_buf_head(&r->msg) + r->sent, n, LWS_WRITE_RAW) < 0)
+    if (n && send_bytes(c, hw_buf_head(&r->msg) + r->sent, n))
         return -1;
     r->sent += n;
     if (!r->replayable) {
@@ -493,6 +544,8 @@ static void on_gone(struct hwc_conn *c, const char *why)
             hwc_fail(r, HW_HTTP_REFUSED, why);
     } else if (r && !c->connected) {
         hwc_fail(r, HW_HTTP_REFUSED, why);
+    } else if (r && c->tls && !hw_tls_ready(c->tls)) {
+        tls_failed(c, "the target closed the connection during the TLS handshake");
     } else if (r) {
         hwc_fail(r, HW_HTTP_BAD_ANSWER,
                  c->state == HWC_HEAD && c->got_bytes ? "the target closed the connection mid-head"
@@ -505,6 +558,59 @@ static void on_gone(struct hwc_conn *c, const char *why)
     pump(t);
 }
 
+/* TCP is up: a plain connection is ready, a TLS one sends its ClientHello. */
+static int on_connected(struct hwc_conn *c, struct lws *wsi)
+{
+    const char *why;
+
+    c->wsi = wsi;
+    c->connected = 1;
+    if (!c->tls) {
+        lws_sul_cancel(&c->connect_timer);
+        want_write(c);
+        return 0;
+    }
+    /* The connect deadline runs on until the handshake is done. */
+    if (hw_tls_start(c->tls, &c->tls_out, &why) < 0) {
+        tls_failed(c, why);
+        return -1;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* A TLS connection's plaintext, all of one read at once (hw_tls_rx()). */
+static int client_plain(void *user, const uint8_t *p, size_t n)
+{
+    return hwc_on_rx(user, p, n) ? -1 : 0;
+}
+
+/* Received bytes of a TLS connection: the handshake, then records to decrypt. */
+static int on_tls_rx(struct hwc_conn *c, const void *in, size_t len)
+{
+    static uint8_t plain[TLS_PLAIN_MAX]; /* service thread only */
+    const char *why;
+    int up, was_ready = hw_tls_ready(c->tls);
+    int rc =
+        hw_tls_rx(c->tls, in, len, plain, sizeof(plain), client_plain, c, &c->tls_out, &up, &why);
+
+    if (rc < 0) {
+        if (why && !was_ready && !up)
+            tls_failed(c, why);
+        else if (why && c->req)
+            hwc_fail(c->req, rc == HW_E2BIG ? HW_HTTP_TOO_LARGE : HW_HTTP_BAD_ANSWER, why);
+        return -1;
+    }
+    if (hw_buf_size(&c->tls_out))
+        lws_callback_on_writable(c->wsi);
+    if (up) {
+        lws_sul_cancel(&c->connect_timer);
+        want_write(c); /* the request, if one waits */
+    }
+    /* close_notify: nothing more comes; the close decides, as a plain FIN would. */
+    return hw_tls_closed(c->tls) ? -1 : 0;
+}
+
 static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
@@ -514,13 +620,9 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
     switch (reason) {
     case LWS_CALLBACK_RAW_CONNECTED:
-        c->wsi = wsi;
-        c->connected = 1;
-        lws_sul_cancel(&c->connect_timer);
-        want_write(c);
-        return 0;
+        return on_connected(c, wsi);
     case LWS_CALLBACK_RAW_RX:
-        return hwc_on_rx(c, in, len);
+        return c->tls ? on_tls_rx(c, in, len) : hwc_on_rx(c, in, len);
     case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(c);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -574,6 +676,7 @@ void hw_http_client_free(struct hw_http_client *cl)
             }
             conn_free(c);
         }
+        hw_tls_ctx_free(t->tls);
         free(t);
     }
     free(cl);

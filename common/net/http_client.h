@@ -9,7 +9,9 @@
  * is passed on, interim 1xx answers are skipped, 101 is refused, and nothing
  * past the answer's end is ever delivered or kept for the next request.
  * Service thread only: every function here and every callback runs on the
- * lws service thread of the context the client was made for.
+ * lws service thread of the context the client was made for. An https
+ * target runs the same exchange over TLS (net/tls_client.h), with lws still
+ * moving the bytes of a raw socket.
  */
 #include <libwebsockets.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 struct hw_http_client;
 struct hw_http_target;
 struct hw_http_req;
+struct hw_tls_ctx;
 
 /* The lws protocol every client connection uses: list it in the context's protocols. */
 extern const struct lws_protocols hw_http_client_protocol;
@@ -32,6 +35,7 @@ enum hw_http_fail {
     HW_HTTP_BAD_ANSWER,  /* malformed, cut short or protocol-switching answer */
     HW_HTTP_TOO_LARGE,   /* the answer's head, or a collected body, past its cap */
     HW_HTTP_CANCELLED,   /* the client was freed with the request in flight */
+    HW_HTTP_TLS,         /* https: the TLS handshake failed or the certificate was refused */
 };
 
 struct hw_http_client_opts {
@@ -60,13 +64,19 @@ struct hw_http_target_opts {
     size_t max_conns;   /* open connections at most; 0 means 64 */
     size_t max_idle;    /* idle connections kept for reuse (0: none, no keep-alive) */
     size_t max_pending; /* requests queued or in flight at most; 0 means 1024 */
+    /*
+     * https: the TLS context (trusted CAs, verify or not) for every
+     * connection, whose certificate must name host; the target keeps its own
+     * reference. NULL: plain http.
+     */
+    struct hw_tls_ctx *tls;
 };
 
 /*
  * Adds a target (one pool of connections) to the client, which owns it.
- * Plain http only: lws 4.1.6 cannot start TLS on a raw client connection
- * (the connect fails at once with "tls start fail"), so https targets are
- * not offered.
+ * TLS runs over OpenSSL memory BIOs on the raw connection, since lws 4.1.6
+ * cannot start TLS on a raw client connection itself (the connect fails at
+ * once with "tls start fail"); the connect deadline covers the handshake.
  * Returns it, or NULL for HW_EINVAL (no address, bad port) or out of memory.
  */
 struct hw_http_target *hw_http_target_new(struct hw_http_client *c,
@@ -90,7 +100,10 @@ struct hw_http_req_cb {
     size_t (*on_body)(struct hw_http_req *r, void *user, const char *p, size_t n);
     /* The answer is complete. */
     void (*on_end)(struct hw_http_req *r, void *user);
-    /* The request failed; text is a short static reason. */
+    /*
+     * The request failed; text is a short reason, valid during the call
+     * (for HW_HTTP_TLS it names the TLS or certificate error).
+     */
     void (*on_error)(struct hw_http_req *r, void *user, enum hw_http_fail why, const char *text);
     /*
      * Optional: n more body bytes given to hw_http_req_write() have left the

@@ -12,6 +12,7 @@ struct hw_http_client {
     struct lws_context *cx;
     unsigned connect_timeout_ms, timeout_ms;
     struct hw_http_target *targets;
+    char why[224]; /* a failure's text built here, valid during its on_error */
 };
 
 struct hwc_conn;
@@ -22,6 +23,7 @@ struct hw_http_target {
     char address[256];
     char host[256];
     int port;
+    struct hw_tls_ctx *tls; /* https; a reference of its own */
     size_t max_conns, max_idle, max_pending;
     size_t nconns;          /* sockets open or opening */
     size_t nidle;           /* of which idle */
@@ -46,6 +48,8 @@ struct hwc_conn {
     enum hw_http_body body_kind;
     uint64_t body_left; /* HW_BODY_LENGTH: bytes not yet counted into ready */
     struct hw_chunked chunked;
+    struct hw_tls *tls;    /* https: the session */
+    struct hw_buf tls_out; /* https: records waiting for the socket, written first */
     unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
     unsigned framed : 1;     /* the answer's last byte is in `in` */
     unsigned eof : 1;        /* the socket is gone */

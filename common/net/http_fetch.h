@@ -15,7 +15,7 @@
 struct hw_http_result {
     int status;             /* final status; 0 when the request failed */
     enum hw_http_fail fail; /* 0 when an answer came */
-    const char *fail_text;  /* static; NULL when an answer came */
+    const char *fail_text;  /* why it failed; NULL when an answer came */
     struct hw_buf head;     /* the answer head's bytes, through its blank line */
     struct hw_buf body;     /* the first body_max bytes of the body */
     uint64_t body_len;      /* body bytes received in all */

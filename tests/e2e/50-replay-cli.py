@@ -189,7 +189,7 @@ def case_errors(env):
             (["retry", "--failed", eid], r"not both"),
             (["retry", "--source", "x", eid], r"go with --failed"),
             (["deliver", eid], r"--to URL is required"),
-            (["deliver", eid, "--to", "https://example.test/"], r"plain http only"),
+            (["deliver", eid, "--to", "ftp://example.test/"], r"expected http\(s\)://HOST"),
             (["deliver", eid, "--to", "http://127.0.0.1:9/"], r"signing secret is needed"),
             (["purge"], r"--before AGE is required"),
             (["purge", "--before", "1d", "--status", "pending"], r"pending events are never"),

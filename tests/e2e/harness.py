@@ -411,8 +411,8 @@ class Env:
     def agent(self, relay, token, channel, forward, wait=True, **kw):
         return Agent(self, relay, token, channel, forward, **kw).start(wait=wait)
 
-    def target(self, handler=None, port=None):
-        t = Target(handler, port)
+    def target(self, handler=None, port=None, tls=None):
+        t = Target(handler, port, tls)
         self.targets.append(t)
         return t
 

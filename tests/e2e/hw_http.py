@@ -357,10 +357,13 @@ def default_handler(req):
 class Target:
     """A threaded HTTP/1.1 server on 127.0.0.1 that records every request byte-exactly
     and answers with handler(request) -> Reply. Supports keep-alive, Content-Length and
-    chunked request bodies."""
+    chunked request bodies. With tls (an ssl.SSLContext for the server side) it speaks HTTPS;
+    handshakes the client refused are kept in tls_failures, not counted as errors."""
 
-    def __init__(self, handler=None, port=None):
+    def __init__(self, handler=None, port=None, tls=None):
         self.handler = handler or default_handler
+        self.tls = tls
+        self.tls_failures = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((LOCALHOST, port or 0))
@@ -393,6 +396,19 @@ class Target:
 
     def _serve(self, conn, n):
         conn.settimeout(120)
+        if self.tls is not None:
+            raw = conn
+            try:
+                conn = self.tls.wrap_socket(raw, server_side=True)
+            except (OSError, ValueError) as e:
+                with self.cond:
+                    self.tls_failures.append("connection %d: %r" % (n, e))
+                    self.cond.notify_all()
+                raw.close()
+                return
+            with self.cond:
+                # close() shuts down what the thread serves: the TLS socket now.
+                self.conns = [conn if c is raw else c for c in self.conns]
         rd = _Reader(conn)
         try:
             while True:
