@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "claim.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "net/lwsio.h"
 #include "tunnel.h"
 #include "tunnel/frame.h"
@@ -144,6 +146,44 @@ static void protocol_error(struct agent_ws *w)
     lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
 }
 
+/* The relay's URL with the other scheme (ws <-> wss), for advice. */
+static const char *other_scheme(struct agent *a, char *out, size_t cap)
+{
+    struct hw_url u = a->relay_url;
+
+    snprintf(u.scheme, sizeof(u.scheme), "%s", u.tls ? "ws" : "wss");
+    return hw_url_format(&u, 1, out, cap);
+}
+
+/* Does block (a refused upgrade's head) carry the header line "name: value"? */
+static int answer_says(const char *block, size_t n, const char *line)
+{
+    size_t l = strlen(line);
+
+    for (size_t i = 0; i + l <= n; i++)
+        if ((i == 0 || block[i - 1] == '\n') && strncasecmp(block + i, line, l) == 0)
+            return 1;
+    return 0;
+}
+
+/* A refused upgrade in words: the relay's webhook port, or the status. */
+static void refused_upgrade(struct agent *a, struct agent_ws *w, unsigned status, size_t end)
+{
+    char why[200];
+
+    if (status == 404 && answer_says(hw_buf_head(&w->answer), end, "hookwire-port: webhooks")) {
+        agent_tunnel_misdirected(a, w->wsi,
+                                 "that is the relay's webhook port, not its tunnel port: point "
+                                 "--relay at the relay's --tunnel-listen port (8081 by default)");
+        return;
+    }
+    if (status)
+        snprintf(why, sizeof(why), "the relay refused the upgrade (HTTP %u)", status);
+    else
+        snprintf(why, sizeof(why), "the answer to the upgrade is not a WebSocket handshake");
+    agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
+}
+
 static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
     size_t end;
@@ -158,10 +198,7 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
         return 0;
     if (hw_ws_client_check_answer(hw_buf_head(&w->answer), end, w->accept,
                                   agent_tunnel_protocol.name, &status)) {
-        char why[64];
-
-        snprintf(why, sizeof(why), "the relay refused the upgrade (status %u)", status);
-        agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
+        refused_upgrade(a, w, status, end);
         return -1;
     }
     w->state = WS_OPEN;
@@ -211,6 +248,15 @@ static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t
     uint8_t plain[TLS_READ];
     int n;
 
+    /* A plain HTTP server answers a ClientHello with an HTTP error. */
+    if (!w->tls_up && len >= 5 && memcmp(in, "HTTP/", 5) == 0) {
+        char url[1400], why[1500];
+
+        snprintf(why, sizeof(why), "this port answers without TLS: use %s",
+                 other_scheme(a, url, sizeof(url)));
+        agent_tunnel_misdirected(a, w->wsi, why);
+        return -1;
+    }
     if (agent_tls_feed(w->tls, in, len))
         return -1;
     if (!w->tls_up) {
@@ -322,6 +368,46 @@ static void reset(struct agent_ws *w)
     hw_buf_cleanup(&w->msg);
 }
 
+/*
+ * The connection could not be made. lws's reason is worded for lws ("Unable
+ * to connect"): the usual cause is that nothing listens there.
+ */
+static void connect_failed(struct agent *a, struct lws *wsi)
+{
+    char why[400];
+
+    snprintf(why, sizeof(why),
+             "nothing answers at %s:%d (connection refused or unreachable): is the relay running, "
+             "and is %d its --tunnel-listen port?",
+             a->relay_url.host, a->relay_url.port, a->relay_url.port);
+    agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+}
+
+/*
+ * The connection closed. During a plain upgrade, an answer that is a TLS
+ * record, or a close without a word, is a TLS port spoken to without TLS.
+ */
+static void closed(struct agent *a, struct agent_ws *w, struct lws *wsi)
+{
+    const unsigned char *p = (const unsigned char *)hw_buf_head(&w->answer);
+    size_t n = hw_buf_size(&w->answer);
+    char url[1400], why[1500];
+
+    if (!w->tls && w->state == WS_UPGRADE && w->wsi == wsi && (!n || p[0] == 0x15 || p[0] == 0x16)) {
+        snprintf(why, sizeof(why), "%s (a TLS port? then use %s)",
+                 n ? "this port answers with TLS" : "the relay closed the connection without answering",
+                 other_scheme(a, url, sizeof(url)));
+        if (n)
+            snprintf(why, sizeof(why), "this port speaks TLS: use %s", other_scheme(a, url, sizeof(url)));
+        if (n)
+            agent_tunnel_misdirected(a, wsi, why);
+        else
+            agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+        return;
+    }
+    agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+}
+
 static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len)
 {
@@ -346,12 +432,12 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(a, w);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        agent_tunnel_ended(a, wsi, in ? (const char *)in : "connection failed", 0, NULL, 0);
+        connect_failed(a, wsi);
         reset(w);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE:
     case LWS_CALLBACK_WSI_DESTROY:
-        agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+        closed(a, w, wsi);
         reset(w);
         return 0;
     default:

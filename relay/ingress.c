@@ -235,7 +235,8 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
         return;
     }
     if (req->target_len < 3 || memcmp(t, "/t/", 3) != 0) {
-        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+        /* An agent pointed at this port by mistake learns which port it reached. */
+        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, "Hookwire-Port: webhooks\r\n");
         return;
     }
     for (p = t + 3; p < end && *p != '/' && *p != '?'; p++)
