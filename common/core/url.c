@@ -120,8 +120,13 @@ int hw_url_parse_target(const char *s, struct hw_url *u)
 const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size_t cap)
 {
     int v6 = strchr(u->host, ':') != NULL;
+    int tls = strcmp(u->scheme, "https") == 0 || strcmp(u->scheme, "wss") == 0;
+    char port[8] = "";
 
-    snprintf(out, cap, "%s://%s%s%s:%d%s", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "",
-             u->port, with_path && strcmp(u->path, "/") != 0 ? u->path : "");
+    /* The scheme's own port goes unsaid, as people write it. */
+    if (u->port != (tls ? 443 : 80))
+        snprintf(port, sizeof(port), ":%d", u->port);
+    snprintf(out, cap, "%s://%s%s%s%s%s", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "", port,
+             with_path && strcmp(u->path, "/") != 0 ? u->path : "");
     return out;
 }

@@ -38,8 +38,9 @@ int hw_hostport_parse(const char *s, char *host, size_t cap, int *port);
 int hw_url_parse_target(const char *s, struct hw_url *u);
 
 /*
- * Writes "scheme://host:port" into out, an IPv6 host in brackets, followed
- * by the path when with_path is set and the path is not "/". Returns out.
+ * Writes "scheme://host:port" into out, an IPv6 host in brackets, the port
+ * left out when it is the scheme's own (80, 443), followed by the path when
+ * with_path is set and the path is not "/". Returns out.
  */
 const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size_t cap);
 
