@@ -28,10 +28,11 @@ const struct hw_opt agent_options[] = {
         HW_OPT_STR, relay),
     OPT("token-file", "FILE", NULL, "file holding the channel token (or HOOKWIRE_TOKEN)",
         HW_OPT_STR, token_file),
-    OPT("token", NULL, NULL,
-        "the token does not go on the command line or in a config file: put it in a file of its "
-        "own and set token-file = PATH (or set HOOKWIRE_TOKEN)",
-        HW_OPT_REFUSED, token_file),
+    /* Not an option: people try it, and learn where the token goes. */
+    { "token", NULL, NULL,
+      "the token does not go on the command line or in a config file: put it in a file of its "
+      "own and set token-file = PATH (or set HOOKWIRE_TOKEN)",
+      HW_OPT_REFUSED, 0 },
     OPT("forward", "TARGET", "http://localhost:3000",
         "where webhooks go: 3000, :3000, localhost:3000, [::1]:3000 or http://HOST:PORT/PREFIX "
         "(also the last argument: hookwire-agent 3000)",

@@ -390,7 +390,7 @@ void hw_opt_usage(FILE *f, const struct hw_opt *opts)
             fprintf(f, " (default: %s)", opts->def);
         fputc('\n', f);
     }
-    fprintf(f, "  -h, --help\n        show this help\n  --version\n        show the version "
+    fprintf(f, "  --help, -h\n        show this help\n  --version\n        show the version "
                "and the libraries' versions\n");
 }
 

@@ -82,7 +82,7 @@ def case_bad_values(env):
         ([RELAY_BIN, "--listen", "18092"], "relay --listen without a host", ["HOST:PORT"]),
         ([RELAY_BIN, "--listen", "127.0.0.1:abc"], "relay --listen with a bad port",
          ["HOST:PORT"]),
-        ([AGENT_BIN, "--relay", "http://127.0.0.1:1"], "agent --relay http://", ["--relay"]),
+        ([AGENT_BIN, "--relay", "127.0.0.1:1"], "agent --relay without a scheme", ["--relay"]),
         ([AGENT_BIN, "--relay", "ws://127.0.0.1:1", "--forward", "ftp://x"],
          "agent --forward ftp://x", ["--forward"]),
         ([AGENT_BIN, "--relay", "ws://127.0.0.1:1", "--host-header", "maybe"],
