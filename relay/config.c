@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
 #include <mysql.h>
@@ -88,13 +89,12 @@ static int check_ports(const struct relay_config *cfg)
     char a[256], b[256];
     int pa, pb;
 
-    if (hw_hostport_parse(cfg->listen, a, sizeof(a), &pa)) {
-        fprintf(stderr, "--listen %s: expected HOST:PORT, e.g. 0.0.0.0:8080\n", cfg->listen);
-        return -1;
-    }
-    if (hw_hostport_parse(cfg->tunnel_listen, b, sizeof(b), &pb)) {
-        fprintf(stderr, "--tunnel-listen %s: expected HOST:PORT, e.g. 0.0.0.0:8081\n",
-                cfg->tunnel_listen);
+    char why[512];
+
+    if (hw_listen_parse("--listen", cfg->listen, a, sizeof(a), &pa, why, sizeof(why)) ||
+        hw_listen_parse("--tunnel-listen", cfg->tunnel_listen, b, sizeof(b), &pb, why,
+                        sizeof(why))) {
+        fprintf(stderr, "%s\n", why);
         return -1;
     }
     if (pa == pb && pa != 0) {

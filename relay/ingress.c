@@ -254,6 +254,13 @@ static void on_abort(struct hw_http_conn *c, const char *why)
 
     relay_record_conn_gone(x->live);
     x->live = NULL;
+    /* A timeout reaches the agent as one, so its log says so rather than "cancelled". */
+    if (x->stream &&
+        (strcmp(why, "no answer in time") == 0 || strcmp(why, "the answer stalled") == 0)) {
+        hw_mux_stream_reset(x->stream, HW_RST_TIMEOUT, "the relay's --response-timeout passed");
+        x->stream = NULL;
+        return;
+    }
     relay_ingress_drop_stream(c, 1);
 }
 

@@ -16,6 +16,27 @@
 #include "err.h"
 #include "url.h"
 
+int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap, int *port,
+                    char *why, size_t whycap)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = strlen(addr);
+
+    if (hw_hostport_parse(addr, host, cap, port) == 0 && *port > 0)
+        return 0;
+    if (n && n <= 5 && strspn(addr, "0123456789") == n)
+        snprintf(why, whycap,
+                 "%s %s: give an address with the port: %s 127.0.0.1:%s (this machine only) or "
+                 "%s 0.0.0.0:%s (every interface)",
+                 option, addr, option, addr, option, addr);
+    else if (!colon || (addr[0] == '[' && colon < strchr(addr, ']')))
+        snprintf(why, whycap, "%s %s: add the port, e.g. %s:8080", option, addr, addr);
+    else
+        snprintf(why, whycap, "%s %s: the port must be a number from 1 to 65535 (HOST:PORT)",
+                 option, addr);
+    return HW_EINVAL;
+}
+
 int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
 {
     struct addrinfo hints, *res = NULL;

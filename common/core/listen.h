@@ -9,6 +9,15 @@
 #include <stddef.h>
 
 /*
+ * Parses a listen address "HOST:PORT" given as option. On a mistake returns
+ * HW_EINVAL with one line in why that says what to write instead: a bare
+ * port ("18092" -> "127.0.0.1:18092 or 0.0.0.0:18092"), a missing port, a
+ * port that is not a number from 1 to 65535.
+ */
+int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap, int *port,
+                    char *why, size_t whycap);
+
+/*
  * Tries to bind a TCP socket to addr ("HOST:PORT", HOST empty or 0.0.0.0
  * for all interfaces) the way a listener would, then closes it. Returns 0
  * when the address is usable, or a negative HW_E* code with one line in why:
