@@ -54,6 +54,7 @@ struct agent_ws {
     size_t ctl_len;
     uint8_t masks[MASKS * 4];
     unsigned masks_left;
+    unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
 };
 
 static struct agent *agent_of(struct lws *wsi)
@@ -202,6 +203,7 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
         return -1;
     }
     w->state = WS_OPEN;
+    w->silent = 0;
     if (agent_tunnel_opened(a, w->wsi))
         return -1;
     /* Frames that came in the same read as the answer. */
@@ -385,7 +387,9 @@ static void connect_failed(struct agent *a, struct lws *wsi)
 
 /*
  * The connection closed. During a plain upgrade, an answer that is a TLS
- * record, or a close without a word, is a TLS port spoken to without TLS.
+ * record is a TLS port spoken to without TLS. A TLS port may also close
+ * without a word (lws does): twice in a row before the tunnel ever worked,
+ * that is the likely reason, and the agent stops saying so.
  */
 static void closed(struct agent *a, struct agent_ws *w, struct lws *wsi)
 {
@@ -393,19 +397,22 @@ static void closed(struct agent *a, struct agent_ws *w, struct lws *wsi)
     size_t n = hw_buf_size(&w->answer);
     char url[1400], why[1500];
 
-    if (!w->tls && w->state == WS_UPGRADE && w->wsi == wsi && (!n || p[0] == 0x15 || p[0] == 0x16)) {
-        snprintf(why, sizeof(why), "%s (a TLS port? then use %s)",
-                 n ? "this port answers with TLS" : "the relay closed the connection without answering",
-                 other_scheme(a, url, sizeof(url)));
-        if (n)
-            snprintf(why, sizeof(why), "this port speaks TLS: use %s", other_scheme(a, url, sizeof(url)));
-        if (n)
-            agent_tunnel_misdirected(a, wsi, why);
-        else
-            agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+    if (w->tls || w->state != WS_UPGRADE || w->wsi != wsi || (n && p[0] != 0x15 && p[0] != 0x16)) {
+        agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
         return;
     }
-    agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+    other_scheme(a, url, sizeof(url));
+    if (n || ++w->silent >= 2) {
+        snprintf(why, sizeof(why), "%s: this port speaks TLS: use %s",
+                 n ? "the relay answered with TLS"
+                   : "the relay closed the connection unanswered twice",
+                 url);
+        agent_tunnel_misdirected(a, wsi, why);
+        return;
+    }
+    snprintf(why, sizeof(why),
+             "the relay closed the connection without answering (a TLS port? then use %s)", url);
+    agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
 }
 
 static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

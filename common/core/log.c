@@ -29,8 +29,8 @@ void hw_log_init(const char *program)
     const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
 
     log_program = program;
-    log_color = isatty(STDERR_FILENO) && !(no_color && no_color[0]) &&
-                !(term && strcmp(term, "dumb") == 0);
+    log_color =
+        isatty(STDERR_FILENO) && !(no_color && no_color[0]) && !(term && strcmp(term, "dumb") == 0);
 }
 
 void hw_log_set_color(int on)

@@ -41,8 +41,8 @@ const char *hw_log_duration(char *buf, size_t cap, double ms);
 struct hw_log_req {
     const char *method;
     const char *path;
-    int status;          /* the answer's status; 0 when there is none */
-    double ms;           /* how long the exchange took */
+    int status; /* the answer's status; 0 when there is none */
+    double ms;  /* how long the exchange took */
     const char *event_id;
     const char *failure; /* why it failed, or NULL */
 };
