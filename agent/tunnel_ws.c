@@ -178,10 +178,11 @@ static void refused_upgrade(struct agent *a, struct agent_ws *w, unsigned status
                                  "--relay at the relay's --tunnel-listen port (8081 by default)");
         return;
     }
-    if (status)
+    if (status && status != 101)
         snprintf(why, sizeof(why), "the relay refused the upgrade (HTTP %u)", status);
     else
-        snprintf(why, sizeof(why), "the answer to the upgrade is not a WebSocket handshake");
+        snprintf(why, sizeof(why),
+                 "the answer to the upgrade is not a valid WebSocket handshake (HTTP %u)", status);
     agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
 }
 

@@ -118,6 +118,12 @@ static int check_public_url(const struct relay_config *cfg)
     char host[256];
     int port;
 
+    /* hw_url_parse() knows http(s) and ws(s) only; agents read http(s) as ws(s). */
+    if (cfg->tunnel_url && hw_url_parse(cfg->tunnel_url, &u)) {
+        fprintf(stderr, "--tunnel-url %s: expected the URL agents use, wss://HOST[:PORT][/PATH]\n",
+                cfg->tunnel_url);
+        return -1;
+    }
     if (cfg->public_url) {
         if (hw_url_parse(cfg->public_url, &u) ||
             (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
@@ -127,7 +133,8 @@ static int check_public_url(const struct relay_config *cfg)
                     cfg->public_url);
             return -1;
         }
-        if (strpbrk(cfg->public_url + strlen(u.scheme) + 3, "?#")) {
+        if (hw_url_parse(cfg->public_url, &u) == 0 &&
+            strpbrk(cfg->public_url + strlen(u.scheme) + 3, "?#")) {
             fprintf(stderr,
                     "--public-url %s: no query or fragment: the relay appends /t/CHANNEL/\n",
                     cfg->public_url);
