@@ -398,7 +398,9 @@ static void closed(struct agent *a, struct agent_ws *w, struct lws *wsi)
     size_t n = hw_buf_size(&w->answer);
     char url[1400], why[1500];
 
-    if (w->tls || w->state != WS_UPGRADE || w->wsi != wsi || (n && p[0] != 0x15 && p[0] != 0x16)) {
+    /* A relay that kept silent until the handshake deadline killed the attempt is not this. */
+    if (w->tls || w->state != WS_UPGRADE || w->wsi != wsi || a->attempt_killed ||
+        (n && p[0] != 0x15 && p[0] != 0x16)) {
         agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
         return;
     }
