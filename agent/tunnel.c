@@ -194,8 +194,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
     if (!a->ws || !a->mux)
         return;
     if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, a->heartbeat_ms)) {
-        HW_WARN("relay silent for %u ms: reconnecting",
-                (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
+        char d[32];
+
+        HW_WARN("relay silent for %s: reconnecting",
+                hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_rx) / 1000.0));
         lws_set_timeout(a->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
