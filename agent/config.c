@@ -195,8 +195,10 @@ int agent_config_load(struct agent *a, int argc, char **argv)
             die("out of memory");
         rc = argc;
     }
-    if (hw_log_set_level(a->cfg.log_level) || hw_log_set_format(a->cfg.log_format))
-        die("bad --log-level or --log-format");
+    if (hw_log_set_level(a->cfg.log_level))
+        die("--log-level %s: expected error, warn, info or debug", a->cfg.log_level);
+    if (hw_log_set_format(a->cfg.log_format))
+        die("--log-format %s: expected text or json", a->cfg.log_format);
     if (!a->cfg.relay)
         die("no relay: use --relay wss://HOST:PORT (or set HOOKWIRE_RELAY)");
     parse_relay(a);

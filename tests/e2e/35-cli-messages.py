@@ -213,6 +213,8 @@ def case_agent_connection_failures(env):
     r = runp(env, [AGENT_BIN, "--relay", "ws://nosuchhost.invalid:8081", "3000"], tok)
     expect(r, 1, re.compile(r"--relay ws://nosuchhost\.invalid:8081: cannot resolve "
                             r"nosuchhost\.invalid: .+: check the host name"), "an unknown host")
+    expect(runp(env, [AGENT_BIN, "--relay", relay.ws_url, "--log-level", "loud"], tok), 2,
+           "--log-level loud: expected error, warn, info or debug", "agent --log-level loud")
     expect(runp(env, [AGENT_BIN, "--relay", "127.0.0.1:8081", "3000"], tok), 2,
            "--relay 127.0.0.1:8081: give the scheme: ws://127.0.0.1:8081 (or "
            "wss://127.0.0.1:8081 when the relay has TLS)", "--relay without a scheme")
@@ -366,6 +368,14 @@ def case_logs(env):
     check_eq((o["method"], o["path"], o["status"], o["level"]), ("POST", "/hook?a=1", 200, "INFO"),
              "method, path and status are fields")
     check(isinstance(o["duration_ms"], float) and o["duration_ms"] >= 0, "duration_ms", o)
+    # Ctrl-C on the relay, with an agent connected: a clean exit, no warning either side.
+    before = len(relay.proc.stderr())
+    relay.proc.signal(signal.SIGINT)
+    check_eq(relay.proc.wait_exit(10), 0, "the relay exits 0 on Ctrl-C")
+    relay.proc.expected_dead = True
+    tail = relay.proc.stderr()[before:]
+    check(" WARN " not in tail and " ERROR " not in tail, "no WARN from the relay for Ctrl-C",
+          tail)
     check(re.fullmatch(r"evt_[0-9a-z]{26}", o["event_id"]) and o["event_id"] in o["msg"],
           "event_id is a field", o)
     p.stop()
