@@ -43,6 +43,8 @@ struct agent {
     int attempt_killed;      /* its handshake deadline passed; its close is awaited */
     int in_connect;          /* inside lws_client_connect_via_info() */
     int fatal;               /* stop: the relay refused our token, or the channel is taken */
+    int stopping;            /* a signal asked the agent to stop: closing is not a failure */
+    int quiet_end;           /* this attempt's end needs no line (a first 401 is retried) */
     unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
     /* Channel claims (claim.c). */
     int was_online;          /* a HELLO arrived once: --takeover is spent */

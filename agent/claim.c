@@ -57,8 +57,10 @@ void agent_claim_on_busy(struct agent *a, const char *answer, size_t len)
             secs = RETRY_MAX_S;
         a->busy_retried = 1;
         a->retry_after_ms = (unsigned)secs * 1000 + RETRY_MARGIN_MS;
-        HW_INFO("busy channel: the relay is checking that its agent is alive; retrying in %u ms",
-                a->retry_after_ms);
+        char d[32];
+
+        HW_INFO("busy channel: the relay is checking that its agent is alive; retrying in %s",
+                hw_log_duration(d, sizeof(d), a->retry_after_ms));
         free(h);
         return;
     }

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <netdb.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "agent.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/version.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \
@@ -20,18 +22,27 @@
     }
 
 const struct hw_opt agent_options[] = {
-    OPT("relay", "URL", NULL, "relay tunnel URL, ws:// or wss:// (or HOOKWIRE_RELAY)", HW_OPT_STR,
-        relay),
+    OPT("relay", "URL", NULL,
+        "relay tunnel URL, ws:// or wss:// (http:// and https:// are read as those; or "
+        "HOOKWIRE_RELAY)",
+        HW_OPT_STR, relay),
     OPT("token-file", "FILE", NULL, "file holding the channel token (or HOOKWIRE_TOKEN)",
         HW_OPT_STR, token_file),
-    OPT("forward", "URL", "http://localhost:3000", "where webhooks go; a bare port means localhost",
+    /* Not an option: people try it, and learn where the token goes. */
+    { "token", NULL, NULL,
+      "the token does not go on the command line or in a config file: put it in a file of its "
+      "own and set token-file = PATH (or set HOOKWIRE_TOKEN)",
+      HW_OPT_REFUSED, 0 },
+    OPT("forward", "TARGET", "http://localhost:3000",
+        "where webhooks go: 3000, :3000, localhost:3000, [::1]:3000 or http(s)://HOST:PORT/PREFIX "
+        "(also the last argument: hookwire-agent 3000)",
         HW_OPT_STR, forward),
+    OPT("forward-insecure", NULL, "false",
+        "accept a self-signed certificate from an https:// target (a local app)", HW_OPT_BOOL,
+        forward_insecure),
     OPT("ca-file", "FILE", NULL, "CA bundle to verify a wss:// relay", HW_OPT_STR, ca_file),
     OPT("insecure", NULL, "false", "accept a self-signed relay certificate (tests only)",
         HW_OPT_BOOL, insecure),
-    OPT("forward-insecure", NULL, "false",
-        "accept any certificate from an https:// --forward target (a self-signed local app)",
-        HW_OPT_BOOL, forward_insecure),
     OPT("takeover", NULL, "false", "replace another agent holding the channel (it then exits)",
         HW_OPT_BOOL, takeover),
     OPT("host-header", "MODE", "keep", "keep the public Host, or rewrite it to the target's",
@@ -52,7 +63,8 @@ const struct hw_opt agent_options[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: hookwire-agent [OPTIONS]\n\n"
+    fprintf(f, "usage: hookwire-agent [OPTIONS] [TARGET]\n"
+               "       hookwire-agent [OPTIONS] events|show|replay ...\n\n"
                "Holds a tunnel to a hookwire relay and forwards each webhook sent to the\n"
                "channel's public URL to a local app, returning the app's answer.\n"
                "The token comes from HOOKWIRE_TOKEN or --token-file.\n\n"
@@ -73,21 +85,52 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-/* "3000" means http://localhost:3000. */
 static void parse_forward(struct agent *a)
 {
     const char *f = a->cfg.forward;
-    char url[300];
 
-    if (f[0] && strspn(f, "0123456789") == strlen(f)) {
-        snprintf(url, sizeof(url), "http://localhost:%s", f);
-        f = url;
-    }
-    if (hw_url_parse(f, &a->target) ||
-        (strcmp(a->target.scheme, "http") != 0 && strcmp(a->target.scheme, "https") != 0))
-        die("--forward %s: expected http(s)://HOST:PORT or a port number", a->cfg.forward);
+    if (hw_url_parse_target(f, &a->target))
+        die("--forward %s: expected a port (3000), HOST:PORT (localhost:3000) or "
+            "http(s)://HOST:PORT/PREFIX",
+            f);
     snprintf(a->target_addr, sizeof(a->target_addr), "%s",
              strcmp(a->target.host, "localhost") == 0 ? "127.0.0.1" : a->target.host);
+    /* The prefix goes in front of every request's path: "/api/" and "/api" are the same. */
+    {
+        size_t n = strlen(a->target.path);
+        char *q = strpbrk(a->target.path, "?");
+
+        if (q)
+            die("--forward %s: a query cannot be a prefix: give the path only", f);
+        while (n > 1 && a->target.path[n - 1] == '/')
+            a->target.path[--n] = '\0';
+    }
+}
+
+/*
+ * --relay as people write it: ws:// and wss:// as they are, http:// and
+ * https:// as the same host and port over ws:// and wss://; anything else is
+ * answered with the form to use.
+ */
+static void parse_relay(struct agent *a)
+{
+    const char *r = a->cfg.relay;
+
+    if (!strstr(r, "://"))
+        die("--relay %s: give the scheme: ws://%s (or wss://%s when the relay has TLS)", r, r, r);
+    if (hw_url_parse(r, &a->relay_url))
+        die("--relay %s: expected ws://HOST:PORT or wss://HOST:PORT", r);
+    if (strcmp(a->relay_url.scheme, "http") == 0 || strcmp(a->relay_url.scheme, "https") == 0) {
+        char url[1400];
+
+        snprintf(a->relay_url.scheme, sizeof(a->relay_url.scheme), "%s",
+                 a->relay_url.tls ? "wss" : "ws");
+        /* Every later line names the relay as it is reached. */
+        free(a->cfg.relay);
+        a->cfg.relay = strdup(hw_url_format(&a->relay_url, 1, url, sizeof(url)));
+        if (!a->cfg.relay)
+            die("out of memory");
+    }
 }
 
 static void load_token(struct agent *a)
@@ -130,18 +173,36 @@ int agent_config_load(struct agent *a, int argc, char **argv)
         usage(stdout);
         exit(0);
     }
+    if (rc == HW_EVERSION) {
+        char line[512];
+
+        /* The agent keeps no store: it links neither SQLite nor the MariaDB client. */
+        printf("%s\n", hw_version_line(line, sizeof(line), "hookwire-agent",
+                                       "no SQLite: the agent keeps no store"));
+        exit(0);
+    }
     if (rc < 0)
         exit(2);
     if (rc < argc && strcmp(argv[rc], "events") != 0 && strcmp(argv[rc], "show") != 0 &&
-        strcmp(argv[rc], "replay") != 0)
-        die("unexpected argument \"%s\" (see --help)", argv[rc]);
-    if (hw_log_set_level(a->cfg.log_level) || hw_log_set_format(a->cfg.log_format))
-        die("bad --log-level or --log-format");
+        strcmp(argv[rc], "replay") != 0) {
+        /* "hookwire-agent 3000": the one argument after the options is the target. */
+        if (rc + 1 < argc)
+            die("unexpected argument \"%s\": give the target once, after the options (see "
+                "--help)",
+                argv[rc + 1]);
+        free(a->cfg.forward);
+        a->cfg.forward = strdup(argv[rc]);
+        if (!a->cfg.forward)
+            die("out of memory");
+        rc = argc;
+    }
+    if (hw_log_set_level(a->cfg.log_level))
+        die("--log-level %s: expected error, warn, info or debug", a->cfg.log_level);
+    if (hw_log_set_format(a->cfg.log_format))
+        die("--log-format %s: expected text or json", a->cfg.log_format);
     if (!a->cfg.relay)
-        die("no relay: use --relay URL or HOOKWIRE_RELAY");
-    if (hw_url_parse(a->cfg.relay, &a->relay_url) ||
-        (strcmp(a->relay_url.scheme, "ws") != 0 && strcmp(a->relay_url.scheme, "wss") != 0))
-        die("--relay %s: expected ws://HOST:PORT or wss://HOST:PORT", a->cfg.relay);
+        die("no relay: use --relay wss://HOST:PORT (or set HOOKWIRE_RELAY)");
+    parse_relay(a);
     if (strcmp(a->cfg.host_header, "keep") != 0 && strcmp(a->cfg.host_header, "rewrite") != 0)
         die("--host-header %s: expected keep or rewrite", a->cfg.host_header);
     if (a->cfg.heartbeat_ms < 100)
@@ -149,6 +210,29 @@ int agent_config_load(struct agent *a, int argc, char **argv)
     parse_forward(a);
     load_token(a);
     return rc;
+}
+
+int agent_config_check_relay(struct agent *a)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(a->relay_url.host, NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    /* Only a definite "no such name" stops here: a resolver that is down may come back. */
+    if (rc == EAI_NONAME || rc == EAI_FAIL
+#ifdef EAI_NODATA
+        || rc == EAI_NODATA
+#endif
+    ) {
+        fprintf(stderr, "--relay %s: cannot resolve %s: %s: check the host name\n", a->cfg.relay,
+                a->relay_url.host, gai_strerror(rc));
+        return HW_ENOTFOUND;
+    }
+    return 0;
 }
 
 void agent_config_cleanup(struct agent *a)

@@ -32,12 +32,21 @@ struct agent;
 
 /*
  * Fills the agent's configuration from defaults, HOOKWIRE_RELAY,
- * --config and argv; reads the token from HOOKWIRE_TOKEN or --token-file;
- * parses the URLs. Exits the process with usage or a one-line error.
+ * --config and argv (a lone last argument that is not a command is the
+ * target: "hookwire-agent 3000"); reads the token from HOOKWIRE_TOKEN or
+ * --token-file; parses the URLs. Exits the process with usage, the version,
+ * or a one-line error (status 2; docs/cli.md).
  * Returns the index of a history command (events, show, replay) in argv,
  * or argc when there is none (run the tunnel).
  */
 int agent_config_load(struct agent *a, int argc, char **argv);
+
+/*
+ * Resolves the relay's host once, so a name that does not exist is reported
+ * with the resolver's reason before the tunnel starts retrying. Returns 0,
+ * or HW_ENOTFOUND after printing one line. Main thread, blocking.
+ */
+int agent_config_check_relay(struct agent *a);
 
 void agent_config_cleanup(struct agent *a);
 

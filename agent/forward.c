@@ -75,14 +75,38 @@ void agent_forward_cleanup(struct agent *a)
     a->app = NULL;
 }
 
+/* Copies n bytes of p into dst as a string, cut to fit cap. */
+static void copy_cut(char *dst, size_t cap, const char *p, size_t n)
+{
+    if (n > cap - 1)
+        n = cap - 1;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
 static void log_result(struct agent_fwd *f, const char *failure)
 {
-    double ms = (double)(lws_now_usecs() - f->started) / 1000.0;
+    struct hw_log_req r = {
+        .method = f->method,
+        .path = f->path,
+        .status = failure ? 0 : f->status,
+        .ms = (double)(lws_now_usecs() - f->started) / 1000.0,
+        .event_id = f->event_id,
+        .failure = failure,
+    };
 
-    if (failure)
-        HW_INFO("%s %s failed: %s %.1fms evt=%s", f->method, f->path, failure, ms, f->event_id);
-    else
-        HW_INFO("%s %s %d %.1fms evt=%s", f->method, f->path, f->status, ms, f->event_id);
+    hw_log_request(&r);
+}
+
+/* Logs a request that failed before it reached the app. */
+static void log_refused(const struct hw_msg_request *m, const char *failure)
+{
+    char method[16], path[256], id[40];
+
+    copy_cut(method, sizeof(method), m->method.p, m->method.len);
+    copy_cut(path, sizeof(path), m->target.p, m->target.len);
+    copy_cut(id, sizeof(id), m->event_id.p, m->event_id.len);
+    hw_log_request(&(struct hw_log_req){ method, path, 0, 0.0, id, failure });
 }
 
 /* Ends a request that failed here: tells the relay why and drops the exchange. */
@@ -139,21 +163,13 @@ static int check_head(const struct hw_buf *b, uint64_t body_len)
 /* Appends "Host: <target>:<port>\r\n" (appends, not printf: once per request). */
 static int host_line(struct agent *a, struct hw_buf *b)
 {
-    int err = hw_buf_puts(b, "Host: ");
+    int v6 = strchr(a->target.host, ':') != NULL;
+    int err = hw_buf_puts(b, v6 ? "Host: [" : "Host: ");
 
     err = err ? err : hw_buf_puts(b, a->target.host);
-    err = err ? err : hw_buf_append(b, ":", 1);
+    err = err ? err : hw_buf_puts(b, v6 ? "]:" : ":");
     err = err ? err : hw_buf_putu(b, (uint64_t)a->target.port);
     return err ? err : hw_buf_append(b, "\r\n", 2);
-}
-
-/* Copies n bytes of p into dst as a string, cut to fit cap. */
-static void copy_cut(char *dst, size_t cap, const char *p, size_t n)
-{
-    if (n > cap - 1)
-        n = cap - 1;
-    memcpy(dst, p, n);
-    dst[n] = '\0';
 }
 
 /* Writes the request head for the target into b. */
@@ -164,6 +180,9 @@ static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_req
 
     err = hw_buf_append(b, m->method.p, m->method.len);
     err = err ? err : hw_buf_append(b, " ", 1);
+    /* --forward http://host:port/api: every path goes under /api ("/api" + "/hook"). */
+    if (!err && strcmp(a->target.path, "/") != 0 && m->target.len && m->target.p[0] == '/')
+        err = hw_buf_puts(b, a->target.path);
     err = err ? err : hw_buf_append(b, m->target.p, m->target.len);
     err = err ? err : hw_buf_append(b, " HTTP/1.1\r\n", 11);
     while (!err && p < end) {
@@ -301,11 +320,8 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     err = build_head(a, &head, &msg);
     if (err) {
         hw_buf_cleanup(&head);
-        HW_INFO("%.*s %.*s failed: %s evt=%.*s", (int)msg.method.len, msg.method.p,
-                (int)msg.target.len, msg.target.p,
-                err == HW_EPROTO ? "malformed request head from the relay"
-                                 : "request head too large",
-                (int)msg.event_id.len, msg.event_id.p);
+        log_refused(&msg, err == HW_EPROTO ? "malformed request head from the relay"
+                                           : "request head too large");
         hw_mux_stream_reset(s, err == HW_EPROTO ? HW_RST_PROTOCOL : HW_RST_TOO_LARGE,
                             err == HW_EPROTO ? "malformed request head from the relay"
                                              : "request head too large");
@@ -323,15 +339,12 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     r = hw_http_req_start(a->app, &head, &o, &fwd_cb, NULL, &err);
     hw_buf_cleanup(&head);
     if (!r) {
-        HW_INFO("%s %.*s failed: %s evt=%.*s", o.method, (int)msg.target.len, msg.target.p,
-                err == HW_EFULL ? "too many requests in flight" : "cannot connect to the target",
-                (int)msg.event_id.len, msg.event_id.p);
-        agent_capture_end(a->capture, cap,
-                          err == HW_EFULL ? "too many requests in flight"
-                                          : "cannot connect to the target");
-        hw_mux_stream_reset(s, HW_RST_REFUSED,
-                            err == HW_EFULL ? "too many requests in flight"
-                                            : "cannot connect to the target");
+        const char *why = err == HW_EFULL ? "too many requests in flight"
+                                          : "cannot connect to the target";
+
+        log_refused(&msg, why);
+        agent_capture_end(a->capture, cap, why);
+        hw_mux_stream_reset(s, HW_RST_REFUSED, why);
         return;
     }
     f = hw_http_req_data(r);
@@ -366,11 +379,15 @@ void agent_forward_on_end(struct agent_fwd *f)
 
 void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text, size_t len)
 {
+    const char *why = code == HW_RST_TUNNEL_LOST ? "tunnel lost"
+                      : code == HW_RST_TIMEOUT
+                          ? "timeout: the app did not answer within the relay's --response-timeout"
+                          : "cancelled by the relay";
+
     if (!f)
         return;
-    log_result(f, code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
-    agent_capture_end(f->agent->capture, f->cap,
-                      code == HW_RST_TUNNEL_LOST ? "tunnel lost" : "cancelled by the relay");
+    log_result(f, why);
+    agent_capture_end(f->agent->capture, f->cap, why);
     hw_http_req_cancel(f->req); /* frees f */
 }
 

@@ -49,6 +49,10 @@ int main(int argc, char **argv)
         return status;
     }
     agent_inspect_check(&a);
+    if (agent_config_check_relay(&a)) {
+        agent_config_cleanup(&a);
+        return 1;
+    }
     hw_lwslog_route();
     protocols[0] = agent_tunnel_protocol;
     protocols[1] = hw_http_client_protocol;

@@ -63,8 +63,12 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     a->attempts = 0;
     HW_INFO("tunnel up: channel %.*s", (int)h.channel.len, h.channel.p);
     agent_capture_tunnel_up(a->capture, h.public_url.p, h.public_url.len);
-    printf("Forwarding %.*s -> %s://%s:%d\n", (int)h.public_url.len, h.public_url.p,
-           a->target.scheme, a->target.host, a->target.port);
+    {
+        char target[1400];
+
+        printf("Forwarding %.*s -> %s\n", (int)h.public_url.len, h.public_url.p,
+               hw_url_format(&a->target, 1, target, sizeof(target)));
+    }
     fflush(stdout);
 }
 
@@ -106,18 +110,19 @@ static const struct hw_mux_callbacks mux_callbacks = {
 
 static void connect_now(lws_sorted_usec_list_t *sul);
 
-static void schedule_reconnect(struct agent *a)
+/* Schedules the next attempt; returns its delay in ms (0: none, the agent is stopping). */
+static unsigned schedule_reconnect(struct agent *a)
 {
     unsigned cap = BACKOFF_MIN_MS, delay;
 
     if (a->fatal)
-        return;
+        return 0;
     if (a->retry_after_ms) {
         /* The relay said when to come back (409 HW_CHANNEL_BUSY with Retry-After). */
         delay = a->retry_after_ms;
         a->retry_after_ms = 0;
         lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
-        return;
+        return delay;
     }
     for (unsigned i = 0; i < a->attempts && cap < BACKOFF_MAX_MS; i++)
         cap *= 2;
@@ -129,8 +134,8 @@ static void schedule_reconnect(struct agent *a)
     if (a->refused && delay < REFUSED_RETRY_MS)
         delay = REFUSED_RETRY_MS;
     a->attempts++;
-    HW_INFO("reconnecting in %u ms", delay);
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, (lws_usec_t)delay * 1000);
+    return delay;
 }
 
 static void attempt_over(struct agent *a, const char *why);
@@ -144,8 +149,8 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
         return;
     if (a->attempt_wsi && !a->attempt_killed) {
         /* Its close callbacks end the attempt (attempt_over()); we wait for them. */
-        HW_WARN("no answer from %s to the upgrade within %u ms: giving up on it", a->cfg.relay,
-                (unsigned)HANDSHAKE_MS);
+        HW_DEBUG("no answer from %s to the upgrade within %u ms: giving up on it", a->cfg.relay,
+                 (unsigned)HANDSHAKE_MS);
         a->attempt_killed = 1;
         lws_set_timeout(a->attempt_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         /* Should lws report none of them, the attempt still ends, a little later. */
@@ -153,7 +158,7 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
                          (lws_usec_t)HANDSHAKE_GRACE_MS * 1000);
         return;
     }
-    attempt_over(a, "no answer to the upgrade in time");
+    attempt_over(a, "timeout: no answer to the upgrade within 10.0s");
 }
 
 static void connect_now(lws_sorted_usec_list_t *sul)
@@ -176,7 +181,8 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     a->in_connect = 0;
     if (!wsi) {
         a->ws = NULL;
-        attempt_over(a, "cannot start a connection"); /* no-op if lws reported it already */
+        /* A no-op if lws reported it already. */
+        attempt_over(a, "cannot start a connection (does the host name resolve?)");
         return;
     }
     if (a->attempt_live)
@@ -190,8 +196,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
     if (!a->ws || !a->mux)
         return;
     if (hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, a->heartbeat_ms)) {
-        HW_WARN("relay silent for %u ms: reconnecting",
-                (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
+        char d[32];
+
+        HW_WARN("relay silent for %s: reconnecting",
+                hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_rx) / 1000.0));
         lws_set_timeout(a->ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
@@ -226,21 +234,32 @@ int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len)
  */
 static void attempt_over(struct agent *a, const char *why)
 {
+    char wait[32];
+    int online = a->online, quiet;
+    unsigned delay;
+
     if (!a->attempt_live)
         return;
     a->attempt_live = 0;
     a->attempt_wsi = NULL;
     lws_sul_cancel(&a->handshake_timer);
     lws_sul_cancel(&a->heartbeat_timer);
-    if (a->online)
-        HW_WARN("tunnel down: %s", why);
-    else if (!a->fatal && !a->retry_after_ms) /* those have said why already (claim.c) */
-        HW_WARN("cannot connect to %s: %s", a->cfg.relay, why);
+    /* Stopping (Ctrl-C, SIGTERM) is not a failure; claim.c and a refused token said why already. */
+    quiet = a->stopping || a->fatal || a->retry_after_ms || a->quiet_end;
+    a->quiet_end = 0;
     a->online = 0;
     a->ws = NULL;
     hw_mux_free(a->mux);
     a->mux = NULL;
-    schedule_reconnect(a);
+    delay = schedule_reconnect(a);
+    if (quiet)
+        return;
+    /* One line per failure: what happened, and when the next attempt is. */
+    hw_log_duration(wait, sizeof(wait), delay);
+    if (online)
+        HW_WARN("tunnel down: %s; reconnecting in %s", why, wait);
+    else
+        HW_WARN("cannot connect to %s: %s; retrying in %s", a->cfg.relay, why, wait);
 }
 
 /* Is wsi the current attempt's connection (callbacks of an older one are ignored)? */
@@ -257,10 +276,12 @@ static void refused_token(struct agent *a)
      * refusal in a row is final.
      */
     if (a->refused++ == 0) {
-        HW_WARN("the relay does not know this token (yet): trying once more");
+        HW_DEBUG("the relay does not know this token (yet): trying once more");
+        a->quiet_end = 1;
         return;
     }
-    HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file");
+    HW_ERR("the relay refused the token (401): check HOOKWIRE_TOKEN or --token-file (the "
+           "token `hookwire-relay token add CHANNEL` printed)");
     a->fatal = 1;
     lws_cancel_service(a->context);
 }
@@ -279,6 +300,19 @@ void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsig
     attempt_over(a, why);
 }
 
+void agent_tunnel_misdirected(struct agent *a, struct lws *wsi, const char *why)
+{
+    if (!is_current(a, wsi))
+        return;
+    /* Once the tunnel has worked, the relay may be mid-change: keep trying. */
+    if (!a->was_online) {
+        HW_ERR("cannot connect to %s: %s", a->cfg.relay, why);
+        a->fatal = 1;
+        lws_cancel_service(a->context);
+    }
+    attempt_over(a, why);
+}
+
 void agent_tunnel_start(struct agent *a)
 {
     HW_INFO("connecting to %s", a->cfg.relay);
@@ -287,6 +321,7 @@ void agent_tunnel_start(struct agent *a)
 
 void agent_tunnel_stop(struct agent *a)
 {
+    a->stopping = 1;
     a->fatal = 1;
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);

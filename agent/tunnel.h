@@ -25,6 +25,14 @@ extern const struct lws_protocols agent_tunnel_protocol;
  * NULL); callbacks of an older connection are ignored.
  */
 int agent_tunnel_opened(struct agent *a, struct lws *wsi);
+
+/*
+ * wsi reached something that is not the relay's tunnel endpoint as --relay
+ * says it is (the webhook port, TLS on a plain port or the reverse): why
+ * says what and what to do. Before the tunnel was ever up this stops the
+ * agent (one ERROR line, exit status 1); after, it is one more failed attempt.
+ */
+void agent_tunnel_misdirected(struct agent *a, struct lws *wsi, const char *why);
 int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len);
 void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsigned status,
                         const char *answer, size_t answer_len);

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent.h"
 #include "claim.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "net/lwsio.h"
 #include "net/tls_client.h"
 #include "tunnel.h"
@@ -51,6 +53,7 @@ struct agent_ws {
     size_t ctl_len;
     uint8_t masks[MASKS * 4];
     unsigned masks_left;
+    unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
 };
 
 static struct agent *agent_of(struct lws *wsi)
@@ -143,6 +146,45 @@ static void protocol_error(struct agent_ws *w)
     lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
 }
 
+/* The relay's URL with the other scheme (ws <-> wss), for advice. */
+static const char *other_scheme(struct agent *a, char *out, size_t cap)
+{
+    struct hw_url u = a->relay_url;
+
+    snprintf(u.scheme, sizeof(u.scheme), "%s", u.tls ? "ws" : "wss");
+    return hw_url_format(&u, 1, out, cap);
+}
+
+/* Does block (a refused upgrade's head) carry the header line "name: value"? */
+static int answer_says(const char *block, size_t n, const char *line)
+{
+    size_t l = strlen(line);
+
+    for (size_t i = 0; i + l <= n; i++)
+        if ((i == 0 || block[i - 1] == '\n') && strncasecmp(block + i, line, l) == 0)
+            return 1;
+    return 0;
+}
+
+/* A refused upgrade in words: the relay's webhook port, or the status. */
+static void refused_upgrade(struct agent *a, struct agent_ws *w, unsigned status, size_t end)
+{
+    char why[200];
+
+    if (status == 404 && answer_says(hw_buf_head(&w->answer), end, "hookwire-port: webhooks")) {
+        agent_tunnel_misdirected(a, w->wsi,
+                                 "that is the relay's webhook port, not its tunnel port: point "
+                                 "--relay at the relay's --tunnel-listen port (8081 by default)");
+        return;
+    }
+    if (status && status != 101)
+        snprintf(why, sizeof(why), "the relay refused the upgrade (HTTP %u)", status);
+    else
+        snprintf(why, sizeof(why),
+                 "the answer to the upgrade is not a valid WebSocket handshake (HTTP %u)", status);
+    agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
+}
+
 static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
     size_t end;
@@ -157,13 +199,11 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
         return 0;
     if (hw_ws_client_check_answer(hw_buf_head(&w->answer), end, w->accept,
                                   agent_tunnel_protocol.name, &status)) {
-        char why[64];
-
-        snprintf(why, sizeof(why), "the relay refused the upgrade (status %u)", status);
-        agent_tunnel_ended(a, w->wsi, why, status, hw_buf_head(&w->answer), end);
+        refused_upgrade(a, w, status, end);
         return -1;
     }
     w->state = WS_OPEN;
+    w->silent = 0;
     if (agent_tunnel_opened(a, w->wsi))
         return -1;
     /* Frames that came in the same read as the answer. */
@@ -215,8 +255,18 @@ static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t
 {
     uint8_t plain[TLS_READ];
     const char *why;
-    int up,
-        rc = hw_tls_rx(w->tls, in, len, plain, sizeof(plain), tunnel_plain, a, &w->out, &up, &why);
+    int up, rc;
+
+    /* A plain HTTP server answers a ClientHello with an HTTP error. */
+    if (!hw_tls_ready(w->tls) && len >= 5 && memcmp(in, "HTTP/", 5) == 0) {
+        char url[1400], what[1500];
+
+        snprintf(what, sizeof(what), "this port answers without TLS: use %s",
+                 other_scheme(a, url, sizeof(url)));
+        agent_tunnel_misdirected(a, w->wsi, what);
+        return -1;
+    }
+    rc = hw_tls_rx(w->tls, in, len, plain, sizeof(plain), tunnel_plain, a, &w->out, &up, &why);
 
     if (rc < 0) {
         if (why && !hw_tls_ready(w->tls)) {
@@ -309,6 +359,53 @@ static void reset(struct agent_ws *w)
     hw_buf_cleanup(&w->msg);
 }
 
+/*
+ * The connection could not be made. lws's reason is worded for lws ("Unable
+ * to connect"): the usual cause is that nothing listens there.
+ */
+static void connect_failed(struct agent *a, struct lws *wsi)
+{
+    char why[400];
+
+    snprintf(why, sizeof(why),
+             "nothing answers at %s:%d (connection refused or unreachable): is the relay running, "
+             "and is %d its --tunnel-listen port?",
+             a->relay_url.host, a->relay_url.port, a->relay_url.port);
+    agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+}
+
+/*
+ * The connection closed. During a plain upgrade, an answer that is a TLS
+ * record is a TLS port spoken to without TLS. A TLS port may also close
+ * without a word (lws does): twice in a row before the tunnel ever worked,
+ * that is the likely reason, and the agent stops saying so.
+ */
+static void closed(struct agent *a, struct agent_ws *w, struct lws *wsi)
+{
+    const unsigned char *p = (const unsigned char *)hw_buf_head(&w->answer);
+    size_t n = hw_buf_size(&w->answer);
+    char url[1400], why[1500];
+
+    /* A relay that kept silent until the handshake deadline killed the attempt is not this. */
+    if (w->tls || w->state != WS_UPGRADE || w->wsi != wsi || a->attempt_killed ||
+        (n && p[0] != 0x15 && p[0] != 0x16)) {
+        agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+        return;
+    }
+    other_scheme(a, url, sizeof(url));
+    if (n || ++w->silent >= 2) {
+        snprintf(why, sizeof(why), "%s: this port speaks TLS: use %s",
+                 n ? "the relay answered with TLS"
+                   : "the relay closed the connection unanswered twice",
+                 url);
+        agent_tunnel_misdirected(a, wsi, why);
+        return;
+    }
+    snprintf(why, sizeof(why),
+             "the relay closed the connection without answering (a TLS port? then use %s)", url);
+    agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+}
+
 static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len)
 {
@@ -333,12 +430,12 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(a, w);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        agent_tunnel_ended(a, wsi, in ? (const char *)in : "connection failed", 0, NULL, 0);
+        connect_failed(a, wsi);
         reset(w);
         return 0;
     case LWS_CALLBACK_RAW_CLOSE:
     case LWS_CALLBACK_WSI_DESTROY:
-        agent_tunnel_ended(a, wsi, "connection closed", 0, NULL, 0);
+        closed(a, w, wsi);
         reset(w);
         return 0;
     default:

@@ -264,11 +264,12 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
         recv_schedule_parse(cfg->retry_schedule, &cfg->schedule, err, sizeof(err)))
         abort();
     n = split_args(cfg, argc, argv, &rest);
-    for (int i = 1; i < n; i++)
-        if (!strcmp(rest[i], "--help")) {
+    for (int i = 1; i < n; i++) {
+        if (!strcmp(rest[i], "--help") || !strcmp(rest[i], "-h")) {
             usage(stdout);
             exit(0);
         }
+    }
     if (cfg->config_path) {
         /* Headers first, so sources exist (and bad ones are reported at their
          * line) before inih hands over their keys. The main section name "]"

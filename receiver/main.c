@@ -5,8 +5,10 @@
  * runs the loop until SIGTERM/SIGINT and drains; or validates a
  * configuration with --check-config. Main thread.
  */
+#include <mysql.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -20,6 +22,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/lwslog.h"
+#include "net/version.h"
 #include "recv.h"
 #include "server.h"
 #include "store/store.h"
@@ -168,6 +171,17 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) {
         fprintf(stderr, "libsodium failed to initialise\n");
         return 1;
+    }
+    /* Before the options: --version needs no configuration. */
+    for (int i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            char line[512], more[128];
+
+            snprintf(more, sizeof(more), "SQLite %s, MariaDB client %s", sqlite3_libversion(),
+                     mysql_get_client_info());
+            printf("%s\n", hw_version_line(line, sizeof(line), "hookwire-receiver", more));
+            return 0;
+        }
     }
     recv_config_load(&r.cfg, argc, argv);
     if (r.cfg.check_only) {

@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/url.h"
 #include "db.h"
 #include "deliver.h"
@@ -69,7 +70,13 @@ int recv_server_start(struct recv *r)
     info.listen_accept_role = "raw-skt";
     info.listen_accept_protocol = protocols[0].name;
     if (!lws_create_vhost(r->context, &info)) {
-        fprintf(stderr, "cannot listen on %s\n", r->cfg.listen);
+        char why[512];
+
+        /* lws only says that it failed: find out why, and say it with the option to change. */
+        if (hw_listen_probe(r->cfg.listen, "--listen", why, sizeof(why)))
+            fprintf(stderr, "%s\n", why);
+        else
+            fprintf(stderr, "cannot listen on %s\n", r->cfg.listen);
         return HW_EIO;
     }
     return 0;

@@ -110,7 +110,7 @@ int recv_sources_scan(struct recv_sources *ss, const char *path)
 
     ss->path = path;
     if (!f) {
-        fprintf(stderr, "%s:0: cannot read config: %s\n", path, strerror(errno));
+        fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
         return HW_ECONFIG;
     }
     while (!rc && fgets(buf, sizeof(buf), f)) {

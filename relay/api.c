@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "channels.h"
 #include "claim.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -48,6 +49,40 @@ static int is_head(struct lws *wsi)
     return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 }
 
+struct agents_ctx {
+    struct hw_buf *body;
+    int err;
+};
+
+static void list_agent(void *arg, const char *name, struct relay_agent *a)
+{
+    struct agents_ctx *c = arg;
+    const struct relay_claim_info *info = relay_agent_claim(a);
+
+    if (!c->err)
+        c->err =
+            hw_buf_printf(c->body, "%s\t%s\t%lld\n", name, info->addr, (long long)info->since_ms);
+}
+
+/*
+ * /agents (for `token list`): the connected channels, their agents'
+ * addresses and connect times. Agents' addresses are not for the world: only
+ * a client on this machine that came through no proxy (a proxy on this
+ * machine adds a Forwarded-style header) is answered.
+ */
+static int agents_allowed(struct lws *wsi)
+{
+    char peer[64];
+
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0 &&
+        strcmp(peer, "::ffff:127.0.0.1") != 0)
+        return 0;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) <= 0 &&
+           lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_VIA) <= 0 &&
+           lws_hdr_custom_length(wsi, "forwarded:", 10) < 0;
+}
+
 /* Builds the answer for uri into b. Returns 0 or an hw_buf error. */
 static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struct hw_buf *b)
 {
@@ -55,11 +90,18 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
     const char *type = "text/plain";
     int err;
 
-    if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0)
+    if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0 &&
+        (strcmp(uri, "/agents") != 0 || !agents_allowed(wsi)))
         return hw_error_response(b, HW_ERRC_NOT_FOUND, 1, NULL, is_head(wsi));
     hw_buf_init(&body, 16 * 1024 * 1024);
     if (strcmp(uri, "/healthz") == 0) {
         err = hw_buf_puts(&body, "ok\n");
+    } else if (strcmp(uri, "/agents") == 0) {
+        struct agents_ctx c = { &body, 0 };
+
+        type = "text/tab-separated-values";
+        relay_channels_foreach(r->channels, list_agent, &c);
+        err = c.err;
     } else {
         type = "text/plain; version=0.0.4";
         err = relay_metrics_render(r, &body);

@@ -108,8 +108,10 @@ int relay_claim_gate(struct relay *r, struct lws *wsi, const char *channel)
     last_rx = relay_agent_last_rx(holder);
     if (h->probe_at && last_rx < h->probe_at && now - h->probe_at >= (lws_usec_t)PROBE_MS * 1000) {
         /* Silent through its probe: a sleeping laptop's old tunnel. The newcomer wins. */
-        HW_WARN("conn=%s channel=%s holder did not answer a ping within %u ms: replacing it",
-                h->addr, channel, (unsigned)PROBE_MS);
+        char d[32];
+
+        HW_WARN("conn=%s channel=%s holder did not answer a ping within %s: replacing it", h->addr,
+                channel, hw_log_duration(d, sizeof(d), PROBE_MS));
         r->metrics.holders_dropped++;
         relay_agent_goaway(holder, "silent: replaced by a newer connection");
         return 0;

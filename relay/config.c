@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
+#include <mysql.h>
+#include <sqlite3.h>
+
+#include "net/version.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \
@@ -23,6 +28,10 @@ const struct hw_opt relay_options[] = {
     OPT("store", "URL", "sqlite:./hookwire-relay.db", "state store (tokens)", HW_OPT_STR, store),
     OPT("public-url", "URL", NULL, "public base URL shown to agents (default http://LISTEN)",
         HW_OPT_STR, public_url),
+    OPT("tunnel-url", "URL", NULL,
+        "the --relay URL agents use, shown by token add (default: from --public-url, "
+        "wss://HOST/tunnel as behind examples/Caddyfile)",
+        HW_OPT_STR, tunnel_url),
     OPT("tls-cert", "FILE", NULL, "TLS certificate (PEM) for both ports", HW_OPT_STR, tls_cert),
     OPT("tls-key", "FILE", NULL, "TLS private key (PEM)", HW_OPT_STR, tls_key),
     OPT("max-body", "SIZE", "25M", "largest webhook body accepted", HW_OPT_SIZE, max_body),
@@ -80,13 +89,12 @@ static int check_ports(const struct relay_config *cfg)
     char a[256], b[256];
     int pa, pb;
 
-    if (hw_hostport_parse(cfg->listen, a, sizeof(a), &pa)) {
-        fprintf(stderr, "--listen %s: expected HOST:PORT, e.g. 0.0.0.0:8080\n", cfg->listen);
-        return -1;
-    }
-    if (hw_hostport_parse(cfg->tunnel_listen, b, sizeof(b), &pb)) {
-        fprintf(stderr, "--tunnel-listen %s: expected HOST:PORT, e.g. 0.0.0.0:8081\n",
-                cfg->tunnel_listen);
+    char why[512];
+
+    if (hw_listen_parse("--listen", cfg->listen, a, sizeof(a), &pa, why, sizeof(why)) ||
+        hw_listen_parse("--tunnel-listen", cfg->tunnel_listen, b, sizeof(b), &pb, why,
+                        sizeof(why))) {
+        fprintf(stderr, "%s\n", why);
         return -1;
     }
     if (pa == pb && pa != 0) {
@@ -99,9 +107,69 @@ static int check_ports(const struct relay_config *cfg)
     return 0;
 }
 
+/*
+ * The public URL goes into every webhook URL the relay shows: it must be an
+ * http(s) URL with a host. Without one the relay makes it from --listen, but
+ * a relay on all interfaces would show "localhost", which no sender can reach.
+ */
+static int check_public_url(const struct relay_config *cfg)
+{
+    struct hw_url u;
+    char host[256];
+    int port;
+
+    /* hw_url_parse() knows http(s) and ws(s) only; agents read http(s) as ws(s). */
+    if (cfg->tunnel_url && hw_url_parse(cfg->tunnel_url, &u)) {
+        fprintf(stderr, "--tunnel-url %s: expected the URL agents use, wss://HOST[:PORT][/PATH]\n",
+                cfg->tunnel_url);
+        return -1;
+    }
+    if (cfg->public_url) {
+        if (hw_url_parse(cfg->public_url, &u) ||
+            (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
+            fprintf(stderr,
+                    "--public-url %s: expected the URL senders reach, http(s)://HOST[:PORT], "
+                    "e.g. https://hooks.example.com\n",
+                    cfg->public_url);
+            return -1;
+        }
+        if (hw_url_parse(cfg->public_url, &u) == 0 &&
+            strpbrk(cfg->public_url + strlen(u.scheme) + 3, "?#")) {
+            fprintf(stderr,
+                    "--public-url %s: no query or fragment: the relay appends /t/CHANNEL/\n",
+                    cfg->public_url);
+            return -1;
+        }
+        return 0;
+    }
+    if (hw_hostport_parse(cfg->listen, host, sizeof(host), &port) == 0 &&
+        (!host[0] || strcmp(host, "0.0.0.0") == 0)) {
+        fprintf(stderr,
+                "--listen %s takes webhooks on every interface, but without --public-url their "
+                "URLs would say localhost: set --public-url to the address senders use (e.g. "
+                "--public-url https://hooks.example.com), or --listen 127.0.0.1:%d for local use\n",
+                cfg->listen, port);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_log(const struct relay_config *cfg)
+{
+    if (hw_log_set_level(cfg->log_level)) {
+        fprintf(stderr, "--log-level %s: expected error, warn, info or debug\n", cfg->log_level);
+        return -1;
+    }
+    if (hw_log_set_format(cfg->log_format)) {
+        fprintf(stderr, "--log-format %s: expected text or json\n", cfg->log_format);
+        return -1;
+    }
+    return 0;
+}
+
 static int check(struct relay_config *cfg)
 {
-    if (check_ports(cfg))
+    if (check_ports(cfg) || check_public_url(cfg))
         return -1;
     if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
         fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
@@ -125,11 +193,7 @@ static int check(struct relay_config *cfg)
                         "be positive\n");
         return -1;
     }
-    if (hw_log_set_level(cfg->log_level) || hw_log_set_format(cfg->log_format)) {
-        fprintf(stderr, "bad --log-level or --log-format\n");
-        return -1;
-    }
-    return 0;
+    return check_log(cfg);
 }
 
 int relay_config_parse(struct relay_config *cfg, int argc, char **argv,
@@ -149,10 +213,76 @@ int relay_config_parse(struct relay_config *cfg, int argc, char **argv,
         usage(stdout);
         exit(0);
     }
-    if (rc < 0 || check(cfg)) {
+    if (rc == HW_EVERSION) {
+        char line[512], more[128];
+
+        /* The store's libraries, as loaded: SQLite and the MariaDB/MySQL client. */
+        snprintf(more, sizeof(more), "SQLite %s, MariaDB client %s", sqlite3_libversion(),
+                 mysql_get_client_info());
+        printf("%s\n", hw_version_line(line, sizeof(line), "hookwire-relay", more));
+        exit(0);
+    }
+    /* The token subcommands need only --store: a webhook server's checks do not apply. */
+    if (rc < 0 || (rc == argc && check(cfg)) || (rc < argc && check_log(cfg))) {
         exit(2);
     }
     return rc;
+}
+
+char *relay_config_public_base(const struct relay_config *cfg)
+{
+    char host[256], *s;
+    int port = 0;
+    size_t n;
+
+    if (cfg->public_url) {
+        s = strdup(cfg->public_url);
+    } else {
+        s = malloc(300);
+        if (!s || hw_hostport_parse(cfg->listen, host, sizeof(host), &port)) {
+            free(s);
+            return NULL;
+        }
+        snprintf(s, 300, "%s://%s:%d", cfg->tls_cert ? "https" : "http",
+                 !host[0] || strcmp(host, "0.0.0.0") == 0 ? "localhost" : host, port);
+    }
+    n = s ? strlen(s) : 0;
+    while (n && s[n - 1] == '/')
+        s[--n] = '\0';
+    return s;
+}
+
+const char *relay_config_tunnel_url(const struct relay_config *cfg, char *out, size_t cap)
+{
+    struct hw_url u;
+    char host[256];
+    int port = 0, listen_port = 0;
+
+    if (cfg->tunnel_url) {
+        snprintf(out, cap, "%s", cfg->tunnel_url);
+        return out;
+    }
+    if (hw_hostport_parse(cfg->tunnel_listen, host, sizeof(host), &port))
+        port = 8081;
+    if (hw_hostport_parse(cfg->listen, u.host, sizeof(u.host), &listen_port))
+        listen_port = 0;
+    if (cfg->public_url && hw_url_parse(cfg->public_url, &u) == 0) {
+        snprintf(u.scheme, sizeof(u.scheme), "%s", u.tls ? "wss" : "ws");
+        if (u.port == listen_port) {
+            u.port = port; /* no proxy: the tunnel port itself */
+            snprintf(u.path, sizeof(u.path), "/");
+        } else {
+            snprintf(u.path, sizeof(u.path), "/tunnel");
+        }
+        return hw_url_format(&u, 1, out, cap);
+    }
+    memset(&u, 0, sizeof(u));
+    snprintf(u.scheme, sizeof(u.scheme), "%s", cfg->tls_cert ? "wss" : "ws");
+    snprintf(u.host, sizeof(u.host), "%s",
+             !host[0] || strcmp(host, "0.0.0.0") == 0 ? "localhost" : host);
+    u.port = port;
+    snprintf(u.path, sizeof(u.path), "/");
+    return hw_url_format(&u, 0, out, cap);
 }
 
 void relay_config_cleanup(struct relay_config *cfg)

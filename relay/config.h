@@ -14,6 +14,7 @@ struct relay_config {
     char *tunnel_listen;
     char *store;
     char *public_url;
+    char *tunnel_url;
     char *tls_cert;
     char *tls_key;
     size_t max_body;
@@ -44,6 +45,21 @@ extern const struct hw_opt relay_options[];
  */
 int relay_config_parse(struct relay_config *cfg, int argc, char **argv,
                        hw_opt_section_fn section_fn, void *ctx);
+
+/*
+ * The public base URL without a trailing slash: --public-url, or
+ * http(s)://LISTEN ("localhost" for all interfaces). malloc'd; NULL when
+ * out of memory.
+ */
+char *relay_config_public_base(const struct relay_config *cfg);
+
+/*
+ * The URL agents give as --relay, into out: --tunnel-url; else, from
+ * --public-url, the same host's /tunnel (the layout of examples/Caddyfile)
+ * or, when the public URL names the --listen port itself (no proxy), that
+ * host at the --tunnel-listen port; else ws(s)://TUNNEL-LISTEN. Returns out.
+ */
+const char *relay_config_tunnel_url(const struct relay_config *cfg, char *out, size_t cap);
 
 /* Frees what relay_config_parse() allocated. */
 void relay_config_cleanup(struct relay_config *cfg);

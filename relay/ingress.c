@@ -243,7 +243,8 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
         return;
     }
     if (req->target_len < 3 || memcmp(t, "/t/", 3) != 0) {
-        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+        /* An agent pointed at this port by mistake learns which port it reached. */
+        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, "Hookwire-Port: webhooks\r\n");
         return;
     }
     for (p = t + 3; p < end && *p != '/' && *p != '?'; p++)
@@ -267,6 +268,13 @@ static void on_abort(struct hw_http_conn *c, const char *why)
                           (size_t)(h->target + h->target_len - h->method), NULL, 0);
     relay_record_conn_gone(x->live);
     x->live = NULL;
+    /* A timeout reaches the agent as one, so its log says so rather than "cancelled". */
+    if (x->stream &&
+        (strcmp(why, "no answer in time") == 0 || strcmp(why, "the answer stalled") == 0)) {
+        hw_mux_stream_reset(x->stream, HW_RST_TIMEOUT, "the relay's --response-timeout passed");
+        x->stream = NULL;
+        return;
+    }
     relay_ingress_drop_stream(c, 1);
 }
 

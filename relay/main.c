@@ -42,30 +42,6 @@ static void on_signal(int sig)
         lws_cancel_service(loop_context);
 }
 
-/* The public base URL: --public-url, or http://LISTEN with a usable host. */
-static char *public_base(const struct relay_config *cfg)
-{
-    char host[256], *s;
-    int port = 0;
-    size_t n;
-
-    if (cfg->public_url) {
-        s = strdup(cfg->public_url);
-    } else {
-        s = malloc(300);
-        if (!s || hw_hostport_parse(cfg->listen, host, sizeof(host), &port)) {
-            free(s);
-            return NULL;
-        }
-        snprintf(s, 300, "%s://%s:%d", cfg->tls_cert ? "https" : "http",
-                 !host[0] || strcmp(host, "0.0.0.0") == 0 ? "localhost" : host, port);
-    }
-    n = s ? strlen(s) : 0;
-    while (n && s[n - 1] == '/')
-        s[--n] = '\0';
-    return s;
-}
-
 /*
  * Each public connection is a descriptor: lift the soft limit to the hard
  * one so --max-connections (10,000 by default) fits. lws sizes its tables
@@ -82,10 +58,10 @@ static void raise_fd_limit(void)
 
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-            HW_INFO("open files limit raised from %llu to %llu", (unsigned long long)was,
-                    (unsigned long long)rl.rlim_cur);
+            HW_DEBUG("open files limit raised from %llu to %llu", (unsigned long long)was,
+                     (unsigned long long)rl.rlim_cur);
     } else {
-        HW_INFO("open files limit %llu", (unsigned long long)rl.rlim_cur);
+        HW_DEBUG("open files limit %llu", (unsigned long long)rl.rlim_cur);
     }
 }
 
@@ -107,7 +83,7 @@ int main(int argc, char **argv)
     idx = relay_config_parse(&r.cfg, argc, argv, relay_edge_config, r.edge);
     if (idx < argc) {
         if (strcmp(argv[idx], "token") == 0)
-            status = relay_tokens_command(r.cfg.store, argc - idx, argv + idx);
+            status = relay_tokens_command(&r.cfg, argc - idx, argv + idx);
         else
             fprintf(stderr, "unknown command \"%s\" (see --help)\n", argv[idx]);
         relay_config_cleanup(&r.cfg);
@@ -115,7 +91,7 @@ int main(int argc, char **argv)
         return idx < argc && strcmp(argv[idx], "token") == 0 ? status : 2;
     }
     hw_lwslog_route();
-    base = public_base(&r.cfg);
+    base = relay_config_public_base(&r.cfg);
     r.public_base = base;
     r.channels = relay_channels_new();
     r.refused = relay_refused_new();

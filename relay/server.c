@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "ingress.h"
@@ -52,8 +53,17 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
         info.alpn = "http/1.1";
     }
     vh = lws_create_vhost(r->context, &info);
-    if (!vh)
-        fprintf(stderr, "cannot listen on %s (%s)\n", addr, name);
+    if (!vh) {
+        char why[512];
+
+        /* lws only says that it failed: find out why, and say it with the option to change. */
+        if (hw_listen_probe(addr, strcmp(name, "public") == 0 ? "--listen" : "--tunnel-listen", why,
+                            sizeof(why)))
+            fprintf(stderr, "%s\n", why);
+        else
+            fprintf(stderr, "cannot listen on %s (%s)%s\n", addr, name,
+                    r->cfg.tls_cert ? ": check --tls-cert and --tls-key" : "");
+    }
     return vh;
 }
 

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "live.h"
 #include "relay.h"
 #include "store/store.h"
 #include "tunnel.h"
@@ -220,8 +221,9 @@ static int channel_has_token(struct hw_store *s, const char *channel)
     return rc ? rc : found;
 }
 
-static int cmd_add(struct hw_store *s, const char *channel)
+static int cmd_add(struct hw_store *s, const struct relay_config *cfg, const char *channel)
 {
+    char *base, relay_url[1400];
     unsigned char raw[32], h[HW_STORE_SHA256_LEN];
     char token[4 + 64];
     int rc = channel_has_token(s, channel);
@@ -246,14 +248,50 @@ static int cmd_add(struct hw_store *s, const char *channel)
         fprintf(stderr, "cannot store token: %s\n", hw_strerror(rc));
         return 1;
     }
-    /* The token is printed once, here, and never stored. */
+    /* The token is printed once, here, and never stored. It alone goes to stdout, so
+     * TOKEN=$(hookwire-relay token add alice) works; what to do with it goes to stderr. */
     printf("%s\n", token);
+    fflush(stdout);
+    base = relay_config_public_base(cfg);
+    fprintf(stderr,
+            "webhook URL: %s/t/%s/\n"
+            "agent:       HOOKWIRE_TOKEN=%s hookwire-agent --relay %s 3000\n",
+            base ? base : "?", channel, token,
+            relay_config_tunnel_url(cfg, relay_url, sizeof(relay_url)));
+    free(base);
     sodium_memzero(token, sizeof(token));
     return 0;
 }
 
-static int cmd_list(struct hw_store *s)
+/* The agent column of `token list` for channel. */
+static void agent_column(const char *channel, const struct relay_live *live, size_t nlive,
+                         const char *unknown, char *out, size_t cap)
 {
+    if (unknown) {
+        snprintf(out, cap, "unknown: %s", unknown);
+        return;
+    }
+    for (size_t i = 0; i < nlive; i++) {
+        if (strcmp(live[i].channel, channel) == 0) {
+            time_t t = (time_t)(live[i].since_ms / 1000);
+            struct tm tm;
+            char ts[32];
+
+            gmtime_r(&t, &tm);
+            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            snprintf(out, cap, "connected from %s since %s", live[i].addr, ts);
+            return;
+        }
+    }
+    snprintf(out, cap, "not connected");
+}
+
+static int cmd_list(struct hw_store *s, const struct relay_config *cfg)
+{
+    struct relay_live *live = NULL;
+    size_t nlive = 0;
+    char why[256], agent[320];
+    int asked;
     struct hw_store_token *list = NULL;
     size_t n = 0;
     int rc = hw_store_token_list(s, &list, &n);
@@ -262,6 +300,8 @@ static int cmd_list(struct hw_store *s)
         fprintf(stderr, "cannot list tokens: %s\n", hw_strerror(rc));
         return 1;
     }
+    /* Only the running relay knows its tunnels: ask it (the same --config or --tunnel-listen). */
+    asked = n ? relay_live_ask(cfg, &live, &nlive, why, sizeof(why)) : 0;
     for (size_t i = 0; i < n; i++) {
         time_t created = (time_t)(list[i].created_ms / 1000);
         struct tm tm;
@@ -269,8 +309,10 @@ static int cmd_list(struct hw_store *s)
 
         gmtime_r(&created, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("%s\t%s\n", list[i].channel, ts);
+        agent_column(list[i].channel, live, nlive, asked ? why : NULL, agent, sizeof(agent));
+        printf("%s\t%s\t%s\n", list[i].channel, ts, agent);
     }
+    free(live);
     free(list);
     return 0;
 }
@@ -292,8 +334,9 @@ static int cmd_revoke(struct hw_store *s, const char *channel)
     return 0;
 }
 
-int relay_tokens_command(const char *url, int argc, char **argv)
+int relay_tokens_command(const struct relay_config *cfg, int argc, char **argv)
 {
+    const char *url = cfg->store;
     struct hw_store *s;
     const char *verb = argc > 1 ? argv[1] : "";
     int status;
@@ -313,9 +356,9 @@ int relay_tokens_command(const char *url, int argc, char **argv)
         return 1;
     }
     if (strcmp(verb, "add") == 0)
-        status = cmd_add(s, argv[2]);
+        status = cmd_add(s, cfg, argv[2]);
     else if (strcmp(verb, "list") == 0)
-        status = cmd_list(s);
+        status = cmd_list(s, cfg);
     else
         status = cmd_revoke(s, argv[2]);
     hw_store_close(s);

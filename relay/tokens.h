@@ -54,8 +54,12 @@ int relay_tokens_channel_exists(struct relay_tokens *t, const char *channel);
 
 /*
  * Runs "token add|list|revoke ..." from argv (argv[0] == "token") against
- * the store at url. Returns the process exit status.
+ * cfg's store. add prints the token alone on stdout, then the webhook URL and
+ * the agent command on stderr; list prints "channel TAB created TAB agent",
+ * the agent column asked of the running relay (live.h). Returns the process
+ * exit status.
  */
-int relay_tokens_command(const char *url, int argc, char **argv);
+struct relay_config;
+int relay_tokens_command(const struct relay_config *cfg, int argc, char **argv);
 
 #endif

@@ -201,8 +201,10 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
     lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
 
     if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
-        HW_WARN("conn=%s channel=%s agent silent for %u ms: closing tunnel", a->peer, a->channel,
-                (unsigned)((lws_now_usecs() - a->last_rx) / 1000));
+        char d[32];
+
+        HW_WARN("conn=%s channel=%s agent silent for %s: closing tunnel", a->peer, a->channel,
+                hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_rx) / 1000.0));
         r->metrics.heartbeat_timeouts++;
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;

@@ -3,6 +3,9 @@
  * store. Wiring only: the command table (commands.c), the command line
  * (cli.c), the store (db.c), then the command. Main thread; single-threaded.
  */
+#include <mysql.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +13,7 @@
 #include "commands.h"
 #include "core/log.h"
 #include "db.h"
+#include "net/version.h"
 #include "when.h"
 
 /* Options given before the command ("--store URL list") apply as if given after it. */
@@ -46,6 +50,14 @@ int main(int argc, char **argv)
     o.limit = -1;
     while (i < argc && (n = leading_option(argv, argc, i, &o)))
         i += n;
+    if (i < argc && !strcmp(argv[i], "--version")) {
+        char line[512], more[128];
+
+        snprintf(more, sizeof(more), "SQLite %s, MariaDB client %s", sqlite3_libversion(),
+                 mysql_get_client_info());
+        printf("%s\n", hw_version_line(line, sizeof(line), "hookwire-replay", more));
+        return REPLAY_EXIT_OK;
+    }
     if (i >= argc) {
         replay_cli_usage(stderr, replay_commands);
         return REPLAY_EXIT_USAGE;

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,12 +18,24 @@ int hw_log_level = HW_LOG_INFO;
 
 static const char *log_program = "hookwire";
 static int log_json;
+static int log_color;
 
 static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+/* Red, yellow, green, dim: only the level word is coloured, the message stays plain. */
+static const char *const level_colors[] = { "\033[1;31m", "\033[33m", "\033[32m", "\033[2m" };
 
 void hw_log_init(const char *program)
 {
+    const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+
     log_program = program;
+    log_color =
+        isatty(STDERR_FILENO) && !(no_color && no_color[0]) && !(term && strcmp(term, "dumb") == 0);
+}
+
+void hw_log_set_color(int on)
+{
+    log_color = on;
 }
 
 int hw_log_set_level(const char *name)
@@ -68,7 +81,8 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return n;
 }
 
-static void log_emit(int level, const char *msg)
+/* The fields of a request line, already escaped for JSON, or "" for other lines. */
+static void log_emit(int level, const char *msg, const char *fields)
 {
     char line[4096 + 512];
     char ts[40];
@@ -86,9 +100,15 @@ static void log_emit(int level, const char *msg)
                              "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\","
                              "\"msg\":\"",
                              ts, level_names[level], log_program);
-        n += json_escape(line + n, sizeof(line) - n - 4, msg);
-        line[n++] = '"';
-        line[n++] = '}';
+        n += json_escape(line + n, sizeof(line) - n - 1024, msg);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "\"%s}", fields);
+        if (n > sizeof(line) - 2)
+            n = sizeof(line) - 2;
+    } else if (log_color) {
+        n = (size_t)snprintf(line, sizeof(line), "%s %s%-5s\033[0m %s: %s", ts, level_colors[level],
+                             level_names[level], log_program, msg);
+        if (n > sizeof(line) - 2)
+            n = sizeof(line) - 2;
     } else {
         n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s: %s", ts, level_names[level],
                              log_program, msg);
@@ -113,5 +133,53 @@ void hw_log_write(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_emit(level, msg);
+    log_emit(level, msg, "");
+}
+
+const char *hw_log_duration(char *buf, size_t cap, double ms)
+{
+    if (ms < 0)
+        ms = 0;
+    /* 999.96ms would print as "1000.0ms": from there on it is seconds. */
+    if (ms < 999.95)
+        snprintf(buf, cap, "%.1fms", ms);
+    else
+        snprintf(buf, cap, "%.1fs", ms / 1000.0);
+    return buf;
+}
+
+void hw_log_request(const struct hw_log_req *r)
+{
+    char msg[1024], fields[1200], dur[32], status[16];
+    size_t n = 0;
+
+    if (HW_LOG_INFO > hw_log_level)
+        return;
+    hw_log_duration(dur, sizeof(dur), r->ms);
+    snprintf(status, sizeof(status), "%d", r->status);
+    if (r->failure)
+        snprintf(msg, sizeof(msg), "%s %s failed: %s %s evt=%s", r->method, r->path, r->failure,
+                 dur, r->event_id);
+    else
+        snprintf(msg, sizeof(msg), "%s %s %d %s evt=%s", r->method, r->path, r->status, dur,
+                 r->event_id);
+    fields[0] = '\0';
+    if (log_json) {
+        /* Each part is escaped into its own share of fields, so none can run past it. */
+        n += (size_t)snprintf(fields + n, sizeof(fields) - n, ",\"method\":\"");
+        n += json_escape(fields + n, 40, r->method);
+        n += (size_t)snprintf(fields + n, sizeof(fields) - n, "\",\"path\":\"");
+        n += json_escape(fields + n, 600, r->path);
+        n += (size_t)snprintf(fields + n, sizeof(fields) - n,
+                              "\",\"status\":%s,\"duration_ms\":%.3f,\"event_id\":\"",
+                              r->status ? status : "null", r->ms);
+        n += json_escape(fields + n, 60, r->event_id);
+        n += (size_t)snprintf(fields + n, sizeof(fields) - n, "\"");
+        if (r->failure) {
+            n += (size_t)snprintf(fields + n, sizeof(fields) - n, ",\"error\":\"");
+            n += json_escape(fields + n, 200, r->failure);
+            snprintf(fields + n, sizeof(fields) - n, "\"");
+        }
+    }
+    log_emit(HW_LOG_INFO, msg, fields);
 }

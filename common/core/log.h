@@ -7,12 +7,21 @@
  * each line is written with a single write(2) so lines never interleave.
  */
 
+#include <stddef.h>
+
 enum hw_log_level { HW_LOG_ERR = 0, HW_LOG_WARN, HW_LOG_INFO, HW_LOG_DEBUG };
 
 extern int hw_log_level;
 
-/* Sets the program name shown on every line (borrowed: must outlive logging). */
+/*
+ * Sets the program name shown on every line (borrowed: must outlive logging)
+ * and decides on colour: text lines colour their level when stderr is a
+ * terminal, unless NO_COLOR is set (https://no-color.org) or TERM is "dumb".
+ */
 void hw_log_init(const char *program);
+
+/* Forces colour on (1) or off (0), whatever hw_log_init() decided. */
+void hw_log_set_color(int on);
 
 /* Parses "error|warn|info|debug"; returns 0 or HW_EINVAL. */
 int hw_log_set_level(const char *name);
@@ -21,6 +30,29 @@ int hw_log_set_level(const char *name);
 int hw_log_set_format(const char *name);
 
 void hw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes a duration for people into buf: "3.5ms" under a second, "10.0s"
+ * from a second on. Returns buf.
+ */
+const char *hw_log_duration(char *buf, size_t cap, double ms);
+
+/* One webhook's outcome, as one line. */
+struct hw_log_req {
+    const char *method;
+    const char *path;
+    int status; /* the answer's status; 0 when there is none */
+    double ms;  /* how long the exchange took */
+    const char *event_id;
+    const char *failure; /* why it failed, or NULL */
+};
+
+/*
+ * Logs r at INFO: text "POST /path 200 3.5ms evt=ID" (or "POST /path failed:
+ * WHY 3.5ms evt=ID"); JSON carries method, path, status, duration_ms,
+ * event_id and error as fields of their own next to msg.
+ */
+void hw_log_request(const struct hw_log_req *r);
 
 /* Checks the level before evaluating the arguments. */
 #define HW_LOG(level, ...)                      \

@@ -162,6 +162,10 @@ static int set_value(const struct hw_opt *o, void *cfg, const char *value, char 
     case HW_OPT_BOOL:
         rc = hw_opt_parse_bool(v, (int *)field);
         break;
+    case HW_OPT_REFUSED:
+        free(v);
+        snprintf(err, errlen, "%s", o->help);
+        return HW_EINVAL;
     }
     if (rc)
         snprintf(err, errlen, "invalid value for %s: \"%s\"", o->name, v);
@@ -215,12 +219,28 @@ static char *read_line(char *str, int num, void *stream)
     return r;
 }
 
+/*
+ * People quote values in INI files ("listen = \"127.0.0.1:8080\""); inih
+ * keeps the quotes. One matching pair around the whole value is dropped.
+ */
+static const char *unquote(const char *value, char *buf, size_t cap)
+{
+    size_t n = strlen(value);
+
+    if (n < 2 || (value[0] != '"' && value[0] != '\'') || value[n - 1] != value[0] || n - 2 >= cap)
+        return value;
+    memcpy(buf, value + 1, n - 2);
+    buf[n - 2] = '\0';
+    return buf;
+}
+
 static int on_ini_value(void *user, const char *section, const char *key, const char *value)
 {
     struct ini_ctx *c = user;
-    char err[512] = "";
+    char err[512] = "", plain[4096];
     int rc;
 
+    value = unquote(value, plain, sizeof(plain));
     if (strcmp(section, c->main_section) == 0)
         rc = hw_opt_set(c->opts, c->cfg, key, value, err, sizeof(err));
     else if (c->section_fn)
@@ -247,7 +267,7 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
 
     c.file = fopen(path, "r");
     if (!c.file) {
-        fprintf(stderr, "%s:0: cannot read config: %s\n", path, strerror(errno));
+        fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
         return HW_ECONFIG;
     }
     rc = ini_parse_stream(read_line, &c, on_ini_value, &c);
@@ -262,34 +282,79 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
     return HW_ECONFIG;
 }
 
+/* Is argv[i] "--config" or "--config=FILE"? Sets *file (NULL: the next argument). */
+static int is_config(const char *a, const char **file)
+{
+    if (strcmp(a, "--config") == 0) {
+        *file = NULL;
+        return 1;
+    }
+    if (strncmp(a, "--config=", 9) == 0) {
+        *file = a + 9;
+        return 1;
+    }
+    return 0;
+}
+
+/* The index of the first argument that is neither an option nor an option's value, or argc. */
+static int options_end(const struct hw_opt *opts, int argc, char **argv, int start)
+{
+    int i;
+
+    for (i = start; i < argc; i++) {
+        const char *a = argv[i], *file;
+        const struct hw_opt *o;
+
+        if (strncmp(a, "--", 2) != 0 && strcmp(a, "-h") != 0)
+            break;
+        if (is_config(a, &file)) {
+            i += !file;
+            continue;
+        }
+        o = strchr(a, '=') ? NULL : find_opt(opts, a + 2, strlen(a + 2));
+        if (o && o->type != HW_OPT_BOOL && o->type != HW_OPT_REFUSED)
+            i++;
+    }
+    return i < argc ? i : argc;
+}
+
 int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,
                       const char *main_section, hw_opt_section_fn section_fn, void *ctx)
 {
     char err[512];
-    int i;
+    int i, end = options_end(opts, argc, argv, start);
 
-    for (i = start; i < argc; i++) {
-        const char *a = argv[i], *eq, *value;
+    for (i = start; i < end; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return HW_EEXIST;
+    for (i = start; i < end; i++)
+        if (strcmp(argv[i], "--version") == 0)
+            return HW_EVERSION;
+    /* Config files first, so the command line's own options override them. */
+    for (i = start; i < end; i++) {
+        const char *file;
+
+        if (!is_config(argv[i], &file))
+            continue;
+        if (!file && ++i >= end) {
+            fprintf(stderr, "--config needs a file\n");
+            return HW_ECONFIG;
+        }
+        if (hw_opt_load_ini(opts, cfg, file ? file : argv[i], main_section, section_fn, ctx))
+            return HW_ECONFIG;
+    }
+    for (i = start; i < end; i++) {
+        const char *a = argv[i], *eq, *value, *file;
         const struct hw_opt *o;
         size_t nlen;
 
-        if (strncmp(a, "--", 2) != 0)
-            break;
-        a += 2;
-        if (strcmp(a, "help") == 0)
-            return HW_EEXIST;
-        eq = strchr(a, '=');
-        nlen = eq ? (size_t)(eq - a) : strlen(a);
-        if (nlen == 6 && strncmp(a, "config", 6) == 0) {
-            value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!value) {
-                fprintf(stderr, "--config needs a file\n");
-                return HW_ECONFIG;
-            }
-            if (hw_opt_load_ini(opts, cfg, value, main_section, section_fn, ctx))
-                return HW_ECONFIG;
+        if (is_config(a, &file)) {
+            i += !file;
             continue;
         }
+        a += 2;
+        eq = strchr(a, '=');
+        nlen = eq ? (size_t)(eq - a) : strlen(a);
         o = find_opt(opts, a, nlen);
         if (!o) {
             fprintf(stderr, "unknown option --%.*s (see --help)\n", (int)nlen, a);
@@ -297,9 +362,9 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
         }
         if (eq)
             value = eq + 1;
-        else if (o->type == HW_OPT_BOOL)
+        else if (o->type == HW_OPT_BOOL || o->type == HW_OPT_REFUSED)
             value = "true";
-        else if (i + 1 < argc)
+        else if (i + 1 < end)
             value = argv[++i];
         else {
             fprintf(stderr, "--%s needs a value (%s)\n", o->name, o->arg);
@@ -310,26 +375,31 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
             return HW_ECONFIG;
         }
     }
-    return i;
+    return end;
 }
 
 void hw_opt_usage(FILE *f, const struct hw_opt *opts)
 {
     fprintf(f, "  --config FILE\n        INI file; its main section takes the options below\n");
     for (; opts->name; opts++) {
+        if (opts->type == HW_OPT_REFUSED)
+            continue;
         fprintf(f, "  --%s%s%s\n        %s", opts->name, opts->arg ? " " : "",
                 opts->arg ? opts->arg : "", opts->help);
         if (opts->def)
             fprintf(f, " (default: %s)", opts->def);
         fputc('\n', f);
     }
-    fprintf(f, "  --help\n        show this help\n");
+    fprintf(f, "  --help, -h\n        show this help\n  --version\n        show the version "
+               "and the libraries' versions\n");
 }
 
 void hw_opt_print_ini(FILE *f, const char *section, const struct hw_opt *opts)
 {
     fprintf(f, "[%s]\n", section);
     for (; opts->name; opts++) {
+        if (opts->type == HW_OPT_REFUSED)
+            continue;
         fprintf(f, "\n; %s", opts->help);
         if (opts->arg)
             fprintf(f, " (%s)", opts->arg);

@@ -16,6 +16,8 @@ enum hw_opt_type {
     HW_OPT_SIZE,     /* size_t, with optional K, M or G suffix (powers of 1024) */
     HW_OPT_DURATION, /* unsigned milliseconds, "250ms", "10s", "2m"; bare numbers are seconds */
     HW_OPT_BOOL,     /* int 0/1: true|false|yes|no|on|off|1|0; on the command line a flag */
+    HW_OPT_REFUSED,  /* a name people try that is not an option: setting it fails with help as
+                        the reason; hidden from --help and example configs */
 };
 
 struct hw_opt {
@@ -43,19 +45,24 @@ int hw_opt_set(const struct hw_opt *opts, void *cfg, const char *name, const cha
 
 /*
  * Loads an INI file: keys of [main_section] go to the table, keys of other
- * sections to section_fn (NULL: other sections are errors). On failure prints
- * "file:line: reason" to stderr and returns HW_ECONFIG.
+ * sections to section_fn (NULL: other sections are errors). A value wrapped
+ * in one pair of double or single quotes is taken without them. On failure
+ * prints "file:line: reason" (or "cannot read FILE: reason") to stderr and
+ * returns HW_ECONFIG.
  */
 int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
                     const char *main_section, hw_opt_section_fn section_fn, void *ctx);
 
 /*
  * Parses the command line from argv[start]: "--name VALUE", "--name=VALUE",
- * "--flag" for booleans, "--config FILE" (loaded where it appears, so later
- * flags override it; main_section/section_fn as for hw_opt_load_ini). Stops
- * at the first argument not starting with "--" and returns its index
- * (argc if none). "--help" returns HW_EEXIST so the caller prints usage.
- * Errors print one line to stderr and return HW_ECONFIG.
+ * "--flag" for booleans, "--config FILE" (main_section/section_fn as for
+ * hw_opt_load_ini). Config files are loaded first, in order, then the other
+ * options are applied: an option on the command line wins over a config
+ * file wherever either appears. Stops at the first argument not starting
+ * with "--" and returns its index (argc if none). "--help" or "-h" returns
+ * HW_EEXIST so the caller prints usage; "--version" returns HW_EVERSION so
+ * the caller prints its version. Errors print one line to stderr and return
+ * HW_ECONFIG.
  */
 int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,
                       const char *main_section, hw_opt_section_fn section_fn, void *ctx);

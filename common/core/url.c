@@ -79,3 +79,54 @@ int hw_url_parse(const char *s, struct hw_url *u)
         return HW_EINVAL;
     return 0;
 }
+
+int hw_url_parse_target(const char *s, struct hw_url *u)
+{
+    char url[1400];
+    const char *sep = strstr(s, "://");
+
+    if (sep) {
+        if (hw_url_parse(s, u) || u->port == 0 ||
+            (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0))
+            return HW_EINVAL;
+        return 0;
+    }
+    /* "3000" and ":3000" are a port on localhost; "HOST:PORT[/PREFIX]" gets http:// in front. */
+    if (s[0] && strspn(s, "0123456789") == strlen(s)) {
+        if (snprintf(url, sizeof(url), "http://localhost:%s", s) >= (int)sizeof(url))
+            return HW_EINVAL;
+    } else if (s[0] == ':') {
+        if (snprintf(url, sizeof(url), "http://localhost%s", s) >= (int)sizeof(url))
+            return HW_EINVAL;
+    } else if (snprintf(url, sizeof(url), "http://%s", s) >= (int)sizeof(url)) {
+        return HW_EINVAL;
+    }
+    if (hw_url_parse(url, u) || u->port == 0)
+        return HW_EINVAL;
+    /* Without a scheme the port must be written: "localhost" alone is more likely a slip. */
+    {
+        const char *auth = url + 7, *rb;
+        size_t alen = strcspn(auth, "/?#");
+
+        rb = memchr(auth, ']', alen);
+        if (rb)
+            alen -= (size_t)(rb - auth), auth = rb;
+        if (!memchr(auth, ':', alen))
+            return HW_EINVAL;
+    }
+    return 0;
+}
+
+const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size_t cap)
+{
+    int v6 = strchr(u->host, ':') != NULL;
+    int tls = strcmp(u->scheme, "https") == 0 || strcmp(u->scheme, "wss") == 0;
+    char port[8] = "";
+
+    /* The scheme's own port goes unsaid, as people write it. */
+    if (u->port != (tls ? 443 : 80))
+        snprintf(port, sizeof(port), ":%d", u->port);
+    snprintf(out, cap, "%s://%s%s%s%s%s", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "", port,
+             with_path && strcmp(u->path, "/") != 0 ? u->path : "");
+    return out;
+}

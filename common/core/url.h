@@ -27,4 +27,21 @@ int hw_url_parse(const char *s, struct hw_url *u);
  */
 int hw_hostport_parse(const char *s, char *host, size_t cap, int *port);
 
+/*
+ * Parses a place to forward to as people write it: "3000", ":3000",
+ * "localhost:3000", "[::1]:3000", "http://HOST[:PORT][/PREFIX]" or
+ * "https://..." (then u->tls is set). A missing host is localhost, a
+ * missing scheme http. The path is kept as the prefix of every forwarded
+ * request; "/" when there is none. Returns 0 or HW_EINVAL (other schemes,
+ * a bad port, overlong parts).
+ */
+int hw_url_parse_target(const char *s, struct hw_url *u);
+
+/*
+ * Writes "scheme://host:port" into out, an IPv6 host in brackets, the port
+ * left out when it is the scheme's own (80, 443), followed by the path when
+ * with_path is set and the path is not "/". Returns out.
+ */
+const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size_t cap);
+
 #endif

@@ -1,7 +1,10 @@
 /*
  * The bridge from libwebsockets' own log to the one logger: lws lines arrive
  * through lws_set_log_level()'s emitter and leave as hw_log_write() lines.
- * Set up once at start-up, before the lws context exists.
+ * Set up once at start-up, before the lws context exists. lws's lines are
+ * worded for lws's developers ("ERROR on binding fd 8 ..."): the programs say
+ * what went wrong in their own words, so lws's lines show only at debug
+ * level, marked "lws:".
  */
 #include "lwslog.h"
 
@@ -14,11 +17,7 @@ static void lws_log_emit(int lws_level, const char *line)
 {
     char msg[1024];
     size_t n = strlen(line);
-    int level = lws_level == LLL_ERR    ? HW_LOG_ERR
-                : lws_level == LLL_WARN ? HW_LOG_WARN
-                                        : HW_LOG_DEBUG;
-
-    if (level > hw_log_level)
+    if (HW_LOG_DEBUG > hw_log_level)
         return;
     /* lws lines carry their own timestamp prefix and a trailing newline. */
     if (n && line[n - 1] == '\n')
@@ -27,14 +26,14 @@ static void lws_log_emit(int lws_level, const char *line)
         n = sizeof(msg) - 1;
     memcpy(msg, line, n);
     msg[n] = '\0';
-    hw_log_write(level, "%s", msg);
+    hw_log_write(HW_LOG_DEBUG, "lws: %s", msg);
 }
 
 void hw_lwslog_route(void)
 {
-    int levels = LLL_ERR | LLL_WARN;
+    int levels = 0;
 
     if (hw_log_level >= HW_LOG_DEBUG)
-        levels |= LLL_NOTICE | LLL_INFO;
+        levels = LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO;
     lws_set_log_level(levels, lws_log_emit);
 }

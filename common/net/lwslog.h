@@ -2,8 +2,9 @@
 #define HW_LWSLOG_H
 
 /*
- * Routes libwebsockets' own log lines (errors and warnings; notices and info
- * too at debug level) through the one logger. Call once, after the log level
+ * Routes libwebsockets' own log lines through the one logger, at debug level
+ * only ("lws: ..."): at other levels the programs report failures in their
+ * own words. Call once, after the log level
  * is set and before lws_create_context(); main thread.
  */
 void hw_lwslog_route(void);

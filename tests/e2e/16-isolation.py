@@ -96,9 +96,10 @@ def case_token_list(env):
     r = relay.cli("token", "list")
     check_eq(r.returncode, 0, "token list succeeds")
     rows = [l.split("\t") for l in r.stdout.splitlines()]
-    check(all(len(row) == 2 for row in rows), "each line is channel<TAB>created", r.stdout)
+    check(all(len(row) == 3 for row in rows), "each line is channel<TAB>created<TAB>agent",
+          r.stdout)
     check_eq(sorted(row[0] for row in rows), sorted(channels), "token list lists the channels")
-    for ch, created in rows:
+    for ch, created, _agent in rows:
         m = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$", created)
         check(m, "created time of %s is ISO 8601 UTC" % ch, created)
         ts = time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone

@@ -3,8 +3,9 @@
 both ports by path. The agent connects through Caddy to /tunnel, a GitHub-signed
 webhook posted to Caddy reaches the app with its body byte-exact and its
 signature valid, and the answer comes back through Caddy. The relay's /metrics and
-its API (/api/...) are not reachable through Caddy's address (channel names are
-webhook URLs), while they still answer on the tunnel port itself.
+/agents are not reachable through Caddy's address (channel names are webhook URLs),
+while they still answer on the tunnel port itself; the history API (/api/...) is,
+and answers only with a channel's token.
 
 The test runs the example as written, only with the address and the relay's
 ports replaced (and Caddy's admin endpoint and TLS off, since this is loopback).
@@ -99,7 +100,8 @@ def case_relay_behind_caddy(env):
 
 
 def check_private(env, relay, port, token):
-    """/metrics and /api/ answer on the tunnel port, and never through Caddy."""
+    """/metrics and /agents answer on the tunnel port, and never through Caddy; /api/ answers
+    through Caddy to a channel's token only."""
     direct = get(relay.tunnel_port, "/metrics")
     check(direct.status == 200 and b"hookwire_relay_" in direct.body,
           "the tunnel port itself serves /metrics", direct.status)
@@ -107,10 +109,8 @@ def check_private(env, relay, port, token):
     probes = [("GET", "/metrics"), ("GET", "/metrics/"), ("GET", "/METRICS"),
               ("GET", "//metrics"), ("GET", "/metrics?x=1"), ("GET", "/tunnel/../metrics"),
               ("GET", "/t/../metrics"), ("GET", "/t/%2e%2e/metrics"), ("GET", "/healthz"),
-              ("GET", "/api/events"), ("GET", "/api/events?limit=5"),
-              ("GET", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r"),
-              ("POST", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r/replay"), ("GET", "/api/"),
-              ("GET", "/tunnel/../api/events")]
+              ("GET", "/agents"), ("GET", "/tunnel/../agents"), ("GET", "/api/../metrics"),
+              ("GET", "/api/../agents")]
     for method, path in probes:
         r = request(port, method, path, [("Host", "127.0.0.1:%d" % port), auth], b"")
         what = "%s %s through caddy" % (method, path)
@@ -121,6 +121,17 @@ def check_private(env, relay, port, token):
         check(r.header("Hookwire-Error") in (None, "HW_UNKNOWN_CHANNEL"),
               what + " is answered by caddy or the public port, not the tunnel port",
               (r.status, r.header("Hookwire-Error"), r.body[:200]))
+    # The history API: only with the channel's token, and only that channel's events.
+    wrong = ("Authorization", "Bearer hwt_not-a-token")
+    for method, path in [("GET", "/api/events"), ("GET", "/api/events?limit=5"),
+                         ("GET", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r"),
+                         ("POST", "/api/events/evt_01m8v55v3g03zk15ss5x187b7r/replay")]:
+        r = request(port, method, path, [("Host", "127.0.0.1:%d" % port), wrong], b"")
+        check_eq((r.status, r.header("Hookwire-Error")), (401, "HW_UNAUTHORIZED"),
+                 "%s %s through caddy with a wrong token" % (method, path))
+    r = request(port, "GET", "/api/events", [("Host", "127.0.0.1:%d" % port), auth], b"")
+    check_eq(r.status, 200, "GET /api/events through caddy with alice's token")
+    check(b"evt_" in r.body, "alice's events through caddy", r.body[:200])
 
 
 if __name__ == "__main__":

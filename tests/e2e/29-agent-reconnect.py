@@ -115,7 +115,7 @@ def case_silent_relay(env):
                   "the next attempt follows the handshake deadline plus a backoff wait",
                   "%.1fs" % gap)
         agent.proc.check_alive()
-        check("reconnecting in" in agent.proc.stderr(), "the agent logged its next attempt")
+        check("retrying in" in agent.proc.stderr(), "the agent logged its next attempt")
     finally:
         silent.close()
     relay.fixed_ports = True

@@ -134,7 +134,7 @@ def case_wrong_accept_is_refused(env):
         c = relay.wait_conn(1)
         c.wait_closed("the agent drops a connection whose Sec-WebSocket-Accept is wrong")
         relay.wait_conn(2)
-        wait_until(lambda: "refused the upgrade" in agent.proc.stderr(), 5,
+        wait_until(lambda: "not a valid WebSocket handshake" in agent.proc.stderr(), 5,
                    "the agent logs the refused upgrade")
         check_eq(agent.forwarding_lines(), [], "and never used the tunnel")
     finally:

@@ -327,7 +327,7 @@ static void test_config_file(void)
     CHECK_STR(log.lines[2], "channel bob|token|def");
     hw_opt_cleanup(opts, &c);
 
-    /* On the command line the file is read where it appears: later flags win ... */
+    /* Flags after the file win over it ... */
     defaults(&c);
     memset(&log, 0, sizeof(log));
     CHECK_EQ(parse(&c, args, &err, &log), 5);
@@ -336,14 +336,54 @@ static void test_config_file(void)
     CHECK_EQ(log.n, 3);
     hw_opt_cleanup(opts, &c);
 
-    /* ... and the file wins over earlier flags; "--config=FILE" works too. */
+    /* ... and earlier flags win over the file too (the command line wins whatever the order);
+     * "--config=FILE" works too. */
     defaults(&c);
     memset(&log, 0, sizeof(log));
     snprintf(config_eq, sizeof(config_eq), "--config=%s", path);
     args_eq[3] = config_eq;
     CHECK_EQ(parse(&c, args_eq, &err, &log), 4);
-    CHECK_EQ(c.workers, 3);
+    CHECK_EQ(c.workers, 9);
     hw_opt_cleanup(opts, &c);
+}
+
+/* What people write: quoted values, -h, --version, a refused key, a value that looks numeric. */
+static void test_cli_forms(void)
+{
+    static const struct hw_opt with_refused[] = {
+        { "listen", "HOST:PORT", ":8080", "address", HW_OPT_STR, offsetof(struct cfg, listen) },
+        { "secret", NULL, NULL, "secrets go in a file: use secret-file", HW_OPT_REFUSED, 0 },
+        { NULL, NULL, NULL, NULL, HW_OPT_STR, 0 },
+    };
+    const char *quoted = temp_file("[relay]\n"
+                                   "listen = \"127.0.0.1:7000\"\n"
+                                   "token = 'abc'\n"
+                                   "workers = \"5\n");
+    const char *h[] = { "prog", "-h", NULL };
+    const char *version[] = { "prog", "--listen", "x:1", "--version", NULL };
+    const char *positional[] = { "prog", "--listen", "1234", "3000", NULL };
+    char err[256];
+    const char *out;
+    struct cfg c;
+
+    defaults(&c);
+    /* One pair of matching quotes goes; an unmatched one stays (and then fails as a number). */
+    CHECK_EQ(load(&c, quoted, NULL, &out), HW_ECONFIG);
+    CHECK_STR(c.listen, "127.0.0.1:7000");
+    CHECK_STR(c.token, "abc");
+    CHECK(strstr(out, ":4: invalid value for workers: \"\"5\"") != NULL);
+    hw_opt_cleanup(opts, &c);
+
+    defaults(&c);
+    CHECK_EQ(parse(&c, h, &out, NULL), HW_EEXIST);
+    CHECK_EQ(parse(&c, version, &out, NULL), HW_EVERSION);
+    /* "1234" is --listen's value; "3000" is the first argument that is not an option. */
+    CHECK_EQ(parse(&c, positional, &out, NULL), 3);
+    CHECK_STR(c.listen, "1234");
+    hw_opt_cleanup(opts, &c);
+
+    CHECK_EQ(hw_opt_set(with_refused, &c, "secret", "x", err, sizeof(err)), HW_EINVAL);
+    CHECK_STR(err, "secrets go in a file: use secret-file");
 }
 
 static void expect_message(const char *err, const char *path, const char *rest)
@@ -402,7 +442,7 @@ static void test_config_errors(void)
     CHECK_EQ(load(&c, syntax_first, NULL, &err), HW_ECONFIG);
     expect_message(err, syntax_first, "2: syntax error");
     CHECK_EQ(load(&c, "/nonexistent/hookwire.ini", NULL, &err), HW_ECONFIG);
-    CHECK_STR(err, "/nonexistent/hookwire.ini:0: cannot read config: No such file or directory\n");
+    CHECK_STR(err, "cannot read /nonexistent/hookwire.ini: No such file or directory\n");
     /* Through the command line the same message is printed, once. */
     CHECK_EQ(parse(&c, args, &err, NULL), HW_ECONFIG);
     expect_message(err, bad_value, "3: invalid value for workers: \"lots\"");
@@ -648,7 +688,8 @@ static void test_usage_and_example(void)
     CHECK(strstr(out, "  --listen HOST:PORT\n        address to listen on (default: :8080)\n"));
     CHECK(strstr(out, "  --verbose\n        log more (default: false)\n"));
     CHECK(strstr(out, "  --token SECRET\n        tunnel token\n"));
-    CHECK(strstr(out, "  --help\n"));
+    CHECK(strstr(out, "  --help, -h\n"));
+    CHECK(strstr(out, "  --version\n"));
 
     f = tmpfile();
     CHECK(f != NULL);
@@ -702,6 +743,7 @@ int main(void)
     RUN(test_command_line_errors);
     RUN(test_set);
     RUN(test_config_file);
+    RUN(test_cli_forms);
     RUN(test_config_errors);
     RUN(test_env_and_file_values);
     RUN(test_sizes);

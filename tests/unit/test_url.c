@@ -214,6 +214,49 @@ static void test_hostport(void)
     CHECK_EQ(hw_hostport_parse("[abcdef]:1", small, sizeof(small), &p), HW_EINVAL);
 }
 
+static void check_target(const char *s, const char *shown, const char *host, int tls)
+{
+    struct hw_url u;
+    char out[1400];
+
+    if (hw_url_parse_target(s, &u) != 0) {
+        fprintf(stderr, "rejected target: %s\n", s);
+        CHECK(0);
+    }
+    CHECK_STR(hw_url_format(&u, 1, out, sizeof(out)), shown);
+    CHECK_STR(u.host, host);
+    CHECK_EQ(u.tls, tls);
+}
+
+/* Forward targets as people write them, and how they are shown back. */
+static void test_targets(void)
+{
+    struct hw_url u;
+
+    check_target("3000", "http://localhost:3000", "localhost", 0);
+    check_target(":3000", "http://localhost:3000", "localhost", 0);
+    check_target("localhost:3000", "http://localhost:3000", "localhost", 0);
+    check_target("127.0.0.1:8000/api", "http://127.0.0.1:8000/api", "127.0.0.1", 0);
+    check_target("[::1]:3000", "http://[::1]:3000", "::1", 0);
+    check_target("http://localhost:3000/api/", "http://localhost:3000/api/", "localhost", 0);
+    check_target("http://app.internal", "http://app.internal", "app.internal", 0);
+    check_target("https://localhost:8443", "https://localhost:8443", "localhost", 1);
+    CHECK_EQ(hw_url_parse_target("localhost", &u), HW_EINVAL);
+    CHECK_EQ(hw_url_parse_target("", &u), HW_EINVAL);
+    CHECK_EQ(hw_url_parse_target("0", &u), HW_EINVAL);
+    CHECK_EQ(hw_url_parse_target("70000", &u), HW_EINVAL);
+    CHECK_EQ(hw_url_parse_target(":abc", &u), HW_EINVAL);
+    CHECK_EQ(hw_url_parse_target("ws://localhost:3000", &u), HW_EINVAL);
+    /* The scheme's own port goes unsaid; others are shown. */
+    CHECK_EQ(hw_url_parse("wss://h:443/tunnel", &u), 0);
+    {
+        char out[1400];
+
+        CHECK_STR(hw_url_format(&u, 1, out, sizeof(out)), "wss://h/tunnel");
+        CHECK_STR(hw_url_format(&u, 0, out, sizeof(out)), "wss://h");
+    }
+}
+
 int main(void)
 {
     fprintf(stderr, "test_url\n");
@@ -223,5 +266,6 @@ int main(void)
     RUN(test_url_rejects);
     RUN(test_url_lengths);
     RUN(test_hostport);
+    RUN(test_targets);
     return 0;
 }

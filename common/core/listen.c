@@ -1,0 +1,92 @@
+/*
+ * Listen-address diagnosis: binds a throwaway socket to learn the errno a
+ * listener got, and words it with the option to change. Main thread, at
+ * startup; owns nothing past the call.
+ */
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "url.h"
+
+int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap, int *port,
+                    char *why, size_t whycap)
+{
+    const char *colon = strrchr(addr, ':');
+    size_t n = strlen(addr);
+
+    if (hw_hostport_parse(addr, host, cap, port) == 0 && *port > 0)
+        return 0;
+    if (n && n <= 5 && strspn(addr, "0123456789") == n)
+        snprintf(why, whycap,
+                 "%s %s: give an address with the port: %s 127.0.0.1:%s (this machine only) or "
+                 "%s 0.0.0.0:%s (every interface)",
+                 option, addr, option, addr, option, addr);
+    else if (!colon || (addr[0] == '[' && colon < strchr(addr, ']')))
+        snprintf(why, whycap, "%s %s: add the port, e.g. %s:8080", option, addr, addr);
+    else
+        snprintf(why, whycap, "%s %s: the port must be a number from 1 to 65535 (HOST:PORT)",
+                 option, addr);
+    return HW_EINVAL;
+}
+
+int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[256], port_s[8];
+    int port, fd, one = 1, rc, e;
+
+    if (hw_hostport_parse(addr, host, sizeof(host), &port)) {
+        snprintf(why, cap, "%s %s: expected HOST:PORT, e.g. 127.0.0.1:8080", option, addr);
+        return HW_EINVAL;
+    }
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rc = getaddrinfo(host[0] ? host : NULL, port_s, &hints, &res);
+    if (rc) {
+        snprintf(why, cap, "%s %s: cannot resolve %s: %s", option, addr, host, gai_strerror(rc));
+        return HW_ENOTFOUND;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM, 0);
+    e = fd < 0 ? errno : 0;
+    /* As a listener sets it: a port whose old connections linger in TIME_WAIT is not "in use". */
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+                    bind(fd, res->ai_addr, res->ai_addrlen)))
+        e = errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    switch (e) {
+    case 0:
+        return 0;
+    case EADDRINUSE:
+        snprintf(why, cap,
+                 "%s is already in use: stop the program that holds it, or give %s another port",
+                 addr, option);
+        return HW_EEXIST;
+    case EACCES:
+        snprintf(why, cap,
+                 "%s: ports below 1024 need root or CAP_NET_BIND_SERVICE: give %s a port above "
+                 "1023",
+                 addr, option);
+        return -EACCES;
+    case EADDRNOTAVAIL:
+        snprintf(why, cap,
+                 "%s: %s is not an address of this machine: use 127.0.0.1, 0.0.0.0 or one of its "
+                 "addresses in %s",
+                 addr, host, option);
+        return HW_EINVAL;
+    default:
+        snprintf(why, cap, "%s: cannot listen: %s", addr, strerror(e));
+        return HW_EIO;
+    }
+}

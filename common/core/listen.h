@@ -1,0 +1,30 @@
+#ifndef HW_LISTEN_H
+#define HW_LISTEN_H
+
+/*
+ * Why a listen address cannot be used, in words: a server that failed to
+ * listen asks here (its event library only says that it failed). Main
+ * thread, at startup.
+ */
+#include <stddef.h>
+
+/*
+ * Parses a listen address "HOST:PORT" given as option. On a mistake returns
+ * HW_EINVAL with one line in why that says what to write instead: a bare
+ * port ("18092" -> "127.0.0.1:18092 or 0.0.0.0:18092"), a missing port, a
+ * port that is not a number from 1 to 65535.
+ */
+int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap, int *port,
+                    char *why, size_t whycap);
+
+/*
+ * Tries to bind a TCP socket to addr ("HOST:PORT", HOST empty or 0.0.0.0
+ * for all interfaces) the way a listener would, then closes it. Returns 0
+ * when the address is usable, or a negative HW_E* code with one line in why:
+ * "127.0.0.1:8080 is already in use: stop the program that holds it, or give
+ * OPTION another port", a port that needs privileges, an address that is not
+ * this machine's. option names the setting ("--listen") for the advice.
+ */
+int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap);
+
+#endif
