@@ -339,8 +339,8 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     r = hw_http_req_start(a->app, &head, &o, &fwd_cb, NULL, &err);
     hw_buf_cleanup(&head);
     if (!r) {
-        const char *why = err == HW_EFULL ? "too many requests in flight"
-                                          : "cannot connect to the target";
+        const char *why =
+            err == HW_EFULL ? "too many requests in flight" : "cannot connect to the target";
 
         log_refused(&msg, why);
         agent_capture_end(a->capture, cap, why);
