@@ -74,6 +74,11 @@ class Proc:
         self.env = env
         self.name = name
         self.argv = list(argv)
+        # Many agents run at once in the suite: none takes the inspector's default port
+        # (127.0.0.1:4040) unless its test asks for an inspector on the command line.
+        if self.argv and self.argv[0] == AGENT_BIN and not any(a.startswith("--inspect")
+                                                               for a in self.argv):
+            self.argv[1:1] = ["--inspect", "off"]
         self.stdout_path = env.path(name + ".stdout")
         self.stderr_path = env.path(name + ".stderr")
         penv = dict(os.environ)
@@ -309,11 +314,7 @@ class Agent:
     def start(self, wait=True):
         self.starts += 1
         name = self.name if self.starts == 1 else "%s-%d" % (self.name, self.starts)
-        argv = [AGENT_BIN, "--forward", self.forward] + self.args
-        # Many agents run at once in the suite: none takes the inspector's default port unless
-        # its test asks for an inspector.
-        if not any(a.startswith("--inspect") for a in self.args):
-            argv += ["--inspect", "off"]
+        argv = [AGENT_BIN, "--forward", self.forward] + self.args  # Proc adds --inspect off
         extra = {}
         if self.relay_env:
             extra["HOOKWIRE_RELAY"] = self.relay.ws_url
