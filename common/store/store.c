@@ -531,7 +531,9 @@ static int record_txn(struct hw_store *s, struct hw_store_outcome *v, size_t n, 
     return err;
 }
 
-/* record_txn() with its retries: a batch with a refused outcome goes one by one; a deadlock again.
+/*
+ * record_txn() with its retries: a batch with a refused outcome runs again
+ * outcome by outcome; a deadlock runs it again after a pause.
  */
 static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t n)
 {
