@@ -7,8 +7,11 @@
 # first delivering to a fast nginx at the same time (concurrency 64), where
 # delivered/s is counted from /metrics, then with delivery held back (the
 # backend accepts the connection and never answers, concurrency 1: one event
-# in flight), which is ingest alone. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM). Prints
-# Markdown for bench/RESULTS.md.
+# in flight), which is ingest alone. p50/p99 are wrk's; RSS is the receiver's peak (VmHWM);
+# CPU per acknowledgement is the receiver's (and, given its pid in HW_BENCH_MYSQL_PID or
+# HOOKWIRE_TEST_MYSQL_PID, mariadbd's) user + system time over the row divided by the requests
+# acknowledged: less disturbed by other work on the machine than the rates. Prints Markdown for
+# bench/RESULTS.md.
 #   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
 # HW_BENCH_BACKENDS="mariadb" runs the receiver rows of one backend only, and
 # HW_BENCH_CEILINGS=0 leaves out nginx and bench_store (for interleaved
@@ -29,6 +32,10 @@ trap cleanup EXIT INT TERM
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done; }
+# cpu PID: user + system clock ticks of a process so far (0 when there is none).
+cpu() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
+hz=$(getconf CLK_TCK)
+mysql_pid=${HW_BENCH_MYSQL_PID:-${HOOKWIRE_TEST_MYSQL_PID:-}}
 metric() { curl -fs "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 nginx_port=$(port)
@@ -116,12 +123,12 @@ INI
 
 echo "- load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| path | acknowledged/s | p50 | p99 | delivered/s | receiver peak RSS | errors |"
-echo "|---|---|---|---|---|---|---|"
+echo "| path | acknowledged/s | p50 | p99 | delivered/s | receiver peak RSS | receiver CPU µs/ack | mariadbd CPU µs/ack | errors |"
+echo "|---|---|---|---|---|---|---|---|---|"
 backends=${HW_BENCH_BACKENDS:-sqlite mariadb}
 ceilings=${HW_BENCH_CEILINGS:-1}
 [ "$ceilings" = 0 ] || r=$(row "nginx return 200 (HTTP ceiling)" "$nginx_port")
-[ "$ceilings" = 0 ] || echo "$r" | awk -F'|' '{printf "| %s | %s | %s | %s | - | - | %s |\n", $1, $2, $3, $4, $5}'
+[ "$ceilings" = 0 ] || echo "$r" | awk -F'|' '{printf "| %s | %s | %s | %s | - | - | - | - | %s |\n", $1, $2, $3, $4, $5}'
 for store in sqlite: "$mysql_url"; do
     kind=SQLite; case $store in mysql:*) kind=MariaDB ;; esac
     case " $backends " in *" $(echo $kind | tr 'A-Z' 'a-z') "*) ;; *) continue ;; esac
@@ -131,7 +138,9 @@ for store in sqlite: "$mysql_url"; do
         if [ $mode = held ]; then receiver "$name" "$store" "$hold_port" 1
         else receiver "$name" "$store" "$nginx_port" 64; fi
         d0=$(metric "$rport" hookwire_receiver_delivered_total)
+        c0=$(cpu "$rpid"); m0=$(cpu "$mysql_pid")
         r=$(row "receiver, $kind, delivery $mode" "$rport")
+        c1=$(cpu "$rpid"); m1=$(cpu "$mysql_pid")
         d1=$(metric "$rport" hookwire_receiver_delivered_total)
         dup=$(metric "$rport" hookwire_receiver_duplicates_total)
         # Every request must have been a new event: a duplicate is answered without a commit.
@@ -139,8 +148,12 @@ for store in sqlite: "$mysql_url"; do
         rss=$(awk '/VmHWM/ {printf "%.1f MiB", $2 / 1024}' "/proc/$rpid/status")
         dps=$(python3 -c "print(round(($d1 - $d0) / $secs))")
         [ $mode = held ] && dps="-"
-        echo "$r" | awk -F'|' -v d="$dps" -v m="$rss" \
-            '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, d, m, $5}'
+        acks=$(echo "$r" | awk -F'|' -v s="$secs" '{print $2 * s}')
+        rcpu=$(python3 -c "print(round(($c1 - $c0) * 1e6 / $hz / max($acks, 1)))")
+        mcpu=$(python3 -c "print(round(($m1 - $m0) * 1e6 / $hz / max($acks, 1)))")
+        [ "$kind" = MariaDB ] && [ -n "$mysql_pid" ] || mcpu="-"
+        echo "$r" | awk -F'|' -v d="$dps" -v m="$rss" -v rc="$rcpu" -v mc="$mcpu" \
+            '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, d, m, rc, mc, $5}'
         kill "$rpid"; wait "$rpid" 2>/dev/null || true
     done
 done

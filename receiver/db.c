@@ -467,10 +467,21 @@ void recv_db_finish(struct recv_db *db, struct recv_job *j)
 
 void recv_db_kick(struct recv_db *db)
 {
+    size_t idx = 0;
+    int room = 0;
+
     pthread_mutex_lock(&db->mu);
     if (!db->kicked) {
         db->kicked = 1;
-        pthread_cond_signal(&db->cv);
+        /*
+         * A claimer with no room for any source would wake for nothing on
+         * every commit: the recorder signals it when it frees room, and the
+         * claimer then sees the kick.
+         */
+        for (const struct recv_source *s = db->cfg->sources.head; s && !room; s = s->next, idx++)
+            room = has_room(s, &db->src[idx]);
+        if (room)
+            pthread_cond_signal(&db->cv);
     }
     pthread_mutex_unlock(&db->mu);
 }

@@ -493,30 +493,69 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
                             const struct hw_store_attempt *a, int new_status,
                             int64_t next_attempt_ms)
 {
-    struct hw_store_attempt cut = *a;
-    char error[HW_STORE_ERROR_MAX + 1];
-    int err;
+    struct hw_store_outcome o = {
+        .id = id,
+        .lease = lease,
+        .attempt = *a,
+        .status = new_status,
+        .next_attempt_ms = next_attempt_ms,
+    };
+    int err = hw_store_record_attempts(s, &o, 1);
 
-    if (!id || new_status < HW_STORE_PENDING || new_status > HW_STORE_FAILED ||
-        (a->excerpt_len && !a->excerpt))
-        return HW_EINVAL;
-    snprintf(error, sizeof(error), "%s", a->error ? a->error : "");
-    cut.error = error;
-    if (!cut.excerpt)
-        cut.excerpt = "";
-    if (cut.excerpt_len > HW_STORE_EXCERPT_MAX)
-        cut.excerpt_len = HW_STORE_EXCERPT_MAX;
-    pthread_mutex_lock(&s->lock);
-    err = hw_store_public_err(s, s->ops->record_attempt(s->be, id, lease, hw_store_now_ms(), &cut,
-                                                        new_status, next_attempt_ms));
-    pthread_mutex_unlock(&s->lock);
+    return err ? err : o.err;
+}
+
+/*
+ * Records v[0..n) (checked, strings cut) in one transaction, lock held:
+ * in a few statements when batch is set, else outcome by outcome, where a
+ * fenced refusal is that outcome's own. Any other error rolls back.
+ */
+static int record_txn(struct hw_store *s, struct hw_store_outcome *v, size_t n, int batch)
+{
+    int64_t now = hw_store_now_ms();
+    int err = s->ops->begin(s->be);
+
+    if (!err && batch)
+        err = s->ops->record_batch(s->be, now, v, n);
+    for (size_t i = 0; i < n && !err; i++) {
+        v[i].err = batch ? 0
+                         : s->ops->record_one(s->be, v[i].id, v[i].lease, now, &v[i].attempt,
+                                              v[i].status, v[i].next_attempt_ms);
+        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
+            err = v[i].err;
+    }
+    if (!err)
+        err = s->ops->commit(s->be);
+    if (err)
+        s->ops->rollback(s->be);
     return err;
+}
+
+/*
+ * record_txn() with its retries: a batch with a refused outcome runs again
+ * outcome by outcome; a deadlock runs it again after a pause.
+ */
+static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t n)
+{
+    int batch = n > 1 && s->ops->record_batch, deadlocks = 0, err;
+
+    for (;;) {
+        err = record_txn(s, v, n, batch);
+        if (err == HW_ELEASE && batch) {
+            batch = 0; /* each outcome gets its own verdict */
+            continue;
+        }
+        if (err != HW_STORE_ERETRY || ++deadlocks >= DEADLOCK_TRIES)
+            return err;
+        deadlock_pause();
+    }
 }
 
 int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)
 {
-    struct hw_store_outcome *cut = n ? calloc(n, sizeof(*cut)) : NULL;
-    char(*errors)[HW_STORE_ERROR_MAX + 1] = n ? calloc(n, sizeof(*errors)) : NULL;
+    struct hw_store_outcome one, *cut = n == 1 ? &one : calloc(n, sizeof(*cut));
+    char one_error[HW_STORE_ERROR_MAX + 1];
+    char(*errors)[HW_STORE_ERROR_MAX + 1] = n == 1 ? &one_error : calloc(n, sizeof(*errors));
     int err = 0;
 
     if (!n)
@@ -542,13 +581,15 @@ int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, siz
             cut[i].attempt.excerpt_len = HW_STORE_EXCERPT_MAX;
     }
     pthread_mutex_lock(&s->lock);
-    err = hw_store_public_err(s, s->ops->record_many(s->be, hw_store_now_ms(), cut, n));
+    err = hw_store_public_err(s, record_locked(s, cut, n));
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++)
         v[i].err = err ? err : cut[i].err;
 out:
-    free(cut);
-    free(errors);
+    if (cut != &one)
+        free(cut);
+    if (errors != &one_error)
+        free(errors);
     return err;
 }
 

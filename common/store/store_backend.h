@@ -83,16 +83,23 @@ struct hw_store_ops {
     int (*claim)(void *be, const char *source, const char *owner, int64_t now_ms,
                  int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
     /*
-     * a's strings are already cut to size; error is never NULL. lease
-     * HW_STORE_NO_LEASE: the unleased form (HW_SQL_SETTLE).
+     * One attempt and outcome inside the caller's transaction (begin ..
+     * commit, run by store.c). a's strings are already cut to size; error
+     * is never NULL. lease HW_STORE_NO_LEASE: the unleased form
+     * (HW_SQL_SETTLE). Returns 0; HW_ELEASE or HW_ENOTFOUND when the fence
+     * refused this outcome alone (nothing changed); any other error means
+     * roll back.
      */
-    int (*record_attempt)(void *be, const char *id, int64_t lease, int64_t now_ms,
-                          const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+    int (*record_one)(void *be, const char *id, int64_t lease, int64_t now_ms,
+                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
     /*
-     * Many outcomes in one transaction; each v[i].err is set; strings cut.
-     * Returns the first error other than HW_ELEASE/HW_ENOTFOUND (all rolled back).
+     * Optional (NULL: record_one for each): v[0..n) (n >= 2, strings cut)
+     * inside the caller's transaction in a few statements. Returns 0 when
+     * every one was recorded; HW_ELEASE when any did not pass its fence or
+     * an id came twice (the caller then rolls back and goes one by one);
+     * any other error means roll back. Does not set v[i].err.
      */
-    int (*record_many)(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
+    int (*record_batch)(void *be, int64_t now_ms, const struct hw_store_outcome *v, size_t n);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /* ids[0..n), 1 <= n <= HW_STORE_REQUEUE_MANY_MAX, in one statement; *rows: how many. */

@@ -103,9 +103,10 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
 int hw_my_exists(void *be, const char *id);
 int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                 int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
-int hw_my_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n);
-int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                     const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+/* In store_mysql_record.c. */
+int hw_my_record_batch(void *be, int64_t now_ms, const struct hw_store_outcome *v, size_t n);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force);
 int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,

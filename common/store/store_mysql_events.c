@@ -382,10 +382,10 @@ static int not_ours(struct hw_my *b, const char *id)
     return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
-/* One attempt and outcome inside the caller's transaction. */
-static int record_one(struct hw_my *b, const char *id, int64_t lease, int64_t now_ms,
-                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                     const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
+    struct hw_my *b = be;
     MYSQL_BIND p[7];
     uint64_t rows = 0;
     int err;
@@ -410,41 +410,6 @@ static int record_one(struct hw_my *b, const char *id, int64_t lease, int64_t no
         hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
         err = hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
     }
-    return err;
-}
-
-int hw_my_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                         const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
-{
-    struct hw_my *b = be;
-    int err = hw_my_begin(b);
-
-    if (err)
-        return err;
-    err = record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
-    if (!err)
-        err = hw_my_commit(b);
-    if (err)
-        hw_my_rollback(b);
-    return err;
-}
-
-int hw_my_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n)
-{
-    struct hw_my *b = be;
-    int err = hw_my_begin(b);
-
-    for (size_t i = 0; i < n && !err; i++) {
-        v[i].err = record_one(b, v[i].id, v[i].lease, now_ms, &v[i].attempt, v[i].status,
-                              v[i].next_attempt_ms);
-        /* Not ours or gone: that outcome alone is refused (its UPDATE changed nothing). */
-        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
-            err = v[i].err;
-    }
-    if (!err)
-        err = hw_my_commit(b);
-    if (err)
-        hw_my_rollback(b);
     return err;
 }
 

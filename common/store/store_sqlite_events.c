@@ -337,10 +337,10 @@ int hw_lite_exists(void *be, const char *id)
     return err == HW_ENOTFOUND ? 0 : err ? err : 1;
 }
 
-/* One attempt and outcome inside the caller's transaction. */
-static int record_one(struct hw_lite *b, const char *id, int64_t lease, int64_t now_ms,
-                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
+int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
+                       const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
+    struct hw_lite *b = be;
     int err = 0;
     sqlite3_stmt *fin, *add;
 
@@ -368,41 +368,6 @@ static int record_one(struct hw_lite *b, const char *id, int64_t lease, int64_t 
     hw_lite_bind_bytes(add, 6, a->excerpt, a->excerpt_len);
     err = hw_lite_run(b, add, "record attempt");
 fail:
-    return err;
-}
-
-int hw_lite_record_attempt(void *be, const char *id, int64_t lease, int64_t now_ms,
-                           const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
-{
-    struct hw_lite *b = be;
-    int err = hw_lite_begin(b);
-
-    if (err)
-        return err;
-    err = record_one(b, id, lease, now_ms, a, status, next_attempt_ms);
-    if (!err)
-        err = hw_lite_commit(b);
-    if (err)
-        hw_lite_rollback(b);
-    return err;
-}
-
-int hw_lite_record_many(void *be, int64_t now_ms, struct hw_store_outcome *v, size_t n)
-{
-    struct hw_lite *b = be;
-    int err = hw_lite_begin(b);
-
-    for (size_t i = 0; i < n && !err; i++) {
-        v[i].err = record_one(b, v[i].id, v[i].lease, now_ms, &v[i].attempt, v[i].status,
-                              v[i].next_attempt_ms);
-        /* Not ours or gone: that outcome alone is refused (its UPDATE changed nothing). */
-        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
-            err = v[i].err;
-    }
-    if (!err)
-        err = hw_lite_commit(b);
-    if (err)
-        hw_lite_rollback(b);
     return err;
 }
 

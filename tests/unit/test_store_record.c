@@ -1,0 +1,330 @@
+/*
+ * hw_store_record_attempts() with claimed events: a batch that mixes valid
+ * leases with stale ones (a wrong token, an expired lease, a requeued
+ * event, an unleased outcome for a claimed event, an unknown id, an id
+ * twice), together or one at a time, records the valid ones and changes
+ * nothing for the others; a batch larger than one MySQL chunk records all,
+ * and once only. On MySQL the batch runs as multi-table UPDATEs (checked in
+ * the server's counters). On SQLite and on MySQL.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/err.h"
+#include "store/store.h"
+#include "store_util.h"
+
+static const char *g_mysql;
+
+static struct hw_store *open_fresh(struct tu_db *d)
+{
+    struct hw_store *s = NULL;
+
+    tu_db_fresh(d, g_mysql);
+    CHECK_EQ(hw_store_open(d->url, NULL, &s), 0);
+    return s;
+}
+
+/* Appends n events to source alice and claims them all; ids[i] and lease[i] in append order. */
+static void append_claim(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1], int64_t *lease)
+{
+    struct hw_store_events l;
+
+    for (size_t i = 0; i < n; i++) {
+        struct hw_store_event ev;
+        struct hw_store_result r;
+        char body[32];
+
+        snprintf(body, sizeof(body), "{\"n\":%zu}", i);
+        tu_event(&ev, "alice", body);
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+        memcpy(ids[i], r.id, HW_ID_LEN + 1);
+    }
+    CHECK_EQ(hw_store_claim(s, "alice", 60000, n, 0, &l), 0);
+    CHECK_EQ(l.n, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+
+        while (j < n && strcmp(ids[j], l.v[i]->id) != 0)
+            j++;
+        CHECK(j < n);
+        lease[j] = l.v[i]->lease;
+    }
+    hw_store_events_cleanup(&l);
+}
+
+/* Checks an event's status and attempt count, and how many attempt rows it has. */
+static void check_event(struct hw_store *s, const char *id, int status, int attempts)
+{
+    struct hw_store_event *ev;
+    struct hw_store_attempts at;
+
+    CHECK_EQ(hw_store_inspect(s, id, &ev, &at), 0);
+    CHECK_EQ(ev->status, status);
+    CHECK_EQ(ev->attempts, attempts);
+    CHECK_EQ(at.n, (size_t)attempts);
+    hw_store_event_free(ev);
+    hw_store_attempts_cleanup(&at);
+}
+
+/* The server's count of multi-table UPDATEs (only the batched record runs one here). */
+static long long update_multi(void)
+{
+    MYSQL *c = tu_mysql_connect(g_mysql);
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    long long n = -1;
+
+    CHECK_EQ(mysql_query(c, "SHOW GLOBAL STATUS LIKE 'Com_update_multi'"), 0);
+    r = mysql_store_result(c);
+    CHECK(r != NULL);
+    row = mysql_fetch_row(r);
+    CHECK(row != NULL && row[1] != NULL);
+    n = strtoll(row[1], NULL, 10);
+    mysql_free_result(r);
+    mysql_close(c);
+    return n;
+}
+
+static void test_batch_mixed(void)
+{
+    enum { N = 8 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d);
+    char ids[N][HW_ID_LEN + 1], sql[256];
+    int64_t lease[N], now = tu_now_ms();
+    struct hw_store_attempt ok = {
+        .at_ms = now, .duration_ms = 7, .http_status = 204, .excerpt = "fine", .excerpt_len = 4
+    };
+    struct hw_store_attempt bad = { .at_ms = now, .http_status = 503, .error = "busy" };
+    struct hw_store_event *ev;
+    struct hw_store_attempts at;
+
+    append_claim(s, N, ids, lease);
+    /* ids[3]: its lease ran out (as if the clock had passed it). */
+    snprintf(sql, sizeof(sql), "UPDATE hookwire_events SET lease_until = %lld WHERE id = '%s'",
+             (long long)(now - 1000), ids[3]);
+    tu_db_exec(&d, sql);
+    /* ids[5]: requeued by an operator, which cancels the lease. */
+    CHECK_EQ(hw_store_requeue(s, ids[5], 0), 0);
+    {
+        struct hw_store_outcome v[] = {
+            { .id = ids[0], .lease = lease[0], .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[1],
+              .lease = lease[1],
+              .attempt = bad,
+              .status = HW_STORE_PENDING,
+              .next_attempt_ms = now + 3600000 },
+            { .id = ids[2], .lease = lease[2] - 1, .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[3], .lease = lease[3], .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[4], .lease = lease[4], .attempt = bad, .status = HW_STORE_FAILED },
+            { .id = ids[5], .lease = lease[5], .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[6],
+              .lease = HW_STORE_NO_LEASE,
+              .attempt = ok,
+              .status = HW_STORE_DELIVERED },
+            { .id = "evt_00000000000000000000000000",
+              .lease = lease[7],
+              .attempt = ok,
+              .status = HW_STORE_DELIVERED },
+            { .id = ids[7], .lease = lease[7], .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[0], .lease = lease[0], .attempt = bad, .status = HW_STORE_FAILED },
+        };
+        static const int want[] = { 0,         0,         HW_ELEASE,    HW_ELEASE, 0,
+                                    HW_ELEASE, HW_ELEASE, HW_ENOTFOUND, 0,         HW_ELEASE };
+
+        CHECK_EQ(hw_store_record_attempts(s, v, sizeof(v) / sizeof(v[0])), 0);
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+            CHECK_EQ(v[i].err, want[i]);
+    }
+    check_event(s, ids[0], HW_STORE_DELIVERED, 1); /* once, not twice */
+    check_event(s, ids[4], HW_STORE_FAILED, 1);
+    check_event(s, ids[7], HW_STORE_DELIVERED, 1);
+    CHECK_EQ(hw_store_inspect(s, ids[1], &ev, &at), 0);
+    CHECK_EQ(ev->status, HW_STORE_PENDING);
+    CHECK_EQ(ev->attempts, 1);
+    CHECK_EQ(ev->last_status, 503);
+    CHECK_EQ(ev->next_attempt_ms, now + 3600000);
+    CHECK_EQ(at.n, 1);
+    CHECK_STR(at.v[0]->error, "busy");
+    hw_store_event_free(ev);
+    hw_store_attempts_cleanup(&at);
+    CHECK_EQ(hw_store_attempts(s, ids[0], &at), 0);
+    CHECK_EQ(at.n, 1);
+    CHECK_EQ(at.v[0]->http_status, 204);
+    CHECK_EQ(at.v[0]->duration_ms, 7);
+    CHECK_EQ(at.v[0]->excerpt_len, 4);
+    CHECK_MEM(at.v[0]->excerpt, "fine", 4);
+    hw_store_attempts_cleanup(&at);
+    /* The refused ones changed nothing: still pending, no attempt recorded. */
+    for (int i = 2; i <= 6; i++) {
+        if (i != 4)
+            check_event(s, ids[i], HW_STORE_PENDING, 0);
+    }
+    /* ids[2] and ids[6] are still held by their claim: the right lease records them now. */
+    {
+        struct hw_store_outcome v[] = {
+            { .id = ids[2], .lease = lease[2], .attempt = ok, .status = HW_STORE_DELIVERED },
+            { .id = ids[6], .lease = lease[6], .attempt = ok, .status = HW_STORE_DELIVERED },
+        };
+
+        CHECK_EQ(hw_store_record_attempts(s, v, 2), 0);
+        CHECK_EQ(v[0].err, 0);
+        CHECK_EQ(v[1].err, 0);
+    }
+    check_event(s, ids[2], HW_STORE_DELIVERED, 1);
+    check_event(s, ids[6], HW_STORE_DELIVERED, 1);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
+enum stale { WRONG_TOKEN, EXPIRED, REQUEUED, UNLEASED, UNKNOWN, TWICE, STALE_KINDS };
+
+/*
+ * A batch of three where only the middle outcome is stale, in one way: so
+ * that the batch's own fence (not another refusal in the batch) must catch
+ * it. The two valid ones are recorded, the stale one changes nothing.
+ */
+static void test_batch_one_stale(void)
+{
+    for (int kind = 0; kind < STALE_KINDS; kind++) {
+        struct tu_db d;
+        struct hw_store *s = open_fresh(&d);
+        char ids[3][HW_ID_LEN + 1], sql[256];
+        int64_t lease[3], now = tu_now_ms();
+        struct hw_store_attempt ok = { .at_ms = now, .http_status = 200 };
+        struct hw_store_outcome v[3];
+        int want = kind == UNKNOWN ? HW_ENOTFOUND : HW_ELEASE;
+
+        fprintf(stderr, "    stale kind %d\n", kind);
+        append_claim(s, 3, ids, lease);
+        for (int i = 0; i < 3; i++)
+            v[i] = (struct hw_store_outcome){
+                .id = ids[i], .lease = lease[i], .attempt = ok, .status = HW_STORE_DELIVERED
+            };
+        if (kind == WRONG_TOKEN)
+            v[1].lease = lease[1] + 1;
+        if (kind == EXPIRED) {
+            snprintf(sql, sizeof(sql),
+                     "UPDATE hookwire_events SET lease_until = %lld WHERE id = '%s'",
+                     (long long)(now - 1000), ids[1]);
+            tu_db_exec(&d, sql);
+        }
+        if (kind == REQUEUED)
+            CHECK_EQ(hw_store_requeue(s, ids[1], 0), 0);
+        if (kind == UNLEASED)
+            v[1].lease = HW_STORE_NO_LEASE;
+        if (kind == UNKNOWN)
+            v[1].id = "evt_00000000000000000000000000";
+        if (kind == TWICE)
+            v[1].id = ids[0];
+        CHECK_EQ(hw_store_record_attempts(s, v, 3), 0);
+        CHECK_EQ(v[0].err, 0);
+        CHECK_EQ(v[1].err, want);
+        CHECK_EQ(v[2].err, 0);
+        check_event(s, ids[0], HW_STORE_DELIVERED, 1);
+        check_event(s, ids[1], HW_STORE_PENDING, 0);
+        check_event(s, ids[2], HW_STORE_DELIVERED, 1);
+        hw_store_close(s);
+        tu_db_drop(&d, g_mysql);
+    }
+}
+
+/* More outcomes than one MySQL chunk (256): all recorded once; again, all refused. */
+static void test_batch_large(void)
+{
+    enum { M = 300 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d);
+    char(*ids)[HW_ID_LEN + 1] = calloc(M, sizeof(*ids));
+    int64_t *lease = calloc(M, sizeof(*lease));
+    struct hw_store_outcome *v = calloc(M, sizeof(*v));
+    struct hw_store_attempt ok = { .at_ms = tu_now_ms(), .http_status = 200 };
+    long long multi = 0;
+
+    CHECK(ids && lease && v);
+    append_claim(s, M, ids, lease);
+    for (size_t i = 0; i < M; i++)
+        v[i] = (struct hw_store_outcome){
+            .id = ids[i], .lease = lease[i], .attempt = ok, .status = HW_STORE_DELIVERED
+        };
+    if (g_mysql)
+        multi = update_multi();
+    CHECK_EQ(hw_store_record_attempts(s, v, M), 0);
+    /* Two chunks, each one multi-table UPDATE (more if other tests run on the server). */
+    if (g_mysql)
+        CHECK(update_multi() >= multi + 2);
+    for (size_t i = 0; i < M; i++)
+        CHECK_EQ(v[i].err, 0);
+    check_event(s, ids[0], HW_STORE_DELIVERED, 1);
+    check_event(s, ids[M / 2], HW_STORE_DELIVERED, 1);
+    check_event(s, ids[M - 1], HW_STORE_DELIVERED, 1);
+    CHECK_EQ(hw_store_record_attempts(s, v, M), 0);
+    for (size_t i = 0; i < M; i++)
+        CHECK_EQ(v[i].err, HW_ELEASE);
+    check_event(s, ids[M / 2], HW_STORE_DELIVERED, 1);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+    free(ids);
+    free(lease);
+    free(v);
+}
+
+/* Outcomes without a lease (an owner's own events) take the batched path too. */
+static void test_batch_unleased(void)
+{
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d);
+    char ids[3][HW_ID_LEN + 1];
+    struct hw_store_attempt ok = { .at_ms = tu_now_ms(), .http_status = 200 };
+    struct hw_store_outcome v[3];
+    long long multi = 0;
+
+    for (int i = 0; i < 3; i++) {
+        struct hw_store_event ev;
+        struct hw_store_result r;
+
+        tu_event(&ev, "alice", "{}");
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+        memcpy(ids[i], r.id, HW_ID_LEN + 1);
+        v[i] = (struct hw_store_outcome){
+            .id = ids[i], .lease = HW_STORE_NO_LEASE, .attempt = ok, .status = HW_STORE_DELIVERED
+        };
+    }
+    if (g_mysql)
+        multi = update_multi();
+    CHECK_EQ(hw_store_record_attempts(s, v, 3), 0);
+    if (g_mysql)
+        CHECK(update_multi() > multi);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(v[i].err, 0);
+        check_event(s, ids[i], HW_STORE_DELIVERED, 1);
+    }
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
+static void run_suite(const char *mysql_url)
+{
+    g_mysql = mysql_url;
+    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
+    RUN(test_batch_mixed);
+    RUN(test_batch_one_stale);
+    RUN(test_batch_large);
+    RUN(test_batch_unleased);
+}
+
+int main(void)
+{
+    const char *mysql_url = tu_mysql_url();
+
+    CHECK(sodium_init() >= 0);
+    tu_init_dir();
+    run_suite(NULL);
+    if (mysql_url)
+        run_suite(mysql_url);
+    tu_remove_dir();
+    return 0;
+}
