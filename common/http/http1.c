@@ -30,6 +30,7 @@ struct framing {
     int conn_close;
     int conn_keep_alive;
     int has_connection;
+    int conn_other; /* a Connection header lists more than close and keep-alive */
     int expect_continue;
     int hosts; /* Host headers seen (requests) */
 };
@@ -212,6 +213,8 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
                 f->conn_close = 1;
             else if (mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
+            else
+                f->conn_other = 1;
         }
     } else if (f->is_request && NAME_IS(h, "host")) {
         f->hosts++;
@@ -275,6 +278,7 @@ static int head_finish(const char *buf, const struct cursor *c, struct hw_http_h
         return HW_E2BIG;
     head->head_len = n;
     head->no_connection = !f->has_connection;
+    head->connection_plain = !f->conn_other;
     head->content_length = f->has_cl ? f->content_length : 0;
     if (head->minor_version == 1)
         head->keep_alive = !f->conn_close;
@@ -455,6 +459,9 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
     if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
+    /* Keep-Alive is hop-by-hop already; a header named Close is the one left to look for. */
+    if (head->connection_plain)
+        return NAME_IS(h, "close");
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
         const char *p, *elem;
@@ -468,4 +475,54 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
         }
     }
     return 0;
+}
+
+int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
+                       struct hw_http_header *h)
+{
+    struct cursor c = { *p, end };
+    const char *v;
+    size_t vlen;
+
+    if (c.p == end)
+        return 0;
+    if (b->nheaders == HW_HTTP_MAX_HEADERS)
+        return HW_E2BIG;
+    /* The block is whole: a line cut short is as malformed as a bad one. */
+    if (parse_token(&c, ':', &h->name, &h->name_len) != 0 ||
+        parse_field(&c, &h->value, &h->value_len) != 0 || expect_lit(&c, "\r\n") != 0 ||
+        fixed_hop_by_hop(h))
+        return HW_EPARSE;
+    if (NAME_IS(h, "content-length")) {
+        v = trim(h->value, h->value_len, &vlen);
+        if (b->has_length) {
+            if (vlen != b->cl_len || memcmp(v, b->cl, vlen) != 0)
+                return HW_EPARSE;
+        } else {
+            if (parse_length(v, vlen, &b->content_length) != 0)
+                return HW_EPARSE;
+            b->has_length = 1;
+            b->cl = v;
+            b->cl_len = vlen;
+        }
+    }
+    b->nheaders++;
+    *p = c.p;
+    return 1;
+}
+
+int hw_http_is_token(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)p[i]))
+            return 0;
+    return len > 0;
+}
+
+int hw_http_is_target(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_target_byte((unsigned char)p[i]))
+            return 0;
+    return len > 0;
 }
