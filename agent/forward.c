@@ -24,6 +24,10 @@
 #define FWD_MAX_CONNS   1024
 #define FWD_MAX_PENDING 4096
 #define FWD_CONNECT_MS  5000
+/* Room reserved for the request line, the Host and Content-Length lines the agent may add,
+ * and a body up to FWD_BODY_INLINE bytes, so a small request grows its buffer once. */
+#define FWD_HEAD_EXTRA  512
+#define FWD_BODY_INLINE (16 * 1024)
 
 /* Lives in the client request's data area: freed with it. */
 struct agent_fwd {
@@ -264,6 +268,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     struct hw_http_req *r;
     struct hw_buf head;
     char method[16];
+    size_t want;
     int err;
 
     if (hw_frame_decode_request(fr, &msg)) {
@@ -271,7 +276,11 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
         return;
     }
     hw_buf_init(&head, HW_HEAD_MAX);
-    err = build_head(a, &head, &msg);
+    /* The body follows the head in the same buffer: one allocation for both when small. */
+    want = msg.method.len + msg.target.len + msg.headers.len + FWD_HEAD_EXTRA +
+           (msg.body_len < FWD_BODY_INLINE ? msg.body_len : FWD_BODY_INLINE);
+    err = hw_buf_reserve(&head, want < HW_HEAD_MAX ? want : HW_HEAD_MAX) ? 0 : HW_ENOMEM;
+    err = err ? err : build_head(a, &head, &msg);
     if (err) {
         hw_buf_cleanup(&head);
         HW_INFO("%.*s %.*s failed: %s evt=%.*s", (int)msg.method.len, msg.method.p,

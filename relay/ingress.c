@@ -27,6 +27,9 @@
 #include "tunnel.h"
 #include "tunnel/mux.h"
 
+/* Room for the headers the relay adds (X-Forwarded-*, Hookwire-*) beyond the received ones. */
+#define HEADERS_ADDED 256
+
 void relay_ingress_drop_stream(struct hw_http_conn *c, int close_it)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
@@ -42,7 +45,12 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     const struct hw_http_header *host = hw_http_find(req, "host");
+    size_t room = hb->max - hw_buf_size(hb), want = req->head_len + HEADERS_ADDED;
     int err = 0;
+
+    /* The block is about as long as the head it comes from: grow the buffer once, not twice. */
+    if (!hw_buf_reserve(hb, want < room ? want : room))
+        return HW_ENOMEM;
 
     for (size_t i = 0; i < req->nheaders && !err; i++) {
         const struct hw_http_header *h = &req->headers[i];
