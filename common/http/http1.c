@@ -112,16 +112,18 @@ static int expect_lit(struct cursor *c, const char *lit)
 /* Reads a non-empty token that must be ended by stop, and steps over stop. */
 static int parse_token(struct cursor *c, char stop, const char **tok, size_t *len)
 {
-    const char *start = c->p;
+    /* A local cursor: the loop then keeps it in a register instead of storing every step. */
+    const char *start = c->p, *p = start, *end = c->end;
 
-    while (c->p < c->end && is_tchar((unsigned char)*c->p))
-        c->p++;
-    if (c->p == c->end)
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    c->p = p;
+    if (p == end)
         return HW_EAGAIN;
-    if (c->p == start || *c->p != stop)
+    if (p == start || *p != stop)
         return HW_EPARSE;
     *tok = start;
-    *len = (size_t)(c->p - start);
+    *len = (size_t)(p - start);
     c->p++;
     return 0;
 }
@@ -164,15 +166,18 @@ static int word_has_ctl(const char *p)
  */
 static int parse_field(struct cursor *c, const char **field, size_t *len)
 {
-    *field = c->p;
+    const char *p = c->p, *end = c->end;
+
+    *field = p;
     /* Values are most of a head's bytes: eight at a time while none can end or spoil one. */
-    while (c->end - c->p >= 8 && !word_has_ctl(c->p))
-        c->p += 8;
-    while (c->p < c->end && is_field_byte((unsigned char)*c->p))
-        c->p++;
-    if (c->p == c->end)
+    while (end - p >= 8 && !word_has_ctl(p))
+        p += 8;
+    while (p < end && is_field_byte((unsigned char)*p))
+        p++;
+    c->p = p;
+    if (p == end)
         return HW_EAGAIN;
-    *len = (size_t)(c->p - *field);
+    *len = (size_t)(p - *field);
     return 0;
 }
 
