@@ -176,6 +176,7 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
 {
     struct agent_fwd *f = hw_http_req_data(r);
     struct hw_msg_response m;
+    struct hw_http_run run = { 0 };
     struct hw_buf hb;
     int err = 0, kept_length = 0;
 
@@ -188,11 +189,9 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
             continue;
         if (hd->name_len == 14 && strncasecmp(hd->name, "content-length", 14) == 0)
             kept_length = 1;
-        err = hw_buf_append(&hb, hd->name, hd->name_len);
-        err = err ? err : hw_buf_append(&hb, ":", 1);
-        err = err ? err : hw_buf_append(&hb, hd->value, hd->value_len);
-        err = err ? err : hw_buf_append(&hb, "\r\n", 2);
+        err = hw_http_run_add(&run, &hb, hd);
     }
+    err = err ? err : hw_http_run_flush(&run, &hb);
     m.status = (uint16_t)h->status;
     /* The length travels in the Content-Length line; without it the relay re-frames. */
     m.body_len = h->body == HW_BODY_LENGTH ? (kept_length ? h->content_length : HW_BODY_LEN_UNKNOWN)

@@ -535,6 +535,29 @@ int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
     return 1;
 }
 
+int hw_http_run_add(struct hw_http_run *r, struct hw_buf *b, const struct hw_http_header *h)
+{
+    size_t len = (size_t)(h->value + h->value_len - h->name) + 2;
+    int err;
+
+    if (r->n && r->p + r->n == h->name) {
+        r->n += len;
+        return 0;
+    }
+    err = hw_http_run_flush(r, b);
+    r->p = h->name;
+    r->n = len;
+    return err;
+}
+
+int hw_http_run_flush(struct hw_http_run *r, struct hw_buf *b)
+{
+    int err = r->n ? hw_buf_append(b, r->p, r->n) : 0;
+
+    r->n = 0;
+    return err;
+}
+
 int hw_http_is_token(const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "chunked.h"
+#include "core/buf.h"
 #include "httphdr.h"
 
 #define HW_HTTP_MAX_HEADERS 128
@@ -128,6 +129,21 @@ struct hw_http_block {
  */
 int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
                        struct hw_http_header *h);
+
+/*
+ * Copies header lines of a parsed head on, each line whole ("Name:value\r\n" as received):
+ * lines that follow each other in the head are gathered into one run and appended at once.
+ * Start with a zeroed run, add the lines to keep in order, then flush. Only for heads the
+ * parsers made (each line there ends in CRLF). Returns 0 or hw_buf_append()'s error.
+ * Any thread.
+ */
+struct hw_http_run {
+    const char *p;
+    size_t n;
+};
+HW_MUST_CHECK int hw_http_run_add(struct hw_http_run *r, struct hw_buf *b,
+                                  const struct hw_http_header *h);
+HW_MUST_CHECK int hw_http_run_flush(struct hw_http_run *r, struct hw_buf *b);
 
 /* Says whether bytes are a non-empty RFC 9110 token (a method, a header name): 1 or 0. */
 int hw_http_is_token(const char *p, size_t len);

@@ -728,6 +728,37 @@ static void test_header_block(void)
     CHECK_EQ(hw_http_is_target("", 0), 0);
 }
 
+static void test_header_runs(void)
+{
+    static const char msg[] = "GET / HTTP/1.1\r\nA: 1\r\nB:  two \r\nC: 3\r\nD:\r\nE: 5\r\n\r\n";
+    static const char want[] = "A: 1\r\nB:  two \r\nD:\r\nE: 5\r\n";
+    struct hw_http_head head;
+    struct hw_http_run run = { 0 };
+    struct hw_buf b;
+
+    CHECK(req(msg, &head) > 0);
+    hw_buf_init(&b, 1024);
+    /* Every line but C's: two runs (A-B, D-E), copied byte for byte. */
+    for (size_t i = 0; i < head.nheaders; i++)
+        if (i != 2)
+            CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[i]), 0);
+    CHECK_EQ(hw_buf_size(&b), 16); /* A-B went when D started a run of its own */
+    CHECK_EQ(hw_http_run_flush(&run, &b), 0);
+    CHECK_EQ(hw_buf_size(&b), sizeof(want) - 1);
+    CHECK(memcmp(hw_buf_head(&b), want, sizeof(want) - 1) == 0);
+    CHECK_EQ(hw_http_run_flush(&run, &b), 0);
+    CHECK_EQ(hw_buf_size(&b), sizeof(want) - 1);
+    hw_buf_cleanup(&b);
+
+    /* The buffer's cap still holds: a run that does not fit fails. */
+    hw_buf_init(&b, 8);
+    memset(&run, 0, sizeof(run));
+    CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[0]), 0);
+    CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[1]), 0);
+    CHECK_EQ(hw_http_run_flush(&run, &b), HW_E2BIG);
+    hw_buf_cleanup(&b);
+}
+
 /* Result of feeding a chunked body to a fresh decoder in pieces. */
 struct feed {
     int rc; /* HW_EPARSE, HW_EAGAIN when the input ran out, else >= 0 */
@@ -1031,6 +1062,7 @@ int main(void)
     RUN(test_find_and_trim);
     RUN(test_hop_by_hop);
     RUN(test_header_block);
+    RUN(test_header_runs);
     RUN(test_chunked_decode);
     RUN(test_chunked_rejects);
     RUN(test_chunked_limits);
