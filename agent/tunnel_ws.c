@@ -392,7 +392,7 @@ void agent_ws_flush(struct agent *a)
     /* Out of memory for the rest: the connection cannot keep its order; lws closes it. */
     if (err)
         lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    else if (hw_buf_size(&w->out) || hw_mux_pending(a->mux))
+    else if (hw_buf_size(&w->out) || (a->mux && hw_mux_pending(a->mux)))
         lws_callback_on_writable(w->wsi);
 }
 
