@@ -26,6 +26,10 @@
 #define FWD_MAX_CONNS   1024
 #define FWD_MAX_PENDING 4096
 #define FWD_CONNECT_MS  5000
+/* Room reserved for the request line, the Host and Content-Length lines the agent may add,
+ * and a body up to FWD_BODY_INLINE bytes, so a small request grows its buffer once. */
+#define FWD_HEAD_EXTRA  512
+#define FWD_BODY_INLINE (16 * 1024)
 
 /* Lives in the client request's data area: freed with it. */
 struct agent_fwd {
@@ -121,45 +125,6 @@ static void fwd_fail(struct agent_fwd *f, uint16_t code, const char *why)
     hw_mux_stream_reset(s, code, why);
 }
 
-/* Finds a header line "Name:value\r\n" in a raw block, case-insensitively. */
-static int block_has(const struct hw_str *blk, const char *name)
-{
-    size_t nlen = strlen(name);
-    const char *p = blk->p, *end = blk->p + blk->len;
-
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if ((size_t)(end - p) > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0)
-            return 1;
-        if (!eol)
-            break;
-        p = eol + 1;
-    }
-    return 0;
-}
-
-/*
- * The head goes to the app as is, on a connection that may carry the next
- * request too, so it must parse as one request whose framing is exactly the
- * announced body: nothing the relay sent may split it or smuggle another.
- * Returns 0 or HW_EPROTO.
- */
-static int check_head(const struct hw_buf *b, uint64_t body_len)
-{
-    struct hw_http_head h;
-    int rc = hw_http_parse_request(hw_buf_head(b), hw_buf_size(b), &h);
-
-    if (rc != (int)hw_buf_size(b))
-        return HW_EPROTO;
-    for (size_t i = 0; i < h.nheaders; i++)
-        if (hw_http_is_hop_by_hop(&h, &h.headers[i]))
-            return HW_EPROTO;
-    if (body_len ? h.body != HW_BODY_LENGTH || h.content_length != body_len
-                 : h.body == HW_BODY_LENGTH && h.content_length != 0)
-        return HW_EPROTO;
-    return 0;
-}
-
 /* Appends "Host: <target>:<port>\r\n" (appends, not printf: once per request). */
 static int host_line(struct agent *a, struct hw_buf *b)
 {
@@ -172,12 +137,24 @@ static int host_line(struct agent *a, struct hw_buf *b)
     return err ? err : hw_buf_append(b, "\r\n", 2);
 }
 
-/* Writes the request head for the target into b. */
+/*
+ * Writes the request head for the target into b, checking the relay's parts as it goes:
+ * the head goes to the app as is, on a connection that may carry the next request too,
+ * so it must parse as one request whose framing is exactly the announced body: nothing
+ * the relay sent may split it or smuggle another. One pass over the header block does
+ * both (hw_http_block_next() accepts only lines that parse, none hop-by-hop).
+ * Returns 0, HW_EPROTO for a malformed head, or HW_E2BIG/HW_ENOMEM for one too large.
+ */
 static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_request *m)
 {
-    const char *p = m->headers.p, *end = p + m->headers.len;
-    int err, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
+    const char *p = m->headers.p, *end = p + m->headers.len, *run = p;
+    struct hw_http_block blk = { 0 };
+    struct hw_http_header h;
+    int err, rc = 0, hosts = 0, added = 0, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
 
+    if (!hw_http_is_token(m->method.p, m->method.len) ||
+        !hw_http_is_target(m->target.p, m->target.len))
+        return HW_EPROTO;
     err = hw_buf_append(b, m->method.p, m->method.len);
     err = err ? err : hw_buf_append(b, " ", 1);
     /* --forward http://host:port/api: every path goes under /api ("/api" + "/hook"). */
@@ -185,26 +162,44 @@ static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_req
         err = hw_buf_puts(b, a->target.path);
     err = err ? err : hw_buf_append(b, m->target.p, m->target.len);
     err = err ? err : hw_buf_append(b, " HTTP/1.1\r\n", 11);
-    while (!err && p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t n = eol ? (size_t)(eol + 1 - p) : (size_t)(end - p);
-        if (rewrite && n > 5 && strncasecmp(p, "host:", 5) == 0)
-            err = host_line(a, b);
-        else
-            err = hw_buf_append(b, p, n);
-        p += n;
+    /* Checked lines go out in runs, as received; a rewritten Host line ends a run. */
+    while (!err && (rc = hw_http_block_next(&blk, &p, end, &h)) == 1) {
+        if (h.name_len != 4 || strncasecmp(h.name, "host", 4) != 0)
+            continue;
+        hosts++;
+        if (rewrite) {
+            err = hw_buf_append(b, run, (size_t)(h.name - run));
+            err = err ? err : host_line(a, b);
+            run = p;
+        }
     }
+    err = err ? err : hw_buf_append(b, run, (size_t)(p - run));
+    if (err)
+        return err;
+    if (rc < 0)
+        return HW_EPROTO;
     /* An HTTP/1.0 sender may have sent no Host; the app gets HTTP/1.1, which needs one. */
-    if (!err && !block_has(&m->headers, "host"))
+    if (!hosts) {
         err = host_line(a, b);
+        added++;
+    }
     /* A chunked request lost its Transfer-Encoding at the relay; say its length here. */
-    if (!err && m->body_len && !block_has(&m->headers, "content-length")) {
+    if (!err && m->body_len && !blk.has_length) {
         err = hw_buf_puts(b, "Content-Length: ");
         err = err ? err : hw_buf_putu(b, m->body_len);
         err = err ? err : hw_buf_append(b, "\r\n", 2);
+        blk.has_length = 1;
+        blk.content_length = m->body_len;
+        added++;
     }
     err = err ? err : hw_buf_append(b, "\r\n", 2);
-    return err ? err : check_head(b, m->body_len);
+    if (err)
+        return err;
+    /* As many lines as a parser of the head would take; the framing is the announced body. */
+    if (blk.nheaders + (size_t)added > HW_HTTP_MAX_HEADERS ||
+        (blk.has_length && blk.content_length != m->body_len))
+        return HW_EPROTO;
+    return 0;
 }
 
 static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head *h,
@@ -212,6 +207,7 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
 {
     struct agent_fwd *f = hw_http_req_data(r);
     struct hw_msg_response m;
+    struct hw_http_run run = { 0 };
     struct hw_buf hb;
     int err = 0, kept_length = 0;
 
@@ -224,11 +220,9 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
             continue;
         if (hd->name_len == 14 && strncasecmp(hd->name, "content-length", 14) == 0)
             kept_length = 1;
-        err = hw_buf_append(&hb, hd->name, hd->name_len);
-        err = err ? err : hw_buf_append(&hb, ":", 1);
-        err = err ? err : hw_buf_append(&hb, hd->value, hd->value_len);
-        err = err ? err : hw_buf_append(&hb, "\r\n", 2);
+        err = hw_http_run_add(&run, &hb, hd);
     }
+    err = err ? err : hw_http_run_flush(&run, &hb);
     m.status = (uint16_t)h->status;
     /* The length travels in the Content-Length line; without it the relay re-frames. */
     m.body_len = h->body == HW_BODY_LENGTH ? (kept_length ? h->content_length : HW_BODY_LEN_UNKNOWN)
@@ -310,6 +304,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     struct hw_buf head;
     char method[16];
     uint64_t cap;
+    size_t want;
     int err;
 
     if (hw_frame_decode_request(fr, &msg)) {
@@ -317,7 +312,11 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
         return;
     }
     hw_buf_init(&head, HW_HEAD_MAX);
-    err = build_head(a, &head, &msg);
+    /* The body follows the head in the same buffer: one allocation for both when small. */
+    want = msg.method.len + msg.target.len + msg.headers.len + FWD_HEAD_EXTRA +
+           (msg.body_len < FWD_BODY_INLINE ? msg.body_len : FWD_BODY_INLINE);
+    err = hw_buf_reserve(&head, want < HW_HEAD_MAX ? want : HW_HEAD_MAX) ? 0 : HW_ENOMEM;
+    err = err ? err : build_head(a, &head, &msg);
     if (err) {
         hw_buf_cleanup(&head);
         log_refused(&msg, err == HW_EPROTO ? "malformed request head from the relay"

@@ -84,8 +84,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     loop_context = a.context;
     agent_tunnel_start(&a);
+    /* Each round's tunnel frames go out as it ends, not one poll later (docs/decisions.md). */
     while (!stopping && !a.fatal && lws_service(a.context, 0) >= 0)
-        ;
+        agent_ws_flush(&a);
     status = a.fatal && !stopping ? 1 : 0;
     HW_INFO("shutting down");
     agent_tunnel_stop(&a);

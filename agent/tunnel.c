@@ -32,10 +32,7 @@
 
 static void mux_want_write(struct hw_mux *m)
 {
-    struct agent *a = hw_mux_user(m);
-
-    if (a->ws)
-        lws_callback_on_writable(a->ws);
+    agent_ws_want_write(hw_mux_user(m));
 }
 
 static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)

@@ -2,8 +2,10 @@
  * The tunnel's transport: an lws raw client socket that speaks RFC 6455
  * itself (common/tunnel/ws.h), so incoming messages are read as blocks rather
  * than byte by byte, with TLS for wss:// from net/tls_client.h. Owns the upgrade,
- * the frame decoder, reassembly, masking and control replies; the session
- * (mux, timers, reconnects) stays in tunnel.c. Service thread only.
+ * the frame decoder, reassembly, masking and control replies, and the writes:
+ * in WRITEABLE, or straight to the socket at the end of a service round
+ * (docs/decisions.md); the session (mux, timers, reconnects) stays in
+ * tunnel.c. Service thread only.
  */
 #include "tunnel_ws.h"
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "agent.h"
 #include "claim.h"
@@ -54,6 +57,7 @@ struct agent_ws {
     uint8_t masks[MASKS * 4];
     unsigned masks_left;
     unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
+    int flush;       /* the mux has frames for agent_ws_flush() at the end of this round */
 };
 
 static struct agent *agent_of(struct lws *wsi)
@@ -295,13 +299,36 @@ static int send_now(struct agent_ws *w, const uint8_t *p, size_t n)
     return hw_lwsio_write_raw(w->wsi, &w->out);
 }
 
+/*
+ * Pulls what the mux has (up to a batch) into one masked binary message. Returns its
+ * length with *msg set, or 0 when nothing is sendable.
+ */
+static size_t take_batch(struct agent *a, struct agent_ws *w, uint8_t **msg)
+{
+    /* One batch at a time on the service thread, so one buffer serves every connection. */
+    static uint8_t batch[HW_WS_HDR_MAX + HW_TUNNEL_MSG_MAX];
+    uint8_t hdr[HW_WS_HDR_MAX], mask[4], *frame;
+    size_t used = 0, len, h;
+
+    while (used < BATCH_TARGET && a->mux && hw_mux_pull(a->mux, &frame, &len)) {
+        memcpy(batch + HW_WS_HDR_MAX + used, frame, len);
+        used += len;
+    }
+    if (!used)
+        return 0;
+    next_mask(w, mask);
+    h = hw_ws_frame_header(hdr, HW_WS_OP_BINARY, used, mask);
+    memcpy(batch + HW_WS_HDR_MAX - h, hdr, h);
+    hw_ws_mask(batch + HW_WS_HDR_MAX, used, mask);
+    *msg = batch + HW_WS_HDR_MAX - h;
+    return h + used;
+}
+
 /* One lws_write: queued bytes, else a control frame, else one batch of tunnel frames. */
 static int on_writeable(struct agent *a, struct agent_ws *w)
 {
-    static uint8_t batch[HW_WS_HDR_MAX + HW_TUNNEL_MSG_MAX];
-    uint8_t hdr[HW_WS_HDR_MAX], mask[4], *msg;
-    size_t used = 0, len, h;
-    int err;
+    uint8_t *msg;
+    size_t len;
 
     if (hw_buf_size(&w->out)) {
         if (hw_lwsio_write_raw(w->wsi, &w->out))
@@ -328,22 +355,82 @@ static int on_writeable(struct agent *a, struct agent_ws *w)
     }
     if (w->state != WS_OPEN)
         return 0;
-    while (used < BATCH_TARGET && a->mux && hw_mux_pull(a->mux, &msg, &len)) {
-        memcpy(batch + HW_WS_HDR_MAX + used, msg, len);
-        used += len;
-    }
-    if (!used)
+    len = take_batch(a, w, &msg);
+    if (!len)
         return 0;
-    next_mask(w, mask);
-    h = hw_ws_frame_header(hdr, HW_WS_OP_BINARY, used, mask);
-    memcpy(batch + HW_WS_HDR_MAX - h, hdr, h);
-    hw_ws_mask(batch + HW_WS_HDR_MAX, used, mask);
-    err = send_now(w, batch + HW_WS_HDR_MAX - h, h + used);
-    if (err)
+    if (send_now(w, msg, len))
         return -1;
     if (!hw_buf_size(&w->out) && hw_mux_pending(a->mux))
         lws_callback_on_writable(w->wsi);
     return 0;
+}
+
+/*
+ * Writes to the socket itself what it takes without blocking; the rest goes to out for
+ * WRITEABLE. Only when neither out nor lws holds earlier bytes, so the order stays.
+ */
+static int send_direct(struct agent_ws *w, const uint8_t *p, size_t n)
+{
+    ssize_t sent = send(lws_get_socket_fd(w->wsi), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+    /* A broken connection is for lws to find and close; its bytes wait in out meanwhile. */
+    if (sent < 0)
+        sent = 0;
+    if ((size_t)sent < n && hw_buf_append(&w->out, p + sent, n - (size_t)sent))
+        return -1;
+    return 0;
+}
+
+/* Writes to the socket itself what out holds, as far as it takes it without blocking. */
+static void send_out(struct agent_ws *w)
+{
+    ssize_t sent = send(lws_get_socket_fd(w->wsi), hw_buf_head(&w->out), hw_buf_size(&w->out),
+                        MSG_DONTWAIT | MSG_NOSIGNAL);
+
+    if (sent > 0)
+        hw_buf_consume(&w->out, (size_t)sent);
+}
+
+void agent_ws_want_write(struct agent *a)
+{
+    struct agent_ws *w = a->ws_raw;
+
+    if (w && w->wsi == a->ws && w->state == WS_OPEN)
+        w->flush = 1;
+    else if (a->ws)
+        lws_callback_on_writable(a->ws);
+}
+
+void agent_ws_flush(struct agent *a)
+{
+    struct agent_ws *w = a->ws_raw;
+    uint8_t *msg;
+    size_t len;
+    int err = 0;
+
+    if (!w || !w->flush)
+        return;
+    w->flush = 0;
+    if (!w->wsi || w->state != WS_OPEN)
+        return;
+    /* Bytes or a control frame already wait for WRITEABLE, which sends the frames after them. */
+    if (hw_buf_size(&w->out) || w->ctl_len || lws_partial_buffered(w->wsi)) {
+        lws_callback_on_writable(w->wsi);
+        return;
+    }
+    len = take_batch(a, w, &msg);
+    if (len && w->tls) {
+        err = hw_tls_send(w->tls, msg, len, &w->out);
+        if (!err)
+            send_out(w);
+    } else if (len) {
+        err = send_direct(w, msg, len);
+    }
+    /* Out of memory for the rest: the connection cannot keep its order; lws closes it. */
+    if (err)
+        lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    else if (hw_buf_size(&w->out) || (a->mux && hw_mux_pending(a->mux)))
+        lws_callback_on_writable(w->wsi);
 }
 
 static void reset(struct agent_ws *w)
@@ -351,6 +438,7 @@ static void reset(struct agent_ws *w)
     w->wsi = NULL;
     w->state = WS_UPGRADE;
     w->ctl_len = 0;
+    w->flush = 0;
     hw_tls_free(w->tls);
     w->tls = NULL;
     hw_buf_cleanup(&w->req);

@@ -6,7 +6,8 @@
  * agent's own RFC 6455 client framing, over TLS (net/tls_client.h) for wss://.
  * Its lws protocol is agent_tunnel_protocol (tunnel.h). It reports to the
  * session in tunnel.c (agent_tunnel_opened / _message / _ended) and, once
- * open, sends the mux's frames in WRITEABLE. Service thread only.
+ * open, sends the mux's frames: straight to the socket at the end of a service
+ * round when nothing waits before them, else in WRITEABLE. Service thread only.
  */
 #include <libwebsockets.h>
 
@@ -20,6 +21,20 @@ struct agent;
  * caller has set a->attempt_live and a->in_connect.
  */
 struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path);
+
+/*
+ * The mux has frames to send. On an open connection they go out in agent_ws_flush(), at
+ * the end of this service round, so the frames of every stream served in the round share
+ * one message; before that, in WRITEABLE.
+ */
+void agent_ws_want_write(struct agent *a);
+
+/*
+ * Sends the frames agent_ws_want_write() announced: written to the socket directly when
+ * no earlier bytes wait (neither ours nor lws's) and the socket takes them without
+ * blocking; what it does not take is left for WRITEABLE. Call after each lws_service().
+ */
+void agent_ws_flush(struct agent *a);
 
 /* Frees the transport's state at exit, after lws_context_destroy(). */
 void agent_ws_free(struct agent *a);

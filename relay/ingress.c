@@ -28,6 +28,9 @@
 #include "tunnel.h"
 #include "tunnel/mux.h"
 
+/* Room for the headers the relay adds (X-Forwarded-*, Hookwire-*) beyond the received ones. */
+#define HEADERS_ADDED 256
+
 void relay_ingress_drop_stream(struct hw_http_conn *c, int close_it)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
@@ -43,7 +46,13 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     const struct hw_http_header *host = hw_http_find(req, "host");
+    size_t room = hb->max - hw_buf_size(hb), want = req->head_len + HEADERS_ADDED;
+    struct hw_http_run run = { 0 };
     int err = 0;
+
+    /* The block is about as long as the head it comes from: grow the buffer once, not twice. */
+    if (!hw_buf_reserve(hb, want < room ? want : room))
+        return HW_ENOMEM;
 
     for (size_t i = 0; i < req->nheaders && !err; i++) {
         const struct hw_http_header *h = &req->headers[i];
@@ -51,11 +60,9 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
         if (hw_http_is_hop_by_hop(req, h) ||
             (h->name_len >= 9 && strncasecmp(h->name, "hookwire-", 9) == 0))
             continue;
-        err = hw_buf_append(hb, h->name, h->name_len);
-        err = err ? err : hw_buf_append(hb, ":", 1);
-        err = err ? err : hw_buf_append(hb, h->value, h->value_len);
-        err = err ? err : hw_buf_append(hb, "\r\n", 2);
+        err = hw_http_run_add(&run, hb, h);
     }
+    err = err ? err : hw_http_run_flush(&run, hb);
     /* Appends, not printf: this runs for every webhook. */
     err = err ? err : hw_buf_puts(hb, "X-Forwarded-For: ");
     err = err ? err : hw_buf_puts(hb, hw_http_conn_peer(c));

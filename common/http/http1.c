@@ -30,6 +30,7 @@ struct framing {
     int conn_close;
     int conn_keep_alive;
     int has_connection;
+    int conn_other; /* a Connection header lists more than close and keep-alive */
     int expect_continue;
     int hosts; /* Host headers seen (requests) */
 };
@@ -111,16 +112,18 @@ static int expect_lit(struct cursor *c, const char *lit)
 /* Reads a non-empty token that must be ended by stop, and steps over stop. */
 static int parse_token(struct cursor *c, char stop, const char **tok, size_t *len)
 {
-    const char *start = c->p;
+    /* A local cursor: the loop then keeps it in a register instead of storing every step. */
+    const char *start = c->p, *p = start, *end = c->end;
 
-    while (c->p < c->end && is_tchar((unsigned char)*c->p))
-        c->p++;
-    if (c->p == c->end)
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    c->p = p;
+    if (p == end)
         return HW_EAGAIN;
-    if (c->p == start || *c->p != stop)
+    if (p == start || *p != stop)
         return HW_EPARSE;
     *tok = start;
-    *len = (size_t)(c->p - start);
+    *len = (size_t)(p - start);
     c->p++;
     return 0;
 }
@@ -142,17 +145,39 @@ static int parse_version(struct cursor *c, int *minor)
 }
 
 /*
+ * Says whether any of the eight bytes at p is below 0x20 or is 0x7f: the bytes that
+ * end a field or are not allowed in one (HTAB is allowed but rare, and is left to the
+ * byte-wise loop). Bytes from 0x80 (obs-text) never count. The classic "has a byte
+ * less than n" and "has a zero byte" word tests; the answer is exact.
+ */
+static int word_has_ctl(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t w, del;
+
+    memcpy(&w, p, sizeof(w));
+    del = w ^ (0x7f * ones);
+    return (((w - 0x20 * ones) & ~w) | ((del - ones) & ~del)) & highs ? 1 : 0;
+}
+
+/*
  * Reads the field bytes of a header value or a reason phrase up to the first
  * byte that is not one; the caller expects CRLF there.
  */
 static int parse_field(struct cursor *c, const char **field, size_t *len)
 {
-    *field = c->p;
-    while (c->p < c->end && is_field_byte((unsigned char)*c->p))
-        c->p++;
-    if (c->p == c->end)
+    const char *p = c->p, *end = c->end;
+
+    *field = p;
+    /* Values are most of a head's bytes: eight at a time while none can end or spoil one. */
+    while (end - p >= 8 && !word_has_ctl(p))
+        p += 8;
+    while (p < end && is_field_byte((unsigned char)*p))
+        p++;
+    c->p = p;
+    if (p == end)
         return HW_EAGAIN;
-    *len = (size_t)(c->p - *field);
+    *len = (size_t)(p - *field);
     return 0;
 }
 
@@ -212,6 +237,8 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
                 f->conn_close = 1;
             else if (mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
+            else
+                f->conn_other = 1;
         }
     } else if (f->is_request && NAME_IS(h, "host")) {
         f->hosts++;
@@ -275,6 +302,7 @@ static int head_finish(const char *buf, const struct cursor *c, struct hw_http_h
         return HW_E2BIG;
     head->head_len = n;
     head->no_connection = !f->has_connection;
+    head->connection_plain = !f->conn_other;
     head->content_length = f->has_cl ? f->content_length : 0;
     if (head->minor_version == 1)
         head->keep_alive = !f->conn_close;
@@ -455,6 +483,9 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
     /* Host and Content-Length describe the message itself: Connection cannot remove them. */
     if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
         return 0;
+    /* Keep-Alive is hop-by-hop already; a header named Close is the one left to look for. */
+    if (head->connection_plain)
+        return NAME_IS(h, "close");
     for (size_t i = 0; i < head->nheaders; i++) {
         const struct hw_http_header *conn = &head->headers[i];
         const char *p, *elem;
@@ -468,4 +499,77 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
         }
     }
     return 0;
+}
+
+int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
+                       struct hw_http_header *h)
+{
+    struct cursor c = { *p, end };
+    const char *v;
+    size_t vlen;
+
+    if (c.p == end)
+        return 0;
+    if (b->nheaders == HW_HTTP_MAX_HEADERS)
+        return HW_E2BIG;
+    /* The block is whole: a line cut short is as malformed as a bad one. */
+    if (parse_token(&c, ':', &h->name, &h->name_len) != 0 ||
+        parse_field(&c, &h->value, &h->value_len) != 0 || expect_lit(&c, "\r\n") != 0 ||
+        fixed_hop_by_hop(h))
+        return HW_EPARSE;
+    if (NAME_IS(h, "content-length")) {
+        v = trim(h->value, h->value_len, &vlen);
+        if (b->has_length) {
+            if (vlen != b->cl_len || memcmp(v, b->cl, vlen) != 0)
+                return HW_EPARSE;
+        } else {
+            if (parse_length(v, vlen, &b->content_length) != 0)
+                return HW_EPARSE;
+            b->has_length = 1;
+            b->cl = v;
+            b->cl_len = vlen;
+        }
+    }
+    b->nheaders++;
+    *p = c.p;
+    return 1;
+}
+
+int hw_http_run_add(struct hw_http_run *r, struct hw_buf *b, const struct hw_http_header *h)
+{
+    size_t len = (size_t)(h->value + h->value_len - h->name) + 2;
+    int err;
+
+    if (r->n && r->p + r->n == h->name) {
+        r->n += len;
+        return 0;
+    }
+    err = hw_http_run_flush(r, b);
+    r->p = h->name;
+    r->n = len;
+    return err;
+}
+
+int hw_http_run_flush(struct hw_http_run *r, struct hw_buf *b)
+{
+    int err = r->n ? hw_buf_append(b, r->p, r->n) : 0;
+
+    r->n = 0;
+    return err;
+}
+
+int hw_http_is_token(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)p[i]))
+            return 0;
+    return len > 0;
+}
+
+int hw_http_is_target(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_target_byte((unsigned char)p[i]))
+            return 0;
+    return len > 0;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "chunked.h"
+#include "core/buf.h"
 #include "httphdr.h"
 
 #define HW_HTTP_MAX_HEADERS 128
@@ -48,6 +49,10 @@ struct hw_http_head {
     /* Set by the parsers when the head has no Connection header, so no header is named
      * hop-by-hop by one; 0 (look) in a head built by hand. */
     int no_connection;
+    /* Set by the parsers when every Connection header lists only "close" and "keep-alive",
+     * so only headers of those names are hop-by-hop by one; 0 (look) in a head built by
+     * hand. */
+    int connection_plain;
 };
 
 /*
@@ -100,5 +105,50 @@ const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len);
  * message itself. Returns 1 or 0.
  */
 int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h);
+
+/* What hw_http_block_next() has seen of a header block so far; zero it before the first line. */
+struct hw_http_block {
+    size_t nheaders;         /* lines read */
+    int has_length;          /* a Content-Length line was read */
+    uint64_t content_length; /* its value, when has_length */
+    const char *cl;          /* the first Content-Length value, trimmed: repeats must equal it */
+    size_t cl_len;
+};
+
+/*
+ * Reads the next line of a header block as a proxy forwards one ("Name:value\r\n"
+ * lines, no blank line after them) from *p up to end, and steps *p past it: one pass that
+ * both checks a line and hands it to the caller, instead of parsing a head built from
+ * the block again. A line must be what hw_http_parse_request() accepts (a token, a colon,
+ * field bytes, CRLF) and must not be hop-by-hop by name (Connection, Transfer-Encoding,
+ * TE, ...), so no line can be named hop-by-hop by a Connection header either; a
+ * Content-Length must be valid and its repeats byte-identical, as in a head.
+ * Returns 1 with *h pointing into the block, 0 at the end of the block, HW_EPARSE for a
+ * line that would not parse or is hop-by-hop, HW_E2BIG past HW_HTTP_MAX_HEADERS lines.
+ * Any thread.
+ */
+int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
+                       struct hw_http_header *h);
+
+/*
+ * Copies header lines of a parsed head on, each line whole ("Name:value\r\n" as received):
+ * lines that follow each other in the head are gathered into one run and appended at once.
+ * Start with a zeroed run, add the lines to keep in order, then flush. Only for heads the
+ * parsers made (each line there ends in CRLF). Returns 0 or hw_buf_append()'s error.
+ * Any thread.
+ */
+struct hw_http_run {
+    const char *p;
+    size_t n;
+};
+HW_MUST_CHECK int hw_http_run_add(struct hw_http_run *r, struct hw_buf *b,
+                                  const struct hw_http_header *h);
+HW_MUST_CHECK int hw_http_run_flush(struct hw_http_run *r, struct hw_buf *b);
+
+/* Says whether bytes are a non-empty RFC 9110 token (a method, a header name): 1 or 0. */
+int hw_http_is_token(const char *p, size_t len);
+
+/* Says whether bytes are a non-empty request-target (visible bytes, no space): 1 or 0. */
+int hw_http_is_target(const char *p, size_t len);
 
 #endif

@@ -2,12 +2,15 @@
  * Stream multiplexer for one tunnel connection. Owns the stream table (a
  * hash by id), the control queue (encoded messages sent before any stream
  * data), the ring of streams with something sendable, and the staging buffer
- * each pulled message is built in. Flow control: a sender may have at most
- * its credit of DATA bytes unacknowledged; the receiver returns credit with
- * WINDOW once the bytes are consumed. Event-loop thread only.
+ * each pulled message is built in, and a few freed streams kept for reuse (a
+ * stream per request would otherwise cost three allocations). Flow control: a sender may have at
+ * most its credit of DATA bytes unacknowledged; the receiver returns credit with WINDOW once the
+ * bytes are consumed. Event-loop thread only.
  */
 #include "mux.h"
 
+/* Kept streams are poisoned in sanitizer builds: a stale stream pointer still gets caught. */
+#include <sanitizer/asan_interface.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +20,9 @@
 #define CTRL_MAX      (8u * 1024 * 1024)
 #define CTRL_PONG_MAX (1u * 1024 * 1024) /* no PONG is queued past this */
 #define WINDOW_BATCH  (HW_WINDOW_INITIAL / 4)
+/* Freed streams kept for the next ones, and the most storage each of their buffers keeps. */
+#define SPARE_MAX  32
+#define SPARE_KEEP (8u * 1024)
 
 struct hw_mux_stream {
     struct hw_mux *mux;
@@ -46,7 +52,9 @@ struct hw_mux {
     struct hw_buf ctrl;
     struct hw_buf stage;
     struct hw_mux_stream *rhead, *rtail;
-    int pulling; /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
+    int pulling;                 /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
+    struct hw_mux_stream *spare; /* freed streams, linked by hnext, with their small buffers */
+    size_t nspare;
 };
 
 struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb, size_t headroom,
@@ -154,20 +162,43 @@ static void update_ready(struct hw_mux_stream *s)
 
 static struct hw_mux_stream *stream_new(struct hw_mux *m, uint32_t id)
 {
-    struct hw_mux_stream *s = calloc(1, sizeof(*s));
+    struct hw_mux_stream *s = m->spare;
 
-    if (!s)
-        return NULL;
+    if (s) {
+        struct hw_buf head, body;
+
+        ASAN_UNPOISON_MEMORY_REGION(s, sizeof(*s));
+        head = s->head;
+        body = s->body;
+        m->spare = s->hnext;
+        m->nspare--;
+        memset(s, 0, sizeof(*s));
+        s->head = head;
+        s->body = body;
+    } else {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return NULL;
+        hw_buf_init(&s->head, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+        hw_buf_init(&s->body, m->body_cap);
+    }
     s->mux = m;
     s->id = id;
     s->credit = HW_WINDOW_INITIAL;
     s->recv_window = HW_WINDOW_INITIAL;
-    hw_buf_init(&s->head, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
-    hw_buf_init(&s->body, m->body_cap);
     s->hnext = m->buckets[id % MUX_BUCKETS];
     m->buckets[id % MUX_BUCKETS] = s;
     m->nstreams++;
     return s;
+}
+
+/* Empties a buffer of a stream kept for reuse, keeping its storage only if it is small. */
+static void spare_buf(struct hw_buf *b, size_t max)
+{
+    if (b->cap > SPARE_KEEP || b->max != max)
+        hw_buf_cleanup(b);
+    hw_buf_reset(b);
+    b->max = max;
 }
 
 static void stream_free(struct hw_mux_stream *s)
@@ -179,9 +210,19 @@ static void stream_free(struct hw_mux_stream *s)
         pp = &(*pp)->hnext;
     *pp = s->hnext;
     ready_remove(s);
+    m->nstreams--;
+    if (m->nspare < SPARE_MAX) {
+        spare_buf(&s->head, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
+        spare_buf(&s->body, m->body_cap);
+        s->user = NULL;
+        s->hnext = m->spare;
+        m->spare = s;
+        m->nspare++;
+        ASAN_POISON_MEMORY_REGION(s, sizeof(*s));
+        return;
+    }
     hw_buf_cleanup(&s->head);
     hw_buf_cleanup(&s->body);
-    m->nstreams--;
     free(s);
 }
 
@@ -205,6 +246,13 @@ void hw_mux_free(struct hw_mux *m)
         s->ready = 0;
         if (m->cb.on_reset && !s->closing)
             m->cb.on_reset(m, s, HW_RST_TUNNEL_LOST, "tunnel lost", 11);
+        hw_buf_cleanup(&s->head);
+        hw_buf_cleanup(&s->body);
+        free(s);
+    }
+    while ((s = m->spare)) {
+        ASAN_UNPOISON_MEMORY_REGION(s, sizeof(*s));
+        m->spare = s->hnext;
         hw_buf_cleanup(&s->head);
         hw_buf_cleanup(&s->body);
         free(s);

@@ -2,7 +2,8 @@
  * libFuzzer target for common/http/http1.c. Parses the input as a request head and
  * as a response head, checking that results stay inside the input and agree
  * with a parse of a shorter prefix, and decodes it as a chunked body (whole,
- * split in two, byte by byte), requiring the same outcome each way.
+ * split in two, byte by byte), requiring the same outcome each way; checks the
+ * one-pass header-block check against a parse of the head built from the block.
  * Single-threaded, like libFuzzer's calls.
  */
 #include <stddef.h>
@@ -57,7 +58,14 @@ static void check_head(int response, const char *buf, size_t len, const struct h
         FUZZ_CHECK(memchr(hd->value, '\n', hd->value_len) == NULL);
         FUZZ_CHECK(memchr(hd->value, '\0', hd->value_len) == NULL);
         FUZZ_CHECK(memchr(hd->name, ':', hd->name_len) == NULL);
-        (void)hw_http_is_hop_by_hop(h, hd);
+        /* The parser's shortcut for Connection headers gives what a full scan gives. */
+        {
+            static struct hw_http_head scan;
+            memcpy(&scan, h, sizeof(scan));
+            scan.no_connection = 0;
+            scan.connection_plain = 0;
+            FUZZ_CHECK(hw_http_is_hop_by_hop(h, hd) == hw_http_is_hop_by_hop(&scan, hd));
+        }
     }
     if (h->body == HW_BODY_LENGTH)
         FUZZ_CHECK(h->content_length <= (uint64_t)1 << 60);
@@ -198,6 +206,49 @@ static void fuzz_chunked(const char *in, size_t n, size_t cut)
     feed_free(&bytes);
 }
 
+/*
+ * hw_http_block_next() over a whole block accepts exactly the blocks that, behind a
+ * request line and before the blank line, make a head that parses whole with no
+ * hop-by-hop header; the lines and the Content-Length it finds are the parser's.
+ */
+static void fuzz_block(const char *in, size_t n)
+{
+    static const char line[] = "GET / HTTP/1.1\r\n";
+    static struct hw_http_head head;
+    struct hw_http_block blk = { 0 };
+    struct hw_http_header h;
+    size_t total = sizeof(line) - 1 + n + 2, lines = 0;
+    char *block = malloc(n ? n : 1), *built = malloc(total);
+    const char *p;
+    int rc, ok, ref;
+
+    FUZZ_CHECK(block != NULL && built != NULL);
+    memcpy(block, in, n);
+    p = block;
+    while ((rc = hw_http_block_next(&blk, &p, block + n, &h)) == 1) {
+        FUZZ_CHECK(in_range(h.name, (size_t)(p - h.name), block, n));
+        lines++;
+    }
+    FUZZ_CHECK(rc == 0 || rc == HW_EPARSE || rc == HW_E2BIG);
+    ok = rc == 0;
+    FUZZ_CHECK(!ok || p == block + n);
+
+    memcpy(built, line, sizeof(line) - 1);
+    memcpy(built + sizeof(line) - 1, in, n);
+    memcpy(built + total - 2, "\r\n", 2);
+    ref = hw_http_parse_request(built, total, &head) == (int)total;
+    for (size_t i = 0; ref && i < head.nheaders; i++)
+        ref = !hw_http_is_hop_by_hop(&head, &head.headers[i]);
+    FUZZ_CHECK(ok == ref);
+    if (ok) {
+        FUZZ_CHECK(lines == head.nheaders && blk.nheaders == lines);
+        FUZZ_CHECK(blk.has_length == (head.body == HW_BODY_LENGTH));
+        FUZZ_CHECK(!blk.has_length || blk.content_length == head.content_length);
+    }
+    free(built);
+    free(block);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct hw_http_head head;
@@ -217,5 +268,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)fuzz_head(1, NULL, buf, size, cut, &head);
 
     fuzz_chunked(buf, size, cut);
+    fuzz_block(buf, size);
     return 0;
 }

@@ -632,6 +632,133 @@ static void test_hop_by_hop(void)
     }
 }
 
+/* Reads a whole header block with hw_http_block_next(): its last return, lines in *lines. */
+static int block(const char *b, struct hw_http_block *blk, size_t *lines)
+{
+    const char *p = b, *end = b + strlen(b);
+    struct hw_http_header h;
+    int rc;
+
+    memset(blk, 0, sizeof(*blk));
+    *lines = 0;
+    while ((rc = hw_http_block_next(blk, &p, end, &h)) == 1) {
+        /* Each line is handed over whole, from its name through its CRLF. */
+        CHECK(p - h.name >= 3 && memcmp(p - 2, "\r\n", 2) == 0);
+        CHECK(h.value == h.name + h.name_len + 1);
+        (*lines)++;
+    }
+    if (rc == 0)
+        CHECK(p == end);
+    return rc;
+}
+
+static void test_header_block(void)
+{
+    static const char *const bad[] = {
+        "Connection: close\r\n",
+        "X-A: 1\r\nTransfer-Encoding: chunked\r\n",
+        "TE: trailers\r\n",
+        "keep-alive: 5\r\n",
+        "Upgrade: websocket\r\n",
+        "Proxy-Authorization: x\r\n",
+        "X-A: 1\nX-B: 2\r\n",
+        "X-A: 1",
+        "X-A: 1\r",
+        "X-A : 1\r\n",
+        " X-A: 1\r\n",
+        "X-A: 1\rX\r\n",
+        "X-A: \x01\r\n",
+        "\r\n",
+        "X-A: 1\r\n\r\nGET / HTTP/1.1\r\n",
+        "Content-Length: 1\r\nContent-Length: 2\r\n",
+        "Content-Length: -1\r\n",
+        "Content-Length: 1, 1\r\n",
+        "Content-Length:\r\n",
+    };
+    struct hw_http_block blk;
+    struct hw_http_head head;
+    char many[130 * 8 + 1];
+    size_t lines, n = 0;
+
+    CHECK_EQ(block("", &blk, &lines), 0);
+    CHECK_EQ(lines, 0);
+    CHECK_EQ(block("Host: a\r\nX-Sig: sha256=00\r\nContent-Length: 12\r\n"
+                   "content-length:12 \r\nExpect: 100-continue\r\nHost: b\r\n",
+                   &blk, &lines),
+             0);
+    CHECK_EQ(lines, 6);
+    CHECK_EQ(blk.nheaders, 6);
+    CHECK_EQ(blk.has_length, 1);
+    CHECK_EQ(blk.content_length, 12);
+    CHECK_EQ(block("X-A:\r\nX-B: caf\xc3\xa9\t\r\n", &blk, &lines), 0);
+    CHECK_EQ(blk.has_length, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = block(bad[i], &blk, &lines);
+        if (rc != HW_EPARSE)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        CHECK_EQ(rc, HW_EPARSE);
+    }
+
+    /* As many lines as a head may hold, and not one more. */
+    for (int i = 0; i < HW_HTTP_MAX_HEADERS; i++)
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "X%03d:\r\n", i);
+    CHECK_EQ(block(many, &blk, &lines), 0);
+    CHECK_EQ(lines, HW_HTTP_MAX_HEADERS);
+    snprintf(many + n, sizeof(many) - n, "X-B:\r\n");
+    CHECK_EQ(block(many, &blk, &lines), HW_E2BIG);
+
+    /* A Connection header of close and keep-alive only: a header named Close is the one left. */
+    CHECK(resp("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nClose: 1\r\nX-A: 2\r\n\r\n", "GET",
+               &head) > 0);
+    CHECK_EQ(head.connection_plain, 1);
+    CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[1]), 1);
+    CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[2]), 0);
+    CHECK(resp("HTTP/1.1 200 OK\r\nConnection: keep-alive, x-a\r\nClose: 1\r\nX-A: 2\r\n\r\n",
+               "GET", &head) > 0);
+    CHECK_EQ(head.connection_plain, 0);
+    CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[1]), 0);
+    CHECK_EQ(hw_http_is_hop_by_hop(&head, &head.headers[2]), 1);
+
+    CHECK_EQ(hw_http_is_token("POST", 4), 1);
+    CHECK_EQ(hw_http_is_token("PO ST", 5), 0);
+    CHECK_EQ(hw_http_is_token("", 0), 0);
+    CHECK_EQ(hw_http_is_target("/a?b=c", 6), 1);
+    CHECK_EQ(hw_http_is_target("/a b", 4), 0);
+    CHECK_EQ(hw_http_is_target("/a\r\n", 4), 0);
+    CHECK_EQ(hw_http_is_target("", 0), 0);
+}
+
+static void test_header_runs(void)
+{
+    static const char msg[] = "GET / HTTP/1.1\r\nA: 1\r\nB:  two \r\nC: 3\r\nD:\r\nE: 5\r\n\r\n";
+    static const char want[] = "A: 1\r\nB:  two \r\nD:\r\nE: 5\r\n";
+    struct hw_http_head head;
+    struct hw_http_run run = { 0 };
+    struct hw_buf b;
+
+    CHECK(req(msg, &head) > 0);
+    hw_buf_init(&b, 1024);
+    /* Every line but C's: two runs (A-B, D-E), copied byte for byte. */
+    for (size_t i = 0; i < head.nheaders; i++)
+        if (i != 2)
+            CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[i]), 0);
+    CHECK_EQ(hw_buf_size(&b), 16); /* A-B went when D started a run of its own */
+    CHECK_EQ(hw_http_run_flush(&run, &b), 0);
+    CHECK_EQ(hw_buf_size(&b), sizeof(want) - 1);
+    CHECK(memcmp(hw_buf_head(&b), want, sizeof(want) - 1) == 0);
+    CHECK_EQ(hw_http_run_flush(&run, &b), 0);
+    CHECK_EQ(hw_buf_size(&b), sizeof(want) - 1);
+    hw_buf_cleanup(&b);
+
+    /* The buffer's cap still holds: a run that does not fit fails. */
+    hw_buf_init(&b, 8);
+    memset(&run, 0, sizeof(run));
+    CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[0]), 0);
+    CHECK_EQ(hw_http_run_add(&run, &b, &head.headers[1]), 0);
+    CHECK_EQ(hw_http_run_flush(&run, &b), HW_E2BIG);
+    hw_buf_cleanup(&b);
+}
+
 /* Result of feeding a chunked body to a fresh decoder in pieces. */
 struct feed {
     int rc; /* HW_EPARSE, HW_EAGAIN when the input ran out, else >= 0 */
@@ -934,6 +1061,8 @@ int main(void)
     RUN(test_response_status_line);
     RUN(test_find_and_trim);
     RUN(test_hop_by_hop);
+    RUN(test_header_block);
+    RUN(test_header_runs);
     RUN(test_chunked_decode);
     RUN(test_chunked_rejects);
     RUN(test_chunked_limits);
