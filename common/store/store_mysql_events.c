@@ -381,6 +381,11 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
         st = run_in(b, IN_GET, HW_SQL_GET_IN, NULL, 0, seqs, n, &err);
         if (st)
             err = fetched(b, st, hw_my_fetch_events(st, 1, out), "claim");
+        if (st && err) {
+            /* A read that failed may leave rows unread: never run that statement again. */
+            mysql_stmt_close(st);
+            b->in_st[IN_GET] = NULL;
+        }
         hw_store_events_order(out, seqs, n);
     }
     if (!err)
