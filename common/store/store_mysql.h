@@ -51,19 +51,19 @@ struct hw_my {
     const struct hw_store_url *url; /* borrowed from the handle */
     MYSQL *conn;                    /* NULL while disconnected */
     MYSQL_STMT *st[HW_MY_COUNT];    /* prepared on first use on this connection */
-    MYSQL_STMT *in_st[2];           /* a claim's lease and read, for in_n[k] seqs (run_in) */
-    size_t in_n[2];
-    int broken;               /* the connection failed; rebuild before next use */
-    int manual;               /* autocommit is off (see hw_my_begin) */
-    int down;                 /* unavailability was logged; log the recovery */
-    int batch;                /* in a group commit: a deadlock is HW_STORE_ERETRY */
-    unsigned timeout_s;       /* connect, read and write timeout */
-    int64_t retry_at_ms;      /* no reconnection attempt before this */
-    int64_t backoff_ms;       /* the wait after the next failed connect */
-    int64_t used_ms;          /* start of the current call */
-    int durable_warned;       /* the durability warning was logged */
-    _Atomic int durable;      /* the server's settings make commits durable */
-    unsigned long max_packet; /* the server's max_allowed_packet */
+    int broken;                     /* the connection failed; rebuild before next use */
+    int manual;                     /* autocommit is off (see hw_my_begin) */
+    int down;                       /* unavailability was logged; log the recovery */
+    int batch;                      /* in a group commit: a deadlock is HW_STORE_ERETRY */
+    unsigned timeout_s;             /* connect, read and write timeout */
+    int64_t retry_at_ms;            /* no reconnection attempt before this */
+    int64_t backoff_ms;             /* the wait after the next failed connect */
+    int64_t used_ms;                /* start of the current call */
+    int durable_warned;             /* the durability warning was logged */
+    _Atomic int durable;            /* the server's settings make commits durable */
+    unsigned long max_packet;       /* the server's max_allowed_packet */
+    MYSQL_STMT *in_st[2];           /* a claim's lease and read (run_in), kept prepared... */
+    size_t in_n[2];                 /* ...for this many seqs */
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
 };
