@@ -4,7 +4,10 @@
  * submitter; with -c also several connections at once), then group commit
  * (hw_store_append_async from one event-loop thread keeping 1, 16 and 256
  * appends in flight). Configurations alternate over -r rounds so that drift
- * on a shared machine hits all of them alike; prints one Markdown table.
+ * on a shared machine hits all of them alike; prints one Markdown table,
+ * with this process's CPU time per append (submitters, store thread and,
+ * for SQLite, the database work: a figure that load on the machine does not
+ * move the way it moves the rates).
  *
  *   bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] URL...
  */
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,11 +94,23 @@ struct result {
     int rounds;
     uint64_t appended, commits;
     int errors;
+    int64_t cpu_us; /* this process's CPU time (user + system) over the rounds */
 };
 
-static void result_add(struct result *r, struct lat *l, int64_t elapsed_us,
+/* The CPU time this process has used (every thread: submitters, store thread, SQLite), in us. */
+static int64_t cpu_us(void)
+{
+    struct rusage u;
+
+    getrusage(RUSAGE_SELF, &u);
+    return (int64_t)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000 + u.ru_utime.tv_usec +
+           u.ru_stime.tv_usec;
+}
+
+static void result_add(struct result *r, struct lat *l, int64_t elapsed_us, int64_t cpu,
                        const struct hw_store_stats *st, int errors)
 {
+    r->cpu_us += cpu;
     if (r->rounds < 16)
         r->rate[r->rounds++] = (double)l->n * 1e6 / (double)elapsed_us;
     for (size_t i = 0; i < l->n; i++)
@@ -124,10 +140,11 @@ static double report(const char *backend, const char *mode, int submitters, stru
     for (size_t i = 0; i < r->lat.n; i++)
         sum += (double)r->lat.v[i];
     *mean_ms = r->lat.n ? sum / (double)r->lat.n / 1000.0 : 0;
-    printf("| %s | %s | %d | %zu | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.1f | %d |\n", backend,
-           mode, submitters, r->lat.n, median, r->rate[0], r->rounds ? r->rate[r->rounds - 1] : 0,
-           pct_ms(&r->lat, 0.5), *mean_ms, pct_ms(&r->lat, 0.99),
-           r->commits ? (double)r->appended / (double)r->commits : 0, r->errors);
+    printf("| %s | %s | %d | %zu | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.1f | %.1f | %d |\n",
+           backend, mode, submitters, r->lat.n, median, r->rate[0],
+           r->rounds ? r->rate[r->rounds - 1] : 0, pct_ms(&r->lat, 0.5), *mean_ms,
+           pct_ms(&r->lat, 0.99), r->commits ? (double)r->appended / (double)r->commits : 0,
+           r->lat.n ? (double)r->cpu_us / (double)r->lat.n : 0, r->errors);
     fflush(stdout);
     return median;
 }
@@ -168,7 +185,7 @@ static void run_baseline(const char *url, int conns, int seconds, struct result 
     struct base_arg *a = calloc((size_t)conns, sizeof(*a));
     pthread_t *t = calloc((size_t)conns, sizeof(*t));
     struct lat all = { 0 };
-    int64_t t0 = now_us();
+    int64_t t0 = now_us(), cpu0 = cpu_us();
     int errors = 0;
 
     for (int i = 0; i < conns; i++) {
@@ -183,7 +200,7 @@ static void run_baseline(const char *url, int conns, int seconds, struct result 
         errors += a[i].errors;
         free(a[i].lat.v);
     }
-    result_add(res, &all, now_us() - t0, NULL, errors);
+    result_add(res, &all, now_us() - t0, cpu_us() - cpu0, NULL, errors);
     free(all.v);
     free(a);
     free(t);
@@ -245,7 +262,7 @@ static void run_group(const char *url, int n, int seconds, struct result *res)
     struct hw_store_stats st;
     struct pollfd p;
     char buf[256];
-    int64_t t0;
+    int64_t t0, cpu0 = cpu_us();
 
     if (!slots || pipe(l.wake) != 0)
         exit(1);
@@ -271,7 +288,7 @@ static void run_group(const char *url, int n, int seconds, struct result *res)
         hw_store_poll_completions(l.s);
     }
     hw_store_stats(l.s, &st);
-    result_add(res, &l.lat, now_us() - t0, &st, l.errors);
+    result_add(res, &l.lat, now_us() - t0, cpu_us() - cpu0, &st, l.errors);
     hw_store_close(l.s);
     close(l.wake[0]);
     close(l.wake[1]);
@@ -326,8 +343,8 @@ int main(int argc, char **argv)
     }
 
     printf("| backend | mode | submitters | events | appends/s (median) | range | p50 ms | mean ms "
-           "| p99 ms | events/commit | errors |\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "| p99 ms | events/commit | CPU us/append | errors |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int u = 0; u < nurl; u++) {
         const char *backend = strncmp(argv[optind + u], "mysql:", 6) == 0 ? "MariaDB" : "SQLite";
         double base, base_mean, top, one_mean, mean;

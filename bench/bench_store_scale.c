@@ -6,9 +6,12 @@
  * last hour" and "failed, newest first", and a summary. Prints one Markdown
  * table; medians and p90 over -r runs of each query.
  *
- *   bench_store_scale [-n EVENTS] [-r RUNS] [-k] URL...
+ *   bench_store_scale [-n EVENTS] [-r RUNS] [-k] [-c] URL...
  *
  * -k keeps what the stores hold (filled by an earlier run) and only measures.
+ * -c times the claims only (so that a server's CPU time and counters, read
+ * around the run, are the claims' own); each claim row is followed by the
+ * benchmark process's CPU time per claim on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,7 +186,17 @@ static void row(const char *backend, const char *what, int64_t *us, int runs, si
            (double)us[runs - 1] / 1000);
 }
 
-static void measure(const char *url, int runs)
+/* The CPU time (user + system) this process has used, in microseconds. */
+static int64_t cpu_us(void)
+{
+    struct rusage u;
+
+    getrusage(RUSAGE_SELF, &u);
+    return (int64_t)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000 + u.ru_utime.tv_usec +
+           u.ru_stime.tv_usec;
+}
+
+static void measure(const char *url, int runs, int claims_only)
 {
     const char *backend = strncmp(url, "sqlite:", 7) == 0 ? "SQLite" : "MariaDB";
     int64_t *us = calloc((size_t)runs, sizeof(*us)), t0;
@@ -191,9 +205,11 @@ static void measure(const char *url, int runs)
     struct hw_store_summary sum;
     struct hw_store *s;
     size_t got = 0;
+    int64_t cpu0;
 
     if (!us || hw_store_open(url, NULL, &s))
         exit(1);
+    cpu0 = cpu_us();
     for (int i = 0; i < runs; i++) {
         t0 = now_us();
         if (hw_store_claim(s, NULL, 600000, 100, 0, &l))
@@ -203,7 +219,10 @@ static void measure(const char *url, int runs)
         hw_store_events_cleanup(&l);
     }
     row(backend, "claim next 100 due", us, runs, got);
+    fprintf(stderr, "  claim: %.0f us of CPU per claim in this process\n",
+            (double)(cpu_us() - cpu0) / runs);
     got = 0;
+    cpu0 = cpu_us();
     for (int i = 0; i < runs; i++) {
         t0 = now_us();
         if (hw_store_claim(s, "src3", 600000, 100, 0, &l))
@@ -213,6 +232,13 @@ static void measure(const char *url, int runs)
         hw_store_events_cleanup(&l);
     }
     row(backend, "claim next 100 due of one source", us, runs, got);
+    fprintf(stderr, "  claim of one source: %.0f us of CPU per claim in this process\n",
+            (double)(cpu_us() - cpu0) / runs);
+    if (claims_only) {
+        hw_store_close(s);
+        free(us);
+        return;
+    }
     got = 0;
     for (int i = 0; i < runs; i++) {
         memset(&f, 0, sizeof(f));
@@ -251,16 +277,20 @@ static void measure(const char *url, int runs)
 int main(int argc, char **argv)
 {
     long n = 1000000;
-    int runs = 101, keep = 0, opt;
+    int runs = 101, keep = 0, claims_only = 0, opt;
 
-    while ((opt = getopt(argc, argv, "n:r:k")) != -1) {
+    while ((opt = getopt(argc, argv, "n:r:kc")) != -1) {
         char *end;
-        long v = opt == 'k' ? 1 : strtol(optarg, &end, 10);
+        long v;
 
-        if (opt == 'k') {
-            keep = 1;
+        if (opt == 'k' || opt == 'c') {
+            keep |= opt == 'k';
+            claims_only |= opt == 'c';
             continue;
         }
+        if (opt != 'n' && opt != 'r')
+            return 2;
+        v = strtol(optarg, &end, 10);
         if (*end || v <= 0 || v > 100000000) {
             fprintf(stderr, "bench_store_scale: bad number %s\n", optarg);
             return 2;
@@ -271,7 +301,7 @@ int main(int argc, char **argv)
             runs = (int)(v > 1000 ? 1000 : v);
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: bench_store_scale [-n EVENTS] [-r RUNS] [-k] URL...\n");
+        fprintf(stderr, "usage: bench_store_scale [-n EVENTS] [-r RUNS] [-k] [-c] URL...\n");
         return 2;
     }
     hw_log_init("bench_store_scale");
@@ -282,7 +312,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", argv[u]);
         if (!keep)
             fill_store(argv[u], n);
-        measure(argv[u], runs);
+        measure(argv[u], runs, claims_only);
         fflush(stdout);
     }
     return 0;

@@ -151,6 +151,11 @@ static void my_drop(struct hw_my *b)
             mysql_stmt_close(b->st[i]);
         b->st[i] = NULL;
     }
+    for (int i = 0; i < 2; i++) {
+        if (b->in_st[i])
+            mysql_stmt_close(b->in_st[i]);
+        b->in_st[i] = NULL;
+    }
     if (b->conn)
         mysql_close(b->conn);
     b->conn = NULL;

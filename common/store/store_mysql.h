@@ -62,6 +62,8 @@ struct hw_my {
     int durable_warned;             /* the durability warning was logged */
     _Atomic int durable;            /* the server's settings make commits durable */
     unsigned long max_packet;       /* the server's max_allowed_packet */
+    MYSQL_STMT *in_st[2];           /* a claim's lease and read (run_in), kept prepared... */
+    size_t in_n[2];                 /* ...for this many seqs */
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
 };

@@ -202,6 +202,25 @@ static const char *const mysql_v5[] = {
     NULL,
 };
 
+/*
+ * Version 6 (SQLite): one b-tree fewer for an append without a dedup key.
+ * NULL keys never collide, so the unique (source, dedup_key) index need
+ * not hold them: as a partial index it keeps only keyed events, enforces
+ * the same uniqueness, and still serves the duplicate lookup (SQLite knows
+ * that "dedup_key = ?" implies "dedup_key IS NOT NULL"). MySQL has no
+ * partial indexes: its version 6 changes nothing.
+ */
+static const char *const sqlite_v6[] = {
+    "DROP INDEX hookwire_events_dedup",
+    "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events (source, dedup_key) "
+    "WHERE dedup_key IS NOT NULL",
+    NULL,
+};
+
+static const char *const mysql_v6[] = {
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -213,6 +232,7 @@ static const struct {
     { 3, "relay tokens", sqlite_v3, mysql_v3 },
     { 4, "fenced leases, query indexes", sqlite_v4, mysql_v4 },
     { 5, "partial indexes (SQLite)", sqlite_v5, mysql_v5 },
+    { 6, "partial dedup index (SQLite)", sqlite_v6, mysql_v6 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

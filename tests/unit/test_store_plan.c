@@ -105,13 +105,15 @@ static void fill_store(const struct tu_db *d)
     struct hw_store_event ev;
     struct hw_store_result r;
     struct hw_store *s;
-    char src[16], sql[256];
+    char src[16], key[16], sql[256];
     int64_t now = tu_now_ms();
 
     CHECK_EQ(hw_store_open(d->url, NULL, &s), 0);
     for (int i = 0; i < 3000; i++) {
         snprintf(src, sizeof(src), "src%d", i % 7);
+        snprintf(key, sizeof(key), "key-%d", i);
         tu_event(&ev, src, "x");
+        ev.dedup_key = i % 3 == 0 ? key : NULL;             /* a third of the events carry a key */
         ev.received_ms = now - (int64_t)(3000 - i) * 60000; /* two days, a minute apart */
         CHECK_EQ(hw_store_append(s, &ev, &r), 0);
     }
@@ -139,12 +141,14 @@ static void check_plans(const struct tu_db *d)
     const char *status_only[] = { "100" };
     const char *status_source[] = { "'src3'", "100" };
     const char *purge[] = { hour_ago, "0", "2", "3", "1000" };
+    const char *dup[] = { "'src3'", "'key-3'" }; /* a stored key */
     int kind = d->mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE;
     int64_t t = tu_now_ms();
 
     snprintf(now, sizeof(now), "%lld", (long long)t);
     snprintf(hour_ago, sizeof(hour_ago), "%lld", (long long)(t - 3600 * 1000));
 
+    expect(d, "duplicate lookup", HW_SQL_FIND_DUP, dup, "hookwire_events_dedup");
     expect(d, "claim, all sources", d->mysql ? HW_SQL_CLAIM_MY : HW_SQL_CLAIM, claim,
            "hookwire_events_next");
     expect(d, "claim, one source", d->mysql ? HW_SQL_CLAIM_SOURCE_MY : HW_SQL_CLAIM_SOURCE,
@@ -248,13 +252,13 @@ static void test_upgrade_from_v4(void)
                    "CREATE INDEX hookwire_events_due ON hookwire_events (status, seq); "
                    "CREATE INDEX hookwire_events_status_time ON hookwire_events "
                    "(status, received_ms); "
-                   "DELETE FROM hookwire_schema WHERE version = 5");
+                   "DELETE FROM hookwire_schema WHERE version >= 5");
     index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE") == NULL);
 
     CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
     CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, 5);
+    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
     index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 1") != NULL);
     index_sql(&d, "hookwire_events_source_next", sql, sizeof(sql));
@@ -299,6 +303,76 @@ static void test_upgrade_from_v4(void)
     tu_db_drop(&d, NULL);
 }
 
+/*
+ * A SQLite store of schema 5 (a full unique dedup index, NULL keys
+ * included) upgrades to 6 at open: the index holds keyed events only, the
+ * duplicate lookup runs on it, and a keyed redelivery is still recognised
+ * while events without a key never collide.
+ */
+static void test_upgrade_from_v5(void)
+{
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s;
+    struct tu_db d;
+    char sql[512], first[HW_ID_LEN + 1];
+    int version = 0;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    tu_db_fresh(&d, NULL);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    hw_store_close(s);
+    fill_store(&d);
+    tu_db_exec(&d, "DROP INDEX hookwire_events_dedup; "
+                   "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events "
+                   "(source, dedup_key); "
+                   "DELETE FROM hookwire_schema WHERE version = 6");
+    index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE") == NULL);
+
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    CHECK_EQ(hw_store_schema_version(s, &version), 0);
+    CHECK_EQ(version, 6);
+    index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE dedup_key IS NOT NULL") != NULL);
+    check_plans(&d);
+
+    /* The index holds the 1000 keyed events of the 3000, none without a key. */
+    CHECK_EQ(sqlite3_open(d.name, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_prepare_v2(db,
+                                "SELECT COUNT(*) FROM hookwire_events INDEXED BY "
+                                "hookwire_events_dedup WHERE dedup_key IS NOT NULL",
+                                -1, &st, NULL),
+             SQLITE_OK);
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ(sqlite3_column_int(st, 0), 1000);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* A stored key comes back as a duplicate of its event; keyless events never collide. */
+    tu_event(&ev, "src3", "again");
+    ev.dedup_key = "key-3";
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(r.duplicate, 1);
+    snprintf(first, sizeof(first), "%s", r.id);
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(r.duplicate, 1);
+    CHECK_STR(r.id, first);
+    ev.dedup_key = "key-3-new";
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(r.duplicate, 0);
+    CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    CHECK_EQ(r.duplicate, 1);
+    ev.dedup_key = NULL;
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+        CHECK_EQ(r.duplicate, 0);
+    }
+    hw_store_close(s);
+    tu_db_drop(&d, NULL);
+}
+
 int main(void)
 {
     const char *mysql_url = tu_mysql_url();
@@ -307,6 +381,7 @@ int main(void)
     fprintf(stderr, "SQLite backend\n");
     RUN(test_plans);
     RUN(test_upgrade_from_v4);
+    RUN(test_upgrade_from_v5);
     if (mysql_url) {
         g_mysql = mysql_url;
         fprintf(stderr, "MySQL backend\n");
