@@ -228,6 +228,23 @@ int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_even
                                   hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_async_with_id() for an event whose one delivery attempt a
+ * (borrowed) has already ended, so that it is written once, finished: one
+ * row with status (HW_STORE_DELIVERED or HW_STORE_FAILED), attempts 1,
+ * last_status a->http_status and last_error a->error (cut to
+ * HW_STORE_ERROR_MAX). The attempt gets a row of its own (hw_store_attempts())
+ * only when it is not a plain success (delivered without an error);
+ * a->excerpt is not kept. The event never appears pending, so no claim or
+ * drain sees it. For history of webhooks delivered by their receiver (the
+ * relay's live passthrough): recorded after the answer, at the cost of one
+ * insert. Returns as hw_store_append_async_with_id(), and HW_EINVAL for
+ * another status.
+ */
+int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
+                                   const struct hw_store_attempt *a, int status,
+                                   hw_store_append_cb cb, void *arg);
+
+/*
  * Runs the callbacks of all completed async appends on the calling thread,
  * in submission order, and returns how many ran. Call it when woken; calling
  * it more often is harmless. Callbacks may submit further appends.

@@ -29,6 +29,12 @@ struct hw_store_row {
     const struct hw_store_event *ev;
     struct hw_store_result *res;
     size_t order; /* submission order, the last sort key: the first of duplicates wins */
+    /*
+     * NULL: insert the event pending (ops->insert). Otherwise the one
+     * attempt of an event inserted already finished (ops->insert_finished):
+     * ev's status, last_status and last_error are its outcome.
+     */
+    const struct hw_store_attempt *done;
 };
 
 /*
@@ -66,6 +72,14 @@ struct hw_store_ops {
     int (*insert)(void *be, const struct hw_store_row *rows, size_t n);
     int (*commit)(void *be);
     void (*rollback)(void *be);
+    /*
+     * Inside a group commit, as insert, for rows that each carry done:
+     * the event is written finished (ev->status, attempts 1, ev->last_status,
+     * ev->last_error) in one row, and an attempt row (done) only when the
+     * outcome is not a plain success (HW_SQL_DONE_PLAIN). An id already
+     * stored is an earlier try of the same append that committed after all.
+     */
+    int (*insert_finished)(void *be, const struct hw_store_row *rows, size_t n);
     /*
      * Outside a transaction: 1 when an event with this id is stored, 0 when
      * not, or an error. Settles an append whose commit went unanswered.
@@ -174,8 +188,23 @@ enum hw_store_col {
 #define HW_SQL_INSERT_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0)"
 #define HW_SQL_INSERT_PARAMS 13
 #define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
-#define HW_SQL_FIND_DUP      "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
-#define HW_SQL_GET           "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
+/*
+ * An event inserted already finished: the columns of HW_SQL_INSERT_HEAD and
+ * last_error, all bound (parameters: the first 12 of HW_SQL_INSERT_ROW, then
+ * status next_attempt_ms last_status last_error). MySQL repeats the row.
+ */
+#define HW_SQL_INSERT_DONE_HEAD                                                                  \
+    "INSERT INTO hookwire_events (id, source, received_ms, method, path, query, headers, body, " \
+    "body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, last_status, " \
+    "last_error) VALUES "
+#define HW_SQL_INSERT_DONE_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+#define HW_SQL_INSERT_DONE_PARAMS 16
+#define HW_SQL_INSERT_DONE        HW_SQL_INSERT_DONE_HEAD HW_SQL_INSERT_DONE_ROW
+/* A finished event whose attempt needs no row of its own: delivered, without an error. */
+#define HW_SQL_DONE_PLAIN(ev) \
+    ((ev)->status == HW_STORE_DELIVERED && !((ev)->last_error && (ev)->last_error[0]))
+#define HW_SQL_FIND_DUP "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
+#define HW_SQL_GET      "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
 /*
  * A claim moves next_attempt_ms to the lease's end, so a leased event is
  * simply "not due" until its lease runs out: the claim is one range of the

@@ -54,6 +54,8 @@ static const char *const sql_text[HW_MY_COUNT] = {
     [HW_MY_TOKEN_LOOKUP] = HW_SQL_TOKEN_LOOKUP,
     [HW_MY_TOKEN_LIST] = HW_SQL_TOKEN_LIST,
     [HW_MY_SCHEMA_RECORD] = HW_SQL_SCHEMA_RECORD,
+    [HW_MY_INSERT_DONE] = HW_SQL_INSERT_DONE,
+    [HW_MY_INSERT_DONE_N] = HW_MY_SQL_INSERT_DONE_N,
 };
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
@@ -589,6 +591,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .schema_end = my_schema_end,
     .begin = my_batch_begin,
     .insert = hw_my_insert,
+    .insert_finished = hw_my_insert_finished,
     .commit = my_batch_commit,
     .rollback = my_batch_rollback,
     .exists = hw_my_exists,
