@@ -399,6 +399,16 @@ int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, 
 int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed);
 
 /*
+ * Retention by count for one source (borrowed): deletes its delivered and
+ * failed events other than its newest keep events (in store order, pending
+ * ones included in the count), with their attempts, in transactions of at
+ * most 1000 events, as hw_store_purge() does. Pending events are never
+ * deleted. *removed (may be NULL) gets how many, also on error. Returns 0,
+ * HW_EINVAL (no source, keep 0), HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_purge_excess(struct hw_store *s, const char *source, uint64_t keep, uint64_t *removed);
+
+/*
  * Checks that the database answers (for /readyz). Never waits behind
  * another call: while the connection is busy it answers from the last
  * known state. The check itself is bounded by the MySQL timeout. Returns 0

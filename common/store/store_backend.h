@@ -118,6 +118,13 @@ struct hw_store_ops {
      * attempts, in one transaction; *removed gets how many (0: done).
      */
     int (*purge_batch)(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
+    /*
+     * Retention by count, one batch: deletes up to HW_STORE_PURGE_BATCH of
+     * the oldest finished events of source that are not among its newest
+     * keep events (keep >= 1), with their attempts, in one transaction;
+     * *removed gets how many (0: done).
+     */
+    int (*purge_excess_batch)(void *be, const char *source, uint64_t keep, uint64_t *removed);
     /* Fills the counts of sum (not the latencies) as of now_ms. */
     int (*summarize)(void *be, int64_t now_ms, struct hw_store_summary *sum);
     /*
@@ -284,8 +291,25 @@ enum hw_store_col {
 #define HW_SQL_PURGE_PICK_(hint)                                                        \
     "SELECT seq, id FROM hookwire_events " hint " WHERE received_ms < ? AND status IN " \
     "(?, ?, ?) ORDER BY received_ms LIMIT ?"
-#define HW_SQL_PURGE_PICK     HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
-#define HW_SQL_PURGE_PICK_MY  HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
+#define HW_SQL_PURGE_PICK    HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
+#define HW_SQL_PURGE_PICK_MY HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
+/*
+ * Retention by count (purge_excess_batch). CUTOFF (source keep): the seq
+ * of the newest event past the keep newest of a source; UPPER (source
+ * cutoff offset): the seq of the batch's last finished event at or below
+ * it; then the attempts and events of the source's finished events at or
+ * below that (source upper).
+ */
+#define HW_SQL_EXCESS_CUTOFF_(hint) \
+    "SELECT seq FROM hookwire_events " hint " WHERE source = ? ORDER BY seq DESC LIMIT 1 OFFSET ?"
+#define HW_SQL_EXCESS_UPPER_(hint)                                                           \
+    "SELECT seq FROM hookwire_events " hint " WHERE source = ? AND seq <= ? AND status > 1 " \
+    "ORDER BY seq LIMIT 1 OFFSET ?"
+#define HW_SQL_EXCESS_ATTEMPTS                                                               \
+    "DELETE FROM hookwire_attempts WHERE event_id IN (SELECT id FROM hookwire_events WHERE " \
+    "source = ? AND seq <= ? AND status > 1)"
+#define HW_SQL_EXCESS_EVENTS \
+    "DELETE FROM hookwire_events WHERE source = ? AND seq <= ? AND status > 1"
 #define HW_SQL_PURGE_ATTEMPTS "DELETE FROM hookwire_attempts WHERE event_id = ?"
 #define HW_SQL_PURGE_EVENT    "DELETE FROM hookwire_events WHERE seq = ?"
 /* Summary queries. */

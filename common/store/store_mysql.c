@@ -56,6 +56,10 @@ static const char *const sql_text[HW_MY_COUNT] = {
     [HW_MY_SCHEMA_RECORD] = HW_SQL_SCHEMA_RECORD,
     [HW_MY_INSERT_DONE] = HW_SQL_INSERT_DONE,
     [HW_MY_INSERT_DONE_N] = HW_MY_SQL_INSERT_DONE_N,
+    [HW_MY_EXCESS_CUTOFF] = HW_SQL_EXCESS_CUTOFF_("FORCE INDEX (hookwire_events_source)"),
+    [HW_MY_EXCESS_UPPER] = HW_SQL_EXCESS_UPPER_("FORCE INDEX (hookwire_events_source)"),
+    [HW_MY_EXCESS_ATTEMPTS] = HW_SQL_EXCESS_ATTEMPTS,
+    [HW_MY_EXCESS_EVENTS] = HW_SQL_EXCESS_EVENTS,
 };
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
@@ -604,6 +608,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .requeue = hw_my_requeue,
     .requeue_many = hw_my_requeue_many,
     .purge_batch = hw_my_purge_batch,
+    .purge_excess_batch = hw_my_purge_excess_batch,
     .summarize = hw_my_summarize,
     .latency = hw_my_latency,
     .ping = my_ping,

@@ -3,8 +3,10 @@
  * finished (the relay's history of live webhooks). A plain success is one
  * row with no attempt row; a failure keeps its attempt; neither is ever
  * claimable or pending; batches larger than one multi-row statement, mixed
- * with pending appends, all commit with their own ids. On SQLite and on
- * MySQL.
+ * with pending appends, all commit with their own ids. Retention by count
+ * (hw_store_purge_excess()) keeps a source's newest events and every pending
+ * one, across several batches, and leaves other sources alone. On SQLite and
+ * on MySQL.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -182,12 +184,90 @@ static void test_many_mixed(void)
     tu_db_drop(&d, g_mysql);
 }
 
+#define OLD  2100 /* more than two purge batches of 1000 */
+#define KEEP 10
+
+static void test_purge_excess(void)
+{
+    struct tu_db d;
+    struct tu_wake w;
+    struct hw_store *s = open_async(&d, &w);
+    struct hw_store_event ev;
+    struct hw_store_attempt bad = { .at_ms = tu_now_ms(), .http_status = 500, .error = "boom" };
+    struct hw_store_filter f = { .source = "alice", .limit = 1000 };
+    struct hw_store_events l;
+    struct hw_store_attempts at;
+    char pending_id[HW_ID_LEN + 1], failed_id[HW_ID_LEN + 1], newest[KEEP][HW_ID_LEN + 1];
+    struct done x = { 0 };
+    uint64_t removed = 99;
+    int total = 0;
+
+    /* alice: one pending event among the oldest, OLD finished ones, then KEEP newest. */
+    for (int i = 0; i < OLD + KEEP; i++) {
+        tu_event(&ev, "alice", "{}");
+        hw_id_new(ev.id);
+        if (i == 5) {
+            memcpy(pending_id, ev.id, sizeof(pending_id));
+            CHECK_EQ(hw_store_append_async_with_id(s, &ev, on_append, &x), 0);
+        } else {
+            if (i == 6)
+                memcpy(failed_id, ev.id, sizeof(failed_id));
+            if (i >= OLD)
+                memcpy(newest[i - OLD], ev.id, sizeof(newest[0]));
+            CHECK_EQ(hw_store_append_finished_async(s, &ev, &bad, HW_STORE_FAILED, on_append, &x),
+                     0);
+        }
+        total++;
+        if (total % 500 == 0) /* within the store queue's caps */
+            wait_for(&w, s, &x, total);
+    }
+    for (int i = 0; i < 3; i++) {
+        tu_event(&ev, "bob", "{}");
+        hw_id_new(ev.id);
+        CHECK_EQ(hw_store_append_finished_async(s, &ev, &bad, HW_STORE_FAILED, on_append, &x), 0);
+        total++;
+    }
+    wait_for(&w, s, &x, total);
+
+    CHECK_EQ(hw_store_purge_excess(s, "alice", 0, &removed), HW_EINVAL);
+    CHECK_EQ(removed, 0);
+    CHECK_EQ(hw_store_purge_excess(s, NULL, 5, NULL), HW_EINVAL);
+    CHECK_EQ(hw_store_purge_excess(s, "alice", KEEP, &removed), 0);
+    CHECK_EQ(removed, OLD - 1); /* all the older ones but the pending one */
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, KEEP + 1);
+    for (int i = 0; i < KEEP; i++)
+        CHECK_STR(l.v[i]->id, newest[KEEP - 1 - i]); /* newest first */
+    CHECK_STR(l.v[KEEP]->id, pending_id);
+    hw_store_events_cleanup(&l);
+    /* The attempts of the deleted events went with them. */
+    CHECK_EQ(hw_store_attempts(s, failed_id, &at), 0);
+    CHECK_EQ(at.n, 0);
+    hw_store_attempts_cleanup(&at);
+    CHECK_EQ(hw_store_attempts(s, newest[0], &at), 0);
+    CHECK_EQ(at.n, 1);
+    hw_store_attempts_cleanup(&at);
+    /* Again: nothing more to do. Another source is untouched. */
+    CHECK_EQ(hw_store_purge_excess(s, "alice", KEEP, &removed), 0);
+    CHECK_EQ(removed, 0);
+    f.source = "bob";
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 3);
+    hw_store_events_cleanup(&l);
+    CHECK_EQ(hw_store_purge_excess(s, "bob", 1, &removed), 0);
+    CHECK_EQ(removed, 2);
+    hw_store_close(s);
+    tu_wake_cleanup(&w);
+    tu_db_drop(&d, g_mysql);
+}
+
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
     fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_one_row_each);
     RUN(test_many_mixed);
+    RUN(test_purge_excess);
 }
 
 int main(void)

@@ -1,9 +1,10 @@
 /*
- * The MySQL backend's insert of events that arrive already finished
- * (hw_store_append_finished_async()): up to 16 rows per statement, each
- * statement prepared once per connection, and an attempt row only for an
- * outcome that is not a plain success. Called only through store.c, on the
- * store thread, inside a group commit, under the handle's lock.
+ * The MySQL backend's writes for a relay's history: events that arrive
+ * already finished (hw_store_append_finished_async(): up to 16 rows per
+ * statement, each statement prepared once per connection, and an attempt
+ * row only for an outcome that is not a plain success), and retention by
+ * count (hw_store_purge_excess()). Called only through store.c and
+ * store_history.c, under the handle's lock.
  */
 #include <string.h>
 
@@ -119,6 +120,90 @@ int hw_my_insert_finished(void *be, const struct hw_store_row *rows, size_t n)
             rows[i + j].res->duplicate = 0;
         }
         i += k;
+    }
+    return err;
+}
+
+/*
+ * Runs statement k with source and the integers v[0..nv) and reads the
+ * first row's seq into *seq. Returns 0, HW_ENOTFOUND without a row, or the
+ * mapped error.
+ */
+static int one_seq(struct hw_my *b, int k, const char *source, const int64_t *v, int nv,
+                   int64_t *seq)
+{
+    MYSQL_BIND p[3], r[1];
+    hw_my_flag nul = 0;
+    int err = 0, rc;
+    MYSQL_STMT *st = hw_my_stmt(b, k, &err);
+
+    if (!st)
+        return err;
+    memset(p, 0, sizeof(p));
+    memset(r, 0, sizeof(r));
+    hw_my_param_str(&p[0], source);
+    for (int i = 0; i < nv; i++)
+        hw_my_param_i64(&p[1 + i], &v[i]);
+    err = hw_my_execute(b, st, p, "retention by count");
+    if (err)
+        return err;
+    hw_my_result_i64(&r[0], seq, &nul);
+    if (mysql_stmt_bind_result(st, r)) {
+        err = hw_my_stmt_fail(b, st, "retention by count");
+    } else {
+        rc = mysql_stmt_fetch(st);
+        if (rc == 1)
+            err = hw_my_stmt_fail(b, st, "retention by count");
+        else if (rc == MYSQL_NO_DATA || nul)
+            err = HW_ENOTFOUND;
+    }
+    mysql_stmt_free_result(st);
+    return err;
+}
+
+/* Runs delete k for the finished events of source at or below upper. */
+static int delete_upto(struct hw_my *b, int k, const char *source, int64_t upper, uint64_t *rows)
+{
+    MYSQL_BIND p[2];
+
+    memset(p, 0, sizeof(p));
+    hw_my_param_str(&p[0], source);
+    hw_my_param_i64(&p[1], &upper);
+    return hw_my_run(b, k, p, rows, "retention by count");
+}
+
+int hw_my_purge_excess_batch(void *be, const char *source, uint64_t keep, uint64_t *removed)
+{
+    struct hw_my *b = be;
+    int64_t cutoff = 0, upper = 0, arg[2];
+    int err = hw_my_begin(b);
+
+    *removed = 0;
+    if (err)
+        return err;
+    arg[0] = (int64_t)keep;
+    err = one_seq(b, HW_MY_EXCESS_CUTOFF, source, arg, 1, &cutoff);
+    if (err == HW_ENOTFOUND) { /* no more than keep events */
+        hw_my_rollback(b);
+        return 0;
+    }
+    arg[0] = cutoff;
+    arg[1] = HW_STORE_PURGE_BATCH - 1;
+    if (!err)
+        err = one_seq(b, HW_MY_EXCESS_UPPER, source, arg, 2, &upper);
+    if (err == HW_ENOTFOUND) { /* fewer than a batch: all of them */
+        upper = cutoff;
+        err = 0;
+    }
+    if (!err)
+        err = delete_upto(b, HW_MY_EXCESS_ATTEMPTS, source, upper, NULL);
+    if (!err)
+        err = delete_upto(b, HW_MY_EXCESS_EVENTS, source, upper, removed);
+    if (!err)
+        err = hw_my_commit(b);
+    if (err) {
+        *removed = 0;
+        hw_my_rollback(b);
     }
     return err;
 }
