@@ -34,6 +34,7 @@ struct relay {
     struct relay_edge *edge; /* [channel NAME] signature checks */
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
+    size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
 };
 
 #endif
