@@ -20,7 +20,8 @@ struct hw_http_request;
 
 /*
  * 1 when the history held has reached --history-buffer: a new live webhook
- * is then refused (503, Retry-After) rather than forwarded without a record.
+ * is then refused (429 HW_OVERLOADED, Retry-After) rather than forwarded
+ * without a record.
  */
 int relay_record_full(const struct relay *r);
 
