@@ -41,7 +41,7 @@ const struct hw_opt relay_options[] = {
     OPT("max-events", "N", "0",
         "newest events kept per channel; older delivered and failed ones are purged (0: no limit)",
         HW_OPT_UINT, max_events),
-    OPT("history-buffer", "SIZE", "16M",
+    OPT("history-buffer", "SIZE", "64M",
         "live webhook bytes held for their history record before new ones get 429", HW_OPT_SIZE,
         history_buffer),
     OPT("max-queued", "N", "10000", "queued events per channel before 429 HW_QUEUE_FULL",
