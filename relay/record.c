@@ -122,11 +122,14 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
 
     (void)c;
     if (h->method_len > HW_STORE_METHOD_MAX || target_len > HW_STORE_TARGET_MAX ||
-        channel_len > HW_STORE_NAME_MAX)
+        channel_len > HW_STORE_NAME_MAX) {
+        HW_WARN("evt=%s not recorded: its method, target or channel is too long for the store", id);
         return NULL;
+    }
     l = calloc(1, sizeof(*l));
     p = l ? malloc(size) : NULL;
     if (!p) {
+        HW_WARN("evt=%s not recorded: out of memory", id);
         free(l);
         return NULL;
     }
