@@ -47,6 +47,12 @@ const struct hw_opt relay_options[] = {
         history),
     OPT("retention", "DURATION", "168h", "delivered and failed events are kept this long (7 days)",
         HW_OPT_DURATION, retention_ms),
+    OPT("max-events", "N", "0",
+        "newest events kept per channel; older delivered and failed ones are purged (0: no limit)",
+        HW_OPT_UINT, max_events),
+    OPT("history-buffer", "SIZE", "64M",
+        "live webhook bytes held for their history record before new ones get 429", HW_OPT_SIZE,
+        history_buffer),
     OPT("max-queued", "N", "10000", "queued events per channel before 429 HW_QUEUE_FULL",
         HW_OPT_UINT, max_queued),
     OPT("queue-retries", "N", "3", "attempts of a queued event before it is marked failed",
@@ -177,6 +183,10 @@ static int check(struct relay_config *cfg)
     }
     if (strcmp(cfg->history, "on") != 0 && strcmp(cfg->history, "off") != 0) {
         fprintf(stderr, "--history: \"on\" or \"off\"\n");
+        return -1;
+    }
+    if (cfg->history_buffer < 64 * 1024) {
+        fprintf(stderr, "--history-buffer: at least 64K\n");
         return -1;
     }
     if (cfg->queue_retries < 1 || cfg->max_queued < 1) {

@@ -23,6 +23,8 @@ struct relay_config {
     char *offline;
     char *history;
     unsigned retention_ms;
+    unsigned max_events;   /* finished events kept per channel; 0: no limit */
+    size_t history_buffer; /* live webhook bytes held for their record before 429 */
     unsigned max_queued;
     unsigned queue_retries;
     unsigned queue_backoff_ms;

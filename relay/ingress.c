@@ -197,6 +197,15 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
         return;
     }
+    /*
+     * Every webhook forwarded live is recorded: while the records not yet
+     * committed fill --history-buffer, new ones are refused, not sent unrecorded.
+     */
+    if (strcmp(r->cfg.history, "on") == 0 && relay_record_full(r)) {
+        r->metrics.history_full++;
+        hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
+        return;
+    }
     hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
     x->status = 0;
     if (strcmp(r->cfg.history, "on") == 0) {

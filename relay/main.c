@@ -104,7 +104,13 @@ int main(int argc, char **argv)
         goto out;
     /* The store thread serves the loop: token reads never wait on the database there. */
     if (hw_store_open(r.cfg.store,
-                      &(struct hw_store_opts){ .wake = relay_store_wake, .wake_arg = &r },
+                      &(struct hw_store_opts){
+                          .wake = relay_store_wake,
+                          .wake_arg = &r,
+                          /* Room for every history record --history-buffer lets in. */
+                          .queue_max = 16384 + r.cfg.history_buffer / 1024,
+                          .queue_bytes_max = 256u * 1024 * 1024 + r.cfg.history_buffer,
+                      },
                       &r.store)) {
         fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
         goto out;

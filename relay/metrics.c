@@ -140,6 +140,17 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
         relay_channels_count(r->channels));
     struct render rd = { out, 0 };
 
+    /* Live webhooks held for their history record, and what that bound did. */
+    err |= hw_buf_printf(out,
+                         "# TYPE hookwire_relay_history_held_bytes gauge\n"
+                         "hookwire_relay_history_held_bytes %zu\n"
+                         "# TYPE hookwire_relay_history_full_total counter\n"
+                         "hookwire_relay_history_full_total %llu\n"
+                         "# TYPE hookwire_relay_history_lost_total counter\n"
+                         "hookwire_relay_history_lost_total %llu\n",
+                         r->history_held, (unsigned long long)m->history_full,
+                         (unsigned long long)m->history_lost);
+
     /* 0 when the store's commits would not survive a crash (MySQL settings; see docs/store.md). */
     if (r->store)
         err |= hw_buf_printf(out,

@@ -27,6 +27,8 @@ struct relay_metrics {
     uint64_t answered;        /* webhooks whose app answer head went back to the sender */
     uint64_t reloads_ok;      /* SIGHUP reloads applied (reload.c) */
     uint64_t reloads_failed;  /* SIGHUP reloads refused: the running configuration stayed */
+    uint64_t history_full;    /* live webhooks refused (429): --history-buffer was full */
+    uint64_t history_lost;    /* live webhooks whose record the store refused (logged) */
     /*
      * The offline queue's counters (queue.c counts them): webhooks committed
      * to a channel's queue (answered 202 on the agent's behalf), and queued

@@ -1,8 +1,9 @@
 /*
- * Live passthrough history: the append of each forwarded webhook (through
- * the store thread, never waited for), its outcome after the answer, and
- * the hand-over of a webhook whose tunnel died to the offline queue. Owns
- * struct relay_live. Service thread only.
+ * Live passthrough history: a copy of each forwarded webhook is held while
+ * it is in flight and written once, finished, after its answer (one row
+ * through the store thread, never waited for); a webhook whose tunnel died
+ * is appended pending and joins the offline queue. Owns struct relay_live
+ * and the relay's count of history bytes held. Service thread only.
  */
 #include "record.h"
 
@@ -12,29 +13,37 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "edge.h"
-#include "http/limits.h"
 #include "ingress.h"
 #include "net/http_server.h"
-#include "outcomes.h"
 #include "queue.h"
 #include "relay.h"
 #include "store/store.h"
 
+/* What a record costs besides its bytes: this struct, the store's copy and queue entry. */
+#define RECORD_OVERHEAD 1024u
+
 struct relay_live {
     struct relay *r;
     struct hw_http_conn *conn; /* set while a 202 is owed (requeued) */
-    char id[HW_ID_LEN + 1];
+    struct hw_store_event ev;  /* points into data until submitted */
+    char *data;                /* method, path, query, headers, body; freed once submitted */
+    size_t bytes;              /* counted in r->history_held until the store is done */
+    int64_t sent_ms;           /* when it went to the agent */
     char channel[HW_STORE_NAME_MAX + 1];
-    int stored;   /* the append's callback ran */
-    int err;      /* its result */
-    int released; /* the ingress side handed it back */
-    int queued;   /* requeued: answer conn 202 once stored */
+    int submitted; /* handed to the store: on_stored will run */
+    int stored;    /* on_stored ran */
+    int err;       /* its result */
+    int released;  /* the ingress side handed it back */
+    int queued;    /* requeued: answer conn 202 once stored */
 };
 
 static void maybe_free(struct relay_live *l)
 {
-    if (l->stored && l->released)
+    if (l->released && (!l->submitted || l->stored)) {
+        l->r->history_held -= l->bytes;
+        free(l->data);
         free(l);
+    }
 }
 
 static void answer_queued(struct relay_live *l)
@@ -48,7 +57,7 @@ static void answer_queued(struct relay_live *l)
     if (!l->err) {
         static const char type[] = "Content-Type: application/json\r\n";
         char body[96];
-        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->id);
+        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->ev.id);
 
         hw_http_conn_respond(c, 202, NULL, type, sizeof(type) - 1, body, (size_t)n);
     } else {
@@ -60,10 +69,11 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
 {
     struct relay_live *l = arg;
 
+    (void)res;
     l->stored = 1;
     l->err = err;
     if (err)
-        HW_WARN("evt=%s cannot record the webhook: %s", l->id, hw_strerror(err));
+        HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
     if (l->queued) {
         if (!err)
             relay_queue_adopt(l->r->queue, l->channel);
@@ -72,67 +82,102 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     maybe_free(l);
 }
 
+/* The store took its own copy: ours goes now, and only the accounting stays until on_stored. */
+static void submitted(struct relay_live *l)
+{
+    l->submitted = 1;
+    free(l->data);
+    l->data = NULL;
+}
+
+int relay_record_full(const struct relay *r)
+{
+    return r->history_held >= r->cfg.history_buffer;
+}
+
+/* Copies n bytes to *p, NUL-terminated, and advances it. */
+static const char *put(char **p, const char *s, size_t n)
+{
+    const char *start = *p;
+
+    if (n)
+        memcpy(*p, s, n);
+    (*p)[n] = '\0';
+    *p += n + 1;
+    return start;
+}
+
 struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, const char *channel,
                                      size_t channel_len, const struct hw_http_request *rq,
                                      const char *target, size_t target_len, const char *headers,
                                      size_t headers_len, const char *id, int verify)
 {
     const struct hw_http_head *h = rq->head;
-    char method[HW_STORE_METHOD_MAX + 1], path[HW_HEAD_MAX], *query;
-    struct hw_store_event ev;
+    const char *query = memchr(target, '?', target_len);
+    size_t path_len = query ? (size_t)(query - target) : target_len;
+    size_t body_len = hw_buf_size(rq->body);
+    size_t size = h->method_len + target_len + headers_len + body_len + 5;
     struct relay_live *l;
-    int err;
+    char *p;
 
-    if (h->method_len > HW_STORE_METHOD_MAX || target_len >= sizeof(path) ||
-        channel_len > HW_STORE_NAME_MAX)
+    (void)c;
+    if (h->method_len > HW_STORE_METHOD_MAX || target_len > HW_STORE_TARGET_MAX ||
+        channel_len > HW_STORE_NAME_MAX) {
+        HW_WARN("evt=%s not recorded: its method, target or channel is too long for the store", id);
         return NULL;
+    }
     l = calloc(1, sizeof(*l));
-    if (!l)
-        return NULL;
-    l->r = r;
-    memcpy(l->channel, channel, channel_len);
-    snprintf(l->id, sizeof(l->id), "%s", id);
-    memcpy(method, h->method, h->method_len);
-    method[h->method_len] = '\0';
-    memcpy(path, target, target_len);
-    path[target_len] = '\0';
-    query = memchr(path, '?', target_len);
-    if (query)
-        *query++ = '\0';
-    memset(&ev, 0, sizeof(ev));
-    memcpy(ev.id, l->id, sizeof(ev.id));
-    ev.source = l->channel;
-    ev.method = method;
-    ev.path = path;
-    ev.query = query;
-    ev.headers = headers;
-    ev.headers_len = headers_len;
-    ev.body = hw_buf_head(rq->body);
-    ev.body_len = hw_buf_size(rq->body);
-    ev.verify = verify;
-    err = hw_store_append_async_with_id(r->store, &ev, on_stored, l);
-    if (err) {
-        HW_WARN("evt=%s not recorded: %s", l->id, hw_strerror(err));
+    p = l ? malloc(size) : NULL;
+    if (!p) {
+        HW_WARN("evt=%s not recorded: out of memory", id);
         free(l);
         return NULL;
     }
+    l->r = r;
+    l->data = p;
+    memcpy(l->channel, channel, channel_len);
+    snprintf(l->ev.id, sizeof(l->ev.id), "%s", id);
+    l->ev.source = l->channel;
+    l->ev.method = put(&p, h->method, h->method_len);
+    l->ev.path = put(&p, target, path_len);
+    l->ev.query = query ? put(&p, query + 1, target_len - path_len - 1) : put(&p, "", 0);
+    l->ev.headers = put(&p, headers, headers_len);
+    l->ev.headers_len = headers_len;
+    l->ev.body = put(&p, hw_buf_head(rq->body), body_len);
+    l->ev.body_len = body_len;
+    l->ev.verify = verify;
+    l->ev.received_ms = l->sent_ms = relay_wall_ms();
+    l->bytes = size + RECORD_OVERHEAD;
+    r->history_held += l->bytes;
     relay_queue_live(r->queue, l->channel, 1);
     return l;
 }
 
+/* Writes l finished, with the app's status (0 when there was none) or an error. */
 static void record(struct relay_live *l, int http_status, const char *error)
 {
+    int64_t now = relay_wall_ms();
     struct hw_store_attempt a = {
-        .at_ms = relay_wall_ms(),
+        .at_ms = l->sent_ms,
+        .duration_ms = now > l->sent_ms ? (int)(now - l->sent_ms) : 0,
         .http_status = http_status,
         .error = error,
     };
-
     /* A live answer is the sender's business: a failure is kept for replay, not retried. */
-    if (l->r->outcomes)
-        relay_outcomes_add(l->r->outcomes, l->id, &a,
-                           http_status >= 200 && http_status < 300 ? HW_STORE_DELIVERED
-                                                                   : HW_STORE_FAILED);
+    int ok = http_status >= 200 && http_status < 300 && !error;
+    int err;
+
+    if (!l->r->store)
+        return; /* shutting down: the store is closed */
+    err = hw_store_append_finished_async(l->r->store, &l->ev, &a,
+                                         ok ? HW_STORE_DELIVERED : HW_STORE_FAILED, on_stored, l);
+    if (err) {
+        /* Only past the store's own caps, which the history buffer keeps well below. */
+        l->r->metrics.history_lost++;
+        HW_WARN("evt=%s not recorded: %s", l->ev.id, hw_strerror(err));
+        return;
+    }
+    submitted(l);
 }
 
 /* The exchange no longer holds the webhook live; the queue may read the store again. */
@@ -155,20 +200,22 @@ void relay_record_outcome(struct relay_live *l, int http_status, const char *err
 
 int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
 {
-    if (!l ||
+    int err;
+
+    if (!l || !l->r->store ||
         strcmp(relay_edge_offline(l->r->edge, l->channel, strlen(l->channel), l->r->cfg.offline),
                "queue") != 0)
         return HW_EINVAL;
-    if (l->stored && l->err)
-        return l->err;
+    /* Pending this time: the queue delivers it, and its sender gets 202 once it is committed. */
+    err = hw_store_append_async_with_id(l->r->store, &l->ev, on_stored, l);
+    if (err) {
+        HW_WARN("evt=%s cannot queue the webhook: %s", l->ev.id, hw_strerror(err));
+        return err;
+    }
+    submitted(l);
     l->conn = c;
     l->queued = 1;
     release(l);
-    if (l->stored) {
-        relay_queue_adopt(l->r->queue, l->channel);
-        answer_queued(l);
-        maybe_free(l);
-    }
     return 0;
 }
 

@@ -2,11 +2,14 @@
 #define RELAY_RECORD_H
 
 /*
- * History of live passthrough webhooks: each is appended to the store off
- * the response path (the sender never waits for it), and its outcome (the
- * app's status) is recorded after the answer. A webhook whose tunnel dies
- * before any answer is already stored, so it joins the channel's queue and
- * its sender gets 202 instead of an error. Service thread only.
+ * History of live passthrough webhooks: a copy of each is held while it is
+ * in flight, and after the answer it is written to the store once, finished
+ * with the app's status, off the response path (the sender never waits for
+ * it). A webhook whose tunnel dies before any answer is appended pending
+ * instead, joins the channel's queue, and its sender gets 202 once that is
+ * committed. The bytes held (copies in flight and records not yet
+ * committed) are bounded by --history-buffer: past it, relay_record_full()
+ * tells the ingress to refuse new live webhooks. Service thread only.
  */
 #include <stddef.h>
 
@@ -16,12 +19,20 @@ struct hw_http_conn;
 struct hw_http_request;
 
 /*
+ * 1 when the history held has reached --history-buffer: a new live webhook
+ * is then refused (429 HW_OVERLOADED, Retry-After) rather than forwarded
+ * without a record.
+ */
+int relay_record_full(const struct relay *r);
+
+/*
  * Starts recording the live webhook of c: id is its Hookwire-Event-Id,
  * target the forwarded target, headers the forwarded header block without
  * the Hookwire-Event-Id and Hookwire-Attempt lines, verify an enum
- * hw_store_verify. Returns the record (owned by the caller until one of the
- * calls below hands it back), or NULL when it cannot be recorded (logged;
- * the webhook still goes through).
+ * hw_store_verify. Copies what the record needs. Returns the record (owned
+ * by the caller until one of the calls below hands it back), or NULL when
+ * it cannot be recorded (too large a field, out of memory; the webhook
+ * still goes through).
  */
 struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, const char *channel,
                                      size_t channel_len, const struct hw_http_request *rq,
@@ -30,17 +41,18 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
 
 /*
  * The exchange ended: http_status is the app's status (0 when there was
- * none; error then says why). Records the attempt and hands l back.
+ * none; error then says why). Queues the finished record (delivered for a
+ * 2xx without error, else failed and replayable) and hands l back.
  */
 void relay_record_outcome(struct relay_live *l, int http_status, const char *error);
 
 /*
- * The tunnel died before any answer: the webhook joins its channel's queue
- * and c is answered 202 once its append has committed (which clears the
- * exchange's live pointer). Until then the exchange keeps l only to call
- * relay_record_conn_gone(). Returns 0, or an error (l is still the
- * caller's) when the relay does not queue (--offline reject) or the append
- * failed.
+ * The tunnel died before any answer: the webhook is appended pending, joins
+ * its channel's queue, and c is answered 202 once the append has committed
+ * (which clears the exchange's live pointer). Until then the exchange keeps
+ * l only to call relay_record_conn_gone(). Returns 0, or an error (l is
+ * still the caller's) when the relay does not queue (--offline reject) or
+ * the append could not be queued.
  */
 int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c);
 

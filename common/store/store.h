@@ -228,6 +228,23 @@ int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_even
                                   hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_async_with_id() for an event whose one delivery attempt a
+ * (borrowed) has already ended, so that it is written once, finished: one
+ * row with status (HW_STORE_DELIVERED or HW_STORE_FAILED), attempts 1,
+ * last_status a->http_status and last_error a->error (cut to
+ * HW_STORE_ERROR_MAX). The attempt gets a row of its own (hw_store_attempts())
+ * only when it is not a plain success (delivered without an error);
+ * a->excerpt is not kept. The event never appears pending, so no claim or
+ * drain sees it. For history of webhooks delivered by their receiver (the
+ * relay's live passthrough): recorded after the answer, at the cost of one
+ * insert. Returns as hw_store_append_async_with_id(), and HW_EINVAL for
+ * another status.
+ */
+int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
+                                   const struct hw_store_attempt *a, int status,
+                                   hw_store_append_cb cb, void *arg);
+
+/*
  * Runs the callbacks of all completed async appends on the calling thread,
  * in submission order, and returns how many ran. Call it when woken; calling
  * it more often is harmless. Callbacks may submit further appends.
@@ -380,6 +397,16 @@ int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, 
  * Returns 0, HW_EINVAL (unknown flags), HW_EUNAVAIL, HW_EIO. Any thread.
  */
 int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *removed);
+
+/*
+ * Retention by count for one source (borrowed): deletes its delivered and
+ * failed events other than its newest keep events (in store order, pending
+ * ones included in the count), with their attempts, in transactions of at
+ * most 1000 events, as hw_store_purge() does. Pending events are never
+ * deleted. *removed (may be NULL) gets how many, also on error. Returns 0,
+ * HW_EINVAL (no source, keep 0), HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_purge_excess(struct hw_store *s, const char *source, uint64_t keep, uint64_t *removed);
 
 /*
  * Checks that the database answers (for /readyz). Never waits behind

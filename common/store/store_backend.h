@@ -29,6 +29,12 @@ struct hw_store_row {
     const struct hw_store_event *ev;
     struct hw_store_result *res;
     size_t order; /* submission order, the last sort key: the first of duplicates wins */
+    /*
+     * NULL: insert the event pending (ops->insert). Otherwise the one
+     * attempt of an event inserted already finished (ops->insert_finished):
+     * ev's status, last_status and last_error are its outcome.
+     */
+    const struct hw_store_attempt *done;
 };
 
 /*
@@ -66,6 +72,14 @@ struct hw_store_ops {
     int (*insert)(void *be, const struct hw_store_row *rows, size_t n);
     int (*commit)(void *be);
     void (*rollback)(void *be);
+    /*
+     * Inside a group commit, as insert, for rows that each carry done:
+     * the event is written finished (ev->status, attempts 1, ev->last_status,
+     * ev->last_error) in one row, and an attempt row (done) only when the
+     * outcome is not a plain success (HW_SQL_DONE_PLAIN). An id already
+     * stored is an earlier try of the same append that committed after all.
+     */
+    int (*insert_finished)(void *be, const struct hw_store_row *rows, size_t n);
     /*
      * Outside a transaction: 1 when an event with this id is stored, 0 when
      * not, or an error. Settles an append whose commit went unanswered.
@@ -111,6 +125,13 @@ struct hw_store_ops {
      * attempts, in one transaction; *removed gets how many (0: done).
      */
     int (*purge_batch)(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
+    /*
+     * Retention by count, one batch: deletes up to HW_STORE_PURGE_BATCH of
+     * the oldest finished events of source that are not among its newest
+     * keep events (keep >= 1), with their attempts, in one transaction;
+     * *removed gets how many (0: done).
+     */
+    int (*purge_excess_batch)(void *be, const char *source, uint64_t keep, uint64_t *removed);
     /* Fills the counts of sum (not the latencies) as of now_ms. */
     int (*summarize)(void *be, int64_t now_ms, struct hw_store_summary *sum);
     /*
@@ -181,8 +202,23 @@ enum hw_store_col {
 #define HW_SQL_INSERT_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0)"
 #define HW_SQL_INSERT_PARAMS 13
 #define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
-#define HW_SQL_FIND_DUP      "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
-#define HW_SQL_GET           "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
+/*
+ * An event inserted already finished: the columns of HW_SQL_INSERT_HEAD and
+ * last_error, all bound (parameters: the first 12 of HW_SQL_INSERT_ROW, then
+ * status next_attempt_ms last_status last_error). MySQL repeats the row.
+ */
+#define HW_SQL_INSERT_DONE_HEAD                                                                  \
+    "INSERT INTO hookwire_events (id, source, received_ms, method, path, query, headers, body, " \
+    "body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, last_status, " \
+    "last_error) VALUES "
+#define HW_SQL_INSERT_DONE_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+#define HW_SQL_INSERT_DONE_PARAMS 16
+#define HW_SQL_INSERT_DONE        HW_SQL_INSERT_DONE_HEAD HW_SQL_INSERT_DONE_ROW
+/* A finished event whose attempt needs no row of its own: delivered, without an error. */
+#define HW_SQL_DONE_PLAIN(ev) \
+    ((ev)->status == HW_STORE_DELIVERED && !((ev)->last_error && (ev)->last_error[0]))
+#define HW_SQL_FIND_DUP "SELECT id FROM hookwire_events WHERE source = ? AND dedup_key = ?"
+#define HW_SQL_GET      "SELECT " HW_SQL_EVENT_COLS_FULL " FROM hookwire_events WHERE id = ?"
 /*
  * A claim moves next_attempt_ms to the lease's end, so a leased event is
  * simply "not due" until its lease runs out: the claim is one range of the
@@ -262,8 +298,25 @@ enum hw_store_col {
 #define HW_SQL_PURGE_PICK_(hint)                                                        \
     "SELECT seq, id FROM hookwire_events " hint " WHERE received_ms < ? AND status IN " \
     "(?, ?, ?) ORDER BY received_ms LIMIT ?"
-#define HW_SQL_PURGE_PICK     HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
-#define HW_SQL_PURGE_PICK_MY  HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
+#define HW_SQL_PURGE_PICK    HW_SQL_PURGE_PICK_("INDEXED BY hookwire_events_received")
+#define HW_SQL_PURGE_PICK_MY HW_SQL_PURGE_PICK_("FORCE INDEX (hookwire_events_received)")
+/*
+ * Retention by count (purge_excess_batch). CUTOFF (source keep): the seq
+ * of the newest event past the keep newest of a source; UPPER (source
+ * cutoff offset): the seq of the batch's last finished event at or below
+ * it; then the attempts and events of the source's finished events at or
+ * below that (source upper).
+ */
+#define HW_SQL_EXCESS_CUTOFF_(hint) \
+    "SELECT seq FROM hookwire_events " hint " WHERE source = ? ORDER BY seq DESC LIMIT 1 OFFSET ?"
+#define HW_SQL_EXCESS_UPPER_(hint)                                                           \
+    "SELECT seq FROM hookwire_events " hint " WHERE source = ? AND seq <= ? AND status > 1 " \
+    "ORDER BY seq LIMIT 1 OFFSET ?"
+#define HW_SQL_EXCESS_ATTEMPTS                                                               \
+    "DELETE FROM hookwire_attempts WHERE event_id IN (SELECT id FROM hookwire_events WHERE " \
+    "source = ? AND seq <= ? AND status > 1)"
+#define HW_SQL_EXCESS_EVENTS \
+    "DELETE FROM hookwire_events WHERE source = ? AND seq <= ? AND status > 1"
 #define HW_SQL_PURGE_ATTEMPTS "DELETE FROM hookwire_attempts WHERE event_id = ?"
 #define HW_SQL_PURGE_EVENT    "DELETE FROM hookwire_events WHERE seq = ?"
 /* Summary queries. */

@@ -18,6 +18,15 @@
 /* The most rows one INSERT statement carries. */
 #define HW_MY_ROWS_MAX 64
 
+/* Rows of one multi-row insert of finished events (store_mysql_history.c), and its SQL. */
+#define HW_MY_DONE_ROWS 16
+#define HW_MY_DONE_ROWS_4                                                          \
+    HW_SQL_INSERT_DONE_ROW ", " HW_SQL_INSERT_DONE_ROW ", " HW_SQL_INSERT_DONE_ROW \
+                           ", " HW_SQL_INSERT_DONE_ROW
+#define HW_MY_SQL_INSERT_DONE_N                                                             \
+    HW_SQL_INSERT_DONE_HEAD HW_MY_DONE_ROWS_4 ", " HW_MY_DONE_ROWS_4 ", " HW_MY_DONE_ROWS_4 \
+                                              ", " HW_MY_DONE_ROWS_4
+
 /* The statements prepared once per connection. */
 enum hw_my_stmt {
     HW_MY_INSERT,
@@ -44,6 +53,12 @@ enum hw_my_stmt {
     HW_MY_TOKEN_LOOKUP,
     HW_MY_TOKEN_LIST,
     HW_MY_SCHEMA_RECORD,
+    HW_MY_INSERT_DONE,
+    HW_MY_INSERT_DONE_N,
+    HW_MY_EXCESS_CUTOFF,
+    HW_MY_EXCESS_UPPER,
+    HW_MY_EXCESS_ATTEMPTS,
+    HW_MY_EXCESS_EVENTS,
     HW_MY_COUNT,
 };
 
@@ -99,6 +114,9 @@ void hw_my_rollback(void *be);
 
 /* Operations in store_mysql_events.c, as in struct hw_store_ops. */
 int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n);
+/* In store_mysql_history.c. */
+int hw_my_insert_finished(void *be, const struct hw_store_row *rows, size_t n);
+int hw_my_purge_excess_batch(void *be, const char *source, uint64_t keep, uint64_t *removed);
 int hw_my_get(void *be, const char *id, struct hw_store_event **out);
 int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit,
                struct hw_store_events *out);

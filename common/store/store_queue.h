@@ -26,6 +26,8 @@ struct hw_store_pending {
     hw_store_job_fn job_fn; /* a job: run this instead of appending */
     hw_store_job_cb job_cb;
     void *arg;
+    int finished;                 /* hw_store_append_finished_async(): insert it finished */
+    struct hw_store_attempt done; /* its attempt (error points into copy) */
     struct hw_store_pending *next;
 };
 

@@ -38,6 +38,11 @@ enum hw_lite_stmt {
     HW_LITE_TOKEN_LOOKUP,
     HW_LITE_TOKEN_LIST,
     HW_LITE_SCHEMA_RECORD,
+    HW_LITE_INSERT_DONE,
+    HW_LITE_EXCESS_CUTOFF,
+    HW_LITE_EXCESS_UPPER,
+    HW_LITE_EXCESS_ATTEMPTS,
+    HW_LITE_EXCESS_EVENTS,
     HW_LITE_COUNT,
 };
 
@@ -73,6 +78,9 @@ void hw_lite_rollback(void *be);
 
 /* Operations in store_sqlite_events.c, as in struct hw_store_ops. */
 int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n);
+/* In store_sqlite_history.c. */
+int hw_lite_insert_finished(void *be, const struct hw_store_row *rows, size_t n);
+int hw_lite_purge_excess_batch(void *be, const char *source, uint64_t keep, uint64_t *removed);
 int hw_lite_get(void *be, const char *id, struct hw_store_event **out);
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
                  struct hw_store_events *out);

@@ -1,0 +1,120 @@
+#!/bin/sh
+# What recording the history costs the relay per live webhook, counted until every record is
+# committed (a backlog left in the store's queue after the load would otherwise go uncounted):
+# 1 KiB POSTs through relay + agent to nginx (return 200), with --history on and off.
+#   native: wrk at 64 connections for SECONDS, then the relay's CPU µs per request (utime +
+#           stime of all its threads, /proc) from the start of the load until the store holds
+#           every answered webhook, the time that took after the load, and the peak RSS;
+#   callgrind (HW_CALLGRIND=1): the relay under valgrind, 2,000 requests on 64 keep-alive
+#           connections after 200 warm-up ones, instructions per request (all threads) until
+#           every record is committed.
+# Run by hand (nginx, wrk, sqlite3, valgrind); prints Markdown rows for bench/RESULTS.md.
+#   bench/history_cost.sh [SECONDS]      (HW_BIN=DIR for other binaries, HW_HISTORY="on off")
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-5}
+bin=${HW_BIN:-$(pwd)/build/bin}
+work=$(mktemp -d /tmp/hookwire-hist.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 600 ] && return 1; sleep 0.1; done; }
+ticks() { for t in /proc/$1/task/*; do awk '{print $14 + $15}' "$t/stat"; done | awk '{s += $1} END {print s}'; }
+hz=$(getconf CLK_TCK)
+# Webhooks the store holds (live ones are finished rows, or pending rows finished later).
+stored() { sqlite3 "file:$db?mode=ro" "PRAGMA busy_timeout=2000; SELECT COUNT(*) FROM hookwire_events WHERE status > 1" 2>/dev/null | tail -1; }
+# at_least N: the store holds N webhooks (checked again on every call)
+at_least() { [ "$(stored)" -ge "$1" ]; }
+
+target=$(port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log; events { worker_connections 4096; }
+http { access_log off; client_body_buffer_size 64k;
+       server { listen 127.0.0.1:$target; location / { return 200 "ok\n"; } } }
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids="$pids $!"
+wait_for curl -fs "http://127.0.0.1:$target/"
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+# A fixed number of keep-alive POSTs on CONNS connections: client.py PORT N CONNS
+cat >"$work/client.py" <<'PY'
+import http.client, sys, threading
+port, n, conns = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+body = b"x" * 1024
+def worker(k):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for _ in range(k):
+        c.request("POST", "/t/bench/", body, {"Content-Type": "application/octet-stream"})
+        r = c.getresponse(); r.read()
+        assert r.status == 200, r.status
+ts = [threading.Thread(target=worker, args=(n // conns + (i < n % conns),)) for i in range(conns)]
+[t.start() for t in ts]; [t.join() for t in ts]
+PY
+
+# start HISTORY WRAPPER...: a relay and an agent on a fresh store
+start() {
+    hist=$1; shift
+    db="$work/relay-$hist-$$-$(date +%s%N).db"
+    web=$(port); tun=$(port)
+    token=$("$bin/hookwire-relay" --store "sqlite:$db" token add bench)
+    "$@" "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
+        --store "sqlite:$db" --log-level warn --history "$hist" 2>"$work/relay.log" &
+    relay=$!; pids="$pids $relay"
+    wait_for curl -fs "http://127.0.0.1:$web/healthz"
+    HOOKWIRE_TOKEN=$token "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun --forward $target \
+        --log-level warn >"$work/agent.out" 2>"$work/agent.log" &
+    agent=$!; pids="$pids $agent"
+    wait_for grep -q Forwarding "$work/agent.out"
+}
+stop() { kill $agent $relay; wait $agent $relay 2>/dev/null || true; }
+
+echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${HW_CALLGRIND:-0}" = 1 ]; then
+    echo "| history | instructions per request (relay, all threads) |"
+    echo "|---|---:|"
+    for h in ${HW_HISTORY:-on off}; do
+        start "$h" valgrind --tool=callgrind --callgrind-out-file="$work/cg.$h.%p" -q
+        python3 "$work/client.py" $web 200 64
+        [ "$h" = on ] && wait_for at_least 200
+        callgrind_control -z $relay >/dev/null
+        python3 "$work/client.py" $web 2000 64
+        [ "$h" = on ] && wait_for at_least 2200
+        callgrind_control -d $relay >/dev/null
+        ir=$(callgrind_annotate "$(ls -t "$work"/cg.$h.* | head -1)" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(/,/, "", $1); print $1}')
+        printf '| %s | %s |\n' "$h" "$(awk -v i="$ir" 'BEGIN {printf "%.0f", i / 2000}')"
+        stop
+    done
+    exit 0
+fi
+echo "| history | requests/s (64 conns) | relay CPU µs/request, load | ... until all recorded | recorded after the load | peak RSS relay |"
+echo "|---|---:|---:|---:|---:|---:|"
+for h in ${HW_HISTORY:-on off}; do
+    start "$h"
+    t0=$(ticks $relay)
+    wrk -t1 -c64 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$web/t/bench/" >"$work/wrk.out"
+    t1=$(ticks $relay)
+    s0=$(date +%s%N)
+    n=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+    bad=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out"); bad=${bad:-0}
+    want=$((n - bad))
+    [ "$h" = on ] && wait_for at_least "$want"
+    lag=$(( ($(date +%s%N) - s0) / 1000000 ))
+    t2=$(ticks $relay)
+    rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$relay/status")
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+    printf '| %s | %s%s | %s | %s | %s ms | %s |\n' "$h" "$rps" "$([ "$bad" != 0 ] && echo " ($bad refused)")" \
+        "$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
+        "$(awk -v t=$((t2 - t0)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')" \
+        "$([ "$h" = on ] && echo $lag || echo 0)" "$rss"
+    stop
+done
