@@ -118,6 +118,16 @@ void agent_inspect_error(struct hw_http_conn *c, int status, const char *text)
     hw_buf_cleanup(&b);
 }
 
+/* Tells the capture whether any stream is open, so it formats rows only for a listener. */
+static void sse_watch(struct agent_inspect *ins)
+{
+    int any = 0;
+
+    for (size_t i = 0; i < SSE_MAX; i++)
+        any |= ins->sse[i] != NULL;
+    agent_capture_watch(ins->a->capture, any);
+}
+
 /* One server-sent event to every stream client. */
 static void sse_send(struct agent_inspect *ins, const char *event, const char *data, size_t len)
 {
@@ -132,6 +142,7 @@ static void sse_send(struct agent_inspect *ins, const char *event, const char *d
         if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], hw_buf_head(&b), hw_buf_size(&b)))
             ins->sse[i] = NULL; /* cut: the server closes it */
     hw_buf_cleanup(&b);
+    sse_watch(ins);
 }
 
 /* A capture row changed: JSON has no newline in it, so it is one data line. */
@@ -148,6 +159,7 @@ static void sse_ping(lws_sorted_usec_list_t *sul)
     for (size_t i = 0; i < SSE_MAX; i++)
         if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], ping, sizeof(ping) - 1))
             ins->sse[i] = NULL;
+    sse_watch(ins);
     lws_sul_schedule(ins->a->context, 0, &ins->ping, sse_ping, SSE_PING_US);
 }
 
@@ -174,6 +186,7 @@ static void sse_open(struct agent_inspect *ins, struct hw_http_conn *c)
         }
         ins->sse[i] = c;
         ic->sse = 1;
+        sse_watch(ins);
         return;
     }
     hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
@@ -184,6 +197,7 @@ static void sse_forget(struct agent_inspect *ins, struct hw_http_conn *c)
     for (size_t i = 0; i < SSE_MAX; i++)
         if (ins->sse[i] == c)
             ins->sse[i] = NULL;
+    sse_watch(ins);
 }
 
 /* The request's header value, trimmed (borrowed from head), or NULL. */

@@ -28,14 +28,11 @@
 struct exchange {
     uint64_t seq; /* 0: the slot is free */
     char id[HW_ID_LEN + 1];
-    const char *kind;
-    int attempt;
-    const char *verify;
+    const char *kind;  /* given by the caller, or NULL: described from the head */
+    int64_t tunnel_ms; /* when the tunnel came up, as the exchange began */
     int64_t at_ms;
     lws_usec_t started;
     int64_t duration_us;
-    char method[16];
-    char path[512];
     struct hw_buf head, body, answer, answer_body;
     uint64_t body_len, answer_len;
     int status;
@@ -52,6 +49,7 @@ struct agent_capture {
     char public_url[512];
     agent_capture_fn changed;
     void *user;
+    int watched; /* changed is called only while someone listens */
 };
 
 static int64_t wall_ms(void)
@@ -103,6 +101,12 @@ void agent_capture_tunnel_up(struct agent_capture *cp, const char *public_url, s
 const char *agent_capture_public_url(const struct agent_capture *cp)
 {
     return cp ? cp->public_url : "";
+}
+
+void agent_capture_watch(struct agent_capture *cp, int watched)
+{
+    if (cp)
+        cp->watched = watched;
 }
 
 void agent_capture_free(struct agent_capture *cp)
@@ -172,49 +176,62 @@ static int queued(int64_t tunnel_ms, int64_t now_ms, int64_t id_ms)
     return id_ms >= 0 && (now_ms - id_ms > QUEUED_AGE_MS || (tunnel_ms && id_ms < tunnel_ms));
 }
 
-/* Method and path from the request line; attempt and verification from the relay's lines. */
-static void describe(struct exchange *e, const char *head, size_t len, const char *kind,
-                     int64_t tunnel_ms)
-{
-    const char *sp = memchr(head, ' ', len), *sp2, *v;
-    size_t n;
+/* What a row shows, read from the head when the row is formatted (not on the forwarding path). */
+struct summary {
+    char method[16];
+    char path[512];
+    int attempt;
+    const char *verify;
+    const char *kind;
+};
 
+/* Method and path from the request line; attempt and verification from the relay's lines. */
+static void describe(const struct exchange *e, struct summary *m)
+{
+    const char *head = hw_buf_head(&e->head), *sp, *sp2, *v;
+    size_t len = hw_buf_size(&e->head), n;
+
+    memset(m, 0, sizeof(*m));
+    sp = len ? memchr(head, ' ', len) : NULL;
     if (sp) {
-        n = (size_t)(sp - head) < sizeof(e->method) - 1 ? (size_t)(sp - head) : 0;
-        memcpy(e->method, head, n);
+        n = (size_t)(sp - head) < sizeof(m->method) - 1 ? (size_t)(sp - head) : 0;
+        memcpy(m->method, head, n);
         sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - head));
         n = sp2 ? (size_t)(sp2 - sp - 1) : 0;
-        n = n < sizeof(e->path) - 1 ? n : sizeof(e->path) - 1;
-        memcpy(e->path, sp + 1, n);
+        n = n < sizeof(m->path) - 1 ? n : sizeof(m->path) - 1;
+        memcpy(m->path, sp + 1, n);
     }
-    e->attempt = 1;
+    m->attempt = 1;
     if ((v = header(head, len, "hookwire-attempt", &n)) && n && n < 10) {
         char num[12];
         memcpy(num, v, n);
         num[n] = '\0';
-        e->attempt = (int)strtol(num, NULL, 10);
+        m->attempt = (int)strtol(num, NULL, 10);
     }
     v = header(head, len, "hookwire-verified", &n);
-    e->verify = !v ? "none" : n == 4 && memcmp(v, "true", 4) == 0 ? "verified" : "failed";
-    if (kind)
-        e->kind = kind;
-    else if (e->attempt > 1)
-        e->kind = "replayed";
+    m->verify = !v ? "none" : n == 4 && memcmp(v, "true", 4) == 0 ? "verified" : "failed";
+    if (e->kind)
+        m->kind = e->kind;
+    else if (m->attempt > 1)
+        m->kind = "replayed";
     else
-        e->kind = queued(tunnel_ms, e->at_ms, id_time_ms(e->id)) ? "queued" : "live";
+        m->kind = queued(e->tunnel_ms, e->at_ms, id_time_ms(e->id)) ? "queued" : "live";
 }
 
 static int row_json(const struct exchange *e, struct hw_buf *b)
 {
-    int err = hw_buf_printf(b,
-                            "{\"seq\":%llu,\"id\":\"%s\",\"kind\":\"%s\",\"attempt\":%d,"
-                            "\"verify\":\"%s\",\"at_ms\":%lld,\"method\":",
-                            (unsigned long long)e->seq, e->id, e->kind, e->attempt, e->verify,
-                            (long long)e->at_ms);
+    struct summary m;
+    int err;
 
-    err = err ? err : agent_json_str(b, e->method, strlen(e->method));
+    describe(e, &m);
+    err = hw_buf_printf(b,
+                        "{\"seq\":%llu,\"id\":\"%s\",\"kind\":\"%s\",\"attempt\":%d,"
+                        "\"verify\":\"%s\",\"at_ms\":%lld,\"method\":",
+                        (unsigned long long)e->seq, e->id, m.kind, m.attempt, m.verify,
+                        (long long)e->at_ms);
+    err = err ? err : agent_json_str(b, m.method, strlen(m.method));
     err = err ? err : hw_buf_puts(b, ",\"path\":");
-    err = err ? err : agent_json_str(b, e->path, strlen(e->path));
+    err = err ? err : agent_json_str(b, m.path, strlen(m.path));
     err = err ? err
               : hw_buf_printf(b,
                               ",\"status\":%d,\"duration_ms\":%.1f,\"size\":%llu,"
@@ -230,7 +247,7 @@ static void notify(struct agent_capture *cp, const struct exchange *e)
 {
     struct hw_buf b;
 
-    if (!cp->changed)
+    if (!cp->changed || !cp->watched)
         return;
     hw_buf_init(&b, 8192);
     if (!row_json(e, &b))
@@ -263,7 +280,8 @@ uint64_t agent_capture_begin(struct agent_capture *cp, const char *id, size_t id
         slot_clear(cp, e);
         return 0;
     }
-    describe(e, head, head_len, kind, cp->tunnel_ms);
+    e->kind = kind;
+    e->tunnel_ms = cp->tunnel_ms;
     notify(cp, e);
     return seq;
 }

@@ -29,6 +29,12 @@ struct agent_capture *agent_capture_new(agent_capture_fn changed, void *user);
 void agent_capture_free(struct agent_capture *cp);
 
 /*
+ * Whether anyone listens (an open event stream): changed is called only then, so a
+ * busy agent with no inspector page open formats no rows. Starts unwatched.
+ */
+void agent_capture_watch(struct agent_capture *cp, int watched);
+
+/*
  * The tunnel is up (again), serving public_url (borrowed, len bytes): a
  * webhook whose id is older than this moment waited in the relay's queue.
  * NULL cp is ignored.

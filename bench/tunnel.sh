@@ -71,7 +71,7 @@ token=$("$bin/hookwire-relay" --store "sqlite:$work/relay.db" token add bench)
 relay=$!; pids="$pids $relay"
 wait_for curl -fs "http://127.0.0.1:$web/healthz"
 HOOKWIRE_TOKEN=$token "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun --forward $target \
-    --log-level warn >"$work/agent.out" 2>"$work/agent.log" &
+    --log-level warn ${HW_AGENT_ARGS:-} >"$work/agent.out" 2>"$work/agent.log" &
 agent=$!; pids="$pids $agent"
 wait_for grep -q Forwarding "$work/agent.out"
 

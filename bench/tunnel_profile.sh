@@ -53,7 +53,7 @@ $(wrap relay) "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.
 relay=$!; pids="$pids $relay"
 wait_for curl -fs "http://127.0.0.1:$web/healthz"
 HOOKWIRE_TOKEN=$token $(wrap agent) "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun \
-    --forward $target --log-level warn >"$work/agent.out" 2>"$work/agent.log" &
+    --forward $target --log-level warn ${HW_AGENT_ARGS:-} >"$work/agent.out" 2>"$work/agent.log" &
 agent=$!; pids="$pids $agent"
 wait_for grep -q Forwarding "$work/agent.out"
 [ "$who" = relay ] && pid=$relay || pid=$agent
