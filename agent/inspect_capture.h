@@ -16,10 +16,10 @@
 
 struct agent_capture;
 
-#define AGENT_CAPTURE_MAX      500                 /* exchanges kept */
+#define AGENT_CAPTURE_MAX      200                 /* exchanges kept */
 #define AGENT_CAPTURE_BODY_MAX (1024u * 1024)      /* request body bytes kept per exchange */
 #define AGENT_CAPTURE_ANSWER   (256u * 1024)       /* answer body bytes kept per exchange */
-#define AGENT_CAPTURE_BUDGET   (64u * 1024 * 1024) /* body bytes kept in all */
+#define AGENT_CAPTURE_BUDGET   (16u * 1024 * 1024) /* body bytes kept in all */
 
 /* Called when an exchange starts or ends; row is its summary as JSON (borrowed). */
 typedef void (*agent_capture_fn)(void *user, const char *row, size_t len);
