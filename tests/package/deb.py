@@ -304,6 +304,11 @@ def install_in_root(deb, depends):
         # The packaged program is this build's: it says exactly what build/bin's says.
         check_eq(r.stdout, sh_ok([os.path.join(BUILD, "bin", prog), "--help"], prog),
                  prog + " --help in the root and in the build tree")
+        # --version loads every library the program links, from the root's own packages.
+        r = in_root(prog, "--version")
+        check_eq(r.returncode, 0, prog + " --version exits 0 in the root: " + r.stderr[-1000:])
+        check(r.stdout.startswith("%s %s (libwebsockets " % (prog, project_version())),
+              prog + " --version names the version and the libraries", r.stdout[:300])
     owned = in_root("dpkg", "-L", "hookwire").stdout.split()
     for p in PROGRAMS:
         check("/usr/share/man/man1/%s.1.gz" % p in owned, "dpkg -L lists %s.1.gz" % p)
