@@ -25,6 +25,9 @@
  */
 #define QUEUED_AGE_MS 2000
 
+/* A slot keeps buffers up to this size for its next exchange. */
+#define RECYCLE_MAX (16u * 1024)
+
 struct exchange {
     uint64_t seq; /* 0: the slot is free */
     char id[HW_ID_LEN + 1];
@@ -85,6 +88,33 @@ static void slot_clear(struct agent_capture *cp, struct exchange *e)
     hw_buf_cleanup(&e->head);
     hw_buf_cleanup(&e->answer);
     memset(e, 0, sizeof(*e));
+}
+
+/* Keeps a small buffer's storage for the slot's next exchange (no allocation per exchange once
+ * the ring has gone round); a large one is given back. */
+static void buf_recycle(struct hw_buf *b, size_t max)
+{
+    if (b->cap > RECYCLE_MAX)
+        hw_buf_cleanup(b);
+    hw_buf_reset(b);
+    b->max = max;
+}
+
+/* Empties a slot for a new exchange. */
+static void slot_recycle(struct agent_capture *cp, struct exchange *e)
+{
+    struct hw_buf head = e->head, body = e->body, answer = e->answer, ab = e->answer_body;
+
+    cp->kept -= hw_buf_size(&body) + hw_buf_size(&ab);
+    memset(e, 0, sizeof(*e));
+    e->head = head;
+    e->body = body;
+    e->answer = answer;
+    e->answer_body = ab;
+    buf_recycle(&e->head, HW_HEAD_MAX);
+    buf_recycle(&e->body, AGENT_CAPTURE_BODY_MAX);
+    buf_recycle(&e->answer, HW_HEAD_MAX);
+    buf_recycle(&e->answer_body, AGENT_CAPTURE_ANSWER);
 }
 
 void agent_capture_tunnel_up(struct agent_capture *cp, const char *public_url, size_t len)
@@ -265,17 +295,13 @@ uint64_t agent_capture_begin(struct agent_capture *cp, const char *id, size_t id
         return 0;
     seq = cp->next_seq++;
     e = &cp->ex[seq % AGENT_CAPTURE_MAX];
-    slot_clear(cp, e);
+    slot_recycle(cp, e);
     e->seq = seq;
     if (id_len > HW_ID_LEN)
         id_len = HW_ID_LEN;
     memcpy(e->id, id, id_len);
     e->at_ms = wall_ms();
     e->started = lws_now_usecs();
-    hw_buf_init(&e->head, HW_HEAD_MAX);
-    hw_buf_init(&e->body, AGENT_CAPTURE_BODY_MAX);
-    hw_buf_init(&e->answer, HW_HEAD_MAX);
-    hw_buf_init(&e->answer_body, AGENT_CAPTURE_ANSWER);
     if (hw_buf_append(&e->head, head, head_len)) {
         slot_clear(cp, e);
         return 0;
