@@ -42,7 +42,7 @@ def check_recorded(relay, store, target, what):
     return st
 
 
-def restart_and_finish(env, relay, agent, target, ids, what):
+def restart_and_finish(relay, agent, target, ids, what):
     """Relay and agent again: the app gets the rest, and no event twice."""
     agent.stop()
     relay.fixed_ports = True
@@ -78,7 +78,7 @@ def case_sigterm_mid_drain(env):
             check_recorded(relay, db, target, what)
             check(target.count() < n, what + ": the relay stopped mid-drain",
                   "the app already had all %d" % n)
-            restart_and_finish(env, relay, agent, target, ids, what)
+            restart_and_finish(relay, agent, target, ids, what)
 
 
 def case_answer_in_flight(env):
@@ -110,7 +110,7 @@ def case_answer_in_flight(env):
         st = check_recorded(relay, store, target, kind)
         check_eq(st[ids[held]], DELIVERED, kind + ": the held event is recorded delivered")
         check_eq(target.count(), held + 1, kind + ": nothing was sent after SIGTERM")
-        restart_and_finish(env, relay, agent, target, ids, kind)
+        restart_and_finish(relay, agent, target, ids, kind)
 
 
 if __name__ == "__main__":
