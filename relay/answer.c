@@ -6,6 +6,8 @@
  */
 #include "answer.h"
 
+#include <stdio.h>
+
 #include "core/err.h"
 #include "core/log.h"
 #include "http/hwerror.h"
@@ -23,6 +25,9 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
     int rc;
 
     if (hw_frame_decode_response(f, &m)) {
+        relay_record_outcome(x->live, 0,
+                             "malformed answer head from the agent (the sender got 502)");
+        x->live = NULL;
         relay_ingress_drop_stream(c, 1);
         hw_http_conn_stream_abort(c, HW_ERRC_LOCAL_ERROR, "the agent sent a bad answer head");
         return;
@@ -43,6 +48,13 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
     if (rc == HW_EPROTO)
         HW_WARN("conn=%s evt=%s the agent sent an answer head the relay cannot pass on",
                 hw_http_conn_peer(c), x->event_id);
+    /* The server does not call on_abort for an answer the program itself replaces. */
+    relay_record_outcome(x->live, m.status,
+                         rc == HW_EPROTO
+                             ? "malformed answer from the app: its head cannot be passed on (the "
+                               "sender got 502)"
+                             : "the relay could not take the answer head (the sender got 502)");
+    x->live = NULL;
     relay_ingress_drop_stream(c, 1);
     hw_http_conn_stream_abort(c, HW_ERRC_LOCAL_ERROR, "the agent's answer head was refused");
 }
@@ -90,7 +102,20 @@ void relay_answer_on_reset(struct hw_http_conn *c, uint16_t code, const char *te
                 x->event_id);
         return;
     }
-    relay_record_outcome(x->live, 0, text && len ? "the agent reset the stream" : "reset");
+    if (code == HW_RST_TUNNEL_LOST) {
+        relay_record_outcome(x->live, x->status,
+                             x->status ? "the agent's tunnel was lost mid-answer"
+                                       : "the agent's tunnel was lost before the answer");
+    } else {
+        static const char none[] = "no reason given";
+        const char *t = text && len ? text : none;
+        size_t n = text && len ? len : sizeof(none) - 1;
+        char why[128];
+
+        /* The agent says why (the app refused, timed out, answered garbage...). */
+        snprintf(why, sizeof(why), "the agent reset the stream: %.*s", (int)(n < 96 ? n : 96), t);
+        relay_record_outcome(x->live, x->status, why);
+    }
     x->live = NULL;
     HW_DEBUG("conn=%s evt=%s stream reset by agent: code %u %.*s", hw_http_conn_peer(c),
              x->event_id, code, (int)len, text);

@@ -6,6 +6,7 @@
  */
 #include "ingress.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -167,6 +168,14 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     hw_id_new(x->event_id);
     hw_http_conn_set_log_id(c, x->event_id);
     x->started = lws_now_usecs();
+    if (r->stopping) {
+        /* The relay finishes what it holds before it exits: new work goes to its next run. */
+        static const char hdr[] = "Retry-After: 5\r\nContent-Type: text/plain\r\n";
+        static const char msg[] = "the relay is shutting down; retry shortly\n";
+
+        hw_http_conn_respond(c, 503, NULL, hdr, sizeof(hdr) - 1, msg, sizeof(msg) - 1);
+        return;
+    }
     x->verdict = relay_edge_check(r->edge, x->channel, x->channel_len, r->public_base, req,
                                   hw_buf_head(rq->body), hw_buf_size(rq->body), rq->peer);
     if (x->verdict == RELAY_EDGE_REJECT) {
@@ -271,18 +280,53 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
         hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
 }
 
+/*
+ * What the history says ended an exchange the server took back, from the
+ * server's reason (net/http_conn.c's words): the cause, and what the sender
+ * got. The text is copied into cause (HW_STORE_ERROR_MAX + 1 bytes).
+ */
+static const char *abort_cause(const char *why, char *cause, size_t cap)
+{
+    static const char *const causes[][2] = {
+        { "no answer in time",
+          "timeout: the app did not answer within --response-timeout (the sender got 504)" },
+        { "the answer stalled",
+          "timeout: the answer stalled for --response-timeout (the sender's connection was "
+          "closed)" },
+        { "the peer went away", "the sender closed the connection before the answer" },
+        { "the peer stopped reading", "the sender stopped reading the answer" },
+        { "stalled while others wait: shed",
+          "the sender stalled while others waited: its connection was closed" },
+        { "the answer had more body than announced",
+          "malformed answer from the app: more body than its Content-Length (the sender's "
+          "connection was closed after the announced length)" },
+        { "the answer ended before its Content-Length",
+          "malformed answer from the app: it ended before its Content-Length (the sender's "
+          "connection was closed)" },
+        { "out of memory for the answer",
+          "the relay ran out of memory for the answer (the sender's connection was closed)" },
+    };
+
+    for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+        if (strcmp(why, causes[i][0]) == 0)
+            return causes[i][1];
+    snprintf(cause, cap, "the exchange was ended: %s", why);
+    return cause;
+}
+
 /* The server ended the exchange (timeout, stall, broken answer, sender gone): drop the stream. */
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     const struct hw_http_head *h = hw_http_conn_head(c);
+    char cause[HW_STORE_ERROR_MAX + 1];
 
     /* The answer timeout's own words (net/http_conn.c); the body is the stream's by now. */
     if (h && x->channel && strcmp(why, "no answer in time") == 0)
         relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 504,
                           "timeout: the app did not answer in time", h->method,
                           (size_t)(h->target + h->target_len - h->method), NULL, 0);
-    relay_record_conn_gone(x->live);
+    relay_record_conn_gone(x->live, abort_cause(why, cause, sizeof(cause)));
     x->live = NULL;
     /* A timeout reaches the agent as one, so its log says so rather than "cancelled". */
     if (x->stream &&
@@ -316,7 +360,7 @@ static void on_close(struct hw_http_conn *c)
 
     relay_queue_conn_gone(x->pend);
     x->pend = NULL;
-    relay_record_conn_gone(x->live);
+    relay_record_conn_gone(x->live, NULL);
     x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }

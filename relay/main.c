@@ -27,17 +27,26 @@
 #include "server.h"
 #include "store/store.h"
 #include "tokens.h"
+#include "tunnel.h"
+#include "tunnel/mux.h"
 
-static volatile sig_atomic_t stopping, reloading;
+/* How long a clean stop waits for the store to take the last delivery outcomes. */
+#define OUTCOMES_GRACE_US (10 * LWS_US_PER_SEC)
+
+static volatile sig_atomic_t stopping, hurry, reloading;
 static struct lws_context *loop_context;
+static lws_sorted_usec_list_t grace_timer;
 
 /* Only sets a flag and wakes the loop: the loop does the work, on the service thread. */
 static void on_signal(int sig)
 {
-    if (sig == SIGHUP)
+    if (sig == SIGHUP) {
         reloading = 1;
-    else
+    } else {
+        if (stopping)
+            hurry = 1; /* a second signal: stop without waiting for what is in flight */
         stopping = 1;
+    }
     if (loop_context)
         lws_cancel_service(loop_context);
 }
@@ -63,6 +72,81 @@ static void raise_fd_limit(void)
     } else {
         HW_DEBUG("open files limit %llu", (unsigned long long)rl.rlim_cur);
     }
+}
+
+static void count_streams(void *arg, const char *name, struct relay_agent *a)
+{
+    (void)name;
+    *(size_t *)arg += hw_mux_stream_count(relay_agent_mux(a));
+}
+
+/* Exchanges in flight on the agents' tunnels: live webhooks and queued events sent. */
+static size_t in_flight(struct relay *r)
+{
+    size_t n = 0;
+
+    relay_channels_foreach(r->channels, count_streams, &n);
+    return n;
+}
+
+/* Only its firing matters: it ends the lws_service() wait at the deadline. */
+static void grace_wake(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+}
+
+/*
+ * Serves the loop until done(r) or until the deadline (or a second
+ * signal). Returns 1 when done(r) held.
+ */
+static int serve_until(struct relay *r, int (*done)(struct relay *r), lws_usec_t until)
+{
+    lws_sul_schedule(r->context, 0, &grace_timer, grace_wake, until - lws_now_usecs());
+    while (!done(r)) {
+        if (hurry || lws_now_usecs() >= until || lws_service(r->context, 0) < 0)
+            break;
+        relay_outcomes_flush(r->outcomes); /* a write that failed to queue is tried again */
+    }
+    lws_sul_cancel(&grace_timer);
+    return done(r);
+}
+
+static int nothing_in_flight(struct relay *r)
+{
+    return in_flight(r) == 0;
+}
+
+static int outcomes_written(struct relay *r)
+{
+    return relay_outcomes_idle(r->outcomes);
+}
+
+/*
+ * A clean stop: no new webhook or queued event is taken; the exchanges in
+ * flight get up to --response-timeout to finish (a live one times out by
+ * then anyway), so the outcome of every event the app answered is known;
+ * then every gathered outcome is written before the store closes, which
+ * takes no new work once it begins closing. Whatever is cut short stays
+ * pending and is delivered again after a restart (at least once).
+ */
+static void finish_work(struct relay *r)
+{
+    lws_usec_t until = lws_now_usecs() + (lws_usec_t)r->cfg.response_timeout_ms * 1000;
+    size_t n;
+
+    r->stopping = 1;
+    relay_tokens_stop(r->tokens);
+    relay_queue_stop(r->queue);
+    n = in_flight(r);
+    if (n)
+        HW_INFO("waiting up to %ums for %zu exchanges in flight", r->cfg.response_timeout_ms, n);
+    if (!serve_until(r, nothing_in_flight, until))
+        HW_WARN("%zu exchanges still in flight: their events are delivered again after a restart",
+                in_flight(r));
+    relay_outcomes_flush(r->outcomes);
+    if (!serve_until(r, outcomes_written, lws_now_usecs() + OUTCOMES_GRACE_US))
+        HW_WARN("the store did not take the last delivery outcomes in time: those events are "
+                "delivered again after a restart");
 }
 
 int main(int argc, char **argv)
@@ -144,6 +228,7 @@ int main(int argc, char **argv)
         }
     }
     HW_INFO("shutting down");
+    finish_work(&r);
     status = 0;
 out:
     loop_context = NULL;

@@ -113,11 +113,18 @@ void relay_outcomes_flush(struct relay_outcomes *o)
     o->v = NULL;
     o->n = o->cap = 0;
     if (hw_store_job_async(o->r->store, record_job, record_done, b)) {
-        HW_ERR("cannot queue %zu delivery outcomes for the store", b->n);
+        HW_ERR("cannot queue %zu delivery outcomes for the store: those events are delivered "
+               "again",
+               b->n);
         batch_free(b);
         return;
     }
     o->writing = 1;
+}
+
+int relay_outcomes_idle(const struct relay_outcomes *o)
+{
+    return !o || (!o->writing && !o->n);
 }
 
 void relay_outcomes_add(struct relay_outcomes *o, const char *id, const struct hw_store_attempt *a,

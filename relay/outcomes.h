@@ -32,4 +32,11 @@ void relay_outcomes_add(struct relay_outcomes *o, const char *id, const struct h
 /* Writes what is gathered now unless a write is in flight (before the store closes). */
 void relay_outcomes_flush(struct relay_outcomes *o);
 
+/*
+ * 1 when every outcome added has been written (or given up on, logged): no
+ * write in flight and nothing gathered. Shutdown waits for this before it
+ * closes the store, which takes no new work once it begins closing.
+ */
+int relay_outcomes_idle(const struct relay_outcomes *o);
+
 #endif

@@ -447,6 +447,8 @@ static void finish(struct qchan *qc, int http_status, const char *error)
         drain(qc);
         return;
     }
+    if (qc->q->stopping)
+        return; /* the retry is the next run's: the event stays pending */
     /* The same event again after a pause: later ones wait, so the order holds. */
     qc->waiting = 1;
     lws_sul_schedule(r->context, 0, &qc->retry, retry_cb,

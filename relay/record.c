@@ -219,12 +219,12 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
     return 0;
 }
 
-void relay_record_conn_gone(struct relay_live *l)
+void relay_record_conn_gone(struct relay_live *l, const char *error)
 {
     if (!l)
         return;
     if (!l->released)
-        record(l, 0, "the sender went away before the answer");
+        record(l, 0, error ? error : "the sender went away before the answer");
     l->conn = NULL; /* a requeued webhook is still queued; only its 202 is lost */
     release(l);
     maybe_free(l);

@@ -58,9 +58,10 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c);
 
 /*
  * c is closing or its exchange was ended by the server: an exchange still
- * in flight is recorded as failed; a requeued one stays queued without its
- * 202. Hands l back. NULL is ignored.
+ * in flight is recorded as failed with error (what ended it, copied; NULL:
+ * the sender went away); a requeued one stays queued without its 202.
+ * Hands l back. NULL is ignored.
  */
-void relay_record_conn_gone(struct relay_live *l);
+void relay_record_conn_gone(struct relay_live *l, const char *error);
 
 #endif

@@ -36,6 +36,7 @@ struct relay {
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
     size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
+    int stopping;            /* shutting down: new webhooks are turned away (ingress.c) */
 };
 
 #endif
