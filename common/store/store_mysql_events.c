@@ -141,13 +141,10 @@ static int insert_one(struct hw_my *b, const struct hw_store_row *row)
 }
 
 /* Inserts k rows with one statement; HW_EEXIST when any of them is a duplicate. */
-static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t k, int stmt)
+static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t k)
 {
-    int err;
+    int err = hw_my_insert_text(b, rows, k);
 
-    for (size_t j = 0; j < k; j++)
-        bind_row(&b->rows[j * HW_SQL_INSERT_PARAMS], rows[j].ev, &b->body_len[j]);
-    err = hw_my_run(b, stmt, b->rows, NULL, "insert events");
     for (size_t j = 0; j < k && !err; j++) {
         memcpy(rows[j].res->id, rows[j].ev->id, sizeof(rows[j].res->id));
         rows[j].res->duplicate = 0;
@@ -156,40 +153,35 @@ static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t 
 }
 
 /*
- * A round trip per row would dominate a group commit, so rows go in
- * statements of up to HW_MY_ROWS_MAX. A duplicate key fails its whole
- * statement (InnoDB undoes just that statement), and those rows are then
- * inserted one by one to find which were duplicates.
+ * A round trip per statement dominates a group commit, so a batch goes as
+ * one INSERT of its exact size (up to HW_MY_TEXT_ROWS_MAX rows and half of
+ * max_allowed_packet), in text: a prepared statement per size would cost a
+ * prepare round trip and server memory for every size a batch takes. A lone
+ * event goes through the prepared single-row statement. A duplicate key
+ * fails its whole statement (InnoDB undoes just that statement), and those
+ * rows are then inserted one by one to find which were duplicates.
  */
 int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
 {
-    static const struct {
-        size_t rows;
-        int stmt;
-    } sizes[] = { { 64, HW_MY_INSERT_64 }, { 16, HW_MY_INSERT_16 }, { 4, HW_MY_INSERT_4 } };
     struct hw_my *b = be;
     size_t limit = b->max_packet / 2, i = 0;
     int err = 0;
 
     while (i < n && !err) {
-        size_t k = 1, bytes = 0;
-        int stmt = HW_MY_INSERT;
+        size_t k = 0, bytes = 0;
 
-        for (size_t c = 0; c < sizeof(sizes) / sizeof(sizes[0]) && k == 1; c++) {
-            if (i + sizes[c].rows > n)
-                continue;
-            bytes = 0;
-            for (size_t j = 0; j < sizes[c].rows; j++)
-                bytes += row_bytes(rows[i + j].ev);
-            if (bytes <= limit) {
-                k = sizes[c].rows;
-                stmt = sizes[c].stmt;
-            }
+        while (i + k < n && k < HW_MY_TEXT_ROWS_MAX) {
+            size_t r = hw_my_text_row_bytes(rows[i + k].ev);
+
+            if (k && bytes + r > limit)
+                break;
+            bytes += r;
+            k++;
         }
         if (k == 1) {
             err = insert_one(b, &rows[i]);
         } else {
-            err = insert_many(b, rows + i, k, stmt);
+            err = insert_many(b, rows + i, k);
             if (err == HW_EEXIST) {
                 err = 0;
                 for (size_t j = 0; j < k && !err; j++)
