@@ -131,17 +131,17 @@ static int conn_fail(struct hw_my *b, const char *what)
     return my_fail(b, mysql_errno(b->conn), mysql_error(b->conn), what);
 }
 
-int hw_my_conn_fail(struct hw_my *b, const char *what)
-{
-    return conn_fail(b, what);
-}
-
 static void my_drop(struct hw_my *b)
 {
     for (int i = 0; i < HW_MY_COUNT; i++) {
         if (b->st[i])
             mysql_stmt_close(b->st[i]);
         b->st[i] = NULL;
+    }
+    for (int i = 0; i <= HW_MY_ROWS_MAX; i++) {
+        if (b->ins[i])
+            mysql_stmt_close(b->ins[i]);
+        b->ins[i] = NULL;
     }
     for (int i = 0; i < 2; i++) {
         if (b->in_st[i])
@@ -384,11 +384,8 @@ static int my_open(const struct hw_store_url *u, void **be)
 
 static void my_close(void *be)
 {
-    struct hw_my *b = be;
-
-    my_drop(b);
-    free(b->sql);
-    free(b);
+    my_drop(be);
+    free(be);
 }
 
 static void my_thread_start(void)

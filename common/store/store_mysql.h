@@ -15,18 +15,14 @@
 /* Room for the statement around an event's bytes in one packet. */
 #define HW_MY_PACKET_SLACK (64u * 1024u)
 
-/* The most rows of one prepared multi-row INSERT (finished events, store_mysql_history.c). */
-#define HW_MY_ROWS_MAX 64
-
 /*
- * The most rows of one group commit's INSERT of pending events: a batch is
- * sent as one text statement of its exact size (hw_my_insert), so a commit
- * of up to this many events (the queue's batch) costs two round trips.
+ * The most rows one INSERT statement carries. A group commit's pending
+ * events go as one statement of the batch's exact size up to this (kept
+ * prepared per size, hw_my_insert), so a commit of up to this many events
+ * costs two round trips, INSERT and COMMIT (64 connections of a receiver
+ * never make a larger batch).
  */
-#define HW_MY_TEXT_ROWS_MAX 1024
-
-/* An INSERT buffer above this size is freed after use, so a burst does not pin its memory. */
-#define HW_MY_SQL_KEEP (1024u * 1024u)
+#define HW_MY_ROWS_MAX 64
 
 /* Rows of one multi-row insert of finished events (store_mysql_history.c), and its SQL. */
 #define HW_MY_DONE_ROWS 16
@@ -88,8 +84,7 @@ struct hw_my {
     size_t in_n[2];                 /* ...for this many seqs */
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
-    char *sql;      /* a group commit's INSERT text (hw_my_insert)... */
-    size_t sql_cap; /* ...and its allocated size */
+    MYSQL_STMT *ins[HW_MY_ROWS_MAX + 1]; /* INSERT of k pending events, k = 2.., prepared on use */
 };
 
 /*
@@ -116,25 +111,10 @@ int hw_my_run(struct hw_my *b, int k, MYSQL_BIND *p, uint64_t *rows, const char 
  */
 int hw_my_stmt_fail(struct hw_my *b, MYSQL_STMT *st, const char *what);
 
-/* The same for a failed call on the connection itself (a text query). */
-int hw_my_conn_fail(struct hw_my *b, const char *what);
-
 /* Transactions (be is a struct hw_my); see struct hw_store_ops. */
 int hw_my_begin(void *be);
 int hw_my_commit(void *be);
 void hw_my_rollback(void *be);
-
-/*
- * In store_mysql_insert.c: inserts rows[0..k) as pending events with one
- * text statement of exactly k rows, in the current transaction. Returns 0,
- * HW_EEXIST when any row hit a unique key (the statement changed nothing),
- * or the mapped error. The caller keeps the statement within
- * max_allowed_packet with hw_my_text_row_bytes().
- */
-int hw_my_insert_text(struct hw_my *b, const struct hw_store_row *rows, size_t k);
-
-/* The most bytes an event adds to hw_my_insert_text's statement. */
-size_t hw_my_text_row_bytes(const struct hw_store_event *ev);
 
 /* Operations in store_mysql_events.c, as in struct hw_store_ops. */
 int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n);

@@ -140,11 +140,60 @@ static int insert_one(struct hw_my *b, const struct hw_store_row *row)
     return dedup_of(ev) ? find_dup(b, ev, row->res) : HW_EIO;
 }
 
+/*
+ * The INSERT of exactly k rows (2..HW_MY_ROWS_MAX), prepared on first use
+ * and kept for the connection: a batch of any size is one statement, and
+ * the server parses each size once. Statements of all sizes together hold
+ * 2,080 rows of placeholders on the server per connection, a bounded cost;
+ * text with the values inline was measured: the server's parse of every
+ * value's bytes made each commit slower (see bench/RESULTS.md).
+ */
+static MYSQL_STMT *insert_stmt(struct hw_my *b, size_t k, int *err)
+{
+    size_t cap = sizeof(HW_SQL_INSERT_HEAD) + k * sizeof(HW_SQL_INSERT_ROW ", "), n;
+    char *sql;
+    MYSQL_STMT *st;
+
+    if (b->ins[k])
+        return b->ins[k];
+    sql = malloc(cap);
+    st = sql ? mysql_stmt_init(b->conn) : NULL;
+    if (!st) {
+        free(sql);
+        *err = HW_ENOMEM;
+        return NULL;
+    }
+    memcpy(sql, HW_SQL_INSERT_HEAD, sizeof(HW_SQL_INSERT_HEAD));
+    n = sizeof(HW_SQL_INSERT_HEAD) - 1;
+    for (size_t i = 0; i < k; i++) {
+        if (i) {
+            memcpy(sql + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(sql + n, HW_SQL_INSERT_ROW, sizeof(HW_SQL_INSERT_ROW) - 1);
+        n += sizeof(HW_SQL_INSERT_ROW) - 1;
+    }
+    if (mysql_stmt_prepare(st, sql, (unsigned long)n)) {
+        *err = hw_my_stmt_fail(b, st, "prepare insert");
+        mysql_stmt_close(st);
+        st = NULL;
+    }
+    free(sql);
+    b->ins[k] = st;
+    return st;
+}
+
 /* Inserts k rows with one statement; HW_EEXIST when any of them is a duplicate. */
 static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t k)
 {
-    int err = hw_my_insert_text(b, rows, k);
+    int err = 0;
+    MYSQL_STMT *st = insert_stmt(b, k, &err);
 
+    if (!st)
+        return err;
+    for (size_t j = 0; j < k; j++)
+        bind_row(&b->rows[j * HW_SQL_INSERT_PARAMS], rows[j].ev, &b->body_len[j]);
+    err = hw_my_execute(b, st, b->rows, "insert events");
     for (size_t j = 0; j < k && !err; j++) {
         memcpy(rows[j].res->id, rows[j].ev->id, sizeof(rows[j].res->id));
         rows[j].res->duplicate = 0;
@@ -154,12 +203,11 @@ static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t 
 
 /*
  * A round trip per statement dominates a group commit, so a batch goes as
- * one INSERT of its exact size (up to HW_MY_TEXT_ROWS_MAX rows and half of
- * max_allowed_packet), in text: a prepared statement per size would cost a
- * prepare round trip and server memory for every size a batch takes. A lone
- * event goes through the prepared single-row statement. A duplicate key
- * fails its whole statement (InnoDB undoes just that statement), and those
- * rows are then inserted one by one to find which were duplicates.
+ * one INSERT of its exact size (up to HW_MY_ROWS_MAX rows and half of
+ * max_allowed_packet; a larger batch as several), and a lone event through
+ * the single-row statement. A duplicate key fails its whole statement
+ * (InnoDB undoes just that statement), and those rows are then inserted one
+ * by one to find which were duplicates.
  */
 int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
 {
@@ -170,8 +218,8 @@ int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
     while (i < n && !err) {
         size_t k = 0, bytes = 0;
 
-        while (i + k < n && k < HW_MY_TEXT_ROWS_MAX) {
-            size_t r = hw_my_text_row_bytes(rows[i + k].ev);
+        while (i + k < n && k < HW_MY_ROWS_MAX) {
+            size_t r = row_bytes(rows[i + k].ev);
 
             if (k && bytes + r > limit)
                 break;

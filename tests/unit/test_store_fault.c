@@ -2,7 +2,7 @@
  * The MySQL store under network faults, through a fault-injecting TCP proxy
  * (a thread of this test, between the store and MariaDB, reading the
  * client's MySQL packets): the answer to COMMIT dropped, the connection cut
- * in the middle of a batch (at an INSERT, prepared or text) or just before
+ * in the middle of a batch (at its multi-row INSERT) or just before
  * its COMMIT, the server stalled after COMMIT. For each, with
  * synchronous and asynchronous appends: every event reported appended is
  * stored exactly once, no event reported failed is stored, an outcome that
@@ -46,7 +46,7 @@ static struct {
     _Atomic int fired;    /* how many faults were injected */
     _Atomic int cut_at;   /* F_CUT_*: cut at this INSERT (MID_BATCH) or COMMIT (BEFORE_COMMIT) */
     _Atomic int executes; /* INSERTs or COMMITs seen since the fault was armed */
-    _Atomic int text_inserts; /* group commits' multi-row text INSERTs seen */
+    _Atomic int multi_prepares; /* multi-row INSERTs prepared (a batch of several events) */
     _Atomic int stop;
     pthread_t th;
 } px;
@@ -87,16 +87,17 @@ static int client_packets(struct pair *p)
 
         if (p->n - off < 4 + len)
             break;
-        /* An INSERT: a prepared statement's execution, or a group commit's text statement. */
-        int insert = len >= 1 && (payload[0] == 0x17 || (len >= 7 && payload[0] == 0x03 &&
-                                                         memcmp(payload + 1, "INSERT", 6) == 0));
+        /* A prepared statement's execution: every INSERT of an append. */
+        int insert = len >= 1 && payload[0] == 0x17;
+        /* The multi-row INSERT a batch of several events goes in, prepared for its size. */
+        int multi = len >= 1 && payload[0] == 0x16 && memmem(payload, len, "), (", 4) != NULL;
         int commit = len == 7 && memcmp(payload,
                                         "\x03"
                                         "COMMIT",
                                         7) == 0;
 
-        if (insert && payload[0] == 0x03)
-            px.text_inserts++;
+        if (multi)
+            px.multi_prepares++;
         if (((insert && px.fault == F_CUT_MID_BATCH) ||
              (commit && px.fault == F_CUT_BEFORE_COMMIT)) &&
             ++px.executes >= px.cut_at) {
@@ -327,7 +328,7 @@ static const char *fault_name(int f)
 }
 
 /* Set once the async appends are queued: gate_job holds the store thread until then. */
-static _Atomic int gate;
+static _Atomic int gate, held; /* released by the test; set by the job once running */
 
 static int gate_job(struct hw_store *s, void *arg)
 {
@@ -335,6 +336,7 @@ static int gate_job(struct hw_store *s, void *arg)
 
     (void)s;
     (void)arg;
+    held = 1;
     while (!gate && tu_now_ms() < deadline)
         tu_pause_ms(1);
     return gate ? 0 : HW_EIO; /* the test never released it */
@@ -377,14 +379,20 @@ static void run_case(const char *server_url, int fault, int async)
     memset(o, 0, sizeof(o));
     /*
      * Async: a job holds the store thread until all NEV appends are queued,
-     * so that they go as one batch, one text INSERT of NEV rows: the cut
+     * so that they go as one batch, one INSERT of NEV rows: the cut
      * falls in that statement, or just before its COMMIT.
      */
-    gate = 0;
-    if (async)
+    gate = held = 0;
+    if (async) {
         CHECK_EQ(hw_store_job_async(s, gate_job, gate_done, NULL), 0);
+        deadline = tu_now_ms() + 10000;
+        while (!held) {
+            CHECK(tu_now_ms() < deadline);
+            tu_pause_ms(1);
+        }
+    }
     arm(fault, 1);
-    px.text_inserts = 0;
+    px.multi_prepares = 0;
     t0 = tu_now_ms();
     for (int i = 0; i < NEV; i++) {
         snprintf(o[i].body, sizeof(o[i].body), "f%d-a%d-%d", fault, async, i);
@@ -411,9 +419,9 @@ static void run_case(const char *server_url, int fault, int async)
         }
     }
     CHECK_EQ(px.fired, 1);
-    /* The async batch was one multi-row text statement (sync appends go one row at a time). */
+    /* The async batch was one multi-row statement (sync appends go one row at a time). */
     if (async)
-        CHECK(px.text_inserts >= 1);
+        CHECK(px.multi_prepares >= 1);
     check_outcomes(&d, o, NEV, &ok, &unknown);
     fprintf(stderr, "    %s, %s: %d appended, %d unknown (HW_EUNAVAIL with id), %lld ms\n",
             fault_name(fault), async ? "async" : "sync", ok, unknown,
