@@ -202,12 +202,30 @@ static int insert_many(struct hw_my *b, const struct hw_store_row *rows, size_t 
 }
 
 /*
+ * Inserts rows[0..k) as one statement; when a duplicate key fails it (InnoDB
+ * undoes just that statement), inserts each half the same way, down to
+ * single rows, which tell a duplicate from an id already stored: one
+ * duplicate among k rows costs about 2 log2(k) statements, not k. The halves
+ * go in order, so the first of two copies in a batch is the one stored.
+ */
+static int insert_split(struct hw_my *b, const struct hw_store_row *rows, size_t k)
+{
+    int err;
+
+    if (k == 1)
+        return insert_one(b, rows);
+    err = insert_many(b, rows, k);
+    if (err != HW_EEXIST)
+        return err;
+    err = insert_split(b, rows, k / 2);
+    return err ? err : insert_split(b, rows + k / 2, k - k / 2);
+}
+
+/*
  * A round trip per statement dominates a group commit, so a batch goes as
  * one INSERT of its exact size (up to HW_MY_ROWS_MAX rows and half of
  * max_allowed_packet; a larger batch as several), and a lone event through
- * the single-row statement. A duplicate key fails its whole statement
- * (InnoDB undoes just that statement), and those rows are then inserted one
- * by one to find which were duplicates.
+ * the single-row statement; duplicates are found by insert_split.
  */
 int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
 {
@@ -226,16 +244,7 @@ int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
             bytes += r;
             k++;
         }
-        if (k == 1) {
-            err = insert_one(b, &rows[i]);
-        } else {
-            err = insert_many(b, rows + i, k);
-            if (err == HW_EEXIST) {
-                err = 0;
-                for (size_t j = 0; j < k && !err; j++)
-                    err = insert_one(b, &rows[i + j]);
-            }
-        }
+        err = insert_split(b, rows + i, k);
         i += k;
     }
     return err;
