@@ -144,7 +144,7 @@ static int insert_one(struct hw_my *b, const struct hw_store_row *row)
  * The INSERT of exactly k rows (2..HW_MY_ROWS_MAX), prepared on first use
  * and kept for the connection: a batch of any size is one statement, and
  * the server parses each size once. Statements of all sizes together hold
- * 2,080 rows of placeholders on the server per connection, a bounded cost;
+ * 2,079 rows of placeholders on the server per connection, a bounded cost;
  * text with the values inline was measured: the server's parse of every
  * value's bytes made each commit slower (see bench/RESULTS.md).
  */
