@@ -24,16 +24,8 @@
 /* Claims lock the rows they read and step over rows other claimers hold. */
 #define LOCKING " FOR UPDATE SKIP LOCKED"
 
-/* Multi-row inserts, built once: HW_SQL_INSERT_HEAD and the row repeated. */
-static char sql_insert_4[512 + 4 * sizeof(HW_SQL_INSERT_ROW ", ")];
-static char sql_insert_16[512 + 16 * sizeof(HW_SQL_INSERT_ROW ", ")];
-static char sql_insert_64[512 + 64 * sizeof(HW_SQL_INSERT_ROW ", ")];
-
 static const char *const sql_text[HW_MY_COUNT] = {
     [HW_MY_INSERT] = HW_SQL_INSERT,
-    [HW_MY_INSERT_4] = sql_insert_4,
-    [HW_MY_INSERT_16] = sql_insert_16,
-    [HW_MY_INSERT_64] = sql_insert_64,
     [HW_MY_FIND_DUP] = HW_SQL_FIND_DUP,
     [HW_MY_GET] = HW_SQL_GET,
     [HW_MY_CLAIM] = HW_SQL_CLAIM_MY LOCKING,
@@ -64,20 +56,9 @@ static const char *const sql_text[HW_MY_COUNT] = {
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 
-static void build_insert(char *sql, size_t cap, int rows)
-{
-    size_t n = (size_t)snprintf(sql, cap, "%s", HW_SQL_INSERT_HEAD);
-
-    for (int i = 0; i < rows && n < cap; i++)
-        n += (size_t)snprintf(sql + n, cap - n, "%s" HW_SQL_INSERT_ROW, i ? ", " : "");
-}
-
 static void library_init(void)
 {
     mysql_library_init(0, NULL, NULL);
-    build_insert(sql_insert_4, sizeof(sql_insert_4), 4);
-    build_insert(sql_insert_16, sizeof(sql_insert_16), 16);
-    build_insert(sql_insert_64, sizeof(sql_insert_64), 64);
 }
 
 /* Server errors that mean "this connection or this server cannot serve now". */
@@ -156,6 +137,11 @@ static void my_drop(struct hw_my *b)
         if (b->st[i])
             mysql_stmt_close(b->st[i]);
         b->st[i] = NULL;
+    }
+    for (int i = 0; i <= HW_MY_ROWS_MAX; i++) {
+        if (b->ins[i])
+            mysql_stmt_close(b->ins[i]);
+        b->ins[i] = NULL;
     }
     for (int i = 0; i < 2; i++) {
         if (b->in_st[i])

@@ -15,7 +15,13 @@
 /* Room for the statement around an event's bytes in one packet. */
 #define HW_MY_PACKET_SLACK (64u * 1024u)
 
-/* The most rows one INSERT statement carries. */
+/*
+ * The most rows one INSERT statement carries. A group commit's pending
+ * events go as one statement of the batch's exact size up to this (kept
+ * prepared per size, hw_my_insert), so a commit of up to this many events
+ * costs two round trips, INSERT and COMMIT (64 connections of a receiver
+ * never make a larger batch).
+ */
 #define HW_MY_ROWS_MAX 64
 
 /* Rows of one multi-row insert of finished events (store_mysql_history.c), and its SQL. */
@@ -30,9 +36,6 @@
 /* The statements prepared once per connection. */
 enum hw_my_stmt {
     HW_MY_INSERT,
-    HW_MY_INSERT_4,
-    HW_MY_INSERT_16,
-    HW_MY_INSERT_64,
     HW_MY_FIND_DUP,
     HW_MY_GET,
     HW_MY_CLAIM,
@@ -81,6 +84,7 @@ struct hw_my {
     size_t in_n[2];                 /* ...for this many seqs */
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
+    MYSQL_STMT *ins[HW_MY_ROWS_MAX + 1]; /* INSERT of k pending events, k = 2.., prepared on use */
 };
 
 /*

@@ -2,7 +2,8 @@
  * The MySQL store under network faults, through a fault-injecting TCP proxy
  * (a thread of this test, between the store and MariaDB, reading the
  * client's MySQL packets): the answer to COMMIT dropped, the connection cut
- * in the middle of a batch, the server stalled after COMMIT. For each, with
+ * in the middle of a batch (at its multi-row INSERT) or just before
+ * its COMMIT, the server stalled after COMMIT. For each, with
  * synchronous and asynchronous appends: every event reported appended is
  * stored exactly once, no event reported failed is stored, an outcome that
  * could not be known is HW_EUNAVAIL with the event's id, nothing is stored
@@ -28,7 +29,7 @@
 /* --- the proxy ---------------------------------------------------------------------------------
  */
 
-enum fault { F_NONE, F_DROP_COMMIT_ANSWER, F_CUT_MID_BATCH, F_STALL_COMMIT };
+enum fault { F_NONE, F_DROP_COMMIT_ANSWER, F_CUT_MID_BATCH, F_CUT_BEFORE_COMMIT, F_STALL_COMMIT };
 
 struct pair {
     int c, u;          /* client and upstream sockets; -1 when unused */
@@ -43,8 +44,9 @@ static struct {
     struct pair p[16];
     _Atomic int fault;    /* armed fault; one-shot */
     _Atomic int fired;    /* how many faults were injected */
-    _Atomic int cut_at;   /* F_CUT_MID_BATCH: cut at this statement execution */
-    _Atomic int executes; /* statement executions seen since the fault was armed */
+    _Atomic int cut_at;   /* F_CUT_*: cut at this INSERT (MID_BATCH) or COMMIT (BEFORE_COMMIT) */
+    _Atomic int executes; /* INSERTs or COMMITs seen since the fault was armed */
+    _Atomic int multi_prepares; /* multi-row INSERTs prepared (a batch of several events) */
     _Atomic int stop;
     pthread_t th;
 } px;
@@ -85,7 +87,19 @@ static int client_packets(struct pair *p)
 
         if (p->n - off < 4 + len)
             break;
-        if (len >= 1 && payload[0] == 0x17 && px.fault == F_CUT_MID_BATCH &&
+        /* A prepared statement's execution: every INSERT of an append. */
+        int insert = len >= 1 && payload[0] == 0x17;
+        /* The multi-row INSERT a batch of several events goes in, prepared for its size. */
+        int multi = len >= 1 && payload[0] == 0x16 && memmem(payload, len, "), (", 4) != NULL;
+        int commit = len == 7 && memcmp(payload,
+                                        "\x03"
+                                        "COMMIT",
+                                        7) == 0;
+
+        if (multi)
+            px.multi_prepares++;
+        if (((insert && px.fault == F_CUT_MID_BATCH) ||
+             (commit && px.fault == F_CUT_BEFORE_COMMIT)) &&
             ++px.executes >= px.cut_at) {
             px.fault = F_NONE;
             px.fired++;
@@ -93,10 +107,7 @@ static int client_packets(struct pair *p)
         }
         if (write_all(p->u, p->buf + off, 4 + len))
             return -1;
-        if (len == 7 && memcmp(payload,
-                               "\x03"
-                               "COMMIT",
-                               7) == 0) {
+        if (commit) {
             if (px.fault == F_DROP_COMMIT_ANSWER) {
                 px.fault = F_NONE;
                 px.fired++;
@@ -310,9 +321,31 @@ static void check_outcomes(const struct tu_db *d, struct outcome *o, int n, int 
 
 static const char *fault_name(int f)
 {
-    return f == F_DROP_COMMIT_ANSWER ? "COMMIT answer dropped"
-           : f == F_CUT_MID_BATCH    ? "cut mid-batch"
-                                     : "stalled after COMMIT";
+    return f == F_DROP_COMMIT_ANSWER  ? "COMMIT answer dropped"
+           : f == F_CUT_MID_BATCH     ? "cut mid-batch"
+           : f == F_CUT_BEFORE_COMMIT ? "cut before COMMIT"
+                                      : "stalled after COMMIT";
+}
+
+/* Set once the async appends are queued: gate_job holds the store thread until then. */
+static _Atomic int gate, held; /* released by the test; set by the job once running */
+
+static int gate_job(struct hw_store *s, void *arg)
+{
+    int64_t deadline = tu_now_ms() + 10000;
+
+    (void)s;
+    (void)arg;
+    held = 1;
+    while (!gate && tu_now_ms() < deadline)
+        tu_pause_ms(1);
+    return gate ? 0 : HW_EIO; /* the test never released it */
+}
+
+static void gate_done(void *arg, int err)
+{
+    (void)arg;
+    CHECK_EQ(err, 0);
 }
 
 static void run_case(const char *server_url, int fault, int async)
@@ -344,8 +377,22 @@ static void run_case(const char *server_url, int fault, int async)
     CHECK_EQ(hw_store_open(url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s),
              0);
     memset(o, 0, sizeof(o));
-    /* The async batch sends its rows in several statements: cut at the second. */
-    arm(fault, async ? 2 : 1);
+    /*
+     * Async: a job holds the store thread until all NEV appends are queued,
+     * so that they go as one batch, one INSERT of NEV rows: the cut
+     * falls in that statement, or just before its COMMIT.
+     */
+    gate = held = 0;
+    if (async) {
+        CHECK_EQ(hw_store_job_async(s, gate_job, gate_done, NULL), 0);
+        deadline = tu_now_ms() + 10000;
+        while (!held) {
+            CHECK(tu_now_ms() < deadline);
+            tu_pause_ms(1);
+        }
+    }
+    arm(fault, 1);
+    px.multi_prepares = 0;
     t0 = tu_now_ms();
     for (int i = 0; i < NEV; i++) {
         snprintf(o[i].body, sizeof(o[i].body), "f%d-a%d-%d", fault, async, i);
@@ -363,6 +410,7 @@ static void run_case(const char *server_url, int fault, int async)
             snprintf(o[i].id, sizeof(o[i].id), "%s", r.id);
         CHECK(!err || err == HW_EUNAVAIL);
     }
+    gate = 1;
     deadline = tu_now_ms() + 30000;
     for (int i = 0; i < NEV; i++) {
         while (!o[i].done) {
@@ -371,6 +419,9 @@ static void run_case(const char *server_url, int fault, int async)
         }
     }
     CHECK_EQ(px.fired, 1);
+    /* The async batch was one multi-row statement (sync appends go one row at a time). */
+    if (async)
+        CHECK(px.multi_prepares >= 1);
     check_outcomes(&d, o, NEV, &ok, &unknown);
     fprintf(stderr, "    %s, %s: %d appended, %d unknown (HW_EUNAVAIL with id), %lld ms\n",
             fault_name(fault), async ? "async" : "sync", ok, unknown,
@@ -403,6 +454,7 @@ static void test_proxy_faults(const char *server_url)
     for (int async = 0; async < 2; async++) {
         run_case(server_url, F_DROP_COMMIT_ANSWER, async);
         run_case(server_url, F_CUT_MID_BATCH, async);
+        run_case(server_url, F_CUT_BEFORE_COMMIT, async);
         run_case(server_url, F_STALL_COMMIT, async);
     }
     proxy_stop();
