@@ -1,8 +1,9 @@
 /*
  * Tunnel endpoint: one struct relay_agent per connected agent (the lws
  * per-session data). Reassembles WebSocket messages, feeds them to the
- * agent's mux, writes one pulled message per WRITEABLE, pings every
- * heartbeat interval and drops an agent silent for two. Service thread only.
+ * agent's mux, writes one pulled message at the end of the service round
+ * (plain sockets) or per WRITEABLE, pings every heartbeat interval and
+ * drops an agent silent for two. Service thread only.
  */
 #include "tunnel.h"
 
@@ -26,6 +27,7 @@ struct relay_agent {
     struct hw_mux *mux;
     struct hw_buf rx; /* fragments of the message being received */
     lws_sorted_usec_list_t heartbeat;
+    lws_sorted_usec_list_t flush; /* the end-of-round write (mux_want_write()) */
     lws_usec_t last_rx;
     lws_usec_t last_ping;
     lws_usec_t probe_at; /* when the probe PING went out, 0 when none is pending */
@@ -33,6 +35,8 @@ struct relay_agent {
     char peer[64];
     struct relay_claim_info claim; /* address, connect time, pending liveness probe */
     int closing;                   /* GOAWAY queued: close once it is written */
+    unsigned flush_armed : 1;      /* the end-of-round write is scheduled */
+    unsigned ending : 1;           /* a close is under way: every write waits for WRITEABLE */
 };
 
 struct hw_mux *relay_agent_mux(struct relay_agent *a)
@@ -81,6 +85,7 @@ void relay_agent_goaway(struct relay_agent *a, const char *reason)
 {
     /* The close waits for the GOAWAY to be written, so the agent learns why (tunnel_cb). */
     a->closing = 1;
+    a->ending = 1;
     /* From now on the channel is free: no new webhook goes to a, a newcomer may connect. */
     relay_channels_remove(a->relay->channels, a->channel, a);
     if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, reason, strlen(reason)))
@@ -106,11 +111,45 @@ void relay_agent_revoked(struct relay_agent *a)
     relay_agent_goaway(a, "revoked");
 }
 
+/*
+ * The end-of-round write (docs/decisions.md): lws runs due timers before it
+ * polls again, so this runs after every callback of the round, outside all
+ * of them, and the round's frames go out in one batch without waiting a
+ * poll round trip for WRITEABLE.
+ */
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+    struct relay_agent *a = lws_container_of(sul, struct relay_agent, flush);
+
+    a->flush_armed = 0;
+    if (a->ending) {
+        lws_callback_on_writable(a->wsi);
+        return;
+    }
+    if (hw_lwsio_tunnel_flush(a->wsi, a->mux)) {
+        HW_WARN("conn=%s channel=%s tunnel write failed: closing", a->peer, a->channel);
+        a->ending = 1;
+        lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/*
+ * The mux has frames. A TLS tunnel, or one that is closing (a close frame
+ * may be queued: no data may follow it), waits for WRITEABLE; a plain one
+ * writes at the end of this round.
+ */
 static void mux_want_write(struct hw_mux *m)
 {
     struct relay_agent *a = hw_mux_user(m);
 
-    lws_callback_on_writable(a->wsi);
+    if (a->flush_armed)
+        return;
+    if (a->ending || lws_is_ssl(a->wsi)) {
+        lws_callback_on_writable(a->wsi);
+        return;
+    }
+    a->flush_armed = 1;
+    lws_sul_schedule(a->relay->context, 0, &a->flush, flush_cb, 0);
 }
 
 /* Streams belong to ingress (an HTTP exchange) or to the queue's drain. */
@@ -206,6 +245,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
         HW_WARN("conn=%s channel=%s agent silent for %s: closing tunnel", a->peer, a->channel,
                 hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_rx) / 1000.0));
         r->metrics.heartbeat_timeouts++;
+        a->ending = 1;
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
@@ -237,6 +277,8 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     memset(a, 0, sizeof(*a));
     a->wsi = wsi;
     a->relay = r;
+    /* Until it is established, lws may drop a without CLOSED: nothing scheduled may outlive it. */
+    a->ending = 1;
     lws_get_peer_simple(wsi, a->peer, sizeof(a->peer));
     relay_claim_init(&a->claim, wsi);
     if (relay_tunnel_authenticate(r, wsi, a->channel)) {
@@ -259,6 +301,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
                      (lws_usec_t)r->cfg.heartbeat_ms * 250);
     HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
+    a->ending = 0;
     relay_queue_agent_up(r->queue, a->channel, a);
     return 0;
 }
@@ -273,6 +316,7 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
         return 0;
     HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
     a->relay->metrics.protocol_errors++;
+    a->ending = 1;
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
     return -1;
 }
@@ -282,7 +326,8 @@ static void on_closed(struct relay_agent *a)
     struct relay *r = a->relay;
 
     if (!r)
-        return; /* never established */
+        return;    /* never established */
+    a->ending = 1; /* whatever the mux's last callbacks queue is not written */
     lws_sul_cancel(&a->heartbeat);
     relay_channels_remove(r->channels, a->channel, a);
     HW_INFO("conn=%s channel=%s agent disconnected (%zu requests in flight)", a->peer, a->channel,
@@ -291,6 +336,7 @@ static void on_closed(struct relay_agent *a)
     a->mux = NULL;
     relay_queue_agent_down(r->queue, a->channel, a);
     hw_buf_cleanup(&a->rx);
+    lws_sul_cancel(&a->flush);
 }
 
 static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -306,6 +352,9 @@ static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return on_receive(a, wsi, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(a, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        a->ending = 1; /* lws echoes the close: nothing may be written after it */
+        return 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(a);
         return 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "core/err.h"
 #include "http/limits.h"
@@ -232,6 +233,20 @@ int hw_http_answer_retract(struct hw_http_answer *a)
     return 1;
 }
 
+/* n bytes from the front of the queue went to lws or the kernel. */
+static void handed(struct hw_http_answer *a, size_t n)
+{
+    hw_buf_consume(&a->out, n);
+    a->written_bytes += n;
+    a->unacked = 0; /* a new answer is moving: the writes measure progress again */
+    if (a->started && !a->written) {
+        if (n > a->mark)
+            a->written = 1;
+        else
+            a->mark -= n;
+    }
+}
+
 int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
 {
     size_t n = hw_buf_size(&a->out);
@@ -250,23 +265,32 @@ int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi)
         n = WRITE_CHUNK;
     if (lws_write(wsi, (unsigned char *)hw_buf_head(&a->out), n, LWS_WRITE_RAW) < 0)
         return -1;
-    hw_buf_consume(&a->out, n);
-    a->written_bytes += n;
-    a->unacked = 0; /* a new answer is moving: the writes measure progress again */
+    handed(a, n);
     if (lws_partial_buffered(wsi))
         a->inflight = n; /* the kernel did not take it all: no progress until lws has */
     else
         a->progress_at = lws_now_usecs();
-    if (a->started && !a->written) {
-        if (n > a->mark)
-            a->written = 1;
-        else
-            a->mark -= n;
-    }
     /* Also once lws has passed on what it kept, to learn that it did. */
     if (hw_buf_size(&a->out) || a->inflight)
         lws_callback_on_writable(wsi);
     return 0;
+}
+
+int hw_http_answer_send(struct hw_http_answer *a, struct lws *wsi)
+{
+    size_t n = hw_buf_size(&a->out);
+    ssize_t sent;
+
+    /* Bytes lws still holds go first: writing past them would reorder the stream. */
+    if (!n || a->inflight || lws_partial_buffered(wsi))
+        return 0;
+    sent = send(lws_get_socket_fd(wsi), hw_buf_head(&a->out), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* A full socket takes nothing; a broken one is for lws to find (WRITEABLE) and close. */
+    if (sent <= 0)
+        return 0;
+    handed(a, (size_t)sent);
+    a->progress_at = lws_now_usecs(); /* these bytes are in the kernel now */
+    return 1;
 }
 
 /* Bytes in the socket's send queue: not yet sent, or sent and not acknowledged. */

@@ -4,7 +4,8 @@
 /*
  * Inside net/: the answer side of one server connection. Queues an answer
  * (whole, an error, or streamed with its framing vouched for), writes it
- * one lws_write per WRITEABLE, and notes when bytes really leave: only
+ * one lws_write per WRITEABLE or with a send() at the end of a service
+ * round (hw_http_answer_send()), and notes when bytes really leave: only
  * then has the answer made progress. Service thread only.
  */
 #include <libwebsockets.h>
@@ -83,6 +84,17 @@ int hw_http_answer_retract(struct hw_http_answer *a);
  * connection failed.
  */
 int hw_http_answer_write(struct hw_http_answer *a, struct lws *wsi);
+
+/*
+ * Outside any lws callback, at the end of a service round, on a plain (not
+ * TLS) socket: writes what the queue holds straight to the socket with one
+ * non-blocking send(), when lws holds nothing written earlier (its partial
+ * buffer, or bytes in flight). What the socket does not take stays queued
+ * for WRITEABLE. Sent bytes count as progress: they are in the kernel.
+ * Returns 1 when some bytes went, 0 when none did (nothing queued, lws holds
+ * earlier bytes, the socket is full or broken: WRITEABLE finds out).
+ */
+int hw_http_answer_send(struct hw_http_answer *a, struct lws *wsi);
 
 /*
  * After an answer has been handed over whole: starts watching the bytes the

@@ -39,19 +39,23 @@ struct hw_http_conn {
     struct hw_http_answer ans;
     struct hw_http_pace pace; /* the reading phase, in the server's readers list */
     lws_sorted_usec_list_t timer;
-    lws_usec_t timer_at; /* when the timer fires; 0 when it is not armed */
-    lws_usec_t wait_due; /* when the program's answer is overdue */
+    lws_sorted_usec_list_t flush; /* the end-of-round write (want_write()) */
+    lws_usec_t timer_at;          /* when the timer fires; 0 when it is not armed */
+    lws_usec_t wait_due;          /* when the program's answer is overdue */
     uint64_t max_body;
     size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
     const char *log_id;
     unsigned keep_alive : 1, idle : 1, rx_paused : 1, killed : 1;
     unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
+    unsigned flush_armed : 1;   /* the end-of-round write is scheduled */
+    unsigned blocked : 1;       /* the socket took less than it was given: wait for WRITEABLE */
     char peer[64];
     alignas(max_align_t) unsigned char user[];
 };
 
 static void process(struct hw_http_conn *c);
 static void arm_timer(struct hw_http_conn *c);
+static void flush_cb(lws_sorted_usec_list_t *sul);
 
 struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c)
 {
@@ -102,9 +106,22 @@ static void release_body(struct hw_http_conn *c)
     hw_http_pace_release(c->readers, &c->pace);
 }
 
+/*
+ * Output is queued. A plain socket gets it at the end of this service round
+ * (flush_cb(): lws runs timers that are due before it polls again), which
+ * saves the poll round trip that WRITEABLE costs; a TLS connection, or one
+ * whose socket was full, waits for WRITEABLE (docs/decisions.md).
+ */
 static void want_write(struct hw_http_conn *c)
 {
-    lws_callback_on_writable(c->wsi);
+    if (c->flush_armed)
+        return;
+    if (c->blocked || lws_is_ssl(c->wsi)) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    c->flush_armed = 1;
+    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->flush, flush_cb, 0);
 }
 
 /* Ends the program's part in the exchange, telling it when the server ended it. */
@@ -607,12 +624,15 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
     return 0;
 }
 
-int hw_http_conn_writeable(struct hw_http_conn *c)
+/*
+ * After a write: hands the producer back its credit, and ends the exchange
+ * once every byte of the answer has left. in_callback: called from
+ * WRITEABLE, which may close the connection by its return value; from the
+ * end of a round a close is left to WRITEABLE. Returns as a WRITEABLE
+ * callback does.
+ */
+static int written(struct hw_http_conn *c, int in_callback)
 {
-    if (c->killed)
-        return -1;
-    if (hw_http_answer_write(&c->ans, c->wsi))
-        return -1;
     if (c->credit_owed && hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
         size_t n = c->credit_owed;
 
@@ -624,13 +644,47 @@ int hw_http_conn_writeable(struct hw_http_conn *c)
     if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans) ||
         c->ans.inflight)
         return 0;
-    if (c->ans.close_after || !c->keep_alive)
-        return lws_raw_transaction_completed(c->wsi);
+    if (c->ans.close_after || !c->keep_alive) {
+        if (in_callback)
+            return lws_raw_transaction_completed(c->wsi);
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     /* The kernel may still hold the answer for a peer that does not read: keep watching. */
     hw_http_answer_unacked_start(&c->ans, c->wsi);
     next_request(c);
     process(c);
     return 0;
+}
+
+int hw_http_conn_writeable(struct hw_http_conn *c)
+{
+    if (c->killed)
+        return -1;
+    if (hw_http_answer_write(&c->ans, c->wsi))
+        return -1;
+    c->blocked = hw_http_answer_backlog(&c->ans) || c->ans.inflight;
+    return written(c, 1);
+}
+
+/*
+ * The end-of-round write: outside every lws callback, so never inside this
+ * connection's callback chain. Sends what the socket takes now (nothing when
+ * lws holds bytes written earlier); the rest waits for WRITEABLE.
+ */
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+    struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, flush);
+
+    c->flush_armed = 0;
+    if (c->killed)
+        return;
+    (void)hw_http_answer_send(&c->ans, c->wsi);
+    if (hw_http_answer_backlog(&c->ans) || c->ans.inflight || lws_partial_buffered(c->wsi)) {
+        c->blocked = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+    (void)written(c, 0);
 }
 
 void hw_http_conn_closed(struct hw_http_conn *c)
@@ -641,6 +695,7 @@ void hw_http_conn_closed(struct hw_http_conn *c)
     }
     unlist(c);
     lws_sul_cancel(&c->timer);
+    lws_sul_cancel(&c->flush);
     c->timer_at = 0;
     release_body(c);
     if (c->cb->on_close)

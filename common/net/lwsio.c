@@ -6,10 +6,12 @@
 #include "lwsio.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/err.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
+#include "tunnel/ws.h"
 
 #define WRITE_CHUNK (256 * 1024)
 /* A batch stops growing past this; any single frame still fits behind it. */
@@ -71,10 +73,12 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
     return err;
 }
 
-int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
+/* One batch at a time on the service thread, so one buffer serves every tunnel. */
+static uint8_t batch[LWS_PRE + HW_TUNNEL_MSG_MAX];
+
+/* Pulls the mux's frames (up to a batch) to batch + LWS_PRE. Returns their length. */
+static size_t take_batch(struct hw_mux *m)
 {
-    /* One batch at a time on the service thread, so one buffer serves every tunnel. */
-    static uint8_t batch[LWS_PRE + HW_TUNNEL_MSG_MAX];
     size_t used = 0, len;
     uint8_t *msg;
 
@@ -82,9 +86,51 @@ int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
         memcpy(batch + LWS_PRE + used, msg, len);
         used += len;
     }
+    return used;
+}
+
+int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m)
+{
+    size_t used = take_batch(m);
+
     if (!used)
         return 0;
     if (lws_write(wsi, batch + LWS_PRE, used, LWS_WRITE_BINARY) < (int)used)
+        return -1;
+    if (hw_mux_pending(m))
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int hw_lwsio_tunnel_flush(struct lws *wsi, struct hw_mux *m)
+{
+    uint8_t hdr[HW_WS_HDR_MAX], *msg;
+    size_t used, h, len;
+    ssize_t sent;
+
+    /* What lws holds was written earlier and goes first: WRITEABLE sends these frames after it. */
+    if (lws_partial_buffered(wsi)) {
+        if (hw_mux_pending(m))
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    used = take_batch(m);
+    if (!used)
+        return 0;
+    /* The frame lws_write would have made: final, binary, unmasked (no extension is offered). */
+    h = hw_ws_frame_header(hdr, HW_WS_OP_BINARY, used, NULL);
+    msg = batch + LWS_PRE - h;
+    memcpy(msg, hdr, h);
+    len = h + used;
+    sent = send(lws_get_socket_fd(wsi), msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0)
+        sent = 0; /* a full socket; a broken one fails in lws_write below, or lws finds it */
+    /*
+     * The rest of the frame goes to lws's own out buffer, which lws drains before anything
+     * else, its own PING, PONG and close frames included: a frame is never split by one.
+     */
+    if ((size_t)sent < len &&
+        lws_write(wsi, msg + sent, len - (size_t)sent, LWS_WRITE_RAW) < (int)(len - (size_t)sent))
         return -1;
     if (hw_mux_pending(m))
         lws_callback_on_writable(wsi);

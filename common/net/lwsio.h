@@ -47,6 +47,17 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
 int hw_lwsio_tunnel_write(struct lws *wsi, struct hw_mux *m);
 
 /*
+ * The relay's end-of-round write on a plain (not TLS) tunnel without an
+ * extension, outside every lws callback: one batch of the mux's frames as
+ * one final binary WebSocket frame, sent with a non-blocking send(); the
+ * part the socket does not take is handed to lws (lws_write, raw), which
+ * sends it before any other byte. Does nothing but ask for WRITEABLE while
+ * lws holds bytes written earlier; asks for it too while the mux has more.
+ * Returns 0, or -1 when the connection failed (the caller has lws close it).
+ */
+int hw_lwsio_tunnel_flush(struct lws *wsi, struct hw_mux *m);
+
+/*
  * One heartbeat tick, run every interval/4: returns 1 when nothing has been
  * received for two intervals (the caller closes the tunnel), else queues a
  * PING if the last one is an interval old and returns 0. Times are

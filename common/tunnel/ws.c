@@ -139,20 +139,24 @@ size_t hw_ws_frame_header(uint8_t hdr[HW_WS_HDR_MAX], unsigned opcode, uint64_t 
 {
     size_t n = 2;
 
+    uint8_t masked = mask ? 0x80u : 0;
+
     hdr[0] = (uint8_t)(0x80u | (opcode & 0x0fu));
     if (len < 126) {
-        hdr[1] = (uint8_t)(0x80u | len);
+        hdr[1] = (uint8_t)(masked | len);
     } else if (len <= 0xffff) {
-        hdr[1] = 0x80u | 126u;
+        hdr[1] = masked | 126u;
         hdr[2] = (uint8_t)(len >> 8);
         hdr[3] = (uint8_t)len;
         n = 4;
     } else {
-        hdr[1] = 0x80u | 127u;
+        hdr[1] = masked | 127u;
         for (int i = 0; i < 8; i++)
             hdr[2 + i] = (uint8_t)(len >> (56 - 8 * i));
         n = 10;
     }
+    if (!mask)
+        return n;
     memcpy(hdr + n, mask, 4);
     return n + 4;
 }

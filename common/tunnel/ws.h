@@ -54,7 +54,8 @@ int hw_ws_client_check_answer(const char *p, size_t len, const char *accept, con
 
 /*
  * Writes the header of a final, masked client frame of the given opcode and
- * payload length into hdr. Returns its length (6, 8 or 14).
+ * payload length into hdr. Returns its length (6, 8 or 14). With mask NULL,
+ * the header of an unmasked frame, as a server sends it (2, 4 or 10).
  */
 size_t hw_ws_frame_header(uint8_t hdr[HW_WS_HDR_MAX], unsigned opcode, uint64_t len,
                           const uint8_t mask[4]);

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -645,6 +646,62 @@ static void test_peer_not_reading(void)
     rig_stop(&g);
 }
 
+/*
+ * A peer that stops reading while a large answer goes out: the send at the
+ * end of the round leaves most of it queued, the socket fills, and the rest
+ * goes through WRITEABLE once the peer reads again. Every byte arrives, in
+ * order, and then the answer to the request pipelined behind it.
+ */
+static void test_reader_pauses(void)
+{
+    static char got[(16 << 20) + 4096];
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 16777216\r\n\r\n";
+    static const char echo[] = "HTTP/1.1 200 OK\r\nX-App: yes\r\nContent-Length: 5\r\n\r\nhello";
+    size_t hl = sizeof(head) - 1, el = sizeof(echo) - 1, n;
+    struct hw_http_server_config cfg;
+    struct rig g;
+    int fd, small = 4096, avail = 0, last = -1, eof;
+
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + (i * 7 + i / 4093) % 26);
+    hw_http_server_config_defaults(&cfg);
+    rig_start(&g, &cfg);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    {
+        struct sockaddr_in a;
+
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)g.port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    }
+    send_str(fd, "GET /big16m HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    CHECK(run_until(&g, answered_once, 2000));
+    /* Not reading: the loop runs until what reaches the peer stops growing (the socket is full). */
+    for (int stable = 0, i = 0; stable < 50 && i < 20000; i++) {
+        turn(&g, -1);
+        CHECK_EQ(ioctl(fd, FIONREAD, &avail), 0);
+        stable = avail == last ? stable + 1 : 0;
+        last = avail;
+    }
+    CHECK(avail > 0);
+    CHECK(avail < (int)sizeof(big));
+    n = recv_until(&g, fd, got, hl + sizeof(big) + el, 20000, &eof);
+    CHECK_EQ(n, hl + sizeof(big) + el);
+    CHECK_MEM(got, head, hl);
+    CHECK(memcmp(got + hl, big, sizeof(big)) == 0);
+    CHECK_MEM(got + hl + sizeof(big), echo, el);
+    CHECK_EQ(app.requests, 2);
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    app.requests = 0;
+    rig_stop(&g);
+}
+
 /* Expect: 100-continue gets its interim answer from HTTP/1.1 clients only (RFC 9110 10.1.1). */
 static void test_expect_continue(void)
 {
@@ -729,6 +786,7 @@ int main(void)
     RUN(test_shed_stalled);
     RUN(test_shed_body_behind_heads);
     RUN(test_peer_not_reading);
+    RUN(test_reader_pauses);
     RUN(test_expect_continue);
     RUN(test_header_lines);
     return 0;

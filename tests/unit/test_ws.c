@@ -119,6 +119,13 @@ static void test_frame_header(void)
     }
     CHECK_EQ(hw_ws_frame_header(h, HW_WS_OP_PONG, 3, mask), 6);
     CHECK_EQ(h[0], 0x8a);
+    /* Unmasked, as the relay writes its frames: no mask bit, no mask bytes. */
+    CHECK_EQ(hw_ws_frame_header(h, HW_WS_OP_BINARY, 125, NULL), 2);
+    CHECK_MEM(h, "\x82\x7d", 2);
+    CHECK_EQ(hw_ws_frame_header(h, HW_WS_OP_BINARY, 300, NULL), 4);
+    CHECK_MEM(h, "\x82\x7e\x01\x2c", 4);
+    CHECK_EQ(hw_ws_frame_header(h, HW_WS_OP_BINARY, 65536, NULL), 10);
+    CHECK_MEM(h, "\x82\x7f\0\0\0\0\0\x01\0\0", 10);
 }
 
 static void test_mask(void)
