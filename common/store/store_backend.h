@@ -335,9 +335,9 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"
 #define HW_SQL_OLDEST_PENDING "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"
-/* "status > 1": the SQLite index holds finished events only (schema 5). */
+/* "status = 3": the SQLite index holds failed events only (schema 7). */
 #define HW_SQL_FAILED_SINCE \
-    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND status > 1 AND received_ms >= ?"
+    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= ?"
 /* Delivered attempts since a time, with the time from receipt to the end of the attempt. */
 #define HW_SQL_LATENCY_FROM                                                                     \
     " FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id WHERE a.at_ms >= ? " \
