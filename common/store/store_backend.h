@@ -81,6 +81,14 @@ struct hw_store_ops {
      */
     int (*insert_finished)(void *be, const struct hw_store_row *rows, size_t n);
     /*
+     * Optional: begin for a group commit of insert_finished rows only,
+     * whose commit need not be fsynced on its own (each event already had
+     * its answer): it must still be atomic, and become durable with the
+     * next durable commit or checkpoint. commit and rollback end it, and
+     * every other transaction stays fully durable. NULL: begin is used.
+     */
+    int (*begin_finished)(void *be);
+    /*
      * Outside a transaction: 1 when an event with this id is stored, 0 when
      * not, or an error. Settles an append whose commit went unanswered.
      */
