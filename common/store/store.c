@@ -112,9 +112,15 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
     }
     if (n > 1)
         qsort(rows, n, sizeof(*rows), row_cmp);
-    err = s->ops->begin(s->be);
+    /*
+     * A batch is all pending or all finished (store_batch). Finished events
+     * had their answer before they were written: their commit may leave the
+     * fsync to the next durable commit (ops->begin_finished); a batch with a
+     * pending event is durable before its callbacks run.
+     */
+    err = v[0]->finished && s->ops->begin_finished ? s->ops->begin_finished(s->be)
+                                                   : s->ops->begin(s->be);
     if (!err)
-        /* A batch is all pending or all finished (store_batch). */
         err = v[0]->finished ? s->ops->insert_finished(s->be, rows, n)
                              : s->ops->insert(s->be, rows, n);
     if (!err)

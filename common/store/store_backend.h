@@ -81,6 +81,14 @@ struct hw_store_ops {
      */
     int (*insert_finished)(void *be, const struct hw_store_row *rows, size_t n);
     /*
+     * Optional: begin for a group commit of insert_finished rows only,
+     * whose commit need not be fsynced on its own (each event already had
+     * its answer): it must still be atomic, and become durable with the
+     * next durable commit or checkpoint. commit and rollback end it, and
+     * every other transaction stays fully durable. NULL: begin is used.
+     */
+    int (*begin_finished)(void *be);
+    /*
      * Outside a transaction: 1 when an event with this id is stored, 0 when
      * not, or an error. Settles an append whose commit went unanswered.
      */
@@ -335,9 +343,9 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"
 #define HW_SQL_OLDEST_PENDING "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"
-/* "status > 1": the SQLite index holds finished events only (schema 5). */
+/* "status = 3": the SQLite index holds failed events only (schema 7). */
 #define HW_SQL_FAILED_SINCE \
-    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND status > 1 AND received_ms >= ?"
+    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= ?"
 /* Delivered attempts since a time, with the time from receipt to the end of the attempt. */
 #define HW_SQL_LATENCY_FROM                                                                     \
     " FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id WHERE a.at_ms >= ? " \

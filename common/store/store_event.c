@@ -233,6 +233,17 @@ static const char *list_index(const struct hw_store_filter *f, int kind)
      * took the (source, status, next_attempt_ms, seq) index and sorted a
      * source's whole history for 50 rows (over a second at 1,000,000).
      */
+    /*
+     * SQLite's status indexes hold failed events only (schema 7). Delivered
+     * events are most of a store: walked newest first (the source index, or
+     * the table by its rowid, seq), a listing finds its page of them at
+     * once; with times, the time index's range is filtered and sorted.
+     */
+    if (f->status == HW_STORE_DELIVERED && kind == HW_STORE_KIND_SQLITE) {
+        if (f->source)
+            return timed ? "hookwire_events_source_time" : "hookwire_events_source";
+        return timed ? "hookwire_events_received" : NULL;
+    }
     if (f->status && f->source)
         return timed ? NULL : "hookwire_events_due";
     if (f->status)
@@ -252,12 +263,12 @@ void hw_store_list_sql(const struct hw_store_filter *f, int kind, char *sql, siz
                  kind == HW_STORE_KIND_MYSQL ? " FORCE INDEX (%s)" : " INDEXED BY %s", index);
     /*
      * The status is written into the SQL, not bound: SQLite uses an index
-     * with a WHERE clause only when the query repeats that clause (schema 5:
-     * "status > 1" on the finished events' indexes).
+     * with a WHERE clause only when the query implies that clause (schema 7:
+     * "status = 3" on the failed events' indexes, "status = 1" on the
+     * pending ones).
      */
     if (f->status >= HW_STORE_PENDING && f->status <= HW_STORE_FAILED)
-        snprintf(status, sizeof(status), " AND status = %d%s", f->status,
-                 f->status == HW_STORE_PENDING ? "" : " AND status > 1");
+        snprintf(status, sizeof(status), " AND status = %d", f->status);
     snprintf(sql, cap,
              "SELECT " HW_SQL_EVENT_COLS " FROM hookwire_events%s WHERE 1 = 1%s%s%s%s%s%s"
              " ORDER BY seq DESC LIMIT ?",

@@ -93,11 +93,22 @@ int hw_lite_fail(struct hw_lite *b, int rc, const char *what)
     return err;
 }
 
+static int sync_full(struct hw_lite *b);
+
 /* Returns the cached statement k, reset and ready to bind, or NULL (error logged in *err). */
 sqlite3_stmt *hw_lite_stmt(struct hw_lite *b, int k, int *err)
 {
     int rc;
 
+    /*
+     * Outside its batch, a relaxed connection would commit anything else
+     * without an fsync: it is set back to FULL first, or nothing runs.
+     */
+    if (b->relaxed && !b->batch && sqlite3_get_autocommit(b->db)) {
+        *err = sync_full(b);
+        if (*err)
+            return NULL;
+    }
     if (b->st[k])
         return b->st[k];
     rc = sqlite3_prepare_v3(b->db, sql_text[k], -1, SQLITE_PREPARE_PERSISTENT, &b->st[k], NULL);
@@ -229,14 +240,48 @@ static void lite_close(void *be)
     free(b);
 }
 
+/* Sets synchronous back to FULL after a relaxed batch. Returns 0 or the mapped error. */
+static int sync_full(struct hw_lite *b)
+{
+    /* Not a cached statement: SQLite applies this PRAGMA when it compiles it, not when it runs. */
+    int rc = sqlite3_exec(b->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+
+    if (rc != SQLITE_OK)
+        return hw_lite_fail(b, rc, "synchronous=FULL");
+    b->relaxed = 0;
+    return 0;
+}
+
 int hw_lite_begin(void *be)
 {
     return run_k(be, HW_LITE_BEGIN, "begin");
 }
 
+int hw_lite_begin_finished(void *be)
+{
+    struct hw_lite *b = be;
+    int rc;
+
+    if (b->nosync)
+        return hw_lite_begin(b); /* already OFF, and it stays so */
+    b->relaxed = 1;              /* even on an error: FULL is then set again before anything else */
+    rc = sqlite3_exec(b->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return hw_lite_fail(b, rc, "synchronous=NORMAL");
+    b->batch = 1;
+    return hw_lite_begin(b);
+}
+
 int hw_lite_commit(void *be)
 {
-    return run_k(be, HW_LITE_COMMIT, "commit");
+    struct hw_lite *b = be;
+    int err = run_k(b, HW_LITE_COMMIT, "commit");
+
+    /* Committed or not, the batch is over; a failure here is retried by the next statement. */
+    b->batch = 0;
+    if (b->relaxed)
+        sync_full(b);
+    return err;
 }
 
 void hw_lite_rollback(void *be)
@@ -245,6 +290,9 @@ void hw_lite_rollback(void *be)
 
     if (!sqlite3_get_autocommit(b->db))
         run_k(b, HW_LITE_ROLLBACK, "rollback");
+    b->batch = 0;
+    if (b->relaxed)
+        sync_full(b);
 }
 
 static int lite_schema_begin(void *be)
@@ -332,6 +380,7 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .schema_record = lite_schema_record,
     .schema_end = lite_schema_end,
     .begin = hw_lite_begin,
+    .begin_finished = hw_lite_begin_finished,
     .insert = hw_lite_insert,
     .insert_finished = hw_lite_insert_finished,
     .commit = hw_lite_commit,

@@ -50,7 +50,9 @@ struct hw_lite {
     sqlite3 *db;
     const char *name; /* borrowed from the URL */
     sqlite3_stmt *st[HW_LITE_COUNT];
-    int nosync; /* synchronous=OFF (a test-only URL parameter): not durable */
+    int nosync;  /* synchronous=OFF (a test-only URL parameter): not durable */
+    int relaxed; /* synchronous=NORMAL for a batch of finished events, until set back */
+    int batch;   /* that batch is open (hw_lite_begin_finished() until commit or rollback) */
 };
 
 /* Maps a SQLite result code to ours (-EROFS, -ENOSPC, -errno, HW_EIO, ...) and logs it. */
@@ -75,6 +77,14 @@ const char *hw_lite_col_str(sqlite3_stmt *st, int i);
 int hw_lite_begin(void *be);
 int hw_lite_commit(void *be);
 void hw_lite_rollback(void *be);
+/*
+ * Begins a group commit of finished events only (ops->begin_finished):
+ * its commit is written to the WAL but not fsynced (synchronous=NORMAL);
+ * the next fsynced commit or checkpoint makes it durable. Commit and
+ * rollback set synchronous back to FULL; until that has succeeded, no
+ * other statement runs (hw_lite_stmt() tries again and fails).
+ */
+int hw_lite_begin_finished(void *be);
 
 /* Operations in store_sqlite_events.c, as in struct hw_store_ops. */
 int hw_lite_insert(void *be, const struct hw_store_row *rows, size_t n);

@@ -128,6 +128,37 @@ static void fill_store(const struct tu_db *d)
     tu_db_exec(d, d->mysql ? "ANALYZE TABLE hookwire_events, hookwire_attempts" : "ANALYZE");
 }
 
+/* Checks that sql reads its rows in the listing's order (newest first), without a sort. */
+static void no_sort(const struct tu_db *d, const char *sql, const char *const *vals)
+{
+    char p[2048];
+
+    plan(d, sql, vals, p, sizeof(p));
+    if (d->mysql)
+        CHECK(strstr(p, "filesort") == NULL);
+    else
+        CHECK(strstr(p, "TEMP B-TREE") == NULL);
+}
+
+/*
+ * SQLite, delivered events of all sources without times: no index holds
+ * them alone (schema 7), so the listing walks the table newest first, on
+ * its rowid (seq): the first LIMIT delivered rows end it, without a sort.
+ */
+static void check_delivered_walk(const struct tu_db *d)
+{
+    struct hw_store_filter f = { .status = HW_STORE_DELIVERED };
+    const char *vals[] = { "100" };
+    char list[1024], p[2048];
+
+    hw_store_list_sql(&f, HW_STORE_KIND_SQLITE, list, sizeof(list));
+    plan(d, list, vals, p, sizeof(p));
+    fprintf(stderr, "    %-28s %s\n", "list delivered", p);
+    CHECK(strstr(p, "SCAN hookwire_events") != NULL);
+    CHECK(strstr(p, "INDEX") == NULL);
+    CHECK(strstr(p, "TEMP B-TREE") == NULL);
+}
+
 /* Checks the plan of every hot query on the filled store d. */
 static void check_plans(const struct tu_db *d)
 {
@@ -166,9 +197,30 @@ static void check_plans(const struct tu_db *d)
     f.status = HW_STORE_FAILED;
     hw_store_list_sql(&f, kind, list, sizeof(list));
     expect(d, "list failed", list, status_only, "hookwire_events_due");
+    no_sort(d, list, status_only);
     f.source = "src3";
     hw_store_list_sql(&f, kind, list, sizeof(list));
     expect(d, "list failed of one source", list, status_source, "hookwire_events_due");
+    no_sort(d, list, status_source);
+    if (!d->mysql) {
+        /*
+         * Delivered events on SQLite (schema 7: the status indexes hold
+         * failed ones only): newest first on the source index, or by time.
+         */
+        memset(&f, 0, sizeof(f));
+        f.status = HW_STORE_DELIVERED;
+        f.source = "src3";
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list delivered of one source", list, status_source, "hookwire_events_source");
+        no_sort(d, list, status_source);
+        f.since_ms = 1;
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list delivered, source, T", list, source_since, "hookwire_events_source_time");
+        f.source = NULL;
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list delivered since T", list, status_since, "hookwire_events_received");
+        check_delivered_walk(d);
+    }
     if (!d->mysql) {
         /*
          * Pending events on SQLite: the claim indexes hold them alone, so a
@@ -264,9 +316,9 @@ static void test_upgrade_from_v4(void)
     index_sql(&d, "hookwire_events_source_next", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 1") != NULL);
     index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
-    CHECK(strstr(sql, "WHERE status > 1") != NULL);
+    CHECK(strstr(sql, "WHERE status = 3") != NULL);
     index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
-    CHECK(strstr(sql, "WHERE status > 1") != NULL);
+    CHECK(strstr(sql, "WHERE status = 3") != NULL);
     check_plans(&d);
 
     /* 3000 events: seq % 10 == 0 pending (300), == 5 failed (300), the rest delivered. */
@@ -327,13 +379,13 @@ static void test_upgrade_from_v5(void)
     tu_db_exec(&d, "DROP INDEX hookwire_events_dedup; "
                    "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events "
                    "(source, dedup_key); "
-                   "DELETE FROM hookwire_schema WHERE version = 6");
+                   "DELETE FROM hookwire_schema WHERE version >= 6");
     index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE") == NULL);
 
     CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
     CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, 6);
+    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
     index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE dedup_key IS NOT NULL") != NULL);
     check_plans(&d);
@@ -373,6 +425,95 @@ static void test_upgrade_from_v5(void)
     tu_db_drop(&d, NULL);
 }
 
+/* COUNT(*) of sql on the SQLite store d. */
+static int count_of(const struct tu_db *d, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n;
+
+    CHECK_EQ(sqlite3_open(d->name, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/*
+ * A SQLite store of schema 6 (status indexes holding every finished event)
+ * upgrades to 7 at open: they hold failed events only, every listing still
+ * runs on an index or a newest-first walk, and listings by status return
+ * the same events as the table holds.
+ */
+static void test_upgrade_from_v6(void)
+{
+    struct hw_store_filter f = { 0 };
+    struct hw_store_events l;
+    struct hw_store *s;
+    struct tu_db d;
+    char sql[512];
+    int version = 0, newer = 1;
+
+    tu_db_fresh(&d, NULL);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    hw_store_close(s);
+    fill_store(&d);
+    tu_db_exec(&d, "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
+                   "CREATE INDEX hookwire_events_due ON hookwire_events (status) "
+                   "WHERE status > 1; "
+                   "CREATE INDEX hookwire_events_status_time ON hookwire_events "
+                   "(status, received_ms) WHERE status > 1; "
+                   "DELETE FROM hookwire_schema WHERE version >= 7");
+    CHECK_EQ(count_of(&d, "SELECT COUNT(*) FROM hookwire_events INDEXED BY hookwire_events_due "
+                          "WHERE status > 1"),
+             2700);
+
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    CHECK_EQ(hw_store_schema_version(s, &version), 0);
+    CHECK_EQ(version, 7);
+    index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status = 3") != NULL);
+    index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
+    CHECK(strstr(sql, "WHERE status = 3") != NULL);
+    check_plans(&d);
+    /* The 300 failed events of the 3000 and no other. */
+    CHECK_EQ(count_of(&d, "SELECT COUNT(*) FROM hookwire_events INDEXED BY hookwire_events_due "
+                          "WHERE status = 3"),
+             300);
+
+    /* Listings by status find what the table holds, newest first. */
+    f.status = HW_STORE_FAILED;
+    f.limit = 1000;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 300);
+    hw_store_events_cleanup(&l);
+    f.status = HW_STORE_DELIVERED;
+    f.source = "src3";
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ((int)l.n, count_of(&d, "SELECT COUNT(*) FROM hookwire_events WHERE status = 2 AND "
+                                    "source = CAST('src3' AS BLOB)"));
+    CHECK(l.n > 0);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_EQ(l.v[i]->status, HW_STORE_DELIVERED);
+        CHECK(i == 0 || l.v[i]->seq < l.v[i - 1]->seq);
+    }
+    hw_store_events_cleanup(&l);
+    f.source = NULL;
+    f.limit = 50;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    CHECK_EQ(l.n, 50);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_EQ(l.v[i]->status, HW_STORE_DELIVERED);
+        newer = newer && (i == 0 || l.v[i]->seq < l.v[i - 1]->seq);
+    }
+    CHECK(newer);
+    hw_store_events_cleanup(&l);
+    hw_store_close(s);
+    tu_db_drop(&d, NULL);
+}
+
 int main(void)
 {
     const char *mysql_url = tu_mysql_url();
@@ -382,6 +523,7 @@ int main(void)
     RUN(test_plans);
     RUN(test_upgrade_from_v4);
     RUN(test_upgrade_from_v5);
+    RUN(test_upgrade_from_v6);
     if (mysql_url) {
         g_mysql = mysql_url;
         fprintf(stderr, "MySQL backend\n");
