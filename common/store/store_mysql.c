@@ -17,6 +17,7 @@
 #include "store_mysql_row.h"
 
 #define TIMEOUT_S_DEFAULT 3    /* connect, read and write; ?timeout=S in the URL */
+#define MIGRATE_TIMEOUT_S 600  /* a migration's DDL on a large table, or its lock wait */
 #define BACKOFF_MIN_MS    250  /* after a failed connect or a timeout, doubling... */
 #define BACKOFF_MAX_MS    8000 /* ...up to this */
 #define IDLE_PING_MS      1000 /* a connection idle this long is checked before use */
@@ -458,13 +459,31 @@ void hw_my_rollback(void *be)
         conn_fail(b, "rollback");
 }
 
+/* The fail-fast timeout of every call but a migration's (?timeout=S, or the default). */
+static unsigned call_timeout(const struct hw_my *b)
+{
+    return b->url->timeout_s ? b->url->timeout_s : TIMEOUT_S_DEFAULT;
+}
+
+/*
+ * A migration runs on a connection of its own with a long timeout: creating an
+ * index on a large table, or waiting up to 60 s for another process's migration,
+ * takes longer than the fail-fast timeout of ordinary calls, and the client
+ * library reads its timeouts only when it connects. my_schema_end() drops that
+ * connection and connects again with the ordinary timeout.
+ */
 static int my_schema_begin(void *be)
 {
     struct hw_my *b = be;
     int64_t got = 0;
-    int err =
-        query_int(b, "SELECT GET_LOCK(CONCAT('hookwire_schema.', DATABASE()), 60)", NULL, &got);
+    int err;
 
+    my_drop(b);
+    b->timeout_s = call_timeout(b) > MIGRATE_TIMEOUT_S ? call_timeout(b) : MIGRATE_TIMEOUT_S;
+    err = my_connect(b);
+    if (!err)
+        err =
+            query_int(b, "SELECT GET_LOCK(CONCAT('hookwire_schema.', DATABASE()), 60)", NULL, &got);
     if (!err && got != 1) {
         HW_ERR("store %s: another process holds the schema migration lock", b->url->name);
         err = HW_EUNAVAIL;
@@ -476,8 +495,16 @@ static int my_schema_end(void *be, int ok)
 {
     struct hw_my *b = be;
     int64_t got;
+    int err = b->conn ? query_int(b, "SELECT RELEASE_LOCK(CONCAT('hookwire_schema.', DATABASE()))",
+                                  NULL, &got)
+                      : 0;
 
-    return query_int(b, "SELECT RELEASE_LOCK(CONCAT('hookwire_schema.', DATABASE()))", NULL, &got);
+    (void)ok;
+    my_drop(b); /* also releases the lock if the query above could not */
+    b->timeout_s = call_timeout(b);
+    b->retry_at_ms = 0;
+    /* Connected again, with the ordinary timeout, as an open store is. */
+    return my_connect(b) ? HW_EUNAVAIL : err;
 }
 
 static int my_schema_version(void *be, int *version)

@@ -13,11 +13,12 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
 from harness import WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
-from hw_mysql import fresh_database, mariadb
+from hw_mysql import fresh_database, mariadb, mariadb_argv
 
 HOST = ("Host", "hooks.example.test")
 
@@ -164,6 +165,34 @@ def case_database_hung(env):
         mariadb("stop", datadir)
 
 
+def case_migration_outlasts_call_timeout(env):
+    """A migration may take longer than the fail-fast timeout of ordinary calls (an index on a
+    large table, or another process's migration holding the lock): with ?timeout=1 and the
+    migration lock held by another client for about 3 s, opening a fresh store waits for the
+    lock and creates the schema (before, the lock wait hit the 1 s read timeout and the open
+    failed with "Lost connection")."""
+    store = fresh_database(URL, "hookwire_test_relay_mig_%d" % os.getpid())
+    name = store.rsplit("/", 1)[1]
+    argv, menv = mariadb_argv(store)
+    lock = "'hookwire_schema.%s'" % name
+    holder = subprocess.Popen(argv + ["-N", "-B", name, "-e", "SELECT GET_LOCK(%s, 10); "
+                                      "SELECT SLEEP(3); SELECT RELEASE_LOCK(%s)" % (lock, lock)],
+                              env=menv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def held():
+            r = subprocess.run(argv + ["-N", "-B", name, "-e", "SELECT IS_USED_LOCK(%s)" % lock],
+                               env=menv, capture_output=True, text=True, timeout=30)
+            return r.stdout.strip() not in ("", "NULL")
+        wait_until(held, 10, "the other client holds the migration lock")
+        r = relay_cli(env, store + ("&" if "?" in store else "?") + "timeout=1", "token", "add",
+                      "alice")
+        check_eq(r.returncode, 0, "token add waits for the lock and migrates: " + r.stderr)
+        check(r.stdout.startswith("hwt_"), "and prints the token", r.stdout)
+    finally:
+        holder.wait(timeout=30)
+    check_eq(holder.returncode, 0, "the other client held and released the lock")
+
+
 if __name__ == "__main__":
     if not URL:
         if os.environ.get("HOOKWIRE_TEST_NO_MYSQL") == "1":
@@ -171,4 +200,5 @@ if __name__ == "__main__":
             sys.exit(0)
         print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
         sys.exit(1)
-    run([case_tokens_and_delivery, case_database_down, case_database_hung])
+    run([case_tokens_and_delivery, case_database_down, case_database_hung,
+         case_migration_outlasts_call_timeout])
