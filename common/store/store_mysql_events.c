@@ -80,26 +80,8 @@ static const char *dedup_of(const struct hw_store_event *ev)
 /* Binds one row of HW_SQL_INSERT_ROW at p (HW_SQL_INSERT_PARAMS entries). */
 static void bind_row(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len)
 {
-    *body_len = (int64_t)ev->body_len;
-    hw_my_param_str(&p[0], ev->id);
-    hw_my_param_str(&p[1], ev->source);
-    hw_my_param_i64(&p[2], &ev->received_ms);
-    hw_my_param_str(&p[3], ev->method);
-    hw_my_param_str(&p[4], ev->path);
-    hw_my_param_str(&p[5], ev->query);
-    hw_my_param_bytes(&p[6], ev->headers, ev->headers_len);
-    hw_my_param_bytes(&p[7], ev->body, ev->body_len);
-    hw_my_param_i64(&p[8], body_len);
-    hw_my_param_bytes(&p[9], ev->body_sha256, HW_STORE_SHA256_LEN);
-    hw_my_param_int(&p[10], &ev->verify);
-    hw_my_param_str(&p[11], dedup_of(ev));
-    hw_my_param_i64(&p[12], &ev->next_attempt_ms);
-}
-
-/* Bytes an event adds to an INSERT packet, generously. */
-static size_t row_bytes(const struct hw_store_event *ev)
-{
-    return ev->headers_len + ev->body_len + strlen(ev->path) + strlen(ev->query) + 1024;
+    hw_my_param_event(p, ev, body_len);
+    hw_my_param_i64(&p[HW_MY_EVENT_COLS], &ev->next_attempt_ms);
 }
 
 static int insert_one(struct hw_my *b, const struct hw_store_row *row)
@@ -110,7 +92,7 @@ static int insert_one(struct hw_my *b, const struct hw_store_row *row)
     int err;
 
     /* The server would drop the connection over an oversized packet; refuse it here. */
-    if (row_bytes(ev) + HW_MY_PACKET_SLACK > b->max_packet) {
+    if (hw_my_event_bytes(ev) + HW_MY_PACKET_SLACK > b->max_packet) {
         HW_ERR("store %s: event of %zu bytes exceeds max_allowed_packet (%lu)", b->url->name,
                ev->body_len + ev->headers_len, b->max_packet);
         return HW_E2BIG;
@@ -237,7 +219,7 @@ int hw_my_insert(void *be, const struct hw_store_row *rows, size_t n)
         size_t k = 0, bytes = 0;
 
         while (i + k < n && k < HW_MY_ROWS_MAX) {
-            size_t r = row_bytes(rows[i + k].ev);
+            size_t r = hw_my_event_bytes(rows[i + k].ev);
 
             if (k && bytes + r > limit)
                 break;

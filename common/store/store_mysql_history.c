@@ -20,29 +20,11 @@ _Static_assert(HW_MY_DONE_ROWS <= HW_MY_ROWS_MAX && HW_MY_DONE_ROWS * HW_SQL_INS
 /* Binds one row of HW_SQL_INSERT_DONE_ROW at p (HW_SQL_INSERT_DONE_PARAMS entries). */
 static void bind_done(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len)
 {
-    *body_len = (int64_t)ev->body_len;
-    hw_my_param_str(&p[0], ev->id);
-    hw_my_param_str(&p[1], ev->source);
-    hw_my_param_i64(&p[2], &ev->received_ms);
-    hw_my_param_str(&p[3], ev->method);
-    hw_my_param_str(&p[4], ev->path);
-    hw_my_param_str(&p[5], ev->query);
-    hw_my_param_bytes(&p[6], ev->headers, ev->headers_len);
-    hw_my_param_bytes(&p[7], ev->body, ev->body_len);
-    hw_my_param_i64(&p[8], body_len);
-    hw_my_param_bytes(&p[9], ev->body_sha256, HW_STORE_SHA256_LEN);
-    hw_my_param_int(&p[10], &ev->verify);
-    hw_my_param_str(&p[11], ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL);
-    hw_my_param_int(&p[12], &ev->status);
-    hw_my_param_i64(&p[13], &ev->next_attempt_ms);
-    hw_my_param_int(&p[14], &ev->last_status);
-    hw_my_param_str(&p[15], ev->last_error ? ev->last_error : "");
-}
-
-/* Bytes an event adds to an INSERT packet, generously. */
-static size_t done_bytes(const struct hw_store_event *ev)
-{
-    return ev->headers_len + ev->body_len + strlen(ev->path) + strlen(ev->query) + 1024;
+    hw_my_param_event(p, ev, body_len);
+    hw_my_param_int(&p[HW_MY_EVENT_COLS], &ev->status);
+    hw_my_param_i64(&p[HW_MY_EVENT_COLS + 1], &ev->next_attempt_ms);
+    hw_my_param_int(&p[HW_MY_EVENT_COLS + 2], &ev->last_status);
+    hw_my_param_str(&p[HW_MY_EVENT_COLS + 3], ev->last_error ? ev->last_error : "");
 }
 
 /* Inserts rows[0..k) with one statement (k is 1 or HW_MY_DONE_ROWS). */
@@ -97,11 +79,11 @@ int hw_my_insert_finished(void *be, const struct hw_store_row *rows, size_t n)
 
         if (n - i >= HW_MY_DONE_ROWS) {
             for (size_t j = 0; j < HW_MY_DONE_ROWS; j++)
-                bytes += done_bytes(rows[i + j].ev);
+                bytes += hw_my_event_bytes(rows[i + j].ev);
             if (bytes <= b->max_packet / 2)
                 k = HW_MY_DONE_ROWS;
         }
-        if (k == 1 && done_bytes(rows[i].ev) + HW_MY_PACKET_SLACK > b->max_packet) {
+        if (k == 1 && hw_my_event_bytes(rows[i].ev) + HW_MY_PACKET_SLACK > b->max_packet) {
             HW_ERR("store %s: event of %zu bytes exceeds max_allowed_packet (%lu)", b->url->name,
                    rows[i].ev->body_len + rows[i].ev->headers_len, b->max_packet);
             return HW_E2BIG;

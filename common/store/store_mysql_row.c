@@ -45,6 +45,28 @@ void hw_my_param_str(MYSQL_BIND *p, const char *s)
         param(p, MYSQL_TYPE_NULL, NULL, 0);
 }
 
+void hw_my_param_event(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len)
+{
+    *body_len = (int64_t)ev->body_len;
+    hw_my_param_str(&p[0], ev->id);
+    hw_my_param_str(&p[1], ev->source);
+    hw_my_param_i64(&p[2], &ev->received_ms);
+    hw_my_param_str(&p[3], ev->method);
+    hw_my_param_str(&p[4], ev->path);
+    hw_my_param_str(&p[5], ev->query);
+    hw_my_param_bytes(&p[6], ev->headers, ev->headers_len);
+    hw_my_param_bytes(&p[7], ev->body, ev->body_len);
+    hw_my_param_i64(&p[8], body_len);
+    hw_my_param_bytes(&p[9], ev->body_sha256, HW_STORE_SHA256_LEN);
+    hw_my_param_int(&p[10], &ev->verify);
+    hw_my_param_str(&p[11], ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL);
+}
+
+size_t hw_my_event_bytes(const struct hw_store_event *ev)
+{
+    return ev->headers_len + ev->body_len + strlen(ev->path) + strlen(ev->query) + 1024;
+}
+
 /*
  * Fills one result column: buf of cap bytes (NULL for a column read later
  * with fetch_var()), *len gets the column's length and *nul its NULL flag

@@ -22,6 +22,18 @@ void hw_my_param_bytes(MYSQL_BIND *p, const void *data, size_t n);
 /* A NUL-terminated string as bytes; NULL binds SQL NULL. */
 void hw_my_param_str(MYSQL_BIND *p, const char *s);
 
+/*
+ * Binds the columns every inserted event row starts with, HW_MY_EVENT_COLS
+ * entries at p (id, source, received, method, path, query, headers, body, its
+ * length from *body_len, its SHA-256, verification, dedup key). The plain and
+ * the finished insert each bind their own columns after these.
+ */
+#define HW_MY_EVENT_COLS 12
+void hw_my_param_event(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *body_len);
+
+/* Bytes an event's row adds to an INSERT packet, generously. */
+size_t hw_my_event_bytes(const struct hw_store_event *ev);
+
 /* A BIGINT result column into *v; *nul is set for SQL NULL. */
 void hw_my_result_i64(MYSQL_BIND *r, int64_t *v, hw_my_flag *nul);
 

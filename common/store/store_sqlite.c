@@ -156,6 +156,22 @@ void hw_lite_bind_str(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
+void hw_lite_bind_event(sqlite3_stmt *st, const struct hw_store_event *ev)
+{
+    sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
+    hw_lite_bind_str(st, 2, ev->source);
+    sqlite3_bind_int64(st, 3, ev->received_ms);
+    hw_lite_bind_str(st, 4, ev->method);
+    hw_lite_bind_str(st, 5, ev->path);
+    hw_lite_bind_str(st, 6, ev->query);
+    hw_lite_bind_bytes(st, 7, ev->headers, ev->headers_len);
+    hw_lite_bind_bytes(st, 8, ev->body, ev->body_len);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)ev->body_len);
+    hw_lite_bind_bytes(st, 10, ev->body_sha256, HW_STORE_SHA256_LEN);
+    sqlite3_bind_int(st, 11, ev->verify);
+    hw_lite_bind_str(st, 12, ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL);
+}
+
 const char *hw_lite_col_str(sqlite3_stmt *st, int i)
 {
     const char *s = (const char *)sqlite3_column_text(st, i);

@@ -70,6 +70,15 @@ void hw_lite_bind_bytes(sqlite3_stmt *st, int i, const void *p, size_t n);
 /* Binds a string's bytes as a blob; NULL binds SQL NULL. */
 void hw_lite_bind_str(sqlite3_stmt *st, int i, const char *s);
 
+/*
+ * Binds the parameters every inserted event row starts with, 1 to
+ * HW_LITE_EVENT_COLS (id, source, received, method, path, query, headers,
+ * body, its length, its SHA-256, verification, dedup key). The plain and the
+ * finished insert each bind their own parameters after these.
+ */
+#define HW_LITE_EVENT_COLS 12
+void hw_lite_bind_event(sqlite3_stmt *st, const struct hw_store_event *ev);
+
 /* Column i of the current row as a NUL-terminated string; "" for NULL. */
 const char *hw_lite_col_str(sqlite3_stmt *st, int i);
 

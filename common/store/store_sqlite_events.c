@@ -107,19 +107,8 @@ static int insert_one(struct hw_lite *b, const struct hw_store_event *ev,
 
     if (!st)
         return err;
-    sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-    hw_lite_bind_str(st, 2, ev->source);
-    sqlite3_bind_int64(st, 3, ev->received_ms);
-    hw_lite_bind_str(st, 4, ev->method);
-    hw_lite_bind_str(st, 5, ev->path);
-    hw_lite_bind_str(st, 6, ev->query);
-    hw_lite_bind_bytes(st, 7, ev->headers, ev->headers_len);
-    hw_lite_bind_bytes(st, 8, ev->body, ev->body_len);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)ev->body_len);
-    hw_lite_bind_bytes(st, 10, ev->body_sha256, HW_STORE_SHA256_LEN);
-    sqlite3_bind_int(st, 11, ev->verify);
-    hw_lite_bind_str(st, 12, dedup);
-    sqlite3_bind_int64(st, 13, ev->next_attempt_ms);
+    hw_lite_bind_event(st, ev);
+    sqlite3_bind_int64(st, HW_LITE_EVENT_COLS + 1, ev->next_attempt_ms);
     rc = sqlite3_step(st);
     dup = rc == SQLITE_CONSTRAINT_UNIQUE && dedup;
     /* Map before the reset, which would replace the error details. */

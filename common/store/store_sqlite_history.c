@@ -30,28 +30,16 @@ static int add_attempt(struct hw_lite *b, const char *id, const struct hw_store_
 static int insert_done(struct hw_lite *b, const struct hw_store_row *row)
 {
     const struct hw_store_event *ev = row->ev;
-    const char *dedup = ev->dedup_key && ev->dedup_key[0] ? ev->dedup_key : NULL;
     int err = 0;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_INSERT_DONE, &err);
 
     if (!st)
         return err;
-    sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
-    hw_lite_bind_str(st, 2, ev->source);
-    sqlite3_bind_int64(st, 3, ev->received_ms);
-    hw_lite_bind_str(st, 4, ev->method);
-    hw_lite_bind_str(st, 5, ev->path);
-    hw_lite_bind_str(st, 6, ev->query);
-    hw_lite_bind_bytes(st, 7, ev->headers, ev->headers_len);
-    hw_lite_bind_bytes(st, 8, ev->body, ev->body_len);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)ev->body_len);
-    hw_lite_bind_bytes(st, 10, ev->body_sha256, HW_STORE_SHA256_LEN);
-    sqlite3_bind_int(st, 11, ev->verify);
-    hw_lite_bind_str(st, 12, dedup);
-    sqlite3_bind_int(st, 13, ev->status);
-    sqlite3_bind_int64(st, 14, ev->next_attempt_ms);
-    sqlite3_bind_int(st, 15, ev->last_status);
-    hw_lite_bind_str(st, 16, ev->last_error ? ev->last_error : "");
+    hw_lite_bind_event(st, ev);
+    sqlite3_bind_int(st, HW_LITE_EVENT_COLS + 1, ev->status);
+    sqlite3_bind_int64(st, HW_LITE_EVENT_COLS + 2, ev->next_attempt_ms);
+    sqlite3_bind_int(st, HW_LITE_EVENT_COLS + 3, ev->last_status);
+    hw_lite_bind_str(st, HW_LITE_EVENT_COLS + 4, ev->last_error ? ev->last_error : "");
     /* One connection writes, and a SQLite commit is never left unanswered: no retry to settle. */
     err = hw_lite_run(b, st, "insert finished event");
     if (!err && !HW_SQL_DONE_PLAIN(ev))
