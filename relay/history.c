@@ -37,8 +37,7 @@ struct relay_history_call {
     int head; /* HEAD request */
 };
 
-/* Appends s[0..n) as a JSON string. */
-static int json_str(struct hw_buf *b, const char *s, size_t n)
+int relay_json_str(struct hw_buf *b, const char *s, size_t n)
 {
     int err = hw_buf_append(b, "\"", 1);
 
@@ -61,18 +60,18 @@ static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
         hw_buf_printf(b, "{\"id\":\"%s\",\"seq\":%lld,\"received_ms\":%lld,\"method\":", ev->id,
                       (long long)ev->seq, (long long)ev->received_ms);
 
-    err = err ? err : json_str(b, ev->method, strlen(ev->method));
+    err = err ? err : relay_json_str(b, ev->method, strlen(ev->method));
     err = err ? err : hw_buf_puts(b, ",\"path\":");
-    err = err ? err : json_str(b, ev->path, strlen(ev->path));
+    err = err ? err : relay_json_str(b, ev->path, strlen(ev->path));
     err = err ? err : hw_buf_puts(b, ",\"query\":");
-    err = err ? err : json_str(b, ev->query, strlen(ev->query));
+    err = err ? err : relay_json_str(b, ev->query, strlen(ev->query));
     err = err ? err
               : hw_buf_printf(b,
                               ",\"status\":\"%s\",\"attempts\":%d,\"last_status\":%d,"
                               "\"body_len\":%zu,\"last_error\":",
                               hw_store_status_name(ev->status), ev->attempts, ev->last_status,
                               ev->body_len);
-    err = err ? err : json_str(b, ev->last_error, strlen(ev->last_error));
+    err = err ? err : relay_json_str(b, ev->last_error, strlen(ev->last_error));
     err = err ? err
               : hw_buf_puts(b, ev->verify == HW_STORE_VERIFIED        ? ",\"verify\":\"verified\""
                                : ev->verify == HW_STORE_VERIFY_FAILED ? ",\"verify\":\"failed\""
@@ -118,7 +117,7 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
     } else if (c->kind == CALL_SHOW) {
         rc = json_event(&b, c->ev);
         rc = rc ? rc : hw_buf_puts(&b, ",\"headers\":");
-        rc = rc ? rc : json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len);
+        rc = rc ? rc : relay_json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len);
         rc = rc ? rc : hw_buf_puts(&b, ",\"attempts_list\":[");
         for (size_t i = 0; i < c->attempts.n && !rc; i++) {
             const struct hw_store_attempt *a = c->attempts.v[i];
@@ -126,7 +125,8 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
             rc = hw_buf_printf(&b,
                                "%s{\"at_ms\":%lld,\"duration_ms\":%d,\"http_status\":%d,\"error\":",
                                i ? "," : "", (long long)a->at_ms, a->duration_ms, a->http_status);
-            rc = rc ? rc : json_str(&b, a->error ? a->error : "", a->error ? strlen(a->error) : 0);
+            rc = rc ? rc
+                    : relay_json_str(&b, a->error ? a->error : "", a->error ? strlen(a->error) : 0);
             rc = rc ? rc : hw_buf_puts(&b, "}");
         }
         rc = rc ? rc : hw_buf_puts(&b, "]}\n");

@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
+#include "history.h"
 #include "queue.h"
 #include "store/store.h"
 
@@ -91,33 +92,15 @@ void relay_refused_add(struct relay_refused *rf, const char *channel, size_t cha
     s->used = 1;
 }
 
-/* s[0..n) as a JSON string; bytes outside printable ASCII as \u00XX (bytes, not text). */
-static int json_str(struct hw_buf *b, const char *s, size_t n)
-{
-    int err = hw_buf_append(b, "\"", 1);
-
-    for (size_t i = 0; i < n && !err; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch == '"' || ch == '\\')
-            err = hw_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            err = hw_buf_printf(b, "\\u%04x", ch);
-        else
-            err = hw_buf_append(b, s + i, 1);
-    }
-    return err ? err : hw_buf_append(b, "\"", 1);
-}
-
 static int json_refusal(struct hw_buf *out, const struct refusal *s)
 {
     char *b64;
     int err = hw_buf_printf(out, "{\"id\":\"%s\",\"at_ms\":%lld,\"status\":%d,\"reason\":", s->id,
                             (long long)s->at_ms, s->status);
 
-    err = err ? err : json_str(out, s->reason, strlen(s->reason));
+    err = err ? err : relay_json_str(out, s->reason, strlen(s->reason));
     err = err ? err : hw_buf_puts(out, ",\"head\":");
-    err = err ? err : json_str(out, s->head ? s->head : "", s->head_len);
+    err = err ? err : relay_json_str(out, s->head ? s->head : "", s->head_len);
     err = err ? err : hw_buf_puts(out, ",\"body_b64\":\"");
     if (!err && s->body_len) {
         b64 = hw_buf_reserve(out, 4 * ((s->body_len + 2) / 3) + 1);
