@@ -110,7 +110,7 @@ void agent_inspect_error(struct hw_http_conn *c, int status, const char *text)
     struct hw_buf b;
 
     hw_buf_init(&b, 4096);
-    if (hw_buf_puts(&b, "{\"error\":") || agent_json_str(&b, text, strlen(text)) ||
+    if (hw_buf_puts(&b, "{\"error\":") || hw_json_str(&b, text, strlen(text), HW_JSON_BYTES) ||
         hw_buf_puts(&b, "}\n"))
         hw_http_conn_error(c, HW_ERRC_OVERLOADED, NULL);
     else

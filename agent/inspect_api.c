@@ -140,7 +140,7 @@ static void edit_done(void *user, uint64_t seq, int status, const char *error)
     hw_buf_init(&b, 1024);
     err = hw_buf_printf(&b, "{\"seq\":%llu,\"status\":%d,\"error\":", (unsigned long long)seq,
                         status);
-    err = err ? err : agent_json_str(&b, error ? error : "", error ? strlen(error) : 0);
+    err = err ? err : hw_json_str(&b, error ? error : "", error ? strlen(error) : 0, HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(&b, "}\n");
     if (err)
         agent_inspect_error(c, 503, "out of memory");
@@ -325,10 +325,10 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
         hw_buf_init(&b, 4096);
         if (hw_buf_printf(&b, "{\"forward\":\"http://%s:%d\",\"relay\":", a->target.host,
                           a->target.port) ||
-            agent_json_str(&b, a->cfg.relay, strlen(a->cfg.relay)) ||
+            hw_json_str(&b, a->cfg.relay, strlen(a->cfg.relay), HW_JSON_BYTES) ||
             hw_buf_puts(&b, ",\"public_url\":") ||
-            agent_json_str(&b, agent_capture_public_url(a->capture),
-                           strlen(agent_capture_public_url(a->capture))) ||
+            hw_json_str(&b, agent_capture_public_url(a->capture),
+                        strlen(agent_capture_public_url(a->capture)), HW_JSON_BYTES) ||
             hw_buf_puts(&b, "}\n"))
             agent_inspect_error(c, 503, "out of memory");
         else

@@ -259,9 +259,9 @@ static int row_json(const struct exchange *e, struct hw_buf *b)
                         "\"verify\":\"%s\",\"at_ms\":%lld,\"method\":",
                         (unsigned long long)e->seq, e->id, m.kind, m.attempt, m.verify,
                         (long long)e->at_ms);
-    err = err ? err : agent_json_str(b, m.method, strlen(m.method));
+    err = err ? err : hw_json_str(b, m.method, strlen(m.method), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(b, ",\"path\":");
-    err = err ? err : agent_json_str(b, m.path, strlen(m.path));
+    err = err ? err : hw_json_str(b, m.path, strlen(m.path), HW_JSON_BYTES);
     err = err ? err
               : hw_buf_printf(b,
                               ",\"status\":%d,\"duration_ms\":%.1f,\"size\":%llu,"
@@ -269,7 +269,7 @@ static int row_json(const struct exchange *e, struct hw_buf *b)
                               e->status, (double)e->duration_us / 1000.0,
                               (unsigned long long)e->body_len, (unsigned long long)e->answer_len,
                               e->done ? "true" : "false");
-    err = err ? err : agent_json_str(b, e->error, strlen(e->error));
+    err = err ? err : hw_json_str(b, e->error, strlen(e->error), HW_JSON_BYTES);
     return err ? err : hw_buf_puts(b, "}");
 }
 
@@ -414,13 +414,14 @@ static int full_json(const struct exchange *e, struct hw_buf *b)
     if (!err)
         hw_buf_truncate(b, hw_buf_size(b) - 1);
     err = err ? err : hw_buf_puts(b, ",\"head\":");
-    err = err ? err : agent_json_str(b, hw_buf_head(&e->head), hw_buf_size(&e->head));
+    err = err ? err : hw_json_str(b, hw_buf_head(&e->head), hw_buf_size(&e->head), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(b, ",\"body_b64\":");
     err = err ? err : agent_json_b64(b, hw_buf_head(&e->body), hw_buf_size(&e->body));
     err = err ? err
               : hw_buf_printf(b, ",\"body_cut\":%s,\"answer_head\":",
                               e->evicted || hw_buf_size(&e->body) < e->body_len ? "true" : "false");
-    err = err ? err : agent_json_str(b, hw_buf_head(&e->answer), hw_buf_size(&e->answer));
+    err =
+        err ? err : hw_json_str(b, hw_buf_head(&e->answer), hw_buf_size(&e->answer), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(b, ",\"answer_b64\":");
     err = err ? err : agent_json_b64(b, hw_buf_head(&e->answer_body), hw_buf_size(&e->answer_body));
     err = err ? err

@@ -13,37 +13,6 @@
 
 #define DEPTH_MAX 16
 
-int agent_json_str(struct hw_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    int err = hw_buf_append(b, "\"", 1);
-    size_t i = 0;
-
-    while (i < n && !err) {
-        size_t run = i;
-        unsigned char ch;
-
-        /* Plain runs go in one append: bodies of headers are mostly plain. */
-        while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
-               s[run] != '"' && s[run] != '\\')
-            run++;
-        if (run > i) {
-            err = hw_buf_append(b, s + i, run - i);
-            i = run;
-            continue;
-        }
-        ch = (unsigned char)s[i++];
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = { '\\', (char)ch };
-            err = hw_buf_append(b, esc, 2);
-        } else {
-            char esc[6] = { '\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15] };
-            err = hw_buf_append(b, esc, 6);
-        }
-    }
-    return err ? err : hw_buf_append(b, "\"", 1);
-}
-
 int agent_json_b64(struct hw_buf *b, const void *p, size_t n)
 {
     char *out;

@@ -2,21 +2,15 @@
 #define AGENT_INSPECT_JSON_H
 
 /*
- * JSON for the inspector's API: strings and base64 written into a bounded
- * buffer, and a small strict reader for the one document the API accepts
- * (an edited replay: an object of string members). No allocation beyond
+ * JSON for the inspector's API: base64 written into a bounded buffer (strings
+ * are core/json.h's hw_json_str in HW_JSON_BYTES mode), and a small strict reader for the one
+ * document the API accepts (an edited replay: an object of string members). No allocation beyond
  * the caller's buffers. Any thread.
  */
 #include <stddef.h>
 
 #include "core/buf.h"
-
-/*
- * Appends s[0..n) as a JSON string. Bytes outside printable ASCII are
- * written as \u00XX: each stands for its byte value, so header bytes come
- * back exactly. Returns 0 or the buffer's error.
- */
-HW_MUST_CHECK int agent_json_str(struct hw_buf *b, const char *s, size_t n);
+#include "core/json.h"
 
 /* Appends p[0..n) in base64 inside quotes. Returns 0 or the buffer's error. */
 HW_MUST_CHECK int agent_json_b64(struct hw_buf *b, const void *p, size_t n);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "http/hwerror.h"
 #include "queue.h"
@@ -37,41 +38,24 @@ struct relay_history_call {
     int head; /* HEAD request */
 };
 
-int relay_json_str(struct hw_buf *b, const char *s, size_t n)
-{
-    int err = hw_buf_append(b, "\"", 1);
-
-    for (size_t i = 0; i < n && !err; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch == '"' || ch == '\\')
-            err = hw_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            err = hw_buf_printf(b, "\\u%04x", ch); /* bytes, not text: each shown as its value */
-        else
-            err = hw_buf_append(b, s + i, 1);
-    }
-    return err ? err : hw_buf_append(b, "\"", 1);
-}
-
 static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
 {
     int err =
         hw_buf_printf(b, "{\"id\":\"%s\",\"seq\":%lld,\"received_ms\":%lld,\"method\":", ev->id,
                       (long long)ev->seq, (long long)ev->received_ms);
 
-    err = err ? err : relay_json_str(b, ev->method, strlen(ev->method));
+    err = err ? err : hw_json_str(b, ev->method, strlen(ev->method), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(b, ",\"path\":");
-    err = err ? err : relay_json_str(b, ev->path, strlen(ev->path));
+    err = err ? err : hw_json_str(b, ev->path, strlen(ev->path), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(b, ",\"query\":");
-    err = err ? err : relay_json_str(b, ev->query, strlen(ev->query));
+    err = err ? err : hw_json_str(b, ev->query, strlen(ev->query), HW_JSON_BYTES);
     err = err ? err
               : hw_buf_printf(b,
                               ",\"status\":\"%s\",\"attempts\":%d,\"last_status\":%d,"
                               "\"body_len\":%zu,\"last_error\":",
                               hw_store_status_name(ev->status), ev->attempts, ev->last_status,
                               ev->body_len);
-    err = err ? err : relay_json_str(b, ev->last_error, strlen(ev->last_error));
+    err = err ? err : hw_json_str(b, ev->last_error, strlen(ev->last_error), HW_JSON_BYTES);
     err = err ? err
               : hw_buf_puts(b, ev->verify == HW_STORE_VERIFIED        ? ",\"verify\":\"verified\""
                                : ev->verify == HW_STORE_VERIFY_FAILED ? ",\"verify\":\"failed\""
@@ -117,7 +101,9 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
     } else if (c->kind == CALL_SHOW) {
         rc = json_event(&b, c->ev);
         rc = rc ? rc : hw_buf_puts(&b, ",\"headers\":");
-        rc = rc ? rc : relay_json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len);
+        rc = rc ? rc
+                : hw_json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len,
+                              HW_JSON_BYTES);
         rc = rc ? rc : hw_buf_puts(&b, ",\"attempts_list\":[");
         for (size_t i = 0; i < c->attempts.n && !rc; i++) {
             const struct hw_store_attempt *a = c->attempts.v[i];
@@ -126,7 +112,8 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
                                "%s{\"at_ms\":%lld,\"duration_ms\":%d,\"http_status\":%d,\"error\":",
                                i ? "," : "", (long long)a->at_ms, a->duration_ms, a->http_status);
             rc = rc ? rc
-                    : relay_json_str(&b, a->error ? a->error : "", a->error ? strlen(a->error) : 0);
+                    : hw_json_str(&b, a->error ? a->error : "", a->error ? strlen(a->error) : 0,
+                                  HW_JSON_BYTES);
             rc = rc ? rc : hw_buf_puts(&b, "}");
         }
         rc = rc ? rc : hw_buf_puts(&b, "]}\n");

@@ -32,10 +32,4 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
 /* wsi is closing: the call's answer is dropped when it comes. NULL is ignored. */
 void relay_history_orphan(struct relay_history_call *call);
 
-/*
- * Appends s[0..n) as a JSON string: bytes outside printable ASCII as \u00XX,
- * each shown as its value (headers and bodies are bytes, not text).
- */
-HW_MUST_CHECK int relay_json_str(struct hw_buf *b, const char *s, size_t n);
-
 #endif

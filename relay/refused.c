@@ -13,7 +13,7 @@
 
 #include "core/err.h"
 #include "core/id.h"
-#include "history.h"
+#include "core/json.h"
 #include "queue.h"
 #include "store/store.h"
 
@@ -98,9 +98,9 @@ static int json_refusal(struct hw_buf *out, const struct refusal *s)
     int err = hw_buf_printf(out, "{\"id\":\"%s\",\"at_ms\":%lld,\"status\":%d,\"reason\":", s->id,
                             (long long)s->at_ms, s->status);
 
-    err = err ? err : relay_json_str(out, s->reason, strlen(s->reason));
+    err = err ? err : hw_json_str(out, s->reason, strlen(s->reason), HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(out, ",\"head\":");
-    err = err ? err : relay_json_str(out, s->head ? s->head : "", s->head_len);
+    err = err ? err : hw_json_str(out, s->head ? s->head : "", s->head_len, HW_JSON_BYTES);
     err = err ? err : hw_buf_puts(out, ",\"body_b64\":\"");
     if (!err && s->body_len) {
         b64 = hw_buf_reserve(out, 4 * ((s->body_len + 2) / 3) + 1);

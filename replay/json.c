@@ -1,79 +1,19 @@
 /*
- * JSON output (json.h): strings escaped for any stored bytes, listed
- * events, the show object and the stats object, one line each. Owns
- * nothing; main thread.
+ * JSON output (json.h): listed events, the show object and the stats
+ * object, one line each; strings through core/json.h (HW_JSON_TEXT).
+ * Owns nothing; main thread.
  */
 #include "json.h"
 
 #include <string.h>
 
+#include "core/json.h"
 #include "when.h"
-
-/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned cp;
-
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    cp = len == 2 ? (s[0] & 0x1fu) << 6 | (s[1] & 0x3fu)
-         : len == 3
-             ? (s[0] & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu)
-             : (s[0] & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
-    /* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-void replay_json_string(FILE *f, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    fputc('"', f);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        size_t len;
-
-        if (c == '"' || c == '\\') {
-            fputc('\\', f);
-            fputc(c, f);
-            i++;
-        } else if (c == '\n') {
-            fputs("\\n", f);
-            i++;
-        } else if (c == '\r') {
-            fputs("\\r", f);
-            i++;
-        } else if (c == '\t') {
-            fputs("\\t", f);
-            i++;
-        } else if (c >= 0x20 && c < 0x7f) {
-            fputc(c, f);
-            i++;
-        } else if (c >= 0x80 && (len = utf8_len(p + i, n - i))) {
-            fwrite(p + i, 1, len, f);
-            i += len;
-        } else {
-            fprintf(f, "\\u%04x", c);
-            i++;
-        }
-    }
-    fputc('"', f);
-}
 
 static void str_field(FILE *f, const char *name, const char *s)
 {
     fprintf(f, ",\"%s\":", name);
-    replay_json_string(f, s ? s : "", s ? strlen(s) : 0);
+    hw_json_fput(f, s ? s : "", s ? strlen(s) : 0, HW_JSON_TEXT);
 }
 
 /* The fields a listed event and the show object share, without braces. */
@@ -125,7 +65,7 @@ void replay_json_show(FILE *f, const struct hw_store_event *ev, const struct hw_
         if (n && p[n - 1] == '\r')
             n--;
         fputs(first ? "" : ",", f);
-        replay_json_string(f, p, n);
+        hw_json_fput(f, p, n, HW_JSON_TEXT);
         first = 0;
         p = eol ? eol + 1 : end;
     }
@@ -137,7 +77,8 @@ void replay_json_show(FILE *f, const struct hw_store_event *ev, const struct hw_
                 (long long)a->at_ms, a->duration_ms, a->http_status);
         str_field(f, "error", a->error);
         fputs(",\"excerpt\":", f);
-        replay_json_string(f, a->excerpt ? a->excerpt : "", a->excerpt ? a->excerpt_len : 0);
+        hw_json_fput(f, a->excerpt ? a->excerpt : "", a->excerpt ? a->excerpt_len : 0,
+                     HW_JSON_TEXT);
         fputc('}', f);
     }
     fputs("]}\n", f);
@@ -158,7 +99,7 @@ void replay_json_summary(FILE *f, const struct hw_store_summary *sum, int schema
         const struct hw_store_source_counts *s = &sum->sources[i];
 
         fputs(i ? ",{\"source\":" : "{\"source\":", f);
-        replay_json_string(f, s->source, strlen(s->source));
+        hw_json_fput(f, s->source, strlen(s->source), HW_JSON_TEXT);
         fprintf(f, ",\"pending\":%llu,\"delivered\":%llu,\"failed\":%llu}",
                 (unsigned long long)s->by_status[HW_STORE_PENDING],
                 (unsigned long long)s->by_status[HW_STORE_DELIVERED],

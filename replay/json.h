@@ -11,9 +11,6 @@
 
 #include "store/store.h"
 
-/* Writes s[0..n) as a JSON string, quotes included. */
-void replay_json_string(FILE *f, const char *s, size_t n);
-
 /* One listed event as an object on its own line. */
 void replay_json_event(FILE *f, const struct hw_store_event *ev);
 

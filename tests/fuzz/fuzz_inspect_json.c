@@ -3,7 +3,7 @@
  * edited replay. Looks up a member of the input as a document, requiring
  * that a found string decodes within the input's size (escapes only
  * shrink or keep it, surrogate pairs give 4 bytes for 12), and that
- * writing it back with agent_json_str and reading that again gives the
+ * writing it back with hw_json_str and reading that again gives the
  * same bytes. Single-threaded, like libFuzzer's calls.
  */
 #include <stddef.h>
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hw_buf_init(&doc, 8u << 20);
         hw_buf_init(&again, 1 << 20);
         FUZZ_CHECK(hw_buf_puts(&doc, "{\"headers\":") == 0);
-        FUZZ_CHECK(agent_json_str(&doc, hw_buf_head(&v), hw_buf_size(&v)) == 0);
+        FUZZ_CHECK(hw_json_str(&doc, hw_buf_head(&v), hw_buf_size(&v), HW_JSON_BYTES) == 0);
         FUZZ_CHECK(hw_buf_puts(&doc, "}") == 0);
         FUZZ_CHECK(agent_json_get_str(hw_buf_head(&doc), hw_buf_size(&doc), "headers", &again) ==
                    1);

@@ -33,7 +33,7 @@ static void test_write(void)
     static const char bytes[] = "a\"b\\c\r\n\x01\x7f\xff";
 
     hw_buf_init(&b, 4096);
-    CHECK_EQ(agent_json_str(&b, bytes, sizeof(bytes) - 1), 0);
+    CHECK_EQ(hw_json_str(&b, bytes, sizeof(bytes) - 1, HW_JSON_BYTES), 0);
     CHECK_EQ(hw_buf_size(&b), strlen("\"a\\\"b\\\\c\\u000d\\u000a\\u0001\\u007f\\u00ff\""));
     CHECK_MEM(hw_buf_head(&b), "\"a\\\"b\\\\c\\u000d\\u000a\\u0001\\u007f\\u00ff\"",
               hw_buf_size(&b));
@@ -47,7 +47,7 @@ static void test_write(void)
     hw_buf_cleanup(&b);
     /* A buffer too small says so instead of growing. */
     hw_buf_init(&b, 4);
-    CHECK_EQ(agent_json_str(&b, "abcdef", 6), HW_E2BIG);
+    CHECK_EQ(hw_json_str(&b, "abcdef", 6, HW_JSON_BYTES), HW_E2BIG);
     hw_buf_cleanup(&b);
 }
 
@@ -65,7 +65,7 @@ static void test_read(void)
     CHECK_STR(v, "v");
     CHECK_EQ(get("{\"a\":\"b\"}", "missing", v, sizeof(v)), 0);
     CHECK_EQ(get("{}", "a", v, sizeof(v)), 0);
-    /* Escapes: \u00XX is that byte (what agent_json_str wrote), others UTF-8. */
+    /* Escapes: \u00XX is that byte (what hw_json_str wrote), others UTF-8. */
     CHECK_EQ(get("{\"k\":\"\\u00e9\\u0041\\/\\t\"}", "k", v, sizeof(v)), 1);
     CHECK_STR(v, "\xe9"
                  "A/\t");
