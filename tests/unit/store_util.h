@@ -14,6 +14,7 @@
 #include <mysql.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,6 +90,28 @@ static inline const char *tu_mysql_url(void)
                     "start DIR and export its env lines (or set HOOKWIRE_TEST_NO_MYSQL=1 to "
                     "run the SQLite half only)\n");
     exit(1);
+}
+
+/*
+ * A store test's main(): runs suite(NULL) on SQLite, then suite(url) on
+ * MySQL when tu_mysql_url() gives one (it exits when the URL is missing
+ * without the opt-out), each half announced, in a fresh test directory
+ * removed afterwards. Returns main's status (a failed check aborts first).
+ */
+static inline int tu_run_backends(void (*suite)(const char *mysql_url))
+{
+    const char *mysql_url = tu_mysql_url();
+
+    CHECK(sodium_init() >= 0);
+    tu_init_dir();
+    fprintf(stderr, "SQLite backend\n");
+    suite(NULL);
+    if (mysql_url) {
+        fprintf(stderr, "MySQL backend\n");
+        suite(mysql_url);
+    }
+    tu_remove_dir();
+    return 0;
 }
 
 /* Connects to the server of a mysql:// URL without choosing a database. */

@@ -1220,7 +1220,6 @@ static void test_url_parsing(void)
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_roundtrip);
     RUN(test_bodies);
     RUN(test_duplicates);
@@ -1242,14 +1241,6 @@ static void run_suite(const char *mysql_url)
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    CHECK(sodium_init() >= 0);
-    tu_init_dir();
     RUN(test_url_parsing);
-    run_suite(NULL);
-    if (mysql_url)
-        run_suite(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }

@@ -286,20 +286,11 @@ static void test_large_batch(void)
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_escaping_and_duplicates);
     RUN(test_large_batch);
 }
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    CHECK(sodium_init() >= 0);
-    tu_init_dir();
-    run_suite(NULL);
-    if (mysql_url)
-        run_suite(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }

@@ -145,19 +145,15 @@ static void test_claim_after_lost_connection(void)
     tu_db_drop(&d, g_mysql);
 }
 
+static void run_suite(const char *mysql_url)
+{
+    g_mysql = mysql_url;
+    RUN(test_claim_sizes);
+    if (mysql_url)
+        RUN(test_claim_after_lost_connection);
+}
+
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    tu_init_dir();
-    fprintf(stderr, "SQLite backend\n");
-    RUN(test_claim_sizes);
-    if (mysql_url) {
-        g_mysql = mysql_url;
-        fprintf(stderr, "MySQL backend\n");
-        RUN(test_claim_sizes);
-        RUN(test_claim_after_lost_connection);
-    }
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }

@@ -8,7 +8,6 @@
  * one, across several batches, and leaves other sources alone. On SQLite and
  * on MySQL.
  */
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +263,6 @@ static void test_purge_excess(void)
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_one_row_each);
     RUN(test_many_mixed);
     RUN(test_purge_excess);
@@ -272,13 +270,5 @@ static void run_suite(const char *mysql_url)
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    CHECK(sodium_init() >= 0);
-    tu_init_dir();
-    run_suite(NULL);
-    if (mysql_url)
-        run_suite(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }

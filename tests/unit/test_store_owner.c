@@ -6,7 +6,6 @@
  * ones, hw_store_job_async() in order with the appends, and
  * hw_store_append_async_with_id(). On SQLite and on MySQL.
  */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,7 +212,6 @@ static void test_job_and_own_id(void)
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_next_pending_in_order);
     RUN(test_unleased_outcomes);
     RUN(test_job_and_own_id);
@@ -221,13 +219,5 @@ static void run_suite(const char *mysql_url)
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    CHECK(sodium_init() >= 0);
-    tu_init_dir();
-    run_suite(NULL);
-    if (mysql_url)
-        run_suite(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }

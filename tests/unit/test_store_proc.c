@@ -600,7 +600,6 @@ static void test_sqlite_full(void)
 static void run_backend(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_durability_sigkill);
     RUN(test_two_claimers);
     RUN(test_lease_expiry);
@@ -615,12 +614,5 @@ static void run_backend(const char *mysql_url)
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    tu_init_dir();
-    run_backend(NULL);
-    if (mysql_url)
-        run_backend(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_backend);
 }

@@ -7,7 +7,6 @@
  * and once only. On MySQL the batch runs as multi-table UPDATEs (checked in
  * the server's counters). On SQLite and on MySQL.
  */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,7 +308,6 @@ static void test_batch_unleased(void)
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
-    fprintf(stderr, "%s backend\n", mysql_url ? "MySQL" : "SQLite");
     RUN(test_batch_mixed);
     RUN(test_batch_one_stale);
     RUN(test_batch_large);
@@ -318,13 +316,5 @@ static void run_suite(const char *mysql_url)
 
 int main(void)
 {
-    const char *mysql_url = tu_mysql_url();
-
-    CHECK(sodium_init() >= 0);
-    tu_init_dir();
-    run_suite(NULL);
-    if (mysql_url)
-        run_suite(mysql_url);
-    tu_remove_dir();
-    return 0;
+    return tu_run_backends(run_suite);
 }
