@@ -16,31 +16,11 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("HW_BIN") or os.path.join(ROOT, "build", "bin")
+from benchlib import BIN, port, wait_for
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 WORK = tempfile.mkdtemp(prefix="hookwire-drain.")
 STORE = sys.argv[2] if len(sys.argv) > 2 else "sqlite:%s/relay.db" % WORK
-
-
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_for(fn, secs=10):
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        try:
-            if fn():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("timed out")
 
 
 def http_ok(p, path):

@@ -14,15 +14,9 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 bin=${HW_BIN:-$(pwd)/build/bin}
-work=$(mktemp -d /tmp/hookwire-hist.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 600 ] && return 1; sleep 0.1; done; }
+. bench/lib.sh
+bench_init hookwire-hist
+wait_tries=600
 ticks() { for t in /proc/$1/task/*; do awk '{print $14 + $15}' "$t/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
 # Webhooks the store holds (live ones are finished rows, or pending rows finished later).
@@ -31,16 +25,7 @@ stored() { sqlite3 "file:$db?mode=ro" "PRAGMA busy_timeout=2000; SELECT COUNT(*)
 at_least() { [ "$(stored)" -ge "$1" ]; }
 
 target=$(port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log; events { worker_connections 4096; }
-http { access_log off; client_body_buffer_size 64k;
-       server { listen 127.0.0.1:$target; location / { return 200 "ok\n"; } } }
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids="$pids $!"
-wait_for curl -fs "http://127.0.0.1:$target/"
+nginx_start nginx_pid "$target" 'return 200 "ok\n";'
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = string.rep("x", 1024)
@@ -65,16 +50,7 @@ PY
 start() {
     hist=$1; shift
     db="$work/relay-$hist-$$-$(date +%s%N).db"
-    web=$(port); tun=$(port)
-    token=$("$bin/hookwire-relay" --store "sqlite:$db" token add bench)
-    "$@" "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
-        --store "sqlite:$db" --log-level warn --history "$hist" 2>"$work/relay.log" &
-    relay=$!; pids="$pids $relay"
-    wait_for curl -fs "http://127.0.0.1:$web/healthz"
-    HOOKWIRE_TOKEN=$token "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun --forward $target \
-        --log-level warn >"$work/agent.out" 2>"$work/agent.log" &
-    agent=$!; pids="$pids $agent"
-    wait_for grep -q Forwarding "$work/agent.out"
+    tunnel_start "$db" "$*" "" --history "$hist"
 }
 stop() { kill $agent $relay; wait $agent $relay 2>/dev/null || true; }
 

@@ -11,37 +11,18 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("HW_BIN") or os.path.join(ROOT, "build", "bin")
+from benchlib import BIN, port, wait_for
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 RUNS = 30
 WORK = tempfile.mkdtemp(prefix="hookwire-inspector-bench.")
 STORE = "sqlite:%s/relay.db" % WORK
-
-
-def port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(fn, secs=20):
-    end = time.monotonic() + secs
-    while time.monotonic() < end:
-        try:
-            if fn():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("timed out")
 
 
 def get(p, path, token=None):
@@ -91,14 +72,14 @@ def main():
                                        "127.0.0.1:%d" % pub, "--tunnel-listen",
                                        "127.0.0.1:%d" % tun, "--store", STORE],
                                       stdout=log, stderr=log))
-        wait_for(lambda: get(tun, "/healthz"))
+        wait_for(lambda: get(tun, "/healthz"), 20)
         alog = open(os.path.join(WORK, "agent.log"), "wb")
         procs.append(subprocess.Popen([os.path.join(BIN, "hookwire-agent"), "--relay",
                                        "ws://127.0.0.1:%d" % tun, "--forward", str(port()),
                                        "--inspect", "127.0.0.1:%d" % ins],
                                       env=dict(os.environ, HOOKWIRE_TOKEN=token),
                                       stdout=alog, stderr=alog))
-        wait_for(lambda: get(ins, "/api/info"))
+        wait_for(lambda: get(ins, "/api/info"), 20)
         first = json.loads(get(ins, "/api/events?limit=1000"))
         check_n = len(first["events"])
         assert check_n == min(N, 1000), check_n

@@ -22,16 +22,8 @@ root=$(pwd)
 secs=${1:-10}
 bin=${HW_BIN:-$root/build/bin}
 mysql_url=${HW_BENCH_MYSQL_URL:?set HW_BENCH_MYSQL_URL to an empty MariaDB database}
-work=$(mktemp -d /tmp/hookwire-bench-recv.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done; }
+. bench/lib.sh
+bench_init hookwire-bench-recv
 # cpu PID: user + system clock ticks of a process so far (0 when there is none).
 cpu() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }
 hz=$(getconf CLK_TCK)
@@ -39,23 +31,7 @@ mysql_pid=${HW_BENCH_MYSQL_PID:-${HOOKWIRE_TEST_MYSQL_PID:-}}
 metric() { curl -fs "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 nginx_port=$(port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_buffer_size 64k;
-    server { listen 127.0.0.1:$nginx_port; location / { return 200 "ok\n"; } }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids="$pids $!"
-wait_for curl -fs "http://127.0.0.1:$nginx_port/"
+nginx_start nginx_pid "$nginx_port" 'return 200 "ok\n";'
 
 # A backend that accepts connections and never answers: delivery held back.
 hold_port=$(port)

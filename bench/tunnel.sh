@@ -16,64 +16,19 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-10}
 bin=${HW_BIN:-$root/build/bin}
-work=$(mktemp -d /tmp/hookwire-bench.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done; }
+. bench/lib.sh
+bench_init hookwire-bench
 # CPU ticks (utime + stime) a process has used so far.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# nginx NAME PORT LOCATION-BODY [UPSTREAM-PORT]: one single-process nginx (no
-# master, one worker's work in one pid) in the foreground of a background job.
-nginx_start() {
-    up=""
-    [ -n "${4:-}" ] && up="upstream next { server 127.0.0.1:$4; keepalive 64; }"
-    mkdir -p "$work/$1"
-    cat >"$work/$1/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/$1/nginx.pid;
-error_log $work/$1/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_buffer_size 64k;
-    $up
-    server { listen 127.0.0.1:$2; location / { $3 } }
-}
-CONF
-    nginx -c "$work/$1/nginx.conf" -p "$work/$1" &
-    eval "$1=\$!"
-    pids="$pids $!"
-}
-
-target=$(port); web=$(port); tun=$(port); proxy1=$(port); proxy2=$(port)
+target=$(port); proxy1=$(port); proxy2=$(port)
 nginx_start target_pid "$target" 'return 200 "ok\n";'
 proxy_loc='proxy_pass http://next; proxy_http_version 1.1; proxy_set_header Connection "";'
 nginx_start proxy2_pid "$proxy2" "$proxy_loc" "$target"
 nginx_start proxy1_pid "$proxy1" "$proxy_loc" "$proxy2"
-wait_for curl -fs "http://127.0.0.1:$target/"
-wait_for curl -fs "http://127.0.0.1:$proxy1/"
 
-# The token exists before the relay starts: a token added later works only after the
-# relay's next read of the table (200 ms), and an agent faster than that gets 401.
-token=$("$bin/hookwire-relay" --store "sqlite:$work/relay.db" token add bench)
-"$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
-    --store "sqlite:$work/relay.db" --log-level warn ${HW_RELAY_ARGS:-} 2>"$work/relay.log" &
-relay=$!; pids="$pids $relay"
-wait_for curl -fs "http://127.0.0.1:$web/healthz"
-HOOKWIRE_TOKEN=$token "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun --forward $target \
-    --log-level warn ${HW_AGENT_ARGS:-} >"$work/agent.out" 2>"$work/agent.log" &
-agent=$!; pids="$pids $agent"
-wait_for grep -q Forwarding "$work/agent.out"
+tunnel_start "$work/relay.db" "" ""
 
 cat > "$work/post.lua" <<'LUA'
 wrk.method = "POST"

@@ -11,16 +11,9 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 tool=$1; who=$2; count=${3:-2000}
 bin=${HW_BIN:-$root/build/bin}
-work=$(mktemp -d /tmp/hookwire-profile.XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { i=0; until "$@" >/dev/null 2>&1; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.1; done; }
+. bench/lib.sh
+bench_init hookwire-profile
+wait_tries=300
 # wrap NAME: the command prefix for the process under the tool, if it is NAME.
 wrap() {
     if [ "$who" = "$1" ] && [ "$tool" = callgrind ]; then
@@ -28,34 +21,9 @@ wrap() {
     fi
 }
 
-target=$(port); web=$(port); tun=$(port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_buffer_size 64k;
-    server { listen 127.0.0.1:$target; location / { return 200 "ok\n"; } }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids="$pids $!"
-wait_for curl -fs "http://127.0.0.1:$target/"
-
-token=$("$bin/hookwire-relay" --store "sqlite:$work/relay.db" token add bench)
-$(wrap relay) "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
-    --store "sqlite:$work/relay.db" --log-level warn ${HW_RELAY_ARGS:-} 2>"$work/relay.log" &
-relay=$!; pids="$pids $relay"
-wait_for curl -fs "http://127.0.0.1:$web/healthz"
-HOOKWIRE_TOKEN=$token $(wrap agent) "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun \
-    --forward $target --log-level warn ${HW_AGENT_ARGS:-} >"$work/agent.out" 2>"$work/agent.log" &
-agent=$!; pids="$pids $agent"
-wait_for grep -q Forwarding "$work/agent.out"
+target=$(port)
+nginx_start nginx_pid "$target" 'return 200 "ok\n";'
+tunnel_start "$work/relay.db" "$(wrap relay)" "$(wrap agent)"
 [ "$who" = relay ] && pid=$relay || pid=$agent
 url="http://127.0.0.1:$web/t/bench/"
 python3 bench/tunnel_count.py "$url" 200 8

@@ -1,0 +1,77 @@
+# Shell helpers the bench scripts share, sourced from the source root under set -eu:
+# a work folder whose processes stop on exit, free ports, polling with a deadline, a
+# single-process nginx, and relay + agent through the tunnel. Uses $bin (the binaries).
+
+# bench_init PREFIX: makes $work (/tmp/PREFIX.XXXXXX); every pid added to $pids is
+# stopped when the script ends.
+bench_init() {
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    pids=""
+    trap bench_cleanup EXIT INT TERM
+}
+bench_cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+}
+
+# A free TCP port on 127.0.0.1.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_for CMD...: runs CMD every 0.1 s until it succeeds; fails after $wait_tries
+# tries (100 unless the script sets more, for a slow start under valgrind).
+wait_for() {
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt "${wait_tries:-100}" ] && return 1
+        sleep 0.1
+    done
+}
+
+# nginx_start NAME PORT LOCATION-BODY [UPSTREAM-PORT]: one single-process nginx (no
+# master, one worker's work in one pid) in the foreground of a background job; sets
+# $NAME to its pid and waits until it answers (a proxy: once its upstream answers too).
+nginx_start() {
+    up=""
+    [ -n "${4:-}" ] && up="upstream next { server 127.0.0.1:$4; keepalive 64; }"
+    mkdir -p "$work/$1"
+    cat >"$work/$1/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_buffer_size 64k;
+    $up
+    server { listen 127.0.0.1:$2; location / { $3 } }
+}
+CONF
+    nginx -c "$work/$1/nginx.conf" -p "$work/$1" &
+    eval "$1=\$!"
+    pids="$pids $!"
+    wait_for curl -fs "http://127.0.0.1:$2/"
+}
+
+# tunnel_start DB RELAY-WRAP AGENT-WRAP [RELAY-OPTION...]: a token "bench" in the
+# SQLite store DB, then a relay on new ports $web and $tun and an agent forwarding to
+# $target, each waited for; sets $relay and $agent to their pids. A WRAP (words, may be
+# empty) prefixes that command, e.g. valgrind. HW_RELAY_ARGS and HW_AGENT_ARGS add options.
+# The token exists before the relay starts: a token added later works only after the
+# relay's next read of the table (200 ms), and an agent faster than that gets 401.
+tunnel_start() {
+    tdb=$1; rwrap=$2; awrap=$3
+    shift 3
+    web=$(port); tun=$(port)
+    token=$("$bin/hookwire-relay" --store "sqlite:$tdb" token add bench)
+    $rwrap "$bin/hookwire-relay" --listen 127.0.0.1:$web --tunnel-listen 127.0.0.1:$tun \
+        --store "sqlite:$tdb" --log-level warn "$@" ${HW_RELAY_ARGS:-} 2>"$work/relay.log" &
+    relay=$!; pids="$pids $relay"
+    wait_for curl -fs "http://127.0.0.1:$web/healthz"
+    HOOKWIRE_TOKEN=$token $awrap "$bin/hookwire-agent" --relay ws://127.0.0.1:$tun \
+        --forward $target --log-level warn ${HW_AGENT_ARGS:-} >"$work/agent.out" 2>"$work/agent.log" &
+    agent=$!; pids="$pids $agent"
+    wait_for grep -q Forwarding "$work/agent.out"
+}
