@@ -15,27 +15,12 @@ import hashlib
 import hmac
 import os
 import re
-import shutil
 import subprocess
 
-from harness import (SOURCE, Agent, Proc, Reply, check, check_eq, free_port, get, request, run,
-                     token_add, wait_until)
+import hw_caddy
+from harness import Agent, Reply, check, check_eq, free_port, get, request, run, token_add
 
 SECRET = b"caddy-test-secret"
-
-
-def caddyfile(env, relay, port):
-    with open(os.path.join(SOURCE, "examples", "Caddyfile")) as f:
-        text = f.read()
-    text = text.replace("hooks.example.com", "http://127.0.0.1:%d" % port)
-    text = text.replace("127.0.0.1:8081", "127.0.0.1:%d" % relay.tunnel_port)
-    text = text.replace("127.0.0.1:8080", "127.0.0.1:%d" % relay.port)
-    check(str(relay.port) in text and str(relay.tunnel_port) in text,
-          "the example names the relay's two ports", text)
-    path = env.path("Caddyfile")
-    with open(path, "w") as f:
-        f.write("{\n\tadmin off\n\tauto_https off\n}\n\n" + text)
-    return path
 
 
 class ThroughCaddy:
@@ -53,24 +38,19 @@ class ThroughCaddy:
 
 
 def case_relay_behind_caddy(env):
-    caddy = shutil.which("caddy")
-    check(caddy is not None, "caddy is installed (scripts/install-deps installs it)")
     store = env.path("relay.db")
     token = token_add(env, store, "alice")
     relay = env.relay(store=store)
     port = free_port()
-    conf = caddyfile(env, relay, port)
-    proc = Proc(env, "caddy", [caddy, "run", "--config", conf, "--adapter", "caddyfile"],
-                {"HOME": env.dir, "XDG_DATA_HOME": env.dir, "XDG_CONFIG_HOME": env.dir})
+    conf = hw_caddy.caddyfile(env, "Caddyfile", (
+        ("hooks.example.com", "http://127.0.0.1:%d" % port),
+        ("127.0.0.1:8081", "127.0.0.1:%d" % relay.tunnel_port),
+        ("127.0.0.1:8080", "127.0.0.1:%d" % relay.port)))
 
-    def up():
-        proc.check_alive("caddy is running")
-        try:
-            r = get(port, "/t/nobody/x")
-            return r.status == 404 and r.header("Hookwire-Error") == "HW_UNKNOWN_CHANNEL"
-        except (OSError, EOFError):
-            return False
-    wait_until(up, 15, "caddy proxies /t/ to the relay's public port")
+    def ready():
+        r = get(port, "/t/nobody/x")
+        return r.status == 404 and r.header("Hookwire-Error") == "HW_UNKNOWN_CHANNEL"
+    hw_caddy.start(env, conf, ready, "caddy proxies /t/ to the relay's public port")
 
     seen = []
 

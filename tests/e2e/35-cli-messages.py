@@ -21,6 +21,7 @@ import time
 
 from harness import (AGENT_BIN, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc, Reply, check,
                      check_eq, free_port, get, request, run, token_add, wait_until)
+from hw_tls import TlsRelay, self_signed
 
 TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
@@ -231,20 +232,10 @@ def case_agent_connection_failures(env):
 
 
 def case_agent_plain_to_tls(env):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "tls07", os.path.join(os.path.dirname(os.path.abspath(__file__)), "07-tls.py"))
-    tls07 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tls07)
-    key, cert = tls07.make_cert(env)
+    key, cert = self_signed(env, "localhost")
     store = env.path("relay.db")
     token = token_add(env, store, "alice")
-    port, tunnel = free_port(), free_port()
-    relay = Proc(env, "tls-relay", [RELAY_BIN, "--store", "sqlite:" + store, "--listen",
-                                    "127.0.0.1:%d" % port, "--tunnel-listen",
-                                    "127.0.0.1:%d" % tunnel, "--tls-cert", cert, "--tls-key", key])
-    wait_until(lambda: relay.check_alive("runs") or "listening" in relay.stderr(), 10,
-               "the TLS relay listens")
+    tunnel = TlsRelay(env, store, key, cert).tunnel_port
     url = "ws://127.0.0.1:%d" % tunnel
     r = runp(env, [AGENT_BIN, "--relay", url, "3000"], {"HOOKWIRE_TOKEN": token})
     check_eq(r.returncode, 1, "ws:// to a TLS port: exit status 1 (%r)" % r.stderr)

@@ -18,30 +18,14 @@ import re
 import shutil
 import subprocess
 
-from harness import (RECEIVER_BIN, SOURCE, Proc, Reply, check, check_eq, free_port, get,
-                     request, run, wait_until)
+import hw_caddy
+from harness import (RECEIVER_BIN, SOURCE, Reply, check, check_eq, free_port, get, request,
+                     run)
 
 SECRET = b"caddy-receiver-secret"
 
 
-def caddyfile(env, port, receiver_port, backend_port, root):
-    with open(os.path.join(SOURCE, "examples", "Caddyfile.receiver")) as f:
-        text = f.read()
-    for old, new in (("www.example.com", "http://127.0.0.1:%d" % port),
-                     ("127.0.0.1:8090", "127.0.0.1:%d" % receiver_port),
-                     ("127.0.0.1:3000", "127.0.0.1:%d" % backend_port),
-                     ("/srv/www", root)):
-        check(old in text, "the example names %s" % old)
-        text = text.replace(old, new)
-    path = env.path("Caddyfile")
-    with open(path, "w") as f:
-        f.write("{\n\tadmin off\n\tauto_https off\n}\n\n" + text)
-    return path
-
-
 def case_caddy_routes_the_platform(env):
-    caddy = shutil.which("caddy")
-    check(caddy is not None, "caddy is installed (scripts/install-deps installs it)")
     root = env.path("www")
     os.makedirs(os.path.join(root, "assets"))
     with open(os.path.join(root, "index.html"), "w") as f:
@@ -52,17 +36,7 @@ def case_caddy_routes_the_platform(env):
                                             b'{"id":"evt_stand_in"}'))
     backend = env.target(lambda req: Reply(200, "OK", [("X-Backend", "yes")], b"api"))
     port = free_port()
-    conf = caddyfile(env, port, receiver.port, backend.port, root)
-    proc = Proc(env, "caddy", [caddy, "run", "--config", conf, "--adapter", "caddyfile"],
-                {"HOME": env.dir, "XDG_DATA_HOME": env.dir, "XDG_CONFIG_HOME": env.dir})
-
-    def up():
-        proc.check_alive("caddy is running")
-        try:
-            return get(port, "/").status == 200
-        except (OSError, EOFError):
-            return False
-    wait_until(up, 15, "caddy serves the site")
+    hw_caddy.start_receiver_example(env, port, receiver.port, backend.port, root)
 
     body = os.urandom(256 << 10) + b'{"action":"opened"}\r\n'
     sig = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()

@@ -16,12 +16,12 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 
+import hw_caddy
 from hw_providers import body_for, node, sign, tamper, verify_with_library
 from hw_receiver import SIGNING_SECRET, Receiver, event_count, store_query
-from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, Proc, check, check_eq, free_port, get,
-                     request, run, wait_until)
+from harness import (EVENT_ID_RE, HOP_BY_HOP, check, check_eq, free_port, request, run,
+                     wait_until)
 
 SW_SECRET = "whsec_" + base64.b64encode(b"receiver-caddy-standard-key-0123").decode()
 
@@ -38,32 +38,11 @@ SOURCES = [
 
 
 def start_caddy(env, port, receiver_port, backend_port):
-    caddy = shutil.which("caddy")
-    check(caddy is not None, "caddy is installed (scripts/install-deps installs it)")
     root = env.path("www")
     os.makedirs(root)
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<!doctype html><title>app</title>\n")
-    with open(os.path.join(SOURCE, "examples", "Caddyfile.receiver")) as f:
-        text = f.read()
-    for old, new in (("www.example.com", "http://127.0.0.1:%d" % port),
-                     ("127.0.0.1:8090", "127.0.0.1:%d" % receiver_port),
-                     ("127.0.0.1:3000", "127.0.0.1:%d" % backend_port), ("/srv/www", root)):
-        check(old in text, "the example names %s" % old)
-        text = text.replace(old, new)
-    conf = env.path("Caddyfile")
-    with open(conf, "w") as f:
-        f.write("{\n\tadmin off\n\tauto_https off\n}\n\n" + text)
-    proc = Proc(env, "caddy", [caddy, "run", "--config", conf, "--adapter", "caddyfile"],
-                {"HOME": env.dir, "XDG_DATA_HOME": env.dir, "XDG_CONFIG_HOME": env.dir})
-
-    def up():
-        proc.check_alive("caddy is running")
-        try:
-            return get(port, "/").status == 200
-        except (OSError, EOFError):
-            return False
-    wait_until(up, 15, "caddy serves the site")
+    hw_caddy.start_receiver_example(env, port, receiver_port, backend_port, root)
 
 
 def case_provider_libraries_through_caddy(env):

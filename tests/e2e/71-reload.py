@@ -11,22 +11,12 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
 
-from harness import (AGENT_BIN, RELAY_BIN, Proc, Reply, check, check_eq, free_port,
+from harness import (AGENT_BIN, RELAY_BIN, Proc, Reply, check, check_eq, free_port, get,
                      parse_metrics, run, token_add, wait_until)
+from hw_tls import https, self_signed
 
 HOST = b"hooks.example.test"
-
-
-def make_cert(env, name):
-    key, cert = env.path(name + ".key"), env.path(name + ".pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                        "-out", cert, "-days", "2", "-subj", "/CN=localhost " + name, "-addext",
-                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                       capture_output=True, text=True, timeout=60)
-    check_eq(r.returncode, 0, "openssl makes certificate " + name)
-    return key, cert
 
 
 def pem_fingerprint(cert):
@@ -43,29 +33,6 @@ def served_fingerprint(port):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as s:
             return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
-
-
-def https(port, method, path, headers=(), body=b""):
-    """One HTTPS request (no verification: the certificate is what the test compares).
-    Returns (status, raw head, body)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            head = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nConnection: close\r\n" % (
-                method.encode(), path.encode(), HOST, len(body))
-            for k, v in headers:
-                head += b"%s: %s\r\n" % (k.encode(), v.encode())
-            s.sendall(head + b"\r\n" + body)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    h, _, rest = data.partition(b"\r\n\r\n")
-    return int(h.split(b" ")[1]), h, rest
 
 
 def install(src_key, src_cert, key, cert):
@@ -87,18 +54,10 @@ class Relay:
 
     def metrics(self, tls):
         if tls:
-            status, _, body = https(self.tunnel_port, "GET", "/metrics")
+            status, _, body = https(self.tunnel_port, "GET", "/metrics", host=HOST)
         else:
-            with socket.create_connection(("127.0.0.1", self.tunnel_port), timeout=10) as s:
-                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            h, _, body = data.partition(b"\r\n\r\n")
-            status = int(h.split(b" ")[1])
+            r = get(self.tunnel_port, "/metrics")
+            status, body = r.status, r.body
         check_eq(status, 200, "GET /metrics")
         return parse_metrics(body.decode())
 
@@ -119,8 +78,8 @@ def reloads(m, result):
 
 def case_sighup_new_certificate(env):
     key, cert = env.path("live.key"), env.path("live.pem")
-    a_key, a_cert = make_cert(env, "a")
-    b_key, b_cert = make_cert(env, "b")
+    a_key, a_cert = self_signed(env, "a")
+    b_key, b_cert = self_signed(env, "b")
     install(a_key, a_cert, key, cert)
     store = env.path("relay.db")
     token = token_add(env, store, "alice")
@@ -135,7 +94,7 @@ def case_sighup_new_certificate(env):
                                 "--forward", str(target.port), "--ca-file", a_cert],
                  {"HOOKWIRE_TOKEN": token})
     wait_until(lambda: "Forwarding https://" in agent.stdout(), 10, "the agent is up over wss")
-    check_eq(https(relay.port, "POST", "/t/alice/one", body=b"1")[2], b"got 1",
+    check_eq(https(relay.port, "POST", "/t/alice/one", body=b"1", host=HOST)[2], b"got 1",
              "a webhook before the reload")
     check_eq(connects(relay.metrics(True)), 1.0, "one agent connect before the reload")
 
@@ -147,7 +106,7 @@ def case_sighup_new_certificate(env):
     check_eq(served_fingerprint(relay.tunnel_port), pem_fingerprint(b_cert),
              "and on the tunnel port")
     relay.proc.check_alive("keeps running after SIGHUP")
-    check_eq(https(relay.port, "POST", "/t/alice/two", body=b"2")[2], b"got 2",
+    check_eq(https(relay.port, "POST", "/t/alice/two", body=b"2", host=HOST)[2], b"got 2",
              "a webhook after the reload flows through the same agent")
     m = relay.metrics(True)
     check_eq(connects(m), 1.0, "the agent did not reconnect (agent connects still 1)")
@@ -168,7 +127,7 @@ def case_sighup_new_certificate(env):
              "one line says the running configuration stays")
     check_eq(served_fingerprint(relay.port), pem_fingerprint(b_cert),
              "new connections still get certificate b")
-    check_eq(https(relay.port, "POST", "/t/alice/three", body=b"3")[2], b"got 3",
+    check_eq(https(relay.port, "POST", "/t/alice/three", body=b"3", host=HOST)[2], b"got 3",
              "webhooks still flow")
     check_eq(connects(relay.metrics(True)), 1.0, "still the same agent connection")
 

@@ -1,11 +1,14 @@
 """Certificates for the HTTPS targets of the e2e tests, made by `openssl` in the case's
-directory: a test CA and a server certificate it signs, or a self-signed one; and the server
-side ssl.SSLContext a Target serves HTTPS with."""
+directory: a test CA and a server certificate it signs, or a self-signed one; the server
+side ssl.SSLContext a Target serves HTTPS with; a relay with TLS on both ports and one raw
+HTTPS request to it."""
 
+import socket
 import ssl
 import subprocess
 
-from hw_checks import check
+from harness import RELAY_BIN, Proc, free_port
+from hw_checks import check, wait_until
 
 
 def _openssl(args, what):
@@ -45,3 +48,59 @@ def server_context(key, cert):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     return ctx
+
+
+def https(port, method, path, headers=(), body=b"", cafile=None, alpn=None, host=b"localhost"):
+    """One HTTPS request with raw bytes on a fresh connection to 127.0.0.1:port (Connection:
+    close, the whole answer read). With cafile the server must show a certificate for
+    localhost that cafile vouches for; without, any certificate is taken (for cases that
+    compare the certificate themselves). alpn: protocols to offer. Returns (status, raw
+    head, body)."""
+    if cafile:
+        ctx = ssl.create_default_context(cafile=cafile)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    head = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nConnection: close\r\n" % (
+        method.encode(), path.encode(), host, len(body))
+    for k, v in headers:
+        head += b"%s: %s\r\n" % (k.encode(), v.encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(head + b"\r\n" + body)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    h, _, rest = data.partition(b"\r\n\r\n")
+    return int(h.split(b" ")[1]), h, rest
+
+
+class TlsRelay:
+    """A relay with TLS on both ports (--tls-cert cert --tls-key key, then args) and a
+    SQLite store; up once /healthz answers over HTTPS with a certificate cert vouches for."""
+
+    def __init__(self, env, store, key, cert, args=()):
+        self.port, self.tunnel_port = free_port(), free_port()
+        self.cert = cert
+        self.proc = Proc(env, "relay", [
+            RELAY_BIN, "--listen", "127.0.0.1:%d" % self.port, "--tunnel-listen",
+            "127.0.0.1:%d" % self.tunnel_port, "--store", "sqlite:" + store, "--tls-cert", cert,
+            "--tls-key", key] + list(args))
+
+        def up():
+            self.proc.check_alive("the TLS relay is running")
+            try:
+                return https(self.port, "GET", "/healthz", cafile=cert)[0] == 200
+            except OSError:
+                return False
+        wait_until(up, 10, "the relay answers /healthz over HTTPS")
+
+    @property
+    def ws_url(self):
+        return "wss://localhost:%d" % self.tunnel_port
