@@ -13,7 +13,7 @@ import socket
 import ssl
 
 from harness import (AGENT_BIN, RELAY_BIN, Proc, Reply, check, check_eq, free_port, get,
-                     parse_metrics, run, token_add, wait_until)
+                     parse_metrics, request, run, token_add, wait_until)
 from hw_tls import https, self_signed
 
 HOST = b"hooks.example.test"
@@ -156,17 +156,9 @@ def case_sighup_channel_sections(env):
 
     def post(secret):
         body = os.urandom(16).hex().encode()
-        with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
-            s.sendall(b"POST /t/alice/gh HTTP/1.1\r\nHost: %s\r\nX-Hub-Signature-256: %s\r\n"
-                      b"X-GitHub-Event: push\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                      % (HOST, sign(secret, body).encode(), len(body)) + body)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return int(data.split(b" ")[1])
+        return request(relay.port, "POST", "/t/alice/gh", [
+            ("Host", HOST.decode()), ("X-Hub-Signature-256", sign(secret, body)),
+            ("X-GitHub-Event", "push"), ("Connection", "close")], body).status
 
     old, new = b"old-secret-0123456789", b"new-secret-9876543210"
     check_eq((post(old), post(new)), (200, 401), "before: the old secret verifies")
