@@ -6,7 +6,6 @@
 
 #include <netdb.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,27 +71,14 @@ static void usage(FILE *f)
     hw_opt_usage(f, agent_options);
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
 static void parse_forward(struct agent *a)
 {
     const char *f = a->cfg.forward;
 
     if (hw_url_parse_target(f, &a->target))
-        die("--forward %s: expected a port (3000), HOST:PORT (localhost:3000) or "
-            "http(s)://HOST:PORT/PREFIX",
-            f);
+        hw_opt_die("--forward %s: expected a port (3000), HOST:PORT (localhost:3000) or "
+                   "http(s)://HOST:PORT/PREFIX",
+                   f);
     snprintf(a->target_addr, sizeof(a->target_addr), "%s",
              strcmp(a->target.host, "localhost") == 0 ? "127.0.0.1" : a->target.host);
     /* The prefix goes in front of every request's path: "/api/" and "/api" are the same. */
@@ -101,7 +87,7 @@ static void parse_forward(struct agent *a)
         char *q = strpbrk(a->target.path, "?");
 
         if (q)
-            die("--forward %s: a query cannot be a prefix: give the path only", f);
+            hw_opt_die("--forward %s: a query cannot be a prefix: give the path only", f);
         while (n > 1 && a->target.path[n - 1] == '/')
             a->target.path[--n] = '\0';
     }
@@ -117,9 +103,10 @@ static void parse_relay(struct agent *a)
     const char *r = a->cfg.relay;
 
     if (!strstr(r, "://"))
-        die("--relay %s: give the scheme: ws://%s (or wss://%s when the relay has TLS)", r, r, r);
+        hw_opt_die("--relay %s: give the scheme: ws://%s (or wss://%s when the relay has TLS)", r,
+                   r, r);
     if (hw_url_parse(r, &a->relay_url))
-        die("--relay %s: expected ws://HOST:PORT or wss://HOST:PORT", r);
+        hw_opt_die("--relay %s: expected ws://HOST:PORT or wss://HOST:PORT", r);
     if (strcmp(a->relay_url.scheme, "http") == 0 || strcmp(a->relay_url.scheme, "https") == 0) {
         char url[1400];
 
@@ -129,7 +116,7 @@ static void parse_relay(struct agent *a)
         free(a->cfg.relay);
         a->cfg.relay = strdup(hw_url_format(&a->relay_url, 1, url, sizeof(url)));
         if (!a->cfg.relay)
-            die("out of memory");
+            hw_opt_die("out of memory");
     }
 }
 
@@ -143,15 +130,15 @@ static void load_token(struct agent *a)
         snprintf(spec, sizeof(spec), "file:%s", a->cfg.token_file);
         a->token = hw_opt_resolve(spec, err, sizeof(err));
         if (!a->token)
-            die("--token-file: %s", err);
+            hw_opt_die("--token-file: %s", err);
     } else if (env && env[0]) {
         a->token = strdup(env);
     } else {
-        die("no token: set HOOKWIRE_TOKEN or --token-file");
+        hw_opt_die("no token: set HOOKWIRE_TOKEN or --token-file");
     }
     a->token[strcspn(a->token, "\r\n \t")] = '\0';
     if (!a->token[0])
-        die("the token is empty");
+        hw_opt_die("the token is empty");
 }
 
 int agent_config_load(struct agent *a, int argc, char **argv)
@@ -187,26 +174,26 @@ int agent_config_load(struct agent *a, int argc, char **argv)
         strcmp(argv[rc], "replay") != 0) {
         /* "hookwire-agent 3000": the one argument after the options is the target. */
         if (rc + 1 < argc)
-            die("unexpected argument \"%s\": give the target once, after the options (see "
-                "--help)",
-                argv[rc + 1]);
+            hw_opt_die("unexpected argument \"%s\": give the target once, after the options (see "
+                       "--help)",
+                       argv[rc + 1]);
         free(a->cfg.forward);
         a->cfg.forward = strdup(argv[rc]);
         if (!a->cfg.forward)
-            die("out of memory");
+            hw_opt_die("out of memory");
         rc = argc;
     }
     if (hw_log_set_level(a->cfg.log_level))
-        die("--log-level %s: expected error, warn, info or debug", a->cfg.log_level);
+        hw_opt_die("--log-level %s: expected error, warn, info or debug", a->cfg.log_level);
     if (hw_log_set_format(a->cfg.log_format))
-        die("--log-format %s: expected text or json", a->cfg.log_format);
+        hw_opt_die("--log-format %s: expected text or json", a->cfg.log_format);
     if (!a->cfg.relay)
-        die("no relay: use --relay wss://HOST:PORT (or set HOOKWIRE_RELAY)");
+        hw_opt_die("no relay: use --relay wss://HOST:PORT (or set HOOKWIRE_RELAY)");
     parse_relay(a);
     if (strcmp(a->cfg.host_header, "keep") != 0 && strcmp(a->cfg.host_header, "rewrite") != 0)
-        die("--host-header %s: expected keep or rewrite", a->cfg.host_header);
+        hw_opt_die("--host-header %s: expected keep or rewrite", a->cfg.host_header);
     if (a->cfg.heartbeat_ms < 100)
-        die("--heartbeat must be at least 100ms");
+        hw_opt_die("--heartbeat must be at least 100ms");
     parse_forward(a);
     load_token(a);
     return rc;

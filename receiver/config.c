@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,19 +196,6 @@ static int on_section_key(void *ctx, const char *section, const char *key, const
     return 0;
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
 /*
  * Removes "--config FILE" / "--config=FILE" and "--check-config" from argv
  * into *rest (a new array, argv[0] kept). Returns the number of arguments
@@ -221,7 +207,7 @@ static int split_args(struct recv_config *cfg, int argc, char **argv, char ***re
     int n = 0;
 
     if (!r)
-        die("out of memory");
+        hw_opt_die("out of memory");
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *file = NULL;
 
@@ -231,17 +217,17 @@ static int split_args(struct recv_config *cfg, int argc, char **argv, char ***re
         }
         if (i > 0 && !strcmp(a, "--config")) {
             if (i + 1 >= argc)
-                die("--config needs a file");
+                hw_opt_die("--config needs a file");
             file = argv[++i];
         } else if (i > 0 && !strncmp(a, "--config=", 9)) {
             file = a + 9;
         }
         if (file) {
             if (cfg->config_path)
-                die("--config: given twice");
+                hw_opt_die("--config: given twice");
             cfg->config_path = strdup(file);
             if (!cfg->config_path)
-                die("out of memory");
+                hw_opt_die("out of memory");
             continue;
         }
         r[n++] = argv[i];
@@ -286,35 +272,37 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
     if (rc < 0)
         exit(2);
     if (rc < n)
-        die("unexpected argument \"%s\" (see --help)", rest[rc]);
+        hw_opt_die("unexpected argument \"%s\" (see --help)", rest[rc]);
     free(rest);
     /* Values from the command line are checked here; the file's already were. */
     for (const struct hw_opt *o = recv_options; o->name; o++) {
         const char *why = check_option(cfg, o->name, err, sizeof(err));
 
         if (why)
-            die("--%s", why);
+            hw_opt_die("--%s", why);
     }
     /* A lease shorter than one attempt would hand the event to another instance mid-attempt. */
     if (cfg->lease_ms <= cfg->deliver_timeout_ms)
-        die("lease: must be longer than deliver-timeout (%u ms)", cfg->deliver_timeout_ms);
+        hw_opt_die("lease: must be longer than deliver-timeout (%u ms)", cfg->deliver_timeout_ms);
     if (recv_sources_finalize(&cfg->sources) < 0)
         exit(2);
     /* Twilio signs the URL it posts to; without it no request could verify. */
     for (const struct recv_source *s = cfg->sources.head; s; s = s->next)
         if (!strcmp(s->provider, "twilio") && !s->has_public_url && !cfg->public_url)
-            die("%s:%d: [source %s] provider = twilio signs the public URL: set public-url in "
+            hw_opt_die(
+                "%s:%d: [source %s] provider = twilio signs the public URL: set public-url in "
                 "[receiver] (the URL Twilio posts to, e.g. https://www.example.com)",
                 cfg->config_path, s->line, s->name);
     if (!cfg->sources.n)
-        die("no sources: add a [source NAME] section to the --config file (docs/receiver.md)");
+        hw_opt_die(
+            "no sources: add a [source NAME] section to the --config file (docs/receiver.md)");
     if (!cfg->signing_secret)
-        die("signing-secret: missing (the key that signs deliveries; docs/receiver.md)");
+        hw_opt_die("signing-secret: missing (the key that signs deliveries; docs/receiver.md)");
     {
         const char *why = NULL;
 
         if (hw_signer_new(cfg->signing_secret, &cfg->signer, &why) < 0)
-            die("signing-secret: %s", why);
+            hw_opt_die("signing-secret: %s", why);
         wipe_signing_secret(cfg);
     }
 }

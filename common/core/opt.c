@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,4 +417,15 @@ void hw_opt_cleanup(const struct hw_opt *opts, void *cfg)
             *field = NULL;
         }
     }
+}
+
+void hw_opt_die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
 }

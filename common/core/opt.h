@@ -86,6 +86,12 @@ void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
  */
 char *hw_opt_resolve(const char *value, char *err, size_t errlen);
 
+/*
+ * A configuration or usage error at start-up: prints the formatted message and
+ * a newline to stderr and exits with status 2. Main thread, before any other.
+ */
+void hw_opt_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
 /* Parses a size ("25M") or duration ("10s") as above. 0 or HW_EINVAL. */
 int hw_opt_parse_size(const char *s, size_t *out);
 int hw_opt_parse_duration(const char *s, unsigned *ms_out);
