@@ -15,24 +15,15 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "fuzz_check.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
-
-#define FUZZ_CHECK(expr)                                                             \
-    do {                                                                             \
-        if (!(expr)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
 
 #define HEADROOM    16
 #define BODY_CAP    (128 * 1024)
 #define MAX_SLOTS   16
 #define MAX_TRACKED 64 /* stream ids whose credit is tracked */
 #define MAX_OPENED  8  /* relay streams the script may open per input */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---- codec ---- */
 

@@ -13,17 +13,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "fuzz_check.h"
 #include "http/http1.h"
-
-#define FUZZ_CHECK(expr)                                                             \
-    do {                                                                             \
-        if (!(expr)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int in_range(const char *p, size_t n, const char *buf, size_t len)
 {

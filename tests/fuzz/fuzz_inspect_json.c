@@ -14,17 +14,8 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "fuzz_check.h"
 #include "inspect_json.h"
-
-#define FUZZ_CHECK(expr)                                                             \
-    do {                                                                             \
-        if (!(expr)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

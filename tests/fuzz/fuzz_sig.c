@@ -9,12 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "sig/sig.h"
 #include "sig/sig_parse.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 struct fsrc {
     const char *kv[24];
     const char *sig, *ts, *id; /* header names the input's fields go to */

@@ -14,19 +14,10 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "fuzz_check.h"
 #include "tunnel/ws.h"
 
-#define FUZZ_CHECK(expr)                                                             \
-    do {                                                                             \
-        if (!(expr)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
-
 #define MAX_MSG 4096
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct seen {
     size_t in_msg;     /* bytes of the current fragmented message */
