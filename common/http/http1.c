@@ -352,27 +352,6 @@ static int parse_request_line(struct cursor *c, struct hw_http_head *head)
     return expect_lit(c, "\r\n");
 }
 
-int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head)
-{
-    struct cursor c = { buf, buf + len };
-    struct framing f;
-    int rc;
-
-    head_reset(head, &f, 1);
-    rc = parse_request_line(&c, head);
-    if (rc != 0)
-        return rc;
-    f.minor_version = head->minor_version;
-    rc = parse_headers(&c, head, &f);
-    if (rc != 0)
-        return rc;
-
-    head->hosts = f.hosts;
-    head->body = declared_body(&f, HW_BODY_NONE);
-    head->expect_continue = f.expect_continue;
-    return head_finish(buf, &c, head, &f);
-}
-
 static int parse_status_line(struct cursor *c, struct hw_http_head *head)
 {
     int rc = parse_version(c, &head->minor_version);
@@ -408,22 +387,42 @@ static int parse_status_line(struct cursor *c, struct hw_http_head *head)
     return expect_lit(c, "\r\n");
 }
 
+/* The start line (a request's when request is set, else a status line) and the headers. */
+static int parse_head(struct cursor *c, struct hw_http_head *head, struct framing *f, int request)
+{
+    int rc;
+
+    head_reset(head, f, request);
+    rc = request ? parse_request_line(c, head) : parse_status_line(c, head);
+    if (rc != 0)
+        return rc;
+    f->minor_version = head->minor_version;
+    return parse_headers(c, head, f);
+}
+
+int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head)
+{
+    struct cursor c = { buf, buf + len };
+    struct framing f;
+    int rc = parse_head(&c, head, &f, 1);
+
+    if (rc != 0)
+        return rc;
+    head->hosts = f.hosts;
+    head->body = declared_body(&f, HW_BODY_NONE);
+    head->expect_continue = f.expect_continue;
+    return head_finish(buf, &c, head, &f);
+}
+
 int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
                            struct hw_http_head *head)
 {
     struct cursor c = { buf, buf + len };
     struct framing f;
-    int rc;
+    int rc = parse_head(&c, head, &f, 0);
 
-    head_reset(head, &f, 0);
-    rc = parse_status_line(&c, head);
     if (rc != 0)
         return rc;
-    f.minor_version = head->minor_version;
-    rc = parse_headers(&c, head, &f);
-    if (rc != 0)
-        return rc;
-
     if (head->status < 200 || head->status == 204 || head->status == 304 ||
         (request_method != NULL && strcmp(request_method, "HEAD") == 0))
         head->body = HW_BODY_NONE;
