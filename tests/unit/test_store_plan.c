@@ -277,6 +277,30 @@ static void index_sql(const struct tu_db *d, const char *name, char *out, size_t
 }
 
 /*
+ * A SQLite store filled at the current schema, then taken back to an older
+ * one by downgrade_sql (which also deletes the newer versions' rows from
+ * hookwire_schema).
+ */
+static void old_store(struct tu_db *d, const char *downgrade_sql)
+{
+    tu_db_fresh(d, NULL);
+    fill_store(d);
+    tu_db_exec(d, downgrade_sql);
+}
+
+/* Opens d, which upgrades it, and checks that it is at the current schema version. */
+static struct hw_store *open_upgraded(const struct tu_db *d)
+{
+    struct hw_store *s;
+    int version = 0;
+
+    CHECK_EQ(hw_store_open(d->url, NULL, &s), 0);
+    CHECK_EQ(hw_store_schema_version(s, &version), 0);
+    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
+    return s;
+}
+
+/*
  * A SQLite store of schema 4 (full indexes), filled, upgrades to 5 at open:
  * its claim and listing indexes become partial, the queries run on them,
  * and claims and listings return the same events as before the upgrade.
@@ -288,29 +312,22 @@ static void test_upgrade_from_v4(void)
     struct hw_store *s;
     struct tu_db d;
     char sql[512];
-    int version = 0;
 
-    tu_db_fresh(&d, NULL);
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    hw_store_close(s);
-    fill_store(&d);
     /* Back to schema 4: version 4's index definitions, version 5 unrecorded. */
-    tu_db_exec(&d, "DROP INDEX hookwire_events_next; DROP INDEX hookwire_events_source_next; "
-                   "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
-                   "CREATE INDEX hookwire_events_next ON hookwire_events "
-                   "(status, next_attempt_ms, seq); "
-                   "CREATE INDEX hookwire_events_source_next ON hookwire_events "
-                   "(source, status, next_attempt_ms, seq); "
-                   "CREATE INDEX hookwire_events_due ON hookwire_events (status, seq); "
-                   "CREATE INDEX hookwire_events_status_time ON hookwire_events "
-                   "(status, received_ms); "
-                   "DELETE FROM hookwire_schema WHERE version >= 5");
+    old_store(&d, "DROP INDEX hookwire_events_next; DROP INDEX hookwire_events_source_next; "
+                  "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
+                  "CREATE INDEX hookwire_events_next ON hookwire_events "
+                  "(status, next_attempt_ms, seq); "
+                  "CREATE INDEX hookwire_events_source_next ON hookwire_events "
+                  "(source, status, next_attempt_ms, seq); "
+                  "CREATE INDEX hookwire_events_due ON hookwire_events (status, seq); "
+                  "CREATE INDEX hookwire_events_status_time ON hookwire_events "
+                  "(status, received_ms); "
+                  "DELETE FROM hookwire_schema WHERE version >= 5");
     index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE") == NULL);
 
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
+    s = open_upgraded(&d);
     index_sql(&d, "hookwire_events_next", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 1") != NULL);
     index_sql(&d, "hookwire_events_source_next", sql, sizeof(sql));
@@ -368,24 +385,17 @@ static void test_upgrade_from_v5(void)
     struct hw_store *s;
     struct tu_db d;
     char sql[512], first[HW_ID_LEN + 1];
-    int version = 0;
     sqlite3 *db;
     sqlite3_stmt *st;
 
-    tu_db_fresh(&d, NULL);
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    hw_store_close(s);
-    fill_store(&d);
-    tu_db_exec(&d, "DROP INDEX hookwire_events_dedup; "
-                   "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events "
-                   "(source, dedup_key); "
-                   "DELETE FROM hookwire_schema WHERE version >= 6");
+    old_store(&d, "DROP INDEX hookwire_events_dedup; "
+                  "CREATE UNIQUE INDEX hookwire_events_dedup ON hookwire_events "
+                  "(source, dedup_key); "
+                  "DELETE FROM hookwire_schema WHERE version >= 6");
     index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE") == NULL);
 
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
+    s = open_upgraded(&d);
     index_sql(&d, "hookwire_events_dedup", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE dedup_key IS NOT NULL") != NULL);
     check_plans(&d);
@@ -454,25 +464,19 @@ static void test_upgrade_from_v6(void)
     struct hw_store *s;
     struct tu_db d;
     char sql[512];
-    int version = 0, newer = 1;
+    int newer = 1;
 
-    tu_db_fresh(&d, NULL);
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    hw_store_close(s);
-    fill_store(&d);
-    tu_db_exec(&d, "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
-                   "CREATE INDEX hookwire_events_due ON hookwire_events (status) "
-                   "WHERE status > 1; "
-                   "CREATE INDEX hookwire_events_status_time ON hookwire_events "
-                   "(status, received_ms) WHERE status > 1; "
-                   "DELETE FROM hookwire_schema WHERE version >= 7");
+    old_store(&d, "DROP INDEX hookwire_events_due; DROP INDEX hookwire_events_status_time; "
+                  "CREATE INDEX hookwire_events_due ON hookwire_events (status) "
+                  "WHERE status > 1; "
+                  "CREATE INDEX hookwire_events_status_time ON hookwire_events "
+                  "(status, received_ms) WHERE status > 1; "
+                  "DELETE FROM hookwire_schema WHERE version >= 7");
     CHECK_EQ(count_of(&d, "SELECT COUNT(*) FROM hookwire_events INDEXED BY hookwire_events_due "
                           "WHERE status > 1"),
              2700);
 
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, 7);
+    s = open_upgraded(&d);
     index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 3") != NULL);
     index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
