@@ -14,11 +14,10 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from harness import WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
-from hw_mysql import fresh_database, mariadb, mariadb_argv
+from hw_mysql import fresh_database, mariadb, mariadb_argv, require_url
 
 HOST = ("Host", "hooks.example.test")
 
@@ -194,11 +193,6 @@ def case_migration_outlasts_call_timeout(env):
 
 
 if __name__ == "__main__":
-    if not URL:
-        if os.environ.get("HOOKWIRE_TEST_NO_MYSQL") == "1":
-            print("skipped: HOOKWIRE_TEST_NO_MYSQL=1")
-            sys.exit(0)
-        print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
-        sys.exit(1)
+    require_url()
     run([case_tokens_and_delivery, case_database_down, case_database_hung,
          case_migration_outlasts_call_timeout])

@@ -15,12 +15,12 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 import collections
 import json
 import os
-import sys
 import threading
 
 from hw_receiver import (Load, Receiver, event_count, event_ids, fresh_database, github_headers,
                          mariadb)
 from harness import Reply, check, check_eq, get, holds_for, run, wait_until
+from hw_mysql import require_url
 
 URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
 
@@ -159,10 +159,5 @@ def case_database_down(env):
 
 
 if __name__ == "__main__":
-    if not URL:
-        if os.environ.get("HOOKWIRE_TEST_NO_MYSQL") == "1":
-            print("skipped: HOOKWIRE_TEST_NO_MYSQL=1")
-            sys.exit(0)
-        print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
-        sys.exit(1)
+    require_url()
     run([case_sigkill_mid_load, case_two_receivers_exactly_once, case_database_down])

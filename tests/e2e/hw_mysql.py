@@ -4,10 +4,24 @@ cases that stop, freeze or kill it."""
 
 import os
 import subprocess
+import sys
 import urllib.parse
 
 from harness import SOURCE, check
 
+
+
+def require_url():
+    """For a test that runs on MariaDB only, before its cases: HOOKWIRE_TEST_MYSQL_URL
+    must be set (scripts/test sets it), or else the test fails, unless
+    HOOKWIRE_TEST_NO_MYSQL=1 says to skip it (exit 0 without running a case)."""
+    if os.environ.get("HOOKWIRE_TEST_MYSQL_URL"):
+        return
+    if os.environ.get("HOOKWIRE_TEST_NO_MYSQL") == "1":
+        print("skipped: HOOKWIRE_TEST_NO_MYSQL=1")
+        sys.exit(0)
+    print("HOOKWIRE_TEST_MYSQL_URL is not set: run through scripts/test, which starts MariaDB")
+    sys.exit(1)
 
 def mariadb_argv(url):
     """(argv, env) to run the `mariadb` client against url's server, password in env."""
