@@ -3,21 +3,16 @@
 
 /*
  * What every libFuzzer target here shares: the entry point's prototype and
- * FUZZ_CHECK, which prints file:line and the expression of a broken property
- * and aborts, so libFuzzer keeps the input as a crash. Single-threaded.
+ * FUZZ_CHECK, the unit tests' CHECK (it prints file:line and the expression
+ * of a broken property and aborts, so libFuzzer keeps the input as a
+ * crash). Single-threaded.
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#define FUZZ_CHECK(expr)                                                             \
-    do {                                                                             \
-        if (!(expr)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-            abort();                                                                 \
-        }                                                                            \
-    } while (0)
+#include "../unit/check.h"
+
+#define FUZZ_CHECK(expr) CHECK(expr)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
