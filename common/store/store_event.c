@@ -227,11 +227,18 @@ static const char *list_index(const struct hw_store_filter *f, int kind)
     if (f->status == HW_STORE_PENDING && kind == HW_STORE_KIND_SQLITE)
         return f->source ? "hookwire_events_source_next" : "hookwire_events_next";
     /*
-     * With times, whatever else is set: the window's range of the
-     * received_ms index, the status and source filtered, sorted by seq
-     * (schema 8 keeps no time index by source or status: each cost every
-     * append a b-tree). The window bounds the work, never the table, and a
-     * window of a few events stays cheap however large its source is.
+     * Failed (and, on MySQL, pending) with or without times: the status
+     * newest first, times and source filtered; see below. A window is then
+     * never worth more than the status's events, which are few, and a page
+     * needs no sort.
+     */
+    if (f->status == HW_STORE_FAILED || f->status == HW_STORE_PENDING)
+        return "hookwire_events_due";
+    /*
+     * Other listings with times: the window's range of the received_ms
+     * index, the status and source filtered, sorted by seq (schema 8 keeps
+     * no time index by source or status: each cost every append a b-tree).
+     * The window bounds the work, never the table.
      */
     if (timed)
         return "hookwire_events_received";

@@ -277,14 +277,27 @@ static void check_more_plans(const struct tu_db *d)
         expect(d, "retention delete", HW_SQL_EXCESS_EVENTS, excess, "hookwire_events_source");
     }
 
-    /* All sources since T, and failed events of one source since T: the time index. */
+    /*
+     * All sources since T: the time index. Failed events of one source
+     * since T: the failed events newest first, the rest filtered.
+     */
     f.since_ms = 1;
     hw_store_list_sql(&f, kind, list, sizeof(list));
     expect(d, "list since T", list, since, "hookwire_events_received");
     f.status = HW_STORE_FAILED;
     f.source = "src3";
     hw_store_list_sql(&f, kind, list, sizeof(list));
-    expect(d, "list failed, source, T", list, status_source_since, "hookwire_events_received");
+    expect(d, "list failed, source, T", list, status_source_since, "hookwire_events_due");
+    no_sort(d, list, status_source_since);
+    if (d->mysql) {
+        /* Pending events since T (MySQL): the pending ones newest first, no sort. */
+        memset(&f, 0, sizeof(f));
+        f.status = HW_STORE_PENDING;
+        f.since_ms = 1;
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list pending since T", list, since, "hookwire_events_due");
+        no_sort(d, list, since);
+    }
     /* One source, newest first: its index, no sort. */
     memset(&f, 0, sizeof(f));
     f.source = "src3";
@@ -338,7 +351,8 @@ static void check_plans(const struct tu_db *d)
     f.status = HW_STORE_FAILED;
     f.since_ms = 1;
     hw_store_list_sql(&f, kind, list, sizeof(list));
-    expect(d, "list failed since T", list, status_since, "hookwire_events_received");
+    expect(d, "list failed since T", list, status_since, "hookwire_events_due");
+    no_sort(d, list, status_since);
     memset(&f, 0, sizeof(f));
     f.source = "src3";
     f.since_ms = 1;
