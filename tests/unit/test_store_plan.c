@@ -793,6 +793,31 @@ static void test_upgrade_from_v7(void)
     CHECK_EQ(total, query_i64(&d, sql));
     CHECK(total > 7);
 
+    /* Failed events before an hour ago, 9 at a time (an upper bound only): the same. */
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    f.until_ms = hour_ago;
+    f.limit = 9;
+    total = 0;
+    last = 0;
+    do {
+        CHECK_EQ(hw_store_list(s, &f, &l), 0);
+        for (size_t i = 0; i < l.n; i++) {
+            CHECK_EQ(l.v[i]->status, HW_STORE_FAILED);
+            CHECK(l.v[i]->received_ms < hour_ago);
+            CHECK(last == 0 || l.v[i]->seq < last);
+            last = l.v[i]->seq;
+        }
+        total += (int64_t)l.n;
+        f.cursor = l.next_cursor;
+        hw_store_events_cleanup(&l);
+    } while (f.cursor);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms < %lld",
+             (long long)hour_ago);
+    CHECK_EQ(total, query_i64(&d, sql));
+    CHECK(total > 9);
+
     /* The summary: failures of the last hour, the oldest pending event. */
     CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
     snprintf(sql, sizeof(sql),
