@@ -342,10 +342,25 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
 #define HW_SQL_COUNT_SOURCE                                                                  \
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"
-#define HW_SQL_OLDEST_PENDING "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"
-/* "status = 3": the SQLite index holds failed events only (schema 7). */
-#define HW_SQL_FAILED_SINCE \
-    "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= ?"
+/*
+ * The oldest pending event: the pending range of the claim index, the
+ * backlog's rows and no other (walking received_ms from the oldest would
+ * step over every finished event older than it). "status = 1": the SQLite
+ * index holds pending events only.
+ */
+#define HW_SQL_OLDEST_PENDING_(hint) \
+    "SELECT MIN(received_ms) FROM hookwire_events " hint " WHERE status = 1"
+#define HW_SQL_OLDEST_PENDING    HW_SQL_OLDEST_PENDING_("INDEXED BY hookwire_events_next")
+#define HW_SQL_OLDEST_PENDING_MY HW_SQL_OLDEST_PENDING_("FORCE INDEX (hookwire_events_next)")
+/*
+ * Parameters: since. The hour's range of the time index with the status
+ * filtered (schema 8 has no (status, received_ms) index): the work follows
+ * the last hour's traffic, not the failures kept since the last purge.
+ */
+#define HW_SQL_FAILED_SINCE_(hint) \
+    "SELECT COUNT(*) FROM hookwire_events " hint " WHERE status = 3 AND received_ms >= ?"
+#define HW_SQL_FAILED_SINCE    HW_SQL_FAILED_SINCE_("INDEXED BY hookwire_events_received")
+#define HW_SQL_FAILED_SINCE_MY HW_SQL_FAILED_SINCE_("FORCE INDEX (hookwire_events_received)")
 /* Delivered attempts since a time, with the time from receipt to the end of the attempt. */
 #define HW_SQL_LATENCY_FROM                                                                     \
     " FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id WHERE a.at_ms >= ? " \

@@ -194,9 +194,9 @@ int hw_my_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
     if (!err)
         err = count_source(b, sum);
     if (!err)
-        err = hw_my_query_i64(b, HW_SQL_OLDEST_PENDING, NULL, 0, &sum->oldest_pending_ms);
+        err = hw_my_query_i64(b, HW_SQL_OLDEST_PENDING_MY, NULL, 0, &sum->oldest_pending_ms);
     if (!err)
-        err = hw_my_query_i64(b, HW_SQL_FAILED_SINCE, &since, 1, &v);
+        err = hw_my_query_i64(b, HW_SQL_FAILED_SINCE_MY, &since, 1, &v);
     sum->failed_last_hour = (uint64_t)v;
     return err;
 }

@@ -243,6 +243,30 @@ static const char *const mysql_v7[] = {
     NULL,
 };
 
+/*
+ * Version 8: one index fewer for every event row on SQLite, two on MySQL.
+ * The (source, received_ms) and (status, received_ms) indexes served only
+ * listings with times and the summary's failures of the last hour: those
+ * now read the time window from the received_ms index and filter the
+ * source or status there (a window's worth of rows, never the table), so
+ * a delivered event on SQLite updates four b-trees (table, id, received_ms,
+ * (source, seq)), and on MySQL an append updates seven secondary indexes
+ * and an outcome moves its status in three. The oldest pending event is
+ * found on the claim index (the backlog, not the table). One ALTER on
+ * MySQL, so that it is applied whole or not at all.
+ */
+static const char *const sqlite_v8[] = {
+    "DROP INDEX hookwire_events_source_time",
+    "DROP INDEX hookwire_events_status_time",
+    NULL,
+};
+
+static const char *const mysql_v8[] = {
+    "ALTER TABLE hookwire_events DROP INDEX hookwire_events_source_time,"
+    " DROP INDEX hookwire_events_status_time",
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -256,6 +280,7 @@ static const struct {
     { 5, "partial indexes (SQLite)", sqlite_v5, mysql_v5 },
     { 6, "partial dedup index (SQLite)", sqlite_v6, mysql_v6 },
     { 7, "failed-only status indexes (SQLite)", sqlite_v7, mysql_v7 },
+    { 8, "no time indexes by source or status", sqlite_v8, mysql_v8 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

@@ -219,7 +219,7 @@ def case_errors(env):
         append(env, newer, source="x")
         sql(newer, "INSERT INTO hookwire_schema (version, applied_ms) VALUES (99, 0)")
         one_line(replay(env, newer, "list"), 1, label + ": newer schema",
-                 r"written by a newer hookwire \(schema version above 7\)")
+                 r"written by a newer hookwire \(schema version above [0-9]+\)")
     # --help for the program and each command.
     r = replay(env, None, "--help")
     check_eq(r.returncode, 0, "--help exits 0")

@@ -159,6 +159,170 @@ static void check_delivered_walk(const struct tu_db *d)
     CHECK(strstr(p, "TEMP B-TREE") == NULL);
 }
 
+/* The first column of the first row of sql on d (NULL as ""), as text into out. */
+static void query_text(const struct tu_db *d, const char *sql, char *out, size_t cap)
+{
+    if (d->mysql) {
+        MYSQL *c = tu_mysql_connect(d->url);
+        MYSQL_RES *r;
+        MYSQL_ROW row;
+
+        CHECK_EQ(mysql_select_db(c, d->name), 0);
+        CHECK_EQ(mysql_query(c, sql), 0);
+        r = mysql_store_result(c);
+        CHECK(r != NULL);
+        row = mysql_fetch_row(r);
+        CHECK(row != NULL);
+        snprintf(out, cap, "%s", row[0] ? row[0] : "");
+        mysql_free_result(r);
+        mysql_close(c);
+        return;
+    }
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    CHECK_EQ(sqlite3_open(d->name, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, cap, "%s",
+             sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* The number sql's first column holds on d (an empty value is 0). */
+static int64_t query_i64(const struct tu_db *d, const char *sql)
+{
+    char v[64];
+
+    query_text(d, sql, v, sizeof(v));
+    return strtoll(v, NULL, 10);
+}
+
+/* The id of a stored event, quoted as an SQL literal, into out. */
+static void some_id(const struct tu_db *d, char *out, size_t cap)
+{
+    char id[48];
+
+    query_text(d, "SELECT id FROM hookwire_events WHERE seq = 7", id, sizeof(id));
+    CHECK(id[0] != '\0');
+    snprintf(out, cap, "'%s'", id);
+}
+
+/*
+ * The rest of the store's queries on events and attempts: lookups by id,
+ * the relay's owner delivery, retention by count, the summary's oldest
+ * pending event, the listings the checks above leave out. The summary's
+ * counts by status and source are the one deliberate walk of a whole
+ * index: they count every event.
+ */
+static void check_more_plans(const struct tu_db *d)
+{
+    struct hw_store_filter f = { 0 };
+    char id[64], list[1024], p[2048];
+    char hour_ago[32];
+    const char *by_id[] = { id };
+    const char *next_source[] = { "'src3'", "2000", "100" };
+    const char *cutoff[] = { "'src3'", "100" };
+    const char *upper[] = { "'src3'", "2500", "10" };
+    const char *excess[] = { "'src3'", "2500" };
+    const char *none[] = { NULL };
+    const char *limit[] = { "100" };
+    const char *since[] = { hour_ago, "100" };
+    const char *source_only[] = { "'src3'", "100" };
+    const char *status_source_since[] = { "'src3'", hour_ago, "100" };
+    int kind = d->mysql ? HW_STORE_KIND_MYSQL : HW_STORE_KIND_SQLITE;
+
+    snprintf(hour_ago, sizeof(hour_ago), "%lld", (long long)(tu_now_ms() - 3600 * 1000));
+    some_id(d, id, sizeof(id));
+    expect(d, "get by id", HW_SQL_GET, by_id,
+           d->mysql ? "hookwire_events_id" : "sqlite_autoindex_hookwire_events_1");
+    expect(d, "attempts of an event", HW_SQL_ATTEMPTS, by_id, "hookwire_attempts_event");
+    /*
+     * Unhinted: the planner takes the source's pending range of the claim
+     * index (and sorts it) or the source index after the cursor, by its
+     * statistics; either is a range, never the table.
+     */
+    plan(d, HW_SQL_NEXT_SOURCE, next_source, p, sizeof(p));
+    fprintf(stderr, "    %-28s %s\n", "pending of a source, after", p);
+    if (d->mysql) {
+        CHECK(strstr(p, "type=ALL") == NULL && strstr(p, "type=index;") == NULL);
+        CHECK(strstr(p, "key=hookwire_events_source;") != NULL ||
+              strstr(p, "key=hookwire_events_source_next;") != NULL);
+    } else {
+        CHECK(strstr(p, "SCAN ") == NULL);
+        CHECK(strstr(p, "INDEX hookwire_events_source ") != NULL ||
+              strstr(p, "INDEX hookwire_events_source_next ") != NULL);
+    }
+    expect(d, "retention cutoff",
+           d->mysql ? HW_SQL_EXCESS_CUTOFF_("FORCE INDEX (hookwire_events_source)")
+                    : HW_SQL_EXCESS_CUTOFF_("INDEXED BY hookwire_events_source"),
+           cutoff, "hookwire_events_source");
+    expect(d, "retention upper",
+           d->mysql ? HW_SQL_EXCESS_UPPER_("FORCE INDEX (hookwire_events_source)")
+                    : HW_SQL_EXCESS_UPPER_("INDEXED BY hookwire_events_source"),
+           upper, "hookwire_events_source");
+    if (d->mysql) {
+        /*
+         * MariaDB deletes on the primary key's range up to the batch's
+         * last seq (all sources), or on the source index: a range either
+         * way, never the table (DELETE takes no index hint there).
+         */
+        plan(d, HW_SQL_EXCESS_EVENTS, excess, p, sizeof(p));
+        fprintf(stderr, "    %-28s %s\n", "retention delete", p);
+        CHECK(strstr(p, "type=range;") != NULL);
+        CHECK(strstr(p, "key=PRIMARY;") != NULL ||
+              strstr(p, "key=hookwire_events_source;") != NULL);
+    } else {
+        expect(d, "retention delete", HW_SQL_EXCESS_EVENTS, excess, "hookwire_events_source");
+    }
+
+    /*
+     * All sources since T: the time index. Failed events of one source
+     * since T: the failed events newest first, the rest filtered.
+     */
+    f.since_ms = 1;
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list since T", list, since, "hookwire_events_received");
+    f.status = HW_STORE_FAILED;
+    f.source = "src3";
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list failed, source, T", list, status_source_since, "hookwire_events_due");
+    no_sort(d, list, status_source_since);
+    if (d->mysql) {
+        /* Pending events since T (MySQL): the pending ones newest first, no sort. */
+        memset(&f, 0, sizeof(f));
+        f.status = HW_STORE_PENDING;
+        f.since_ms = 1;
+        hw_store_list_sql(&f, kind, list, sizeof(list));
+        expect(d, "list pending since T", list, since, "hookwire_events_due");
+        no_sort(d, list, since);
+    }
+    /* One source, newest first: its index, no sort. */
+    memset(&f, 0, sizeof(f));
+    f.source = "src3";
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    expect(d, "list one source", list, source_only, "hookwire_events_source");
+    no_sort(d, list, source_only);
+    /* No filter: the table newest first, on its key; the LIMIT ends the walk, no sort. */
+    memset(&f, 0, sizeof(f));
+    hw_store_list_sql(&f, kind, list, sizeof(list));
+    plan(d, list, limit, p, sizeof(p));
+    fprintf(stderr, "    %-28s %s\n", "list all", p);
+    no_sort(d, list, limit);
+    CHECK(strstr(p, d->mysql ? "key=PRIMARY" : "SCAN hookwire_events") != NULL);
+
+    /* The oldest pending event: the claim index's pending range. */
+    if (d->mysql) {
+        expect(d, "oldest pending", HW_SQL_OLDEST_PENDING_MY, none, "hookwire_events_next");
+    } else {
+        /* The whole of a partial index that holds pending events only: the backlog. */
+        plan(d, HW_SQL_OLDEST_PENDING, none, p, sizeof(p));
+        fprintf(stderr, "    %-28s %s\n", "oldest pending", p);
+        CHECK(strstr(p, "INDEX hookwire_events_next") != NULL);
+    }
+}
+
 /* Checks the plan of every hot query on the filled store d. */
 static void check_plans(const struct tu_db *d)
 {
@@ -187,12 +351,13 @@ static void check_plans(const struct tu_db *d)
     f.status = HW_STORE_FAILED;
     f.since_ms = 1;
     hw_store_list_sql(&f, kind, list, sizeof(list));
-    expect(d, "list failed since T", list, status_since, "hookwire_events_status_time");
+    expect(d, "list failed since T", list, status_since, "hookwire_events_due");
+    no_sort(d, list, status_since);
     memset(&f, 0, sizeof(f));
     f.source = "src3";
     f.since_ms = 1;
     hw_store_list_sql(&f, kind, list, sizeof(list));
-    expect(d, "list source since T", list, source_since, "hookwire_events_source_time");
+    expect(d, "list source since T", list, source_since, "hookwire_events_received");
     memset(&f, 0, sizeof(f));
     f.status = HW_STORE_FAILED;
     hw_store_list_sql(&f, kind, list, sizeof(list));
@@ -215,7 +380,7 @@ static void check_plans(const struct tu_db *d)
         no_sort(d, list, status_source);
         f.since_ms = 1;
         hw_store_list_sql(&f, kind, list, sizeof(list));
-        expect(d, "list delivered, source, T", list, source_since, "hookwire_events_source_time");
+        expect(d, "list delivered, source, T", list, source_since, "hookwire_events_received");
         f.source = NULL;
         hw_store_list_sql(&f, kind, list, sizeof(list));
         expect(d, "list delivered since T", list, status_since, "hookwire_events_received");
@@ -240,7 +405,9 @@ static void check_plans(const struct tu_db *d)
         expect(d, "list pending of one source", list, pending_source,
                "hookwire_events_source_next");
     }
-    expect(d, "failed in the last hour", HW_SQL_FAILED_SINCE, since, "hookwire_events_status_time");
+    expect(d, "failed in the last hour", d->mysql ? HW_SQL_FAILED_SINCE_MY : HW_SQL_FAILED_SINCE,
+           since, "hookwire_events_received");
+    check_more_plans(d);
     expect(d, "purge batch", d->mysql ? HW_SQL_PURGE_PICK_MY : HW_SQL_PURGE_PICK, purge,
            "hookwire_events_received");
     expect(d, "delivered in the last hour", HW_SQL_LATENCY_COUNT, since, "hookwire_attempts_at");
@@ -276,6 +443,43 @@ static void index_sql(const struct tu_db *d, const char *name, char *out, size_t
     sqlite3_close(db);
 }
 
+/* 1 when index name exists on the events table of d. */
+static int has_index(const struct tu_db *d, const char *name)
+{
+    char sql[512];
+
+    if (d->mysql)
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = "
+                 "DATABASE() AND table_name = 'hookwire_events' AND index_name = '%s'",
+                 name);
+    else
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '%s'", name);
+    return query_i64(d, sql) > 0;
+}
+
+/*
+ * Turns the filled schema-8 store d back into schema 7: its two time
+ * indexes by source and by status (on SQLite, the latter failed only) and
+ * no record of version 8. Older schemas are built from there.
+ */
+static void back_to_v7(const struct tu_db *d)
+{
+    if (d->mysql)
+        tu_db_exec(d, "ALTER TABLE hookwire_events"
+                      " ADD INDEX hookwire_events_status_time (status, received_ms),"
+                      " ADD INDEX hookwire_events_source_time (source, received_ms)");
+    else
+        tu_db_exec(d, "CREATE INDEX hookwire_events_status_time ON hookwire_events "
+                      "(status, received_ms) WHERE status = 3; "
+                      "CREATE INDEX hookwire_events_source_time ON hookwire_events "
+                      "(source, received_ms)");
+    tu_db_exec(d, "DELETE FROM hookwire_schema WHERE version >= 8");
+    CHECK(has_index(d, "hookwire_events_status_time"));
+    CHECK(has_index(d, "hookwire_events_source_time"));
+}
+
 /*
  * A SQLite store filled at the current schema, then taken back to an older
  * one by downgrade_sql (which also deletes the newer versions' rows from
@@ -285,6 +489,7 @@ static void old_store(struct tu_db *d, const char *downgrade_sql)
 {
     tu_db_fresh(d, NULL);
     fill_store(d);
+    back_to_v7(d);
     tu_db_exec(d, downgrade_sql);
 }
 
@@ -334,8 +539,8 @@ static void test_upgrade_from_v4(void)
     CHECK(strstr(sql, "WHERE status = 1") != NULL);
     index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 3") != NULL);
-    index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
-    CHECK(strstr(sql, "WHERE status = 3") != NULL);
+    CHECK(!has_index(&d, "hookwire_events_status_time")); /* schema 8 */
+    CHECK(!has_index(&d, "hookwire_events_source_time"));
     check_plans(&d);
 
     /* 3000 events: seq % 10 == 0 pending (300), == 5 failed (300), the rest delivered. */
@@ -453,7 +658,7 @@ static int count_of(const struct tu_db *d, const char *sql)
 
 /*
  * A SQLite store of schema 6 (status indexes holding every finished event)
- * upgrades to 7 at open: they hold failed events only, every listing still
+ * upgrades at open: they hold failed events only, every listing still
  * runs on an index or a newest-first walk, and listings by status return
  * the same events as the table holds.
  */
@@ -479,8 +684,7 @@ static void test_upgrade_from_v6(void)
     s = open_upgraded(&d);
     index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 3") != NULL);
-    index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
-    CHECK(strstr(sql, "WHERE status = 3") != NULL);
+    CHECK(!has_index(&d, "hookwire_events_status_time")); /* schema 8 */
     check_plans(&d);
     /* The 300 failed events of the 3000 and no other. */
     CHECK_EQ(count_of(&d, "SELECT COUNT(*) FROM hookwire_events INDEXED BY hookwire_events_due "
@@ -518,6 +722,114 @@ static void test_upgrade_from_v6(void)
     tu_db_drop(&d, NULL);
 }
 
+/*
+ * A store of schema 7 (with the time indexes by source and by status),
+ * filled, upgrades to 8 at open on either backend: both indexes are gone,
+ * every query keeps an index range, and the listings and the summary that
+ * used them return what the table holds, in the same order: newest first,
+ * a cursor's pages covering the window once.
+ */
+static void test_upgrade_from_v7(void)
+{
+    struct hw_store_filter f = { 0 };
+    struct hw_store_events l;
+    struct hw_store_summary sum;
+    struct hw_store *s;
+    struct tu_db d;
+    char sql[512];
+    int64_t now = tu_now_ms(), hour_ago = now - 3600 * 1000, day_ago = now - 86400 * 1000;
+    int64_t total = 0, last = 0;
+    const char *src = g_mysql ? "'src3'" : "CAST('src3' AS BLOB)";
+
+    tu_db_fresh(&d, g_mysql);
+    fill_store(&d);
+    back_to_v7(&d);
+
+    s = open_upgraded(&d);
+    CHECK(!has_index(&d, "hookwire_events_status_time"));
+    CHECK(!has_index(&d, "hookwire_events_source_time"));
+    check_plans(&d);
+
+    /* Failed events of the last hour: all of them, newest first, nothing else. */
+    f.status = HW_STORE_FAILED;
+    f.since_ms = hour_ago;
+    f.limit = 1000;
+    CHECK_EQ(hw_store_list(s, &f, &l), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= %lld",
+             (long long)hour_ago);
+    CHECK_EQ((int64_t)l.n, query_i64(&d, sql));
+    CHECK(l.n > 0);
+    for (size_t i = 0; i < l.n; i++) {
+        CHECK_EQ(l.v[i]->status, HW_STORE_FAILED);
+        CHECK(l.v[i]->received_ms >= hour_ago);
+        CHECK(i == 0 || l.v[i]->seq < l.v[i - 1]->seq);
+    }
+    hw_store_events_cleanup(&l);
+
+    /* One source's last day, 7 at a time: the pages cover it once, newest first. */
+    memset(&f, 0, sizeof(f));
+    f.source = "src3";
+    f.since_ms = day_ago;
+    f.limit = 7;
+    do {
+        CHECK_EQ(hw_store_list(s, &f, &l), 0);
+        for (size_t i = 0; i < l.n; i++) {
+            CHECK_STR(l.v[i]->source, "src3");
+            CHECK(l.v[i]->received_ms >= day_ago);
+            CHECK(last == 0 || l.v[i]->seq < last);
+            last = l.v[i]->seq;
+        }
+        total += (int64_t)l.n;
+        f.cursor = l.next_cursor;
+        hw_store_events_cleanup(&l);
+    } while (f.cursor);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM hookwire_events WHERE source = %s AND received_ms >= %lld", src,
+             (long long)day_ago);
+    CHECK_EQ(total, query_i64(&d, sql));
+    CHECK(total > 7);
+
+    /* Failed events before an hour ago, 9 at a time (an upper bound only): the same. */
+    memset(&f, 0, sizeof(f));
+    f.status = HW_STORE_FAILED;
+    f.until_ms = hour_ago;
+    f.limit = 9;
+    total = 0;
+    last = 0;
+    do {
+        CHECK_EQ(hw_store_list(s, &f, &l), 0);
+        for (size_t i = 0; i < l.n; i++) {
+            CHECK_EQ(l.v[i]->status, HW_STORE_FAILED);
+            CHECK(l.v[i]->received_ms < hour_ago);
+            CHECK(last == 0 || l.v[i]->seq < last);
+            last = l.v[i]->seq;
+        }
+        total += (int64_t)l.n;
+        f.cursor = l.next_cursor;
+        hw_store_events_cleanup(&l);
+    } while (f.cursor);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms < %lld",
+             (long long)hour_ago);
+    CHECK_EQ(total, query_i64(&d, sql));
+    CHECK(total > 9);
+
+    /* The summary: failures of the last hour, the oldest pending event. */
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT COUNT(*) FROM hookwire_events WHERE status = 3 AND received_ms >= %lld",
+             (long long)hour_ago);
+    CHECK_EQ((int64_t)sum.failed_last_hour, query_i64(&d, sql));
+    CHECK(sum.failed_last_hour > 0);
+    CHECK_EQ(sum.oldest_pending_ms,
+             query_i64(&d, "SELECT MIN(received_ms) FROM hookwire_events WHERE status = 1"));
+    CHECK(sum.oldest_pending_ms > 0);
+    hw_store_summary_cleanup(&sum);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
 int main(void)
 {
     const char *mysql_url = tu_mysql_url();
@@ -528,10 +840,12 @@ int main(void)
     RUN(test_upgrade_from_v4);
     RUN(test_upgrade_from_v5);
     RUN(test_upgrade_from_v6);
+    RUN(test_upgrade_from_v7);
     if (mysql_url) {
         g_mysql = mysql_url;
         fprintf(stderr, "MySQL backend\n");
         RUN(test_plans);
+        RUN(test_upgrade_from_v7);
     }
     tu_remove_dir();
     return 0;
