@@ -93,6 +93,16 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
     if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0 &&
         (strcmp(uri, "/agents") != 0 || !agents_allowed(wsi)))
         return hw_error_response(b, HW_ERRC_NOT_FOUND, 1, NULL, is_head(wsi));
+    if (strcmp(uri, "/healthz") == 0 && r->stopping) {
+        /* A stop has begun: a load balancer takes the relay out before it exits. */
+        static const char msg[] = "shutting down\n";
+
+        err = hw_buf_printf(b,
+                            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+                            "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
+                            sizeof(msg) - 1);
+        return err || is_head(wsi) ? err : hw_buf_append(b, msg, sizeof(msg) - 1);
+    }
     hw_buf_init(&body, 16 * 1024 * 1024);
     if (strcmp(uri, "/healthz") == 0) {
         err = hw_buf_puts(&body, "ok\n");

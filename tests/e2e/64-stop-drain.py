@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""A clean stop (SIGTERM) drains: answers already started are written whole.
+"""A clean stop (SIGTERM) drains: answers already started are written whole, and the health
+endpoints tell a load balancer to stop sending.
 
 Relay: an app answers 24 MiB to a sender that reads nothing until the relay has begun to
 stop; the relay goes on writing that answer while the sender reads, and exits 0 only after
-the last byte left (the sender gets every byte, in order).
+the last byte left (the sender gets every byte, in order). While an exchange keeps the relay
+stopping, /healthz answers 503 on the public and the tunnel port. Receiver: while a delivery
+in flight keeps it draining, /healthz and /readyz answer 503.
 """
 
 import hashlib
 import signal
 import socket
+import threading
 
-from harness import (LOCALHOST, Reply, build_request, check, check_eq, run, wait_until)
+from harness import (LOCALHOST, Reply, build_request, check, check_eq, get, run, wait_until)
+from hw_receiver import Receiver, github_headers
 
 HOST = ("Host", "hooks.example.test")
 BIG = 24 << 20
@@ -77,4 +82,67 @@ def case_relay_finishes_answers(env):
     check_eq(relay.proc.wait_exit(30), 0, "the relay exits 0 once the answer is out")
 
 
-run([case_relay_finishes_answers])
+def case_relay_healthz_while_stopping(env):
+    """An exchange in flight keeps the relay stopping: both /healthz answer 503 meanwhile."""
+    release = threading.Event()
+
+    def handle(req):
+        release.wait(30)
+        return Reply(200, "OK", [], b"late but fine")
+
+    relay, target, agent = env.stack(handler=handle, relay_args=["--response-timeout", "20s"])
+    check_eq(get(relay.port, "/healthz").status, 200, "public /healthz while serving")
+    check_eq(get(relay.tunnel_port, "/healthz").status, 200, "tunnel /healthz while serving")
+    answers = []
+    t = threading.Thread(target=lambda: answers.append(
+        relay.webhook("POST", "/t/alice/held", [HOST], b"{}")))
+    t.start()
+    try:
+        wait_until(lambda: len(target.requests) == 1, 10, "the app holds the webhook")
+        relay.proc.signal(signal.SIGTERM)
+        wait_until(lambda: "waiting up to" in relay.proc.stderr(), 10,
+                   "the relay waits for the exchange in flight")
+        for port, what in ((relay.port, "public"), (relay.tunnel_port, "tunnel")):
+            r = get(port, "/healthz")
+            check_eq(r.status, 503, what + " /healthz while the relay stops")
+            check(r.header("Retry-After") is not None, what + " /healthz 503 has Retry-After")
+    finally:
+        release.set()
+        t.join(30)
+    check(answers and answers[0].status == 200 and answers[0].body == b"late but fine",
+          "the held webhook still gets the app's answer", answers and answers[0].status)
+    check_eq(relay.proc.wait_exit(30), 0, "the relay exits 0")
+
+
+def case_receiver_health_while_draining(env):
+    """A delivery in flight keeps the receiver draining: /healthz and /readyz answer 503."""
+    release = threading.Event()
+
+    def handle(req):
+        release.wait(30)
+        return Reply(200, "OK", [], b"ok")
+
+    backend = env.target(handle)
+    backend.ignore_errors = True
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "gh-secret-for-tests"),
+        ("deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    try:
+        check_eq(get(rc.port, "/healthz").status, 200, "/healthz while serving")
+        wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "/readyz while serving")
+        body = b'{"n":1}'
+        check_eq(rc.post("gh", body, github_headers(body, "d-1")).status, 200, "acknowledged")
+        wait_until(lambda: len(backend.requests) == 1, 10, "the delivery is in flight")
+        rc.proc.signal(signal.SIGTERM)
+        wait_until(lambda: "shutting down" in rc.proc.stderr(), 10, "the receiver drains")
+        for path in ("/healthz", "/readyz"):
+            r = get(rc.port, path)
+            check_eq(r.status, 503, path + " while the receiver drains")
+            check(r.header("Retry-After") is not None, path + " 503 has Retry-After")
+    finally:
+        release.set()
+    check_eq(rc.proc.wait_exit(30), 0, "the receiver exits 0")
+
+
+run([case_relay_finishes_answers, case_relay_healthz_while_stopping,
+     case_receiver_health_while_draining])
