@@ -5,6 +5,11 @@ other clients, and nothing is forwarded that should not be.
 
 Empty lines before the request line (RFC 9112 2.2: ignored) are skipped however many there
 are; two of them once made the head scan loop forever on the service thread.
+
+The tunnel port's API takes no request body: an HTTP/1.0 keep-alive request that carries
+one, with another request pipelined behind it, once made the relay's loop spin (lws went
+on offering the pipelined bytes) so that neither port answered and SIGTERM went unheard; it
+is answered, the connection closes, and the relay serves on.
 """
 
 from harness import LOCALHOST, HttpConn, check, check_eq, get, run
@@ -39,4 +44,24 @@ def case_empty_lines_before_request(env):
           "as sent", [(q.target, q.body) for q in target.requests])
 
 
-run([case_empty_lines_before_request])
+def case_tunnel_port_request_with_body(env):
+    relay, target, agent = env.stack()
+    second = b"POST /healthz HTTP/1.0\r\n" + HOST + b"Content-Length: 3\r\n\r\ndef"
+    for version, extra in ((b"1.0", b"Connection: keep-alive\r\n"), (b"1.1", b"")):
+        for path in (b"/healthz", b"/metrics", b"/api/events"):
+            what = "HTTP/%s POST %s with a body and a pipelined request" % (
+                version.decode(), path.decode())
+            data = (b"POST " + path + b" HTTP/" + version + b"\r\n" + HOST + extra +
+                    b"Content-Length: 3\r\n\r\nabc" + second)
+            with HttpConn(relay.tunnel_port, timeout=5) as c:
+                c.send(data)
+                r = c.read_response("POST")
+                check(r.status in (200, 401, 404), what + ": answered", r.status)
+            for port, name in ((relay.tunnel_port, "tunnel"), (relay.port, "public")):
+                check_eq(get(port, "/healthz").status, 200,
+                         what + ": the %s port still answers" % name)
+    r = relay.webhook("POST", "/t/alice/after", [("Host", "h")], b"{}")
+    check_eq(r.status, 200, "webhooks still flow")
+
+
+run([case_empty_lines_before_request, case_tunnel_port_request_with_body])
