@@ -6,7 +6,10 @@ Relay: an app answers 24 MiB to a sender that reads nothing until the relay has 
 stop; the relay goes on writing that answer while the sender reads, and exits 0 only after
 the last byte left (the sender gets every byte, in order). While an exchange keeps the relay
 stopping, /healthz answers 503 on the public and the tunnel port. Receiver: while a delivery
-in flight keeps it draining, /healthz and /readyz answer 503.
+in flight keeps it draining, /healthz and /readyz answer 503; SIGTERM under a load of
+webhooks: every event the receiver committed was answered 200 to its sender (the drain once
+ended as the last commit was answered, before the answers were written, and those senders
+saw their connection close instead).
 """
 
 import hashlib
@@ -15,7 +18,7 @@ import socket
 import threading
 
 from harness import (LOCALHOST, Reply, build_request, check, check_eq, get, run, wait_until)
-from hw_receiver import Receiver, github_headers
+from hw_receiver import Load, Receiver, github_headers, store_query
 
 HOST = ("Host", "hooks.example.test")
 BIG = 24 << 20
@@ -144,5 +147,27 @@ def case_receiver_health_while_draining(env):
     check_eq(rc.proc.wait_exit(30), 0, "the receiver exits 0")
 
 
+def case_receiver_answers_what_it_commits(env):
+    """SIGTERM under load, three times: no committed event goes unanswered."""
+    for rnd in range(3):
+        store = "sqlite:" + env.path("receiver-%d.db" % rnd)
+        backend = env.target()
+        rc = Receiver(env, store, {"gh": [
+            ("provider", "github"), ("secret", "gh-secret-for-tests"),
+            ("deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]},
+            name="receiver-%d" % rnd).start()
+        load = Load(rc.port, "gh", 100000, conns=8).start()
+        wait_until(lambda: len(load.acked) >= 200, 30, "200 acknowledged")
+        rc.proc.signal(signal.SIGTERM)
+        check_eq(rc.proc.wait_exit(15), 0, "the receiver exits 0")
+        load.stop = True
+        load.join(60)
+        acked = set(load.acked.values())
+        stored = {row[0] for row in store_query(store, "SELECT id FROM hookwire_events")}
+        check(not (acked - stored), "every acknowledged event is stored", len(acked - stored))
+        check(not (stored - acked), "round %d: every stored event was answered 200" % (rnd + 1),
+              "%d of %d were not" % (len(stored - acked), len(stored)))
+
+
 run([case_relay_finishes_answers, case_relay_healthz_while_stopping,
-     case_receiver_health_while_draining])
+     case_receiver_health_while_draining, case_receiver_answers_what_it_commits])
