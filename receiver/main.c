@@ -115,7 +115,7 @@ static void drain(struct recv *r)
     drain_tick(&r->drain_timer);
     while (recv_now_us() < deadline &&
            (r->appends_pending || recv_deliver_inflight(r->deliver) ||
-            hw_http_server_stats(r->http)->answering) &&
+            hw_http_server_stats(r->http)->exchanges) &&
            lws_service(r->context, 0) >= 0)
         ;
     if (r->appends_pending)

@@ -96,12 +96,12 @@ void hw_http_server_closed(struct hw_http_server *s)
     s->stats.connections--;
 }
 
-void hw_http_server_answering(struct hw_http_server *s, int on)
+void hw_http_server_exchange(struct hw_http_server *s, int on)
 {
     if (on)
-        s->stats.answering++;
+        s->stats.exchanges++;
     else
-        s->stats.answering--;
+        s->stats.exchanges--;
 }
 
 void hw_http_server_count_error(struct hw_http_server *s, enum hw_errc e)

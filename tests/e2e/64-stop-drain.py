@@ -4,7 +4,10 @@ endpoints tell a load balancer to stop sending.
 
 Relay: an app answers 24 MiB to a sender that reads nothing until the relay has begun to
 stop; the relay goes on writing that answer while the sender reads, and exits 0 only after
-the last byte left (the sender gets every byte, in order). While an exchange keeps the relay
+the last byte left (the sender gets every byte, in order). SIGTERM under a load of webhooks
+queued for an absent agent: every event the relay committed was answered 202 to its sender
+(the stop once ended with commits in flight, and closed their connections unanswered).
+While an exchange keeps the relay
 stopping, /healthz answers 503 on the public and the tunnel port. Receiver: while a delivery
 in flight keeps it draining, /healthz and /readyz answer 503; SIGTERM under a load of
 webhooks: every event the receiver committed was answered 200 to its sender (the drain once
@@ -13,11 +16,13 @@ saw their connection close instead).
 """
 
 import hashlib
+import json
 import signal
 import socket
 import threading
 
-from harness import (LOCALHOST, Reply, build_request, check, check_eq, get, run, wait_until)
+from harness import (LOCALHOST, HttpConn, Reply, build_request, check, check_eq, get, run,
+                     token_add, wait_until)
 from hw_receiver import Load, Receiver, github_headers, store_query
 
 HOST = ("Host", "hooks.example.test")
@@ -83,6 +88,46 @@ def case_relay_finishes_answers(env):
     finally:
         s.close()
     check_eq(relay.proc.wait_exit(30), 0, "the relay exits 0 once the answer is out")
+
+
+def case_relay_answers_what_it_queues(env):
+    """SIGTERM while 8 senders post to a channel whose agent is away, three times: each event
+    the relay committed to its queue was answered 202."""
+    for rnd in range(3):
+        store = env.path("relay-%d.db" % rnd)
+        token_add(env, store, "alice")
+        relay = env.relay(store=store, name="relay-%d" % rnd)
+        acked, lock, stop = set(), threading.Lock(), threading.Event()
+
+        def sender(k):
+            i = 0
+            while not stop.is_set():
+                try:
+                    with HttpConn(relay.port, timeout=10) as c:
+                        c.send(build_request("POST", "/t/alice/q", [HOST], b'{"k":%d,"i":%d}' % (k, i)))
+                        r = c.read_response("POST")
+                    if r.status == 202:
+                        with lock:
+                            acked.add(json.loads(r.body)["id"])
+                except (OSError, EOFError):
+                    if not relay.proc.alive():
+                        return
+                i += 1
+
+        threads = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(8)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(acked) >= 200, 30, "200 webhooks queued")
+        relay.proc.signal(signal.SIGTERM)
+        check_eq(relay.proc.wait_exit(30), 0, "the relay exits 0")
+        stop.set()
+        for t in threads:
+            t.join(30)
+        stored = {row[0] for row in store_query("sqlite:" + store,
+                                                "SELECT id FROM hookwire_events")}
+        check(not (acked - stored), "every event answered 202 is stored", len(acked - stored))
+        check(not (stored - acked), "round %d: every stored event was answered 202" % (rnd + 1),
+              "%d of %d were not" % (len(stored - acked), len(stored)))
 
 
 def case_relay_healthz_while_stopping(env):
@@ -169,5 +214,6 @@ def case_receiver_answers_what_it_commits(env):
               "%d of %d were not" % (len(stored - acked), len(stored)))
 
 
-run([case_relay_finishes_answers, case_relay_healthz_while_stopping,
+run([case_relay_finishes_answers, case_relay_answers_what_it_queues,
+     case_relay_healthz_while_stopping,
      case_receiver_health_while_draining, case_receiver_answers_what_it_commits])
