@@ -10,6 +10,10 @@ The tunnel port's API takes no request body: an HTTP/1.0 keep-alive request that
 one, with another request pipelined behind it, once made the relay's loop spin (lws went
 on offering the pipelined bytes) so that neither port answered and SIGTERM went unheard; it
 is answered, the connection closes, and the relay serves on.
+
+A chunked body's trailer section and its chunk extensions are capped (64 KiB each): 100,000
+trailer lines, or a chunk extension on every one-byte chunk, get 400 instead of being read
+for as long as the sender keeps the body's rate floor.
 """
 
 from harness import LOCALHOST, HttpConn, check, check_eq, get, run
@@ -64,4 +68,30 @@ def case_tunnel_port_request_with_body(env):
     check_eq(r.status, 200, "webhooks still flow")
 
 
-run([case_empty_lines_before_request, case_tunnel_port_request_with_body])
+def case_chunked_framing_floods(env):
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    floods = {
+        "trailers": b"3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 100000 + b"\r\n",
+        "extensions": b"1;ext=value\r\nx\r\n" * 20000 + b"0\r\n\r\n",
+    }
+    for what, body in floods.items():
+        for port, path, name in ((relay.port, b"/t/alice/flood", "relay"),
+                                 (rc.port, b"/api/webhooks/gh", "receiver")):
+            with HttpConn(port, timeout=10) as c:
+                c.send_background(b"POST " + path + b" HTTP/1.1\r\n" + HOST +
+                                  b"Transfer-Encoding: chunked\r\n\r\n" + body)
+                r = c.read_response("POST")
+            check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                     "%s: a chunked body with a flood of %s" % (name, what))
+    check_eq(len(target.requests), 0, "nothing was forwarded")
+    ok = b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+    with HttpConn(relay.port, timeout=10) as c:
+        c.send(b"POST /t/alice/ok HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + ok)
+        check_eq(c.read_response("POST").status, 200, "relay: a body with a trailer still passes")
+
+
+run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
+     case_chunked_framing_floods])
