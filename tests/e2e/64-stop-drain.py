@@ -104,7 +104,8 @@ def case_relay_answers_what_it_queues(env):
             while not stop.is_set():
                 try:
                     with HttpConn(relay.port, timeout=10) as c:
-                        c.send(build_request("POST", "/t/alice/q", [HOST], b'{"k":%d,"i":%d}' % (k, i)))
+                        body = b'{"k":%d,"i":%d}' % (k, i)
+                        c.send(build_request("POST", "/t/alice/q", [HOST], body))
                         r = c.read_response("POST")
                     if r.status == 202:
                         with lock:

@@ -89,7 +89,8 @@ def case_chunked_framing_floods(env):
     check_eq(len(target.requests), 0, "nothing was forwarded")
     ok = b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
     with HttpConn(relay.port, timeout=10) as c:
-        c.send(b"POST /t/alice/ok HTTP/1.1\r\n" + HOST + b"Transfer-Encoding: chunked\r\n\r\n" + ok)
+        c.send(b"POST /t/alice/ok HTTP/1.1\r\n" + HOST +
+               b"Transfer-Encoding: chunked\r\n\r\n" + ok)
         check_eq(c.read_response("POST").status, 200, "relay: a body with a trailer still passes")
 
 
