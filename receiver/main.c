@@ -97,7 +97,9 @@ static void raise_fd_limit(void)
 /*
  * SIGTERM: new webhooks get 503 (the provider retries elsewhere or later),
  * nothing new is claimed, and the loop keeps running until every append in
- * flight has committed and been answered and every delivery in flight has
+ * flight has committed and its answer has been written to the sender (an
+ * answer is queued when the commit completes and written at the end of the
+ * round: leaving at once would drop it), and every delivery in flight has
  * its answer, or DRAIN_MS passes. Deliveries cut at the deadline are not
  * recorded: their leases lapse and another instance (or the next start)
  * sends them again.
@@ -111,7 +113,9 @@ static void drain(struct recv *r)
     /* Claimed events still queued for a delivery slot go back unsent. */
     recv_deliver_pump(r->deliver);
     drain_tick(&r->drain_timer);
-    while (recv_now_us() < deadline && (r->appends_pending || recv_deliver_inflight(r->deliver)) &&
+    while (recv_now_us() < deadline &&
+           (r->appends_pending || recv_deliver_inflight(r->deliver) ||
+            hw_http_server_stats(r->http)->exchanges) &&
            lws_service(r->context, 0) >= 0)
         ;
     if (r->appends_pending)

@@ -105,7 +105,12 @@ int recv_server_endpoint(struct recv *r, struct hw_http_conn *c, const struct hw
     int ready;
 
     if (target_is(h, "/healthz")) {
-        hw_http_conn_respond(c, 200, NULL, text, sizeof(text) - 1, "ok\n", 3);
+        /* Draining after SIGTERM: a load balancer takes the receiver out before it exits. */
+        if (r->draining)
+            hw_http_conn_respond(c, 503, NULL, "Retry-After: 1\r\nContent-Type: text/plain\r\n", 42,
+                                 "shutting down\n", 14);
+        else
+            hw_http_conn_respond(c, 200, NULL, text, sizeof(text) - 1, "ok\n", 3);
         return 1;
     }
     if (target_is(h, "/readyz")) {

@@ -22,7 +22,27 @@
 struct api_session {
     struct hw_buf out;
     struct relay_history_call *call; /* a history call the answer waits for, or NULL */
+    int close_after;                 /* the request carried a body: close after the answer */
 };
+
+/*
+ * Whether the request declares a body. The API reads none, and lws, handed
+ * the bytes after an unread body on a kept-alive HTTP/1.0 connection, spins
+ * on them without end: such a connection closes after its answer.
+ */
+static int has_body(struct lws *wsi)
+{
+    char v[32];
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return 1;
+    if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    for (const char *p = v; *p; p++)
+        if (*p != '0' && *p != ' ' && *p != '\t')
+            return 1;
+    return 0;
+}
 
 /* Starts an answer buffer with LWS_PRE bytes of headroom. 0, or HW_ENOMEM. */
 static int begin(struct hw_buf *b)
@@ -93,6 +113,16 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
     if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0 &&
         (strcmp(uri, "/agents") != 0 || !agents_allowed(wsi)))
         return hw_error_response(b, HW_ERRC_NOT_FOUND, 1, NULL, is_head(wsi));
+    if (strcmp(uri, "/healthz") == 0 && r->stopping) {
+        /* A stop has begun: a load balancer takes the relay out before it exits. */
+        static const char msg[] = "shutting down\n";
+
+        err = hw_buf_printf(b,
+                            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+                            "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
+                            sizeof(msg) - 1);
+        return err || is_head(wsi) ? err : hw_buf_append(b, msg, sizeof(msg) - 1);
+    }
     hw_buf_init(&body, 16 * 1024 * 1024);
     if (strcmp(uri, "/healthz") == 0) {
         err = hw_buf_puts(&body, "ok\n");
@@ -120,6 +150,7 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
     hw_buf_cleanup(&s->out);
+    s->close_after = has_body(wsi);
     if (strncmp(uri, "/api/", 5) == 0) {
         /* The history API answers when its store call is done (history.c). */
         if (begin(&s->out) || relay_history_start(wsi, r, uri, &s->out, &s->call)) {
@@ -142,8 +173,8 @@ static int on_writeable(struct lws *wsi, struct api_session *s)
 {
     if (s->call || hw_buf_size(&s->out) <= LWS_PRE)
         return 0;
-    if (write_whole(wsi, &s->out))
-        return -1;
+    if (write_whole(wsi, &s->out) || s->close_after)
+        return -1; /* lws sends what it holds of the answer before it closes */
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

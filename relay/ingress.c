@@ -263,8 +263,13 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
     if (req->target_len == 8 && memcmp(t, "/healthz", 8) == 0 &&
         (req->body == HW_BODY_NONE || (req->body == HW_BODY_LENGTH && req->content_length == 0))) {
         static const char type[] = "Content-Type: text/plain\r\n";
+        static const char busy[] = "Retry-After: 5\r\nContent-Type: text/plain\r\n";
 
-        hw_http_conn_respond(c, 200, NULL, type, sizeof(type) - 1, "ok\n", 3);
+        /* A stop has begun: a load balancer takes the relay out before it exits. */
+        if (x->relay->stopping)
+            hw_http_conn_respond(c, 503, NULL, busy, sizeof(busy) - 1, "shutting down\n", 14);
+        else
+            hw_http_conn_respond(c, 200, NULL, type, sizeof(type) - 1, "ok\n", 3);
         return;
     }
     if (req->target_len < 3 || memcmp(t, "/t/", 3) != 0) {

@@ -116,6 +116,16 @@ static int nothing_in_flight(struct relay *r)
     return in_flight(r) == 0;
 }
 
+/*
+ * Every webhook the public port took is answered and the answer has left
+ * (or its connection closed): none waits for its queue commit, its agent
+ * or its sender any more.
+ */
+static int answers_written(struct relay *r)
+{
+    return hw_http_server_stats(r->ingress)->exchanges == 0;
+}
+
 static int outcomes_written(struct relay *r)
 {
     return relay_outcomes_idle(r->outcomes);
@@ -125,9 +135,14 @@ static int outcomes_written(struct relay *r)
  * A clean stop: no new webhook or queued event is taken; the exchanges in
  * flight get up to --response-timeout to finish (a live one times out by
  * then anyway), so the outcome of every event the app answered is known;
- * then every gathered outcome is written before the store closes, which
- * takes no new work once it begins closing. Whatever is cut short stays
- * pending and is delivered again after a restart (at least once).
+ * then the webhooks still waiting for their answer (a queue commit in
+ * flight) and the answers still being written to their senders get up to
+ * --response-timeout more (a sender that stops reading is cut by the
+ * server's stall limit by then), so no committed webhook goes unanswered
+ * and no answer loses its last bytes to the exit; then every gathered
+ * outcome is written before the store closes, which takes no new work once
+ * it begins closing. Whatever is cut short stays pending and is delivered
+ * again after a restart (at least once).
  */
 static void finish_work(struct relay *r)
 {
@@ -143,6 +158,10 @@ static void finish_work(struct relay *r)
     if (!serve_until(r, nothing_in_flight, until))
         HW_WARN("%zu exchanges still in flight: their events are delivered again after a restart",
                 in_flight(r));
+    until = lws_now_usecs() + (lws_usec_t)r->cfg.response_timeout_ms * 1000;
+    if (!serve_until(r, answers_written, until))
+        HW_WARN("%llu webhooks still being answered: cut at exit",
+                (unsigned long long)hw_http_server_stats(r->ingress)->exchanges);
     relay_outcomes_flush(r->outcomes);
     if (!serve_until(r, outcomes_written, lws_now_usecs() + OUTCOMES_GRACE_US))
         HW_WARN("the store did not take the last delivery outcomes in time: those events are "

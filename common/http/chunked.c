@@ -21,6 +21,13 @@
 /* Longest chunk-size line or trailer line, CRLF excluded. */
 #define HTTP1_CHUNK_LINE_MAX 4096
 
+/*
+ * Most bytes of chunk extensions in one body, and of its trailer section
+ * (line ends excluded). Neither is data: uncapped, a sender could stream
+ * either for ever at the body's rate floor, never reaching the body cap.
+ */
+#define HTTP1_CHUNK_EXTRA_MAX 65536
+
 enum {
     CH_SIZE = 0,      /* hex digits of a chunk size */
     CH_SIZE_WS,       /* whitespace after the size, allowed only before ';' */
@@ -43,6 +50,14 @@ void hw_chunked_init(struct hw_chunked *c)
     c->state = CH_SIZE;
     c->remaining = 0;
     c->line_len = 0;
+    c->ext_len = 0;
+    c->trailer_len = 0;
+}
+
+/* Counts one more extension or trailer byte in *total; 0 while under the cap. */
+static int extra_byte(size_t *total)
+{
+    return ++*total > HTTP1_CHUNK_EXTRA_MAX ? HW_EPARSE : 0;
 }
 
 /* Counts one more byte of a size or trailer line; 0 while under the cap. */
@@ -73,7 +88,7 @@ static int field_step(struct hw_chunked *c, unsigned char ch, int next)
         c->state = next;
         return 0;
     }
-    if (!is_field_byte(ch))
+    if (!is_field_byte(ch) || extra_byte(next == CH_SIZE_LF ? &c->ext_len : &c->trailer_len))
         return HW_EPARSE;
     return line_byte(c);
 }
@@ -98,6 +113,8 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
             return HW_EPARSE; /* a size needs at least one digit */
         } else if (ch == ';') {
             c->state = CH_EXT;
+            if (extra_byte(&c->ext_len))
+                return HW_EPARSE;
         } else if (is_ows(ch)) {
             c->state = CH_SIZE_WS;
         } else if (ch == '\r') {
@@ -108,10 +125,13 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
         }
         return line_byte(c);
     case CH_SIZE_WS:
-        if (ch == ';')
+        if (ch == ';') {
             c->state = CH_EXT;
-        else if (!is_ows(ch))
+            if (extra_byte(&c->ext_len))
+                return HW_EPARSE;
+        } else if (!is_ows(ch)) {
             return HW_EPARSE;
+        }
         return line_byte(c);
     case CH_EXT:
         return field_step(c, ch, CH_SIZE_LF);
@@ -136,7 +156,7 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
             c->state = CH_END_LF;
             return 0;
         }
-        if (!is_tchar(ch))
+        if (!is_tchar(ch) || extra_byte(&c->trailer_len))
             return HW_EPARSE;
         c->state = CH_TRAILER_NAME;
         return line_byte(c);
@@ -144,6 +164,8 @@ static int chunked_step(struct hw_chunked *c, unsigned char ch)
         if (ch == ':')
             c->state = CH_TRAILER_VALUE;
         else if (!is_tchar(ch))
+            return HW_EPARSE;
+        if (extra_byte(&c->trailer_len))
             return HW_EPARSE;
         return line_byte(c);
     case CH_TRAILER_VALUE:

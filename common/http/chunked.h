@@ -16,7 +16,9 @@
 struct hw_chunked {
     int state;
     uint64_t remaining;
-    size_t line_len; /* bytes of the current size or trailer line, for its cap */
+    size_t line_len;    /* bytes of the current size or trailer line, for its cap */
+    size_t ext_len;     /* chunk-extension bytes of the whole body, for their cap */
+    size_t trailer_len; /* trailer-section bytes, for their cap */
 };
 
 void hw_chunked_init(struct hw_chunked *c);
@@ -28,7 +30,8 @@ void hw_chunked_init(struct hw_chunked *c);
  * trailers are complete: the number of bytes that followed the body's end in
  * the input, which are moved to buf + *len (right after the decoded bytes),
  * or HW_EPARSE for malformed input (including a size or trailer line over
- * 4 KiB). Input may arrive split at any byte.
+ * 4 KiB, and chunk extensions or a trailer section over 64 KiB in all).
+ * Input may arrive split at any byte.
  *
  * After HW_EPARSE, *len counts the bytes decoded before the error and every
  * later call fails too. After completion, a further call decodes nothing and

@@ -49,6 +49,7 @@ struct hw_http_conn {
     unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
     unsigned flush_armed : 1;   /* the end-of-round write is scheduled */
     unsigned blocked : 1;       /* the socket took less than it was given: wait for WRITEABLE */
+    unsigned counted : 1;       /* counted in the server's exchanges under way */
     char peer[64];
     alignas(max_align_t) unsigned char user[];
 };
@@ -135,6 +136,20 @@ static void take_back(struct hw_http_conn *c, const char *why)
         c->cb->on_abort(c, why);
 }
 
+/*
+ * Whether the connection counts as an exchange under way: from the moment
+ * the program has its request (or an error answer is queued) until every
+ * byte of the answer left or the connection closed. A clean stop waits for
+ * the count to reach 0.
+ */
+static void count_exchange(struct hw_http_conn *c, int on)
+{
+    if (c->counted == (unsigned)on)
+        return;
+    c->counted = on ? 1 : 0;
+    hw_http_server_exchange(c->srv, on);
+}
+
 /* Closes the connection now, dropping what is queued; nothing else runs on it. */
 static void kill_conn(struct hw_http_conn *c, const char *why)
 {
@@ -144,6 +159,7 @@ static void kill_conn(struct hw_http_conn *c, const char *why)
              c->log_id ? c->log_id : "", why);
     take_back(c, why);
     c->killed = 1;
+    count_exchange(c, 0);
     hw_http_server_leaving(c->srv);
     unlist(c);
     release_body(c);
@@ -157,6 +173,7 @@ static void answering(struct hw_http_conn *c)
 {
     unlist(c);
     c->state = ST_RESPONSE;
+    count_exchange(c, 1);
     arm_timer(c);
     want_write(c);
 }
@@ -237,6 +254,7 @@ static void count_body(struct hw_http_conn *c, size_t n)
 static void next_request(struct hw_http_conn *c)
 {
     release_body(c);
+    count_exchange(c, 0);
     hw_http_reader_next(&c->rd);
     hw_http_answer_next(&c->ans);
     c->state = ST_HEAD;
@@ -266,6 +284,7 @@ static void dispatch(struct hw_http_conn *c)
     unlist(c);
     c->state = ST_WAIT;
     c->program_holds = 1;
+    count_exchange(c, 1);
     c->wait_due = lws_now_usecs() + (lws_usec_t)c->cfg->answer_timeout_ms * 1000;
     arm_timer(c);
     c->cb->on_request(c, &req);
@@ -693,6 +712,7 @@ void hw_http_conn_closed(struct hw_http_conn *c)
         take_back(c, "the peer went away");
         hw_http_server_leaving(c->srv);
     }
+    count_exchange(c, 0);
     unlist(c);
     lws_sul_cancel(&c->timer);
     lws_sul_cancel(&c->flush);

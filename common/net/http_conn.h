@@ -31,6 +31,8 @@ int hw_http_server_opened(struct hw_http_server *s);
 /* A connection is being closed: its slot is free again (its memory goes at _closed). */
 void hw_http_server_leaving(struct hw_http_server *s);
 void hw_http_server_closed(struct hw_http_server *s);
+/* A connection's exchange began (on = 1: request dispatched or answer queued) or ended. */
+void hw_http_server_exchange(struct hw_http_server *s, int on);
 /* An error answer e was given; a stalled connection was shed. */
 void hw_http_server_count_error(struct hw_http_server *s, enum hw_errc e);
 void hw_http_server_count_shed(struct hw_http_server *s);

@@ -48,10 +48,12 @@ int hw_http_reader_add(struct hw_http_reader *r, const void *p, size_t n)
 }
 
 /*
- * Finds the first "\r\n\r\n" ending at or after the bytes not yet scanned.
- * Returns the head length through it, or 0.
+ * Finds the first "\r\n\r\n" ending at or after the bytes not yet scanned
+ * and past `after` (a blank line already found to be only empty lines before
+ * the request line: found again, the search would never end). Returns the
+ * head length through it, or 0.
  */
-static size_t scan_blank_line(struct hw_http_reader *r)
+static size_t scan_blank_line(struct hw_http_reader *r, size_t after)
 {
     const char *buf = hw_buf_head(&r->in);
     size_t len = hw_buf_size(&r->in);
@@ -64,7 +66,8 @@ static size_t scan_blank_line(struct hw_http_reader *r)
         if (!nl)
             break;
         at = (size_t)(nl - buf);
-        if (at >= 3 && buf[at - 1] == '\r' && buf[at - 2] == '\n' && buf[at - 3] == '\r') {
+        if (at >= 3 && at + 1 > after && buf[at - 1] == '\r' && buf[at - 2] == '\n' &&
+            buf[at - 3] == '\r') {
             r->scanned = at + 1;
             return at + 1;
         }
@@ -82,11 +85,11 @@ static int head_error(int rc, enum hw_errc *e)
 
 int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
 {
-    size_t len = hw_buf_size(&r->in), end;
+    size_t len = hw_buf_size(&r->in), end = 0;
     int rc;
 
     for (;;) {
-        end = scan_blank_line(r);
+        end = scan_blank_line(r, end);
         if (!end)
             break;
         if (end > r->head_max) {

@@ -96,6 +96,14 @@ void hw_http_server_closed(struct hw_http_server *s)
     s->stats.connections--;
 }
 
+void hw_http_server_exchange(struct hw_http_server *s, int on)
+{
+    if (on)
+        s->stats.exchanges++;
+    else
+        s->stats.exchanges--;
+}
+
 void hw_http_server_count_error(struct hw_http_server *s, enum hw_errc e)
 {
     s->stats.errors[e]++;

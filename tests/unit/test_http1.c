@@ -971,6 +971,42 @@ static void test_chunked_limits(void)
     check_chunked_bad(in, n, 200);
 }
 
+/* Decodes the body made of head, then `reps` copies of unit, then tail, in one piece. */
+static int decode_repeated(const char *head, const char *unit, size_t reps, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), n = hl + ul * reps + tl;
+    char *buf = malloc(n);
+    struct hw_chunked c;
+    int rc;
+
+    CHECK(buf != NULL);
+    memcpy(buf, head, hl);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(buf + hl + i * ul, unit, ul);
+    memcpy(buf + hl + ul * reps, tail, tl);
+    hw_chunked_init(&c);
+    rc = hw_chunked_decode(&c, buf, &n);
+    free(buf);
+    return rc;
+}
+
+/*
+ * The trailer section as a whole is capped at 64 KiB, and so are the chunk
+ * extensions of one body: neither is data, and without a cap a sender could
+ * stream either for ever at the body's rate floor.
+ */
+static void test_chunked_framing_caps(void)
+{
+    /* "X-T: 12" is 7 bytes a line: 9362 lines are 65534 bytes, 9363 are over. */
+    CHECK_EQ(decode_repeated("0\r\n", "X-T: 12\r\n", 9362, "\r\n"), 0);
+    CHECK_EQ(decode_repeated("0\r\n", "X-T: 12\r\n", 9363, "\r\n"), HW_EPARSE);
+    CHECK_EQ(decode_repeated("0\r\n", "X-T: 12\r\n", 100000, "\r\n"), HW_EPARSE);
+    /* ";e=12345" is 8 bytes of extension a chunk: 8192 chunks are 65536 bytes. */
+    CHECK_EQ(decode_repeated("", "1;e=12345\r\nx\r\n", 8192, "0\r\n\r\n"), 0);
+    CHECK_EQ(decode_repeated("", "1;e=12345\r\nx\r\n", 8193, "0\r\n\r\n"), HW_EPARSE);
+    CHECK_EQ(decode_repeated("", "1;e=12345\r\nx\r\n", 100000, "0\r\n\r\n"), HW_EPARSE);
+}
+
 static void test_chunked_api_states(void)
 {
     struct hw_chunked c;
@@ -1066,6 +1102,7 @@ int main(void)
     RUN(test_chunked_decode);
     RUN(test_chunked_rejects);
     RUN(test_chunked_limits);
+    RUN(test_chunked_framing_caps);
     RUN(test_chunked_api_states);
     RUN(test_request_then_chunked_body);
     return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/buf.h"
@@ -180,9 +181,53 @@ static void test_bytewise_is_linear(void)
     CHECK(best[1] < 2 * best[0] + 0.002);
 }
 
+/*
+ * Empty lines before a request line (RFC 9112 2.2) are skipped, however
+ * many and however split: two of them make a blank line of their own,
+ * which the scan must not find again and again (alarm() turns a loop that
+ * never ends into a failure).
+ */
+static void test_empty_lines_first(void)
+{
+    static const char req[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+    char buf[256];
+
+    alarm(10);
+    for (size_t k = 1; k <= 5; k++) {
+        size_t len = 0;
+
+        for (size_t i = 0; i < k; i++) {
+            memcpy(buf + len, "\r\n", 2);
+            len += 2;
+        }
+        memcpy(buf + len, req, sizeof(req) - 1);
+        len += sizeof(req) - 1;
+        for (size_t cut = 0; cut <= len; cut++) {
+            struct hw_http_reader r;
+            enum hw_errc e;
+            int rc;
+
+            hw_http_reader_init(&r, HW_HEAD_MAX, HW_HEADERS_ACCEPTED);
+            CHECK_EQ(hw_http_reader_add(&r, buf, cut), 0);
+            rc = hw_http_reader_head(&r, &e);
+            CHECK_EQ(rc, cut == len ? 1 : 0);
+            if (rc == 0) {
+                CHECK_EQ(hw_http_reader_add(&r, buf + cut, len - cut), 0);
+                CHECK_EQ(hw_http_reader_head(&r, &e), 1);
+            }
+            CHECK_EQ(r.req.target_len, 2);
+            CHECK(memcmp(r.req.target, "/a", 2) == 0);
+            CHECK_EQ(hw_http_reader_pending(&r), 0);
+            hw_http_reader_cleanup(&r);
+        }
+    }
+    alarm(0);
+}
+
 int main(void)
 {
     RUN(test_split_anywhere);
+    RUN(test_empty_lines_first);
     RUN(test_header_count);
     RUN(test_malformed_early);
     RUN(test_bytewise_is_linear);

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Request bytes at the edges of HTTP/1.1 framing, on the relay's public port and on the
+receiver: each gets a definite answer within a deadline, the program stays responsive for
+other clients, and nothing is forwarded that should not be.
+
+Empty lines before the request line (RFC 9112 2.2: ignored) are skipped however many there
+are; two of them once made the head scan loop forever on the service thread.
+
+The tunnel port's API takes no request body: an HTTP/1.0 keep-alive request that carries
+one, with another request pipelined behind it, once made the relay's loop spin (lws went
+on offering the pipelined bytes) so that neither port answered and SIGTERM went unheard; it
+is answered, the connection closes, and the relay serves on.
+
+A chunked body's trailer section and its chunk extensions are capped (64 KiB each): 100,000
+trailer lines, or a chunk extension on every one-byte chunk, get 400 instead of being read
+for as long as the sender keeps the body's rate floor.
+"""
+
+from harness import LOCALHOST, HttpConn, check, check_eq, get, run
+from hw_receiver import Receiver
+
+HOST = b"Host: hooks.example.test\r\n"
+
+
+def answer_to(port, data, timeout=5.0):
+    """Sends data on a fresh connection; returns the first answer (a Response)."""
+    with HttpConn(port, timeout=timeout) as c:
+        c.send(data)
+        return c.read_response("POST")
+
+
+def case_empty_lines_before_request(env):
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    for n in (1, 2, 3, 8):
+        lead = b"\r\n" * n
+        r = answer_to(relay.port, lead + b"POST /t/alice/lead HTTP/1.1\r\n" + HOST +
+                      b"Content-Length: 2\r\n\r\n{}")
+        check_eq(r.status, 200, "relay: %d empty lines before the request line" % n)
+        check_eq(get(relay.port, "/healthz").status, 200, "relay: still serving others")
+        r = answer_to(rc.port, lead + b"GET /healthz HTTP/1.1\r\n" + HOST + b"\r\n")
+        check_eq(r.status, 200, "receiver: %d empty lines before the request line" % n)
+        check_eq(get(rc.port, "/healthz").status, 200, "receiver: still serving others")
+    check_eq(len(target.requests), 4, "the app got each webhook once")
+    check(all(req.target == "/lead" and req.body == b"{}" for req in target.requests),
+          "as sent", [(q.target, q.body) for q in target.requests])
+
+
+def case_tunnel_port_request_with_body(env):
+    relay, target, agent = env.stack()
+    second = b"POST /healthz HTTP/1.0\r\n" + HOST + b"Content-Length: 3\r\n\r\ndef"
+    for version, extra in ((b"1.0", b"Connection: keep-alive\r\n"), (b"1.1", b"")):
+        for path in (b"/healthz", b"/metrics", b"/api/events"):
+            what = "HTTP/%s POST %s with a body and a pipelined request" % (
+                version.decode(), path.decode())
+            data = (b"POST " + path + b" HTTP/" + version + b"\r\n" + HOST + extra +
+                    b"Content-Length: 3\r\n\r\nabc" + second)
+            with HttpConn(relay.tunnel_port, timeout=5) as c:
+                c.send(data)
+                r = c.read_response("POST")
+                check(r.status in (200, 401, 404), what + ": answered", r.status)
+            for port, name in ((relay.tunnel_port, "tunnel"), (relay.port, "public")):
+                check_eq(get(port, "/healthz").status, 200,
+                         what + ": the %s port still answers" % name)
+    r = relay.webhook("POST", "/t/alice/after", [("Host", "h")], b"{}")
+    check_eq(r.status, 200, "webhooks still flow")
+
+
+def case_chunked_framing_floods(env):
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    floods = {
+        "trailers": b"3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 100000 + b"\r\n",
+        "extensions": b"1;ext=value\r\nx\r\n" * 20000 + b"0\r\n\r\n",
+    }
+    for what, body in floods.items():
+        for port, path, name in ((relay.port, b"/t/alice/flood", "relay"),
+                                 (rc.port, b"/api/webhooks/gh", "receiver")):
+            with HttpConn(port, timeout=10) as c:
+                c.send_background(b"POST " + path + b" HTTP/1.1\r\n" + HOST +
+                                  b"Transfer-Encoding: chunked\r\n\r\n" + body)
+                r = c.read_response("POST")
+            check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                     "%s: a chunked body with a flood of %s" % (name, what))
+    check_eq(len(target.requests), 0, "nothing was forwarded")
+    ok = b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+    with HttpConn(relay.port, timeout=10) as c:
+        c.send(b"POST /t/alice/ok HTTP/1.1\r\n" + HOST +
+               b"Transfer-Encoding: chunked\r\n\r\n" + ok)
+        check_eq(c.read_response("POST").status, 200, "relay: a body with a trailer still passes")
+
+
+run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
+     case_chunked_framing_floods])
