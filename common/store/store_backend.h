@@ -267,7 +267,7 @@ enum hw_store_col {
  */
 #define HW_SQL_FINISH                                                                       \
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
-    "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
+    "last_status = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ? "      \
     "AND status = 1 AND lease_token = ? AND lease_until > ?"
 /*
  * Parameters as HW_SQL_FINISH (the lease is bound but must be -1): an
@@ -276,8 +276,8 @@ enum hw_store_col {
  */
 #define HW_SQL_SETTLE                                                                       \
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
-    "last_status = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? " \
-    "AND status = 1 AND lease_until IS NULL AND ? = -1 AND ? > 0"
+    "last_status = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ? "      \
+    "AND status = 1 AND COALESCE(lease_until, 0) = 0 AND ? = -1 AND ? > 0"
 /* Parameters: source after_seq max. Pending events of one source in store order, no lease. */
 #define HW_SQL_NEXT_SOURCE                                                              \
     "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE source = ? AND " \
@@ -290,13 +290,13 @@ enum hw_store_col {
     "SELECT at_ms, duration_ms, http_status, error, excerpt FROM hookwire_attempts " \
     "WHERE event_id = ? ORDER BY n"
 /* Parameters: now id force (1 also requeues a delivered event). Cancels any lease. */
-#define HW_SQL_REQUEUE                                                                 \
-    "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = NULL, " \
-    "lease_until = NULL, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
+#define HW_SQL_REQUEUE                                                               \
+    "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
+    "lease_until = 0, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
 /* Parameters: now force, then the ids (hw_store_in_sql()). One statement: all or none. */
-#define HW_SQL_REQUEUE_IN                                                              \
-    "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = NULL, " \
-    "lease_until = NULL, lease_token = lease_token + 1 WHERE (status <> 2 OR ? = 1) AND id IN "
+#define HW_SQL_REQUEUE_IN                                                            \
+    "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
+    "lease_until = 0, lease_token = lease_token + 1 WHERE (status <> 2 OR ? = 1) AND id IN "
 #define HW_SQL_STATUS_OF "SELECT status FROM hookwire_events WHERE id = ?"
 /*
  * Parameters: before_ms st0 st1 st2 limit. The oldest first, on the time

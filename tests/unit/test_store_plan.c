@@ -472,7 +472,7 @@ static void test_upgrade_from_v6(void)
 
     CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
     CHECK_EQ(hw_store_schema_version(s, &version), 0);
-    CHECK_EQ(version, 7);
+    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
     index_sql(&d, "hookwire_events_due", sql, sizeof(sql));
     CHECK(strstr(sql, "WHERE status = 3") != NULL);
     index_sql(&d, "hookwire_events_status_time", sql, sizeof(sql));
