@@ -5,7 +5,8 @@
  * the next due events in order with a fresh fencing value; and on MySQL a
  * claim after the server killed the handle's connection, which must
  * reconnect and claim on a newly prepared statement, never on the old one;
- * and on MySQL the upgrade to fixed-width lease columns (schema 9), whose
+ * on MySQL a claim next to rows another transaction holds locked; and on
+ * MySQL the upgrade to fixed-width lease columns (schema 9), whose
  * leases a claim writes without changing the record's size.
  */
 #include <mysql.h>
@@ -149,6 +150,52 @@ static void test_claim_after_lost_connection(void)
     tu_db_drop(&d, g_mysql);
 }
 
+/*
+ * Rows another transaction holds locked at the head of the due range: the
+ * claim skips them and still takes its full count, the next due events in
+ * order (the picks read without a lock include the held rows, so the
+ * claim must fall back to a locking read of the range); once they are
+ * released, the next claim takes them.
+ */
+static void test_claim_skips_held_rows(void)
+{
+    char ids[NEV][HW_ID_LEN + 1], sql[512];
+    struct hw_store_events l;
+    struct hw_store *s;
+    struct tu_db d;
+    MYSQL *c;
+    int next = 3;
+
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
+    fill(s, ids);
+    c = tu_mysql_connect(g_mysql);
+    snprintf(sql, sizeof(sql), "USE %s", d.name);
+    CHECK_EQ(mysql_query(c, sql), 0);
+    CHECK_EQ(mysql_query(c, "BEGIN"), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT seq FROM hookwire_events WHERE id IN ('%s', '%s', '%s') FOR UPDATE", ids[0],
+             ids[1], ids[2]);
+    CHECK_EQ(mysql_query(c, sql), 0);
+    mysql_free_result(mysql_store_result(c));
+    claim_next(s, ids, &next, 5, 5); /* ids[3..8) */
+    CHECK_EQ(mysql_query(c, "ROLLBACK"), 0);
+    mysql_close(c);
+    /* Released: the three are the earliest due again, then ids[8..). */
+    CHECK_EQ(hw_store_claim(s, NULL, 60000, 5, 0, &l), 0);
+    CHECK_EQ(l.n, 5);
+    CHECK_STR(l.v[0]->id, ids[0]);
+    CHECK_STR(l.v[1]->id, ids[1]);
+    CHECK_STR(l.v[2]->id, ids[2]);
+    CHECK_STR(l.v[3]->id, ids[8]);
+    CHECK_STR(l.v[4]->id, ids[9]);
+    for (size_t i = 0; i < l.n; i++)
+        CHECK_EQ(l.v[i]->lease, 1);
+    hw_store_events_cleanup(&l);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
 /* The single value a query on the store's MySQL database returns, as a number. */
 static long long my_value(const struct tu_db *d, const char *sql)
 {
@@ -260,6 +307,7 @@ int main(void)
         fprintf(stderr, "MySQL backend\n");
         RUN(test_claim_sizes);
         RUN(test_claim_after_lost_connection);
+        RUN(test_claim_skips_held_rows);
         RUN(test_upgrade_to_fixed_lease);
     }
     tu_remove_dir();
