@@ -23,11 +23,11 @@
     "SELECT CAST(? AS CHAR(30) CHARACTER SET ascii) COLLATE ascii_bin AS id, ? AS lease, " \
     "? AS st, ? AS nx, ? AS ls, ? AS le"
 #define FINISH_ROW " UNION ALL SELECT ?, ?, ?, ?, ?, ?"
-#define FINISH_TAIL                                                                            \
-    ") v ON e.id = v.id SET e.attempts = e.attempts + 1, e.status = v.st, "                    \
-    "e.next_attempt_ms = v.nx, e.last_status = v.ls, e.last_error = v.le, "                    \
-    "e.lease_owner = NULL, e.lease_until = NULL WHERE e.status = 1 AND "                       \
-    "((v.lease = -1 AND e.lease_until IS NULL) OR (e.lease_token = v.lease AND e.lease_until " \
+#define FINISH_TAIL                                                                        \
+    ") v ON e.id = v.id SET e.attempts = e.attempts + 1, e.status = v.st, "                \
+    "e.next_attempt_ms = v.nx, e.last_status = v.ls, e.last_error = v.le, "                \
+    "e.lease_owner = '', e.lease_until = 0 WHERE e.status = 1 AND "                        \
+    "((v.lease = -1 AND e.lease_until = 0) OR (e.lease_token = v.lease AND e.lease_until " \
     "> ?)) AND e.id IN "
 #define FINISH_PARAMS 6 /* per outcome, and its id once more in the IN list */
 /* A chunk's statements stay far below max_allowed_packet and the placeholder limit. */

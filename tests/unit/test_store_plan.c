@@ -348,6 +348,14 @@ static void check_plans(const struct tu_db *d)
            "hookwire_events_next");
     expect(d, "claim, one source", d->mysql ? HW_SQL_CLAIM_SOURCE_MY : HW_SQL_CLAIM_SOURCE,
            claim_src, "hookwire_events_source_next");
+    if (d->mysql) {
+        /* The claim's locking read of its picks: by primary key, never the due range. */
+        const char *picked[] = { now, "1", "2", "3" };
+
+        expect(d, "claim, lock the picks", HW_SQL_LOCK_PICKED "(?, ?, ?)" HW_SQL_LOCK_PICKED_TAIL,
+               picked, "PRIMARY");
+        CHECK(strstr(HW_SQL_LOCK_PICKED, "FORCE INDEX (PRIMARY)") != NULL);
+    }
     f.status = HW_STORE_FAILED;
     f.since_ms = 1;
     hw_store_list_sql(&f, kind, list, sizeof(list));
