@@ -40,6 +40,8 @@ enum hw_my_stmt {
     HW_MY_GET,
     HW_MY_CLAIM,
     HW_MY_CLAIM_SOURCE,
+    HW_MY_PICK, /* the claim's picks, read without a lock */
+    HW_MY_PICK_SOURCE,
     HW_MY_FINISH,
     HW_MY_SETTLE,
     HW_MY_NEXT_SOURCE,

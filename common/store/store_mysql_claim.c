@@ -115,34 +115,21 @@ static size_t within_cap(const int64_t *sizes, size_t n, size_t max_bytes)
 }
 
 /*
- * Runs statement k (HW_MY_*) or, for k < 0, sql prepared for this call
- * only, with parameters p, and reads its (seq, size) rows into seqs and
- * sizes (at most max; *n of them).
+ * Runs statement k (HW_MY_*, kept prepared) with parameters p and reads its
+ * (seq, size) rows into seqs and sizes (at most max; *n of them).
  */
-static int read_seqs(struct hw_my *b, int k, const char *sql, MYSQL_BIND *p, int64_t *seqs,
-                     int64_t *sizes, size_t max, size_t *n)
+static int read_seqs(struct hw_my *b, int k, MYSQL_BIND *p, int64_t *seqs, int64_t *sizes,
+                     size_t max, size_t *n)
 {
-    MYSQL_STMT *st;
     int err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, k, &err);
 
     *n = 0;
-    if (k >= 0) {
-        st = hw_my_stmt(b, k, &err);
-        if (!st)
-            return err;
-    } else {
-        st = mysql_stmt_init(b->conn);
-        if (!st)
-            return HW_ENOMEM;
-        if (mysql_stmt_prepare(st, sql, strlen(sql)))
-            err = hw_my_stmt_fail(b, st, "claim");
-    }
-    if (!err)
-        err = hw_my_execute(b, st, p, "claim");
+    if (!st)
+        return err;
+    err = hw_my_execute(b, st, p, "claim");
     if (!err)
         err = fetched(b, st, hw_my_fetch_i64s(st, seqs, sizes, max, n), "claim");
-    if (k < 0)
-        mysql_stmt_close(st);
     return err;
 }
 
@@ -233,13 +220,11 @@ again:
     hw_my_param_i64(&p[source ? 1 : 0], &now_ms);
     hw_my_param_i64(&p[source ? 2 : 1], &lim);
     if (!owner)
-        err = read_seqs(b, HW_MY_NEXT_SOURCE, NULL, p, seqs, sizes, max, &n);
+        err = read_seqs(b, HW_MY_NEXT_SOURCE, p, seqs, sizes, max, &n);
     else if (!scan)
-        err = read_seqs(b, -1, source ? HW_SQL_CLAIM_SOURCE_MY : HW_SQL_CLAIM_MY, p, seqs, sizes,
-                        max, &n);
+        err = read_seqs(b, source ? HW_MY_PICK_SOURCE : HW_MY_PICK, p, seqs, sizes, max, &n);
     else
-        err =
-            read_seqs(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, NULL, p, seqs, sizes, max, &n);
+        err = read_seqs(b, source ? HW_MY_CLAIM_SOURCE : HW_MY_CLAIM, p, seqs, sizes, max, &n);
     cand = n;
     n = within_cap(sizes, n, max_bytes);
     if (!err && n && owner) {
