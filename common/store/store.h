@@ -19,7 +19,9 @@
  * Event-loop callers use hw_store_append_async() instead: a store thread owned
  * by the handle batches all queued appends into one transaction (group
  * commit) and hands completions back through hw_store_poll_completions() on
- * the caller's own thread. See docs/store.md.
+ * the caller's own thread; on MySQL several such threads, each with its own
+ * connection, may commit batches at once (hw_store_opts.writers). See
+ * docs/store.md.
  *
  * Every function returns 0 or a negative code: HW_E* from err.h or -errno.
  * HW_EUNAVAIL means the database is unreachable right now (answer 503 and let
@@ -159,7 +161,20 @@ struct hw_store_opts {
     void *wake_arg;
     size_t queue_max;       /* appends queued or unpolled before HW_EFULL; 0 means 16384 */
     size_t queue_bytes_max; /* bytes of queued events before HW_EFULL; 0 means 256 MiB */
+    /*
+     * Store threads committing batches at the same time, each on its own
+     * database connection (MySQL only; SQLite has one writer and always
+     * gets 1): 0 or 1 means one, committing in the handle's connection,
+     * which keeps appends visible in seq order (the relay's offline queue
+     * reads by seq cursor and needs that). More than one overlaps one
+     * batch's INSERT with another's COMMIT flush; the commits of
+     * concurrent batches may then become visible out of seq order. At most
+     * HW_STORE_WRITERS_MAX. See docs/store.md.
+     */
+    unsigned writers;
 };
+
+#define HW_STORE_WRITERS_MAX 16
 
 /*
  * URL parameters (after '?', joined with '&'):
@@ -193,6 +208,9 @@ void hw_store_close(struct hw_store *s);
 
 /* The URL without its password, for logs. Borrowed; lives as long as s. Any thread. */
 const char *hw_store_name(const struct hw_store *s);
+
+/* How many store threads commit appends (1 without a store thread). Any thread. */
+unsigned hw_store_writers(const struct hw_store *s);
 
 /*
  * Appends one event (borrowed; copied as needed) in its own transaction and

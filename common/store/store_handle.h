@@ -15,10 +15,19 @@
 
 #define HW_STORE_OWNER_MAX 64
 
+/* A connection group commits run on: the handle's own, or a writer's (hw_store_opts.writers). */
+struct hw_store_conn {
+    void *be;
+    pthread_mutex_t *lock; /* held around every use of be */
+    pthread_mutex_t own;   /* a writer's own connection's lock (unused for the handle's) */
+};
+
 struct hw_store {
     const struct hw_store_ops *ops;
     void *be;
-    pthread_mutex_t lock; /* held around every use of be */
+    pthread_mutex_t lock;          /* held around every use of be */
+    struct hw_store_conn *writers; /* one per store thread; NULL without a store thread */
+    unsigned nwriters;
     struct hw_store_url url;
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
