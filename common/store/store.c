@@ -125,6 +125,8 @@ static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_sto
     if (!err)
         err = v[0]->finished ? s->ops->insert_finished(c->be, rows, n)
                              : s->ops->insert(c->be, rows, n);
+    if (!err && c->writer >= 0)
+        hw_store_queue_committing(s->queue, (unsigned)c->writer);
     if (!err)
         err = s->ops->commit(c->be);
     if (err)
@@ -311,6 +313,8 @@ static int writers_open(struct hw_store *s, unsigned n)
     s->writers = calloc(n, sizeof(*s->writers));
     if (!s->writers)
         return HW_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        s->writers[i].writer = (int)i;
     if (n == 1) {
         s->writers[0].be = s->be;
         s->writers[0].lock = &s->lock;
@@ -449,7 +453,7 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
     if (err)
         return err;
     event_stamp(&p.ev, 0);
-    store_commit(s, &(struct hw_store_conn){ .be = s->be, .lock = &s->lock }, &v, 1);
+    store_commit(s, &(struct hw_store_conn){ .be = s->be, .lock = &s->lock, .writer = -1 }, &v, 1);
     if (!p.err || p.err == HW_EUNAVAIL)
         *res = p.res;
     return p.err;

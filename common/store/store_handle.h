@@ -20,6 +20,7 @@ struct hw_store_conn {
     void *be;
     pthread_mutex_t *lock; /* held around every use of be */
     pthread_mutex_t own;   /* a writer's own connection's lock (unused for the handle's) */
+    int writer;            /* its store thread's number; -1 for a synchronous append */
 };
 
 struct hw_store {

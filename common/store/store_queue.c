@@ -24,6 +24,7 @@ struct writer {
     size_t n, bytes;                 /* the batch in hand */
     uint64_t ticket;                 /* the order in which it was taken */
     int job;                         /* the batch is one job, run alone */
+    int writing;                     /* taken, its COMMIT not yet sent */
     int finished;                    /* committed, its completions not yet handed over */
 };
 
@@ -40,6 +41,7 @@ struct hw_store_queue {
     uint64_t next_ticket;  /* given to the next batch taken */
     uint64_t next_release; /* the batch whose completions go next */
     unsigned inflight;     /* batches taken and not yet handed over */
+    unsigned writing;      /* batches taken whose COMMIT is not yet sent (0 or 1) */
     int exclusive;         /* a job is running: nothing else starts */
     struct writer *w;      /* cfg.writers */
 };
@@ -50,14 +52,29 @@ static int is_job(const struct hw_store_pending *p)
 }
 
 /*
- * Whether a writer may take the next batch now (lock held). A job (which
- * may read what earlier appends wrote, and whose effects later appends may
- * rely on) waits until every batch before it is done, and nothing starts
- * while it runs: jobs stay in order with the appends, as with one writer.
+ * Whether a writer may take the next batch now (lock held). Appends wait
+ * while another batch is still being written (its COMMIT not yet sent):
+ * what arrives meanwhile makes the next batch, so that batches stay about
+ * as large as with one writer and what overlaps is one batch's INSERT with
+ * another's COMMIT (the log flush). A job (which may read what earlier
+ * appends wrote, and whose effects later appends may rely on) waits until
+ * every batch before it is done, and nothing starts while it runs: jobs
+ * stay in order with the appends, as with one writer.
  */
 static int can_take(const struct hw_store_queue *q)
 {
-    return q->head && !q->exclusive && (!is_job(q->head) || q->inflight == 0);
+    return q->head && !q->exclusive && (is_job(q->head) ? q->inflight == 0 : q->writing == 0);
+}
+
+/* The batch of w no longer holds the writing stage (lock held). */
+static void stage_free(struct hw_store_queue *q, struct writer *w)
+{
+    if (!w->writing)
+        return;
+    w->writing = 0;
+    q->writing--;
+    if (can_take(q))
+        pthread_cond_signal(&q->work);
 }
 
 /* Takes the next batch off the queue into w (lock held, can_take true). */
@@ -87,6 +104,8 @@ static void queue_take(struct hw_store_queue *q, struct writer *w)
     w->bytes = bytes;
     w->ticket = q->next_ticket++;
     w->finished = 0;
+    w->writing = !w->job;
+    q->writing += (unsigned)w->writing;
     q->inflight++;
 }
 
@@ -150,6 +169,7 @@ static void *queue_main(void *arg)
 
         pthread_mutex_lock(&q->lock);
         w->finished = 1;
+        stage_free(q, w); /* a batch that failed before its COMMIT */
         if (w->job)
             q->exclusive = 0;
         went = release_in_order(q);
@@ -232,6 +252,13 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
     }
     *out = q;
     return 0;
+}
+
+void hw_store_queue_committing(struct hw_store_queue *q, unsigned writer)
+{
+    pthread_mutex_lock(&q->lock);
+    stage_free(q, &q->w[writer]);
+    pthread_mutex_unlock(&q->lock);
 }
 
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)

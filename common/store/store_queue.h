@@ -77,6 +77,14 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
 
 /*
+ * Called by the commit function on store thread number writer as it sends
+ * the batch's COMMIT: another writer may now take the next batch and write
+ * it while this one's commit is flushed. Any later call for the same batch
+ * is harmless; a batch that ends without it frees its turn when it ends.
+ */
+void hw_store_queue_committing(struct hw_store_queue *q, unsigned writer);
+
+/*
  * Runs the callbacks of finished appends on the calling thread, in
  * submission order (a batch's completions are handed over only after those
  * of every batch taken before it); returns how many.
