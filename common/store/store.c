@@ -196,17 +196,45 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
     }
 }
 
+/*
+ * With several writers an outage is met by one of them: once a commit found
+ * the database unavailable, that writer (the probe) goes on trying its own
+ * connection, which backs off as usual, while the others fail their batches
+ * at once (HW_EUNAVAIL, nothing sent); the next commit that gets an answer
+ * ends the outage. Otherwise each writer's connection would in turn wait
+ * out the timeout of a hung server. Returns 1 when c may use the database.
+ */
+static int outage_enter(const struct hw_store *s, const struct hw_store_conn *c)
+{
+    return c->writer < 0 || s->nwriters < 2 || !s->outage || s->probe == c->writer;
+}
+
+static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int err)
+{
+    if (c->writer < 0 || s->nwriters < 2)
+        return;
+    if (err != HW_EUNAVAIL) {
+        s->outage = 0;
+    } else if (!s->outage) {
+        s->probe = c->writer;
+        s->outage = 1;
+    }
+}
+
 /* Commits a batch on c: the queue's commits and single synchronous appends. */
 static void store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
                          size_t n)
 {
-    int err;
+    int err, tried;
 
     /* OpenSSL's SHA-256 uses the CPU's SHA instructions: about 6x libsodium's on 1 KiB. */
     for (size_t i = 0; i < n; i++)
         SHA256((const unsigned char *)v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
     pthread_mutex_lock(c->lock);
-    err = commit_batch(s, c, v, n);
+    tried = outage_enter(s, c);
+    err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
+    if (tried)
+        outage_leave(s, c, err);
     if (err && err != HW_EUNAVAIL && n > 1) {
         /*
          * One bad event, or a deadlock that kept coming back, must not fail
