@@ -27,7 +27,7 @@ const struct hw_opt recv_options[] = {
         HW_OPT_STR, listen),
     OPT("store", "URL", "sqlite:./hookwire-receiver.db", "event store: sqlite:PATH or mysql://...",
         HW_OPT_STR, store),
-    OPT("store-writers", "N", "4",
+    OPT("store-writers", "N", "2",
         "MySQL: group commits written at once, each on its own connection (SQLite: 1)", HW_OPT_UINT,
         store_writers),
     OPT("path-prefix", "PATH", "/api/webhooks", "webhooks arrive at PATH/SOURCE[/rest]", HW_OPT_STR,
