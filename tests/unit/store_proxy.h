@@ -44,9 +44,9 @@ static struct {
     _Atomic int executes; /* INSERTs or COMMITs seen since the fault was armed */
     _Atomic int multi_prepares; /* multi-row INSERTs prepared (a batch of several events) */
     _Atomic int stop;
-    int64_t stall_ms;     /* F_STALL_COMMIT: how long the stall lasts */
-    _Atomic int release;  /* F_HOLD_COMMIT: set by the test to let the held answer through */
-    _Atomic int commits;  /* COMMITs forwarded since the fault was armed */
+    int64_t stall_ms;    /* F_STALL_COMMIT: how long the stall lasts */
+    _Atomic int release; /* F_HOLD_COMMIT: set by the test to let the held answer through */
+    _Atomic int commits; /* COMMITs forwarded since the fault was armed */
     pthread_t th;
 } px;
 
