@@ -7,7 +7,6 @@
  */
 #include "store_queue.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +35,7 @@ struct hw_store_queue {
     struct hw_store_pending *head, **tail;      /* waiting for a commit */
     struct hw_store_pending *done, **done_tail; /* committed, waiting for a poll */
     size_t items;                               /* queued plus unpolled */
-    size_t bytes;                               /* queued */
+    size_t bytes;                               /* queued or in a batch not yet handed over */
     int stopping;
     uint64_t next_ticket;  /* given to the next batch taken */
     uint64_t next_release; /* the batch whose completions go next */
