@@ -146,7 +146,7 @@ struct hw_store_token {
 
 struct hw_store;
 
-/* Called on the store thread after completions are queued; must not block (lws_cancel_service). */
+/* Called on a store thread after completions are queued; must not block (lws_cancel_service). */
 typedef void (*hw_store_wake_fn)(void *arg);
 
 /*
@@ -199,9 +199,9 @@ struct hw_store_opts {
 int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out);
 
 /*
- * Stops the store thread after it has committed everything queued, runs the
+ * Stops the store threads after they have committed everything queued, runs the
  * outstanding completion callbacks on the calling thread, closes the
- * connection and frees the handle. NULL is ignored. The caller must not use
+ * connections and frees the handle. NULL is ignored. The caller must not use
  * s from any other thread during or after the call.
  */
 void hw_store_close(struct hw_store *s);
@@ -510,10 +510,12 @@ typedef int (*hw_store_job_fn)(struct hw_store *s, void *arg);
 typedef void (*hw_store_job_cb)(void *arg, int err);
 
 /*
- * Runs fn(s, arg) on the store thread, after every append queued before it
- * has committed, then cb(arg, err) in a later hw_store_poll_completions(),
- * in order with the appends: event loops use it for claims, outcomes,
- * listings and purges that must never wait on the database there. Returns
+ * Runs fn(s, arg) on a store thread, after every append queued before it
+ * has committed and before any queued after it starts (with several
+ * writers too: a job runs alone), then cb(arg, err) in a later
+ * hw_store_poll_completions(), in order with the appends: event loops use
+ * it for claims, outcomes, listings and purges that must never wait on the
+ * database there. Returns
  * 0 (cb will run exactly once), HW_EINVAL (no store thread), HW_EFULL,
  * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
  */
