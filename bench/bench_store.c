@@ -9,7 +9,9 @@
  * for SQLite, the database work: a figure that load on the machine does not
  * move the way it moves the rates).
  *
- *   bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] URL...
+ *   bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] [-w WRITERS] URL...
+ *
+ * -w sets hw_store_opts.writers for the group-commit rows (MySQL only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 static const char headers[] = "Host: hooks.example.com\r\nContent-Type: application/json\r\n"
                               "User-Agent: bench\r\nX-Delivery: 1\r\n";
 static char body[BODY_LEN];
+static unsigned writers; /* -w: store threads of the group-commit rows (0: the default) */
 
 static int64_t now_us(void)
 {
@@ -268,7 +271,9 @@ static void run_group(const char *url, int n, int seconds, struct result *res)
         exit(1);
     fcntl(l.wake[0], F_SETFL, O_NONBLOCK);
     fcntl(l.wake[1], F_SETFL, O_NONBLOCK);
-    if (hw_store_open(url, &(struct hw_store_opts){ .wake = wake_pipe, .wake_arg = &l }, &l.s)) {
+    if (hw_store_open(
+            url, &(struct hw_store_opts){ .wake = wake_pipe, .wake_arg = &l, .writers = writers },
+            &l.s)) {
         fprintf(stderr, "bench_store: cannot open %s\n", url);
         exit(1);
     }
@@ -303,10 +308,10 @@ int main(int argc, char **argv)
     int seconds = 5, rounds = 3, conns = 0, opt, nurl;
     struct result(*res)[NCONF];
 
-    while ((opt = getopt(argc, argv, "t:r:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "t:r:c:w:")) != -1) {
         char *end;
         long v = strtol(optarg, &end, 10);
-        if (*end || v <= 0 || v > 3600 || (opt == 'r' && v > 16)) {
+        if (*end || v <= 0 || v > 3600 || ((opt == 'r' || opt == 'w') && v > 16)) {
             fprintf(stderr, "bench_store: bad number %s\n", optarg);
             return 2;
         }
@@ -314,11 +319,15 @@ int main(int argc, char **argv)
             seconds = (int)v;
         else if (opt == 'r')
             rounds = (int)v;
+        else if (opt == 'w')
+            writers = (unsigned)v;
         else
             conns = (int)v;
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] URL...\n");
+        fprintf(
+            stderr,
+            "usage: bench_store [-t SECONDS] [-r ROUNDS] [-c CONNECTIONS] [-w WRITERS] URL...\n");
         return 2;
     }
     nurl = argc - optind;

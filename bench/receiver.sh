@@ -13,6 +13,8 @@
 # acknowledged: less disturbed by other work on the machine than the rates. Prints Markdown for
 # bench/RESULTS.md.
 #   HW_BENCH_MYSQL_URL=mysql://... bench/receiver.sh [SECONDS]   (HW_BIN=DIR for other binaries)
+# HW_BENCH_STORE_WRITERS=N sets the receiver's store-writers (MySQL group
+# commits in flight; unset: the receiver's default).
 # HW_BENCH_BACKENDS="mariadb" runs the receiver rows of one backend only, and
 # HW_BENCH_CEILINGS=0 leaves out nginx and bench_store (for interleaved
 # before/after runs of two builds).
@@ -80,6 +82,7 @@ receiver() {
 [receiver]
 listen = 127.0.0.1:$rport
 store = $2
+${HW_BENCH_STORE_WRITERS:+store-writers = $HW_BENCH_STORE_WRITERS}
 signing-secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 log-level = warn
 deliver-timeout = 10m

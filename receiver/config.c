@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "net/tls_client.h"
+#include "store/store.h"
 
 #define OPT(name, arg, def, help, type, field)                          \
     {                                                                   \
@@ -25,6 +26,9 @@ const struct hw_opt recv_options[] = {
         HW_OPT_STR, listen),
     OPT("store", "URL", "sqlite:./hookwire-receiver.db", "event store: sqlite:PATH or mysql://...",
         HW_OPT_STR, store),
+    OPT("store-writers", "N", "2",
+        "MySQL: group commits written at once, each on its own connection (SQLite: 1)", HW_OPT_UINT,
+        store_writers),
     OPT("path-prefix", "PATH", "/api/webhooks", "webhooks arrive at PATH/SOURCE[/rest]", HW_OPT_STR,
         path_prefix),
     OPT("public-url", "URL", NULL, "public base URL providers post to (URL-signed providers)",
@@ -96,6 +100,9 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
     } else if (!strcmp(name, "store")) {
         if (strncmp(cfg->store, "sqlite:", 7) && strncmp(cfg->store, "mysql://", 8))
             return "store: expected sqlite:PATH or mysql://USER@HOST/DB";
+    } else if (!strcmp(name, "store-writers")) {
+        if (cfg->store_writers < 1 || cfg->store_writers > HW_STORE_WRITERS_MAX)
+            return "store-writers: must be from 1 to 16";
     } else if (!strcmp(name, "path-prefix")) {
         if (!path_prefix_ok(cfg->path_prefix))
             return "path-prefix: expected /segment[/segment...] without a trailing slash";

@@ -18,6 +18,7 @@ struct recv_config {
     /* Set from the option table. */
     char *listen;
     char *store;
+    unsigned store_writers; /* MySQL: group commits in flight at once (hw_store_opts.writers) */
     char *path_prefix;
     char *public_url;
     size_t max_body;

@@ -131,7 +131,9 @@ static int serve(struct recv *r)
 
     hw_lwslog_route();
     raise_fd_limit();
-    rc = hw_store_open(r->cfg.store, &(struct hw_store_opts){ .wake = store_wake, .wake_arg = r },
+    rc = hw_store_open(r->cfg.store,
+                       &(struct hw_store_opts){
+                           .wake = store_wake, .wake_arg = r, .writers = r->cfg.store_writers },
                        &r->store);
     if (rc < 0) {
         fprintf(stderr, "--store: cannot open the store: %s\n", hw_strerror(rc));
@@ -156,9 +158,10 @@ static int serve(struct recv *r)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     loop_context = r->context;
-    HW_INFO("listening on %s: webhooks at %s/SOURCE, %zu source%s, store %s", r->cfg.listen,
-            r->cfg.path_prefix, r->cfg.sources.n, r->cfg.sources.n == 1 ? "" : "s",
-            hw_store_name(r->store));
+    HW_INFO("listening on %s: webhooks at %s/SOURCE, %zu source%s, store %s (%u writer%s)",
+            r->cfg.listen, r->cfg.path_prefix, r->cfg.sources.n, r->cfg.sources.n == 1 ? "" : "s",
+            hw_store_name(r->store), hw_store_writers(r->store),
+            hw_store_writers(r->store) == 1 ? "" : "s");
     while (!stopping && lws_service(r->context, 0) >= 0)
         ;
     HW_INFO("shutting down");

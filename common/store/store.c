@@ -1,9 +1,10 @@
 /*
- * The store's front: opens the backend named by the URL, checks arguments,
- * serialises calls on the handle's connection lock, and runs group commits
- * for the queue in store_queue.c (one transaction per batch, settled when
- * its commit went unanswered, each event on its own only when the batch
- * fails). Any thread; see store.h.
+ * The store's front: opens the backend named by the URL (and the store
+ * threads' own connections when there are several), checks arguments,
+ * serialises calls on each connection's lock, and runs group commits for
+ * the queue in store_queue.c (one transaction per batch, settled when its
+ * commit went unanswered, each event on its own only when the batch fails).
+ * Any thread; see store.h.
  */
 #include "store.h"
 
@@ -95,8 +96,9 @@ static int row_cmp(const void *pa, const void *pb)
                                                                                                : 1;
 }
 
-/* Inserts v[0..n) in one transaction. Returns 0, or the first error with all rolled back. */
-static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
+/* Inserts v[0..n) in one transaction on c. Returns 0, or the first error with all rolled back. */
+static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
+                      size_t n)
 {
     struct hw_store_row one, *rows = n == 1 ? &one : calloc(n, sizeof(*rows));
     int err;
@@ -118,15 +120,17 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
      * fsync to the next durable commit (ops->begin_finished); a batch with a
      * pending event is durable before its callbacks run.
      */
-    err = v[0]->finished && s->ops->begin_finished ? s->ops->begin_finished(s->be)
-                                                   : s->ops->begin(s->be);
+    err = v[0]->finished && s->ops->begin_finished ? s->ops->begin_finished(c->be)
+                                                   : s->ops->begin(c->be);
     if (!err)
-        err = v[0]->finished ? s->ops->insert_finished(s->be, rows, n)
-                             : s->ops->insert(s->be, rows, n);
+        err = v[0]->finished ? s->ops->insert_finished(c->be, rows, n)
+                             : s->ops->insert(c->be, rows, n);
+    if (!err && c->writer >= 0)
+        hw_store_queue_committing(s->queue, (unsigned)c->writer);
     if (!err)
-        err = s->ops->commit(s->be);
+        err = s->ops->commit(c->be);
     if (err)
-        s->ops->rollback(s->be);
+        s->ops->rollback(c->be);
     if (rows != &one)
         free(rows);
     return err;
@@ -136,15 +140,17 @@ static int insert_txn(struct hw_store *s, struct hw_store_pending **v, size_t n)
  * After a transaction failed as "unavailable", finds out whether it had in
  * fact committed (the connection may have dropped after the server's
  * commit, before its answer): the transaction is all or nothing, so one
- * event it wrote tells. Returns 1 committed, 0 not, or an error when the
- * answer cannot be had.
+ * event it wrote tells (asked on c, the transaction's own connection, which
+ * reconnects). Returns 1 committed, 0 not, or an error when the answer
+ * cannot be had.
  */
-static int settle(struct hw_store *s, struct hw_store_pending **v, size_t n)
+static int settle(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
+                  size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         /* res.id is set for an event once its INSERT succeeded. */
         if (v[i]->res.id[0] && !v[i]->res.duplicate && strcmp(v[i]->res.id, v[i]->ev.id) == 0)
-            return s->ops->exists(s->be, v[i]->ev.id);
+            return s->ops->exists(c->be, v[i]->ev.id);
     }
     return 0; /* no INSERT of this transaction succeeded: nothing could have committed */
 }
@@ -164,12 +170,13 @@ static void deadlock_pause(void)
  * last deadlock, HW_EUNAVAIL when the outcome cannot be known (or the
  * database is away), or the error of the failed statement.
  */
-static int commit_batch(struct hw_store *s, struct hw_store_pending **v, size_t n)
+static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
+                        size_t n)
 {
     int deadlocks = 0, unavail = 0, err, k;
 
     for (;;) {
-        err = insert_txn(s, v, n);
+        err = insert_txn(s, c, v, n);
         if (err == HW_STORE_ERETRY) {
             if (++deadlocks >= DEADLOCK_TRIES)
                 return err;
@@ -178,7 +185,7 @@ static int commit_batch(struct hw_store *s, struct hw_store_pending **v, size_t 
         }
         if (err != HW_EUNAVAIL)
             return err;
-        k = settle(s, v, n);
+        k = settle(s, c, v, n);
         if (k == 1) {
             /* Committed after all: the results the INSERTs gave stand. */
             HW_INFO("store %s: a commit whose answer was lost had succeeded", s->url.name);
@@ -189,24 +196,52 @@ static int commit_batch(struct hw_store *s, struct hw_store_pending **v, size_t 
     }
 }
 
-/* The queue's commit function; also used for single synchronous appends. */
-static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
+/*
+ * With several writers an outage is met by one of them: once a commit found
+ * the database unavailable, that writer (the probe) goes on trying its own
+ * connection, which backs off as usual, while the others fail their batches
+ * at once (HW_EUNAVAIL, nothing sent); the next commit that gets an answer
+ * ends the outage. Otherwise each writer's connection would in turn wait
+ * out the timeout of a hung server. Returns 1 when c may use the database.
+ */
+static int outage_enter(const struct hw_store *s, const struct hw_store_conn *c)
 {
-    struct hw_store *s = ctx;
-    int err;
+    return c->writer < 0 || s->nwriters < 2 || !s->outage || s->probe == c->writer;
+}
+
+static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int err)
+{
+    if (c->writer < 0 || s->nwriters < 2)
+        return;
+    if (err != HW_EUNAVAIL) {
+        s->outage = 0;
+    } else if (!s->outage) {
+        s->probe = c->writer;
+        s->outage = 1;
+    }
+}
+
+/* Commits a batch on c: the queue's commits and single synchronous appends. */
+static void store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
+                         size_t n)
+{
+    int err, tried;
 
     /* OpenSSL's SHA-256 uses the CPU's SHA instructions: about 6x libsodium's on 1 KiB. */
     for (size_t i = 0; i < n; i++)
         SHA256((const unsigned char *)v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
-    pthread_mutex_lock(&s->lock);
-    err = commit_batch(s, v, n);
+    pthread_mutex_lock(c->lock);
+    tried = outage_enter(s, c);
+    err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
+    if (tried)
+        outage_leave(s, c, err);
     if (err && err != HW_EUNAVAIL && n > 1) {
         /*
          * One bad event, or a deadlock that kept coming back, must not fail
          * the others: commit each on its own.
          */
         for (size_t i = 0; i < n; i++) {
-            v[i]->err = commit_batch(s, v + i, 1);
+            v[i]->err = commit_batch(s, c, v + i, 1);
             if (!v[i]->err)
                 s->commits++;
         }
@@ -224,7 +259,7 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
             v[i]->res.duplicate = 0;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(c->lock);
     for (size_t i = 0; i < n; i++) {
         if (v[i]->err)
             s->failed++;
@@ -235,8 +270,12 @@ static void store_commit(void *ctx, struct hw_store_pending **v, size_t n)
     }
 }
 
-/* The queue's batch: appends commit together; a token-list job runs on its own. */
-static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
+/*
+ * The queue's batch, on store thread number writer: appends commit together
+ * on that writer's connection; a job or a token list (which the queue hands
+ * over alone) runs on the handle's.
+ */
+static void store_batch(void *ctx, unsigned writer, struct hw_store_pending **v, size_t n)
 {
     struct hw_store *s = ctx;
     size_t i = 0;
@@ -265,7 +304,7 @@ static void store_batch(void *ctx, struct hw_store_pending **v, size_t n)
         }
         while (j < n && !v[j]->tokens_cb && !v[j]->job_fn && v[j]->finished == v[i]->finished)
             j++;
-        store_commit(s, v + i, j - i);
+        store_commit(s, &s->writers[writer], v + i, j - i);
         i = j;
     }
 }
@@ -290,6 +329,65 @@ static void make_owner(struct hw_store *s)
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
     snprintf(s->owner, sizeof(s->owner), "%.32s/%ld/%s", host, (long)getpid(), hex);
+}
+
+/*
+ * Sets up the connections of n store threads: with one, it commits on the
+ * handle's connection as every other call does; with more, each gets a
+ * connection of its own from the same URL. Returns 0 or the open's error.
+ */
+static int writers_open(struct hw_store *s, unsigned n)
+{
+    s->writers = calloc(n, sizeof(*s->writers));
+    if (!s->writers)
+        return HW_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        s->writers[i].writer = (int)i;
+    if (n == 1) {
+        s->writers[0].be = s->be;
+        s->writers[0].lock = &s->lock;
+        s->nwriters = 1;
+        return 0;
+    }
+    for (; s->nwriters < n; s->nwriters++) {
+        struct hw_store_conn *c = &s->writers[s->nwriters];
+        int err = s->ops->open(&s->url, &c->be);
+
+        if (err)
+            return err;
+        pthread_mutex_init(&c->own, NULL);
+        c->lock = &c->own;
+    }
+    return 0;
+}
+
+/* Closes the writers' own connections (after their threads ended). */
+static void writers_close(struct hw_store *s)
+{
+    for (unsigned i = 0; i < s->nwriters; i++) {
+        struct hw_store_conn *c = &s->writers[i];
+
+        if (c->be == s->be)
+            continue;
+        s->ops->close(c->be);
+        pthread_mutex_destroy(&c->own);
+    }
+    free(s->writers);
+    s->writers = NULL;
+    s->nwriters = 0;
+}
+
+/*
+ * The number of store threads: as asked, within bounds, and one on SQLite,
+ * whose database takes one writer at a time anyway.
+ */
+static unsigned writers_wanted(const struct hw_store *s, const struct hw_store_opts *opts)
+{
+    unsigned n = opts->writers ? opts->writers : 1;
+
+    if (s->url.kind != HW_STORE_KIND_MYSQL)
+        return 1;
+    return n > HW_STORE_WRITERS_MAX ? HW_STORE_WRITERS_MAX : n;
 }
 
 int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out)
@@ -327,13 +425,19 @@ int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_s
             .batch_items = BATCH_ITEMS,
             .batch_bytes = BATCH_BYTES,
         };
+        err = writers_open(s, writers_wanted(s, opts));
+        if (err)
+            goto fail_writers;
+        cfg.writers = s->nwriters;
         err = hw_store_queue_new(&cfg, &s->queue);
         if (err)
-            goto fail_schema;
+            goto fail_writers;
     }
     *out = s;
     return 0;
 
+fail_writers:
+    writers_close(s);
 fail_schema:
     s->ops->close(s->be);
 fail_open:
@@ -350,6 +454,7 @@ void hw_store_close(struct hw_store *s)
     if (!s)
         return;
     hw_store_queue_free(s->queue);
+    writers_close(s);
     s->ops->close(s->be);
     pthread_mutex_destroy(&s->lock);
     hw_store_url_cleanup(&s->url);
@@ -359,6 +464,11 @@ void hw_store_close(struct hw_store *s)
 const char *hw_store_name(const struct hw_store *s)
 {
     return s->url.name;
+}
+
+unsigned hw_store_writers(const struct hw_store *s)
+{
+    return s->nwriters ? s->nwriters : 1;
 }
 
 int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
@@ -371,7 +481,7 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
     if (err)
         return err;
     event_stamp(&p.ev, 0);
-    store_commit(s, &v, 1);
+    store_commit(s, &(struct hw_store_conn){ .be = s->be, .lock = &s->lock, .writer = -1 }, &v, 1);
     if (!p.err || p.err == HW_EUNAVAIL)
         *res = p.res;
     return p.err;

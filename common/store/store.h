@@ -19,7 +19,9 @@
  * Event-loop callers use hw_store_append_async() instead: a store thread owned
  * by the handle batches all queued appends into one transaction (group
  * commit) and hands completions back through hw_store_poll_completions() on
- * the caller's own thread. See docs/store.md.
+ * the caller's own thread; on MySQL several such threads, each with its own
+ * connection, may commit batches at once (hw_store_opts.writers). See
+ * docs/store.md.
  *
  * Every function returns 0 or a negative code: HW_E* from err.h or -errno.
  * HW_EUNAVAIL means the database is unreachable right now (answer 503 and let
@@ -144,7 +146,7 @@ struct hw_store_token {
 
 struct hw_store;
 
-/* Called on the store thread after completions are queued; must not block (lws_cancel_service). */
+/* Called on a store thread after completions are queued; must not block (lws_cancel_service). */
 typedef void (*hw_store_wake_fn)(void *arg);
 
 /*
@@ -159,7 +161,20 @@ struct hw_store_opts {
     void *wake_arg;
     size_t queue_max;       /* appends queued or unpolled before HW_EFULL; 0 means 16384 */
     size_t queue_bytes_max; /* bytes of queued events before HW_EFULL; 0 means 256 MiB */
+    /*
+     * Store threads committing batches at the same time, each on its own
+     * database connection (MySQL only; SQLite has one writer and always
+     * gets 1): 0 or 1 means one, committing in the handle's connection,
+     * which keeps appends visible in seq order (the relay's offline queue
+     * reads by seq cursor and needs that). More than one overlaps one
+     * batch's INSERT with another's COMMIT flush; the commits of
+     * concurrent batches may then become visible out of seq order. At most
+     * HW_STORE_WRITERS_MAX. See docs/store.md.
+     */
+    unsigned writers;
 };
+
+#define HW_STORE_WRITERS_MAX 16
 
 /*
  * URL parameters (after '?', joined with '&'):
@@ -184,15 +199,18 @@ struct hw_store_opts {
 int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out);
 
 /*
- * Stops the store thread after it has committed everything queued, runs the
+ * Stops the store threads after they have committed everything queued, runs the
  * outstanding completion callbacks on the calling thread, closes the
- * connection and frees the handle. NULL is ignored. The caller must not use
+ * connections and frees the handle. NULL is ignored. The caller must not use
  * s from any other thread during or after the call.
  */
 void hw_store_close(struct hw_store *s);
 
 /* The URL without its password, for logs. Borrowed; lives as long as s. Any thread. */
 const char *hw_store_name(const struct hw_store *s);
+
+/* How many store threads commit appends (1 without a store thread). Any thread. */
+unsigned hw_store_writers(const struct hw_store *s);
 
 /*
  * Appends one event (borrowed; copied as needed) in its own transaction and
@@ -492,10 +510,12 @@ typedef int (*hw_store_job_fn)(struct hw_store *s, void *arg);
 typedef void (*hw_store_job_cb)(void *arg, int err);
 
 /*
- * Runs fn(s, arg) on the store thread, after every append queued before it
- * has committed, then cb(arg, err) in a later hw_store_poll_completions(),
- * in order with the appends: event loops use it for claims, outcomes,
- * listings and purges that must never wait on the database there. Returns
+ * Runs fn(s, arg) on a store thread, after every append queued before it
+ * has committed and before any queued after it starts (with several
+ * writers too: a job runs alone), then cb(arg, err) in a later
+ * hw_store_poll_completions(), in order with the appends: event loops use
+ * it for claims, outcomes, listings and purges that must never wait on the
+ * database there. Returns
  * 0 (cb will run exactly once), HW_EINVAL (no store thread), HW_EFULL,
  * HW_EUNAVAIL (closing), HW_ENOMEM. Any thread.
  */

@@ -15,15 +15,27 @@
 
 #define HW_STORE_OWNER_MAX 64
 
+/* A connection group commits run on: the handle's own, or a writer's (hw_store_opts.writers). */
+struct hw_store_conn {
+    void *be;
+    pthread_mutex_t *lock; /* held around every use of be */
+    pthread_mutex_t own;   /* a writer's own connection's lock (unused for the handle's) */
+    int writer;            /* its store thread's number; -1 for a synchronous append */
+};
+
 struct hw_store {
     const struct hw_store_ops *ops;
     void *be;
-    pthread_mutex_t lock; /* held around every use of be */
+    pthread_mutex_t lock;          /* held around every use of be */
+    struct hw_store_conn *writers; /* one per store thread; NULL without a store thread */
+    unsigned nwriters;
     struct hw_store_url url;
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
     atomic_uint_fast64_t appended, duplicates, failed, commits;
-    atomic_int down; /* the last call found the database unavailable (for ping) */
+    atomic_int down;   /* the last call found the database unavailable (for ping) */
+    atomic_int outage; /* several writers: a commit found the database unavailable */
+    atomic_int probe;  /* ...and this writer alone tries it until one gets an answer */
 };
 
 /* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */

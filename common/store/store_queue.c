@@ -1,83 +1,193 @@
 /*
- * The group-commit queue (see store_queue.h). Owns the store thread, the
- * queue of appends waiting for a commit and the list of finished appends
- * waiting for their owner to poll. One mutex guards both lists; the commit
- * itself runs without it, so submitters never wait for the disk.
+ * The group-commit queue (see store_queue.h). Owns the store threads (the
+ * writers), the queue of appends waiting for a commit and the list of
+ * finished appends waiting for their owner to poll. One mutex guards both
+ * lists and the writers' states; the commit itself runs without it, so
+ * submitters never wait for the disk.
  */
 #include "store_queue.h"
 
-#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/err.h"
 
+/* One store thread and the batch it holds. */
+struct writer {
+    struct hw_store_queue *q;
+    unsigned index;
+    pthread_t thread;
+    int started;
+    struct hw_store_pending **batch; /* cfg.batch_items slots */
+    size_t n, bytes;                 /* the batch in hand */
+    uint64_t ticket;                 /* the order in which it was taken */
+    int job;                         /* the batch is one job, run alone */
+    int writing;                     /* taken, its COMMIT not yet sent */
+    int finished;                    /* committed, its completions not yet handed over */
+};
+
 struct hw_store_queue {
     struct hw_store_queue_cfg cfg;
     pthread_mutex_t lock;
-    pthread_cond_t work;                        /* signalled when an append is queued or on stop */
+    pthread_cond_t work;     /* an append was queued, a batch was handed over, or stop */
+    pthread_cond_t released; /* a finished batch was handed over */
     struct hw_store_pending *head, **tail;      /* waiting for a commit */
     struct hw_store_pending *done, **done_tail; /* committed, waiting for a poll */
     size_t items;                               /* queued plus unpolled */
-    size_t bytes;                               /* queued */
+    size_t bytes;                               /* queued or in a batch not yet handed over */
     int stopping;
-    struct hw_store_pending **batch; /* cfg.batch_items slots, used by the thread */
-    pthread_t thread;
+    uint64_t next_ticket;  /* given to the next batch taken */
+    uint64_t next_release; /* the batch whose completions go next */
+    unsigned inflight;     /* batches taken and not yet handed over */
+    unsigned writing;      /* batches taken whose COMMIT is not yet sent (0 or 1) */
+    int exclusive;         /* a job is running: nothing else starts */
+    struct writer *w;      /* cfg.writers */
 };
 
-/* Takes the next batch off the queue; the caller holds the lock and the queue is not empty. */
-static size_t queue_take(struct hw_store_queue *q, size_t *bytes)
+static int is_job(const struct hw_store_pending *p)
 {
-    size_t n = 0;
+    return p->job_fn || p->tokens_cb;
+}
 
-    *bytes = 0;
-    while (q->head && n < q->cfg.batch_items &&
-           (n == 0 || *bytes + q->head->bytes <= q->cfg.batch_bytes)) {
-        struct hw_store_pending *p = q->head;
-        q->head = p->next;
-        p->next = NULL;
-        q->batch[n++] = p;
-        *bytes += p->bytes;
+/*
+ * Whether a writer may take the next batch now (lock held). Appends wait
+ * while another batch is still being written (its COMMIT not yet sent):
+ * what arrives meanwhile makes the next batch, so that batches stay about
+ * as large as with one writer and what overlaps is one batch's INSERT with
+ * another's COMMIT (the log flush). A job (which may read what earlier
+ * appends wrote, and whose effects later appends may rely on) waits until
+ * every batch before it is done, and nothing starts while it runs: jobs
+ * stay in order with the appends, as with one writer.
+ */
+static int can_take(const struct hw_store_queue *q)
+{
+    return q->head && !q->exclusive && (is_job(q->head) ? q->inflight == 0 : q->writing == 0);
+}
+
+/* The batch of w no longer holds the writing stage (lock held). */
+static void stage_free(struct hw_store_queue *q, struct writer *w)
+{
+    if (!w->writing)
+        return;
+    w->writing = 0;
+    q->writing--;
+    if (can_take(q))
+        pthread_cond_signal(&q->work);
+}
+
+/* Takes the next batch off the queue into w (lock held, can_take true). */
+static void queue_take(struct hw_store_queue *q, struct writer *w)
+{
+    size_t n = 0, bytes = 0;
+
+    w->job = is_job(q->head);
+    if (w->job) {
+        q->exclusive = 1;
+        w->batch[n++] = q->head;
+        q->head = q->head->next;
+    } else {
+        while (q->head && !is_job(q->head) && n < q->cfg.batch_items &&
+               (n == 0 || bytes + q->head->bytes <= q->cfg.batch_bytes)) {
+            struct hw_store_pending *p = q->head;
+            q->head = p->next;
+            w->batch[n++] = p;
+            bytes += p->bytes;
+        }
     }
+    for (size_t i = 0; i < n; i++)
+        w->batch[i]->next = NULL;
     if (!q->head)
         q->tail = &q->head;
-    return n;
+    w->n = n;
+    w->bytes = bytes;
+    w->ticket = q->next_ticket++;
+    w->finished = 0;
+    w->writing = !w->job;
+    q->writing += (unsigned)w->writing;
+    q->inflight++;
+}
+
+/*
+ * Hands the finished batches over to the completion list in the order they
+ * were taken, as far as they are finished (lock held). Returns how many
+ * batches went.
+ */
+static unsigned release_in_order(struct hw_store_queue *q)
+{
+    unsigned went = 0;
+
+    for (;;) {
+        struct writer *w = NULL;
+
+        for (unsigned i = 0; i < q->cfg.writers; i++) {
+            if (q->w[i].finished && q->w[i].ticket == q->next_release) {
+                w = &q->w[i];
+                break;
+            }
+        }
+        if (!w)
+            return went;
+        q->bytes -= w->bytes;
+        for (size_t i = 0; i < w->n; i++) {
+            *q->done_tail = w->batch[i];
+            q->done_tail = &w->batch[i]->next;
+        }
+        w->finished = 0;
+        w->n = 0;
+        q->inflight--;
+        q->next_release++;
+        went++;
+    }
 }
 
 static void *queue_main(void *arg)
 {
-    struct hw_store_queue *q = arg;
+    struct writer *w = arg;
+    struct hw_store_queue *q = w->q;
 
     if (q->cfg.thread)
         q->cfg.thread(q->cfg.ctx, 1);
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        size_t n, bytes;
+        unsigned went;
 
-        while (!q->head && !q->stopping)
+        while (!can_take(q) && !(q->stopping && !q->head))
             pthread_cond_wait(&q->work, &q->lock);
         if (!q->head)
             break;
-        n = queue_take(q, &bytes);
+        queue_take(q, w);
         pthread_mutex_unlock(&q->lock);
 
-        q->cfg.commit(q->cfg.ctx, q->batch, n);
+        q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
         /* The event copies are not needed past the commit; free them before the poll. */
-        for (size_t i = 0; i < n; i++) {
-            hw_store_event_free(q->batch[i]->copy);
-            q->batch[i]->copy = NULL;
+        for (size_t i = 0; i < w->n; i++) {
+            hw_store_event_free(w->batch[i]->copy);
+            w->batch[i]->copy = NULL;
         }
 
         pthread_mutex_lock(&q->lock);
-        q->bytes -= bytes;
-        for (size_t i = 0; i < n; i++) {
-            *q->done_tail = q->batch[i];
-            q->done_tail = &q->batch[i]->next;
+        w->finished = 1;
+        stage_free(q, w); /* a batch that failed before its COMMIT */
+        if (w->job)
+            q->exclusive = 0;
+        went = release_in_order(q);
+        if (went) {
+            /* Writers held behind this batch, and a job waiting for quiet, may go on. */
+            pthread_cond_broadcast(&q->released);
+            pthread_cond_broadcast(&q->work);
+            pthread_mutex_unlock(&q->lock);
+            if (q->cfg.wake)
+                q->cfg.wake(q->cfg.wake_arg);
+            pthread_mutex_lock(&q->lock);
         }
-        pthread_mutex_unlock(&q->lock);
-        if (q->cfg.wake)
-            q->cfg.wake(q->cfg.wake_arg);
-        pthread_mutex_lock(&q->lock);
+        /*
+         * Committed before a batch taken earlier: keep the batch (and this
+         * writer) until that one is done, so completions stay in order and
+         * at most one batch per writer is ever in flight.
+         */
+        while (w->finished)
+            pthread_cond_wait(&q->released, &q->lock);
     }
     pthread_mutex_unlock(&q->lock);
     if (q->cfg.thread)
@@ -85,45 +195,76 @@ static void *queue_main(void *arg)
     return NULL;
 }
 
+/* Stops and joins the writers that were started, then frees q (no thread may use it). */
+static void queue_destroy(struct hw_store_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    pthread_cond_broadcast(&q->work);
+    pthread_mutex_unlock(&q->lock);
+    for (unsigned i = 0; q->w && i < q->cfg.writers; i++) {
+        if (q->w[i].started)
+            pthread_join(q->w[i].thread, NULL);
+        free(q->w[i].batch);
+    }
+    hw_store_queue_poll(q);
+    pthread_cond_destroy(&q->released);
+    pthread_cond_destroy(&q->work);
+    pthread_mutex_destroy(&q->lock);
+    free(q->w);
+    free(q);
+}
+
 int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_queue **out)
 {
-    struct hw_store_queue *q = calloc(1, sizeof(*q));
-    int err;
+    struct hw_store_queue *q;
+    int err = 0;
 
+    if (cfg->writers < 1 || cfg->writers > HW_STORE_WRITERS_MAX || cfg->batch_items < 1)
+        return HW_EINVAL;
+    q = calloc(1, sizeof(*q));
     if (!q)
         return HW_ENOMEM;
     q->cfg = *cfg;
     q->tail = &q->head;
     q->done_tail = &q->done;
-    q->batch = calloc(cfg->batch_items, sizeof(*q->batch));
-    if (!q->batch) {
-        err = HW_ENOMEM;
-        goto fail_batch;
-    }
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->work, NULL);
-    err = pthread_create(&q->thread, NULL, queue_main, q);
+    pthread_cond_init(&q->released, NULL);
+    q->w = calloc(cfg->writers, sizeof(*q->w));
+    for (unsigned i = 0; q->w && i < cfg->writers; i++) {
+        q->w[i].q = q;
+        q->w[i].index = i;
+        q->w[i].batch = calloc(cfg->batch_items, sizeof(*q->w[i].batch));
+        if (!q->w[i].batch)
+            err = HW_ENOMEM;
+    }
+    if (!q->w)
+        err = HW_ENOMEM;
+    for (unsigned i = 0; !err && i < cfg->writers; i++) {
+        err = -pthread_create(&q->w[i].thread, NULL, queue_main, &q->w[i]);
+        q->w[i].started = !err;
+    }
     if (err) {
-        err = -err;
-        goto fail_thread;
+        queue_destroy(q);
+        return err;
     }
     *out = q;
     return 0;
+}
 
-fail_thread:
-    pthread_cond_destroy(&q->work);
-    pthread_mutex_destroy(&q->lock);
-    free(q->batch);
-fail_batch:
-    free(q);
-    return err;
+void hw_store_queue_committing(struct hw_store_queue *q, unsigned writer)
+{
+    pthread_mutex_lock(&q->lock);
+    stage_free(q, &q->w[writer]);
+    pthread_mutex_unlock(&q->lock);
 }
 
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
 {
     pthread_mutex_lock(&q->lock);
     if (q->stopping) {
-        /* Closing: the thread may be gone, so nothing queued now would ever commit. */
+        /* Closing: the threads may be gone, so nothing queued now would ever commit. */
         pthread_mutex_unlock(&q->lock);
         return HW_EUNAVAIL;
     }
@@ -175,16 +316,6 @@ int hw_store_queue_poll(struct hw_store_queue *q)
 
 void hw_store_queue_free(struct hw_store_queue *q)
 {
-    if (!q)
-        return;
-    pthread_mutex_lock(&q->lock);
-    q->stopping = 1;
-    pthread_cond_signal(&q->work);
-    pthread_mutex_unlock(&q->lock);
-    pthread_join(q->thread, NULL);
-    hw_store_queue_poll(q);
-    pthread_cond_destroy(&q->work);
-    pthread_mutex_destroy(&q->lock);
-    free(q->batch);
-    free(q);
+    if (q)
+        queue_destroy(q);
 }

@@ -3,10 +3,13 @@
 
 /*
  * The group-commit queue behind hw_store_append_async(): submitters on any
- * thread queue appends; one store thread takes everything queued (within a
+ * thread queue appends; a store thread takes everything queued (within a
  * batch cap) and hands the batch to a commit function; finished appends wait
  * on a completion list until the owner polls, and the wake function tells
- * the owner when to poll. The queue knows nothing of SQL.
+ * the owner when to poll. With several store threads (writers), each takes
+ * the next batch as soon as it is free, so that one batch is written while
+ * another commits; batches still complete in the order they were taken, and
+ * a job runs alone. The queue knows nothing of SQL.
  */
 #include <stddef.h>
 
@@ -33,11 +36,14 @@ struct hw_store_pending {
 
 /*
  * Commits v[0..n) as well as it can and sets err and res in each. Runs on
- * the store thread.
+ * store thread number writer (0 .. writers - 1), concurrently with the
+ * other writers' calls (never with a job's: a job is taken alone, while no
+ * other batch is in flight).
  */
-typedef void (*hw_store_commit_fn)(void *ctx, struct hw_store_pending **v, size_t n);
+typedef void (*hw_store_commit_fn)(void *ctx, unsigned writer, struct hw_store_pending **v,
+                                   size_t n);
 
-/* Called on the store thread as it starts (starting = 1) and before it ends (0). */
+/* Called on each store thread as it starts (starting = 1) and before it ends (0). */
 typedef void (*hw_store_thread_fn)(void *ctx, int starting);
 
 struct hw_store_queue_cfg {
@@ -50,13 +56,15 @@ struct hw_store_queue_cfg {
     size_t max_bytes;   /* bytes of queued events */
     size_t batch_items; /* most appends per commit */
     size_t batch_bytes; /* most event bytes per commit (a larger event goes alone) */
+    unsigned writers;   /* store threads, 1 .. HW_STORE_WRITERS_MAX */
 };
 
 struct hw_store_queue;
 
 /*
- * Starts the store thread; *out receives the owned queue. Returns 0,
- * HW_ENOMEM, or -errno from pthread_create. Any thread.
+ * Starts the store threads; *out receives the owned queue. Returns 0,
+ * HW_EINVAL for a writer count out of range, HW_ENOMEM, or -errno from
+ * pthread_create (the threads already started are stopped). Any thread.
  */
 int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_queue **out);
 
@@ -68,11 +76,23 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
  */
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
 
-/* Runs the callbacks of finished appends on the calling thread; returns how many. */
+/*
+ * Called by the commit function on store thread number writer as it sends
+ * the batch's COMMIT: another writer may now take the next batch and write
+ * it while this one's commit is flushed. Any later call for the same batch
+ * is harmless; a batch that ends without it frees its turn when it ends.
+ */
+void hw_store_queue_committing(struct hw_store_queue *q, unsigned writer);
+
+/*
+ * Runs the callbacks of finished appends on the calling thread, in
+ * submission order (a batch's completions are handed over only after those
+ * of every batch taken before it); returns how many.
+ */
 int hw_store_queue_poll(struct hw_store_queue *q);
 
 /*
- * Lets the store thread commit everything queued, joins it, runs the
+ * Lets the store threads commit everything queued, joins them, runs the
  * remaining callbacks on the calling thread and frees q. NULL is ignored.
  */
 void hw_store_queue_free(struct hw_store_queue *q);

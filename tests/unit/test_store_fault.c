@@ -7,9 +7,14 @@
  * synchronous and asynchronous appends: every event reported appended is
  * stored exactly once, no event reported failed is stored, an outcome that
  * could not be known is HW_EUNAVAIL with the event's id, nothing is stored
- * twice. Then a hung server (its own MariaDB, stopped with SIGSTOP): an
- * append fails within the configured timeout, ping never waits behind it,
- * and after SIGCONT the same handle appends again.
+ * twice; the asynchronous cases also with two store threads (writers), each
+ * settling on its own connection. With two writers, a second batch commits
+ * on its own connection while the first one's COMMIT answer is held back,
+ * and their completions still run in submission order. Then a hung server
+ * (its own MariaDB, stopped with SIGSTOP): an append fails within the
+ * configured timeout, ping never waits behind it, async appends over three
+ * writers all fail within about one timeout, and after SIGCONT the same
+ * handles append again.
  */
 #include <dirent.h>
 #include <netinet/in.h>
@@ -21,228 +26,11 @@
 #include "check.h"
 #include "core/err.h"
 #include "store/store.h"
+#include "store_proxy.h"
 #include "store_util.h"
 
 #define TIMEOUT_S 2 /* ?timeout= of the proxied store URL */
 #define NEV       8 /* events per case */
-
-/* --- the proxy ---------------------------------------------------------------------------------
- */
-
-enum fault { F_NONE, F_DROP_COMMIT_ANSWER, F_CUT_MID_BATCH, F_CUT_BEFORE_COMMIT, F_STALL_COMMIT };
-
-struct pair {
-    int c, u;          /* client and upstream sockets; -1 when unused */
-    char buf[1 << 16]; /* client bytes not yet a whole packet */
-    size_t n;
-    int drop_answer;     /* COMMIT forwarded: swallow the answer, then close both */
-    int64_t stall_until; /* COMMIT forwarded: forward nothing until then, then close */
-};
-
-static struct {
-    int lfd, port, up_port;
-    struct pair p[16];
-    _Atomic int fault;    /* armed fault; one-shot */
-    _Atomic int fired;    /* how many faults were injected */
-    _Atomic int cut_at;   /* F_CUT_*: cut at this INSERT (MID_BATCH) or COMMIT (BEFORE_COMMIT) */
-    _Atomic int executes; /* INSERTs or COMMITs seen since the fault was armed */
-    _Atomic int multi_prepares; /* multi-row INSERTs prepared (a batch of several events) */
-    _Atomic int stop;
-    pthread_t th;
-} px;
-
-static void pair_close(struct pair *p)
-{
-    if (p->c >= 0)
-        close(p->c);
-    if (p->u >= 0)
-        close(p->u);
-    p->c = p->u = -1;
-    p->n = 0;
-    p->drop_answer = 0;
-    p->stall_until = 0;
-}
-
-static int write_all(int fd, const char *b, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Forwards the whole packets in p->buf upstream, injecting the armed fault. 0, or -1 to close. */
-static int client_packets(struct pair *p)
-{
-    size_t off = 0;
-
-    while (p->n - off >= 4) {
-        const unsigned char *h = (const unsigned char *)p->buf + off;
-        size_t len = h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16;
-        const char *payload = p->buf + off + 4;
-
-        if (p->n - off < 4 + len)
-            break;
-        /* A prepared statement's execution: every INSERT of an append. */
-        int insert = len >= 1 && payload[0] == 0x17;
-        /* The multi-row INSERT a batch of several events goes in, prepared for its size. */
-        int multi = len >= 1 && payload[0] == 0x16 && memmem(payload, len, "), (", 4) != NULL;
-        int commit = len == 7 && memcmp(payload,
-                                        "\x03"
-                                        "COMMIT",
-                                        7) == 0;
-
-        if (multi)
-            px.multi_prepares++;
-        if (((insert && px.fault == F_CUT_MID_BATCH) ||
-             (commit && px.fault == F_CUT_BEFORE_COMMIT)) &&
-            ++px.executes >= px.cut_at) {
-            px.fault = F_NONE;
-            px.fired++;
-            return -1; /* cut before the server sees this statement */
-        }
-        if (write_all(p->u, p->buf + off, 4 + len))
-            return -1;
-        if (commit) {
-            if (px.fault == F_DROP_COMMIT_ANSWER) {
-                px.fault = F_NONE;
-                px.fired++;
-                p->drop_answer = 1;
-            } else if (px.fault == F_STALL_COMMIT) {
-                px.fault = F_NONE;
-                px.fired++;
-                p->stall_until = tu_now_ms() + (TIMEOUT_S + 2) * 1000;
-            }
-        }
-        off += 4 + len;
-    }
-    memmove(p->buf, p->buf + off, p->n - off);
-    p->n -= off;
-    return 0;
-}
-
-static void accept_one(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)px.up_port) };
-    int c = accept(px.lfd, NULL, NULL), u;
-
-    if (c < 0)
-        return;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    u = socket(AF_INET, SOCK_STREAM, 0);
-    if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(c);
-        if (u >= 0)
-            close(u);
-        return;
-    }
-    for (int i = 0; i < 16; i++) {
-        if (px.p[i].c < 0) {
-            px.p[i].c = c;
-            px.p[i].u = u;
-            return;
-        }
-    }
-    close(c);
-    close(u);
-}
-
-static void *proxy_main(void *arg)
-{
-    while (!px.stop) {
-        struct pollfd f[33];
-        int idx[33], n = 0;
-        int64_t now = tu_now_ms();
-
-        f[n] = (struct pollfd){ .fd = px.lfd, .events = POLLIN };
-        idx[n++] = -1;
-        for (int i = 0; i < 16; i++) {
-            struct pair *p = &px.p[i];
-            if (p->c < 0)
-                continue;
-            if (p->stall_until) {
-                if (now >= p->stall_until)
-                    pair_close(p); /* the stall ends with the connection gone */
-                continue;
-            }
-            f[n] = (struct pollfd){ .fd = p->c, .events = POLLIN };
-            idx[n++] = i * 2;
-            f[n] = (struct pollfd){ .fd = p->u, .events = POLLIN };
-            idx[n++] = i * 2 + 1;
-        }
-        if (poll(f, (nfds_t)n, 50) <= 0)
-            continue;
-        for (int k = 0; k < n; k++) {
-            struct pair *p;
-            char b[1 << 15];
-            ssize_t r;
-
-            if (!(f[k].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            if (idx[k] < 0) {
-                accept_one();
-                continue;
-            }
-            p = &px.p[idx[k] / 2];
-            if (p->c < 0 || p->stall_until)
-                continue;
-            if (idx[k] % 2 == 0) {
-                r = read(p->c, p->buf + p->n, sizeof(p->buf) - p->n);
-                if (r <= 0) {
-                    pair_close(p);
-                    continue;
-                }
-                p->n += (size_t)r;
-                if (client_packets(p) || p->n == sizeof(p->buf))
-                    pair_close(p);
-            } else {
-                r = read(p->u, b, sizeof(b));
-                /* The server answered COMMIT (it has committed): the client never hears it. */
-                if (r <= 0 || p->drop_answer || write_all(p->c, b, (size_t)r))
-                    pair_close(p);
-            }
-        }
-    }
-    for (int i = 0; i < 16; i++)
-        pair_close(&px.p[i]);
-    return NULL;
-}
-
-static void proxy_start(int up_port)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t len = sizeof(a);
-
-    px.up_port = up_port;
-    for (int i = 0; i < 16; i++)
-        px.p[i].c = px.p[i].u = -1;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    px.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(px.lfd >= 0);
-    CHECK_EQ(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    CHECK_EQ(listen(px.lfd, 16), 0);
-    CHECK_EQ(getsockname(px.lfd, (struct sockaddr *)&a, &len), 0);
-    px.port = ntohs(a.sin_port);
-    CHECK_EQ(pthread_create(&px.th, NULL, proxy_main, NULL), 0);
-}
-
-static void proxy_stop(void)
-{
-    px.stop = 1;
-    pthread_join(px.th, NULL);
-    close(px.lfd);
-}
-
-static void arm(int fault, int cut_at)
-{
-    px.executes = 0;
-    px.cut_at = cut_at;
-    px.fault = fault;
-}
 
 /* --- checking what was stored ------------------------------------------------------------------
  */
@@ -348,12 +136,32 @@ static void gate_done(void *arg, int err)
     CHECK_EQ(err, 0);
 }
 
-static void run_case(const char *server_url, int fault, int async)
+/*
+ * A fresh database with its schema made straight on the server, not
+ * through the proxy (its DDL can outlast the short timeout on a loaded
+ * machine, and the faults under test are in appends, not in migrations);
+ * url gets the proxied URL of it with ?timeout=timeout_s.
+ */
+static void proxied_db(const char *server_url, struct tu_db *d, char *url, size_t cap,
+                       int timeout_s)
+{
+    struct hw_store_url u;
+    struct hw_store *s;
+
+    tu_db_fresh(d, server_url);
+    CHECK_EQ(hw_store_open(d->url, NULL, &s), 0);
+    hw_store_close(s);
+    CHECK_EQ(hw_store_url_parse(d->url, &u), 0);
+    snprintf(url, cap, "mysql://%s:%s@127.0.0.1:%d/%s?timeout=%d", u.user,
+             u.password ? u.password : "", px.port, u.db, timeout_s);
+    hw_store_url_cleanup(&u);
+}
+
+static void run_case(const char *server_url, int fault, int async, unsigned writers)
 {
     struct outcome o[NEV];
     struct hw_store_event ev;
     struct hw_store_result r;
-    struct hw_store_url u;
     struct hw_store *s;
     struct tu_wake w;
     struct tu_db d;
@@ -361,26 +169,20 @@ static void run_case(const char *server_url, int fault, int async)
     int64_t t0, deadline;
     int ok, unknown, err;
 
-    tu_db_fresh(&d, server_url);
-    /*
-     * Create the schema straight on the server, not through the proxy: its
-     * DDL can outlast the short timeout on a loaded machine, and the faults
-     * under test are in appends, not in migrations.
-     */
-    CHECK_EQ(hw_store_open(d.url, NULL, &s), 0);
-    hw_store_close(s);
-    CHECK_EQ(hw_store_url_parse(d.url, &u), 0);
-    snprintf(url, sizeof(url), "mysql://%s:%s@127.0.0.1:%d/%s?timeout=%d", u.user,
-             u.password ? u.password : "", px.port, u.db, TIMEOUT_S);
-    hw_store_url_cleanup(&u);
+    proxied_db(server_url, &d, url, sizeof(url), TIMEOUT_S);
     tu_wake_init(&w);
-    CHECK_EQ(hw_store_open(url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s),
+    CHECK_EQ(hw_store_open(
+                 url,
+                 &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w, .writers = writers },
+                 &s),
              0);
+    CHECK_EQ(hw_store_writers(s), writers ? writers : 1);
     memset(o, 0, sizeof(o));
     /*
-     * Async: a job holds the store thread until all NEV appends are queued,
+     * Async: a job holds the store threads until all NEV appends are queued,
      * so that they go as one batch, one INSERT of NEV rows: the cut
-     * falls in that statement, or just before its COMMIT.
+     * falls in that statement, or just before its COMMIT. With two writers
+     * the batch runs on a writer's own connection, which settles it.
      */
     gate = held = 0;
     if (async) {
@@ -423,9 +225,10 @@ static void run_case(const char *server_url, int fault, int async)
     if (async)
         CHECK(px.multi_prepares >= 1);
     check_outcomes(&d, o, NEV, &ok, &unknown);
-    fprintf(stderr, "    %s, %s: %d appended, %d unknown (HW_EUNAVAIL with id), %lld ms\n",
-            fault_name(fault), async ? "async" : "sync", ok, unknown,
-            (long long)(tu_now_ms() - t0));
+    fprintf(stderr,
+            "    %s, %s, %u writer%s: %d appended, %d unknown (HW_EUNAVAIL with id), %lld ms\n",
+            fault_name(fault), async ? "async" : "sync", hw_store_writers(s),
+            hw_store_writers(s) == 1 ? "" : "s", ok, unknown, (long long)(tu_now_ms() - t0));
     /* A lost answer or a cut connection is settled on a new connection: nothing is unknown. */
     if (fault != F_STALL_COMMIT)
         CHECK_EQ(ok, NEV);
@@ -443,20 +246,112 @@ static void run_case(const char *server_url, int fault, int async)
     tu_db_drop(&d, server_url);
 }
 
+/* Polls completions until the test's condition holds, with a deadline. */
+#define POLL_UNTIL(w, s, cond, ms)           \
+    do {                                     \
+        int64_t until_ = tu_now_ms() + (ms); \
+        while (!(cond)) {                    \
+            CHECK(tu_now_ms() < until_);     \
+            tu_wake_poll((w), (s), 20);      \
+        }                                    \
+    } while (0)
+
+static long g_seq; /* completions so far, in the order they ran */
+
+struct ordered {
+    struct outcome o;
+    long seq;
+};
+
+static void on_ordered(void *arg, int err, const struct hw_store_result *res)
+{
+    struct ordered *x = arg;
+
+    on_done(&x->o, err, res);
+    x->seq = g_seq++;
+}
+
+/*
+ * Two writers: the first batch's COMMIT reaches the server (which commits)
+ * but its answer is held in the proxy; a second batch is meanwhile written
+ * and committed on the other writer's connection (it is in the database
+ * while the first writer still waits), yet no completion runs before the
+ * first batch's: callbacks stay in submission order. Once the answer goes
+ * through, every append is reported appended, once.
+ */
+static void test_overlap(const char *server_url)
+{
+    enum { K = 4 };
+    struct ordered a = { 0 }, b[K];
+    struct hw_store_event ev;
+    struct hw_store *s;
+    struct tu_wake w;
+    struct tu_db d;
+    char url[2048];
+    struct outcome all[K + 1];
+    int ok, unknown;
+
+    fprintf(stderr, "  test_overlap\n");
+    /* A long timeout: the held COMMIT must not time out while the test looks. */
+    proxied_db(server_url, &d, url, sizeof(url), 30);
+    tu_wake_init(&w);
+    CHECK_EQ(
+        hw_store_open(
+            url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w, .writers = 2 }, &s),
+        0);
+    g_seq = 0;
+    memset(b, 0, sizeof(b));
+    arm(F_HOLD_COMMIT, 1);
+    snprintf(a.o.body, sizeof(a.o.body), "overlap-a");
+    tu_event(&ev, "overlap", a.o.body);
+    CHECK_EQ(hw_store_append_async(s, &ev, on_ordered, &a), 0);
+    POLL_UNTIL(&w, s, px.fired == 1, 20000); /* A's COMMIT is at the server, its answer held */
+    for (int i = 0; i < K; i++) {
+        snprintf(b[i].o.body, sizeof(b[i].o.body), "overlap-b%d", i);
+        tu_event(&ev, "overlap", b[i].o.body);
+        CHECK_EQ(hw_store_append_async(s, &ev, on_ordered, &b[i]), 0);
+    }
+    /* B's first batch commits on the other connection while A's answer is held. */
+    POLL_UNTIL(&w, s,
+               db_count(&d, "SELECT COUNT(*) FROM hookwire_events WHERE body LIKE 'overlap-b%'") >=
+                   1,
+               20000);
+    CHECK_EQ(px.commits, 2);
+    tu_wake_poll(&w, s, 100);
+    CHECK_EQ(a.o.done, 0);
+    CHECK_EQ(b[0].o.done, 0); /* committed, but its completion waits for A's */
+    fprintf(stderr, "    a second batch committed while the first one's COMMIT answer was held\n");
+    px.release = 1;
+    POLL_UNTIL(&w, s, a.o.done && b[K - 1].o.done, 20000);
+    CHECK_EQ(a.seq, 0);
+    all[0] = a.o;
+    for (int i = 0; i < K; i++) {
+        CHECK_EQ(b[i].seq, i + 1);
+        all[i + 1] = b[i].o;
+    }
+    check_outcomes(&d, all, K + 1, &ok, &unknown);
+    CHECK_EQ(ok, K + 1);
+    hw_store_close(s);
+    tu_wake_cleanup(&w);
+    tu_db_drop(&d, server_url);
+}
+
 static void test_proxy_faults(const char *server_url)
 {
     struct hw_store_url u;
 
     CHECK_EQ(hw_store_url_parse(server_url, &u), 0);
     CHECK(u.port != 0);
-    proxy_start((int)u.port);
+    proxy_start((int)u.port, (TIMEOUT_S + 2) * 1000);
     hw_store_url_cleanup(&u);
-    for (int async = 0; async < 2; async++) {
-        run_case(server_url, F_DROP_COMMIT_ANSWER, async);
-        run_case(server_url, F_CUT_MID_BATCH, async);
-        run_case(server_url, F_CUT_BEFORE_COMMIT, async);
-        run_case(server_url, F_STALL_COMMIT, async);
+    /* Sync, async with one writer, async with two. */
+    for (int k = 0; k < 3; k++) {
+        run_case(server_url, F_DROP_COMMIT_ANSWER, k > 0, k == 2 ? 2 : 0);
+        run_case(server_url, F_CUT_MID_BATCH, k > 0, k == 2 ? 2 : 0);
+        run_case(server_url, F_CUT_BEFORE_COMMIT, k > 0, k == 2 ? 2 : 0);
+        run_case(server_url, F_STALL_COMMIT, k > 0, k == 2 ? 2 : 0);
     }
+    test_overlap(server_url);
     proxy_stop();
 }
 
@@ -527,11 +422,50 @@ static void wait_stopped(pid_t pid)
     }
 }
 
+/* One async append on as; returns its outcome (waits up to 30 s for it). */
+static int async_one(struct hw_store *as, struct tu_wake *aw, const char *body)
+{
+    struct outcome o = { 0 };
+    struct hw_store_event ev;
+    int64_t deadline = tu_now_ms() + 30000;
+
+    tu_event(&ev, "hung", body);
+    CHECK_EQ(hw_store_append_async(as, &ev, on_done, &o), 0);
+    while (!o.done) {
+        CHECK(tu_now_ms() < deadline);
+        tu_wake_poll(aw, as, 50);
+    }
+    return o.err;
+}
+
+/*
+ * Async appends over three writers on the hung server: the first fails
+ * within about the timeout; the writer that met it backs off and the other
+ * writers fail theirs at once instead of each waiting out the timeout on
+ * its own connection, so the ones after it all fail fast.
+ */
+static void hung_writers(struct hw_store *as, struct tu_wake *aw)
+{
+    int64_t t0 = tu_now_ms(), took;
+
+    CHECK_EQ(async_one(as, aw, "async while stopped"), HW_EUNAVAIL);
+    took = tu_now_ms() - t0;
+    CHECK(took < TIMEOUT_S * 1000 + 1000);
+    t0 = tu_now_ms();
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(async_one(as, aw, "async while stopped, after"), HW_EUNAVAIL);
+    fprintf(stderr,
+            "    async, 3 writers: the first append failed after %lld ms, six more in %lld ms\n",
+            (long long)took, (long long)(tu_now_ms() - t0));
+    CHECK(tu_now_ms() - t0 < 1000);
+}
+
 static void test_hung_server(void)
 {
     struct hw_store_event ev, *got;
     struct hw_store_result r;
-    struct hw_store *s;
+    struct hw_store *s, *as;
+    struct tu_wake aw;
     struct bg b = { 0 };
     char sock[600];
     MYSQL *root;
@@ -550,6 +484,12 @@ static void test_hung_server(void)
     CHECK_EQ(hw_store_open(full, NULL, &s), 0);
     tu_event(&ev, "hung", "before");
     CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+    tu_wake_init(&aw);
+    CHECK_EQ(hw_store_open(
+                 full, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &aw, .writers = 3 },
+                 &as),
+             0);
+    CHECK_EQ(async_one(as, &aw, "async before"), 0);
 
     CHECK_EQ(kill(pid, SIGSTOP), 0);
     wait_stopped(pid);
@@ -567,6 +507,7 @@ static void test_hung_server(void)
     t0 = tu_now_ms();
     CHECK_EQ(hw_store_append(s, &ev, &r), HW_EUNAVAIL);
     CHECK(tu_now_ms() - t0 < 200);
+    hung_writers(as, &aw);
 
     /*
      * A call stuck on the hung server (here: a reconnection attempt once the
@@ -605,6 +546,23 @@ static void test_hung_server(void)
         hw_store_event_free(got);
     CHECK_EQ(hw_store_durable(s), 1);
     hw_store_close(s);
+    /* The writers' handle recovers too: appends go through again, whichever writer takes them. */
+    deadline = tu_now_ms() + 30000;
+    tries = 0;
+    for (int ok = 0; ok < 6;) {
+        err = async_one(as, &aw, "async after");
+        if (err == 0) {
+            ok++;
+            continue;
+        }
+        CHECK_EQ(err, HW_EUNAVAIL);
+        CHECK(tu_now_ms() < deadline);
+        tries++;
+        tu_pause_ms(50);
+    }
+    fprintf(stderr, "    async, 3 writers: appending again after %d refusals\n", tries);
+    hw_store_close(as);
+    tu_wake_cleanup(&aw);
 
     /* A server that does not flush its log at each commit is reported not durable. */
     snprintf(sock, sizeof(sock), "%s/mysqld.sock", dir);
