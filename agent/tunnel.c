@@ -377,4 +377,7 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
     lws_sul_cancel(&a->stop_timer);
+    /* Forwards still open are dropped here, each logged as left to the relay (forward.c). */
+    hw_mux_free(a->mux);
+    a->mux = NULL;
 }

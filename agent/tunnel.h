@@ -50,7 +50,7 @@ void agent_tunnel_start(struct agent *a);
  */
 int agent_tunnel_stopping(struct agent *a);
 
-/* Stops reconnecting and closes the tunnel (at shutdown). */
+/* Stops reconnecting, drops the streams still open and closes the tunnel (at shutdown). */
 void agent_tunnel_stop(struct agent *a);
 
 #endif
