@@ -5,7 +5,8 @@ Under 8 senders and an app that answers after 0.3 s, SIGTERM to the agent: every
 in flight gets the app's own answer (200, its body), nothing fails, the agent exits 0
 well within --stop-timeout, and the relay routes nothing new to it: the webhooks that
 arrive meanwhile are queued (202) and reach the app once when an agent connects again.
-The app sees every webhook exactly once. An app that never answers: the agent exits at
+The app sees every webhook exactly once. The same while the relay drains its queue to the
+agent: the event in delivery finishes, the next ones wait for the next agent. An app that never answers: the agent exits at
 its deadline and says how many forwards it left; the relay queues those (202 to their
 senders) and delivers them to the next agent. A second signal exits at once.
 """
@@ -15,7 +16,8 @@ import signal
 import threading
 import time
 
-from harness import HttpConn, Reply, build_request, check, check_eq, run, wait_until
+from harness import (HttpConn, Reply, build_request, check, check_eq, run, token_add,
+                     wait_until)
 
 HOST = ("Host", "hooks.example.test")
 
@@ -130,6 +132,41 @@ def case_inflight_finish(env):
     check_eq(sorted(got), sorted(live + queued), "the app saw exactly what was sent")
 
 
+def case_queue_drain(env):
+    """SIGTERM while the relay drains its queue to the agent: the event being delivered
+    finishes, the relay sends no further one to the stopping agent, and the next agent gets
+    the rest: each event reaches the app exactly once."""
+    def handle(req):
+        time.sleep(0.3)  # the app's own slowness
+        return Reply(200, "OK", [], b"ok")
+
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target(handle)
+    bodies = [b'{"q":%d}' % i for i in range(20)]
+    for b in bodies:
+        r = post(relay.port, "/t/alice/q", b)
+        check_eq(r.status, 202, "queued while no agent runs")
+    agent = env.agent(relay, token, "alice", target.port, args=["--stop-timeout", "5s"])
+    wait_until(lambda: len(seen(target)) >= 2, 10, "the drain reaches the app")
+    sent_at = time.monotonic()
+    agent.proc.signal(signal.SIGTERM)
+    rc = agent.proc.wait_exit(10)
+    took = time.monotonic() - sent_at
+    at_stop = len(seen(target))
+    check_eq(rc, 0, "the agent exits 0")
+    check(took < 2, "the relay sent no more queued events to the stopping agent",
+          "it took %.2fs and the app got %d of 20" % (took, at_stop))
+    check(at_stop < 20 and "unfinished" not in agent.proc.stderr(),
+          "the stop finished the delivery in flight only", at_stop)
+    agent.start()
+    wait_until(lambda: "channel=alice queue drained" in relay.proc.stderr(), 30,
+               "the next agent gets the rest")
+    got = seen(target)
+    check_eq(sorted(got), sorted(bodies), "the app saw every queued event exactly once")
+
+
 def case_deadline(env):
     """An app that never answers: the agent exits at its deadline, the relay queues."""
     held = threading.Event()
@@ -220,4 +257,4 @@ def case_second_signal(env):
 
 
 if __name__ == "__main__":
-    run([case_inflight_finish, case_deadline, case_second_signal])
+    run([case_inflight_finish, case_queue_drain, case_deadline, case_second_signal])
