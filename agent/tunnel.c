@@ -327,6 +327,7 @@ static void stop_timer_cb(lws_sorted_usec_list_t *sul)
 /* The first call: GOAWAY to the relay, one line, and the deadline. */
 static void stop_begin(struct agent *a)
 {
+    static const char reason[] = "agent stopping";
     size_t n = a->mux ? hw_mux_stream_count(a->mux) : 0;
     char d[32];
 
@@ -338,7 +339,7 @@ static void stop_begin(struct agent *a)
     HW_INFO("stopping: finishing %zu forwards in flight (at most %s)", n,
             hw_log_duration(d, sizeof(d), (double)a->cfg.stop_timeout_ms));
     /* The relay routes no new webhook here once it reads this; what it sent before still comes. */
-    if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, "agent stopping", 14))
+    if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, reason, sizeof(reason) - 1))
         a->stop_deadline = 0; /* cannot say so: stop at once, the relay queues what was open */
     lws_sul_schedule(a->context, 0, &a->stop_timer, stop_timer_cb,
                      (lws_usec_t)a->cfg.stop_timeout_ms * 1000 + 1);
