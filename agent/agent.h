@@ -46,6 +46,11 @@ struct agent {
     int stopping;            /* a signal asked the agent to stop: closing is not a failure */
     int quiet_end;           /* this attempt's end needs no line (a first 401 is retried) */
     unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
+
+    /* The graceful stop (tunnel.c, agent_tunnel_stopping()). */
+    lws_sorted_usec_list_t stop_timer;
+    lws_usec_t stop_deadline; /* 0 until a signal started the stop */
+    int stop_closing;         /* the forwards are done: the tunnel's close is under way */
     /* Channel claims (claim.c). */
     int was_online;          /* a HELLO arrived once: --takeover is spent */
     int busy_retried;        /* the one retry a 409 HW_CHANNEL_BUSY may ask for was made */

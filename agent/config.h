@@ -19,6 +19,7 @@ struct agent_config {
     int takeover;
     char *host_header;
     unsigned heartbeat_ms;
+    unsigned stop_timeout_ms; /* SIGTERM: how long the forwards in flight may take */
     unsigned max_idle_conns;
     char *log_level;
     char *log_format;

@@ -378,7 +378,9 @@ void agent_forward_on_end(struct agent_fwd *f)
 
 void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text, size_t len)
 {
-    const char *why = code == HW_RST_TUNNEL_LOST ? "tunnel lost"
+    const char *why = code == HW_RST_TUNNEL_LOST && f && f->agent->stopping
+                          ? "the agent stopped before the app answered: left to the relay"
+                      : code == HW_RST_TUNNEL_LOST ? "tunnel lost"
                       : code == HW_RST_TIMEOUT
                           ? "timeout: the app did not answer within the relay's --response-timeout"
                           : "cancelled by the relay";

@@ -1,7 +1,8 @@
 /*
  * hookwire-agent: wires configuration, the forwarder and the tunnel client
- * into one lws context and runs the event loop until SIGINT/SIGTERM, or
- * until the relay refuses the token. Main thread.
+ * into one lws context and runs the event loop until SIGINT/SIGTERM (the
+ * forwards in flight finish first; a second signal exits at once), or until
+ * the relay refuses the token. Main thread.
  */
 #include <signal.h>
 #include <sodium.h>
@@ -21,9 +22,10 @@
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
 
+/* 1: finish what is in flight, then exit (tunnel.c); 2: a second signal, exit now. */
 static void on_signal(int sig)
 {
-    stopping = 1;
+    stopping = stopping < 2 ? stopping + 1 : 2;
     if (loop_context)
         lws_cancel_service(loop_context);
 }
@@ -85,8 +87,11 @@ int main(int argc, char **argv)
     loop_context = a.context;
     agent_tunnel_start(&a);
     /* Each round's tunnel frames go out as it ends, not one poll later (docs/decisions.md). */
-    while (!stopping && !a.fatal && lws_service(a.context, 0) >= 0)
+    while (!a.fatal && lws_service(a.context, 0) >= 0) {
         agent_ws_flush(&a);
+        if (stopping > 1 || (stopping && agent_tunnel_stopping(&a)))
+            break;
+    }
     status = a.fatal && !stopping ? 1 : 0;
     HW_INFO("shutting down");
     agent_tunnel_stop(&a);

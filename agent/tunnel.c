@@ -112,7 +112,7 @@ static unsigned schedule_reconnect(struct agent *a)
 {
     unsigned cap = BACKOFF_MIN_MS, delay;
 
-    if (a->fatal)
+    if (a->fatal || a->stopping)
         return 0;
     if (a->retry_after_ms) {
         /* The relay said when to come back (409 HW_CHANNEL_BUSY with Retry-After). */
@@ -316,6 +316,60 @@ void agent_tunnel_start(struct agent *a)
     lws_sul_schedule(a->context, 0, &a->reconnect_timer, connect_now, 1);
 }
 
+/* Wakes the loop at the stop's deadline (or the close's), so the loop's check runs then. */
+static void stop_timer_cb(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, stop_timer);
+
+    lws_cancel_service(a->context);
+}
+
+/* The first call: GOAWAY to the relay, one line, and the deadline. */
+static void stop_begin(struct agent *a)
+{
+    static const char reason[] = "agent stopping";
+    size_t n = a->mux ? hw_mux_stream_count(a->mux) : 0;
+    char d[32];
+
+    a->stopping = 1;
+    a->stop_deadline = lws_now_usecs() + (lws_usec_t)a->cfg.stop_timeout_ms * 1000;
+    lws_sul_cancel(&a->reconnect_timer);
+    if (!a->online)
+        return;
+    HW_INFO("stopping: finishing %zu forwards in flight (at most %s)", n,
+            hw_log_duration(d, sizeof(d), (double)a->cfg.stop_timeout_ms));
+    /* The relay routes no new webhook here once it reads this; what it sent before still comes. */
+    if (hw_mux_send_control(a->mux, HW_FT_GOAWAY, reason, sizeof(reason) - 1))
+        a->stop_deadline = 0; /* cannot say so: stop at once, the relay queues what was open */
+    lws_sul_schedule(a->context, 0, &a->stop_timer, stop_timer_cb,
+                     (lws_usec_t)a->cfg.stop_timeout_ms * 1000 + 1);
+}
+
+int agent_tunnel_stopping(struct agent *a)
+{
+    size_t n;
+
+    if (!a->stopping)
+        stop_begin(a);
+    /* No tunnel (never up, or lost meanwhile): nothing is left to finish. */
+    if (!a->attempt_live || !a->online || !a->mux)
+        return 1;
+    if (a->stop_closing)
+        return 0; /* the close ends the attempt, within a second */
+    n = hw_mux_stream_count(a->mux);
+    if (n && lws_now_usecs() >= a->stop_deadline) {
+        HW_WARN("stop deadline passed: %zu forwards unfinished, left to the relay to queue", n);
+        return 1;
+    }
+    if (n || hw_mux_pending(a->mux))
+        return 0;
+    /* Every answer is queued for the socket: the close frame goes out after them. */
+    if (agent_ws_close(a))
+        return 1;
+    a->stop_closing = 1;
+    return 0;
+}
+
 void agent_tunnel_stop(struct agent *a)
 {
     a->stopping = 1;
@@ -323,4 +377,8 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->reconnect_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
+    lws_sul_cancel(&a->stop_timer);
+    /* Forwards still open are dropped here, each logged as left to the relay (forward.c). */
+    hw_mux_free(a->mux);
+    a->mux = NULL;
 }

@@ -40,7 +40,17 @@ void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsig
 /* Starts the first connection attempt. */
 void agent_tunnel_start(struct agent *a);
 
-/* Stops reconnecting and closes the tunnel (at shutdown). */
+/*
+ * The graceful stop, called after each service round once a signal asked for it. The
+ * first call sends GOAWAY (the relay then routes nothing new here), logs the stop and
+ * arms the deadline (--stop-timeout). Returns 0 while forwards are in flight or their
+ * answers are being written, and 1 when the agent may exit: every stream finished and
+ * the tunnel closed cleanly, the tunnel is gone, or the deadline passed (one WARN line
+ * says how many forwards were left; the relay queues them when the tunnel closes).
+ */
+int agent_tunnel_stopping(struct agent *a);
+
+/* Stops reconnecting, drops the streams still open and closes the tunnel (at shutdown). */
 void agent_tunnel_stop(struct agent *a);
 
 #endif

@@ -433,6 +433,19 @@ void agent_ws_flush(struct agent *a)
         lws_callback_on_writable(w->wsi);
 }
 
+int agent_ws_close(struct agent *a)
+{
+    struct agent_ws *w = a->ws_raw;
+
+    if (!w || !w->wsi || w->wsi != a->ws || w->state != WS_OPEN)
+        return -1;
+    /* 1001 "going away"; on_writeable() closes the socket once the frame is written. */
+    w->state = WS_CLOSING;
+    queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xe9", 2);
+    lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
+    return 0;
+}
+
 static void reset(struct agent_ws *w)
 {
     w->wsi = NULL;

@@ -36,6 +36,13 @@ void agent_ws_want_write(struct agent *a);
  */
 void agent_ws_flush(struct agent *a);
 
+/*
+ * Starts a clean close of the open tunnel: a WebSocket close (1001) after the bytes already
+ * waiting, then the socket closes (within a second if the frame cannot be written); the end
+ * is reported through agent_tunnel_ended(). Returns 0, or -1 when no tunnel is open.
+ */
+int agent_ws_close(struct agent *a);
+
 /* Frees the transport's state at exit, after lws_context_destroy(). */
 void agent_ws_free(struct agent *a);
 

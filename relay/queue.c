@@ -386,6 +386,9 @@ static void drain(struct qchan *qc)
 
     if (qc->q->stopping || !qc->agent || qc->live || qc->stream || qc->reading || qc->waiting)
         return;
+    /* An agent that is going away takes no new stream; its successor drains (agent_up). */
+    if (relay_agent_leaving(qc->agent))
+        return;
     if (qc->next < qc->batch.n) {
         struct hw_store_event *ev = qc->batch.v[qc->next];
         int err = send_event(qc, ev);

@@ -35,6 +35,7 @@ struct relay_agent {
     char peer[64];
     struct relay_claim_info claim; /* address, connect time, pending liveness probe */
     int closing;                   /* GOAWAY queued: close once it is written */
+    unsigned away : 1;             /* the agent sent GOAWAY: no new webhook goes to it */
     unsigned flush_armed : 1;      /* the end-of-round write is scheduled */
     unsigned ending : 1;           /* a close is under way: every write waits for WRITEABLE */
 };
@@ -191,8 +192,24 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
 {
     struct relay_agent *a = hw_mux_user(m);
 
-    if (f->type == HW_FT_GOAWAY)
-        HW_INFO("conn=%s channel=%s agent is going away", a->peer, a->channel);
+    if (f->type != HW_FT_GOAWAY || a->away)
+        return;
+    /*
+     * The agent is stopping: it finishes the streams it has and closes. From now on the
+     * channel has no agent for new webhooks (queued, or per --offline) and a newcomer may
+     * take it; the streams in flight here still get their answers to their senders, and
+     * those the tunnel loses are queued as with any lost tunnel (on_closed()).
+     */
+    a->away = 1;
+    relay_channels_remove(a->relay->channels, a->channel, a);
+    HW_INFO("conn=%s channel=%s agent is going away: routing nothing new to it (%zu requests in "
+            "flight)",
+            a->peer, a->channel, hw_mux_stream_count(m));
+}
+
+int relay_agent_leaving(const struct relay_agent *a)
+{
+    return a->away || a->closing;
 }
 
 static const struct hw_mux_callbacks mux_callbacks = {

@@ -30,6 +30,12 @@ void relay_agent_revoked(struct relay_agent *a);
 /* Sends GOAWAY with reason (text, borrowed) and closes a's tunnel once that is out. */
 void relay_agent_goaway(struct relay_agent *a, const char *reason);
 
+/*
+ * 1 once a's tunnel is ending by GOAWAY, sent by the agent (it is stopping) or by the
+ * relay (replaced, revoked): no new stream may be opened on it, queued events included.
+ */
+int relay_agent_leaving(const struct relay_agent *a);
+
 /* The agent's claim facts (claim.c reads and updates them), last receive time, channel. */
 struct relay_claim_info *relay_agent_claim(struct relay_agent *a);
 lws_usec_t relay_agent_last_rx(const struct relay_agent *a);
