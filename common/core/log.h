@@ -29,6 +29,16 @@ int hw_log_set_level(const char *name);
 /* Parses "text|json"; returns 0 or HW_EINVAL. */
 int hw_log_set_format(const char *name);
 
+/* How long repeats of one warning or error are held back after one is written. */
+#define HW_LOG_REPEAT_MS 1000
+
+/*
+ * Writes one line at level. A WARN or ERROR line from the same format string
+ * as one written less than HW_LOG_REPEAT_MS ago is held back and counted; the
+ * next one written after that, or any line logged later, reports "N more like
+ * this in Ts, the last: MESSAGE" first. At most one line a second per call
+ * site, then, however fast a failure repeats; fmt must be a string literal.
+ */
 void hw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
