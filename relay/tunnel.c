@@ -314,9 +314,16 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
     err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
     if (!err)
         return 0;
-    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
     a->relay->metrics.protocol_errors++;
     a->ending = 1;
+    if (err == HW_E2BIG) {
+        HW_WARN("conn=%s channel=%s tunnel protocol error: message too big (over %d bytes): "
+                "closing",
+                a->peer, a->channel, HW_TUNNEL_MSG_MAX);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too big", 7);
+        return -1;
+    }
+    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
     return -1;
 }

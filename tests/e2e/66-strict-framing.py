@@ -4,12 +4,36 @@
 A request head whose lines end in LF alone (no CR) gets 400 HW_BAD_REQUEST as soon as the
 LF arrives, on the relay's public port and on the receiver: such a head never holds the
 CRLF blank line, so it once waited for the head timeout (408, 10 s by default).
+
+On the tunnel port, a WebSocket frame that declares a payload longer than a tunnel message
+may be (2 MiB), up to 2^64 - 1, closes the tunnel with 1009 as soon as its first payload
+bytes arrive, with one log line naming the agent's address, instead of being read until
+the size cap or the heartbeat ends it.
+
+Once the relay has found a tunnel broken (a protocol error), the channel has no agent at
+once: the webhook in flight on it is queued (202) and the next one too, without waiting
+for the agent to acknowledge the close (a rogue agent never does).
 """
 
+import os
+import struct
+import threading
 import time
 
-from harness import HttpConn, LOCALHOST, check, check_eq, get, run
+from harness import (HttpConn, LOCALHOST, OP_BINARY, OP_TEXT, T_HELLO, T_REQUEST,
+                     WebSocket, build_request, check, check_eq, get, run, token_add,
+                     wait_until)
 from hw_receiver import Receiver
+
+
+def types(msg):
+    """The tunnel message types in one WebSocket message (the relay batches them)."""
+    out = []
+    while len(msg) >= 12:
+        mtype, _, _, _, plen = struct.unpack(">BBHII", msg[:12])
+        out.append(mtype)
+        msg = msg[12 + plen:]
+    return out
 
 HOST = b"Host: hooks.example.test\r\n"
 PROMPT = 3.0  # seconds: well under the 10 s head timeout
@@ -40,4 +64,84 @@ def case_bare_lf_head(env):
     check_eq(len(target.requests), 0, "nothing was forwarded")
 
 
-run([case_bare_lf_head])
+def rogue_stack(env):
+    """env.stack() for alice, and a token for the rogue's channel mallory."""
+    token = token_add(env, env.path("relay.db"), "mallory")
+    return env.stack() + (token,)
+
+
+def rogue(relay, token):
+    """A raw WebSocket on the tunnel port for mallory, past its HELLO."""
+    h = WebSocket.connect(relay.tunnel_port, token=token)
+    check_eq(h.status, 101, "the rogue's upgrade")
+    op, msg = h.ws.recv_message(5)
+    check_eq((op, types(msg)[:1]), (OP_BINARY, [T_HELLO]), "HELLO first")
+    return h.ws
+
+
+def frame_head(length, mask=True):
+    """A binary frame's head declaring length (64-bit form), with a mask key when masked."""
+    return (struct.pack(">BBQ", 0x82, (0x80 if mask else 0) | 127, length) +
+            (os.urandom(4) if mask else b""))
+
+
+def case_oversized_frame(env):
+    relay, target, agent, token = rogue_stack(env)
+
+    def refused():
+        return [ln for ln in relay.proc.stderr().splitlines()
+                if "conn=127.0.0.1 channel=mallory" in ln and "too big" in ln]
+
+    # 2^63 and up (the top bit set) lws refuses itself, closing without a word.
+    ws = rogue(relay, token)
+    ws.send_raw(frame_head((1 << 64) - 1) + b"x" * 100)
+    check_eq(ws.wait_closed(PROMPT), "eof", "a frame of 2^64 - 1 bytes is refused")
+    wait_until(lambda: not relay.channel_connected("mallory"), 5, "mallory is free again")
+    lengths = ((1 << 63) - 1, (1 << 62), 2 * 1024 * 1024 + 1)
+    for i, length in enumerate(lengths):
+        ws = rogue(relay, token)
+        start = time.monotonic()
+        ws.send_raw(frame_head(length) + b"x" * 100)
+        closed = ws.wait_closed(PROMPT)
+        check(closed in ("close 1009", "eof"), "a frame of %d bytes is refused" % length,
+              closed)
+        check(time.monotonic() - start < PROMPT, "at once", time.monotonic() - start)
+        wait_until(lambda: len(refused()) == i + 1, 5,
+                   "one line naming the agent's address and why, per refused frame")
+        ws.sock.close()
+        wait_until(lambda: not relay.channel_connected("mallory"), 5, "mallory is free again")
+    check_eq(relay.webhook("POST", "/t/alice/after", [("Host", "h")], b"{}").status, 200,
+             "other channels are served")
+
+
+def case_broken_tunnel_queues_at_once(env):
+    relay, target, agent, token = rogue_stack(env)
+    ws = rogue(relay, token)
+    out = {}
+
+    def sender():
+        with HttpConn(relay.port, timeout=PROMPT * 2) as c:
+            c.send(build_request("POST", "/t/mallory/inflight", [("Host", "h")], b"{}"))
+            out["r"] = c.read_response("POST")
+
+    t = threading.Thread(target=sender)
+    t.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        op, msg = ws.recv_message(5)
+        if T_REQUEST in types(msg):
+            break
+    # A text message is a protocol error; the rogue then never answers the close.
+    start = time.monotonic()
+    ws.send_frame(OP_TEXT, b"not the tunnel protocol")
+    t.join(PROMPT)
+    check(not t.is_alive(), "the in-flight webhook is answered at once")
+    check_eq(out["r"].status, 202, "the in-flight webhook is queued")
+    r = relay.webhook("POST", "/t/mallory/next", [("Host", "h")], b"{}", timeout=PROMPT)
+    check_eq(r.status, 202, "the next webhook is queued")
+    took = time.monotonic() - start
+    check(took < PROMPT, "without waiting for the close acknowledgement", took)
+    ws.sock.close()
+
+
+run([case_bare_lf_head, case_oversized_frame])
