@@ -16,6 +16,7 @@ for the agent to acknowledge the close (a rogue agent never does).
 """
 
 import os
+import re
 import struct
 import threading
 import time
@@ -89,8 +90,20 @@ def case_oversized_frame(env):
     relay, target, agent, token = rogue_stack(env)
 
     def refused():
-        return [ln for ln in relay.proc.stderr().splitlines()
-                if "conn=127.0.0.1 channel=mallory" in ln and "too big" in ln]
+        """Frames the log reports refused: its lines, and the repeats it counted."""
+        n = 0
+        for ln in relay.proc.stderr().splitlines():
+            if "conn=127.0.0.1 channel=mallory" in ln and "too big" in ln:
+                m = re.search(r"relay: (\d+) more like this", ln)
+                n += int(m.group(1)) if m else 1
+        return n
+
+    def refused_after_another_line():
+        # Repeats of a line are counted for a second and reported with the next line logged:
+        # a refused upgrade is logged.
+        check_eq(WebSocket.connect(relay.tunnel_port, token="hwt_wrong").status, 401,
+                 "a wrong token is refused")
+        return refused() == len(lengths)
 
     # 2^63 and up (the top bit set) lws refuses itself, closing without a word.
     ws = rogue(relay, token)
@@ -103,15 +116,12 @@ def case_oversized_frame(env):
         start = time.monotonic()
         ws.send_raw(frame_head(length) + b"x" * 100)
         closed = ws.wait_closed(PROMPT)
-        check(closed in ("close 1009", "eof"), "a frame of %d bytes is refused" % length,
-              closed)
+        check_eq(closed, "close 1009", "a frame of %d bytes is refused" % length)
         check(time.monotonic() - start < PROMPT, "at once", time.monotonic() - start)
-        wait_until(lambda: len(refused()) == i + 1, 5,
-                   "one line naming the agent's address and why, per refused frame")
         ws.sock.close()
         wait_until(lambda: not relay.channel_connected("mallory"), 5, "mallory is free again")
-    check_eq(relay.webhook("POST", "/t/alice/after", [("Host", "h")], b"{}").status, 200,
-             "other channels are served")
+    check(refused() >= 1, "the first is logged at once, naming the agent's address and why")
+    wait_until(refused_after_another_line, 5, "each refused frame is logged or counted")
 
 
 def case_broken_tunnel_queues_at_once(env):
@@ -137,11 +147,11 @@ def case_broken_tunnel_queues_at_once(env):
     t.join(PROMPT)
     check(not t.is_alive(), "the in-flight webhook is answered at once")
     check_eq(out["r"].status, 202, "the in-flight webhook is queued")
-    r = relay.webhook("POST", "/t/mallory/next", [("Host", "h")], b"{}", timeout=PROMPT)
+    r = relay.webhook("POST", "/t/mallory/next", [("Host", "h")], b"{}")
     check_eq(r.status, 202, "the next webhook is queued")
     took = time.monotonic() - start
     check(took < PROMPT, "without waiting for the close acknowledgement", took)
     ws.sock.close()
 
 
-run([case_bare_lf_head, case_oversized_frame])
+run([case_bare_lf_head, case_oversized_frame, case_broken_tunnel_queues_at_once])
