@@ -13,6 +13,11 @@ the size cap or the heartbeat ends it.
 Once the relay has found a tunnel broken (a protocol error), the channel has no agent at
 once: the webhook in flight on it is queued (202) and the next one too, without waiting
 for the agent to acknowledge the close (a rogue agent never does).
+
+The tunnel port's own requests (the token-gated API, /metrics, /healthz) get 400 and a
+closed connection for a head whose framing is ambiguous (Content-Length with
+Transfer-Encoding, either of them twice), a second Host or a NUL byte in a header, as the
+public port answers the same head; an upgrade to /tunnel with such a head gets 400.
 """
 
 import os
@@ -154,4 +159,39 @@ def case_broken_tunnel_queues_at_once(env):
     ws.sock.close()
 
 
-run([case_bare_lf_head, case_oversized_frame, case_broken_tunnel_queues_at_once])
+AMBIGUOUS = {
+    "Content-Length and Transfer-Encoding":
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "two Content-Lengths": b"Content-Length: 0\r\nContent-Length: 5\r\n\r\n",
+    "two Transfer-Encodings":
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "a NUL byte in a header": b"User-Agent: a\x00b\r\n\r\n",
+    "a second Host": b"Host: other.example.test\r\n\r\n",
+}
+
+
+def case_tunnel_port_ambiguous_heads(env):
+    relay, target, agent, token = rogue_stack(env)
+    for path in (b"/api/events", b"/agents", b"/api/refused", b"/metrics", b"/healthz"):
+        for what, rest in AMBIGUOUS.items():
+            for port, name in ((relay.tunnel_port, "tunnel"), (relay.port, "public")):
+                if name == "public" and path != b"/healthz":
+                    continue
+                with HttpConn(port, timeout=PROMPT) as c:
+                    c.send(b"GET " + path + b" HTTP/1.1\r\n" + HOST + rest)
+                    r = c.read_response("GET")
+                    check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                             "%s port %s: %s" % (name, path.decode(), what))
+                    check(c.closed_by_peer(PROMPT), "%s port %s: %s: the connection is closed" %
+                          (name, path.decode(), what))
+    for what, headers in (("two Content-Lengths", [("Content-Length", "0")] * 2),
+                          ("a second Host", [("Host", "other.example.test")]),
+                          ("a NUL byte in a header", [("User-Agent", "a\x00b")])):
+        h = WebSocket.connect(relay.tunnel_port, token=token, headers=headers)
+        check_eq(h.status, 400, "an upgrade with " + what)
+    check_eq(rogue(relay, token).close(), None, "a plain upgrade still passes")
+    check_eq(get(relay.tunnel_port, "/healthz").status, 200, "a plain request still passes")
+
+
+run([case_bare_lf_head, case_oversized_frame, case_broken_tunnel_queues_at_once,
+     case_tunnel_port_ambiguous_heads])
