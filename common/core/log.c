@@ -125,19 +125,20 @@ static void log_emit(int level, const char *msg, const char *fields)
 
 /*
  * Repeats of a warning or an error from one call site (one format string),
- * as a failing store gives one per request: the first is written, the rest
- * are counted until HW_LOG_REPEAT_MS has passed since that line, and then the
- * next one is written with the count. A few sites at a time are tracked; a
- * new one takes the slot used longest ago.
+ * as a failing store gives one per request: within a window of
+ * HW_LOG_REPEAT_MS from the first, HW_LOG_REPEAT_BURST lines are written and
+ * the rest are counted; the count is written once the window has passed. A
+ * few sites at a time are tracked; a new one takes the slot used longest ago.
  */
 #define REPEAT_SLOTS 8
 
 struct repeat {
     const char *fmt; /* the call site; NULL for a free slot */
     int level;
-    long long written_ms; /* when its last line was written */
-    unsigned long held;   /* lines held back since */
-    char last[512];       /* the last one held back, for the summary */
+    long long window_ms; /* when its window began (its first line) */
+    unsigned written;    /* lines written in the window */
+    unsigned long held;  /* lines held back in it */
+    char last[512];      /* the last one held back, for the summary */
 };
 
 static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -152,64 +153,78 @@ static long long now_ms(void)
 }
 
 /* Writes the count of lines held back at a site, with the last of them. */
-static void repeat_summary(struct repeat *r)
+static void repeat_summary(struct repeat *r, long long now)
 {
     char msg[700];
 
     snprintf(msg, sizeof(msg), "%lu more like this in %.1fs, the last: %s", r->held,
-             (double)(now_ms() - r->written_ms) / 1000.0, r->last);
+             (double)(now - r->window_ms) / 1000.0, r->last);
     log_emit(r->level, msg, "");
     r->held = 0;
 }
 
-/* Writes the summaries of the sites whose window has passed. Under repeat_lock. */
+/* Ends the windows that have passed, writing their counts. Under repeat_lock. */
 static void repeat_flush_due(long long now)
 {
     for (int i = 0; i < REPEAT_SLOTS; i++) {
-        if (repeats[i].held && now - repeats[i].written_ms >= HW_LOG_REPEAT_MS)
-            repeat_summary(&repeats[i]);
+        struct repeat *r = &repeats[i];
+
+        if (!r->fmt || now - r->window_ms < HW_LOG_REPEAT_MS)
+            continue;
+        if (r->held)
+            repeat_summary(r, now);
+        r->written = 0;
     }
+}
+
+/* The slot of fmt at level, or a slot taken for it (a free one, else the oldest). */
+static struct repeat *repeat_slot(int level, const char *fmt, long long now)
+{
+    struct repeat *slot = &repeats[0];
+
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (repeats[i].fmt == fmt && repeats[i].level == level)
+            return &repeats[i];
+    }
+    for (int i = 1; i < REPEAT_SLOTS && slot->fmt; i++) {
+        if (!repeats[i].fmt || repeats[i].window_ms < slot->window_ms)
+            slot = &repeats[i];
+    }
+    if (slot->held)
+        repeat_summary(slot, now);
+    slot->fmt = fmt;
+    slot->level = level;
+    slot->written = 0;
+    return slot;
 }
 
 /*
  * Says whether msg from fmt is to be written now (1) or held back (0); held
- * back lines are counted. First writes the summaries that are due, so a
- * burst's count is reported once anything is logged after its window.
+ * back lines are counted. First writes the counts that are due, so a burst's
+ * count is reported once anything is logged after its window.
  */
 static int repeat_admit(int level, const char *fmt, const char *msg)
 {
     long long now = now_ms();
-    struct repeat *slot = NULL;
+    struct repeat *r;
     int write_it = 1;
 
     pthread_mutex_lock(&repeat_lock);
     repeat_flush_due(now);
     if (level <= HW_LOG_WARN) {
-        for (int i = 0; i < REPEAT_SLOTS && !slot; i++) {
-            if (repeats[i].fmt == fmt && repeats[i].level == level)
-                slot = &repeats[i];
-        }
-        if (slot && now - slot->written_ms < HW_LOG_REPEAT_MS) {
-            slot->held++;
-            /* Cut to the slot: a summary quotes the start of the last line. */
-            size_t len = strnlen(msg, sizeof(slot->last) - 1);
-
-            memcpy(slot->last, msg, len);
-            slot->last[len] = '\0';
-            write_it = 0;
-        } else if (slot) {
-            slot->written_ms = now; /* nothing held: repeat_flush_due wrote any count */
+        r = repeat_slot(level, fmt, now);
+        if (r->written == 0)
+            r->window_ms = now;
+        if (r->written < HW_LOG_REPEAT_BURST) {
+            r->written++;
         } else {
-            slot = &repeats[0];
-            for (int i = 1; i < REPEAT_SLOTS && slot->fmt; i++) {
-                if (!repeats[i].fmt || repeats[i].written_ms < slot->written_ms)
-                    slot = &repeats[i];
-            }
-            if (slot->held)
-                repeat_summary(slot);
-            slot->fmt = fmt;
-            slot->level = level;
-            slot->written_ms = now;
+            /* Cut to the slot: a summary quotes the start of the last line. */
+            size_t len = strnlen(msg, sizeof(r->last) - 1);
+
+            memcpy(r->last, msg, len);
+            r->last[len] = '\0';
+            r->held++;
+            write_it = 0;
         }
     }
     pthread_mutex_unlock(&repeat_lock);
