@@ -18,6 +18,10 @@ The tunnel port's own requests (the token-gated API, /metrics, /healthz) get 400
 closed connection for a head whose framing is ambiguous (Content-Length with
 Transfer-Encoding, either of them twice), a second Host or a NUL byte in a header, as the
 public port answers the same head; an upgrade to /tunnel with such a head gets 400.
+
+A flood of one warning (here refused upgrades, as fast as a client can make them) gives a
+bounded number of log lines, and the lines plus the repeats they count account for every
+attempt.
 """
 
 import os
@@ -193,5 +197,42 @@ def case_tunnel_port_ambiguous_heads(env):
     check_eq(get(relay.tunnel_port, "/healthz").status, 200, "a plain request still passes")
 
 
+def case_log_flood_bounded(env):
+    """Refused upgrades as fast as they go: a bounded number of lines, each attempt counted."""
+    relay, target, agent = env.stack()
+    sent = [0]
+
+    def refuse_one():
+        check_eq(WebSocket.connect(relay.tunnel_port, token="hwt_wrong").status, 401,
+                 "a wrong token is refused")
+        sent[0] += 1
+
+    def logged():
+        """(lines about refused upgrades, attempts they account for)."""
+        lines = [ln for ln in relay.proc.stderr().splitlines()
+                 if "tunnel upgrade refused: missing or invalid token" in ln]
+        n = 0
+        for ln in lines:
+            m = re.search(r"relay: (\d+) more like this", ln)
+            n += int(m.group(1)) if m else 1
+        return lines, n
+
+    def all_accounted():
+        # A count is written with the first line logged after its one-second window.
+        refuse_one()
+        return logged()[1] == sent[0]
+
+    start = time.monotonic()
+    for _ in range(300):
+        refuse_one()
+    wait_until(all_accounted, 5, "every refused upgrade is logged or counted")
+    took = time.monotonic() - start
+    lines, _ = logged()
+    check(any("more like this" in ln for ln in lines), "repeats were counted", lines[-3:])
+    # Per started second: at most ten lines and one count.
+    check(len(lines) <= 11 * (int(took) + 2), "a bounded number of lines",
+          (len(lines), sent[0], took))
+
+
 run([case_bare_lf_head, case_oversized_frame, case_broken_tunnel_queues_at_once,
-     case_tunnel_port_ambiguous_heads])
+     case_tunnel_port_ambiguous_heads, case_log_flood_bounded])
