@@ -44,6 +44,47 @@ static int has_body(struct lws *wsi)
     return 0;
 }
 
+/*
+ * Whether the head is one the public port refuses as ambiguous (docs/errors.md,
+ * HW_BAD_REQUEST), which lws lets through: Content-Length with
+ * Transfer-Encoding, either or Host twice, or a NUL byte in a header value
+ * (lws keeps the bytes after it, uncounted, so a NUL inside a value shows).
+ */
+static int head_ambiguous(struct lws *wsi)
+{
+    static const enum lws_token_indexes once[] = { WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                                   WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                                   WSI_TOKEN_HOST };
+    char v[4096];
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return 1;
+    /* lws chains a repeated header to the first as its next fragment. */
+    for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+        if (lws_hdr_fragment_length(wsi, once[i], 1) > 0 ||
+            lws_hdr_copy_fragment(wsi, v, sizeof(v), once[i], 1) >= 0)
+            return 1;
+    }
+    for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {
+        const unsigned char *name = lws_token_to_string((enum lws_token_indexes)h);
+        size_t nlen = name ? strlen((const char *)name) : 0;
+
+        /* Header names end in ':'; the others hold the method's URI, decoded (%00 is data). */
+        if (!nlen || name[nlen - 1] != ':')
+            continue;
+        for (int f = 0;; f++) {
+            int n = lws_hdr_copy_fragment(wsi, v, sizeof(v), (enum lws_token_indexes)h, f);
+
+            if (n < 0)
+                break;
+            if (memchr(v, '\0', (size_t)n))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* Starts an answer buffer with LWS_PRE bytes of headroom. 0, or HW_ENOMEM. */
 static int begin(struct hw_buf *b)
 {
@@ -151,6 +192,16 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
 {
     hw_buf_cleanup(&s->out);
     s->close_after = has_body(wsi);
+    if (head_ambiguous(wsi)) {
+        r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
+        s->close_after = 1;
+        if (begin(&s->out) || hw_error_response(&s->out, HW_ERRC_BAD_REQUEST, 0, NULL, 0)) {
+            hw_buf_cleanup(&s->out);
+            return -1;
+        }
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (strncmp(uri, "/api/", 5) == 0) {
         /* The history API answers when its store call is done (history.c). */
         if (begin(&s->out) || relay_history_start(wsi, r, uri, &s->out, &s->call)) {
@@ -222,7 +273,7 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
         relay_api_respond_error(wsi, HW_ERRC_NOT_FOUND, NULL);
         return 1;
     }
-    if (!offers_tunnel_protocol(wsi)) {
+    if (!offers_tunnel_protocol(wsi) || head_ambiguous(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
         relay_api_respond_error(wsi, HW_ERRC_BAD_REQUEST, NULL);
         return 1;

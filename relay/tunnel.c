@@ -38,6 +38,7 @@ struct relay_agent {
     unsigned away : 1;             /* the agent sent GOAWAY: no new webhook goes to it */
     unsigned flush_armed : 1;      /* the end-of-round write is scheduled */
     unsigned ending : 1;           /* a close is under way: every write waits for WRITEABLE */
+    size_t in_flight;              /* streams open when the tunnel was given up, for the log */
 };
 
 struct hw_mux *relay_agent_mux(struct relay_agent *a)
@@ -97,6 +98,8 @@ void relay_agent_goaway(struct relay_agent *a, const char *reason)
 
 static int on_writeable(struct relay_agent *a, struct lws *wsi)
 {
+    if (!a->mux)
+        return 0; /* detached: only the close remains, and lws writes it */
     if (hw_lwsio_tunnel_write(wsi, a->mux))
         return -1;
     if (a->closing && !hw_mux_pending(a->mux)) {
@@ -323,17 +326,47 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     return 0;
 }
 
+/*
+ * Gives up the channel and the tunnel's streams now: the webhooks in flight
+ * are reset (and queued, as for a lost tunnel) and the channel has no agent,
+ * without waiting for the close handshake, which a broken or rogue peer may
+ * never finish. The close then only ends the connection (on_closed).
+ */
+static void agent_detach(struct relay_agent *a)
+{
+    struct relay *r = a->relay;
+
+    a->ending = 1; /* whatever the mux's last callbacks queue is not written */
+    lws_sul_cancel(&a->heartbeat);
+    lws_sul_cancel(&a->flush);
+    a->flush_armed = 0;
+    relay_channels_remove(r->channels, a->channel, a);
+    a->in_flight = a->mux ? hw_mux_stream_count(a->mux) : 0;
+    hw_mux_free(a->mux);
+    a->mux = NULL;
+    relay_queue_agent_down(r->queue, a->channel, a);
+}
+
 static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, size_t len)
 {
     int err;
 
+    if (!a->mux)
+        return -1; /* already detached: nothing more is read */
     a->last_rx = lws_now_usecs();
     err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
     if (!err)
         return 0;
-    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
     a->relay->metrics.protocol_errors++;
-    a->ending = 1;
+    agent_detach(a);
+    if (err == HW_E2BIG) {
+        HW_WARN("conn=%s channel=%s tunnel protocol error: message too big (over %d bytes): "
+                "closing",
+                a->peer, a->channel, HW_TUNNEL_MSG_MAX);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too big", 7);
+        return -1;
+    }
+    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
     return -1;
 }
@@ -343,17 +376,12 @@ static void on_closed(struct relay_agent *a)
     struct relay *r = a->relay;
 
     if (!r)
-        return;    /* never established */
-    a->ending = 1; /* whatever the mux's last callbacks queue is not written */
-    lws_sul_cancel(&a->heartbeat);
-    relay_channels_remove(r->channels, a->channel, a);
+        return; /* never established */
+    if (a->mux)
+        agent_detach(a);
     HW_INFO("conn=%s channel=%s agent disconnected (%zu requests in flight)", a->peer, a->channel,
-            a->mux ? hw_mux_stream_count(a->mux) : 0);
-    hw_mux_free(a->mux);
-    a->mux = NULL;
-    relay_queue_agent_down(r->queue, a->channel, a);
+            a->in_flight);
     hw_buf_cleanup(&a->rx);
-    lws_sul_cancel(&a->flush);
 }
 
 static int tunnel_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

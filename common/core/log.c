@@ -1,10 +1,12 @@
 /*
  * The logger behind HW_LOG: formats one line (text or JSON) into a stack
- * buffer and writes it with one write(2) to stderr. Any thread. (lws's own
- * log reaches it through net/lwslog.c.)
+ * buffer and writes it with one write(2) to stderr, holding back repeats of
+ * one warning or error (see hw_log_write). Any thread. (lws's own log reaches
+ * it through net/lwslog.c.)
  */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,114 @@ static void log_emit(int level, const char *msg, const char *fields)
         return;
 }
 
+/*
+ * Repeats of a warning or an error from one call site (one format string),
+ * as a failing store gives one per request: within a window of
+ * HW_LOG_REPEAT_MS from the first, HW_LOG_REPEAT_BURST lines are written and
+ * the rest are counted; the count is written once the window has passed. A
+ * few sites at a time are tracked; a new one takes the slot used longest ago.
+ */
+#define REPEAT_SLOTS 8
+
+struct repeat {
+    const char *fmt; /* the call site; NULL for a free slot */
+    int level;
+    long long window_ms; /* when its window began (its first line) */
+    unsigned written;    /* lines written in the window */
+    unsigned long held;  /* lines held back in it */
+    char last[512];      /* the last one held back, for the summary */
+};
+
+static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repeat repeats[REPEAT_SLOTS];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes the count of lines held back at a site, with the last of them. */
+static void repeat_summary(struct repeat *r, long long now)
+{
+    char msg[700];
+
+    snprintf(msg, sizeof(msg), "%lu more like this in %.1fs, the last: %s", r->held,
+             (double)(now - r->window_ms) / 1000.0, r->last);
+    log_emit(r->level, msg, "");
+    r->held = 0;
+}
+
+/* Ends the windows that have passed, writing their counts. Under repeat_lock. */
+static void repeat_flush_due(long long now)
+{
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        struct repeat *r = &repeats[i];
+
+        if (!r->fmt || now - r->window_ms < HW_LOG_REPEAT_MS)
+            continue;
+        if (r->held)
+            repeat_summary(r, now);
+        r->written = 0;
+    }
+}
+
+/* The slot of fmt at level, or a slot taken for it (a free one, else the oldest). */
+static struct repeat *repeat_slot(int level, const char *fmt, long long now)
+{
+    struct repeat *slot = &repeats[0];
+
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (repeats[i].fmt == fmt && repeats[i].level == level)
+            return &repeats[i];
+    }
+    for (int i = 1; i < REPEAT_SLOTS && slot->fmt; i++) {
+        if (!repeats[i].fmt || repeats[i].window_ms < slot->window_ms)
+            slot = &repeats[i];
+    }
+    if (slot->held)
+        repeat_summary(slot, now);
+    slot->fmt = fmt;
+    slot->level = level;
+    slot->written = 0;
+    return slot;
+}
+
+/*
+ * Says whether msg from fmt is to be written now (1) or held back (0); held
+ * back lines are counted. First writes the counts that are due, so a burst's
+ * count is reported once anything is logged after its window.
+ */
+static int repeat_admit(int level, const char *fmt, const char *msg)
+{
+    long long now = now_ms();
+    struct repeat *r;
+    int write_it = 1;
+
+    pthread_mutex_lock(&repeat_lock);
+    repeat_flush_due(now);
+    if (level <= HW_LOG_WARN) {
+        r = repeat_slot(level, fmt, now);
+        if (r->written == 0)
+            r->window_ms = now;
+        if (r->written < HW_LOG_REPEAT_BURST) {
+            r->written++;
+        } else {
+            /* Cut to the slot: a summary quotes the start of the last line. */
+            size_t len = strnlen(msg, sizeof(r->last) - 1);
+
+            memcpy(r->last, msg, len);
+            r->last[len] = '\0';
+            r->held++;
+            write_it = 0;
+        }
+    }
+    pthread_mutex_unlock(&repeat_lock);
+    return write_it;
+}
+
 void hw_log_write(int level, const char *fmt, ...)
 {
     char msg[4096];
@@ -133,6 +243,8 @@ void hw_log_write(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (!repeat_admit(level, fmt, msg))
+        return;
     log_emit(level, msg, "");
 }
 
@@ -164,6 +276,7 @@ void hw_log_request(const struct hw_log_req *r)
         snprintf(msg, sizeof(msg), "%s %s %d %s evt=%s", r->method, r->path, r->status, dur,
                  r->event_id);
     fields[0] = '\0';
+    repeat_admit(HW_LOG_INFO, NULL, NULL);
     if (log_json) {
         /* Each part is escaped into its own share of fields, so none can run past it. */
         n += (size_t)snprintf(fields + n, sizeof(fields) - n, ",\"method\":\"");

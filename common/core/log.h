@@ -29,6 +29,18 @@ int hw_log_set_level(const char *name);
 /* Parses "text|json"; returns 0 or HW_EINVAL. */
 int hw_log_set_format(const char *name);
 
+/* Repeats of one warning or error: at most BURST lines are written per window of MS. */
+#define HW_LOG_REPEAT_MS    1000
+#define HW_LOG_REPEAT_BURST 10
+
+/*
+ * Writes one line at level. WARN and ERROR lines from one format string are
+ * rate-limited: after HW_LOG_REPEAT_BURST within HW_LOG_REPEAT_MS of the first,
+ * the rest of that window are held back and counted, and the first line
+ * logged after the window (from any site) is preceded by "N more like this in
+ * Ts, the last: MESSAGE". A failure repeating thousands of times a second thus
+ * gives about BURST + 1 lines a second; fmt must be a string literal.
+ */
 void hw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

@@ -51,9 +51,11 @@ int hw_http_reader_add(struct hw_http_reader *r, const void *p, size_t n)
  * Finds the first "\r\n\r\n" ending at or after the bytes not yet scanned
  * and past `after` (a blank line already found to be only empty lines before
  * the request line: found again, the search would never end). Returns the
- * head length through it, or 0.
+ * head length through it, or 0. Sets *bare_lf for an LF without its CR before
+ * that: every line of a head ends in CRLF, so the head is malformed now, and
+ * a head ended only by bare LFs would otherwise wait for the head timeout.
  */
-static size_t scan_blank_line(struct hw_http_reader *r, size_t after)
+static size_t scan_blank_line(struct hw_http_reader *r, size_t after, int *bare_lf)
 {
     const char *buf = hw_buf_head(&r->in);
     size_t len = hw_buf_size(&r->in);
@@ -66,6 +68,10 @@ static size_t scan_blank_line(struct hw_http_reader *r, size_t after)
         if (!nl)
             break;
         at = (size_t)(nl - buf);
+        if (at == 0 || buf[at - 1] != '\r') {
+            *bare_lf = 1;
+            return 0;
+        }
         if (at >= 3 && at + 1 > after && buf[at - 1] == '\r' && buf[at - 2] == '\n' &&
             buf[at - 3] == '\r') {
             r->scanned = at + 1;
@@ -86,10 +92,14 @@ static int head_error(int rc, enum hw_errc *e)
 int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
 {
     size_t len = hw_buf_size(&r->in), end = 0;
-    int rc;
+    int rc, bare_lf = 0;
 
     for (;;) {
-        end = scan_blank_line(r, end);
+        end = scan_blank_line(r, end, &bare_lf);
+        if (bare_lf) {
+            *e = HW_ERRC_BAD_REQUEST;
+            return -1;
+        }
         if (!end)
             break;
         if (end > r->head_max) {

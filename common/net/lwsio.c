@@ -61,11 +61,15 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
 
     if (!lws_frame_is_binary(wsi))
         return HW_EPROTO;
+    /* A frame's declared length is known from its first bytes: refuse it then, not at the cap. */
+    if (len > rx->max - hw_buf_size(rx) ||
+        lws_remaining_packet_payload(wsi) > rx->max - hw_buf_size(rx) - len)
+        return HW_E2BIG;
     /* A message that came whole (nothing of it buffered yet) is read where it lies. */
     if (!hw_buf_size(rx) && lws_is_final_fragment(wsi))
-        return len > rx->max ? HW_EPROTO : hw_lwsio_tunnel_msg(m, in, len);
+        return hw_lwsio_tunnel_msg(m, in, len);
     if (hw_buf_append(rx, in, len))
-        return HW_EPROTO;
+        return HW_E2BIG;
     if (!lws_is_final_fragment(wsi))
         return 0;
     err = hw_lwsio_tunnel_msg(m, (const uint8_t *)hw_buf_head(rx), hw_buf_size(rx));

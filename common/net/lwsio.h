@@ -31,10 +31,12 @@ int hw_lwsio_tunnel_msg(struct hw_mux *m, const uint8_t *p, size_t len);
 
 /*
  * Adds one received WebSocket fragment to rx and, when the message is
- * complete, feeds each frame it carries to the mux. Returns 0, or HW_EPROTO
- * for a text message, an oversized message, a frame that overruns the
- * message, or a protocol violation (the caller closes the tunnel with
- * status 1002). rx's cap must be HW_TUNNEL_MSG_MAX.
+ * complete, feeds each frame it carries to the mux. Returns 0, HW_E2BIG for
+ * a message longer than rx's cap, known as soon as a fragment's frame
+ * declares a length that cannot fit (the caller closes with 1009), or
+ * HW_EPROTO for a text message, a frame that overruns the message, or a
+ * protocol violation (the caller closes with 1002). rx's cap must be
+ * HW_TUNNEL_MSG_MAX.
  */
 int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, const void *in,
                        size_t len);

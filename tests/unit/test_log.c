@@ -2,13 +2,16 @@
  * Unit tests for common/core/log.c: durations as people read them ("3.5ms",
  * "10.0s"), and a webhook's line in text and in JSON, where method, path,
  * status, duration and event id are fields of their own. stderr is pointed
- * at a temporary file to read the lines back. Single-threaded.
+ * at a temporary file to read the lines back. A burst of one warning gives
+ * a bounded number of lines, and every held-back one is counted in them.
+ * Single-threaded.
  */
 #include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -78,10 +81,75 @@ static void test_request_lines(void)
     hw_log_set_color(0);
 }
 
+static double seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * One failing call site at full speed for 2.5 s: at most HW_LOG_REPEAT_BURST
+ * lines and a count per second come out, and the written lines plus the
+ * counts reported add up to every call once the last window has passed (the
+ * repeat window is time itself, so the test waits it out).
+ */
+static void test_repeats_held_back(void)
+{
+    static char big[1 << 20];
+    FILE *f = tmpfile();
+    int saved = dup(2);
+    unsigned long calls = 0, written = 0, counted = 0, other = 0;
+    double start = seconds();
+    struct timespec window = { HW_LOG_REPEAT_MS / 1000 + 1, 0 };
+    char *line, *nl;
+    size_t n;
+
+    CHECK(f != NULL && saved >= 0);
+    CHECK(dup2(fileno(f), 2) == 2);
+    while (seconds() - start < 2.5) {
+        HW_WARN("append failed: store down evt=%lu", calls);
+        calls++;
+    }
+    HW_ERR("another site is not held back by the first");
+    nanosleep(&window, NULL);
+    HW_INFO("after the burst"); /* reports the last window's count */
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    rewind(f);
+    n = fread(big, 1, sizeof(big) - 1, f);
+    big[n] = '\0';
+    fclose(f);
+    for (line = big; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        const char *more;
+        unsigned long k;
+
+        *nl = '\0';
+        more = strstr(line, "WARN  test: ");
+        if (more && sscanf(more + 12, "%lu more like this", &k) == 1) {
+            CHECK(strstr(line, ", the last: append failed: store down evt=") != NULL);
+            counted += k;
+        } else if (more) {
+            CHECK(strstr(line, "append failed: store down evt=") != NULL);
+            written++;
+        } else {
+            other++;
+        }
+    }
+    CHECK(calls > 1000);
+    /* Windows begin at 0, 1 and 2 s (or later): three at most in 2.5 s. */
+    CHECK(written >= HW_LOG_REPEAT_BURST && written <= 3 * HW_LOG_REPEAT_BURST);
+    CHECK_EQ(other, 2ul);
+    CHECK_EQ(written + counted, calls);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_log\n");
     RUN(test_durations);
     RUN(test_request_lines);
+    hw_log_init("test");
+    RUN(test_repeats_held_back);
     return 0;
 }

@@ -144,6 +144,42 @@ static void test_malformed_early(void)
 }
 
 /*
+ * A line ended by LF alone is reported when that LF arrives, whatever the
+ * head's size: a short head ended only by bare LFs never holds "\r\n\r\n",
+ * so waiting for the blank line would leave it to the head timeout.
+ */
+static void test_bare_lf(void)
+{
+    static const char *const heads[] = {
+        "GET / HTTP/1.1\nHost: h\n\n",
+        "GET / HTTP/1.1\r\nHost: h\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\n\n",
+        "\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        "\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+    };
+
+    for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+        struct hw_http_reader r;
+        enum hw_errc e = HW_ERRC_COUNT;
+        const char *h = heads[k];
+        size_t lf = 0, i;
+        int rc = 0;
+
+        while (h[lf] != '\n' || (lf > 0 && h[lf - 1] == '\r'))
+            lf++;
+        hw_http_reader_init(&r, HW_HEAD_MAX, HW_HEADERS_ACCEPTED);
+        for (i = 0; h[i] != '\0' && rc == 0; i++) {
+            CHECK_EQ(hw_http_reader_add(&r, h + i, 1), 0);
+            rc = hw_http_reader_head(&r, &e);
+        }
+        CHECK_EQ(rc, -1);
+        CHECK_EQ(e, HW_ERRC_BAD_REQUEST);
+        CHECK_EQ(i, lf + 1); /* at the first bare LF, not later */
+        hw_http_reader_cleanup(&r);
+    }
+}
+
+/*
  * Four quarter-size heads and one full-size head, fed a byte at a time,
  * are the same bytes and the same calls: linear work costs about the same
  * for both; re-parsing from the start on each byte costs the big one ~4x.
@@ -230,6 +266,7 @@ int main(void)
     RUN(test_empty_lines_first);
     RUN(test_header_count);
     RUN(test_malformed_early);
+    RUN(test_bare_lf);
     RUN(test_bytewise_is_linear);
     return 0;
 }
