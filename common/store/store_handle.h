@@ -2,8 +2,9 @@
 #define HW_STORE_HANDLE_H
 
 /*
- * The store handle's inside, shared by store.c (open, appends, events) and
- * store_admin.c (requeue, purge, summaries, tokens). Only those include it.
+ * The store handle's inside, shared by store.c (open, appends, events),
+ * store_writers.c (store threads, group commits) and store_admin.c
+ * (requeue, purge, summaries, tokens). Only those include it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,7 +14,8 @@
 #include "store_queue.h"
 #include "store_url.h"
 
-#define HW_STORE_OWNER_MAX 64
+#define HW_STORE_OWNER_MAX      64
+#define HW_STORE_DEADLOCK_TRIES 3 /* a transaction runs this often before it gives up */
 
 /* A connection group commits run on: the handle's own, or a writer's (hw_store_opts.writers). */
 struct hw_store_conn {
@@ -47,5 +49,31 @@ static inline int hw_store_public_err(struct hw_store *s, int err)
         s->down = err == HW_EUNAVAIL;
     return err;
 }
+
+/*
+ * Opens the writers' connections (hw_store_opts.writers; one on SQLite) and
+ * starts the store threads and their queue (s->queue). Returns 0, or the
+ * open's or the queue's error with nothing left started. Called by
+ * hw_store_open() once the schema is migrated.
+ */
+int hw_store_writers_start(struct hw_store *s, const struct hw_store_opts *opts);
+
+/*
+ * Lets the store threads commit what is queued, joins them and closes the
+ * writers' own connections (the handle's stays open). Harmless without
+ * hw_store_writers_start().
+ */
+void hw_store_writers_stop(struct hw_store *s);
+
+/*
+ * Commits v[0..n) on c (its lock taken here) and sets each err and res:
+ * the queue's batches on a writer's connection, and hw_store_append() on
+ * the handle's (c->writer = -1). Counts the outcomes in s's statistics.
+ */
+void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
+                     size_t n);
+
+/* A short random pause after a deadlock, so that the two sides do not meet again at once. */
+void hw_store_deadlock_pause(void);
 
 #endif
