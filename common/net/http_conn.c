@@ -1,62 +1,21 @@
 /*
  * One HTTP/1.1 server connection on an lws raw socket: its state machine
- * (head, body, waiting for the program, answering), its one timer (head
- * deadline, body stall and rate floor, idle, answer wait and stall), the
- * held-bytes budget and shedding as they apply to it, and the calls a
- * program answers with. Owns struct hw_http_conn; its request side, answer
- * side and reading pace live in http_reader.c, http_answer.c, http_pace.c.
+ * (head, body, waiting for the program), its one timer (head deadline, body
+ * stall and rate floor, idle, answer wait and stall), the held-bytes budget
+ * and shedding as they apply to it. Owns struct hw_http_conn; the answer
+ * calls and writes live in http_conn_write.c, its request side, answer side
+ * and reading pace in http_reader.c, http_answer.c, http_pace.c.
  * Service thread only.
  */
-#include "http_conn.h"
-
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
-#include "http/limits.h"
-#include "http_answer.h"
-#include "http_pace.h"
-#include "http_reader.h"
-#include "http_server.h"
-
-enum conn_state {
-    ST_HEAD,     /* reading a request head (or idle before one) */
-    ST_BODY,     /* reading its body */
-    ST_WAIT,     /* complete: the program has it, no answer yet */
-    ST_RESPONSE, /* writing the answer */
-};
-
-struct hw_http_conn {
-    struct lws *wsi;
-    struct hw_http_server *srv;
-    const struct hw_http_server_config *cfg; /* the server's, cached */
-    const struct hw_http_server_callbacks *cb;
-    struct hw_http_readers *readers;
-    enum conn_state state;
-    struct hw_http_reader rd;
-    struct hw_http_answer ans;
-    struct hw_http_pace pace; /* the reading phase, in the server's readers list */
-    lws_sorted_usec_list_t timer;
-    lws_sorted_usec_list_t flush; /* the end-of-round write (want_write()) */
-    lws_usec_t timer_at;          /* when the timer fires; 0 when it is not armed */
-    lws_usec_t wait_due;          /* when the program's answer is overdue */
-    uint64_t max_body;
-    size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
-    const char *log_id;
-    unsigned keep_alive : 1, idle : 1, rx_paused : 1, killed : 1;
-    unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
-    unsigned flush_armed : 1;   /* the end-of-round write is scheduled */
-    unsigned blocked : 1;       /* the socket took less than it was given: wait for WRITEABLE */
-    unsigned counted : 1;       /* counted in the server's exchanges under way */
-    char peer[64];
-    alignas(max_align_t) unsigned char user[];
-};
+#include "http_conn_int.h"
 
 static void process(struct hw_http_conn *c);
 static void arm_timer(struct hw_http_conn *c);
-static void flush_cb(lws_sorted_usec_list_t *sul);
 
 struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c)
 {
@@ -107,26 +66,8 @@ static void release_body(struct hw_http_conn *c)
     hw_http_pace_release(c->readers, &c->pace);
 }
 
-/*
- * Output is queued. A plain socket gets it at the end of this service round
- * (flush_cb(): lws runs timers that are due before it polls again), which
- * saves the poll round trip that WRITEABLE costs; a TLS connection, or one
- * whose socket was full, waits for WRITEABLE (docs/decisions.md).
- */
-static void want_write(struct hw_http_conn *c)
-{
-    if (c->flush_armed)
-        return;
-    if (c->blocked || lws_is_ssl(c->wsi)) {
-        lws_callback_on_writable(c->wsi);
-        return;
-    }
-    c->flush_armed = 1;
-    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->flush, flush_cb, 0);
-}
-
 /* Ends the program's part in the exchange, telling it when the server ended it. */
-static void take_back(struct hw_http_conn *c, const char *why)
+void hw_http_conn_take_back(struct hw_http_conn *c, const char *why)
 {
     if (!c->program_holds)
         return;
@@ -151,13 +92,13 @@ static void count_exchange(struct hw_http_conn *c, int on)
 }
 
 /* Closes the connection now, dropping what is queued; nothing else runs on it. */
-static void kill_conn(struct hw_http_conn *c, const char *why)
+void hw_http_conn_kill(struct hw_http_conn *c, const char *why)
 {
     if (c->killed)
         return;
     HW_DEBUG("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
              c->log_id ? c->log_id : "", why);
-    take_back(c, why);
+    hw_http_conn_take_back(c, why);
     c->killed = 1;
     count_exchange(c, 0);
     hw_http_server_leaving(c->srv);
@@ -169,13 +110,13 @@ static void kill_conn(struct hw_http_conn *c, const char *why)
 }
 
 /* Moves to answering: the reading phase is over and the answer's stall clock runs. */
-static void answering(struct hw_http_conn *c)
+void hw_http_conn_answering(struct hw_http_conn *c)
 {
     unlist(c);
     c->state = ST_RESPONSE;
     count_exchange(c, 1);
     arm_timer(c);
-    want_write(c);
+    hw_http_conn_want_write(c);
 }
 
 /*
@@ -183,7 +124,7 @@ static void answering(struct hw_http_conn *c)
  * request, so an answer given now closes the connection after it. That is a
  * head that did not parse, or a body not (fully) read.
  */
-static int unread_request(const struct hw_http_conn *c)
+int hw_http_conn_unread_request(const struct hw_http_conn *c)
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
@@ -194,14 +135,14 @@ static int unread_request(const struct hw_http_conn *c)
 }
 
 /* Answers with hookwire's error e, counted and logged. */
-static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
-    if (unread_request(c))
+    if (hw_http_conn_unread_request(c))
         c->keep_alive = 0;
     if (hw_http_answer_error(&c->ans, req, c->keep_alive, e, extra)) {
-        kill_conn(c, "out of memory for the answer");
+        hw_http_conn_kill(c, "out of memory for the answer");
         return;
     }
     hw_http_server_count_error(c->srv, e);
@@ -209,7 +150,7 @@ static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *ext
             req ? req->method : "", req ? (int)req->target_len : 0, req ? req->target : "",
             hw_errc_status(e), hw_errc_name(e), c->log_id ? " evt=" : "",
             c->log_id ? c->log_id : "");
-    answering(c);
+    hw_http_conn_answering(c);
 }
 
 /*
@@ -226,7 +167,8 @@ static int shed_one(struct hw_http_conn *self, int holding)
     if (!p)
         return 0;
     hw_http_server_count_shed(self->srv);
-    kill_conn(lws_container_of(p, struct hw_http_conn, pace), "stalled while others wait: shed");
+    hw_http_conn_kill(lws_container_of(p, struct hw_http_conn, pace),
+                      "stalled while others wait: shed");
     return 1;
 }
 
@@ -238,7 +180,7 @@ static int budget(struct hw_http_conn *c, size_t n)
 {
     while (c->readers->held + n > c->cfg->max_held) {
         if (!shed_one(c, 1)) {
-            answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
+            hw_http_conn_answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 5\r\n");
             return -1;
         }
     }
@@ -300,7 +242,7 @@ static void on_head(struct hw_http_conn *c)
     /* RFC 9112 3.2: one Host, required in HTTP/1.1; two leave the target ambiguous. */
     if (h->hosts > 1 || (h->minor_version == 1 && h->hosts == 0)) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
-        answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
+        hw_http_conn_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return;
     }
     if (c->cb->on_head)
@@ -308,16 +250,16 @@ static void on_head(struct hw_http_conn *c)
     if (c->state != ST_HEAD || c->killed)
         return; /* answered already */
     if (hw_http_reader_body_start(&c->rd, c->max_body, &e)) {
-        answer_error(c, e, NULL);
+        hw_http_conn_answer_error(c, e, NULL);
         return;
     }
     /* RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored. */
     if (h->expect_continue && h->minor_version >= 1) {
         if (hw_http_answer_continue(&c->ans)) {
-            kill_conn(c, "out of memory for the answer");
+            hw_http_conn_kill(c, "out of memory for the answer");
             return;
         }
-        want_write(c);
+        hw_http_conn_want_write(c);
     }
     c->state = ST_BODY;
     begin_phase(c, lws_now_usecs());
@@ -337,7 +279,7 @@ static void process(struct hw_http_conn *c)
                 return;
             rc = hw_http_reader_head(&c->rd, &e);
             if (rc < 0)
-                answer_error(c, e, NULL);
+                hw_http_conn_answer_error(c, e, NULL);
             if (rc <= 0)
                 return;
             on_head(c);
@@ -349,7 +291,7 @@ static void process(struct hw_http_conn *c)
             rc = hw_http_reader_body(&c->rd, &added, &e);
             count_body(c, added);
             if (rc < 0)
-                answer_error(c, e, NULL);
+                hw_http_conn_answer_error(c, e, NULL);
             if (rc <= 0)
                 return;
             dispatch(c);
@@ -392,13 +334,13 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
 
     if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
         HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
-        kill_conn(c, "the peer stopped reading");
+        hw_http_conn_kill(c, "the peer stopped reading");
         return;
     }
     if (c->state == ST_BODY) {
         if (hw_http_pace_body_too_slow(&c->pace, now, (lws_usec_t)cfg->body_stall_ms * 1000,
                                        cfg->body_min_rate))
-            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
+            hw_http_conn_answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
         else
             arm_timer(c);
         return;
@@ -411,18 +353,18 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
     switch (c->state) {
     case ST_HEAD:
         if (c->idle || !hw_http_reader_pending(&c->rd))
-            kill_conn(c, c->idle ? "idle" : "no request in time");
+            hw_http_conn_kill(c, c->idle ? "idle" : "no request in time");
         else
-            answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
+            hw_http_conn_answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
         return;
     case ST_WAIT:
-        take_back(c, "no answer in time");
-        answer_error(c, cfg->timeout_errc, NULL);
+        hw_http_conn_take_back(c, "no answer in time");
+        hw_http_conn_answer_error(c, cfg->timeout_errc, NULL);
         return;
     default:
         HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): closing",
                 c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-        kill_conn(c, "the answer stalled");
+        hw_http_conn_kill(c, "the answer stalled");
         return;
     }
 }
@@ -454,117 +396,10 @@ static void arm_timer(struct hw_http_conn *c)
     lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at - now);
 }
 
-int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
-                         const char *headers, size_t headers_len, const void *body, size_t body_len)
+void hw_http_conn_next_exchange(struct hw_http_conn *c)
 {
-    if (c->killed || c->state == ST_RESPONSE)
-        return HW_EINVAL;
-    c->program_holds = 0;
-    if (unread_request(c))
-        c->keep_alive = 0;
-    if (hw_http_answer_whole(&c->ans, hw_http_conn_head(c), c->keep_alive, status, reason, headers,
-                             headers_len, body, body_len)) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    answering(c);
-    return 0;
-}
-
-int hw_http_conn_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
-{
-    if (c->killed || c->state == ST_RESPONSE)
-        return HW_EINVAL;
-    c->program_holds = 0;
-    answer_error(c, e, extra);
-    return 0;
-}
-
-int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h)
-{
-    int err;
-
-    if (c->killed || c->state != ST_WAIT || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h);
-    if (err)
-        return err == HW_EPROTO ? HW_EPROTO : HW_ENOMEM;
-    answering(c);
-    return 0;
-}
-
-/* A streamed answer broke its framing: the valid part goes out, then the close. */
-static int cut(struct hw_http_conn *c, const char *why)
-{
-    HW_WARN("conn=%s%s%s %s: closing", c->peer, c->log_id ? " evt=" : "",
-            c->log_id ? c->log_id : "", why);
-    take_back(c, why);
-    want_write(c);
-    return HW_EPROTO;
-}
-
-int hw_http_conn_stream_data(struct hw_http_conn *c, const void *p, size_t n)
-{
-    int err;
-
-    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_data(&c->ans, p, n);
-    if (err == HW_EPROTO)
-        return cut(c, "the answer had more body than announced");
-    if (err) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    if (hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
-        if (c->cb->on_drain)
-            c->cb->on_drain(c, n);
-    } else {
-        c->credit_owed += n;
-    }
-    want_write(c);
-    return 0;
-}
-
-int hw_http_conn_stream_end(struct hw_http_conn *c)
-{
-    int err;
-
-    if (c->killed || c->state != ST_RESPONSE || !c->program_holds)
-        return HW_EINVAL;
-    err = hw_http_answer_end(&c->ans);
-    if (err == HW_EPROTO)
-        return cut(c, "the answer ended before its Content-Length");
-    if (err) {
-        kill_conn(c, "out of memory for the answer");
-        return HW_ENOMEM;
-    }
-    c->program_holds = 0;
-    c->credit_owed = 0;
-    want_write(c);
-    return 0;
-}
-
-void hw_http_conn_stream_abort(struct hw_http_conn *c, enum hw_errc e, const char *why)
-{
-    if (c->killed || !c->program_holds)
-        return; /* the server ended the exchange already */
-    c->program_holds = 0;
-    c->credit_owed = 0;
-    if (c->state != ST_RESPONSE) {
-        answer_error(c, e, NULL);
-        return;
-    }
-    if (!hw_http_answer_retract(&c->ans)) {
-        /* Part of the answer is out already: all that is left is to cut it short. */
-        HW_WARN("conn=%s%s%s %s midway: closing", c->peer, c->log_id ? " evt=" : "",
-                c->log_id ? c->log_id : "", why);
-        kill_conn(c, why);
-        return;
-    }
-    c->keep_alive = 0;
-    c->state = ST_WAIT; /* nothing of the answer went out: replace it */
-    answer_error(c, e, NULL);
+    next_request(c);
+    process(c);
 }
 
 int hw_http_conn_adopt(struct hw_http_server *s, struct lws *wsi)
@@ -592,7 +427,7 @@ int hw_http_conn_adopt(struct hw_http_server *s, struct lws *wsi)
         c->cb->on_open(c);
     if (over && !shed_one(c, 0)) {
         c->keep_alive = 0;
-        answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
+        hw_http_conn_answer_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
     }
     return 0;
 }
@@ -619,7 +454,7 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
             return 0;
         n = hw_http_reader_body_direct(&c->rd, in, len, &e);
         if (n < 0) {
-            answer_error(c, e, NULL);
+            hw_http_conn_answer_error(c, e, NULL);
             return 0;
         }
         count_body(c, (size_t)n);
@@ -631,7 +466,7 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
     if (len && hw_http_reader_add(&c->rd, in, len)) {
         if (c->state != ST_HEAD)
             return -1; /* cannot happen while reading pauses at head_max */
-        answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
+        hw_http_conn_answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
         return 0;
     }
     if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&
@@ -644,73 +479,10 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
     return 0;
 }
 
-/*
- * After a write: hands the producer back its credit, and ends the exchange
- * once every byte of the answer has left. in_callback: called from
- * WRITEABLE, which may close the connection by its return value; from the
- * end of a round a close is left to WRITEABLE. Returns as a WRITEABLE
- * callback does.
- */
-static int written(struct hw_http_conn *c, int in_callback)
-{
-    if (c->credit_owed && hw_http_answer_backlog(&c->ans) < HW_OUT_LOW) {
-        size_t n = c->credit_owed;
-
-        c->credit_owed = 0;
-        if (c->cb->on_drain)
-            c->cb->on_drain(c, n);
-    }
-    /* Done once lws has passed on every byte: until then the stall timer runs. */
-    if (c->killed || c->state != ST_RESPONSE || !hw_http_answer_finished(&c->ans) ||
-        c->ans.inflight)
-        return 0;
-    if (c->ans.close_after || !c->keep_alive) {
-        if (in_callback)
-            return lws_raw_transaction_completed(c->wsi);
-        lws_callback_on_writable(c->wsi);
-        return 0;
-    }
-    /* The kernel may still hold the answer for a peer that does not read: keep watching. */
-    hw_http_answer_unacked_start(&c->ans, c->wsi);
-    next_request(c);
-    process(c);
-    return 0;
-}
-
-int hw_http_conn_writeable(struct hw_http_conn *c)
-{
-    if (c->killed)
-        return -1;
-    if (hw_http_answer_write(&c->ans, c->wsi))
-        return -1;
-    c->blocked = hw_http_answer_backlog(&c->ans) || c->ans.inflight;
-    return written(c, 1);
-}
-
-/*
- * The end-of-round write: outside every lws callback, so never inside this
- * connection's callback chain. Sends what the socket takes now (nothing when
- * lws holds bytes written earlier); the rest waits for WRITEABLE.
- */
-static void flush_cb(lws_sorted_usec_list_t *sul)
-{
-    struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, flush);
-
-    c->flush_armed = 0;
-    if (c->killed)
-        return;
-    (void)hw_http_answer_send(&c->ans, c->wsi);
-    if (hw_http_answer_backlog(&c->ans) || c->ans.inflight || lws_partial_buffered(c->wsi)) {
-        c->blocked = 1;
-        lws_callback_on_writable(c->wsi);
-    }
-    (void)written(c, 0);
-}
-
 void hw_http_conn_closed(struct hw_http_conn *c)
 {
     if (!c->killed) {
-        take_back(c, "the peer went away");
+        hw_http_conn_take_back(c, "the peer went away");
         hw_http_server_leaving(c->srv);
     }
     count_exchange(c, 0);
