@@ -354,13 +354,17 @@ int agent_tunnel_stopping(struct agent *a)
     /* No tunnel (never up, or lost meanwhile): nothing is left to finish. */
     if (!a->attempt_live || !a->online || !a->mux)
         return 1;
-    if (a->stop_closing)
-        return 0; /* the close ends the attempt, within a second */
     n = hw_mux_stream_count(a->mux);
-    if (n && lws_now_usecs() >= a->stop_deadline) {
-        HW_WARN("stop deadline passed: %zu forwards unfinished, left to the relay to queue", n);
+    /* The deadline bounds every wait of the stop: forwards, unread answers, the close. */
+    if (lws_now_usecs() >= a->stop_deadline) {
+        if (n)
+            HW_WARN("stop deadline passed: %zu forwards unfinished, left to the relay to queue", n);
+        else if (!a->stop_closing && hw_mux_pending(a->mux))
+            HW_WARN("stop deadline passed: the relay has not read the last answers");
         return 1;
     }
+    if (a->stop_closing)
+        return 0; /* the close ends the attempt, within a second */
     if (n || hw_mux_pending(a->mux))
         return 0;
     /* Every answer is queued for the socket: the close frame goes out after them. */
