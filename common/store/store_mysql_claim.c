@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "store_mysql.h"
 #include "store_mysql_row.h"
 
@@ -181,8 +182,12 @@ static int lease(struct hw_my *b, const char *owner, int64_t lease_until_ms, int
     hw_my_param_i64(&p[1], &lease_until_ms);
     hw_my_param_i64(&p[2], &lease_until_ms);
     st = run_in(b, IN_LEASE, IN_SQL_LEASE, p, 3, seqs, out->n, &err);
-    if (st && mysql_stmt_affected_rows(st) != out->n)
-        err = HW_EIO; /* rows this transaction holds locked cannot have changed */
+    if (st && mysql_stmt_affected_rows(st) != out->n) {
+        /* Rows this transaction holds locked cannot have changed: the claim is rolled back. */
+        HW_WARN("store %s: claim: the lease changed %llu rows of the %zu locked; rolled back",
+                b->url->name, (unsigned long long)mysql_stmt_affected_rows(st), out->n);
+        err = HW_EIO;
+    }
     return err;
 }
 
