@@ -1,13 +1,14 @@
 /*
  * Several store threads (hw_store_opts.writers), each committing on its own
- * connection: the count asked is what MySQL gets (SQLite, capped, default:
- * one) and the server sees the connections; 8,192 appends of 1,024 dedup
- * keys, each key spread over concurrent batches, all come back appended or
- * duplicate with one id per key and one row per key; completions run in
- * submission order; a job sees exactly the appends queued before it; the
- * queue's count cap holds; close commits everything queued; and with the
- * default one writer a seq-cursor reader (the relay's offline queue) never
- * steps over an event that commits late. On SQLite and on MySQL.
+ * connection: MySQL opens the count asked for (SQLite one; the count is
+ * capped; one by default) and the server sees the connections; 8,192 appends
+ * of 1,024 dedup keys, each key spread over concurrent batches, all come
+ * back appended or duplicate with one id per key and one row per key;
+ * completions run in submission order; a job sees exactly the appends queued
+ * before it; the queue's count cap holds; close commits everything queued;
+ * and with the default one writer a seq-cursor reader (the relay's offline
+ * queue) never steps over an event that commits late. On SQLite and on
+ * MySQL.
  */
 #include <pthread.h>
 #include <stdatomic.h>
