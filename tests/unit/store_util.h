@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,47 @@ static inline void tu_pause_ms(int ms)
     struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
 
     nanosleep(&t, NULL);
+}
+
+/*
+ * A gate: a store job that holds the store thread until the test opens
+ * it, so that the appends queued meanwhile go as one batch. The job gives
+ * up (HW_EIO, a failed check) if the test never opens it within 10 s.
+ */
+struct tu_gate {
+    _Atomic int open; /* set by the test */
+    _Atomic int held; /* set by the job once it runs */
+};
+
+static inline int tu_gate_job(struct hw_store *s, void *arg)
+{
+    struct tu_gate *g = arg;
+    int64_t deadline = tu_now_ms() + 10000;
+
+    (void)s;
+    g->held = 1;
+    while (!g->open && tu_now_ms() < deadline)
+        tu_pause_ms(1);
+    return g->open ? 0 : HW_EIO;
+}
+
+static inline void tu_gate_done(void *arg, int err)
+{
+    (void)arg;
+    CHECK_EQ(err, 0);
+}
+
+/* Queues the gate job on s and returns once the store thread runs it. */
+static inline void tu_gate_hold(struct hw_store *s, struct tu_gate *g)
+{
+    int64_t deadline = tu_now_ms() + 10000;
+
+    g->open = g->held = 0;
+    CHECK_EQ(hw_store_job_async(s, tu_gate_job, tu_gate_done, g), 0);
+    while (!g->held) {
+        CHECK(tu_now_ms() < deadline);
+        tu_pause_ms(1);
+    }
 }
 
 static inline int tu_rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
@@ -130,6 +172,27 @@ static inline MYSQL *tu_mysql_connect(const char *url)
     }
     hw_store_url_cleanup(&u);
     return c;
+}
+
+/* The number in column col of the one row sql returns on c. Borrows c. */
+static inline long long tu_mysql_number(MYSQL *c, const char *sql, unsigned col)
+{
+    MYSQL_RES *r;
+    MYSQL_ROW row;
+    long long v;
+
+    if (mysql_query(c, sql)) {
+        fprintf(stderr, "mysql: %s: %s\n", sql, mysql_error(c));
+        abort();
+    }
+    r = mysql_store_result(c);
+    CHECK(r != NULL);
+    CHECK(mysql_num_fields(r) > col);
+    row = mysql_fetch_row(r);
+    CHECK(row != NULL && row[col] != NULL);
+    v = strtoll(row[col], NULL, 10);
+    mysql_free_result(r);
+    return v;
 }
 
 /* Runs SQL (several statements allowed) and discards any results. */

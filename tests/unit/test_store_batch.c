@@ -62,38 +62,7 @@ static void wait_all(struct tu_wake *w, struct hw_store *s, struct done *dn, int
 }
 
 /* Holds the store thread until the test has queued a whole batch. */
-static _Atomic int g_gate, g_held; /* released by the test; set by the job once running */
-
-static int gate_job(struct hw_store *s, void *arg)
-{
-    int64_t deadline = tu_now_ms() + 10000;
-
-    (void)s;
-    (void)arg;
-    g_held = 1;
-    while (!g_gate && tu_now_ms() < deadline)
-        tu_pause_ms(1);
-    return g_gate ? 0 : HW_EIO; /* the test never released it */
-}
-
-static void gate_done(void *arg, int err)
-{
-    (void)arg;
-    CHECK_EQ(err, 0);
-}
-
-/* Returns once the store thread runs the gate job: appends queued now form the next batch. */
-static void hold(struct hw_store *s)
-{
-    int64_t deadline = tu_now_ms() + 10000;
-
-    g_gate = g_held = 0;
-    CHECK_EQ(hw_store_job_async(s, gate_job, gate_done, NULL), 0);
-    while (!g_held) {
-        CHECK(tu_now_ms() < deadline);
-        tu_pause_ms(1);
-    }
-}
+static struct tu_gate g_gate;
 
 struct nasty_ev {
     char source[64], method[16], path[128], query[128], key[64];
@@ -174,13 +143,13 @@ static void test_escaping_and_duplicates(void)
         hw_store_open(d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s), 0);
     memset(dn, 0, sizeof(dn));
     hw_store_stats(s, &st0);
-    hold(s);
+    tu_gate_hold(s, &g_gate);
     for (int i = 0; i < N; i++) {
         fill(&e[i], i);
         event_of(&ev, &e[i], i % 4 ? e[i].key : NULL); /* keyed and unkeyed */
         CHECK_EQ(hw_store_append_async(s, &ev, on_done, &dn[i]), 0);
     }
-    g_gate = 1;
+    g_gate.open = 1;
     wait_all(&w, s, dn, N);
     hw_store_stats(s, &st1);
     CHECK_EQ(st1.commits - st0.commits, 1); /* the whole batch in one transaction */
@@ -198,7 +167,7 @@ static void test_escaping_and_duplicates(void)
      */
     memset(again, 0, sizeof(again));
     hw_store_stats(s, &st0);
-    hold(s);
+    tu_gate_hold(s, &g_gate);
     for (int i = 0; i < N; i++) {
         event_of(&ev, &e[i], i % 4 ? e[i].key : NULL);
         CHECK_EQ(hw_store_append_async(s, &ev, on_done, &again[i]), 0);
@@ -207,7 +176,7 @@ static void test_escaping_and_duplicates(void)
         event_of(&ev, &e[0], "new'\\key"); /* two copies: one source, one key */
         CHECK_EQ(hw_store_append_async(s, &ev, on_done, &again[N + i]), 0);
     }
-    g_gate = 1;
+    g_gate.open = 1;
     wait_all(&w, s, again, N + 2);
     hw_store_stats(s, &st1);
     CHECK_EQ(st1.commits - st0.commits, 1);
@@ -255,7 +224,7 @@ static void test_large_batch(void)
         hw_store_open(d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s), 0);
     memset(dn, 0, sizeof(dn));
     hw_store_stats(s, &st0);
-    hold(s);
+    tu_gate_hold(s, &g_gate);
     for (int i = 0; i < K; i++) {
         body[i] = malloc(SIZE);
         CHECK(body[i] != NULL);
@@ -266,7 +235,7 @@ static void test_large_batch(void)
         ev.body_len = SIZE;
         CHECK_EQ(hw_store_append_async(s, &ev, on_done, &dn[i]), 0);
     }
-    g_gate = 1;
+    g_gate.open = 1;
     wait_all(&w, s, dn, K);
     hw_store_stats(s, &st1);
     CHECK_EQ(st1.commits - st0.commits, 1);

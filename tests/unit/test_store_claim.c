@@ -200,20 +200,10 @@ static void test_claim_skips_held_rows(void)
 static long long my_value(const struct tu_db *d, const char *sql)
 {
     MYSQL *c = tu_mysql_connect(g_mysql);
-    MYSQL_RES *r;
-    MYSQL_ROW row;
     long long v;
-    char use[400];
 
-    snprintf(use, sizeof(use), "USE %s", d->name);
-    CHECK_EQ(mysql_query(c, use), 0);
-    CHECK_EQ(mysql_query(c, sql), 0);
-    r = mysql_store_result(c);
-    CHECK(r != NULL);
-    row = mysql_fetch_row(r);
-    CHECK(row != NULL && row[0] != NULL);
-    v = strtoll(row[0], NULL, 10);
-    mysql_free_result(r);
+    CHECK_EQ(mysql_select_db(c, d->name), 0);
+    v = tu_mysql_number(c, sql, 0);
     mysql_close(c);
     return v;
 }

@@ -39,18 +39,10 @@
 static long long db_count(const struct tu_db *d, const char *sql)
 {
     MYSQL *c = tu_mysql_connect(d->url);
-    MYSQL_RES *r;
-    MYSQL_ROW row;
     long long v;
 
     CHECK_EQ(mysql_select_db(c, d->name), 0);
-    CHECK_EQ(mysql_query(c, sql), 0);
-    r = mysql_store_result(c);
-    CHECK(r != NULL);
-    row = mysql_fetch_row(r);
-    CHECK(row != NULL && row[0] != NULL);
-    v = strtoll(row[0], NULL, 10);
-    mysql_free_result(r);
+    v = tu_mysql_number(c, sql, 0);
     mysql_close(c);
     return v;
 }
@@ -115,26 +107,8 @@ static const char *fault_name(int f)
                                       : "stalled after COMMIT";
 }
 
-/* Set once the async appends are queued: gate_job holds the store thread until then. */
-static _Atomic int gate, held; /* released by the test; set by the job once running */
-
-static int gate_job(struct hw_store *s, void *arg)
-{
-    int64_t deadline = tu_now_ms() + 10000;
-
-    (void)s;
-    (void)arg;
-    held = 1;
-    while (!gate && tu_now_ms() < deadline)
-        tu_pause_ms(1);
-    return gate ? 0 : HW_EIO; /* the test never released it */
-}
-
-static void gate_done(void *arg, int err)
-{
-    (void)arg;
-    CHECK_EQ(err, 0);
-}
+/* Holds the store thread until the async appends are queued. */
+static struct tu_gate gate;
 
 /*
  * A fresh database with its schema made straight on the server, not
@@ -184,15 +158,8 @@ static void run_case(const char *server_url, int fault, int async, unsigned writ
      * falls in that statement, or just before its COMMIT. With two writers
      * the batch runs on a writer's own connection, which settles it.
      */
-    gate = held = 0;
-    if (async) {
-        CHECK_EQ(hw_store_job_async(s, gate_job, gate_done, NULL), 0);
-        deadline = tu_now_ms() + 10000;
-        while (!held) {
-            CHECK(tu_now_ms() < deadline);
-            tu_pause_ms(1);
-        }
-    }
+    if (async)
+        tu_gate_hold(s, &gate);
     arm(fault, 1);
     px.multi_prepares = 0;
     t0 = tu_now_ms();
@@ -212,7 +179,7 @@ static void run_case(const char *server_url, int fault, int async, unsigned writ
             snprintf(o[i].id, sizeof(o[i].id), "%s", r.id);
         CHECK(!err || err == HW_EUNAVAIL);
     }
-    gate = 1;
+    gate.open = 1;
     deadline = tu_now_ms() + 30000;
     for (int i = 0; i < NEV; i++) {
         while (!o[i].done) {

@@ -72,17 +72,8 @@ static void check_event(struct hw_store *s, const char *id, int status, int atte
 static long long update_multi(void)
 {
     MYSQL *c = tu_mysql_connect(g_mysql);
-    MYSQL_RES *r;
-    MYSQL_ROW row;
-    long long n = -1;
+    long long n = tu_mysql_number(c, "SHOW GLOBAL STATUS LIKE 'Com_update_multi'", 1);
 
-    CHECK_EQ(mysql_query(c, "SHOW GLOBAL STATUS LIKE 'Com_update_multi'"), 0);
-    r = mysql_store_result(c);
-    CHECK(r != NULL);
-    row = mysql_fetch_row(r);
-    CHECK(row != NULL && row[1] != NULL);
-    n = strtoll(row[1], NULL, 10);
-    mysql_free_result(r);
     mysql_close(c);
     return n;
 }

@@ -49,20 +49,12 @@ static void close_all(struct hw_store *s, struct tu_wake *w, struct tu_db *d)
 static long long server_connections(const struct tu_db *d)
 {
     MYSQL *c = tu_mysql_connect(d->url);
-    MYSQL_RES *r;
-    MYSQL_ROW row;
     char sql[512];
     long long n;
 
     snprintf(sql, sizeof(sql),
              "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '%s'", d->name);
-    CHECK_EQ(mysql_query(c, sql), 0);
-    r = mysql_store_result(c);
-    CHECK(r != NULL);
-    row = mysql_fetch_row(r);
-    CHECK(row != NULL && row[0] != NULL);
-    n = strtoll(row[0], NULL, 10);
-    mysql_free_result(r);
+    n = tu_mysql_number(c, sql, 0);
     mysql_close(c);
     return n;
 }
@@ -233,25 +225,7 @@ static void count_done(void *arg, int err)
 }
 
 /* Holds every writer: a job runs alone, so nothing else starts until it returns. */
-static _Atomic int g_gate, g_held;
-
-static int gate_job(struct hw_store *s, void *arg)
-{
-    int64_t deadline = tu_now_ms() + 10000;
-
-    (void)s;
-    (void)arg;
-    g_held = 1;
-    while (!g_gate && tu_now_ms() < deadline)
-        tu_pause_ms(1);
-    return g_gate ? 0 : HW_EIO;
-}
-
-static void gate_done(void *arg, int err)
-{
-    (void)arg;
-    CHECK_EQ(err, 0);
-}
+static struct tu_gate g_gate;
 
 static void test_jobs_caps_close(void)
 {
@@ -300,13 +274,7 @@ static void test_jobs_caps_close(void)
      */
     tu_db_fresh(&d, g_mysql);
     s = open_with(&d, &w, WRITERS, CAP);
-    g_gate = g_held = 0;
-    CHECK_EQ(hw_store_job_async(s, gate_job, gate_done, NULL), 0);
-    deadline = tu_now_ms() + 10000;
-    while (!g_held) {
-        CHECK(tu_now_ms() < deadline);
-        tu_pause_ms(1);
-    }
+    tu_gate_hold(s, &g_gate);
     memset(r, 0, sizeof(r));
     g_order = 0;
     for (;;) {
@@ -323,7 +291,7 @@ static void test_jobs_caps_close(void)
         CHECK(queued < BEFORE);
     }
     CHECK_EQ(queued, CAP - 1); /* the gate job counts as one */
-    g_gate = 1;
+    g_gate.open = 1;
     hw_store_close(s);
     CHECK_EQ(g_order, queued);
     for (int i = 0; i < queued; i++)
