@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,8 @@ struct repeat {
 
 static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct repeat repeats[REPEAT_SLOTS];
+/* Lines held back and not yet summarised, all slots: read without the lock by the fast path. */
+static atomic_ulong repeats_held;
 
 static long long now_ms(void)
 {
@@ -160,6 +163,7 @@ static void repeat_summary(struct repeat *r, long long now)
     snprintf(msg, sizeof(msg), "%lu more like this in %.1fs, the last: %s", r->held,
              (double)(now - r->window_ms) / 1000.0, r->last);
     log_emit(r->level, msg, "");
+    atomic_fetch_sub_explicit(&repeats_held, r->held, memory_order_relaxed);
     r->held = 0;
 }
 
@@ -205,10 +209,14 @@ static struct repeat *repeat_slot(int level, const char *fmt, long long now)
  */
 static int repeat_admit(int level, const char *fmt, const char *msg)
 {
-    long long now = now_ms();
+    long long now;
     struct repeat *r;
     int write_it = 1;
 
+    /* An info or debug line (one per request in the agent) has nothing to do while none is held. */
+    if (level > HW_LOG_WARN && !atomic_load_explicit(&repeats_held, memory_order_relaxed))
+        return 1;
+    now = now_ms();
     pthread_mutex_lock(&repeat_lock);
     repeat_flush_due(now);
     if (level <= HW_LOG_WARN) {
@@ -224,6 +232,7 @@ static int repeat_admit(int level, const char *fmt, const char *msg)
             memcpy(r->last, msg, len);
             r->last[len] = '\0';
             r->held++;
+            atomic_fetch_add_explicit(&repeats_held, 1, memory_order_relaxed);
             write_it = 0;
         }
     }
