@@ -292,6 +292,43 @@ static const char *const mysql_v9[] = {
     NULL,
 };
 
+/*
+ * Version 10 (SQLite): packed live history. The finished live webhooks of
+ * one source that one group commit writes go into one row here (meta:
+ * each webhook's fields; data: headers and bodies; store_pack.h) instead
+ * of one row each in hookwire_events with its index entries. seq is the
+ * seq of the pack's last webhook: its n webhooks hold seq - n + 1 .. seq,
+ * taken from hookwire_events' AUTOINCREMENT sequence so that events and
+ * packed webhooks share one store order. id_lo and id_hi bound the times
+ * in the webhooks' ids (a reader with an id finds its pack on the id_lo
+ * index); received_lo and received_hi their received_ms (listing windows,
+ * purge by age); delivered and failed count the webhooks still in the
+ * pack (summary; listings by status skip packs without one). MySQL keeps
+ * one row per webhook: its version 10 changes nothing.
+ */
+static const char *const sqlite_v10[] = {
+    "CREATE TABLE hookwire_packs ("
+    " seq INTEGER PRIMARY KEY,"
+    " n INTEGER NOT NULL,"
+    " source BLOB NOT NULL,"
+    " id_lo INTEGER NOT NULL,"
+    " id_hi INTEGER NOT NULL,"
+    " received_lo INTEGER NOT NULL,"
+    " received_hi INTEGER NOT NULL,"
+    " delivered INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL,"
+    " meta BLOB NOT NULL,"
+    " data BLOB NOT NULL)",
+    "CREATE INDEX hookwire_packs_id ON hookwire_packs (id_lo, id_hi)",
+    "CREATE INDEX hookwire_packs_source ON hookwire_packs (source)",
+    "CREATE INDEX hookwire_packs_received ON hookwire_packs (received_lo)",
+    NULL,
+};
+
+static const char *const mysql_v10[] = {
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -307,6 +344,7 @@ static const struct {
     { 7, "failed-only status indexes (SQLite)", sqlite_v7, mysql_v7 },
     { 8, "no time indexes by source or status", sqlite_v8, mysql_v8 },
     { 9, "fixed-width lease columns (MySQL)", sqlite_v9, mysql_v9 },
+    { 10, "packed live history (SQLite)", sqlite_v10, mysql_v10 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

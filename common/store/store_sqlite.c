@@ -20,7 +20,6 @@ static const char *const sql_text[HW_LITE_COUNT] = {
     [HW_LITE_ROLLBACK] = "ROLLBACK",
     [HW_LITE_INSERT] = HW_SQL_INSERT,
     [HW_LITE_INSERT_DONE] = HW_SQL_INSERT_DONE,
-    [HW_LITE_EXCESS_CUTOFF] = HW_SQL_EXCESS_CUTOFF_("INDEXED BY hookwire_events_source"),
     [HW_LITE_EXCESS_UPPER] = HW_SQL_EXCESS_UPPER_("INDEXED BY hookwire_events_source"),
     [HW_LITE_EXCESS_ATTEMPTS] = HW_SQL_EXCESS_ATTEMPTS,
     [HW_LITE_EXCESS_EVENTS] = HW_SQL_EXCESS_EVENTS,
@@ -44,6 +43,14 @@ static const char *const sql_text[HW_LITE_COUNT] = {
     [HW_LITE_TOKEN_LOOKUP] = HW_SQL_TOKEN_LOOKUP,
     [HW_LITE_TOKEN_LIST] = HW_SQL_TOKEN_LIST,
     [HW_LITE_SCHEMA_RECORD] = HW_SQL_SCHEMA_RECORD,
+    [HW_LITE_PACK_RESERVE] = HW_SQL_PACK_RESERVE,
+    [HW_LITE_PACK_START] = HW_SQL_PACK_START,
+    [HW_LITE_PACK_INSERT] = HW_SQL_PACK_INSERT,
+    [HW_LITE_PACK_FIND] = HW_SQL_PACK_FIND,
+    [HW_LITE_PACK_DATA] = HW_SQL_PACK_DATA,
+    [HW_LITE_PACK_UPDATE] = HW_SQL_PACK_UPDATE,
+    [HW_LITE_PACK_DELETE] = HW_SQL_PACK_DELETE,
+    [HW_LITE_PACK_UNPACK] = HW_SQL_PACK_UNPACK,
 };
 
 /* Maps a SQLite result code to ours and logs it with SQLite's message. */
@@ -399,6 +406,7 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .begin_finished = hw_lite_begin_finished,
     .insert = hw_lite_insert,
     .insert_finished = hw_lite_insert_finished,
+    .finished_packed = 1,
     .commit = hw_lite_commit,
     .rollback = hw_lite_rollback,
     .exists = hw_lite_exists,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "store_backend.h"
+#include "store_pack.h"
 
 /* The statements prepared once, on first use. */
 enum hw_lite_stmt {
@@ -39,10 +40,17 @@ enum hw_lite_stmt {
     HW_LITE_TOKEN_LIST,
     HW_LITE_SCHEMA_RECORD,
     HW_LITE_INSERT_DONE,
-    HW_LITE_EXCESS_CUTOFF,
     HW_LITE_EXCESS_UPPER,
     HW_LITE_EXCESS_ATTEMPTS,
     HW_LITE_EXCESS_EVENTS,
+    HW_LITE_PACK_RESERVE,
+    HW_LITE_PACK_START,
+    HW_LITE_PACK_INSERT,
+    HW_LITE_PACK_FIND,
+    HW_LITE_PACK_DATA,
+    HW_LITE_PACK_UPDATE,
+    HW_LITE_PACK_DELETE,
+    HW_LITE_PACK_UNPACK,
     HW_LITE_COUNT,
 };
 
@@ -121,5 +129,69 @@ int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, 
 int hw_lite_token_revoke(void *be, const char *channel, unsigned *removed);
 int hw_lite_token_lookup(void *be, const unsigned char *hash, char *channel);
 int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n);
+
+/*
+ * Packed live history (schema 10): store_sqlite_pack.c writes packs and
+ * finds a webhook by id; store_sqlite_packscan.c lists, purges and counts.
+ */
+
+/*
+ * Writes rows[0..n) (finished, sorted by source) as packs, one per run of a
+ * source within HW_PACK_SPAN_MS; a row that cannot be packed (a dedup key)
+ * goes through one(). Fills each result. Inside the caller's transaction.
+ */
+int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size_t n,
+                        int (*one)(struct hw_lite *, const struct hw_store_row *));
+
+/* A webhook found in a pack: owned copies of the pack's meta (and data when asked for). */
+struct hw_lite_packed {
+    int64_t pack; /* the pack's seq (its row) */
+    int64_t seq;  /* the webhook's */
+    char source[HW_STORE_NAME_MAX + 1];
+    unsigned char *meta, *data;
+    size_t meta_len, data_len;
+    struct hw_pack_entry e; /* points into meta */
+};
+
+/*
+ * Finds the webhook id still in a pack (not moved or purged), with the
+ * pack's data when data is 1. Returns 0 (free k with
+ * hw_lite_packed_free()), HW_ENOTFOUND, HW_EIO (a bad pack), or the mapped
+ * error.
+ */
+int hw_lite_pack_find(struct hw_lite *b, const char *id, int data, struct hw_lite_packed *k);
+void hw_lite_packed_free(struct hw_lite_packed *k);
+/* hw_lite_get(), hw_lite_attempts() for a packed webhook (attempts: none found is 0). */
+int hw_lite_pack_get(struct hw_lite *b, const char *id, struct hw_store_event **out);
+int hw_lite_pack_attempts(struct hw_lite *b, const char *id, struct hw_store_attempts *out);
+/*
+ * Requeues a packed webhook inside the caller's transaction: it becomes a
+ * pending row under its own seq (with its attempt) and is marked moved in
+ * its pack. Returns 0, HW_ENOTFOUND, HW_EEXIST (delivered, no force), or
+ * an error (roll back).
+ */
+int hw_lite_pack_requeue(struct hw_lite *b, const char *id, int64_t now_ms, int force);
+/* Writes a pack's changed meta and takes delivered and failed off its counts. */
+int hw_lite_pack_mark(struct hw_lite *b, int64_t pack, unsigned char *meta, size_t meta_len,
+                      int64_t delivered, int64_t failed);
+
+/*
+ * Up to limit packed webhooks matching f (path: the GLOB pattern or NULL),
+ * newest first, without headers and body, appended to out.
+ */
+int hw_lite_pack_list(struct hw_lite *b, const struct hw_store_filter *f, const char *path,
+                      size_t limit, struct hw_store_events *out);
+/* Purge by age of packed webhooks, up to HW_STORE_PURGE_BATCH, in the caller's transaction. */
+int hw_lite_pack_purge(struct hw_lite *b, int64_t before_ms, const int st[3], uint64_t *removed);
+/*
+ * The seq of the newest event of source past its keep newest, rows and
+ * packed webhooks together, in *cutoff. Returns 0, HW_ENOTFOUND (no more
+ * than keep), or an error.
+ */
+int hw_lite_pack_cutoff(struct hw_lite *b, const char *source, uint64_t keep, int64_t *cutoff);
+/* Removes source's packed webhooks at or below seq upper (up to a batch); *removed: how many. */
+int hw_lite_pack_excess(struct hw_lite *b, const char *source, int64_t upper, uint64_t *removed);
+/* Adds the packed webhooks to sum's counts (by status, by source, failed since since). */
+int hw_lite_pack_summarize(struct hw_lite *b, int64_t since, struct hw_store_summary *sum);
 
 #endif

@@ -28,10 +28,28 @@ int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now
     sqlite3_bind_int(st, 2, force);
     for (size_t i = 0; i < n; i++)
         sqlite3_bind_text(st, 3 + (int)i, ids[i], -1, SQLITE_STATIC);
-    /* One statement outside a transaction commits by itself, whole or not at all. */
-    err = hw_lite_run(b, st, "requeue");
-    *rows = err ? 0 : (uint64_t)sqlite3_changes(b->db);
+    /* One transaction: the rows' statement, then the packed webhooks among the ids. */
+    *rows = 0;
+    err = hw_lite_begin(b);
+    if (!err)
+        err = hw_lite_run(b, st, "requeue");
+    if (!err)
+        *rows = (uint64_t)sqlite3_changes(b->db);
     sqlite3_finalize(st);
+    for (size_t i = 0; i < n && !err; i++) {
+        int e = hw_lite_pack_requeue(b, ids[i], now_ms, force);
+
+        if (!e)
+            ++*rows;
+        else if (e != HW_ENOTFOUND && e != HW_EEXIST)
+            err = e;
+    }
+    if (!err)
+        err = hw_lite_commit(b);
+    if (err) {
+        *rows = 0;
+        hw_lite_rollback(b);
+    }
     return err;
 }
 
@@ -80,6 +98,18 @@ int hw_lite_purge_batch(void *be, int64_t before_ms, const int stv[3], uint64_t 
     if (err)
         goto fail;
     *removed = n;
+    /* No row left to purge: the packed webhooks, a batch in a transaction of its own. */
+    if (!n) {
+        err = hw_lite_begin(b);
+        if (!err)
+            err = hw_lite_pack_purge(b, before_ms, stv, removed);
+        if (!err)
+            err = hw_lite_commit(b);
+        if (err) {
+            *removed = 0;
+            goto fail;
+        }
+    }
     goto out;
 
 fail:
@@ -152,6 +182,8 @@ int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
         err = query_i64(b, HW_SQL_FAILED_SINCE, &since, 1, &v);
     if (!err)
         sum->failed_last_hour = (uint64_t)v;
+    if (!err)
+        err = hw_lite_pack_summarize(b, since, sum);
     return err;
 }
 

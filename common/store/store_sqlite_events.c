@@ -159,7 +159,30 @@ int hw_lite_get(void *be, const char *id, struct hw_store_event **out)
         return err;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     err = collect(b, st, 1, &l);
-    return hw_store_events_take_first(&l, err, out);
+    err = hw_store_events_take_first(&l, err, out);
+    /* Not a row: a live webhook still in its pack. */
+    return err == HW_ENOTFOUND ? hw_lite_pack_get(b, id, out) : err;
+}
+
+/* Moves the events of more (newest first) into out (newest first), keeping the limit newest. */
+static int merge(struct hw_store_events *out, struct hw_store_events *more, size_t limit)
+{
+    struct hw_store_events m = { 0 };
+    size_t i = 0, j = 0;
+    int err = 0;
+
+    while (!err && m.n < limit && (i < out->n || j < more->n)) {
+        struct hw_store_events *from =
+            j >= more->n || (i < out->n && out->v[i]->seq > more->v[j]->seq) ? out : more;
+        size_t *k = from == out ? &i : &j;
+
+        err = hw_store_events_push(&m, from->v[*k]);
+        from->v[(*k)++] = NULL;
+    }
+    hw_store_events_cleanup(out);
+    hw_store_events_cleanup(more);
+    *out = m;
+    return err;
 }
 
 int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
@@ -189,6 +212,14 @@ int hw_lite_list(void *be, const struct hw_store_filter *f, size_t limit,
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     err = collect(b, st, 0, out);
     sqlite3_finalize(st);
+    /* The packed webhooks of the same page, merged in seq order. */
+    if (!err) {
+        struct hw_store_events more = { 0 };
+
+        err = hw_lite_pack_list(b, f, f->path ? pattern : NULL, limit, &more);
+        err = err ? err : merge(out, &more, limit);
+        hw_store_events_cleanup(&more);
+    }
     return err;
 }
 
@@ -323,7 +354,14 @@ int hw_lite_exists(void *be, const char *id)
         return err;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     err = fetch_str(b, st, found, sizeof(found), "find event");
-    return err == HW_ENOTFOUND ? 0 : err ? err : 1;
+    if (err == HW_ENOTFOUND) {
+        struct hw_lite_packed k;
+
+        err = hw_lite_pack_find(b, id, 0, &k);
+        hw_lite_packed_free(&k);
+        return err == HW_ENOTFOUND ? 0 : err ? err : 1;
+    }
+    return err ? err : 1;
 }
 
 int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
@@ -381,7 +419,9 @@ int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out)
         struct hw_store_attempt *copy = hw_store_attempt_build(&a);
         err = copy ? hw_store_attempts_push(out, copy) : HW_ENOMEM;
     }
-    return read_done(b, st, rc, err, "read attempts");
+    err = read_done(b, st, rc, err, "read attempts");
+    /* No attempt rows: a packed webhook keeps its one attempt in its pack. */
+    return !err && !out->n ? hw_lite_pack_attempts(b, id, out) : err;
 }
 
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force)
@@ -396,8 +436,16 @@ int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force)
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, force);
     err = hw_lite_run(b, st, "requeue");
-    if (!err && sqlite3_changes(b->db) == 0) {
-        /* Nothing changed: no such event, or a delivered one without force. */
+    if (err || sqlite3_changes(b->db) != 0)
+        return err;
+    /* Nothing changed: a packed webhook, no such event, or a delivered one without force. */
+    err = hw_lite_begin(b);
+    if (!err)
+        err = hw_lite_pack_requeue(b, id, now_ms, force);
+    if (!err)
+        return hw_lite_commit(b);
+    hw_lite_rollback(b);
+    if (err == HW_ENOTFOUND) {
         err = hw_lite_exists(b, id);
         err = err == 1 ? HW_EEXIST : err == 0 ? HW_ENOTFOUND : err;
     }

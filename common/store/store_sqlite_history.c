@@ -1,8 +1,10 @@
 /*
  * The SQLite backend's writes for a relay's history: events that arrive
- * already finished (hw_store_append_finished_async(): one row each, through
- * one statement prepared once, and an attempt row only for an outcome that
- * is not a plain success), and retention by count (hw_store_purge_excess()).
+ * already finished (hw_store_append_finished_async(): packed, one row per
+ * source and group commit, store_sqlite_pack.c; one row each, with an
+ * attempt row for an outcome that is not a plain success, for an event
+ * with a dedup key), and retention by count (hw_store_purge_excess()) over
+ * rows and packs.
  * Called only through store.c and store_history.c, under the handle's lock.
  */
 #include <string.h>
@@ -53,11 +55,8 @@ static int insert_done(struct hw_lite *b, const struct hw_store_row *row)
 
 int hw_lite_insert_finished(void *be, const struct hw_store_row *rows, size_t n)
 {
-    int err = 0;
-
-    for (size_t i = 0; i < n && !err; i++)
-        err = insert_done(be, &rows[i]);
-    return err;
+    /* Packed (schema 10): one row per source and batch; a keyed event still gets its own row. */
+    return hw_lite_pack_insert(be, rows, n, insert_done);
 }
 
 /*
@@ -109,8 +108,8 @@ int hw_lite_purge_excess_batch(void *be, const char *source, uint64_t keep, uint
     *removed = 0;
     if (err)
         return err;
-    arg[0] = (int64_t)keep;
-    err = one_seq(b, HW_LITE_EXCESS_CUTOFF, source, arg, 1, &cutoff);
+    /* Rows and packed webhooks count alike toward the keep newest. */
+    err = hw_lite_pack_cutoff(b, source, keep, &cutoff);
     if (err == HW_ENOTFOUND) { /* no more than keep events */
         hw_lite_rollback(b);
         return 0;
@@ -129,6 +128,9 @@ int hw_lite_purge_excess_batch(void *be, const char *source, uint64_t keep, uint
         err = delete_upto(b, HW_LITE_EXCESS_EVENTS, source, upper);
     if (!err)
         *removed = (uint64_t)sqlite3_changes(b->db);
+    /* Rows first; once none is left at or below the cutoff, the packs' webhooks. */
+    if (!err && !*removed)
+        err = hw_lite_pack_excess(b, source, cutoff, removed);
     if (!err)
         err = hw_lite_commit(b);
     if (err) {

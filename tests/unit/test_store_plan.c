@@ -468,12 +468,15 @@ static int has_index(const struct tu_db *d, const char *name)
 }
 
 /*
- * Turns the filled schema-8 store d back into schema 7: its two time
- * indexes by source and by status (on SQLite, the latter failed only) and
- * no record of version 8. Older schemas are built from there.
+ * Turns the filled current store d back into schema 7: no packs table
+ * (SQLite, schema 10), its two time indexes by source and by status (on
+ * SQLite, the latter failed only) and no record of version 8 or later.
+ * Older schemas are built from there.
  */
 static void back_to_v7(const struct tu_db *d)
 {
+    if (!d->mysql)
+        tu_db_exec(d, "DROP TABLE hookwire_packs");
     if (d->mysql)
         tu_db_exec(d, "ALTER TABLE hookwire_events"
                       " ADD INDEX hookwire_events_status_time (status, received_ms),"

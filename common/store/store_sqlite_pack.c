@@ -1,0 +1,327 @@
+/*
+ * SQLite: packed live history, written and found by id (schema 10,
+ * store_pack.h). A group commit of finished live webhooks writes one
+ * hookwire_packs row per source (and per HW_PACK_SPAN_MS of id times);
+ * get, exists, attempts and requeue look there for an id the events table
+ * does not hold. Called only through store.c, under the handle's lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store_pack.h"
+#include "store_sqlite.h"
+
+/* Takes n seqs from the events' sequence; *hi gets the last. Returns 0 or the mapped error. */
+static int reserve(struct hw_lite *b, uint32_t n, int64_t *hi)
+{
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_PACK_RESERVE, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, n);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *hi = sqlite3_column_int64(st, 0);
+    /* Step past RETURNING's row so the update completes before the reset. */
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        err = hw_lite_fail(b, rc, "reserve seqs");
+    else if (sqlite3_changes(b->db) == 0)
+        err = HW_ENOTFOUND;
+    sqlite3_reset(st);
+    if (err != HW_ENOTFOUND)
+        return err;
+    /* No event was ever stored: the sequence starts here. */
+    st = hw_lite_stmt(b, HW_LITE_PACK_START, &err);
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, n);
+    *hi = n;
+    return hw_lite_run(b, st, "reserve seqs");
+}
+
+/* Writes pack p of source; fills the results of its rows. */
+static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf *p,
+                      const struct hw_store_row *rows, size_t nrows)
+{
+    int64_t hi = 0;
+    int err = reserve(b, p->n, &hi);
+    sqlite3_stmt *st = err ? NULL : hw_lite_stmt(b, HW_LITE_PACK_INSERT, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, hi);
+    sqlite3_bind_int64(st, 2, p->n);
+    hw_lite_bind_str(st, 3, source);
+    sqlite3_bind_int64(st, 4, p->id_lo);
+    sqlite3_bind_int64(st, 5, p->id_hi);
+    sqlite3_bind_int64(st, 6, p->received_lo);
+    sqlite3_bind_int64(st, 7, p->received_hi);
+    sqlite3_bind_int64(st, 8, p->delivered);
+    sqlite3_bind_int64(st, 9, p->failed);
+    hw_lite_bind_bytes(st, 10, p->meta, p->meta_len);
+    hw_lite_bind_bytes(st, 11, p->data, p->data_len);
+    err = hw_lite_run(b, st, "insert pack");
+    for (size_t i = 0; !err && i < nrows; i++) {
+        memcpy(rows[i].res->id, rows[i].ev->id, sizeof(rows[i].res->id));
+        rows[i].res->duplicate = 0;
+    }
+    return err;
+}
+
+/* Packable: no dedup key (a key needs the unique index) and an id with a time. */
+static int packable(const struct hw_store_event *ev)
+{
+    return !(ev->dedup_key && ev->dedup_key[0]) && hw_pack_id_ms(ev->id) >= 0;
+}
+
+int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size_t n,
+                        int (*one)(struct hw_lite *, const struct hw_store_row *))
+{
+    struct hw_pack_buf p = { 0 };
+    size_t i = 0, first = 0;
+    int err = 0;
+
+    /* rows come sorted by source (store_writers.c): one pack per run of a source. */
+    while (!err && i <= n) {
+        const struct hw_store_event *ev = i < n ? rows[i].ev : NULL;
+        int flush = p.n && (!ev || strcmp(ev->source, rows[first].ev->source) != 0 ||
+                            !packable(ev) || !hw_pack_fits(&p, ev));
+
+        if (flush) {
+            err = write_pack(b, rows[first].ev->source, &p, rows + first, i - first);
+            hw_pack_buf_reset(&p);
+        }
+        if (err || !ev)
+            break;
+        if (!packable(ev)) {
+            err = one(b, &rows[i++]);
+            continue;
+        }
+        if (!p.n)
+            first = i;
+        err = hw_pack_add(&p, ev, rows[i].done, ev->status);
+        i++;
+    }
+    hw_pack_buf_reset(&p);
+    return err;
+}
+
+void hw_lite_packed_free(struct hw_lite_packed *k)
+{
+    free(k->meta);
+    free(k->data);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Searches the meta blob of the current row of st (HW_SQL_PACK_FIND) for id; 1 found, 0 not. */
+static int search(sqlite3_stmt *st, const char *id, struct hw_lite_packed *k)
+{
+    struct hw_pack_reader r;
+    const void *meta = sqlite3_column_blob(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    int got;
+
+    if (hw_pack_open(&r, meta, len, (size_t)sqlite3_column_int64(st, 4)))
+        return HW_EIO;
+    while ((got = hw_pack_next(&r, &k->e)) == 1) {
+        if (k->e.flag != HW_PACK_LIVE || strcmp(k->e.id, id) != 0)
+            continue;
+        k->meta = malloc(len);
+        if (!k->meta)
+            return HW_ENOMEM;
+        memcpy(k->meta, meta, len);
+        k->meta_len = len;
+        k->seq = sqlite3_column_int64(st, 0) - sqlite3_column_int64(st, 1) + 1 + k->e.index;
+        k->pack = sqlite3_column_int64(st, 0);
+        snprintf(k->source, sizeof(k->source), "%s", hw_lite_col_str(st, 2));
+        /* Point the entry into our copy (the same bytes: it reads back the same). */
+        uint32_t index = k->e.index;
+        hw_pack_open(&r, k->meta, len, (size_t)sqlite3_column_int64(st, 4));
+        for (uint32_t j = 0; j <= index; j++)
+            hw_pack_next(&r, &k->e);
+        return 1;
+    }
+    return got;
+}
+
+/* Reads the pack's data blob into k. */
+static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
+{
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_PACK_DATA, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, k->pack);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        k->data = malloc(len + 1);
+        if (!k->data)
+            err = HW_ENOMEM;
+        else if (len)
+            memcpy(k->data, sqlite3_column_blob(st, 0), len);
+        k->data_len = len;
+        /* The entry was checked against the blob's length when found; it still must fit. */
+        if (!err && (k->e.headers_off + k->e.headers_len > len || k->e.body_off + k->e.body_len > len))
+            err = HW_EIO;
+    } else {
+        err = rc == SQLITE_DONE ? HW_ENOTFOUND : hw_lite_fail(b, rc, "read pack");
+    }
+    sqlite3_reset(st);
+    return err;
+}
+
+int hw_lite_pack_find(struct hw_lite *b, const char *id, int data, struct hw_lite_packed *k)
+{
+    int64_t t = hw_pack_id_ms(id);
+    int err = 0, rc, got = 0;
+    sqlite3_stmt *st;
+
+    memset(k, 0, sizeof(*k));
+    if (t < 0)
+        return HW_ENOTFOUND;
+    st = hw_lite_stmt(b, HW_LITE_PACK_FIND, &err);
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, t - HW_PACK_SPAN_MS);
+    sqlite3_bind_int64(st, 2, t);
+    sqlite3_bind_int64(st, 3, t);
+    while (!got && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        got = search(st, id, k);
+    if (!got && rc != SQLITE_DONE)
+        got = hw_lite_fail(b, rc, "find packed event");
+    sqlite3_reset(st);
+    if (got < 0) {
+        hw_lite_packed_free(k);
+        return got;
+    }
+    if (!got)
+        return HW_ENOTFOUND;
+    err = data ? load_data(b, k) : 0;
+    if (err)
+        hw_lite_packed_free(k);
+    return err;
+}
+
+int hw_lite_pack_get(struct hw_lite *b, const char *id, struct hw_store_event **out)
+{
+    struct hw_lite_packed k;
+    int err = hw_lite_pack_find(b, id, 1, &k);
+
+    if (err)
+        return err;
+    *out = hw_pack_event(&k.e, k.source, k.seq, k.data, 1);
+    hw_lite_packed_free(&k);
+    return *out ? 0 : HW_ENOMEM;
+}
+
+/* Not a plain success: its attempt is kept, as a row would have had one. */
+static int has_attempt(const struct hw_pack_entry *e)
+{
+    return e->status != HW_STORE_DELIVERED || e->attempt.error[0];
+}
+
+int hw_lite_pack_attempts(struct hw_lite *b, const char *id, struct hw_store_attempts *out)
+{
+    struct hw_lite_packed k;
+    struct hw_store_attempt *a;
+    int err = hw_lite_pack_find(b, id, 0, &k);
+
+    if (err)
+        return err == HW_ENOTFOUND ? 0 : err;
+    a = has_attempt(&k.e) ? hw_store_attempt_build(&k.e.attempt) : NULL;
+    if (has_attempt(&k.e))
+        err = a ? hw_store_attempts_push(out, a) : HW_ENOMEM;
+    hw_lite_packed_free(&k);
+    return err;
+}
+
+/* Writes the webhook of k as a pending row under its own seq, with its attempt. */
+static int unpack(struct hw_lite *b, const struct hw_lite_packed *k, int64_t now_ms)
+{
+    struct hw_store_event *ev = hw_pack_event(&k->e, k->source, k->seq, k->data, 1);
+    int err = ev ? 0 : HW_ENOMEM;
+    sqlite3_stmt *st = ev ? hw_lite_stmt(b, HW_LITE_PACK_UNPACK, &err) : NULL;
+
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, k->seq);
+    sqlite3_bind_text(st, 2, ev->id, -1, SQLITE_STATIC);
+    hw_lite_bind_str(st, 3, ev->source);
+    sqlite3_bind_int64(st, 4, ev->received_ms);
+    hw_lite_bind_str(st, 5, ev->method);
+    hw_lite_bind_str(st, 6, ev->path);
+    hw_lite_bind_str(st, 7, ev->query);
+    hw_lite_bind_bytes(st, 8, ev->headers, ev->headers_len);
+    hw_lite_bind_bytes(st, 9, ev->body, ev->body_len);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)ev->body_len);
+    hw_lite_bind_bytes(st, 11, ev->body_sha256, HW_STORE_SHA256_LEN);
+    sqlite3_bind_int(st, 12, ev->verify);
+    sqlite3_bind_null(st, 13);
+    sqlite3_bind_int64(st, 14, now_ms);
+    sqlite3_bind_int(st, 15, ev->last_status);
+    hw_lite_bind_str(st, 16, ev->last_error);
+    err = hw_lite_run(b, st, "requeue packed event");
+    if (!err && has_attempt(&k->e)) {
+        st = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
+        if (st) {
+            sqlite3_bind_text(st, 1, ev->id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, k->e.attempt.at_ms);
+            sqlite3_bind_int(st, 3, k->e.attempt.duration_ms);
+            sqlite3_bind_int(st, 4, k->e.attempt.http_status);
+            hw_lite_bind_str(st, 5, k->e.attempt.error);
+            hw_lite_bind_bytes(st, 6, "", 0);
+            err = hw_lite_run(b, st, "requeue packed event");
+        }
+    }
+out:
+    free(ev);
+    return err;
+}
+
+int hw_lite_pack_mark(struct hw_lite *b, int64_t pack, unsigned char *meta, size_t meta_len,
+                      int64_t delivered, int64_t failed)
+{
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_PACK_UPDATE, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_bytes(st, 1, meta, meta_len);
+    sqlite3_bind_int64(st, 2, delivered);
+    sqlite3_bind_int64(st, 3, failed);
+    sqlite3_bind_int64(st, 4, pack);
+    err = hw_lite_run(b, st, "update pack");
+    st = err ? NULL : hw_lite_stmt(b, HW_LITE_PACK_DELETE, &err);
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, pack);
+    return hw_lite_run(b, st, "drop empty pack");
+}
+
+int hw_lite_pack_requeue(struct hw_lite *b, const char *id, int64_t now_ms, int force)
+{
+    struct hw_lite_packed k;
+    int err = hw_lite_pack_find(b, id, 1, &k);
+
+    if (err)
+        return err;
+    if (k.e.status == HW_STORE_DELIVERED && !force) {
+        hw_lite_packed_free(&k);
+        return HW_EEXIST;
+    }
+    /* The row takes over: the pack keeps the bytes but marks the webhook moved. */
+    err = unpack(b, &k, now_ms);
+    k.meta[k.e.flag_off] = HW_PACK_MOVED;
+    if (!err)
+        err = hw_lite_pack_mark(b, k.pack, k.meta, k.meta_len, k.e.status == HW_STORE_DELIVERED,
+                                k.e.status == HW_STORE_FAILED);
+    hw_lite_packed_free(&k);
+    return err;
+}
