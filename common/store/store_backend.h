@@ -407,27 +407,27 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
 #define HW_SQL_PACK_RESERVE \
     "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'hookwire_events' RETURNING seq"
 #define HW_SQL_PACK_START "INSERT INTO sqlite_sequence (name, seq) VALUES ('hookwire_events', ?)"
-#define HW_SQL_PACK_INSERT                                                                      \
-    "INSERT INTO hookwire_packs (seq, n, source, id_lo, id_hi, received_lo, received_hi, "     \
+#define HW_SQL_PACK_INSERT                                                                 \
+    "INSERT INTO hookwire_packs (seq, n, source, id_lo, id_hi, received_lo, received_hi, " \
     "delivered, failed, meta, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 /*
  * The packs that may hold an id whose time is t. Parameters: t - span, t, t
  * (span HW_PACK_SPAN_MS: no pack's ids span more). LENGTH(data) is read
  * from the record header, not the blob.
  */
-#define HW_SQL_PACK_FIND                                                                     \
-    "SELECT seq, n, source, meta, LENGTH(data) FROM hookwire_packs INDEXED BY "              \
+#define HW_SQL_PACK_FIND                                                        \
+    "SELECT seq, n, source, meta, LENGTH(data) FROM hookwire_packs INDEXED BY " \
     "hookwire_packs_id WHERE id_lo BETWEEN ? AND ? AND id_hi >= ?"
 #define HW_SQL_PACK_DATA "SELECT data FROM hookwire_packs WHERE seq = ?"
 /* Parameters: meta delivered failed seq (counts taken off: the webhooks that left). */
-#define HW_SQL_PACK_UPDATE                                                                    \
+#define HW_SQL_PACK_UPDATE                                                                      \
     "UPDATE hookwire_packs SET meta = ?, delivered = delivered - ?, failed = failed - ? WHERE " \
     "seq = ?"
 /* A pack is dropped once no webhook is left in it. */
 #define HW_SQL_PACK_DELETE "DELETE FROM hookwire_packs WHERE seq = ? AND delivered + failed = 0"
 /* A requeued packed webhook becomes a row with its own seq: HW_SQL_INSERT_DONE with seq first. */
-#define HW_SQL_PACK_UNPACK                                                                       \
-    "INSERT INTO hookwire_events (seq, id, source, received_ms, method, path, query, headers, "  \
+#define HW_SQL_PACK_UNPACK                                                                      \
+    "INSERT INTO hookwire_events (seq, id, source, received_ms, method, path, query, headers, " \
     "body, body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, "       \
     "last_status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)"
 /*
@@ -438,27 +438,27 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
  */
 void hw_store_pack_list_sql(const struct hw_store_filter *f, char *sql, size_t cap);
 /* Parameters: before. The oldest packs first, on their time index. */
-#define HW_SQL_PACK_PURGE_PICK                                                         \
+#define HW_SQL_PACK_PURGE_PICK                                                            \
     "SELECT seq, n, source, meta FROM hookwire_packs INDEXED BY hookwire_packs_received " \
     "WHERE received_lo < ? ORDER BY received_lo"
 /* Parameters: source. A source's packs newest first (retention by count). */
-#define HW_SQL_PACK_SOURCE                                                                  \
+#define HW_SQL_PACK_SOURCE                                                                   \
     "SELECT seq, n, meta FROM hookwire_packs INDEXED BY hookwire_packs_source WHERE source " \
     "= ? ORDER BY seq DESC"
 /* Parameters: source upper. A source's oldest packs with a seq at or below upper. */
-#define HW_SQL_PACK_EXCESS                                                                  \
+#define HW_SQL_PACK_EXCESS                                                                   \
     "SELECT seq, n, meta FROM hookwire_packs INDEXED BY hookwire_packs_source WHERE source " \
     "= ? AND seq - n < ? ORDER BY seq LIMIT 64"
-#define HW_SQL_PACK_SOURCE_ROWS                                                             \
+#define HW_SQL_PACK_SOURCE_ROWS                                                           \
     "SELECT seq FROM hookwire_events INDEXED BY hookwire_events_source WHERE source = ? " \
     "ORDER BY seq DESC"
 /* Summary: the webhooks still in packs, by status and by source. */
 #define HW_SQL_PACK_COUNT "SELECT SUM(delivered), SUM(failed) FROM hookwire_packs"
-#define HW_SQL_PACK_COUNT_SOURCE                                                           \
-    "SELECT source, SUM(delivered), SUM(failed) FROM hookwire_packs INDEXED BY "           \
+#define HW_SQL_PACK_COUNT_SOURCE                                                 \
+    "SELECT source, SUM(delivered), SUM(failed) FROM hookwire_packs INDEXED BY " \
     "hookwire_packs_source GROUP BY source ORDER BY source"
 /* Parameters: since. Packs with failures received in the window (decoded to count them). */
-#define HW_SQL_PACK_FAILED_SINCE                                                        \
+#define HW_SQL_PACK_FAILED_SINCE                                                          \
     "SELECT seq, n, source, meta FROM hookwire_packs INDEXED BY hookwire_packs_received " \
     "WHERE received_lo >= ? - 60000 AND received_hi >= ? AND failed > 0"
 

@@ -245,8 +245,8 @@ int hw_pack_next(struct hw_pack_reader *r, struct hw_pack_entry *e)
     return 1;
 }
 
-struct hw_store_event *hw_pack_event(const struct hw_pack_entry *e, const char *source,
-                                     int64_t seq, const unsigned char *data, int full)
+struct hw_store_event *hw_pack_event(const struct hw_pack_entry *e, const char *source, int64_t seq,
+                                     const unsigned char *data, int full)
 {
     struct hw_store_event ev = {
         .seq = seq,

@@ -46,10 +46,10 @@ struct hw_pack_buf {
  * are NUL-terminated there; headers and body are offsets into data.
  */
 struct hw_pack_entry {
-    uint32_t index;     /* position in the pack: seq = pack seq - n + 1 + index */
-    size_t flag_off;    /* where the flag byte is in meta (to mark it moved or gone) */
-    int flag;           /* HW_PACK_LIVE, HW_PACK_MOVED, HW_PACK_GONE */
-    int status;         /* HW_STORE_DELIVERED or HW_STORE_FAILED */
+    uint32_t index;  /* position in the pack: seq = pack seq - n + 1 + index */
+    size_t flag_off; /* where the flag byte is in meta (to mark it moved or gone) */
+    int flag;        /* HW_PACK_LIVE, HW_PACK_MOVED, HW_PACK_GONE */
+    int status;      /* HW_STORE_DELIVERED or HW_STORE_FAILED */
     int verify;
     char id[HW_ID_LEN + 1];
     int64_t received_ms;
@@ -102,7 +102,7 @@ int hw_pack_next(struct hw_pack_reader *r, struct hw_pack_entry *e);
  * as an owned block (hw_store_event_free()): seq given, status, attempts 1,
  * last status and error, body_sha256 computed here. NULL when out of memory.
  */
-struct hw_store_event *hw_pack_event(const struct hw_pack_entry *e, const char *source,
-                                     int64_t seq, const unsigned char *data, int full);
+struct hw_store_event *hw_pack_event(const struct hw_pack_entry *e, const char *source, int64_t seq,
+                                     const unsigned char *data, int full);
 
 #endif

@@ -168,7 +168,8 @@ static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
             memcpy(k->data, sqlite3_column_blob(st, 0), len);
         k->data_len = len;
         /* The entry was checked against the blob's length when found; it still must fit. */
-        if (!err && (k->e.headers_off + k->e.headers_len > len || k->e.body_off + k->e.body_len > len))
+        if (!err &&
+            (k->e.headers_off + k->e.headers_len > len || k->e.body_off + k->e.body_len > len))
             err = HW_EIO;
     } else {
         err = rc == SQLITE_DONE ? HW_ENOTFOUND : hw_lite_fail(b, rc, "read pack");

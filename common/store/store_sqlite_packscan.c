@@ -183,8 +183,8 @@ static int cut(struct hw_lite *b, struct held *h, int64_t before, const int st[3
 }
 
 /* Runs cut() over the packs st picks, until a batch of webhooks went or no pack is left. */
-static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int mcol, int64_t before,
-                   const int stv[3], int64_t upper, uint64_t *removed)
+static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int mcol, int64_t before, const int stv[3],
+                   int64_t upper, uint64_t *removed)
 {
     struct held h[64];
     struct hw_pack_entry *v = malloc(HW_PACK_MAX * sizeof(*v));
@@ -359,9 +359,9 @@ static int failed_since(struct hw_lite *b, int64_t since, uint64_t *out)
     while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t n = (uint32_t)sqlite3_column_int64(st, 1);
 
-        err = n > HW_PACK_MAX ? HW_EIO
-                              : entries(sqlite3_column_blob(st, 3),
-                                        (size_t)sqlite3_column_bytes(st, 3), n, v);
+        err = n > HW_PACK_MAX
+                  ? HW_EIO
+                  : entries(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), n, v);
         for (uint32_t k = 0; !err && k < n; k++)
             *out += v[k].flag == HW_PACK_LIVE && v[k].status == HW_STORE_FAILED &&
                     v[k].received_ms >= since;
