@@ -124,6 +124,27 @@ static void test_id_time_and_span(void)
     event(&ev, "/", "x", 1700000000123);
     CHECK_EQ(hw_pack_id_ms(ev.id), 1700000000123);
     CHECK_EQ(hw_pack_id_ms("evt_nope"), -1);
+    CHECK_EQ(hw_pack_id_ms("ev"), -1);
+    {
+        /* Either case, as hw_id_valid() takes it; no i, l, o or u; a 48-bit time. */
+        char id[HW_ID_LEN + 1];
+
+        memcpy(id, ev.id, sizeof(id));
+        for (int i = HW_ID_PREFIX_LEN; i < HW_ID_LEN; i++)
+            if (id[i] >= 'a' && id[i] <= 'z')
+                id[i] = (char)(id[i] - 'a' + 'A');
+        CHECK_EQ(hw_pack_id_ms(id), 1700000000123);
+        id[HW_ID_LEN - 1] = 'u';
+        CHECK_EQ(hw_pack_id_ms(id), -1);
+        CHECK_EQ(hw_id_valid(id), 0);
+        memcpy(id, ev.id, sizeof(id));
+        id[HW_ID_PREFIX_LEN] = '8';
+        CHECK_EQ(hw_pack_id_ms(id), -1);
+        CHECK_EQ(hw_id_valid(id), 0);
+        id[HW_ID_PREFIX_LEN] = '7';
+        CHECK(hw_pack_id_ms(id) > 0);
+        CHECK_EQ(hw_id_valid(id), 1);
+    }
     CHECK_EQ(hw_pack_id_ms(NULL), -1);
     CHECK_EQ(hw_pack_add(&b, &ev, &ok, HW_STORE_DELIVERED), 0);
     event(&ev, "/", "x", 1700000000123 + HW_PACK_SPAN_MS);
