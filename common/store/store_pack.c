@@ -92,10 +92,8 @@ static int reserve(unsigned char **buf, size_t *cap, size_t len, size_t add)
     return 0;
 }
 
-int hw_pack_fits(const struct hw_pack_buf *b, const struct hw_store_event *ev)
+int hw_pack_fits(const struct hw_pack_buf *b, int64_t t)
 {
-    int64_t t = hw_pack_id_ms(ev->id);
-
     if (!b->n)
         return 1;
     if (b->n >= HW_PACK_MAX || t < 0)
@@ -111,16 +109,15 @@ static unsigned char *put_str(unsigned char *p, const char *s, size_t n)
     return p + n + 1;
 }
 
-int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev,
+int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t t,
                 const struct hw_store_attempt *a, int status)
 {
     const char *query = ev->query ? ev->query : "", *error = a->error ? a->error : "";
     size_t ml = strlen(ev->method), pl = strlen(ev->path), ql = strlen(query), el = strlen(error);
     size_t size = FIXED_LEN + ml + pl + ql + el + 4;
-    int64_t t = hw_pack_id_ms(ev->id);
     unsigned char *p;
 
-    if (t < 0 || b->n >= HW_PACK_MAX || ml > 0xffff || ev->body_len > UINT32_MAX ||
+    if (t < 0 || t >= (int64_t)1 << 48 || b->n >= HW_PACK_MAX || ml > 0xffff || ev->body_len > UINT32_MAX ||
         ev->headers_len > UINT32_MAX || (status != HW_STORE_DELIVERED && status != HW_STORE_FAILED))
         return HW_EINVAL;
     if (reserve(&b->meta, &b->meta_cap, b->meta_len, size + (b->n ? 0 : HEAD_LEN)) ||

@@ -69,16 +69,17 @@ struct hw_pack_reader {
 int64_t hw_pack_id_ms(const char *id);
 
 /*
- * Appends ev, finished with attempt a and status (HW_STORE_DELIVERED or
- * HW_STORE_FAILED; a->error may be NULL), to b. ev's strings must fit the
- * store's caps (the append checked them). Returns 0, HW_EINVAL (bad id or
- * status, pack full) or HW_ENOMEM (b unchanged).
+ * Appends ev, whose id has time id_ms (hw_pack_id_ms()), finished with
+ * attempt a and status (HW_STORE_DELIVERED or HW_STORE_FAILED; a->error may
+ * be NULL), to b. ev's strings must fit the store's caps (the append checked
+ * them). Returns 0, HW_EINVAL (bad time or status, pack full) or HW_ENOMEM
+ * (b unchanged).
  */
-int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev,
+int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t id_ms,
                 const struct hw_store_attempt *a, int status);
 
-/* Would ev's id keep b's id times within HW_PACK_SPAN_MS? 1 yes (or b empty), 0 no. */
-int hw_pack_fits(const struct hw_pack_buf *b, const struct hw_store_event *ev);
+/* Would an id of time id_ms keep b within HW_PACK_SPAN_MS and HW_PACK_MAX? 1 yes, 0 no. */
+int hw_pack_fits(const struct hw_pack_buf *b, int64_t id_ms);
 
 /* Frees b's blobs and zeroes it. */
 void hw_pack_buf_reset(struct hw_pack_buf *b);

@@ -73,10 +73,10 @@ static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf 
     return err;
 }
 
-/* Packable: no dedup key (a key needs the unique index) and an id with a time. */
-static int packable(const struct hw_store_event *ev)
+/* The id time of a packable event (no dedup key: a key needs the unique index), or -1. */
+static int64_t packable(const struct hw_store_event *ev)
 {
-    return !(ev->dedup_key && ev->dedup_key[0]) && hw_pack_id_ms(ev->id) >= 0;
+    return ev->dedup_key && ev->dedup_key[0] ? -1 : hw_pack_id_ms(ev->id);
 }
 
 int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size_t n,
@@ -89,8 +89,9 @@ int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size
     /* rows come sorted by source (store_writers.c): one pack per run of a source. */
     while (!err && i <= n) {
         const struct hw_store_event *ev = i < n ? rows[i].ev : NULL;
-        int flush = p.n && (!ev || strcmp(ev->source, rows[first].ev->source) != 0 ||
-                            !packable(ev) || !hw_pack_fits(&p, ev));
+        int64_t t = ev ? packable(ev) : -1;
+        int flush = p.n && (!ev || strcmp(ev->source, rows[first].ev->source) != 0 || t < 0 ||
+                            !hw_pack_fits(&p, t));
 
         if (flush) {
             err = write_pack(b, rows[first].ev->source, &p, rows + first, i - first);
@@ -98,13 +99,13 @@ int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size
         }
         if (err || !ev)
             break;
-        if (!packable(ev)) {
+        if (t < 0) {
             err = one(b, &rows[i++]);
             continue;
         }
         if (!p.n)
             first = i;
-        err = hw_pack_add(&p, ev, rows[i].done, ev->status);
+        err = hw_pack_add(&p, ev, t, rows[i].done, ev->status);
         i++;
     }
     hw_pack_buf_reset(&p);
