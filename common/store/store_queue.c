@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/err.h"
 
@@ -42,6 +43,9 @@ struct hw_store_queue {
     unsigned inflight;     /* batches taken and not yet handed over */
     unsigned writing;      /* batches taken whose COMMIT is not yet sent (0 or 1) */
     int exclusive;         /* a job is running: nothing else starts */
+    size_t waiting;        /* appends and jobs in the queue (not yet taken) */
+    size_t urgent;         /* of those, the ones that are not finished appends */
+    int lingering;         /* a writer lets finished appends gather (cfg.linger_ms) */
     struct writer *w;      /* cfg.writers */
 };
 
@@ -96,6 +100,9 @@ static void queue_take(struct hw_store_queue *q, struct writer *w)
         }
     }
     for (size_t i = 0; i < n; i++)
+        q->urgent -= !w->batch[i]->finished;
+    q->waiting -= n;
+    for (size_t i = 0; i < n; i++)
         w->batch[i]->next = NULL;
     if (!q->head)
         q->tail = &q->head;
@@ -141,6 +148,33 @@ static unsigned release_in_order(struct hw_store_queue *q)
     }
 }
 
+/* Only finished appends wait, fewer than a batch, and no stop is asked for (lock held). */
+static int lingers(const struct hw_store_queue *q)
+{
+    return q->cfg.linger_ms > 0 && q->head && !q->urgent && q->waiting < q->cfg.batch_items &&
+           !q->stopping;
+}
+
+/*
+ * Lets finished appends gather until cfg.linger_ms has passed, a batch is
+ * full, or something else is queued (lock held). Returns whether a batch
+ * may be taken now.
+ */
+static int linger(struct hw_store_queue *q)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)q->cfg.linger_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    q->lingering = 1;
+    while (lingers(q) && pthread_cond_timedwait(&q->work, &q->lock, &until) == 0)
+        ;
+    q->lingering = 0;
+    return can_take(q);
+}
+
 static void *queue_main(void *arg)
 {
     struct writer *w = arg;
@@ -156,6 +190,8 @@ static void *queue_main(void *arg)
             pthread_cond_wait(&q->work, &q->lock);
         if (!q->head)
             break;
+        if (lingers(q) && !linger(q))
+            continue;
         queue_take(q, w);
         pthread_mutex_unlock(&q->lock);
 
@@ -281,7 +317,11 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
     q->tail = &p->next;
     q->items++;
     q->bytes += p->bytes;
-    pthread_cond_signal(&q->work);
+    q->waiting++;
+    q->urgent += !p->finished;
+    /* A lingering writer need not wake for one more finished append: it comes for them. */
+    if (!(q->lingering && p->finished && q->waiting < q->cfg.batch_items))
+        pthread_cond_signal(&q->work);
     pthread_mutex_unlock(&q->lock);
     return 0;
 }

@@ -57,6 +57,13 @@ struct hw_store_queue_cfg {
     size_t batch_items; /* most appends per commit */
     size_t batch_bytes; /* most event bytes per commit (a larger event goes alone) */
     unsigned writers;   /* store threads, 1 .. HW_STORE_WRITERS_MAX */
+    /*
+     * When only finished appends wait (no pending append, no job), a writer
+     * lets them gather for up to this long (or until a batch is full)
+     * before it takes them: each was answered already, and fewer, larger
+     * commits cost less per append. 0: take at once.
+     */
+    int linger_ms;
 };
 
 struct hw_store_queue;

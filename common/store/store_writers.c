@@ -24,6 +24,12 @@
 #define QUEUE_BYTES_DEFAULT (256u * 1024u * 1024u)
 #define BATCH_ITEMS         1024u
 #define BATCH_BYTES         (32u * 1024u * 1024u)
+/*
+ * How long finished appends (a relay's live history, answered already) may
+ * wait for company before a commit: fewer, larger packs and commits, and
+ * fewer wake-ups of the store thread (bench/RESULTS.md, "Packed live history").
+ */
+#define FINISHED_LINGER_MS 5
 
 /* Insertion order: by (source, dedup_key), so that concurrent batches take their locks alike. */
 static int row_cmp(const void *pa, const void *pb)
@@ -341,6 +347,7 @@ int hw_store_writers_start(struct hw_store *s, const struct hw_store_opts *opts)
         .max_bytes = opts->queue_bytes_max ? opts->queue_bytes_max : QUEUE_BYTES_DEFAULT,
         .batch_items = BATCH_ITEMS,
         .batch_bytes = BATCH_BYTES,
+        .linger_ms = FINISHED_LINGER_MS,
     };
     int err = writers_open(s, writers_wanted(s, opts));
 
