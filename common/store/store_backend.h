@@ -437,18 +437,25 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
  * range and "seq - n < cursor - 1" keeps the packs with a seq below it.
  */
 void hw_store_pack_list_sql(const struct hw_store_filter *f, char *sql, size_t cap);
-/* Parameters: before. The oldest packs first, on their time index. */
-#define HW_SQL_PACK_PURGE_PICK                                                            \
-    "SELECT seq, n, source, meta FROM hookwire_packs INDEXED BY hookwire_packs_received " \
-    "WHERE received_lo < ? ORDER BY received_lo"
+/*
+ * Parameters: before, then where the previous page ended (received_lo
+ * twice, seq). The oldest packs first, on their time index, a page at a time.
+ */
+#define HW_SQL_PACK_PURGE_PICK                                                                 \
+    "SELECT seq, n, meta, received_lo FROM hookwire_packs INDEXED BY hookwire_packs_received " \
+    "WHERE received_lo < ? AND (received_lo > ? OR (received_lo = ? AND seq > ?)) ORDER BY "   \
+    "received_lo, seq LIMIT 64"
 /* Parameters: source. A source's packs newest first (retention by count). */
 #define HW_SQL_PACK_SOURCE                                                                   \
     "SELECT seq, n, meta FROM hookwire_packs INDEXED BY hookwire_packs_source WHERE source " \
     "= ? ORDER BY seq DESC"
-/* Parameters: source upper. A source's oldest packs with a seq at or below upper. */
-#define HW_SQL_PACK_EXCESS                                                                   \
-    "SELECT seq, n, meta FROM hookwire_packs INDEXED BY hookwire_packs_source WHERE source " \
-    "= ? AND seq - n < ? ORDER BY seq LIMIT 64"
+/*
+ * Parameters: source upper, then the seq where the previous page ended. A
+ * source's oldest packs holding a seq at or below upper, a page at a time.
+ */
+#define HW_SQL_PACK_EXCESS                                                                 \
+    "SELECT seq, n, meta, seq FROM hookwire_packs INDEXED BY hookwire_packs_source WHERE " \
+    "source = ? AND seq - n < ? AND seq > ? ORDER BY seq LIMIT 64"
 #define HW_SQL_PACK_SOURCE_ROWS                                                           \
     "SELECT seq FROM hookwire_events INDEXED BY hookwire_events_source WHERE source = ? " \
     "ORDER BY seq DESC"

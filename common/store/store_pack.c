@@ -117,8 +117,9 @@ int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t 
     size_t size = FIXED_LEN + ml + pl + ql + el + 4;
     unsigned char *p;
 
-    if (t < 0 || t >= (int64_t)1 << 48 || b->n >= HW_PACK_MAX || ml > 0xffff || ev->body_len > UINT32_MAX ||
-        ev->headers_len > UINT32_MAX || (status != HW_STORE_DELIVERED && status != HW_STORE_FAILED))
+    if (t < 0 || t >= (int64_t)1 << 48 || b->n >= HW_PACK_MAX || ml > 0xffff ||
+        ev->body_len > UINT32_MAX || ev->headers_len > UINT32_MAX ||
+        (status != HW_STORE_DELIVERED && status != HW_STORE_FAILED))
         return HW_EINVAL;
     if (reserve(&b->meta, &b->meta_cap, b->meta_len, size + (b->n ? 0 : HEAD_LEN)) ||
         reserve(&b->data, &b->data_cap, b->data_len, ev->headers_len + ev->body_len + 1))

@@ -5,6 +5,7 @@
  * packs' meta blobs only, never their data. Called only through store.c
  * and the SQLite backend, under the handle's lock.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,9 +112,9 @@ int hw_lite_pack_list(struct hw_lite *b, const struct hw_store_filter *f, const 
     return err;
 }
 
-/* A pack read for a change: its seq, count and an owned copy of its meta. */
+/* A pack read for a change: its seq, count, page key and an owned copy of its meta. */
 struct held {
-    int64_t seq;
+    int64_t seq, key;
     uint32_t n;
     unsigned char *meta;
     size_t len;
@@ -125,10 +126,10 @@ static void held_free(struct held *h, size_t n)
         free(h[i].meta);
 }
 
-/* Reads up to max packs of st (columns seq, n, then meta at column mcol) into h. */
-static int hold(struct hw_lite *b, sqlite3_stmt *st, int mcol, struct held *h, size_t max,
-                size_t *n)
+/* Reads up to max packs of st (columns seq, n, meta, the page key) into h. */
+static int hold(struct hw_lite *b, sqlite3_stmt *st, struct held *h, size_t max, size_t *n)
 {
+    const int mcol = 2;
     int rc, err = 0;
 
     *n = 0;
@@ -137,6 +138,7 @@ static int hold(struct hw_lite *b, sqlite3_stmt *st, int mcol, struct held *h, s
 
         x->seq = sqlite3_column_int64(st, 0);
         x->n = (uint32_t)sqlite3_column_int64(st, 1);
+        x->key = sqlite3_column_int64(st, 3);
         x->len = (size_t)sqlite3_column_bytes(st, mcol);
         x->meta = malloc(x->len ? x->len : 1);
         if (!x->meta) {
@@ -154,8 +156,9 @@ static int hold(struct hw_lite *b, sqlite3_stmt *st, int mcol, struct held *h, s
 
 /*
  * Marks gone the live entries of pack h that go (by age: received before
- * before with a status in st; by count: seq at or below upper) and writes
- * the pack back (dropped once empty). *removed grows by how many went.
+ * before with a status in st; by count: seq at or below upper), while
+ * *removed stays under a batch, and writes the pack back (dropped once
+ * empty). *removed grows by how many went.
  */
 static int cut(struct hw_lite *b, struct held *h, int64_t before, const int st[3], int64_t upper,
                struct hw_pack_entry *v, uint64_t *removed)
@@ -166,6 +169,7 @@ static int cut(struct hw_lite *b, struct held *h, int64_t before, const int st[3
     for (uint32_t k = 0; !err && k < h->n; k++) {
         int64_t seq = h->seq - h->n + 1 + k;
         int go = v[k].flag == HW_PACK_LIVE &&
+                 *removed + (uint64_t)(delivered + failed) < HW_STORE_PURGE_BATCH &&
                  (st ? v[k].received_ms < before &&
                            (v[k].status == st[0] || v[k].status == st[1] || v[k].status == st[2])
                      : seq <= upper);
@@ -182,18 +186,39 @@ static int cut(struct hw_lite *b, struct held *h, int64_t before, const int st[3
     return hw_lite_pack_mark(b, h->seq, h->meta, h->len, delivered, failed);
 }
 
-/* Runs cut() over the packs st picks, until a batch of webhooks went or no pack is left. */
-static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int mcol, int64_t before, const int stv[3],
+/*
+ * Runs cut() over the packs st picks, a page of 64 at a time (st's last
+ * parameters, from index at, say where the previous page ended: the key
+ * twice and the seq for purge, the seq alone for retention), until a batch
+ * of webhooks went or no pack is left. A pack with nothing to remove (a
+ * status not asked for, a stale received_lo) never hides the ones after it.
+ */
+static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int at, int64_t before, const int stv[3],
                    int64_t upper, uint64_t *removed)
 {
     struct held h[64];
     struct hw_pack_entry *v = malloc(HW_PACK_MAX * sizeof(*v));
-    size_t n = 0;
-    int err = v ? hold(b, st, mcol, h, 64, &n) : HW_ENOMEM;
+    int64_t key = INT64_MIN, seq = INT64_MIN;
+    size_t n = 64;
+    int err = v ? 0 : HW_ENOMEM;
 
-    for (size_t i = 0; !err && i < n && *removed < HW_STORE_PURGE_BATCH; i++)
-        err = cut(b, &h[i], before, stv, upper, v, removed);
-    held_free(h, n);
+    while (!err && n == 64 && *removed < HW_STORE_PURGE_BATCH) {
+        if (stv) {
+            sqlite3_bind_int64(st, at, key);
+            sqlite3_bind_int64(st, at + 1, key);
+            sqlite3_bind_int64(st, at + 2, seq);
+        } else {
+            sqlite3_bind_int64(st, at, seq);
+        }
+        err = hold(b, st, h, 64, &n);
+        for (size_t i = 0; !err && i < n && *removed < HW_STORE_PURGE_BATCH; i++)
+            err = cut(b, &h[i], before, stv, upper, v, removed);
+        if (n) {
+            key = h[n - 1].key;
+            seq = h[n - 1].seq;
+        }
+        held_free(h, n);
+    }
     free(v);
     return err;
 }
@@ -207,7 +232,7 @@ int hw_lite_pack_purge(struct hw_lite *b, int64_t before_ms, const int stv[3], u
     if (rc != SQLITE_OK)
         return hw_lite_fail(b, rc, "purge packs");
     sqlite3_bind_int64(st, 1, before_ms);
-    err = cut_all(b, st, 3, before_ms, stv, 0, removed);
+    err = cut_all(b, st, 2, before_ms, stv, 0, removed);
     sqlite3_finalize(st);
     return err;
 }
@@ -221,7 +246,7 @@ int hw_lite_pack_excess(struct hw_lite *b, const char *source, int64_t upper, ui
         return hw_lite_fail(b, rc, "retention by count");
     hw_lite_bind_str(st, 1, source);
     sqlite3_bind_int64(st, 2, upper);
-    err = cut_all(b, st, 2, 0, NULL, upper, removed);
+    err = cut_all(b, st, 3, 0, NULL, upper, removed);
     sqlite3_finalize(st);
     return err;
 }

@@ -368,6 +368,37 @@ static void test_summary_and_purge(void)
     teardown(&x);
 }
 
+/*
+ * Purge by age pages through the packs: the failed webhook of the 71st
+ * oldest pack goes although the 70 before it hold only delivered ones
+ * (a first page of packs with nothing to purge must not end the purge).
+ */
+static void test_purge_pages(void)
+{
+    struct fixture x;
+    struct hw_store_event *ev;
+    char id[HW_ID_LEN + 1], failed[HW_ID_LEN + 1];
+    uint64_t removed = 0;
+
+    memset(&x, 0, sizeof(x));
+    tu_db_fresh(&x.d, g_mysql);
+    tu_wake_init(&x.w);
+    CHECK_EQ(hw_store_open(x.d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &x.w },
+                           &x.s),
+             0);
+    for (int i = 0; i < 70; i++)
+        live(&x, "alice", "/ok", 0, id);
+    live(&x, "alice", "/bad", 1, failed);
+    if (!x.d.mysql)
+        CHECK_EQ(rows_of(&x.d, "SELECT COUNT(*) FROM hookwire_packs"), 71);
+    CHECK_EQ(hw_store_purge(x.s, tu_now_ms() + 1000, HW_STORE_PURGE_FAILED, &removed), 0);
+    CHECK_EQ(removed, 1);
+    CHECK_EQ(hw_store_get(x.s, failed, &ev), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_get(x.s, id, &ev), 0);
+    hw_store_event_free(ev);
+    teardown(&x);
+}
+
 /* The SQLite plan of sql as one line (every row's detail joined). */
 static void lite_plan(const struct tu_db *d, const char *sql, char *out, size_t cap)
 {
@@ -422,7 +453,7 @@ static void test_pack_plans(void)
     expect_plan(&x.d, "a source's rows", HW_SQL_PACK_SOURCE_ROWS,
                 "USING COVERING INDEX hookwire_events_source (source=?)");
     expect_plan(&x.d, "excess packs", HW_SQL_PACK_EXCESS,
-                "USING INDEX hookwire_packs_source (source=?)");
+                "USING INDEX hookwire_packs_source (source=? AND rowid>?)");
     expect_plan(&x.d, "count by source", HW_SQL_PACK_COUNT_SOURCE, "hookwire_packs_source");
     expect_plan(&x.d, "failed since", HW_SQL_PACK_FAILED_SINCE,
                 "USING INDEX hookwire_packs_received (received_lo>?)");
@@ -487,6 +518,7 @@ static void suite(const char *mysql)
     RUN(test_show);
     RUN(test_requeue);
     RUN(test_summary_and_purge);
+    RUN(test_purge_pages);
     RUN(test_pack_plans);
     RUN(test_upgrade_from_v9);
 }
