@@ -38,17 +38,31 @@ static int matches(const struct hw_pack_entry *e, int64_t seq, const struct hw_s
            (!path || sqlite3_strglob(path, e->path) == 0);
 }
 
-/* Reads all n entries of a pack's meta into v (n of them). Returns 0 or HW_EIO. */
-static int entries(const void *meta, size_t len, uint32_t n, struct hw_pack_entry *v)
+/*
+ * Reads all n entries of a pack's meta into *v, grown as needed (*cap
+ * entries; free() it when done). Returns 0, HW_EIO or HW_ENOMEM.
+ */
+static int entries(const void *meta, size_t len, uint32_t n, struct hw_pack_entry **v,
+                   uint32_t *cap)
 {
     struct hw_pack_reader r;
     uint32_t i = 0;
     int got;
 
+    if (n > HW_PACK_MAX)
+        return HW_EIO;
+    if (n > *cap) {
+        struct hw_pack_entry *p = realloc(*v, n * sizeof(*p));
+
+        if (!p)
+            return HW_ENOMEM;
+        *v = p;
+        *cap = n;
+    }
     /* Listings never read data: its length is not known here, and no offset is used. */
     if (hw_pack_open(&r, meta, len, SIZE_MAX) || r.n != n)
         return HW_EIO;
-    while (i < n && (got = hw_pack_next(&r, &v[i])) == 1)
+    while (i < n && (got = hw_pack_next(&r, &(*v)[i])) == 1)
         i++;
     return i == n ? 0 : HW_EIO;
 }
@@ -57,6 +71,7 @@ int hw_lite_pack_list(struct hw_lite *b, const struct hw_store_filter *f, const 
                       size_t limit, struct hw_store_events *out)
 {
     struct hw_pack_entry *v = NULL;
+    uint32_t cap = 0;
     char sql[512];
     sqlite3_stmt *st = NULL;
     size_t got = 0;
@@ -78,20 +93,13 @@ int hw_lite_pack_list(struct hw_lite *b, const struct hw_store_filter *f, const 
         sqlite3_bind_int64(st, i++, f->cursor);
         sqlite3_bind_int64(st, i++, f->cursor);
     }
-    v = malloc(HW_PACK_MAX * sizeof(*v));
-    if (!v)
-        err = HW_ENOMEM;
     /* Packs hold disjoint seq ranges: newest pack first, each newest entry first, is seq order. */
     while (!err && got < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t hi = sqlite3_column_int64(st, 0);
         uint32_t n = (uint32_t)sqlite3_column_int64(st, 1);
         const char *source = hw_lite_col_str(st, 2);
 
-        if (n > HW_PACK_MAX) {
-            err = HW_EIO;
-            break;
-        }
-        err = entries(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), n, v);
+        err = entries(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), n, &v, &cap);
         for (uint32_t k = n; !err && k-- > 0 && got < limit;) {
             int64_t seq = hi - n + 1 + k;
             struct hw_store_event *ev;
@@ -161,10 +169,11 @@ static int hold(struct hw_lite *b, sqlite3_stmt *st, struct held *h, size_t max,
  * empty). *removed grows by how many went.
  */
 static int cut(struct hw_lite *b, struct held *h, int64_t before, const int st[3], int64_t upper,
-               struct hw_pack_entry *v, uint64_t *removed)
+               struct hw_pack_entry **ents, uint32_t *cap, uint64_t *removed)
 {
     int64_t delivered = 0, failed = 0;
-    int err = h->n > HW_PACK_MAX ? HW_EIO : entries(h->meta, h->len, h->n, v);
+    int err = entries(h->meta, h->len, h->n, ents, cap);
+    struct hw_pack_entry *v = *ents;
 
     for (uint32_t k = 0; !err && k < h->n; k++) {
         int64_t seq = h->seq - h->n + 1 + k;
@@ -197,10 +206,11 @@ static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int at, int64_t before, 
                    int64_t upper, uint64_t *removed)
 {
     struct held h[64];
-    struct hw_pack_entry *v = malloc(HW_PACK_MAX * sizeof(*v));
+    struct hw_pack_entry *v = NULL;
+    uint32_t cap = 0;
     int64_t key = INT64_MIN, seq = INT64_MIN;
     size_t n = 64;
-    int err = v ? 0 : HW_ENOMEM;
+    int err = 0;
 
     while (!err && n == 64 && *removed < HW_STORE_PURGE_BATCH) {
         if (stv) {
@@ -212,7 +222,7 @@ static int cut_all(struct hw_lite *b, sqlite3_stmt *st, int at, int64_t before, 
         }
         err = hold(b, st, h, 64, &n);
         for (size_t i = 0; !err && i < n && *removed < HW_STORE_PURGE_BATCH; i++)
-            err = cut(b, &h[i], before, stv, upper, v, removed);
+            err = cut(b, &h[i], before, stv, upper, &v, &cap, removed);
         if (n) {
             key = h[n - 1].key;
             seq = h[n - 1].seq;
@@ -254,8 +264,9 @@ int hw_lite_pack_excess(struct hw_lite *b, const char *source, int64_t upper, ui
 /* The next seq of a newest-first walk over rows (st) and packed webhooks (pk), or 0 at the end. */
 struct walk {
     sqlite3_stmt *rows, *packs;
-    int64_t row; /* the rows' current seq, 0 when done */
-    struct hw_pack_entry *v;
+    int64_t row;             /* the rows' current seq, 0 when done */
+    struct hw_pack_entry *v; /* the current pack's entries (cap of them) */
+    uint32_t cap;
     int64_t hi;
     uint32_t n, k; /* entries of the current pack left: v[0..k) */
 };
@@ -290,9 +301,10 @@ static int walk_pack(struct hw_lite *b, struct walk *w, int64_t *seq)
             return hw_lite_fail(b, rc, "retention by count");
         w->hi = sqlite3_column_int64(w->packs, 0);
         w->n = (uint32_t)sqlite3_column_int64(w->packs, 1);
-        if (w->n > HW_PACK_MAX || entries(sqlite3_column_blob(w->packs, 2),
-                                          (size_t)sqlite3_column_bytes(w->packs, 2), w->n, w->v))
-            return HW_EIO;
+        rc = entries(sqlite3_column_blob(w->packs, 2), (size_t)sqlite3_column_bytes(w->packs, 2),
+                     w->n, &w->v, &w->cap);
+        if (rc)
+            return rc;
         w->k = w->n;
     }
 }
@@ -304,9 +316,6 @@ int hw_lite_pack_cutoff(struct hw_lite *b, const char *source, uint64_t keep, in
     uint64_t seen = 0;
     int err = 0, rc;
 
-    w.v = malloc(HW_PACK_MAX * sizeof(*w.v));
-    if (!w.v)
-        return HW_ENOMEM;
     rc = sqlite3_prepare_v2(b->db, HW_SQL_PACK_SOURCE_ROWS, -1, &w.rows, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(b->db, HW_SQL_PACK_SOURCE, -1, &w.packs, NULL);
@@ -370,23 +379,20 @@ static int add_source(struct hw_store_summary *sum, const char *source, int stat
 /* Failed packed webhooks received at or after since. */
 static int failed_since(struct hw_lite *b, int64_t since, uint64_t *out)
 {
-    struct hw_pack_entry *v = malloc(HW_PACK_MAX * sizeof(*v));
+    struct hw_pack_entry *v = NULL;
+    uint32_t cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = v ? sqlite3_prepare_v2(b->db, HW_SQL_PACK_FAILED_SINCE, -1, &st, NULL) : SQLITE_NOMEM;
+    int rc = sqlite3_prepare_v2(b->db, HW_SQL_PACK_FAILED_SINCE, -1, &st, NULL);
     int err = 0;
 
-    if (rc != SQLITE_OK) {
-        free(v);
+    if (rc != SQLITE_OK)
         return hw_lite_fail(b, rc, "summary");
-    }
     sqlite3_bind_int64(st, 1, since);
     sqlite3_bind_int64(st, 2, since);
     while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t n = (uint32_t)sqlite3_column_int64(st, 1);
 
-        err = n > HW_PACK_MAX
-                  ? HW_EIO
-                  : entries(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), n, v);
+        err = entries(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), n, &v, &cap);
         for (uint32_t k = 0; !err && k < n; k++)
             *out += v[k].flag == HW_PACK_LIVE && v[k].status == HW_STORE_FAILED &&
                     v[k].received_ms >= since;
