@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "core/err.h"
@@ -399,6 +400,54 @@ static void test_purge_pages(void)
     teardown(&x);
 }
 
+/*
+ * Finished appends arriving a little apart (6 over about 3 ms, as live
+ * webhooks do) gather into one commit (one pack on SQLite), not one commit
+ * each: the store thread waits up to 5 ms for company. Each is still shown
+ * whole.
+ */
+static void test_gathered(void)
+{
+    struct fixture x;
+    struct hw_store_event ev, *got;
+    struct hw_store_attempt ok = { .at_ms = tu_now_ms(), .duration_ms = 1, .http_status = 200 };
+    struct hw_store_stats before, after;
+    struct timespec apart = { 0, 500000 };
+    char ids[6][HW_ID_LEN + 1];
+    int64_t deadline;
+
+    memset(&x, 0, sizeof(x));
+    tu_db_fresh(&x.d, g_mysql);
+    tu_wake_init(&x.w);
+    CHECK_EQ(hw_store_open(x.d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &x.w },
+                           &x.s),
+             0);
+    hw_store_stats(x.s, &before);
+    for (int i = 0; i < 6; i++) {
+        tu_event(&ev, "alice", "{\"gathered\":1}");
+        hw_id_new(ev.id);
+        memcpy(ids[i], ev.id, sizeof(ids[i]));
+        CHECK_EQ(hw_store_append_finished_async(x.s, &ev, &ok, HW_STORE_DELIVERED, on_append, &x),
+                 0);
+        nanosleep(&apart, NULL); /* the arrivals' spacing, not a wait for a result */
+    }
+    deadline = tu_now_ms() + 20000;
+    while (x.ran < 6 && tu_now_ms() < deadline)
+        tu_wake_poll(&x.w, x.s, 100);
+    CHECK_EQ(x.ran, 6);
+    CHECK_EQ(x.failed, 0);
+    hw_store_stats(x.s, &after);
+    CHECK(after.commits - before.commits <= 2);
+    if (!x.d.mysql)
+        CHECK(rows_of(&x.d, "SELECT COUNT(*) FROM hookwire_packs") <= 2);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(hw_store_get(x.s, ids[i], &got), 0);
+        CHECK_MEM(got->body, "{\"gathered\":1}", got->body_len);
+        hw_store_event_free(got);
+    }
+    teardown(&x);
+}
+
 /* The SQLite plan of sql as one line (every row's detail joined). */
 static void lite_plan(const struct tu_db *d, const char *sql, char *out, size_t cap)
 {
@@ -519,6 +568,7 @@ static void suite(const char *mysql)
     RUN(test_requeue);
     RUN(test_summary_and_purge);
     RUN(test_purge_pages);
+    RUN(test_gathered);
     RUN(test_pack_plans);
     RUN(test_upgrade_from_v9);
 }
