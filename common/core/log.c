@@ -22,6 +22,7 @@ int hw_log_level = HW_LOG_INFO;
 static const char *log_program = "hookwire";
 static int log_json;
 static int log_color;
+static int log_flush_registered;
 
 static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 /* Red, yellow, green, dim: only the level word is coloured, the message stays plain. */
@@ -32,6 +33,10 @@ void hw_log_init(const char *program)
     const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
 
     log_program = program;
+    if (!log_flush_registered) {
+        log_flush_registered = 1;
+        atexit(hw_log_flush);
+    }
     log_color =
         isatty(STDERR_FILENO) && !(no_color && no_color[0]) && !(term && strcmp(term, "dumb") == 0);
 }
@@ -238,6 +243,21 @@ static int repeat_admit(int level, const char *fmt, const char *msg)
     }
     pthread_mutex_unlock(&repeat_lock);
     return write_it;
+}
+
+void hw_log_flush(void)
+{
+    long long now;
+
+    if (!atomic_load_explicit(&repeats_held, memory_order_relaxed))
+        return;
+    now = now_ms();
+    pthread_mutex_lock(&repeat_lock);
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        if (repeats[i].held)
+            repeat_summary(&repeats[i], now);
+    }
+    pthread_mutex_unlock(&repeat_lock);
 }
 
 void hw_log_write(int level, const char *fmt, ...)

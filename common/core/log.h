@@ -17,6 +17,7 @@ extern int hw_log_level;
  * Sets the program name shown on every line (borrowed: must outlive logging)
  * and decides on colour: text lines colour their level when stderr is a
  * terminal, unless NO_COLOR is set (https://no-color.org) or TERM is "dumb".
+ * The first call also arranges for hw_log_flush() to run at exit().
  */
 void hw_log_init(const char *program);
 
@@ -42,6 +43,13 @@ int hw_log_set_format(const char *name);
  * gives about BURST + 1 lines a second; fmt must be a string literal.
  */
 void hw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Writes the "N more like this" count of every site that has lines held back
+ * now, without waiting for its window to end: a program that stops during a
+ * burst still says how many lines it did not write. Any thread.
+ */
+void hw_log_flush(void);
 
 /*
  * Writes a duration for people into buf: "3.5ms" under a second, "10.0s"
