@@ -425,11 +425,11 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "seq = ?"
 /* A pack is dropped once no webhook is left in it. */
 #define HW_SQL_PACK_DELETE "DELETE FROM hookwire_packs WHERE seq = ? AND delivered + failed = 0"
-/* A requeued packed webhook becomes a row with its own seq: HW_SQL_INSERT_DONE with seq first. */
-#define HW_SQL_PACK_UNPACK                                                                      \
-    "INSERT INTO hookwire_events (seq, id, source, received_ms, method, path, query, headers, " \
-    "body, body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, "       \
-    "last_status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)"
+/* A requeued packed webhook becomes a row with its own seq: HW_SQL_INSERT_DONE with seq last. */
+#define HW_SQL_PACK_UNPACK                                                                 \
+    "INSERT INTO hookwire_events (id, source, received_ms, method, path, query, headers, " \
+    "body, body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, "  \
+    "last_status, last_error, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)"
 /*
  * Listing packs newest first (parameters present as for hw_store_list_sql:
  * source, since, until, cursor twice; the status is written in). A pack

@@ -253,22 +253,11 @@ static int unpack(struct hw_lite *b, const struct hw_lite_packed *k, int64_t now
 
     if (!st)
         goto out;
-    sqlite3_bind_int64(st, 1, k->seq);
-    sqlite3_bind_text(st, 2, ev->id, -1, SQLITE_STATIC);
-    hw_lite_bind_str(st, 3, ev->source);
-    sqlite3_bind_int64(st, 4, ev->received_ms);
-    hw_lite_bind_str(st, 5, ev->method);
-    hw_lite_bind_str(st, 6, ev->path);
-    hw_lite_bind_str(st, 7, ev->query);
-    hw_lite_bind_bytes(st, 8, ev->headers, ev->headers_len);
-    hw_lite_bind_bytes(st, 9, ev->body, ev->body_len);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)ev->body_len);
-    hw_lite_bind_bytes(st, 11, ev->body_sha256, HW_STORE_SHA256_LEN);
-    sqlite3_bind_int(st, 12, ev->verify);
-    sqlite3_bind_null(st, 13);
-    sqlite3_bind_int64(st, 14, now_ms);
-    sqlite3_bind_int(st, 15, ev->last_status);
-    hw_lite_bind_str(st, 16, ev->last_error);
+    hw_lite_bind_event(st, ev); /* parameters 1-12, the dedup key NULL */
+    sqlite3_bind_int64(st, 13, now_ms);
+    sqlite3_bind_int(st, 14, ev->last_status);
+    hw_lite_bind_str(st, 15, ev->last_error);
+    sqlite3_bind_int64(st, 16, k->seq);
     err = hw_lite_run(b, st, "requeue packed event");
     if (!err && has_attempt(&k->e)) {
         st = hw_lite_stmt(b, HW_LITE_ADD_ATTEMPT, &err);
