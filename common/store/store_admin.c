@@ -117,20 +117,28 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
                            uint64_t count)
 {
     struct hw_store_source_counts *c;
+    size_t i = 0;
 
-    if (!sum->nsources || strcmp(sum->sources[sum->nsources - 1].source, source) != 0) {
+    if (status < HW_STORE_PENDING || status > HW_STORE_FAILED)
+        return 0;
+    /* Rows ordered by source (the common case) end at the last entry or after it. */
+    if (sum->nsources && strcmp(sum->sources[sum->nsources - 1].source, source) <= 0)
+        i = sum->nsources - 1;
+    while (i < sum->nsources && strcmp(sum->sources[i].source, source) < 0)
+        i++;
+    if (i == sum->nsources || strcmp(sum->sources[i].source, source) != 0) {
         if (sum->nsources == HW_STORE_SUMMARY_SOURCES)
             return 0;
         c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
         if (!c)
             return HW_ENOMEM;
         sum->sources = c;
-        memset(&c[sum->nsources], 0, sizeof(*c));
-        snprintf(c[sum->nsources].source, sizeof(c->source), "%.63s", source);
+        memmove(&c[i + 1], &c[i], (sum->nsources - i) * sizeof(*c));
+        memset(&c[i], 0, sizeof(*c));
+        snprintf(c[i].source, sizeof(c->source), "%.63s", source);
         sum->nsources++;
     }
-    if (status >= HW_STORE_PENDING && status <= HW_STORE_FAILED)
-        sum->sources[sum->nsources - 1].by_status[status] = count;
+    sum->sources[i].by_status[status] += count;
     return 0;
 }
 

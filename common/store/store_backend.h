@@ -350,9 +350,10 @@ enum hw_store_col {
 /* Summary queries. */
 #define HW_SQL_COUNT_STATUS "SELECT status, COUNT(*) FROM hookwire_events GROUP BY status"
 /*
- * Adds one row of HW_SQL_COUNT_SOURCE (rows come ordered by source) to sum:
- * a new source opens an entry, up to the first HW_STORE_SUMMARY_SOURCES by
- * name; later ones are left out. Returns 0 or HW_ENOMEM. Both backends'
+ * Adds count to source's entry of sum for status: a row of
+ * HW_SQL_COUNT_SOURCE, or a pack's counts (SQLite). Sources are kept sorted
+ * by name; a new one opens an entry, up to HW_STORE_SUMMARY_SOURCES of them,
+ * and later new ones are left out. Returns 0 or HW_ENOMEM. Both backends'
  * summarize() use it (store_admin.c).
  */
 #define HW_STORE_SUMMARY_SOURCES 1000

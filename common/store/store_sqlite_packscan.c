@@ -352,30 +352,6 @@ out:
     return err;
 }
 
-/* Adds count to source's entry of sum for status (sources are kept sorted by name). */
-static int add_source(struct hw_store_summary *sum, const char *source, int status, uint64_t count)
-{
-    struct hw_store_source_counts *c;
-    size_t i = 0;
-
-    while (i < sum->nsources && strcmp(sum->sources[i].source, source) < 0)
-        i++;
-    if (i == sum->nsources || strcmp(sum->sources[i].source, source) != 0) {
-        if (sum->nsources == HW_STORE_SUMMARY_SOURCES)
-            return 0;
-        c = realloc(sum->sources, (sum->nsources + 1) * sizeof(*c));
-        if (!c)
-            return HW_ENOMEM;
-        sum->sources = c;
-        memmove(&c[i + 1], &c[i], (sum->nsources - i) * sizeof(*c));
-        memset(&c[i], 0, sizeof(*c));
-        snprintf(c[i].source, sizeof(c->source), "%.63s", source);
-        sum->nsources++;
-    }
-    sum->sources[i].by_status[status] += count;
-    return 0;
-}
-
 /* Failed packed webhooks received at or after since. */
 static int failed_since(struct hw_lite *b, int64_t since, uint64_t *out)
 {
@@ -423,9 +399,11 @@ int hw_lite_pack_summarize(struct hw_lite *b, int64_t since, struct hw_store_sum
     while (!err && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *src = hw_lite_col_str(st, 0);
 
-        err = add_source(sum, src, HW_STORE_DELIVERED, (uint64_t)sqlite3_column_int64(st, 1));
+        err = hw_store_summary_count(sum, src, HW_STORE_DELIVERED,
+                                     (uint64_t)sqlite3_column_int64(st, 1));
         if (!err)
-            err = add_source(sum, src, HW_STORE_FAILED, (uint64_t)sqlite3_column_int64(st, 2));
+            err = hw_store_summary_count(sum, src, HW_STORE_FAILED,
+                                         (uint64_t)sqlite3_column_int64(st, 2));
     }
     if (!err && st && rc != SQLITE_DONE)
         err = hw_lite_fail(b, rc, "summary");
