@@ -15,8 +15,8 @@ static const char crockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 
-/* Ids per randombytes_buf() call: one getrandom per 32 ids instead of one per id. */
-#define POOL_IDS 32
+/* Ids per randombytes_buf() call: one getrandom per 256 ids instead of one per id. */
+#define POOL_IDS 256
 
 static __thread unsigned char pool[POOL_IDS * 10];
 static __thread size_t left;
