@@ -58,6 +58,13 @@ struct agent_ws {
     unsigned masks_left;
     unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
     int flush;       /* the mux has frames for agent_ws_flush() at the end of this round */
+    /*
+     * The same flush from lws's timer phase, which runs before it polls: frames queued by a
+     * timer (an HTTP client's end-of-round write reporting bytes sent) would otherwise wait
+     * for the next wake-up, which nothing may bring.
+     */
+    lws_sorted_usec_list_t flush_sul;
+    struct agent *agent;
 };
 
 static struct agent *agent_of(struct lws *wsi)
@@ -391,14 +398,24 @@ static void send_out(struct agent_ws *w)
         hw_buf_consume(&w->out, (size_t)sent);
 }
 
+static void flush_sul_cb(lws_sorted_usec_list_t *sul)
+{
+    struct agent_ws *w = lws_container_of(sul, struct agent_ws, flush_sul);
+
+    agent_ws_flush(w->agent);
+}
+
 void agent_ws_want_write(struct agent *a)
 {
     struct agent_ws *w = a->ws_raw;
 
-    if (w && w->wsi == a->ws && w->state == WS_OPEN)
+    if (w && w->wsi == a->ws && w->state == WS_OPEN) {
+        if (!w->flush)
+            lws_sul_schedule(a->context, 0, &w->flush_sul, flush_sul_cb, 0);
         w->flush = 1;
-    else if (a->ws)
+    } else if (a->ws) {
         lws_callback_on_writable(a->ws);
+    }
 }
 
 void agent_ws_flush(struct agent *a)
@@ -411,6 +428,7 @@ void agent_ws_flush(struct agent *a)
     if (!w || !w->flush)
         return;
     w->flush = 0;
+    lws_sul_cancel(&w->flush_sul);
     if (!w->wsi || w->state != WS_OPEN)
         return;
     /* Bytes or a control frame already wait for WRITEABLE, which sends the frames after them. */
@@ -451,6 +469,8 @@ static void reset(struct agent_ws *w)
     w->wsi = NULL;
     w->state = WS_UPGRADE;
     w->ctl_len = 0;
+    if (w->flush)
+        lws_sul_cancel(&w->flush_sul);
     w->flush = 0;
     hw_tls_free(w->tls);
     w->tls = NULL;
@@ -563,6 +583,7 @@ struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path
         if (!w)
             return NULL;
         a->ws_raw = w;
+        w->agent = a;
     }
     reset(w);
     hw_buf_init(&w->req, 4096);

@@ -1,7 +1,7 @@
 /*
  * Event id generator (see id.h): a ULID-style time-sortable id with 80 random
- * bits from libsodium's randombytes, drawn from a small per-thread pool so
- * that an id costs no system call. Any thread.
+ * bits from libsodium's randombytes, drawn from a per-thread pool so that
+ * an id costs no system call. Any thread.
  */
 #include "id.h"
 
@@ -15,8 +15,12 @@ static const char crockford[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 
-/* Ids per randombytes_buf() call: one getrandom per 32 ids instead of one per id. */
-#define POOL_IDS 32
+/*
+ * Ids per refill. A refill is one getrandom: libsodium reads at most 256
+ * bytes per call, so the pool is expanded from a fresh 256-bit seed by
+ * ChaCha20 (randombytes_buf_deterministic) rather than read whole.
+ */
+#define POOL_IDS 256
 
 static __thread unsigned char pool[POOL_IDS * 10];
 static __thread size_t left;
@@ -45,7 +49,11 @@ static void id_sodium_init(void)
 static void random10(unsigned char out[10])
 {
     if (!left) {
-        randombytes_buf(pool, sizeof(pool));
+        unsigned char seed[randombytes_SEEDBYTES];
+
+        randombytes_buf(seed, sizeof(seed));
+        randombytes_buf_deterministic(pool, sizeof(pool), seed);
+        sodium_memzero(seed, sizeof(seed));
         left = sizeof(pool);
     }
     left -= 10;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/err.h"
 #include "http/limits.h"
@@ -94,6 +95,7 @@ static void conn_free(struct hwc_conn *c)
 
     hwc_idle_remove(c);
     lws_sul_cancel(&c->connect_timer);
+    lws_sul_cancel(&c->flush);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -174,10 +176,24 @@ static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r
     return c;
 }
 
+static void flush_cb(lws_sorted_usec_list_t *sul);
+
+/*
+ * Bytes to send. A plain socket gets them at the end of this service round
+ * (flush_cb(): lws runs timers that are due before it polls again), which
+ * saves the poll round trip that WRITEABLE costs; a TLS connection, or one
+ * whose socket was full, waits for WRITEABLE.
+ */
 static void want_write(struct hwc_conn *c)
 {
-    if (c->wsi && c->connected)
+    if (!c->wsi || !c->connected || c->flush_armed)
+        return;
+    if (c->tls || c->blocked) {
         lws_callback_on_writable(c->wsi);
+        return;
+    }
+    c->flush_armed = 1;
+    lws_sul_schedule(c->t->client->cx, 0, &c->flush, flush_cb, 0);
 }
 
 static void attach(struct hwc_conn *c, struct hw_http_req *r)
@@ -478,10 +494,41 @@ static int send_bytes(struct hwc_conn *c, const char *p, size_t n)
     return hw_lwsio_write_raw(c->wsi, &c->tls_out);
 }
 
+/*
+ * After n bytes of r's message went to the socket (or to lws): asks for
+ * WRITEABLE while bytes are left, and reports body bytes sent once the
+ * backlog is low (c and r may be gone after that callback). Returns the
+ * bytes that were left to send.
+ */
+static size_t wrote(struct hwc_conn *c, struct hw_http_req *r, size_t n)
+{
+    size_t left;
+
+    r->sent += n;
+    if (!r->replayable) {
+        hw_buf_consume(&r->msg, r->sent);
+        r->sent = 0;
+    }
+    left = hw_buf_size(&r->msg) - r->sent;
+    if (left)
+        lws_callback_on_writable(c->wsi);
+    else
+        c->blocked = 0; /* all went: the next bytes may go at the end of a round again */
+    if (r->owed && left < HW_OUT_LOW && r->cb->on_sent) {
+        size_t owed = r->owed;
+
+        r->owed = 0;
+        r->in_cb = 1;
+        r->cb->on_sent(r, r->user, owed);
+        after_cb(r);
+    }
+    return left;
+}
+
 static int on_writeable(struct hwc_conn *c)
 {
     struct hw_http_req *r = c->req;
-    size_t n, left;
+    size_t n;
 
     if (c->tls && hw_buf_size(&c->tls_out)) {
         /* Records made before (the handshake's, or the rest of a big piece) go first. */
@@ -498,23 +545,44 @@ static int on_writeable(struct hwc_conn *c)
         n = WRITE_CHUNK;
     if (n && send_bytes(c, hw_buf_head(&r->msg) + r->sent, n))
         return -1;
-    r->sent += n;
-    if (!r->replayable) {
-        hw_buf_consume(&r->msg, r->sent);
-        r->sent = 0;
-    }
-    left = hw_buf_size(&r->msg) - r->sent;
-    if (left)
-        lws_callback_on_writable(c->wsi);
-    if (r->owed && left < HW_OUT_LOW && r->cb->on_sent) {
-        size_t owed = r->owed;
-
-        r->owed = 0;
-        r->in_cb = 1;
-        r->cb->on_sent(r, r->user, owed);
-        after_cb(r);
-    }
+    (void)wrote(c, r, n);
     return 0;
+}
+
+/*
+ * The end-of-round write of a plain connection: outside every lws callback.
+ * Sends what the socket takes now (nothing when lws holds bytes written
+ * earlier); the rest waits for WRITEABLE.
+ */
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+    struct hwc_conn *c = lws_container_of(sul, struct hwc_conn, flush);
+    struct hw_http_req *r = c->req;
+    size_t n;
+    ssize_t sent;
+
+    c->flush_armed = 0;
+    if (!c->wsi || !r)
+        return;
+    n = hw_buf_size(&r->msg) - r->sent;
+    if (!n)
+        return;
+    /* Bytes lws still holds go first: writing past them would reorder the stream. */
+    if (lws_partial_buffered(c->wsi)) {
+        c->blocked = 1;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (n > WRITE_CHUNK)
+        n = WRITE_CHUNK;
+    sent = send(lws_get_socket_fd(c->wsi), hw_buf_head(&r->msg) + r->sent, n,
+                MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* A full socket takes nothing; a broken one is for lws to find (WRITEABLE) and close. */
+    if (sent < 0)
+        sent = 0;
+    if ((size_t)sent < n)
+        c->blocked = 1;
+    (void)wrote(c, r, (size_t)sent);
 }
 
 /* The socket is gone (closed by the target, killed by us, or never connected). */

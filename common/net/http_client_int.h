@@ -44,6 +44,7 @@ struct hwc_conn {
     struct hw_buf in; /* answer bytes: first `ready` of them decoded body, then raw */
     size_t ready;
     lws_sorted_usec_list_t connect_timer;
+    lws_sorted_usec_list_t flush; /* the end-of-round write (want_write()) */
     enum hwc_state state;
     enum hw_http_body body_kind;
     uint64_t body_left; /* HW_BODY_LENGTH: bytes not yet counted into ready */
@@ -51,12 +52,14 @@ struct hwc_conn {
     struct hw_tls *tls;    /* https: the session */
     struct hw_buf tls_out; /* https: records waiting for the socket, written first */
     unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
-    unsigned framed : 1;     /* the answer's last byte is in `in` */
-    unsigned eof : 1;        /* the socket is gone */
-    unsigned got_bytes : 1;  /* the target sent something for the current request */
-    unsigned in_connect : 1; /* inside lws_client_connect_via_info() */
-    unsigned failed : 1;     /* the connection failed during that call */
-    unsigned in_gone : 1;    /* inside its close handling: it frees c */
+    unsigned framed : 1;      /* the answer's last byte is in `in` */
+    unsigned eof : 1;         /* the socket is gone */
+    unsigned got_bytes : 1;   /* the target sent something for the current request */
+    unsigned in_connect : 1;  /* inside lws_client_connect_via_info() */
+    unsigned failed : 1;      /* the connection failed during that call */
+    unsigned in_gone : 1;     /* inside its close handling: it frees c */
+    unsigned flush_armed : 1; /* flush is scheduled */
+    unsigned blocked : 1;     /* the socket was full: writes wait for WRITEABLE */
 };
 
 struct hw_http_req {
