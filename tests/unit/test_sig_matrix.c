@@ -443,7 +443,13 @@ static void run_battery(const struct prov *p, struct hw_sig_source *src, size_t 
     CHECK_REASON(src, &r, p->garbage);
     start(p, &r, body, size, 0, NOW, 0);
     v = r.val[hreq_find(&r, p->sig_header)];
-    v[strlen(v) * 2 / 3] = '\0';
+    /*
+     * Cut at a multiple of four characters: a base64 signature stays base64,
+     * so what is cut is the signature itself (an ECDSA DER signature varies
+     * in length, and a cut inside a base64 quantum would be malformed only
+     * for some of them).
+     */
+    v[(strlen(v) * 2 / 3) & ~(size_t)3] = '\0';
     CHECK_REASON(src, &r, p->truncated);
     if (p->prefix_from) {
         char fixed[1024], *at;
