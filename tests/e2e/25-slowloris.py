@@ -49,10 +49,20 @@ def case_slowloris_with_legit_load(env):
         print("      %d partial heads open in %.1fs" % (len(socks), time.monotonic() - t0))
         wait_until(lambda: relay.metric("hookwire_relay_public_connections") >= ATTACKERS, 30,
                    "the relay holds the attackers' connections")
+        body = b"{" + b"x" * 2046 + b"}"
+
+        def probe():
+            with HttpConn(relay.port, timeout=20) as c:
+                return c.request("POST", "/t/alice/probe", [HOST, ("Connection", "close")],
+                                 body).status
+
+        # A reader is shed once it has been silent for the relay's shed window: until
+        # then the newest attackers look like any sender and a newcomer gets 429. The
+        # load starts once the attack is established, which a first webhook shows.
+        wait_until(lambda: probe() == 200, 30, "a webhook gets through the established attack")
 
         results = []
         lock = threading.Lock()
-        body = b"{" + b"x" * 2046 + b"}"
 
         def sender(n):
             for i in range(n):
