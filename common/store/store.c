@@ -64,6 +64,8 @@ static void event_stamp(struct hw_store_event *ev, int keep_id)
         ev->body = "";
     if (ev->dedup_key && !ev->dedup_key[0])
         ev->dedup_key = NULL;
+    ev->lease_until_ms = 0;
+    ev->lease = 0;
     if (!keep_id)
         hw_id_new_at(ev->id, (uint64_t)ev->received_ms);
 }
@@ -162,11 +164,12 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
 
 /*
  * Queues ev; done (NULL for a pending append) is the attempt of an event
- * written finished with status.
+ * written finished with status; lease_until_ms (0: none) the lease of an
+ * event written leased to its appender.
  */
 static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
-                        const struct hw_store_attempt *done, int status, hw_store_append_cb cb,
-                        void *arg)
+                        const struct hw_store_attempt *done, int status, int64_t lease_until_ms,
+                        hw_store_append_cb cb, void *arg)
 {
     char error[HW_STORE_ERROR_MAX + 1];
     struct hw_store_pending *p;
@@ -185,6 +188,13 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
         return HW_ENOMEM;
     p->ev = *ev;
     event_stamp(&p->ev, keep_id);
+    if (lease_until_ms) {
+        /* Not due before the lease runs out, as after a claim; the first fencing value is 0. */
+        p->ev.lease_until_ms = lease_until_ms;
+        p->ev.next_attempt_ms = lease_until_ms;
+        p->ev.status = HW_STORE_PENDING;
+        p->leased = 1;
+    }
     if (done) {
         snprintf(error, sizeof(error), "%s", done->error ? done->error : "");
         p->ev.status = status;
@@ -222,13 +232,21 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
 int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 0, NULL, 0, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, 0, cb, arg);
+}
+
+int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event *ev,
+                                 int64_t lease_until_ms, hw_store_append_cb cb, void *arg)
+{
+    if (lease_until_ms <= hw_store_now_ms())
+        return HW_EINVAL;
+    return append_async(s, ev, 0, NULL, 0, lease_until_ms, cb, arg);
 }
 
 int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
                                   hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 1, NULL, 0, cb, arg);
+    return append_async(s, ev, 1, NULL, 0, 0, cb, arg);
 }
 
 int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
@@ -237,7 +255,7 @@ int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_eve
 {
     if (!a)
         return HW_EINVAL;
-    return append_async(s, ev, 1, a, status, cb, arg);
+    return append_async(s, ev, 1, a, status, 0, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)

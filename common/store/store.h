@@ -89,7 +89,7 @@ struct hw_store_event {
     int attempts;           /* out: delivery attempts so far */
     int last_status;        /* out: HTTP status of the last attempt, 0 if none */
     const char *last_error; /* out: error of the last attempt, "" if none */
-    int64_t lease_until_ms; /* out: claim lease expiry, 0 if not claimed */
+    int64_t lease_until_ms; /* out: lease expiry (a claim's or the appender's), 0 if none */
     int64_t lease;          /* out: fencing value of the latest claim (hw_store_record_attempt) */
 };
 
@@ -102,6 +102,12 @@ struct hw_store_event {
 struct hw_store_result {
     char id[HW_ID_LEN + 1];
     int duplicate; /* 1: (source, dedup_key) was already stored; nothing was written */
+    /*
+     * hw_store_append_leased_async() only, stored and not a duplicate: the
+     * event as stored, with headers and body and its lease, handed to the
+     * callback, which owns it (hw_store_event_free()). NULL otherwise.
+     */
+    struct hw_store_event *event;
 };
 
 /* An owned list of events; next_cursor continues a hw_store_list() page. */
@@ -261,6 +267,21 @@ int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_even
 int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
                                    const struct hw_store_attempt *a, int status,
                                    hw_store_append_cb cb, void *arg);
+
+/*
+ * hw_store_append_async() for an event its appender delivers itself, with
+ * no claim: the row is written pending and already leased until
+ * lease_until_ms (Unix ms, in the future), so no claim takes it before
+ * then, and it is due then if no outcome was recorded (the appender died).
+ * Once committed, res->event hands the stored event (id, headers, body,
+ * status pending, attempts 0, lease and lease_until_ms) to the callback,
+ * which owns it; its outcome is recorded with hw_store_record_attempt(s)
+ * and ev->lease, fenced exactly as after hw_store_claim(). A duplicate
+ * hands no event (the first one is someone else's to deliver). Returns as
+ * hw_store_append_async().
+ */
+int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event *ev,
+                                 int64_t lease_until_ms, hw_store_append_cb cb, void *arg);
 
 /*
  * Runs the callbacks of all completed async appends on the calling thread,

@@ -206,15 +206,16 @@ enum hw_store_col {
 
 /*
  * Parameters per row: id source received_ms method path query headers body
- * body_len sha256 verify dedup_key next_attempt_ms. MySQL repeats the row
- * to insert many events with one statement.
+ * body_len sha256 verify dedup_key next_attempt_ms lease_until (0, or the
+ * lease its appender took: hw_store_append_leased_async()). MySQL repeats
+ * the row to insert many events with one statement.
  */
 #define HW_SQL_INSERT_HEAD                                                                       \
     "INSERT INTO hookwire_events (id, source, received_ms, method, path, query, headers, body, " \
-    "body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, last_status) " \
-    "VALUES "
-#define HW_SQL_INSERT_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0)"
-#define HW_SQL_INSERT_PARAMS 13
+    "body_len, body_sha256, verify, dedup_key, status, attempts, next_attempt_ms, last_status, " \
+    "lease_until) VALUES "
+#define HW_SQL_INSERT_ROW    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, 0, ?)"
+#define HW_SQL_INSERT_PARAMS 14
 #define HW_SQL_INSERT        HW_SQL_INSERT_HEAD HW_SQL_INSERT_ROW
 /*
  * An event inserted already finished: the columns of HW_SQL_INSERT_HEAD and

@@ -82,6 +82,7 @@ static void bind_row(MYSQL_BIND *p, const struct hw_store_event *ev, int64_t *bo
 {
     hw_my_param_event(p, ev, body_len);
     hw_my_param_i64(&p[HW_MY_EVENT_COLS], &ev->next_attempt_ms);
+    hw_my_param_i64(&p[HW_MY_EVENT_COLS + 1], &ev->lease_until_ms);
 }
 
 static int insert_one(struct hw_my *b, const struct hw_store_row *row)

@@ -196,8 +196,13 @@ static void *queue_main(void *arg)
         pthread_mutex_unlock(&q->lock);
 
         q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
-        /* The event copies are not needed past the commit; free them before the poll. */
+        /*
+         * The event copies are not needed past the commit; free them before
+         * the poll, but for a leased append's, which its callback receives.
+         */
         for (size_t i = 0; i < w->n; i++) {
+            if (w->batch[i]->leased)
+                continue;
             hw_store_event_free(w->batch[i]->copy);
             w->batch[i]->copy = NULL;
         }
@@ -326,6 +331,19 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
     return 0;
 }
 
+/* Runs an append's callback; a leased one stored hands its event over. */
+static void complete(struct hw_store_pending *p)
+{
+    p->res.event = NULL;
+    if (p->leased && !p->err && !p->res.duplicate) {
+        p->res.event = p->copy;
+        p->copy = NULL;
+    }
+    hw_store_event_free(p->copy);
+    p->copy = NULL;
+    p->cb(p->arg, p->err, !p->err || (p->err == HW_EUNAVAIL && p->res.id[0]) ? &p->res : NULL);
+}
+
 int hw_store_queue_poll(struct hw_store_queue *q)
 {
     struct hw_store_pending *p, *next;
@@ -346,8 +364,7 @@ int hw_store_queue_poll(struct hw_store_queue *q)
         else if (p->job_fn)
             p->job_cb(p->arg, p->err);
         else
-            p->cb(p->arg, p->err,
-                  !p->err || (p->err == HW_EUNAVAIL && p->res.id[0]) ? &p->res : NULL);
+            complete(p);
         free(p);
         n++;
     }

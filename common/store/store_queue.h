@@ -18,7 +18,7 @@
 /* One queued append, a token-list job (tokens_cb set) or a generic job (job_fn set). */
 struct hw_store_pending {
     struct hw_store_event ev;    /* fields point into copy */
-    struct hw_store_event *copy; /* owned until the commit is done */
+    struct hw_store_event *copy; /* owned until the commit is done (leased: until the callback) */
     size_t bytes;                /* counted against the byte cap */
     struct hw_store_result res;  /* set by the commit function */
     int err;                     /* set by the commit function */
@@ -30,6 +30,7 @@ struct hw_store_pending {
     hw_store_job_cb job_cb;
     void *arg;
     int finished;                 /* hw_store_append_finished_async(): insert it finished */
+    int leased;                   /* hw_store_append_leased_async(): copy goes to the callback */
     struct hw_store_attempt done; /* its attempt (error points into copy) */
     struct hw_store_pending *next;
 };

@@ -109,6 +109,7 @@ static int insert_one(struct hw_lite *b, const struct hw_store_event *ev,
         return err;
     hw_lite_bind_event(st, ev);
     sqlite3_bind_int64(st, HW_LITE_EVENT_COLS + 1, ev->next_attempt_ms);
+    sqlite3_bind_int64(st, HW_LITE_EVENT_COLS + 2, ev->lease_until_ms);
     rc = sqlite3_step(st);
     dup = rc == SQLITE_CONSTRAINT_UNIQUE && dedup;
     /* Map before the reset, which would replace the error details. */
