@@ -2,8 +2,10 @@
  * The database threads (db.h): the claimer takes due events per source with
  * a lease, checks readiness and caches the store summary; the recorder
  * writes outcomes in batches, one transaction for all that finished while
- * the last batch committed. Owns the two handles, job lists and cached
- * figures; each handle is called by its one thread only.
+ * the last batch committed. Also the count of each source's events in
+ * memory: claimed, or leased at their append (ingest.c) while the source
+ * has room and no backlog to claim. Owns the two handles, job lists and
+ * cached figures; each handle is called by its one thread only.
  */
 #include "db.h"
 
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -38,10 +41,26 @@
 #define CLAIM_MAX   1000 /* hw_store_claim's own cap */
 /* Headers and bodies claimed at once per source. */
 #define CLAIM_BYTES (16u * 1024u * 1024u)
+/*
+ * Events leased at their append and not yet recorded, per source: at most
+ * BORN_AHEAD times its concurrency (WINDOW_MAX at most) and BORN_BYTES of
+ * headers and bodies. More than claims keep ahead: a new event waits in
+ * memory while earlier outcomes commit, which at thousands a second is
+ * several times the concurrency.
+ */
+#define BORN_AHEAD 32
+#define BORN_BYTES (16u * 1024u * 1024u)
 
 struct src_state {
-    size_t outstanding; /* claimed and not yet recorded */
+    size_t outstanding; /* claimed or leased at append, and not yet recorded */
+    size_t born_bytes;  /* headers and bodies of those leased at append */
     int more;           /* the last claim was full: more may be due */
+    /*
+     * Events may be due that only a claim finds (left by an earlier run,
+     * or appended due while the window was full): new ones are appended
+     * due too, behind them, until a claim comes back short.
+     */
+    int due_left;
 };
 
 struct recv_db {
@@ -57,14 +76,16 @@ struct recv_db {
     struct recv_job **rec_jobs, **rec_live;
     struct hw_store_outcome *rec_v;
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* the claimer waits here */
-    pthread_cond_t rec_cv; /* the recorder waits here */
+    pthread_cond_t cv;       /* the claimer waits here */
+    pthread_cond_t rec_cv;   /* the recorder waits here */
+    pthread_cond_t swept_cv; /* recv_db_start() waits here for the first claims */
     /* Under mu. */
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
     struct recv_job *finished;                /* back from it, to record */
-    int kicked, stop, no_claims;
+    int kicked, stop, no_claims, swept;
     size_t outstanding;
-    uint64_t *backlog; /* pending per source, by index, from the last summary */
+    uint64_t claimed_total, born_total; /* events taken by claims, leased at append */
+    uint64_t *backlog;                  /* pending per source, by index, from the last summary */
     int64_t oldest_pending_ms;
     int have_summary;
     int ready;
@@ -73,14 +94,6 @@ struct recv_db {
     int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
     size_t ndue;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void recv_job_free(struct recv_job *j)
 {
@@ -136,7 +149,7 @@ static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_stor
             break;
         /* Keep those whose lease outlasts another try; the others are claimed again. */
         for (size_t i = 0; i < n; i++) {
-            if (now_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
+            if (hw_wall_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
                 v[k] = v[i];
                 j[k++] = j[i];
             } else {
@@ -205,6 +218,7 @@ static void *recorder_run(void *arg)
         pthread_mutex_lock(&db->mu);
         for (size_t i = 0; i < n; i++) {
             db->src[jobs[i]->src_index].outstanding--;
+            db->src[jobs[i]->src_index].born_bytes -= jobs[i]->born_bytes;
             db->outstanding--;
         }
         /* Room for another claim. */
@@ -238,6 +252,9 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s, size
         st->more = 0;
         return 0;
     }
+    if (got.n < room)
+        st->due_left = 0; /* every due event is in memory now */
+    db->claimed_total += got.n;
     for (size_t i = 0; i < got.n; i++) {
         struct recv_job *j = calloc(1, sizeof(*j));
 
@@ -265,6 +282,55 @@ size_t recv_db_window(unsigned concurrency)
     size_t w = (size_t)concurrency * CLAIM_AHEAD;
 
     return w < WINDOW_MAX ? w : WINDOW_MAX;
+}
+
+int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t bytes)
+{
+    struct src_state *st = &db->src[src->index];
+    size_t w = (size_t)src->concurrency * BORN_AHEAD;
+    int ok;
+
+    if (w > WINDOW_MAX)
+        w = WINDOW_MAX;
+    pthread_mutex_lock(&db->mu);
+    ok = !st->due_left && !db->no_claims && st->outstanding < w &&
+         st->born_bytes + bytes <= BORN_BYTES;
+    if (ok) {
+        st->outstanding++;
+        st->born_bytes += bytes;
+        db->outstanding++;
+        db->born_total++;
+    } else {
+        /* Appended due: a claim takes it, and the ones after it, in store order. */
+        st->due_left = 1;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return ok;
+}
+
+void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t bytes)
+{
+    pthread_mutex_lock(&db->mu);
+    db->src[src->index].outstanding--;
+    db->src[src->index].born_bytes -= bytes;
+    db->outstanding--;
+    db->born_total--;
+    pthread_cond_signal(&db->cv);
+    pthread_mutex_unlock(&db->mu);
+}
+
+struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_event *ev,
+                              size_t bytes)
+{
+    struct recv_job *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->src = src;
+    j->src_index = src->index;
+    j->ev = ev;
+    j->born_bytes = bytes;
+    return j;
 }
 
 /*
@@ -339,19 +405,19 @@ static void *run(void *arg)
 
     pthread_mutex_lock(&db->mu);
     while (!db->stop) {
-        int64_t now = now_ms(), wake;
+        int64_t now = hw_wall_ms(), wake;
         int poll_all, claimed = 0, busy;
         size_t idx = 0;
 
         if (now >= next_ready) {
             check_ready(db);
-            next_ready = now_ms() + READY_MS;
+            next_ready = hw_wall_ms() + READY_MS;
         }
         if (now >= next_summary) {
             take_summary(db);
-            next_summary = now_ms() + SUMMARY_MS;
+            next_summary = hw_wall_ms() + SUMMARY_MS;
         }
-        now = now_ms();
+        now = hw_wall_ms();
         wake = next_ready < next_summary ? next_ready : next_summary;
         poll_all = db->kicked || now >= next_poll;
         poll_all |= due_now(db, now, &wake);
@@ -363,6 +429,11 @@ static void *run(void *arg)
             if (has_room(s, st) && (poll_all || st->more))
                 claimed += (int)claim_source(db, s, idx);
         }
+        if (!db->swept) {
+            /* Every source has had its first claim: new events may be leased at append. */
+            db->swept = 1;
+            pthread_cond_broadcast(&db->swept_cv);
+        }
         if (claimed) {
             lws_cancel_service(db->cx);
             poll_ms = POLL_MIN_MS;
@@ -370,7 +441,7 @@ static void *run(void *arg)
             poll_ms = poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : poll_ms * 2;
         }
         if (poll_all)
-            next_poll = now_ms() + poll_ms;
+            next_poll = hw_wall_ms() + poll_ms;
         if (next_poll < wake)
             wake = next_poll;
         /* Sleep until the next due time unless work arrived meanwhile. */
@@ -380,7 +451,7 @@ static void *run(void *arg)
             busy = db->src[idx].more && has_room(s, &db->src[idx]);
         if (!busy && !db->stop) {
             struct timespec ts;
-            int64_t w = wake - now_ms();
+            int64_t w = wake - hw_wall_ms();
 
             if (w > 0) {
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -412,6 +483,7 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->cv, NULL);
     pthread_cond_init(&db->rec_cv, NULL);
+    pthread_cond_init(&db->swept_cv, NULL);
     db->rec_jobs = calloc(RECORD_MAX, sizeof(*db->rec_jobs));
     db->rec_live = calloc(RECORD_MAX, sizeof(*db->rec_live));
     db->rec_v = calloc(RECORD_MAX, sizeof(*db->rec_v));
@@ -419,6 +491,9 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
     db->backlog = calloc(cfg->sources.n, sizeof(*db->backlog));
     if (!db->src || !db->backlog || !db->rec_jobs || !db->rec_live || !db->rec_v)
         goto fail;
+    /* An earlier run may have left events due: the first claims find them. */
+    for (size_t i = 0; i < cfg->sources.n; i++)
+        db->src[i].due_left = 1;
     rc = hw_store_open(cfg->store, NULL, &db->store);
     if (rc < 0)
         goto fail;
@@ -437,6 +512,14 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
         goto fail;
     }
     db->started = 1;
+    /*
+     * Ingest starts once the first claims have taken what an earlier run
+     * left due, so that new events do not go ahead of it.
+     */
+    pthread_mutex_lock(&db->mu);
+    while (!db->swept)
+        pthread_cond_wait(&db->swept_cv, &db->mu);
+    pthread_mutex_unlock(&db->mu);
     *out = db;
     return 0;
 fail:
@@ -532,9 +615,21 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
                                   "# TYPE hookwire_receiver_oldest_pending_seconds gauge\n"
                                   "hookwire_receiver_oldest_pending_seconds %.3f\n",
                                   db->oldest_pending_ms
-                                      ? (double)(now_ms() - db->oldest_pending_ms) / 1000.0
+                                      ? (double)(hw_wall_ms() - db->oldest_pending_ms) / 1000.0
                                       : 0.0);
     }
+    err = err ? err
+              : hw_buf_printf(out,
+                              "# HELP hookwire_receiver_claimed_total Events taken for delivery "
+                              "by a claim (retries, recovery, past the in-memory window).\n"
+                              "# TYPE hookwire_receiver_claimed_total counter\n"
+                              "hookwire_receiver_claimed_total %llu\n"
+                              "# HELP hookwire_receiver_leased_at_append_total Events leased "
+                              "to this receiver by their append and delivered from memory.\n"
+                              "# TYPE hookwire_receiver_leased_at_append_total counter\n"
+                              "hookwire_receiver_leased_at_append_total %llu\n",
+                              (unsigned long long)db->claimed_total,
+                              (unsigned long long)db->born_total);
     err = err ? err
               : hw_buf_printf(out,
                               "# HELP hookwire_receiver_ready Store reachable, migrations "
@@ -577,6 +672,7 @@ void recv_db_stop(struct recv_db *db)
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->cv);
     pthread_cond_destroy(&db->rec_cv);
+    pthread_cond_destroy(&db->swept_cv);
     free(db->src);
     free(db->backlog);
     free(db);

@@ -24,7 +24,8 @@ struct recv_job {
     struct recv_job *next;
     const struct recv_source *src;
     size_t src_index;          /* position of src in cfg->sources */
-    struct hw_store_event *ev; /* claimed, with headers and body; owned */
+    struct hw_store_event *ev; /* claimed or leased at its append, with headers and body; owned */
+    size_t born_bytes;         /* leased at its append: the bytes recv_db_reserve() counted */
     /* Filled on the service thread before recv_db_finish(). */
     int abandon;     /* 1: record nothing, let the lease lapse (shutdown) */
     int new_status;  /* enum hw_store_status after this attempt */
@@ -42,6 +43,23 @@ struct recv_db;
  * with *out, or the store's error (HW_EUNAVAIL, HW_ECONFIG...) or -errno.
  */
 int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct recv_db **out);
+
+/*
+ * Makes room for an event of source src, of bytes headers and body, that
+ * its append leases to this receiver (hw_store_append_leased_async()): it
+ * is then delivered from memory with no claim. Returns 1 when the source's
+ * window and byte budget have room, counting it as outstanding (undo with
+ * recv_db_unreserve() when the append stores nothing new); 0 when the
+ * event should be appended due instead, for a claim to find. Any thread.
+ */
+int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t bytes);
+
+/* Gives back what recv_db_reserve() counted, for an append that handed no event. Any thread. */
+void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t bytes);
+
+/* A job for the event a leased append handed over (owned; reserved with bytes), or NULL. */
+struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_event *ev,
+                              size_t bytes);
 
 /* Takes the claimed jobs (a list in claim order, or NULL). Service thread. */
 struct recv_job *recv_db_take_claimed(struct recv_db *db);

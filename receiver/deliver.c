@@ -11,8 +11,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "db.h"
@@ -34,14 +34,6 @@ struct recv_deliver {
     struct src_queue *q;             /* by source index */
     size_t inflight;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct recv_deliver *recv_deliver_new(struct recv *r)
 {
@@ -122,7 +114,7 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
     size_t ra_len = 0;
     uint64_t delay = 0;
     unsigned attempt = (unsigned)j->ev->attempts + 1;
-    int64_t now = wall_ms();
+    int64_t now = hw_wall_ms();
     enum recv_outcome o;
 
     j->attempt.at_ms = now - res->duration_us / 1000;
@@ -215,7 +207,7 @@ static void start(struct recv_deliver *d, struct recv_job *j)
 
     hw_buf_init(&msg, (size_t)HW_STORE_HEADERS_MAX * 2 + HW_STORE_BODY_MAX);
     err = recv_outgoing_head(j->src, r->cfg.signer, &o, (unsigned)ev->attempts + 1,
-                             wall_ms() / 1000, &msg);
+                             hw_wall_ms() / 1000, &msg);
     err = err ? err : hw_buf_append(&msg, ev->body, ev->body_len);
     p = err ? NULL : malloc(sizeof(*p));
     if (!err && !p)
@@ -268,7 +260,7 @@ static void start_queued(struct recv_deliver *d, size_t idx)
             q->tail = &q->head;
         j->next = NULL;
         if (r->draining ||
-            wall_ms() + (int64_t)r->cfg.deliver_timeout_ms >= j->ev->lease_until_ms) {
+            hw_wall_ms() + (int64_t)r->cfg.deliver_timeout_ms >= j->ev->lease_until_ms) {
             j->abandon = 1;
             recv_db_finish(r->db, j);
             continue;
@@ -277,19 +269,41 @@ static void start_queued(struct recv_deliver *d, size_t idx)
     }
 }
 
+static void enqueue(struct recv_deliver *d, struct recv_job *j)
+{
+    struct src_queue *q = &d->q[j->src_index];
+
+    j->next = NULL;
+    *q->tail = j;
+    q->tail = &j->next;
+}
+
 void recv_deliver_pump(struct recv_deliver *d)
 {
     struct recv_job *list = recv_db_take_claimed(d->r->db);
 
     while (list) {
         struct recv_job *j = list;
-        struct src_queue *q = &d->q[j->src_index];
 
         list = j->next;
-        j->next = NULL;
-        *q->tail = j;
-        q->tail = &j->next;
+        enqueue(d, j);
     }
     for (size_t i = 0; i < d->r->cfg.sources.n; i++)
         start_queued(d, i);
+}
+
+void recv_deliver_born(struct recv_deliver *d, const struct recv_source *src,
+                       struct hw_store_event *ev, size_t bytes)
+{
+    struct recv_job *j = recv_db_born(src, ev, bytes);
+
+    if (!j) {
+        /* Nothing was sent: the lease lapses and a claim takes it then. */
+        HW_ERR("evt=%s out of memory for its delivery; it is claimed after its lease", ev->id);
+        hw_store_event_free(ev);
+        recv_db_unreserve(d->r->db, src, bytes);
+        return;
+    }
+    enqueue(d, j);
+    start_queued(d, src->index);
 }

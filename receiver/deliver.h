@@ -8,8 +8,10 @@
  */
 #include <stddef.h>
 
+struct hw_store_event;
 struct recv;
 struct recv_deliver;
+struct recv_source;
 
 /* One HTTP client pool per source (r->client must exist). NULL when out of memory. */
 struct recv_deliver *recv_deliver_new(struct recv *r);
@@ -23,6 +25,14 @@ void recv_deliver_free(struct recv_deliver *d);
  * events back unsent (their leases lapse).
  */
 void recv_deliver_pump(struct recv_deliver *d);
+
+/*
+ * Takes ev (owned), an event of src that its append leased to this
+ * receiver (bytes: what recv_db_reserve() counted), and queues it for
+ * delivery like a claimed one. Out of memory, it is left to its lease.
+ */
+void recv_deliver_born(struct recv_deliver *d, const struct recv_source *src,
+                       struct hw_store_event *ev, size_t bytes);
 
 /* Requests sent whose answer has not come yet. */
 size_t recv_deliver_inflight(const struct recv_deliver *d);

@@ -1,7 +1,10 @@
 /*
  * Ingest on the HTTP server: routes a webhook to its source, admits it
  * (signature, handshake), appends it through the store's group commit and
- * answers 200 {"id":"evt_..."} only from the commit's callback. Owns the
+ * answers 200 {"id":"evt_..."} only from the commit's callback. While its
+ * source has room in memory, the append leases the event to this receiver
+ * and the callback hands it straight to delivery (no claim, no read back);
+ * otherwise it is appended due and a claim finds it. Owns the
  * per-connection state and the acknowledgement waiting for each commit.
  * Service thread only.
  */
@@ -12,9 +15,11 @@
 #include <time.h>
 
 #include "admit.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "db.h"
+#include "deliver.h"
 #include "net/http_server.h"
 #include "recv.h"
 #include "server.h"
@@ -28,6 +33,9 @@ struct ack {
     struct recv *r;
     struct hw_http_conn *c; /* NULL once the connection or the exchange is gone */
     int64_t started_us;
+    const struct recv_source *src;
+    size_t leased_bytes; /* leased at append: what recv_db_reserve() counted */
+    int leased;
 };
 
 struct ingest_conn {
@@ -53,12 +61,17 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
     r->appends_pending--;
     if (a->c)
         ((struct ingest_conn *)hw_http_conn_user(a->c))->ack = NULL;
+    if (a->leased && !(res && res->event))
+        recv_db_unreserve(r->db, a->src, a->leased_bytes);
     if (err == 0) {
         if (res->duplicate) {
             r->metrics.duplicates++;
         } else {
             r->metrics.stored++;
-            recv_db_kick(r->db);
+            if (res->event)
+                recv_deliver_born(r->deliver, a->src, res->event, a->leased_bytes);
+            else
+                recv_db_kick(r->db);
         }
         recv_metrics_observe(&r->metrics.ingest, 0, (double)(recv_now_us() - a->started_us) / 1e6);
         if (a->c) {
@@ -99,6 +112,7 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
     struct hw_store_event ev;
     struct ack *a;
     char *strs, *p;
+    int64_t lease_until;
     int err;
 
     strs = malloc(h->method_len + ad->route.path_len + ad->route.query_len + 3);
@@ -125,9 +139,19 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
     a->r = r;
     a->c = c;
     a->started_us = recv_now_us();
-    err = hw_store_append_async(r->store, &ev, on_committed, a);
+    a->src = ad->source;
+    a->leased_bytes = ev.headers_len + ev.body_len;
+    a->leased = recv_db_reserve(r->db, a->src, a->leased_bytes);
+    if (a->leased) {
+        lease_until = hw_wall_ms() + (int64_t)r->cfg.lease_ms;
+        err = hw_store_append_leased_async(r->store, &ev, lease_until, on_committed, a);
+    } else {
+        err = hw_store_append_async(r->store, &ev, on_committed, a);
+    }
     free(strs);
     if (err < 0) {
+        if (a->leased)
+            recv_db_unreserve(r->db, a->src, a->leased_bytes);
         free(a);
         if (err == HW_E2BIG)
             reject(c, r, RECV_REJECT_TOO_LARGE, HW_ERRC_BODY_TOO_LARGE, NULL);

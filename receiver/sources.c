@@ -93,6 +93,7 @@ static int scan_header(struct recv_sources *ss, char *line, int lineno)
     snprintf(s->name, sizeof(s->name), "%s", name);
     s->line = lineno;
     s->concurrency = RECV_CONCURRENCY_DEFAULT;
+    s->index = ss->n;
     if (ss->tail)
         ss->tail->next = s;
     else

@@ -30,6 +30,7 @@ struct recv_source {
     char *deliver_to;          /* backend URL as written */
     struct hw_url deliver_url; /* parsed */
     unsigned concurrency;
+    size_t index;       /* position in file order, 0 .. n - 1 */
     int line;           /* line of the [source NAME] header */
     int has_public_url; /* the section set its own public-url (Twilio) */
     unsigned given;     /* keys seen (internal to sources.c) */

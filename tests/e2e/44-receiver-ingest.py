@@ -113,6 +113,47 @@ def case_ingest_deliver_dedup(env):
     check_eq(m[("hookwire_receiver_rejected_total", (("reason", "unknown_source"),))], 1,
              "rejected{reason=unknown_source}")
     check_eq(rc.metric("hookwire_receiver_ready"), 1, "ready")
+    check_eq(m[("hookwire_receiver_leased_at_append_total", ())], 2,
+             "both leased to this receiver by their append")
+    check_eq(m[("hookwire_receiver_claimed_total", ())], 0, "delivered from memory: no claim")
+
+
+def case_window_spills_to_claims(env):
+    """Past a source's window in memory (32 x concurrency), new events are appended due and
+    claimed in store order once the window drains; nothing is delivered twice or skipped."""
+    store = sqlite_store(env)
+    gate = threading.Event()
+
+    def handler(req):
+        gate.wait(30)
+        return Reply(200, "OK", [], b"ok")
+    backend = env.target(handler)
+    rc = Receiver(env, store, {"gh": gh_source(backend.port, concurrency="1")},
+                  {"deliver-timeout": "40s", "lease": "60s"}).start()
+    sent = []
+
+    def post(n):
+        body = b'{"n":%d}' % n
+        check_eq(rc.post("gh", body, github_headers(body, "w-%d" % n)).status, 200, "stored")
+        sent.append(body)
+    for n in range(40):
+        post(n)
+    check_eq(rc.metric("hookwire_receiver_leased_at_append_total"), 32,
+             "the first 32 leased at append (the window of concurrency 1)")
+    gate.set()
+    wait_until(lambda: event_count(store, "status = 2") == 40, 30, "all 40 delivered")
+    check_eq([r.body for r in backend.requests], sent, "in the order they came, each once")
+    check_eq(rc.metric("hookwire_receiver_claimed_total"), 8, "the 8 past the window claimed")
+    # Once a claim has come back short, new events are leased at append again.
+    n = 40
+    while rc.metric("hookwire_receiver_leased_at_append_total") == 32:
+        check(n < 60, "events are leased at append again", n)
+        post(n)
+        n += 1
+        wait_until(lambda: event_count(store, "status = 2") == n, 30, "delivered")
+    wait_until(lambda: len(backend.requests) == n, 10, "every event delivered")
+    holds_for(lambda: len(backend.requests) == n, 0.5, "and no more")
+    check_eq(sorted(r.body for r in backend.requests), sorted(sent), "each exactly once")
 
 
 def attempts(store, eid):
@@ -325,6 +366,6 @@ def case_sigterm_under_load(env):
 
 
 if __name__ == "__main__":
-    run([case_ingest_deliver_dedup, case_backend_down_follows_schedule,
+    run([case_ingest_deliver_dedup, case_window_spills_to_claims, case_backend_down_follows_schedule,
          case_backlog_metrics, case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
          case_sigterm_under_load])
