@@ -18,6 +18,7 @@
 #include "api.h"
 #include "channels.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/hwerror.h"
 #include "relay.h"
@@ -31,14 +32,6 @@
 
 #define TAKEOVER_HDR "hookwire-takeover:"
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void relay_claim_init(struct relay_claim_info *info, struct lws *wsi)
 {
     struct sockaddr_storage ss;
@@ -47,7 +40,7 @@ void relay_claim_init(struct relay_claim_info *info, struct lws *wsi)
     int port = 0, fd = (int)lws_get_socket_fd(wsi);
 
     memset(info, 0, sizeof(*info));
-    info->since_ms = wall_ms();
+    info->since_ms = hw_wall_ms();
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *in = (struct sockaddr_in *)&ss;

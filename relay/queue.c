@@ -13,6 +13,7 @@
 
 #include "channels.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "http/hwerror.h"
@@ -62,15 +63,6 @@ struct relay_queued {
 };
 
 static void drain(struct qchan *qc);
-
-int64_t relay_wall_ms(void)
-{
-    struct timespec ts;
-
-    /* Unix time, as the store keeps it (lws's clock is monotonic). */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct qchan *find(struct relay_queue *q, const char *name, size_t len, int create)
 {
@@ -275,7 +267,7 @@ static void record(struct qchan *qc, const struct hw_store_event *ev, int http_s
 {
     struct hw_store_attempt a = {
         .at_ms = qc->sent_ms,
-        .duration_ms = (int)(relay_wall_ms() - qc->sent_ms),
+        .duration_ms = (int)(hw_wall_ms() - qc->sent_ms),
         .http_status = http_status,
         .error = error,
         .excerpt = hw_buf_head(&qc->excerpt),
@@ -373,7 +365,7 @@ static int send_event(struct qchan *qc, struct hw_store_event *ev)
     hw_buf_cleanup(&body);
     if (!err) {
         qc->status = 0;
-        qc->sent_ms = relay_wall_ms();
+        qc->sent_ms = hw_wall_ms();
         hw_buf_reset(&qc->excerpt);
     }
     return err;

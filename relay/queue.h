@@ -21,9 +21,6 @@ struct hw_http_request;
 struct hw_mux_stream;
 struct relay_queued;
 
-/* The wall clock in Unix ms, as the store records times. Any thread. */
-int64_t relay_wall_ms(void);
-
 struct relay_queue *relay_queue_new(struct relay *r);
 
 /*

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "edge.h"
@@ -146,7 +147,7 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     l->ev.body = put(&p, hw_buf_head(rq->body), body_len);
     l->ev.body_len = body_len;
     l->ev.verify = verify;
-    l->ev.received_ms = l->sent_ms = relay_wall_ms();
+    l->ev.received_ms = l->sent_ms = hw_wall_ms();
     l->bytes = size + RECORD_OVERHEAD;
     r->history_held += l->bytes;
     relay_queue_live(r->queue, l->channel, 1);
@@ -156,7 +157,7 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
 /* Writes l finished, with the app's status (0 when there was none) or an error. */
 static void record(struct relay_live *l, int http_status, const char *error)
 {
-    int64_t now = relay_wall_ms();
+    int64_t now = hw_wall_ms();
     struct hw_store_attempt a = {
         .at_ms = l->sent_ms,
         .duration_ms = now > l->sent_ms ? (int)(now - l->sent_ms) : 0,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/json.h"
@@ -86,7 +87,7 @@ void relay_refused_add(struct relay_refused *rf, const char *channel, size_t cha
     s->body_len = body_len;
     memcpy(s->channel, channel, channel_len);
     snprintf(s->id, sizeof(s->id), "%s", id);
-    s->at_ms = relay_wall_ms();
+    s->at_ms = hw_wall_ms();
     s->status = status;
     s->reason = reason;
     s->used = 1;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "queue.h"
@@ -96,7 +97,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     struct purge *p;
 
     if (!inflight && owner->store && (p = calloc(1, sizeof(*p)))) {
-        p->before_ms = relay_wall_ms() - (int64_t)owner->cfg.retention_ms;
+        p->before_ms = hw_wall_ms() - (int64_t)owner->cfg.retention_ms;
         p->keep = owner->cfg.max_events;
         if (hw_store_job_async(owner->store, purge_run, purge_done, p) == 0)
             inflight = 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "db.h"
 #include "json.h"
@@ -103,7 +104,7 @@ static void print_summary(const struct hw_store_summary *sum, const char *name, 
         printf("  %-10s %llu\n", hw_store_status_name(s), (unsigned long long)sum->by_status[s]);
     if (sum->oldest_pending_ms) {
         replay_when_format(sum->oldest_pending_ms, when, sizeof(when));
-        replay_when_span(replay_now_ms() - sum->oldest_pending_ms, span, sizeof(span));
+        replay_when_span(hw_wall_ms() - sum->oldest_pending_ms, span, sizeof(span));
         printf("oldest pending received %s UTC (%s ago)\n", when, span);
     }
     printf("last hour    %llu received now failed; %llu delivered",

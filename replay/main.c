@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "db.h"
 #include "net/version.h"
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
                     argv[i]);
         return REPLAY_EXIT_USAGE;
     }
-    rc = replay_cli_parse(cmd, argc, argv, i + 1, replay_now_ms(), &o, &done);
+    rc = replay_cli_parse(cmd, argc, argv, i + 1, hw_wall_ms(), &o, &done);
     if (!done) {
         if (o.verbose)
             hw_log_level = HW_LOG_INFO;

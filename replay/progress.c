@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "when.h"
 
 #define BAR_WIDTH 30
@@ -42,7 +43,7 @@ void replay_progress_start(struct replay_progress *p, const char *verb, uint64_t
     p->on = isatty(STDERR_FILENO);
     p->verb = verb;
     p->total = total;
-    p->start_ms = replay_now_ms();
+    p->start_ms = hw_wall_ms();
     if (p->on)
         draw(p, p->start_ms);
 }
@@ -54,7 +55,7 @@ void replay_progress_update(struct replay_progress *p, uint64_t done)
     p->done = done;
     if (!p->on)
         return;
-    now = replay_now_ms();
+    now = hw_wall_ms();
     if (now - p->drawn_ms >= REDRAW_MS)
         draw(p, now);
 }
@@ -63,7 +64,7 @@ void replay_progress_end(struct replay_progress *p)
 {
     if (!p->on)
         return;
-    draw(p, replay_now_ms());
+    draw(p, hw_wall_ms());
     fputs("\n", stderr);
     fflush(stderr);
 }

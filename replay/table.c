@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "when.h"
 
 /* Fixed column widths of the terminal table; the path takes what is left. */
@@ -199,7 +200,7 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
     fprintf(f, "\nverification %s\nstatus       %s, %d attempt%s", verify_name(ev->verify),
             hw_store_status_name(ev->status), ev->attempts, ev->attempts == 1 ? "" : "s");
     if (ev->status == HW_STORE_PENDING) {
-        int64_t in = ev->next_attempt_ms - replay_now_ms();
+        int64_t in = ev->next_attempt_ms - hw_wall_ms();
 
         replay_when_span(in, span, sizeof(span));
         replay_when_format(ev->next_attempt_ms, when, sizeof(when));

@@ -178,11 +178,3 @@ void replay_when_span(int64_t ms, char *out, size_t cap)
     else
         snprintf(out, cap, "%lldd", (long long)(ms / 86400000));
 }
-
-int64_t replay_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -27,7 +27,4 @@ void replay_when_iso(int64_t ms, char *out, size_t cap);
 /* Writes a span of ms as "850ms", "12s", "5m", "3h", "2d" into out. */
 void replay_when_span(int64_t ms, char *out, size_t cap);
 
-/* The current time in Unix milliseconds. */
-int64_t replay_now_ms(void);
-
 #endif
