@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -186,6 +187,28 @@ const char *hw_lite_col_str(sqlite3_stmt *st, int i)
     return s ? s : "";
 }
 
+/*
+ * Waits for another connection's lock in steps of BUSY_STEP_NS, BUSY_TRIES
+ * times at most (about 10 s). SQLite's own busy timeout sleeps longer the
+ * longer it has waited, up to 100 ms a try: a commit queued behind another
+ * connection's short transaction (the receiver's appender, claimer and
+ * recorder each have one) could sleep on for tens of milliseconds after
+ * the lock was free.
+ */
+#define BUSY_STEP_NS 500000L
+#define BUSY_TRIES   20000
+
+static int busy_wait(void *arg, int tries)
+{
+    struct timespec t = { .tv_sec = 0, .tv_nsec = BUSY_STEP_NS };
+
+    (void)arg;
+    if (tries >= BUSY_TRIES)
+        return 0;
+    nanosleep(&t, NULL);
+    return 1;
+}
+
 static int lite_open(const struct hw_store_url *u, void **be)
 {
     static const char *const pragmas[] = { "PRAGMA synchronous = FULL",
@@ -210,7 +233,7 @@ static int lite_open(const struct hw_store_url *u, void **be)
         err = -EROFS;
         goto fail;
     }
-    sqlite3_busy_timeout(b->db, 10000);
+    sqlite3_busy_handler(b->db, busy_wait, NULL);
     rc = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
