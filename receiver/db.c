@@ -217,8 +217,8 @@ static void *recorder_run(void *arg)
             record_batch(db, rec, v, k);
         pthread_mutex_lock(&db->mu);
         for (size_t i = 0; i < n; i++) {
-            db->src[jobs[i]->src_index].outstanding--;
-            db->src[jobs[i]->src_index].born_bytes -= jobs[i]->born_bytes;
+            db->src[jobs[i]->src->index].outstanding--;
+            db->src[jobs[i]->src->index].born_bytes -= jobs[i]->born_bytes;
             db->outstanding--;
         }
         /* Room for another claim. */
@@ -233,9 +233,9 @@ static void *recorder_run(void *arg)
 }
 
 /* Claims for one source; mu is held on entry and exit. Returns how many were claimed. */
-static size_t claim_source(struct recv_db *db, const struct recv_source *s, size_t idx)
+static size_t claim_source(struct recv_db *db, const struct recv_source *s)
 {
-    struct src_state *st = &db->src[idx];
+    struct src_state *st = &db->src[s->index];
     size_t room = recv_db_window(s->concurrency) - st->outstanding;
     struct hw_store_events got = { 0 };
     size_t n = 0;
@@ -264,7 +264,6 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s, size
             continue;
         }
         j->src = s;
-        j->src_index = idx;
         j->ev = got.v[i];
         *db->claimed_tail = j;
         db->claimed_tail = &j->next;
@@ -327,7 +326,6 @@ struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_eve
     if (!j)
         return NULL;
     j->src = src;
-    j->src_index = src->index;
     j->ev = ev;
     j->born_bytes = bytes;
     return j;
@@ -378,7 +376,6 @@ static void check_ready(struct recv_db *db)
 static void take_summary(struct recv_db *db)
 {
     struct hw_store_summary sum;
-    size_t idx = 0;
     int rc;
 
     pthread_mutex_unlock(&db->mu);
@@ -387,11 +384,11 @@ static void take_summary(struct recv_db *db)
     pthread_mutex_lock(&db->mu);
     if (rc < 0)
         return;
-    for (const struct recv_source *s = db->cfg->sources.head; s; s = s->next, idx++) {
-        db->backlog[idx] = 0;
+    for (const struct recv_source *s = db->cfg->sources.head; s; s = s->next) {
+        db->backlog[s->index] = 0;
         for (size_t i = 0; i < sum.nsources; i++)
             if (!strcmp(sum.sources[i].source, s->name))
-                db->backlog[idx] = sum.sources[i].by_status[HW_STORE_PENDING];
+                db->backlog[s->index] = sum.sources[i].by_status[HW_STORE_PENDING];
     }
     db->oldest_pending_ms = sum.oldest_pending_ms;
     db->have_summary = 1;
@@ -407,7 +404,6 @@ static void *run(void *arg)
     while (!db->stop) {
         int64_t now = hw_wall_ms(), wake;
         int poll_all, claimed = 0, busy;
-        size_t idx = 0;
 
         if (now >= next_ready) {
             check_ready(db);
@@ -423,11 +419,11 @@ static void *run(void *arg)
         poll_all |= due_now(db, now, &wake);
         db->kicked = 0;
         for (const struct recv_source *s = db->cfg->sources.head; s && !db->no_claims && !db->stop;
-             s = s->next, idx++) {
-            struct src_state *st = &db->src[idx];
+             s = s->next) {
+            struct src_state *st = &db->src[s->index];
 
             if (has_room(s, st) && (poll_all || st->more))
-                claimed += (int)claim_source(db, s, idx);
+                claimed += (int)claim_source(db, s);
         }
         if (!db->swept) {
             /* Every source has had its first claim: new events may be leased at append. */
@@ -445,10 +441,9 @@ static void *run(void *arg)
         if (next_poll < wake)
             wake = next_poll;
         /* Sleep until the next due time unless work arrived meanwhile. */
-        idx = 0;
         busy = db->kicked;
-        for (const struct recv_source *s = db->cfg->sources.head; s && !busy; s = s->next, idx++)
-            busy = db->src[idx].more && has_room(s, &db->src[idx]);
+        for (const struct recv_source *s = db->cfg->sources.head; s && !busy; s = s->next)
+            busy = db->src[s->index].more && has_room(s, &db->src[s->index]);
         if (!busy && !db->stop) {
             struct timespec ts;
             int64_t w = wake - hw_wall_ms();
@@ -550,7 +545,6 @@ void recv_db_finish(struct recv_db *db, struct recv_job *j)
 
 void recv_db_kick(struct recv_db *db)
 {
-    size_t idx = 0;
     int room = 0;
 
     pthread_mutex_lock(&db->mu);
@@ -561,8 +555,8 @@ void recv_db_kick(struct recv_db *db)
          * every commit: the recorder signals it when it frees room, and the
          * claimer then sees the kick.
          */
-        for (const struct recv_source *s = db->cfg->sources.head; s && !room; s = s->next, idx++)
-            room = has_room(s, &db->src[idx]);
+        for (const struct recv_source *s = db->cfg->sources.head; s && !room; s = s->next)
+            room = has_room(s, &db->src[s->index]);
         if (room)
             pthread_cond_signal(&db->cv);
     }
@@ -598,16 +592,15 @@ size_t recv_db_outstanding(struct recv_db *db)
 
 int recv_db_render(struct recv_db *db, struct hw_buf *out)
 {
-    size_t idx = 0;
     int err = 0;
 
     pthread_mutex_lock(&db->mu);
     if (db->have_summary) {
         err = hw_buf_puts(out, "# HELP hookwire_receiver_backlog Events pending delivery.\n"
                                "# TYPE hookwire_receiver_backlog gauge\n");
-        for (const struct recv_source *s = db->cfg->sources.head; s && !err; s = s->next, idx++)
+        for (const struct recv_source *s = db->cfg->sources.head; s && !err; s = s->next)
             err = hw_buf_printf(out, "hookwire_receiver_backlog{source=\"%s\"} %llu\n", s->name,
-                                (unsigned long long)db->backlog[idx]);
+                                (unsigned long long)db->backlog[s->index]);
         err = err ? err
                   : hw_buf_printf(out,
                                   "# HELP hookwire_receiver_oldest_pending_seconds Age of the "

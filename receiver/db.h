@@ -23,7 +23,6 @@
 struct recv_job {
     struct recv_job *next;
     const struct recv_source *src;
-    size_t src_index;          /* position of src in cfg->sources */
     struct hw_store_event *ev; /* claimed or leased at its append, with headers and body; owned */
     size_t born_bytes;         /* leased at its append: the bytes recv_db_reserve() counted */
     /* Filled on the service thread before recv_db_finish(). */

@@ -40,7 +40,6 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
     struct recv_deliver *d = calloc(1, sizeof(*d));
     struct hw_tls_ctx *tls = NULL;
     char err[256];
-    size_t idx = 0;
 
     if (!d)
         return NULL;
@@ -59,7 +58,8 @@ struct recv_deliver *recv_deliver_new(struct recv *r)
     d->q = calloc(r->cfg.sources.n, sizeof(*d->q));
     if (!d->targets || !d->q)
         goto fail;
-    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next, idx++) {
+    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next) {
+        size_t idx = s->index;
         struct hw_http_target_opts o = {
             .address = s->deliver_url.host,
             .port = s->deliver_url.port,
@@ -170,7 +170,7 @@ static void done(const struct hw_http_result *res, void *user)
     struct pending *p = user;
     struct recv_deliver *d = p->d;
     struct recv_job *j = p->j;
-    size_t idx = j->src_index;
+    size_t idx = j->src->index;
 
     free(p);
     d->inflight--;
@@ -218,10 +218,10 @@ static void start(struct recv_deliver *d, struct recv_job *j)
         ro.method = ev->method;
         ro.timeout_ms = r->cfg.deliver_timeout_ms;
         ro.connect_timeout_ms = r->cfg.deliver_timeout_ms < 5000 ? r->cfg.deliver_timeout_ms : 5000;
-        if (hw_http_fetch(d->targets[j->src_index], &msg, &ro, HW_STORE_EXCERPT_MAX, 0, done, p,
+        if (hw_http_fetch(d->targets[j->src->index], &msg, &ro, HW_STORE_EXCERPT_MAX, 0, done, p,
                           &err)) {
             d->inflight++;
-            d->q[j->src_index].sending++;
+            d->q[j->src->index].sending++;
             hw_buf_cleanup(&msg);
             return;
         }
@@ -271,7 +271,7 @@ static void start_queued(struct recv_deliver *d, size_t idx)
 
 static void enqueue(struct recv_deliver *d, struct recv_job *j)
 {
-    struct src_queue *q = &d->q[j->src_index];
+    struct src_queue *q = &d->q[j->src->index];
 
     j->next = NULL;
     *q->tail = j;
