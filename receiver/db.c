@@ -276,21 +276,25 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
     return n;
 }
 
-size_t recv_db_window(unsigned concurrency)
+/* Events of a source kept in memory at once: ahead times its concurrency, WINDOW_MAX at most. */
+static size_t window(unsigned concurrency, size_t ahead)
 {
-    size_t w = (size_t)concurrency * CLAIM_AHEAD;
+    size_t w = (size_t)concurrency * ahead;
 
     return w < WINDOW_MAX ? w : WINDOW_MAX;
+}
+
+size_t recv_db_window(unsigned concurrency)
+{
+    return window(concurrency, CLAIM_AHEAD);
 }
 
 int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t bytes)
 {
     struct src_state *st = &db->src[src->index];
-    size_t w = (size_t)src->concurrency * BORN_AHEAD;
+    size_t w = window(src->concurrency, BORN_AHEAD);
     int ok;
 
-    if (w > WINDOW_MAX)
-        w = WINDOW_MAX;
     pthread_mutex_lock(&db->mu);
     ok = !st->due_left && !db->no_claims && st->outstanding < w &&
          st->born_bytes + bytes <= BORN_BYTES;
