@@ -84,8 +84,8 @@ struct recv_db {
     struct recv_job *finished;                /* back from it, to record */
     int kicked, stop, no_claims, swept;
     size_t outstanding;
-    uint64_t claimed_total, born_total; /* events taken by claims, leased at append */
-    uint64_t *backlog;                  /* pending per source, by index, from the last summary */
+    uint64_t claimed_total; /* events taken by claims */
+    uint64_t *backlog;      /* pending per source, by index, from the last summary */
     int64_t oldest_pending_ms;
     int have_summary;
     int ready;
@@ -302,7 +302,6 @@ int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t by
         st->outstanding++;
         st->born_bytes += bytes;
         db->outstanding++;
-        db->born_total++;
     } else {
         /* Appended due: a claim takes it, and the ones after it, in store order. */
         st->due_left = 1;
@@ -317,7 +316,6 @@ void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t
     db->src[src->index].outstanding--;
     db->src[src->index].born_bytes -= bytes;
     db->outstanding--;
-    db->born_total--;
     pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
@@ -584,6 +582,16 @@ int recv_db_ready(struct recv_db *db)
     return r;
 }
 
+uint64_t recv_db_claimed(struct recv_db *db)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&db->mu);
+    n = db->claimed_total;
+    pthread_mutex_unlock(&db->mu);
+    return n;
+}
+
 size_t recv_db_outstanding(struct recv_db *db)
 {
     size_t n;
@@ -615,18 +623,6 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
                                       ? (double)(hw_wall_ms() - db->oldest_pending_ms) / 1000.0
                                       : 0.0);
     }
-    err = err ? err
-              : hw_buf_printf(out,
-                              "# HELP hookwire_receiver_claimed_total Events taken for delivery "
-                              "by a claim (retries, recovery, past the in-memory window).\n"
-                              "# TYPE hookwire_receiver_claimed_total counter\n"
-                              "hookwire_receiver_claimed_total %llu\n"
-                              "# HELP hookwire_receiver_leased_at_append_total Events leased "
-                              "to this receiver by their append and delivered from memory.\n"
-                              "# TYPE hookwire_receiver_leased_at_append_total counter\n"
-                              "hookwire_receiver_leased_at_append_total %llu\n",
-                              (unsigned long long)db->claimed_total,
-                              (unsigned long long)db->born_total);
     err = err ? err
               : hw_buf_printf(out,
                               "# HELP hookwire_receiver_ready Store reachable, migrations "

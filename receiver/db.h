@@ -83,6 +83,9 @@ int recv_db_ready(struct recv_db *db);
  */
 size_t recv_db_window(unsigned concurrency);
 
+/* Events taken for delivery by claims so far. Any thread. */
+uint64_t recv_db_claimed(struct recv_db *db);
+
 /* Deliveries claimed and not yet recorded, over all sources. Any thread. */
 size_t recv_db_outstanding(struct recv_db *db);
 

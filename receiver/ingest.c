@@ -68,10 +68,12 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
             r->metrics.duplicates++;
         } else {
             r->metrics.stored++;
-            if (res->event)
+            if (res->event) {
+                r->metrics.leased_at_append++;
                 recv_deliver_born(r->deliver, a->src, res->event, a->leased_bytes);
-            else
+            } else {
                 recv_db_kick(r->db);
+            }
         }
         recv_metrics_observe(&r->metrics.ingest, 0, (double)(recv_now_us() - a->started_us) / 1e6);
         if (a->c) {

@@ -81,6 +81,15 @@ int recv_metrics_render(struct recv *r, struct hw_buf *out)
     err = err ? err
               : counter(out, "duplicates", "Repeated deliveries answered with the first id.",
                         m->duplicates);
+    err = err ? err
+              : counter(out, "leased_at_append",
+                        "Events leased to this receiver by their append and delivered from memory.",
+                        m->leased_at_append);
+    err = err ? err
+              : counter(out, "claimed",
+                        "Events taken for delivery by a claim (retries, recovery, past the "
+                        "in-memory window).",
+                        recv_db_claimed(r->db));
     err = err ? err : counter(out, "delivered", "Events the backend accepted.", m->delivered);
     err = err ? err : counter(out, "failed", "Events whose attempts ran out.", m->failed);
     err = err ? err : counter(out, "retries", "Delivery attempts to be retried.", m->retries);

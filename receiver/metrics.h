@@ -41,6 +41,7 @@ struct recv_metrics {
     uint64_t handshakes;           /* answered at the edge */
     uint64_t stored;               /* committed and acknowledged */
     uint64_t duplicates;           /* acknowledged with the first event's id */
+    uint64_t leased_at_append;     /* handed to delivery by their append, with no claim */
     uint64_t delivered;            /* attempts the backend accepted */
     uint64_t failed;               /* events whose attempts ran out */
     uint64_t retries;              /* attempts that will be retried */
