@@ -353,6 +353,24 @@ static inline void tu_wake_cleanup(struct tu_wake *w)
 /* The header block of tu_event(). */
 #define TU_HEADERS "Content-Type: application/json\r\nX-Test: 1\r\n"
 
+/*
+ * Claims up to max events of source (NULL: all) for a 60 s lease, again
+ * and again until a claim returns some (they are in *l), failing the test
+ * at deadline_ms: for events that come due when a lease lapses.
+ */
+static inline void tu_claim_when_due(struct hw_store *s, const char *source, size_t max,
+                                     int64_t deadline_ms, struct hw_store_events *l)
+{
+    for (;;) {
+        CHECK_EQ(hw_store_claim(s, source, 60000, max, 0, l), 0);
+        if (l->n)
+            return;
+        hw_store_events_cleanup(l);
+        CHECK(tu_now_ms() < deadline_ms);
+        tu_pause_ms(20);
+    }
+}
+
 /* Fills ev with a small event from source with the given body. */
 static inline void tu_event(struct hw_store_event *ev, const char *source, const char *body)
 {

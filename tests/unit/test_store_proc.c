@@ -251,7 +251,7 @@ static void test_lease_expiry(void)
     struct hw_store *s;
     struct tu_db d;
     int out[2], status;
-    int64_t deadline, until = 0;
+    int64_t until = 0;
     pid_t pid;
 
     tu_db_fresh(&d, g_mysql);
@@ -285,15 +285,7 @@ static void test_lease_expiry(void)
     hw_store_events_cleanup(&l);
 
     /* After the lease expires they come back, all five, and not before. */
-    deadline = tu_now_ms() + 20000;
-    for (;;) {
-        CHECK_EQ(hw_store_claim(s, "lease", 60000, 10, 0, &l), 0);
-        if (l.n)
-            break;
-        hw_store_events_cleanup(&l);
-        CHECK(tu_now_ms() < deadline);
-        tu_pause_ms(20);
-    }
+    tu_claim_when_due(s, "lease", 10, tu_now_ms() + 20000, &l);
     CHECK(tu_now_ms() >= until);
     CHECK_EQ(l.n, 5);
     for (size_t i = 0; i < l.n; i++)
