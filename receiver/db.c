@@ -43,18 +43,18 @@
 #define CLAIM_BYTES (16u * 1024u * 1024u)
 /*
  * Events leased at their append and not yet recorded, per source: at most
- * BORN_AHEAD times its concurrency (WINDOW_MAX at most) and BORN_BYTES of
+ * LEASED_AHEAD times its concurrency (WINDOW_MAX at most) and LEASED_BYTES of
  * headers and bodies. More than claims keep ahead: a new event waits in
  * memory while earlier outcomes commit, which at thousands a second is
  * several times the concurrency.
  */
-#define BORN_AHEAD 32
-#define BORN_BYTES (16u * 1024u * 1024u)
+#define LEASED_AHEAD 32
+#define LEASED_BYTES (16u * 1024u * 1024u)
 
 struct src_state {
-    size_t outstanding; /* claimed or leased at append, and not yet recorded */
-    size_t born_bytes;  /* headers and bodies of those leased at append */
-    int more;           /* the last claim was full: more may be due */
+    size_t outstanding;  /* claimed or leased at append, and not yet recorded */
+    size_t leased_bytes; /* headers and bodies of those leased at append */
+    int more;            /* the last claim was full: more may be due */
     /*
      * Events may be due that only a claim finds (left by an earlier run,
      * or appended due while the window was full): new ones are appended
@@ -218,7 +218,7 @@ static void *recorder_run(void *arg)
         pthread_mutex_lock(&db->mu);
         for (size_t i = 0; i < n; i++) {
             db->src[jobs[i]->src->index].outstanding--;
-            db->src[jobs[i]->src->index].born_bytes -= jobs[i]->born_bytes;
+            db->src[jobs[i]->src->index].leased_bytes -= jobs[i]->leased_bytes;
             db->outstanding--;
         }
         /* Room for another claim. */
@@ -292,15 +292,15 @@ size_t recv_db_window(unsigned concurrency)
 int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t bytes)
 {
     struct src_state *st = &db->src[src->index];
-    size_t w = window(src->concurrency, BORN_AHEAD);
+    size_t w = window(src->concurrency, LEASED_AHEAD);
     int ok;
 
     pthread_mutex_lock(&db->mu);
     ok = !st->due_left && !db->no_claims && st->outstanding < w &&
-         st->born_bytes + bytes <= BORN_BYTES;
+         st->leased_bytes + bytes <= LEASED_BYTES;
     if (ok) {
         st->outstanding++;
-        st->born_bytes += bytes;
+        st->leased_bytes += bytes;
         db->outstanding++;
     } else {
         /* Appended due: a claim takes it, and the ones after it, in store order. */
@@ -314,14 +314,14 @@ void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t
 {
     pthread_mutex_lock(&db->mu);
     db->src[src->index].outstanding--;
-    db->src[src->index].born_bytes -= bytes;
+    db->src[src->index].leased_bytes -= bytes;
     db->outstanding--;
     pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
 
-struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_event *ev,
-                              size_t bytes)
+struct recv_job *recv_db_leased_job(const struct recv_source *src, struct hw_store_event *ev,
+                                    size_t bytes)
 {
     struct recv_job *j = calloc(1, sizeof(*j));
 
@@ -329,7 +329,7 @@ struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_eve
         return NULL;
     j->src = src;
     j->ev = ev;
-    j->born_bytes = bytes;
+    j->leased_bytes = bytes;
     return j;
 }
 

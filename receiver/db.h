@@ -24,7 +24,7 @@ struct recv_job {
     struct recv_job *next;
     const struct recv_source *src;
     struct hw_store_event *ev; /* claimed or leased at its append, with headers and body; owned */
-    size_t born_bytes;         /* leased at its append: the bytes recv_db_reserve() counted */
+    size_t leased_bytes;       /* leased at its append: the bytes recv_db_reserve() counted */
     /* Filled on the service thread before recv_db_finish(). */
     int abandon;     /* 1: record nothing, let the lease lapse (shutdown) */
     int new_status;  /* enum hw_store_status after this attempt */
@@ -57,8 +57,8 @@ int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t by
 void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t bytes);
 
 /* A job for the event a leased append handed over (owned; reserved with bytes), or NULL. */
-struct recv_job *recv_db_born(const struct recv_source *src, struct hw_store_event *ev,
-                              size_t bytes);
+struct recv_job *recv_db_leased_job(const struct recv_source *src, struct hw_store_event *ev,
+                                    size_t bytes);
 
 /* Takes the claimed jobs (a list in claim order, or NULL). Service thread. */
 struct recv_job *recv_db_take_claimed(struct recv_db *db);

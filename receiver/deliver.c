@@ -292,10 +292,10 @@ void recv_deliver_pump(struct recv_deliver *d)
         start_queued(d, i);
 }
 
-void recv_deliver_born(struct recv_deliver *d, const struct recv_source *src,
-                       struct hw_store_event *ev, size_t bytes)
+void recv_deliver_leased(struct recv_deliver *d, const struct recv_source *src,
+                         struct hw_store_event *ev, size_t bytes)
 {
-    struct recv_job *j = recv_db_born(src, ev, bytes);
+    struct recv_job *j = recv_db_leased_job(src, ev, bytes);
 
     if (!j) {
         /* Nothing was sent: the lease lapses and a claim takes it then. */

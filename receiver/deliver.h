@@ -31,8 +31,8 @@ void recv_deliver_pump(struct recv_deliver *d);
  * receiver (bytes: what recv_db_reserve() counted), and queues it for
  * delivery like a claimed one. Out of memory, it is left to its lease.
  */
-void recv_deliver_born(struct recv_deliver *d, const struct recv_source *src,
-                       struct hw_store_event *ev, size_t bytes);
+void recv_deliver_leased(struct recv_deliver *d, const struct recv_source *src,
+                         struct hw_store_event *ev, size_t bytes);
 
 /* Requests sent whose answer has not come yet. */
 size_t recv_deliver_inflight(const struct recv_deliver *d);

@@ -70,7 +70,7 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
             r->metrics.stored++;
             if (res->event) {
                 r->metrics.leased_at_append++;
-                recv_deliver_born(r->deliver, a->src, res->event, a->leased_bytes);
+                recv_deliver_leased(r->deliver, a->src, res->event, a->leased_bytes);
             } else {
                 recv_db_kick(r->db);
             }
