@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store_backend.h"
@@ -53,7 +54,7 @@ static int event_check(const struct hw_store_event *ev)
 static void event_stamp(struct hw_store_event *ev, int keep_id)
 {
     if (!ev->received_ms)
-        ev->received_ms = hw_store_now_ms();
+        ev->received_ms = hw_wall_ms();
     if (!ev->next_attempt_ms)
         ev->next_attempt_ms = ev->received_ms;
     if (!ev->query)
@@ -238,7 +239,7 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
 int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event *ev,
                                  int64_t lease_until_ms, hw_store_append_cb cb, void *arg)
 {
-    if (lease_until_ms <= hw_store_now_ms())
+    if (lease_until_ms <= hw_wall_ms())
         return HW_EINVAL;
     return append_async(s, ev, 0, NULL, 0, lease_until_ms, cb, arg);
 }
@@ -298,7 +299,7 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
 int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t max,
                    size_t max_bytes, struct hw_store_events *out)
 {
-    int64_t now = hw_store_now_ms();
+    int64_t now = hw_wall_ms();
     int err;
 
     memset(out, 0, sizeof(*out));
@@ -357,7 +358,7 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
  */
 static int record_txn(struct hw_store *s, struct hw_store_outcome *v, size_t n, int batch)
 {
-    int64_t now = hw_store_now_ms();
+    int64_t now = hw_wall_ms();
     int err = s->ops->begin(s->be);
 
     if (!err && batch)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/text.h"
 #include "store.h"
@@ -21,7 +22,7 @@ int hw_store_requeue(struct hw_store *s, const char *id, int flags)
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
     err = hw_store_public_err(
-        s, s->ops->requeue(s->be, id, hw_store_now_ms(), !!(flags & HW_STORE_REQUEUE_FORCE)));
+        s, s->ops->requeue(s->be, id, hw_wall_ms(), !!(flags & HW_STORE_REQUEUE_FORCE)));
     pthread_mutex_unlock(&s->lock);
     return err;
 }
@@ -42,7 +43,7 @@ int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, 
     if (n == 0)
         return 0;
     pthread_mutex_lock(&s->lock);
-    err = hw_store_public_err(s, s->ops->requeue_many(s->be, ids, n, hw_store_now_ms(),
+    err = hw_store_public_err(s, s->ops->requeue_many(s->be, ids, n, hw_wall_ms(),
                                                       !!(flags & HW_STORE_REQUEUE_FORCE), &rows));
     pthread_mutex_unlock(&s->lock);
     if (!err && requeued)
@@ -88,7 +89,7 @@ int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summa
 
     memset(out, 0, sizeof(*out));
     if (!now_ms)
-        now_ms = hw_store_now_ms();
+        now_ms = hw_wall_ms();
     pthread_mutex_lock(&s->lock);
     err = s->ops->summarize(s->be, now_ms, out);
     if (!err)
@@ -162,7 +163,7 @@ int hw_store_token_add(struct hw_store *s, const char *channel,
     if (!valid_channel(channel))
         return HW_EINVAL;
     pthread_mutex_lock(&s->lock);
-    err = hw_store_public_err(s, s->ops->token_add(s->be, channel, hash, hw_store_now_ms()));
+    err = hw_store_public_err(s, s->ops->token_add(s->be, channel, hash, hw_wall_ms()));
     pthread_mutex_unlock(&s->lock);
     return err;
 }

@@ -522,7 +522,4 @@ char *hw_store_in_sql(const char *head, size_t n);
 /* Puts l's events in the order of seqs[0..n) (each seq once; events not in seqs go last). */
 void hw_store_events_order(struct hw_store_events *l, const int64_t *seqs, size_t n);
 
-/* Wall-clock time in Unix milliseconds. */
-int64_t hw_store_now_ms(void);
-
 #endif

@@ -8,15 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "core/err.h"
 #include "store.h"
 #include "store_backend.h"
-
-int64_t hw_store_now_ms(void)
-{
-    return hw_wall_ms();
-}
 
 static size_t opt_len(const char *s)
 {

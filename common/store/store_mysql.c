@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store_mysql_row.h"
@@ -100,7 +101,7 @@ static int my_fail(struct hw_my *b, unsigned e, const char *msg, const char *wha
     if (e == 1062) /* ER_DUP_ENTRY: the caller decides */
         return HW_EEXIST;
     if (connection_error(e)) {
-        int64_t now = hw_store_now_ms();
+        int64_t now = hw_wall_ms();
 
         if (!b->down)
             HW_WARN("store %s: MySQL unavailable (%s): %s", b->url->name, what, msg);
@@ -285,7 +286,7 @@ fail:
 /* Makes sure there is a connection, or fails fast while the server is away. */
 static int connected(struct hw_my *b)
 {
-    int64_t now = hw_store_now_ms();
+    int64_t now = hw_wall_ms();
 
     /* An idle connection may have been closed by a restart or wait_timeout. */
     if (b->conn && !b->broken && now - b->used_ms > IDLE_PING_MS) {
@@ -300,7 +301,7 @@ static int connected(struct hw_my *b)
             return HW_EUNAVAIL;
         b->used_ms = now;
         if (my_connect(b) < 0) {
-            back_off(b, hw_store_now_ms());
+            back_off(b, hw_wall_ms());
             return HW_EUNAVAIL;
         }
     }
@@ -374,13 +375,13 @@ static int my_open(const struct hw_store_url *u, void **be)
     pthread_once(&library_once, library_init);
     b->url = u;
     b->timeout_s = u->timeout_s ? u->timeout_s : TIMEOUT_S_DEFAULT;
-    b->used_ms = hw_store_now_ms();
+    b->used_ms = hw_wall_ms();
     err = my_connect(b);
     if (err) {
         free(b);
         return err;
     }
-    b->used_ms = hw_store_now_ms();
+    b->used_ms = hw_wall_ms();
     *be = b;
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -379,7 +380,7 @@ int hw_store_schema_migrate(const struct hw_store_ops *ops, void *be, int kind, 
         for (; !err && *sql; sql++)
             err = ops->schema_exec(be, *sql);
         if (!err)
-            err = ops->schema_record(be, migrations[i].version, hw_store_now_ms());
+            err = ops->schema_record(be, migrations[i].version, hw_wall_ms());
         if (!err)
             version = migrations[i].version;
     }
