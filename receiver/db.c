@@ -83,7 +83,6 @@ struct recv_db {
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
     struct recv_job *finished;                /* back from it, to record */
     int kicked, stop, no_claims, swept;
-    size_t outstanding;
     uint64_t claimed_total; /* events taken by claims */
     uint64_t *backlog;      /* pending per source, by index, from the last summary */
     int64_t oldest_pending_ms;
@@ -219,7 +218,6 @@ static void *recorder_run(void *arg)
         for (size_t i = 0; i < n; i++) {
             db->src[jobs[i]->src->index].outstanding--;
             db->src[jobs[i]->src->index].leased_bytes -= jobs[i]->leased_bytes;
-            db->outstanding--;
         }
         /* Room for another claim. */
         pthread_cond_signal(&db->cv);
@@ -268,7 +266,6 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
         *db->claimed_tail = j;
         db->claimed_tail = &j->next;
         st->outstanding++;
-        db->outstanding++;
         n++;
     }
     free(got.v);
@@ -301,7 +298,6 @@ int recv_db_reserve(struct recv_db *db, const struct recv_source *src, size_t by
     if (ok) {
         st->outstanding++;
         st->leased_bytes += bytes;
-        db->outstanding++;
     } else {
         /* Appended due: a claim takes it, and the ones after it, in store order. */
         st->due_left = 1;
@@ -315,7 +311,6 @@ void recv_db_unreserve(struct recv_db *db, const struct recv_source *src, size_t
     pthread_mutex_lock(&db->mu);
     db->src[src->index].outstanding--;
     db->src[src->index].leased_bytes -= bytes;
-    db->outstanding--;
     pthread_cond_signal(&db->cv);
     pthread_mutex_unlock(&db->mu);
 }
@@ -588,16 +583,6 @@ uint64_t recv_db_claimed(struct recv_db *db)
 
     pthread_mutex_lock(&db->mu);
     n = db->claimed_total;
-    pthread_mutex_unlock(&db->mu);
-    return n;
-}
-
-size_t recv_db_outstanding(struct recv_db *db)
-{
-    size_t n;
-
-    pthread_mutex_lock(&db->mu);
-    n = db->outstanding;
     pthread_mutex_unlock(&db->mu);
     return n;
 }

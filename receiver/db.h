@@ -86,9 +86,6 @@ size_t recv_db_window(unsigned concurrency);
 /* Events taken for delivery by claims so far. Any thread. */
 uint64_t recv_db_claimed(struct recv_db *db);
 
-/* Deliveries claimed and not yet recorded, over all sources. Any thread. */
-size_t recv_db_outstanding(struct recv_db *db);
-
 /*
  * Appends the store figures (backlog by source, oldest pending age) as
  * Prometheus text, from the last summary the thread took (every 5 s).

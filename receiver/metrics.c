@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include "db.h"
+#include "deliver.h"
 #include "http/hwerror.h"
 #include "net/http_server.h"
 #include "recv.h"
@@ -93,16 +94,17 @@ int recv_metrics_render(struct recv *r, struct hw_buf *out)
     err = err ? err : counter(out, "delivered", "Events the backend accepted.", m->delivered);
     err = err ? err : counter(out, "failed", "Events whose attempts ran out.", m->failed);
     err = err ? err : counter(out, "retries", "Delivery attempts to be retried.", m->retries);
-    err = err ? err
-              : hw_buf_printf(out,
-                              "# HELP hookwire_receiver_connections Open connections.\n"
-                              "# TYPE hookwire_receiver_connections gauge\n"
-                              "hookwire_receiver_connections %llu\n"
-                              "# HELP hookwire_receiver_deliveries_in_flight Deliveries sent "
-                              "and not answered.\n"
-                              "# TYPE hookwire_receiver_deliveries_in_flight gauge\n"
-                              "hookwire_receiver_deliveries_in_flight %zu\n",
-                              (unsigned long long)st->connections, recv_db_outstanding(r->db));
+    err =
+        err ? err
+            : hw_buf_printf(out,
+                            "# HELP hookwire_receiver_connections Open connections.\n"
+                            "# TYPE hookwire_receiver_connections gauge\n"
+                            "hookwire_receiver_connections %llu\n"
+                            "# HELP hookwire_receiver_deliveries_in_flight Deliveries sent "
+                            "and not answered.\n"
+                            "# TYPE hookwire_receiver_deliveries_in_flight gauge\n"
+                            "hookwire_receiver_deliveries_in_flight %zu\n",
+                            (unsigned long long)st->connections, recv_deliver_inflight(r->deliver));
     err = err ? err
               : histogram(out, "hookwire_receiver_ingest_seconds",
                           "Complete request to acknowledgement (after the commit).", &m->ingest, 0);

@@ -140,6 +140,8 @@ def case_window_spills_to_claims(env):
         post(n)
     check_eq(rc.metric("hookwire_receiver_leased_at_append_total"), 32,
              "the first 32 leased at append (the window of concurrency 1)")
+    check_eq(rc.metric("hookwire_receiver_deliveries_in_flight"), 1,
+             "one delivery in flight (concurrency 1), the rest wait in memory")
     gate.set()
     wait_until(lambda: event_count(store, "status = 2") == 40, 30, "all 40 delivered")
     check_eq([r.body for r in backend.requests], sent, "in the order they came, each once")
