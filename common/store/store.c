@@ -387,6 +387,8 @@ static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t 
 
     for (;;) {
         err = record_txn(s, v, n, batch);
+        if (!err && !batch && n > 1)
+            s->record_singles += n;
         if (err == HW_ELEASE && batch) {
             batch = 0; /* each outcome gets its own verdict */
             continue;
@@ -500,6 +502,7 @@ void hw_store_stats(struct hw_store *s, struct hw_store_stats *out)
     out->duplicates = s->duplicates;
     out->failed = s->failed;
     out->commits = s->commits;
+    out->record_singles = s->record_singles;
 }
 
 int hw_store_schema_version(struct hw_store *s, int *version)

@@ -548,6 +548,12 @@ struct hw_store_stats {
     uint64_t duplicates; /* appends answered with an existing event */
     uint64_t failed;     /* appends whose transaction failed (not those refused up front) */
     uint64_t commits;    /* transactions that committed appends */
+    /*
+     * Outcomes of hw_store_record_attempts() calls of more than one that
+     * were recorded one statement each: a batch with a refused outcome, or
+     * a backend without batched outcomes.
+     */
+    uint64_t record_singles;
 };
 
 /* Copies the counters into *out. Never blocks on the database. Any thread. */

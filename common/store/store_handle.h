@@ -34,7 +34,7 @@ struct hw_store {
     struct hw_store_url url;
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
-    atomic_uint_fast64_t appended, duplicates, failed, commits;
+    atomic_uint_fast64_t appended, duplicates, failed, commits, record_singles;
     atomic_int down;   /* the last call found the database unavailable (for ping) */
     atomic_int outage; /* several writers: a commit found the database unavailable */
     atomic_int probe;  /* ...and this writer alone tries it until one gets an answer */

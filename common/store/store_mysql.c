@@ -143,9 +143,13 @@ static void my_drop(struct hw_my *b)
         b->st[i] = NULL;
     }
     for (int i = 0; i <= HW_MY_ROWS_MAX; i++) {
-        if (b->ins[i])
-            mysql_stmt_close(b->ins[i]);
-        b->ins[i] = NULL;
+        MYSQL_STMT **kept[] = { &b->ins[i], &b->set[0][i], &b->set[1][i], &b->add[i] };
+
+        for (size_t j = 0; j < sizeof(kept) / sizeof(kept[0]); j++) {
+            if (*kept[j])
+                mysql_stmt_close(*kept[j]);
+            *kept[j] = NULL;
+        }
     }
     for (int i = 0; i < 2; i++) {
         if (b->in_st[i])

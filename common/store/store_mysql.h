@@ -87,6 +87,8 @@ struct hw_my {
     MYSQL_BIND rows[HW_MY_ROWS_MAX * HW_SQL_INSERT_PARAMS]; /* multi-row insert parameters */
     int64_t body_len[HW_MY_ROWS_MAX];
     MYSQL_STMT *ins[HW_MY_ROWS_MAX + 1]; /* INSERT of k pending events, k = 2.., prepared on use */
+    MYSQL_STMT *set[2][HW_MY_ROWS_MAX + 1]; /* outcomes' UPDATE, [leased][k], prepared on use */
+    MYSQL_STMT *add[HW_MY_ROWS_MAX + 1];    /* INSERT of k attempts, prepared on use */
 };
 
 /*
