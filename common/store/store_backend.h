@@ -252,9 +252,11 @@ enum hw_store_col {
 /*
  * MySQL names the index: with fresh statistics under load, MariaDB was seen
  * to claim one source by intersecting the status and source indexes and
- * sorting the result instead of walking one range.
+ * sorting the result instead of walking one range. MySQL has no index for
+ * a claim across all sources (schema 11): the pending range of the status
+ * index, the due ones sorted.
  */
-#define HW_SQL_CLAIM_MY        HW_SQL_CLAIM_("FORCE INDEX (hookwire_events_next)")
+#define HW_SQL_CLAIM_MY        HW_SQL_CLAIM_("FORCE INDEX (hookwire_events_due)")
 #define HW_SQL_CLAIM_SOURCE_MY HW_SQL_CLAIM_SOURCE_("FORCE INDEX (hookwire_events_source_next)")
 /*
  * Parameters: owner lease_until lease_until, then the claimed seqs (one
@@ -365,15 +367,16 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "SELECT source, status, COUNT(*) FROM hookwire_events GROUP BY source, status ORDER BY " \
     "source, status"
 /*
- * The oldest pending event: the pending range of the claim index, the
- * backlog's rows and no other (walking received_ms from the oldest would
- * step over every finished event older than it). "status = 1": the SQLite
- * index holds pending events only.
+ * The oldest pending event: the pending range of a status index (on SQLite
+ * the claim index, on MySQL the (status, seq) one), the backlog's rows and
+ * no other (walking received_ms from the oldest would step over every
+ * finished event older than it). "status = 1": the SQLite index holds
+ * pending events only.
  */
 #define HW_SQL_OLDEST_PENDING_(hint) \
     "SELECT MIN(received_ms) FROM hookwire_events " hint " WHERE status = 1"
 #define HW_SQL_OLDEST_PENDING    HW_SQL_OLDEST_PENDING_("INDEXED BY hookwire_events_next")
-#define HW_SQL_OLDEST_PENDING_MY HW_SQL_OLDEST_PENDING_("FORCE INDEX (hookwire_events_next)")
+#define HW_SQL_OLDEST_PENDING_MY HW_SQL_OLDEST_PENDING_("FORCE INDEX (hookwire_events_due)")
 /*
  * Parameters: since. The hour's range of the time index with the status
  * filtered (schema 8 has no (status, received_ms) index): the work follows

@@ -521,9 +521,10 @@ static void test_pack_plans(void)
 }
 
 /*
- * A schema-9 store with events upgrades to 10 at open: its rows read as
- * before, and new live history is packed (SQLite) or written as rows
- * (MySQL, whose version 10 changes nothing).
+ * A schema-9 store with events upgrades to the current schema at open: its
+ * rows read as before, and new live history is packed (SQLite) or written
+ * as rows (MySQL, whose version 10 changes nothing and whose version 11
+ * drops the claim index across sources).
  */
 static void test_upgrade_from_v9(void)
 {
@@ -539,12 +540,19 @@ static void test_upgrade_from_v9(void)
     /* Back to 9: the finished rows of a schema-9 relay would be rows; drop what 10 adds. */
     if (!x.d.mysql)
         tu_db_exec(&x.d, "DELETE FROM hookwire_packs; DROP TABLE hookwire_packs");
+    else
+        tu_db_exec(&x.d, "ALTER TABLE hookwire_events ADD INDEX hookwire_events_next "
+                         "(status, next_attempt_ms, seq)");
     tu_db_exec(&x.d, "DELETE FROM hookwire_schema WHERE version >= 10");
     CHECK_EQ(hw_store_open(x.d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &x.w },
                            &x.s),
              0);
     CHECK_EQ(hw_store_schema_version(x.s, &version), 0);
-    CHECK_EQ(version, 10);
+    CHECK_EQ(version, HW_STORE_SCHEMA_VERSION);
+    if (x.d.mysql)
+        CHECK_EQ(rows_of(&x.d, "SELECT COUNT(*) FROM information_schema.statistics WHERE "
+                               "table_schema = DATABASE() AND index_name = 'hookwire_events_next'"),
+                 0);
     CHECK_EQ(hw_store_get(x.s, x.queued, &ev), 0);
     CHECK_EQ(ev->status, HW_STORE_PENDING);
     hw_store_event_free(ev);

@@ -314,7 +314,7 @@ static void check_more_plans(const struct tu_db *d)
 
     /* The oldest pending event: the claim index's pending range. */
     if (d->mysql) {
-        expect(d, "oldest pending", HW_SQL_OLDEST_PENDING_MY, none, "hookwire_events_next");
+        expect(d, "oldest pending", HW_SQL_OLDEST_PENDING_MY, none, "hookwire_events_due");
     } else {
         /* The whole of a partial index that holds pending events only: the backlog. */
         plan(d, HW_SQL_OLDEST_PENDING, none, p, sizeof(p));
@@ -345,7 +345,7 @@ static void check_plans(const struct tu_db *d)
 
     expect(d, "duplicate lookup", HW_SQL_FIND_DUP, dup, "hookwire_events_dedup");
     expect(d, "claim, all sources", d->mysql ? HW_SQL_CLAIM_MY : HW_SQL_CLAIM, claim,
-           "hookwire_events_next");
+           d->mysql ? "hookwire_events_due" : "hookwire_events_next");
     expect(d, "claim, one source", d->mysql ? HW_SQL_CLAIM_SOURCE_MY : HW_SQL_CLAIM_SOURCE,
            claim_src, "hookwire_events_source_next");
     if (d->mysql) {
