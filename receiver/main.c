@@ -201,10 +201,16 @@ int main(int argc, char **argv)
     /* Deliveries still in flight end as cancelled (not recorded) while the database thread runs. */
     hw_http_client_free(r.client);
     r.client = NULL;
-    recv_db_stop(r.db);
-    /* Appends still queued commit here; their answers have nowhere to go. */
+    /*
+     * Appends still queued commit here; their answers have nowhere to go.
+     * Before the database threads stop: a commit's callback reaches them
+     * (an event leased at its append goes back unsent, a kick, a room
+     * given back).
+     */
     hw_store_close(r.store);
     r.store = NULL;
+    recv_db_stop(r.db);
+    r.db = NULL;
     recv_deliver_free(r.deliver);
     r.deliver = NULL;
     recv_server_stop(&r);
