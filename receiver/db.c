@@ -2,9 +2,10 @@
  * The database threads (db.h): the claimer takes due events per source with
  * a lease, checks readiness and caches the store summary; the recorder
  * writes outcomes in batches, one transaction for all that finished while
- * the last batch committed. Also the count of each source's events in
- * memory: claimed, or leased at their append (ingest.c) while the source
- * has room and no backlog to claim. Owns the two handles, job lists and
+ * the last batch committed, and gives back the leases of events not sent
+ * (hw_store_release()), one transaction per batch too. Also the count of
+ * each source's events in memory: claimed, or leased at their append
+ * (ingest.c) while the source has room and no backlog to claim. Owns the two handles, job lists and
  * cached figures; each handle is called by its one thread only.
  */
 #include "db.h"
@@ -72,9 +73,12 @@ struct recv_db {
     struct hw_store *rec_store; /* the recorder's */
     pthread_t rec_thread;
     int rec_started;
-    /* The recorder's batch (RECORD_MAX each): jobs taken, to record, outcomes. */
-    struct recv_job **rec_jobs, **rec_live;
+    /* The recorder's batch (RECORD_MAX each): jobs taken, to record, to release; their rows. */
+    struct recv_job **rec_jobs, **rec_live, **rec_gone;
     struct hw_store_outcome *rec_v;
+    struct hw_store_lease *rec_leases;
+    /* The recorder's own: leases given back, and those that could not be (read after its join). */
+    uint64_t released, unreleased;
     pthread_mutex_t mu;
     pthread_cond_t cv;       /* the claimer waits here */
     pthread_cond_t rec_cv;   /* the recorder waits here */
@@ -83,6 +87,7 @@ struct recv_db {
     struct recv_job *claimed, **claimed_tail; /* for the service thread */
     struct recv_job *finished;                /* back from it, to record */
     int kicked, stop, no_claims, swept;
+    int rec_stop;           /* the recorder leaves once nothing is left to record or release */
     uint64_t claimed_total; /* events taken by claims */
     uint64_t *backlog;      /* pending per source, by index, from the last summary */
     int64_t oldest_pending_ms;
@@ -183,23 +188,80 @@ static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_stor
 }
 
 /*
- * The recorder: takes every handed-back job (up to RECORD_MAX at
- * a time) and records their outcomes in one transaction, until stopped
- * and none is left. Outcomes that come in while a batch commits form the
- * next batch, so the batch grows with the delivery rate.
+ * Gives back the leases of j[0..n) (abandoned: not sent, or cut by the
+ * shutdown) in one transaction on the recorder's handle, so that their
+ * events are due at once for a claim, here or in another instance, and
+ * not only once the lease has run out. While the database is away it
+ * tries again as record_batch() does: each lease until it would run out
+ * anyway, or the receiver stops. mu is not held.
+ */
+static void release_batch(struct recv_db *db, struct recv_job **j, struct hw_store_lease *v,
+                          size_t n)
+{
+    size_t total = n, released = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct hw_store_lease){ .id = j[i]->ev->id, .lease = j[i]->ev->lease };
+    for (;;) {
+        size_t k = 0;
+
+        rc = hw_store_release(db->rec_store, v, n);
+        if (rc != HW_EUNAVAIL)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (hw_wall_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
+                v[k] = v[i];
+                j[k++] = j[i];
+            }
+        }
+        n = k;
+        pthread_mutex_lock(&db->mu);
+        k = n && record_pause(db);
+        pthread_mutex_unlock(&db->mu);
+        if (!k)
+            break;
+    }
+    if (rc < 0)
+        HW_WARN("cannot release %zu lease%s of events not sent: %s (they lapse)", total,
+                total == 1 ? "" : "s", hw_strerror(rc));
+    for (size_t i = 0; i < n && rc == 0; i++)
+        released += v[i].err == 0;
+    db->released += released;
+    db->unreleased += total - released;
+    if (!released)
+        return;
+    /*
+     * The released events are due now and only a claim finds them: claim
+     * at once, and append new events of their sources due behind them.
+     */
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; i < n; i++)
+        if (rc == 0 && v[i].err == 0)
+            db->src[j[i]->src->index].due_left = 1;
+    db->kicked = 1;
+    pthread_mutex_unlock(&db->mu);
+}
+
+/*
+ * The recorder: takes every handed-back job (up to RECORD_MAX at a time),
+ * records the outcomes of those sent in one transaction and releases the
+ * leases of those not sent in another, until stopped and none is left.
+ * Jobs that come in while a batch commits form the next batch, so the
+ * batch grows with the delivery rate.
  */
 static void *recorder_run(void *arg)
 {
     struct recv_db *db = arg;
-    struct recv_job **jobs = db->rec_jobs, **rec = db->rec_live;
+    struct recv_job **jobs = db->rec_jobs, **rec = db->rec_live, **gone = db->rec_gone;
     struct hw_store_outcome *v = db->rec_v;
 
     pthread_mutex_lock(&db->mu);
     for (;;) {
-        size_t n = 0, k = 0;
+        size_t n = 0, k = 0, g = 0;
 
         if (!db->finished) {
-            if (db->stop)
+            if (db->rec_stop)
                 break;
             pthread_cond_wait(&db->rec_cv, &db->mu);
             continue;
@@ -209,11 +271,16 @@ static void *recorder_run(void *arg)
             db->finished = db->finished->next;
         }
         pthread_mutex_unlock(&db->mu);
-        for (size_t i = 0; i < n; i++)
-            if (!jobs[i]->abandon)
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i]->abandon)
+                gone[g++] = jobs[i];
+            else
                 rec[k++] = jobs[i];
+        }
         if (k)
             record_batch(db, rec, v, k);
+        if (g)
+            release_batch(db, gone, db->rec_leases, g);
         pthread_mutex_lock(&db->mu);
         for (size_t i = 0; i < n; i++) {
             db->src[jobs[i]->src->index].outstanding--;
@@ -478,10 +545,13 @@ int recv_db_start(const struct recv_config *cfg, struct lws_context *cx, struct 
     pthread_cond_init(&db->swept_cv, NULL);
     db->rec_jobs = calloc(RECORD_MAX, sizeof(*db->rec_jobs));
     db->rec_live = calloc(RECORD_MAX, sizeof(*db->rec_live));
+    db->rec_gone = calloc(RECORD_MAX, sizeof(*db->rec_gone));
     db->rec_v = calloc(RECORD_MAX, sizeof(*db->rec_v));
+    db->rec_leases = calloc(RECORD_MAX, sizeof(*db->rec_leases));
     db->src = calloc(cfg->sources.n, sizeof(*db->src));
     db->backlog = calloc(cfg->sources.n, sizeof(*db->backlog));
-    if (!db->src || !db->backlog || !db->rec_jobs || !db->rec_live || !db->rec_v)
+    if (!db->src || !db->backlog || !db->rec_jobs || !db->rec_live || !db->rec_gone || !db->rec_v ||
+        !db->rec_leases)
         goto fail;
     /* An earlier run may have left events due: the first claims find them. */
     for (size_t i = 0; i < cfg->sources.n; i++)
@@ -631,17 +701,34 @@ void recv_db_stop(struct recv_db *db)
     pthread_mutex_unlock(&db->mu);
     if (db->started)
         pthread_join(db->thread, NULL);
-    /* The recorder finishes the outcomes handed back before the stop, then leaves. */
-    if (db->rec_started)
+    /*
+     * Claimed jobs the service thread never took were not sent: their
+     * leases go back with the others. The recorder then finishes what was
+     * handed back before the stop (records and releases, one try each
+     * while the database is away), and leaves.
+     */
+    pthread_mutex_lock(&db->mu);
+    while ((j = db->claimed)) {
+        db->claimed = j->next;
+        j->abandon = 1;
+        j->next = db->finished;
+        db->finished = j;
+    }
+    db->claimed_tail = &db->claimed;
+    db->rec_stop = 1;
+    pthread_cond_broadcast(&db->rec_cv);
+    pthread_mutex_unlock(&db->mu);
+    if (db->rec_started) {
         pthread_join(db->rec_thread, NULL);
+        HW_INFO("leases of events not sent: %llu released, %llu not (they lapse)",
+                (unsigned long long)db->released, (unsigned long long)db->unreleased);
+    }
     hw_store_close(db->rec_store);
     free(db->rec_jobs);
     free(db->rec_live);
+    free(db->rec_gone);
     free(db->rec_v);
-    while ((j = db->claimed)) {
-        db->claimed = j->next;
-        recv_job_free(j);
-    }
+    free(db->rec_leases);
     while ((j = db->finished)) {
         db->finished = j->next;
         recv_job_free(j);

@@ -26,7 +26,7 @@ struct recv_job {
     struct hw_store_event *ev; /* claimed or leased at its append, with headers and body; owned */
     size_t leased_bytes;       /* leased at its append: the bytes recv_db_reserve() counted */
     /* Filled on the service thread before recv_db_finish(). */
-    int abandon;     /* 1: record nothing, let the lease lapse (shutdown) */
+    int abandon;     /* 1: not sent, or cut by the shutdown: no attempt, the lease released */
     int new_status;  /* enum hw_store_status after this attempt */
     int64_t next_ms; /* next attempt (pending) */
     struct hw_store_attempt attempt;
@@ -63,7 +63,10 @@ struct recv_job *recv_db_leased_job(const struct recv_source *src, struct hw_sto
 /* Takes the claimed jobs (a list in claim order, or NULL). Service thread. */
 struct recv_job *recv_db_take_claimed(struct recv_db *db);
 
-/* Hands back a job whose outcome is filled in: recorded, then freed, on the thread. Any thread. */
+/*
+ * Hands back a job whose outcome is filled in (or abandoned: its lease is
+ * released instead), to be recorded and freed on the recorder. Any thread.
+ */
 void recv_db_finish(struct recv_db *db, struct recv_job *j);
 
 /* New events were committed: look for due work now rather than at the next poll. Any thread. */
@@ -93,10 +96,12 @@ uint64_t recv_db_claimed(struct recv_db *db);
 int recv_db_render(struct recv_db *db, struct hw_buf *out);
 
 /*
- * Stops the threads once the outcomes already handed back are recorded
- * (one try each while the database is away), frees the claimed jobs nobody
- * took (their leases lapse) and closes the handles. NULL is ignored. Main
- * thread, after the service loop has ended and the HTTP client is freed.
+ * Stops the threads once the outcomes already handed back are recorded and
+ * the leases of jobs not sent (abandoned ones, and claimed ones nobody
+ * took) are released, one try each while the database is away; logs how
+ * many leases were released and how many could not be (those lapse).
+ * Closes the handles. NULL is ignored. Main thread, after the service loop
+ * has ended, the HTTP client is freed and the appends have committed.
  */
 void recv_db_stop(struct recv_db *db);
 

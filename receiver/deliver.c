@@ -176,7 +176,11 @@ static void done(const struct hw_http_result *res, void *user)
     d->inflight--;
     d->q[idx].sending--;
     if (res->fail == HW_HTTP_CANCELLED) {
-        /* Shutting down: no attempt was made to the end; the lease lapses. */
+        /*
+         * Shutting down: no attempt was made to the end. Its lease is
+         * released, no attempt counted, so that the next claim (another
+         * instance, or the next start) sends it again at once.
+         */
         j->abandon = 1;
     } else {
         judge(d, j, res);
@@ -243,9 +247,10 @@ static void start(struct recv_deliver *d, struct recv_job *j)
 
 /*
  * Starts queued jobs of source idx while it has a free slot. A job whose
- * lease would run out during the attempt is not sent: it goes back
- * unrecorded and is claimed again once the lease has lapsed (no two
- * holders ever send it at once). While draining nothing new starts.
+ * lease would run out during the attempt is not sent (no two holders ever
+ * send it at once): it goes back with no attempt recorded, its lease is
+ * released and a claim takes it again at once. While draining nothing new
+ * starts, and the queued jobs go back the same way.
  */
 static void start_queued(struct recv_deliver *d, size_t idx)
 {

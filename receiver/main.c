@@ -96,13 +96,15 @@ static void raise_fd_limit(void)
 
 /*
  * SIGTERM: new webhooks get 503 (the provider retries elsewhere or later),
- * nothing new is claimed, and the loop keeps running until every append in
- * flight has committed and its answer has been written to the sender (an
- * answer is queued when the commit completes and written at the end of the
- * round: leaving at once would drop it), and every delivery in flight has
- * its answer, or DRAIN_MS passes. Deliveries cut at the deadline are not
- * recorded: their leases lapse and another instance (or the next start)
- * sends them again.
+ * nothing new is claimed, events queued for a delivery slot go back unsent
+ * (the recorder releases their leases meanwhile), and the loop keeps
+ * running until every append in flight has committed and its answer has
+ * been written to the sender (an answer is queued when the commit
+ * completes and written at the end of the round: leaving at once would
+ * drop it), and every delivery in flight has its answer, or DRAIN_MS
+ * passes. Deliveries cut at the deadline record no attempt: main() frees
+ * the client, and their leases are released with the last batch, so
+ * another instance (or the next start) sends them at once.
  */
 static void drain(struct recv *r)
 {
@@ -198,13 +200,19 @@ int main(int argc, char **argv)
     }
     status = serve(&r);
     loop_context = NULL;
-    /* Deliveries still in flight end as cancelled (not recorded) while the database thread runs. */
+    /* Deliveries still in flight end as cancelled, handed to the database threads to release. */
     hw_http_client_free(r.client);
     r.client = NULL;
-    recv_db_stop(r.db);
-    /* Appends still queued commit here; their answers have nowhere to go. */
+    /*
+     * Appends still queued commit here; their answers have nowhere to go.
+     * Before the database threads stop: a commit's callback reaches them
+     * (an event leased at its append goes back unsent and its lease is
+     * released with the rest).
+     */
     hw_store_close(r.store);
     r.store = NULL;
+    recv_db_stop(r.db);
+    r.db = NULL;
     recv_deliver_free(r.deliver);
     r.deliver = NULL;
     recv_server_stop(&r);

@@ -378,6 +378,30 @@ struct hw_store_outcome {
  */
 int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n);
 
+/* One lease for hw_store_release(): an event and the fencing value its holder got. */
+struct hw_store_lease {
+    const char *id;
+    int64_t lease; /* the claim's (or leased append's) ev->lease */
+    int err;       /* out: 0, HW_ELEASE or HW_ENOTFOUND for this lease alone */
+};
+
+/*
+ * Gives back the leases v[0..n) of events their holder will not attempt
+ * (a receiver that stops, or one that would not finish before its lease
+ * ends), in one transaction: each event whose lease passes the fence of
+ * hw_store_record_attempt() (lease is its current fencing value, the lease
+ * has not expired, the event is still pending) is left unleased and due
+ * now, so that any handle claims it at once instead of after the lease.
+ * No attempt is counted: attempts, last status and last error stay, and
+ * no attempt is recorded. A released lease is spent: recording an outcome
+ * or releasing with it again gets HW_ELEASE. A lease refused on its own
+ * (HW_ELEASE, HW_ENOTFOUND in v[i].err) changes nothing and does not fail
+ * the others. Returns 0 (see each err), HW_EINVAL (a NULL id, or a lease
+ * below 0 such as HW_STORE_NO_LEASE: there is nothing to give back;
+ * nothing done), or HW_EUNAVAIL/HW_EIO with nothing released. Any thread.
+ */
+int hw_store_release(struct hw_store *s, struct hw_store_lease *v, size_t n);
+
 /*
  * Returns the attempts of event id in the order they were recorded, in *out
  * (owned; free with hw_store_attempts_cleanup()). An unknown id gives an

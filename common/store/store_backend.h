@@ -128,6 +128,21 @@ struct hw_store_ops {
      * any other error means roll back. Does not set v[i].err.
      */
     int (*record_batch)(void *be, int64_t now_ms, const struct hw_store_outcome *v, size_t n);
+    /*
+     * One lease given back inside the caller's transaction (HW_SQL_RELEASE;
+     * lease >= 0). Returns 0; HW_ELEASE or HW_ENOTFOUND when the fence
+     * refused this lease alone (nothing changed); any other error means
+     * roll back.
+     */
+    int (*release_one)(void *be, const char *id, int64_t lease, int64_t now_ms);
+    /*
+     * Optional (NULL: release_one for each): v[0..n) (n >= 2) inside the
+     * caller's transaction in a few statements. Returns 0 when every lease
+     * was released; HW_ELEASE when any did not pass its fence or an id came
+     * twice (the caller then rolls back and goes one by one); any other
+     * error means roll back. Does not set v[i].err.
+     */
+    int (*release_batch)(void *be, int64_t now_ms, const struct hw_store_lease *v, size_t n);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
     /* ids[0..n), 1 <= n <= HW_STORE_REQUEUE_MANY_MAX, in one statement; *rows: how many. */
@@ -301,6 +316,14 @@ enum hw_store_col {
     "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
     "last_status = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ? "      \
     "AND status = 1 AND COALESCE(lease_until, 0) = 0 AND ? = -1 AND ? > 0"
+/*
+ * Parameters: now id lease now. A lease given back unused, behind
+ * HW_SQL_FINISH's fence: the event is left unleased and due now, its
+ * attempts and last result as they were.
+ */
+#define HW_SQL_RELEASE                                                                   \
+    "UPDATE hookwire_events SET next_attempt_ms = ?, lease_owner = '', lease_until = 0 " \
+    "WHERE id = ? AND status = 1 AND lease_token = ? AND lease_until > ?"
 /* Parameters: source after_seq max. Pending events of one source in store order, no lease. */
 #define HW_SQL_NEXT_SOURCE                                                              \
     "SELECT seq, LENGTH(headers) + body_len FROM hookwire_events WHERE source = ? AND " \

@@ -3,8 +3,9 @@
 
 /*
  * The store handle's inside, shared by store.c (open, appends, events),
- * store_writers.c (store threads, group commits) and store_admin.c
- * (requeue, purge, summaries, tokens). Only those include it.
+ * store_writers.c (store threads, group commits), store_admin.c (requeue,
+ * purge, summaries, tokens), store_history.c (finished appends, retention
+ * by count) and store_release.c (leases given back). Only those include it.
  */
 #include <pthread.h>
 #include <stdatomic.h>

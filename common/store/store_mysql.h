@@ -44,6 +44,7 @@ enum hw_my_stmt {
     HW_MY_PICK_SOURCE,
     HW_MY_FINISH,
     HW_MY_SETTLE,
+    HW_MY_RELEASE,
     HW_MY_NEXT_SOURCE,
     HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
@@ -133,8 +134,11 @@ int hw_my_claim(void *be, const char *source, const char *owner, int64_t now_ms,
                 int64_t lease_until_ms, size_t max, size_t max_bytes, struct hw_store_events *out);
 int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+int hw_my_release_one(void *be, const char *id, int64_t lease, int64_t now_ms);
 /* In store_mysql_record.c. */
 int hw_my_record_batch(void *be, int64_t now_ms, const struct hw_store_outcome *v, size_t n);
+/* In store_mysql_release.c. */
+int hw_my_release_batch(void *be, int64_t now_ms, const struct hw_store_lease *v, size_t n);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force);
 int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,

@@ -295,7 +295,10 @@ int hw_my_list(void *be, const struct hw_store_filter *f, size_t limit, struct h
     return err;
 }
 
-/* Why finishing an attempt changed no row: no such event, or not the caller's valid claim. */
+/*
+ * Why a fenced update (an attempt finished, a lease released) changed no
+ * row: no such event, or not the caller's valid claim.
+ */
 static int not_ours(struct hw_my *b, const char *id)
 {
     int err = id_stored(b, id);
@@ -331,6 +334,23 @@ int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
         hw_my_param_bytes(&p[5], a->excerpt, a->excerpt_len);
         err = hw_my_run(b, HW_MY_ADD_ATTEMPT, p, NULL, "record attempt");
     }
+    return err;
+}
+
+int hw_my_release_one(void *be, const char *id, int64_t lease, int64_t now_ms)
+{
+    struct hw_my *b = be;
+    MYSQL_BIND p[4];
+    uint64_t rows = 0;
+    int err;
+
+    hw_my_param_i64(&p[0], &now_ms);
+    hw_my_param_str(&p[1], id);
+    hw_my_param_i64(&p[2], &lease);
+    hw_my_param_i64(&p[3], &now_ms);
+    err = hw_my_run(b, HW_MY_RELEASE, p, &rows, "release lease");
+    if (!err && rows == 0)
+        err = not_ours(b, id);
     return err;
 }
 

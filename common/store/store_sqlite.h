@@ -25,6 +25,7 @@ enum hw_lite_stmt {
     HW_LITE_CLAIM_SOURCE,
     HW_LITE_FINISH,
     HW_LITE_SETTLE,
+    HW_LITE_RELEASE,
     HW_LITE_NEXT_SOURCE,
     HW_LITE_EXISTS,
     HW_LITE_ADD_ATTEMPT,
@@ -117,6 +118,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
                   struct hw_store_events *out);
 int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
                        const struct hw_store_attempt *a, int status, int64_t next_attempt_ms);
+int hw_lite_release_one(void *be, const char *id, int64_t lease, int64_t now_ms);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force);
 int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,

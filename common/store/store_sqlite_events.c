@@ -330,7 +330,10 @@ out:
     return err;
 }
 
-/* Why finishing an attempt changed no row: no such event, or not the caller's valid claim. */
+/*
+ * Why a fenced update (an attempt finished, a lease released) changed no
+ * row: no such event, or not the caller's valid claim.
+ */
 static int not_ours(struct hw_lite *b, const char *id)
 {
     char found[HW_ID_LEN + 1];
@@ -396,6 +399,24 @@ int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
     hw_lite_bind_bytes(add, 6, a->excerpt, a->excerpt_len);
     err = hw_lite_run(b, add, "record attempt");
 fail:
+    return err;
+}
+
+int hw_lite_release_one(void *be, const char *id, int64_t lease, int64_t now_ms)
+{
+    struct hw_lite *b = be;
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_RELEASE, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, lease);
+    sqlite3_bind_int64(st, 4, now_ms);
+    err = hw_lite_run(b, st, "release lease");
+    if (!err && sqlite3_changes(b->db) == 0)
+        err = not_ours(b, id);
     return err;
 }
 
