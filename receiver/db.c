@@ -1,6 +1,6 @@
 /*
  * The database threads (db.h): the claimer takes due events per source with
- * a lease, checks readiness and caches the store summary; the recorder
+ * a lease, checks readiness and caches each source's backlog; the recorder
  * writes outcomes in batches, one transaction for all that finished while
  * the last batch committed, and gives back the leases of events not sent
  * (hw_store_release()), one transaction per batch too. Also the count of
@@ -23,9 +23,9 @@
 /* Idle polling for due work: from POLL_MIN_MS, doubling to POLL_MAX_MS while nothing is due. */
 #define POLL_MIN_MS 25
 #define POLL_MAX_MS 1000
-/* Readiness check and summary periods. */
+/* Readiness check and backlog periods. */
 #define READY_MS   1000
-#define SUMMARY_MS 5000
+#define BACKLOG_MS 5000
 /* A failed record is tried again after this, until its lease lapses. */
 #define RECORD_RETRY_MS 250
 /* Outcomes recorded in one transaction at most. */
@@ -89,9 +89,9 @@ struct recv_db {
     int kicked, stop, no_claims, swept;
     int rec_stop;           /* the recorder leaves once nothing is left to record or release */
     uint64_t claimed_total; /* events taken by claims */
-    uint64_t *backlog;      /* pending per source, by index, from the last summary */
+    uint64_t *backlog;      /* pending per source, by index, from the last backlog check */
     int64_t oldest_pending_ms;
-    int have_summary;
+    int have_backlog;
     int ready;
     /* Thread only. */
     struct src_state *src;
@@ -437,32 +437,42 @@ static void check_ready(struct recv_db *db)
     db->ready = ok;
 }
 
-static void take_summary(struct recv_db *db)
+/*
+ * The backlog of each source and the oldest pending event, for /metrics:
+ * a query per source on its pending events (hw_store_backlog), never a
+ * count of the whole store. A source whose query fails keeps its last
+ * figure. mu is held on entry and exit.
+ */
+static void take_backlog(struct recv_db *db)
 {
-    struct hw_store_summary sum;
-    int rc;
+    int64_t oldest = 0;
+    int any = 0;
 
-    pthread_mutex_unlock(&db->mu);
-    memset(&sum, 0, sizeof(sum));
-    rc = hw_store_summarize(db->store, 0, &sum);
-    pthread_mutex_lock(&db->mu);
-    if (rc < 0)
-        return;
     for (const struct recv_source *s = db->cfg->sources.head; s; s = s->next) {
-        db->backlog[s->index] = 0;
-        for (size_t i = 0; i < sum.nsources; i++)
-            if (!strcmp(sum.sources[i].source, s->name))
-                db->backlog[s->index] = sum.sources[i].by_status[HW_STORE_PENDING];
+        uint64_t pending;
+        int64_t first;
+        int rc;
+
+        pthread_mutex_unlock(&db->mu);
+        rc = hw_store_backlog(db->store, s->name, &pending, &first);
+        pthread_mutex_lock(&db->mu);
+        if (rc < 0)
+            continue;
+        any = 1;
+        db->backlog[s->index] = pending;
+        if (first && (!oldest || first < oldest))
+            oldest = first;
     }
-    db->oldest_pending_ms = sum.oldest_pending_ms;
-    db->have_summary = 1;
-    hw_store_summary_cleanup(&sum);
+    if (!any)
+        return;
+    db->oldest_pending_ms = oldest;
+    db->have_backlog = 1;
 }
 
 static void *run(void *arg)
 {
     struct recv_db *db = arg;
-    int64_t poll_ms = POLL_MIN_MS, next_poll = 0, next_ready = 0, next_summary = 0;
+    int64_t poll_ms = POLL_MIN_MS, next_poll = 0, next_ready = 0, next_backlog = 0;
 
     pthread_mutex_lock(&db->mu);
     while (!db->stop) {
@@ -473,12 +483,12 @@ static void *run(void *arg)
             check_ready(db);
             next_ready = hw_wall_ms() + READY_MS;
         }
-        if (now >= next_summary) {
-            take_summary(db);
-            next_summary = hw_wall_ms() + SUMMARY_MS;
+        if (now >= next_backlog) {
+            take_backlog(db);
+            next_backlog = hw_wall_ms() + BACKLOG_MS;
         }
         now = hw_wall_ms();
-        wake = next_ready < next_summary ? next_ready : next_summary;
+        wake = next_ready < next_backlog ? next_ready : next_backlog;
         poll_all = db->kicked || now >= next_poll;
         poll_all |= due_now(db, now, &wake);
         db->kicked = 0;
@@ -662,7 +672,7 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
     int err = 0;
 
     pthread_mutex_lock(&db->mu);
-    if (db->have_summary) {
+    if (db->have_backlog) {
         err = hw_buf_puts(out, "# HELP hookwire_receiver_backlog Events pending delivery.\n"
                                "# TYPE hookwire_receiver_backlog gauge\n");
         for (const struct recv_source *s = db->cfg->sources.head; s && !err; s = s->next)

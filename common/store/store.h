@@ -611,6 +611,16 @@ struct hw_store_summary {
  */
 int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summary *out);
 
+/*
+ * The backlog of one source (borrowed): *pending gets its pending events,
+ * *oldest_ms the received_ms of the oldest of them (0 if none). Reads the
+ * source's pending events only, never its history, so it costs the same
+ * on a store of any size: what a server can ask every few seconds, where
+ * hw_store_summarize() counts every event.
+ * Returns 0, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any thread.
+ */
+int hw_store_backlog(struct hw_store *s, const char *source, uint64_t *pending, int64_t *oldest_ms);
+
 void hw_store_summary_cleanup(struct hw_store_summary *sum);
 
 /* Reads the schema version of the open store into *version. Returns 0, HW_EUNAVAIL, HW_EIO. */

@@ -82,6 +82,20 @@ int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *r
     return err;
 }
 
+int hw_store_backlog(struct hw_store *s, const char *source, uint64_t *pending, int64_t *oldest_ms)
+{
+    int err;
+
+    *pending = 0;
+    *oldest_ms = 0;
+    if (!source || !*source)
+        return HW_EINVAL;
+    pthread_mutex_lock(&s->lock);
+    err = hw_store_public_err(s, s->ops->backlog(s->be, source, pending, oldest_ms));
+    pthread_mutex_unlock(&s->lock);
+    return err;
+}
+
 int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summary *out)
 {
     uint64_t k[3], n = 0;

@@ -163,6 +163,8 @@ struct hw_store_ops {
     int (*purge_excess_batch)(void *be, const char *source, uint64_t keep, uint64_t *removed);
     /* Fills the counts of sum (not the latencies) as of now_ms. */
     int (*summarize)(void *be, int64_t now_ms, struct hw_store_summary *sum);
+    /* Pending events of source and the oldest one's received_ms (0 if none). */
+    int (*backlog)(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms);
     /*
      * Delivery latencies (delivered attempt end minus receipt) of attempts
      * at or after since_ms: *n gets their count, and lat[i] the value at
@@ -400,6 +402,16 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
     "SELECT MIN(received_ms) FROM hookwire_events " hint " WHERE status = 1"
 #define HW_SQL_OLDEST_PENDING    HW_SQL_OLDEST_PENDING_("INDEXED BY hookwire_events_next")
 #define HW_SQL_OLDEST_PENDING_MY HW_SQL_OLDEST_PENDING_("FORCE INDEX (hookwire_events_due)")
+/*
+ * Parameters: source. One source's backlog: its pending events and the
+ * oldest one's receipt, from the pending range of its claim index (the
+ * backlog's rows, never the source's history).
+ */
+#define HW_SQL_BACKLOG_(hint)                                                             \
+    "SELECT COUNT(*), COALESCE(MIN(received_ms), 0) FROM hookwire_events " hint " WHERE " \
+    "source = ? AND status = 1"
+#define HW_SQL_BACKLOG    HW_SQL_BACKLOG_("INDEXED BY hookwire_events_source_next")
+#define HW_SQL_BACKLOG_MY HW_SQL_BACKLOG_("FORCE INDEX (hookwire_events_source_next)")
 /*
  * Parameters: since. The hour's range of the time index with the status
  * filtered (schema 8 has no (status, received_ms) index): the work follows

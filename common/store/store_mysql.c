@@ -638,6 +638,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .purge_batch = hw_my_purge_batch,
     .purge_excess_batch = hw_my_purge_excess_batch,
     .summarize = hw_my_summarize,
+    .backlog = hw_my_backlog,
     .latency = hw_my_latency,
     .ping = my_ping,
     .durable = my_durable,

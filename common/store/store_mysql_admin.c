@@ -201,6 +201,31 @@ int hw_my_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
     return err;
 }
 
+int hw_my_backlog(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms)
+{
+    struct hw_my *b = be;
+    MYSQL_STMT *st;
+    MYSQL_BIND p[1], r[2];
+    int64_t count = 0;
+    int err = hw_my_ready(b);
+
+    if (err)
+        return err;
+    st = mysql_stmt_init(b->conn);
+    if (!st)
+        return HW_ENOMEM;
+    hw_my_param_str(&p[0], source);
+    hw_my_result_i64(&r[0], &count, NULL);
+    hw_my_result_i64(&r[1], oldest_ms, NULL);
+    if (mysql_stmt_prepare(st, HW_SQL_BACKLOG_MY, strlen(HW_SQL_BACKLOG_MY)) ||
+        mysql_stmt_bind_param(st, p) || mysql_stmt_execute(st) || mysql_stmt_bind_result(st, r) ||
+        mysql_stmt_fetch(st) == 1)
+        err = hw_my_stmt_fail(b, st, "backlog");
+    *pending = (uint64_t)count;
+    mysql_stmt_close(st);
+    return err;
+}
+
 int hw_my_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk)
 {
     struct hw_my *b = be;

@@ -445,6 +445,7 @@ const struct hw_store_ops hw_store_sqlite_ops = {
     .purge_batch = hw_lite_purge_batch,
     .purge_excess_batch = hw_lite_purge_excess_batch,
     .summarize = hw_lite_summarize,
+    .backlog = hw_lite_backlog,
     .latency = hw_lite_latency,
     .ping = lite_ping,
     .durable = lite_durable,

@@ -125,6 +125,7 @@ int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now
                          uint64_t *rows);
 int hw_lite_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
 int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
+int hw_lite_backlog(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms);
 int hw_lite_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat,
                     size_t nk);
 int hw_lite_token_add(void *be, const char *channel, const unsigned char *hash, int64_t now_ms);

@@ -187,6 +187,26 @@ int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum)
     return err;
 }
 
+int hw_lite_backlog(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms)
+{
+    struct hw_lite *b = be;
+    int err = 0, rc;
+    sqlite3_stmt *st = query(b, HW_SQL_BACKLOG, NULL, 0, &err);
+
+    if (!st)
+        return err;
+    hw_lite_bind_str(st, 1, source);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *pending = (uint64_t)sqlite3_column_int64(st, 0);
+        *oldest_ms = sqlite3_column_int64(st, 1);
+    } else {
+        err = hw_lite_fail(b, rc, "backlog");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
 int hw_lite_latency(void *be, int64_t since_ms, uint64_t *n, const uint64_t *k, int *lat, size_t nk)
 {
     struct hw_lite *b = be;

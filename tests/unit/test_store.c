@@ -759,7 +759,8 @@ static void test_requeue_many(void)
 /*
  * What the replay CLI reads: the summary (counts by status and source, the
  * oldest pending event, failures and delivery latency of the last hour),
- * listings by path glob, purges in batches by status.
+ * listings by path glob, purges in batches by status. And what the
+ * receiver reads for /metrics: each source's backlog and oldest pending.
  */
 static void test_summary_glob_purge(void)
 {
@@ -772,7 +773,8 @@ static void test_summary_glob_purge(void)
     struct hw_store *s = open_fresh(&d, NULL);
     char id[HW_ID_LEN + 1];
     int64_t now = tu_now_ms(), old = now - 2 * 3600 * 1000;
-    uint64_t removed = 0;
+    uint64_t removed = 0, pending = 0;
+    int64_t oldest = 0;
     const char *paths[] = { "/gh/push", "/gh/pull", "/stripe/x", "/a%b_c", "/a[1]" };
 
     /* 1200 old failed events from "bulk", enough for two purge batches. */
@@ -819,6 +821,23 @@ static void test_summary_glob_purge(void)
     CHECK_EQ(sum.latency_p90_ms, 90);
     CHECK_EQ(sum.latency_p99_ms, 100);
     hw_store_summary_cleanup(&sum);
+    /* Backlogs: pending events only, per source; a source with none is 0 and 0. */
+    tu_event(&ev, "stripe", "w");
+    ev.received_ms = now - 3000;
+    append_ok(s, &ev, id); /* pending */
+    CHECK_EQ(hw_store_backlog(s, "stripe", &pending, &oldest), 0);
+    CHECK_EQ(pending, 2);
+    CHECK_EQ(oldest, now - 4000);
+    CHECK_EQ(hw_store_backlog(s, "gh", &pending, &oldest), 0);
+    CHECK_EQ(pending, 0);
+    CHECK_EQ(oldest, 0);
+    CHECK_EQ(hw_store_backlog(s, "nobody", &pending, &oldest), 0);
+    CHECK_EQ(pending, 0);
+    CHECK_EQ(hw_store_backlog(s, "", &pending, &oldest), HW_EINVAL);
+    a.http_status = 200;
+    CHECK_EQ(hw_store_record_attempt(s, id, lease_one(&d, s, id), &a, HW_STORE_DELIVERED, 0), 0);
+    CHECK_EQ(hw_store_backlog(s, "stripe", &pending, &oldest), 0);
+    CHECK_EQ(pending, 1);
 
     /* Path globs: '*' and '?' only; LIKE and GLOB specials are taken literally. */
     f.path = "/gh/*";
@@ -848,7 +867,7 @@ static void test_summary_glob_purge(void)
 
     /* Purge: only delivered; then failed in batches of 1000; pending stays. */
     CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_DELIVERED, &removed), 0);
-    CHECK_EQ(removed, 10);
+    CHECK_EQ(removed, 11);
     CHECK_EQ(hw_store_purge(s, now, HW_STORE_PURGE_FAILED, &removed), 0);
     CHECK_EQ(removed, 1201);
     CHECK_EQ(hw_store_purge(s, now, 0, &removed), 0);

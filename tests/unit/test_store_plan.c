@@ -321,6 +321,13 @@ static void check_more_plans(const struct tu_db *d)
         fprintf(stderr, "    %-28s %s\n", "oldest pending", p);
         CHECK(strstr(p, "INDEX hookwire_events_next") != NULL);
     }
+    /* One source's backlog (the receiver's /metrics): its claim index's pending range. */
+    {
+        const char *src[] = { "'src3'" };
+
+        expect(d, "backlog of one source", d->mysql ? HW_SQL_BACKLOG_MY : HW_SQL_BACKLOG, src,
+               "hookwire_events_source_next");
+    }
 }
 
 /* Checks the plan of every hot query on the filled store d. */
