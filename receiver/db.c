@@ -126,6 +126,36 @@ static int record_pause(struct recv_db *db)
 }
 
 /*
+ * After a try found the database away: keeps in j[0..*n) and the items
+ * v[0..*n) (size bytes each) those whose lease outlasts another try (the
+ * others are claimed again once it lapses; logged when what is set), then
+ * pauses. Returns 1 to try again, 0 when none is left or the receiver
+ * stops. mu is not held.
+ */
+static int keep_for_retry(struct recv_db *db, struct recv_job **j, void *v, size_t size, size_t *n,
+                          int rc, const char *what)
+{
+    unsigned char *items = v;
+    size_t k = 0;
+    int again;
+
+    for (size_t i = 0; i < *n; i++) {
+        if (hw_wall_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
+            memmove(items + k * size, items + i * size, size);
+            j[k++] = j[i];
+        } else if (what) {
+            HW_ERR("evt=%s cannot %s: %s (the lease lapses and it is retried)", j[i]->ev->id, what,
+                   hw_strerror(rc));
+        }
+    }
+    *n = k;
+    pthread_mutex_lock(&db->mu);
+    again = k && record_pause(db);
+    pthread_mutex_unlock(&db->mu);
+    return again;
+}
+
+/*
  * Records the outcomes of j[0..n) (none abandoned) in one transaction on
  * the recorder's handle: one durable commit for the lot. While the
  * database is away it tries again, each outcome until its lease would run
@@ -145,30 +175,9 @@ static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_stor
                                           .attempt = j[i]->attempt,
                                           .status = j[i]->new_status,
                                           .next_attempt_ms = j[i]->next_ms };
-    for (;;) {
-        size_t k = 0;
-
+    do
         rc = hw_store_record_attempts(db->rec_store, v, n);
-        if (rc != HW_EUNAVAIL)
-            break;
-        /* Keep those whose lease outlasts another try; the others are claimed again. */
-        for (size_t i = 0; i < n; i++) {
-            if (hw_wall_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
-                v[k] = v[i];
-                j[k++] = j[i];
-            } else {
-                HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is "
-                       "retried)",
-                       j[i]->ev->id, hw_strerror(rc));
-            }
-        }
-        n = k;
-        pthread_mutex_lock(&db->mu);
-        k = n && record_pause(db);
-        pthread_mutex_unlock(&db->mu);
-        if (!k)
-            break;
-    }
+    while (rc == HW_EUNAVAIL && keep_for_retry(db, j, v, sizeof(*v), &n, rc, "record the attempt"));
     for (size_t i = 0; i < n; i++) {
         int e = rc == HW_EUNAVAIL ? rc : v[i].err;
 
@@ -203,25 +212,9 @@ static void release_batch(struct recv_db *db, struct recv_job **j, struct hw_sto
 
     for (size_t i = 0; i < n; i++)
         v[i] = (struct hw_store_lease){ .id = j[i]->ev->id, .lease = j[i]->ev->lease };
-    for (;;) {
-        size_t k = 0;
-
+    do
         rc = hw_store_release(db->rec_store, v, n);
-        if (rc != HW_EUNAVAIL)
-            break;
-        for (size_t i = 0; i < n; i++) {
-            if (hw_wall_ms() + RECORD_RETRY_MS < j[i]->ev->lease_until_ms) {
-                v[k] = v[i];
-                j[k++] = j[i];
-            }
-        }
-        n = k;
-        pthread_mutex_lock(&db->mu);
-        k = n && record_pause(db);
-        pthread_mutex_unlock(&db->mu);
-        if (!k)
-            break;
-    }
+    while (rc == HW_EUNAVAIL && keep_for_retry(db, j, v, sizeof(*v), &n, rc, NULL));
     if (rc < 0)
         HW_WARN("cannot release %zu lease%s of events not sent: %s (they lapse)", total,
                 total == 1 ? "" : "s", hw_strerror(rc));

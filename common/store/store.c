@@ -351,24 +351,18 @@ int hw_store_record_attempt(struct hw_store *s, const char *id, int64_t lease,
     return err ? err : o.err;
 }
 
-/*
- * Records v[0..n) (checked, strings cut) in one transaction, lock held:
- * in a few statements when batch is set, else outcome by outcome, where a
- * fenced refusal is that outcome's own. Any other error rolls back.
- */
-static int record_txn(struct hw_store *s, struct hw_store_outcome *v, size_t n, int batch)
+/* One transaction of hw_store_fenced_locked(): the batch, or item by item. */
+static int fenced_txn(struct hw_store *s, const struct hw_store_fenced *f, int batch)
 {
     int64_t now = hw_wall_ms();
     int err = s->ops->begin(s->be);
 
     if (!err && batch)
-        err = s->ops->record_batch(s->be, now, v, n);
-    for (size_t i = 0; i < n && !err; i++) {
-        v[i].err = batch ? 0
-                         : s->ops->record_one(s->be, v[i].id, v[i].lease, now, &v[i].attempt,
-                                              v[i].status, v[i].next_attempt_ms);
-        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
-            err = v[i].err;
+        err = f->batch(s, f->arg, now);
+    for (size_t i = 0; i < f->n && !err && !batch; i++) {
+        err = f->one(s, f->arg, i, now);
+        if (err == HW_ELEASE || err == HW_ENOTFOUND)
+            err = 0; /* that item's own verdict */
     }
     if (!err)
         err = s->ops->commit(s->be);
@@ -377,26 +371,64 @@ static int record_txn(struct hw_store *s, struct hw_store_outcome *v, size_t n, 
     return err;
 }
 
-/*
- * record_txn() with its retries: a batch with a refused outcome runs again
- * outcome by outcome; a deadlock runs it again after a pause.
- */
-static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t n)
+int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f, int *one_by_one)
 {
-    int batch = n > 1 && s->ops->record_batch, deadlocks = 0, err;
+    int batch = f->n > 1 && f->batch, deadlocks = 0, err;
 
     for (;;) {
-        err = record_txn(s, v, n, batch);
-        if (!err && !batch && n > 1)
-            s->record_singles += n;
+        err = fenced_txn(s, f, batch);
         if (err == HW_ELEASE && batch) {
-            batch = 0; /* each outcome gets its own verdict */
+            batch = 0; /* each item gets its own verdict */
             continue;
         }
         if (err != HW_STORE_ERETRY || ++deadlocks >= HW_STORE_DEADLOCK_TRIES)
-            return err;
+            break;
         hw_store_deadlock_pause();
     }
+    *one_by_one = !batch;
+    return err;
+}
+
+/* The outcomes of hw_store_record_attempts(), checked and cut, for hw_store_fenced_locked(). */
+struct record_items {
+    struct hw_store_outcome *v;
+    size_t n;
+};
+
+static int record_all(struct hw_store *s, void *arg, int64_t now_ms)
+{
+    struct record_items *r = arg;
+    int err = s->ops->record_batch(s->be, now_ms, r->v, r->n);
+
+    for (size_t i = 0; i < r->n && !err; i++)
+        r->v[i].err = 0;
+    return err;
+}
+
+static int record_item(struct hw_store *s, void *arg, size_t i, int64_t now_ms)
+{
+    struct hw_store_outcome *o = &((struct record_items *)arg)->v[i];
+
+    o->err = s->ops->record_one(s->be, o->id, o->lease, now_ms, &o->attempt, o->status,
+                                o->next_attempt_ms);
+    return o->err;
+}
+
+/* Records v[0..n) (checked, strings cut) in one transaction, lock held. */
+static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t n)
+{
+    struct record_items items = { v, n };
+    struct hw_store_fenced f = {
+        .batch = s->ops->record_batch ? record_all : NULL,
+        .one = record_item,
+        .arg = &items,
+        .n = n,
+    };
+    int one_by_one, err = hw_store_fenced_locked(s, &f, &one_by_one);
+
+    if (!err && one_by_one && n > 1)
+        s->record_singles += n;
+    return err;
 }
 
 int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)

@@ -52,6 +52,30 @@ static inline int hw_store_public_err(struct hw_store *s, int err)
 }
 
 /*
+ * A fenced write of n items (recorded outcomes, released leases): batch
+ * (NULL when the backend has none) writes them all in a few statements
+ * and gives HW_ELEASE when any item did not pass its fence; one writes
+ * item i alone and returns its own verdict, 0, HW_ELEASE or HW_ENOTFOUND
+ * (which leave the other items alone) or an error (which fails them all).
+ * Each sets the items' verdicts it decides.
+ */
+struct hw_store_fenced {
+    int (*batch)(struct hw_store *s, void *arg, int64_t now_ms);
+    int (*one)(struct hw_store *s, void *arg, size_t i, int64_t now_ms);
+    void *arg;
+    size_t n;
+};
+
+/*
+ * Runs f in one transaction, s->lock held: in a batch when there is one
+ * and n > 1; a batch with a refused item runs again item by item, so that
+ * each gets its own verdict; a deadlock runs it again after a pause
+ * (HW_STORE_DEADLOCK_TRIES in all). *one_by_one gets 1 when the items were
+ * written one by one. Returns 0 or the error that rolled it back.
+ */
+int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f, int *one_by_one);
+
+/*
  * Opens the writers' connections (hw_store_opts.writers; one on SQLite) and
  * starts the store threads and their queue (s->queue). Returns 0, or the
  * open's or the queue's error with nothing left started. Called by

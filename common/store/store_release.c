@@ -1,57 +1,55 @@
 /*
  * Leases given back unused (hw_store_release()): the argument checks and
- * the one transaction around them, run again lease by lease when one is
- * refused and after a deadlock, as for recorded outcomes. Any thread; the
- * handle's lock is held around the transaction.
+ * the one transaction around them (hw_store_fenced_locked(), in store.c,
+ * as for recorded outcomes: run again lease by lease when one is refused,
+ * and after a deadlock). Any thread; the handle's lock is held around the
+ * transaction.
  */
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "core/clock.h"
 #include "core/err.h"
 #include "store.h"
 #include "store_backend.h"
 #include "store_handle.h"
 
-/*
- * Releases v[0..n) in one transaction, lock held: in a few statements
- * when batch is set, else lease by lease, where a fenced refusal is that
- * lease's own. Any other error rolls back.
- */
-static int release_txn(struct hw_store *s, struct hw_store_lease *v, size_t n, int batch)
-{
-    int64_t now = hw_wall_ms();
-    int err = s->ops->begin(s->be);
+/* The leases of hw_store_release(), for hw_store_fenced_locked(). */
+struct release_items {
+    struct hw_store_lease *v;
+    size_t n;
+};
 
-    if (!err && batch)
-        err = s->ops->release_batch(s->be, now, v, n);
-    for (size_t i = 0; i < n && !err; i++) {
-        v[i].err = batch ? 0 : s->ops->release_one(s->be, v[i].id, v[i].lease, now);
-        if (v[i].err != HW_ELEASE && v[i].err != HW_ENOTFOUND)
-            err = v[i].err;
-    }
-    if (!err)
-        err = s->ops->commit(s->be);
-    if (err)
-        s->ops->rollback(s->be);
+static int release_all(struct hw_store *s, void *arg, int64_t now_ms)
+{
+    struct release_items *r = arg;
+    int err = s->ops->release_batch(s->be, now_ms, r->v, r->n);
+
+    for (size_t i = 0; i < r->n && !err; i++)
+        r->v[i].err = 0;
     return err;
 }
 
-/* release_txn() with its retries, as record_locked() in store.c does for outcomes. */
+static int release_item(struct hw_store *s, void *arg, size_t i, int64_t now_ms)
+{
+    struct hw_store_lease *l = &((struct release_items *)arg)->v[i];
+
+    l->err = s->ops->release_one(s->be, l->id, l->lease, now_ms);
+    return l->err;
+}
+
+/* Releases v[0..n) in one transaction, lock held. */
 static int release_locked(struct hw_store *s, struct hw_store_lease *v, size_t n)
 {
-    int batch = n > 1 && s->ops->release_batch, deadlocks = 0, err;
+    struct release_items items = { v, n };
+    struct hw_store_fenced f = {
+        .batch = s->ops->release_batch ? release_all : NULL,
+        .one = release_item,
+        .arg = &items,
+        .n = n,
+    };
+    int one_by_one;
 
-    for (;;) {
-        err = release_txn(s, v, n, batch);
-        if (err == HW_ELEASE && batch) {
-            batch = 0; /* each lease gets its own verdict */
-            continue;
-        }
-        if (err != HW_STORE_ERETRY || ++deadlocks >= HW_STORE_DEADLOCK_TRIES)
-            return err;
-        hw_store_deadlock_pause();
-    }
+    return hw_store_fenced_locked(s, &f, &one_by_one);
 }
 
 int hw_store_release(struct hw_store *s, struct hw_store_lease *v, size_t n)

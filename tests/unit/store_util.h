@@ -387,6 +387,43 @@ static inline void tu_event(struct hw_store_event *ev, const char *source, const
     ev->body_len = strlen(body);
 }
 
+/* Appends n events to source alice, bodies {"n":i}; ids[i] in append order. */
+static inline void tu_append_n(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1])
+{
+    for (size_t i = 0; i < n; i++) {
+        struct hw_store_event ev;
+        struct hw_store_result r;
+        char body[32];
+
+        snprintf(body, sizeof(body), "{\"n\":%zu}", i);
+        tu_event(&ev, "alice", body);
+        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
+        memcpy(ids[i], r.id, HW_ID_LEN + 1);
+    }
+}
+
+/*
+ * Claims from source alice on s for 60 s and checks that the claim takes
+ * exactly the events ids[0..n); lease[i] gets each one's fencing value.
+ */
+static inline void tu_claim_exactly(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1],
+                                    int64_t *lease)
+{
+    struct hw_store_events l;
+
+    CHECK_EQ(hw_store_claim(s, "alice", 60000, n + 1, 0, &l), 0);
+    CHECK_EQ(l.n, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+
+        while (j < n && strcmp(ids[j], l.v[i]->id) != 0)
+            j++;
+        CHECK(j < n);
+        lease[j] = l.v[i]->lease;
+    }
+    hw_store_events_cleanup(&l);
+}
+
 /* --- a test's own MariaDB ------------------------------------------------------------------ */
 
 static pid_t tu_server_pid; /* the dedicated server, stopped on abort too */

@@ -31,29 +31,8 @@ static struct hw_store *open_fresh(struct tu_db *d)
 /* Appends n events to source alice and claims them all; ids[i] and lease[i] in append order. */
 static void append_claim(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1], int64_t *lease)
 {
-    struct hw_store_events l;
-
-    for (size_t i = 0; i < n; i++) {
-        struct hw_store_event ev;
-        struct hw_store_result r;
-        char body[32];
-
-        snprintf(body, sizeof(body), "{\"n\":%zu}", i);
-        tu_event(&ev, "alice", body);
-        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
-        memcpy(ids[i], r.id, HW_ID_LEN + 1);
-    }
-    CHECK_EQ(hw_store_claim(s, "alice", 60000, n, 0, &l), 0);
-    CHECK_EQ(l.n, n);
-    for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-
-        while (j < n && strcmp(ids[j], l.v[i]->id) != 0)
-            j++;
-        CHECK(j < n);
-        lease[j] = l.v[i]->lease;
-    }
-    hw_store_events_cleanup(&l);
+    tu_append_n(s, n, ids);
+    tu_claim_exactly(s, n, ids, lease);
 }
 
 /* Checks an event's status and attempt count, and how many attempt rows it has. */

@@ -19,39 +19,6 @@
 
 static const char *g_mysql;
 
-/* Appends n events to source alice; ids[i] in append order. */
-static void append_n(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1])
-{
-    for (size_t i = 0; i < n; i++) {
-        struct hw_store_event ev;
-        struct hw_store_result r;
-        char body[32];
-
-        snprintf(body, sizeof(body), "{\"n\":%zu}", i);
-        tu_event(&ev, "alice", body);
-        CHECK_EQ(hw_store_append(s, &ev, &r), 0);
-        memcpy(ids[i], r.id, HW_ID_LEN + 1);
-    }
-}
-
-/* Claims exactly the events ids[0..n) on s for 60 s; lease[i] gets each one's fencing value. */
-static void claim_all(struct hw_store *s, size_t n, char (*ids)[HW_ID_LEN + 1], int64_t *lease)
-{
-    struct hw_store_events l;
-
-    CHECK_EQ(hw_store_claim(s, "alice", 60000, n + 1, 0, &l), 0);
-    CHECK_EQ(l.n, n);
-    for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-
-        while (j < n && strcmp(ids[j], l.v[i]->id) != 0)
-            j++;
-        CHECK(j < n);
-        lease[j] = l.v[i]->lease;
-    }
-    hw_store_events_cleanup(&l);
-}
-
 /* How many events a claim on s takes now (they stay leased to s). */
 static size_t claimable(struct hw_store *s)
 {
@@ -106,12 +73,12 @@ static void test_release_claimed(void)
     tu_db_fresh(&d, g_mysql);
     CHECK_EQ(hw_store_open(d.url, NULL, &a), 0);
     CHECK_EQ(hw_store_open(d.url, NULL, &b), 0);
-    append_n(a, N, ids);
-    claim_all(a, N, ids, lease);
+    tu_append_n(a, N, ids);
+    tu_claim_exactly(a, N, ids, lease);
     /* The last one had an attempt already: retried, due again, claimed again. */
     CHECK_EQ(hw_store_record_attempt(a, ids[2], lease[2], &fail, HW_STORE_PENDING, tu_now_ms() - 1),
              0);
-    claim_all(a, 1, ids + 2, lease + 2);
+    tu_claim_exactly(a, 1, ids + 2, lease + 2);
     CHECK_EQ(claimable(b), 0); /* all leased to a */
 
     for (int i = 0; i < N; i++)
@@ -148,7 +115,7 @@ static void test_release_claimed(void)
     }
 
     /* Another handle claims them at once, and its outcomes stand. */
-    claim_all(b, N, ids, lease);
+    tu_claim_exactly(b, N, ids, lease);
     for (int i = 0; i < N; i++)
         CHECK_EQ(hw_store_record_attempt(b, ids[i], lease[i], &ok, HW_STORE_DELIVERED, 0), 0);
     CHECK_EQ(hw_store_release(a, v, N), 0);
@@ -187,8 +154,8 @@ static void test_release_one_stale(void)
         tu_db_fresh(&d, g_mysql);
         CHECK_EQ(hw_store_open(d.url, NULL, &a), 0);
         CHECK_EQ(hw_store_open(d.url, NULL, &b), 0);
-        append_n(a, 3, ids);
-        claim_all(a, 3, ids, lease);
+        tu_append_n(a, 3, ids);
+        tu_claim_exactly(a, 3, ids, lease);
         for (int i = 0; i < 3; i++)
             v[i] = (struct hw_store_lease){ .id = ids[i], .lease = lease[i] };
         if (kind == WRONG_TOKEN)
@@ -258,8 +225,8 @@ static void test_release_invalid(void)
     tu_db_fresh(&d, g_mysql);
     CHECK_EQ(hw_store_open(d.url, NULL, &a), 0);
     CHECK_EQ(hw_store_open(d.url, NULL, &b), 0);
-    append_n(a, 2, ids);
-    claim_all(a, 2, ids, lease);
+    tu_append_n(a, 2, ids);
+    tu_claim_exactly(a, 2, ids, lease);
     v[0] = (struct hw_store_lease){ .id = ids[0], .lease = lease[0] };
     v[1] = (struct hw_store_lease){ .id = ids[1], .lease = HW_STORE_NO_LEASE };
     CHECK_EQ(hw_store_release(a, v, 2), HW_EINVAL);
@@ -357,8 +324,8 @@ static void test_release_large(void)
     tu_db_fresh(&d, g_mysql);
     CHECK_EQ(hw_store_open(d.url, NULL, &a), 0);
     CHECK_EQ(hw_store_open(d.url, NULL, &b), 0);
-    append_n(a, M, ids);
-    claim_all(a, M, ids, lease);
+    tu_append_n(a, M, ids);
+    tu_claim_exactly(a, M, ids, lease);
     for (size_t i = 0; i < M; i++)
         v[i] = (struct hw_store_lease){ .id = ids[i], .lease = lease[i] };
     if (g_mysql)
