@@ -371,7 +371,7 @@ static int fenced_txn(struct hw_store *s, const struct hw_store_fenced *f, int b
     return err;
 }
 
-int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f, int *one_by_one)
+int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f)
 {
     int batch = f->n > 1 && f->batch, deadlocks = 0, err;
 
@@ -385,7 +385,8 @@ int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f, 
             break;
         hw_store_deadlock_pause();
     }
-    *one_by_one = !batch;
+    if (!err && !batch && f->n > 1)
+        s->fenced_singles += f->n;
     return err;
 }
 
@@ -424,11 +425,8 @@ static int record_locked(struct hw_store *s, struct hw_store_outcome *v, size_t 
         .arg = &items,
         .n = n,
     };
-    int one_by_one, err = hw_store_fenced_locked(s, &f, &one_by_one);
 
-    if (!err && one_by_one && n > 1)
-        s->record_singles += n;
-    return err;
+    return hw_store_fenced_locked(s, &f);
 }
 
 int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, size_t n)
@@ -534,7 +532,7 @@ void hw_store_stats(struct hw_store *s, struct hw_store_stats *out)
     out->duplicates = s->duplicates;
     out->failed = s->failed;
     out->commits = s->commits;
-    out->record_singles = s->record_singles;
+    out->fenced_singles = s->fenced_singles;
 }
 
 int hw_store_schema_version(struct hw_store *s, int *version)

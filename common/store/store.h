@@ -573,11 +573,12 @@ struct hw_store_stats {
     uint64_t failed;     /* appends whose transaction failed (not those refused up front) */
     uint64_t commits;    /* transactions that committed appends */
     /*
-     * Outcomes of hw_store_record_attempts() calls of more than one that
-     * were recorded one statement each: a batch with a refused outcome, or
-     * a backend without batched outcomes.
+     * Outcomes (hw_store_record_attempts()) and released leases
+     * (hw_store_release()) of calls of more than one that were written one
+     * statement each: a batch with a refused item, or a backend without
+     * batches.
      */
-    uint64_t record_singles;
+    uint64_t fenced_singles;
 };
 
 /* Copies the counters into *out. Never blocks on the database. Any thread. */

@@ -35,7 +35,7 @@ struct hw_store {
     struct hw_store_url url;
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
-    atomic_uint_fast64_t appended, duplicates, failed, commits, record_singles;
+    atomic_uint_fast64_t appended, duplicates, failed, commits, fenced_singles;
     atomic_int down;   /* the last call found the database unavailable (for ping) */
     atomic_int outage; /* several writers: a commit found the database unavailable */
     atomic_int probe;  /* ...and this writer alone tries it until one gets an answer */
@@ -70,10 +70,11 @@ struct hw_store_fenced {
  * Runs f in one transaction, s->lock held: in a batch when there is one
  * and n > 1; a batch with a refused item runs again item by item, so that
  * each gets its own verdict; a deadlock runs it again after a pause
- * (HW_STORE_DEADLOCK_TRIES in all). *one_by_one gets 1 when the items were
- * written one by one. Returns 0 or the error that rolled it back.
+ * (HW_STORE_DEADLOCK_TRIES in all). Items of more than one written one
+ * by one are counted in s->fenced_singles. Returns 0 or the error that
+ * rolled it back.
  */
-int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f, int *one_by_one);
+int hw_store_fenced_locked(struct hw_store *s, const struct hw_store_fenced *f);
 
 /*
  * Opens the writers' connections (hw_store_opts.writers; one on SQLite) and

@@ -348,6 +348,23 @@ MYSQL_STMT *hw_my_stmt(struct hw_my *b, int k, int *err)
     return st;
 }
 
+MYSQL_STMT *hw_my_prepare(struct hw_my *b, MYSQL_STMT **slot, const char *sql, size_t len, int *err)
+{
+    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+
+    if (!st) {
+        *err = HW_ENOMEM;
+        return NULL;
+    }
+    if (mysql_stmt_prepare(st, sql, (unsigned long)len)) {
+        *err = hw_my_stmt_fail(b, st, "prepare");
+        mysql_stmt_close(st);
+        return NULL;
+    }
+    *slot = st;
+    return st;
+}
+
 /* Binds p (may be NULL) and executes st. */
 int hw_my_execute(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, const char *what)
 {

@@ -103,6 +103,10 @@ int hw_my_ready(struct hw_my *b);
 /* Returns statement k prepared on the current connection, or NULL with *err set. */
 MYSQL_STMT *hw_my_stmt(struct hw_my *b, int k, int *err);
 
+/* Prepares sql[0..len) into *slot (which keeps it); returns it, or NULL with *err set. */
+MYSQL_STMT *hw_my_prepare(struct hw_my *b, MYSQL_STMT **slot, const char *sql, size_t len,
+                          int *err);
+
 /* Binds p (may be NULL) and executes st. Returns 0 or the mapped error. */
 int hw_my_execute(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, const char *what);
 
@@ -137,6 +141,14 @@ int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
 int hw_my_release_one(void *be, const char *id, int64_t lease, int64_t now_ms);
 /* In store_mysql_record.c. */
 int hw_my_record_batch(void *be, int64_t now_ms, const struct hw_store_outcome *v, size_t n);
+/*
+ * The text of a fenced UPDATE of k events (owned, length in *len; NULL
+ * without memory): head (up to "WHERE status = 1 AND "), then for leased
+ * events "lease_until > ? AND id IN (k ids) AND (id, lease_token) IN (k
+ * pairs)", else "lease_until = 0 AND id IN (k ids)".
+ */
+char *hw_my_fence_sql(const char *head, int leased, size_t k, size_t *len);
+
 /* In store_mysql_release.c. */
 int hw_my_release_batch(void *be, int64_t now_ms, const struct hw_store_lease *v, size_t n);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);

@@ -8,9 +8,9 @@
  * per size for the connection, as the appends' INSERT is, so the server
  * parses each size once. An outcome refused by its fence changes no row:
  * the statement changes fewer rows than it names, the batch gives
- * HW_ELEASE, and the caller records outcome by outcome.
+ * HW_ELEASE, and the caller records outcome by outcome. The fenced
+ * UPDATE's text (hw_my_fence_sql) serves released leases too.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,61 +53,52 @@ static void put(char *sql, size_t *len, const char *s, size_t n)
 
 #define PUT(sql, len, lit) put(sql, len, lit, sizeof(lit) - 1)
 
-/* Prepares the statement text sql[0..len) into *slot; returns it, or NULL with *err set. */
-static MYSQL_STMT *prepare(struct hw_my *b, MYSQL_STMT **slot, const char *sql, size_t len,
-                           int *err)
+char *hw_my_fence_sql(const char *head, int leased, size_t k, size_t *len)
 {
-    MYSQL_STMT *st = mysql_stmt_init(b->conn);
+    size_t cap = strlen(head) + sizeof(SET_UNLEASED SET_LEASED SET_PAIRS) +
+                 k * (sizeof(", ?") + sizeof(", (?, ?)")) + 4;
+    char *sql = malloc(cap);
 
-    if (!st) {
-        *err = HW_ENOMEM;
+    *len = 0;
+    if (!sql)
         return NULL;
+    put(sql, len, head, strlen(head));
+    if (leased)
+        PUT(sql, len, SET_LEASED);
+    else
+        PUT(sql, len, SET_UNLEASED);
+    for (size_t i = 0; i < k; i++) {
+        if (i)
+            PUT(sql, len, ", ");
+        PUT(sql, len, "?");
     }
-    if (mysql_stmt_prepare(st, sql, (unsigned long)len)) {
-        *err = hw_my_stmt_fail(b, st, "prepare outcomes");
-        mysql_stmt_close(st);
-        return NULL;
+    if (leased) {
+        PUT(sql, len, SET_PAIRS);
+        for (size_t i = 0; i < k; i++) {
+            if (i)
+                PUT(sql, len, ", ");
+            PUT(sql, len, "(?, ?)");
+        }
     }
-    *slot = st;
-    return st;
+    PUT(sql, len, ")");
+    return sql;
 }
 
 /* The UPDATE of k outcomes (1..HW_MY_ROWS_MAX), leased or not, prepared on first use. */
 static MYSQL_STMT *set_stmt(struct hw_my *b, int leased, size_t k, int *err)
 {
     MYSQL_STMT **slot = &b->set[leased][k];
-    size_t cap = sizeof(SET_HEAD SET_UNLEASED SET_LEASED SET_PAIRS) +
-                 k * (sizeof(", ?") + sizeof(", (?, ?)")) + 4,
-           len = 0;
+    size_t len;
     char *sql;
 
     if (*slot)
         return *slot;
-    sql = malloc(cap);
+    sql = hw_my_fence_sql(SET_HEAD, leased, k, &len);
     if (!sql) {
         *err = HW_ENOMEM;
         return NULL;
     }
-    PUT(sql, &len, SET_HEAD);
-    if (leased)
-        PUT(sql, &len, SET_LEASED);
-    else
-        PUT(sql, &len, SET_UNLEASED);
-    for (size_t i = 0; i < k; i++) {
-        if (i)
-            PUT(sql, &len, ", ");
-        PUT(sql, &len, "?");
-    }
-    if (leased) {
-        PUT(sql, &len, SET_PAIRS);
-        for (size_t i = 0; i < k; i++) {
-            if (i)
-                PUT(sql, &len, ", ");
-            PUT(sql, &len, "(?, ?)");
-        }
-    }
-    PUT(sql, &len, ")");
-    prepare(b, slot, sql, len, err);
+    hw_my_prepare(b, slot, sql, len, err);
     free(sql);
     return *slot;
 }
@@ -132,7 +123,7 @@ static MYSQL_STMT *add_stmt(struct hw_my *b, size_t k, int *err)
             PUT(sql, &len, ", ");
         PUT(sql, &len, ADD_ROW);
     }
-    prepare(b, slot, sql, len, err);
+    hw_my_prepare(b, slot, sql, len, err);
     free(sql);
     return *slot;
 }

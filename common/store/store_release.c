@@ -47,9 +47,8 @@ static int release_locked(struct hw_store *s, struct hw_store_lease *v, size_t n
         .arg = &items,
         .n = n,
     };
-    int one_by_one;
 
-    return hw_store_fenced_locked(s, &f, &one_by_one);
+    return hw_store_fenced_locked(s, &f);
 }
 
 int hw_store_release(struct hw_store *s, struct hw_store_lease *v, size_t n)

@@ -6,7 +6,7 @@
  * nothing for the others; a batch larger than one MySQL chunk records all,
  * and once only; outcomes setting different values share a batch. On MySQL
  * a batch of valid outcomes is recorded in batched statements, none one by
- * one (the store's record_singles counter); SQLite records one by one. On
+ * one (the store's fenced_singles counter); SQLite records one by one. On
  * SQLite and on MySQL.
  */
 #include <stdlib.h>
@@ -55,7 +55,7 @@ static uint64_t singles(struct hw_store *s)
     struct hw_store_stats st;
 
     hw_store_stats(s, &st);
-    return st.record_singles;
+    return st.fenced_singles;
 }
 
 /* After a batch of n valid outcomes: batched on MySQL, one by one on SQLite. */
