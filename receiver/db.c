@@ -650,22 +650,18 @@ int recv_db_ready(struct recv_db *db)
     return r;
 }
 
-uint64_t recv_db_claimed(struct recv_db *db)
-{
-    uint64_t n;
-
-    pthread_mutex_lock(&db->mu);
-    n = db->claimed_total;
-    pthread_mutex_unlock(&db->mu);
-    return n;
-}
-
 int recv_db_render(struct recv_db *db, struct hw_buf *out)
 {
     int err = 0;
 
     pthread_mutex_lock(&db->mu);
-    if (db->have_backlog) {
+    err = hw_buf_printf(out,
+                        "# HELP hookwire_receiver_claimed_total Events taken for delivery by a "
+                        "claim (retries, recovery, past the in-memory window).\n"
+                        "# TYPE hookwire_receiver_claimed_total counter\n"
+                        "hookwire_receiver_claimed_total %llu\n",
+                        (unsigned long long)db->claimed_total);
+    if (!err && db->have_backlog) {
         err = hw_buf_puts(out, "# HELP hookwire_receiver_backlog Events pending delivery.\n"
                                "# TYPE hookwire_receiver_backlog gauge\n");
         for (const struct recv_source *s = db->cfg->sources.head; s && !err; s = s->next)

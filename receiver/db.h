@@ -86,12 +86,10 @@ int recv_db_ready(struct recv_db *db);
  */
 size_t recv_db_window(unsigned concurrency);
 
-/* Events taken for delivery by claims so far. Any thread. */
-uint64_t recv_db_claimed(struct recv_db *db);
-
 /*
- * Appends the store figures (backlog by source, oldest pending age) as
- * Prometheus text, from the last summary the thread took (every 5 s).
+ * Appends the database thread's figures as Prometheus text: events taken
+ * by claims so far, and the backlog by source and the oldest pending age
+ * as last read (every 5 s), and readiness.
  */
 int recv_db_render(struct recv_db *db, struct hw_buf *out);
 

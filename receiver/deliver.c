@@ -106,6 +106,16 @@ size_t recv_deliver_inflight(const struct recv_deliver *d)
     return d->inflight;
 }
 
+int recv_deliver_render(const struct recv_deliver *d, struct hw_buf *out)
+{
+    return hw_buf_printf(out,
+                         "# HELP hookwire_receiver_deliveries_in_flight Deliveries sent and not "
+                         "answered.\n"
+                         "# TYPE hookwire_receiver_deliveries_in_flight gauge\n"
+                         "hookwire_receiver_deliveries_in_flight %zu\n",
+                         d->inflight);
+}
+
 /* Sets the job's outcome from the answer (or its absence) and the schedule. */
 static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_http_result *res)
 {

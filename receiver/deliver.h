@@ -8,6 +8,8 @@
  */
 #include <stddef.h>
 
+#include "core/buf.h"
+
 struct hw_store_event;
 struct recv;
 struct recv_deliver;
@@ -36,5 +38,8 @@ void recv_deliver_leased(struct recv_deliver *d, const struct recv_source *src,
 
 /* Requests sent whose answer has not come yet. */
 size_t recv_deliver_inflight(const struct recv_deliver *d);
+
+/* Appends the deliveries-in-flight gauge to out as Prometheus text. */
+int recv_deliver_render(const struct recv_deliver *d, struct hw_buf *out);
 
 #endif

@@ -5,8 +5,6 @@
  */
 #include "metrics.h"
 
-#include "db.h"
-#include "deliver.h"
 #include "http/hwerror.h"
 #include "net/http_server.h"
 #include "recv.h"
@@ -86,30 +84,20 @@ int recv_metrics_render(struct recv *r, struct hw_buf *out)
               : counter(out, "leased_at_append",
                         "Events leased to this receiver by their append and delivered from memory.",
                         m->leased_at_append);
-    err = err ? err
-              : counter(out, "claimed",
-                        "Events taken for delivery by a claim (retries, recovery, past the "
-                        "in-memory window).",
-                        recv_db_claimed(r->db));
     err = err ? err : counter(out, "delivered", "Events the backend accepted.", m->delivered);
     err = err ? err : counter(out, "failed", "Events whose attempts ran out.", m->failed);
     err = err ? err : counter(out, "retries", "Delivery attempts to be retried.", m->retries);
-    err =
-        err ? err
-            : hw_buf_printf(out,
-                            "# HELP hookwire_receiver_connections Open connections.\n"
-                            "# TYPE hookwire_receiver_connections gauge\n"
-                            "hookwire_receiver_connections %llu\n"
-                            "# HELP hookwire_receiver_deliveries_in_flight Deliveries sent "
-                            "and not answered.\n"
-                            "# TYPE hookwire_receiver_deliveries_in_flight gauge\n"
-                            "hookwire_receiver_deliveries_in_flight %zu\n",
-                            (unsigned long long)st->connections, recv_deliver_inflight(r->deliver));
+    err = err ? err
+              : hw_buf_printf(out,
+                              "# HELP hookwire_receiver_connections Open connections.\n"
+                              "# TYPE hookwire_receiver_connections gauge\n"
+                              "hookwire_receiver_connections %llu\n",
+                              (unsigned long long)st->connections);
     err = err ? err
               : histogram(out, "hookwire_receiver_ingest_seconds",
                           "Complete request to acknowledgement (after the commit).", &m->ingest, 0);
     err = err ? err
               : histogram(out, "hookwire_receiver_delivery_seconds",
                           "Receipt to delivery accepted by the backend.", &m->deliver, 1);
-    return err ? err : recv_db_render(r->db, out);
+    return err;
 }

@@ -4,8 +4,9 @@
 /*
  * The receiver's counters and latency histograms, and their Prometheus text
  * rendering for /metrics. Counters are bumped and rendered on the service
- * thread only; the store figures (backlog by source, oldest pending) come
- * from the database thread's cached summary (db.h).
+ * thread only. /metrics (server.c) appends to them the deliveries in flight
+ * (deliver.h) and the database thread's figures (db.h: claims, backlog by
+ * source, oldest pending).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -55,8 +56,8 @@ void recv_metrics_observe(struct recv_histogram *h, int delivery, double seconds
 struct recv;
 
 /*
- * Appends the Prometheus text exposition: r's counters, the HTTP server's,
- * and the database thread's cached store figures. 0 or an hw_buf error.
+ * Appends r's counters, histograms and the HTTP server's figures to out
+ * as Prometheus text. 0 or an hw_buf error.
  */
 int recv_metrics_render(struct recv *r, struct hw_buf *out);
 

@@ -126,7 +126,9 @@ int recv_server_endpoint(struct recv *r, struct hw_http_conn *c, const struct hw
     if (!target_is(h, "/metrics"))
         return 0;
     hw_buf_init(&body, 4 * 1024 * 1024);
-    if (recv_metrics_render(r, &body) == 0)
+    /* The service thread's counters, the deliveries in flight, the database thread's figures. */
+    if (recv_metrics_render(r, &body) == 0 && recv_deliver_render(r->deliver, &body) == 0 &&
+        recv_db_render(r->db, &body) == 0)
         hw_http_conn_respond(c, 200, NULL, prom, sizeof(prom) - 1, hw_buf_head(&body),
                              hw_buf_size(&body));
     else
