@@ -15,6 +15,7 @@
 #include "history.h"
 #include "inspect.h"
 #include "net/http_client.h"
+#include "net/loop.h"
 #include "net/lwslog.h"
 #include "tunnel.h"
 #include "tunnel_ws.h"
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
 {
     static struct agent a;
     static struct lws_protocols protocols[3];
+    struct hw_loop *loop;
     struct lws_context_creation_info info;
     struct sigaction sa;
     int status = 1, idx;
@@ -70,7 +72,8 @@ int main(int argc, char **argv)
     /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a tunnel batch or
      * a target's answer in one read instead of many. */
     info.pt_serv_buf_size = 65536 + LWS_PRE;
-    a.context = lws_create_context(&info);
+    loop = hw_loop_new(&info);
+    a.context = loop ? lws_create_context(&info) : NULL;
     if (!a.context || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
         goto out;
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
     loop_context = a.context;
     agent_tunnel_start(&a);
     /* Each round's tunnel frames go out as it ends, not one poll later (docs/decisions.md). */
-    while (!a.fatal && lws_service(a.context, 0) >= 0) {
+    while (!a.fatal && hw_loop_run(loop, 0) == 0) {
         agent_ws_flush(&a);
         if (stopping > 1 || (stopping && agent_tunnel_stopping(&a)))
             break;
@@ -99,8 +102,7 @@ out:
     loop_context = NULL;
     agent_inspect_stop(&a);
     agent_forward_cleanup(&a);
-    if (a.context)
-        lws_context_destroy(a.context);
+    hw_loop_free(loop, a.context);
     /* After the context: its close callbacks end the tunnel through the transport's state. */
     agent_ws_free(&a);
     agent_inspect_free(&a);

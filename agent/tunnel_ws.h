@@ -32,7 +32,8 @@ void agent_ws_want_write(struct agent *a);
 /*
  * Sends the frames agent_ws_want_write() announced: written to the socket directly when
  * no earlier bytes wait (neither ours nor lws's) and the socket takes them without
- * blocking; what it does not take is left for WRITEABLE. Call after each lws_service().
+ * blocking; what it does not take is left for WRITEABLE. Call after each service round
+ * (hw_loop_run()).
  */
 void agent_ws_flush(struct agent *a);
 

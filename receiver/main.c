@@ -21,6 +21,7 @@
 #include "ingest.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "net/loop.h"
 #include "net/lwslog.h"
 #include "net/version.h"
 #include "recv.h"
@@ -29,8 +30,6 @@
 
 /* After SIGTERM: how long acknowledgements and deliveries in flight may take to finish. */
 #define DRAIN_MS 5000
-/* How often the loop looks at the drain while it lasts. */
-#define DRAIN_TICK_MS 50
 
 static volatile sig_atomic_t stopping;
 static struct lws_context *loop_context;
@@ -75,14 +74,6 @@ static void store_wake(void *arg)
         lws_cancel_service(r->context);
 }
 
-/* Keeps lws_service() returning while the drain lasts, so its deadline is seen. */
-static void drain_tick(lws_sorted_usec_list_t *sul)
-{
-    struct recv *r = lws_container_of(sul, struct recv, drain_timer);
-
-    lws_sul_schedule(r->context, 0, &r->drain_timer, drain_tick, DRAIN_TICK_MS * 1000);
-}
-
 /* Each connection is a descriptor: lift the soft limit before lws sizes its tables. */
 static void raise_fd_limit(void)
 {
@@ -114,16 +105,17 @@ static void drain(struct recv *r)
     recv_db_stop_claiming(r->db);
     /* Claimed events still queued for a delivery slot go back unsent. */
     recv_deliver_pump(r->deliver);
-    drain_tick(&r->drain_timer);
-    while (recv_now_us() < deadline &&
-           (r->appends_pending || recv_deliver_inflight(r->deliver) ||
-            hw_http_server_stats(r->http)->exchanges) &&
-           lws_service(r->context, 0) >= 0)
-        ;
+    hw_loop_kick(r->context); /* arms the timers the pump scheduled outside lws's callbacks */
+    for (int64_t now = recv_now_us(); now < deadline; now = recv_now_us()) {
+        if (!r->appends_pending && !recv_deliver_inflight(r->deliver) &&
+            !hw_http_server_stats(r->http)->exchanges)
+            break;
+        if (hw_loop_run(r->loop, deadline - now) < 0)
+            break;
+    }
     if (r->appends_pending)
         HW_WARN("%llu acknowledgements still waiting for the store at exit",
                 (unsigned long long)r->appends_pending);
-    lws_sul_cancel(&r->drain_timer);
 }
 
 static int serve(struct recv *r)
@@ -164,7 +156,7 @@ static int serve(struct recv *r)
             r->cfg.listen, r->cfg.path_prefix, r->cfg.sources.n, r->cfg.sources.n == 1 ? "" : "s",
             hw_store_name(r->store), hw_store_writers(r->store),
             hw_store_writers(r->store) == 1 ? "" : "s");
-    while (!stopping && lws_service(r->context, 0) >= 0)
+    while (!stopping && hw_loop_run(r->loop, 0) == 0)
         ;
     HW_INFO("shutting down");
     drain(r);

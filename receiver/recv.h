@@ -16,12 +16,14 @@
 struct hw_http_server;
 struct hw_http_client;
 struct hw_store;
+struct hw_loop;
 struct recv_db;
 struct recv_deliver;
 
 struct recv {
     struct recv_config cfg;
     struct lws_context *context;   /* service thread only */
+    struct hw_loop *loop;          /* the context's event loop (net/loop.h) */
     struct hw_http_server *http;   /* ingest and our endpoints */
     struct hw_http_client *client; /* deliveries */
     struct hw_store *store;        /* async appends (group commit), service thread */
@@ -30,7 +32,6 @@ struct recv {
     struct recv_metrics metrics;   /* service thread */
     uint64_t appends_pending;      /* appends queued whose callback has not run yet */
     int draining;                  /* SIGTERM: webhooks get 503, nothing new is claimed */
-    lws_sorted_usec_list_t drain_timer;
 };
 
 /* Monotonic microseconds, for latencies. */

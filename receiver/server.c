@@ -18,6 +18,7 @@
 #include "deliver.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "net/loop.h"
 #include "recv.h"
 #include "store/store.h"
 
@@ -55,7 +56,8 @@ int recv_server_start(struct recv *r)
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = r;
     info.port = CONTEXT_PORT_NO_LISTEN;
-    r->context = lws_create_context(&info);
+    r->loop = hw_loop_new(&info);
+    r->context = r->loop ? lws_create_context(&info) : NULL;
     if (!r->context) {
         fprintf(stderr, "cannot create the event loop\n");
         return HW_EIO;
@@ -84,8 +86,8 @@ int recv_server_start(struct recv *r)
 
 void recv_server_stop(struct recv *r)
 {
-    if (r->context)
-        lws_context_destroy(r->context);
+    hw_loop_free(r->loop, r->context);
+    r->loop = NULL;
     r->context = NULL;
 }
 

@@ -17,6 +17,7 @@
 #include "edge.h"
 #include "ingress.h"
 #include "net/http_server.h"
+#include "net/loop.h"
 #include "net/lwslog.h"
 #include "outcomes.h"
 #include "queue.h"
@@ -35,7 +36,6 @@
 
 static volatile sig_atomic_t stopping, hurry, reloading;
 static struct lws_context *loop_context;
-static lws_sorted_usec_list_t grace_timer;
 
 /* Only sets a flag and wakes the loop: the loop does the work, on the service thread. */
 static void on_signal(int sig)
@@ -89,25 +89,20 @@ static size_t in_flight(struct relay *r)
     return n;
 }
 
-/* Only its firing matters: it ends the lws_service() wait at the deadline. */
-static void grace_wake(lws_sorted_usec_list_t *sul)
-{
-    (void)sul;
-}
-
 /*
  * Serves the loop until done(r) or until the deadline (or a second
  * signal). Returns 1 when done(r) held.
  */
 static int serve_until(struct relay *r, int (*done)(struct relay *r), lws_usec_t until)
 {
-    lws_sul_schedule(r->context, 0, &grace_timer, grace_wake, until - lws_now_usecs());
+    lws_usec_t now;
+
     while (!done(r)) {
-        if (hurry || lws_now_usecs() >= until || lws_service(r->context, 0) < 0)
+        now = lws_now_usecs();
+        if (hurry || now >= until || hw_loop_run(r->loop, until - now) < 0)
             break;
         relay_outcomes_flush(r->outcomes); /* a write that failed to queue is tried again */
     }
-    lws_sul_cancel(&grace_timer);
     return done(r);
 }
 
@@ -240,10 +235,11 @@ int main(int argc, char **argv)
     loop_context = r.context;
     HW_INFO("listening: webhooks on %s, agents on %s; public URL %s/t/CHANNEL/", r.cfg.listen,
             r.cfg.tunnel_listen, base);
-    while (!stopping && lws_service(r.context, 0) >= 0) {
+    while (!stopping && hw_loop_run(r.loop, 0) == 0) {
         if (reloading) {
             reloading = 0;
             (void)relay_reload(&r, argc, argv); /* logs its outcome; the relay runs on */
+            hw_loop_kick(r.context);            /* arms what the reload scheduled */
         }
     }
     HW_INFO("shutting down");

@@ -19,10 +19,12 @@ struct hw_store;
 struct relay_channels;
 struct relay_edge;
 struct hw_http_server;
+struct hw_loop;
 
 struct relay {
     struct relay_config cfg;
     struct lws_context *context;
+    struct hw_loop *loop; /* the context's event loop (net/loop.h) */
     struct lws_vhost *public_vhost;
     struct lws_vhost *tunnel_vhost;
     struct hw_http_server *ingress; /* the public port's HTTP server */

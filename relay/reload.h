@@ -4,7 +4,7 @@
 /*
  * SIGHUP: re-reads the configuration and applies what can change while
  * agents stay connected. Service thread (the main loop, between
- * lws_service() calls).
+ * service rounds).
  */
 struct relay;
 

@@ -14,6 +14,7 @@
 #include "core/url.h"
 #include "ingress.h"
 #include "net/http_server.h"
+#include "net/loop.h"
 #include "relay.h"
 #include "tunnel.h"
 
@@ -83,7 +84,8 @@ int relay_server_start(struct relay *r)
     /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a request body or
      * a tunnel batch in one read instead of many. */
     info.pt_serv_buf_size = 65536 + LWS_PRE;
-    r->context = lws_create_context(&info);
+    r->loop = hw_loop_new(&info);
+    r->context = r->loop ? lws_create_context(&info) : NULL;
     if (!r->context) {
         fprintf(stderr, "cannot create the event loop\n");
         return HW_EIO;
@@ -99,7 +101,7 @@ int relay_server_start(struct relay *r)
 
 void relay_server_stop(struct relay *r)
 {
-    if (r->context)
-        lws_context_destroy(r->context);
+    hw_loop_free(r->loop, r->context);
+    r->loop = NULL;
     r->context = NULL;
 }

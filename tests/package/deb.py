@@ -8,7 +8,8 @@ its control fields (a Depends on the package of every library the programs link,
 dpkg -S names them here). Then installs it with `apt-get install
 ./hookwire_*.deb` in a clean Debian 12 root (a debootstrap minbase chroot, cached as a tar
 under the build tree so a rerun skips debootstrap), where apt must pull in the libraries,
-and runs each program's --help from PATH there; finally purges it. Needs root; without
+and runs each program's --help from PATH there and the relay itself (its event loop is a
+plugin lws loads at run time); finally purges it. Needs root; without
 root it is skipped (exit 77) except under CI=1, where it fails.
 
 Environment: HW_BUILD (the build tree), HW_SOURCE (the source tree).
@@ -18,6 +19,7 @@ import gzip
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -309,6 +311,7 @@ def install_in_root(deb, depends):
         check_eq(r.returncode, 0, prog + " --version exits 0 in the root: " + r.stderr[-1000:])
         check(r.stdout.startswith("%s %s (libwebsockets " % (prog, project_version())),
               prog + " --version names the version and the libraries", r.stdout[:300])
+    check_relay_runs()
     owned = in_root("dpkg", "-L", "hookwire").stdout.split()
     for p in PROGRAMS:
         check("/usr/share/man/man1/%s.1.gz" % p in owned, "dpkg -L lists %s.1.gz" % p)
@@ -321,6 +324,28 @@ def install_in_root(deb, depends):
     check_eq(r.returncode, 0, "apt-get purge hookwire: " + (r.stdout + r.stderr)[-2000:])
     for prog in PROGRAMS:
         check(not os.path.exists(os.path.join(ROOT, "usr/bin", prog)), prog + " purged")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_relay_runs():
+    """The packaged relay starts and stops cleanly in the root: its event loop is lws's libuv
+    event library, a plugin lws loads at run time (the package's Depends must bring it, as
+    --version cannot tell: it creates no loop)."""
+    script = ("hookwire-relay --listen 127.0.0.1:%d --tunnel-listen 127.0.0.1:%d "
+              "--store sqlite:/tmp/relay.db 2>/tmp/relay.log & p=$!; i=0; "
+              "until grep -q listening: /tmp/relay.log || [ $i -ge 200 ]; do "
+              "i=$((i + 1)); sleep 0.05; done; "
+              "kill -TERM $p; wait $p; rc=$?; cat /tmp/relay.log; exit $rc"
+              % (free_port(), free_port()))
+    r = in_root("sh", "-c", script, timeout=60)
+    check_eq(r.returncode, 0, "the packaged relay stops cleanly in the root: " + r.stdout[-2000:])
+    check("listening:" in r.stdout, "the packaged relay listens in the root", r.stdout[-2000:])
+    in_root("rm", "-f", "/tmp/relay.db", "/tmp/relay.db-wal", "/tmp/relay.db-shm", "/tmp/relay.log")
 
 
 def main():
