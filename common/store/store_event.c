@@ -1,9 +1,12 @@
 /*
  * Events, attempts and lists as owned memory: each event or attempt the store
  * returns is one heap block holding all its bytes, so one free() releases
- * it. Also status names and the list query builder shared by both backends.
- * Pure functions; any thread. (Declared in store.h and store_backend.h.)
+ * it. Also status names, the list query builder shared by both backends and
+ * the body hash. Pure functions; any thread. (Declared in store.h and store_backend.h.)
  */
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,21 @@
 #include "core/err.h"
 #include "store.h"
 #include "store_backend.h"
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md; /* kept for the process's life; NULL: SHA256() instead */
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void hw_store_body_hash(const void *body, size_t len, unsigned char *out)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || !EVP_Digest(body, len, out, NULL, sha256_md, NULL))
+        SHA256(body, len, out);
+}
 
 static size_t opt_len(const char *s)
 {

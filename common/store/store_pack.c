@@ -6,7 +6,6 @@
  */
 #include "store_pack.h"
 
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,7 +283,7 @@ struct hw_store_event *hw_pack_event(const struct hw_pack_entry *e, const char *
         ev.headers = (const char *)data + e->headers_off;
         ev.body = (const char *)data + e->body_off;
         /* Computed when read: a live webhook's record never pays for it. */
-        SHA256(data + e->body_off, e->body_len, ev.body_sha256);
+        hw_store_body_hash(data + e->body_off, e->body_len, ev.body_sha256);
     } else if (full) {
         ev.headers = ev.body = "";
     }

@@ -6,7 +6,6 @@
  * when the batch fails) and the outage probe among several writers. Called
  * on the store threads, and by hw_store_append() on the caller's thread.
  */
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -186,7 +185,7 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
      */
     for (size_t i = 0; i < n; i++)
         if (!(v[i]->finished && s->ops->finished_packed))
-            SHA256((const unsigned char *)v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
+            hw_store_body_hash(v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
     pthread_mutex_lock(c->lock);
     tried = outage_enter(s, c);
     err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
