@@ -72,9 +72,8 @@ int main(int argc, char **argv)
     /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a tunnel batch or
      * a target's answer in one read instead of many. */
     info.pt_serv_buf_size = 65536 + LWS_PRE;
-    loop = hw_loop_new(&info);
-    a.context = loop ? lws_create_context(&info) : NULL;
-    if (!a.context || agent_forward_init(&a)) {
+    loop = hw_loop_new(&info, &a.context);
+    if (!loop || agent_forward_init(&a)) {
         fprintf(stderr, "cannot create the event loop\n");
         goto out;
     }

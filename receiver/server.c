@@ -56,9 +56,8 @@ int recv_server_start(struct recv *r)
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.user = r;
     info.port = CONTEXT_PORT_NO_LISTEN;
-    r->loop = hw_loop_new(&info);
-    r->context = r->loop ? lws_create_context(&info) : NULL;
-    if (!r->context) {
+    r->loop = hw_loop_new(&info, &r->context);
+    if (!r->loop) {
         fprintf(stderr, "cannot create the event loop\n");
         return HW_EIO;
     }

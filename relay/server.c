@@ -84,9 +84,8 @@ int relay_server_start(struct relay *r)
     /* lws caps every read at this buffer (4 KiB by default): 64 KiB takes a request body or
      * a tunnel batch in one read instead of many. */
     info.pt_serv_buf_size = 65536 + LWS_PRE;
-    r->loop = hw_loop_new(&info);
-    r->context = r->loop ? lws_create_context(&info) : NULL;
-    if (!r->context) {
+    r->loop = hw_loop_new(&info, &r->context);
+    if (!r->loop) {
         fprintf(stderr, "cannot create the event loop\n");
         return HW_EIO;
     }

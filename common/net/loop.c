@@ -1,5 +1,5 @@
 /*
- * The relay's and the agent's event loop: a libuv loop that lws serves on
+ * The event loop of the relay, the agent and the receiver: a libuv loop that lws serves on
  * as a foreign loop, run one round at a time by the program's main loop.
  * Owns the uv loop and one timer that bounds a round's wait. Service thread.
  */
@@ -17,10 +17,11 @@ struct hw_loop {
     void *foreign[1];
 };
 
-struct hw_loop *hw_loop_new(struct lws_context_creation_info *info)
+struct hw_loop *hw_loop_new(struct lws_context_creation_info *info, struct lws_context **cx)
 {
     struct hw_loop *l = calloc(1, sizeof(*l));
 
+    *cx = NULL;
     if (!l)
         return NULL;
     if (uv_loop_init(&l->uv)) {
@@ -33,6 +34,11 @@ struct hw_loop *hw_loop_new(struct lws_context_creation_info *info)
     l->foreign[0] = &l->uv;
     info->options |= LWS_SERVER_OPTION_LIBUV;
     info->foreign_loops = l->foreign;
+    *cx = lws_create_context(info);
+    if (!*cx) {
+        hw_loop_free(l, NULL);
+        return NULL;
+    }
     return l;
 }
 
@@ -63,15 +69,15 @@ void hw_loop_free(struct hw_loop *l, struct lws_context *cx)
 {
     int n;
 
+    if (!l)
+        return;
     if (cx) {
         /* lws closes each connection's handle through the loop, then finishes on a second call. */
         lws_context_destroy(cx);
-        for (n = 0; l && n < CLOSE_ROUNDS_MAX && uv_run(&l->uv, UV_RUN_NOWAIT); n++)
+        for (n = 0; n < CLOSE_ROUNDS_MAX && uv_run(&l->uv, UV_RUN_NOWAIT); n++)
             ;
         lws_context_destroy(cx);
     }
-    if (!l)
-        return;
     uv_close((uv_handle_t *)&l->wait_max, NULL);
     for (n = 0; n < CLOSE_ROUNDS_MAX && uv_run(&l->uv, UV_RUN_NOWAIT); n++)
         ;

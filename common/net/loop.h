@@ -2,7 +2,7 @@
 #define HW_LOOP_H
 
 /*
- * The event loop of the relay and the agent: lws served on a libuv loop
+ * The event loop of the relay, the agent and the receiver: lws served on a libuv loop
  * (lws's own libuv event library, a foreign loop this module owns), so the
  * kernel keeps the set of watched sockets (epoll) instead of poll() walking
  * every descriptor on each wake-up. The program still runs one service
@@ -14,12 +14,12 @@
 struct hw_loop;
 
 /*
- * Creates the loop and points info at it (LWS_SERVER_OPTION_LIBUV and
- * foreign_loops): call lws_create_context(info) before anything else uses
- * info. Returns the loop (owned; hw_loop_free), or NULL when out of memory
- * or libuv failed.
+ * Creates the loop and the lws context of info on it (info gains
+ * LWS_SERVER_OPTION_LIBUV and its foreign_loops) and sets *cx to that
+ * context. Returns the loop (owned, with *cx: hw_loop_free), or NULL with
+ * *cx NULL when out of memory, libuv failed or lws refused info.
  */
-struct hw_loop *hw_loop_new(struct lws_context_creation_info *info);
+struct hw_loop *hw_loop_new(struct lws_context_creation_info *info, struct lws_context **cx);
 
 /*
  * One service round: waits until a socket, an lws timer or
@@ -37,8 +37,8 @@ int hw_loop_run(struct hw_loop *l, lws_usec_t wait_max_us);
 void hw_loop_kick(struct lws_context *cx);
 
 /*
- * Destroys cx (may be NULL) on the loop, letting the loop run until every
- * connection lws had is closed, then frees the loop. l may be NULL.
+ * Destroys cx, the context hw_loop_new() made, letting the loop run until
+ * every connection lws had is closed, then frees the loop. l may be NULL.
  */
 void hw_loop_free(struct hw_loop *l, struct lws_context *cx);
 
