@@ -32,7 +32,7 @@
 
 #include "core/id.h"
 
-#define HW_STORE_SCHEMA_VERSION 11
+#define HW_STORE_SCHEMA_VERSION 12
 
 /* Size caps, enforced on append with HW_E2BIG. */
 #define HW_STORE_BODY_MAX    (25u * 1024u * 1024u) /* raw body */

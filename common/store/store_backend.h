@@ -442,23 +442,30 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
  * (count) takes count seqs from hookwire_events' AUTOINCREMENT sequence and
  * returns the last; START (count) creates the sequence's row on a store
  * that never had an event. PACK_INSERT parameters: seq n source id_lo
- * id_hi received_lo received_hi delivered failed meta data.
+ * id_hi received_lo received_hi delivered failed meta data seg seg_off
+ * seg_len (schema 12: data empty and the bytes in file seg; or data and
+ * three NULLs, for a store without a file).
  */
 #define HW_SQL_PACK_RESERVE \
     "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'hookwire_events' RETURNING seq"
 #define HW_SQL_PACK_START "INSERT INTO sqlite_sequence (name, seq) VALUES ('hookwire_events', ?)"
-#define HW_SQL_PACK_INSERT                                                                 \
-    "INSERT INTO hookwire_packs (seq, n, source, id_lo, id_hi, received_lo, received_hi, " \
-    "delivered, failed, meta, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define HW_SQL_PACK_INSERT                                                                         \
+    "INSERT INTO hookwire_packs (seq, n, source, id_lo, id_hi, received_lo, received_hi, "         \
+    "delivered, failed, meta, data, seg, seg_off, seg_len) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " \
+    "?, ?, ?, ?)"
 /*
  * The packs that may hold an id whose time is t. Parameters: t - span, t, t
- * (span HW_PACK_SPAN_MS: no pack's ids span more). LENGTH(data) is read
- * from the record header, not the blob.
+ * (span HW_PACK_SPAN_MS: no pack's ids span more). The data's length:
+ * seg_len, or LENGTH(data), read from the record header, not the blob.
  */
-#define HW_SQL_PACK_FIND                                                        \
-    "SELECT seq, n, source, meta, LENGTH(data) FROM hookwire_packs INDEXED BY " \
-    "hookwire_packs_id WHERE id_lo BETWEEN ? AND ? AND id_hi >= ?"
-#define HW_SQL_PACK_DATA "SELECT data FROM hookwire_packs WHERE seq = ?"
+#define HW_SQL_PACK_FIND                                                                \
+    "SELECT seq, n, source, meta, COALESCE(seg_len, LENGTH(data)) FROM hookwire_packs " \
+    "INDEXED BY hookwire_packs_id WHERE id_lo BETWEEN ? AND ? AND id_hi >= ?"
+#define HW_SQL_PACK_DATA "SELECT data, seg, seg_off, seg_len FROM hookwire_packs WHERE seq = ?"
+/* The lowest data file a pack still refers to (NULL: none); files below it can go. */
+#define HW_SQL_PACK_SEG_LOWEST                                                            \
+    "SELECT MIN(seg) FROM hookwire_packs INDEXED BY hookwire_packs_seg WHERE seg IS NOT " \
+    "NULL"
 /* Parameters: meta delivered failed seq (counts taken off: the webhooks that left). */
 #define HW_SQL_PACK_UPDATE                                                                      \
     "UPDATE hookwire_packs SET meta = ?, delivered = delivered - ?, failed = failed - ? WHERE " \

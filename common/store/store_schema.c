@@ -351,6 +351,27 @@ static const char *const mysql_v11[] = {
     NULL,
 };
 
+/*
+ * Version 12 (SQLite): a pack's headers and bodies in a file next to the
+ * store (PATH-packs/, store_sqlite_seg.c) instead of its data blob: the
+ * bytes are written once, not into the WAL and again into the database at
+ * checkpoint. seg is the file's number, seg_off and seg_len where the
+ * pack's data lies in it; NULL for packs written before (data holds the
+ * bytes) and for a store without a file. The index finds the lowest file
+ * still in use, below which files are removed. MySQL: nothing.
+ */
+static const char *const sqlite_v12[] = {
+    "ALTER TABLE hookwire_packs ADD COLUMN seg INTEGER",
+    "ALTER TABLE hookwire_packs ADD COLUMN seg_off INTEGER",
+    "ALTER TABLE hookwire_packs ADD COLUMN seg_len INTEGER",
+    "CREATE INDEX hookwire_packs_seg ON hookwire_packs (seg) WHERE seg IS NOT NULL",
+    NULL,
+};
+
+static const char *const mysql_v12[] = {
+    NULL,
+};
+
 static const struct {
     int version;
     const char *what;
@@ -368,6 +389,7 @@ static const struct {
     { 9, "fixed-width lease columns (MySQL)", sqlite_v9, mysql_v9 },
     { 10, "packed live history (SQLite)", sqlite_v10, mysql_v10 },
     { 11, "no claim index across sources (MySQL)", sqlite_v11, mysql_v11 },
+    { 12, "pack data in files (SQLite)", sqlite_v12, mysql_v12 },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == HW_STORE_SCHEMA_VERSION,

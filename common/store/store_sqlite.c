@@ -53,6 +53,7 @@ static const char *const sql_text[HW_LITE_COUNT] = {
     [HW_LITE_PACK_UPDATE] = HW_SQL_PACK_UPDATE,
     [HW_LITE_PACK_DELETE] = HW_SQL_PACK_DELETE,
     [HW_LITE_PACK_UNPACK] = HW_SQL_PACK_UNPACK,
+    [HW_LITE_PACK_SEG_LOWEST] = HW_SQL_PACK_SEG_LOWEST,
 };
 
 /* Maps a SQLite result code to ours and logs it with SQLite's message. */
@@ -220,6 +221,7 @@ static int lite_open(const struct hw_store_url *u, void **be)
 
     if (!b)
         return HW_ENOMEM;
+    b->seg.fd = -1;
     b->name = u->name;
     rc = sqlite3_open_v2(u->path, &b->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -235,6 +237,10 @@ static int lite_open(const struct hw_store_url *u, void **be)
         goto fail;
     }
     sqlite3_busy_handler(b->db, busy_wait, NULL);
+    /* Pack data goes to files beside the database ("" for a store in memory: into rows). */
+    err = hw_lite_seg_init(&b->seg, sqlite3_db_filename(b->db, "main"));
+    if (err)
+        goto fail;
     rc = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -273,6 +279,7 @@ static int lite_open(const struct hw_store_url *u, void **be)
 fail:
     sqlite3_finalize(st);
     sqlite3_close(b->db);
+    hw_lite_seg_close(&b->seg);
     free(b);
     return err;
 }
@@ -284,6 +291,7 @@ static void lite_close(void *be)
     for (int i = 0; i < HW_LITE_COUNT; i++)
         sqlite3_finalize(b->st[i]);
     sqlite3_close(b->db);
+    hw_lite_seg_close(&b->seg);
     free(b);
 }
 

@@ -12,6 +12,7 @@
 
 #include "store_backend.h"
 #include "store_pack.h"
+#include "store_sqlite_seg.h"
 
 /* The statements prepared once, on first use. */
 enum hw_lite_stmt {
@@ -52,6 +53,7 @@ enum hw_lite_stmt {
     HW_LITE_PACK_UPDATE,
     HW_LITE_PACK_DELETE,
     HW_LITE_PACK_UNPACK,
+    HW_LITE_PACK_SEG_LOWEST,
     HW_LITE_COUNT,
 };
 
@@ -62,6 +64,7 @@ struct hw_lite {
     int nosync;  /* synchronous=OFF (a test-only URL parameter): not durable */
     int relaxed; /* synchronous=NORMAL for a batch of finished events, until set back */
     int batch;   /* that batch is open (hw_lite_begin_finished() until commit or rollback) */
+    struct hw_lite_seg seg; /* pack data files (schema 12) */
 };
 
 /* Maps a SQLite result code to ours (-EROFS, -ENOSPC, -errno, HW_EIO, ...) and logs it. */
@@ -145,6 +148,13 @@ int hw_lite_token_list(void *be, struct hw_store_token **out, size_t *n);
  */
 int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size_t n,
                         int (*one)(struct hw_lite *, const struct hw_store_row *));
+
+/*
+ * The lowest data file a pack still refers to (0: none) into *lowest,
+ * inside the transaction that dropped packs; after its commit,
+ * hw_lite_seg_reclaim(&b->seg, *lowest) removes the files below it.
+ */
+int hw_lite_pack_seg_lowest(struct hw_lite *b, int64_t *lowest);
 
 /* A webhook found in a pack: owned copies of the pack's meta (and data when asked for). */
 struct hw_lite_packed {

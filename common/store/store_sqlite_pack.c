@@ -44,15 +44,21 @@ static int reserve(struct hw_lite *b, uint32_t n, int64_t *hi)
     return hw_lite_run(b, st, "reserve seqs");
 }
 
-/* Writes pack p of source; fills the results of its rows. */
+/*
+ * Writes pack p of source; fills the results of its rows. Its data goes to
+ * the store's data file (schema 12) before the row that refers to it, or
+ * into the row for a store without a file.
+ */
 static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf *p,
                       const struct hw_store_row *rows, size_t nrows)
 {
-    int64_t hi = 0;
+    int64_t hi = 0, seg = 0, off = 0;
     int err = reserve(b, p->n, &hi);
     sqlite3_stmt *st = err ? NULL : hw_lite_stmt(b, HW_LITE_PACK_INSERT, &err);
 
-    if (!st)
+    if (st && b->seg.dir)
+        err = hw_lite_seg_append(&b->seg, p->data, p->data_len, &seg, &off);
+    if (!st || err)
         return err;
     sqlite3_bind_int64(st, 1, hi);
     sqlite3_bind_int64(st, 2, p->n);
@@ -64,7 +70,16 @@ static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf 
     sqlite3_bind_int64(st, 8, p->delivered);
     sqlite3_bind_int64(st, 9, p->failed);
     hw_lite_bind_bytes(st, 10, p->meta, p->meta_len);
-    hw_lite_bind_bytes(st, 11, p->data, p->data_len);
+    if (seg) {
+        hw_lite_bind_bytes(st, 11, "", 0);
+        sqlite3_bind_int64(st, 12, seg);
+        sqlite3_bind_int64(st, 13, off);
+        sqlite3_bind_int64(st, 14, (int64_t)p->data_len);
+    } else {
+        hw_lite_bind_bytes(st, 11, p->data, p->data_len);
+        for (int i = 12; i <= 14; i++)
+            sqlite3_bind_null(st, i);
+    }
     err = hw_lite_run(b, st, "insert pack");
     for (size_t i = 0; !err && i < nrows; i++) {
         memcpy(rows[i].res->id, rows[i].ev->id, sizeof(rows[i].res->id));
@@ -150,7 +165,7 @@ static int search(sqlite3_stmt *st, const char *id, struct hw_lite_packed *k)
     return got;
 }
 
-/* Reads the pack's data blob into k. */
+/* Reads the pack's data (its file's bytes, or its data blob) into k. */
 static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
 {
     int err = 0, rc;
@@ -161,10 +176,16 @@ static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
     sqlite3_bind_int64(st, 1, k->pack);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(st, 0);
-        k->data = malloc(len + 1);
+        int in_file = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        int64_t flen = in_file ? sqlite3_column_int64(st, 3) : sqlite3_column_bytes(st, 0);
+        size_t len = flen > 0 ? (size_t)flen : 0;
+
+        k->data = flen >= 0 ? malloc(len + 1) : NULL;
         if (!k->data)
-            err = HW_ENOMEM;
+            err = flen >= 0 ? HW_ENOMEM : HW_EIO;
+        else if (in_file)
+            err = hw_lite_seg_read(&b->seg, sqlite3_column_int64(st, 1),
+                                   sqlite3_column_int64(st, 2), k->data, len);
         else if (len)
             memcpy(k->data, sqlite3_column_blob(st, 0), len);
         k->data_len = len;
@@ -314,5 +335,22 @@ int hw_lite_pack_requeue(struct hw_lite *b, const char *id, int64_t now_ms, int 
         err = hw_lite_pack_mark(b, k.pack, k.meta, k.meta_len, k.e.status == HW_STORE_DELIVERED,
                                 k.e.status == HW_STORE_FAILED);
     hw_lite_packed_free(&k);
+    return err;
+}
+
+int hw_lite_pack_seg_lowest(struct hw_lite *b, int64_t *lowest)
+{
+    int err = 0, rc;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_PACK_SEG_LOWEST, &err);
+
+    *lowest = 0;
+    if (!st)
+        return err;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *lowest = sqlite3_column_int64(st, 0); /* NULL reads as 0 */
+    else
+        err = hw_lite_fail(b, rc, "lowest pack data file");
+    sqlite3_reset(st);
     return err;
 }

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/err.h"
@@ -567,6 +569,74 @@ static void test_upgrade_from_v9(void)
     teardown(&x);
 }
 
+/* The size of a file, or -1 when it does not exist. */
+static long long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/*
+ * SQLite (schema 12): a pack's headers and bodies are in PATH-packs/, its
+ * row keeps where; a writer follows a newer file another process began;
+ * a file that lost its bytes reads as HW_EIO, never as other bytes; files
+ * no pack refers to are removed after a purge, except the newest.
+ */
+static void test_data_files(void)
+{
+    struct fixture x;
+    struct hw_store_event *ev;
+    struct hw_store_filter f = { .source = "alice" };
+    char ids[64][HW_ID_LEN + 1], one[512], two[512], id[HW_ID_LEN + 1];
+    uint64_t removed = 0;
+    FILE *fp;
+
+    setup(&x);
+    if (x.d.mysql) {
+        teardown(&x);
+        return;
+    }
+    snprintf(one, sizeof(one), "%s-packs/00000001.seg", x.d.name);
+    snprintf(two, sizeof(two), "%s-packs/00000002.seg", x.d.name);
+    CHECK_EQ(rows_of(&x.d, "SELECT COUNT(*) FROM hookwire_packs WHERE seg = 1 AND "
+                           "LENGTH(data) = 0 AND seg_len > 0"),
+             N + 1);
+    CHECK_EQ(file_size(one), rows_of(&x.d, "SELECT SUM(seg_len) FROM hookwire_packs"));
+    CHECK_EQ(rows_of(&x.d, "SELECT COUNT(*) FROM hookwire_packs a JOIN hookwire_packs b ON "
+                           "a.seq < b.seq AND a.seg_off + a.seg_len > b.seg_off"),
+             0);
+    CHECK_EQ(hw_store_get(x.s, x.live[4], &ev), 0);
+    CHECK_EQ(ev->body_len, strlen("{\"n\":\"/even/4\"}"));
+    CHECK(memcmp(ev->body, "{\"n\":\"/even/4\"}", ev->body_len) == 0);
+    hw_store_event_free(ev);
+
+    /* Another process went on to file 2: the next pack goes there too. */
+    fp = fopen(two, "w");
+    CHECK(fp != NULL);
+    fclose(fp);
+    live(&x, "alice", "/two", 0, id);
+    CHECK_EQ(rows_of(&x.d, "SELECT seg FROM hookwire_packs ORDER BY seq DESC LIMIT 1"), 2);
+    CHECK_EQ(rows_of(&x.d, "SELECT seg_off FROM hookwire_packs ORDER BY seq DESC LIMIT 1"), 0);
+    CHECK_EQ(hw_store_get(x.s, id, &ev), 0);
+    CHECK(memcmp(ev->body, "{\"n\":\"/two\"}", ev->body_len) == 0);
+    hw_store_event_free(ev);
+
+    /* File 1 lost its bytes (an OS crash before write-back): an error, listings unharmed. */
+    CHECK_EQ(truncate(one, 0), 0);
+    CHECK_EQ(hw_store_get(x.s, x.live[4], &ev), HW_EIO);
+    CHECK_EQ(list_ids(x.s, &f, ids, 64, NULL), N + 2);
+
+    /* Bob's pack still refers to file 1: it stays; once nothing does, it goes, file 2 stays. */
+    CHECK_EQ(hw_store_purge_excess(x.s, "alice", 1, &removed), 0);
+    CHECK_EQ(file_size(one), 0);
+    CHECK_EQ(hw_store_purge(x.s, tu_now_ms() + 1000, 0, &removed), 0);
+    CHECK_EQ(rows_of(&x.d, "SELECT COUNT(*) FROM hookwire_packs"), 0);
+    CHECK_EQ(file_size(one), -1);
+    CHECK(file_size(two) > 0);
+    teardown(&x);
+}
+
 static void suite(const char *mysql)
 {
     g_mysql = mysql;
@@ -579,6 +649,7 @@ static void suite(const char *mysql)
     RUN(test_gathered);
     RUN(test_pack_plans);
     RUN(test_upgrade_from_v9);
+    RUN(test_data_files);
 }
 
 int main(void)
