@@ -26,10 +26,10 @@
 struct relay_live {
     struct relay *r;
     struct hw_http_conn *conn; /* set while a 202 is owed (requeued) */
-    struct hw_store_event ev;  /* points into data until submitted */
-    char *data;                /* method, path, query, headers, body; freed once submitted */
-    size_t bytes;              /* counted in r->history_held until the store is done */
-    int64_t sent_ms;           /* when it went to the agent */
+    struct hw_store_event *ev; /* one block with its strings and bytes; NULL once submitted */
+    char id[HW_ID_LEN + 1];
+    size_t bytes;    /* counted in r->history_held until the store is done */
+    int64_t sent_ms; /* when it went to the agent */
     char channel[HW_STORE_NAME_MAX + 1];
     int submitted; /* handed to the store: on_stored will run */
     int stored;    /* on_stored ran */
@@ -42,7 +42,7 @@ static void maybe_free(struct relay_live *l)
 {
     if (l->released && (!l->submitted || l->stored)) {
         l->r->history_held -= l->bytes;
-        free(l->data);
+        hw_store_event_free(l->ev);
         free(l);
     }
 }
@@ -58,7 +58,7 @@ static void answer_queued(struct relay_live *l)
     if (!l->err) {
         static const char type[] = "Content-Type: application/json\r\n";
         char body[96];
-        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->ev.id);
+        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->id);
 
         hw_http_conn_respond(c, 202, NULL, type, sizeof(type) - 1, body, (size_t)n);
     } else {
@@ -74,7 +74,7 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     l->stored = 1;
     l->err = err;
     if (err)
-        HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
+        HW_WARN("evt=%s cannot record the webhook: %s", l->id, hw_strerror(err));
     if (l->queued) {
         if (!err)
             relay_queue_adopt(l->r->queue, l->channel);
@@ -83,12 +83,13 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     maybe_free(l);
 }
 
-/* The store took its own copy: ours goes now, and only the accounting stays until on_stored. */
-static void submitted(struct relay_live *l)
+/* The store took the webhook (or its own copy of it): only the accounting stays until on_stored. */
+static void submitted(struct relay_live *l, int taken)
 {
     l->submitted = 1;
-    free(l->data);
-    l->data = NULL;
+    if (!taken)
+        hw_store_event_free(l->ev);
+    l->ev = NULL;
 }
 
 int relay_record_full(const struct relay *r)
@@ -117,7 +118,11 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     const char *query = memchr(target, '?', target_len);
     size_t path_len = query ? (size_t)(query - target) : target_len;
     size_t body_len = hw_buf_size(rq->body);
-    size_t size = h->method_len + target_len + headers_len + body_len + 5;
+    size_t id_len = strnlen(id, HW_ID_LEN);
+    /* One block that hw_store_event_free() releases: the store can take it as it is. */
+    size_t size = sizeof(struct hw_store_event) + channel_len + h->method_len + target_len +
+                  headers_len + body_len + 6;
+    struct hw_store_event *ev;
     struct relay_live *l;
     char *p;
 
@@ -128,26 +133,28 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
         return NULL;
     }
     l = calloc(1, sizeof(*l));
-    p = l ? malloc(size) : NULL;
-    if (!p) {
+    ev = l ? malloc(size) : NULL;
+    if (!ev) {
         HW_WARN("evt=%s not recorded: out of memory", id);
         free(l);
         return NULL;
     }
     l->r = r;
-    l->data = p;
+    l->ev = ev;
     memcpy(l->channel, channel, channel_len);
-    snprintf(l->ev.id, sizeof(l->ev.id), "%s", id);
-    l->ev.source = l->channel;
-    l->ev.method = put(&p, h->method, h->method_len);
-    l->ev.path = put(&p, target, path_len);
-    l->ev.query = query ? put(&p, query + 1, target_len - path_len - 1) : put(&p, "", 0);
-    l->ev.headers = put(&p, headers, headers_len);
-    l->ev.headers_len = headers_len;
-    l->ev.body = put(&p, hw_buf_head(rq->body), body_len);
-    l->ev.body_len = body_len;
-    l->ev.verify = verify;
-    l->ev.received_ms = l->sent_ms = hw_wall_ms();
+    memcpy(l->id, id, id_len);
+    *ev = (struct hw_store_event){ .verify = verify };
+    memcpy(ev->id, id, id_len);
+    p = (char *)(ev + 1);
+    ev->source = put(&p, channel, channel_len);
+    ev->method = put(&p, h->method, h->method_len);
+    ev->path = put(&p, target, path_len);
+    ev->query = query ? put(&p, query + 1, target_len - path_len - 1) : put(&p, "", 0);
+    ev->headers = put(&p, headers, headers_len);
+    ev->headers_len = headers_len;
+    ev->body = put(&p, hw_buf_head(rq->body), body_len);
+    ev->body_len = body_len;
+    ev->received_ms = l->sent_ms = hw_wall_ms();
     l->bytes = size + RECORD_OVERHEAD;
     r->history_held += l->bytes;
     relay_queue_live(r->queue, l->channel, 1);
@@ -168,17 +175,17 @@ static void record(struct relay_live *l, int http_status, const char *error)
     int ok = http_status >= 200 && http_status < 300 && !error;
     int err;
 
-    if (!l->r->store)
+    if (!l->r->store || !l->ev)
         return; /* shutting down: the store is closed */
-    err = hw_store_append_finished_async(l->r->store, &l->ev, &a,
-                                         ok ? HW_STORE_DELIVERED : HW_STORE_FAILED, on_stored, l);
+    err = hw_store_append_finished_take(l->r->store, l->ev, &a,
+                                        ok ? HW_STORE_DELIVERED : HW_STORE_FAILED, on_stored, l);
     if (err) {
         /* Only past the store's own caps, which the history buffer keeps well below. */
         l->r->metrics.history_lost++;
-        HW_WARN("evt=%s not recorded: %s", l->ev.id, hw_strerror(err));
+        HW_WARN("evt=%s not recorded: %s", l->id, hw_strerror(err));
         return;
     }
-    submitted(l);
+    submitted(l, 1);
 }
 
 /* The exchange no longer holds the webhook live; the queue may read the store again. */
@@ -203,17 +210,17 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
 {
     int err;
 
-    if (!l || !l->r->store ||
+    if (!l || !l->ev || !l->r->store ||
         strcmp(relay_edge_offline(l->r->edge, l->channel, strlen(l->channel), l->r->cfg.offline),
                "queue") != 0)
         return HW_EINVAL;
     /* Pending this time: the queue delivers it, and its sender gets 202 once it is committed. */
-    err = hw_store_append_async_with_id(l->r->store, &l->ev, on_stored, l);
+    err = hw_store_append_async_with_id(l->r->store, l->ev, on_stored, l);
     if (err) {
-        HW_WARN("evt=%s cannot queue the webhook: %s", l->ev.id, hw_strerror(err));
+        HW_WARN("evt=%s cannot queue the webhook: %s", l->id, hw_strerror(err));
         return err;
     }
-    submitted(l);
+    submitted(l, 0);
     l->conn = c;
     l->queued = 1;
     release(l);

@@ -166,14 +166,18 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
 /*
  * Queues ev; done (NULL for a pending append) is the attempt of an event
  * written finished with status; lease_until_ms (0: none) the lease of an
- * event written leased to its appender.
+ * event written leased to its appender. take: ev is a block the store
+ * takes as its copy once this returns 0 (not a leased append's).
  */
 static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
                         const struct hw_store_attempt *done, int status, int64_t lease_until_ms,
-                        hw_store_append_cb cb, void *arg)
+                        struct hw_store_event *take, hw_store_append_cb cb, void *arg)
 {
-    char error[HW_STORE_ERROR_MAX + 1];
+    const char *why = done && done->error ? done->error : "";
+    size_t elen = strnlen(why, HW_STORE_ERROR_MAX);
     struct hw_store_pending *p;
+    struct hw_store_event orig;
+    char *error;
     int err = event_check(ev);
 
     if (err)
@@ -184,9 +188,12 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
         return HW_EINVAL;
     if (!s->queue || !cb)
         return HW_EINVAL;
-    p = calloc(1, sizeof(*p));
+    /* The attempt's error, cut to the cap, lives after p (as long as the copy is needed). */
+    p = calloc(1, sizeof(*p) + elen + 1);
     if (!p)
         return HW_ENOMEM;
+    error = (char *)(p + 1);
+    memcpy(error, why, elen);
     p->ev = *ev;
     event_stamp(&p->ev, keep_id);
     if (lease_until_ms) {
@@ -197,18 +204,18 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
         p->leased = 1;
     }
     if (done) {
-        snprintf(error, sizeof(error), "%s", done->error ? done->error : "");
         p->ev.status = status;
         p->ev.attempts = 1;
         p->ev.last_status = done->http_status;
         p->ev.last_error = error;
     }
-    p->copy = hw_store_event_build(&p->ev);
+    p->copy = take ? take : hw_store_event_build(&p->ev);
     if (!p->copy) {
         free(p);
         return HW_ENOMEM;
     }
-    p->ev = *p->copy;
+    if (!take)
+        p->ev = *p->copy;
     if (done) {
         p->finished = 1;
         p->done = (struct hw_store_attempt){
@@ -222,9 +229,17 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
     p->bytes = p->ev.headers_len + p->ev.body_len + sizeof(*p);
     p->cb = cb;
     p->arg = arg;
+    /* A taken block becomes the store's copy before the store thread may see it. */
+    if (take) {
+        orig = *take;
+        *take = p->ev;
+    }
     err = hw_store_queue_submit(s->queue, p);
     if (err) {
-        hw_store_event_free(p->copy);
+        if (take)
+            *take = orig;
+        else
+            hw_store_event_free(p->copy);
         free(p);
     }
     return err;
@@ -233,7 +248,7 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
 int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 0, NULL, 0, 0, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, 0, NULL, cb, arg);
 }
 
 int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event *ev,
@@ -241,13 +256,13 @@ int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event
 {
     if (lease_until_ms <= hw_wall_ms())
         return HW_EINVAL;
-    return append_async(s, ev, 0, NULL, 0, lease_until_ms, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, lease_until_ms, NULL, cb, arg);
 }
 
 int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
                                   hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 1, NULL, 0, 0, cb, arg);
+    return append_async(s, ev, 1, NULL, 0, 0, NULL, cb, arg);
 }
 
 int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
@@ -256,7 +271,16 @@ int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_eve
 {
     if (!a)
         return HW_EINVAL;
-    return append_async(s, ev, 1, a, status, 0, cb, arg);
+    return append_async(s, ev, 1, a, status, 0, NULL, cb, arg);
+}
+
+int hw_store_append_finished_take(struct hw_store *s, struct hw_store_event *ev,
+                                  const struct hw_store_attempt *a, int status,
+                                  hw_store_append_cb cb, void *arg)
+{
+    if (!a || !ev)
+        return HW_EINVAL;
+    return append_async(s, ev, 1, a, status, 0, ev, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)

@@ -269,6 +269,18 @@ int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_eve
                                    hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_finished_async() without the store's copy: ev is one
+ * malloc'd block holding the struct, then its strings and bytes, so that
+ * hw_store_event_free() releases it; on 0 the store owns it (the caller must not touch it again;
+ * the store frees it once committed). On an error the caller keeps it,
+ * unchanged. For a caller that built its own copy of the webhook anyway
+ * (the relay's live history): one copy and one allocation fewer.
+ */
+int hw_store_append_finished_take(struct hw_store *s, struct hw_store_event *ev,
+                                  const struct hw_store_attempt *a, int status,
+                                  hw_store_append_cb cb, void *arg);
+
+/*
  * hw_store_append_async() for an event its appender delivers itself, with
  * no claim: the row is written pending and already leased until
  * lease_until_ms (Unix ms, in the future), so no claim takes it before
