@@ -93,15 +93,15 @@ static int fetch(int fd, int port, char *buf, size_t cap, int64_t deadline)
 }
 
 /* Parses "channel\taddr\tsince\n" lines after the head. */
-static int parse(const char *body, struct relay_live **out, size_t *n)
+static int parse(const char *body, struct relay_live_agent **out, size_t *n)
 {
-    struct relay_live *rows = NULL;
+    struct relay_live_agent *rows = NULL;
     size_t count = 0;
     const char *p = body;
 
     while (*p) {
         const char *eol = strchr(p, '\n');
-        struct relay_live row;
+        struct relay_live_agent row;
         long long since;
         void *grown;
 
@@ -127,8 +127,8 @@ static int parse(const char *body, struct relay_live **out, size_t *n)
     return 0;
 }
 
-int relay_live_ask(const struct relay_config *cfg, struct relay_live **out, size_t *n, char *why,
-                   size_t cap)
+int relay_live_ask(const struct relay_config *cfg, struct relay_live_agent **out, size_t *n,
+                   char *why, size_t cap)
 {
     struct sockaddr_in sa;
     char host[256], *buf = NULL;

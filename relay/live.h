@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-struct relay_live {
+struct relay_live_agent {
     char channel[64];
     char addr[64];    /* the agent's "IP:PORT" */
     int64_t since_ms; /* its connect time, ms since the epoch */
@@ -25,7 +25,7 @@ struct relay_live {
  * (malloc'd, *n rows); otherwise a negative HW_E* code with a reason in why
  * (the relay is not running, answers without /agents, uses TLS, ...).
  */
-int relay_live_ask(const struct relay_config *cfg, struct relay_live **out, size_t *n, char *why,
-                   size_t cap);
+int relay_live_ask(const struct relay_config *cfg, struct relay_live_agent **out, size_t *n,
+                   char *why, size_t cap);
 
 #endif

@@ -264,7 +264,7 @@ static int cmd_add(struct hw_store *s, const struct relay_config *cfg, const cha
 }
 
 /* The agent column of `token list` for channel. */
-static void agent_column(const char *channel, const struct relay_live *live, size_t nlive,
+static void agent_column(const char *channel, const struct relay_live_agent *live, size_t nlive,
                          const char *unknown, char *out, size_t cap)
 {
     if (unknown) {
@@ -288,7 +288,7 @@ static void agent_column(const char *channel, const struct relay_live *live, siz
 
 static int cmd_list(struct hw_store *s, const struct relay_config *cfg)
 {
-    struct relay_live *live = NULL;
+    struct relay_live_agent *live = NULL;
     size_t nlive = 0;
     char why[256], agent[320];
     int asked;
