@@ -176,7 +176,6 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
     const char *why = done && done->error ? done->error : "";
     size_t elen = strnlen(why, HW_STORE_ERROR_MAX);
     struct hw_store_pending *p;
-    struct hw_store_event orig;
     char *error;
     int err = event_check(ev);
 
@@ -229,16 +228,10 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
     p->bytes = p->ev.headers_len + p->ev.body_len + sizeof(*p);
     p->cb = cb;
     p->arg = arg;
-    /* A taken block becomes the store's copy before the store thread may see it. */
-    if (take) {
-        orig = *take;
-        *take = p->ev;
-    }
+    /* The commit reads p->ev (pointing into the copy); the copy itself is only freed. */
     err = hw_store_queue_submit(s->queue, p);
     if (err) {
-        if (take)
-            *take = orig;
-        else
+        if (!take)
             hw_store_event_free(p->copy);
         free(p);
     }
