@@ -150,11 +150,11 @@ int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size
                         int (*one)(struct hw_lite *, const struct hw_store_row *));
 
 /*
- * The lowest data file a pack still refers to (0: none) into *lowest,
- * inside the transaction that dropped packs; after its commit,
- * hw_lite_seg_reclaim(&b->seg, *lowest) removes the files below it.
+ * Commits the transaction that purged webhooks from packs (dropped: how
+ * many; 0 commits only), then removes the data files no pack refers to any
+ * more (hw_lite_seg_reclaim()). Returns hw_lite_commit()'s result.
  */
-int hw_lite_pack_seg_lowest(struct hw_lite *b, int64_t *lowest);
+int hw_lite_pack_commit(struct hw_lite *b, uint64_t dropped);
 
 /* A webhook found in a pack: owned copies of the pack's meta (and data when asked for). */
 struct hw_lite_packed {

@@ -100,21 +100,15 @@ int hw_lite_purge_batch(void *be, int64_t before_ms, const int stv[3], uint64_t 
     *removed = n;
     /* No row left to purge: the packed webhooks, a batch in a transaction of its own. */
     if (!n) {
-        int64_t lowest = 0;
-
         err = hw_lite_begin(b);
         if (!err)
             err = hw_lite_pack_purge(b, before_ms, stv, removed);
-        if (!err && *removed && b->seg.dir)
-            err = hw_lite_pack_seg_lowest(b, &lowest);
         if (!err)
-            err = hw_lite_commit(b);
+            err = hw_lite_pack_commit(b, *removed);
         if (err) {
             *removed = 0;
             goto fail;
         }
-        if (*removed && b->seg.dir)
-            hw_lite_seg_reclaim(&b->seg, lowest);
     }
     goto out;
 

@@ -102,7 +102,7 @@ static int delete_upto(struct hw_lite *b, int k, const char *source, int64_t upp
 int hw_lite_purge_excess_batch(void *be, const char *source, uint64_t keep, uint64_t *removed)
 {
     struct hw_lite *b = be;
-    int64_t cutoff = 0, upper = 0, arg[2], lowest = 0;
+    int64_t cutoff = 0, upper = 0, arg[2];
     int err = hw_lite_begin(b), packed = 0;
 
     *removed = 0;
@@ -133,15 +133,11 @@ int hw_lite_purge_excess_batch(void *be, const char *source, uint64_t keep, uint
         packed = 1;
         err = hw_lite_pack_excess(b, source, cutoff, removed);
     }
-    if (!err && packed && *removed && b->seg.dir)
-        err = hw_lite_pack_seg_lowest(b, &lowest);
     if (!err)
-        err = hw_lite_commit(b);
+        err = hw_lite_pack_commit(b, packed ? *removed : 0);
     if (err) {
         *removed = 0;
         hw_lite_rollback(b);
-    } else if (packed && *removed && b->seg.dir) {
-        hw_lite_seg_reclaim(&b->seg, lowest);
     }
     return err;
 }

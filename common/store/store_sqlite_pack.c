@@ -180,9 +180,10 @@ static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
         int64_t flen = in_file ? sqlite3_column_int64(st, 3) : sqlite3_column_bytes(st, 0);
         size_t len = flen > 0 ? (size_t)flen : 0;
 
-        k->data = flen >= 0 ? malloc(len + 1) : NULL;
-        if (!k->data)
-            err = flen >= 0 ? HW_ENOMEM : HW_EIO;
+        if (flen < 0)
+            err = HW_EIO; /* a lying seg_len */
+        else if (!(k->data = malloc(len + 1)))
+            err = HW_ENOMEM;
         else if (in_file)
             err = hw_lite_seg_read(&b->seg, sqlite3_column_int64(st, 1),
                                    sqlite3_column_int64(st, 2), k->data, len);
@@ -338,7 +339,8 @@ int hw_lite_pack_requeue(struct hw_lite *b, const char *id, int64_t now_ms, int 
     return err;
 }
 
-int hw_lite_pack_seg_lowest(struct hw_lite *b, int64_t *lowest)
+/* The lowest data file a pack still refers to (0: none) into *lowest. */
+static int seg_lowest(struct hw_lite *b, int64_t *lowest)
 {
     int err = 0, rc;
     sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_PACK_SEG_LOWEST, &err);
@@ -352,5 +354,19 @@ int hw_lite_pack_seg_lowest(struct hw_lite *b, int64_t *lowest)
     else
         err = hw_lite_fail(b, rc, "lowest pack data file");
     sqlite3_reset(st);
+    return err;
+}
+
+int hw_lite_pack_commit(struct hw_lite *b, uint64_t dropped)
+{
+    int64_t lowest = 0;
+    int reclaim = dropped && b->seg.dir;
+    int err = reclaim ? seg_lowest(b, &lowest) : 0;
+
+    if (!err)
+        err = hw_lite_commit(b);
+    /* Only once the packs are gone for good: a rolled-back purge still refers to its files. */
+    if (!err && reclaim)
+        hw_lite_seg_reclaim(&b->seg, lowest);
     return err;
 }

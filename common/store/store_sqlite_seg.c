@@ -221,34 +221,25 @@ int hw_lite_seg_read(const struct hw_lite_seg *g, int64_t num, int64_t off, void
     return err;
 }
 
-struct reclaim {
-    int64_t below; /* files numbered below this go */
-    unsigned removed;
-};
-
-static void reclaim_one(const struct hw_lite_seg *g, int64_t num, void *arg)
+/* Removes file num when it is numbered below *(int64_t *)below. */
+static void reclaim_one(const struct hw_lite_seg *g, int64_t num, void *below)
 {
-    struct reclaim *rc = arg;
     char path[4096 + SEG_NAME_MAX];
 
-    if (num >= rc->below)
+    if (num >= *(const int64_t *)below)
         return;
     seg_path(g, num, path, sizeof(path));
-    if (unlink(path) == 0)
-        rc->removed++;
-    else if (errno != ENOENT)
+    if (unlink(path) != 0 && errno != ENOENT)
         HW_WARN("store: cannot remove %s: %s", path, strerror(errno));
 }
 
-unsigned hw_lite_seg_reclaim(const struct hw_lite_seg *g, int64_t lowest)
+void hw_lite_seg_reclaim(const struct hw_lite_seg *g, int64_t lowest)
 {
-    struct reclaim rc = { 0, 0 };
-    int64_t newest;
+    int64_t newest, below;
 
     if (!g->dir || seg_scan(g, &newest, NULL, NULL) != 0)
-        return 0;
+        return;
     /* The newest file stays, referenced or not: a writer may be about to append to it. */
-    rc.below = lowest > 0 && lowest < newest ? lowest : newest;
-    seg_scan(g, &newest, reclaim_one, &rc);
-    return rc.removed;
+    below = lowest > 0 && lowest < newest ? lowest : newest;
+    seg_scan(g, &newest, reclaim_one, &below);
 }

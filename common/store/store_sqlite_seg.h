@@ -34,8 +34,8 @@ int hw_lite_seg_read(const struct hw_lite_seg *g, int64_t num, int64_t off, void
 /*
  * Removes the files numbered below lowest (the least that a pack still
  * refers to; 0: none does), never the newest. Run after the commit that
- * dropped the packs. Returns how many went.
+ * dropped the packs.
  */
-unsigned hw_lite_seg_reclaim(const struct hw_lite_seg *g, int64_t lowest);
+void hw_lite_seg_reclaim(const struct hw_lite_seg *g, int64_t lowest);
 
 #endif
