@@ -607,7 +607,7 @@ struct hw_store_summary {
     uint64_t by_status[4];                  /* indexed by enum hw_store_status */
     struct hw_store_source_counts *sources; /* owned; by source name */
     size_t nsources;
-    int64_t oldest_pending_ms;    /* received_ms of the oldest pending event, 0 if none */
+    int64_t oldest_pending_ms;    /* received_ms of the pending event stored first, 0 if none */
     uint64_t failed_last_hour;    /* events received in the last hour now failed */
     uint64_t delivered_last_hour; /* attempts in the last hour that delivered (2xx) */
     int latency_p50_ms;           /* receipt to delivery of those, percentiles; 0 if none */
@@ -626,9 +626,10 @@ int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summa
 
 /*
  * The backlog of one source (borrowed): *pending gets its pending events,
- * *oldest_ms the received_ms of the oldest of them (0 if none). Reads the
- * source's pending events only, never its history, so it costs the same
- * on a store of any size: what a server can ask every few seconds, where
+ * *oldest_ms the received_ms of the one stored first (0 if none). Reads
+ * the source's pending range of its claim index and one row, never its
+ * history nor every pending row, so it costs little on a store of any size
+ * and backlog: what a server can ask every few seconds, where
  * hw_store_summarize() counts every event.
  * Returns 0, HW_EINVAL, HW_EUNAVAIL, HW_EIO. Any thread.
  */

@@ -396,20 +396,26 @@ int hw_store_summary_count(struct hw_store_summary *sum, const char *source, int
  * the claim index, on MySQL the (status, seq) one), the backlog's rows and
  * no other (walking received_ms from the oldest would step over every
  * finished event older than it). "status = 1": the SQLite index holds
- * pending events only.
+ * pending events only. As for the backlog below, the receipt of the
+ * pending event stored first: MIN(seq) reads the index alone.
  */
-#define HW_SQL_OLDEST_PENDING_(hint) \
-    "SELECT MIN(received_ms) FROM hookwire_events " hint " WHERE status = 1"
+#define HW_SQL_OLDEST_PENDING_(hint)                                                       \
+    "SELECT e.received_ms FROM (SELECT MIN(seq) AS s FROM hookwire_events " hint " WHERE " \
+    "status = 1) m LEFT JOIN hookwire_events e ON e.seq = m.s"
 #define HW_SQL_OLDEST_PENDING    HW_SQL_OLDEST_PENDING_("INDEXED BY hookwire_events_next")
 #define HW_SQL_OLDEST_PENDING_MY HW_SQL_OLDEST_PENDING_("FORCE INDEX (hookwire_events_due)")
 /*
  * Parameters: source. One source's backlog: its pending events and the
- * oldest one's receipt, from the pending range of its claim index (the
- * backlog's rows, never the source's history).
+ * receipt of the one stored first, from the pending range of its claim
+ * index (the backlog's rows, never the source's history). The count and
+ * MIN(seq) read the index alone; only that one row is read from the table.
+ * MIN(received_ms) would read every pending row: 2 s of a MariaDB server
+ * with 200,000 pending, far past its buffer pool.
  */
-#define HW_SQL_BACKLOG_(hint)                                                             \
-    "SELECT COUNT(*), COALESCE(MIN(received_ms), 0) FROM hookwire_events " hint " WHERE " \
-    "source = ? AND status = 1"
+#define HW_SQL_BACKLOG_(hint)                                                                \
+    "SELECT c.n, COALESCE(e.received_ms, 0) FROM (SELECT COUNT(*) AS n, MIN(seq) AS s FROM " \
+    "hookwire_events " hint " WHERE source = ? AND status = 1) c "                           \
+    "LEFT JOIN hookwire_events e ON e.seq = c.s"
 #define HW_SQL_BACKLOG    HW_SQL_BACKLOG_("INDEXED BY hookwire_events_source_next")
 #define HW_SQL_BACKLOG_MY HW_SQL_BACKLOG_("FORCE INDEX (hookwire_events_source_next)")
 /*

@@ -54,12 +54,20 @@ static void plan(const struct tu_db *d, const char *sql, const char *const *vals
         CHECK(r != NULL);
         nf = mysql_num_fields(r);
         f = mysql_fetch_fields(r);
-        while ((row = mysql_fetch_row(r)))
+        while ((row = mysql_fetch_row(r))) {
+            /* A subquery's result (one row of aggregates here) is read whole: not a walk. */
+            int derived = 0;
+
             for (unsigned i = 0; i < nf; i++)
-                if (strcmp(f[i].name, "table") == 0 || strcmp(f[i].name, "type") == 0 ||
-                    strcmp(f[i].name, "key") == 0 || strcmp(f[i].name, "Extra") == 0)
+                derived |= strcmp(f[i].name, "table") == 0 && row[i] &&
+                           strncmp(row[i], "<derived", 8) == 0;
+            for (unsigned i = 0; i < nf; i++)
+                if (strcmp(f[i].name, "table") == 0 ||
+                    (strcmp(f[i].name, "type") == 0 && !derived) || strcmp(f[i].name, "key") == 0 ||
+                    strcmp(f[i].name, "Extra") == 0)
                     n += (size_t)snprintf(out + n, cap - n, "%s=%s; ", f[i].name,
                                           row[i] ? row[i] : "NULL");
+        }
         mysql_free_result(r);
         mysql_close(c);
         return;
@@ -95,8 +103,11 @@ static void expect(const struct tu_db *d, const char *what, const char *sql,
     } else {
         snprintf(want, sizeof(want), "INDEX %s", index);
         CHECK(strstr(p, want) != NULL);
-        /* SQLite says SCAN for a walk over a whole table or index, SEARCH for a range. */
-        CHECK(strstr(p, "SCAN ") == NULL);
+        /*
+         * SQLite says SCAN for a walk over a whole table or index, SEARCH for
+         * a range; a subquery's one-row result is scanned too, under its alias.
+         */
+        CHECK(strstr(p, "SCAN hookwire_") == NULL);
     }
 }
 
@@ -314,7 +325,11 @@ static void check_more_plans(const struct tu_db *d)
 
     /* The oldest pending event: the claim index's pending range. */
     if (d->mysql) {
-        expect(d, "oldest pending", HW_SQL_OLDEST_PENDING_MY, none, "hookwire_events_due");
+        /* MIN(seq) of the pending range is the first entry of (status, seq): read, not walked. */
+        plan(d, HW_SQL_OLDEST_PENDING_MY, none, p, sizeof(p));
+        fprintf(stderr, "    %-28s %s\n", "oldest pending", p);
+        CHECK(strstr(p, "Select tables optimized away") != NULL);
+        CHECK(strstr(p, "type=ALL") == NULL && strstr(p, "type=index;") == NULL);
     } else {
         /* The whole of a partial index that holds pending events only: the backlog. */
         plan(d, HW_SQL_OLDEST_PENDING, none, p, sizeof(p));
@@ -327,6 +342,12 @@ static void check_more_plans(const struct tu_db *d)
 
         expect(d, "backlog of one source", d->mysql ? HW_SQL_BACKLOG_MY : HW_SQL_BACKLOG, src,
                "hookwire_events_source_next");
+        if (d->mysql) {
+            /* The count and MIN(seq) read the index alone, never every pending row. */
+            plan(d, HW_SQL_BACKLOG_MY, src, p, sizeof(p));
+            CHECK(strstr(p, "key=hookwire_events_source_next; Extra=Using where; Using index;") !=
+                  NULL);
+        }
     }
 }
 
