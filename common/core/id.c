@@ -104,20 +104,39 @@ void hw_id_new(char out[HW_ID_LEN + 1])
     hw_id_new_at(out, (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
 }
 
+/* A Crockford base32 digit's value (either case), -1 for anything else. */
+static int digit(unsigned char c)
+{
+    /* a..z: 10..31, with i, l, o and u left out. */
+    static const signed char letters[26] = { 10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, -1, 20,
+                                             21, -1, 22, 23, 24, 25, 26, -1, 27, 28, 29, 30, 31 };
+
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* lowercase */
+    return c >= 'a' && c <= 'z' ? letters[c - 'a'] : -1;
+}
+
+int64_t hw_id_time_ms(const char *s)
+{
+    int64_t t = 0;
+
+    if (!s || strncmp(s, HW_ID_PREFIX, HW_ID_PREFIX_LEN) != 0)
+        return -1;
+    s += HW_ID_PREFIX_LEN;
+    for (int i = 0; i < 26; i++) {
+        int v = digit((unsigned char)s[i]);
+
+        /* The first digit holds only three bits of the 48-bit time. */
+        if (v < 0 || (i == 0 && v > 7))
+            return -1;
+        if (i < 10)
+            t = t * 32 + v;
+    }
+    return s[26] == '\0' ? t : -1;
+}
+
 int hw_id_valid(const char *s)
 {
-    if (strncmp(s, HW_ID_PREFIX, HW_ID_PREFIX_LEN) != 0 || strlen(s) != HW_ID_LEN)
-        return 0;
-    s += HW_ID_PREFIX_LEN;
-    /* The first digit holds only three bits of the 48-bit time. */
-    if (s[0] < '0' || s[0] > '7')
-        return 0;
-    for (int i = 0; i < 26; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (!strchr(crockford, c) || c == '\0')
-            return 0;
-    }
-    return 1;
+    return hw_id_time_ms(s) >= 0;
 }

@@ -29,4 +29,11 @@ void hw_id_new_at(char out[HW_ID_LEN + 1], uint64_t unix_ms);
  */
 int hw_id_valid(const char *s);
 
+/*
+ * The time of a well-formed id (hw_id_valid()) in Unix milliseconds, -1 for
+ * anything else, NULL included. One pass with a table: it runs for each
+ * webhook recorded. Borrows s. Any thread.
+ */
+int64_t hw_id_time_ms(const char *s);
+
 #endif

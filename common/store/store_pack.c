@@ -24,40 +24,6 @@
 #define HEAD_LEN  8
 #define FIXED_LEN (3 + HW_ID_LEN + 8 + 8 + 4 + 4 + 2 + 5 * 4)
 
-/* A Crockford base32 digit's value (either case), -1 for anything else. */
-static int digit(unsigned char c)
-{
-    /* a..z: 10..31, with i, l, o and u left out. */
-    static const signed char letters[26] = { 10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, -1, 20,
-                                             21, -1, 22, 23, 24, 25, 26, -1, 27, 28, 29, 30, 31 };
-
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* lowercase */
-    return c >= 'a' && c <= 'z' ? letters[c - 'a'] : -1;
-}
-
-/*
- * The same checks as hw_id_valid() (prefix, 26 digits, a 48-bit time), in
- * one pass with a table: this runs for each webhook a group commit packs.
- */
-int64_t hw_pack_id_ms(const char *id)
-{
-    int64_t t = 0;
-
-    if (!id || strncmp(id, HW_ID_PREFIX, HW_ID_PREFIX_LEN) != 0)
-        return -1;
-    for (int i = 0; i < 26; i++) {
-        int v = digit((unsigned char)id[HW_ID_PREFIX_LEN + i]);
-
-        if (v < 0 || (i == 0 && v > 7))
-            return -1;
-        if (i < 10)
-            t = t * 32 + v;
-    }
-    return id[HW_ID_LEN] == '\0' ? t : -1;
-}
-
 static void put_u(unsigned char *p, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)

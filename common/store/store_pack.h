@@ -65,11 +65,8 @@ struct hw_pack_reader {
     uint32_t n, next;
 };
 
-/* The Unix ms time in a well-formed id, or -1 for anything else. */
-int64_t hw_pack_id_ms(const char *id);
-
 /*
- * Appends ev, whose id has time id_ms (hw_pack_id_ms()), finished with
+ * Appends ev, whose id has time id_ms (hw_id_time_ms()), finished with
  * attempt a and status (HW_STORE_DELIVERED or HW_STORE_FAILED; a->error may
  * be NULL), to b. ev's strings must fit the store's caps (the append checked
  * them). Returns 0, HW_EINVAL (bad time or status, pack full) or HW_ENOMEM

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/id.h"
 #include "store_pack.h"
 #include "store_sqlite.h"
 
@@ -91,7 +92,7 @@ static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf 
 /* The id time of a packable event (no dedup key: a key needs the unique index), or -1. */
 static int64_t packable(const struct hw_store_event *ev)
 {
-    return ev->dedup_key && ev->dedup_key[0] ? -1 : hw_pack_id_ms(ev->id);
+    return ev->dedup_key && ev->dedup_key[0] ? -1 : hw_id_time_ms(ev->id);
 }
 
 int hw_lite_pack_insert(struct hw_lite *b, const struct hw_store_row *rows, size_t n,
@@ -203,7 +204,7 @@ static int load_data(struct hw_lite *b, struct hw_lite_packed *k)
 
 int hw_lite_pack_find(struct hw_lite *b, const char *id, int data, struct hw_lite_packed *k)
 {
-    int64_t t = hw_pack_id_ms(id);
+    int64_t t = hw_id_time_ms(id);
     int err = 0, rc, got = 0;
     sqlite3_stmt *st;
 

@@ -63,6 +63,27 @@ static void test_validation(void)
     CHECK(!hw_id_valid("evt_81aryz6s41tsv4rrffq69g5fav"));  /* past 48 bits */
     CHECK(!hw_id_valid("evt_01aryz6s41tsv4rrffq69g5fau"));  /* 'u' is not a digit */
     CHECK(!hw_id_valid(""));
+    CHECK(!hw_id_valid("evt_01aryz6s41tsv4rrffq69g5fai")); /* nor 'i', 'l', 'o' */
+    CHECK(!hw_id_valid("evt_01aryz6s41tsv4rrffq69g5f-v"));
+    CHECK(!hw_id_valid("evt_01aryz6s41tsv4rrffq69g5f\xe1v"));
+}
+
+/* The time back from an id: the ULID spec's example, each case, the largest, and refusals. */
+static void test_time_back(void)
+{
+    char id[HW_ID_LEN + 1];
+
+    CHECK_EQ(hw_id_time_ms("evt_01ARYZ6S41TSV4RRFFQ69G5FAV"), 1469918176385);
+    CHECK_EQ(hw_id_time_ms("evt_01aryz6s41tsv4rrffq69g5fav"), 1469918176385);
+    hw_id_new_at(id, 0xffffffffffffull);
+    CHECK_EQ(hw_id_time_ms(id), 0xffffffffffffll);
+    hw_id_new_at(id, 1700000000123);
+    CHECK_EQ(hw_id_time_ms(id), 1700000000123);
+    CHECK_EQ(hw_id_time_ms("evt_81aryz6s41tsv4rrffq69g5fav"), -1);
+    CHECK_EQ(hw_id_time_ms("evt_01aryz6s41tsv4rrffq69g5fa"), -1);
+    CHECK_EQ(hw_id_time_ms("evt_01aryz6s41tsv4rrffq69g5fav0"), -1);
+    CHECK_EQ(hw_id_time_ms("evt_01aryz6s4Ltsv4rrffq69g5fav"), -1);
+    CHECK_EQ(hw_id_time_ms(NULL), -1);
 }
 
 static uint64_t now_ms(void)
@@ -232,6 +253,7 @@ int main(void)
     RUN(test_sorts_by_time);
     RUN(test_random_part_differs);
     RUN(test_validation);
+    RUN(test_time_back);
     RUN(test_time_round_trip);
     RUN(test_clock_ids);
     RUN(test_unique);

@@ -74,8 +74,8 @@ static void test_round_trip(void)
         if (i == 2)
             ev.body_len = 11; /* a NUL inside the body */
         memcpy(ids[i], ev.id, sizeof(ids[i]));
-        CHECK_EQ(hw_pack_fits(&b, hw_pack_id_ms(ev.id)), 1);
-        CHECK_EQ(hw_pack_add(&b, &ev, hw_pack_id_ms(ev.id), i == 1 ? &bad : &ok,
+        CHECK_EQ(hw_pack_fits(&b, hw_id_time_ms(ev.id)), 1);
+        CHECK_EQ(hw_pack_add(&b, &ev, hw_id_time_ms(ev.id), i == 1 ? &bad : &ok,
                              i == 1 ? HW_STORE_FAILED : HW_STORE_DELIVERED),
                  0);
     }
@@ -122,9 +122,9 @@ static void test_id_time_and_span(void)
     struct hw_store_attempt ok = { .http_status = 200 };
 
     event(&ev, "/", "x", 1700000000123);
-    CHECK_EQ(hw_pack_id_ms(ev.id), 1700000000123);
-    CHECK_EQ(hw_pack_id_ms("evt_nope"), -1);
-    CHECK_EQ(hw_pack_id_ms("ev"), -1);
+    CHECK_EQ(hw_id_time_ms(ev.id), 1700000000123);
+    CHECK_EQ(hw_id_time_ms("evt_nope"), -1);
+    CHECK_EQ(hw_id_time_ms("ev"), -1);
     {
         /* Either case, as hw_id_valid() takes it; no i, l, o or u; a 48-bit time. */
         char id[HW_ID_LEN + 1];
@@ -133,30 +133,30 @@ static void test_id_time_and_span(void)
         for (int i = HW_ID_PREFIX_LEN; i < HW_ID_LEN; i++)
             if (id[i] >= 'a' && id[i] <= 'z')
                 id[i] = (char)(id[i] - 'a' + 'A');
-        CHECK_EQ(hw_pack_id_ms(id), 1700000000123);
+        CHECK_EQ(hw_id_time_ms(id), 1700000000123);
         id[HW_ID_LEN - 1] = 'u';
-        CHECK_EQ(hw_pack_id_ms(id), -1);
+        CHECK_EQ(hw_id_time_ms(id), -1);
         CHECK_EQ(hw_id_valid(id), 0);
         memcpy(id, ev.id, sizeof(id));
         id[HW_ID_PREFIX_LEN] = '8';
-        CHECK_EQ(hw_pack_id_ms(id), -1);
+        CHECK_EQ(hw_id_time_ms(id), -1);
         CHECK_EQ(hw_id_valid(id), 0);
         id[HW_ID_PREFIX_LEN] = '7';
-        CHECK(hw_pack_id_ms(id) > 0);
+        CHECK(hw_id_time_ms(id) > 0);
         CHECK_EQ(hw_id_valid(id), 1);
     }
-    CHECK_EQ(hw_pack_id_ms(NULL), -1);
-    CHECK_EQ(hw_pack_add(&b, &ev, hw_pack_id_ms(ev.id), &ok, HW_STORE_DELIVERED), 0);
+    CHECK_EQ(hw_id_time_ms(NULL), -1);
+    CHECK_EQ(hw_pack_add(&b, &ev, hw_id_time_ms(ev.id), &ok, HW_STORE_DELIVERED), 0);
     event(&ev, "/", "x", 1700000000123 + HW_PACK_SPAN_MS);
-    CHECK_EQ(hw_pack_fits(&b, hw_pack_id_ms(ev.id)), 1);
+    CHECK_EQ(hw_pack_fits(&b, hw_id_time_ms(ev.id)), 1);
     event(&ev, "/", "x", 1700000000124 + HW_PACK_SPAN_MS);
-    CHECK_EQ(hw_pack_fits(&b, hw_pack_id_ms(ev.id)), 0);
+    CHECK_EQ(hw_pack_fits(&b, hw_id_time_ms(ev.id)), 0);
     event(&ev, "/", "x", 1700000000122 - HW_PACK_SPAN_MS);
-    CHECK_EQ(hw_pack_fits(&b, hw_pack_id_ms(ev.id)), 0);
+    CHECK_EQ(hw_pack_fits(&b, hw_id_time_ms(ev.id)), 0);
     /* Only finished statuses, and ids that carry a time. */
-    CHECK_EQ(hw_pack_add(&b, &ev, hw_pack_id_ms(ev.id), &ok, HW_STORE_PENDING), HW_EINVAL);
+    CHECK_EQ(hw_pack_add(&b, &ev, hw_id_time_ms(ev.id), &ok, HW_STORE_PENDING), HW_EINVAL);
     snprintf(ev.id, sizeof(ev.id), "not-an-id");
-    CHECK_EQ(hw_pack_add(&b, &ev, hw_pack_id_ms(ev.id), &ok, HW_STORE_DELIVERED), HW_EINVAL);
+    CHECK_EQ(hw_pack_add(&b, &ev, hw_id_time_ms(ev.id), &ok, HW_STORE_DELIVERED), HW_EINVAL);
     CHECK_EQ(b.n, 1);
     hw_pack_buf_reset(&b);
 }
@@ -169,9 +169,9 @@ static void two(struct hw_pack_buf *b)
 
     memset(b, 0, sizeof(*b));
     event(&ev, "/p", "body one", 1700000000000);
-    CHECK_EQ(hw_pack_add(b, &ev, hw_pack_id_ms(ev.id), &a, HW_STORE_FAILED), 0);
+    CHECK_EQ(hw_pack_add(b, &ev, hw_id_time_ms(ev.id), &a, HW_STORE_FAILED), 0);
     event(&ev, "/q", "body two!", 1700000000001);
-    CHECK_EQ(hw_pack_add(b, &ev, hw_pack_id_ms(ev.id), &a, HW_STORE_FAILED), 0);
+    CHECK_EQ(hw_pack_add(b, &ev, hw_id_time_ms(ev.id), &a, HW_STORE_FAILED), 0);
 }
 
 static void test_damaged(void)
