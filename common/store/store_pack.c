@@ -57,6 +57,44 @@ static int reserve(unsigned char **buf, size_t *cap, size_t len, size_t add)
     return 0;
 }
 
+/* Room in b->iov for one webhook's headers and body. */
+static int reserve_iov(struct hw_pack_buf *b)
+{
+    size_t c = b->iov_cap ? b->iov_cap : 64;
+    struct iovec *v;
+
+    if (b->iov_n + 2 <= b->iov_cap)
+        return 0;
+    while (c < b->iov_n + 2)
+        c *= 2;
+    v = realloc(b->iov, c * sizeof(*v));
+    if (!v)
+        return HW_ENOMEM;
+    b->iov = v;
+    b->iov_cap = c;
+    return 0;
+}
+
+/* Borrows n bytes at p as the next piece of the data blob (room reserved). */
+static void add_iov(struct hw_pack_buf *b, const void *p, size_t n)
+{
+    if (!n)
+        return;
+    b->iov[b->iov_n++] = (struct iovec){ .iov_base = (void *)p, .iov_len = n };
+    b->data_len += n;
+}
+
+unsigned char *hw_pack_data(const struct hw_pack_buf *b)
+{
+    unsigned char *d = malloc(b->data_len ? b->data_len : 1), *p = d;
+
+    for (size_t i = 0; d && i < b->iov_n; i++) {
+        memcpy(p, b->iov[i].iov_base, b->iov[i].iov_len);
+        p += b->iov[i].iov_len;
+    }
+    return d;
+}
+
 int hw_pack_fits(const struct hw_pack_buf *b, int64_t t)
 {
     if (!b->n)
@@ -87,7 +125,7 @@ int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t 
         (status != HW_STORE_DELIVERED && status != HW_STORE_FAILED))
         return HW_EINVAL;
     if (reserve(&b->meta, &b->meta_cap, b->meta_len, size + (b->n ? 0 : HEAD_LEN)) ||
-        reserve(&b->data, &b->data_cap, b->data_len, ev->headers_len + ev->body_len + 1))
+        reserve_iov(b))
         return HW_ENOMEM;
     if (!b->n) {
         memcpy(b->meta, "HP", 2);
@@ -119,12 +157,8 @@ int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t 
     p = put_str(p, query, ql);
     put_str(p, error, el);
     b->meta_len += size;
-    if (ev->headers_len)
-        memcpy(b->data + b->data_len, ev->headers, ev->headers_len);
-    b->data_len += ev->headers_len;
-    if (ev->body_len)
-        memcpy(b->data + b->data_len, ev->body, ev->body_len);
-    b->data_len += ev->body_len;
+    add_iov(b, ev->headers, ev->headers_len);
+    add_iov(b, ev->body, ev->body_len);
     b->n++;
     put_u(b->meta + 4, b->n, 4);
     b->id_lo = t < b->id_lo ? t : b->id_lo;
@@ -141,7 +175,7 @@ int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t 
 void hw_pack_buf_reset(struct hw_pack_buf *b)
 {
     free(b->meta);
-    free(b->data);
+    free(b->iov);
     memset(b, 0, sizeof(*b));
 }
 

@@ -13,6 +13,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "store.h"
 
@@ -31,10 +32,17 @@
 #define HW_PACK_MOVED 1
 #define HW_PACK_GONE  2
 
-/* A pack being written: both blobs grow with each hw_pack_add(); owned. */
+/*
+ * A pack being written: meta grows with each hw_pack_add() (owned); data
+ * is a list of the webhooks' header blocks and bodies, borrowed from their
+ * events (written with one pwritev, never copied into a blob of its own).
+ */
 struct hw_pack_buf {
-    unsigned char *meta, *data;
-    size_t meta_len, meta_cap, data_len, data_cap;
+    unsigned char *meta;
+    size_t meta_len, meta_cap;
+    struct iovec *iov; /* owned array; what it points at is the events' */
+    size_t iov_n, iov_cap;
+    size_t data_len; /* the data blob's length: the iov lengths' sum */
     uint32_t n;
     int64_t id_lo, id_hi;             /* times in the ids */
     int64_t received_lo, received_hi; /* received_ms */
@@ -69,16 +77,23 @@ struct hw_pack_reader {
  * Appends ev, whose id has time id_ms (hw_id_time_ms()), finished with
  * attempt a and status (HW_STORE_DELIVERED or HW_STORE_FAILED; a->error may
  * be NULL), to b. ev's strings must fit the store's caps (the append checked
- * them). Returns 0, HW_EINVAL (bad time or status, pack full) or HW_ENOMEM
- * (b unchanged).
+ * them). Its headers and body are borrowed: they must stay until b is
+ * written or reset. Returns 0, HW_EINVAL (bad time or status, pack full) or
+ * HW_ENOMEM (b unchanged).
  */
 int hw_pack_add(struct hw_pack_buf *b, const struct hw_store_event *ev, int64_t id_ms,
                 const struct hw_store_attempt *a, int status);
 
+/*
+ * b's data blob in one block (data_len bytes, at least one allocated; free
+ * it), for a store that keeps data in its rows. NULL when out of memory.
+ */
+unsigned char *hw_pack_data(const struct hw_pack_buf *b);
+
 /* Would an id of time id_ms keep b within HW_PACK_SPAN_MS and HW_PACK_MAX? 1 yes, 0 no. */
 int hw_pack_fits(const struct hw_pack_buf *b, int64_t id_ms);
 
-/* Frees b's blobs and zeroes it. */
+/* Frees b's meta and data list and zeroes it. */
 void hw_pack_buf_reset(struct hw_pack_buf *b);
 
 /*

@@ -54,11 +54,14 @@ static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf 
                       const struct hw_store_row *rows, size_t nrows)
 {
     int64_t hi = 0, seg = 0, off = 0;
+    unsigned char *data = NULL;
     int err = reserve(b, p->n, &hi);
     sqlite3_stmt *st = err ? NULL : hw_lite_stmt(b, HW_LITE_PACK_INSERT, &err);
 
     if (st && b->seg.dir)
-        err = hw_lite_seg_append(&b->seg, p->data, p->data_len, &seg, &off);
+        err = hw_lite_seg_append(&b->seg, p->iov, p->iov_n, p->data_len, &seg, &off);
+    else if (st && !(data = hw_pack_data(p)))
+        err = HW_ENOMEM;
     if (!st || err)
         return err;
     sqlite3_bind_int64(st, 1, hi);
@@ -77,11 +80,12 @@ static int write_pack(struct hw_lite *b, const char *source, struct hw_pack_buf 
         sqlite3_bind_int64(st, 13, off);
         sqlite3_bind_int64(st, 14, (int64_t)p->data_len);
     } else {
-        hw_lite_bind_bytes(st, 11, p->data, p->data_len);
+        hw_lite_bind_bytes(st, 11, data, p->data_len);
         for (int i = 12; i <= 14; i++)
             sqlite3_bind_null(st, i);
     }
     err = hw_lite_run(b, st, "insert pack");
+    free(data);
     for (size_t i = 0; !err && i < nrows; i++) {
         memcpy(rows[i].res->id, rows[i].ev->id, sizeof(rows[i].res->id));
         rows[i].res->duplicate = 0;

@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct hw_lite_seg {
     char *dir;   /* PATH-packs; NULL: the store has no file, data stays in the rows */
@@ -21,12 +22,14 @@ int hw_lite_seg_init(struct hw_lite_seg *g, const char *db_path);
 void hw_lite_seg_close(struct hw_lite_seg *g);
 
 /*
- * Appends n bytes to the newest file (made, with the folder, if need be;
- * a new one past 64 MiB); *num and *off say where they went. Not synced:
- * like the finished commit that refers to them, they reach the disk with
- * the OS's write-back. Returns 0 or a negative errno (logged).
+ * Appends the n bytes of the iovcnt pieces at iov, end to end, to the
+ * newest file (made, with the folder, if need be; a new one past 64 MiB);
+ * *num and *off say where they went. Not synced: like the finished commit
+ * that refers to them, they reach the disk with the OS's write-back.
+ * Returns 0 or a negative errno (logged).
  */
-int hw_lite_seg_append(struct hw_lite_seg *g, const void *p, size_t n, int64_t *num, int64_t *off);
+int hw_lite_seg_append(struct hw_lite_seg *g, const struct iovec *iov, size_t iovcnt, size_t n,
+                       int64_t *num, int64_t *off);
 
 /* Reads n bytes at off of file num into buf. Returns 0 or HW_EIO (logged: missing or short). */
 int hw_lite_seg_read(const struct hw_lite_seg *g, int64_t num, int64_t off, void *buf, size_t n);

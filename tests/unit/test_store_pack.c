@@ -66,6 +66,7 @@ static void test_round_trip(void)
     struct hw_pack_reader r;
     struct hw_pack_entry e;
     struct hw_store_event *full;
+    unsigned char *data;
     char ids[3][HW_ID_LEN + 1];
     const char *bodies[3] = { "{\"a\":1}", "", "second\0body" };
 
@@ -86,6 +87,12 @@ static void test_round_trip(void)
     CHECK_EQ(b.id_hi, 1700000000002);
     CHECK_EQ(b.received_lo, 1700000000000);
 
+    /* The data blob is the pieces end to end: headers, then body, in order (borrowed). */
+    data = hw_pack_data(&b);
+    CHECK(data != NULL);
+    CHECK_EQ(b.iov_n, 5); /* the empty body is no piece */
+    CHECK(b.iov[1].iov_base == (void *)bodies[0]);
+    CHECK_EQ(b.data_len, 3 * strlen("Content-Type: text/plain\r\n") + 7 + 0 + 11);
     CHECK_EQ(hw_pack_open(&r, b.meta, b.meta_len, b.data_len), 0);
     for (uint32_t i = 0; i < 3; i++) {
         CHECK_EQ(hw_pack_next(&r, &e), 1);
@@ -101,7 +108,7 @@ static void test_round_trip(void)
         CHECK_STR(e.attempt.error, i == 1 ? "bad gateway" : "");
         CHECK_EQ(e.attempt.http_status, i == 1 ? 502 : 200);
         CHECK_EQ(e.attempt.duration_ms, i == 1 ? 9 : 4);
-        full = hw_pack_event(&e, "alice", 40 + i, b.data, 1);
+        full = hw_pack_event(&e, "alice", 40 + i, data, 1);
         CHECK(full != NULL);
         CHECK_EQ(full->seq, 40 + i);
         CHECK_STR(full->source, "alice");
@@ -112,7 +119,9 @@ static void test_round_trip(void)
         hw_store_event_free(full);
     }
     CHECK_EQ(hw_pack_next(&r, &e), 0);
+    free(data);
     hw_pack_buf_reset(&b);
+    CHECK(b.iov == NULL && b.meta == NULL && b.data_len == 0);
 }
 
 static void test_id_time_and_span(void)

@@ -1,0 +1,78 @@
+/*
+ * The pack data files (store/store_sqlite_seg.h): an append of many
+ * pieces (more than one pwritev takes, of every size from 1 byte) lands
+ * end to end and reads back byte for byte; a second append follows the
+ * first; an append whose pieces hold fewer bytes than it names is refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/err.h"
+#include "store/store_sqlite_seg.h"
+
+#define PIECES 2600 /* past two calls of 1024 pieces */
+
+static void test_many_pieces(void)
+{
+    char dir[] = "/tmp/hw-seg-test-XXXXXX", db[64], file[128];
+    static struct iovec iov[PIECES];
+    struct hw_lite_seg g;
+    unsigned char *src, *back;
+    size_t total = 0, at = 0;
+    int64_t num = 0, off = -1, num2 = 0, off2 = -1;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(db, sizeof(db), "%s/s.db", dir);
+    for (size_t i = 0; i < PIECES; i++)
+        total += 1 + i % 397;
+    src = malloc(total);
+    back = malloc(total);
+    CHECK(src && back);
+    for (size_t i = 0; i < total; i++)
+        src[i] = (unsigned char)(i * 131 + i / 251);
+    for (size_t i = 0; i < PIECES; i++) {
+        iov[i] = (struct iovec){ .iov_base = src + at, .iov_len = 1 + i % 397 };
+        at += 1 + i % 397;
+    }
+
+    CHECK_EQ(hw_lite_seg_init(&g, db), 0);
+    CHECK_EQ(hw_lite_seg_append(&g, iov, PIECES, total, &num, &off), 0);
+    CHECK_EQ(num, 1);
+    CHECK_EQ(off, 0);
+    memset(back, 0, total);
+    CHECK_EQ(hw_lite_seg_read(&g, num, off, back, total), 0);
+    CHECK(memcmp(back, src, total) == 0);
+    /* The next append starts where this one ended. */
+    CHECK_EQ(hw_lite_seg_append(&g, iov + 5, 3, iov[5].iov_len + iov[6].iov_len + iov[7].iov_len,
+                                &num2, &off2),
+             0);
+    CHECK_EQ(num2, 1);
+    CHECK_EQ((size_t)off2, total);
+    CHECK_EQ(hw_lite_seg_read(&g, num2, off2, back, 3), 0);
+    CHECK(memcmp(back, iov[5].iov_base, 3) == 0);
+    /* Pieces that hold less than n: refused, and the file is cut back to where it was. */
+    CHECK(hw_lite_seg_append(&g, iov, 2, iov[0].iov_len + iov[1].iov_len + 10, &num2, &off2) != 0);
+    CHECK_EQ(hw_lite_seg_read(&g, 1, (int64_t)total, back, 3), 0);
+    CHECK_EQ(hw_lite_seg_read(&g, 1, (int64_t)total, back,
+                              iov[5].iov_len + iov[6].iov_len + iov[7].iov_len + 1),
+             HW_EIO);
+    hw_lite_seg_close(&g);
+
+    snprintf(file, sizeof(file), "%s/s.db-packs/00000001.seg", dir);
+    CHECK_EQ(unlink(file), 0);
+    snprintf(file, sizeof(file), "%s/s.db-packs", dir);
+    CHECK_EQ(rmdir(file), 0);
+    CHECK_EQ(rmdir(dir), 0);
+    free(src);
+    free(back);
+}
+
+int main(void)
+{
+    fprintf(stderr, "test_store_seg\n");
+    RUN(test_many_pieces);
+    return 0;
+}
