@@ -104,18 +104,18 @@ void hw_id_new(char out[HW_ID_LEN + 1])
     hw_id_new_at(out, (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
 }
 
-/* A Crockford base32 digit's value (either case), -1 for anything else. */
-static int digit(unsigned char c)
-{
-    /* a..z: 10..31, with i, l, o and u left out. */
-    static const signed char letters[26] = { 10, 11, 12, 13, 14, 15, 16, 17, -1, 18, 19, -1, 20,
-                                             21, -1, 22, 23, 24, 25, 26, -1, 27, 28, 29, 30, 31 };
-
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* lowercase */
-    return c >= 'a' && c <= 'z' ? letters[c - 'a'] : -1;
-}
+/* Each Crockford base32 digit's value plus one (either case); 0 for every other byte. */
+#define D(c, v) [c] = (v) + 1
+static const unsigned char digit_plus1[256] = {
+    D('0', 0),  D('1', 1),  D('2', 2),  D('3', 3),  D('4', 4),  D('5', 5),  D('6', 6),  D('7', 7),
+    D('8', 8),  D('9', 9),  D('a', 10), D('A', 10), D('b', 11), D('B', 11), D('c', 12), D('C', 12),
+    D('d', 13), D('D', 13), D('e', 14), D('E', 14), D('f', 15), D('F', 15), D('g', 16), D('G', 16),
+    D('h', 17), D('H', 17), D('j', 18), D('J', 18), D('k', 19), D('K', 19), D('m', 20), D('M', 20),
+    D('n', 21), D('N', 21), D('p', 22), D('P', 22), D('q', 23), D('Q', 23), D('r', 24), D('R', 24),
+    D('s', 25), D('S', 25), D('t', 26), D('T', 26), D('v', 27), D('V', 27), D('w', 28), D('W', 28),
+    D('x', 29), D('X', 29), D('y', 30), D('Y', 30), D('z', 31), D('Z', 31),
+};
+#undef D
 
 int64_t hw_id_time_ms(const char *s)
 {
@@ -124,16 +124,16 @@ int64_t hw_id_time_ms(const char *s)
     if (!s || strncmp(s, HW_ID_PREFIX, HW_ID_PREFIX_LEN) != 0)
         return -1;
     s += HW_ID_PREFIX_LEN;
-    for (int i = 0; i < 26; i++) {
-        int v = digit((unsigned char)s[i]);
-
-        /* The first digit holds only three bits of the 48-bit time. */
-        if (v < 0 || (i == 0 && v > 7))
+    /* A byte that is no digit has entry 0: a short id stops at its NUL, nothing past is read. */
+    for (int i = 0; i < 26; i++)
+        if (!digit_plus1[(unsigned char)s[i]])
             return -1;
-        if (i < 10)
-            t = t * 32 + v;
-    }
-    return s[26] == '\0' ? t : -1;
+    /* The first digit holds only three bits of the 48-bit time. */
+    if (s[26] != '\0' || digit_plus1[(unsigned char)s[0]] > 8)
+        return -1;
+    for (int i = 0; i < 10; i++)
+        t = t * 32 + (digit_plus1[(unsigned char)s[i]] - 1);
+    return t;
 }
 
 int hw_id_valid(const char *s)
