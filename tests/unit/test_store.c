@@ -881,6 +881,39 @@ static void test_summary_glob_purge(void)
     close_drop(s, &d);
 }
 
+/*
+ * The backlog's oldest is the receipt of the pending event stored first
+ * (docs/store.md, "backlog"): one stored later with an earlier receipt, as
+ * can happen within one group commit, does not move it; once the first is
+ * delivered the next stored one's receipt is reported.
+ */
+static void test_backlog_stored_first(void)
+{
+    struct hw_store_event ev;
+    struct hw_store_attempt a = { .duration_ms = 5, .http_status = 200 };
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d, NULL);
+    char first[HW_ID_LEN + 1], id[HW_ID_LEN + 1];
+    int64_t now = tu_now_ms(), oldest = 0;
+    uint64_t pending = 0;
+
+    tu_event(&ev, "late", "{\"n\":1}");
+    ev.received_ms = now - 100;
+    append_ok(s, &ev, first);
+    tu_event(&ev, "late", "{\"n\":2}");
+    ev.received_ms = now - 101;
+    append_ok(s, &ev, id);
+    CHECK_EQ(hw_store_backlog(s, "late", &pending, &oldest), 0);
+    CHECK_EQ(pending, 2);
+    CHECK_EQ(oldest, now - 100);
+    CHECK_EQ(hw_store_record_attempt(s, first, lease_one(&d, s, first), &a, HW_STORE_DELIVERED, 0),
+             0);
+    CHECK_EQ(hw_store_backlog(s, "late", &pending, &oldest), 0);
+    CHECK_EQ(pending, 1);
+    CHECK_EQ(oldest, now - 101);
+    close_drop(s, &d);
+}
+
 static void on_ignore(void *arg, int err, const struct hw_store_result *res)
 {
 }
@@ -1248,6 +1281,7 @@ static void run_suite(const char *mysql_url)
     RUN(test_purge);
     RUN(test_requeue_many);
     RUN(test_summary_glob_purge);
+    RUN(test_backlog_stored_first);
     RUN(test_queue_e2big);
     RUN(test_tokens);
     RUN(test_group_commit);
