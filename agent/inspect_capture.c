@@ -184,23 +184,6 @@ static const char *header(const char *head, size_t len, const char *name, size_t
     return NULL;
 }
 
-/* The Unix milliseconds in an id's first ten base32 digits (a ULID's time), or -1. */
-static int64_t id_time_ms(const char *id)
-{
-    static const char digits[] = "0123456789abcdefghjkmnpqrstvwxyz";
-    int64_t t = 0;
-
-    if (strlen(id) != HW_ID_LEN)
-        return -1;
-    for (size_t i = HW_ID_PREFIX_LEN; i < HW_ID_PREFIX_LEN + 10; i++) {
-        const char *d = strchr(digits, id[i] | 0x20);
-        if (!d || !*d)
-            return -1;
-        t = t * 32 + (d - digits);
-    }
-    return t;
-}
-
 static int queued(int64_t tunnel_ms, int64_t now_ms, int64_t id_ms)
 {
     return id_ms >= 0 && (now_ms - id_ms > QUEUED_AGE_MS || (tunnel_ms && id_ms < tunnel_ms));
@@ -245,7 +228,7 @@ static void describe(const struct exchange *e, struct summary *m)
     else if (m->attempt > 1)
         m->kind = "replayed";
     else
-        m->kind = queued(e->tunnel_ms, e->at_ms, id_time_ms(e->id)) ? "queued" : "live";
+        m->kind = queued(e->tunnel_ms, e->at_ms, hw_id_time_ms(e->id)) ? "queued" : "live";
 }
 
 static int row_json(const struct exchange *e, struct hw_buf *b)

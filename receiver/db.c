@@ -670,7 +670,7 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
         err = err ? err
                   : hw_buf_printf(out,
                                   "# HELP hookwire_receiver_oldest_pending_seconds Age of the "
-                                  "oldest pending event.\n"
+                                  "oldest pending event (the one stored first).\n"
                                   "# TYPE hookwire_receiver_oldest_pending_seconds gauge\n"
                                   "hookwire_receiver_oldest_pending_seconds %.3f\n",
                                   db->oldest_pending_ms

@@ -62,8 +62,9 @@ const struct replay_cmd replay_commands[] = {
       "Deletes in transactions of 1000 events, oldest first.\n",
       REPLAY_OPT_BEFORE | REPLAY_OPT_STATUS | REPLAY_OPT_DRY_RUN, replay_cmd_purge },
     { "stats", "[--json]", "counts by status and source, failures and latency",
-      "Counts by status and by source, the oldest pending event, events of the last\n"
-      "hour now failed, and the delivery latency (receipt to 2xx) of the last hour.\n\n"
+      "Counts by status and by source, the oldest pending event (the one stored\n"
+      "first), events of the last hour now failed, and the delivery latency\n"
+      "(receipt to 2xx) of the last hour.\n\n"
       "options:\n"
       "  --json             one JSON object\n",
       REPLAY_OPT_JSON, replay_cmd_stats },

@@ -25,13 +25,14 @@ void hw_id_new_at(char out[HW_ID_LEN + 1], uint64_t unix_ms);
 
 /*
  * Returns 1 when s is a well-formed id (prefix, 26 valid digits in either
- * case, time within 48 bits), 0 otherwise. Borrows s. Any thread.
+ * case, time within 48 bits), 0 otherwise (NULL included). Borrows s. Any
+ * thread.
  */
 int hw_id_valid(const char *s);
 
 /*
  * The time of a well-formed id (hw_id_valid()) in Unix milliseconds, -1 for
- * anything else, NULL included. One pass with a table: it runs for each
+ * anything else, NULL included. A table lookup per digit: it runs for each
  * webhook recorded. Borrows s. Any thread.
  */
 int64_t hw_id_time_ms(const char *s);

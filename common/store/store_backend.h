@@ -163,7 +163,7 @@ struct hw_store_ops {
     int (*purge_excess_batch)(void *be, const char *source, uint64_t keep, uint64_t *removed);
     /* Fills the counts of sum (not the latencies) as of now_ms. */
     int (*summarize)(void *be, int64_t now_ms, struct hw_store_summary *sum);
-    /* Pending events of source and the oldest one's received_ms (0 if none). */
+    /* Pending events of source and the received_ms of the one stored first (0 if none). */
     int (*backlog)(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms);
     /*
      * Delivery latencies (delivered attempt end minus receipt) of attempts

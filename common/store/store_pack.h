@@ -35,7 +35,7 @@
 /*
  * A pack being written: meta grows with each hw_pack_add() (owned); data
  * is a list of the webhooks' header blocks and bodies, borrowed from their
- * events (written with one pwritev, never copied into a blob of its own).
+ * events (written with pwritev, never copied into a blob of its own).
  */
 struct hw_pack_buf {
     unsigned char *meta;

@@ -162,16 +162,20 @@ static int seg_current(struct hw_lite_seg *g, off_t *size)
 }
 
 /*
- * Fills part with up to SEG_IOV of the pieces still to write: from iov[i],
- * skip bytes into it. Returns how many.
+ * Fills part with up to SEG_IOV of the pieces still to write, from iov[i]
+ * skip bytes in, and no more than want bytes in all. Returns how many.
  */
-static int pieces(const struct iovec *iov, size_t iovcnt, size_t i, size_t skip, struct iovec *part)
+static int pieces(const struct iovec *iov, size_t iovcnt, size_t i, size_t skip, size_t want,
+                  struct iovec *part)
 {
     int k = 0;
 
-    for (; i < iovcnt && k < SEG_IOV; i++, skip = 0)
-        part[k++] = (struct iovec){ .iov_base = (char *)iov[i].iov_base + skip,
-                                    .iov_len = iov[i].iov_len - skip };
+    for (; i < iovcnt && k < SEG_IOV && want; i++, skip = 0) {
+        size_t len = iov[i].iov_len - skip < want ? iov[i].iov_len - skip : want;
+
+        part[k++] = (struct iovec){ .iov_base = (char *)iov[i].iov_base + skip, .iov_len = len };
+        want -= len;
+    }
     return k;
 }
 
@@ -186,7 +190,7 @@ int hw_lite_seg_append(struct hw_lite_seg *g, const struct iovec *iov, size_t io
     if (err)
         return err;
     while (done < n) {
-        int k = pieces(iov, iovcnt, i, skip, part);
+        int k = pieces(iov, iovcnt, i, skip, n - done, part);
         ssize_t w = pwritev(g->fd, part, k, at + (off_t)done);
 
         if (w < 0 && errno == EINTR)

@@ -22,11 +22,12 @@ int hw_lite_seg_init(struct hw_lite_seg *g, const char *db_path);
 void hw_lite_seg_close(struct hw_lite_seg *g);
 
 /*
- * Appends the n bytes of the iovcnt pieces at iov, end to end, to the
+ * Appends the first n bytes of the iovcnt pieces at iov, end to end, to the
  * newest file (made, with the folder, if need be; a new one past 64 MiB);
  * *num and *off say where they went. Not synced: like the finished commit
  * that refers to them, they reach the disk with the OS's write-back.
- * Returns 0 or a negative errno (logged).
+ * Returns 0 or a negative errno (logged); pieces that hold fewer than n
+ * bytes are an error (HW_EIO), and what was written is cut off.
  */
 int hw_lite_seg_append(struct hw_lite_seg *g, const struct iovec *iov, size_t iovcnt, size_t n,
                        int64_t *num, int64_t *off);
