@@ -893,6 +893,7 @@ static void test_backlog_stored_first(void)
     struct hw_store_attempt a = { .duration_ms = 5, .http_status = 200 };
     struct tu_db d;
     struct hw_store *s = open_fresh(&d, NULL);
+    struct hw_store_summary sum;
     char first[HW_ID_LEN + 1], id[HW_ID_LEN + 1];
     int64_t now = tu_now_ms(), oldest = 0;
     uint64_t pending = 0;
@@ -906,6 +907,9 @@ static void test_backlog_stored_first(void)
     CHECK_EQ(hw_store_backlog(s, "late", &pending, &oldest), 0);
     CHECK_EQ(pending, 2);
     CHECK_EQ(oldest, now - 100);
+    CHECK_EQ(hw_store_summarize(s, now, &sum), 0);
+    CHECK_EQ(sum.oldest_pending_ms, now - 100); /* the summary's too */
+    hw_store_summary_cleanup(&sum);
     CHECK_EQ(hw_store_record_attempt(s, first, lease_one(&d, s, first), &a, HW_STORE_DELIVERED, 0),
              0);
     CHECK_EQ(hw_store_backlog(s, "late", &pending, &oldest), 0);
