@@ -1,17 +1,20 @@
 # Shell helpers the bench scripts share, sourced from the source root under set -eu:
-# a work folder whose processes stop on exit, free ports, polling with a deadline, a
+# a work folder removed on exit with its processes stopped, free ports, polling with a deadline, a
 # single-process nginx, and relay + agent through the tunnel. Uses $bin (the binaries).
 
 # bench_init PREFIX: makes $work (/tmp/PREFIX.XXXXXX); every pid added to $pids is
-# stopped when the script ends.
+# stopped when the script ends, and $work removed (HW_BENCH_KEEP=1 keeps it).
 bench_init() {
     work=$(mktemp -d "/tmp/$1.XXXXXX")
     pids=""
     trap bench_cleanup EXIT INT TERM
 }
+# Stops what the bench started and removes its folder (stores of hundreds of MB);
+# HW_BENCH_KEEP=1 keeps the folder to look at.
 bench_cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done
     for p in $pids; do wait "$p" 2>/dev/null || true; done
+    [ "${HW_BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
 }
 
 # A free TCP port on 127.0.0.1.
