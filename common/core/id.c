@@ -124,16 +124,17 @@ int64_t hw_id_time_ms(const char *s)
     if (!s || strncmp(s, HW_ID_PREFIX, HW_ID_PREFIX_LEN) != 0)
         return -1;
     s += HW_ID_PREFIX_LEN;
-    /* A byte that is no digit has entry 0: a short id stops at its NUL, nothing past is read. */
-    for (int i = 0; i < 26; i++)
-        if (!digit_plus1[(unsigned char)s[i]])
+    for (int i = 0; i < 26; i++) {
+        int v = digit_plus1[(unsigned char)s[i]];
+
+        /* No digit (a short id's NUL too) has entry 0: nothing past the NUL is read. */
+        if (!v)
             return -1;
+        if (i < 10)
+            t = t * 32 + (v - 1);
+    }
     /* The first digit holds only three bits of the 48-bit time. */
-    if (s[26] != '\0' || digit_plus1[(unsigned char)s[0]] > 8)
-        return -1;
-    for (int i = 0; i < 10; i++)
-        t = t * 32 + (digit_plus1[(unsigned char)s[i]] - 1);
-    return t;
+    return s[26] == '\0' && digit_plus1[(unsigned char)s[0]] <= 8 ? t : -1;
 }
 
 int hw_id_valid(const char *s)
