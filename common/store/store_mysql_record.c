@@ -25,9 +25,7 @@
  * The ids' IN list lets the server walk the id index; the pairs are the
  * fence, as HW_SQL_FINISH's and HW_SQL_SETTLE's are for one outcome.
  */
-#define SET_HEAD                                                                            \
-    "UPDATE hookwire_events SET attempts = attempts + 1, status = ?, next_attempt_ms = ?, " \
-    "last_status = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE status = 1 AND "
+#define SET_HEAD     HW_SQL_OUTCOME_SET "WHERE status = 1 AND "
 #define SET_LEASED   "lease_until > ? AND id IN ("
 #define SET_UNLEASED "lease_until = 0 AND id IN ("
 #define SET_PAIRS    ") AND (id, lease_token) IN ("

@@ -285,6 +285,34 @@ static inline void tu_db_exec(const struct tu_db *d, const char *sql)
     sqlite3_close(db);
 }
 
+/* The number in the first column of the one row sql returns, read directly on a test database. */
+static inline long long tu_db_number(const struct tu_db *d, const char *sql)
+{
+    long long v;
+
+    if (d->mysql) {
+        MYSQL *c = tu_mysql_connect(d->url);
+
+        CHECK_EQ(mysql_select_db(c, d->name), 0);
+        v = tu_mysql_number(c, sql, 0);
+        mysql_close(c);
+        return v;
+    }
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    CHECK_EQ(sqlite3_open(d->name, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "sqlite: %s: %s\n", sql, sqlite3_errmsg(db));
+        abort();
+    }
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
 /* Reads tests/fixtures/NAME (from HW_FIXTURES) into a new NUL-terminated string. */
 static inline char *tu_fixture(const char *name)
 {
