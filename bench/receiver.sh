@@ -100,6 +100,28 @@ INI
     wait_for curl -fs "http://127.0.0.1:$rport/healthz"
 }
 
+# The MariaDB server's sizing and durability, which decide the p99 (bench/README.md).
+mysql_settings() {
+    python3 - "$mysql_url" <<'PY'
+import subprocess, sys, urllib.parse as up
+u = up.urlsplit(sys.argv[1])
+q = dict(up.parse_qsl(u.query))
+cmd = ["mysql", "--no-defaults", "-N", "-B", "-u", up.unquote(u.username or ""),
+       "-p" + up.unquote(u.password or "")]
+cmd += ["--socket=" + q["socket"]] if "socket" in q else \
+       ["--protocol=tcp", "-h", u.hostname, "-P", str(u.port or 3306)]
+sql = ("SELECT @@version, @@innodb_buffer_pool_size >> 20, @@innodb_log_file_size >> 20, "
+       "@@innodb_flush_log_at_trx_commit, @@innodb_doublewrite")
+r = subprocess.run(cmd + ["-e", sql], capture_output=True, text=True)
+if r.returncode:
+    print("settings not readable: " + r.stderr.strip())
+else:
+    v, pool, redo, flush, dw = r.stdout.split()
+    print(f"{v}, buffer pool {pool} MiB, redo log {redo} MiB, "
+          f"innodb_flush_log_at_trx_commit={flush}, doublewrite={dw}")
+PY
+}
+case "${HW_BENCH_BACKENDS:-sqlite mariadb}" in *mariadb*) echo "- MariaDB: $(mysql_settings)" ;; esac
 echo "- load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| path | acknowledged/s | p50 | p99 | delivered/s | receiver peak RSS | receiver CPU µs/ack | mariadbd CPU µs/ack | errors |"
