@@ -33,6 +33,13 @@
 
 /* How long a clean stop waits for the store to take the last delivery outcomes. */
 #define OUTCOMES_GRACE_US (10 * LWS_US_PER_SEC)
+/*
+ * The store thread's nice value above the service thread's. Its live
+ * history work then yields the core to the loop's wake-ups, yet it keeps
+ * about a tenth of a busy core, far more than recording needs
+ * (bench/RESULTS.md, "Tunnel: the store thread yields to the loop").
+ */
+#define RELAY_STORE_NICE 10
 
 static volatile sig_atomic_t stopping, hurry, reloading;
 static struct lws_context *loop_context;
@@ -201,15 +208,18 @@ int main(int argc, char **argv)
     if (!base || !r.channels || !r.refused)
         goto out;
     /* The store thread serves the loop: token reads never wait on the database there. */
-    if (hw_store_open(r.cfg.store,
-                      &(struct hw_store_opts){
-                          .wake = relay_store_wake,
-                          .wake_arg = &r,
-                          /* Room for every history record --history-buffer lets in. */
-                          .queue_max = 16384 + r.cfg.history_buffer / 1024,
-                          .queue_bytes_max = 256u * 1024 * 1024 + r.cfg.history_buffer,
-                      },
-                      &r.store)) {
+    if (hw_store_open(
+            r.cfg.store,
+            &(struct hw_store_opts){
+                .wake = relay_store_wake,
+                .wake_arg = &r,
+                /* Room for every history record --history-buffer lets in. */
+                .queue_max = 16384 + r.cfg.history_buffer / 1024,
+                .queue_bytes_max = 256u * 1024 * 1024 + r.cfg.history_buffer,
+                /* Recording history is background work: the loop's wake-ups come first. */
+                .thread_nice = RELAY_STORE_NICE,
+            },
+            &r.store)) {
         fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
         goto out;
     }

@@ -178,6 +178,15 @@ struct hw_store_opts {
      * HW_STORE_WRITERS_MAX. See docs/store.md.
      */
     unsigned writers;
+    /*
+     * Added to each store thread's nice value as it starts (Linux keeps one
+     * per thread); 0 leaves them as their creator. A program whose store
+     * thread does background work beside an event loop on the same cores
+     * (the relay's live history) sets it, so that the loop's wake-ups take
+     * the core at once instead of waiting for the thread's time slice.
+     * Failing to set it is logged, not an error.
+     */
+    int thread_nice;
 };
 
 #define HW_STORE_WRITERS_MAX 16

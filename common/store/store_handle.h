@@ -32,6 +32,7 @@ struct hw_store {
     pthread_mutex_t lock;          /* held around every use of be */
     struct hw_store_conn *writers; /* one per store thread; NULL without a store thread */
     unsigned nwriters;
+    int thread_nice; /* hw_store_opts.thread_nice, applied by each store thread */
     struct hw_store_url url;
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */

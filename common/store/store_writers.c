@@ -6,11 +6,13 @@
  * when the batch fails) and the outage probe among several writers. Called
  * on the store threads, and by hw_store_append() on the caller's thread.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -269,6 +271,12 @@ static void store_thread(void *ctx, int starting)
 {
     struct hw_store *s = ctx;
 
+    if (starting && s->thread_nice) {
+        errno = 0;
+        if (nice(s->thread_nice) == -1 && errno)
+            HW_WARN("store %s: cannot change the store thread's nice value by %d: %s", s->url.name,
+                    s->thread_nice, strerror(errno));
+    }
     if (starting && s->ops->thread_start)
         s->ops->thread_start();
     if (!starting && s->ops->thread_end)
@@ -352,6 +360,7 @@ int hw_store_writers_start(struct hw_store *s, const struct hw_store_opts *opts)
 
     if (err)
         goto fail;
+    s->thread_nice = opts->thread_nice;
     cfg.writers = s->nwriters;
     err = hw_store_queue_new(&cfg, &s->queue);
     if (err)

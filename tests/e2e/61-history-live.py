@@ -5,7 +5,9 @@ own, an app error as failed with its attempt, byte-exact and replayable. `--max-
 keeps each channel's newest N events by itself (queued ones are never purged). The bytes
 held for records not yet committed are bounded by `--history-buffer`: past it a new live
 webhook is refused with 429 HW_OVERLOADED and Retry-After, never forwarded unrecorded,
-and once the held webhooks are answered and recorded, webhooks go through again.
+and once the held webhooks are answered and recorded, webhooks go through again. The
+store thread runs 10 nice levels below the service thread, so that recording yields the
+core to the loop.
 """
 
 import json
@@ -163,5 +165,31 @@ def case_history_buffer(env):
         relay.stop()
 
 
+def thread_nices(pid):
+    """{tid: nice value} of each thread of pid, from /proc (field 19 of stat)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[16])  # after pid and (comm): state is field 3, nice 19
+    return out
+
+
+def case_store_thread_nice(env):
+    store = env.path("nice.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target(lambda req: Reply(200, "OK", [("Content-Type", "text/plain")], b"ok"))
+    agent = env.agent(relay, token, "alice", target.port)
+    check_eq(live(relay, 1).status, 200, "a live webhook is answered")
+    nices = thread_nices(relay.proc.pid)
+    main = nices.pop(relay.proc.pid)
+    want = min(main + 10, 19)
+    check_eq(sorted(nices.values()), [want],
+             "the one other thread, the store's, runs 10 nice levels below the loop's %d" % main)
+    agent.stop()
+    relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_live_records, case_max_events, case_history_buffer])
+    run([case_live_records, case_max_events, case_history_buffer, case_store_thread_nice])
