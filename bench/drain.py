@@ -9,6 +9,7 @@ scripts/install-deps --bench); prints a Markdown line for bench/RESULTS.md.
 import datetime
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -102,6 +103,8 @@ def main():
         for p in reversed(procs):
             p.terminate()
             p.wait(10)
+        if os.environ.get("HW_BENCH_KEEP") != "1":
+            shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":
