@@ -103,16 +103,20 @@ INI
 # The MariaDB server's sizing and durability, which decide the p99 (bench/README.md).
 mysql_settings() {
     python3 - "$mysql_url" <<'PY'
-import subprocess, sys, urllib.parse as up
+import os, subprocess, sys, urllib.parse as up
 u = up.urlsplit(sys.argv[1])
 q = dict(up.parse_qsl(u.query))
-cmd = ["mysql", "--no-defaults", "-N", "-B", "-u", up.unquote(u.username or ""),
-       "-p" + up.unquote(u.password or "")]
+cmd = ["mysql", "--no-defaults", "-N", "-B", "-u", up.unquote(u.username or "")]
+env = dict(os.environ)
+env.pop("MYSQL_PWD", None)
+if u.password:
+    env["MYSQL_PWD"] = up.unquote(u.password)  # not on the command line, where ps shows it
 cmd += ["--socket=" + q["socket"]] if "socket" in q else \
        ["--protocol=tcp", "-h", u.hostname, "-P", str(u.port or 3306)]
 sql = ("SELECT @@version, @@innodb_buffer_pool_size >> 20, @@innodb_log_file_size >> 20, "
        "@@innodb_flush_log_at_trx_commit, @@innodb_doublewrite")
-r = subprocess.run(cmd + ["-e", sql], capture_output=True, text=True)
+r = subprocess.run(cmd + ["-e", sql], capture_output=True, text=True, env=env,
+                   stdin=subprocess.DEVNULL)
 if r.returncode:
     print("settings not readable: " + r.stderr.strip())
 else:

@@ -36,7 +36,7 @@
 /*
  * The store thread's nice value above the service thread's. Its live
  * history work then yields the core to the loop's wake-ups, yet it keeps
- * about a tenth of a busy core, far more than recording needs
+ * about a tenth of a busy core, more than recording at full rate takes
  * (bench/RESULTS.md, "Tunnel: the store thread yields to the loop").
  */
 #define RELAY_STORE_NICE 10

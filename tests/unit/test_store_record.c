@@ -7,9 +7,9 @@
  * and once only; outcomes setting different values share a batch. On MySQL
  * a batch of valid outcomes is recorded in batched statements, none one by
  * one (the store's fenced_singles counter); SQLite records one by one. A
- * success leaves the row's last_error NULL, as the append wrote it, in the
- * batched statement and in the one-by-one ones alike: the row keeps its size,
- * so that InnoDB can change it in place. On SQLite and on MySQL.
+ * success leaves the row's last_error NULL, as the append wrote it, in
+ * MySQL's batched statement and in the one-by-one ones alike: the row keeps
+ * its size, so that InnoDB can change it in place. On SQLite and on MySQL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -355,63 +355,62 @@ static long long errors_written(const struct tu_db *d)
 
 /*
  * Successes record no error: last_error stays NULL, through the batched
- * UPDATE (leased and unleased) and through the one-by-one statements a
- * stale outcome in the batch falls back to (leased and unleased); a
- * failure's error is written and read back.
+ * UPDATE (two valid outcomes together, leased and unleased: one statement
+ * each on MySQL), through the one-by-one statements a stale outcome in a
+ * batch falls back to (leased and unleased) and through a single outcome;
+ * a failure's error is written and read back.
  */
 static void test_success_keeps_null(void)
 {
-    enum { N = 4 };
+    enum { N = 6, F = 4 };
     struct tu_db d;
     struct hw_store *s = open_fresh(&d);
-    char ids[N][HW_ID_LEN + 1], free_ids[3][HW_ID_LEN + 1];
+    char ids[N][HW_ID_LEN + 1], free_ids[F][HW_ID_LEN + 1];
     int64_t lease[N], now = tu_now_ms();
     struct hw_store_attempt ok = { .at_ms = now, .http_status = 200 };
     struct hw_store_attempt refused = { .at_ms = now, .error = "connect: refused" };
-    struct hw_store_outcome v[N], u[3];
+    struct hw_store_outcome v[N], u[F];
     struct hw_store_event *ev;
+    uint64_t before;
 
     append_claim(s, N, ids, lease);
-    tu_append_n(s, 3, free_ids); /* appended after the claim: not leased */
-    CHECK_EQ(errors_written(&d), 0);
-    /* The batch as one statement: leased, then unleased. */
-    v[0] = (struct hw_store_outcome){
-        .id = ids[0], .lease = lease[0], .attempt = ok, .status = HW_STORE_DELIVERED
-    };
-    CHECK_EQ(hw_store_record_attempts(s, v, 1), 0);
-    CHECK_EQ(v[0].err, 0);
-    u[0] = (struct hw_store_outcome){
-        .id = free_ids[0], .lease = HW_STORE_NO_LEASE, .attempt = ok, .status = HW_STORE_DELIVERED
-    };
-    CHECK_EQ(hw_store_record_attempts(s, u, 1), 0);
-    CHECK_EQ(u[0].err, 0);
-    CHECK_EQ(errors_written(&d), 0);
-    /* A stale lease in the batch: the others go one by one. */
-    for (int i = 1; i < N; i++)
+    tu_append_n(s, F, free_ids); /* appended after the claim: not leased */
+    for (int i = 0; i < N; i++)
         v[i] = (struct hw_store_outcome){
             .id = ids[i], .lease = lease[i], .attempt = ok, .status = HW_STORE_DELIVERED
         };
-    v[2].lease = lease[2] + 1;
-    CHECK_EQ(hw_store_record_attempts(s, v + 1, N - 1), 0);
-    CHECK_EQ(v[1].err, 0);
-    CHECK_EQ(v[2].err, HW_ELEASE);
-    CHECK_EQ(v[3].err, 0);
-    for (int i = 1; i < 3; i++)
+    for (int i = 0; i < F; i++)
         u[i] = (struct hw_store_outcome){ .id = free_ids[i],
                                           .lease = HW_STORE_NO_LEASE,
                                           .attempt = ok,
                                           .status = HW_STORE_DELIVERED };
-    u[2].id = "evt_00000000000000000000000000";
-    CHECK_EQ(hw_store_record_attempts(s, u + 1, 2), 0);
-    CHECK_EQ(u[1].err, 0);
-    CHECK_EQ(u[2].err, HW_ENOTFOUND);
     CHECK_EQ(errors_written(&d), 0);
-    CHECK_EQ(tu_db_number(&d, "SELECT COUNT(*) FROM hookwire_events WHERE status = 2"), 5);
+    /* Valid batches: one statement each on MySQL. */
+    before = singles(s);
+    CHECK_EQ(hw_store_record_attempts(s, v, 2), 0);
+    CHECK_EQ(hw_store_record_attempts(s, u, 2), 0);
+    check_batched(s, before, 4);
+    CHECK_EQ(v[0].err | v[1].err | u[0].err | u[1].err, 0);
+    CHECK_EQ(errors_written(&d), 0);
+    /* A stale lease, an unknown id: the others go one by one. */
+    v[3].lease = lease[3] + 1;
+    CHECK_EQ(hw_store_record_attempts(s, v + 2, 3), 0);
+    CHECK_EQ(v[2].err, 0);
+    CHECK_EQ(v[3].err, HW_ELEASE);
+    CHECK_EQ(v[4].err, 0);
+    u[3].id = "evt_00000000000000000000000000";
+    CHECK_EQ(hw_store_record_attempts(s, u + 2, 2), 0);
+    CHECK_EQ(u[2].err, 0);
+    CHECK_EQ(u[3].err, HW_ENOTFOUND);
+    /* One outcome alone. */
+    CHECK_EQ(hw_store_record_attempt(s, ids[5], lease[5], &ok, HW_STORE_DELIVERED, 0), 0);
+    CHECK_EQ(errors_written(&d), 0);
+    CHECK_EQ(tu_db_number(&d, "SELECT COUNT(*) FROM hookwire_events WHERE status = 2"), 8);
     /* A failure writes its error, and reading it back is unchanged. */
-    CHECK_EQ(hw_store_record_attempt(s, ids[2], lease[2], &refused, HW_STORE_PENDING, now + 5000),
+    CHECK_EQ(hw_store_record_attempt(s, ids[3], lease[3], &refused, HW_STORE_PENDING, now + 5000),
              0);
     CHECK_EQ(errors_written(&d), 1);
-    CHECK_EQ(hw_store_get(s, ids[2], &ev), 0);
+    CHECK_EQ(hw_store_get(s, ids[3], &ev), 0);
     CHECK_EQ(strcmp(ev->last_error, "connect: refused"), 0);
     hw_store_event_free(ev);
     CHECK_EQ(hw_store_get(s, ids[0], &ev), 0);
