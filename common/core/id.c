@@ -133,8 +133,8 @@ int64_t hw_id_time_ms(const char *s)
         if (i < 10)
             t = t * 32 + (v - 1);
     }
-    /* The first digit holds only three bits of the 48-bit time. */
-    return s[26] == '\0' && digit_plus1[(unsigned char)s[0]] <= 8 ? t : -1;
+    /* Ten digits hold 50 bits; the time has 48 (the first digit at most 7). */
+    return s[26] == '\0' && t < (int64_t)1 << 48 ? t : -1;
 }
 
 int hw_id_valid(const char *s)
