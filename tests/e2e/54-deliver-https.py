@@ -81,6 +81,9 @@ def case_receiver_refuses_unknown_ca(env):
     check_eq(errors, ["certificate verify failed: unable to get local issuer certificate"] * 3,
              "each attempt records the certificate's problem")
     check_eq(target.count(), 0, "nothing reached the untrusted backend")
+    # The receiver records its third attempt as soon as its side of the handshake fails; the
+    # backend's thread notes the refusal a moment later.
+    wait_until(lambda: len(target.tls_failures) >= 3, 5, "the backend sees three handshakes")
     check_eq(len(target.tls_failures), 3, "each attempt's handshake was refused")
     log = rcv.proc.stderr()
     check("certificate verify failed: unable to get local issuer certificate" in log,
