@@ -120,7 +120,8 @@ int recv_deliver_render(const struct recv_deliver *d, struct hw_buf *out)
 static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_http_result *res)
 {
     struct recv *r = d->r;
-    const char *ra = NULL;
+    const char *ra = NULL, *what = NULL;
+    char status[24];
     size_t ra_len = 0;
     uint64_t delay = 0;
     unsigned attempt = (unsigned)j->ev->attempts + 1;
@@ -145,6 +146,12 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
         ra = hw_http_result_header(res, "retry-after", &ra_len);
     o = recv_outcome(&r->cfg.schedule, attempt, res->fail ? 0 : res->status, ra, ra_len, now / 1000,
                      &delay);
+    /* The log names the failure: the client's error, or the status the backend answered. */
+    what = j->error;
+    if (!res->fail) {
+        snprintf(status, sizeof(status), "status %d", res->status);
+        what = status;
+    }
     switch (o) {
     case RECV_DELIVERED:
         j->new_status = HW_STORE_DELIVERED;
@@ -155,14 +162,14 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
         j->new_status = HW_STORE_PENDING;
         j->next_ms = now + (int64_t)delay;
         r->metrics.retries++;
-        HW_INFO("evt=%s source=%s attempt %u: %s %d, next in %llu ms", j->ev->id, j->src->name,
-                attempt, res->fail ? j->error : "status", res->status, (unsigned long long)delay);
+        HW_INFO("evt=%s source=%s attempt %u: %s, next in %llu ms", j->ev->id, j->src->name,
+                attempt, what, (unsigned long long)delay);
         break;
     case RECV_FAILED:
         j->new_status = HW_STORE_FAILED;
         r->metrics.failed++;
-        HW_WARN("evt=%s source=%s attempt %u: %s %d, attempts exhausted: failed", j->ev->id,
-                j->src->name, attempt, res->fail ? j->error : "status", res->status);
+        HW_WARN("evt=%s source=%s attempt %u: %s, attempts exhausted: failed", j->ev->id,
+                j->src->name, attempt, what);
         break;
     }
 }

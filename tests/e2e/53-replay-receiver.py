@@ -10,6 +10,7 @@ Needs HOOKWIRE_TEST_MYSQL_URL (scripts/test sets it) and a receiver that serves.
 
 import base64
 import json
+import re
 import threading
 
 from harness import (RECEIVER_BIN, LOCALHOST, Proc, Reply, check, check_eq, free_port, get,
@@ -86,6 +87,13 @@ def case_failed_then_replayed(env):
         down = post(port, 5, "down")
         wait_until(lambda: set(statuses(url, down).values()) == {FAILED}, 60,
                    what + "the events of the outage failed after their retries")
+        log = proc.stderr()
+        for eid in down:
+            check(re.search(r"evt=%s source=app attempt 1: status 503, next in \d+ ms\n" % eid, log),
+                  what + "the log names the status of a retried attempt", log[-2000:])
+            check(re.search(r"evt=%s source=app attempt \d+: status 503, attempts exhausted: "
+                            r"failed\n" % eid, log),
+                  what + "the log names the status of the last attempt", log[-2000:])
         out = replay_ok(env, url, "list", "--status", "failed")
         check_eq(sorted(l.split("\t")[0] for l in out.splitlines()), sorted(down),
                  what + "list --status failed shows exactly the outage's events")
