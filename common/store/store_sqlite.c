@@ -8,9 +8,12 @@
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -211,6 +214,44 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
+/*
+ * Whether the database file is still the one at its path. In WAL mode
+ * SQLite goes on writing to a file that was deleted (or replaced by a
+ * rename) while open, and all of it is lost when the program ends; so a
+ * write transaction, and a ping, first checks that the open file still has
+ * a name. Returns 0, or -ENOENT (logged once) from then on.
+ */
+static int file_check(struct hw_lite *b)
+{
+    struct stat st;
+
+    if (b->file_fd < 0)
+        return 0;
+    if (!b->file_gone && fstat(b->file_fd, &st) == 0 && st.st_nlink > 0)
+        return 0;
+    if (!b->file_gone)
+        HW_ERR("store %s: the database file was deleted or replaced while in use: nothing more "
+               "can be stored in it; restart to open the file at its path again",
+               b->name);
+    b->file_gone = 1;
+    return -ENOENT;
+}
+
+/* Opens a descriptor of the database file for file_check() (none for a store in memory). */
+static int file_watch(struct hw_lite *b)
+{
+    const char *path = sqlite3_db_filename(b->db, "main");
+
+    if (!path || !*path)
+        return 0;
+    b->file_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (b->file_fd < 0) {
+        HW_ERR("store %s: cannot open %s: %s", b->name, path, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 static int lite_open(const struct hw_store_url *u, void **be)
 {
     static const char *const pragmas[] = { "PRAGMA synchronous = FULL",
@@ -222,6 +263,7 @@ static int lite_open(const struct hw_store_url *u, void **be)
     if (!b)
         return HW_ENOMEM;
     b->seg.fd = -1;
+    b->file_fd = -1;
     b->name = u->name;
     rc = sqlite3_open_v2(u->path, &b->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -237,6 +279,9 @@ static int lite_open(const struct hw_store_url *u, void **be)
         goto fail;
     }
     sqlite3_busy_handler(b->db, busy_wait, NULL);
+    err = file_watch(b);
+    if (err)
+        goto fail;
     /* Pack data goes to files beside the database ("" for a store in memory: into rows). */
     err = hw_lite_seg_init(&b->seg, sqlite3_db_filename(b->db, "main"));
     if (err)
@@ -280,6 +325,8 @@ fail:
     sqlite3_finalize(st);
     sqlite3_close(b->db);
     hw_lite_seg_close(&b->seg);
+    if (b->file_fd >= 0)
+        close(b->file_fd);
     free(b);
     return err;
 }
@@ -292,6 +339,8 @@ static void lite_close(void *be)
         sqlite3_finalize(b->st[i]);
     sqlite3_close(b->db);
     hw_lite_seg_close(&b->seg);
+    if (b->file_fd >= 0)
+        close(b->file_fd);
     free(b);
 }
 
@@ -309,7 +358,9 @@ static int sync_full(struct hw_lite *b)
 
 int hw_lite_begin(void *be)
 {
-    return run_k(be, HW_LITE_BEGIN, "begin");
+    int err = file_check(be);
+
+    return err ? err : run_k(be, HW_LITE_BEGIN, "begin");
 }
 
 int hw_lite_begin_finished(void *be)
@@ -417,7 +468,7 @@ static int lite_schema_record(void *be, int version, int64_t now_ms)
 
 static int lite_ping(void *be)
 {
-    return 0;
+    return file_check(be);
 }
 
 static int lite_durable(void *be)

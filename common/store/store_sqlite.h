@@ -65,6 +65,8 @@ struct hw_lite {
     int relaxed; /* synchronous=NORMAL for a batch of finished events, until set back */
     int batch;   /* that batch is open (hw_lite_begin_finished() until commit or rollback) */
     struct hw_lite_seg seg; /* pack data files (schema 12) */
+    int file_fd;            /* the database file, to see it deleted under us; -1 in memory */
+    int file_gone;          /* it was: every write fails from then on */
 };
 
 /* Maps a SQLite result code to ours (-EROFS, -ENOSPC, -errno, HW_EIO, ...) and logs it. */

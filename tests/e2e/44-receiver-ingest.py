@@ -6,7 +6,8 @@ with the original method, path rest, query, header lines and body, plus
 Hookwire-* headers whose signature checks out; the same provider delivery sent
 three times at once is stored and delivered once; a tampered one is 401 and not
 stored. With the backend down the attempts follow the retry schedule and the
-event ends failed; a Retry-After is honoured. Slack, Discord and Zoom handshakes
+event ends failed; a Retry-After is honoured. With the store's directory removed under it,
+webhooks get 503 and /readyz says so. Slack, Discord and Zoom handshakes
 are answered as each provider requires and neither stored nor delivered. A 30
 MiB body gets 413; a client sending one byte a second holds up nobody; SIGTERM
 in the middle of a load loses no acknowledged event. /metrics counts what happened
@@ -27,7 +28,7 @@ import time
 from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids, github_headers,
                          store_query)
 from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, HttpConn, Reply, build_request, check,
-                     check_eq, free_port, holds_for, run, wait_until)
+                     check_eq, free_port, get, holds_for, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
 ZOOM_SECRET = "zoom-secret-token-for-tests"
@@ -186,6 +187,32 @@ def case_backend_down_follows_schedule(env):
     check(err and err[0][0], "the error is recorded", err)
     check_eq(rc.metric("hookwire_receiver_failed_total"), 1, "failed counted")
     check_eq(rc.metric("hookwire_receiver_retries_total"), 3, "retries counted")
+
+
+def case_store_deleted(env):
+    """The store's directory removed under a running receiver: SQLite would go on writing to
+    the nameless file and lose it at exit, so the receiver refuses (503), /readyz says so, and
+    the log says why."""
+    backend = env.target()
+    os.mkdir(env.path("data"))
+    store = "sqlite:" + env.path("data/receiver.db")
+    rc = Receiver(env, store, {"gh": gh_source(backend.port)}).start()
+    body = b'{"before":1}'
+    check_eq(rc.post("gh", body, github_headers(body, "before")).status, 200,
+             "acknowledged while the file is there")
+    wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+    shutil.rmtree(env.path("data"))
+    for n in range(3):
+        body = b'{"after":%d}' % n
+        resp = rc.post("gh", body, github_headers(body, "after-%d" % n))
+        check_eq(resp.status, 503, "refused once the file is gone (%d)" % n)
+        check_eq(resp.header("Hookwire-Error"), "HW_STORE_UNAVAILABLE", "its code (%d)" % n)
+    wait_until(lambda: get(rc.port, "/readyz").status == 503, 10, "/readyz says 503")
+    log = rc.proc.stderr()
+    # Once per connection that met it (ingest, claims and outcomes each have one), not per try.
+    said = log.count("the database file was deleted or replaced while in use")
+    check(1 <= said <= 3, "the log says why, once per store connection", said)
+    rc.proc.check_alive("keeps running to say so")
 
 
 def case_backlog_metrics(env):
@@ -369,5 +396,5 @@ def case_sigterm_under_load(env):
 
 if __name__ == "__main__":
     run([case_ingest_deliver_dedup, case_window_spills_to_claims, case_backend_down_follows_schedule,
-         case_backlog_metrics, case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
+         case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
          case_sigterm_under_load])

@@ -7,8 +7,12 @@ each once, with the id from the 202 as Hookwire-Event-Id; afterwards live passth
 resumes. Queued events survive a relay SIGKILL. Past --max-queued the relay answers
 429 HW_QUEUE_FULL and keeps what is queued. An app that answers 500 for a queued event
 gets it again (same id, Hookwire-Attempt 2, 3), then the event is failed and the queue
-moves on. Needs HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
+moves on. A SQLite store deleted under the relay gets 503, never 202. Needs
+HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
 """
+
+import os
+import shutil
 
 from harness import Reply, check, check_eq, check_error, run, token_add, wait_until
 from offline_util import (HOST, body_of, check_in_order_once, queue_one, received, stack,
@@ -102,6 +106,23 @@ def case_app_fails(env):
         relay.stop()
 
 
+def case_store_deleted(env):
+    """The store's directory removed under a running relay: nothing more is answered 202,
+    since it would go to a file lost at exit."""
+    os.mkdir(env.path("data"))
+    store = env.path("data/relay.db")
+    relay, target, agent = stack(env, store)
+    queue_one(relay, 0)
+    shutil.rmtree(env.path("data"))
+    for i in range(1, 3):
+        check_error(relay.webhook("POST", "/t/alice/hook", [HOST, ("X-Seq", str(i))], b"{}"),
+                    503, "HW_STORE_UNAVAILABLE", "webhook %d once the file is gone" % i)
+    check("the database file was deleted or replaced while in use" in relay.proc.stderr(),
+          "the relay's log says why", relay.proc.stderr()[-1000:])
+    relay.proc.check_alive("keeps running")
+    relay.stop()
+
+
 def case_reject_mode(env):
     for kind, store in stores(env):
         relay, target, agent = stack(env, store, relay_args=["--offline", "reject"])
@@ -133,4 +154,4 @@ def case_per_channel_policy(env):
 
 if __name__ == "__main__":
     run([case_hundred_while_stopped, case_relay_sigkill, case_queue_full, case_app_fails,
-         case_reject_mode, case_per_channel_policy])
+         case_store_deleted, case_reject_mode, case_per_channel_policy])

@@ -3,7 +3,7 @@
  * durability across SIGKILL, two processes claiming from one store (never
  * the same event; a dead holder's events return after the lease), MariaDB
  * stopped and restarted under a running client (a dedicated server started
- * with scripts/mariadb), and read-only or full SQLite files.
+ * with scripts/mariadb), and read-only, full or deleted SQLite files.
  */
 #include <signal.h>
 #include <sys/resource.h>
@@ -542,22 +542,30 @@ static void open_read_only(const char *url)
         _exit(11);
 }
 
-static void test_sqlite_read_only(void)
+/* A SQLite store at tu_dir/name/events.db holding one event; fills dir, path and url. */
+static struct hw_store *sqlite_in_dir(const char *name, char dir[512], char path[600],
+                                      char url[700])
 {
-    char dir[512], path[600], url[700];
     struct hw_store_event ev;
     struct hw_store_result r;
     struct hw_store *s;
 
-    snprintf(dir, sizeof(dir), "%s/ro", tu_dir);
+    snprintf(dir, 512, "%s/%s", tu_dir, name);
     CHECK_EQ(mkdir(dir, 0755), 0);
-    CHECK_EQ(chmod(tu_dir, 0755), 0);
-    snprintf(path, sizeof(path), "%s/events.db", dir);
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    snprintf(path, 600, "%s/events.db", dir);
+    snprintf(url, 700, "sqlite:%s", path);
     CHECK_EQ(hw_store_open(url, NULL, &s), 0);
-    tu_event(&ev, "ro", "x");
+    tu_event(&ev, name, "before");
     CHECK_EQ(hw_store_append(s, &ev, &r), 0);
-    hw_store_close(s);
+    return s;
+}
+
+static void test_sqlite_read_only(void)
+{
+    char dir[512], path[600], url[700];
+
+    CHECK_EQ(chmod(tu_dir, 0755), 0);
+    hw_store_close(sqlite_in_dir("ro", dir, path, url));
     CHECK_EQ(chmod(path, 0444), 0);
     CHECK_EQ(chmod(dir, 0555), 0);
     in_child(open_read_only, url);
@@ -610,6 +618,36 @@ static void test_sqlite_full(void)
     tu_db_drop(&d, NULL);
 }
 
+/*
+ * The database file deleted while the store is open (its directory removed,
+ * say): SQLite would go on writing to the nameless file, to be lost at exit.
+ * Every write and ping fails instead; what was appended before was answered
+ * while the file was there.
+ */
+static void test_sqlite_deleted(void)
+{
+    static const char *const ends[] = { "", "-wal", "-shm" };
+    char dir[512], path[600], url[700];
+    struct hw_store_event ev;
+    struct hw_store_result r;
+    struct hw_store *s = sqlite_in_dir("gone", dir, path, url);
+
+    CHECK_EQ(hw_store_ping(s), 0);
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        char f[700];
+
+        snprintf(f, sizeof(f), "%s%s", path, ends[i]);
+        unlink(f);
+    }
+    CHECK_EQ(rmdir(dir), 0);
+    tu_event(&ev, "gone", "after");
+    CHECK_EQ(hw_store_append(s, &ev, &r), -ENOENT);
+    CHECK_EQ(hw_store_ping(s), -ENOENT);
+    tu_event(&ev, "gone", "again");
+    CHECK_EQ(hw_store_append(s, &ev, &r), -ENOENT);
+    hw_store_close(s);
+}
+
 static void run_backend(const char *mysql_url)
 {
     g_mysql = mysql_url;
@@ -622,6 +660,7 @@ static void run_backend(const char *mysql_url)
     } else {
         RUN(test_sqlite_read_only);
         RUN(test_sqlite_full);
+        RUN(test_sqlite_deleted);
     }
 }
 
