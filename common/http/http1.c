@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "http/limits.h"
 #include "httpchar.h"
 
 /*
@@ -324,6 +325,7 @@ static enum hw_http_body declared_body(const struct framing *f, enum hw_http_bod
 
 static int parse_request_line(struct cursor *c, struct hw_http_head *head)
 {
+    const char *start;
     int rc;
 
     /* RFC 9112 2.2: empty lines before a request line are ignored. */
@@ -332,7 +334,12 @@ static int parse_request_line(struct cursor *c, struct hw_http_head *head)
         if (rc != 0)
             return rc;
     }
+    start = c->p;
     rc = parse_token(c, ' ', &head->method, &head->method_len);
+    /* Too long, or too long already: no need to wait for the rest. */
+    if ((rc == 0 && head->method_len > HW_METHOD_MAX) ||
+        (rc == HW_EAGAIN && (size_t)(c->p - start) > HW_METHOD_MAX))
+        return HW_EPARSE;
     if (rc != 0)
         return rc;
 

@@ -11,6 +11,13 @@
 #define HW_HEAD_MAX (64 * 1024)
 
 /*
+ * Longest request method: what the stores keep (HW_STORE_METHOD_MAX); no
+ * method in use comes near it. A longer one is a malformed request (400),
+ * refused before a relay forwards it unrecorded or a receiver takes it.
+ */
+#define HW_METHOD_MAX 32
+
+/*
  * Header lines: the parser holds HW_HTTP_MAX_HEADERS (http1.h); a hop adds
  * at most HW_HEADERS_ADDED of its own (X-Forwarded-*, Hookwire-Event-Id,
  * Hookwire-Attempt, a delivery signature's three, Host for an HTTP/1.0

@@ -11,6 +11,9 @@ one, with another request pipelined behind it, once made the relay's loop spin (
 on offering the pipelined bytes) so that neither port answered and SIGTERM went unheard; it
 is answered, the connection closes, and the relay serves on.
 
+A method longer than the stores keep (32 bytes) is a malformed request (400) on both,
+not forwarded unrecorded by the relay nor answered 413 by the receiver.
+
 A chunked body's trailer section and its chunk extensions are capped (64 KiB each): 100,000
 trailer lines, or a chunk extension on every one-byte chunk, get 400 instead of being read
 for as long as the sender keeps the body's rate floor.
@@ -94,5 +97,23 @@ def case_chunked_framing_floods(env):
         check_eq(c.read_response("POST").status, 200, "relay: a body with a trailer still passes")
 
 
+def case_method_too_long(env):
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    for port, path, name in ((relay.port, b"/t/alice/m", "relay"),
+                             (rc.port, b"/api/webhooks/gh", "receiver")):
+        r = answer_to(port, b"M" * 33 + b" " + path + b" HTTP/1.1\r\n" + HOST +
+                      b"Content-Length: 2\r\n\r\n{}")
+        check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                 "%s: a method of 33 bytes" % name)
+    check_eq(len(target.requests), 0, "nothing was forwarded")
+    r = answer_to(relay.port, b"M" * 32 + b" /t/alice/m HTTP/1.1\r\n" + HOST +
+                  b"Content-Length: 2\r\n\r\n{}")
+    check_eq(r.status, 200, "relay: a method of 32 bytes passes")
+    check_eq([q.method for q in target.requests], ["M" * 32], "as sent")
+
+
 run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
-     case_chunked_framing_floods])
+     case_chunked_framing_floods, case_method_too_long])

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "core/err.h"
+#include "http/limits.h"
 
 #define BIG 16384
 
@@ -282,6 +283,23 @@ static void test_request_rejects(void)
     CHECK_EQ(parse(0, NULL, nul_value, sizeof(nul_value) - 1, &head), HW_EPARSE);
     CHECK_EQ(parse(0, NULL, nul_target, sizeof(nul_target) - 1, &head), HW_EPARSE);
     CHECK_EQ(parse(0, NULL, nul_name, sizeof(nul_name) - 1, &head), HW_EPARSE);
+}
+
+/* A method is at most HW_METHOD_MAX bytes, refused as soon as it is longer, space or not. */
+static void test_method_length(void)
+{
+    char buf[128];
+    struct hw_http_head head;
+
+    memset(buf, 'M', HW_METHOD_MAX);
+    strcpy(buf + HW_METHOD_MAX, " / HTTP/1.1\r\n\r\n");
+    CHECK_EQ(req(buf, &head), (int)strlen(buf));
+    CHECK_EQ(head.method_len, (size_t)HW_METHOD_MAX);
+    memset(buf, 'M', HW_METHOD_MAX + 1);
+    strcpy(buf + HW_METHOD_MAX + 1, " / HTTP/1.1\r\n\r\n");
+    CHECK_EQ(req(buf, &head), HW_EPARSE);
+    CHECK_EQ(parse(0, NULL, buf, HW_METHOD_MAX, &head), HW_EAGAIN);
+    CHECK_EQ(parse(0, NULL, buf, HW_METHOD_MAX + 1, &head), HW_EPARSE);
 }
 
 static void test_request_allowed_oddities(void)
@@ -1087,6 +1105,7 @@ int main(void)
     RUN(test_request_content_length);
     RUN(test_request_chunked);
     RUN(test_request_rejects);
+    RUN(test_method_length);
     RUN(test_request_allowed_oddities);
     RUN(test_too_many_headers);
     RUN(test_incremental);
