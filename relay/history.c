@@ -6,6 +6,7 @@
  */
 #include "history.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,22 @@ struct relay_history_call {
     struct hw_store_attempts attempts;
     int head; /* HEAD request */
 };
+
+/* A query number: decimal digits only, at most max. Returns 0 or HW_EINVAL. */
+static int number(const char *p, int64_t max, int64_t *out)
+{
+    int64_t n = 0;
+
+    if (!*p)
+        return HW_EINVAL;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (max - (*p - '0')) / 10)
+            return HW_EINVAL;
+        n = n * 10 + (*p - '0');
+    }
+    *out = n;
+    return 0;
+}
 
 static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
 {
@@ -220,23 +237,18 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
         c->f.source = c->channel;
         c->f.limit = 50;
         if ((p = arg(wsi, "limit=", v, sizeof(v)))) {
-            char *end;
-            unsigned long n = strtoul(p, &end, 10);
+            int64_t n = 0;
 
-            err = *end || n < 1 || n > 1000 ? HW_EINVAL : 0;
-            c->f.limit = n;
+            err = number(p, 1000, &n) || n < 1 ? HW_EINVAL : 0;
+            c->f.limit = (size_t)n;
         }
         if (!err && (p = arg(wsi, "status=", v, sizeof(v)))) {
             rc = hw_store_status_parse(p);
             err = rc < 0 ? HW_EINVAL : 0;
             c->f.status = rc;
         }
-        if (!err && (p = arg(wsi, "cursor=", v, sizeof(v)))) {
-            char *end;
-
-            c->f.cursor = strtoll(p, &end, 10);
-            err = *end || c->f.cursor < 0 ? HW_EINVAL : 0;
-        }
+        if (!err && (p = arg(wsi, "cursor=", v, sizeof(v))))
+            err = number(p, INT64_MAX, &c->f.cursor);
     } else if (strncmp(uri, "/api/events/", 12) == 0) {
         rest = uri + 12;
         p = strchr(rest, '/');

@@ -5,7 +5,7 @@ authorised by the channel token. Live webhooks are recorded with the app's statu
 queued event the app keeps failing is retried, then failed, and `replay` delivers it
 once the app is fixed, as a new attempt with the same event id. A token for channel B
 cannot list, show or replay channel A's events, and gets exactly the answer an id that
-does not exist gets.
+does not exist gets. The list's limit and cursor are decimal numbers in range, else 400.
 """
 
 import json
@@ -118,6 +118,25 @@ def case_channel_isolation(env):
         relay.stop()
 
 
+def case_list_numbers(env):
+    """limit and cursor are decimal numbers in range; anything else is 400, not a first page."""
+    kind, store = stores(env)[0]
+    alice = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    queue_one(relay, 0)
+    auth = [("Authorization", "Bearer " + alice)]
+    for query in ("limit=1", "limit=1000", "cursor=0", "cursor=9223372036854775807"):
+        r = request(relay.tunnel_port, "GET", "/api/events?" + query, auth)
+        check_eq(r.status, 200, kind + ": " + query)
+    for query in ("limit=0", "limit=1001", "limit=", "limit=-5", "limit=+5",
+                  "limit=99999999999999999999", "cursor=-5", "cursor=abc", "cursor=",
+                  "cursor=9223372036854775808", "cursor=18446744073709551616", "cursor=1x"):
+        r = request(relay.tunnel_port, "GET", "/api/events?" + query, auth)
+        check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                 kind + ": " + query)
+    relay.stop()
+
+
 def case_retention(env):
     for kind, store in stores(env):
         token = token_add(env, store, "alice")
@@ -141,4 +160,4 @@ def case_retention(env):
 
 
 if __name__ == "__main__":
-    run([case_replay_after_failure, case_channel_isolation, case_retention])
+    run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention])
