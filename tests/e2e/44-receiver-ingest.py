@@ -396,5 +396,5 @@ def case_sigterm_under_load(env):
 
 if __name__ == "__main__":
     run([case_ingest_deliver_dedup, case_window_spills_to_claims, case_backend_down_follows_schedule,
-         case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes, case_limits_and_slow_client,
-         case_sigterm_under_load])
+         case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
+         case_limits_and_slow_client, case_sigterm_under_load])

@@ -89,8 +89,9 @@ def case_failed_then_replayed(env):
                    what + "the events of the outage failed after their retries")
         log = proc.stderr()
         for eid in down:
-            check(re.search(r"evt=%s source=app attempt 1: status 503, next in \d+ ms\n" % eid, log),
-                  what + "the log names the status of a retried attempt", log[-2000:])
+            check(re.search(r"evt=%s source=app attempt 1: status 503, next in \d+ ms\n" % eid,
+                            log), what + "the log names the status of a retried attempt",
+                  log[-2000:])
             check(re.search(r"evt=%s source=app attempt \d+: status 503, attempts exhausted: "
                             r"failed\n" % eid, log),
                   what + "the log names the status of the last attempt", log[-2000:])
