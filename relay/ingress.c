@@ -296,8 +296,8 @@ static const char *abort_cause(const char *why, char *cause, size_t cap)
         { "no answer in time",
           "timeout: the app did not answer within --response-timeout (the sender got 504)" },
         { "the answer stalled",
-          "timeout: the answer stalled for --response-timeout (the sender's connection was "
-          "closed)" },
+          "timeout: the app's answer stalled for --response-timeout (the sender's connection "
+          "was closed)" },
         { "the peer went away", "the sender closed the connection before the answer" },
         { "the peer stopped reading", "the sender stopped reading the answer" },
         { "stalled while others wait: shed",
@@ -333,10 +333,16 @@ static void on_abort(struct hw_http_conn *c, const char *why)
                           (size_t)(h->target + h->target_len - h->method), NULL, 0);
     relay_record_conn_gone(x->live, abort_cause(why, cause, sizeof(cause)));
     x->live = NULL;
-    /* A timeout reaches the agent as one, so its log says so rather than "cancelled". */
+    /* The agent's log says why: a timeout as one, a sender that stopped reading as such. */
     if (x->stream &&
         (strcmp(why, "no answer in time") == 0 || strcmp(why, "the answer stalled") == 0)) {
         hw_mux_stream_reset(x->stream, HW_RST_TIMEOUT, "the relay's --response-timeout passed");
+        x->stream = NULL;
+        return;
+    }
+    if (x->stream && strcmp(why, "the peer stopped reading") == 0) {
+        hw_mux_stream_reset(x->stream, HW_RST_CANCEL,
+                            "the webhook's sender stopped reading the answer");
         x->stream = NULL;
         return;
     }

@@ -362,9 +362,16 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
         hw_http_conn_answer_error(c, cfg->timeout_errc, NULL);
         return;
     default:
-        HW_WARN("conn=%s%s%s the answer stalled (producer silent or peer not reading): closing",
-                c->peer, c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-        hw_http_conn_kill(c, "the answer stalled");
+        /* Bytes waiting for the socket: the peer stopped reading; none: nothing came to send. */
+        if (hw_buf_size(&c->ans.out) || c->ans.inflight) {
+            HW_WARN("conn=%s%s%s the peer stopped reading the answer: closing", c->peer,
+                    c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
+            hw_http_conn_kill(c, "the peer stopped reading");
+        } else {
+            HW_WARN("conn=%s%s%s the answer stalled (nothing more came to send): closing", c->peer,
+                    c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
+            hw_http_conn_kill(c, "the answer stalled");
+        }
         return;
     }
 }

@@ -42,6 +42,10 @@ def case_stalled_app_is_cut(env):
         check(raw.startswith(b"HTTP/1.1 200 "), "the head went out", raw[:100])
         check_eq(raw.partition(b"\r\n\r\n")[2], b"y" * 10, "as far as the app got, then cut")
         wait_until(lambda: streams(relay) == 0, 5, "the agent's stream is freed")
+        check("the answer stalled (nothing more came to send): closing" in relay.proc.stderr(),
+              "the relay's log blames the answer, not the sender", relay.proc.stderr()[-1000:])
+        wait_until(lambda: "POST /stall failed: timeout: the app did not answer" in
+                   agent.proc.stderr(), 5, "the agent's log calls it the app's timeout")
     finally:
         release.set()
     resp = relay.webhook("POST", "/t/alice/ok", [HOST], b"{}")
@@ -49,13 +53,15 @@ def case_stalled_app_is_cut(env):
 
 
 def case_sender_not_reading(env):
-    big = b"z" * (4 << 20)
+    # Past what the sockets and the relay hold between them, so the answer has to stop.
+    big = b"z" * (32 << 20)
 
     def handle(req):
         return Reply(200, "OK", [], big if req.target == "/big" else b"fine")
 
     relay, target, agent = env.stack(handler=handle, relay_args=[
         "--response-timeout", "1s", "--max-streams", "2"])
+    target.ignore_errors = True  # the agent drops the app's connections it no longer reads
     idle = [HttpConn(relay.port) for _ in range(2)]
     try:
         for c in idle:
@@ -63,6 +69,13 @@ def case_sender_not_reading(env):
         target.wait_requests(2)
         wait_until(lambda: streams(relay) == 0, 10,
                    "streams of senders that stopped reading are freed")
+        check_eq(relay.proc.stderr().count("the peer stopped reading the answer: closing"), 2,
+                 "the relay's log names the sender, twice")
+        wait_until(lambda: agent.proc.stderr().count(
+            "POST /big failed: cancelled by the relay: the webhook's sender stopped reading the "
+            "answer") == 2, 5, "the agent's log does not blame the app")
+        check("timeout" not in agent.proc.stderr(), "nor calls it a timeout",
+              agent.proc.stderr()[-1000:])
         resp = relay.webhook("POST", "/t/alice/ok", [HOST], b"{}")
         check_eq((resp.status, resp.body), (200, b"fine"), "others are served, not 429")
     finally:
