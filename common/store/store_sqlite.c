@@ -215,11 +215,11 @@ static int busy_wait(void *arg, int tries)
 }
 
 /*
- * Whether the database file is still the one at its path. In WAL mode
- * SQLite goes on writing to a file that was deleted (or replaced by a
- * rename) while open, and all of it is lost when the program ends; so a
- * write transaction, and a ping, first checks that the open file still has
- * a name. Returns 0, or -ENOENT (logged once) from then on.
+ * Whether the open database file still has a name. In WAL mode SQLite goes
+ * on writing to a file that was deleted (or replaced by a rename) while
+ * open, and all of it is lost when the program ends; so a write
+ * transaction, and a ping, first checks that the file still has a link.
+ * Returns 0, or -ENOENT (logged once) from then on.
  */
 static int file_check(struct hw_lite *b)
 {
@@ -246,8 +246,10 @@ static int file_watch(struct hw_lite *b)
         return 0;
     b->file_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (b->file_fd < 0) {
-        HW_ERR("store %s: cannot open %s: %s", b->name, path, strerror(errno));
-        return -errno;
+        int e = errno;
+
+        HW_ERR("store %s: cannot open %s: %s", b->name, path, strerror(e));
+        return -e;
     }
     return 0;
 }
