@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "http/hwerror.h"
 #include "queue.h"
 #include "refused.h"
@@ -38,22 +39,6 @@ struct relay_history_call {
     struct hw_store_attempts attempts;
     int head; /* HEAD request */
 };
-
-/* A query number: decimal digits only, at most max. Returns 0 or HW_EINVAL. */
-static int number(const char *p, int64_t max, int64_t *out)
-{
-    int64_t n = 0;
-
-    if (!*p)
-        return HW_EINVAL;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9' || n > (max - (*p - '0')) / 10)
-            return HW_EINVAL;
-        n = n * 10 + (*p - '0');
-    }
-    *out = n;
-    return 0;
-}
 
 static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
 {
@@ -237,9 +222,9 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
         c->f.source = c->channel;
         c->f.limit = 50;
         if ((p = arg(wsi, "limit=", v, sizeof(v)))) {
-            int64_t n = 0;
+            uint64_t n = 0;
 
-            err = number(p, 1000, &n) || n < 1 ? HW_EINVAL : 0;
+            err = hw_text_uint(p, strlen(p), 1000, &n) || n < 1 ? HW_EINVAL : 0;
             c->f.limit = (size_t)n;
         }
         if (!err && (p = arg(wsi, "status=", v, sizeof(v)))) {
@@ -247,8 +232,12 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
             err = rc < 0 ? HW_EINVAL : 0;
             c->f.status = rc;
         }
-        if (!err && (p = arg(wsi, "cursor=", v, sizeof(v))))
-            err = number(p, INT64_MAX, &c->f.cursor);
+        if (!err && (p = arg(wsi, "cursor=", v, sizeof(v)))) {
+            uint64_t n = 0;
+
+            err = hw_text_uint(p, strlen(p), INT64_MAX, &n);
+            c->f.cursor = (int64_t)n;
+        }
     } else if (strncmp(uri, "/api/events/", 12) == 0) {
         rest = uri + 12;
         p = strchr(rest, '/');

@@ -7,20 +7,30 @@
 
 #include "err.h"
 
-int hw_text_port(const char *s, size_t n, int *port)
+int hw_text_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
-    int v = 0;
+    uint64_t v = 0;
 
-    if (n == 0 || n > 5)
+    if (n == 0)
         return HW_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        unsigned d = (unsigned)(s[i] - '0');
+
+        if (s[i] < '0' || s[i] > '9' || d > max || v > (max - d) / 10)
             return HW_EINVAL;
-        v = v * 10 + (s[i] - '0');
+        v = v * 10 + d;
     }
-    if (v > 65535)
+    *out = v;
+    return 0;
+}
+
+int hw_text_port(const char *s, size_t n, int *port)
+{
+    uint64_t v;
+
+    if (n > 5 || hw_text_uint(s, n, 65535, &v))
         return HW_EINVAL;
-    *port = v;
+    *port = (int)v;
     return 0;
 }
 

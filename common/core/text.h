@@ -3,9 +3,10 @@
 
 /*
  * Small text rules that several layers apply and that must agree: hex
- * digits, port numbers, channel names. Pure functions; any thread.
+ * digits, decimal numbers, port numbers, channel names. Pure functions; any thread.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest channel name: a DNS label's length, so a name can become a subdomain. */
 #define HW_CHANNEL_MAX 63
@@ -21,6 +22,12 @@ static inline int hw_hex_value(int c)
         return c - 'A' + 10;
     return -1;
 }
+
+/*
+ * Parses n decimal digits (at least one; no sign, no spaces) into *out, at
+ * most max. Returns 0 or HW_EINVAL (also on overflow past max).
+ */
+int hw_text_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
 
 /*
  * Parses n decimal digits (1 to 5, no sign, no spaces) into *port, 0..65535.

@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/core/url.c: http, https, ws and wss URLs with default and
  * explicit ports, bracketed IPv6 hosts, paths and queries, the rejections
- * promised for each part, and HOST:PORT listen addresses. Single-threaded.
+ * promised for each part, HOST:PORT listen addresses, and the decimal
+ * numbers ports are read with (core/text.c). Single-threaded.
  */
 #include "core/url.h"
 
@@ -10,6 +11,7 @@
 
 #include "check.h"
 #include "core/err.h"
+#include "core/text.h"
 
 static void check_url(const char *s, const char *scheme, const char *host, int port,
                       const char *path, int tls)
@@ -257,6 +259,27 @@ static void test_targets(void)
     }
 }
 
+/* hw_text_uint(), which ports are read with: digits only, up to max and no further. */
+static void test_text_uint(void)
+{
+    static const char *const bad[] = { "", "+5", "-5", "5x", " 5", "18446744073709551616" };
+    uint64_t v = 0;
+
+    CHECK_EQ(hw_text_uint("0", 1, 0, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(hw_text_uint("1", 1, 0, &v), HW_EINVAL);
+    CHECK_EQ(hw_text_uint("1000", 4, 1000, &v), 0);
+    CHECK_EQ(v, 1000);
+    CHECK_EQ(hw_text_uint("1001", 4, 1000, &v), HW_EINVAL);
+    CHECK_EQ(hw_text_uint("9223372036854775807", 19, INT64_MAX, &v), 0);
+    CHECK_EQ(v, (uint64_t)INT64_MAX);
+    CHECK_EQ(hw_text_uint("9223372036854775808", 19, INT64_MAX, &v), HW_EINVAL);
+    CHECK_EQ(hw_text_uint("18446744073709551615", 20, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, UINT64_MAX);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ(hw_text_uint(bad[i], strlen(bad[i]), UINT64_MAX, &v), HW_EINVAL);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_url\n");
@@ -267,5 +290,6 @@ int main(void)
     RUN(test_url_lengths);
     RUN(test_hostport);
     RUN(test_targets);
+    RUN(test_text_uint);
     return 0;
 }
