@@ -286,63 +286,64 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 }
 
 /*
- * What the history says ended an exchange the server took back, from the
- * server's reason (net/http_conn.c's words): the cause, and what the sender
- * got. The text is copied into cause (HW_STORE_ERROR_MAX + 1 bytes).
+ * How an exchange the server took back ended, by the server's reason
+ * (net/http_conn.c's words): the cause the history records (with what the
+ * sender got), and the RESET the agent gets so that its log says why
+ * (none: the stream is closed as cancelled).
  */
-static const char *abort_cause(const char *why, char *cause, size_t cap)
-{
-    static const char *const causes[][2] = {
-        { "no answer in time",
-          "timeout: the app did not answer within --response-timeout (the sender got 504)" },
-        { "the answer stalled",
-          "timeout: the app's answer stalled for --response-timeout (the sender's connection "
-          "was closed)" },
-        { "the peer went away", "the sender closed the connection before the answer" },
-        { "the peer stopped reading", "the sender stopped reading the answer" },
-        { "stalled while others wait: shed",
-          "the sender stalled while others waited: its connection was closed" },
-        { "the answer had more body than announced",
-          "malformed answer from the app: more body than its Content-Length (the sender's "
-          "connection was closed after the announced length)" },
-        { "the answer ended before its Content-Length",
-          "malformed answer from the app: it ended before its Content-Length (the sender's "
-          "connection was closed)" },
-        { "out of memory for the answer",
-          "the relay ran out of memory for the answer (the sender's connection was closed)" },
-    };
+struct abort_kind {
+    const char *why, *cause;
+    uint16_t rst;
+    const char *rst_text; /* NULL: no RESET of its own */
+};
 
-    for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
-        if (strcmp(why, causes[i][0]) == 0)
-            return causes[i][1];
-    snprintf(cause, cap, "the exchange was ended: %s", why);
-    return cause;
-}
+static const struct abort_kind aborts[] = {
+    { "no answer in time",
+      "timeout: the app did not answer within --response-timeout (the sender got 504)",
+      HW_RST_TIMEOUT, "the relay's --response-timeout passed" },
+    { "the answer stalled",
+      "timeout: the app's answer stalled for --response-timeout (the sender's connection "
+      "was closed)",
+      HW_RST_TIMEOUT, "the relay's --response-timeout passed" },
+    { "the peer went away", "the sender closed the connection before the answer", 0, NULL },
+    { "the peer stopped reading", "the sender stopped reading the answer", HW_RST_CANCEL,
+      "the webhook's sender stopped reading the answer" },
+    { "stalled while others wait: shed",
+      "the sender stalled while others waited: its connection was closed", 0, NULL },
+    { "the answer had more body than announced",
+      "malformed answer from the app: more body than its Content-Length (the sender's "
+      "connection was closed after the announced length)",
+      0, NULL },
+    { "the answer ended before its Content-Length",
+      "malformed answer from the app: it ended before its Content-Length (the sender's "
+      "connection was closed)",
+      0, NULL },
+    { "out of memory for the answer",
+      "the relay ran out of memory for the answer (the sender's connection was closed)", 0, NULL },
+};
 
 /* The server ended the exchange (timeout, stall, broken answer, sender gone): drop the stream. */
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     const struct hw_http_head *h = hw_http_conn_head(c);
+    const struct abort_kind *k = NULL;
     char cause[HW_STORE_ERROR_MAX + 1];
 
+    for (size_t i = 0; i < sizeof(aborts) / sizeof(aborts[0]) && !k; i++)
+        if (strcmp(why, aborts[i].why) == 0)
+            k = &aborts[i];
     /* The answer timeout's own words (net/http_conn.c); the body is the stream's by now. */
     if (h && x->channel && strcmp(why, "no answer in time") == 0)
         relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 504,
                           "timeout: the app did not answer in time", h->method,
                           (size_t)(h->target + h->target_len - h->method), NULL, 0);
-    relay_record_conn_gone(x->live, abort_cause(why, cause, sizeof(cause)));
+    if (!k)
+        snprintf(cause, sizeof(cause), "the exchange was ended: %s", why);
+    relay_record_conn_gone(x->live, k ? k->cause : cause);
     x->live = NULL;
-    /* The agent's log says why: a timeout as one, a sender that stopped reading as such. */
-    if (x->stream &&
-        (strcmp(why, "no answer in time") == 0 || strcmp(why, "the answer stalled") == 0)) {
-        hw_mux_stream_reset(x->stream, HW_RST_TIMEOUT, "the relay's --response-timeout passed");
-        x->stream = NULL;
-        return;
-    }
-    if (x->stream && strcmp(why, "the peer stopped reading") == 0) {
-        hw_mux_stream_reset(x->stream, HW_RST_CANCEL,
-                            "the webhook's sender stopped reading the answer");
+    if (x->stream && k && k->rst_text) {
+        hw_mux_stream_reset(x->stream, k->rst, k->rst_text);
         x->stream = NULL;
         return;
     }
