@@ -376,30 +376,31 @@ void agent_forward_on_end(struct agent_fwd *f)
         fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");
 }
 
+/* "cancelled by the relay", with the relay's reason in printable ASCII (it goes into the log). */
+static const char *relay_cancel(char *out, size_t cap, const char *text, size_t len)
+{
+    size_t n = (size_t)snprintf(out, cap, "cancelled by the relay%s", len ? ": " : "");
+
+    for (size_t i = 0; i < len && n + 1 < cap; i++)
+        out[n++] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    out[n < cap ? n : cap - 1] = '\0';
+    return out;
+}
+
 void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text, size_t len)
 {
     char said[160];
-    const char *why = code == HW_RST_TUNNEL_LOST && f && f->agent->stopping
-                          ? "the agent stopped before the app answered: left to the relay"
-                      : code == HW_RST_TUNNEL_LOST ? "tunnel lost"
-                      : code == HW_RST_TIMEOUT
-                          ? "timeout: the app did not answer within the relay's --response-timeout"
-                          : said;
+    const char *why;
 
     if (!f)
         return;
-    if (why == said) {
-        /* The relay's words, printable ASCII only: they go into the log as they are. */
-        size_t n = (size_t)snprintf(said, sizeof(said), "cancelled by the relay");
-
-        if (len && n + 2 < sizeof(said)) {
-            said[n++] = ':';
-            said[n++] = ' ';
-            for (size_t i = 0; i < len && n + 1 < sizeof(said); i++)
-                said[n++] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-            said[n] = '\0';
-        }
-    }
+    if (code == HW_RST_TUNNEL_LOST)
+        why = f->agent->stopping ? "the agent stopped before the app answered: left to the relay"
+                                 : "tunnel lost";
+    else if (code == HW_RST_TIMEOUT)
+        why = "timeout: the app did not answer within the relay's --response-timeout";
+    else
+        why = relay_cancel(said, sizeof(said), text, len);
     log_result(f, why);
     agent_capture_end(f->agent->capture, f->cap, why);
     hw_http_req_cancel(f->req); /* frees f */

@@ -120,7 +120,7 @@ int recv_deliver_render(const struct recv_deliver *d, struct hw_buf *out)
 static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_http_result *res)
 {
     struct recv *r = d->r;
-    const char *ra = NULL, *what = NULL;
+    const char *ra = NULL, *what;
     char status[24];
     size_t ra_len = 0;
     uint64_t delay = 0;
