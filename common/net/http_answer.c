@@ -9,6 +9,7 @@
 #include <linux/sockios.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -145,6 +146,28 @@ static int head_ok(const struct hw_http_answer_head *m, int no_body)
     return blk.has_length && blk.content_length == m->body_len;
 }
 
+/*
+ * Appends an answer's header block, which head_ok() has checked. A 204 loses its
+ * Content-Length lines: no server may send one with it (RFC 9110 8.6), whatever
+ * the app wrote. Returns 0 or HW_ENOMEM.
+ */
+static int append_headers(struct hw_buf *out, const struct hw_http_answer_head *m)
+{
+    const char *p = m->headers, *end = p + m->headers_len, *line = p;
+    struct hw_http_block blk = { 0 };
+    struct hw_http_header h;
+    int err = 0;
+
+    if (m->status != 204)
+        return hw_buf_append(out, m->headers, m->headers_len);
+    while (!err && hw_http_block_next(&blk, &p, end, &h) == 1) {
+        if (!(h.name_len == 14 && strncasecmp(h.name, "Content-Length", 14) == 0))
+            err = hw_buf_append(out, line, (size_t)(p - line));
+        line = p;
+    }
+    return err;
+}
+
 int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
                          const struct hw_http_answer_head *h)
 {
@@ -160,7 +183,7 @@ int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *re
         const char *reason = hw_http_reason(h->status);
         err = status_line(&a->out, h->status, reason, strlen(reason));
     }
-    err = err ? err : hw_buf_append(&a->out, h->headers, h->headers_len);
+    err = err ? err : append_headers(&a->out, h);
     if (!no_body && !err && h->body_len == HW_HTTP_LEN_UNKNOWN) {
         /* Known lengths travel in the answer's own Content-Length line. */
         if (req->minor_version >= 1) {

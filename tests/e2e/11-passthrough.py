@@ -85,6 +85,24 @@ def case_statuses(env):
               "target's own answer", resp.header("Hookwire-Error"))
 
 
+def case_204_without_length(env):
+    """No server may send Content-Length with a 204 (RFC 9110 8.6): the relay drops an app's."""
+    def handle(req):
+        if req.target == "/n":
+            return Reply(204, "No Content", [("Content-Length", "0"), ("X-Kept", "yes")], b"")
+        return Reply(200, "OK", [], b"after-204")
+
+    relay, target, agent = env.stack(handler=handle)
+    with HttpConn(relay.port) as c:
+        resp = c.request("POST", "/t/alice/n", [HOST], b"x")
+        check_eq(resp.status, 204, "204: status")
+        check_eq(resp.header("Content-Length"), None, "204: the app's Content-Length is dropped")
+        check_eq(resp.header("X-Kept"), "yes", "204: the app's other headers pass")
+        resp = c.request("POST", "/t/alice/after", [HOST], b"y")
+        check_eq((resp.status, resp.body), (200, b"after-204"),
+                 "the next answer on the same connection")
+
+
 def case_chunked_response(env):
     body = os.urandom(700 * 1024)
     reply = Reply(200, "OK", [("Content-Type", "application/octet-stream"), b"X-Odd: 1"], body,
@@ -250,5 +268,5 @@ def case_keepalive_big_bodies(env):
 
 
 if __name__ == "__main__":
-    run([case_statuses, case_chunked_response, case_head, case_keepalive,
+    run([case_statuses, case_204_without_length, case_chunked_response, case_head, case_keepalive,
          case_close_after_big_answer, case_pipelined_big_body, case_keepalive_big_bodies])
