@@ -125,7 +125,7 @@ static void keys_init(void)
 /* Fills a signed request for provider p over body; returns the source's secret. */
 static const char *sign(const char *p, struct bench_req *r, const char *body, size_t n)
 {
-    char sig[256], buf[256];
+    char sig[256], buf[256 + 32]; /* buf: a short prefix, then sig */
     unsigned char raw[80], *m;
     size_t len;
 
