@@ -215,9 +215,12 @@ static void next_request(struct hw_http_conn *c)
 /* The request is complete: the program has it now. */
 static void dispatch(struct hw_http_conn *c)
 {
+    /* The head from its request line: empty lines before it (RFC 9112 2.2) are not part of it. */
+    const char *head = hw_buf_head(&c->rd.head);
+    size_t lead = (size_t)(c->rd.req.method - head);
     struct hw_http_request req = {
-        .raw_head = hw_buf_head(&c->rd.head),
-        .raw_head_len = hw_buf_size(&c->rd.head),
+        .raw_head = head + lead,
+        .raw_head_len = hw_buf_size(&c->rd.head) - lead,
         .head = &c->rd.req,
         .body = &c->rd.body,
         .peer = c->peer,

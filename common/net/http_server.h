@@ -41,7 +41,7 @@ struct hw_http_server_config {
 
 /* A complete request, valid for the duration of on_request(). */
 struct hw_http_request {
-    const char *raw_head; /* the head exactly as received, through the blank line */
+    const char *raw_head; /* the head exactly as received, request line to blank line */
     size_t raw_head_len;
     const struct hw_http_head *head; /* parsed; its pointers point into raw_head */
     struct hw_buf *body;             /* the decoded body; the program may take its storage */

@@ -119,6 +119,27 @@ def case_ingest_deliver_dedup(env):
     check_eq(m[("hookwire_receiver_claimed_total", ())], 0, "delivered from memory: no claim")
 
 
+def case_leading_empty_lines(env):
+    """RFC 9112 2.2: empty lines before a request line are ignored, and are not part of it:
+    a stray CRLF after a body must not turn the next webhook's request line into a header."""
+    backend = env.target()
+    store = sqlite_store(env)
+    rc = Receiver(env, store, {"plain": [("provider", "none"), ("allow-unverified", "true"), (
+        "deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    head = b"POST /api/webhooks/plain/%d HTTP/1.1\r\nHost: x\r\nX-N: %d\r\nContent-Length: 2\r\n\r\n"
+    with HttpConn(rc.port) as c:
+        c.send(b"\r\n" + head % (1, 1) + b"h1" + b"\r\n" + head % (2, 2) + b"h2")
+        for n in (1, 2):
+            resp = c.read_response("POST")
+            check_eq(resp.status, 200, "webhook %d (after an empty line) is acknowledged" % n)
+    reqs = backend.wait_requests(2)
+    got = sorted((r.target, r.body, r.header("X-N"),
+                  [l for l in r.header_lines if b"HTTP/1.1" in l or not l]) for r in reqs)
+    check_eq(got, [("/hooks/1", b"h1", "1", []), ("/hooks/2", b"h2", "2", [])],
+             "each delivered with its own header lines, no request line among them")
+    wait_until(lambda: event_count(store, "status = 2") == 2, 10, "both recorded as delivered")
+
+
 def case_window_spills_to_claims(env):
     """Past a source's window in memory (32 x concurrency), new events are appended due and
     claimed in store order once the window drains; nothing is delivered twice or skipped."""
@@ -395,6 +416,7 @@ def case_sigterm_under_load(env):
 
 
 if __name__ == "__main__":
-    run([case_ingest_deliver_dedup, case_window_spills_to_claims, case_backend_down_follows_schedule,
+    run([case_ingest_deliver_dedup, case_leading_empty_lines, case_window_spills_to_claims,
+         case_backend_down_follows_schedule,
          case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_sigterm_under_load])
