@@ -191,7 +191,7 @@ static int queued(int64_t tunnel_ms, int64_t now_ms, int64_t id_ms)
 
 /* What a row shows, read from the head when the row is formatted (not on the forwarding path). */
 struct summary {
-    char method[16];
+    char method[HW_METHOD_MAX + 1]; /* any method the parsers take */
     char path[512];
     int attempt;
     const char *verify;

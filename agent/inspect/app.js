@@ -290,7 +290,8 @@ function curlOf(detail) {
   const h = splitHead(detail.head);
   const [method, target] = h.line.split(' ');
   const base = state.forward.replace(/\/$/, '');
-  const parts = ['curl', '-X', method, shellQuote(base + target)];
+  // A method is any HTTP token, and a token may hold & | ' $: only a plain word goes unquoted.
+  const parts = ['curl', '-X', /^[A-Z]+$/.test(method) ? method : shellQuote(method), shellQuote(base + target)];
   const skip = /^(content-length|transfer-encoding|connection):/i;
   for (const line of h.headers) if (!skip.test(line)) parts.push('-H', shellQuote(line));
   let text = null;

@@ -15,8 +15,8 @@ import os
 import shutil
 import subprocess
 
-from harness import BIN, SOURCE, check, check_eq, run
-from hw_inspect import SECRET, Inspector
+from harness import BIN, SOURCE, check, check_eq, run, wait_until
+from hw_inspect import SECRET, Inspector, github_headers
 
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 ARTIFACTS = os.path.join(os.path.dirname(BIN), "test-artifacts", "inspector")
@@ -80,5 +80,59 @@ def browser(env):
         check(os.path.getsize(p) > 10000, "the screenshot %s was saved" % p)
 
 
+# A valid HTTP token (& $ ' are tchar) that a shell would run as commands.
+HOSTILE_METHOD = "X&touch$IFS'PWNED'&"
+
+
+def curl_quoting(env):
+    """Copy as curl, from the page the agent serves, for a webhook whose method, query,
+    header and body are made to break out of a shell command: run in sh, the command must
+    hand curl exactly the webhook's bytes and run nothing else."""
+    ins = Inspector(env)
+    body = b"it's $(touch BODY) `touch TICK` & echo"
+    headers = github_headers(body) + [("X-Quote", "a'b $(touch HEADER) \"c\" & d")]
+    resp = ins.relay.webhook(HOSTILE_METHOD, "/t/%s/q?x='1'&y=$z" % ins.channel, headers, body)
+    check_eq(resp.status, 200, "the webhook with an odd method is forwarded")
+    got = ins.app.wait_requests(1)[0]
+    check_eq(got.method, HOSTILE_METHOD, "the app got the method as sent")
+    row = wait_until(lambda: next((r for r in ins.json("GET", "/api/captures")["captures"]
+                                   if r["method"] == HOSTILE_METHOD and r["done"]), None),
+                     10, "the inspector to record the webhook")
+    node = shutil.which("node")
+    check(node is not None, "node is installed (scripts/install-deps)")
+    out_file = env.path("curl.txt")
+    r = subprocess.run([node, os.path.join(NODE_DIR, "curl-of.js"), ins.url, row["id"], out_file],
+                       capture_output=True, text=True, timeout=120, cwd=env.dir,
+                       env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1",
+                                NODE_PATH=os.path.join(NODE_DIR, "node_modules")))
+    check(r.returncode == 0, "the browser script passes", r.stdout + r.stderr)
+    with open(out_file) as f:
+        cmd = f.read()
+    # A stand-in curl records its arguments; the command runs in a folder of its own.
+    work = env.path("shell")
+    os.makedirs(os.path.join(work, "bin"))
+    fake = os.path.join(work, "bin", "curl")
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done >\"$ARGS_FILE\"\n")
+    os.chmod(fake, 0o755)
+    args_file = env.path("curl-args")
+    subprocess.run(["sh", "-c", cmd], cwd=work, timeout=30, check=True,
+                   env=dict(os.environ, PATH=os.path.join(work, "bin") + ":" + os.environ["PATH"],
+                            ARGS_FILE=args_file))
+    with open(args_file, "rb") as f:
+        args = f.read().split(b"\0")[:-1]
+    skip = (b"content-length:", b"transfer-encoding:", b"connection:")
+    want = [b"-X", HOSTILE_METHOD.encode(),
+            b"http://localhost:%d/q?x='1'&y=$z" % ins.app.port]
+    for line in got.header_lines:
+        if not line.lower().startswith(skip):
+            want += [b"-H", line]
+    want += [b"--data-binary", body]
+    check(args == want, "curl gets the method, URL, header lines and body exactly",
+          "got %r\nwant %r\ncommand: %s" % (args, want, cmd))
+    check(sorted(os.listdir(work)) == ["bin"], "the command ran nothing else",
+          "%r after: %s" % (os.listdir(work), cmd))
+
+
 if __name__ == "__main__":
-    run([browser])
+    run([browser, curl_quoting])
