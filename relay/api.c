@@ -5,7 +5,9 @@
  */
 #include "api.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "channels.h"
 #include "claim.h"
@@ -304,12 +306,67 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
     return relay_claim_gate(r, wsi, channel) ? 1 : 0;
 }
 
+/*
+ * A new TCP connection on the tunnel port, before lws reads a byte: past
+ * --max-tunnel-connections it is closed at once, so a flood of idle or
+ * half-sent requests cannot take the descriptors the public port needs.
+ * Logged once per stretch of refusals. Returns nonzero to refuse.
+ */
+static int tunnel_admit(struct relay *r)
+{
+    if (r->tunnel_conns < (long)r->cfg.max_tunnel_connections) {
+        r->tunnel_full_logged = 0;
+        return 0;
+    }
+    r->metrics.tunnel_full++;
+    if (!r->tunnel_full_logged)
+        HW_WARN("tunnel port: %ld connections open, new ones closed at accept "
+                "(--max-tunnel-connections)",
+                r->tunnel_conns);
+    r->tunnel_full_logged = 1;
+    return 1;
+}
+
+/*
+ * lws turns a CONNECT request into a raw socket bound to this protocol, with
+ * no deadline: it gets its 400 written straight to the socket (best effort,
+ * the answer is small) and is closed. Returns -1: close.
+ */
+static int refuse_connect(struct relay *r, struct lws *wsi)
+{
+    struct hw_buf b;
+    char peer[64];
+
+    r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    HW_WARN("conn=%s CONNECT refused on the tunnel port", peer);
+    hw_buf_init(&b, 4096);
+    if (hw_error_response(&b, HW_ERRC_BAD_REQUEST, 0, NULL, 0) == 0 &&
+        send(lws_get_socket_fd(wsi), hw_buf_head(&b), hw_buf_size(&b),
+             MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        HW_DEBUG("conn=%s the 400 was not sent: %s", peer, strerror(errno));
+    hw_buf_cleanup(&b);
+    return -1;
+}
+
 static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                   size_t len)
 {
     struct relay *r = lws_context_user(lws_get_context(wsi));
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return r ? tunnel_admit(r) : 0;
+    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Both go to this vhost's first protocol for each of its connections. */
+        if (r)
+            r->tunnel_conns += reason == LWS_CALLBACK_WSI_CREATE ? 1 : -1;
+        return 0;
+    case LWS_CALLBACK_RAW_ADOPT:
+        return refuse_connect(r, wsi);
+    case LWS_CALLBACK_RAW_RX:
+        return -1;
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, user, r, in);
     case LWS_CALLBACK_HTTP_BODY:

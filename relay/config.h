@@ -31,6 +31,7 @@ struct relay_config {
     unsigned heartbeat_ms;
     unsigned max_streams;
     unsigned max_connections;
+    unsigned max_tunnel_connections;
     size_t max_held;
     char *log_level;
     char *log_format;

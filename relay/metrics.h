@@ -29,6 +29,7 @@ struct relay_metrics {
     uint64_t reloads_failed;  /* SIGHUP reloads refused: the running configuration stayed */
     uint64_t history_full;    /* live webhooks refused (429): --history-buffer was full */
     uint64_t history_lost;    /* live webhooks whose record the store refused (logged) */
+    uint64_t tunnel_full;     /* tunnel-port connections closed at accept: the cap was reached */
     /*
      * The offline queue's counters (queue.c counts them): webhooks committed
      * to a channel's queue (answered 202 on the agent's behalf), and queued

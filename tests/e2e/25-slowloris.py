@@ -13,7 +13,8 @@ import socket
 import threading
 import time
 
-from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, run, wait_until)
+from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq, run,
+                     wait_until)
 
 HOST = ("Host", "hooks.example.test")
 ATTACKERS = 10000
@@ -131,4 +132,49 @@ def case_trickled_head_is_cut(env):
     check_eq(target.count(), 0, "nothing reached the app")
 
 
-run([case_slowloris_with_legit_load, case_trickled_head_is_cut])
+def case_tunnel_port_cap_and_connect(env):
+    """The tunnel port: a CONNECT (which lws would keep open with no deadline) gets 400 and a
+    closed connection at once, and past --max-tunnel-connections new connections are closed
+    at accept, while the public port keeps serving; a freed slot is used again."""
+    relay, target, agent = env.stack(relay_args=["--max-tunnel-connections", "4"])
+    with HttpConn(relay.tunnel_port, timeout=5) as c:
+        c.send(b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n")
+        r = c.read_response("CONNECT")
+        check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), "CONNECT")
+        check(c.closed_by_peer(3.0), "the CONNECT's connection is closed")
+    check("CONNECT refused on the tunnel port" in relay.proc.stderr(), "the refusal is logged")
+
+    def open_count():
+        """Tunnel-port connections the relay counts, this /metrics call's own included."""
+        try:
+            return relay.metric("hookwire_relay_tunnel_connections")
+        except (OSError, CheckFailed):
+            return None  # refused at accept while the port is full
+    # The agent's tunnel and this call: two. Three idle connections then fill the four slots.
+    wait_until(lambda: open_count() == 2, 10, "the agent's tunnel alone to be counted")
+    idle = [socket.create_connection((LOCALHOST, relay.tunnel_port), timeout=10)
+            for _ in range(3)]
+    try:
+        # Accepted in order: the idle three are let in before this one is looked at.
+        extra = socket.create_connection((LOCALHOST, relay.tunnel_port), timeout=10)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(100)
+        except ConnectionResetError:
+            got = b""
+        check_eq(got, b"", "a fifth connection is closed without an answer")
+        extra.close()
+        check("new ones closed at accept" in relay.proc.stderr(), "the cap is logged")
+        body = b"through the public port while the tunnel port is full"
+        resp = relay.webhook("POST", "/t/alice/full", [HOST], body)
+        check_eq(resp.status, 200, "the public port keeps serving")
+        check_eq(target.wait_requests(1)[-1].body, body, "and the agent keeps forwarding")
+    finally:
+        for s in idle:
+            s.close()
+    wait_until(lambda: open_count() == 2, 10, "the closed connections to leave the count")
+    check(relay.metric("hookwire_relay_tunnel_full_total") >= 1, "the refusal is counted")
+    check(agent.proc.alive() and relay.channel_connected("alice"), "the agent stayed connected")
+
+
+run([case_slowloris_with_legit_load, case_trickled_head_is_cut, case_tunnel_port_cap_and_connect])
