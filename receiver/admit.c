@@ -9,6 +9,49 @@
 
 #include "core/err.h"
 
+/* Whether s[0..n) is "%2e" or "%2E" at i, that is an encoded dot. */
+static int enc_dot(const char *s, size_t n, size_t i)
+{
+    return i + 2 < n && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E');
+}
+
+/*
+ * Whether a path rest could name another path once a backend decodes and
+ * normalises it: a "." or ".." segment (raw or %2e), or an encoded slash
+ * or backslash (%2f, %5c) or a raw backslash. Providers send none of them.
+ */
+static int path_escapes(const char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t dots = 0, start = i;
+
+        while (i < n && p[i] != '/') {
+            if (p[i] == '\\')
+                return 1;
+            if (p[i] == '%' && i + 2 < n &&
+                ((p[i + 1] == '2' && (p[i + 2] == 'f' || p[i + 2] == 'F')) ||
+                 (p[i + 1] == '5' && (p[i + 2] == 'c' || p[i + 2] == 'C'))))
+                return 1;
+            if (p[i] == '.') {
+                dots++;
+                i++;
+            } else if (enc_dot(p, n, i)) {
+                dots++;
+                i += 3;
+            } else {
+                dots = 3; /* some other byte: not a dot segment */
+                i++;
+            }
+        }
+        if (i > start && dots <= 2)
+            return 1;
+        i++; /* the slash */
+    }
+    return 0;
+}
+
 int recv_route_parse(const char *prefix, const char *target, size_t len, struct recv_route *r)
 {
     size_t plen = strlen(prefix), i, name_end;
@@ -33,7 +76,7 @@ int recv_route_parse(const char *prefix, const char *target, size_t len, struct 
         r->query = q + 1;
         r->query_len = (size_t)(target + len - r->query);
     }
-    return 0;
+    return path_escapes(r->path, r->path_len) ? HW_EINVAL : 0;
 }
 
 int recv_admit(const struct recv_config *cfg, const struct hw_http_head *head, const void *body,
@@ -47,7 +90,10 @@ int recv_admit(const struct recv_config *cfg, const struct hw_http_head *head, c
     memset(a, 0, sizeof(*a));
     a->verdict = RECV_ADMIT_REFUSE;
     a->errc = HW_ERRC_UNKNOWN_SOURCE;
-    if (recv_route_parse(cfg->path_prefix, head->target, head->target_len, &a->route) < 0)
+    rc = recv_route_parse(cfg->path_prefix, head->target, head->target_len, &a->route);
+    if (rc == HW_EINVAL)
+        a->errc = HW_ERRC_BAD_REQUEST;
+    if (rc < 0)
         return 0;
     src = recv_sources_find(&cfg->sources, a->route.source, a->route.source_len);
     if (!src)

@@ -30,8 +30,11 @@ struct recv_route {
 
 /*
  * Splits target[0..len) (origin-form) under prefix (config's path-prefix,
- * no trailing slash). Returns 0 with *r pointing into target, or
- * HW_ENOTFOUND when the target is not PREFIX/NAME... with a non-empty NAME.
+ * no trailing slash). Returns 0 with *r pointing into target,
+ * HW_ENOTFOUND when the target is not PREFIX/NAME... with a non-empty NAME,
+ * or HW_EINVAL when the path after NAME holds a "." or ".." segment (raw
+ * or %2e), an encoded slash or backslash, or a backslash: a backend that
+ * normalises it would route the delivery outside deliver-to's path.
  */
 int recv_route_parse(const char *prefix, const char *target, size_t len, struct recv_route *r);
 

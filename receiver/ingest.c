@@ -103,6 +103,14 @@ static const char *put(char **p, const char *s, size_t n)
     return d;
 }
 
+/* A path a backend could route outside deliver-to's path (recv_route_parse()): 400, logged. */
+static void refuse_path(struct hw_http_conn *c, struct recv *r, const struct hw_http_head *h)
+{
+    HW_WARN("conn=%s path refused (a dot segment or an encoded slash): %.*s", hw_http_conn_peer(c),
+            (int)(h->target_len < 200 ? h->target_len : 200), h->target);
+    reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
+}
+
 /* Appends the admitted request; the answer waits for on_committed(). */
 static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_request *rq,
                   const struct recv_admission *ad)
@@ -185,13 +193,19 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
         return;
     }
+    if (ad.verdict == RECV_ADMIT_REFUSE && ad.errc == HW_ERRC_BAD_REQUEST) {
+        refuse_path(c, r, rq->head);
+        return;
+    }
     if (ad.verdict == RECV_ADMIT_REFUSE) {
         if (ad.errc == HW_ERRC_SIGNATURE)
             HW_WARN("conn=%s source=%s signature refused: %s%s%s", rq->peer,
                     ad.source ? ad.source->name : "?", hw_sig_reason_str(ad.reason),
                     ad.reason_header ? " " : "", ad.reason_header ? ad.reason_header : "");
         reject(c, r,
-               ad.errc == HW_ERRC_SIGNATURE ? RECV_REJECT_SIGNATURE : RECV_REJECT_UNKNOWN_SOURCE,
+               ad.errc == HW_ERRC_SIGNATURE     ? RECV_REJECT_SIGNATURE
+               : ad.errc == HW_ERRC_BAD_REQUEST ? RECV_REJECT_INVALID
+                                                : RECV_REJECT_UNKNOWN_SOURCE,
                ad.errc, NULL);
         return;
     }
@@ -214,10 +228,16 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *h)
     struct ingest_conn *x = hw_http_conn_user(c);
     struct recv *r = x->r;
     struct recv_route route;
+    int rc;
 
     if (recv_server_endpoint(r, c, h))
         return;
-    if (recv_route_parse(r->cfg.path_prefix, h->target, h->target_len, &route) < 0) {
+    rc = recv_route_parse(r->cfg.path_prefix, h->target, h->target_len, &route);
+    if (rc == HW_EINVAL) {
+        refuse_path(c, r, h);
+        return;
+    }
+    if (rc < 0) {
         hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
         return;
     }

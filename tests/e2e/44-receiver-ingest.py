@@ -140,6 +140,26 @@ def case_leading_empty_lines(env):
     wait_until(lambda: event_count(store, "status = 2") == 2, 10, "both recorded as delivered")
 
 
+def case_path_escapes(env):
+    """A path that a normalising backend would route outside deliver-to's path is refused
+    with 400 before its body is read, and nothing is stored or delivered."""
+    backend = env.target()
+    store = sqlite_store(env)
+    rc = Receiver(env, store, {"plain": [("provider", "none"), ("allow-unverified", "true"), (
+        "deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    for path in ("/ok/../../admin/reset", "/ok/%2e%2e/%2E%2e/admin", "/a%2Fb", "/./x"):
+        resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path=path)
+        check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), path)
+    wait_until(lambda: rc.proc.stderr().count("path refused (a dot segment or an encoded "
+                                              "slash)") == 4, 10, "each refusal to be logged")
+    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), 4,
+             "counted as rejected{reason=invalid}")
+    resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path="/v1.2/...")
+    check_eq(resp.status, 200, "dots inside a segment are fine")
+    check_eq(backend.wait_requests(1)[0].target, "/hooks/v1.2/...", "and delivered as sent")
+    check_eq(event_count(store), 1, "only that one was stored")
+
+
 def case_window_spills_to_claims(env):
     """Past a source's window in memory (32 x concurrency), new events are appended due and
     claimed in store order once the window drains; nothing is delivered twice or skipped."""
@@ -416,7 +436,7 @@ def case_sigterm_under_load(env):
 
 
 if __name__ == "__main__":
-    run([case_ingest_deliver_dedup, case_leading_empty_lines, case_window_spills_to_claims,
+    run([case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_sigterm_under_load])

@@ -117,6 +117,19 @@ static void test_route(void)
                                        "/other/github",    "http://h/api/webhooks/github" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", bad[i], strlen(bad[i]), &r), HW_ENOTFOUND);
+    /* Paths a normalising backend would route elsewhere. */
+    static const char *const escapes[] = {
+        "/api/webhooks/gh/..",         "/api/webhooks/gh/../admin", "/api/webhooks/gh/./x",
+        "/api/webhooks/gh/a/%2e%2E/b", "/api/webhooks/gh/.%2e?x=1", "/api/webhooks/gh/a%2Fb",
+        "/api/webhooks/gh/a%5cb",      "/api/webhooks/gh/a\\b",     "/api/webhooks/gh/%2e",
+    };
+    for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
+        CHECK_EQ(recv_route_parse("/api/webhooks", escapes[i], strlen(escapes[i]), &r), HW_EINVAL);
+    static const char *const fine[] = { "/api/webhooks/gh/...",    "/api/webhooks/gh/a.b/.c",
+                                        "/api/webhooks/gh/..x",    "/api/webhooks/gh/%2e%2e%2e",
+                                        "/api/webhooks/gh?p=../x", "/api/webhooks/gh/a%2eb" };
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        CHECK_EQ(recv_route_parse("/api/webhooks", fine[i], strlen(fine[i]), &r), 0);
 }
 
 /* https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries */
