@@ -206,17 +206,31 @@ struct ini_ctx {
     FILE *file;
     int line;            /* line the reader handed to inih last */
     int err_line;        /* line of the first error our handler found, 0 if none */
+    int long_line;       /* a line longer than inih's buffer, where reading stopped; 0 if none */
+    int line_max;        /* inih's buffer, in bytes with the NUL */
     char first_err[512]; /* its reason */
 };
 
-/* fgets for inih that counts lines, so a handler error knows where it is. */
+/*
+ * fgets for inih that counts lines, so a handler error knows where it is.
+ * inih's line buffer has a fixed size (num): a longer line would be cut in
+ * two, its rest read as a line of its own. Reading stops there instead, and
+ * hw_opt_load_ini() names the line.
+ */
 static char *read_line(char *str, int num, void *stream)
 {
     struct ini_ctx *c = stream;
-    char *r = fgets(str, num, c->file);
+    char *r = c->long_line ? NULL : fgets(str, num, c->file);
+    int ch;
 
-    if (r)
-        c->line++;
+    if (!r)
+        return NULL;
+    c->line++;
+    if (!strchr(str, '\n') && (ch = fgetc(c->file)) != EOF && ch != '\n') {
+        c->long_line = c->line;
+        c->line_max = num;
+        return NULL;
+    }
     return r;
 }
 
@@ -263,7 +277,7 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
 int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
                     const char *main_section, hw_opt_section_fn section_fn, void *ctx)
 {
-    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, NULL, 0, 0, "" };
+    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, NULL, 0, 0, 0, 0, "" };
     int rc;
 
     c.file = fopen(path, "r");
@@ -273,6 +287,11 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
     }
     rc = ini_parse_stream(read_line, &c, on_ini_value, &c);
     fclose(c.file);
+    if (rc == 0 && c.long_line) {
+        fprintf(stderr, "%s:%d: line longer than %d bytes, the most a line may hold\n", path,
+                c.long_line, c.line_max - 2);
+        return HW_ECONFIG;
+    }
     if (rc == 0)
         return 0;
     /* inih returns the first bad line, be it ours or a syntax error. */

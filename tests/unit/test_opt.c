@@ -417,6 +417,7 @@ static void test_config_errors(void)
     const char *syntax_first = temp_file("[relay]\n"
                                          "this line has no equals sign\n"
                                          "workers = lots\n");
+    char long_text[1024];
     const char *args[] = { "prog", "--config", bad_value, "--workers", "7", NULL };
     struct section_log log;
     const char *err;
@@ -441,6 +442,11 @@ static void test_config_errors(void)
     /* The line and the reason belong to the same error. */
     CHECK_EQ(load(&c, syntax_first, NULL, &err), HW_ECONFIG);
     expect_message(err, syntax_first, "2: syntax error");
+    /* A line longer than inih's buffer is named, not cut into a second "line". */
+    snprintf(long_text, sizeof(long_text), "[relay]\nworkers = 2\ntoken = %0600d\n", 7);
+    const char *long_line = temp_file(long_text);
+    CHECK_EQ(load(&c, long_line, NULL, &err), HW_ECONFIG);
+    CHECK(strstr(err, ":3: line longer than ") != NULL);
     CHECK_EQ(load(&c, "/nonexistent/hookwire.ini", NULL, &err), HW_ECONFIG);
     CHECK_STR(err, "cannot read /nonexistent/hookwire.ini: No such file or directory\n");
     /* Through the command line the same message is printed, once. */
