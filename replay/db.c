@@ -6,9 +6,11 @@
 #include "db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -22,17 +24,44 @@ static void store_name(const struct replay_opts *o, const char *url, char *out, 
         replay_url_masked(url, out, cap);
 }
 
-/* A SQLite store that is not there is a typo: opening it would create an empty one. */
-static int sqlite_exists(const char *path)
+/*
+ * What is wrong with a SQLite store's file before SQLite opens it, or NULL.
+ * One that is not there is a typo, and an empty file a failed copy: opening
+ * either would write an empty store into it. Anything but a SQLite file
+ * would fail with SQLite's bare "I/O error" or "not a database".
+ */
+static const char *sqlite_file_problem(const char *path, int *enoent)
 {
-    char file[4096];
+    static const char magic[16] = "SQLite format 3";
+    char file[4096], head[16];
     size_t n = strcspn(path, "?");
+    struct stat st;
+    ssize_t got;
+    int fd;
 
+    *enoent = 0;
     if (n == 0 || n >= sizeof(file))
-        return 1; /* let the store say what is wrong with it */
+        return NULL; /* let the store say what is wrong with it */
     memcpy(file, path, n);
     file[n] = '\0';
-    return access(file, F_OK) == 0;
+    if (stat(file, &st) != 0) {
+        *enoent = errno == ENOENT;
+        return *enoent ? "no such file" : strerror(errno);
+    }
+    if (S_ISDIR(st.st_mode))
+        return "a directory, not a store";
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file, not a store";
+    if (st.st_size == 0)
+        return "an empty file, not a store (hookwire-replay never creates one)";
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return strerror(errno);
+    got = read(fd, head, sizeof(head));
+    close(fd);
+    if (got != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(head)) != 0)
+        return "not a SQLite database";
+    return NULL;
 }
 
 static int open_fail(const struct replay_opts *o, const char *url, int err)
@@ -50,6 +79,8 @@ static int open_fail(const struct replay_opts *o, const char *url, int err)
         replay_fail("%s was written by a newer hookwire (schema version above %d): upgrade "
                     "hookwire-replay",
                     name, HW_STORE_SCHEMA_VERSION);
+    else if (err == HW_EUNAVAIL && !strncmp(url, "sqlite:", 7))
+        replay_fail("the store %s is busy: another process holds its lock", name);
     else if (err == HW_EUNAVAIL)
         replay_fail("cannot reach MySQL at %s (is it running, and are the user, password and "
                     "database right?)",
@@ -64,16 +95,29 @@ static int open_fail(const struct replay_opts *o, const char *url, int err)
 int replay_db_open(struct replay_opts *o)
 {
     char *url = replay_store_url(o);
-    int err;
+    const char *problem = NULL;
+    int err, enoent = 0;
 
     if (!url)
         return REPLAY_EXIT_USAGE;
-    if (strncmp(url, "sqlite:", 7) && strncmp(url, "mysql://", 8))
+    if (strncmp(url, "sqlite:", 7) && strncmp(url, "mysql://", 8)) {
         err = HW_ECONFIG;
-    else if (!strncmp(url, "sqlite:", 7) && !sqlite_exists(url + 7))
+    } else if (!strncmp(url, "sqlite:", 7) &&
+               (problem = sqlite_file_problem(url + 7, &enoent)) != NULL) {
         err = -ENOENT;
-    else
+        if (!enoent) {
+            char name[1024];
+
+            replay_url_masked(url, name, sizeof(name));
+            replay_fail("cannot open the store %s: %s", name, problem);
+            err = REPLAY_EXIT_ERR;
+            sodium_memzero(url, strlen(url));
+            free(url);
+            return err;
+        }
+    } else {
         err = hw_store_open(url, NULL, &o->st);
+    }
     if (err) {
         o->st = NULL;
         err = open_fail(o, url, err);

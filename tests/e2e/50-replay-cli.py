@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import re
+import sqlite3
 import time
 
 from harness import Reply, check, check_eq, run
@@ -209,6 +210,27 @@ def case_errors(env):
     one_line(replay(env, "sqlite:" + env.path("typo.db"), "list"), 1, "missing SQLite file",
              r"no store at sqlite:.*typo\.db")
     check(not os.path.exists(env.path("typo.db")), "a missing SQLite file is not created")
+    # What is not a store says so, and is left as it was.
+    with open(env.path("empty.db"), "wb"):
+        pass
+    with open(env.path("noise.db"), "wb") as f:
+        f.write(os.urandom(4096))
+    os.mkdir(env.path("dir.db"))
+    for name, why in (("empty.db", r"an empty file, not a store"),
+                      ("noise.db", r"not a SQLite database"),
+                      ("dir.db", r"a directory, not a store")):
+        one_line(replay(env, "sqlite:" + env.path(name), "list"), 1, name,
+                 r"cannot open the store sqlite:.*%s: %s" % (re.escape(name), why))
+    check_eq(os.path.getsize(env.path("empty.db")), 0, "an empty file is left empty")
+    # A SQLite store another process holds locked: busy, not "cannot reach MySQL".
+    if url.startswith("sqlite:"):
+        lock = sqlite3.connect(url[len("sqlite:"):], isolation_level=None)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+            one_line(replay(env, url, "list"), 1, "a locked store",
+                     r"the store sqlite:.* is busy: another process holds its lock")
+        finally:
+            lock.close()
     one_line(replay(env, "mysql://u:secret@127.0.0.1:1/db", "list"), 1, "unreachable MySQL",
              r"cannot reach MySQL at mysql://u:\*\*\*@127\.0\.0\.1:1/db")
     check(b"secret" not in replay(env, "mysql://u:secret@127.0.0.1:1/db", "list").stderr,
