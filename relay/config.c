@@ -206,6 +206,10 @@ static int check(struct relay_config *cfg)
                         "be positive\n");
         return -1;
     }
+    if (cfg->max_connections < 1 || cfg->max_tunnel_connections < 1) {
+        fprintf(stderr, "--max-connections and --max-tunnel-connections must be positive\n");
+        return -1;
+    }
     return check_log(cfg);
 }
 
