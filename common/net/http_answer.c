@@ -49,6 +49,21 @@ static int is_head(const struct hw_http_head *req)
     return req && req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
 }
 
+/*
+ * The blank line that ends a head, after the connection's fate: "Connection:
+ * close" when it ends, "Connection: keep-alive" when an HTTP/1.0 request's
+ * connection stays open (a 1.0 client takes an answer without it as the
+ * last one), nothing for HTTP/1.1.
+ */
+static int end_head(struct hw_buf *b, const struct hw_http_head *req, int close_after)
+{
+    if (close_after)
+        return hw_buf_puts(b, "Connection: close\r\n\r\n");
+    if (req && req->minor_version == 0)
+        return hw_buf_puts(b, "Connection: keep-alive\r\n\r\n");
+    return hw_buf_append(b, "\r\n", 2);
+}
+
 static void queued(struct hw_http_answer *a, size_t mark, int status, int keep_alive)
 {
     a->mark = mark;
@@ -86,7 +101,7 @@ int hw_http_answer_whole(struct hw_http_answer *a, const struct hw_http_head *re
         err = err ? err : hw_buf_putu(&a->out, body_len);
         err = err ? err : hw_buf_append(&a->out, "\r\n", 2);
     }
-    err = err ? err : hw_buf_puts(&a->out, keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
+    err = err ? err : end_head(&a->out, req, !keep_alive);
     if (!err && !no_body)
         err = hw_buf_append(&a->out, body, body_len);
     if (err) {
@@ -102,7 +117,12 @@ int hw_http_answer_error(struct hw_http_answer *a, const struct hw_http_head *re
                          enum hw_errc e, const char *extra)
 {
     size_t mark = hw_buf_size(&a->out);
-    int err = hw_error_response(&a->out, e, keep_alive, extra, is_head(req));
+    int err;
+
+    /* An error's head says nothing of keep-alive: an HTTP/1.0 connection ends with it. */
+    if (req && req->minor_version == 0)
+        keep_alive = 0;
+    err = hw_error_response(&a->out, e, keep_alive, extra, is_head(req));
 
     if (err) {
         hw_buf_truncate(&a->out, mark);
@@ -193,9 +213,7 @@ int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *re
             close_after = 1;
         }
     }
-    if (!err && close_after)
-        err = hw_buf_puts(&a->out, "Connection: close\r\n");
-    err = err ? err : hw_buf_append(&a->out, "\r\n", 2);
+    err = err ? err : end_head(&a->out, req, close_after);
     if (err) {
         hw_buf_truncate(&a->out, mark);
         return err;

@@ -115,5 +115,37 @@ def case_method_too_long(env):
     check_eq([q.method for q in target.requests], ["M" * 32], "as sent")
 
 
+def case_http10_keep_alive(env):
+    """An HTTP/1.0 request that asks to keep the connection gets "Connection: keep-alive" on
+    an answer after which the connection stays open (a 1.0 client takes an answer without it
+    as the last), and an error answer closes the connection."""
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    ka = b"Connection: keep-alive\r\n"
+    for port, first, name in ((relay.port, b"POST /t/alice/old HTTP/1.0\r\n" + HOST + ka +
+                               b"Content-Length: 2\r\n\r\n{}", "relay webhook"),
+                              (rc.port, b"GET /healthz HTTP/1.0\r\n" + HOST + ka + b"\r\n",
+                               "receiver /healthz")):
+        with HttpConn(port, timeout=5.0) as c:
+            c.send(first)
+            r = c.read_response("POST")
+            check_eq((r.status, r.header("Connection")), (200, "keep-alive"), name)
+            c.send(b"GET /healthz HTTP/1.0\r\n" + HOST + ka + b"\r\n")
+            r = c.read_response("GET")
+            check_eq((r.status, r.header("Connection")), (200, "keep-alive"),
+                     name + ": a second request on the same connection")
+            c.send(b"GET /nope HTTP/1.0\r\n" + HOST + ka + b"\r\n")
+            r = c.read_response("GET")
+            check_eq((r.status, r.header("Connection")), (404, "close"), name + ": an error")
+            check(c.closed_by_peer(3.0), name + ": the connection closes after the error")
+    with HttpConn(relay.port, timeout=5.0) as c:
+        c.send(b"GET /healthz HTTP/1.1\r\n" + HOST + b"\r\n")
+        r = c.read_response("GET")
+        check_eq((r.status, r.header("Connection")), (200, None),
+                 "HTTP/1.1: keep-alive goes without saying")
+
+
 run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
-     case_chunked_framing_floods, case_method_too_long])
+     case_chunked_framing_floods, case_method_too_long, case_http10_keep_alive])
