@@ -200,6 +200,23 @@ static int parse_length(const char *v, size_t vlen, uint64_t *out)
 }
 
 /*
+ * Whether a Host value is a uri-host[:port] by its bytes (RFC 9112 3.2: a
+ * server answers 400 to an invalid one): reg-name or IP-literal characters
+ * and the port's colon. Empty is allowed (an authority-less target).
+ */
+static int host_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              (ch && strchr("-._~!$&'()*+,;=%:[]", ch))))
+            return 0;
+    }
+    return 1;
+}
+
+/*
  * Records what one complete header line means for framing. Conflicts are
  * refused here, as soon as the second header arrives, because a message that
  * two parsers could frame differently is how requests get smuggled.
@@ -242,6 +259,8 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
                 f->conn_other = 1;
         }
     } else if (f->is_request && NAME_IS(h, "host")) {
+        if (!host_ok(v, vlen))
+            return HW_EPARSE;
         f->hosts++;
     } else if (f->is_request && NAME_IS(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))

@@ -147,5 +147,22 @@ def case_http10_keep_alive(env):
                  "HTTP/1.1: keep-alive goes without saying")
 
 
+def case_invalid_host(env):
+    """RFC 9112 3.2: a Host that is not a uri-host[:port] gets 400, on both programs."""
+    relay, target, agent = env.stack()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "s"),
+        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    for port, path, name in ((relay.port, b"/t/alice/h", "relay"),
+                             (rc.port, b"/api/webhooks/gh", "receiver")):
+        for host in (b"a b", b"evil.test/x", b"u@h"):
+            r = answer_to(port, b"POST " + path + b" HTTP/1.1\r\nHost: " + host +
+                          b"\r\nContent-Length: 2\r\n\r\n{}")
+            check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                     "%s: Host %r" % (name, host))
+    check_eq(len(target.requests), 0, "nothing was forwarded")
+
+
 run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
-     case_chunked_framing_floods, case_method_too_long, case_http10_keep_alive])
+     case_chunked_framing_floods, case_method_too_long, case_http10_keep_alive,
+     case_invalid_host])
