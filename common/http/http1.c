@@ -33,7 +33,8 @@ struct framing {
     int has_connection;
     int conn_other; /* a Connection header lists more than close and keep-alive */
     int expect_continue;
-    int hosts; /* Host headers seen (requests) */
+    int hosts;    /* Host headers seen (requests) */
+    int host_bad; /* one of them is not a uri-host[:port] */
 };
 
 struct cursor {
@@ -259,8 +260,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
                 f->conn_other = 1;
         }
     } else if (f->is_request && NAME_IS(h, "host")) {
-        if (!host_ok(v, vlen))
-            return HW_EPARSE;
+        f->host_bad |= !host_ok(v, vlen);
         f->hosts++;
     } else if (f->is_request && NAME_IS(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))
@@ -435,6 +435,7 @@ int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head
     if (rc != 0)
         return rc;
     head->hosts = f.hosts;
+    head->host_bad = f.host_bad;
     head->body = declared_body(&f, HW_BODY_NONE);
     head->expect_continue = f.expect_continue;
     return head_finish(buf, &c, head, &f);

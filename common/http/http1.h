@@ -46,6 +46,7 @@ struct hw_http_head {
     int keep_alive;          /* connection may carry another message */
     int expect_continue;     /* request has "Expect: 100-continue" */
     int hosts;               /* requests: how many Host headers */
+    int host_bad;            /* requests: a Host value is not a uri-host[:port] */
     /* Set by the parsers when the head has no Connection header, so no header is named
      * hop-by-hop by one; 0 (look) in a head built by hand. */
     int no_connection;
@@ -63,8 +64,9 @@ struct hw_http_head {
  * without a colon or with whitespace before it, control characters, both
  * Content-Length and Transfer-Encoding, conflicting Content-Length values,
  * a Transfer-Encoding other than "chunked", an HTTP version other than 1.x).
- * Host headers are counted in head->hosts; whether a count other than one is
- * acceptable (RFC 9112 3.2) is the server's decision.
+ * Host headers are counted in head->hosts, and head->host_bad marks a value
+ * that is not a uri-host[:port]; whether a count other than one, or such a
+ * value, is acceptable (RFC 9112 3.2) is the server's decision.
  * The caller enforces its own cap on how long a head may grow.
  *
  * Details: lines must end in CRLF; only HTTP/1.0 and HTTP/1.1 are accepted;

@@ -242,8 +242,8 @@ static void on_head(struct hw_http_conn *c)
     enum hw_errc e;
 
     c->keep_alive = h->keep_alive;
-    /* RFC 9112 3.2: one Host, required in HTTP/1.1; two leave the target ambiguous. */
-    if (h->hosts > 1 || (h->minor_version == 1 && h->hosts == 0)) {
+    /* RFC 9112 3.2: one valid Host, required in HTTP/1.1; two leave the target ambiguous. */
+    if (h->hosts > 1 || h->host_bad || (h->minor_version == 1 && h->hosts == 0)) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
         hw_http_conn_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return;
