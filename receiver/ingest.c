@@ -103,7 +103,10 @@ static const char *put(char **p, const char *s, size_t n)
     return d;
 }
 
-/* A path a backend could route outside deliver-to's path (recv_route_parse()): 400, logged. */
+/*
+ * A path a backend could route outside deliver-to's path (recv_route_parse()):
+ * 400, logged, at the head, before the body is read.
+ */
 static void refuse_path(struct hw_http_conn *c, struct recv *r, const struct hw_http_head *h)
 {
     HW_WARN("conn=%s path refused (a dot segment or an encoded slash): %.*s", hw_http_conn_peer(c),
@@ -191,10 +194,6 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
                     (int64_t)time(NULL), &ad);
     if (rc < 0) {
         reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
-        return;
-    }
-    if (ad.verdict == RECV_ADMIT_REFUSE && ad.errc == HW_ERRC_BAD_REQUEST) {
-        refuse_path(c, r, rq->head);
         return;
     }
     if (ad.verdict == RECV_ADMIT_REFUSE) {

@@ -201,12 +201,14 @@ static int set_key(struct recv_source *s, const char *key, const char *v, char *
             return HW_EINVAL;
         }
         /* The delivery client connects over IPv4 and sends no credentials of its own. */
-        if (strchr(s->deliver_url.host, '@') || strchr(s->deliver_url.host, ':')) {
-            snprintf(err, errlen, "[source %s] deliver-to: %s", s->name,
-                     strchr(s->deliver_url.host, '@')
-                         ? "a user or password in the URL is not supported (the backend checks "
-                           "Hookwire-Signature instead)"
-                         : "an IPv6 address is not supported: use a host name or an IPv4 address");
+        why = strchr(s->deliver_url.host, '@')
+                  ? "a user or password in the URL is not supported (the backend checks "
+                    "Hookwire-Signature instead)"
+              : strchr(s->deliver_url.host, ':')
+                  ? "an IPv6 address is not supported: use a host name or an IPv4 address"
+                  : NULL;
+        if (why) {
+            snprintf(err, errlen, "[source %s] deliver-to: %s", s->name, why);
             return HW_EINVAL;
         }
         s->given |= GIVEN_DELIVER_TO;
