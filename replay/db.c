@@ -25,12 +25,13 @@ static void store_name(const struct replay_opts *o, const char *url, char *out, 
 }
 
 /*
- * What is wrong with a SQLite store's file before SQLite opens it, or NULL.
- * One that is not there is a typo, and an empty file a failed copy: opening
- * either would write an empty store into it. Anything but a SQLite file
- * would fail with SQLite's bare "I/O error" or "not a database".
+ * Checks a SQLite store's file before SQLite opens it. One that is not there
+ * is a typo, and an empty file a failed copy: opening either would write an
+ * empty store into it. Anything but a SQLite file would fail with SQLite's
+ * bare "I/O error" or "not a database". Returns 0, -ENOENT, or HW_EINVAL
+ * with *why saying what the file is instead.
  */
-static const char *sqlite_file_problem(const char *path, int *enoent)
+static int sqlite_file_check(const char *path, const char **why)
 {
     static const char magic[16] = "SQLite format 3";
     char file[4096], head[16];
@@ -39,32 +40,35 @@ static const char *sqlite_file_problem(const char *path, int *enoent)
     ssize_t got;
     int fd;
 
-    *enoent = 0;
     if (n == 0 || n >= sizeof(file))
-        return NULL; /* let the store say what is wrong with it */
+        return 0; /* let the store say what is wrong with it */
     memcpy(file, path, n);
     file[n] = '\0';
+    *why = NULL;
     if (stat(file, &st) != 0) {
-        *enoent = errno == ENOENT;
-        return *enoent ? "no such file" : strerror(errno);
+        if (errno == ENOENT)
+            return -ENOENT;
+        *why = strerror(errno);
+    } else if (S_ISDIR(st.st_mode)) {
+        *why = "a directory, not a store";
+    } else if (!S_ISREG(st.st_mode)) {
+        *why = "not a regular file, not a store";
+    } else if (st.st_size == 0) {
+        *why = "an empty file, not a store (hookwire-replay never creates one)";
+    } else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+        *why = strerror(errno);
+    } else {
+        got = read(fd, head, sizeof(head));
+        close(fd);
+        if (got != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(head)) != 0)
+            *why = "not a SQLite database";
     }
-    if (S_ISDIR(st.st_mode))
-        return "a directory, not a store";
-    if (!S_ISREG(st.st_mode))
-        return "not a regular file, not a store";
-    if (st.st_size == 0)
-        return "an empty file, not a store (hookwire-replay never creates one)";
-    fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return strerror(errno);
-    got = read(fd, head, sizeof(head));
-    close(fd);
-    if (got != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(head)) != 0)
-        return "not a SQLite database";
-    return NULL;
+    return *why ? HW_EINVAL : 0;
 }
 
-static int open_fail(const struct replay_opts *o, const char *url, int err)
+/* Says why the store did not open (why: the file check's reason, or NULL). Returns the exit status.
+ */
+static int open_fail(const struct replay_opts *o, const char *url, int err, const char *why)
 {
     char name[1024];
 
@@ -87,6 +91,8 @@ static int open_fail(const struct replay_opts *o, const char *url, int err)
                     name);
     else if (err == -ENOENT)
         replay_fail("no store at %s (no such file)", name);
+    else if (why)
+        replay_fail("cannot open the store %s: %s", name, why);
     else
         replay_fail("cannot open the store %s: %s", name, hw_strerror(err));
     return REPLAY_EXIT_ERR;
@@ -95,32 +101,20 @@ static int open_fail(const struct replay_opts *o, const char *url, int err)
 int replay_db_open(struct replay_opts *o)
 {
     char *url = replay_store_url(o);
-    const char *problem = NULL;
-    int err, enoent = 0;
+    const char *why = NULL;
+    int err;
 
     if (!url)
         return REPLAY_EXIT_USAGE;
     if (strncmp(url, "sqlite:", 7) && strncmp(url, "mysql://", 8)) {
         err = HW_ECONFIG;
-    } else if (!strncmp(url, "sqlite:", 7) &&
-               (problem = sqlite_file_problem(url + 7, &enoent)) != NULL) {
-        err = -ENOENT;
-        if (!enoent) {
-            char name[1024];
-
-            replay_url_masked(url, name, sizeof(name));
-            replay_fail("cannot open the store %s: %s", name, problem);
-            err = REPLAY_EXIT_ERR;
-            sodium_memzero(url, strlen(url));
-            free(url);
-            return err;
-        }
     } else {
-        err = hw_store_open(url, NULL, &o->st);
+        err = strncmp(url, "sqlite:", 7) ? 0 : sqlite_file_check(url + 7, &why);
+        err = err ? err : hw_store_open(url, NULL, &o->st);
     }
     if (err) {
         o->st = NULL;
-        err = open_fail(o, url, err);
+        err = open_fail(o, url, err, why);
     }
     sodium_memzero(url, strlen(url));
     free(url);
