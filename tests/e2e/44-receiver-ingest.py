@@ -40,6 +40,12 @@ def gh_source(port, **extra):
     return keys + list(extra.items())
 
 
+def plain_source(port):
+    """An unsigned source (provider = none) delivering to port."""
+    return [("provider", "none"), ("allow-unverified", "true"),
+            ("deliver-to", "http://127.0.0.1:%d/hooks" % port)]
+
+
 def sqlite_store(env):
     return "sqlite:" + env.path("receiver.db")
 
@@ -124,8 +130,7 @@ def case_leading_empty_lines(env):
     a stray CRLF after a body must not turn the next webhook's request line into a header."""
     backend = env.target()
     store = sqlite_store(env)
-    rc = Receiver(env, store, {"plain": [("provider", "none"), ("allow-unverified", "true"), (
-        "deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
     head = b"POST /api/webhooks/plain/%d HTTP/1.1\r\nHost: x\r\nX-N: %d\r\nContent-Length: 2\r\n\r\n"
     with HttpConn(rc.port) as c:
         c.send(b"\r\n" + head % (1, 1) + b"h1" + b"\r\n" + head % (2, 2) + b"h2")
@@ -145,8 +150,7 @@ def case_path_escapes(env):
     with 400 before its body is read, and nothing is stored or delivered."""
     backend = env.target()
     store = sqlite_store(env)
-    rc = Receiver(env, store, {"plain": [("provider", "none"), ("allow-unverified", "true"), (
-        "deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
     for path in ("/ok/../../admin/reset", "/ok/%2e%2e/%2E%2e/admin", "/a%2Fb", "/./x"):
         resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path=path)
         check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), path)

@@ -32,11 +32,16 @@ def answer_to(port, data, timeout=5.0):
         return c.read_response("POST")
 
 
-def case_empty_lines_before_request(env):
-    relay, target, agent = env.stack()
-    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+def receiver(env, target):
+    """A receiver with one GitHub source delivering to target, started."""
+    return Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
         ("provider", "github"), ("secret", "s"),
         ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+
+
+def case_empty_lines_before_request(env):
+    relay, target, agent = env.stack()
+    rc = receiver(env, target)
     for n in (1, 2, 3, 8):
         lead = b"\r\n" * n
         r = answer_to(relay.port, lead + b"POST /t/alice/lead HTTP/1.1\r\n" + HOST +
@@ -73,9 +78,7 @@ def case_tunnel_port_request_with_body(env):
 
 def case_chunked_framing_floods(env):
     relay, target, agent = env.stack()
-    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
-        ("provider", "github"), ("secret", "s"),
-        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    rc = receiver(env, target)
     floods = {
         "trailers": b"3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 100000 + b"\r\n",
         "extensions": b"1;ext=value\r\nx\r\n" * 20000 + b"0\r\n\r\n",
@@ -99,9 +102,7 @@ def case_chunked_framing_floods(env):
 
 def case_method_too_long(env):
     relay, target, agent = env.stack()
-    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
-        ("provider", "github"), ("secret", "s"),
-        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    rc = receiver(env, target)
     for port, path, name in ((relay.port, b"/t/alice/m", "relay"),
                              (rc.port, b"/api/webhooks/gh", "receiver")):
         r = answer_to(port, b"M" * 33 + b" " + path + b" HTTP/1.1\r\n" + HOST +
@@ -120,9 +121,7 @@ def case_http10_keep_alive(env):
     an answer after which the connection stays open (a 1.0 client takes an answer without it
     as the last), and an error answer closes the connection."""
     relay, target, agent = env.stack()
-    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
-        ("provider", "github"), ("secret", "s"),
-        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    rc = receiver(env, target)
     ka = b"Connection: keep-alive\r\n"
     for port, first, name in ((relay.port, b"POST /t/alice/old HTTP/1.0\r\n" + HOST + ka +
                                b"Content-Length: 2\r\n\r\n{}", "relay webhook"),
@@ -150,9 +149,7 @@ def case_http10_keep_alive(env):
 def case_invalid_host(env):
     """RFC 9112 3.2: a Host that is not a uri-host[:port] gets 400, on both programs."""
     relay, target, agent = env.stack()
-    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
-        ("provider", "github"), ("secret", "s"),
-        ("deliver-to", "http://%s:%d/hooks" % (LOCALHOST, target.port))]}).start()
+    rc = receiver(env, target)
     for port, path, name in ((relay.port, b"/t/alice/h", "relay"),
                              (rc.port, b"/api/webhooks/gh", "receiver")):
         for host in (b"a b", b"evil.test/x", b"u@h"):
