@@ -19,23 +19,12 @@ bench_init hookwire-hist
 wait_tries=600
 ticks() { for t in /proc/$1/task/*; do awk '{print $14 + $15}' "$t/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
-# Webhooks the store holds (live ones are finished rows, or pending rows finished later).
-# Schema 10 packs live webhooks: those count too (a store of an older build has no packs table).
-stored() {
-    rows=$(sqlite3 "file:$db?mode=ro" "PRAGMA busy_timeout=2000; SELECT COUNT(*) FROM hookwire_events WHERE status > 1" 2>/dev/null | tail -1)
-    packed=$(sqlite3 "file:$db?mode=ro" "PRAGMA busy_timeout=2000; SELECT COALESCE(SUM(delivered + failed), 0) FROM hookwire_packs" 2>/dev/null | tail -1)
-    echo $((${rows:-0} + ${packed:-0}))
-}
 # at_least N: the store holds N webhooks (checked again on every call)
-at_least() { [ "$(stored)" -ge "$1" ]; }
+at_least() { [ "$(history_stored "$db")" -ge "$1" ]; }
 
 target=$(port)
 nginx_start nginx_pid "$target" 'return 200 "ok\n";'
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = string.rep("x", 1024)
-wrk.headers["Content-Type"] = "application/octet-stream"
-LUA
+wrk_post "$work/post.lua"
 # A fixed number of keep-alive POSTs on CONNS connections: client.py PORT N CONNS
 cat >"$work/client.py" <<'PY'
 import http.client, sys, threading

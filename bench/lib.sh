@@ -58,6 +58,23 @@ CONF
     wait_for curl -fs "http://127.0.0.1:$2/"
 }
 
+# wrk_post FILE: the wrk script that POSTs 1 KiB bodies (application/octet-stream).
+wrk_post() {
+    cat >"$1" <<'LUA'
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+}
+
+# history_stored DB: the webhooks the relay's SQLite store DB holds finished (rows, and
+# packed live webhooks: schema 10; a store of an older build has no packs table).
+history_stored() {
+    rows=$(sqlite3 "file:$1?mode=ro" "PRAGMA busy_timeout=2000; SELECT COUNT(*) FROM hookwire_events WHERE status > 1" 2>/dev/null | tail -1)
+    packed=$(sqlite3 "file:$1?mode=ro" "PRAGMA busy_timeout=2000; SELECT COALESCE(SUM(delivered + failed), 0) FROM hookwire_packs" 2>/dev/null | tail -1)
+    echo $((${rows:-0} + ${packed:-0}))
+}
+
 # tunnel_start DB RELAY-WRAP AGENT-WRAP [RELAY-OPTION...]: a token "bench" in the
 # SQLite store DB, then a relay on new ports $web and $tun and an agent forwarding to
 # $target, each waited for; sets $relay and $agent to their pids. A WRAP (words, may be

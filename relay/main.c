@@ -218,6 +218,8 @@ int main(int argc, char **argv)
                 .queue_bytes_max = 256u * 1024 * 1024 + r.cfg.history_buffer,
                 /* Recording history is background work: the loop's wake-ups come first. */
                 .thread_nice = RELAY_STORE_NICE,
+                /* And only idle time, while nothing waits for it. */
+                .thread_idle = 1,
             },
             &r.store)) {
         fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);

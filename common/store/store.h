@@ -187,6 +187,17 @@ struct hw_store_opts {
      * Failing to set it is logged, not an error.
      */
     int thread_nice;
+    /*
+     * 1: while a store thread writes only finished appends (history nobody
+     * waits for) and less than a batch of them waits, it runs in
+     * SCHED_IDLE: any other thread that wakes takes its core at once.
+     * Anything waited for (a pending append, a job), a full batch waiting
+     * or the close puts it back in SCHED_OTHER at once. Used only where the
+     * process may leave SCHED_IDLE again (CAP_SYS_NICE, or RLIMIT_NICE
+     * covering thread_nice); otherwise one log line says why and the
+     * threads keep SCHED_OTHER.
+     */
+    int thread_idle;
 };
 
 #define HW_STORE_WRITERS_MAX 16

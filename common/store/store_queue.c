@@ -11,8 +11,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/err.h"
+#include "core/log.h"
+#include "store_sched.h"
 
 /* One store thread and the batch it holds. */
 struct writer {
@@ -26,6 +29,8 @@ struct writer {
     int job;                         /* the batch is one job, run alone */
     int writing;                     /* taken, its COMMIT not yet sent */
     int finished;                    /* committed, its completions not yet handed over */
+    pid_t tid;                       /* the thread's id, for its scheduling policy */
+    int idle;                        /* in SCHED_IDLE (cfg.idle) */
 };
 
 struct hw_store_queue {
@@ -46,6 +51,7 @@ struct hw_store_queue {
     size_t waiting;        /* appends and jobs in the queue (not yet taken) */
     size_t urgent;         /* of those, the ones that are not finished appends */
     int lingering;         /* a writer lets finished appends gather (cfg.linger_ms) */
+    int idle_broken;       /* a writer could not leave SCHED_IDLE: none enters it again */
     struct writer *w;      /* cfg.writers */
 };
 
@@ -80,10 +86,56 @@ static void stage_free(struct hw_store_queue *q, struct writer *w)
         pthread_cond_signal(&q->work);
 }
 
+/*
+ * Takes every writer out of SCHED_IDLE (lock held): something is waited
+ * for now, or the finished appends pile up faster than idle time writes them.
+ */
+static void lift(struct hw_store_queue *q)
+{
+    for (unsigned i = 0; i < q->cfg.writers; i++) {
+        struct writer *w = &q->w[i];
+        int err;
+
+        if (!w->idle)
+            continue;
+        err = hw_sched_set_idle(w->tid, 0);
+        if (!err) {
+            w->idle = 0;
+        } else if (!q->idle_broken) {
+            /* hw_sched_idle_reversible() said it could: the process lost the privilege since. */
+            q->idle_broken = 1;
+            HW_ERR("store thread %u: cannot leave SCHED_IDLE: %s", i, hw_strerror(err));
+        }
+    }
+}
+
+/* Whether work waited for, or a backlog, should lift idle writers (lock held). */
+static int wants_lift(const struct hw_store_queue *q)
+{
+    return q->cfg.idle && (q->urgent || q->waiting >= q->cfg.batch_items || q->stopping);
+}
+
+/*
+ * Sets w's policy for the batch it just took (lock held): SCHED_IDLE when
+ * the batch holds finished appends only, is not a full one (which says the
+ * writer is behind) and nothing else waits, so that writing history nobody
+ * waits for takes only time no other thread wants.
+ */
+static void choose_policy(struct hw_store_queue *q, struct writer *w, size_t urgent)
+{
+    int idle = q->cfg.idle && !q->idle_broken && !w->job && !urgent && w->n < q->cfg.batch_items &&
+               !wants_lift(q);
+
+    if (idle && !w->idle && hw_sched_set_idle(w->tid, 1) == 0)
+        w->idle = 1;
+    else if (!idle && w->idle)
+        lift(q);
+}
+
 /* Takes the next batch off the queue into w (lock held, can_take true). */
 static void queue_take(struct hw_store_queue *q, struct writer *w)
 {
-    size_t n = 0, bytes = 0;
+    size_t n = 0, bytes = 0, urgent = 0;
 
     w->job = is_job(q->head);
     if (w->job) {
@@ -100,7 +152,8 @@ static void queue_take(struct hw_store_queue *q, struct writer *w)
         }
     }
     for (size_t i = 0; i < n; i++)
-        q->urgent -= !w->batch[i]->finished;
+        urgent += !w->batch[i]->finished;
+    q->urgent -= urgent;
     q->waiting -= n;
     for (size_t i = 0; i < n; i++)
         w->batch[i]->next = NULL;
@@ -113,6 +166,7 @@ static void queue_take(struct hw_store_queue *q, struct writer *w)
     w->writing = !w->job;
     q->writing += (unsigned)w->writing;
     q->inflight++;
+    choose_policy(q, w, urgent);
 }
 
 /*
@@ -180,9 +234,11 @@ static void *queue_main(void *arg)
     struct writer *w = arg;
     struct hw_store_queue *q = w->q;
 
+    pthread_setname_np(pthread_self(), "hw-store");
     if (q->cfg.thread)
         q->cfg.thread(q->cfg.ctx, 1);
     pthread_mutex_lock(&q->lock);
+    w->tid = gettid();
     for (;;) {
         unsigned went;
 
@@ -241,6 +297,7 @@ static void queue_destroy(struct hw_store_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     q->stopping = 1;
+    lift(q); /* what is left is written before the threads end, not on idle time */
     pthread_cond_broadcast(&q->work);
     pthread_mutex_unlock(&q->lock);
     for (unsigned i = 0; q->w && i < q->cfg.writers; i++) {
@@ -324,6 +381,8 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
     q->bytes += p->bytes;
     q->waiting++;
     q->urgent += !p->finished;
+    if (wants_lift(q))
+        lift(q);
     /* A lingering writer need not wake for one more finished append: it comes for them. */
     if (!(q->lingering && p->finished && q->waiting < q->cfg.batch_items))
         pthread_cond_signal(&q->work);

@@ -65,6 +65,13 @@ struct hw_store_queue_cfg {
      * commits cost less per append. 0: take at once.
      */
     int linger_ms;
+    /*
+     * Writers run in SCHED_IDLE while they write finished appends alone and
+     * fewer than a batch wait; anything else queued (a pending append, a
+     * job), a full batch waiting or a stop lifts them back at once
+     * (store_sched.h). Set only once hw_sched_idle_reversible() said yes.
+     */
+    int idle;
 };
 
 struct hw_store_queue;

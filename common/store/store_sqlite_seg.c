@@ -27,8 +27,15 @@
 #define SEG_ROLL_BYTES (64ll << 20)
 /* "%08lld.seg": numbers from 1; more digits only past 99,999,999 files. */
 #define SEG_NAME_MAX 32
-/* Pieces per pwritev (Linux takes up to 1024): a pack's 4096 webhooks take 8 calls at most. */
+/* Pieces per pwritev (Linux takes up to 1024). */
 #define SEG_IOV 1024
+/*
+ * Bytes per pwritev. A kernel without preemption finishes a write before
+ * any other thread gets the core; in 32 KiB steps a thread that wakes
+ * waits for one step, not for the whole pack (docs/decisions.md, "The
+ * relay's store thread runs only on idle time").
+ */
+#define SEG_STEP (32u * 1024u)
 
 int hw_lite_seg_init(struct hw_lite_seg *g, const char *db_path)
 {
@@ -190,7 +197,7 @@ int hw_lite_seg_append(struct hw_lite_seg *g, const struct iovec *iov, size_t io
     if (err)
         return err;
     while (done < n) {
-        int k = pieces(iov, iovcnt, i, skip, n - done, part);
+        int k = pieces(iov, iovcnt, i, skip, n - done < SEG_STEP ? n - done : SEG_STEP, part);
         ssize_t w = pwritev(g->fd, part, k, at + (off_t)done);
 
         if (w < 0 && errno == EINTR)

@@ -20,6 +20,7 @@
 #include "store_backend.h"
 #include "store_handle.h"
 #include "store_queue.h"
+#include "store_sched.h"
 
 #define QUEUE_MAX_DEFAULT   16384u
 #define QUEUE_BYTES_DEFAULT (256u * 1024u * 1024u)
@@ -362,6 +363,14 @@ int hw_store_writers_start(struct hw_store *s, const struct hw_store_opts *opts)
         goto fail;
     s->thread_nice = opts->thread_nice;
     cfg.writers = s->nwriters;
+    if (opts->thread_idle) {
+        const char *why;
+
+        cfg.idle = hw_sched_idle_reversible(opts->thread_nice, &why);
+        if (!cfg.idle)
+            HW_INFO("store %s: the store thread keeps its share of busy cores: %s", s->url.name,
+                    why);
+    }
     err = hw_store_queue_new(&cfg, &s->queue);
     if (err)
         goto fail;

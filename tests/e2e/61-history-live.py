@@ -7,15 +7,20 @@ held for records not yet committed are bounded by `--history-buffer`: past it a 
 webhook is refused with 429 HW_OVERLOADED and Retry-After, never forwarded unrecorded,
 and once the held webhooks are answered and recorded, webhooks go through again. The
 store thread runs at the service thread's nice value plus 10, so that recording yields the
-core to the loop.
+core to the loop, and in SCHED_IDLE while it writes only live history, lifted back at once
+when a queued webhook waits for its commit; a relay that could not lift it again (no
+CAP_SYS_NICE) says so and keeps SCHED_OTHER.
 """
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import threading
 
-from harness import (AGENT_BIN, Reply, check, check_eq, check_error, run, token_add,
+from harness import (AGENT_BIN, RELAY_BIN, SOURCE, Reply, check, check_eq, check_error, run,
+                     token_add,
                      wait_until)
 from offline_util import HOST, body_of, queue_one, stores
 
@@ -165,26 +170,139 @@ def case_history_buffer(env):
         relay.stop()
 
 
-def thread_nices(pid):
-    """{tid: nice value} of each thread of pid, from /proc (field 19 of stat)."""
+SCHED_OTHER, SCHED_IDLE = 0, 5
+
+
+def thread_stats(pid):
+    """{tid: (name, nice value, scheduling policy)} of each thread of pid, from /proc."""
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        out[int(tid)] = int(fields[16])  # after pid and (comm): state is field 3, nice 19
+            head, tail = f.read().rsplit(")", 1)
+        fields = tail.split()  # after pid and (comm): state is field 3, nice 19, policy 41
+        out[int(tid)] = (head.split("(", 1)[1], int(fields[16]), int(fields[38]))
     return out
+
+
+def store_policy(relay):
+    return [p for name, _, p in thread_stats(relay.proc.pid).values() if name == "hw-store"]
+
+
+def has_sys_nice():
+    """Whether this process holds CAP_SYS_NICE (bit 23 of CapEff), as the relay it starts will."""
+    with open("/proc/self/status") as f:
+        caps = [line.split()[1] for line in f if line.startswith("CapEff:")]
+    return bool(int(caps[0], 16) >> 23 & 1)
+
+
+def recorded_all(relay):
+    """Every live record committed: nothing held (read off /metrics, not through a store job)."""
+    return relay.metric("hookwire_relay_history_held_bytes") == 0
 
 
 def case_store_thread_nice(env):
     relay = env.relay(store=env.path("nice.db"))  # the store thread starts with the relay
-    nices = thread_nices(relay.proc.pid)
-    main = nices.pop(relay.proc.pid)
+    stats = thread_stats(relay.proc.pid)
+    main = stats.pop(relay.proc.pid)[1]
     want = min(main + 10, 19)
-    check_eq(sorted(set(nices.values())), [want],
+    check_eq(sorted(set(nice for _, nice, _ in stats.values())), [want],
              "the store thread runs at the loop's nice value %d plus 10, and no other thread "
              "of the relay is in between" % main)
+    check_eq([name for name, _, _ in stats.values()], ["hw-store"], "the store thread's name")
     relay.stop()
 
 
+def case_store_thread_idle(env):
+    """SCHED_IDLE while it writes live history alone; a queued webhook lifts it at once."""
+    store = env.path("idle.db")
+    token = token_add(env, store, "alice")
+    token_add(env, store, "bob")
+    relay = env.relay(store=store)
+    target = env.target()
+    agent = env.agent(relay, token, "alice", target.port)
+    if not has_sys_nice():
+        # Without the privilege the relay cannot lift the thread again, so it never drops it.
+        check("keeps its share of busy cores" in relay.proc.stderr(),
+              "without CAP_SYS_NICE the relay says why its store thread keeps SCHED_OTHER")
+    want_idle = SCHED_IDLE if has_sys_nice() else SCHED_OTHER
+    sent = [0]
+
+    def policy_after_live():
+        """Sends one live webhook and returns the thread's policy once it is committed."""
+        sent[0] += 1
+        check_eq(live(relay, sent[0]).status, 200, "live %d" % sent[0])
+        wait_until(lambda: recorded_all(relay), 10, "live %d is committed" % sent[0])
+        return store_policy(relay)
+    # The relay's token refresh (a job, every 200 ms) lifts the thread too, until the next
+    # batch of live history alone: one that lands between a commit and the look is retried.
+    wait_until(lambda: policy_after_live() == [want_idle], 10,
+               "the store thread writes live history in SCHED_IDLE")
+    # bob has no agent: his webhook waits for its commit, so the thread is lifted before it.
+    queue_one(relay, 1, channel="bob")
+    check_eq(store_policy(relay), [SCHED_OTHER],
+             "a webhook answered 202 had its commit written in SCHED_OTHER")
+    wait_until(lambda: policy_after_live() == [want_idle], 10,
+               "live history alone puts the thread back in SCHED_IDLE")
+    agent.stop()
+    relay.stop()
+
+
+def case_store_thread_unprivileged(env):
+    """A relay without CAP_SYS_NICE says why in one line and never drops the thread."""
+    store = env.path("unpriv.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, wrap=["setpriv", "--bounding-set=-sys_nice"])
+    target = env.target()
+    agent = env.agent(relay, token, "alice", target.port)
+    lines = [line for line in relay.proc.stderr().splitlines()
+             if "keeps its share of busy cores" in line]
+    check_eq(len(lines), 1, "one line says the store thread keeps SCHED_OTHER")
+    check("CAP_SYS_NICE" in lines[0] and "LimitNICE" in lines[0],
+          "the line says what would allow it", lines[0])
+    for i in range(3):
+        check_eq(live(relay, i).status, 200, "live %d" % i)
+    wait_until(lambda: recorded_all(relay), 10, "the live webhooks are committed")
+    check_eq(store_policy(relay), [SCHED_OTHER], "the store thread stays in SCHED_OTHER")
+    agent.stop()
+    relay.stop()
+
+
+def case_systemd_unit(env):
+    """examples/hookwire-relay.service lets the store thread set its nice value and leave
+    SCHED_IDLE: no filtered system call would kill the relay, and RLIMIT_NICE covers nice 10."""
+    tool = shutil.which("systemd-analyze")
+    check(tool is not None, "systemd-analyze is installed")
+    with open(os.path.join(SOURCE, "examples", "hookwire-relay.service")) as f:
+        text = f.read()
+    def calls(group, seen):
+        """The system calls of group, with those of the groups it names (once each)."""
+        seen.add(group)
+        r = subprocess.run([tool, "syscall-filter", group], capture_output=True, text=True,
+                           timeout=60)
+        check_eq(r.returncode, 0, "systemd-analyze knows " + group)
+        out = set()
+        for w in r.stdout.split()[1:]:  # the first word is the group itself
+            if w.startswith("@"):
+                out |= calls(w, seen) if w not in seen else set()
+            elif re.fullmatch(r"[a-z_0-9]+", w):
+                out.add(w)
+        return out
+    denied = set()
+    for line in re.findall(r"(?m)^SystemCallFilter=~(.*)$", text):
+        for group in line.split():
+            denied |= calls(group, set())
+    needed = {"setpriority", "sched_setscheduler", "sched_getscheduler", "getpriority"}
+    check_eq(sorted(needed & denied), [], "the store thread's scheduling calls are not filtered")
+    m = re.search(r"(?m)^LimitNICE=\+(\d+)$", text)
+    check(m is not None and int(m.group(1)) <= 10,
+          "LimitNICE lets a thread at nice 10 leave SCHED_IDLE", m and m.group(0))
+    unit = env.path("hookwire-relay.service")
+    with open(unit, "w") as f:
+        f.write(text.replace("/usr/local/bin/hookwire-relay", RELAY_BIN))
+    r = subprocess.run([tool, "verify", unit], capture_output=True, text=True, timeout=60)
+    check_eq((r.returncode, r.stderr.strip()), (0, ""), "systemd-analyze verify: no complaint")
+
+
 if __name__ == "__main__":
-    run([case_live_records, case_max_events, case_history_buffer, case_store_thread_nice])
+    run([case_live_records, case_max_events, case_history_buffer, case_store_thread_nice,
+         case_store_thread_idle, case_store_thread_unprivileged, case_systemd_unit])

@@ -210,8 +210,9 @@ class Relay:
     """hookwire-relay on 127.0.0.1 with a public and a tunnel port."""
 
     def __init__(self, env, store=None, args=(), port=None, tunnel_port=None, name="relay",
-                 metrics_channels=True):
+                 metrics_channels=True, wrap=()):
         self.env = env
+        self.wrap = list(wrap)  # a command that execs the relay (same pid), e.g. setpriv
         self.store = store or env.path("relay.db")
         # Tests watch channels through /metrics; 72-metrics.py checks the default (no names).
         self.args = (["--metrics-channels"] if metrics_channels else []) + list(args)
@@ -230,7 +231,7 @@ class Relay:
         for attempt in range(3):
             self.starts += 1
             name = self.name if self.starts == 1 else "%s-%d" % (self.name, self.starts)
-            self.proc = Proc(self.env, name, [
+            self.proc = Proc(self.env, name, self.wrap + [
                 RELAY_BIN, "--listen", "%s:%d" % (LOCALHOST, self.port), "--tunnel-listen",
                 "%s:%d" % (LOCALHOST, self.tunnel_port), "--store", store_url(self.store)
             ] + self.args)

@@ -1,7 +1,8 @@
 /*
  * The pack data files (store/store_sqlite_seg.h): an append of many
  * pieces (more than one pwritev takes, of every size from 1 byte) lands
- * end to end and reads back byte for byte, also when the kernel writes
+ * end to end in writes of at most 32 KiB and 1024 pieces, and reads back
+ * byte for byte, also when the kernel writes
  * less than asked (pwritev is wrapped at link time to cut each call short,
  * in the middle of a piece); a second append follows the first; only the
  * n bytes asked for are written; an append whose pieces hold fewer bytes
@@ -17,10 +18,11 @@
 #include "core/err.h"
 #include "store/store_sqlite_seg.h"
 
-#define PIECES 2600 /* past two calls of 1024 pieces */
+#define PIECES 2600        /* past two calls of 1024 pieces */
+#define STEP   (32 * 1024) /* the most one call writes (SEG_STEP) */
 
-/* Bytes the wrapped pwritev writes at most per call (0: as asked), and its calls. */
-static size_t g_cap;
+/* Bytes the wrapped pwritev writes at most per call (0: as asked), its calls, the most asked. */
+static size_t g_cap, g_most;
 static int g_calls;
 
 ssize_t __real_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off);
@@ -34,6 +36,11 @@ ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
     int k = 0;
 
     g_calls++;
+    for (int i = 0; i < iovcnt; i++)
+        left += iov[i].iov_len;
+    if (left - g_cap > g_most)
+        g_most = left - g_cap;
+    left = g_cap;
     if (!g_cap)
         return __real_pwritev(fd, iov, iovcnt, off);
     for (; k < iovcnt && k < 1024 && left; k++) {
@@ -48,7 +55,7 @@ ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
 static void test_many_pieces(void)
 {
     char dir[] = "/tmp/hw-seg-test-XXXXXX", db[64], file[128];
-    static struct iovec iov[PIECES];
+    static struct iovec iov[PIECES], ones[PIECES];
     struct hw_lite_seg g;
     unsigned char *src, *back;
     size_t total = 0, at = 0;
@@ -70,8 +77,11 @@ static void test_many_pieces(void)
 
     CHECK_EQ(hw_lite_seg_init(&g, db), 0);
     g_calls = 0;
+    g_most = 0;
     CHECK_EQ(hw_lite_seg_append(&g, iov, PIECES, total, &num, &off), 0);
-    CHECK_EQ(g_calls, 3); /* 1024 + 1024 + 552 pieces */
+    /* Pieces of 199 bytes on average: 32 KiB fills before 1024 pieces do. */
+    CHECK_EQ(g_calls, (total + STEP - 1) / STEP);
+    CHECK_EQ(g_most, STEP);
     CHECK_EQ(num, 1);
     CHECK_EQ(off, 0);
     memset(back, 0, total);
@@ -106,6 +116,14 @@ static void test_many_pieces(void)
     CHECK_EQ(off, off2 + 5);
     CHECK_EQ(hw_lite_seg_read(&g, num2, off2, back, 7), 0);
     CHECK(memcmp(back, src, 5) == 0 && memcmp(back + 5, iov[9].iov_base, 2) == 0);
+    /* Pieces of 1 byte: 1024 pieces fill before 32 KiB does. */
+    for (size_t i = 0; i < PIECES; i++)
+        ones[i] = (struct iovec){ .iov_base = src + i, .iov_len = 1 };
+    g_calls = 0;
+    CHECK_EQ(hw_lite_seg_append(&g, ones, PIECES, PIECES, &num2, &off2), 0);
+    CHECK_EQ(g_calls, 3); /* 1024 + 1024 + 552 pieces */
+    CHECK_EQ(hw_lite_seg_read(&g, num2, off2, back, PIECES), 0);
+    CHECK(memcmp(back, src, PIECES) == 0);
     hw_lite_seg_close(&g);
 
     snprintf(file, sizeof(file), "%s/s.db-packs/00000001.seg", dir);
