@@ -3,8 +3,9 @@
  * takes a batch of finished appends alone runs it in SCHED_IDLE; a pending append, or a full
  * batch of finished ones waiting, takes it out of SCHED_IDLE as it is submitted, while the
  * writer is still busy with its batch (on a busy machine it might not get the core to do so
- * itself); a batch that holds a pending append, or a full one, is written in SCHED_OTHER. The check that the
- * process may leave SCHED_IDLE at all (hw_sched_idle_reversible()) answers as the kernel does.
+ * itself); a batch that holds a pending append, or a full one, is written in SCHED_OTHER.
+ * The check that the process may leave SCHED_IDLE at all (hw_sched_idle_reversible())
+ * answers as the kernel does.
  */
 #include <pthread.h>
 #include <sched.h>
