@@ -34,12 +34,11 @@ burst() {
     awk '/requests in/ {n = $1; d = $4; sub(/s,$/, "", d)} /Non-2xx/ {bad = $NF}
          END {printf "%.2f %d\n", (n - bad) / d, n - bad}' "$work/wrk.out"
 }
-at_least() { [ "$(history_stored "$db_on")" -ge "$1" ]; }
 # on: a burst on the history-on relay, then its records all committed; prints requests/s.
 on() {
     set -- $(burst "$web_on")
     answered=$((answered + $2))
-    wait_for at_least "$answered"
+    wait_for history_at_least "$db_on" "$answered"
     echo "$1"
 }
 off() { set -- $(burst "$web_off"); echo "$1"; }

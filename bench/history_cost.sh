@@ -19,8 +19,6 @@ bench_init hookwire-hist
 wait_tries=600
 ticks() { for t in /proc/$1/task/*; do awk '{print $14 + $15}' "$t/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
-# at_least N: the store holds N webhooks (checked again on every call)
-at_least() { [ "$(history_stored "$db")" -ge "$1" ]; }
 
 target=$(port)
 nginx_start nginx_pid "$target" 'return 200 "ok\n";'
@@ -55,10 +53,10 @@ if [ "${HW_CALLGRIND:-0}" = 1 ]; then
     for h in ${HW_HISTORY:-on off}; do
         start "$h" valgrind --tool=callgrind --callgrind-out-file="$work/cg.$h.%p" -q
         python3 "$work/client.py" $web 200 64
-        [ "$h" = on ] && wait_for at_least 200
+        [ "$h" = on ] && wait_for history_at_least "$db" 200
         callgrind_control -z $relay >/dev/null
         python3 "$work/client.py" $web 2000 64
-        [ "$h" = on ] && wait_for at_least 2200
+        [ "$h" = on ] && wait_for history_at_least "$db" 2200
         callgrind_control -d $relay >/dev/null
         ir=$(callgrind_annotate "$(ls -t "$work"/cg.$h.* | head -1)" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(/,/, "", $1); print $1}')
         printf '| %s | %s |\n' "$h" "$(awk -v i="$ir" 'BEGIN {printf "%.0f", i / 2000}')"
@@ -77,7 +75,7 @@ for h in ${HW_HISTORY:-on off}; do
     n=$(awk '/requests in/ {print $1}' "$work/wrk.out")
     bad=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.out"); bad=${bad:-0}
     want=$((n - bad))
-    [ "$h" = on ] && wait_for at_least "$want"
+    [ "$h" = on ] && wait_for history_at_least "$db" "$want"
     lag=$(( ($(date +%s%N) - s0) / 1000000 ))
     t2=$(ticks $relay)
     rss=$(awk '/VmHWM/ {print $2 " kB"}' "/proc/$relay/status")

@@ -74,6 +74,8 @@ history_stored() {
     packed=$(sqlite3 "file:$1?mode=ro" "PRAGMA busy_timeout=2000; SELECT COALESCE(SUM(delivered + failed), 0) FROM hookwire_packs" 2>/dev/null | tail -1)
     echo $((${rows:-0} + ${packed:-0}))
 }
+# history_at_least DB N: DB holds at least N finished webhooks (for wait_for).
+history_at_least() { [ "$(history_stored "$1")" -ge "$2" ]; }
 
 # tunnel_start DB RELAY-WRAP AGENT-WRAP [RELAY-OPTION...]: a token "bench" in the
 # SQLite store DB, then a relay on new ports $web and $tun and an agent forwarding to

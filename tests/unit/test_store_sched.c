@@ -30,6 +30,7 @@ static struct {
     int entered;    /* batches the commit function entered */
     int open;       /* batches it may finish */
     int policy[16]; /* the writer's policy in each batch */
+    int wakes;      /* the queue's calls of its wake function */
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static void commit(void *ctx, unsigned writer, struct hw_store_pending **v, size_t n)
@@ -53,6 +54,16 @@ static void on_done(void *arg, int err, const struct hw_store_result *res)
     (void)res;
     CHECK_EQ(err, 0);
     ++*(int *)arg;
+}
+
+/* The queue's wake function: completions are ready to poll. */
+static void wake(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g.lock);
+    g.wakes++;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
 }
 
 static void submit(struct hw_store_queue *q, int finished, int *done)
@@ -94,6 +105,7 @@ static struct hw_store_queue *new_queue(void)
     struct hw_store_queue *q = NULL;
     struct hw_store_queue_cfg cfg = {
         .commit = commit,
+        .wake = wake,
         .max_items = 100,
         .max_bytes = 1 << 20,
         .batch_items = BATCH,
@@ -108,12 +120,23 @@ static struct hw_store_queue *new_queue(void)
     return q;
 }
 
-/* Waits (5 s at most) until n callbacks ran. */
-static void poll_until(struct hw_store_queue *q, const int *done, int n)
+/* Runs the callbacks each time the queue wakes this thread, until n ran (5 s at most). */
+static void poll_until(struct hw_store_queue *q, int *done, int n)
 {
-    for (int i = 0; i < 5000 && *done < n; i++) {
-        if (!hw_store_queue_poll(q))
-            usleep(1000);
+    struct timespec until;
+    int seen = 0, late = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    while (!late) {
+        hw_store_queue_poll(q);
+        if (*done >= n)
+            break;
+        pthread_mutex_lock(&g.lock);
+        while (g.wakes == seen && !late)
+            late = pthread_cond_timedwait(&g.cond, &g.lock, &until) != 0;
+        seen = g.wakes;
+        pthread_mutex_unlock(&g.lock);
     }
     CHECK_EQ(*done, n);
 }
