@@ -37,7 +37,7 @@ struct hw_store_queue {
     struct hw_store_queue_cfg cfg;
     pthread_mutex_t lock;
     pthread_cond_t work;     /* an append was queued, a batch was handed over, or stop */
-    pthread_cond_t released; /* a finished batch was handed over */
+    pthread_cond_t released; /* a finished batch was handed over, or a thread started */
     struct hw_store_pending *head, **tail;      /* waiting for a commit */
     struct hw_store_pending *done, **done_tail; /* committed, waiting for a poll */
     size_t items;                               /* queued plus unpolled */
@@ -239,6 +239,7 @@ static void *queue_main(void *arg)
         q->cfg.thread(q->cfg.ctx, 1);
     pthread_mutex_lock(&q->lock);
     w->tid = gettid();
+    pthread_cond_broadcast(&q->released); /* set up: hw_store_queue_new() may return */
     for (;;) {
         unsigned went;
 
@@ -347,6 +348,13 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
         queue_destroy(q);
         return err;
     }
+    /* Each thread has its name, nice value and id before the store is used (or looked at). */
+    pthread_mutex_lock(&q->lock);
+    for (unsigned i = 0; i < cfg->writers; i++) {
+        while (!q->w[i].tid)
+            pthread_cond_wait(&q->released, &q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
     *out = q;
     return 0;
 }

@@ -77,7 +77,8 @@ struct hw_store_queue_cfg {
 struct hw_store_queue;
 
 /*
- * Starts the store threads; *out receives the owned queue. Returns 0,
+ * Starts the store threads and returns once each has run cfg.thread's
+ * start call (its nice value set, named hw-store); *out receives the owned queue. Returns 0,
  * HW_EINVAL for a writer count out of range, HW_ENOMEM, or -errno from
  * pthread_create (the threads already started are stopped). Any thread.
  */
