@@ -8,6 +8,7 @@
 #include "store_queue.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,7 +31,8 @@ struct writer {
     int writing;                     /* taken, its COMMIT not yet sent */
     int finished;                    /* committed, its completions not yet handed over */
     pid_t tid;                       /* the thread's id, for its scheduling policy */
-    int idle;                        /* in SCHED_IDLE (cfg.idle) */
+    int idle;                        /* writes its batch in SCHED_IDLE (cfg.idle) */
+    atomic_int lifted;               /* lift() ran since the batch was taken */
 };
 
 struct hw_store_queue {
@@ -88,7 +90,9 @@ static void stage_free(struct hw_store_queue *q, struct writer *w)
 
 /*
  * Takes every writer out of SCHED_IDLE (lock held): something is waited
- * for now, or the finished appends pile up faster than idle time writes them.
+ * for now, or the finished appends pile up faster than idle time writes
+ * them. A writer switches itself only outside the lock (enter_idle()), so
+ * lifted is set first: one that has not switched yet sees it and stays.
  */
 static void lift(struct hw_store_queue *q)
 {
@@ -98,6 +102,7 @@ static void lift(struct hw_store_queue *q)
 
         if (!w->idle)
             continue;
+        atomic_store(&w->lifted, 1);
         err = hw_sched_set_idle(w->tid, 0);
         if (!err) {
             w->idle = 0;
@@ -116,20 +121,44 @@ static int wants_lift(const struct hw_store_queue *q)
 }
 
 /*
- * Sets w's policy for the batch it just took (lock held): SCHED_IDLE when
- * the batch holds finished appends only, is not a full one (which says the
- * writer is behind) and nothing else waits, so that writing history nobody
- * waits for takes only time no other thread wants.
+ * Chooses w's policy for the batch it just took (lock held): SCHED_IDLE
+ * when the batch holds finished appends only, is not a full one (which
+ * says the writer is behind) and nothing else waits, so that writing
+ * history nobody waits for takes only time no other thread wants. The
+ * writer switches after it lets go of the lock and back before it takes
+ * it again: a thread in SCHED_IDLE gets no core while others want one,
+ * and the submitters would wait for it if it held the lock then.
  */
 static void choose_policy(struct hw_store_queue *q, struct writer *w, size_t urgent)
 {
-    int idle = q->cfg.idle && !q->idle_broken && !w->job && !urgent && w->n < q->cfg.batch_items &&
-               !wants_lift(q);
+    w->idle = q->cfg.idle && !q->idle_broken && !w->job && !urgent && w->n < q->cfg.batch_items &&
+              !wants_lift(q);
+    atomic_store(&w->lifted, 0);
+}
 
-    if (idle && !w->idle && hw_sched_set_idle(w->tid, 1) == 0)
-        w->idle = 1;
-    else if (!idle && w->idle)
-        lift(q);
+/* Puts w in SCHED_IDLE for its batch unless it was lifted meanwhile. Returns whether it went. */
+static int enter_idle(struct writer *w)
+{
+    if (hw_sched_set_idle(w->tid, 1) != 0)
+        return 0;
+    /* A lift between the choice and the switch: it may have run before the switch. */
+    if (atomic_load(&w->lifted))
+        hw_sched_set_idle(w->tid, 0);
+    return 1;
+}
+
+/* Takes w out of SCHED_IDLE after its batch, before it takes the lock again. */
+static void leave_idle(struct hw_store_queue *q, struct writer *w)
+{
+    int err = hw_sched_set_idle(w->tid, 0);
+
+    if (err) {
+        pthread_mutex_lock(&q->lock);
+        if (!q->idle_broken)
+            HW_ERR("store thread %u: cannot leave SCHED_IDLE: %s", w->index, hw_strerror(err));
+        q->idle_broken = 1;
+        pthread_mutex_unlock(&q->lock);
+    }
 }
 
 /* Takes the next batch off the queue into w (lock held, can_take true). */
@@ -242,6 +271,7 @@ static void *queue_main(void *arg)
     pthread_cond_broadcast(&q->released); /* set up: hw_store_queue_new() may return */
     for (;;) {
         unsigned went;
+        int idle;
 
         while (!can_take(q) && !(q->stopping && !q->head))
             pthread_cond_wait(&q->work, &q->lock);
@@ -250,21 +280,22 @@ static void *queue_main(void *arg)
         if (lingers(q) && !linger(q))
             continue;
         queue_take(q, w);
+        idle = w->idle;
         pthread_mutex_unlock(&q->lock);
 
-        q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
         /*
-         * The event copies are not needed past the commit; free them before
-         * the poll, but for a leased append's, which its callback receives.
+         * The event copies stay until the poll frees them (or hands a leased
+         * one over) on the thread that submitted them: glibc returns a block
+         * freed on another thread to its arena under the arena's lock, which
+         * the submitter's own allocations then wait for.
          */
-        for (size_t i = 0; i < w->n; i++) {
-            if (w->batch[i]->leased)
-                continue;
-            hw_store_event_free(w->batch[i]->copy);
-            w->batch[i]->copy = NULL;
-        }
+        idle = idle && enter_idle(w);
+        q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
+        if (idle)
+            leave_idle(q, w);
 
         pthread_mutex_lock(&q->lock);
+        w->idle = 0;
         w->finished = 1;
         stage_free(q, w); /* a batch that failed before its COMMIT */
         if (w->job)

@@ -18,7 +18,7 @@
 /* One queued append, a token-list job (tokens_cb set) or a generic job (job_fn set). */
 struct hw_store_pending {
     struct hw_store_event ev;    /* fields point into copy */
-    struct hw_store_event *copy; /* owned until the commit is done (leased: until the callback) */
+    struct hw_store_event *copy; /* owned until the poll (leased: handed to the callback) */
     size_t bytes;                /* counted against the byte cap */
     struct hw_store_result res;  /* set by the commit function */
     int err;                     /* set by the commit function */

@@ -3,9 +3,9 @@
  * takes a batch of finished appends alone runs it in SCHED_IDLE; a pending append, or a full
  * batch of finished ones waiting, takes it out of SCHED_IDLE as it is submitted, while the
  * writer is still busy with its batch (on a busy machine it might not get the core to do so
- * itself); a batch that holds a pending append, or a full one, is written in SCHED_OTHER.
- * The check that the process may leave SCHED_IDLE at all (hw_sched_idle_reversible())
- * answers as the kernel does.
+ * itself); a batch that holds a pending append, or a full one, is written in SCHED_OTHER,
+ * and a writer done with its batch is back in SCHED_OTHER before it takes the lock. The check that
+ * the process may leave SCHED_IDLE at all (hw_sched_idle_reversible()) answers as the kernel does.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -164,6 +164,8 @@ static void test_pending_lifts(void)
     CHECK_EQ(g.policy[2], SCHED_IDLE);
     open_gate(3);
     poll_until(q, &done, 3);
+    /* Its batch is done: it left SCHED_IDLE before it took the queue's lock again. */
+    CHECK_EQ(sched_getscheduler(g.tid), SCHED_OTHER);
     hw_store_queue_free(q);
 }
 
