@@ -52,6 +52,15 @@ static int row_cmp(const void *pa, const void *pb)
                                                                                                : 1;
 }
 
+/* Whether rows[0..n) are in row_cmp's order already (a batch of one channel's live webhooks). */
+static int in_order(const struct hw_store_row *rows, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (row_cmp(&rows[i - 1], &rows[i]) > 0)
+            return 0;
+    return 1;
+}
+
 /* Inserts v[0..n) in one transaction on c. Returns 0, or the first error with all rolled back. */
 static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
                       size_t n)
@@ -68,7 +77,7 @@ static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_sto
         rows[i].order = i;
         rows[i].done = v[i]->finished ? &v[i]->done : NULL;
     }
-    if (n > 1)
+    if (n > 1 && !in_order(rows, n))
         qsort(rows, n, sizeof(*rows), row_cmp);
     /*
      * A batch is all pending or all finished (store_batch). Finished events
