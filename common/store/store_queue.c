@@ -33,6 +33,7 @@ struct writer {
     pid_t tid;                       /* the thread's id, for its scheduling policy */
     int idle;                        /* writes its batch in SCHED_IDLE (cfg.idle) */
     atomic_int lifted;               /* lift() ran since the batch was taken */
+    int switched;                    /* the thread's own: it put itself in SCHED_IDLE */
 };
 
 struct hw_store_queue {
@@ -137,21 +138,25 @@ static void choose_policy(struct hw_store_queue *q, struct writer *w, size_t urg
 }
 
 /* Puts w in SCHED_IDLE for its batch unless it was lifted meanwhile. Returns whether it went. */
-static int enter_idle(struct writer *w)
+static void enter_idle(struct writer *w)
 {
     if (hw_sched_set_idle(w->tid, 1) != 0)
-        return 0;
+        return;
+    w->switched = 1;
     /* A lift between the choice and the switch: it may have run before the switch. */
     if (atomic_load(&w->lifted))
         hw_sched_set_idle(w->tid, 0);
-    return 1;
 }
 
 /* Takes w out of SCHED_IDLE after its batch, before it takes the lock again. */
 static void leave_idle(struct hw_store_queue *q, struct writer *w)
 {
-    int err = hw_sched_set_idle(w->tid, 0);
+    int err;
 
+    if (!w->switched)
+        return;
+    w->switched = 0;
+    err = hw_sched_set_idle(w->tid, 0);
     if (err) {
         pthread_mutex_lock(&q->lock);
         if (!q->idle_broken)
@@ -289,10 +294,10 @@ static void *queue_main(void *arg)
          * freed on another thread to its arena under the arena's lock, which
          * the submitter's own allocations then wait for.
          */
-        idle = idle && enter_idle(w);
-        q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
         if (idle)
-            leave_idle(q, w);
+            enter_idle(w);
+        q->cfg.commit(q->cfg.ctx, w->index, w->batch, w->n);
+        leave_idle(q, w);
 
         pthread_mutex_lock(&q->lock);
         w->idle = 0;
@@ -392,6 +397,11 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
 
 void hw_store_queue_committing(struct hw_store_queue *q, unsigned writer)
 {
+    /* A single writer holds nobody up: its stage ends with the batch, under the lock. */
+    if (q->cfg.writers == 1)
+        return;
+    /* Its COMMIT's round trip is written in SCHED_OTHER: the lock is not taken in SCHED_IDLE. */
+    leave_idle(q, &q->w[writer]);
     pthread_mutex_lock(&q->lock);
     stage_free(q, &q->w[writer]);
     pthread_mutex_unlock(&q->lock);
