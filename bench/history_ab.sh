@@ -28,22 +28,16 @@ tunnel_start "$work/off.db" "" "" --history off
 web_off=$web
 answered=0 # 2xx answers of the history-on relay so far
 
-# burst PORT: wrk for $secs against PORT; prints the 2xx answers per second and their count.
-burst() {
-    wrk -t1 -c64 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$1/t/bench/" >"$work/wrk.out"
-    awk '/requests in/ {n = $1; d = $4; sub(/s,$/, "", d)} /Non-2xx/ {bad = $NF}
-         END {printf "%.2f %d\n", (n - bad) / d, n - bad}' "$work/wrk.out"
-}
 # on: a burst on the history-on relay, then its records all committed; prints requests/s.
 on() {
-    set -- $(burst "$web_on")
+    set -- $(wrk_burst "$secs" "$web_on")
     answered=$((answered + $2))
     wait_for history_at_least "$db_on" "$answered"
     echo "$1"
 }
-off() { set -- $(burst "$web_off"); echo "$1"; }
+off() { set -- $(wrk_burst "$secs" "$web_off"); echo "$1"; }
 
-echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 echo "| pair | on requests/s | off requests/s | on / off |"
 echo "|---|---:|---:|---:|"
 : >"$work/ratios"

@@ -37,17 +37,11 @@ done
 
 # busy: the machine's busy jiffies so far (user, nice, system, irq, softirq).
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
-# burst PORT: wrk for $secs against PORT; prints the 2xx answers per second and their count.
-burst() {
-    wrk -t1 -c64 -d"${secs}s" -s "$work/post.lua" "http://127.0.0.1:$1/t/bench/" >"$work/wrk.out"
-    awk '/requests in/ {n = $1; d = $4; sub(/s,$/, "", d)} /Non-2xx/ {bad = $NF}
-         END {printf "%.2f %d\n", (n - bad) / d, n - bad}' "$work/wrk.out"
-}
 # load NAME HIST: one burst on that relay (and its records committed); sets rps_ and cpu_.
 load() {
     eval "p=\$web_$1_$2"
     b0=$(busy)
-    set -- "$1" "$2" $(burst "$p")
+    set -- "$1" "$2" $(wrk_burst "$secs" "$p")
     if [ "$2" = on ]; then
         eval "answered_$1=\$((answered_$1 + $4))"
         eval "wait_for history_at_least \"$work/$1.on.db\" \$answered_$1"
@@ -57,7 +51,7 @@ load() {
         'BEGIN {printf "%.1f", b * 1e6 / hz / n}')"
 }
 
-echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 : >"$work/res"
 r=1
 while [ "$r" -le "$rounds" ]; do

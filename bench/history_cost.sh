@@ -46,7 +46,7 @@ start() {
 }
 stop() { kill $agent $relay; wait $agent $relay 2>/dev/null || true; }
 
-echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 if [ "${HW_CALLGRIND:-0}" = 1 ]; then
     echo "| history | instructions per request (relay, all threads) |"
     echo "|---|---:|"

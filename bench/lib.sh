@@ -1,6 +1,7 @@
 # Shell helpers the bench scripts share, sourced from the source root under set -eu:
 # a work folder removed on exit with its processes stopped, free ports, polling with a deadline, a
-# single-process nginx, and relay + agent through the tunnel. Uses $bin (the binaries).
+# single-process nginx, relay + agent through the tunnel, wrk bursts of 1 KiB POSTs, the machine's
+# line and the history a relay's store holds. Uses $bin (the binaries).
 
 # bench_init PREFIX: makes $work (/tmp/PREFIX.XXXXXX); every pid added to $pids is
 # stopped when the script ends, and $work removed (HW_BENCH_KEEP=1 keeps it).
@@ -65,6 +66,19 @@ wrk.method = "POST"
 wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
+}
+
+# machine_line: the CPU model, the core count and the load average, for a bench's first line.
+machine_line() {
+    echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# wrk_burst SECONDS PORT: wrk at 64 connections for SECONDS, POSTing $work/post.lua (wrk_post) to
+# channel "bench" of the relay on PORT; prints the 2xx answers per second and their count.
+wrk_burst() {
+    wrk -t1 -c64 -d"$1s" -s "$work/post.lua" "http://127.0.0.1:$2/t/bench/" >"$work/wrk.out"
+    awk '/requests in/ {n = $1; d = $4; sub(/s,$/, "", d)} /Non-2xx/ {bad = $NF}
+         END {printf "%.2f %d\n", (n - bad) / d, n - bad}' "$work/wrk.out"
 }
 
 # history_stored DB: the webhooks the relay's SQLite store DB holds finished (rows, and

@@ -137,7 +137,7 @@ static void choose_policy(struct hw_store_queue *q, struct writer *w, size_t urg
     atomic_store(&w->lifted, 0);
 }
 
-/* Puts w in SCHED_IDLE for its batch unless it was lifted meanwhile. Returns whether it went. */
+/* Puts w in SCHED_IDLE for its batch, and back out if it was lifted meanwhile. */
 static void enter_idle(struct writer *w)
 {
     if (hw_sched_set_idle(w->tid, 1) != 0)
