@@ -115,25 +115,28 @@ static void lift(struct hw_store_queue *q)
     }
 }
 
-/* Whether work waited for, or a backlog, should lift idle writers (lock held). */
+/*
+ * Whether work waited for, or a backlog, should lift idle writers (lock held).
+ * A backlog is two full batches waiting: one full batch is what a linger
+ * ends with at a high rate, not a writer falling behind.
+ */
 static int wants_lift(const struct hw_store_queue *q)
 {
-    return q->cfg.idle && (q->urgent || q->waiting >= q->cfg.batch_items || q->stopping);
+    return q->cfg.idle && (q->urgent || q->waiting >= 2 * q->cfg.batch_items || q->stopping);
 }
 
 /*
  * Chooses w's policy for the batch it just took (lock held): SCHED_IDLE
- * when the batch holds finished appends only, is not a full one (which
- * says the writer is behind) and nothing else waits, so that writing
- * history nobody waits for takes only time no other thread wants. The
+ * when the batch holds finished appends only and neither work waited for
+ * nor a backlog is left queued, so that writing history nobody waits for
+ * takes only time no other thread wants. The
  * writer switches after it lets go of the lock and back before it takes
  * it again: a thread in SCHED_IDLE gets no core while others want one,
  * and the submitters would wait for it if it held the lock then.
  */
 static void choose_policy(struct hw_store_queue *q, struct writer *w, size_t urgent)
 {
-    w->idle = q->cfg.idle && !q->idle_broken && !w->job && !urgent && w->n < q->cfg.batch_items &&
-              !wants_lift(q);
+    w->idle = q->cfg.idle && !q->idle_broken && !w->job && !urgent && !wants_lift(q);
     atomic_store(&w->lifted, 0);
 }
 

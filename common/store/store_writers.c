@@ -29,9 +29,10 @@
 /*
  * How long finished appends (a relay's live history, answered already) may
  * wait for company before a commit: fewer, larger packs and commits, and
- * fewer wake-ups of the store thread (bench/RESULTS.md, "Packed live history").
+ * fewer wake-ups of the store thread (bench/RESULTS.md, "Packed live history"
+ * and "Tunnel: fewer, larger batches of live history").
  */
-#define FINISHED_LINGER_MS 5
+#define FINISHED_LINGER_MS 20
 
 /* Insertion order: by (source, dedup_key), so that concurrent batches take their locks alike. */
 static int row_cmp(const void *pa, const void *pb)

@@ -1,9 +1,9 @@
 /*
  * The store threads' scheduling (store_queue.c, store_sched.c): with cfg.idle, a writer that
- * takes a batch of finished appends alone runs it in SCHED_IDLE; a pending append, or a full
- * batch of finished ones waiting, takes it out of SCHED_IDLE as it is submitted, while the
+ * takes a batch of finished appends alone runs it in SCHED_IDLE; a pending append, or two full
+ * batches of finished ones waiting, takes it out of SCHED_IDLE as it is submitted, while the
  * writer is still busy with its batch (on a busy machine it might not get the core to do so
- * itself); a batch that holds a pending append, or a full one, is written in SCHED_OTHER,
+ * itself); a batch that holds a pending append is written in SCHED_OTHER,
  * and a writer done with its batch is back in SCHED_OTHER before it takes the lock. The check that
  * the process may leave SCHED_IDLE at all (hw_sched_idle_reversible()) answers as the kernel does.
  */
@@ -169,7 +169,10 @@ static void test_pending_lifts(void)
     hw_store_queue_free(q);
 }
 
-/* A full batch of finished appends waiting lifts it too; fewer do not. */
+/*
+ * Two full batches of finished appends waiting lift it too; fewer do not. A full batch with
+ * less than another one behind it is what a linger ends with at a high rate: SCHED_IDLE.
+ */
 static void test_backlog_lifts(void)
 {
     struct hw_store_queue *q = new_queue();
@@ -177,16 +180,19 @@ static void test_backlog_lifts(void)
 
     submit(q, 1, &done);
     wait_entered(1);
-    for (int i = 0; i < BATCH - 1; i++)
+    for (int i = 0; i < 2 * BATCH - 1; i++)
         submit(q, 1, &done);
     CHECK_EQ(sched_getscheduler(g.tid), SCHED_IDLE);
     submit(q, 1, &done);
-    CHECK_EQ(sched_getscheduler(g.tid), SCHED_OTHER);
+    CHECK_EQ(sched_getscheduler(g.tid), SCHED_OTHER); /* two full batches: the writer is behind */
     open_gate(1);
     wait_entered(2);
-    CHECK_EQ(g.policy[1], SCHED_OTHER); /* a full batch: the writer is behind */
+    CHECK_EQ(g.policy[1], SCHED_IDLE); /* full, one batch behind it: no longer a backlog */
     open_gate(2);
-    poll_until(q, &done, BATCH + 1);
+    wait_entered(3);
+    CHECK_EQ(g.policy[2], SCHED_IDLE);
+    open_gate(3);
+    poll_until(q, &done, 2 * BATCH + 1);
     hw_store_queue_free(q);
 }
 
