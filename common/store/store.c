@@ -166,12 +166,12 @@ int hw_store_append(struct hw_store *s, const struct hw_store_event *ev,
 /*
  * Queues ev; done (NULL for a pending append) is the attempt of an event
  * written finished with status; lease_until_ms (0: none) the lease of an
- * event written leased to its appender. take: ev is a block the store
- * takes as its copy once this returns 0 (not a leased append's).
+ * event written leased to its appender. lent: ev is read where it is until
+ * the callback, not copied (not a leased append's).
  */
 static int append_async(struct hw_store *s, const struct hw_store_event *ev, int keep_id,
                         const struct hw_store_attempt *done, int status, int64_t lease_until_ms,
-                        struct hw_store_event *take, hw_store_append_cb cb, void *arg)
+                        int lent, hw_store_append_cb cb, void *arg)
 {
     const char *why = done && done->error ? done->error : "";
     size_t elen = strnlen(why, HW_STORE_ERROR_MAX);
@@ -208,13 +208,14 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
         p->ev.last_status = done->http_status;
         p->ev.last_error = error;
     }
-    p->copy = take ? take : hw_store_event_build(&p->ev);
-    if (!p->copy) {
-        free(p);
-        return HW_ENOMEM;
-    }
-    if (!take)
+    if (!lent) {
+        p->copy = hw_store_event_build(&p->ev);
+        if (!p->copy) {
+            free(p);
+            return HW_ENOMEM;
+        }
         p->ev = *p->copy;
+    }
     if (done) {
         p->finished = 1;
         p->done = (struct hw_store_attempt){
@@ -228,11 +229,10 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
     p->bytes = p->ev.headers_len + p->ev.body_len + sizeof(*p);
     p->cb = cb;
     p->arg = arg;
-    /* The commit reads p->ev (pointing into the copy); the copy itself is only freed. */
+    /* The commit reads p->ev (pointing into the copy, or the lender's event). */
     err = hw_store_queue_submit(s->queue, p);
     if (err) {
-        if (!take)
-            hw_store_event_free(p->copy);
+        hw_store_event_free(p->copy);
         free(p);
     }
     return err;
@@ -241,7 +241,7 @@ static int append_async(struct hw_store *s, const struct hw_store_event *ev, int
 int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 0, NULL, 0, 0, NULL, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, 0, 0, cb, arg);
 }
 
 int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event *ev,
@@ -249,13 +249,13 @@ int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event
 {
     if (lease_until_ms <= hw_wall_ms())
         return HW_EINVAL;
-    return append_async(s, ev, 0, NULL, 0, lease_until_ms, NULL, cb, arg);
+    return append_async(s, ev, 0, NULL, 0, lease_until_ms, 0, cb, arg);
 }
 
 int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
                                   hw_store_append_cb cb, void *arg)
 {
-    return append_async(s, ev, 1, NULL, 0, 0, NULL, cb, arg);
+    return append_async(s, ev, 1, NULL, 0, 0, 0, cb, arg);
 }
 
 int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_event *ev,
@@ -264,16 +264,16 @@ int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_eve
 {
     if (!a)
         return HW_EINVAL;
-    return append_async(s, ev, 1, a, status, 0, NULL, cb, arg);
+    return append_async(s, ev, 1, a, status, 0, 0, cb, arg);
 }
 
-int hw_store_append_finished_take(struct hw_store *s, struct hw_store_event *ev,
+int hw_store_append_finished_lend(struct hw_store *s, const struct hw_store_event *ev,
                                   const struct hw_store_attempt *a, int status,
                                   hw_store_append_cb cb, void *arg)
 {
     if (!a || !ev)
         return HW_EINVAL;
-    return append_async(s, ev, 1, a, status, 0, ev, cb, arg);
+    return append_async(s, ev, 1, a, status, 0, 1, cb, arg);
 }
 
 int hw_store_poll_completions(struct hw_store *s)

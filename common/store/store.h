@@ -289,14 +289,15 @@ int hw_store_append_finished_async(struct hw_store *s, const struct hw_store_eve
                                    hw_store_append_cb cb, void *arg);
 
 /*
- * hw_store_append_finished_async() without the store's copy: ev is one
- * malloc'd block holding the struct, then its strings and bytes, so that
- * hw_store_event_free() releases it; on 0 the store owns it (the caller must not touch it again;
- * the store frees it once committed). On an error the caller keeps it,
- * unchanged. For a caller that built its own copy of the webhook anyway
- * (the relay's live history): one copy and one allocation fewer.
+ * hw_store_append_finished_async() without the store's copy: on 0 the store
+ * reads ev (the struct and every string and byte it points at) until cb
+ * runs, so the caller must neither change nor free it before then; it stays
+ * the caller's. On an error the store never looks at it again. For a caller
+ * that keeps its own copy of the webhook anyway (the relay's live history,
+ * in the same block as the record that owns it): no copy and no allocation
+ * for the event.
  */
-int hw_store_append_finished_take(struct hw_store *s, struct hw_store_event *ev,
+int hw_store_append_finished_lend(struct hw_store *s, const struct hw_store_event *ev,
                                   const struct hw_store_attempt *a, int status,
                                   hw_store_append_cb cb, void *arg);
 

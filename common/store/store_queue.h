@@ -17,11 +17,12 @@
 
 /* One queued append, a token-list job (tokens_cb set) or a generic job (job_fn set). */
 struct hw_store_pending {
-    struct hw_store_event ev;    /* fields point into copy */
-    struct hw_store_event *copy; /* owned until the poll (leased: handed to the callback) */
-    size_t bytes;                /* counted against the byte cap */
-    struct hw_store_result res;  /* set by the commit function */
-    int err;                     /* set by the commit function */
+    struct hw_store_event ev; /* fields point into copy, or into the lender's event */
+    struct hw_store_event
+        *copy;    /* owned until the poll (leased: handed to the callback); NULL: lent */
+    size_t bytes; /* counted against the byte cap */
+    struct hw_store_result res; /* set by the commit function */
+    int err;                    /* set by the commit function */
     hw_store_append_cb cb;
     hw_store_tokens_cb tokens_cb;  /* a job: list the tokens instead of appending */
     struct hw_store_token *tokens; /* the job's result, handed to tokens_cb */
@@ -31,7 +32,7 @@ struct hw_store_pending {
     void *arg;
     int finished;                 /* hw_store_append_finished_async(): insert it finished */
     int leased;                   /* hw_store_append_leased_async(): copy goes to the callback */
-    struct hw_store_attempt done; /* its attempt (error points into copy) */
+    struct hw_store_attempt done; /* its attempt (error points past this struct, or into copy) */
     struct hw_store_pending *next;
 };
 
