@@ -33,14 +33,31 @@ struct framing {
     int has_connection;
     int conn_other; /* a Connection header lists more than close and keep-alive */
     int expect_continue;
-    int hosts;    /* Host headers seen (requests) */
-    int host_bad; /* one of them is not a uri-host[:port] */
+    int hosts;       /* Host headers seen (requests) */
+    int host_bad;    /* one of them is not a uri-host[:port] */
+    const char *why; /* the framing rule a header broke (HW_EPARSE) */
 };
 
 struct cursor {
     const char *p;
     const char *end;
+    const char *why; /* the rule the bytes broke, once a step returned HW_EPARSE */
 };
+
+/* rc, and for HW_EPARSE the rule broken, unless a step inside already named a closer one. */
+static int broke(struct cursor *c, int rc, const char *why)
+{
+    if (rc == HW_EPARSE && !c->why)
+        c->why = why;
+    return rc;
+}
+
+/* HW_EPARSE for a framing rule a header broke. */
+static int framing_error(struct framing *f, const char *why)
+{
+    f->why = why;
+    return HW_EPARSE;
+}
 
 /* A request-target may hold anything visible, but no space or control. */
 static int is_target_byte(unsigned char ch)
@@ -229,11 +246,13 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
 
     if (NAME_IS(h, "content-length")) {
         if (f->has_te)
-            return HW_EPARSE;
+            return framing_error(f, "Content-Length with Transfer-Encoding");
         if (f->has_cl)
-            return vlen == f->cl_len && memcmp(v, f->cl, vlen) == 0 ? 0 : HW_EPARSE;
+            return vlen == f->cl_len && memcmp(v, f->cl, vlen) == 0
+                       ? 0
+                       : framing_error(f, "two different Content-Length values");
         if (parse_length(v, vlen, &f->content_length) != 0)
-            return HW_EPARSE;
+            return framing_error(f, "a Content-Length that is not a number of bytes");
         f->has_cl = 1;
         f->cl = v;
         f->cl_len = vlen;
@@ -242,10 +261,14 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
          * Only a lone "chunked" is accepted: any other coding would have to
          * be undone or kept with its header, and HTTP/1.0 has no chunking.
          */
-        if (f->has_cl || f->has_te || f->minor_version == 0)
-            return HW_EPARSE;
+        if (f->has_cl)
+            return framing_error(f, "Content-Length with Transfer-Encoding");
+        if (f->has_te)
+            return framing_error(f, "two Transfer-Encoding headers");
+        if (f->minor_version == 0)
+            return framing_error(f, "Transfer-Encoding in HTTP/1.0");
         if (!mem_ieq(v, vlen, "chunked", 7))
-            return HW_EPARSE;
+            return framing_error(f, "a Transfer-Encoding other than chunked");
         f->has_te = 1;
     } else if (NAME_IS(h, "connection")) {
         const char *p = v, *elem;
@@ -283,24 +306,26 @@ static int parse_headers(struct cursor *c, struct hw_http_head *head, struct fra
         if (c->p == c->end)
             return HW_EAGAIN;
         if (*c->p == '\r')
-            return expect_lit(c, "\r\n");
+            return broke(c, expect_lit(c, "\r\n"), "a CR without LF after the headers");
         if (head->nheaders == HW_HTTP_MAX_HEADERS)
             return HW_E2BIG;
 
         h = &head->headers[head->nheaders];
         rc = parse_token(c, ':', &h->name, &h->name_len);
         if (rc != 0)
-            return rc;
+            return broke(c, rc,
+                         "a header line without a name and colon (obs-fold, a space before "
+                         "the colon, no colon)");
         rc = parse_field(c, &h->value, &h->value_len);
         if (rc != 0)
             return rc;
         rc = expect_lit(c, "\r\n");
         if (rc != 0)
-            return rc;
+            return broke(c, rc, "a control character or a bare CR in a header value");
         head->nheaders++;
         rc = note_header(f, h);
         if (rc != 0)
-            return rc;
+            return broke(c, rc, f->why);
     }
 }
 
@@ -351,16 +376,16 @@ static int parse_request_line(struct cursor *c, struct hw_http_head *head)
     while (c->p < c->end && *c->p == '\r') {
         rc = expect_lit(c, "\r\n");
         if (rc != 0)
-            return rc;
+            return broke(c, rc, "a CR without LF before the request line");
     }
     start = c->p;
     rc = parse_token(c, ' ', &head->method, &head->method_len);
     /* Too long, or too long already: no need to wait for the rest. */
     if ((rc == 0 && head->method_len > HW_METHOD_MAX) ||
         (rc == HW_EAGAIN && (size_t)(c->p - start) > HW_METHOD_MAX))
-        return HW_EPARSE;
+        return broke(c, HW_EPARSE, "a method longer than 32 bytes");
     if (rc != 0)
-        return rc;
+        return broke(c, rc, "a request line that does not start with a method and a space");
 
     head->target = c->p;
     while (c->p < c->end && is_target_byte((unsigned char)*c->p))
@@ -368,14 +393,14 @@ static int parse_request_line(struct cursor *c, struct hw_http_head *head)
     if (c->p == c->end)
         return HW_EAGAIN;
     if (c->p == head->target || *c->p != ' ')
-        return HW_EPARSE;
+        return broke(c, HW_EPARSE, "a request target that is empty or holds a control character");
     head->target_len = (size_t)(c->p - head->target);
     c->p++;
 
     rc = parse_version(c, &head->minor_version);
     if (rc != 0)
-        return rc;
-    return expect_lit(c, "\r\n");
+        return broke(c, rc, "a version other than HTTP/1.0 or HTTP/1.1");
+    return broke(c, expect_lit(c, "\r\n"), "bytes after the version on the request line");
 }
 
 static int parse_status_line(struct cursor *c, struct hw_http_head *head)
@@ -428,10 +453,12 @@ static int parse_head(struct cursor *c, struct hw_http_head *head, struct framin
 
 int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head)
 {
-    struct cursor c = { buf, buf + len };
+    struct cursor c = { buf, buf + len, NULL };
     struct framing f;
     int rc = parse_head(&c, head, &f, 1);
 
+    if (rc == HW_EPARSE)
+        head->error = c.why ? c.why : "a malformed head";
     if (rc != 0)
         return rc;
     head->hosts = f.hosts;
@@ -444,10 +471,12 @@ int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head
 int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
                            struct hw_http_head *head)
 {
-    struct cursor c = { buf, buf + len };
+    struct cursor c = { buf, buf + len, NULL };
     struct framing f;
     int rc = parse_head(&c, head, &f, 0);
 
+    if (rc == HW_EPARSE)
+        head->error = c.why ? c.why : "a malformed status line";
     if (rc != 0)
         return rc;
     if (head->status < 200 || head->status == 204 || head->status == 304 ||
@@ -530,7 +559,7 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
 int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
                        struct hw_http_header *h)
 {
-    struct cursor c = { *p, end };
+    struct cursor c = { *p, end, NULL };
     const char *v;
     size_t vlen;
 

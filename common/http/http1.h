@@ -54,6 +54,9 @@ struct hw_http_head {
      * so only headers of those names are hop-by-hop by one; 0 (look) in a head built by
      * hand. */
     int connection_plain;
+    /* Set by the parsers when they return HW_EPARSE: the rule the head broke, a short phrase
+     * for a log line ("Content-Length with Transfer-Encoding"); static, never freed. */
+    const char *error;
 };
 
 /*

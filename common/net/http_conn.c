@@ -146,10 +146,13 @@ void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const cha
         return;
     }
     hw_http_server_count_error(c->srv, e);
-    HW_INFO("conn=%s %.*s %.*s -> %d %s%s%s", c->peer, req ? (int)req->method_len : 0,
-            req ? req->method : "", req ? (int)req->target_len : 0, req ? req->target : "",
-            hw_errc_status(e), hw_errc_name(e), c->log_id ? " evt=" : "",
-            c->log_id ? c->log_id : "");
+    /* Before its head was read there is no method or target to name. */
+    HW_INFO("conn=%s%s%.*s%s%.*s -> %d %s%s%s%s%s%s", c->peer, req ? " " : "",
+            req ? (int)req->method_len : 0, req ? req->method : "", req ? " " : "",
+            req ? (int)req->target_len : 0, req ? req->target : "", hw_errc_status(e),
+            hw_errc_name(e), c->why ? " (" : "", c->why ? c->why : "", c->why ? ")" : "",
+            c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
+    c->why = NULL;
     hw_http_conn_answering(c);
 }
 
@@ -235,6 +238,25 @@ static void dispatch(struct hw_http_conn *c)
     c->cb->on_request(c, &req);
 }
 
+/* Answers the error the reader found, naming the rule the request broke in the log line. */
+static void refuse_read(struct hw_http_conn *c, enum hw_errc e)
+{
+    c->why = c->rd.why;
+    hw_http_conn_answer_error(c, e, NULL);
+}
+
+/* The Host rule a head breaks (RFC 9112 3.2), or NULL. */
+static const char *host_rule(const struct hw_http_head *h)
+{
+    if (h->hosts > 1)
+        return "two Host headers";
+    if (h->host_bad)
+        return "a Host that is not host[:port]";
+    if (h->minor_version == 1 && h->hosts == 0)
+        return "no Host header in HTTP/1.1";
+    return NULL;
+}
+
 /* A head is complete: checks what applies to every request, then asks the program. */
 static void on_head(struct hw_http_conn *c)
 {
@@ -243,7 +265,8 @@ static void on_head(struct hw_http_conn *c)
 
     c->keep_alive = h->keep_alive;
     /* RFC 9112 3.2: one valid Host, required in HTTP/1.1; two leave the target ambiguous. */
-    if (h->hosts > 1 || h->host_bad || (h->minor_version == 1 && h->hosts == 0)) {
+    c->why = host_rule(h);
+    if (c->why) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
         hw_http_conn_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return;
@@ -253,7 +276,7 @@ static void on_head(struct hw_http_conn *c)
     if (c->state != ST_HEAD || c->killed)
         return; /* answered already */
     if (hw_http_reader_body_start(&c->rd, c->max_body, &e)) {
-        hw_http_conn_answer_error(c, e, NULL);
+        refuse_read(c, e);
         return;
     }
     /* RFC 9110 10.1.1: an HTTP/1.0 client's expectation is ignored. */
@@ -282,7 +305,7 @@ static void process(struct hw_http_conn *c)
                 return;
             rc = hw_http_reader_head(&c->rd, &e);
             if (rc < 0)
-                hw_http_conn_answer_error(c, e, NULL);
+                refuse_read(c, e);
             if (rc <= 0)
                 return;
             on_head(c);
@@ -294,7 +317,7 @@ static void process(struct hw_http_conn *c)
             rc = hw_http_reader_body(&c->rd, &added, &e);
             count_body(c, added);
             if (rc < 0)
-                hw_http_conn_answer_error(c, e, NULL);
+                refuse_read(c, e);
             if (rc <= 0)
                 return;
             dispatch(c);
@@ -476,6 +499,7 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
     if (len && hw_http_reader_add(&c->rd, in, len)) {
         if (c->state != ST_HEAD)
             return -1; /* cannot happen while reading pauses at head_max */
+        c->why = "a head longer than allowed";
         hw_http_conn_answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
         return 0;
     }

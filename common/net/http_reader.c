@@ -83,10 +83,19 @@ static size_t scan_blank_line(struct hw_http_reader *r, size_t after, int *bare_
     return 0;
 }
 
-static int head_error(int rc, enum hw_errc *e)
+/* Refuses the head with e, for the rule why (a short phrase, static). Returns -1. */
+static int refuse(struct hw_http_reader *r, enum hw_errc *e, enum hw_errc code, const char *why)
 {
-    *e = rc == HW_E2BIG ? HW_ERRC_HEADERS_TOO_LARGE : HW_ERRC_BAD_REQUEST;
+    *e = code;
+    r->why = why;
     return -1;
+}
+
+static int head_error(struct hw_http_reader *r, int rc, const char *why, enum hw_errc *e)
+{
+    if (rc == HW_E2BIG)
+        return refuse(r, e, HW_ERRC_HEADERS_TOO_LARGE, "more headers than allowed");
+    return refuse(r, e, HW_ERRC_BAD_REQUEST, why ? why : "a malformed head");
 }
 
 int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
@@ -96,29 +105,23 @@ int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
 
     for (;;) {
         end = scan_blank_line(r, end, &bare_lf);
-        if (bare_lf) {
-            *e = HW_ERRC_BAD_REQUEST;
-            return -1;
-        }
+        if (bare_lf)
+            return refuse(r, e, HW_ERRC_BAD_REQUEST, "a line ending in LF without CR");
         if (!end)
             break;
-        if (end > r->head_max) {
-            *e = HW_ERRC_HEADERS_TOO_LARGE;
-            return -1;
-        }
+        if (end > r->head_max)
+            return refuse(r, e, HW_ERRC_HEADERS_TOO_LARGE, "a head longer than allowed");
         /* Parse in the head's own buffer so the parsed pointers stay valid. */
         hw_buf_reset(&r->head);
         if (hw_buf_append(&r->head, hw_buf_head(&r->in), end))
-            return head_error(HW_E2BIG, e);
+            return refuse(r, e, HW_ERRC_HEADERS_TOO_LARGE, "a head longer than allowed");
         rc = hw_http_parse_request(hw_buf_head(&r->head), end, &r->req);
         if (rc == HW_EAGAIN)
             continue; /* empty lines before the request line: keep looking */
         if (rc < 0)
-            return head_error(rc, e);
-        if (r->req.nheaders > r->max_headers) {
-            *e = HW_ERRC_HEADERS_TOO_LARGE;
-            return -1;
-        }
+            return head_error(r, rc, r->req.error, e);
+        if (r->req.nheaders > r->max_headers)
+            return refuse(r, e, HW_ERRC_HEADERS_TOO_LARGE, "more headers than allowed");
         /* rc < end only for a blank line the parser saw before the scan did. */
         hw_buf_truncate(&r->head, (size_t)rc);
         hw_buf_consume(&r->in, (size_t)rc);
@@ -126,10 +129,8 @@ int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
         r->have_head = 1;
         return 1;
     }
-    if (len > r->head_max) {
-        *e = HW_ERRC_HEADERS_TOO_LARGE;
-        return -1;
-    }
+    if (len > r->head_max)
+        return refuse(r, e, HW_ERRC_HEADERS_TOO_LARGE, "a head longer than allowed");
     if (len >= r->parse_next) {
         /* Report a malformed head as soon as it is proved, without re-parsing per byte. */
         struct hw_http_head probe;
@@ -137,17 +138,15 @@ int hw_http_reader_head(struct hw_http_reader *r, enum hw_errc *e)
         r->parse_next = len * 2;
         rc = hw_http_parse_request(hw_buf_head(&r->in), len, &probe);
         if (rc < 0 && rc != HW_EAGAIN)
-            return head_error(rc, e);
+            return head_error(r, rc, probe.error, e);
     }
     return 0;
 }
 
 int hw_http_reader_body_start(struct hw_http_reader *r, uint64_t max, enum hw_errc *e)
 {
-    if (r->req.body == HW_BODY_LENGTH && r->req.content_length > max) {
-        *e = HW_ERRC_BODY_TOO_LARGE;
-        return -1;
-    }
+    if (r->req.body == HW_BODY_LENGTH && r->req.content_length > max)
+        return refuse(r, e, HW_ERRC_BODY_TOO_LARGE, "a Content-Length over the body limit");
     r->body.max = (size_t)max;
     r->body_left = r->req.body == HW_BODY_LENGTH ? r->req.content_length : 0;
     hw_chunked_init(&r->chunked);
@@ -168,10 +167,8 @@ size_t hw_http_reader_body_want(const struct hw_http_reader *r)
 static int append_body(struct hw_http_reader *r, const void *p, size_t n, size_t *added,
                        enum hw_errc *e)
 {
-    if (hw_buf_append(&r->body, p, n)) {
-        *e = HW_ERRC_BODY_TOO_LARGE;
-        return -1;
-    }
+    if (hw_buf_append(&r->body, p, n))
+        return refuse(r, e, HW_ERRC_BODY_TOO_LARGE, "a body over the body limit");
     *added += n;
     return 0;
 }
@@ -195,10 +192,8 @@ int hw_http_reader_body(struct hw_http_reader *r, size_t *added, enum hw_errc *e
     if (!n)
         return 0;
     rc = hw_chunked_decode(&r->chunked, hw_buf_head(&r->in), &n);
-    if (rc == HW_EPARSE) {
-        *e = HW_ERRC_BAD_REQUEST;
-        return -1;
-    }
+    if (rc == HW_EPARSE)
+        return refuse(r, e, HW_ERRC_BAD_REQUEST, "a malformed chunked body");
     if (append_body(r, hw_buf_head(&r->in), n, added, e))
         return -1;
     if (rc == HW_EAGAIN) {

@@ -26,6 +26,7 @@ struct hw_http_reader {
     size_t parse_next;  /* size of in at which an incomplete head is checked again */
     size_t head_max;
     size_t max_headers;
+    const char *why;        /* the rule the last refused request broke (static text) */
     unsigned have_head : 1; /* req holds a parsed head */
 };
 

@@ -186,22 +186,37 @@ def case_overloaded(env):
 
 
 def case_bad_request(env):
+    """Each malformed request gets 400 HW_BAD_REQUEST and a closed connection, and the relay's
+    log line for it names the rule it broke."""
     relay, target, agent = env.stack()
     head = b"POST /t/alice/x HTTP/1.1\r\nHost: h\r\n"
+    no_colon = ("a header line without a name and colon (obs-fold, a space before the colon, "
+                "no colon)")
     bad = [
-        ("not HTTP", b"NOT HTTP AT ALL\r\n\r\n"),
-        ("header line without a colon", head + b"Bad Header Line\r\n\r\n"),
-        ("space before the colon", head + b"X-Bad : v\r\n\r\n"),
-        ("non-numeric Content-Length", head + b"Content-Length: abc\r\n\r\n"),
+        ("not HTTP", b"NOT HTTP AT ALL\r\n\r\n", "a version other than HTTP/1.0 or HTTP/1.1"),
+        ("header line without a colon", head + b"Bad Header Line\r\n\r\n", no_colon),
+        ("space before the colon", head + b"X-Bad : v\r\n\r\n", no_colon),
+        ("non-numeric Content-Length", head + b"Content-Length: abc\r\n\r\n",
+         "a Content-Length that is not a number of bytes"),
         ("conflicting Content-Lengths", head + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\n"
-         b"hello!"),
-        ("bad chunk size", head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
-        ("control character in the target", b"GET /t/alice/\x01x HTTP/1.1\r\nHost: h\r\n\r\n"),
+         b"hello!", "two different Content-Length values"),
+        ("Content-Length with Transfer-Encoding",
+         head + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         "Content-Length with Transfer-Encoding"),
+        ("bad chunk size", head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+         "a malformed chunked body"),
+        ("control character in the target", b"GET /t/alice/\x01x HTTP/1.1\r\nHost: h\r\n\r\n",
+         "a request target that is empty or holds a control character"),
+        ("two Host headers", b"GET /t/alice/x HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n",
+         "two Host headers"),
+        ("a bare LF", b"GET /t/alice/x HTTP/1.1\nHost: h\n\n", "a line ending in LF without CR"),
     ]
-    for what, data in bad:
+    for what, data, rule in bad:
         resp, closed = send_raw(relay.port, data)
         check_error(resp, 400, "HW_BAD_REQUEST", what)
         check(closed, what + ": the relay closes the connection after 400")
+        line = "-> 400 HW_BAD_REQUEST (%s)" % rule
+        wait_until(lambda: line in relay.proc.stderr(), 5, what + ": the log line names the rule")
     check_eq(error_count(relay, "HW_BAD_REQUEST"), float(len(bad)), "errors_total{HW_BAD_REQUEST}")
     check_eq(target.count(), 0, "no malformed request reached the target")
 

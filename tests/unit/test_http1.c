@@ -434,6 +434,51 @@ static void test_early_errors(void)
     CHECK_EQ(resp("", "GET", &head), HW_EAGAIN);
 }
 
+/* A refused head names the rule it broke, for the log line of its 400. */
+static void test_error_names_rule(void)
+{
+    static const struct {
+        const char *msg, *rule;
+    } cases[] = {
+        { "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "Content-Length with Transfer-Encoding" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+          "Content-Length with Transfer-Encoding" },
+        { "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+          "two different Content-Length values" },
+        { "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+          "a Content-Length that is not a number of bytes" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "two Transfer-Encoding headers" },
+        { "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "Transfer-Encoding in HTTP/1.0" },
+        { "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+          "a Transfer-Encoding other than chunked" },
+        { "GET / HTTP/1.1\r\nX-Bad : v\r\n\r\n",
+          "a header line without a name and colon (obs-fold, a space before the colon, no colon)" },
+        { "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+          "a control character or a bare CR in a header value" },
+        { "GET / HTTP/2.0\r\n\r\n", "a version other than HTTP/1.0 or HTTP/1.1" },
+        { "GET /a\x01b HTTP/1.1\r\n\r\n",
+          "a request target that is empty or holds a control character" },
+        { "G(T / HTTP/1.1\r\n\r\n",
+          "a request line that does not start with a method and a space" },
+        { "GET / HTTP/1.1 x\r\n\r\n", "bytes after the version on the request line" },
+    };
+    struct hw_http_head head;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CHECK_EQ(req(cases[i].msg, &head), HW_EPARSE);
+        CHECK(head.error != NULL);
+        CHECK_STR(head.error, cases[i].rule);
+    }
+    /* A head that parses leaves no rule behind from an earlier refusal. */
+    CHECK_EQ(req("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &head) > 0, 1);
+    CHECK(head.error == NULL);
+    CHECK_EQ(resp("HTTP/1.1 2x", "GET", &head), HW_EPARSE);
+    CHECK(head.error != NULL);
+}
+
 static void test_keep_alive(void)
 {
     static const struct {
@@ -1140,6 +1185,7 @@ int main(void)
     RUN(test_too_many_headers);
     RUN(test_incremental);
     RUN(test_early_errors);
+    RUN(test_error_names_rule);
     RUN(test_keep_alive);
     RUN(test_expect_continue);
     RUN(test_response_framing);
