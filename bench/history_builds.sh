@@ -8,7 +8,8 @@
 # Per build and round: the requests/s ratio (on / off), and the machine's busy CPU per
 # answered webhook, from /proc/stat, over each burst and the wait for its records (off / on:
 # the share of CPU that recording costs, steadier than the rates on a noisy machine).
-# Prints each round, then per build the medians over the rounds.
+# Prints each round, then per build the medians over the rounds, and for each build after the
+# first the median of its per-round differences from the first build and the rounds it won.
 #   bench/history_builds.sh ROUNDS SECONDS NAME=BIN-DIR [NAME=BIN-DIR...]
 set -eu
 cd "$(dirname "$0")/.."
@@ -82,3 +83,21 @@ for n in $names; do
         function med(o) { return k % 2 ? v[o + (k + 1) / 2] : (v[o + k / 2] + v[o + k / 2 + 1]) / 2 }
         END {printf "%s: median on / off %.3f (requests/s), %.3f (CPU per webhook) over %d rounds\n", n, med(0), med(k), k}'
 done
+# Paired against the first build, round by round (both saw the same machine in a round): the
+# median of the differences and the rounds won, steadier than the difference of the medians.
+set -- $names
+[ $# -lt 2 ] || awk -v first="$1" '{i = ++seen[$1]; rps[$1, i] = $2; cpu[$1, i] = $3; if (!($1 in at)) {at[$1] = ++nb; nm[nb] = $1}}
+    function med(x, m,   i, j, t) {
+        for (i = 2; i <= m; i++) for (j = i; j > 1 && x[j - 1] > x[j]; j--) {t = x[j]; x[j] = x[j - 1]; x[j - 1] = t}
+        return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
+    }
+    END {
+        for (b = 2; b <= nb; b++) {
+            n = nm[b]; m = seen[first] < seen[n] ? seen[first] : seen[n]; wr = wc = 0
+            for (i = 1; i <= m; i++) {
+                dr[i] = rps[n, i] - rps[first, i]; dc[i] = cpu[n, i] - cpu[first, i]
+                wr += dr[i] > 0; wc += dc[i] > 0
+            }
+            printf "%s against %s, round by round: median difference %+.3f (requests/s), %+.3f (CPU); won %d and %d of %d rounds\n", n, first, med(dr, m), med(dc, m), wr, wc, m
+        }
+    }' "$work/res"

@@ -21,7 +21,6 @@
 #include "net/lwslog.h"
 #include "outcomes.h"
 #include "queue.h"
-#include "record.h"
 #include "refused.h"
 #include "relay.h"
 #include "reload.h"
@@ -277,7 +276,6 @@ out:
     relay_channels_free(r.channels);
     relay_refused_free(r.refused);
     relay_edge_free(r.edge);
-    relay_record_cleanup(&r); /* after the context: its closing exchanges gave their records back */
     free(base);
     relay_config_cleanup(&r.cfg);
     return status;

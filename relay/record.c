@@ -22,14 +22,6 @@
 
 /* What a record costs besides its bytes: the store's queue entry. */
 #define RECORD_OVERHEAD 1024u
-/*
- * A record of a webhook of up to about 3 KiB fits a block that is reused
- * (core/blocks.h); up to RECORD_BLOCKS_KEPT of them (4 MiB) stay for the
- * next ones, about what 20 ms of records at 30,000 webhooks/s hold while
- * they wait for their commit.
- */
-#define RECORD_BLOCK       4096u
-#define RECORD_BLOCKS_KEPT 1024u
 
 /*
  * One block: this struct, then the event's strings and bytes, which ev
@@ -40,7 +32,6 @@ struct relay_live {
     struct hw_http_conn *conn; /* set while a 202 is owed (requeued) */
     struct hw_store_event ev;
     char id[HW_ID_LEN + 1];
-    size_t size;     /* the block's length, as asked of r->records */
     size_t bytes;    /* counted in r->history_held until the store is done */
     int64_t sent_ms; /* when it went to the agent */
     char channel[HW_STORE_NAME_MAX + 1];
@@ -55,7 +46,7 @@ static void maybe_free(struct relay_live *l)
 {
     if (l->released && (!l->submitted || l->stored)) {
         l->r->history_held -= l->bytes;
-        hw_blocks_put(&l->r->records, l, l->size);
+        free(l);
     }
 }
 
@@ -93,11 +84,6 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
         answer_queued(l);
     }
     maybe_free(l);
-}
-
-void relay_record_cleanup(struct relay *r)
-{
-    hw_blocks_cleanup(&r->records);
 }
 
 int relay_record_full(const struct relay *r)
@@ -139,14 +125,12 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
         HW_WARN("evt=%s not recorded: its method, target or channel is too long for the store", id);
         return NULL;
     }
-    if (!r->records.size)
-        hw_blocks_init(&r->records, RECORD_BLOCK, RECORD_BLOCKS_KEPT);
-    l = hw_blocks_get(&r->records, size);
+    l = malloc(size);
     if (!l) {
         HW_WARN("evt=%s not recorded: out of memory", id);
         return NULL;
     }
-    *l = (struct relay_live){ .r = r, .size = size, .ev = { .verify = verify } };
+    *l = (struct relay_live){ .r = r, .ev = { .verify = verify } };
     ev = &l->ev;
     memcpy(l->channel, channel, channel_len);
     memcpy(l->id, id, id_len);
@@ -161,7 +145,7 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     ev->body = put(&p, hw_buf_head(rq->body), body_len);
     ev->body_len = body_len;
     ev->received_ms = l->sent_ms = hw_wall_ms();
-    l->bytes = (size > RECORD_BLOCK ? size : RECORD_BLOCK) + RECORD_OVERHEAD;
+    l->bytes = size + RECORD_OVERHEAD;
     r->history_held += l->bytes;
     relay_queue_live(r->queue, l->channel, 1);
     return l;

@@ -18,9 +18,6 @@ struct relay_live;
 struct hw_http_conn;
 struct hw_http_request;
 
-/* Frees the records' blocks kept for reuse, once no record is left (the store closed). */
-void relay_record_cleanup(struct relay *r);
-
 /*
  * 1 when the history held has reached --history-buffer: a new live webhook
  * is then refused (429 HW_OVERLOADED, Retry-After) rather than forwarded

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "core/blocks.h"
 #include "metrics.h"
 
 struct relay_tokens;
@@ -37,12 +36,11 @@ struct relay {
     struct relay_edge *edge;       /* [channel NAME] signature checks */
     struct relay_refused *refused; /* recent refusals, for the history API */
     struct relay_metrics metrics;
-    const char *public_base;  /* public URL without a trailing slash */
-    size_t history_held;      /* bytes of live webhooks held for their history record (record.c) */
-    struct hw_blocks records; /* the records' blocks, reused (record.c) */
-    long tunnel_conns;        /* connections open on the tunnel port (api.c) */
-    int tunnel_full_logged;   /* the cap's warning was logged since a connection was last let in */
-    int stopping;             /* shutting down: new webhooks are turned away (ingress.c) */
+    const char *public_base; /* public URL without a trailing slash */
+    size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
+    long tunnel_conns;       /* connections open on the tunnel port (api.c) */
+    int tunnel_full_logged;  /* the cap's warning was logged since a connection was last let in */
+    int stopping;            /* shutting down: new webhooks are turned away (ingress.c) */
 };
 
 #endif
