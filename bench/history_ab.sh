@@ -18,9 +18,7 @@ bin=${HW_BIN:-$(pwd)/build/bin}
 bench_init hookwire-ab
 wait_tries=600
 
-target=$(port)
-nginx_start nginx_pid "$target" 'return 200 "ok\n";'
-wrk_post "$work/post.lua"
+load_start
 db_on="$work/on.db"
 tunnel_start "$db_on" "" "" --history on
 web_on=$web

@@ -21,9 +21,7 @@ shift 2
 bench_init hookwire-builds
 wait_tries=900
 
-target=$(port)
-nginx_start nginx_pid "$target" 'return 200 "ok\n";'
-wrk_post "$work/post.lua"
+load_start
 names=""
 for v in "$@"; do
     name=${v%%=*}

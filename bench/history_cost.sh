@@ -20,9 +20,7 @@ wait_tries=600
 ticks() { for t in /proc/$1/task/*; do awk '{print $14 + $15}' "$t/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
 
-target=$(port)
-nginx_start nginx_pid "$target" 'return 200 "ok\n";'
-wrk_post "$work/post.lua"
+load_start
 # A fixed number of keep-alive POSTs on CONNS connections: client.py PORT N CONNS
 cat >"$work/client.py" <<'PY'
 import http.client, sys, threading

@@ -16,9 +16,7 @@ bin=${HW_BIN:-$PWD/build-rel/bin}
 . bench/lib.sh
 bench_init hookwire-floor
 
-target=$(port)
-nginx_start nginx_pid "$target" 'return 200 "ok\n";'
-wrk_post "$work/post.lua"
+load_start
 tunnel_start "$work/off.db" "" "" --history off
 wrk_burst 2 "$web" >/dev/null # warm-up
 

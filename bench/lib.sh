@@ -1,7 +1,7 @@
 # Shell helpers the bench scripts share, sourced from the source root under set -eu:
 # a work folder removed on exit with its processes stopped, free ports, polling with a deadline, a
-# single-process nginx, relay + agent through the tunnel, wrk bursts of 1 KiB POSTs, the machine's
-# line and the history a relay's store holds. Uses $bin (the binaries).
+# single-process nginx, the tunnel benches' app and POST script, relay + agent through the tunnel,
+# wrk bursts of 1 KiB POSTs, the machine's line and the history a relay's store holds. Uses $bin (the binaries).
 
 # bench_init PREFIX: makes $work (/tmp/PREFIX.XXXXXX); every pid added to $pids is
 # stopped when the script ends, and $work removed (HW_BENCH_KEEP=1 keeps it).
@@ -66,6 +66,15 @@ wrk.method = "POST"
 wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
+}
+
+# load_start: the two ends of the tunnel benches' load: an nginx answering 200 "ok" on a new
+# port $target (the app the agents forward to; its pid in $nginx_pid), and $work/post.lua,
+# the 1 KiB POSTs wrk_burst sends.
+load_start() {
+    target=$(port)
+    nginx_start nginx_pid "$target" 'return 200 "ok\n";'
+    wrk_post "$work/post.lua"
 }
 
 # machine_line: the CPU model, the core count and the load average, for a bench's first line.

@@ -25,21 +25,21 @@
 
 /*
  * One block: this struct, then the event's strings and bytes, which ev
- * points at. The store reads ev where it is (lent) until on_stored.
+ * points at. The store reads ev where it is (lent) until on_stored; ev
+ * stays as long as the record, so its id and source (the channel) are the
+ * record's own.
  */
 struct relay_live {
     struct relay *r;
     struct hw_http_conn *conn; /* set while a 202 is owed (requeued) */
     struct hw_store_event ev;
-    char id[HW_ID_LEN + 1];
     size_t bytes;    /* counted in r->history_held until the store is done */
     int64_t sent_ms; /* when it went to the agent */
-    char channel[HW_STORE_NAME_MAX + 1];
-    int submitted; /* handed to the store: on_stored will run */
-    int stored;    /* on_stored ran */
-    int err;       /* its result */
-    int released;  /* the ingress side handed it back */
-    int queued;    /* requeued: answer conn 202 once stored */
+    int submitted;   /* handed to the store: on_stored will run */
+    int stored;      /* on_stored ran */
+    int err;         /* its result */
+    int released;    /* the ingress side handed it back */
+    int queued;      /* requeued: answer conn 202 once stored */
 };
 
 static void maybe_free(struct relay_live *l)
@@ -61,7 +61,7 @@ static void answer_queued(struct relay_live *l)
     if (!l->err) {
         static const char type[] = "Content-Type: application/json\r\n";
         char body[96];
-        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->id);
+        int n = snprintf(body, sizeof(body), "{\"id\":\"%s\",\"queued\":true}\n", l->ev.id);
 
         hw_http_conn_respond(c, 202, NULL, type, sizeof(type) - 1, body, (size_t)n);
     } else {
@@ -77,10 +77,10 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     l->stored = 1;
     l->err = err;
     if (err)
-        HW_WARN("evt=%s cannot record the webhook: %s", l->id, hw_strerror(err));
+        HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
     if (l->queued) {
         if (!err)
-            relay_queue_adopt(l->r->queue, l->channel);
+            relay_queue_adopt(l->r->queue, l->ev.source);
         answer_queued(l);
     }
     maybe_free(l);
@@ -132,8 +132,6 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     }
     *l = (struct relay_live){ .r = r, .ev = { .verify = verify } };
     ev = &l->ev;
-    memcpy(l->channel, channel, channel_len);
-    memcpy(l->id, id, id_len);
     memcpy(ev->id, id, id_len);
     p = (char *)(l + 1);
     ev->source = put(&p, channel, channel_len);
@@ -147,7 +145,7 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     ev->received_ms = l->sent_ms = hw_wall_ms();
     l->bytes = size + RECORD_OVERHEAD;
     r->history_held += l->bytes;
-    relay_queue_live(r->queue, l->channel, 1);
+    relay_queue_live(r->queue, ev->source, 1);
     return l;
 }
 
@@ -172,7 +170,7 @@ static void record(struct relay_live *l, int http_status, const char *error)
     if (err) {
         /* Only past the store's own caps, which the history buffer keeps well below. */
         l->r->metrics.history_lost++;
-        HW_WARN("evt=%s not recorded: %s", l->id, hw_strerror(err));
+        HW_WARN("evt=%s not recorded: %s", l->ev.id, hw_strerror(err));
         return;
     }
     l->submitted = 1;
@@ -184,7 +182,7 @@ static void release(struct relay_live *l)
     if (l->released)
         return;
     l->released = 1;
-    relay_queue_live(l->r->queue, l->channel, -1);
+    relay_queue_live(l->r->queue, l->ev.source, -1);
 }
 
 void relay_record_outcome(struct relay_live *l, int http_status, const char *error)
@@ -201,13 +199,14 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
     int err;
 
     if (!l || l->submitted || !l->r->store ||
-        strcmp(relay_edge_offline(l->r->edge, l->channel, strlen(l->channel), l->r->cfg.offline),
-               "queue") != 0)
+        strcmp(
+            relay_edge_offline(l->r->edge, l->ev.source, strlen(l->ev.source), l->r->cfg.offline),
+            "queue") != 0)
         return HW_EINVAL;
     /* Pending this time: the queue delivers it, and its sender gets 202 once it is committed. */
     err = hw_store_append_async_with_id(l->r->store, &l->ev, on_stored, l);
     if (err) {
-        HW_WARN("evt=%s cannot queue the webhook: %s", l->id, hw_strerror(err));
+        HW_WARN("evt=%s cannot queue the webhook: %s", l->ev.id, hw_strerror(err));
         return err;
     }
     l->submitted = 1; /* the store made its own copy; l->ev stays until l goes */

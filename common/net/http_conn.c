@@ -134,8 +134,11 @@ int hw_http_conn_unread_request(const struct hw_http_conn *c)
            !(req->body == HW_BODY_LENGTH && req->content_length == 0);
 }
 
-/* Answers with hookwire's error e, counted and logged. */
-void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+/*
+ * Answers with hookwire's error e, counted and logged; why (NULL: none) is
+ * the rule a refused request broke, for the log line only.
+ */
+static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra, const char *why)
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
@@ -150,10 +153,14 @@ void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const cha
     HW_INFO("conn=%s%s%.*s%s%.*s -> %d %s%s%s%s%s%s", c->peer, req ? " " : "",
             req ? (int)req->method_len : 0, req ? req->method : "", req ? " " : "",
             req ? (int)req->target_len : 0, req ? req->target : "", hw_errc_status(e),
-            hw_errc_name(e), c->why ? " (" : "", c->why ? c->why : "", c->why ? ")" : "",
+            hw_errc_name(e), why ? " (" : "", why ? why : "", why ? ")" : "",
             c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-    c->why = NULL;
     hw_http_conn_answering(c);
+}
+
+void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+{
+    answer_error(c, e, extra, NULL);
 }
 
 /*
@@ -241,8 +248,7 @@ static void dispatch(struct hw_http_conn *c)
 /* Answers the error the reader found, naming the rule the request broke in the log line. */
 static void refuse_read(struct hw_http_conn *c, enum hw_errc e)
 {
-    c->why = c->rd.why;
-    hw_http_conn_answer_error(c, e, NULL);
+    answer_error(c, e, NULL, c->rd.why);
 }
 
 /* The Host rule a head breaks (RFC 9112 3.2), or NULL. */
@@ -261,14 +267,14 @@ static const char *host_rule(const struct hw_http_head *h)
 static void on_head(struct hw_http_conn *c)
 {
     const struct hw_http_head *h = &c->rd.req;
+    /* RFC 9112 3.2: one valid Host, required in HTTP/1.1; two leave the target ambiguous. */
+    const char *broken = host_rule(h);
     enum hw_errc e;
 
     c->keep_alive = h->keep_alive;
-    /* RFC 9112 3.2: one valid Host, required in HTTP/1.1; two leave the target ambiguous. */
-    c->why = host_rule(h);
-    if (c->why) {
+    if (broken) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
-        hw_http_conn_answer_error(c, HW_ERRC_BAD_REQUEST, NULL);
+        answer_error(c, HW_ERRC_BAD_REQUEST, NULL, broken);
         return;
     }
     if (c->cb->on_head)
@@ -499,8 +505,7 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
     if (len && hw_http_reader_add(&c->rd, in, len)) {
         if (c->state != ST_HEAD)
             return -1; /* cannot happen while reading pauses at head_max */
-        c->why = "a head longer than allowed";
-        hw_http_conn_answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL);
+        answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL, "a head longer than allowed");
         return 0;
     }
     if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&

@@ -18,9 +18,9 @@
 /* One queued append, a token-list job (tokens_cb set) or a generic job (job_fn set). */
 struct hw_store_pending {
     struct hw_store_event ev; /* fields point into copy, or into the lender's event */
-    struct hw_store_event
-        *copy;    /* owned until the poll (leased: handed to the callback); NULL: lent */
-    size_t bytes; /* counted against the byte cap */
+    /* Owned until the poll (leased: handed to the callback); NULL for a lent event. */
+    struct hw_store_event *copy;
+    size_t bytes;               /* counted against the byte cap */
     struct hw_store_result res; /* set by the commit function */
     int err;                    /* set by the commit function */
     hw_store_append_cb cb;

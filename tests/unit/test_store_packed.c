@@ -405,7 +405,7 @@ static void test_purge_pages(void)
 /*
  * Finished appends arriving a little apart (6 over about 3 ms, as live
  * webhooks do) gather into one commit (one pack on SQLite), not one commit
- * each: the store thread waits up to 5 ms for company. Each is still shown
+ * each: the store thread waits up to 20 ms for company. Each is still shown
  * whole.
  */
 static void test_gathered(void)
