@@ -204,12 +204,59 @@ struct ini_ctx {
     hw_opt_section_fn section_fn;
     void *ctx;
     FILE *file;
-    int line;            /* line the reader handed to inih last */
-    int err_line;        /* line of the first error our handler found, 0 if none */
-    int long_line;       /* a line longer than inih's buffer, where reading stopped; 0 if none */
-    int line_max;        /* inih's buffer, in bytes with the NUL */
-    char first_err[512]; /* its reason */
+    int line;              /* line the reader handed to inih last */
+    int err_line;          /* line of the first error our handler found, 0 if none */
+    int long_line;         /* a line longer than inih's buffer, where reading stopped; 0 if none */
+    int line_max;          /* inih's buffer, in bytes with the NUL */
+    int indented;          /* that line starts with a space or tab */
+    char first_err[512];   /* its reason */
+    struct ini_seen *seen; /* the keys read so far, to refuse one given twice */
 };
+
+/* A key of a section, as read: "path_prefix" and "path-prefix" are one key. */
+struct ini_seen {
+    struct ini_seen *next;
+    int line;
+    char name[]; /* "SECTION\nKEY", '_' in KEY read as '-' */
+};
+
+/*
+ * The keys that may repeat in a section: a source's or a channel's secret,
+ * given twice while it is rotated (docs/signatures.md).
+ */
+static int repeatable(const char *key)
+{
+    return strcmp(key, "secret") == 0;
+}
+
+/*
+ * Has key been set before in this section of the file? A value given twice
+ * would silently take the last one, which is rarely what was meant (a secret
+ * pasted under the old one, a listen address edited in one copy only).
+ * Returns the earlier line, 0 if none (it records this one), -1 when out of
+ * memory.
+ */
+static int seen_before(struct ini_ctx *c, const char *section, const char *key)
+{
+    size_t ns = strlen(section), nk = strlen(key);
+    struct ini_seen *s = malloc(sizeof(*s) + ns + nk + 2);
+
+    if (!s)
+        return -1;
+    memcpy(s->name, section, ns);
+    s->name[ns] = '\n';
+    for (size_t i = 0; i <= nk; i++)
+        s->name[ns + 1 + i] = key[i] == '_' ? '-' : key[i];
+    for (struct ini_seen *o = c->seen; o; o = o->next)
+        if (strcmp(o->name, s->name) == 0) {
+            free(s);
+            return o->line;
+        }
+    s->line = c->line;
+    s->next = c->seen;
+    c->seen = s;
+    return 0;
+}
 
 /*
  * fgets for inih that counts lines, so a handler error knows where it is.
@@ -226,6 +273,7 @@ static char *read_line(char *str, int num, void *stream)
     if (!r)
         return NULL;
     c->line++;
+    c->indented = str[0] == ' ' || str[0] == '\t';
     if (!strchr(str, '\n') && (ch = fgetc(c->file)) != EOF && ch != '\n') {
         c->long_line = c->line;
         c->line_max = num;
@@ -256,7 +304,18 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
     int rc;
 
     value = unquote(value, plain, sizeof(plain));
-    if (strcmp(section, c->main_section) == 0)
+    rc = seen_before(c, section, key);
+    if (rc > 0 && !c->indented && repeatable(key))
+        rc = 0;
+    if (rc > 0 && c->indented)
+        /* inih reads an indented line as more of the value above, handed over again. */
+        snprintf(err, sizeof(err), "an indented line continues the value of %s: put it on one line",
+                 key);
+    else if (rc > 0)
+        snprintf(err, sizeof(err), "%s is set twice in [%s] (first on line %d)", key, section, rc);
+    else if (rc < 0)
+        snprintf(err, sizeof(err), "out of memory");
+    else if (strcmp(section, c->main_section) == 0)
         rc = hw_opt_set(c->opts, c->cfg, key, value, err, sizeof(err));
     else if (c->section_fn)
         rc = c->section_fn(c->ctx, section, key, value, err, sizeof(err));
@@ -277,7 +336,12 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
 int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
                     const char *main_section, hw_opt_section_fn section_fn, void *ctx)
 {
-    struct ini_ctx c = { opts, cfg, path, main_section, section_fn, ctx, NULL, 0, 0, 0, 0, "" };
+    struct ini_ctx c = { .opts = opts,
+                         .cfg = cfg,
+                         .path = path,
+                         .main_section = main_section,
+                         .section_fn = section_fn,
+                         .ctx = ctx };
     int rc;
 
     c.file = fopen(path, "r");
@@ -287,6 +351,12 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
     }
     rc = ini_parse_stream(read_line, &c, on_ini_value, &c);
     fclose(c.file);
+    while (c.seen) {
+        struct ini_seen *next = c.seen->next;
+
+        free(c.seen);
+        c.seen = next;
+    }
     if (rc == 0 && c.long_line) {
         fprintf(stderr, "%s:%d: line longer than %d bytes, the most a line may hold\n", path,
                 c.long_line, c.line_max - 2);

@@ -73,7 +73,7 @@ static const char *capture_end(void)
     return captured;
 }
 
-#define MAX_TEMPS 16
+#define MAX_TEMPS 64
 
 static char temp_paths[MAX_TEMPS][64];
 static size_t ntemps;
@@ -455,6 +455,77 @@ static void test_config_errors(void)
     hw_opt_cleanup(opts, &c);
 }
 
+/* A key given twice in one section of a file is refused, except a rotated secret. */
+static void test_config_twice(void)
+{
+    const char *main_twice = temp_file("[relay]\n"
+                                       "workers = 2\n"
+                                       "listen = :1\n"
+                                       "workers = 3\n");
+    const char *spelled_twice = temp_file("[channel a]\n"
+                                          "path-prefix = /x\n"
+                                          "path_prefix = /y\n");
+    const char *section_twice = temp_file("[relay]\n"
+                                          "[channel a]\n"
+                                          "token = x\n"
+                                          "token = y\n");
+    const char *continued = temp_file("[relay]\n"
+                                      "listen = :1\n"
+                                      "  :2\n");
+    const char *secret_continued = temp_file("[channel a]\n"
+                                             "secret = one\n"
+                                             "\ttwo\n");
+    const char *allowed = temp_file("[relay]\n"
+                                    "workers = 2\n"
+                                    "[channel a]\n"
+                                    "secret = one\n"
+                                    "secret = two\n"
+                                    "token = x\n"
+                                    "[channel b]\n"
+                                    "token = y\n");
+    const char *later = temp_file("[relay]\n"
+                                  "workers = 5\n");
+    const char *args[] = { "prog", "--config", allowed, "--config", later, NULL };
+    struct section_log log;
+    const char *err;
+    struct cfg c;
+
+    defaults(&c);
+    CHECK_EQ(load(&c, main_twice, NULL, &err), HW_ECONFIG);
+    expect_message(err, main_twice, "4: workers is set twice in [relay] (first on line 2)");
+    memset(&log, 0, sizeof(log));
+    CHECK_EQ(load(&c, spelled_twice, &log, &err), HW_ECONFIG);
+    expect_message(err, spelled_twice,
+                   "3: path_prefix is set twice in [channel a] (first on line 2)");
+    memset(&log, 0, sizeof(log));
+    CHECK_EQ(load(&c, section_twice, &log, &err), HW_ECONFIG);
+    expect_message(err, section_twice, "4: token is set twice in [channel a] (first on line 3)");
+    CHECK_EQ(log.n, 1);
+    CHECK_STR(log.lines[0], "channel a|token|x");
+    /* inih hands an indented line over as the key above again: named, not taken. */
+    CHECK_EQ(load(&c, continued, NULL, &err), HW_ECONFIG);
+    expect_message(err, continued,
+                   "3: an indented line continues the value of listen: put it "
+                   "on one line");
+    memset(&log, 0, sizeof(log));
+    CHECK_EQ(load(&c, secret_continued, &log, &err), HW_ECONFIG);
+    expect_message(err, secret_continued,
+                   "3: an indented line continues the value of secret: put it on one line");
+    /* A secret may repeat (rotation); the same key in two sections is two keys. */
+    memset(&log, 0, sizeof(log));
+    CHECK_EQ(load(&c, allowed, &log, &err), 0);
+    CHECK_STR(err, "");
+    CHECK_EQ(log.n, 4);
+    CHECK_STR(log.lines[1], "channel a|secret|two");
+    CHECK_STR(log.lines[3], "channel b|token|y");
+    /* Each file is read on its own: a later file may set what an earlier one did. */
+    memset(&log, 0, sizeof(log));
+    CHECK_EQ(parse(&c, args, &err, &log), 5);
+    CHECK_STR(err, "");
+    CHECK_EQ(c.workers, 5);
+    hw_opt_cleanup(opts, &c);
+}
+
 static void test_env_and_file_values(void)
 {
     const char *secret = temp_file("s3cret-from-file\n");
@@ -751,6 +822,7 @@ int main(void)
     RUN(test_config_file);
     RUN(test_cli_forms);
     RUN(test_config_errors);
+    RUN(test_config_twice);
     RUN(test_env_and_file_values);
     RUN(test_sizes);
     RUN(test_durations);
