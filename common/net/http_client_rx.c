@@ -62,9 +62,16 @@ static int process_head(struct hwc_conn *c, struct hw_http_req *r)
                 hwc_fail(r, HW_HTTP_TOO_LARGE, "answer head too large");
             return 0;
         }
+        if (rc == HW_EPARSE) {
+            char text[128];
+
+            /* The rule it broke, so the log line says what the target got wrong. */
+            snprintf(text, sizeof(text), "malformed answer head: %s", h.error);
+            hwc_fail(r, HW_HTTP_BAD_ANSWER, text);
+            return 0;
+        }
         if (rc < 0 || rc > HW_HEAD_MAX) {
-            hwc_fail(r, rc == HW_EPARSE ? HW_HTTP_BAD_ANSWER : HW_HTTP_TOO_LARGE,
-                     rc == HW_EPARSE ? "malformed answer head" : "answer head too large");
+            hwc_fail(r, HW_HTTP_TOO_LARGE, "answer head too large");
             return 0;
         }
         if (h.status == 101) {

@@ -281,6 +281,9 @@ def case_local_error(env):
         check_error(resp, 502, "HW_LOCAL_ERROR", "target " + path[1:])
     check_eq(error_count(relay, "HW_LOCAL_ERROR"), float(len(behaviours)),
              "errors_total{HW_LOCAL_ERROR}")
+    # The agent's log line says what was wrong with the app's answer, not just "malformed".
+    wait_until(lambda: "POST /garbage failed: malformed answer head: a malformed status line"
+               in agent.proc.stderr(), 5, "the agent's log line names the broken rule")
 
     resp = relay.webhook("POST", "/t/alice/fine", [HOST], b"{}")
     check_eq((resp.status, resp.body), (200, b"fine"), "the tunnel still works afterwards")

@@ -206,6 +206,13 @@ static void serve_mid_body(int fd, int no)
         send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
 }
 
+/* Two Content-Length headers that disagree: the framing is unknowable. */
+static void serve_bad_head(int fd, int no)
+{
+    if (READ_REQ(fd, no))
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd");
+}
+
 /* The first connection answers once, then takes the next request and closes unanswered. */
 static void serve_stale(int fd, int no)
 {
@@ -326,7 +333,7 @@ static void tick_cb(lws_sorted_usec_list_t *s)
 struct res {
     int status, ended, failed, resent, paused;
     enum hw_http_fail why;
-    const char *text;
+    char text[160];
     size_t body_len;
     size_t take_max; /* on_body takes at most this much per call (0: all) */
     int cancel_in_head, cancel_in_body;
@@ -384,7 +391,7 @@ static void on_error(struct hw_http_req *r, void *user, enum hw_http_fail why, c
     CHECK(!finished(s));
     s->failed = 1;
     s->why = why;
-    s->text = text;
+    snprintf(s->text, sizeof(s->text), "%s", text); /* text lives for the call only */
 }
 
 static void on_sent(struct hw_http_req *r, void *user, size_t n)
@@ -506,6 +513,22 @@ static void test_close_mid_head_and_body(void)
     CHECK(res1.body_len <= 3);
     CHECK(strstr(res1.text, "mid-body"));
     peer_close(&pb);
+}
+
+/* A malformed head fails the request with the rule it broke, for the caller's log line. */
+static void test_malformed_head_names_rule(void)
+{
+    struct peer p;
+
+    peer_open(&p, serve_bad_head);
+    start(target(p.port, 4, 8), &res1, NULL, NULL);
+    spin_done(&res1, 5000);
+    CHECK(res1.failed);
+    CHECK_EQ(res1.why, HW_HTTP_BAD_ANSWER);
+    CHECK_EQ(res1.status, 0);
+    CHECK(strncmp(res1.text, "malformed answer head: ", 23) == 0);
+    CHECK(strstr(res1.text, "Content-Length") != NULL);
+    peer_close(&p);
 }
 
 static void test_stale_pooled_resent_once(void)
@@ -872,6 +895,7 @@ int main(void)
     RUN(test_keepalive_reuse);
     RUN(test_empty_answers);
     RUN(test_close_mid_head_and_body);
+    RUN(test_malformed_head_names_rule);
     RUN(test_stale_pooled_resent_once);
     RUN(test_pooled_closed_before_next);
     RUN(test_lying_content_length);
