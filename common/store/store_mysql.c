@@ -302,8 +302,9 @@ static int connected(struct hw_my *b)
     if (b->broken)
         my_drop(b);
     if (!b->conn) {
-        if (now < b->retry_at_ms)
+        if (now < b->retry_at_ms && !b->settle_now)
             return HW_EUNAVAIL;
+        b->settle_now = 0;
         b->used_ms = now;
         if (my_connect(b) < 0) {
             back_off(b, hw_wall_ms());
@@ -472,7 +473,19 @@ int hw_my_commit(void *be)
 {
     struct hw_my *b = be;
 
-    return mysql_commit(b->conn) ? conn_fail(b, "commit") : 0;
+    int err;
+
+    if (!mysql_commit(b->conn))
+        return 0;
+    err = conn_fail(b, "commit");
+    /*
+     * The server may have committed and its answer been lost (a dropped
+     * packet, a proxy, a timeout just after the commit). The caller settles
+     * that with one query; its reconnection may not wait for the back-off,
+     * or a stored event would be reported failed and sent again.
+     */
+    b->settle_now = err == HW_EUNAVAIL;
+    return err;
 }
 
 void hw_my_rollback(void *be)

@@ -77,7 +77,8 @@ struct hw_my {
     int down;                       /* unavailability was logged; log the recovery */
     int batch;                      /* in a group commit: a deadlock is HW_STORE_ERETRY */
     unsigned timeout_s;             /* connect, read and write timeout */
-    int64_t retry_at_ms;            /* no reconnection attempt before this */
+    int64_t retry_at_ms;            /* no reconnection attempt before this... */
+    int settle_now;                 /* ...unless a commit's answer was lost: one try, to settle */
     int64_t backoff_ms;             /* the wait after the next failed connect */
     int64_t used_ms;                /* start of the current call */
     int durable_warned;             /* the durability warning was logged */
