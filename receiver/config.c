@@ -35,6 +35,9 @@ const struct hw_opt recv_options[] = {
         HW_OPT_STR, public_url),
     OPT("max-body", "SIZE", "25M", "largest webhook body accepted (413 past it)", HW_OPT_SIZE,
         max_body),
+    OPT("max-held", "SIZE", "256M",
+        "request body bytes held at once, all connections (stalled ones shed, then 429)",
+        HW_OPT_SIZE, max_held),
     OPT("deliver-timeout", "DURATION", "15s", "longest wait for the backend's answer",
         HW_OPT_DURATION, deliver_timeout_ms),
     OPT("deliver-ca-file", "FILE", NULL,
@@ -288,6 +291,9 @@ void recv_config_load(struct recv_config *cfg, int argc, char **argv)
         if (why)
             hw_opt_die("--%s", why);
     }
+    /* Past max-held a body waits for room: one of max-body must fit. */
+    if (cfg->max_held < cfg->max_body)
+        hw_opt_die("max-held: must be at least max-body (%zu bytes)", cfg->max_body);
     /* A lease shorter than one attempt would hand the event to another instance mid-attempt. */
     if (cfg->lease_ms <= cfg->deliver_timeout_ms)
         hw_opt_die("lease: must be longer than deliver-timeout (%u ms)", cfg->deliver_timeout_ms);

@@ -22,6 +22,7 @@ struct recv_config {
     char *path_prefix;
     char *public_url;
     size_t max_body;
+    size_t max_held; /* body bytes held at once, server-wide */
     unsigned deliver_timeout_ms;
     char *deliver_ca_file; /* CAs for https:// backends; NULL: the system store */
     unsigned lease_ms;     /* a claim's lease; longer than deliver_timeout_ms */

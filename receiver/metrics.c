@@ -88,11 +88,20 @@ int recv_metrics_render(struct recv *r, struct hw_buf *out)
     err = err ? err : counter(out, "failed", "Events whose attempts ran out.", m->failed);
     err = err ? err : counter(out, "retries", "Delivery attempts to be retried.", m->retries);
     err = err ? err
+              : counter(out, "shed",
+                        "Connections closed unanswered: their request stalled while the "
+                        "receiver was at max-held or its connection limit.",
+                        st->shed);
+    err = err ? err
               : hw_buf_printf(out,
                               "# HELP hookwire_receiver_connections Open connections.\n"
                               "# TYPE hookwire_receiver_connections gauge\n"
-                              "hookwire_receiver_connections %llu\n",
-                              (unsigned long long)st->connections);
+                              "hookwire_receiver_connections %llu\n"
+                              "# HELP hookwire_receiver_held_bytes Request body bytes held.\n"
+                              "# TYPE hookwire_receiver_held_bytes gauge\n"
+                              "hookwire_receiver_held_bytes %llu\n",
+                              (unsigned long long)st->connections,
+                              (unsigned long long)st->held_bytes);
     err = err ? err
               : histogram(out, "hookwire_receiver_ingest_seconds",
                           "Complete request to acknowledgement (after the commit).", &m->ingest, 0);

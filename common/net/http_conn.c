@@ -174,11 +174,17 @@ static int shed_one(struct hw_http_conn *self, int holding)
     struct hw_http_pace *p = hw_http_pace_pick(self->readers, &self->pace, holding, lws_now_usecs(),
                                                (lws_usec_t)self->cfg->shed_after_ms * 1000);
 
+    struct hw_http_conn *c;
+
     if (!p)
         return 0;
+    c = lws_container_of(p, struct hw_http_conn, pace);
+    /* No answer: its sender is not sending, and the room is needed now. */
+    HW_INFO("conn=%s%s%s shed: its request stalled while the server was at its %s", c->peer,
+            c->log_id ? " evt=" : "", c->log_id ? c->log_id : "",
+            holding ? "limit of body bytes held" : "connection limit");
     hw_http_server_count_shed(self->srv);
-    hw_http_conn_kill(lws_container_of(p, struct hw_http_conn, pace),
-                      "stalled while others wait: shed");
+    hw_http_conn_kill(c, "stalled while others wait: shed");
     return 1;
 }
 

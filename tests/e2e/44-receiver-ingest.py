@@ -420,6 +420,41 @@ def case_limits_and_slow_client(env):
     check_eq(event_count(store), 20, "the fast ones are stored")
 
 
+def case_held_bytes_capped(env):
+    """Bodies read before their signature is checked are bounded by max-held: two senders
+    that stall with most of a body sent hold it; a complete webhook that needs the room
+    sheds one of them (closed, an info line, shed_total) and is stored."""
+    store = sqlite_store(env)
+    backend = env.target()
+    rc = Receiver(env, store, {"gh": gh_source(backend.port)},
+                  options={"max-body": "64K", "max-held": "128K"}).start()
+    stalled = []
+    try:
+        for n in range(2):
+            c = HttpConn(rc.port)
+            c.send(b"POST /api/webhooks/gh HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n"
+                   b"Content-Type: application/json\r\n\r\n" + b"x" * 60000)
+            stalled.append(c)
+        wait_until(lambda: rc.metric("hookwire_receiver_held_bytes") >= 120000, 10,
+                   "the stalled bodies are held")
+        body = b'{"pad":"%s"}' % (b"p" * 60000)
+
+        def post():
+            r = rc.post("gh", body, github_headers(body, "held-1"))
+            # 429 while neither stalled sender has been silent long enough to be shed.
+            check(r.status in (200, 429), "a webhook past max-held: 200 or 429", r.status)
+            return r if r.status == 200 else None
+        resp = wait_until(post, 10, "the webhook gets room by shedding a stalled sender")
+        check(json.loads(resp.body)["id"] in event_ids(store), "it was stored")
+    finally:
+        for c in stalled:
+            c.close()
+    check(rc.metric("hookwire_receiver_shed_total") >= 1, "shed_total counts it",
+          rc.metric("hookwire_receiver_shed_total"))
+    wait_until(lambda: "shed: its request stalled while the server was at its limit of body "
+               "bytes held" in rc.proc.stderr(), 5, "one info line names the shed connection")
+
+
 def case_sigterm_under_load(env):
     store = sqlite_store(env)
     backend = env.target()
@@ -443,4 +478,4 @@ if __name__ == "__main__":
     run([case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
-         case_limits_and_slow_client, case_sigterm_under_load])
+         case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load])
