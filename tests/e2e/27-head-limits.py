@@ -13,7 +13,8 @@ import os
 import socket
 import time
 
-from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, run)
+from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, run, token_add,
+                     wait_until)
 
 HOST = ("Host", "hooks.example.test")
 ACCEPTED = 120
@@ -40,6 +41,40 @@ def case_header_count(env):
         check_eq(resp.status, 431, "%d header lines: 431 at the relay" % n)
         check_eq(resp.header("Hookwire-Error"), "HW_HEADERS_TOO_LARGE", "its code")
     check_eq(target.count(), 1, "none of those reached the app")
+
+
+def padded(host, size):
+    """Headers for a request of size bytes in all: Host, then an X-Pad line."""
+    pad = size - len(build_request("POST", "/t/alice/big", [("Host", host), ("X-Pad", "")], b"{}"))
+    return [("Host", host), ("X-Pad", "p" * pad)]
+
+
+def case_largest_heads_reach_the_app(env):
+    """What the relay lets through reaches the app, live or queued, though the lines the relay
+    adds (X-Forwarded-Host repeats Host) make the head the agent builds larger than 64 KiB."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    agent = env.agent(relay, token, "alice", target.port)
+    cases = [("a head of 65,400 bytes", padded("hooks.example.test", 65400)),
+             ("a Host of 33,000 bytes", padded("h" * 33000, 40000))]
+    for n, (what, sent) in enumerate(cases, 1):
+        resp = relay.webhook("POST", "/t/alice/big", sent, b"{}")
+        check_eq(resp.status, 200, what + ": answered by the app")
+        req = target.wait_requests(n)[-1]
+        check_eq((req.header("Host"), req.header("X-Pad")), (sent[0][1], sent[1][1]),
+                 what + ": its lines reach the app intact")
+    agent.kill()
+    wait_until(lambda: not relay.channel_connected("alice"), 10, "the agent is gone")
+    for what, sent in cases:
+        resp = relay.webhook("POST", "/t/alice/big", sent, b"{}")
+        check_eq(resp.status, 202, what + ", agent offline: queued")
+    env.agent(relay, token, "alice", target.port)
+    got = target.wait_requests(4, timeout=30)[2:]
+    check_eq([(r.header("Host"), r.header("X-Pad")) for r in got],
+             [(sent[0][1], sent[1][1]) for _, sent in cases],
+             "the queued ones are delivered once the agent is back")
 
 
 def cpu_ticks(pid):
@@ -89,4 +124,4 @@ def case_trickled_head_cost(env):
           "%.2fs" % (cost[1] / hz))
 
 
-run([case_header_count, case_trickled_head_cost])
+run([case_header_count, case_largest_heads_reach_the_app, case_trickled_head_cost])
