@@ -112,6 +112,12 @@ static int is_head(struct lws *wsi)
     return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 }
 
+/* GET or HEAD: all the tunnel port answers, but the API's replay (a POST). */
+static int is_read(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 || is_head(wsi);
+}
+
 struct agents_ctx {
     struct hw_buf *body;
     int err;
@@ -153,8 +159,8 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
     const char *type = "text/plain";
     int err;
 
-    if (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0 &&
-        (strcmp(uri, "/agents") != 0 || !agents_allowed(wsi)))
+    if (!is_read(wsi) || (strcmp(uri, "/healthz") != 0 && strcmp(uri, "/metrics") != 0 &&
+                          (strcmp(uri, "/agents") != 0 || !agents_allowed(wsi))))
         return hw_error_response(b, HW_ERRC_NOT_FOUND, 1, NULL, is_head(wsi));
     if (strcmp(uri, "/healthz") == 0 && r->stopping) {
         /* A stop has begun: a load balancer takes the relay out before it exits. */
@@ -204,7 +210,9 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (strncmp(uri, "/api/", 5) == 0) {
+    /* PUT, DELETE, OPTIONS...: nothing here takes them (a DELETE must not read as done). */
+    if (strncmp(uri, "/api/", 5) == 0 &&
+        (is_read(wsi) || lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)) {
         /* The history API answers when its store call is done (history.c). */
         if (begin(&s->out) || relay_history_start(wsi, r, uri, &s->out, &s->call)) {
             hw_buf_cleanup(&s->out);

@@ -112,6 +112,13 @@ def case_channel_isolation(env):
                      kind + ": %s %s: bob gets what a missing id gets" % (method, path))
         nobody = request(relay.tunnel_port, "GET", "/api/events", [])
         check_eq(nobody.status, 401, kind + ": no token, no history")
+        # Only GET, HEAD and the replay's POST are taken: a DELETE must not read as done.
+        for method, path in (("DELETE", "/api/events/" + evt), ("PUT", "/api/events/" + evt),
+                             ("PATCH", "/api/events"), ("OPTIONS", "/api/events"),
+                             ("POST", "/metrics"), ("DELETE", "/healthz")):
+            r = request(relay.tunnel_port, method, path, [("Authorization", "Bearer " + alice)])
+            check_eq((r.status, r.header("Hookwire-Error")), (404, "HW_NOT_FOUND"),
+                     kind + ": %s %s" % (method, path))
         shown = cli_json(env, relay, alice, "show", evt)
         check_eq((shown["status"], shown["attempts"]), ("pending", 0),
                  kind + ": bob's replay attempt changed nothing")
