@@ -210,6 +210,10 @@ static int check(struct relay_config *cfg)
         fprintf(stderr, "--max-connections and --max-tunnel-connections must be positive\n");
         return -1;
     }
+    if (cfg->max_held < 1) {
+        fprintf(stderr, "--max-held must be positive\n");
+        return -1;
+    }
     return check_log(cfg);
 }
 

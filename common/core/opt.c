@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 
@@ -342,11 +343,18 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
                          .main_section = main_section,
                          .section_fn = section_fn,
                          .ctx = ctx };
+    struct stat st;
     int rc;
 
     c.file = fopen(path, "r");
     if (!c.file) {
         fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
+        return HW_ECONFIG;
+    }
+    /* A directory opens, then reads as an empty file: the defaults would run unnoticed. */
+    if (fstat(fileno(c.file), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(c.file);
+        fprintf(stderr, "cannot read %s: %s\n", path, strerror(EISDIR));
         return HW_ECONFIG;
     }
     rc = ini_parse_stream(read_line, &c, on_ini_value, &c);

@@ -96,6 +96,8 @@ def case_relay_startup_messages(env):
         (["--listen", "127.0.0.1:%d" % a, "--tunnel-listen", "127.0.0.1:%d" % b,
           "--max-tunnel-connections", "0"], 2,
          "--max-connections and --max-tunnel-connections must be positive"),
+        (["--listen", "127.0.0.1:%d" % a, "--tunnel-listen", "127.0.0.1:%d" % b,
+          "--max-held", "0"], 2, "--max-held must be positive"),
     ]
     for args, status, line in table:
         expect(runp(env, relay_argv(env, *args)), status, line, "relay " + " ".join(args))

@@ -447,6 +447,9 @@ static void test_config_errors(void)
     const char *long_line = temp_file(long_text);
     CHECK_EQ(load(&c, long_line, NULL, &err), HW_ECONFIG);
     CHECK(strstr(err, ":3: line longer than ") != NULL);
+    /* A directory opens and would read as an empty file. */
+    CHECK_EQ(load(&c, "/", NULL, &err), HW_ECONFIG);
+    CHECK_STR(err, "cannot read /: Is a directory\n");
     CHECK_EQ(load(&c, "/nonexistent/hookwire.ini", NULL, &err), HW_ECONFIG);
     CHECK_STR(err, "cannot read /nonexistent/hookwire.ini: No such file or directory\n");
     /* Through the command line the same message is printed, once. */
