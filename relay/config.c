@@ -176,10 +176,9 @@ static int check_log(const struct relay_config *cfg)
     return 0;
 }
 
+/* Each value on its own first, then how they go together (ports, --listen with --public-url). */
 static int check(struct relay_config *cfg)
 {
-    if (check_ports(cfg) || check_public_url(cfg))
-        return -1;
     if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
         fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
         return -1;
@@ -214,7 +213,9 @@ static int check(struct relay_config *cfg)
         fprintf(stderr, "--max-held must be positive\n");
         return -1;
     }
-    return check_log(cfg);
+    if (check_log(cfg))
+        return -1;
+    return check_ports(cfg) || check_public_url(cfg) ? -1 : 0;
 }
 
 int relay_config_parse(struct relay_config *cfg, int argc, char **argv,

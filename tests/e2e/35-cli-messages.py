@@ -90,6 +90,9 @@ def case_relay_startup_messages(env):
         (["--listen", "127.0.0.1:%d" % a, "--tunnel-listen", "127.0.0.1:%d" % b, "--log-format",
           "yaml"], 2, "--log-format yaml: expected text or json"),
         (["--no-such-option"], 2, "unknown option --no-such-option (see --help)"),
+        # A bad value is named before how the values go together (--listen's default here).
+        (["--offline", "maybe"], 2, "--offline: \"queue\" or \"reject\""),
+        (["--log-level", "chatty"], 2, "--log-level chatty: expected error, warn, info or debug"),
         (["--listen", "127.0.0.1:%d" % a, "--tunnel-listen", "127.0.0.1:%d" % b,
           "--max-connections", "0"], 2,
          "--max-connections and --max-tunnel-connections must be positive"),
