@@ -28,14 +28,7 @@
 #define FWD_CONNECT_MS  5000
 /* Room reserved for the request line, the Host and Content-Length lines the agent may add,
  * and a body up to FWD_BODY_INLINE bytes, so a small request grows its buffer once. */
-#define FWD_HEAD_EXTRA 512
-/*
- * Largest head the agent builds: the relay takes a head of up to HW_HEAD_MAX
- * and adds its own lines, X-Forwarded-Host among them (a copy of Host, which
- * may be most of that head). Whatever the relay let through reaches the app,
- * which answers for itself (a 431 of its own) if it is too large for it.
- */
-#define FWD_HEAD_MAX    (2 * HW_HEAD_MAX + FWD_HEAD_EXTRA)
+#define FWD_HEAD_EXTRA  512
 #define FWD_BODY_INLINE (16 * 1024)
 
 /* Lives in the client request's data area: freed with it. */
@@ -318,7 +311,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
         hw_mux_stream_reset(s, HW_RST_PROTOCOL, "malformed request head");
         return;
     }
-    hw_buf_init(&head, FWD_HEAD_MAX);
+    hw_buf_init(&head, HW_FORWARDED_HEAD_MAX);
     /* The body follows the head in the same buffer: one allocation for both when small. */
     want = msg.method.len + msg.target.len + msg.headers.len + FWD_HEAD_EXTRA +
            (msg.body_len < FWD_BODY_INLINE ? msg.body_len : FWD_BODY_INLINE);

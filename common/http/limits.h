@@ -11,6 +11,15 @@
 #define HW_HEAD_MAX (64 * 1024)
 
 /*
+ * Largest head a hop sends on for one it accepted: the head (up to
+ * HW_HEAD_MAX) and the lines the hop adds, X-Forwarded-Host among them (a
+ * copy of Host, which may be most of that head), and a request line and
+ * Host of the next hop's own. Whatever a relay let through reaches the app,
+ * which answers for itself (a 431 of its own) if it is too large for it.
+ */
+#define HW_FORWARDED_HEAD_MAX (2 * HW_HEAD_MAX + 512)
+
+/*
  * Longest request method: what the stores keep (HW_STORE_METHOD_MAX); no
  * method in use comes near it. A longer one is a malformed request (400),
  * refused before a relay forwards it unrecorded or a receiver takes it.
