@@ -330,6 +330,15 @@ static void on_abort(struct hw_http_conn *c, const char *why)
     const struct abort_kind *k = NULL;
     char cause[HW_STORE_ERROR_MAX + 1];
 
+    if (x->pend) {
+        /* A queued webhook: no stream, no live record; the server answers 503. */
+        if (strcmp(why, "no answer in time") == 0)
+            relay_queue_overdue(x->pend);
+        else
+            relay_queue_conn_gone(x->pend);
+        x->pend = NULL;
+        return;
+    }
     for (size_t i = 0; i < sizeof(aborts) / sizeof(aborts[0]) && !k; i++)
         if (strcmp(why, aborts[i].why) == 0)
             k = &aborts[i];

@@ -60,6 +60,8 @@ struct relay_queue {
 struct relay_queued {
     struct hw_http_conn *conn;
     struct qchan *qc;
+    char id[HW_ID_LEN + 1];
+    int late; /* its sender was answered 503 before the commit ended */
 };
 
 static void drain(struct qchan *qc);
@@ -175,6 +177,9 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
         qc->stored++;
         qc->q->r->metrics.queued++;
     }
+    if (pend->late)
+        HW_WARN("channel=%s evt=%s %s after its sender was answered 503", qc->name, pend->id,
+                err ? "was not queued" : "was queued");
     if (c) {
         struct relay_exchange *x = hw_http_conn_user(c);
 
@@ -200,6 +205,28 @@ void relay_queue_conn_gone(struct relay_queued *pend)
 {
     if (pend)
         pend->conn = NULL;
+}
+
+void relay_queue_overdue(struct relay_queued *pend)
+{
+    struct qchan *qc = pend->qc;
+
+    if (hw_store_withdraw(qc->q->r->store, on_stored, pend) == 0) {
+        HW_WARN("channel=%s evt=%s not queued: the store did not take it within "
+                "--response-timeout (the sender got 503)",
+                qc->name, pend->id);
+        qc->appending--;
+        free(pend);
+        drain(qc);
+        return;
+    }
+    /* In a commit already: its outcome is logged when it ends. */
+    HW_WARN("channel=%s evt=%s the store is still committing it after --response-timeout "
+            "(the sender got 503; if the commit succeeds, it is delivered as well as the "
+            "sender's retry)",
+            qc->name, pend->id);
+    pend->conn = NULL;
+    pend->late = 1;
 }
 
 void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const char *channel,
@@ -230,6 +257,7 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
     if (query)
         *query++ = '\0';
     memset(&ev, 0, sizeof(ev));
+    memcpy(ev.id, x->event_id, sizeof(ev.id));
     ev.source = qc->name;
     ev.method = method;
     ev.path = path;
@@ -248,7 +276,8 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
     }
     pend->conn = c;
     pend->qc = qc;
-    err = hw_store_append_async(q->r->store, &ev, on_stored, pend);
+    memcpy(pend->id, x->event_id, sizeof(pend->id));
+    err = hw_store_append_async_with_id(q->r->store, &ev, on_stored, pend);
     if (err) {
         free(pend);
         hw_http_conn_error(c, err == HW_EFULL ? HW_ERRC_OVERLOADED : HW_ERRC_STORE_UNAVAILABLE,
@@ -257,6 +286,8 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
     }
     qc->appending++;
     x->pend = pend;
+    /* A store that cannot commit in time did not take the webhook: the sender retries. */
+    hw_http_conn_set_timeout_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
 }
 
 /* ---- the drain ---------------------------------------------------------- */

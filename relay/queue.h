@@ -60,6 +60,13 @@ void relay_queue_accept(struct relay_queue *q, struct hw_http_conn *c, const cha
 void relay_queue_conn_gone(struct relay_queued *pend);
 
 /*
+ * The accept's sender is answered 503 (its commit outlasted
+ * --response-timeout): withdrawn from the store if not yet taken, else left
+ * to finish unanswered; logged either way. pend is gone afterwards.
+ */
+void relay_queue_overdue(struct relay_queued *pend);
+
+/*
  * A live webhook of channel starts (delta 1) or ends (-1). The drain reads
  * the store's pending events only while none is live: a live webhook is
  * pending in the store until its outcome is recorded.

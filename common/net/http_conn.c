@@ -47,6 +47,12 @@ void hw_http_conn_set_log_id(struct hw_http_conn *c, const char *id)
     c->log_id = id;
 }
 
+void hw_http_conn_set_timeout_error(struct hw_http_conn *c, enum hw_errc e, const char *extra)
+{
+    c->timeout_errc = e;
+    c->timeout_extra = extra;
+}
+
 /* The reading phase is over (answering, waiting for the program, or closing). */
 static void unlist(struct hw_http_conn *c)
 {
@@ -219,6 +225,8 @@ static void next_request(struct hw_http_conn *c)
     c->keep_alive = 1;
     c->credit_owed = 0;
     c->log_id = NULL;
+    c->timeout_errc = c->cfg->timeout_errc;
+    c->timeout_extra = NULL;
     c->max_body = c->cfg->max_body;
     c->idle = !hw_http_reader_pending(&c->rd);
     if (c->rx_paused) {
@@ -397,7 +405,7 @@ static void timer_cb(lws_sorted_usec_list_t *sul)
         return;
     case ST_WAIT:
         hw_http_conn_take_back(c, "no answer in time");
-        hw_http_conn_answer_error(c, cfg->timeout_errc, NULL);
+        hw_http_conn_answer_error(c, c->timeout_errc, c->timeout_extra);
         return;
     default:
         /* Bytes waiting for the socket: the peer stopped reading; none: nothing came to send. */

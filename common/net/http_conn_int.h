@@ -43,6 +43,8 @@ struct hw_http_conn {
     uint64_t max_body;
     size_t credit_owed; /* streamed body bytes not yet handed back through on_drain */
     const char *log_id;
+    enum hw_errc timeout_errc; /* answered when the program's answer is overdue */
+    const char *timeout_extra; /* its header lines (static), or NULL */
     unsigned keep_alive : 1, idle : 1, rx_paused : 1, killed : 1;
     unsigned program_holds : 1; /* the program owes (part of) this exchange's answer */
     unsigned flush_armed : 1;   /* the end-of-round write is scheduled */

@@ -35,8 +35,8 @@ struct hw_http_server_config {
     unsigned answer_timeout_ms; /* wait for the program's answer head (then timeout_errc) */
     unsigned answer_stall_ms;   /* an answer whose bytes do not leave for this long is cut */
     unsigned shed_after_ms;     /* a reader silent this long may be shed for a newcomer */
-    enum hw_errc timeout_errc;  /* the error answered when answer_timeout_ms expires */
-    size_t conn_user_size;      /* bytes of zeroed program state per connection */
+    enum hw_errc timeout_errc; /* answered when answer_timeout_ms expires (or the exchange's own) */
+    size_t conn_user_size;     /* bytes of zeroed program state per connection */
 };
 
 /* A complete request, valid for the duration of on_request(). */
@@ -129,6 +129,15 @@ void hw_http_conn_set_max_body(struct hw_http_conn *c, uint64_t max);
 
 /* An id shown as evt= in the server's log lines for this exchange (borrowed), or NULL. */
 void hw_http_conn_set_log_id(struct hw_http_conn *c, const char *id);
+
+/*
+ * This exchange's answer if the program's answer is overdue
+ * (cfg.answer_timeout_ms), instead of cfg.timeout_errc: e with extra
+ * (header lines kept by pointer, so static, or NULL). on_abort() still runs
+ * first. For an exchange that waits on something other than the program's
+ * usual source, such as a store's commit. Reset for each request.
+ */
+void hw_http_conn_set_timeout_error(struct hw_http_conn *c, enum hw_errc e, const char *extra);
 
 /*
  * Answers whole: the status line (reason NULL: the standard one), header

@@ -276,6 +276,11 @@ int hw_store_append_finished_lend(struct hw_store *s, const struct hw_store_even
     return append_async(s, ev, 1, a, status, 0, 1, cb, arg);
 }
 
+int hw_store_withdraw(struct hw_store *s, hw_store_append_cb cb, void *arg)
+{
+    return s->queue ? hw_store_queue_withdraw(s->queue, cb, arg) : HW_ENOTFOUND;
+}
+
 int hw_store_poll_completions(struct hw_store *s)
 {
     return s->queue ? hw_store_queue_poll(s->queue) : 0;

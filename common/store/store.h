@@ -263,6 +263,16 @@ int hw_store_append_async(struct hw_store *s, const struct hw_store_event *ev,
                           hw_store_append_cb cb, void *arg);
 
 /*
+ * Takes back an append queued by hw_store_append_async() (or a variant) with
+ * this cb and arg, if no store thread has taken it yet: it is never written
+ * and cb never runs. Returns 0, or HW_ENOTFOUND when it is being committed
+ * or done (cb runs as usual). For a caller that stopped waiting, such as an
+ * answer timeout, so that a store that stalls does not commit later what
+ * was refused. Call it on the thread that polls the completions.
+ */
+int hw_store_withdraw(struct hw_store *s, hw_store_append_cb cb, void *arg);
+
+/*
  * hw_store_append_async() keeping ev->id, an id the caller made with
  * hw_id_new() and may already have shown (the relay's Hookwire-Event-Id of
  * a webhook it forwards live). HW_EINVAL when ev->id is not a valid id; an

@@ -442,6 +442,32 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
     return 0;
 }
 
+int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, void *arg)
+{
+    struct hw_store_pending **pp, *p = NULL;
+
+    pthread_mutex_lock(&q->lock);
+    for (pp = &q->head; *pp; pp = &(*pp)->next) {
+        if ((*pp)->cb != cb || (*pp)->arg != arg || is_job(*pp))
+            continue;
+        p = *pp;
+        *pp = p->next;
+        if (q->tail == &p->next)
+            q->tail = pp;
+        q->items--;
+        q->bytes -= p->bytes;
+        q->waiting--;
+        q->urgent -= !p->finished;
+        break;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!p)
+        return HW_ENOTFOUND;
+    hw_store_event_free(p->copy);
+    free(p);
+    return 0;
+}
+
 /* Runs an append's callback; a leased one stored hands its event over. */
 static void complete(struct hw_store_pending *p)
 {

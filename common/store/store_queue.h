@@ -94,6 +94,15 @@ int hw_store_queue_new(const struct hw_store_queue_cfg *cfg, struct hw_store_que
 int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
 
 /*
+ * Takes back an append still waiting in the queue, not yet in a writer's
+ * batch, found by its callback and argument: it is freed and its callback
+ * never runs. Returns 0, or HW_ENOTFOUND when no such append waits (a
+ * writer has it: it completes as usual). Call it on the thread that polls,
+ * which made the copy it frees.
+ */
+int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, void *arg);
+
+/*
  * Called by the commit function on store thread number writer as it sends
  * the batch's COMMIT: another writer may now take the next batch and write
  * it while this one's commit is flushed. Any later call for the same batch

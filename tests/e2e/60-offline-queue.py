@@ -7,12 +7,17 @@ each once, with the id from the 202 as Hookwire-Event-Id; afterwards live passth
 resumes. Queued events survive a relay SIGKILL. Past --max-queued the relay answers
 429 HW_QUEUE_FULL and keeps what is queued. An app that answers 500 for a queued event
 gets it again (same id, Hookwire-Attempt 2, 3), then the event is failed and the queue
-moves on. A SQLite store deleted under the relay gets 503, never 202. Needs
+moves on. A SQLite store deleted under the relay gets 503, never 202; one that stays locked
+past --response-timeout gets 503 HW_STORE_UNAVAILABLE, and the webhook is either withdrawn
+before it is written or, when its commit had begun, queued under the id the log named. Needs
 HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
 """
 
 import os
+import re
 import shutil
+import sqlite3
+import threading
 
 from harness import Reply, check, check_eq, check_error, run, token_add, wait_until
 from offline_util import (HOST, body_of, check_in_order_once, queue_one, received, stack,
@@ -123,6 +128,53 @@ def case_store_deleted(env):
     relay.stop()
 
 
+def case_store_locked(env):
+    """Another process holds the SQLite store's write lock for longer than --response-timeout
+    (1s): the queued webhook's sender gets 503 HW_STORE_UNAVAILABLE, not the app's 504. The
+    first webhook's commit had begun (it waits for the lock); the second still waited in the
+    queue and is withdrawn, so only the first is kept, under the id the log gave it."""
+    store = env.path("locked.db")
+    relay, target, agent = stack(env, store, relay_args=["--response-timeout", "1s"])
+    first = queue_one(relay, 0)
+    lock = sqlite3.connect(store, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    answers = {}
+
+    def post(i):
+        answers[i] = relay.webhook("POST", "/t/alice/hook?n=%d" % i,
+                                   [HOST, ("Content-Type", "application/json"),
+                                    ("X-Seq", str(i))], body_of(i))
+
+    sender = threading.Thread(target=post, args=(1,))
+    sender.start()
+    wait_until(lambda: "the store is still committing it" in relay.proc.stderr(), 10,
+               "the relay logs the webhook whose commit outlasted --response-timeout")
+    sender.join(10)
+    check_error(answers[1], 503, "HW_STORE_UNAVAILABLE", "a commit past --response-timeout")
+    check_eq(answers[1].header("Retry-After"), "10", "the 503 says when to retry")
+    post(2)
+    check_error(answers[2], 503, "HW_STORE_UNAVAILABLE", "a webhook queued behind it")
+    log = relay.proc.stderr()
+    late = re.search(r"channel=alice evt=(evt_\w+) the store is still committing", log)
+    gone = re.search(r"channel=alice evt=(evt_\w+) not queued: the store did not take it", log)
+    check(late and gone, "both outcomes are logged with their ids", log[-1500:])
+    lock.execute("ROLLBACK")
+    lock.close()
+    wait_until(lambda: "evt=%s was queued after its sender was answered 503" % late.group(1)
+               in relay.proc.stderr(), 15, "the late commit is logged once it ends")
+    agent.start()
+    target.wait_requests(2, timeout=30)
+    wait_until(lambda: "channel=alice queue drained" in relay.proc.stderr(), 10,
+               "the relay reports the queue drained")
+    check_eq([(g[0], g[1]) for g in received(target)], [(0, first), (1, late.group(1))],
+             "the webhook whose commit began is delivered under the logged id; the withdrawn "
+             "one is not")
+    live_resumes(relay, target, "after the lock")
+    relay.proc.check_alive("keeps running")
+    agent.stop()
+    relay.stop()
+
+
 def case_reject_mode(env):
     for kind, store in stores(env):
         relay, target, agent = stack(env, store, relay_args=["--offline", "reject"])
@@ -154,4 +206,4 @@ def case_per_channel_policy(env):
 
 if __name__ == "__main__":
     run([case_hundred_while_stopped, case_relay_sigkill, case_queue_full, case_app_fails,
-         case_store_deleted, case_reject_mode, case_per_channel_policy])
+         case_store_deleted, case_store_locked, case_reject_mode, case_per_channel_policy])

@@ -7,8 +7,9 @@
  * two copies winning, all in one commit; a batch of five 6 MiB bodies (on
  * MySQL one statement of 30 MiB, near the bound of half the test server's
  * max_allowed_packet) is stored whole and exact. A job holds the store
- * thread while a batch is queued, so that it is taken as one. On SQLite and
- * on MySQL.
+ * thread while a batch is queued, so that it is taken as one. Appends
+ * withdrawn while they wait are never written and never called back; the
+ * queue's tail stays right when the last one goes. On SQLite and on MySQL.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -252,11 +253,63 @@ static void test_large_batch(void)
     tu_wake_cleanup(&w);
 }
 
+/*
+ * Four appends wait behind the gate; the second and the last (the queue's
+ * tail) are withdrawn, then a fifth is queued behind what is left. The
+ * other three are written in one commit, the withdrawn two never, and their
+ * callbacks never run. An append being written or done is not withdrawn.
+ */
+static void test_withdraw(void)
+{
+    enum { K = 5 };
+    struct done dn[K];
+    struct done *live[] = { &dn[0], &dn[2], &dn[4] };
+    struct hw_store_event ev, *got = NULL;
+    struct hw_store_stats st0, st1;
+    struct tu_wake w;
+    struct tu_db d;
+    struct hw_store *s = NULL;
+
+    tu_wake_init(&w);
+    tu_db_fresh(&d, g_mysql);
+    CHECK_EQ(
+        hw_store_open(d.url, &(struct hw_store_opts){ .wake = tu_wake_fn, .wake_arg = &w }, &s), 0);
+    memset(dn, 0, sizeof(dn));
+    hw_store_stats(s, &st0);
+    tu_gate_hold(s, &g_gate);
+    tu_event(&ev, "withdraw", "");
+    for (int i = 0; i < K - 1; i++)
+        CHECK_EQ(hw_store_append_async(s, &ev, on_done, &dn[i]), 0);
+    CHECK_EQ(hw_store_withdraw(s, on_done, &dn[1]), 0);
+    CHECK_EQ(hw_store_withdraw(s, on_done, &dn[1]), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_withdraw(s, on_done, &dn[3]), 0);
+    CHECK_EQ(hw_store_withdraw(s, on_done, &w), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_append_async(s, &ev, on_done, &dn[4]), 0);
+    g_gate.open = 1;
+    for (int i = 0; i < 3; i++)
+        wait_all(&w, s, live[i], 1);
+    CHECK_EQ(dn[1].calls, 0); /* the batch's completions came together */
+    CHECK_EQ(dn[3].calls, 0);
+    hw_store_stats(s, &st1);
+    CHECK_EQ(st1.commits - st0.commits, 1);
+    CHECK_EQ(st1.appended - st0.appended, 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(live[i]->err, 0);
+        CHECK_EQ(hw_store_get(s, live[i]->id, &got), 0);
+        hw_store_event_free(got);
+    }
+    CHECK_EQ(hw_store_withdraw(s, on_done, &dn[0]), HW_ENOTFOUND);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+    tu_wake_cleanup(&w);
+}
+
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
     RUN(test_escaping_and_duplicates);
     RUN(test_large_batch);
+    RUN(test_withdraw);
 }
 
 int main(void)
