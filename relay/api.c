@@ -1,11 +1,15 @@
 /*
- * Tunnel-port HTTP endpoints and the upgrade gate. Each answer is small: it
- * is built when the request arrives and written whole, with one lws_write,
- * in the WRITEABLE callback. Service thread only.
+ * Tunnel-port HTTP endpoints and the upgrade gate. Each answer is built
+ * when the request arrives (a history call's when its store call is done)
+ * and written in pieces of at most API_PIECE bytes, one per WRITEABLE
+ * callback, so that lws never holds more than one piece of it and a reader
+ * that stops taking bytes is cut after the answer stall limit
+ * (--response-timeout), with a log line. Service thread only.
  */
 #include "api.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -20,9 +24,13 @@
 #include "store/store.h"
 #include "tunnel.h"
 
+/* The most of an answer handed to lws at once. */
+#define API_PIECE (64 * 1024)
+
 /* Per-connection state: the answer being written (after LWS_PRE bytes of headroom). */
 struct api_session {
     struct hw_buf out;
+    size_t sent;                     /* bytes of out (after LWS_PRE) handed to lws */
     struct relay_history_call *call; /* a history call the answer waits for, or NULL */
     int close_after;                 /* the request carried a body: close after the answer */
 };
@@ -199,6 +207,7 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
     hw_buf_cleanup(&s->out);
+    s->sent = 0;
     s->close_after = has_body(wsi);
     if (head_ambiguous(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
@@ -230,13 +239,52 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
     return 0;
 }
 
-static int on_writeable(struct lws *wsi, struct api_session *s)
+/*
+ * Hands lws the answer's next piece; once all of it is out (this callback
+ * comes only after lws flushed what the socket did not take at once), ends
+ * the exchange.
+ */
+static int on_writeable(struct lws *wsi, struct api_session *s, const struct relay *r)
 {
-    if (s->call || hw_buf_size(&s->out) <= LWS_PRE)
+    size_t total = hw_buf_size(&s->out), n;
+
+    if (s->call || total <= LWS_PRE)
         return 0;
-    if (write_whole(wsi, &s->out) || s->close_after)
-        return -1; /* lws sends what it holds of the answer before it closes */
+    total -= LWS_PRE;
+    if (s->sent < total) {
+        n = total - s->sent < API_PIECE ? total - s->sent : API_PIECE;
+        if (lws_write(wsi, (unsigned char *)hw_buf_head(&s->out) + LWS_PRE + s->sent, n,
+                      LWS_WRITE_HTTP_HEADERS) < 0)
+            return -1;
+        s->sent += n;
+        /* A reader that takes none of it for this long is cut (CLOSED_HTTP logs it). */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                        (int)((r->cfg.response_timeout_ms + 999) / 1000));
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    hw_buf_cleanup(&s->out);
+    s->sent = 0;
+    if (s->close_after)
+        return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The connection closes: an answer not all handed over was cut, which the log says. */
+static void on_closed(struct lws *wsi, struct api_session *s)
+{
+    size_t total = hw_buf_size(&s->out);
+    char peer[64];
+
+    if (!s->call && total > LWS_PRE)
+        HW_WARN("conn=%s an API answer of %zu bytes was cut before its end: the reader took "
+                "none of it for --response-timeout, or went away",
+                lws_get_peer_simple(wsi, peer, sizeof(peer)) ? peer : "?", total - LWS_PRE);
+    relay_history_orphan(s->call);
+    s->call = NULL;
+    hw_buf_cleanup(&s->out);
+    s->sent = 0;
 }
 
 int relay_api_respond_error(struct lws *wsi, enum hw_errc e, const char *extra)
@@ -382,16 +430,11 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         /* The API takes no request body (replay is a bare POST): the answer is under way. */
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return user ? on_writeable(wsi, user) : 0;
+        return user ? on_writeable(wsi, user, r) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (user) {
-            struct api_session *s = user;
-
-            relay_history_orphan(s->call);
-            s->call = NULL;
-            hw_buf_cleanup(&s->out);
-        }
+        if (user)
+            on_closed(wsi, user);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, r, in);

@@ -6,14 +6,18 @@ queued event the app keeps failing is retried, then failed, and `replay` deliver
 once the app is fixed, as a new attempt with the same event id. A token for channel B
 cannot list, show or replay channel A's events, and gets exactly the answer an id that
 does not exist gets. The list's limit and cursor are decimal numbers in range, else 400.
+An 8 MiB body is downloaded whole by a reader slower than any fixed deadline, and a reader
+that takes none of it is cut after --response-timeout, with a log line.
 """
 
 import json
 import os
+import socket
 import subprocess
+import time
 
-from harness import (AGENT_BIN, LOCALHOST, Reply, check, check_eq, request, run, token_add,
-                     wait_until)
+from harness import (AGENT_BIN, LOCALHOST, Reply, build_request, check, check_eq, request, run,
+                     token_add, wait_until)
 from offline_util import HOST, body_of, queue_one, received, stores
 
 
@@ -166,5 +170,56 @@ def case_retention(env):
         relay.stop()
 
 
+def body_reader(relay, token, evt, rcvbuf):
+    """A socket that has asked for evt's body, with a receive buffer of rcvbuf bytes."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect((LOCALHOST, relay.tunnel_port))
+    s.settimeout(30)
+    s.sendall(build_request("GET", "/api/events/%s/body" % evt,
+                            [("Host", "relay.test"), ("Authorization", "Bearer " + token),
+                             ("Connection", "close")]))
+    return s
+
+
+def case_body_download_paced(env):
+    store = env.path("bodies.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, args=["--response-timeout", "2s"])
+    body = os.urandom(8 << 20)
+    resp = relay.webhook("POST", "/t/alice/big", [HOST], body)
+    check_eq(resp.status, 202, "an 8 MiB webhook is queued")
+    evt = json.loads(resp.body)["id"]
+
+    # 256 KiB every 0.2 s, about 7 s in all: a reader that keeps taking bytes is never cut.
+    s = body_reader(relay, token, evt, 256 << 10)
+    got = bytearray()
+    started = time.monotonic()
+    while True:
+        chunk = s.recv(256 << 10)
+        if not chunk:
+            break
+        got += chunk
+        time.sleep(0.2)  # the pace of a slow reader, not a wait for an event
+    s.close()
+    head, _, rest = bytes(got).partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200"), "the body's answer is a 200", head[:200])
+    check(rest == body, "a reader that keeps taking bytes gets the whole body, byte-exact "
+          "(%d of %d bytes in %.1fs)" % (len(rest), len(body), time.monotonic() - started))
+
+    # A reader that takes nothing: cut once --response-timeout passes with no progress.
+    s = body_reader(relay, token, evt, 4096)
+    wait_until(lambda: "an API answer of %d bytes was cut before its end" %
+               (len(rest) + len(head) + 4) in relay.proc.stderr(), 15,
+               "the relay cuts and logs a reader that takes none of the body")
+    s.close()
+    check_eq(request(relay.tunnel_port, "GET", "/api/events/" + evt,
+                     [("Authorization", "Bearer " + token)]).status, 200,
+             "the API answers on after the cut")
+    relay.proc.check_alive("keeps running")
+    relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention])
+    run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention,
+         case_body_download_paced])
