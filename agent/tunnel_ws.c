@@ -149,9 +149,11 @@ static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
  * A protocol error: close with status 1002 (docs/protocol.md) once the close frame is
  * written, or within a second if it cannot be.
  */
-static void protocol_error(struct agent_ws *w)
+static void protocol_error(struct agent *a, struct agent_ws *w, int err)
 {
-    HW_ERR("tunnel protocol error from the relay: reconnecting");
+    const char *why = w->rx.why ? w->rx.why : a->mux ? hw_mux_error(a->mux) : NULL;
+
+    HW_ERR("tunnel protocol error from the relay: %s: reconnecting", why ? why : hw_strerror(err));
     w->state = WS_CLOSING;
     queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xea", 2);
     lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
@@ -200,6 +202,7 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
 {
     size_t end;
     unsigned status;
+    int err = 0;
 
     if (hw_buf_append(&w->answer, in, len)) {
         agent_tunnel_ended(a, w->wsi, "the relay's answer to the upgrade is too long", 0, NULL, 0);
@@ -218,23 +221,27 @@ static int on_answer(struct agent *a, struct agent_ws *w, const void *in, size_t
     if (agent_tunnel_opened(a, w->wsi))
         return -1;
     /* Frames that came in the same read as the answer. */
-    if (hw_buf_size(&w->answer) > end &&
-        hw_ws_rx_feed(&w->rx, (const uint8_t *)hw_buf_head(&w->answer) + end,
-                      hw_buf_size(&w->answer) - end, sink, a))
-        protocol_error(w);
+    if (hw_buf_size(&w->answer) > end)
+        err = hw_ws_rx_feed(&w->rx, (const uint8_t *)hw_buf_head(&w->answer) + end,
+                            hw_buf_size(&w->answer) - end, sink, a);
+    if (err)
+        protocol_error(a, w, err);
     hw_buf_cleanup(&w->answer);
     return 0;
 }
 
 static int on_plain(struct agent *a, struct agent_ws *w, const void *in, size_t len)
 {
+    int err;
+
     if (w->state == WS_UPGRADE)
         return on_answer(a, w, in, len);
     if (w->state == WS_CLOSING)
         return 0; /* nothing after a close or an error is read */
     a->last_rx = lws_now_usecs();
-    if (hw_ws_rx_feed(&w->rx, in, len, sink, a))
-        protocol_error(w);
+    err = hw_ws_rx_feed(&w->rx, in, len, sink, a);
+    if (err)
+        protocol_error(a, w, err);
     return 0;
 }
 

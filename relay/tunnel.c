@@ -349,6 +349,7 @@ static void agent_detach(struct relay_agent *a)
 
 static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, size_t len)
 {
+    const char *why;
     int err;
 
     if (!a->mux)
@@ -357,6 +358,7 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
     err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
     if (!err)
         return 0;
+    why = hw_mux_error(a->mux);
     a->relay->metrics.protocol_errors++;
     agent_detach(a);
     if (err == HW_E2BIG) {
@@ -366,7 +368,8 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too big", 7);
         return -1;
     }
-    HW_WARN("conn=%s channel=%s tunnel protocol error: closing", a->peer, a->channel);
+    HW_WARN("conn=%s channel=%s tunnel protocol error: %s: closing", a->peer, a->channel,
+            why ? why : hw_strerror(err));
     lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)"protocol error", 14);
     return -1;
 }

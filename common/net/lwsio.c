@@ -38,15 +38,15 @@ int hw_lwsio_tunnel_msg(struct hw_mux *m, const uint8_t *p, size_t left)
     int err = 0;
 
     if (!left)
-        return HW_EPROTO;
+        return hw_mux_fail(m, "an empty WebSocket message");
     while (!err && left) {
         size_t n;
 
         if (left < HW_FRAME_HDR_LEN)
-            return HW_EPROTO;
+            return hw_mux_fail(m, "a frame header cut by the end of its WebSocket message");
         n = HW_FRAME_HDR_LEN + hw_frame_payload_len(p);
         if (n > left)
-            return HW_EPROTO;
+            return hw_mux_fail(m, "a frame longer than what is left of its WebSocket message");
         err = hw_mux_receive(m, p, n);
         p += n;
         left -= n;
@@ -60,7 +60,7 @@ int hw_lwsio_tunnel_rx(struct lws *wsi, struct hw_buf *rx, struct hw_mux *m, con
     int err;
 
     if (!lws_frame_is_binary(wsi))
-        return HW_EPROTO;
+        return hw_mux_fail(m, "a text WebSocket message (the tunnel is binary)");
     /* A frame's declared length is known from its first bytes: refuse it then, not at the cap. */
     if (len > rx->max - hw_buf_size(rx) ||
         lws_remaining_packet_payload(wsi) > rx->max - hw_buf_size(rx) - len)

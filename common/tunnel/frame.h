@@ -103,6 +103,9 @@ struct hw_msg_reset {
  */
 int hw_frame_decode(const uint8_t *msg, size_t len, struct hw_frame *f);
 
+/* The rule hw_frame_decode() finds msg[0..len) breaking (static text), or NULL. */
+const char *hw_frame_broken(const uint8_t *msg, size_t len);
+
 /* Payload decoders: 0 or HW_EPROTO (truncated, trailing bytes, bad value). */
 int hw_frame_decode_hello(const struct hw_frame *f, struct hw_msg_hello *m);
 int hw_frame_decode_request(const struct hw_frame *f, struct hw_msg_request *m);

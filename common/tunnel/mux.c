@@ -53,6 +53,7 @@ struct hw_mux {
     struct hw_buf stage;
     struct hw_mux_stream *rhead, *rtail;
     int pulling;                 /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
+    const char *why;             /* the rule the peer broke (static), or NULL */
     struct hw_mux_stream *spare; /* freed streams, linked by hnext, with their small buffers */
     size_t nspare;
 };
@@ -284,6 +285,17 @@ int hw_mux_send_hello(struct hw_mux *m, const struct hw_msg_hello *h)
     return err;
 }
 
+int hw_mux_fail(struct hw_mux *m, const char *why)
+{
+    m->why = why;
+    return HW_EPROTO;
+}
+
+const char *hw_mux_error(const struct hw_mux *m)
+{
+    return m->why;
+}
+
 static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
 {
     struct hw_mux_stream *s = find(m, f->stream);
@@ -292,8 +304,10 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
 
     switch (f->type) {
     case HW_FT_REQUEST:
-        if (m->role != HW_MUX_AGENT || f->stream <= m->last_id)
-            return HW_EPROTO;
+        if (m->role != HW_MUX_AGENT)
+            return hw_mux_fail(m, "a REQUEST sent to the relay");
+        if (f->stream <= m->last_id)
+            return hw_mux_fail(m, "a REQUEST on a stream id not above the last one");
         m->last_id = f->stream;
         s = stream_new(m, f->stream);
         if (!s)
@@ -302,20 +316,26 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
         m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_RESPONSE:
-        if (m->role != HW_MUX_RELAY || f->stream > m->last_id)
-            return HW_EPROTO;
+        if (m->role != HW_MUX_RELAY)
+            return hw_mux_fail(m, "a RESPONSE sent to the agent");
+        if (f->stream > m->last_id)
+            return hw_mux_fail(m, "a RESPONSE on a stream never opened");
         if (!s || s->closing)
             return 0;
         if (s->head_in)
-            return HW_EPROTO; /* one RESPONSE per stream */
+            return hw_mux_fail(m, "a second RESPONSE on one stream");
         s->head_in = 1;
         m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_DATA:
         if (!s || s->closing)
             return 0; /* the stream was closed here; the peer had not heard yet */
-        if ((int64_t)f->len > s->recv_window || s->in_end || !s->head_in)
-            return HW_EPROTO;
+        if (!s->head_in)
+            return hw_mux_fail(m, "DATA before the stream's head");
+        if (s->in_end)
+            return hw_mux_fail(m, "DATA after the stream's END");
+        if ((int64_t)f->len > s->recv_window)
+            return hw_mux_fail(m, "DATA beyond the stream's window");
         s->recv_window -= f->len;
         if (f->len)
             m->cb.on_data(m, s, f->payload, f->len);
@@ -323,24 +343,26 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_END:
         if (!s || s->closing)
             return 0;
-        if (s->in_end || !s->head_in)
-            return HW_EPROTO;
+        if (!s->head_in)
+            return hw_mux_fail(m, "END before the stream's head");
+        if (s->in_end)
+            return hw_mux_fail(m, "a second END on one stream");
         s->in_end = 1;
         m->cb.on_end(m, s);
         return 0;
     case HW_FT_WINDOW:
         if (hw_frame_decode_window(f, &inc))
-            return HW_EPROTO;
+            return hw_mux_fail(m, "a malformed WINDOW");
         if (!s)
             return 0;
         if (s->credit + inc > (int64_t)1 << 31)
-            return HW_EPROTO;
+            return hw_mux_fail(m, "a WINDOW past 2^31 bytes of credit");
         s->credit += inc;
         update_ready(s);
         return 0;
     case HW_FT_RESET:
         if (hw_frame_decode_reset(f, &rst))
-            return HW_EPROTO;
+            return hw_mux_fail(m, "a malformed RESET");
         if (!s)
             return 0;
         ready_remove(s);
@@ -358,7 +380,7 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len)
     struct hw_frame f;
 
     if (hw_frame_decode(msg, len, &f))
-        return HW_EPROTO;
+        return hw_mux_fail(m, hw_frame_broken(msg, len));
     switch (f.type) {
     case HW_FT_PING:
         /*

@@ -72,6 +72,16 @@ size_t hw_mux_stream_count(const struct hw_mux *m);
 int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len);
 
 /*
+ * The rule the peer broke, for the log line of the tunnel's close: set
+ * when hw_mux_receive() returned HW_EPROTO (or by hw_mux_fail()), else NULL.
+ * Static text.
+ */
+const char *hw_mux_error(const struct hw_mux *m);
+
+/* Records why (static text) as the peer's broken rule; returns HW_EPROTO. */
+int hw_mux_fail(struct hw_mux *m, const char *why);
+
+/*
  * Takes the next message to send. Returns 1 and sets *msg and *len (valid until
  * the next call; headroom bytes before *msg are writable), or 0 when nothing
  * is sendable now. A pull does not call want_write for what it leaves queued:

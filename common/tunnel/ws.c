@@ -195,6 +195,13 @@ static size_t hdr_need(const uint8_t *h)
     return l == 126 ? 4 : l == 127 ? 10 : 2;
 }
 
+/* Records the rule a frame broke; returns HW_EPROTO. */
+static int broken(struct hw_ws_rx *rx, const char *why)
+{
+    rx->why = why;
+    return HW_EPROTO;
+}
+
 /* Checks a complete header and sets up the frame it starts. */
 static int begin_frame(struct hw_ws_rx *rx)
 {
@@ -202,18 +209,20 @@ static int begin_frame(struct hw_ws_rx *rx)
     unsigned op = h[0] & 0x0fu, l = h[1] & 0x7fu;
     uint64_t len = l;
 
-    if (h[0] & 0x70u || h[1] & 0x80u)
-        return HW_EPROTO; /* RSV bits (no extension was agreed); a masked server frame */
+    if (h[0] & 0x70u)
+        return broken(rx, "a WebSocket frame with RSV bits set (no extension was agreed)");
+    if (h[1] & 0x80u)
+        return broken(rx, "a masked WebSocket frame from the server");
     if (l == 126) {
         len = (uint64_t)h[2] << 8 | h[3];
         if (len < 126)
-            return HW_EPROTO;
+            return broken(rx, "a WebSocket length not in its shortest form");
     } else if (l == 127) {
         len = 0;
         for (int i = 0; i < 8; i++)
             len = len << 8 | h[2 + i];
         if (len >> 63 || len <= 0xffff)
-            return HW_EPROTO;
+            return broken(rx, "a WebSocket length not in its shortest form");
     }
     rx->opcode = (uint8_t)op;
     rx->fin = (uint8_t)(h[0] >> 7);
@@ -224,22 +233,24 @@ static int begin_frame(struct hw_ws_rx *rx)
     case HW_WS_OP_PING:
     case HW_WS_OP_PONG:
         if (!rx->fin || len > HW_WS_CTL_MAX || (op == HW_WS_OP_CLOSE && len == 1))
-            return HW_EPROTO;
+            return broken(rx, "a fragmented, oversized or malformed WebSocket control frame");
         return 0;
     case HW_WS_OP_BINARY:
         if (rx->in_msg)
-            return HW_EPROTO;
+            return broken(rx, "a new WebSocket message inside a fragmented one");
         rx->msg_len = 0;
         break;
     case HW_WS_OP_CONT:
         if (!rx->in_msg)
-            return HW_EPROTO;
+            return broken(rx, "a WebSocket continuation frame outside a message");
         break;
     default:
-        return HW_EPROTO; /* text (the tunnel is binary) and reserved opcodes */
+        return broken(rx, "a text WebSocket message or a reserved opcode (the tunnel is binary)");
     }
-    if (len > rx->max_msg - rx->msg_len)
+    if (len > rx->max_msg - rx->msg_len) {
+        rx->why = "a WebSocket message over the tunnel's size limit";
         return HW_E2BIG;
+    }
     rx->msg_len += (size_t)len;
     rx->in_msg = !rx->fin;
     return 0;

@@ -90,6 +90,7 @@ struct hw_ws_rx {
     uint8_t in_msg; /* a fragmented binary message is in progress */
     uint8_t ctl_len;
     uint8_t ctl[HW_WS_CTL_MAX];
+    const char *why; /* the rule the last failed feed found broken (static), or NULL */
 };
 
 /* Readies rx for a new connection whose messages carry at most max_msg bytes. */

@@ -3,7 +3,7 @@
 
 A WebSocket client holding a valid token for channel "mallory" sends malformed
 tunnel messages, one kind per connection. Each time the relay must close that
-connection and count a protocol error, while a real agent for "alice" keeps
+connection, count a protocol error and log the rule it broke, while a real agent for "alice" keeps
 delivering webhooks (a sender thread runs throughout) and the relay keeps
 running and finally exits cleanly (under the sanitizer build a leak or memory
 error makes that exit fail).
@@ -79,9 +79,21 @@ def oversized_fragmented(ws):
         ws.send_raw(ws_frame(OP_BINARY if i == 0 else 0, msg[i:i + step], fin=last))
 
 
-ROGUE = [garbage_short, garbage_long, text_message, length_too_long, length_too_short,
-         request_from_agent, response_unknown_stream, window_zero, control_on_stream,
-         end_with_payload, oversized, oversized_fragmented]
+# Each attack, and the rule the relay's log line names for it. The log writes 10 lines of one
+# kind a second (HW_LOG_REPEAT_BURST) and counts the rest, so the attacks that repeat a rule
+# come last and their lines are not checked.
+ROGUE = [(garbage_short, "a frame header cut by the end of its WebSocket message"),
+         (garbage_long, "a frame longer than what is left of its WebSocket message"),
+         (text_message, "a text WebSocket message (the tunnel is binary)"),
+         (length_too_long, "a frame longer than what is left of its WebSocket message"),
+         (request_from_agent, "a REQUEST sent to the relay"),
+         (response_unknown_stream, "a RESPONSE on a stream never opened"),
+         (window_zero, "a malformed WINDOW"),
+         (control_on_stream, "a connection message (HELLO, PING, PONG, GOAWAY) on a stream"),
+         (end_with_payload, "END with a payload"),
+         (oversized, "a frame over the largest payload (1 MiB)"),
+         (length_too_short, None),
+         (oversized_fragmented, None)]
 
 
 def rogue_connect(relay, token):
@@ -143,7 +155,9 @@ def case_rogue_client(env):
                  "DATA on an unknown stream is not a protocol error")
         ws.close()
 
-        for attack in ROGUE:
+        for attack, rule in ROGUE:
+            logged = relay.proc.stderr().count("channel=mallory tunnel protocol error: %s" %
+                                               rule)
             ws = rogue_connect(relay, mallory)
             attack(ws)
             how = ws.wait_closed(5)
@@ -155,6 +169,10 @@ def case_rogue_client(env):
                        "%s: protocol_errors_total to reach %d" % (attack.__name__, errors))
             wait_until(lambda: not relay.channel_connected("mallory"), 5,
                        attack.__name__ + ": mallory no longer connected")
+            if rule:
+                check_eq(relay.proc.stderr().count("channel=mallory tunnel protocol error: " +
+                                                   rule),
+                         logged + 1, attack.__name__ + ": the log line names the broken rule")
             relay.proc.check_alive("survives " + attack.__name__)
             check(relay.channel_connected("alice"), attack.__name__ + ": alice still connected")
         n = len(results)

@@ -110,12 +110,19 @@ def case_bad_frames_close_1002(env):
     relay = Relay()
     try:
         agent, target, c = start(env, relay)
-        for n, (what, raw) in enumerate([
-                ("a text message", ws_frame(1, b"hello", mask=False)),
-                ("a masked frame", ws_frame(2, tunnel_msg(T_END, 9), mask=True))]):
+        for n, (what, raw, rule) in enumerate([
+                ("a text message", ws_frame(1, b"hello", mask=False),
+                 "a text WebSocket message or a reserved opcode (the tunnel is binary)"),
+                ("a masked frame", ws_frame(2, tunnel_msg(T_END, 9), mask=True),
+                 "a masked WebSocket frame from the server"),
+                ("a tunnel RESPONSE", ws_frame(2, tunnel_msg(T_RESPONSE, 1, b"x"), mask=False),
+                 "a RESPONSE sent to the agent")]):
             c.send(raw)
             op, data = c.wait(lambda f: f[0] == 8, what + ": the agent sends a close frame")
             check_eq(data[:2], struct.pack(">H", 1002), what + ": with status 1002")
+            check("tunnel protocol error from the relay: %s: reconnecting" % rule
+                  in agent.proc.stderr(), what + ": the agent's log names the broken rule",
+                  agent.proc.stderr()[-600:])
             c.wait_closed(what + ": and closes the connection")
             c = relay.wait_conn(n + 2)
             wait_until(lambda: len(agent.forwarding_lines()) >= n + 2, 10,

@@ -410,10 +410,17 @@ static void test_decode_short_and_mismatched(void)
     /* The length field must equal what follows the header, in both directions. */
     for (size_t n = HW_FRAME_HDR_LEN; n < sizeof(msg); n++)
         CHECK_EQ(hw_frame_decode(msg, n, &f), HW_EPROTO);
+    CHECK_STR(hw_frame_broken(msg, HW_FRAME_HDR_LEN - 1), "a frame shorter than its header");
     put_hdr(msg, HW_FT_DATA, 1, 3);
     CHECK_EQ(hw_frame_decode(msg, sizeof(msg), &f), HW_EPROTO);
+    CHECK_STR(hw_frame_broken(msg, sizeof(msg)), "a frame whose length field is not its payload's");
     put_hdr(msg, HW_FT_DATA, 1, 0x01000004u);
     CHECK_EQ(hw_frame_decode(msg, sizeof(msg), &f), HW_EPROTO);
+    CHECK_STR(hw_frame_broken(msg, sizeof(msg)), "a frame over the largest payload (1 MiB)");
+    put_hdr(msg, HW_FT_DATA, 0, 4);
+    CHECK_STR(hw_frame_broken(msg, sizeof(msg)), "a stream message on stream 0");
+    put_hdr(msg, HW_FT_DATA, 1, 4);
+    CHECK(hw_frame_broken(msg, sizeof(msg)) == NULL);
     /* A header of an empty message is a whole message. */
     put_hdr(msg, HW_FT_END, 1, 0);
     CHECK_EQ(hw_frame_decode(msg, HW_FRAME_HDR_LEN, &f), 0);

@@ -655,7 +655,9 @@ static void test_window_enforced_by_receiver(void)
         feed_data(agent.mux, 1, 65536, 0);
     feed_data(agent.mux, 1, 0, 0); /* an empty DATA needs no credit */
     CHECK_EQ(hw_buf_size(&agent.body[1]), HW_WINDOW_INITIAL);
+    CHECK(hw_mux_error(agent.mux) == NULL);
     feed_data(agent.mux, 1, 1, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "DATA beyond the stream's window");
 
     /* Credit handed back with WINDOW moves the limit by exactly that much. */
     feed_request(agent.mux, 2, 0);
@@ -671,6 +673,7 @@ static void test_window_enforced_by_receiver(void)
     feed(agent.mux, 0);
     CHECK_EQ(hw_frame_encode_window(fb(), 2, 1), 0);
     feed(agent.mux, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a WINDOW past 2^31 bytes of credit");
 
     /* Nothing may follow END, and END comes once. */
     feed_request(agent.mux, 3, 0);
@@ -679,8 +682,10 @@ static void test_window_enforced_by_receiver(void)
     CHECK_EQ(hw_frame_encode_end(fb(), 3), 0);
     feed(agent.mux, 0);
     feed_data(agent.mux, 3, 1, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "DATA after the stream's END");
     CHECK_EQ(hw_frame_encode_end(fb(), 3), 0);
     feed(agent.mux, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a second END on one stream");
     /* Once the peer's body has ended, consuming it grants no more credit. */
     while (hw_mux_pull(agent.mux, &msg, &len))
         ;
@@ -1019,15 +1024,19 @@ static void test_protocol_errors(void)
     feed_request(agent.mux, 5, 0);
     feed_request(agent.mux, 5, HW_EPROTO);
     feed_request(agent.mux, 4, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a REQUEST on a stream id not above the last one");
     feed_request(agent.mux, 6, 0);
     CHECK_EQ(hw_mux_stream_count(agent.mux), 2);
     CHECK_EQ(count_ev(&agent, EV_HEAD, 4), 0);
     /* Heads in the wrong direction. */
     feed_request(relay.mux, 1, HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a REQUEST sent to the relay");
     feed_response(agent.mux, 5, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a RESPONSE sent to the agent");
     /* A RESPONSE for a stream the relay never opened. */
     hw_mux_stream_open(relay.mux, NULL);
     feed_response(relay.mux, 2, HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a RESPONSE on a stream never opened");
     feed_response(relay.mux, 1, 0);
     CHECK_EQ(count_ev(&relay, EV_HEAD, 1), 1);
     /* Messages that do not decode. */
