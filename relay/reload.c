@@ -54,10 +54,13 @@ int relay_reload(struct relay *r, int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     if (!edge || hw_opt_defaults(relay_options, &cfg))
         goto fail;
-    /* Errors in the file are printed as at startup ("file:line: reason"). */
+    /* The file's first error ("file:line: reason") goes into the log line. */
+    hw_opt_capture_errors(why, sizeof(why));
     rc = hw_opt_parse_args(relay_options, &cfg, argc, argv, 1, "relay", relay_edge_config, edge);
+    hw_opt_capture_errors(NULL, 0);
     if (rc < 0) {
-        snprintf(why, sizeof(why), "the configuration has an error");
+        if (!why[0])
+            snprintf(why, sizeof(why), "the configuration has an error");
         rc = HW_ECONFIG;
         goto fail;
     }

@@ -16,6 +16,33 @@
 
 #define FILE_VALUE_MAX (64 * 1024)
 
+/* Where say() writes while a caller captures errors (hw_opt_capture_errors()), else NULL. */
+static _Thread_local char *capture;
+static _Thread_local size_t capture_size;
+
+void hw_opt_capture_errors(char *buf, size_t n)
+{
+    capture = n ? buf : NULL;
+    capture_size = n;
+    if (capture)
+        capture[0] = '\0';
+}
+
+/* An error line: to stderr, or the first one into the capture buffer (without its newline). */
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (!capture) {
+        vfprintf(stderr, fmt, ap);
+    } else if (!capture[0]) {
+        vsnprintf(capture, capture_size, fmt, ap);
+        capture[strcspn(capture, "\n")] = '\0';
+    }
+    va_end(ap);
+}
+
 static const struct hw_opt *find_opt(const struct hw_opt *opts, const char *name, size_t len)
 {
     for (; opts->name; opts++)
@@ -348,13 +375,13 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
 
     c.file = fopen(path, "r");
     if (!c.file) {
-        fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
+        say("cannot read %s: %s\n", path, strerror(errno));
         return HW_ECONFIG;
     }
     /* A directory opens, then reads as an empty file: the defaults would run unnoticed. */
     if (fstat(fileno(c.file), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(c.file);
-        fprintf(stderr, "cannot read %s: %s\n", path, strerror(EISDIR));
+        say("cannot read %s: %s\n", path, strerror(EISDIR));
         return HW_ECONFIG;
     }
     rc = ini_parse_stream(read_line, &c, on_ini_value, &c);
@@ -366,17 +393,17 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
         c.seen = next;
     }
     if (rc == 0 && c.long_line) {
-        fprintf(stderr, "%s:%d: line longer than %d bytes, the most a line may hold\n", path,
-                c.long_line, c.line_max - 2);
+        say("%s:%d: line longer than %d bytes, the most a line may hold\n", path, c.long_line,
+            c.line_max - 2);
         return HW_ECONFIG;
     }
     if (rc == 0)
         return 0;
     /* inih returns the first bad line, be it ours or a syntax error. */
     if (c.err_line && c.err_line == rc)
-        fprintf(stderr, "%s:%d: %s\n", path, rc, c.first_err);
+        say("%s:%d: %s\n", path, rc, c.first_err);
     else
-        fprintf(stderr, "%s:%d: syntax error\n", path, rc);
+        say("%s:%d: syntax error\n", path, rc);
     return HW_ECONFIG;
 }
 
@@ -435,7 +462,7 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
         if (!is_config(argv[i], &file))
             continue;
         if (!file && ++i >= end) {
-            fprintf(stderr, "--config needs a file\n");
+            say("--config needs a file\n");
             return HW_ECONFIG;
         }
         if (hw_opt_load_ini(opts, cfg, file ? file : argv[i], main_section, section_fn, ctx))
@@ -455,7 +482,7 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
         nlen = eq ? (size_t)(eq - a) : strlen(a);
         o = find_opt(opts, a, nlen);
         if (!o) {
-            fprintf(stderr, "unknown option --%.*s (see --help)\n", (int)nlen, a);
+            say("unknown option --%.*s (see --help)\n", (int)nlen, a);
             return HW_ECONFIG;
         }
         if (eq)
@@ -465,11 +492,11 @@ int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **arg
         else if (i + 1 < end)
             value = argv[++i];
         else {
-            fprintf(stderr, "--%s needs a value (%s)\n", o->name, o->arg);
+            say("--%s needs a value (%s)\n", o->name, o->arg);
             return HW_ECONFIG;
         }
         if (set_value(o, cfg, value, err, sizeof(err))) {
-            fprintf(stderr, "--%s: %s\n", o->name, err);
+            say("--%s: %s\n", o->name, err);
             return HW_ECONFIG;
         }
     }

@@ -67,6 +67,15 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
 int hw_opt_parse_args(const struct hw_opt *opts, void *cfg, int argc, char **argv, int start,
                       const char *main_section, hw_opt_section_fn section_fn, void *ctx);
 
+/*
+ * While buf is set (n > 0), the error lines of hw_opt_parse_args() and
+ * hw_opt_load_ini() on this thread go to buf instead of stderr: the first
+ * one, without its newline ("" if none). hw_opt_capture_errors(NULL, 0)
+ * sends them to stderr again. For a running program that reloads its
+ * configuration and logs what is wrong with it.
+ */
+void hw_opt_capture_errors(char *buf, size_t n);
+
 /* Prints the options, their arguments, defaults and help to f. */
 void hw_opt_usage(FILE *f, const struct hw_opt *opts);
 

@@ -170,6 +170,9 @@ def case_sighup_channel_sections(env):
                "the broken config is refused")
     check_eq(relay.log_count("keeping the running configuration"), 1,
              "one line says the running configuration stays")
+    line = [l for l in relay.proc.stderr().splitlines() if "keeping the running" in l][0]
+    check(" ERROR relay: SIGHUP: %s:" % conf in line and "frobnicate" in line,
+          "the log line names the file, its line and the bad key", line)
     relay.proc.check_alive("keeps running")
     check_eq((post(old), post(new)), (200, 401), "after a broken reload: still the old secret")
 
