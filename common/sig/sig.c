@@ -42,6 +42,7 @@ enum {
 static const char *const reason_names[HW_SIG_REASON_COUNT] = {
     [HW_SIG_OK] = "ok",
     [HW_SIG_MISSING_HEADER] = "missing_header",
+    [HW_SIG_REPEATED_HEADER] = "repeated_header",
     [HW_SIG_MALFORMED] = "malformed",
     [HW_SIG_UNSUPPORTED] = "unsupported",
     [HW_SIG_TIMESTAMP_OUT_OF_RANGE] = "timestamp_out_of_range",
@@ -493,6 +494,10 @@ int hw_sig_verify(const struct hw_sig_source *src, const struct hw_sig_request *
         return HW_EINVAL;
     }
     r = src->prov->verify(src, req, res);
+    /* The lookups take a repeated header for an absent one: say which it was. */
+    if (r == HW_SIG_MISSING_HEADER && res->header &&
+        hw_sig_header_count(req->headers, req->nheaders, res->header) > 1)
+        r = HW_SIG_REPEATED_HEADER;
     res->reason = r;
     res->ok = r == HW_SIG_OK;
     if (!res->ok) {

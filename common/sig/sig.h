@@ -27,6 +27,7 @@
 enum hw_sig_reason {
     HW_SIG_OK = 0,
     HW_SIG_MISSING_HEADER,         /* a required header is absent or empty */
+    HW_SIG_REPEATED_HEADER,        /* a header it reads is given more than once */
     HW_SIG_MALFORMED,              /* a header is present but cannot be parsed */
     HW_SIG_UNSUPPORTED,            /* no signature in a scheme this source has keys for */
     HW_SIG_TIMESTAMP_OUT_OF_RANGE, /* signed timestamp too old or too far in the future */
@@ -42,7 +43,8 @@ struct hw_sig_source;
 /*
  * The request as it arrived. Everything is borrowed for the duration of the
  * hw_sig_verify() call only. Header values may carry surrounding whitespace;
- * lookups are case-insensitive and use the first header of a name.
+ * lookups are case-insensitive, and a header the verifier reads that is
+ * given more than once fails it (HW_SIG_REPEATED_HEADER).
  */
 struct hw_sig_request {
     const char *method; /* "POST"; may be NULL */

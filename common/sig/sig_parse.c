@@ -36,29 +36,45 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* Whether header h is named name (len bytes), ASCII case-insensitive. */
+static int named(const struct hw_http_header *h, const char *name, size_t len)
+{
+    if (h->name_len != len)
+        return 0;
+    for (size_t k = 0; k < len; k++)
+        if (lower((unsigned char)h->name[k]) != lower((unsigned char)name[k]))
+            return 0;
+    return 1;
+}
+
+size_t hw_sig_header_count(const struct hw_http_header *h, size_t nh, const char *name)
+{
+    size_t len = strlen(name), n = 0;
+
+    for (size_t i = 0; i < nh; i++)
+        n += (size_t)named(&h[i], name, len);
+    return n;
+}
+
 int hw_sig_header(const struct hw_http_header *h, size_t nh, const char *name, const char **v,
                   size_t *vn)
 {
-    size_t len = strlen(name);
+    size_t len = strlen(name), i;
 
-    for (size_t i = 0; i < nh; i++) {
-        size_t k;
-
-        if (h[i].name_len != len)
-            continue;
-        for (k = 0; k < len; k++)
-            if (lower((unsigned char)h[i].name[k]) != lower((unsigned char)name[k]))
-                break;
-        if (k < len)
-            continue;
-        *v = h[i].value;
-        *vn = h[i].value_len;
-        if (!*v)
-            *vn = 0;
-        hw_sig_trim(v, vn);
-        return 1;
-    }
-    return 0;
+    for (i = 0; i < nh && !named(&h[i], name, len); i++)
+        ;
+    if (i == nh)
+        return 0;
+    /* Given twice, which one counts is anybody's guess: neither does. */
+    for (size_t j = i + 1; j < nh; j++)
+        if (named(&h[j], name, len))
+            return 0;
+    *v = h[i].value;
+    *vn = h[i].value_len;
+    if (!*v)
+        *vn = 0;
+    hw_sig_trim(v, vn);
+    return 1;
 }
 
 int hw_sig_hex_decode(const char *s, size_t n, unsigned char *out, size_t max, size_t *outn)

@@ -26,11 +26,15 @@
 void hw_sig_trim(const char **p, size_t *n);
 
 /*
- * Finds the first header named name (ASCII case-insensitive) and returns 1
- * with its trimmed value in *v, *vn (possibly empty), or 0 if there is none.
+ * Finds the header named name (ASCII case-insensitive) and returns 1 with
+ * its trimmed value in *v, *vn (possibly empty), or 0 if there is none or
+ * more than one (hw_sig_verify() then says HW_SIG_REPEATED_HEADER).
  */
 int hw_sig_header(const struct hw_http_header *h, size_t nh, const char *name, const char **v,
                   size_t *vn);
+
+/* How many headers are named name (ASCII case-insensitive). */
+size_t hw_sig_header_count(const struct hw_http_header *h, size_t nh, const char *name);
 
 /*
  * Decodes hex (either case) or base64 (standard alphabet, padding optional

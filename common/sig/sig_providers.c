@@ -200,9 +200,9 @@ static enum hw_sig_reason verify_github(const struct hw_sig_source *src,
     struct hw_sig_decoded d;
     enum hw_sig_reason r;
 
-    if (hw_sig_header(req->headers, req->nheaders, hdr, &v, &vn)) {
-        /* Present, even empty: never fall back to SHA-1 then (no downgrade). */
-        if (!vn)
+    if (hw_sig_header_count(req->headers, req->nheaders, hdr)) {
+        /* Present, even empty or repeated: never fall back to SHA-1 then (no downgrade). */
+        if (!hw_sig_header(req->headers, req->nheaders, hdr, &v, &vn) || !vn)
             return hw_sig_fail(res, HW_SIG_MISSING_HEADER, hdr);
         r = one(v, vn, "sha256=", 0, 32, &d);
     } else if (src->legacy_sha1 && header(req, "X-Hub-Signature", &v, &vn)) {

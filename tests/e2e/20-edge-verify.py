@@ -45,6 +45,8 @@ def standard(body, tamper=False):
             ("Content-Type", "application/json")], (body[:-1] if tamper else body)
 
 
+SIGNATURE_HEADERS = ("x-hub-signature-256", "stripe-signature", "webhook-signature")
+
 PROVIDERS = [("gh", "github", GITHUB_SECRET.decode(), github),
              ("st", "stripe", STRIPE_SECRET, stripe),
              ("sw", "standard-webhooks", SW_SECRET, standard)]
@@ -97,13 +99,24 @@ def case_enforced(env):
         resp, _ = send(relay, channel, sign, tamper=True)
         check_eq(resp.status, 401, provider + ": a tampered webhook is refused")
         check_eq(resp.header("Hookwire-Error"), "HW_SIGNATURE", provider + ": its error code")
+        # A genuine signature header given twice: which one the app reads is anyone's guess.
+        body = json.dumps({"id": "evt_%d" % time.time_ns()}).encode()
+        headers, sent = sign(body)
+        twice = [h for h in headers if h[0].lower() in SIGNATURE_HEADERS]
+        check_eq(len(twice), 1, provider + ": one signature header to repeat")
+        resp = relay.webhook("POST", "/t/%s/hook" % channel, headers + twice, sent)
+        check_eq((resp.status, resp.header("Hookwire-Error")), (401, "HW_SIGNATURE"),
+                 provider + ": a repeated signature header is refused")
         resp, _ = send(relay, channel, sign, tamper=False)
         check_eq(resp.status, 200, provider + ": the next genuine one still passes")
         target.wait_requests(before + 1)
-        check_eq(target.count(), before + 1, provider + ": the app never saw the tampered one")
-    check(relay.metric("hookwire_relay_errors_total", code="HW_SIGNATURE") == len(PROVIDERS),
+        check_eq(target.count(), before + 1,
+                 provider + ": the app never saw the tampered or the doubled one")
+    check(relay.metric("hookwire_relay_errors_total", code="HW_SIGNATURE") == 2 * len(PROVIDERS),
           "every refusal counted")
     check("signature failed: no_match" in relay.proc.stderr(), "the reason is logged")
+    check_eq(relay.proc.stderr().count("signature failed: repeated_header"), len(PROVIDERS),
+             "the repeated header is logged as such")
 
 
 def case_marking(env):

@@ -58,6 +58,17 @@ __attribute__((format(printf, 3, 4))) static inline void hreq_set(struct hreq *r
     va_end(ap);
 }
 
+/* Adds a second header of name, with the value of the first (which must exist). */
+static inline void hreq_repeat(struct hreq *r, const char *name)
+{
+    size_t i = hreq_find(r, name);
+
+    CHECK(i < r->nh && r->nh < HREQ_MAX);
+    r->name[r->nh] = name;
+    memcpy(r->val[r->nh], r->val[i], sizeof(r->val[i]));
+    r->nh++;
+}
+
 static inline void hreq_del(struct hreq *r, const char *name)
 {
     size_t i = hreq_find(r, name);

@@ -437,6 +437,15 @@ static void run_battery(const struct prov *p, struct hw_sig_source *src, size_t 
         hreq_del(&r, p->ts_header);
         CHECK_REASON(src, &r, HW_SIG_MISSING_HEADER);
     }
+    /* A header it reads given twice, even with the same value: which counts is unclear. */
+    start(p, &r, body, size, 0, NOW, 0);
+    hreq_repeat(&r, p->sig_header);
+    CHECK_REASON(src, &r, HW_SIG_REPEATED_HEADER);
+    if (p->ts_header) {
+        start(p, &r, body, size, 0, NOW, 0);
+        hreq_repeat(&r, p->ts_header);
+        CHECK_REASON(src, &r, HW_SIG_REPEATED_HEADER);
+    }
     /* Garbage, truncated, wrong prefix. */
     start(p, &r, body, size, 0, NOW, 0);
     hreq_set(&r, p->sig_header, "%%%%garbage%%%%");

@@ -22,9 +22,13 @@ static void test_trim_and_header(void)
     const char *v;
     size_t vn;
 
-    CHECK(hw_sig_header(h, 4, "x-SIG", &v, &vn));
+    /* Given twice: neither counts. */
+    CHECK(!hw_sig_header(h, 4, "x-SIG", &v, &vn));
+    CHECK_EQ(hw_sig_header_count(h, 4, "x-SIG"), 2);
+    CHECK(hw_sig_header(h, 2, "x-SIG", &v, &vn));
     CHECK_EQ(vn, 5);
     CHECK(!memcmp(v, "first", 5));
+    CHECK_EQ(hw_sig_header_count(h, 4, "content-type"), 1);
     CHECK(hw_sig_header(h, 4, "X-Empty", &v, &vn));
     CHECK_EQ(vn, 0);
     CHECK(!hw_sig_header(h, 4, "X-Si", &v, &vn));
