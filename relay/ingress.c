@@ -343,13 +343,16 @@ static void on_abort(struct hw_http_conn *c, const char *why)
         if (strcmp(why, aborts[i].why) == 0)
             k = &aborts[i];
     /* The answer timeout's own words (net/http_conn.c); the body is the stream's by now. */
-    if (h && x->channel && strcmp(why, "no answer in time") == 0)
+    if (h && x->channel && strcmp(why, "no answer in time") == 0 && !relay_record_requeued(x->live))
         relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 504,
                           "timeout: the app did not answer in time", h->method,
                           (size_t)(h->target + h->target_len - h->method), NULL, 0);
     if (!k)
         snprintf(cause, sizeof(cause), "the exchange was ended: %s", why);
-    relay_record_conn_gone(x->live, k ? k->cause : cause);
+    if (strcmp(why, "no answer in time") == 0)
+        relay_record_overdue(x->live, k ? k->cause : cause);
+    else
+        relay_record_conn_gone(x->live, k ? k->cause : cause);
     x->live = NULL;
     if (x->stream && k && k->rst_text) {
         hw_mux_stream_reset(x->stream, k->rst, k->rst_text);

@@ -207,24 +207,33 @@ void relay_queue_conn_gone(struct relay_queued *pend)
         pend->conn = NULL;
 }
 
-void relay_queue_overdue(struct relay_queued *pend)
+int relay_queue_withdraw_overdue(struct hw_store *s, hw_store_append_cb cb, void *arg,
+                                 const char *channel, const char *id)
 {
-    struct qchan *qc = pend->qc;
-
-    if (hw_store_withdraw(qc->q->r->store, on_stored, pend) == 0) {
+    if (hw_store_withdraw(s, cb, arg) == 0) {
         HW_WARN("channel=%s evt=%s not queued: the store did not take it within "
                 "--response-timeout (the sender got 503)",
-                qc->name, pend->id);
-        qc->appending--;
-        free(pend);
-        drain(qc);
-        return;
+                channel, id);
+        return 1;
     }
     /* In a commit already: its outcome is logged when it ends. */
     HW_WARN("channel=%s evt=%s the store is still committing it after --response-timeout "
             "(the sender got 503; if the commit succeeds, it is delivered as well as the "
             "sender's retry)",
-            qc->name, pend->id);
+            channel, id);
+    return 0;
+}
+
+void relay_queue_overdue(struct relay_queued *pend)
+{
+    struct qchan *qc = pend->qc;
+
+    if (relay_queue_withdraw_overdue(qc->q->r->store, on_stored, pend, qc->name, pend->id)) {
+        qc->appending--;
+        free(pend);
+        drain(qc);
+        return;
+    }
     pend->conn = NULL;
     pend->late = 1;
 }

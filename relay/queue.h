@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "tunnel/frame.h"
 
 struct relay;
@@ -65,6 +66,14 @@ void relay_queue_conn_gone(struct relay_queued *pend);
  * to finish unanswered; logged either way. pend is gone afterwards.
  */
 void relay_queue_overdue(struct relay_queued *pend);
+
+/*
+ * For a webhook queued with cb and arg whose sender is answered 503: withdraws
+ * it from store s if no commit has taken it (returns 1: cb never runs), else
+ * returns 0 (cb runs when the commit ends). Logs which, with channel and id.
+ */
+int relay_queue_withdraw_overdue(struct hw_store *s, hw_store_append_cb cb, void *arg,
+                                 const char *channel, const char *id);
 
 /*
  * A live webhook of channel starts (delta 1) or ends (-1). The drain reads

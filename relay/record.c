@@ -40,6 +40,7 @@ struct relay_live {
     int err;         /* its result */
     int released;    /* the ingress side handed it back */
     int queued;      /* requeued: answer conn 202 once stored */
+    int late;        /* requeued, and its sender was answered 503 before the commit ended */
 };
 
 static void maybe_free(struct relay_live *l)
@@ -78,6 +79,9 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     l->err = err;
     if (err)
         HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
+    if (l->late)
+        HW_WARN("channel=%s evt=%s %s after its sender was answered 503", l->ev.source, l->ev.id,
+                err ? "was not queued" : "was queued");
     if (l->queued) {
         if (!err)
             relay_queue_adopt(l->r->queue, l->ev.source);
@@ -213,7 +217,30 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
     l->conn = c;
     l->queued = 1;
     release(l);
+    /* A store that cannot commit in time did not take the webhook: the sender retries. */
+    hw_http_conn_set_timeout_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
     return 0;
+}
+
+int relay_record_requeued(const struct relay_live *l)
+{
+    return l && l->queued;
+}
+
+void relay_record_overdue(struct relay_live *l, const char *error)
+{
+    if (!l)
+        return;
+    if (!l->queued || l->stored || !l->conn) {
+        relay_record_conn_gone(l, error);
+        return;
+    }
+    l->conn = NULL;
+    if (relay_queue_withdraw_overdue(l->r->store, on_stored, l, l->ev.source, l->ev.id))
+        l->submitted = 0;
+    else
+        l->late = 1;
+    maybe_free(l);
 }
 
 void relay_record_conn_gone(struct relay_live *l, const char *error)

@@ -64,4 +64,15 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c);
  */
 void relay_record_conn_gone(struct relay_live *l, const char *error);
 
+/* Whether l was requeued (relay_record_requeue()); 0 for NULL. */
+int relay_record_requeued(const struct relay_live *l);
+
+/*
+ * c's answer is overdue (--response-timeout): as relay_record_conn_gone(),
+ * except that a requeued webhook whose 202 was still owed (its sender now
+ * gets 503) is withdrawn from the store if no commit has taken it yet, and
+ * logged either way. Hands l back. NULL is ignored.
+ */
+void relay_record_overdue(struct relay_live *l, const char *error);
+
 #endif

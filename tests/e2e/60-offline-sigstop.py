@@ -3,15 +3,19 @@
 probe (a PING once webhooks wait on a silent tunnel) finds it dead within a few seconds;
 the webhook that was in flight is kept and answered 202 (not 504 and lost), and later
 webhooks queue. After SIGCONT the agent reconnects and the app receives every webhook in
-arrival order, with the id from its 202. On SQLite and on MariaDB.
+arrival order, with the id from its 202. On SQLite and on MariaDB. When the store is
+locked past --response-timeout while the webhook in flight is kept, its sender gets 503
+HW_STORE_UNAVAILABLE (not the app's 504), and the log says what became of it.
 """
 
 import json
+import re
 import signal
+import sqlite3
 import threading
 import time
 
-from harness import check, check_eq, run, wait_until
+from harness import check, check_eq, check_error, request, run, wait_until
 from offline_util import HOST, body_of, queue_one, received, stack, stores
 
 
@@ -60,5 +64,60 @@ def case_agent_frozen(env):
         relay.stop()
 
 
+def case_agent_frozen_store_locked(env):
+    """The store is locked past --response-timeout while the webhook from the dead tunnel
+    waits for its commit: its sender gets 503 HW_STORE_UNAVAILABLE, not the app's 504. If
+    the store's writer had not taken it yet (the relay's own periodic store jobs, such as
+    retention, may hold the writer on the lock first), it is withdrawn and never written;
+    if its commit had begun, it is queued once the lock goes and delivered under the id the
+    log gave it. Which one comes is the writer's timing; each is checked for what it
+    promises (60-offline-queue.py checks both for a webhook queued from the start)."""
+    store = env.path("locked.db")
+    relay, target, agent = stack(env, store, start_agent=True,
+                                 relay_args=["--response-timeout", "8s"])
+    auth = [("Authorization", "Bearer " + agent.token)]
+
+    def shown(evt):
+        return request(relay.tunnel_port, "GET", "/api/events/" + evt, auth)
+
+    check_eq(relay.webhook("POST", "/t/alice/warm", [HOST, ("X-Seq", "-1")], b"warm").status,
+             200, "live before the freeze")
+    lock = sqlite3.connect(store, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    agent.proc.signal(signal.SIGSTOP)
+    try:
+        resp = relay.webhook("POST", "/t/alice/hook?n=0", [HOST, ("X-Seq", "0")], body_of(0))
+        check_error(resp, 503, "HW_STORE_UNAVAILABLE",
+                    "the webhook kept from the dead tunnel, its commit past --response-timeout")
+        log = relay.proc.stderr()
+        check("tunnel lost before the answer: queued" in log, "it was kept for the queue",
+              log[-1500:])
+        late = re.search(r"channel=alice evt=(evt_\w+) the store is still committing", log)
+        gone = re.search(r"channel=alice evt=(evt_\w+) not queued: the store did not take it",
+                         log)
+        check(bool(late) != bool(gone), "one outcome, logged with its id", log[-1500:])
+        lock.execute("ROLLBACK")
+        lock.close()
+        if late:
+            wait_until(lambda: "evt=%s was queued after its sender was answered 503" %
+                       late.group(1) in relay.proc.stderr(), 15,
+                       "the late commit is logged once it ends")
+    finally:
+        agent.proc.signal(signal.SIGCONT)
+    evt = (late or gone).group(1)
+    if gone:
+        check_eq((shown(evt).status, shown(evt).header("Hookwire-Error")),
+                 (404, "HW_NOT_FOUND"), "the withdrawn webhook was never written")
+    else:
+        wait_until(lambda: json.loads(shown(evt).body)["status"] == "delivered", 40,
+                   "once the agent is back the late one is delivered from the queue")
+        got = [g for g in received(target) if g[0] == 0]
+        check(got and all(g[1] == evt and g[3] == body_of(0) for g in got),
+              "under the logged id, byte-exact", got)
+    relay.proc.check_alive("keeps running")
+    agent.stop()
+    relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_agent_frozen])
+    run([case_agent_frozen, case_agent_frozen_store_locked])
