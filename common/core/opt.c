@@ -29,7 +29,7 @@ void hw_opt_capture_errors(char *buf, size_t n)
 }
 
 /* An error line: to stderr, or the first one into the capture buffer (without its newline). */
-static void say(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
     va_list ap;
 

@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 
-from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq, run,
-                     wait_until)
+from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq,
+                     parse_metrics, run, wait_until)
 
 HOST = ("Host", "hooks.example.test")
 ATTACKERS = 10000
@@ -144,18 +144,28 @@ def case_tunnel_port_cap_and_connect(env):
         check(c.closed_by_peer(3.0), "the CONNECT's connection is closed")
     check("CONNECT refused on the tunnel port" in relay.proc.stderr(), "the refusal is logged")
 
-    def open_count():
-        """Tunnel-port connections the relay counts, this /metrics call's own included."""
+    def open_count(conn=None):
+        """Tunnel-port connections the relay counts, the one asking included: on a fresh
+        connection, or on conn, kept alive (it then stays one of the counted)."""
         try:
-            return relay.metric("hookwire_relay_tunnel_connections")
+            if conn is None:
+                return relay.metric("hookwire_relay_tunnel_connections")
+            conn.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = conn.read_response("GET /metrics")
+            return parse_metrics(r.body.decode()).get(("hookwire_relay_tunnel_connections", ()))
         except (OSError, CheckFailed):
             return None  # refused at accept while the port is full
-    # The agent's tunnel and this call: two. Three idle connections then fill the four slots.
+    # The agent's tunnel and this call: two.
     wait_until(lambda: open_count() == 2, 10, "the agent's tunnel alone to be counted")
+    # A kept-alive connection asks from now on, so that no closing one is in the count:
+    # the agent, it and two idle connections fill the four slots.
+    asker = HttpConn(relay.tunnel_port, timeout=5)
+    wait_until(lambda: open_count(asker) == 2, 10,
+               "the closed /metrics calls to leave the count")
     idle = [socket.create_connection((LOCALHOST, relay.tunnel_port), timeout=10)
-            for _ in range(3)]
+            for _ in range(2)]
     try:
-        # Accepted in order: the idle three are let in before this one is looked at.
+        wait_until(lambda: open_count(asker) == 4, 10, "the idle connections to be counted")
         extra = socket.create_connection((LOCALHOST, relay.tunnel_port), timeout=10)
         extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         try:
@@ -172,6 +182,7 @@ def case_tunnel_port_cap_and_connect(env):
     finally:
         for s in idle:
             s.close()
+        asker.close()
     wait_until(lambda: open_count() == 2, 10, "the closed connections to leave the count")
     check(relay.metric("hookwire_relay_tunnel_full_total") >= 1, "the refusal is counted")
     check(agent.proc.alive() and relay.channel_connected("alice"), "the agent stayed connected")
