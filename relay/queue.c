@@ -210,7 +210,7 @@ void relay_queue_conn_gone(struct relay_queued *pend)
 int relay_queue_withdraw_overdue(struct hw_store *s, hw_store_append_cb cb, void *arg,
                                  const char *channel, const char *id)
 {
-    if (hw_store_withdraw(s, cb, arg) == 0) {
+    if (s && hw_store_withdraw(s, cb, arg) == 0) {
         HW_WARN("channel=%s evt=%s not queued: the store did not take it within "
                 "--response-timeout (the sender got 503)",
                 channel, id);
