@@ -95,14 +95,32 @@ static int head_ambiguous(struct lws *wsi)
     return 0;
 }
 
-/* Starts an answer buffer with LWS_PRE bytes of headroom. 0, or HW_ENOMEM. */
-static int begin(struct hw_buf *b)
+/*
+ * Starts an answer buffer with LWS_PRE bytes of headroom, for an answer of
+ * at most max bytes. 0, or HW_ENOMEM.
+ */
+static int begin_max(struct hw_buf *b, size_t max)
 {
-    hw_buf_init(b, 16 * 1024 * 1024);
+    hw_buf_init(b, max);
     if (!hw_buf_reserve(b, LWS_PRE))
         return HW_ENOMEM;
     hw_buf_commit(b, LWS_PRE);
     return 0;
+}
+
+/* A small answer: an error, a health check, the metrics. */
+static int begin(struct hw_buf *b)
+{
+    return begin_max(b, 16 * 1024 * 1024);
+}
+
+/* The answer in s->out leaves memory: it no longer counts in r->api_held. */
+static void drop(struct relay *r, struct api_session *s)
+{
+    if (!s->call)
+        r->api_held -= hw_buf_size(&s->out);
+    hw_buf_cleanup(&s->out);
+    s->sent = 0;
 }
 
 /* Writes a whole answer held in b: one lws_write of its raw bytes. */
@@ -206,8 +224,7 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 /* Answers are built when the request arrives and written when lws says the socket is writable. */
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
-    hw_buf_cleanup(&s->out);
-    s->sent = 0;
+    drop(r, s);
     s->close_after = has_body(wsi);
     if (head_ambiguous(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
@@ -222,19 +239,23 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
     /* PUT, DELETE, OPTIONS...: nothing here takes them (a DELETE must not read as done). */
     if (strncmp(uri, "/api/", 5) == 0 &&
         (is_read(wsi) || lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)) {
-        /* The history API answers when its store call is done (history.c). */
-        if (begin(&s->out) || relay_history_start(wsi, r, uri, &s->out, &s->call)) {
+        /* The history API answers when its store call is done (history.c counts it then). */
+        if (begin_max(&s->out, relay_history_answer_max(r)) ||
+            relay_history_start(wsi, r, uri, &s->out, &s->call)) {
             hw_buf_cleanup(&s->out);
             return -1;
         }
-        if (!s->call)
+        if (!s->call) {
+            r->api_held += hw_buf_size(&s->out);
             lws_callback_on_writable(wsi);
+        }
         return 0;
     }
     if (begin(&s->out) || build_answer(wsi, r, uri, &s->out)) {
         hw_buf_cleanup(&s->out);
         return -1;
     }
+    r->api_held += hw_buf_size(&s->out);
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -244,7 +265,7 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
  * comes only after lws flushed what the socket did not take at once), ends
  * the exchange.
  */
-static int on_writeable(struct lws *wsi, struct api_session *s, const struct relay *r)
+static int on_writeable(struct lws *wsi, struct api_session *s, struct relay *r)
 {
     size_t total = hw_buf_size(&s->out), n;
 
@@ -264,15 +285,14 @@ static int on_writeable(struct lws *wsi, struct api_session *s, const struct rel
         return 0;
     }
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    hw_buf_cleanup(&s->out);
-    s->sent = 0;
+    drop(r, s);
     if (s->close_after)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* The connection closes: an answer not all handed over was cut, which the log says. */
-static void on_closed(struct lws *wsi, struct api_session *s)
+static void on_closed(struct lws *wsi, struct api_session *s, struct relay *r)
 {
     size_t total = hw_buf_size(&s->out);
     char peer[64];
@@ -281,10 +301,9 @@ static void on_closed(struct lws *wsi, struct api_session *s)
         HW_WARN("conn=%s an API answer of %zu bytes was cut before its end: the reader took "
                 "none of it for --response-timeout, or went away",
                 lws_get_peer_simple(wsi, peer, sizeof(peer)) ? peer : "?", total - LWS_PRE);
+    drop(r, s);
     relay_history_orphan(s->call);
     s->call = NULL;
-    hw_buf_cleanup(&s->out);
-    s->sent = 0;
 }
 
 int relay_api_respond_error(struct lws *wsi, enum hw_errc e, const char *extra)
@@ -433,8 +452,8 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return user ? on_writeable(wsi, user, r) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (user)
-            on_closed(wsi, user);
+        if (user && r)
+            on_closed(wsi, user, r);
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, r, in);

@@ -68,7 +68,9 @@ const struct hw_opt relay_options[] = {
     OPT("max-tunnel-connections", "N", "1024",
         "tunnel-port connections open at once (agents, API calls); more are closed at accept",
         HW_OPT_UINT, max_tunnel_connections),
-    OPT("max-held", "SIZE", "1G", "request bytes held at once (being read or queued) before 429",
+    OPT("max-held", "SIZE", "1G",
+        "request bytes held at once (being read or queued) before 429; also the history API's "
+        "answers in memory, a budget of their own",
         HW_OPT_SIZE, max_held),
     OPT("metrics-channels", NULL, "false",
         "list channel names in /metrics (they are webhook URLs: keep /metrics private)",

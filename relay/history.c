@@ -153,20 +153,58 @@ static void call_free(struct relay_history_call *c)
     free(c);
 }
 
-/* Service thread: the work is done; answer if the connection is still there. */
+/*
+ * Whether a body of n bytes must wait: the answers in memory would pass
+ * --max-held, which bounds them apart from the public port's requests (one
+ * alone always goes, whatever its size).
+ */
+static int over_budget(const struct relay *r, size_t n)
+{
+    return r->api_held && r->api_held + n > r->cfg.max_held;
+}
+
+/*
+ * Service thread: the work is done; answer if the connection is still
+ * there. The answer counts in r->api_held until api.c lets it go.
+ */
 static void done(void *arg, int err)
 {
     struct relay_history_call *c = arg;
+    struct relay *r = c->r;
+    int rc;
 
-    if (!err && c->kind == CALL_REPLAY && c->r->queue)
-        relay_queue_replay(c->r->queue, c->channel, c->ev->seq);
+    if (!err && c->kind == CALL_REPLAY && r->queue)
+        relay_queue_replay(r->queue, c->channel, c->ev->seq);
     if (c->wsi) {
         *c->slot = NULL;
-        if (build(c, err, c->out))
-            HW_WARN("api: out of memory building an answer");
+        if (!err && c->kind == CALL_BODY && !c->head && over_budget(r, c->ev->body_len)) {
+            HW_WARN("api: %zu bytes of answers in memory: the body of %s (%zu bytes) is "
+                    "refused for now (429)",
+                    r->api_held, c->id, c->ev->body_len);
+            rc = HW_E2BIG;
+        } else {
+            rc = build(c, err, c->out);
+            if (rc)
+                HW_WARN("api: no room for the answer about %s: %s", c->id[0] ? c->id : "the list",
+                        hw_strerror(rc));
+        }
+        if (rc) {
+            /* Whatever part was built goes: a head must not promise a body that never comes. */
+            hw_buf_reset(c->out);
+            if (hw_buf_reserve(c->out, LWS_PRE))
+                hw_buf_commit(c->out, LWS_PRE);
+            hw_error_response(c->out, HW_ERRC_OVERLOADED, 1, "Retry-After: 1\r\n", c->head);
+        }
+        r->api_held += hw_buf_size(c->out);
         lws_callback_on_writable(c->wsi);
     }
     call_free(c);
+}
+
+size_t relay_history_answer_max(const struct relay *r)
+{
+    /* The largest body, and the room its head or a list's JSON needs. */
+    return r->cfg.max_body + 4 * 1024 * 1024;
 }
 
 void relay_history_orphan(struct relay_history_call *call)

@@ -19,11 +19,17 @@
 struct relay;
 struct relay_history_call;
 
+/* The largest answer the API builds: the buffer handed to relay_history_start() is sized so. */
+size_t relay_history_answer_max(const struct relay *r);
+
 /*
  * Starts answering uri (an /api/ path) on wsi. Either fills out with a
  * whole answer at once (returns 0, *call NULL), or starts a store call
- * (returns 0, *call set): when it is done its answer is moved into out and
- * lws_callback_on_writable(wsi) is called, and *call is cleared. Returns
+ * (returns 0, *call set): when it is done its answer is moved into out,
+ * counted in r->api_held (the caller takes it off when out goes), and
+ * lws_callback_on_writable(wsi) is called, and *call is cleared. A body
+ * that would take the answers in memory past --max-held (a budget of their
+ * own; one answer alone always goes) is answered 429 HW_OVERLOADED instead. Returns
  * HW_ENOMEM when nothing could be started.
  */
 int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struct hw_buf *out,

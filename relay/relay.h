@@ -39,6 +39,7 @@ struct relay {
     const char *public_base; /* public URL without a trailing slash */
     size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
     long tunnel_conns;       /* connections open on the tunnel port (api.c) */
+    size_t api_held;         /* bytes of tunnel-port answers in memory (api.c, history.c) */
     int tunnel_full_logged;  /* the cap's warning was logged since a connection was last let in */
     int stopping;            /* shutting down: new webhooks are turned away (ingress.c) */
 };

@@ -6,8 +6,9 @@ queued event the app keeps failing is retried, then failed, and `replay` deliver
 once the app is fixed, as a new attempt with the same event id. A token for channel B
 cannot list, show or replay channel A's events, and gets exactly the answer an id that
 does not exist gets. The list's limit and cursor are decimal numbers in range, else 400.
-An 8 MiB body is downloaded whole by a reader slower than any fixed deadline, and a reader
-that takes none of it is cut after --response-timeout, with a log line.
+An 8 MiB body is downloaded whole by a reader slower than any fixed deadline, a 20 MiB one
+whole at all, and a reader that takes none of it is cut after --response-timeout, with a log
+line; answers held in memory are capped by --max-held (429 past it).
 """
 
 import json
@@ -182,6 +183,54 @@ def body_reader(relay, token, evt, rcvbuf):
     return s
 
 
+def read_all(s):
+    """Everything s sends until it closes."""
+    got = bytearray()
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            s.close()
+            return bytes(got)
+        got += chunk
+
+
+def case_body_download_budget(env):
+    """Answers held in memory are capped by --max-held (a budget apart from the public
+    port's): while a reader that takes nothing holds one 1.5 MiB body, another body is
+    answered 429 HW_OVERLOADED with Retry-After, and logged; once that reader goes, it
+    comes whole."""
+    store = env.path("budget.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, args=["--max-held", "3M", "--response-timeout", "30s"])
+    bodies, ids = [os.urandom(3 << 19) for _ in range(2)], []
+    for i, body in enumerate(bodies):
+        resp = relay.webhook("POST", "/t/alice/b%d" % i, [HOST], body)
+        check_eq(resp.status, 202, "webhook %d is queued" % i)
+        ids.append(json.loads(resp.body)["id"])
+    stuck = body_reader(relay, token, ids[0], 4096)
+    last = {}
+
+    def second():
+        last["r"] = request(relay.tunnel_port, "GET", "/api/events/%s/body" % ids[1],
+                            [("Authorization", "Bearer " + token)])
+        return last["r"].status == 429
+    wait_until(second, 10, "a second body waits while the first is held")
+    check_eq((last["r"].header("Hookwire-Error"), last["r"].header("Retry-After")),
+             ("HW_OVERLOADED", "1"), "the 429 names its cause and when to retry")
+    check("is refused for now (429)" in relay.proc.stderr(), "the refusal is logged",
+          relay.proc.stderr()[-800:])
+    stuck.close()
+
+    def whole():
+        last["r"] = request(relay.tunnel_port, "GET", "/api/events/%s/body" % ids[1],
+                            [("Authorization", "Bearer " + token)])
+        return last["r"].status == 200
+    wait_until(whole, 10, "once the first reader is gone the second body comes")
+    check(last["r"].body == bodies[1], "byte-exact")
+    relay.proc.check_alive("keeps running")
+    relay.stop()
+
+
 def case_body_download_paced(env):
     store = env.path("bodies.db")
     token = token_add(env, store, "alice")
@@ -207,6 +256,15 @@ def case_body_download_paced(env):
     check(rest == body, "a reader that keeps taking bytes gets the whole body, byte-exact "
           "(%d of %d bytes in %.1fs)" % (len(rest), len(body), time.monotonic() - started))
 
+    # A body larger than any fixed answer buffer (the API's was 16 MiB) comes whole.
+    big = os.urandom(20 << 20)
+    resp = relay.webhook("POST", "/t/alice/bigger", [HOST], big)
+    check_eq(resp.status, 202, "a 20 MiB webhook is queued")
+    s = body_reader(relay, token, json.loads(resp.body)["id"], 1 << 20)
+    big_head, _, big_rest = read_all(s).partition(b"\r\n\r\n")
+    check(big_head.startswith(b"HTTP/1.1 200") and big_rest == big,
+          "a 20 MiB body is downloaded whole, byte-exact", (big_head[:100], len(big_rest)))
+
     # A reader that takes nothing: cut once --response-timeout passes with no progress.
     s = body_reader(relay, token, evt, 4096)
     wait_until(lambda: "an API answer of %d bytes was cut before its end" %
@@ -222,4 +280,4 @@ def case_body_download_paced(env):
 
 if __name__ == "__main__":
     run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention,
-         case_body_download_paced])
+         case_body_download_paced, case_body_download_budget])
