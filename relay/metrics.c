@@ -151,10 +151,12 @@ int relay_metrics_render(struct relay *r, struct hw_buf *out)
                          "# TYPE hookwire_relay_tunnel_connections gauge\n"
                          "hookwire_relay_tunnel_connections %ld\n"
                          "# TYPE hookwire_relay_tunnel_full_total counter\n"
-                         "hookwire_relay_tunnel_full_total %llu\n",
+                         "hookwire_relay_tunnel_full_total %llu\n"
+                         "# TYPE hookwire_relay_api_held_bytes gauge\n"
+                         "hookwire_relay_api_held_bytes %zu\n",
                          r->history_held, (unsigned long long)m->history_full,
                          (unsigned long long)m->history_lost, r->tunnel_conns,
-                         (unsigned long long)m->tunnel_full);
+                         (unsigned long long)m->tunnel_full, r->api_held);
 
     /* 0 when the store's commits would not survive a crash (MySQL settings; see docs/store.md). */
     if (r->store)
