@@ -233,12 +233,20 @@ void hw_mux_free(struct hw_mux *m)
 
     if (!m)
         return;
-    /* Detach first, so the callbacks see a consistent table. */
+    /*
+     * Detach first, so the callbacks see a consistent table; in stream id
+     * order, which is the order the requests were sent: a relay that keeps
+     * them for its queue keeps their arrival order.
+     */
     for (size_t i = 0; i < MUX_BUCKETS; i++) {
         while ((s = m->buckets[i])) {
+            struct hw_mux_stream **at = &all;
+
             m->buckets[i] = s->hnext;
-            s->hnext = all;
-            all = s;
+            while (*at && (*at)->id < s->id)
+                at = &(*at)->hnext;
+            s->hnext = *at;
+            *at = s;
         }
     }
     m->rhead = m->rtail = NULL;

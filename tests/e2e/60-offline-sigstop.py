@@ -119,5 +119,38 @@ def case_agent_frozen_store_locked(env):
     relay.stop()
 
 
+def case_in_flight_keep_their_order(env):
+    """Five webhooks in flight on the tunnel of a frozen agent are kept in the order they
+    arrived, and a new agent (the frozen one killed, so it forwards nothing it had read)
+    gets them in that order."""
+    relay, target, agent = stack(env, env.path("order.db"), start_agent=True)
+    agent.proc.signal(signal.SIGSTOP)
+    out, threads = {}, []
+    try:
+        for i in range(5):
+            def send(i=i):
+                out[i] = relay.webhook("POST", "/t/alice/hook?n=%d" % i,
+                                       [HOST, ("X-Seq", str(i))], body_of(i))
+            threads.append(threading.Thread(target=send, daemon=True))
+            threads[-1].start()
+            # The next is sent once this one is on the tunnel: that is the arrival order.
+            wait_until(lambda: relay.metric("hookwire_relay_channel_streams",
+                                            channel="alice") == i + 1, 10,
+                       "webhook %d in flight" % i)
+        for t in threads:
+            t.join(20)
+        check_eq([out[i].status for i in range(5)], [202] * 5, "all five kept (202)")
+        ids = [json.loads(out[i].body)["id"] for i in range(5)]
+    finally:
+        agent.kill()
+    agent.start()
+    target.wait_requests(5, timeout=30)
+    got = received(target)
+    check_eq([g[0] for g in got], list(range(5)), "delivered in arrival order")
+    check_eq([g[1] for g in got], ids, "each under the id of its 202")
+    agent.stop()
+    relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_agent_frozen, case_agent_frozen_store_locked])
+    run([case_agent_frozen, case_agent_frozen_store_locked, case_in_flight_keep_their_order])
