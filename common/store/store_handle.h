@@ -37,9 +37,11 @@ struct hw_store {
     struct hw_store_queue *queue;       /* NULL without a store thread */
     char owner[HW_STORE_OWNER_MAX + 1]; /* lease owner: host/pid/random */
     atomic_uint_fast64_t appended, duplicates, failed, commits, fenced_singles;
-    atomic_int down;   /* the last call found the database unavailable (for ping) */
-    atomic_int outage; /* several writers: a commit found the database unavailable */
-    atomic_int probe;  /* ...and this writer alone tries it until one gets an answer */
+    atomic_int down;              /* the last call found the database unavailable (for ping) */
+    atomic_int outage;            /* several writers: a commit found the database unavailable */
+    atomic_int probe;             /* ...and this writer alone tries it until one gets an answer */
+    atomic_int probing;           /* ...and a writer is trying it now */
+    _Atomic int64_t probe_end_ms; /* ...and the probe's last try ended then (monotonic) */
 };
 
 /* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */

@@ -163,22 +163,50 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
 }
 
 /*
- * With several writers an outage is met by one of them: once a commit found
- * the database unavailable, that writer (the probe) goes on trying its own
- * connection, which backs off as usual, while the others fail their batches
- * at once (HW_EUNAVAIL, nothing sent); the next commit that gets an answer
- * ends the outage. Otherwise each writer's connection would in turn wait
- * out the timeout of a hung server. Returns 1 when c may use the database.
+ * With several writers an outage is met by one of them at a time: once a
+ * commit found the database unavailable, that writer (the probe) goes on
+ * trying its own connection, which backs off as usual, while the others
+ * fail their batches at once (HW_EUNAVAIL, nothing sent); the next commit
+ * that gets an answer ends the outage. Otherwise each writer's connection
+ * would in turn wait out the timeout of a hung server. A writer whose batch
+ * comes when the probe has not tried for PROBE_IDLE_MS becomes the probe
+ * and tries: the probe may have no batch of its own left, and a recovered
+ * database must not stay refused until it gets one. So at most one writer
+ * waits on the database at a time. Returns 1 when c may use the database.
  */
-static int outage_enter(const struct hw_store *s, const struct hw_store_conn *c)
+#define PROBE_IDLE_MS 1000
+
+static int64_t mono_ms(void)
 {
-    return c->writer < 0 || s->nwriters < 2 || !s->outage || s->probe == c->writer;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int outage_enter(struct hw_store *s, const struct hw_store_conn *c)
+{
+    int idle = 0;
+
+    if (c->writer < 0 || s->nwriters < 2 || !s->outage)
+        return 1;
+    if (s->probe == c->writer) {
+        s->probing = 1;
+        return 1;
+    }
+    if (mono_ms() - s->probe_end_ms < PROBE_IDLE_MS ||
+        !atomic_compare_exchange_strong(&s->probing, &idle, 1))
+        return 0;
+    s->probe = c->writer;
+    return 1;
 }
 
 static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int err)
 {
     if (c->writer < 0 || s->nwriters < 2)
         return;
+    s->probe_end_ms = mono_ms();
+    s->probing = 0;
     if (err != HW_EUNAVAIL) {
         s->outage = 0;
     } else if (!s->outage) {
