@@ -222,7 +222,10 @@ int main(int argc, char **argv)
                 .thread_idle = 1,
             },
             &r.store)) {
-        fprintf(stderr, "--store %s: cannot open the store\n", r.cfg.store);
+        char name[1024];
+
+        hw_store_url_masked(r.cfg.store, name, sizeof(name));
+        fprintf(stderr, "--store %s: cannot open the store\n", name);
         goto out;
     }
     r.tokens = relay_tokens_new(r.store);

@@ -352,7 +352,10 @@ int relay_tokens_command(const struct relay_config *cfg, int argc, char **argv)
         return 2;
     }
     if (hw_store_open(url, NULL, &s)) {
-        fprintf(stderr, "cannot open store %s\n", url);
+        char name[1024];
+
+        hw_store_url_masked(url, name, sizeof(name));
+        fprintf(stderr, "cannot open store %s\n", name);
         return 1;
     }
     if (strcmp(verb, "add") == 0)

@@ -296,14 +296,3 @@ char *replay_store_url(const struct replay_opts *o)
         replay_fail("out of memory");
     return url;
 }
-
-void replay_url_masked(const char *url, char *out, size_t cap)
-{
-    const char *auth = strstr(url, "://"), *at, *colon;
-
-    if (auth && (at = strchr(auth + 3, '@')) &&
-        (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))))
-        snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        snprintf(out, cap, "%s", url);
-}

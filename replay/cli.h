@@ -100,7 +100,4 @@ char *replay_config_key(const char *path, const char *key, char *err, size_t err
  */
 char *replay_store_url(const struct replay_opts *o);
 
-/* Writes url without its password ("mysql://user:***@host/db") into out. */
-void replay_url_masked(const char *url, char *out, size_t cap);
-
 #endif

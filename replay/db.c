@@ -21,7 +21,7 @@ static void store_name(const struct replay_opts *o, const char *url, char *out, 
     if (o->st)
         snprintf(out, cap, "%s", hw_store_name(o->st));
     else
-        replay_url_masked(url, out, cap);
+        hw_store_url_masked(url, out, cap);
 }
 
 /*

@@ -235,6 +235,12 @@ void hw_store_close(struct hw_store *s);
 /* The URL without its password, for logs. Borrowed; lives as long as s. Any thread. */
 const char *hw_store_name(const struct hw_store *s);
 
+/*
+ * url with its password written as ***, into out (cap bytes), for messages
+ * about a store that could not be opened. Any thread.
+ */
+void hw_store_url_masked(const char *url, char *out, size_t cap);
+
 /* How many store threads commit appends (1 without a store thread). Any thread. */
 unsigned hw_store_writers(const struct hw_store *s);
 

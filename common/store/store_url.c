@@ -6,6 +6,7 @@
 #include "store_url.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "store.h"
 
 /* Stores a NUL-terminated, percent-decoded copy of s[0..n) in *out. */
 static int decode(const char *s, size_t n, char **out)
@@ -229,4 +231,15 @@ void hw_store_url_cleanup(struct hw_store_url *u)
     free(u->socket);
     free(u->name);
     memset(u, 0, sizeof(*u));
+}
+
+void hw_store_url_masked(const char *url, char *out, size_t cap)
+{
+    const char *auth = strstr(url, "://"), *at, *colon;
+
+    if (auth && (at = strchr(auth + 3, '@')) &&
+        (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))))
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, cap, "%s", url);
 }

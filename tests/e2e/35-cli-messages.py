@@ -422,6 +422,21 @@ def case_colour(env):
     check("\x1b[" not in p.stderr(), "no colour when stderr is not a terminal", p.stderr())
 
 
+def case_store_password_hidden(env):
+    """A MySQL store that cannot be opened is named without its password, by the relay and
+    by its token commands (the line goes to the journal under systemd)."""
+    url = "mysql://hookwire:S3cretPw@127.0.0.1:%d/x?timeout=1" % free_port()
+    shown = "mysql://hookwire:***@127.0.0.1:"
+    r = runp(env, [RELAY_BIN, "--store", url, "--listen", "127.0.0.1:%d" % free_port(),
+                   "--tunnel-listen", "127.0.0.1:%d" % free_port()])
+    check(r.returncode != 0 and "S3cretPw" not in r.stderr + r.stdout and
+          "--store %s" % shown in r.stderr, "the relay hides the password", r.stderr)
+    for verb in (["token", "list"], ["token", "add", "alice"]):
+        r = runp(env, [RELAY_BIN, "--store", url] + verb)
+        check(r.returncode != 0 and "S3cretPw" not in r.stderr + r.stdout and
+              "cannot open store %s" % shown in r.stderr, " ".join(verb) + " hides it", r.stderr)
+
+
 def case_tokens(env):
     store = env.path("relay.db")
     relay = env.relay(store=store)
@@ -466,4 +481,4 @@ def case_tokens(env):
 if __name__ == "__main__":
     run([case_relay_startup_messages, case_port_in_use, case_config_file_rules,
          case_help_and_version, case_agent_connection_failures, case_agent_plain_to_tls,
-         case_targets, case_logs, case_colour, case_tokens])
+         case_targets, case_logs, case_colour, case_tokens, case_store_password_hidden])
