@@ -77,6 +77,8 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     (void)res;
     l->stored = 1;
     l->err = err;
+    if (err && !l->queued)
+        l->r->metrics.history_lost++;
     if (err)
         HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
     if (l->late)

@@ -22,7 +22,7 @@ import threading
 from harness import (AGENT_BIN, RELAY_BIN, SOURCE, Reply, check, check_eq, check_error, run,
                      token_add,
                      wait_until)
-from offline_util import HOST, body_of, queue_one, stores
+from offline_util import HOST, body_of, queue_one, stack, stores
 
 
 def api(env, relay, token, *args):
@@ -90,6 +90,20 @@ def case_live_records(env):
         check(again.body == body_of(2, 900), kind + ": the replay is byte-exact")
         agent.stop()
         relay.stop()
+
+
+def case_record_lost_is_counted(env):
+    """A live webhook answered while the store cannot commit (its directory removed under
+    the relay) is logged and counted as lost history; its sender still got the app's 200."""
+    os.mkdir(env.path("data"))
+    relay, target, agent = stack(env, env.path("data/relay.db"), start_agent=True)
+    shutil.rmtree(env.path("data"))
+    resp = relay.webhook("POST", "/t/alice/lost", [HOST], b"{}")
+    check_eq(resp.status, 200, "the app's answer goes back")
+    wait_until(lambda: relay.metric("hookwire_relay_history_lost_total") == 1.0, 10,
+               "the record the store could not commit is counted")
+    check("cannot record the webhook" in relay.proc.stderr(), "and logged",
+          relay.proc.stderr()[-800:])
 
 
 def case_max_events(env):
@@ -311,5 +325,5 @@ def case_systemd_unit(env):
 
 
 if __name__ == "__main__":
-    run([case_live_records, case_max_events, case_history_buffer, case_store_thread_nice,
+    run([case_live_records, case_record_lost_is_counted, case_max_events, case_history_buffer, case_store_thread_nice,
          case_store_thread_idle, case_store_thread_unprivileged, case_systemd_unit])
