@@ -114,6 +114,13 @@ static int begin(struct hw_buf *b)
     return begin_max(b, 16 * 1024 * 1024);
 }
 
+/* The answer in s->out is complete: it counts in r->api_held until drop(), and goes out. */
+static void ready(struct lws *wsi, struct relay *r, struct api_session *s)
+{
+    r->api_held += hw_buf_size(&s->out);
+    lws_callback_on_writable(wsi);
+}
+
 /* The answer in s->out leaves memory: it no longer counts in r->api_held. */
 static void drop(struct relay *r, struct api_session *s)
 {
@@ -233,7 +240,7 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
             hw_buf_cleanup(&s->out);
             return -1;
         }
-        lws_callback_on_writable(wsi);
+        ready(wsi, r, s);
         return 0;
     }
     /* PUT, DELETE, OPTIONS...: nothing here takes them (a DELETE must not read as done). */
@@ -245,18 +252,15 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
             hw_buf_cleanup(&s->out);
             return -1;
         }
-        if (!s->call) {
-            r->api_held += hw_buf_size(&s->out);
-            lws_callback_on_writable(wsi);
-        }
+        if (!s->call)
+            ready(wsi, r, s);
         return 0;
     }
     if (begin(&s->out) || build_answer(wsi, r, uri, &s->out)) {
         hw_buf_cleanup(&s->out);
         return -1;
     }
-    r->api_held += hw_buf_size(&s->out);
-    lws_callback_on_writable(wsi);
+    ready(wsi, r, s);
     return 0;
 }
 

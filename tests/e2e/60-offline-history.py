@@ -207,6 +207,10 @@ def case_body_download_budget(env):
         resp = relay.webhook("POST", "/t/alice/b%d" % i, [HOST], body)
         check_eq(resp.status, 202, "webhook %d is queued" % i)
         ids.append(json.loads(resp.body)["id"])
+    # An answer of the relay's own (400 to an ambiguous head) is counted and given back too.
+    bad = request(relay.tunnel_port, "GET", "/healthz",
+                  [("Content-Length", "0"), ("Content-Length", "0")])
+    check_eq(bad.status, 400, "an ambiguous head on the tunnel port")
     stuck = body_reader(relay, token, ids[0], 4096)
     last = {}
 
