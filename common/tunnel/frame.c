@@ -68,43 +68,52 @@ static int is_known_type(uint8_t type)
     return type >= HW_FT_HELLO && type <= HW_FT_GOAWAY;
 }
 
-const char *hw_frame_broken(const uint8_t *msg, size_t len)
+/* Reads the header of msg (at least HW_FRAME_HDR_LEN bytes) into *f. */
+static void read_header(const uint8_t *msg, struct hw_frame *f)
 {
-    uint32_t plen, stream;
-    uint8_t type;
-
-    if (len < HW_FRAME_HDR_LEN)
-        return "a frame shorter than its header";
-    plen = hw_frame_payload_len(msg);
-    if (plen > HW_FRAME_MAX_PAYLOAD)
-        return "a frame over the largest payload (1 MiB)";
-    if ((size_t)plen != len - HW_FRAME_HDR_LEN)
-        return "a frame whose length field is not its payload's";
-    type = msg[0];
-    stream = (uint32_t)msg[4] << 24 | (uint32_t)msg[5] << 16 | (uint32_t)msg[6] << 8 | msg[7];
-    if (!is_known_type(type))
-        return NULL;
-    if (is_stream0_type(type) && stream != 0)
-        return "a connection message (HELLO, PING, PONG, GOAWAY) on a stream";
-    if (!is_stream0_type(type) && stream == 0)
-        return "a stream message on stream 0";
-    if (type == HW_FT_DATA && plen > HW_FRAME_MAX_DATA)
-        return "DATA over 64 KiB";
-    if (type == HW_FT_END && plen != 0)
-        return "END with a payload";
-    return NULL;
-}
-
-int hw_frame_decode(const uint8_t *msg, size_t len, struct hw_frame *f)
-{
-    if (hw_frame_broken(msg, len))
-        return HW_EPROTO;
     f->type = msg[0];
     f->flags = msg[1];
     f->stream = (uint32_t)msg[4] << 24 | (uint32_t)msg[5] << 16 | (uint32_t)msg[6] << 8 | msg[7];
     f->payload = msg + HW_FRAME_HDR_LEN;
     f->len = hw_frame_payload_len(msg);
-    return 0;
+}
+
+/* The rule a frame whose header is f, in a message of len bytes, breaks; NULL if none. */
+static const char *rule_broken(const struct hw_frame *f, size_t len)
+{
+    if (f->len > HW_FRAME_MAX_PAYLOAD)
+        return "a frame over the largest payload (1 MiB)";
+    if ((size_t)f->len != len - HW_FRAME_HDR_LEN)
+        return "a frame whose length field is not its payload's";
+    if (!is_known_type(f->type))
+        return NULL;
+    if (is_stream0_type(f->type) && f->stream != 0)
+        return "a connection message (HELLO, PING, PONG, GOAWAY) on a stream";
+    if (!is_stream0_type(f->type) && f->stream == 0)
+        return "a stream message on stream 0";
+    if (f->type == HW_FT_DATA && f->len > HW_FRAME_MAX_DATA)
+        return "DATA over 64 KiB";
+    if (f->type == HW_FT_END && f->len != 0)
+        return "END with a payload";
+    return NULL;
+}
+
+const char *hw_frame_broken(const uint8_t *msg, size_t len)
+{
+    struct hw_frame f;
+
+    if (len < HW_FRAME_HDR_LEN)
+        return "a frame shorter than its header";
+    read_header(msg, &f);
+    return rule_broken(&f, len);
+}
+
+int hw_frame_decode(const uint8_t *msg, size_t len, struct hw_frame *f)
+{
+    if (len < HW_FRAME_HDR_LEN)
+        return HW_EPROTO;
+    read_header(msg, f);
+    return rule_broken(f, len) ? HW_EPROTO : 0;
 }
 
 static void reader_init(struct reader *r, const struct hw_frame *f)
