@@ -179,7 +179,7 @@ static void sse_open(struct agent_inspect *ins, struct hw_http_conn *c)
     for (size_t i = 0; i < SSE_MAX; i++) {
         if (ins->sse[i])
             continue;
-        if (hw_http_conn_stream_begin(c, &ah) ||
+        if (hw_http_conn_stream_begin(c, &ah, NULL) ||
             hw_http_conn_stream_data(c, hello, sizeof(hello) - 1)) {
             hw_http_conn_stream_abort(c, HW_ERRC_OVERLOADED, "cannot start the stream");
             return;

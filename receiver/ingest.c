@@ -187,7 +187,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
 
     r->metrics.received++;
     if (r->draining) {
-        reject(c, r, RECV_REJECT_DRAINING, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+        reject(c, r, RECV_REJECT_DRAINING, HW_ERRC_SHUTTING_DOWN, RETRY_AFTER);
         return;
     }
     rc = recv_admit(&r->cfg, rq->head, hw_buf_head(rq->body), hw_buf_size(rq->body),

@@ -17,19 +17,35 @@
 #include "relay.h"
 #include "tunnel/mux.h"
 
+/*
+ * The agent's answer head cannot go to the sender: it gets 502, the log and the
+ * webhook's history say what was wrong with the head (what, the rule it broke).
+ */
+static void refuse(struct hw_http_conn *c, int status, const char *what, const char *rule)
+{
+    struct relay_exchange *x = hw_http_conn_user(c);
+    char error[256];
+
+    HW_WARN("conn=%s evt=%s the agent sent %s: %s: answering 502", hw_http_conn_peer(c),
+            x->event_id, what, rule);
+    snprintf(error, sizeof(error), "%s: %s (the sender got 502)", what, rule);
+    /* The server does not call on_abort for an answer the program itself replaces. */
+    relay_record_outcome(x->live, status, error);
+    x->live = NULL;
+    relay_ingress_drop_stream(c, 1);
+    hw_http_conn_stream_abort(c, HW_ERRC_LOCAL_ERROR, "the agent's answer head was refused");
+}
+
 void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
     struct hw_msg_response m;
     struct hw_http_answer_head h;
+    const char *why = NULL;
     int rc;
 
     if (hw_frame_decode_response(f, &m)) {
-        relay_record_outcome(x->live, 0,
-                             "malformed answer head from the agent (the sender got 502)");
-        x->live = NULL;
-        relay_ingress_drop_stream(c, 1);
-        hw_http_conn_stream_abort(c, HW_ERRC_LOCAL_ERROR, "the agent sent a bad answer head");
+        refuse(c, 0, "a malformed answer head from the agent", hw_frame_response_broken(f));
         return;
     }
     h.status = m.status;
@@ -39,24 +55,16 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
     h.headers = m.headers.p;
     h.headers_len = m.headers.len;
     h.body_len = m.body_len == HW_BODY_LEN_UNKNOWN ? HW_HTTP_LEN_UNKNOWN : m.body_len;
-    rc = hw_http_conn_stream_begin(c, &h);
+    rc = hw_http_conn_stream_begin(c, &h, &why);
     if (rc == 0) {
         x->relay->metrics.answered++;
         relay_metrics_observe_answer(&x->relay->metrics, lws_now_usecs() - x->started);
         return;
     }
     if (rc == HW_EPROTO)
-        HW_WARN("conn=%s evt=%s the agent sent an answer head the relay cannot pass on",
-                hw_http_conn_peer(c), x->event_id);
-    /* The server does not call on_abort for an answer the program itself replaces. */
-    relay_record_outcome(x->live, m.status,
-                         rc == HW_EPROTO
-                             ? "malformed answer from the app: its head cannot be passed on (the "
-                               "sender got 502)"
-                             : "the relay could not take the answer head (the sender got 502)");
-    x->live = NULL;
-    relay_ingress_drop_stream(c, 1);
-    hw_http_conn_stream_abort(c, HW_ERRC_LOCAL_ERROR, "the agent's answer head was refused");
+        refuse(c, m.status, "an answer head the relay cannot pass on", why);
+    else
+        refuse(c, m.status, "an answer head the relay could not take", hw_strerror(rc));
 }
 
 void relay_answer_on_data(struct hw_http_conn *c, const uint8_t *p, size_t n)

@@ -170,10 +170,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     x->started = lws_now_usecs();
     if (r->stopping) {
         /* The relay finishes what it holds before it exits: new work goes to its next run. */
-        static const char hdr[] = "Retry-After: 5\r\nContent-Type: text/plain\r\n";
-        static const char msg[] = "the relay is shutting down; retry shortly\n";
-
-        hw_http_conn_respond(c, 503, NULL, hdr, sizeof(hdr) - 1, msg, sizeof(msg) - 1);
+        hw_http_conn_error(c, HW_ERRC_SHUTTING_DOWN, "Retry-After: 5\r\n");
         return;
     }
     x->verdict = relay_edge_check(r->edge, x->channel, x->channel_len, r->public_base, req,

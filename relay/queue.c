@@ -509,8 +509,13 @@ int relay_queue_on_head(struct relay_queue *q, struct hw_mux_stream *s, const st
     if (!qc)
         return 0;
     if (hw_frame_decode_response(f, &m)) {
+        char error[160];
+
+        snprintf(error, sizeof(error), "a malformed answer head from the agent: %s",
+                 hw_frame_response_broken(f));
+        HW_WARN("channel=%s evt=%s %s", qc->name, qc->batch.v[qc->next]->id, error);
         hw_mux_stream_close(s);
-        finish(qc, 0, "bad answer head from the agent");
+        finish(qc, 0, error);
         return 1;
     }
     qc->status = m.status;

@@ -556,6 +556,13 @@ int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_
     return 0;
 }
 
+/* rc, with the rule the line broke noted in b. */
+static int block_broke(struct hw_http_block *b, int rc, const char *why)
+{
+    b->error = why;
+    return rc;
+}
+
 int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
                        struct hw_http_header *h)
 {
@@ -566,20 +573,24 @@ int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
     if (c.p == end)
         return 0;
     if (b->nheaders == HW_HTTP_MAX_HEADERS)
-        return HW_E2BIG;
+        return block_broke(b, HW_E2BIG, "more header lines than a head holds");
     /* The block is whole: a line cut short is as malformed as a bad one. */
-    if (parse_token(&c, ':', &h->name, &h->name_len) != 0 ||
-        parse_field(&c, &h->value, &h->value_len) != 0 || expect_lit(&c, "\r\n") != 0 ||
-        fixed_hop_by_hop(h))
-        return HW_EPARSE;
+    if (parse_token(&c, ':', &h->name, &h->name_len) != 0)
+        return block_broke(b, HW_EPARSE, "a header line without a name and colon");
+    if (parse_field(&c, &h->value, &h->value_len) != 0 || expect_lit(&c, "\r\n") != 0)
+        return block_broke(b, HW_EPARSE,
+                           "a header line with a control character, or not ended by CRLF");
+    if (fixed_hop_by_hop(h))
+        return block_broke(b, HW_EPARSE,
+                           "a hop-by-hop header (Connection, Transfer-Encoding, Upgrade, ...)");
     if (NAME_IS(h, "content-length")) {
         v = trim(h->value, h->value_len, &vlen);
         if (b->has_length) {
             if (vlen != b->cl_len || memcmp(v, b->cl, vlen) != 0)
-                return HW_EPARSE;
+                return block_broke(b, HW_EPARSE, "two different Content-Length values");
         } else {
             if (parse_length(v, vlen, &b->content_length) != 0)
-                return HW_EPARSE;
+                return block_broke(b, HW_EPARSE, "a Content-Length that is not a number of bytes");
             b->has_length = 1;
             b->cl = v;
             b->cl_len = vlen;

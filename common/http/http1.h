@@ -118,6 +118,7 @@ struct hw_http_block {
     uint64_t content_length; /* its value, when has_length */
     const char *cl;          /* the first Content-Length value, trimmed: repeats must equal it */
     size_t cl_len;
+    const char *error; /* once hw_http_block_next() failed: the rule the line broke (static) */
 };
 
 /*
@@ -129,8 +130,8 @@ struct hw_http_block {
  * TE, ...), so no line can be named hop-by-hop by a Connection header either; a
  * Content-Length must be valid and its repeats byte-identical, as in a head.
  * Returns 1 with *h pointing into the block, 0 at the end of the block, HW_EPARSE for a
- * line that would not parse or is hop-by-hop, HW_E2BIG past HW_HTTP_MAX_HEADERS lines.
- * Any thread.
+ * line that would not parse or is hop-by-hop, HW_E2BIG past HW_HTTP_MAX_HEADERS lines;
+ * on an error b->error names the rule. Any thread.
  */
 int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
                        struct hw_http_header *h);

@@ -30,6 +30,7 @@ static const struct {
     [HW_ERRC_REQUEST_TIMEOUT] = { "HW_REQUEST_TIMEOUT", 408, "the request did not arrive in time" },
     [HW_ERRC_CHANNEL_BUSY] = { "HW_CHANNEL_BUSY", 409, "another agent holds this channel" },
     [HW_ERRC_QUEUE_FULL] = { "HW_QUEUE_FULL", 429, "the channel's offline queue is full" },
+    [HW_ERRC_SHUTTING_DOWN] = { "HW_SHUTTING_DOWN", 503, "shutting down; retry shortly" },
 };
 
 const char *hw_errc_name(enum hw_errc e)

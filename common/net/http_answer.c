@@ -138,9 +138,10 @@ int hw_http_answer_error(struct hw_http_answer *a, const struct hw_http_head *re
  * vouch for its framing: a final status, a reason without control bytes,
  * header lines that parse, no hop-by-hop headers, and a Content-Length
  * that agrees with the announced body length. One pass over the header block
- * (hw_http_block_next()), not a head built and parsed again. Returns 1 if it may pass.
+ * (hw_http_block_next()), not a head built and parsed again. Returns NULL if it
+ * may pass, else the rule it broke (static text, for a log line).
  */
-static int head_ok(const struct hw_http_answer_head *m, int no_body)
+static const char *head_broken(const struct hw_http_answer_head *m, int no_body)
 {
     const char *p = m->headers, *end = p + m->headers_len;
     struct hw_http_block blk = { 0 };
@@ -148,22 +149,26 @@ static int head_ok(const struct hw_http_answer_head *m, int no_body)
     int rc;
 
     if (m->status < 200 || m->status > 599)
-        return 0;
+        return "a status outside 200-599";
     for (size_t i = 0; i < m->reason_len; i++) {
         unsigned char ch = (unsigned char)m->reason[i];
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return 0;
+            return "a control byte in the reason phrase";
     }
     while ((rc = hw_http_block_next(&blk, &p, end, &h)) == 1)
         ;
     if (rc < 0)
-        return 0;
+        return blk.error;
     /* No body (HEAD, 204, 304): a Content-Length, if any, describes what was not sent. */
     if (no_body)
-        return 1;
+        return NULL;
     if (m->body_len == HW_HTTP_LEN_UNKNOWN)
-        return !blk.has_length;
-    return blk.has_length && blk.content_length == m->body_len;
+        return blk.has_length ? "a Content-Length on a body of unknown length" : NULL;
+    if (!blk.has_length)
+        return "no Content-Length for a body of known length";
+    return blk.content_length == m->body_len
+               ? NULL
+               : "a Content-Length other than the body's announced length";
 }
 
 /*
@@ -189,14 +194,18 @@ static int append_headers(struct hw_buf *out, const struct hw_http_answer_head *
 }
 
 int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
-                         const struct hw_http_answer_head *h)
+                         const struct hw_http_answer_head *h, const char **why)
 {
     size_t mark = hw_buf_size(&a->out);
     int no_body = is_head(req) || h->status == 204 || h->status == 304;
     int chunked = 0, close_after = !keep_alive, err;
+    const char *broken = head_broken(h, no_body);
 
-    if (!head_ok(h, no_body))
+    if (broken) {
+        if (why)
+            *why = broken;
         return HW_EPROTO;
+    }
     if (h->reason_len) {
         err = status_line(&a->out, h->status, h->reason, h->reason_len);
     } else {

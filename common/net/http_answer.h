@@ -56,11 +56,11 @@ int hw_http_answer_error(struct hw_http_answer *a, const struct hw_http_head *re
 
 /*
  * Queues a streamed answer's head after checking its framing (see
- * hw_http_conn_stream_begin()). Returns 0, HW_EPROTO (nothing queued) or an
- * hw_buf error.
+ * hw_http_conn_stream_begin()). Returns 0, HW_EPROTO (nothing queued; *why,
+ * unless why is NULL, gets the rule the head broke) or an hw_buf error.
  */
 int hw_http_answer_begin(struct hw_http_answer *a, const struct hw_http_head *req, int keep_alive,
-                         const struct hw_http_answer_head *h);
+                         const struct hw_http_answer_head *h, const char **why);
 
 /*
  * Queues body bytes. Returns 0, or HW_EPROTO when they pass the announced

@@ -56,13 +56,14 @@ int hw_http_conn_error(struct hw_http_conn *c, enum hw_errc e, const char *extra
     return 0;
 }
 
-int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h)
+int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h,
+                              const char **why)
 {
     int err;
 
     if (c->killed || c->state != ST_WAIT || !c->program_holds)
         return HW_EINVAL;
-    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h);
+    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h, why);
     if (err)
         return err == HW_EPROTO ? HW_EPROTO : HW_ENOMEM;
     hw_http_conn_answering(c);

@@ -174,10 +174,12 @@ struct hw_http_answer_head {
  * lines that parse, no hop-by-hop header, a Content-Length that agrees with
  * body_len. An unknown length is chunked for HTTP/1.1 and ends with the
  * close for HTTP/1.0. Returns 0, HW_EPROTO for a head it cannot vouch for
- * (nothing is queued: answer with an error instead), HW_EINVAL when no
+ * (nothing is queued: answer with an error instead; *why, unless why is NULL,
+ * gets the rule it broke, static text for a log line), HW_EINVAL when no
  * exchange awaits an answer, or HW_ENOMEM.
  */
-int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h);
+int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answer_head *h,
+                              const char **why);
 
 /*
  * Queues body bytes (copied). Never more than the announced length goes

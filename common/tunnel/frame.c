@@ -150,7 +150,8 @@ int hw_frame_decode_request(const struct hw_frame *f, struct hw_msg_request *m)
     return rd_done(&r);
 }
 
-int hw_frame_decode_response(const struct hw_frame *f, struct hw_msg_response *m)
+/* Decodes a RESPONSE into *m; NULL, or the rule its payload breaks. */
+static const char *response_rule(const struct hw_frame *f, struct hw_msg_response *m)
 {
     struct reader r;
 
@@ -159,9 +160,25 @@ int hw_frame_decode_response(const struct hw_frame *f, struct hw_msg_response *m
     m->body_len = rd_uint(&r, 8);
     m->reason = rd_bytes(&r, 2);
     m->headers = rd_bytes(&r, 4);
-    if (!r.bad && (m->status < 100 || m->status > 999))
-        return HW_EPROTO;
-    return rd_done(&r);
+    if (r.bad)
+        return "a RESPONSE shorter than its fields";
+    if (r.left)
+        return "a RESPONSE with bytes after its header block";
+    if (m->status < 100 || m->status > 999)
+        return "a RESPONSE whose status is not three digits";
+    return NULL;
+}
+
+int hw_frame_decode_response(const struct hw_frame *f, struct hw_msg_response *m)
+{
+    return response_rule(f, m) ? HW_EPROTO : 0;
+}
+
+const char *hw_frame_response_broken(const struct hw_frame *f)
+{
+    struct hw_msg_response m;
+
+    return response_rule(f, &m);
 }
 
 int hw_frame_decode_window(const struct hw_frame *f, uint32_t *increment)

@@ -113,6 +113,9 @@ int hw_frame_decode_response(const struct hw_frame *f, struct hw_msg_response *m
 int hw_frame_decode_window(const struct hw_frame *f, uint32_t *increment);
 int hw_frame_decode_reset(const struct hw_frame *f, struct hw_msg_reset *m);
 
+/* The rule hw_frame_decode_response() finds f's payload breaking (static text), or NULL. */
+const char *hw_frame_response_broken(const struct hw_frame *f);
+
 /*
  * Encoders append one whole message to out. Return 0, HW_EINVAL when a field
  * exceeds its wire size (strings over 65535 bytes, DATA over 64 KiB), or the

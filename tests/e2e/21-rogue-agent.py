@@ -2,14 +2,18 @@
 """A token holder whose agent misbehaves cannot make the relay send the webhook's
 sender a broken or smuggled HTTP answer: a response head with injected lines,
 hop-by-hop framing headers, a Content-Length that disagrees with the announced
-body, a 1xx status or a reason with control bytes gets 502 HW_LOCAL_ERROR; a
+body, a 1xx status or a reason with control bytes gets 502 HW_LOCAL_ERROR, and so does a
+RESPONSE message that does not decode (a status that is not three digits, a payload cut
+short or with bytes after it); the relay's log names the rule each broke. A
 body longer than announced is never passed on past its length, and one that ends
 early is cut. A stand-in agent speaking the tunnel protocol plays the rogue."""
 
+import json
 import struct
 import threading
 
-from harness import HttpConn, build_request, check, check_eq, run, token_add
+from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, request, run,
+                     token_add, wait_until)
 from hw_ws import (OP_BINARY, T_DATA, T_END, T_HELLO, T_REQUEST, T_RESPONSE, WebSocket,
                    parse_hello, tunnel_msg)
 
@@ -80,36 +84,77 @@ def head(stream, status, headers, body_len, reason=b"OK"):
 
 
 BAD_HEADS = [
-    ("injected lines", lambda s: [head(s, 200, b"X-A: 1\r\n\r\nHTTP/1.1 200 OK\r\nX-B:2\r\n", 0),
-                                  tunnel_msg(T_END, s)]),
-    ("Transfer-Encoding from the agent", lambda s: [
+    ("injected lines", "a header line without a name and colon",
+     lambda s: [head(s, 200, b"X-A: 1\r\n\r\nHTTP/1.1 200 OK\r\nX-B:2\r\n", 0),
+                tunnel_msg(T_END, s)]),
+    ("Transfer-Encoding from the agent", "a hop-by-hop header", lambda s: [
         head(s, 200, b"Transfer-Encoding: chunked\r\n", UNKNOWN), tunnel_msg(T_END, s)]),
-    ("Content-Length disagrees", lambda s: [
-        head(s, 200, b"Content-Length: 5\r\n", 50), tunnel_msg(T_DATA, s, b"x" * 50),
-        tunnel_msg(T_END, s)]),
-    ("length announced without Content-Length", lambda s: [
-        head(s, 200, b"X-A: 1\r\n", 3), tunnel_msg(T_DATA, s, b"abc"), tunnel_msg(T_END, s)]),
-    ("a 101 answer", lambda s: [head(s, 101, b"Upgrade: x\r\n", 0), tunnel_msg(T_END, s)]),
-    ("control bytes in the reason", lambda s: [
+    ("Content-Length disagrees", "a Content-Length other than the body's announced length",
+     lambda s: [head(s, 200, b"Content-Length: 5\r\n", 50), tunnel_msg(T_DATA, s, b"x" * 50),
+                tunnel_msg(T_END, s)]),
+    ("length announced without Content-Length", "no Content-Length for a body of known length",
+     lambda s: [head(s, 200, b"X-A: 1\r\n", 3), tunnel_msg(T_DATA, s, b"abc"),
+                tunnel_msg(T_END, s)]),
+    ("a 101 answer", "a status outside 200-599",
+     lambda s: [head(s, 101, b"Upgrade: x\r\n", 0), tunnel_msg(T_END, s)]),
+    ("control bytes in the reason", "a control byte in the reason phrase", lambda s: [
         head(s, 200, b"Content-Length: 0\r\n", 0, reason=b"OK\r\nX-Evil: 1"),
         tunnel_msg(T_END, s)]),
-    ("header without a colon", lambda s: [head(s, 200, b"NoColonHere\r\n", 0),
-                                          tunnel_msg(T_END, s)]),
+    ("header without a colon", "a header line without a name and colon",
+     lambda s: [head(s, 200, b"NoColonHere\r\n", 0), tunnel_msg(T_END, s)]),
+]
+
+# RESPONSE messages that do not decode at all.
+BAD_FRAMES = [
+    ("status 0", "a RESPONSE whose status is not three digits",
+     lambda s: [head(s, 0, b"Content-Length: 0\r\n", 0), tunnel_msg(T_END, s)]),
+    ("status 1000", "a RESPONSE whose status is not three digits",
+     lambda s: [head(s, 1000, b"Content-Length: 0\r\n", 0), tunnel_msg(T_END, s)]),
+    ("a RESPONSE cut short", "a RESPONSE shorter than its fields",
+     lambda s: [tunnel_msg(T_RESPONSE, s, struct.pack(">HQ", 200, 0)), tunnel_msg(T_END, s)]),
+    ("bytes after the header block", "a RESPONSE with bytes after its header block",
+     lambda s: [tunnel_msg(T_RESPONSE, s, response_payload(200, b"", 0) + b"xx"),
+                tunnel_msg(T_END, s)]),
 ]
 
 
-def case_bad_heads(env):
+def refused_heads(env, cases):
+    """Each answer of cases gets the sender 502 HW_LOCAL_ERROR, nothing of it reaches the
+    sender, and the relay's log names the rule it broke."""
     store = env.path("relay.db")
     token = token_add(env, store, "mallory")
     relay = env.relay(store=store)
     ws = rogue_agent(env, relay, token)
-    for what, answer in BAD_HEADS:
+    for what, rule, answer in cases:
         raw = exchange(relay, ws, answer)
         check(raw.startswith(b"HTTP/1.1 502 ") and b"\r\nHookwire-Error: HW_LOCAL_ERROR\r\n" in raw,
               what + ": the sender gets 502 HW_LOCAL_ERROR", raw[:300])
         check(b"X-Evil" not in raw and b"X-B" not in raw, what + ": nothing injected", raw[:300])
+        wait_until(lambda: any(rule in line and "answering 502" in line
+                               for line in relay.proc.stderr().splitlines()), 10,
+                   what + ": the relay's log names the rule (%s)" % rule)
     check(relay.proc.alive(), "the relay survives")
+
+    def recorded():
+        r = request(relay.tunnel_port, "GET", "/api/events?status=failed&limit=100",
+                    [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
+                     ("Authorization", "Bearer " + token)])
+        check_eq(r.status, 200, "the channel's history")
+        events = json.loads(r.body)["events"]
+        return len(events) == len(cases) and [e["last_error"] for e in events]
+    errors = wait_until(recorded, 10, "every refused webhook is recorded failed")
+    for what, rule, _ in cases:
+        check(any(rule in e and "the sender got 502" in e for e in errors),
+              what + ": its history names the rule", errors)
     ws.close()
+
+
+def case_bad_heads(env):
+    refused_heads(env, BAD_HEADS)
+
+
+def case_bad_frames(env):
+    refused_heads(env, BAD_FRAMES)
 
 
 def case_body_longer_than_announced(env):
@@ -139,4 +184,4 @@ def case_body_longer_than_announced(env):
 
 
 if __name__ == "__main__":
-    run([case_bad_heads, case_body_longer_than_announced])
+    run([case_bad_heads, case_bad_frames, case_body_longer_than_announced])

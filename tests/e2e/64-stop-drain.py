@@ -8,8 +8,9 @@ the last byte left (the sender gets every byte, in order). SIGTERM under a load 
 queued for an absent agent: every event the relay committed was answered 202 to its sender
 (the stop once ended with commits in flight, and closed their connections unanswered).
 While an exchange keeps the relay
-stopping, /healthz answers 503 on the public and the tunnel port. Receiver: while a delivery
-in flight keeps it draining, /healthz and /readyz answer 503; SIGTERM under a load of
+stopping, /healthz answers 503 on the public and the tunnel port, and a new webhook
+503 HW_SHUTTING_DOWN. Receiver: while a delivery
+in flight keeps it draining, /healthz and /readyz answer 503, a new webhook 503 HW_SHUTTING_DOWN; SIGTERM under a load of
 webhooks: every event the receiver committed was answered 200 to its sender (the drain once
 ended as the last commit was answered, before the answers were written, and those senders
 saw their connection close instead).
@@ -21,8 +22,8 @@ import signal
 import socket
 import threading
 
-from harness import (LOCALHOST, HttpConn, Reply, build_request, check, check_eq, get, run,
-                     token_add, wait_until)
+from harness import (LOCALHOST, HttpConn, Reply, build_request, check, check_eq, check_error, get,
+                     run, token_add, wait_until)
 from hw_receiver import Load, Receiver, github_headers, store_query
 
 HOST = ("Host", "hooks.example.test")
@@ -155,6 +156,12 @@ def case_relay_healthz_while_stopping(env):
             r = get(port, "/healthz")
             check_eq(r.status, 503, what + " /healthz while the relay stops")
             check(r.header("Retry-After") is not None, what + " /healthz 503 has Retry-After")
+        r = relay.webhook("POST", "/t/alice/late", [HOST], b"{}")
+        check_error(r, 503, "HW_SHUTTING_DOWN", "a webhook while the relay stops")
+        check_eq(r.header("Retry-After"), "5", "its Retry-After")
+        check_eq(len(target.requests), 1, "the app never saw it")
+        wait_until(lambda: "/t/alice/late -> 503 HW_SHUTTING_DOWN" in relay.proc.stderr(), 10,
+                   "the relay logs the refusal")
     finally:
         release.set()
         t.join(30)
@@ -188,6 +195,10 @@ def case_receiver_health_while_draining(env):
             r = get(rc.port, path)
             check_eq(r.status, 503, path + " while the receiver drains")
             check(r.header("Retry-After") is not None, path + " 503 has Retry-After")
+        late = b'{"n":2}'
+        r = rc.post("gh", late, github_headers(late, "d-2"))
+        check_error(r, 503, "HW_SHUTTING_DOWN", "a webhook while the receiver drains")
+        check(r.header("Retry-After") is not None, "its Retry-After")
     finally:
         release.set()
     check_eq(rc.proc.wait_exit(30), 0, "the receiver exits 0")

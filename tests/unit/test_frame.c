@@ -525,8 +525,13 @@ static int decode_kind(enum kind k, const struct hw_frame *f)
         return hw_frame_decode_hello(f, &h);
     case K_REQUEST:
         return hw_frame_decode_request(f, &rq);
-    case K_RESPONSE:
-        return hw_frame_decode_response(f, &rs);
+    case K_RESPONSE: {
+        int rc = hw_frame_decode_response(f, &rs);
+
+        /* The rule for the log is named exactly when the decoder refuses. */
+        CHECK_EQ(rc != 0, hw_frame_response_broken(f) != NULL);
+        return rc;
+    }
     case K_WINDOW:
         return hw_frame_decode_window(f, &inc);
     case K_RESET:
@@ -540,7 +545,8 @@ static int decode_kind(enum kind k, const struct hw_frame *f)
  * length patched, exact-size heap copy, plus extra trailing bytes) and runs
  * the typed decoder on it.
  */
-static int decode_cut(enum kind k, const struct hw_buf *b, size_t cut, size_t extra)
+static int decode_cut(enum kind k, const struct hw_buf *b, size_t cut, size_t extra,
+                      const char **rule)
 {
     const uint8_t *src = (const uint8_t *)hw_buf_head(b);
     size_t n = HW_FRAME_HDR_LEN + cut + extra;
@@ -554,6 +560,8 @@ static int decode_cut(enum kind k, const struct hw_buf *b, size_t cut, size_t ex
     put32(m + 8, (uint32_t)(cut + extra));
     CHECK_EQ(hw_frame_decode(m, n, &f), 0);
     rc = decode_kind(k, &f);
+    if (rule)
+        *rule = k == K_RESPONSE ? hw_frame_response_broken(&f) : NULL;
     free(m);
     return rc;
 }
@@ -563,11 +571,11 @@ static void check_cuts(enum kind k, const struct hw_buf *b)
 {
     size_t plen = hw_buf_size(b) - HW_FRAME_HDR_LEN;
 
-    CHECK_EQ(decode_cut(k, b, plen, 0), 0);
+    CHECK_EQ(decode_cut(k, b, plen, 0, NULL), 0);
     for (size_t cut = 0; cut < plen; cut++)
-        CHECK_EQ(decode_cut(k, b, cut, 0), HW_EPROTO);
-    CHECK_EQ(decode_cut(k, b, plen, 1), HW_EPROTO);
-    CHECK_EQ(decode_cut(k, b, plen, 7), HW_EPROTO);
+        CHECK_EQ(decode_cut(k, b, cut, 0, NULL), HW_EPROTO);
+    CHECK_EQ(decode_cut(k, b, plen, 1, NULL), HW_EPROTO);
+    CHECK_EQ(decode_cut(k, b, plen, 7, NULL), HW_EPROTO);
 }
 
 static void test_truncated_and_trailing(void)
@@ -576,6 +584,7 @@ static void test_truncated_and_trailing(void)
     struct hw_msg_request rq = { 5, str("evt_1"), str("POST"), str("/p"), str("A:b\r\nC:d\r\n") };
     struct hw_msg_response rs = { 200, 2, str("OK"), str("X:y\r\n") };
     struct hw_msg_reset rst = { HW_RST_CANCEL, str("gone") };
+    const char *rule;
     struct hw_buf b;
 
     hw_buf_init(&b, OUT_MAX);
@@ -587,6 +596,10 @@ static void test_truncated_and_trailing(void)
     hw_buf_reset(&b);
     CHECK_EQ(hw_frame_encode_response(&b, 1, &rs), 0);
     check_cuts(K_RESPONSE, &b);
+    CHECK_EQ(decode_cut(K_RESPONSE, &b, 11, 0, &rule), HW_EPROTO);
+    CHECK(rule && strstr(rule, "shorter than its fields"));
+    CHECK_EQ(decode_cut(K_RESPONSE, &b, hw_buf_size(&b) - HW_FRAME_HDR_LEN, 3, &rule), HW_EPROTO);
+    CHECK(rule && strstr(rule, "bytes after"));
     hw_buf_reset(&b);
     CHECK_EQ(hw_frame_encode_window(&b, 1, 1000), 0);
     check_cuts(K_WINDOW, &b);
@@ -645,6 +658,8 @@ static int encode_decode_status(uint16_t status)
     CHECK_EQ(hw_frame_encode_response(&b, 1, &r), 0);
     CHECK_EQ(hw_frame_decode((const uint8_t *)hw_buf_head(&b), hw_buf_size(&b), &f), 0);
     rc = hw_frame_decode_response(&f, &d);
+    CHECK(rc ? strstr(hw_frame_response_broken(&f), "three digits") != NULL
+             : hw_frame_response_broken(&f) == NULL);
     hw_buf_cleanup(&b);
     return rc;
 }

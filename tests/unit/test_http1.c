@@ -747,26 +747,29 @@ static int block(const char *b, struct hw_http_block *blk, size_t *lines)
 
 static void test_header_block(void)
 {
-    static const char *const bad[] = {
-        "Connection: close\r\n",
-        "X-A: 1\r\nTransfer-Encoding: chunked\r\n",
-        "TE: trailers\r\n",
-        "keep-alive: 5\r\n",
-        "Upgrade: websocket\r\n",
-        "Proxy-Authorization: x\r\n",
-        "X-A: 1\nX-B: 2\r\n",
-        "X-A: 1",
-        "X-A: 1\r",
-        "X-A : 1\r\n",
-        " X-A: 1\r\n",
-        "X-A: 1\rX\r\n",
-        "X-A: \x01\r\n",
-        "\r\n",
-        "X-A: 1\r\n\r\nGET / HTTP/1.1\r\n",
-        "Content-Length: 1\r\nContent-Length: 2\r\n",
-        "Content-Length: -1\r\n",
-        "Content-Length: 1, 1\r\n",
-        "Content-Length:\r\n",
+    /* Blocks refused, each with (part of) the rule hw_http_block_next() names. */
+    static const struct {
+        const char *block, *rule;
+    } bad[] = {
+        { "Connection: close\r\n", "hop-by-hop" },
+        { "X-A: 1\r\nTransfer-Encoding: chunked\r\n", "hop-by-hop" },
+        { "TE: trailers\r\n", "hop-by-hop" },
+        { "keep-alive: 5\r\n", "hop-by-hop" },
+        { "Upgrade: websocket\r\n", "hop-by-hop" },
+        { "Proxy-Authorization: x\r\n", "hop-by-hop" },
+        { "X-A: 1\nX-B: 2\r\n", "control character" },
+        { "X-A: 1", "control character" },
+        { "X-A: 1\r", "control character" },
+        { "X-A : 1\r\n", "name and colon" },
+        { " X-A: 1\r\n", "name and colon" },
+        { "X-A: 1\rX\r\n", "control character" },
+        { "X-A: \x01\r\n", "control character" },
+        { "\r\n", "name and colon" },
+        { "X-A: 1\r\n\r\nGET / HTTP/1.1\r\n", "name and colon" },
+        { "Content-Length: 1\r\nContent-Length: 2\r\n", "two different Content-Length" },
+        { "Content-Length: -1\r\n", "not a number of bytes" },
+        { "Content-Length: 1, 1\r\n", "not a number of bytes" },
+        { "Content-Length:\r\n", "not a number of bytes" },
     };
     struct hw_http_block blk;
     struct hw_http_head head;
@@ -786,10 +789,11 @@ static void test_header_block(void)
     CHECK_EQ(block("X-A:\r\nX-B: caf\xc3\xa9\t\r\n", &blk, &lines), 0);
     CHECK_EQ(blk.has_length, 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int rc = block(bad[i], &blk, &lines);
-        if (rc != HW_EPARSE)
-            fprintf(stderr, "accepted: %s\n", bad[i]);
+        int rc = block(bad[i].block, &blk, &lines);
+        if (rc != HW_EPARSE || !blk.error || !strstr(blk.error, bad[i].rule))
+            fprintf(stderr, "block %zu: rc %d, rule %s\n", i, rc, blk.error ? blk.error : "-");
         CHECK_EQ(rc, HW_EPARSE);
+        CHECK(blk.error && strstr(blk.error, bad[i].rule));
     }
 
     /* As many lines as a head may hold, and not one more. */
@@ -799,6 +803,7 @@ static void test_header_block(void)
     CHECK_EQ(lines, HW_HTTP_MAX_HEADERS);
     snprintf(many + n, sizeof(many) - n, "X-B:\r\n");
     CHECK_EQ(block(many, &blk, &lines), HW_E2BIG);
+    CHECK(blk.error && strstr(blk.error, "more header lines"));
 
     /* A Connection header of close and keep-alive only: a header named Close is the one left. */
     CHECK(resp("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nClose: 1\r\nX-A: 2\r\n\r\n", "GET",

@@ -30,6 +30,7 @@ static struct {
     char last_body[256];
     size_t last_body_len;
     int data_rc, end_rc, begin_rc;
+    const char *begin_why; /* the rule a refused head broke */
 } app;
 
 static char big[16 << 20];
@@ -59,7 +60,7 @@ static void stream(struct hw_http_conn *c, const char *headers, uint64_t len, co
 {
     struct hw_http_answer_head h = { 200, "", 0, headers, strlen(headers), len };
 
-    app.begin_rc = hw_http_conn_stream_begin(c, &h);
+    app.begin_rc = hw_http_conn_stream_begin(c, &h, &app.begin_why);
     if (app.begin_rc) {
         hw_http_conn_error(c, HW_ERRC_LOCAL_ERROR, NULL);
         return;
@@ -93,6 +94,8 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         stream(c, "Content-Length: 10\r\n", 10, "abc", 1);
     else if (target_is(h, "/chunked"))
         stream(c, "", HW_HTTP_LEN_UNKNOWN, "hello", 1);
+    else if (target_is(h, "/lie-head"))
+        stream(c, "Content-Length: 3\r\n", 2, "hi", 1);
     else if (target_is(h, "/hop"))
         stream(c, "Content-Length: 2\r\nUpgrade: x\r\n", 2, "hi", 1);
     else
@@ -512,7 +515,17 @@ static void test_lying_length(void)
     send_str(fd, "GET /hop HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(recv_text(&g, fd, buf, sizeof(buf), "HW_LOCAL_ERROR", 2000, &eof));
     CHECK_EQ(app.begin_rc, HW_EPROTO);
+    CHECK(app.begin_why && strstr(app.begin_why, "hop-by-hop"));
     CHECK(strncmp(buf, "HTTP/1.1 502 ", 13) == 0);
+    close(fd);
+    /* A Content-Length that is not the announced length: refused, and the rule named. */
+    fd = client(&g);
+    memset(buf, 0, sizeof(buf));
+    app.begin_why = NULL;
+    send_str(fd, "GET /lie-head HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "HW_LOCAL_ERROR", 2000, &eof));
+    CHECK_EQ(app.begin_rc, HW_EPROTO);
+    CHECK(app.begin_why && strstr(app.begin_why, "announced length"));
     close(fd);
     CHECK(run_until(&g, no_connections, 2000));
     rig_stop(&g);
