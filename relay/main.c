@@ -21,6 +21,7 @@
 #include "net/lwslog.h"
 #include "outcomes.h"
 #include "queue.h"
+#include "record.h"
 #include "refused.h"
 #include "relay.h"
 #include "reload.h"
@@ -267,8 +268,10 @@ out:
     relay_queue_stop(r.queue);
     if (r.outcomes)
         relay_outcomes_flush(r.outcomes); /* what is gathered goes out before the store closes */
-    if (r.context)
+    if (r.context) {
         relay_retention_stop(&r);
+        relay_record_stop(&r);
+    }
     hw_store_close(r.store);
     r.store = NULL; /* exchanges closed with the context below record nothing more */
     relay_tokens_free(r.tokens);

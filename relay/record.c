@@ -24,6 +24,17 @@
 #define RECORD_OVERHEAD 1024u
 
 /*
+ * A finished record the store could not take because the database was away
+ * (HW_EUNAVAIL) is written again after 1 s, then twice as long each time up
+ * to 30 s, 12 times at most (about 4 minutes in all), and only while the
+ * records held leave half of --history-buffer to live webhooks; past that it
+ * is counted lost. An id the first try committed after all is stored once.
+ */
+#define RETRY_FIRST_MS 1000
+#define RETRY_MAX_MS   30000
+#define RETRY_TRIES    12
+
+/*
  * One block: this struct, then the event's strings and bytes, which ev
  * points at. The store reads ev where it is (lent) until on_stored; ev
  * stays as long as the record, so its id and source (the channel) are the
@@ -41,14 +52,52 @@ struct relay_live {
     int released;    /* the ingress side handed it back */
     int queued;      /* requeued: answer conn 202 once stored */
     int late;        /* requeued, and its sender was answered 503 before the commit ended */
+    /* The finished record as first written, kept to write it again (retry()). */
+    int http_status;
+    int64_t done_ms;
+    char *error; /* owned; NULL without one */
+    int tries;
+    int64_t retry_at_ms;
+    struct relay_live *retry_next;
 };
 
 static void maybe_free(struct relay_live *l)
 {
     if (l->released && (!l->submitted || l->stored)) {
         l->r->history_held -= l->bytes;
+        free(l->error);
         free(l);
     }
+}
+
+static void resend_cb(lws_sorted_usec_list_t *sul);
+
+/*
+ * The store refused l's finished record with err: 1 when it is kept to be
+ * written again (on the relay's retry list, in arrival order), 0 when it is
+ * lost.
+ */
+static int retry_later(struct relay_live *l, int err)
+{
+    struct relay *r = l->r;
+    int64_t wait = (int64_t)RETRY_FIRST_MS << (l->tries < 5 ? l->tries : 5);
+
+    if (err != HW_EUNAVAIL || l->queued || r->stopping || !r->store || l->tries >= RETRY_TRIES ||
+        r->history_held > r->cfg.history_buffer / 2)
+        return 0;
+    l->tries++;
+    l->retry_at_ms = hw_wall_ms() + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
+    if (!r->history_retry)
+        r->history_retry_tail = &r->history_retry;
+    l->retry_next = NULL;
+    *r->history_retry_tail = l;
+    r->history_retry_tail = &l->retry_next;
+    if (l->tries == 1)
+        HW_INFO("evt=%s the store is unavailable: its history record is written again later",
+                l->ev.id);
+    lws_sul_schedule(r->context, 0, &r->history_resend, resend_cb,
+                     (lws_usec_t)RETRY_FIRST_MS * 1000);
+    return 1;
 }
 
 static void answer_queued(struct relay_live *l)
@@ -75,10 +124,14 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
     struct relay_live *l = arg;
 
     (void)res;
+    if (err && retry_later(l, err))
+        return; /* still submitted, not stored: kept */
     l->stored = 1;
     l->err = err;
     if (err && !l->queued)
         l->r->metrics.history_lost++;
+    if (!err && l->tries)
+        HW_INFO("evt=%s history recorded after %d more tries", l->ev.id, l->tries);
     if (err)
         HW_WARN("evt=%s cannot record the webhook: %s", l->ev.id, hw_strerror(err));
     if (l->late)
@@ -155,24 +208,20 @@ struct relay_live *relay_record_live(struct relay *r, struct hw_http_conn *c, co
     return l;
 }
 
-/* Writes l finished, with the app's status (0 when there was none) or an error. */
-static void record(struct relay_live *l, int http_status, const char *error)
+/* Hands l's finished record (http_status, done_ms, error) to the store. */
+static void submit(struct relay_live *l)
 {
-    int64_t now = hw_wall_ms();
     struct hw_store_attempt a = {
         .at_ms = l->sent_ms,
-        .duration_ms = now > l->sent_ms ? (int)(now - l->sent_ms) : 0,
-        .http_status = http_status,
-        .error = error,
+        .duration_ms = l->done_ms > l->sent_ms ? (int)(l->done_ms - l->sent_ms) : 0,
+        .http_status = l->http_status,
+        .error = l->error,
     };
     /* A live answer is the sender's business: a failure is kept for replay, not retried. */
-    int ok = http_status >= 200 && http_status < 300 && !error;
-    int err;
+    int ok = l->http_status >= 200 && l->http_status < 300 && !l->error;
+    int err = hw_store_append_finished_lend(
+        l->r->store, &l->ev, &a, ok ? HW_STORE_DELIVERED : HW_STORE_FAILED, on_stored, l);
 
-    if (!l->r->store || l->submitted)
-        return; /* shutting down (the store is closed), or requeued */
-    err = hw_store_append_finished_lend(l->r->store, &l->ev, &a,
-                                        ok ? HW_STORE_DELIVERED : HW_STORE_FAILED, on_stored, l);
     if (err) {
         /* Only past the store's own caps, which the history buffer keeps well below. */
         l->r->metrics.history_lost++;
@@ -180,6 +229,66 @@ static void record(struct relay_live *l, int http_status, const char *error)
         return;
     }
     l->submitted = 1;
+}
+
+/* Writes l finished, with the app's status (0 when there was none) or an error. */
+static void record(struct relay_live *l, int http_status, const char *error)
+{
+    if (!l->r->store || l->submitted)
+        return; /* shutting down (the store is closed), or requeued */
+    l->http_status = http_status;
+    l->done_ms = hw_wall_ms();
+    if (error) {
+        l->error = strndup(error, HW_STORE_ERROR_MAX);
+        if (!l->error) {
+            l->r->metrics.history_lost++;
+            HW_WARN("evt=%s not recorded: out of memory", l->ev.id);
+            return;
+        }
+    }
+    submit(l);
+}
+
+/* The retry timer: records due are handed to the store again, in arrival order. */
+static void resend_cb(lws_sorted_usec_list_t *sul)
+{
+    struct relay *r = lws_container_of(sul, struct relay, history_resend);
+    struct relay_live **pp = &r->history_retry, *l;
+    int64_t now = hw_wall_ms();
+
+    while ((l = *pp)) {
+        if (l->retry_at_ms > now) {
+            pp = &l->retry_next;
+            continue;
+        }
+        *pp = l->retry_next;
+        l->submitted = 0;
+        submit(l);
+        maybe_free(l);
+    }
+    r->history_retry_tail = pp;
+    if (r->history_retry)
+        lws_sul_schedule(r->context, 0, &r->history_resend, resend_cb,
+                         (lws_usec_t)RETRY_FIRST_MS * 1000);
+}
+
+void relay_record_stop(struct relay *r)
+{
+    struct relay_live *l;
+    size_t n = 0;
+
+    r->stopping = 1; /* and no record is kept for later from now on */
+    lws_sul_cancel(&r->history_resend);
+    while ((l = r->history_retry)) {
+        r->history_retry = l->retry_next;
+        l->stored = 1;
+        r->metrics.history_lost++;
+        n++;
+        maybe_free(l);
+    }
+    if (n)
+        HW_WARN("%zu history record%s not written: the store was unavailable until the stop", n,
+                n == 1 ? "" : "s");
 }
 
 /* The exchange no longer holds the webhook live; the queue may read the store again. */

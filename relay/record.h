@@ -75,4 +75,11 @@ int relay_record_requeued(const struct relay_live *l);
  */
 void relay_record_overdue(struct relay_live *l, const char *error);
 
+/*
+ * The relay stops: history records still waiting to be written again (the
+ * store was unavailable) are counted lost, logged in one line, and freed.
+ * Call before the store closes.
+ */
+void relay_record_stop(struct relay *r);
+
 #endif

@@ -18,6 +18,7 @@ struct relay_outcomes;
 struct hw_store;
 struct relay_channels;
 struct relay_edge;
+struct relay_live;
 struct hw_http_server;
 struct hw_loop;
 
@@ -38,10 +39,13 @@ struct relay {
     struct relay_metrics metrics;
     const char *public_base; /* public URL without a trailing slash */
     size_t history_held;     /* bytes of live webhooks held for their history record (record.c) */
-    long tunnel_conns;       /* connections open on the tunnel port (api.c) */
-    size_t api_held;         /* bytes of tunnel-port answers in memory (api.c, history.c) */
-    int tunnel_full_logged;  /* the cap's warning was logged since a connection was last let in */
-    int stopping;            /* shutting down: new webhooks are turned away (ingress.c) */
+    struct relay_live *history_retry;       /* records to write again, oldest first (record.c) */
+    struct relay_live **history_retry_tail; /* where the next one goes */
+    lws_sorted_usec_list_t history_resend;  /* their timer */
+    long tunnel_conns;                      /* connections open on the tunnel port (api.c) */
+    size_t api_held;        /* bytes of tunnel-port answers in memory (api.c, history.c) */
+    int tunnel_full_logged; /* the cap's warning was logged since a connection was last let in */
+    int stopping;           /* shutting down: new webhooks are turned away (ingress.c) */
 };
 
 #endif

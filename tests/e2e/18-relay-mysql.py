@@ -4,19 +4,22 @@ created, listed, used and revoked through mysql://. The relay answers token
 checks from memory (a table read every 200 ms through the store thread): while
 the database is down, known agents connect and webhooks flow, an unknown token
 gets 503 HW_STORE_UNAVAILABLE and its agent keeps retrying, and once the
-database is back it gets 401, without a relay restart. With MariaDB frozen by
+database is back it gets 401, without a relay restart; the history record of a webhook
+answered while the database was down is written once it is back. With MariaDB frozen by
 SIGSTOP, webhooks for a connected channel keep flowing, each answered at once.
 
 Needs HOOKWIRE_TEST_MYSQL_URL (scripts/test sets it); fails without it unless
 HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 """
 
+import json
 import os
 import signal
 import subprocess
 import time
 
-from harness import WebSocket, check, check_eq, relay_cli, run, token_add, wait_until
+from harness import (WebSocket, check, check_eq, relay_cli, request, run, token_add,
+                     wait_until)
 from hw_mysql import fresh_database, mariadb, mariadb_argv, require_url
 
 HOST = ("Host", "hooks.example.test")
@@ -66,22 +69,32 @@ def upgrade_status(relay, token):
     return h.status, h.response
 
 
+def outage(env, datadir):
+    """A private MariaDB in datadir with alice's token, a relay on it, an app and alice's
+    agent; then the database stops, and a webhook to /t/alice/during-outage is answered by
+    the app while the relay keeps its history record for later. Returns (token, relay, app,
+    agent)."""
+    store = mariadb("start", datadir)["HOOKWIRE_TEST_MYSQL_URL"]
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    agent = env.agent(relay, token, "alice", target.port)
+    mariadb("stop", datadir)
+    resp = relay.webhook("POST", "/t/alice/during-outage", [HOST], b'{"kept":1}')
+    check_eq(resp.status, 200, "a connected channel keeps working with the database down")
+    wait_until(lambda: "its history record is written again later" in relay.proc.stderr(),
+               30, "the relay keeps the record the store could not take")
+    return token, relay, target, agent
+
+
 def case_database_down(env):
     """The relay answers tokens from memory: with the database stopped, known agents connect
     and their webhooks flow; what it cannot check (an unknown token or channel) gets 503 and
     the agent keeps retrying; once the database is back the unknown token gets 401."""
     datadir = env.path("mariadb")
     os.makedirs(datadir)
-    own = mariadb("start", datadir)
     try:
-        store = own["HOOKWIRE_TEST_MYSQL_URL"]
-        token = token_add(env, store, "alice")
-        relay = env.relay(store=store)
-        target = env.target()
-        agent = env.agent(relay, token, "alice", target.port)
-        mariadb("stop", datadir)
-        resp = relay.webhook("POST", "/t/alice/x", [HOST], b"{}")
-        check_eq(resp.status, 200, "a connected channel keeps working with the database down")
+        token, relay, target, agent = outage(env, datadir)
         agent.kill()
         wait_until(lambda: not relay.channel_connected("alice"), 10, "alice disconnected")
         agent = env.agent(relay, token, "alice", target.port, wait=False)
@@ -110,6 +123,33 @@ def case_database_down(env):
         check_eq(upgrade_status(relay, stranger)[0], 401, "the unknown token now gets 401")
         resp = relay.webhook("POST", "/t/alice/x", [HOST], b"{}")
         check_eq(resp.status, 200, "traffic flows, relay never restarted")
+
+        def recorded():
+            r = request(relay.tunnel_port, "GET", "/api/events?limit=100",
+                        [("Host", "127.0.0.1:%d" % relay.tunnel_port),
+                         ("Authorization", "Bearer " + token)])
+            check_eq(r.status, 200, "alice's history")
+            return [e for e in json.loads(r.body)["events"] if e["path"] == "/during-outage"]
+        evs = wait_until(recorded, 60, "the webhook answered during the outage is in the history")
+        check_eq([(e["status"], e["last_status"]) for e in evs], [("delivered", 200)],
+                 "recorded once, delivered with the app's status")
+        check_eq(relay.metric("hookwire_relay_history_lost_total"), 0.0, "no history lost")
+    finally:
+        mariadb("stop", datadir)
+
+
+def case_database_down_at_stop(env):
+    """The relay stops while the database is still down: the history record it kept is
+    counted lost and logged in one line, and the relay exits 0 (no record leaks)."""
+    datadir = env.path("mariadb")
+    os.makedirs(datadir)
+    try:
+        _, relay, _, agent = outage(env, datadir)
+        agent.stop()
+        relay.stop()
+        check("1 history record not written: the store was unavailable until the stop"
+              in relay.proc.stderr(), "the stop says what it could not write",
+              relay.proc.stderr()[-800:])
     finally:
         mariadb("stop", datadir)
 
@@ -194,5 +234,6 @@ def case_migration_outlasts_call_timeout(env):
 
 if __name__ == "__main__":
     require_url()
-    run([case_tokens_and_delivery, case_database_down, case_database_hung,
+    run([case_tokens_and_delivery, case_database_down, case_database_down_at_stop,
+         case_database_hung,
          case_migration_outlasts_call_timeout])
