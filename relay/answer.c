@@ -26,8 +26,7 @@ static void refuse(struct hw_http_conn *c, int status, const char *what, const c
     struct relay_exchange *x = hw_http_conn_user(c);
     char error[256];
 
-    HW_WARN("conn=%s evt=%s the agent sent %s: %s: answering 502", hw_http_conn_peer(c),
-            x->event_id, what, rule);
+    HW_WARN("conn=%s evt=%s %s: %s: answering 502", hw_http_conn_peer(c), x->event_id, what, rule);
     snprintf(error, sizeof(error), "%s: %s (the sender got 502)", what, rule);
     /* The server does not call on_abort for an answer the program itself replaces. */
     relay_record_outcome(x->live, status, error);
@@ -62,9 +61,10 @@ void relay_answer_on_response(struct hw_http_conn *c, const struct hw_frame *f)
         return;
     }
     if (rc == HW_EPROTO)
-        refuse(c, m.status, "an answer head the relay cannot pass on", why);
+        refuse(c, m.status, "an answer head from the agent that the relay cannot pass on", why);
     else
-        refuse(c, m.status, "an answer head the relay could not take", hw_strerror(rc));
+        refuse(c, m.status, "an answer head from the agent that the relay could not take",
+               hw_strerror(rc));
 }
 
 void relay_answer_on_data(struct hw_http_conn *c, const uint8_t *p, size_t n)
