@@ -49,8 +49,11 @@ static int parse_age(const char *s, int64_t *ms)
         default:
             return HW_EINVAL;
         }
+        /* Checked before the product: n * unit could overflow. */
+        if (n > AGE_MAX_MS / unit)
+            return HW_EINVAL;
         total += n * unit;
-        if (n > AGE_MAX_MS / unit || total > AGE_MAX_MS)
+        if (total > AGE_MAX_MS)
             return HW_EINVAL;
     }
     *ms = total;

@@ -182,6 +182,8 @@ def case_errors(env):
             (["list", "--nope"], r"list: unknown option --nope"),
             (["list", "--status", "lost"], r"--status: expected"),
             (["list", "--since", "yesterday"], r"--since: expected an age"),
+            (["list", "--since", "99999999999w"], r"--since: expected an age"),
+            (["purge", "--before", "99999999999w", "--dry-run"], r"--before: expected an age"),
             (["list", "--limit", "-3"], r"--limit"),
             (["list", "--since", "1h", "--until", "2h"], r"--since must be before --until"),
             (["show"], r"which event"),
