@@ -435,6 +435,13 @@ def case_store_password_hidden(env):
         r = runp(env, [RELAY_BIN, "--store", url] + verb)
         check(r.returncode != 0 and "S3cretPw" not in r.stderr + r.stdout and
               "cannot open store %s" % shown in r.stderr, " ".join(verb) + " hides it", r.stderr)
+    # A password with an unescaped '@' (the last '@' ends it), and a URL that does not parse.
+    for bad, name in (("mysql://u2:S3c@retPw@127.0.0.1:%d/x?timeout=1" % free_port(),
+                       "mysql://u2:***@127.0.0.1:"),
+                      ("mysql:/hookwire:S3cretPw@127.0.0.1/x", "mysql:***@127.0.0.1/x")):
+        r = runp(env, [RELAY_BIN, "--store", bad, "token", "list"])
+        check(r.returncode != 0 and "S3c" not in r.stderr + r.stdout and "retPw" not in r.stderr
+              and name in r.stderr, "the password is hidden in " + name, r.stderr)
 
 
 def case_tokens(env):
