@@ -52,7 +52,7 @@ struct relay_live {
     int released;    /* the ingress side handed it back */
     int queued;      /* requeued: answer conn 202 once stored */
     int late;        /* requeued, and its sender was answered 503 before the commit ended */
-    /* The finished record as first written, kept to write it again (retry()). */
+    /* The finished record as first written, kept to write it again (resend_cb()). */
     int http_status;
     int64_t done_ms;
     char *error; /* owned; NULL without one */
@@ -82,7 +82,7 @@ static int retry_later(struct relay_live *l, int err)
     struct relay *r = l->r;
     int64_t wait = (int64_t)RETRY_FIRST_MS << (l->tries < 5 ? l->tries : 5);
 
-    if (err != HW_EUNAVAIL || l->queued || r->stopping || !r->store || l->tries >= RETRY_TRIES ||
+    if (err != HW_EUNAVAIL || l->queued || r->stopping || l->tries >= RETRY_TRIES ||
         r->history_held > r->cfg.history_buffer / 2)
         return 0;
     l->tries++;
@@ -277,7 +277,6 @@ void relay_record_stop(struct relay *r)
     struct relay_live *l;
     size_t n = 0;
 
-    r->stopping = 1; /* and no record is kept for later from now on */
     lws_sul_cancel(&r->history_resend);
     while ((l = r->history_retry)) {
         r->history_retry = l->retry_next;

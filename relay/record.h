@@ -78,7 +78,8 @@ void relay_record_overdue(struct relay_live *l, const char *error);
 /*
  * The relay stops: history records still waiting to be written again (the
  * store was unavailable) are counted lost, logged in one line, and freed.
- * Call before the store closes.
+ * Call once r->stopping is set (no record is kept for later from then on),
+ * before the store closes.
  */
 void relay_record_stop(struct relay *r);
 

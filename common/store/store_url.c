@@ -237,13 +237,12 @@ void hw_store_url_masked(const char *url, char *out, size_t cap)
 {
     const char *auth = strstr(url, "://"), *q = strchr(url, '?'), *at, *colon;
     const char *end = q ? q : url + strlen(url);
+    /* From the user part on; in a URL the parser cannot read, from the scheme's colon on. */
+    const char *from = auth ? auth + 3 : url;
 
     /* The last '@' ends the user part, as parse_mysql() reads it. */
     at = memrchr(url, '@', (size_t)(end - url));
-    if (auth && at > auth && (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))))
-        snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
-    else if (!auth && at && (colon = strchr(url, ':')) && colon < at)
-        /* Not a URL the parser reads: everything between the scheme and the host is hidden. */
+    if (at && at > from && (colon = memchr(from, ':', (size_t)(at - from))))
         snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
     else
         snprintf(out, cap, "%s", url);
