@@ -9,45 +9,48 @@
 
 #include "core/err.h"
 
-/* Whether s[0..n) is "%2e" or "%2E" at i, that is an encoded dot. */
-static int enc_dot(const char *s, size_t n, size_t i)
+/* Whether s[0..n) holds "%" HI LO at i, LO in either case (an encoded byte). */
+static int enc_is(const char *s, size_t n, size_t i, char hi, char lo)
 {
-    return i + 2 < n && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] == 'e' || s[i + 2] == 'E');
+    return i + 2 < n && s[i] == '%' && s[i + 1] == hi && (s[i + 2] | 0x20) == lo;
 }
 
 /*
  * Whether a path rest could name another path once a backend decodes and
- * normalises it: a "." or ".." segment (raw or %2e), or an encoded slash
- * or backslash (%2f, %5c) or a raw backslash. Providers send none of them.
+ * normalises it: a "." or ".." segment (raw or %2e, also with parameters
+ * after a raw or encoded ';', as "..;x" reads on servers that drop them),
+ * a segment that is empty or only parameters ("//host/x" reads as another
+ * host), or an encoded slash or backslash (%2f, %5c) or a raw backslash.
+ * Providers send none of them; a trailing slash is kept.
  */
 static int path_escapes(const char *p, size_t n)
 {
-    size_t i = 0;
+    size_t i = n && p[0] == '/' ? 1 : 0;
 
     while (i < n) {
-        size_t dots = 0, start = i;
+        size_t dots = 0;
+        int params = 0; /* past the segment's first ';': its name is over */
 
         while (i < n && p[i] != '/') {
-            if (p[i] == '\\')
+            int dot = p[i] == '.', semi = p[i] == ';';
+
+            if (p[i] == '\\' || enc_is(p, n, i, '2', 'f') || enc_is(p, n, i, '5', 'c'))
                 return 1;
-            if (p[i] == '%' && i + 2 < n &&
-                ((p[i + 1] == '2' && (p[i + 2] == 'f' || p[i + 2] == 'F')) ||
-                 (p[i + 1] == '5' && (p[i + 2] == 'c' || p[i + 2] == 'C'))))
-                return 1;
-            if (p[i] == '.') {
-                dots++;
-                i++;
-            } else if (enc_dot(p, n, i)) {
-                dots++;
-                i += 3;
-            } else {
-                dots = 3; /* some other byte: not a dot segment */
-                i++;
+            if (enc_is(p, n, i, '2', 'e') || enc_is(p, n, i, '3', 'b')) {
+                dot = p[i + 2] != 'b' && p[i + 2] != 'B';
+                semi = !dot;
+                i += 2;
             }
+            i++;
+            if (params)
+                continue; /* the parameters themselves do not count */
+            params = semi;
+            /* Any other byte makes it a name, not a dot segment. */
+            dots = dot ? dots + 1 : semi ? dots : 3;
         }
-        if (i > start && dots <= 2)
-            return 1;
-        i++; /* the slash */
+        if (dots <= 2)
+            return 1; /* a dot segment, or one empty or only parameters */
+        i++;          /* the slash */
     }
     return 0;
 }

@@ -151,12 +151,15 @@ def case_path_escapes(env):
     backend = env.target()
     store = sqlite_store(env)
     rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
-    for path in ("/ok/../../admin/reset", "/ok/%2e%2e/%2E%2e/admin", "/a%2Fb", "/./x"):
+    paths = ("/ok/../../admin/reset", "/ok/%2e%2e/%2E%2e/admin", "/a%2Fb", "/./x", "/..;/admin",
+             "/%2e%2e;/x", "/..%3B/x", "//evil.example/x")
+    for path in paths:
         resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path=path)
         check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), path)
-    wait_until(lambda: rc.proc.stderr().count("path refused (a dot segment or an encoded "
-                                              "slash)") == 4, 10, "each refusal to be logged")
-    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), 4,
+    wait_until(lambda: rc.proc.stderr().count("path refused (a dot or empty segment, or an "
+                                              "encoded slash)") == len(paths), 10,
+               "each refusal to be logged")
+    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), len(paths),
              "counted as rejected{reason=invalid}")
     resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path="/v1.2/...")
     check_eq(resp.status, 200, "dots inside a segment are fine")

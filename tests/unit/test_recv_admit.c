@@ -119,15 +119,34 @@ static void test_route(void)
         CHECK_EQ(recv_route_parse("/api/webhooks", bad[i], strlen(bad[i]), &r), HW_ENOTFOUND);
     /* Paths a normalising backend would route elsewhere. */
     static const char *const escapes[] = {
-        "/api/webhooks/gh/..",         "/api/webhooks/gh/../admin", "/api/webhooks/gh/./x",
-        "/api/webhooks/gh/a/%2e%2E/b", "/api/webhooks/gh/.%2e?x=1", "/api/webhooks/gh/a%2Fb",
-        "/api/webhooks/gh/a%5cb",      "/api/webhooks/gh/a\\b",     "/api/webhooks/gh/%2e",
+        "/api/webhooks/gh/..",
+        "/api/webhooks/gh/../admin",
+        "/api/webhooks/gh/./x",
+        "/api/webhooks/gh/a/%2e%2E/b",
+        "/api/webhooks/gh/.%2e?x=1",
+        "/api/webhooks/gh/a%2Fb",
+        "/api/webhooks/gh/a%5cb",
+        "/api/webhooks/gh/a\\b",
+        "/api/webhooks/gh/%2e",
+        /* Path parameters: servers that drop them read "..;x" as "..". */
+        "/api/webhooks/gh/..;/admin",
+        "/api/webhooks/gh/%2e%2e;/x",
+        "/api/webhooks/gh/..%3B/x",
+        "/api/webhooks/gh/.;/x",
+        "/api/webhooks/gh/..%3bx",
+        "/api/webhooks/gh/;x/y",
+        /* An empty segment: "//evil.example/x" reads as another host. */
+        "/api/webhooks/gh//evil.example/x",
+        "/api/webhooks/gh/a//b",
     };
     for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", escapes[i], strlen(escapes[i]), &r), HW_EINVAL);
     static const char *const fine[] = { "/api/webhooks/gh/...",    "/api/webhooks/gh/a.b/.c",
                                         "/api/webhooks/gh/..x",    "/api/webhooks/gh/%2e%2e%2e",
-                                        "/api/webhooks/gh?p=../x", "/api/webhooks/gh/a%2eb" };
+                                        "/api/webhooks/gh?p=../x", "/api/webhooks/gh/a%2eb",
+                                        "/api/webhooks/gh/a;..",   "/api/webhooks/gh/x;/y",
+                                        "/api/webhooks/gh/...;x",  "/api/webhooks/gh/a/",
+                                        "/api/webhooks/gh/%2" };
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", fine[i], strlen(fine[i]), &r), 0);
 }
