@@ -46,7 +46,8 @@ struct qchan {
     int64_t sent_ms;
     struct hw_buf excerpt;
     lws_sorted_usec_list_t retry;
-    int waiting; /* the retry timer runs */
+    int waiting;                     /* the retry timer runs */
+    lws_sorted_usec_list_t deadline; /* the app's answer to the event in flight is due */
     struct qchan *nextc;
 };
 
@@ -65,6 +66,32 @@ struct relay_queued {
 };
 
 static void drain(struct qchan *qc);
+static void finish(struct qchan *qc, int http_status, const char *error);
+
+/*
+ * The event in flight gets --response-timeout for the head of its answer
+ * and, once answering, as long for each next piece, as a live webhook does;
+ * past it the stream is reset and the attempt failed (retried, then failed).
+ */
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+    struct qchan *qc = lws_container_of(sul, struct qchan, deadline);
+    const char *error = qc->status ? "timeout: the app's answer stalled for --response-timeout"
+                                   : "timeout: the app did not answer within --response-timeout";
+
+    if (!qc->stream)
+        return;
+    HW_WARN("channel=%s evt=%s %s", qc->name, qc->batch.v[qc->next]->id, error);
+    hw_mux_stream_reset(qc->stream, HW_RST_TIMEOUT, "the relay's --response-timeout passed");
+    finish(qc, 0, error);
+}
+
+/* (Re)starts the deadline of the event in flight. */
+static void deadline_arm(struct qchan *qc)
+{
+    lws_sul_schedule(qc->q->r->context, 0, &qc->deadline, deadline_cb,
+                     (lws_usec_t)qc->q->r->cfg.response_timeout_ms * 1000);
+}
 
 static struct qchan *find(struct relay_queue *q, const char *name, size_t len, int create)
 {
@@ -104,6 +131,7 @@ void relay_queue_stop(struct relay_queue *q)
         if (qc->waiting)
             lws_sul_cancel(&qc->retry);
         qc->waiting = 0;
+        lws_sul_cancel(&qc->deadline); /* the stop waits for what is in flight itself */
     }
 }
 
@@ -407,6 +435,7 @@ static int send_event(struct qchan *qc, struct hw_store_event *ev)
         qc->status = 0;
         qc->sent_ms = hw_wall_ms();
         hw_buf_reset(&qc->excerpt);
+        deadline_arm(qc);
     }
     return err;
 }
@@ -464,6 +493,7 @@ static void finish(struct qchan *qc, int http_status, const char *error)
     int last = ev->attempts + 1 >= (int)r->cfg.queue_retries;
 
     qc->stream = NULL;
+    lws_sul_cancel(&qc->deadline);
     record(qc, ev, http_status, error,
            ok     ? HW_STORE_DELIVERED
            : last ? HW_STORE_FAILED
@@ -519,6 +549,7 @@ int relay_queue_on_head(struct relay_queue *q, struct hw_mux_stream *s, const st
         return 1;
     }
     qc->status = m.status;
+    deadline_arm(qc); /* now for the answer's next piece */
     return 1;
 }
 
@@ -534,6 +565,7 @@ int relay_queue_on_data(struct relay_queue *q, struct hw_mux_stream *s, const ui
     if (room && hw_buf_append(&qc->excerpt, p, n < room ? n : room))
         HW_DEBUG("channel=%s no memory for the answer's excerpt", qc->name);
     hw_mux_consumed(s, n); /* the answer is only looked at: the agent may send on */
+    deadline_arm(qc);
     return 1;
 }
 
@@ -560,6 +592,7 @@ int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_
     if (!qc)
         return 0;
     qc->stream = NULL; /* the mux frees it */
+    lws_sul_cancel(&qc->deadline);
     if (code == HW_RST_TUNNEL_LOST || q->stopping) {
         if (q->stopping)
             return 1;
@@ -637,6 +670,7 @@ void relay_queue_agent_down(struct relay_queue *q, const char *channel, struct r
     qc->agent = NULL;
     qc->gen++;
     qc->stream = NULL; /* the mux is freed with the tunnel */
+    lws_sul_cancel(&qc->deadline);
     if (qc->waiting)
         lws_sul_cancel(&qc->retry);
     qc->waiting = 0;

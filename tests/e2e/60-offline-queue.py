@@ -7,7 +7,8 @@ each once, with the id from the 202 as Hookwire-Event-Id; afterwards live passth
 resumes. Queued events survive a relay SIGKILL. Past --max-queued the relay answers
 429 HW_QUEUE_FULL and keeps what is queued. An app that answers 500 for a queued event
 gets it again (same id, Hookwire-Attempt 2, 3), then the event is failed and the queue
-moves on. A SQLite store deleted under the relay gets 503, never 202; one that stays locked
+moves on; one that never answers, or stops mid-answer, is cut at --response-timeout and
+tried again in place. A SQLite store deleted under the relay gets 503, never 202; one that stays locked
 past --response-timeout gets 503 HW_STORE_UNAVAILABLE, and the webhook is either withdrawn
 before it is written or, when its commit had begun, queued under the id the log named. Needs
 HOOKWIRE_TEST_MYSQL_URL (or HOOKWIRE_TEST_NO_MYSQL=1).
@@ -111,6 +112,47 @@ def case_app_fails(env):
         relay.stop()
 
 
+def case_app_stalls(env):
+    """A queued event whose answer never comes, or stops coming, is cut at --response-timeout
+    as a live one is: a failed attempt, retried after the backoff, and the queue moves on."""
+    gate = threading.Event()
+
+    def handler(req):
+        first = req.header("Hookwire-Attempt") == "1"
+        if req.header("X-Seq") == "1" and first:
+            # The head and part of the body, then nothing.
+            return Reply(200, "OK", [], b"x" * 100, action="stall", partial=60, release=gate)
+        if req.header("X-Seq") == "2" and first:
+            return Reply(200, "OK", [], b"ok", action="stall", partial=0, release=gate)
+        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+
+    try:
+        for kind, store in stores(env):
+            relay, target, agent = stack(env, store, handler=handler,
+                                         relay_args=["--response-timeout", "1s",
+                                                     "--queue-backoff", "100ms"])
+            ids = [queue_one(relay, i) for i in range(3)]
+            agent.start()
+            target.wait_requests(5, timeout=30)
+            got = received(target)
+            check_eq([(g[0], g[2]) for g in got], [(0, "1"), (1, "1"), (1, "2"), (2, "1"),
+                                                   (2, "2")],
+                     kind + ": each stalled event tried again, in place, then the next")
+            check_eq([g[1] for g in got], [ids[0], ids[1], ids[1], ids[2], ids[2]],
+                     kind + ": the same event id on every attempt")
+            log = relay.proc.stderr()
+            check("evt=%s timeout: the app's answer stalled for --response-timeout" % ids[1]
+                  in log, kind + ": the stalled answer is logged", log[-800:])
+            check("evt=%s timeout: the app did not answer within --response-timeout" % ids[2]
+                  in log, kind + ": the missing answer is logged", log[-800:])
+            live_resumes(relay, target, kind)
+            check_eq(relay.metric("hookwire_relay_drained_total"), 3.0, kind + ": all drained")
+            agent.stop()
+            relay.stop()
+    finally:
+        gate.set()
+
+
 def case_store_deleted(env):
     """The store's directory removed under a running relay: nothing more is answered 202,
     since it would go to a file lost at exit."""
@@ -206,4 +248,4 @@ def case_per_channel_policy(env):
 
 if __name__ == "__main__":
     run([case_hundred_while_stopped, case_relay_sigkill, case_queue_full, case_app_fails,
-         case_store_deleted, case_store_locked, case_reject_mode, case_per_channel_policy])
+         case_app_stalls, case_store_deleted, case_store_locked, case_reject_mode, case_per_channel_policy])
