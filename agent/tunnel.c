@@ -45,9 +45,10 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
         agent_claim_on_goaway(a, (const char *)f->payload, f->len);
         return;
     }
-    if (hw_frame_decode_hello(f, &h) || h.version != HW_PROTO_VERSION) {
+    /* The mux took a HELLO of this version only if it decodes (hw_mux_receive()). */
+    if (f->payload[0] != HW_PROTO_VERSION || hw_frame_decode_hello(f, &h)) {
         HW_ERR("the relay speaks tunnel protocol version %u; this agent speaks %u: stopping",
-               f->len ? f->payload[0] : 0, HW_PROTO_VERSION);
+               f->payload[0], HW_PROTO_VERSION);
         a->fatal = 1;
         lws_cancel_service(a->context);
         return;

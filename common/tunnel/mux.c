@@ -401,7 +401,18 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len)
         return 0;
     case HW_FT_PONG:
         return 0;
-    case HW_FT_HELLO:
+    case HW_FT_HELLO: {
+        struct hw_msg_hello h;
+
+        if (m->role == HW_MUX_RELAY)
+            return hw_mux_fail(m, "a HELLO sent to the relay");
+        /* Another version's HELLO may be laid out otherwise: the program says so itself. */
+        if (!f.len || (f.payload[0] == HW_PROTO_VERSION && hw_frame_decode_hello(&f, &h)))
+            return hw_mux_fail(m, "a malformed HELLO");
+        if (m->cb.on_control)
+            m->cb.on_control(m, &f);
+        return 0;
+    }
     case HW_FT_GOAWAY:
         if (m->cb.on_control)
             m->cb.on_control(m, &f);

@@ -140,5 +140,38 @@ def case_silent_relay_is_left(env):
         fake.close()
 
 
+def case_bad_hello_reconnects(env):
+    """A HELLO of this version that does not decode is a protocol error: the agent closes
+    with 1002, says why, and connects again; a HELLO of another version stops it."""
+    good = struct.pack(">BH", 1, 10) + str16(b"fake") + str16(b"https://fake.example/t/fake/")
+    fake = FakeRelay()
+    try:
+        fake.hellos = [good[:6], good + b"x", b""]
+        target = env.target()
+        agent = Agent(env, fake, TOKEN, "fake", target.port)
+        agent.start(wait=False)
+        fake.wait_session(4)
+        wait_until(lambda: agent.forwarding_lines(), 10, "the agent is up on the fourth try")
+        log = agent.proc.stderr()
+        check_eq(log.count("tunnel protocol error from the relay: a malformed HELLO: "
+                           "reconnecting"), 3, "each bad HELLO is named once")
+        check("protocol version" not in log, "no talk of versions", log[-600:])
+        agent.proc.check_alive("after three bad HELLOs")
+        agent.stop()
+    finally:
+        fake.close()
+    fake = FakeRelay()
+    try:
+        fake.hellos = [struct.pack(">BH", 2, 10) + str16(b"fake")]
+        agent = Agent(env, fake, TOKEN, "fake", env.target().port)
+        agent.start(wait=False)
+        check_eq(agent.proc.wait_exit(10), 1, "another version stops the agent")
+        check("the relay speaks tunnel protocol version 2; this agent speaks 1: stopping" in
+              agent.proc.stderr(), "and it says which", agent.proc.stderr()[-400:])
+    finally:
+        fake.close()
+
+
 if __name__ == "__main__":
-    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_silent_relay_is_left])
+    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_silent_relay_is_left,
+         case_bad_hello_reconnects])

@@ -112,6 +112,7 @@ class StandInRelay:
         self.channel = channel
         self.good_accept = good_accept
         self.conns = []
+        self.hellos = []  # HELLO payloads for the next connections, in turn; then a good one
         self.cond = threading.Condition()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -140,11 +141,14 @@ class StandInRelay:
             c = self.conn_class(conn, head)
             # The answer and HELLO in one write: the agent must read frames that follow the head.
             url = b"https://fake.example/t/%s/" % self.channel.encode()
+            with self.cond:
+                first = (tunnel_msg(T_HELLO, 0, self.hellos.pop(0)) if self.hellos else
+                         hello(self.channel.encode(), url))
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " +
                          base64.b64encode(digest) +
                          b"\r\nSec-WebSocket-Protocol: hookwire.v1\r\n\r\n" +
-                         ws_frame(2, hello(self.channel.encode(), url), mask=False))
+                         ws_frame(2, first, mask=False))
             with self.cond:
                 self.conns.append(c)
                 self.cond.notify_all()

@@ -1047,6 +1047,39 @@ static void test_protocol_errors(void)
     teardown();
 }
 
+/* A HELLO goes to the agent, and one of this version must decode; another version is passed on. */
+static void test_hello_rules(void)
+{
+    struct hw_msg_hello h = { HW_PROTO_VERSION, 10, str("ch"), str("https://x/t/ch/") };
+    uint8_t empty[HW_FRAME_HDR_LEN] = { HW_FT_HELLO };
+    /* Version 2, with fields this version would not read. */
+    uint8_t v2[HW_FRAME_HDR_LEN + 3] = { HW_FT_HELLO, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, 0, 10 };
+    uint8_t cut[64];
+    size_t n;
+
+    setup();
+    CHECK_EQ(hw_frame_encode_hello(fb(), &h), 0);
+    feed(relay.mux, HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a HELLO sent to the relay");
+    CHECK_EQ(hw_mux_receive(agent.mux, empty, sizeof(empty)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a malformed HELLO");
+    /* A good HELLO cut short by one byte, its length saying so: the fields do not fit. */
+    CHECK_EQ(hw_frame_encode_hello(fb(), &h), 0);
+    n = hw_buf_size(&feed_buf) - 1;
+    CHECK(n <= sizeof(cut));
+    memcpy(cut, hw_buf_head(&feed_buf), n);
+    cut[HW_FRAME_HDR_LEN - 1]--;
+    CHECK_EQ(hw_mux_receive(agent.mux, cut, n), HW_EPROTO);
+    CHECK_EQ(agent.nev, 0);
+    CHECK_EQ(hw_mux_receive(agent.mux, v2, sizeof(v2)), 0);
+    CHECK_EQ(hw_frame_encode_hello(fb(), &h), 0);
+    feed(agent.mux, 0);
+    CHECK_EQ(agent.nev, 2);
+    CHECK_EQ(agent.ev[0].type, HW_FT_HELLO);
+    CHECK_EQ(agent.ev[0].n, 3);
+    teardown();
+}
+
 /* Messages for streams that do not exist (any more) and unknown types are ignored. */
 static void test_unknown_streams_ignored(void)
 {
@@ -1185,6 +1218,7 @@ int main(void)
     RUN(test_relay_close);
     RUN(test_agent_close);
     RUN(test_protocol_errors);
+    RUN(test_hello_rules);
     RUN(test_unknown_streams_ignored);
     RUN(test_send_body_buf);
     RUN(test_on_drain);
