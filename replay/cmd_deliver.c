@@ -201,6 +201,15 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
                            : "--to: expected http(s)://HOST[:PORT][/PATH]");
         return REPLAY_EXIT_USAGE;
     }
+    /* As the receiver's deliver-to (receiver/sources.c): no credentials, IPv4 or a name. */
+    if (strchr(src.deliver_url.host, '@') || strchr(src.deliver_url.host, ':')) {
+        replay_fail("deliver: --to: %s (see hookwire-replay deliver --help)",
+                    strchr(src.deliver_url.host, '@')
+                        ? "a user or password in the URL is not supported (the backend checks "
+                          "Hookwire-Signature instead)"
+                        : "an IPv6 address is not supported: use a host name or an IPv4 address");
+        return REPLAY_EXIT_USAGE;
+    }
     if ((rc = load_signer(o, &signer)))
         return rc;
     if ((rc = load_tls(o, &src.deliver_url, &tls))) {

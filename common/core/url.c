@@ -56,6 +56,10 @@ int hw_url_parse(const char *s, struct hw_url *u)
     int i;
 
     memset(u, 0, sizeof(*u));
+    /* No space or control byte: each part goes into a request line or a header as it is. */
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return HW_EINVAL;
     if (!sep)
         return HW_EINVAL;
     slen = (size_t)(sep - s);

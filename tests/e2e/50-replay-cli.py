@@ -194,6 +194,12 @@ def case_errors(env):
             (["deliver", eid], r"--to URL is required"),
             (["deliver", eid, "--to", "ftp://example.test/"], r"expected http\(s\)://HOST"),
             (["deliver", eid, "--to", "http://127.0.0.1:9/"], r"signing secret is needed"),
+            (["deliver", eid, "--to", "http://127.0.0.1:9/a b"], r"expected http\(s\)://HOST"),
+            (["deliver", eid, "--to", "http://127.0.0.1:9/a\r\nX-Evil: 1"],
+             r"expected http\(s\)://HOST"),
+            (["deliver", eid, "--to", "http://user:s3cret@127.0.0.1:9/"],
+             r"a user or password in the URL is not supported"),
+            (["deliver", eid, "--to", "http://[::1]:9/"], r"an IPv6 address is not supported"),
             (["purge"], r"--before AGE is required"),
             (["purge", "--before", "1d", "--status", "pending"], r"pending events are never"),
             (["stats", "extra"], r"unexpected argument")):
@@ -202,6 +208,8 @@ def case_errors(env):
             check_eq(r.returncode, 2, "no command: exit 2")
             continue
         one_line(r, 2, "usage error %s" % " ".join(args), pattern)
+    r = replay(env, url, "deliver", eid, "--to", "http://user:s3cret@127.0.0.1:9/")
+    check(b"s3cret" not in r.stderr + r.stdout, "the password in --to is not printed", r.stderr)
     for args in (["show", unknown], ["retry", unknown], ["deliver", unknown, "--to",
                                                           "http://127.0.0.1:9/",
                                                           "--signing-secret", SECRET]):

@@ -115,6 +115,13 @@ static void test_url_rejects(void)
     check_bad_url("http://[::1]x/");
     check_bad_url("http://[::1]:/");
     check_bad_url("http://[::1]80/");
+    /* A space or control byte would go into a request line or header as it is. */
+    check_bad_url("http://h/a b");
+    check_bad_url("http://h/a\r\nX-Evil: 1");
+    check_bad_url("http://h/a\nb");
+    check_bad_url("http://h\t/");
+    check_bad_url("http://h/\x7f");
+    check_bad_url(" http://h/");
 }
 
 static void test_url_lengths(void)
