@@ -240,8 +240,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
                                                : NULL;
 
     if (slot && key_is(name, k->key)) {
+        char plain[4096];
+
         free(*slot);
-        *slot = strdup(value);
+        /* Read as the daemon reads it: one pair of quotes around the value is not part of it. */
+        *slot = strdup(hw_opt_unquote(value, plain, sizeof(plain)));
     }
     return 1; /* the daemon checks the rest of its file; this reads one key */
 }

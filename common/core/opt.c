@@ -310,11 +310,7 @@ static char *read_line(char *str, int num, void *stream)
     return r;
 }
 
-/*
- * People quote values in INI files ("listen = \"127.0.0.1:8080\""); inih
- * keeps the quotes. One matching pair around the whole value is dropped.
- */
-static const char *unquote(const char *value, char *buf, size_t cap)
+const char *hw_opt_unquote(const char *value, char *buf, size_t cap)
 {
     size_t n = strlen(value);
 
@@ -331,7 +327,7 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
     char err[512] = "", plain[4096];
     int rc;
 
-    value = unquote(value, plain, sizeof(plain));
+    value = hw_opt_unquote(value, plain, sizeof(plain));
     rc = seen_before(c, section, key);
     if (rc > 0 && !c->indented && repeatable(key))
         rc = 0;

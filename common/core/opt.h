@@ -89,6 +89,13 @@ void hw_opt_print_ini(FILE *f, const char *section, const struct hw_opt *opts);
 void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
 
 /*
+ * A value as a config file gives it, without one matching pair of quotes
+ * around the whole of it (people write listen = "127.0.0.1:8080"; inih
+ * keeps the quotes). Returns value, or buf (cap bytes) holding the inside.
+ */
+const char *hw_opt_unquote(const char *value, char *buf, size_t cap);
+
+/*
  * Resolves "env:NAME" (the variable's value) and "file:PATH" (the file's
  * contents without the final newline); anything else is returned as is.
  * Returns a malloc'd string, or NULL with a reason in err.

@@ -273,13 +273,13 @@ def case_store_sources(env):
                 "[source cfg]\nprovider = none\nallow-unverified = true\n"
                 "deliver-to = http://127.0.0.1:3000/\n")
     with open(env.path("relay.ini"), "w") as f:
-        f.write("[relay]\nstore = %s\n" % url)
+        f.write("[relay]\nstore = \"%s\"\n" % url)  # quoted, as the relay reads it too
     envs = dict(os.environ, REPLAY_TEST_STORE=url)
     out = replay(env, None, "list", "--config", env.path("receiver.ini"), penv=envs)
     check_eq(table_ids(out.stdout.decode()), ids[::-1], "--config: [receiver] store, env: value")
     out = replay(env, None, "--config", env.path("relay.ini"), "list")
     check_eq(table_ids(out.stdout.decode()), ids[::-1], "--config FILE before the command, "
-             "[relay] store")
+             "[relay] store, its quotes dropped")
     out = replay(env, None, "list", penv=dict(os.environ, HOOKWIRE_STORE=url))
     check_eq(table_ids(out.stdout.decode()), ids[::-1], "HOOKWIRE_STORE")
     one_line(replay(env, None, "list", "--config", env.path("nope.ini")), 2, "missing config",
@@ -296,7 +296,7 @@ def case_deliver(env):
         f.write(b"Host: hooks.example.test\r\nX-GitHub-Event: push\r\nConnection: close\r\n"
                 b"Hookwire-Signature: forged\r\nContent-Length: %d\r\n" % len(body))
     with open(env.path("receiver.ini"), "w") as f:
-        f.write("[receiver]\nsigning_secret = %s\n" % SECRET)
+        f.write("[receiver]\nsigning_secret = '%s'\n" % SECRET)  # quotes are not the key's
     key = base64.b64decode(SECRET[len("whsec_"):])
     n = 0
     for label, url in stores(env, "deliver"):
