@@ -46,14 +46,13 @@ static int token_ok(const char *v, size_t n)
     return 1;
 }
 
-static int refuse(struct recv_handshake_answer *ans)
-{
-    static const char text[] = "handshake token missing or invalid\n";
+/* What token_ok() asks, for the log. */
+#define TOKEN_RULE "missing, longer than 256 bytes, or not plain printable text"
 
+static int refuse(struct recv_handshake_answer *ans, const char *why)
+{
     ans->status = 400;
-    ans->content_type = "text/plain; charset=utf-8";
-    memcpy(ans->body, text, sizeof(text) - 1);
-    ans->body_len = sizeof(text) - 1;
+    ans->why = why;
     return 1;
 }
 
@@ -67,7 +66,7 @@ static int slack(const char *s, size_t n, struct recv_handshake_answer *ans)
     if (!member_is(s, n, "type", "url_verification"))
         return 0;
     if (hw_sig_json_string(s, n, "challenge", &v, &vn) < 0 || !token_ok(v, vn))
-        return refuse(ans);
+        return refuse(ans, "Slack url_verification: challenge: " TOKEN_RULE);
     ans->status = 200;
     ans->content_type = "text/plain";
     memcpy(ans->body, v, vn);
@@ -105,9 +104,11 @@ static int zoom(const char *s, size_t n, const char *secret, struct recv_handsha
 
     if (!member_is(s, n, "event", "endpoint.url_validation"))
         return 0;
-    if (!secret || !secret[0] || hw_sig_json_member(s, n, "payload", &payload, &pn) < 0 ||
+    if (!secret || !secret[0])
+        return refuse(ans, "Zoom endpoint.url_validation: the source has no secret to answer it");
+    if (hw_sig_json_member(s, n, "payload", &payload, &pn) < 0 ||
         hw_sig_json_string(payload, pn, "plainToken", &v, &vn) < 0 || !token_ok(v, vn))
-        return refuse(ans);
+        return refuse(ans, "Zoom endpoint.url_validation: payload.plainToken: " TOKEN_RULE);
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)v, vn);
     crypto_auth_hmacsha256_final(&st, mac);
@@ -116,7 +117,7 @@ static int zoom(const char *s, size_t n, const char *secret, struct recv_handsha
     w = snprintf(ans->body, sizeof(ans->body),
                  "{\"plainToken\":\"%.*s\",\"encryptedToken\":\"%s\"}", (int)vn, v, hex);
     if (w < 0 || (size_t)w >= sizeof(ans->body))
-        return refuse(ans);
+        return refuse(ans, "Zoom endpoint.url_validation: the answer does not fit");
     ans->status = 200;
     ans->content_type = "application/json";
     ans->body_len = (size_t)w;

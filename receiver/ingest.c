@@ -209,6 +209,12 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         return;
     }
     r->metrics.verified += (uint64_t)ad.verified;
+    if (ad.verdict == RECV_ADMIT_HANDSHAKE && ad.handshake.status != 200) {
+        HW_WARN("conn=%s source=%s handshake refused: %s", rq->peer, ad.source->name,
+                ad.handshake.why);
+        reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
+        return;
+    }
     if (ad.verdict == RECV_ADMIT_HANDSHAKE) {
         char type[96];
         int n = snprintf(type, sizeof(type), "Content-Type: %s\r\n", ad.handshake.content_type);

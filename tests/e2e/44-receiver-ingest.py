@@ -28,7 +28,7 @@ import time
 from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids, github_headers,
                          store_query)
 from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, HttpConn, Reply, build_request, check,
-                     check_eq, free_port, get, holds_for, run, wait_until)
+                     check_eq, check_error, free_port, get, holds_for, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
 ZOOM_SECRET = "zoom-secret-token-for-tests"
@@ -376,6 +376,17 @@ def case_handshakes(env):
     want = hmac.new(ZOOM_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
     check_eq((resp.status, json.loads(resp.body)),
              (200, {"plainToken": token, "encryptedToken": want}), "Zoom: the HMAC'd token")
+    # Signed, but a handshake that cannot be answered: 400 with its code and a log line.
+    bad = b'{"token":"x","challenge":"has space","type":"url_verification"}'
+    base = b"v0:%d:" % ts + bad
+    sh[-1] = ("X-Slack-Signature", "v0=" + hmac.new(SLACK_SECRET.encode(), base,
+                                                     hashlib.sha256).hexdigest())
+    check_error(rc.post("sl", bad, sh), 400, "HW_BAD_REQUEST", "Slack: a challenge with a space")
+    wait_until(lambda: "source=sl handshake refused: Slack url_verification: challenge: missing, "
+               "longer than 256 bytes, or not plain printable text" in rc.proc.stderr(), 10,
+               "the refused handshake is logged with its rule")
+    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), 1,
+             "counted as rejected{reason=invalid}")
     check_eq(event_count(store), 0, "handshakes are not stored")
     check_eq(rc.metric("hookwire_receiver_handshakes_total"), 2 + 1, "three answered")
     check_eq(len(backend.requests), 0, "nor delivered")

@@ -61,6 +61,9 @@ static void test_slack(void)
         recv_handshake_check(RECV_HANDSHAKE_SLACK, NULL, S("{\"type\":\"url_verification\"}"), &a),
         1);
     CHECK_EQ(a.status, 400);
+    CHECK_STR(a.why,
+              "Slack url_verification: challenge: missing, longer than 256 bytes, or not plain "
+              "printable text");
     CHECK_EQ(recv_handshake_check(RECV_HANDSHAKE_SLACK, NULL,
                                   S("{\"type\":\"url_verification\",\"challenge\":\"a\\\"b\"}"),
                                   &a),
@@ -123,6 +126,7 @@ static void test_zoom(void)
     /* Without its secret the answer cannot be made. */
     CHECK_EQ(recv_handshake_check(RECV_HANDSHAKE_ZOOM, NULL, S(body), &a), 1);
     CHECK_EQ(a.status, 400);
+    CHECK_STR(a.why, "Zoom endpoint.url_validation: the source has no secret to answer it");
     CHECK_EQ(recv_handshake_check(RECV_HANDSHAKE_ZOOM, "s",
                                   S("{\"event\":\"endpoint.url_validation\",\"payload\":{}}"), &a),
              1);
