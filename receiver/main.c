@@ -31,34 +31,28 @@
 /* After SIGTERM: how long acknowledgements and deliveries in flight may take to finish. */
 #define DRAIN_MS 5000
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, hangups;
 static struct lws_context *loop_context;
 
 static void on_signal(int sig)
 {
-    stopping = 1;
+    if (sig == SIGHUP)
+        hangups = 1;
+    else
+        stopping = 1;
     if (loop_context)
         lws_cancel_service(loop_context);
 }
 
-/* Prints the store URL without a password ("mysql://user:***@host/db"). */
-static void print_store(const char *url)
-{
-    const char *auth = strstr(url, "://"), *at, *colon;
-
-    if (auth && (at = strchr(auth + 3, '@')) &&
-        (colon = memchr(auth + 3, ':', (size_t)(at - auth - 3))))
-        printf("%.*s:***%s", (int)(colon - url), url, at);
-    else
-        printf("%s", url);
-}
-
 static void print_summary(const struct recv_config *cfg)
 {
-    printf("config ok: listen %s, store ", cfg->listen);
-    print_store(cfg->store);
-    printf(", webhooks at %s/SOURCE, %u delivery attempts, %zu source%s\n", cfg->path_prefix,
-           recv_schedule_attempts(&cfg->schedule), cfg->sources.n, cfg->sources.n == 1 ? "" : "s");
+    char store[1024];
+
+    hw_store_url_masked(cfg->store, store, sizeof(store));
+    printf("config ok: listen %s, store %s, webhooks at %s/SOURCE, %u delivery attempts, %zu "
+           "source%s\n",
+           cfg->listen, store, cfg->path_prefix, recv_schedule_attempts(&cfg->schedule),
+           cfg->sources.n, cfg->sources.n == 1 ? "" : "s");
     for (const struct recv_source *s = cfg->sources.head; s; s = s->next)
         printf("source %s: provider %s, %zu secret%s, deliver to %s, concurrency %u%s\n", s->name,
                s->provider, s->nsecrets, s->nsecrets == 1 ? "" : "s", s->deliver_to, s->concurrency,
@@ -150,14 +144,21 @@ static int serve(struct recv *r)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     loop_context = r->context;
     HW_INFO("listening on %s: webhooks at %s/SOURCE, %zu source%s, store %s (%u writer%s)",
             r->cfg.listen, r->cfg.path_prefix, r->cfg.sources.n, r->cfg.sources.n == 1 ? "" : "s",
             hw_store_name(r->store), hw_store_writers(r->store),
             hw_store_writers(r->store) == 1 ? "" : "s");
-    while (!stopping && hw_loop_run(r->loop, 0) == 0)
-        ;
+    while (!stopping && hw_loop_run(r->loop, 0) == 0) {
+        if (hangups) {
+            /* systemctl reload, or a log rotation's HUP: neither may end the receiver. */
+            hangups = 0;
+            HW_WARN("SIGHUP: the receiver does not reload its configuration (restart it to "
+                    "apply a change); running on");
+        }
+    }
     HW_INFO("shutting down");
     drain(r);
     return 0;

@@ -13,7 +13,7 @@ stopping, /healthz answers 503 on the public and the tunnel port, and a new webh
 in flight keeps it draining, /healthz and /readyz answer 503, a new webhook 503 HW_SHUTTING_DOWN; SIGTERM under a load of
 webhooks: every event the receiver committed was answered 200 to its sender (the drain once
 ended as the last commit was answered, before the answers were written, and those senders
-saw their connection close instead).
+saw their connection close instead). SIGHUP does not stop the receiver.
 """
 
 import hashlib
@@ -226,6 +226,24 @@ def case_receiver_answers_what_it_commits(env):
               "%d of %d were not" % (len(stored - acked), len(stored)))
 
 
+def case_receiver_sighup_runs_on(env):
+    """SIGHUP (systemctl reload, a log rotation) does not end the receiver: it says that a
+    change takes a restart, and goes on taking webhooks."""
+    backend = env.target()
+    rc = Receiver(env, "sqlite:" + env.path("receiver.db"), {"gh": [
+        ("provider", "github"), ("secret", "gh-secret-for-tests"),
+        ("deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    rc.proc.signal(signal.SIGHUP)
+    wait_until(lambda: "SIGHUP: the receiver does not reload its configuration (restart it to "
+               "apply a change); running on" in rc.proc.stderr(), 10, "the SIGHUP line")
+    rc.proc.check_alive("after SIGHUP")
+    body = b'{"n":1}'
+    check_eq(rc.post("gh", body, github_headers(body, "h-1")).status, 200, "acknowledged after")
+    wait_until(lambda: len(backend.requests) == 1, 10, "and delivered")
+    rc.proc.stop()
+
+
 run([case_relay_finishes_answers, case_relay_answers_what_it_queues,
      case_relay_healthz_while_stopping,
-     case_receiver_health_while_draining, case_receiver_answers_what_it_commits])
+     case_receiver_health_while_draining, case_receiver_answers_what_it_commits,
+     case_receiver_sighup_runs_on])
