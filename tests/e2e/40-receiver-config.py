@@ -87,6 +87,11 @@ def case_good_file(env):
     ], "each source in file order, with '_' and '-' keys alike")
     for secret in (GITHUB_SECRET, SIGNING, "slack-signing", "zoom-token"):
         check(secret not in r.stdout + r.stderr, "no secret in the output")
+    r = receiver(env, ["--config", conf, "--check-config", "--store",
+                       "mysql://hw:p@ss-w0rd@db.internal/hooks"])
+    check_eq(r.returncode, 0, "a MySQL store passes --check-config")
+    check("store mysql://hw:***@db.internal/hooks," in r.stdout, "its password masked whole",
+          r.stdout.splitlines()[:1])
 
 
 def case_command_line_wins(env):
