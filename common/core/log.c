@@ -89,6 +89,32 @@ static size_t json_escape(char *out, size_t cap, const char *s)
     return n;
 }
 
+/*
+ * Copies s for a text line, each control byte and DEL as \xHH: a peer's
+ * words in a message (a reset's reason, a path) can neither end the line
+ * and forge the next one nor send escape sequences to a terminal.
+ */
+static size_t text_escape(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    for (; *s && n + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x20 || c == 0x7f) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* The fields of a request line, already escaped for JSON, or "" for other lines. */
 static void log_emit(int level, const char *msg, const char *fields)
 {
@@ -112,16 +138,14 @@ static void log_emit(int level, const char *msg, const char *fields)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "\"%s}", fields);
         if (n > sizeof(line) - 2)
             n = sizeof(line) - 2;
-    } else if (log_color) {
-        n = (size_t)snprintf(line, sizeof(line), "%s %s%-5s\033[0m %s: %s", ts, level_colors[level],
-                             level_names[level], log_program, msg);
-        if (n > sizeof(line) - 2)
-            n = sizeof(line) - 2;
     } else {
-        n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s: %s", ts, level_names[level],
-                             log_program, msg);
-        if (n > sizeof(line) - 2)
-            n = sizeof(line) - 2;
+        if (log_color)
+            n = (size_t)snprintf(line, sizeof(line), "%s %s%-5s\033[0m %s: ", ts,
+                                 level_colors[level], level_names[level], log_program);
+        else
+            n = (size_t)snprintf(line, sizeof(line), "%s %-5s %s: ", ts, level_names[level],
+                                 log_program);
+        n += text_escape(line + n, sizeof(line) - n - 1, msg);
     }
     line[n++] = '\n';
     /* A short write to stderr loses part of a log line; nothing better to do. */

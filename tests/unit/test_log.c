@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/core/log.c: durations as people read them ("3.5ms",
  * "10.0s"), and a webhook's line in text and in JSON, where method, path,
- * status, duration and event id are fields of their own. stderr is pointed
+ * status, duration and event id are fields of their own, and a control byte
+ * in a text line is written as \xHH. stderr is pointed
  * at a temporary file to read the lines back. A burst of one warning gives
  * a bounded number of lines, and every held-back one is counted in them.
  * Single-threaded.
@@ -75,6 +76,17 @@ static void test_request_lines(void)
 
     /* Colour is the level word only, and only when asked for. */
     CHECK_EQ(hw_log_set_format("text"), 0);
+    /* A peer's bytes cannot end the line or reach a terminal as escape sequences. */
+    {
+        struct hw_log_req forged = { "GET", "/a\r\n2026-01-01 INFO  x\033[2J\x7f", 200, 1, "evt_z",
+                                     NULL };
+
+        s = logged(&forged);
+        CHECK_STR(strchr(s, ' ') + 1,
+                  "INFO  test: GET /a\\x0d\\x0a2026-01-01 INFO  x\\x1b[2J\\x7f 200 1.0ms "
+                  "evt=evt_z\n");
+    }
+
     hw_log_set_color(1);
     s = logged(&ok);
     CHECK(strstr(s, " \033[32mINFO \033[0m test: POST") != NULL);
