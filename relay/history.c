@@ -37,8 +37,34 @@ struct relay_history_call {
     struct hw_store_events list;
     struct hw_store_event *ev;
     struct hw_store_attempts attempts;
-    int head; /* HEAD request */
+    int head;          /* HEAD request */
+    char peer[64];     /* for the log */
+    char request[160]; /* "METHOD URI", cut, for the log */
 };
+
+/*
+ * An error answer, counted in errors_total and logged with who asked what:
+ * a wrong token or an unavailable store as a warning, a request that names
+ * nothing (a typo, a missing id) at info.
+ */
+static int refuse(struct relay *r, const char *peer, const char *request, enum hw_errc e, int head,
+                  struct hw_buf *out)
+{
+    int status = hw_errc_status(e);
+
+    r->metrics.errors[e]++;
+    if (e == HW_ERRC_UNAUTHORIZED)
+        HW_WARN("conn=%s api %s: no channel token or a wrong one (%d)", peer, request, status);
+    else if (e == HW_ERRC_STORE_UNAVAILABLE)
+        HW_WARN("conn=%s api %s: the store is unavailable (%d)", peer, request, status);
+    else
+        HW_INFO("conn=%s api %s: %s (%d)", peer, request,
+                e == HW_ERRC_NOT_FOUND ? "no such event or endpoint for this channel"
+                                       : "a malformed query",
+                status);
+    return hw_error_response(out, e, 1,
+                             e == HW_ERRC_STORE_UNAVAILABLE ? "Retry-After: 1\r\n" : NULL, head);
+}
 
 static int json_event(struct hw_buf *b, const struct hw_store_event *ev)
 {
@@ -82,12 +108,12 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
     struct hw_buf b;
     int rc = 0;
 
-    if (err == HW_ENOTFOUND)
-        return hw_error_response(out, HW_ERRC_NOT_FOUND, 1, NULL, c->head);
-    if (err == HW_EINVAL)
-        return hw_error_response(out, HW_ERRC_BAD_REQUEST, 1, NULL, c->head);
     if (err)
-        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", c->head);
+        return refuse(c->r, c->peer, c->request,
+                      err == HW_ENOTFOUND ? HW_ERRC_NOT_FOUND
+                      : err == HW_EINVAL  ? HW_ERRC_BAD_REQUEST
+                                          : HW_ERRC_STORE_UNAVAILABLE,
+                      c->head, out);
     if (c->kind == CALL_BODY)
         return answer(out, 200, "application/octet-stream", c->ev->body, c->ev->body_len, c->head);
     hw_buf_init(&b, 64 * 1024 * 1024);
@@ -193,6 +219,7 @@ static void done(void *arg, int err)
             hw_buf_reset(c->out);
             if (hw_buf_reserve(c->out, LWS_PRE))
                 hw_buf_commit(c->out, LWS_PRE);
+            r->metrics.errors[HW_ERRC_OVERLOADED]++;
             hw_error_response(c->out, HW_ERRC_OVERLOADED, 1, "Retry-After: 1\r\n", c->head);
         }
         r->api_held += hw_buf_size(c->out);
@@ -225,19 +252,23 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
     struct relay_history_call *c;
     int head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
     int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-    char channel[64], v[64];
+    char channel[64], v[64], peer[64], request[160];
     const char *rest, *p;
     int rc, err = 0;
 
     *call = NULL;
+    if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
+        snprintf(peer, sizeof(peer), "?");
+    snprintf(request, sizeof(request), "%s %.140s", head ? "HEAD" : post ? "POST" : "GET", uri);
     rc = relay_tunnel_authenticate(r, wsi, channel);
-    if (rc == HW_EAUTH)
-        return hw_error_response(out, HW_ERRC_UNAUTHORIZED, 1, NULL, head);
     if (rc)
-        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", head);
+        return refuse(r, peer, request,
+                      rc == HW_EAUTH ? HW_ERRC_UNAUTHORIZED : HW_ERRC_STORE_UNAVAILABLE, head, out);
     c = calloc(1, sizeof(*c));
     if (!c)
         return HW_ENOMEM;
+    memcpy(c->peer, peer, sizeof(peer));
+    memcpy(c->request, request, sizeof(request));
     c->wsi = wsi;
     c->r = r;
     c->out = out;
@@ -305,8 +336,9 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
     }
     rc = hw_store_job_async(r->store, run, done, c);
     if (rc) {
+        rc = refuse(r, peer, request, HW_ERRC_STORE_UNAVAILABLE, head, out);
         call_free(c);
-        return hw_error_response(out, HW_ERRC_STORE_UNAVAILABLE, 1, "Retry-After: 1\r\n", head);
+        return rc;
     }
     *call = c;
     return 0;

@@ -115,8 +115,19 @@ def case_channel_isolation(env):
             check_eq((a.status, a.header("Hookwire-Error"), a.body),
                      (b.status, b.header("Hookwire-Error"), b.body),
                      kind + ": %s %s: bob gets what a missing id gets" % (method, path))
+        unauthorized = relay.metric("hookwire_relay_errors_total", code="HW_UNAUTHORIZED")
+        not_found = relay.metric("hookwire_relay_errors_total", code="HW_NOT_FOUND")
         nobody = request(relay.tunnel_port, "GET", "/api/events", [])
         check_eq(nobody.status, 401, kind + ": no token, no history")
+        check_eq(relay.metric("hookwire_relay_errors_total", code="HW_UNAUTHORIZED"),
+                 unauthorized + 1, kind + ": the 401 is counted")
+        wait_until(lambda: "api GET /api/events: no channel token or a wrong one (401)" in
+                   relay.proc.stderr(), 10, kind + ": and logged")
+        typo = request(relay.tunnel_port, "GET", "/api/event", [("Authorization",
+                                                                   "Bearer " + alice)])
+        check_eq(typo.status, 404, kind + ": a path that names nothing")
+        check_eq(relay.metric("hookwire_relay_errors_total", code="HW_NOT_FOUND"), not_found + 1,
+                 kind + ": the 404 is counted")
         # Only GET, HEAD and the replay's POST are taken: a DELETE must not read as done.
         for method, path in (("DELETE", "/api/events/" + evt), ("PUT", "/api/events/" + evt),
                              ("PATCH", "/api/events"), ("OPTIONS", "/api/events"),
