@@ -103,6 +103,21 @@ static int answer(struct hw_buf *out, int status, const char *type, const void *
     return err || head ? err : hw_buf_append(out, body, n);
 }
 
+/*
+ * A live webhook that was a plain success is stored without an attempt row
+ * (docs/decisions.md): its one attempt is shown from the event, sent when
+ * it arrived, with the duration unknown (null).
+ */
+static int summary_attempt(struct hw_buf *b, const struct hw_store_event *ev)
+{
+    const char *error = ev->last_error ? ev->last_error : "";
+    int rc = hw_buf_printf(b, "{\"at_ms\":%lld,\"duration_ms\":null,\"http_status\":%d,\"error\":",
+                           (long long)ev->received_ms, ev->last_status);
+
+    rc = rc ? rc : hw_json_str(b, error, strlen(error), HW_JSON_BYTES);
+    return rc ? rc : hw_buf_puts(b, "}");
+}
+
 static int build(struct relay_history_call *c, int err, struct hw_buf *out)
 {
     struct hw_buf b;
@@ -133,6 +148,8 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
                 : hw_json_str(&b, c->ev->headers ? c->ev->headers : "", c->ev->headers_len,
                               HW_JSON_BYTES);
         rc = rc ? rc : hw_buf_puts(&b, ",\"attempts_list\":[");
+        if (!rc && !c->attempts.n && c->ev->attempts > 0)
+            rc = summary_attempt(&b, c->ev);
         for (size_t i = 0; i < c->attempts.n && !rc; i++) {
             const struct hw_store_attempt *a = c->attempts.v[i];
 

@@ -347,9 +347,9 @@ static void on_abort(struct hw_http_conn *c, const char *why)
     if (!k)
         snprintf(cause, sizeof(cause), "the exchange was ended: %s", why);
     if (strcmp(why, "no answer in time") == 0)
-        relay_record_overdue(x->live, k ? k->cause : cause);
+        relay_record_overdue(x->live, x->status, k ? k->cause : cause);
     else
-        relay_record_conn_gone(x->live, k ? k->cause : cause);
+        relay_record_conn_gone(x->live, x->status, k ? k->cause : cause);
     x->live = NULL;
     if (x->stream && k && k->rst_text) {
         hw_mux_stream_reset(x->stream, k->rst, k->rst_text);
@@ -381,7 +381,7 @@ static void on_close(struct hw_http_conn *c)
 
     relay_queue_conn_gone(x->pend);
     x->pend = NULL;
-    relay_record_conn_gone(x->live, NULL);
+    relay_record_conn_gone(x->live, x->status, NULL);
     x->live = NULL;
     relay_ingress_drop_stream(c, 1);
 }

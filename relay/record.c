@@ -337,12 +337,12 @@ int relay_record_requeued(const struct relay_live *l)
     return l && l->queued;
 }
 
-void relay_record_overdue(struct relay_live *l, const char *error)
+void relay_record_overdue(struct relay_live *l, int http_status, const char *error)
 {
     if (!l)
         return;
     if (!l->queued || l->stored || !l->conn) {
-        relay_record_conn_gone(l, error);
+        relay_record_conn_gone(l, http_status, error);
         return;
     }
     l->conn = NULL;
@@ -353,12 +353,12 @@ void relay_record_overdue(struct relay_live *l, const char *error)
     maybe_free(l);
 }
 
-void relay_record_conn_gone(struct relay_live *l, const char *error)
+void relay_record_conn_gone(struct relay_live *l, int http_status, const char *error)
 {
     if (!l)
         return;
     if (!l->released)
-        record(l, 0, error ? error : "the sender went away before the answer");
+        record(l, http_status, error ? error : "the sender went away before the answer");
     l->conn = NULL; /* a requeued webhook is still queued; only its 202 is lost */
     release(l);
     maybe_free(l);

@@ -59,10 +59,11 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c);
 /*
  * c is closing or its exchange was ended by the server: an exchange still
  * in flight is recorded as failed with error (what ended it, copied; NULL:
- * the sender went away); a requeued one stays queued without its 202.
- * Hands l back. NULL is ignored.
+ * the sender went away) and the app's status (0 before its answer head);
+ * a requeued one stays queued without its 202. Hands l back. NULL is
+ * ignored.
  */
-void relay_record_conn_gone(struct relay_live *l, const char *error);
+void relay_record_conn_gone(struct relay_live *l, int http_status, const char *error);
 
 /* Whether l was requeued (relay_record_requeue()); 0 for NULL. */
 int relay_record_requeued(const struct relay_live *l);
@@ -73,7 +74,7 @@ int relay_record_requeued(const struct relay_live *l);
  * gets 503) is withdrawn from the store if no commit has taken it yet, and
  * logged either way. Hands l back. NULL is ignored.
  */
-void relay_record_overdue(struct relay_live *l, const char *error);
+void relay_record_overdue(struct relay_live *l, int http_status, const char *error);
 
 /*
  * The relay stops: history records still waiting to be written again (the

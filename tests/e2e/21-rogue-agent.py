@@ -180,6 +180,27 @@ def case_body_longer_than_announced(env):
         tunnel_msg(T_END, s)])
     check(raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"\r\n\r\nok"),
           "a well-formed answer still passes", raw)
+
+    def recorded():
+        r = request(relay.tunnel_port, "GET", "/api/events?limit=100",
+                    [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
+                     ("Authorization", "Bearer " + token)])
+        check_eq(r.status, 200, "the channel's history")
+        events = json.loads(r.body)["events"]
+        return len(events) == 3 and events
+    ok, short, long = wait_until(recorded, 10, "the three answers are recorded")  # newest first
+    for what, ev, err in (("more body", long, "more body than its Content-Length"),
+                          ("less body", short, "ended before its Content-Length")):
+        check_eq((ev["status"], ev["last_status"]), ("failed", 200),
+                 what + ": failed, with the status the app did answer")
+        check(err in ev["last_error"], what + ": the history says why", ev["last_error"])
+    r = request(relay.tunnel_port, "GET", "/api/events/" + ok["id"],
+                [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
+                 ("Authorization", "Bearer " + token)])
+    shown = json.loads(r.body)
+    check_eq([(a["at_ms"], a["duration_ms"], a["http_status"], a["error"])
+              for a in shown["attempts_list"]], [(shown["received_ms"], None, 200, "")],
+             "a plain success shows its one attempt, from the event")
     ws.close()
 
 
