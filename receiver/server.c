@@ -105,6 +105,14 @@ int recv_server_endpoint(struct recv *r, struct hw_http_conn *c, const struct hw
     struct hw_buf body;
     int ready;
 
+    if (!target_is(h, "/healthz") && !target_is(h, "/readyz") && !target_is(h, "/metrics"))
+        return 0;
+    /* Only read: a POST /healthz must not read as done (as on the relay's tunnel port). */
+    if (!((h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
+          (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0))) {
+        hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+        return 1;
+    }
     if (target_is(h, "/healthz")) {
         /* Draining after SIGTERM: a load balancer takes the receiver out before it exits. */
         if (r->draining)
@@ -124,8 +132,6 @@ int recv_server_endpoint(struct recv *r, struct hw_http_conn *c, const struct hw
                                  r->draining ? 14 : 18);
         return 1;
     }
-    if (!target_is(h, "/metrics"))
-        return 0;
     hw_buf_init(&body, 4 * 1024 * 1024);
     /* The service thread's counters, the deliveries in flight, the database thread's figures. */
     if (recv_metrics_render(r, &body) == 0 && recv_deliver_render(r->deliver, &body) == 0 &&

@@ -28,7 +28,7 @@ import time
 from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids, github_headers,
                          store_query)
 from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, HttpConn, Reply, build_request, check,
-                     check_eq, check_error, free_port, get, holds_for, run, wait_until)
+                     check_eq, check_error, free_port, get, holds_for, request, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
 ZOOM_SECRET = "zoom-secret-token-for-tests"
@@ -488,8 +488,21 @@ def case_sigterm_under_load(env):
           load.statuses)
 
 
+def case_endpoints_are_read_only(env):
+    """/healthz, /readyz and /metrics answer GET and HEAD; another method is 404, as on the
+    relay's tunnel port, so that a POST /healthz never reads as done."""
+    rc = Receiver(env, sqlite_store(env), {"plain": plain_source(env.target().port)}).start()
+    wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        check_eq(request(rc.port, "HEAD", path, [("Host", "x")]).status, 200, "HEAD " + path)
+        for method in ("POST", "DELETE", "PUT"):
+            check_error(request(rc.port, method, path, [("Host", "x")], b"{}"), 404,
+                        "HW_NOT_FOUND", "%s %s" % (method, path))
+    check_eq(get(rc.port, "/healthz").status, 200, "GET /healthz")
+
+
 if __name__ == "__main__":
-    run([case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
+    run([case_endpoints_are_read_only, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load])
