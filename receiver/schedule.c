@@ -157,12 +157,12 @@ int recv_retry_after_parse(const char *v, size_t n, int64_t now, uint64_t *secon
     if (is_digit(v[0])) {
         uint64_t s = 0;
 
-        if (n > 10)
-            return HW_EPARSE;
+        /* Any number of digits: a wait past what fits is the longest there is (the caller caps it).
+         */
         for (size_t i = 0; i < n; i++) {
             if (!is_digit(v[i]))
                 return HW_EPARSE;
-            s = s * 10 + (uint64_t)(v[i] - '0');
+            s = s > (UINT64_MAX - 9) / 10 ? UINT64_MAX : s * 10 + (uint64_t)(v[i] - '0');
         }
         *seconds = s;
         return 0;

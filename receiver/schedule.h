@@ -55,12 +55,11 @@ int recv_schedule_next(const struct recv_schedule *s, unsigned attempts_made,
                        const char *retry_after, size_t ra_len, int64_t now, uint64_t *delay_ms);
 
 /*
- * Parses a Retry-After value (RFC 9110 10.2.3): delay-seconds (at most 10
- * digits) or an HTTP-date in the IMF-fixdate form ("Sun, 06 Nov 1994
- * 08:49:37 GMT"), surrounding spaces allowed. Returns 0 with *seconds, the
- * wait from now (0 for a date in the past), or HW_EPARSE; the obsolete
- * RFC 850 and asctime date forms are HW_EPARSE too (the schedule then
- * applies as if the header were absent).
+ * Parses a Retry-After value (RFC 9110 10.2.3): delay-seconds (any number
+ * of digits; past 2^64 - 1 it is UINT64_MAX) or an HTTP-date in the IMF-fixdate form ("Sun, 06 Nov
+ * 1994 08:49:37 GMT"), surrounding spaces allowed. Returns 0 with *seconds, the wait from now (0
+ * for a date in the past), or HW_EPARSE; the obsolete RFC 850 and asctime date forms are HW_EPARSE
+ * too (the schedule then applies as if the header were absent).
  */
 int recv_retry_after_parse(const char *v, size_t n, int64_t now, uint64_t *seconds);
 

@@ -123,11 +123,14 @@ static void test_retry_after(void)
     CHECK_EQ(secs, 90);
     CHECK_EQ(recv_retry_after_parse(S("Sun, 06 Nov 1994 08:49:37 GMT"), date + 5, &secs), 0);
     CHECK_EQ(secs, 0);
-    /* Refused: signs, fractions, overlong numbers, the obsolete date forms,
-     * a broken date. */
+    /* A number of any length: past 2^64 - 1, the longest wait there is. */
+    CHECK_EQ(recv_retry_after_parse(S("12345678901"), 0, &secs), 0);
+    CHECK_EQ(secs, 12345678901ull);
+    CHECK_EQ(recv_retry_after_parse(S("99999999999999999999999999"), 0, &secs), 0);
+    CHECK_EQ(secs, UINT64_MAX);
+    /* Refused: signs, fractions, the obsolete date forms, a broken date. */
     CHECK_EQ(recv_retry_after_parse(S("-1"), 0, &secs), HW_EPARSE);
     CHECK_EQ(recv_retry_after_parse(S("1.5"), 0, &secs), HW_EPARSE);
-    CHECK_EQ(recv_retry_after_parse(S("12345678901"), 0, &secs), HW_EPARSE);
     CHECK_EQ(recv_retry_after_parse(S(""), 0, &secs), HW_EPARSE);
     CHECK_EQ(recv_retry_after_parse(S("Sunday, 06-Nov-94 08:49:37 GMT"), 0, &secs), HW_EPARSE);
     CHECK_EQ(recv_retry_after_parse(S("Sun Nov  6 08:49:37 1994"), 0, &secs), HW_EPARSE);
@@ -146,6 +149,8 @@ static void test_retry_after(void)
     CHECK_EQ(d, 120000);
     CHECK_EQ(recv_schedule_next(&s, 2, S("86400"), 0, &d), 1);
     CHECK_EQ(d, 7200000);
+    CHECK_EQ(recv_schedule_next(&s, 1, S("99999999999999999999999999"), 0, &d), 1);
+    CHECK_EQ(d, 120000);
     /* ... floored at a second, and ignored when unparsable. */
     CHECK_EQ(recv_schedule_next(&s, 1, S("0"), 0, &d), 1);
     CHECK_EQ(d, 1000);
