@@ -75,13 +75,14 @@ static void usage(FILE *f)
 static int path_prefix_ok(const char *p)
 {
     /* One or more "/segment" of URL-safe characters: no '?', '#', '%',
-     * spaces, empty segments or trailing slash. */
+     * spaces, empty or dot segments ("." "..": Caddy would route them
+     * elsewhere) or trailing slash. */
     if (p[0] != '/')
         return 0;
     while (*p == '/') {
         size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                  "0123456789-._~");
-        if (n == 0)
+        if (n == 0 || (strspn(p + 1, ".") == n && n <= 2))
             return 0;
         p += 1 + n;
     }
@@ -108,7 +109,8 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
             return "store-writers: must be from 1 to 16";
     } else if (!strcmp(name, "path-prefix")) {
         if (!path_prefix_ok(cfg->path_prefix))
-            return "path-prefix: expected /segment[/segment...] without a trailing slash";
+            return "path-prefix: expected /segment[/segment...] without a trailing slash or a "
+                   "'.' or '..' segment";
     } else if (!strcmp(name, "public-url")) {
         struct hw_url u;
 

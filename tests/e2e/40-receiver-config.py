@@ -221,6 +221,8 @@ def case_bad_command_line(env):
         (["--deliver-timeout", "1h"], ["--deliver-timeout"]),
         (["--signing-secret", "short"], ["--signing-secret"]),
         (["--path-prefix", "api"], ["--path-prefix"]),
+        (["--path-prefix", "/api/../admin"], ["--path-prefix", "'..'"]),
+        (["--path-prefix", "/./hooks"], ["--path-prefix", "'.'"]),
         (["extra"], ["extra"]),
     ]
     for args, words in cases:
