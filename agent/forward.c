@@ -40,6 +40,7 @@ struct agent_fwd {
     uint64_t cap; /* the inspector's record of the exchange, or 0 */
     int status;
     unsigned body_done : 1;
+    uint64_t body_left; /* of the length the REQUEST declared (its Content-Length to the app) */
     char method[16];
     char path[256];
     char event_id[40];
@@ -353,6 +354,7 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     f->started = lws_now_usecs();
     f->cap = cap;
     f->body_done = o.body_done;
+    f->body_left = msg.body_len;
     memcpy(f->method, method, sizeof(f->method));
     copy_cut(f->path, sizeof(f->path), msg.target.p, msg.target.len);
     copy_cut(f->event_id, sizeof(f->event_id), msg.event_id.p, msg.event_id.len);
@@ -361,9 +363,16 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
 
 void agent_forward_on_data(struct agent_fwd *f, const uint8_t *p, size_t n)
 {
-    if (f)
-        agent_capture_body(f->agent->capture, f->cap, p, n);
-    if (f && hw_http_req_write(f->req, p, n))
+    if (!f)
+        return;
+    /* Past the declared length the bytes would reach the app as the start of another request. */
+    if (n > f->body_left) {
+        fwd_fail(f, HW_RST_PROTOCOL, "more body than the request declared");
+        return;
+    }
+    f->body_left -= n;
+    agent_capture_body(f->agent->capture, f->cap, p, n);
+    if (hw_http_req_write(f->req, p, n))
         fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");
 }
 
@@ -371,6 +380,11 @@ void agent_forward_on_end(struct agent_fwd *f)
 {
     if (!f || f->body_done)
         return;
+    /* Short of it, the app would wait for the rest until a timeout. */
+    if (f->body_left) {
+        fwd_fail(f, HW_RST_PROTOCOL, "the request body ended before its declared length");
+        return;
+    }
     f->body_done = 1;
     if (hw_http_req_finish(f->req))
         fwd_fail(f, HW_RST_TARGET_ERROR, "out of memory");

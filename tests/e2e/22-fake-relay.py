@@ -124,6 +124,40 @@ def case_bad_heads_are_refused(env):
         fake.close()
 
 
+def case_body_beyond_declared_length(env):
+    """DATA past the length a REQUEST declared is a broken stream: the agent resets it, and
+    the app never sees the extra bytes (they would read as a second request). So is an END
+    before that length."""
+    fake = FakeRelay()
+    try:
+        agent, target, s = start(env, fake)
+        smuggled = b"GET /evil HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+        msgs = request(1, b"Host: h\r\nContent-Length: 5\r\n", b"hello")
+        msgs[1] = tunnel_msg(T_DATA, 1, b"hello" + smuggled)
+        s.send(*msgs)
+        payload = s.wait_frame(T_RESET, 1)
+        check_eq(struct.unpack(">H", payload[:2])[0], 6, "RESET with code protocol")
+        s.send(*request(3, b"Host: h\r\nContent-Length: 2\r\n", b"ok"))
+        s.wait_frame(T_END, 3)
+        reqs = target.wait_requests(1)
+        check(all(r.target != "/evil" for r in target.requests), "nothing smuggled reached the app",
+              [r.target for r in target.requests])
+        check_eq([r.body for r in reqs if r.target == "/hook"][-1:], [b"ok"],
+                 "the next request goes through")
+        wait_until(lambda: "more body than the request declared" in agent.proc.stderr(), 10,
+                   "the agent says why")
+        # Short of the declared length: the app would wait for the rest.
+        msgs = request(5, b"Host: h\r\nContent-Length: 10\r\n", b"0123456789")
+        msgs[1] = tunnel_msg(T_DATA, 5, b"short")
+        s.send(*msgs)
+        payload = s.wait_frame(T_RESET, 5)
+        check_eq(struct.unpack(">H", payload[:2])[0], 6, "a short body: RESET with code protocol")
+        wait_until(lambda: "the request body ended before its declared length" in
+                   agent.proc.stderr(), 10, "the agent says why")
+    finally:
+        fake.close()
+
+
 def case_silent_relay_is_left(env):
     fake = FakeRelay()
     try:
@@ -173,5 +207,6 @@ def case_bad_hello_reconnects(env):
 
 
 if __name__ == "__main__":
-    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_silent_relay_is_left,
+    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_body_beyond_declared_length,
+         case_silent_relay_is_left,
          case_bad_hello_reconnects])
