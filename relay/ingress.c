@@ -278,8 +278,19 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
         ;
     x->channel = t + 3;
     x->channel_len = (size_t)(p - x->channel);
-    if (!hw_text_channel_valid(x->channel, x->channel_len))
+    if (!hw_text_channel_valid(x->channel, x->channel_len)) {
         hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
+        return;
+    }
+    /* A sender that waits for 100 Continue learns of a channel that does not exist instead. */
+    if (req->expect_continue) {
+        char name[HW_CHANNEL_MAX + 1];
+
+        memcpy(name, x->channel, x->channel_len);
+        name[x->channel_len] = '\0';
+        if (relay_tokens_channel_exists(x->relay->tokens, name) == 0)
+            hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
+    }
 }
 
 /*

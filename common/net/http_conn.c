@@ -286,6 +286,12 @@ static void on_head(struct hw_http_conn *c)
     enum hw_errc e;
 
     c->keep_alive = h->keep_alive;
+    /*
+     * RFC 9110 9.3.6: what follows a CONNECT is tunnel data, never another
+     * request. Nothing here opens tunnels, so the answer ends the connection.
+     */
+    if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0)
+        c->keep_alive = 0;
     if (broken) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
         answer_error(c, HW_ERRC_BAD_REQUEST, NULL, broken);

@@ -5,7 +5,8 @@ An upgrade to /tunnel with a valid token but without the hookwire.v1 subprotocol
 refused (400, never 101: it would live on as a WebSocket no agent code serves), and
 an agent with the subprotocol still connects. An HTTP/1.0 sender's
 "Expect: 100-continue" is ignored (RFC 9110 10.1.1): no interim 100, just the answer;
-an HTTP/1.1 sender still gets its 100 Continue.
+an HTTP/1.1 sender still gets its 100 Continue, unless its channel does not exist (404 at
+once). A CONNECT is answered 404 and the connection closed.
 """
 
 from harness import HttpConn, WebSocket, build_request, check, check_eq, run, wait_until
@@ -50,4 +51,33 @@ def case_http10_expect_continue(env):
     check_eq(resp.status, 200, "then the app's answer")
 
 
-run([case_upgrade_without_subprotocol, case_http10_expect_continue])
+def case_expect_unknown_channel(env):
+    """A sender that waits for 100 Continue on a channel that does not exist gets its 404 at
+    once, not an invitation to send the body first."""
+    relay, target, agent = env.stack()
+    with HttpConn(relay.port) as c:
+        c.send(build_request("POST", "/t/nobody/x", [HOST, ("Expect", "100-continue"),
+                                                     ("Content-Length", "2")]))
+        resp = c.read_response("POST")
+        check_eq(resp.interim, [], "no 100 Continue for a channel that does not exist")
+        check_eq((resp.status, resp.header("Hookwire-Error")), (404, "HW_UNKNOWN_CHANNEL"),
+                 "its 404, before any body")
+        check_eq(c.reader.rest(), b"", "and the connection ends")
+
+
+def case_connect_ends_the_connection(env):
+    """What follows a CONNECT is tunnel data (RFC 9110 9.3.6): the relay answers 404 and
+    closes, and never reads those bytes as another webhook."""
+    relay, target, agent = env.stack()
+    with HttpConn(relay.port) as c:
+        c.send(b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n" +
+               build_request("POST", "/t/alice/smuggled", [HOST, ("Content-Length", "2")]) +
+               b"{}")
+        resp = c.read_response("CONNECT")
+        check_eq((resp.status, resp.header("Connection")), (404, "close"), "404, closing")
+        check_eq(c.reader.rest(), b"", "nothing more is answered")
+    check_eq(target.count(), 0, "the bytes after the CONNECT never reached the app")
+
+
+run([case_upgrade_without_subprotocol, case_http10_expect_continue, case_expect_unknown_channel,
+     case_connect_ends_the_connection])
