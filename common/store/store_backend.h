@@ -342,6 +342,17 @@ enum hw_store_col {
 #define HW_SQL_ADD_ATTEMPT                                                                       \
     "INSERT INTO hookwire_attempts (event_id, at_ms, duration_ms, http_status, error, excerpt) " \
     "VALUES (?, ?, ?, ?, ?, ?)"
+/*
+ * Parameters: id at_ms http_status status lease lease. Whether this very
+ * outcome is stored under the caller's claim (lease -1: an unleased one):
+ * a retried outcome whose earlier try committed though its answer was
+ * lost. Two attempts of one event never start in the same millisecond,
+ * and an outcome leaves the claim's lease_token as it was.
+ */
+#define HW_SQL_ATTEMPT_AT                                                                     \
+    "SELECT a.event_id FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id " \
+    "WHERE a.event_id = ? AND a.at_ms = ? AND a.http_status = ? AND e.status = ? AND "        \
+    "(? = -1 OR e.lease_token = ?)"
 #define HW_SQL_ATTEMPTS                                                              \
     "SELECT at_ms, duration_ms, http_status, error, excerpt FROM hookwire_attempts " \
     "WHERE event_id = ? ORDER BY n"

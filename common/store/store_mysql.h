@@ -48,6 +48,7 @@ enum hw_my_stmt {
     HW_MY_NEXT_SOURCE,
     HW_MY_EXISTS,
     HW_MY_ADD_ATTEMPT,
+    HW_MY_ATTEMPT_AT,
     HW_MY_ATTEMPTS,
     HW_MY_REQUEUE,
     HW_MY_STATUS_OF,

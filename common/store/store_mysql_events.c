@@ -306,6 +306,30 @@ static int not_ours(struct hw_my *b, const char *id)
     return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
+/* 1 when the outcome (a, status) of id is stored under lease (HW_SQL_ATTEMPT_AT), 0, or an error.
+ */
+static int outcome_stored(struct hw_my *b, const char *id, const struct hw_store_attempt *a,
+                          int status, int64_t lease)
+{
+    char found[HW_ID_LEN + 2];
+    MYSQL_BIND p[6];
+    int hit = 0, err = 0;
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_ATTEMPT_AT, &err);
+
+    if (!st)
+        return err;
+    hw_my_param_str(&p[0], id);
+    hw_my_param_i64(&p[1], &a->at_ms);
+    hw_my_param_int(&p[2], &a->http_status);
+    hw_my_param_int(&p[3], &status);
+    hw_my_param_i64(&p[4], &lease);
+    hw_my_param_i64(&p[5], &lease);
+    err = hw_my_execute(b, st, p, "find attempt");
+    if (!err)
+        err = fetched(b, st, hw_my_fetch_str(st, found, sizeof(found), &hit), "find attempt");
+    return err ? err : hit;
+}
+
 int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
                      const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
@@ -323,8 +347,16 @@ int hw_my_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
     hw_my_param_i64(&p[6], &now_ms);
     err = hw_my_run(b, lease == HW_STORE_NO_LEASE ? HW_MY_SETTLE : HW_MY_FINISH, p, &rows,
                     "finish attempt");
-    if (!err && rows == 0)
-        err = not_ours(b, id);
+    if (!err && rows == 0) {
+        /*
+         * This very outcome, written by an earlier try whose COMMIT's answer
+         * was lost (the retry finds its own fence moved): done, not refused.
+         */
+        err = outcome_stored(b, id, a, status, lease);
+        if (err == 1)
+            return 0;
+        err = err ? err : not_ours(b, id);
+    }
     if (!err) {
         hw_my_param_str(&p[0], id);
         hw_my_param_i64(&p[1], &a->at_ms);

@@ -368,6 +368,27 @@ int hw_lite_exists(void *be, const char *id)
     return err ? err : 1;
 }
 
+/* 1 when the outcome (a, status) of id is stored under lease (HW_SQL_ATTEMPT_AT), 0, or an error.
+ */
+static int outcome_stored(struct hw_lite *b, const char *id, const struct hw_store_attempt *a,
+                          int status, int64_t lease)
+{
+    char found[HW_ID_LEN + 1];
+    int err = 0;
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_ATTEMPT_AT, &err);
+
+    if (!st)
+        return err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, a->at_ms);
+    sqlite3_bind_int(st, 3, a->http_status);
+    sqlite3_bind_int(st, 4, status);
+    sqlite3_bind_int64(st, 5, lease);
+    sqlite3_bind_int64(st, 6, lease);
+    err = fetch_str(b, st, found, sizeof(found), "find attempt");
+    return err == HW_ENOTFOUND ? 0 : err ? err : 1;
+}
+
 int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
                        const struct hw_store_attempt *a, int status, int64_t next_attempt_ms)
 {
@@ -387,8 +408,13 @@ int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
     sqlite3_bind_int64(fin, 6, lease);
     sqlite3_bind_int64(fin, 7, now_ms);
     err = hw_lite_run(b, fin, "finish attempt");
-    if (!err && sqlite3_changes(b->db) == 0)
-        err = not_ours(b, id);
+    if (!err && sqlite3_changes(b->db) == 0) {
+        /* This very outcome, written by an earlier try: done, not refused. */
+        err = outcome_stored(b, id, a, status, lease);
+        if (err == 1)
+            return 0;
+        err = err ? err : not_ours(b, id);
+    }
     if (err)
         goto fail;
     sqlite3_bind_text(add, 1, id, -1, SQLITE_STATIC);

@@ -539,8 +539,14 @@ static void test_claim_and_attempts(void)
     /* Without the claim's own fencing value nothing is recorded. */
     CHECK_EQ(hw_store_record_attempt(s, e[3], lease[3] - 1, &a, HW_STORE_FAILED, 0), HW_ELEASE);
     CHECK_EQ(hw_store_record_attempt(s, e[3], 0, &a, HW_STORE_FAILED, 0), HW_ELEASE);
-    /* A finished claim cannot record again. */
+    /* A finished claim cannot record another attempt; the same outcome again is done, once. */
+    CHECK_EQ(hw_store_record_attempt(s, e[2], lease[2], &a, HW_STORE_FAILED, 0), 0);
+    a.at_ms = now + 1;
     CHECK_EQ(hw_store_record_attempt(s, e[2], lease[2], &a, HW_STORE_FAILED, 0), HW_ELEASE);
+    a.at_ms = now;
+    CHECK_EQ(hw_store_attempts(s, e[2], &at), 0);
+    CHECK_EQ(at.n, 1);
+    hw_store_attempts_cleanup(&at);
     CHECK_EQ(hw_store_claim(s, NULL, 0, 10, 0, &l), HW_EINVAL);
 
     /* Requeue (replay): a failed event becomes pending and due now; history stays. */

@@ -9,7 +9,8 @@
  * one (the store's fenced_singles counter); SQLite records one by one. A
  * success leaves the row's last_error NULL, as the append wrote it, in
  * MySQL's batched statement and in the one-by-one ones alike: the row keeps
- * its size, so that InnoDB can change it in place. On SQLite and on MySQL.
+ * its size, so that InnoDB can change it in place. An outcome recorded
+ * again (its COMMIT's answer was lost) is done, once. On SQLite and on MySQL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,8 @@ static void test_batch_one_stale(void)
         int64_t lease[3], now = tu_now_ms();
         struct hw_store_attempt ok = { .at_ms = now, .http_status = 200 };
         struct hw_store_outcome v[3];
-        int want = kind == UNKNOWN ? HW_ENOTFOUND : HW_ELEASE;
+        /* The same outcome twice (claims' first lease values are equal) is done, written once. */
+        int want = kind == UNKNOWN ? HW_ENOTFOUND : kind == TWICE ? 0 : HW_ELEASE;
 
         fprintf(stderr, "    stale kind %d\n", kind);
         append_claim(s, 3, ids, lease);
@@ -210,7 +212,7 @@ static void test_batch_one_stale(void)
     }
 }
 
-/* More outcomes than one MySQL chunk (256): all recorded once; again, all refused. */
+/* More outcomes than one MySQL chunk (256): all recorded once; again, all done, still once. */
 static void test_batch_large(void)
 {
     enum { M = 300 };
@@ -236,9 +238,10 @@ static void test_batch_large(void)
     check_event(s, ids[0], HW_STORE_DELIVERED, 1);
     check_event(s, ids[M / 2], HW_STORE_DELIVERED, 1);
     check_event(s, ids[M - 1], HW_STORE_DELIVERED, 1);
+    /* Again, as after a lost COMMIT answer: each is done, and still written once. */
     CHECK_EQ(hw_store_record_attempts(s, v, M), 0);
     for (size_t i = 0; i < M; i++)
-        CHECK_EQ(v[i].err, HW_ELEASE);
+        CHECK_EQ(v[i].err, 0);
     check_event(s, ids[M / 2], HW_STORE_DELIVERED, 1);
     hw_store_close(s);
     tu_db_drop(&d, g_mysql);
@@ -421,6 +424,41 @@ static void test_success_keeps_null(void)
     tu_db_drop(&d, g_mysql);
 }
 
+/*
+ * The same outcomes again, as after a COMMIT whose answer was lost (the
+ * caller cannot know it committed): each is done, not refused, and written
+ * once. Another attempt under the same claim is still refused.
+ */
+static void test_retry_after_lost_answer(void)
+{
+    struct tu_db d;
+    struct hw_store *s = open_fresh(&d);
+    char ids[3][HW_ID_LEN + 1];
+    int64_t lease[3], now = tu_now_ms();
+    struct hw_store_attempt ok = { .at_ms = now, .http_status = 200 };
+    struct hw_store_outcome v[3];
+
+    append_claim(s, 3, ids, lease);
+    for (int i = 0; i < 3; i++)
+        v[i] = (struct hw_store_outcome){
+            .id = ids[i], .lease = lease[i], .attempt = ok, .status = HW_STORE_DELIVERED
+        };
+    CHECK_EQ(hw_store_record_attempts(s, v, 3), 0);
+    CHECK_EQ(hw_store_record_attempts(s, v, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(v[i].err, 0);
+        check_event(s, ids[i], HW_STORE_DELIVERED, 1);
+    }
+    CHECK_EQ(hw_store_record_attempts(s, v, 1), 0);
+    CHECK_EQ(v[0].err, 0);
+    v[1].attempt.at_ms = now + 1;
+    CHECK_EQ(hw_store_record_attempts(s, v + 1, 1), 0);
+    CHECK_EQ(v[1].err, HW_ELEASE);
+    check_event(s, ids[1], HW_STORE_DELIVERED, 1);
+    hw_store_close(s);
+    tu_db_drop(&d, g_mysql);
+}
+
 static void run_suite(const char *mysql_url)
 {
     g_mysql = mysql_url;
@@ -430,6 +468,7 @@ static void run_suite(const char *mysql_url)
     RUN(test_batch_groups);
     RUN(test_batch_unleased);
     RUN(test_success_keeps_null);
+    RUN(test_retry_after_lost_answer);
 }
 
 int main(void)
