@@ -62,6 +62,7 @@ struct src_state {
      * due too, behind them, until a claim comes back short.
      */
     int due_left;
+    int claim_err; /* the error the last claim failed with and logged, 0 after a good one */
 };
 
 struct recv_db {
@@ -305,11 +306,18 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
     rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room, CLAIM_BYTES, &got);
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
+        /* Once per failure, not once per claim (a deleted SQLite file fails every second). */
+        if (rc != HW_EUNAVAIL && rc != st->claim_err)
+            HW_ERR("source=%s cannot claim events: %s (said once until it changes)", s->name,
+                   hw_strerror(rc));
         if (rc != HW_EUNAVAIL)
-            HW_ERR("source=%s cannot claim events: %s", s->name, hw_strerror(rc));
+            st->claim_err = rc;
         st->more = 0;
         return 0;
     }
+    if (st->claim_err)
+        HW_INFO("source=%s claims events again", s->name);
+    st->claim_err = 0;
     if (got.n < room)
         st->due_left = 0; /* every due event is in memory now */
     db->claimed_total += got.n;

@@ -260,6 +260,10 @@ def case_store_deleted(env):
     # Once per connection that met it (ingest, claims and outcomes each have one), not per try.
     said = log.count("the database file was deleted or replaced while in use")
     check(1 <= said <= 3, "the log says why, once per store connection", said)
+    # The claims that fail every second say so once, not every second.
+    wait_until(lambda: "cannot claim events" in rc.proc.stderr(), 10, "the claims fail")
+    holds_for(lambda: rc.proc.stderr().count("cannot claim events") == 1, 3,
+              "the failing claims are logged once")
     rc.proc.check_alive("keeps running to say so")
 
 
