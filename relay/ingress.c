@@ -41,6 +41,15 @@ void relay_ingress_drop_stream(struct hw_http_conn *c, int close_it)
     x->stream = NULL;
 }
 
+/* Appends the first attempt's Hookwire-Event-Id and Hookwire-Attempt lines. */
+static int put_ids(struct hw_buf *hb, const char *event_id)
+{
+    int err = hw_buf_puts(hb, "Hookwire-Event-Id: ");
+
+    err = err ? err : hw_buf_puts(hb, event_id);
+    return err ? err : hw_buf_puts(hb, "\r\nHookwire-Attempt: 1\r\n");
+}
+
 /* Appends the forwarded header block: originals minus hop-by-hop, then ours. */
 static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req, struct hw_buf *hb,
                          int ids)
@@ -81,12 +90,7 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
         err = hw_buf_puts(hb, x->verdict == RELAY_EDGE_PASS ? "Hookwire-Verified: true\r\n"
                                                             : "Hookwire-Verified: false\r\n");
     /* A queued event gets its id and attempt number when it is sent. */
-    if (!err && ids) {
-        err = hw_buf_puts(hb, "Hookwire-Event-Id: ");
-        err = err ? err : hw_buf_puts(hb, x->event_id);
-        err = err ? err : hw_buf_puts(hb, "\r\nHookwire-Attempt: 1\r\n");
-    }
-    return err;
+    return err || !ids ? err : put_ids(hb, x->event_id);
 }
 
 /* No agent serves the channel: say whether it exists (503) or not (404). */
@@ -221,9 +225,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
             x->live = relay_record_live(r, c, x->channel, x->channel_len, rq, fwd, rest_len,
                                         hw_buf_head(&hb), hw_buf_size(&hb), x->event_id,
                                         relay_verify_of(x->verdict));
-        err = err ? err
-                  : hw_buf_printf(&hb, "Hookwire-Event-Id: %s\r\nHookwire-Attempt: 1\r\n",
-                                  x->event_id);
+        err = err ? err : put_ids(&hb, x->event_id);
     } else {
         err = build_headers(c, req, &hb, 1);
     }
