@@ -26,6 +26,14 @@ def response_payload(status, headers, body_len, reason=b"OK"):
             struct.pack(">I", len(headers)) + headers)
 
 
+def history(relay, token, path):
+    """GET path of the relay's history API with the channel's token: the JSON answer."""
+    r = request(relay.tunnel_port, "GET", path, [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
+                                                 ("Authorization", "Bearer " + token)])
+    check_eq(r.status, 200, "GET " + path)
+    return json.loads(r.body)
+
+
 def frames(ws):
     """The tunnel messages of the next WebSocket message (the relay batches them)."""
     op, msg = ws.recv_message(5)
@@ -136,11 +144,7 @@ def refused_heads(env, cases):
     check(relay.proc.alive(), "the relay survives")
 
     def recorded():
-        r = request(relay.tunnel_port, "GET", "/api/events?status=failed&limit=100",
-                    [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
-                     ("Authorization", "Bearer " + token)])
-        check_eq(r.status, 200, "the channel's history")
-        events = json.loads(r.body)["events"]
+        events = history(relay, token, "/api/events?status=failed&limit=100")["events"]
         return len(events) == len(cases) and [e["last_error"] for e in events]
     errors = wait_until(recorded, 10, "every refused webhook is recorded failed")
     for what, rule, _ in cases:
@@ -182,11 +186,7 @@ def case_body_longer_than_announced(env):
           "a well-formed answer still passes", raw)
 
     def recorded():
-        r = request(relay.tunnel_port, "GET", "/api/events?limit=100",
-                    [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
-                     ("Authorization", "Bearer " + token)])
-        check_eq(r.status, 200, "the channel's history")
-        events = json.loads(r.body)["events"]
+        events = history(relay, token, "/api/events?limit=100")["events"]
         return len(events) == 3 and events
     ok, short, long = wait_until(recorded, 10, "the three answers are recorded")  # newest first
     for what, ev, err in (("more body", long, "more body than its Content-Length"),
@@ -194,10 +194,7 @@ def case_body_longer_than_announced(env):
         check_eq((ev["status"], ev["last_status"]), ("failed", 200),
                  what + ": failed, with the status the app did answer")
         check(err in ev["last_error"], what + ": the history says why", ev["last_error"])
-    r = request(relay.tunnel_port, "GET", "/api/events/" + ok["id"],
-                [("Host", "%s:%d" % (LOCALHOST, relay.tunnel_port)),
-                 ("Authorization", "Bearer " + token)])
-    shown = json.loads(r.body)
+    shown = history(relay, token, "/api/events/" + ok["id"])
     check_eq([(a["at_ms"], a["duration_ms"], a["http_status"], a["error"])
               for a in shown["attempts_list"]], [(shown["received_ms"], None, 200, "")],
              "a plain success shows its one attempt, from the event")
