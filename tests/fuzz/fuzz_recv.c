@@ -30,8 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t secs;
     char err[200], *text;
 
-    if (recv_retry_after_parse(s, size, 1700000000, &secs) == 0)
-        FUZZ_CHECK(secs < 253402300800ull); /* ten digits, or a date before year 10000 */
+    if (recv_retry_after_parse(s, size, 1700000000, &secs) == 0) {
+        size_t i = 0;
+
+        while (i < size && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+
+        /* A number of any size (past 2^64 - 1, UINT64_MAX), or a date before year 10000. */
+        FUZZ_CHECK((i < size && s[i] >= '0' && s[i] <= '9') || secs < 253402300800ull);
+    }
     if (recv_route_parse("/api/webhooks", s, size, &r) == 0) {
         FUZZ_CHECK(r.source_len > 0 && in_range(r.source, r.source_len, s, size));
         FUZZ_CHECK(in_range(r.path, r.path_len, s, size));
@@ -44,7 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == 0 || rc == 1);
         if (rc == 1) {
             FUZZ_CHECK(ans.status == 200 || ans.status == 400);
-            FUZZ_CHECK(ans.body_len <= sizeof(ans.body) && ans.content_type);
+            /* A refusal says why (the caller answers 400 HW_BAD_REQUEST); an answer has its type. */
+            FUZZ_CHECK(ans.status == 400 ? ans.why && !ans.body_len
+                                         : ans.body_len <= sizeof(ans.body) && ans.content_type);
         }
     }
     text = malloc(size + 1);
