@@ -15,7 +15,9 @@
 
 #include "config.h"
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "db.h"
 #include "deliver.h"
 #include "ingest.h"
@@ -164,6 +166,21 @@ static int serve(struct recv *r)
     return 0;
 }
 
+/*
+ * Nothing is served from here on: a new connection is refused at once (a
+ * proxy tries another upstream), not accepted and left unanswered while the
+ * store closes, which waits as long as the database does.
+ */
+static void stop_listening(const struct recv_config *cfg)
+{
+    char host[256];
+    int port;
+
+    if (hw_hostport_parse(cfg->listen, host, sizeof(host), &port) == 0 && hw_listen_stop(port) > 0)
+        HW_INFO("stopped listening on %s: new connections are refused while the store closes",
+                cfg->listen);
+}
+
 int main(int argc, char **argv)
 {
     static struct recv r;
@@ -193,6 +210,7 @@ int main(int argc, char **argv)
     }
     status = serve(&r);
     loop_context = NULL;
+    stop_listening(&r.cfg);
     /* Deliveries still in flight end as cancelled, handed to the database threads to release. */
     hw_http_client_free(r.client);
     r.client = NULL;

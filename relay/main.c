@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "channels.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "edge.h"
@@ -171,6 +172,24 @@ static void finish_work(struct relay *r)
                 "delivered again after a restart");
 }
 
+/*
+ * Nothing is served from here on: a new connection to either port is
+ * refused at once (a proxy tries another upstream, an agent its next
+ * attempt), not accepted and left unanswered while the store closes.
+ */
+static void stop_listening(const struct relay_config *cfg)
+{
+    const char *addrs[] = { cfg->listen, cfg->tunnel_listen };
+    char host[256];
+    int port, stopped = 0;
+
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+        if (addrs[i] && hw_hostport_parse(addrs[i], host, sizeof(host), &port) == 0)
+            stopped += hw_listen_stop(port);
+    if (stopped)
+        HW_INFO("stopped listening: new connections are refused while the store closes");
+}
+
 int main(int argc, char **argv)
 {
     static struct relay r;
@@ -263,6 +282,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     loop_context = NULL;
+    stop_listening(&r.cfg);
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
     relay_queue_stop(r.queue);

@@ -1,14 +1,16 @@
 /*
  * Listen-address diagnosis: binds a throwaway socket to learn the errno a
- * listener got, and words it with the option to change. Main thread, at
- * startup; owns nothing past the call.
+ * listener got, and words it with the option to change; and the stop of a
+ * listener at shutdown. Owns nothing past the call.
  */
 #include "listen.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -89,4 +91,52 @@ int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
         snprintf(why, cap, "%s: cannot listen: %s", addr, strerror(e));
         return HW_EIO;
     }
+}
+
+/* The port a socket is bound to, or -1. */
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+/* Shuts fd down if it is a TCP listener on port; returns 1 when it did. */
+static int stop_if_listener(int fd, int port)
+{
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening ||
+        bound_port(fd) != port)
+        return 0;
+    /* Linux: SHUT_RD ends the listen; what waits to be accepted is reset, new SYNs refused. */
+    return shutdown(fd, SHUT_RD) == 0;
+}
+
+int hw_listen_stop(int port)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int stopped = 0;
+
+    /* The event library keeps its listener to itself: find it among the open descriptors. */
+    if (!d)
+        return 0;
+    while ((e = readdir(d))) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+
+        if (*end == '\0' && end != e->d_name && fd != dirfd(d))
+            stopped += stop_if_listener((int)fd, port);
+    }
+    closedir(d);
+    return stopped;
 }

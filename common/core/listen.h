@@ -3,8 +3,8 @@
 
 /*
  * Why a listen address cannot be used, in words: a server that failed to
- * listen asks here (its event library only says that it failed). Main
- * thread, at startup.
+ * listen asks here (its event library only says that it failed); and a
+ * listener stopped at shutdown.
  */
 #include <stddef.h>
 
@@ -26,5 +26,15 @@ int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap
  * this machine's. option names the setting ("--listen") for the advice.
  */
 int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap);
+
+/*
+ * Stops this process's listening TCP sockets on port from taking
+ * connections (shutdown, not close: their owner closes them later). A
+ * program that stops serving calls it before work that may block (a store
+ * that does not answer), so that a client is refused at once, which a
+ * proxy retries elsewhere, instead of being accepted and then reset.
+ * Returns how many sockets it stopped. Any thread.
+ */
+int hw_listen_stop(int port);
 
 #endif

@@ -6,7 +6,8 @@ the store, and after a restart each is delivered. Two receivers sharing one
 database deliver 1,000 events exactly once each; with one of them killed mid-run
 the other still delivers them all (after the dead one's leases). With the
 test's own MariaDB stopped, webhooks get 503 and never 2xx, /readyz says so;
-once it is back the same receiver acknowledges and delivers again.
+once it is back the same receiver acknowledges and delivers again. Stopped while the
+database is frozen, it refuses new connections at once rather than leaving them unanswered.
 
 Needs HOOKWIRE_TEST_MYSQL_URL (scripts/test sets it); fails without it unless
 HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
@@ -15,11 +16,13 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 import collections
 import json
 import os
+import signal
+import socket
 import threading
 
 from hw_receiver import (Load, Receiver, event_count, event_ids, fresh_database, github_headers,
                          mariadb)
-from harness import Reply, check, check_eq, get, holds_for, run, wait_until
+from harness import LOCALHOST, Reply, check, check_eq, get, holds_for, run, wait_until
 from hw_mysql import require_url
 
 URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
@@ -158,6 +161,55 @@ def case_database_down(env):
         mariadb("stop", datadir)
 
 
+def case_stop_with_frozen_database(env):
+    """SIGTERM while the database is frozen (SIGSTOP) and a delivery is in flight: once the
+    drain is over the receiver stops listening, so a new connection is refused at once (a
+    proxy tries another upstream) instead of being accepted and left unanswered while the
+    store waits for the database; the receiver exits 0 once the database answers."""
+    datadir = env.path("mariadb-frozen")
+    os.makedirs(datadir)
+    own = mariadb("start", datadir)
+    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
+    release = threading.Event()
+    frozen = False
+
+    def hold(req):
+        release.wait(60)
+        return Reply(200, "OK", [], b"ok")
+
+    try:
+        backend = env.target(hold)
+        backend.ignore_errors = True
+        rc = Receiver(env, own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=10", {"gh": [
+            ("provider", "github"), ("secret", "gh-secret-for-tests"),
+            ("deliver-to", "http://127.0.0.1:%d/in" % backend.port)]}).start()
+        wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+        body = b'{"frozen":1}'
+        check_eq(rc.post("gh", body, github_headers(body, "frozen-1")).status, 200, "acknowledged")
+        wait_until(lambda: len(backend.requests) == 1, 10, "its delivery is in flight")
+        os.kill(pid, signal.SIGSTOP)
+        frozen = True
+        rc.proc.signal(signal.SIGTERM)
+        wait_until(lambda: "stopped listening on" in rc.proc.stderr(), 30,
+                   "the drain ends and the receiver stops listening")
+        try:
+            socket.create_connection((LOCALHOST, rc.port), timeout=5).close()
+            refused = False
+        except ConnectionRefusedError:
+            refused = True
+        check(refused, "a new connection is refused at once")
+        rc.proc.check_alive("still closing its store against the frozen database")
+        os.kill(pid, signal.SIGCONT)
+        frozen = False
+        check_eq(rc.proc.wait_exit(60), 0, "it exits 0 once the database answers")
+    finally:
+        release.set()
+        if frozen:
+            os.kill(pid, signal.SIGCONT)
+        mariadb("stop", datadir)
+
+
 if __name__ == "__main__":
     require_url()
-    run([case_sigkill_mid_load, case_two_receivers_exactly_once, case_database_down])
+    run([case_sigkill_mid_load, case_two_receivers_exactly_once, case_database_down,
+         case_stop_with_frozen_database])

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == 0 || rc == 1);
         if (rc == 1) {
             FUZZ_CHECK(ans.status == 200 || ans.status == 400);
-            /* A refusal says why (the caller answers 400 HW_BAD_REQUEST); an answer has its type. */
+            /* A refusal says why (the caller answers 400); an answer has its type. */
             FUZZ_CHECK(ans.status == 400 ? ans.why && !ans.body_len
                                          : ans.body_len <= sizeof(ans.body) && ans.content_type);
         }
