@@ -308,7 +308,8 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     size_t want;
     int err;
 
-    if (hw_frame_decode_request(fr, &msg)) {
+    /* The relay holds a whole body before it forwards: its length is always known. */
+    if (hw_frame_decode_request(fr, &msg) || msg.body_len == HW_BODY_LEN_UNKNOWN) {
         hw_mux_stream_reset(s, HW_RST_PROTOCOL, "malformed request head");
         return;
     }

@@ -154,6 +154,13 @@ def case_body_beyond_declared_length(env):
         check_eq(struct.unpack(">H", payload[:2])[0], 6, "a short body: RESET with code protocol")
         wait_until(lambda: "the request body ended before its declared length" in
                    agent.proc.stderr(), 10, "the agent says why")
+        # A length the relay can never send (unknown): the head itself is refused.
+        headers = b"Host: h\r\n"
+        s.send(tunnel_msg(T_REQUEST, 7, struct.pack(">Q", 2**64 - 1) + str16(b"evt_fake") +
+                          str16(b"POST") + str16(b"/hook") + struct.pack(">I", len(headers)) +
+                          headers))
+        payload = s.wait_frame(T_RESET, 7)
+        check_eq(struct.unpack(">H", payload[:2])[0], 6, "an unknown length: RESET protocol")
     finally:
         fake.close()
 
