@@ -210,7 +210,8 @@ int main(int argc, char **argv)
     }
     status = serve(&r);
     loop_context = NULL;
-    stop_listening(&r.cfg);
+    if (status == 0)
+        stop_listening(&r.cfg);
     /* Deliveries still in flight end as cancelled, handed to the database threads to release. */
     hw_http_client_free(r.client);
     r.client = NULL;

@@ -279,10 +279,10 @@ int main(int argc, char **argv)
     }
     HW_INFO("shutting down");
     finish_work(&r);
+    stop_listening(&r.cfg);
     status = 0;
 out:
     loop_context = NULL;
-    stop_listening(&r.cfg);
     /* The store's last callbacks run while the tokens and the lws context still exist. */
     relay_tokens_stop(r.tokens);
     relay_queue_stop(r.queue);
