@@ -1,7 +1,8 @@
 /*
- * Deliveries (outgoing.h): the request head built from a stored event and
- * its source, signed with the receiver's key, and the outcome of an answer
- * on the retry schedule. Owns nothing; any thread.
+ * Deliveries (outgoing.h): the hosts a delivery can go to, the request
+ * head built from a stored event and its source, signed with the
+ * receiver's key, and the outcome of an answer on the retry schedule. Owns
+ * nothing; any thread.
  */
 #include "outgoing.h"
 
@@ -43,6 +44,16 @@ static int name_is(const struct hw_http_header *h, const char *name)
     size_t n = strlen(name);
 
     return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+const char *recv_outgoing_host_problem(const struct hw_url *u)
+{
+    if (strchr(u->host, '@'))
+        return "a user or password in the URL is not supported (the backend checks "
+               "Hookwire-Signature instead)";
+    if (strchr(u->host, ':'))
+        return "an IPv6 address is not supported: use a host name or an IPv4 address";
+    return NULL;
 }
 
 /* deliver-to's path joined with the event's path and both queries. */

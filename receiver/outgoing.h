@@ -43,6 +43,14 @@ struct recv_outgoing {
  * for more than HW_HTTP_MAX_HEADERS lines or past out's cap; HW_EINVAL for
  * an id the signer refuses; HW_ENOMEM. On error out may hold a partial head.
  */
+/*
+ * Why a delivery cannot go to u's host, or NULL: the client connects over
+ * IPv4 and sends no credentials of its own (the backend checks
+ * Hookwire-Signature). The receiver's deliver-to and hookwire-replay
+ * deliver --to both ask.
+ */
+const char *recv_outgoing_host_problem(const struct hw_url *u);
+
 int recv_outgoing_head(const struct recv_source *src, const struct hw_signer *signer,
                        const struct recv_outgoing *ev, unsigned attempt, int64_t now,
                        struct hw_buf *out) __attribute__((warn_unused_result));

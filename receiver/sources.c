@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "core/opt.h"
+#include "outgoing.h"
 
 /* Bits of recv_source.given. */
 enum {
@@ -200,13 +201,7 @@ static int set_key(struct recv_source *s, const char *key, const char *v, char *
                                                    : "expected an http:// or https:// URL");
             return HW_EINVAL;
         }
-        /* The delivery client connects over IPv4 and sends no credentials of its own. */
-        why = strchr(s->deliver_url.host, '@')
-                  ? "a user or password in the URL is not supported (the backend checks "
-                    "Hookwire-Signature instead)"
-              : strchr(s->deliver_url.host, ':')
-                  ? "an IPv6 address is not supported: use a host name or an IPv4 address"
-                  : NULL;
+        why = recv_outgoing_host_problem(&s->deliver_url);
         if (why) {
             snprintf(err, errlen, "[source %s] deliver-to: %s", s->name, why);
             return HW_EINVAL;

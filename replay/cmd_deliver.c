@@ -189,6 +189,7 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
     struct recv_outgoing og;
     struct outcome *oc = NULL;
     struct hw_buf msg;
+    const char *why;
     int rc = replay_one_id(cmd, o), err;
 
     if (rc)
@@ -201,13 +202,9 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
                            : "--to: expected http(s)://HOST[:PORT][/PATH]");
         return REPLAY_EXIT_USAGE;
     }
-    /* As the receiver's deliver-to (receiver/sources.c): no credentials, IPv4 or a name. */
-    if (strchr(src.deliver_url.host, '@') || strchr(src.deliver_url.host, ':')) {
-        replay_fail("deliver: --to: %s (see hookwire-replay deliver --help)",
-                    strchr(src.deliver_url.host, '@')
-                        ? "a user or password in the URL is not supported (the backend checks "
-                          "Hookwire-Signature instead)"
-                        : "an IPv6 address is not supported: use a host name or an IPv4 address");
+    /* As the receiver's deliver-to: no credentials, IPv4 or a name. */
+    if ((why = recv_outgoing_host_problem(&src.deliver_url))) {
+        replay_fail("deliver: --to: %s (see hookwire-replay deliver --help)", why);
         return REPLAY_EXIT_USAGE;
     }
     if ((rc = load_signer(o, &signer)))
