@@ -17,7 +17,6 @@
 #include "core/err.h"
 #include "core/listen.h"
 #include "core/log.h"
-#include "core/url.h"
 #include "db.h"
 #include "deliver.h"
 #include "ingest.h"
@@ -173,10 +172,7 @@ static int serve(struct recv *r)
  */
 static void stop_listening(const struct recv_config *cfg)
 {
-    char host[256];
-    int port;
-
-    if (hw_hostport_parse(cfg->listen, host, sizeof(host), &port) == 0 && hw_listen_stop(port) > 0)
+    if (hw_listen_stop(cfg->listen) > 0)
         HW_INFO("stopped listening on %s: new connections are refused while the store closes",
                 cfg->listen);
 }

@@ -93,15 +93,21 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
     return err || !ids ? err : put_ids(hb, x->event_id);
 }
 
-/* No agent serves the channel: say whether it exists (503) or not (404). */
-static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x,
-                            const struct hw_http_request *rq)
+/* Whether x's channel has a token: 1, 0, or HW_EUNAVAIL (relay_tokens_channel_exists()). */
+static int channel_exists(const struct relay_exchange *x)
 {
     char name[HW_CHANNEL_MAX + 1];
 
     memcpy(name, x->channel, x->channel_len);
     name[x->channel_len] = '\0';
-    switch (relay_tokens_channel_exists(x->relay->tokens, name)) {
+    return relay_tokens_channel_exists(x->relay->tokens, name);
+}
+
+/* No agent serves the channel: say whether it exists (503) or not (404). */
+static void answer_no_agent(struct hw_http_conn *c, struct relay_exchange *x,
+                            const struct hw_http_request *rq)
+{
+    switch (channel_exists(x)) {
     case 0:
         hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
         break;
@@ -285,14 +291,8 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
         return;
     }
     /* A sender that waits for 100 Continue learns of a channel that does not exist instead. */
-    if (req->expect_continue) {
-        char name[HW_CHANNEL_MAX + 1];
-
-        memcpy(name, x->channel, x->channel_len);
-        name[x->channel_len] = '\0';
-        if (relay_tokens_channel_exists(x->relay->tokens, name) == 0)
-            hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
-    }
+    if (req->expect_continue && channel_exists(x) == 0)
+        hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
 }
 
 /*

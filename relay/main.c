@@ -179,14 +179,7 @@ static void finish_work(struct relay *r)
  */
 static void stop_listening(const struct relay_config *cfg)
 {
-    const char *addrs[] = { cfg->listen, cfg->tunnel_listen };
-    char host[256];
-    int port, stopped = 0;
-
-    for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-        if (addrs[i] && hw_hostport_parse(addrs[i], host, sizeof(host), &port) == 0)
-            stopped += hw_listen_stop(port);
-    if (stopped)
+    if (hw_listen_stop(cfg->listen) + hw_listen_stop(cfg->tunnel_listen) > 0)
         HW_INFO("stopped listening: new connections are refused while the store closes");
 }
 

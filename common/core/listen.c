@@ -121,13 +121,17 @@ static int stop_if_listener(int fd, int port)
     return shutdown(fd, SHUT_RD) == 0;
 }
 
-int hw_listen_stop(int port)
+int hw_listen_stop(const char *addr)
 {
-    DIR *d = opendir("/proc/self/fd");
+    char host[256];
+    int port, stopped = 0;
     struct dirent *e;
-    int stopped = 0;
+    DIR *d;
 
+    if (!addr || hw_hostport_parse(addr, host, sizeof(host), &port))
+        return 0;
     /* The event library keeps its listener to itself: find it among the open descriptors. */
+    d = opendir("/proc/self/fd");
     if (!d)
         return 0;
     while ((e = readdir(d))) {

@@ -28,13 +28,13 @@ int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap
 int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap);
 
 /*
- * Stops this process's listening TCP sockets on port from taking
- * connections (shutdown, not close: their owner closes them later). A
- * program that stops serving calls it before work that may block (a store
- * that does not answer), so that a client is refused at once, which a
- * proxy retries elsewhere, instead of being accepted and then reset.
- * Returns how many sockets it stopped. Any thread.
+ * Stops this process's listening TCP sockets on addr's port ("HOST:PORT")
+ * from taking connections (shutdown, not close: their owner closes them
+ * later). A program that stops serving calls it before work that may block
+ * (a store that does not answer), so that a client is refused at once,
+ * which a proxy retries elsewhere, instead of being accepted and then
+ * reset. Returns how many sockets it stopped. Any thread.
  */
-int hw_listen_stop(int port);
+int hw_listen_stop(const char *addr);
 
 #endif
