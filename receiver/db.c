@@ -307,11 +307,11 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
         /* Once per failure, not once per claim (a deleted SQLite file fails every second). */
-        if (rc != HW_EUNAVAIL && rc != st->claim_err)
+        if (rc != HW_EUNAVAIL && rc != st->claim_err) {
             HW_ERR("source=%s cannot claim events: %s (said once until it changes)", s->name,
                    hw_strerror(rc));
-        if (rc != HW_EUNAVAIL)
             st->claim_err = rc;
+        }
         st->more = 0;
         return 0;
     }

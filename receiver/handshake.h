@@ -40,9 +40,10 @@ enum recv_handshake_kind recv_handshake_for(const char *provider);
  * provider's handshake. Returns 1 with *ans filled when it is: answer with
  * it and neither store nor deliver the request (status 400 when the request
  * is a handshake whose token is missing, too long or not plain printable
- * text, with why set: the caller refuses it as a bad request). Returns 0 when it is an ordinary
- * event (also for any body that is not a JSON object). zoom_secret is the source's Zoom secret
- * token (NUL-terminated; borrowed), needed only for RECV_HANDSHAKE_ZOOM, where NULL makes the
+ * text, with why set: the caller refuses it as a bad request). Returns 0
+ * when it is an ordinary event (also for any body that is not a JSON
+ * object). zoom_secret is the source's Zoom secret token (NUL-terminated;
+ * borrowed), needed only for RECV_HANDSHAKE_ZOOM, where NULL makes the
  * answer 400. Never logs the secret or the body.
  */
 int recv_handshake_check(enum recv_handshake_kind kind, const char *zoom_secret, const void *body,

@@ -157,8 +157,7 @@ int recv_retry_after_parse(const char *v, size_t n, int64_t now, uint64_t *secon
     if (is_digit(v[0])) {
         uint64_t s = 0;
 
-        /* Any number of digits: a wait past what fits is the longest there is (the caller caps it).
-         */
+        /* Any number of digits: past what fits is the longest wait (the caller caps it). */
         for (size_t i = 0; i < n; i++) {
             if (!is_digit(v[i]))
                 return HW_EPARSE;

@@ -349,7 +349,7 @@ enum hw_store_col {
  * lost. Two attempts of one event never start in the same millisecond,
  * and an outcome leaves the claim's lease_token as it was.
  */
-#define HW_SQL_ATTEMPT_AT                                                                     \
+#define HW_SQL_OUTCOME_STORED                                                                 \
     "SELECT a.event_id FROM hookwire_attempts a JOIN hookwire_events e ON e.id = a.event_id " \
     "WHERE a.event_id = ? AND a.at_ms = ? AND a.http_status = ? AND e.status = ? AND "        \
     "(? = -1 OR e.lease_token = ?)"

@@ -306,15 +306,14 @@ static int not_ours(struct hw_my *b, const char *id)
     return err == 1 ? HW_ELEASE : err == 0 ? HW_ENOTFOUND : err;
 }
 
-/* 1 when the outcome (a, status) of id is stored under lease (HW_SQL_ATTEMPT_AT), 0, or an error.
- */
+/* Whether (a, status) is id's stored outcome under lease (HW_SQL_OUTCOME_STORED): 1, 0, error. */
 static int outcome_stored(struct hw_my *b, const char *id, const struct hw_store_attempt *a,
                           int status, int64_t lease)
 {
     char found[HW_ID_LEN + 2];
     MYSQL_BIND p[6];
     int hit = 0, err = 0;
-    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_ATTEMPT_AT, &err);
+    MYSQL_STMT *st = hw_my_stmt(b, HW_MY_OUTCOME_STORED, &err);
 
     if (!st)
         return err;

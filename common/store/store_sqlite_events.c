@@ -368,14 +368,13 @@ int hw_lite_exists(void *be, const char *id)
     return err ? err : 1;
 }
 
-/* 1 when the outcome (a, status) of id is stored under lease (HW_SQL_ATTEMPT_AT), 0, or an error.
- */
+/* Whether (a, status) is id's stored outcome under lease (HW_SQL_OUTCOME_STORED): 1, 0, error. */
 static int outcome_stored(struct hw_lite *b, const char *id, const struct hw_store_attempt *a,
                           int status, int64_t lease)
 {
     char found[HW_ID_LEN + 1];
     int err = 0;
-    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_ATTEMPT_AT, &err);
+    sqlite3_stmt *st = hw_lite_stmt(b, HW_LITE_OUTCOME_STORED, &err);
 
     if (!st)
         return err;
