@@ -26,6 +26,12 @@
 /* Readiness check and backlog periods. */
 #define READY_MS   1000
 #define BACKLOG_MS 5000
+/*
+ * A check that passed counts this long: a database that stops answering
+ * (frozen, or a network that drops its packets) holds the next check until
+ * its timeout, and the receiver reads as not ready meanwhile.
+ */
+#define READY_FOR_US (5 * 1000000ll)
 /* A failed record is tried again after this, until its lease lapses. */
 #define RECORD_RETRY_MS 250
 /* Outcomes recorded in one transaction at most. */
@@ -93,7 +99,7 @@ struct recv_db {
     uint64_t *backlog;      /* pending per source, by index, from the last backlog check */
     int64_t oldest_pending_ms;
     int have_backlog;
-    int ready;
+    int64_t ready_until_us; /* mono_us() until which the last check counts, 0 if it failed */
     /* Thread only. */
     struct src_state *src;
     int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
@@ -427,6 +433,14 @@ static int due_now(struct recv_db *db, int64_t now, int64_t *next)
     return any;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void check_ready(struct recv_db *db)
 {
     int version = 0, ok;
@@ -435,7 +449,7 @@ static void check_ready(struct recv_db *db)
     ok = hw_store_ping(db->store) == 0 && hw_store_schema_version(db->store, &version) == 0 &&
          version == HW_STORE_SCHEMA_VERSION;
     pthread_mutex_lock(&db->mu);
-    db->ready = ok;
+    db->ready_until_us = ok ? mono_us() + READY_FOR_US : 0;
 }
 
 /*
@@ -653,7 +667,7 @@ int recv_db_ready(struct recv_db *db)
     int r;
 
     pthread_mutex_lock(&db->mu);
-    r = db->ready;
+    r = mono_us() < db->ready_until_us;
     pthread_mutex_unlock(&db->mu);
     return r;
 }
@@ -690,7 +704,7 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
                               "# HELP hookwire_receiver_ready Store reachable, migrations "
                               "current.\n# TYPE hookwire_receiver_ready gauge\n"
                               "hookwire_receiver_ready %d\n",
-                              db->ready);
+                              mono_us() < db->ready_until_us);
     pthread_mutex_unlock(&db->mu);
     return err;
 }

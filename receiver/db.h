@@ -75,7 +75,10 @@ void recv_db_kick(struct recv_db *db);
 /* Stops claiming (SIGTERM); jobs already claimed still come and are still recorded. Any thread. */
 void recv_db_stop_claiming(struct recv_db *db);
 
-/* 1 while the store answered its last check with current migrations. Any thread. */
+/*
+ * 1 while the store answered its last check, no more than 5 s ago, with
+ * current migrations. Any thread.
+ */
 int recv_db_ready(struct recv_db *db);
 
 /*

@@ -161,6 +161,37 @@ def case_database_down(env):
         mariadb("stop", datadir)
 
 
+def case_readyz_frozen_database(env):
+    """A database that stops answering (SIGSTOP) holds the receiver's next check until its
+    timeout (10 s here, tried three times by the client library); /readyz says 503 within 5 s
+    of the last check that passed, so a load balancer takes the receiver out, and 200 again
+    once the database answers."""
+    datadir = env.path("mariadb-ready")
+    os.makedirs(datadir)
+    own = mariadb("start", datadir)
+    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
+    frozen = False
+    try:
+        backend = Backend(env)
+        rc = Receiver(env, own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=10", source(backend),
+                      OPTS).start()
+        wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+        os.kill(pid, signal.SIGSTOP)
+        frozen = True
+        wait_until(lambda: get(rc.port, "/readyz").status == 503, 8,
+                   "/readyz says 503 while the database is frozen")
+        check("hookwire_receiver_ready 0" in get(rc.port, "/metrics").body.decode(),
+              "/metrics says not ready", "")
+        os.kill(pid, signal.SIGCONT)
+        frozen = False
+        wait_until(lambda: get(rc.port, "/readyz").status == 200, 60, "ready again")
+        rc.stop()
+    finally:
+        if frozen:
+            os.kill(pid, signal.SIGCONT)
+        mariadb("stop", datadir)
+
+
 def case_stop_with_frozen_database(env):
     """SIGTERM while the database is frozen (SIGSTOP) and a delivery is in flight: once the
     drain is over the receiver stops listening, so a new connection is refused at once (a
@@ -212,4 +243,4 @@ def case_stop_with_frozen_database(env):
 if __name__ == "__main__":
     require_url()
     run([case_sigkill_mid_load, case_two_receivers_exactly_once, case_database_down,
-         case_stop_with_frozen_database])
+         case_readyz_frozen_database, case_stop_with_frozen_database])
