@@ -6,7 +6,8 @@ the store, and after a restart each is delivered. Two receivers sharing one
 database deliver 1,000 events exactly once each; with one of them killed mid-run
 the other still delivers them all (after the dead one's leases). With the
 test's own MariaDB stopped, webhooks get 503 and never 2xx, /readyz says so;
-once it is back the same receiver acknowledges and delivers again. Stopped while the
+once it is back the same receiver acknowledges and delivers again. With the database frozen
+(SIGSTOP), /readyz says 503 within 5 s of its last passing check. Stopped while the
 database is frozen, it refuses new connections at once rather than leaving them unanswered.
 
 Needs HOOKWIRE_TEST_MYSQL_URL (scripts/test sets it); fails without it unless
