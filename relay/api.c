@@ -407,18 +407,33 @@ static int tunnel_admit(struct relay *r)
 }
 
 /*
- * lws turns a CONNECT request into a raw socket bound to this protocol, with
- * no deadline: it gets its 400 written straight to the socket (best effort,
- * the answer is small) and is closed. Returns -1: close.
+ * lws turns a CONNECT request, a request line with a method it does not
+ * know, and plain bytes on a TLS tunnel port into a raw socket bound to this
+ * protocol, with no deadline. A CONNECT or an unknown method on a plain port
+ * gets its 400 written straight to the socket (best effort, the answer is
+ * small); every one is logged and closed. Plain bytes on a TLS port get no
+ * answer, as a TLS server gives none: an agent that reached it with ws://
+ * learns from that close that the port speaks TLS. Over TLS the 400 would
+ * need lws's TLS writes: that connection is closed without it. Returns -1:
+ * close.
  */
-static int refuse_connect(struct relay *r, struct lws *wsi)
+static int refuse_raw(struct relay *r, struct lws *wsi)
 {
     struct hw_buf b;
     char peer[64];
+    int tls = lws_is_ssl(wsi);
 
     r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
     lws_get_peer_simple(wsi, peer, sizeof(peer));
-    HW_WARN("conn=%s CONNECT refused on the tunnel port", peer);
+    if (r->cfg.tls_cert && !tls) {
+        HW_INFO("conn=%s refused on the tunnel port: not TLS, and the port speaks TLS (closed)",
+                peer);
+        return -1;
+    }
+    HW_INFO("conn=%s refused on the tunnel port: a CONNECT, or a method it does not serve%s", peer,
+            tls ? " (closed)" : " (400)");
+    if (tls)
+        return -1;
     hw_buf_init(&b, 4096);
     if (hw_error_response(&b, HW_ERRC_BAD_REQUEST, 0, NULL, 0) == 0 &&
         send(lws_get_socket_fd(wsi), hw_buf_head(&b), hw_buf_size(&b),
@@ -443,7 +458,7 @@ static int api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             r->tunnel_conns += reason == LWS_CALLBACK_WSI_CREATE ? 1 : -1;
         return 0;
     case LWS_CALLBACK_RAW_ADOPT:
-        return refuse_connect(r, wsi);
+        return refuse_raw(r, wsi);
     case LWS_CALLBACK_RAW_RX:
         return -1;
     case LWS_CALLBACK_HTTP:

@@ -42,11 +42,16 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (r->cfg.tls_cert)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    if (raw) {
+    if (raw)
         info.options |= LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
-        info.listen_accept_role = "raw-skt";
-        info.listen_accept_protocol = protocols[0].name;
-    }
+    else
+        /* Bytes lws cannot take as HTTP (or as TLS on a TLS port: ALLOW_NON_SSL lets lws look
+         * at them) go to protocols[0] raw, for the relay's own 400 or a logged close, instead
+         * of lws's 403 page or a silent close. */
+        info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG |
+                        (r->cfg.tls_cert ? LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT : 0);
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = protocols[0].name;
     if (r->cfg.tls_cert) {
         info.ssl_cert_filepath = r->cfg.tls_cert;
         info.ssl_private_key_filepath = r->cfg.tls_key;

@@ -133,16 +133,20 @@ def case_trickled_head_is_cut(env):
 
 
 def case_tunnel_port_cap_and_connect(env):
-    """The tunnel port: a CONNECT (which lws would keep open with no deadline) gets 400 and a
+    """The tunnel port: a CONNECT (which lws would keep open with no deadline) and a method
+    lws does not know (it would answer with its own 403 page) get the relay's 400 and a
     closed connection at once, and past --max-tunnel-connections new connections are closed
     at accept, while the public port keeps serving; a freed slot is used again."""
     relay, target, agent = env.stack(relay_args=["--max-tunnel-connections", "4"])
-    with HttpConn(relay.tunnel_port, timeout=5) as c:
-        c.send(b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n")
-        r = c.read_response("CONNECT")
-        check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), "CONNECT")
-        check(c.closed_by_peer(3.0), "the CONNECT's connection is closed")
-    check("CONNECT refused on the tunnel port" in relay.proc.stderr(), "the refusal is logged")
+    for what, line in (("CONNECT", b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n"),
+                       ("an unknown method", b"BREW /pot HTTP/1.1\r\nHost: x\r\n")):
+        with HttpConn(relay.tunnel_port, timeout=5) as c:
+            c.send(line + b"\r\n")
+            r = c.read_response(what)
+            check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), what)
+            check(c.closed_by_peer(3.0), "the connection is closed after " + what)
+    check_eq(relay.proc.stderr().count("refused on the tunnel port: a CONNECT, or a method it "
+                                       "does not serve (400)"), 2, "each refusal is logged")
 
     def open_count(conn=None):
         """Tunnel-port connections the relay counts, the one asking included: on a fresh

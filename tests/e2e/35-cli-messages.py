@@ -246,7 +246,8 @@ def case_agent_plain_to_tls(env):
     key, cert = self_signed(env, "localhost")
     store = env.path("relay.db")
     token = token_add(env, store, "alice")
-    tunnel = TlsRelay(env, store, key, cert).tunnel_port
+    relay = TlsRelay(env, store, key, cert)
+    tunnel = relay.tunnel_port
     url = "ws://127.0.0.1:%d" % tunnel
     r = runp(env, [AGENT_BIN, "--relay", url, "3000"], {"HOOKWIRE_TOKEN": token})
     check_eq(r.returncode, 1, "ws:// to a TLS port: exit status 1 (%r)" % r.stderr)
@@ -255,6 +256,8 @@ def case_agent_plain_to_tls(env):
     check_eq(re.sub("^" + TS + " ERROR agent: ", "", errors[0]),
              "cannot connect to %s: the relay closed the connection unanswered twice: this port "
              "speaks TLS: use wss://127.0.0.1:%d" % (url, tunnel), "ws:// to a TLS port")
+    check("refused on the tunnel port: not TLS, and the port speaks TLS (closed)"
+          in relay.proc.stderr(), "the relay logs each plain connection it closed")
 
 
 def case_targets(env):
