@@ -14,13 +14,12 @@ HOOKWIRE_TEST_NO_MYSQL=1, so CI cannot skip it silently.
 
 import json
 import os
-import signal
 import subprocess
 import time
 
 from harness import (WebSocket, check, check_eq, relay_cli, request, run, token_add,
                      wait_until)
-from hw_mysql import fresh_database, mariadb, mariadb_argv, require_url
+from hw_mysql import fresh_database, mariadb, mariadb_argv, own_mariadb, require_url
 
 HOST = ("Host", "hooks.example.test")
 
@@ -158,21 +157,15 @@ def case_database_hung(env):
     """MariaDB frozen with SIGSTOP while an agent connects: the relay's loop never waits on
     it, so webhooks for the connected channel keep flowing, each answered at once, and the
     new agent (a known token) connects."""
-    datadir = env.path("mariadb")
-    os.makedirs(datadir)
-    own = mariadb("start", datadir)
-    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
-    stopped = False
-    try:
-        store = own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=2"
+    with own_mariadb(env, "mariadb") as db:
+        store = db.url + "?timeout=2"
         alice = token_add(env, store, "alice")
         bob = token_add(env, store, "bob")
         relay = env.relay(store=store)
         target = env.target()
         env.agent(relay, alice, "alice", target.port)
         check_eq(relay.webhook("POST", "/t/alice/x", [HOST], b"{}").status, 200, "before")
-        os.kill(pid, signal.SIGSTOP)
-        stopped = True
+        db.freeze()
         late = env.agent(relay, bob, "bob", target.port, wait=False)
         stranger_status = None
         sent = 0
@@ -195,13 +188,8 @@ def case_database_hung(env):
         wait_until(lambda: relay.channel_connected("bob"), 10,
                    "an agent with a known token connects while MariaDB is frozen")
         check(late.proc.alive(), "bob's agent runs")
-        os.kill(pid, signal.SIGCONT)
-        stopped = False
+        db.thaw()
         check_eq(relay.webhook("POST", "/t/bob/x", [HOST], b"{}").status, 200, "bob delivers")
-    finally:
-        if stopped:
-            os.kill(pid, signal.SIGCONT)
-        mariadb("stop", datadir)
 
 
 def case_migration_outlasts_call_timeout(env):

@@ -24,7 +24,7 @@ import threading
 from hw_receiver import (Load, Receiver, event_count, event_ids, fresh_database, github_headers,
                          mariadb)
 from harness import LOCALHOST, Reply, check, check_eq, get, holds_for, run, wait_until
-from hw_mysql import require_url
+from hw_mysql import own_mariadb, require_url
 
 URL = os.environ.get("HOOKWIRE_TEST_MYSQL_URL")
 
@@ -167,30 +167,18 @@ def case_readyz_frozen_database(env):
     timeout (10 s here, tried three times by the client library); /readyz says 503 within 5 s
     of the last check that passed, so a load balancer takes the receiver out, and 200 again
     once the database answers."""
-    datadir = env.path("mariadb-ready")
-    os.makedirs(datadir)
-    own = mariadb("start", datadir)
-    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
-    frozen = False
-    try:
+    with own_mariadb(env, "mariadb-ready") as db:
         backend = Backend(env)
-        rc = Receiver(env, own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=10", source(backend),
-                      OPTS).start()
+        rc = Receiver(env, db.url + "?timeout=10", source(backend), OPTS).start()
         wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
-        os.kill(pid, signal.SIGSTOP)
-        frozen = True
+        db.freeze()
         wait_until(lambda: get(rc.port, "/readyz").status == 503, 8,
                    "/readyz says 503 while the database is frozen")
         check("hookwire_receiver_ready 0" in get(rc.port, "/metrics").body.decode(),
               "/metrics says not ready", "")
-        os.kill(pid, signal.SIGCONT)
-        frozen = False
+        db.thaw()
         wait_until(lambda: get(rc.port, "/readyz").status == 200, 60, "ready again")
         rc.stop()
-    finally:
-        if frozen:
-            os.kill(pid, signal.SIGCONT)
-        mariadb("stop", datadir)
 
 
 def case_stop_with_frozen_database(env):
@@ -198,48 +186,39 @@ def case_stop_with_frozen_database(env):
     drain is over the receiver stops listening, so a new connection is refused at once (a
     proxy tries another upstream) instead of being accepted and left unanswered while the
     store waits for the database; the receiver exits 0 once the database answers."""
-    datadir = env.path("mariadb-frozen")
-    os.makedirs(datadir)
-    own = mariadb("start", datadir)
-    pid = int(own["HOOKWIRE_TEST_MYSQL_PID"])
     release = threading.Event()
-    frozen = False
 
     def hold(req):
         release.wait(60)
         return Reply(200, "OK", [], b"ok")
 
-    try:
-        backend = env.target(hold)
-        backend.ignore_errors = True
-        rc = Receiver(env, own["HOOKWIRE_TEST_MYSQL_URL"] + "?timeout=10", {"gh": [
-            ("provider", "github"), ("secret", "gh-secret-for-tests"),
-            ("deliver-to", "http://127.0.0.1:%d/in" % backend.port)]}).start()
-        wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
-        body = b'{"frozen":1}'
-        check_eq(rc.post("gh", body, github_headers(body, "frozen-1")).status, 200, "acknowledged")
-        wait_until(lambda: len(backend.requests) == 1, 10, "its delivery is in flight")
-        os.kill(pid, signal.SIGSTOP)
-        frozen = True
-        rc.proc.signal(signal.SIGTERM)
-        wait_until(lambda: "stopped listening on" in rc.proc.stderr(), 30,
-                   "the drain ends and the receiver stops listening")
+    with own_mariadb(env, "mariadb-frozen") as db:
         try:
-            socket.create_connection((LOCALHOST, rc.port), timeout=5).close()
-            refused = False
-        except ConnectionRefusedError:
-            refused = True
-        check(refused, "a new connection is refused at once")
-        rc.proc.check_alive("still closing its store against the frozen database")
-        os.kill(pid, signal.SIGCONT)
-        frozen = False
-        check_eq(rc.proc.wait_exit(60), 0, "it exits 0 once the database answers")
-    finally:
-        release.set()
-        if frozen:
-            os.kill(pid, signal.SIGCONT)
-        mariadb("stop", datadir)
-
+            backend = env.target(hold)
+            backend.ignore_errors = True
+            rc = Receiver(env, db.url + "?timeout=10", {"gh": [
+                ("provider", "github"), ("secret", "gh-secret-for-tests"),
+                ("deliver-to", "http://127.0.0.1:%d/in" % backend.port)]}).start()
+            wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+            body = b'{"frozen":1}'
+            check_eq(rc.post("gh", body, github_headers(body, "frozen-1")).status, 200,
+                     "acknowledged")
+            wait_until(lambda: len(backend.requests) == 1, 10, "its delivery is in flight")
+            db.freeze()
+            rc.proc.signal(signal.SIGTERM)
+            wait_until(lambda: "stopped listening on" in rc.proc.stderr(), 30,
+                       "the drain ends and the receiver stops listening")
+            try:
+                socket.create_connection((LOCALHOST, rc.port), timeout=5).close()
+                refused = False
+            except ConnectionRefusedError:
+                refused = True
+            check(refused, "a new connection is refused at once")
+            rc.proc.check_alive("still closing its store against the frozen database")
+            db.thaw()
+            check_eq(rc.proc.wait_exit(60), 0, "it exits 0 once the database answers")
+        finally:
+            release.set()
 
 if __name__ == "__main__":
     require_url()

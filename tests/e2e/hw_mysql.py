@@ -2,7 +2,9 @@
 database next to the test database, and a private server (scripts/mariadb) for
 cases that stop, freeze or kill it."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import urllib.parse
@@ -51,3 +53,35 @@ def mariadb(cmd, datadir):
         k, _, v = line.partition("=")
         env[k] = v
     return env
+
+
+class OwnServer:
+    """A MariaDB server of one case's own: url, and freeze() / thaw() (SIGSTOP / SIGCONT)."""
+
+    def __init__(self, env):
+        self.url = env["HOOKWIRE_TEST_MYSQL_URL"]
+        self.pid = int(env["HOOKWIRE_TEST_MYSQL_PID"])
+        self.frozen = False
+
+    def freeze(self):
+        os.kill(self.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self):
+        os.kill(self.pid, signal.SIGCONT)
+        self.frozen = False
+
+
+@contextlib.contextmanager
+def own_mariadb(env, name):
+    """Starts a MariaDB server with its data in env.path(name) and yields it (OwnServer);
+    thaws it if the case left it frozen, and stops it at the end."""
+    datadir = env.path(name)
+    os.makedirs(datadir)
+    server = OwnServer(mariadb("start", datadir))
+    try:
+        yield server
+    finally:
+        if server.frozen:
+            server.thaw()
+        mariadb("stop", datadir)
