@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "recv.h"
 
 /* Idle polling for due work: from POLL_MIN_MS, doubling to POLL_MAX_MS while nothing is due. */
 #define POLL_MIN_MS 25
@@ -99,7 +100,7 @@ struct recv_db {
     uint64_t *backlog;      /* pending per source, by index, from the last backlog check */
     int64_t oldest_pending_ms;
     int have_backlog;
-    int64_t ready_until_us; /* mono_us() until which the last check counts, 0 if it failed */
+    int64_t ready_until_us; /* recv_now_us() until which the last check counts, 0 if it failed */
     /* Thread only. */
     struct src_state *src;
     int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
@@ -433,12 +434,10 @@ static int due_now(struct recv_db *db, int64_t now, int64_t *next)
     return any;
 }
 
-static int64_t mono_us(void)
+/* Whether the last check passed, no more than READY_FOR_US ago (mu held). */
+static int ready_now(const struct recv_db *db)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return recv_now_us() < db->ready_until_us;
 }
 
 static void check_ready(struct recv_db *db)
@@ -449,7 +448,7 @@ static void check_ready(struct recv_db *db)
     ok = hw_store_ping(db->store) == 0 && hw_store_schema_version(db->store, &version) == 0 &&
          version == HW_STORE_SCHEMA_VERSION;
     pthread_mutex_lock(&db->mu);
-    db->ready_until_us = ok ? mono_us() + READY_FOR_US : 0;
+    db->ready_until_us = ok ? recv_now_us() + READY_FOR_US : 0;
 }
 
 /*
@@ -667,7 +666,7 @@ int recv_db_ready(struct recv_db *db)
     int r;
 
     pthread_mutex_lock(&db->mu);
-    r = mono_us() < db->ready_until_us;
+    r = ready_now(db);
     pthread_mutex_unlock(&db->mu);
     return r;
 }
@@ -704,7 +703,7 @@ int recv_db_render(struct recv_db *db, struct hw_buf *out)
                               "# HELP hookwire_receiver_ready Store reachable, migrations "
                               "current.\n# TYPE hookwire_receiver_ready gauge\n"
                               "hookwire_receiver_ready %d\n",
-                              mono_us() < db->ready_until_us);
+                              ready_now(db));
     pthread_mutex_unlock(&db->mu);
     return err;
 }
