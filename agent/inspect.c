@@ -8,17 +8,16 @@
 #include "inspect.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "agent.h"
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "inspect_api.h"
@@ -78,23 +77,6 @@ void agent_inspect_check(struct agent *a)
                 spec);
         exit(2);
     }
-}
-
-/* Whether the port is free: lws's own failure would only log a cryptic bind error. */
-static int port_in_use(const char *host, int port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    int fd, one = 1, busy;
-
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return 0; /* a name or IPv6: lws reports its own failure */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    busy = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
-    close(fd);
-    return busy;
 }
 
 void agent_inspect_json(struct hw_http_conn *c, int status, const char *body, size_t len)
@@ -351,6 +333,7 @@ int agent_inspect_start(struct agent *a)
     struct lws_context_creation_info info;
     struct hw_http_server_config cfg;
     struct agent_inspect *ins;
+    char ip[64], why[512] = "";
     int rc = HW_ENOMEM;
 
     if (!a->cfg.inspect || strcmp(a->cfg.inspect, "off") == 0)
@@ -361,10 +344,12 @@ int agent_inspect_start(struct agent *a)
     ins->a = a;
     if (hw_hostport_parse(a->cfg.inspect, ins->host, sizeof(ins->host), &ins->port))
         goto fail; /* checked at startup */
-    if (port_in_use(ins->host[0] ? ins->host : "0.0.0.0", ins->port)) {
-        HW_WARN("inspector: %s is already in use; running without the inspector "
-                "(choose another with --inspect HOST:PORT, or --inspect off)",
-                a->cfg.inspect);
+    /* lws would only log a cryptic bind error, or wait forever for an interface of a name. */
+    if (hw_listen_resolve(a->cfg.inspect, "--inspect", ip, sizeof(ip), why, sizeof(why)) ||
+        (!a->cfg.inspect_allow_remote && ip[0] && !is_loopback(ip))) {
+        HW_WARN("inspector: %s; running without the inspector (choose another with --inspect "
+                "HOST:PORT, or --inspect off)",
+                why[0] ? why : "not a loopback address");
         free(ins);
         return 0;
     }
@@ -383,7 +368,7 @@ int agent_inspect_start(struct agent *a)
     memset(&info, 0, sizeof(info));
     info.vhost_name = "inspect";
     info.port = ins->port;
-    info.iface = ins->host[0] && strcmp(ins->host, "0.0.0.0") != 0 ? ins->host : NULL;
+    info.iface = ip[0] ? ip : NULL;
     info.protocols = ins->protocols;
     info.options =
         LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;

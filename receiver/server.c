@@ -42,11 +42,15 @@ static struct lws_protocols protocols[4];
 int recv_server_start(struct recv *r)
 {
     struct lws_context_creation_info info;
-    char host[256];
+    char host[256], ip[64], why[512];
     int port;
 
     if (hw_hostport_parse(r->cfg.listen, host, sizeof(host), &port)) {
         fprintf(stderr, "listen: bad address \"%s\": expected HOST:PORT\n", r->cfg.listen);
+        return HW_EIO;
+    }
+    if (hw_listen_resolve(r->cfg.listen, "--listen", ip, sizeof(ip), why, sizeof(why))) {
+        fprintf(stderr, "%s\n", why);
         return HW_EIO;
     }
     hw_http_server_protocol(r->http, &protocols[0]);
@@ -64,15 +68,13 @@ int recv_server_start(struct recv *r)
     memset(&info, 0, sizeof(info));
     info.vhost_name = "receiver";
     info.port = port;
-    info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
+    info.iface = ip[0] ? ip : NULL;
     info.protocols = protocols;
     info.options =
         LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
     info.listen_accept_role = "raw-skt";
     info.listen_accept_protocol = protocols[0].name;
     if (!lws_create_vhost(r->context, &info)) {
-        char why[512];
-
         /* lws only says that it failed: find out why, and say it with the option to change. */
         if (hw_listen_probe(r->cfg.listen, "--listen", why, sizeof(why)))
             fprintf(stderr, "%s\n", why);

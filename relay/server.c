@@ -25,8 +25,9 @@ static struct lws_protocols tunnel_list[3];
 static struct lws_vhost *make_vhost(struct relay *r, const char *name, const char *addr,
                                     const struct lws_protocols *protocols, int raw)
 {
+    const char *option = strcmp(name, "public") == 0 ? "--listen" : "--tunnel-listen";
     struct lws_context_creation_info info;
-    char host[256];
+    char host[256], ip[64], why[512];
     int port;
     struct lws_vhost *vh;
 
@@ -34,10 +35,14 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
         fprintf(stderr, "bad address \"%s\": expected HOST:PORT\n", addr);
         return NULL;
     }
+    if (hw_listen_resolve(addr, option, ip, sizeof(ip), why, sizeof(why))) {
+        fprintf(stderr, "%s\n", why);
+        return NULL;
+    }
     memset(&info, 0, sizeof(info));
     info.vhost_name = name;
     info.port = port;
-    info.iface = host[0] && strcmp(host, "0.0.0.0") != 0 ? host : NULL;
+    info.iface = ip[0] ? ip : NULL;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (r->cfg.tls_cert)
@@ -60,11 +65,8 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
     }
     vh = lws_create_vhost(r->context, &info);
     if (!vh) {
-        char why[512];
-
         /* lws only says that it failed: find out why, and say it with the option to change. */
-        if (hw_listen_probe(addr, strcmp(name, "public") == 0 ? "--listen" : "--tunnel-listen", why,
-                            sizeof(why)))
+        if (hw_listen_probe(addr, option, why, sizeof(why)))
             fprintf(stderr, "%s\n", why);
         else
             fprintf(stderr, "cannot listen on %s (%s)%s\n", addr, name,

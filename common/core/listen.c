@@ -1,7 +1,8 @@
 /*
- * Listen-address diagnosis: binds a throwaway socket to learn the errno a
- * listener got, and words it with the option to change; and the stop of a
- * listener at shutdown. Owns nothing past the call.
+ * Listen addresses: resolves one to the numbers a listener binds and binds
+ * a throwaway socket to learn the errno a listener would get, worded with
+ * the option to change; and the stop of a listener at shutdown. Owns
+ * nothing past the call.
  */
 #include "listen.h"
 
@@ -39,37 +40,11 @@ int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap
     return HW_EINVAL;
 }
 
-int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
+/* Words the errno a bind of addr (host, for option) got, in why; returns the HW_E* code. */
+static int bind_error(int e, const char *addr, const char *host, const char *option, char *why,
+                      size_t cap)
 {
-    struct addrinfo hints, *res = NULL;
-    char host[256], port_s[8];
-    int port, fd, one = 1, rc, e;
-
-    if (hw_hostport_parse(addr, host, sizeof(host), &port)) {
-        snprintf(why, cap, "%s %s: expected HOST:PORT, e.g. 127.0.0.1:8080", option, addr);
-        return HW_EINVAL;
-    }
-    snprintf(port_s, sizeof(port_s), "%d", port);
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    rc = getaddrinfo(host[0] ? host : NULL, port_s, &hints, &res);
-    if (rc) {
-        snprintf(why, cap, "%s %s: cannot resolve %s: %s", option, addr, host, gai_strerror(rc));
-        return HW_ENOTFOUND;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM, 0);
-    e = fd < 0 ? errno : 0;
-    /* As a listener sets it: a port whose old connections linger in TIME_WAIT is not "in use". */
-    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-                    bind(fd, res->ai_addr, res->ai_addrlen)))
-        e = errno;
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
     switch (e) {
-    case 0:
-        return 0;
     case EADDRINUSE:
         snprintf(why, cap,
                  "%s is already in use: stop the program that holds it, or give %s another port",
@@ -91,6 +66,59 @@ int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
         snprintf(why, cap, "%s: cannot listen: %s", addr, strerror(e));
         return HW_EIO;
     }
+}
+
+int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipcap, char *why,
+                      size_t cap)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[256], port_s[8];
+    int port, fd, one = 1, rc, e = 0;
+    int any;
+
+    if (hw_hostport_parse(addr, host, sizeof(host), &port)) {
+        snprintf(why, cap, "%s %s: expected HOST:PORT, e.g. 127.0.0.1:8080", option, addr);
+        return HW_EINVAL;
+    }
+    any = !host[0] || strcmp(host, "0.0.0.0") == 0;
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    memset(&hints, 0, sizeof(hints));
+    /* The listeners are IPv4 (the event library's IPv6 is off). */
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rc = getaddrinfo(any ? NULL : host, port_s, &hints, &res);
+    if (rc) {
+        if (strchr(host, ':'))
+            snprintf(why, cap, "%s %s: IPv6 addresses are not supported: give an IPv4 address",
+                     option, addr);
+        else
+            snprintf(why, cap, "%s %s: cannot resolve %s: %s", option, addr, host,
+                     gai_strerror(rc));
+        return HW_ENOTFOUND;
+    }
+    if (ipcap) {
+        ip[0] = '\0';
+        if (!any && !inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip,
+                               (socklen_t)ipcap))
+            e = errno;
+    }
+    fd = e ? -1 : socket(res->ai_family, SOCK_STREAM, 0);
+    if (!e && fd < 0)
+        e = errno;
+    /* As a listener sets it: a port whose old connections linger in TIME_WAIT is not "in use". */
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+                    bind(fd, res->ai_addr, res->ai_addrlen)))
+        e = errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return e ? bind_error(e, addr, host, option, why, cap) : 0;
+}
+
+int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
+{
+    return hw_listen_resolve(addr, option, NULL, 0, why, cap);
 }
 
 /* The port a socket is bound to, or -1. */

@@ -488,7 +488,67 @@ def case_tokens(env):
     check_eq(r.status, 404, "/agents through a proxy is not found")
 
 
+def case_listen_names(env):
+    """A listen address's host is resolved before the program listens: localhost serves on
+    127.0.0.1 (lws takes a name for a network interface and would never listen, while the
+    program logged that it did), for the relay's two ports, the receiver and the agent's
+    inspector. A name that does not resolve, an address that is not this machine's and an
+    IPv6 address stop the relay and the receiver with one line."""
+    token = token_add(env, env.path("relay.db"), "alice")
+    web, tun = free_port(), free_port()
+    relay = Proc(env, "relay-localhost", relay_argv(env, "--listen", "localhost:%d" % web,
+                                                    "--tunnel-listen", "localhost:%d" % tun))
+    for port in (web, tun):
+        wait_until(lambda: get(port, "/healthz").status == 200, 10,
+                   "the relay answers on 127.0.0.1:%d, given localhost" % port)
+    app = env.target()
+    ins = free_port()
+    with open(env.path("token"), "w") as f:
+        f.write(token + "\n")
+    agent = Proc(env, "agent-localhost", [AGENT_BIN, "--relay", "ws://127.0.0.1:%d" % tun,
+                                          "--token-file", env.path("token"), "--forward",
+                                          str(app.port), "--inspect", "localhost:%d" % ins])
+    wait_until(lambda: get(ins, "/").status == 200, 10, "the inspector answers, given localhost")
+    agent.stop()
+    relay.stop()
+
+    a, b = free_port(), free_port()
+    for listen, line in [
+            ("nosuch.invalid:%d" % a,
+             re.compile(r"--listen nosuch\.invalid:%d: cannot resolve nosuch\.invalid: .+" % a)),
+            ("192.0.2.1:%d" % a,
+             "192.0.2.1:%d: 192.0.2.1 is not an address of this machine: use 127.0.0.1, 0.0.0.0 "
+             "or one of its addresses in --listen" % a),
+            ("[::1]:%d" % a,
+             "--listen [::1]:%d: IPv6 addresses are not supported: give an IPv4 address" % a)]:
+        expect(runp(env, relay_argv(env, "--listen", listen, "--tunnel-listen",
+                                    "127.0.0.1:%d" % b)), 1, line, "relay --listen " + listen)
+    expect(runp(env, relay_argv(env, "--listen", "127.0.0.1:%d" % a, "--tunnel-listen",
+                                "nosuch.invalid:%d" % b)), 1,
+           re.compile(r"--tunnel-listen nosuch\.invalid:%d: cannot resolve nosuch\.invalid: .+" % b),
+           "relay --tunnel-listen nosuch.invalid")
+
+    secret = {"TEST_SIGNING_SECRET": "whsec_" + "dGVzdA" * 8}
+    for host, want in [("localhost", None), ("nosuch.invalid", "cannot resolve nosuch.invalid"),
+                       ("192.0.2.1", "192.0.2.1 is not an address of this machine")]:
+        port = free_port()
+        conf = write(env, "recv-%s.ini" % host, "[receiver]\nlisten = %s:%d\nstore = sqlite:%s\n"
+                     "signing-secret = env:TEST_SIGNING_SECRET\n\n[source demo]\nprovider = "
+                     "github\nsecret = s3cret\ndeliver-to = http://127.0.0.1:9/\n" %
+                     (host, port, env.path("recv.db")))
+        if want is None:
+            recv = Proc(env, "receiver-localhost", [RECEIVER_BIN, "--config", conf], secret)
+            wait_until(lambda: get(port, "/healthz").status == 200, 10,
+                       "the receiver answers on 127.0.0.1, given localhost")
+            recv.stop()
+            continue
+        r = runp(env, [RECEIVER_BIN, "--config", conf], secret)
+        check_eq(r.returncode, 1, "the receiver on %s does not start (stderr %r)" % (host, r.stderr))
+        check(want in r.stderr, "the receiver says why it cannot listen on " + host, r.stderr)
+
+
 if __name__ == "__main__":
     run([case_relay_startup_messages, case_port_in_use, case_config_file_rules,
          case_help_and_version, case_agent_connection_failures, case_agent_plain_to_tls,
-         case_targets, case_logs, case_colour, case_tokens, case_store_password_hidden])
+         case_targets, case_logs, case_colour, case_tokens, case_store_password_hidden,
+         case_listen_names])
