@@ -70,6 +70,13 @@ static void usage(FILE *f)
                "Holds a tunnel to a hookwire relay and forwards each webhook sent to the\n"
                "channel's public URL to a local app, returning the app's answer.\n"
                "The token comes from HOOKWIRE_TOKEN or --token-file.\n\n"
+               "commands (the channel's history on the relay, with the same --relay and token):\n"
+               "  events [--limit N] [--status pending|delivered|failed|all] [--cursor C]\n"
+               "        the channel's recent events, newest first, as JSON (limit 1-1000, 50)\n"
+               "  show ID [--body]\n"
+               "        one event and its attempts, as JSON; --body: its body, byte for byte\n"
+               "  replay ID\n"
+               "        send the event through the tunnel to the app again, now\n\n"
                "options:\n");
     hw_opt_usage(f, agent_options);
 }

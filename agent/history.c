@@ -9,10 +9,12 @@
  */
 #include "history.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 #include "agent.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/id.h"
+#include "core/text.h"
 
 #define IO_TIMEOUT_S 10
 #define ANSWER_MAX   (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
@@ -33,38 +37,45 @@ struct conn {
     SSL *ssl;
 };
 
-static int dial(const char *host, int port)
+/* A connected socket in *fd, or HW_ENOTFOUND (the name), or -errno of the last connect. */
+static int dial(const char *host, int port, int *fd)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
     struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
     char svc[16];
-    int fd = -1;
+    int err = HW_EIO;
 
     snprintf(svc, sizeof(svc), "%d", port);
+    *fd = -1;
     if (getaddrinfo(host, svc, &hints, &res))
-        return -1;
-    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
+        return HW_ENOTFOUND;
+    for (ai = res; ai && *fd < 0; ai = ai->ai_next) {
+        *fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (*fd < 0) {
+            err = -errno;
             continue;
+        }
         /* The timeouts bound connect (Linux applies SO_SNDTIMEO to it), reads and writes. */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-            close(fd);
-            fd = -1;
+        setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(*fd, ai->ai_addr, ai->ai_addrlen)) {
+            err = -errno;
+            close(*fd);
+            *fd = -1;
         }
     }
     freeaddrinfo(res);
-    return fd;
+    return *fd < 0 ? err : 0;
 }
 
 static int conn_open(struct conn *c, struct agent *a)
 {
+    int err;
+
     memset(c, 0, sizeof(*c));
-    c->fd = dial(a->relay_url.host, a->relay_url.port);
-    if (c->fd < 0)
-        return HW_EIO;
+    err = dial(a->relay_url.host, a->relay_url.port, &c->fd);
+    if (err)
+        return err;
     if (!a->relay_url.tls)
         return 0;
     c->ctx = SSL_CTX_new(TLS_client_method());
@@ -85,7 +96,7 @@ static int conn_open(struct conn *c, struct agent *a)
     SSL_set_tlsext_host_name(c->ssl, a->relay_url.host);
     if (!a->cfg.insecure)
         SSL_set1_host(c->ssl, a->relay_url.host);
-    return SSL_connect(c->ssl) == 1 ? 0 : HW_EIO;
+    return SSL_connect(c->ssl) == 1 ? 0 : HW_EAUTH; /* the handshake, or the certificate */
 }
 
 static void conn_close(struct conn *c)
@@ -172,16 +183,81 @@ static int usage(void)
     return 2;
 }
 
-/* Query parameters are digits or status names: anything else is refused here. */
-static int plain(const char *s)
+/* Whether s is short printable ASCII, fit to be echoed in a message. */
+static int printable(const char *s)
 {
-    return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(s);
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return 0;
+    return n <= 64;
+}
+
+/* A flag's value that is wrong: one line that names it and what it takes. */
+static int bad_value(const char *flag, const char *v, const char *want)
+{
+    fprintf(stderr, "events %s %s: expected %s\n", flag, printable(v) ? v : "(that value)", want);
+    return 2;
+}
+
+/*
+ * Appends "&NAME=VALUE" for one of events' flags to the path (n used of
+ * cap) once the value is checked here, as the relay would check it: a
+ * mistake is named on the spot rather than sent. Returns 0 or an exit status.
+ */
+static int events_flag(const char *k, const char *v, char *path, size_t cap, int *n)
+{
+    uint64_t num;
+
+    if (strcmp(k, "--limit") == 0) {
+        if (hw_text_uint(v, strlen(v), 1000, &num) || num < 1)
+            return bad_value(k, v, "a number from 1 to 1000");
+    } else if (strcmp(k, "--status") == 0) {
+        if (strcmp(v, "all") == 0)
+            return 0; /* as hookwire-replay: no filter */
+        if (strcmp(v, "pending") && strcmp(v, "delivered") && strcmp(v, "failed"))
+            return bad_value(k, v, "pending, delivered, failed or all");
+    } else if (strcmp(k, "--cursor") == 0) {
+        if (hw_text_uint(v, strlen(v), INT64_MAX, &num))
+            return bad_value(k, v, "the next_cursor of an earlier listing");
+    } else {
+        return usage();
+    }
+    *n += snprintf(path + *n, cap - (size_t)*n, "&%s=%s", k + 2, v);
+    return (size_t)*n < cap ? 0 : usage(); /* flags repeated past any sense */
+}
+
+/* Why the relay could not be asked, in one line with what to check. */
+static void unreachable(const struct agent *a, const char *verb, int err)
+{
+    const char *h = a->relay_url.host;
+    int p = a->relay_url.port;
+
+    if (err == HW_ENOTFOUND)
+        fprintf(stderr, "%s: cannot resolve %s: check the host name in --relay\n", verb, h);
+    else if (err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH)
+        fprintf(stderr,
+                "%s: nothing answers at %s:%d (%s): is the relay running, and is %d its "
+                "--tunnel-listen port?\n",
+                verb, h, p, hw_strerror(err), p);
+    else if (err == HW_EAUTH)
+        fprintf(stderr,
+                "%s: the TLS handshake with %s:%d failed: is it the relay's wss:// port, and does "
+                "its certificate verify (--ca-file)?\n",
+                verb, h, p);
+    else if (err == HW_EPROTO)
+        fprintf(stderr,
+                "%s: %s:%d did not answer in HTTP: is it the relay's --tunnel-listen port?\n", verb,
+                h, p);
+    else
+        fprintf(stderr, "%s: cannot reach the relay at %s:%d: %s\n", verb, h, p, hw_strerror(err));
 }
 
 int agent_history_command(struct agent *a, int argc, char **argv)
 {
     char path[512];
-    const char *verb = argv[0], *method = "GET";
+    const char *verb = argv[0], *method = "GET", *id = argc >= 2 ? argv[1] : "";
     struct hw_buf body;
     int status = 0, err, n = 0, raw = 0;
 
@@ -189,26 +265,29 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         n = snprintf(path, sizeof(path), "/api/events?x=1");
         /* Flags come in pairs: --limit N, --status S, --cursor C. */
         for (int i = 1; i < argc; i += 2) {
-            const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
-
-            if ((strcmp(k, "--limit") && strcmp(k, "--status") && strcmp(k, "--cursor")) ||
-                !plain(v) || strlen(v) > 32)
+            if (i + 1 >= argc)
                 return usage();
-            n += snprintf(path + n, sizeof(path) - (size_t)n, "&%s=%s", k + 2, v);
-            if ((size_t)n >= sizeof(path))
-                return usage(); /* flags repeated past any sense */
+            err = events_flag(argv[i], argv[i + 1], path, sizeof(path), &n);
+            if (err)
+                return err;
         }
-    } else if ((strcmp(verb, "show") == 0 || strcmp(verb, "replay") == 0) && argc >= 2 &&
-               plain(argv[1] + (strncmp(argv[1], "evt_", 4) == 0 ? 4 : 0)) &&
-               strlen(argv[1]) < 64) {
+    } else if ((strcmp(verb, "show") == 0 || strcmp(verb, "replay") == 0) && argc >= 2) {
         raw = strcmp(verb, "show") == 0 && argc == 3 && strcmp(argv[2], "--body") == 0;
         if (argc > (raw ? 3 : 2))
             return usage();
+        /* An id is what the relay gave: anything else names no event (and goes in no URL). */
+        if (strlen(id) != HW_ID_LEN || !hw_id_valid(id)) {
+            fprintf(stderr,
+                    "%s: %s is not an event id: ids are evt_ and 26 letters and digits, as "
+                    "\"events\" lists them\n",
+                    verb, printable(id) ? id : "that");
+            return 2;
+        }
         if (strcmp(verb, "replay") == 0) {
             method = "POST";
-            snprintf(path, sizeof(path), "/api/events/%s/replay", argv[1]);
+            snprintf(path, sizeof(path), "/api/events/%s/replay", id);
         } else {
-            snprintf(path, sizeof(path), "/api/events/%s%s", argv[1], raw ? "/body" : "");
+            snprintf(path, sizeof(path), "/api/events/%s%s", id, raw ? "/body" : "");
         }
     } else {
         return usage();
@@ -216,8 +295,13 @@ int agent_history_command(struct agent *a, int argc, char **argv)
     hw_buf_init(&body, ANSWER_MAX);
     err = agent_history_call(a, method, path, &status, &body);
     if (err) {
-        fprintf(stderr, "%s: cannot reach the relay at %s:%d: %s\n", verb, a->relay_url.host,
-                a->relay_url.port, hw_strerror(err));
+        unreachable(a, verb, err);
+        hw_buf_cleanup(&body);
+        return 1;
+    }
+    if (status == 404 && strcmp(verb, "events") != 0) {
+        /* Another channel's event reads the same: the token's channel is all there is. */
+        fprintf(stderr, "%s: no such event on this channel (the relay answered 404)\n", verb);
         hw_buf_cleanup(&body);
         return 1;
     }
@@ -228,7 +312,16 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         hw_buf_cleanup(&body);
         return 1;
     }
+    /* A webhook's bytes may hold terminal escapes: on a terminal only text is written. */
+    if (raw && isatty(STDOUT_FILENO) && hw_text_binary(hw_buf_head(&body), hw_buf_size(&body))) {
+        fprintf(stderr,
+                "show: the body of %s is binary (%zu bytes): redirect stdout, e.g. "
+                "hookwire-agent show %s --body > body.bin\n",
+                id, hw_buf_size(&body), id);
+        hw_buf_cleanup(&body);
+        return 1;
+    }
     fwrite(hw_buf_head(&body), 1, hw_buf_size(&body), stdout);
     hw_buf_cleanup(&body);
-    return 0;
+    return fflush(stdout) == 0 ? 0 : 1;
 }

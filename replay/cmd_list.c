@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/text.h"
 #include "db.h"
 #include "json.h"
 #include "table.h"
@@ -72,23 +73,11 @@ int replay_cmd_list(const struct replay_cmd *cmd, struct replay_opts *o)
     return fflush(stdout) == 0 ? REPLAY_EXIT_OK : REPLAY_EXIT_ERR;
 }
 
-/* A body is text when it holds no control bytes but tab, CR and LF. */
-static int looks_binary(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-
-        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-            return 1;
-    }
-    return 0;
-}
-
 static int write_body(const struct hw_store_event *ev)
 {
     size_t off = 0;
 
-    if (isatty(STDOUT_FILENO) && looks_binary(ev->body, ev->body_len)) {
+    if (isatty(STDOUT_FILENO) && hw_text_binary(ev->body, ev->body_len)) {
         replay_fail("show: the body of %s is binary (%zu bytes): redirect stdout, e.g. "
                     "hookwire-replay show %s --body > body.bin",
                     ev->id, ev->body_len, ev->id);

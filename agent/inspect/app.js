@@ -296,7 +296,8 @@ function curlOf(detail) {
   for (const line of h.headers) if (!skip.test(line)) parts.push('-H', shellQuote(line));
   let text = null;
   try { text = new TextDecoder('utf-8', { fatal: true }).decode(detail.body); } catch (e) { text = null; }
-  if (detail.body.length && text !== null) parts.push('--data-binary', shellQuote(text));
+  // --data-raw, not --data-binary: curl reads a file for a body that starts with @.
+  if (detail.body.length && text !== null) parts.push('--data-raw', shellQuote(text));
   else if (detail.body.length) parts.push('--data-binary', '@body.bin', '# binary body: save it as body.bin');
   return parts.join(' ');
 }

@@ -46,3 +46,14 @@ int hw_text_channel_valid(const char *s, size_t n)
     }
     return 1;
 }
+
+int hw_text_binary(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}

@@ -38,4 +38,10 @@ int hw_text_port(const char *s, size_t n, int *port);
 /* 1 when s[0..n) is a channel name, [a-z0-9-]{1,63}, else 0. */
 int hw_text_channel_valid(const char *s, size_t n);
 
+/*
+ * 1 when s[0..n) holds a control byte other than tab, CR and LF (or DEL):
+ * bytes not to write to a terminal, where they could be escape sequences.
+ */
+int hw_text_binary(const char *s, size_t n);
+
 #endif

@@ -13,12 +13,13 @@ line; answers held in memory are capped by --max-held (429 past it).
 
 import json
 import os
+import select
 import socket
 import subprocess
 import time
 
-from harness import (AGENT_BIN, LOCALHOST, Reply, build_request, check, check_eq, request, run,
-                     token_add, wait_until)
+from harness import (AGENT_BIN, LOCALHOST, Reply, build_request, check, check_eq, free_port,
+                     request, run, token_add, wait_until)
 from offline_util import HOST, body_of, queue_one, received, stores
 
 
@@ -297,6 +298,86 @@ def case_body_download_paced(env):
     relay.stop()
 
 
+def case_cli_mistakes(env):
+    """The history commands' mistakes are named by the agent, one line each, before anything
+    is sent: a limit, status or cursor out of range (exit 2), an id that is not one (exit 2,
+    never echoed with its control bytes), an event the channel does not have (exit 1), a relay
+    that does not resolve or where nothing listens. show --body on a terminal writes no body
+    with control bytes (terminal escapes from a webhook's sender), and the same bytes whole
+    to a file."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    body = b"hello \x1b]0;TITLE\x07\x1b[2Jred"
+    resp = relay.webhook("POST", "/t/alice/esc", [HOST], body)
+    check_eq(resp.status, 202, "a webhook queued while no agent is connected")
+    evt = json.loads(resp.body)["id"]
+
+    def one_line(r, status, want, what):
+        check_eq(r.returncode, status, what + ": exit status (stderr %r)" % r.stderr)
+        lines = r.stderr.decode("utf-8", "replace").splitlines()
+        check_eq(len(lines), 1, what + ": one line on stderr (%r)" % r.stderr)
+        check(want in lines[0], what + ": says " + want, lines[0])
+        check(b"\x1b" not in r.stderr, what + ": no escape byte on stderr", r.stderr)
+
+    for args, want in [
+            (["--limit", "0"], "events --limit 0: expected a number from 1 to 1000"),
+            (["--limit", "1001"], "events --limit 1001: expected a number from 1 to 1000"),
+            (["--limit", "abc"], "events --limit abc: expected a number from 1 to 1000"),
+            (["--status", "bogus"], "events --status bogus: expected pending, delivered, failed "
+             "or all"),
+            (["--cursor", "-1"], "events --cursor -1: expected the next_cursor of an earlier "
+             "listing")]:
+        one_line(cli(env, relay, token, "events", *args), 2, want, "events " + " ".join(args))
+    listed = cli_json(env, relay, token, "events", "--status", "all")["events"]
+    check_eq([e["id"] for e in listed], [evt], "--status all lists every event")
+    one_line(cli(env, relay, token, "show", "not-an-id"), 2,
+             "show: not-an-id is not an event id", "show not-an-id")
+    one_line(cli(env, relay, token, "show", "evt_\x1b[31m"), 2, "show: that is not an event id",
+             "show with an escape in the id")
+    one_line(cli(env, relay, token, "replay", "evt_" + "0" * 26), 1,
+             "replay: no such event on this channel (the relay answered 404)", "replay unknown")
+
+    e = dict(os.environ, HOOKWIRE_TOKEN=token)
+    for url, want in [("ws://nosuch.invalid:%d" % relay.tunnel_port,
+                       "events: cannot resolve nosuch.invalid: check the host name in --relay"),
+                      ("ws://127.0.0.1:%d" % free_port(), "events: nothing answers at 127.0.0.1:")]:
+        r = subprocess.run([AGENT_BIN, "--relay", url, "events"], cwd=env.dir, env=e,
+                           capture_output=True, timeout=30)
+        one_line(r, 1, want, "events against " + url)
+
+    # On a terminal the escapes are refused; redirected, the body comes whole.
+    master, slave = os.openpty()
+    try:
+        r = subprocess.run([AGENT_BIN, "--relay", relay.ws_url, "show", evt, "--body"],
+                           cwd=env.dir, env=e, stdout=slave, stderr=subprocess.PIPE, timeout=30)
+        os.close(slave)
+        slave = -1
+        shown = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 0)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    check_eq(r.returncode, 1, "show --body on a terminal: exit status (%r)" % r.stderr)
+    check(b"is binary (%d bytes): redirect stdout" % len(body) in r.stderr,
+          "show --body on a terminal says to redirect", r.stderr)
+    check(b"\x1b" not in shown, "nothing with an escape reached the terminal", shown)
+    raw = cli(env, relay, token, "show", evt, "--body")
+    check(raw.returncode == 0 and raw.stdout == body, "show --body to a pipe gives the exact bytes",
+          raw.stdout)
+
+
 if __name__ == "__main__":
     run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention,
-         case_body_download_paced, case_body_download_budget])
+         case_body_download_paced, case_body_download_budget, case_cli_mistakes])

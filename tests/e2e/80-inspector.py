@@ -87,9 +87,10 @@ HOSTILE_METHOD = "X&touch$IFS'PWNED'&"
 def curl_quoting(env):
     """Copy as curl, from the page the agent serves, for a webhook whose method, query,
     header and body are made to break out of a shell command: run in sh, the command must
-    hand curl exactly the webhook's bytes and run nothing else."""
+    hand curl exactly the webhook's bytes and run nothing else. The body starts with @, which
+    --data-binary would take for a file to read (and send instead): it goes as --data-raw."""
     ins = Inspector(env)
-    body = b"it's $(touch BODY) `touch TICK` & echo"
+    body = b"@/etc/hostname it's $(touch BODY) `touch TICK` & echo"
     headers = github_headers(body) + [("X-Quote", "a'b $(touch HEADER) \"c\" & d")]
     resp = ins.relay.webhook(HOSTILE_METHOD, "/t/%s/q?x='1'&y=$z" % ins.channel, headers, body)
     check_eq(resp.status, 200, "the webhook with an odd method is forwarded")
@@ -127,7 +128,7 @@ def curl_quoting(env):
     for line in got.header_lines:
         if not line.lower().startswith(skip):
             want += [b"-H", line]
-    want += [b"--data-binary", body]
+    want += [b"--data-raw", body]
     check(args == want, "curl gets the method, URL, header lines and body exactly",
           "got %r\nwant %r\ncommand: %s" % (args, want, cmd))
     check(sorted(os.listdir(work)) == ["bin"], "the command ran nothing else",
