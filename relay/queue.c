@@ -2,7 +2,8 @@
  * The offline queue: accepts (commit, then 202), and the drain, one event
  * in flight per channel so that the app sees arrival order. Owns the
  * per-channel queue state; the durable state is the store (pending events,
- * read in seq order from an in-memory cursor). Service thread only.
+ * read in seq order from an in-memory cursor, and asked for now and then
+ * for pending events requeued outside the relay). Service thread only.
  */
 #include "queue.h"
 
@@ -28,6 +29,7 @@
 
 #define READ_MAX   256                /* events per read of the queue */
 #define READ_BYTES (8u * 1024 * 1024) /* bytes per read (one larger event still goes) */
+#define RESCAN_MS  2000               /* how often an idle, empty queue asks the store */
 
 struct qchan {
     char name[HW_STORE_NAME_MAX + 1];
@@ -37,6 +39,7 @@ struct qchan {
     uint64_t live;      /* live webhooks in flight: pending in the store, not the drain's */
     struct relay_agent *agent;
     int reading;    /* a read job is in flight */
+    int probing;    /* a rescan job is in flight (rescan_cb()) */
     unsigned gen;   /* raised when the agent goes: late reads are dropped */
     int64_t cursor; /* seq of the last event finished (or given up for now) */
     struct hw_store_events batch;
@@ -55,6 +58,8 @@ struct relay_queue {
     struct relay *r;
     struct qchan *chans;
     int stopping; /* shutting down: nothing new is sent, read or scheduled */
+    lws_sorted_usec_list_t rescan;
+    int rescan_armed; /* the rescan timer runs */
 };
 
 /* An accept waiting for its commit; conn is cleared when the connection goes first. */
@@ -127,6 +132,9 @@ void relay_queue_stop(struct relay_queue *q)
     if (!q)
         return;
     q->stopping = 1;
+    if (q->rescan_armed)
+        lws_sul_cancel(&q->rescan);
+    q->rescan_armed = 0;
     for (struct qchan *qc = q->chans; qc; qc = qc->nextc) {
         if (qc->waiting)
             lws_sul_cancel(&qc->retry);
@@ -397,6 +405,73 @@ static void read_done(void *arg, int err)
     drain(qc);
 }
 
+/*
+ * Pending events the queue was not told of: hookwire-replay retry on the
+ * relay's store makes a failed event pending again from another process,
+ * below the cursor. Every RESCAN_MS, each channel whose agent is connected
+ * and whose queue is idle and believed empty asks the store for its first
+ * pending event (one indexed row); one found is drained from there, with
+ * what follows it, in order.
+ */
+static int idle_empty(const struct qchan *qc)
+{
+    return qc->agent && !relay_agent_leaving(qc->agent) && !qc->stream && !qc->reading &&
+           !qc->waiting && !qc->probing && !qc->stored && !qc->appending && !qc->live;
+}
+
+static int probe_run(struct hw_store *s, void *arg)
+{
+    struct read_job *j = arg;
+
+    return hw_store_next_pending(s, j->qc->name, 0, 1, READ_BYTES, &j->out);
+}
+
+static void probe_done(void *arg, int err)
+{
+    struct read_job *j = arg;
+    struct qchan *qc = j->qc;
+
+    qc->probing = 0;
+    if (!err && j->out.n && j->gen == qc->gen && idle_empty(qc)) {
+        int64_t seq = j->out.v[0]->seq;
+
+        HW_INFO("channel=%s evt=%s is pending, requeued outside the relay: draining from it",
+                qc->name, j->out.v[0]->id);
+        if (seq - 1 < qc->cursor)
+            qc->cursor = seq - 1;
+        qc->stored = 1; /* at least; the read that finds none left sets it to 0 */
+        hw_store_events_cleanup(&qc->batch);
+        qc->next = 0;
+        drain(qc);
+    }
+    hw_store_events_cleanup(&j->out);
+    free(j);
+}
+
+static void rescan_cb(lws_sorted_usec_list_t *sul)
+{
+    struct relay_queue *q = lws_container_of(sul, struct relay_queue, rescan);
+
+    q->rescan_armed = 0;
+    if (q->stopping)
+        return;
+    for (struct qchan *qc = q->chans; qc; qc = qc->nextc) {
+        struct read_job *j;
+
+        if (!idle_empty(qc) || !(j = calloc(1, sizeof(*j))))
+            continue;
+        j->qc = qc;
+        j->gen = qc->gen;
+        if (hw_store_job_async(q->r->store, probe_run, probe_done, j)) {
+            free(j);
+            continue;
+        }
+        qc->probing = 1;
+    }
+    q->rescan_armed = 1;
+    lws_sul_schedule(q->r->context, 0, &q->rescan, rescan_cb, (lws_usec_t)RESCAN_MS * 1000);
+}
+
 /* Sends batch[next] to the agent as attempt attempts + 1. */
 static int send_event(struct qchan *qc, struct hw_store_event *ev)
 {
@@ -655,6 +730,10 @@ void relay_queue_agent_up(struct relay_queue *q, const char *channel, struct rel
     if (!qc)
         return;
     qc->agent = a;
+    if (!q->rescan_armed && !q->stopping) {
+        q->rescan_armed = 1;
+        lws_sul_schedule(q->r->context, 0, &q->rescan, rescan_cb, (lws_usec_t)RESCAN_MS * 1000);
+    }
     if (qc->stored || qc->appending)
         HW_INFO("channel=%s agent connected: draining %llu queued events", qc->name,
                 (unsigned long long)qc->stored);

@@ -18,8 +18,8 @@ import socket
 import subprocess
 import time
 
-from harness import (AGENT_BIN, LOCALHOST, Reply, build_request, check, check_eq, free_port,
-                     request, run, token_add, wait_until)
+from harness import (AGENT_BIN, LOCALHOST, REPLAY_BIN, Reply, build_request, check, check_eq,
+                     free_port, request, run, store_url, token_add, wait_until)
 from offline_util import HOST, body_of, queue_one, received, stores
 
 
@@ -378,6 +378,47 @@ def case_cli_mistakes(env):
           raw.stdout)
 
 
+def case_retry_from_replay_cli(env):
+    """hookwire-replay retry on the relay's own store makes a failed event pending again from
+    another process: the running relay finds it (it asks the store every 2 s while a channel's
+    queue is idle) and delivers it through the agent, once, as the next attempt, without a
+    restart, and logs that it found it."""
+    broken = {"on": True}
+
+    def handler(req):
+        if broken["on"]:
+            return Reply(500, "Internal Server Error", [("Content-Type", "text/plain")], b"boom")
+        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+
+    for kind, store in stores(env):
+        broken["on"] = True
+        token = token_add(env, store, "alice")
+        relay = env.relay(store=store, args=["--queue-retries", "2", "--queue-backoff", "50ms"])
+        target = env.target(handler)
+        evt = queue_one(relay, 0, size=100)
+        agent = env.agent(relay, token, "alice", target.port)
+        target.wait_requests(2, timeout=30)
+        wait_until(lambda: cli_json(env, relay, token, "show", evt)["status"] == "failed", 10,
+                   kind + ": the event fails after its two attempts")
+        broken["on"] = False
+        r = subprocess.run([REPLAY_BIN, "--store", store_url(store), "retry", evt], cwd=env.dir,
+                           capture_output=True, timeout=30)
+        check_eq(r.returncode, 0, kind + ": hookwire-replay retry exits 0 (%r)" % r.stderr)
+        target.wait_requests(3, timeout=15)
+        got = received(target)
+        check_eq([(g[1], g[2]) for g in got], [(evt, "1"), (evt, "2"), (evt, "3")],
+                 kind + ": the retried event reaches the app once more, as attempt 3")
+        check(got[-1][3] == body_of(0, 100), kind + ": byte-exact")
+        wait_until(lambda: cli_json(env, relay, token, "show", evt)["status"] == "delivered", 10,
+                   kind + ": the event is delivered")
+        check("evt=%s is pending, requeued outside the relay" % evt in relay.proc.stderr(),
+              kind + ": the relay logs what it found", relay.proc.stderr()[-2000:])
+        check_eq(target.count(), 3, kind + ": no further delivery")
+        agent.stop()
+        relay.stop()
+
+
 if __name__ == "__main__":
     run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention,
-         case_body_download_paced, case_body_download_budget, case_cli_mistakes])
+         case_body_download_paced, case_body_download_budget, case_cli_mistakes,
+         case_retry_from_replay_cli])
