@@ -286,15 +286,19 @@ static void on_head(struct hw_http_conn *c)
     enum hw_errc e;
 
     c->keep_alive = h->keep_alive;
-    /*
-     * RFC 9110 9.3.6: what follows a CONNECT is tunnel data, never another
-     * request. Nothing here opens tunnels, so the answer ends the connection.
-     */
-    if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0)
-        c->keep_alive = 0;
     if (broken) {
         c->keep_alive = 0; /* a malformed request ends the connection (docs/errors.md) */
         answer_error(c, HW_ERRC_BAD_REQUEST, NULL, broken);
+        return;
+    }
+    /*
+     * RFC 9110 9.3.6: what follows a CONNECT is tunnel data, never another
+     * request. Nothing here opens tunnels, whatever its target names (a path
+     * under a webhook prefix included): 404, and the connection ends.
+     */
+    if (h->method_len == 7 && memcmp(h->method, "CONNECT", 7) == 0) {
+        c->keep_alive = 0;
+        answer_error(c, HW_ERRC_NOT_FOUND, NULL, "a CONNECT: nothing here opens tunnels");
         return;
     }
     if (c->cb->on_head)

@@ -77,6 +77,16 @@ def case_connect_ends_the_connection(env):
         check_eq((resp.status, resp.header("Connection")), (404, "close"), "404, closing")
         check_eq(c.reader.rest(), b"", "nothing more is answered")
     check_eq(target.count(), 0, "the bytes after the CONNECT never reached the app")
+    # A CONNECT whose target is a webhook path is no webhook either: nothing reaches the app.
+    with HttpConn(relay.port) as c:
+        c.send(b"CONNECT /t/alice/ HTTP/1.1\r\nHost: x\r\n\r\n" +
+               build_request("POST", "/t/alice/smuggled", [HOST, ("Content-Length", "2")]) +
+               b"{}")
+        resp = c.read_response("CONNECT /t/alice/")
+        check_eq((resp.status, resp.header("Connection")), (404, "close"),
+                 "CONNECT /t/alice/: 404, closing")
+        check_eq(c.reader.rest(), b"", "nothing more is answered")
+    check_eq(target.count(), 0, "neither the CONNECT nor what followed it reached the app")
 
 
 run([case_upgrade_without_subprotocol, case_http10_expect_continue, case_expect_unknown_channel,
