@@ -55,14 +55,24 @@ static int path_escapes(const char *p, size_t n)
     return 0;
 }
 
+/* Whether target[0..len) is under prefix[0..plen), on a segment boundary. */
+static int prefix_is(const char *prefix, size_t plen, const char *target, size_t len)
+{
+    return len > plen + 1 && memcmp(target, prefix, plen) == 0 && target[plen] == '/';
+}
+
 int recv_route_parse(const char *prefix, const char *target, size_t len, struct recv_route *r)
 {
     size_t plen = strlen(prefix), i, name_end;
     const char *q;
 
     memset(r, 0, sizeof(*r));
+    /* Raw bytes past ASCII (HTTP allows them as obs-text) are what backends' parsers refuse. */
+    for (i = 0; i < len; i++)
+        if ((unsigned char)target[i] > 0x7e)
+            return prefix_is(prefix, plen, target, len) ? HW_EINVAL : HW_ENOTFOUND;
     /* The prefix must end on a segment boundary: /api/webhooksX is not under it. */
-    if (len <= plen + 1 || memcmp(target, prefix, plen) != 0 || target[plen] != '/')
+    if (!prefix_is(prefix, plen, target, len))
         return HW_ENOTFOUND;
     i = plen + 1;
     name_end = i;

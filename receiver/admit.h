@@ -34,7 +34,9 @@ struct recv_route {
  * HW_ENOTFOUND when the target is not PREFIX/NAME... with a non-empty NAME,
  * or HW_EINVAL when the path after NAME holds a "." or ".." segment (raw
  * or %2e), an encoded slash or backslash, or a backslash: a backend that
- * normalises it would route the delivery outside deliver-to's path.
+ * normalises it would route the delivery outside deliver-to's path; and
+ * when a target under prefix holds a raw byte past ASCII, which backends'
+ * HTTP parsers refuse (it would be stored and never delivered).
  */
 int recv_route_parse(const char *prefix, const char *target, size_t len, struct recv_route *r);
 

@@ -109,7 +109,8 @@ static const char *put(char **p, const char *s, size_t n)
  */
 static void refuse_path(struct hw_http_conn *c, struct recv *r, const struct hw_http_head *h)
 {
-    HW_WARN("conn=%s path refused (a dot or empty segment, or an encoded slash): %.*s",
+    HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash, or a byte past "
+            "ASCII): %.*s",
             hw_http_conn_peer(c), (int)(h->target_len < 200 ? h->target_len : 200), h->target);
     reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
 }
@@ -249,6 +250,15 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *h)
     if (!recv_sources_find(&r->cfg.sources, route.source, route.source_len)) {
         reject(c, r, RECV_REJECT_UNKNOWN_SOURCE, HW_ERRC_UNKNOWN_SOURCE, NULL);
         return;
+    }
+    /* HTTP allows "post"; backends' parsers refuse it: it would be stored and never delivered. */
+    for (size_t i = 0; i < h->method_len; i++) {
+        if (h->method[i] < 'A' || h->method[i] > 'Z') {
+            HW_WARN("conn=%s method refused (not capital letters, which backends require): %.*s",
+                    hw_http_conn_peer(c), (int)h->method_len, h->method);
+            reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
+            return;
+        }
     }
     hw_http_conn_set_max_body(c, r->cfg.max_body);
 }

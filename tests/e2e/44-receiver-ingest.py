@@ -147,7 +147,10 @@ def case_leading_empty_lines(env):
 
 def case_path_escapes(env):
     """A path that a normalising backend would route outside deliver-to's path is refused
-    with 400 before its body is read, and nothing is stored or delivered."""
+    with 400 before its body is read, and nothing is stored or delivered. So are what HTTP
+    allows but backends' parsers refuse, which would be acknowledged and never delivered: a
+    raw byte past ASCII in the target, a method not in capital letters. Two identical
+    Content-Length lines are one length: the delivery carries one."""
     backend = env.target()
     store = sqlite_store(env)
     rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
@@ -156,15 +159,31 @@ def case_path_escapes(env):
     for path in paths:
         resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path=path)
         check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), path)
-    wait_until(lambda: rc.proc.stderr().count("path refused (a dot or empty segment, or an "
-                                              "encoded slash)") == len(paths), 10,
-               "each refusal to be logged")
-    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), len(paths),
+    raw = [b"POST /api/webhooks/plain/caf\xc3\xa9 HTTP/1.1", b"POST /api/webhooks/plain/x?\xff=1 HTTP/1.1",
+           b"post /api/webhooks/plain/x HTTP/1.1"]
+    for line in raw:
+        with HttpConn(rc.port) as c:
+            c.send(line + b"\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+            resp = c.read_response("POST")
+        check_eq((resp.status, resp.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), line)
+    wait_until(lambda: rc.proc.stderr().count("path refused (a dot or empty segment, an encoded "
+                                              "slash, or a byte past ASCII)") == len(paths) + 2,
+               10, "each refused path to be logged")
+    wait_until(lambda: "method refused (not capital letters, which backends require): post" in
+               rc.proc.stderr(), 10, "the refused method to be logged")
+    check_eq(rc.metric("hookwire_receiver_rejected_total", reason="invalid"), len(paths) + 3,
              "counted as rejected{reason=invalid}")
     resp = rc.post("plain", b"{}", [("Host", "hooks.test")], path="/v1.2/...")
     check_eq(resp.status, 200, "dots inside a segment are fine")
     check_eq(backend.wait_requests(1)[0].target, "/hooks/v1.2/...", "and delivered as sent")
-    check_eq(event_count(store), 1, "only that one was stored")
+    with HttpConn(rc.port) as c:
+        c.send(b"POST /api/webhooks/plain/dup HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+               b"Content-Length: 2\r\n\r\n{}")
+        check_eq(c.read_response("POST").status, 200, "two identical Content-Length lines: 200")
+    got = backend.wait_requests(2)[1]
+    check_eq([l for l in got.header_lines if l.lower().startswith(b"content-length:")],
+             [b"Content-Length: 2"], "the delivery carries one Content-Length line")
+    check_eq(event_count(store), 2, "only those two were stored")
 
 
 def case_window_spills_to_claims(env):
