@@ -97,6 +97,7 @@ static void drain(struct recv *r)
     int64_t deadline = recv_now_us() + (int64_t)DRAIN_MS * 1000;
 
     r->draining = 1;
+    hw_http_server_closing(r->http); /* a kept-alive sender must not send into the close */
     recv_db_stop_claiming(r->db);
     /* Claimed events still queued for a delivery slot go back unsent. */
     recv_deliver_pump(r->deliver);

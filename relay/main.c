@@ -154,6 +154,7 @@ static void finish_work(struct relay *r)
     size_t n;
 
     r->stopping = 1;
+    hw_http_server_closing(r->ingress); /* a kept-alive sender must not send into the close */
     relay_tokens_stop(r->tokens);
     relay_queue_stop(r->queue);
     n = in_flight(r);

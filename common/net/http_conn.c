@@ -148,7 +148,7 @@ static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *ext
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
-    if (hw_http_conn_unread_request(c))
+    if (hw_http_conn_unread_request(c) || hw_http_server_is_closing(c->srv))
         c->keep_alive = 0;
     if (hw_http_answer_error(&c->ans, req, c->keep_alive, e, extra)) {
         hw_http_conn_kill(c, "out of memory for the answer");

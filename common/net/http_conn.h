@@ -25,6 +25,8 @@ void hw_http_conn_closed(struct hw_http_conn *c); /* frees c */
 const struct hw_http_server_config *hw_http_server_cfg(const struct hw_http_server *s);
 const struct hw_http_server_callbacks *hw_http_server_cb(const struct hw_http_server *s);
 struct hw_http_readers *hw_http_server_readers(struct hw_http_server *s);
+/* Whether answers end their connections now (hw_http_server_closing()). */
+int hw_http_server_is_closing(const struct hw_http_server *s);
 
 /* A connection opened. Returns 1 when that puts the server over max_connections. */
 int hw_http_server_opened(struct hw_http_server *s);

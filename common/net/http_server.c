@@ -21,6 +21,7 @@ struct hw_http_server {
     struct hw_http_server_stats stats;
     uint64_t active;                /* open connections not being closed */
     struct hw_http_readers readers; /* connections reading a head or body, oldest first */
+    int closing;                    /* hw_http_server_closing() was called */
 };
 
 void hw_http_server_config_defaults(struct hw_http_server_config *cfg)
@@ -112,6 +113,16 @@ void hw_http_server_count_error(struct hw_http_server *s, enum hw_errc e)
 void hw_http_server_count_shed(struct hw_http_server *s)
 {
     s->stats.shed++;
+}
+
+void hw_http_server_closing(struct hw_http_server *s)
+{
+    s->closing = 1;
+}
+
+int hw_http_server_is_closing(const struct hw_http_server *s)
+{
+    return s->closing;
 }
 
 const struct hw_http_server_stats *hw_http_server_stats(struct hw_http_server *s)

@@ -114,6 +114,14 @@ void hw_http_server_free(struct hw_http_server *s);
  */
 void hw_http_server_protocol(struct hw_http_server *s, struct lws_protocols *p);
 
+/*
+ * From now on every answer ends its connection (Connection: close): a
+ * program whose stop begins calls it, so that no client sends another
+ * request on a connection the stop is about to close (it would get no
+ * answer). Service thread.
+ */
+void hw_http_server_closing(struct hw_http_server *s);
+
 void *hw_http_server_user(const struct hw_http_server *s);
 const struct hw_http_server_stats *hw_http_server_stats(struct hw_http_server *s);
 

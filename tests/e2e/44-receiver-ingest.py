@@ -511,6 +511,41 @@ def case_sigterm_under_load(env):
           load.statuses)
 
 
+def case_drain_closes_kept_alive(env):
+    """Once SIGTERM's drain begins, every answer says Connection: close and the connection
+    ends after it: a sender (or a proxy) on a kept-alive connection never sends a next
+    request into the close, where it would get no answer."""
+    store = sqlite_store(env)
+    gate = threading.Event()
+
+    def handler(req):
+        gate.wait(30)
+        return Reply(200, "OK", [], b"ok")
+    backend = env.target(handler)
+    rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
+    check_eq(rc.post("plain", b"{}", [("Host", "x")]).status, 200, "one webhook stored")
+    backend.wait_requests(1)  # its delivery hangs: the drain waits for it
+    try:
+        with HttpConn(rc.port) as c:
+            c.send(build_request("POST", "/api/webhooks/plain/a", [("Host", "x"),
+                                                                   ("Content-Length", "2")]) + b"{}")
+            first = c.read_response("POST")
+            check_eq((first.status, first.header("Connection")), (200, None),
+                     "before the stop: 200, kept alive")
+            rc.proc.p.send_signal(signal.SIGTERM)
+            wait_until(lambda: "draining" in rc.proc.stderr() or
+                       get(rc.port, "/healthz").status == 503, 10, "the drain to begin")
+            c.send(build_request("POST", "/api/webhooks/plain/b", [("Host", "x"),
+                                                                   ("Content-Length", "2")]) + b"{}")
+            during = c.read_response("POST")
+            check_eq((during.status, during.header("Hookwire-Error"), during.header("Connection")),
+                     (503, "HW_SHUTTING_DOWN", "close"), "during the drain: 503, closing")
+            check_eq(c.reader.rest(), b"", "and the connection ends after it")
+    finally:
+        gate.set()
+    check_eq(rc.proc.wait_exit(20), 0, "exit 0")
+
+
 def case_endpoints_are_read_only(env):
     """/healthz, /readyz and /metrics answer GET and HEAD; another method is 404, as on the
     relay's tunnel port, so that a POST /healthz never reads as done."""
@@ -525,7 +560,7 @@ def case_endpoints_are_read_only(env):
 
 
 if __name__ == "__main__":
-    run([case_endpoints_are_read_only, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
+    run([case_endpoints_are_read_only, case_drain_closes_kept_alive, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load])
