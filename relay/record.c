@@ -30,6 +30,9 @@
  * records held leave half of --history-buffer to live webhooks; past that it
  * is counted lost. An id the first try committed after all is stored once.
  */
+/* The least time a requeued webhook's commit gets before its sender is answered 503. */
+#define REQUEUE_COMMIT_MS 2000
+
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   30000
 #define RETRY_TRIES    12
@@ -329,6 +332,8 @@ int relay_record_requeue(struct relay_live *l, struct hw_http_conn *c)
     release(l);
     /* A store that cannot commit in time did not take the webhook: the sender retries. */
     hw_http_conn_set_timeout_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
+    /* A tunnel found dead at the deadline leaves the commit no time of its own: give it some. */
+    hw_http_conn_wait_at_least(c, REQUEUE_COMMIT_MS);
     return 0;
 }
 

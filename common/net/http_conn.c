@@ -53,6 +53,16 @@ void hw_http_conn_set_timeout_error(struct hw_http_conn *c, enum hw_errc e, cons
     c->timeout_extra = extra;
 }
 
+void hw_http_conn_wait_at_least(struct hw_http_conn *c, unsigned ms)
+{
+    lws_usec_t due = lws_now_usecs() + (lws_usec_t)ms * 1000;
+
+    if (c->state != ST_WAIT || c->wait_due >= due)
+        return;
+    c->wait_due = due;
+    arm_timer(c);
+}
+
 /* The reading phase is over (answering, waiting for the program, or closing). */
 static void unlist(struct hw_http_conn *c)
 {

@@ -148,6 +148,14 @@ void hw_http_conn_set_log_id(struct hw_http_conn *c, const char *id);
 void hw_http_conn_set_timeout_error(struct hw_http_conn *c, enum hw_errc e, const char *extra);
 
 /*
+ * Moves the program's answer deadline (cfg.answer_timeout_ms from the
+ * request) to at least ms from now, for an exchange that begins a wait of
+ * its own late (a commit): it is not answered overdue before that wait had
+ * a fair chance. Never shortens it.
+ */
+void hw_http_conn_wait_at_least(struct hw_http_conn *c, unsigned ms);
+
+/*
  * Answers whole: the status line (reason NULL: the standard one), header
  * lines (pre-formatted "Name: value\r\n", no framing headers: the server
  * adds Content-Length and Connection: close as needed) and the body (left

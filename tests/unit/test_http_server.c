@@ -416,6 +416,32 @@ static void test_answer_later(void)
     rig_stop(&g);
 }
 
+/* A late wait of the program's own moves the deadline later, never earlier. */
+static void test_wait_at_least(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    char buf[4096] = "";
+    long long t0;
+    int fd, eof;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.answer_timeout_ms = 300;
+    rig_start(&g, &cfg);
+    fd = client(&g);
+    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(run_until(&g, one_held, 2000));
+    t0 = now_ms();
+    hw_http_conn_wait_at_least(app.held, 1500);
+    hw_http_conn_wait_at_least(app.held, 100);
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "HW_LOCAL_TIMEOUT", 5000, &eof));
+    CHECK(now_ms() - t0 >= 1450);
+    CHECK(strncmp(buf, "HTTP/1.1 504 ", 13) == 0);
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 static void test_head_deadline(void)
 {
     struct hw_http_server_config cfg;
@@ -793,6 +819,7 @@ int main(void)
     RUN(test_pipelining_and_head);
     RUN(test_peer_closes_midway);
     RUN(test_answer_later);
+    RUN(test_wait_at_least);
     RUN(test_head_deadline);
     RUN(test_body_stall);
     RUN(test_lying_length);
