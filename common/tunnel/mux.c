@@ -336,6 +336,8 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
         m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_DATA:
+        if (!s && f->stream > m->last_id)
+            return hw_mux_fail(m, "DATA on a stream never opened");
         if (!s || s->closing)
             return 0; /* the stream was closed here; the peer had not heard yet */
         if (!s->head_in)
@@ -349,6 +351,8 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
             m->cb.on_data(m, s, f->payload, f->len);
         return 0;
     case HW_FT_END:
+        if (!s && f->stream > m->last_id)
+            return hw_mux_fail(m, "END on a stream never opened");
         if (!s || s->closing)
             return 0;
         if (!s->head_in)
@@ -361,6 +365,8 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_WINDOW:
         if (hw_frame_decode_window(f, &inc))
             return hw_mux_fail(m, "a malformed WINDOW");
+        if (!s && f->stream > m->last_id)
+            return hw_mux_fail(m, "a WINDOW on a stream never opened");
         if (!s)
             return 0;
         if (s->credit + inc > (int64_t)1 << 31)
@@ -371,6 +377,8 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_RESET:
         if (hw_frame_decode_reset(f, &rst))
             return hw_mux_fail(m, "a malformed RESET");
+        if (!s && f->stream > m->last_id)
+            return hw_mux_fail(m, "a RESET on a stream never opened");
         if (!s)
             return 0;
         ready_remove(s);

@@ -13,7 +13,7 @@ import os
 import struct
 import threading
 
-from harness import (OP_BINARY, OP_TEXT, T_DATA, T_END, T_HELLO, T_PING, T_PONG, T_REQUEST,
+from harness import (OP_BINARY, OP_TEXT, T_DATA, T_END, T_HELLO, T_PING, T_REQUEST,
                      T_RESPONSE, T_WINDOW, TUNNEL_HDR, TUNNEL_MAX_PAYLOAD, CheckFailed, Reply,
                      WebSocket, check, check_eq, encode_request_payload, parse_hello, run,
                      token_add, tunnel_msg, wait_until, ws_frame)
@@ -52,6 +52,11 @@ def request_from_agent(ws):
 def response_unknown_stream(ws):
     payload = struct.pack(">HQ", 200, 0) + struct.pack(">H", 2) + b"OK" + struct.pack(">I", 0)
     ws.send_binary(tunnel_msg(T_RESPONSE, 99, payload))
+
+
+def data_never_opened(ws):
+    # A stream above every one the relay opened: it cannot be late news of a closed one.
+    ws.send_binary(tunnel_msg(T_DATA, 12345, b"late data"))
 
 
 def window_zero(ws):
@@ -93,7 +98,9 @@ ROGUE = [(garbage_short, "a frame header cut by the end of its WebSocket message
          (end_with_payload, "END with a payload"),
          (oversized, "a frame over the largest payload (1 MiB)"),
          (length_too_short, None),
-         (oversized_fragmented, None)]
+         (oversized_fragmented, None),
+         # Its line would pass the log's limit on like warnings in a burst; unit test_mux names it.
+         (data_never_opened, None)]
 
 
 def rogue_connect(relay, token):
@@ -105,17 +112,6 @@ def rogue_connect(relay, token):
     check_eq(parse_hello(payload)[2], "mallory", "HELLO names mallory's channel")
     wait_until(lambda: relay.channel_connected("mallory"), 5, "mallory connected")
     return h.ws
-
-
-def ping_pong(ws, what):
-    """The connection is alive and processed everything sent before: PING gets its PONG."""
-    stamp = os.urandom(8)
-    ws.send_binary(tunnel_msg(T_PING, 0, stamp))
-    while True:
-        mtype, _, stream, payload = ws.recv_tunnel(5)
-        if mtype == T_PONG and payload == stamp:
-            return
-        check(mtype == T_PING, what + ": only PING/PONG on an idle tunnel", mtype)
 
 
 def case_rogue_client(env):
@@ -146,14 +142,6 @@ def case_rogue_client(env):
     try:
         errors = relay.metric("hookwire_relay_protocol_errors_total")
         check_eq(errors, 0.0, "no protocol error before the attack")
-
-        # DATA for a stream that does not exist is allowed (it may have just closed).
-        ws = rogue_connect(relay, mallory)
-        ws.send_binary(tunnel_msg(T_DATA, 12345, b"late data"))
-        ping_pong(ws, "after DATA on an unknown stream")
-        check_eq(relay.metric("hookwire_relay_protocol_errors_total"), errors,
-                 "DATA on an unknown stream is not a protocol error")
-        ws.close()
 
         for attack, rule in ROGUE:
             logged = relay.proc.stderr().count("channel=mallory tunnel protocol error: %s" %

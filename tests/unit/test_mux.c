@@ -1018,6 +1018,13 @@ static void test_protocol_errors(void)
     /* A RESET whose text length is cut off. */
     uint8_t short_reset[HW_FRAME_HDR_LEN + 3] = { HW_FT_RESET, 0, 0, 0, 0, 0, 0, 5,
                                                   0,           0, 0, 3, 0, 1, 0 };
+    /* Well-formed, on stream 9, above every stream either side opened. */
+    uint8_t window9[HW_FRAME_HDR_LEN + 4] = {
+        HW_FT_WINDOW, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 1
+    };
+    uint8_t end9[HW_FRAME_HDR_LEN] = { HW_FT_END, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0 };
+    uint8_t reset9[HW_FRAME_HDR_LEN + 4] = { HW_FT_RESET, 0, 0, 0, 0, 0, 0, 9,
+                                             0,           0, 0, 4, 0, 1, 0, 0 };
 
     setup();
     /* Stream ids of REQUESTs must increase. */
@@ -1039,6 +1046,15 @@ static void test_protocol_errors(void)
     CHECK_STR(hw_mux_error(relay.mux), "a RESPONSE on a stream never opened");
     feed_response(relay.mux, 1, 0);
     CHECK_EQ(count_ev(&relay, EV_HEAD, 1), 1);
+    /* Nor DATA, END, WINDOW or RESET: one closed here may be late, one never opened cannot. */
+    feed_data(relay.mux, 2, 1, HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "DATA on a stream never opened");
+    CHECK_EQ(hw_mux_receive(agent.mux, window9, sizeof(window9)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a WINDOW on a stream never opened");
+    CHECK_EQ(hw_mux_receive(relay.mux, end9, sizeof(end9)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "END on a stream never opened");
+    CHECK_EQ(hw_mux_receive(agent.mux, reset9, sizeof(reset9)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a RESET on a stream never opened");
     /* Messages that do not decode. */
     CHECK_EQ(hw_mux_receive(agent.mux, junk, 5), HW_EPROTO);
     CHECK_EQ(hw_mux_receive(agent.mux, junk, sizeof(junk)), HW_EPROTO);
@@ -1091,13 +1107,14 @@ static void test_unknown_streams_ignored(void)
     setup();
     feed_request(agent.mux, 5, 0);
     agent.want_writes = 0;
+    /* Streams at or below the last opened one that it does not know: closed, late news. */
     feed_data(agent.mux, 3, 100, 0);
-    feed_data(agent.mux, 9, 100, 0);
-    CHECK_EQ(hw_frame_encode_end(fb(), 9), 0);
+    feed_data(agent.mux, 4, 100, 0);
+    CHECK_EQ(hw_frame_encode_end(fb(), 4), 0);
     feed(agent.mux, 0);
-    CHECK_EQ(hw_frame_encode_window(fb(), 9, 1000), 0);
+    CHECK_EQ(hw_frame_encode_window(fb(), 4, 1000), 0);
     feed(agent.mux, 0);
-    CHECK_EQ(hw_frame_encode_reset(fb(), 9, &rst), 0);
+    CHECK_EQ(hw_frame_encode_reset(fb(), 4, &rst), 0);
     feed(agent.mux, 0);
     CHECK_EQ(hw_mux_receive(agent.mux, unknown, sizeof(unknown)), 0);
     unknown[7] = 0;
