@@ -341,10 +341,25 @@ int relay_tokens_command(const struct relay_config *cfg, int argc, char **argv)
     const char *verb = argc > 1 ? argv[1] : "";
     int status;
 
+    if (argc == 2 && (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)) {
+        printf("usage: hookwire-relay [--store URL] token add CHANNEL | token list | token "
+               "revoke CHANNEL\n\n"
+               "  add CHANNEL     a token for CHANNEL (one that has none), printed on stdout\n"
+               "  list            the channels with a token, and the agent connected to each\n"
+               "  revoke CHANNEL  the channel's token stops working; its agent is cut off\n");
+        return 0;
+    }
     if (!((strcmp(verb, "add") == 0 || strcmp(verb, "revoke") == 0) && argc == 3) &&
         !(strcmp(verb, "list") == 0 && argc == 2)) {
         fprintf(stderr, "usage: hookwire-relay [--store URL] token add CHANNEL | token list | "
                         "token revoke CHANNEL\n");
+        return 2;
+    }
+    if (strncmp(url, "sqlite:", 7) != 0 && strncmp(url, "mysql://", 8) != 0) {
+        char name[1024];
+
+        hw_store_url_masked(url, name, sizeof(name));
+        fprintf(stderr, "--store %s: expected sqlite:PATH or mysql://USER@HOST[:PORT]/DB\n", name);
         return 2;
     }
     if (argc == 3 && !hw_text_channel_valid(argv[2], strlen(argv[2]))) {

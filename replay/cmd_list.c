@@ -105,8 +105,10 @@ int replay_one_id(const struct replay_cmd *cmd, const struct replay_opts *o)
         return REPLAY_EXIT_USAGE;
     }
     if (!hw_id_valid(o->args[0])) {
+        char clean[160];
+
         replay_fail("%s: not an event id: %s (ids look like evt_ and 26 letters and digits)",
-                    cmd->name, o->args[0]);
+                    cmd->name, replay_clean(o->args[0], clean, sizeof(clean)));
         return REPLAY_EXIT_USAGE;
     }
     return 0;

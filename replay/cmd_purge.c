@@ -13,6 +13,7 @@
 #include "json.h"
 #include "progress.h"
 #include "stop.h"
+#include "table.h"
 #include "when.h"
 
 /* Counts events of one status received before before_ms, page by page. */
@@ -118,8 +119,10 @@ static void print_summary(const struct hw_store_summary *sum, const char *name, 
     printf("by source    %-20s %10s %10s %10s\n", "", "pending", "delivered", "failed");
     for (size_t i = 0; i < sum->nsources; i++) {
         const struct hw_store_source_counts *c = &sum->sources[i];
+        char clean[1024];
 
-        printf("             %-20s %10llu %10llu %10llu\n", c->source,
+        printf("             %-20s %10llu %10llu %10llu\n",
+               replay_clean(c->source, clean, sizeof(clean)),
                (unsigned long long)c->by_status[HW_STORE_PENDING],
                (unsigned long long)c->by_status[HW_STORE_DELIVERED],
                (unsigned long long)c->by_status[HW_STORE_FAILED]);

@@ -24,8 +24,10 @@ static int retry_ids(struct replay_opts *o)
 
     for (int i = 0; i < o->nargs; i++) {
         if (!hw_id_valid(o->args[i])) {
+            char clean[160];
+
             replay_fail("retry: not an event id: %s (see hookwire-replay retry --help)",
-                        o->args[i]);
+                        replay_clean(o->args[i], clean, sizeof(clean)));
             return REPLAY_EXIT_USAGE;
         }
     }

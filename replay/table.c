@@ -41,6 +41,24 @@ void replay_put_clean(FILE *f, const char *s, size_t n)
     }
 }
 
+const char *replay_clean(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0, len = strlen(s);
+
+    for (size_t i = 0; i < len && n + 8 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (byte_clean(c))
+            buf[n++] = (char)c;
+        else
+            n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
+        if (i + 1 < len && n + 8 >= cap)
+            n += (size_t)snprintf(buf + n, cap - n, "...");
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* Writes s cleaned into a cell of width w (cut with '~' when longer), padded when pad is set. */
 static void cell(FILE *f, const char *s, int w, int pad)
 {

@@ -449,6 +449,13 @@ def case_store_password_hidden(env):
 
 def case_tokens(env):
     store = env.path("relay.db")
+    r = runp(env, [RELAY_BIN, "token", "--help"])
+    check_eq((r.returncode, r.stderr), (0, ""), "token --help: exit 0, nothing on stderr")
+    check("token add CHANNEL | token list | token revoke CHANNEL" in r.stdout,
+          "token --help: the usage on stdout", r.stdout)
+    expect(runp(env, [RELAY_BIN, "--store", "bogus:x", "token", "list"]), 2,
+           "--store bogus:x: expected sqlite:PATH or mysql://USER@HOST[:PORT]/DB",
+           "token list on a store URL of no kind")
     relay = env.relay(store=store)
     args = ["--store", "sqlite:" + store, "--listen", "127.0.0.1:%d" % relay.port,
             "--tunnel-listen", "127.0.0.1:%d" % relay.tunnel_port]

@@ -188,6 +188,9 @@ def case_errors(env):
             (["list", "--since", "1h", "--until", "2h"], r"--since must be before --until"),
             (["show"], r"which event"),
             (["show", "not-an-id"], r"not an event id"),
+            # A bad id is echoed escaped: no terminal escape, one line.
+            (["show", "evt_\x1b[31mX\n"], r"not an event id: evt_\\x1b\[31mX\\x0a"),
+            (["retry", "evt_\x1b]0;T\x07"], r"not an event id: evt_\\x1b\]0;T\\x07"),
             (["retry"], r"give ids or --failed"),
             (["retry", "--failed", eid], r"not both"),
             (["retry", "--source", "x", eid], r"go with --failed"),
