@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/listen.h"
 #include "core/log.h"
 #include "core/url.h"
 #include "net/tls_client.h"
@@ -99,8 +100,9 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
         char host[256];
         int port;
 
-        if (hw_hostport_parse(cfg->listen, host, sizeof(host), &port) < 0 || port == 0)
-            return "listen: expected HOST:PORT";
+        /* The relay's words: a bare port, a missing port or one out of range, each named. */
+        if (hw_listen_parse("--listen", cfg->listen, host, sizeof(host), &port, err, errlen))
+            return err + 2; /* the caller names the option ("--" on the command line) */
     } else if (!strcmp(name, "store")) {
         if (strncmp(cfg->store, "sqlite:", 7) && strncmp(cfg->store, "mysql://", 8))
             return "store: expected sqlite:PATH or mysql://USER@HOST/DB";
@@ -236,7 +238,8 @@ static int split_args(struct recv_config *cfg, int argc, char **argv, char ***re
         }
         if (file) {
             if (cfg->config_path)
-                hw_opt_die("--config: given twice");
+                hw_opt_die("--config: given twice: the receiver reads one file (its [source] "
+                           "sections are the whole list of sources)");
             cfg->config_path = strdup(file);
             if (!cfg->config_path)
                 hw_opt_die("out of memory");

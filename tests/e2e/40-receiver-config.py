@@ -215,6 +215,8 @@ def case_bad_command_line(env):
     cases = [
         (["--retry-schedule", "5s 5q"], ["--retry-schedule", "5q"]),
         (["--listen", "x"], ["--listen"]),
+        (["--listen", "18092"], ["--listen 18092: give an address with the port: --listen "
+                                 "127.0.0.1:18092 (this machine only)"]),
         (["--max-body", "0"], ["--max-body"]),
         (["--max-held", "1M"], ["max-held", "at least max-body"]),
         (["--store-writers", "0"], ["--store-writers"]),
@@ -224,6 +226,7 @@ def case_bad_command_line(env):
         (["--path-prefix", "/api/../admin"], ["--path-prefix", "'..'"]),
         (["--path-prefix", "/./hooks"], ["--path-prefix", "'.'"]),
         (["extra"], ["extra"]),
+        (["--config", conf], ["--config: given twice", "reads one file"]),
     ]
     for args, words in cases:
         r = receiver(env, ["--config", conf, "--check-config"] + args)
