@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "db.h"
@@ -17,6 +18,27 @@
 #include "table.h"
 
 #define PAGE 1000
+
+/*
+ * Whether id is pending under a live lease: a delivery of it is under way
+ * now, and a requeue (which cancels the lease) would send it a second time
+ * alongside. Says so; --force requeues anyway.
+ */
+static int being_delivered(struct replay_opts *o, const char *id)
+{
+    struct hw_store_event *ev = NULL;
+    int busy;
+
+    if (hw_store_get(o->st, id, &ev) != 0)
+        return 0; /* the requeue says what is wrong */
+    busy = ev->status == HW_STORE_PENDING && ev->lease_until_ms > hw_wall_ms();
+    if (busy)
+        replay_fail("retry: %s is being delivered now (its lease runs %lld s more): a retry would "
+                    "send it again alongside; wait for its outcome, or --force",
+                    id, (long long)((ev->lease_until_ms - hw_wall_ms() + 999) / 1000));
+    hw_store_event_free(ev);
+    return busy;
+}
 
 static int retry_ids(struct replay_opts *o)
 {
@@ -33,7 +55,17 @@ static int retry_ids(struct replay_opts *o)
     }
     for (int i = 0; i < o->nargs; i++) {
         const char *id = o->args[i];
-        int err = hw_store_requeue(o->st, id, flags);
+        int err, dup = 0;
+
+        for (int j = 0; j < i; j++)
+            dup |= strcmp(o->args[j], id) == 0;
+        if (dup)
+            continue; /* one requeue per event */
+        if (!o->force && being_delivered(o, id)) {
+            rc = REPLAY_EXIT_ERR;
+            continue;
+        }
+        err = hw_store_requeue(o->st, id, flags);
 
         if (err == 0)
             printf("requeued %s\n", id);

@@ -15,7 +15,7 @@ import threading
 
 from harness import (RECEIVER_BIN, LOCALHOST, Proc, Reply, check, check_eq, free_port, get,
                      holds_for, request, run, wait_until)
-from hw_replay import replay_ok, require_mysql, statuses, stores
+from hw_replay import replay, replay_ok, require_mysql, statuses, stores
 
 PENDING, DELIVERED, FAILED = 1, 2, 3
 SECRET = "whsec_" + base64.b64encode(b"replay-test-signing-key-32bytes!").decode()
@@ -114,6 +114,39 @@ def case_failed_then_replayed(env):
         proc.stop()
 
 
+def case_retry_while_delivering(env):
+    """retry of an event the receiver is delivering right now (pending, its lease live) would
+    cancel the lease and send it a second time alongside: it is refused with why (exit 1),
+    and the event reaches the backend once; --force requeues it anyway. An id given twice is
+    requeued once."""
+    for label, url in stores(env, "busy"):
+        what = label + ": "
+        gate = threading.Event()
+        seen = []
+
+        def handler(req):
+            seen.append(req.header("Hookwire-Event-Id"))
+            gate.wait(30)
+            return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+        backend = type("B", (), {})()
+        backend.target = env.target(handler)
+        proc, port = start_receiver(env, url, backend)
+        [eid] = post(port, 1, "busy")
+        wait_until(lambda: seen == [eid], 10, what + "the delivery under way")
+        r = replay(env, url, "retry", eid)
+        err = r.stderr.decode(errors="replace")
+        check_eq(r.returncode, 1, what + "retry while it is delivered: exit 1 (%r)" % err)
+        check("%s is being delivered now" % eid in err and "--force" in err,
+              what + "says it is being delivered, and --force", err)
+        gate.set()
+        wait_until(lambda: statuses(url, [eid])[eid] == DELIVERED, 10, what + "delivered")
+        check_eq(seen, [eid], what + "sent once")
+        check_eq(replay_ok(env, url, "retry", eid, eid, "--force"), "requeued %s\n" % eid,
+                 what + "an id given twice is requeued once")
+        wait_until(lambda: seen == [eid, eid], 10, what + "the forced retry is delivered")
+        proc.stop()
+
+
 if __name__ == "__main__":
     require_mysql()
-    run([case_failed_then_replayed])
+    run([case_failed_then_replayed, case_retry_while_delivering])
