@@ -304,6 +304,17 @@ const char *hw_mux_error(const struct hw_mux *m)
     return m->why;
 }
 
+/*
+ * Whether f names a stream above every one the relay opened. Only the relay
+ * can tell: it opens them all. The agent may get a RESET that overtook its
+ * stream's REQUEST (the relay reset the stream before the REQUEST went out)
+ * and drops it, as a message for a stream it no longer knows.
+ */
+static int never_opened(const struct hw_mux *m, const struct hw_frame *f)
+{
+    return m->role == HW_MUX_RELAY && f->stream > m->last_id;
+}
+
 static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
 {
     struct hw_mux_stream *s = find(m, f->stream);
@@ -336,7 +347,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
         m->cb.on_head(m, s, f);
         return 0;
     case HW_FT_DATA:
-        if (!s && f->stream > m->last_id)
+        if (!s && never_opened(m, f))
             return hw_mux_fail(m, "DATA on a stream never opened");
         if (!s || s->closing)
             return 0; /* the stream was closed here; the peer had not heard yet */
@@ -351,7 +362,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
             m->cb.on_data(m, s, f->payload, f->len);
         return 0;
     case HW_FT_END:
-        if (!s && f->stream > m->last_id)
+        if (!s && never_opened(m, f))
             return hw_mux_fail(m, "END on a stream never opened");
         if (!s || s->closing)
             return 0;
@@ -365,7 +376,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_WINDOW:
         if (hw_frame_decode_window(f, &inc))
             return hw_mux_fail(m, "a malformed WINDOW");
-        if (!s && f->stream > m->last_id)
+        if (!s && never_opened(m, f))
             return hw_mux_fail(m, "a WINDOW on a stream never opened");
         if (!s)
             return 0;
@@ -377,7 +388,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_RESET:
         if (hw_frame_decode_reset(f, &rst))
             return hw_mux_fail(m, "a malformed RESET");
-        if (!s && f->stream > m->last_id)
+        if (!s && never_opened(m, f))
             return hw_mux_fail(m, "a RESET on a stream never opened");
         if (!s)
             return 0;

@@ -1046,20 +1046,41 @@ static void test_protocol_errors(void)
     CHECK_STR(hw_mux_error(relay.mux), "a RESPONSE on a stream never opened");
     feed_response(relay.mux, 1, 0);
     CHECK_EQ(count_ev(&relay, EV_HEAD, 1), 1);
-    /* Nor DATA, END, WINDOW or RESET: one closed here may be late, one never opened cannot. */
+    /* Nor DATA, END, WINDOW or RESET from the agent: it answers only streams the relay opened. */
     feed_data(relay.mux, 2, 1, HW_EPROTO);
     CHECK_STR(hw_mux_error(relay.mux), "DATA on a stream never opened");
-    CHECK_EQ(hw_mux_receive(agent.mux, window9, sizeof(window9)), HW_EPROTO);
-    CHECK_STR(hw_mux_error(agent.mux), "a WINDOW on a stream never opened");
+    CHECK_EQ(hw_mux_receive(relay.mux, window9, sizeof(window9)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a WINDOW on a stream never opened");
     CHECK_EQ(hw_mux_receive(relay.mux, end9, sizeof(end9)), HW_EPROTO);
     CHECK_STR(hw_mux_error(relay.mux), "END on a stream never opened");
-    CHECK_EQ(hw_mux_receive(agent.mux, reset9, sizeof(reset9)), HW_EPROTO);
-    CHECK_STR(hw_mux_error(agent.mux), "a RESET on a stream never opened");
+    CHECK_EQ(hw_mux_receive(relay.mux, reset9, sizeof(reset9)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a RESET on a stream never opened");
+    /* The agent drops them: a RESET may overtake the REQUEST it came after. */
+    CHECK_EQ(hw_mux_receive(agent.mux, reset9, sizeof(reset9)), 0);
+    CHECK_EQ(hw_mux_receive(agent.mux, window9, sizeof(window9)), 0);
     /* Messages that do not decode. */
     CHECK_EQ(hw_mux_receive(agent.mux, junk, 5), HW_EPROTO);
     CHECK_EQ(hw_mux_receive(agent.mux, junk, sizeof(junk)), HW_EPROTO);
     CHECK_EQ(hw_mux_receive(agent.mux, zero_window, sizeof(zero_window)), HW_EPROTO);
     CHECK_EQ(hw_mux_receive(agent.mux, short_reset, sizeof(short_reset)), HW_EPROTO);
+    teardown();
+}
+
+/* A stream reset before its REQUEST went out: whatever reaches the agent, the tunnel stays. */
+static void test_reset_before_request_sent(void)
+{
+    struct hw_mux_stream *s;
+    uint32_t id;
+
+    setup();
+    s = open_request(NULL, 10, 1);
+    hw_mux_stream_reset(s, HW_RST_CANCEL, "client gone");
+    pump(); /* step() checks that the agent takes every message */
+    CHECK(hw_mux_error(agent.mux) == NULL);
+    CHECK_EQ(hw_mux_stream_count(agent.mux), 0);
+    id = hw_mux_stream_id(open_request(NULL, 0, 1));
+    pump();
+    CHECK_EQ(count_ev(&agent, EV_HEAD, id), 1);
     teardown();
 }
 
@@ -1235,6 +1256,7 @@ int main(void)
     RUN(test_relay_close);
     RUN(test_agent_close);
     RUN(test_protocol_errors);
+    RUN(test_reset_before_request_sent);
     RUN(test_hello_rules);
     RUN(test_unknown_streams_ignored);
     RUN(test_send_body_buf);
