@@ -69,7 +69,7 @@ int recv_route_parse(const char *prefix, const char *target, size_t len, struct 
     memset(r, 0, sizeof(*r));
     /* Raw bytes past ASCII (HTTP allows them as obs-text) are what backends' parsers refuse. */
     for (i = 0; i < len; i++)
-        if ((unsigned char)target[i] > 0x7e)
+        if ((unsigned char)target[i] >= 0x80)
             return prefix_is(prefix, plen, target, len) ? HW_EINVAL : HW_ENOTFOUND;
     /* The prefix must end on a segment boundary: /api/webhooksX is not under it. */
     if (!prefix_is(prefix, plen, target, len))

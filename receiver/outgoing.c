@@ -96,8 +96,8 @@ int recv_outgoing_head(const struct recv_source *src, const struct hw_signer *si
     for (size_t i = 0; i < h->nheaders && !err; i++) {
         const struct hw_http_header *hd = &h->headers[i];
 
-        /* Hookwire-* are ours to set: a sender must not forge an id or a signature. */
-        /* Identical repeats of Content-Length were one length to the parser: one line goes. */
+        /* Hookwire-* are ours to set (a sender must not forge an id or a signature), and
+         * identical repeats of Content-Length were one length to the parser: one line goes. */
         if (hw_http_is_hop_by_hop(h, hd) || name_is(hd, "expect") ||
             (hd->name_len >= 9 && strncasecmp(hd->name, "hookwire-", 9) == 0) ||
             (has_length && name_is(hd, "content-length")))

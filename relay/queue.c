@@ -40,6 +40,8 @@ struct qchan {
     struct relay_agent *agent;
     int reading;    /* a read job is in flight */
     int probing;    /* a rescan job is in flight (rescan_cb()) */
+    int unsure;     /* a rescan found pending events stored does not count: read until none */
+    uint64_t sent;  /* events sent so far: a rescan that saw the queue move is dropped */
     unsigned gen;   /* raised when the agent goes: late reads are dropped */
     int64_t cursor; /* seq of the last event finished (or given up for now) */
     struct hw_store_events batch;
@@ -197,8 +199,8 @@ int relay_queue_busy(struct relay_queue *q, const char *channel, size_t len)
 {
     struct qchan *qc = find(q, channel, len, 0);
 
-    return qc && (qc->appending || qc->stored || qc->reading || qc->stream || qc->waiting ||
-                  qc->next < qc->batch.n);
+    return qc && (qc->appending || qc->stored || qc->unsure || qc->reading || qc->stream ||
+                  qc->waiting || qc->next < qc->batch.n);
 }
 
 /* Runs on the service thread once the accept's transaction committed (or failed). */
@@ -364,6 +366,7 @@ static void retry_cb(lws_sorted_usec_list_t *sul)
 struct read_job {
     struct qchan *qc;
     unsigned gen;
+    uint64_t sent; /* qc->sent when a rescan began */
     int64_t after;
     struct hw_store_events out;
 };
@@ -396,6 +399,8 @@ static void read_done(void *arg, int err)
     hw_store_events_cleanup(&qc->batch);
     qc->batch = j->out;
     qc->next = 0;
+    if (!qc->batch.n)
+        qc->unsure = 0; /* what a rescan found is read and finished */
     if (!qc->batch.n && !qc->appending && qc->stored) {
         /* Everything committed has been read and finished: live passthrough resumes. */
         qc->stored = 0;
@@ -409,14 +414,19 @@ static void read_done(void *arg, int err)
  * Pending events the queue was not told of: hookwire-replay retry on the
  * relay's store makes a failed event pending again from another process,
  * below the cursor. Every RESCAN_MS, each channel whose agent is connected
- * and whose queue is idle and believed empty asks the store for its first
+ * and whose queue holds nothing it knows of asks the store for its first
  * pending event (one indexed row); one found is drained from there, with
- * what follows it, in order.
+ * what follows it, in order, until a read finds none left (qc->unsure:
+ * stored cannot count them). Not while an outcome is still being written
+ * (the store would show that event pending), and a rescan during which the
+ * queue sent anything is dropped for the same reason: the next one asks
+ * again.
  */
 static int idle_empty(const struct qchan *qc)
 {
-    return qc->agent && !relay_agent_leaving(qc->agent) && !qc->stream && !qc->reading &&
-           !qc->waiting && !qc->probing && !qc->stored && !qc->appending && !qc->live;
+    return qc->agent && !qc->q->stopping && !relay_agent_leaving(qc->agent) && !qc->stream &&
+           !qc->reading && !qc->waiting && !qc->probing && !qc->unsure && !qc->stored &&
+           !qc->appending && qc->next >= qc->batch.n;
 }
 
 static int probe_run(struct hw_store *s, void *arg)
@@ -432,14 +442,14 @@ static void probe_done(void *arg, int err)
     struct qchan *qc = j->qc;
 
     qc->probing = 0;
-    if (!err && j->out.n && j->gen == qc->gen && idle_empty(qc)) {
+    if (!err && j->out.n && j->gen == qc->gen && j->sent == qc->sent && idle_empty(qc)) {
         int64_t seq = j->out.v[0]->seq;
 
         HW_INFO("channel=%s evt=%s is pending, requeued outside the relay: draining from it",
                 qc->name, j->out.v[0]->id);
         if (seq - 1 < qc->cursor)
             qc->cursor = seq - 1;
-        qc->stored = 1; /* at least; the read that finds none left sets it to 0 */
+        qc->unsure = 1;
         hw_store_events_cleanup(&qc->batch);
         qc->next = 0;
         drain(qc);
@@ -455,13 +465,14 @@ static void rescan_cb(lws_sorted_usec_list_t *sul)
     q->rescan_armed = 0;
     if (q->stopping)
         return;
-    for (struct qchan *qc = q->chans; qc; qc = qc->nextc) {
+    for (struct qchan *qc = q->chans; qc && relay_outcomes_idle(q->r->outcomes); qc = qc->nextc) {
         struct read_job *j;
 
         if (!idle_empty(qc) || !(j = calloc(1, sizeof(*j))))
             continue;
         j->qc = qc;
         j->gen = qc->gen;
+        j->sent = qc->sent;
         if (hw_store_job_async(q->r->store, probe_run, probe_done, j)) {
             free(j);
             continue;
@@ -507,6 +518,7 @@ static int send_event(struct qchan *qc, struct hw_store_event *ev)
     hw_buf_cleanup(&hb);
     hw_buf_cleanup(&body);
     if (!err) {
+        qc->sent++;
         qc->status = 0;
         qc->sent_ms = hw_wall_ms();
         hw_buf_reset(&qc->excerpt);
@@ -537,9 +549,9 @@ static void drain(struct qchan *qc)
         }
         return;
     }
-    if (!qc->stored && !qc->appending)
+    if (!qc->stored && !qc->appending && !qc->unsure)
         return;
-    if (!qc->stored)
+    if (!qc->stored && !qc->unsure)
         return; /* the commits in flight call back here */
     {
         struct read_job *j = calloc(1, sizeof(*j));
@@ -582,7 +594,7 @@ static void finish(struct qchan *qc, int http_status, const char *error)
                     qc->name, ev->id, ev->attempts, http_status, error ? error : "");
         qc->cursor = ev->seq;
         qc->next++;
-        if (qc->stored && !--qc->stored && !qc->appending)
+        if (qc->stored && !--qc->stored && !qc->appending && !qc->unsure)
             HW_INFO("channel=%s queue drained", qc->name);
         drain(qc);
         return;
