@@ -345,7 +345,7 @@ int agent_inspect_start(struct agent *a)
     if (hw_hostport_parse(a->cfg.inspect, ins->host, sizeof(ins->host), &ins->port))
         goto fail; /* checked at startup */
     /* lws would only log a cryptic bind error, or wait forever for an interface of a name. */
-    if (hw_listen_resolve(a->cfg.inspect, "--inspect", ip, sizeof(ip), why, sizeof(why)) ||
+    if (hw_listen_resolve(a->cfg.inspect, "--inspect", ip, sizeof(ip), NULL, why, sizeof(why)) ||
         (!a->cfg.inspect_allow_remote && ip[0] && !is_loopback(ip))) {
         HW_WARN("inspector: %s; running without the inspector (choose another with --inspect "
                 "HOST:PORT, or --inspect off)",

@@ -13,7 +13,6 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/listen.h"
-#include "core/url.h"
 #include "db.h"
 #include "deliver.h"
 #include "net/http_client.h"
@@ -42,14 +41,10 @@ static struct lws_protocols protocols[4];
 int recv_server_start(struct recv *r)
 {
     struct lws_context_creation_info info;
-    char host[256], ip[64], why[512];
+    char ip[64], why[512];
     int port;
 
-    if (hw_hostport_parse(r->cfg.listen, host, sizeof(host), &port)) {
-        fprintf(stderr, "listen: bad address \"%s\": expected HOST:PORT\n", r->cfg.listen);
-        return HW_EIO;
-    }
-    if (hw_listen_resolve(r->cfg.listen, "--listen", ip, sizeof(ip), why, sizeof(why))) {
+    if (hw_listen_resolve(r->cfg.listen, "--listen", ip, sizeof(ip), &port, why, sizeof(why))) {
         fprintf(stderr, "%s\n", why);
         return HW_EIO;
     }

@@ -368,6 +368,7 @@ struct read_job {
     unsigned gen;
     uint64_t sent; /* qc->sent when a rescan began */
     int64_t after;
+    size_t max; /* READ_MAX, or 1 for a rescan */
     struct hw_store_events out;
 };
 
@@ -375,7 +376,7 @@ static int read_run(struct hw_store *s, void *arg)
 {
     struct read_job *j = arg;
 
-    return hw_store_next_pending(s, j->qc->name, j->after, READ_MAX, READ_BYTES, &j->out);
+    return hw_store_next_pending(s, j->qc->name, j->after, j->max, READ_BYTES, &j->out);
 }
 
 static void read_done(void *arg, int err)
@@ -429,13 +430,6 @@ static int idle_empty(const struct qchan *qc)
            !qc->appending && qc->next >= qc->batch.n;
 }
 
-static int probe_run(struct hw_store *s, void *arg)
-{
-    struct read_job *j = arg;
-
-    return hw_store_next_pending(s, j->qc->name, 0, 1, READ_BYTES, &j->out);
-}
-
 static void probe_done(void *arg, int err)
 {
     struct read_job *j = arg;
@@ -458,6 +452,14 @@ static void probe_done(void *arg, int err)
     free(j);
 }
 
+static void rescan_cb(lws_sorted_usec_list_t *sul);
+
+static void rescan_arm(struct relay_queue *q)
+{
+    q->rescan_armed = 1;
+    lws_sul_schedule(q->r->context, 0, &q->rescan, rescan_cb, (lws_usec_t)RESCAN_MS * 1000);
+}
+
 static void rescan_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_queue *q = lws_container_of(sul, struct relay_queue, rescan);
@@ -473,14 +475,14 @@ static void rescan_cb(lws_sorted_usec_list_t *sul)
         j->qc = qc;
         j->gen = qc->gen;
         j->sent = qc->sent;
-        if (hw_store_job_async(q->r->store, probe_run, probe_done, j)) {
+        j->max = 1; /* from seq 0: the first pending event */
+        if (hw_store_job_async(q->r->store, read_run, probe_done, j)) {
             free(j);
             continue;
         }
         qc->probing = 1;
     }
-    q->rescan_armed = 1;
-    lws_sul_schedule(q->r->context, 0, &q->rescan, rescan_cb, (lws_usec_t)RESCAN_MS * 1000);
+    rescan_arm(q);
 }
 
 /* Sends batch[next] to the agent as attempt attempts + 1. */
@@ -561,6 +563,7 @@ static void drain(struct qchan *qc)
         j->qc = qc;
         j->gen = qc->gen;
         j->after = qc->cursor;
+        j->max = READ_MAX;
         if (hw_store_job_async(r->store, read_run, read_done, j)) {
             free(j);
             qc->waiting = 1;
@@ -742,10 +745,8 @@ void relay_queue_agent_up(struct relay_queue *q, const char *channel, struct rel
     if (!qc)
         return;
     qc->agent = a;
-    if (!q->rescan_armed && !q->stopping) {
-        q->rescan_armed = 1;
-        lws_sul_schedule(q->r->context, 0, &q->rescan, rescan_cb, (lws_usec_t)RESCAN_MS * 1000);
-    }
+    if (!q->rescan_armed && !q->stopping)
+        rescan_arm(q);
     if (qc->stored || qc->appending)
         HW_INFO("channel=%s agent connected: draining %llu queued events", qc->name,
                 (unsigned long long)qc->stored);

@@ -11,7 +11,6 @@
 #include "core/err.h"
 #include "core/listen.h"
 #include "core/log.h"
-#include "core/url.h"
 #include "ingress.h"
 #include "net/http_server.h"
 #include "net/loop.h"
@@ -27,15 +26,11 @@ static struct lws_vhost *make_vhost(struct relay *r, const char *name, const cha
 {
     const char *option = strcmp(name, "public") == 0 ? "--listen" : "--tunnel-listen";
     struct lws_context_creation_info info;
-    char host[256], ip[64], why[512];
+    char ip[64], why[512];
     int port;
     struct lws_vhost *vh;
 
-    if (hw_hostport_parse(addr, host, sizeof(host), &port)) {
-        fprintf(stderr, "bad address \"%s\": expected HOST:PORT\n", addr);
-        return NULL;
-    }
-    if (hw_listen_resolve(addr, option, ip, sizeof(ip), why, sizeof(why))) {
+    if (hw_listen_resolve(addr, option, ip, sizeof(ip), &port, why, sizeof(why))) {
         fprintf(stderr, "%s\n", why);
         return NULL;
     }

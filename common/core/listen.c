@@ -68,8 +68,8 @@ static int bind_error(int e, const char *addr, const char *host, const char *opt
     }
 }
 
-int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipcap, char *why,
-                      size_t cap)
+int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipcap, int *port_out,
+                      char *why, size_t cap)
 {
     struct addrinfo hints, *res = NULL;
     char host[256], port_s[8];
@@ -80,6 +80,8 @@ int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipc
         snprintf(why, cap, "%s %s: expected HOST:PORT, e.g. 127.0.0.1:8080", option, addr);
         return HW_EINVAL;
     }
+    if (port_out)
+        *port_out = port;
     any = !host[0] || strcmp(host, "0.0.0.0") == 0;
     snprintf(port_s, sizeof(port_s), "%d", port);
     memset(&hints, 0, sizeof(hints));
@@ -118,7 +120,7 @@ int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipc
 
 int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
 {
-    return hw_listen_resolve(addr, option, NULL, 0, why, cap);
+    return hw_listen_resolve(addr, option, NULL, 0, NULL, why, cap);
 }
 
 /* The port a socket is bound to, or -1. */

@@ -20,15 +20,16 @@ int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap
 /*
  * What a listener on addr ("HOST:PORT") binds, found before it is made: the
  * host resolved to its IPv4 address in numbers, in ip ("" for every
- * interface: HOST empty or 0.0.0.0), which the event library takes (it
+ * interface: HOST empty or 0.0.0.0), and the port in *port (may be NULL),
+ * which the event library takes (it
  * takes no host name: given one, it would wait for an interface of that
  * name and never listen); then a TCP socket bound to it and closed, as
  * hw_listen_probe(). Returns 0, or a negative HW_E* code with one line in
  * why: a name that does not resolve, an IPv6 address, and the bind errors
  * below.
  */
-int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipcap, char *why,
-                      size_t cap);
+int hw_listen_resolve(const char *addr, const char *option, char *ip, size_t ipcap, int *port,
+                      char *why, size_t cap);
 
 /*
  * Tries to bind a TCP socket to addr ("HOST:PORT", HOST empty or 0.0.0.0

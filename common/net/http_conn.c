@@ -140,7 +140,7 @@ void hw_http_conn_answering(struct hw_http_conn *c)
  * request, so an answer given now closes the connection after it. That is a
  * head that did not parse, or a body not (fully) read.
  */
-int hw_http_conn_unread_request(const struct hw_http_conn *c)
+static int unread_request(const struct hw_http_conn *c)
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
@@ -148,6 +148,13 @@ int hw_http_conn_unread_request(const struct hw_http_conn *c)
         return 1;
     return c->state == ST_HEAD && req->body != HW_BODY_NONE &&
            !(req->body == HW_BODY_LENGTH && req->content_length == 0);
+}
+
+int hw_http_conn_keeps_alive(struct hw_http_conn *c)
+{
+    if (unread_request(c) || hw_http_server_is_closing(c->srv))
+        c->keep_alive = 0;
+    return c->keep_alive;
 }
 
 /*
@@ -158,9 +165,7 @@ static void answer_error(struct hw_http_conn *c, enum hw_errc e, const char *ext
 {
     const struct hw_http_head *req = hw_http_conn_head(c);
 
-    if (hw_http_conn_unread_request(c) || hw_http_server_is_closing(c->srv))
-        c->keep_alive = 0;
-    if (hw_http_answer_error(&c->ans, req, c->keep_alive, e, extra)) {
+    if (hw_http_answer_error(&c->ans, req, hw_http_conn_keeps_alive(c), e, extra)) {
         hw_http_conn_kill(c, "out of memory for the answer");
         return;
     }

@@ -67,10 +67,11 @@ void hw_http_conn_answering(struct hw_http_conn *c);
 void hw_http_conn_answer_error(struct hw_http_conn *c, enum hw_errc e, const char *extra);
 
 /*
- * Whether request bytes remain unread: they would be taken for the next
- * request, so an answer given now must close the connection after it.
+ * Whether the answer given now may keep the connection, and c->keep_alive
+ * cleared when not: request bytes remain unread (they would be taken for
+ * the next request), or the server is closing (hw_http_server_closing()).
  */
-int hw_http_conn_unread_request(const struct hw_http_conn *c);
+int hw_http_conn_keeps_alive(struct hw_http_conn *c);
 
 /* The answer is out and the connection stays: forget the request, run the next one buffered. */
 void hw_http_conn_next_exchange(struct hw_http_conn *c);

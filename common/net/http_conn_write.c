@@ -36,10 +36,8 @@ int hw_http_conn_respond(struct hw_http_conn *c, int status, const char *reason,
     if (c->killed || c->state == ST_RESPONSE)
         return HW_EINVAL;
     c->program_holds = 0;
-    if (hw_http_conn_unread_request(c) || hw_http_server_is_closing(c->srv))
-        c->keep_alive = 0;
-    if (hw_http_answer_whole(&c->ans, hw_http_conn_head(c), c->keep_alive, status, reason, headers,
-                             headers_len, body, body_len)) {
+    if (hw_http_answer_whole(&c->ans, hw_http_conn_head(c), hw_http_conn_keeps_alive(c), status,
+                             reason, headers, headers_len, body, body_len)) {
         hw_http_conn_kill(c, "out of memory for the answer");
         return HW_ENOMEM;
     }
@@ -63,9 +61,7 @@ int hw_http_conn_stream_begin(struct hw_http_conn *c, const struct hw_http_answe
 
     if (c->killed || c->state != ST_WAIT || !c->program_holds)
         return HW_EINVAL;
-    if (hw_http_server_is_closing(c->srv))
-        c->keep_alive = 0;
-    err = hw_http_answer_begin(&c->ans, &c->rd.req, c->keep_alive, h, why);
+    err = hw_http_answer_begin(&c->ans, &c->rd.req, hw_http_conn_keeps_alive(c), h, why);
     if (err)
         return err == HW_EPROTO ? HW_EPROTO : HW_ENOMEM;
     hw_http_conn_answering(c);
