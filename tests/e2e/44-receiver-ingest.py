@@ -186,16 +186,21 @@ def case_path_escapes(env):
     check_eq(event_count(store), 2, "only those two were stored")
 
 
-def case_window_spills_to_claims(env):
-    """Past a source's window in memory (32 x concurrency), new events are appended due and
-    claimed in store order once the window drains; nothing is delivered twice or skipped."""
-    store = sqlite_store(env)
+def gated_backend(env):
+    """A backend that holds every request until the returned gate is set (30 s at most)."""
     gate = threading.Event()
 
     def handler(req):
         gate.wait(30)
         return Reply(200, "OK", [], b"ok")
-    backend = env.target(handler)
+    return gate, env.target(handler)
+
+
+def case_window_spills_to_claims(env):
+    """Past a source's window in memory (32 x concurrency), new events are appended due and
+    claimed in store order once the window drains; nothing is delivered twice or skipped."""
+    store = sqlite_store(env)
+    gate, backend = gated_backend(env)
     rc = Receiver(env, store, {"gh": gh_source(backend.port, concurrency="1")},
                   {"deliver-timeout": "40s", "lease": "60s"}).start()
     sent = []
@@ -516,12 +521,7 @@ def case_drain_closes_kept_alive(env):
     ends after it: a sender (or a proxy) on a kept-alive connection never sends a next
     request into the close, where it would get no answer."""
     store = sqlite_store(env)
-    gate = threading.Event()
-
-    def handler(req):
-        gate.wait(30)
-        return Reply(200, "OK", [], b"ok")
-    backend = env.target(handler)
+    gate, backend = gated_backend(env)
     rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
     check_eq(rc.post("plain", b"{}", [("Host", "x")]).status, 200, "one webhook stored")
     backend.wait_requests(1)  # its delivery hangs: the drain waits for it

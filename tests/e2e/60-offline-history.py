@@ -37,13 +37,19 @@ def cli_json(env, relay, token, *args):
     return json.loads(r.stdout)
 
 
-def case_replay_after_failure(env):
-    broken = {"on": True}
-
+def broken_app(broken, seq=None):
+    """An app handler that answers 500 while broken["on"] (only to X-Seq seq, when given),
+    200 otherwise."""
     def handler(req):
-        if req.header("X-Seq") == "1" and broken["on"]:
+        if broken["on"] and (seq is None or req.header("X-Seq") == seq):
             return Reply(500, "Internal Server Error", [("Content-Type", "text/plain")], b"boom")
         return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+    return handler
+
+
+def case_replay_after_failure(env):
+    broken = {"on": True}
+    handler = broken_app(broken, "1")
 
     for kind, store in stores(env):
         broken["on"] = True
@@ -381,14 +387,10 @@ def case_cli_mistakes(env):
 def case_retry_from_replay_cli(env):
     """hookwire-replay retry on the relay's own store makes a failed event pending again from
     another process: the running relay finds it (it asks the store every 2 s while a channel's
-    queue is idle) and delivers it through the agent, once, as the next attempt, without a
+    queue holds nothing it knows of) and delivers it through the agent, once, as the next attempt, without a
     restart, and logs that it found it."""
     broken = {"on": True}
-
-    def handler(req):
-        if broken["on"]:
-            return Reply(500, "Internal Server Error", [("Content-Type", "text/plain")], b"boom")
-        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+    handler = broken_app(broken)
 
     for kind, store in stores(env):
         broken["on"] = True
