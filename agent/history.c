@@ -305,6 +305,14 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         hw_buf_cleanup(&body);
         return 1;
     }
+    if (status == 409 && strcmp(verb, "replay") == 0) {
+        fprintf(stderr,
+                "replay: %s is being delivered right now: replay it once that attempt has "
+                "ended (the relay answered 409)\n",
+                id);
+        hw_buf_cleanup(&body);
+        return 1;
+    }
     if (status / 100 != 2) {
         fprintf(stderr, "%s: the relay answered %d: %.*s", verb, status,
                 (int)(hw_buf_size(&body) < 300 ? hw_buf_size(&body) : 300),

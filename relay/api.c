@@ -301,7 +301,8 @@ static void on_closed(struct lws *wsi, struct api_session *s, struct relay *r)
     size_t total = hw_buf_size(&s->out);
     char peer[64];
 
-    if (!s->call && total > LWS_PRE)
+    /* Cut: not all handed to lws, or lws still holds part of it (the reader took none). */
+    if (!s->call && total > LWS_PRE && (s->sent < total - LWS_PRE || lws_partial_buffered(wsi)))
         HW_WARN("conn=%s an API answer of %zu bytes was cut before its end: the reader took "
                 "none of it for --response-timeout, or went away",
                 lws_get_peer_simple(wsi, peer, sizeof(peer)) ? peer : "?", total - LWS_PRE);

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/hwerror.h"
+#include "outcomes.h"
 #include "queue.h"
 #include "refused.h"
 #include "relay.h"
@@ -23,6 +24,13 @@
 #include "tunnel.h"
 
 enum call_kind { CALL_LIST, CALL_SHOW, CALL_BODY, CALL_REPLAY };
+
+/*
+ * The longest a call waits for the store before its caller is answered 503
+ * HW_STORE_UNAVAILABLE (a lock held by another process, a database away):
+ * below the agent's own 10 s read deadline, so the agent prints the answer.
+ */
+#define STORE_WAIT_US (5 * LWS_US_PER_SEC)
 
 struct relay_history_call {
     struct lws *wsi; /* NULL once orphaned */
@@ -37,9 +45,11 @@ struct relay_history_call {
     struct hw_store_events list;
     struct hw_store_event *ev;
     struct hw_store_attempts attempts;
-    int head;          /* HEAD request */
-    char peer[64];     /* for the log */
-    char request[160]; /* "METHOD URI", cut, for the log */
+    int head;                       /* HEAD request */
+    lws_sorted_usec_list_t overdue; /* STORE_WAIT_US after the call began */
+    int late;                       /* its caller was answered 503 before the store was done */
+    char peer[64];                  /* for the log */
+    char request[160];              /* "METHOD URI", cut, for the log */
 };
 
 /*
@@ -57,6 +67,10 @@ static int refuse(struct relay *r, const char *peer, const char *request, enum h
         HW_WARN("conn=%s api %s: no channel token or a wrong one (%d)", peer, request, status);
     else if (e == HW_ERRC_STORE_UNAVAILABLE)
         HW_WARN("conn=%s api %s: the store is unavailable (%d)", peer, request, status);
+    else if (e == HW_ERRC_EVENT_IN_FLIGHT)
+        HW_INFO("conn=%s api %s: the event is being delivered; a replay must wait for that "
+                "attempt's end (%d)",
+                peer, request, status);
     else
         HW_INFO("conn=%s api %s: %s (%d)", peer, request,
                 e == HW_ERRC_NOT_FOUND ? "no such event or endpoint for this channel"
@@ -190,6 +204,7 @@ static int run(struct hw_store *s, void *arg)
 
 static void call_free(struct relay_history_call *c)
 {
+    lws_sul_cancel(&c->overdue);
     hw_store_events_cleanup(&c->list);
     hw_store_event_free(c->ev);
     hw_store_attempts_cleanup(&c->attempts);
@@ -218,6 +233,9 @@ static void done(void *arg, int err)
 
     if (!err && c->kind == CALL_REPLAY && r->queue)
         relay_queue_replay(r->queue, c->channel, c->ev->seq);
+    if (!err && c->kind == CALL_REPLAY && c->late)
+        HW_WARN("conn=%s evt=%s replayed after all, though its caller was answered 503", c->peer,
+                c->id);
     if (c->wsi) {
         *c->slot = NULL;
         if (!err && c->kind == CALL_BODY && !c->head && over_budget(r, c->ev->body_len)) {
@@ -243,6 +261,25 @@ static void done(void *arg, int err)
         lws_callback_on_writable(c->wsi);
     }
     call_free(c);
+}
+
+/* The store has not answered in STORE_WAIT_US: the caller gets 503 now, the call ends unseen. */
+static void overdue_cb(lws_sorted_usec_list_t *sul)
+{
+    struct relay_history_call *c = lws_container_of(sul, struct relay_history_call, overdue);
+    struct relay *r = c->r;
+
+    if (!c->wsi)
+        return; /* its connection went: nobody waits for an answer */
+    c->late = 1;
+    hw_buf_reset(c->out);
+    if (hw_buf_reserve(c->out, LWS_PRE))
+        hw_buf_commit(c->out, LWS_PRE);
+    refuse(r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
+    *c->slot = NULL;
+    r->api_held += hw_buf_size(c->out);
+    lws_callback_on_writable(c->wsi);
+    c->wsi = NULL; /* done() only frees it */
 }
 
 size_t relay_history_answer_max(const struct relay *r)
@@ -351,6 +388,13 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
         call_free(c);
         return rc;
     }
+    /* Its outcome would be written after the replay, and undo it: the replay must wait. */
+    if (c->kind == CALL_REPLAY && (relay_queue_in_flight(r->queue, c->channel, c->id) ||
+                                   relay_outcomes_holds(r->outcomes, c->id))) {
+        rc = refuse(r, peer, request, HW_ERRC_EVENT_IN_FLIGHT, head, out);
+        call_free(c);
+        return rc;
+    }
     rc = hw_store_job_async(r->store, run, done, c);
     if (rc) {
         rc = refuse(r, peer, request, HW_ERRC_STORE_UNAVAILABLE, head, out);
@@ -358,5 +402,8 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
         return rc;
     }
     *call = c;
+    lws_sul_schedule(r->context, 0, &c->overdue, overdue_cb, STORE_WAIT_US);
+    /* lws's own wait for an answer (5 s) must not close the connection before the 503. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(STORE_WAIT_US / LWS_US_PER_SEC) + 5);
     return 0;
 }

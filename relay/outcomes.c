@@ -127,6 +127,14 @@ int relay_outcomes_idle(const struct relay_outcomes *o)
     return !o || (!o->writing && !o->n);
 }
 
+int relay_outcomes_holds(const struct relay_outcomes *o, const char *id)
+{
+    for (size_t i = 0; o && i < o->n; i++)
+        if (strcmp(o->v[i]->id, id) == 0)
+            return 1;
+    return 0;
+}
+
 void relay_outcomes_add(struct relay_outcomes *o, const char *id, const struct hw_store_attempt *a,
                         int status)
 {

@@ -39,4 +39,7 @@ void relay_outcomes_flush(struct relay_outcomes *o);
  */
 int relay_outcomes_idle(const struct relay_outcomes *o);
 
+/* Whether an outcome of event id waits to be handed to the store (a later job would precede it). */
+int relay_outcomes_holds(const struct relay_outcomes *o, const char *id);
+
 #endif

@@ -47,7 +47,9 @@ struct qchan {
     struct hw_store_events batch;
     size_t next; /* batch index of the event in flight or next */
     struct hw_mux_stream *stream;
-    int status; /* the app's status for the event in flight, 0 before */
+    int status;         /* the app's status for the event in flight, 0 before */
+    uint64_t announced; /* its answer's body length (HW_BODY_LEN_UNKNOWN when not said) */
+    uint64_t got;       /* body bytes of that answer so far */
     int64_t sent_ms;
     struct hw_buf excerpt;
     lws_sorted_usec_list_t retry;
@@ -77,14 +79,17 @@ static void finish(struct qchan *qc, int http_status, const char *error);
 
 /*
  * The event in flight gets --response-timeout for the head of its answer
- * and, once answering, as long for each next piece, as a live webhook does;
- * past it the stream is reset and the attempt failed (retried, then failed).
+ * and as long again for the whole of its body: nobody waits for the body of
+ * a queued event's answer, and an app that trickles it must not hold the
+ * channel's queue. Past either the stream is reset and the attempt failed
+ * (retried, then failed).
  */
 static void deadline_cb(lws_sorted_usec_list_t *sul)
 {
     struct qchan *qc = lws_container_of(sul, struct qchan, deadline);
-    const char *error = qc->status ? "timeout: the app's answer stalled for --response-timeout"
-                                   : "timeout: the app did not answer within --response-timeout";
+    const char *error =
+        qc->status ? "timeout: the app's answer did not end within --response-timeout of its head"
+                   : "timeout: the app did not answer within --response-timeout";
 
     if (!qc->stream)
         return;
@@ -579,7 +584,7 @@ static void finish(struct qchan *qc, int http_status, const char *error)
 {
     struct relay *r = qc->q->r;
     struct hw_store_event *ev = qc->batch.v[qc->next];
-    int ok = http_status >= 200 && http_status < 300;
+    int ok = http_status >= 200 && http_status < 300 && !error;
     int last = ev->attempts + 1 >= (int)r->cfg.queue_retries;
 
     qc->stream = NULL;
@@ -639,8 +644,19 @@ int relay_queue_on_head(struct relay_queue *q, struct hw_mux_stream *s, const st
         return 1;
     }
     qc->status = m.status;
-    deadline_arm(qc); /* now for the answer's next piece */
+    qc->announced = m.body_len;
+    qc->got = 0;
+    deadline_arm(qc); /* now for the whole body */
     return 1;
+}
+
+/* The answer's body broke its announced length: a failed attempt, as for a live webhook. */
+static void malformed(struct qchan *qc, struct hw_mux_stream *s, const char *error)
+{
+    HW_WARN("channel=%s evt=%s %s", qc->name, qc->batch.v[qc->next]->id, error);
+    if (s)
+        hw_mux_stream_reset(s, HW_RST_PROTOCOL, "the answer broke its Content-Length");
+    finish(qc, qc->status, error);
 }
 
 int relay_queue_on_data(struct relay_queue *q, struct hw_mux_stream *s, const uint8_t *p, size_t n)
@@ -654,8 +670,12 @@ int relay_queue_on_data(struct relay_queue *q, struct hw_mux_stream *s, const ui
     /* The excerpt is best effort: without memory the attempt is recorded without it. */
     if (room && hw_buf_append(&qc->excerpt, p, n < room ? n : room))
         HW_DEBUG("channel=%s no memory for the answer's excerpt", qc->name);
+    qc->got += n;
+    if (qc->announced != HW_BODY_LEN_UNKNOWN && qc->got > qc->announced) {
+        malformed(qc, s, "malformed answer from the app: more body than its Content-Length");
+        return 1;
+    }
     hw_mux_consumed(s, n); /* the answer is only looked at: the agent may send on */
-    deadline_arm(qc);
     return 1;
 }
 
@@ -666,6 +686,10 @@ int relay_queue_on_end(struct relay_queue *q, struct hw_mux_stream *s)
     if (!qc)
         return 0;
     hw_mux_stream_close(s);
+    if (qc->announced != HW_BODY_LEN_UNKNOWN && qc->got < qc->announced) {
+        malformed(qc, NULL, "malformed answer from the app: it ended before its Content-Length");
+        return 1;
+    }
     finish(qc, qc->status, NULL);
     return 1;
 }
@@ -692,11 +716,18 @@ int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_
          * timer, never from inside the old mux.
          */
         qc->waiting = 1;
-        lws_sul_schedule(qc->q->r->context, 0, &qc->retry, retry_cb, 1000);
+        lws_sul_schedule(qc->q->r->context, 0, &qc->retry, retry_cb, 1000); /* 1 ms: next round */
         return 1;
     }
     finish(qc, 0, code < sizeof(why) / sizeof(why[0]) && why[code] ? why[code] : "reset");
     return 1;
+}
+
+int relay_queue_in_flight(struct relay_queue *q, const char *channel, const char *id)
+{
+    struct qchan *qc = q ? find(q, channel, strlen(channel), 0) : NULL;
+
+    return qc && qc->stream && strcmp(qc->batch.v[qc->next]->id, id) == 0;
 }
 
 void relay_queue_live(struct relay_queue *q, const char *channel, int delta)

@@ -101,4 +101,10 @@ int relay_queue_on_data(struct relay_queue *q, struct hw_mux_stream *s, const ui
 int relay_queue_on_end(struct relay_queue *q, struct hw_mux_stream *s);
 int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_t code);
 
+/*
+ * Whether the queue's delivery of event id of channel is under way (sent,
+ * its answer not yet ended): 1 or 0.
+ */
+int relay_queue_in_flight(struct relay_queue *q, const char *channel, const char *id);
+
 #endif

@@ -31,6 +31,8 @@ struct relay_agent {
     lws_usec_t last_rx;
     lws_usec_t last_ping;
     lws_usec_t probe_at; /* when the probe PING went out, 0 when none is pending */
+    lws_usec_t away_at;  /* when the agent said GOAWAY */
+    lws_usec_t quiet_at; /* since when an agent that said GOAWAY has had no stream, 0: it has */
     char channel[64];
     char peer[64];
     struct relay_claim_info claim; /* address, connect time, pending liveness probe */
@@ -204,6 +206,7 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
      * those the tunnel loses are queued as with any lost tunnel (on_closed()).
      */
     a->away = 1;
+    a->away_at = lws_now_usecs();
     relay_channels_remove(a->relay->channels, a->channel, a);
     HW_INFO("conn=%s channel=%s agent is going away: routing nothing new to it (%zu requests in "
             "flight)",
@@ -253,12 +256,54 @@ static int probe(struct relay_agent *a)
     return now - a->probe_at > PROBE_US;
 }
 
+/*
+ * An agent that said GOAWAY finishes the streams it has and closes its
+ * tunnel. One that keeps it open is closed by the relay: GOAWAY_GRACE_S
+ * after its last stream ended, or twice --response-timeout after its
+ * GOAWAY whatever it still has (those webhooks are queued, as for any lost
+ * tunnel), or at once when its token is revoked. So a token holder cannot
+ * pile up tunnels by saying GOAWAY and connecting again. 1 when a is being
+ * closed.
+ */
+static int away_done(struct relay_agent *a)
+{
+    struct relay *r = a->relay;
+    lws_usec_t now = lws_now_usecs();
+    size_t n = hw_mux_stream_count(a->mux);
+
+    if (!a->away || a->closing)
+        return 0;
+    if (relay_tokens_channel_exists(r->tokens, a->channel) == 0) {
+        relay_agent_revoked(a);
+        return 1;
+    }
+    if (n)
+        a->quiet_at = 0;
+    else if (!a->quiet_at)
+        a->quiet_at = now;
+    if (a->quiet_at && now - a->quiet_at >= (lws_usec_t)GOAWAY_GRACE_S * LWS_US_PER_SEC) {
+        HW_INFO("conn=%s channel=%s agent said GOAWAY and has nothing in flight, but keeps its "
+                "tunnel: closing it",
+                a->peer, a->channel);
+    } else if (now - a->away_at >= (lws_usec_t)r->cfg.response_timeout_ms * 2000) {
+        HW_WARN("conn=%s channel=%s agent said GOAWAY %us ago and still has %zu requests in "
+                "flight: closing its tunnel (they are queued)",
+                a->peer, a->channel, (unsigned)((now - a->away_at) / LWS_US_PER_SEC), n);
+    } else {
+        return 0;
+    }
+    relay_agent_goaway(a, "agent stopping: tunnel closed");
+    return 1;
+}
+
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
     struct relay *r = a->relay;
     lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
 
+    if (away_done(a))
+        return;
     if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
         char d[32];
 

@@ -31,6 +31,8 @@ static const struct {
     [HW_ERRC_CHANNEL_BUSY] = { "HW_CHANNEL_BUSY", 409, "another agent holds this channel" },
     [HW_ERRC_QUEUE_FULL] = { "HW_QUEUE_FULL", 429, "the channel's offline queue is full" },
     [HW_ERRC_SHUTTING_DOWN] = { "HW_SHUTTING_DOWN", 503, "shutting down; retry shortly" },
+    [HW_ERRC_EVENT_IN_FLIGHT] = { "HW_EVENT_IN_FLIGHT", 409,
+                                  "the event is being delivered; replay it once that ends" },
 };
 
 const char *hw_errc_name(enum hw_errc e)

@@ -28,6 +28,7 @@ enum hw_errc {
     HW_ERRC_CHANNEL_BUSY,       /* 409 another live agent holds the channel */
     HW_ERRC_QUEUE_FULL,         /* 429 the channel's offline queue is at --max-queued */
     HW_ERRC_SHUTTING_DOWN,      /* 503 the program is stopping: nothing new is taken */
+    HW_ERRC_EVENT_IN_FLIGHT,    /* 409 the event's delivery attempt has not ended */
     HW_ERRC_COUNT
 };
 

@@ -388,6 +388,9 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
     case HW_FT_RESET:
         if (hw_frame_decode_reset(f, &rst))
             return hw_mux_fail(m, "a malformed RESET");
+        /* Code 0 means the tunnel itself was lost: only this end may say so. */
+        if (rst.code == HW_RST_TUNNEL_LOST)
+            return hw_mux_fail(m, "a RESET with code 0 (tunnel lost), which no peer may send");
         if (!s && never_opened(m, f))
             return hw_mux_fail(m, "a RESET on a stream never opened");
         if (!s)

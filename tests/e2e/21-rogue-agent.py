@@ -6,16 +6,19 @@ body, a 1xx status or a reason with control bytes gets 502 HW_LOCAL_ERROR, and s
 RESPONSE message that does not decode (a status that is not three digits, a payload cut
 short or with bytes after it); the relay's log names the rule each broke. A
 body longer than announced is never passed on past its length, and one that ends
-early is cut. A stand-in agent speaking the tunnel protocol plays the rogue."""
+early is cut. A queued event's answer that breaks its announced length is a failed attempt,
+never a delivery. An agent that says GOAWAY and keeps its tunnel open is closed, and a
+revoked token cuts such a tunnel at once. A stand-in agent speaking the tunnel protocol
+plays the rogue."""
 
 import json
 import struct
 import threading
 
-from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, request, run,
-                     token_add, wait_until)
-from hw_ws import (OP_BINARY, T_DATA, T_END, T_HELLO, T_REQUEST, T_RESPONSE, WebSocket,
-                   parse_hello, tunnel_msg)
+from harness import (LOCALHOST, HttpConn, build_request, check, check_eq, relay_cli, request,
+                     run, token_add, wait_until)
+from hw_ws import (OP_BINARY, T_DATA, T_END, T_GOAWAY, T_HELLO, T_REQUEST, T_RESPONSE,
+                   WebSocket, parse_hello, tunnel_msg)
 
 HOST = ("Host", "hooks.example.test")
 UNKNOWN = (1 << 64) - 1
@@ -201,5 +204,65 @@ def case_body_longer_than_announced(env):
     ws.close()
 
 
+def case_queued_answer_broken_length(env):
+    """A queued event's answer whose body is longer or shorter than its announced length is
+    a failed attempt, as a live webhook's is, never a delivery; the history says why."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "mallory")
+    relay = env.relay(store=store, args=["--queue-retries", "1"])
+    ids = []
+    for i in range(2):
+        resp = relay.webhook("POST", "/t/mallory/q%d" % i, [HOST], b"{}")
+        check_eq(resp.status, 202, "webhook %d is queued while no agent is connected" % i)
+        ids.append(json.loads(resp.body)["id"])
+    ws = rogue_agent(env, relay, token)
+    for body_len, sent in ((5, b"x" * 10), (50, b"x" * 10)):
+        s = next_request(ws)
+        ws.send_binary(head(s, 200, b"Content-Length: %d\r\n" % body_len, body_len))
+        ws.send_binary(tunnel_msg(T_DATA, s, sent))
+        ws.send_binary(tunnel_msg(T_END, s))
+    for evt, err in zip(ids, ("more body than its Content-Length",
+                              "it ended before its Content-Length")):
+        ev = wait_until(lambda: (lambda e: e["status"] != "pending" and e)(
+            history(relay, token, "/api/events/" + evt)), 10, evt + ": its attempt is recorded")
+        check_eq((ev["status"], ev["last_status"]), ("failed", 200),
+                 "failed, with the status the app did answer")
+        check("malformed answer from the app: " + err in ev["last_error"], "the history says why",
+              ev["last_error"])
+    ws.close()
+
+
+def case_goaway_kept_open(env):
+    """An agent that says GOAWAY but keeps its tunnel open is closed by the relay once it has
+    nothing in flight, so a token holder cannot pile up tunnels by saying GOAWAY and
+    connecting again; and revoking the token cuts such a tunnel at once, even with a webhook
+    in flight."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "mallory")
+    relay = env.relay(store=store)
+    ws = rogue_agent(env, relay, token)
+    ws.send_binary(tunnel_msg(T_GOAWAY, 0, b"agent stopping"))
+    ws.wait_closed(8)
+    check("channel=mallory agent said GOAWAY and has nothing in flight, but keeps its tunnel: "
+          "closing it" in relay.proc.stderr(), "the relay says why it closed the tunnel",
+          relay.proc.stderr()[-1500:])
+
+    ws = rogue_agent(env, relay, token)
+    sender = threading.Thread(target=lambda: relay.webhook("POST", "/t/mallory/x", [HOST],
+                                                           b"{}"))
+    sender.start()
+    next_request(ws)  # in flight, never answered
+    ws.send_binary(tunnel_msg(T_GOAWAY, 0, b"agent stopping"))
+    wait_until(lambda: "agent is going away" in relay.proc.stderr(), 5, "the GOAWAY is read")
+    r = relay_cli(env, store, "token", "revoke", "mallory")
+    check_eq(r.returncode, 0, "token revoke (%r)" % r.stderr)
+    ws.wait_closed(8)
+    check("channel=mallory token revoked: closing tunnel" in relay.proc.stderr(),
+          "the revoke is logged", relay.proc.stderr()[-1500:])
+    sender.join(30)
+    relay.proc.check_alive("keeps running")
+
+
 if __name__ == "__main__":
-    run([case_bad_heads, case_bad_frames, case_body_longer_than_announced])
+    run([case_bad_heads, case_bad_frames, case_body_longer_than_announced,
+         case_queued_answer_broken_length, case_goaway_kept_open])

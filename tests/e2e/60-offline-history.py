@@ -8,14 +8,18 @@ cannot list, show or replay channel A's events, and gets exactly the answer an i
 does not exist gets. The list's limit and cursor are decimal numbers in range, else 400.
 An 8 MiB body is downloaded whole by a reader slower than any fixed deadline, a 20 MiB one
 whole at all, and a reader that takes none of it is cut after --response-timeout, with a log
-line; answers held in memory are capped by --max-held (429 past it).
+line; answers held in memory are capped by --max-held (429 past it). A replay of an event
+whose queued attempt is under way is refused (409 HW_EVENT_IN_FLIGHT), and a call the store
+cannot serve in 5 s (a lock held by another process) is answered 503 then.
 """
 
 import json
 import os
 import select
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 
 from harness import (AGENT_BIN, LOCALHOST, REPLAY_BIN, Reply, build_request, check, check_eq,
@@ -421,7 +425,74 @@ def case_retry_from_replay_cli(env):
         relay.stop()
 
 
+def replay_refused(env, relay, token, evt, says, logged, when):
+    """hookwire-agent replay EVT exits 1 saying `says`; the relay logs the call with `logged`."""
+    r = cli(env, relay, token, "replay", evt)
+    check_eq(r.returncode, 1, "replay %s exits 1 (%r)" % (when, r.stderr))
+    check(says in r.stderr, "replay %s: the agent says why in one line" % when, r.stderr)
+    check("api POST /api/events/%s/replay: %s" % (evt, logged) in relay.proc.stderr(),
+          "replay %s: the relay logs it" % when, relay.proc.stderr()[-1500:])
+
+
+def case_replay_in_flight(env):
+    """A replay asked for while the queue's attempt of that event is still under way would be
+    undone by that attempt's outcome: it is refused with 409 HW_EVENT_IN_FLIGHT (the agent
+    says so in one line, exit 1), and works once the attempt has ended, as the next attempt."""
+    gate = threading.Event()
+
+    def handler(req):
+        if req.header("Hookwire-Attempt") == "1":
+            gate.wait(30)  # the app is slow with the first attempt
+        return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
+
+    store = env.path("inflight.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, args=["--response-timeout", "30s"])
+    target = env.target(handler)
+    try:
+        evt = queue_one(relay, 0, size=100)
+        agent = env.agent(relay, token, "alice", target.port)
+        target.wait_requests(1, timeout=15)
+        replay_refused(env, relay, token, evt,
+                       b"is being delivered right now: replay it once that attempt has ended",
+                       "the event is being delivered", "during the attempt")
+    finally:
+        gate.set()
+    wait_until(lambda: cli_json(env, relay, token, "show", evt)["status"] == "delivered", 10,
+               "the first attempt delivers the event")
+    r = cli(env, relay, token, "replay", evt)
+    check_eq(r.returncode, 0, "replay once the attempt ended exits 0 (%r)" % r.stderr)
+    target.wait_requests(2, timeout=10)
+    check_eq([(g[1], g[2]) for g in received(target)], [(evt, "1"), (evt, "2")],
+             "the app gets the event once more, as attempt 2")
+    agent.stop()
+    relay.stop()
+
+
+def case_api_store_locked(env):
+    """Another process holds the SQLite store's write lock: a replay through the API cannot
+    be carried out, and its caller gets 503 HW_STORE_UNAVAILABLE after 5 s (within the
+    agent's own 10 s), logged, instead of a connection closed with no answer. Once the lock
+    is gone the store carries the replay out, and the relay logs that it did."""
+    store = env.path("locked.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    evt = queue_one(relay, 0)
+    lock = sqlite3.connect(store, timeout=1, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        replay_refused(env, relay, token, evt, b"the relay answered 503: storage is unavailable",
+                       "the store is unavailable (503)", "while the store is locked")
+    finally:
+        lock.execute("COMMIT")
+        lock.close()
+    wait_until(lambda: "evt=%s replayed after all, though its caller was answered 503" % evt
+               in relay.proc.stderr(), 20, "the late replay is logged")
+    relay.proc.check_alive("keeps running")
+    relay.stop()
+
+
 if __name__ == "__main__":
     run([case_replay_after_failure, case_channel_isolation, case_list_numbers, case_retention,
          case_body_download_paced, case_body_download_budget, case_cli_mistakes,
-         case_retry_from_replay_cli])
+         case_retry_from_replay_cli, case_replay_in_flight, case_api_store_locked])

@@ -113,15 +113,17 @@ def case_app_fails(env):
 
 
 def case_app_stalls(env):
-    """A queued event whose answer never comes, or stops coming, is cut at --response-timeout
-    as a live one is: a failed attempt, retried after the backoff, and the queue moves on."""
+    """A queued event whose answer never comes is cut at --response-timeout, and one whose
+    body does not end within as long again after its head (here trickled a byte every 0.3 s,
+    never still for the timeout): a failed attempt, retried after the backoff, and the queue
+    moves on."""
     gate = threading.Event()
 
     def handler(req):
         first = req.header("Hookwire-Attempt") == "1"
         if req.header("X-Seq") == "1" and first:
-            # The head and part of the body, then nothing.
-            return Reply(200, "OK", [], b"x" * 100, action="stall", partial=60, release=gate)
+            # The head and part of the body, then a byte at a time.
+            return Reply(200, "OK", [], b"x" * 100, action="trickle", partial=60, release=gate)
         if req.header("X-Seq") == "2" and first:
             return Reply(200, "OK", [], b"ok", action="stall", partial=0, release=gate)
         return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
@@ -141,8 +143,8 @@ def case_app_stalls(env):
             check_eq([g[1] for g in got], [ids[0], ids[1], ids[1], ids[2], ids[2]],
                      kind + ": the same event id on every attempt")
             log = relay.proc.stderr()
-            check("evt=%s timeout: the app's answer stalled for --response-timeout" % ids[1]
-                  in log, kind + ": the stalled answer is logged", log[-800:])
+            check("evt=%s timeout: the app's answer did not end within --response-timeout of "
+                  "its head" % ids[1] in log, kind + ": the trickled answer is logged", log[-800:])
             check("evt=%s timeout: the app did not answer within --response-timeout" % ids[2]
                   in log, kind + ": the missing answer is logged", log[-800:])
             live_resumes(relay, target, kind)

@@ -321,16 +321,19 @@ class Reply:
     send_body: False to send headers only (as for HEAD).
     action: "answer"; "close" (close without answering); "garbage" (non-HTTP bytes, close);
             "partial" (the first `partial` bytes of the answer, then close);
-            "stall" (the first `partial` bytes, then nothing until `release` is set).
+            "stall" (the first `partial` bytes, then nothing until `release` is set);
+            "trickle" (the first `partial` bytes, then one byte every `every` seconds
+            until all is sent or `release` is set).
     close: close the connection after answering."""
 
     def __init__(self, status=200, reason="OK", headers=(), body=b"", chunked=False,
                  chunks=(4096,), auto_length=True, send_body=True, action="answer", partial=0,
-                 close=False, release=None):
+                 close=False, release=None, every=0.3):
         self.status, self.reason, self.headers, self.body = status, reason, list(headers), body
         self.chunked, self.chunks, self.auto_length = chunked, list(chunks), auto_length
         self.send_body, self.action, self.partial, self.close = send_body, action, partial, close
         self.release = release or threading.Event()
+        self.every = every
 
     def header_lines(self):
         lines = [_line(h) for h in self.headers]
@@ -434,6 +437,16 @@ class Target:
                 data = reply.encode(req.method)
                 if reply.action == "partial":
                     conn.sendall(data[:reply.partial])
+                    return
+                if reply.action == "trickle":
+                    conn.sendall(data[:reply.partial])
+                    for i in range(reply.partial, len(data)):
+                        if reply.release.wait(reply.every):
+                            break
+                        try:
+                            conn.sendall(data[i:i + 1])
+                        except OSError:
+                            return  # cut short by the client: what a trickle is for
                     return
                 if reply.action == "stall":
                     conn.sendall(data[:reply.partial])

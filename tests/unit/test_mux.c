@@ -1025,6 +1025,11 @@ static void test_protocol_errors(void)
     uint8_t end9[HW_FRAME_HDR_LEN] = { HW_FT_END, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0 };
     uint8_t reset9[HW_FRAME_HDR_LEN + 4] = { HW_FT_RESET, 0, 0, 0, 0, 0, 0, 9,
                                              0,           0, 0, 4, 0, 1, 0, 0 };
+    /* Code 0, on streams both sides have open: the local-only "tunnel lost". */
+    uint8_t reset1_lost[HW_FRAME_HDR_LEN + 4] = { HW_FT_RESET, 0, 0, 0, 0, 0, 0, 1,
+                                                  0,           0, 0, 4, 0, 0, 0, 0 };
+    uint8_t reset5_lost[HW_FRAME_HDR_LEN + 4] = { HW_FT_RESET, 0, 0, 0, 0, 0, 0, 5,
+                                                  0,           0, 0, 4, 0, 0, 0, 0 };
 
     setup();
     /* Stream ids of REQUESTs must increase. */
@@ -1055,6 +1060,12 @@ static void test_protocol_errors(void)
     CHECK_STR(hw_mux_error(relay.mux), "END on a stream never opened");
     CHECK_EQ(hw_mux_receive(relay.mux, reset9, sizeof(reset9)), HW_EPROTO);
     CHECK_STR(hw_mux_error(relay.mux), "a RESET on a stream never opened");
+    /* Only an end itself knows its tunnel is lost: a peer saying so is a protocol error. */
+    CHECK_EQ(hw_mux_receive(relay.mux, reset1_lost, sizeof(reset1_lost)), HW_EPROTO);
+    CHECK_STR(hw_mux_error(relay.mux), "a RESET with code 0 (tunnel lost), which no peer may send");
+    CHECK_EQ(count_ev(&relay, EV_RESET, 1), 0);
+    CHECK_EQ(hw_mux_receive(agent.mux, reset5_lost, sizeof(reset5_lost)), HW_EPROTO);
+    CHECK_EQ(count_ev(&agent, EV_RESET, 5), 0);
     /* The agent drops them: a RESET may overtake the REQUEST it came after. */
     CHECK_EQ(hw_mux_receive(agent.mux, reset9, sizeof(reset9)), 0);
     CHECK_EQ(hw_mux_receive(agent.mux, window9, sizeof(window9)), 0);
