@@ -107,6 +107,7 @@ static int retry_failed(struct replay_opts *o)
     struct replay_table t;
     const char *ids[PAGE];
     uint64_t done = 0, seen = 0;
+    size_t unsure = 0; /* the page whose requeue failed: its commit's answer may be what was lost */
     int flags = o->force ? HW_STORE_REQUEUE_FORCE : 0, err = 0, stopped = 0;
 
     replay_filter_from(o, &f);
@@ -138,6 +139,8 @@ static int retry_failed(struct replay_opts *o)
         }
         if (!o->dry_run)
             err = hw_store_requeue_many(o->st, ids, page.n, flags, &n);
+        if (err)
+            unsure = page.n;
         seen += page.n;
         done += n;
         f.cursor = page.next_cursor;
@@ -151,6 +154,10 @@ static int retry_failed(struct replay_opts *o)
         replay_table_end(&t, 0);
         printf("dry run: %llu failed event%s would be requeued; nothing changed\n",
                (unsigned long long)seen, seen == 1 ? "" : "s");
+    } else if (unsure) {
+        printf("requeued %llu failed event%s, and perhaps the %zu of the page the database did "
+               "not confirm: hookwire-replay list --status failed shows what is left\n",
+               (unsigned long long)done, done == 1 ? "" : "s", unsure);
     } else {
         printf("requeued %llu failed event%s\n", (unsigned long long)done, done == 1 ? "" : "s");
     }

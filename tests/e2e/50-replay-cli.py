@@ -366,7 +366,29 @@ def case_purge_stats(env):
                  label + ": pending and young events stay")
 
 
+def case_retry_unconfirmed(env):
+    """A page whose requeue the database does not confirm (here a trigger makes the UPDATE
+    fail) may have been requeued all the same, as when the COMMIT's answer is lost: the count
+    printed is what was confirmed, and the line says how many more may have gone and how to
+    see what is left."""
+    path = env.path("unconfirmed.db")
+    url = "sqlite:" + path
+    failed = append(env, url, 3, source="gh", fail=500)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TRIGGER no_requeue BEFORE UPDATE ON hookwire_events "
+               "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    r = replay(env, url, "retry", "--failed")
+    db.execute("DROP TRIGGER no_requeue")
+    db.close()
+    check_eq(r.returncode, 1, "exit status (stderr %r)" % r.stderr)
+    check_eq(r.stdout.decode(), "requeued 0 failed events, and perhaps the 3 of the page the "
+             "database did not confirm: hookwire-replay list --status failed shows what is left\n",
+             "the count says what is unsure")
+    check_eq(set(statuses(url, failed).values()), {FAILED}, "the refused page was not requeued")
+    check_eq(replay_ok(env, url, "retry", "--failed"), "requeued 3 failed events\n",
+             "run again, it takes what is still failed")
+
 if __name__ == "__main__":
     require_mysql()
     run([case_list_and_json, case_paging, case_show_body, case_retry, case_errors,
-         case_store_sources, case_deliver, case_purge_stats])
+         case_store_sources, case_deliver, case_purge_stats, case_retry_unconfirmed])
