@@ -182,44 +182,89 @@ static void sse_forget(struct agent_inspect *ins, struct hw_http_conn *c)
     sse_watch(ins);
 }
 
-/* The request's header value, trimmed (borrowed from head), or NULL. */
-static const char *header(const struct hw_http_head *h, const char *name, size_t *n)
+/* The request's header value, trimmed (borrowed from head), or NULL; *count: its lines. */
+static const char *header(const struct hw_http_head *h, const char *name, size_t *n, int *count)
 {
     size_t nlen = strlen(name);
+    const char *v = NULL;
 
+    *count = 0;
     for (size_t i = 0; i < h->nheaders; i++)
-        if (h->headers[i].name_len == nlen && strncasecmp(h->headers[i].name, name, nlen) == 0)
-            return hw_http_value_trim(&h->headers[i], n);
-    return NULL;
+        if (h->headers[i].name_len == nlen && strncasecmp(h->headers[i].name, name, nlen) == 0) {
+            if (!v)
+                v = hw_http_value_trim(&h->headers[i], n);
+            ++*count;
+        }
+    return v;
 }
 
 /*
  * A page on another site can reach a loopback port through the browser
  * (DNS rebinding, or a form posted across sites): only requests that name
- * this server in Host, and in Origin when they have one, are served.
+ * this server in Host, and in Origin when they have one, are served. A
+ * second Host or Origin line could say something else to another reader,
+ * so it is refused, not skipped.
  */
 static int same_origin(struct agent_inspect *ins, const struct hw_http_head *h)
 {
     char want[3][300];
     const char *host, *origin;
     size_t hn, on;
-    int ok = 0;
+    int ok = 0, hosts, origins;
 
     if (ins->a->cfg.inspect_allow_remote)
         return 1;
-    host = header(h, "host", &hn);
-    if (!host)
+    host = header(h, "host", &hn, &hosts);
+    origin = header(h, "origin", &on, &origins);
+    if (hosts != 1 || origins > 1)
         return 0;
     snprintf(want[0], sizeof(want[0]), "%s:%d", ins->host, ins->port);
     snprintf(want[1], sizeof(want[1]), "localhost:%d", ins->port);
     snprintf(want[2], sizeof(want[2]), "127.0.0.1:%d", ins->port);
     for (int i = 0; i < 3; i++)
         ok |= hn == strlen(want[i]) && strncasecmp(host, want[i], hn) == 0;
-    origin = header(h, "origin", &on);
     if (ok && origin)
         ok = on == hn + 7 && strncasecmp(origin, "http://", 7) == 0 &&
              strncasecmp(origin + 7, host, hn) == 0;
     return ok;
+}
+
+/*
+ * The browser says where a request comes from in Sec-Fetch-Site, also when
+ * it sends no Origin: only the inspector's own page ("same-origin") and the
+ * user's own navigation ("none") are served. Older browsers send none.
+ */
+static int same_site_fetch(const struct hw_http_head *h)
+{
+    size_t n;
+    int count;
+    const char *v = header(h, "sec-fetch-site", &n, &count);
+
+    if (!count)
+        return 1;
+    return count == 1 && ((n == 11 && strncasecmp(v, "same-origin", 11) == 0) ||
+                          (n == 4 && strncasecmp(v, "none", 4) == 0));
+}
+
+/*
+ * Whether the request says its body is JSON: one Content-Type line,
+ * application/json with parameters (charset) allowed. A cross-site form
+ * cannot send that type, and a cross-site fetch() that does must first
+ * pass a CORS preflight, which the inspector never grants.
+ */
+static int is_json(const struct hw_http_head *h)
+{
+    size_t n;
+    int count;
+    const char *v = header(h, "content-type", &n, &count);
+    static const char want[] = "application/json";
+    size_t w = sizeof(want) - 1;
+
+    if (count != 1 || n < w || strncasecmp(v, want, w) != 0)
+        return 0;
+    while (w < n && (v[w] == ' ' || v[w] == '\t'))
+        w++;
+    return w == n || v[w] == ';';
 }
 
 static void serve_asset(struct hw_http_conn *c, const char *path, size_t len)
@@ -269,6 +314,17 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
 
     if (!same_origin(ic->ins, h)) {
         agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
+        return;
+    }
+    if (!same_site_fetch(h)) {
+        agent_inspect_error(c, 403, "this inspector serves only its own page (Sec-Fetch-Site)");
+        return;
+    }
+    /* Anything but reading changes something (a replay): it must come as JSON. */
+    if (!get && !(h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0) && !is_json(h)) {
+        agent_inspect_error(c, 415,
+                            "a request that changes something needs "
+                            "Content-Type: application/json");
         return;
     }
     if (plen == 11 && memcmp(t, "/api/stream", 11) == 0 && get) {

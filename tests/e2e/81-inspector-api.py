@@ -8,7 +8,8 @@ while the agent was away shows as queued; one event's detail merges the relay's 
 the exchanges seen here. Replay as is goes through the relay (a new attempt, same bytes);
 an edited replay reaches the app with its edited body, also for an event this agent never
 saw (method and target from the relay). Unknown ids answer 404, a bad edited replay 400, a
-foreign Host or Origin 403. A webhook with a bad signature, one the app did not answer in
+foreign Host or Origin 403, a second Origin or a cross-site Sec-Fetch-Site 403, a replay not
+sent as application/json 415. A webhook with a bad signature, one the app did not answer in
 time, and one sent while no agent was connected (--offline reject) show in /api/refused
 with their reasons. A non-loopback --inspect is refused at startup without
 --inspect-allow-remote; --inspect off listens on nothing; a port in use is one warning line
@@ -177,6 +178,48 @@ def api(env):
     check_eq(foreign.status, 403, "a foreign Origin is 403")
 
 
+def cross_site(env):
+    """A request that changes something comes only as JSON, from the inspector's own page:
+    another content type is 415, a browser's Sec-Fetch-Site naming another site is 403, and
+    so is a second Origin line (a second Host is already 400). None of them reaches the app or the relay."""
+    ins = Inspector(env)
+    r = ins.webhook("/gh/csrf", b'{"n":1}')
+    check_eq(r.status, 200, "the webhook is delivered")
+    event_id = ins.app.requests[-1].header("Hookwire-Event-Id")
+    ins.capture(event_id)
+    own = ("Host", "%s:%d" % (LOCALHOST, ins.port))
+    origin = ("Origin", "http://%s:%d" % (LOCALHOST, ins.port))
+    replay = "/api/events/%s/replay" % event_id
+    edit = json.dumps({"headers": "Host: hooks.test", "body": "forged"}).encode()
+
+    def refused(r, status, what, word):
+        check_eq(r.status, status, what)
+        check(word in json.loads(r.body)["error"], "the %d says why, as JSON" % status, r.body)
+
+    refused(ins.call("POST", replay, edit, headers=[own, ("Content-Type", "text/plain")]), 415,
+            "an edited replay as text/plain (a cross-site form can send it) is 415",
+            "application/json")
+    refused(ins.call("POST", replay, edit, headers=[own]), 415,
+            "an edited replay with no Content-Type is 415", "application/json")
+    refused(ins.call("POST", replay, headers=[own]), 415,
+            "a replay as is with no Content-Type is 415", "application/json")
+    refused(ins.call("POST", replay, headers=[own, ("Content-Type", "application/jsonx")]), 415,
+            "a type that only begins with application/json is 415", "application/json")
+    json_type = ("Content-Type", "application/json; charset=utf-8")
+    for site in ("cross-site", "same-site"):
+        refused(ins.call("POST", replay, headers=[own, json_type, ("Sec-Fetch-Site", site)]),
+                403, "a replay with Sec-Fetch-Site: %s and no Origin is 403" % site,
+                "Sec-Fetch-Site")
+    refused(ins.call("GET", "/api/captures", headers=[own, ("Sec-Fetch-Site", "cross-site")]),
+            403, "a cross-site read is 403 too", "Sec-Fetch-Site")
+    refused(ins.call("POST", replay, headers=[own, json_type, origin,
+                                              ("Origin", "http://evil.test")]),
+            403, "a second Origin line (another site's) is 403", "Origin")
+    check_eq(len(ins.app.requests), 1, "no refused replay reached the app")
+    check_eq(ins.json("GET", "/api/events/%s" % event_id)["relay"]["attempts"], 1,
+             "no refused replay reached the relay")
+
+
 def stream(env):
     """The server-sent event stream: a capture event per exchange, and an idle stream kept
     open past the server's 10 s answer-stall limit by its keep-alive comments."""
@@ -336,4 +379,4 @@ def port_in_use(env):
 
 
 if __name__ == "__main__":
-    run([api, stream, queued, refusals, addresses, off, port_in_use])
+    run([api, cross_site, stream, queued, refusals, addresses, off, port_in_use])

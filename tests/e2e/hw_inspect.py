@@ -45,9 +45,13 @@ class Inspector:
         return "http://%s:%d/" % (LOCALHOST, self.port)
 
     def call(self, method, path, body=b"", headers=None):
-        hs = headers if headers is not None else [("Host", "%s:%d" % (LOCALHOST, self.port))]
-        if body:
-            hs = hs + [("Content-Type", "application/json")]
+        """A request to the inspector; with no headers given, its own Host and, for a method
+        that changes something, the JSON content type the inspector requires."""
+        hs = headers
+        if hs is None:
+            hs = [("Host", "%s:%d" % (LOCALHOST, self.port))]
+            if method not in ("GET", "HEAD"):
+                hs.append(("Content-Type", "application/json"))
         return request(self.port, method, path, hs + [("Connection", "close")], body)
 
     def json(self, method, path, body=b"", status=200):
