@@ -28,6 +28,12 @@
 #include "net/http_server.h"
 
 #define SSE_MAX 32 /* event-stream clients at once */
+/*
+ * A stream's bytes its client has not taken (in the agent and the kernel),
+ * past which the next event or ping cuts it: a client that does not read
+ * cannot keep a slot while events come. A reading one takes them as they go.
+ */
+#define SSE_UNTAKEN_MAX (64 * 1024)
 #define SSE_PING_US                                                                                \
     5000000 /* a comment line keeps idle streams alive (the server cuts an answer silent for 10 s) \
              */
@@ -110,6 +116,30 @@ static void sse_watch(struct agent_inspect *ins)
     agent_capture_watch(ins->a->capture, any);
 }
 
+/*
+ * Queues p on stream i. A stream whose client left more than
+ * SSE_UNTAKEN_MAX bytes of earlier events untaken, or that the server cut,
+ * loses its slot (and is closed).
+ */
+static void sse_put(struct agent_inspect *ins, size_t i, const char *p, size_t n)
+{
+    struct hw_http_conn *c = ins->sse[i];
+    struct agent_inspect_conn *ic = hw_http_conn_user(c);
+
+    if (hw_http_conn_untaken(c) <= SSE_UNTAKEN_MAX) {
+        if (hw_http_conn_stream_data(c, p, n)) {
+            ins->sse[i] = NULL; /* cut: the server closes it */
+            ic->sse = 0;
+        }
+        return;
+    }
+    ins->sse[i] = NULL;
+    ic->sse = 0;
+    /* Its one log line: "conn=... event stream not read by its client ... midway: closing". */
+    hw_http_conn_stream_abort(c, HW_ERRC_OVERLOADED,
+                              "event stream not read by its client (over 64 KiB waiting)");
+}
+
 /* One server-sent event to every stream client. */
 static void sse_send(struct agent_inspect *ins, const char *event, const char *data, size_t len)
 {
@@ -121,8 +151,8 @@ static void sse_send(struct agent_inspect *ins, const char *event, const char *d
     err = err ? err : hw_buf_append(&b, data, len);
     err = err ? err : hw_buf_append(&b, "\n\n", 2);
     for (size_t i = 0; i < SSE_MAX && !err; i++)
-        if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], hw_buf_head(&b), hw_buf_size(&b)))
-            ins->sse[i] = NULL; /* cut: the server closes it */
+        if (ins->sse[i])
+            sse_put(ins, i, hw_buf_head(&b), hw_buf_size(&b));
     hw_buf_cleanup(&b);
     sse_watch(ins);
 }
@@ -139,8 +169,8 @@ static void sse_ping(lws_sorted_usec_list_t *sul)
     static const char ping[] = ": ping\n\n";
 
     for (size_t i = 0; i < SSE_MAX; i++)
-        if (ins->sse[i] && hw_http_conn_stream_data(ins->sse[i], ping, sizeof(ping) - 1))
-            ins->sse[i] = NULL;
+        if (ins->sse[i])
+            sse_put(ins, i, ping, sizeof(ping) - 1);
     sse_watch(ins);
     lws_sul_schedule(ins->a->context, 0, &ins->ping, sse_ping, SSE_PING_US);
 }

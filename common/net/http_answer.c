@@ -361,6 +361,11 @@ void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi)
     a->unacked_at = lws_now_usecs();
 }
 
+size_t hw_http_answer_untaken(const struct hw_http_answer *a, struct lws *wsi)
+{
+    return hw_buf_size(&a->out) + a->inflight + (size_t)outq(wsi);
+}
+
 int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us)
 {
     lws_usec_t now = lws_now_usecs();

@@ -107,6 +107,12 @@ int hw_http_answer_send(struct hw_http_answer *a, struct lws *wsi);
 void hw_http_answer_unacked_start(struct hw_http_answer *a, struct lws *wsi);
 int hw_http_answer_unacked_check(struct hw_http_answer *a, struct lws *wsi, lws_usec_t stall_us);
 
+/*
+ * Bytes of the answer the peer has not taken: queued here, held by lws, and
+ * in the kernel's send queue (sent or not, unacknowledged). One system call.
+ */
+size_t hw_http_answer_untaken(const struct hw_http_answer *a, struct lws *wsi);
+
 /* Bytes queued and not yet handed to lws. */
 static inline size_t hw_http_answer_backlog(const struct hw_http_answer *a)
 {

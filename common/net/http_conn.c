@@ -37,6 +37,11 @@ const struct hw_http_head *hw_http_conn_head(const struct hw_http_conn *c)
     return c->rd.have_head ? &c->rd.req : NULL;
 }
 
+size_t hw_http_conn_untaken(const struct hw_http_conn *c)
+{
+    return c->wsi ? hw_http_answer_untaken(&c->ans, c->wsi) : 0;
+}
+
 void hw_http_conn_set_max_body(struct hw_http_conn *c, uint64_t max)
 {
     c->max_body = max;

@@ -132,6 +132,14 @@ const char *hw_http_conn_peer(const struct hw_http_conn *c);
 /* The request being answered (NULL between requests); valid until the answer ends. */
 const struct hw_http_head *hw_http_conn_head(const struct hw_http_conn *c);
 
+/*
+ * Bytes written for the peer that it has not taken yet: queued in the
+ * server, held by lws, or waiting in the kernel's send queue. A peer that
+ * stops reading makes it grow once its own receive window is full; for a
+ * long-lived streamed answer, the producer's measure of a stuck reader.
+ */
+size_t hw_http_conn_untaken(const struct hw_http_conn *c);
+
 /* From on_head(): the cap on this request's body (413 past it). */
 void hw_http_conn_set_max_body(struct hw_http_conn *c, uint64_t max);
 

@@ -3,7 +3,8 @@
 
 A webhook through relay and agent is recorded by the inspector with the head and body the
 app received and the app's answer; the relay's history pages through /api/events; the
-event stream carries each exchange and stays open while idle; a webhook the relay kept
+event stream carries each exchange and stays open while idle, and streams whose clients do
+not read are cut so that a new one is served; a webhook the relay kept
 while the agent was away shows as queued; one event's detail merges the relay's record and
 the exchanges seen here. Replay as is goes through the relay (a new attempt, same bytes);
 an edited replay reaches the app with its edited body, also for an event this agent never
@@ -253,6 +254,53 @@ def stream(env):
     sock.close()
 
 
+SSE_MAX = 32  # agent/inspect.c: event streams at once
+
+
+def open_stream(ins):
+    sock = socket.create_connection((LOCALHOST, ins.port), timeout=10)
+    sock.sendall(b"GET /api/stream HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (LOCALHOST.encode(),
+                                                                        ins.port))
+    return sock
+
+
+def stream_status(ins):
+    """Opens a stream, reads its status, closes it: 200 (a slot was free) or 429."""
+    sock = open_stream(ins)
+    try:
+        buf = b""
+        while b"\r\n" not in buf:
+            data = sock.recv(4096)
+            check(data, "a status line for the stream", buf)
+            buf += data
+        return int(buf.split(b" ", 2)[1])
+    finally:
+        sock.close()
+
+
+def stream_not_read(env):
+    """Clients that open every event stream and never read cannot keep them while webhooks
+    come: each stream whose client leaves its events untaken is closed with a log line, and
+    a new stream is served again."""
+    ins = Inspector(env)
+    silent = [open_stream(ins) for _ in range(SSE_MAX)]
+    try:
+        wait_until(lambda: stream_status(ins) == 429, 10, "every stream slot is taken")
+        # Two events of over 500 bytes each per webhook: some 400 KB for each stream, more
+        # than a client's receive window and the 64 KiB a stream may leave untaken, and far
+        # less than the kernel would hold for it on its own.
+        for n in range(400):
+            r = ins.webhook("/not-read/%d/%s" % (n, "p" * 400), b'{"n":1}')
+            check_eq(r.status, 200, "the webhook is delivered")
+        wait_until(lambda: stream_status(ins) == 200, 5,
+                   "a new stream is served while the others do not read")
+        check("event stream not read by its client" in ins.agent.proc.stderr(),
+              "the cut is logged", ins.agent.proc.stderr()[-1500:])
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 def queued(env):
     """A webhook kept by the relay while the agent was away is shown as queued when the agent
     comes back and gets it; the channel's public URL is in /api/info."""
@@ -379,4 +427,4 @@ def port_in_use(env):
 
 
 if __name__ == "__main__":
-    run([api, cross_site, stream, queued, refusals, addresses, off, port_in_use])
+    run([api, cross_site, stream, stream_not_read, queued, refusals, addresses, off, port_in_use])
