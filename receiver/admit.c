@@ -67,9 +67,13 @@ int recv_route_parse(const char *prefix, const char *target, size_t len, struct 
     const char *q;
 
     memset(r, 0, sizeof(*r));
-    /* Raw bytes past ASCII (HTTP allows them as obs-text) are what backends' parsers refuse. */
+    /*
+     * Raw bytes past ASCII (HTTP allows them as obs-text) are what backends' parsers refuse. A
+     * '#' has no place in a request target (RFC 9112 3.2: no fragment), yet a WHATWG URL parser
+     * (Node's new URL()) ends the path there: "/hooks/..#" resolves to "/", outside deliver-to.
+     */
     for (i = 0; i < len; i++)
-        if ((unsigned char)target[i] >= 0x80)
+        if ((unsigned char)target[i] >= 0x80 || target[i] == '#')
             return prefix_is(prefix, plen, target, len) ? HW_EINVAL : HW_ENOTFOUND;
     /* The prefix must end on a segment boundary: /api/webhooksX is not under it. */
     if (!prefix_is(prefix, plen, target, len))

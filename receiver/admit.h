@@ -36,7 +36,9 @@ struct recv_route {
  * or %2e), an encoded slash or backslash, or a backslash: a backend that
  * normalises it would route the delivery outside deliver-to's path; and
  * when a target under prefix holds a raw byte past ASCII, which backends'
- * HTTP parsers refuse (it would be stored and never delivered).
+ * HTTP parsers refuse (it would be stored and never delivered), or a '#',
+ * which a request target never holds and a WHATWG URL parser reads as the
+ * end of the path ("/..#" is "/..").
  */
 int recv_route_parse(const char *prefix, const char *target, size_t len, struct recv_route *r);
 

@@ -138,6 +138,10 @@ static void test_route(void)
         /* An empty segment: "//evil.example/x" reads as another host. */
         "/api/webhooks/gh//evil.example/x",
         "/api/webhooks/gh/a//b",
+        /* No fragment in a request target: a URL parser would read "/..#" as "/..". */
+        "/api/webhooks/gh/..#",
+        "/api/webhooks/gh/a/..#x",
+        "/api/webhooks/gh?q=1#x",
     };
     for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", escapes[i], strlen(escapes[i]), &r), HW_EINVAL);
