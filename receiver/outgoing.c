@@ -103,7 +103,13 @@ int recv_outgoing_head(const struct recv_source *src, const struct hw_signer *si
             (has_length && name_is(hd, "content-length")))
             continue;
         has_host |= name_is(hd, "host");
-        has_length |= name_is(hd, "content-length");
+        if (name_is(hd, "content-length")) {
+            /* Written from the body's length in its place: the value as received may carry
+             * whitespace HTTP allows ("2\t") and backends' parsers refuse (Node's). */
+            has_length = 1;
+            err = hw_buf_printf(out, "Content-Length: %zu\r\n", ev->body_len);
+            continue;
+        }
         err = hw_buf_append(out, hd->name, hd->name_len);
         err = err ? err : hw_buf_append(out, ":", 1);
         err = err ? err : hw_buf_append(out, hd->value, hd->value_len);

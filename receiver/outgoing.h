@@ -36,12 +36,14 @@ struct recv_outgoing {
  * query first, joined with '&'); the original header lines byte for byte,
  * except hop-by-hop ones (RFC 9110 7.6.1, and those named in Connection),
  * Expect (the body is already here) and any Hookwire-* a sender put there;
- * Host from deliver-to when the original had none, Content-Length when the
- * original had none; then Hookwire-Event-Id, Hookwire-Attempt,
- * Hookwire-Timestamp and Hookwire-Signature (sign.h), and the blank line.
- * Returns 0; HW_EPARSE when the stored block is not header lines; HW_E2BIG
- * for more than HW_HTTP_MAX_HEADERS lines or past out's cap; HW_EINVAL for
- * an id the signer refuses; HW_ENOMEM. On error out may hold a partial head.
+ * Content-Length always written as "Content-Length: N" from body_len (in
+ * the first original one's place, or after the others when there was none),
+ * so that whitespace or a repeat the sender's parser took never reaches the
+ * backend's; Host from deliver-to when the original had none; then Hookwire-Event-Id,
+ * Hookwire-Attempt, Hookwire-Timestamp and Hookwire-Signature (sign.h), and the blank line. Returns
+ * 0; HW_EPARSE when the stored block is not header lines; HW_E2BIG for more than
+ * HW_HTTP_MAX_HEADERS lines or past out's cap; HW_EINVAL for an id the signer refuses; HW_ENOMEM.
+ * On error out may hold a partial head.
  */
 /*
  * Why a delivery cannot go to u's host, or NULL: the client connects over

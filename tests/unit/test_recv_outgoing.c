@@ -92,7 +92,8 @@ static void test_head_byte_exact(void)
 
 static void test_targets_and_host(void)
 {
-    static const char headers[] = "Content-Length: 2\r\n";
+    /* Whitespace around the value is legal (RFC 9110 5.5), yet Node's parser refuses it. */
+    static const char headers[] = "content-length:\t2\t\r\n";
     struct recv_outgoing ev = { "evt_1", "PUT", "", "x=1", headers, sizeof(headers) - 1, "{}", 2 };
     struct recv_source src;
     struct hw_buf out;
@@ -121,9 +122,10 @@ static void test_targets_and_host(void)
             fprintf(stderr, "case %zu: %.*s\n", i, (int)hw_buf_size(&out), hw_buf_head(&out));
             CHECK(0);
         }
-        /* No Host in the original: deliver-to's; its Content-Length is kept, not doubled. */
+        /* No Host in the original: deliver-to's; its Content-Length is written once, plain. */
         CHECK_EQ(count(&out, cases[i].host), 1);
         CHECK_EQ(count(&out, "Content-Length"), 1);
+        CHECK_EQ(count(&out, "content-length"), 0);
         CHECK_EQ(count(&out, "Content-Length: 2\r\n"), 1);
         hw_buf_cleanup(&out);
     }
