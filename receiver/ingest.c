@@ -4,9 +4,9 @@
  * answers 200 {"id":"evt_..."} only from the commit's callback. While its
  * source has room in memory, the append leases the event to this receiver
  * and the callback hands it straight to delivery (no claim, no read back);
- * otherwise it is appended due and a claim finds it. Owns the
- * per-connection state and the acknowledgement waiting for each commit.
- * Service thread only.
+ * otherwise it is appended due and a claim finds it. At the answer timeout
+ * an append no commit has taken is withdrawn. Owns the per-connection state
+ * and the acknowledgement waiting for each commit. Service thread only.
  */
 #include "ingest.h"
 
@@ -17,6 +17,7 @@
 #include "admit.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/id.h"
 #include "core/log.h"
 #include "db.h"
 #include "deliver.h"
@@ -36,11 +37,14 @@ struct ack {
     const struct recv_source *src;
     size_t leased_bytes; /* leased at append: what recv_db_reserve() counted */
     int leased;
+    int overdue; /* its sender got 503 at the answer timeout while it was in a commit */
+    char id[HW_ID_LEN + 1];
 };
 
 struct ingest_conn {
     struct recv *r;
-    struct ack *ack; /* the exchange waiting for a commit, or NULL */
+    struct ack *ack;            /* the exchange waiting for a commit, or NULL */
+    char log_id[HW_ID_LEN + 1]; /* the server's evt= for this exchange (outlives the ack) */
 };
 
 static void reject(struct hw_http_conn *c, struct recv *r, enum recv_reject why, enum hw_errc e,
@@ -66,8 +70,15 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
     if (err == 0) {
         if (res->duplicate) {
             r->metrics.duplicates++;
+            if (a->c)
+                memcpy(((struct ingest_conn *)hw_http_conn_user(a->c))->log_id, res->id,
+                       sizeof(res->id));
         } else {
             r->metrics.stored++;
+            if (a->overdue)
+                HW_WARN("source=%s evt=%s stored after all, after its sender got 503 at the "
+                        "answer timeout: it is delivered (at least once)",
+                        a->src->name, res->id);
             if (res->event) {
                 r->metrics.leased_at_append++;
                 recv_deliver_leased(r->deliver, a->src, res->event, a->leased_bytes);
@@ -85,7 +96,8 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
         /* Whether it was stored cannot be known (HW_EUNAVAIL mid-commit): the
          * provider retries, and the dedup key makes the retry a duplicate. */
         HW_WARN("append failed: %s%s%s", hw_strerror(err), res ? " evt=" : "", res ? res->id : "");
-        r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
+        if (!a->overdue) /* else counted when its sender got 503 */
+            r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
         if (a->c)
             hw_http_conn_error(a->c, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
     }
@@ -139,6 +151,8 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
     }
     p = strs;
     memset(&ev, 0, sizeof(ev));
+    /* Our own id, so that an answer timeout can name the event before the commit has. */
+    hw_id_new(ev.id);
     ev.source = ad->source->name;
     ev.method = put(&p, h->method, h->method_len);
     ev.path = put(&p, ad->route.path, ad->route.path_len);
@@ -158,9 +172,9 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
     a->leased = recv_db_reserve(r->db, a->src, a->leased_bytes);
     if (a->leased) {
         lease_until = hw_wall_ms() + (int64_t)r->cfg.lease_ms;
-        err = hw_store_append_leased_async(r->store, &ev, lease_until, on_committed, a);
+        err = hw_store_append_leased_async_with_id(r->store, &ev, lease_until, on_committed, a);
     } else {
-        err = hw_store_append_async(r->store, &ev, on_committed, a);
+        err = hw_store_append_async_with_id(r->store, &ev, on_committed, a);
     }
     free(strs);
     if (err < 0) {
@@ -176,6 +190,9 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
         return;
     }
     r->appends_pending++;
+    memcpy(a->id, ev.id, sizeof(a->id));
+    memcpy(x->log_id, ev.id, sizeof(x->log_id));
+    hw_http_conn_set_log_id(c, x->log_id);
     x->ack = a;
 }
 
@@ -273,8 +290,43 @@ static void forget(struct hw_http_conn *c)
     x->ack = NULL;
 }
 
+/*
+ * The sender got 503 at the answer timeout (the server's "no answer in
+ * time"): an append no commit has taken yet is withdrawn, so that what was
+ * refused is never stored; one already in a commit may still be stored, and
+ * is then delivered.
+ */
+static void overdue(struct recv *r, struct ack *a)
+{
+    r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
+    if (hw_store_withdraw(r->store, on_committed, a) == 0) {
+        HW_WARN("source=%s evt=%s not stored: the store did not take it within the answer "
+                "timeout (the sender got 503 and retries)",
+                a->src->name, a->id);
+        r->appends_pending--;
+        if (a->leased)
+            recv_db_unreserve(r->db, a->src, a->leased_bytes);
+        free(a);
+        return;
+    }
+    HW_WARN("source=%s evt=%s the store is still committing it at the answer timeout (the "
+            "sender got 503): it may still be stored and delivered (at least once; a retry "
+            "without a dedup key is then stored again)",
+            a->src->name, a->id);
+    a->overdue = 1;
+    a->c = NULL;
+}
+
 static void on_abort(struct hw_http_conn *c, const char *why)
 {
+    struct ingest_conn *x = hw_http_conn_user(c);
+
+    /* The server's words for the answer timeout (net/http_conn.c). */
+    if (x->ack && strcmp(why, "no answer in time") == 0) {
+        overdue(x->r, x->ack);
+        x->ack = NULL;
+        return;
+    }
     forget(c);
 }
 

@@ -252,6 +252,14 @@ int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event
     return append_async(s, ev, 0, NULL, 0, lease_until_ms, 0, cb, arg);
 }
 
+int hw_store_append_leased_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                         int64_t lease_until_ms, hw_store_append_cb cb, void *arg)
+{
+    if (lease_until_ms <= hw_wall_ms())
+        return HW_EINVAL;
+    return append_async(s, ev, 1, NULL, 0, lease_until_ms, 0, cb, arg);
+}
+
 int hw_store_append_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
                                   hw_store_append_cb cb, void *arg)
 {

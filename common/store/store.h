@@ -333,6 +333,15 @@ int hw_store_append_leased_async(struct hw_store *s, const struct hw_store_event
                                  int64_t lease_until_ms, hw_store_append_cb cb, void *arg);
 
 /*
+ * hw_store_append_leased_async() keeping ev->id, as
+ * hw_store_append_async_with_id() does: for an appender that names the
+ * event in its log before the commit has answered (the receiver at its
+ * answer timeout). Returns as hw_store_append_async_with_id().
+ */
+int hw_store_append_leased_async_with_id(struct hw_store *s, const struct hw_store_event *ev,
+                                         int64_t lease_until_ms, hw_store_append_cb cb, void *arg);
+
+/*
  * Runs the callbacks of all completed async appends on the calling thread,
  * in submission order, and returns how many ran. Call it when woken; calling
  * it more often is harmless. Callbacks may submit further appends.

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -310,6 +311,57 @@ def case_store_deleted(env):
     rc.proc.check_alive("keeps running to say so")
 
 
+def case_answer_timeout(env):
+    """A store that takes no commit for longer than the answer timeout (30 s; here SQLite
+    locked by another process): the senders get 503, and each event is either withdrawn
+    (never stored: a log line says so with its id) or, if a commit has it already, logged as
+    possibly stored and delivered, which it is once the store answers again."""
+    store = sqlite_store(env)
+    backend = env.target()
+    rc = Receiver(env, store, {"plain": plain_source(backend.port)}).start()
+    check_eq(rc.post("plain", b"{}", [("Host", "x")]).status, 200, "stored before the lock")
+    backend.wait_requests(1)
+    lock = sqlite3.connect(store[len("sqlite:"):], isolation_level=None, timeout=30)
+    lock.execute("BEGIN EXCLUSIVE")
+    # 48 MiB: a commit takes at most 32 MiB, so some wait behind a commit the lock holds up
+    # (and few enough that the log writes each line: at most 10 of a kind at once).
+    body = b"x" * (4 * 1024 * 1024)
+    answers = []
+
+    def post(n):
+        with HttpConn(rc.port, timeout=60) as c:  # past the answer timeout
+            answers.append(c.request("POST", "/api/webhooks/plain/%d" % n, [("Host", "x")], body))
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(12)]
+    try:
+        for t in threads:
+            t.start()
+        withdrawn = "not stored: the store did not take it within the answer timeout"
+        pending = "the store is still committing it at the answer timeout"
+        wait_until(lambda: withdrawn in rc.proc.stderr() and pending in rc.proc.stderr(), 60,
+                   "both kinds of answer timeout to be logged")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    for t in threads:
+        t.join(60)
+    check_eq({(a.status, a.header("Hookwire-Error")) for a in answers},
+             {(503, "HW_STORE_UNAVAILABLE")}, "every sender got 503")
+
+    def ids(what):
+        return {l.split(" evt=")[1].split()[0] for l in rc.proc.stderr().splitlines()
+                if what in l}
+    gone, maybe = ids(withdrawn), ids(pending)
+    wait_until(lambda: ids("stored after all, after its sender got 503") == maybe, 30,
+               "each event still in a commit to be stored once the lock is gone")
+    check(not (gone & event_ids(store)), "a withdrawn event is never stored")
+    check(maybe <= event_ids(store), "those logged as possibly stored are stored")
+    wait_until(lambda: len(backend.requests) == 1 + len(maybe), 30, "and delivered")
+    check_eq({r.header("Hookwire-Event-Id") for r in backend.requests[1:]}, maybe,
+             "exactly those are delivered")
+    check(ids("-> 503 HW_STORE_UNAVAILABLE") >= gone | maybe,
+          "the 503 lines name the events they refused")
+
+
 def case_backlog_metrics(env):
     """Pending events show in /metrics as the backlog of their source and the oldest age."""
     store = sqlite_store(env)
@@ -581,5 +633,5 @@ def case_endpoints_are_read_only(env):
 if __name__ == "__main__":
     run([case_endpoints_are_read_only, case_drain_closes_kept_alive, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
-         case_store_deleted, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
+         case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load])
