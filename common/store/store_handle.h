@@ -42,6 +42,8 @@ struct hw_store {
     atomic_int probe;             /* ...and this writer alone tries it until one gets an answer */
     atomic_int probing;           /* ...and a writer is trying it now */
     _Atomic int64_t probe_end_ms; /* ...and the probe's last try ended then (monotonic) */
+    pthread_mutex_t outage_lock;  /* several writers: held to start or end a probe's try */
+    pthread_cond_t probe_done;    /* ...broadcast when a try ends (with outage_lock) */
 };
 
 /* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */

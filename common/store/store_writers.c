@@ -171,8 +171,14 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
  * would in turn wait out the timeout of a hung server. A writer whose batch
  * comes when the probe has not tried for PROBE_IDLE_MS becomes the probe
  * and tries: the probe may have no batch of its own left, and a recovered
- * database must not stay refused until it gets one. So at most one writer
- * waits on the database at a time. Returns 1 when c may use the database.
+ * database must not stay refused until it gets one. A writer whose batch
+ * comes while the probe is trying waits for that try's verdict instead of
+ * failing at once: the outage flag stays set while no commit runs, so the
+ * first batches after the database came back find a probe reconnecting,
+ * and refusing them then would turn a burst into 503s with the database
+ * up. So at most one writer waits on the database at a time, and the others
+ * wait at most for that one. Returns 0 when c must not use the database, 1
+ * when it may, 2 when it may as the probe (outage_leave() ends the try).
  */
 #define PROBE_IDLE_MS 1000
 
@@ -186,33 +192,40 @@ static int64_t mono_ms(void)
 
 static int outage_enter(struct hw_store *s, const struct hw_store_conn *c)
 {
-    int idle = 0;
+    int may = 0;
 
     if (c->writer < 0 || s->nwriters < 2 || !s->outage)
         return 1;
-    if (s->probe == c->writer) {
+    pthread_mutex_lock(&s->outage_lock);
+    while (s->probing && s->probe != c->writer)
+        pthread_cond_wait(&s->probe_done, &s->outage_lock);
+    if (!s->outage) {
+        may = 1; /* the probe got an answer: commit as usual */
+    } else if (s->probe == c->writer || mono_ms() - s->probe_end_ms >= PROBE_IDLE_MS) {
+        s->probe = c->writer;
         s->probing = 1;
-        return 1;
+        may = 2;
     }
-    if (mono_ms() - s->probe_end_ms < PROBE_IDLE_MS ||
-        !atomic_compare_exchange_strong(&s->probing, &idle, 1))
-        return 0;
-    s->probe = c->writer;
-    return 1;
+    pthread_mutex_unlock(&s->outage_lock);
+    return may;
 }
 
-static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int err)
+static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int err, int probed)
 {
     if (c->writer < 0 || s->nwriters < 2)
         return;
+    pthread_mutex_lock(&s->outage_lock);
     s->probe_end_ms = mono_ms();
-    s->probing = 0;
+    if (probed)
+        s->probing = 0;
     if (err != HW_EUNAVAIL) {
         s->outage = 0;
     } else if (!s->outage) {
         s->probe = c->writer;
         s->outage = 1;
     }
+    pthread_cond_broadcast(&s->probe_done);
+    pthread_mutex_unlock(&s->outage_lock);
 }
 
 void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
@@ -231,7 +244,7 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
     tried = outage_enter(s, c);
     err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
     if (tried)
-        outage_leave(s, c, err);
+        outage_leave(s, c, err, tried == 2);
     if (err && err != HW_EUNAVAIL && n > 1) {
         /*
          * One bad event, or a deadlock that kept coming back, must not fail
@@ -334,6 +347,8 @@ static int writers_open(struct hw_store *s, unsigned n)
         return HW_ENOMEM;
     for (unsigned i = 0; i < n; i++)
         s->writers[i].writer = (int)i;
+    pthread_mutex_init(&s->outage_lock, NULL);
+    pthread_cond_init(&s->probe_done, NULL);
     if (n == 1) {
         s->writers[0].be = s->be;
         s->writers[0].lock = &s->lock;
@@ -355,6 +370,8 @@ static int writers_open(struct hw_store *s, unsigned n)
 /* Closes the writers' own connections (after their threads ended). */
 static void writers_close(struct hw_store *s)
 {
+    if (!s->writers)
+        return;
     for (unsigned i = 0; i < s->nwriters; i++) {
         struct hw_store_conn *c = &s->writers[i];
 
@@ -363,6 +380,8 @@ static void writers_close(struct hw_store *s)
         s->ops->close(c->be);
         pthread_mutex_destroy(&c->own);
     }
+    pthread_cond_destroy(&s->probe_done);
+    pthread_mutex_destroy(&s->outage_lock);
     free(s->writers);
     s->writers = NULL;
     s->nwriters = 0;

@@ -162,6 +162,43 @@ def case_database_down(env):
         mariadb("stop", datadir)
 
 
+def case_writers_after_restart(env):
+    """mariadbd killed and started again while the receiver runs (two store writers, the
+    default): once the database answers again, a burst of webhooks is acknowledged whole,
+    not 503 for those whose batch went to a writer other than the one that found the
+    database back."""
+    with own_mariadb(env, "mariadb-restart") as db:
+        backend = Backend(env)
+        rc = Receiver(env, db.url + "?timeout=2", source(backend), OPTS).start()
+        wait_until(lambda: get(rc.port, "/readyz").status == 200, 10, "ready")
+        body = b'{"before":1}'
+        check_eq(rc.post("gh", body, github_headers(body, "before")).status, 200, "stored")
+        os.kill(db.pid, signal.SIGKILL)
+        for n in range(4):
+            body = b'{"down":%d}' % n
+            check_eq(rc.post("gh", body, github_headers(body, "down-%d" % n)).status, 503,
+                     "503 while the database is away (%d)" % n)
+        wait_until(lambda: not os.path.exists("/proc/%d" % db.pid), 30, "mariadbd gone")
+        wait_until(lambda: get(rc.port, "/readyz").status == 503, 10, "/readyz says 503")
+        db.pid = int(mariadb("start", env.path("mariadb-restart"))["HOOKWIRE_TEST_MYSQL_PID"])
+        wait_until(lambda: "MySQL reachable again" in rc.proc.stderr() and
+                   get(rc.port, "/readyz").status == 200, 30, "ready again")
+        for burst in range(3):
+            answers = []
+
+            def post(n):
+                body = b'{"burst":%d,"n":%d}' % (burst, n)
+                answers.append(rc.post("gh", body, github_headers(body, "b%d-%d" % (burst, n))))
+            threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            check_eq(sorted(a.status for a in answers), [200] * 8,
+                     "burst %d after the restart: every webhook acknowledged" % burst)
+        rc.stop()
+
+
 def case_readyz_frozen_database(env):
     """A database that stops answering (SIGSTOP) holds the receiver's next check until its
     timeout (10 s here, tried three times by the client library); /readyz says 503 within 5 s
@@ -223,4 +260,4 @@ def case_stop_with_frozen_database(env):
 if __name__ == "__main__":
     require_url()
     run([case_sigkill_mid_load, case_two_receivers_exactly_once, case_database_down,
-         case_readyz_frozen_database, case_stop_with_frozen_database])
+         case_writers_after_restart, case_readyz_frozen_database, case_stop_with_frozen_database])
