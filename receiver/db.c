@@ -152,8 +152,10 @@ static int keep_for_retry(struct recv_db *db, struct recv_job **j, void *v, size
             memmove(items + k * size, items + i * size, size);
             j[k++] = j[i];
         } else if (what) {
-            HW_ERR("evt=%s cannot %s: %s (the lease lapses and it is retried)", j[i]->ev->id, what,
-                   hw_strerror(rc));
+            /* Unavailable: the COMMIT may have been made with only its answer lost. */
+            HW_ERR("evt=%s cannot %s: %s (the outcome is unknown: it may have been recorded; if "
+                   "not, the lease lapses and it is retried)",
+                   j[i]->ev->id, what, hw_strerror(rc));
         }
     }
     *n = k;
@@ -192,6 +194,10 @@ static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_stor
         if (e == HW_ELEASE)
             HW_WARN("evt=%s lease lapsed before its outcome was recorded: another attempt follows",
                     j[i]->ev->id);
+        else if (e == HW_EUNAVAIL)
+            HW_ERR("evt=%s cannot record the attempt: %s (the outcome is unknown: it may have been "
+                   "recorded; if not, the lease lapses and it is retried)",
+                   j[i]->ev->id, hw_strerror(e));
         else if (e < 0)
             HW_ERR("evt=%s cannot record the attempt: %s (the lease lapses and it is retried)",
                    j[i]->ev->id, hw_strerror(e));
