@@ -29,8 +29,12 @@
 /* What a provider is told to wait before retrying when we cannot store. */
 #define RETRY_AFTER "Retry-After: 5\r\n"
 
-/* An acknowledgement waiting for its commit; outlives the connection if that goes first. */
-struct ack {
+/*
+ * An acknowledgement waiting for its commit; outlives the connection if that
+ * goes first. Listed in r->acks until its commit's callback (or withdrawal).
+ */
+struct recv_ack {
+    struct recv_ack *next, **prev;
     struct recv *r;
     struct hw_http_conn *c; /* NULL once the connection or the exchange is gone */
     int64_t started_us;
@@ -43,7 +47,7 @@ struct ack {
 
 struct ingest_conn {
     struct recv *r;
-    struct ack *ack;            /* the exchange waiting for a commit, or NULL */
+    struct recv_ack *ack;       /* the exchange waiting for a commit, or NULL */
     char log_id[HW_ID_LEN + 1]; /* the server's evt= for this exchange (outlives the ack) */
 };
 
@@ -54,15 +58,24 @@ static void reject(struct hw_http_conn *c, struct recv *r, enum recv_reject why,
     hw_http_conn_error(c, e, extra);
 }
 
+/* a's append is done with (committed, failed or withdrawn): it leaves r->acks. */
+static void ack_unlink(struct recv_ack *a)
+{
+    a->r->appends_pending--;
+    *a->prev = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+}
+
 /* The store's verdict on one append: the answer goes out now, if anyone still waits for it. */
 static void on_committed(void *arg, int err, const struct hw_store_result *res)
 {
-    struct ack *a = arg;
+    struct recv_ack *a = arg;
     struct recv *r = a->r;
     char body[64];
     static const char type[] = "Content-Type: application/json\r\n";
 
-    r->appends_pending--;
+    ack_unlink(a);
     if (a->c)
         ((struct ingest_conn *)hw_http_conn_user(a->c))->ack = NULL;
     if (a->leased && !(res && res->event))
@@ -136,7 +149,7 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
     const char *line_end = memchr(rq->raw_head, '\n', rq->raw_head_len);
     size_t skip = line_end ? (size_t)(line_end + 1 - rq->raw_head) : rq->raw_head_len;
     struct hw_store_event ev;
-    struct ack *a;
+    struct recv_ack *a;
     char *strs, *p;
     int64_t lease_until;
     int err;
@@ -190,6 +203,11 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
         return;
     }
     r->appends_pending++;
+    a->next = r->acks;
+    if (a->next)
+        a->next->prev = &a->next;
+    a->prev = &r->acks;
+    r->acks = a;
     memcpy(a->id, ev.id, sizeof(a->id));
     memcpy(x->log_id, ev.id, sizeof(x->log_id));
     hw_http_conn_set_log_id(c, x->log_id);
@@ -296,23 +314,23 @@ static void forget(struct hw_http_conn *c)
  * refused is never stored; one already in a commit may still be stored, and
  * is then delivered.
  */
-static void overdue(struct recv *r, struct ack *a)
+static void overdue(struct recv *r, struct recv_ack *a, const char *when)
 {
     r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
     if (hw_store_withdraw(r->store, on_committed, a) == 0) {
-        HW_WARN("source=%s evt=%s not stored: the store did not take it within the answer "
-                "timeout (the sender got 503 and retries)",
-                a->src->name, a->id);
-        r->appends_pending--;
+        HW_WARN("source=%s evt=%s not stored: the store did not take it by %s (the sender got "
+                "503 and retries)",
+                a->src->name, a->id, when);
+        ack_unlink(a);
         if (a->leased)
             recv_db_unreserve(r->db, a->src, a->leased_bytes);
         free(a);
         return;
     }
-    HW_WARN("source=%s evt=%s the store is still committing it at the answer timeout (the "
-            "sender got 503): it may still be stored and delivered (at least once; a retry "
-            "without a dedup key is then stored again)",
-            a->src->name, a->id);
+    HW_WARN("source=%s evt=%s the store is still committing it at %s (the sender got 503): "
+            "it may still be stored and delivered (at least once; a retry without a dedup key "
+            "is then stored again)",
+            a->src->name, a->id, when);
     a->overdue = 1;
     a->c = NULL;
 }
@@ -323,11 +341,27 @@ static void on_abort(struct hw_http_conn *c, const char *why)
 
     /* The server's words for the answer timeout (net/http_conn.c). */
     if (x->ack && strcmp(why, "no answer in time") == 0) {
-        overdue(x->r, x->ack);
+        overdue(x->r, x->ack, "the answer timeout");
         x->ack = NULL;
         return;
     }
     forget(c);
+}
+
+void recv_ingest_give_up(struct recv *r)
+{
+    struct recv_ack *a, *next;
+
+    for (a = r->acks; a; a = next) {
+        struct hw_http_conn *c = a->c;
+
+        next = a->next;
+        if (!c)
+            continue; /* nobody waits for its answer */
+        ((struct ingest_conn *)hw_http_conn_user(c))->ack = NULL;
+        overdue(r, a, "the end of the stop's drain");
+        hw_http_conn_error(c, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
+    }
 }
 
 static void on_open(struct hw_http_conn *c)

@@ -31,6 +31,8 @@
 
 /* After SIGTERM: how long acknowledgements and deliveries in flight may take to finish. */
 #define DRAIN_MS 5000
+/* After the drain, how long the 503s of senders whose appends the store never answered may take. */
+#define ANSWER_FLUSH_MS 1000
 
 static volatile sig_atomic_t stopping, hangups;
 static struct lws_context *loop_context;
@@ -109,9 +111,19 @@ static void drain(struct recv *r)
         if (hw_loop_run(r->loop, deadline - now) < 0)
             break;
     }
-    if (r->appends_pending)
+    if (r->appends_pending) {
         HW_WARN("%llu acknowledgements still waiting for the store at exit",
                 (unsigned long long)r->appends_pending);
+        /* Their senders get 503 rather than a connection closed unanswered at exit. */
+        recv_ingest_give_up(r);
+        hw_loop_kick(r->context); /* arms the answers' writes, scheduled outside lws's callbacks */
+        deadline = recv_now_us() + (int64_t)ANSWER_FLUSH_MS * 1000;
+        for (int64_t now = recv_now_us(); now < deadline; now = recv_now_us()) {
+            if (!hw_http_server_stats(r->http)->exchanges ||
+                hw_loop_run(r->loop, deadline - now) < 0)
+                break;
+        }
+    }
 }
 
 static int serve(struct recv *r)

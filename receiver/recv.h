@@ -19,6 +19,7 @@ struct hw_store;
 struct hw_loop;
 struct recv_db;
 struct recv_deliver;
+struct recv_ack;
 
 struct recv {
     struct recv_config cfg;
@@ -31,6 +32,7 @@ struct recv {
     struct recv_deliver *deliver;  /* deliveries in flight, service thread */
     struct recv_metrics metrics;   /* service thread */
     uint64_t appends_pending;      /* appends queued whose callback has not run yet */
+    struct recv_ack *acks;         /* their acknowledgements (ingest.c) */
     int draining;                  /* SIGTERM: webhooks get 503, nothing new is claimed */
 };
 

@@ -335,7 +335,7 @@ def case_answer_timeout(env):
     try:
         for t in threads:
             t.start()
-        withdrawn = "not stored: the store did not take it within the answer timeout"
+        withdrawn = "not stored: the store did not take it by the answer timeout"
         pending = "the store is still committing it at the answer timeout"
         wait_until(lambda: withdrawn in rc.proc.stderr() and pending in rc.proc.stderr(), 60,
                    "both kinds of answer timeout to be logged")

@@ -20,6 +20,7 @@ import hashlib
 import json
 import signal
 import socket
+import sqlite3
 import threading
 
 from harness import (LOCALHOST, HttpConn, Reply, build_request, check, check_eq, check_error, get,
@@ -243,7 +244,44 @@ def case_receiver_sighup_runs_on(env):
     rc.proc.stop()
 
 
+def case_receiver_answers_when_the_store_does_not(env):
+    """SIGTERM while the store cannot take a commit (SQLite locked by another process): when
+    the drain is over, the sender still waiting gets 503 HW_STORE_UNAVAILABLE, with a log
+    line naming its event, rather than a connection closed unanswered at exit."""
+    path = env.path("locked.db")
+    backend = env.target()
+    rc = Receiver(env, "sqlite:" + path, {"gh": [
+        ("provider", "github"), ("secret", "gh-secret-for-tests"),
+        ("deliver-to", "http://127.0.0.1:%d/hooks" % backend.port)]}).start()
+    body = b'{"n":0}'
+    check_eq(rc.post("gh", body, github_headers(body, "l-0")).status, 200, "stored before")
+    lock = sqlite3.connect(path, isolation_level=None, timeout=30)
+    answers = []
+
+    def post():
+        b = b'{"n":1}'
+        with HttpConn(rc.port, timeout=60) as c:
+            answers.append(c.request("POST", "/api/webhooks/gh", github_headers(b, "l-1"), b))
+    sender = threading.Thread(target=post)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        sender.start()
+        wait_until(lambda: rc.metric("hookwire_receiver_received_total") == 2, 10,
+                   "the webhook to be appended")
+        rc.proc.signal(signal.SIGTERM)
+        sender.join(30)
+        check(answers, "the sender got an answer before the lock was gone")
+        check_error(answers[0], 503, "HW_STORE_UNAVAILABLE", "the waiting sender")
+        check("at the end of the stop's drain" in rc.proc.stderr() or
+              "by the end of the stop's drain" in rc.proc.stderr(),
+              "the log says what became of its event", rc.proc.stderr()[-1500:])
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    rc.proc.wait_exit(60)
+
+
 run([case_relay_finishes_answers, case_relay_answers_what_it_queues,
      case_relay_healthz_while_stopping,
      case_receiver_health_while_draining, case_receiver_answers_what_it_commits,
-     case_receiver_sighup_runs_on])
+     case_receiver_sighup_runs_on, case_receiver_answers_when_the_store_does_not])
