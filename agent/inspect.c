@@ -262,15 +262,21 @@ static int same_origin(struct agent_inspect *ins, const struct hw_http_head *h)
 /*
  * The browser says where a request comes from in Sec-Fetch-Site, also when
  * it sends no Origin: only the inspector's own page ("same-origin") and the
- * user's own navigation ("none") are served. Older browsers send none.
+ * user's own navigation ("none") are served, and a link followed from
+ * another page (a GET navigation: it shows the page, whose own requests are
+ * then same-origin; it reads nothing for the other page). Older browsers
+ * send none.
  */
-static int same_site_fetch(const struct hw_http_head *h)
+static int same_site_fetch(const struct hw_http_head *h, int get)
 {
-    size_t n;
-    int count;
+    size_t n, mn;
+    int count, modes;
     const char *v = header(h, "sec-fetch-site", &n, &count);
+    const char *mode = header(h, "sec-fetch-mode", &mn, &modes);
 
     if (!count)
+        return 1;
+    if (count == 1 && get && modes == 1 && mn == 8 && strncasecmp(mode, "navigate", 8) == 0)
         return 1;
     return count == 1 && ((n == 11 && strncasecmp(v, "same-origin", 11) == 0) ||
                           (n == 4 && strncasecmp(v, "none", 4) == 0));
@@ -346,7 +352,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
         return;
     }
-    if (!same_site_fetch(h)) {
+    if (!same_site_fetch(h, get)) {
         agent_inspect_error(c, 403, "this inspector serves only its own page (Sec-Fetch-Site)");
         return;
     }

@@ -181,8 +181,9 @@ def api(env):
 
 def cross_site(env):
     """A request that changes something comes only as JSON, from the inspector's own page:
-    another content type is 415, a browser's Sec-Fetch-Site naming another site is 403, and
-    so is a second Origin line (a second Host is already 400). None of them reaches the app or the relay."""
+    another content type is 415, a browser's Sec-Fetch-Site naming another site is 403 (but
+    for a link followed to the page), and so is a second Origin line (a second Host is already
+    400). None of them reaches the app or the relay."""
     ins = Inspector(env)
     r = ins.webhook("/gh/csrf", b'{"n":1}')
     check_eq(r.status, 200, "the webhook is delivered")
@@ -213,6 +214,9 @@ def cross_site(env):
                 "Sec-Fetch-Site")
     refused(ins.call("GET", "/api/captures", headers=[own, ("Sec-Fetch-Site", "cross-site")]),
             403, "a cross-site read is 403 too", "Sec-Fetch-Site")
+    page = ins.call("GET", "/", headers=[own, ("Sec-Fetch-Site", "cross-site"),
+                                         ("Sec-Fetch-Mode", "navigate")])
+    check_eq(page.status, 200, "a link to the inspector followed from another page opens it")
     refused(ins.call("POST", replay, headers=[own, json_type, origin,
                                               ("Origin", "http://evil.test")]),
             403, "a second Origin line (another site's) is 403", "Origin")
