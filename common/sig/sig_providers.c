@@ -285,9 +285,11 @@ static enum hw_sig_reason verify_sw(const struct hw_sig_source *src,
     enum hw_sig_reason r, rh = HW_SIG_UNSUPPORTED, re = HW_SIG_UNSUPPORTED;
     int have_hmac = 0, have_ed = 0;
 
+    /* Svix's webhook-* names stand in only for an svix-* header that is absent, not repeated. */
     for (int i = 0; i < 3; i++)
         if (!header(req, names[svix][i], &v[i], &vn[i]) &&
-            !(svix && header(req, names[0][i], &v[i], &vn[i])))
+            !(svix && !hw_sig_header_count(req->headers, req->nheaders, names[1][i]) &&
+              header(req, names[0][i], &v[i], &vn[i])))
             return hw_sig_fail(res, HW_SIG_MISSING_HEADER, names[svix][i]);
     if (hw_sig_parse_sw_list(v[2], vn[2], &l) < 0)
         return hw_sig_fail(res, HW_SIG_MALFORMED, names[svix][2]);

@@ -118,6 +118,15 @@ static void test_standard_webhooks_documented(void)
     hreq_set(&r, "svix-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     CHECK_REASON(svix, &r, HW_SIG_OK);
     CHECK_REASON(src, &r, HW_SIG_MISSING_HEADER);
+    /* The webhook-* names stand in for a missing svix-* header, never for a repeated one. */
+    hreq_set(&r, "webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek");
+    hreq_set(&r, "webhook-timestamp", "1614265330");
+    hreq_set(&r, "webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    hreq_del(&r, "svix-signature");
+    CHECK_REASON(svix, &r, HW_SIG_OK);
+    hreq_set(&r, "svix-signature", "v1,AAAA");
+    hreq_repeat(&r, "svix-signature");
+    CHECK_REASON(svix, &r, HW_SIG_REPEATED_HEADER);
     hw_sig_source_free(src);
     hw_sig_source_free(svix);
 }
