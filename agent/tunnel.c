@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "forward.h"
 #include "inspect_capture.h"
 #include "net/lwsio.h"
@@ -64,8 +65,10 @@ static void mux_on_control(struct hw_mux *m, const struct hw_frame *f)
     {
         char target[1400];
 
-        printf("Forwarding %.*s -> %s\n", (int)h.public_url.len, h.public_url.p,
-               hw_url_format(&a->target, 1, target, sizeof(target)));
+        /* The relay's words: a control byte in them must not reach the terminal as one. */
+        fputs("Forwarding ", stdout);
+        hw_text_put_clean(stdout, h.public_url.p, h.public_url.len);
+        printf(" -> %s\n", hw_url_format(&a->target, 1, target, sizeof(target)));
     }
     fflush(stdout);
 }

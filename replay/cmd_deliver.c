@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "core/err.h"
 #include "core/opt.h"
+#include "core/text.h"
 #include "core/url.h"
 #include "db.h"
 #include "net/http_fetch.h"
@@ -172,7 +173,7 @@ static int report(const struct hw_store_event *ev, const char *to, const struct 
                oc->body_len == 1 ? "" : "s");
         if (n) {
             fputs(": ", stdout);
-            replay_put_clean(stdout, oc->excerpt, n);
+            hw_text_put_clean(stdout, oc->excerpt, n);
             fputs(oc->body_len > n ? "..." : "", stdout);
         }
         putchar('\n');

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "when.h"
 
 /* Fixed column widths of the terminal table; the path takes what is left. */
@@ -27,18 +28,6 @@
 static int byte_clean(unsigned char c)
 {
     return c >= 0x20 && c < 0x7f && c != '\\';
-}
-
-void replay_put_clean(FILE *f, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (byte_clean(c))
-            fputc(c, f);
-        else
-            fprintf(f, "\\x%02x", c);
-    }
 }
 
 const char *replay_clean(const char *s, char *buf, size_t cap)
@@ -147,13 +136,13 @@ void replay_table_row(struct replay_table *t, const struct hw_store_event *ev)
     if (!t->tty) {
         replay_when_iso(ev->received_ms, when, sizeof(when));
         fprintf(t->f, "%s\t%s\t", ev->id, when);
-        replay_put_clean(t->f, ev->source, strlen(ev->source));
+        hw_text_put_clean(t->f, ev->source, strlen(ev->source));
         fputc('\t', t->f);
-        replay_put_clean(t->f, ev->method, strlen(ev->method));
+        hw_text_put_clean(t->f, ev->method, strlen(ev->method));
         fputc('\t', t->f);
-        replay_put_clean(t->f, path, strlen(path));
+        hw_text_put_clean(t->f, path, strlen(path));
         fprintf(t->f, "\t%s\t%d\t", status, ev->attempts);
-        replay_put_clean(t->f, last, strlen(last));
+        hw_text_put_clean(t->f, last, strlen(last));
         fputc('\n', t->f);
         return;
     }
@@ -206,14 +195,14 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
         nlines += *q == '\n';
     replay_when_format(ev->received_ms, when, sizeof(when));
     fprintf(f, "id           %s\nsource       ", ev->id);
-    replay_put_clean(f, ev->source, strlen(ev->source));
+    hw_text_put_clean(f, ev->source, strlen(ev->source));
     fprintf(f, "\nreceived     %s.%03d UTC\nrequest      ", when, (int)(ev->received_ms % 1000));
-    replay_put_clean(f, ev->method, strlen(ev->method));
+    hw_text_put_clean(f, ev->method, strlen(ev->method));
     fputc(' ', f);
-    replay_put_clean(f, ev->path, strlen(ev->path));
+    hw_text_put_clean(f, ev->path, strlen(ev->path));
     if (ev->query && *ev->query) {
         fputc('?', f);
-        replay_put_clean(f, ev->query, strlen(ev->query));
+        hw_text_put_clean(f, ev->query, strlen(ev->query));
     }
     fprintf(f, "\nverification %s\nstatus       %s, %d attempt%s", verify_name(ev->verify),
             hw_store_status_name(ev->status), ev->attempts, ev->attempts == 1 ? "" : "s");
@@ -227,7 +216,7 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
     }
     fprintf(f, "\ndedup key    ");
     if (ev->dedup_key && *ev->dedup_key)
-        replay_put_clean(f, ev->dedup_key, strlen(ev->dedup_key));
+        hw_text_put_clean(f, ev->dedup_key, strlen(ev->dedup_key));
     else
         fputs("-", f);
     fprintf(f, "\nbody         %zu bytes, sha256 ", ev->body_len);
@@ -242,7 +231,7 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
         if (n && p[n - 1] == '\r')
             n--;
         fputs("  ", f);
-        replay_put_clean(f, p, n);
+        hw_text_put_clean(f, p, n);
         fputc('\n', f);
         p = eol ? eol + 1 : end;
     }
@@ -259,12 +248,12 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
         fprintf(f, "  %d ms", a->duration_ms);
         if (a->error && *a->error) {
             fputs("  error: ", f);
-            replay_put_clean(f, a->error, strlen(a->error));
+            hw_text_put_clean(f, a->error, strlen(a->error));
         }
         fputc('\n', f);
         if (a->excerpt_len) {
             fputs("      answer: ", f);
-            replay_put_clean(f, a->excerpt, a->excerpt_len > 200 ? 200 : a->excerpt_len);
+            hw_text_put_clean(f, a->excerpt, a->excerpt_len > 200 ? 200 : a->excerpt_len);
             fputs(a->excerpt_len > 200 ? "...\n" : "\n", f);
         }
     }

@@ -37,9 +37,6 @@ void replay_table_end(struct replay_table *t, int more);
 /* Prints the show page of ev (with headers) and its attempts to f. */
 void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_store_attempts *at);
 
-/* Writes s[0..n) to f with control bytes, '\' and bytes >= 0x7f as \xNN. */
-void replay_put_clean(FILE *f, const char *s, size_t n);
-
 /*
  * s cleaned the same way into buf (cap bytes, at least 16), cut with "..."
  * when it does not fit: for a word from the command line or the store in a

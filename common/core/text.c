@@ -57,3 +57,15 @@ int hw_text_binary(const char *s, size_t n)
     }
     return 0;
 }
+
+void hw_text_put_clean(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            fputc(c, f);
+        else
+            fprintf(f, "\\x%02x", c);
+    }
+}

@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Longest channel name: a DNS label's length, so a name can become a subdomain. */
 #define HW_CHANNEL_MAX 63
@@ -43,5 +44,12 @@ int hw_text_channel_valid(const char *s, size_t n);
  * bytes not to write to a terminal, where they could be escape sequences.
  */
 int hw_text_binary(const char *s, size_t n);
+
+/*
+ * Writes s[0..n) to f with every byte that is not printable ASCII, and the
+ * backslash, as \xHH: text from the network (a webhook's fields, a relay's
+ * words) can then neither move a terminal's cursor nor forge a next line.
+ */
+void hw_text_put_clean(FILE *f, const char *s, size_t n);
 
 #endif

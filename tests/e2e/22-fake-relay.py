@@ -213,7 +213,27 @@ def case_bad_hello_reconnects(env):
         fake.close()
 
 
+def case_hello_url_is_shown_clean(env):
+    """The public URL a relay announces is the relay's words: the agent's Forwarding line shows
+    its control bytes as \\xHH, never as a terminal escape or a forged next line."""
+    evil = b"https://fake.example/t/fake/\x1b]0;pwn\x07\r\nFAKE LINE"
+    fake = FakeRelay()
+    try:
+        fake.hellos = [struct.pack(">BH", 1, 10) + str16(b"fake") + str16(evil)]
+        agent = Agent(env, fake, TOKEN, "fake", env.target().port)
+        agent.start(wait=False)
+        lines = wait_until(lambda: agent.forwarding_lines(), 10, "the Forwarding line")
+        check_eq(lines[0].split(" -> ")[0],
+                 "Forwarding https://fake.example/t/fake/\\x1b]0;pwn\\x07\\x0d\\x0aFAKE LINE",
+                 "the URL with its control bytes escaped")
+        out = agent.proc.stdout()
+        check("\x1b" not in out and "\nFAKE LINE" not in out, "nothing raw reaches stdout", out)
+        agent.stop()
+    finally:
+        fake.close()
+
+
 if __name__ == "__main__":
     run([case_handshake_and_delivery, case_bad_heads_are_refused, case_body_beyond_declared_length,
          case_silent_relay_is_left,
-         case_bad_hello_reconnects])
+         case_bad_hello_reconnects, case_hello_url_is_shown_clean])
