@@ -212,6 +212,15 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
     struct hw_buf hb;
     int err = 0, kept_length = 0;
 
+    /* Three digits parse, but no status past 599 exists: the relay would refuse it as well. */
+    if (h->status > 599) {
+        char why[80];
+
+        snprintf(why, sizeof(why), "malformed answer head: status %d is outside 100-599",
+                 h->status);
+        fwd_fail(f, HW_RST_TARGET_ERROR, why);
+        return;
+    }
     hw_buf_init(&hb, HW_FRAME_MAX_PAYLOAD / 2);
     for (size_t i = 0; i < h->nheaders && !err; i++) {
         const struct hw_http_header *hd = &h->headers[i];
@@ -410,8 +419,9 @@ void agent_forward_on_reset(struct agent_fwd *f, uint16_t code, const char *text
     if (!f)
         return;
     if (code == HW_RST_TUNNEL_LOST)
-        why = f->agent->stopping ? "the agent stopped before the app answered: left to the relay"
-                                 : "tunnel lost";
+        why = !f->agent->stopping ? "tunnel lost"
+              : f->status         ? "the agent stopped mid-answer: the answer was cut"
+                                  : "the agent stopped before the app answered: left to the relay";
     else if (code == HW_RST_TIMEOUT)
         why = "timeout: the app did not answer within the relay's --response-timeout";
     else

@@ -362,7 +362,9 @@ int agent_tunnel_stopping(struct agent *a)
     /* The deadline bounds every wait of the stop: forwards, unread answers, the close. */
     if (lws_now_usecs() >= a->stop_deadline) {
         if (n)
-            HW_WARN("stop deadline passed: %zu forwards unfinished, left to the relay to queue", n);
+            HW_WARN("stop deadline passed: %zu forwards unfinished (the relay queues those not "
+                    "answered yet; an answer under way is cut)",
+                    n);
         else if (!a->stop_closing && hw_mux_pending(a->mux))
             HW_WARN("stop deadline passed: the relay has not read the last answers");
         return 1;

@@ -268,6 +268,7 @@ def case_local_error(env):
     behaviours = {
         "/close": Reply(action="close"),
         "/garbage": Reply(action="garbage"),
+        "/s999": Reply(999, "Odd", [], b"x"),
         "/partial-head": Reply(200, "OK", [("Content-Type", "text/plain")], b"x" * 100,
                                action="partial", partial=20),
     }
@@ -284,6 +285,9 @@ def case_local_error(env):
     # The agent's log line says what was wrong with the app's answer, not just "malformed".
     wait_until(lambda: "POST /garbage failed: malformed answer head: a malformed status line"
                in agent.proc.stderr(), 5, "the agent's log line names the broken rule")
+    check("POST /s999 failed: malformed answer head: status 999 is outside 100-599"
+          in agent.proc.stderr(), "a status past 599 is a failure in the agent's log too",
+          agent.proc.stderr()[-1500:])
 
     resp = relay.webhook("POST", "/t/alice/fine", [HOST], b"{}")
     check_eq((resp.status, resp.body), (200, b"fine"), "the tunnel still works afterwards")

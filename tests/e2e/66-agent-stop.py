@@ -222,6 +222,29 @@ def case_deadline(env):
           "each held webhook was delivered once more, nothing else", len(got))
 
 
+def case_deadline_mid_answer(env):
+    """An answer the app is still trickling at the stop's deadline cannot be queued (its head
+    is out): the sender's answer is cut, and the agent says so, not that it left the webhook
+    to the relay."""
+    def handle(req):
+        return Reply(200, "OK", [], b"x" * 200, action="trickle", partial=60, every=0.2)
+
+    relay, target, agent = env.stack(handler=handle, relay_args=["--response-timeout", "30s"],
+                                     agent_args=["--stop-timeout", "1s"])
+    target.ignore_errors = True
+    with HttpConn(relay.port) as c:
+        c.send(build_request("POST", "/t/alice/trickle", [("Host", "hooks.example.test")],
+                             b"{}"))
+        head = c.reader.until(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200"), "the app's answer has begun", head)
+        agent.proc.signal(signal.SIGTERM)
+        check_eq(agent.proc.wait_exit(10), 0, "the agent exits 0 at its deadline")
+    log = agent.proc.stderr()
+    check("POST /trickle failed: the agent stopped mid-answer: the answer was cut" in log,
+          "the agent says the answer was cut", log[-1500:])
+    check("stop deadline passed: 1 forwards unfinished" in log, "and what was left", log[-1500:])
+
+
 def case_second_signal(env):
     """A second SIGTERM during the stop exits at once, long before --stop-timeout."""
     release = threading.Event()
@@ -257,4 +280,5 @@ def case_second_signal(env):
 
 
 if __name__ == "__main__":
-    run([case_inflight_finish, case_queue_drain, case_deadline, case_second_signal])
+    run([case_inflight_finish, case_queue_drain, case_deadline, case_deadline_mid_answer,
+         case_second_signal])
