@@ -525,6 +525,26 @@ static size_t wrote(struct hwc_conn *c, struct hw_http_req *r, size_t n)
     return left;
 }
 
+/*
+ * The connection failed (a write could not go, or lws saw it reset): the
+ * target may have answered early (a 413 before the body) and closed
+ * without reading the rest, so its answer is still in the socket, ahead
+ * of the reset. Reads it before lws closes the socket, which it does
+ * without reading. TLS records would need the TLS layer: plain
+ * connections only.
+ */
+static void read_before_close(struct hwc_conn *c, struct lws *wsi)
+{
+    char buf[16384];
+    ssize_t got;
+
+    if (c->tls || c->in_connect || !c->connected)
+        return;
+    while (c->req && (got = recv(lws_get_socket_fd(wsi), buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        if (hwc_on_rx(c, buf, (size_t)got))
+            break;
+}
+
 static int on_writeable(struct hwc_conn *c)
 {
     struct hw_http_req *r = c->req;
@@ -543,8 +563,10 @@ static int on_writeable(struct hwc_conn *c)
     n = hw_buf_size(&r->msg) - r->sent;
     if (n > WRITE_CHUNK)
         n = WRITE_CHUNK;
-    if (n && send_bytes(c, hw_buf_head(&r->msg) + r->sent, n))
+    if (n && send_bytes(c, hw_buf_head(&r->msg) + r->sent, n)) {
+        read_before_close(c, c->wsi);
         return -1;
+    }
     (void)wrote(c, r, n);
     return 0;
 }
@@ -698,6 +720,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
         on_gone(c, "connection refused by the target");
         return 0;
     case LWS_CALLBACK_RAW_CLOSE:
+        read_before_close(c, wsi);
         lws_set_opaque_user_data(wsi, NULL);
         on_gone(c, "the target closed the connection");
         return 0;

@@ -8,6 +8,7 @@ never saw the request.
 """
 
 import os
+import socket
 import threading
 import time
 
@@ -293,6 +294,44 @@ def case_local_error(env):
     check_eq((resp.status, resp.body), (200, b"fine"), "the tunnel still works afterwards")
 
 
+def case_early_answer_then_reset(env):
+    """An app that answers 413 from the head alone and closes without reading the 3 MiB body
+    (the close resets the connection): its answer was sent before the reset, and the sender
+    gets it, not a 502 for a connection closed early."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def app():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                head += data
+            conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n"
+                         b"Connection: close\r\n\r\ntoo big!")
+            conn.close()  # the body is unread: the kernel resets the connection
+
+    threading.Thread(target=app, daemon=True).start()
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    agent = env.agent(relay, token, "alice", srv.getsockname()[1])
+    try:
+        resp = relay.webhook("POST", "/t/alice/upload", [HOST], os.urandom(3 << 20))
+        check_eq((resp.status, resp.body), (413, b"too big!"), "the app's own answer")
+    finally:
+        srv.close()
+    check("failed: the target closed the connection early" not in agent.proc.stderr(),
+          "the agent does not call it a failure", agent.proc.stderr()[-1500:])
+
+
 def case_target_closes_mid_body(env):
     """The target sends its head and part of the body, then closes. The sender gets either
     that head and exactly the bytes the target sent before the connection ends (when the
@@ -363,4 +402,4 @@ if __name__ == "__main__":
     run([case_unknown_channel, case_not_found, case_agent_offline, case_local_refused,
          case_local_timeout, case_body_too_large, case_overloaded, case_bad_request,
          case_headers_too_large, case_agent_disconnected, case_local_error,
-         case_target_closes_mid_body, case_unauthorized])
+         case_target_closes_mid_body, case_unauthorized, case_early_answer_then_reset])
