@@ -15,6 +15,7 @@ import time
 from harness import (AGENT_BIN, HttpConn, Proc, Reply, WebSocket, build_request, check,
                      check_eq, check_error, free_port, parse_hello, run, token_add, wait_until,
                      T_HELLO)
+from hw_http import read_head
 
 HOST = ("Host", "hooks.example.test")
 
@@ -308,12 +309,7 @@ def case_early_answer_then_reset(env):
                 conn, _ = srv.accept()
             except OSError:
                 return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                head += data
+            read_head(conn)
             conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n"
                          b"Connection: close\r\n\r\ntoo big!")
             conn.close()  # the body is unread: the kernel resets the connection

@@ -74,6 +74,17 @@ def build_request(method, target, headers=(), body=b"", chunks=None, version="HT
     return head + (chunk_body(body, chunks) if chunks is not None else body)
 
 
+def read_head(sock):
+    """Reads from sock until the blank line ending a head (or EOF); returns all it read."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(4096)
+        if not data:
+            break
+        head += data
+    return head
+
+
 def head_lines(raw):
     """The header lines (without CRLF) of a raw message: everything between the first line and
     the blank line."""

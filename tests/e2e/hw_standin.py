@@ -12,6 +12,7 @@ import threading
 import time
 
 from harness import LOCALHOST, check
+from hw_http import read_head
 from hw_ws import T_HELLO, WS_GUID, tunnel_msg, ws_frame
 
 
@@ -129,12 +130,7 @@ class StandInRelay:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                head += data
+            head = read_head(conn)
             key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
                    if l.lower().startswith(b"sec-websocket-key:")][0]
             digest = hashlib.sha1(key + WS_GUID if self.good_accept else key).digest()
