@@ -337,6 +337,12 @@ def case_deliver(env):
         check_eq(r.returncode, 1, label + ": no answer is exit 1")
         check(re.match(r"^POST http://127\.0\.0\.1:1/ -> no answer \(.+\) in \d+ ms",
                        r.stdout.decode()), label + ": says there was no answer", r.stdout)
+        r = replay(env, url, "deliver", eid, "--to", "http://nosuch.invalid/x",
+                   "--signing-secret", SECRET)
+        check_eq(r.returncode, 1, label + ": a name that does not resolve is exit 1")
+        check(r.stdout.decode().startswith("POST http://nosuch.invalid/x -> no answer (cannot "
+                                           "resolve nosuch.invalid: "),
+              label + ": says the name does not resolve", r.stdout + r.stderr)
 
 
 def case_purge_stats(env):
