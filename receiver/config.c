@@ -116,10 +116,17 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
     } else if (!strcmp(name, "public-url")) {
         struct hw_url u;
 
+        size_t n;
+
         if (cfg->public_url && (hw_url_parse(cfg->public_url, &u) < 0 ||
                                 (strcmp(u.scheme, "http") && strcmp(u.scheme, "https")) ||
                                 strpbrk(cfg->public_url, "?#")))
             return "public-url: expected an http:// or https:// base URL without query";
+        /* The request-target starts with '/': a trailing one would double it in the URL
+         * that Twilio signed, as a source's own public-url and the relay's already avoid. */
+        n = cfg->public_url ? strlen(cfg->public_url) : 0;
+        while (n && cfg->public_url[n - 1] == '/')
+            cfg->public_url[--n] = '\0';
     } else if (!strcmp(name, "max-body")) {
         if (cfg->max_body == 0)
             return "max-body: must be above 0";

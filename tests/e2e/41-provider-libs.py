@@ -24,6 +24,7 @@ import time
 
 from harness import BIN, SOURCE, check, check_eq, run, token_add
 from hw_providers import NODE_DIR, body_for, node, sign, tamper, verify_with_library
+from hw_receiver import Receiver
 
 PUBLIC = "http://hooks.test"
 SW_SECRET = "whsec_" + base64.b64encode(b"provider-libs-standard-key-01234").decode()
@@ -90,6 +91,30 @@ def case_official_libraries_verify_at_the_edge(env):
     check("signature failed: no_match" in relay.proc.stderr() or
           "signature failed: body_hash_mismatch" in relay.proc.stderr(),
           "the relay logged why")
+
+
+def case_receiver_public_url_with_trailing_slash(env):
+    """[receiver] public-url = http://hooks.test/ names the same URL Twilio signed."""
+    secret = "twilio-lib-auth-token"
+    secret_file = env.path("tw.secret")
+    with open(secret_file, "w") as f:
+        f.write(secret + "\n")
+    backend = env.target()
+    receiver = Receiver(env, "sqlite:" + env.path("receiver.db"), {
+        "tw": [("provider", "twilio"), ("secret", "file:" + secret_file),
+               ("deliver-to", "http://127.0.0.1:%d/hook" % backend.port)]},
+        options={"public-url": PUBLIC + "/"}).start()
+    path = "/api/webhooks/tw"
+    ctype = [("Host", "hooks.test"), ("Content-Type", "application/x-www-form-urlencoded")]
+    body = body_for("twilio", 1, "recv")
+    resp = receiver.post("tw", body, ctype + sign(env, "twilio", secret, body, PUBLIC + path))
+    check_eq(resp.status, 200, "twilio: signed for %s%s, accepted with public-url %s/" %
+             (PUBLIC, path, PUBLIC))
+    check_eq(backend.wait_requests(1)[-1].body, body, "twilio: delivered byte-exact")
+    bad = receiver.post("tw", tamper("twilio", body),
+                        ctype + sign(env, "twilio", secret, body, PUBLIC + path))
+    check_eq(bad.status, 401, "twilio: a tampered body is still refused")
+    receiver.stop()
 
 
 def sign_delivery(env, secret, event_id, ts, body):
@@ -175,5 +200,6 @@ def case_docs_examples_check_the_signature(env):
 
 if __name__ == "__main__":
     run([case_official_libraries_verify_at_the_edge,
+         case_receiver_public_url_with_trailing_slash,
          case_delivery_signature_accepted_by_standardwebhooks,
          case_docs_examples_check_the_signature])
