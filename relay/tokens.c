@@ -339,15 +339,25 @@ int relay_tokens_command(const struct relay_config *cfg, int argc, char **argv)
     const char *url = cfg->store;
     struct hw_store *s;
     const char *verb = argc > 1 ? argv[1] : "";
-    int status;
+    int status, help = 0;
 
-    if (argc == 2 && (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0)) {
+    /* "token add --help" asks for the usage: it must not add a channel named "--help". */
+    for (int i = 1; i < argc; i++)
+        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    if (help) {
         printf("usage: hookwire-relay [--store URL] token add CHANNEL | token list | token "
                "revoke CHANNEL\n\n"
                "  add CHANNEL     a token for CHANNEL (one that has none), printed on stdout\n"
                "  list            the channels with a token, and the agent connected to each\n"
                "  revoke CHANNEL  the channel's token stops working; its agent is cut off\n");
         return 0;
+    }
+    /* The commands take no options: a channel starting with '-' is an option mistyped. */
+    if (argc == 3 && argv[2][0] == '-' &&
+        (strcmp(verb, "add") == 0 || strcmp(verb, "list") == 0 || strcmp(verb, "revoke") == 0)) {
+        fprintf(stderr, "token %s: unknown option %s (see hookwire-relay token --help)\n", verb,
+                argv[2]);
+        return 2;
     }
     if (!((strcmp(verb, "add") == 0 || strcmp(verb, "revoke") == 0) && argc == 3) &&
         !(strcmp(verb, "list") == 0 && argc == 2)) {

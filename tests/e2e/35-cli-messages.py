@@ -474,6 +474,18 @@ def case_tokens(env):
              "hookwire-agent --relay ws://127.0.0.1:%d 3000\n" % (relay.port, bob,
                                                                  relay.tunnel_port),
              "token add's hints (no proxy)")
+    # --help after a command is the usage, never a channel named "--help".
+    for cmd in (["add", "--help"], ["revoke", "--help"], ["list", "--help"], ["add", "-h"],
+                ["revoke", "alice", "-h"]):
+        r = runp(env, [RELAY_BIN] + args + ["token"] + cmd)
+        what = "token " + " ".join(cmd)
+        check_eq((r.returncode, r.stderr), (0, ""), what + ": exit 0, nothing on stderr")
+        check("token add CHANNEL | token list | token revoke CHANNEL" in r.stdout,
+              what + ": the usage on stdout", r.stdout)
+    for verb, opt in (("add", "--force"), ("revoke", "-x"), ("list", "--all")):
+        expect(runp(env, [RELAY_BIN] + args + ["token", verb, opt]), 2,
+               "token %s: unknown option %s (see hookwire-relay token --help)" % (verb, opt),
+               "token %s %s" % (verb, opt))
     target = env.target()
     agent = env.agent(relay, token, "alice", target.port)
     r = runp(env, [RELAY_BIN] + args + ["token", "list"])
@@ -482,6 +494,8 @@ def case_tokens(env):
     check(re.fullmatch(r"connected from 127\.0\.0\.1:\d+ since " + r"\d{4}-\d\d-\d\dT\d\d:\d\d:"
                        r"\d\dZ", rows["alice"][2]), "alice's agent is connected", rows)
     check_eq(rows["bob"][2], "not connected", "bob has no agent")
+    check_eq(sorted(rows), ["alice", "bob"], "no channel was added or revoked by --help or "
+             "an option")
     agent.stop()
     other = free_port()
     r = runp(env, [RELAY_BIN, "--store", "sqlite:" + store, "--tunnel-listen",
