@@ -73,8 +73,9 @@ int hw_url_parse(const char *s, struct hw_url *u)
     u->tls = schemes[i].tls;
     auth = sep + 3;
     path = auth + strcspn(auth, "/?#");
+    /* Port 0 is no place to connect to: refused here, every program says so in its words. */
     if (split_authority(auth, (size_t)(path - auth), u->host, sizeof(u->host), &u->port, 0) ||
-        !u->host[0])
+        !u->host[0] || u->port == 0)
         return HW_EINVAL;
     /* A fragment never goes to the server. */
     plen = strcspn(path, "#");
@@ -90,7 +91,7 @@ int hw_url_parse_target(const char *s, struct hw_url *u)
     const char *sep = strstr(s, "://");
 
     if (sep) {
-        if (hw_url_parse(s, u) || u->port == 0 ||
+        if (hw_url_parse(s, u) ||
             (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0))
             return HW_EINVAL;
         return 0;
@@ -105,7 +106,7 @@ int hw_url_parse_target(const char *s, struct hw_url *u)
     } else if (snprintf(url, sizeof(url), "http://%s", s) >= (int)sizeof(url)) {
         return HW_EINVAL;
     }
-    if (hw_url_parse(url, u) || u->port == 0)
+    if (hw_url_parse(url, u))
         return HW_EINVAL;
     /* Without a scheme the port must be written: "localhost" alone is more likely a slip. */
     {

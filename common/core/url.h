@@ -17,7 +17,7 @@ struct hw_url {
 
 /*
  * Parses an absolute URL with scheme http, https, ws or wss. Returns 0 or
- * HW_EINVAL (unknown scheme, empty host, bad port, overlong parts, a space
+ * HW_EINVAL (unknown scheme, empty host, a port outside 1-65535, overlong parts, a space
  * or control byte anywhere). A user part is left in host: callers that
  * send no credentials refuse a host with '@'.
  */

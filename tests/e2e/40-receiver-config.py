@@ -147,6 +147,10 @@ BAD_FILES = [
      ["deliver-to", "http"]),
     ("URL without host", "[source a]\nprovider = github\nsecret = x\ndeliver-to = http:///x\n",
      4, ["deliver-to"]),
+    # A file that is otherwise whole: port 0 alone makes it wrong.
+    ("URL with port 0", "[receiver]\nsigning-secret = env:TEST_SIGNING_SECRET\n\n[source a]\n"
+     "provider = github\nsecret = x\ndeliver-to = http://127.0.0.1:0/x\n", 7,
+     ["[source a] deliver-to: expected an http:// or https:// URL"]),
     ("URL with a password",
      "[source a]\nprovider = github\nsecret = x\ndeliver-to = http://u:hunter2@127.0.0.1:1/x\n",
      4, ["deliver-to", "password", "not supported"]),

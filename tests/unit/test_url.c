@@ -110,6 +110,10 @@ static void test_url_rejects(void)
     check_bad_url("http://h:123456/");
     check_bad_url("http://h:000080/");
     check_bad_url("http://h:99999999999999999999/");
+    /* Port 0 is nowhere to connect to. */
+    check_bad_url("http://127.0.0.1:0/x");
+    check_bad_url("https://h:0");
+    check_bad_url("ws://[::1]:0/tunnel");
     /* Broken brackets. */
     check_bad_url("http://[::1/");
     check_bad_url("http://[::1]x/");
