@@ -221,6 +221,7 @@ struct key_search {
     const char *key;
     char *receiver; /* the value in [receiver] */
     char *relay;    /* the value in [relay] */
+    int unclosed;   /* the key's value opens a quote it does not close */
 };
 
 /* "signing-secret" matches "signing_secret" too, as in the daemons' files. */
@@ -241,22 +242,32 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
     if (slot && key_is(name, k->key)) {
         char plain[4096];
+        const char *inside = hw_opt_unquote(value, plain, sizeof(plain));
 
+        /* The daemon refuses such a value: inih cut it, so it is not what was written. */
+        if (!inside) {
+            k->unclosed = 1;
+            return 0;
+        }
         free(*slot);
         /* Read as the daemon reads it: one pair of quotes around the value is not part of it. */
-        *slot = strdup(hw_opt_unquote(value, plain, sizeof(plain)));
+        *slot = strdup(inside);
     }
     return 1; /* the daemon checks the rest of its file; this reads one key */
 }
 
 char *replay_config_key(const char *path, const char *key, char *err, size_t errlen)
 {
-    struct key_search k = { key, NULL, NULL };
+    struct key_search k = { key, NULL, NULL, 0 };
     char *v, *out = NULL;
     int rc = ini_parse(path, on_key, &k);
 
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot read the config file", path);
+        goto done;
+    }
+    if (rc > 0 && k.unclosed) {
+        snprintf(err, errlen, "%s:%d: %s: " HW_OPT_UNCLOSED, path, rc, key);
         goto done;
     }
     if (rc > 0) {

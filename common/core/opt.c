@@ -314,6 +314,8 @@ const char *hw_opt_unquote(const char *value, char *buf, size_t cap)
 {
     size_t n = strlen(value);
 
+    if (value[0] == '"' && (n < 2 || value[n - 1] != '"'))
+        return NULL;
     if (n < 2 || (value[0] != '"' && value[0] != '\'') || value[n - 1] != value[0] || n - 2 >= cap)
         return value;
     memcpy(buf, value + 1, n - 2);
@@ -325,9 +327,9 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
 {
     struct ini_ctx *c = user;
     char err[512] = "", plain[4096];
+    const char *inside = hw_opt_unquote(value, plain, sizeof(plain));
     int rc;
 
-    value = hw_opt_unquote(value, plain, sizeof(plain));
     rc = seen_before(c, section, key);
     if (rc > 0 && !c->indented && repeatable(key))
         rc = 0;
@@ -339,10 +341,13 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
         snprintf(err, sizeof(err), "%s is set twice in [%s] (first on line %d)", key, section, rc);
     else if (rc < 0)
         snprintf(err, sizeof(err), "out of memory");
-    else if (strcmp(section, c->main_section) == 0)
-        rc = hw_opt_set(c->opts, c->cfg, key, value, err, sizeof(err));
+    else if (!inside) {
+        snprintf(err, sizeof(err), "%s: " HW_OPT_UNCLOSED, key);
+        rc = HW_EINVAL;
+    } else if (strcmp(section, c->main_section) == 0)
+        rc = hw_opt_set(c->opts, c->cfg, key, inside, err, sizeof(err));
     else if (c->section_fn)
-        rc = c->section_fn(c->ctx, section, key, value, err, sizeof(err));
+        rc = c->section_fn(c->ctx, section, key, inside, err, sizeof(err));
     else {
         snprintf(err, sizeof(err), "unknown section [%s]", section);
         rc = HW_EINVAL;

@@ -91,9 +91,17 @@ void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
 /*
  * A value as a config file gives it, without one matching pair of quotes
  * around the whole of it (people write listen = "127.0.0.1:8080"; inih
- * keeps the quotes). Returns value, or buf (cap bytes) holding the inside.
+ * keeps the quotes). Returns value, or buf (cap bytes) holding the inside,
+ * or NULL when value opens a double quote it does not close: inih has cut
+ * it at " ;", which it reads as a comment, so what is left is not what was
+ * written (report it with HW_OPT_UNCLOSED).
  */
 const char *hw_opt_unquote(const char *value, char *buf, size_t cap);
+
+/* The reason for a value hw_opt_unquote() returned NULL for, after "FILE:LINE: KEY: ". */
+#define HW_OPT_UNCLOSED                                                                   \
+    "a quoted value is not closed (a \" ;\" inside a value starts a comment: put such a " \
+    "secret in a file, file:PATH)"
 
 /*
  * Resolves "env:NAME" (the variable's value) and "file:PATH" (the file's

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 
-from harness import RECEIVER_BIN, SOURCE, check, check_eq, run
+from harness import RECEIVER_BIN, REPLAY_BIN, SOURCE, check, check_eq, run
 
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 GITHUB_SECRET = "gh-secret-do-not-print"
@@ -255,6 +255,42 @@ def case_bad_command_line(env):
              "a missing file: cannot read FILE: reason")
 
 
+UNCLOSED = ("a quoted value is not closed (a \" ;\" inside a value starts a comment: put such "
+            "a secret in a file, file:PATH)")
+
+
+def case_quoted_values(env):
+    """inih takes " ;" for the start of a comment, even inside quotes: the value it hands over
+    opens a quote it does not close, and is refused rather than taken cut short."""
+    secret_file = env.path("gh.secret")
+    good = GOOD.format(secret_file=secret_file)
+    write(env, "gh.secret", GITHUB_SECRET + "\n")
+    cut = [("secret = file:%s" % secret_file, 'secret = "abc ; def"', "secret"),
+           ("listen = 127.0.0.1:18090", 'listen = "127.0.0.1:18090 ; local"', "listen"),
+           ("concurrency = 2", 'concurrency = "2', "concurrency")]
+    for i, (line, quoted, key) in enumerate(cut):
+        conf = write(env, "cut%d.ini" % i, good.replace(line, quoted))
+        at = good.splitlines().index(line) + 1
+        r = receiver(env, ["--config", conf, "--check-config"])
+        check_eq((r.returncode, r.stdout), (2, ""), quoted + ": exit 2, nothing on stdout")
+        check_eq(r.stderr, "%s:%d: %s: %s\n" % (conf, at, key, UNCLOSED), quoted + ": the line")
+    # hookwire-replay reads the receiver's file with the same words.
+    conf = write(env, "cut-store.ini", good.replace("[receiver]\n",
+                                                    '[receiver]\nstore = "sqlite:a ; b.db"\n'))
+    r = subprocess.run([REPLAY_BIN, "--config", conf, "list"], cwd=env.dir, capture_output=True,
+                       text=True, timeout=15)
+    check_eq((r.returncode, r.stdout), (2, ""), "replay: exit 2, nothing on stdout")
+    check_eq(r.stderr, "hookwire-replay: %s:2: store: %s\n" % (conf, UNCLOSED),
+             "replay: the line")
+    # Whole quotes still go, and a ';' with no space before it is part of the value.
+    for line, quoted in [("secret = slack-signing", 'secret = "slack;signing"'),
+                         ("listen = 127.0.0.1:18090", 'listen = "127.0.0.1:18090"'),
+                         ("secret = zoom-token", "secret = 'zoom token'")]:
+        conf = write(env, "whole.ini", good.replace(line, quoted))
+        r = receiver(env, ["--config", conf, "--check-config"])
+        check_eq((r.returncode, r.stderr), (0, ""), quoted + ": accepted")
+
+
 if __name__ == "__main__":
     run([case_good_file, case_command_line_wins, case_example_is_valid, case_bad_files,
-         case_bad_command_line])
+         case_bad_command_line, case_quoted_values])

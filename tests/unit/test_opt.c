@@ -367,12 +367,22 @@ static void test_cli_forms(void)
     struct cfg c;
 
     defaults(&c);
-    /* One pair of matching quotes goes; an unmatched one stays (and then fails as a number). */
+    /* One pair of matching quotes goes; an unclosed double quote is refused: inih cut the
+     * value at " ;" (a comment to it, even inside quotes). */
     CHECK_EQ(load(&c, quoted, NULL, &out), HW_ECONFIG);
     CHECK_STR(c.listen, "127.0.0.1:7000");
     CHECK_STR(c.token, "abc");
-    CHECK(strstr(out, ":4: invalid value for workers: \"\"5\"") != NULL);
+    CHECK(strstr(out, ":4: workers: " HW_OPT_UNCLOSED "\n") != NULL);
     hw_opt_cleanup(opts, &c);
+    {
+        char buf[16];
+
+        CHECK(hw_opt_unquote("\"abc", buf, sizeof(buf)) == NULL);
+        CHECK(hw_opt_unquote("\"", buf, sizeof(buf)) == NULL);
+        CHECK_STR(hw_opt_unquote("\"a ;b\"", buf, sizeof(buf)), "a ;b");
+        /* An unmatched single quote is left as it is. */
+        CHECK_STR(hw_opt_unquote("'abc", buf, sizeof(buf)), "'abc");
+    }
 
     defaults(&c);
     CHECK_EQ(parse(&c, h, &out, NULL), HW_EEXIST);
