@@ -314,7 +314,7 @@ const char *hw_opt_unquote(const char *value, char *buf, size_t cap)
 {
     size_t n = strlen(value);
 
-    if (value[0] == '"' && (n < 2 || value[n - 1] != '"'))
+    if ((value[0] == '"' || value[0] == '\'') && (n < 2 || value[n - 1] != value[0]))
         return NULL;
     if (n < 2 || (value[0] != '"' && value[0] != '\'') || value[n - 1] != value[0] || n - 2 >= cap)
         return value;

@@ -92,7 +92,7 @@ void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
  * A value as a config file gives it, without one matching pair of quotes
  * around the whole of it (people write listen = "127.0.0.1:8080"; inih
  * keeps the quotes). Returns value, or buf (cap bytes) holding the inside,
- * or NULL when value opens a double quote it does not close: inih has cut
+ * or NULL when value opens a quote (double or single) it does not close: inih has cut
  * it at " ;", which it reads as a comment, so what is left is not what was
  * written (report it with HW_OPT_UNCLOSED).
  */

@@ -380,8 +380,12 @@ static void test_cli_forms(void)
         CHECK(hw_opt_unquote("\"abc", buf, sizeof(buf)) == NULL);
         CHECK(hw_opt_unquote("\"", buf, sizeof(buf)) == NULL);
         CHECK_STR(hw_opt_unquote("\"a ;b\"", buf, sizeof(buf)), "a ;b");
-        /* An unmatched single quote is left as it is. */
-        CHECK_STR(hw_opt_unquote("'abc", buf, sizeof(buf)), "'abc");
+        /* Single quotes alike: inih cuts 'a ; b' as it cuts "a ; b". */
+        CHECK(hw_opt_unquote("'abc", buf, sizeof(buf)) == NULL);
+        CHECK(hw_opt_unquote("'abc\"", buf, sizeof(buf)) == NULL);
+        CHECK_STR(hw_opt_unquote("'a ;b'", buf, sizeof(buf)), "a ;b");
+        /* A quote inside a value is the value's. */
+        CHECK_STR(hw_opt_unquote("it's", buf, sizeof(buf)), "it's");
     }
 
     defaults(&c);
