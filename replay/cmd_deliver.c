@@ -103,7 +103,7 @@ static int unresolved(const struct hw_url *u, char *why, size_t cap)
         freeaddrinfo(res);
     if (!rc)
         return 0;
-    snprintf(why, cap, "cannot resolve %s: %s", u->host, gai_strerror(rc));
+    snprintf(why, cap, "cannot resolve %.160s: %.60s", u->host, gai_strerror(rc));
     return 1;
 }
 
