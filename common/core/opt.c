@@ -127,7 +127,12 @@ int hw_opt_parse_bool(const char *s, int *out)
 char *hw_opt_resolve(const char *value, char *err, size_t errlen)
 {
     if (strncmp(value, "env:", 4) == 0) {
-        const char *v = getenv(value + 4);
+        const char *v = value[4] ? getenv(value + 4) : NULL;
+
+        if (!value[4]) {
+            snprintf(err, errlen, "env: needs the variable's name (env:NAME)");
+            return NULL;
+        }
         if (!v) {
             snprintf(err, errlen, "environment variable %s is not set", value + 4);
             return NULL;
@@ -145,7 +150,20 @@ char *hw_opt_resolve(const char *value, char *err, size_t errlen)
         }
         buf = malloc(FILE_VALUE_MAX + 1);
         n = buf ? fread(buf, 1, FILE_VALUE_MAX + 1, f) : 0;
+        /* A directory opens, then fails its read (EISDIR): say so, not "empty". */
+        if (buf && ferror(f)) {
+            snprintf(err, errlen, "cannot read %s: %s", value + 5, strerror(errno));
+            fclose(f);
+            free(buf);
+            return NULL;
+        }
         fclose(f);
+        /* A value is a C string: a NUL inside would cut it where nobody sees. */
+        if (buf && n <= FILE_VALUE_MAX && memchr(buf, '\0', n)) {
+            snprintf(err, errlen, "%s holds a NUL byte: a value cannot", value + 5);
+            free(buf);
+            return NULL;
+        }
         if (!buf || n > FILE_VALUE_MAX) {
             free(buf);
             snprintf(err, errlen, "%s is larger than %d bytes", value + 5, FILE_VALUE_MAX);

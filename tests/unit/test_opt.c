@@ -585,6 +585,21 @@ static void test_env_and_file_values(void)
     free(v);
     CHECK(hw_opt_resolve("file:/nonexistent/secret", err, sizeof(err)) == NULL);
     CHECK_STR(err, "cannot read /nonexistent/secret: No such file or directory");
+    CHECK(hw_opt_resolve("file:/", err, sizeof(err)) == NULL);
+    CHECK_STR(err, "cannot read /: Is a directory");
+    CHECK(hw_opt_resolve("env:", err, sizeof(err)) == NULL);
+    CHECK_STR(err, "env: needs the variable's name (env:NAME)");
+    {
+        char tmpl[] = "/tmp/hw-test-opt-nul-XXXXXX";
+        int fd = mkstemp(tmpl);
+
+        CHECK(fd >= 0 && write(fd, "ab\0cd\n", 6) == 6);
+        close(fd);
+        snprintf(arg, sizeof(arg), "file:%s", tmpl);
+        CHECK(hw_opt_resolve(arg, err, sizeof(err)) == NULL);
+        CHECK(strstr(err, "holds a NUL byte") != NULL);
+        unlink(tmpl);
+    }
     snprintf(arg, sizeof(arg), "file:%s", big_path);
     CHECK(hw_opt_resolve(arg, err, sizeof(err)) == NULL);
     CHECK(strstr(err, "larger than") != NULL);
