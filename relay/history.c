@@ -221,10 +221,23 @@ static int over_budget(const struct relay *r, size_t n)
     return r->api_held && r->api_held + n > r->cfg.max_held;
 }
 
-/*
- * Service thread: the work is done; answer if the connection is still
- * there. The answer counts in r->api_held until api.c lets it go.
- */
+/* c->out emptied back to its LWS_PRE headroom, for an answer that replaces what was built. */
+static void out_restart(struct relay_history_call *c)
+{
+    hw_buf_reset(c->out);
+    if (hw_buf_reserve(c->out, LWS_PRE))
+        hw_buf_commit(c->out, LWS_PRE);
+}
+
+/* c->out is the answer: it counts in r->api_held until api.c lets it go, and goes out. */
+static void hand_over(struct relay_history_call *c)
+{
+    *c->slot = NULL;
+    c->r->api_held += hw_buf_size(c->out);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Service thread: the work is done; answer if the connection is still there. */
 static void done(void *arg, int err)
 {
     struct relay_history_call *c = arg;
@@ -237,7 +250,6 @@ static void done(void *arg, int err)
         HW_WARN("conn=%s evt=%s replayed after all, though its caller was answered 503", c->peer,
                 c->id);
     if (c->wsi) {
-        *c->slot = NULL;
         if (!err && c->kind == CALL_BODY && !c->head && over_budget(r, c->ev->body_len)) {
             HW_WARN("api: %zu bytes of answers in memory: the body of %s (%zu bytes) is "
                     "refused for now (429)",
@@ -251,14 +263,11 @@ static void done(void *arg, int err)
         }
         if (rc) {
             /* Whatever part was built goes: a head must not promise a body that never comes. */
-            hw_buf_reset(c->out);
-            if (hw_buf_reserve(c->out, LWS_PRE))
-                hw_buf_commit(c->out, LWS_PRE);
+            out_restart(c);
             r->metrics.errors[HW_ERRC_OVERLOADED]++;
             hw_error_response(c->out, HW_ERRC_OVERLOADED, 1, "Retry-After: 1\r\n", c->head);
         }
-        r->api_held += hw_buf_size(c->out);
-        lws_callback_on_writable(c->wsi);
+        hand_over(c);
     }
     call_free(c);
 }
@@ -267,18 +276,13 @@ static void done(void *arg, int err)
 static void overdue_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_history_call *c = lws_container_of(sul, struct relay_history_call, overdue);
-    struct relay *r = c->r;
 
     if (!c->wsi)
         return; /* its connection went: nobody waits for an answer */
     c->late = 1;
-    hw_buf_reset(c->out);
-    if (hw_buf_reserve(c->out, LWS_PRE))
-        hw_buf_commit(c->out, LWS_PRE);
-    refuse(r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
-    *c->slot = NULL;
-    r->api_held += hw_buf_size(c->out);
-    lws_callback_on_writable(c->wsi);
+    out_restart(c);
+    refuse(c->r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
+    hand_over(c);
     c->wsi = NULL; /* done() only frees it */
 }
 
