@@ -25,11 +25,6 @@
 #define W_PATH_MIN 12
 #define W_DEFAULT  120
 
-static int byte_clean(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '\\';
-}
-
 const char *replay_clean(const char *s, char *buf, size_t cap)
 {
     size_t n = 0, len = strlen(s);
@@ -37,7 +32,7 @@ const char *replay_clean(const char *s, char *buf, size_t cap)
     for (size_t i = 0; i < len && n + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (byte_clean(c))
+        if (hw_text_byte_clean(c))
             buf[n++] = (char)c;
         else
             n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", c);
@@ -58,7 +53,7 @@ static void cell(FILE *f, const char *s, int w, int pad)
     for (size_t i = 0; i < len && n + 4 < sizeof(out); i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (byte_clean(c))
+        if (hw_text_byte_clean(c))
             out[n++] = (char)c;
         else
             n += (size_t)snprintf(out + n, sizeof(out) - n, "\\x%02x", c);

@@ -63,7 +63,7 @@ void hw_text_put_clean(FILE *f, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (c >= 0x20 && c < 0x7f && c != '\\')
+        if (hw_text_byte_clean(c))
             fputc(c, f);
         else
             fprintf(f, "\\x%02x", c);

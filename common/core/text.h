@@ -45,6 +45,12 @@ int hw_text_channel_valid(const char *s, size_t n);
  */
 int hw_text_binary(const char *s, size_t n);
 
+/* Whether byte c is written as itself to a terminal: printable ASCII, but the backslash. */
+static inline int hw_text_byte_clean(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
 /*
  * Writes s[0..n) to f with every byte that is not printable ASCII, and the
  * backslash, as \xHH: text from the network (a webhook's fields, a relay's
