@@ -115,7 +115,6 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
                    "'.' or '..' segment";
     } else if (!strcmp(name, "public-url")) {
         struct hw_url u;
-
         size_t n;
 
         if (cfg->public_url && (hw_url_parse(cfg->public_url, &u) < 0 ||

@@ -61,7 +61,6 @@ static void reject(struct hw_http_conn *c, struct recv *r, enum recv_reject why,
 /* a's append is done with (committed, failed or withdrawn): it leaves r->acks. */
 static void ack_unlink(struct recv_ack *a)
 {
-    a->r->appends_pending--;
     *a->prev = a->next;
     if (a->next)
         a->next->prev = a->prev;
@@ -202,7 +201,6 @@ static void store(struct hw_http_conn *c, struct recv *r, const struct hw_http_r
             reject(c, r, RECV_REJECT_STORE_UNAVAILABLE, HW_ERRC_STORE_UNAVAILABLE, RETRY_AFTER);
         return;
     }
-    r->appends_pending++;
     a->next = r->acks;
     if (a->next)
         a->next->prev = &a->next;
@@ -351,7 +349,11 @@ static void on_abort(struct hw_http_conn *c, const char *why)
 void recv_ingest_give_up(struct recv *r)
 {
     struct recv_ack *a, *next;
+    size_t n = 0;
 
+    for (a = r->acks; a; a = a->next)
+        n++;
+    HW_WARN("%zu acknowledgements still waiting for the store at exit", n);
     for (a = r->acks; a; a = next) {
         struct hw_http_conn *c = a->c;
 

@@ -12,7 +12,8 @@ struct hw_http_server;
 struct hw_http_server *recv_ingest_new(struct recv *r);
 
 /*
- * The stop's drain is over and appends still wait for the store: each
+ * The stop's drain is over and appends still wait for the store (logged,
+ * with their number): each
  * sender still waiting gets 503 HW_STORE_UNAVAILABLE now (the loop must run
  * a little longer to write it), and its append is withdrawn when no commit
  * has taken it yet, or logged as one that may still be stored.

@@ -105,15 +105,13 @@ static void drain(struct recv *r)
     recv_deliver_pump(r->deliver);
     hw_loop_kick(r->context); /* arms the timers the pump scheduled outside lws's callbacks */
     for (int64_t now = recv_now_us(); now < deadline; now = recv_now_us()) {
-        if (!r->appends_pending && !recv_deliver_inflight(r->deliver) &&
+        if (!r->acks && !recv_deliver_inflight(r->deliver) &&
             !hw_http_server_stats(r->http)->exchanges)
             break;
         if (hw_loop_run(r->loop, deadline - now) < 0)
             break;
     }
-    if (r->appends_pending) {
-        HW_WARN("%llu acknowledgements still waiting for the store at exit",
-                (unsigned long long)r->appends_pending);
+    if (r->acks) {
         /* Their senders get 503 rather than a connection closed unanswered at exit. */
         recv_ingest_give_up(r);
         hw_loop_kick(r->context); /* arms the answers' writes, scheduled outside lws's callbacks */

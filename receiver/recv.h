@@ -31,8 +31,7 @@ struct recv {
     struct recv_db *db;            /* claims, attempts, readiness: its own thread and handle */
     struct recv_deliver *deliver;  /* deliveries in flight, service thread */
     struct recv_metrics metrics;   /* service thread */
-    uint64_t appends_pending;      /* appends queued whose callback has not run yet */
-    struct recv_ack *acks;         /* their acknowledgements (ingest.c) */
+    struct recv_ack *acks;         /* appends whose callback has not run yet (ingest.c) */
     int draining;                  /* SIGTERM: webhooks get 503, nothing new is claimed */
 };
 
