@@ -127,12 +127,13 @@ int hw_opt_parse_bool(const char *s, int *out)
 char *hw_opt_resolve(const char *value, char *err, size_t errlen)
 {
     if (strncmp(value, "env:", 4) == 0) {
-        const char *v = value[4] ? getenv(value + 4) : NULL;
+        const char *v;
 
         if (!value[4]) {
             snprintf(err, errlen, "env: needs the variable's name (env:NAME)");
             return NULL;
         }
+        v = getenv(value + 4);
         if (!v) {
             snprintf(err, errlen, "environment variable %s is not set", value + 4);
             return NULL;
