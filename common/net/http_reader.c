@@ -196,6 +196,9 @@ int hw_http_reader_body(struct hw_http_reader *r, size_t *added, enum hw_errc *e
         return refuse(r, e, HW_ERRC_BAD_REQUEST, "a malformed chunked body");
     if (append_body(r, hw_buf_head(&r->in), n, added, e))
         return -1;
+    /* A chunk announced past the limit is refused at its size line, not once its bytes came. */
+    if (rc == HW_EAGAIN && r->chunked.remaining > r->body.max - hw_buf_size(&r->body))
+        return refuse(r, e, HW_ERRC_BODY_TOO_LARGE, "a chunk over the body limit");
     if (rc == HW_EAGAIN) {
         hw_buf_reset(&r->in);
         return 0;

@@ -1,8 +1,9 @@
 /*
  * The server connection's request side, white-box (net/http_reader.c): the
  * end of a head is found across any split of the bytes, the header-line
- * limit gives 431, and a head fed one byte at a time costs time linear in
- * its size (it is not re-parsed from the start on each read).
+ * limit gives 431, a head fed one byte at a time costs time linear in its
+ * size (it is not re-parsed from the start on each read), and a chunk
+ * announced past the body limit is refused at its size line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -260,6 +261,48 @@ static void test_empty_lines_first(void)
     alarm(0);
 }
 
+/* Feeds a chunked body in pieces to a reader with a 1,000-byte limit; returns the last result. */
+static int chunked_body(const char *const *pieces, enum hw_errc *e)
+{
+    static const char head[] =
+        "POST /t/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    struct hw_http_reader r;
+    size_t added = 0;
+    int rc = 0;
+
+    hw_http_reader_init(&r, HW_HEAD_MAX, HW_HEADERS_ACCEPTED);
+    CHECK_EQ(hw_http_reader_add(&r, head, sizeof(head) - 1), 0);
+    CHECK_EQ(hw_http_reader_head(&r, e), 1);
+    CHECK_EQ(hw_http_reader_body_start(&r, 1000, e), 0);
+    for (; *pieces && rc == 0; pieces++) {
+        CHECK_EQ(hw_http_reader_add(&r, *pieces, strlen(*pieces)), 0);
+        rc = hw_http_reader_body(&r, &added, e);
+    }
+    hw_http_reader_cleanup(&r);
+    return rc;
+}
+
+static void test_chunk_over_limit(void)
+{
+    enum hw_errc e = HW_ERRC_COUNT;
+
+    /* Exactly the limit, announced: the reader waits for the bytes. */
+    CHECK_EQ(chunked_body((const char *const[]){ "3e8\r\n", NULL }, &e), 0);
+    /* One byte more, announced before any of it came: refused at once. */
+    CHECK_EQ(chunked_body((const char *const[]){ "3e9\r\n", NULL }, &e), -1);
+    CHECK_EQ(e, HW_ERRC_BODY_TOO_LARGE);
+    /* A second chunk that would pass the limit with the first one's bytes. */
+    e = HW_ERRC_COUNT;
+    CHECK_EQ(chunked_body((const char *const[]){ "a\r\n0123456789\r\n", "3df\r\n", NULL }, &e), -1);
+    CHECK_EQ(e, HW_ERRC_BODY_TOO_LARGE);
+    /* A huge size in its first digits, split from the rest of its line: refused too. */
+    e = HW_ERRC_COUNT;
+    CHECK_EQ(chunked_body((const char *const[]){ "ffff", "ffff\r\n", NULL }, &e), -1);
+    CHECK_EQ(e, HW_ERRC_BODY_TOO_LARGE);
+    /* Within the limit, whole: done. */
+    CHECK_EQ(chunked_body((const char *const[]){ "3\r\nabc\r\n0\r\n\r\n", NULL }, &e), 1);
+}
+
 int main(void)
 {
     RUN(test_split_anywhere);
@@ -268,5 +311,6 @@ int main(void)
     RUN(test_malformed_early);
     RUN(test_bare_lf);
     RUN(test_bytewise_is_linear);
+    RUN(test_chunk_over_limit);
     return 0;
 }
