@@ -18,25 +18,18 @@
 
 #include <arpa/inet.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/url.h"
 
 #define DEADLINE_MS 2000
 #define ANSWER_MAX  (1024 * 1024)
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until the deadline. 1 ready, 0 timed out, <0 error. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     struct pollfd p = { fd, events, 0 };
-    int64_t left = deadline - mono_ms();
+    int64_t left = deadline - hw_mono_ms();
 
     if (left <= 0)
         return 0;
@@ -134,7 +127,7 @@ int relay_live_ask(const struct relay_config *cfg, struct relay_live_agent **out
     char host[256], *buf = NULL;
     const char *body;
     int port, fd = -1, rc, status = 0;
-    int64_t deadline = mono_ms() + DEADLINE_MS;
+    int64_t deadline = hw_mono_ms() + DEADLINE_MS;
 
     *out = NULL;
     *n = 0;

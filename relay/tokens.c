@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "channels.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/text.h"
@@ -38,14 +39,6 @@ struct relay_tokens {
     int orphan;       /* freed while a read was in flight: its callback frees */
     int failing;      /* the last read failed (logged once) */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void token_hash(const char *token, size_t len, unsigned char h[HW_STORE_SHA256_LEN])
 {
@@ -125,7 +118,7 @@ static void refresh(struct relay_tokens *t)
 {
     if (t->inflight || !t->context)
         return;
-    t->asked_ms = now_ms();
+    t->asked_ms = hw_mono_ms();
     if (hw_store_token_list_async(t->store, on_list, t) == 0)
         t->inflight = 1;
 }
@@ -142,7 +135,7 @@ int relay_tokens_start(struct relay_tokens *t, struct relay *r)
 {
     struct lws_context *context = r->context;
     struct hw_store_token *list = NULL;
-    int64_t asked = now_ms();
+    int64_t asked = hw_mono_ms();
     size_t n = 0;
     int rc;
 
@@ -190,7 +183,7 @@ int relay_tokens_lookup(struct relay_tokens *t, const char *token, size_t token_
         snprintf(channel, cap, "%s", hit->channel);
         return 0;
     }
-    if (t->fresh_ms && now_ms() - t->fresh_ms <= FRESH_MS)
+    if (t->fresh_ms && hw_mono_ms() - t->fresh_ms <= FRESH_MS)
         return HW_ENOTFOUND;
     /* The table is too old to refuse a token it does not know: ask again, "retry later". */
     refresh(t);
@@ -202,7 +195,7 @@ int relay_tokens_channel_exists(struct relay_tokens *t, const char *channel)
     for (size_t i = 0; i < t->nlist; i++)
         if (strcmp(t->list[i].channel, channel) == 0)
             return 1;
-    if (t->fresh_ms && now_ms() - t->fresh_ms <= FRESH_MS)
+    if (t->fresh_ms && hw_mono_ms() - t->fresh_ms <= FRESH_MS)
         return 0;
     refresh(t);
     return HW_EUNAVAIL;

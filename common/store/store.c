@@ -300,9 +300,9 @@ int hw_store_get(struct hw_store *s, const char *id, struct hw_store_event **out
 
     if (!id)
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->get(s->be, id, out));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -315,9 +315,9 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
     if (limit > LIST_LIMIT_MAX || f->status < 0 || f->status > HW_STORE_FAILED || f->cursor < 0 ||
         (f->path && strlen(f->path) > HW_STORE_TARGET_MAX))
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->list(s->be, f, limit, out));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err) {
         hw_store_events_cleanup(out);
         return err;
@@ -337,10 +337,10 @@ int hw_store_claim(struct hw_store *s, const char *source, int lease_ms, size_t 
         return HW_EINVAL;
     if (!max_bytes)
         max_bytes = HW_STORE_CLAIM_BYTES_DEFAULT;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(
         s, s->ops->claim(s->be, source, s->owner, now, now + lease_ms, max, max_bytes, out));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err)
         hw_store_events_cleanup(out);
     return err;
@@ -356,10 +356,10 @@ int hw_store_next_pending(struct hw_store *s, const char *source, int64_t after_
         return HW_EINVAL;
     if (!max_bytes)
         max_bytes = HW_STORE_CLAIM_BYTES_DEFAULT;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(
         s, s->ops->claim(s->be, source, NULL, after_seq, 0, max, max_bytes, out));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err)
         hw_store_events_cleanup(out);
     return err;
@@ -488,9 +488,9 @@ int hw_store_record_attempts(struct hw_store *s, struct hw_store_outcome *v, siz
         if (cut[i].attempt.excerpt_len > HW_STORE_EXCERPT_MAX)
             cut[i].attempt.excerpt_len = HW_STORE_EXCERPT_MAX;
     }
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, record_locked(s, cut, n));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     for (size_t i = 0; i < n; i++)
         v[i].err = err ? err : cut[i].err;
 out:
@@ -508,9 +508,9 @@ int hw_store_attempts(struct hw_store *s, const char *id, struct hw_store_attemp
     memset(out, 0, sizeof(*out));
     if (!id)
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->attempts(s->be, id, out));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err)
         hw_store_attempts_cleanup(out);
     return err;
@@ -525,12 +525,12 @@ int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event *
     memset(attempts, 0, sizeof(*attempts));
     if (!id)
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = s->ops->get(s->be, id, ev);
     if (!err)
         err = s->ops->attempts(s->be, id, attempts);
     err = hw_store_public_err(s, err);
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err) {
         hw_store_event_free(*ev);
         *ev = NULL;
@@ -547,7 +547,7 @@ int hw_store_ping(struct hw_store *s)
     if (pthread_mutex_trylock(&s->lock) != 0)
         return s->down ? HW_EUNAVAIL : 0;
     err = hw_store_public_err(s, s->ops->ping(s->be));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -569,8 +569,8 @@ int hw_store_schema_version(struct hw_store *s, int *version)
 {
     int err;
 
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->schema_version(s->be, version));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }

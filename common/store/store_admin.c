@@ -20,10 +20,10 @@ int hw_store_requeue(struct hw_store *s, const char *id, int flags)
 
     if (!id || (flags & ~HW_STORE_REQUEUE_FORCE))
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(
         s, s->ops->requeue(s->be, id, hw_wall_ms(), !!(flags & HW_STORE_REQUEUE_FORCE)));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -42,10 +42,10 @@ int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, 
             return HW_EINVAL;
     if (n == 0)
         return 0;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->requeue_many(s->be, ids, n, hw_wall_ms(),
                                                       !!(flags & HW_STORE_REQUEUE_FORCE), &rows));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (!err && requeued)
         *requeued = rows;
     return err;
@@ -72,9 +72,9 @@ int hw_store_purge(struct hw_store *s, int64_t before_ms, int flags, uint64_t *r
     /* The lock is let go between batches: appends and claims run in between. */
     do {
         n = 0;
-        pthread_mutex_lock(&s->lock);
+        hw_store_enter(s, &s->lock, s->be);
         err = hw_store_public_err(s, s->ops->purge_batch(s->be, before_ms, st, &n));
-        pthread_mutex_unlock(&s->lock);
+        hw_store_leave(s, &s->lock, s->be);
         total += err ? 0 : n;
     } while (!err && n == HW_STORE_PURGE_BATCH);
     if (removed)
@@ -90,9 +90,9 @@ int hw_store_backlog(struct hw_store *s, const char *source, uint64_t *pending, 
     *oldest_ms = 0;
     if (!source || !*source)
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->backlog(s->be, source, pending, oldest_ms));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -104,7 +104,7 @@ int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summa
     memset(out, 0, sizeof(*out));
     if (!now_ms)
         now_ms = hw_wall_ms();
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = s->ops->summarize(s->be, now_ms, out);
     if (!err)
         err = s->ops->latency(s->be, now_ms - 3600 * 1000, &n, NULL, NULL, 0);
@@ -116,7 +116,7 @@ int hw_store_summarize(struct hw_store *s, int64_t now_ms, struct hw_store_summa
         err = s->ops->latency(s->be, now_ms - 3600 * 1000, &n, k, lat, 3);
     }
     err = hw_store_public_err(s, err);
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err) {
         hw_store_summary_cleanup(out);
         return err;
@@ -176,9 +176,9 @@ int hw_store_token_add(struct hw_store *s, const char *channel,
 
     if (!valid_channel(channel))
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->token_add(s->be, channel, hash, hw_wall_ms()));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -190,9 +190,9 @@ int hw_store_token_revoke(struct hw_store *s, const char *channel, unsigned *rem
 
     if (len < 1 || len > HW_STORE_NAME_MAX)
         return HW_EINVAL;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->token_revoke(s->be, channel, &n));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (removed)
         *removed = n;
     return err ? err : n ? 0 : HW_ENOTFOUND;
@@ -203,9 +203,9 @@ int hw_store_token_lookup(struct hw_store *s, const unsigned char hash[HW_STORE_
 {
     int err;
 
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->token_lookup(s->be, hash, channel));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     return err;
 }
 
@@ -215,9 +215,9 @@ int hw_store_token_list(struct hw_store *s, struct hw_store_token **out, size_t 
 
     *out = NULL;
     *n = 0;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, s->ops->token_list(s->be, out, n));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err) {
         free(*out);
         *out = NULL;

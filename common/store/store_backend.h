@@ -49,6 +49,12 @@ struct hw_store_ops {
     /* Called on the store thread as it starts and before it ends. */
     void (*thread_start)(void);
     void (*thread_end)(void);
+    /*
+     * A call on be begins (1: its lock was just taken) or ends (0: about to
+     * be let go), through hw_store_enter() and hw_store_leave(). NULL: not
+     * needed.
+     */
+    void (*call)(void *be, int begin);
 
     /*
      * Schema migration steps, driven by store_schema.c: begin takes the

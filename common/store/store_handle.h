@@ -46,6 +46,22 @@ struct hw_store {
     pthread_cond_t probe_done;    /* ...broadcast when a try ends (with outage_lock) */
 };
 
+/* Takes lock, held around every use of be, and tells the backend a call begins. */
+static inline void hw_store_enter(const struct hw_store *s, pthread_mutex_t *lock, void *be)
+{
+    pthread_mutex_lock(lock);
+    if (s->ops->call)
+        s->ops->call(be, 1);
+}
+
+/* Tells the backend its call ended and lets go of lock. */
+static inline void hw_store_leave(const struct hw_store *s, pthread_mutex_t *lock, void *be)
+{
+    if (s->ops->call)
+        s->ops->call(be, 0);
+    pthread_mutex_unlock(lock);
+}
+
 /* Maps a backend result for a public caller: HW_STORE_ERETRY becomes HW_EUNAVAIL. */
 static inline int hw_store_public_err(struct hw_store *s, int err)
 {

@@ -21,9 +21,9 @@ int hw_store_purge_excess(struct hw_store *s, const char *source, uint64_t keep,
         return HW_EINVAL;
     do {
         n = 0;
-        pthread_mutex_lock(&s->lock);
+        hw_store_enter(s, &s->lock, s->be);
         err = hw_store_public_err(s, s->ops->purge_excess_batch(s->be, source, keep, &n));
-        pthread_mutex_unlock(&s->lock);
+        hw_store_leave(s, &s->lock, s->be);
         total += n;
     } while (!err && n);
     if (removed)

@@ -22,6 +22,12 @@
 #define BACKOFF_MIN_MS    250  /* after a failed connect or a timeout, doubling... */
 #define BACKOFF_MAX_MS    8000 /* ...up to this */
 #define IDLE_PING_MS      1000 /* a connection idle this long is checked before use */
+/*
+ * A whole call (its statements and their answers) may last this many times
+ * the timeout, which bounds each read and write only: past it the watch
+ * thread cuts the connection (store_mysql_watch.h).
+ */
+#define CALL_LIMIT_TIMEOUTS 4
 
 /* Claims lock the rows they read and step over rows other claimers hold. */
 #define LOCKING " FOR UPDATE SKIP LOCKED"
@@ -158,6 +164,8 @@ static void my_drop(struct hw_my *b)
             mysql_stmt_close(b->in_st[i]);
         b->in_st[i] = NULL;
     }
+    /* The watch thread lets go of the socket before its number can be given to another file. */
+    hw_my_watch_socket(&b->watch, -1);
     if (b->conn)
         mysql_close(b->conn);
     b->conn = NULL;
@@ -259,6 +267,9 @@ static int my_connect(struct hw_my *b)
         err = HW_EUNAVAIL;
         goto fail;
     }
+#ifdef LIBMARIADB
+    hw_my_watch_socket(&b->watch, (int)mysql_get_socket(b->conn));
+#endif
     /*
      * READ COMMITTED keeps claims from gap-locking ranges that appends insert
      * into; strict mode turns silent truncation into errors.
@@ -294,6 +305,7 @@ static int connected(struct hw_my *b)
 {
     int64_t now = hw_wall_ms();
 
+    hw_my_watch_touch(&b->watch, (int64_t)CALL_LIMIT_TIMEOUTS * b->timeout_s * 1000);
     /* An idle connection may have been closed by a restart or wait_timeout. */
     if (b->conn && !b->broken && now - b->used_ms > IDLE_PING_MS) {
         b->used_ms = now; /* the ping's own timeout is measured from here */
@@ -400,8 +412,10 @@ static int my_open(const struct hw_store_url *u, void **be)
     b->url = u;
     b->timeout_s = u->timeout_s ? u->timeout_s : TIMEOUT_S_DEFAULT;
     b->used_ms = hw_wall_ms();
+    hw_my_watch_add(&b->watch, u->name);
     err = my_connect(b);
     if (err) {
+        hw_my_watch_remove(&b->watch);
         free(b);
         return err;
     }
@@ -412,8 +426,16 @@ static int my_open(const struct hw_store_url *u, void **be)
 
 static void my_close(void *be)
 {
-    my_drop(be);
-    free(be);
+    struct hw_my *b = be;
+
+    my_drop(b);
+    hw_my_watch_remove(&b->watch);
+    free(b);
+}
+
+static void my_call(void *be, int begin)
+{
+    hw_my_watch_call(&((struct hw_my *)be)->watch, begin);
 }
 
 static void my_thread_start(void)
@@ -645,6 +667,7 @@ const struct hw_store_ops hw_store_mysql_ops = {
     .close = my_close,
     .thread_start = my_thread_start,
     .thread_end = my_thread_end,
+    .call = my_call,
     .schema_begin = my_schema_begin,
     .schema_version = my_schema_version,
     .schema_exec = my_schema_exec,

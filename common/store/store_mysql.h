@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "store_backend.h"
+#include "store_mysql_watch.h"
 
 /* Room for the statement around an event's bytes in one packet. */
 #define HW_MY_PACKET_SLACK (64u * 1024u)
@@ -92,6 +93,7 @@ struct hw_my {
     MYSQL_STMT *ins[HW_MY_ROWS_MAX + 1]; /* INSERT of k pending events, k = 2.., prepared on use */
     MYSQL_STMT *set[2][HW_MY_ROWS_MAX + 1]; /* outcomes' UPDATE, [leased][k], prepared on use */
     MYSQL_STMT *add[HW_MY_ROWS_MAX + 1];    /* INSERT of k attempts, prepared on use */
+    struct hw_my_watch watch;               /* the deadline of a whole call */
 };
 
 /*

@@ -60,9 +60,9 @@ int hw_store_release(struct hw_store *s, struct hw_store_lease *v, size_t n)
             return HW_EINVAL;
     if (!n)
         return 0;
-    pthread_mutex_lock(&s->lock);
+    hw_store_enter(s, &s->lock, s->be);
     err = hw_store_public_err(s, release_locked(s, v, n));
-    pthread_mutex_unlock(&s->lock);
+    hw_store_leave(s, &s->lock, s->be);
     if (err)
         for (size_t i = 0; i < n; i++)
             v[i].err = err;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store.h"
@@ -182,14 +183,6 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
  */
 #define PROBE_IDLE_MS 1000
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int outage_enter(struct hw_store *s, const struct hw_store_conn *c)
 {
     int may = 0;
@@ -201,7 +194,7 @@ static int outage_enter(struct hw_store *s, const struct hw_store_conn *c)
         pthread_cond_wait(&s->probe_done, &s->outage_lock);
     if (!s->outage) {
         may = 1; /* the probe got an answer: commit as usual */
-    } else if (s->probe == c->writer || mono_ms() - s->probe_end_ms >= PROBE_IDLE_MS) {
+    } else if (s->probe == c->writer || hw_mono_ms() - s->probe_end_ms >= PROBE_IDLE_MS) {
         s->probe = c->writer;
         s->probing = 1;
         may = 2;
@@ -215,7 +208,7 @@ static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int 
     if (c->writer < 0 || s->nwriters < 2)
         return;
     pthread_mutex_lock(&s->outage_lock);
-    s->probe_end_ms = mono_ms();
+    s->probe_end_ms = hw_mono_ms();
     if (probed)
         s->probing = 0;
     if (err != HW_EUNAVAIL) {
@@ -240,7 +233,7 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
     for (size_t i = 0; i < n; i++)
         if (!(v[i]->finished && s->ops->finished_packed))
             hw_store_body_hash(v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
-    pthread_mutex_lock(c->lock);
+    hw_store_enter(s, c->lock, c->be);
     tried = outage_enter(s, c);
     err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
     if (tried)
@@ -269,7 +262,7 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
             v[i]->res.duplicate = 0;
         }
     }
-    pthread_mutex_unlock(c->lock);
+    hw_store_leave(s, c->lock, c->be);
     for (size_t i = 0; i < n; i++) {
         if (v[i]->err)
             s->failed++;
@@ -300,10 +293,10 @@ static void store_batch(void *ctx, unsigned writer, struct hw_store_pending **v,
             continue;
         }
         if (v[i]->tokens_cb) {
-            pthread_mutex_lock(&s->lock);
+            hw_store_enter(s, &s->lock, s->be);
             v[i]->err =
                 hw_store_public_err(s, s->ops->token_list(s->be, &v[i]->tokens, &v[i]->ntokens));
-            pthread_mutex_unlock(&s->lock);
+            hw_store_leave(s, &s->lock, s->be);
             if (v[i]->err) {
                 free(v[i]->tokens);
                 v[i]->tokens = NULL;

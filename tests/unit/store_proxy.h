@@ -5,8 +5,10 @@
  * A fault-injecting TCP proxy for the MySQL store tests: a thread between
  * the store and MariaDB that reads the client's MySQL packets and, when a
  * fault is armed, drops the answer to COMMIT, cuts the connection at an
- * INSERT or before a COMMIT, stalls after COMMIT, or holds the answer to
- * COMMIT until the test releases it. Used by test_store_fault.c.
+ * INSERT or before a COMMIT, stalls after COMMIT, holds the answer to
+ * COMMIT until the test releases it, or trickles that answer a byte at a
+ * time, each well within the client's read timeout. Used by
+ * test_store_fault.c.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -23,8 +25,11 @@ enum fault {
     F_CUT_MID_BATCH,
     F_CUT_BEFORE_COMMIT,
     F_STALL_COMMIT,
-    F_HOLD_COMMIT, /* keep the answer to COMMIT from the client until px.release is set */
+    F_HOLD_COMMIT,    /* keep the answer to COMMIT from the client until px.release is set */
+    F_TRICKLE_COMMIT, /* the answer to COMMIT goes a byte every TRICKLE_MS */
 };
+
+#define TRICKLE_MS 1200
 
 struct pair {
     int c, u;          /* client and upstream sockets; -1 when unused */
@@ -33,6 +38,10 @@ struct pair {
     int drop_answer;     /* COMMIT forwarded: swallow the answer, then close both */
     int64_t stall_until; /* COMMIT forwarded: forward nothing until then, then close */
     int hold;            /* COMMIT forwarded: the server's answers wait until px.release */
+    int trickle;         /* COMMIT forwarded: the server's bytes go one at a time */
+    char tb[4096];       /* ...those not yet forwarded */
+    size_t tn;
+    int64_t next_byte; /* ...when the next one goes */
 };
 
 static struct {
@@ -44,9 +53,10 @@ static struct {
     _Atomic int executes; /* INSERTs or COMMITs seen since the fault was armed */
     _Atomic int multi_prepares; /* multi-row INSERTs prepared (a batch of several events) */
     _Atomic int stop;
-    int64_t stall_ms;    /* F_STALL_COMMIT: how long the stall lasts */
-    _Atomic int release; /* F_HOLD_COMMIT: set by the test to let the held answer through */
-    _Atomic int commits; /* COMMITs forwarded since the fault was armed */
+    int64_t stall_ms;        /* F_STALL_COMMIT: how long the stall lasts */
+    _Atomic int release;     /* F_HOLD_COMMIT: set by the test to let the held answer through */
+    _Atomic int commits;     /* COMMITs forwarded since the fault was armed */
+    _Atomic int trickle_cut; /* the client went away with trickled bytes still to come */
     pthread_t th;
 } px;
 
@@ -61,6 +71,8 @@ static inline void pair_close(struct pair *p)
     p->drop_answer = 0;
     p->stall_until = 0;
     p->hold = 0;
+    p->trickle = 0;
+    p->tn = 0;
 }
 
 static inline int write_all(int fd, const char *b, size_t n)
@@ -113,6 +125,11 @@ static inline int client_packets(struct pair *p)
                 px.fault = F_NONE;
                 px.fired++;
                 p->drop_answer = 1;
+            } else if (px.fault == F_TRICKLE_COMMIT) {
+                px.fault = F_NONE;
+                px.fired++;
+                p->trickle = 1;
+                p->next_byte = tu_now_ms() + TRICKLE_MS;
             } else if (px.fault == F_HOLD_COMMIT) {
                 px.fault = F_NONE;
                 px.fired++;
@@ -180,6 +197,14 @@ static void *proxy_main(void *arg)
                 p->hold = 0;
             if (p->hold)
                 continue; /* the answer waits in the socket until the test lets it go */
+            if (p->trickle && p->tn && now >= p->next_byte) {
+                if (write_all(p->c, p->tb, 1)) {
+                    pair_close(p);
+                    continue;
+                }
+                memmove(p->tb, p->tb + 1, --p->tn);
+                p->next_byte = now + TRICKLE_MS;
+            }
             f[n] = (struct pollfd){ .fd = p->u, .events = POLLIN };
             idx[n++] = i * 2 + 1;
         }
@@ -202,6 +227,7 @@ static void *proxy_main(void *arg)
             if (idx[k] % 2 == 0) {
                 r = read(p->c, p->buf + p->n, sizeof(p->buf) - p->n);
                 if (r <= 0) {
+                    px.trickle_cut += p->trickle && p->tn > 0;
                     pair_close(p);
                     continue;
                 }
@@ -209,7 +235,12 @@ static void *proxy_main(void *arg)
                 if (client_packets(p) || p->n == sizeof(p->buf))
                     pair_close(p);
             } else {
-                r = read(p->u, b, sizeof(b));
+                r = p->trickle ? read(p->u, p->tb + p->tn, sizeof(p->tb) - p->tn)
+                               : read(p->u, b, sizeof(b));
+                if (p->trickle && r > 0) {
+                    p->tn += (size_t)r;
+                    continue;
+                }
                 /* The server answered COMMIT (it has committed): the client never hears it. */
                 if (r <= 0 || p->drop_answer || write_all(p->c, b, (size_t)r))
                     pair_close(p);
@@ -253,6 +284,7 @@ static inline void arm(int fault, int cut_at)
     px.executes = 0;
     px.commits = 0;
     px.release = 0;
+    px.trickle_cut = 0;
     px.cut_at = cut_at;
     px.fault = fault;
 }

@@ -4,7 +4,9 @@
  * client's MySQL packets): the answer to COMMIT dropped, the connection cut
  * in the middle of a batch (at its multi-row INSERT) or just before
  * its COMMIT, the server stalled after COMMIT past the timeout (the
- * store backs off, yet settles at once on a new connection). For each, with
+ * store backs off, yet settles at once on a new connection), the answer to
+ * COMMIT trickled a byte at a time, each within the read timeout (the call
+ * is cut at its own deadline, before the answer is through). For each, with
  * synchronous and asynchronous appends: every event reported appended is
  * stored exactly once, no event reported failed is stored, an outcome that
  * could not be known is HW_EUNAVAIL with the event's id, nothing is stored
@@ -105,6 +107,7 @@ static const char *fault_name(int f)
     return f == F_DROP_COMMIT_ANSWER  ? "COMMIT answer dropped"
            : f == F_CUT_MID_BATCH     ? "cut mid-batch"
            : f == F_CUT_BEFORE_COMMIT ? "cut before COMMIT"
+           : f == F_TRICKLE_COMMIT    ? "COMMIT answer trickled"
                                       : "stalled after COMMIT";
 }
 
@@ -203,6 +206,9 @@ static void run_case(const char *server_url, int fault, int async, unsigned writ
      * connection: nothing is unknown.
      */
     CHECK_EQ(ok, NEV);
+    /* The trickled answer was not waited out: the call was cut with bytes still to come. */
+    if (fault == F_TRICKLE_COMMIT)
+        CHECK_EQ(px.trickle_cut, 1);
     /* The same handle carries on once the fault is over. */
     tu_event(&ev, "fault", "after");
     deadline = tu_now_ms() + 20000;
@@ -322,6 +328,8 @@ static void test_proxy_faults(const char *server_url)
         run_case(server_url, F_CUT_BEFORE_COMMIT, k > 0, k == 2 ? 2 : 0);
         run_case(server_url, F_STALL_COMMIT, k > 0, k == 2 ? 2 : 0);
     }
+    run_case(server_url, F_TRICKLE_COMMIT, 0, 0);
+    run_case(server_url, F_TRICKLE_COMMIT, 1, 2);
     test_overlap(server_url);
     proxy_stop();
 }
