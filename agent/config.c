@@ -151,6 +151,12 @@ static void load_token(struct agent *a)
         hw_opt_die("the token is empty");
 }
 
+/* A history command's name (what follows the options), not a forwarding target. */
+static int is_command(const char *arg)
+{
+    return strcmp(arg, "events") == 0 || strcmp(arg, "show") == 0 || strcmp(arg, "replay") == 0;
+}
+
 int agent_config_load(struct agent *a, int argc, char **argv)
 {
     const char *env = getenv("HOOKWIRE_RELAY");
@@ -180,8 +186,14 @@ int agent_config_load(struct agent *a, int argc, char **argv)
     }
     if (rc < 0)
         exit(2);
-    if (rc < argc && strcmp(argv[rc], "events") != 0 && strcmp(argv[rc], "show") != 0 &&
-        strcmp(argv[rc], "replay") != 0) {
+    /* "events --help": the commands' help is the program's, whatever the relay and token. */
+    for (int i = rc + 1; i < argc && is_command(argv[rc]); i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+    }
+    if (rc < argc && !is_command(argv[rc])) {
         /* "hookwire-agent 3000": the one argument after the options is the target. */
         if (rc + 1 < argc)
             hw_opt_die("unexpected argument \"%s\": give the target once, after the options (see "

@@ -315,11 +315,11 @@ static int cmd_revoke(struct hw_store *s, const char *channel)
     unsigned removed = 0;
     int rc = hw_store_token_revoke(s, channel, &removed);
 
-    if (rc) {
-        fprintf(stderr, "cannot revoke: %s\n", hw_strerror(rc));
+    if (rc && rc != HW_ENOTFOUND) {
+        fprintf(stderr, "cannot revoke the token of channel %s: %s\n", channel, hw_strerror(rc));
         return 1;
     }
-    if (!removed) {
+    if (rc || !removed) {
         fprintf(stderr, "channel %s has no token\n", channel);
         return 1;
     }

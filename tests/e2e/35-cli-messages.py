@@ -192,6 +192,14 @@ def case_help_and_version(env):
     check("no SQLite" in r.stdout, "the agent says it links no SQLite", r.stdout)
     for opt in ("--forward-insecure", "--help, -h", "--version"):
         check(opt in runp(env, [AGENT_BIN, "--help"]).stdout, "agent --help lists " + opt)
+    # A command's --help is help, with or without a relay and a token set.
+    bare = {"HOOKWIRE_RELAY": "", "HOOKWIRE_TOKEN": ""}
+    for args in (["events", "--help"], ["show", "--help"], ["replay", "-h"],
+                 ["show", "evt_x", "--help"]):
+        r = runp(env, [AGENT_BIN] + args, bare)
+        check_eq(r.returncode, 0, "agent %s exits 0 (%r)" % (" ".join(args), r.stderr))
+        check("events [--limit N]" in r.stdout, "agent %s prints the commands" % " ".join(args),
+              r.stdout[:200])
 
 
 def case_agent_connection_failures(env):
@@ -482,6 +490,9 @@ def case_tokens(env):
         check_eq((r.returncode, r.stderr), (0, ""), what + ": exit 0, nothing on stderr")
         check("token add CHANNEL | token list | token revoke CHANNEL" in r.stdout,
               what + ": the usage on stdout", r.stdout)
+    # A channel without a token is named, whether it never had one or lost it.
+    expect(runp(env, [RELAY_BIN] + args + ["token", "revoke", "carol"]), 1,
+           "channel carol has no token", "token revoke of a channel that never had one")
     for verb, opt in (("add", "--force"), ("revoke", "-x"), ("list", "--all")):
         expect(runp(env, [RELAY_BIN] + args + ["token", verb, opt]), 2,
                "token %s: unknown option %s (see hookwire-relay token --help)" % (verb, opt),
