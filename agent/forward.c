@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "http/http1.h"
 #include "http/limits.h"
 #include "inspect_capture.h"
@@ -152,10 +153,15 @@ static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_req
     struct hw_http_block blk = { 0 };
     struct hw_http_header h;
     int err, rc = 0, hosts = 0, added = 0, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
+    const char *q = memchr(m->target.p, '?', m->target.len);
 
     if (!hw_http_is_token(m->method.p, m->method.len) ||
         !hw_http_is_target(m->target.p, m->target.len))
         return HW_EPROTO;
+    /* Under --forward's path, a segment that leads out of it is refused (the relay does too). */
+    if (strcmp(a->target.path, "/") != 0 &&
+        hw_url_path_escapes(m->target.p, q ? (size_t)(q - m->target.p) : m->target.len))
+        return HW_EINVAL;
     err = hw_buf_append(b, m->method.p, m->method.len);
     err = err ? err : hw_buf_append(b, " ", 1);
     /* --forward http://host:port/api: every path goes under /api ("/api" + "/hook"). */
@@ -330,11 +336,16 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     err = err ? err : build_head(a, &head, &msg);
     if (err) {
         hw_buf_cleanup(&head);
-        log_refused(&msg, err == HW_EPROTO ? "malformed request head from the relay"
-                                           : "request head too large");
-        hw_mux_stream_reset(s, err == HW_EPROTO ? HW_RST_PROTOCOL : HW_RST_TOO_LARGE,
-                            err == HW_EPROTO ? "malformed request head from the relay"
-                                             : "request head too large");
+        const char *why = err == HW_EPROTO   ? "malformed request head from the relay"
+                          : err == HW_EINVAL ? "path refused: it would leave --forward's path"
+                                             : "request head too large";
+
+        log_refused(&msg, why);
+        hw_mux_stream_reset(s,
+                            err == HW_EPROTO   ? HW_RST_PROTOCOL
+                            : err == HW_EINVAL ? HW_RST_REFUSED
+                                               : HW_RST_TOO_LARGE,
+                            why);
         return;
     }
     copy_cut(method, sizeof(method), msg.method.p, msg.method.len);

@@ -8,52 +8,7 @@
 #include <string.h>
 
 #include "core/err.h"
-
-/* Whether s[0..n) holds "%" HI LO at i, LO in either case (an encoded byte). */
-static int enc_is(const char *s, size_t n, size_t i, char hi, char lo)
-{
-    return i + 2 < n && s[i] == '%' && s[i + 1] == hi && (s[i + 2] | 0x20) == lo;
-}
-
-/*
- * Whether a path rest could name another path once a backend decodes and
- * normalises it: a "." or ".." segment (raw or %2e, also with parameters
- * after a raw or encoded ';', as "..;x" reads on servers that drop them),
- * a segment that is empty or only parameters ("//host/x" reads as another
- * host), or an encoded slash or backslash (%2f, %5c) or a raw backslash.
- * Providers send none of them; a trailing slash is kept.
- */
-static int path_escapes(const char *p, size_t n)
-{
-    size_t i = n && p[0] == '/' ? 1 : 0;
-
-    while (i < n) {
-        size_t dots = 0;
-        int params = 0; /* past the segment's first ';': its name is over */
-
-        while (i < n && p[i] != '/') {
-            int dot = p[i] == '.', semi = p[i] == ';';
-
-            if (p[i] == '\\' || enc_is(p, n, i, '2', 'f') || enc_is(p, n, i, '5', 'c'))
-                return 1;
-            if (enc_is(p, n, i, '2', 'e') || enc_is(p, n, i, '3', 'b')) {
-                dot = p[i + 2] != 'b' && p[i + 2] != 'B';
-                semi = !dot;
-                i += 2;
-            }
-            i++;
-            if (params)
-                continue; /* the parameters themselves do not count */
-            params = semi;
-            /* Any other byte makes it a name, not a dot segment. */
-            dots = dot ? dots + 1 : semi ? dots : 3;
-        }
-        if (dots <= 2)
-            return 1; /* a dot segment, or one empty or only parameters */
-        i++;          /* the slash */
-    }
-    return 0;
-}
+#include "core/url.h"
 
 /* Whether target[0..len) is under prefix[0..plen), on a segment boundary. */
 static int prefix_is(const char *prefix, size_t plen, const char *target, size_t len)
@@ -93,7 +48,7 @@ int recv_route_parse(const char *prefix, const char *target, size_t len, struct 
         r->query = q + 1;
         r->query_len = (size_t)(target + len - r->query);
     }
-    return path_escapes(r->path, r->path_len) ? HW_EINVAL : 0;
+    return hw_url_path_escapes(r->path, r->path_len) ? HW_EINVAL : 0;
 }
 
 int recv_admit(const struct recv_config *cfg, const struct hw_http_head *head, const void *body,

@@ -16,6 +16,7 @@
 #include "core/id.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "core/url.h"
 #include "edge.h"
 #include "http/http1.h"
 #include "http/hwerror.h"
@@ -260,7 +261,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
 static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 {
     struct relay_exchange *x = hw_http_conn_user(c);
-    const char *t = req->target, *end = t + req->target_len, *p;
+    const char *t = req->target, *end = t + req->target_len, *p, *q;
 
     x->channel = NULL;
     x->channel_len = 0;
@@ -288,6 +289,14 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
     x->channel_len = (size_t)(p - x->channel);
     if (!hw_text_channel_valid(x->channel, x->channel_len)) {
         hw_http_conn_error(c, HW_ERRC_UNKNOWN_CHANNEL, NULL);
+        return;
+    }
+    /* The rest goes under the agent's --forward path: no segment may lead out of it. */
+    q = memchr(p, '?', (size_t)(end - p));
+    if (hw_url_path_escapes(p, (size_t)((q ? q : end) - p))) {
+        HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash or a '#'): %.*s",
+                hw_http_conn_peer(c), (int)(req->target_len < 200 ? req->target_len : 200), t);
+        hw_http_conn_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return;
     }
     /* A sender that waits for 100 Continue learns of a channel that does not exist instead. */

@@ -135,3 +135,42 @@ const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size
              with_path && strcmp(u->path, "/") != 0 ? u->path : "");
     return out;
 }
+
+/* Whether s[0..n) holds "%" HI LO at i, LO in either case (an encoded byte). */
+static int enc_is(const char *s, size_t n, size_t i, char hi, char lo)
+{
+    return i + 2 < n && s[i] == '%' && s[i + 1] == hi && (s[i + 2] | 0x20) == lo;
+}
+
+int hw_url_path_escapes(const char *p, size_t n)
+{
+    size_t i = n && p[0] == '/' ? 1 : 0;
+
+    while (i < n) {
+        size_t dots = 0;
+        int params = 0; /* past the segment's first ';': its name is over */
+
+        while (i < n && p[i] != '/') {
+            int dot = p[i] == '.', semi = p[i] == ';';
+
+            if (p[i] == '\\' || p[i] == '#' || enc_is(p, n, i, '2', 'f') ||
+                enc_is(p, n, i, '5', 'c'))
+                return 1;
+            if (enc_is(p, n, i, '2', 'e') || enc_is(p, n, i, '3', 'b')) {
+                dot = p[i + 2] != 'b' && p[i + 2] != 'B';
+                semi = !dot;
+                i += 2;
+            }
+            i++;
+            if (params)
+                continue; /* the parameters themselves do not count */
+            params = semi;
+            /* Any other byte makes it a name, not a dot segment. */
+            dots = dot ? dots + 1 : semi ? dots : 3;
+        }
+        if (dots <= 2)
+            return 1; /* a dot segment, or one empty or only parameters */
+        i++;          /* the slash */
+    }
+    return 0;
+}

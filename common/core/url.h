@@ -46,4 +46,16 @@ int hw_url_parse_target(const char *s, struct hw_url *u);
  */
 const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size_t cap);
 
+/*
+ * Whether a request path (p[0..n), no query) could name another path once a
+ * backend decodes and normalises it: a "." or ".." segment (raw or %2e, also
+ * with parameters after a raw or encoded ';', as "..;x" reads on servers that
+ * drop them), a segment that is empty or only parameters ("//host/x" reads as
+ * another host), an encoded slash or backslash (%2f, %5c), a raw backslash,
+ * or a '#' (no fragment belongs in a request, yet a WHATWG URL parser ends
+ * the path there: "/..#" reads as "/.."). Providers send none of them; a
+ * trailing slash is kept. 1 or 0.
+ */
+int hw_url_path_escapes(const char *p, size_t n);
+
 #endif

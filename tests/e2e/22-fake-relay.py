@@ -124,6 +124,36 @@ def case_bad_heads_are_refused(env):
         fake.close()
 
 
+def case_path_leaving_prefix_is_refused(env):
+    """Under --forward's path (http://HOST:PORT/api), a path that would lead out of it once the
+    app normalises it (a dot or empty segment, an encoded slash) is refused with a RESET and
+    never reaches the app, whatever relay sent it; dots inside a name and in the query pass."""
+    fake = FakeRelay()
+    try:
+        target = env.target()
+        agent = Agent(env, fake, TOKEN, "fake", "http://127.0.0.1:%d/api" % target.port)
+        agent.start(wait=False)
+        s = fake.wait_session(1)
+        bad = [b"/../admin/delete", b"/%2e%2e/admin", b"/a/..;/b", b"//evil/x", b"/a%2Fb",
+               b"/x/..#"]
+        for i, path in enumerate(bad):
+            s.send(*request(i + 1, b"Host: h\r\nContent-Length: 2\r\n", b"{}", target=path))
+            payload = s.wait_frame(T_RESET, i + 1)
+            check_eq(struct.unpack(">H", payload[:2])[0], 2, "%r: RESET refused" % path)
+        good = len(bad) + 1
+        s.send(*request(good, b"Host: h\r\nContent-Length: 2\r\n", b"ok",
+                        target=b"/v1.2/hook?next=../x"))
+        s.wait_frame(T_END, good)
+        reqs = target.wait_requests(1)
+        check_eq([r.target for r in reqs], ["/api/v1.2/hook?next=../x"],
+                 "the app saw only the good request, under /api")
+        wait_until(lambda: agent.proc.stderr().count("path refused: it would leave --forward's "
+                                                     "path") == len(bad), 10,
+                   "each refused path to be logged")
+    finally:
+        fake.close()
+
+
 def case_body_beyond_declared_length(env):
     """DATA past the length a REQUEST declared is a broken stream: the agent resets it, and
     the app never sees the extra bytes (they would read as a second request). So is an END
@@ -234,6 +264,6 @@ def case_hello_url_is_shown_clean(env):
 
 
 if __name__ == "__main__":
-    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_body_beyond_declared_length,
-         case_silent_relay_is_left,
+    run([case_handshake_and_delivery, case_bad_heads_are_refused, case_path_leaving_prefix_is_refused,
+         case_body_beyond_declared_length, case_silent_relay_is_left,
          case_bad_hello_reconnects, case_hello_url_is_shown_clean])

@@ -11,6 +11,10 @@ one, with another request pipelined behind it, once made the relay's loop spin (
 on offering the pipelined bytes) so that neither port answered and SIGTERM went unheard; it
 is answered, the connection closes, and the relay serves on.
 
+A path that would lead out of the agent's --forward path once the app normalises it (a dot
+or empty segment, an encoded slash, a '#') is refused by the relay with 400, as the receiver
+does: the app never sees it.
+
 A method longer than the stores keep (32 bytes) is a malformed request (400) on both,
 not forwarded unrecorded by the relay nor answered 413 by the receiver.
 
@@ -19,7 +23,7 @@ trailer lines, or a chunk extension on every one-byte chunk, get 400 instead of 
 for as long as the sender keeps the body's rate floor.
 """
 
-from harness import LOCALHOST, HttpConn, check, check_eq, get, run
+from harness import LOCALHOST, HttpConn, check, check_eq, get, run, wait_until
 from hw_receiver import Receiver
 
 HOST = b"Host: hooks.example.test\r\n"
@@ -54,6 +58,23 @@ def case_empty_lines_before_request(env):
     check_eq(len(target.requests), 4, "the app got each webhook once")
     check(all(req.target == "/lead" and req.body == b"{}" for req in target.requests),
           "as sent", [(q.target, q.body) for q in target.requests])
+
+
+def case_relay_path_escapes(env):
+    relay, target, agent = env.stack()
+    for path in (b"/t/alice/../admin", b"/t/alice/x/%2e%2E/y", b"/t/alice//evil/x",
+                 b"/t/alice/a%2fb", b"/t/alice/..;/x", b"/t/alice/x/..#", b"/t/alice/a\\b"):
+        r = answer_to(relay.port, b"POST " + path + b" HTTP/1.1\r\n" + HOST +
+                      b"Content-Length: 2\r\n\r\n{}")
+        check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"), path)
+    wait_until(lambda: relay.proc.stderr().count("path refused (a dot or empty segment, an "
+                                                 "encoded slash or a '#')") == 7, 10,
+               "each refused path to be logged")
+    r = answer_to(relay.port, b"POST /t/alice/v1.2/...?next=../x HTTP/1.1\r\n" + HOST +
+                  b"Content-Length: 2\r\n\r\n{}")
+    check_eq(r.status, 200, "dots inside a name, and in the query, pass")
+    check_eq([q.target for q in target.wait_requests(1)], ["/v1.2/...?next=../x"],
+             "the app saw only that one, as sent")
 
 
 def case_tunnel_port_request_with_body(env):
@@ -162,4 +183,4 @@ def case_invalid_host(env):
 
 run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
      case_chunked_framing_floods, case_method_too_long, case_http10_keep_alive,
-     case_invalid_host])
+     case_invalid_host, case_relay_path_escapes])

@@ -291,6 +291,30 @@ static void test_text_uint(void)
         CHECK_EQ(hw_text_uint(bad[i], strlen(bad[i]), UINT64_MAX, &v), HW_EINVAL);
 }
 
+/* Paths a normalising app would read as others, and the ones it would not. */
+static void test_path_escapes(void)
+{
+    static const char *const out[] = { "/..",    "/../x",  "/a/./b",  "/%2e%2E/x", "/.%2e",
+                                       "//x",    "/a//b",  "/..;x/y", "/..%3b/x",  "/%2e;/x",
+                                       "/a%2Fb", "/a%5cb", "/a\\b",   "/x/..#",    "/a#b" };
+    static const char *const in[] = { "",      "/",     "/a/b/",          "/v1.2/...",
+                                      "/a..b", "/...",  "/.well-known/x", "/%2e%2e%2e",
+                                      "/a%2e", "/a;b/c" };
+
+    for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+        if (!hw_url_path_escapes(out[i], strlen(out[i])))
+            fprintf(stderr, "    not refused: %s\n", out[i]);
+        CHECK_EQ(hw_url_path_escapes(out[i], strlen(out[i])), 1);
+    }
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        if (hw_url_path_escapes(in[i], strlen(in[i])))
+            fprintf(stderr, "    refused: %s\n", in[i]);
+        CHECK_EQ(hw_url_path_escapes(in[i], strlen(in[i])), 0);
+    }
+    /* Only the n bytes given count: a dot segment past them is not read. */
+    CHECK_EQ(hw_url_path_escapes("/a/..", 3), 0);
+}
+
 int main(void)
 {
     fprintf(stderr, "test_url\n");
@@ -302,5 +326,6 @@ int main(void)
     RUN(test_hostport);
     RUN(test_targets);
     RUN(test_text_uint);
+    RUN(test_path_escapes);
     return 0;
 }
