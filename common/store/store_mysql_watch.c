@@ -7,6 +7,7 @@
  */
 #include "store_mysql_watch.h"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -15,8 +16,8 @@
 
 #define WATCH_EVERY_MS 250
 
-static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hw_my_watch *all; /* every watched connection, under all_lock */
+static pthread_mutex_t watched_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hw_my_watch *watched; /* every watched connection, under watched_lock */
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 
 /* Shuts down w's socket if its call is past its limit (w->lock held). */
@@ -38,27 +39,36 @@ static void *watch_main(void *arg)
     pthread_setname_np(pthread_self(), "hw-my-watch");
     for (;;) {
         nanosleep(&every, NULL);
-        pthread_mutex_lock(&all_lock);
-        for (struct hw_my_watch *w = all; w; w = w->next) {
+        pthread_mutex_lock(&watched_lock);
+        for (struct hw_my_watch *w = watched; w; w = w->next) {
             pthread_mutex_lock(&w->lock);
             check(w, hw_mono_ms());
             pthread_mutex_unlock(&w->lock);
         }
-        pthread_mutex_unlock(&all_lock);
+        pthread_mutex_unlock(&watched_lock);
     }
     return NULL;
 }
 
+/*
+ * Starts the thread with every signal blocked (it inherits the mask): a
+ * signal meant for the program (a CLI's Ctrl-C, which it may poll for with
+ * the signal blocked on its own thread) never lands here.
+ */
 static void thread_start(void)
 {
+    sigset_t all, was;
     pthread_t th;
     pthread_attr_t a;
 
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &was);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&th, &a, watch_main, NULL) != 0)
         HW_WARN("store: cannot start the MySQL watch thread: a trickling answer is not cut");
     pthread_attr_destroy(&a);
+    pthread_sigmask(SIG_SETMASK, &was, NULL);
 }
 
 void hw_my_watch_add(struct hw_my_watch *w, const char *name)
@@ -69,22 +79,22 @@ void hw_my_watch_add(struct hw_my_watch *w, const char *name)
     w->held = w->cut = 0;
     w->start_ms = w->limit_ms = 0;
     pthread_once(&thread_once, thread_start);
-    pthread_mutex_lock(&all_lock);
-    w->next = all;
-    all = w;
-    pthread_mutex_unlock(&all_lock);
+    pthread_mutex_lock(&watched_lock);
+    w->next = watched;
+    watched = w;
+    pthread_mutex_unlock(&watched_lock);
 }
 
 void hw_my_watch_remove(struct hw_my_watch *w)
 {
-    pthread_mutex_lock(&all_lock);
-    for (struct hw_my_watch **pp = &all; *pp; pp = &(*pp)->next) {
+    pthread_mutex_lock(&watched_lock);
+    for (struct hw_my_watch **pp = &watched; *pp; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
         }
     }
-    pthread_mutex_unlock(&all_lock);
+    pthread_mutex_unlock(&watched_lock);
     pthread_mutex_destroy(&w->lock);
 }
 
