@@ -60,17 +60,28 @@ static void on_signal(int sig)
         lws_cancel_service(loop_context);
 }
 
+/* Descriptors kept aside from the ports' caps: listeners, the store's files, the loop's pipes. */
+#define FD_RESERVE 64
+/* The least number of public connections worth running with. */
+#define FD_PUBLIC_MIN 16
+
 /*
- * Each public connection is a descriptor: lift the soft limit to the hard
- * one so --max-connections (10,000 by default) fits. lws sizes its tables
- * from the limit, so this runs before the context is created.
+ * Raises the open files limit to its hard limit, then makes both ports'
+ * caps fit under it: past the limit an accept fails (EMFILE) before either
+ * cap is reached, and a flood of public connections would take the
+ * descriptors agents need. --max-connections gives way first, then
+ * --max-tunnel-connections. lws sizes its tables from the limit, so this
+ * runs before the context is created. Returns 0, or -1 when the limit
+ * cannot hold a relay at all.
  */
-static void raise_fd_limit(void)
+static int fit_fd_limit(struct relay_config *cfg)
 {
     struct rlimit rl;
+    unsigned pub = cfg->max_connections, tun = cfg->max_tunnel_connections;
+    unsigned long long room;
 
     if (getrlimit(RLIMIT_NOFILE, &rl))
-        return;
+        return 0;
     if (rl.rlim_cur < rl.rlim_max) {
         rlim_t was = rl.rlim_cur;
 
@@ -78,9 +89,31 @@ static void raise_fd_limit(void)
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
             HW_DEBUG("open files limit raised from %llu to %llu", (unsigned long long)was,
                      (unsigned long long)rl.rlim_cur);
-    } else {
-        HW_DEBUG("open files limit %llu", (unsigned long long)rl.rlim_cur);
+        else
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)pub + tun + FD_RESERVE)
+        return 0;
+    room = rl.rlim_cur > FD_RESERVE ? (unsigned long long)rl.rlim_cur - FD_RESERVE : 0;
+    if (room < FD_PUBLIC_MIN + 8) {
+        fprintf(stderr,
+                "open files limit %llu is too low for a relay: raise it to at least %d "
+                "(ulimit -n, LimitNOFILE=)\n",
+                (unsigned long long)rl.rlim_cur, FD_RESERVE + FD_PUBLIC_MIN + 8);
+        return -1;
+    }
+    if (room < (unsigned long long)tun + FD_PUBLIC_MIN)
+        tun = (unsigned)(room / 4 > 8 ? room / 4 : 8);
+    if (room - tun < pub)
+        pub = (unsigned)(room - tun);
+    HW_WARN("open files limit %llu cannot hold --max-connections %u and --max-tunnel-connections "
+            "%u (and %d for the store and listeners): running with %u and %u; raise the limit "
+            "(ulimit -n, LimitNOFILE=) to keep them",
+            (unsigned long long)rl.rlim_cur, cfg->max_connections, cfg->max_tunnel_connections,
+            FD_RESERVE, pub, tun);
+    cfg->max_connections = pub;
+    cfg->max_tunnel_connections = tun;
+    return 0;
 }
 
 static void count_streams(void *arg, const char *name, struct relay_agent *a)
@@ -249,8 +282,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
         goto out;
     }
+    if (fit_fd_limit(&r.cfg))
+        goto out;
     r.ingress = relay_ingress_new(&r);
-    raise_fd_limit();
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;
 

@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 
-from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq,
-                     parse_metrics, run, wait_until)
+from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq, get,
+                     parse_metrics, run, token_add, wait_until)
 
 HOST = ("Host", "hooks.example.test")
 ATTACKERS = 10000
@@ -192,4 +192,39 @@ def case_tunnel_port_cap_and_connect(env):
     check(agent.proc.alive() and relay.channel_connected("alice"), "the agent stayed connected")
 
 
-run([case_slowloris_with_legit_load, case_trickled_head_is_cut, case_tunnel_port_cap_and_connect])
+def case_fd_limit_leaves_agents_room(env):
+    """Under an open files limit too small for both ports' caps (a container's 256), the relay
+    says so in one line and runs with caps that fit: a flood of idle public connections past
+    the limit is closed at accept, the tunnel port still answers and takes a new agent, and
+    once the flood is gone webhooks flow again."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store, wrap=["prlimit", "--nofile=256:256", "--"])
+    check("open files limit 256 cannot hold --max-connections 10000 and "
+          "--max-tunnel-connections 1024 (and 64 for the store and listeners): running with 144 "
+          "and 48" in relay.proc.stderr(), "the limit and the caps it leaves are logged",
+          relay.proc.stderr()[-600:])
+    target = env.target()
+    flood = []
+    try:
+        for _ in range(300):
+            flood.append(socket.create_connection((LOCALHOST, relay.port), timeout=10))
+        wait_until(lambda: relay.metric("hookwire_relay_public_connections") == 144, 10,
+                   "the public port to hold its cap")
+        check_eq(get(relay.tunnel_port, "/healthz").status, 200,
+                 "the tunnel port answers during the flood")
+        agent = env.agent(relay, token, "alice", target.port)
+        check(relay.channel_connected("alice"), "an agent connects during the flood")
+    finally:
+        for s in flood:
+            s.close()
+    wait_until(lambda: relay.metric("hookwire_relay_public_connections") == 0, 10,
+               "the flood to leave the count")
+    resp = relay.webhook("POST", "/t/alice/after", [HOST], b"after the flood")
+    check_eq(resp.status, 200, "webhooks flow again")
+    check_eq(target.wait_requests(1)[-1].body, b"after the flood", "and reach the app")
+    check(agent.proc.alive(), "the agent stayed up")
+
+
+run([case_slowloris_with_legit_load, case_trickled_head_is_cut, case_tunnel_port_cap_and_connect,
+     case_fd_limit_leaves_agents_room])
