@@ -394,7 +394,7 @@ static int confirm_upgrade(struct lws *wsi, struct relay *r, const char *kind)
  */
 static int tunnel_admit(struct relay *r)
 {
-    if (r->tunnel_conns < (long)r->cfg.max_tunnel_connections) {
+    if (r->tunnel_conns < (long)r->max_tunnel_connections) {
         r->tunnel_full_logged = 0;
         return 0;
     }

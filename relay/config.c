@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "net/version.h"
+#include "tls.h"
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \
@@ -181,6 +182,8 @@ static int check_log(const struct relay_config *cfg)
 /* Each value on its own first, then how they go together (ports, --listen with --public-url). */
 static int check(struct relay_config *cfg)
 {
+    char why[512];
+
     if (strcmp(cfg->offline, "reject") != 0 && strcmp(cfg->offline, "queue") != 0) {
         fprintf(stderr, "--offline: \"queue\" or \"reject\"\n");
         return -1;
@@ -199,6 +202,10 @@ static int check(struct relay_config *cfg)
     }
     if (!!cfg->tls_cert != !!cfg->tls_key) {
         fprintf(stderr, "--tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (cfg->tls_cert && relay_tls_check(cfg->tls_cert, cfg->tls_key, why, sizeof(why))) {
+        fprintf(stderr, "%s\n", why);
         return -1;
     }
     if (cfg->heartbeat_ms < 100 || cfg->response_timeout_ms < 1 || cfg->head_timeout_ms < 1 ||

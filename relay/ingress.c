@@ -424,7 +424,7 @@ struct hw_http_server *relay_ingress_new(struct relay *r)
     hw_http_server_config_defaults(&cfg);
     cfg.max_body = r->cfg.max_body;
     cfg.max_held = r->cfg.max_held;
-    cfg.max_connections = r->cfg.max_connections;
+    cfg.max_connections = r->max_connections;
     cfg.head_timeout_ms = r->cfg.head_timeout_ms;
     cfg.answer_timeout_ms = r->cfg.response_timeout_ms;
     cfg.answer_stall_ms = r->cfg.response_timeout_ms;

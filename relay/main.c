@@ -74,12 +74,15 @@ static void on_signal(int sig)
  * runs before the context is created. Returns 0, or -1 when the limit
  * cannot hold a relay at all.
  */
-static int fit_fd_limit(struct relay_config *cfg)
+static int fit_fd_limit(struct relay *r)
 {
+    const struct relay_config *cfg = &r->cfg;
     struct rlimit rl;
     unsigned pub = cfg->max_connections, tun = cfg->max_tunnel_connections;
     unsigned long long room;
 
+    r->max_connections = pub;
+    r->max_tunnel_connections = tun;
     if (getrlimit(RLIMIT_NOFILE, &rl))
         return 0;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -111,8 +114,8 @@ static int fit_fd_limit(struct relay_config *cfg)
             "(ulimit -n, LimitNOFILE=) to keep them",
             (unsigned long long)rl.rlim_cur, cfg->max_connections, cfg->max_tunnel_connections,
             FD_RESERVE, pub, tun);
-    cfg->max_connections = pub;
-    cfg->max_tunnel_connections = tun;
+    r->max_connections = pub;
+    r->max_tunnel_connections = tun;
     return 0;
 }
 
@@ -282,7 +285,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
         goto out;
     }
-    if (fit_fd_limit(&r.cfg))
+    if (fit_fd_limit(&r))
         goto out;
     r.ingress = relay_ingress_new(&r);
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))

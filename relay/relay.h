@@ -23,7 +23,9 @@ struct hw_http_server;
 struct hw_loop;
 
 struct relay {
-    struct relay_config cfg;
+    struct relay_config cfg; /* as given: what a SIGHUP's configuration is compared with */
+    /* The connection caps in force: the options', fitted under the open files limit. */
+    unsigned max_connections, max_tunnel_connections;
     struct lws_context *context;
     struct hw_loop *loop; /* the context's event loop (net/loop.h) */
     struct lws_vhost *public_vhost;

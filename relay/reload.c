@@ -7,8 +7,6 @@
  */
 #include "reload.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,27 +15,7 @@
 #include "core/log.h"
 #include "edge.h"
 #include "relay.h"
-
-/* Loads cert and key as lws will, into a scratch context. 0, or HW_ECONFIG with why. */
-static int check_tls(const char *cert, const char *key, char *why, size_t n)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    int ok = ctx && SSL_CTX_use_certificate_chain_file(ctx, cert) == 1 &&
-             SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
-             SSL_CTX_check_private_key(ctx) == 1;
-
-    if (!ok) {
-        unsigned long e = ERR_peek_last_error();
-        char reason[160] = "unusable";
-
-        if (e)
-            ERR_error_string_n(e, reason, sizeof(reason));
-        snprintf(why, n, "TLS certificate %s with key %s: %s", cert, key, reason);
-    }
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return ok ? 0 : HW_ECONFIG;
-}
+#include "tls.h"
 
 static int same(const char *a, const char *b)
 {
@@ -48,7 +26,9 @@ int relay_reload(struct relay *r, int argc, char **argv)
 {
     struct relay_config cfg;
     struct relay_edge *edge = relay_edge_new(), *old;
-    char why[320] = "out of memory";
+    /* What a reload applies (the files at the same paths), or says of on its own. */
+    static const char *const reloaded[] = { "tls-cert", "tls-key", "config", NULL };
+    char why[320] = "out of memory", changed[512];
     int rc = HW_ENOMEM;
 
     memset(&cfg, 0, sizeof(cfg));
@@ -68,13 +48,15 @@ int relay_reload(struct relay *r, int argc, char **argv)
     if (rc)
         goto fail;
     if (r->cfg.tls_cert) {
-        rc = check_tls(r->cfg.tls_cert, r->cfg.tls_key, why, sizeof(why));
+        rc = relay_tls_check(r->cfg.tls_cert, r->cfg.tls_key, why, sizeof(why));
         if (rc)
             goto fail;
     }
     if (!same(cfg.tls_cert, r->cfg.tls_cert) || !same(cfg.tls_key, r->cfg.tls_key))
         HW_WARN("SIGHUP: tls-cert or tls-key names another file: that takes a restart; "
                 "re-reading the files at the current paths");
+    if (hw_opt_diff(relay_options, &cfg, &r->cfg, reloaded, changed, sizeof(changed)))
+        HW_WARN("SIGHUP: changed in the configuration, not applied until a restart: %s", changed);
 
     /* Valid: apply. Edge checks keep no pointer into the old set past a request's check. */
     old = r->edge;

@@ -563,6 +563,51 @@ void hw_opt_cleanup(const struct hw_opt *opts, void *cfg)
     }
 }
 
+/* Whether option o holds the same value in configs a and b. */
+static int same_value(const struct hw_opt *o, const void *a, const void *b)
+{
+    const char *x = (const char *)a + o->offset, *y = (const char *)b + o->offset;
+
+    switch (o->type) {
+    case HW_OPT_STR: {
+        const char *s = *(char *const *)x, *t = *(char *const *)y;
+
+        return (!s && !t) || (s && t && strcmp(s, t) == 0);
+    }
+    case HW_OPT_UINT:
+    case HW_OPT_DURATION:
+        return *(const unsigned *)x == *(const unsigned *)y;
+    case HW_OPT_SIZE:
+        return *(const size_t *)x == *(const size_t *)y;
+    case HW_OPT_BOOL:
+        return *(const int *)x == *(const int *)y;
+    case HW_OPT_REFUSED:
+        return 1;
+    }
+    return 1;
+}
+
+size_t hw_opt_diff(const struct hw_opt *opts, const void *a, const void *b, const char *const *skip,
+                   char *out, size_t cap)
+{
+    size_t n = 0, len = 0;
+
+    if (cap)
+        out[0] = '\0';
+    for (; opts->name; opts++) {
+        int skipped = 0;
+
+        for (const char *const *k = skip; k && *k && !skipped; k++)
+            skipped = strcmp(*k, opts->name) == 0;
+        if (skipped || same_value(opts, a, b))
+            continue;
+        if (len < cap)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", n ? ", " : "", opts->name);
+        n++;
+    }
+    return n;
+}
+
 void hw_opt_die(const char *fmt, ...)
 {
     va_list ap;

@@ -89,6 +89,14 @@ void hw_opt_print_ini(FILE *f, const char *section, const struct hw_opt *opts);
 void hw_opt_cleanup(const struct hw_opt *opts, void *cfg);
 
 /*
+ * Writes into out (cap bytes) the names of the options whose values differ
+ * between configs a and b, ", " between them, leaving out those named in
+ * skip (a NULL-terminated list, or NULL). Returns how many differ.
+ */
+size_t hw_opt_diff(const struct hw_opt *opts, const void *a, const void *b, const char *const *skip,
+                   char *out, size_t cap);
+
+/*
  * A value as a config file gives it, without one matching pair of quotes
  * around the whole of it (people write listen = "127.0.0.1:8080"; inih
  * keeps the quotes). Returns value, or buf (cap bytes) holding the inside,

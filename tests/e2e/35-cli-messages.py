@@ -61,6 +61,9 @@ def case_relay_startup_messages(env):
     token_add(env, env.path("relay.db"), "alice")  # the store exists: no schema line below
     a, b = free_port(), free_port()
     missing = env.path("nope.ini")
+    key, cert = self_signed(env, "a")
+    other_key, _ = self_signed(env, "b")
+    junk = write(env, "junk.pem", "not PEM at all\n")
     table = [
         (["--listen", "18092"], 2,
          "--listen 18092: give an address with the port: --listen 127.0.0.1:18092 (this machine "
@@ -101,6 +104,17 @@ def case_relay_startup_messages(env):
          "--max-connections and --max-tunnel-connections must be positive"),
         (["--listen", "127.0.0.1:%d" % a, "--tunnel-listen", "127.0.0.1:%d" % b,
           "--max-held", "0"], 2, "--max-held must be positive"),
+        # TLS files: which one, and what is wrong with it, before anything starts.
+        (["--tls-cert", cert, "--tls-key", env.path("gone.key")], 2,
+         "--tls-key %s: No such file or directory" % env.path("gone.key")),
+        (["--tls-cert", env.path("gone.pem"), "--tls-key", key], 2,
+         "--tls-cert %s: No such file or directory" % env.path("gone.pem")),
+        (["--tls-cert", junk, "--tls-key", key], 2,
+         "--tls-cert %s: no PEM certificate in it (no start line)" % junk),
+        (["--tls-cert", cert, "--tls-key", junk], 2,
+         "--tls-key %s: no PEM private key in it, or one with a passphrase" % junk),
+        (["--tls-cert", cert, "--tls-key", other_key], 2,
+         "--tls-key %s is not the key of the certificate in --tls-cert %s" % (other_key, cert)),
     ]
     for args, status, line in table:
         expect(runp(env, relay_argv(env, *args)), status, line, "relay " + " ".join(args))

@@ -125,6 +125,25 @@ def case_sighup_new_certificate(env):
                "the broken reload is refused")
     check_eq(relay.log_count("keeping the running configuration"), 1,
              "one line says the running configuration stays")
+    check_eq(relay.log_count("SIGHUP: --tls-cert %s: no PEM certificate in it" % cert), 1,
+             "the line names the option, the file and what is wrong with it")
+    check_eq(served_fingerprint(relay.port), pem_fingerprint(b_cert),
+             "new connections still get certificate b")
+    # A key file gone (a renewal hook half done): named with the system's reason.
+    install(b_key, b_cert, key, cert)
+    os.unlink(key)
+    relay.hup()
+    wait_until(lambda: reloads(relay.metrics(True), "failed") == 2.0, 10,
+               "the reload without a key is refused")
+    check_eq(relay.log_count("SIGHUP: --tls-key %s: No such file or directory: keeping the "
+                             "running configuration" % key), 1, "the missing key is named")
+    # The key of another certificate.
+    install(a_key, b_cert, key, cert)
+    relay.hup()
+    wait_until(lambda: reloads(relay.metrics(True), "failed") == 3.0, 10,
+               "the reload with a mismatched key is refused")
+    check_eq(relay.log_count("SIGHUP: --tls-key %s is not the key of the certificate in "
+                             "--tls-cert %s" % (key, cert)), 1, "the mismatch is named")
     check_eq(served_fingerprint(relay.port), pem_fingerprint(b_cert),
              "new connections still get certificate b")
     check_eq(https(relay.port, "POST", "/t/alice/three", body=b"3", host=HOST)[2], b"got 3",
@@ -185,6 +204,18 @@ def case_sighup_channel_sections(env):
     check_eq(connects(m), 1.0, "the agent did not reconnect")
     check_eq(agent.stdout().count("Forwarding "), 1, "the agent never reconnected")
     agent.check_alive("the agent keeps running")
+
+    # [relay] options that take a restart: applied on none, and named.
+    with open(conf + ".new", "w") as f:
+        f.write("[relay]\nmetrics-channels = true\nmax-streams = 7\nheartbeat = 3s\n\n"
+                "[channel alice]\nverify = github\nsecret = new-secret-9876543210\n")
+    os.replace(conf + ".new", conf)
+    relay.hup()
+    wait_until(lambda: reloads(relay.metrics(False), "ok") == 2.0, 10, "the config reloads")
+    check_eq(relay.log_count("SIGHUP: changed in the configuration, not applied until a "
+                             "restart: heartbeat, max-streams"), 1,
+             "the options that take a restart are named")
+    check_eq(post(new), 200, "the channel sections still apply")
 
 
 if __name__ == "__main__":

@@ -293,6 +293,35 @@ static void test_set(void)
     hw_opt_cleanup(opts, &c);
 }
 
+/* Two configs compared option by option, of every type, with names left out on request. */
+static void test_diff(void)
+{
+    static const char *const skip[] = { "token", NULL };
+    char err[128], out[128];
+    struct cfg a, b;
+
+    defaults(&a);
+    defaults(&b);
+    CHECK_EQ(hw_opt_diff(opts, &a, &b, NULL, out, sizeof(out)), 0);
+    CHECK_STR(out, "");
+    CHECK_EQ(hw_opt_set(opts, &b, "listen", ":9090", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_set(opts, &b, "max-body", "1M", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_set(opts, &b, "timeout", "3s", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_set(opts, &b, "verbose", "true", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_set(opts, &b, "token", "t", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_diff(opts, &a, &b, NULL, out, sizeof(out)), 5);
+    CHECK_STR(out, "listen, max-body, timeout, verbose, token");
+    CHECK_EQ(hw_opt_diff(opts, &a, &b, skip, out, sizeof(out)), 4);
+    CHECK_STR(out, "listen, max-body, timeout, verbose");
+    /* The same value set again is no change; a short buffer still counts them all. */
+    CHECK_EQ(hw_opt_set(opts, &a, "listen", ":9090", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_set(opts, &a, "workers", "4", err, sizeof(err)), 0);
+    CHECK_EQ(hw_opt_diff(opts, &a, &b, skip, out, 8), 3);
+    CHECK_STR(out, "max-bod");
+    hw_opt_cleanup(opts, &a);
+    hw_opt_cleanup(opts, &b);
+}
+
 static void test_config_file(void)
 {
     const char *path = temp_file("; a comment\n"
@@ -851,6 +880,7 @@ int main(void)
     RUN(test_command_line);
     RUN(test_command_line_errors);
     RUN(test_set);
+    RUN(test_diff);
     RUN(test_config_file);
     RUN(test_cli_forms);
     RUN(test_config_errors);
