@@ -14,9 +14,10 @@
 /* Ages longer than this are typing mistakes, and would overflow nothing but still mislead. */
 #define AGE_MAX_MS (100LL * 366 * 24 * 3600 * 1000)
 
+/* Units in a combined age go from larger to smaller, each once ("1h30m", never "1h1h"). */
 static int parse_age(const char *s, int64_t *ms)
 {
-    int64_t total = 0;
+    int64_t total = 0, last = INT64_MAX;
 
     if (!*s)
         return HW_EINVAL;
@@ -50,8 +51,9 @@ static int parse_age(const char *s, int64_t *ms)
             return HW_EINVAL;
         }
         /* Checked before the product: n * unit could overflow. */
-        if (n > AGE_MAX_MS / unit)
+        if (n > AGE_MAX_MS / unit || unit >= last)
             return HW_EINVAL;
+        last = unit;
         total += n * unit;
         if (total > AGE_MAX_MS)
             return HW_EINVAL;

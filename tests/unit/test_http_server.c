@@ -597,6 +597,40 @@ static void test_shed_stalled(void)
     rig_stop(&g);
 }
 
+/* At the connection cap, a kept-alive connection gone idle makes room for a new sender. */
+static void test_shed_idle_keepalive(void)
+{
+    struct hw_http_server_config cfg;
+    struct rig g;
+    char buf[4096] = "";
+    int idle, fd, eof;
+    long long until;
+
+    hw_http_server_config_defaults(&cfg);
+    cfg.max_connections = 1;
+    cfg.shed_after_ms = 100;
+    rig_start(&g, &cfg);
+    idle = client(&g);
+    send_str(idle, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+    CHECK(recv_text(&g, idle, buf, sizeof(buf), "\r\n\r\nok", 2000, &eof));
+    CHECK(!eof);
+    /* Kept alive, it sends nothing more: quiet past shed_after_ms. */
+    until = now_ms() + 200;
+    while (now_ms() < until)
+        turn(&g, -1);
+    fd = client(&g);
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nnew");
+    CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\nnew", 2000, &eof));
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK_EQ(hw_http_server_stats(g.srv)->shed, 1);
+    recv_to_eof(&g, idle, buf, sizeof(buf), 2000, &eof);
+    CHECK(eof);
+    close(idle);
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 static int holds_15(struct rig *g)
 {
     return hw_http_server_stats(g->srv)->held_bytes == 15;
@@ -824,6 +858,7 @@ int main(void)
     RUN(test_body_stall);
     RUN(test_lying_length);
     RUN(test_shed_stalled);
+    RUN(test_shed_idle_keepalive);
     RUN(test_shed_body_behind_heads);
     RUN(test_peer_not_reading);
     RUN(test_reader_pauses);

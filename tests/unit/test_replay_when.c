@@ -25,6 +25,7 @@ static void test_ages(void)
     CHECK_EQ(parsed("3d"), NOW - 3 * 86400000LL);
     CHECK_EQ(parsed("1w"), NOW - 7 * 86400000LL);
     CHECK_EQ(parsed("1h30m"), NOW - 90 * 60000);
+    CHECK_EQ(parsed("1w2d3h4m5s"), NOW - (9 * 86400 + 3 * 3600 + 4 * 60 + 5) * 1000LL);
     CHECK_EQ(parsed("0s"), NOW);
 }
 
@@ -48,6 +49,8 @@ static void test_rejects(void)
                           "5",
                           "5y",
                           "-2h",
+                          "1h1h",
+                          "30m2h",
                           "2026-13-01",
                           "2026-02-30",
                           "2025-02-29",
