@@ -69,10 +69,11 @@ static void on_signal(int sig)
  * Raises the open files limit to its hard limit, then makes both ports'
  * caps fit under it: past the limit an accept fails (EMFILE) before either
  * cap is reached, and a flood of public connections would take the
- * descriptors agents need. --max-connections gives way first, then
- * --max-tunnel-connections. lws sizes its tables from the limit, so this
- * runs before the context is created. Returns 0, or -1 when the limit
- * cannot hold a relay at all.
+ * descriptors agents need. The tunnel port keeps at most a quarter of the
+ * room, the public port the rest, so that neither cap falls as the limit
+ * rises. lws sizes its tables from the limit, so this runs before the
+ * context is created (and before the store, so that a limit that cannot
+ * hold a relay leaves nothing made). Returns 0, or -1 when it cannot.
  */
 static int fit_fd_limit(struct relay *r)
 {
@@ -105,9 +106,10 @@ static int fit_fd_limit(struct relay *r)
                 (unsigned long long)rl.rlim_cur, FD_RESERVE + FD_PUBLIC_MIN + 8);
         return -1;
     }
-    if (room < (unsigned long long)tun + FD_PUBLIC_MIN)
+    /* The tunnel port gets at most a quarter of the room: neither cap falls as the limit rises. */
+    if (tun > room / 4)
         tun = (unsigned)(room / 4 > 8 ? room / 4 : 8);
-    if (room - tun < pub)
+    if (pub > room - tun)
         pub = (unsigned)(room - tun);
     HW_WARN("open files limit %llu cannot hold --max-connections %u and --max-tunnel-connections "
             "%u (and %d for the store and listeners): running with %u and %u; raise the limit "
@@ -255,7 +257,7 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    if (!base || !r.channels || !r.refused)
+    if (!base || !r.channels || !r.refused || fit_fd_limit(&r))
         goto out;
     /* The store thread serves the loop: token reads never wait on the database there. */
     if (hw_store_open(
@@ -285,8 +287,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "--store %s: cannot read the offline queue\n", r.cfg.store);
         goto out;
     }
-    if (fit_fd_limit(&r))
-        goto out;
     r.ingress = relay_ingress_new(&r);
     if (!r.tokens || !r.ingress || relay_server_start(&r) || relay_tokens_start(r.tokens, &r))
         goto out;

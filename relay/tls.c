@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 
@@ -34,6 +35,18 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
+/* Whether f is a regular file; else why (its path and option given) says what it is. */
+static int regular(FILE *f, const char *opt, const char *path, char *why, size_t n)
+{
+    struct stat st;
+
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+        return 1;
+    snprintf(why, n, "%s %s: %s", opt, path,
+             S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    return 0;
+}
+
 int relay_tls_check(const char *cert, const char *key, char *why, size_t n)
 {
     FILE *cf = fopen(cert, "r"), *kf = cf ? fopen(key, "r") : NULL;
@@ -50,6 +63,8 @@ int relay_tls_check(const char *cert, const char *key, char *why, size_t n)
         snprintf(why, n, "--tls-key %s: %s", key, strerror(errno));
         goto out;
     }
+    if (!regular(cf, "--tls-cert", cert, why, n) || !regular(kf, "--tls-key", key, why, n))
+        goto out;
     if (!(x = PEM_read_X509(cf, NULL, no_passphrase, NULL))) {
         snprintf(why, n, "--tls-cert %s: no PEM certificate in it (%s)", cert,
                  ossl_reason("unreadable"));
@@ -61,8 +76,10 @@ int relay_tls_check(const char *cert, const char *key, char *why, size_t n)
         goto out;
     }
     if (X509_check_private_key(x, k) != 1) {
-        snprintf(why, n, "--tls-key %s is not the key of the certificate in --tls-cert %s", key,
-                 cert);
+        snprintf(why, n,
+                 "--tls-key %s is not the key of the certificate in --tls-cert %s (the server's "
+                 "own certificate comes first in that file, its chain after it)",
+                 key, cert);
         goto out;
     }
     ctx = SSL_CTX_new(TLS_server_method());

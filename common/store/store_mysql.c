@@ -413,7 +413,11 @@ static int my_open(const struct hw_store_url *u, void **be)
     b->timeout_s = u->timeout_s ? u->timeout_s : TIMEOUT_S_DEFAULT;
     b->used_ms = hw_wall_ms();
     hw_my_watch_add(&b->watch, u->name);
+    /* The first connection's own statements (session, durability) have the same deadline. */
+    hw_my_watch_call(&b->watch, 1);
+    hw_my_watch_touch(&b->watch, (int64_t)CALL_LIMIT_TIMEOUTS * b->timeout_s * 1000);
     err = my_connect(b);
+    hw_my_watch_call(&b->watch, 0);
     if (err) {
         hw_my_watch_remove(&b->watch);
         free(b);

@@ -8,13 +8,16 @@ of the legitimate webhooks reach the app. A head trickled a byte at a time is cu
 --head-timeout with 408 (the deadline is not reset by each byte).
 """
 
+import os
+import re
 import resource
 import socket
+import subprocess
 import threading
 import time
 
-from harness import (LOCALHOST, CheckFailed, HttpConn, build_request, check, check_eq, get,
-                     parse_metrics, run, token_add, wait_until)
+from harness import (LOCALHOST, RELAY_BIN, CheckFailed, HttpConn, build_request, check, check_eq,
+                     free_port, get, parse_metrics, run, token_add, wait_until)
 
 HOST = ("Host", "hooks.example.test")
 ATTACKERS = 10000
@@ -226,5 +229,31 @@ def case_fd_limit_leaves_agents_room(env):
     check(agent.proc.alive(), "the agent stayed up")
 
 
+def case_fd_limit_caps_follow_the_limit(env):
+    """The caps a limit leaves never fall as the limit rises (the tunnel port keeps at most a
+    quarter of the room), and a limit that cannot hold a relay is refused in one line before
+    the store is made."""
+    caps = []
+    for n in (600, 1103, 1104, 1200, 5000, 11087):
+        store = env.path("relay-%d.db" % n)
+        token_add(env, store, "alice")
+        relay = env.relay(store=store, wrap=["prlimit", "--nofile=%d:%d" % (n, n), "--"])
+        m = re.search(r"running with (\d+) and (\d+);", relay.proc.stderr())
+        check(m, "limit %d: the caps are logged" % n, relay.proc.stderr()[-400:])
+        caps.append((int(m.group(1)), int(m.group(2))))
+        relay.stop()
+    check(all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(caps, caps[1:])),
+          "neither cap falls as the limit rises", caps)
+    check_eq(caps[-1], (9999, 1024), "one descriptor short: the public cap gives it")
+    store = env.path("small.db")
+    r = subprocess.run(["prlimit", "--nofile=80:80", "--", RELAY_BIN, "--store", "sqlite:" + store,
+                        "--listen", "127.0.0.1:%d" % free_port(), "--tunnel-listen",
+                        "127.0.0.1:%d" % free_port()], capture_output=True, text=True, timeout=20)
+    check_eq((r.returncode, r.stderr), (1, "open files limit 80 is too low for a relay: raise it "
+                                           "to at least 88 (ulimit -n, LimitNOFILE=)\n"),
+             "a limit of 80: one line, exit 1")
+    check(not os.path.exists(store), "and no store was made")
+
+
 run([case_slowloris_with_legit_load, case_trickled_head_is_cut, case_tunnel_port_cap_and_connect,
-     case_fd_limit_leaves_agents_room])
+     case_fd_limit_leaves_agents_room, case_fd_limit_caps_follow_the_limit])

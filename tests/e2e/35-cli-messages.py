@@ -114,7 +114,9 @@ def case_relay_startup_messages(env):
         (["--tls-cert", cert, "--tls-key", junk], 2,
          "--tls-key %s: no PEM private key in it, or one with a passphrase" % junk),
         (["--tls-cert", cert, "--tls-key", other_key], 2,
-         "--tls-key %s is not the key of the certificate in --tls-cert %s" % (other_key, cert)),
+         "--tls-key %s is not the key of the certificate in --tls-cert %s (the server's own "
+         "certificate comes first in that file, its chain after it)" % (other_key, cert)),
+        (["--tls-cert", env.dir, "--tls-key", key], 2, "--tls-cert %s: is a directory" % env.dir),
     ]
     for args, status, line in table:
         expect(runp(env, relay_argv(env, *args)), status, line, "relay " + " ".join(args))

@@ -27,6 +27,7 @@ enum fault {
     F_STALL_COMMIT,
     F_HOLD_COMMIT,    /* keep the answer to COMMIT from the client until px.release is set */
     F_TRICKLE_COMMIT, /* the answer to COMMIT goes a byte every TRICKLE_MS */
+    F_TRICKLE_FIRST,  /* after the handshake, the server's answers go a byte every TRICKLE_MS */
 };
 
 #define TRICKLE_MS 1200
@@ -110,6 +111,13 @@ static inline int client_packets(struct pair *p)
 
         if (multi)
             px.multi_prepares++;
+        /* A command (sequence 0) after the handshake: what a new connection asks first. */
+        if (h[3] == 0 && px.fault == F_TRICKLE_FIRST) {
+            px.fault = F_NONE;
+            px.fired++;
+            p->trickle = 1;
+            p->next_byte = tu_now_ms() + TRICKLE_MS;
+        }
         if (((insert && px.fault == F_CUT_MID_BATCH) ||
              (commit && px.fault == F_CUT_BEFORE_COMMIT)) &&
             ++px.executes >= px.cut_at) {

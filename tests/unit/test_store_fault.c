@@ -6,7 +6,8 @@
  * its COMMIT, the server stalled after COMMIT past the timeout (the
  * store backs off, yet settles at once on a new connection), the answer to
  * COMMIT trickled a byte at a time, each within the read timeout (the call
- * is cut at its own deadline, before the answer is through). For each, with
+ * is cut at its own deadline, before the answer is through), and so the
+ * first statements of a store being opened. For each, with
  * synchronous and asynchronous appends: every event reported appended is
  * stored exactly once, no event reported failed is stored, an outcome that
  * could not be known is HW_EUNAVAIL with the event's id, nothing is stored
@@ -313,6 +314,33 @@ static void test_overlap(const char *server_url)
     tu_db_drop(&d, server_url);
 }
 
+/*
+ * A store being opened: its connection's first statements (the session's
+ * settings, the durability check) trickle in; the open fails within the
+ * call deadline (four timeouts) instead of waiting the trickle out.
+ */
+static void test_open_trickled(const char *server_url)
+{
+    struct hw_store *s = NULL;
+    struct tu_db d;
+    char url[2048];
+    int64_t t0;
+    int err;
+
+    proxied_db(server_url, &d, url, sizeof(url), TIMEOUT_S);
+    arm(F_TRICKLE_FIRST, 1);
+    t0 = tu_now_ms();
+    err = hw_store_open(url, NULL, &s);
+    fprintf(stderr, "    open with its first answers trickled: %s after %lld ms\n",
+            hw_strerror(err), (long long)(tu_now_ms() - t0));
+    CHECK(err != 0);
+    CHECK_EQ(px.fired, 1);
+    CHECK_EQ(px.trickle_cut, 1);
+    CHECK(tu_now_ms() - t0 < (4 * TIMEOUT_S + 3) * 1000);
+    px.fired = 0;
+    tu_db_drop(&d, server_url);
+}
+
 static void test_proxy_faults(const char *server_url)
 {
     struct hw_store_url u;
@@ -330,6 +358,7 @@ static void test_proxy_faults(const char *server_url)
     }
     run_case(server_url, F_TRICKLE_COMMIT, 0, 0);
     run_case(server_url, F_TRICKLE_COMMIT, 1, 2);
+    test_open_trickled(server_url);
     test_overlap(server_url);
     proxy_stop();
 }
