@@ -335,11 +335,11 @@ void agent_forward_on_request(struct agent *a, struct hw_mux_stream *s, const st
     err = hw_buf_reserve(&head, want < HW_HEAD_MAX ? want : HW_HEAD_MAX) ? 0 : HW_ENOMEM;
     err = err ? err : build_head(a, &head, &msg);
     if (err) {
-        hw_buf_cleanup(&head);
         const char *why = err == HW_EPROTO   ? "malformed request head from the relay"
                           : err == HW_EINVAL ? "path refused: it would leave --forward's path"
                                              : "request head too large";
 
+        hw_buf_cleanup(&head);
         log_refused(&msg, why);
         hw_mux_stream_reset(s,
                             err == HW_EPROTO   ? HW_RST_PROTOCOL
