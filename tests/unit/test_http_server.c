@@ -187,6 +187,18 @@ static int run_until(struct rig *g, int (*cond)(struct rig *), int ms)
     return cond(g);
 }
 
+/*
+ * Serves the loop for ms: the quiet stretch a shedding test needs its
+ * stalled readers to have had (what is tested is that they went quiet).
+ */
+static void run_quiet(struct rig *g, int ms)
+{
+    long long end = now_ms() + ms;
+
+    while (now_ms() < end)
+        turn(g, -1);
+}
+
 static int client(const struct rig *g)
 {
     struct sockaddr_in a;
@@ -563,7 +575,6 @@ static void test_shed_stalled(void)
     struct rig g;
     char buf[4096] = "";
     int slow[2], fd, eof, closed = 0;
-    long long until;
 
     hw_http_server_config_defaults(&cfg);
     cfg.max_connections = 2;
@@ -576,9 +587,7 @@ static void test_shed_stalled(void)
     slow[1] = client(&g);
     send_str(slow[1], "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
                       "012345678901234");
-    until = now_ms() + 200;
-    while (now_ms() < until)
-        turn(&g, -1);
+    run_quiet(&g, 200);
     CHECK_EQ(hw_http_server_stats(g.srv)->held_bytes, 15);
     /* A sender that sends gets through: a stalled reader makes room, twice over. */
     fd = client(&g);
@@ -604,7 +613,6 @@ static void test_shed_idle_keepalive(void)
     struct rig g;
     char buf[4096] = "";
     int idle, fd, eof;
-    long long until;
 
     hw_http_server_config_defaults(&cfg);
     cfg.max_connections = 1;
@@ -615,9 +623,7 @@ static void test_shed_idle_keepalive(void)
     CHECK(recv_text(&g, idle, buf, sizeof(buf), "\r\n\r\nok", 2000, &eof));
     CHECK(!eof);
     /* Kept alive, it sends nothing more: quiet past shed_after_ms. */
-    until = now_ms() + 200;
-    while (now_ms() < until)
-        turn(&g, -1);
+    run_quiet(&g, 200);
     fd = client(&g);
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nnew");
     CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\nnew", 2000, &eof));
@@ -643,7 +649,6 @@ static void test_shed_body_behind_heads(void)
     struct rig g;
     char buf[4096] = "";
     int heads[100], body, fd, eof;
-    long long until;
 
     hw_http_server_config_defaults(&cfg);
     cfg.max_held = 20;
@@ -653,16 +658,12 @@ static void test_shed_body_behind_heads(void)
         heads[i] = client(&g);
         send_str(heads[i], "POST /echo HTTP/1.1\r\nHo");
     }
-    until = now_ms() + 100;
-    while (now_ms() < until)
-        turn(&g, -1);
+    run_quiet(&g, 100);
     body = client(&g);
     send_str(body, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
                    "012345678901234");
     CHECK(run_until(&g, holds_15, 2000));
-    until = now_ms() + 200;
-    while (now_ms() < until)
-        turn(&g, -1);
+    run_quiet(&g, 200);
     fd = client(&g);
     send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
     CHECK(recv_text(&g, fd, buf, sizeof(buf), "\r\n\r\n0123456789", 2000, &eof));
