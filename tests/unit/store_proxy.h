@@ -43,6 +43,7 @@ struct pair {
     char tb[4096];       /* ...those not yet forwarded */
     size_t tn;
     int64_t next_byte; /* ...when the next one goes */
+    int commands;      /* commands (sequence 0) the client has sent since the handshake */
 };
 
 static struct {
@@ -74,6 +75,7 @@ static inline void pair_close(struct pair *p)
     p->hold = 0;
     p->trickle = 0;
     p->tn = 0;
+    p->commands = 0;
 }
 
 static inline int write_all(int fd, const char *b, size_t n)
@@ -111,8 +113,13 @@ static inline int client_packets(struct pair *p)
 
         if (multi)
             px.multi_prepares++;
-        /* A command (sequence 0) after the handshake: what a new connection asks first. */
-        if (h[3] == 0 && px.fault == F_TRICKLE_FIRST) {
+        /*
+         * A connection's first command (sequence 0) after the handshake:
+         * what a new connection asks first. A closing connection's COM_QUIT
+         * is not one, nor is the command of a connection opened earlier.
+         */
+        if (h[3] == 0 && p->commands++ == 0 && len >= 1 && payload[0] != 0x01 &&
+            px.fault == F_TRICKLE_FIRST) {
             px.fault = F_NONE;
             px.fired++;
             p->trickle = 1;
@@ -285,6 +292,20 @@ static inline void proxy_stop(void)
     px.stop = 1;
     pthread_join(px.th, NULL);
     close(px.lfd);
+}
+
+/*
+ * The proxy notes the client going away on its own thread, which may run
+ * after the store call that cut the connection has returned: waits (ms at
+ * most) for it, and returns px.trickle_cut.
+ */
+static inline int proxy_trickle_cut(int ms)
+{
+    int64_t until = tu_now_ms() + ms;
+
+    while (px.trickle_cut == 0 && tu_now_ms() < until)
+        tu_pause_ms(5);
+    return px.trickle_cut;
 }
 
 static inline void arm(int fault, int cut_at)
