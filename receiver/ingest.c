@@ -133,8 +133,8 @@ static const char *put(char **p, const char *s, size_t n)
  */
 static void refuse_path(struct hw_http_conn *c, struct recv *r, const struct hw_http_head *h)
 {
-    HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash, a byte past ASCII "
-            "or a '#'): %.*s",
+    HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash, a byte past ASCII, "
+            "a '#' or an escape a decoder could misread): %.*s",
             hw_http_conn_peer(c), (int)(h->target_len < 200 ? h->target_len : 200), h->target);
     reject(c, r, RECV_REJECT_INVALID, HW_ERRC_BAD_REQUEST, NULL);
 }

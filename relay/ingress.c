@@ -294,7 +294,8 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
     /* The rest goes under the agent's --forward path: no segment may lead out of it. */
     q = memchr(p, '?', (size_t)(end - p));
     if (hw_url_path_escapes(p, (size_t)((q ? q : end) - p))) {
-        HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash or a '#'): %.*s",
+        HW_WARN("conn=%s path refused (a dot or empty segment, an encoded slash, a '#' or an "
+                "escape a decoder could misread): %.*s",
                 hw_http_conn_peer(c), (int)(req->target_len < 200 ? req->target_len : 200), t);
         hw_http_conn_error(c, HW_ERRC_BAD_REQUEST, NULL);
         return;

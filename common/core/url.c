@@ -136,10 +136,38 @@ const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size
     return out;
 }
 
-/* Whether s[0..n) holds "%" HI LO at i, LO in either case (an encoded byte). */
-static int enc_is(const char *s, size_t n, size_t i, char hi, char lo)
+/*
+ * The byte at s[i], decoded when it is written "%" HEX HEX; *len gets how
+ * many characters it takes (3 then, else 1).
+ */
+static int byte_at(const char *s, size_t n, size_t i, size_t *len)
 {
-    return i + 2 < n && s[i] == '%' && s[i + 1] == hi && (s[i + 2] | 0x20) == lo;
+    if (i + 2 < n && s[i] == '%' && hw_hex_value(s[i + 1]) >= 0 && hw_hex_value(s[i + 2]) >= 0) {
+        *len = 3;
+        return hw_hex_value(s[i + 1]) << 4 | hw_hex_value(s[i + 2]);
+    }
+    *len = 1;
+    return (unsigned char)s[i];
+}
+
+/*
+ * Whether byte b at s[i] (len characters) is one a lenient decoder reads
+ * as another: a '%' that starts no escape or an encoded '%' (decoded twice,
+ * "%%32%65" and "%252e" are '.'), a NUL (a C backend ends the path there:
+ * "..%00" reads as ".."), or the lead of an overlong UTF-8 form ("%c0%ae",
+ * "%e0%80%ae": '.' to a decoder that does not check).
+ */
+static int reads_as_other(const char *s, size_t n, size_t i, int b, size_t len)
+{
+    size_t next_len;
+    int next;
+
+    if (b == '%' || b == 0 || b == 0xc0 || b == 0xc1)
+        return 1;
+    if ((b != 0xe0 && b != 0xf0) || i + len >= n)
+        return 0;
+    next = byte_at(s, n, i + len, &next_len);
+    return next >= 0x80 && next <= (b == 0xe0 ? 0x9f : 0x8f);
 }
 
 int hw_url_path_escapes(const char *p, size_t n)
@@ -151,17 +179,14 @@ int hw_url_path_escapes(const char *p, size_t n)
         int params = 0; /* past the segment's first ';': its name is over */
 
         while (i < n && p[i] != '/') {
-            int dot = p[i] == '.', semi = p[i] == ';';
+            size_t len;
+            int b = byte_at(p, n, i, &len);
+            int dot = b == '.', semi = b == ';';
 
-            if (p[i] == '\\' || p[i] == '#' || enc_is(p, n, i, '2', 'f') ||
-                enc_is(p, n, i, '5', 'c'))
+            /* A slash here is encoded: a raw one ends the segment. */
+            if (b == '\\' || b == '/' || (b == '#' && len == 1) || reads_as_other(p, n, i, b, len))
                 return 1;
-            if (enc_is(p, n, i, '2', 'e') || enc_is(p, n, i, '3', 'b')) {
-                dot = p[i + 2] != 'b' && p[i + 2] != 'B';
-                semi = !dot;
-                i += 2;
-            }
-            i++;
+            i += len;
             if (params)
                 continue; /* the parameters themselves do not count */
             params = semi;

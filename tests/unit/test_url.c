@@ -294,12 +294,48 @@ static void test_text_uint(void)
 /* Paths a normalising app would read as others, and the ones it would not. */
 static void test_path_escapes(void)
 {
-    static const char *const out[] = { "/..",    "/../x",  "/a/./b",  "/%2e%2E/x", "/.%2e",
-                                       "//x",    "/a//b",  "/..;x/y", "/..%3b/x",  "/%2e;/x",
-                                       "/a%2Fb", "/a%5cb", "/a\\b",   "/x/..#",    "/a#b" };
-    static const char *const in[] = { "",      "/",     "/a/b/",          "/v1.2/...",
-                                      "/a..b", "/...",  "/.well-known/x", "/%2e%2e%2e",
-                                      "/a%2e", "/a;b/c" };
+    static const char *const out[] = { "/..",
+                                       "/../x",
+                                       "/a/./b",
+                                       "/%2e%2E/x",
+                                       "/.%2e",
+                                       "//x",
+                                       "/a//b",
+                                       "/..;x/y",
+                                       "/..%3b/x",
+                                       "/%2e;/x",
+                                       "/a%2Fb",
+                                       "/a%5cb",
+                                       "/a\\b",
+                                       "/x/..#",
+                                       "/a#b",
+                                       "/..%00",
+                                       "/a%00b",
+                                       "/%252e%252e/x",
+                                       "/%%32%65%%32%65/x",
+                                       "/a%",
+                                       "/a%4",
+                                       "/a%zz",
+                                       "/%c0%ae%c0%ae/x",
+                                       "/%C1%9C",
+                                       "/%e0%80%ae/x",
+                                       "/%f0%80%80%ae",
+                                       "/\xc0\xae\xc0\xae/x" };
+    static const char *const in[] = { "",
+                                      "/",
+                                      "/a/b/",
+                                      "/v1.2/...",
+                                      "/a..b",
+                                      "/...",
+                                      "/.well-known/x",
+                                      "/%2e%2e%2e",
+                                      "/a%2e",
+                                      "/a;b/c",
+                                      "/caf%c3%a9",
+                                      "/%e0%a4%85",
+                                      "/%f0%9f%98%80",
+                                      "/a%23b",
+                                      "/%41%42" };
 
     for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
         if (!hw_url_path_escapes(out[i], strlen(out[i])))
