@@ -181,9 +181,10 @@ static void wipe_signing_secret(struct recv_config *cfg)
 }
 
 /* Every section of the file comes here (see recv_config_load). */
-static int on_section_key(void *ctx, const char *section, const char *key, const char *value,
-                          char *err, size_t errlen)
+static int on_section_key(void *ctx, const char *where, const char *section, const char *key,
+                          const char *value, char *err, size_t errlen)
 {
+    (void)where; /* recv_sources_scan() noted each [source]'s line */
     struct recv_config *cfg = ctx;
     const char *why;
     char k[64];

@@ -25,6 +25,7 @@ struct edge_channel {
     int enforce;
     int verifies;    /* a signature key was given: the channel is checked */
     char offline[8]; /* "queue", "reject", or "" for the relay's --offline */
+    char *where;     /* FILE:LINE of its section's header */
 };
 
 struct relay_edge {
@@ -45,6 +46,7 @@ void relay_edge_free(struct relay_edge *e)
     for (c = e->channels; c; c = next) {
         next = c->next;
         hw_sig_source_free(c->src);
+        free(c->where);
         free(c);
     }
     free(e);
@@ -60,8 +62,8 @@ static struct edge_channel *find(const struct relay_edge *e, const char *name, s
     return NULL;
 }
 
-int relay_edge_config(void *ctx, const char *section, const char *key, const char *value, char *err,
-                      size_t errlen)
+int relay_edge_config(void *ctx, const char *where, const char *section, const char *key,
+                      const char *value, char *err, size_t errlen)
 {
     struct relay_edge *e = ctx;
     struct edge_channel *c;
@@ -81,7 +83,11 @@ int relay_edge_config(void *ctx, const char *section, const char *key, const cha
     c = find(e, name, strlen(name));
     if (!c) {
         c = calloc(1, sizeof(*c));
-        if (!c || !(c->src = hw_sig_source_new(name))) {
+        if (!c || !(c->src = hw_sig_source_new(name)) || !(c->where = strdup(where))) {
+            if (c) {
+                hw_sig_source_free(c->src);
+                free(c->where);
+            }
             free(c);
             snprintf(err, errlen, "out of memory");
             return HW_ENOMEM;
@@ -125,7 +131,7 @@ int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen)
         if (!c->verifies)
             continue; /* only other keys (offline) */
         if (hw_sig_source_finalize(c->src, &why)) {
-            snprintf(err, errlen, "[channel %s]: %s", c->name, why ? why : "invalid");
+            snprintf(err, errlen, "%s: [channel %s] %s", c->where, c->name, why ? why : "invalid");
             return HW_ECONFIG;
         }
         HW_INFO("channel %s: verifying %s signatures at the edge%s", c->name,

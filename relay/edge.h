@@ -30,12 +30,13 @@ void relay_edge_free(struct relay_edge *e);
  * hw_opt_section_fn for the relay's config: takes keys of [channel NAME]
  * sections (ctx is the relay_edge). Returns 0 or HW_EINVAL with err set.
  */
-int relay_edge_config(void *ctx, const char *section, const char *key, const char *value, char *err,
-                      size_t errlen);
+int relay_edge_config(void *ctx, const char *where, const char *section, const char *key,
+                      const char *value, char *err, size_t errlen);
 
 /*
  * Completes every channel's configuration. Returns 0, or HW_ECONFIG with
- * the reason ("[channel NAME]: ...") in err.
+ * the reason ("FILE:LINE: [channel NAME] ...", the line of its header) in
+ * err.
  */
 int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen);
 

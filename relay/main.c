@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     r.channels = relay_channels_new();
     r.refused = relay_refused_new();
     if (relay_edge_finalize(r.edge, why, sizeof(why))) {
-        fprintf(stderr, "config: %s\n", why);
+        fprintf(stderr, "%s\n", why);
         status = 2;
         goto out;
     }

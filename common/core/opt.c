@@ -252,6 +252,7 @@ struct ini_ctx {
     void *ctx;
     FILE *file;
     int line;              /* line the reader handed to inih last */
+    int section_line;      /* line of the last section header read */
     int err_line;          /* line of the first error our handler found, 0 if none */
     int long_line;         /* a line longer than inih's buffer, where reading stopped; 0 if none */
     int line_max;          /* inih's buffer, in bytes with the NUL */
@@ -321,6 +322,8 @@ static char *read_line(char *str, int num, void *stream)
         return NULL;
     c->line++;
     c->indented = str[0] == ' ' || str[0] == '\t';
+    if (str[strspn(str, " \t")] == '[')
+        c->section_line = c->line;
     if (!strchr(str, '\n') && (ch = fgetc(c->file)) != EOF && ch != '\n') {
         c->long_line = c->line;
         c->line_max = num;
@@ -365,9 +368,12 @@ static int on_ini_value(void *user, const char *section, const char *key, const 
         rc = HW_EINVAL;
     } else if (strcmp(section, c->main_section) == 0)
         rc = hw_opt_set(c->opts, c->cfg, key, inside, err, sizeof(err));
-    else if (c->section_fn)
-        rc = c->section_fn(c->ctx, section, key, inside, err, sizeof(err));
-    else {
+    else if (c->section_fn) {
+        char where[4200];
+
+        snprintf(where, sizeof(where), "%s:%d", c->path, c->section_line);
+        rc = c->section_fn(c->ctx, where, section, key, inside, err, sizeof(err));
+    } else {
         snprintf(err, sizeof(err), "unknown section [%s]", section);
         rc = HW_EINVAL;
     }

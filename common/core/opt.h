@@ -29,9 +29,13 @@ struct hw_opt {
     size_t offset; /* where the value lives in the program's config struct */
 };
 
-/* Called for keys of INI sections other than the main one, e.g. [channel alice]. */
-typedef int (*hw_opt_section_fn)(void *ctx, const char *section, const char *key, const char *value,
-                                 char *err, size_t errlen);
+/*
+ * Called for keys of INI sections other than the main one, e.g. [channel
+ * alice]; where is "FILE:LINE" of the section's header, for an error found
+ * after the file is read.
+ */
+typedef int (*hw_opt_section_fn)(void *ctx, const char *where, const char *section, const char *key,
+                                 const char *value, char *err, size_t errlen);
 
 /* Applies every default. Returns 0 or HW_EINVAL (a bad default: a bug). */
 int hw_opt_defaults(const struct hw_opt *opts, void *cfg);

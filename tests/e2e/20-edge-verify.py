@@ -150,6 +150,15 @@ def case_bad_secret_stops_startup(env):
     check_eq(r.returncode, 2, "the relay refuses to start")
     check(r.stderr.startswith(path + ":3: "), "the error names file and line", r.stderr)
     check("!!!" not in r.stderr, "the secret is not echoed", r.stderr)
+    # A fault found once the file is read (no secret at all) names the section's header line.
+    with open(path, "w") as f:
+        f.write("[relay]\nlisten = 127.0.0.1:9\n\n[channel gh]\nverify = github\n")
+    r = subprocess.run([RELAY_BIN, "--config", path, "--store", "sqlite:" + env.path("x.db")],
+                       capture_output=True, text=True, timeout=10)
+    check_eq(r.returncode, 2, "the relay refuses to start without a secret")
+    check_eq(r.stderr.strip().splitlines()[-1],
+             path + ":4: [channel gh] secret: missing (at least one secret = ...)",
+             "the error names file and the section's line")
 
 
 if __name__ == "__main__":

@@ -119,12 +119,13 @@ static void defaults(struct cfg *c)
 
 struct section_log {
     char lines[16][128];
+    char where[16][256]; /* the section header's FILE:LINE, per key */
     size_t n;
     int fail_key; /* reject the key "bad" with a reason */
 };
 
-static int on_section(void *ctx, const char *section, const char *key, const char *value, char *err,
-                      size_t errlen)
+static int on_section(void *ctx, const char *where, const char *section, const char *key,
+                      const char *value, char *err, size_t errlen)
 {
     struct section_log *log = ctx;
 
@@ -133,6 +134,7 @@ static int on_section(void *ctx, const char *section, const char *key, const cha
         return HW_EINVAL;
     }
     CHECK(log->n < 16);
+    snprintf(log->where[log->n], sizeof(log->where[0]), "%s", where);
     snprintf(log->lines[log->n++], sizeof(log->lines[0]), "%s|%s|%s", section, key, value);
     return 0;
 }
@@ -337,7 +339,7 @@ static void test_config_file(void)
                                  "token = def\n");
     const char *args[8] = { "prog", "--config", path, "--workers", "9", NULL };
     const char *args_eq[8] = { "prog", "--workers", "9", NULL, NULL };
-    char config_eq[96];
+    char config_eq[96], where[256];
     struct section_log log;
     const char *err;
     struct cfg c;
@@ -354,6 +356,12 @@ static void test_config_file(void)
     CHECK_STR(log.lines[0], "channel alice|token|abc");
     CHECK_STR(log.lines[1], "channel alice|target|http://localhost:3000");
     CHECK_STR(log.lines[2], "channel bob|token|def");
+    /* Each key knows its section's header line (for errors found after the file is read). */
+    snprintf(where, sizeof(where), "%s:7", path);
+    CHECK_STR(log.where[0], where);
+    CHECK_STR(log.where[1], where);
+    snprintf(where, sizeof(where), "%s:10", path);
+    CHECK_STR(log.where[2], where);
     hw_opt_cleanup(opts, &c);
 
     /* Flags after the file win over it ... */
