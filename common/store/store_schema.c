@@ -399,6 +399,21 @@ int hw_store_schema_migrate(const struct hw_store_ops *ops, void *be, int kind, 
 {
     int version = 0, created, err, end_err;
 
+    /*
+     * Every open but the first after an upgrade finds the schema current.
+     * That is read on the ordinary connection, within the ordinary call
+     * deadline: the migration's lock and long timeout (minutes, for a DDL
+     * or another process's migration) are taken only for a migration, so a
+     * server that stops answering fails an ordinary open in seconds. The
+     * version is read again under the lock before anything changes.
+     */
+    if (ops->call)
+        ops->call(be, 1);
+    err = ops->schema_version(be, &version);
+    if (ops->call)
+        ops->call(be, 0);
+    if (err || version == HW_STORE_SCHEMA_VERSION)
+        return err;
     err = ops->schema_begin(be);
     if (err)
         return err;

@@ -6,9 +6,9 @@
  * the store and MariaDB that reads the client's MySQL packets and, when a
  * fault is armed, drops the answer to COMMIT, cuts the connection at an
  * INSERT or before a COMMIT, stalls after COMMIT, holds the answer to
- * COMMIT until the test releases it, or trickles that answer a byte at a
- * time, each well within the client's read timeout. Used by
- * test_store_fault.c.
+ * COMMIT (or to a statement that reads the schema) until the test releases
+ * it, or trickles that answer a byte at a time, each well within the
+ * client's read timeout. Used by test_store_fault.c.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +28,7 @@ enum fault {
     F_HOLD_COMMIT,    /* keep the answer to COMMIT from the client until px.release is set */
     F_TRICKLE_COMMIT, /* the answer to COMMIT goes a byte every TRICKLE_MS */
     F_TRICKLE_FIRST,  /* after the handshake, the server's answers go a byte every TRICKLE_MS */
+    F_HOLD_SCHEMA,    /* keep answers from a statement that reads the schema until px.release */
 };
 
 #define TRICKLE_MS 1200
@@ -113,6 +114,13 @@ static inline int client_packets(struct pair *p)
 
         if (multi)
             px.multi_prepares++;
+        /* The schema's version or its lock: what an open asks once its session is set. */
+        if (px.fault == F_HOLD_SCHEMA && (memmem(payload, len, "information_schema", 18) ||
+                                          memmem(payload, len, "GET_LOCK", 8))) {
+            px.fault = F_NONE;
+            px.fired++;
+            p->hold = 1;
+        }
         /*
          * A connection's first command (sequence 0) after the handshake:
          * what a new connection asks first. A closing connection's COM_QUIT

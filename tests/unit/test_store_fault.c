@@ -341,6 +341,36 @@ static void test_open_trickled(const char *server_url)
     tu_db_drop(&d, server_url);
 }
 
+/*
+ * A store being opened whose schema is current: the server stops answering
+ * when the schema is read. The open fails within the ordinary call deadline;
+ * it does not wait on a migration connection's long timeout (minutes).
+ */
+static void test_open_schema_frozen(const char *server_url)
+{
+    struct hw_store *s = NULL;
+    struct tu_db d;
+    char url[2048];
+    int64_t t0;
+    int err;
+
+    proxied_db(server_url, &d, url, sizeof(url), TIMEOUT_S);
+    arm(F_HOLD_SCHEMA, 1);
+    t0 = tu_now_ms();
+    err = hw_store_open(url, NULL, &s);
+    fprintf(stderr, "    open with the schema's answer held: %s after %lld ms\n", hw_strerror(err),
+            (long long)(tu_now_ms() - t0));
+    CHECK_EQ(err, HW_EUNAVAIL);
+    CHECK_EQ(px.fired, 1);
+    CHECK(tu_now_ms() - t0 < (4 * TIMEOUT_S + 3) * 1000);
+    px.release = 1;
+    px.fired = 0;
+    /* Once the server answers again, the same URL opens. */
+    CHECK_EQ(hw_store_open(url, NULL, &s), 0);
+    hw_store_close(s);
+    tu_db_drop(&d, server_url);
+}
+
 static void test_proxy_faults(const char *server_url)
 {
     struct hw_store_url u;
@@ -359,6 +389,7 @@ static void test_proxy_faults(const char *server_url)
     run_case(server_url, F_TRICKLE_COMMIT, 0, 0);
     run_case(server_url, F_TRICKLE_COMMIT, 1, 2);
     test_open_trickled(server_url);
+    test_open_schema_frozen(server_url);
     test_overlap(server_url);
     proxy_stop();
 }
