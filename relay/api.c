@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "history.h"
+#include "http/http1.h"
 #include "http/hwerror.h"
 #include "relay.h"
 #include "store/store.h"
@@ -57,8 +58,9 @@ static int has_body(struct lws *wsi)
 /*
  * Whether the head is one the public port refuses as ambiguous (docs/errors.md,
  * HW_BAD_REQUEST), which lws lets through: Content-Length with
- * Transfer-Encoding, either or Host twice, or a NUL byte in a header value
- * (lws keeps the bytes after it, uncounted, so a NUL inside a value shows).
+ * Transfer-Encoding, either or Host twice, a Host that is not host[:port],
+ * or a NUL byte in a header value (lws keeps the bytes after it, uncounted,
+ * so a NUL inside a value shows).
  */
 static int head_ambiguous(struct lws *wsi)
 {
@@ -66,6 +68,7 @@ static int head_ambiguous(struct lws *wsi)
                                                    WSI_TOKEN_HTTP_TRANSFER_ENCODING,
                                                    WSI_TOKEN_HOST };
     char v[4096];
+    int host_len;
 
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
         lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
@@ -76,6 +79,9 @@ static int head_ambiguous(struct lws *wsi)
             lws_hdr_copy_fragment(wsi, v, sizeof(v), once[i], 1) >= 0)
             return 1;
     }
+    host_len = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HOST);
+    if (host_len > 0 && !hw_http_host_valid(v, (size_t)host_len))
+        return 1;
     for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {
         const unsigned char *name = lws_token_to_string((enum lws_token_indexes)h);
         size_t nlen = name ? strlen((const char *)name) : 0;

@@ -217,21 +217,49 @@ static int parse_length(const char *v, size_t vlen, uint64_t *out)
     return 0;
 }
 
-/*
- * Whether a Host value is a uri-host[:port] by its bytes (RFC 9112 3.2: a
- * server answers 400 to an invalid one): reg-name or IP-literal characters
- * and the port's colon. Empty is allowed (an authority-less target).
- */
-static int host_ok(const char *v, size_t n)
+/* Whether v[0..n) is a port: 1 to 5 digits, 1..65535. */
+static int port_ok(const char *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
+    unsigned long p = 0;
 
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              (ch && strchr("-._~!$&'()*+,;=%:[]", ch))))
+    if (n == 0 || n > 5)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        p = p * 10 + (unsigned long)(v[i] - '0');
+    }
+    return p >= 1 && p <= 65535;
+}
+
+int hw_http_host_valid(const char *v, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 0)
+        return 1;
+    if (v[0] == '[') {
+        int colons = 0;
+
+        for (i = 1; i < n && v[i] != ']'; i++) {
+            if (!((v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f') ||
+                  v[i] == ':' || v[i] == '.'))
+                return 0;
+            colons += v[i] == ':';
+        }
+        if (i == n || colons < 2)
+            return 0;
+        i++; /* the ']' */
+    } else {
+        for (; i < n && v[i] != ':'; i++) {
+            if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+                  (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.' || v[i] == '_'))
+                return 0;
+        }
+        if (i == 0 || i > 253)
             return 0;
     }
-    return 1;
+    return i == n || (v[i] == ':' && port_ok(v + i + 1, n - i - 1));
 }
 
 /*
@@ -283,7 +311,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
                 f->conn_other = 1;
         }
     } else if (f->is_request && NAME_IS(h, "host")) {
-        f->host_bad |= !host_ok(v, vlen);
+        f->host_bad |= !hw_http_host_valid(v, vlen);
         f->hosts++;
     } else if (f->is_request && NAME_IS(h, "expect")) {
         if (mem_ieq(v, vlen, "100-continue", 12))

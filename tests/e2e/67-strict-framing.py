@@ -16,8 +16,9 @@ for the agent to acknowledge the close (a rogue agent never does).
 
 The tunnel port's own requests (the token-gated API, /metrics, /healthz) get 400 and a
 closed connection for a head whose framing is ambiguous (Content-Length with
-Transfer-Encoding, either of them twice), a second Host or a NUL byte in a header, as the
-public port answers the same head; an upgrade to /tunnel with such a head gets 400.
+Transfer-Encoding, either of them twice), a second Host, a Host that is not host[:port]
+(a list, a port that is not a number) or a NUL byte in a header, as the public port answers
+the same head; an upgrade to /tunnel with such a head gets 400.
 
 A flood of one warning (here refused upgrades, as fast as a client can make them) gives a
 bounded number of log lines, and the lines plus the repeats they count account for every
@@ -188,6 +189,14 @@ def case_tunnel_port_ambiguous_heads(env):
                              "%s port %s: %s" % (name, path.decode(), what))
                     check(c.closed_by_peer(PROMPT), "%s port %s: %s: the connection is closed" %
                           (name, path.decode(), what))
+    for path in (b"/api/events", b"/healthz"):
+        for bad in (b"h,evil.example", b"h:abc", b"h:99999", b"*", b"[::1"):
+            for port, name in ((relay.tunnel_port, "tunnel"), (relay.port, "public")):
+                with HttpConn(port, timeout=PROMPT) as c:
+                    c.send(b"GET " + path + b" HTTP/1.1\r\nHost: " + bad + b"\r\n\r\n")
+                    r = c.read_response("GET")
+                    check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
+                             "%s port %s: Host %s" % (name, path.decode(), bad))
     for what, headers in (("two Content-Lengths", [("Content-Length", "0")] * 2),
                           ("a second Host", [("Host", "other.example.test")]),
                           ("a NUL byte in a header", [("User-Agent", "a\x00b")])):
