@@ -296,11 +296,18 @@ static int away_done(struct relay_agent *a)
     return 1;
 }
 
+/* How often a tunnel's liveness is checked: every quarter heartbeat, CHECK_US at most. */
+static lws_usec_t check_every(const struct relay *r)
+{
+    lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
+
+    return every < CHECK_US ? every : CHECK_US;
+}
+
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_agent *a = lws_container_of(sul, struct relay_agent, heartbeat);
     struct relay *r = a->relay;
-    lws_usec_t every = (lws_usec_t)r->cfg.heartbeat_ms * 250;
 
     if (away_done(a))
         return;
@@ -314,8 +321,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
     }
-    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     every < CHECK_US ? every : CHECK_US);
+    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb, check_every(r));
 }
 
 static int send_hello(struct relay_agent *a)
@@ -363,8 +369,8 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     a->last_rx = a->last_ping = lws_now_usecs();
     if (send_hello(a))
         return -1;
-    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb,
-                     (lws_usec_t)r->cfg.heartbeat_ms * 250);
+    /* The first check comes as soon as later ones: a tunnel frozen in its first seconds too. */
+    lws_sul_schedule(r->context, 0, &a->heartbeat, heartbeat_cb, check_every(r));
     HW_INFO("conn=%s channel=%s agent connected", a->peer, a->channel);
     a->ending = 0;
     relay_queue_agent_up(r->queue, a->channel, a);

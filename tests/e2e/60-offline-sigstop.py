@@ -16,6 +16,7 @@ import threading
 import time
 
 from harness import check, check_eq, check_error, request, run, wait_until
+from hw_http import HttpConn
 from offline_util import HOST, body_of, queue_one, received, stack, stores
 
 
@@ -62,6 +63,30 @@ def case_agent_frozen(env):
             check(body == body_of(seq), kind + ": event %d byte-exact" % seq)
         agent.stop()
         relay.stop()
+
+
+def case_agent_frozen_just_connected(env):
+    """The probe runs from a tunnel's first moments: an agent frozen right after it
+    connected (and answered one webhook) is found as soon as one frozen later, not at the
+    first plain heartbeat check (a quarter of --heartbeat after the connect: 15 s here)."""
+    store = "sqlite:" + env.path("relay.db")
+    relay, target, agent = stack(env, store, relay_args=["--heartbeat", "60s"], start_agent=True)
+    resp = relay.webhook("POST", "/t/alice/warm", [HOST, ("X-Seq", "-1")], b"warm")
+    check_eq(resp.status, 200, "live before the freeze")
+    agent.proc.signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with HttpConn(relay.port, timeout=40) as c:
+            resp = c.request("POST", "/t/alice/hook?n=0", [HOST, ("X-Seq", "0")], body_of(0))
+        took = time.monotonic() - t0
+        check_eq(resp.status, 202, "the webhook in flight on the dead tunnel is kept")
+        check(took < 8.0, "found dead by the probe, not the heartbeat", "%.1fs" % took)
+    finally:
+        agent.proc.signal(signal.SIGCONT)
+    wait_until(lambda: any(g[0] == 0 for g in received(target)), 40,
+               "the webhook reaches the app after SIGCONT")
+    agent.stop()
+    relay.stop()
 
 
 def case_agent_frozen_store_locked(env):
@@ -153,4 +178,4 @@ def case_in_flight_keep_their_order(env):
 
 
 if __name__ == "__main__":
-    run([case_agent_frozen, case_agent_frozen_store_locked, case_in_flight_keep_their_order])
+    run([case_agent_frozen, case_agent_frozen_just_connected, case_agent_frozen_store_locked, case_in_flight_keep_their_order])
