@@ -34,6 +34,7 @@ struct api_session {
     size_t sent;                     /* bytes of out (after LWS_PRE) handed to lws */
     struct relay_history_call *call; /* a history call the answer waits for, or NULL */
     int close_after;                 /* the request carried a body: close after the answer */
+    char peer[64];                   /* the reader's address, noted while it is connected */
 };
 
 /*
@@ -238,6 +239,8 @@ static int build_answer(struct lws *wsi, struct relay *r, const char *uri, struc
 static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, const char *uri)
 {
     drop(r, s);
+    /* Noted now: once the reader has gone, getpeername() fails (the log would say so). */
+    lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
     s->close_after = has_body(wsi);
     if (head_ambiguous(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
@@ -305,13 +308,12 @@ static int on_writeable(struct lws *wsi, struct api_session *s, struct relay *r)
 static void on_closed(struct lws *wsi, struct api_session *s, struct relay *r)
 {
     size_t total = hw_buf_size(&s->out);
-    char peer[64];
 
     /* Cut: not all handed to lws, or lws still holds part of it (the reader took none). */
     if (!s->call && total > LWS_PRE && (s->sent < total - LWS_PRE || lws_partial_buffered(wsi)))
         HW_WARN("conn=%s an API answer of %zu bytes was cut before its end: the reader took "
                 "none of it for --response-timeout, or went away",
-                lws_get_peer_simple(wsi, peer, sizeof(peer)) ? peer : "?", total - LWS_PRE);
+                s->peer[0] ? s->peer : "?", total - LWS_PRE);
     drop(r, s);
     relay_history_orphan(s->call);
     s->call = NULL;

@@ -433,8 +433,8 @@ static void on_closed(struct relay_agent *a)
         return; /* never established */
     if (a->mux)
         agent_detach(a);
-    HW_INFO("conn=%s channel=%s agent disconnected (%zu requests in flight)", a->peer, a->channel,
-            a->in_flight);
+    HW_INFO("conn=%s channel=%s agent disconnected (%zu request%s in flight)", a->peer, a->channel,
+            a->in_flight, a->in_flight == 1 ? "" : "s");
     hw_buf_cleanup(&a->rx);
 }
 

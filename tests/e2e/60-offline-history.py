@@ -18,6 +18,7 @@ import os
 import select
 import socket
 import sqlite3
+import struct
 import subprocess
 import threading
 import time
@@ -301,6 +302,15 @@ def case_body_download_paced(env):
                (len(rest) + len(head) + 4) in relay.proc.stderr(), 15,
                "the relay cuts and logs a reader that takes none of the body")
     s.close()
+    # A reader that resets mid-answer: the line names its address, noted while it was there.
+    cut = "conn=127.0.0.1 an API answer of %d bytes was cut before its end" % (
+        len(rest) + len(head) + 4)
+    s = body_reader(relay, token, evt, 4096)
+    check(s.recv(1000).startswith(b"HTTP/1.1 200"), "the answer has begun")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    wait_until(lambda: relay.proc.stderr().count(cut) == 2, 15,
+               "the cut answer of a reader that reset is logged with its address")
     check_eq(request(relay.tunnel_port, "GET", "/api/events/" + evt,
                      [("Authorization", "Bearer " + token)]).status, 200,
              "the API answers on after the cut")
