@@ -255,6 +255,7 @@ struct ini_ctx {
     int section_line;      /* line of the last section header read */
     int err_line;          /* line of the first error our handler found, 0 if none */
     int long_line;         /* a line longer than inih's buffer, where reading stopped; 0 if none */
+    int nul_line;          /* a line with a NUL byte, where reading stopped; 0 if none */
     int line_max;          /* inih's buffer, in bytes with the NUL */
     int indented;          /* that line starts with a space or tab */
     char first_err[512];   /* its reason */
@@ -310,26 +311,38 @@ static int seen_before(struct ini_ctx *c, const char *section, const char *key)
  * fgets for inih that counts lines, so a handler error knows where it is.
  * inih's line buffer has a fixed size (num): a longer line would be cut in
  * two, its rest read as a line of its own. Reading stops there instead, and
- * hw_opt_load_ini() names the line.
+ * hw_opt_load_ini() names the line. So it does at a NUL byte, which would
+ * end the line's text unseen (a binary file, or "level = info\0junk").
  */
 static char *read_line(char *str, int num, void *stream)
 {
     struct ini_ctx *c = stream;
-    char *r = c->long_line ? NULL : fgets(str, num, c->file);
-    int ch;
+    int ch = EOF, n = 0;
 
-    if (!r)
+    if (c->long_line || c->nul_line)
         return NULL;
+    while (n < num - 1 && (ch = getc(c->file)) != EOF) {
+        if (ch == '\0') {
+            c->nul_line = c->line + 1;
+            return NULL;
+        }
+        str[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    str[n] = '\0';
     c->line++;
     c->indented = str[0] == ' ' || str[0] == '\t';
     if (str[strspn(str, " \t")] == '[')
         c->section_line = c->line;
-    if (!strchr(str, '\n') && (ch = fgetc(c->file)) != EOF && ch != '\n') {
+    if (str[n - 1] != '\n' && ch != EOF && (ch = getc(c->file)) != EOF && ch != '\n') {
         c->long_line = c->line;
         c->line_max = num;
         return NULL;
     }
-    return r;
+    return str;
 }
 
 const char *hw_opt_unquote(const char *value, char *buf, size_t cap)
@@ -417,6 +430,10 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
 
         free(c.seen);
         c.seen = next;
+    }
+    if (rc == 0 && c.nul_line) {
+        say("%s:%d: a NUL byte: a config file is text\n", path, c.nul_line);
+        return HW_ECONFIG;
     }
     if (rc == 0 && c.long_line) {
         say("%s:%d: line longer than %d bytes, the most a line may hold\n", path, c.long_line,

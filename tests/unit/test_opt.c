@@ -79,11 +79,11 @@ static char temp_paths[MAX_TEMPS][64];
 static size_t ntemps;
 
 /* Writes text to a new temporary file and returns its path (removed at exit). */
-static const char *temp_file(const char *text)
+/* A temporary file of len bytes (NULs included); removed at the end. */
+static const char *temp_bytes(const char *text, size_t len)
 {
     char *path;
     int fd;
-    size_t len = strlen(text);
 
     CHECK(ntemps < MAX_TEMPS);
     path = temp_paths[ntemps++];
@@ -93,6 +93,11 @@ static const char *temp_file(const char *text)
     CHECK_EQ(write(fd, text, len), (long long)len);
     close(fd);
     return path;
+}
+
+static const char *temp_file(const char *text)
+{
+    return temp_bytes(text, strlen(text));
 }
 
 static void remove_temps(void)
@@ -498,6 +503,11 @@ static void test_config_errors(void)
     const char *long_line = temp_file(long_text);
     CHECK_EQ(load(&c, long_line, NULL, &err), HW_ECONFIG);
     CHECK(strstr(err, ":3: line longer than ") != NULL);
+    /* A NUL byte is named at its line, not read as the end of the line's text. */
+    static const char nul_text[] = "[relay]\nworkers = 2\nlisten = 127.0.0.1:1\0junk\n";
+    const char *nul = temp_bytes(nul_text, sizeof(nul_text) - 1);
+    CHECK_EQ(load(&c, nul, NULL, &err), HW_ECONFIG);
+    expect_message(err, nul, "3: a NUL byte: a config file is text");
     /* A directory opens and would read as an empty file. */
     CHECK_EQ(load(&c, "/", NULL, &err), HW_ECONFIG);
     CHECK_STR(err, "cannot read /: Is a directory\n");
