@@ -48,6 +48,7 @@ struct relay_history_call {
     int head;                       /* HEAD request */
     lws_sorted_usec_list_t overdue; /* STORE_WAIT_US after the call began */
     int late;                       /* its caller was answered 503 before the store was done */
+    int was_pending;                /* a replay found the event waiting for delivery already */
     char peer[64];                  /* for the log */
     char request[160];              /* "METHOD URI", cut, for the log */
 };
@@ -176,12 +177,15 @@ static int build(struct relay_history_call *c, int err, struct hw_buf *out)
             rc = rc ? rc : hw_buf_puts(&b, "}");
         }
         rc = rc ? rc : hw_buf_puts(&b, "]}\n");
+    } else if (c->was_pending) {
+        /* No attempt is added: it goes with the queue, as it would have. */
+        rc = hw_buf_printf(&b, "{\"id\":\"%s\",\"replayed\":false,\"pending\":true}\n", c->id);
     } else {
         rc = hw_buf_printf(&b, "{\"id\":\"%s\",\"replayed\":true}\n", c->id);
     }
     rc = rc ? rc
-            : answer(out, c->kind == CALL_REPLAY ? 202 : 200, "application/json", hw_buf_head(&b),
-                     hw_buf_size(&b), c->head);
+            : answer(out, c->kind == CALL_REPLAY && !c->was_pending ? 202 : 200, "application/json",
+                     hw_buf_head(&b), hw_buf_size(&b), c->head);
     hw_buf_cleanup(&b);
     return rc;
 }
@@ -197,8 +201,11 @@ static int run(struct hw_store *s, void *arg)
     err = hw_store_inspect(s, c->id, &c->ev, &c->attempts);
     if (!err && strcmp(c->ev->source, c->channel) != 0)
         err = HW_ENOTFOUND;
-    if (!err && c->kind == CALL_REPLAY)
+    if (!err && c->kind == CALL_REPLAY) {
+        /* Requeued all the same (a no-op for the store); the answer tells the two apart. */
+        c->was_pending = c->ev->status == HW_STORE_PENDING;
         err = hw_store_requeue(s, c->id, HW_STORE_REQUEUE_FORCE);
+    }
     return err;
 }
 

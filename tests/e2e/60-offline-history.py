@@ -461,6 +461,11 @@ def case_replay_in_flight(env):
     target = env.target(handler)
     try:
         evt = queue_one(relay, 0, size=100)
+        # Queued, not yet sent: a replay adds no attempt, and says so.
+        r = cli(env, relay, token, "replay", evt)
+        check_eq(r.returncode, 0, "replay of a queued event exits 0 (%r)" % r.stderr)
+        check_eq(json.loads(r.stdout), {"id": evt, "replayed": False, "pending": True},
+                 "a replay of an event waiting for delivery says it is pending already")
         agent = env.agent(relay, token, "alice", target.port)
         target.wait_requests(1, timeout=15)
         replay_refused(env, relay, token, evt,
