@@ -155,8 +155,9 @@ static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_req
     int err, rc = 0, hosts = 0, added = 0, rewrite = strcmp(a->cfg.host_header, "rewrite") == 0;
     const char *q = memchr(m->target.p, '?', m->target.len);
 
+    /* Origin-form only: the relay sends a path; "http://host/" would name another server. */
     if (!hw_http_is_token(m->method.p, m->method.len) ||
-        !hw_http_is_target(m->target.p, m->target.len))
+        !hw_http_is_target(m->target.p, m->target.len) || m->target.p[0] != '/')
         return HW_EPROTO;
     /* Under --forward's path, a segment that leads out of it is refused (the relay does too). */
     if (strcmp(a->target.path, "/") != 0 &&
@@ -183,7 +184,8 @@ static int build_head(struct agent *a, struct hw_buf *b, const struct hw_msg_req
     err = err ? err : hw_buf_append(b, run, (size_t)(p - run));
     if (err)
         return err;
-    if (rc < 0)
+    /* Two Host lines: the app could read either (the relay refuses such a request). */
+    if (rc < 0 || hosts > 1)
         return HW_EPROTO;
     /* An HTTP/1.0 sender may have sent no Host; the app gets HTTP/1.1, which needs one. */
     if (!hosts) {

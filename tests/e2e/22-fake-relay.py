@@ -103,6 +103,9 @@ BAD = [
     ("Transfer-Encoding in the block", b"Host: h\r\nTransfer-Encoding: chunked\r\n"),
     ("Content-Length that disagrees with the body", b"Host: h\r\nContent-Length: 99\r\n"),
     ("a header without a colon", b"Host: h\r\nBroken line\r\n"),
+    ("two Host lines", b"Host: h\r\nHost: evil\r\n"),
+    ("an absolute-form target", b"Host: h\r\n", b"http://evil/"),
+    ("a target that is not a path", b"Host: h\r\n", b"evil"),
 ]
 
 
@@ -110,16 +113,16 @@ def case_bad_heads_are_refused(env):
     fake = FakeRelay()
     try:
         agent, target, s = start(env, fake)
-        for i, (what, block) in enumerate(BAD):
+        for i, (what, block, *target_) in enumerate(BAD):
             stream = i + 1
-            s.send(*request(stream, block, b"hello"))
+            s.send(*request(stream, block, b"hello", target=target_[0] if target_ else b"/hook"))
             payload = s.wait_frame(T_RESET, stream)
             check_eq(struct.unpack(">H", payload[:2])[0], 6, what + ": RESET with code protocol")
         s.send(*request(len(BAD) + 1, b"Host: h\r\nContent-Length: 2\r\n", b"ok"))
         s.wait_frame(T_END, len(BAD) + 1)
         reqs = target.wait_requests(1)
         check_eq([r.target for r in reqs], ["/hook"], "the app saw only the good request")
-        check(all(b"/evil" not in r.raw_head for r in reqs), "nothing smuggled reached the app")
+        check(all(b"evil" not in r.raw_head for r in reqs), "nothing smuggled reached the app")
     finally:
         fake.close()
 
