@@ -125,8 +125,10 @@ int replay_db_fail(const struct replay_opts *o, int err, const char *what)
 {
     const char *name = o->st ? hw_store_name(o->st) : "the store";
 
-    if (err == HW_EUNAVAIL)
-        replay_fail("%s: the store %s is unavailable (MySQL unreachable or busy)", what, name);
+    if (err == HW_EUNAVAIL && !strncmp(name, "sqlite:", 7))
+        replay_fail("%s: the store %s is busy: another process holds its lock", what, name);
+    else if (err == HW_EUNAVAIL)
+        replay_fail("%s: the store %s is unavailable: MySQL did not answer", what, name);
     else
         replay_fail("%s: %s (store %s)", what, hw_strerror(err), name);
     return REPLAY_EXIT_ERR;

@@ -160,7 +160,7 @@ int hw_http_is_target(const char *p, size_t len);
 /*
  * Whether a Host value is a host name or address with an optional port
  * (RFC 9112 3.2: a server answers 400 to an invalid one): a name of
- * letters, digits, '-', '.' and '_' (253 bytes at most), or an IPv6
+ * letters, digits, '-', '.' and '_', or an IPv6
  * literal in brackets, then ":PORT" (1..65535) or nothing. Empty is
  * allowed (an authority-less target). No list (','), no percent-encoding,
  * no '*': what an app reads from X-Forwarded-Host is one plain host.

@@ -142,6 +142,8 @@ static void test_route(void)
         "/api/webhooks/gh/..#",
         "/api/webhooks/gh/a/..#x",
         "/api/webhooks/gh?q=1#x",
+        /* A '%' that starts no escape: a decoder may keep it and decode what follows. */
+        "/api/webhooks/gh/%2",
     };
     for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", escapes[i], strlen(escapes[i]), &r), HW_EINVAL);
@@ -149,8 +151,7 @@ static void test_route(void)
                                         "/api/webhooks/gh/..x",    "/api/webhooks/gh/%2e%2e%2e",
                                         "/api/webhooks/gh?p=../x", "/api/webhooks/gh/a%2eb",
                                         "/api/webhooks/gh/a;..",   "/api/webhooks/gh/x;/y",
-                                        "/api/webhooks/gh/...;x",  "/api/webhooks/gh/a/",
-                                        "/api/webhooks/gh/%2" };
+                                        "/api/webhooks/gh/...;x",  "/api/webhooks/gh/a/" };
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
         CHECK_EQ(recv_route_parse("/api/webhooks", fine[i], strlen(fine[i]), &r), 0);
 }
