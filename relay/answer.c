@@ -89,6 +89,17 @@ void relay_answer_on_end(struct hw_http_conn *c)
              req ? req->target : "", x->event_id, (double)(lws_now_usecs() - x->started) / 1000.0);
 }
 
+const char *relay_answer_reset_reason(char *why, size_t cap, const char *text, size_t len)
+{
+    static const char none[] = "no reason given";
+    const char *t = text && len ? text : none;
+    size_t n = text && len ? len : sizeof(none) - 1;
+
+    /* The agent says why (the app refused, timed out, answered garbage...). */
+    snprintf(why, cap, "the agent reset the stream: %.*s", (int)(n < 96 ? n : 96), t);
+    return why;
+}
+
 void relay_answer_on_reset(struct hw_http_conn *c, uint16_t code, const char *text, size_t len)
 {
     static const enum hw_errc by_code[] = {
@@ -115,14 +126,10 @@ void relay_answer_on_reset(struct hw_http_conn *c, uint16_t code, const char *te
                              x->status ? "the agent's tunnel was lost mid-answer"
                                        : "the agent's tunnel was lost before the answer");
     } else {
-        static const char none[] = "no reason given";
-        const char *t = text && len ? text : none;
-        size_t n = text && len ? len : sizeof(none) - 1;
         char why[128];
 
-        /* The agent says why (the app refused, timed out, answered garbage...). */
-        snprintf(why, sizeof(why), "the agent reset the stream: %.*s", (int)(n < 96 ? n : 96), t);
-        relay_record_outcome(x->live, x->status, why);
+        relay_record_outcome(x->live, x->status,
+                             relay_answer_reset_reason(why, sizeof(why), text, len));
     }
     x->live = NULL;
     HW_DEBUG("conn=%s evt=%s stream reset by agent: code %u %.*s", hw_http_conn_peer(c),

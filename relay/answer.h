@@ -23,4 +23,11 @@ void relay_answer_on_data(struct hw_http_conn *c, const uint8_t *p, size_t n);
 void relay_answer_on_end(struct hw_http_conn *c);
 void relay_answer_on_reset(struct hw_http_conn *c, uint16_t code, const char *text, size_t len);
 
+/*
+ * Why an attempt failed, for the history, when the agent reset its stream:
+ * "the agent reset the stream: TEXT" (the agent's own words, cut at 96
+ * bytes; "no reason given" when it gave none), into why (cap bytes).
+ */
+const char *relay_answer_reset_reason(char *why, size_t cap, const char *text, size_t len);
+
 #endif

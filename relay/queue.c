@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "answer.h"
 #include "channels.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -236,7 +237,12 @@ static void on_stored(void *arg, int err, const struct hw_store_result *res)
         } else if (err == HW_EFULL) {
             hw_http_conn_error(c, HW_ERRC_OVERLOADED, "Retry-After: 1\r\n");
         } else {
-            HW_WARN("channel=%s cannot queue a webhook: %s", qc->name, hw_strerror(err));
+            /* HW_EUNAVAIL: the server may have gone during the commit (store.h). */
+            HW_WARN("channel=%s evt=%s cannot queue the webhook: %s (the sender gets 503%s)",
+                    qc->name, pend->id, hw_strerror(err),
+                    err == HW_EUNAVAIL ? "; had its commit gone through after all, it is "
+                                         "delivered as well as the sender's retry"
+                                       : "");
             hw_http_conn_error(c, HW_ERRC_STORE_UNAVAILABLE, "Retry-After: 10\r\n");
         }
     }
@@ -598,8 +604,9 @@ static void finish(struct qchan *qc, int http_status, const char *error)
         r->metrics.drained++;
     if (ok || last) {
         if (!ok)
-            HW_WARN("channel=%s evt=%s failed after %d attempts (last: %d %s): kept as failed",
-                    qc->name, ev->id, ev->attempts, http_status, error ? error : "");
+            HW_WARN("channel=%s evt=%s failed after %d attempt%s (last: %d %s): kept as failed",
+                    qc->name, ev->id, ev->attempts, ev->attempts == 1 ? "" : "s", http_status,
+                    error ? error : "");
         qc->cursor = ev->seq;
         qc->next++;
         if (qc->stored && !--qc->stored && !qc->appending && !qc->unsure)
@@ -694,14 +701,11 @@ int relay_queue_on_end(struct relay_queue *q, struct hw_mux_stream *s)
     return 1;
 }
 
-int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_t code)
+int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_t code,
+                         const char *text, size_t len)
 {
-    static const char *const why[] = {
-        [HW_RST_CANCEL] = "cancelled",         [HW_RST_REFUSED] = "connect: refused",
-        [HW_RST_TARGET_ERROR] = "local error", [HW_RST_TIMEOUT] = "timeout",
-        [HW_RST_TOO_LARGE] = "too large",      [HW_RST_PROTOCOL] = "protocol error",
-    };
     struct qchan *qc = owner(q, s);
+    char why[128];
 
     if (!qc)
         return 0;
@@ -719,7 +723,8 @@ int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_
         lws_sul_schedule(qc->q->r->context, 0, &qc->retry, retry_cb, 1000); /* 1 ms: next round */
         return 1;
     }
-    finish(qc, 0, code < sizeof(why) / sizeof(why[0]) && why[code] ? why[code] : "reset");
+    /* As for a live webhook: the agent's own words (the app refused, timed out, ...). */
+    finish(qc, 0, relay_answer_reset_reason(why, sizeof(why), text, len));
     return 1;
 }
 

@@ -99,7 +99,8 @@ void relay_queue_agent_down(struct relay_queue *q, const char *channel, struct r
 int relay_queue_on_head(struct relay_queue *q, struct hw_mux_stream *s, const struct hw_frame *f);
 int relay_queue_on_data(struct relay_queue *q, struct hw_mux_stream *s, const uint8_t *p, size_t n);
 int relay_queue_on_end(struct relay_queue *q, struct hw_mux_stream *s);
-int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_t code);
+int relay_queue_on_reset(struct relay_queue *q, struct hw_mux_stream *s, uint16_t code,
+                         const char *text, size_t len);
 
 /*
  * Whether the queue's delivery of event id of channel is under way (sent,

@@ -188,7 +188,7 @@ static void mux_on_end(struct hw_mux *m, struct hw_mux_stream *s)
 static void mux_on_reset(struct hw_mux *m, struct hw_mux_stream *s, uint16_t code, const char *text,
                          size_t len)
 {
-    if (relay_queue_on_reset(queue_of(m), s, code))
+    if (relay_queue_on_reset(queue_of(m), s, code, text, len))
         return;
     relay_answer_on_reset(hw_mux_stream_user(s), code, text, len);
 }

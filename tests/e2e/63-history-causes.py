@@ -2,7 +2,9 @@
 """A live webhook the relay could not see through is recorded failed with what really
 happened, on SQLite and on MariaDB, as `GET /api/events/ID` on the tunnel port shows it:
 the app not answering within --response-timeout is a timeout (the sender got 504), and a
-sender that closes its connection first is named as such. Needs HOOKWIRE_TEST_MYSQL_URL (or
+sender that closes its connection first is named as such. A queued event whose attempt the
+agent resets (the app closed the connection without an answer) keeps the agent's own words,
+as a live one does. Needs HOOKWIRE_TEST_MYSQL_URL (or
 HOOKWIRE_TEST_NO_MYSQL=1).
 """
 
@@ -11,7 +13,7 @@ import socket
 import threading
 
 from harness import LOCALHOST, Reply, check, check_eq, request, run, token_add, wait_until
-from offline_util import HOST, stores
+from offline_util import HOST, queue_one, stack, stores
 
 
 def last_event_id(target):
@@ -81,5 +83,23 @@ def case_causes(env):
         relay.stop()
 
 
+def case_queued_reset_keeps_the_agents_words(env):
+    def handler(req):
+        return Reply(action="close")  # no answer at all
+
+    for kind, store in stores(env):
+        relay, target, agent = stack(env, store, handler=handler,
+                                     relay_args=["--queue-retries", "1"])
+        target.ignore_errors = True
+        evt = queue_one(relay, 0)
+        token = agent.token
+        agent.start()
+        err = recorded_failed(relay, token, evt, kind + " queued, app closed")
+        check(err.startswith("the agent reset the stream: ") and "closed" in err,
+              kind + ": the queued attempt's error is the agent's own words", err)
+        agent.stop()
+        relay.stop()
+
+
 if __name__ == "__main__":
-    run([case_causes])
+    run([case_causes, case_queued_reset_keeps_the_agents_words])
