@@ -73,14 +73,18 @@ static int build(struct agent *a, struct hw_buf *b, const char *method, size_t m
     return err ? err : hw_buf_append(b, "\r\n", 2);
 }
 
-/* The head must parse whole as one request, with no line the parser did not accept. */
+/*
+ * The head must parse whole as one request, with no line the parser did not
+ * accept, and hold what a server requires of one (the HTTP server's rules):
+ * one valid Host, and a path as its target.
+ */
 static int check(const struct hw_buf *b)
 {
     struct hw_http_head h;
 
-    return hw_http_parse_request(hw_buf_head(b), hw_buf_size(b), &h) == (int)hw_buf_size(b)
-               ? 0
-               : HW_EINVAL;
+    if (hw_http_parse_request(hw_buf_head(b), hw_buf_size(b), &h) != (int)hw_buf_size(b))
+        return HW_EINVAL;
+    return h.hosts != 1 || h.host_bad || !h.target_len || h.target[0] != '/' ? HW_EINVAL : 0;
 }
 
 static void on_done(const struct hw_http_result *res, void *user)

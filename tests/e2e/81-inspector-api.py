@@ -107,6 +107,11 @@ def api(env):
     r = ins.call("POST", "/api/events/%s/replay" % event_id,
                  json.dumps({"headers": "Bad Header Line\n", "body": ""}).encode())
     check_eq(r.status, 400, "edited header lines that are not HTTP are 400")
+    # What a server refuses: two Host lines (an app could read either), a Host that is not one.
+    for headers in ("Host: a\nHost: b", "Host: a,b", "Host: a:99999"):
+        r = ins.call("POST", "/api/events/%s/replay" % event_id,
+                     json.dumps({"headers": headers, "body": "x"}).encode())
+        check_eq(r.status, 400, "an edited replay with %r is 400" % headers)
     n = len(ins.app.requests)
     check_eq(n, 1, "no bad replay reached the app")
 
