@@ -293,7 +293,9 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
     const struct hw_http_head *h = rq->head;
     const char *t = h->target, *q = memchr(t, '?', h->target_len);
     size_t plen = q ? (size_t)(q - t) : h->target_len;
-    int get = h->method_len == 3 && memcmp(h->method, "GET", 3) == 0;
+    /* HEAD reads as GET: the server sends the head alone. */
+    int get = (h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
+              (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0);
     int post = h->method_len == 4 && memcmp(h->method, "POST", 4) == 0;
     struct agent_relay_job *j;
     char id[HW_ID_LEN + 1];
@@ -366,6 +368,20 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
             replay(a, rp, c, id, rq);
             return;
         }
+    }
+    /* A path of the API asked with another method: 405, naming the one it takes. */
+    if ((plen == 11 && (!memcmp(t, "/api/events", 11) || !memcmp(t, "/api/stream", 11))) ||
+        (plen == 12 && !memcmp(t, "/api/refused", 12)) ||
+        (plen == 9 && !memcmp(t, "/api/info", 9)) ||
+        (plen == 13 && !memcmp(t, "/api/captures", 13)) ||
+        (plen == 12 + HW_ID_LEN && !memcmp(t, "/api/events/", 12))) {
+        agent_inspect_error(c, 405, "method not allowed: this path takes GET or HEAD");
+        return;
+    }
+    if (plen == 12 + HW_ID_LEN + 7 && !memcmp(t, "/api/events/", 12) &&
+        !memcmp(t + 12 + HW_ID_LEN, "/replay", 7)) {
+        agent_inspect_error(c, 405, "method not allowed: this path takes POST");
+        return;
     }
     agent_inspect_error(c, 404, "no such API");
 }

@@ -97,6 +97,18 @@ def api(env):
                       json.dumps({"headers": "A: b", "body": "x"}).encode()).status, 404,
              "an edited replay of an unknown id is 404")
     check_eq(ins.call("GET", "/api/nothing").status, 404, "an unknown API is 404")
+    # A path of the API with another method is 405, not "no such API"; HEAD reads as GET.
+    for method, path in (("POST", "/api/info"), ("PUT", "/api/captures"),
+                         ("DELETE", "/api/events"), ("POST", "/api/stream"),
+                         ("GET", "/api/events/%s/replay" % missing)):
+        r = ins.call(method, path)
+        check_eq(r.status, 405, "%s %s is 405" % (method, path))
+        check(b"method not allowed" in r.body, "%s %s: the 405 says why" % (method, path), r.body)
+    r = ins.call("HEAD", "/api/info")
+    check_eq((r.status, r.body), (200, b""), "HEAD /api/info: 200, the head alone")
+    r = ins.call("PUT", "/api/info", headers=[("Host", "%s:%d" % (LOCALHOST, ins.port))])
+    check_eq(r.status, 415, "a PUT without the JSON type is 415")
+    check_eq(r.reason, "Unsupported Media Type", "the 415 has its reason phrase")
 
     # Edited replay: bad documents first.
     for bad in (b"{not json", b'{"headers": 3}', b'["headers"]', b'{"headers": "a"} x',
