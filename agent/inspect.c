@@ -265,9 +265,9 @@ static int same_origin(struct agent_inspect *ins, const struct hw_http_head *h)
  * user's own navigation ("none") are served, and a link followed from
  * another page (a GET navigation: it shows the page, whose own requests are
  * then same-origin; it reads nothing for the other page). Older browsers
- * send none.
+ * send none. page: a GET of the page's files, where that exception applies.
  */
-static int same_site_fetch(const struct hw_http_head *h, int get)
+static int same_site_fetch(const struct hw_http_head *h, int page)
 {
     size_t n, mn;
     int count, modes;
@@ -276,7 +276,7 @@ static int same_site_fetch(const struct hw_http_head *h, int get)
 
     if (!count)
         return 1;
-    if (count == 1 && get && modes == 1 && mn == 8 && strncasecmp(mode, "navigate", 8) == 0)
+    if (count == 1 && page && modes == 1 && mn == 8 && strncasecmp(mode, "navigate", 8) == 0)
         return 1;
     return count == 1 && ((n == 11 && strncasecmp(v, "same-origin", 11) == 0) ||
                           (n == 4 && strncasecmp(v, "none", 4) == 0));
@@ -352,7 +352,8 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
         return;
     }
-    if (!same_site_fetch(h, get)) {
+    /* A navigation from another site may show the page, never read the API. */
+    if (!same_site_fetch(h, get && !(plen >= 5 && memcmp(t, "/api/", 5) == 0))) {
         agent_inspect_error(c, 403, "this inspector serves only its own page (Sec-Fetch-Site)");
         return;
     }

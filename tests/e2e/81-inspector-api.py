@@ -234,6 +234,9 @@ def cross_site(env):
     page = ins.call("GET", "/", headers=[own, ("Sec-Fetch-Site", "cross-site"),
                                          ("Sec-Fetch-Mode", "navigate")])
     check_eq(page.status, 200, "a link to the inspector followed from another page opens it")
+    refused(ins.call("GET", "/api/captures", headers=[own, ("Sec-Fetch-Site", "cross-site"),
+                                                      ("Sec-Fetch-Mode", "navigate")]),
+            403, "a navigation from another site does not read the API", "Sec-Fetch-Site")
     refused(ins.call("POST", replay, headers=[own, json_type, origin,
                                               ("Origin", "http://evil.test")]),
             403, "a second Origin line (another site's) is 403", "Origin")
