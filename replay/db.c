@@ -75,7 +75,8 @@ static int open_fail(const struct replay_opts *o, const char *url, int err, cons
     store_name(o, url, name, sizeof(name));
     if (err == HW_ECONFIG) {
         replay_fail("bad store URL %s: expected sqlite:PATH or "
-                    "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH]",
+                    "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S], S from 1 "
+                    "to 3600 seconds",
                     name);
         return REPLAY_EXIT_USAGE;
     }

@@ -178,7 +178,7 @@ static int parse_mysql(const char *url, struct hw_store_url *u)
         err = parse_query(q + 1, u);
     if (err == HW_ECONFIG || (!err && (!u->user[0] || (!u->host && !u->socket)))) {
         HW_ERR("store URL: expected mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S] "
-               "(%%-encode special characters)");
+               "(S from 1 to 3600 seconds; %%-encode special characters)");
         return HW_ECONFIG;
     }
     if (err)
