@@ -71,7 +71,14 @@ static int relay_failed(struct hw_http_conn *c, struct agent_relay_job *j, int i
         return 1;
     }
     if (j->status[i] >= 300) {
-        snprintf(text, sizeof(text), "the relay answered %d", j->status[i]);
+        /* With the first line of its answer: the relay says why (a limit out of range...). */
+        const char *b = hw_buf_head(&j->body[i]);
+        size_t n = 0, len = hw_buf_size(&j->body[i]);
+
+        while (n < len && n < 100 && b[n] >= 0x20 && b[n] < 0x7f)
+            n++;
+        snprintf(text, sizeof(text), "the relay answered %d%s%.*s", j->status[i], n ? ": " : "",
+                 (int)n, b ? b : "");
         agent_inspect_error(c, j->status[i] == 400 ? 400 : 502, text);
         return 1;
     }

@@ -97,6 +97,12 @@ def api(env):
                       json.dumps({"headers": "A: b", "body": "x"}).encode()).status, 404,
              "an edited replay of an unknown id is 404")
     check_eq(ins.call("GET", "/api/nothing").status, 404, "an unknown API is 404")
+    # The relay's refusal comes with its reason, not only its status.
+    r = ins.call("GET", "/api/events?limit=0")
+    check_eq(r.status, 400, "a limit the relay refuses is 400")
+    err = json.loads(r.body)["error"]
+    check(err.startswith("the relay answered 400: ") and len(err) > 26,
+          "the 400 carries the relay's reason", err)
     # A path of the API with another method is 405, not "no such API"; HEAD reads as GET.
     for method, path in (("POST", "/api/info"), ("PUT", "/api/captures"),
                          ("DELETE", "/api/events"), ("POST", "/api/stream"),
