@@ -323,7 +323,7 @@ static void serve_asset(struct hw_http_conn *c, const char *path, size_t len)
             HW_DEBUG("inspect: the answer could not be queued");
         return;
     }
-    hw_http_conn_error(c, HW_ERRC_NOT_FOUND, NULL);
+    agent_inspect_error(c, 404, "no such page");
 }
 
 static void on_open(struct hw_http_conn *c)
