@@ -315,11 +315,15 @@ static void test_overlap(const char *server_url)
 }
 
 /*
- * A store being opened: its connection's first statements (the session's
- * settings, the durability check) trickle in; the open fails within the
- * call deadline (four timeouts) instead of waiting the trickle out.
+ * A store being opened through a fault: its connection's first statements
+ * (the session's settings, the durability check) trickle in
+ * (F_TRICKLE_FIRST), or, its schema being current, the server stops
+ * answering when the schema is read (F_HOLD_SCHEMA: no migration connection,
+ * with its long timeout of minutes, is taken for a current schema). Either
+ * way the open fails within the call deadline (four timeouts) instead of
+ * waiting, and the same URL opens once the fault is over.
  */
-static void test_open_trickled(const char *server_url)
+static void test_open_faulted(const char *server_url, int fault)
 {
     struct hw_store *s = NULL;
     struct tu_db d;
@@ -328,44 +332,19 @@ static void test_open_trickled(const char *server_url)
     int err;
 
     proxied_db(server_url, &d, url, sizeof(url), TIMEOUT_S);
-    arm(F_TRICKLE_FIRST, 1);
+    arm(fault, 1);
     t0 = tu_now_ms();
     err = hw_store_open(url, NULL, &s);
-    fprintf(stderr, "    open with its first answers trickled: %s after %lld ms\n",
+    fprintf(stderr, "    open with %s: %s after %lld ms\n",
+            fault == F_TRICKLE_FIRST ? "its first answers trickled" : "the schema's answer held",
             hw_strerror(err), (long long)(tu_now_ms() - t0));
-    CHECK(err != 0);
-    CHECK_EQ(px.fired, 1);
-    CHECK_EQ(proxy_trickle_cut(5000), 1);
-    CHECK(tu_now_ms() - t0 < (4 * TIMEOUT_S + 3) * 1000);
-    px.fired = 0;
-    tu_db_drop(&d, server_url);
-}
-
-/*
- * A store being opened whose schema is current: the server stops answering
- * when the schema is read. The open fails within the ordinary call deadline;
- * it does not wait on a migration connection's long timeout (minutes).
- */
-static void test_open_schema_frozen(const char *server_url)
-{
-    struct hw_store *s = NULL;
-    struct tu_db d;
-    char url[2048];
-    int64_t t0;
-    int err;
-
-    proxied_db(server_url, &d, url, sizeof(url), TIMEOUT_S);
-    arm(F_HOLD_SCHEMA, 1);
-    t0 = tu_now_ms();
-    err = hw_store_open(url, NULL, &s);
-    fprintf(stderr, "    open with the schema's answer held: %s after %lld ms\n", hw_strerror(err),
-            (long long)(tu_now_ms() - t0));
     CHECK_EQ(err, HW_EUNAVAIL);
     CHECK_EQ(px.fired, 1);
+    if (fault == F_TRICKLE_FIRST)
+        CHECK_EQ(proxy_trickle_cut(5000), 1);
     CHECK(tu_now_ms() - t0 < (4 * TIMEOUT_S + 3) * 1000);
     px.release = 1;
     px.fired = 0;
-    /* Once the server answers again, the same URL opens. */
     CHECK_EQ(hw_store_open(url, NULL, &s), 0);
     hw_store_close(s);
     tu_db_drop(&d, server_url);
@@ -388,8 +367,8 @@ static void test_proxy_faults(const char *server_url)
     }
     run_case(server_url, F_TRICKLE_COMMIT, 0, 0);
     run_case(server_url, F_TRICKLE_COMMIT, 1, 2);
-    test_open_trickled(server_url);
-    test_open_schema_frozen(server_url);
+    test_open_faulted(server_url, F_TRICKLE_FIRST);
+    test_open_faulted(server_url, F_HOLD_SCHEMA);
     test_overlap(server_url);
     proxy_stop();
 }
