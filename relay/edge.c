@@ -24,6 +24,7 @@ struct edge_channel {
     struct hw_sig_source *src;
     int enforce;
     int verifies;    /* a signature key was given: the channel is checked */
+    int enforce_set; /* enforce was given, which means nothing without a provider */
     char offline[8]; /* "queue", "reject", or "" for the relay's --offline */
     char *where;     /* FILE:LINE of its section's header */
 };
@@ -108,6 +109,7 @@ int relay_edge_config(void *ctx, const char *where, const char *section, const c
             snprintf(c->offline, sizeof(c->offline), "%s", resolved);
     } else if (strcmp(key, "enforce") == 0) {
         rc = hw_opt_parse_bool(resolved, &c->enforce);
+        c->enforce_set = 1;
         if (rc)
             snprintf(err, errlen, "[%s] enforce: expected true or false", section);
     } else {
@@ -128,6 +130,14 @@ int relay_edge_finalize(struct relay_edge *e, char *err, size_t errlen)
     const char *why = NULL;
 
     for (struct edge_channel *c = e->channels; c; c = c->next) {
+        /* enforce alone verifies nothing: a provider line lost in an edit, most likely. */
+        if (!c->verifies && c->enforce_set) {
+            snprintf(err, errlen,
+                     "%s: [channel %s] enforce without a provider: add verify = PROVIDER and its "
+                     "secret, or remove enforce",
+                     c->where, c->name);
+            return HW_ECONFIG;
+        }
         if (!c->verifies)
             continue; /* only other keys (offline) */
         if (hw_sig_source_finalize(c->src, &why)) {

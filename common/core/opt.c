@@ -255,7 +255,8 @@ struct ini_ctx {
     int section_line;      /* line of the last section header read */
     int err_line;          /* line of the first error our handler found, 0 if none */
     int long_line;         /* a line longer than inih's buffer, where reading stopped; 0 if none */
-    int nul_line;          /* a line with a NUL byte, where reading stopped; 0 if none */
+    int bad_line;          /* a line the reader refused, where reading stopped; 0 if none */
+    const char *bad_why;   /* ...and why */
     int line_max;          /* inih's buffer, in bytes with the NUL */
     int indented;          /* that line starts with a space or tab */
     char first_err[512];   /* its reason */
@@ -308,22 +309,46 @@ static int seen_before(struct ini_ctx *c, const char *section, const char *key)
 }
 
 /*
+ * Whether a section header line has more than its "[name]": inih ignores
+ * what follows the ']', so "[channel a] enforce = false" would lose a key
+ * unseen. A comment or spaces may follow.
+ */
+static int header_has_more(const char *str)
+{
+    const char *p = strchr(str, ']');
+
+    if (!p)
+        return 0; /* no ']': inih says it is a syntax error */
+    p += 1 + strspn(p + 1, " \t");
+    return *p && *p != ';' && *p != '#' && *p != '\r' && *p != '\n';
+}
+
+/*
  * fgets for inih that counts lines, so a handler error knows where it is.
  * inih's line buffer has a fixed size (num): a longer line would be cut in
  * two, its rest read as a line of its own. Reading stops there instead, and
- * hw_opt_load_ini() names the line. So it does at a NUL byte, which would
- * end the line's text unseen (a binary file, or "level = info\0junk").
+ * hw_opt_load_ini() names the line. So it does at what inih would read
+ * wrong unseen: a NUL byte (the line's text would end there), a CR without
+ * LF (a file with CR line ends reads as one line), text after a section
+ * header.
  */
 static char *read_line(char *str, int num, void *stream)
 {
     struct ini_ctx *c = stream;
     int ch = EOF, n = 0;
 
-    if (c->long_line || c->nul_line)
+    if (c->long_line || c->bad_line)
         return NULL;
     while (n < num - 1 && (ch = getc(c->file)) != EOF) {
+        /* CRLF reads as LF (so a line's room does not depend on its ending). */
+        if (ch == '\r' && (ch = getc(c->file)) != '\n') {
+            c->bad_line = c->line + 1;
+            c->bad_why = "a CR without LF: lines end in LF or CRLF";
+            return NULL;
+        }
         if (ch == '\0') {
-            c->nul_line = c->line + 1;
+            c->bad_line = c->line + 1;
+            c->bad_why = "a NUL byte: a config file is text";
             return NULL;
         }
         str[n++] = (char)ch;
@@ -335,8 +360,14 @@ static char *read_line(char *str, int num, void *stream)
     str[n] = '\0';
     c->line++;
     c->indented = str[0] == ' ' || str[0] == '\t';
-    if (str[strspn(str, " \t")] == '[')
+    if (str[strspn(str, " \t")] == '[') {
         c->section_line = c->line;
+        if (header_has_more(str)) {
+            c->bad_line = c->line;
+            c->bad_why = "text after the section header's ']': put each key on a line of its own";
+            return NULL;
+        }
+    }
     if (str[n - 1] != '\n' && ch != EOF && (ch = getc(c->file)) != EOF && ch != '\n') {
         c->long_line = c->line;
         c->line_max = num;
@@ -431,8 +462,8 @@ int hw_opt_load_ini(const struct hw_opt *opts, void *cfg, const char *path,
         free(c.seen);
         c.seen = next;
     }
-    if (rc == 0 && c.nul_line) {
-        say("%s:%d: a NUL byte: a config file is text\n", path, c.nul_line);
+    if (rc == 0 && c.bad_line) {
+        say("%s:%d: %s\n", path, c.bad_line, c.bad_why);
         return HW_ECONFIG;
     }
     if (rc == 0 && c.long_line) {

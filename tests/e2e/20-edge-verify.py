@@ -159,6 +159,22 @@ def case_bad_secret_stops_startup(env):
     check_eq(r.stderr.strip().splitlines()[-1],
              path + ":4: [channel gh] secret: missing (at least one secret = ...)",
              "the error names file and the section's line")
+    # enforce alone verifies nothing: refused, not a channel left open without a word.
+    with open(path, "w") as f:
+        f.write("[relay]\nlisten = 127.0.0.1:9\n\n[channel gh]\nenforce = true\n")
+    r = subprocess.run([RELAY_BIN, "--config", path, "--store", "sqlite:" + env.path("x.db")],
+                       capture_output=True, text=True, timeout=10)
+    check_eq(r.returncode, 2, "the relay refuses enforce without a provider")
+    check(r.stderr.strip().splitlines()[-1].startswith(
+        path + ":4: [channel gh] enforce without a provider"), "and says so", r.stderr)
+    # A key on the header's line would be dropped by the INI reader: refused.
+    with open(path, "w") as f:
+        f.write("[channel gh] verify = github\nsecret = s\n")
+    r = subprocess.run([RELAY_BIN, "--config", path, "--store", "sqlite:" + env.path("x.db")],
+                       capture_output=True, text=True, timeout=10)
+    check_eq(r.returncode, 2, "the relay refuses text after a section header")
+    check_eq(r.stderr.strip().splitlines()[-1], path + ":1: text after the section header's ']': "
+             "put each key on a line of its own", "and names the line")
 
 
 if __name__ == "__main__":

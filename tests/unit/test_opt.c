@@ -508,6 +508,18 @@ static void test_config_errors(void)
     const char *nul = temp_bytes(nul_text, sizeof(nul_text) - 1);
     CHECK_EQ(load(&c, nul, NULL, &err), HW_ECONFIG);
     expect_message(err, nul, "3: a NUL byte: a config file is text");
+    /* CR line ends would make the file one line; text after a header's ']' would be dropped. */
+    const char *cr_only = temp_file("[relay]\rworkers = 2\r");
+    CHECK_EQ(load(&c, cr_only, NULL, &err), HW_ECONFIG);
+    expect_message(err, cr_only, "1: a CR without LF: lines end in LF or CRLF");
+    const char *after = temp_file("[relay]\nworkers = 2\n[channel a] token = x\n");
+    CHECK_EQ(load(&c, after, &log, &err), HW_ECONFIG);
+    expect_message(err, after,
+                   "3: text after the section header's ']': put each key on a line of its own");
+    /* CRLF line ends and a comment after a header are fine. */
+    const char *crlf_ok = temp_file("[relay] ; the daemon\r\nworkers = 4\r\n");
+    CHECK_EQ(load(&c, crlf_ok, NULL, &err), 0);
+    CHECK_EQ(c.workers, 4);
     /* A directory opens and would read as an empty file. */
     CHECK_EQ(load(&c, "/", NULL, &err), HW_ECONFIG);
     CHECK_STR(err, "cannot read /: Is a directory\n");
