@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "inspect.h"
 #include "inspect_capture.h"
 #include "inspect_json.h"
@@ -196,20 +197,30 @@ static void lookup_done(struct agent_relay_job *j)
     const char *doc = hw_buf_head(&j->body[0]);
     size_t len = hw_buf_size(&j->body[0]);
     char id[HW_ID_LEN + 1];
+    const char *prefix;
+    size_t pre;
 
     if (!c || relay_failed(c, j, 0))
         return;
     ic = conn_of(c);
     job_id(j, id);
+    /* Under --forward's path, as the tunnel's requests go (forward.c). */
+    prefix = strcmp(ic->agent->target.path, "/") != 0 ? ic->agent->target.path : "";
+    pre = strlen(prefix);
     hw_buf_init(&method, 64);
     hw_buf_init(&path, 8192);
     hw_buf_init(&query, 8192);
-    if (agent_json_get_str(doc, len, "method", &method) != 1 ||
+    if (hw_buf_append(&path, prefix, pre) || agent_json_get_str(doc, len, "method", &method) != 1 ||
         agent_json_get_str(doc, len, "path", &path) != 1 ||
-        agent_json_get_str(doc, len, "query", &query) < 0 ||
-        (hw_buf_size(&query) && (hw_buf_append(&path, "?", 1) ||
-                                 hw_buf_append(&path, hw_buf_head(&query), hw_buf_size(&query))))) {
+        agent_json_get_str(doc, len, "query", &query) < 0) {
         agent_inspect_error(c, 502, "the relay's record of the event cannot be read");
+    } else if (pre && hw_url_path_escapes((const char *)hw_buf_head(&path) + pre,
+                                          hw_buf_size(&path) - pre)) {
+        agent_inspect_error(c, 400, "path refused: it would leave --forward's path");
+    } else if (hw_buf_size(&query) &&
+               (hw_buf_append(&path, "?", 1) ||
+                hw_buf_append(&path, hw_buf_head(&query), hw_buf_size(&query)))) {
+        agent_inspect_error(c, 503, "out of memory");
     } else {
         send_edit(c, id, hw_buf_head(&ic->doc), hw_buf_size(&ic->doc), hw_buf_head(&method),
                   hw_buf_size(&method), hw_buf_head(&path), hw_buf_size(&path));
@@ -239,7 +250,7 @@ static void replay(struct agent *a, struct agent_relays *rp, struct hw_http_conn
         submit(rp, c, j, pass_done);
         return;
     }
-    if (agent_json_get_str(hw_buf_head(rq->body), hw_buf_size(rq->body), "headers", NULL) < 0) {
+    if (agent_json_get_str(hw_buf_head(rq->body), hw_buf_size(rq->body), "headers", NULL) != 1) {
         agent_inspect_error(c, 400,
                             "expected a JSON object {\"headers\": \"...\", \"body\": \"...\"}");
         return;

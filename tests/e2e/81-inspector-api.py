@@ -121,7 +121,7 @@ def api(env):
 
     # Edited replay: bad documents first.
     for bad in (b"{not json", b'{"headers": 3}', b'["headers"]', b'{"headers": "a"} x',
-                b'{"headers": "X: y", "body": "\\ud800"}'):
+                b'{"headers": "X: y", "body": "\\ud800"}', b'{}', b'{"body": "x"}'):
         r = ins.call("POST", "/api/events/%s/replay" % event_id, bad)
         check_eq(r.status, 400, "edited replay %r is 400" % bad)
         check("JSON object" in json.loads(r.body)["error"], "the 400 says why, as JSON", r.body)
@@ -336,8 +336,10 @@ def stream_not_read(env):
 
 def queued(env):
     """A webhook kept by the relay while the agent was away is shown as queued when the agent
-    comes back and gets it; the channel's public URL is in /api/info."""
-    ins = Inspector(env)
+    comes back and gets it; the channel's public URL is in /api/info. The agent forwards
+    under a path (--forward http://HOST:PORT/api): an edited replay of an event it never saw
+    goes there too, as every request through the tunnel does."""
+    ins = Inspector(env, forward_path="/api")
     check_eq(ins.json("GET", "/api/info")["public_url"],
              "http://%s:%d/t/alice/" % (LOCALHOST, ins.relay.port), "/api/info's public URL")
     r = ins.webhook("/before?q=1", b'{"before":1}')
@@ -363,7 +365,7 @@ def queued(env):
     check_eq(res["status"], 200, "the edited replay of a relay-only event is answered")
     got = ins.app.requests[-1]
     check_eq((got.method, got.target, got.body, got.header("X-Edited")),
-             ("POST", "/before?q=1", b"edited", "yes"),
+             ("POST", "/api/before?q=1", b"edited", "yes"),
              "the app gets it with the relay's method and target and the edited lines")
 
 

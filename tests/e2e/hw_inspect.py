@@ -23,7 +23,7 @@ def github_headers(body, tamper=False):
 class Inspector:
     """The relay, app and agent of one case, with the agent's inspector at self.port."""
 
-    def __init__(self, env, channel="alice", handler=None, relay_args=()):
+    def __init__(self, env, channel="alice", handler=None, relay_args=(), forward_path=""):
         store = env.path("relay.db")
         conf = env.path("relay.ini")
         with open(env.path("edge.secret"), "wb") as f:
@@ -36,7 +36,9 @@ class Inspector:
         self.relay = env.relay(store=store, args=["--config", conf] + list(relay_args))
         self.app = env.target(handler)
         self.port = free_port()
-        self.agent = env.agent(self.relay, self.token, channel, self.app.port,
+        forward = ("http://%s:%d%s" % (LOCALHOST, self.app.port, forward_path) if forward_path
+                   else self.app.port)
+        self.agent = env.agent(self.relay, self.token, channel, forward,
                                args=["--inspect", "%s:%d" % (LOCALHOST, self.port)])
         wait_until(lambda: self.call("GET", "/").status == 200, 10, "the inspector answers")
 
