@@ -155,14 +155,16 @@ static int byte_at(const char *s, size_t n, size_t i, size_t *len)
  * as another: a '%' that starts no escape or an encoded '%' (decoded twice,
  * "%%32%65" and "%252e" are '.'), a NUL (a C backend ends the path there:
  * "..%00" reads as ".."), or the lead of an overlong UTF-8 form ("%c0%ae",
- * "%e0%80%ae": '.' to a decoder that does not check).
+ * "%e0%80%ae", "%f8%80%80%80%ae": '.' to a decoder that does not check;
+ * bytes 0xf5-0xff never begin UTF-8).
  */
 static int reads_as_other(const char *s, size_t n, size_t i, int b, size_t len)
 {
     size_t next_len;
     int next;
 
-    if (b == '%' || b == 0 || b == 0xc0 || b == 0xc1)
+    /* 0xf5-0xff never begin UTF-8: an old decoder reads 0xf8 and 0xfc as 5- and 6-byte forms. */
+    if (b == '%' || b == 0 || b == 0xc0 || b == 0xc1 || b >= 0xf5)
         return 1;
     if ((b != 0xe0 && b != 0xf0) || i + len >= n)
         return 0;

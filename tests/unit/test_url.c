@@ -319,6 +319,9 @@ static void test_path_escapes(void)
                                        "/%c0%ae%c0%ae/x",
                                        "/%C1%9C",
                                        "/%e0%80%ae/x",
+                                       "/%f8%80%80%80%ae/x",
+                                       "/%fc%80%80%80%80%ae/x",
+                                       "/%ff",
                                        "/%f0%80%80%ae",
                                        "/\xc0\xae\xc0\xae/x" };
     static const char *const in[] = { "",
