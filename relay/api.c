@@ -80,7 +80,10 @@ static int head_ambiguous(struct lws *wsi)
             lws_hdr_copy_fragment(wsi, v, sizeof(v), once[i], 1) >= 0)
             return 1;
     }
+    /* lws keeps the whitespace RFC 9110 allows around a value: the rule reads what is inside. */
     host_len = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HOST);
+    while (host_len > 0 && (v[host_len - 1] == ' ' || v[host_len - 1] == '\t'))
+        host_len--;
     if (host_len > 0 && !hw_http_host_valid(v, (size_t)host_len))
         return 1;
     for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {

@@ -83,9 +83,13 @@ static int build_headers(struct hw_http_conn *c, const struct hw_http_head *req,
     if (!err && host) {
         size_t n;
         const char *v = hw_http_value_trim(host, &n);
-        err = hw_buf_puts(hb, "X-Forwarded-Host: ");
-        err = err ? err : hw_buf_append(hb, v, n);
-        err = err ? err : hw_buf_append(hb, "\r\n", 2);
+
+        /* An empty Host (allowed for an authority-less target) names no host to forward. */
+        if (n) {
+            err = hw_buf_puts(hb, "X-Forwarded-Host: ");
+            err = err ? err : hw_buf_append(hb, v, n);
+            err = err ? err : hw_buf_append(hb, "\r\n", 2);
+        }
     }
     if (!err && x->verdict != RELAY_EDGE_NONE)
         err = hw_buf_puts(hb, x->verdict == RELAY_EDGE_PASS ? "Hookwire-Verified: true\r\n"

@@ -256,7 +256,8 @@ int hw_http_host_valid(const char *v, size_t n)
                   (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.' || v[i] == '_'))
                 return 0;
         }
-        if (i == 0)
+        /* Labels are not empty, and a name begins with neither '.' nor '-' (no "..", "-"). */
+        if (i == 0 || v[0] == '.' || v[0] == '-' || memmem(v, i, "..", 2))
             return 0;
     }
     return i == n || (v[i] == ':' && port_ok(v + i + 1, n - i - 1));

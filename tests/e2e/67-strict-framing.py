@@ -197,6 +197,11 @@ def case_tunnel_port_ambiguous_heads(env):
                     r = c.read_response("GET")
                     check_eq((r.status, r.header("Hookwire-Error")), (400, "HW_BAD_REQUEST"),
                              "%s port %s: Host %s" % (name, path.decode(), bad))
+    # Whitespace around the value is allowed (RFC 9110 5.5) on both ports.
+    for port, name in ((relay.tunnel_port, "tunnel"), (relay.port, "public")):
+        with HttpConn(port, timeout=PROMPT) as c:
+            c.send(b"GET /healthz HTTP/1.1\r\nHost:  h.example:8080 \t\r\n\r\n")
+            check_eq(c.read_response("GET").status, 200, name + " port: a Host with whitespace")
     for what, headers in (("two Content-Lengths", [("Content-Length", "0")] * 2),
                           ("a second Host", [("Host", "other.example.test")]),
                           ("a NUL byte in a header", [("User-Agent", "a\x00b")])):
