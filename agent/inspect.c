@@ -303,27 +303,35 @@ static int is_json(const struct hw_http_head *h)
     return w == n || v[w] == ';';
 }
 
-static void serve_asset(struct hw_http_conn *c, const char *path, size_t len)
+/* The page's file at path[0..len) ("/" is index.html), or NULL. */
+static const struct agent_asset *find_asset(const char *path, size_t len)
 {
-    char h[160];
-    int n;
-
     if (len == 1 && path[0] == '/') {
         path = "/index.html";
         len = 11;
     }
-    for (const struct agent_asset *as = agent_assets; as->path; as++) {
-        if (strlen(as->path) != len || memcmp(as->path, path, len) != 0)
-            continue;
-        n = snprintf(h, sizeof(h),
-                     "Content-Type: %s\r\nCache-Control: no-cache\r\n"
-                     "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n",
-                     as->type);
-        if (hw_http_conn_respond(c, 200, NULL, h, (size_t)n, as->data, as->len))
-            HW_DEBUG("inspect: the answer could not be queued");
+    for (const struct agent_asset *as = agent_assets; as->path; as++)
+        if (strlen(as->path) == len && memcmp(as->path, path, len) == 0)
+            return as;
+    return NULL;
+}
+
+static void serve_asset(struct hw_http_conn *c, const char *path, size_t len)
+{
+    const struct agent_asset *as = find_asset(path, len);
+    char h[160];
+    int n;
+
+    if (!as) {
+        agent_inspect_error(c, 404, "no such page");
         return;
     }
-    agent_inspect_error(c, 404, "no such page");
+    n = snprintf(h, sizeof(h),
+                 "Content-Type: %s\r\nCache-Control: no-cache\r\n"
+                 "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n",
+                 as->type);
+    if (hw_http_conn_respond(c, 200, NULL, h, (size_t)n, as->data, as->len))
+        HW_DEBUG("inspect: the answer could not be queued");
 }
 
 static void on_open(struct hw_http_conn *c)
@@ -347,18 +355,19 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     const char *t = h->target, *q = memchr(t, '?', h->target_len);
     size_t plen = q ? (size_t)(q - t) : h->target_len;
     int get = h->method_len == 3 && memcmp(h->method, "GET", 3) == 0;
+    int head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
 
     if (!same_origin(ic->ins, h)) {
         agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
         return;
     }
     /* A navigation from another site may show the page, never read the API. */
-    if (!same_site_fetch(h, get && !(plen >= 5 && memcmp(t, "/api/", 5) == 0))) {
+    if (!same_site_fetch(h, (get || head) && !(plen >= 5 && memcmp(t, "/api/", 5) == 0))) {
         agent_inspect_error(c, 403, "this inspector serves only its own page (Sec-Fetch-Site)");
         return;
     }
     /* Anything but reading changes something (a replay): it must come as JSON. */
-    if (!get && !(h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0) && !is_json(h)) {
+    if (!get && !head && !is_json(h)) {
         agent_inspect_error(c, 415,
                             "a request that changes something needs "
                             "Content-Type: application/json");
@@ -372,10 +381,12 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         agent_inspect_api(ic->ins->a, ic->ins->relays, c, rq);
         return;
     }
-    if (get || (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0))
+    if (get || head)
         serve_asset(c, t, plen);
-    else
+    else if (find_asset(t, plen))
         agent_inspect_error(c, 405, "method not allowed");
+    else
+        agent_inspect_error(c, 404, "no such page");
 }
 
 /* The exchange is no longer this connection's: a relay call's answer is dropped when it comes. */

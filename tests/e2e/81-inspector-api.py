@@ -97,6 +97,8 @@ def api(env):
                       json.dumps({"headers": "A: b", "body": "x"}).encode()).status, 404,
              "an edited replay of an unknown id is 404")
     check_eq(ins.call("GET", "/api/nothing").status, 404, "an unknown API is 404")
+    check_eq(ins.call("POST", "/").status, 405, "POST of the page is 405")
+    check_eq(ins.call("POST", "/nosuch").status, 404, "POST of no page is 404")
     r = ins.call("GET", "/style.css")
     check_eq((r.status, json.loads(r.body)), (404, {"error": "no such page"}),
              "an unknown page is 404, as JSON like every error")
