@@ -82,10 +82,14 @@ static int head_ambiguous(struct lws *wsi)
     }
     /* lws keeps the whitespace RFC 9110 allows around a value: the rule reads what is inside. */
     host_len = lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HOST);
-    while (host_len > 0 && (v[host_len - 1] == ' ' || v[host_len - 1] == '\t'))
-        host_len--;
-    if (host_len > 0 && !hw_http_host_valid(v, (size_t)host_len))
-        return 1;
+    if (host_len > 0) {
+        struct hw_http_header host = { .value = v, .value_len = (size_t)host_len };
+        size_t n;
+        const char *inside = hw_http_value_trim(&host, &n);
+
+        if (!hw_http_host_valid(inside, n))
+            return 1;
+    }
     for (int h = 0; h < (int)WSI_TOKEN_COUNT; h++) {
         const unsigned char *name = lws_token_to_string((enum lws_token_indexes)h);
         size_t nlen = name ? strlen((const char *)name) : 0;
