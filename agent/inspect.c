@@ -356,13 +356,14 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
     size_t plen = q ? (size_t)(q - t) : h->target_len;
     int get = h->method_len == 3 && memcmp(h->method, "GET", 3) == 0;
     int head = h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0;
+    int api = plen >= 5 && memcmp(t, "/api/", 5) == 0;
 
     if (!same_origin(ic->ins, h)) {
         agent_inspect_error(c, 403, "this inspector serves only its own origin (Host, Origin)");
         return;
     }
     /* A navigation from another site may show the page, never read the API. */
-    if (!same_site_fetch(h, (get || head) && !(plen >= 5 && memcmp(t, "/api/", 5) == 0))) {
+    if (!same_site_fetch(h, (get || head) && !api)) {
         agent_inspect_error(c, 403, "this inspector serves only its own page (Sec-Fetch-Site)");
         return;
     }
@@ -377,7 +378,7 @@ static void on_request(struct hw_http_conn *c, const struct hw_http_request *rq)
         sse_open(ic->ins, c);
         return;
     }
-    if (plen >= 5 && memcmp(t, "/api/", 5) == 0) {
+    if (api) {
         agent_inspect_api(ic->ins->a, ic->ins->relays, c, rq);
         return;
     }

@@ -305,6 +305,16 @@ static int list_path(char *out, size_t cap, const char *q, size_t qlen)
     return 0;
 }
 
+/* Whether the target's path t[0..plen) is path. */
+static int path_is(const char *t, size_t plen, const char *path)
+{
+    return plen == strlen(path) && memcmp(t, path, plen) == 0;
+}
+
+/*
+ * Each path is matched first, then its method: a path of the API asked with
+ * another method is 405, naming the one it takes; an unknown path is 404.
+ */
 void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_conn *c,
                        const struct hw_http_request *rq)
 {
@@ -319,7 +329,9 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
     char id[HW_ID_LEN + 1];
     struct hw_buf b;
 
-    if (get && plen == 11 && memcmp(t, "/api/events", 11) == 0) {
+    if (path_is(t, plen, "/api/events")) {
+        if (!get)
+            goto takes_get;
         j = agent_relay_job_new();
         if (j && list_path(j->path[0], sizeof(j->path[0]), q ? q + 1 : "",
                            q ? h->target_len - plen - 1 : 0)) {
@@ -332,7 +344,9 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
         submit(rp, c, j, pass_done);
         return;
     }
-    if (get && plen == 12 && memcmp(t, "/api/refused", 12) == 0) {
+    if (path_is(t, plen, "/api/refused")) {
+        if (!get)
+            goto takes_get;
         j = agent_relay_job_new();
         if (j) {
             j->ncalls = 1;
@@ -341,7 +355,9 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
         submit(rp, c, j, pass_done);
         return;
     }
-    if (get && plen == 9 && memcmp(t, "/api/info", 9) == 0) {
+    if (path_is(t, plen, "/api/info")) {
+        if (!get)
+            goto takes_get;
         hw_buf_init(&b, 4096);
         if (hw_buf_printf(&b, "{\"forward\":\"http://%s:%d\",\"relay\":", a->target.host,
                           a->target.port) ||
@@ -356,13 +372,20 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
         hw_buf_cleanup(&b);
         return;
     }
-    if (get && plen == 13 && memcmp(t, "/api/captures", 13) == 0) {
+    if (path_is(t, plen, "/api/captures")) {
+        if (!get)
+            goto takes_get;
         hw_buf_init(&b, ANSWER_MAX);
         if (agent_capture_json_list(a->capture, &b) || hw_buf_append(&b, "\n", 1))
             agent_inspect_error(c, 503, "out of memory");
         else
             agent_inspect_json(c, 200, hw_buf_head(&b), hw_buf_size(&b));
         hw_buf_cleanup(&b);
+        return;
+    }
+    /* Its GET is the event stream (inspect.c); nothing else is served there. */
+    if (path_is(t, plen, "/api/stream")) {
+        agent_inspect_error(c, 405, "method not allowed: this path takes GET");
         return;
     }
     if (plen >= 12 + HW_ID_LEN && memcmp(t, "/api/events/", 12) == 0) {
@@ -372,7 +395,9 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
             agent_inspect_error(c, 404, "no such event");
             return;
         }
-        if (get && plen == 12 + HW_ID_LEN) {
+        if (plen == 12 + HW_ID_LEN) {
+            if (!get)
+                goto takes_get;
             j = agent_relay_job_new();
             if (j) {
                 j->ncalls = 2;
@@ -382,26 +407,18 @@ void agent_inspect_api(struct agent *a, struct agent_relays *rp, struct hw_http_
             submit(rp, c, j, detail_done);
             return;
         }
-        if (post && plen == 12 + HW_ID_LEN + 7 && memcmp(t + 12 + HW_ID_LEN, "/replay", 7) == 0) {
-            replay(a, rp, c, id, rq);
+        if (path_is(t + 12 + HW_ID_LEN, plen - 12 - HW_ID_LEN, "/replay")) {
+            if (post)
+                replay(a, rp, c, id, rq);
+            else
+                agent_inspect_error(c, 405, "method not allowed: this path takes POST");
             return;
         }
     }
-    /* A path of the API asked with another method: 405, naming the one it takes. */
-    if ((plen == 11 && (!memcmp(t, "/api/events", 11) || !memcmp(t, "/api/stream", 11))) ||
-        (plen == 12 && !memcmp(t, "/api/refused", 12)) ||
-        (plen == 9 && !memcmp(t, "/api/info", 9)) ||
-        (plen == 13 && !memcmp(t, "/api/captures", 13)) ||
-        (plen == 12 + HW_ID_LEN && !memcmp(t, "/api/events/", 12))) {
-        agent_inspect_error(c, 405, "method not allowed: this path takes GET or HEAD");
-        return;
-    }
-    if (plen == 12 + HW_ID_LEN + 7 && !memcmp(t, "/api/events/", 12) &&
-        !memcmp(t + 12 + HW_ID_LEN, "/replay", 7)) {
-        agent_inspect_error(c, 405, "method not allowed: this path takes POST");
-        return;
-    }
     agent_inspect_error(c, 404, "no such API");
+    return;
+takes_get:
+    agent_inspect_error(c, 405, "method not allowed: this path takes GET or HEAD");
 }
 
 void agent_inspect_api_forget(struct hw_http_conn *c)
