@@ -38,7 +38,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 /* Whether f is a regular file; else why (its path and option given) says what it is. */
 static int regular(FILE *f, const char *opt, const char *path, char *why, size_t n)
 {
-    struct stat st;
+    struct stat st = { 0 };
 
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
         return 1;

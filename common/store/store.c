@@ -546,8 +546,7 @@ int hw_store_ping(struct hw_store *s)
     /* Busy: someone is using the connection right now; answer from what it last saw. */
     if (pthread_mutex_trylock(&s->lock) != 0)
         return s->down ? HW_EUNAVAIL : 0;
-    if (s->ops->call)
-        s->ops->call(s->be, 1);
+    hw_store_mark_call(s->ops, s->be, 1);
     err = hw_store_public_err(s, s->ops->ping(s->be));
     hw_store_leave(s, &s->lock, s->be);
     return err;

@@ -189,6 +189,13 @@ struct hw_store_ops {
 extern const struct hw_store_ops hw_store_sqlite_ops;
 extern const struct hw_store_ops hw_store_mysql_ops;
 
+/* Tells a backend that wants to know (ops->call) that a call on be begins (1) or ends (0). */
+static inline void hw_store_mark_call(const struct hw_store_ops *ops, void *be, int begin)
+{
+    if (ops->call)
+        ops->call(be, begin);
+}
+
 /*
  * SQL shared by both backends. Binary columns (everything but the id) are
  * bound as blobs so bytes come back exactly as they went in.

@@ -50,15 +50,13 @@ struct hw_store {
 static inline void hw_store_enter(const struct hw_store *s, pthread_mutex_t *lock, void *be)
 {
     pthread_mutex_lock(lock);
-    if (s->ops->call)
-        s->ops->call(be, 1);
+    hw_store_mark_call(s->ops, be, 1);
 }
 
 /* Tells the backend its call ended and lets go of lock. */
 static inline void hw_store_leave(const struct hw_store *s, pthread_mutex_t *lock, void *be)
 {
-    if (s->ops->call)
-        s->ops->call(be, 0);
+    hw_store_mark_call(s->ops, be, 0);
     pthread_mutex_unlock(lock);
 }
 

@@ -407,11 +407,9 @@ int hw_store_schema_migrate(const struct hw_store_ops *ops, void *be, int kind, 
      * server that stops answering fails an ordinary open in seconds. The
      * version is read again under the lock before anything changes.
      */
-    if (ops->call)
-        ops->call(be, 1);
+    hw_store_mark_call(ops, be, 1);
     err = ops->schema_version(be, &version);
-    if (ops->call)
-        ops->call(be, 0);
+    hw_store_mark_call(ops, be, 0);
     if (err || version == HW_STORE_SCHEMA_VERSION)
         return err;
     err = ops->schema_begin(be);
