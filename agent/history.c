@@ -2,46 +2,92 @@
  * `hookwire-agent events|show|replay`: one blocking HTTP/1.1 call to the
  * relay's history API (relay/history.c) with the channel token, and its
  * answer printed. Plain TCP for ws:// relays, OpenSSL for wss:// (with
- * --ca-file, or --insecure for self-signed test relays). Every wait has a
- * deadline (IO_TIMEOUT_S per read or write) and the answer a size cap.
+ * --ca-file, or --insecure for self-signed test relays). The socket is
+ * non-blocking and every wait a poll() within the call's deadline: connect,
+ * handshake, request and answer end AGENT_HISTORY_TIMEOUT_S after the start, however
+ * slowly the bytes come (-ETIMEDOUT); the answer has a size cap.
  * Main thread, or the inspector's relay threads for agent_history_call();
  * never touches lws.
  */
 #include "history.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/text.h"
 
-#define IO_TIMEOUT_S 10
-#define ANSWER_MAX   (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
+#define ANSWER_MAX (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
 
 struct conn {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
+    int64_t deadline_ms; /* hw_mono_ms() at which the call has failed */
 };
 
-/* A connected socket in *fd, or HW_ENOTFOUND (the name), or -errno of the last connect. */
-static int dial(const char *host, int port, int *fd)
+/* Waits until fd is ready for events, within the deadline: 0 or -ETIMEDOUT. */
+static int wait_ready(int fd, short events, int64_t deadline_ms)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+
+    for (;;) {
+        int64_t left = deadline_ms - hw_mono_ms();
+        int n;
+
+        if (left <= 0)
+            return -ETIMEDOUT;
+        n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return 0; /* ready, or an error the next call reports */
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* One address: a connected non-blocking socket in *fd, or -errno (-ETIMEDOUT). */
+static int dial_one(const struct addrinfo *ai, int64_t deadline_ms, int *fd)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    *fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (*fd < 0)
+        return -errno;
+    if (connect(*fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return 0;
+    err = errno == EINPROGRESS ? wait_ready(*fd, POLLOUT, deadline_ms) : -errno;
+    if (!err && getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0)
+        err = -err;
+    if (err) {
+        close(*fd);
+        *fd = -1;
+    }
+    return err;
+}
+
+/*
+ * A connected socket in *fd, or HW_ENOTFOUND (the name), or -errno of the
+ * last address tried (-ETIMEDOUT once the deadline passed).
+ */
+static int dial(const char *host, int port, int64_t deadline_ms, int *fd)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
-    struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
     char svc[16];
     int err = HW_EIO;
 
@@ -49,31 +95,44 @@ static int dial(const char *host, int port, int *fd)
     *fd = -1;
     if (getaddrinfo(host, svc, &hints, &res))
         return HW_ENOTFOUND;
-    for (ai = res; ai && *fd < 0; ai = ai->ai_next) {
-        *fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (*fd < 0) {
-            err = -errno;
-            continue;
-        }
-        /* The timeouts bound connect (Linux applies SO_SNDTIMEO to it), reads and writes. */
-        setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(*fd, ai->ai_addr, ai->ai_addrlen)) {
-            err = -errno;
-            close(*fd);
-            *fd = -1;
-        }
-    }
+    for (ai = res; ai && *fd < 0 && err != -ETIMEDOUT; ai = ai->ai_next)
+        err = dial_one(ai, deadline_ms, fd);
     freeaddrinfo(res);
     return *fd < 0 ? err : 0;
 }
 
-static int conn_open(struct conn *c, struct agent *a)
+/*
+ * After an SSL call returned rc: 1 to call again once the socket is ready
+ * (waited for here), 0 when it failed for good, or -ETIMEDOUT.
+ */
+static int ssl_again(struct conn *c, int rc)
+{
+    int e = SSL_get_error(c->ssl, rc), err;
+
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        return 0;
+    err = wait_ready(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->deadline_ms);
+    return err ? err : 1;
+}
+
+/* After a plain read or write failed: 1 to try again once ready, 0 failed, or -ETIMEDOUT. */
+static int plain_again(struct conn *c, short events)
 {
     int err;
 
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return 0;
+    err = wait_ready(c->fd, events, c->deadline_ms);
+    return err ? err : 1;
+}
+
+static int conn_open(struct conn *c, struct agent *a)
+{
+    int err, rc, again;
+
     memset(c, 0, sizeof(*c));
-    err = dial(a->relay_url.host, a->relay_url.port, &c->fd);
+    c->deadline_ms = hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000;
+    err = dial(a->relay_url.host, a->relay_url.port, c->deadline_ms, &c->fd);
     if (err)
         return err;
     if (!a->relay_url.tls)
@@ -96,7 +155,12 @@ static int conn_open(struct conn *c, struct agent *a)
     SSL_set_tlsext_host_name(c->ssl, a->relay_url.host);
     if (!a->cfg.insecure)
         SSL_set1_host(c->ssl, a->relay_url.host);
-    return SSL_connect(c->ssl) == 1 ? 0 : HW_EAUTH; /* the handshake, or the certificate */
+    while ((rc = SSL_connect(c->ssl)) != 1) {
+        again = ssl_again(c, rc);
+        if (again <= 0)
+            return again < 0 ? again : HW_EAUTH; /* the handshake, or the certificate */
+    }
+    return 0;
 }
 
 static void conn_close(struct conn *c)
@@ -113,11 +177,16 @@ static int conn_write(struct conn *c, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = c->ssl ? SSL_write(c->ssl, p, (int)n) : write(c->fd, p, n);
+        int err;
 
-        if (w <= 0)
-            return HW_EIO;
-        p += w;
-        n -= (size_t)w;
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        err = c->ssl ? ssl_again(c, (int)w) : w < 0 ? plain_again(c, POLLOUT) : 0;
+        if (err <= 0)
+            return err < 0 ? err : HW_EIO;
     }
     return 0;
 }
@@ -128,15 +197,20 @@ static int conn_read_all(struct conn *c, struct hw_buf *b)
     for (;;) {
         char *p = hw_buf_reserve(b, 65536);
         ssize_t r;
+        int err;
 
         if (!p)
             return HW_E2BIG;
         r = c->ssl ? SSL_read(c->ssl, p, 65536) : read(c->fd, p, 65536);
-        if (r == 0 || (r < 0 && c->ssl && SSL_get_error(c->ssl, (int)r) == SSL_ERROR_ZERO_RETURN))
+        if (r > 0) {
+            hw_buf_commit(b, (size_t)r);
+            continue;
+        }
+        if (r == 0 || (c->ssl && SSL_get_error(c->ssl, (int)r) == SSL_ERROR_ZERO_RETURN))
             return 0;
-        if (r < 0)
-            return HW_EIO;
-        hw_buf_commit(b, (size_t)r);
+        err = c->ssl ? ssl_again(c, (int)r) : plain_again(c, POLLIN);
+        if (err <= 0)
+            return err < 0 ? err : HW_EIO;
     }
 }
 
@@ -241,6 +315,10 @@ static void unreachable(const struct agent *a, const char *verb, int err)
                 "%s: nothing answers at %s:%d (%s): is the relay running, and is %d its "
                 "--tunnel-listen port?\n",
                 verb, h, p, hw_strerror(err), p);
+    else if (err == -ETIMEDOUT)
+        fprintf(stderr,
+                "%s: the relay at %s:%d did not answer within %d s: is --relay its tunnel port?\n",
+                verb, h, p, AGENT_HISTORY_TIMEOUT_S);
     else if (err == HW_EAUTH)
         fprintf(stderr,
                 "%s: the TLS handshake with %s:%d failed: is it the relay's wss:// port, and does "

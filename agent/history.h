@@ -6,10 +6,13 @@
  * `show ID [--body]` and `replay ID`, each one HTTP call to the relay's
  * history API on its tunnel port (http for ws://, TLS for wss://),
  * authorised by the agent's token. Main thread; runs before (instead of)
- * the event loop, so it uses plain blocking sockets with deadlines.
+ * the event loop, so it waits in poll() within each call's deadline.
  */
 struct agent;
 struct hw_buf;
+
+/* How long one call may take, connect to the answer's last byte. */
+#define AGENT_HISTORY_TIMEOUT_S 30
 
 /*
  * Runs the command argv[0..argc) for a's relay and token. Returns the exit
@@ -20,10 +23,11 @@ int agent_history_command(struct agent *a, int argc, char **argv);
 /*
  * One call to the relay's API: method and path (borrowed), with a's relay
  * URL, token and TLS settings (read only, so any thread may call it; it
- * blocks, each read and write within 10 s). The answer's status goes in
+ * blocks, AGENT_HISTORY_TIMEOUT_S at most). The answer's status goes in
  * *status and its body is appended to body (capped by body's own limit).
- * Returns 0, HW_EIO (cannot connect, TLS failed, cut short), HW_EPROTO (not
- * an HTTP answer) or the buffer's error.
+ * Returns 0, HW_ENOTFOUND (the host name), -errno of the connect,
+ * -ETIMEDOUT (out of time), HW_EAUTH (TLS failed), HW_EIO (cut short),
+ * HW_EPROTO (not an HTTP answer) or the buffer's error.
  */
 int agent_history_call(struct agent *a, const char *method, const char *path, int *status,
                        struct hw_buf *body);

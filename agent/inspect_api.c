@@ -6,6 +6,7 @@
  */
 #include "inspect_api.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "core/id.h"
 #include "core/log.h"
 #include "core/url.h"
+#include "history.h"
 #include "inspect.h"
 #include "inspect_capture.h"
 #include "inspect_json.h"
@@ -58,6 +60,12 @@ static int relay_failed(struct hw_http_conn *c, struct agent_relay_job *j, int i
 {
     char text[160];
 
+    if (j->err[i] == -ETIMEDOUT) {
+        snprintf(text, sizeof(text), "the relay did not answer within %d s",
+                 AGENT_HISTORY_TIMEOUT_S);
+        agent_inspect_error(c, 504, text);
+        return 1;
+    }
     if (j->err[i]) {
         snprintf(text, sizeof(text), "the relay cannot be reached: %s", hw_strerror(j->err[i]));
         agent_inspect_error(c, 502, text);

@@ -6,7 +6,8 @@ missing config file, --public-url, the token in an agent config, the order of
 config file and command line; the agent reaching the relay's webhook port, TLS
 on a plain port and plain on a TLS port, an unknown host, a refused token; -h,
 --version, colour and NO_COLOR, Ctrl-C, durations, a timeout, JSON log fields;
-targets as people write them; token add's hints and token list's agent column.
+targets as people write them; token add's hints and token list's agent column;
+`events` against a relay that trickles its answer or stalls its TLS handshake.
 """
 
 import json
@@ -15,6 +16,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -595,8 +597,62 @@ def case_listen_names(env):
         check(want in r.stderr, "the receiver says why it cannot listen on " + host, r.stderr)
 
 
+def case_history_call_deadline(env):
+    """`hookwire-agent events` gives up on a relay that answers a byte at a time, or never
+    finishes a TLS handshake, 30 s after it started, and says so in one line."""
+    stop = threading.Event()
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(8)
+    port = lsn.getsockname()[1]
+
+    def serve(conn):
+        # Plain: a status line one byte every 0.3 s, never ending. TLS: silence.
+        with conn:
+            first = conn.recv(1)
+            while first and first != b"\x16" and not stop.wait(0.3):
+                try:
+                    conn.sendall(b"H")
+                except OSError:
+                    return
+            stop.wait()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = lsn.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    tok = {"HOOKWIRE_TOKEN": "hwt_deadline-test"}
+    try:
+        procs = {}
+        for scheme in ("ws", "wss"):
+            argv = [AGENT_BIN, "--relay", "%s://127.0.0.1:%d" % (scheme, port), "events"]
+            penv = dict(os.environ, **tok)
+            procs[scheme] = subprocess.Popen(argv, cwd=env.dir, env=penv, text=True,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for scheme, p in procs.items():
+            try:
+                _, err = p.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                check(False, "%s://: events ends on its own deadline" % scheme)
+            what = "events from a %s relay that never finishes its answer" % scheme
+            check_eq(p.returncode, 1, what + ": exit status (stderr %r)" % err)
+            check_eq(err.splitlines(), ["events: the relay at 127.0.0.1:%d did not answer within "
+                                        "30 s: is --relay its tunnel port?" % port], what)
+    finally:
+        stop.set()
+        lsn.close()
+
+
 if __name__ == "__main__":
     run([case_relay_startup_messages, case_port_in_use, case_config_file_rules,
+         case_history_call_deadline,
          case_help_and_version, case_agent_connection_failures, case_agent_plain_to_tls,
          case_targets, case_logs, case_colour, case_tokens, case_store_password_hidden,
          case_listen_names])
