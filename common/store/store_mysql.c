@@ -7,10 +7,12 @@
  */
 #include "store_mysql.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -238,6 +240,66 @@ static int check_durable(struct hw_my *b)
     return 0;
 }
 
+#ifdef LIBMARIADB
+/* What a non-blocking call waits for, as poll() events, and back. */
+static short wait_events(int status)
+{
+    return (short)(((status & MYSQL_WAIT_READ) ? POLLIN : 0) |
+                   ((status & MYSQL_WAIT_WRITE) ? POLLOUT : 0) |
+                   ((status & MYSQL_WAIT_EXCEPT) ? POLLPRI : 0));
+}
+
+static int ready_status(short revents)
+{
+    return ((revents & (POLLIN | POLLHUP | POLLERR)) ? MYSQL_WAIT_READ : 0) |
+           ((revents & (POLLOUT | POLLHUP | POLLERR)) ? MYSQL_WAIT_WRITE : 0) |
+           ((revents & POLLPRI) ? MYSQL_WAIT_EXCEPT : 0);
+}
+
+/*
+ * mysql_real_connect() within limit_ms in all: the connection, the server's
+ * greeting and the login, however slowly their bytes come (the client's own
+ * timeouts bound each read only, and the watch thread cannot know the socket
+ * before the call returns). Connector/C's non-blocking API, each wait a
+ * poll() within what is left; past the deadline the socket is shut down and
+ * the call fails. Sets *late when that is why it failed.
+ */
+static MYSQL *connect_within(struct hw_my *b, int64_t limit_ms, int *late)
+{
+    const struct hw_store_url *u = b->url;
+    int64_t deadline = hw_mono_ms() + limit_ms;
+    MYSQL *ret = NULL;
+    int status;
+
+    *late = 0;
+    if (mysql_options(b->conn, MYSQL_OPT_NONBLOCK, 0))
+        return mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
+                                  CLIENT_FOUND_ROWS);
+    status = mysql_real_connect_start(&ret, b->conn, u->host, u->user, u->password, u->db, u->port,
+                                      u->socket, CLIENT_FOUND_ROWS);
+    while (status) {
+        struct pollfd p = { .fd = (int)mysql_get_socket(b->conn), .events = wait_events(status) };
+        int64_t left = deadline - hw_mono_ms();
+        int64_t wait = left > 0 ? left : 0;
+        int n;
+
+        if ((status & MYSQL_WAIT_TIMEOUT) && mysql_get_timeout_value_ms(b->conn) < wait)
+            wait = mysql_get_timeout_value_ms(b->conn);
+        n = poll(&p, 1, (int)wait);
+        if (n < 0)
+            continue; /* EINTR: wait again, within what is left */
+        if (n == 0 && hw_mono_ms() >= deadline && !*late) {
+            /* Out of time: the call ends at once on a socket that can neither read nor write. */
+            *late = 1;
+            shutdown(p.fd, SHUT_RDWR);
+        }
+        status = mysql_real_connect_cont(&ret, b->conn,
+                                         n ? ready_status(p.revents) : MYSQL_WAIT_TIMEOUT);
+    }
+    return ret;
+}
+#endif
+
 static int my_connect(struct hw_my *b)
 {
     const struct hw_store_url *u = b->url;
@@ -245,7 +307,7 @@ static int my_connect(struct hw_my *b)
     unsigned long packet = 1ul << 30;
     hw_my_flag reconnect = 0;
     int64_t max_packet;
-    int err;
+    int err, late = 0;
 
     b->conn = mysql_init(NULL);
     if (!b->conn)
@@ -257,10 +319,18 @@ static int my_connect(struct hw_my *b)
     /* Reconnecting silently would lose prepared statements and transactions; we do it. */
     mysql_options(b->conn, MYSQL_OPT_RECONNECT, &reconnect);
     mysql_options(b->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+#ifdef LIBMARIADB
+    if (!connect_within(b, (int64_t)CALL_LIMIT_TIMEOUTS * b->timeout_s * 1000, &late)) {
+#else
     if (!mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
                             CLIENT_FOUND_ROWS)) {
+#endif
         /* Refused logins and unknown databases also leave the store unusable for now. */
-        if (!b->down)
+        if (!b->down && late)
+            HW_WARN("store %s: MySQL unavailable: the server's greeting and login took over %d "
+                    "s: connection cut",
+                    u->name, CALL_LIMIT_TIMEOUTS * b->timeout_s);
+        else if (!b->down)
             HW_WARN("store %s: MySQL unavailable: cannot connect: %s", u->name,
                     mysql_error(b->conn));
         b->down = 1;

@@ -7,8 +7,8 @@
  * fault is armed, drops the answer to COMMIT, cuts the connection at an
  * INSERT or before a COMMIT, stalls after COMMIT, holds the answer to
  * COMMIT (or to a statement that reads the schema) until the test releases
- * it, or trickles that answer a byte at a time, each well within the
- * client's read timeout. Used by test_store_fault.c.
+ * it, or trickles that answer (or a new connection's greeting) a byte at a
+ * time, each well within the client's read timeout. Used by test_store_fault.c.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -25,10 +25,11 @@ enum fault {
     F_CUT_MID_BATCH,
     F_CUT_BEFORE_COMMIT,
     F_STALL_COMMIT,
-    F_HOLD_COMMIT,    /* keep the answer to COMMIT from the client until px.release is set */
-    F_TRICKLE_COMMIT, /* the answer to COMMIT goes a byte every TRICKLE_MS */
-    F_TRICKLE_FIRST,  /* after the handshake, the server's answers go a byte every TRICKLE_MS */
-    F_HOLD_SCHEMA,    /* keep answers from a statement that reads the schema until px.release */
+    F_HOLD_COMMIT,      /* keep the answer to COMMIT from the client until px.release is set */
+    F_TRICKLE_COMMIT,   /* the answer to COMMIT goes a byte every TRICKLE_MS */
+    F_TRICKLE_FIRST,    /* after the handshake, the server's answers go a byte every TRICKLE_MS */
+    F_HOLD_SCHEMA,      /* keep answers from a statement that reads the schema until px.release */
+    F_TRICKLE_GREETING, /* a new connection's server bytes (its greeting on) go one a TRICKLE_MS */
 };
 
 #define TRICKLE_MS 1200
@@ -189,6 +190,12 @@ static inline void accept_one(void)
         if (px.p[i].c < 0) {
             px.p[i].c = c;
             px.p[i].u = u;
+            if (px.fault == F_TRICKLE_GREETING) {
+                px.fault = F_NONE;
+                px.fired++;
+                px.p[i].trickle = 1;
+                px.p[i].next_byte = tu_now_ms() + TRICKLE_MS;
+            }
             return;
         }
     }

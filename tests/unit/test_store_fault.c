@@ -315,9 +315,11 @@ static void test_overlap(const char *server_url)
 }
 
 /*
- * A store being opened through a fault: its connection's first statements
- * (the session's settings, the durability check) trickle in
- * (F_TRICKLE_FIRST), or, its schema being current, the server stops
+ * A store being opened through a fault: the server's greeting, and so the
+ * login, trickle in (F_TRICKLE_GREETING: a hundred bytes, each within the
+ * read timeout), its connection's first statements (the session's settings,
+ * the durability check) trickle in (F_TRICKLE_FIRST), or, its schema being
+ * current, the server stops
  * answering when the schema is read (F_HOLD_SCHEMA: no migration connection,
  * with its long timeout of minutes, is taken for a current schema). Either
  * way the open fails within the call deadline (four timeouts) instead of
@@ -336,11 +338,13 @@ static void test_open_faulted(const char *server_url, int fault)
     t0 = tu_now_ms();
     err = hw_store_open(url, NULL, &s);
     fprintf(stderr, "    open with %s: %s after %lld ms\n",
-            fault == F_TRICKLE_FIRST ? "its first answers trickled" : "the schema's answer held",
+            fault == F_TRICKLE_GREETING ? "its greeting trickled"
+            : fault == F_TRICKLE_FIRST  ? "its first answers trickled"
+                                        : "the schema's answer held",
             hw_strerror(err), (long long)(tu_now_ms() - t0));
     CHECK_EQ(err, HW_EUNAVAIL);
     CHECK_EQ(px.fired, 1);
-    if (fault == F_TRICKLE_FIRST)
+    if (fault == F_TRICKLE_FIRST || fault == F_TRICKLE_GREETING)
         CHECK_EQ(proxy_trickle_cut(5000), 1);
     CHECK(tu_now_ms() - t0 < (4 * TIMEOUT_S + 3) * 1000);
     px.release = 1;
@@ -367,6 +371,7 @@ static void test_proxy_faults(const char *server_url)
     }
     run_case(server_url, F_TRICKLE_COMMIT, 0, 0);
     run_case(server_url, F_TRICKLE_COMMIT, 1, 2);
+    test_open_faulted(server_url, F_TRICKLE_GREETING);
     test_open_faulted(server_url, F_TRICKLE_FIRST);
     test_open_faulted(server_url, F_HOLD_SCHEMA);
     test_overlap(server_url);
