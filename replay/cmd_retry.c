@@ -1,7 +1,9 @@
 /*
  * retry: requeue events for the running receivers (next attempt now,
  * attempt count kept). By id one at a time, or every failed event matching
- * the filters in pages of 1000, each page in one store transaction, with
+ * the filters in pages of 1000, each page in one store transaction that
+ * touches only the page's events still failed (another run may have
+ * requeued some since the listing, and a receiver be delivering them), with
  * a progress bar and Ctrl-C between pages. Main thread.
  */
 #include <stdlib.h>
@@ -108,7 +110,7 @@ static int retry_failed(struct replay_opts *o)
     const char *ids[PAGE];
     uint64_t done = 0, seen = 0;
     size_t unsure = 0; /* the page whose requeue failed: its commit's answer may be what was lost */
-    int flags = o->force ? HW_STORE_REQUEUE_FORCE : 0, err = 0, stopped = 0;
+    int err = 0, stopped = 0;
 
     replay_filter_from(o, &f);
     f.status = HW_STORE_FAILED;
@@ -138,7 +140,7 @@ static int retry_failed(struct replay_opts *o)
                 replay_table_row(&t, page.v[i]);
         }
         if (!o->dry_run)
-            err = hw_store_requeue_many(o->st, ids, page.n, flags, &n);
+            err = hw_store_requeue_failed(o->st, ids, page.n, &n);
         if (err)
             unsure = page.n;
         seen += page.n;
@@ -184,6 +186,11 @@ int replay_cmd_retry(const struct replay_cmd *cmd, struct replay_opts *o)
     }
     if (!o->failed && !o->nargs) {
         replay_fail("retry: which events? give ids or --failed (see hookwire-replay retry --help)");
+        return REPLAY_EXIT_USAGE;
+    }
+    if (o->failed && o->force) {
+        replay_fail("retry: --force goes with ids: --failed requeues only events still failed "
+                    "(see hookwire-replay retry --help)");
         return REPLAY_EXIT_USAGE;
     }
     if (!o->failed && (filtered || o->dry_run)) {

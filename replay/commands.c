@@ -34,8 +34,10 @@ const struct replay_cmd replay_commands[] = {
       "options:\n"
       "  --failed           every failed event matching the filters\n" FILTER_HELP
       "  --dry-run          print how many and which, change nothing\n"
-      "  --force            also requeue delivered events (sends them again)\n\n"
+      "  --force            with ids: also requeue delivered events, and ones being\n"
+      "                     delivered now (sends them again)\n\n"
       "Bulk work goes in pages of 1000 events, each requeued in one transaction;\n"
+      "an event requeued by someone else meanwhile is left alone and not counted.\n"
       "Ctrl-C stops between pages and says how many were requeued.\n",
       REPLAY_OPT_FAILED | REPLAY_OPT_FILTERS | REPLAY_OPT_DRY_RUN | REPLAY_OPT_FORCE,
       replay_cmd_retry },

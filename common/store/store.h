@@ -490,20 +490,22 @@ int hw_store_inspect(struct hw_store *s, const char *id, struct hw_store_event *
  */
 int hw_store_requeue(struct hw_store *s, const char *id, int flags);
 
-/* Most ids one hw_store_requeue_many() call takes (a list page). */
+/* Most ids one hw_store_requeue_failed() call takes (a list page). */
 #define HW_STORE_REQUEUE_MANY_MAX 1000
 
 /*
- * hw_store_requeue() for the events ids[0..n) (borrowed; n at most
- * HW_STORE_REQUEUE_MANY_MAX) in one statement and one commit: all of them
- * or none. Unknown ids, and delivered events unless flags has
- * HW_STORE_REQUEUE_FORCE, are left as they are. *requeued (may be NULL)
- * gets how many were requeued, 0 on error. For bulk replays, where one
- * commit per event would dominate. Returns 0, HW_EINVAL (n above the cap,
- * a NULL id, unknown flags), HW_EUNAVAIL, HW_EIO, HW_ENOMEM. Any thread.
+ * hw_store_requeue() for those of the events ids[0..n) (borrowed; n at most
+ * HW_STORE_REQUEUE_MANY_MAX) that are failed when it runs, in one statement
+ * and one commit: all of them or none. Any other (unknown, delivered, or
+ * pending: requeued by someone else since it was listed, perhaps under a
+ * live lease) is left as it is, so that concurrent bulk replays never cancel
+ * a lease nor count an event twice. *requeued (may be NULL) gets how many
+ * were requeued, 0 on error. For bulk replays, where one commit per event
+ * would dominate. Returns 0, HW_EINVAL (n above the cap, a NULL id),
+ * HW_EUNAVAIL, HW_EIO, HW_ENOMEM. Any thread.
  */
-int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, int flags,
-                          uint64_t *requeued);
+int hw_store_requeue_failed(struct hw_store *s, const char *const *ids, size_t n,
+                            uint64_t *requeued);
 
 /* Flags for hw_store_purge(): which statuses go. Neither DELIVERED nor FAILED means both. */
 #define HW_STORE_PURGE_PENDING   1 /* also events still waiting for delivery */

@@ -27,15 +27,15 @@ int hw_store_requeue(struct hw_store *s, const char *id, int flags)
     return err;
 }
 
-int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, int flags,
-                          uint64_t *requeued)
+int hw_store_requeue_failed(struct hw_store *s, const char *const *ids, size_t n,
+                            uint64_t *requeued)
 {
     uint64_t rows = 0;
     int err = 0;
 
     if (requeued)
         *requeued = 0;
-    if (n > HW_STORE_REQUEUE_MANY_MAX || (n && !ids) || (flags & ~HW_STORE_REQUEUE_FORCE))
+    if (n > HW_STORE_REQUEUE_MANY_MAX || (n && !ids))
         return HW_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!ids[i])
@@ -43,8 +43,7 @@ int hw_store_requeue_many(struct hw_store *s, const char *const *ids, size_t n, 
     if (n == 0)
         return 0;
     hw_store_enter(s, &s->lock, s->be);
-    err = hw_store_public_err(s, s->ops->requeue_many(s->be, ids, n, hw_wall_ms(),
-                                                      !!(flags & HW_STORE_REQUEUE_FORCE), &rows));
+    err = hw_store_public_err(s, s->ops->requeue_failed(s->be, ids, n, hw_wall_ms(), &rows));
     hw_store_leave(s, &s->lock, s->be);
     if (!err && requeued)
         *requeued = rows;

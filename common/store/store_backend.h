@@ -151,9 +151,12 @@ struct hw_store_ops {
     int (*release_batch)(void *be, int64_t now_ms, const struct hw_store_lease *v, size_t n);
     int (*attempts)(void *be, const char *id, struct hw_store_attempts *out);
     int (*requeue)(void *be, const char *id, int64_t now_ms, int force);
-    /* ids[0..n), 1 <= n <= HW_STORE_REQUEUE_MANY_MAX, in one statement; *rows: how many. */
-    int (*requeue_many)(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
-                        uint64_t *rows);
+    /*
+     * The failed ones among ids[0..n), 1 <= n <= HW_STORE_REQUEUE_MANY_MAX,
+     * in one transaction; *rows: how many.
+     */
+    int (*requeue_failed)(void *be, const char *const *ids, size_t n, int64_t now_ms,
+                          uint64_t *rows);
     /*
      * Deletes up to HW_STORE_PURGE_BATCH events received before before_ms
      * whose status is one of st[0..3) (0 for an unused slot), with their
@@ -374,9 +377,10 @@ enum hw_store_col {
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
     "lease_until = 0, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
 /* Parameters: now force, then the ids (hw_store_in_sql()). One statement: all or none. */
-#define HW_SQL_REQUEUE_IN                                                            \
+/* Failed only (status 3): what another bulk replay requeued meanwhile is left alone. */
+#define HW_SQL_REQUEUE_FAILED_IN                                                     \
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
-    "lease_until = 0, lease_token = lease_token + 1 WHERE (status <> 2 OR ? = 1) AND id IN "
+    "lease_until = 0, lease_token = lease_token + 1 WHERE status = 3 AND id IN "
 #define HW_SQL_STATUS_OF "SELECT status FROM hookwire_events WHERE id = ?"
 /*
  * Parameters: before_ms st0 st1 st2 limit. The oldest first, on the time

@@ -157,8 +157,8 @@ char *hw_my_fence_sql(const char *head, int leased, size_t k, size_t *len);
 int hw_my_release_batch(void *be, int64_t now_ms, const struct hw_store_lease *v, size_t n);
 int hw_my_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_my_requeue(void *be, const char *id, int64_t now_ms, int force);
-int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
-                       uint64_t *rows);
+int hw_my_requeue_failed(void *be, const char *const *ids, size_t n, int64_t now_ms,
+                         uint64_t *rows);
 int hw_my_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
 int hw_my_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
 int hw_my_backlog(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms);

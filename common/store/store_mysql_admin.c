@@ -11,12 +11,11 @@
 #include "store_mysql.h"
 #include "store_mysql_row.h"
 
-int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
-                       uint64_t *rows)
+int hw_my_requeue_failed(void *be, const char *const *ids, size_t n, int64_t now_ms, uint64_t *rows)
 {
     struct hw_my *b = be;
-    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_IN, n);
-    MYSQL_BIND *p = calloc(n + 2, sizeof(*p));
+    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_FAILED_IN, n);
+    MYSQL_BIND *p = calloc(n + 1, sizeof(*p));
     MYSQL_STMT *st = NULL;
     int err = sql && p ? hw_my_ready(b) : HW_ENOMEM;
 
@@ -29,9 +28,8 @@ int hw_my_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_m
         goto out;
     }
     hw_my_param_i64(&p[0], &now_ms);
-    hw_my_param_int(&p[1], &force);
     for (size_t i = 0; i < n; i++)
-        hw_my_param_str(&p[2 + i], ids[i]);
+        hw_my_param_str(&p[1 + i], ids[i]);
     /* Autocommit: the one UPDATE commits by itself, whole or not at all. */
     if (mysql_stmt_prepare(st, sql, strlen(sql)))
         err = hw_my_stmt_fail(b, st, "requeue");

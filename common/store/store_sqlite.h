@@ -127,8 +127,8 @@ int hw_lite_record_one(void *be, const char *id, int64_t lease, int64_t now_ms,
 int hw_lite_release_one(void *be, const char *id, int64_t lease, int64_t now_ms);
 int hw_lite_attempts(void *be, const char *id, struct hw_store_attempts *out);
 int hw_lite_requeue(void *be, const char *id, int64_t now_ms, int force);
-int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
-                         uint64_t *rows);
+int hw_lite_requeue_failed(void *be, const char *const *ids, size_t n, int64_t now_ms,
+                           uint64_t *rows);
 int hw_lite_purge_batch(void *be, int64_t before_ms, const int st[3], uint64_t *removed);
 int hw_lite_summarize(void *be, int64_t now_ms, struct hw_store_summary *sum);
 int hw_lite_backlog(void *be, const char *source, uint64_t *pending, int64_t *oldest_ms);

@@ -10,11 +10,11 @@
 #include "core/err.h"
 #include "store_sqlite.h"
 
-int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now_ms, int force,
-                         uint64_t *rows)
+int hw_lite_requeue_failed(void *be, const char *const *ids, size_t n, int64_t now_ms,
+                           uint64_t *rows)
 {
     struct hw_lite *b = be;
-    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_IN, n);
+    char *sql = hw_store_in_sql(HW_SQL_REQUEUE_FAILED_IN, n);
     sqlite3_stmt *st = NULL;
     int rc, err;
 
@@ -25,9 +25,8 @@ int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now
     if (rc != SQLITE_OK)
         return hw_lite_fail(b, rc, "requeue");
     sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int(st, 2, force);
     for (size_t i = 0; i < n; i++)
-        sqlite3_bind_text(st, 3 + (int)i, ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2 + (int)i, ids[i], -1, SQLITE_STATIC);
     /* One transaction: the rows' statement, then the packed webhooks among the ids. */
     *rows = 0;
     err = hw_lite_begin(b);
@@ -36,8 +35,9 @@ int hw_lite_requeue_many(void *be, const char *const *ids, size_t n, int64_t now
     if (!err)
         *rows = (uint64_t)sqlite3_changes(b->db);
     sqlite3_finalize(st);
+    /* A packed webhook is delivered or failed (or moved out): without force, only failed goes. */
     for (size_t i = 0; i < n && !err; i++) {
-        int e = hw_lite_pack_requeue(b, ids[i], now_ms, force);
+        int e = hw_lite_pack_requeue(b, ids[i], now_ms, 0);
 
         if (!e)
             ++*rows;

@@ -194,6 +194,8 @@ def case_errors(env):
             (["retry"], r"give ids or --failed"),
             (["retry", "--failed", eid], r"not both"),
             (["retry", "--source", "x", eid], r"go with --failed"),
+            (["retry", "--failed", "--force"], r"--force goes with ids: --failed requeues only "
+             r"events still failed"),
             (["deliver", eid], r"--to URL is required"),
             (["deliver", eid, "--to", "ftp://example.test/"], r"expected http\(s\)://HOST"),
             (["deliver", eid, "--to", "http://127.0.0.1:9/"], r"signing secret is needed"),

@@ -697,11 +697,13 @@ static void test_purge(void)
 }
 
 /*
- * Bulk requeue (replay): failed events become pending and due in one
- * statement; delivered ones only when forced; unknown ids are skipped; a
- * holder's lease is fenced out as with a single requeue.
+ * Bulk requeue (replay retry --failed): failed events become pending and
+ * due in one statement; delivered ones, unknown ids and pending ones are
+ * left alone: an event another run requeued since the listing, which a
+ * receiver may be delivering under a lease, keeps its lease and is not
+ * counted again.
  */
-static void test_requeue_many(void)
+static void test_requeue_failed(void)
 {
     struct hw_store_event ev, *got = NULL;
     struct hw_store_events l = { 0 };
@@ -728,8 +730,8 @@ static void test_requeue_many(void)
     lease = l.v[0]->lease;
     hw_store_events_cleanup(&l);
 
-    CHECK_EQ(hw_store_requeue_many(s, ids, 5, 0, &n), 0);
-    CHECK_EQ(n, 3);
+    CHECK_EQ(hw_store_requeue_failed(s, ids, 5, &n), 0);
+    CHECK_EQ(n, 2);
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(hw_store_get(s, ids[i], &got), 0);
         CHECK_EQ(got->status, HW_STORE_PENDING);
@@ -740,25 +742,24 @@ static void test_requeue_many(void)
     CHECK_EQ(hw_store_get(s, del, &got), 0);
     CHECK_EQ(got->status, HW_STORE_DELIVERED);
     hw_store_event_free(got);
-    a.http_status = 200;
-    CHECK_EQ(hw_store_record_attempt(s, held, lease, &a, HW_STORE_DELIVERED, 0), HW_ELEASE);
-    CHECK_EQ(hw_store_requeue_many(s, ids + 2, 1, HW_STORE_REQUEUE_FORCE, &n), 0);
-    CHECK_EQ(n, 1);
-    CHECK_EQ(hw_store_get(s, del, &got), 0);
-    CHECK_EQ(got->status, HW_STORE_PENDING);
-    hw_store_event_free(got);
-
-    CHECK_EQ(hw_store_requeue_many(s, ids, 0, 0, &n), 0);
+    /* A second run over the same listing: all of it is pending now, nothing is touched. */
+    CHECK_EQ(hw_store_requeue_failed(s, ids, 5, &n), 0);
     CHECK_EQ(n, 0);
+    /* The held event's lease still stands: its holder records the outcome. */
+    a.http_status = 200;
+    CHECK_EQ(hw_store_record_attempt(s, held, lease, &a, HW_STORE_DELIVERED, 0), 0);
+
+    CHECK_EQ(hw_store_requeue_failed(s, ids, 0, &n), 0);
+    CHECK_EQ(n, 0);
+    attempt(&d, s, f1, 500, NULL, HW_STORE_FAILED, 0);
     for (size_t i = 0; i <= HW_STORE_REQUEUE_MANY_MAX; i++)
         many[i] = f1;
-    CHECK_EQ(hw_store_requeue_many(s, many, HW_STORE_REQUEUE_MANY_MAX + 1, 0, &n), HW_EINVAL);
+    CHECK_EQ(hw_store_requeue_failed(s, many, HW_STORE_REQUEUE_MANY_MAX + 1, &n), HW_EINVAL);
     /* The cap is taken whole; one id given a thousand times is one event. */
-    CHECK_EQ(hw_store_requeue_many(s, many, HW_STORE_REQUEUE_MANY_MAX, 0, &n), 0);
+    CHECK_EQ(hw_store_requeue_failed(s, many, HW_STORE_REQUEUE_MANY_MAX, &n), 0);
     CHECK_EQ(n, 1);
-    CHECK_EQ(hw_store_requeue_many(s, ids, 2, 7, &n), HW_EINVAL);
     ids[1] = NULL;
-    CHECK_EQ(hw_store_requeue_many(s, ids, 2, 0, &n), HW_EINVAL);
+    CHECK_EQ(hw_store_requeue_failed(s, ids, 2, &n), HW_EINVAL);
     close_drop(s, &d);
 }
 
@@ -1289,7 +1290,7 @@ static void run_suite(const char *mysql_url)
     RUN(test_claim_and_attempts);
     RUN(test_stale_lease);
     RUN(test_purge);
-    RUN(test_requeue_many);
+    RUN(test_requeue_failed);
     RUN(test_summary_glob_purge);
     RUN(test_backlog_stored_first);
     RUN(test_queue_e2big);

@@ -304,16 +304,17 @@ static void test_requeue(void)
     hw_store_events_cleanup(&l);
     CHECK_EQ(list_ids(x.s, &f, ids, 64, NULL), N + 1);
     CHECK_STR(ids[10], x.live[2]); /* live 11..6, queued, 5..3, then 2 */
-    /* In bulk: a delivered one with force, an unknown one left alone. */
+    /* In bulk: the failed one only; a delivered one and an unknown one are left alone. */
     many[0] = x.live[4];
     many[1] = unknown;
     many[2] = x.live[5];
-    CHECK_EQ(hw_store_requeue_many(x.s, many, 3, 0, &n), 0);
-    CHECK_EQ(n, 1); /* live[5] failed; live[4] delivered, no force */
-    CHECK_EQ(hw_store_requeue_many(x.s, many, 3, HW_STORE_REQUEUE_FORCE, &n), 0);
-    CHECK_EQ(n, 2);
+    CHECK_EQ(hw_store_requeue_failed(x.s, many, 3, &n), 0);
+    CHECK_EQ(n, 1); /* live[5] failed; live[4] delivered */
+    /* Again, as a second run over the same listing: live[5] is a pending row now. */
+    CHECK_EQ(hw_store_requeue_failed(x.s, many, 3, &n), 0);
+    CHECK_EQ(n, 0);
     CHECK_EQ(hw_store_get(x.s, x.live[4], &ev), 0);
-    CHECK_EQ(ev->status, HW_STORE_PENDING);
+    CHECK_EQ(ev->status, HW_STORE_DELIVERED);
     hw_store_event_free(ev);
     CHECK_EQ(list_ids(x.s, &f, ids, 64, NULL), N + 1);
     teardown(&x);
