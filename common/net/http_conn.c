@@ -249,10 +249,6 @@ static void next_request(struct hw_http_conn *c)
     c->timeout_extra = NULL;
     c->max_body = c->cfg->max_body;
     c->idle = !hw_http_reader_pending(&c->rd);
-    if (c->rx_paused) {
-        c->rx_paused = 0;
-        lws_rx_flow_control(c->wsi, 1);
-    }
     begin_phase(c, lws_now_usecs());
 }
 
@@ -342,7 +338,26 @@ static void on_head(struct hw_http_conn *c)
 }
 
 /* Runs the request state machine over the bytes buffered so far. */
-static void process(struct hw_http_conn *c)
+/*
+ * Reading pauses while head_max bytes or more wait unread (pipelined
+ * requests behind the one being answered, or a burst): what waits is
+ * bounded by head_max plus the socket reads already under way, within the
+ * reader's cap, however many requests a client sends ahead. In any state
+ * that many unread bytes let the exchange move without another read: a
+ * head fits in them, or is too large; a body is taken from them.
+ */
+static void rx_flow(struct hw_http_conn *c)
+{
+    int pause = hw_http_reader_pending(&c->rd) >= c->cfg->head_max;
+
+    if (c->killed || pause == (int)c->rx_paused)
+        return;
+    c->rx_paused = (unsigned)pause;
+    lws_rx_flow_control(c->wsi, !pause);
+}
+
+/* Takes what the bytes read so far allow: heads, bodies, dispatches. */
+static void take(struct hw_http_conn *c)
 {
     enum hw_errc e;
     size_t added;
@@ -376,6 +391,12 @@ static void process(struct hw_http_conn *c)
             return;
         }
     }
+}
+
+static void process(struct hw_http_conn *c)
+{
+    take(c);
+    rx_flow(c);
 }
 
 /* When the current state's limit falls due. */
@@ -547,17 +568,16 @@ int hw_http_conn_rx(struct hw_http_conn *c, const char *in, size_t len)
             dispatch(c);
     }
     if (len && hw_http_reader_add(&c->rd, in, len)) {
-        if (c->state != ST_HEAD)
-            return -1; /* cannot happen while reading pauses at head_max */
+        if (c->state != ST_HEAD) {
+            /* Cannot happen while reading pauses at head_max (rx_flow()); said if it does. */
+            HW_WARN("conn=%s %zu unread bytes and %zu more: past the reader's buffer: closing",
+                    c->peer, hw_http_reader_pending(&c->rd), len);
+            return -1;
+        }
         answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL, "a head longer than allowed");
         return 0;
     }
-    if ((c->state == ST_WAIT || c->state == ST_RESPONSE) && !c->rx_paused &&
-        hw_http_reader_pending(&c->rd) >= c->cfg->head_max) {
-        /* A pipelined request waits in the socket until this answer is out. */
-        c->rx_paused = 1;
-        lws_rx_flow_control(c->wsi, 0);
-    }
+    /* Pipelined requests past head_max wait in the socket until the answers are out. */
     process(c);
     return 0;
 }

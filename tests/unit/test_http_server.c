@@ -3,7 +3,8 @@
  * context serves a small app on loopback and talks to it over plain
  * sockets (no relay, no agent): keep-alive, pipelining, HEAD, peers that
  * vanish, late and timed-out answers, head and body deadlines, lying
- * streamed answers, shedding, peers that never read, Expect and the
+ * streamed answers, shedding, peers that never read, a burst of thousands
+ * of pipelined requests answered late, Expect and the
  * header-line limit. Every wait polls with a deadline.
  */
 #include <arpa/inet.h>
@@ -776,6 +777,64 @@ static void test_reader_pauses(void)
     rig_stop(&g);
 }
 
+/*
+ * Thousands of small requests sent in one burst on one connection, each
+ * answered only later (as a receiver answers after its commit): reading
+ * pauses while head_max bytes wait unread, and stays paused across answers
+ * until the backlog is under that, so the reader's buffer never overflows
+ * and every request is answered, in order, on the same connection.
+ */
+static void test_pipelined_burst(void)
+{
+    enum { N = 4000 };
+    static const char rq[] = "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"
+                             "0123456789012345678901234567890123456789";
+    static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    static char out[N * (sizeof(rq) - 1)], in[N * (sizeof(ans) - 1) + 1];
+    size_t sent = 0, got = 0, al = sizeof(ans) - 1;
+    struct hw_http_server_config cfg;
+    struct rig g;
+    long long end;
+    int fd, answered = 0, eof = 0;
+
+    for (int i = 0; i < N; i++)
+        memcpy(out + (size_t)i * (sizeof(rq) - 1), rq, sizeof(rq) - 1);
+    hw_http_server_config_defaults(&cfg);
+    rig_start(&g, &cfg);
+    fd = client(&g);
+    end = now_ms() + 30000;
+    while (got < sizeof(in) - 1 && !eof && now_ms() < end) {
+        ssize_t n;
+
+        if (sent < sizeof(out)) {
+            n = send(fd, out + sent, sizeof(out) - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            CHECK(n > 0 || errno == EAGAIN);
+            sent += n > 0 ? (size_t)n : 0;
+        }
+        turn(&g, -1);
+        if (app.held) {
+            struct hw_http_conn *c = app.held;
+
+            app.held = NULL;
+            CHECK_EQ(hw_http_conn_respond(c, 200, NULL, "", 0, "ok", 2), 0);
+            answered++;
+        }
+        n = recv(fd, in + got, sizeof(in) - 1 - got, MSG_DONTWAIT);
+        eof = n == 0 || (n < 0 && errno == ECONNRESET);
+        got += n > 0 ? (size_t)n : 0;
+    }
+    CHECK_EQ(sent, sizeof(out));
+    CHECK(!eof);
+    CHECK_EQ(answered, N);
+    CHECK_EQ(got, sizeof(in) - 1);
+    for (int i = 0; i < N; i++)
+        CHECK_MEM(in + (size_t)i * al, ans, al);
+    CHECK_EQ(app.requests, N);
+    close(fd);
+    CHECK(run_until(&g, no_connections, 2000));
+    rig_stop(&g);
+}
+
 /* Expect: 100-continue gets its interim answer from HTTP/1.1 clients only (RFC 9110 10.1.1). */
 static void test_expect_continue(void)
 {
@@ -863,6 +922,7 @@ int main(void)
     RUN(test_shed_body_behind_heads);
     RUN(test_peer_not_reading);
     RUN(test_reader_pauses);
+    RUN(test_pipelined_burst);
     RUN(test_expect_continue);
     RUN(test_header_lines);
     return 0;
