@@ -119,6 +119,9 @@ static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
     struct agent_ws *w = a->ws_raw;
     int err;
 
+    /* A whole message or control frame is a sign of life, a piece of a message is not. */
+    if (ev != HW_WS_DATA)
+        a->last_rx = lws_now_usecs();
     switch (ev) {
     case HW_WS_MESSAGE:
         return agent_tunnel_message(a, p, n);
@@ -238,7 +241,6 @@ static int on_plain(struct agent *a, struct agent_ws *w, const void *in, size_t 
         return on_answer(a, w, in, len);
     if (w->state == WS_CLOSING)
         return 0; /* nothing after a close or an error is read */
-    a->last_rx = lws_now_usecs();
     err = hw_ws_rx_feed(&w->rx, in, len, sink, a);
     if (err)
         protocol_error(a, w, err);

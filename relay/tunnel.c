@@ -405,10 +405,16 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
 
     if (!a->mux)
         return -1; /* already detached: nothing more is read */
-    a->last_rx = lws_now_usecs();
     err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
-    if (!err)
+    if (!err) {
+        /*
+         * A whole message is a sign of life, a piece of one is not: a peer
+         * that trickles one endless message is as dead as a silent one.
+         */
+        if (lws_is_final_fragment(wsi))
+            a->last_rx = lws_now_usecs();
         return 0;
+    }
     why = hw_mux_error(a->mux);
     a->relay->metrics.protocol_errors++;
     agent_detach(a);

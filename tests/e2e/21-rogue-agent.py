@@ -8,8 +8,8 @@ short or with bytes after it); the relay's log names the rule each broke. A
 body longer than announced is never passed on past its length, and one that ends
 early is cut. A queued event's answer that breaks its announced length is a failed attempt,
 never a delivery. An agent that says GOAWAY and keeps its tunnel open is closed, and a
-revoked token cuts such a tunnel at once. A stand-in agent speaking the tunnel protocol
-plays the rogue."""
+revoked token cuts such a tunnel at once. One that trickles an endless message is as silent
+as a mute one. A stand-in agent speaking the tunnel protocol plays the rogue."""
 
 import json
 import struct
@@ -263,6 +263,39 @@ def case_goaway_kept_open(env):
     relay.proc.check_alive("keeps running")
 
 
+def case_trickled_message(env):
+    """An agent that trickles the bytes of one endless WebSocket message, a byte every
+    0.2 s, sends no whole message: the relay's heartbeat finds it silent as it finds a mute
+    one, closes its tunnel, and the channel's next webhook is queued (202)."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "mallory")
+    relay = env.relay(store=store, args=["--heartbeat", "1s"])
+    ws = rogue_agent(env, relay, token)
+    stop = threading.Event()
+
+    def trickle():
+        # A masked binary frame of 1 MiB begins; its payload then comes a byte at a time.
+        ws.send_raw(struct.pack(">BBQ", 0x82, 0xff, 1 << 20) + b"\0\0\0\0")
+        while not stop.wait(0.2):
+            try:
+                ws.send_raw(b"\0")
+            except OSError:
+                return
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        ws.wait_closed(10)
+    finally:
+        stop.set()
+        t.join(5)
+    check("channel=mallory agent silent for" in relay.proc.stderr(),
+          "the relay says the trickling agent is silent", relay.proc.stderr()[-1500:])
+    wait_until(lambda: relay.webhook("POST", "/t/mallory/after", [HOST], b"{}").status == 202,
+               10, "the next webhook is queued")
+    relay.proc.check_alive("keeps running")
+
+
 if __name__ == "__main__":
     run([case_bad_heads, case_bad_frames, case_body_longer_than_announced,
-         case_queued_answer_broken_length, case_goaway_kept_open])
+         case_queued_answer_broken_length, case_goaway_kept_open, case_trickled_message])

@@ -3,9 +3,10 @@
 protocol): it sends its token as a bearer header with the hookwire.v1 subprotocol,
 prints the URL from HELLO, refuses a request head that would not be exactly one
 request (RESET, and the app never sees it), and reconnects by itself when the
-relay goes silent for two heartbeat intervals."""
+relay goes silent for two heartbeat intervals, or trickles one endless message."""
 
 import struct
+import threading
 import time
 
 from harness import Agent, check, check_eq, run, wait_until
@@ -214,6 +215,33 @@ def case_silent_relay_is_left(env):
         fake.close()
 
 
+def case_trickling_relay_is_left(env):
+    """A relay that trickles the bytes of one endless WebSocket message (and answers no PING
+    meanwhile) sends no whole message: the agent finds it silent and reconnects."""
+    fake = FakeRelay()
+    stop = threading.Event()
+    try:
+        agent, target, s = start(env, fake, args=["--heartbeat", "1s"])
+        s.silent = True
+
+        def trickle():
+            StandInConn.send(s, struct.pack(">BBQ", 0x82, 127, 1 << 20))
+            while not stop.wait(0.2) and not s.closed:
+                try:
+                    StandInConn.send(s, b"\0")
+                except OSError:
+                    return
+
+        threading.Thread(target=trickle, daemon=True).start()
+        s2 = fake.wait_session(2, timeout=10)
+        wait_until(lambda: s.closed, 5, "the agent closed the trickling connection")
+        wait_until(lambda: len(agent.forwarding_lines()) >= 2, 10, "the agent is back up")
+        check_eq(s2.header("Authorization"), "Bearer " + TOKEN, "same token on reconnect")
+    finally:
+        stop.set()
+        fake.close()
+
+
 def case_bad_hello_reconnects(env):
     """A HELLO of this version that does not decode is a protocol error: the agent closes
     with 1002, says why, and connects again; a HELLO of another version stops it."""
@@ -268,5 +296,5 @@ def case_hello_url_is_shown_clean(env):
 
 if __name__ == "__main__":
     run([case_handshake_and_delivery, case_bad_heads_are_refused, case_path_leaving_prefix_is_refused,
-         case_body_beyond_declared_length, case_silent_relay_is_left,
+         case_body_beyond_declared_length, case_silent_relay_is_left, case_trickling_relay_is_left,
          case_bad_hello_reconnects, case_hello_url_is_shown_clean])
