@@ -16,6 +16,7 @@
 #include "core/url.h"
 #include "net/tls_client.h"
 #include "store/store.h"
+#include "store/store_url.h"
 
 #define OPT(name, arg, def, help, type, field)                          \
     {                                                                   \
@@ -104,8 +105,19 @@ static const char *check_option(struct recv_config *cfg, const char *name, char 
         if (hw_listen_parse("--listen", cfg->listen, host, sizeof(host), &port, err, errlen))
             return err + 2; /* the caller names the option ("--" on the command line) */
     } else if (!strcmp(name, "store")) {
+        struct hw_store_url u;
+        char why[256];
+        int bad;
+
         if (strncmp(cfg->store, "sqlite:", 7) && strncmp(cfg->store, "mysql://", 8))
             return "store: expected sqlite:PATH or mysql://USER@HOST/DB";
+        /* The whole URL, as the open reads it (its password never goes in the reason). */
+        bad = hw_store_url_read(cfg->store, &u, why, sizeof(why));
+        hw_store_url_cleanup(&u);
+        if (bad == HW_ECONFIG) {
+            snprintf(err, errlen, "store: %s", why);
+            return err;
+        }
     } else if (!strcmp(name, "store-writers")) {
         if (cfg->store_writers < 1 || cfg->store_writers > HW_STORE_WRITERS_MAX)
             return "store-writers: must be from 1 to 16";

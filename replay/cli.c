@@ -256,7 +256,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 1; /* the daemon checks the rest of its file; this reads one key */
 }
 
-char *replay_config_key(const char *path, const char *key, char *err, size_t errlen)
+/* replay_config_key(), and whether the value was read through env: or file: (*indirect). */
+static char *config_key(const char *path, const char *key, char *err, size_t errlen, int *indirect)
 {
     struct key_search k = { key, NULL, NULL, 0 };
     char *v, *out = NULL;
@@ -279,6 +280,7 @@ char *replay_config_key(const char *path, const char *key, char *err, size_t err
         snprintf(err, errlen, "%s: no %s key in [receiver] or [relay]", path, key);
         goto done;
     }
+    *indirect = !strncmp(v, "env:", 4) || !strncmp(v, "file:", 5);
     out = hw_opt_resolve(v, err, errlen);
 done:
     free(k.receiver);
@@ -286,16 +288,24 @@ done:
     return out;
 }
 
-char *replay_store_url(const struct replay_opts *o)
+char *replay_config_key(const char *path, const char *key, char *err, size_t errlen)
+{
+    int indirect;
+
+    return config_key(path, key, err, errlen, &indirect);
+}
+
+char *replay_store_url(const struct replay_opts *o, int *hidden)
 {
     char err[512];
     const char *env = getenv("HOOKWIRE_STORE");
     char *url;
 
+    *hidden = 0;
     if (o->store)
         url = strdup(o->store);
     else if (o->config) {
-        url = replay_config_key(o->config, "store", err, sizeof(err));
+        url = config_key(o->config, "store", err, sizeof(err), hidden);
         if (!url) {
             replay_fail("%s", err);
             return NULL;

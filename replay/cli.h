@@ -96,8 +96,10 @@ char *replay_config_key(const char *path, const char *key, char *err, size_t err
 /*
  * The store URL for *o: --store, else the config file's store, else
  * HOOKWIRE_STORE. Returns an owned string, or NULL after printing one line
- * (exit status REPLAY_EXIT_USAGE).
+ * (exit status REPLAY_EXIT_USAGE). *hidden is set when the config file's
+ * value was read through env: or file: (a secret's place): such a value is
+ * never echoed in a message.
  */
-char *replay_store_url(const struct replay_opts *o);
+char *replay_store_url(const struct replay_opts *o, int *hidden);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "store/store_url.h"
 
 /* The store's name for messages: o->st's when open, else the masked URL. */
 static void store_name(const struct replay_opts *o, const char *url, char *out, size_t cap)
@@ -66,18 +67,27 @@ static int sqlite_file_check(const char *path, const char **why)
     return *why ? HW_EINVAL : 0;
 }
 
-/* Says why the store did not open (why: the file check's reason, or NULL). Returns the exit status.
+/*
+ * Says why the store did not open (why: the file check's reason, or NULL;
+ * hidden: the URL came through env: or file: and is not shown when it is
+ * not one). Returns the exit status.
  */
-static int open_fail(const struct replay_opts *o, const char *url, int err, const char *why)
+static int open_fail(const struct replay_opts *o, const char *url, int hidden, int err,
+                     const char *why)
 {
+    static const char expected[] = "expected sqlite:PATH or "
+                                   "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S], "
+                                   "S from 1 to 3600 seconds";
     char name[1024];
 
     store_name(o, url, name, sizeof(name));
+    if (err == HW_ECONFIG && hidden) {
+        replay_fail("bad store URL in %s (read through env: or file:, so not shown): %s", o->config,
+                    why ? why : expected);
+        return REPLAY_EXIT_USAGE;
+    }
     if (err == HW_ECONFIG) {
-        replay_fail("bad store URL %s: expected sqlite:PATH or "
-                    "mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S], S from 1 "
-                    "to 3600 seconds",
-                    name);
+        replay_fail("bad store URL %s: %s", name, why ? why : expected);
         return REPLAY_EXIT_USAGE;
     }
     if (err == HW_EVERSION)
@@ -101,21 +111,27 @@ static int open_fail(const struct replay_opts *o, const char *url, int err, cons
 
 int replay_db_open(struct replay_opts *o)
 {
-    char *url = replay_store_url(o);
     const char *why = NULL;
-    int err;
+    char reason[256];
+    struct hw_store_url u = { 0 };
+    int err, hidden;
+    char *url = replay_store_url(o, &hidden);
 
     if (!url)
         return REPLAY_EXIT_USAGE;
     if (strncmp(url, "sqlite:", 7) && strncmp(url, "mysql://", 8)) {
         err = HW_ECONFIG;
+    } else if ((err = hw_store_url_read(url, &u, reason, sizeof(reason))) != 0) {
+        /* Named before any file is looked at: "events.db?x=1" is no path to check. */
+        why = err == HW_ECONFIG ? reason : NULL;
     } else {
         err = strncmp(url, "sqlite:", 7) ? 0 : sqlite_file_check(url + 7, &why);
         err = err ? err : hw_store_open(url, NULL, &o->st);
     }
+    hw_store_url_cleanup(&u);
     if (err) {
         o->st = NULL;
-        err = open_fail(o, url, err, why);
+        err = open_fail(o, url, hidden, err, why);
     }
     sodium_memzero(url, strlen(url));
     free(url);

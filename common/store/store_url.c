@@ -146,7 +146,7 @@ static int build_name(struct hw_store_url *u)
     return 0;
 }
 
-static int parse_mysql(const char *url, struct hw_store_url *u)
+static int parse_mysql(const char *url, struct hw_store_url *u, char *why, size_t cap)
 {
     const char *rest = url + strlen("mysql://");
     const char *q = strchr(rest, '?');
@@ -158,12 +158,12 @@ static int parse_mysql(const char *url, struct hw_store_url *u)
     /* The last '@' ends the user part, so an unescaped '@' in a password still works. */
     at = memrchr(rest, '@', (size_t)(end - rest));
     if (!at) {
-        HW_ERR("store URL: mysql:// needs USER@HOST/DB");
+        snprintf(why, cap, "mysql:// needs USER@HOST/DB");
         return HW_ECONFIG;
     }
     slash = memchr(at + 1, '/', (size_t)(end - at - 1));
     if (!slash || slash + 1 == end || memchr(slash + 1, '/', (size_t)(end - slash - 1))) {
-        HW_ERR("store URL: mysql:// needs one database name after the host: .../DB");
+        snprintf(why, cap, "mysql:// needs one database name after the host: .../DB");
         return HW_ECONFIG;
     }
     colon = memchr(rest, ':', (size_t)(at - rest));
@@ -177,8 +177,9 @@ static int parse_mysql(const char *url, struct hw_store_url *u)
     if (!err && q)
         err = parse_query(q + 1, u);
     if (err == HW_ECONFIG || (!err && (!u->user[0] || (!u->host && !u->socket)))) {
-        HW_ERR("store URL: expected mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S] "
-               "(S from 1 to 3600 seconds; %%-encode special characters)");
+        snprintf(why, cap,
+                 "expected mysql://USER[:PASS]@HOST[:PORT]/DB[?socket=PATH][&timeout=S] (S from 1 "
+                 "to 3600 seconds; %%-encode special characters)");
         return HW_ECONFIG;
     }
     if (err)
@@ -191,13 +192,14 @@ static int parse_mysql(const char *url, struct hw_store_url *u)
     return build_name(u);
 }
 
-int hw_store_url_parse(const char *url, struct hw_store_url *u)
+int hw_store_url_read(const char *url, struct hw_store_url *u, char *why, size_t cap)
 {
     memset(u, 0, sizeof(*u));
     if (strncmp(url, "sqlite:", 7) == 0) {
         u->kind = HW_STORE_KIND_SQLITE;
         if (!url[7]) {
-            HW_ERR("store URL: sqlite: needs a file path, e.g. sqlite:/var/lib/hookwire/events.db");
+            snprintf(why, cap,
+                     "sqlite: needs a file path, e.g. sqlite:/var/lib/hookwire/events.db");
             return HW_ECONFIG;
         }
         static const char unsafe[] = "?unsafe_sync=off";
@@ -208,14 +210,30 @@ int hw_store_url_parse(const char *url, struct hw_store_url *u)
             u->unsafe_nosync = 1;
             n -= k;
         }
+        /* Nothing else follows a '?': a file named "events.db?cache=shared" is a mistake. */
+        if (memchr(url + 7, '?', n)) {
+            snprintf(why, cap,
+                     "sqlite:PATH takes no ?parameters (a '?' in the path is refused too)");
+            return HW_ECONFIG;
+        }
         u->path = strndup(url + 7, n);
         u->name = strdup(url);
         return u->path && u->name ? 0 : HW_ENOMEM;
     }
     if (strncmp(url, "mysql://", 8) == 0)
-        return parse_mysql(url, u);
-    HW_ERR("store URL: must start with sqlite: or mysql://");
+        return parse_mysql(url, u, why, cap);
+    snprintf(why, cap, "must start with sqlite: or mysql://");
     return HW_ECONFIG;
+}
+
+int hw_store_url_parse(const char *url, struct hw_store_url *u)
+{
+    char why[256];
+    int err = hw_store_url_read(url, u, why, sizeof(why));
+
+    if (err == HW_ECONFIG)
+        HW_ERR("store URL: %s", why);
+    return err;
 }
 
 void hw_store_url_cleanup(struct hw_store_url *u)

@@ -7,6 +7,7 @@
  * percent-decoding.
  * The parsed form owns its strings; the password is wiped on cleanup.
  */
+#include <stddef.h>
 
 enum hw_store_kind { HW_STORE_KIND_SQLITE = 1, HW_STORE_KIND_MYSQL = 2 };
 
@@ -30,6 +31,9 @@ struct hw_store_url {
  * reason logged (never the password), or HW_ENOMEM. Any thread.
  */
 int hw_store_url_parse(const char *url, struct hw_store_url *u);
+
+/* hw_store_url_parse() that logs nothing: on HW_ECONFIG the reason is in why (cap bytes). */
+int hw_store_url_read(const char *url, struct hw_store_url *u, char *why, size_t cap);
 
 /* Frees u's strings, wiping the password first. */
 void hw_store_url_cleanup(struct hw_store_url *u);

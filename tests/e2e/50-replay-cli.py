@@ -222,6 +222,11 @@ def case_errors(env):
                  r"no event %s in sqlite:" % unknown)
     one_line(replay(env, "postgres://x/y", "list"), 2, "bad store URL", r"bad store URL")
     one_line(replay(env, "mysql://u@/db?bogus=1", "list"), 2, "bad MySQL URL", r"bad store URL")
+    # A parameter on a SQLite URL (the store exists) is refused, not opened as a new file.
+    one_line(replay(env, url + "?cache=shared", "list"), 2, "a SQLite URL with a parameter",
+             r"bad store URL sqlite:.*\?cache=shared: sqlite:PATH takes no \?parameters")
+    check(not os.path.exists(url[len("sqlite:"):] + "?cache=shared"),
+          "no store is created under the name with the parameter")
     one_line(replay(env, "sqlite:" + env.path("typo.db"), "list"), 1, "missing SQLite file",
              r"no store at sqlite:.*typo\.db")
     check(not os.path.exists(env.path("typo.db")), "a missing SQLite file is not created")
@@ -293,6 +298,16 @@ def case_store_sources(env):
     check_eq(table_ids(out.stdout.decode()), ids[::-1], "HOOKWIRE_STORE")
     one_line(replay(env, None, "list", "--config", env.path("nope.ini")), 2, "missing config",
              r"nope\.ini: cannot read")
+    # A store value read through file: that is no URL (a secrets file named by mistake) is
+    # refused without its content.
+    with open(env.path("secret.txt"), "w") as f:
+        f.write("root:s3cret-hash-value:20228:0\n")
+    with open(env.path("wrong.ini"), "w") as f:
+        f.write("[receiver]\nstore = file:%s\n" % env.path("secret.txt"))
+    r = replay(env, None, "list", "--config", env.path("wrong.ini"))
+    one_line(r, 2, "a file: store value that is no URL", r"bad store URL in .*wrong\.ini \(read "
+             r"through env: or file:, so not shown\): expected sqlite:PATH")
+    check(b"s3cret" not in r.stderr + r.stdout, "the file's content is not printed", r.stderr)
 
 
 def case_deliver(env):

@@ -1254,6 +1254,8 @@ static void test_url_parsing(void)
 
     static const char *const bad[] = {
         "sqlite:",
+        "sqlite:/tmp/x.db?cache=shared",
+        "sqlite:/tmp/x.db?unsafe_sync=off?x",
         "postgres://u@h/db",
         "mysql://h/db",
         "mysql://u@h",
