@@ -388,6 +388,7 @@ struct hw_http_server *recv_ingest_new(struct recv *r)
     hw_http_server_config_defaults(&cfg);
     cfg.max_body = r->cfg.max_body;
     cfg.max_held = r->cfg.max_held;
+    cfg.max_connections = r->max_connections;
     /* The answer waits for a commit; a database that hangs fails appends within its timeout. */
     cfg.answer_timeout_ms = 30000;
     cfg.timeout_errc = HW_ERRC_STORE_UNAVAILABLE;

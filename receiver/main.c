@@ -31,6 +31,10 @@
 
 /* After SIGTERM: how long acknowledgements and deliveries in flight may take to finish. */
 #define DRAIN_MS 5000
+/* Descriptors besides the senders' and the deliveries': listener, store files, logs, lws. */
+#define FD_RESERVE 64
+/* The fewest sender connections a receiver runs with. */
+#define FD_SENDERS_MIN 16
 /* After the drain, how long the 503s of senders whose appends the store never answered may take. */
 #define ANSWER_FLUSH_MS 1000
 
@@ -71,15 +75,46 @@ static void store_wake(void *arg)
         lws_cancel_service(r->context);
 }
 
-/* Each connection is a descriptor: lift the soft limit before lws sizes its tables. */
-static void raise_fd_limit(void)
+/*
+ * Each connection is a descriptor: lifts the soft limit before lws sizes its
+ * tables, then fits the server's connection cap under it, beside what the
+ * deliveries (each source's concurrency), the store and the listener hold,
+ * so that the cap is reached, and a quiet connection shed for a new one,
+ * before accept() runs out of descriptors. Returns -1 (said on stderr) when
+ * the limit leaves no room for senders.
+ */
+static int fit_fd_limit(struct recv *r)
 {
+    unsigned long long others = FD_RESERVE + (unsigned long long)r->cfg.store_writers, room;
     struct rlimit rl;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    r->max_connections = HW_HTTP_SERVER_CONNECTIONS;
+    for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next)
+        others += s->concurrency;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl))
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= others + r->max_connections)
+        return 0;
+    room = rl.rlim_cur > others ? rl.rlim_cur - others : 0;
+    if (room < FD_SENDERS_MIN) {
+        fprintf(stderr,
+                "open files limit %llu is too low: the deliveries, the store and the listener "
+                "take %llu; raise it to at least %llu (ulimit -n, LimitNOFILE=)\n",
+                (unsigned long long)rl.rlim_cur, others, others + FD_SENDERS_MIN);
+        return -1;
+    }
+    r->max_connections = (unsigned)room;
+    HW_WARN("open files limit %llu cannot hold %u sender connections beside the %llu the "
+            "deliveries, the store and the listener take: the cap is %u (past it a quiet "
+            "connection is closed for a new one); raise the limit (ulimit -n, LimitNOFILE=)",
+            (unsigned long long)rl.rlim_cur, HW_HTTP_SERVER_CONNECTIONS, others,
+            r->max_connections);
+    return 0;
 }
 
 /*
@@ -130,7 +165,8 @@ static int serve(struct recv *r)
     int rc;
 
     hw_lwslog_route();
-    raise_fd_limit();
+    if (fit_fd_limit(r))
+        return 1;
     rc = hw_store_open(r->cfg.store,
                        &(struct hw_store_opts){
                            .wake = store_wake, .wake_arg = r, .writers = r->cfg.store_writers },

@@ -33,6 +33,7 @@ struct recv {
     struct recv_metrics metrics;   /* service thread */
     struct recv_ack *acks;         /* appends whose callback has not run yet (ingest.c) */
     int draining;                  /* SIGTERM: webhooks get 503, nothing new is claimed */
+    unsigned max_connections;      /* senders' connections, fitted under the open files limit */
 };
 
 /* Monotonic microseconds, for latencies. */

@@ -31,7 +31,7 @@ void hw_http_server_config_defaults(struct hw_http_server_config *cfg)
     cfg->max_headers = HW_HEADERS_ACCEPTED;
     cfg->max_body = 25 * 1024 * 1024;
     cfg->max_held = (uint64_t)1 << 30;
-    cfg->max_connections = 10000;
+    cfg->max_connections = HW_HTTP_SERVER_CONNECTIONS;
     cfg->head_timeout_ms = HW_HEAD_TIMEOUT_MS;
     cfg->idle_timeout_ms = HW_IDLE_TIMEOUT_MS;
     cfg->body_stall_ms = HW_BODY_STALL_MS;

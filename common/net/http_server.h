@@ -18,6 +18,9 @@
 #include "http/http1.h"
 #include "http/hwerror.h"
 
+/* The default cap on connections open at once (hw_http_server_config_defaults()). */
+#define HW_HTTP_SERVER_CONNECTIONS 10000
+
 struct hw_http_server;
 struct hw_http_conn; /* one accepted connection; opaque */
 

@@ -19,8 +19,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -28,7 +30,8 @@ import time
 
 from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids, github_headers,
                          store_query)
-from harness import (EVENT_ID_RE, HOP_BY_HOP, SOURCE, HttpConn, Reply, build_request, check,
+from harness import (EVENT_ID_RE, HOP_BY_HOP, RECEIVER_BIN, SOURCE, HttpConn, Proc, Reply,
+                     build_request, check,
                      check_eq, check_error, free_port, get, holds_for, request, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
@@ -633,8 +636,44 @@ def case_endpoints_are_read_only(env):
     check_eq(get(rc.port, "/healthz").status, 200, "GET /healthz")
 
 
+def case_fd_limit_fitted(env):
+    """Under a low open files limit the receiver fits its connection cap beneath it (one warn
+    line names the limit, what else takes descriptors, and the cap), so that at the cap a
+    quiet connection is shed for a new sender instead of accept() running out of
+    descriptors: with 300 idle connections under a limit of 256, a webhook is stored."""
+    store = sqlite_store(env)
+    backend = env.target()
+    rc = Receiver(env, store, {"gh": gh_source(backend.port)})
+    rc.proc = Proc(env, rc.name, ["prlimit", "--nofile=256:256", RECEIVER_BIN, "--config",
+                                  rc.write_config()])
+    rc.wait_ready()
+    m = re.search(r"open files limit 256 cannot hold 10000 sender connections beside the (\d+) "
+                  r"the deliveries, the store and the listener take: the cap is (\d+) ",
+                  rc.proc.stderr())
+    check(m, "one line says the cap was fitted under the limit", rc.proc.stderr())
+    check_eq(int(m.group(1)) + int(m.group(2)), 256, "the cap and the rest fill the limit")
+    idle = []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", rc.port), timeout=5))
+        body = b'{"fd":"limit"}'
+
+        def post():
+            r = rc.post("gh", body, github_headers(body, "fd-limit-1"))
+            return r if r.status == 200 else None
+        resp = wait_until(post, 15, "a webhook is stored beside 300 idle connections")
+        check(json.loads(resp.body)["id"] in event_ids(store), "it was stored")
+    finally:
+        for c in idle:
+            c.close()
+    check(rc.metric("hookwire_receiver_shed_total") >= 1, "quiet connections were shed",
+          rc.metric("hookwire_receiver_shed_total"))
+    rc.proc.check_alive("keeps running")
+
+
 if __name__ == "__main__":
     run([case_endpoints_are_read_only, case_drain_closes_kept_alive, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
-         case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load])
+         case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
+         case_fd_limit_fitted])
