@@ -105,9 +105,19 @@ static void on_committed(void *arg, int err, const struct hw_store_result *res)
             hw_http_conn_respond(a->c, 200, NULL, type, sizeof(type) - 1, body, (size_t)n);
         }
     } else {
-        /* Whether it was stored cannot be known (HW_EUNAVAIL mid-commit): the
-         * provider retries, and the dedup key makes the retry a duplicate. */
-        HW_WARN("append failed: %s%s%s", hw_strerror(err), res ? " evt=" : "", res ? res->id : "");
+        /*
+         * res->unknown: whether it was stored cannot be known (HW_EUNAVAIL
+         * mid-commit, its answer lost): the provider retries, and the dedup
+         * key makes the retry a duplicate. Otherwise nothing was stored.
+         */
+        if (res && res->unknown)
+            HW_WARN("source=%s evt=%s the store's answer to its commit was lost (%s): the "
+                    "sender gets 503, and the event may still be stored and then delivered (at "
+                    "least once; a retry without a dedup key is stored again)",
+                    a->src->name, res->id, hw_strerror(err));
+        else
+            HW_WARN("source=%s append failed: %s: not stored (the sender gets 503 and retries)",
+                    a->src->name, hw_strerror(err));
         if (!a->overdue) /* else counted when its sender got 503 */
             r->metrics.rejected[RECV_REJECT_STORE_UNAVAILABLE]++;
         if (a->c)

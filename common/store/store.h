@@ -96,12 +96,15 @@ struct hw_store_event {
 /*
  * What an append did: the event's id, or the first event's id for a
  * duplicate. When an append ends with HW_EUNAVAIL, id still holds the id the
- * event was given: whether it was stored could not be learnt (the database
- * went away during the commit), and hw_store_get() with it tells later.
+ * event was given, and unknown says whether it may have been stored: 1 when
+ * that could not be learnt (the database went away during the commit, after
+ * an INSERT of it went through; hw_store_get() with the id tells later), 0
+ * when it surely was not (nothing was sent, or nothing of it committed).
  */
 struct hw_store_result {
     char id[HW_ID_LEN + 1];
     int duplicate; /* 1: (source, dedup_key) was already stored; nothing was written */
+    int unknown;   /* HW_EUNAVAIL only: 1 when it may have been stored after all */
     /*
      * hw_store_append_leased_async() only, stored and not a duplicate: the
      * event as stored, with headers and body and its lease, handed to the

@@ -134,14 +134,16 @@ void hw_store_deadlock_pause(void)
  * Commits v[0..n) in one transaction, as well as can be known: a deadlock
  * is run again (HW_STORE_DEADLOCK_TRIES in all); an unanswered commit is settled and
  * tried once more on a new connection. Returns 0, HW_STORE_ERETRY after the
- * last deadlock, HW_EUNAVAIL when the outcome cannot be known (or the
- * database is away), or the error of the failed statement.
+ * last deadlock, HW_EUNAVAIL when the outcome cannot be known (*unknown = 1:
+ * an INSERT went through and the settling could not ask) or the database is
+ * away (*unknown = 0: nothing committed), or the error of the failed statement.
  */
 static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
-                        size_t n)
+                        size_t n, int *unknown)
 {
     int deadlocks = 0, unavail = 0, err, k;
 
+    *unknown = 0;
     for (;;) {
         err = insert_txn(s, c, v, n);
         if (err == HW_STORE_ERETRY) {
@@ -158,6 +160,7 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
             HW_INFO("store %s: a commit whose answer was lost had succeeded", s->url.name);
             return 0;
         }
+        *unknown = k < 0;
         if (k < 0 || unavail++)
             return HW_EUNAVAIL; /* unknown, or still failing: the sender retries */
     }
@@ -224,7 +227,7 @@ static void outage_leave(struct hw_store *s, const struct hw_store_conn *c, int 
 void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
                      size_t n)
 {
-    int err, tried;
+    int err, tried, unknown = 0;
 
     /*
      * OpenSSL's SHA-256 uses the CPU's SHA instructions: about 6x libsodium's
@@ -235,7 +238,7 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
             hw_store_body_hash(v[i]->ev.body, v[i]->ev.body_len, v[i]->ev.body_sha256);
     hw_store_enter(s, c->lock, c->be);
     tried = outage_enter(s, c);
-    err = tried ? commit_batch(s, c, v, n) : HW_EUNAVAIL;
+    err = tried ? commit_batch(s, c, v, n, &unknown) : HW_EUNAVAIL;
     if (tried)
         outage_leave(s, c, err, tried == 2);
     if (err && err != HW_EUNAVAIL && n > 1) {
@@ -244,13 +247,15 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
          * the others: commit each on its own.
          */
         for (size_t i = 0; i < n; i++) {
-            v[i]->err = commit_batch(s, c, v + i, 1);
+            v[i]->err = commit_batch(s, c, v + i, 1, &v[i]->res.unknown);
             if (!v[i]->err)
                 s->commits++;
         }
     } else {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             v[i]->err = err;
+            v[i]->res.unknown = unknown;
+        }
         if (!err)
             s->commits++;
     }
@@ -260,6 +265,8 @@ void hw_store_commit(struct hw_store *s, struct hw_store_conn *c, struct hw_stor
         if (v[i]->err == HW_EUNAVAIL) {
             memcpy(v[i]->res.id, v[i]->ev.id, sizeof(v[i]->res.id));
             v[i]->res.duplicate = 0;
+        } else {
+            v[i]->res.unknown = 0;
         }
     }
     hw_store_leave(s, c->lock, c->be);

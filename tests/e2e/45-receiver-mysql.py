@@ -145,6 +145,9 @@ def case_database_down(env):
                 check(ra.isdigit() and int(ra) > 0, "the 503 carries Retry-After", ra)
                 check_eq(resp.header("Hookwire-Error"), "HW_STORE_UNAVAILABLE", "its code")
         check_eq(dict(statuses), {503: 20}, "503 and no 2xx while the database is down")
+        check("source=gh append failed: service unavailable: not stored (the sender gets 503 "
+              "and retries)" in rc.proc.stderr(), "the log says a refused append was not stored",
+              rc.proc.stderr()[-2000:])
         wait_until(lambda: get(rc.port, "/readyz").status == 503, 10, "/readyz says 503")
         rc.proc.check_alive("survives the database going away")
         mariadb("start", datadir)

@@ -52,7 +52,7 @@ static long long db_count(const struct tu_db *d, const char *sql)
 }
 
 struct outcome {
-    int done, err;
+    int done, err, unknown;
     char id[HW_ID_LEN + 1];
     char body[64];
 };
@@ -63,14 +63,17 @@ static void on_done(void *arg, int err, const struct hw_store_result *res)
 
     o->done = 1;
     o->err = err;
-    if (res)
+    if (res) {
         snprintf(o->id, sizeof(o->id), "%s", res->id);
+        o->unknown = res->unknown;
+    }
 }
 
 /*
  * The promises: appended means stored once under that id; HW_EUNAVAIL
- * carries the id and is stored at most once (under that id); any other
- * failure is not stored; no body twice, nothing else stored.
+ * carries the id and is stored at most once (under that id), and not at
+ * all when it says the outcome is known (unknown = 0); any other failure is
+ * not stored; no body twice, nothing else stored.
  */
 static void check_outcomes(const struct tu_db *d, struct outcome *o, int n, int *ok, int *unknown)
 {
@@ -95,6 +98,8 @@ static void check_outcomes(const struct tu_db *d, struct outcome *o, int n, int 
         } else if (o[i].err == HW_EUNAVAIL) {
             CHECK_EQ(strlen(o[i].id), HW_ID_LEN);
             CHECK_EQ(rows, same);
+            if (!o[i].unknown)
+                CHECK_EQ(rows, 0);
             (*unknown)++;
         } else {
             CHECK_EQ(rows, 0);
@@ -182,6 +187,7 @@ static void run_case(const char *server_url, int fault, int async, unsigned writ
         o[i].err = err;
         if (!err || err == HW_EUNAVAIL)
             snprintf(o[i].id, sizeof(o[i].id), "%s", r.id);
+        o[i].unknown = r.unknown;
         CHECK(!err || err == HW_EUNAVAIL);
     }
     gate.open = 1;
@@ -524,7 +530,9 @@ static void test_hung_server(void)
             hw_strerror(err), (long long)took, TIMEOUT_S);
     CHECK_EQ(err, HW_EUNAVAIL);
     CHECK(took < TIMEOUT_S * 1000 + 1000);
-    CHECK_EQ(strlen(r.id), HW_ID_LEN); /* the outcome is unknown: the id to look for later */
+    CHECK_EQ(strlen(r.id), HW_ID_LEN); /* the id it was given */
+    /* Its INSERT got no answer, so no COMMIT went: surely not stored (checked below). */
+    CHECK_EQ(r.unknown, 0);
     snprintf(hung_id, sizeof(hung_id), "%s", r.id);
     /* Backing off: the next calls fail at once instead of waiting the timeout again. */
     t0 = tu_now_ms();
@@ -562,9 +570,9 @@ static void test_hung_server(void)
     }
     fprintf(stderr, "    after SIGCONT: appended again after %d refusals, same handle\n", tries);
     CHECK_EQ(hw_store_ping(s), 0);
-    /* The append whose outcome was unknown is stored once or not at all, under its id. */
+    /* The append refused with unknown = 0 was not stored: its transaction never committed. */
     err = hw_store_get(s, hung_id, &got);
-    CHECK(err == 0 || err == HW_ENOTFOUND);
+    CHECK_EQ(err, HW_ENOTFOUND);
     if (!err)
         hw_store_event_free(got);
     CHECK_EQ(hw_store_durable(s), 1);
