@@ -279,18 +279,27 @@ static void done(void *arg, int err)
     call_free(c);
 }
 
-/* The store has not answered in STORE_WAIT_US: the caller gets 503 now, the call ends unseen. */
+/*
+ * The store has not answered in STORE_WAIT_US: the caller gets 503 now. A
+ * call no store thread has started is withdrawn, so that the 503 is the
+ * whole truth (a replay answered 503 does not happen later) and a store
+ * that stalls does not pile up work nobody waits for; one under way ends
+ * unseen, and done() frees it.
+ */
 static void overdue_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_history_call *c = lws_container_of(sul, struct relay_history_call, overdue);
+    int withdrawn = c->r->store && hw_store_withdraw_job(c->r->store, done, c) == 0;
 
-    if (!c->wsi)
-        return; /* its connection went: nobody waits for an answer */
-    c->late = 1;
-    out_restart(c);
-    refuse(c->r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
-    hand_over(c);
-    c->wsi = NULL; /* done() only frees it */
+    if (c->wsi) {
+        c->late = !withdrawn;
+        out_restart(c);
+        refuse(c->r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
+        hand_over(c);
+        c->wsi = NULL;
+    }
+    if (withdrawn)
+        call_free(c);
 }
 
 size_t relay_history_answer_max(const struct relay *r)

@@ -51,7 +51,7 @@ static int purge_excess(struct hw_store *s, struct purge *p)
 
 static lws_sorted_usec_list_t timer;
 static struct relay *owner;
-static int inflight;
+static struct purge *inflight; /* queued or running on the store thread */
 
 static int purge_run(struct hw_store *s, void *arg)
 {
@@ -66,7 +66,7 @@ static void purge_done(void *arg, int err)
 {
     struct purge *p = arg;
 
-    inflight = 0;
+    inflight = NULL;
     if (err)
         HW_WARN("retention: purge failed: %s (%llu removed)", hw_strerror(err),
                 (unsigned long long)p->removed);
@@ -100,7 +100,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         p->before_ms = hw_wall_ms() - (int64_t)owner->cfg.retention_ms;
         p->keep = owner->cfg.max_events;
         if (hw_store_job_async(owner->store, purge_run, purge_done, p) == 0)
-            inflight = 1;
+            inflight = p;
         else
             free(p);
     }
@@ -115,6 +115,12 @@ void relay_retention_start(struct relay *r)
 
 void relay_retention_stop(struct relay *r)
 {
-    if (owner == r)
-        lws_sul_cancel(&timer);
+    if (owner != r)
+        return;
+    lws_sul_cancel(&timer);
+    /* A purge not started yet is not waited for at the stop (the next start purges). */
+    if (inflight && r->store && hw_store_withdraw_job(r->store, purge_done, inflight) == 0) {
+        free(inflight);
+        inflight = NULL;
+    }
 }

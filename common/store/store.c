@@ -289,6 +289,11 @@ int hw_store_withdraw(struct hw_store *s, hw_store_append_cb cb, void *arg)
     return s->queue ? hw_store_queue_withdraw(s->queue, cb, arg) : HW_ENOTFOUND;
 }
 
+int hw_store_withdraw_job(struct hw_store *s, hw_store_job_cb cb, void *arg)
+{
+    return s->queue ? hw_store_queue_withdraw_job(s->queue, cb, arg) : HW_ENOTFOUND;
+}
+
 int hw_store_poll_completions(struct hw_store *s)
 {
     return s->queue ? hw_store_queue_poll(s->queue) : 0;

@@ -629,6 +629,15 @@ typedef void (*hw_store_job_cb)(void *arg, int err);
  */
 int hw_store_job_async(struct hw_store *s, hw_store_job_fn fn, hw_store_job_cb cb, void *arg);
 
+/*
+ * Takes back a job queued by hw_store_job_async() with this cb and arg, if
+ * no store thread has started it: fn and cb never run. Returns 0, or
+ * HW_ENOTFOUND when it is running or done (cb runs as usual). For a caller
+ * that stopped waiting (an API call answered 503), or a stop that should
+ * not wait for work nobody needs. Call it on the thread that polls.
+ */
+int hw_store_withdraw_job(struct hw_store *s, hw_store_job_cb cb, void *arg);
+
 /* Counters since open, for /metrics and tests. */
 struct hw_store_stats {
     uint64_t appended;   /* events written by hw_store_append[_async] */

@@ -442,13 +442,19 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p)
     return 0;
 }
 
-int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, void *arg)
+/*
+ * Takes the first waiting append with cb and arg (or, with jcb, the first
+ * waiting job with jcb and arg) off the queue. Returns it, or NULL.
+ */
+static struct hw_store_pending *take_waiting(struct hw_store_queue *q, hw_store_append_cb cb,
+                                             hw_store_job_cb jcb, void *arg)
 {
     struct hw_store_pending **pp, *p = NULL;
 
     pthread_mutex_lock(&q->lock);
     for (pp = &q->head; *pp; pp = &(*pp)->next) {
-        if ((*pp)->cb != cb || (*pp)->arg != arg || is_job(*pp))
+        if ((*pp)->arg != arg ||
+            (jcb ? !(*pp)->job_fn || (*pp)->job_cb != jcb : is_job(*pp) || (*pp)->cb != cb))
             continue;
         p = *pp;
         *pp = p->next;
@@ -461,9 +467,26 @@ int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, voi
         break;
     }
     pthread_mutex_unlock(&q->lock);
+    return p;
+}
+
+int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, void *arg)
+{
+    struct hw_store_pending *p = take_waiting(q, cb, NULL, arg);
+
     if (!p)
         return HW_ENOTFOUND;
     hw_store_event_free(p->copy);
+    free(p);
+    return 0;
+}
+
+int hw_store_queue_withdraw_job(struct hw_store_queue *q, hw_store_job_cb cb, void *arg)
+{
+    struct hw_store_pending *p = take_waiting(q, NULL, cb, arg);
+
+    if (!p)
+        return HW_ENOTFOUND;
     free(p);
     return 0;
 }

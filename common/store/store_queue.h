@@ -102,6 +102,9 @@ int hw_store_queue_submit(struct hw_store_queue *q, struct hw_store_pending *p);
  */
 int hw_store_queue_withdraw(struct hw_store_queue *q, hw_store_append_cb cb, void *arg);
 
+/* hw_store_queue_withdraw() for a job queued with this cb and arg, not yet started. */
+int hw_store_queue_withdraw_job(struct hw_store_queue *q, hw_store_job_cb cb, void *arg);
+
 /*
  * Called by the commit function on store thread number writer as it sends
  * the batch's COMMIT: another writer may now take the next batch and write

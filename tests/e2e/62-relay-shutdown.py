@@ -10,10 +10,14 @@ gets the rest, each event exactly once. Needs HOOKWIRE_TEST_MYSQL_URL (or
 HOOKWIRE_TEST_NO_MYSQL=1).
 """
 
+import json
 import signal
+import sqlite3
 import threading
+import time
 
-from harness import Reply, check, check_eq, run, store_url, wait_until
+from harness import (Agent, Reply, check, check_eq, request, run, store_url, token_add,
+                     wait_until)
 from hw_receiver import store_query
 from offline_util import HOST, queue_one, received, stack, stores
 
@@ -113,5 +117,54 @@ def case_answer_in_flight(env):
         restart_and_finish(relay, agent, target, ids, kind)
 
 
+def case_stop_with_store_locked(env):
+    """SIGTERM while another process holds the SQLite store's write lock and history API
+    replays wait for it: each caller got 503 after 5 s, and the replays no store thread had
+    started were withdrawn then (they do not happen later), so the stop waits only for the
+    one write already under way (the store's busy limit), not about 12 s per call queued."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    agent = Agent(env, relay, token, "alice", target.port)
+    agent.start()
+    for i in range(4):
+        check_eq(relay.webhook("POST", "/t/alice/live?n=%d" % i, [HOST, ("X-Seq", str(i))],
+                               b"{}").status, 200, "live webhook %d" % i)
+    ids = [g[1] for g in received(target)]
+    auth = [("Host", "127.0.0.1:%d" % relay.tunnel_port), ("Authorization", "Bearer " + token)]
+
+    def listed():
+        r = request(relay.tunnel_port, "GET", "/api/events?status=delivered", auth)
+        return r.status == 200 and len(json.loads(r.body)["events"]) == len(ids)
+    wait_until(listed, 10, "the live webhooks are recorded delivered")
+    agent.stop()
+    lock = sqlite3.connect(store, timeout=30, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        codes = {}
+
+        def replay(eid):
+            codes[eid] = request(relay.tunnel_port, "POST", "/api/events/%s/replay" % eid,
+                                 auth).status
+        callers = [threading.Thread(target=replay, args=(e,)) for e in ids]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(30)
+        check_eq(sorted(codes.values()), [503] * len(ids), "each replay waits 5 s, then 503")
+        t0 = time.monotonic()
+        relay.proc.signal(signal.SIGTERM)
+        check_eq(relay.proc.wait_exit(60), 0, "the relay exits 0")
+        took = time.monotonic() - t0
+    finally:
+        lock.rollback()
+        lock.close()
+    check(took < 20, "the stop waits for the one write under way, not for each replay queued "
+          "behind it", "%.1f s" % took)
+    check(relay.proc.stderr().count("replayed after all") <= 1,
+          "at most the replay under way at its 503 happens later", relay.proc.stderr()[-1500:])
+
+
 if __name__ == "__main__":
-    run([case_sigterm_mid_drain, case_answer_in_flight])
+    run([case_sigterm_mid_drain, case_answer_in_flight, case_stop_with_store_locked])

@@ -253,14 +253,36 @@ static void test_large_batch(void)
     tu_wake_cleanup(&w);
 }
 
+/* A job's runs and callbacks, for test_withdraw(). */
+struct job_count {
+    int runs, calls;
+};
+
+static int job_run(struct hw_store *s, void *arg)
+{
+    (void)s;
+    ((struct job_count *)arg)->runs++;
+    return 0;
+}
+
+static void job_done(void *arg, int err)
+{
+    CHECK_EQ(err, 0);
+    ((struct job_count *)arg)->calls++;
+}
+
 /*
  * Four appends wait behind the gate; the second and the last (the queue's
  * tail) are withdrawn, then a fifth is queued behind what is left. The
  * other three are written in one commit, the withdrawn two never, and their
  * callbacks never run. An append being written or done is not withdrawn.
+ * Two jobs wait behind them: one is withdrawn (it never runs, nor its
+ * callback), the other runs once; neither is taken as an append, nor an
+ * append as a job.
  */
 static void test_withdraw(void)
 {
+    struct job_count kept = { 0 }, dropped = { 0 };
     enum { K = 5 };
     struct done dn[K];
     struct done *live[] = { &dn[0], &dn[2], &dn[4] };
@@ -285,9 +307,22 @@ static void test_withdraw(void)
     CHECK_EQ(hw_store_withdraw(s, on_done, &dn[3]), 0);
     CHECK_EQ(hw_store_withdraw(s, on_done, &w), HW_ENOTFOUND);
     CHECK_EQ(hw_store_append_async(s, &ev, on_done, &dn[4]), 0);
+    CHECK_EQ(hw_store_job_async(s, job_run, job_done, &dropped), 0);
+    CHECK_EQ(hw_store_job_async(s, job_run, job_done, &kept), 0);
+    CHECK_EQ(hw_store_withdraw(s, on_done, &dropped), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_withdraw_job(s, job_done, &dn[0]), HW_ENOTFOUND);
+    CHECK_EQ(hw_store_withdraw_job(s, job_done, &dropped), 0);
+    CHECK_EQ(hw_store_withdraw_job(s, job_done, &dropped), HW_ENOTFOUND);
     g_gate.open = 1;
     for (int i = 0; i < 3; i++)
         wait_all(&w, s, live[i], 1);
+    for (int64_t until = tu_now_ms() + 10000; !kept.calls && tu_now_ms() < until;)
+        tu_wake_poll(&w, s, 100);
+    CHECK_EQ(kept.runs, 1);
+    CHECK_EQ(kept.calls, 1);
+    CHECK_EQ(dropped.runs, 0);
+    CHECK_EQ(dropped.calls, 0);
+    CHECK_EQ(hw_store_withdraw_job(s, job_done, &kept), HW_ENOTFOUND);
     CHECK_EQ(dn[1].calls, 0); /* the batch's completions came together */
     CHECK_EQ(dn[3].calls, 0);
     hw_store_stats(s, &st1);
