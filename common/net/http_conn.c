@@ -350,7 +350,14 @@ static void rx_flow(struct hw_http_conn *c)
 {
     int pause = hw_http_reader_pending(&c->rd) >= c->cfg->head_max;
 
-    if (c->killed || pause == (int)c->rx_paused)
+    if (c->killed)
+        return;
+    /* Still in a head with head_max bytes unread: it has no end within them, and is too large. */
+    if (pause && c->state == ST_HEAD) {
+        answer_error(c, HW_ERRC_HEADERS_TOO_LARGE, NULL, "a head longer than allowed");
+        return;
+    }
+    if (pause == (int)c->rx_paused)
         return;
     c->rx_paused = (unsigned)pause;
     lws_rx_flow_control(c->wsi, !pause);
