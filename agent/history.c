@@ -12,7 +12,6 @@
 #include "history.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -33,18 +32,25 @@
 #include "core/text.h"
 
 #define ANSWER_MAX (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
+/* The most one address of the relay's name gets, so that the next is tried within the call. */
+#define CONNECT_EACH_MS 10000
 
 struct conn {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
     int64_t deadline_ms; /* hw_mono_ms() at which the call has failed */
+    int cancel_fd;       /* readable once the caller gives up (a stop), or -1 */
 };
 
-/* Waits until fd is ready for events, within the deadline: 0 or -ETIMEDOUT. */
-static int wait_ready(int fd, short events, int64_t deadline_ms)
+/*
+ * Waits until fd is ready for events, until deadline_ms at most: 0,
+ * -ETIMEDOUT, or -ECANCELED once c->cancel_fd is readable.
+ */
+static int wait_until(const struct conn *c, int fd, short events, int64_t deadline_ms)
 {
-    struct pollfd p = { .fd = fd, .events = events };
+    struct pollfd p[2] = { { .fd = fd, .events = events },
+                           { .fd = c->cancel_fd, .events = POLLIN } };
 
     for (;;) {
         int64_t left = deadline_ms - hw_mono_ms();
@@ -52,53 +58,67 @@ static int wait_ready(int fd, short events, int64_t deadline_ms)
 
         if (left <= 0)
             return -ETIMEDOUT;
-        n = poll(&p, 1, (int)left);
+        n = poll(p, c->cancel_fd >= 0 ? 2 : 1, (int)left);
         if (n > 0)
-            return 0; /* ready, or an error the next call reports */
+            return p[1].revents ? -ECANCELED : 0; /* ready, or an error the next call reports */
         if (n < 0 && errno != EINTR)
             return -errno;
     }
 }
 
-/* One address: a connected non-blocking socket in *fd, or -errno (-ETIMEDOUT). */
-static int dial_one(const struct addrinfo *ai, int64_t deadline_ms, int *fd)
+static int wait_ready(const struct conn *c, short events)
+{
+    return wait_until(c, c->fd, events, c->deadline_ms);
+}
+
+/*
+ * One address: a connected non-blocking socket in c->fd, or -errno
+ * (-ETIMEDOUT past until, -ECANCELED).
+ */
+static int dial_one(struct conn *c, const struct addrinfo *ai, int64_t until)
 {
     int err = 0;
     socklen_t len = sizeof(err);
 
-    *fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (*fd < 0)
+    c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (c->fd < 0)
         return -errno;
-    if (connect(*fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
         return 0;
-    err = errno == EINPROGRESS ? wait_ready(*fd, POLLOUT, deadline_ms) : -errno;
-    if (!err && getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0)
+    err = errno == EINPROGRESS ? wait_until(c, c->fd, POLLOUT, until) : -errno;
+    if (!err && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0)
         err = -err;
     if (err) {
-        close(*fd);
-        *fd = -1;
+        close(c->fd);
+        c->fd = -1;
     }
     return err;
 }
 
 /*
- * A connected socket in *fd, or HW_ENOTFOUND (the name), or -errno of the
- * last address tried (-ETIMEDOUT once the deadline passed).
+ * A connected socket in c->fd, or HW_ENOTFOUND (the name), or -errno of the
+ * last address tried (-ETIMEDOUT once the deadline passed). Each address
+ * gets CONNECT_EACH_MS at most, so an unreachable first one (an IPv6 route
+ * that drops) leaves the next its turn.
  */
-static int dial(const char *host, int port, int64_t deadline_ms, int *fd)
+static int dial(struct conn *c, const char *host, int port)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
     char svc[16];
     int err = HW_EIO;
 
     snprintf(svc, sizeof(svc), "%d", port);
-    *fd = -1;
+    c->fd = -1;
     if (getaddrinfo(host, svc, &hints, &res))
         return HW_ENOTFOUND;
-    for (ai = res; ai && *fd < 0 && err != -ETIMEDOUT; ai = ai->ai_next)
-        err = dial_one(ai, deadline_ms, fd);
+    for (ai = res; ai && c->fd < 0 && err != -ECANCELED && hw_mono_ms() < c->deadline_ms;
+         ai = ai->ai_next) {
+        int64_t until = hw_mono_ms() + CONNECT_EACH_MS;
+
+        err = dial_one(c, ai, until < c->deadline_ms ? until : c->deadline_ms);
+    }
     freeaddrinfo(res);
-    return *fd < 0 ? err : 0;
+    return c->fd < 0 ? err : 0;
 }
 
 /*
@@ -111,7 +131,7 @@ static int ssl_again(struct conn *c, int rc)
 
     if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
         return 0;
-    err = wait_ready(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->deadline_ms);
+    err = wait_ready(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT);
     return err ? err : 1;
 }
 
@@ -122,17 +142,18 @@ static int plain_again(struct conn *c, short events)
 
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         return 0;
-    err = wait_ready(c->fd, events, c->deadline_ms);
+    err = wait_ready(c, events);
     return err ? err : 1;
 }
 
-static int conn_open(struct conn *c, struct agent *a)
+static int conn_open(struct conn *c, struct agent *a, int64_t deadline_ms, int cancel_fd)
 {
     int err, rc, again;
 
     memset(c, 0, sizeof(*c));
-    c->deadline_ms = hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000;
-    err = dial(a->relay_url.host, a->relay_url.port, c->deadline_ms, &c->fd);
+    c->deadline_ms = deadline_ms;
+    c->cancel_fd = cancel_fd;
+    err = dial(c, a->relay_url.host, a->relay_url.port);
     if (err)
         return err;
     if (!a->relay_url.tls)
@@ -214,8 +235,8 @@ static int conn_read_all(struct conn *c, struct hw_buf *b)
     }
 }
 
-int agent_history_call(struct agent *a, const char *method, const char *path, int *status,
-                       struct hw_buf *body)
+int agent_history_call(struct agent *a, const char *method, const char *path, int64_t deadline_ms,
+                       int cancel_fd, int *status, struct hw_buf *body)
 {
     struct hw_buf req, ans;
     struct conn c;
@@ -224,7 +245,7 @@ int agent_history_call(struct agent *a, const char *method, const char *path, in
 
     hw_buf_init(&req, 16384);
     hw_buf_init(&ans, ANSWER_MAX);
-    err = conn_open(&c, a);
+    err = conn_open(&c, a, deadline_ms, cancel_fd);
     err = err ? err
               : hw_buf_printf(&req,
                               "%s %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
@@ -371,7 +392,8 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         return usage();
     }
     hw_buf_init(&body, ANSWER_MAX);
-    err = agent_history_call(a, method, path, &status, &body);
+    err = agent_history_call(a, method, path, hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000, -1,
+                             &status, &body);
     if (err) {
         unreachable(a, verb, err);
         hw_buf_cleanup(&body);

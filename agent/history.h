@@ -8,6 +8,8 @@
  * authorised by the agent's token. Main thread; runs before (instead of)
  * the event loop, so it waits in poll() within each call's deadline.
  */
+#include <stdint.h>
+
 struct agent;
 struct hw_buf;
 
@@ -22,14 +24,15 @@ int agent_history_command(struct agent *a, int argc, char **argv);
 
 /*
  * One call to the relay's API: method and path (borrowed), with a's relay
- * URL, token and TLS settings (read only, so any thread may call it; it
- * blocks, AGENT_HISTORY_TIMEOUT_S at most). The answer's status goes in
- * *status and its body is appended to body (capped by body's own limit).
- * Returns 0, HW_ENOTFOUND (the host name), -errno of the connect,
- * -ETIMEDOUT (out of time), HW_EAUTH (TLS failed), HW_EIO (cut short),
- * HW_EPROTO (not an HTTP answer) or the buffer's error.
+ * URL, token and TLS settings (read only, so any thread may call it). It
+ * blocks until deadline_ms (hw_mono_ms(): connect, TLS, request and answer
+ * in all), or until cancel_fd (-1: none) is readable. The answer's status
+ * goes in *status and its body is appended to body (capped by body's own
+ * limit). Returns 0, HW_ENOTFOUND (the host name), -errno of the connect,
+ * -ETIMEDOUT (out of time), -ECANCELED, HW_EAUTH (TLS failed), HW_EIO (cut
+ * short), HW_EPROTO (not an HTTP answer) or the buffer's error.
  */
-int agent_history_call(struct agent *a, const char *method, const char *path, int *status,
-                       struct hw_buf *body);
+int agent_history_call(struct agent *a, const char *method, const char *path, int64_t deadline_ms,
+                       int cancel_fd, int *status, struct hw_buf *body);
 
 #endif

@@ -7,12 +7,18 @@
  */
 #include "inspect_relay.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "history.h"
 
 #define THREADS_MAX 4
@@ -28,6 +34,7 @@ struct agent_relays {
     int stopping;
     unsigned nthreads;
     pthread_t threads[THREADS_MAX];
+    int cancel[2]; /* a byte in it ends every call under way: the stop does not wait for them */
 };
 
 void agent_relay_job_free(struct agent_relay_job *j)
@@ -56,6 +63,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&rp->mu);
     for (;;) {
         struct agent_relay_job *j;
+        int64_t deadline;
 
         while (!rp->todo && !rp->stopping)
             pthread_cond_wait(&rp->cv, &rp->mu);
@@ -67,10 +75,15 @@ static void *worker(void *arg)
             rp->todo_tail = NULL;
         rp->waiting--;
         pthread_mutex_unlock(&rp->mu);
-        /* The job is this thread's alone until it is on the done list. */
+        /*
+         * The job is this thread's alone until it is on the done list. Its
+         * calls share one deadline: the inspector's request that made it
+         * is answered (504 at worst) AGENT_HISTORY_TIMEOUT_S after it began.
+         */
+        deadline = hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000;
         for (int i = 0; i < j->ncalls; i++) {
-            j->err[i] =
-                agent_history_call(rp->a, j->method, j->path[i], &j->status[i], &j->body[i]);
+            j->err[i] = agent_history_call(rp->a, j->method, j->path[i], deadline, rp->cancel[0],
+                                           &j->status[i], &j->body[i]);
             if (j->err[i] || j->status[i] >= 300)
                 break;
         }
@@ -92,6 +105,11 @@ struct agent_relays *agent_relays_new(struct agent *a, unsigned nthreads)
     rp->a = a;
     pthread_mutex_init(&rp->mu, NULL);
     pthread_cond_init(&rp->cv, NULL);
+    if (pipe2(rp->cancel, O_CLOEXEC | O_NONBLOCK)) {
+        rp->cancel[0] = rp->cancel[1] = -1;
+        agent_relays_free(rp);
+        return NULL;
+    }
     nthreads = nthreads > THREADS_MAX ? THREADS_MAX : nthreads;
     for (; rp->nthreads < nthreads; rp->nthreads++)
         if (pthread_create(&rp->threads[rp->nthreads], NULL, worker, rp))
@@ -161,6 +179,9 @@ void agent_relays_stop(struct agent_relays *rp)
     rp->stopping = 1;
     pthread_cond_broadcast(&rp->cv);
     pthread_mutex_unlock(&rp->mu);
+    /* Calls under way end now (-ECANCELED); their jobs are dropped with the rest. */
+    if (rp->cancel[1] >= 0 && write(rp->cancel[1], "x", 1) < 0)
+        HW_WARN("inspector: cannot end the relay calls under way: %s", strerror(errno));
     for (unsigned i = 0; i < rp->nthreads; i++)
         pthread_join(rp->threads[i], NULL);
     rp->nthreads = 0;
@@ -173,6 +194,9 @@ void agent_relays_free(struct agent_relays *rp)
     agent_relays_stop(rp);
     list_free(rp->todo);
     list_free(rp->done);
+    for (int i = 0; i < 2; i++)
+        if (rp->cancel[i] >= 0)
+            close(rp->cancel[i]);
     pthread_mutex_destroy(&rp->mu);
     pthread_cond_destroy(&rp->cv);
     free(rp);

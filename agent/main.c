@@ -47,7 +47,9 @@ int main(int argc, char **argv)
     }
     idx = agent_config_load(&a, argc, argv);
     if (idx < argc) {
-        /* A history command: one call to the relay's API, no event loop. */
+        /* A history command: one call to the relay's API, no event loop. A relay that
+         * closes while the request is written is an error said in words, not a SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
         status = agent_history_command(&a, argc - idx, argv + idx);
         agent_config_cleanup(&a);
         return status;

@@ -100,7 +100,8 @@ static int fit_fd_limit(struct recv *r)
     }
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= others + r->max_connections)
         return 0;
-    room = rl.rlim_cur > others ? rl.rlim_cur - others : 0;
+    /* One more than the cap: a connection past it is accepted before a quiet one is shed. */
+    room = rl.rlim_cur > others + 1 ? rl.rlim_cur - others - 1 : 0;
     if (room < FD_SENDERS_MIN) {
         fprintf(stderr,
                 "open files limit %llu is too low: the deliveries, the store and the listener "

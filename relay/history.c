@@ -28,7 +28,7 @@ enum call_kind { CALL_LIST, CALL_SHOW, CALL_BODY, CALL_REPLAY };
 /*
  * The longest a call waits for the store before its caller is answered 503
  * HW_STORE_UNAVAILABLE (a lock held by another process, a database away):
- * below the agent's own 10 s read deadline, so the agent prints the answer.
+ * below the agent's own 30 s deadline, so the agent prints the answer.
  */
 #define STORE_WAIT_US (5 * LWS_US_PER_SEC)
 
@@ -51,7 +51,11 @@ struct relay_history_call {
     int was_pending;                /* a replay found the event waiting for delivery already */
     char peer[64];                  /* for the log */
     char request[160];              /* "METHOD URI", cut, for the log */
+    struct relay_history_call *prev, *next; /* in `queued` while its store job is */
 };
+
+/* The calls whose store job was queued and has not completed (relay_history_stop()). */
+static struct relay_history_call *queued;
 
 /*
  * An error answer, counted in errors_total and logged with who asked what:
@@ -211,6 +215,12 @@ static int run(struct hw_store *s, void *arg)
 
 static void call_free(struct relay_history_call *c)
 {
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (queued == c)
+        queued = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     lws_sul_cancel(&c->overdue);
     hw_store_events_cleanup(&c->list);
     hw_store_event_free(c->ev);
@@ -314,6 +324,23 @@ void relay_history_orphan(struct relay_history_call *call)
         call->wsi = NULL;
 }
 
+void relay_history_stop(struct relay *r)
+{
+    struct relay_history_call *c, *next;
+
+    for (c = queued; c && r->store; c = next) {
+        next = c->next;
+        if (hw_store_withdraw_job(r->store, done, c) != 0)
+            continue; /* under way: it ends as usual */
+        if (c->wsi) {
+            out_restart(c);
+            refuse(r, c->peer, c->request, HW_ERRC_SHUTTING_DOWN, c->head, c->out);
+            hand_over(c);
+        }
+        call_free(c);
+    }
+}
+
 /* The query argument name (with its '='), or NULL. */
 static const char *arg(struct lws *wsi, const char *name, char *buf, int len)
 {
@@ -334,6 +361,9 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
     if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
         snprintf(peer, sizeof(peer), "?");
     snprintf(request, sizeof(request), "%s %.140s", head ? "HEAD" : post ? "POST" : "GET", uri);
+    /* A stopping relay takes no new store work: its store is about to close. */
+    if (r->stopping)
+        return refuse(r, peer, request, HW_ERRC_SHUTTING_DOWN, head, out);
     rc = relay_tunnel_authenticate(r, wsi, channel);
     if (rc)
         return refuse(r, peer, request,
@@ -422,6 +452,10 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
         return rc;
     }
     *call = c;
+    c->next = queued;
+    if (queued)
+        queued->prev = c;
+    queued = c;
     lws_sul_schedule(r->context, 0, &c->overdue, overdue_cb, STORE_WAIT_US);
     /* lws's own wait for an answer (5 s) must not close the connection before the 503. */
     lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)(STORE_WAIT_US / LWS_US_PER_SEC) + 5);

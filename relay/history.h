@@ -38,4 +38,11 @@ int relay_history_start(struct lws *wsi, struct relay *r, const char *uri, struc
 /* wsi is closing: the call's answer is dropped when it comes. NULL is ignored. */
 void relay_history_orphan(struct relay_history_call *call);
 
+/*
+ * The relay is stopping: every call whose store job has not started is
+ * withdrawn (its caller, if still there, gets 503 HW_SHUTTING_DOWN), so that
+ * closing the store waits for none of them. Calls under way end as usual.
+ */
+void relay_history_stop(struct relay *r);
+
 #endif

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/url.h"
 #include "edge.h"
+#include "history.h"
 #include "ingress.h"
 #include "net/http_server.h"
 #include "net/loop.h"
@@ -35,6 +36,8 @@
 
 /* How long a clean stop waits for the store to take the last delivery outcomes. */
 #define OUTCOMES_GRACE_US (10 * LWS_US_PER_SEC)
+/* How long the stop lets the history API's last answers (503 for the calls it withdrew) go out. */
+#define API_GRACE_US (1 * LWS_US_PER_SEC)
 /*
  * The store thread's nice value above the service thread's. Its live
  * history work then yields the core to the loop's wake-ups, yet it keeps
@@ -173,6 +176,12 @@ static int outcomes_written(struct relay *r)
     return relay_outcomes_idle(r->outcomes);
 }
 
+/* The history API's answers have left (the 503s of the calls withdrawn at the stop among them). */
+static int api_answers_out(struct relay *r)
+{
+    return r->api_held == 0;
+}
+
 /*
  * A clean stop: no new webhook or queued event is taken; the exchanges in
  * flight get up to --response-timeout to finish (a live one times out by
@@ -193,6 +202,8 @@ static void finish_work(struct relay *r)
 
     r->stopping = 1;
     hw_http_server_closing(r->ingress); /* a kept-alive sender must not send into the close */
+    relay_history_stop(r);
+    serve_until(r, api_answers_out, lws_now_usecs() + API_GRACE_US);
     relay_tokens_stop(r->tokens);
     relay_queue_stop(r->queue);
     n = in_flight(r);

@@ -28,7 +28,8 @@ struct relay_agent {
     struct hw_buf rx; /* fragments of the message being received */
     lws_sorted_usec_list_t heartbeat;
     lws_sorted_usec_list_t flush; /* the end-of-round write (mux_want_write()) */
-    lws_usec_t last_rx;
+    lws_usec_t last_rx;           /* bytes last arrived: the in-flight probe and the claim's ping */
+    lws_usec_t last_msg;          /* a whole message last arrived: the heartbeat */
     lws_usec_t last_ping;
     lws_usec_t probe_at; /* when the probe PING went out, 0 when none is pending */
     lws_usec_t away_at;  /* when the agent said GOAWAY */
@@ -311,11 +312,11 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 
     if (away_done(a))
         return;
-    if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_rx, &a->last_ping, r->cfg.heartbeat_ms)) {
+    if (probe(a) || hw_lwsio_heartbeat(a->mux, a->last_msg, &a->last_ping, r->cfg.heartbeat_ms)) {
         char d[32];
 
         HW_WARN("conn=%s channel=%s agent silent for %s: closing tunnel", a->peer, a->channel,
-                hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_rx) / 1000.0));
+                hw_log_duration(d, sizeof(d), (double)(lws_now_usecs() - a->last_msg) / 1000.0));
         r->metrics.heartbeat_timeouts++;
         a->ending = 1;
         lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -366,7 +367,7 @@ static int on_established(struct relay_agent *a, struct lws *wsi, struct relay *
     if (old)
         relay_claim_replaced(old, &a->claim);
     r->metrics.agent_connects++;
-    a->last_rx = a->last_ping = lws_now_usecs();
+    a->last_rx = a->last_msg = a->last_ping = lws_now_usecs();
     if (send_hello(a))
         return -1;
     /* The first check comes as soon as later ones: a tunnel frozen in its first seconds too. */
@@ -405,14 +406,18 @@ static int on_receive(struct relay_agent *a, struct lws *wsi, const void *in, si
 
     if (!a->mux)
         return -1; /* already detached: nothing more is read */
+    a->last_rx = lws_now_usecs();
     err = hw_lwsio_tunnel_rx(wsi, &a->rx, a->mux, in, len);
     if (!err) {
         /*
-         * A whole message is a sign of life, a piece of one is not: a peer
-         * that trickles one endless message is as dead as a silent one.
+         * For the heartbeat a whole message is a sign of life, a piece of one
+         * is not: a peer that trickles one endless message is as dead as a
+         * silent one. The quick checks (the probe while webhooks are in
+         * flight, a newcomer's ping to the holder) take any bytes, so that a
+         * large message on a slow link is not taken for silence.
          */
         if (lws_is_final_fragment(wsi))
-            a->last_rx = lws_now_usecs();
+            a->last_msg = a->last_rx;
         return 0;
     }
     why = hw_mux_error(a->mux);

@@ -337,7 +337,6 @@ static void on_head(struct hw_http_conn *c)
     begin_phase(c, lws_now_usecs());
 }
 
-/* Runs the request state machine over the bytes buffered so far. */
 /*
  * Reading pauses while head_max bytes or more wait unread (pipelined
  * requests behind the one being answered, or a burst): what waits is
@@ -363,7 +362,7 @@ static void rx_flow(struct hw_http_conn *c)
     lws_rx_flow_control(c->wsi, !pause);
 }
 
-/* Takes what the bytes read so far allow: heads, bodies, dispatches. */
+/* Runs the request state machine over the bytes buffered so far: heads, bodies, dispatches. */
 static void take(struct hw_http_conn *c)
 {
     enum hw_errc e;

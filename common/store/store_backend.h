@@ -376,8 +376,11 @@ enum hw_store_col {
 #define HW_SQL_REQUEUE                                                               \
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
     "lease_until = 0, lease_token = lease_token + 1 WHERE id = ? AND (status <> 2 OR ? = 1)"
-/* Parameters: now force, then the ids (hw_store_in_sql()). One statement: all or none. */
-/* Failed only (status 3): what another bulk replay requeued meanwhile is left alone. */
+/*
+ * Parameters: now, then the ids (hw_store_in_sql()). One statement: all or
+ * none. Failed only (status 3): what another bulk replay requeued meanwhile
+ * is left alone.
+ */
 #define HW_SQL_REQUEUE_FAILED_IN                                                     \
     "UPDATE hookwire_events SET status = 1, next_attempt_ms = ?, lease_owner = '', " \
     "lease_until = 0, lease_token = lease_token + 1 WHERE status = 3 AND id IN "

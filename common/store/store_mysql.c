@@ -7,6 +7,7 @@
  */
 #include "store_mysql.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -286,19 +287,38 @@ static MYSQL *connect_within(struct hw_my *b, int64_t limit_ms, int *late)
         if ((status & MYSQL_WAIT_TIMEOUT) && mysql_get_timeout_value_ms(b->conn) < wait)
             wait = mysql_get_timeout_value_ms(b->conn);
         n = poll(&p, 1, (int)wait);
-        if (n < 0)
-            continue; /* EINTR: wait again, within what is left */
-        if (n == 0 && hw_mono_ms() >= deadline && !*late) {
-            /* Out of time: the call ends at once on a socket that can neither read nor write. */
+        if (n < 0 && errno == EINTR)
+            continue; /* wait again, within what is left */
+        if ((n < 0 || (n == 0 && hw_mono_ms() >= deadline)) && !*late) {
+            /*
+             * Out of time (or poll() itself failed): the call ends at once on
+             * a socket that can neither read nor write.
+             */
             *late = 1;
             shutdown(p.fd, SHUT_RDWR);
         }
         status = mysql_real_connect_cont(&ret, b->conn,
-                                         n ? ready_status(p.revents) : MYSQL_WAIT_TIMEOUT);
+                                         n > 0   ? ready_status(p.revents)
+                                         : n < 0 ? MYSQL_WAIT_READ
+                                                 : MYSQL_WAIT_TIMEOUT);
     }
     return ret;
 }
 #endif
+
+/* mysql_real_connect(), within the call deadline where the client library allows it. */
+static MYSQL *connect_now(struct hw_my *b, int *late)
+{
+#ifdef LIBMARIADB
+    return connect_within(b, (int64_t)CALL_LIMIT_TIMEOUTS * b->timeout_s * 1000, late);
+#else
+    const struct hw_store_url *u = b->url;
+
+    *late = 0;
+    return mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
+                              CLIENT_FOUND_ROWS);
+#endif
+}
 
 static int my_connect(struct hw_my *b)
 {
@@ -319,15 +339,10 @@ static int my_connect(struct hw_my *b)
     /* Reconnecting silently would lose prepared statements and transactions; we do it. */
     mysql_options(b->conn, MYSQL_OPT_RECONNECT, &reconnect);
     mysql_options(b->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-#ifdef LIBMARIADB
-    if (!connect_within(b, (int64_t)CALL_LIMIT_TIMEOUTS * b->timeout_s * 1000, &late)) {
-#else
-    if (!mysql_real_connect(b->conn, u->host, u->user, u->password, u->db, u->port, u->socket,
-                            CLIENT_FOUND_ROWS)) {
-#endif
+    if (!connect_now(b, &late)) {
         /* Refused logins and unknown databases also leave the store unusable for now. */
         if (!b->down && late)
-            HW_WARN("store %s: MySQL unavailable: the server's greeting and login took over %d "
+            HW_WARN("store %s: MySQL unavailable: the server's greeting and login took over %u "
                     "s: connection cut",
                     u->name, CALL_LIMIT_TIMEOUTS * b->timeout_s);
         else if (!b->down)

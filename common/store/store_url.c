@@ -195,6 +195,8 @@ static int parse_mysql(const char *url, struct hw_store_url *u, char *why, size_
 int hw_store_url_read(const char *url, struct hw_store_url *u, char *why, size_t cap)
 {
     memset(u, 0, sizeof(*u));
+    /* The one refusal that names no rule of its own: a name past build_name()'s buffer. */
+    snprintf(why, cap, "too long (a store URL is at most about 8 KiB)");
     if (strncmp(url, "sqlite:", 7) == 0) {
         u->kind = HW_STORE_KIND_SQLITE;
         if (!url[7]) {

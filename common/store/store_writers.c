@@ -63,9 +63,13 @@ static int in_order(const struct hw_store_row *rows, size_t n)
     return 1;
 }
 
-/* Inserts v[0..n) in one transaction on c. Returns 0, or the first error with all rolled back. */
+/*
+ * Inserts v[0..n) in one transaction on c. Returns 0, or the first error
+ * with all rolled back; *sent says whether the COMMIT went (after it, an
+ * error may hide a commit that took).
+ */
 static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
-                      size_t n)
+                      size_t n, int *sent)
 {
     struct hw_store_row one, *rows = n == 1 ? &one : calloc(n, sizeof(*rows));
     int err;
@@ -94,6 +98,7 @@ static int insert_txn(struct hw_store *s, struct hw_store_conn *c, struct hw_sto
                              : s->ops->insert(c->be, rows, n);
     if (!err && c->writer >= 0)
         hw_store_queue_committing(s->queue, (unsigned)c->writer);
+    *sent = !err;
     if (!err)
         err = s->ops->commit(c->be);
     if (err)
@@ -135,17 +140,17 @@ void hw_store_deadlock_pause(void)
  * is run again (HW_STORE_DEADLOCK_TRIES in all); an unanswered commit is settled and
  * tried once more on a new connection. Returns 0, HW_STORE_ERETRY after the
  * last deadlock, HW_EUNAVAIL when the outcome cannot be known (*unknown = 1:
- * an INSERT went through and the settling could not ask) or the database is
- * away (*unknown = 0: nothing committed), or the error of the failed statement.
+ * the COMMIT went and the settling could not ask) or nothing can have
+ * committed (*unknown = 0), or the error of the failed statement.
  */
 static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_store_pending **v,
                         size_t n, int *unknown)
 {
-    int deadlocks = 0, unavail = 0, err, k;
+    int deadlocks = 0, unavail = 0, err, k, sent;
 
     *unknown = 0;
     for (;;) {
-        err = insert_txn(s, c, v, n);
+        err = insert_txn(s, c, v, n, &sent);
         if (err == HW_STORE_ERETRY) {
             if (++deadlocks >= HW_STORE_DEADLOCK_TRIES)
                 return err;
@@ -154,13 +159,14 @@ static int commit_batch(struct hw_store *s, struct hw_store_conn *c, struct hw_s
         }
         if (err != HW_EUNAVAIL)
             return err;
-        k = settle(s, c, v, n);
+        /* Without a COMMIT sent nothing can have committed: no need to ask. */
+        k = sent ? settle(s, c, v, n) : 0;
         if (k == 1) {
             /* Committed after all: the results the INSERTs gave stand. */
             HW_INFO("store %s: a commit whose answer was lost had succeeded", s->url.name);
             return 0;
         }
-        *unknown = k < 0;
+        *unknown = k < 0 && sent;
         if (k < 0 || unavail++)
             return HW_EUNAVAIL; /* unknown, or still failing: the sender retries */
     }

@@ -16,8 +16,8 @@ import sqlite3
 import threading
 import time
 
-from harness import (Agent, Reply, check, check_eq, request, run, store_url, token_add,
-                     wait_until)
+from harness import (Agent, HttpConn, Reply, build_request, check, check_eq, request, run,
+                     store_url, token_add, wait_until)
 from hw_receiver import store_query
 from offline_util import HOST, queue_one, received, stack, stores
 
@@ -153,13 +153,31 @@ def case_stop_with_store_locked(env):
         for t in callers:
             t.join(30)
         check_eq(sorted(codes.values()), [503] * len(ids), "each replay waits 5 s, then 503")
+        # Replays again, the stop asked for while they wait: each is answered 503 at once.
+        sent, answers = [], {}
+
+        def replay_at_stop(eid):
+            with HttpConn(relay.tunnel_port) as c:
+                c.send(build_request("POST", "/api/events/%s/replay" % eid, auth, b""))
+                sent.append(eid)
+                answers[eid] = c.read_response()
+        callers = [threading.Thread(target=replay_at_stop, args=(e,)) for e in ids]
+        for t in callers:
+            t.start()
+        wait_until(lambda: len(sent) == len(ids), 10, "the replays are sent")
         t0 = time.monotonic()
         relay.proc.signal(signal.SIGTERM)
+        for t in callers:
+            t.join(30)
+        answered = time.monotonic() - t0
         check_eq(relay.proc.wait_exit(60), 0, "the relay exits 0")
         took = time.monotonic() - t0
     finally:
         lock.rollback()
         lock.close()
+    check_eq(sorted((r.status, r.header("Hookwire-Error")) for r in answers.values()),
+             [(503, "HW_SHUTTING_DOWN")] * len(ids), "a replay waiting at the stop gets 503")
+    check(answered < 4, "and at once, not at its 5 s deadline", "%.1f s" % answered)
     check(took < 20, "the stop waits for the one write under way, not for each replay queued "
           "behind it", "%.1f s" % took)
     check(relay.proc.stderr().count("replayed after all") <= 1,
