@@ -126,11 +126,18 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
     uint64_t delay = 0;
     unsigned attempt = (unsigned)j->ev->attempts + 1;
     int64_t now = hw_wall_ms();
+    int verdict = res->fail ? 0 : res->status;
     enum recv_outcome o;
 
     j->attempt.at_ms = now - res->duration_us / 1000;
     j->attempt.duration_ms = (int)(res->duration_us / 1000);
-    j->attempt.http_status = res->status;
+    /*
+     * A 2xx head is the backend's verdict: delivered, though the body it sent
+     * after it did not end (in time, or at all). The attempt keeps both.
+     */
+    if (res->fail && res->head_status >= 200 && res->head_status < 300)
+        verdict = res->head_status;
+    j->attempt.http_status = verdict;
     if (res->fail) {
         snprintf(j->error, sizeof(j->error), "%s", res->fail_text ? res->fail_text : "failed");
         j->attempt.error = j->error;
@@ -144,8 +151,7 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
     }
     if (!res->fail)
         ra = hw_http_result_header(res, "retry-after", &ra_len);
-    o = recv_outcome(&r->cfg.schedule, attempt, res->fail ? 0 : res->status, ra, ra_len, now / 1000,
-                     &delay);
+    o = recv_outcome(&r->cfg.schedule, attempt, verdict, ra, ra_len, now / 1000, &delay);
     /* The log names the failure: the client's error, or the status the backend answered. */
     what = j->error;
     if (!res->fail) {

@@ -30,7 +30,7 @@ static void on_head(struct hw_http_req *r, void *user, const struct hw_http_head
 {
     struct fetch *f = hw_http_req_data(r);
 
-    f->res.status = h->status;
+    f->res.status = f->res.head_status = h->status;
     /* raw_len <= HW_HEAD_MAX, the buffer's cap: only memory can fail here. */
     if (hw_buf_append(&f->res.head, raw, raw_len)) {
         f->res.status = 0;

@@ -14,6 +14,7 @@
 
 struct hw_http_result {
     int status;             /* final status; 0 when the request failed */
+    int head_status;        /* the answer head's status, kept if its body then failed; 0: none */
     enum hw_http_fail fail; /* 0 when an answer came */
     const char *fail_text;  /* why it failed; NULL when an answer came */
     struct hw_buf head;     /* the answer head's bytes, through its blank line */

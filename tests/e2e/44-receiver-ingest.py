@@ -672,9 +672,52 @@ def case_fd_limit_fitted(env):
     rc.proc.check_alive("keeps running")
 
 
+def case_2xx_head_is_the_verdict(env):
+    """A backend that answers 200 and then never finishes its body (7 bytes of a declared 100)
+    has said delivered: the event is delivered after one attempt, which keeps the 200 and
+    says the body did not complete, and it is not sent again."""
+    store = sqlite_store(env)
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(8)
+    conns, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = lsn.accept()
+            except OSError:
+                return
+            conns.append(c)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += c.recv(65536)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n1234567")
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        rc = Receiver(env, store, {"gh": gh_source(lsn.getsockname()[1])},
+                      {"retry-schedule": "200ms 200ms", "deliver-timeout": "1s"}).start()
+        body = b'{"stalled":"body"}'
+        resp = rc.post("gh", body, github_headers(body, "stall-1"))
+        check_eq(resp.status, 200, "acknowledged")
+        eid = json.loads(resp.body)["id"]
+        wait_until(lambda: event_count(store, "status = 2") == 1, 15, "the event is delivered")
+        at = store_query(store, "SELECT http_status, error FROM hookwire_attempts WHERE "
+                         "event_id = '%s'" % eid)
+        check_eq(len(at), 1, "one attempt")
+        check_eq(int(at[0][0]), 200, "it keeps the backend's 200")
+        check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
+        check_eq(len(conns), 1, "the backend got the event once")
+    finally:
+        stop.set()
+        lsn.close()
+        for c in conns:
+            c.close()
+
+
 if __name__ == "__main__":
     run([case_endpoints_are_read_only, case_drain_closes_kept_alive, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_fd_limit_fitted])
+         case_fd_limit_fitted, case_2xx_head_is_the_verdict])
