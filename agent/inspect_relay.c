@@ -63,7 +63,6 @@ static void *worker(void *arg)
     pthread_mutex_lock(&rp->mu);
     for (;;) {
         struct agent_relay_job *j;
-        int64_t deadline;
 
         while (!rp->todo && !rp->stopping)
             pthread_cond_wait(&rp->cv, &rp->mu);
@@ -77,13 +76,15 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&rp->mu);
         /*
          * The job is this thread's alone until it is on the done list. Its
-         * calls share one deadline: the inspector's request that made it
-         * is answered (504 at worst) AGENT_HISTORY_TIMEOUT_S after it began.
+         * calls share the deadline set at its submit (the wait for a thread
+         * included): the inspector's request that made it is answered, 504
+         * at worst, AGENT_HISTORY_TIMEOUT_S after it came.
          */
-        deadline = hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000;
         for (int i = 0; i < j->ncalls; i++) {
-            j->err[i] = agent_history_call(rp->a, j->method, j->path[i], deadline, rp->cancel[0],
-                                           &j->status[i], &j->body[i]);
+            j->err[i] = hw_mono_ms() >= j->deadline_ms
+                            ? -ETIMEDOUT
+                            : agent_history_call(rp->a, j->method, j->path[i], j->deadline_ms,
+                                                 rp->cancel[0], &j->status[i], &j->body[i]);
             if (j->err[i] || j->status[i] >= 300)
                 break;
         }
@@ -142,6 +143,7 @@ int agent_relays_submit(struct agent_relays *rp, struct agent_relay_job *j)
         return HW_EFULL;
     }
     j->next = NULL;
+    j->deadline_ms = hw_mono_ms() + AGENT_HISTORY_TIMEOUT_S * 1000;
     if (rp->todo_tail)
         rp->todo_tail->next = j;
     else

@@ -33,6 +33,7 @@ struct agent_relay_job {
     int err[AGENT_RELAY_CALLS];
     int status[AGENT_RELAY_CALLS];
     struct hw_buf body[AGENT_RELAY_CALLS];
+    int64_t deadline_ms; /* set at submit: the calls end AGENT_HISTORY_TIMEOUT_S after it */
     struct agent_relay_job *next;
 };
 

@@ -160,6 +160,8 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
     }
     switch (o) {
     case RECV_DELIVERED:
+        HW_DEBUG("evt=%s source=%s attempt %u: delivered, %s", j->ev->id, j->src->name, attempt,
+                 what);
         j->new_status = HW_STORE_DELIVERED;
         r->metrics.delivered++;
         recv_metrics_observe(&r->metrics.deliver, 1, (double)(now - j->ev->received_ms) / 1000.0);
@@ -255,14 +257,19 @@ static void start(struct recv_deliver *d, struct recv_job *j)
         free(p);
     }
     hw_buf_cleanup(&msg);
-    HW_ERR("evt=%s source=%s cannot send the delivery: %s", ev->id, j->src->name, hw_strerror(err));
     {
         struct hw_http_result res;
 
         /* Recorded like a refused attempt, so the schedule still applies. */
         memset(&res, 0, sizeof(res));
         res.fail = HW_HTTP_REFUSED;
-        res.fail_text = err == HW_ENOMEM ? "out of memory" : "cannot build the request";
+        /* The client opens no connection when the name does not resolve (or no socket is left). */
+        res.fail_text = err == HW_ENOMEM     ? "out of memory"
+                        : err == HW_EUNAVAIL ? "cannot open a connection: does the backend's "
+                                               "host name resolve?"
+                                             : "cannot build the request";
+        HW_ERR("evt=%s source=%s cannot send the delivery to %s: %s", ev->id, j->src->name,
+               j->src->deliver_to, res.fail_text);
         judge(d, j, &res);
         recv_db_finish(r->db, j);
     }

@@ -715,9 +715,28 @@ def case_2xx_head_is_the_verdict(env):
             c.close()
 
 
+def case_backend_name_unresolved(env):
+    """A deliver-to host name that does not resolve: the attempt's error, and the log, say so."""
+    store = sqlite_store(env)
+    src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
+           ("deliver-to", "http://nosuch.invalid:9/hooks")]
+    rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "1h"}).start()
+    body = b'{"name":"unresolved"}'
+    resp = rc.post("gh", body, github_headers(body, "unresolved-1"))
+    check_eq(resp.status, 200, "acknowledged")
+    eid = json.loads(resp.body)["id"]
+    want = "cannot open a connection: does the backend's host name resolve?"
+    wait_until(lambda: store_query(store, "SELECT error FROM hookwire_attempts WHERE event_id = "
+                                   "'%s'" % eid), 15, "an attempt is recorded")
+    at = store_query(store, "SELECT error FROM hookwire_attempts WHERE event_id = '%s'" % eid)
+    check_eq(at[0][0], want, "the attempt's error names the cause")
+    check("cannot send the delivery to http://nosuch.invalid:9/hooks: " + want in
+          rc.proc.stderr(), "the log line names the backend and the cause", rc.proc.stderr()[-800:])
+
+
 if __name__ == "__main__":
     run([case_endpoints_are_read_only, case_drain_closes_kept_alive, case_ingest_deliver_dedup, case_leading_empty_lines, case_path_escapes, case_window_spills_to_claims,
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_fd_limit_fitted, case_2xx_head_is_the_verdict])
+         case_fd_limit_fitted, case_2xx_head_is_the_verdict, case_backend_name_unresolved])
