@@ -259,6 +259,11 @@ async function select(key, refresh) {
         detail.answerHead = c.answer_head;
         detail.answerBody = bytesOfB64(c.answer_b64);
         detail.cut = c.body_cut;
+        // A capture cut or dropped for the budget: the relay's record holds the whole body.
+        if (c.body_cut && r.data.relay && typeof r.data.body_b64 === 'string') {
+          detail.body = bytesOfB64(r.data.body_b64);
+          detail.cut = false;
+        }
       } else if (r.data.relay) {
         const e = r.data.relay;
         detail.head = e.method + ' ' + e.path + (e.query ? '?' + e.query : '') + ' HTTP/1.1\r\n' + e.headers + '\r\n';
@@ -298,6 +303,11 @@ function curlOf(detail) {
   // --data-raw, not --data-binary: curl reads a file for a body that starts with @.
   if (detail.body.length && text !== null) parts.push('--data-raw', shellQuote(text));
   else if (detail.body.length) parts.push('--data-binary', '@body.bin', '# binary body: save it as body.bin');
+  // A comment, so last on the line: what it says must not cut the command short.
+  if (detail.cut) {
+    parts.push(text !== null ? '# the body was not kept whole: this sends only its first bytes'
+      : '(and it was not kept whole)');
+  }
   return parts.join(' ');
 }
 
@@ -309,12 +319,21 @@ async function replay() {
     : 'replay failed: ' + ((r.data && r.data.error) || r.status);
 }
 
+// Editing sends the text in the editor: a body not kept whole, or not text, cannot be
+// shown there, and sending it edited would change it unseen. Replay sends it as it came.
 function openEditor() {
   const d = state.detail;
   const h = splitHead(d.head);
+  let text = null;
+  try { text = new TextDecoder('utf-8', { fatal: true }).decode(d.body); } catch (e) { text = null; }
+  if (d.cut || text === null) {
+    $('editor').hidden = true;
+    $('action-result').textContent = d.cut
+      ? 'this body was not kept whole here, nor at the relay: Replay sends it as it came'
+      : 'this body is not text: Replay sends it as it came';
+    return;
+  }
   $('edit-headers').value = h.headers.filter((l) => !/^content-length:/i.test(l)).join('\n');
-  let text = '';
-  try { text = new TextDecoder('utf-8', { fatal: true }).decode(d.body); } catch (e) { text = ''; }
   $('edit-body').value = text;
   $('editor').hidden = false;
 }

@@ -4,7 +4,8 @@ playwright-core from tests/node; no browser is downloaded).
 
 tests/node/inspector.js opens the inspector, sends a signed webhook to the relay and
 requires its row within a second without a reload; opens its detail; replays it as is and
-edited; sends a webhook with a bad signature and requires the refusal with its reason. This
+edited; sends a webhook with a bad signature and requires the refusal with its reason; edits
+a webhook whose body is past what the agent keeps, from the relay's whole copy. This
 side then compares what the page showed with the bytes the app received: the exact header
 lines and body, the replay's identical bytes, the edited body. Screenshots of the list and
 the detail view are kept in build/test-artifacts/inspector/.
@@ -46,8 +47,9 @@ def browser(env):
     check_eq(seen["page_errors"], [], "the page ran without errors")
 
     reqs = ins.app.requests
-    check_eq(len(reqs), 3, "the app got the webhook, its replay and the edited replay")
-    first, replayed, edited = reqs
+    check_eq(len(reqs), 5, "the app got the webhook, its replay, the edited replay, and the "
+             "large webhook and its edited replay")
+    first, replayed, edited, large, large_edited = reqs
     check_eq(first.header("Hookwire-Event-Id"), seen["event_id"], "the page showed the event")
     # The detail view: the request line and header lines exactly as the app got them.
     check_eq(seen["request_line"].encode("latin-1"), first.request_line, "the request line")
@@ -75,6 +77,10 @@ def browser(env):
     check_eq(seen["filtered_rows"], 1, "the status filter leaves the refusal alone")
     check_eq(seen["path_rows"], 3, "the path filter leaves the webhook's three exchanges")
     check_eq(seen["text_rows"], 1, "the text filter leaves the edited replay")
+    # A body past what the agent keeps: the editor had it whole, from the relay's record.
+    check_eq(len(large.body), seen["large_len"], "the large webhook reached the app whole")
+    check_eq(seen["large_editor_len"], seen["large_len"], "the editor holds the whole body")
+    check_eq(large_edited.body, large.body, "its edited replay, sent unchanged, is byte-exact")
     for name in ("list.png", "detail.png"):
         p = os.path.join(ARTIFACTS, name)
         check(os.path.getsize(p) > 10000, "the screenshot %s was saved" % p)

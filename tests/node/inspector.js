@@ -136,6 +136,23 @@ async function main() {
     await rowsWhere(() => [...document.querySelectorAll('#rows tr td.kind')]
       .every((td) => td.textContent === 'edited'));
     out.text_rows = await page.locator('#rows tr').count();
+    await page.fill('#filter-text', '');
+
+    // 8. A body past what the agent keeps (1 MiB): the detail takes the relay's whole copy,
+    // and an edited replay sent unchanged gives the app every byte.
+    const big = JSON.stringify({ pad: 'x'.repeat(1500000) });
+    const large = await send('/gh/large', big, false);
+    check(large.status === 200, 'the large webhook is answered 200, got ' + large.status);
+    const bigRow = page.locator('#rows tr.capture').filter({ hasText: '/gh/large' }).first();
+    await bigRow.locator('td.status').filter({ hasText: '200' }).waitFor();
+    await bigRow.click();
+    await page.locator('#req-line').filter({ hasText: 'POST /gh/large' }).waitFor();
+    await page.click('#edit');
+    await page.locator('#editor').waitFor();
+    out.large_editor_len = (await page.locator('#edit-body').inputValue()).length;
+    await page.click('#edit-send');
+    await page.locator('#action-result').filter({ hasText: 'the app answered 200' }).waitFor();
+    out.large_len = big.length;
     out.page_errors = errors;
   } catch (e) {
     // What the page showed when a step failed: the screenshot and the status line.
