@@ -329,7 +329,7 @@ function openEditor() {
   if (d.cut || text === null) {
     $('editor').hidden = true;
     $('action-result').textContent = d.cut
-      ? 'this body was not kept whole here, nor at the relay: Replay sends it as it came'
+      ? 'this body was not kept whole here, and the relay has no record of it (yet): Replay sends it as it came'
       : 'this body is not text: Replay sends it as it came';
     return;
   }

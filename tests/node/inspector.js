@@ -145,6 +145,12 @@ async function main() {
     check(large.status === 200, 'the large webhook is answered 200, got ' + large.status);
     const bigRow = page.locator('#rows tr.capture').filter({ hasText: '/gh/large' }).first();
     await bigRow.locator('td.status').filter({ hasText: '200' }).waitFor();
+    // The relay records a live webhook after its answer: the detail is opened once it has.
+    const bigId = await bigRow.getAttribute('data-id');
+    await page.waitForFunction(async (id) => {
+      const r = await fetch('/api/events/' + id);
+      return r.ok && !!(await r.json()).relay;
+    }, bigId, { timeout: 10000, polling: 200 });
     await bigRow.click();
     await page.locator('#req-line').filter({ hasText: 'POST /gh/large' }).waitFor();
     await page.click('#edit');
