@@ -11,7 +11,6 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "config.h"
 #include "core/err.h"
@@ -86,35 +85,27 @@ static void store_wake(void *arg)
 static int fit_fd_limit(struct recv *r)
 {
     unsigned long long others = FD_RESERVE + (unsigned long long)r->cfg.store_writers, room;
-    struct rlimit rl;
+    unsigned long long limit = hw_listen_fd_limit();
 
     r->max_connections = HW_HTTP_SERVER_CONNECTIONS;
     for (const struct recv_source *s = r->cfg.sources.head; s; s = s->next)
         others += s->concurrency;
-    if (getrlimit(RLIMIT_NOFILE, &rl))
-        return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl))
-            getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= others + r->max_connections)
+    if (!limit || limit >= others + r->max_connections)
         return 0;
     /* One more than the cap: a connection past it is accepted before a quiet one is shed. */
-    room = rl.rlim_cur > others + 1 ? rl.rlim_cur - others - 1 : 0;
+    room = limit > others + 1 ? limit - others - 1 : 0;
     if (room < FD_SENDERS_MIN) {
         fprintf(stderr,
                 "open files limit %llu is too low: the deliveries, the store and the listener "
                 "take %llu; raise it to at least %llu (ulimit -n, LimitNOFILE=)\n",
-                (unsigned long long)rl.rlim_cur, others, others + FD_SENDERS_MIN);
+                limit, others, others + FD_SENDERS_MIN);
         return -1;
     }
     r->max_connections = (unsigned)room;
     HW_WARN("open files limit %llu cannot hold %u sender connections beside the %llu the "
             "deliveries, the store and the listener take: the cap is %u (past it a quiet "
             "connection is closed for a new one); raise the limit (ulimit -n, LimitNOFILE=)",
-            (unsigned long long)rl.rlim_cur, HW_HTTP_SERVER_CONNECTIONS, others,
-            r->max_connections);
+            limit, HW_HTTP_SERVER_CONNECTIONS, others, r->max_connections);
     return 0;
 }
 

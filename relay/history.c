@@ -296,6 +296,14 @@ static void done(void *arg, int err)
  * that stalls does not pile up work nobody waits for; one under way ends
  * unseen, and done() frees it.
  */
+/* Answers c's caller e now, before the store is done (if ever), and hands the answer over. */
+static void answer_early(struct relay_history_call *c, enum hw_errc e)
+{
+    out_restart(c);
+    refuse(c->r, c->peer, c->request, e, c->head, c->out);
+    hand_over(c);
+}
+
 static void overdue_cb(lws_sorted_usec_list_t *sul)
 {
     struct relay_history_call *c = lws_container_of(sul, struct relay_history_call, overdue);
@@ -303,9 +311,7 @@ static void overdue_cb(lws_sorted_usec_list_t *sul)
 
     if (c->wsi) {
         c->late = !withdrawn;
-        out_restart(c);
-        refuse(c->r, c->peer, c->request, HW_ERRC_STORE_UNAVAILABLE, c->head, c->out);
-        hand_over(c);
+        answer_early(c, HW_ERRC_STORE_UNAVAILABLE);
         c->wsi = NULL;
     }
     if (withdrawn)
@@ -332,11 +338,8 @@ void relay_history_stop(struct relay *r)
         next = c->next;
         if (hw_store_withdraw_job(r->store, done, c) != 0)
             continue; /* under way: it ends as usual */
-        if (c->wsi) {
-            out_restart(c);
-            refuse(r, c->peer, c->request, HW_ERRC_SHUTTING_DOWN, c->head, c->out);
-            hand_over(c);
-        }
+        if (c->wsi)
+            answer_early(c, HW_ERRC_SHUTTING_DOWN);
         call_free(c);
     }
 }

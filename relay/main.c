@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "channels.h"
 #include "core/listen.h"
@@ -81,32 +80,19 @@ static void on_signal(int sig)
 static int fit_fd_limit(struct relay *r)
 {
     const struct relay_config *cfg = &r->cfg;
-    struct rlimit rl;
     unsigned pub = cfg->max_connections, tun = cfg->max_tunnel_connections;
-    unsigned long long room;
+    unsigned long long limit = hw_listen_fd_limit(), room;
 
     r->max_connections = pub;
     r->max_tunnel_connections = tun;
-    if (getrlimit(RLIMIT_NOFILE, &rl))
+    if (!limit || limit >= (unsigned long long)pub + tun + FD_RESERVE)
         return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t was = rl.rlim_cur;
-
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-            HW_DEBUG("open files limit raised from %llu to %llu", (unsigned long long)was,
-                     (unsigned long long)rl.rlim_cur);
-        else
-            getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)pub + tun + FD_RESERVE)
-        return 0;
-    room = rl.rlim_cur > FD_RESERVE ? (unsigned long long)rl.rlim_cur - FD_RESERVE : 0;
+    room = limit > FD_RESERVE ? limit - FD_RESERVE : 0;
     if (room < FD_PUBLIC_MIN + 8) {
         fprintf(stderr,
                 "open files limit %llu is too low for a relay: raise it to at least %d "
                 "(ulimit -n, LimitNOFILE=)\n",
-                (unsigned long long)rl.rlim_cur, FD_RESERVE + FD_PUBLIC_MIN + 8);
+                limit, FD_RESERVE + FD_PUBLIC_MIN + 8);
         return -1;
     }
     /* The tunnel port gets at most a quarter of the room: neither cap falls as the limit rises. */
@@ -117,8 +103,7 @@ static int fit_fd_limit(struct relay *r)
     HW_WARN("open files limit %llu cannot hold --max-connections %u and --max-tunnel-connections "
             "%u (and %d for the store and listeners): running with %u and %u; raise the limit "
             "(ulimit -n, LimitNOFILE=) to keep them",
-            (unsigned long long)rl.rlim_cur, cfg->max_connections, cfg->max_tunnel_connections,
-            FD_RESERVE, pub, tun);
+            limit, cfg->max_connections, cfg->max_tunnel_connections, FD_RESERVE, pub, tun);
     r->max_connections = pub;
     r->max_tunnel_connections = tun;
     return 0;

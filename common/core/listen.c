@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 #include "url.h"
 
 int hw_listen_parse(const char *option, const char *addr, char *host, size_t cap, int *port,
@@ -173,4 +175,23 @@ int hw_listen_stop(const char *addr)
     }
     closedir(d);
     return stopped;
+}
+
+unsigned long long hw_listen_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            HW_DEBUG("open files limit raised from %llu to %llu", (unsigned long long)was,
+                     (unsigned long long)rl.rlim_cur);
+        else if (getrlimit(RLIMIT_NOFILE, &rl))
+            return 0;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
 }

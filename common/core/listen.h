@@ -51,4 +51,13 @@ int hw_listen_probe(const char *addr, const char *option, char *why, size_t cap)
  */
 int hw_listen_stop(const char *addr);
 
+/*
+ * Each connection a server holds is a descriptor: lifts this process's soft
+ * open files limit to the hard one (call it before the event library sizes
+ * its tables) and returns the soft limit now in effect, or 0 when it is
+ * unlimited or cannot be read (no cap then needs fitting under it). Main
+ * thread, at startup.
+ */
+unsigned long long hw_listen_fd_limit(void);
+
 #endif

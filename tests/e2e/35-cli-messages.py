@@ -16,12 +16,11 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import threading
 import time
 
-from harness import (AGENT_BIN, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc, Reply, check,
+from harness import (AGENT_BIN, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc, RawServer, Reply, check,
                      check_eq, free_port, get, request, run, token_add, wait_until)
 from hw_tls import TlsRelay, self_signed
 
@@ -600,32 +599,16 @@ def case_listen_names(env):
 def case_history_call_deadline(env):
     """`hookwire-agent events` gives up on a relay that answers a byte at a time, or never
     finishes a TLS handshake, 30 s after it started, and says so in one line."""
-    stop = threading.Event()
-    lsn = socket.socket()
-    lsn.bind(("127.0.0.1", 0))
-    lsn.listen(8)
-    port = lsn.getsockname()[1]
-
     def serve(conn):
-        # Plain: a status line one byte every 0.3 s, never ending. TLS: silence.
-        with conn:
-            first = conn.recv(1)
-            while first and first != b"\x16" and not stop.wait(0.3):
-                try:
-                    conn.sendall(b"H")
-                except OSError:
-                    return
-            stop.wait()
+        # Plain: a status line one byte every 0.3 s (a pace, not a wait), never ending. TLS:
+        # silence.
+        first = conn.recv(1)
+        while first and first != b"\x16" and not srv.stop.wait(0.3):
+            conn.sendall(b"H")
+        srv.stop.wait()
 
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = lsn.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    srv = RawServer(serve)
+    port = srv.port
     tok = {"HOOKWIRE_TOKEN": "hwt_deadline-test"}
     try:
         procs = {}
@@ -646,8 +629,7 @@ def case_history_call_deadline(env):
             check_eq(err.splitlines(), ["events: the relay at 127.0.0.1:%d did not answer within "
                                         "30 s: is --relay its tunnel port?" % port], what)
     finally:
-        stop.set()
-        lsn.close()
+        srv.close()
 
 
 if __name__ == "__main__":

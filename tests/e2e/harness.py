@@ -24,9 +24,10 @@ import traceback
 
 # The tests import everything they need from this module.
 from hw_checks import CheckFailed, check, check_eq, holds_for, sha256, wait_until  # noqa: F401
-from hw_http import (HOP_BY_HOP, IO_TIMEOUT, LOCALHOST, HttpConn, Reply, Request,  # noqa: F401
-                     Response, Target, build_request, chunk_body, expected_forwarded_lines, get,
-                     head_lines, request, split_header_line)
+from hw_http import (HOP_BY_HOP, IO_TIMEOUT, LOCALHOST, HttpConn, RawServer,  # noqa: F401
+                     Reply, Request, Response, Target, build_request, chunk_body,
+                     expected_forwarded_lines, get, head_lines, read_head, request,
+                     split_header_line)
 from hw_ws import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, T_DATA,  # noqa: F401
                    T_END, T_GOAWAY, T_HELLO, T_PING, T_PONG, T_REQUEST, T_RESET, T_RESPONSE,
                    T_WINDOW, TUNNEL_HDR, TUNNEL_MAX_PAYLOAD, WebSocket, encode_request_payload,

@@ -364,6 +364,49 @@ class Reply:
         return head + (chunk_body(self.body, self.chunks) if self.chunked else self.body)
 
 
+class RawServer:
+    """A loopback listener for peers no HTTP server would be: serve(conn) runs on a thread of
+    its own for each connection accepted. stop is set by close(), which also closes the
+    listener and every connection; serve may wait on it. Usable as a context manager."""
+
+    def __init__(self, serve):
+        self.sock = socket.socket()
+        self.sock.bind((LOCALHOST, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, args=(serve,), daemon=True).start()
+
+    def _accept(self, serve):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._run, args=(serve, conn), daemon=True).start()
+
+    @staticmethod
+    def _run(serve, conn):
+        try:
+            serve(conn)
+        except OSError:
+            pass  # the peer, or close(), ended the connection
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def default_handler(req):
     return Reply(200, "OK", [("Content-Type", "text/plain")], b"ok")
 
