@@ -32,7 +32,7 @@ from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids,
                          store_query)
 from harness import (EVENT_ID_RE, HOP_BY_HOP, RECEIVER_BIN, SOURCE, HttpConn, Proc, RawServer,
                      Reply, build_request, check, check_eq, check_error, free_port, get,
-                     holds_for, read_head, request, run, wait_until)
+                     holds_for, parse_metrics, read_head, request, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
 ZOOM_SECRET = "zoom-secret-token-for-tests"
@@ -661,9 +661,17 @@ def case_fd_limit_fitted(env):
     check(m, "one line says the cap was fitted under the limit", rc.proc.stderr())
     check_eq(int(m.group(1)) + int(m.group(2)), 255,
              "the cap and the rest fill the limit, but one kept for the connection past the cap")
-    idle = []
+    # The readiness probe's connection must be gone before the idle ones arrive: closing
+    # later, it would free a slot for the webhook. This connection, kept alive, is one of them.
+    probe = HttpConn(rc.port)
+    idle = [probe.sock]
+
+    def open_connections():
+        m = parse_metrics(probe.request("GET", "/metrics", [("Host", "x")]).body.decode())
+        return m.get(("hookwire_receiver_connections", ()), 0) == 1
+    wait_until(open_connections, 10, "only the probe's connection is open")
     try:
-        for _ in range(300):
+        for _ in range(299):
             idle.append(socket.create_connection(("127.0.0.1", rc.port), timeout=5))
         stored_once_room(rc, store, "fd-limit-1", b'{"fd":"limit"}', 15,
                          "a webhook is stored beside 300 idle connections")
