@@ -29,11 +29,14 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "core/resolve.h"
 #include "core/text.h"
 
 #define ANSWER_MAX (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
 /* The most one address of the relay's name gets, so that the next is tried within the call. */
 #define CONNECT_EACH_MS 10000
+/* How often a stop is looked for while the name is looked up. */
+#define LOOKUP_STEP_MS 50
 
 struct conn {
     int fd;
@@ -96,28 +99,69 @@ static int dial_one(struct conn *c, const struct addrinfo *ai, int64_t until)
 }
 
 /*
- * A connected socket in c->fd, or HW_ENOTFOUND (the name), or -errno of the
+ * The addresses host has, looked up within the call's deadline (the lookup
+ * runs on a thread of its own, core/resolve.h): 0, HW_ENOTFOUND (no such
+ * name), AGENT_HISTORY_UNRESOLVED (no answer by the deadline) or -ECANCELED.
+ */
+static int lookup(const struct conn *c, const char *host, struct hw_addrs *out)
+{
+    struct hw_resolve *q;
+    struct pollfd p = { .fd = c->cancel_fd, .events = POLLIN };
+    int gai = 0, done = 0;
+
+    if (hw_addr_is_numeric(host)) {
+        out->n = 1;
+        snprintf(out->a[0], sizeof(out->a[0]), "%.45s", host); /* in numbers: it fits */
+        return 0;
+    }
+    q = hw_resolve_start(host);
+    if (!q)
+        return HW_ENOMEM;
+    /* In steps, so that a stop (cancel_fd) is seen while the name server keeps silent. */
+    while (!done && hw_mono_ms() < c->deadline_ms) {
+        int64_t step = hw_mono_ms() + LOOKUP_STEP_MS;
+
+        done = hw_resolve_wait(q, step < c->deadline_ms ? step : c->deadline_ms, out, &gai);
+        if (!done && c->cancel_fd >= 0 && poll(&p, 1, 0) > 0) {
+            hw_resolve_drop(q);
+            return -ECANCELED;
+        }
+    }
+    hw_resolve_drop(q);
+    return !done ? AGENT_HISTORY_UNRESOLVED : gai ? HW_ENOTFOUND : 0;
+}
+
+/*
+ * A connected socket in c->fd, or what lookup() returns, or -errno of the
  * last address tried (-ETIMEDOUT once the deadline passed). Each address
  * gets CONNECT_EACH_MS at most, so an unreachable first one (an IPv6 route
  * that drops) leaves the next its turn.
  */
 static int dial(struct conn *c, const char *host, int port)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *ai;
+    struct hw_addrs addrs;
     char svc[16];
-    int err = HW_EIO;
+    int err;
 
     snprintf(svc, sizeof(svc), "%d", port);
     c->fd = -1;
-    if (getaddrinfo(host, svc, &hints, &res))
-        return HW_ENOTFOUND;
-    for (ai = res; ai && c->fd < 0 && err != -ECANCELED && hw_mono_ms() < c->deadline_ms;
-         ai = ai->ai_next) {
+    err = lookup(c, host, &addrs);
+    if (err)
+        return err;
+    err = HW_EIO;
+    for (size_t i = 0;
+         i < addrs.n && c->fd < 0 && err != -ECANCELED && hw_mono_ms() < c->deadline_ms; i++) {
         int64_t until = hw_mono_ms() + CONNECT_EACH_MS;
 
+        /* An address in numbers: made into a socket address at once, asking no one. */
+        if (getaddrinfo(addrs.a[i], svc, &hints, &ai))
+            continue;
         err = dial_one(c, ai, until < c->deadline_ms ? until : c->deadline_ms);
+        freeaddrinfo(ai);
     }
-    freeaddrinfo(res);
+    if (c->fd < 0 && err != -ECANCELED && hw_mono_ms() >= c->deadline_ms)
+        err = -ETIMEDOUT;
     return c->fd < 0 ? err : 0;
 }
 
@@ -331,6 +375,11 @@ static void unreachable(const struct agent *a, const char *verb, int err)
 
     if (err == HW_ENOTFOUND)
         fprintf(stderr, "%s: cannot resolve %s: check the host name in --relay\n", verb, h);
+    else if (err == AGENT_HISTORY_UNRESOLVED)
+        fprintf(stderr,
+                "%s: %s did not resolve within %d s: is the name server answering? check the "
+                "host name in --relay\n",
+                verb, h, AGENT_HISTORY_TIMEOUT_S);
     else if (err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH)
         fprintf(stderr,
                 "%s: nothing answers at %s:%d (%s): is the relay running, and is %d its "

@@ -10,11 +10,15 @@
  */
 #include <stdint.h>
 
+#include "core/err.h"
+
 struct agent;
 struct hw_buf;
 
 /* How long one call may take, connect to the answer's last byte. */
 #define AGENT_HISTORY_TIMEOUT_S 30
+/* agent_history_call(): the relay's host name did not resolve by the deadline. */
+#define AGENT_HISTORY_UNRESOLVED HW_EUNAVAIL
 
 /*
  * Runs the command argv[0..argc) for a's relay and token. Returns the exit
@@ -28,7 +32,8 @@ int agent_history_command(struct agent *a, int argc, char **argv);
  * blocks until deadline_ms (hw_mono_ms(): connect, TLS, request and answer
  * in all), or until cancel_fd (-1: none) is readable. The answer's status
  * goes in *status and its body is appended to body (capped by body's own
- * limit). Returns 0, HW_ENOTFOUND (the host name), -errno of the connect,
+ * limit). Returns 0, HW_ENOTFOUND (no such host name), AGENT_HISTORY_UNRESOLVED
+ * (its lookup took past the deadline), -errno of the connect,
  * -ETIMEDOUT (out of time), -ECANCELED, HW_EAUTH (TLS failed), HW_EIO (cut
  * short), HW_EPROTO (not an HTTP answer) or the buffer's error.
  */

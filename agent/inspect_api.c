@@ -66,6 +66,12 @@ static int relay_failed(struct hw_http_conn *c, struct agent_relay_job *j, int i
         agent_inspect_error(c, 504, text);
         return 1;
     }
+    if (j->err[i] == AGENT_HISTORY_UNRESOLVED) {
+        snprintf(text, sizeof(text), "the relay's host name did not resolve within %d s",
+                 AGENT_HISTORY_TIMEOUT_S);
+        agent_inspect_error(c, 504, text);
+        return 1;
+    }
     if (j->err[i]) {
         snprintf(text, sizeof(text), "the relay cannot be reached: %s", hw_strerror(j->err[i]));
         agent_inspect_error(c, 502, text);

@@ -263,10 +263,9 @@ static void start(struct recv_deliver *d, struct recv_job *j)
         /* Recorded like a refused attempt, so the schedule still applies. */
         memset(&res, 0, sizeof(res));
         res.fail = HW_HTTP_REFUSED;
-        /* The client opens no connection when the name does not resolve (or no socket is left). */
+        /* No socket could be had (a name that does not resolve fails later, saying so). */
         res.fail_text = err == HW_ENOMEM     ? "out of memory"
-                        : err == HW_EUNAVAIL ? "cannot open a connection: does the backend's "
-                                               "host name resolve?"
+                        : err == HW_EUNAVAIL ? "cannot open a connection to the backend"
                                              : "cannot build the request";
         HW_ERR("evt=%s source=%s cannot send the delivery to %s: %s", ev->id, j->src->name,
                j->src->deliver_to, res.fail_text);

@@ -8,7 +8,6 @@
  * here.
  */
 #include <libwebsockets.h>
-#include <netdb.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,24 +88,6 @@ static int load_signer(const struct replay_opts *o, struct hw_signer **signer)
 }
 
 /* Runs the lws loop until the answer (or the client's own deadline, with a margin). */
-/*
- * Why u's host gives no address, into why (1), or 0 when it resolves: the
- * client's connect fails at once for a name that does not resolve, and
- * says only that the target is unavailable.
- */
-static int unresolved(const struct hw_url *u, char *why, size_t cap)
-{
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-    int rc = getaddrinfo(u->host, NULL, &hints, &res);
-
-    if (res)
-        freeaddrinfo(res);
-    if (!rc)
-        return 0;
-    snprintf(why, cap, "cannot resolve %.160s: %.60s", u->host, gai_strerror(rc));
-    return 1;
-}
-
 static int send_one(const struct hw_url *u, struct hw_tls_ctx *tls, const char *method,
                     unsigned timeout_ms, struct hw_buf *msg, struct outcome *oc)
 {
@@ -266,10 +247,6 @@ int replay_cmd_deliver(const struct replay_cmd *cmd, struct replay_opts *o)
     err = oc ? send_one(&src.deliver_url, tls, ev->method,
                         o->timeout_ms ? o->timeout_ms : TIMEOUT_DEFAULT_MS, &msg, oc)
              : HW_ENOMEM;
-    if (err == HW_EUNAVAIL && unresolved(&src.deliver_url, oc->fail_text, sizeof(oc->fail_text))) {
-        rc = report(ev, o->to, oc); /* "no answer (cannot resolve HOST: ...)" */
-        goto out;
-    }
     if (err) {
         replay_fail("deliver: %s: %s", o->to, hw_strerror(err));
         rc = REPLAY_EXIT_ERR;

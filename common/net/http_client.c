@@ -63,6 +63,7 @@ struct hw_http_target *hw_http_target_new(struct hw_http_client *c,
     t->client = c;
     snprintf(t->address, sizeof(t->address), "%s", o->address);
     snprintf(t->host, sizeof(t->host), "%s", host);
+    t->numeric = hw_addr_is_numeric(t->address);
     t->port = o->port;
     t->tls = o->tls ? hw_tls_ctx_ref(o->tls) : NULL;
     t->max_conns = o->max_conns ? o->max_conns : 64;
@@ -129,8 +130,8 @@ static void connect_timeout_cb(lws_sorted_usec_list_t *sul)
         hwc_conn_drop(c);
 }
 
-/* Opens a connection for r; NULL if lws cannot even start one. */
-static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r)
+/* Opens a connection to addr (in numbers) for r; NULL if lws cannot even start one. */
+static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r, const char *addr)
 {
     struct hwc_conn *c = calloc(1, sizeof(*c));
     struct lws_client_connect_info i;
@@ -138,6 +139,7 @@ static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r
     if (!c)
         return NULL;
     c->t = t;
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
     hw_buf_init(&c->in, HW_ANSWER_IN_MAX);
     hw_buf_init(&c->tls_out, TLS_OUT_MAX);
     if (t->tls) {
@@ -153,7 +155,7 @@ static struct hwc_conn *conn_new(struct hw_http_target *t, struct hw_http_req *r
     t->conns = c;
     memset(&i, 0, sizeof(i));
     i.context = t->client->cx;
-    i.address = t->address;
+    i.address = c->addr; /* no name: lws would look it up on this thread */
     i.port = t->port;
     i.host = t->host;
     i.origin = t->host;
@@ -212,6 +214,7 @@ static int dispatch(struct hw_http_req *r)
 {
     struct hw_http_target *t = r->t;
     struct hwc_conn *c = t->idle;
+    const char *addr;
 
     /* A resent request goes on a fresh connection when one may be opened. */
     if (c && !(r->retried && t->nconns < t->max_conns)) {
@@ -220,14 +223,17 @@ static int dispatch(struct hw_http_req *r)
         attach(c, r);
         return 0;
     }
-    if (t->nconns < t->max_conns) {
-        c = conn_new(t, r);
+    if (t->nconns < t->max_conns && (addr = hwc_addr(t))) {
+        c = conn_new(t, r, addr);
         if (!c)
             return HW_EUNAVAIL;
         attach(c, r);
         return 0;
     }
+    /* Waits for a connection, or for the name's lookup (hwc_addr() started it). */
     r->queued = 1;
+    r->queued_at = lws_now_usecs();
+    r->gen = t->lookups;
     r->next = NULL;
     if (t->qtail)
         t->qtail->next = r;
@@ -254,13 +260,12 @@ static void unqueue(struct hw_http_req *r)
     r->queued = 0;
 }
 
-/* Starts queued requests while connections can be had. */
-static void pump(struct hw_http_target *t)
+void hwc_pump(struct hw_http_target *t)
 {
     if (t->pumping)
         return; /* a failure below releases a request, which pumps: the loop here goes on */
     t->pumping = 1;
-    while (t->qhead && (t->idle || t->nconns < t->max_conns)) {
+    while (t->qhead && (t->idle || (t->nconns < t->max_conns && hwc_addr(t)))) {
         struct hw_http_req *r = t->qhead;
 
         unqueue(r);
@@ -268,6 +273,42 @@ static void pump(struct hw_http_target *t)
             hwc_fail(r, HW_HTTP_REFUSED, "cannot connect to the target");
     }
     t->pumping = 0;
+}
+
+/*
+ * Fails the queued requests of lookups up to gen, or (gen 0) those that
+ * have waited past their connect timeout by now. One at a time from the
+ * head: a caller's on_error may start or cancel other requests.
+ */
+static void fail_queued(struct hw_http_target *t, unsigned gen, enum hw_http_fail why,
+                        const char *text)
+{
+    lws_usec_t now = lws_now_usecs();
+    char copy[sizeof(t->client->why)];
+
+    snprintf(copy, sizeof(copy), "%s", text); /* a callback may write the client's own */
+    for (;;) {
+        struct hw_http_req *r = t->qhead;
+
+        while (r &&
+               (gen ? r->gen > gen : now < r->queued_at + (lws_usec_t)r->connect_timeout_ms * 1000))
+            r = r->next;
+        if (!r)
+            return;
+        unqueue(r);
+        hwc_fail(r, why, copy);
+    }
+}
+
+void hwc_fail_waiting(struct hw_http_target *t, unsigned gen, enum hw_http_fail why,
+                      const char *text)
+{
+    fail_queued(t, gen, why, text);
+}
+
+void hwc_fail_overdue(struct hw_http_target *t, enum hw_http_fail why, const char *text)
+{
+    fail_queued(t, 0, why, text);
 }
 
 /* ---- requests ---- */
@@ -285,7 +326,7 @@ static void req_release(struct hw_http_req *r)
     }
     hw_buf_cleanup(&r->msg);
     free(r);
-    pump(t);
+    hwc_pump(t);
 }
 
 /* Detaches r from its connection; keep says the connection may serve the next request. */
@@ -355,7 +396,14 @@ int hwc_call_body(struct hw_http_req *r, const char *p, size_t n, size_t *taken)
 static void total_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct hw_http_req *r = lws_container_of(sul, struct hw_http_req, timer);
+    struct hw_http_target *t = r->t;
 
+    if (r->queued && !t->numeric && !t->addrs.n) {
+        snprintf(t->client->why, sizeof(t->client->why), "%.160s did not resolve in time",
+                 t->address);
+        hwc_fail(r, HW_HTTP_TIMEOUT, t->client->why);
+        return;
+    }
     hwc_fail(r, HW_HTTP_TIMEOUT,
              r->c && r->c->got_bytes ? "the answer did not complete in time" : "no answer in time");
 }
@@ -632,6 +680,12 @@ static void on_gone(struct hwc_conn *c, const char *why)
         r->sent = 0;
         if (dispatch(r))
             hwc_fail(r, HW_HTTP_REFUSED, why);
+    } else if (r && !c->connected && hwc_addr_refused(t, c->addr) && ++r->addr_tries < t->addrs.n) {
+        /* The name has other addresses: the next one, on a fresh connection. */
+        hwc_detach(r, 0);
+        r->sent = 0;
+        if (dispatch(r))
+            hwc_fail(r, HW_HTTP_REFUSED, why);
     } else if (r && !c->connected) {
         hwc_fail(r, HW_HTTP_REFUSED, why);
     } else if (r && c->tls && !hw_tls_ready(c->tls)) {
@@ -645,7 +699,7 @@ static void on_gone(struct hwc_conn *c, const char *why)
     c->in_gone = 0;
     if (!c->req)
         conn_free(c);
-    pump(t);
+    hwc_pump(t);
 }
 
 /* TCP is up: a plain connection is ready, a TLS one sends its ClientHello. */
@@ -767,6 +821,7 @@ void hw_http_client_free(struct hw_http_client *cl)
             }
             conn_free(c);
         }
+        hwc_addr_cleanup(t);
         hw_tls_ctx_free(t->tls);
         free(t);
     }

@@ -58,7 +58,8 @@ struct hw_http_client *hw_http_client_new(struct lws_context *cx,
 void hw_http_client_free(struct hw_http_client *c);
 
 struct hw_http_target_opts {
-    const char *address; /* what to connect to (name or IP); copied */
+    const char *address; /* what to connect to (name or IP; a name is looked up off the
+                            service thread, http_client_addr.c); copied */
     const char *host;    /* the name the target knows itself by; NULL means address; copied */
     int port;
     size_t max_conns;   /* open connections at most; 0 means 64 */

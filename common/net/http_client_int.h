@@ -2,10 +2,12 @@
 #define HW_HTTP_CLIENT_INT_H
 
 /*
- * Internal to the HTTP client (http_client.c and http_client_rx.c): the
- * structures of a client, its targets, connections and requests, and the
- * steps the two files call in each other. Service thread only.
+ * Internal to the HTTP client (http_client.c, http_client_addr.c and
+ * http_client_rx.c): the structures of a client, its targets, connections
+ * and requests, and the steps the files call in each other. Service thread
+ * only.
  */
+#include "core/resolve.h"
 #include "http_client.h"
 
 struct hw_http_client {
@@ -31,7 +33,17 @@ struct hw_http_target {
     struct hwc_conn *conns; /* every connection struct, sockets gone or not */
     struct hwc_conn *idle;
     struct hw_http_req *qhead, *qtail; /* waiting for a connection */
-    int pumping;                       /* inside pump() */
+    int pumping;                       /* inside hwc_pump() */
+    /* Where connections go (http_client_addr.c): address itself, or what its lookup found. */
+    int numeric;                         /* address is in numbers: no lookup */
+    struct hw_addrs addrs;               /* the last good lookup's, kept while the next runs */
+    size_t addr_next;                    /* the one new connections use */
+    lws_usec_t addrs_until;              /* looked up again from then on */
+    struct hw_resolve *lookup;           /* running */
+    int lookup_failed, lookup_gai;       /* no lookup could be started (gai: why) */
+    unsigned lookups;                    /* lookups started: a waiting request's generation */
+    lws_sorted_usec_list_t lookup_timer; /* polls the running lookup */
+    lws_usec_t lookup_step;
 };
 
 enum hwc_state { HWC_HEAD, HWC_BODY };
@@ -49,8 +61,9 @@ struct hwc_conn {
     enum hw_http_body body_kind;
     uint64_t body_left; /* HW_BODY_LENGTH: bytes not yet counted into ready */
     struct hw_chunked chunked;
-    struct hw_tls *tls;    /* https: the session */
-    struct hw_buf tls_out; /* https: records waiting for the socket, written first */
+    char addr[HW_ADDR_STRLEN]; /* the address in numbers it connects to */
+    struct hw_tls *tls;        /* https: the session */
+    struct hw_buf tls_out;     /* https: records waiting for the socket, written first */
     unsigned connected : 1, reused : 1, idle : 1, keep_alive : 1, paused : 1;
     unsigned framed : 1;      /* the answer's last byte is in `in` */
     unsigned eof : 1;         /* the socket is gone */
@@ -73,11 +86,21 @@ struct hw_http_req {
     size_t owed; /* body bytes queued and not yet reported by on_sent */
     lws_sorted_usec_list_t timer;
     unsigned connect_timeout_ms;
+    lws_usec_t queued_at; /* in the target's queue since */
+    unsigned gen;         /* queued during the target's lookup number gen */
+    unsigned addr_tries;  /* connections refused on the way to an answer */
     unsigned is_head : 1, body_done : 1, chunked : 1, replayable : 1, retried : 1;
     unsigned queued : 1, in_cb : 1, cancelled : 1, resume : 1;
 };
 
 /* http_client.c */
+/* Starts queued requests while connections can be had. */
+void hwc_pump(struct hw_http_target *t);
+/* Fails the queued requests of lookups up to gen (the one that failed). */
+void hwc_fail_waiting(struct hw_http_target *t, unsigned gen, enum hw_http_fail why,
+                      const char *text);
+/* Fails the queued requests that have waited past their connect timeout. */
+void hwc_fail_overdue(struct hw_http_target *t, enum hw_http_fail why, const char *text);
 void hwc_idle_remove(struct hwc_conn *c);
 void hwc_conn_drop(struct hwc_conn *c);
 void hwc_detach(struct hw_http_req *r, int keep);
@@ -88,6 +111,16 @@ void hwc_finish_ok(struct hw_http_req *r, int keep);
 int hwc_call_head(struct hw_http_req *r, const struct hw_http_head *h, const char *raw,
                   size_t raw_len);
 int hwc_call_body(struct hw_http_req *r, const char *p, size_t n, size_t *taken);
+
+/* http_client_addr.c */
+/*
+ * The address (in numbers) a new connection to t goes to, or NULL while the
+ * name's first lookup runs (started here when due: requests wait for it).
+ */
+const char *hwc_addr(struct hw_http_target *t);
+/* A connection to addr was refused: 1 if t has other addresses to try, in turn. */
+int hwc_addr_refused(struct hw_http_target *t, const char *addr);
+void hwc_addr_cleanup(struct hw_http_target *t);
 
 /* http_client_rx.c */
 /* Bytes from the socket; returns -1 to close it. */

@@ -20,8 +20,9 @@ import subprocess
 import threading
 import time
 
-from harness import (AGENT_BIN, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc, RawServer, Reply, check,
-                     check_eq, free_port, get, request, run, token_add, wait_until)
+from harness import (AGENT_BIN, FAKE_RESOLVER, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc,
+                     RawServer, Reply, check, check_eq, free_port, get, request, run, token_add,
+                     wait_until)
 from hw_tls import TlsRelay, self_signed
 
 TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -597,8 +598,9 @@ def case_listen_names(env):
 
 
 def case_history_call_deadline(env):
-    """`hookwire-agent events` gives up on a relay that answers a byte at a time, or never
-    finishes a TLS handshake, 30 s after it started, and says so in one line."""
+    """`hookwire-agent events` gives up on a relay that answers a byte at a time, never
+    finishes a TLS handshake, or whose host name the name server never answers for, 30 s after
+    it started, and says so in one line."""
     def serve(conn):
         # Plain: a status line one byte every 0.3 s (a pace, not a wait), never ending. TLS:
         # silence.
@@ -617,6 +619,12 @@ def case_history_call_deadline(env):
             penv = dict(os.environ, **tok)
             procs[scheme] = subprocess.Popen(argv, cwd=env.dir, env=penv, text=True,
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # The gate is never opened: the lookup is held for good.
+        penv = dict(os.environ, LD_PRELOAD=FAKE_RESOLVER, HW_FAKE_NAME="held.test",
+                    HW_FAKE_GATE=env.path("gai-gate"), **tok)
+        procs["held"] = subprocess.Popen([AGENT_BIN, "--relay", "ws://held.test:%d" % port,
+                                          "events"], cwd=env.dir, env=penv, text=True,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for scheme, p in procs.items():
             try:
                 _, err = p.communicate(timeout=60)
@@ -626,6 +634,12 @@ def case_history_call_deadline(env):
                 check(False, "%s://: events ends on its own deadline" % scheme)
             what = "events from a %s relay that never finishes its answer" % scheme
             check_eq(p.returncode, 1, what + ": exit status (stderr %r)" % err)
+            if scheme == "held":
+                check(os.path.exists(env.path("gai-gate.entered")), "the name was looked up")
+                check_eq(err.splitlines(), ["events: held.test did not resolve within 30 s: is "
+                                            "the name server answering? check the host name in "
+                                            "--relay"], what)
+                continue
             check_eq(err.splitlines(), ["events: the relay at 127.0.0.1:%d did not answer within "
                                         "30 s: is --relay its tunnel port?" % port], what)
     finally:

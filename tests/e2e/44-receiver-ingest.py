@@ -30,9 +30,9 @@ import time
 
 from hw_receiver import (SIGNING_SECRET, Load, Receiver, event_count, event_ids, github_headers,
                          store_query)
-from harness import (EVENT_ID_RE, HOP_BY_HOP, RECEIVER_BIN, SOURCE, HttpConn, Proc, RawServer,
-                     Reply, build_request, check, check_eq, check_error, free_port, get,
-                     holds_for, parse_metrics, read_head, request, run, wait_until)
+from harness import (EVENT_ID_RE, FAKE_RESOLVER, HOP_BY_HOP, RECEIVER_BIN, SOURCE, HttpConn,
+                     Proc, RawServer, Reply, build_request, check, check_eq, check_error,
+                     free_port, get, holds_for, parse_metrics, read_head, request, run, wait_until)
 
 SLACK_SECRET = "slack-signing-secret-for-tests"
 ZOOM_SECRET = "zoom-secret-token-for-tests"
@@ -719,13 +719,78 @@ def case_backend_name_unresolved(env):
     resp = rc.post("gh", body, github_headers(body, "unresolved-1"))
     check_eq(resp.status, 200, "acknowledged")
     eid = json.loads(resp.body)["id"]
-    want = "cannot open a connection: does the backend's host name resolve?"
     wait_until(lambda: store_query(store, "SELECT error FROM hookwire_attempts WHERE event_id = "
                                    "'%s'" % eid), 15, "an attempt is recorded")
     at = store_query(store, "SELECT error FROM hookwire_attempts WHERE event_id = '%s'" % eid)
-    check_eq(at[0][0], want, "the attempt's error names the cause")
-    check("cannot send the delivery to http://nosuch.invalid:9/hooks: " + want in
-          rc.proc.stderr(), "the log line names the backend and the cause", rc.proc.stderr()[-800:])
+    check(re.fullmatch(r"cannot resolve nosuch\.invalid: .+", at[0][0]),
+          "the attempt's error names the name and the resolver's reason", at)
+    check("attempt 1: " + at[0][0] in rc.proc.stderr(), "the log line says it too",
+          rc.proc.stderr()[-800:])
+
+
+def case_backend_name_addresses(env):
+    """A backend name with two addresses, where the first refuses connections: the delivery
+    goes to the second in the same attempt."""
+    store = sqlite_store(env)
+    backend = env.target()
+    src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
+           ("deliver-to", "http://two.test:%d/hooks" % backend.port)]
+    rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "1h"})
+    rc.proc = Proc(env, rc.name, [RECEIVER_BIN, "--config", rc.write_config()], extra_env={
+        "LD_PRELOAD": FAKE_RESOLVER, "HW_FAKE_NAME": "two.test",
+        "HW_FAKE_ANSWER": "127.0.0.3 127.0.0.1"})
+    rc.wait_ready()
+    body = b'{"addresses":2}'
+    resp = rc.post("gh", body, github_headers(body, "two-1"))
+    check_eq(resp.status, 200, "acknowledged")
+    eid = json.loads(resp.body)["id"]
+    wait_until(lambda: attempt_errors(store, eid), 15, "an attempt is recorded")
+    at = store_query(store, "SELECT http_status FROM hookwire_attempts WHERE event_id = '%s'" % eid)
+    check_eq([int(s) for (s,) in at], [200], "one attempt, answered 200")
+    check_eq(event_count(store, "status = 2"), 1, "the event is delivered")
+    check_eq([r.body for r in backend.requests], [body], "the backend got it once")
+
+
+def attempt_errors(store, eid):
+    return [e for (e,) in store_query(store, "SELECT error FROM hookwire_attempts WHERE "
+                                      "event_id = '%s' ORDER BY n" % eid)]
+
+
+def case_backend_lookup_stalls(env):
+    """The backend's host name is looked up off the receiver's loop: while the resolver holds
+    the lookup (a name server that does not answer), webhooks are still acknowledged and
+    /healthz answers; the delivery fails at its connect timeout, saying the name did not
+    resolve; once the resolver answers, the events are delivered to the address it gave."""
+    store = sqlite_store(env)
+    backend = env.target()
+    gate = env.path("gai-gate")
+    src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
+           ("deliver-to", "http://held.test:%d/hooks" % backend.port)]
+    rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "200ms 200ms 200ms 200ms 200ms",
+                                            "deliver-timeout": "1s"})
+    rc.proc = Proc(env, rc.name, [RECEIVER_BIN, "--config", rc.write_config()], extra_env={
+        "LD_PRELOAD": FAKE_RESOLVER,
+        "HW_FAKE_NAME": "held.test", "HW_FAKE_GATE": gate})
+    rc.wait_ready()
+    first = b'{"lookup":"held"}'
+    resp = rc.post("gh", first, github_headers(first, "held-1"))
+    check_eq(resp.status, 200, "acknowledged")
+    eid = json.loads(resp.body)["id"]
+    wait_until(lambda: os.path.exists(gate + ".entered"), 10, "the backend's name is looked up")
+    second = b'{"lookup":"still held"}'
+    resp = rc.post("gh", second, github_headers(second, "held-2"))
+    check_eq(resp.status, 200, "a webhook is acknowledged while the lookup is held")
+    check_eq(get(rc.port, "/healthz").status, 200, "and /healthz answers")
+    wait_until(lambda: attempt_errors(store, eid), 10, "an attempt is recorded while held")
+    check_eq(attempt_errors(store, eid)[0], "held.test did not resolve in time",
+             "the attempt failed at its deadline, naming the name")
+    check_eq(len(backend.requests), 0, "nothing was delivered while the name had no address")
+    with open(gate, "w"):
+        pass
+    backend.wait_requests(2, timeout=15)
+    check_eq(sorted(r.body for r in backend.requests), sorted([first, second]),
+             "once the resolver answers, both events are delivered")
+    wait_until(lambda: event_count(store, "status = 2") == 2, 10, "and marked delivered")
 
 
 if __name__ == "__main__":
@@ -733,4 +798,5 @@ if __name__ == "__main__":
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_fd_limit_fitted, case_2xx_head_is_the_verdict, case_backend_name_unresolved])
+         case_fd_limit_fitted, case_2xx_head_is_the_verdict, case_backend_name_unresolved,
+         case_backend_lookup_stalls, case_backend_name_addresses])

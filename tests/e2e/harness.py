@@ -41,6 +41,8 @@ RELAY_BIN = os.path.join(BIN, "hookwire-relay")
 AGENT_BIN = os.path.join(BIN, "hookwire-agent")
 RECEIVER_BIN = os.path.join(BIN, "hookwire-receiver")
 REPLAY_BIN = os.path.join(BIN, "hookwire-replay")
+# LD_PRELOADed to play a name server for one name (tests/tools/fake_resolver.c).
+FAKE_RESOLVER = os.path.join(BIN, "hw-fake-resolver.so")
 
 START_TIMEOUT = 10.0  # seconds for a program to become ready
 STOP_TIMEOUT = 10.0  # seconds for a program to exit after SIGTERM

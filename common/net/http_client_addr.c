@@ -1,0 +1,112 @@
+/*
+ * Where a target's new connections go. An address in numbers is used as
+ * it is. A host name is looked up off the service thread (core/resolve.h),
+ * since lws 4.1.6 would call getaddrinfo() inside its connect and stall
+ * every connection of the program for as long as the name server takes;
+ * the connection then goes to the address in numbers, while TLS and the
+ * caller's Host header keep the name. Requests wait in the target's queue
+ * meanwhile, each for at most its connect timeout.
+ *
+ * The addresses are kept for ADDRS_TTL_MS (as curl keeps its DNS cache),
+ * then looked up again while the old ones still serve; so are they after a
+ * connection to one of them is refused, when the next connection tries the
+ * next address. A lookup that fails leaves old addresses in use, and fails
+ * the requests waiting for it only when there are none.
+ */
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http_client_int.h"
+
+#define ADDRS_TTL_MS 60000
+/* After a failed lookup, old addresses serve this long before the next try. */
+#define RETRY_MS 5000
+/* How often a running lookup is asked whether it is done: from 1 ms, doubling up to 16 ms. */
+#define POLL_FIRST_US 1000
+#define POLL_MAX_US   16000
+
+static void lookup_cb(lws_sorted_usec_list_t *sul);
+
+static void start_lookup(struct hw_http_target *t)
+{
+    t->lookup = hw_resolve_start(t->address);
+    if (!t->lookup) {
+        t->lookup_failed = 1; /* no thread: the waiting requests fail at the next step */
+        t->lookup_gai = EAI_MEMORY;
+    }
+    t->lookups++;
+    t->lookup_step = POLL_FIRST_US;
+    lws_sul_schedule(t->client->cx, 0, &t->lookup_timer, lookup_cb, t->lookup ? t->lookup_step : 0);
+}
+
+const char *hwc_addr(struct hw_http_target *t)
+{
+    if (t->numeric)
+        return t->address;
+    if ((!t->addrs.n || lws_now_usecs() >= t->addrs_until) && !t->lookup && !t->lookup_failed)
+        start_lookup(t);
+    return t->addrs.n ? t->addrs.a[t->addr_next] : NULL;
+}
+
+int hwc_addr_refused(struct hw_http_target *t, const char *addr)
+{
+    if (t->numeric || !t->addrs.n)
+        return 0;
+    if (strcmp(addr, t->addrs.a[t->addr_next]) == 0)
+        t->addr_next = (t->addr_next + 1) % t->addrs.n;
+    t->addrs_until = 0; /* the name may point elsewhere now */
+    return 1;
+}
+
+/* The lookup is done: its addresses serve from now on, or the requests waiting for it fail. */
+static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *found)
+{
+    struct hw_http_client *cl = t->client;
+
+    hw_resolve_drop(t->lookup);
+    t->lookup = NULL;
+    t->lookup_failed = 0;
+    if (!gai) {
+        t->addrs = *found;
+        t->addr_next = 0;
+        t->addrs_until = lws_now_usecs() + (lws_usec_t)ADDRS_TTL_MS * 1000;
+        hwc_pump(t);
+        return;
+    }
+    if (t->addrs.n) {
+        t->addrs_until = lws_now_usecs() + (lws_usec_t)RETRY_MS * 1000;
+        hwc_pump(t);
+        return;
+    }
+    snprintf(cl->why, sizeof(cl->why), "cannot resolve %.150s: %.50s", t->address,
+             gai_strerror(gai));
+    hwc_fail_waiting(t, t->lookups, HW_HTTP_REFUSED, cl->why);
+}
+
+static void lookup_cb(lws_sorted_usec_list_t *sul)
+{
+    struct hw_http_target *t = lws_container_of(sul, struct hw_http_target, lookup_timer);
+    struct hw_http_client *cl = t->client;
+    struct hw_addrs found;
+    int gai = t->lookup_gai;
+
+    if (t->lookup_failed || hw_resolve_poll(t->lookup, &found, &gai)) {
+        settle(t, gai, &found);
+        return;
+    }
+    if (!t->addrs.n) {
+        snprintf(cl->why, sizeof(cl->why), "%.160s did not resolve in time", t->address);
+        hwc_fail_overdue(t, HW_HTTP_TIMEOUT, cl->why);
+    }
+    if (t->lookup_step < POLL_MAX_US)
+        t->lookup_step *= 2;
+    lws_sul_schedule(cl->cx, 0, &t->lookup_timer, lookup_cb, t->lookup_step);
+}
+
+void hwc_addr_cleanup(struct hw_http_target *t)
+{
+    lws_sul_cancel(&t->lookup_timer);
+    hw_resolve_drop(t->lookup);
+    t->lookup = NULL;
+}
