@@ -85,8 +85,12 @@ struct recv_db {
     struct recv_job **rec_jobs, **rec_live, **rec_gone;
     struct hw_store_outcome *rec_v;
     struct hw_store_lease *rec_leases;
-    /* The recorder's own: leases given back, and those that could not be (read after its join). */
-    uint64_t released, unreleased;
+    /*
+     * Leases of events not sent (under mu): given back, found no longer this
+     * receiver's (another took the event over, or it ended), and left to
+     * lapse (the database was away); at_stop: the same when the stop began.
+     */
+    uint64_t leases[3], leases_at_stop[3];
     pthread_mutex_t mu;
     pthread_cond_t cv;       /* the claimer waits here */
     pthread_cond_t rec_cv;   /* the recorder waits here */
@@ -221,7 +225,7 @@ static void record_batch(struct recv_db *db, struct recv_job **j, struct hw_stor
 static void release_batch(struct recv_db *db, struct recv_job **j, struct hw_store_lease *v,
                           size_t n)
 {
-    size_t total = n, released = 0;
+    size_t total = n, released = 0, gone = 0;
     int rc;
 
     for (size_t i = 0; i < n; i++)
@@ -232,17 +236,22 @@ static void release_batch(struct recv_db *db, struct recv_job **j, struct hw_sto
     if (rc < 0)
         HW_WARN("cannot release %zu lease%s of events not sent: %s (they lapse)", total,
                 total == 1 ? "" : "s", hw_strerror(rc));
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         released += v[i].err == 0;
-    db->released += released;
-    db->unreleased += total - released;
-    if (!released)
+        gone += v[i].err != 0;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->leases[0] += released;
+    db->leases[1] += gone;
+    db->leases[2] += total - released - gone;
+    if (!released) {
+        pthread_mutex_unlock(&db->mu);
         return;
+    }
     /*
      * The released events are due now and only a claim finds them: claim
      * at once, and append new events of their sources due behind them.
      */
-    pthread_mutex_lock(&db->mu);
     for (size_t i = 0; i < n; i++)
         if (rc == 0 && v[i].err == 0)
             db->src[j[i]->src->index].due_left = 1;
@@ -664,6 +673,8 @@ void recv_db_stop_claiming(struct recv_db *db)
 {
     pthread_mutex_lock(&db->mu);
     db->no_claims = 1;
+    /* The stop begins: the exit's line counts the leases given back from here on. */
+    memcpy(db->leases_at_stop, db->leases, sizeof(db->leases));
     pthread_mutex_unlock(&db->mu);
 }
 
@@ -746,8 +757,12 @@ void recv_db_stop(struct recv_db *db)
     pthread_mutex_unlock(&db->mu);
     if (db->rec_started) {
         pthread_join(db->rec_thread, NULL);
-        HW_INFO("leases of events not sent: %llu released, %llu not (they lapse)",
-                (unsigned long long)db->released, (unsigned long long)db->unreleased);
+        /* The recorder has left: the counts are final. */
+        HW_INFO("leases of events not sent, given back at the stop: %llu released, %llu no "
+                "longer this receiver's, %llu not (they lapse)",
+                (unsigned long long)(db->leases[0] - db->leases_at_stop[0]),
+                (unsigned long long)(db->leases[1] - db->leases_at_stop[1]),
+                (unsigned long long)(db->leases[2] - db->leases_at_stop[2]));
     }
     hw_store_close(db->rec_store);
     free(db->rec_jobs);

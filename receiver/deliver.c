@@ -295,6 +295,14 @@ static void start_queued(struct recv_deliver *d, size_t idx)
         j->next = NULL;
         if (r->draining ||
             hw_wall_ms() + (int64_t)r->cfg.deliver_timeout_ms >= j->ev->lease_until_ms) {
+            if (!r->draining) {
+                /* The backend takes longer than the lease leaves: the backlog waits here. */
+                r->metrics.handed_back++;
+                HW_WARN("evt=%s source=%s waited for a delivery slot until its lease would end "
+                        "before an attempt could: given back to be claimed again (the backend "
+                        "is slower than concurrency and lease allow)",
+                        j->ev->id, j->src->name);
+            }
             j->abandon = 1;
             recv_db_finish(r->db, j);
             continue;

@@ -88,6 +88,11 @@ int recv_metrics_render(struct recv *r, struct hw_buf *out)
     err = err ? err : counter(out, "failed", "Events whose attempts ran out.", m->failed);
     err = err ? err : counter(out, "retries", "Delivery attempts to be retried.", m->retries);
     err = err ? err
+              : counter(out, "handed_back",
+                        "Events claimed but not sent: they waited for a delivery slot until "
+                        "their lease would end first, and were given back to be claimed again.",
+                        m->handed_back);
+    err = err ? err
               : counter(out, "shed",
                         "Connections closed unanswered: their request stalled while the "
                         "receiver was at max-held or its connection limit.",

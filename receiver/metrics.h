@@ -46,6 +46,7 @@ struct recv_metrics {
     uint64_t delivered;            /* attempts the backend accepted */
     uint64_t failed;               /* events whose attempts ran out */
     uint64_t retries;              /* attempts that will be retried */
+    uint64_t handed_back;          /* claimed, not sent before their lease would end */
     struct recv_histogram ingest;  /* request complete -> acknowledged */
     struct recv_histogram deliver; /* received -> delivered */
 };

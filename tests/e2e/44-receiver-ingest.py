@@ -751,6 +751,36 @@ def case_backend_name_addresses(env):
     check_eq([r.body for r in backend.requests], [body], "the backend got it once")
 
 
+def case_lease_handed_back(env):
+    """An event that waits for a delivery slot until its lease would end before an attempt
+    could is given back: a warning names it, _handed_back_total counts it, and it is claimed
+    and sent again. The backend never answers; one slot, attempts of 1.5 s, leases of 2 s."""
+    store = sqlite_store(env)
+    heads = []
+
+    def serve(conn):
+        heads.append(read_head(conn))
+        srv.stop.wait()
+
+    with RawServer(serve) as srv:
+        rc = Receiver(env, store, {"gh": gh_source(srv.port, concurrency=1)},
+                      {"retry-schedule": "1h", "deliver-timeout": "1500ms", "lease": "2s"}).start()
+        ids = []
+        for n in range(2):
+            body = b'{"slot":%d}' % n
+            resp = rc.post("gh", body, github_headers(body, "slot-%d" % n))
+            check_eq(resp.status, 200, "acknowledged")
+            ids.append(json.loads(resp.body)["id"])
+        wait_until(lambda: rc.metric("hookwire_receiver_handed_back_total") >= 1, 15,
+                   "an event is given back")
+        waited = [i for i in ids if "evt=%s source=gh waited for a delivery slot until its "
+                  "lease would end before an attempt could: given back to be claimed again" % i
+                  in rc.proc.stderr()]
+        check(len(waited) == 1, "one warning names the event given back", rc.proc.stderr())
+        wait_until(lambda: any(waited[0].encode() in h for h in heads), 15,
+                   "the event given back is claimed and sent")
+
+
 def attempt_errors(store, eid):
     return [e for (e,) in store_query(store, "SELECT error FROM hookwire_attempts WHERE "
                                       "event_id = '%s' ORDER BY n" % eid)]
@@ -799,4 +829,4 @@ if __name__ == "__main__":
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
          case_fd_limit_fitted, case_2xx_head_is_the_verdict, case_backend_name_unresolved,
-         case_backend_lookup_stalls, case_backend_name_addresses])
+         case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back])
