@@ -172,6 +172,33 @@ static int reads_as_other(const char *s, size_t n, size_t i, int b, size_t len)
     return next >= 0x80 && next <= (b == 0xe0 ? 0x9f : 0x8f);
 }
 
+/*
+ * Whether the character at s[i] (lead byte b, raw or escaped, len
+ * characters) is one that Unicode compatibility normalisation (NFKC, as
+ * some frameworks apply to paths) turns into '.', '/' or '\\': U+2024 one
+ * dot leader, U+FE52 small full stop, U+FE68 small reverse solidus, and the
+ * fullwidth U+FF0E, U+FF0F and U+FF3C ("%ef%bc%8e%ef%bc%8e" reads as "..").
+ */
+static int normalises_to_separator(const char *s, size_t n, size_t i, int b, size_t len)
+{
+    static const unsigned char forms[][3] = { { 0xe2, 0x80, 0xa4 }, { 0xef, 0xb9, 0x92 },
+                                              { 0xef, 0xb9, 0xa8 }, { 0xef, 0xbc, 0x8e },
+                                              { 0xef, 0xbc, 0x8f }, { 0xef, 0xbc, 0xbc } };
+    size_t len2, len3;
+    int b2, b3;
+
+    if ((b != 0xe2 && b != 0xef) || i + len >= n)
+        return 0;
+    b2 = byte_at(s, n, i + len, &len2);
+    if (i + len + len2 >= n)
+        return 0;
+    b3 = byte_at(s, n, i + len + len2, &len3);
+    for (size_t k = 0; k < sizeof(forms) / sizeof(forms[0]); k++)
+        if (b == forms[k][0] && b2 == forms[k][1] && b3 == forms[k][2])
+            return 1;
+    return 0;
+}
+
 int hw_url_path_escapes(const char *p, size_t n)
 {
     size_t i = n && p[0] == '/' ? 1 : 0;
@@ -186,7 +213,8 @@ int hw_url_path_escapes(const char *p, size_t n)
             int dot = b == '.', semi = b == ';';
 
             /* A slash here is encoded: a raw one ends the segment. */
-            if (b == '\\' || b == '/' || (b == '#' && len == 1) || reads_as_other(p, n, i, b, len))
+            if (b == '\\' || b == '/' || (b == '#' && len == 1) ||
+                reads_as_other(p, n, i, b, len) || normalises_to_separator(p, n, i, b, len))
                 return 1;
             i += len;
             if (params)

@@ -323,7 +323,17 @@ static void test_path_escapes(void)
                                        "/%fc%80%80%80%80%ae/x",
                                        "/%ff",
                                        "/%f0%80%80%ae",
-                                       "/\xc0\xae\xc0\xae/x" };
+                                       "/\xc0\xae\xc0\xae/x",
+                                       "/%ef%bc%8e%ef%bc%8e/x",
+                                       "/%EF%BC%8E",
+                                       "/\xef\xbc\x8e\xef\xbc\x8e/x",
+                                       "/a%ef%bc%8fb",
+                                       "/a%ef%bc%bcb",
+                                       "/%e2%80%a4%e2%80%a4/x",
+                                       "/%ef%b9%92",
+                                       "/a\xef\xb9\xa8"
+                                       "b",
+                                       "/%ef\xbc%8e" };
     static const char *const in[] = { "",
                                       "/",
                                       "/a/b/",
@@ -338,7 +348,11 @@ static void test_path_escapes(void)
                                       "/%e0%a4%85",
                                       "/%f0%9f%98%80",
                                       "/a%23b",
-                                      "/%41%42" };
+                                      "/%41%42",
+                                      "/%ef%bc%a1",
+                                      "/%e2%80%a6",
+                                      "/%ef%bc",
+                                      "/%e2%80" };
 
     for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
         if (!hw_url_path_escapes(out[i], strlen(out[i])))
