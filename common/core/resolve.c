@@ -28,10 +28,19 @@ struct hw_resolve {
 
 int hw_addr_is_numeric(const char *s)
 {
+    const char *scope = strchr(s, '%');
+    char v6[HW_ADDR_STRLEN];
     struct in6_addr a6;
     struct in_addr a4;
 
-    return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
+    if (!scope)
+        return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
+    /* A link-local IPv6 address with its scope: "fe80::1%eth0". */
+    if (scope == s || !scope[1] || (size_t)(scope - s) >= sizeof(v6))
+        return 0;
+    memcpy(v6, s, (size_t)(scope - s));
+    v6[scope - s] = 0;
+    return inet_pton(AF_INET6, v6, &a6) == 1;
 }
 
 static void unref(struct hw_resolve *q)
@@ -48,20 +57,16 @@ static void unref(struct hw_resolve *q)
     free(q);
 }
 
-/* The addresses of res in numbers, without repeats, as many as fit. */
+/* The addresses of res in numbers (a link-local one with its scope), without repeats. */
 static void keep(struct hw_addrs *out, const struct addrinfo *res)
 {
     out->n = 0;
     for (const struct addrinfo *ai = res; ai && out->n < HW_ADDRS_MAX; ai = ai->ai_next) {
         char s[HW_ADDR_STRLEN];
-        const void *src = ai->ai_family == AF_INET
-                              ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
-                          : ai->ai_family == AF_INET6
-                              ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                              : NULL;
         size_t i;
 
-        if (!src || !inet_ntop(ai->ai_family, src, s, sizeof(s)))
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, s, sizeof(s), NULL, 0, NI_NUMERICHOST))
             continue;
         for (i = 0; i < out->n && strcmp(out->a[i], s) != 0; i++)
             ;

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 #define HW_ADDRS_MAX   8  /* addresses kept from one lookup, in the resolver's order */
-#define HW_ADDR_STRLEN 46 /* an address in numbers, IPv6 included, and its NUL */
+#define HW_ADDR_STRLEN 64 /* an address in numbers, IPv6 with a scope included, and its NUL */
 
 /* The TCP addresses a name has: IPv4 and IPv6, in numbers. */
 struct hw_addrs {
@@ -27,7 +27,10 @@ struct hw_addrs {
 
 struct hw_resolve;
 
-/* 1 when s is an IPv4 or IPv6 address in numbers (it resolves to itself, at once). */
+/*
+ * 1 when s is an IPv4 or IPv6 address in numbers, a link-local one with its
+ * scope too ("fe80::1%eth0"): it resolves to itself, at once.
+ */
 int hw_addr_is_numeric(const char *s);
 
 /*

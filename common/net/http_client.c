@@ -123,6 +123,8 @@ static void connect_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct hwc_conn *c = lws_container_of(sul, struct hwc_conn, connect_timer);
 
+    if (!c->connected)
+        (void)hwc_addr_failed(c->t, c->addr); /* the next connection tries another address */
     if (c->req)
         hwc_fail(c->req, HW_HTTP_TIMEOUT,
                  c->connected ? "TLS handshake timeout" : "connect timeout");
@@ -225,6 +227,9 @@ static int dispatch(struct hw_http_req *r)
     }
     if (t->nconns < t->max_conns && (addr = hwc_addr(t))) {
         c = conn_new(t, r, addr);
+        /* An address lws cannot even try (IPv6 where the context has none, no route): the next. */
+        for (size_t k = 1; !c && k < t->addrs.n && hwc_addr_failed(t, addr); k++)
+            c = (addr = hwc_addr(t)) ? conn_new(t, r, addr) : NULL;
         if (!c)
             return HW_EUNAVAIL;
         attach(c, r);
@@ -680,7 +685,7 @@ static void on_gone(struct hwc_conn *c, const char *why)
         r->sent = 0;
         if (dispatch(r))
             hwc_fail(r, HW_HTTP_REFUSED, why);
-    } else if (r && !c->connected && hwc_addr_refused(t, c->addr) && ++r->addr_tries < t->addrs.n) {
+    } else if (r && !c->connected && hwc_addr_failed(t, c->addr) && ++r->addr_tries < t->addrs.n) {
         /* The name has other addresses: the next one, on a fresh connection. */
         hwc_detach(r, 0);
         r->sent = 0;

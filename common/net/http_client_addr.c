@@ -8,10 +8,12 @@
  * meanwhile, each for at most its connect timeout.
  *
  * The addresses are kept for ADDRS_TTL_MS (as curl keeps its DNS cache),
- * then looked up again while the old ones still serve; so are they after a
- * connection to one of them is refused, when the next connection tries the
- * next address. A lookup that fails leaves old addresses in use, and fails
- * the requests waiting for it only when there are none.
+ * then looked up again while the old ones still serve, and within RETRY_MS
+ * after a connection to one of them fails, when new connections go to the
+ * next address (a new lookup keeps the one in use if it still lists it). A
+ * lookup that fails leaves old addresses in use, and fails the requests
+ * waiting for it only when there are none; one that has not answered in
+ * LOOKUP_MAX_MS is given up (its thread ends on its own) and counts as failed.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -20,8 +22,10 @@
 #include "http_client_int.h"
 
 #define ADDRS_TTL_MS 60000
-/* After a failed lookup, old addresses serve this long before the next try. */
+/* After a failed lookup or connection, old addresses serve at most this long before the next. */
 #define RETRY_MS 5000
+/* A lookup still running after this is given up: a name service that hangs for good. */
+#define LOOKUP_MAX_MS 60000
 /* How often a running lookup is asked whether it is done: from 1 ms, doubling up to 16 ms. */
 #define POLL_FIRST_US 1000
 #define POLL_MAX_US   16000
@@ -36,6 +40,7 @@ static void start_lookup(struct hw_http_target *t)
         t->lookup_gai = EAI_MEMORY;
     }
     t->lookups++;
+    t->lookup_started = lws_now_usecs();
     t->lookup_step = POLL_FIRST_US;
     lws_sul_schedule(t->client->cx, 0, &t->lookup_timer, lookup_cb, t->lookup ? t->lookup_step : 0);
 }
@@ -49,13 +54,16 @@ const char *hwc_addr(struct hw_http_target *t)
     return t->addrs.n ? t->addrs.a[t->addr_next] : NULL;
 }
 
-int hwc_addr_refused(struct hw_http_target *t, const char *addr)
+int hwc_addr_failed(struct hw_http_target *t, const char *addr)
 {
+    lws_usec_t soon = lws_now_usecs() + (lws_usec_t)RETRY_MS * 1000;
+
     if (t->numeric || !t->addrs.n)
         return 0;
     if (strcmp(addr, t->addrs.a[t->addr_next]) == 0)
         t->addr_next = (t->addr_next + 1) % t->addrs.n;
-    t->addrs_until = 0; /* the name may point elsewhere now */
+    if (t->addrs_until > soon)
+        t->addrs_until = soon; /* the name may point elsewhere now */
     return 1;
 }
 
@@ -68,8 +76,14 @@ static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *fou
     t->lookup = NULL;
     t->lookup_failed = 0;
     if (!gai) {
+        size_t keep = 0;
+
+        /* New connections stay on the address they use if the name still has it. */
+        for (size_t i = 0; i < found->n && t->addrs.n; i++)
+            if (strcmp(found->a[i], t->addrs.a[t->addr_next]) == 0)
+                keep = i;
         t->addrs = *found;
-        t->addr_next = 0;
+        t->addr_next = keep;
         t->addrs_until = lws_now_usecs() + (lws_usec_t)ADDRS_TTL_MS * 1000;
         hwc_pump(t);
         return;
@@ -93,6 +107,10 @@ static void lookup_cb(lws_sorted_usec_list_t *sul)
 
     if (t->lookup_failed || hw_resolve_poll(t->lookup, &found, &gai)) {
         settle(t, gai, &found);
+        return;
+    }
+    if (lws_now_usecs() - t->lookup_started >= (lws_usec_t)LOOKUP_MAX_MS * 1000) {
+        settle(t, EAI_AGAIN, NULL);
         return;
     }
     if (!t->addrs.n) {

@@ -35,13 +35,14 @@ struct hw_http_target {
     struct hw_http_req *qhead, *qtail; /* waiting for a connection */
     int pumping;                       /* inside hwc_pump() */
     /* Where connections go (http_client_addr.c): address itself, or what its lookup found. */
-    int numeric;                         /* address is in numbers: no lookup */
-    struct hw_addrs addrs;               /* the last good lookup's, kept while the next runs */
-    size_t addr_next;                    /* the one new connections use */
-    lws_usec_t addrs_until;              /* looked up again from then on */
-    struct hw_resolve *lookup;           /* running */
-    int lookup_failed, lookup_gai;       /* no lookup could be started (gai: why) */
-    unsigned lookups;                    /* lookups started: a waiting request's generation */
+    int numeric;                   /* address is in numbers: no lookup */
+    struct hw_addrs addrs;         /* the last good lookup's, kept while the next runs */
+    size_t addr_next;              /* the one new connections use */
+    lws_usec_t addrs_until;        /* looked up again from then on */
+    struct hw_resolve *lookup;     /* running */
+    int lookup_failed, lookup_gai; /* no lookup could be started (gai: why) */
+    unsigned lookups;              /* lookups started: a waiting request's generation */
+    lws_usec_t lookup_started;
     lws_sorted_usec_list_t lookup_timer; /* polls the running lookup */
     lws_usec_t lookup_step;
 };
@@ -118,8 +119,12 @@ int hwc_call_body(struct hw_http_req *r, const char *p, size_t n, size_t *taken)
  * name's first lookup runs (started here when due: requests wait for it).
  */
 const char *hwc_addr(struct hw_http_target *t);
-/* A connection to addr was refused: 1 if t has other addresses to try, in turn. */
-int hwc_addr_refused(struct hw_http_target *t, const char *addr);
+/*
+ * A connection to addr failed before it was up (refused, no route, timed
+ * out, or lws could not start it): new connections go to the name's next
+ * address. 1 if t is a name with addresses to turn through.
+ */
+int hwc_addr_failed(struct hw_http_target *t, const char *addr);
 void hwc_addr_cleanup(struct hw_http_target *t);
 
 /* http_client_rx.c */

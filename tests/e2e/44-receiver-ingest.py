@@ -50,8 +50,8 @@ def plain_source(port):
             ("deliver-to", "http://127.0.0.1:%d/hooks" % port)]
 
 
-def sqlite_store(env):
-    return "sqlite:" + env.path("receiver.db")
+def sqlite_store(env, name="receiver.db"):
+    return "sqlite:" + env.path(name)
 
 
 def verify_hookwire(req, body):
@@ -729,26 +729,36 @@ def case_backend_name_unresolved(env):
 
 
 def case_backend_name_addresses(env):
-    """A backend name with two addresses, where the first refuses connections: the delivery
-    goes to the second in the same attempt."""
-    store = sqlite_store(env)
-    backend = env.target()
-    src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
-           ("deliver-to", "http://two.test:%d/hooks" % backend.port)]
-    rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "1h"})
-    rc.proc = Proc(env, rc.name, [RECEIVER_BIN, "--config", rc.write_config()], extra_env={
-        "LD_PRELOAD": FAKE_RESOLVER, "HW_FAKE_NAME": "two.test",
-        "HW_FAKE_ANSWER": "127.0.0.3 127.0.0.1"})
-    rc.wait_ready()
-    body = b'{"addresses":2}'
-    resp = rc.post("gh", body, github_headers(body, "two-1"))
-    check_eq(resp.status, 200, "acknowledged")
-    eid = json.loads(resp.body)["id"]
-    wait_until(lambda: attempt_errors(store, eid), 15, "an attempt is recorded")
-    at = store_query(store, "SELECT http_status FROM hookwire_attempts WHERE event_id = '%s'" % eid)
-    check_eq([int(s) for (s,) in at], [200], "one attempt, answered 200")
-    check_eq(event_count(store, "status = 2"), 1, "the event is delivered")
-    check_eq([r.body for r in backend.requests], [body], "the backend got it once")
+    """A backend name with two addresses, where the first cannot be had: refused when tried,
+    or (IPv6, which the receiver does not use) not even tried. Each delivery goes to the second
+    address in its first attempt, and the name is looked up once for all of them."""
+    for answer in ("127.0.0.3 127.0.0.1", "::1 127.0.0.1"):
+        first = answer.split()[0].replace(":", "6")
+        store = sqlite_store(env, first + ".db")
+        backend = env.target()
+        log = env.path("lookups-" + first)
+        src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
+               ("deliver-to", "http://two.test:%d/hooks" % backend.port)]
+        rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "1h"}, name="receiver-" + first)
+        rc.proc = Proc(env, rc.name, [RECEIVER_BIN, "--config", rc.write_config()], extra_env={
+            "LD_PRELOAD": FAKE_RESOLVER, "HW_FAKE_NAME": "two.test", "HW_FAKE_ANSWER": answer,
+            "HW_FAKE_LOG": log})
+        rc.wait_ready()
+        sent = []
+        for n in range(3):
+            body = b'{"addresses":%d}' % n
+            resp = rc.post("gh", body, github_headers(body, "two-%d" % n))
+            check_eq(resp.status, 200, "acknowledged")
+            eid = json.loads(resp.body)["id"]
+            sent.append(body)
+            wait_until(lambda: attempt_errors(store, eid), 15, answer + ": an attempt is recorded")
+            at = store_query(store, "SELECT http_status FROM hookwire_attempts WHERE "
+                             "event_id = '%s'" % eid)
+            check_eq([int(s) for (s,) in at], [200], answer + ": one attempt, answered 200")
+        check_eq([r.body for r in backend.requests], sent, answer + ": the backend got each once")
+        with open(log) as f:
+            check_eq(len(f.read()), 1, answer + ": the name was looked up once")
+        rc.stop()
 
 
 def case_lease_handed_back(env):
@@ -815,6 +825,8 @@ def case_backend_lookup_stalls(env):
     check_eq(attempt_errors(store, eid)[0], "held.test did not resolve in time",
              "the attempt failed at its deadline, naming the name")
     check_eq(len(backend.requests), 0, "nothing was delivered while the name had no address")
+    with open(gate + ".entered") as f:
+        check_eq(len(f.read()), 1, "one lookup, however many attempts waited for it")
     with open(gate, "w"):
         pass
     backend.wait_requests(2, timeout=15)

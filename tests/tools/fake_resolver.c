@@ -1,7 +1,8 @@
 /*
  * A name server for one name, LD_PRELOADed into a program by the e2e tests.
  * getaddrinfo() for $HW_FAKE_NAME answers the addresses in numbers listed in
- * $HW_FAKE_ANSWER (space-separated, in that order; 127.0.0.1 if unset). With
+ * $HW_FAKE_ANSWER (space-separated, in that order; 127.0.0.1 if unset), and
+ * appends a byte to the file $HW_FAKE_LOG, if set, for each lookup. With
  * $HW_FAKE_GATE set it first plays a name server that does not answer: it
  * appends a byte to $HW_FAKE_GATE.entered (one per lookup), then waits until
  * the file $HW_FAKE_GATE exists. Every other name goes to the real
@@ -18,19 +19,24 @@
 
 typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 
+static void count(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+    if (fd < 0)
+        return;
+    if (write(fd, "x", 1) != 1)
+        abort();
+    close(fd);
+}
+
 static void hold(const char *gate)
 {
     const struct timespec step = { 0, 10 * 1000 * 1000 };
     char entered[4096];
-    int fd;
 
     snprintf(entered, sizeof(entered), "%s.entered", gate);
-    fd = open(entered, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-        if (write(fd, "x", 1) != 1)
-            abort();
-        close(fd);
-    }
+    count(entered);
     while (access(gate, F_OK) != 0)
         nanosleep(&step, NULL);
 }
@@ -47,6 +53,8 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 
     if (!node || !name || strcmp(node, name) != 0)
         return real(node, service, hints, res);
+    if (getenv("HW_FAKE_LOG"))
+        count(getenv("HW_FAKE_LOG"));
     if (gate)
         hold(gate);
     snprintf(list, sizeof(list), "%s", answer ? answer : "127.0.0.1");

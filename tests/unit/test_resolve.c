@@ -28,6 +28,11 @@ static void test_numeric(void)
     CHECK_EQ(hw_addr_is_numeric("localhost"), 0);
     CHECK_EQ(hw_addr_is_numeric("1.2.3"), 0);
     CHECK_EQ(hw_addr_is_numeric("[::1]"), 0);
+    CHECK_EQ(hw_addr_is_numeric("fe80::1%eth0"), 1);
+    CHECK_EQ(hw_addr_is_numeric("fe80::1%2"), 1);
+    CHECK_EQ(hw_addr_is_numeric("fe80::1%"), 0);
+    CHECK_EQ(hw_addr_is_numeric("%eth0"), 0);
+    CHECK_EQ(hw_addr_is_numeric("127.0.0.1%eth0"), 0);
     CHECK_EQ(hw_addr_is_numeric(""), 0);
 }
 
