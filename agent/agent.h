@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "core/buf.h"
+#include "core/resolve.h"
 #include "core/url.h"
 
 struct hw_mux;
@@ -46,6 +47,14 @@ struct agent {
     int stopping;            /* a signal asked the agent to stop: closing is not a failure */
     int quiet_end;           /* this attempt's end needs no line (a first 401 is retried) */
     unsigned refused;        /* 401s in a row: the first may be a token added a moment ago */
+
+    /* Where the attempt connects: the relay's name looked up off the loop (tunnel.c). */
+    struct hw_resolve *lookup;         /* the attempt's lookup, while it runs */
+    lws_sorted_usec_list_t addr_timer; /* polls the lookup, or dials the next address */
+    lws_usec_t lookup_step;            /* the next poll's delay */
+    struct hw_addrs addrs;             /* the attempt's addresses, in numbers */
+    size_t addr_next;                  /* the one it dials now */
+    int redial;                        /* that one refused: the next is dialled from addr_timer */
 
     /* The graceful stop (tunnel.c, agent_tunnel_stopping()). */
     lws_sorted_usec_list_t stop_timer;

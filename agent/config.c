@@ -11,9 +11,18 @@
 #include <string.h>
 
 #include "agent.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/resolve.h"
 #include "net/version.h"
+
+/*
+ * How long the start waits for the relay's name: a name that does not exist stops the agent
+ * here, one that a name server does not answer for in time is looked up again by each of the
+ * tunnel's attempts.
+ */
+#define CHECK_RESOLVE_MS 3000
 
 #define OPT(name, arg, def, help, type, field)                           \
     {                                                                    \
@@ -223,22 +232,32 @@ int agent_config_load(struct agent *a, int argc, char **argv)
 
 int agent_config_check_relay(struct agent *a)
 {
-    struct addrinfo hints, *res = NULL;
-    int rc;
+    const char *h = a->relay_url.host;
+    struct hw_resolve *q;
+    struct hw_addrs found;
+    int gai = 0, done;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(a->relay_url.host, NULL, &hints, &res);
-    if (res)
-        freeaddrinfo(res);
+    if (hw_addr_is_numeric(h))
+        return 0;
+    q = hw_resolve_start(h);
+    if (!q)
+        return 0; /* no thread for it now: the tunnel's attempts look the name up */
+    done = hw_resolve_wait(q, hw_mono_ms() + CHECK_RESOLVE_MS, &found, &gai);
+    hw_resolve_drop(q);
+    if (!done) {
+        HW_WARN("%s did not resolve within %d s (is the name server answering?): starting; "
+                "each connection attempt looks it up again",
+                h, CHECK_RESOLVE_MS / 1000);
+        return 0;
+    }
     /* Only a definite "no such name" stops here: a resolver that is down may come back. */
-    if (rc == EAI_NONAME || rc == EAI_FAIL
+    if (gai == EAI_NONAME || gai == EAI_FAIL
 #ifdef EAI_NODATA
-        || rc == EAI_NODATA
+        || gai == EAI_NODATA
 #endif
     ) {
-        fprintf(stderr, "--relay %s: cannot resolve %s: %s: check the host name\n", a->cfg.relay,
-                a->relay_url.host, gai_strerror(rc));
+        fprintf(stderr, "--relay %s: cannot resolve %s: %s: check the host name\n", a->cfg.relay, h,
+                gai_strerror(gai));
         return HW_ENOTFOUND;
     }
     return 0;

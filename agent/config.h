@@ -43,9 +43,12 @@ struct agent;
 int agent_config_load(struct agent *a, int argc, char **argv);
 
 /*
- * Resolves the relay's host once, so a name that does not exist is reported
- * with the resolver's reason before the tunnel starts retrying. Returns 0,
- * or HW_ENOTFOUND after printing one line. Main thread, blocking.
+ * Looks the relay's host name up once, so a name that does not exist is
+ * reported with the resolver's reason before the tunnel starts retrying.
+ * Waits a few seconds at most: a name server that does not answer by then
+ * is not an error (one WARN line; the tunnel's attempts look the name up
+ * again). Returns 0, or HW_ENOTFOUND after printing one line. Main thread,
+ * blocking, before the event loop.
  */
 int agent_config_check_relay(struct agent *a);
 

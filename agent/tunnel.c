@@ -1,11 +1,14 @@
 /*
  * Tunnel session for "hookwire.v1": owns the mux for the current connection,
- * the reconnect, handshake and heartbeat timers, and the attempt bookkeeping.
- * The transport (socket, TLS, WebSocket framing) is tunnel_ws.c. Streams are
- * handed to forward.c. Service thread only.
+ * the reconnect, handshake and heartbeat timers, and the attempt bookkeeping,
+ * including where an attempt connects: the relay's name is looked up off the
+ * loop (core/resolve.h) and its addresses are dialled in turn. The transport
+ * (socket, TLS, WebSocket framing) is tunnel_ws.c. Streams are handed to
+ * forward.c. Service thread only.
  */
 #include "tunnel.h"
 
+#include <netdb.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,10 @@
 #define HANDSHAKE_MS 10000
 /* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
 #define HANDSHAKE_GRACE_MS 1000
+/* How often a running lookup of the relay's name is asked whether it is done: from 1 ms,
+ * doubling up to 16 ms (as net/http_client_addr.c). */
+#define POLL_FIRST_US 1000
+#define POLL_MAX_US   16000
 
 static void mux_want_write(struct hw_mux *m)
 {
@@ -141,13 +148,34 @@ static unsigned schedule_reconnect(struct agent *a)
 
 static void attempt_over(struct agent *a, const char *why);
 
-/* The upgrade took too long (a relay that accepts and never answers): give up on it. */
+/* Drops the attempt's lookup, if one runs, and cancels what addr_timer would do next. */
+static void addr_stop(struct agent *a)
+{
+    lws_sul_cancel(&a->addr_timer);
+    hw_resolve_drop(a->lookup);
+    a->lookup = NULL;
+    a->redial = 0;
+}
+
+/*
+ * The upgrade took too long (a relay that accepts and never answers), or the relay's name
+ * did not even resolve in that time (a name server that does not answer): give up on it.
+ */
 static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, handshake_timer);
 
     if (!a->attempt_live || a->mux)
         return;
+    if (a->lookup) {
+        char why[320];
+
+        snprintf(why, sizeof(why),
+                 "timeout: %.200s did not resolve within 10.0s (is the name server answering?)",
+                 a->relay_url.host);
+        attempt_over(a, why); /* which drops the lookup: its thread finishes on its own */
+        return;
+    }
     if (a->attempt_wsi && !a->attempt_killed) {
         /* Its close callbacks end the attempt (attempt_over()); we wait for them. */
         HW_DEBUG("no answer from %s to the upgrade within %u ms: giving up on it", a->cfg.relay,
@@ -162,32 +190,97 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
     attempt_over(a, "timeout: no answer to the upgrade within 10.0s");
 }
 
-static void connect_now(lws_sorted_usec_list_t *sul)
+/*
+ * Connects to the attempt's current address, in numbers: lws is never given the name, which
+ * it would look up on this thread. The Host header and TLS (SNI, the certificate check) keep
+ * the name.
+ */
+static void dial(struct agent *a)
 {
-    struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
     struct lws *wsi;
     const char *path;
     char host[300];
 
     snprintf(host, sizeof(host), "%s:%d", a->relay_url.host, a->relay_url.port);
     path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
-    /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
-    a->attempt_live = 1;
-    a->attempt_killed = 0;
     a->attempt_wsi = NULL;
-    lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
-                     (lws_usec_t)HANDSHAKE_MS * 1000);
+    a->redial = 0;
     a->in_connect = 1;
-    wsi = agent_ws_connect(a, host, path);
+    wsi = agent_ws_connect(a, a->addrs.a[a->addr_next], host, path);
     a->in_connect = 0;
+    if (a->redial)
+        return; /* refused inside the call: the next address follows from addr_timer */
     if (!wsi) {
         a->ws = NULL;
         /* A no-op if lws reported it already. */
-        attempt_over(a, "cannot start a connection (does the host name resolve?)");
+        attempt_over(a, "cannot start a connection");
         return;
     }
     if (a->attempt_live)
         a->attempt_wsi = wsi;
+}
+
+static void redial_cb(lws_sorted_usec_list_t *sul)
+{
+    dial(lws_container_of(sul, struct agent, addr_timer));
+}
+
+/* Is the relay's name looked up yet? Its addresses are dialled in the resolver's order. */
+static void lookup_cb(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, addr_timer);
+    struct hw_addrs found;
+    char why[320];
+    int gai;
+
+    if (!hw_resolve_poll(a->lookup, &found, &gai)) {
+        if (a->lookup_step < POLL_MAX_US)
+            a->lookup_step *= 2;
+        lws_sul_schedule(a->context, 0, &a->addr_timer, lookup_cb, a->lookup_step);
+        return;
+    }
+    hw_resolve_drop(a->lookup);
+    a->lookup = NULL;
+    if (gai) {
+        snprintf(why, sizeof(why), "cannot resolve %.200s: %.80s", a->relay_url.host,
+                 gai_strerror(gai));
+        attempt_over(a, why);
+        return;
+    }
+    a->addrs = found;
+    dial(a);
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+    struct agent *a = lws_container_of(sul, struct agent, reconnect_timer);
+    char why[320];
+
+    /* From here on, whichever way this attempt ends, attempt_over() schedules the next. */
+    a->attempt_live = 1;
+    a->attempt_killed = 0;
+    a->attempt_wsi = NULL;
+    /* The deadline covers the name's lookup too. */
+    lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
+                     (lws_usec_t)HANDSHAKE_MS * 1000);
+    a->addr_next = 0;
+    if (hw_addr_is_numeric(a->relay_url.host)) {
+        a->addrs.n = 1;
+        /* An address in numbers fits, IPv6 included. */
+        snprintf(a->addrs.a[0], sizeof(a->addrs.a[0]), "%.*s", HW_ADDR_STRLEN - 1,
+                 a->relay_url.host);
+        dial(a);
+        return;
+    }
+    a->lookup = hw_resolve_start(a->relay_url.host);
+    if (!a->lookup) {
+        snprintf(why, sizeof(why), "cannot resolve %.200s: %.80s", a->relay_url.host,
+                 gai_strerror(EAI_MEMORY));
+        attempt_over(a, why);
+        return;
+    }
+    a->lookup_step = POLL_FIRST_US;
+    lws_sul_schedule(a->context, 0, &a->addr_timer, lookup_cb, a->lookup_step);
 }
 
 static void heartbeat_cb(lws_sorted_usec_list_t *sul)
@@ -243,6 +336,7 @@ static void attempt_over(struct agent *a, const char *why)
         return;
     a->attempt_live = 0;
     a->attempt_wsi = NULL;
+    addr_stop(a);
     lws_sul_cancel(&a->handshake_timer);
     lws_sul_cancel(&a->heartbeat_timer);
     /* Stopping (Ctrl-C, SIGTERM) is not a failure; claim.c and a refused token said why already. */
@@ -297,6 +391,24 @@ void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsig
     } else if (status == 409) {
         agent_claim_on_busy(a, answer, answer_len);
         why = "the channel is busy (409)";
+    }
+    attempt_over(a, why);
+}
+
+void agent_tunnel_unreachable(struct agent *a, struct lws *wsi, const char *why)
+{
+    if (!is_current(a, wsi))
+        return;
+    /* The name's next address, as lws would have tried it, within the attempt's deadline. */
+    if (!a->attempt_killed && a->addr_next + 1 < a->addrs.n) {
+        HW_DEBUG("nothing answers at %s port %d: trying %s", a->addrs.a[a->addr_next],
+                 a->relay_url.port, a->addrs.a[a->addr_next + 1]);
+        a->addr_next++;
+        a->attempt_wsi = NULL;
+        a->redial = 1;
+        /* Not from inside lws's callback for the connection that failed. */
+        lws_sul_schedule(a->context, 0, &a->addr_timer, redial_cb, 1);
+        return;
     }
     attempt_over(a, why);
 }
@@ -388,6 +500,7 @@ void agent_tunnel_stop(struct agent *a)
     lws_sul_cancel(&a->heartbeat_timer);
     lws_sul_cancel(&a->handshake_timer);
     lws_sul_cancel(&a->stop_timer);
+    addr_stop(a);
     /* Forwards still open are dropped here, each logged as left to the relay (forward.c). */
     hw_mux_free(a->mux);
     a->mux = NULL;

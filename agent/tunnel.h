@@ -33,6 +33,13 @@ int agent_tunnel_opened(struct agent *a, struct lws *wsi);
  * agent (one ERROR line, exit status 1); after, it is one more failed attempt.
  */
 void agent_tunnel_misdirected(struct agent *a, struct lws *wsi, const char *why);
+
+/*
+ * wsi's connection was refused or found no route before it was up: the attempt dials the
+ * relay name's next address, if it has one left and its deadline has not passed, else it
+ * ends with why.
+ */
+void agent_tunnel_unreachable(struct agent *a, struct lws *wsi, const char *why);
 int agent_tunnel_message(struct agent *a, const uint8_t *p, size_t len);
 void agent_tunnel_ended(struct agent *a, struct lws *wsi, const char *why, unsigned status,
                         const char *answer, size_t answer_len);

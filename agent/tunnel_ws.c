@@ -58,6 +58,7 @@ struct agent_ws {
     unsigned masks_left;
     unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
     int flush;       /* the mux has frames for agent_ws_flush() at the end of this round */
+    int ended;       /* the connection's end was reported: lws's next words on it are not ours */
     /*
      * The same flush from lws's timer phase, which runs before it polls: frames queued by a
      * timer (an HTTP client's end-of-round write reporting bytes sent) would otherwise wait
@@ -491,7 +492,8 @@ static void reset(struct agent_ws *w)
 
 /*
  * The connection could not be made. lws's reason is worded for lws ("Unable
- * to connect"): the usual cause is that nothing listens there.
+ * to connect"): the usual cause is that nothing listens there. The session
+ * tries the name's next address, if it has one.
  */
 static void connect_failed(struct agent *a, struct lws *wsi)
 {
@@ -501,7 +503,7 @@ static void connect_failed(struct agent *a, struct lws *wsi)
              "nothing answers at %s:%d (connection refused or unreachable): is the relay running, "
              "and is %d its --tunnel-listen port?",
              a->relay_url.host, a->relay_url.port, a->relay_url.port);
-    agent_tunnel_ended(a, wsi, why, 0, NULL, 0);
+    agent_tunnel_unreachable(a, wsi, why);
 }
 
 /*
@@ -543,7 +545,7 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     struct agent_ws *w = a->ws_raw;
     const char *why;
 
-    if (!w || (w->wsi != wsi && !(a->in_connect && !w->wsi)))
+    if (!w || (w->wsi != wsi && !(a->in_connect && !w->wsi && !w->ended)))
         return 0;
     switch (reason) {
     case LWS_CALLBACK_RAW_CONNECTED:
@@ -562,11 +564,14 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         connect_failed(a, wsi);
         reset(w);
+        /* lws destroys wsi next: inside its connect call, when the refusal came at once. */
+        w->ended = 1;
         return 0;
     case LWS_CALLBACK_RAW_CLOSE:
     case LWS_CALLBACK_WSI_DESTROY:
         closed(a, w, wsi);
         reset(w);
+        w->ended = 1;
         return 0;
     default:
         return 0;
@@ -579,7 +584,7 @@ const struct lws_protocols agent_tunnel_protocol = {
     .callback = raw_cb,
 };
 
-struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path)
+struct lws *agent_ws_connect(struct agent *a, const char *addr, const char *host, const char *path)
 {
     struct agent_ws *w = a->ws_raw;
     struct lws_client_connect_info i;
@@ -595,6 +600,7 @@ struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path
         w->agent = a;
     }
     reset(w);
+    w->ended = 0;
     hw_buf_init(&w->req, 4096);
     hw_buf_init(&w->out, OUT_MAX);
     hw_buf_init(&w->answer, HW_WS_ANSWER_MAX);
@@ -619,13 +625,13 @@ struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path
     }
     memset(&i, 0, sizeof(i));
     i.context = a->context;
-    i.address = a->relay_url.host;
+    i.address = addr;
     i.port = a->relay_url.port;
     i.method = "RAW";
     i.local_protocol_name = agent_tunnel_protocol.name;
     wsi = lws_client_connect_via_info(&i);
     /* Connected already (RAW_CONNECTED set it), or still connecting: either way it is ours. */
-    if (wsi && a->attempt_live)
+    if (wsi && a->attempt_live && !w->ended)
         w->wsi = wsi;
     return wsi;
 }

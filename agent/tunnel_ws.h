@@ -14,13 +14,15 @@
 struct agent;
 
 /*
- * Starts a connection attempt to a->relay_url for path, with host as the
- * Host header ("name:port"), verifying a wss:// relay per a->cfg (--ca-file,
- * --insecure). Returns the connection, or NULL when it could not start (lws
- * may have reported the failure through agent_tunnel_ended() already). The
- * caller has set a->attempt_live and a->in_connect.
+ * Starts a connection to addr (in numbers: lws would look a name up on the
+ * service thread) at a->relay_url's port, for path, with host as the Host
+ * header ("name:port"), verifying a wss:// relay as a->relay_url's host per
+ * a->cfg (--ca-file, --insecure). Returns the connection, or NULL when it
+ * could not start (lws may have reported the failure through
+ * agent_tunnel_unreachable() already). The caller has set a->attempt_live
+ * and a->in_connect.
  */
-struct lws *agent_ws_connect(struct agent *a, const char *host, const char *path);
+struct lws *agent_ws_connect(struct agent *a, const char *addr, const char *host, const char *path);
 
 /*
  * The mux has frames to send. On an open connection they go out in agent_ws_flush(), at

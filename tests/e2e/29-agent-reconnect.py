@@ -6,21 +6,28 @@ gives up on each attempt at its handshake deadline and tries again, again and
 again; once a real relay listens there, it connects and forwards. Then a real
 relay frozen with SIGSTOP for 12 s (while the agent's heartbeat notices and its
 attempts hang in the kernel's accept queue) and resumed: the agent is back
-within its backoff bound.
+within its backoff bound. Then the relay's host name, looked up off the
+agent's loop (tests/tools/fake_resolver.c plays the name server): a lookup
+held by a name server that does not answer ends the attempt at the same
+deadline while the inspector still answers and SIGTERM still stops the agent;
+a name whose first address refuses connections is reached at its second.
 """
 
+import json
 import os
+import re
 import signal
 import socket
 import threading
 import time
 
-from harness import (LOCALHOST, Relay, check, check_eq, free_port, holds_for, run, token_add,
-                     wait_until)
+from harness import (AGENT_BIN, FAKE_RESOLVER, LOCALHOST, HttpConn, Proc, Relay, check, check_eq,
+                     free_port, holds_for, run, token_add, wait_until)
 
 HOST = ("Host", "hooks.example.test")
 HANDSHAKE = 10.0  # the agent's deadline for the WebSocket upgrade, in seconds
 BACKOFF_MAX = 30.0  # the agent's longest wait between attempts, in seconds
+CHECK_RESOLVE = 3.0  # how long the agent's start waits for the relay's name, in seconds
 
 
 class SilentRelay:
@@ -146,5 +153,103 @@ def case_relay_sigstop(env):
     delivers(relay, target, "after SIGCONT")
 
 
+def named_agent(env, name, fake_env, inspect_port=None):
+    """A relay with a token for alice, a target, and an agent started with --relay
+    ws://NAME:PORT, the name answered by the fake name server as fake_env says."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    argv = [AGENT_BIN, "--forward", str(target.port), "--relay",
+            "ws://%s:%d" % (name, relay.tunnel_port)]
+    if inspect_port:
+        argv += ["--inspect", "%s:%d" % (LOCALHOST, inspect_port)]
+    extra = {"HOOKWIRE_TOKEN": token, "LD_PRELOAD": FAKE_RESOLVER, "HW_FAKE_NAME": name}
+    extra.update(fake_env)
+    return relay, target, Proc(env, "agent", argv, extra_env=extra)
+
+
+def tunnel_up(relay, agent, timeout, what):
+    def up():
+        agent.check_alive("is running while waiting for its tunnel")
+        return ("Forwarding " in agent.stdout() and relay.channel_connected("alice"))
+    wait_until(up, timeout, what)
+
+
+def lookups(gate):
+    """How many lookups the fake name server has held so far (one byte each)."""
+    try:
+        return os.path.getsize(gate + ".entered")
+    except OSError:
+        return 0
+
+
+def inspector_info(port):
+    """The inspector's /api/info, asked with a short deadline: a loop that is not serving
+    fails it in seconds."""
+    try:
+        with HttpConn(port, timeout=3.0) as c:
+            r = c.request("GET", "/api/info", [("Host", "%s:%d" % (LOCALHOST, port)),
+                                               ("Connection", "close")])
+    except OSError as e:
+        check(False, "the inspector answers /api/info within 3 s", repr(e))
+    check_eq(r.status, 200, "the inspector answers /api/info")
+    return json.loads(r.body)
+
+
+def case_relay_name_held(env):
+    """A name server that does not answer for the relay's name does not stop the agent's
+    loop: the inspector answers while the lookup is held, and the attempt ends at its
+    handshake deadline saying the name did not resolve. Once the name server answers, the
+    next attempt connects to the address it gave and webhooks go through."""
+    gate = env.path("gai-gate")
+    inspect = free_port()
+    relay, target, agent = named_agent(env, "held.test", {"HW_FAKE_GATE": gate}, inspect)
+    # The start's own lookup gives up after a few seconds; the first attempt then looks again.
+    wait_until(lambda: lookups(gate) >= 2, CHECK_RESOLVE + 10,
+               "the first attempt to look the relay's name up (the start's lookup held too)")
+    check_eq(inspector_info(inspect)["public_url"], "",
+             "the inspector answers while the attempt's lookup is held, with no tunnel yet")
+    line = re.compile(r"cannot connect to ws://held\.test:%d: timeout: held\.test did not "
+                      r"resolve within 10\.0s \(is the name server answering\?\); retrying in "
+                      % relay.tunnel_port)
+    wait_until(lambda: line.search(agent.stderr()), HANDSHAKE + 5,
+               "the attempt to end at its deadline, saying the name did not resolve")
+    check("did not resolve within 3 s" in agent.stderr(),
+          "the start said it went on without the name", agent.stderr()[-2000:])
+    check("upgrade" not in agent.stderr(), "no upgrade was waited for", agent.stderr()[-2000:])
+    check_eq(inspector_info(inspect)["public_url"], "", "the inspector answers after it")
+    with open(gate, "w"):
+        pass
+    tunnel_up(relay, agent, HANDSHAKE + 5, "the tunnel to come up once the name resolves")
+    check(inspector_info(inspect)["public_url"].endswith("/t/alice/"),
+          "the inspector shows the tunnel's public URL")
+    delivers(relay, target, "through the tunnel to held.test")
+
+
+def case_stop_while_name_held(env):
+    """SIGTERM while the relay's name is held: the agent exits at once, cleanly."""
+    gate = env.path("gai-gate")
+    relay, target, agent = named_agent(env, "held.test", {"HW_FAKE_GATE": gate})
+    wait_until(lambda: lookups(gate) >= 2, CHECK_RESOLVE + 10,
+               "the first attempt to look the relay's name up")
+    t0 = time.monotonic()
+    agent.signal(signal.SIGTERM)
+    check_eq(agent.wait_exit(5), 0, "the agent exits 0 on SIGTERM during the lookup")
+    check(time.monotonic() - t0 < 2, "at once", "%.1fs" % (time.monotonic() - t0))
+    check("shutting down" in agent.stderr() and "cannot connect" not in agent.stderr(),
+          "a stop, not a failed attempt", agent.stderr()[-2000:])
+
+
+def case_relay_name_addresses(env):
+    """The relay's name has two addresses and the first refuses connections (nothing listens
+    on 127.0.0.3): the same attempt goes on to the second, and the tunnel comes up at once."""
+    relay, target, agent = named_agent(env, "two.test", {"HW_FAKE_ANSWER": "127.0.0.3 127.0.0.1"})
+    tunnel_up(relay, agent, 10, "the tunnel to come up through the second address")
+    check("cannot connect" not in agent.stderr(), "in the first attempt", agent.stderr()[-2000:])
+    delivers(relay, target, "through the tunnel to two.test")
+
+
 if __name__ == "__main__":
-    run([case_silent_relay, case_relay_sigstop])
+    run([case_silent_relay, case_relay_sigstop, case_relay_name_held, case_stop_while_name_held,
+         case_relay_name_addresses])
