@@ -33,10 +33,6 @@
 #define HANDSHAKE_MS 10000
 /* After killing a hung attempt, how long its close callbacks may take before we stop waiting. */
 #define HANDSHAKE_GRACE_MS 1000
-/* How often a running lookup of the relay's name is asked whether it is done: from 1 ms,
- * doubling up to 16 ms (as net/http_client_addr.c). */
-#define POLL_FIRST_US 1000
-#define POLL_MAX_US   16000
 
 static void mux_want_write(struct hw_mux *m)
 {
@@ -234,7 +230,7 @@ static void lookup_cb(lws_sorted_usec_list_t *sul)
     int gai;
 
     if (!hw_resolve_poll(a->lookup, &found, &gai)) {
-        if (a->lookup_step < POLL_MAX_US)
+        if (a->lookup_step < HW_RESOLVE_POLL_MAX_US)
             a->lookup_step *= 2;
         lws_sul_schedule(a->context, 0, &a->addr_timer, lookup_cb, a->lookup_step);
         return;
@@ -279,7 +275,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
         attempt_over(a, why);
         return;
     }
-    a->lookup_step = POLL_FIRST_US;
+    a->lookup_step = HW_RESOLVE_POLL_FIRST_US;
     lws_sul_schedule(a->context, 0, &a->addr_timer, lookup_cb, a->lookup_step);
 }
 

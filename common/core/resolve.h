@@ -16,8 +16,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define HW_ADDRS_MAX   8  /* addresses kept from one lookup, in the resolver's order */
-#define HW_ADDR_STRLEN 64 /* an address in numbers, IPv6 with a scope included, and its NUL */
+#define HW_ADDRS_MAX 8 /* addresses kept from one lookup, in the resolver's order */
+/*
+ * How often a service thread asks a running lookup whether it is done: from
+ * 1 ms (a name in /etc/hosts takes less), doubling up to 16 ms.
+ */
+#define HW_RESOLVE_POLL_FIRST_US 1000
+#define HW_RESOLVE_POLL_MAX_US   16000
+#define HW_ADDR_STRLEN           64 /* an address in numbers, IPv6 with a scope included, and its NUL */
 
 /* The TCP addresses a name has: IPv4 and IPv6, in numbers. */
 struct hw_addrs {

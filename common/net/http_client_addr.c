@@ -26,9 +26,6 @@
 #define RETRY_MS 5000
 /* A lookup still running after this is given up: a name service that hangs for good. */
 #define LOOKUP_MAX_MS 60000
-/* How often a running lookup is asked whether it is done: from 1 ms, doubling up to 16 ms. */
-#define POLL_FIRST_US 1000
-#define POLL_MAX_US   16000
 
 static void lookup_cb(lws_sorted_usec_list_t *sul);
 
@@ -41,7 +38,7 @@ static void start_lookup(struct hw_http_target *t)
     }
     t->lookups++;
     t->lookup_started = lws_now_usecs();
-    t->lookup_step = POLL_FIRST_US;
+    t->lookup_step = HW_RESOLVE_POLL_FIRST_US;
     lws_sul_schedule(t->client->cx, 0, &t->lookup_timer, lookup_cb, t->lookup ? t->lookup_step : 0);
 }
 
@@ -117,7 +114,7 @@ static void lookup_cb(lws_sorted_usec_list_t *sul)
         snprintf(cl->why, sizeof(cl->why), "%.160s did not resolve in time", t->address);
         hwc_fail_overdue(t, HW_HTTP_TIMEOUT, cl->why);
     }
-    if (t->lookup_step < POLL_MAX_US)
+    if (t->lookup_step < HW_RESOLVE_POLL_MAX_US)
         t->lookup_step *= 2;
     lws_sul_schedule(cl->cx, 0, &t->lookup_timer, lookup_cb, t->lookup_step);
 }
