@@ -175,13 +175,15 @@ static int reads_as_other(const char *s, size_t n, size_t i, int b, size_t len)
 /*
  * Whether the character at s[i] (lead byte b, raw or escaped, len
  * characters) is one that Unicode compatibility normalisation (NFKC, as
- * some frameworks apply to paths) turns into '.', '/' or '\\': U+2024 one
- * dot leader, U+FE52 small full stop, U+FE68 small reverse solidus, and the
- * fullwidth U+FF0E, U+FF0F and U+FF3C ("%ef%bc%8e%ef%bc%8e" reads as "..").
+ * some frameworks apply to paths) turns into '.', '..', '/' or '\\':
+ * U+2024 one dot leader, U+2025 two dot leader and its vertical form U+FE30,
+ * U+FE52 small full stop, U+FE68 small reverse solidus, and the fullwidth
+ * U+FF0E, U+FF0F and U+FF3C ("%ef%bc%8e%ef%bc%8e" and "%e2%80%a5" read as "..").
  */
 static int normalises_to_separator(const char *s, size_t n, size_t i, int b, size_t len)
 {
-    static const unsigned char forms[][3] = { { 0xe2, 0x80, 0xa4 }, { 0xef, 0xb9, 0x92 },
+    static const unsigned char forms[][3] = { { 0xe2, 0x80, 0xa4 }, { 0xe2, 0x80, 0xa5 },
+                                              { 0xef, 0xb8, 0xb0 }, { 0xef, 0xb9, 0x92 },
                                               { 0xef, 0xb9, 0xa8 }, { 0xef, 0xbc, 0x8e },
                                               { 0xef, 0xbc, 0x8f }, { 0xef, 0xbc, 0xbc } };
     size_t len2, len3;

@@ -56,8 +56,9 @@ const char *hw_url_format(const struct hw_url *u, int with_path, char *out, size
  * the path there: "/..#" reads as "/.."), or a byte a lenient decoder
  * reads as another: a '%' starting no escape, an encoded '%' (decoded
  * twice), a NUL, an overlong UTF-8 lead ("%c0%ae" is '.'), or a character
- * Unicode compatibility normalisation makes '.', '/' or '\' (the fullwidth
- * full stop U+FF0E and its kin, raw or escaped). Providers send none of
+ * Unicode compatibility normalisation makes '.', '..', '/' or '\' (the
+ * fullwidth full stop U+FF0E, the two dot leader U+2025 and their kin, raw
+ * or escaped). Providers send none of
  * them; a trailing slash is kept. 1 or 0.
  */
 int hw_url_path_escapes(const char *p, size_t n);

@@ -331,6 +331,9 @@ static void test_path_escapes(void)
                                        "/a%ef%bc%bcb",
                                        "/%e2%80%a4%e2%80%a4/x",
                                        "/%ef%b9%92",
+                                       "/%e2%80%a5",
+                                       "/%E2%80%A5/%E2%80%A5/admin",
+                                       "/%ef%b8%b0/admin",
                                        "/a\xef\xb9\250b", /* octal: a hex escape would eat the b */
                                        "/%ef\xbc%8e" };
     static const char *const in[] = { "",
