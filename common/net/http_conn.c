@@ -100,9 +100,11 @@ void hw_http_conn_take_back(struct hw_http_conn *c, const char *why)
 
 /*
  * Whether the connection counts as an exchange under way: from the moment
- * the program has its request (or an error answer is queued) until every
- * byte of the answer left or the connection closed. A clean stop waits for
- * the count to reach 0.
+ * its head is read and its body is coming, or an error answer is queued,
+ * until every byte of the answer left or the connection closed. A clean
+ * stop waits for the count to reach 0, so a body still arriving when the
+ * stop begins is read to its end and answered (503, by a stopping program)
+ * rather than cut without a word.
  */
 static void count_exchange(struct hw_http_conn *c, int on)
 {
@@ -334,6 +336,7 @@ static void on_head(struct hw_http_conn *c)
         hw_http_conn_want_write(c);
     }
     c->state = ST_BODY;
+    count_exchange(c, 1);
     begin_phase(c, lws_now_usecs());
 }
 

@@ -88,8 +88,8 @@ struct hw_http_server_callbacks {
 /* What a server has done, for metrics. */
 struct hw_http_server_stats {
     uint64_t connections; /* open now */
-    uint64_t exchanges;   /* requests with the program or answers being written (a clean stop waits
-                             for them) */
+    uint64_t exchanges;   /* requests whose body is coming, with the program, or being answered
+                             (a clean stop waits for them) */
     uint64_t held_bytes;  /* request body bytes held now */
     uint64_t shed;        /* stalled connections closed to make room */
     uint64_t errors[HW_ERRC_COUNT];

@@ -644,6 +644,30 @@ def case_endpoints_are_read_only(env):
     check_eq(get(rc.port, "/healthz").status, 200, "GET /healthz")
 
 
+def case_sigterm_mid_body(env):
+    """A webhook whose body is still arriving when SIGTERM comes is read to its end and
+    answered 503 HW_SHUTTING_DOWN (the provider retries), not cut without an answer; then the
+    receiver exits 0. Nothing of it is stored."""
+    store = sqlite_store(env)
+    backend = env.target()
+    rc = Receiver(env, store, {"gh": gh_source(backend.port)}).start()
+    body = b'{"mid":"body","pad":"' + b"x" * 4000 + b'"}'
+    c = HttpConn(rc.port)
+    head = build_request("POST", "/api/webhooks/gh", github_headers(body, "mid-1"), body)
+    split = len(head) - 1000
+    c.send(head[:split])
+    wait_until(lambda: rc.metric("hookwire_receiver_held_bytes") >= 1, 10,
+               "the receiver holds the first part of the body")
+    rc.proc.p.send_signal(signal.SIGTERM)
+    wait_until(lambda: "receiver: shutting down" in rc.proc.stderr(), 10, "the stop has begun")
+    c.send(head[split:])
+    r = c.read_response()
+    check_eq((r.status, r.header("Hookwire-Error")), (503, "HW_SHUTTING_DOWN"),
+             "the webhook is answered once its body is in")
+    check_eq(rc.proc.wait_exit(10), 0, "the receiver exits 0")
+    check_eq(event_count(store), 0, "nothing was stored")
+
+
 def case_fd_limit_fitted(env):
     """Under a low open files limit the receiver fits its connection cap beneath it (one warn
     line names the limit, what else takes descriptors, and the cap), so that at the cap a
@@ -840,5 +864,6 @@ if __name__ == "__main__":
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_fd_limit_fitted, case_2xx_head_is_the_verdict, case_backend_name_unresolved,
+         case_sigterm_mid_body, case_fd_limit_fitted, case_2xx_head_is_the_verdict,
+         case_backend_name_unresolved,
          case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back])

@@ -184,5 +184,29 @@ def case_stop_with_store_locked(env):
           "at most the replay under way at its 503 happens later", relay.proc.stderr()[-1500:])
 
 
+def case_sigterm_mid_body(env):
+    """A webhook whose body is still arriving when SIGTERM comes is read to its end and
+    answered 503 HW_SHUTTING_DOWN with Retry-After (the sender retries), not cut without an
+    answer; nothing of it reaches the app, and the relay exits 0."""
+    relay, target, agent = env.stack()
+    body = b"x" * 4000
+    head = build_request("POST", "/t/alice/mid", [HOST], body)
+    split = len(head) - 1000
+    c = HttpConn(relay.port)
+    c.send(head[:split])
+    wait_until(lambda: relay.metric("hookwire_relay_held_bytes") >= 1, 10,
+               "the relay holds the first part of the body")
+    relay.proc.signal(signal.SIGTERM)
+    wait_until(lambda: "relay: shutting down" in relay.proc.stderr(), 10, "the stop has begun")
+    c.send(head[split:])
+    r = c.read_response()
+    check_eq((r.status, r.header("Hookwire-Error")), (503, "HW_SHUTTING_DOWN"),
+             "the webhook is answered once its body is in")
+    check(r.header("Retry-After") is not None, "the 503 says when to retry")
+    check_eq(relay.proc.wait_exit(20), 0, "the relay exits 0")
+    check_eq(target.count(), 0, "nothing reached the app")
+
+
 if __name__ == "__main__":
-    run([case_sigterm_mid_drain, case_answer_in_flight, case_stop_with_store_locked])
+    run([case_sigterm_mid_drain, case_answer_in_flight, case_stop_with_store_locked,
+         case_sigterm_mid_body])
