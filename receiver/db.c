@@ -50,6 +50,14 @@
 /* Headers and bodies claimed at once per source. */
 #define CLAIM_BYTES (16u * 1024u * 1024u)
 /*
+ * Headers and bodies of a source's claimed events held at once, until their
+ * outcome is recorded: past it no claim runs (a claim takes at least one
+ * event, so a source holds at most this plus one event), however large its
+ * events and its window. Without it 8 times the concurrency of 25 MiB
+ * events could be held.
+ */
+#define CLAIMED_BYTES (64u * 1024u * 1024u)
+/*
  * Events leased at their append and not yet recorded, per source: at most
  * LEASED_AHEAD times its concurrency (WINDOW_MAX at most) and LEASED_BYTES of
  * headers and bodies. More than claims keep ahead: a new event waits in
@@ -60,9 +68,10 @@
 #define LEASED_BYTES (16u * 1024u * 1024u)
 
 struct src_state {
-    size_t outstanding;  /* claimed or leased at append, and not yet recorded */
-    size_t leased_bytes; /* headers and bodies of those leased at append */
-    int more;            /* the last claim was full: more may be due */
+    size_t outstanding;   /* claimed or leased at append, and not yet recorded */
+    size_t leased_bytes;  /* headers and bodies of those leased at append */
+    size_t claimed_bytes; /* headers and bodies of those claimed */
+    int more;             /* the last claim was full: more may be due */
     /*
      * Events may be due that only a claim finds (left by an earlier run,
      * or appended due while the window was full): new ones are appended
@@ -301,6 +310,7 @@ static void *recorder_run(void *arg)
         for (size_t i = 0; i < n; i++) {
             db->src[jobs[i]->src->index].outstanding--;
             db->src[jobs[i]->src->index].leased_bytes -= jobs[i]->leased_bytes;
+            db->src[jobs[i]->src->index].claimed_bytes -= jobs[i]->claimed_bytes;
         }
         /* Room for another claim. */
         pthread_cond_signal(&db->cv);
@@ -318,6 +328,7 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
 {
     struct src_state *st = &db->src[s->index];
     size_t room = recv_db_window(s->concurrency) - st->outstanding;
+    size_t bytes = CLAIMED_BYTES - st->claimed_bytes; /* has_room(): more than 0 */
     struct hw_store_events got = { 0 };
     size_t n = 0;
     int rc;
@@ -325,7 +336,8 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
     pthread_mutex_unlock(&db->mu);
     if (room > CLAIM_MAX)
         room = CLAIM_MAX;
-    rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room, CLAIM_BYTES, &got);
+    rc = hw_store_claim(db->store, s->name, (int)db->cfg->lease_ms, room,
+                        bytes < CLAIM_BYTES ? bytes : CLAIM_BYTES, &got);
     pthread_mutex_lock(&db->mu);
     if (rc < 0) {
         /* Once per failure, not once per claim (a deleted SQLite file fails every second). */
@@ -353,9 +365,11 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
         }
         j->src = s;
         j->ev = got.v[i];
+        j->claimed_bytes = j->ev->headers_len + j->ev->body_len;
         *db->claimed_tail = j;
         db->claimed_tail = &j->next;
         st->outstanding++;
+        st->claimed_bytes += j->claimed_bytes;
         n++;
     }
     free(got.v);
@@ -420,15 +434,16 @@ struct recv_job *recv_db_leased_job(const struct recv_source *src, struct hw_sto
 
 /*
  * Whether to claim for a source now: when nothing of it is outstanding, or
- * a quarter of its window is free. A claim is a write transaction of its
- * own; claiming one event each time one finishes would double the commits
- * per delivery.
+ * a quarter of its window is free and its claimed events hold less than
+ * CLAIMED_BYTES. A claim is a write transaction of its own; claiming one
+ * event each time one finishes would double the commits per delivery.
  */
 static int has_room(const struct recv_source *s, const struct src_state *st)
 {
     size_t w = recv_db_window(s->concurrency), batch = w / 4 ? w / 4 : 1;
 
-    return st->outstanding == 0 || st->outstanding + batch <= w;
+    return st->outstanding == 0 ||
+           (st->outstanding + batch <= w && st->claimed_bytes < CLAIMED_BYTES);
 }
 
 /* Forgets retry times that have come (the claim about to run finds them). */

@@ -25,6 +25,7 @@ struct recv_job {
     const struct recv_source *src;
     struct hw_store_event *ev; /* claimed or leased at its append, with headers and body; owned */
     size_t leased_bytes;       /* leased at its append: the bytes recv_db_reserve() counted */
+    size_t claimed_bytes;      /* claimed: its headers and body, counted against CLAIMED_BYTES */
     /* Filled on the service thread before recv_db_finish(). */
     int abandon;     /* 1: not sent, or cut by the shutdown: no attempt, the lease released */
     int new_status;  /* enum hw_store_status after this attempt */

@@ -815,6 +815,30 @@ def case_lease_handed_back(env):
                    "the event given back is claimed and sent")
 
 
+def case_claimed_bytes_capped(env):
+    """Claimed events are held up to 64 MiB of headers and bodies per source, not as many as
+    the window (8 times the concurrency) allows: with five events of 17 MB due and a backend
+    that holds every delivery, four are claimed (the fourth passes 64 MiB) and the fifth waits
+    in the store."""
+    store = sqlite_store(env)
+
+    def serve(conn):
+        read_head(conn)
+        srv.stop.wait()
+
+    with RawServer(serve) as srv:
+        rc = Receiver(env, store, {"gh": gh_source(srv.port, concurrency=1)},
+                      {"deliver-timeout": "60s", "lease": "5m"}).start()
+        for n in range(5):
+            body = b'{"n":%d,"pad":"' % n + b"x" * (17 * 1000 * 1000) + b'"}'
+            check_eq(rc.post("gh", body, github_headers(body, "big-%d" % n)).status, 200,
+                     "event %d acknowledged" % n)
+        wait_until(lambda: rc.metric("hookwire_receiver_claimed_total") >= 4, 30,
+                   "four events are claimed")
+        holds_for(lambda: rc.metric("hookwire_receiver_claimed_total") == 4, 1.0,
+                  "and no fifth while they hold 64 MiB")
+
+
 def attempt_errors(store, eid):
     return [e for (e,) in store_query(store, "SELECT error FROM hookwire_attempts WHERE "
                                       "event_id = '%s' ORDER BY n" % eid)]
@@ -866,4 +890,5 @@ if __name__ == "__main__":
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
          case_sigterm_mid_body, case_fd_limit_fitted, case_2xx_head_is_the_verdict,
          case_backend_name_unresolved,
-         case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back])
+         case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back,
+         case_claimed_bytes_capped])
