@@ -36,6 +36,12 @@
 #define FD_SENDERS_MIN 16
 /* After the drain, how long the 503s of senders whose appends the store never answered may take. */
 #define ANSWER_FLUSH_MS 1000
+/*
+ * After the drain, how long the exit's store calls (commits still in
+ * flight, lease releases) may wait for a SQLite file another process has
+ * locked, all of them together (hw_store_stopping()).
+ */
+#define EXIT_LOCK_WAIT_MS 1000
 
 static volatile sig_atomic_t stopping, hangups;
 static struct lws_context *loop_context;
@@ -245,6 +251,8 @@ int main(int argc, char **argv)
     }
     status = serve(&r);
     loop_context = NULL;
+    /* The drain is over: what the exit still asks of a locked SQLite file waits 1 s in all. */
+    hw_store_stopping(EXIT_LOCK_WAIT_MS);
     if (status == 0)
         stop_listening(&r.cfg);
     /* Deliveries still in flight end as cancelled, handed to the database threads to release. */

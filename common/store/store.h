@@ -228,6 +228,16 @@ struct hw_store_opts {
 int hw_store_open(const char *url, const struct hw_store_opts *opts, struct hw_store **out);
 
 /*
+ * The program is stopping: from ms milliseconds after this call, whatever
+ * waits for another connection's lock on a SQLite file gives up at once
+ * (HW_EUNAVAIL), instead of waiting the full busy limit (about 10 s) for
+ * each of the calls an exit still makes (commits in flight, lease
+ * releases). Nothing changes for a file nobody else holds, nor for MySQL,
+ * whose calls have their own timeout. Process-wide; any thread.
+ */
+void hw_store_stopping(unsigned ms);
+
+/*
  * Stops the store threads after they have committed everything queued, runs the
  * outstanding completion callbacks on the calling thread, closes the
  * connections and frees the handle. NULL is ignored. The caller must not use

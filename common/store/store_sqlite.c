@@ -9,12 +9,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -204,12 +207,21 @@ const char *hw_lite_col_str(sqlite3_stmt *st, int i)
 #define BUSY_STEP_NS 500000L
 #define BUSY_TRIES   20000
 
+/* hw_store_stopping(): the monotonic ms from which no lock is waited for; 0 while serving. */
+static _Atomic int64_t stop_waiting_at;
+
+void hw_store_stopping(unsigned ms)
+{
+    atomic_store(&stop_waiting_at, hw_mono_ms() + (int64_t)ms);
+}
+
 static int busy_wait(void *arg, int tries)
 {
     struct timespec t = { .tv_sec = 0, .tv_nsec = BUSY_STEP_NS };
+    int64_t stop = atomic_load(&stop_waiting_at);
 
     (void)arg;
-    if (tries >= BUSY_TRIES)
+    if (tries >= BUSY_TRIES || (stop && hw_mono_ms() >= stop))
         return 0;
     nanosleep(&t, NULL);
     return 1;

@@ -668,6 +668,34 @@ def case_sigterm_mid_body(env):
     check_eq(event_count(store), 0, "nothing was stored")
 
 
+def case_stop_with_store_locked(env):
+    """SIGTERM while another process holds the SQLite store's write lock and an append waits
+    for it: the sender gets 503 at the end of the 5 s drain, and what the exit still asks of
+    the store (the append, the leases' release) waits 1 s in all, not the busy limit (about
+    10 s) for each call: the receiver exits 0 within 15 s. The append is not stored."""
+    store = sqlite_store(env)
+    backend = env.target()
+    rc = Receiver(env, store, {"gh": gh_source(backend.port)}).start()
+    lock = sqlite3.connect(store[len("sqlite:"):], timeout=30, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    answers = []
+    body = b'{"locked":1}'
+    sender = threading.Thread(target=lambda: answers.append(
+        rc.post("gh", body, github_headers(body, "locked-1")).status))
+    try:
+        sender.start()
+        wait_until(lambda: rc.metric("hookwire_receiver_received_total") >= 1, 10,
+                   "the webhook is in, its append waiting for the lock")
+        rc.proc.p.send_signal(signal.SIGTERM)
+        check_eq(rc.proc.wait_exit(15), 0, "the receiver exits 0 within 15 s")
+        sender.join(10)
+        check_eq(answers, [503], "the sender got 503")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    check_eq(event_count(store), 0, "the append was not stored")
+
+
 def case_fd_limit_fitted(env):
     """Under a low open files limit the receiver fits its connection cap beneath it (one warn
     line names the limit, what else takes descriptors, and the cap), so that at the cap a
@@ -888,7 +916,7 @@ if __name__ == "__main__":
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_sigterm_mid_body, case_fd_limit_fitted, case_2xx_head_is_the_verdict,
+         case_sigterm_mid_body, case_stop_with_store_locked, case_fd_limit_fitted, case_2xx_head_is_the_verdict,
          case_backend_name_unresolved,
          case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back,
          case_claimed_bytes_capped])
