@@ -22,8 +22,11 @@ static void event_fields(FILE *f, const struct hw_store_event *ev)
     char when[40];
 
     replay_when_iso(ev->received_ms, when, sizeof(when));
-    fprintf(f, "\"id\":\"%s\",\"seq\":%lld,\"received\":\"%s\",\"received_ms\":%lld", ev->id,
-            (long long)ev->seq, when, (long long)ev->received_ms);
+    /* The id as a string like the rest: a store written by something else may hold anything. */
+    fputs("\"id\":", f);
+    hw_json_fput(f, ev->id, strlen(ev->id), HW_JSON_TEXT);
+    fprintf(f, ",\"seq\":%lld,\"received\":\"%s\",\"received_ms\":%lld", (long long)ev->seq, when,
+            (long long)ev->received_ms);
     str_field(f, "source", ev->source);
     str_field(f, "method", ev->method);
     str_field(f, "path", ev->path);

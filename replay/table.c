@@ -130,7 +130,9 @@ void replay_table_row(struct replay_table *t, const struct hw_store_event *ev)
     t->rows++;
     if (!t->tty) {
         replay_when_iso(ev->received_ms, when, sizeof(when));
-        fprintf(t->f, "%s\t%s\t", ev->id, when);
+        /* The id too: a store written by something else may hold anything. */
+        hw_text_put_clean(t->f, ev->id, strlen(ev->id));
+        fprintf(t->f, "\t%s\t", when);
         hw_text_put_clean(t->f, ev->source, strlen(ev->source));
         fputc('\t', t->f);
         hw_text_put_clean(t->f, ev->method, strlen(ev->method));
@@ -145,7 +147,8 @@ void replay_table_row(struct replay_table *t, const struct hw_store_event *ev)
         header(t);
     replay_when_format(ev->received_ms, when, sizeof(when));
     snprintf(attempts, sizeof(attempts), "%3d", ev->attempts);
-    fprintf(t->f, "%-*s  %-*s  ", W_ID, ev->id, W_RECEIVED, when);
+    cell(t->f, ev->id, W_ID, 1);
+    fprintf(t->f, "  %-*s  ", W_RECEIVED, when);
     cell(t->f, ev->source, W_SOURCE, 1);
     fputs("  ", t->f);
     cell(t->f, ev->method, W_METHOD, 1);
@@ -189,9 +192,12 @@ void replay_show_page(FILE *f, const struct hw_store_event *ev, const struct hw_
     for (const char *q = p; q && q < end; q++)
         nlines += *q == '\n';
     replay_when_format(ev->received_ms, when, sizeof(when));
-    fprintf(f, "id           %s\nsource       ", ev->id);
+    fputs("id           ", f);
+    hw_text_put_clean(f, ev->id, strlen(ev->id));
+    fputs("\nsource       ", f);
     hw_text_put_clean(f, ev->source, strlen(ev->source));
-    fprintf(f, "\nreceived     %s.%03d UTC\nrequest      ", when, (int)(ev->received_ms % 1000));
+    fprintf(f, "\nreceived     %s.%03d UTC\nrequest      ", when,
+            (int)((ev->received_ms % 1000 + 1000) % 1000));
     hw_text_put_clean(f, ev->method, strlen(ev->method));
     fputc(' ', f);
     hw_text_put_clean(f, ev->path, strlen(ev->path));

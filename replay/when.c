@@ -141,31 +141,43 @@ int replay_when_parse(const char *s, int64_t now_ms, int64_t *out)
     return parse_iso(s, out);
 }
 
-static void utc(int64_t ms, struct tm *tm)
+/*
+ * The UTC calendar time of ms, in *tm, and its milliseconds past the second
+ * (0-999, before 1970 too); -1 for a time no four-digit year holds (a store
+ * written by something else may hold anything).
+ */
+static int utc(int64_t ms, struct tm *tm, int *frac)
 {
-    time_t t = (time_t)(ms / 1000);
+    int64_t f = ((ms % 1000) + 1000) % 1000;
+    time_t t;
 
-    gmtime_r(&t, tm);
+    *frac = (int)f;
+    if (ms < -62135596800000LL || ms > 253402300799999LL)
+        return -1; /* before year 1 or after 9999 */
+    t = (time_t)((ms - f) / 1000);
+    return gmtime_r(&t, tm) ? 0 : -1;
 }
 
 void replay_when_format(int64_t ms, char *out, size_t cap)
 {
     struct tm tm;
+    int frac;
 
-    utc(ms, &tm);
-    if (!strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) && cap)
-        out[0] = '\0';
+    if (utc(ms, &tm, &frac) || !strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(out, cap, "?");
 }
 
 void replay_when_iso(int64_t ms, char *out, size_t cap)
 {
     struct tm tm;
     char base[24];
+    int frac;
 
-    utc(ms, &tm);
-    if (!strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm))
-        base[0] = '\0';
-    snprintf(out, cap, "%s.%03dZ", base, (int)(ms % 1000));
+    if (utc(ms, &tm, &frac) || !strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    snprintf(out, cap, "%s.%03dZ", base, frac);
 }
 
 void replay_when_span(int64_t ms, char *out, size_t cap)

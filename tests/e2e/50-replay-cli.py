@@ -79,6 +79,28 @@ def case_list_and_json(env):
         check_eq(ids, [], what + "no match is no line")
 
 
+def case_hostile_store(env):
+    """A store written by something else: an id with control bytes is written escaped in the
+    list (no byte of it reaches the terminal as it is), a time no year holds is '?', and
+    --json stays valid JSON with the id as it is stored."""
+    url = "sqlite:" + env.path("hostile.db")
+    (eid,) = append(env, url, 1, source="github", path="/push")
+    bad = "evt_\x1b]0;ID\x07"
+    db = sqlite3.connect(url[len("sqlite:"):])
+    db.execute("UPDATE hookwire_events SET id = ?, received_ms = ? WHERE id = ?",
+               (bad, 1 << 62, eid))
+    db.commit()
+    db.close()
+    r = replay(env, url, "list")
+    check_eq(r.returncode, 0, "list exits 0 (stderr %r)" % r.stderr)
+    check(b"\x1b" not in r.stdout and b"\x07" not in r.stdout, "no control byte is written",
+          r.stdout)
+    check(r.stdout.startswith(b"evt_\\x1b]0;ID\\x07\t?\t"), "the id escaped, the time '?'",
+          r.stdout)
+    obj = json.loads(replay_ok(env, url, "list", "--json").splitlines()[0])
+    check_eq((obj["id"], obj["received"]), (bad, "?"), "--json: the id as stored, the time '?'")
+
+
 def case_paging(env):
     """--limit above a page (1000) streams pages; --limit 0 lists everything."""
     for label, url in stores(env, "paging"):
@@ -418,4 +440,5 @@ def case_retry_unconfirmed(env):
 if __name__ == "__main__":
     require_mysql()
     run([case_list_and_json, case_paging, case_show_body, case_retry, case_errors,
-         case_store_sources, case_deliver, case_purge_stats, case_retry_unconfirmed])
+         case_store_sources, case_deliver, case_purge_stats, case_retry_unconfirmed,
+         case_hostile_store])

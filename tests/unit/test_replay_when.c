@@ -82,6 +82,15 @@ static void test_formats(void)
     CHECK_STR(s, "2026-12-02T10:39:44.436Z");
     replay_when_iso(1796207984005LL, s, sizeof(s));
     CHECK_STR(s, "2026-12-02T10:39:44.005Z");
+    /* Times a store written by something else may hold: before 1970, and past any year. */
+    replay_when_iso(-1, s, sizeof(s));
+    CHECK_STR(s, "1969-12-31T23:59:59.999Z");
+    replay_when_format(-1, s, sizeof(s));
+    CHECK_STR(s, "1969-12-31 23:59:59");
+    replay_when_iso(INT64_C(1) << 62, s, sizeof(s));
+    CHECK_STR(s, "?");
+    replay_when_format(INT64_MIN, s, sizeof(s));
+    CHECK_STR(s, "?");
     replay_when_span(850, s, sizeof(s));
     CHECK_STR(s, "850ms");
     replay_when_span(12500, s, sizeof(s));
