@@ -137,7 +137,8 @@ static void judge(struct recv_deliver *d, struct recv_job *j, const struct hw_ht
      */
     if (res->fail && res->head_status >= 200 && res->head_status < 300)
         verdict = res->head_status;
-    j->attempt.http_status = verdict;
+    /* Any status the backend sent is kept, though a body cut short makes it no verdict. */
+    j->attempt.http_status = res->fail && res->head_status ? res->head_status : verdict;
     if (res->fail) {
         snprintf(j->error, sizeof(j->error), "%s", res->fail_text ? res->fail_text : "failed");
         j->attempt.error = j->error;

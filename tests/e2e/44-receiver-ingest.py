@@ -761,6 +761,30 @@ def case_2xx_head_is_the_verdict(env):
         check_eq(len(backend.conns), 1, "the backend got the event once")
 
 
+def case_error_head_then_stall(env):
+    """A backend that answers 500 and then never finishes its body: the attempt keeps the 500
+    and says the body did not complete, and the event is retried (no verdict of delivery)."""
+    store = sqlite_store(env)
+
+    def serve(conn):
+        read_head(conn)
+        conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n1234567")
+
+    with RawServer(serve) as backend:
+        rc = Receiver(env, store, {"gh": gh_source(backend.port)},
+                      {"retry-schedule": "1h", "deliver-timeout": "1s"}).start()
+        body = b'{"stalled":"error"}'
+        resp = rc.post("gh", body, github_headers(body, "stall-500"))
+        check_eq(resp.status, 200, "acknowledged")
+        eid = json.loads(resp.body)["id"]
+        wait_until(lambda: attempt_errors(store, eid), 15, "an attempt is recorded")
+        at = store_query(store, "SELECT http_status, error FROM hookwire_attempts WHERE "
+                         "event_id = '%s'" % eid)
+        check_eq(int(at[0][0]), 500, "it keeps the backend's 500")
+        check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
+        check_eq(event_count(store, "status = 1"), 1, "the event stays pending, to be retried")
+
+
 def case_backend_name_unresolved(env):
     """A deliver-to host name that does not resolve: the attempt's error, and the log, say so."""
     store = sqlite_store(env)
@@ -916,7 +940,7 @@ if __name__ == "__main__":
          case_backend_down_follows_schedule,
          case_store_deleted, case_answer_timeout, case_backlog_metrics, case_retry_after_is_honoured, case_handshakes,
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
-         case_sigterm_mid_body, case_stop_with_store_locked, case_fd_limit_fitted, case_2xx_head_is_the_verdict,
-         case_backend_name_unresolved,
+         case_sigterm_mid_body, case_stop_with_store_locked, case_fd_limit_fitted,
+         case_2xx_head_is_the_verdict, case_error_head_then_stall, case_backend_name_unresolved,
          case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back,
          case_claimed_bytes_capped])
