@@ -8,6 +8,7 @@
  */
 #include "tunnel.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -271,7 +272,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     a->lookup = hw_resolve_start(a->relay_url.host);
     if (!a->lookup) {
         snprintf(why, sizeof(why), "cannot resolve %.200s: %.80s", a->relay_url.host,
-                 gai_strerror(EAI_MEMORY));
+                 gai_strerror(errno == EAGAIN ? EAI_AGAIN : EAI_MEMORY));
         attempt_over(a, why);
         return;
     }

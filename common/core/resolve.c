@@ -12,9 +12,13 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Lookups whose thread runs, given up on by their caller or not. */
+static atomic_int running;
 
 struct hw_resolve {
     pthread_mutex_t mu;
@@ -101,6 +105,7 @@ static void *lookup(void *arg)
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
     unref(q);
+    atomic_fetch_sub(&running, 1);
     return NULL;
 }
 
@@ -116,6 +121,13 @@ struct hw_resolve *hw_resolve_start(const char *name)
 
     if (!q)
         return NULL;
+    /* A name service that never answers keeps each thread: their number stays bounded. */
+    if (atomic_fetch_add(&running, 1) >= HW_RESOLVE_RUNNING_MAX) {
+        atomic_fetch_sub(&running, 1);
+        free(q);
+        errno = EAGAIN;
+        return NULL;
+    }
     memcpy(q->name, name, len + 1);
     q->refs = 2;
     pthread_mutex_init(&q->mu, NULL);
@@ -132,6 +144,7 @@ struct hw_resolve *hw_resolve_start(const char *name)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&ta);
     if (rc) {
+        atomic_fetch_sub(&running, 1);
         pthread_cond_destroy(&q->cv);
         pthread_mutex_destroy(&q->mu);
         free(q);

@@ -39,9 +39,13 @@ struct hw_resolve;
  */
 int hw_addr_is_numeric(const char *s);
 
+/* Lookups running at once in a process, abandoned ones included (a name service that hangs). */
+#define HW_RESOLVE_RUNNING_MAX 32
+
 /*
  * Starts looking up name (copied). Returns the lookup, or NULL when out of
- * memory or no thread can be started (errno says which).
+ * memory, no thread can be started, or HW_RESOLVE_RUNNING_MAX lookups run
+ * already (errno EAGAIN).
  */
 struct hw_resolve *hw_resolve_start(const char *name);
 

@@ -15,6 +15,7 @@
  * waiting for it only when there are none; one that has not answered in
  * LOOKUP_MAX_MS is given up (its thread ends on its own) and counts as failed.
  */
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static void start_lookup(struct hw_http_target *t)
     t->lookup = hw_resolve_start(t->address);
     if (!t->lookup) {
         t->lookup_failed = 1; /* no thread: the waiting requests fail at the next step */
-        t->lookup_gai = EAI_MEMORY;
+        t->lookup_gai = errno == EAGAIN ? EAI_AGAIN : EAI_MEMORY;
     }
     t->lookups++;
     t->lookup_started = lws_now_usecs();

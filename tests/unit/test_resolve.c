@@ -9,6 +9,7 @@
  */
 #include "core/resolve.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ static void test_lookup(void)
 static void test_held(void)
 {
     struct hw_resolve *dropped = hw_resolve_start("held.test"), *q = hw_resolve_start("held.test");
+    struct hw_resolve *more[HW_RESOLVE_RUNNING_MAX];
     int64_t t0 = hw_mono_ms();
     struct hw_addrs a;
     char entered[300];
@@ -86,6 +88,14 @@ static void test_held(void)
     CHECK_EQ(gai, -1);
     /* Given up before it is done: its thread frees it when the answer comes. */
     hw_resolve_drop(dropped);
+    /* Lookups that hang keep their threads: past HW_RESOLVE_RUNNING_MAX none starts. */
+    for (int i = 0; i < HW_RESOLVE_RUNNING_MAX - 2; i++) {
+        more[i] = hw_resolve_start("held.test");
+        CHECK(more[i] != NULL);
+    }
+    errno = 0;
+    CHECK(hw_resolve_start("localhost") == NULL);
+    CHECK_EQ(errno, EAGAIN);
     f = fopen(gate, "w");
     CHECK(f != NULL);
     fclose(f);
@@ -93,6 +103,15 @@ static void test_held(void)
     CHECK_EQ(gai, 0);
     CHECK_EQ(a.n, 1);
     CHECK_STR(a.a[0], "127.0.0.1");
+    hw_resolve_drop(q);
+    for (int i = 0; i < HW_RESOLVE_RUNNING_MAX - 2; i++) {
+        CHECK_EQ(hw_resolve_wait(more[i], hw_mono_ms() + 10000, &a, &gai), 1);
+        hw_resolve_drop(more[i]);
+    }
+    /* Their threads end just after their answers: lookups start again. */
+    for (int64_t until = hw_mono_ms() + 10000; !(q = hw_resolve_start("localhost"));)
+        CHECK(hw_mono_ms() < until);
+    CHECK_EQ(hw_resolve_wait(q, hw_mono_ms() + 10000, &a, &gai), 1);
     hw_resolve_drop(q);
     remove(gate);
     snprintf(entered, sizeof(entered), "%s.entered", gate);
