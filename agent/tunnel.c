@@ -198,7 +198,9 @@ static void dial(struct agent *a)
     const char *path;
     char host[300];
 
-    snprintf(host, sizeof(host), "%s:%d", a->relay_url.host, a->relay_url.port);
+    /* An IPv6 address goes in brackets (RFC 9110 7.2), as the URL had it. */
+    snprintf(host, sizeof(host), strchr(a->relay_url.host, ':') ? "[%s]:%d" : "%s:%d",
+             a->relay_url.host, a->relay_url.port);
     path = strcmp(a->relay_url.path, "/") == 0 ? "/tunnel" : a->relay_url.path;
     a->attempt_wsi = NULL;
     a->redial = 0;
