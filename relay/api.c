@@ -33,8 +33,8 @@ struct api_session {
     struct hw_buf out;
     size_t sent;                     /* bytes of out (after LWS_PRE) handed to lws */
     struct relay_history_call *call; /* a history call the answer waits for, or NULL */
-    int close_after;                 /* the request carried a body: close after the answer */
-    char peer[64];                   /* the reader's address, noted while it is connected */
+    int close_after; /* a body, or a method but GET and HEAD: close after the answer */
+    char peer[64];   /* the reader's address, noted while it is connected */
 };
 
 /*
@@ -248,7 +248,13 @@ static int on_http(struct lws *wsi, struct api_session *s, struct relay *r, cons
     drop(r, s);
     /* Noted now: once the reader has gone, getpeername() fails (the log would say so). */
     lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
-    s->close_after = has_body(wsi);
+    /*
+     * lws waits for the body of a POST, PUT or PATCH that declares none, with
+     * no deadline: a connection left open after such an answer would hold a
+     * slot of --max-tunnel-connections for good. Only GET and HEAD stay open.
+     */
+    s->close_after = has_body(wsi) || (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) &&
+                                       !lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI));
     if (head_ambiguous(wsi)) {
         r->metrics.errors[HW_ERRC_BAD_REQUEST]++;
         s->close_after = 1;

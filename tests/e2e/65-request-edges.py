@@ -101,6 +101,22 @@ def case_tunnel_port_request_with_body(env):
     check_eq(r.status, 200, "webhooks still flow")
 
 
+def case_tunnel_port_bodiless_post(env):
+    """A POST, PUT or PATCH with no body declared, to any path of the tunnel port: answered,
+    then closed, so that such requests cannot hold --max-tunnel-connections' slots for good
+    (lws would wait for their body with no deadline)."""
+    relay = env.relay(args=["--max-tunnel-connections", "8"])
+    for method in (b"POST", b"PUT", b"PATCH"):
+        for path in (b"/healthz", b"/metrics", b"/nowhere", b"/api/events/x/replay"):
+            what = "%s %s with no body" % (method.decode(), path.decode())
+            with HttpConn(relay.tunnel_port, timeout=5) as c:
+                c.send(method + b" " + path + b" HTTP/1.1\r\n" + HOST + b"\r\n")
+                r = c.read_response()
+                check(r.status in (401, 404, 405), what + ": answered", r.status)
+                check(c.closed_by_peer(5), what + ": then closed")
+    check_eq(get(relay.tunnel_port, "/healthz").status, 200, "the tunnel port has room")
+
+
 def case_chunked_framing_floods(env):
     relay, target, agent = env.stack()
     rc = receiver(env, target)
@@ -186,5 +202,6 @@ def case_invalid_host(env):
 
 
 run([case_empty_lines_before_request, case_tunnel_port_request_with_body,
+     case_tunnel_port_bodiless_post,
      case_chunked_framing_floods, case_method_too_long, case_http10_keep_alive,
      case_invalid_host, case_relay_path_escapes])
