@@ -31,6 +31,8 @@
 #include "core/id.h"
 #include "core/resolve.h"
 #include "core/text.h"
+#include "http/chunked.h"
+#include "http/http1.h"
 
 #define ANSWER_MAX (64u * 1024 * 1024) /* a raw body is at most 25 MiB */
 /* The most one address of the relay's name gets, so that the next is tried within the call. */
@@ -256,8 +258,8 @@ static int conn_write(struct conn *c, const char *p, size_t n)
     return 0;
 }
 
-/* Reads until the peer closes (the request says Connection: close). */
-static int conn_read_all(struct conn *c, struct hw_buf *b)
+/* One read into b: the bytes read (> 0), 0 at the peer's close, or an error. */
+static ssize_t conn_read(struct conn *c, struct hw_buf *b)
 {
     for (;;) {
         char *p = hw_buf_reserve(b, 65536);
@@ -269,7 +271,7 @@ static int conn_read_all(struct conn *c, struct hw_buf *b)
         r = c->ssl ? SSL_read(c->ssl, p, 65536) : read(c->fd, p, 65536);
         if (r > 0) {
             hw_buf_commit(b, (size_t)r);
-            continue;
+            return r;
         }
         if (r == 0 || (c->ssl && SSL_get_error(c->ssl, (int)r) == SSL_ERROR_ZERO_RETURN))
             return 0;
@@ -279,16 +281,86 @@ static int conn_read_all(struct conn *c, struct hw_buf *b)
     }
 }
 
+/*
+ * Reads the answer to method as its framing says (the strict parser's: a
+ * Content-Length, chunked, or until the close), interim 1xx answers
+ * skipped, whatever a proxy between does with the connection: its status in
+ * *status and its body appended to body. HW_EPROTO for what is not an
+ * HTTP/1.x answer, HW_EIO for one cut short.
+ */
+static int read_answer(struct conn *c, const char *method, int *status, struct hw_buf *body)
+{
+    struct hw_buf in;
+    struct hw_http_head h;
+    struct hw_chunked ch;
+    size_t len = 0;
+    ssize_t got = 1;
+    int rc, err = 0;
+
+    hw_buf_init(&in, ANSWER_MAX);
+    for (;;) {
+        rc = hw_http_parse_response(hw_buf_head(&in), hw_buf_size(&in), method, &h);
+        if (rc > 0 && h.status >= 100 && h.status < 200) {
+            hw_buf_consume(&in, (size_t)rc); /* 100 Continue and its kin: the answer follows */
+            continue;
+        }
+        if (rc != HW_EAGAIN)
+            break;
+        if (got <= 0 || (got = conn_read(c, &in)) <= 0) {
+            err = got < 0 ? (int)got : HW_EPROTO; /* no head, or a head cut short */
+            goto out;
+        }
+    }
+    if (rc < 0) {
+        err = HW_EPROTO;
+        goto out;
+    }
+    *status = h.status;
+    hw_buf_consume(&in, (size_t)rc);
+    hw_chunked_init(&ch);
+    for (;;) {
+        if (h.body == HW_BODY_NONE)
+            break;
+        if (h.body == HW_BODY_LENGTH && hw_buf_size(&in) >= h.content_length) {
+            hw_buf_truncate(&in, (size_t)h.content_length);
+            break;
+        }
+        if (h.body == HW_BODY_CHUNKED) {
+            size_t n = hw_buf_size(&in) - len;
+
+            rc = hw_chunked_decode(&ch, (char *)hw_buf_head(&in) + len, &n);
+            len += n;
+            if (rc >= 0 || rc == HW_EPARSE) {
+                hw_buf_truncate(&in, len);
+                err = rc == HW_EPARSE ? HW_EPROTO : 0;
+                break;
+            }
+            hw_buf_truncate(&in, len);
+        }
+        got = conn_read(c, &in);
+        if (got < 0) {
+            err = (int)got;
+            break;
+        }
+        if (got == 0) {
+            err = h.body == HW_BODY_CLOSE ? 0 : HW_EIO; /* cut short */
+            break;
+        }
+    }
+    err = err ? err : hw_buf_append(body, hw_buf_head(&in), hw_buf_size(&in));
+out:
+    hw_buf_cleanup(&in);
+    return err;
+}
+
 int agent_history_call(struct agent *a, const char *method, const char *path, int64_t deadline_ms,
                        int cancel_fd, int *status, struct hw_buf *body)
 {
-    struct hw_buf req, ans;
+    struct hw_buf req;
     struct conn c;
-    const char *head, *sep;
     int err;
 
     hw_buf_init(&req, 16384);
-    hw_buf_init(&ans, ANSWER_MAX);
     err = conn_open(&c, a, deadline_ms, cancel_fd);
     err = err ? err
               : hw_buf_printf(&req,
@@ -296,21 +368,9 @@ int agent_history_call(struct agent *a, const char *method, const char *path, in
                               "Content-Length: 0\r\nConnection: close\r\n\r\n",
                               method, path, a->relay_url.host, a->relay_url.port, a->token);
     err = err ? err : conn_write(&c, hw_buf_head(&req), hw_buf_size(&req));
-    err = err ? err : conn_read_all(&c, &ans);
+    err = err ? err : read_answer(&c, method, status, body);
     conn_close(&c);
     hw_buf_cleanup(&req);
-    if (err)
-        goto out;
-    head = hw_buf_head(&ans);
-    sep = hw_buf_size(&ans) > 12 ? memmem(head, hw_buf_size(&ans), "\r\n\r\n", 4) : NULL;
-    if (!sep || sscanf(head, "HTTP/1.%*c %d", status) != 1) {
-        err = HW_EPROTO;
-        goto out;
-    }
-    /* The relay's API answers with Content-Length and closes: the rest is the body. */
-    err = hw_buf_append(body, sep + 4, hw_buf_size(&ans) - (size_t)(sep + 4 - head));
-out:
-    hw_buf_cleanup(&ans);
     return err;
 }
 
@@ -463,9 +523,15 @@ int agent_history_command(struct agent *a, int argc, char **argv)
         return 1;
     }
     if (status / 100 != 2) {
-        fprintf(stderr, "%s: the relay answered %d: %.*s", verb, status,
-                (int)(hw_buf_size(&body) < 300 ? hw_buf_size(&body) : 300),
-                (const char *)hw_buf_head(&body));
+        size_t shown = hw_buf_size(&body) < 300 ? hw_buf_size(&body) : 300;
+
+        /* The relay's own words, their control bytes written as \xHH (a proxy may say anything). */
+        fprintf(stderr, "%s: the relay answered %d: ", verb, status);
+        while (shown &&
+               (hw_buf_head(&body)[shown - 1] == '\n' || hw_buf_head(&body)[shown - 1] == '\r'))
+            shown--;
+        hw_text_put_clean(stderr, hw_buf_head(&body), shown);
+        fputc('\n', stderr);
         hw_buf_cleanup(&body);
         return 1;
     }

@@ -21,8 +21,8 @@ import threading
 import time
 
 from harness import (AGENT_BIN, FAKE_RESOLVER, RECEIVER_BIN, RELAY_BIN, REPLAY_BIN, Proc,
-                     RawServer, Reply, check, check_eq, free_port, get, request, run, token_add,
-                     wait_until)
+                     RawServer, Reply, check, check_eq, free_port, get, read_head, request, run,
+                     token_add, wait_until)
 from hw_tls import TlsRelay, self_signed
 
 TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -597,16 +597,53 @@ def case_listen_names(env):
         check(want in r.stderr, "the receiver says why it cannot listen on " + host, r.stderr)
 
 
+def case_history_answer_framing(env):
+    """`hookwire-agent events` reads the relay's answer as its framing says, whatever a proxy
+    between does with the connection: a Content-Length answer on a connection left open ends
+    at its length, a chunked one is decoded, an interim 100 is skipped; an error's words reach
+    the terminal with their control bytes escaped."""
+    doc = b'{"events":[],"next_cursor":null}\n'
+    answers = {
+        "length, kept open": b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(doc), doc),
+        "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+                   % (len(doc), doc),
+        "100 first": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(doc), doc),
+        "error": b"HTTP/1.1 500 Oops\r\nContent-Length: 15\r\n\r\nbad\x1b]0;t\x07 thing\n",
+    }
+    order = list(answers)
+
+    def serve(conn):
+        read_head(conn)
+        conn.sendall(answers[order[len(srv.conns) - 1]])
+        srv.stop.wait()  # the connection stays open: the answer's framing must end it
+
+    with RawServer(serve) as srv:
+        for name in order:
+            argv = [AGENT_BIN, "--relay", "ws://127.0.0.1:%d" % srv.port, "events"]
+            r = subprocess.run(argv, cwd=env.dir, env=dict(os.environ, HOOKWIRE_TOKEN="hwt_x"),
+                               capture_output=True, timeout=20)
+            if name == "error":
+                check_eq(r.returncode, 1, name + ": exit 1")
+                check_eq(r.stderr, b"events: the relay answered 500: bad\\x1b]0;t\\x07 thing\n",
+                         name + ": the words, escaped")
+                continue
+            check_eq(r.returncode, 0, name + ": exit 0 (stderr %r)" % r.stderr)
+            check_eq(r.stdout, doc, name + ": the body, whole and alone")
+
+
 def case_history_call_deadline(env):
     """`hookwire-agent events` gives up on a relay that answers a byte at a time, never
     finishes a TLS handshake, or whose host name the name server never answers for, 30 s after
     it started, and says so in one line."""
     def serve(conn):
-        # Plain: a status line one byte every 0.3 s (a pace, not a wait), never ending. TLS:
-        # silence.
+        # Plain: a head whose one header grows a byte every 0.3 s (a pace, not a wait), never
+        # ending. TLS: silence.
         first = conn.recv(1)
+        if first and first != b"\x16":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
         while first and first != b"\x16" and not srv.stop.wait(0.3):
-            conn.sendall(b"H")
+            conn.sendall(b"a")
         srv.stop.wait()
 
     srv = RawServer(serve)
@@ -648,7 +685,7 @@ def case_history_call_deadline(env):
 
 if __name__ == "__main__":
     run([case_relay_startup_messages, case_port_in_use, case_config_file_rules,
-         case_history_call_deadline,
+         case_history_call_deadline, case_history_answer_framing,
          case_help_and_version, case_agent_connection_failures, case_agent_plain_to_tls,
          case_targets, case_logs, case_colour, case_tokens, case_store_password_hidden,
          case_listen_names])
