@@ -2,10 +2,12 @@
  * `hookwire-agent events|show|replay`: one blocking HTTP/1.1 call to the
  * relay's history API (relay/history.c) with the channel token, and its
  * answer printed. Plain TCP for ws:// relays, OpenSSL for wss:// (with
- * --ca-file, or --insecure for self-signed test relays). The socket is
- * non-blocking and every wait a poll() within the call's deadline: connect,
- * handshake, request and answer end AGENT_HISTORY_TIMEOUT_S after the start, however
- * slowly the bytes come (-ETIMEDOUT); the answer has a size cap.
+ * --ca-file, or --insecure for self-signed test relays). The relay's name
+ * is looked up on a thread of its own (core/resolve.h), the socket is
+ * non-blocking, and every wait is within the call's deadline: lookup,
+ * connect, handshake, request and answer end AGENT_HISTORY_TIMEOUT_S after
+ * the start, however slowly the bytes come (-ETIMEDOUT). The answer is read
+ * as its framing says (the strict response parser), with a size cap.
  * Main thread, or the inspector's relay threads for agent_history_call();
  * never touches lws.
  */
@@ -103,7 +105,8 @@ static int dial_one(struct conn *c, const struct addrinfo *ai, int64_t until)
 /*
  * The addresses host has, looked up within the call's deadline (the lookup
  * runs on a thread of its own, core/resolve.h): 0, HW_ENOTFOUND (no such
- * name), AGENT_HISTORY_UNRESOLVED (no answer by the deadline) or -ECANCELED.
+ * name), AGENT_HISTORY_UNRESOLVED (no answer by the deadline, or a failure
+ * of the name service, which may pass) or -ECANCELED.
  */
 static int lookup(const struct conn *c, const char *host, struct hw_addrs *out)
 {
@@ -113,12 +116,12 @@ static int lookup(const struct conn *c, const char *host, struct hw_addrs *out)
 
     if (hw_addr_is_numeric(host)) {
         out->n = 1;
-        snprintf(out->a[0], sizeof(out->a[0]), "%.45s", host); /* in numbers: it fits */
+        snprintf(out->a[0], sizeof(out->a[0]), "%.*s", HW_ADDR_STRLEN - 1, host); /* it fits */
         return 0;
     }
     q = hw_resolve_start(host);
     if (!q)
-        return HW_ENOMEM;
+        return errno == EAGAIN ? AGENT_HISTORY_UNRESOLVED : HW_ENOMEM; /* 32 lookups hang */
     /* In steps, so that a stop (cancel_fd) is seen while the name server keeps silent. */
     while (!done && hw_mono_ms() < c->deadline_ms) {
         int64_t step = hw_mono_ms() + LOOKUP_STEP_MS;
@@ -130,7 +133,16 @@ static int lookup(const struct conn *c, const char *host, struct hw_addrs *out)
         }
     }
     hw_resolve_drop(q);
-    return !done ? AGENT_HISTORY_UNRESOLVED : gai ? HW_ENOTFOUND : 0;
+    if (done && !gai)
+        return 0;
+    /* Only a definite "no such name" is one; a name server that failed may answer next time. */
+    return done && (gai == EAI_NONAME || gai == EAI_FAIL
+#ifdef EAI_NODATA
+                    || gai == EAI_NODATA
+#endif
+                    )
+               ? HW_ENOTFOUND
+               : AGENT_HISTORY_UNRESOLVED;
 }
 
 /*
@@ -437,8 +449,8 @@ static void unreachable(const struct agent *a, const char *verb, int err)
         fprintf(stderr, "%s: cannot resolve %s: check the host name in --relay\n", verb, h);
     else if (err == AGENT_HISTORY_UNRESOLVED)
         fprintf(stderr,
-                "%s: %s did not resolve within %d s: is the name server answering? check the "
-                "host name in --relay\n",
+                "%s: %s did not resolve: the name server did not answer within %d s, or "
+                "failed: check it and the host name in --relay\n",
                 verb, h, AGENT_HISTORY_TIMEOUT_S);
     else if (err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH)
         fprintf(stderr,

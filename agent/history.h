@@ -17,7 +17,8 @@ struct hw_buf;
 
 /* How long one call may take, connect to the answer's last byte. */
 #define AGENT_HISTORY_TIMEOUT_S 30
-/* agent_history_call(): the relay's host name did not resolve by the deadline. */
+/* agent_history_call(): the relay's host name did not resolve: no answer by the deadline, or a
+ * failure of the name service (not a name that does not exist: HW_ENOTFOUND). */
 #define AGENT_HISTORY_UNRESOLVED HW_EUNAVAIL
 
 /*
@@ -33,7 +34,7 @@ int agent_history_command(struct agent *a, int argc, char **argv);
  * in all), or until cancel_fd (-1: none) is readable. The answer's status
  * goes in *status and its body is appended to body (capped by body's own
  * limit). Returns 0, HW_ENOTFOUND (no such host name), AGENT_HISTORY_UNRESOLVED
- * (its lookup took past the deadline), -errno of the connect,
+ * (its lookup took past the deadline, or failed), -errno of the connect,
  * -ETIMEDOUT (out of time), -ECANCELED, HW_EAUTH (TLS failed), HW_EIO (cut
  * short), HW_EPROTO (not an HTTP answer) or the buffer's error.
  */

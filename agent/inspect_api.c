@@ -67,7 +67,9 @@ static int relay_failed(struct hw_http_conn *c, struct agent_relay_job *j, int i
         return 1;
     }
     if (j->err[i] == AGENT_HISTORY_UNRESOLVED) {
-        snprintf(text, sizeof(text), "the relay's host name did not resolve within %d s",
+        snprintf(text, sizeof(text),
+                 "the relay's host name did not resolve: the name server did not answer "
+                 "within %d s, or failed",
                  AGENT_HISTORY_TIMEOUT_S);
         agent_inspect_error(c, 504, text);
         return 1;

@@ -161,15 +161,14 @@ static void addr_stop(struct agent *a)
 static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, handshake_timer);
+    char why[320];
 
     if (!a->attempt_live || a->mux)
         return;
     if (a->lookup) {
-        char why[320];
-
         snprintf(why, sizeof(why),
-                 "timeout: %.200s did not resolve within 10.0s (is the name server answering?)",
-                 a->relay_url.host);
+                 "timeout: %.200s did not resolve within %.1fs (is the name server answering?)",
+                 a->relay_url.host, HANDSHAKE_MS / 1000.0);
         attempt_over(a, why); /* which drops the lookup: its thread finishes on its own */
         return;
     }
@@ -184,7 +183,9 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
                          (lws_usec_t)HANDSHAKE_GRACE_MS * 1000);
         return;
     }
-    attempt_over(a, "timeout: no answer to the upgrade within 10.0s");
+    snprintf(why, sizeof(why), "timeout: no answer to the upgrade within %.1fs",
+             HANDSHAKE_MS / 1000.0);
+    attempt_over(a, why);
 }
 
 /*

@@ -352,7 +352,7 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
     if (st->claim_err)
         HW_INFO("source=%s claims events again", s->name);
     st->claim_err = 0;
-    if (got.n < room)
+    if (got.n < room && !got.capped)
         st->due_left = 0; /* every due event is in memory now */
     db->claimed_total += got.n;
     for (size_t i = 0; i < got.n; i++) {
@@ -373,7 +373,7 @@ static size_t claim_source(struct recv_db *db, const struct recv_source *s)
         n++;
     }
     free(got.v);
-    st->more = got.n == room;
+    st->more = got.n == room || got.capped;
     return n;
 }
 

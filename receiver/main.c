@@ -117,6 +117,8 @@ static int fit_fd_limit(struct recv *r)
 
 /*
  * SIGTERM: new webhooks get 503 (the provider retries elsewhere or later),
+ * and so do those whose body is still arriving, once it is in (the server
+ * counts them as exchanges under way),
  * nothing new is claimed, events queued for a delivery slot go back unsent
  * (the recorder releases their leases meanwhile), and the loop keeps
  * running until every append in flight has committed and its answer has

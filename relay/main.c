@@ -199,7 +199,7 @@ static void finish_work(struct relay *r)
                 in_flight(r));
     until = lws_now_usecs() + (lws_usec_t)r->cfg.response_timeout_ms * 1000;
     if (!serve_until(r, answers_written, until))
-        HW_WARN("%llu webhooks still being answered: cut at exit",
+        HW_WARN("%llu webhooks still arriving or being answered: cut at exit",
                 (unsigned long long)hw_http_server_stats(r->ingress)->exchanges);
     relay_outcomes_flush(r->outcomes);
     if (!serve_until(r, outcomes_written, lws_now_usecs() + OUTCOMES_GRACE_US))

@@ -37,6 +37,8 @@ int hw_addr_is_numeric(const char *s)
     struct in6_addr a6;
     struct in_addr a4;
 
+    if (strlen(s) >= HW_ADDR_STRLEN)
+        return 0; /* it would not fit struct hw_addrs: a scope past any interface name */
     if (!scope)
         return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
     /* A link-local IPv6 address with its scope: "fe80::1%eth0". */

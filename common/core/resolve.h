@@ -35,7 +35,8 @@ struct hw_resolve;
 
 /*
  * 1 when s is an IPv4 or IPv6 address in numbers, a link-local one with its
- * scope too ("fe80::1%eth0"): it resolves to itself, at once.
+ * scope too ("fe80::1%eth0"), shorter than HW_ADDR_STRLEN: it resolves to
+ * itself, at once.
  */
 int hw_addr_is_numeric(const char *s);
 

@@ -118,6 +118,7 @@ struct hw_store_events {
     struct hw_store_event **v;
     size_t n;
     int64_t next_cursor; /* 0 when there are no more pages */
+    int capped;          /* hw_store_claim(): max_bytes stopped it, with due events left */
 };
 
 /* A delivery attempt. Strings are NUL-terminated except the counted excerpt. */
@@ -382,7 +383,8 @@ int hw_store_list(struct hw_store *s, const struct hw_store_filter *f, struct hw
  * and not leased by anyone, earliest due first (then in store order),
  * optionally only from one source (NULL for all), and leases them to this
  * handle for lease_ms. Stops before the headers and bodies claimed would
- * exceed max_bytes (0 means 64 MiB), but always takes at least one event.
+ * exceed max_bytes (0 means 64 MiB), but always takes at least one event;
+ * out->capped says it stopped so, with due events left behind.
  * Until the lease expires no other handle, in this or another process,
  * claims them; after that, if no attempt was recorded, they are claimable
  * again (the holder died). Each claim gives the event a new fencing value

@@ -257,6 +257,7 @@ again:
         }
         hw_store_events_order(out, seqs, n);
     }
+    out->capped = n < cand; /* within_cap() left due events behind */
     if (!err)
         err = hw_my_commit(b);
     if (!err)

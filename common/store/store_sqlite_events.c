@@ -263,7 +263,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
     struct hw_lite *b = be;
     int64_t *seqs = calloc(max, sizeof(*seqs));
     size_t n = 0, bytes = 0;
-    int err = 0, rc;
+    int err = 0, rc, capped = 0;
     sqlite3_stmt *st, *in;
 
     if (!seqs)
@@ -293,8 +293,10 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
     /* The byte cap stops the claim early; the first event is always taken. */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
         size_t size = (size_t)sqlite3_column_int64(st, 1);
-        if (n && size > max_bytes - bytes)
+        if (n && size > max_bytes - bytes) {
+            capped = 1;
             break;
+        }
         bytes += size < max_bytes ? size : max_bytes;
         seqs[n++] = sqlite3_column_int64(st, 0);
     }
@@ -315,6 +317,7 @@ int hw_lite_claim(void *be, const char *source, const char *owner, int64_t now_m
         }
         hw_store_events_order(out, seqs, n);
     }
+    out->capped = capped;
     if (!err)
         err = hw_lite_commit(b);
     if (!err)

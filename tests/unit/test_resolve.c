@@ -34,6 +34,9 @@ static void test_numeric(void)
     CHECK_EQ(hw_addr_is_numeric("fe80::1%"), 0);
     CHECK_EQ(hw_addr_is_numeric("%eth0"), 0);
     CHECK_EQ(hw_addr_is_numeric("127.0.0.1%eth0"), 0);
+    CHECK_EQ(hw_addr_is_numeric(
+                 "fe80::1%a-scope-longer-than-any-interface-name-could-ever-be-xxxxxxxxx"),
+             0);
     CHECK_EQ(hw_addr_is_numeric(""), 0);
 }
 

@@ -430,6 +430,7 @@ static void test_claim_and_attempts(void)
     /* The byte cap: each event is headers + 7 bytes; a cap of one and a half takes one. */
     CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, (sizeof(TU_HEADERS) - 1 + 7) * 3 / 2, &l), 0);
     CHECK_EQ(l.n, 1);
+    CHECK_EQ(l.capped, 1); /* due events are left behind: the caller claims again */
     CHECK_STR(l.v[0]->id, e[0]);
     lease[0] = l.v[0]->lease;
     hw_store_events_cleanup(&l);
@@ -441,6 +442,7 @@ static void test_claim_and_attempts(void)
     hw_store_events_cleanup(&l);
     CHECK_EQ(hw_store_claim(s, NULL, 30000, 10, 0, &l), 0);
     CHECK_EQ(l.n, 2);
+    CHECK_EQ(l.capped, 0); /* every due event taken */
     for (int i = 2; i < 4; i++) {
         CHECK_STR(l.v[i - 2]->id, e[i]);
         check_same_body(l.v[i - 2], "payload", 7);
