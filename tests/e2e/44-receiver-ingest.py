@@ -735,54 +735,49 @@ def case_fd_limit_fitted(env):
     rc.proc.check_alive("keeps running")
 
 
-def case_2xx_head_is_the_verdict(env):
-    """A backend that answers 200 and then never finishes its body (7 bytes of a declared 100)
-    has said delivered: the event is delivered after one attempt, which keeps the 200 and
-    says the body did not complete, and it is not sent again."""
+def stalled_answer(env, status_line, schedule, recorded):
+    """Posts one webhook to a backend that answers status_line with 7 bytes of a declared 100
+    and then never finishes; waits until recorded(store, eid). Returns the store, the event's
+    attempts (http_status, error) and how many connections the backend got."""
     store = sqlite_store(env)
 
     def serve(conn):
         read_head(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n1234567")
+        conn.sendall(status_line + b"\r\nContent-Length: 100\r\n\r\n1234567")
 
     with RawServer(serve) as backend:
         rc = Receiver(env, store, {"gh": gh_source(backend.port)},
-                      {"retry-schedule": "200ms 200ms", "deliver-timeout": "1s"}).start()
-        body = b'{"stalled":"body"}'
-        resp = rc.post("gh", body, github_headers(body, "stall-1"))
+                      {"retry-schedule": schedule, "deliver-timeout": "1s"}).start()
+        body = b'{"stalled":"%s"}' % status_line
+        resp = rc.post("gh", body, github_headers(body, "stall-%s" % status_line[9:12].decode()))
         check_eq(resp.status, 200, "acknowledged")
         eid = json.loads(resp.body)["id"]
-        wait_until(lambda: event_count(store, "status = 2") == 1, 15, "the event is delivered")
+        wait_until(lambda: recorded(store, eid), 15, "the attempt's outcome is recorded")
         at = store_query(store, "SELECT http_status, error FROM hookwire_attempts WHERE "
                          "event_id = '%s'" % eid)
-        check_eq(len(at), 1, "one attempt")
-        check_eq(int(at[0][0]), 200, "it keeps the backend's 200")
-        check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
-        check_eq(len(backend.conns), 1, "the backend got the event once")
+        return store, at, len(backend.conns)
+
+
+def case_2xx_head_is_the_verdict(env):
+    """A backend that answers 200 and then never finishes its body (7 bytes of a declared 100)
+    has said delivered: the event is delivered after one attempt, which keeps the 200 and
+    says the body did not complete, and it is not sent again."""
+    store, at, conns = stalled_answer(env, b"HTTP/1.1 200 OK", "200ms 200ms",
+                                      lambda store, eid: event_count(store, "status = 2") == 1)
+    check_eq(len(at), 1, "one attempt")
+    check_eq(int(at[0][0]), 200, "it keeps the backend's 200")
+    check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
+    check_eq(conns, 1, "the backend got the event once")
 
 
 def case_error_head_then_stall(env):
     """A backend that answers 500 and then never finishes its body: the attempt keeps the 500
     and says the body did not complete, and the event is retried (no verdict of delivery)."""
-    store = sqlite_store(env)
-
-    def serve(conn):
-        read_head(conn)
-        conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n1234567")
-
-    with RawServer(serve) as backend:
-        rc = Receiver(env, store, {"gh": gh_source(backend.port)},
-                      {"retry-schedule": "1h", "deliver-timeout": "1s"}).start()
-        body = b'{"stalled":"error"}'
-        resp = rc.post("gh", body, github_headers(body, "stall-500"))
-        check_eq(resp.status, 200, "acknowledged")
-        eid = json.loads(resp.body)["id"]
-        wait_until(lambda: attempt_errors(store, eid), 15, "an attempt is recorded")
-        at = store_query(store, "SELECT http_status, error FROM hookwire_attempts WHERE "
-                         "event_id = '%s'" % eid)
-        check_eq(int(at[0][0]), 500, "it keeps the backend's 500")
-        check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
-        check_eq(event_count(store, "status = 1"), 1, "the event stays pending, to be retried")
+    store, at, _ = stalled_answer(env, b"HTTP/1.1 500 Internal Server Error", "1h",
+                                  attempt_errors)
+    check_eq(int(at[0][0]), 500, "it keeps the backend's 500")
+    check("did not complete" in (at[0][1] or ""), "and says the body did not complete", at)
+    check_eq(event_count(store, "status = 1"), 1, "the event stays pending, to be retried")
 
 
 def case_backend_name_unresolved(env):
