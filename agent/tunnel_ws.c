@@ -1,11 +1,10 @@
 /*
  * The tunnel's transport: an lws raw client socket that speaks RFC 6455
  * itself (common/tunnel/ws.h), so incoming messages are read as blocks rather
- * than byte by byte, with TLS for wss:// from net/tls_client.h. Owns the upgrade,
- * the frame decoder, reassembly, masking and control replies, and the writes:
- * in WRITEABLE, or straight to the socket at the end of a service round
- * (docs/decisions.md); the session (mux, timers, reconnects) stays in
- * tunnel.c. Service thread only.
+ * than byte by byte, with TLS for wss:// from net/tls_client.h. Owns the
+ * connection (connect, upgrade, close, failures in words) and the reading: the
+ * frame decoder, reassembly and control replies. The writes are tunnel_ws_write.c;
+ * the session (mux, timers, reconnects) is tunnel.c. Service thread only.
  */
 #include "tunnel_ws.h"
 
@@ -15,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "agent.h"
 #include "claim.h"
@@ -23,64 +21,22 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/url.h"
-#include "net/lwsio.h"
 #include "net/tls_client.h"
 #include "tunnel.h"
 #include "tunnel/frame.h"
 #include "tunnel/mux.h"
 #include "tunnel/ws.h"
+#include "tunnel_ws_int.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-/* A batch stops growing past this; any single tunnel frame still fits behind it. */
-#define BATCH_TARGET (256 * 1024)
-#define MASKS        64
 /* Bytes waiting for the socket: a whole batch, with room for TLS records' overhead. */
 #define OUT_MAX (HW_TUNNEL_MSG_MAX + 256 * 1024)
 /* Plaintext taken from TLS per step. */
 #define TLS_READ 16384
 
-enum ws_state { WS_UPGRADE, WS_OPEN, WS_CLOSING };
-
-struct agent_ws {
-    struct lws *wsi; /* the current connection; callbacks of others are ignored */
-    enum ws_state state;
-    struct hw_tls *tls;   /* wss:// only */
-    struct hw_buf req;    /* the upgrade request, until it is handed to out */
-    struct hw_buf out;    /* bytes for the socket (TLS records for wss://), written in order */
-    struct hw_buf answer; /* the relay's answer head so far */
-    struct hw_buf msg;    /* a fragmented message being reassembled */
-    struct hw_ws_rx rx;
-    char accept[32];
-    /* One control frame (PONG or CLOSE) waiting for WRITEABLE: it goes before tunnel data. */
-    uint8_t ctl[HW_WS_HDR_MAX + HW_WS_CTL_MAX];
-    size_t ctl_len;
-    uint8_t masks[MASKS * 4];
-    unsigned masks_left;
-    unsigned silent; /* plain upgrades closed unanswered in a row (kept across attempts) */
-    int flush;       /* the mux has frames for agent_ws_flush() at the end of this round */
-    int ended;       /* the connection's end was reported: lws's next words on it are not ours */
-    /*
-     * The same flush from lws's timer phase, which runs before it polls: frames queued by a
-     * timer (an HTTP client's end-of-round write reporting bytes sent) would otherwise wait
-     * for the next wake-up, which nothing may bring.
-     */
-    lws_sorted_usec_list_t flush_sul;
-    struct agent *agent;
-};
-
 static struct agent *agent_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
-}
-
-static void next_mask(struct agent_ws *w, uint8_t mask[4])
-{
-    if (!w->masks_left) {
-        randombytes_buf(w->masks, sizeof(w->masks));
-        w->masks_left = MASKS;
-    }
-    w->masks_left--;
-    memcpy(mask, w->masks + 4 * w->masks_left, 4);
 }
 
 /* Sets w->accept to what the relay must answer to key (RFC 6455 section 4.2.2). */
@@ -99,19 +55,6 @@ static int expected_accept(struct agent_ws *w, const char *key)
         return HW_EIO;
     sodium_bin2base64(w->accept, sizeof(w->accept), md, mdlen, sodium_base64_VARIANT_ORIGINAL);
     return 0;
-}
-
-static void queue_control(struct agent_ws *w, unsigned op, const uint8_t *p, size_t n)
-{
-    uint8_t mask[4];
-    size_t h;
-
-    next_mask(w, mask);
-    h = hw_ws_frame_header(w->ctl, op, n, mask);
-    memcpy(w->ctl + h, p, n);
-    hw_ws_mask(w->ctl + h, n, mask);
-    w->ctl_len = h + n;
-    lws_callback_on_writable(w->wsi);
 }
 
 static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
@@ -134,7 +77,7 @@ static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
         return err;
     case HW_WS_PING:
         if (w->state == WS_OPEN && !w->ctl_len)
-            queue_control(w, HW_WS_OP_PONG, p, n);
+            agent_ws_queue_control(w, HW_WS_OP_PONG, p, n);
         return 0;
     case HW_WS_PONG:
         return 0;
@@ -142,7 +85,7 @@ static int sink(void *user, enum hw_ws_event ev, const uint8_t *p, size_t n)
         /* Echo the status, then close once it is written. */
         if (w->state == WS_OPEN) {
             w->state = WS_CLOSING;
-            queue_control(w, HW_WS_OP_CLOSE, p, n >= 2 ? 2 : 0);
+            agent_ws_queue_control(w, HW_WS_OP_CLOSE, p, n >= 2 ? 2 : 0);
         }
         return 0;
     }
@@ -159,7 +102,7 @@ static void protocol_error(struct agent *a, struct agent_ws *w, int err)
 
     HW_ERR("tunnel protocol error from the relay: %s: reconnecting", why ? why : hw_strerror(err));
     w->state = WS_CLOSING;
-    queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xea", 2);
+    agent_ws_queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xea", 2);
     lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
 }
 
@@ -306,170 +249,15 @@ static int on_tls_rx(struct agent *a, struct agent_ws *w, const void *in, size_t
     return hw_tls_closed(w->tls) ? -1 : 0;
 }
 
-/* Sends bytes produced in this callback: directly, or through TLS and out for wss://. */
-static int send_now(struct agent_ws *w, const uint8_t *p, size_t n)
-{
-    if (!w->tls)
-        return lws_write(w->wsi, (unsigned char *)p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
-    if (hw_tls_send(w->tls, p, n, &w->out))
-        return -1;
-    return hw_lwsio_write_raw(w->wsi, &w->out);
-}
-
-/*
- * Pulls what the mux has (up to a batch) into one masked binary message. Returns its
- * length with *msg set, or 0 when nothing is sendable.
- */
-static size_t take_batch(struct agent *a, struct agent_ws *w, uint8_t **msg)
-{
-    /* One batch at a time on the service thread, so one buffer serves every connection. */
-    static uint8_t batch[HW_WS_HDR_MAX + HW_TUNNEL_MSG_MAX];
-    uint8_t hdr[HW_WS_HDR_MAX], mask[4], *frame;
-    size_t used = 0, len, h;
-
-    while (used < BATCH_TARGET && a->mux && hw_mux_pull(a->mux, &frame, &len)) {
-        memcpy(batch + HW_WS_HDR_MAX + used, frame, len);
-        used += len;
-    }
-    if (!used)
-        return 0;
-    next_mask(w, mask);
-    h = hw_ws_frame_header(hdr, HW_WS_OP_BINARY, used, mask);
-    memcpy(batch + HW_WS_HDR_MAX - h, hdr, h);
-    hw_ws_mask(batch + HW_WS_HDR_MAX, used, mask);
-    *msg = batch + HW_WS_HDR_MAX - h;
-    return h + used;
-}
-
-/* One lws_write: queued bytes, else a control frame, else one batch of tunnel frames. */
-static int on_writeable(struct agent *a, struct agent_ws *w)
-{
-    uint8_t *msg;
-    size_t len;
-
-    if (hw_buf_size(&w->out)) {
-        if (hw_lwsio_write_raw(w->wsi, &w->out))
-            return -1;
-        if (hw_buf_size(&w->out))
-            return 0; /* hw_lwsio_write_raw() asked for the next WRITEABLE */
-        if (w->state == WS_CLOSING && !w->ctl_len)
-            return -1; /* the close echo is out */
-        if (w->ctl_len || (w->state == WS_OPEN && a->mux && hw_mux_pending(a->mux)))
-            lws_callback_on_writable(w->wsi);
-        return 0;
-    }
-    if (w->ctl_len) {
-        size_t n = w->ctl_len;
-
-        w->ctl_len = 0;
-        if (send_now(w, w->ctl, n))
-            return -1;
-        if (w->state == WS_CLOSING && !hw_buf_size(&w->out))
-            return -1;
-        if (a->mux && hw_mux_pending(a->mux))
-            lws_callback_on_writable(w->wsi);
-        return 0;
-    }
-    if (w->state != WS_OPEN)
-        return 0;
-    len = take_batch(a, w, &msg);
-    if (!len)
-        return 0;
-    if (send_now(w, msg, len))
-        return -1;
-    if (!hw_buf_size(&w->out) && hw_mux_pending(a->mux))
-        lws_callback_on_writable(w->wsi);
-    return 0;
-}
-
-/*
- * Writes to the socket itself what it takes without blocking; the rest goes to out for
- * WRITEABLE. Only when neither out nor lws holds earlier bytes, so the order stays.
- */
-static int send_direct(struct agent_ws *w, const uint8_t *p, size_t n)
-{
-    ssize_t sent = send(lws_get_socket_fd(w->wsi), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-    /* A broken connection is for lws to find and close; its bytes wait in out meanwhile. */
-    if (sent < 0)
-        sent = 0;
-    if ((size_t)sent < n && hw_buf_append(&w->out, p + sent, n - (size_t)sent))
-        return -1;
-    return 0;
-}
-
-/* Writes to the socket itself what out holds, as far as it takes it without blocking. */
-static void send_out(struct agent_ws *w)
-{
-    ssize_t sent = send(lws_get_socket_fd(w->wsi), hw_buf_head(&w->out), hw_buf_size(&w->out),
-                        MSG_DONTWAIT | MSG_NOSIGNAL);
-
-    if (sent > 0)
-        hw_buf_consume(&w->out, (size_t)sent);
-}
-
-static void flush_sul_cb(lws_sorted_usec_list_t *sul)
-{
-    struct agent_ws *w = lws_container_of(sul, struct agent_ws, flush_sul);
-
-    agent_ws_flush(w->agent);
-}
-
-void agent_ws_want_write(struct agent *a)
-{
-    struct agent_ws *w = a->ws_raw;
-
-    if (w && w->wsi == a->ws && w->state == WS_OPEN) {
-        if (!w->flush)
-            lws_sul_schedule(a->context, 0, &w->flush_sul, flush_sul_cb, 0);
-        w->flush = 1;
-    } else if (a->ws) {
-        lws_callback_on_writable(a->ws);
-    }
-}
-
-void agent_ws_flush(struct agent *a)
-{
-    struct agent_ws *w = a->ws_raw;
-    uint8_t *msg;
-    size_t len;
-    int err = 0;
-
-    if (!w || !w->flush)
-        return;
-    w->flush = 0;
-    lws_sul_cancel(&w->flush_sul);
-    if (!w->wsi || w->state != WS_OPEN)
-        return;
-    /* Bytes or a control frame already wait for WRITEABLE, which sends the frames after them. */
-    if (hw_buf_size(&w->out) || w->ctl_len || lws_partial_buffered(w->wsi)) {
-        lws_callback_on_writable(w->wsi);
-        return;
-    }
-    len = take_batch(a, w, &msg);
-    if (len && w->tls) {
-        err = hw_tls_send(w->tls, msg, len, &w->out);
-        if (!err)
-            send_out(w);
-    } else if (len) {
-        err = send_direct(w, msg, len);
-    }
-    /* Out of memory for the rest: the connection cannot keep its order; lws closes it. */
-    if (err)
-        lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    else if (hw_buf_size(&w->out) || (a->mux && hw_mux_pending(a->mux)))
-        lws_callback_on_writable(w->wsi);
-}
-
 int agent_ws_close(struct agent *a)
 {
     struct agent_ws *w = a->ws_raw;
 
     if (!w || !w->wsi || w->wsi != a->ws || w->state != WS_OPEN)
         return -1;
-    /* 1001 "going away"; on_writeable() closes the socket once the frame is written. */
+    /* 1001 "going away"; agent_ws_on_writeable() closes the socket once the frame is written. */
     w->state = WS_CLOSING;
-    queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xe9", 2);
+    agent_ws_queue_control(w, HW_WS_OP_CLOSE, (const uint8_t *)"\x03\xe9", 2);
     lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, 1);
     return 0;
 }
@@ -560,7 +348,7 @@ static int raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_RX:
         return w->tls ? on_tls_rx(a, w, in, len) : on_plain(a, w, in, len);
     case LWS_CALLBACK_RAW_WRITEABLE:
-        return on_writeable(a, w);
+        return agent_ws_on_writeable(a, w);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         connect_failed(a, wsi);
         reset(w);
