@@ -2,10 +2,10 @@
 #define HW_HTTP_CLIENT_INT_H
 
 /*
- * Internal to the HTTP client (http_client.c, http_client_addr.c and
- * http_client_rx.c): the structures of a client, its targets, connections
- * and requests, and the steps the files call in each other. Service thread
- * only.
+ * Internal to the HTTP client (http_client.c, http_client_conn.c,
+ * http_client_addr.c and http_client_rx.c): the structures of a client, its
+ * targets, connections and requests, and the steps the files call in each
+ * other. Service thread only.
  */
 #include "core/resolve.h"
 #include "http_client.h"
@@ -57,7 +57,7 @@ struct hwc_conn {
     struct hw_buf in; /* answer bytes: first `ready` of them decoded body, then raw */
     size_t ready;
     lws_sorted_usec_list_t connect_timer;
-    lws_sorted_usec_list_t flush; /* the end-of-round write (want_write()) */
+    lws_sorted_usec_list_t flush; /* the end-of-round write (hwc_want_write()) */
     enum hwc_state state;
     enum hw_http_body body_kind;
     uint64_t body_left; /* HW_BODY_LENGTH: bytes not yet counted into ready */
@@ -103,8 +103,11 @@ void hwc_fail_waiting(struct hw_http_target *t, unsigned gen, enum hw_http_fail 
 /* Fails the queued requests that have waited past their connect timeout. */
 void hwc_fail_overdue(struct hw_http_target *t, enum hw_http_fail why, const char *text);
 void hwc_idle_remove(struct hwc_conn *c);
-void hwc_conn_drop(struct hwc_conn *c);
+/* Gives r an idle connection, a new one or a place in the queue: 0, or HW_EUNAVAIL. */
+int hwc_dispatch(struct hw_http_req *r);
 void hwc_detach(struct hw_http_req *r, int keep);
+/* Ends a callback on r; 1 if r was cancelled inside it (and is freed). */
+int hwc_after_cb(struct hw_http_req *r);
 /* End r with on_error / on_end (keep: the connection may be reused); r is freed. */
 void hwc_fail(struct hw_http_req *r, enum hw_http_fail why, const char *text);
 void hwc_finish_ok(struct hw_http_req *r, int keep);
@@ -112,6 +115,15 @@ void hwc_finish_ok(struct hw_http_req *r, int keep);
 int hwc_call_head(struct hw_http_req *r, const struct hw_http_head *h, const char *raw,
                   size_t raw_len);
 int hwc_call_body(struct hw_http_req *r, const char *p, size_t n, size_t *taken);
+
+/* http_client_conn.c */
+/* A new connection to addr (in numbers) for r, under its connect timeout; NULL on failure. */
+struct hwc_conn *hwc_conn_new(struct hw_http_target *t, struct hw_http_req *r, const char *addr);
+/* Unlinks and frees c; its socket must be gone or detached from it. */
+void hwc_conn_free(struct hwc_conn *c);
+void hwc_conn_drop(struct hwc_conn *c);
+/* c's request has bytes to send: they go at the end of the round, or at WRITEABLE. */
+void hwc_want_write(struct hwc_conn *c);
 
 /* http_client_addr.c */
 /*

@@ -1,8 +1,8 @@
 /*
  * TLS client sessions over OpenSSL memory BIOs (see tls_client.h): owns the
  * shared SSL_CTX of a context and the SSL of each session; the transport
- * (agent/tunnel_ws.c, http_client.c) moves the bytes through lws. The thread
- * that drives the connection, one at a time.
+ * (agent/tunnel_ws.c, http_client_conn.c) moves the bytes through lws. The
+ * thread that drives the connection, one at a time.
  */
 #include "tls_client.h"
 
