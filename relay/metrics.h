@@ -31,9 +31,10 @@ struct relay_metrics {
     uint64_t history_lost;    /* live webhooks whose record the store refused (logged) */
     uint64_t tunnel_full;     /* tunnel-port connections closed at accept: the cap was reached */
     /*
-     * The offline queue's counters (queue.c counts them): webhooks committed
-     * to a channel's queue (answered 202 on the agent's behalf), and queued
-     * events an agent's app accepted. The depth is read from the queue.
+     * The offline queue's counters (queue.c and queue_drain.c count them):
+     * webhooks committed to a channel's queue (answered 202 on the agent's
+     * behalf), and queued events an agent's app accepted. The depth is read
+     * from the queue.
      */
     uint64_t queued;
     uint64_t drained;
