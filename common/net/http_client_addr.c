@@ -14,6 +14,9 @@
  * lookup that fails leaves old addresses in use, and fails the requests
  * waiting for it only when there are none; one that has not answered in
  * LOOKUP_MAX_MS is given up (its thread ends on its own) and counts as failed.
+ * A failure with no addresses stands for RETRY_MS (a negative cache, as
+ * nginx's resolver keeps one): requests meanwhile fail with it at the next
+ * step rather than each sending the name server a lookup of its own.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -32,8 +35,14 @@ static void lookup_cb(lws_sorted_usec_list_t *sul);
 
 static void start_lookup(struct hw_http_target *t)
 {
-    t->lookup = hw_resolve_start(t->address);
-    if (!t->lookup) {
+    if (!t->addrs.n && lws_now_usecs() < t->failed_until) {
+        t->lookup_failed = 1; /* the last answer stands: the waiting requests fail with it */
+        t->lookup_gai = t->failed_gai;
+        t->lookup_cached = 1;
+    } else {
+        t->lookup = hw_resolve_start(t->address);
+    }
+    if (!t->lookup && !t->lookup_cached) {
         t->lookup_failed = 1; /* no thread: the waiting requests fail at the next step */
         t->lookup_gai = errno == EAGAIN ? EAI_AGAIN : EAI_MEMORY;
     }
@@ -69,10 +78,12 @@ int hwc_addr_failed(struct hw_http_target *t, const char *addr)
 static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *found)
 {
     struct hw_http_client *cl = t->client;
+    int cached = t->lookup_cached;
 
     hw_resolve_drop(t->lookup);
     t->lookup = NULL;
     t->lookup_failed = 0;
+    t->lookup_cached = 0;
     if (!gai) {
         size_t keep = 0;
 
@@ -90,6 +101,10 @@ static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *fou
         t->addrs_until = lws_now_usecs() + (lws_usec_t)RETRY_MS * 1000;
         hwc_pump(t);
         return;
+    }
+    if (!cached) {
+        t->failed_until = lws_now_usecs() + (lws_usec_t)RETRY_MS * 1000;
+        t->failed_gai = gai;
     }
     snprintf(cl->why, sizeof(cl->why), "cannot resolve %.150s: %.50s", t->address,
              gai_strerror(gai));

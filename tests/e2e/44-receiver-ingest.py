@@ -832,6 +832,33 @@ def case_backend_name_addresses(env):
         rc.stop()
 
 
+def case_failed_name_not_asked_again(env):
+    """A backend name that does not resolve is not looked up again for each delivery: for 5 s
+    the failure stands, and every attempt in that time fails with it. Four webhooks, each
+    delivered once, one after the other, take one lookup between them."""
+    store = sqlite_store(env)
+    log = env.path("lookups-gone")
+    src = [("provider", "github"), ("secret", "gh-secret-for-tests"),
+           ("deliver-to", "http://gone.test:9/hooks")]
+    rc = Receiver(env, store, {"gh": src}, {"retry-schedule": "1h"}, name="receiver-gone")
+    rc.proc = Proc(env, rc.name, [RECEIVER_BIN, "--config", rc.write_config()], extra_env={
+        "LD_PRELOAD": FAKE_RESOLVER, "HW_FAKE_NAME": "gone.test", "HW_FAKE_ANSWER": "",
+        "HW_FAKE_LOG": log})
+    rc.wait_ready()
+    for n in range(4):
+        body = b'{"gone":%d}' % n
+        resp = rc.post("gh", body, github_headers(body, "gone-%d" % n))
+        check_eq(resp.status, 200, "acknowledged")
+        eid = json.loads(resp.body)["id"]
+        wait_until(lambda: attempt_errors(store, eid), 15, "an attempt is recorded")
+        errors = attempt_errors(store, eid)
+        check(len(errors) == 1 and re.fullmatch(r"cannot resolve gone\.test: .+", errors[0]),
+              "the attempt fails naming the name and the reason", errors)
+    with open(log) as f:
+        check_eq(len(f.read()), 1, "the name was looked up once for the four attempts")
+    rc.stop()
+
+
 def case_lease_handed_back(env):
     """An event that waits for a delivery slot until its lease would end before an attempt
     could is given back: a warning names it, _handed_back_total counts it, and it is claimed
@@ -937,5 +964,6 @@ if __name__ == "__main__":
          case_limits_and_slow_client, case_held_bytes_capped, case_sigterm_under_load,
          case_sigterm_mid_body, case_stop_with_store_locked, case_fd_limit_fitted,
          case_2xx_head_is_the_verdict, case_error_head_then_stall, case_backend_name_unresolved,
-         case_backend_lookup_stalls, case_backend_name_addresses, case_lease_handed_back,
+         case_backend_lookup_stalls, case_backend_name_addresses, case_failed_name_not_asked_again,
+         case_lease_handed_back,
          case_claimed_bytes_capped])
