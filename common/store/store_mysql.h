@@ -3,9 +3,10 @@
 
 /*
  * Inside the MySQL store backend: the connection state shared by
- * store_mysql.c (connection, errors, transactions, schema steps) and
- * store_mysql_events.c (operations on events, attempts and tokens). Every
- * function here runs under the store handle's lock.
+ * store_mysql_conn.c (connection, errors), store_mysql.c (statements,
+ * transactions, schema steps) and store_mysql_events.c and its siblings
+ * (operations on events, attempts and tokens). Every function here runs
+ * under the store handle's lock.
  */
 #include <mysql.h>
 #include <stdint.h>
@@ -24,6 +25,13 @@
  * never make a larger batch).
  */
 #define HW_MY_ROWS_MAX 64
+
+/*
+ * A whole call (its statements and their answers) may last this many times
+ * the timeout, which bounds each read and write only: past it the watch
+ * thread cuts the connection (store_mysql_watch.h).
+ */
+#define HW_MY_CALL_LIMIT_TIMEOUTS 4
 
 /* Rows of one multi-row insert of finished events (store_mysql_history.c), and its SQL. */
 #define HW_MY_DONE_ROWS 16
@@ -97,6 +105,31 @@ struct hw_my {
 };
 
 /*
+ * Connects b (b->conn is NULL) with b->timeout_s: the handshake within the
+ * call deadline where the client library allows it, the session's settings,
+ * the server's max_allowed_packet and durability read. Returns 0 (a recovery
+ * logged, the back-off reset), HW_ENOMEM, HW_EUNAVAIL (logged once per
+ * outage) or the mapped error of a setup statement; a failed connection is
+ * dropped.
+ */
+int hw_my_connect(struct hw_my *b);
+
+/*
+ * Closes b's prepared statements and its connection (the watch thread lets go
+ * of the socket first); b->conn is NULL after. b may already be disconnected.
+ */
+void hw_my_drop(struct hw_my *b);
+
+/*
+ * Makes sure there is a connection, leaving autocommit as it is: checks one
+ * that sat idle, rebuilds a broken one, and while the server is away fails
+ * fast (no attempt before the back-off is over, unless a lost commit answer
+ * must be settled). The call's statements may last from now on
+ * (hw_my_watch_touch()). Returns 0 or HW_EUNAVAIL.
+ */
+int hw_my_connected(struct hw_my *b);
+
+/*
  * Makes sure there is a usable connection in autocommit mode: rebuilds a
  * broken one, checks one that sat idle, and while the server is away fails
  * fast with HW_EUNAVAIL (one reconnection attempt per second at most).
@@ -118,11 +151,21 @@ int hw_my_execute(struct hw_my *b, MYSQL_STMT *st, MYSQL_BIND *p, const char *wh
 int hw_my_run(struct hw_my *b, int k, MYSQL_BIND *p, uint64_t *rows, const char *what);
 
 /*
+ * Reads one integer into *v (0 for NULL) from a one-row, one-column query
+ * with up to one string parameter (param may be NULL), prepared for this
+ * call only. Returns 0, HW_ENOMEM or the mapped error.
+ */
+int hw_my_query_int(struct hw_my *b, const char *sql, const char *param, int64_t *v);
+
+/*
  * Maps st's error to our code: HW_EEXIST for a duplicate key (not logged),
  * HW_EUNAVAIL when the connection or server is gone (marks it broken, logs
  * once per outage) or on deadlock, HW_E2BIG, else HW_EIO (logged).
  */
 int hw_my_stmt_fail(struct hw_my *b, MYSQL_STMT *st, const char *what);
+
+/* Maps the error of the last call on b->conn itself (open), as hw_my_stmt_fail() does. */
+int hw_my_conn_fail(struct hw_my *b, const char *what);
 
 /* Transactions (be is a struct hw_my); see struct hw_store_ops. */
 int hw_my_begin(void *be);
