@@ -1,10 +1,10 @@
 /*
- * Unit tests for common/core/opt.c: defaults, the command line ("--name value",
- * "--name=value", boolean flags, --help, --config where it appears), INI
- * files with a main section and other sections, the one-line error messages
- * ("file:line: reason" for configs), env: and file: values, and the size,
- * duration and boolean parsers. Error output is captured by pointing stderr
- * at a temporary file. Single-threaded.
+ * Unit tests for common/core/opt.c and opt_ini.c: defaults, the command line
+ * ("--name value", "--name=value", boolean flags, --help, --config where it
+ * appears), INI files with a main section and other sections, the one-line
+ * error messages ("file:line: reason" for configs), env: and file: values, and
+ * the size, duration and boolean parsers. Error output is captured by pointing
+ * stderr at a temporary file. Single-threaded.
  */
 #include "core/opt.h"
 
