@@ -1,7 +1,8 @@
 /*
  * Strict HTTP/1.1 message-head parser for the raw connections that must keep
- * webhooks byte-exact (chunked.c decodes chunked bodies). Owns no memory:
- * heads point into the caller's buffer. No globals; any thread.
+ * webhooks byte-exact (chunked.c decodes chunked bodies; http1_headers.c
+ * reads the header lines of a parsed head). Owns no memory: heads point into
+ * the caller's buffer. No globals; any thread.
  */
 #include "http1.h"
 
@@ -11,6 +12,7 @@
 
 #include "core/err.h"
 #include "http/limits.h"
+#include "http1_int.h"
 #include "httpchar.h"
 
 /*
@@ -38,14 +40,8 @@ struct framing {
     const char *why; /* the framing rule a header broke (HW_EPARSE) */
 };
 
-struct cursor {
-    const char *p;
-    const char *end;
-    const char *why; /* the rule the bytes broke, once a step returned HW_EPARSE */
-};
-
 /* rc, and for HW_EPARSE the rule broken, unless a step inside already named a closer one. */
-static int broke(struct cursor *c, int rc, const char *why)
+static int broke(struct hw_http1_cursor *c, int rc, const char *why)
 {
     if (rc == HW_EPARSE && !c->why)
         c->why = why;
@@ -65,27 +61,7 @@ static int is_target_byte(unsigned char ch)
     return ch > 0x20 && ch != 0x7f;
 }
 
-static unsigned char ascii_lower(unsigned char ch)
-{
-    return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch - 'A' + 'a') : ch;
-}
-
-/* Case-insensitive comparison in ASCII only, whatever the locale. */
-static int mem_ieq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return 0;
-    for (size_t i = 0; i < alen; i++) {
-        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
-            return 0;
-    }
-    return 1;
-}
-
-/* Compares a header's name with a string literal; the length test settles most mismatches. */
-#define NAME_IS(h, lit) mem_ieq((h)->name, (h)->name_len, (lit), sizeof(lit) - 1)
-
-static const char *trim(const char *v, size_t vlen, size_t *len)
+const char *hw_http1_trim(const char *v, size_t vlen, size_t *len)
 {
     while (vlen > 0 && is_ows((unsigned char)v[0])) {
         v++;
@@ -101,13 +77,13 @@ static const char *trim(const char *v, size_t vlen, size_t *len)
  * Steps through a comma-separated list such as a Connection value: stores the
  * next non-empty element, trimmed, and returns 1, or returns 0 at the end.
  */
-static int list_next(const char **p, const char *end, const char **elem, size_t *elen)
+int hw_http1_list_next(const char **p, const char *end, const char **elem, size_t *elen)
 {
     while (*p < end) {
         const char *start = *p;
         while (*p < end && **p != ',')
             (*p)++;
-        *elem = trim(start, (size_t)(*p - start), elen);
+        *elem = hw_http1_trim(start, (size_t)(*p - start), elen);
         if (*p < end)
             (*p)++;
         if (*elen > 0)
@@ -116,20 +92,8 @@ static int list_next(const char **p, const char *end, const char **elem, size_t 
     return 0;
 }
 
-/* Matches a literal; a prefix of it at the end of the input asks for more. */
-static int expect_lit(struct cursor *c, const char *lit)
-{
-    for (; *lit != '\0'; lit++, c->p++) {
-        if (c->p == c->end)
-            return HW_EAGAIN;
-        if (*c->p != *lit)
-            return HW_EPARSE;
-    }
-    return 0;
-}
-
 /* Reads a non-empty token that must be ended by stop, and steps over stop. */
-static int parse_token(struct cursor *c, char stop, const char **tok, size_t *len)
+int hw_http1_parse_token(struct hw_http1_cursor *c, char stop, const char **tok, size_t *len)
 {
     /* A local cursor: the loop then keeps it in a register instead of storing every step. */
     const char *start = c->p, *p = start, *end = c->end;
@@ -148,9 +112,9 @@ static int parse_token(struct cursor *c, char stop, const char **tok, size_t *le
 }
 
 /* HTTP/1.0 and HTTP/1.1 only: the framing rules below are those of 1.x. */
-static int parse_version(struct cursor *c, int *minor)
+static int parse_version(struct hw_http1_cursor *c, int *minor)
 {
-    int rc = expect_lit(c, "HTTP/1.");
+    int rc = hw_http1_expect_lit(c, "HTTP/1.");
 
     if (rc != 0)
         return rc;
@@ -183,7 +147,7 @@ static int word_has_ctl(const char *p)
  * Reads the field bytes of a header value or a reason phrase up to the first
  * byte that is not one; the caller expects CRLF there.
  */
-static int parse_field(struct cursor *c, const char **field, size_t *len)
+int hw_http1_parse_field(struct hw_http1_cursor *c, const char **field, size_t *len)
 {
     const char *p = c->p, *end = c->end;
 
@@ -201,7 +165,7 @@ static int parse_field(struct cursor *c, const char **field, size_t *len)
 }
 
 /* Content-Length: digits only, no sign, no list, at most 2^60. */
-static int parse_length(const char *v, size_t vlen, uint64_t *out)
+int hw_http1_parse_length(const char *v, size_t vlen, uint64_t *out)
 {
     uint64_t n = 0;
 
@@ -217,52 +181,6 @@ static int parse_length(const char *v, size_t vlen, uint64_t *out)
     return 0;
 }
 
-/* Whether v[0..n) is a port: 1 to 5 digits, 1..65535. */
-static int port_ok(const char *v, size_t n)
-{
-    unsigned long p = 0;
-
-    if (n == 0 || n > 5)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return 0;
-        p = p * 10 + (unsigned long)(v[i] - '0');
-    }
-    return p >= 1 && p <= 65535;
-}
-
-int hw_http_host_valid(const char *v, size_t n)
-{
-    size_t i = 0;
-
-    if (n == 0)
-        return 1;
-    if (v[0] == '[') {
-        int colons = 0;
-
-        for (i = 1; i < n && v[i] != ']'; i++) {
-            if (!((v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f') ||
-                  v[i] == ':' || v[i] == '.'))
-                return 0;
-            colons += v[i] == ':';
-        }
-        if (i == n || colons < 2)
-            return 0;
-        i++; /* the ']' */
-    } else {
-        for (; i < n && v[i] != ':'; i++) {
-            if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-                  (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.' || v[i] == '_'))
-                return 0;
-        }
-        /* Labels are not empty, and a name begins with neither '.' nor '-' (no "..", "-"). */
-        if (i == 0 || v[0] == '.' || v[0] == '-' || memmem(v, i, "..", 2))
-            return 0;
-    }
-    return i == n || (v[i] == ':' && port_ok(v + i + 1, n - i - 1));
-}
-
 /*
  * Records what one complete header line means for framing. Conflicts are
  * refused here, as soon as the second header arrives, because a message that
@@ -271,7 +189,7 @@ int hw_http_host_valid(const char *v, size_t n)
 static int note_header(struct framing *f, const struct hw_http_header *h)
 {
     size_t vlen;
-    const char *v = trim(h->value, h->value_len, &vlen);
+    const char *v = hw_http1_trim(h->value, h->value_len, &vlen);
 
     if (NAME_IS(h, "content-length")) {
         if (f->has_te)
@@ -280,7 +198,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
             return vlen == f->cl_len && memcmp(v, f->cl, vlen) == 0
                        ? 0
                        : framing_error(f, "two different Content-Length values");
-        if (parse_length(v, vlen, &f->content_length) != 0)
+        if (hw_http1_parse_length(v, vlen, &f->content_length) != 0)
             return framing_error(f, "a Content-Length that is not a number of bytes");
         f->has_cl = 1;
         f->cl = v;
@@ -296,17 +214,17 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
             return framing_error(f, "two Transfer-Encoding headers");
         if (f->minor_version == 0)
             return framing_error(f, "Transfer-Encoding in HTTP/1.0");
-        if (!mem_ieq(v, vlen, "chunked", 7))
+        if (!hw_http1_mem_ieq(v, vlen, "chunked", 7))
             return framing_error(f, "a Transfer-Encoding other than chunked");
         f->has_te = 1;
     } else if (NAME_IS(h, "connection")) {
         const char *p = v, *elem;
         size_t elen;
         f->has_connection = 1;
-        while (list_next(&p, v + vlen, &elem, &elen)) {
-            if (mem_ieq(elem, elen, "close", 5))
+        while (hw_http1_list_next(&p, v + vlen, &elem, &elen)) {
+            if (hw_http1_mem_ieq(elem, elen, "close", 5))
                 f->conn_close = 1;
-            else if (mem_ieq(elem, elen, "keep-alive", 10))
+            else if (hw_http1_mem_ieq(elem, elen, "keep-alive", 10))
                 f->conn_keep_alive = 1;
             else
                 f->conn_other = 1;
@@ -315,7 +233,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
         f->host_bad |= !hw_http_host_valid(v, vlen);
         f->hosts++;
     } else if (f->is_request && NAME_IS(h, "expect")) {
-        if (mem_ieq(v, vlen, "100-continue", 12))
+        if (hw_http1_mem_ieq(v, vlen, "100-continue", 12))
             f->expect_continue = 1;
     }
     return 0;
@@ -326,7 +244,7 @@ static int note_header(struct framing *f, const struct hw_http_header *h)
  * with whitespace (obs-fold), whitespace before the colon, a missing colon
  * and a bare LF all surface as a name token that does not end in ':'.
  */
-static int parse_headers(struct cursor *c, struct hw_http_head *head, struct framing *f)
+static int parse_headers(struct hw_http1_cursor *c, struct hw_http_head *head, struct framing *f)
 {
     for (;;) {
         struct hw_http_header *h;
@@ -335,20 +253,20 @@ static int parse_headers(struct cursor *c, struct hw_http_head *head, struct fra
         if (c->p == c->end)
             return HW_EAGAIN;
         if (*c->p == '\r')
-            return broke(c, expect_lit(c, "\r\n"), "a CR without LF after the headers");
+            return broke(c, hw_http1_expect_lit(c, "\r\n"), "a CR without LF after the headers");
         if (head->nheaders == HW_HTTP_MAX_HEADERS)
             return HW_E2BIG;
 
         h = &head->headers[head->nheaders];
-        rc = parse_token(c, ':', &h->name, &h->name_len);
+        rc = hw_http1_parse_token(c, ':', &h->name, &h->name_len);
         if (rc != 0)
             return broke(c, rc,
                          "a header line without a name and colon (obs-fold, a space before "
                          "the colon, no colon)");
-        rc = parse_field(c, &h->value, &h->value_len);
+        rc = hw_http1_parse_field(c, &h->value, &h->value_len);
         if (rc != 0)
             return rc;
-        rc = expect_lit(c, "\r\n");
+        rc = hw_http1_expect_lit(c, "\r\n");
         if (rc != 0)
             return broke(c, rc, "a control character or a bare CR in a header value");
         head->nheaders++;
@@ -367,7 +285,7 @@ static void head_reset(struct hw_http_head *head, struct framing *f, int is_requ
     f->is_request = is_request;
 }
 
-static int head_finish(const char *buf, const struct cursor *c, struct hw_http_head *head,
+static int head_finish(const char *buf, const struct hw_http1_cursor *c, struct hw_http_head *head,
                        const struct framing *f)
 {
     size_t n = (size_t)(c->p - buf);
@@ -396,19 +314,19 @@ static enum hw_http_body declared_body(const struct framing *f, enum hw_http_bod
     return f->has_cl ? HW_BODY_LENGTH : otherwise;
 }
 
-static int parse_request_line(struct cursor *c, struct hw_http_head *head)
+static int parse_request_line(struct hw_http1_cursor *c, struct hw_http_head *head)
 {
     const char *start;
     int rc;
 
     /* RFC 9112 2.2: empty lines before a request line are ignored. */
     while (c->p < c->end && *c->p == '\r') {
-        rc = expect_lit(c, "\r\n");
+        rc = hw_http1_expect_lit(c, "\r\n");
         if (rc != 0)
             return broke(c, rc, "a CR without LF before the request line");
     }
     start = c->p;
-    rc = parse_token(c, ' ', &head->method, &head->method_len);
+    rc = hw_http1_parse_token(c, ' ', &head->method, &head->method_len);
     /* Too long, or too long already: no need to wait for the rest. */
     if ((rc == 0 && head->method_len > HW_METHOD_MAX) ||
         (rc == HW_EAGAIN && (size_t)(c->p - start) > HW_METHOD_MAX))
@@ -429,16 +347,16 @@ static int parse_request_line(struct cursor *c, struct hw_http_head *head)
     rc = parse_version(c, &head->minor_version);
     if (rc != 0)
         return broke(c, rc, "a version other than HTTP/1.0 or HTTP/1.1");
-    return broke(c, expect_lit(c, "\r\n"), "bytes after the version on the request line");
+    return broke(c, hw_http1_expect_lit(c, "\r\n"), "bytes after the version on the request line");
 }
 
-static int parse_status_line(struct cursor *c, struct hw_http_head *head)
+static int parse_status_line(struct hw_http1_cursor *c, struct hw_http_head *head)
 {
     int rc = parse_version(c, &head->minor_version);
 
     if (rc != 0)
         return rc;
-    rc = expect_lit(c, " ");
+    rc = hw_http1_expect_lit(c, " ");
     if (rc != 0)
         return rc;
     for (int i = 0; i < 3; i++, c->p++) {
@@ -461,14 +379,15 @@ static int parse_status_line(struct cursor *c, struct hw_http_head *head)
         c->p++;
     else if (*c->p != '\r')
         return HW_EPARSE;
-    rc = parse_field(c, &head->reason, &head->reason_len);
+    rc = hw_http1_parse_field(c, &head->reason, &head->reason_len);
     if (rc != 0)
         return rc;
-    return expect_lit(c, "\r\n");
+    return hw_http1_expect_lit(c, "\r\n");
 }
 
 /* The start line (a request's when request is set, else a status line) and the headers. */
-static int parse_head(struct cursor *c, struct hw_http_head *head, struct framing *f, int request)
+static int parse_head(struct hw_http1_cursor *c, struct hw_http_head *head, struct framing *f,
+                      int request)
 {
     int rc;
 
@@ -482,7 +401,7 @@ static int parse_head(struct cursor *c, struct hw_http_head *head, struct framin
 
 int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head)
 {
-    struct cursor c = { buf, buf + len, NULL };
+    struct hw_http1_cursor c = { buf, buf + len, NULL };
     struct framing f;
     int rc = parse_head(&c, head, &f, 1);
 
@@ -500,7 +419,7 @@ int hw_http_parse_request(const char *buf, size_t len, struct hw_http_head *head
 int hw_http_parse_response(const char *buf, size_t len, const char *request_method,
                            struct hw_http_head *head)
 {
-    struct cursor c = { buf, buf + len, NULL };
+    struct hw_http1_cursor c = { buf, buf + len, NULL };
     struct framing f;
     int rc = parse_head(&c, head, &f, 0);
 
@@ -517,140 +436,6 @@ int hw_http_parse_response(const char *buf, size_t len, const char *request_meth
     if (head->body == HW_BODY_CLOSE)
         head->keep_alive = 0;
     return rc;
-}
-
-const struct hw_http_header *hw_http_find(const struct hw_http_head *head, const char *name)
-{
-    size_t nlen = strlen(name);
-
-    for (size_t i = 0; i < head->nheaders; i++) {
-        const struct hw_http_header *h = &head->headers[i];
-        if (mem_ieq(h->name, h->name_len, name, nlen))
-            return h;
-    }
-    return NULL;
-}
-
-const char *hw_http_value_trim(const struct hw_http_header *h, size_t *len)
-{
-    return trim(h->value, h->value_len, len);
-}
-
-/* Is h one of the headers that are hop-by-hop by name (RFC 9110 section 7.6.1 and the like)? */
-static int fixed_hop_by_hop(const struct hw_http_header *h)
-{
-    /* By length first: most names are settled without comparing a byte. */
-    switch (h->name_len) {
-    case 2:
-        return NAME_IS(h, "te");
-    case 7:
-        return NAME_IS(h, "trailer") || NAME_IS(h, "upgrade");
-    case 10:
-        return NAME_IS(h, "connection") || NAME_IS(h, "keep-alive");
-    case 16:
-        return NAME_IS(h, "proxy-connection");
-    case 17:
-        return NAME_IS(h, "transfer-encoding");
-    case 18:
-        return NAME_IS(h, "proxy-authenticate");
-    case 19:
-        return NAME_IS(h, "proxy-authorization");
-    default:
-        return 0;
-    }
-}
-
-int hw_http_is_hop_by_hop(const struct hw_http_head *head, const struct hw_http_header *h)
-{
-    if (fixed_hop_by_hop(h))
-        return 1;
-    /* Host and Content-Length describe the message itself: Connection cannot remove them. */
-    if (head->no_connection || NAME_IS(h, "host") || NAME_IS(h, "content-length"))
-        return 0;
-    /* Keep-Alive is hop-by-hop already; a header named Close is the one left to look for. */
-    if (head->connection_plain)
-        return NAME_IS(h, "close");
-    for (size_t i = 0; i < head->nheaders; i++) {
-        const struct hw_http_header *conn = &head->headers[i];
-        const char *p, *elem;
-        size_t elen;
-        if (!NAME_IS(conn, "connection"))
-            continue;
-        p = conn->value;
-        while (list_next(&p, conn->value + conn->value_len, &elem, &elen)) {
-            if (mem_ieq(elem, elen, h->name, h->name_len))
-                return 1;
-        }
-    }
-    return 0;
-}
-
-/* rc, with the rule the line broke noted in b. */
-static int block_broke(struct hw_http_block *b, int rc, const char *why)
-{
-    b->error = why;
-    return rc;
-}
-
-int hw_http_block_next(struct hw_http_block *b, const char **p, const char *end,
-                       struct hw_http_header *h)
-{
-    struct cursor c = { *p, end, NULL };
-    const char *v;
-    size_t vlen;
-
-    if (c.p == end)
-        return 0;
-    if (b->nheaders == HW_HTTP_MAX_HEADERS)
-        return block_broke(b, HW_E2BIG, "more header lines than a head holds");
-    /* The block is whole: a line cut short is as malformed as a bad one. */
-    if (parse_token(&c, ':', &h->name, &h->name_len) != 0)
-        return block_broke(b, HW_EPARSE, "a header line without a name and colon");
-    if (parse_field(&c, &h->value, &h->value_len) != 0 || expect_lit(&c, "\r\n") != 0)
-        return block_broke(b, HW_EPARSE,
-                           "a header line with a control character, or not ended by CRLF");
-    if (fixed_hop_by_hop(h))
-        return block_broke(b, HW_EPARSE,
-                           "a hop-by-hop header (Connection, Transfer-Encoding, Upgrade, ...)");
-    if (NAME_IS(h, "content-length")) {
-        v = trim(h->value, h->value_len, &vlen);
-        if (b->has_length) {
-            if (vlen != b->cl_len || memcmp(v, b->cl, vlen) != 0)
-                return block_broke(b, HW_EPARSE, "two different Content-Length values");
-        } else {
-            if (parse_length(v, vlen, &b->content_length) != 0)
-                return block_broke(b, HW_EPARSE, "a Content-Length that is not a number of bytes");
-            b->has_length = 1;
-            b->cl = v;
-            b->cl_len = vlen;
-        }
-    }
-    b->nheaders++;
-    *p = c.p;
-    return 1;
-}
-
-int hw_http_run_add(struct hw_http_run *r, struct hw_buf *b, const struct hw_http_header *h)
-{
-    size_t len = (size_t)(h->value + h->value_len - h->name) + 2;
-    int err;
-
-    if (r->n && r->p + r->n == h->name) {
-        r->n += len;
-        return 0;
-    }
-    err = hw_http_run_flush(r, b);
-    r->p = h->name;
-    r->n = len;
-    return err;
-}
-
-int hw_http_run_flush(struct hw_http_run *r, struct hw_buf *b)
-{
-    int err = r->n ? hw_buf_append(b, r->p, r->n) : 0;
-
-    r->n = 0;
-    return err;
 }
 
 int hw_http_is_token(const char *p, size_t len)

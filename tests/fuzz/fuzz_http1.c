@@ -1,10 +1,10 @@
 /*
- * libFuzzer target for common/http/http1.c. Parses the input as a request head and
- * as a response head, checking that results stay inside the input and agree
- * with a parse of a shorter prefix, and decodes it as a chunked body (whole,
- * split in two, byte by byte), requiring the same outcome each way; checks the
- * one-pass header-block check against a parse of the head built from the block.
- * Single-threaded, like libFuzzer's calls.
+ * libFuzzer target for common/http/http1.c and http1_headers.c. Parses the
+ * input as a request head and as a response head, checking that results stay
+ * inside the input and agree with a parse of a shorter prefix, and decodes it
+ * as a chunked body (whole, split in two, byte by byte), requiring the same
+ * outcome each way; checks the one-pass header-block check against a parse of
+ * the head built from the block. Single-threaded, like libFuzzer's calls.
  */
 #include <stddef.h>
 #include <stdint.h>

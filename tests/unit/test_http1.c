@@ -1,8 +1,8 @@
 /*
- * Unit tests for common/http/http1.c: request and response heads of every
- * framing, byte-exact header capture, each rejection the parser promises,
- * incremental input at every split, keep-alive and hop-by-hop rules, and the
- * chunked decoder fed whole, split and byte by byte. Single-threaded.
+ * Unit tests for common/http/http1.c and http1_headers.c: request and response
+ * heads of every framing, byte-exact header capture, each rejection the parser
+ * promises, incremental input at every split, keep-alive and hop-by-hop rules,
+ * and the chunked decoder fed whole, split and byte by byte. Single-threaded.
  */
 #include "http/http1.h"
 
