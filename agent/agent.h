@@ -54,6 +54,8 @@ struct agent {
     lws_usec_t lookup_step;            /* the next poll's delay */
     struct hw_addrs addrs;             /* the attempt's addresses, in numbers */
     size_t addr_next;                  /* the one it dials now */
+    size_t addr_tried;                 /* addresses dialled in this attempt, after the first */
+    char addr_first[HW_ADDR_STRLEN];   /* dialled first by the next attempt; "": in order */
     int redial;                        /* that one refused: the next is dialled from addr_timer */
 
     /* The graceful stop (tunnel.c, agent_tunnel_stopping()). */

@@ -176,6 +176,17 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
         /* Its close callbacks end the attempt (attempt_over()); we wait for them. */
         HW_DEBUG("no answer from %s to the upgrade within %u ms: giving up on it", a->cfg.relay,
                  (unsigned)HANDSHAKE_MS);
+        /*
+         * An address that takes the connection and never answers (or drops every packet)
+         * would be the first again in every attempt: the next one starts after it.
+         */
+        if (a->addrs.n > 1) {
+            const char *next = a->addrs.a[(a->addr_next + 1) % a->addrs.n];
+
+            HW_INFO("no answer from %s within %.1fs: the next attempt tries %s first",
+                    a->addrs.a[a->addr_next], HANDSHAKE_MS / 1000.0, next);
+            snprintf(a->addr_first, sizeof(a->addr_first), "%s", next);
+        }
         a->attempt_killed = 1;
         lws_set_timeout(a->attempt_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         /* Should lws report none of them, the attempt still ends, a little later. */
@@ -248,6 +259,10 @@ static void lookup_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     a->addrs = found;
+    /* The resolver's order, from the address the last attempts chose (addr_first) if listed. */
+    for (size_t i = 0; i < found.n; i++)
+        if (strcmp(found.a[i], a->addr_first) == 0)
+            a->addr_next = i;
     dial(a);
 }
 
@@ -264,6 +279,7 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(a->context, 0, &a->handshake_timer, handshake_timeout_cb,
                      (lws_usec_t)HANDSHAKE_MS * 1000);
     a->addr_next = 0;
+    a->addr_tried = 0;
     if (hw_addr_is_numeric(a->relay_url.host)) {
         a->addrs.n = 1;
         /* An address in numbers fits, IPv6 included. */
@@ -304,6 +320,8 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 int agent_tunnel_opened(struct agent *a, struct lws *wsi)
 {
     lws_sul_cancel(&a->handshake_timer);
+    /* A tunnel that drops comes back through the address that served it. */
+    snprintf(a->addr_first, sizeof(a->addr_first), "%s", a->addrs.a[a->addr_next]);
     a->ws = wsi;
     a->refused = 0;
     a->mux = hw_mux_new(HW_MUX_AGENT, &mux_callbacks, LWS_PRE, 1024 * 1024, a);
@@ -400,10 +418,13 @@ void agent_tunnel_unreachable(struct agent *a, struct lws *wsi, const char *why)
     if (!is_current(a, wsi))
         return;
     /* The name's next address, as lws would have tried it, within the attempt's deadline. */
-    if (!a->attempt_killed && a->addr_next + 1 < a->addrs.n) {
+    if (!a->attempt_killed && a->addr_tried + 1 < a->addrs.n) {
+        size_t next = (a->addr_next + 1) % a->addrs.n;
+
         HW_DEBUG("nothing answers at %s port %d: trying %s", a->addrs.a[a->addr_next],
-                 a->relay_url.port, a->addrs.a[a->addr_next + 1]);
-        a->addr_next++;
+                 a->relay_url.port, a->addrs.a[next]);
+        a->addr_next = next;
+        a->addr_tried++;
         a->attempt_wsi = NULL;
         a->redial = 1;
         /* Not from inside lws's callback for the connection that failed. */

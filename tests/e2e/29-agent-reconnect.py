@@ -250,6 +250,32 @@ def case_relay_name_addresses(env):
     delivers(relay, target, "through the tunnel to two.test")
 
 
+def case_relay_silent_first_address(env):
+    """The relay's name has two addresses and the first takes the connection and never answers
+    (a listener on 127.0.0.2 that accepts nothing; to the agent, like an address that drops
+    every packet): the attempt ends at its handshake deadline, and the next one starts at the
+    second address instead of waiting on the first again, so the tunnel comes up."""
+    store = env.path("relay.db")
+    token = token_add(env, store, "alice")
+    relay = env.relay(store=store)
+    target = env.target()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        silent.bind(("127.0.0.2", relay.tunnel_port))
+        silent.listen(16)
+        agent = Proc(env, "agent", [AGENT_BIN, "--forward", str(target.port), "--relay",
+                                    "ws://two.test:%d" % relay.tunnel_port],
+                     extra_env={"HOOKWIRE_TOKEN": token, "LD_PRELOAD": FAKE_RESOLVER,
+                                "HW_FAKE_NAME": "two.test",
+                                "HW_FAKE_ANSWER": "127.0.0.2 127.0.0.1"})
+        tunnel_up(relay, agent, HANDSHAKE + 15, "the tunnel to come up through the second address")
+        check("no answer from 127.0.0.2 within 10.0s: the next attempt tries 127.0.0.1 first"
+              in agent.stderr(), "the agent says why it changed address", agent.stderr()[-2000:])
+        delivers(relay, target, "through the tunnel to two.test")
+    finally:
+        silent.close()
+
+
 if __name__ == "__main__":
     run([case_silent_relay, case_relay_sigstop, case_relay_name_held, case_stop_while_name_held,
-         case_relay_name_addresses])
+         case_relay_name_addresses, case_relay_silent_first_address])
