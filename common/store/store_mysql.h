@@ -132,7 +132,7 @@ int hw_my_connected(struct hw_my *b);
 /*
  * Makes sure there is a usable connection in autocommit mode: rebuilds a
  * broken one, checks one that sat idle, and while the server is away fails
- * fast with HW_EUNAVAIL (one reconnection attempt per second at most).
+ * fast with HW_EUNAVAIL (after a failed connect, the next waits its back-off).
  * Returns 0 or HW_EUNAVAIL.
  */
 int hw_my_ready(struct hw_my *b);

@@ -1,9 +1,10 @@
 /*
  * The MySQL backend's connection: made within the call deadline (session
  * settings, durability check), dropped with its prepared statements, its
- * errors mapped to our codes. When the server goes away every call fails
- * fast with HW_EUNAVAIL and the connection is rebuilt at most once a second.
- * Called only through store.c, under the handle's lock.
+ * errors mapped to our codes. A connection that dropped is rebuilt at the
+ * next call; after a failed connect or a timeout, calls fail fast with
+ * HW_EUNAVAIL for a back-off of 250 ms doubling to 8 s. Called only through
+ * store.c, under the handle's lock.
  */
 #include "store_mysql.h"
 
