@@ -347,7 +347,7 @@ static void on_abort(struct hw_http_conn *c, const char *why)
 {
     struct ingest_conn *x = hw_http_conn_user(c);
 
-    /* The server's words for the answer timeout (net/http_conn.c). */
+    /* The server's words for the answer timeout (net/http_conn_timer.c). */
     if (x->ack && strcmp(why, "no answer in time") == 0) {
         overdue(x->r, x->ack, "the answer timeout");
         x->ack = NULL;

@@ -366,7 +366,7 @@ static void on_abort(struct hw_http_conn *c, const char *why)
     for (size_t i = 0; i < sizeof(aborts) / sizeof(aborts[0]) && !k; i++)
         if (strcmp(why, aborts[i].why) == 0)
             k = &aborts[i];
-    /* The answer timeout's own words (net/http_conn.c); the body is the stream's by now. */
+    /* The answer timeout's own words (net/http_conn_timer.c); the body is the stream's by now. */
     if (h && x->channel && strcmp(why, "no answer in time") == 0 && !relay_record_requeued(x->live))
         relay_refused_add(x->relay->refused, x->channel, x->channel_len, x->event_id, 504,
                           "timeout: the app did not answer in time", h->method,

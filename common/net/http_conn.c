@@ -1,11 +1,10 @@
 /*
  * One HTTP/1.1 server connection on an lws raw socket: its state machine
- * (head, body, waiting for the program), its one timer (head deadline, body
- * stall and rate floor, idle, answer wait and stall), the held-bytes budget
- * and shedding as they apply to it. Owns struct hw_http_conn; the answer
- * calls and writes live in http_conn_write.c, its request side, answer side
- * and reading pace in http_reader.c, http_answer.c, http_pace.c.
- * Service thread only.
+ * (head, body, waiting for the program), the held-bytes budget and shedding
+ * as they apply to it. Owns struct hw_http_conn; its one timer lives in
+ * http_conn_timer.c, the answer calls and writes in http_conn_write.c, its
+ * request side, answer side and reading pace in http_reader.c,
+ * http_answer.c, http_pace.c. Service thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include "http_conn_int.h"
 
 static void process(struct hw_http_conn *c);
-static void arm_timer(struct hw_http_conn *c);
 
 struct hw_http_server *hw_http_conn_server(const struct hw_http_conn *c)
 {
@@ -58,16 +56,6 @@ void hw_http_conn_set_timeout_error(struct hw_http_conn *c, enum hw_errc e, cons
     c->timeout_extra = extra;
 }
 
-void hw_http_conn_wait_at_least(struct hw_http_conn *c, unsigned ms)
-{
-    lws_usec_t due = lws_now_usecs() + (lws_usec_t)ms * 1000;
-
-    if (c->state != ST_WAIT || c->wait_due >= due)
-        return;
-    c->wait_due = due;
-    arm_timer(c);
-}
-
 /* The reading phase is over (answering, waiting for the program, or closing). */
 static void unlist(struct hw_http_conn *c)
 {
@@ -78,7 +66,7 @@ static void unlist(struct hw_http_conn *c)
 static void begin_phase(struct hw_http_conn *c, lws_usec_t now)
 {
     hw_http_pace_begin(c->readers, &c->pace, now, c->state == ST_HEAD);
-    arm_timer(c);
+    hw_http_conn_arm_timer(c);
 }
 
 /* The exchange no longer holds request bytes: give them back to the budget. */
@@ -138,7 +126,7 @@ void hw_http_conn_answering(struct hw_http_conn *c)
     unlist(c);
     c->state = ST_RESPONSE;
     count_exchange(c, 1);
-    arm_timer(c);
+    hw_http_conn_arm_timer(c);
     hw_http_conn_want_write(c);
 }
 
@@ -273,7 +261,7 @@ static void dispatch(struct hw_http_conn *c)
     c->program_holds = 1;
     count_exchange(c, 1);
     c->wait_due = lws_now_usecs() + (lws_usec_t)c->cfg->answer_timeout_ms * 1000;
-    arm_timer(c);
+    hw_http_conn_arm_timer(c);
     c->cb->on_request(c, &req);
 }
 
@@ -408,107 +396,6 @@ static void process(struct hw_http_conn *c)
     rx_flow(c);
 }
 
-/* When the current state's limit falls due. */
-static lws_usec_t state_due(const struct hw_http_conn *c)
-{
-    const struct hw_http_server_config *cfg = c->cfg;
-
-    switch (c->state) {
-    case ST_HEAD:
-        return c->pace.start +
-               (lws_usec_t)(c->idle ? cfg->idle_timeout_ms : cfg->head_timeout_ms) * 1000;
-    case ST_BODY:
-        return hw_http_pace_moved(&c->pace) + (lws_usec_t)cfg->body_stall_ms * 1000;
-    case ST_WAIT:
-        return c->wait_due;
-    default:
-        return c->ans.progress_at + (lws_usec_t)cfg->answer_stall_ms * 1000;
-    }
-}
-
-/*
- * The one timer. Due at the state's limit, and sooner while a finished
- * answer's bytes wait in the kernel for a peer that may never read them.
- */
-static void timer_cb(lws_sorted_usec_list_t *sul)
-{
-    struct hw_http_conn *c = lws_container_of(sul, struct hw_http_conn, timer);
-    const struct hw_http_server_config *cfg = c->cfg;
-    lws_usec_t now = lws_now_usecs();
-
-    c->timer_at = 0;
-
-    if (hw_http_answer_unacked_check(&c->ans, c->wsi, (lws_usec_t)cfg->answer_stall_ms * 1000)) {
-        HW_WARN("conn=%s the peer stopped reading the answer: closing", c->peer);
-        hw_http_conn_kill(c, "the peer stopped reading");
-        return;
-    }
-    if (c->state == ST_BODY) {
-        if (hw_http_pace_body_too_slow(&c->pace, now, (lws_usec_t)cfg->body_stall_ms * 1000,
-                                       cfg->body_min_rate))
-            hw_http_conn_answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
-        else
-            arm_timer(c);
-        return;
-    }
-    if (now < state_due(c) ||
-        (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)) {
-        arm_timer(c);
-        return;
-    }
-    switch (c->state) {
-    case ST_HEAD:
-        if (c->idle || !hw_http_reader_pending(&c->rd))
-            hw_http_conn_kill(c, c->idle ? "idle" : "no request in time");
-        else
-            hw_http_conn_answer_error(c, HW_ERRC_REQUEST_TIMEOUT, NULL);
-        return;
-    case ST_WAIT:
-        hw_http_conn_take_back(c, "no answer in time");
-        hw_http_conn_answer_error(c, c->timeout_errc, c->timeout_extra);
-        return;
-    default:
-        /* Bytes waiting for the socket: the peer stopped reading; none: nothing came to send. */
-        if (hw_buf_size(&c->ans.out) || c->ans.inflight) {
-            HW_WARN("conn=%s%s%s the peer stopped reading the answer: closing", c->peer,
-                    c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-            hw_http_conn_kill(c, "the peer stopped reading");
-        } else {
-            HW_WARN("conn=%s%s%s the answer stalled (nothing more came to send): closing", c->peer,
-                    c->log_id ? " evt=" : "", c->log_id ? c->log_id : "");
-            hw_http_conn_kill(c, "the answer stalled");
-        }
-        return;
-    }
-}
-
-static void arm_timer(struct hw_http_conn *c)
-{
-    const struct hw_http_server_config *cfg = c->cfg;
-    lws_usec_t now = lws_now_usecs(), stall = (lws_usec_t)cfg->answer_stall_ms * 1000;
-    lws_usec_t at = state_due(c);
-
-    /* A body is looked at once a stall period at least: the rate floor is checked each time. */
-    if (c->state == ST_BODY && at <= now)
-        at = now + (lws_usec_t)cfg->body_stall_ms * 1000;
-    if (c->state == ST_RESPONSE && hw_http_answer_finished(&c->ans) && !c->ans.inflight)
-        at = now + stall; /* closing after the answer: lws does it; the watch below may not */
-    /* Sampled four times a period, so a queue that stopped shrinking is seen in time. */
-    if (c->ans.unacked && now + stall / 4 < at)
-        at = now + stall / 4;
-    if (at <= now)
-        at = now + 1000;
-    /*
-     * Already armed to fire no later: leave it. Every check in timer_cb() compares times, so
-     * an early firing finds nothing due and re-arms; this saves a sorted insert into lws's
-     * timer list (which grows with the connections) on every step of every exchange.
-     */
-    if (c->timer_at && c->timer_at <= at)
-        return;
-    c->timer_at = at;
-    lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, timer_cb, at - now);
-}
-
 void hw_http_conn_next_exchange(struct hw_http_conn *c)
 {
     next_request(c);
@@ -535,7 +422,7 @@ int hw_http_conn_adopt(struct hw_http_server *s, struct lws *wsi)
     over = hw_http_server_opened(s);
     next_request(c);
     c->idle = 0; /* a new connection must send its first head within the head deadline */
-    arm_timer(c);
+    hw_http_conn_arm_timer(c);
     if (c->cb->on_open)
         c->cb->on_open(c);
     if (over && !shed_one(c, 0)) {

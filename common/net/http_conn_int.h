@@ -2,10 +2,10 @@
 #define HW_HTTP_CONN_INT_H
 
 /*
- * Internal to one server connection (http_conn.c, its reading and timer;
- * http_conn_write.c, the program's answer calls and the writes): the
- * connection's structure and the steps the two files call in each other.
- * Service thread only.
+ * Internal to one server connection (http_conn.c, its reading;
+ * http_conn_timer.c, its timer; http_conn_write.c, the program's answer
+ * calls and the writes): the connection's structure and the steps the three
+ * files call in each other. Service thread only.
  */
 #include <libwebsockets.h>
 #include <stdalign.h>
@@ -75,6 +75,13 @@ int hw_http_conn_keeps_alive(struct hw_http_conn *c);
 
 /* The answer is out and the connection stays: forget the request, run the next one buffered. */
 void hw_http_conn_next_exchange(struct hw_http_conn *c);
+
+/*
+ * (Re)arms the connection's one timer for the current state's limit, sooner
+ * while a finished answer's bytes wait unacked; left alone when it already
+ * fires no later (http_conn_timer.c).
+ */
+void hw_http_conn_arm_timer(struct hw_http_conn *c);
 
 /* Output is queued: has it written at the end of this round, or at WRITEABLE (http_conn_write.c).
  */
