@@ -1,11 +1,9 @@
 /*
- * Stream multiplexer for one tunnel connection. Owns the stream table (a
- * hash by id), the control queue (encoded messages sent before any stream
- * data), the ring of streams with something sendable, and the staging buffer
- * each pulled message is built in, and a few freed streams kept for reuse (a
- * stream per request would otherwise cost three allocations). Flow control: a sender may have at
- * most its credit of DATA bytes unacknowledged; the receiver returns credit with WINDOW once the
- * bytes are consumed. Event-loop thread only.
+ * Stream multiplexer for one tunnel connection: the mux and its stream table (a hash by id,
+ * with a few freed streams kept for reuse: a stream per request would otherwise cost three
+ * allocations), the streams' life from open to close, and the incoming side, which checks
+ * each received message against the protocol's rules and hands it to its stream. The
+ * outgoing side is mux_send.c. Event-loop thread only.
  */
 #include "mux.h"
 
@@ -15,48 +13,13 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "mux_int.h"
 
-#define MUX_BUCKETS   256
 #define CTRL_MAX      (8u * 1024 * 1024)
 #define CTRL_PONG_MAX (1u * 1024 * 1024) /* no PONG is queued past this */
-#define WINDOW_BATCH  (HW_WINDOW_INITIAL / 4)
 /* Freed streams kept for the next ones, and the most storage each of their buffers keeps. */
 #define SPARE_MAX  32
 #define SPARE_KEEP (8u * 1024)
-
-struct hw_mux_stream {
-    struct hw_mux *mux;
-    uint32_t id;
-    void *user;
-    struct hw_buf head;  /* encoded head message, not yet pulled */
-    struct hw_buf body;  /* body bytes not yet sent */
-    int64_t credit;      /* DATA bytes the peer still accepts */
-    int64_t recv_window; /* DATA bytes the peer may still send us */
-    uint32_t consumed;   /* bytes consumed since the last WINDOW we sent */
-    unsigned end_queued : 1, end_sent : 1, in_end : 1, ready : 1, drain_wanted : 1;
-    unsigned closing : 1; /* closed by the program; freed once END is sent */
-    unsigned head_in : 1; /* the peer's head (REQUEST or RESPONSE) has arrived */
-    struct hw_mux_stream *hnext;
-    struct hw_mux_stream *rnext, *rprev;
-};
-
-struct hw_mux {
-    enum hw_mux_role role;
-    struct hw_mux_callbacks cb;
-    size_t headroom;
-    size_t body_cap;
-    void *user;
-    struct hw_mux_stream *buckets[MUX_BUCKETS];
-    size_t nstreams;
-    uint32_t last_id; /* highest stream id opened (relay) or seen (agent) */
-    struct hw_buf ctrl;
-    struct hw_buf stage;
-    struct hw_mux_stream *rhead, *rtail;
-    int pulling;                 /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
-    const char *why;             /* the rule the peer broke (static), or NULL */
-    struct hw_mux_stream *spare; /* freed streams, linked by hnext, with their small buffers */
-    size_t nspare;
-};
 
 struct hw_mux *hw_mux_new(enum hw_mux_role role, const struct hw_mux_callbacks *cb, size_t headroom,
                           size_t body_cap, void *user)
@@ -109,58 +72,6 @@ static struct hw_mux_stream *find(struct hw_mux *m, uint32_t id)
     return s;
 }
 
-static int sendable(const struct hw_mux_stream *s)
-{
-    if (hw_buf_size(&s->head))
-        return 1;
-    if (hw_buf_size(&s->body))
-        return s->credit > 0;
-    return s->end_queued && !s->end_sent;
-}
-
-static void ready_remove(struct hw_mux_stream *s)
-{
-    struct hw_mux *m = s->mux;
-
-    if (!s->ready)
-        return;
-    if (s->rprev)
-        s->rprev->rnext = s->rnext;
-    else
-        m->rhead = s->rnext;
-    if (s->rnext)
-        s->rnext->rprev = s->rprev;
-    else
-        m->rtail = s->rprev;
-    s->rnext = s->rprev = NULL;
-    s->ready = 0;
-}
-
-/* Puts a stream with something to send at the back of the ring, or takes it out. */
-static void update_ready(struct hw_mux_stream *s)
-{
-    struct hw_mux *m = s->mux;
-
-    if (!sendable(s)) {
-        ready_remove(s);
-        return;
-    }
-    if (s->ready)
-        return;
-    s->rprev = m->rtail;
-    s->rnext = NULL;
-    if (m->rtail)
-        m->rtail->rnext = s;
-    else
-        m->rhead = s;
-    m->rtail = s;
-    s->ready = 1;
-    /* A stream re-queued by hw_mux_pull() needs no new WRITEABLE: the writer is already
-     * running and asks for one itself when hw_mux_pending() says so. */
-    if (!m->pulling)
-        m->cb.want_write(m);
-}
-
 static struct hw_mux_stream *stream_new(struct hw_mux *m, uint32_t id)
 {
     struct hw_mux_stream *s = m->spare;
@@ -202,7 +113,7 @@ static void spare_buf(struct hw_buf *b, size_t max)
     b->max = max;
 }
 
-static void stream_free(struct hw_mux_stream *s)
+void hw_mux_stream_free(struct hw_mux_stream *s)
 {
     struct hw_mux *m = s->mux;
     struct hw_mux_stream **pp = &m->buckets[s->id % MUX_BUCKETS];
@@ -210,7 +121,7 @@ static void stream_free(struct hw_mux_stream *s)
     while (*pp != s)
         pp = &(*pp)->hnext;
     *pp = s->hnext;
-    ready_remove(s);
+    hw_mux_ready_remove(s);
     m->nstreams--;
     if (m->nspare < SPARE_MAX) {
         spare_buf(&s->head, HW_FRAME_HDR_LEN + HW_FRAME_MAX_PAYLOAD);
@@ -269,28 +180,6 @@ void hw_mux_free(struct hw_mux *m)
     hw_buf_cleanup(&m->ctrl);
     hw_buf_cleanup(&m->stage);
     free(m);
-}
-
-static void ctrl_queued(struct hw_mux *m, int err)
-{
-    if (!err)
-        m->cb.want_write(m);
-}
-
-int hw_mux_send_control(struct hw_mux *m, uint8_t type, const void *p, size_t len)
-{
-    int err = hw_frame_encode_control(&m->ctrl, type, p, len);
-
-    ctrl_queued(m, err);
-    return err;
-}
-
-int hw_mux_send_hello(struct hw_mux *m, const struct hw_msg_hello *h)
-{
-    int err = hw_frame_encode_hello(&m->ctrl, h);
-
-    ctrl_queued(m, err);
-    return err;
 }
 
 int hw_mux_fail(struct hw_mux *m, const char *why)
@@ -383,7 +272,7 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
         if (s->credit + inc > (int64_t)1 << 31)
             return hw_mux_fail(m, "a WINDOW past 2^31 bytes of credit");
         s->credit += inc;
-        update_ready(s);
+        hw_mux_update_ready(s);
         return 0;
     case HW_FT_RESET:
         if (hw_frame_decode_reset(f, &rst))
@@ -395,10 +284,10 @@ static int handle_stream_frame(struct hw_mux *m, const struct hw_frame *f)
             return hw_mux_fail(m, "a RESET on a stream never opened");
         if (!s)
             return 0;
-        ready_remove(s);
+        hw_mux_ready_remove(s);
         if (!s->closing)
             m->cb.on_reset(m, s, rst.code, rst.text.p, rst.text.len);
-        stream_free(s);
+        hw_mux_stream_free(s);
         return 0;
     default:
         return 0; /* unknown types are ignored so newer peers can add them */
@@ -444,81 +333,6 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len)
     }
 }
 
-int hw_mux_pending(const struct hw_mux *m)
-{
-    return hw_buf_size(&m->ctrl) || m->rhead;
-}
-
-/* Resets the staging buffer to just its headroom. 0, or -1 when out of memory. */
-static int stage_begin(struct hw_mux *m)
-{
-    hw_buf_reset(&m->stage);
-    if (!hw_buf_reserve(&m->stage, m->headroom + HW_FRAME_HDR_LEN + HW_FRAME_MAX_DATA))
-        return -1;
-    hw_buf_commit(&m->stage, m->headroom);
-    return 0;
-}
-
-int hw_mux_pull(struct hw_mux *m, uint8_t **msg, size_t *len)
-{
-    struct hw_mux_stream *s;
-    int drained = 0;
-
-    /* Out of memory: nothing is pulled now; the frames stay queued for the next try. */
-    if (stage_begin(m))
-        return 0;
-    if (hw_buf_size(&m->ctrl)) {
-        const uint8_t *h = (const uint8_t *)hw_buf_head(&m->ctrl);
-        size_t n = HW_FRAME_HDR_LEN + hw_frame_payload_len(h);
-
-        if (hw_buf_append(&m->stage, h, n))
-            return 0;
-        hw_buf_consume(&m->ctrl, n);
-        goto out;
-    }
-    s = m->rhead;
-    if (!s)
-        return 0;
-    ready_remove(s);
-    if (hw_buf_size(&s->head)) {
-        if (hw_buf_append(&m->stage, hw_buf_head(&s->head), hw_buf_size(&s->head)))
-            return 0;
-        hw_buf_cleanup(&s->head);
-    } else if (hw_buf_size(&s->body)) {
-        size_t n = hw_buf_size(&s->body);
-        size_t before = n;
-
-        if (n > HW_FRAME_MAX_DATA)
-            n = HW_FRAME_MAX_DATA;
-        if ((int64_t)n > s->credit)
-            n = (size_t)s->credit;
-        if (hw_frame_encode_data(&m->stage, s->id, hw_buf_head(&s->body), n))
-            return 0;
-        hw_buf_consume(&s->body, n);
-        s->credit -= (int64_t)n;
-        drained = s->drain_wanted && before - n <= m->body_cap / 2;
-        if (drained)
-            s->drain_wanted = 0;
-    } else {
-        if (hw_frame_encode_end(&m->stage, s->id))
-            return 0;
-        s->end_sent = 1;
-        if (s->closing) {
-            stream_free(s);
-            goto out;
-        }
-    }
-    m->pulling = 1;
-    update_ready(s);
-    m->pulling = 0;
-    if (drained && m->cb.on_drain)
-        m->cb.on_drain(m, s);
-out:
-    *msg = (uint8_t *)hw_buf_head(&m->stage) + m->headroom;
-    *len = hw_buf_size(&m->stage) - m->headroom;
-    return 1;
-}
-
 struct hw_mux_stream *hw_mux_stream_open(struct hw_mux *m, void *user)
 {
     struct hw_mux_stream *s;
@@ -533,106 +347,17 @@ struct hw_mux_stream *hw_mux_stream_open(struct hw_mux *m, void *user)
     return s;
 }
 
-int hw_mux_send_request(struct hw_mux_stream *s, const struct hw_msg_request *req)
-{
-    int err = hw_frame_encode_request(&s->head, s->id, req);
-
-    if (!err)
-        update_ready(s);
-    return err;
-}
-
-int hw_mux_send_response(struct hw_mux_stream *s, const struct hw_msg_response *resp)
-{
-    int err = hw_frame_encode_response(&s->head, s->id, resp);
-
-    if (!err)
-        update_ready(s);
-    return err;
-}
-
-size_t hw_mux_send_room(const struct hw_mux_stream *s)
-{
-    return s->body.max - hw_buf_size(&s->body);
-}
-
-int hw_mux_send_body(struct hw_mux_stream *s, const void *p, size_t n)
-{
-    int err;
-
-    if (s->end_queued)
-        return HW_EINVAL;
-    err = hw_buf_append(&s->body, p, n);
-
-    if (err == HW_E2BIG)
-        s->drain_wanted = 1;
-    if (!err)
-        update_ready(s);
-    return err;
-}
-
-int hw_mux_send_body_buf(struct hw_mux_stream *s, struct hw_buf *b)
-{
-    struct hw_buf empty;
-
-    if (s->end_queued)
-        return HW_EINVAL;
-    if (hw_buf_size(&s->body))
-        return hw_mux_send_body(s, hw_buf_head(b), hw_buf_size(b));
-    hw_buf_cleanup(&s->body);
-    s->body = *b;
-    hw_buf_init(&empty, b->max);
-    *b = empty;
-    update_ready(s);
-    return 0;
-}
-
-void hw_mux_want_drain(struct hw_mux_stream *s)
-{
-    s->drain_wanted = 1;
-}
-
-int hw_mux_send_end(struct hw_mux_stream *s)
-{
-    s->end_queued = 1;
-    update_ready(s);
-    return 0;
-}
-
-void hw_mux_consumed(struct hw_mux_stream *s, size_t n)
-{
-    struct hw_mux *m = s->mux;
-
-    s->consumed += (uint32_t)n;
-    if (s->in_end || s->consumed < WINDOW_BATCH)
-        return;
-    if (hw_frame_encode_window(&m->ctrl, s->id, s->consumed) == 0) {
-        s->recv_window += s->consumed;
-        s->consumed = 0;
-        m->cb.want_write(m);
-    }
-}
-
-void hw_mux_stream_reset(struct hw_mux_stream *s, uint16_t code, const char *text)
-{
-    struct hw_mux *m = s->mux;
-    struct hw_msg_reset rst = { code, { text, strlen(text) } };
-
-    ctrl_queued(m, hw_frame_encode_reset(&m->ctrl, s->id, &rst));
-    stream_free(s);
-}
-
 void hw_mux_stream_close(struct hw_mux_stream *s)
 {
     if (s->mux->role == HW_MUX_RELAY) {
         if (s->in_end && s->end_sent)
-            stream_free(s);
+            hw_mux_stream_free(s);
         else
             hw_mux_stream_reset(s, HW_RST_CANCEL, "closed");
         return;
     }
     if (s->end_sent) {
-        stream_free(s);
+        hw_mux_stream_free(s);
     } else if (s->end_queued) {
         s->closing = 1;
         s->user = NULL;

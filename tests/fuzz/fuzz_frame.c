@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for common/tunnel/frame.c and common/tunnel/mux.c. The whole input is
- * decoded as one tunnel message by the header decoder and every typed
+ * libFuzzer target for common/tunnel/frame.c, mux.c and mux_send.c. The whole
+ * input is decoded as one tunnel message by the header decoder and every typed
  * decoder; valid heads, resets and windows must re-encode to the same bytes.
  * The input is then read as a script of length-prefixed messages fed to an
  * agent-role and a relay-role mux, with callbacks that consume, answer, close

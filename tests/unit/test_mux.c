@@ -1,9 +1,10 @@
 /*
- * Unit tests for common/tunnel/mux.c: a relay-role and an agent-role mux wired back
- * to back in memory (each pulled message is fed to the other side) drive whole
- * exchanges, round-robin between streams, flow control in both directions,
- * PING/PONG, control priority, resets, closing on either side, the protocol
- * errors the receiver must catch, body ownership and on_drain. Single-threaded.
+ * Unit tests for common/tunnel/mux.c and mux_send.c: a relay-role and an
+ * agent-role mux wired back to back in memory (each pulled message is fed to the
+ * other side) drive whole exchanges, round-robin between streams, flow control
+ * in both directions, PING/PONG, control priority, resets, closing on either
+ * side, the protocol errors the receiver must catch, body ownership and
+ * on_drain. Single-threaded.
  */
 #include "tunnel/mux.h"
 
