@@ -24,11 +24,12 @@ for layer in core http tunnel sig store; do
     done
 done
 
-# Internal headers: name, the folder that owns it.
+# Internal headers: name, the folder that owns it (every LAYER/*_int.h is one).
 for pair in store/store_backend.h store/store_mysql.h store/store_mysql_row.h \
             store/store_sqlite.h store/store_queue.h store/store_schema.h store/store_handle.h \
             sig/sig_source.h sig/sig_providers.h sig/sig_twilio.h \
-            net/http_reader.h net/http_answer.h net/http_conn.h net/http_pace.h; do
+            net/http_reader.h net/http_answer.h net/http_conn.h net/http_pace.h \
+            $(cd common && ls */*_int.h 2>/dev/null); do
     owner=${pair%%/*}
     name=${pair#*/}
     for hit in $(grep -rn --include='*.[ch]' "#include \"\(.*/\)\?$name\"" \
