@@ -183,7 +183,8 @@ static void handshake_timeout_cb(lws_sorted_usec_list_t *sul)
         if (a->addrs.n > 1) {
             const char *next = a->addrs.a[(a->addr_next + 1) % a->addrs.n];
 
-            HW_INFO("no answer from %s within %.1fs: the next attempt tries %s first",
+            HW_INFO("no answer from %s by the attempt's %.1fs deadline: the next attempt tries "
+                    "%s first",
                     a->addrs.a[a->addr_next], HANDSHAKE_MS / 1000.0, next);
             snprintf(a->addr_first, sizeof(a->addr_first), "%s", next);
         }
@@ -236,7 +237,10 @@ static void redial_cb(lws_sorted_usec_list_t *sul)
     dial(lws_container_of(sul, struct agent, addr_timer));
 }
 
-/* Is the relay's name looked up yet? Its addresses are dialled in the resolver's order. */
+/*
+ * Is the relay's name looked up yet? Its addresses are dialled in the resolver's order, from
+ * addr_first (set by an earlier attempt) when the name still has it, round the list.
+ */
 static void lookup_cb(lws_sorted_usec_list_t *sul)
 {
     struct agent *a = lws_container_of(sul, struct agent, addr_timer);

@@ -65,7 +65,7 @@ struct recv_db {
     int64_t oldest_pending_ms;
     int have_backlog;
     int64_t ready_until_us; /* recv_now_us() until which the last check counts, 0 if it failed */
-    /* Thread only. */
+    /* Under mu: the claimer's, which the recorder updates too. */
     struct src_state *src;
     int64_t due[DUE_MAX]; /* retry times recorded, for exact wake-ups */
     size_t ndue;

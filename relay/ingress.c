@@ -311,7 +311,7 @@ static void on_head(struct hw_http_conn *c, const struct hw_http_head *req)
 
 /*
  * How an exchange the server took back ended, by the server's reason
- * (net/http_conn.c's words): the cause the history records (with what the
+ * (the words of net/http_conn*.c): the cause the history records (with what the
  * sender got), and the RESET the agent gets so that its log says why
  * (none: the stream is closed as cancelled).
  */

@@ -2,7 +2,8 @@
  * Option tables: defaults, values converted from text (sizes, durations,
  * booleans, env: and file:), the command line, --help, example configs and
  * hw_opt_diff(); the error lines both readers print (opt_int.h). The INI
- * reader is opt_ini.c. Main thread, startup.
+ * reader is opt_ini.c. Main thread at startup, or a reload's thread (its
+ * errors captured).
  */
 #include "opt.h"
 

@@ -26,7 +26,10 @@
 #include "http_client_int.h"
 
 #define ADDRS_TTL_MS 60000
-/* After a failed lookup or connection, old addresses serve at most this long before the next. */
+/*
+ * After a failed lookup or connection, old addresses serve at most this long
+ * before the next lookup; a failure with none stands this long.
+ */
 #define RETRY_MS 5000
 /* A lookup still running after this is given up: a name service that hangs for good. */
 #define LOOKUP_MAX_MS 60000

@@ -1,10 +1,9 @@
 /*
- * The HTTP client's connections, their lws side: opening one under its
- * connect deadline, writing its request (end of the service round or
- * WRITEABLE), TLS for https targets between the socket and the answer side
- * (tls_client.h), the lws callback. A connection is freed only from its own
- * close callback, or later when its socket is already gone. Service thread
- * only.
+ * The HTTP client's connections, their lws side: opening one within its
+ * connect deadline, writing its request (end of round or WRITEABLE), TLS for
+ * https targets (tls_client.h), the lws callback. A connection is freed only
+ * from its own close callback, or later once its socket is gone. Service
+ * thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -40,11 +40,11 @@ struct hw_http_target {
     size_t addr_next;              /* the one new connections use */
     lws_usec_t addrs_until;        /* looked up again from then on */
     struct hw_resolve *lookup;     /* running */
-    int lookup_failed, lookup_gai; /* no lookup could be started (gai: why) */
+    int lookup_failed, lookup_gai; /* no lookup started, or a failure repeated (gai: why) */
     int lookup_cached;             /* lookup_failed repeats the last failure (failed_until) */
     lws_usec_t failed_until;       /* a name that failed with no addresses fails until then */
     int failed_gai;                /* and why */
-    unsigned lookups;              /* lookups started: a waiting request's generation */
+    unsigned lookups;              /* lookups started or repeated: a request's generation */
     lws_usec_t lookup_started;
     lws_sorted_usec_list_t lookup_timer; /* polls the running lookup */
     lws_usec_t lookup_step;

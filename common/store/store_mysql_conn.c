@@ -1,10 +1,9 @@
 /*
- * The MySQL backend's connection: made within the call deadline (session
- * settings, durability check), dropped with its prepared statements, its
- * errors mapped to our codes. A connection that dropped is rebuilt at the
- * next call; after a failed connect or a timeout, calls fail fast with
- * HW_EUNAVAIL for a back-off of 250 ms doubling to 8 s. Called only through
- * store.c, under the handle's lock.
+ * The MySQL backend's connection: made within the call deadline (session,
+ * durability check), dropped with its statements, its errors mapped to ours.
+ * A dropped connection is rebuilt at the next call; after a failed connect or
+ * a timeout, calls fail fast (HW_EUNAVAIL) for 250 ms doubling to 8 s. Only
+ * through store.c, under the handle's lock.
  */
 #include "store_mysql.h"
 
