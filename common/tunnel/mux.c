@@ -320,6 +320,9 @@ int hw_mux_receive(struct hw_mux *m, const uint8_t *msg, size_t len)
         /* Another version's HELLO may be laid out otherwise: the program says so itself. */
         if (!f.len || (f.payload[0] == HW_PROTO_VERSION && hw_frame_decode_hello(&f, &h)))
             return hw_mux_fail(m, "a malformed HELLO");
+        /* The relay says who the agent is once: a second would rename a tunnel in use. */
+        if (f.payload[0] == HW_PROTO_VERSION && m->hello_seen++)
+            return hw_mux_fail(m, "a second HELLO");
         if (m->cb.on_control)
             m->cb.on_control(m, &f);
         return 0;

@@ -43,6 +43,7 @@ struct hw_mux {
     struct hw_buf stage;
     struct hw_mux_stream *rhead, *rtail;
     int pulling;                 /* inside hw_mux_pull(): its caller re-checks hw_mux_pending() */
+    int hello_seen;              /* the agent's: a HELLO of this version arrived */
     const char *why;             /* the rule the peer broke (static), or NULL */
     struct hw_mux_stream *spare; /* freed streams, linked by hnext, with their small buffers */
     size_t nspare;

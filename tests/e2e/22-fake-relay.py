@@ -11,7 +11,8 @@ import time
 
 from harness import Agent, check, check_eq, run, wait_until
 from hw_standin import StandInConn, StandInRelay, str16
-from hw_ws import T_DATA, T_END, T_PING, T_PONG, T_REQUEST, T_RESET, T_RESPONSE, tunnel_msg, ws_frame
+from hw_ws import (T_DATA, T_END, T_HELLO, T_PING, T_PONG, T_REQUEST, T_RESET, T_RESPONSE,
+                   tunnel_msg, ws_frame)
 
 TOKEN = "hwt_fake-relay-token"
 
@@ -274,6 +275,25 @@ def case_bad_hello_reconnects(env):
         fake.close()
 
 
+def case_second_hello_reconnects(env):
+    """The relay sends one HELLO, as the tunnel opens. A second, which would rename the tunnel
+    under the agent, is a protocol error: the agent says so, never shows the second URL, and
+    connects again."""
+    fake = FakeRelay()
+    try:
+        agent, target, s = start(env, fake)
+        other = struct.pack(">BH", 1, 10) + str16(b"other") + str16(b"https://evil.example/")
+        s.send(tunnel_msg(T_HELLO, 0, other))
+        fake.wait_session(2)
+        wait_until(lambda: "tunnel protocol error from the relay: a second HELLO: reconnecting"
+                   in agent.proc.stderr(), 10, "the agent names the second HELLO")
+        check(all("evil.example" not in line for line in agent.forwarding_lines()),
+              "the second HELLO's URL is never shown", agent.forwarding_lines())
+        agent.stop()
+    finally:
+        fake.close()
+
+
 def case_hello_url_is_shown_clean(env):
     """The public URL a relay announces is the relay's words: the agent's Forwarding line shows
     its control bytes as \\xHH, never as a terminal escape or a forged next line."""
@@ -297,4 +317,4 @@ def case_hello_url_is_shown_clean(env):
 if __name__ == "__main__":
     run([case_handshake_and_delivery, case_bad_heads_are_refused, case_path_leaving_prefix_is_refused,
          case_body_beyond_declared_length, case_silent_relay_is_left, case_trickling_relay_is_left,
-         case_bad_hello_reconnects, case_hello_url_is_shown_clean])
+         case_bad_hello_reconnects, case_second_hello_reconnects, case_hello_url_is_shown_clean])

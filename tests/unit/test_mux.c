@@ -1096,7 +1096,10 @@ static void test_reset_before_request_sent(void)
     teardown();
 }
 
-/* A HELLO goes to the agent, and one of this version must decode; another version is passed on. */
+/*
+ * A HELLO goes to the agent, and one of this version must decode and come once; another
+ * version is passed on.
+ */
 static void test_hello_rules(void)
 {
     struct hw_msg_hello h = { HW_PROTO_VERSION, 10, str("ch"), str("https://x/t/ch/") };
@@ -1126,6 +1129,11 @@ static void test_hello_rules(void)
     CHECK_EQ(agent.nev, 2);
     CHECK_EQ(agent.ev[0].type, HW_FT_HELLO);
     CHECK_EQ(agent.ev[0].n, 3);
+    /* The relay sends one: a second would rename the tunnel under the agent. */
+    CHECK_EQ(hw_frame_encode_hello(fb(), &h), 0);
+    feed(agent.mux, HW_EPROTO);
+    CHECK_STR(hw_mux_error(agent.mux), "a second HELLO");
+    CHECK_EQ(agent.nev, 2);
     teardown();
 }
 
