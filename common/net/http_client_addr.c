@@ -36,21 +36,20 @@
 
 static void lookup_cb(lws_sorted_usec_list_t *sul);
 
+/* A round that starts before failed_until repeats the last failure (see settle()). */
 static void start_lookup(struct hw_http_target *t)
 {
-    if (!t->addrs.n && lws_now_usecs() < t->failed_until) {
+    lws_usec_t now = lws_now_usecs();
+
+    if (!t->addrs.n && now < t->failed_until) {
         t->lookup_failed = 1; /* the last answer stands: the waiting requests fail with it */
         t->lookup_gai = t->failed_gai;
-        t->lookup_cached = 1;
-    } else {
-        t->lookup = hw_resolve_start(t->address);
-    }
-    if (!t->lookup && !t->lookup_cached) {
+    } else if (!(t->lookup = hw_resolve_start(t->address))) {
         t->lookup_failed = 1; /* no thread: the waiting requests fail at the next step */
         t->lookup_gai = errno == EAGAIN ? EAI_AGAIN : EAI_MEMORY;
     }
     t->lookups++;
-    t->lookup_started = lws_now_usecs();
+    t->lookup_started = now;
     t->lookup_step = HW_RESOLVE_POLL_FIRST_US;
     lws_sul_schedule(t->client->cx, 0, &t->lookup_timer, lookup_cb, t->lookup ? t->lookup_step : 0);
 }
@@ -81,12 +80,10 @@ int hwc_addr_failed(struct hw_http_target *t, const char *addr)
 static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *found)
 {
     struct hw_http_client *cl = t->client;
-    int cached = t->lookup_cached;
 
     hw_resolve_drop(t->lookup);
     t->lookup = NULL;
     t->lookup_failed = 0;
-    t->lookup_cached = 0;
     if (!gai) {
         size_t keep = 0;
 
@@ -105,7 +102,7 @@ static void settle(struct hw_http_target *t, int gai, const struct hw_addrs *fou
         hwc_pump(t);
         return;
     }
-    if (!cached) {
+    if (t->lookup_started >= t->failed_until) { /* a lookup, not a repeat: the window starts */
         t->failed_until = lws_now_usecs() + (lws_usec_t)RETRY_MS * 1000;
         t->failed_gai = gai;
     }

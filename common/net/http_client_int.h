@@ -41,7 +41,6 @@ struct hw_http_target {
     lws_usec_t addrs_until;        /* looked up again from then on */
     struct hw_resolve *lookup;     /* running */
     int lookup_failed, lookup_gai; /* no lookup started, or a failure repeated (gai: why) */
-    int lookup_cached;             /* lookup_failed repeats the last failure (failed_until) */
     lws_usec_t failed_until;       /* a name that failed with no addresses fails until then */
     int failed_gai;                /* and why */
     unsigned lookups;              /* lookups started or repeated: a request's generation */
